@@ -1,0 +1,71 @@
+import type { Health, ModelList, RegisterResponse } from "../contract";
+import { encodeModelId, type ApiClient } from "./apiClient";
+import { formatBytes, formatTable } from "./format";
+
+export interface Output {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export async function addModel(
+  client: ApiClient,
+  input: string,
+  options: { file?: string; revision?: string },
+  io: Output,
+): Promise<void> {
+  const body =
+    options.file || options.revision
+      ? { repo: input, ...(options.file ? { filename: options.file } : {}), ...(options.revision ? { revision: options.revision } : {}) }
+      : { url: input };
+  const model = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
+  io.out(`Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`);
+  for (const warning of model.warnings) io.err(`warning: ${warning}`);
+}
+
+function quantizations(model: ModelList["data"][number]): string {
+  const names = [...new Set(model.artifacts.map((a) => a.quantization).filter((q): q is string => q !== null))];
+  return names.length > 3 ? `${names.slice(0, 3).join(",")},+${names.length - 3}` : names.join(",") || "-";
+}
+
+export async function listModels(
+  client: ApiClient,
+  options: { search?: string; limit?: string; offset?: string; json?: boolean },
+  io: Output,
+): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.search) query.set("search", options.search);
+  if (options.limit) query.set("limit", options.limit);
+  if (options.offset) query.set("offset", options.offset);
+  const list = await client.request<ModelList>("GET", `/v0/models${query.size ? `?${query}` : ""}`);
+  if (options.json) {
+    io.out(JSON.stringify(list, null, 2));
+    return;
+  }
+  if (list.data.length === 0) {
+    io.out(list.total === 0 ? "No models registered. Add one with: llmlb model add <hugging face url>" : "No models on this page.");
+    return;
+  }
+  io.out(
+    formatTable(
+      ["ID", "QUANT", "SIZE", "READY", "REGISTERED"],
+      list.data.map((m) => [m.name, quantizations(m), formatBytes(m.size_bytes), m.ready ? "yes" : "no", m.created_at.slice(0, 19).replace("T", " ")]),
+    ),
+  );
+  if (list.total > list.offset + list.data.length || list.offset > 0) {
+    io.out(`(${list.offset + 1}-${list.offset + list.data.length} of ${list.total})`);
+  }
+}
+
+export async function removeModel(client: ApiClient, id: string, io: Output): Promise<void> {
+  await client.request("DELETE", `/v0/models/${encodeModelId(id)}`);
+  io.out(`Removed ${id}`);
+}
+
+export async function showStatus(client: ApiClient, io: Output): Promise<void> {
+  const health = await client.request<Health>("GET", "/v0/health");
+  const models = await client.request<ModelList>("GET", "/v0/models?limit=1000");
+  const ready = models.data.filter((m) => m.ready).length;
+  io.out(`llmlb ${health.version} at ${client.url} (up ${health.uptime_seconds} s)`);
+  io.out(`  OpenAI API: ${client.url}/v1`);
+  io.out(`  Models:     ${models.total} registered, ${ready} ready`);
+}

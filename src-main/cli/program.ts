@@ -1,0 +1,90 @@
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { createApiClient, CliError } from "./apiClient";
+import { loadConfig } from "./loadConfig";
+import { addModel, listModels, removeModel, showStatus, type Output } from "./modelCommands";
+import { packageVersion } from "./packageInfo";
+import { serve } from "./serve";
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("must be 0-65535");
+  return port;
+}
+
+function wholeNumber(value: string): string {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
+  return value;
+}
+
+/** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
+export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
+  const program = new Command("llmlb")
+    .description("Local OpenAI-compatible service across this machine's GPUs.")
+    .version(packageVersion())
+    .option("--data-dir <dir>", "data directory (default: the platform's app-data folder, or LLMLB_DATA_DIR)")
+    .option("--url <url>", "server URL for client commands (default: the running server's)")
+    .option("--token <token>", "admin token for client commands (default: read from the data directory)")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
+
+  const client = () => {
+    const globals = program.opts<{ dataDir?: string; url?: string; token?: string }>();
+    const config = loadConfig(env, { dataDir: globals.dataDir });
+    return createApiClient({ dataDir: config.dataDir, url: globals.url, token: globals.token });
+  };
+
+  program
+    .command("serve")
+    .description("run the control plane headless (OpenAI API, management API and dashboard)")
+    .option("--host <host>", "address to listen on (default 127.0.0.1)")
+    .option("--port <port>", "port; 0 picks a free one (default 8080, or LLMLB_PORT)", portNumber)
+    .action(async (options: { host?: string; port?: number }) => {
+      const globals = program.opts<{ dataDir?: string }>();
+      const config = loadConfig(env, { host: options.host, port: options.port, dataDir: globals.dataDir });
+      await serve(config, io);
+    });
+
+  const model = program.command("model").description("register, list and remove models");
+  model
+    .command("add <input>")
+    .description("register a Hugging Face model: a URL, org/repo, org/repo/<file> or org/repo:<quant>")
+    .option("--file <file>", "a file inside the repo")
+    .option("--revision <revision>", "branch, tag or commit (default main)")
+    .action((input: string, options: { file?: string; revision?: string }) => addModel(client(), input, options, io));
+  model
+    .command("list")
+    .alias("ls")
+    .description("list registered models")
+    .option("--search <text>", "only ids or names containing this")
+    .option("--limit <n>", "at most this many", wholeNumber)
+    .option("--offset <n>", "skip this many", wholeNumber)
+    .option("--json", "print the server's JSON")
+    .action((options) => listModels(client(), options, io));
+  model
+    .command("rm <id>")
+    .alias("remove")
+    .description("remove a registered model")
+    .action((id: string) => removeModel(client(), id, io));
+
+  program
+    .command("status")
+    .description("show the running server's address and models")
+    .action(() => showStatus(client(), io));
+  return program;
+}
+
+export async function run(argv: string[], io: Output, env: NodeJS.ProcessEnv): Promise<number> {
+  try {
+    await buildProgram(io, env).parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CliError) {
+      io.err(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    io.err(`error: ${(error as Error).message}`);
+    return 1;
+  }
+}

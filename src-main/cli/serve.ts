@@ -1,0 +1,34 @@
+import { isLoopbackHost, type Config } from "../core/config";
+import { createCore } from "../core/createCore";
+import { createLogger } from "../core/logger";
+import { packageVersion, rendererDir } from "./packageInfo";
+
+export interface ServeIo {
+  out: (line: string) => void;
+}
+
+/** `llmlb serve`: the headless control plane, until SIGINT or SIGTERM. */
+export async function serve(config: Config, io: ServeIo): Promise<void> {
+  const log = createLogger({ level: config.logLevel });
+  if (!isLoopbackHost(config.host)) {
+    log.warn({ host: config.host }, "listening beyond loopback: anyone who can reach this address can use /v1");
+  }
+  const core = await createCore({ config, log, version: packageVersion(), rendererDir: rendererDir() });
+  const url = await core.listen();
+  io.out(`llmlb is serving on ${url}`);
+  io.out(`  OpenAI API:  ${url}/v1`);
+  io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
+  io.out(`  Data:        ${config.dataDir}`);
+  io.out(`  Model cache: ${config.hubCacheDir}`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      log.info({ signal }, "shutting down");
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void core.dispose().finally(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,6 @@
+/** Time, replaceable in tests. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,91 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The one configuration of the control plane. Resolved once at the edge (defaults < config file <
+ * environment < flags) and passed down; nothing under core/ reads process.env itself.
+ */
+export const configSchema = z.object({
+  /** Address to listen on. Default: 127.0.0.1 (loopback only). */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** Port to listen on; 0 picks a free one. Default: 8080. */
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Where the database, admin token and server address live. Default: the platform's app-data folder. */
+  dataDir: z.string().min(1),
+  /** Hugging Face hub base URL, read as huggingface_hub reads HF_ENDPOINT. Default: https://huggingface.co. */
+  hubEndpoint: z.url().default("https://huggingface.co"),
+  /** Hugging Face token for gated and private repos. Default: none (anonymous). */
+  hfToken: z.string().min(1).optional(),
+  /** The Hugging Face cache root (models--org--repo/…). Default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub. */
+  hubCacheDir: z.string().min(1),
+  /** Use this admin token instead of generating one. Default: generated at first start. */
+  adminToken: z.string().min(16).optional(),
+  /** Extra Host header names accepted besides loopback ones. Default: none. */
+  allowedHosts: z.array(z.string()).default([]),
+  /** Largest accepted request body in bytes. Default: 1 MiB. */
+  bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+  /** pino level. Default: info. */
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export interface ResolveConfigOptions {
+  env: Record<string, string | undefined>;
+  /** Values from command-line flags; undefined entries are ignored. */
+  flags?: Partial<Record<keyof ConfigInput, unknown>>;
+  /** Contents of the config file, if any. */
+  file?: Partial<Record<keyof ConfigInput, unknown>>;
+  platform?: NodeJS.Platform;
+  homedir?: string;
+}
+
+export function defaultDataDir(
+  env: Record<string, string | undefined>,
+  platform: NodeJS.Platform,
+  home: string,
+): string {
+  if (platform === "win32") return path.join(env.APPDATA ?? path.join(home, "AppData", "Roaming"), "llmlb");
+  if (platform === "darwin") return path.join(home, "Library", "Application Support", "llmlb");
+  return path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "llmlb");
+}
+
+/** The Hugging Face cache root, in huggingface_hub's order of precedence. */
+export function defaultHubCacheDir(env: Record<string, string | undefined>, home: string): string {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  if (env.HF_HOME) return path.join(env.HF_HOME, "hub");
+  const cacheHome = env.XDG_CACHE_HOME || path.join(home, ".cache");
+  return path.join(cacheHome, "huggingface", "hub");
+}
+
+function definedOnly(values: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values ?? {}).filter(([, value]) => value !== undefined && value !== ""));
+}
+
+export function resolveConfig(options: ResolveConfigOptions): Config {
+  const { env } = options;
+  const home = options.homedir ?? os.homedir();
+  const platform = options.platform ?? process.platform;
+  const fromEnv = definedOnly({
+    port: env.LLMLB_PORT,
+    host: env.LLMLB_HOST,
+    dataDir: env.LLMLB_DATA_DIR,
+    hubEndpoint: env.HF_ENDPOINT?.replace(/\/+$/, ""),
+    hfToken: env.HF_TOKEN,
+    adminToken: env.LLMLB_ADMIN_TOKEN,
+    logLevel: env.LLMLB_LOG_LEVEL,
+  });
+  const merged = {
+    dataDir: defaultDataDir(env, platform, home),
+    hubCacheDir: defaultHubCacheDir(env, home),
+    ...definedOnly(options.file),
+    ...fromEnv,
+    ...definedOnly(options.flags),
+  };
+  return configSchema.parse(merged);
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}

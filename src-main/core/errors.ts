@@ -1,0 +1,107 @@
+/**
+ * The one error type of the core. `code` is namespaced (`registry.duplicate`, `hub.not_found`);
+ * `toHttp` maps it once to a status and OpenAI's error type.
+ */
+export type ErrorCode =
+  | "request.invalid"
+  | "request.unsupported_media_type"
+  | "request.too_large"
+  | "request.not_found"
+  | "auth.missing_token"
+  | "auth.forbidden_host"
+  | "input.invalid"
+  | "registry.duplicate"
+  | "registry.not_found"
+  | "model.not_found"
+  | "hub.not_found"
+  | "hub.file_not_found"
+  | "hub.revision_not_found"
+  | "hub.unauthorized"
+  | "hub.rate_limited"
+  | "hub.unreachable"
+  | "hub.invalid_response"
+  | "hub.no_usable_file"
+  | "internal";
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** The request field the error is about, when there is one. Default: none. */
+  param?: string;
+  /** Seconds a client should wait before retrying (sent as Retry-After). Default: none. */
+  retryAfter?: number;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly param?: string;
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.param = options.param;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+const statusByCode: Record<ErrorCode, number> = {
+  "request.invalid": 400,
+  "request.unsupported_media_type": 415,
+  "request.too_large": 413,
+  "request.not_found": 404,
+  "auth.missing_token": 401,
+  "auth.forbidden_host": 403,
+  "input.invalid": 400,
+  "registry.duplicate": 409,
+  "registry.not_found": 404,
+  "model.not_found": 404,
+  "hub.not_found": 404,
+  "hub.file_not_found": 404,
+  "hub.revision_not_found": 404,
+  "hub.unauthorized": 401,
+  "hub.rate_limited": 424,
+  "hub.unreachable": 424,
+  "hub.invalid_response": 502,
+  "hub.no_usable_file": 422,
+  internal: 500,
+};
+
+/** OpenAI's `type` values, so OpenAI SDKs classify our errors as they do theirs. */
+function openAiType(status: number): string {
+  if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
+  if (status === 404) return "not_found_error";
+  if (status === 409) return "conflict_error";
+  if (status === 429) return "rate_limit_error";
+  if (status >= 500) return "server_error";
+  return "invalid_request_error";
+}
+
+/** The wire code: OpenAI's own name where one exists, ours otherwise. */
+function wireCode(code: ErrorCode): string {
+  return code === "model.not_found" ? "model_not_found" : code;
+}
+
+export interface HttpError {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: { message: string; type: string; code: string | null; param: string | null } };
+}
+
+export function toHttpError(error: AppError): HttpError {
+  const status = statusByCode[error.code];
+  // 5xx messages never carry internals: the log has them.
+  const message = status >= 500 && error.code === "internal" ? "Internal server error" : error.message;
+  const headers: Record<string, string> = {};
+  if (error.retryAfter !== undefined) headers["retry-after"] = String(Math.max(0, Math.ceil(error.retryAfter)));
+  return {
+    status,
+    headers,
+    body: { error: { message, type: openAiType(status), code: wireCode(error.code), param: error.param ?? null } },
+  };
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,78 @@
+import type { Clock } from "../clock";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { HubCacheRepository } from "../registry/hubCacheRepository";
+import type { HubClient, RepoMetadata } from "./hubClient";
+
+export interface MetadataResult {
+  metadata: RepoMetadata;
+  /** Set when the hub could not answer and this is the last good copy. */
+  stale?: { ageSeconds: number };
+}
+
+export interface MetadataService {
+  get(repo: string, revision: string, signal?: AbortSignal): Promise<MetadataResult>;
+}
+
+export interface MetadataServiceOptions {
+  hub: HubClient;
+  cache: HubCacheRepository;
+  clock: Clock;
+  log: Logger;
+}
+
+// The hub failing this way says nothing about the repo, so the last good copy still holds.
+const transientCodes = new Set(["hub.unreachable", "hub.rate_limited"]);
+
+/**
+ * Hub metadata with a fallback: fresh when the hub answers, the last good copy (marked stale) when
+ * it is down or rate-limiting, and no call at all while a Retry-After window is open.
+ */
+export function createMetadataService(options: MetadataServiceOptions): MetadataService {
+  const { hub, cache, clock, log } = options;
+  const inFlight = new Map<string, Promise<RepoMetadata>>();
+  let quietUntil = 0;
+
+  // Concurrent requests for the same repo share one hub round trip.
+  function fetchShared(repo: string, revision: string, signal?: AbortSignal): Promise<RepoMetadata> {
+    const key = `${repo}@${revision}`;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = hub.fetchRepoMetadata(repo, revision, signal).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  function fromCache(repo: string, revision: string, error: AppError): MetadataResult {
+    const cached = cache.get<RepoMetadata>(repo, revision);
+    if (!cached) {
+      const wait = error.retryAfter ?? Math.max(0, (quietUntil - clock.now()) / 1000);
+      throw new AppError(
+        error.code === "hub.rate_limited" ? "hub.rate_limited" : "hub.unreachable",
+        `${error.message} ${repo} has never been fetched before, so it cannot be registered until the hub answers.`,
+        { cause: error, ...(wait > 0 ? { retryAfter: wait } : {}) },
+      );
+    }
+    const ageSeconds = Math.max(0, Math.round((clock.now() - cached.fetchedAt) / 1000));
+    log.warn({ repo, revision, ageSeconds, code: error.code }, "hub unavailable; using cached metadata");
+    return { metadata: cached.payload, stale: { ageSeconds } };
+  }
+
+  return {
+    async get(repo, revision, signal) {
+      if (clock.now() < quietUntil) {
+        return fromCache(repo, revision, new AppError("hub.rate_limited", "The hub asked to wait before retrying."));
+      }
+      try {
+        const metadata = await fetchShared(repo, revision, signal);
+        cache.put(repo, revision, metadata.commit, metadata, clock.now());
+        return { metadata };
+      } catch (error) {
+        if (!(error instanceof AppError) || !transientCodes.has(error.code)) throw error;
+        if (error.retryAfter !== undefined) quietUntil = Math.max(quietUntil, clock.now() + error.retryAfter * 1000);
+        return fromCache(repo, revision, error);
+      }
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Schema history. Each entry runs once, in order, inside a transaction; `PRAGMA user_version`
+ * records how far a database has come. Never edit a shipped entry: add the next one.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE models (
+    id            TEXT PRIMARY KEY,
+    repo          TEXT NOT NULL,
+    filename      TEXT,
+    revision      TEXT NOT NULL,
+    commit_sha    TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    display_name  TEXT NOT NULL,
+    size_bytes    INTEGER NOT NULL CHECK (size_bytes >= 0),
+    created_at    TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX models_by_created ON models (created_at DESC, id);
+
+  CREATE TABLE artifacts (
+    model_id      TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    filename      TEXT NOT NULL,
+    format        TEXT NOT NULL CHECK (format IN ('gguf', 'safetensors', 'other')),
+    quantization  TEXT,
+    size_bytes    INTEGER NOT NULL CHECK (size_bytes >= 0),
+    sha256        TEXT,
+    split_group   TEXT,
+    PRIMARY KEY (model_id, filename)
+  ) STRICT;
+
+  CREATE TABLE nodes (
+    id             TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    url            TEXT,
+    token_hash     TEXT,
+    backend        TEXT,
+    status         TEXT NOT NULL DEFAULT 'online' CHECK (status IN ('online', 'offline')),
+    registered_at  TEXT NOT NULL,
+    last_seen_at   TEXT
+  ) STRICT;
+
+  CREATE TABLE node_models (
+    node_id      TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    model_id     TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'downloading', 'verifying', 'ready', 'error', 'unsupported')),
+    bytes_done   INTEGER,
+    bytes_total  INTEGER,
+    message      TEXT,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (node_id, model_id)
+  ) STRICT;
+  CREATE INDEX node_models_ready ON node_models (model_id) WHERE state = 'ready';
+
+  CREATE TABLE hub_cache (
+    repo        TEXT NOT NULL,
+    revision    TEXT NOT NULL,
+    commit_sha  TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    fetched_at  INTEGER NOT NULL,
+    PRIMARY KEY (repo, revision)
+  ) STRICT;
+  `,
+];

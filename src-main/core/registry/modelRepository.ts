@@ -1,0 +1,172 @@
+import type { Artifact, ArtifactFormat, Model } from "../../contract";
+import { AppError } from "../errors";
+import type { Db } from "./openDatabase";
+
+export interface NewModel {
+  id: string;
+  repo: string;
+  filename: string | null;
+  revision: string;
+  commit: string;
+  source: string;
+  displayName: string;
+  sizeBytes: number;
+  createdAt: string;
+  artifacts: Artifact[];
+}
+
+export interface ModelPage {
+  total: number;
+  models: Model[];
+}
+
+export interface ModelRepository {
+  /** Inserts the model and its artifacts in one transaction; `registry.duplicate` if the id exists. */
+  insert(model: NewModel): Model;
+  get(id: string): Model | undefined;
+  exists(id: string): boolean;
+  list(query: { search?: string; limit: number; offset: number }): ModelPage;
+  /** Every model, newest first, with readiness: what `GET /v1/models` shows. */
+  listSummaries(): { id: string; createdAt: string; repo: string; ready: boolean }[];
+  remove(id: string): boolean;
+  count(): number;
+}
+
+interface ModelRow {
+  id: string;
+  repo: string;
+  filename: string | null;
+  revision: string;
+  commit_sha: string;
+  source: string;
+  display_name: string;
+  size_bytes: number;
+  created_at: string;
+  ready: number;
+}
+
+interface ArtifactRow {
+  model_id: string;
+  filename: string;
+  format: ArtifactFormat;
+  quantization: string | null;
+  size_bytes: number;
+  sha256: string | null;
+  split_group: string | null;
+}
+
+// A model is ready while at least one online node has it ready.
+const readyColumn = `EXISTS (
+  SELECT 1 FROM node_models nm JOIN nodes n ON n.id = nm.node_id
+  WHERE nm.model_id = m.id AND nm.state = 'ready' AND n.status = 'online'
+) AS ready`;
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+function toArtifact(row: ArtifactRow): Artifact {
+  return {
+    filename: row.filename,
+    format: row.format,
+    quantization: row.quantization,
+    size_bytes: row.size_bytes,
+    sha256: row.sha256,
+    split_group: row.split_group,
+  };
+}
+
+export function createModelRepository(db: Db): ModelRepository {
+  const statements = {
+    insertModel: db.prepare(`
+      INSERT INTO models (id, repo, filename, revision, commit_sha, source, display_name, size_bytes, created_at)
+      VALUES (@id, @repo, @filename, @revision, @commit, @source, @displayName, @sizeBytes, @createdAt)`),
+    insertArtifact: db.prepare(`
+      INSERT INTO artifacts (model_id, filename, format, quantization, size_bytes, sha256, split_group)
+      VALUES (@modelId, @filename, @format, @quantization, @sizeBytes, @sha256, @splitGroup)`),
+    get: db.prepare<[string], ModelRow>(`SELECT m.*, ${readyColumn} FROM models m WHERE m.id = ?`),
+    exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM models WHERE id = ?`),
+    artifactsOf: db.prepare<[string], ArtifactRow>(
+      `SELECT * FROM artifacts WHERE model_id = ? ORDER BY filename`,
+    ),
+    summaries: db.prepare<[], { id: string; created_at: string; repo: string; ready: number }>(
+      `SELECT m.id, m.created_at, m.repo, ${readyColumn} FROM models m ORDER BY m.created_at DESC, m.id`,
+    ),
+    remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
+    count: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM models`),
+  };
+
+  function toModel(row: ModelRow): Model {
+    return {
+      name: row.id,
+      repo: row.repo,
+      filename: row.filename,
+      revision: row.revision,
+      commit: row.commit_sha,
+      source: row.source,
+      display_name: row.display_name,
+      size_bytes: row.size_bytes,
+      created_at: row.created_at,
+      artifacts: statements.artifactsOf.all(row.id).map(toArtifact),
+      ready: row.ready === 1,
+    };
+  }
+
+  const insertAll = db.transaction((model: NewModel) => {
+    statements.insertModel.run({ ...model });
+    for (const artifact of model.artifacts) {
+      statements.insertArtifact.run({
+        modelId: model.id,
+        filename: artifact.filename,
+        format: artifact.format,
+        quantization: artifact.quantization,
+        sizeBytes: artifact.size_bytes,
+        sha256: artifact.sha256,
+        splitGroup: artifact.split_group,
+      });
+    }
+  });
+
+  return {
+    insert(model) {
+      try {
+        insertAll(model);
+      } catch (error) {
+        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+          throw new AppError("registry.duplicate", `Model ${model.id} is already registered.`, { cause: error });
+        }
+        throw error;
+      }
+      return this.get(model.id)!;
+    },
+    get(id) {
+      const row = statements.get.get(id);
+      return row ? toModel(row) : undefined;
+    },
+    exists(id) {
+      return statements.exists.get(id) !== undefined;
+    },
+    list({ search, limit, offset }) {
+      const where = search ? `WHERE m.id LIKE @pattern ESCAPE '\\' OR m.display_name LIKE @pattern ESCAPE '\\'` : "";
+      const params = { pattern: `%${escapeLike(search ?? "")}%`, limit, offset };
+      const total = db.prepare<typeof params, { n: number }>(`SELECT COUNT(*) AS n FROM models m ${where}`).get(params)!.n;
+      const rows = db
+        .prepare<typeof params, ModelRow>(
+          `SELECT m.*, ${readyColumn} FROM models m ${where} ORDER BY m.created_at DESC, m.id LIMIT @limit OFFSET @offset`,
+        )
+        .all(params);
+      return { total, models: rows.map(toModel) };
+    },
+    listSummaries() {
+      return statements.summaries
+        .all()
+        .map((row) => ({ id: row.id, createdAt: row.created_at, repo: row.repo, ready: row.ready === 1 }));
+    },
+    remove(id) {
+      return statements.remove.run(id).changes > 0;
+    },
+    count() {
+      return statements.count.get()!.n;
+    },
+  };
+}

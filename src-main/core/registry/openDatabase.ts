@@ -1,0 +1,46 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { Logger } from "../logger";
+import { migrations } from "./migrations";
+
+export type Db = Database.Database;
+
+export interface OpenDatabaseOptions {
+  /** Database file, or ":memory:". */
+  file: string;
+  log: Logger;
+  /**
+   * A better-sqlite3 addon built for another ABI (Electron's), kept beside Node's build so one
+   * install serves both `llmlb serve` and the desktop app. Default: the package's own build.
+   */
+  nativeBinding?: string;
+}
+
+/** Opens the registry: WAL, foreign keys on, migrated to the latest schema. */
+export function openDatabase(options: OpenDatabaseOptions): Db {
+  if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  const db = new Database(options.file, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db, options.log);
+  return db;
+}
+
+function migrate(db: Db, log: Logger): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(
+      `The database schema (version ${current}) is newer than this app understands (${migrations.length}); update llmlb.`,
+    );
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+    log.info({ version: version + 1 }, "database migrated");
+  }
+}

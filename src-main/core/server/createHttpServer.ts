@@ -1,0 +1,60 @@
+import fs from "node:fs";
+import fastifyStatic from "@fastify/static";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { ModelService } from "../models/modelService";
+import { handleError } from "./errorHandler";
+import { checkAdmin, checkHost } from "./guards";
+import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
+
+export interface HttpServerOptions {
+  models: ModelService;
+  adminToken: string;
+  log: Logger;
+  version: string;
+  /** Host header names accepted besides loopback ones. Default: none. */
+  allowedHosts?: string[];
+  /** Largest request body in bytes. Default: 1 MiB. */
+  bodyLimitBytes?: number;
+  /** The built dashboard, served at `/` when present. Default: none. */
+  rendererDir?: string;
+}
+
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.log.child({ module: "http" }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    // Ids carry '/' percent-encoded; keep it one segment until the route decodes it.
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+  });
+  // JSON only: Fastify would also accept text/plain bodies.
+  app.removeContentTypeParser("text/plain");
+
+  const allowedHosts = options.allowedHosts ?? [];
+  app.addHook("onRequest", async (request) => {
+    checkHost(request, allowedHosts);
+    // The matched route decides, so no spelling of a path slips past the check.
+    const route = request.routeOptions.url ?? request.url.split("?")[0]!.toLowerCase();
+    if (route.startsWith("/v0") && route !== "/v0/health") checkAdmin(request, options.adminToken);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request) => {
+    throw new AppError("request.not_found", `Route ${request.method}:${request.url.split("?")[0]} not found.`);
+  });
+
+  const routeOptions = { models: options.models, version: options.version, startedAt: Date.now() };
+  registerManagementRoutes(app, routeOptions);
+  registerOpenAiRoutes(app, routeOptions);
+
+  if (options.rendererDir && fs.existsSync(options.rendererDir)) {
+    await app.register(fastifyStatic, { root: options.rendererDir, prefix: "/", wildcard: false });
+  } else {
+    app.get("/", async (_request, reply) =>
+      reply.type("text/plain").send("llmlb is running. The dashboard is not built: run `npm run build`.\n"),
+    );
+  }
+  return app;
+}

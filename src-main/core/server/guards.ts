@@ -1,0 +1,54 @@
+import crypto from "node:crypto";
+import type { FastifyRequest } from "fastify";
+import { AppError } from "../errors";
+import { isLoopbackHost } from "../config";
+
+/** The host name of a Host header: `localhost:8080` → localhost, `[::1]:8080` → ::1. */
+export function hostNameOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
+  if (bracketed) return bracketed[1]!.toLowerCase();
+  const match = /^([^:]+)(?::\d+)?$/.exec(hostHeader);
+  return match ? match[1]!.toLowerCase() : undefined;
+}
+
+/**
+ * Only loopback names and addresses (and configured extras) may appear in Host: a page on another
+ * origin that rebinds its DNS name to 127.0.0.1 still sends its own name, and is refused.
+ */
+export function checkHost(request: FastifyRequest, allowedHosts: readonly string[]): void {
+  const host = hostNameOf(request.headers.host);
+  if (host && (isLoopbackHost(host) || host.endsWith(".localhost") || allowedHosts.includes(host))) return;
+  throw new AppError("auth.forbidden_host", `Host "${request.headers.host ?? ""}" is not allowed.`);
+}
+
+export const adminCookieName = "llmlb_admin";
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const index = part.indexOf("=");
+    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+  }
+  return undefined;
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = crypto.createHash("sha256").update(given).digest();
+  const b = crypto.createHash("sha256").update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+/** The admin token, as `Authorization: Bearer …` (CLI, scripts) or the dashboard's cookie. */
+export function checkAdmin(request: FastifyRequest, adminToken: string): void {
+  const authorization = request.headers.authorization;
+  const bearer = authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : undefined;
+  const given = bearer ?? cookieValue(request.headers.cookie, adminCookieName);
+  if (given !== undefined && sameSecret(given, adminToken)) return;
+  throw new AppError(
+    "auth.missing_token",
+    given === undefined
+      ? "This endpoint needs the admin token: send Authorization: Bearer <token> (the token is in the data directory's admin-token file)."
+      : "The admin token is not valid.",
+  );
+}

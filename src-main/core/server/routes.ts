@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { modelListQuerySchema, registerRequestSchema, type Health } from "../../contract";
+import { AppError } from "../errors";
+import type { ModelService } from "../models/modelService";
+
+export interface RouteOptions {
+  models: ModelService;
+  version: string;
+  startedAt: number;
+}
+
+/** A model id from a wildcard path: ids contain '/', sent raw or percent-encoded. */
+function modelIdParam(request: FastifyRequest, suffix = ""): string {
+  const raw = (request.params as { "*": string })["*"];
+  let id = raw;
+  if (suffix) {
+    if (!raw.endsWith(suffix)) throw new AppError("request.not_found", `Route ${request.method}:${request.url} not found.`);
+    id = raw.slice(0, -suffix.length);
+  }
+  if (id.length === 0 || id.length > 1300) throw new AppError("request.invalid", "A model id is required.", { param: "id" });
+  return id;
+}
+
+export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
+  const { models } = options;
+
+  app.get("/v0/health", async (): Promise<Health> => ({
+    status: "ok",
+    version: options.version,
+    uptime_seconds: Math.round((Date.now() - options.startedAt) / 1000),
+    models: models.openAiList().data.length,
+  }));
+
+  app.post("/v0/models/register", async (request, reply) => {
+    const body = registerRequestSchema.parse(request.body ?? {});
+    const registered = await models.register(body);
+    return reply.status(201).send(registered);
+  });
+
+  app.get("/v0/models", async (request) => models.list(modelListQuerySchema.parse(request.query)));
+  app.get("/v0/models/registry/*", async (request) => models.manifest(modelIdParam(request, "/manifest.json")));
+  app.get("/v0/models/*", async (request) => models.get(modelIdParam(request)));
+  app.delete("/v0/models/*", async (request, reply) => {
+    models.remove(modelIdParam(request));
+    return reply.status(204).send();
+  });
+}
+
+export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
+  app.get("/v1/models", async () => options.models.openAiList());
+}
