@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -6,7 +7,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+    languageOptions: { globals: { ...globals.node } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
@@ -16,9 +17,21 @@ export default tseslint.config(
     rules: { "no-console": "error" },
   },
   {
+    files: ["src-renderer/**"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    // Tests read loosely typed JSON answers; their assertions are the type check.
+    files: ["tests/**"],
+    rules: { "@typescript-eslint/no-explicit-any": "off" },
+  },
+  {
     files: ["src-main/core/**", "src-main/worker/**", "src-main/contract/**", "src-main/cli/**"],
     rules: {
-      "no-restricted-imports": ["error", { paths: [{ name: "electron", message: "Only src-main/electron may import electron." }] }],
+      "no-restricted-imports": [
+        "error",
+        { paths: [{ name: "electron", message: "Only src-main/electron may import electron." }] },
+      ],
     },
   },
   {

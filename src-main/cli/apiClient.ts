@@ -53,11 +53,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
-        throw new CliError(`The server at ${url} answered ${response.status} with something that is not JSON.`);
+        throw new CliError(
+          `The server at ${url} answered ${response.status} with something that is not JSON.`,
+        );
       }
       if (!response.ok) {
         const parsed = errorBodySchema.safeParse(json);
-        throw new CliError(parsed.success ? parsed.data.error.message : `The server answered ${response.status}.`);
+        throw new CliError(
+          parsed.success ? parsed.data.error.message : `The server answered ${response.status}.`,
+        );
       }
       return json as T;
     },

@@ -15,15 +15,23 @@ export async function addModel(
 ): Promise<void> {
   const body =
     options.file || options.revision
-      ? { repo: input, ...(options.file ? { filename: options.file } : {}), ...(options.revision ? { revision: options.revision } : {}) }
+      ? {
+          repo: input,
+          ...(options.file ? { filename: options.file } : {}),
+          ...(options.revision ? { revision: options.revision } : {}),
+        }
       : { url: input };
   const model = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
-  io.out(`Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`);
+  io.out(
+    `Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`,
+  );
   for (const warning of model.warnings) io.err(`warning: ${warning}`);
 }
 
 function quantizations(model: ModelList["data"][number]): string {
-  const names = [...new Set(model.artifacts.map((a) => a.quantization).filter((q): q is string => q !== null))];
+  const names = [
+    ...new Set(model.artifacts.map((a) => a.quantization).filter((q): q is string => q !== null)),
+  ];
   return names.length > 3 ? `${names.slice(0, 3).join(",")},+${names.length - 3}` : names.join(",") || "-";
 }
 
@@ -42,13 +50,23 @@ export async function listModels(
     return;
   }
   if (list.data.length === 0) {
-    io.out(list.total === 0 ? "No models registered. Add one with: llmlb model add <hugging face url>" : "No models on this page.");
+    io.out(
+      list.total === 0
+        ? "No models registered. Add one with: llmlb model add <hugging face url>"
+        : "No models on this page.",
+    );
     return;
   }
   io.out(
     formatTable(
       ["ID", "QUANT", "SIZE", "READY", "REGISTERED"],
-      list.data.map((m) => [m.name, quantizations(m), formatBytes(m.size_bytes), m.ready ? "yes" : "no", m.created_at.slice(0, 19).replace("T", " ")]),
+      list.data.map((m) => [
+        m.name,
+        quantizations(m),
+        formatBytes(m.size_bytes),
+        m.ready ? "yes" : "no",
+        m.created_at.slice(0, 19).replace("T", " "),
+      ]),
     ),
   );
   if (list.total > list.offset + list.data.length || list.offset > 0) {

@@ -26,7 +26,10 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--token <token>", "admin token for client commands (default: read from the data directory)")
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) });
+    .configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    });
 
   const client = () => {
     const globals = program.opts<{ dataDir?: string; url?: string; token?: string }>();
@@ -51,7 +54,9 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("register a Hugging Face model: a URL, org/repo, org/repo/<file> or org/repo:<quant>")
     .option("--file <file>", "a file inside the repo")
     .option("--revision <revision>", "branch, tag or commit (default main)")
-    .action((input: string, options: { file?: string; revision?: string }) => addModel(client(), input, options, io));
+    .action((input: string, options: { file?: string; revision?: string }) =>
+      addModel(client(), input, options, io),
+    );
   model
     .command("list")
     .alias("ls")

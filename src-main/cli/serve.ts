@@ -11,7 +11,10 @@ export interface ServeIo {
 export async function serve(config: Config, io: ServeIo): Promise<void> {
   const log = createLogger({ level: config.logLevel });
   if (!isLoopbackHost(config.host)) {
-    log.warn({ host: config.host }, "listening beyond loopback: anyone who can reach this address can use /v1");
+    log.warn(
+      { host: config.host },
+      "listening beyond loopback: anyone who can reach this address can use /v1",
+    );
   }
   const core = await createCore({ config, log, version: packageVersion(), rendererDir: rendererDir() });
   const url = await core.listen();

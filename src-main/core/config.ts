@@ -24,7 +24,11 @@ export const configSchema = z.object({
   /** Extra Host header names accepted besides loopback ones. Default: none. */
   allowedHosts: z.array(z.string()).default([]),
   /** Largest accepted request body in bytes. Default: 1 MiB. */
-  bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** pino level. Default: info. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -60,7 +64,9 @@ export function defaultHubCacheDir(env: Record<string, string | undefined>, home
 }
 
 function definedOnly(values: Record<string, unknown> | undefined): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(values ?? {}).filter(([, value]) => value !== undefined && value !== ""));
+  return Object.fromEntries(
+    Object.entries(values ?? {}).filter(([, value]) => value !== undefined && value !== ""),
+  );
 }
 
 export function resolveConfig(options: ResolveConfigOptions): Config {

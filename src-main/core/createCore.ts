@@ -62,6 +62,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const models = createModelService({
     models: createModelRepository(db),
     metadata,
+    hub,
     clock,
     log: log.child({ module: "models" }),
     hubEndpoint: config.hubEndpoint,
@@ -87,7 +88,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       const url = `http://${host}:${port}`;
-      writeServerInfo(config.dataDir, { url, pid: process.pid, startedAt: new Date(clock.now()).toISOString() });
+      writeServerInfo(config.dataDir, {
+        url,
+        pid: process.pid,
+        startedAt: new Date(clock.now()).toISOString(),
+      });
       return url;
     },
     dispose() {

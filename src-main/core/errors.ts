@@ -94,11 +94,14 @@ export function toHttpError(error: AppError): HttpError {
   // 5xx messages never carry internals: the log has them.
   const message = status >= 500 && error.code === "internal" ? "Internal server error" : error.message;
   const headers: Record<string, string> = {};
-  if (error.retryAfter !== undefined) headers["retry-after"] = String(Math.max(0, Math.ceil(error.retryAfter)));
+  if (error.retryAfter !== undefined)
+    headers["retry-after"] = String(Math.max(0, Math.ceil(error.retryAfter)));
   return {
     status,
     headers,
-    body: { error: { message, type: openAiType(status), code: wireCode(error.code), param: error.param ?? null } },
+    body: {
+      error: { message, type: openAiType(status), code: wireCode(error.code), param: error.param ?? null },
+    },
   };
 }
 

@@ -13,7 +13,10 @@ const quantizationPattern =
   /(?:^|[-_.])((?:I?Q[1-8](?:_[0-9]|_K|_[A-Z]{1,3}|_[0-9]_[0-9])*(?:_[A-Z]{1,3})?)|BF16|F16|FP16|F32|FP32)(?=[-_.]|$)/i;
 
 export function quantizationOf(filename: string): string | null {
-  const base = filename.split("/").pop()!.replace(/\.(gguf|safetensors|bin)$/i, "");
+  const base = filename
+    .split("/")
+    .pop()!
+    .replace(/\.(gguf|safetensors|bin)$/i, "");
   const match = quantizationPattern.exec(base);
   return match ? match[1]!.toUpperCase() : null;
 }

@@ -18,6 +18,11 @@ export interface RepoMetadata {
 
 export interface HubClient {
   fetchRepoMetadata(repo: string, revision: string, signal?: AbortSignal): Promise<RepoMetadata>;
+  /**
+   * For gated repos, whose metadata is public but whose files are not: asks for a file's headers
+   * as a node would, and throws `hub.unauthorized` when the token (or its absence) is refused.
+   */
+  checkDownloadAccess(repo: string, commit: string, filename: string, signal?: AbortSignal): Promise<void>;
 }
 
 export interface HubClientOptions {
@@ -49,7 +54,12 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
-function hubErrorToAppError(error: HubHttpError, repo: string, revision: string, hasToken: boolean): AppError {
+function hubErrorToAppError(
+  error: HubHttpError,
+  repo: string,
+  revision: string,
+  hasToken: boolean,
+): AppError {
   const { status, errorCode } = error;
   if (errorCode === "GatedRepo" || status === 403) {
     return new AppError(
@@ -60,24 +70,38 @@ function hubErrorToAppError(error: HubHttpError, repo: string, revision: string,
       { cause: error },
     );
   }
+  if (
+    errorCode === "RepoNotFound" ||
+    (status === 404 && errorCode !== "RevisionNotFound" && errorCode !== "EntryNotFound")
+  ) {
+    // The hub answers a missing repo and a private one alike (401 without a token, 404 with one).
+    return new AppError(
+      "hub.not_found",
+      hasToken
+        ? `Model repo ${repo} was not found on the hub, or the Hugging Face token cannot read it.`
+        : `Model repo ${repo} was not found on the hub. If it is private, set a Hugging Face token (HF_TOKEN, or Settings in the app).`,
+      { cause: error },
+    );
+  }
   if (status === 401) {
-    // The hub answers 401 alike for private and for missing repos when no valid token is sent.
     return new AppError(
       "hub.unauthorized",
       hasToken
         ? `The hub refused the Hugging Face token for ${repo}: check that it is valid and can read this repo.`
-        : `${repo} was not found or is private: if it is private, set a Hugging Face token (HF_TOKEN, or Settings in the app).`,
+        : `The hub wants a Hugging Face token for ${repo}: set one (HF_TOKEN, or Settings in the app).`,
       { cause: error },
     );
   }
   if (status === 404) {
-    if (errorCode === "RevisionNotFound") {
-      return new AppError("hub.revision_not_found", `Revision "${revision}" does not exist in ${repo}.`, {
+    if (errorCode === "EntryNotFound") {
+      return new AppError("hub.file_not_found", `The file does not exist in ${repo} at ${revision}.`, {
         cause: error,
-        param: "revision",
       });
     }
-    return new AppError("hub.not_found", `Model repo ${repo} was not found on the hub.`, { cause: error });
+    return new AppError("hub.revision_not_found", `Revision "${revision}" does not exist in ${repo}.`, {
+      cause: error,
+      param: "revision",
+    });
   }
   if (status === 429) {
     return new AppError("hub.rate_limited", "The hub is rate-limiting requests (429).", {
@@ -107,18 +131,49 @@ export function createHubClient(options: HubClientOptions): HubClient {
   const hasToken = options.token !== undefined;
   const timeoutMs = options.timeoutMs ?? 15_000;
 
+  const withTimeout = (signal?: AbortSignal) =>
+    signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  const authorization = hasToken ? { authorization: `Bearer ${options.token}` } : undefined;
+
   return {
+    async checkDownloadAccess(repo, commit, filename, signal) {
+      const path = filename.split("/").map(encodeURIComponent).join("/");
+      let response: Response;
+      try {
+        response = await fetch(`${options.endpoint}/${repo}/resolve/${commit}/${path}`, {
+          method: "HEAD",
+          redirect: "manual",
+          headers: authorization,
+          signal: withTimeout(signal),
+        });
+      } catch (cause) {
+        throw new AppError("hub.unreachable", `The hub at ${options.endpoint} cannot be reached.`, { cause });
+      }
+      if (response.status === 401 || response.status === 403) {
+        throw hubErrorToAppError(
+          new HubHttpError(
+            response.status,
+            response.headers.get("x-error-code") ?? "GatedRepo",
+            undefined,
+            "",
+          ),
+          repo,
+          commit,
+          hasToken,
+        );
+      }
+    },
     async fetchRepoMetadata(repo, revision, signal) {
-      const requestSignal = signal
-        ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-        : AbortSignal.timeout(timeoutMs);
+      const requestSignal = withTimeout(signal);
       // Non-2xx answers are turned into errors here, where their headers are still at hand.
       const checkedFetch: typeof fetch = async (input, init) => {
         let response: Response;
         try {
           response = await fetch(input, { ...init, signal: requestSignal, redirect: "follow" });
         } catch (cause) {
-          throw new AppError("hub.unreachable", `The hub at ${options.endpoint} cannot be reached.`, { cause });
+          throw new AppError("hub.unreachable", `The hub at ${options.endpoint} cannot be reached.`, {
+            cause,
+          });
         }
         if (!response.ok) {
           const body = await response.text().catch(() => "");
@@ -131,7 +186,11 @@ export function createHubClient(options: HubClientOptions): HubClient {
         }
         return response;
       };
-      const common = { hubUrl: options.endpoint, fetch: checkedFetch, ...(hasToken ? { accessToken: options.token } : {}) };
+      const common = {
+        hubUrl: options.endpoint,
+        fetch: checkedFetch,
+        ...(hasToken ? { accessToken: options.token } : {}),
+      };
       try {
         const info = await modelInfo({ ...common, name: repo, revision, additionalFields: ["sha"] });
         if (typeof info.sha !== "string" || !isCommitSha(info.sha)) {
@@ -139,7 +198,12 @@ export function createHubClient(options: HubClientOptions): HubClient {
         }
         const files: HubFile[] = [];
         const rejected: RepoMetadata["rejected"] = [];
-        for await (const entry of listFiles({ ...common, repo: { type: "model", name: repo }, revision: info.sha, recursive: true })) {
+        for await (const entry of listFiles({
+          ...common,
+          repo: { type: "model", name: repo },
+          revision: info.sha,
+          recursive: true,
+        })) {
           if (entry.type !== "file") continue;
           const path = String(entry.path);
           const reason = checkFile(entry);
@@ -158,7 +222,9 @@ export function createHubClient(options: HubClientOptions): HubClient {
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (error instanceof HubHttpError) throw hubErrorToAppError(error, repo, revision, hasToken);
-        throw new AppError("hub.invalid_response", `The hub's answer for ${repo} could not be read.`, { cause: error });
+        throw new AppError("hub.invalid_response", `The hub's answer for ${repo} could not be read.`, {
+          cause: error,
+        });
       }
     },
   };

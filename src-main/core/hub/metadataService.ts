@@ -62,7 +62,11 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
   return {
     async get(repo, revision, signal) {
       if (clock.now() < quietUntil) {
-        return fromCache(repo, revision, new AppError("hub.rate_limited", "The hub asked to wait before retrying."));
+        return fromCache(
+          repo,
+          revision,
+          new AppError("hub.rate_limited", "The hub asked to wait before retrying."),
+        );
       }
       try {
         const metadata = await fetchShared(repo, revision, signal);
@@ -70,7 +74,8 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
         return { metadata };
       } catch (error) {
         if (!(error instanceof AppError) || !transientCodes.has(error.code)) throw error;
-        if (error.retryAfter !== undefined) quietUntil = Math.max(quietUntil, clock.now() + error.retryAfter * 1000);
+        if (error.retryAfter !== undefined)
+          quietUntil = Math.max(quietUntil, clock.now() + error.retryAfter * 1000);
         return fromCache(repo, revision, error);
       }
     },

@@ -26,11 +26,7 @@ export const acceptedForms = [
 const hubHosts = new Set(["huggingface.co", "www.huggingface.co", "hf.co"]);
 
 function invalid(reason: string, param = "url"): AppError {
-  return new AppError(
-    "input.invalid",
-    `${reason}. Accepted forms: ${acceptedForms.join(", ")}.`,
-    { param },
-  );
+  return new AppError("input.invalid", `${reason}. Accepted forms: ${acceptedForms.join(", ")}.`, { param });
 }
 
 function checkRepo(repo: string, param: string): string {
@@ -42,22 +38,27 @@ function checkRepo(repo: string, param: string): string {
 
 function checkFile(filename: string, param: string): string {
   const reason = unsafePathReason(filename);
-  if (reason) throw new AppError("input.invalid", `File path "${filename}" is not allowed: ${reason}.`, { param });
+  if (reason)
+    throw new AppError("input.invalid", `File path "${filename}" is not allowed: ${reason}.`, { param });
   return filename;
 }
 
 function checkRevision(revision: string, param: string): string {
   const reason = unsafeRevisionReason(revision);
-  if (reason) throw new AppError("input.invalid", `Revision "${revision}" is not allowed: ${reason}.`, { param });
+  if (reason)
+    throw new AppError("input.invalid", `Revision "${revision}" is not allowed: ${reason}.`, { param });
   return revision;
 }
 
 function decodeSegment(segment: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
     throw invalid(`"${segment}" is not valid percent-encoding`);
   }
+  if (decoded === ".." || decoded === ".") throw invalid(`The URL contains a '${decoded}' segment`);
+  return decoded;
 }
 
 /**
@@ -77,7 +78,8 @@ function parseHubPath(pathname: string): ModelReference {
   if (rev === undefined) throw invalid(`The URL ends after "${kind}" without a revision`);
   const revision = checkRevision(decodeSegment(rev), "url");
   if (kind === "tree") {
-    if (fileSegments.length > 0) throw invalid("A folder inside a repo cannot be registered; link the repo or a file");
+    if (fileSegments.length > 0)
+      throw invalid("A folder inside a repo cannot be registered; link the repo or a file");
     return { repo, revision };
   }
   if (kind !== "blob" && kind !== "resolve") throw invalid(`"${kind}" URLs are not model or file links`);
@@ -93,12 +95,15 @@ function parseUrl(text: string): ModelReference {
   } catch {
     throw invalid(`"${text}" is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw invalid(`"${url.protocol}" URLs are not supported`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw invalid(`"${url.protocol}" URLs are not supported`);
   if (!hubHosts.has(url.hostname.toLowerCase())) {
     throw invalid(`"${url.hostname}" is not huggingface.co`);
   }
   if (url.username || url.password) throw invalid("URLs with credentials are not accepted");
-  return parseHubPath(url.pathname);
+  // The URL parser would resolve '..' and '%2E%2E' segments away; read the path as it was typed.
+  const rawPath = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#]*([^?#]*)/i.exec(text)![1]!;
+  return parseHubPath(rawPath);
 }
 
 /** `org/repo`, `org/repo/<file>` or `org/repo:<quantization>`. */
@@ -107,7 +112,8 @@ function parseShortForm(text: string): ModelReference {
   if (colon >= 0) {
     const repo = checkRepo(text.slice(0, colon), "url");
     const quantization = text.slice(colon + 1);
-    if (!/^[A-Za-z0-9_]{1,32}$/.test(quantization)) throw invalid(`"${quantization}" is not a quantization tag`);
+    if (!/^[A-Za-z0-9_]{1,32}$/.test(quantization))
+      throw invalid(`"${quantization}" is not a quantization tag`);
     return { repo, revision: "main", quantization: quantization.toUpperCase() };
   }
   const segments = text.split("/");
@@ -121,23 +127,36 @@ export function parseModelInput(input: string): ModelReference {
   const text = input.trim();
   if (text.length === 0) throw invalid("Nothing to register: the input is empty");
   if (/\s/.test(text)) throw invalid(`"${text}" contains white space`);
-  const looksLikeUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^(www\.)?(huggingface\.co|hf\.co)(\/|$)/i.test(text);
+  const looksLikeUrl =
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^(www\.)?(huggingface\.co|hf\.co)(\/|$)/i.test(text);
   return looksLikeUrl ? parseUrl(text) : parseShortForm(text);
 }
 
 /** The `{repo, filename?, revision?}` form of the register request. */
-export function parseModelParts(parts: { repo: string; filename?: string; revision?: string }): ModelReference {
+export function parseModelParts(parts: {
+  repo: string;
+  filename?: string;
+  revision?: string;
+}): ModelReference {
   const repoInput = parts.repo.trim();
   // A pasted URL or `org/repo/<file>` in the repo field is read the same way as a one-line input.
-  const fromRepo = repoInput.split("/").length === 2 && !repoInput.includes(":") ? undefined : parseModelInput(repoInput);
+  const fromRepo =
+    repoInput.split("/").length === 2 && !repoInput.includes(":") ? undefined : parseModelInput(repoInput);
   const repo = fromRepo?.repo ?? checkRepo(repoInput, "repo");
   const filenameInput = parts.filename?.trim();
   if (fromRepo?.filename && filenameInput && fromRepo.filename !== filenameInput) {
-    throw new AppError("input.invalid", "The repo names one file and filename another.", { param: "filename" });
+    throw new AppError("input.invalid", "The repo names one file and filename another.", {
+      param: "filename",
+    });
   }
   const filename = filenameInput ? checkFile(filenameInput, "filename") : fromRepo?.filename;
   const revision = parts.revision?.trim()
     ? checkRevision(parts.revision.trim(), "revision")
     : (fromRepo?.revision ?? "main");
-  return { repo, revision, ...(filename ? { filename } : {}), ...(fromRepo?.quantization ? { quantization: fromRepo.quantization } : {}) };
+  return {
+    repo,
+    revision,
+    ...(filename ? { filename } : {}),
+    ...(fromRepo?.quantization ? { quantization: fromRepo.quantization } : {}),
+  };
 }

@@ -11,6 +11,7 @@ import type {
 import type { Clock } from "../clock";
 import { AppError } from "../errors";
 import { toArtifact, withSplitSiblings } from "../hub/classifyArtifacts";
+import type { HubClient } from "../hub/hubClient";
 import type { MetadataService } from "../hub/metadataService";
 import { parseModelInput, parseModelParts, type ModelReference } from "../hub/parseModelInput";
 import type { Logger } from "../logger";
@@ -19,6 +20,7 @@ import type { ModelRepository } from "../registry/modelRepository";
 export interface ModelServiceOptions {
   models: ModelRepository;
   metadata: MetadataService;
+  hub: HubClient;
   clock: Clock;
   log: Logger;
   /** Hub base URL, for the download URLs in manifests. */
@@ -32,6 +34,7 @@ export interface ModelService {
   remove(id: string): void;
   manifest(id: string): Manifest;
   openAiList(): OpenAiModelList;
+  count(): number;
 }
 
 function modelIdOf(reference: { repo: string; filename?: string }): string {
@@ -46,9 +49,14 @@ function describeGgufChoices(artifacts: Artifact[]): string {
 }
 
 /** The artifacts a file or quantization registration stands for, or undefined for a whole repo. */
-function selectFiles(reference: ModelReference, artifacts: Artifact[]): { filename: string; files: Artifact[] } | undefined {
+function selectFiles(
+  reference: ModelReference,
+  artifacts: Artifact[],
+): { filename: string; files: Artifact[] } | undefined {
   if (reference.quantization) {
-    const matching = artifacts.filter((a) => a.format === "gguf" && a.quantization === reference.quantization);
+    const matching = artifacts.filter(
+      (a) => a.format === "gguf" && a.quantization === reference.quantization,
+    );
     const sets = new Set(matching.map((a) => a.split_group ?? a.filename));
     if (sets.size !== 1) {
       const problem = sets.size === 0 ? "matches no GGUF file" : `matches ${sets.size} GGUF files or sets`;
@@ -101,6 +109,7 @@ function resolveUrl(endpoint: string, repo: string, commit: string, filename: st
 
 export function createModelService(options: ModelServiceOptions): ModelService {
   const { models, metadata, clock, log } = options;
+  let openAiCache: { version: number; list: OpenAiModelList } | undefined;
 
   function requireModel(id: string): Model {
     const model = models.get(id);
@@ -116,7 +125,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     async register(request) {
       const reference = "url" in request ? parseModelInput(request.url) : parseModelParts(request);
       // Answer a plain duplicate before asking the hub anything.
-      if (!reference.quantization && models.exists(modelIdOf(reference))) throw duplicate(modelIdOf(reference));
+      if (!reference.quantization && models.exists(modelIdOf(reference)))
+        throw duplicate(modelIdOf(reference));
 
       const { metadata: repo, stale } = await metadata.get(reference.repo, reference.revision);
       const all = repo.files.map(toArtifact);
@@ -129,9 +139,18 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           { param: "url" },
         );
       }
+      if (repo.gated && !stale) {
+        // A gated repo's listing is public; find out now, not at download time, whether its files are.
+        const probe =
+          artifacts.find((a) => a.format === "gguf") ?? artifacts.find((a) => a.format !== "other");
+        if (probe) await options.hub.checkDownloadAccess(reference.repo, repo.commit, probe.filename);
+      }
       const id = modelIdOf({ repo: reference.repo, filename: selected?.filename });
       const displayName = selected
-        ? selected.filename.split("/").pop()!.replace(/(-\d{5}-of-\d{5})?\.gguf$/i, "")
+        ? selected.filename
+            .split("/")
+            .pop()!
+            .replace(/(-\d{5}-of-\d{5})?\.gguf$/i, "")
         : reference.repo.split("/")[1]!;
       const model = models.insert({
         id,
@@ -145,9 +164,13 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         createdAt: new Date(clock.now()).toISOString(),
         artifacts,
       });
-      log.info({ model: id, commit: repo.commit, artifacts: artifacts.length, stale: Boolean(stale) }, "model registered");
+      log.info(
+        { model: id, commit: repo.commit, artifacts: artifacts.length, stale: Boolean(stale) },
+        "model registered",
+      );
       const warnings = warningsFor(artifacts, repo.rejected);
-      if (stale) warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
+      if (stale)
+        warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
       return {
         ...model,
         status: "registered",
@@ -161,7 +184,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     get: requireModel,
     remove(id) {
-      if (!models.remove(id)) throw new AppError("registry.not_found", `Model ${id} is not registered.`, { param: "id" });
+      if (!models.remove(id))
+        throw new AppError("registry.not_found", `Model ${id} is not registered.`, { param: "id" });
       log.info({ model: id }, "model removed");
     },
     manifest(id) {
@@ -172,11 +196,18 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         revision: model.revision,
         commit: model.commit,
         filename: model.filename,
-        artifacts: model.artifacts.map((a) => ({ ...a, url: resolveUrl(options.hubEndpoint, model.repo, model.commit, a.filename) })),
+        artifacts: model.artifacts.map((a) => ({
+          ...a,
+          url: resolveUrl(options.hubEndpoint, model.repo, model.commit, a.filename),
+        })),
       };
     },
+    count: () => models.count(),
     openAiList() {
-      return {
+      // Clients poll this; rebuild it only when the registry has changed since.
+      if (openAiCache?.version === models.version()) return openAiCache.list;
+      const version = models.version();
+      const list: OpenAiModelList = {
         object: "list",
         data: models.listSummaries().map((m) => ({
           id: m.id,
@@ -186,6 +217,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           ready: m.ready,
         })),
       };
+      openAiCache = { version, list };
+      return list;
     },
   };
 }

@@ -15,7 +15,6 @@ export const migrations: readonly string[] = [
     size_bytes    INTEGER NOT NULL CHECK (size_bytes >= 0),
     created_at    TEXT NOT NULL
   ) STRICT;
-  CREATE INDEX models_by_created ON models (created_at DESC, id);
 
   CREATE TABLE artifacts (
     model_id      TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,

@@ -20,7 +20,10 @@ export interface OpenDatabaseOptions {
 /** Opens the registry: WAL, foreign keys on, migrated to the latest schema. */
 export function openDatabase(options: OpenDatabaseOptions): Db {
   if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
-  const db = new Database(options.file, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+  const db = new Database(
+    options.file,
+    options.nativeBinding ? { nativeBinding: options.nativeBinding } : {},
+  );
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");

@@ -1,11 +1,16 @@
 import fs from "node:fs";
 import fastifyStatic from "@fastify/static";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";
 import { handleError } from "./errorHandler";
-import { checkAdmin, checkHost } from "./guards";
+import { adminCookie, checkAdmin, checkHost } from "./guards";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
 
 export interface HttpServerOptions {
@@ -24,7 +29,7 @@ export interface HttpServerOptions {
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.log.child({ module: "http" }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     // Ids carry '/' percent-encoded; keep it one segment until the route decodes it.
     routerOptions: { maxParamLength: 2048 },
@@ -34,15 +39,26 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.removeContentTypeParser("text/plain");
 
   const allowedHosts = options.allowedHosts ?? [];
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
     checkHost(request, allowedHosts);
+    if (request.method === "GET" && request.url.startsWith("/?")) {
+      // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
+      const token = new URLSearchParams(request.url.slice(2)).get("token");
+      if (token !== null) {
+        checkAdmin({ headers: { authorization: `Bearer ${token}` } } as FastifyRequest, options.adminToken);
+        return reply.header("set-cookie", adminCookie(options.adminToken)).redirect("/", 303);
+      }
+    }
     // The matched route decides, so no spelling of a path slips past the check.
     const route = request.routeOptions.url ?? request.url.split("?")[0]!.toLowerCase();
     if (route.startsWith("/v0") && route !== "/v0/health") checkAdmin(request, options.adminToken);
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request) => {
-    throw new AppError("request.not_found", `Route ${request.method}:${request.url.split("?")[0]} not found.`);
+    throw new AppError(
+      "request.not_found",
+      `Route ${request.method}:${request.url.split("?")[0]} not found.`,
+    );
   });
 
   const routeOptions = { models: options.models, version: options.version, startedAt: Date.now() };

@@ -7,7 +7,10 @@ function describeZodError(error: ZodError): { message: string; param?: string } 
   if (!issue) return { message: "The request is not valid." };
   const param = issue.path.join(".") || undefined;
   if (issue.code === "invalid_union") {
-    return { message: 'The body must be {"url": "..."} or {"repo": "org/name", "filename"?: "...", "revision"?: "..."}.' };
+    return {
+      message:
+        'The body must be {"url": "..."} or {"repo": "org/name", "filename"?: "...", "revision"?: "..."}.',
+    };
   }
   if (issue.code === "unrecognized_keys") {
     return { message: `Unknown field(s): ${issue.keys.join(", ")}.`, param: issue.keys[0] };
@@ -19,18 +22,30 @@ function describeZodError(error: ZodError): { message: string; param?: string } 
 function fromFastify(error: FastifyError): AppError | undefined {
   const status = error.statusCode ?? 500;
   if (status >= 500) return undefined;
-  const codes: Record<number, ErrorCode> = { 413: "request.too_large", 415: "request.unsupported_media_type", 404: "request.not_found" };
+  const codes: Record<number, ErrorCode> = {
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    404: "request.not_found",
+  };
   const messages: Record<string, string> = {
     FST_ERR_CTP_INVALID_MEDIA_TYPE: "Send the body as application/json.",
     FST_ERR_CTP_BODY_TOO_LARGE: "The request body is too large.",
     FST_ERR_CTP_EMPTY_JSON_BODY: "The JSON body is empty.",
     FST_ERR_CTP_INVALID_JSON_BODY: "The body is not valid JSON.",
   };
-  const message = messages[error.code] ?? (error.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH" ? "Content-Length does not match the body." : undefined);
+  const message =
+    messages[error.code] ??
+    (error.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH"
+      ? "Content-Length does not match the body."
+      : undefined);
   const isJsonSyntax = error instanceof SyntaxError || /JSON/i.test(error.message);
-  return new AppError(codes[status] ?? "request.invalid", message ?? (isJsonSyntax ? "The body is not valid JSON." : "The request is not valid."), {
-    cause: error,
-  });
+  return new AppError(
+    codes[status] ?? "request.invalid",
+    message ?? (isJsonSyntax ? "The body is not valid JSON." : "The request is not valid."),
+    {
+      cause: error,
+    },
+  );
 }
 
 export function toAppError(error: unknown): AppError {
@@ -40,7 +55,10 @@ export function toAppError(error: unknown): AppError {
     return new AppError("request.invalid", message, { cause: error, ...(param ? { param } : {}) });
   }
   const fastifyError = error as FastifyError;
-  return (typeof fastifyError?.statusCode === "number" && fromFastify(fastifyError)) || new AppError("internal", "Internal error", { cause: error });
+  return (
+    (typeof fastifyError?.statusCode === "number" && fromFastify(fastifyError)) ||
+    new AppError("internal", "Internal error", { cause: error })
+  );
 }
 
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {

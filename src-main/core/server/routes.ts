@@ -14,10 +14,12 @@ function modelIdParam(request: FastifyRequest, suffix = ""): string {
   const raw = (request.params as { "*": string })["*"];
   let id = raw;
   if (suffix) {
-    if (!raw.endsWith(suffix)) throw new AppError("request.not_found", `Route ${request.method}:${request.url} not found.`);
+    if (!raw.endsWith(suffix))
+      throw new AppError("request.not_found", `Route ${request.method}:${request.url} not found.`);
     id = raw.slice(0, -suffix.length);
   }
-  if (id.length === 0 || id.length > 1300) throw new AppError("request.invalid", "A model id is required.", { param: "id" });
+  if (id.length === 0 || id.length > 1300)
+    throw new AppError("request.invalid", "A model id is required.", { param: "id" });
   return id;
 }
 
@@ -28,7 +30,7 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     status: "ok",
     version: options.version,
     uptime_seconds: Math.round((Date.now() - options.startedAt) / 1000),
-    models: models.openAiList().data.length,
+    models: models.count(),
   }));
 
   app.post("/v0/models/register", async (request, reply) => {
@@ -38,7 +40,9 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
   });
 
   app.get("/v0/models", async (request) => models.list(modelListQuerySchema.parse(request.query)));
-  app.get("/v0/models/registry/*", async (request) => models.manifest(modelIdParam(request, "/manifest.json")));
+  app.get("/v0/models/registry/*", async (request) =>
+    models.manifest(modelIdParam(request, "/manifest.json")),
+  );
   app.get("/v0/models/*", async (request) => models.get(modelIdParam(request)));
   app.delete("/v0/models/*", async (request, reply) => {
     models.remove(modelIdParam(request));

@@ -1,0 +1,34 @@
+import { resolve } from "node:path";
+import react from "@vitejs/plugin-react";
+import { defineConfig } from "electron-vite";
+
+// Sources live in src-main/ and src-renderer/, where electron-vite does not look by itself:
+// every entry is named here.
+export default defineConfig({
+  main: {
+    build: {
+      outDir: "out/main",
+      rollupOptions: {
+        input: {
+          main: resolve("src-main/electron/main.ts"),
+          cli: resolve("src-main/cli/main.ts"),
+          worker: resolve("src-main/worker/main.ts"),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: "out/preload",
+      rollupOptions: { input: { preload: resolve("src-main/electron/preload.ts") } },
+    },
+  },
+  renderer: {
+    root: "src-renderer",
+    plugins: [react()],
+    build: {
+      outDir: "out/renderer",
+      rollupOptions: { input: resolve("src-renderer/index.html") },
+    },
+  },
+});

@@ -1,0 +1,225 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { errorBodySchema, registerResponseSchema } from "../../src-main/contract";
+import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { fakeBytes, testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+
+let hub: FakeHub;
+let server: TestServer;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({ hubEndpoint: hub.url });
+});
+afterAll(async () => {
+  await server.close();
+  await hub.close();
+});
+afterEach(async () => {
+  hub.clearFaults();
+  const list = await server.request("GET", "/v0/models?limit=1000");
+  for (const model of list.body.data)
+    await server.request("DELETE", `/v0/models/${encodeURIComponent(model.name)}`);
+});
+
+const register = (body: unknown) => server.request("POST", "/v0/models/register", { body });
+
+function expectError(response: { status: number; body: unknown }, status: number, code: string) {
+  expect(response.status).toBe(status);
+  const body = errorBodySchema.parse(response.body);
+  expect(body.error.code).toBe(code);
+  expect(body.error.message.length).toBeGreaterThan(10);
+  return body.error.message;
+}
+
+describe("POST /v0/models/register", () => {
+  it("registers a whole repo by URL with every file's size, sha256, format and quantization", async () => {
+    const response = await register({ url: "https://huggingface.co/acme/tiny-GGUF" });
+    expect(response.status).toBe(201);
+    const model = registerResponseSchema.parse(response.body);
+    expect(model).toMatchObject({
+      name: "acme/tiny-GGUF",
+      status: "registered",
+      repo: "acme/tiny-GGUF",
+      filename: null,
+      revision: "main",
+      ready: false,
+    });
+    expect(model.commit).toMatch(/^[0-9a-f]{40}$/);
+    const q4 = model.artifacts.find((a) => a.filename === "tiny-Q4_K_M.gguf");
+    expect(q4).toEqual({
+      filename: "tiny-Q4_K_M.gguf",
+      format: "gguf",
+      quantization: "Q4_K_M",
+      size_bytes: 4096,
+      sha256: sha256Hex(fakeBytes("q4")),
+      split_group: null,
+    });
+    expect(model.artifacts.find((a) => a.filename === "tiny.F16.gguf")?.quantization).toBe("F16");
+    expect(model.artifacts.find((a) => a.filename === "README.md")).toMatchObject({
+      format: "other",
+      quantization: null,
+      sha256: null,
+    });
+    expect(model.warnings).toEqual([]);
+  });
+
+  it.each([
+    ["blob URL", { url: "https://huggingface.co/acme/tiny-GGUF/blob/main/tiny-Q8_0.gguf" }],
+    [
+      "resolve URL with ?download=true",
+      { url: "https://huggingface.co/acme/tiny-GGUF/resolve/main/tiny-Q8_0.gguf?download=true" },
+    ],
+    ["hf.co short link", { url: "hf.co/acme/tiny-GGUF/blob/main/tiny-Q8_0.gguf" }],
+    ["org/repo/<file>", { url: "  acme/tiny-GGUF/tiny-Q8_0.gguf \n" }],
+    ["quantization tag", { url: "acme/tiny-GGUF:q8_0" }],
+    ["repo and filename fields", { repo: "acme/tiny-GGUF", filename: "tiny-Q8_0.gguf" }],
+  ])("registers one file from a %s under the id org/repo/<file>", async (_form, body) => {
+    const response = await register(body);
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      name: "acme/tiny-GGUF/tiny-Q8_0.gguf",
+      filename: "tiny-Q8_0.gguf",
+    });
+    expect(response.body.artifacts.map((a: { filename: string }) => a.filename)).toEqual(["tiny-Q8_0.gguf"]);
+    expect(response.body.size_bytes).toBe(8192);
+  });
+
+  it("registers the revision of a tree URL at that revision's commit", async () => {
+    const response = await register({ url: "https://huggingface.co/acme/tiny-GGUF/tree/v1" });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ revision: "v1", commit: "1".repeat(40) });
+  });
+
+  it("registers a split GGUF as one set under its first part, whichever part was pasted", async () => {
+    const response = await register({ url: "acme/split-GGUF/big-Q4_K_M-00002-of-00003.gguf" });
+    expect(response.status).toBe(201);
+    expect(response.body.name).toBe("acme/split-GGUF/big-Q4_K_M-00001-of-00003.gguf");
+    expect(response.body.artifacts).toHaveLength(3);
+    expect(new Set(response.body.artifacts.map((a: { split_group: string }) => a.split_group))).toEqual(
+      new Set(["big-Q4_K_M"]),
+    );
+    const byTag = await register({ url: "acme/split-GGUF:Q4_K_M" });
+    expectError(byTag, 409, "registry.duplicate");
+  });
+
+  it("rejects a quantization tag that matches no file or more than one, naming the GGUF files", async () => {
+    const none = expectError(await register({ url: "acme/tiny-GGUF:Q2_K" }), 404, "hub.file_not_found");
+    expect(none).toContain("tiny-Q4_K_M.gguf");
+    expectError(await register({ url: "acme/two-Q4:Q4_K_M" }), 400, "input.invalid");
+  });
+
+  it("answers 409 for a duplicate and leaves the existing row untouched", async () => {
+    const first = await register({ url: "acme/tiny-GGUF" });
+    expect(first.status).toBe(201);
+    hub.addRepo({ id: "acme/tiny-GGUF", files: [{ path: "other-Q4_K_M.gguf", content: fakeBytes("new") }] });
+    try {
+      const again = await register({ url: "https://huggingface.co/acme/tiny-GGUF" });
+      expect(expectError(again, 409, "registry.duplicate")).toContain("acme/tiny-GGUF");
+      const stored = await server.request("GET", `/v0/models/${encodeURIComponent("acme/tiny-GGUF")}`);
+      expect(stored.body.commit).toBe(first.body.commit);
+      expect(stored.body.created_at).toBe(first.body.created_at);
+      expect(stored.body.artifacts).toEqual(first.body.artifacts);
+    } finally {
+      hub.addRepo(testRepos()[0]!);
+    }
+  });
+
+  it("answers 404 for a repo, a file or a revision the hub does not have", async () => {
+    expect(expectError(await register({ url: "acme/missing" }), 404, "hub.not_found")).toContain(
+      "acme/missing",
+    );
+    expect(
+      expectError(
+        await register({ url: "https://hf.co/acme/missing/blob/main/x.gguf" }),
+        404,
+        "hub.not_found",
+      ),
+    ).toMatch(/not found/);
+    const file = expectError(await register({ url: "acme/tiny-GGUF/nope.gguf" }), 404, "hub.file_not_found");
+    expect(file).toContain("tiny-Q4_K_M.gguf");
+    expectError(
+      await register({ repo: "acme/tiny-GGUF", revision: "no-such-branch" }),
+      404,
+      "hub.revision_not_found",
+    );
+  });
+
+  it("answers 401 telling the user to set a Hugging Face token for a gated repo, and registers nothing", async () => {
+    expect(expectError(await register({ url: "acme/gated-GGUF" }), 401, "hub.unauthorized")).toMatch(
+      /gated: set a Hugging Face token/,
+    );
+    expect(expectError(await register({ url: "acme/gated-GGUF:Q4_K_M" }), 401, "hub.unauthorized")).toMatch(
+      /token/,
+    );
+    expect((await server.request("GET", "/v0/models")).body.total).toBe(0);
+  });
+
+  it("answers a private repo without a token as the hub does (not found), saying a token may help", async () => {
+    // The hub hides private repos from anonymous callers exactly as if they did not exist.
+    expect(expectError(await register({ url: "acme/private-GGUF" }), 404, "hub.not_found")).toMatch(
+      /If it is private, set a Hugging Face token/,
+    );
+  });
+
+  it("registers a gated repo when the server has a valid Hugging Face token", async () => {
+    const withToken = await startCore({ hubEndpoint: hub.url, config: { hfToken: hub.token } });
+    try {
+      const response = await withToken.request("POST", "/v0/models/register", {
+        body: { url: "acme/gated-GGUF" },
+      });
+      expect(response.status).toBe(201);
+      expect(hub.requests.some((r) => r.authorization === `Bearer ${hub.token}`)).toBe(true);
+    } finally {
+      await withToken.close();
+    }
+  });
+
+  it("registers a safetensors-only repo with a warning that llama.cpp nodes cannot serve it", async () => {
+    const response = await register({ url: "acme/weights-only" });
+    expect(response.status).toBe(201);
+    expect(response.body.warnings.join(" ")).toMatch(/no GGUF/i);
+  });
+
+  it("refuses a repo with no model file, and a file that is not a model", async () => {
+    expectError(await register({ url: "acme/docs-only" }), 422, "hub.no_usable_file");
+    expectError(await register({ url: "acme/tiny-GGUF/README.md" }), 422, "hub.no_usable_file");
+  });
+
+  it("drops files with unsafe paths from the hub's listing and says so", async () => {
+    const response = await register({ url: "acme/hostile-GGUF" });
+    expect(response.status).toBe(201);
+    expect(response.body.artifacts.map((a: { filename: string }) => a.filename)).toEqual([
+      "good-Q4_K_M.gguf",
+    ]);
+    expect(response.body.warnings.filter((w: string) => w.startsWith("Ignored hub file"))).toHaveLength(3);
+  });
+
+  it("answers 424 when the hub cannot be reached and the repo was never fetched", async () => {
+    hub.addRepo({ id: "acme/never-fetched", files: [{ path: "n-Q4_K_M.gguf", content: fakeBytes("n") }] });
+    hub.setFaults({ unreachable: true });
+    expect(expectError(await register({ url: "acme/never-fetched" }), 424, "hub.unreachable")).toMatch(
+      /cannot be reached/,
+    );
+    expect((await server.request("GET", "/v0/models")).body.total).toBe(0);
+  });
+
+  it("falls back to the last good metadata, marked stale with its age, when the hub fails", async () => {
+    expect((await register({ url: "acme/tiny-GGUF" })).status).toBe(201);
+    await server.request("DELETE", `/v0/models/${encodeURIComponent("acme/tiny-GGUF")}`);
+    hub.setFaults({ apiStatus: 503 });
+    const response = await register({ url: "acme/tiny-GGUF" });
+    expect(response.status).toBe(201);
+    expect(response.body.stale.age_seconds).toBeGreaterThanOrEqual(0);
+    expect(response.body.warnings[0]).toMatch(/cached/);
+    expect(response.body.artifacts.length).toBe(5);
+  });
+
+  it("passes the hub's Retry-After on when rate-limited with nothing cached", async () => {
+    hub.addRepo({ id: "acme/never-fetched-2", files: [{ path: "n-Q4_K_M.gguf", content: fakeBytes("n") }] });
+    hub.setFaults({ apiStatus: 429, retryAfterSeconds: 7 });
+    const response = await register({ url: "acme/never-fetched-2" });
+    expectError(response, 424, "hub.rate_limited");
+    expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(6);
+  });
+});

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+
+let hub: FakeHub;
+let server: TestServer;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({ hubEndpoint: hub.url });
+});
+afterAll(async () => {
+  await server.close();
+  await hub.close();
+});
+
+describe("admin token", () => {
+  it.each([
+    ["GET", "/v0/models"],
+    ["GET", "/v0/models/acme%2Ftiny-GGUF"],
+    ["DELETE", "/v0/models/acme%2Ftiny-GGUF"],
+    ["POST", "/v0/models/register"],
+    ["GET", "/v0/models/registry/acme%2Ftiny-GGUF/manifest.json"],
+  ])("is required on %s %s", async (method, path) => {
+    const missing = await server.request(method, path, {
+      anonymous: true,
+      body: method === "POST" ? { url: "acme/tiny-GGUF" } : undefined,
+    });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error).toMatchObject({ type: "authentication_error", code: "auth.missing_token" });
+    const wrong = await server.request(method, path, { headers: { authorization: "Bearer not-the-token" } });
+    expect(wrong.status).toBe(401);
+    expect((await server.request("GET", "/v0/models")).body.total).toBe(0);
+  });
+
+  it("is accepted as the dashboard's cookie, which /?token= sets HttpOnly and SameSite=Strict", async () => {
+    const login = await server.request("GET", `/?token=${encodeURIComponent(server.token)}`, {
+      anonymous: true,
+    });
+    expect(login.status).toBe(303);
+    expect(login.headers.location).toBe("/");
+    const cookie = String(login.headers["set-cookie"]);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const withCookie = await server.request("GET", "/v0/models", {
+      anonymous: true,
+      headers: { cookie: cookie.split(";")[0]! },
+    });
+    expect(withCookie.status).toBe(200);
+    const badLogin = await server.request("GET", "/?token=wrong", { anonymous: true });
+    expect(badLogin.status).toBe(401);
+    expect(badLogin.headers["set-cookie"]).toBeUndefined();
+  });
+
+  it("is kept in the data directory readable only by its owner", async () => {
+    const fs = await import("node:fs");
+    const stat = fs.statSync(`${server.dataDir}/admin-token`);
+    expect(stat.mode & 0o077).toBe(0);
+    expect(fs.readFileSync(`${server.dataDir}/admin-token`, "utf8").trim()).toBe(server.token);
+  });
+});
+
+describe("Host header", () => {
+  it.each(["localhost", `localhost:1234`, "127.0.0.1", "127.0.0.2:80", "[::1]:8080", "app.localhost"])(
+    "accepts %s",
+    async (host) => {
+      const response = await server.request("GET", "/v0/health", { headers: { host } });
+      expect(response.status).toBe(200);
+    },
+  );
+
+  it.each([
+    "evil.example",
+    "evil.example:8080",
+    "127.0.0.1.evil.example",
+    "localhost.evil.example",
+    "10.0.0.1",
+  ])("refuses %s with 403, even with the admin token (DNS rebinding)", async (host) => {
+    const response = await server.request("GET", "/v0/models", { headers: { host } });
+    expect(response.status).toBe(403);
+    expect(response.body.error.code).toBe("auth.forbidden_host");
+  });
+
+  it("accepts a configured extra host name", async () => {
+    const lan = await startCore({ hubEndpoint: hub.url, config: { allowedHosts: ["gpu-box.lan"] } });
+    try {
+      expect((await lan.request("GET", "/v0/health", { headers: { host: "gpu-box.lan:8080" } })).status).toBe(
+        200,
+      );
+    } finally {
+      await lan.close();
+    }
+  });
+});
+
+describe("cross-origin requests", () => {
+  it("get no CORS headers, so browsers on other origins cannot read answers", async () => {
+    const response = await server.request("GET", "/v1/models", {
+      headers: { origin: "https://evil.example" },
+    });
+    expect(response.headers["access-control-allow-origin"]).toBeUndefined();
+    const preflight = await server.request("OPTIONS", "/v0/models/register", {
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(preflight.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
+describe("errors", () => {
+  it("use OpenAI's shape on unknown routes too", async () => {
+    const response = await server.request("GET", "/v1/nothing");
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({
+      error: {
+        message: expect.stringContaining("/v1/nothing"),
+        type: "not_found_error",
+        code: "request.not_found",
+        param: null,
+      },
+    });
+  });
+});

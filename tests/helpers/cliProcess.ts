@@ -1,0 +1,66 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { once } from "node:events";
+import readline from "node:readline";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const cliArgs = ["--import", "tsx", path.join(root, "src-main/cli/main.ts")];
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `llmlb <args>` from the sources as its own process. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...cliArgs, ...args],
+      { env: { ...process.env, ...env }, cwd: root },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  url: string;
+  output: string[];
+  stop(): Promise<number | null>;
+}
+
+/** Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, model cache last). */
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...cliArgs, "serve", ...args], {
+    env: { ...process.env, ...env },
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const lines = readline.createInterface({ input: child.stdout! });
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.on("line", (line) => {
+      output.push(line);
+      const match = /serving on (http:\/\/\S+)/.exec(output[0] ?? "");
+      if (match && /^\s*Model cache:/.test(line)) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`llmlb serve exited with ${code}: ${stderr}`)));
+  });
+  return {
+    child,
+    url,
+    output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const [code] = await once(child, "exit");
+      return code as number | null;
+    },
+  };
+}

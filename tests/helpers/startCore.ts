@@ -1,0 +1,86 @@
+import { request as undiciRequest } from "undici";
+import { resolveConfig, type ConfigInput } from "../../src-main/core/config";
+import { createCore, type Core } from "../../src-main/core/createCore";
+import { createLogger } from "../../src-main/core/logger";
+import { makeTempDir } from "./tempDir";
+
+export interface TestResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+  text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is (no JSON encoding): for malformed bodies. */
+  rawBody?: string | Buffer;
+  headers?: Record<string, string>;
+  /** Send no admin token. Default: false. */
+  anonymous?: boolean;
+}
+
+export interface TestServer {
+  core: Core;
+  url: string;
+  token: string;
+  dataDir: string;
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** The real core on 127.0.0.1:0 with a temp data directory, pointed at a (fake) hub. */
+export async function startCore(options: {
+  hubEndpoint: string;
+  config?: Partial<ConfigInput>;
+  dataDir?: string;
+}): Promise<TestServer> {
+  const temp = options.dataDir ? undefined : await makeTempDir();
+  const dataDir = options.dataDir ?? temp!.path;
+  const config = resolveConfig({
+    env: {},
+    flags: {
+      port: 0,
+      dataDir,
+      hubCacheDir: `${dataDir}/hub`,
+      hubEndpoint: options.hubEndpoint,
+      logLevel: "silent",
+      ...options.config,
+    },
+  });
+  const core = await createCore({ config, log: createLogger({ level: "silent" }), version: "0.0.0-test" });
+  const url = await core.listen();
+  return {
+    core,
+    url,
+    token: core.adminToken,
+    dataDir,
+    async request(method, path, requestOptions = {}) {
+      const headers: Record<string, string> = { ...requestOptions.headers };
+      if (
+        !requestOptions.anonymous &&
+        !Object.keys(headers).some((h) => h.toLowerCase() === "authorization")
+      ) {
+        headers.authorization = `Bearer ${core.adminToken}`;
+      }
+      let body: string | Buffer | undefined = requestOptions.rawBody;
+      if (requestOptions.body !== undefined) {
+        body = JSON.stringify(requestOptions.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const response = await undiciRequest(url + path, { method: method as "GET", headers, body });
+      const text = await response.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.statusCode, headers: response.headers, body: parsed as any, text };
+    },
+    async close() {
+      await core.dispose();
+      await temp?.remove();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { testRepos } from "../helpers/hubRepos";
+import { makeTempDir } from "../helpers/tempDir";
+
+let hub: FakeHub;
+let serve: ServeProcess;
+let temp: { path: string; remove(): Promise<void> };
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  temp = await makeTempDir();
+  env = {
+    HF_ENDPOINT: hub.url,
+    LLMLB_DATA_DIR: temp.path,
+    HF_HUB_CACHE: path.join(temp.path, "hub"),
+    LLMLB_LOG_LEVEL: "warn",
+  };
+  serve = await startServeProcess(["--port", "0"], env);
+});
+afterAll(async () => {
+  await serve?.stop();
+  await hub.close();
+  await temp.remove();
+});
+
+describe("llmlb serve", () => {
+  it("prints the API and dashboard URLs and writes where clients find it", () => {
+    expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(serve.output.join("\n")).toContain(`${serve.url}/v1`);
+    expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/\?token=llmlb_/);
+    expect(JSON.parse(fs.readFileSync(path.join(temp.path, "server.json"), "utf8")).url).toBe(serve.url);
+  });
+});
+
+describe("llmlb model", () => {
+  it("adds, lists, shows JSON, removes, and reports errors with the server's message and a non-zero exit", async () => {
+    const add = await runCli(["model", "add", "https://huggingface.co/acme/tiny-GGUF"], env);
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/^Registered acme\/tiny-GGUF \(acme\/tiny-GGUF@[0-9a-f]{12}, 5 file\(s\)/);
+
+    const file = await runCli(["model", "add", "acme/tiny-GGUF", "--file", "tiny-Q8_0.gguf"], env);
+    expect(file.code).toBe(0);
+    expect(file.stdout).toContain("Registered acme/tiny-GGUF/tiny-Q8_0.gguf");
+
+    const warned = await runCli(["model", "add", "acme/weights-only"], env);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toMatch(/warning: No GGUF file/);
+
+    const duplicate = await runCli(["model", "add", "acme/tiny-GGUF"], env);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain("error: Model acme/tiny-GGUF is already registered.");
+
+    const missing = await runCli(["model", "add", "acme/nope"], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/was not found on the hub/);
+
+    const list = await runCli(["model", "list"], env);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+QUANT\s+SIZE\s+READY\s+REGISTERED$/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/)[0])).toEqual([
+      "acme/weights-only",
+      "acme/tiny-GGUF/tiny-Q8_0.gguf",
+      "acme/tiny-GGUF",
+    ]);
+    expect(lines[2]).toMatch(/Q8_0\s+8\.2 KB\s+no/);
+
+    const searched = await runCli(["model", "list", "--search", "Q8", "--json"], env);
+    expect(JSON.parse(searched.stdout)).toMatchObject({
+      total: 1,
+      data: [{ name: "acme/tiny-GGUF/tiny-Q8_0.gguf" }],
+    });
+
+    const paged = await runCli(["model", "list", "--limit", "1", "--offset", "1"], env);
+    expect(paged.stdout).toContain("acme/tiny-GGUF/tiny-Q8_0.gguf");
+    expect(paged.stdout).toContain("(2-2 of 3)");
+
+    const rm = await runCli(["model", "rm", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
+    expect(rm.code).toBe(0);
+    const rmAgain = await runCli(["model", "rm", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
+    expect(rmAgain.code).toBe(1);
+    expect(rmAgain.stderr).toContain("is not registered");
+
+    const status = await runCli(["status"], env);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`${serve.url}/v1`);
+    expect(status.stdout).toMatch(/Models: +2 registered, 0 ready/);
+  });
+
+  it("rejects bad flags before calling the server", async () => {
+    const result = await runCli(["model", "list", "--limit", "ten"], env);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/must be a whole number/);
+  });
+
+  it("says how to start a server when none runs for the data directory", async () => {
+    const empty = await makeTempDir();
+    try {
+      const result = await runCli(["model", "list"], { ...env, LLMLB_DATA_DIR: empty.path });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/No running llmlb server .*`llmlb serve`/);
+    } finally {
+      await empty.remove();
+    }
+  });
+
+  it("uses --url and --token when given, and refuses a wrong token", async () => {
+    const token = fs.readFileSync(path.join(temp.path, "admin-token"), "utf8").trim();
+    const other = await makeTempDir();
+    try {
+      const ok = await runCli(["--url", serve.url, "--token", token, "model", "list", "--json"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+      });
+      expect(ok.code).toBe(0);
+      const bad = await runCli(["--url", serve.url, "--token", "wrong-token-0000", "model", "list"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+      });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/admin token is not valid/);
+    } finally {
+      await other.remove();
+    }
+  });
+});
+
+describe("shutdown", () => {
+  it("stops on SIGTERM with exit code 0 and removes server.json", async () => {
+    const second = await makeTempDir();
+    const proc = await startServeProcess(["--port", "0"], { ...env, LLMLB_DATA_DIR: second.path });
+    expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(true);
+    expect(await proc.stop()).toBe(0);
+    expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(false);
+    await second.remove();
+  });
+});

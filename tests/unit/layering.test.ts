@@ -1,0 +1,41 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = path.resolve(import.meta.dirname, "../..");
+
+function sources(dir: string): string[] {
+  return fs
+    .readdirSync(path.join(root, dir), { recursive: true, encoding: "utf8" })
+    .filter((file) => /\.tsx?$/.test(file))
+    .map((file) => path.join(dir, file));
+}
+
+function importsOf(file: string): string[] {
+  const text = fs.readFileSync(path.join(root, file), "utf8");
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((match) => match[1]!);
+}
+
+describe("dependency direction", () => {
+  it("core, worker, contract and cli never import electron", () => {
+    for (const dir of ["src-main/core", "src-main/worker", "src-main/contract", "src-main/cli"]) {
+      for (const file of sources(dir)) expect(importsOf(file), file).not.toContain("electron");
+    }
+  });
+
+  it("contract imports nothing but zod and itself", () => {
+    for (const file of sources("src-main/contract")) {
+      for (const spec of importsOf(file))
+        expect(spec === "zod" || spec.startsWith("./"), `${file}: ${spec}`).toBe(true);
+    }
+  });
+
+  it("the renderer imports only types from src-main, and only from contract", () => {
+    for (const file of sources("src-renderer")) {
+      const text = fs.readFileSync(path.join(root, file), "utf8");
+      for (const line of text.split("\n").filter((l) => /from\s+["'][./]*src-main/.test(l))) {
+        expect(line, file).toMatch(/^import type .* from ["'](\.\.\/)+src-main\/contract["'];$/);
+      }
+    }
+  });
+});
