@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { app, BrowserWindow, session, shell } from "electron";
@@ -43,6 +44,20 @@ async function openWindow(): Promise<void> {
   await window.loadURL(`${base}/`);
 }
 
+/**
+ * better-sqlite3 built for Electron's ABI by `npm start` (scripts/electron-native.mjs), beside the
+ * Node build; packaged apps rebuild the module itself and have none.
+ */
+function electronSqliteBinding(): string | undefined {
+  const addon = path.join(
+    app.getAppPath(),
+    "node_modules/.cache/llmlb",
+    `electron-${process.versions.electron}`,
+    "better-sqlite3/build/Release/better_sqlite3.node",
+  );
+  return fs.existsSync(addon) ? addon : undefined;
+}
+
 async function start(): Promise<void> {
   const config = resolveConfig({ env: process.env });
   const log = createLogger({ level: config.logLevel });
@@ -51,6 +66,7 @@ async function start(): Promise<void> {
     log,
     version: app.getVersion(),
     rendererDir: path.join(here, "../renderer"),
+    sqliteNativeBinding: electronSqliteBinding(),
   });
   dashboardUrl = await core.listen();
   await openWindow();
