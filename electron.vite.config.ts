@@ -26,8 +26,11 @@ export default defineConfig({
   renderer: {
     root: "src-renderer",
     plugins: [react()],
+    // Served over HTTP to any browser on the machine too, not only to Electron's Chromium.
     build: {
       outDir: "out/renderer",
+      target: "es2022",
+      minify: true,
       rollupOptions: { input: resolve("src-renderer/index.html") },
     },
   },

@@ -34,7 +34,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
   const client = () => {
     const globals = program.opts<{ dataDir?: string; url?: string; token?: string }>();
     const config = loadConfig(env, { dataDir: globals.dataDir });
-    return createApiClient({ dataDir: config.dataDir, url: globals.url, token: globals.token });
+    return createApiClient({
+      dataDir: config.dataDir,
+      url: globals.url,
+      token: globals.token ?? config.adminToken,
+    });
   };
 
   program

@@ -131,6 +131,32 @@ describe("llmlb model", () => {
   });
 });
 
+describe("LLMLB_ADMIN_TOKEN", () => {
+  it("is used instead of a generated token, none is written to disk, and client commands use it too", async () => {
+    const dir = await makeTempDir();
+    const token = "llmlb_configured_admin_token_0001";
+    const proc = await startServeProcess(["--port", "0"], {
+      ...env,
+      LLMLB_DATA_DIR: dir.path,
+      LLMLB_ADMIN_TOKEN: token,
+    });
+    try {
+      expect(proc.output.join("\n")).toContain(`?token=${token}`);
+      expect(fs.existsSync(path.join(dir.path, "admin-token"))).toBe(false);
+      const list = await runCli(["model", "list", "--json"], {
+        ...env,
+        LLMLB_DATA_DIR: dir.path,
+        LLMLB_ADMIN_TOKEN: token,
+      });
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.stdout).total).toBe(0);
+    } finally {
+      await proc.stop();
+      await dir.remove();
+    }
+  });
+});
+
 describe("shutdown", () => {
   it("stops on SIGTERM with exit code 0 and removes server.json", async () => {
     const second = await makeTempDir();
