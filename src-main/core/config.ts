@@ -14,7 +14,10 @@ export const configSchema = z.object({
   /** Where the database, admin token and server address live. Default: the platform's app-data folder. */
   dataDir: z.string().min(1),
   /** Hugging Face hub base URL, read as huggingface_hub reads HF_ENDPOINT. Default: https://huggingface.co. */
-  hubEndpoint: z.url().default("https://huggingface.co"),
+  hubEndpoint: z
+    .url({ protocol: /^https?$/ })
+    .transform((url) => url.replace(/\/+$/, ""))
+    .default("https://huggingface.co"),
   /** Hugging Face token for gated and private repos. Default: none (anonymous). */
   hfToken: z.string().min(1).optional(),
   /** The Hugging Face cache root (models--org--repo/…). Default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub. */
@@ -77,7 +80,7 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     port: env.LLMLB_PORT,
     host: env.LLMLB_HOST,
     dataDir: env.LLMLB_DATA_DIR,
-    hubEndpoint: env.HF_ENDPOINT?.replace(/\/+$/, ""),
+    hubEndpoint: env.HF_ENDPOINT,
     hfToken: env.HF_TOKEN,
     adminToken: env.LLMLB_ADMIN_TOKEN,
     logLevel: env.LLMLB_LOG_LEVEL,

@@ -86,7 +86,9 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
-      const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+      // Bound to every address: clients on this machine still reach it, and name it, by loopback.
+      const reachable = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+      const host = reachable.includes(":") ? `[${reachable}]` : reachable;
       const url = `http://${host}:${port}`;
       writeServerInfo(config.dataDir, {
         url,

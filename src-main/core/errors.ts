@@ -12,7 +12,6 @@ export type ErrorCode =
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
-  | "model.not_found"
   | "hub.not_found"
   | "hub.file_not_found"
   | "hub.revision_not_found"
@@ -55,7 +54,6 @@ const statusByCode: Record<ErrorCode, number> = {
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,
-  "model.not_found": 404,
   "hub.not_found": 404,
   "hub.file_not_found": 404,
   "hub.revision_not_found": 404,
@@ -73,14 +71,8 @@ function openAiType(status: number): string {
   if (status === 403) return "permission_error";
   if (status === 404) return "not_found_error";
   if (status === 409) return "conflict_error";
-  if (status === 429) return "rate_limit_error";
   if (status >= 500) return "server_error";
   return "invalid_request_error";
-}
-
-/** The wire code: OpenAI's own name where one exists, ours otherwise. */
-function wireCode(code: ErrorCode): string {
-  return code === "model.not_found" ? "model_not_found" : code;
 }
 
 export interface HttpError {
@@ -100,7 +92,7 @@ export function toHttpError(error: AppError): HttpError {
     status,
     headers,
     body: {
-      error: { message, type: openAiType(status), code: wireCode(error.code), param: error.param ?? null },
+      error: { message, type: openAiType(status), code: error.code, param: error.param ?? null },
     },
   };
 }

@@ -61,6 +61,22 @@ describe("GET /v0/models/<id>", () => {
     expect(raw.body.name).toBe(ids[1]);
   });
 
+  it("finds a model of an org named registry, sent unencoded", async () => {
+    hub.addRepo({ id: "registry/m-GGUF", files: [{ path: "m-Q4_K_M.gguf", content: Buffer.from("m") }] });
+    expect(
+      (await server.request("POST", "/v0/models/register", { body: { url: "registry/m-GGUF" } })).status,
+    ).toBe(201);
+    try {
+      const raw = await server.request("GET", "/v0/models/registry/m-GGUF");
+      expect(raw.status).toBe(200);
+      expect(raw.body.name).toBe("registry/m-GGUF");
+      const manifest = await server.request("GET", "/v0/models/registry/registry/m-GGUF/manifest.json");
+      expect(manifest.body.model).toBe("registry/m-GGUF");
+    } finally {
+      await server.request("DELETE", "/v0/models/registry%2Fm-GGUF");
+    }
+  });
+
   it("answers 404 for an unknown id", async () => {
     const response = await server.request("GET", "/v0/models/acme%2Fnothing");
     expect(response.status).toBe(404);

@@ -215,11 +215,70 @@ describe("POST /v0/models/register", () => {
     expect(response.body.artifacts.length).toBe(5);
   });
 
-  it("passes the hub's Retry-After on when rate-limited with nothing cached", async () => {
-    hub.addRepo({ id: "acme/never-fetched-2", files: [{ path: "n-Q4_K_M.gguf", content: fakeBytes("n") }] });
-    hub.setFaults({ apiStatus: 429, retryAfterSeconds: 7 });
-    const response = await register({ url: "acme/never-fetched-2" });
-    expectError(response, 424, "hub.rate_limited");
-    expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(6);
+  it("refuses to register a gated repo from cached metadata, since access cannot be checked", async () => {
+    const withToken = await startCore({ hubEndpoint: hub.url, config: { hfToken: hub.token } });
+    try {
+      const first = await withToken.request("POST", "/v0/models/register", {
+        body: { url: "acme/gated-GGUF" },
+      });
+      expect(first.status).toBe(201);
+      await withToken.request("DELETE", "/v0/models/acme%2Fgated-GGUF");
+      hub.setFaults({ unreachable: true });
+      const again = await withToken.request("POST", "/v0/models/register", {
+        body: { url: "acme/gated-GGUF" },
+      });
+      expect(expectError(again, 424, "hub.unreachable")).toMatch(/gated/);
+    } finally {
+      await withToken.close();
+    }
+  });
+
+  it("refuses a split set with missing parts, and warns of one in a repo registration", async () => {
+    const file = await register({ url: "acme/partial-split-GGUF:Q4_K_M" });
+    expect(expectError(file, 422, "hub.no_usable_file")).toMatch(/part\(s\) 3 of 3 are missing/);
+    const repo = await register({ url: "acme/partial-split-GGUF" });
+    expect(repo.status).toBe(201);
+    expect(repo.body.warnings.join(" ")).toMatch(/Split set p-Q4_K_M cannot be loaded/);
+  });
+
+  it("does not let a vision projector make a quantization tag ambiguous", async () => {
+    const response = await register({ url: "hf.co/acme/vision-GGUF:F16" });
+    expect(response.status).toBe(201);
+    expect(response.body.name).toBe("acme/vision-GGUF/vision-F16.gguf");
+  });
+
+  it("keeps one of two hub files whose names differ only in case, and says so", async () => {
+    const response = await register({ url: "acme/case-clash-GGUF" });
+    expect(response.status).toBe(201);
+    expect(response.body.artifacts).toHaveLength(1);
+    expect(response.body.warnings.join(" ")).toMatch(/another file has the same name/);
+  });
+});
+
+describe("hub rate limits", () => {
+  it("passes the hub's Retry-After on when nothing is cached, and waits it out before asking again", async () => {
+    // A server of its own: the wait it learns applies to every later registration.
+    const own = await startCore({ hubEndpoint: hub.url });
+    try {
+      hub.addRepo({
+        id: "acme/never-fetched-2",
+        files: [{ path: "n-Q4_K_M.gguf", content: fakeBytes("n") }],
+      });
+      hub.setFaults({ apiStatus: 429, retryAfterSeconds: 7 });
+      const response = await own.request("POST", "/v0/models/register", {
+        body: { url: "acme/never-fetched-2" },
+      });
+      expectError(response, 424, "hub.rate_limited");
+      expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(6);
+      hub.clearFaults();
+      hub.resetStats();
+      const during = await own.request("POST", "/v0/models/register", {
+        body: { url: "acme/never-fetched-2" },
+      });
+      expectError(during, 424, "hub.rate_limited");
+      expect(hub.requests).toHaveLength(0);
+    } finally {
+      await own.close();
+    }
   });
 });

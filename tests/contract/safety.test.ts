@@ -53,6 +53,31 @@ describe("admin token", () => {
     expect(badLogin.headers["set-cookie"]).toBeUndefined();
   });
 
+  it.each([
+    ["GET", "//v0/models"],
+    ["GET", "/v0//models"],
+    ["GET", "/v0/models/../models"],
+    ["GET", "/v0/./models"],
+    ["HEAD", "/v0/models"],
+    ["GET", "/%76%30/models"],
+  ])("cannot be dodged by spelling the path differently: %s %s", async (method, path) => {
+    const response = await server.request(method, path, { anonymous: true });
+    expect([401, 404]).toContain(response.status);
+    if (method !== "HEAD") expect(response.body.error.code).toMatch(/auth\.missing_token|request\.not_found/);
+  });
+
+  it("accepts the Bearer scheme in any case, and refuses a malformed cookie with 401, not 500", async () => {
+    const lower = await server.request("GET", "/v0/models", {
+      headers: { authorization: `bearer ${server.token}` },
+    });
+    expect(lower.status).toBe(200);
+    const badCookie = await server.request("GET", "/v0/models", {
+      anonymous: true,
+      headers: { cookie: "llmlb_admin=%E0%A4%A" },
+    });
+    expect(badCookie.status).toBe(401);
+  });
+
   it("is kept in the data directory readable only by its owner", async () => {
     const fs = await import("node:fs");
     const stat = fs.statSync(`${server.dataDir}/admin-token`);
@@ -107,7 +132,27 @@ describe("cross-origin requests", () => {
   });
 });
 
+describe("listening on every address", () => {
+  it("still tells clients a loopback URL they are allowed to use", async () => {
+    const wide = await startCore({ hubEndpoint: hub.url, config: { host: "0.0.0.0" } });
+    try {
+      expect(wide.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const fs = await import("node:fs");
+      expect(JSON.parse(fs.readFileSync(`${wide.dataDir}/server.json`, "utf8")).url).toBe(wide.url);
+      expect((await wide.request("GET", "/v0/models")).status).toBe(200);
+    } finally {
+      await wide.close();
+    }
+  });
+});
+
 describe("errors", () => {
+  it("use OpenAI's shape for a malformed URL too", async () => {
+    const response = await server.request("GET", "/v0/models/%");
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatchObject({ type: "invalid_request_error", code: "request.invalid" });
+  });
+
   it("use OpenAI's shape on unknown routes too", async () => {
     const response = await server.request("GET", "/v1/nothing");
     expect(response.status).toBe(404);

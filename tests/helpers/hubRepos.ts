@@ -62,6 +62,28 @@ export function testRepos(): FakeRepo[] {
       ],
     },
     {
+      id: "acme/partial-split-GGUF",
+      files: [
+        { path: "p-Q4_K_M-00001-of-00003.gguf", content: fakeBytes("p1") },
+        { path: "p-Q4_K_M-00002-of-00003.gguf", content: fakeBytes("p2") },
+        { path: "p-Q8_0.gguf", content: fakeBytes("p8") },
+      ],
+    },
+    {
+      id: "acme/vision-GGUF",
+      files: [
+        { path: "vision-F16.gguf", content: fakeBytes("vf16") },
+        { path: "mmproj-F16.gguf", content: fakeBytes("mmproj") },
+      ],
+    },
+    {
+      id: "acme/case-clash-GGUF",
+      files: [
+        { path: "Model-Q4_K_M.gguf", content: fakeBytes("upper") },
+        { path: "model-Q4_K_M.gguf", content: fakeBytes("lower") },
+      ],
+    },
+    {
       id: "acme/huge-GGUF",
       files: [{ path: "huge-Q4_K_M.gguf", size: 70_000_000_000, sha256: "ab".repeat(32) }],
     },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   formatOf,
+  incompleteSplitReason,
+  isProjector,
   quantizationOf,
   splitOf,
   toArtifact,
@@ -20,6 +22,10 @@ describe("quantizationOf", () => {
     ["model-f16.gguf", "F16"],
     ["model-BF16.gguf", "BF16"],
     ["sub/Q6_K/model-Q6_K-00001-of-00002.gguf", "Q6_K"],
+    ["Qwen2.5-7B-Instruct-fp16.gguf", "F16"],
+    ["model-FP32.gguf", "F32"],
+    ["DeepSeek-R1-UD-TQ1_0.gguf", "TQ1_0"],
+    ["gpt-oss-20b-MXFP4.gguf", "MXFP4"],
     ["model.gguf", null],
     ["Qwen2-7B.gguf", null],
     ["model-00001-of-00002.safetensors", null],
@@ -52,5 +58,30 @@ describe("formatOf and splitOf", () => {
     );
     expect(withSplitSiblings(artifacts, "m-Q8_0.gguf").map((a) => a.filename)).toEqual(["m-Q8_0.gguf"]);
     expect(withSplitSiblings(artifacts, "none.gguf")).toEqual([]);
+  });
+});
+
+describe("incompleteSplitReason", () => {
+  const part = (name: string) => toArtifact({ path: name, size: 1, sha256: null });
+
+  it("accepts a set with every part", () => {
+    expect(
+      incompleteSplitReason([part("m-00001-of-00002.gguf"), part("m-00002-of-00002.gguf")]),
+    ).toBeUndefined();
+  });
+
+  it("names the missing parts, and totals that disagree", () => {
+    expect(incompleteSplitReason([part("m-00001-of-00003.gguf"), part("m-00003-of-00003.gguf")])).toBe(
+      "part(s) 2 of 3 are missing",
+    );
+    expect(incompleteSplitReason([part("m-00001-of-00002.gguf"), part("m-00002-of-00003.gguf")])).toMatch(
+      /disagree/,
+    );
+  });
+
+  it("knows a vision projector from a model", () => {
+    expect(isProjector("mmproj-F16.gguf")).toBe(true);
+    expect(isProjector("sub/mmproj-model-f16.gguf")).toBe(true);
+    expect(isProjector("model-F16.gguf")).toBe(false);
   });
 });

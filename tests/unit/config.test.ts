@@ -43,7 +43,14 @@ describe("resolveConfig", () => {
     expect(defaultDataDir({ XDG_DATA_HOME: "/d" }, "linux", home)).toBe("/d/llmlb");
   });
 
+  it("drops trailing slashes from the hub URL wherever it comes from", () => {
+    expect(
+      resolveConfig({ env: {}, file: { hubEndpoint: "https://mirror.example/" }, homedir: home }).hubEndpoint,
+    ).toBe("https://mirror.example");
+  });
+
   it("refuses values that make no sense", () => {
+    expect(() => resolveConfig({ env: { HF_ENDPOINT: "ftp://mirror.example" }, homedir: home })).toThrow();
     expect(() => resolveConfig({ env: { LLMLB_PORT: "70000" }, homedir: home })).toThrow();
     expect(() => resolveConfig({ env: { HF_ENDPOINT: "not a url" }, homedir: home })).toThrow();
     expect(() => resolveConfig({ env: { LLMLB_ADMIN_TOKEN: "short" }, homedir: home })).toThrow();

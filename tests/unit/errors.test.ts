@@ -5,13 +5,13 @@ describe("toHttpError", () => {
   it("maps codes to statuses and OpenAI error types", () => {
     expect(toHttpError(new AppError("registry.duplicate", "dup")).status).toBe(409);
     expect(toHttpError(new AppError("hub.unreachable", "down")).status).toBe(424);
-    const notFound = toHttpError(new AppError("model.not_found", "no such model"));
+    const notFound = toHttpError(new AppError("registry.not_found", "no such model", { param: "id" }));
     expect(notFound.status).toBe(404);
     expect(notFound.body.error).toEqual({
       message: "no such model",
       type: "not_found_error",
-      code: "model_not_found",
-      param: null,
+      code: "registry.not_found",
+      param: "id",
     });
   });
 

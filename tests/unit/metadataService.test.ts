@@ -14,7 +14,6 @@ function metadata(commit: string): RepoMetadata {
     revision: "main",
     commit,
     gated: false,
-    private: false,
     files: [],
     rejected: [],
   };
@@ -96,6 +95,18 @@ describe("metadata service", () => {
     scripted.answers.push(metadata("b".repeat(40)));
     expect(await service.get("org/repo", "main")).toEqual({ metadata: metadata("b".repeat(40)) });
     expect(scripted.calls()).toBe(3);
+  });
+
+  it("caps a Retry-After too long to be honest at five minutes", async () => {
+    const { clock, scripted, service } = setup();
+    scripted.answers.push(new AppError("hub.unreachable", "503", { retryAfter: 315_360_000 }));
+    await expect(service.get("org/repo", "main")).rejects.toMatchObject({
+      code: "hub.unreachable",
+      retryAfter: 300,
+    });
+    clock.time += 301_000;
+    scripted.answers.push(metadata("a".repeat(40)));
+    expect((await service.get("org/repo", "main")).metadata.commit).toBe("a".repeat(40));
   });
 
   it("shares one hub call between concurrent requests for the same repo", async () => {

@@ -32,6 +32,11 @@ describe("parseModelInput", () => {
     ["org/repo/sub/model.gguf", { repo: "org/repo", revision: "main", filename: "sub/model.gguf" }],
     ["org/repo:Q4_K_M", { repo: "org/repo", revision: "main", quantization: "Q4_K_M" }],
     ["org/repo:q8_0", { repo: "org/repo", revision: "main", quantization: "Q8_0" }],
+    ["hf.co/org/repo:Q4_K_M", { repo: "org/repo", revision: "main", quantization: "Q4_K_M" }],
+    [
+      "https://huggingface.co/org/repo:IQ2_XXS",
+      { repo: "org/repo", revision: "main", quantization: "IQ2_XXS" },
+    ],
   ])("reads %j", (input, expected) => {
     expect(parseModelInput(input)).toEqual(expected);
   });
@@ -55,6 +60,11 @@ describe("parseModelInput", () => {
     ["https://huggingface.co/org/repo/blob/main/a%00b.gguf", /control character/],
     ["org/repo:", /not a quantization tag/],
     ["org/repo:Q4-K", /not a quantization tag/],
+    ["org/repo/CON.gguf", /reserves/],
+    ["https://huggingface.co/org/repo/blob/main/dir/ab:c.gguf", /Windows does not allow/],
+    ["org/repo/trailing.gguf.", /ends with a dot/],
+    ["org/repo/\u202Efgg.exe", /control character/],
+    ["org/repo/a\u0085b.gguf", /control character/],
   ])("refuses %j with a message naming the problem", (input, message) => {
     let error: unknown;
     try {
@@ -92,6 +102,10 @@ describe("parseModelParts", () => {
     expect(() => parseModelParts({ repo: "org/repo/m.gguf", filename: "n.gguf" })).toThrow(
       /one file and filename another/,
     );
+  });
+
+  it("refuses a quantization tag together with a filename", () => {
+    expect(() => parseModelParts({ repo: "org/repo:Q4_K_M", filename: "m-Q8_0.gguf" })).toThrow(/not both/);
   });
 
   it("validates each field", () => {

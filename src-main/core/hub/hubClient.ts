@@ -1,6 +1,7 @@
 import { listFiles, modelInfo } from "@huggingface/hub";
 import { AppError } from "../errors";
 import type { HubFile } from "./classifyArtifacts";
+import { resolveUrl } from "./hubUrls";
 import { isCommitSha, isSha256, unsafePathReason } from "./names";
 
 /** A repo as the hub described it at one commit, after every value was checked. */
@@ -10,7 +11,6 @@ export interface RepoMetadata {
   revision: string;
   commit: string;
   gated: boolean;
-  private: boolean;
   files: HubFile[];
   /** Entries the hub listed that failed validation, with why; never stored as artifacts. */
   rejected: { path: string; reason: string }[];
@@ -137,10 +137,9 @@ export function createHubClient(options: HubClientOptions): HubClient {
 
   return {
     async checkDownloadAccess(repo, commit, filename, signal) {
-      const path = filename.split("/").map(encodeURIComponent).join("/");
       let response: Response;
       try {
-        response = await fetch(`${options.endpoint}/${repo}/resolve/${commit}/${path}`, {
+        response = await fetch(resolveUrl(options.endpoint, repo, commit, filename), {
           method: "HEAD",
           redirect: "manual",
           headers: authorization,
@@ -198,6 +197,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
         }
         const files: HubFile[] = [];
         const rejected: RepoMetadata["rejected"] = [];
+        // Names that differ only in case are one file on macOS and Windows nodes.
+        const seen = new Set<string>();
         for await (const entry of listFiles({
           ...common,
           repo: { type: "model", name: repo },
@@ -206,7 +207,9 @@ export function createHubClient(options: HubClientOptions): HubClient {
         })) {
           if (entry.type !== "file") continue;
           const path = String(entry.path);
-          const reason = checkFile(entry);
+          const reason =
+            checkFile(entry) ?? (seen.has(path.toLowerCase()) ? "another file has the same name" : undefined);
+          seen.add(path.toLowerCase());
           if (reason) rejected.push({ path, reason });
           else files.push({ path, size: entry.size, sha256: entry.lfs?.oid ?? null });
         }
@@ -215,7 +218,6 @@ export function createHubClient(options: HubClientOptions): HubClient {
           revision,
           commit: info.sha,
           gated: Boolean(info.gated),
-          private: Boolean(info.private),
           files,
           rejected,
         };

@@ -24,6 +24,9 @@ export interface MetadataServiceOptions {
 // The hub failing this way says nothing about the repo, so the last good copy still holds.
 const transientCodes = new Set(["hub.unreachable", "hub.rate_limited"]);
 
+/** A Retry-After longer than this (a broken mirror or proxy) may not silence the hub for longer. */
+export const maxQuietSeconds = 300;
+
 /**
  * Hub metadata with a fallback: fresh when the hub answers, the last good copy (marked stale) when
  * it is down or rate-limiting, and no call at all while a Retry-After window is open.
@@ -47,7 +50,7 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
   function fromCache(repo: string, revision: string, error: AppError): MetadataResult {
     const cached = cache.get<RepoMetadata>(repo, revision);
     if (!cached) {
-      const wait = error.retryAfter ?? Math.max(0, (quietUntil - clock.now()) / 1000);
+      const wait = Math.min(error.retryAfter ?? (quietUntil - clock.now()) / 1000, maxQuietSeconds);
       throw new AppError(
         error.code === "hub.rate_limited" ? "hub.rate_limited" : "hub.unreachable",
         `${error.message} ${repo} has never been fetched before, so it cannot be registered until the hub answers.`,
@@ -74,8 +77,10 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
         return { metadata };
       } catch (error) {
         if (!(error instanceof AppError) || !transientCodes.has(error.code)) throw error;
-        if (error.retryAfter !== undefined)
-          quietUntil = Math.max(quietUntil, clock.now() + error.retryAfter * 1000);
+        if (error.retryAfter !== undefined) {
+          const seconds = Math.min(error.retryAfter, maxQuietSeconds);
+          quietUntil = Math.max(quietUntil, clock.now() + seconds * 1000);
+        }
         return fromCache(repo, revision, error);
       }
     },

@@ -13,17 +13,29 @@ export function isValidRepoId(repo: string): boolean {
   return parts.every((part) => repoPart.test(part) && !part.includes("--") && !part.includes(".."));
 }
 
-/** Why a repo-relative file path is unsafe, or undefined when it is fine. */
+// Names Windows reserves for devices, with or without an extension.
+const windowsDeviceName = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
+/**
+ * Why a repo-relative file path is unsafe, or undefined when it is fine. Paths become file names
+ * in the cache on every platform a node may run on, so Windows' rules apply too.
+ */
 export function unsafePathReason(filePath: string): string | undefined {
   if (filePath.length === 0) return "it is empty";
   if (filePath.length > 1024) return "it is longer than 1024 characters";
+  // C0 and C1 controls, line and paragraph separators, and bidirectional overrides that disguise names.
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(filePath)) return "it contains a control character";
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(filePath)) {
+    return "it contains a control character";
+  }
   if (filePath.includes("\\")) return "it contains a backslash";
   if (filePath.startsWith("/") || /^[A-Za-z]:/.test(filePath)) return "it is absolute";
+  if (/[:*?"<>|]/.test(filePath)) return "it contains a character Windows does not allow in file names";
   const segments = filePath.split("/");
   if (segments.some((segment) => segment === "..")) return "it contains '..'";
   if (segments.some((segment) => segment === "" || segment === ".")) return "it has an empty or '.' segment";
+  if (segments.some((segment) => /[. ]$/.test(segment))) return "a name in it ends with a dot or a space";
+  if (segments.some((segment) => windowsDeviceName.test(segment))) return "it uses a name Windows reserves";
   return undefined;
 }
 

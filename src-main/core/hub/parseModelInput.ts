@@ -72,6 +72,9 @@ function parseHubPath(pathname: string): ModelReference {
   }
   if (segments[0] === "models") segments.shift();
   if (segments.length < 2) throw invalid("The URL does not name a repository (org/repo)");
+  // `hf.co/org/repo:Q4_K_M`, the form Ollama and the hub's "Use this model" give.
+  if (segments.length === 2 && segments[1]!.includes(":"))
+    return parseShortForm(segments.map(decodeSegment).join("/"));
   const repo = checkRepo(segments.slice(0, 2).map(decodeSegment).join("/"), "url");
   const [kind, rev, ...fileSegments] = segments.slice(2);
   if (kind === undefined) return { repo, revision: "main" };
@@ -144,6 +147,11 @@ export function parseModelParts(parts: {
     repoInput.split("/").length === 2 && !repoInput.includes(":") ? undefined : parseModelInput(repoInput);
   const repo = fromRepo?.repo ?? checkRepo(repoInput, "repo");
   const filenameInput = parts.filename?.trim();
+  if (fromRepo?.quantization && filenameInput) {
+    throw new AppError("input.invalid", "Give a quantization tag or a filename, not both.", {
+      param: "filename",
+    });
+  }
   if (fromRepo?.filename && filenameInput && fromRepo.filename !== filenameInput) {
     throw new AppError("input.invalid", "The repo names one file and filename another.", {
       param: "filename",

@@ -60,11 +60,19 @@ interface ArtifactRow {
   split_group: string | null;
 }
 
+export function duplicateModel(id: string): AppError {
+  return new AppError("registry.duplicate", `Model ${id} is already registered.`, { param: "id" });
+}
+
 // A model is ready while at least one online node has it ready.
 const readyColumn = `EXISTS (
   SELECT 1 FROM node_models nm JOIN nodes n ON n.id = nm.node_id
   WHERE nm.model_id = m.id AND nm.state = 'ready' AND n.status = 'online'
 ) AS ready`;
+
+// A null pattern matches every model.
+const matching = `WHERE @pattern IS NULL OR m.id LIKE @pattern ESCAPE '\\' OR m.display_name LIKE @pattern ESCAPE '\\'`;
+type ListParams = { pattern: string | null; limit: number; offset: number };
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
@@ -103,6 +111,10 @@ export function createModelRepository(db: Db): ModelRepository {
          WHERE nm.state = 'ready' AND n.status = 'online'`,
       )
       .pluck(),
+    countMatching: db.prepare<ListParams, { n: number }>(`SELECT COUNT(*) AS n FROM models m ${matching}`),
+    pageMatching: db.prepare<ListParams, ModelRow>(
+      `SELECT m.*, ${readyColumn} FROM models m ${matching} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
+    ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
     count: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM models`),
   };
@@ -146,10 +158,9 @@ export function createModelRepository(db: Db): ModelRepository {
         insertAll(model);
         version++;
       } catch (error) {
-        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-          throw new AppError("registry.duplicate", `Model ${model.id} is already registered.`, {
-            cause: error,
-          });
+        // Only the model's own key makes a duplicate; any other failure is not the user's.
+        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY" && this.exists(model.id)) {
+          throw duplicateModel(model.id);
         }
         throw error;
       }
@@ -163,19 +174,9 @@ export function createModelRepository(db: Db): ModelRepository {
       return statements.exists.get(id) !== undefined;
     },
     list({ search, limit, offset }) {
-      const where = search
-        ? `WHERE m.id LIKE @pattern ESCAPE '\\' OR m.display_name LIKE @pattern ESCAPE '\\'`
-        : "";
-      const params = { pattern: `%${escapeLike(search ?? "")}%`, limit, offset };
-      const total = db
-        .prepare<typeof params, { n: number }>(`SELECT COUNT(*) AS n FROM models m ${where}`)
-        .get(params)!.n;
-      const rows = db
-        .prepare<typeof params, ModelRow>(
-          `SELECT m.*, ${readyColumn} FROM models m ${where} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
-        )
-        .all(params);
-      return { total, models: rows.map(toModel) };
+      const params = { pattern: search ? `%${escapeLike(search)}%` : null, limit, offset };
+      const total = statements.countMatching.get(params)!.n;
+      return { total, models: statements.pageMatching.all(params).map(toModel) };
     },
     listSummaries() {
       // Two plain scans beat a correlated readiness check per row at 10,000 models.

@@ -34,11 +34,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     // Ids carry '/' percent-encoded; keep it one segment until the route decodes it.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
+    // Errors Fastify meets before routing (a malformed URL) take the same shape as all others.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   });
   // JSON only: Fastify would also accept text/plain bodies.
   app.removeContentTypeParser("text/plain");
 
-  const allowedHosts = options.allowedHosts ?? [];
+  const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request, reply) => {
     checkHost(request, allowedHosts);
     if (request.method === "GET" && request.url.startsWith("/?")) {

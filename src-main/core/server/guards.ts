@@ -32,8 +32,12 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   if (!header) return undefined;
   for (const part of header.split(";")) {
     const index = part.indexOf("=");
-    if (index > 0 && part.slice(0, index).trim() === name)
+    if (index <= 0 || part.slice(0, index).trim() !== name) continue;
+    try {
       return decodeURIComponent(part.slice(index + 1).trim());
+    } catch {
+      return part.slice(index + 1).trim();
+    }
   }
   return undefined;
 }
@@ -47,7 +51,8 @@ function sameSecret(given: string, expected: string): boolean {
 /** The admin token, as `Authorization: Bearer …` (CLI, scripts) or the dashboard's cookie. */
 export function checkAdmin(request: FastifyRequest, adminToken: string): void {
   const authorization = request.headers.authorization;
-  const bearer = authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : undefined;
+  // The scheme name is case-insensitive (RFC 9110).
+  const bearer = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : undefined;
   const given = bearer ?? cookieValue(request.headers.cookie, adminCookieName);
   if (given !== undefined && sameSecret(given, adminToken)) return;
   throw new AppError(

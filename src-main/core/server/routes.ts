@@ -10,18 +10,15 @@ export interface RouteOptions {
 }
 
 /** A model id from a wildcard path: ids contain '/', sent raw or percent-encoded. */
-function modelIdParam(request: FastifyRequest, suffix = ""): string {
-  const raw = (request.params as { "*": string })["*"];
-  let id = raw;
-  if (suffix) {
-    if (!raw.endsWith(suffix))
-      throw new AppError("request.not_found", `Route ${request.method}:${request.url} not found.`);
-    id = raw.slice(0, -suffix.length);
-  }
-  if (id.length === 0 || id.length > 1300)
+function modelIdParam(request: FastifyRequest): string {
+  const id = (request.params as { "*": string })["*"];
+  if (id.length === 0 || id.length > 1300) {
     throw new AppError("request.invalid", "A model id is required.", { param: "id" });
+  }
   return id;
 }
+
+const manifestSuffix = "/manifest.json";
 
 export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { models } = options;
@@ -40,9 +37,13 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
   });
 
   app.get("/v0/models", async (request) => models.list(modelListQuerySchema.parse(request.query)));
-  app.get("/v0/models/registry/*", async (request) =>
-    models.manifest(modelIdParam(request, "/manifest.json")),
-  );
+  app.get("/v0/models/registry/*", async (request) => {
+    const rest = modelIdParam(request);
+    // Anything but `<id>/manifest.json` here is a model of an org named "registry", sent unencoded.
+    return rest.endsWith(manifestSuffix)
+      ? models.manifest(rest.slice(0, -manifestSuffix.length))
+      : models.get(`registry/${rest}`);
+  });
   app.get("/v0/models/*", async (request) => models.get(modelIdParam(request)));
   app.delete("/v0/models/*", async (request, reply) => {
     models.remove(modelIdParam(request));
