@@ -3,6 +3,7 @@ import { Agent, request } from "undici";
 import { createLogger } from "../src-main/core/logger";
 import { createModelRepository } from "../src-main/core/registry/modelRepository";
 import { openDatabase } from "../src-main/core/registry/openDatabase";
+import { createRegistryVersion } from "../src-main/core/registry/registryVersion";
 import { startFakeHub, type FakeRepo } from "../tests/fixtures/fakeHub";
 import { fakeBytes } from "../tests/helpers/hubRepos";
 import { startCore } from "../tests/helpers/startCore";
@@ -27,7 +28,7 @@ function benchRepos(): FakeRepo[] {
 /** Fills the registry straight through the repository, as 10,000 registrations would leave it. */
 function seedModels(dataDir: string, count: number): void {
   const db = openDatabase({ file: path.join(dataDir, "llmlb.db"), log: createLogger({ level: "silent" }) });
-  const models = createModelRepository(db);
+  const models = createModelRepository(db, createRegistryVersion());
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
       models.insert({

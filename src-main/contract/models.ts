@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { modelOnNodeSchema } from "./nodes";
 
 export const artifactFormatSchema = z.enum(["gguf", "safetensors", "other"]);
 export type ArtifactFormat = z.infer<typeof artifactFormatSchema>;
@@ -38,6 +39,8 @@ export const modelSchema = z.object({
   created_at: z.string(),
   artifacts: z.array(artifactSchema),
   ready: z.boolean(),
+  /** Each node's state of this model (download progress, readiness, errors). */
+  nodes: z.array(modelOnNodeSchema),
 });
 export type Model = z.infer<typeof modelSchema>;
 

@@ -24,6 +24,13 @@ export const configSchema = z.object({
   hubCacheDir: z.string().min(1),
   /** Use this admin token instead of generating one. Default: generated at first start. */
   adminToken: z.string().min(16).optional(),
+  /** Use this node token (what nodes show to join) instead of generating one. Default: generated at first start. */
+  nodeToken: z.string().min(16).optional(),
+  /**
+   * Local workers: `auto` one per GPU (one CPU worker without a GPU), `cpu` one CPU worker, `none`,
+   * or a number of CPU workers (to try balancing on one machine). Default: auto.
+   */
+  workers: z.union([z.enum(["auto", "cpu", "none"]), z.coerce.number().int().min(1).max(64)]).default("auto"),
   /** Extra Host header names accepted besides loopback ones. Default: none. */
   allowedHosts: z.array(z.string()).default([]),
   /** Largest accepted request body in bytes. Default: 1 MiB. */
@@ -83,6 +90,8 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     hubEndpoint: env.HF_ENDPOINT,
     hfToken: env.HF_TOKEN,
     adminToken: env.LLMLB_ADMIN_TOKEN,
+    nodeToken: env.LLMLB_NODE_TOKEN,
+    workers: env.LLMLB_WORKERS,
     logLevel: env.LLMLB_LOG_LEVEL,
   });
   const merged = {

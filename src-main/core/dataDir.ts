@@ -6,6 +6,7 @@ import path from "node:path";
 export const dataFiles = {
   database: "llmlb.db",
   adminToken: "admin-token",
+  nodeToken: "node-token",
   server: "server.json",
 } as const;
 
@@ -20,31 +21,38 @@ export function ensureDataDir(dataDir: string): void {
 }
 
 /**
- * The admin token: the configured one, else the one kept from an earlier start, else a new one.
- * Written with mode 0600 so only this user can read it.
+ * A secret kept in the data directory: the configured one, else the one kept from an earlier
+ * start, else a new one. Written with mode 0600 so only this user can read it.
  */
-export function loadOrCreateAdminToken(dataDir: string, configured?: string): string {
-  const file = path.join(dataDir, dataFiles.adminToken);
+function loadOrCreateSecret(dataDir: string, name: string, prefix: string, configured?: string): string {
   if (configured) return configured;
-  try {
-    const existing = fs.readFileSync(file, "utf8").trim();
-    if (existing.length >= 16) return existing;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const token = `llmlb_${crypto.randomBytes(24).toString("base64url")}`;
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  const existing = readSecret(dataDir, name);
+  if (existing && existing.length >= 16) return existing;
+  const file = path.join(dataDir, name);
+  const secret = `${prefix}_${crypto.randomBytes(24).toString("base64url")}`;
+  fs.writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
-  return token;
+  return secret;
 }
 
-export function readAdminToken(dataDir: string): string | undefined {
+function readSecret(dataDir: string, name: string): string | undefined {
   try {
-    return fs.readFileSync(path.join(dataDir, dataFiles.adminToken), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
+    return fs.readFileSync(path.join(dataDir, name), "utf8").trim() || undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
 }
+
+/** The admin token: everything under /v0. */
+export const loadOrCreateAdminToken = (dataDir: string, configured?: string) =>
+  loadOrCreateSecret(dataDir, dataFiles.adminToken, "llmlb", configured);
+
+export const readAdminToken = (dataDir: string) => readSecret(dataDir, dataFiles.adminToken);
+
+/** The node token: what a node shows to join (register with) this control plane. */
+export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
+  loadOrCreateSecret(dataDir, dataFiles.nodeToken, "llmlb_node", configured);
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const file = path.join(dataDir, dataFiles.server);

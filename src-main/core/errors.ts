@@ -12,6 +12,7 @@ export type ErrorCode =
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
+  | "node.not_found"
   | "hub.not_found"
   | "hub.file_not_found"
   | "hub.revision_not_found"
@@ -54,6 +55,7 @@ const statusByCode: Record<ErrorCode, number> = {
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,
+  "node.not_found": 404,
   "hub.not_found": 404,
   "hub.file_not_found": 404,
   "hub.revision_not_found": 404,

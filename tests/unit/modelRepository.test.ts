@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src-main/core/logger";
 import { createModelRepository, type NewModel } from "../../src-main/core/registry/modelRepository";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
+import { createRegistryVersion } from "../../src-main/core/registry/registryVersion";
 
 const log = createLogger({ level: "silent" });
 const artifact = {
@@ -29,14 +30,14 @@ function newModel(id: string, filenames: string[]): NewModel {
 
 describe("model repository", () => {
   it("stores a model and its artifacts together", () => {
-    const repo = createModelRepository(openDatabase({ file: ":memory:", log }));
+    const repo = createModelRepository(openDatabase({ file: ":memory:", log }), createRegistryVersion());
     const model = repo.insert(newModel("org/repo", ["a.gguf", "b.gguf"]));
     expect(model.artifacts.map((a) => a.filename)).toEqual(["a.gguf", "b.gguf"]);
     expect(model.ready).toBe(false);
   });
 
   it("leaves no half model when an artifact cannot be stored", () => {
-    const repo = createModelRepository(openDatabase({ file: ":memory:", log }));
+    const repo = createModelRepository(openDatabase({ file: ":memory:", log }), createRegistryVersion());
     expect(() => repo.insert(newModel("org/repo", ["a.gguf", "a.gguf"]))).toThrow();
     expect(repo.get("org/repo")).toBeUndefined();
     expect(repo.count()).toBe(0);
@@ -44,7 +45,7 @@ describe("model repository", () => {
 
   it("deleting a model deletes its artifacts (foreign keys are on)", () => {
     const db = openDatabase({ file: ":memory:", log });
-    const repo = createModelRepository(db);
+    const repo = createModelRepository(db, createRegistryVersion());
     repo.insert(newModel("org/repo", ["a.gguf"]));
     expect(repo.remove("org/repo")).toBe(true);
     expect(db.prepare("SELECT COUNT(*) AS n FROM artifacts").get()).toEqual({ n: 0 });
@@ -52,7 +53,7 @@ describe("model repository", () => {
 
   it("is ready while an online node has the model ready, and not otherwise", () => {
     const db = openDatabase({ file: ":memory:", log });
-    const repo = createModelRepository(db);
+    const repo = createModelRepository(db, createRegistryVersion());
     repo.insert(newModel("org/repo", ["a.gguf"]));
     const now = new Date().toISOString();
     db.prepare("INSERT INTO nodes (id, name, status, registered_at) VALUES ('n1', 'gpu0', 'online', ?)").run(

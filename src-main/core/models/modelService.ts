@@ -16,7 +16,7 @@ import { resolveUrl } from "../hub/hubUrls";
 import { parseModelInput, parseModelParts } from "../hub/parseModelInput";
 import type { Logger } from "../logger";
 import { duplicateModel, type ModelRepository } from "../registry/modelRepository";
-import { selectArtifacts } from "./selectArtifacts";
+import { selectArtifacts, tooLargeWarning } from "./selectArtifacts";
 
 export interface ModelServiceOptions {
   models: ModelRepository;
@@ -26,6 +26,10 @@ export interface ModelServiceOptions {
   log: Logger;
   /** Hub base URL, for the download URLs in manifests. */
   hubEndpoint: string;
+  /** The largest memory of any online node, for the too-large warning. Default: no warning. */
+  largestNodeMemory?: () => number | undefined;
+  /** Called after a model was registered or removed (nodes sync on it). Default: nothing. */
+  onRegistryChange?: () => void;
 }
 
 export interface ModelService {
@@ -102,6 +106,9 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         "model registered",
       );
       const warnings = selection.warnings;
+      const tooLarge = tooLargeWarning(artifacts, options.largestNodeMemory?.());
+      if (tooLarge) warnings.push(tooLarge);
+      options.onRegistryChange?.();
       if (stale) {
         warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
       }
@@ -119,6 +126,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     get: requireModel,
     remove(id) {
       if (!models.remove(id)) throw notRegistered(id);
+      options.onRegistryChange?.();
       log.info({ model: id }, "model removed");
     },
     manifest(id) {

@@ -113,3 +113,26 @@ export function selectArtifacts(
     selection.warnings.push(`Ignored ${rejected.length - 5} more hub files with unsafe names.`);
   return selection;
 }
+
+const gigabytes = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * The seed's large-model warning: when even the smallest GGUF (or split set) of the registration is
+ * larger than the memory of every online node, no node will be able to serve it.
+ */
+export function tooLargeWarning(
+  artifacts: Artifact[],
+  largestNodeMemory: number | undefined,
+): string | undefined {
+  if (largestNodeMemory === undefined) return undefined;
+  const sizes = new Map<string, number>();
+  for (const a of artifacts) {
+    if (a.format !== "gguf" || isProjector(a.filename)) continue;
+    const key = a.split_group ?? a.filename;
+    sizes.set(key, (sizes.get(key) ?? 0) + a.size_bytes);
+  }
+  if (sizes.size === 0) return undefined;
+  const smallest = Math.min(...sizes.values());
+  if (smallest <= largestNodeMemory) return undefined;
+  return `Too large for every node: the smallest GGUF needs ${gigabytes(smallest)}, the largest node has ${gigabytes(largestNodeMemory)}.`;
+}

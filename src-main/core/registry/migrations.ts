@@ -59,4 +59,12 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (repo, revision)
   ) STRICT;
   `,
+  `
+  ALTER TABLE nodes ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE nodes ADD COLUMN memory_total_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE nodes ADD COLUMN memory_free_bytes INTEGER NOT NULL DEFAULT 0;
+  CREATE UNIQUE INDEX nodes_by_name ON nodes (name);
+  ALTER TABLE node_models ADD COLUMN artifact TEXT;
+  ALTER TABLE node_models ADD COLUMN bytes_per_second REAL;
+  `,
 ];

@@ -1,6 +1,8 @@
-import type { Artifact, ArtifactFormat, Model } from "../../contract";
+import type { Artifact, ArtifactFormat, Model, ModelOnNode } from "../../contract";
 import { AppError } from "../errors";
+import { toNodeModelState, type NodeModelRow } from "./nodeModelRows";
 import type { Db } from "./openDatabase";
+import type { RegistryVersion } from "./registryVersion";
 
 export interface NewModel {
   id: string;
@@ -89,7 +91,7 @@ function toArtifact(row: ArtifactRow): Artifact {
   };
 }
 
-export function createModelRepository(db: Db): ModelRepository {
+export function createModelRepository(db: Db, registryVersion: RegistryVersion): ModelRepository {
   const statements = {
     insertModel: db.prepare(`
       INSERT INTO models (id, repo, filename, revision, commit_sha, source, display_name, size_bytes, created_at)
@@ -99,6 +101,13 @@ export function createModelRepository(db: Db): ModelRepository {
       VALUES (@modelId, @filename, @format, @quantization, @sizeBytes, @sha256, @splitGroup)`),
     get: db.prepare<[string], ModelRow>(`SELECT m.*, ${readyColumn} FROM models m WHERE m.id = ?`),
     exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM models WHERE id = ?`),
+    nodesOf: db.prepare<
+      [string],
+      NodeModelRow & { node_id: string; node_name: string; node_status: "online" | "offline" }
+    >(
+      `SELECT nm.*, n.name AS node_name, n.status AS node_status
+       FROM node_models nm JOIN nodes n ON n.id = nm.node_id WHERE nm.model_id = ? ORDER BY n.name`,
+    ),
     artifactsOf: db.prepare<[string], ArtifactRow>(
       `SELECT * FROM artifacts WHERE model_id = ? ORDER BY filename`,
     ),
@@ -132,6 +141,12 @@ export function createModelRepository(db: Db): ModelRepository {
       created_at: row.created_at,
       artifacts: statements.artifactsOf.all(row.id).map(toArtifact),
       ready: row.ready === 1,
+      nodes: statements.nodesOf.all(row.id).map((node): ModelOnNode => ({
+        node_id: node.node_id,
+        node_name: node.node_name,
+        node_status: node.node_status,
+        ...toNodeModelState(node),
+      })),
     };
   }
 
@@ -150,13 +165,11 @@ export function createModelRepository(db: Db): ModelRepository {
     }
   });
 
-  let version = 0;
-
   return {
     insert(model) {
       try {
         insertAll(model);
-        version++;
+        registryVersion.bump();
       } catch (error) {
         // Only the model's own key makes a duplicate; any other failure is not the user's.
         if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY" && this.exists(model.id)) {
@@ -187,10 +200,10 @@ export function createModelRepository(db: Db): ModelRepository {
     },
     remove(id) {
       const removed = statements.remove.run(id).changes > 0;
-      if (removed) version++;
+      if (removed) registryVersion.bump();
       return removed;
     },
-    version: () => version,
+    version: () => registryVersion.current(),
     count() {
       return statements.count.get()!.n;
     },

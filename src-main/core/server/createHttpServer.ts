@@ -9,13 +9,16 @@ import Fastify, {
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";
+import type { NodeService } from "../nodes/nodeService";
 import { handleError } from "./errorHandler";
-import { adminCookie, checkAdmin, checkHost } from "./guards";
+import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "./guards";
+import { registerNodeRoutes } from "./nodeRoutes";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
 
 export interface HttpServerOptions {
   models: ModelService;
-  adminToken: string;
+  nodes: NodeService;
+  credentials: Credentials;
   log: Logger;
   version: string;
   /** Host header names accepted besides loopback ones. Default: none. */
@@ -47,13 +50,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
       const token = new URLSearchParams(request.url.slice(2)).get("token");
       if (token !== null) {
-        checkAdmin({ headers: { authorization: `Bearer ${token}` } } as FastifyRequest, options.adminToken);
-        return reply.header("set-cookie", adminCookie(options.adminToken)).redirect("/", 303);
+        checkAccess({ headers: { authorization: `Bearer ${token}` } }, "admin", options.credentials);
+        return reply.header("set-cookie", adminCookie(options.credentials.adminToken)).redirect("/", 303);
       }
     }
-    // The matched route decides, so no spelling of a path slips past the check.
+    // The matched route decides, so no spelling of a path slips past the check; unmatched /v0 paths
+    // need the admin token too, so they do not reveal which routes exist.
     const route = request.routeOptions.url ?? request.url.split("?")[0]!.toLowerCase();
-    if (route.startsWith("/v0") && route !== "/v0/health") checkAdmin(request, options.adminToken);
+    const access = (request.routeOptions.config as { access?: Access } | undefined)?.access;
+    checkAccess(request, access ?? (route.startsWith("/v0") ? "admin" : "public"), options.credentials);
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request) => {
@@ -63,8 +68,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     );
   });
 
-  const routeOptions = { models: options.models, version: options.version, startedAt: Date.now() };
+  const routeOptions = {
+    models: options.models,
+    nodes: options.nodes,
+    version: options.version,
+    startedAt: Date.now(),
+  };
   registerManagementRoutes(app, routeOptions);
+  registerNodeRoutes(app, routeOptions);
   registerOpenAiRoutes(app, routeOptions);
 
   if (options.rendererDir && fs.existsSync(options.rendererDir)) {

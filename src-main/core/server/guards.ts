@@ -48,17 +48,60 @@ function sameSecret(given: string, expected: string): boolean {
   return crypto.timingSafeEqual(a, b);
 }
 
-/** The admin token, as `Authorization: Bearer …` (CLI, scripts) or the dashboard's cookie. */
-export function checkAdmin(request: FastifyRequest, adminToken: string): void {
+/** The credential a request carries: `Authorization: Bearer …` (CLI, nodes, scripts) or the dashboard's cookie. */
+export function credentialOf(request: Pick<FastifyRequest, "headers">): string | undefined {
   const authorization = request.headers.authorization;
   // The scheme name is case-insensitive (RFC 9110).
   const bearer = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : undefined;
-  const given = bearer ?? cookieValue(request.headers.cookie, adminCookieName);
-  if (given !== undefined && sameSecret(given, adminToken)) return;
+  return bearer ?? cookieValue(request.headers.cookie, adminCookieName);
+}
+
+/** Who may call a route. */
+export type Access =
+  | "public"
+  /** The admin token. */
+  | "admin"
+  /** The admin token or any registered node's token (model listings and manifests). */
+  | "admin-or-node"
+  /** A registered node's token (heartbeats; the route checks it is that node's). */
+  | "node"
+  /** The admin token or the node token that lets nodes join. */
+  | "join";
+
+export interface Credentials {
+  adminToken: string;
+  nodeToken: string;
+  nodeForToken(token: string): string | undefined;
+}
+
+export function checkAccess(
+  request: Pick<FastifyRequest, "headers">,
+  access: Access,
+  credentials: Credentials,
+): void {
+  if (access === "public") return;
+  const given = credentialOf(request);
+  const isAdmin = given !== undefined && sameSecret(given, credentials.adminToken);
+  const allowed =
+    given !== undefined &&
+    (access === "admin"
+      ? isAdmin
+      : access === "join"
+        ? isAdmin || sameSecret(given, credentials.nodeToken)
+        : access === "admin-or-node"
+          ? isAdmin || credentials.nodeForToken(given) !== undefined
+          : credentials.nodeForToken(given) !== undefined);
+  if (allowed) return;
+  const needed =
+    access === "node"
+      ? "a node token"
+      : access === "join"
+        ? "the admin token or the node token"
+        : "the admin token";
   throw new AppError(
     "auth.missing_token",
     given === undefined
-      ? "This endpoint needs the admin token: send Authorization: Bearer <token> (the token is in the data directory's admin-token file)."
-      : "The admin token is not valid.",
+      ? `This endpoint needs ${needed}: send Authorization: Bearer <token> (tokens are in the data directory).`
+      : `The token is not valid for this endpoint (it needs ${needed}).`,
   );
 }

@@ -2,9 +2,11 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { modelListQuerySchema, registerRequestSchema, type Health } from "../../contract";
 import { AppError } from "../errors";
 import type { ModelService } from "../models/modelService";
+import type { NodeService } from "../nodes/nodeService";
 
 export interface RouteOptions {
   models: ModelService;
+  nodes: NodeService;
   version: string;
   startedAt: number;
 }
@@ -23,7 +25,7 @@ const manifestSuffix = "/manifest.json";
 export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { models } = options;
 
-  app.get("/v0/health", async (): Promise<Health> => ({
+  app.get("/v0/health", { config: { access: "public" } }, async (): Promise<Health> => ({
     status: "ok",
     version: options.version,
     uptime_seconds: Math.round((Date.now() - options.startedAt) / 1000),
@@ -36,8 +38,12 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     return reply.status(201).send(registered);
   });
 
-  app.get("/v0/models", async (request) => models.list(modelListQuerySchema.parse(request.query)));
-  app.get("/v0/models/registry/*", async (request) => {
+  // Nodes read the model list and manifests to sync.
+  const nodeReadable = { config: { access: "admin-or-node" } };
+  app.get("/v0/models", nodeReadable, async (request) =>
+    models.list(modelListQuerySchema.parse(request.query)),
+  );
+  app.get("/v0/models/registry/*", nodeReadable, async (request) => {
     const rest = modelIdParam(request);
     // Anything but `<id>/manifest.json` here is a model of an org named "registry", sent unencoded.
     return rest.endsWith(manifestSuffix)

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+export const backendSchema = z.enum(["cuda", "metal", "vulkan", "cpu"]);
+export type Backend = z.infer<typeof backendSchema>;
+
+export const deviceSchema = z.object({
+  name: z.string().max(256),
+  backend: backendSchema,
+  /** Memory this device offers to models: VRAM for a GPU, RAM for the CPU. */
+  memory_total_bytes: z.number().int().nonnegative(),
+});
+export type Device = z.infer<typeof deviceSchema>;
+
+export const memorySchema = z.object({
+  total_bytes: z.number().int().nonnegative(),
+  free_bytes: z.number().int().nonnegative(),
+});
+export type Memory = z.infer<typeof memorySchema>;
+
+/**
+ * A model on a node. The node drives it:
+ *
+ *   pending ──► downloading ──► verifying ──► ready
+ *      │             │              │
+ *      ├─────────────┴──────────────┴──► error (retried later)
+ *      └──► unsupported (no file this node can run)
+ */
+const base = { model: z.string().max(1300), artifact: z.string().max(1024).nullable() };
+export const nodeModelStateSchema = z.discriminatedUnion("state", [
+  z.object({ ...base, state: z.literal("pending") }),
+  z.object({
+    ...base,
+    state: z.literal("downloading"),
+    bytes_done: z.number().int().nonnegative(),
+    bytes_total: z.number().int().nonnegative(),
+    bytes_per_second: z.number().nonnegative(),
+  }),
+  z.object({ ...base, state: z.literal("verifying") }),
+  z.object({ ...base, state: z.literal("ready") }),
+  z.object({ ...base, state: z.literal("error"), message: z.string().max(2000) }),
+  z.object({ ...base, state: z.literal("unsupported"), reason: z.string().max(2000) }),
+]);
+export type NodeModelState = z.infer<typeof nodeModelStateSchema>;
+
+export const nodeRegisterRequestSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  /** Where the control plane reaches the node (its own HTTP server). */
+  url: z.url({ protocol: /^https?$/ }),
+  backend: backendSchema,
+  devices: z.array(deviceSchema).max(64),
+  memory: memorySchema,
+});
+export type NodeRegisterRequest = z.infer<typeof nodeRegisterRequestSchema>;
+
+export const nodeRegisterResponseSchema = z.object({
+  node_id: z.string(),
+  /** Sent by the node on heartbeats, and by the control plane when it calls the node. */
+  node_token: z.string(),
+  heartbeat_interval_ms: z.number().int().positive(),
+  sync_interval_ms: z.number().int().positive(),
+});
+export type NodeRegisterResponse = z.infer<typeof nodeRegisterResponseSchema>;
+
+export const heartbeatRequestSchema = z.strictObject({
+  memory: memorySchema,
+  models: z.array(nodeModelStateSchema).max(10_000),
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+export const heartbeatResponseSchema = z.object({
+  /** Grows whenever the registry changes; a node that sees it move syncs. */
+  registry_version: z.number().int(),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+export const nodeStatusSchema = z.enum(["online", "offline"]);
+
+export const nodeSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  url: z.string(),
+  backend: backendSchema,
+  devices: z.array(deviceSchema),
+  memory: memorySchema,
+  status: nodeStatusSchema,
+  registered_at: z.string(),
+  last_seen_at: z.string(),
+  models: z.array(nodeModelStateSchema),
+});
+export type NodeInfo = z.infer<typeof nodeSchema>;
+
+export const nodeListSchema = z.object({ data: z.array(nodeSchema) });
+export type NodeList = z.infer<typeof nodeListSchema>;
+
+/** A model's state on one node, as model listings show it. */
+export const modelOnNodeSchema = z.intersection(
+  z.object({ node_id: z.string(), node_name: z.string(), node_status: nodeStatusSchema }),
+  nodeModelStateSchema,
+);
+export type ModelOnNode = z.infer<typeof modelOnNodeSchema>;

@@ -1,0 +1,107 @@
+import crypto from "node:crypto";
+import type {
+  HeartbeatRequest,
+  HeartbeatResponse,
+  NodeList,
+  NodeRegisterRequest,
+  NodeRegisterResponse,
+} from "../../contract";
+import type { Clock } from "../clock";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { NodeRepository } from "../registry/nodeRepository";
+import type { RegistryVersion } from "../registry/registryVersion";
+
+export interface NodeServiceOptions {
+  nodes: NodeRepository;
+  registryVersion: RegistryVersion;
+  clock: Clock;
+  log: Logger;
+  /** How often nodes report. Default: 2000 ms. */
+  heartbeatIntervalMs?: number;
+  /** How often nodes sync the registry even without being told to. Default: 5000 ms. */
+  syncIntervalMs?: number;
+  /** Silence after which a node is offline. Default: three heartbeat intervals. */
+  offlineAfterMs?: number;
+}
+
+export interface NodeService {
+  register(request: NodeRegisterRequest): NodeRegisterResponse;
+  heartbeat(id: string, token: string, beat: HeartbeatRequest): HeartbeatResponse;
+  /** The node a token belongs to, if any. */
+  nodeForToken(token: string): string | undefined;
+  list(): NodeList;
+  /** The largest memory of any online node, or undefined with none online. */
+  largestMemory(): number | undefined;
+  /** Tells every online node to sync now (the registry changed). */
+  notifySync(): void;
+  dispose(): void;
+}
+
+function hashToken(token: string): string {
+  return crypto.createHash("sha256").update(token).digest("hex");
+}
+
+export function createNodeService(options: NodeServiceOptions): NodeService {
+  const { nodes, clock, log } = options;
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2000;
+  const syncIntervalMs = options.syncIntervalMs ?? 5000;
+  const offlineAfterMs = options.offlineAfterMs ?? 3 * heartbeatIntervalMs;
+  // Only hashes are stored; the tokens themselves are kept in memory to call nodes back with.
+  const tokens = new Map<string, string>();
+  const now = () => new Date(clock.now()).toISOString();
+
+  const sweeper = setInterval(() => {
+    const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
+    if (gone.length > 0) log.warn({ nodes: gone }, "nodes missed their heartbeats; marked offline");
+  }, heartbeatIntervalMs);
+  sweeper.unref();
+
+  return {
+    register(request) {
+      const token = `llmlb_nt_${crypto.randomBytes(24).toString("base64url")}`;
+      const { id } = nodes.register(request, hashToken(token), now());
+      tokens.set(id, token);
+      log.info(
+        { node: id, name: request.name, backend: request.backend, url: request.url },
+        "node registered",
+      );
+      return {
+        node_id: id,
+        node_token: token,
+        heartbeat_interval_ms: heartbeatIntervalMs,
+        sync_interval_ms: syncIntervalMs,
+      };
+    },
+    heartbeat(id, token, beat) {
+      if (!nodes.heartbeat(id, beat, now())) {
+        throw new AppError("node.not_found", `Node ${id} is not registered; register again.`, {
+          param: "id",
+        });
+      }
+      tokens.set(id, token);
+      return { registry_version: options.registryVersion.current() };
+    },
+    nodeForToken(token) {
+      return nodes.idByTokenHash(hashToken(token));
+    },
+    list: () => ({ data: nodes.list() }),
+    largestMemory: () => nodes.largestMemory(),
+    notifySync() {
+      for (const node of nodes.list()) {
+        const token = tokens.get(node.id);
+        if (node.status !== "online" || !token) continue;
+        fetch(`${node.url}/v0/sync`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(2000),
+        })
+          .then((response) => response.body?.cancel())
+          .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
+      }
+    },
+    dispose() {
+      clearInterval(sweeper);
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { NodeModelState } from "../../contract";
+
+/** A `node_models` row, as stored. */
+export interface NodeModelRow {
+  model_id: string;
+  artifact: string | null;
+  state: NodeModelState["state"];
+  bytes_done: number | null;
+  bytes_total: number | null;
+  bytes_per_second: number | null;
+  message: string | null;
+}
+
+/** One definition of how a node's model state maps onto the table's columns, both ways. */
+export function toNodeModelState(row: NodeModelRow): NodeModelState {
+  const base = { model: row.model_id, artifact: row.artifact };
+  switch (row.state) {
+    case "downloading":
+      return {
+        ...base,
+        state: "downloading",
+        bytes_done: row.bytes_done ?? 0,
+        bytes_total: row.bytes_total ?? 0,
+        bytes_per_second: row.bytes_per_second ?? 0,
+      };
+    case "error":
+      return { ...base, state: "error", message: row.message ?? "" };
+    case "unsupported":
+      return { ...base, state: "unsupported", reason: row.message ?? "" };
+    default:
+      return { ...base, state: row.state };
+  }
+}
+
+export function toNodeModelRow(state: NodeModelState): NodeModelRow {
+  return {
+    model_id: state.model,
+    artifact: state.artifact,
+    state: state.state,
+    bytes_done: state.state === "downloading" ? state.bytes_done : null,
+    bytes_total: state.state === "downloading" ? state.bytes_total : null,
+    bytes_per_second: state.state === "downloading" ? state.bytes_per_second : null,
+    message: state.state === "error" ? state.message : state.state === "unsupported" ? state.reason : null,
+  };
+}

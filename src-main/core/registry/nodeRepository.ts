@@ -1,0 +1,159 @@
+import crypto from "node:crypto";
+import type { Device, HeartbeatRequest, NodeInfo, NodeRegisterRequest } from "../../contract";
+import { toNodeModelRow, toNodeModelState, type NodeModelRow } from "./nodeModelRows";
+import type { Db } from "./openDatabase";
+import type { RegistryVersion } from "./registryVersion";
+
+/** Nodes and their models' states: live state, written by heartbeats. */
+export interface NodeRepository {
+  /** Registers a node, or takes over the row of the node with the same name (a restarted worker). */
+  register(request: NodeRegisterRequest, tokenHash: string, now: string): { id: string };
+  tokenHash(id: string): string | undefined;
+  idByTokenHash(hash: string): string | undefined;
+  /** Records a heartbeat; false when the node is unknown. */
+  heartbeat(id: string, heartbeat: HeartbeatRequest, now: string): boolean;
+  /** Marks nodes not heard from since `cutoff` offline; returns their names. */
+  markOffline(cutoff: string): string[];
+  list(): NodeInfo[];
+  /** The largest memory any online node has, or undefined with no node online. */
+  largestMemory(): number | undefined;
+}
+
+interface NodeRow {
+  id: string;
+  name: string;
+  url: string;
+  backend: NodeInfo["backend"];
+  devices: string;
+  memory_total_bytes: number;
+  memory_free_bytes: number;
+  status: NodeInfo["status"];
+  registered_at: string;
+  last_seen_at: string;
+}
+
+export function createNodeRepository(db: Db, registryVersion: RegistryVersion): NodeRepository {
+  const statements = {
+    byName: db.prepare<[string], { id: string }>(`SELECT id FROM nodes WHERE name = ?`),
+    insert: db.prepare(`
+      INSERT INTO nodes (id, name, url, token_hash, backend, devices, memory_total_bytes, memory_free_bytes,
+                         status, registered_at, last_seen_at)
+      VALUES (@id, @name, @url, @tokenHash, @backend, @devices, @total, @free, 'online', @now, @now)`),
+    update: db.prepare(`
+      UPDATE nodes SET url = @url, token_hash = @tokenHash, backend = @backend, devices = @devices,
+        memory_total_bytes = @total, memory_free_bytes = @free, status = 'online', registered_at = @now, last_seen_at = @now
+      WHERE id = @id`),
+    clearModels: db.prepare<[string]>(`DELETE FROM node_models WHERE node_id = ?`),
+    tokenHash: db.prepare<[string], { token_hash: string | null }>(
+      `SELECT token_hash FROM nodes WHERE id = ?`,
+    ),
+    idByTokenHash: db.prepare<[string], { id: string }>(`SELECT id FROM nodes WHERE token_hash = ?`),
+    seen: db.prepare(`
+      UPDATE nodes SET memory_total_bytes = @total, memory_free_bytes = @free, status = 'online', last_seen_at = @now
+      WHERE id = @id`),
+    statusOf: db.prepare<[string], { status: string }>(`SELECT status FROM nodes WHERE id = ?`),
+    readyOf: db
+      .prepare<[string], string>(`SELECT model_id FROM node_models WHERE node_id = ? AND state = 'ready'`)
+      .pluck(),
+    registered: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM models WHERE id = ?`),
+    upsertModel: db.prepare(`
+      INSERT INTO node_models (node_id, model_id, artifact, state, bytes_done, bytes_total, bytes_per_second, message, updated_at)
+      VALUES (@node_id, @model_id, @artifact, @state, @bytes_done, @bytes_total, @bytes_per_second, @message, @updated_at)
+      ON CONFLICT (node_id, model_id) DO UPDATE SET artifact = excluded.artifact, state = excluded.state,
+        bytes_done = excluded.bytes_done, bytes_total = excluded.bytes_total,
+        bytes_per_second = excluded.bytes_per_second, message = excluded.message, updated_at = excluded.updated_at`),
+    deleteModel: db.prepare<[string, string]>(`DELETE FROM node_models WHERE node_id = ? AND model_id = ?`),
+    modelIdsOf: db.prepare<[string], string>(`SELECT model_id FROM node_models WHERE node_id = ?`).pluck(),
+    stale: db.prepare<[string], { id: string; name: string }>(
+      `SELECT id, name FROM nodes WHERE status = 'online' AND last_seen_at < ?`,
+    ),
+    setOffline: db.prepare<[string]>(`UPDATE nodes SET status = 'offline' WHERE id = ?`),
+    all: db.prepare<[], NodeRow>(`SELECT * FROM nodes ORDER BY name`),
+    modelsOf: db.prepare<[string], NodeModelRow>(
+      `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
+    ),
+    largest: db.prepare<[], { largest: number | null }>(
+      `SELECT MAX(memory_total_bytes) AS largest FROM nodes WHERE status = 'online'`,
+    ),
+  };
+
+  const register = db.transaction((request: NodeRegisterRequest, tokenHash: string, now: string) => {
+    const existing = statements.byName.get(request.name);
+    const id = existing?.id ?? `node_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    const params = {
+      id,
+      name: request.name,
+      url: request.url,
+      tokenHash,
+      backend: request.backend,
+      devices: JSON.stringify(request.devices satisfies Device[]),
+      total: request.memory.total_bytes,
+      free: request.memory.free_bytes,
+      now,
+    };
+    if (existing) {
+      // A restarted worker starts over: what it had is re-reported by its first heartbeat.
+      statements.update.run(params);
+      statements.clearModels.run(id);
+    } else {
+      statements.insert.run(params);
+    }
+    return { id };
+  });
+
+  const heartbeat = db.transaction((id: string, beat: HeartbeatRequest, now: string): boolean => {
+    const node = statements.statusOf.get(id);
+    if (!node) return false;
+    const readyBefore = new Set(statements.readyOf.all(id));
+    statements.seen.run({ id, total: beat.memory.total_bytes, free: beat.memory.free_bytes, now });
+    const reported = new Set<string>();
+    for (const state of beat.models) {
+      // A model deleted since the node last synced is not recorded again.
+      if (!statements.registered.get(state.model)) continue;
+      reported.add(state.model);
+      statements.upsertModel.run({ node_id: id, ...toNodeModelRow(state), updated_at: now });
+    }
+    for (const model of statements.modelIdsOf.all(id)) {
+      if (!reported.has(model)) statements.deleteModel.run(id, model);
+    }
+    const readyAfter = new Set(statements.readyOf.all(id));
+    const readinessChanged =
+      node.status !== "online" ||
+      readyBefore.size !== readyAfter.size ||
+      [...readyAfter].some((model) => !readyBefore.has(model));
+    if (readinessChanged) registryVersion.bump();
+    return true;
+  });
+
+  return {
+    register(request, tokenHash, now) {
+      const result = register(request, tokenHash, now);
+      registryVersion.bump();
+      return result;
+    },
+    tokenHash: (id) => statements.tokenHash.get(id)?.token_hash ?? undefined,
+    idByTokenHash: (hash) => statements.idByTokenHash.get(hash)?.id,
+    heartbeat: (id, beat, now) => heartbeat(id, beat, now),
+    markOffline(cutoff) {
+      const stale = statements.stale.all(cutoff);
+      for (const node of stale) statements.setOffline.run(node.id);
+      if (stale.length > 0) registryVersion.bump();
+      return stale.map((node) => node.name);
+    },
+    list() {
+      return statements.all.all().map((row) => ({
+        id: row.id,
+        name: row.name,
+        url: row.url,
+        backend: row.backend,
+        devices: JSON.parse(row.devices) as Device[],
+        memory: { total_bytes: row.memory_total_bytes, free_bytes: row.memory_free_bytes },
+        status: row.status,
+        registered_at: row.registered_at,
+        last_seen_at: row.last_seen_at,
+        models: statements.modelsOf.all(row.id).map(toNodeModelState),
+      }));
+    },
+    largestMemory: () => statements.largest.get()?.largest ?? undefined,
+  };
+}

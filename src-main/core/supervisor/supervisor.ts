@@ -1,0 +1,134 @@
+import type { Clock } from "../clock";
+import type { Logger } from "../logger";
+import type { WorkerLauncher, WorkerProcess } from "./workerLauncher";
+import type { WorkerSpec } from "./workerPlan";
+
+/**
+ * A worker's life under the supervisor:
+ *
+ *   starting ──► running ──(exit)──► backoff ──(delay)──► starting
+ *                   │                                        ▲
+ *                   └────────────(dispose)──► stopped ◄──────┘
+ */
+export type WorkerState =
+  | { type: "running"; pid: number | undefined; since: number }
+  | { type: "backoff"; until: number; lastExit: string }
+  | { type: "stopped" };
+
+export interface WorkerStatus {
+  name: string;
+  backend: WorkerSpec["backend"];
+  state: WorkerState;
+  restarts: number;
+}
+
+export interface SupervisorOptions {
+  launcher: WorkerLauncher;
+  specs: WorkerSpec[];
+  /** Environment every worker gets (control plane URL, node token, cache folder, hub token). */
+  env: Record<string, string>;
+  log: Logger;
+  clock: Clock;
+  /** First restart delay; doubles per crash in a row. Default: 1000 ms. */
+  restartBaseDelayMs?: number;
+  /** Longest restart delay. Default: 30000 ms. */
+  restartMaxDelayMs?: number;
+  /** A worker that ran this long before exiting starts its backoff over. Default: 60000 ms. */
+  stableAfterMs?: number;
+  /** How long a worker gets to exit on SIGTERM before SIGKILL. Default: 5000 ms. */
+  stopTimeoutMs?: number;
+}
+
+export interface Supervisor {
+  start(): void;
+  status(): WorkerStatus[];
+  /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
+  dispose(): Promise<void>;
+}
+
+export function createSupervisor(options: SupervisorOptions): Supervisor {
+  const { launcher, log, clock } = options;
+  const baseDelay = options.restartBaseDelayMs ?? 1000;
+  const maxDelay = options.restartMaxDelayMs ?? 30_000;
+  const stableAfter = options.stableAfterMs ?? 60_000;
+  const stopTimeout = options.stopTimeoutMs ?? 5000;
+  let stopping = false;
+
+  const workers = options.specs.map((spec) => ({
+    spec,
+    state: { type: "stopped" } as WorkerState,
+    restarts: 0,
+    crashesInARow: 0,
+    process: undefined as WorkerProcess | undefined,
+    timer: undefined as NodeJS.Timeout | undefined,
+  }));
+  type Worker = (typeof workers)[number];
+
+  function launch(worker: Worker): void {
+    if (stopping) return;
+    const { spec } = worker;
+    const workerLog = log.child({ worker: spec.name });
+    const child = launcher.launch({
+      args: [],
+      env: {
+        ...options.env,
+        ...spec.env,
+        LLMLB_NODE_NAME: spec.name,
+        LLMLB_WORKER_BACKEND: spec.backend,
+        LLMLB_WORKER_THREADS: String(spec.threads),
+      },
+    });
+    const startedAt = clock.now();
+    worker.process = child;
+    worker.state = { type: "running", pid: child.pid, since: startedAt };
+    workerLog.info({ pid: child.pid, backend: spec.backend }, "worker started");
+    void child.exited.then((exit) => {
+      worker.process = undefined;
+      if (stopping) {
+        worker.state = { type: "stopped" };
+        return;
+      }
+      const ranFor = clock.now() - startedAt;
+      worker.crashesInARow = ranFor >= stableAfter ? 1 : worker.crashesInARow + 1;
+      const delay = Math.min(maxDelay, baseDelay * 2 ** (worker.crashesInARow - 1));
+      const lastExit = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+      worker.state = { type: "backoff", until: clock.now() + delay, lastExit };
+      workerLog.warn({ lastExit, restartInMs: delay }, "worker exited; restarting");
+      worker.timer = setTimeout(() => {
+        worker.restarts++;
+        launch(worker);
+      }, delay);
+    });
+  }
+
+  async function stop(worker: Worker): Promise<void> {
+    clearTimeout(worker.timer);
+    const child = worker.process;
+    if (!child) {
+      worker.state = { type: "stopped" };
+      return;
+    }
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), stopTimeout);
+    await child.exited;
+    clearTimeout(killer);
+    worker.state = { type: "stopped" };
+  }
+
+  return {
+    start() {
+      for (const worker of workers) launch(worker);
+    },
+    status: () =>
+      workers.map((w) => ({
+        name: w.spec.name,
+        backend: w.spec.backend,
+        state: w.state,
+        restarts: w.restarts,
+      })),
+    async dispose() {
+      stopping = true;
+      await Promise.all(workers.map(stop));
+    },
+  };
+}

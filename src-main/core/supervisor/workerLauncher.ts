@@ -1,0 +1,70 @@
+import { fork } from "node:child_process";
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running worker process, whatever started it. */
+export interface WorkerProcess {
+  readonly pid: number | undefined;
+  readonly exited: Promise<WorkerExit>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface LaunchOptions {
+  args: string[];
+  env: Record<string, string>;
+  /** Where the worker's standard output and error go. Default: the control plane's. */
+  onOutput?: (line: string) => void;
+}
+
+/**
+ * Starts worker processes: a child process under Node (`llmlb serve`), a utility process under
+ * Electron. Both give the worker a channel to its parent, whose end it watches: a worker whose
+ * control plane died exits instead of running on alone.
+ */
+export interface WorkerLauncher {
+  launch(options: LaunchOptions): WorkerProcess;
+}
+
+export interface NodeWorkerLauncherOptions {
+  /** The worker entry: the built `out/main/worker.js`, or the TypeScript source under tsx. */
+  entry: string;
+  /** Node flags for the worker, e.g. `["--import", "tsx"]` for the sources. Default: none. */
+  execArgv?: string[];
+}
+
+export function createNodeWorkerLauncher(options: NodeWorkerLauncherOptions): WorkerLauncher {
+  return {
+    launch({ args, env, onOutput }) {
+      const child = fork(options.entry, args, {
+        env: { ...process.env, ...env },
+        execArgv: options.execArgv ?? [],
+        stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+        serialization: "json",
+      });
+      if (onOutput) {
+        for (const stream of [child.stdout, child.stderr]) {
+          let buffered = "";
+          stream?.setEncoding("utf8");
+          stream?.on("data", (chunk: string) => {
+            buffered += chunk;
+            const lines = buffered.split("\n");
+            buffered = lines.pop()!;
+            for (const line of lines) if (line) onOutput(line);
+          });
+        }
+      }
+      const exited = new Promise<WorkerExit>((resolve) => {
+        child.once("exit", (code, signal) => resolve({ code, signal }));
+        child.once("error", () => resolve({ code: child.exitCode ?? 1, signal: null }));
+      });
+      return {
+        pid: child.pid,
+        exited,
+        kill: (signal = "SIGTERM") => void child.kill(signal),
+      };
+    },
+  };
+}

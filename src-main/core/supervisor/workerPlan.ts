@@ -1,0 +1,65 @@
+import type { Backend } from "../../contract";
+import type { Config } from "../config";
+
+/** The accelerators a machine has, as node-llama-cpp sees them. */
+export interface DetectedDevices {
+  cuda: { index: number; name: string }[];
+  metal: boolean;
+  vulkan: { index: number; name: string }[];
+}
+
+export const noDevices: DetectedDevices = { cuda: [], metal: false, vulkan: [] };
+
+/** One worker process to run: which accelerator it uses, pinned how, with how many threads. */
+export interface WorkerSpec {
+  name: string;
+  backend: Backend;
+  /** Environment that pins the worker to its device (CUDA_VISIBLE_DEVICES and the like). */
+  env: Record<string, string>;
+  /** CPU threads for inference: measured here, the default collapses throughput on small machines. */
+  threads: number;
+}
+
+/**
+ * One worker per GPU: CUDA devices each pinned with CUDA_VISIBLE_DEVICES, Metal as one, Vulkan
+ * devices each pinned with GGML_VK_VISIBLE_DEVICES; one CPU worker when there is no GPU. `<n>`
+ * forces n CPU workers (balancing on one machine), `none` runs no worker.
+ */
+export function planWorkers(
+  mode: Config["workers"],
+  devices: DetectedDevices,
+  cpuCount: number,
+  hostname: string,
+): WorkerSpec[] {
+  const cpuWorkers = (count: number): WorkerSpec[] =>
+    Array.from({ length: count }, (_, i) => ({
+      name: `${hostname}-cpu${i}`,
+      backend: "cpu",
+      env: { CUDA_VISIBLE_DEVICES: "", GGML_VK_VISIBLE_DEVICES: "" },
+      threads: Math.max(1, Math.floor(cpuCount / count)),
+    }));
+  if (mode === "none") return [];
+  if (typeof mode === "number") return cpuWorkers(mode);
+  if (mode === "cpu") return cpuWorkers(1);
+  // GPU workers feed the device; a few threads each are plenty, and they share the CPU.
+  const gpuThreads = (count: number) => Math.max(1, Math.min(4, Math.floor(cpuCount / count)));
+  if (devices.cuda.length > 0) {
+    return devices.cuda.map((device) => ({
+      name: `${hostname}-cuda${device.index}`,
+      backend: "cuda",
+      env: { CUDA_VISIBLE_DEVICES: String(device.index) },
+      threads: gpuThreads(devices.cuda.length),
+    }));
+  }
+  if (devices.metal)
+    return [{ name: `${hostname}-metal0`, backend: "metal", env: {}, threads: gpuThreads(1) }];
+  if (devices.vulkan.length > 0) {
+    return devices.vulkan.map((device) => ({
+      name: `${hostname}-vulkan${device.index}`,
+      backend: "vulkan",
+      env: { GGML_VK_VISIBLE_DEVICES: String(device.index) },
+      threads: gpuThreads(devices.vulkan.length),
+    }));
+  }
+  return cpuWorkers(1);
+}
