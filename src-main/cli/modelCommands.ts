@@ -1,6 +1,7 @@
-import type { Health, ModelList, RegisterResponse } from "../contract";
+import type { Health, ModelList, NodeList, RegisterResponse } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
+import { modelStateText } from "./modelStateText";
 
 export interface Output {
   out: (line: string) => void;
@@ -59,16 +60,24 @@ export async function listModels(
   }
   io.out(
     formatTable(
-      ["ID", "QUANT", "SIZE", "READY", "REGISTERED"],
+      ["ID", "QUANT", "SIZE", "READY", "NODES"],
       list.data.map((m) => [
         m.name,
         quantizations(m),
         formatBytes(m.size_bytes),
         m.ready ? "yes" : "no",
-        m.created_at.slice(0, 19).replace("T", " "),
+        m.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ") || "-",
       ]),
     ),
   );
+  // Errors and reasons are sentences; they go below the table, one per line.
+  for (const model of list.data) {
+    for (const node of model.nodes) {
+      if (node.state === "error") io.out(`${model.name} on ${node.node_name}: error: ${node.message}`);
+      if (node.state === "unsupported")
+        io.out(`${model.name} on ${node.node_name}: unsupported: ${node.reason}`);
+    }
+  }
   if (list.total > list.offset + list.data.length || list.offset > 0) {
     io.out(`(${list.offset + 1}-${list.offset + list.data.length} of ${list.total})`);
   }
@@ -82,8 +91,11 @@ export async function removeModel(client: ApiClient, id: string, io: Output): Pr
 export async function showStatus(client: ApiClient, io: Output): Promise<void> {
   const health = await client.request<Health>("GET", "/v0/health");
   const models = await client.request<ModelList>("GET", "/v0/models?limit=1000");
+  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
   const ready = models.data.filter((m) => m.ready).length;
+  const online = nodes.data.filter((n) => n.status === "online").length;
   io.out(`llmlb ${health.version} at ${client.url} (up ${health.uptime_seconds} s)`);
   io.out(`  OpenAI API: ${client.url}/v1`);
   io.out(`  Models:     ${models.total} registered, ${ready} ready`);
+  io.out(`  Nodes:      ${online} online, ${nodes.data.length - online} offline`);
 }

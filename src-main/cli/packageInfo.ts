@@ -22,3 +22,19 @@ export function packageVersion(root = packageRoot()): string {
 export function rendererDir(root = packageRoot()): string {
   return path.join(root, "out", "renderer");
 }
+
+/**
+ * The worker entry beside this CLI: `out/main/worker.js` when running the build, the TypeScript
+ * source under tsx when running from the sources (tests, `npx llmlb` before a build).
+ */
+export function workerEntry(here = path.dirname(fileURLToPath(import.meta.url))): {
+  entry: string;
+  execArgv: string[];
+} {
+  const built = path.join(here, "worker.js");
+  if (path.basename(here) === "main" && fs.existsSync(built)) return { entry: built, execArgv: [] };
+  return {
+    entry: path.join(packageRoot(here), "src-main", "worker", "main.ts"),
+    execArgv: ["--import", "tsx"],
+  };
+}

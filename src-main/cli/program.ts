@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, showStatus, type Output } from "./modelCommands";
+import { listNodes } from "./nodeCommands";
 import { packageVersion } from "./packageInfo";
 import { serve } from "./serve";
 
@@ -9,6 +10,12 @@ function portNumber(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("must be 0-65535");
   return port;
+}
+
+function workersMode(value: string): string {
+  if (!/^(auto|cpu|none|[1-9]\d?)$/.test(value))
+    throw new InvalidArgumentError("must be auto, cpu, none or a number");
+  return value;
 }
 
 function wholeNumber(value: string): string {
@@ -46,9 +53,19 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("run the control plane headless (OpenAI API, management API and dashboard)")
     .option("--host <host>", "address to listen on (default 127.0.0.1)")
     .option("--port <port>", "port; 0 picks a free one (default 8080, or LLMLB_PORT)", portNumber)
-    .action(async (options: { host?: string; port?: number }) => {
+    .option(
+      "--workers <mode>",
+      "local workers: auto (one per GPU), cpu, none, or a number of CPU workers",
+      workersMode,
+    )
+    .action(async (options: { host?: string; port?: number; workers?: string }) => {
       const globals = program.opts<{ dataDir?: string }>();
-      const config = loadConfig(env, { host: options.host, port: options.port, dataDir: globals.dataDir });
+      const config = loadConfig(env, {
+        host: options.host,
+        port: options.port,
+        dataDir: globals.dataDir,
+        workers: options.workers,
+      });
       await serve(config, io);
     });
 
@@ -75,6 +92,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .alias("remove")
     .description("remove a registered model")
     .action((id: string) => removeModel(client(), id, io));
+
+  const node = program.command("node").description("the nodes (workers) serving models");
+  node
+    .command("list")
+    .alias("ls")
+    .description("list nodes with their backend, memory and models")
+    .option("--json", "print the server's JSON")
+    .action((options: { json?: boolean }) => listNodes(client(), options, io));
 
   program
     .command("status")

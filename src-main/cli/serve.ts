@@ -1,7 +1,8 @@
 import { isLoopbackHost, type Config } from "../core/config";
 import { createCore } from "../core/createCore";
 import { createLogger } from "../core/logger";
-import { packageVersion, rendererDir } from "./packageInfo";
+import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
+import { packageVersion, rendererDir, workerEntry } from "./packageInfo";
 
 export interface ServeIo {
   out: (line: string) => void;
@@ -16,13 +17,23 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
       "listening beyond loopback: anyone who can reach this address can use /v1",
     );
   }
-  const core = await createCore({ config, log, version: packageVersion(), rendererDir: rendererDir() });
+  const core = await createCore({
+    config,
+    log,
+    version: packageVersion(),
+    rendererDir: rendererDir(),
+    workerLauncher: createNodeWorkerLauncher(workerEntry()),
+  });
   const url = await core.listen();
   io.out(`llmlb is serving on ${url}`);
   io.out(`  OpenAI API:  ${url}/v1`);
   io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
   io.out(`  Data:        ${config.dataDir}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
+  const workers = core.workers();
+  io.out(
+    `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {

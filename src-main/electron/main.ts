@@ -6,6 +6,7 @@ import { resolveConfig } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
 import { createLogger } from "../core/logger";
 import { adminCookieName } from "../core/server/guards";
+import { createUtilityWorkerLauncher } from "./utilityLauncher";
 import { isDashboardUrl, isExternalWebUrl, windowOptions } from "./windowOptions";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,6 +68,7 @@ async function start(): Promise<void> {
     version: app.getVersion(),
     rendererDir: path.join(here, "../renderer"),
     sqliteNativeBinding: electronSqliteBinding(),
+    workerLauncher: createUtilityWorkerLauncher(path.join(here, "worker.js")),
   });
   dashboardUrl = await core.listen();
   await openWindow();

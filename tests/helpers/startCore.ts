@@ -1,6 +1,7 @@
+import fs from "node:fs";
 import { request as undiciRequest } from "undici";
 import { resolveConfig, type ConfigInput } from "../../src-main/core/config";
-import { createCore, type Core } from "../../src-main/core/createCore";
+import { createCore, type Core, type CoreOptions } from "../../src-main/core/createCore";
 import { createLogger } from "../../src-main/core/logger";
 import { makeTempDir } from "./tempDir";
 
@@ -24,6 +25,8 @@ export interface TestServer {
   core: Core;
   url: string;
   token: string;
+  /** The node token nodes show to join. */
+  nodeToken: string;
   dataDir: string;
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
   close(): Promise<void>;
@@ -34,6 +37,7 @@ export async function startCore(options: {
   hubEndpoint: string;
   config?: Partial<ConfigInput>;
   dataDir?: string;
+  core?: Partial<CoreOptions>;
 }): Promise<TestServer> {
   const temp = options.dataDir ? undefined : await makeTempDir();
   const dataDir = options.dataDir ?? temp!.path;
@@ -48,12 +52,18 @@ export async function startCore(options: {
       ...options.config,
     },
   });
-  const core = await createCore({ config, log: createLogger({ level: "silent" }), version: "0.0.0-test" });
+  const core = await createCore({
+    config,
+    log: createLogger({ level: "silent" }),
+    version: "0.0.0-test",
+    ...options.core,
+  });
   const url = await core.listen();
   return {
     core,
     url,
     token: core.adminToken,
+    nodeToken: fs.readFileSync(`${dataDir}/node-token`, "utf8").trim(),
     dataDir,
     async request(method, path, requestOptions = {}) {
       const headers: Record<string, string> = { ...requestOptions.headers };

@@ -20,7 +20,7 @@ beforeAll(async () => {
     HF_HUB_CACHE: path.join(temp.path, "hub"),
     LLMLB_LOG_LEVEL: "warn",
   };
-  serve = await startServeProcess(["--port", "0"], env);
+  serve = await startServeProcess(["--port", "0", "--workers", "none"], env);
 });
 afterAll(async () => {
   await serve?.stop();
@@ -63,7 +63,7 @@ describe("llmlb model", () => {
     const list = await runCli(["model", "list"], env);
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^ID\s+QUANT\s+SIZE\s+READY\s+REGISTERED$/);
+    expect(lines[0]).toMatch(/^ID\s+QUANT\s+SIZE\s+READY\s+NODES$/);
     expect(lines.slice(1).map((line) => line.split(/\s+/)[0])).toEqual([
       "acme/weights-only",
       "acme/tiny-GGUF/tiny-Q8_0.gguf",
@@ -135,7 +135,7 @@ describe("LLMLB_ADMIN_TOKEN", () => {
   it("is used instead of a generated token, none is written to disk, and client commands use it too", async () => {
     const dir = await makeTempDir();
     const token = "llmlb_configured_admin_token_0001";
-    const proc = await startServeProcess(["--port", "0"], {
+    const proc = await startServeProcess(["--port", "0", "--workers", "none"], {
       ...env,
       LLMLB_DATA_DIR: dir.path,
       LLMLB_ADMIN_TOKEN: token,
@@ -160,7 +160,7 @@ describe("LLMLB_ADMIN_TOKEN", () => {
 describe("shutdown", () => {
   it("stops on SIGTERM with exit code 0 and removes server.json", async () => {
     const second = await makeTempDir();
-    const proc = await startServeProcess(["--port", "0"], { ...env, LLMLB_DATA_DIR: second.path });
+    const proc = await startServeProcess(["--port", "0", "--workers", "none"], { ...env, LLMLB_DATA_DIR: second.path });
     expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(true);
     expect(await proc.stop()).toBe(0);
     expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(false);

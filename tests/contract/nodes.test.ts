@@ -1,0 +1,252 @@
+import http from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  heartbeatResponseSchema,
+  modelSchema,
+  nodeListSchema,
+  nodeRegisterResponseSchema,
+  openAiModelListSchema,
+  type HeartbeatRequest,
+  type NodeRegisterRequest,
+} from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
+
+let hub: FakeHub;
+let server: TestServer;
+const gb = 1e9;
+
+function nodeRequest(name: string, memoryBytes = 16 * gb): NodeRegisterRequest {
+  return {
+    name,
+    url: "http://127.0.0.1:9/",
+    backend: "cpu",
+    devices: [{ name: "Test CPU", backend: "cpu", memory_total_bytes: memoryBytes }],
+    memory: { total_bytes: memoryBytes, free_bytes: memoryBytes / 2 },
+  };
+}
+
+async function registerNode(name: string, memoryBytes?: number, url?: string) {
+  const body = { ...nodeRequest(name, memoryBytes), ...(url ? { url } : {}) };
+  const response = await server.request("POST", "/v0/nodes/register", {
+    body,
+    headers: { authorization: `Bearer ${server.nodeToken}` },
+  });
+  expect(response.status).toBe(201);
+  return nodeRegisterResponseSchema.parse(response.body);
+}
+
+function beat(id: string, token: string, models: HeartbeatRequest["models"], memoryBytes = 16 * gb) {
+  return server.request("POST", `/v0/nodes/${id}/heartbeat`, {
+    body: { memory: { total_bytes: memoryBytes, free_bytes: memoryBytes / 2 }, models },
+    headers: { authorization: `Bearer ${token}` },
+  });
+}
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({
+    hubEndpoint: hub.url,
+    core: { nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 400 } },
+  });
+  for (const url of ["acme/tiny-GGUF", "acme/split-GGUF"]) {
+    expect((await server.request("POST", "/v0/models/register", { body: { url } })).status).toBe(201);
+  }
+});
+afterAll(async () => {
+  await server.close();
+  await hub.close();
+});
+
+describe("POST /v0/nodes/register", () => {
+  it("needs the node token or the admin token", async () => {
+    const anonymous = await server.request("POST", "/v0/nodes/register", {
+      body: nodeRequest("x"),
+      anonymous: true,
+    });
+    expect(anonymous.status).toBe(401);
+    const wrong = await server.request("POST", "/v0/nodes/register", {
+      body: nodeRequest("x"),
+      headers: { authorization: "Bearer not-a-node-token-0000" },
+    });
+    expect(wrong.status).toBe(401);
+    const asAdmin = await server.request("POST", "/v0/nodes/register", { body: nodeRequest("by-admin") });
+    expect(asAdmin.status).toBe(201);
+  });
+
+  it("answers a node id, its own token and the intervals", async () => {
+    const answer = await registerNode("gpu-box-cuda0");
+    expect(answer.node_id).toMatch(/^node_/);
+    expect(answer.node_token).not.toBe(server.nodeToken);
+    expect(answer).toMatchObject({ heartbeat_interval_ms: 100, sync_interval_ms: 1000 });
+  });
+
+  it("gives a restarted node (same name) its row back and retires its old token", async () => {
+    const first = await registerNode("restarting");
+    const second = await registerNode("restarting");
+    expect(second.node_id).toBe(first.node_id);
+    expect((await beat(first.node_id, first.node_token, [])).status).toBe(401);
+    expect((await beat(second.node_id, second.node_token, [])).status).toBe(200);
+  });
+
+  it("refuses malformed registrations", async () => {
+    for (const body of [
+      {},
+      { ...nodeRequest("x"), backend: "tpu" },
+      { ...nodeRequest("x"), url: "file:///x" },
+      { ...nodeRequest("x"), extra: 1 },
+    ]) {
+      const response = await server.request("POST", "/v0/nodes/register", { body });
+      expect(response.status).toBe(400);
+    }
+  });
+});
+
+describe("heartbeats", () => {
+  it("make a model ready in /v1/models and show per-node progress in /v0/models", async () => {
+    const node = await registerNode("worker-a");
+    const downloading = await beat(node.node_id, node.node_token, [
+      {
+        model: "acme/tiny-GGUF",
+        artifact: "tiny-Q4_K_M.gguf",
+        state: "downloading",
+        bytes_done: 1024,
+        bytes_total: 4096,
+        bytes_per_second: 512,
+      },
+      { model: "acme/split-GGUF", artifact: null, state: "unsupported", reason: "too large for this node" },
+    ]);
+    expect(downloading.status).toBe(200);
+    heartbeatResponseSchema.parse(downloading.body);
+    const model = modelSchema.parse((await server.request("GET", "/v0/models/acme%2Ftiny-GGUF")).body);
+    expect(model.ready).toBe(false);
+    expect(model.nodes).toEqual([
+      expect.objectContaining({
+        node_name: "worker-a",
+        node_status: "online",
+        state: "downloading",
+        bytes_done: 1024,
+        bytes_total: 4096,
+      }),
+    ]);
+
+    await beat(node.node_id, node.node_token, [
+      { model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" },
+    ]);
+    const v1 = openAiModelListSchema.parse((await server.request("GET", "/v1/models")).body);
+    expect(v1.data.find((m) => m.id === "acme/tiny-GGUF")?.ready).toBe(true);
+    expect(v1.data.find((m) => m.id === "acme/split-GGUF")?.ready).toBe(false);
+  });
+
+  it("ignore models that are not registered", async () => {
+    const node = await registerNode("worker-b");
+    expect(
+      (await beat(node.node_id, node.node_token, [{ model: "acme/deleted", artifact: null, state: "ready" }]))
+        .status,
+    ).toBe(200);
+    const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+    expect(nodes.data.find((n) => n.name === "worker-b")?.models).toEqual([]);
+  });
+
+  it("are refused with another node's token, and for malformed states", async () => {
+    const a = await registerNode("worker-c");
+    const b = await registerNode("worker-d");
+    expect((await beat(a.node_id, b.node_token, [])).status).toBe(401);
+    const bad = await beat(a.node_id, a.node_token, [
+      { model: "acme/tiny-GGUF", artifact: null, state: "downloading" } as never,
+    ]);
+    expect(bad.status).toBe(400);
+  });
+
+  it("answer a registry version that moves when a model is registered", async () => {
+    const node = await registerNode("worker-e");
+    const before = heartbeatResponseSchema.parse(
+      (await beat(node.node_id, node.node_token, [])).body,
+    ).registry_version;
+    expect(
+      (await server.request("POST", "/v0/models/register", { body: { url: "acme/weights-only" } })).status,
+    ).toBe(201);
+    const after = heartbeatResponseSchema.parse(
+      (await beat(node.node_id, node.node_token, [])).body,
+    ).registry_version;
+    expect(after).toBeGreaterThan(before);
+  });
+});
+
+describe("a node that stops reporting", () => {
+  it("goes offline, and its ready models stop being ready", async () => {
+    const node = await registerNode("worker-silent");
+    await beat(node.node_id, node.node_token, [
+      { model: "acme/split-GGUF", artifact: "big-Q8_0.gguf", state: "ready" },
+    ]);
+    const ready = async () =>
+      openAiModelListSchema
+        .parse((await server.request("GET", "/v1/models")).body)
+        .data.find((m) => m.id === "acme/split-GGUF")?.ready;
+    expect(await ready()).toBe(true);
+    await waitFor("the silent node to go offline", async () => {
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+      return nodes.data.find((n) => n.name === "worker-silent")?.status === "offline";
+    });
+    expect(await ready()).toBe(false);
+  });
+});
+
+describe("node tokens", () => {
+  it("read the model list and manifests, and nothing else", async () => {
+    const node = await registerNode("worker-reader");
+    const auth = { headers: { authorization: `Bearer ${node.node_token}` } };
+    expect((await server.request("GET", "/v0/models", auth)).status).toBe(200);
+    expect(
+      (await server.request("GET", "/v0/models/registry/acme%2Ftiny-GGUF/manifest.json", auth)).status,
+    ).toBe(200);
+    expect(
+      (await server.request("POST", "/v0/models/register", { ...auth, body: { url: "acme/two-Q4" } })).status,
+    ).toBe(401);
+    expect((await server.request("DELETE", "/v0/models/acme%2Ftiny-GGUF", auth)).status).toBe(401);
+    expect((await server.request("GET", "/v0/nodes", auth)).status).toBe(401);
+  });
+});
+
+describe("registry changes", () => {
+  it("are pushed to online nodes at once, with their token", async () => {
+    const pokes: (string | undefined)[] = [];
+    const nodeServer = http.createServer((request, response) => {
+      if (request.url === "/v0/sync") pokes.push(request.headers.authorization);
+      response.writeHead(204).end();
+    });
+    nodeServer.listen(0, "127.0.0.1");
+    await once(nodeServer, "listening");
+    try {
+      const node = await registerNode(
+        "worker-listening",
+        undefined,
+        `http://127.0.0.1:${(nodeServer.address() as AddressInfo).port}`,
+      );
+      expect(
+        (await server.request("POST", "/v0/models/register", { body: { url: "acme/two-Q4/a-Q4_K_M.gguf" } }))
+          .status,
+      ).toBe(201);
+      await waitFor("the sync notice", () => pokes.length > 0);
+      expect(pokes[0]).toBe(`Bearer ${node.node_token}`);
+    } finally {
+      nodeServer.close();
+    }
+  });
+});
+
+describe("registering a model too large for every node", () => {
+  it("warns with the sizes", async () => {
+    const node = await registerNode("small-node", 8 * gb);
+    await beat(node.node_id, node.node_token, [], 8 * gb);
+    const response = await server.request("POST", "/v0/models/register", { body: { url: "acme/huge-GGUF" } });
+    expect(response.status).toBe(201);
+    expect(response.body.warnings.join(" ")).toMatch(
+      /Too large for every node: the smallest GGUF needs 70\.0 GB, the largest node has \d+\.\d GB/,
+    );
+  });
+});
