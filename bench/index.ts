@@ -1,7 +1,8 @@
+import { benchDownload } from "./download";
 import { benchRegistry } from "./registry";
 
 /** `npm run bench -- <name>…`; no name runs them all. */
-const benches: Record<string, () => Promise<void>> = { registry: benchRegistry };
+const benches: Record<string, () => Promise<void>> = { registry: benchRegistry, download: benchDownload };
 
 const names = process.argv.slice(2);
 const unknown = names.filter((name) => !(name in benches));

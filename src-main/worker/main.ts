@@ -1,8 +1,80 @@
 /**
- * The node process entry (one per GPU). It is started by the control plane's supervisor, or by
- * `llmlb node --join` on another machine. Syncing, downloading and inference arrive with the
- * nodes work; until then the entry only says what it is and exits non-zero, so nothing mistakes
- * it for a working node.
+ * The node process (one per GPU): started by the control plane's supervisor, or on another machine
+ * by `llmlb node --join`. It registers with the control plane, syncs the registry, downloads each
+ * model's file into the Hugging Face cache, and reports by heartbeat.
  */
-process.stderr.write("llmlb worker: this build has no node implementation yet.\n");
-process.exitCode = 1;
+import path from "node:path";
+import { createLogger } from "../core/logger";
+import { probeDevicesFlag } from "../core/supervisor/detectDevices";
+import { createControlPlaneClient } from "./controlPlaneClient";
+import { openDownloadLedger } from "./downloadLedger";
+import { createMemoryProbe } from "./memory";
+import { createNodeAgent, type NodeAgent } from "./nodeAgent";
+import { createNodeServer } from "./nodeServer";
+import { probeDevices } from "./probeDevices";
+import { workerConfigFromEnv } from "./workerConfig";
+
+/**
+ * Started by a supervisor, a worker must not outlive it: it exits when the channel to its parent
+ * closes, and, should that notice be missed (the parent died while this process was starting), when
+ * it finds itself adopted by another parent.
+ */
+function onParentGone(stop: (reason: string) => void): void {
+  if (!process.send) return;
+  const parent = process.ppid;
+  if (!process.connected || parent === 1) return stop("control plane gone");
+  process.once("disconnect", () => stop("control plane gone"));
+  setInterval(() => process.ppid !== parent && stop("control plane gone"), 1000).unref();
+}
+
+async function runNode(): Promise<void> {
+  const config = workerConfigFromEnv(process.env);
+  const log = createLogger({ level: config.logLevel }).child({ node: config.name });
+  const memory = await createMemoryProbe(config.backend);
+  const ledger = await openDownloadLedger(
+    path.join(config.stateDir, config.name, "downloads.json"),
+    config.hubCacheDir,
+    log,
+  );
+  // The server comes first (the agent registers its URL); it reaches the agent once there is one.
+  const started: { agent?: NodeAgent } = {};
+  const server = await createNodeServer({
+    log,
+    nodeToken: () => started.agent?.nodeToken(),
+    onSync: () => started.agent?.syncNow(),
+  });
+  await server.listen({ host: config.host, port: 0 });
+  const address = server.server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const agent = createNodeAgent({
+    config,
+    log,
+    client: createControlPlaneClient(config.controlUrl, config.nodeToken),
+    memory,
+    ledger,
+    nodeUrl: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
+  });
+  started.agent = agent;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      log.info({ reason }, "node stopping");
+      await agent.dispose();
+      await server.close();
+      await memory.dispose();
+      process.exit(0);
+    })();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  onParentGone(stop);
+  await agent.start();
+}
+
+if (process.argv.includes(probeDevicesFlag)) {
+  process.stdout.write(`${JSON.stringify({ devices: await probeDevices() })}\n`);
+  process.exit(0);
+} else {
+  await runNode();
+}

@@ -57,7 +57,7 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv):
     url,
     output,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill("SIGTERM");
       const [code] = await once(child, "exit");
       return code as number | null;

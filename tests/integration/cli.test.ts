@@ -93,6 +93,12 @@ describe("llmlb model", () => {
     expect(status.stdout).toMatch(/Models: +2 registered, 0 ready/);
   });
 
+  it("lists no nodes when serve runs without workers, and says how to get some", async () => {
+    const nodes = await runCli(["node", "list"], env);
+    expect(nodes.code).toBe(0);
+    expect(nodes.stdout).toMatch(/No nodes\. `llmlb serve` starts one per GPU/);
+  });
+
   it("rejects bad flags before calling the server", async () => {
     const result = await runCli(["model", "list", "--limit", "ten"], env);
     expect(result.code).not.toBe(0);
@@ -124,7 +130,7 @@ describe("llmlb model", () => {
         LLMLB_DATA_DIR: other.path,
       });
       expect(bad.code).toBe(1);
-      expect(bad.stderr).toMatch(/admin token is not valid/);
+      expect(bad.stderr).toMatch(/token is not valid for this endpoint \(it needs the admin token\)/);
     } finally {
       await other.remove();
     }
@@ -160,7 +166,10 @@ describe("LLMLB_ADMIN_TOKEN", () => {
 describe("shutdown", () => {
   it("stops on SIGTERM with exit code 0 and removes server.json", async () => {
     const second = await makeTempDir();
-    const proc = await startServeProcess(["--port", "0", "--workers", "none"], { ...env, LLMLB_DATA_DIR: second.path });
+    const proc = await startServeProcess(["--port", "0", "--workers", "none"], {
+      ...env,
+      LLMLB_DATA_DIR: second.path,
+    });
     expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(true);
     expect(await proc.stop()).toBe(0);
     expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(false);

@@ -1,11 +1,6 @@
 import fs from "node:fs";
 import fastifyStatic from "@fastify/static";
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-} from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";

@@ -1,0 +1,30 @@
+/** How long to wait before the next attempt: exponential backoff, unless the server said (Retry-After). */
+
+export const MAX_BACKOFF_MS = 30_000;
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
+ * Delay before retry number `failures` (1 = after the first failure): base * 2^(failures-1), capped,
+ * with the upper half jittered so parallel segments do not retry in lockstep. A server's Retry-After wins.
+ */
+export function backoffDelayMs(
+  failures: number,
+  baseMs: number,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
+  if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
+  const exponential = Math.min(MAX_BACKOFF_MS, Math.max(0, baseMs) * 2 ** Math.max(0, failures - 1));
+  return Math.round(exponential / 2 + (exponential / 2) * random());
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
+  // An HTTP date names its day and month; this keeps "-5" and the like from parsing as a year.
+  const date = /[a-z]/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
+}

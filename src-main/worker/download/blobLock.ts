@@ -1,0 +1,154 @@
+/**
+ * A lock per blob shared by every process using the cache: `blobs/<sha256>.lock`, created exclusively
+ * and holding who took it. A second downloader waits (polling, abortable) instead of fetching the same
+ * bytes. A lock is stale, and taken over, when its process is gone: a dead pid on this host, our own pid
+ * without our token (a restarted container reusing the pid), or no heartbeat for a while (other hosts).
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../../core/logger";
+
+const HEARTBEAT_MS = 15_000;
+const STALE_WITHOUT_HEARTBEAT_MS = 120_000;
+/** A lock file still empty after this long was left by a process killed between create and write. */
+const EMPTY_LOCK_GRACE_MS = 10_000;
+
+interface Holder {
+  pid: number;
+  host: string;
+  token: string;
+}
+
+/** Tokens of the locks this process holds right now. */
+const heldTokens = new Set<string>();
+
+export interface BlobLock {
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  signal: AbortSignal;
+  log: Logger;
+  pollMs?: number;
+}
+
+export async function acquireBlobLock(lockPath: string, options: LockOptions): Promise<BlobLock> {
+  const me: Holder = { pid: process.pid, host: os.hostname(), token: randomBytes(12).toString("hex") };
+  let waitingSince: number | undefined;
+  for (;;) {
+    options.signal.throwIfAborted();
+    try {
+      await fs.writeFile(lockPath, JSON.stringify(me), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const current = await readLock(lockPath);
+    if (current === undefined) continue; // released in between: try again at once
+    if (isStale(current) && (await breakStaleLock(lockPath, current, options.log))) continue;
+    if (waitingSince === undefined) {
+      waitingSince = Date.now();
+      options.log.info(
+        { lock: lockPath, holder: current.holder },
+        "another download of this file is running; waiting",
+      );
+    }
+    await sleep(options.pollMs ?? 250, undefined, { signal: options.signal });
+  }
+  heldTokens.add(me.token);
+  if (waitingSince !== undefined)
+    options.log.info({ waitedMs: Date.now() - waitingSince }, "took the download lock");
+  // The heartbeat tells processes on other hosts (shared cache folders) that the holder is alive.
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    fs.utimes(lockPath, now, now).catch(() => {});
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      clearInterval(heartbeat);
+      heldTokens.delete(me.token);
+      const current = await readLock(lockPath);
+      if (current?.holder?.token === me.token) await fs.rm(lockPath, { force: true });
+    },
+  };
+}
+
+interface LockFile {
+  holder: Holder | undefined;
+  ageMs: number;
+}
+
+async function readLock(lockPath: string): Promise<LockFile | undefined> {
+  try {
+    const [text, stat] = await Promise.all([fs.readFile(lockPath, "utf8"), fs.stat(lockPath)]);
+    return { holder: parseHolder(text), ageMs: Date.now() - stat.mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Holder>;
+    if (typeof value.pid === "number" && typeof value.host === "string" && typeof value.token === "string") {
+      return { pid: value.pid, host: value.host, token: value.token };
+    }
+  } catch {
+    // An empty or torn lock file: judged by its age below.
+  }
+  return undefined;
+}
+
+function isStale({ holder, ageMs }: LockFile): boolean {
+  if (holder === undefined) return ageMs > EMPTY_LOCK_GRACE_MS;
+  if (ageMs > STALE_WITHOUT_HEARTBEAT_MS) return true;
+  if (holder.host !== os.hostname()) return false;
+  if (holder.pid === process.pid) return !heldTokens.has(holder.token);
+  return !processAlive(holder.pid);
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes a stale lock, guarded by `<lock>.break` so two waiters judging the same stale lock cannot
+ * remove each other's fresh one: only the guard's holder removes, after checking it is still the stale one.
+ */
+async function breakStaleLock(lockPath: string, stale: LockFile, log: Logger): Promise<boolean> {
+  const guard = `${lockPath}.break`;
+  try {
+    await fs.writeFile(guard, String(process.pid), { flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const guardAge = await fs.stat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (guardAge > EMPTY_LOCK_GRACE_MS) await fs.rm(guard, { force: true });
+    return false;
+  }
+  try {
+    const again = await readLock(lockPath);
+    if (again !== undefined && again.holder?.token === stale.holder?.token && isStale(again)) {
+      log.warn({ lock: lockPath, holder: stale.holder }, "taking over the lock of a download that is gone");
+      await fs.rm(lockPath, { force: true });
+    }
+    return true;
+  } finally {
+    await fs.rm(guard, { force: true });
+  }
+}

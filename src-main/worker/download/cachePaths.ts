@@ -1,0 +1,64 @@
+/**
+ * Where things live in the Hugging Face cache, exactly as huggingface_hub lays it out:
+ * `models--org--name/{blobs/<sha256>, snapshots/<commit>/<filename>, refs/<revision>}`.
+ * Pure path arithmetic; callers validate the inputs first (see validateRequest.ts).
+ */
+import path from "node:path";
+
+export interface CachePaths {
+  /** The cache root, absolute. */
+  root: string;
+  repoDir: string;
+  blob: string;
+  /** huggingface_hub's name for a partial blob, so either tool can resume the other's download. */
+  partial: string;
+  /** Our resume bookkeeping (segment progress, validator) next to the partial. */
+  partialState: string;
+  lock: string;
+  snapshot: string;
+  /** Undefined when the revision is the commit itself (huggingface_hub writes no ref then). */
+  ref: string | undefined;
+}
+
+export function repoFolderName(repo: string): string {
+  return `models--${repo.split("/").join("--")}`;
+}
+
+/** `<cacheDir>/models--org--name`. */
+export function repoCacheDir(cacheDir: string, repo: string): string {
+  return path.join(path.resolve(cacheDir), repoFolderName(repo));
+}
+
+export function cachePaths(
+  cacheDir: string,
+  entry: { repo: string; revision?: string; commit: string; filename: string; sha256: string },
+): CachePaths {
+  const root = path.resolve(cacheDir);
+  const repoDir = repoCacheDir(root, entry.repo);
+  const blob = path.join(repoDir, "blobs", entry.sha256);
+  const ref =
+    entry.revision === undefined || entry.revision === entry.commit
+      ? undefined
+      : path.join(repoDir, "refs", ...entry.revision.split("/"));
+  return {
+    root,
+    repoDir,
+    blob,
+    partial: `${blob}.incomplete`,
+    partialState: `${blob}.incomplete.json`,
+    lock: `${blob}.lock`,
+    snapshot: path.join(repoDir, "snapshots", entry.commit, ...entry.filename.split("/")),
+    ref,
+  };
+}
+
+/** The relative symlink target huggingface_hub writes: `../../blobs/<sha>`, one more `../` per folder level. */
+export function snapshotLinkTarget(snapshotPath: string, blobPath: string): string {
+  return path.relative(path.dirname(snapshotPath), blobPath);
+}
+
+/** Whether `candidate` is `root` itself or below it, lexically. */
+export function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+}

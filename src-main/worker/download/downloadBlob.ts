@@ -1,0 +1,196 @@
+/**
+ * Gets one blob into `blobs/<sha256>`: resumes or starts its partial file, fetches the missing pieces in
+ * parallel, checks size and sha256, and only then renames the partial into place. The caller holds the
+ * blob's lock. On failure or abort the partial and its sidecar stay for the next attempt, except after a
+ * checksum mismatch, where nothing of the bad bytes is kept.
+ */
+import fs from "node:fs/promises";
+import type { Dispatcher } from "undici";
+import type { Logger } from "../../core/logger";
+import type { CachePaths } from "./cachePaths";
+import { DownloadError } from "./errors";
+import { RangeIgnoredError } from "./failures";
+import { fetchPiece, type TransferContext } from "./fetchPiece";
+import { FileHasher } from "./fileHasher";
+import {
+  contiguousBytes,
+  doneBytes,
+  loadPartialState,
+  pieceLength,
+  planPieces,
+  savePartialState,
+  type PartialState,
+} from "./partialState";
+import type { WrittenListener } from "./pieceWriter";
+import { runPool } from "./piecePool";
+import { ProgressReporter } from "./progressReporter";
+import type { DownloadProgress, DownloadRequest } from "./types";
+
+export interface BlobDownloadOptions {
+  dispatcher: Dispatcher;
+  token?: string;
+  log: Logger;
+  signal: AbortSignal;
+  onProgress?: (progress: DownloadProgress) => void;
+  connections: number;
+  minSegmentBytes: number;
+  attempts: number;
+  retryBaseDelayMs: number;
+}
+
+/** Returns the body bytes fetched. */
+export async function downloadBlob(
+  request: DownloadRequest,
+  paths: CachePaths,
+  options: BlobDownloadOptions,
+): Promise<number> {
+  const { log } = options;
+  // O_NOFOLLOW: a symlink planted at the partial's name must not redirect our writes out of the cache.
+  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0);
+  const file = await fs.open(paths.partial, flags, 0o644);
+  const state = await resumeState(file, paths, request, options).catch(async (error: unknown) => {
+    await file.close();
+    throw error;
+  });
+  const hasher = new FileHasher(file, () => contiguousBytes(state.pieces));
+  const reporter = new ProgressReporter(request.size, options.onProgress);
+  let fetched = 0;
+  let saving: Promise<void> | undefined;
+  let keepPartial = true;
+
+  // Progress goes out only after the sidecar holding it is saved: what was reported survives a kill.
+  const onWritten: WrittenListener = (position, buffers) => {
+    for (const buffer of buffers) fetched += buffer.length;
+    hasher.advance();
+    if (saving !== undefined || !reporter.due()) return;
+    const done = doneBytes(state.pieces);
+    const fetchedNow = fetched;
+    saving = savePartialState(paths.partialState, state)
+      .then(() => reporter.report(done, fetchedNow))
+      .catch((error: unknown) => log.warn({ err: error }, "could not save the download's progress"))
+      .finally(() => (saving = undefined));
+  };
+
+  const transfer = async () => {
+    const context: TransferContext = {
+      request,
+      dispatcher: options.dispatcher,
+      token: options.token,
+      file,
+      state,
+      singleStream: state.pieces.length === 1,
+      onWritten,
+      restartFromZero: async () => {
+        await file.truncate(0);
+        for (const piece of state.pieces) piece.done = 0;
+        hasher.reset();
+      },
+      log,
+      attempts: options.attempts,
+      retryBaseDelayMs: options.retryBaseDelayMs,
+    };
+    const missing = state.pieces.filter((piece) => piece.done < pieceLength(piece));
+    await runPool(missing, context.singleStream ? 1 : options.connections, options.signal, (piece, signal) =>
+      fetchPiece(context, piece, signal),
+    );
+  };
+
+  const started = performance.now();
+  let mismatch: DownloadError | undefined;
+  try {
+    hasher.advance(); // hash what an earlier run left, while the rest downloads
+    try {
+      await transfer();
+    } catch (error) {
+      if (!(error instanceof RangeIgnoredError)) throw error;
+      log.warn("the server ignores Range requests; downloading in one stream from the start");
+      state.pieces = planPieces(request.size, 1, 1);
+      state.validator = undefined;
+      await file.truncate(0);
+      hasher.reset();
+      await savePartialState(paths.partialState, state);
+      await transfer();
+    }
+    const actual = await hasher.digest();
+    const { size } = await file.stat();
+    if (size !== request.size || actual !== request.sha256) mismatch = checksumError(request, actual, size);
+    keepPartial = false;
+  } finally {
+    await hasher.stop();
+    await saving;
+    if (keepPartial) {
+      await savePartialState(paths.partialState, state).catch((error: unknown) =>
+        log.warn({ err: error }, "could not save the download's progress"),
+      );
+    }
+    await file.close();
+  }
+  if (mismatch !== undefined) {
+    await discardPartial(paths);
+    throw mismatch;
+  }
+  await fs.rename(paths.partial, paths.blob);
+  await fs.rm(paths.partialState, { force: true });
+  const seconds = (performance.now() - started) / 1000;
+  log.info(
+    {
+      fetchedBytes: fetched,
+      seconds: Number(seconds.toFixed(3)),
+      mbPerSecond: Math.round(fetched / 1e6 / seconds),
+    },
+    "download verified",
+  );
+  return fetched;
+}
+
+/**
+ * Where to continue: our sidecar's pieces when it describes a parallel download of this very file,
+ * otherwise the partial's length as a prefix (ours, or huggingface_hub's, which resumes the same way).
+ * The partial is sized to the layout: full length (sparse) for pieces, exactly the prefix for a stream.
+ */
+async function resumeState(
+  file: fs.FileHandle,
+  paths: CachePaths,
+  request: DownloadRequest,
+  options: BlobDownloadOptions,
+): Promise<PartialState> {
+  const onDisk = (await file.stat()).size;
+  const saved = await loadPartialState(paths.partialState, request);
+  let state: PartialState;
+  if (saved !== undefined && saved.pieces.length > 1 && onDisk === request.size) {
+    state = saved;
+  } else {
+    // A piece layout whose file lost its length cannot be trusted, nor can a partial longer than the file.
+    const prefix = (saved?.pieces.length ?? 0) > 1 || onDisk > request.size ? 0 : onDisk;
+    state = {
+      size: request.size,
+      sha256: request.sha256,
+      validator: prefix > 0 ? saved?.validator : undefined,
+      pieces: planPieces(request.size, options.connections, options.minSegmentBytes, prefix),
+    };
+    // The sidecar first: a sparse full-length partial without one would look like a finished stream.
+    await savePartialState(paths.partialState, state);
+    const length = state.pieces.length > 1 ? request.size : prefix;
+    if (onDisk !== length) await file.truncate(length);
+  }
+  const done = doneBytes(state.pieces);
+  options.log.info(
+    { size: request.size, resumeFrom: done, pieces: state.pieces.length, connections: options.connections },
+    done > 0 ? "resuming download" : "download started",
+  );
+  return state;
+}
+
+function checksumError(request: DownloadRequest, actual: string, size: number): DownloadError {
+  const sizeNote = size === request.size ? "" : ` (${size} bytes instead of ${request.size})`;
+  return new DownloadError(
+    "checksum",
+    `${request.filename} from ${request.repo} failed verification: expected sha256 ${request.sha256}, ` +
+      `got ${actual}${sizeNote}. The corrupt download was deleted; try again.`,
+  );
+}
+
+/** Deletes a partial download and its sidecar (after a checksum mismatch). */
+async function discardPartial(paths: CachePaths): Promise<void> {
+  await Promise.all([fs.rm(paths.partial, { force: true }), fs.rm(paths.partialState, { force: true })]);
+}

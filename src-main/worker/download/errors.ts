@@ -1,0 +1,63 @@
+/** The one error type of the downloader, and how local and HTTP failures map onto it. */
+
+export type DownloadErrorCode =
+  "checksum" | "unauthorized" | "not_found" | "disk_full" | "network" | "invalid" | "aborted";
+
+export interface DownloadErrorOptions {
+  cause?: unknown;
+  /** Default: true for "network" only; a later call may succeed without anything changing. */
+  retryable?: boolean;
+}
+
+export class DownloadError extends Error {
+  readonly code: DownloadErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: DownloadErrorCode, message: string, options: DownloadErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "DownloadError";
+    this.code = code;
+    this.retryable = options.retryable ?? code === "network";
+  }
+}
+
+export function unauthorizedMessage(repo: string, status: number): string {
+  return (
+    `The Hugging Face Hub refused access to ${repo} (HTTP ${status}). ` +
+    "Set a Hugging Face token (the HF_TOKEN environment variable, or Settings in the app); " +
+    `if the repo is gated, also accept its terms on https://huggingface.co/${repo} with that account.`
+  );
+}
+
+export function abortedError(cause?: unknown): DownloadError {
+  return new DownloadError("aborted", "The download was cancelled; its partial data is kept for later.", {
+    cause,
+  });
+}
+
+function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * A file-system error as a DownloadError: a full disk or quota, or a cache folder we may not write.
+ * Anything else is returned unchanged (a bug or an unexpected state is not dressed up as a known case).
+ */
+export function fromLocalError(error: unknown, where: string): unknown {
+  if (error instanceof DownloadError) return error;
+  const code = errnoCode(error);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new DownloadError(
+      "disk_full",
+      `The disk holding ${where} is full. Free some space and start the download again; it resumes where it stopped.`,
+      { cause: error, retryable: false },
+    );
+  }
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new DownloadError("invalid", `Cannot write to the Hugging Face cache at ${where} (${code}).`, {
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,103 @@
+/**
+ * Which failures are worth another attempt (429, 5xx, cut or timed-out connections) and what an HTTP
+ * answer that is not the file means for the user.
+ */
+import { parseRetryAfter } from "./backoff";
+import { DownloadError, unauthorizedMessage } from "./errors";
+import { header, type OpenedResponse } from "./hubRequest";
+import type { DownloadRequest } from "./types";
+
+/** A failure another attempt may get past; `retryAfterMs` when the server said when. */
+export class TransientError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "TransientError";
+  }
+}
+
+/** The server answered 200 to a range request: parallel segments cannot work against it. */
+export class RangeIgnoredError extends Error {
+  constructor() {
+    super("the server ignored the Range header");
+    this.name = "RangeIgnoredError";
+  }
+}
+
+const TRANSIENT_STATUSES = new Set([408, 425, 429]);
+
+const TRANSIENT_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+]);
+
+/** The retry reason when `error` is transient, else undefined. Looks through `cause` chains. */
+export function transientReason(error: unknown): { reason: string; retryAfterMs?: number } | undefined {
+  if (error instanceof TransientError) return { reason: error.message, retryAfterMs: error.retryAfterMs };
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && TRANSIENT_CODES.has(code)) {
+      return { reason: `${code}: ${(current as Error).message}` };
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** What an answer other than 200/206 means, as an error to throw. Consumes the (small) body. */
+export async function statusFailure(response: OpenedResponse, request: DownloadRequest): Promise<Error> {
+  await response.body.dump().catch(() => {});
+  const status = response.statusCode;
+  const hubMessage = header(response.headers, "x-error-message");
+  const detail = hubMessage ? `: ${hubMessage.slice(0, 200)}` : "";
+  const fromHub = new URL(response.url).origin === new URL(request.url).origin;
+  if (TRANSIENT_STATUSES.has(status) || status >= 500) {
+    return new TransientError(
+      `HTTP ${status}${detail}`,
+      parseRetryAfter(header(response.headers, "retry-after")),
+    );
+  }
+  if (status === 401 || status === 403) {
+    // A CDN's signed URL can expire mid-download; the next attempt starts at the hub and gets a new one.
+    if (!fromHub) return new TransientError(`HTTP ${status} from the download server`);
+    return new DownloadError("unauthorized", unauthorizedMessage(request.repo, status));
+  }
+  if (status === 404 || status === 410) {
+    return new DownloadError(
+      "not_found",
+      `${request.filename} was not found in ${request.repo} at commit ${request.commit} (HTTP ${status})${detail}.`,
+    );
+  }
+  if (status === 416) return sizeMismatch(request, undefined);
+  return new DownloadError(
+    "network",
+    `Downloading ${request.filename} from ${request.repo} failed: the server answered HTTP ${status}${detail}.`,
+    { retryable: false },
+  );
+}
+
+export function sizeMismatch(request: DownloadRequest, servedSize: number | undefined): DownloadError {
+  const served = servedSize === undefined ? "a different size" : `${servedSize} bytes`;
+  return new DownloadError(
+    "checksum",
+    `${request.filename} from ${request.repo} is ${served} on the server, but ${request.size} bytes were expected; ` +
+      "the file may have changed on the hub. Refresh the model and try again.",
+  );
+}

@@ -1,0 +1,36 @@
+/** Throttled progress for the caller: at most one report per interval, speed over the last few seconds. */
+import type { DownloadProgress } from "./types";
+
+const SPEED_WINDOW_MS = 3000;
+
+export class ProgressReporter {
+  private lastReport = Number.NEGATIVE_INFINITY;
+  /** (time, bytes fetched by this call) samples of the last few seconds. */
+  private samples: Array<{ at: number; fetched: number }> = [];
+
+  constructor(
+    private readonly bytesTotal: number,
+    private readonly onProgress: ((progress: DownloadProgress) => void) | undefined,
+    private readonly intervalMs = 250,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.samples.push({ at: this.now(), fetched: 0 });
+  }
+
+  /** Whether a report is due; the first write reports at once, so the caller learns the resume point. */
+  due(): boolean {
+    return this.now() - this.lastReport >= this.intervalMs;
+  }
+
+  report(bytesDone: number, fetched: number): void {
+    const at = this.now();
+    this.lastReport = at;
+    this.samples.push({ at, fetched });
+    while (this.samples.length > 2 && at - (this.samples[1]?.at ?? at) >= SPEED_WINDOW_MS)
+      this.samples.shift();
+    const first = this.samples[0] ?? { at, fetched };
+    const seconds = (at - first.at) / 1000;
+    const bytesPerSecond = seconds > 0 ? Math.round((fetched - first.fetched) / seconds) : 0;
+    this.onProgress?.({ bytesDone, bytesTotal: this.bytesTotal, bytesPerSecond });
+  }
+}

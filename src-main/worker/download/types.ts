@@ -1,0 +1,52 @@
+/** The public shapes of the downloader (see index.ts). */
+import type { Logger } from "../../core/logger";
+
+export interface DownloadRequest {
+  /** "org/name", already validated. */
+  repo: string;
+  /** As registered ("main", a tag, or a sha). */
+  revision: string;
+  /** 40-hex commit the revision resolved to. */
+  commit: string;
+  /** Repo-relative path, already validated (may contain "/"). */
+  filename: string;
+  /** The hub's resolve URL at the commit (may redirect to a CDN). */
+  url: string;
+  /** Expected bytes. */
+  size: number;
+  /** Expected LFS sha256 (64 hex). */
+  sha256: string;
+}
+
+export interface DownloadProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+}
+
+export interface DownloadOptions {
+  /** HF_HUB_CACHE root. */
+  cacheDir: string;
+  log: Logger;
+  /** HF token, sent as Bearer to the hub (not to a different-origin CDN redirect target). */
+  token?: string;
+  signal?: AbortSignal;
+  /** Throttled: at most every 250 ms, plus once at the end. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Parallel range segments (connections) for large files; default 4. */
+  segments?: number;
+  /** Files smaller than segments * this download in one stream; default 32 MiB. */
+  minSegmentBytes?: number;
+  /** Attempts per segment/stream on 429/5xx/cut connections; default 8. Progress resets the count. */
+  retries?: number;
+  /** Exponential backoff base, default 500 ms, capped at 30 s; Retry-After wins (capped at 5 min). */
+  retryBaseDelayMs?: number;
+}
+
+export interface DownloadResult {
+  snapshotPath: string;
+  blobPath: string;
+  /** Body bytes received by this call (0 when the file was already cached). */
+  fetchedBytes: number;
+  alreadyCached: boolean;
+}

@@ -1,0 +1,86 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { Logger } from "../core/logger";
+import { repoCacheDir } from "./download";
+
+const entrySchema = z.object({
+  repo: z.string(),
+  commit: z.string(),
+  filename: z.string(),
+  sha256: z.string(),
+});
+export type LedgerEntry = z.infer<typeof entrySchema>;
+
+/**
+ * What this node put into the shared Hugging Face cache itself. Only these files are ever deleted:
+ * what huggingface-cli or another tool (or another llmlb node) fetched is left alone.
+ */
+export interface DownloadLedger {
+  record(entry: LedgerEntry): Promise<void>;
+  /** Deletes the snapshot links and blobs of entries whose sha256 no registered model uses any more. */
+  prune(inUse: ReadonlySet<string>): Promise<LedgerEntry[]>;
+}
+
+export async function openDownloadLedger(
+  file: string,
+  cacheDir: string,
+  log: Logger,
+): Promise<DownloadLedger> {
+  let entries: LedgerEntry[] = [];
+  try {
+    entries = z.array(entrySchema).parse(JSON.parse(await fs.readFile(file, "utf8")));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      log.warn({ err: error, file }, "download ledger unreadable; starting a new one");
+  }
+
+  async function save(): Promise<void> {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(entries, null, 1));
+    await fs.rename(temp, file);
+  }
+
+  /** Removes empty folders from `dir` up to (not including) `stop`. */
+  async function removeEmptyParents(dir: string, stop: string): Promise<void> {
+    for (let current = dir; current.startsWith(stop + path.sep); current = path.dirname(current)) {
+      try {
+        await fs.rmdir(current);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  return {
+    async record(entry) {
+      if (
+        entries.some(
+          (e) => e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename,
+        )
+      )
+        return;
+      entries.push(entry);
+      await save();
+    },
+    async prune(inUse) {
+      const unused = entries.filter((entry) => !inUse.has(entry.sha256));
+      if (unused.length === 0) return [];
+      entries = entries.filter((entry) => inUse.has(entry.sha256));
+      for (const entry of unused) {
+        const repoDir = repoCacheDir(cacheDir, entry.repo);
+        const snapshots = path.join(repoDir, "snapshots");
+        const link = path.join(snapshots, entry.commit, ...entry.filename.split("/"));
+        await fs.rm(link, { force: true });
+        await removeEmptyParents(path.dirname(link), snapshots);
+        if (!entries.some((kept) => kept.sha256 === entry.sha256)) {
+          await fs.rm(path.join(repoDir, "blobs", entry.sha256), { force: true });
+        }
+        log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");
+      }
+      await save();
+      return unused;
+    },
+  };
+}

@@ -1,0 +1,289 @@
+import type { Model, NodeModelState } from "../contract";
+import type { Logger } from "../core/logger";
+import { checkGgufHeader } from "./checkGguf";
+import { chooseArtifact } from "./chooseArtifact";
+import { ControlPlaneError, type ControlPlaneClient } from "./controlPlaneClient";
+import { DownloadError, downloadToHfCache } from "./download";
+import type { DownloadLedger } from "./downloadLedger";
+import type { MemoryProbe } from "./memory";
+import type { WorkerConfig } from "./workerConfig";
+
+export interface NodeAgentOptions {
+  config: WorkerConfig;
+  log: Logger;
+  client: ControlPlaneClient;
+  memory: MemoryProbe;
+  ledger: DownloadLedger;
+  /** Where the control plane reaches this node. */
+  nodeUrl: string;
+}
+
+export interface NodeAgent {
+  /** Registers (retrying until the control plane answers), then heartbeats and syncs until disposed. */
+  start(): Promise<void>;
+  /** Syncs with the registry as soon as possible (the control plane said it changed). */
+  syncNow(): void;
+  /** The node token the control plane gave; it calls the node with it. */
+  nodeToken(): string | undefined;
+  states(): NodeModelState[];
+  /** Stops timers and aborts the download in progress; its partial file stays for next time. */
+  dispose(): Promise<void>;
+}
+
+interface Tracked {
+  model: Model;
+  state: NodeModelState;
+  failures: number;
+  retryAt: number;
+}
+
+/** After a failure, wait 15 s, doubling up to 10 min, before trying a model again. */
+export function retryDelayMs(failures: number): number {
+  return Math.min(10 * 60_000, 15_000 * 2 ** Math.max(0, failures - 1));
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof DownloadError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * The node's side of the protocol: keeps one state per registered model, downloads one model at a
+ * time into the Hugging Face cache, reports by heartbeat, and drops what was deleted.
+ */
+export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
+  const { config, client, memory, ledger } = options;
+  const log = options.log.child({ module: "agent" });
+  const stopped = new AbortController();
+  const tracked = new Map<string, Tracked>();
+  let nodeId: string | undefined;
+  let token: string | undefined;
+  let heartbeatMs = 2000;
+  let syncMs = 5000;
+  let seenVersion: number | undefined;
+  let syncing: Promise<void> | undefined;
+  let syncAgain = false;
+  let working = false;
+  let current: { modelId: string; controller: AbortController } | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+
+  function every(ms: () => number, task: () => Promise<void>): void {
+    const tick = () => {
+      if (stopped.signal.aborted) return;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        void task().finally(tick);
+      }, ms());
+      timers.add(timer);
+    };
+    tick();
+  }
+
+  function wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopped.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    });
+  }
+
+  async function register(): Promise<void> {
+    for (let attempt = 0; !stopped.signal.aborted; attempt++) {
+      try {
+        const answer = await client.register({
+          name: config.name,
+          url: options.nodeUrl,
+          backend: config.backend,
+          devices: await memory.devices(),
+          memory: await memory.memory(),
+        });
+        nodeId = answer.node_id;
+        token = answer.node_token;
+        heartbeatMs = answer.heartbeat_interval_ms;
+        syncMs = answer.sync_interval_ms;
+        log.info({ node: nodeId }, "registered with the control plane");
+        return;
+      } catch (error) {
+        log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+        await wait(Math.min(10_000, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  function setState(entry: Tracked, state: NodeModelState): void {
+    entry.state = state;
+  }
+
+  async function heartbeat(): Promise<void> {
+    if (!nodeId) return;
+    try {
+      const answer = await client.heartbeat(nodeId, {
+        memory: await memory.memory(),
+        models: agent.states(),
+      });
+      if (answer.registry_version !== seenVersion) {
+        seenVersion = answer.registry_version;
+        agent.syncNow();
+      }
+    } catch (error) {
+      if (error instanceof ControlPlaneError && (error.status === 404 || error.status === 401)) {
+        log.warn("the control plane does not know this node any more; registering again");
+        await register();
+        return;
+      }
+      log.warn({ err: errorMessage(error) }, "heartbeat failed");
+    }
+  }
+
+  async function sync(): Promise<void> {
+    if (!nodeId) return;
+    const models = await client.listModels();
+    const registered = new Map(models.map((model) => [model.name, model]));
+    for (const [id] of tracked) {
+      if (registered.has(id)) continue;
+      tracked.delete(id);
+      if (current?.modelId === id) current.controller.abort();
+      log.info({ model: id }, "model deleted from the registry");
+    }
+    for (const model of models) {
+      const entry = tracked.get(model.name);
+      if (!entry) {
+        tracked.set(model.name, {
+          model,
+          state: { model: model.name, artifact: null, state: "pending" },
+          failures: 0,
+          retryAt: 0,
+        });
+      } else if (entry.state.state === "error" && entry.retryAt <= Date.now()) {
+        setState(entry, { model: model.name, artifact: entry.state.artifact, state: "pending" });
+      }
+    }
+    const inUse = new Set(
+      models.flatMap((model) => model.artifacts.map((a) => a.sha256)).filter((sha) => sha !== null),
+    );
+    await ledger.prune(inUse);
+    void work();
+  }
+
+  async function prepare(entry: Tracked): Promise<void> {
+    const modelId = entry.model.name;
+    const controller = new AbortController();
+    current = { modelId, controller };
+    try {
+      const manifest = await client.manifest(modelId);
+      const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
+      if (choice.type === "unsupported") {
+        setState(entry, { model: modelId, artifact: null, state: "unsupported", reason: choice.reason });
+        return;
+      }
+      const artifact = choice.files[0]!.filename;
+      let doneBefore = 0;
+      const paths: string[] = [];
+      for (const file of choice.files) {
+        if (!file.sha256)
+          throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
+        const result = await downloadToHfCache(
+          {
+            repo: manifest.repo,
+            revision: manifest.revision,
+            commit: manifest.commit,
+            filename: file.filename,
+            url: file.url,
+            size: file.size_bytes,
+            sha256: file.sha256,
+          },
+          {
+            cacheDir: config.hubCacheDir,
+            log,
+            token: config.hfToken,
+            signal: AbortSignal.any([controller.signal, stopped.signal]),
+            onProgress: (progress) =>
+              setState(entry, {
+                model: modelId,
+                artifact,
+                state: "downloading",
+                bytes_done: doneBefore + progress.bytesDone,
+                bytes_total: choice.sizeBytes,
+                bytes_per_second: progress.bytesPerSecond,
+              }),
+          },
+        );
+        if (!result.alreadyCached) {
+          await ledger.record({
+            repo: manifest.repo,
+            commit: manifest.commit,
+            filename: file.filename,
+            sha256: file.sha256,
+          });
+        }
+        doneBefore += file.size_bytes;
+        paths.push(result.snapshotPath);
+      }
+      setState(entry, { model: modelId, artifact, state: "verifying" });
+      await checkGgufHeader(paths[0]!);
+      entry.failures = 0;
+      setState(entry, { model: modelId, artifact, state: "ready" });
+      log.info({ model: modelId, artifact }, "model ready");
+    } catch (error) {
+      if (controller.signal.aborted || stopped.signal.aborted) return;
+      entry.failures++;
+      entry.retryAt = Date.now() + retryDelayMs(entry.failures);
+      const message = errorMessage(error);
+      setState(entry, { model: modelId, artifact: entry.state.artifact, state: "error", message });
+      log.warn({ model: modelId, err: message, retryInMs: entry.retryAt - Date.now() }, "model failed");
+    } finally {
+      current = undefined;
+    }
+  }
+
+  /** One model at a time: downloads share the link better in sequence than all at once. */
+  async function work(): Promise<void> {
+    if (working) return;
+    working = true;
+    try {
+      for (;;) {
+        if (stopped.signal.aborted) return;
+        const next = [...tracked.values()].find((entry) => entry.state.state === "pending");
+        if (!next) return;
+        await prepare(next);
+      }
+    } finally {
+      working = false;
+    }
+  }
+
+  const agent: NodeAgent = {
+    async start() {
+      await register();
+      every(() => heartbeatMs, heartbeat);
+      every(
+        () => syncMs,
+        async () => agent.syncNow(),
+      );
+      agent.syncNow();
+    },
+    syncNow() {
+      if (syncing) {
+        syncAgain = true;
+        return;
+      }
+      syncing = sync()
+        .catch((error: unknown) => log.warn({ err: errorMessage(error) }, "sync failed"))
+        .finally(() => {
+          syncing = undefined;
+          if (syncAgain) {
+            syncAgain = false;
+            agent.syncNow();
+          }
+        });
+    },
+    nodeToken: () => token,
+    states: () => [...tracked.values()].map((entry) => entry.state),
+    async dispose() {
+      stopped.abort();
+      for (const timer of timers) clearTimeout(timer);
+      await syncing;
+    },
+  };
+  return agent;
+}

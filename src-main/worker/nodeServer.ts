@@ -1,0 +1,34 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "../core/logger";
+import { checkHost, credentialOf } from "../core/server/guards";
+import { handleError } from "../core/server/errorHandler";
+import { AppError } from "../core/errors";
+
+export interface NodeServerOptions {
+  log: Logger;
+  /** The node token, once registered: what the control plane calls the node with. */
+  nodeToken: () => string | undefined;
+  onSync: () => void;
+}
+
+/** The node's own HTTP server: the control plane tells it to sync here (and, later, sends inference). */
+export async function createNodeServer(options: NodeServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.log.child({ module: "node-http" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.addHook("onRequest", async (request) => {
+    checkHost(request, []);
+    if (request.url === "/v0/health") return;
+    const token = options.nodeToken();
+    if (!token || credentialOf(request) !== token)
+      throw new AppError("auth.missing_token", "This node answers its control plane only.");
+  });
+  app.setErrorHandler(handleError);
+  app.get("/v0/health", async () => ({ status: "ok" }));
+  app.post("/v0/sync", async (_request, reply) => {
+    options.onSync();
+    return reply.status(204).send();
+  });
+  return app;
+}

@@ -1,0 +1,220 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelSchema, nodeListSchema, openAiModelListSchema, type Model } from "../../src-main/contract";
+import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { childPids, isAlive } from "../helpers/processes";
+import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
+
+// Real `llmlb serve` processes with a real worker each, downloading from the fake hub.
+const q4 = generateTinyGguf({ seed: 1 });
+const q8 = generateTinyGguf({ seed: 2 });
+const big = Buffer.concat([generateTinyGguf({ seed: 3 }), Buffer.alloc(6 * 1024 * 1024, 7)]);
+
+let hub: FakeHub;
+let temp: { path: string; remove(): Promise<void> };
+let cacheDir: string;
+let env: NodeJS.ProcessEnv;
+let serve: ServeProcess;
+
+function headers() {
+  return {
+    authorization: `Bearer ${fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim()}`,
+  };
+}
+
+async function api<T>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(serve.url + url, {
+    method,
+    headers: { ...headers(), ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return {
+    status: response.status,
+    body: (response.status === 204 ? undefined : await response.json()) as T,
+  };
+}
+
+async function model(id: string): Promise<Model> {
+  return modelSchema.parse((await api("GET", `/v0/models/${encodeURIComponent(id)}`)).body);
+}
+
+async function waitForState(id: string, state: string, timeoutMs = 30_000): Promise<Model> {
+  return waitFor(
+    `${id} to be ${state}`,
+    async () => {
+      const m = await model(id);
+      return m.nodes.some((node) => node.state === state) ? m : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+function repoDir(repo: string): string {
+  return path.join(cacheDir, `models--${repo.replace("/", "--")}`);
+}
+
+beforeAll(async () => {
+  hub = await startFakeHub({
+    repos: [
+      {
+        id: "acme/tiny-llama-GGUF",
+        files: [
+          { path: "tiny-llama-Q4_K_M.gguf", content: q4 },
+          { path: "tiny-llama-Q8_0.gguf", content: q8 },
+        ],
+      },
+      { id: "acme/corrupt-GGUF", files: [{ path: "c-Q4_K_M.gguf", content: q8 }] },
+      { id: "acme/busy-GGUF", files: [{ path: "b-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] },
+      { id: "acme/big-GGUF", files: [{ path: "big-Q4_K_M.gguf", content: big }] },
+      {
+        id: "acme/soon-gated-GGUF",
+        files: [{ path: "s-Q4_K_M.gguf", content: generateTinyGguf({ seed: 5 }) }],
+      },
+    ],
+  });
+  temp = await makeTempDir();
+  cacheDir = path.join(temp.path, "hub");
+  env = {
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: cacheDir,
+    LLMLB_DATA_DIR: path.join(temp.path, "data"),
+    LLMLB_LOG_LEVEL: "warn",
+  };
+  serve = await startServeProcess(["--port", "0", "--workers", "1"], env);
+});
+afterAll(async () => {
+  await serve?.stop();
+  await hub.close();
+  await temp.remove();
+});
+
+describe("a registered model", () => {
+  it("is downloaded by the worker into the Hugging Face cache and becomes ready", async () => {
+    expect((await api("POST", "/v0/models/register", { url: "acme/tiny-llama-GGUF" })).status).toBe(201);
+    const ready = await waitForState("acme/tiny-llama-GGUF", "ready");
+    expect(ready.ready).toBe(true);
+    expect(ready.nodes[0]).toMatchObject({ state: "ready", artifact: "tiny-llama-Q4_K_M.gguf" });
+    const v1 = openAiModelListSchema.parse((await api("GET", "/v1/models")).body);
+    expect(v1.data.find((m) => m.id === "acme/tiny-llama-GGUF")?.ready).toBe(true);
+
+    const blob = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", sha256Hex(q4));
+    expect(fs.readFileSync(blob).equals(q4)).toBe(true);
+    const link = path.join(
+      repoDir("acme/tiny-llama-GGUF"),
+      "snapshots",
+      ready.commit,
+      "tiny-llama-Q4_K_M.gguf",
+    );
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.realpathSync(link)).toBe(fs.realpathSync(blob));
+    expect(fs.readFileSync(path.join(repoDir("acme/tiny-llama-GGUF"), "refs", "main"), "utf8").trim()).toBe(
+      ready.commit,
+    );
+    // The Q8_0 file was not chosen, so it was not fetched.
+    expect(fs.existsSync(path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", sha256Hex(q8)))).toBe(false);
+
+    const nodes = nodeListSchema.parse((await api("GET", "/v0/nodes")).body);
+    expect(nodes.data).toHaveLength(1);
+    expect(nodes.data[0]).toMatchObject({ status: "online", backend: "cpu" });
+  });
+
+  it("with a corrupted byte never becomes ready: an error that names the checksum, and nothing published", async () => {
+    hub.setFaults({ flipByteAt: 100 });
+    try {
+      expect((await api("POST", "/v0/models/register", { url: "acme/corrupt-GGUF" })).status).toBe(201);
+      const failed = await waitForState("acme/corrupt-GGUF", "error");
+      const node = failed.nodes[0]!;
+      expect(node.state === "error" && node.message).toMatch(/checksum|sha256/i);
+      expect(failed.ready).toBe(false);
+      expect(fs.existsSync(path.join(repoDir("acme/corrupt-GGUF"), "blobs", sha256Hex(q8)))).toBe(false);
+      expect(fs.existsSync(path.join(repoDir("acme/corrupt-GGUF"), "snapshots"))).toBe(false);
+    } finally {
+      hub.clearFaults();
+    }
+  });
+
+  it("rate-limited by the hub (429) is retried after the wait and becomes ready", async () => {
+    hub.setFaults({ downloadStatus: 429, retryAfterSeconds: 1 });
+    hub.resetStats();
+    expect((await api("POST", "/v0/models/register", { url: "acme/busy-GGUF" })).status).toBe(201);
+    await waitFor("a 429 to reach the worker", () => hub.requests.some((r) => r.status === 429), {
+      timeoutMs: 15_000,
+    });
+    hub.clearFaults();
+    await waitForState("acme/busy-GGUF", "ready");
+  });
+
+  it("whose files need a token the node does not have reports an error telling the user to set one", async () => {
+    expect((await api("POST", "/v0/models/register", { url: "acme/soon-gated-GGUF" })).status).toBe(201);
+    // Gated after registration: the node's download is refused.
+    hub.addRepo({
+      id: "acme/soon-gated-GGUF",
+      gated: true,
+      files: [{ path: "s-Q4_K_M.gguf", content: generateTinyGguf({ seed: 5 }) }],
+    });
+    const failed = await waitForState("acme/soon-gated-GGUF", "error");
+    const node = failed.nodes[0]!;
+    expect(node.state === "error" && node.message).toMatch(/Hugging Face token/);
+  });
+
+  it("when deleted, has its files dropped from the cache by the node that fetched them", async () => {
+    const blob = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", sha256Hex(q4));
+    const foreign = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", "f".repeat(64));
+    fs.writeFileSync(foreign, "fetched by another tool");
+    expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
+    await waitFor("the blob to be removed", () => !fs.existsSync(blob), { timeoutMs: 15_000 });
+    expect(fs.existsSync(foreign)).toBe(true);
+  });
+});
+
+describe("a worker killed mid-download", () => {
+  it("is restarted and resumes from its partial file", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 2 * 1024 * 1024 });
+    hub.resetStats();
+    try {
+      expect((await api("POST", "/v0/models/register", { url: "acme/big-GGUF" })).status).toBe(201);
+      await waitFor(
+        "a quarter of the download",
+        async () => {
+          const node = (await model("acme/big-GGUF")).nodes[0];
+          return node?.state === "downloading" && node.bytes_done > big.length / 4;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const [worker] = childPids(serve.child.pid!);
+      expect(worker).toBeDefined();
+      process.kill(worker!, "SIGKILL");
+      await waitFor("a new worker", () => childPids(serve.child.pid!).some((pid) => pid !== worker), {
+        timeoutMs: 15_000,
+      });
+      hub.clearFaults();
+      await waitForState("acme/big-GGUF", "ready", 60_000);
+      expect(hub.bytesServed()).toBeLessThan(1.5 * big.length);
+    } finally {
+      hub.clearFaults();
+    }
+  });
+});
+
+describe("restarting the control plane on the same cache", () => {
+  it("finds the model ready without downloading it again", async () => {
+    await serve.stop();
+    hub.resetStats();
+    serve = await startServeProcess(["--port", "0", "--workers", "1"], env);
+    await waitForState("acme/big-GGUF", "ready");
+    expect(hub.bytesServed()).toBe(0);
+  });
+});
+
+describe("the control plane killed with SIGKILL", () => {
+  it("leaves no worker behind", async () => {
+    await waitFor("a worker", () => childPids(serve.child.pid!).length > 0);
+    const workers = childPids(serve.child.pid!);
+    serve.child.kill("SIGKILL");
+    await waitFor("every worker to exit", () => workers.every((pid) => !isAlive(pid)), { timeoutMs: 15_000 });
+  });
+});
