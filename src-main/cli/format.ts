@@ -1,15 +1,5 @@
 /** Human-readable output for the terminal. */
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
-}
+export { formatBytes } from "../core/models/describeState";
 
 /** A plain aligned table: a header row, then one row per item. */
 export function formatTable(headers: string[], rows: string[][]): string {

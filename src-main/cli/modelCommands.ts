@@ -1,7 +1,7 @@
 import type { Health, ModelList, NodeList, RegisterResponse } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
-import { modelStateText } from "./modelStateText";
+import { modelStateText } from "../core/models/describeState";
 
 export interface Output {
   out: (line: string) => void;

@@ -16,6 +16,7 @@ import { createMetadataService } from "./hub/metadataService";
 import type { Logger } from "./logger";
 import { createModelService, type ModelService } from "./models/modelService";
 import { createHubCacheRepository } from "./registry/hubCacheRepository";
+import { createBalancer, type BalancerOptions } from "./balancer/balancer";
 import { createNodeService, type NodeService } from "./nodes/nodeService";
 import { createModelRepository } from "./registry/modelRepository";
 import { createNodeRepository } from "./registry/nodeRepository";
@@ -40,6 +41,8 @@ export interface CoreOptions {
   sqliteNativeBinding?: string;
   /** Starts local worker processes (config.workers says how many). Default: none are started. */
   workerLauncher?: WorkerLauncher;
+  /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
+  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode">;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
   nodeTimings?: { heartbeatIntervalMs?: number; syncIntervalMs?: number; offlineAfterMs?: number };
 }
@@ -94,9 +97,17 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: () => nodes.notifySync(),
   });
+  const balancer = createBalancer({
+    nodes,
+    models,
+    log: log.child({ module: "balancer" }),
+    clock,
+    ...options.balancer,
+  });
   const app = await createHttpServer({
     models,
     nodes,
+    balancer,
     credentials: { adminToken, nodeToken, nodeForToken: (token) => nodes.nodeForToken(token) },
     log,
     version: options.version,
@@ -157,6 +168,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         await supervisor?.dispose();
         nodes.dispose();
         await app.close();
+        await balancer.dispose();
         clearServerInfo(config.dataDir, process.pid);
         db.close();
       })();

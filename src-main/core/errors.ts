@@ -13,6 +13,13 @@ export type ErrorCode =
   | "registry.duplicate"
   | "registry.not_found"
   | "node.not_found"
+  | "model.not_found"
+  | "model.not_ready"
+  | "balancer.overloaded"
+  | "balancer.no_node"
+  | "inference.context_length_exceeded"
+  | "inference.unavailable"
+  | "inference.failed"
   | "hub.not_found"
   | "hub.file_not_found"
   | "hub.revision_not_found"
@@ -56,6 +63,13 @@ const statusByCode: Record<ErrorCode, number> = {
   "registry.duplicate": 409,
   "registry.not_found": 404,
   "node.not_found": 404,
+  "model.not_found": 404,
+  "model.not_ready": 503,
+  "balancer.overloaded": 503,
+  "balancer.no_node": 502,
+  "inference.context_length_exceeded": 400,
+  "inference.unavailable": 503,
+  "inference.failed": 500,
   "hub.not_found": 404,
   "hub.file_not_found": 404,
   "hub.revision_not_found": 404,
@@ -77,6 +91,13 @@ function openAiType(status: number): string {
   return "invalid_request_error";
 }
 
+/** The wire code: OpenAI's own name where it has one (its SDKs and clients key on it), ours otherwise. */
+function wireCode(code: ErrorCode): string {
+  if (code === "model.not_found") return "model_not_found";
+  if (code === "inference.context_length_exceeded") return "context_length_exceeded";
+  return code;
+}
+
 export interface HttpError {
   status: number;
   headers: Record<string, string>;
@@ -94,7 +115,7 @@ export function toHttpError(error: AppError): HttpError {
     status,
     headers,
     body: {
-      error: { message, type: openAiType(status), code: error.code, param: error.param ?? null },
+      error: { message, type: openAiType(status), code: wireCode(error.code), param: error.param ?? null },
     },
   };
 }

@@ -25,6 +25,13 @@ export interface NodeServiceOptions {
   offlineAfterMs?: number;
 }
 
+/** Where a request for a model can go. */
+export interface NodeRoute {
+  id: string;
+  url: string;
+  token: string;
+}
+
 export interface NodeService {
   register(request: NodeRegisterRequest): NodeRegisterResponse;
   heartbeat(id: string, token: string, beat: HeartbeatRequest): HeartbeatResponse;
@@ -33,6 +40,8 @@ export interface NodeService {
   list(): NodeList;
   /** The largest memory of any online node, or undefined with none online. */
   largestMemory(): number | undefined;
+  /** Online nodes with the model ready, with the token to call them with. */
+  routesFor(modelId: string): NodeRoute[];
   /** Tells every online node to sync now (the registry changed). */
   notifySync(): void;
   dispose(): void;
@@ -87,6 +96,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     },
     list: () => ({ data: nodes.list() }),
     largestMemory: () => nodes.largestMemory(),
+    routesFor(modelId) {
+      // A node whose token this process has not seen yet (it restarted) is reachable after its next heartbeat.
+      return nodes.readyNodesFor(modelId).flatMap((node) => {
+        const token = tokens.get(node.id);
+        return token ? [{ ...node, token }] : [];
+      });
+    },
     notifySync() {
       for (const node of nodes.list()) {
         const token = tokens.get(node.id);

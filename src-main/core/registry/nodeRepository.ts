@@ -15,6 +15,8 @@ export interface NodeRepository {
   /** Marks nodes not heard from since `cutoff` offline; returns their names. */
   markOffline(cutoff: string): string[];
   list(): NodeInfo[];
+  /** Online nodes that have the model ready: where requests for it may go. */
+  readyNodesFor(modelId: string): { id: string; url: string }[];
   /** The largest memory any online node has, or undefined with no node online. */
   largestMemory(): number | undefined;
 }
@@ -71,6 +73,10 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
     all: db.prepare<[], NodeRow>(`SELECT * FROM nodes ORDER BY name`),
     modelsOf: db.prepare<[string], NodeModelRow>(
       `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
+    ),
+    readyNodesFor: db.prepare<[string], { id: string; url: string }>(
+      `SELECT n.id, n.url FROM node_models nm JOIN nodes n ON n.id = nm.node_id
+       WHERE nm.model_id = ? AND nm.state = 'ready' AND n.status = 'online' ORDER BY n.name`,
     ),
     largest: db.prepare<[], { largest: number | null }>(
       `SELECT MAX(memory_total_bytes) AS largest FROM nodes WHERE status = 'online'`,
@@ -154,6 +160,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
         models: statements.modelsOf.all(row.id).map(toNodeModelState),
       }));
     },
+    readyNodesFor: (modelId) => statements.readyNodesFor.all(modelId),
     largestMemory: () => statements.largest.get()?.largest ?? undefined,
   };
 }

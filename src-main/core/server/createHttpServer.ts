@@ -5,6 +5,8 @@ import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
+import type { Balancer } from "../balancer/balancer";
+import { registerBalancedRoutes } from "../balancer/routes";
 import { handleError } from "./errorHandler";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "./guards";
 import { registerNodeRoutes } from "./nodeRoutes";
@@ -13,6 +15,7 @@ import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
 export interface HttpServerOptions {
   models: ModelService;
   nodes: NodeService;
+  balancer: Balancer;
   credentials: Credentials;
   log: Logger;
   version: string;
@@ -72,6 +75,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   registerManagementRoutes(app, routeOptions);
   registerNodeRoutes(app, routeOptions);
   registerOpenAiRoutes(app, routeOptions);
+  registerBalancedRoutes(app, options.balancer);
 
   if (options.rendererDir && fs.existsSync(options.rendererDir)) {
     await app.register(fastifyStatic, { root: options.rendererDir, prefix: "/", wildcard: false });

@@ -1,7 +1,18 @@
-import type { ModelOnNode } from "../contract";
-import { formatBytes } from "./format";
+import type { ModelOnNode } from "../../contract";
 
-function duration(seconds: number): string {
+/** Bytes as people read them: 1.2 GB, 830 MB, 512 B (decimal units, as disks and the hub count). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function duration(seconds: number): string {
   if (seconds < 90) return `${Math.ceil(seconds)} s`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;

@@ -1,0 +1,226 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { Agent, type Dispatcher } from "undici";
+import type { Clock } from "../clock";
+import { AppError, isAppError } from "../errors";
+import type { Logger } from "../logger";
+import type { ModelService } from "../models/modelService";
+import type { NodeRoute, NodeService } from "../nodes/nodeService";
+import { createAdmission, type AdmissionOptions } from "./admission";
+import { unavailableError } from "./explainUnavailable";
+import { createNodeLoad } from "./nodeLoad";
+import { pickNode } from "./routingPolicy";
+
+export interface BalancerOptions {
+  nodes: NodeService;
+  models: ModelService;
+  log: Logger;
+  clock: Clock;
+  admission?: AdmissionOptions;
+  /** Requests one node runs at once (its parallel sequences). Default: 4. */
+  slotsPerNode?: number;
+}
+
+export interface Balancer {
+  /** Sends an OpenAI request on to a node that has its model ready, streaming the answer back. */
+  forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<void>;
+  queueDepth(model: string): { running: number; waiting: number };
+  dispose(): Promise<void>;
+}
+
+// Hop-by-hop headers are the connection's own, not the answer's.
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-connection",
+]);
+
+/** Failed before the client saw a byte: another node may take the request. */
+class NodeUnavailable extends Error {}
+
+export function createBalancer(options: BalancerOptions): Balancer {
+  const { nodes, models, log, clock } = options;
+  const slotsPerNode = options.slotsPerNode ?? 4;
+  const admission = createAdmission(options.admission);
+  const load = createNodeLoad();
+  // One keep-alive pool per node, reused across requests.
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
+  let turn = 0;
+
+  function modelOf(request: FastifyRequest): string {
+    const model = (request.body as { model?: unknown } | undefined)?.model;
+    if (typeof model !== "string" || model.length === 0) {
+      throw new AppError(
+        "request.invalid",
+        "`model` is required: the id of a registered model (see GET /v1/models).",
+        {
+          param: "model",
+        },
+      );
+    }
+    return model;
+  }
+
+  function routesOrExplain(model: string): NodeRoute[] {
+    const routes = nodes.routesFor(model);
+    if (routes.length > 0) return routes;
+    let registered;
+    try {
+      registered = models.get(model);
+    } catch {
+      throw new AppError(
+        "model.not_found",
+        `The model \`${model}\` does not exist. Register it first (POST /v0/models/register or \`llmlb model add\`).`,
+        { param: "model" },
+      );
+    }
+    throw unavailableError(registered);
+  }
+
+  async function attempt(
+    route: NodeRoute,
+    model: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const started = clock.now();
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await agent.request({
+        origin: route.url,
+        path,
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: request.headers.accept ?? "application/json",
+          authorization: `Bearer ${route.token}`,
+        },
+        body: JSON.stringify(request.body),
+        signal,
+      });
+    } catch (cause) {
+      if (signal.aborted) throw cause;
+      throw new NodeUnavailable(`node ${route.id} unreachable: ${(cause as Error).message}`);
+    }
+    if (answer.statusCode >= 500) {
+      await answer.body.dump();
+      throw new NodeUnavailable(`node ${route.id} answered ${answer.statusCode}`);
+    }
+    load.markUp(route.id);
+    // From here on the client gets bytes: never replayed elsewhere.
+    const streaming = String(answer.headers["content-type"] ?? "").startsWith("text/event-stream");
+    reply.hijack();
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
+    }
+    reply.raw.writeHead(answer.statusCode, headers);
+    let events = 0;
+    const jsonChunks: Buffer[] = [];
+    try {
+      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+        if (streaming) events += chunk.toString("latin1").split("\ndata: ").length;
+        else if (answer.statusCode === 200 && jsonChunks.length < 64) jsonChunks.push(chunk);
+        if (!reply.raw.write(chunk)) await new Promise((resolve) => reply.raw.once("drain", resolve));
+      }
+      reply.raw.end();
+    } catch (cause) {
+      if (signal.aborted) return;
+      load.markDown(route.id, clock.now());
+      log.warn({ node: route.id, model, err: (cause as Error).message }, "node failed mid-answer");
+      if (streaming) {
+        const error = {
+          error: {
+            message: "The node serving this request failed; retry the request.",
+            type: "server_error",
+            code: "node.crashed",
+          },
+        };
+        reply.raw.end(`data: ${JSON.stringify(error)}\n\n`);
+      } else {
+        reply.raw.destroy();
+      }
+      return;
+    }
+    recordSpeed(route.id, model, streaming ? events : completionTokens(jsonChunks), clock.now() - started);
+  }
+
+  function completionTokens(chunks: Buffer[]): number {
+    try {
+      return (
+        (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { usage?: { completion_tokens?: number } })
+          .usage?.completion_tokens ?? 0
+      );
+    } catch {
+      return 0;
+    }
+  }
+
+  function recordSpeed(nodeId: string, model: string, tokens: number, elapsedMs: number): void {
+    if (tokens > 0 && elapsedMs > 0) load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
+  }
+
+  return {
+    async forward(request, reply, path) {
+      const model = modelOf(request);
+      const routes = routesOrExplain(model);
+      const abort = new AbortController();
+      // A client that goes away aborts its request at the node, which frees the sequence.
+      reply.raw.once(
+        "close",
+        () => reply.raw.writableFinished || abort.abort(new Error("client disconnected")),
+      );
+      const release = await admission.enter(model, routes.length * slotsPerNode, abort.signal);
+      const tried = new Set<string>();
+      try {
+        for (;;) {
+          const now = clock.now();
+          const fresh = nodes.routesFor(model).filter((route) => !tried.has(route.id));
+          const up = fresh.filter((route) => !load.isDown(route.id, now));
+          const pool = (up.length > 0 ? up : fresh).map((route) => ({
+            ...route,
+            outstanding: load.outstanding(route.id),
+            tokensPerSecond: load.tokensPerSecond(route.id, model),
+          }));
+          const route = pickNode(pool, turn++);
+          if (!route) {
+            throw new AppError(
+              "balancer.no_node",
+              `Every node that has model ${model} failed this request; retry shortly.`,
+              {
+                retryAfter: 2,
+              },
+            );
+          }
+          tried.add(route.id);
+          load.begin(route.id);
+          try {
+            await attempt(route, model, request, reply, path, abort.signal);
+            return;
+          } catch (error) {
+            if (!(error instanceof NodeUnavailable)) throw error;
+            load.markDown(route.id, clock.now());
+            log.warn(
+              { node: route.id, model, err: error.message },
+              "node failed before answering; trying another",
+            );
+          } finally {
+            load.end(route.id);
+          }
+        }
+      } catch (error) {
+        if (abort.signal.aborted && !isAppError(error)) return;
+        throw error;
+      } finally {
+        release();
+      }
+    },
+    queueDepth: (model) => admission.depth(model),
+    dispose: () => agent.close(),
+  };
+}

@@ -1,0 +1,36 @@
+/** What the balancer learns about nodes as it uses them: load, speed, and failures. */
+export interface NodeLoad {
+  outstanding(nodeId: string): number;
+  begin(nodeId: string): void;
+  end(nodeId: string): void;
+  /** Generation speed seen for a model on a node (an average that follows recent requests). */
+  tokensPerSecond(nodeId: string, model: string): number | undefined;
+  recordSpeed(nodeId: string, model: string, tokensPerSecond: number): void;
+  /** A node that failed a request is skipped for a while, longer each time in a row. */
+  markDown(nodeId: string, now: number): void;
+  markUp(nodeId: string): void;
+  isDown(nodeId: string, now: number): boolean;
+}
+
+export function createNodeLoad(): NodeLoad {
+  const outstanding = new Map<string, number>();
+  const speeds = new Map<string, number>();
+  const down = new Map<string, { until: number; strikes: number }>();
+  return {
+    outstanding: (nodeId) => outstanding.get(nodeId) ?? 0,
+    begin: (nodeId) => void outstanding.set(nodeId, (outstanding.get(nodeId) ?? 0) + 1),
+    end: (nodeId) => void outstanding.set(nodeId, Math.max(0, (outstanding.get(nodeId) ?? 0) - 1)),
+    tokensPerSecond: (nodeId, model) => speeds.get(`${nodeId}\n${model}`),
+    recordSpeed(nodeId, model, tokensPerSecond) {
+      const key = `${nodeId}\n${model}`;
+      const previous = speeds.get(key);
+      speeds.set(key, previous === undefined ? tokensPerSecond : previous * 0.7 + tokensPerSecond * 0.3);
+    },
+    markDown(nodeId, now) {
+      const strikes = (down.get(nodeId)?.strikes ?? 0) + 1;
+      down.set(nodeId, { until: now + Math.min(30_000, 1000 * 2 ** (strikes - 1)), strikes });
+    },
+    markUp: (nodeId) => void down.delete(nodeId),
+    isDown: (nodeId, now) => (down.get(nodeId)?.until ?? 0) > now,
+  };
+}

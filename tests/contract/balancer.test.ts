@@ -1,0 +1,278 @@
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
+
+let hub: FakeHub;
+let server: TestServer;
+let client: OpenAI;
+let nodes: FakeNode[] = [];
+const model = "acme/tiny-GGUF";
+const other = "acme/split-GGUF";
+
+async function node(
+  name: string,
+  options: Omit<Parameters<typeof startFakeNode>[1], "name"> = { ready: [model] },
+) {
+  const started = await startFakeNode(server, { name, ...options });
+  nodes.push(started);
+  return started;
+}
+
+const ask = (content = "hi") =>
+  client.chat.completions.create({ model, messages: [{ role: "user", content }] });
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({
+    hubEndpoint: hub.url,
+    core: {
+      balancer: { slotsPerNode: 2, admission: { queueSize: 3, queueTimeoutMs: 10_000 } },
+      nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 },
+    },
+  });
+  for (const url of [model, other, "acme/weights-only"]) {
+    expect((await server.request("POST", "/v0/models/register", { body: { url } })).status).toBe(201);
+  }
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+});
+afterEach(async () => {
+  await Promise.all(nodes.map((n) => n.close()));
+  nodes = [];
+  // Let the control plane see the closed nodes as gone before the next test registers its own.
+  await waitFor(
+    "no node online",
+    async () => {
+      const list = (await server.request("GET", "/v0/nodes")).body as {
+        data: { status: string; models: unknown[] }[];
+      };
+      return list.data.every((n) => n.status === "offline" || n.models.length === 0);
+    },
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+});
+afterAll(async () => {
+  await server.close();
+  await hub.close();
+});
+
+describe("requests the balancer cannot route", () => {
+  it("an unknown model is a 404 model_not_found (OpenAI's NotFoundError)", async () => {
+    const error = await client.chat.completions
+      .create({ model: "acme/nope", messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error.code).toBe("model_not_found");
+    expect(error.message).toMatch(/acme\/nope/);
+  });
+
+  it("a model still downloading is a 503 with Retry-After and its progress", async () => {
+    const downloading = await node("dl", { ready: [] });
+    await downloading.report([
+      {
+        model: other,
+        artifact: "big-Q4_K_M-00001-of-00003.gguf",
+        state: "downloading",
+        bytes_done: 250e6,
+        bytes_total: 1e9,
+        bytes_per_second: 50e6,
+      },
+    ]);
+    const response = await server.request("POST", "/v1/chat/completions", {
+      body: { model: other, messages: [] },
+    });
+    expect(response.status).toBe(503);
+    expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(2);
+    expect(response.body.error.message).toMatch(
+      /still downloading on dl: 25% \(250 MB of 1\.0 GB, about 15 s left\)/,
+    );
+  });
+
+  it("a model no node can serve says why", async () => {
+    const refusing = await node("small", { ready: [] });
+    await refusing.report([
+      { model: "acme/weights-only", artifact: null, state: "unsupported", reason: "no GGUF file" },
+    ]);
+    const response = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "acme/weights-only", messages: [] },
+    });
+    expect(response.status).toBe(503);
+    expect(response.body.error.message).toMatch(
+      /No node can serve model acme\/weights-only: small: no GGUF file/,
+    );
+  });
+
+  it("a request without a model is a 400", async () => {
+    const response = await server.request("POST", "/v1/chat/completions", { body: { messages: [] } });
+    expect(response.status).toBe(400);
+    expect(response.body.error.param).toBe("model");
+  });
+});
+
+describe("routing", () => {
+  it("passes answers through, streamed and not, with the node's own token", async () => {
+    const only = await node("only");
+    const answer = await ask();
+    expect(answer.choices[0]?.message.content).toBe("from only");
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toBe("only-0 only-1 only-2 ");
+    expect(only.received[0]?.authorization).toMatch(/^Bearer llmlb_nt_/);
+    expect(only.received[0]?.body).toMatchObject({ model, messages: [{ role: "user", content: "hi" }] });
+  });
+
+  it("spreads 100 requests over equal nodes within ±20 %", async () => {
+    const a = await node("a");
+    const b = await node("b");
+    // Two nodes with two slots each: four at a time.
+    for (let batch = 0; batch < 25; batch++) await Promise.all(Array.from({ length: 4 }, () => ask()));
+    expect(a.received.length + b.received.length).toBe(100);
+    expect(a.received.length).toBeGreaterThanOrEqual(40);
+    expect(b.received.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it("sends a slower node less traffic", async () => {
+    const slow = await node("slow", {
+      ready: [model],
+      handler: (_q, r) =>
+        void setTimeout(
+          () =>
+            r.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(chatAnswer("slow"))),
+          60,
+        ),
+    });
+    const fast = await node("fast");
+    // Three clients asking one after another: whichever node frees up first gets the next request.
+    await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        for (let i = 0; i < 14; i++) await ask();
+      }),
+    );
+    expect(fast.received.length).toBeGreaterThan(slow.received.length * 2);
+  });
+
+  it("fails over to another node when one fails before answering, and skips it for a while", async () => {
+    const broken = await node("broken", {
+      ready: [model],
+      handler: (_q, r) => void r.writeHead(500).end("boom"),
+    });
+    await node("healthy");
+    for (let i = 0; i < 6; i++) expect((await ask()).choices[0]?.message.content).toBe("from healthy");
+    expect(broken.received.length).toBe(1);
+  });
+
+  it("ends a stream with an error event when its node dies mid-stream, while other requests keep succeeding", async () => {
+    const dying = await node("dying", {
+      ready: [model],
+      handler: (request, response) => {
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write(
+          `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta: { content: "partial" }, finish_reason: null }] })}\n\n`,
+        );
+        setTimeout(() => request.socket.destroy(), 20);
+      },
+    });
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    const seen: string[] = [];
+    const failure = await (async () => {
+      for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? "");
+    })().catch((error: unknown) => error);
+    expect(seen).toEqual(["partial"]);
+    expect(String(failure)).toMatch(/node serving this request failed/);
+    await node("survivor");
+    for (let i = 0; i < 3; i++) expect((await ask()).choices[0]?.message.content).toBe("from survivor");
+    expect(dying.received.length).toBe(1);
+  });
+});
+
+describe("admission", () => {
+  it("with capacity S and queue Q, S+Q+1 concurrent requests: exactly one gets 503 with Retry-After", async () => {
+    const held: (() => void)[] = [];
+    await node("held", {
+      ready: [model],
+      handler: (_q, r) =>
+        held.push(() =>
+          r.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(chatAnswer("held"))),
+        ),
+    });
+    // One node with 2 slots (S = 2), queue of 3 (Q = 3): 6 requests at once.
+    const requests = Array.from({ length: 6 }, () =>
+      server.request("POST", "/v1/chat/completions", {
+        body: { model, messages: [{ role: "user", content: "x" }] },
+      }),
+    );
+    await waitFor("the two slots to be taken", () => held.length === 2);
+    const refused = await Promise.race(requests);
+    expect(refused.status).toBe(503);
+    expect(refused.headers["retry-after"]).toBe("1");
+    // Each answer frees a slot for the next queued request.
+    for (let answered = 0; answered < 5; answered++) {
+      await waitFor("a request at the node", () => held.length > 0);
+      held.shift()!();
+    }
+    const statuses = (await Promise.all(requests)).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 503]);
+  });
+});
+
+describe("a client that disconnects", () => {
+  it("aborts its request at the node", async () => {
+    const endless = await node("endless", {
+      ready: [model],
+      handler: (_q, r) => {
+        r.writeHead(200, { "content-type": "text/event-stream" });
+        const timer = setInterval(() => r.write(`data: {"choices":[]}\n\n`), 10);
+        r.on("close", () => clearInterval(timer));
+      },
+    });
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [], stream: true }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await waitFor("the node to see the request aborted", () => endless.aborted() === 1);
+  });
+});
+
+describe("streaming through the balancer", () => {
+  it("passes chunks on as they come, not all at the end", async () => {
+    await node("ticker", {
+      ready: [model],
+      handler: (_q, r) => {
+        r.writeHead(200, { "content-type": "text/event-stream" });
+        r.write(`data: {"n":1}\n\n`);
+        setTimeout(() => r.end(`data: {"n":2}\n\ndata: [DONE]\n\n`), 300);
+      },
+    });
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [], stream: true }),
+    });
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    // The first chunk arrived while the node was still holding the second.
+    expect(first).toBe(`data: {"n":1}\n\n`);
+    let rest = "";
+    for (let part = await reader.read(); !part.done; part = await reader.read())
+      rest += new TextDecoder().decode(part.value);
+    expect(rest).toBe(`data: {"n":2}\n\ndata: [DONE]\n\n`);
+  });
+});
