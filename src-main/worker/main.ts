@@ -10,6 +10,8 @@ import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";
 import { createNodeAgent, type NodeAgent } from "./nodeAgent";
+import { createInferenceEngine } from "./inference/engine";
+import { registerInferenceRoutes } from "./inference/routes";
 import { createNodeServer } from "./nodeServer";
 import { probeDevices } from "./probeDevices";
 import { workerConfigFromEnv } from "./workerConfig";
@@ -38,10 +40,19 @@ async function runNode(): Promise<void> {
   );
   // The server comes first (the agent registers its URL); it reaches the agent once there is one.
   const started: { agent?: NodeAgent } = {};
+  const engine = createInferenceEngine({ log, backend: config.backend, threads: config.threads });
   const server = await createNodeServer({
     log,
     nodeToken: () => started.agent?.nodeToken(),
     onSync: () => started.agent?.syncNow(),
+    registerRoutes: (app) =>
+      registerInferenceRoutes(app, {
+        engine,
+        resolveModel: (modelId) => {
+          const modelPath = started.agent?.readyModelPath(modelId);
+          return modelPath ? { path: modelPath } : undefined;
+        },
+      }),
   });
   await server.listen({ host: config.host, port: 0 });
   const address = server.server.address();
@@ -53,6 +64,7 @@ async function runNode(): Promise<void> {
     memory,
     ledger,
     nodeUrl: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
+    onModelDropped: (modelPath) => engine.unload(modelPath),
   });
   started.agent = agent;
 
@@ -61,6 +73,8 @@ async function runNode(): Promise<void> {
     stopping ??= (async () => {
       log.info({ reason }, "node stopping");
       await agent.dispose();
+      // Ends streaming and queued requests, so closing the server does not wait on them.
+      await engine.dispose();
       await server.close();
       await memory.dispose();
       process.exit(0);

@@ -16,6 +16,8 @@ export interface NodeAgentOptions {
   ledger: DownloadLedger;
   /** Where the control plane reaches this node. */
   nodeUrl: string;
+  /** A ready model was deleted from the registry: unload it before its files go. Default: nothing. */
+  onModelDropped?: (path: string) => Promise<unknown>;
 }
 
 export interface NodeAgent {
@@ -26,6 +28,8 @@ export interface NodeAgent {
   /** The node token the control plane gave; it calls the node with it. */
   nodeToken(): string | undefined;
   states(): NodeModelState[];
+  /** The local GGUF of a model this node has ready, for inference. */
+  readyModelPath(modelId: string): string | undefined;
   /** Stops timers and aborts the download in progress; its partial file stays for next time. */
   dispose(): Promise<void>;
 }
@@ -33,6 +37,8 @@ export interface NodeAgent {
 interface Tracked {
   model: Model;
   state: NodeModelState;
+  /** The local file to load (a split set's first part), once ready. */
+  path?: string;
   failures: number;
   retryAt: number;
 }
@@ -139,10 +145,11 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     if (!nodeId) return;
     const models = await client.listModels();
     const registered = new Map(models.map((model) => [model.name, model]));
-    for (const [id] of tracked) {
+    for (const [id, entry] of tracked) {
       if (registered.has(id)) continue;
       tracked.delete(id);
       if (current?.modelId === id) current.controller.abort();
+      if (entry.path) await options.onModelDropped?.(entry.path);
       log.info({ model: id }, "model deleted from the registry");
     }
     for (const model of models) {
@@ -222,6 +229,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       setState(entry, { model: modelId, artifact, state: "verifying" });
       await checkGgufHeader(paths[0]!);
       entry.failures = 0;
+      entry.path = paths[0]!;
       setState(entry, { model: modelId, artifact, state: "ready" });
       log.info({ model: modelId, artifact }, "model ready");
     } catch (error) {
@@ -279,6 +287,10 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     },
     nodeToken: () => token,
     states: () => [...tracked.values()].map((entry) => entry.state),
+    readyModelPath(modelId) {
+      const entry = tracked.get(modelId);
+      return entry?.state.state === "ready" ? entry.path : undefined;
+    },
     async dispose() {
       stopped.abort();
       for (const timer of timers) clearTimeout(timer);

@@ -6,16 +6,20 @@ import { AppError } from "../core/errors";
 
 export interface NodeServerOptions {
   log: Logger;
+  /** Adds the inference routes. */
+  registerRoutes?: (app: FastifyInstance) => void;
   /** The node token, once registered: what the control plane calls the node with. */
   nodeToken: () => string | undefined;
   onSync: () => void;
 }
 
-/** The node's own HTTP server: the control plane tells it to sync here (and, later, sends inference). */
+/** The node's own HTTP server: the control plane tells it to sync here and sends it inference. */
 export async function createNodeServer(options: NodeServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.log.child({ module: "node-http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // The balancer passes long prompts on (it accepts up to 64 MiB too).
+    bodyLimit: 64 * 1024 * 1024,
   });
   app.addHook("onRequest", async (request) => {
     checkHost(request, []);
@@ -30,5 +34,6 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     options.onSync();
     return reply.status(204).send();
   });
+  options.registerRoutes?.(app);
   return app;
 }

@@ -21,6 +21,18 @@ describe("toHttpError", () => {
     expect(http.body.error.message).toBe("Internal server error");
   });
 
+  it("names inference errors as OpenAI does", () => {
+    const tooLong = toHttpError(new AppError("inference.context_length_exceeded", "too long"));
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error).toMatchObject({
+      code: "context_length_exceeded",
+      type: "invalid_request_error",
+    });
+    expect(toHttpError(new AppError("model.not_found", "no")).body.error.code).toBe("model_not_found");
+    expect(toHttpError(new AppError("inference.unavailable", "stopping")).status).toBe(503);
+    expect(toHttpError(new AppError("inference.failed", "boom")).status).toBe(500);
+  });
+
   it("sends Retry-After in whole seconds", () => {
     expect(
       toHttpError(new AppError("hub.rate_limited", "wait", { retryAfter: 2.2 })).headers["retry-after"],

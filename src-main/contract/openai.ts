@@ -1,0 +1,257 @@
+import { z } from "zod";
+
+/*
+ * The OpenAI-compatible inference API a node serves (and the control plane forwards): chat completions,
+ * legacy text completions and embeddings. Requests strip unknown fields rather than refuse them, since
+ * OpenAI clients send many we have no use for; optional fields accept null, as several clients send it.
+ */
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------------------------
+
+export const usageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  total_tokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+/** "stop": a stop string, end of text or a finished JSON; "length": max_tokens (or the context) ran out. */
+export const finishReasonSchema = z.enum(["stop", "length", "tool_calls"]);
+export type FinishReason = z.infer<typeof finishReasonSchema>;
+
+const stopSchema = z.union([z.string(), z.array(z.string()).max(16)], {
+  error: "must be a string or an array of up to 16 strings",
+});
+
+const streamOptionsSchema = z.object({ include_usage: z.boolean().nullish() });
+
+/** Sampling and length fields both generation endpoints share. */
+const samplingFields = {
+  model: z.string().min(1),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  /** llama.cpp's extensions, sent by clients that know them (LM Studio, Open WebUI). */
+  top_k: z.number().int().min(0).nullish(),
+  min_p: z.number().min(0).max(1).nullish(),
+  repeat_penalty: z.number().min(0).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  stop: stopSchema.nullish(),
+  seed: z.number().int().nullish(),
+  n: z.number().int().positive().nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: streamOptionsSchema.nullish(),
+  /** LM Studio's: seconds the model may stay loaded while idle after this request. */
+  ttl: z.number().positive().nullish(),
+  user: z.string().nullish(),
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// POST /v1/chat/completions
+// ---------------------------------------------------------------------------------------------------------
+
+export const textPartSchema = z.object({ type: z.literal("text"), text: z.string() });
+export type TextPart = z.infer<typeof textPartSchema>;
+
+const contentSchema = z.union([z.string(), z.array(textPartSchema)], {
+  error: 'must be a string or an array of {"type": "text", "text": "..."} parts',
+});
+
+export const toolCallSchema = z.object({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+export type ToolCall = z.infer<typeof toolCallSchema>;
+
+export const chatMessageSchema = z.discriminatedUnion(
+  "role",
+  [
+    z.object({ role: z.literal("system"), content: contentSchema, name: z.string().nullish() }),
+    /** OpenAI's newer name for system instructions. */
+    z.object({ role: z.literal("developer"), content: contentSchema, name: z.string().nullish() }),
+    z.object({ role: z.literal("user"), content: contentSchema, name: z.string().nullish() }),
+    z.object({
+      role: z.literal("assistant"),
+      content: contentSchema.nullish(),
+      name: z.string().nullish(),
+      tool_calls: z.array(toolCallSchema).nullish(),
+    }),
+    z.object({ role: z.literal("tool"), content: contentSchema, tool_call_id: z.string() }),
+  ],
+  { error: "role must be one of system, developer, user, assistant, tool" },
+);
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+export const toolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: z.string().min(1),
+    description: z.string().nullish(),
+    /** A JSON schema of the arguments. */
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+  }),
+});
+export type Tool = z.infer<typeof toolSchema>;
+
+export const toolChoiceSchema = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
+]);
+export type ToolChoice = z.infer<typeof toolChoiceSchema>;
+
+export const responseFormatSchema = z.discriminatedUnion(
+  "type",
+  [
+    z.object({ type: z.literal("text") }),
+    z.object({ type: z.literal("json_object") }),
+    z.object({
+      type: z.literal("json_schema"),
+      json_schema: z.object({
+        name: z.string().nullish(),
+        description: z.string().nullish(),
+        schema: z.record(z.string(), z.unknown()),
+        strict: z.boolean().nullish(),
+      }),
+    }),
+  ],
+  { error: "type must be one of text, json_object, json_schema" },
+);
+export type ResponseFormat = z.infer<typeof responseFormatSchema>;
+
+export const chatCompletionRequestSchema = z.object({
+  ...samplingFields,
+  messages: z.array(chatMessageSchema).min(1),
+  /** OpenAI's newer name for max_tokens; wins when both are sent. */
+  max_completion_tokens: z.number().int().positive().nullish(),
+  response_format: responseFormatSchema.nullish(),
+  tools: z.array(toolSchema).nullish(),
+  tool_choice: toolChoiceSchema.nullish(),
+  logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().nullish(),
+});
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+
+export const chatCompletionSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion"),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      message: z.object({
+        role: z.literal("assistant"),
+        content: z.string().nullable(),
+        refusal: z.null(),
+        tool_calls: z.array(toolCallSchema).optional(),
+      }),
+      logprobs: z.null(),
+      finish_reason: finishReasonSchema,
+    }),
+  ),
+  usage: usageSchema,
+});
+export type ChatCompletion = z.infer<typeof chatCompletionSchema>;
+
+/** A streamed tool call: OpenAI sends it in pieces keyed by index; we send each call whole. */
+export const toolCallDeltaSchema = toolCallSchema.extend({ index: z.number().int() });
+export type ToolCallDelta = z.infer<typeof toolCallDeltaSchema>;
+
+/**
+ * One `data:` event of a streamed chat completion. The first carries the role, the last content chunk
+ * carries finish_reason; with stream_options.include_usage a last chunk has no choices and the usage
+ * (earlier chunks then carry `usage: null`, as OpenAI's do).
+ */
+export const chatCompletionChunkSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion.chunk"),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      delta: z.object({
+        role: z.literal("assistant").optional(),
+        content: z.string().optional(),
+        tool_calls: z.array(toolCallDeltaSchema).optional(),
+      }),
+      logprobs: z.null(),
+      finish_reason: finishReasonSchema.nullable(),
+    }),
+  ),
+  usage: usageSchema.nullable().optional(),
+});
+export type ChatCompletionChunk = z.infer<typeof chatCompletionChunkSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// POST /v1/completions
+// ---------------------------------------------------------------------------------------------------------
+
+export const completionRequestSchema = z.object({
+  ...samplingFields,
+  prompt: z.string({ error: "must be a string" }),
+  echo: z.boolean().nullish(),
+  best_of: z.number().int().nullish(),
+  logprobs: z.number().int().nullish(),
+  suffix: z.string().nullish(),
+});
+export type CompletionRequest = z.infer<typeof completionRequestSchema>;
+
+const completionChoiceSchema = z.object({
+  index: z.number().int(),
+  text: z.string(),
+  logprobs: z.null(),
+  finish_reason: finishReasonSchema.nullable(),
+});
+
+export const completionSchema = z.object({
+  id: z.string(),
+  object: z.literal("text_completion"),
+  created: z.number().int(),
+  model: z.string(),
+  choices: z.array(completionChoiceSchema),
+  usage: usageSchema,
+});
+export type Completion = z.infer<typeof completionSchema>;
+
+/** A streamed completion event: the same object, with `usage` only on the last one (include_usage). */
+export const completionChunkSchema = completionSchema.extend({ usage: usageSchema.nullable().optional() });
+export type CompletionChunk = z.infer<typeof completionChunkSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// POST /v1/embeddings
+// ---------------------------------------------------------------------------------------------------------
+
+export const embeddingRequestSchema = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048)], {
+    error: "must be a non-empty string or a non-empty array of non-empty strings",
+  }),
+  /** "base64": little-endian float32 bytes; the openai SDK asks for it unless told otherwise. */
+  encoding_format: z.enum(["float", "base64"]).nullish(),
+  dimensions: z.number().int().positive().nullish(),
+  ttl: z.number().positive().nullish(),
+  user: z.string().nullish(),
+});
+export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>;
+
+export const embeddingResponseSchema = z.object({
+  object: z.literal("list"),
+  data: z.array(
+    z.object({
+      object: z.literal("embedding"),
+      index: z.number().int(),
+      embedding: z.union([z.array(z.number()), z.string()]),
+    }),
+  ),
+  model: z.string(),
+  usage: z.object({
+    prompt_tokens: z.number().int().nonnegative(),
+    total_tokens: z.number().int().nonnegative(),
+  }),
+});
+export type EmbeddingResponse = z.infer<typeof embeddingResponseSchema>;

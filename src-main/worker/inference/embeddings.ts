@@ -1,0 +1,42 @@
+import { AppError } from "../../core/errors";
+import type { EmbeddingJob, EmbeddingResult } from "./jobs";
+import type { LoadedModel } from "./loadedModel";
+
+/** Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product. */
+export function normalize(vector: readonly number[]): number[] {
+  const length = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+  return length > 0 ? vector.map((value) => value / length) : [...vector];
+}
+
+/** One vector per input, in order; inputs are evaluated one at a time on the model's embedding context. */
+export async function runEmbeddings(
+  loaded: LoadedModel,
+  job: EmbeddingJob,
+  signal: AbortSignal,
+): Promise<EmbeddingResult> {
+  const size = loaded.model.embeddingVectorSize;
+  if (job.dimensions !== undefined && job.dimensions !== size) {
+    throw new AppError("request.invalid", `dimensions: this model's embeddings have ${size} dimensions.`, {
+      param: "dimensions",
+    });
+  }
+  const context = await loaded.embeddingContext();
+  const vectors: number[][] = [];
+  let promptTokens = 0;
+  for (const [index, input] of job.inputs.entries()) {
+    signal.throwIfAborted();
+    const tokens = context.calculateInputLength(input);
+    // node-llama-cpp refuses an input that does not fit with a plain Error; say which one, as a 400.
+    if (tokens >= loaded.contextSize) {
+      throw new AppError(
+        "inference.context_length_exceeded",
+        `input[${index}] is ${tokens} tokens; this model embeds at most ${loaded.contextSize - 1}.`,
+        { param: `input[${index}]` },
+      );
+    }
+    promptTokens += tokens;
+    const embedding = await context.getEmbeddingFor(input);
+    vectors.push(normalize(embedding.vector));
+  }
+  return { vectors, promptTokens };
+}

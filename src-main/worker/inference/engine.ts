@@ -1,0 +1,170 @@
+import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import type { Backend } from "../../contract";
+import { AppError, isAppError } from "../../core/errors";
+import type { Logger } from "../../core/logger";
+import { runEmbeddings } from "./embeddings";
+import { runChat, runCompletion } from "./generation";
+import { createGrammarCache, type GrammarCache } from "./grammars";
+import type {
+  ChatJob,
+  CompletionJob,
+  EmbeddingJob,
+  EmbeddingResult,
+  GenerationHooks,
+  GenerationResult,
+  ModelTarget,
+} from "./jobs";
+import { loadLlamaModel, type LoadedModel } from "./loadedModel";
+import { createModelPool, ModelPoolDisposedError } from "./modelPool";
+
+export interface InferenceEngineOptions {
+  log: Logger;
+  backend: Backend;
+  /** CPU threads for every context (never node-llama-cpp's default, which collapses small machines). */
+  threads: number;
+  /** How long a model stays loaded with no request; a request's `ttl` overrides. Default: 10 minutes. */
+  idleTtlMs?: number;
+  /** Models loaded at once; node-llama-cpp's memory estimate may allow fewer. Default: 2. */
+  maxLoadedModels?: number;
+  /** Parallel requests per model (sequences of its context); more wait for a free one. Default: 4. */
+  sequences?: number;
+  /** Largest context per sequence, in tokens. Default: 4096 (or what the model was trained on, if less). */
+  maxContextSize?: number;
+}
+
+export interface LoadedModelInfo {
+  /** The id the model was last requested by. */
+  model: string;
+  path: string;
+  state: "loading" | "ready";
+  activeRequests: number;
+  lastUsedAt: number;
+  idleTtlMs: number;
+  /** node-llama-cpp's chat wrapper for the GGUF's template (e.g. "ChatML"), once loaded. */
+  chatWrapper?: string;
+  contextSize?: number;
+}
+
+/** Loads GGUF models on demand and runs chat, completion and embedding jobs on them. */
+export interface InferenceEngine {
+  chat(job: ChatJob, hooks: GenerationHooks): Promise<GenerationResult>;
+  complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
+  embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
+  loaded(): LoadedModelInfo[];
+  /** Unloads the model at `path` if it is idle; says whether it did. */
+  unload(path: string): Promise<boolean>;
+  /** Aborts every job and unloads every model. */
+  dispose(): Promise<void>;
+}
+
+const DEFAULT_IDLE_TTL_MS = 10 * 60 * 1000;
+
+/** Aborts (the client left, or shutdown) pass through untouched; anything unexpected becomes an AppError. */
+function asAppError(error: unknown, signal: AbortSignal, model: ModelTarget): unknown {
+  if (isAppError(error) || signal.aborted) return error;
+  if (error instanceof ModelPoolDisposedError)
+    return new AppError("inference.unavailable", error.message, { cause: error });
+  if (error instanceof InsufficientMemoryError) {
+    return new AppError("inference.unavailable", `Not enough memory to load the model "${model.id}".`, {
+      cause: error,
+    });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new AppError("inference.failed", `The model "${model.id}" failed: ${detail}`, { cause: error });
+}
+
+export function createInferenceEngine(options: InferenceEngineOptions): InferenceEngine {
+  const log = options.log.child({ module: "inference" });
+  const shutdown = new AbortController();
+  const loadedByPath = new Map<string, LoadedModel>();
+  const idByPath = new Map<string, string>();
+  let runtime: Promise<{ llama: Llama; grammars: GrammarCache }> | undefined;
+
+  /** llama.cpp is loaded on the first request, so a node with no traffic pays nothing for it. */
+  const getRuntime = () =>
+    (runtime ??= getLlama({
+      build: "never",
+      gpu: options.backend === "cpu" ? false : options.backend,
+      logLevel: LlamaLogLevel.error,
+      logger: (level, message) => log.warn({ llamaLevel: level }, message.trim()),
+    }).then((llama) => ({ llama, grammars: createGrammarCache(llama) })));
+
+  const pool = createModelPool<LoadedModel>({
+    log,
+    idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
+    maxLoaded: options.maxLoadedModels ?? 2,
+    isOutOfMemory: (error) => error instanceof InsufficientMemoryError,
+    async load(path) {
+      const { llama } = await getRuntime();
+      const loaded = await loadLlamaModel(llama, path, {
+        threads: options.threads,
+        sequences: options.sequences ?? 4,
+        maxContextSize: options.maxContextSize ?? 4096,
+      });
+      loadedByPath.set(path, loaded);
+      return loaded;
+    },
+    async unload(loaded, path) {
+      loadedByPath.delete(path);
+      await loaded.dispose();
+    },
+  });
+
+  /** Runs `work` with the job's model loaded, under a signal that also aborts on shutdown. */
+  async function withModel<R>(
+    job: { model: ModelTarget; idleTtlMs?: number },
+    requestSignal: AbortSignal,
+    work: (loaded: LoadedModel, signal: AbortSignal) => Promise<R>,
+  ): Promise<R> {
+    const signal = AbortSignal.any([requestSignal, shutdown.signal]);
+    idByPath.set(job.model.path, job.model.id);
+    try {
+      return await pool.use(
+        job.model.path,
+        { signal, ...(job.idleTtlMs !== undefined ? { idleTtlMs: job.idleTtlMs } : {}) },
+        (loaded) => work(loaded, signal),
+      );
+    } catch (error) {
+      throw asAppError(error, signal, job.model);
+    }
+  }
+
+  return {
+    chat(job, hooks) {
+      return withModel(job, hooks.signal, async (loaded, signal) => {
+        const { grammars } = await getRuntime();
+        const grammar = await grammars.grammarFor(job.format);
+        return runChat(loaded, job, grammar, { ...hooks, signal });
+      });
+    },
+    complete(job, hooks) {
+      return withModel(job, hooks.signal, (loaded, signal) =>
+        runCompletion(loaded, job, { ...hooks, signal }),
+      );
+    },
+    embed(job, signal) {
+      return withModel(job, signal, (loaded, combined) => runEmbeddings(loaded, job, combined));
+    },
+    loaded() {
+      return pool.entries().map((entry) => {
+        const loaded = loadedByPath.get(entry.key);
+        return {
+          model: idByPath.get(entry.key) ?? entry.key,
+          path: entry.key,
+          state: entry.state,
+          activeRequests: entry.activeUses,
+          lastUsedAt: entry.lastUsedAt,
+          idleTtlMs: entry.idleTtlMs,
+          ...(loaded ? { chatWrapper: loaded.chatWrapper.wrapperName, contextSize: loaded.contextSize } : {}),
+        };
+      });
+    },
+    unload: (path) => pool.unload(path),
+    async dispose() {
+      shutdown.abort(new AppError("inference.unavailable", "The node is shutting down."));
+      await pool.dispose();
+      const started = await runtime?.catch(() => undefined);
+      await started?.llama.dispose();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { ChatHistoryItem, ChatModelFunctions, LLamaContextualRepeatPenalty } from "node-llama-cpp";
+import type { FinishReason } from "../../contract";
+
+/*
+ * What the engine is asked to do, in node-llama-cpp's terms: the routes map OpenAI requests to these
+ * (requestMapping.ts) and OpenAI responses from the results (responses.ts).
+ */
+
+/** A model the node has ready: its public id (echoed in responses) and its GGUF file. */
+export interface ModelTarget {
+  id: string;
+  path: string;
+}
+
+export interface SamplingOptions {
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  seed: number;
+  repeatPenalty: false | LLamaContextualRepeatPenalty;
+}
+
+export type OutputFormat =
+  { type: "text" } | { type: "json" } | { type: "json_schema"; schema: Record<string, unknown> };
+
+interface JobBase {
+  model: ModelTarget;
+  /** How long the model may stay loaded while idle after this job; the engine's default when absent. */
+  idleTtlMs?: number;
+}
+
+export interface ChatJob extends JobBase {
+  /** Ends with the model turn to generate (empty, or an assistant prefix to continue). */
+  history: ChatHistoryItem[];
+  functions?: ChatModelFunctions;
+  sampling: SamplingOptions;
+  /** Absent: up to the end of the context window. */
+  maxTokens?: number;
+  stop: string[];
+  format: OutputFormat;
+}
+
+export interface CompletionJob extends JobBase {
+  prompt: string;
+  sampling: SamplingOptions;
+  maxTokens: number;
+  stop: string[];
+}
+
+export interface EmbeddingJob extends JobBase {
+  inputs: string[];
+  /** OpenAI's `dimensions`: only the model's own size can be honoured. */
+  dimensions?: number;
+}
+
+export interface GeneratedToolCall {
+  name: string;
+  /** JSON text, as OpenAI sends it. */
+  arguments: string;
+}
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  toolCalls: GeneratedToolCall[];
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface EmbeddingResult {
+  /** L2-normalised, as OpenAI's are. */
+  vectors: number[][];
+  promptTokens: number;
+}
+
+export interface GenerationHooks {
+  /** Aborts the job (the client left, or the engine is shutting down) and frees its sequence. */
+  signal: AbortSignal;
+  /** Called once the prompt passed its checks and a sequence is free, just before generating. */
+  onStart?(info: { promptTokens: number }): void;
+  /** Each piece of generated text, as it comes. */
+  onText?(text: string): void;
+}

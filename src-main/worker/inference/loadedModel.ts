@@ -1,0 +1,96 @@
+import {
+  resolveChatWrapper,
+  type ChatHistoryItem,
+  type ChatModelFunctions,
+  type ChatWrapper,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaEmbeddingContext,
+  type LlamaModel,
+} from "node-llama-cpp";
+import { createSlotPool, type SlotPool } from "./slotPool";
+
+export interface LoadedModelOptions {
+  /** CPU threads for every context: node-llama-cpp's default collapses throughput on small machines. */
+  threads: number;
+  /** Parallel sequences of the one context (continuous batching); requests beyond wait for one. */
+  sequences: number;
+  /** Largest context per sequence; smaller when the model was trained on less or memory is short. */
+  maxContextSize: number;
+}
+
+/** One GGUF in memory: the model, one context whose sequences serve parallel requests, and its chat template. */
+export interface LoadedModel {
+  readonly model: LlamaModel;
+  readonly chatWrapper: ChatWrapper;
+  /** Tokens one sequence holds. */
+  readonly contextSize: number;
+  readonly sequences: SlotPool<LlamaContextSequence>;
+  /** Created on the first embedding request: a second context most chat models never need. */
+  embeddingContext(): Promise<LlamaEmbeddingContext>;
+  /** Tokens of the prompt the chat template renders for `history` (with the tools it documents). */
+  countChatPromptTokens(history: ChatHistoryItem[], functions?: ChatModelFunctions): number;
+  /** Tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
+  countTextTokens(text: string): number;
+  dispose(): Promise<void>;
+}
+
+export async function loadLlamaModel(
+  llama: Llama,
+  modelPath: string,
+  options: LoadedModelOptions,
+): Promise<LoadedModel> {
+  // Loading and context creation throw InsufficientMemoryError on node-llama-cpp's estimate of memory.
+  const model = await llama.loadModel({ modelPath });
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      threads: options.threads,
+      sequences: options.sequences,
+      contextSize: { max: options.maxContextSize },
+    });
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+  const sequences = createSlotPool(Array.from({ length: options.sequences }, () => context.getSequence()));
+  // Resolved once: node-llama-cpp maps a GGUF's Jinja template to its matching built-in wrapper (ChatML, ...).
+  const chatWrapper = resolveChatWrapper(model);
+  const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null;
+  let embeddings: Promise<LlamaEmbeddingContext> | undefined;
+
+  return {
+    model,
+    chatWrapper,
+    contextSize: context.contextSize,
+    sequences,
+    embeddingContext() {
+      embeddings ??= model.createEmbeddingContext({
+        threads: options.threads,
+        // The generation context's size, so one limit holds for both.
+        contextSize: context.contextSize,
+      });
+      // A failed creation (memory) may succeed later, after an eviction.
+      embeddings.catch(() => (embeddings = undefined));
+      return embeddings;
+    },
+    countChatPromptTokens(history, functions) {
+      const { contextText } = chatWrapper.generateContextState({
+        chatHistory: history,
+        ...(functions ? { availableFunctions: functions } : {}),
+      });
+      return contextText.tokenize(model.tokenizer).length;
+    },
+    countTextTokens(text) {
+      return model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
+    },
+    async dispose() {
+      sequences.close(new Error("The model was unloaded."));
+      const embeddingContext = await embeddings?.catch(() => undefined);
+      await embeddingContext?.dispose();
+      // Disposing the model disposes its contexts and their sequences.
+      await model.dispose();
+    },
+  };
+}

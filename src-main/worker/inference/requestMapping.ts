@@ -1,0 +1,165 @@
+import { randomInt } from "node:crypto";
+import type { ChatModelFunctions, GbnfJsonSchema } from "node-llama-cpp";
+import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../contract";
+import { AppError } from "../../core/errors";
+import { chatHistoryFrom } from "./chatHistory";
+import type {
+  ChatJob,
+  CompletionJob,
+  EmbeddingJob,
+  ModelTarget,
+  OutputFormat,
+  SamplingOptions,
+} from "./jobs";
+
+/** OpenAI's default for /v1/completions; chat completions default to the rest of the context window. */
+export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
+
+type SamplingFields = Pick<
+  ChatCompletionRequest,
+  | "temperature"
+  | "top_p"
+  | "top_k"
+  | "min_p"
+  | "seed"
+  | "frequency_penalty"
+  | "presence_penalty"
+  | "repeat_penalty"
+>;
+
+function unsupported(param: string, message: string): AppError {
+  return new AppError("request.invalid", `${param}: ${message}`, { param });
+}
+
+/**
+ * OpenAI's sampling defaults, not node-llama-cpp's: temperature 1 and no top-k/top-p/min-p cut (node-llama-cpp
+ * defaults to greedy with top-k 40), no repeat penalty unless asked (LlamaChat applies one by default), and a
+ * random seed when none is given (node-llama-cpp's default is the current second, so two unseeded requests
+ * in the same second would sample alike).
+ */
+export function samplingFrom(
+  request: SamplingFields,
+  randomSeed: () => number = () => randomInt(2 ** 31),
+): SamplingOptions {
+  const penalised =
+    request.frequency_penalty != null || request.presence_penalty != null || request.repeat_penalty != null;
+  return {
+    temperature: request.temperature ?? 1,
+    topP: request.top_p ?? 1,
+    topK: request.top_k ?? 0,
+    minP: request.min_p ?? 0,
+    seed: request.seed ?? randomSeed(),
+    repeatPenalty: penalised
+      ? {
+          penalty: request.repeat_penalty ?? 1,
+          frequencyPenalty: request.frequency_penalty ?? 0,
+          presencePenalty: request.presence_penalty ?? 0,
+        }
+      : false,
+  };
+}
+
+export function stopStrings(stop: string | string[] | null | undefined): string[] {
+  if (stop == null) return [];
+  // An empty stop string would end every generation at once; OpenAI ignores them too.
+  return (typeof stop === "string" ? [stop] : stop).filter((text) => text.length > 0);
+}
+
+function idleTtlMs(ttl: number | null | undefined): number | undefined {
+  return ttl == null ? undefined : Math.round(ttl * 1000);
+}
+
+function rejectSeveralChoices(n: number | null | undefined): void {
+  if (n != null && n !== 1) throw unsupported("n", "only one choice per request is supported.");
+}
+
+function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
+  const format = request.response_format;
+  if (!format || format.type === "text") return { type: "text" };
+  if (format.type === "json_object") return { type: "json" };
+  return { type: "json_schema", schema: format.json_schema.schema };
+}
+
+/**
+ * OpenAI tools as node-llama-cpp functions. node-llama-cpp cannot force a call, so "required" and a named
+ * tool_choice only narrow what is offered; "none" offers nothing.
+ */
+function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.tool_choice;
+  if (tools.length === 0 || choice === "none") return undefined;
+  const offered =
+    typeof choice === "object" && choice
+      ? tools.filter((tool) => tool.function.name === choice.function.name)
+      : tools;
+  if (offered.length === 0 && typeof choice === "object" && choice) {
+    throw unsupported("tool_choice", `no tool is named "${choice.function.name}".`);
+  }
+  const functions: Record<string, ChatModelFunctions[string]> = {};
+  for (const { function: fn } of offered) {
+    functions[fn.name] = {
+      ...(fn.description ? { description: fn.description } : {}),
+      // node-llama-cpp reads the JSON-schema subset it can turn into a grammar.
+      ...(fn.parameters ? { params: fn.parameters as GbnfJsonSchema } : {}),
+    };
+  }
+  return functions;
+}
+
+export function chatJobFrom(
+  request: ChatCompletionRequest,
+  model: ModelTarget,
+  randomSeed?: () => number,
+): ChatJob {
+  rejectSeveralChoices(request.n);
+  if (request.logprobs) throw unsupported("logprobs", "log probabilities are not supported.");
+  if (request.top_logprobs != null && request.top_logprobs > 0)
+    throw unsupported("top_logprobs", "log probabilities are not supported.");
+  const format = outputFormatFrom(request);
+  const functions = functionsFrom(request);
+  if (functions && format.type !== "text") {
+    throw unsupported("response_format", "a JSON response_format cannot be combined with tools.");
+  }
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  return {
+    model,
+    history: chatHistoryFrom(request.messages),
+    ...(functions ? { functions } : {}),
+    sampling: samplingFrom(request, randomSeed),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    stop: stopStrings(request.stop),
+    format,
+    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+  };
+}
+
+export function completionJobFrom(
+  request: CompletionRequest,
+  model: ModelTarget,
+  randomSeed?: () => number,
+): CompletionJob {
+  rejectSeveralChoices(request.n);
+  if (request.echo) throw unsupported("echo", "echoing the prompt is not supported.");
+  if (request.best_of != null && request.best_of !== 1)
+    throw unsupported("best_of", "only one candidate per request is supported.");
+  if (request.logprobs != null && request.logprobs > 0)
+    throw unsupported("logprobs", "log probabilities are not supported.");
+  if (request.suffix) throw unsupported("suffix", "insertion (suffix) is not supported.");
+  return {
+    model,
+    prompt: request.prompt,
+    sampling: samplingFrom(request, randomSeed),
+    maxTokens: request.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
+    stop: stopStrings(request.stop),
+    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+  };
+}
+
+export function embeddingJobFrom(request: EmbeddingRequest, model: ModelTarget): EmbeddingJob {
+  return {
+    model,
+    inputs: typeof request.input === "string" ? [request.input] : request.input,
+    ...(request.dimensions != null ? { dimensions: request.dimensions } : {}),
+    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+  };
+}

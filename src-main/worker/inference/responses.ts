@@ -1,0 +1,182 @@
+import { randomBytes } from "node:crypto";
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  Completion,
+  CompletionChunk,
+  EmbeddingResponse,
+  FinishReason,
+  ToolCall,
+  Usage,
+} from "../../contract";
+import type { EmbeddingResult, GeneratedToolCall, GenerationResult } from "./jobs";
+
+/*
+ * OpenAI's response objects, built from engine results. Pure, apart from ids and timestamps.
+ */
+
+export interface ResponseMeta {
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  model: string;
+}
+
+export function responseMeta(prefix: "chatcmpl" | "cmpl", model: string, now = Date.now()): ResponseMeta {
+  return { id: `${prefix}-${randomBytes(12).toString("hex")}`, created: Math.floor(now / 1000), model };
+}
+
+export function usageOf(result: Pick<GenerationResult, "promptTokens" | "completionTokens">): Usage {
+  return {
+    prompt_tokens: result.promptTokens,
+    completion_tokens: result.completionTokens,
+    total_tokens: result.promptTokens + result.completionTokens,
+  };
+}
+
+function toolCallsOf(calls: readonly GeneratedToolCall[]): ToolCall[] {
+  return calls.map((call) => ({
+    id: `call_${randomBytes(12).toString("hex")}`,
+    type: "function",
+    function: { name: call.name, arguments: call.arguments },
+  }));
+}
+
+export function chatCompletionBody(meta: ResponseMeta, result: GenerationResult): ChatCompletion {
+  const toolCalls = toolCallsOf(result.toolCalls);
+  return {
+    id: meta.id,
+    object: "chat.completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          // OpenAI sends null content with tool calls and nothing said.
+          content: toolCalls.length > 0 && !result.text ? null : result.text,
+          refusal: null,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        },
+        logprobs: null,
+        finish_reason: result.finishReason,
+      },
+    ],
+    usage: usageOf(result),
+  };
+}
+
+export function completionBody(meta: ResponseMeta, result: GenerationResult): Completion {
+  return {
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: result.finishReason }],
+    usage: usageOf(result),
+  };
+}
+
+/** OpenAI's `base64` encoding: the float32 values, little-endian, base64. */
+export function base64Embedding(vector: readonly number[]): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((value, index) => bytes.writeFloatLE(value, index * 4));
+  return bytes.toString("base64");
+}
+
+export function embeddingsBody(
+  model: string,
+  result: EmbeddingResult,
+  encoding: "float" | "base64",
+): EmbeddingResponse {
+  return {
+    object: "list",
+    data: result.vectors.map((vector, index) => ({
+      object: "embedding",
+      index,
+      embedding: encoding === "base64" ? base64Embedding(vector) : vector,
+    })),
+    model,
+    usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+  };
+}
+
+/**
+ * Text pieces to stream events. The latest piece is held back until the next one (or the end) arrives, so
+ * that finish_reason rides on the last content event rather than on an empty one after it. Pieces are
+ * single tokens, so holding one back costs a token's time.
+ */
+export interface StreamChunker<Chunk> {
+  /** The events to send first (the chat role), if any. */
+  start(): Chunk[];
+  /** The events a new text piece releases. */
+  text(piece: string): Chunk[];
+  /** The last events: the held piece with finish_reason, tool calls, then usage if asked for. */
+  finish(result: GenerationResult): Chunk[];
+}
+
+export function chatChunker(meta: ResponseMeta, includeUsage: boolean): StreamChunker<ChatCompletionChunk> {
+  let held: string | undefined;
+  const chunk = (
+    delta: ChatCompletionChunk["choices"][number]["delta"],
+    finishReason: FinishReason | null = null,
+  ): ChatCompletionChunk => ({
+    id: meta.id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    // OpenAI marks every chunk but the last with usage: null when usage was asked for.
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  return {
+    start: () => [chunk({ role: "assistant", content: "" })],
+    text(piece) {
+      if (!piece) return [];
+      const released = held;
+      held = piece;
+      return released === undefined ? [] : [chunk({ content: released })];
+    },
+    finish(result) {
+      const events: ChatCompletionChunk[] = [];
+      const toolCalls = toolCallsOf(result.toolCalls).map((call, index) => ({ ...call, index }));
+      if (toolCalls.length > 0) {
+        if (held !== undefined) events.push(chunk({ content: held }));
+        events.push(chunk({ tool_calls: toolCalls }, result.finishReason));
+      } else {
+        events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason));
+      }
+      held = undefined;
+      if (includeUsage) events.push({ ...chunk({}), choices: [], usage: usageOf(result) });
+      return events;
+    },
+  };
+}
+
+export function completionChunker(meta: ResponseMeta, includeUsage: boolean): StreamChunker<CompletionChunk> {
+  let held: string | undefined;
+  const chunk = (text: string, finishReason: FinishReason | null = null): CompletionChunk => ({
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  return {
+    start: () => [],
+    text(piece) {
+      if (!piece) return [];
+      const released = held;
+      held = piece;
+      return released === undefined ? [] : [chunk(released)];
+    },
+    finish(result) {
+      const events = [chunk(held ?? "", result.finishReason)];
+      held = undefined;
+      if (includeUsage) events.push({ ...chunk(""), choices: [], usage: usageOf(result) });
+      return events;
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from "../../contract";
+import { AppError, toHttpError } from "../../core/errors";
+import { toAppError } from "../../core/server/errorHandler";
+import type { InferenceEngine } from "./engine";
+import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
+import { parseBody } from "./parseRequest";
+import { chatJobFrom, completionJobFrom, embeddingJobFrom } from "./requestMapping";
+import {
+  chatChunker,
+  chatCompletionBody,
+  completionBody,
+  completionChunker,
+  embeddingsBody,
+  responseMeta,
+  type StreamChunker,
+} from "./responses";
+import { openSse, type SseWriter } from "./sse";
+
+export interface InferenceRoutesOptions {
+  engine: InferenceEngine;
+  /** The GGUF of a model this node has ready; undefined for any other id. */
+  resolveModel(modelId: string): { path: string } | undefined;
+}
+
+/** Long prompts and many-message chats are bigger than management bodies. */
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+class ClientGoneError extends Error {
+  constructor() {
+    super("The client closed the connection.");
+    this.name = "ClientGoneError";
+  }
+}
+
+/**
+ * A signal that aborts when the client goes away. The response's close is the one to watch:
+ * `request.raw` closes as soon as the body has been read (Node >= 16), long before a client could leave.
+ */
+function clientSignal(reply: FastifyReply): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) controller.abort(new ClientGoneError());
+  };
+  reply.raw.once("close", onClose);
+  return { signal: controller.signal, release: () => reply.raw.off("close", onClose) };
+}
+
+function clientLeft(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof ClientGoneError;
+}
+
+/** Nothing can reach a client that left; the handler only stops Fastify from trying. */
+function dropReply(reply: FastifyReply): void {
+  if (!reply.sent) reply.hijack();
+  if (!reply.raw.writableEnded && !reply.raw.destroyed) reply.raw.end();
+}
+
+async function answerOnce<T>(
+  reply: FastifyReply,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T | undefined> {
+  const { signal, release } = clientSignal(reply);
+  try {
+    return await run(signal);
+  } catch (error) {
+    if (!clientLeft(signal)) throw error;
+    dropReply(reply);
+    return undefined;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Streams a generation as server-sent events. The stream opens only once the engine starts generating,
+ * so an error found before that (unknown model, prompt too long, load failure) is still a plain HTTP error;
+ * one after it is sent as an `{error}` event.
+ */
+async function streamGeneration<Chunk>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  chunker: StreamChunker<Chunk>,
+  run: (hooks: GenerationHooks) => Promise<GenerationResult>,
+): Promise<void> {
+  const { signal, release } = clientSignal(reply);
+  let sse: SseWriter | undefined;
+  const open = (): SseWriter => {
+    if (sse) return sse;
+    reply.hijack();
+    const writer = openSse(reply.raw);
+    for (const chunk of chunker.start()) writer.send(chunk);
+    sse = writer;
+    return writer;
+  };
+  try {
+    const result = await run({
+      signal,
+      onStart: () => void open(),
+      onText: (piece) => {
+        for (const chunk of chunker.text(piece)) open().send(chunk);
+      },
+    });
+    const writer = open();
+    for (const chunk of chunker.finish(result)) writer.send(chunk);
+    writer.done();
+  } catch (error) {
+    if (clientLeft(signal)) return dropReply(reply);
+    if (!sse) throw error;
+    const http = toHttpError(toAppError(error));
+    if (http.status >= 500) request.log.error({ err: error }, "generation failed mid-stream");
+    sse.fail(http.body);
+  } finally {
+    release();
+  }
+}
+
+/** POST /v1/chat/completions, /v1/completions and /v1/embeddings, answered by this node's engine. */
+export function registerInferenceRoutes(app: FastifyInstance, options: InferenceRoutesOptions): void {
+  const { engine } = options;
+  const targetOf = (modelId: string): ModelTarget => {
+    const found = options.resolveModel(modelId);
+    if (!found) {
+      const message = `The model "${modelId}" does not exist or is not ready on this node.`;
+      throw new AppError("model.not_found", message, { param: "model" });
+    }
+    return { id: modelId, path: found.path };
+  };
+
+  app.post("/v1/chat/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(chatCompletionRequestSchema, request.body);
+    const job = chatJobFrom(body, targetOf(body.model));
+    const meta = responseMeta("chatcmpl", body.model);
+    if (body.stream) {
+      const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
+      return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
+    }
+    const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
+    return result && chatCompletionBody(meta, result);
+  });
+
+  app.post("/v1/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(completionRequestSchema, request.body);
+    const job = completionJobFrom(body, targetOf(body.model));
+    const meta = responseMeta("cmpl", body.model);
+    if (body.stream) {
+      const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
+      return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
+    }
+    const result = await answerOnce(reply, (signal) => engine.complete(job, { signal }));
+    return result && completionBody(meta, result);
+  });
+
+  app.post("/v1/embeddings", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(embeddingRequestSchema, request.body);
+    const job = embeddingJobFrom(body, targetOf(body.model));
+    const result = await answerOnce(reply, (signal) => engine.embed(job, signal));
+    return result && embeddingsBody(body.model, result, body.encoding_format ?? "float");
+  });
+}

@@ -1,0 +1,149 @@
+import path from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelSchema } from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
+import fs from "node:fs";
+
+// The whole product path: `llmlb serve --workers 2`, models from the fake hub, real node-llama-cpp
+// inference in the workers, and the official OpenAI SDK against the balancer.
+let hub: FakeHub;
+let temp: { path: string; remove(): Promise<void> };
+let serve: ServeProcess;
+let client: OpenAI;
+const model = "acme/tiny-llama-GGUF";
+
+async function admin(method: string, url: string, body?: unknown) {
+  const token = fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim();
+  const response = await fetch(serve.url + url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: response.status, body: response.status === 204 ? undefined : await response.json() };
+}
+
+beforeAll(async () => {
+  hub = await startFakeHub({
+    repos: [
+      { id: model, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
+      {
+        id: "acme/slow-GGUF",
+        files: [
+          {
+            path: "slow-Q4_K_M.gguf",
+            content: Buffer.concat([generateTinyGguf({ seed: 9 }), Buffer.alloc(8e6)]),
+          },
+        ],
+      },
+    ],
+  });
+  temp = await makeTempDir();
+  serve = await startServeProcess(["--port", "0", "--workers", "2"], {
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: path.join(temp.path, "hub"),
+    LLMLB_DATA_DIR: path.join(temp.path, "data"),
+    LLMLB_LOG_LEVEL: "warn",
+  });
+  client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "not-needed-on-loopback", maxRetries: 0 });
+  expect((await admin("POST", "/v0/models/register", { url: model })).status).toBe(201);
+  await waitFor(
+    "the model ready on both workers",
+    async () => {
+      const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
+      return m.nodes.filter((n) => n.state === "ready").length === 2;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+}, 90_000);
+afterAll(async () => {
+  await serve?.stop();
+  await hub.close();
+  await temp.remove();
+});
+
+describe("the OpenAI SDK against llmlb", () => {
+  it("chats, without and with streaming", async () => {
+    const answer = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 8,
+    });
+    expect(typeof answer.choices[0]?.message.content).toBe("string");
+    expect(answer.choices[0]?.finish_reason).toBe("length");
+    expect(answer.usage?.completion_tokens).toBe(8);
+
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 8,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      usage = chunk.usage ?? usage;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage?.completion_tokens).toBe(8);
+  });
+
+  it("completes text and embeds", async () => {
+    const completion = await client.completions.create({ model, prompt: "Once upon", max_tokens: 4 });
+    expect(completion.choices[0]?.text.length).toBeGreaterThan(0);
+    const embeddings = await client.embeddings.create({ model, input: ["one", "two"] });
+    expect(embeddings.data).toHaveLength(2);
+    expect(embeddings.data[0]?.embedding.length).toBeGreaterThan(0);
+  });
+
+  it("answers JSON that parses when a schema is asked for", async () => {
+    const answer = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Say ok" }],
+      max_tokens: 64,
+      response_format: {
+        type: "json_schema",
+        json_schema: {
+          name: "ok",
+          schema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] },
+        },
+      },
+    });
+    expect(typeof JSON.parse(answer.choices[0]!.message.content!).ok).toBe("boolean");
+  });
+
+  it("throws NotFoundError for a model that is not registered", async () => {
+    const error = await client.chat.completions
+      .create({ model: "acme/nope", messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("answers 503 with Retry-After while a model is still downloading", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 1_000_000 });
+    try {
+      expect((await admin("POST", "/v0/models/register", { url: "acme/slow-GGUF" })).status).toBe(201);
+      await waitFor("the download to start", async () => {
+        const m = modelSchema.parse(
+          (await admin("GET", `/v0/models/${encodeURIComponent("acme/slow-GGUF")}`)).body,
+        );
+        return m.nodes.some((n) => n.state === "downloading");
+      });
+      const error = await client.chat.completions
+        .create({ model: "acme/slow-GGUF", messages: [{ role: "user", content: "x" }] })
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(error.status).toBe(503);
+      expect(Number(error.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(error.message).toMatch(/still downloading/);
+    } finally {
+      hub.clearFaults();
+    }
+  });
+});

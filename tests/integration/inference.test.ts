@@ -1,0 +1,477 @@
+import path from "node:path";
+import Fastify, { type FastifyInstance } from "fastify";
+import { readGgufFileInfo } from "node-llama-cpp";
+import OpenAI from "openai";
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  completionSchema,
+  embeddingResponseSchema,
+} from "../../src-main/contract";
+import { handleError } from "../../src-main/core/server/errorHandler";
+import {
+  createInferenceEngine,
+  registerInferenceRoutes,
+  type InferenceEngine,
+} from "../../src-main/worker/inference";
+import { writeTinyGguf } from "../fixtures/tinyGguf";
+import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
+
+// A node's inference routes on a real engine with the tiny GGUF, driven by the official openai SDK.
+
+interface Served {
+  app: FastifyInstance;
+  engine: InferenceEngine;
+  url: string;
+  client: OpenAI;
+}
+
+let temp: { path: string; remove(): Promise<void> };
+const modelPaths = new Map<string, string>();
+const started: Served[] = [];
+
+async function serve(options: { sequences: number }): Promise<Served> {
+  const engine = createInferenceEngine({
+    log: pino({ level: "silent" }),
+    backend: "cpu",
+    threads: 1,
+    sequences: options.sequences,
+    maxLoadedModels: 3,
+  });
+  // The SDK's fetch may leave a socket it opened but never used; close() would wait seconds for it.
+  const app = Fastify({ forceCloseConnections: true });
+  app.setErrorHandler(handleError);
+  registerInferenceRoutes(app, {
+    engine,
+    resolveModel: (id) => {
+      const found = modelPaths.get(id);
+      return found ? { path: found } : undefined;
+    },
+  });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  const served = {
+    app,
+    engine,
+    url,
+    client: new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 }),
+  };
+  started.push(served);
+  return served;
+}
+
+let main: Served;
+let client: OpenAI;
+
+beforeAll(async () => {
+  temp = await makeTempDir("llmlb-inference-");
+  for (const [id, seed] of [
+    ["tiny", 1],
+    ["tiny-ttl", 2],
+  ] as const) {
+    const file = path.join(temp.path, `${id}.gguf`);
+    await writeTinyGguf(file, { seed });
+    modelPaths.set(id, file);
+  }
+  // Two sequences: four concurrent requests exercise both parallel decoding and the queue.
+  main = await serve({ sequences: 2 });
+  client = main.client;
+});
+
+afterAll(async () => {
+  for (const { app, engine } of started) {
+    // The engine first: it ends whatever still runs, so the server has no open request to wait for.
+    await engine.dispose();
+    await app.close();
+  }
+  await temp?.remove();
+});
+
+const hello = [{ role: "user" as const, content: "Hello" }];
+
+describe("chat completions", () => {
+  it("answers with the model's chat template, to max_tokens, with usage", async () => {
+    const completion = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "system", content: "Be brief." }, ...hello],
+      max_tokens: 8,
+      temperature: 0,
+    });
+    const choice = completion.choices[0]!;
+    // What we send is what the contract says.
+    chatCompletionSchema.parse(completion);
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.model).toBe("tiny");
+    expect(typeof choice.message.content).toBe("string");
+    expect(choice.message.content!.length).toBeGreaterThan(0);
+    expect(choice.message.role).toBe("assistant");
+    expect(choice.finish_reason).toBe("length");
+    expect(completion.usage!.completion_tokens).toBe(8);
+    expect(completion.usage!.prompt_tokens).toBeGreaterThan(10);
+    expect(completion.usage!.total_tokens).toBe(
+      completion.usage!.prompt_tokens + completion.usage!.completion_tokens,
+    );
+    // node-llama-cpp maps the GGUF's Jinja ChatML template to its ChatML wrapper.
+    expect(main.engine.loaded().find((model) => model.model === "tiny")?.chatWrapper).toBe("ChatML");
+  });
+
+  it("takes text-part content and max_completion_tokens", async () => {
+    const completion = await client.chat.completions.create({
+      model: "tiny",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Hel" },
+            { type: "text", text: "lo" },
+          ],
+        },
+      ],
+      max_completion_tokens: 5,
+      temperature: 0,
+    });
+    expect(completion.usage!.completion_tokens).toBe(5);
+  });
+
+  it("measures chat throughput with one thread", async () => {
+    const started = performance.now();
+    const completion = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 400,
+      temperature: 0,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const tokens = completion.usage!.completion_tokens;
+    process.stderr.write(`chat, threads 1, tiny model: ${Math.round(tokens / seconds)} tokens/s\n`);
+    expect(tokens).toBe(400);
+  });
+
+  it("streams deltas, finish_reason on the last content chunk, then usage", async () => {
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 16,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
+    const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("");
+    expect(text.length).toBeGreaterThan(0);
+    const finishing = chunks.filter((chunk) => chunk.choices[0]?.finish_reason);
+    expect(finishing).toHaveLength(1);
+    expect(finishing[0]!.choices[0]!.finish_reason).toBe("length");
+    expect(finishing[0]!.choices[0]!.delta.content).toBeTruthy();
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage!.completion_tokens).toBe(16);
+
+    // Greedy decoding: the stream says what the plain answer says.
+    const plain = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 16,
+      temperature: 0,
+    });
+    expect(text).toBe(plain.choices[0]!.message.content);
+  });
+
+  it("frames the stream as server-sent events ending in [DONE]", async () => {
+    const response = await fetch(`${main.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny", messages: hello, max_tokens: 4, stream: true }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const body = await response.text();
+    const events = body.split("\n\n").filter(Boolean);
+    expect(events.every((event) => event.startsWith("data: "))).toBe(true);
+    expect(events.at(-1)).toBe("data: [DONE]");
+    expect(body.endsWith("data: [DONE]\n\n")).toBe(true);
+    for (const event of events.slice(0, -1)) {
+      const chunk = chatCompletionChunkSchema.parse(JSON.parse(event.slice("data: ".length)));
+      // No usage unless asked for.
+      expect(chunk.usage).toBeUndefined();
+    }
+  });
+
+  it("stops at a stop string, which it leaves out", async () => {
+    const free = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 40,
+      temperature: 0,
+    });
+    const text = free.choices[0]!.message.content!;
+    const stop = text.slice(10, 12);
+    const expected = text.slice(0, text.indexOf(stop));
+
+    const stopped = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 40,
+      temperature: 0,
+      stop: [stop],
+    });
+    expect(stopped.choices[0]!.message.content).toBe(expected);
+    expect(stopped.choices[0]!.finish_reason).toBe("stop");
+
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 40,
+      temperature: 0,
+      stop,
+      stream: true,
+    });
+    let streamed = "";
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(streamed).toBe(expected);
+    expect(finish).toBe("stop");
+  });
+
+  it("answers json_schema with JSON that fits the schema", async () => {
+    const completion = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Is it ok?" }],
+      max_tokens: 100,
+      temperature: 0,
+      response_format: {
+        type: "json_schema",
+        json_schema: {
+          name: "answer",
+          schema: { type: "object", properties: { ok: { type: "boolean" } }, required: ["ok"] },
+        },
+      },
+    });
+    const parsed = JSON.parse(completion.choices[0]!.message.content!);
+    expect(typeof parsed.ok).toBe("boolean");
+    expect(completion.choices[0]!.finish_reason).toBe("stop");
+  });
+
+  it("serves four concurrent requests on two sequences", async () => {
+    const results = await Promise.all(
+      ["one", "two", "three", "four"].map((content) =>
+        client.chat.completions.create({
+          model: "tiny",
+          messages: [{ role: "user", content }],
+          max_tokens: 32,
+          temperature: 0.8,
+          seed: 7,
+        }),
+      ),
+    );
+    for (const result of results) {
+      // Sampling may draw the end-of-turn token early (greedy never does with this model).
+      const { finish_reason, message } = result.choices[0]!;
+      expect(typeof message.content).toBe("string");
+      expect(result.usage!.completion_tokens).toBeLessThanOrEqual(32);
+      expect(finish_reason).toBe(result.usage!.completion_tokens === 32 ? "length" : "stop");
+    }
+  });
+
+  it("accepts tools it is told not to use, and refuses a prompt longer than the context", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          description: "The weather in a city",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+        },
+      },
+    ];
+    const none = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 4,
+      temperature: 0,
+      tools,
+      tool_choice: "none",
+    });
+    expect(none.choices[0]!.finish_reason).toBe("length");
+    // Documenting the function in the system prompt takes more than the tiny model's 512 tokens.
+    const error = await client.chat.completions
+      .create({ model: "tiny", messages: hello, max_tokens: 4, tools })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
+  });
+});
+
+describe("text completions", () => {
+  it("completes a prompt, plain and streamed alike", async () => {
+    const plain = await client.completions.create({
+      model: "tiny",
+      prompt: "Once upon a time",
+      max_tokens: 8,
+      temperature: 0,
+    });
+    completionSchema.parse(plain);
+    expect(plain.object).toBe("text_completion");
+    expect(plain.choices[0]!.finish_reason).toBe("length");
+    expect(plain.usage!.completion_tokens).toBe(8);
+    expect(plain.usage!.total_tokens).toBe(plain.usage!.prompt_tokens + 8);
+
+    const stream = await client.completions.create({
+      model: "tiny",
+      prompt: "Once upon a time",
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.map((chunk) => chunk.choices[0]?.text ?? "").join("")).toBe(plain.choices[0]!.text);
+    expect(chunks.filter((chunk) => chunk.choices[0]?.finish_reason === "length")).toHaveLength(1);
+    expect(chunks.at(-1)!.usage!.completion_tokens).toBe(8);
+  });
+
+  it("defaults max_tokens to 16, as OpenAI does", async () => {
+    const completion = await client.completions.create({ model: "tiny", prompt: "Hi", temperature: 0 });
+    expect(completion.usage!.completion_tokens).toBe(16);
+  });
+});
+
+describe("embeddings", () => {
+  it("gives one unit vector of the model's size per input, deterministically", async () => {
+    const info = await readGgufFileInfo(modelPaths.get("tiny")!);
+    const size = (info.metadata as { llama: { embedding_length: number } }).llama.embedding_length;
+
+    // The SDK asks for base64 and decodes it.
+    const one = await client.embeddings.create({ model: "tiny", input: "hello" });
+    expect(one.object).toBe("list");
+    expect(one.data).toHaveLength(1);
+    expect(one.data[0]!.embedding).toHaveLength(size);
+    expect(one.usage.prompt_tokens).toBeGreaterThan(0);
+
+    const two = await client.embeddings.create({
+      model: "tiny",
+      input: ["hello", "something else"],
+      encoding_format: "float",
+    });
+    embeddingResponseSchema.parse(two);
+    expect(two.data.map((item) => item.index)).toEqual([0, 1]);
+    const [first, second] = two.data.map((item) => item.embedding);
+    expect(first).toHaveLength(size);
+    expect(second).toHaveLength(size);
+    expect(first).not.toEqual(second);
+    // float32 on the base64 path, float64 on the JSON one.
+    first!.forEach((value, index) => expect(value).toBeCloseTo(one.data[0]!.embedding[index]!, 5));
+    expect(Math.hypot(...first!)).toBeCloseTo(1, 5);
+
+    const again = await client.embeddings.create({
+      model: "tiny",
+      input: ["hello", "something else"],
+      encoding_format: "float",
+    });
+    expect(again.data.map((item) => item.embedding)).toEqual([first, second]);
+  });
+});
+
+describe("errors in OpenAI's shape", () => {
+  it("404 model_not_found for a model the node does not have", async () => {
+    const error = await client.chat.completions
+      .create({ model: "nope", messages: hello })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+    await expect(client.embeddings.create({ model: "nope", input: "x" })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+  });
+
+  it("400 naming the field for an invalid body", async () => {
+    const error = await client.chat.completions
+      .create({ model: "tiny", messages: hello, temperature: 5 })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    const badRequest = error as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(badRequest.param).toBe("temperature");
+    expect(badRequest.message).toContain("temperature");
+
+    const role = await client.chat.completions
+      .create({ model: "tiny", messages: [{ role: "robot", content: "x" } as never] })
+      .catch((caught: unknown) => caught);
+    expect(role).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((role as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("messages[0].role");
+
+    await expect(
+      client.chat.completions.create({ model: "tiny", messages: hello, n: 2 }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(client.completions.create({ model: "tiny", prompt: 7 as never })).rejects.toBeInstanceOf(
+      OpenAI.BadRequestError,
+    );
+  });
+
+  it("400 context_length_exceeded for a prompt longer than the context", async () => {
+    const error = await client.chat.completions
+      .create({ model: "tiny", messages: [{ role: "user", content: "x ".repeat(600) }] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
+  });
+});
+
+describe("model lifecycle", () => {
+  it("frees the sequence of a client that leaves mid-stream", async () => {
+    // One sequence: the next request can only run once the abandoned one has let go of it.
+    const single = await serve({ sequences: 1 });
+    const stream = await single.client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 1_000_000,
+      temperature: 0,
+      stream: true,
+    });
+    let received = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) received++;
+      if (received === 5) break; // leaving the loop aborts the request
+    }
+    expect(received).toBe(5);
+
+    const next = await single.client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 4,
+      temperature: 0,
+    });
+    expect(next.usage!.completion_tokens).toBe(4);
+    await waitFor("no request running", () => single.engine.loaded()[0]?.activeRequests === 0, {
+      timeoutMs: 5000,
+    });
+  });
+
+  it("unloads a model after its request's idle ttl", async () => {
+    const body: ChatCompletionCreateParamsNonStreaming & { ttl: number } = {
+      model: "tiny-ttl",
+      messages: hello,
+      max_tokens: 2,
+      ttl: 0.3,
+    };
+    await client.chat.completions.create(body);
+    const loaded = main.engine.loaded().find((model) => model.model === "tiny-ttl");
+    expect(loaded?.idleTtlMs).toBe(300);
+    await waitFor(
+      "tiny-ttl unloaded",
+      () => !main.engine.loaded().some((model) => model.model === "tiny-ttl"),
+      { timeoutMs: 5000, intervalMs: 25 },
+    );
+    // The model without a ttl stays.
+    expect(main.engine.loaded().some((model) => model.model === "tiny")).toBe(true);
+  });
+});
