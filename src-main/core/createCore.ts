@@ -17,6 +17,7 @@ import type { Logger } from "./logger";
 import { createModelService, type ModelService } from "./models/modelService";
 import { createHubCacheRepository } from "./registry/hubCacheRepository";
 import { createBalancer, type BalancerOptions } from "./balancer/balancer";
+import { createMetrics } from "./metrics";
 import { createNodeService, type NodeService } from "./nodes/nodeService";
 import { createModelRepository } from "./registry/modelRepository";
 import { createNodeRepository } from "./registry/nodeRepository";
@@ -97,7 +98,9 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: () => nodes.notifySync(),
   });
+  const metrics = createMetrics({ nodes, queueDepths: () => balancer.queueDepths() });
   const balancer = createBalancer({
+    metrics,
     nodes,
     models,
     log: log.child({ module: "balancer" }),
@@ -108,6 +111,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     models,
     nodes,
     balancer,
+    metrics,
     credentials: { adminToken, nodeToken, nodeForToken: (token) => nodes.nodeForToken(token) },
     log,
     version: options.version,

@@ -276,3 +276,37 @@ describe("streaming through the balancer", () => {
     expect(rest).toBe(`data: {"n":2}\n\ndata: [DONE]\n\n`);
   });
 });
+
+describe("GET /metrics", () => {
+  it("counts requests by model and status, times them, and shows nodes and downloads", async () => {
+    await node("metered");
+    const downloading = await node("fetching", { ready: [] });
+    await downloading.report([
+      {
+        model: other,
+        artifact: "x.gguf",
+        state: "downloading",
+        bytes_done: 1234,
+        bytes_total: 9999,
+        bytes_per_second: 1,
+      },
+    ]);
+    for (let i = 0; i < 3; i++) await ask();
+    await client.chat.completions
+      .create({ model: "acme/does-not-exist", messages: [] })
+      .catch(() => undefined);
+    const response = await server.request("GET", "/metrics", { anonymous: true });
+    expect(response.status).toBe(200);
+    expect(String(response.headers["content-type"])).toMatch(/^text\/plain/);
+    const text = response.text;
+    const count = (labels: string) =>
+      Number(new RegExp(`^llmlb_requests_total\\{${labels}\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    expect(count(`model="${model}",route="/v1/chat/completions",status="200"`)).toBeGreaterThanOrEqual(3);
+    expect(count(`model="unknown",route="/v1/chat/completions",status="404"`)).toBeGreaterThanOrEqual(1);
+    expect(text).not.toContain("acme/does-not-exist");
+    expect(text).toMatch(/^llmlb_request_duration_seconds_bucket\{/m);
+    expect(text).toMatch(/^llmlb_time_to_first_token_seconds_count\{model="acme\/tiny-GGUF"\} \d+$/m);
+    expect(text).toMatch(/^llmlb_nodes\{status="online"\} [1-9]/m);
+    expect(text).toContain(`llmlb_download_bytes{node="fetching",model="${other}"} 1234`);
+  });
+});

@@ -15,6 +15,8 @@ export interface Admission {
   /** Resolves with a release function once the request may run. */
   enter(model: string, capacity: number, signal: AbortSignal): Promise<() => void>;
   depth(model: string): { running: number; waiting: number };
+  /** Every model with requests running or waiting. */
+  depths(): { model: string; running: number; waiting: number }[];
 }
 
 interface Gate {
@@ -84,6 +86,8 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
         gate.waiting.push(entry);
       });
     },
+    depths: () =>
+      [...gates].map(([model, gate]) => ({ model, running: gate.running, waiting: gate.waiting.length })),
     depth(model) {
       const gate = gates.get(model);
       return { running: gate?.running ?? 0, waiting: gate?.waiting.length ?? 0 };

@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Agent, type Dispatcher } from "undici";
 import type { Clock } from "../clock";
-import { AppError, isAppError } from "../errors";
+import { AppError, isAppError, toHttpError } from "../errors";
 import type { Logger } from "../logger";
+import type { BalancerMetrics } from "../metrics";
+import { toAppError } from "../server/errorHandler";
 import type { ModelService } from "../models/modelService";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
@@ -18,12 +20,15 @@ export interface BalancerOptions {
   admission?: AdmissionOptions;
   /** Requests one node runs at once (its parallel sequences). Default: 4. */
   slotsPerNode?: number;
+  /** Where request counts, latencies and speeds go. Default: nowhere. */
+  metrics?: BalancerMetrics;
 }
 
 export interface Balancer {
   /** Sends an OpenAI request on to a node that has its model ready, streaming the answer back. */
   forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<void>;
   queueDepth(model: string): { running: number; waiting: number };
+  queueDepths(): { model: string; running: number; waiting: number }[];
   dispose(): Promise<void>;
 }
 
@@ -81,6 +86,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   async function attempt(
+    requestStarted: number,
     route: NodeRoute,
     model: string,
     request: FastifyRequest,
@@ -120,6 +126,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
     }
     reply.raw.writeHead(answer.statusCode, headers);
+    options.metrics?.firstByte(model, (clock.now() - requestStarted) / 1000);
     let events = 0;
     const jsonChunks: Buffer[] = [];
     try {
@@ -162,65 +169,101 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   function recordSpeed(nodeId: string, model: string, tokens: number, elapsedMs: number): void {
-    if (tokens > 0 && elapsedMs > 0) load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
+    if (tokens <= 0 || elapsedMs <= 0) return;
+    load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
+    options.metrics?.tokensPerSecond(nodeId, model, load.tokensPerSecond(nodeId, model)!);
+  }
+
+  function isRegistered(model: string): boolean {
+    try {
+      models.get(model);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Admits the request, then tries nodes until one answers; resolves with the status sent. */
+  async function route(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+    model: string,
+    started: number,
+  ) {
+    const routes = routesOrExplain(model);
+    const abort = new AbortController();
+    // A client that goes away aborts its request at the node, which frees the sequence.
+    reply.raw.once(
+      "close",
+      () => reply.raw.writableFinished || abort.abort(new Error("client disconnected")),
+    );
+    const release = await admission.enter(model, routes.length * slotsPerNode, abort.signal);
+    const tried = new Set<string>();
+    try {
+      for (;;) {
+        const now = clock.now();
+        const fresh = nodes.routesFor(model).filter((route) => !tried.has(route.id));
+        const up = fresh.filter((route) => !load.isDown(route.id, now));
+        const pool = (up.length > 0 ? up : fresh).map((route) => ({
+          ...route,
+          outstanding: load.outstanding(route.id),
+          tokensPerSecond: load.tokensPerSecond(route.id, model),
+        }));
+        const chosen = pickNode(pool, turn++);
+        if (!chosen) {
+          throw new AppError(
+            "balancer.no_node",
+            `Every node that has model ${model} failed this request; retry shortly.`,
+            {
+              retryAfter: 2,
+            },
+          );
+        }
+        tried.add(chosen.id);
+        load.begin(chosen.id);
+        try {
+          await attempt(started, chosen, model, request, reply, path, abort.signal);
+          return reply.raw.statusCode;
+        } catch (error) {
+          if (!(error instanceof NodeUnavailable)) throw error;
+          load.markDown(chosen.id, clock.now());
+          log.warn(
+            { node: chosen.id, model, err: error.message },
+            "node failed before answering; trying another",
+          );
+        } finally {
+          load.end(chosen.id);
+        }
+      }
+    } catch (error) {
+      // The client left: there is nobody to answer.
+      if (abort.signal.aborted && !isAppError(error)) return 499;
+      throw error;
+    } finally {
+      release();
+    }
   }
 
   return {
     async forward(request, reply, path) {
-      const model = modelOf(request);
-      const routes = routesOrExplain(model);
-      const abort = new AbortController();
-      // A client that goes away aborts its request at the node, which frees the sequence.
-      reply.raw.once(
-        "close",
-        () => reply.raw.writableFinished || abort.abort(new Error("client disconnected")),
-      );
-      const release = await admission.enter(model, routes.length * slotsPerNode, abort.signal);
-      const tried = new Set<string>();
+      const started = clock.now();
+      // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
+      let label = "unknown";
+      let status = 500;
       try {
-        for (;;) {
-          const now = clock.now();
-          const fresh = nodes.routesFor(model).filter((route) => !tried.has(route.id));
-          const up = fresh.filter((route) => !load.isDown(route.id, now));
-          const pool = (up.length > 0 ? up : fresh).map((route) => ({
-            ...route,
-            outstanding: load.outstanding(route.id),
-            tokensPerSecond: load.tokensPerSecond(route.id, model),
-          }));
-          const route = pickNode(pool, turn++);
-          if (!route) {
-            throw new AppError(
-              "balancer.no_node",
-              `Every node that has model ${model} failed this request; retry shortly.`,
-              {
-                retryAfter: 2,
-              },
-            );
-          }
-          tried.add(route.id);
-          load.begin(route.id);
-          try {
-            await attempt(route, model, request, reply, path, abort.signal);
-            return;
-          } catch (error) {
-            if (!(error instanceof NodeUnavailable)) throw error;
-            load.markDown(route.id, clock.now());
-            log.warn(
-              { node: route.id, model, err: error.message },
-              "node failed before answering; trying another",
-            );
-          } finally {
-            load.end(route.id);
-          }
-        }
+        const model = modelOf(request);
+        if (isRegistered(model)) label = model;
+        status = await route(request, reply, path, model, started);
       } catch (error) {
-        if (abort.signal.aborted && !isAppError(error)) return;
+        status = toHttpError(toAppError(error)).status;
         throw error;
       } finally {
-        release();
+        options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);
       }
     },
     queueDepth: (model) => admission.depth(model),
+    queueDepths: () => admission.depths(),
     dispose: () => agent.close(),
   };
 }

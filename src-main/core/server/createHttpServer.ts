@@ -6,6 +6,7 @@ import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 import type { Balancer } from "../balancer/balancer";
+import type { Metrics } from "../metrics";
 import { registerBalancedRoutes } from "../balancer/routes";
 import { handleError } from "./errorHandler";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "./guards";
@@ -16,6 +17,7 @@ export interface HttpServerOptions {
   models: ModelService;
   nodes: NodeService;
   balancer: Balancer;
+  metrics: Metrics;
   credentials: Credentials;
   log: Logger;
   version: string;
@@ -76,6 +78,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   registerNodeRoutes(app, routeOptions);
   registerOpenAiRoutes(app, routeOptions);
   registerBalancedRoutes(app, options.balancer);
+  // Prometheus scrapes without credentials; like /v1/models it is loopback-only by default.
+  app.get("/metrics", async (_request, reply) =>
+    reply.type(options.metrics.contentType).send(await options.metrics.render()),
+  );
 
   if (options.rendererDir && fs.existsSync(options.rendererDir)) {
     await app.register(fastifyStatic, { root: options.rendererDir, prefix: "/", wildcard: false });

@@ -1,0 +1,118 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { NodeService } from "./nodes/nodeService";
+
+/** What the balancer reports as it forwards requests. */
+export interface BalancerMetrics {
+  requestDone(model: string, route: string, status: number, seconds: number): void;
+  firstByte(model: string, seconds: number): void;
+  tokensPerSecond(node: string, model: string, value: number): void;
+}
+
+export interface MetricsOptions {
+  nodes: NodeService;
+  /** Waiting and running requests per model, read at scrape time. */
+  queueDepths: () => { model: string; running: number; waiting: number }[];
+}
+
+export interface Metrics extends BalancerMetrics {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Prometheus metrics (`GET /metrics`): requests, latency, time to first token, speed, queues, nodes, downloads. */
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "llmlb_requests_total",
+    help: "Inference requests by model, route and HTTP status.",
+    labelNames: ["model", "route", "status"],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "llmlb_request_duration_seconds",
+    help: "Time from receiving an inference request to its last byte.",
+    labelNames: ["model", "route"],
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const firstByte = new Histogram({
+    name: "llmlb_time_to_first_token_seconds",
+    help: "Time from receiving an inference request to the first byte of its answer.",
+    labelNames: ["model"],
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const speed = new Gauge({
+    name: "llmlb_tokens_per_second",
+    help: "Generation speed the balancer measured, per node and model.",
+    labelNames: ["node", "model"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "llmlb_queue_depth",
+    help: "Inference requests per model, waiting for a slot or running.",
+    labelNames: ["model", "state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const depth of options.queueDepths()) {
+        this.set({ model: depth.model, state: "waiting" }, depth.waiting);
+        this.set({ model: depth.model, state: "running" }, depth.running);
+      }
+    },
+  });
+  new Gauge({
+    name: "llmlb_nodes",
+    help: "Nodes by status.",
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      const nodes = options.nodes.list().data;
+      for (const status of ["online", "offline"] as const) {
+        this.set({ status }, nodes.filter((node) => node.status === status).length);
+      }
+    },
+  });
+  new Gauge({
+    name: "llmlb_node_models",
+    help: "Models on nodes, by state.",
+    labelNames: ["node", "state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of options.nodes.list().data) {
+        const counts = new Map<string, number>();
+        for (const model of node.models) counts.set(model.state, (counts.get(model.state) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ node: node.name, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: "llmlb_download_bytes",
+    help: "Bytes downloaded so far of models nodes are downloading.",
+    labelNames: ["node", "model"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of options.nodes.list().data) {
+        for (const model of node.models) {
+          if (model.state === "downloading")
+            this.set({ node: node.name, model: model.model }, model.bytes_done);
+        }
+      }
+    },
+  });
+
+  return {
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    requestDone(model, route, status, seconds) {
+      requests.inc({ model, route, status: String(status) });
+      latency.observe({ model, route }, seconds);
+    },
+    firstByte: (model, seconds) => firstByte.observe({ model }, seconds),
+    tokensPerSecond: (node, model, value) => speed.set({ node, model }, value),
+  };
+}
