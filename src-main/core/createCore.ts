@@ -98,7 +98,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: () => nodes.notifySync(),
   });
-  const metrics = createMetrics({ nodes, queueDepths: () => balancer.queueDepths() });
+  const metrics = createMetrics({
+    nodes,
+    queueDepths: () => balancer.queueDepths(),
+    speeds: () => balancer.speeds(),
+  });
   const balancer = createBalancer({
     metrics,
     nodes,

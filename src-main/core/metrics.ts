@@ -5,13 +5,14 @@ import type { NodeService } from "./nodes/nodeService";
 export interface BalancerMetrics {
   requestDone(model: string, route: string, status: number, seconds: number): void;
   firstByte(model: string, seconds: number): void;
-  tokensPerSecond(node: string, model: string, value: number): void;
 }
 
 export interface MetricsOptions {
   nodes: NodeService;
   /** Waiting and running requests per model, read at scrape time. */
   queueDepths: () => { model: string; running: number; waiting: number }[];
+  /** Generation speeds the balancer measured, by node id and model, read at scrape time. */
+  speeds: () => { nodeId: string; model: string; tokensPerSecond: number }[];
 }
 
 export interface Metrics extends BalancerMetrics {
@@ -44,11 +45,25 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const speed = new Gauge({
+  new Gauge({
     name: "llmlb_tokens_per_second",
-    help: "Generation speed the balancer measured, per node and model.",
+    help: "Generation speed the balancer measured, per online node and model.",
     labelNames: ["node", "model"],
     registers: [registry],
+    collect() {
+      this.reset();
+      // Named like the other node metrics; nodes gone offline drop out.
+      const names = new Map(
+        options.nodes
+          .list()
+          .data.filter((n) => n.status === "online")
+          .map((n) => [n.id, n.name]),
+      );
+      for (const speed of options.speeds()) {
+        const node = names.get(speed.nodeId);
+        if (node) this.set({ node, model: speed.model }, speed.tokensPerSecond);
+      }
+    },
   });
   new Gauge({
     name: "llmlb_queue_depth",
@@ -113,6 +128,5 @@ export function createMetrics(options: MetricsOptions): Metrics {
       latency.observe({ model, route }, seconds);
     },
     firstByte: (model, seconds) => firstByte.observe({ model }, seconds),
-    tokensPerSecond: (node, model, value) => speed.set({ node, model }, value),
   };
 }

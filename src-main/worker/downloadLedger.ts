@@ -35,11 +35,18 @@ export async function openDownloadLedger(
       log.warn({ err: error, file }, "download ledger unreadable; starting a new one");
   }
 
-  async function save(): Promise<void> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(entries, null, 1));
-    await fs.rename(temp, file);
+  // Saves run one after another: a record and a prune may overlap (a download ends during a sync).
+  let saving: Promise<void> = Promise.resolve();
+  let saves = 0;
+  function save(): Promise<void> {
+    const next = saving.then(async () => {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const temp = `${file}.${process.pid}.${saves++}.tmp`;
+      await fs.writeFile(temp, JSON.stringify(entries, null, 1));
+      await fs.rename(temp, file);
+    });
+    saving = next.catch(() => {});
+    return next;
   }
 
   /** Removes empty folders from `dir` up to (not including) `stop`. */

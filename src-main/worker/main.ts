@@ -1,7 +1,7 @@
 /**
- * The node process (one per GPU): started by the control plane's supervisor, or on another machine
- * by `llmlb node --join`. It registers with the control plane, syncs the registry, downloads each
- * model's file into the Hugging Face cache, and reports by heartbeat.
+ * The node process (one per GPU), started by the control plane's supervisor. It registers with the
+ * control plane, syncs the registry, downloads each model's file into the Hugging Face cache,
+ * reports by heartbeat, and serves inference for the models it has ready.
  */
 import path from "node:path";
 import { createLogger } from "../core/logger";
@@ -72,6 +72,8 @@ async function runNode(): Promise<void> {
   const stop = (reason: string) => {
     stopping ??= (async () => {
       log.info({ reason }, "node stopping");
+      // Whatever hangs below, the node does not outlive its control plane by more than this.
+      setTimeout(() => process.exit(1), 10_000).unref();
       await agent.dispose();
       // Ends streaming and queued requests, so closing the server does not wait on them.
       await engine.dispose();

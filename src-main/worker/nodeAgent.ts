@@ -3,7 +3,7 @@ import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
 import { ControlPlaneError, type ControlPlaneClient } from "./controlPlaneClient";
-import { DownloadError, downloadToHfCache } from "./download";
+import { cachedSnapshotPath, DownloadError, downloadToHfCache } from "./download";
 import type { DownloadLedger } from "./downloadLedger";
 import type { MemoryProbe } from "./memory";
 import type { WorkerConfig } from "./workerConfig";
@@ -187,8 +187,20 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       let doneBefore = 0;
       const paths: string[] = [];
       for (const file of choice.files) {
-        if (!file.sha256)
+        if (!file.sha256) {
           throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
+        }
+        const cacheEntry = {
+          repo: manifest.repo,
+          commit: manifest.commit,
+          filename: file.filename,
+          sha256: file.sha256,
+        };
+        // Recorded before the download starts, so a file this node fetches is never left untracked,
+        // even if the node is killed between finishing it and writing the ledger.
+        if (!(await cachedSnapshotPath(config.hubCacheDir, { ...cacheEntry, size: file.size_bytes }))) {
+          await ledger.record(cacheEntry);
+        }
         const result = await downloadToHfCache(
           {
             repo: manifest.repo,
@@ -215,14 +227,6 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
               }),
           },
         );
-        if (!result.alreadyCached) {
-          await ledger.record({
-            repo: manifest.repo,
-            commit: manifest.commit,
-            filename: file.filename,
-            sha256: file.sha256,
-          });
-        }
         doneBefore += file.size_bytes;
         paths.push(result.snapshotPath);
       }

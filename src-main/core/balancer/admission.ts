@@ -9,7 +9,8 @@ export interface AdmissionOptions {
 
 /**
  * A bounded admission queue per model: at most `capacity` requests run at once (the ready nodes'
- * slots), at most `queueSize` wait, and the rest are told to come back later (503, Retry-After).
+ * slots), at most `queueSize` wait, in order, and the rest are told to come back later (503,
+ * Retry-After).
  */
 export interface Admission {
   /** Resolves with a release function once the request may run. */
@@ -21,7 +22,9 @@ export interface Admission {
 
 interface Gate {
   running: number;
-  waiting: { capacity: number; admit: () => void }[];
+  /** The latest capacity seen: nodes come and go, and the queue follows. */
+  capacity: number;
+  waiting: { admit: () => void }[];
 }
 
 export function createAdmission(options: AdmissionOptions = {}): Admission {
@@ -29,10 +32,13 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
   const timeoutMs = options.queueTimeoutMs ?? 30_000;
   const gates = new Map<string, Gate>();
 
-  function gateOf(model: string): Gate {
-    let gate = gates.get(model);
-    if (!gate) gates.set(model, (gate = { running: 0, waiting: [] }));
-    return gate;
+  /** Lets waiters in, in order, while there are free slots. */
+  function pump(gate: Gate): void {
+    while (gate.waiting.length > 0 && gate.running < gate.capacity) gate.waiting.shift()!.admit();
+  }
+
+  function forgetIfIdle(model: string, gate: Gate): void {
+    if (gate.running === 0 && gate.waiting.length === 0 && gates.get(model) === gate) gates.delete(model);
   }
 
   function releaser(model: string, gate: Gate): () => void {
@@ -41,13 +47,8 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
       if (released) return;
       released = true;
       gate.running--;
-      const next = gate.waiting[0];
-      if (next && gate.running < next.capacity) {
-        gate.waiting.shift();
-        next.admit();
-      } else if (gate.running === 0 && gate.waiting.length === 0) {
-        gates.delete(model);
-      }
+      pump(gate);
+      forgetIfIdle(model, gate);
     };
   }
 
@@ -56,25 +57,30 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
 
   return {
     enter(model, capacity, signal) {
-      const gate = gateOf(model);
-      if (gate.running < capacity && gate.waiting.length === 0) {
-        gate.running++;
-        return Promise.resolve(releaser(model, gate));
+      let gate = gates.get(model);
+      if (!gate) gates.set(model, (gate = { running: 0, capacity, waiting: [] }));
+      const open = gate;
+      open.capacity = capacity;
+      pump(open);
+      if (open.running < open.capacity && open.waiting.length === 0) {
+        open.running++;
+        return Promise.resolve(releaser(model, open));
       }
-      if (gate.waiting.length >= queueSize) return Promise.reject(overloaded(model, "the queue is full"));
+      if (open.waiting.length >= queueSize) return Promise.reject(overloaded(model, "the queue is full"));
       return new Promise((resolve, reject) => {
         const entry = {
-          capacity,
           admit: () => {
             clearTimeout(timer);
             signal.removeEventListener("abort", onAbort);
-            gate.running++;
-            resolve(releaser(model, gate));
+            open.running++;
+            resolve(releaser(model, open));
           },
         };
         const leave = (error: unknown) => {
-          gate.waiting.splice(gate.waiting.indexOf(entry), 1);
+          open.waiting.splice(open.waiting.indexOf(entry), 1);
           signal.removeEventListener("abort", onAbort);
+          pump(open);
+          forgetIfIdle(model, open);
           reject(error);
         };
         const onAbort = () => (clearTimeout(timer), leave(signal.reason));
@@ -83,7 +89,7 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
           timeoutMs,
         );
         signal.addEventListener("abort", onAbort, { once: true });
-        gate.waiting.push(entry);
+        open.waiting.push(entry);
       });
     },
     depths: () =>

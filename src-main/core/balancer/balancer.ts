@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { Agent, type Dispatcher } from "undici";
 import type { Clock } from "../clock";
@@ -29,6 +30,8 @@ export interface Balancer {
   forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<void>;
   queueDepth(model: string): { running: number; waiting: number };
   queueDepths(): { model: string; running: number; waiting: number }[];
+  /** Measured generation speeds by node id and model. */
+  speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
   dispose(): Promise<void>;
 }
 
@@ -92,8 +95,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     request: FastifyRequest,
     reply: FastifyReply,
     path: string,
+    body: string,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<number> {
     const started = clock.now();
     let answer: Dispatcher.ResponseData;
     try {
@@ -106,14 +110,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
           accept: request.headers.accept ?? "application/json",
           authorization: `Bearer ${route.token}`,
         },
-        body: JSON.stringify(request.body),
+        body,
         signal,
       });
     } catch (cause) {
       if (signal.aborted) throw cause;
       throw new NodeUnavailable(`node ${route.id} unreachable: ${(cause as Error).message}`);
     }
-    if (answer.statusCode >= 500) {
+    // 5xx, and a node that no longer has the model or no longer knows our token, are the node's
+    // trouble, not the request's: another node may answer.
+    if (answer.statusCode >= 500 || answer.statusCode === 401 || answer.statusCode === 404) {
       await answer.body.dump();
       throw new NodeUnavailable(`node ${route.id} answered ${answer.statusCode}`);
     }
@@ -133,11 +139,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
       for await (const chunk of answer.body as AsyncIterable<Buffer>) {
         if (streaming) events += chunk.toString("latin1").split("\ndata: ").length;
         else if (answer.statusCode === 200 && jsonChunks.length < 64) jsonChunks.push(chunk);
-        if (!reply.raw.write(chunk)) await new Promise((resolve) => reply.raw.once("drain", resolve));
+        // A client that stops reading slows the node down; one that leaves aborts the wait.
+        if (!reply.raw.write(chunk)) await once(reply.raw, "drain", { signal });
       }
       reply.raw.end();
     } catch (cause) {
-      if (signal.aborted) return;
+      if (signal.aborted) {
+        answer.body.destroy();
+        return 499;
+      }
       load.markDown(route.id, clock.now());
       log.warn({ node: route.id, model, err: (cause as Error).message }, "node failed mid-answer");
       if (streaming) {
@@ -152,9 +162,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       } else {
         reply.raw.destroy();
       }
-      return;
+      return 502;
     }
     recordSpeed(route.id, model, streaming ? events : completionTokens(jsonChunks), clock.now() - started);
+    return answer.statusCode;
   }
 
   function completionTokens(chunks: Buffer[]): number {
@@ -169,18 +180,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   function recordSpeed(nodeId: string, model: string, tokens: number, elapsedMs: number): void {
-    if (tokens <= 0 || elapsedMs <= 0) return;
-    load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
-    options.metrics?.tokensPerSecond(nodeId, model, load.tokensPerSecond(nodeId, model)!);
-  }
-
-  function isRegistered(model: string): boolean {
-    try {
-      models.get(model);
-      return true;
-    } catch {
-      return false;
-    }
+    if (tokens > 0 && elapsedMs > 0) load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
   }
 
   /** Admits the request, then tries nodes until one answers; resolves with the status sent. */
@@ -194,21 +194,23 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const routes = routesOrExplain(model);
     const abort = new AbortController();
     // A client that goes away aborts its request at the node, which frees the sequence.
-    reply.raw.once(
-      "close",
-      () => reply.raw.writableFinished || abort.abort(new Error("client disconnected")),
-    );
-    const release = await admission.enter(model, routes.length * slotsPerNode, abort.signal);
+    const onClose = () => reply.raw.writableFinished || abort.abort(new Error("client disconnected"));
+    if (reply.raw.destroyed) onClose();
+    else reply.raw.once("close", onClose);
+    const body = JSON.stringify(request.body);
+    const upCount = routes.filter((r) => !load.isDown(r.id, clock.now())).length;
+    let release = () => {};
     const tried = new Set<string>();
     try {
+      release = await admission.enter(model, Math.max(1, upCount) * slotsPerNode, abort.signal);
       for (;;) {
         const now = clock.now();
-        const fresh = nodes.routesFor(model).filter((route) => !tried.has(route.id));
-        const up = fresh.filter((route) => !load.isDown(route.id, now));
-        const pool = (up.length > 0 ? up : fresh).map((route) => ({
-          ...route,
-          outstanding: load.outstanding(route.id),
-          tokensPerSecond: load.tokensPerSecond(route.id, model),
+        const fresh = nodes.routesFor(model).filter((candidate) => !tried.has(candidate.id));
+        const up = fresh.filter((candidate) => !load.isDown(candidate.id, now));
+        const pool = (up.length > 0 ? up : fresh).map((candidate) => ({
+          ...candidate,
+          outstanding: load.outstanding(candidate.id),
+          tokensPerSecond: load.tokensPerSecond(candidate.id, model),
         }));
         const chosen = pickNode(pool, turn++);
         if (!chosen) {
@@ -223,8 +225,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         tried.add(chosen.id);
         load.begin(chosen.id);
         try {
-          await attempt(started, chosen, model, request, reply, path, abort.signal);
-          return reply.raw.statusCode;
+          return await attempt(started, chosen, model, request, reply, path, body, abort.signal);
         } catch (error) {
           if (!(error instanceof NodeUnavailable)) throw error;
           load.markDown(chosen.id, clock.now());
@@ -237,7 +238,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         }
       }
     } catch (error) {
-      // The client left: there is nobody to answer.
+      // The client left (while queued or waiting for a node): there is nobody to answer.
       if (abort.signal.aborted && !isAppError(error)) return 499;
       throw error;
     } finally {
@@ -253,10 +254,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       let status = 500;
       try {
         const model = modelOf(request);
-        if (isRegistered(model)) label = model;
         status = await route(request, reply, path, model, started);
+        label = model;
       } catch (error) {
         status = toHttpError(toAppError(error)).status;
+        // Requests for models that are not registered never reach here with their name.
+        if (status !== 404 && status !== 400) label = (request.body as { model?: string }).model ?? label;
         throw error;
       } finally {
         options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);
@@ -264,6 +267,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     },
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),
+    speeds: () => load.speeds(),
     dispose: () => agent.close(),
   };
 }

@@ -6,6 +6,7 @@ export interface NodeLoad {
   /** Generation speed seen for a model on a node (an average that follows recent requests). */
   tokensPerSecond(nodeId: string, model: string): number | undefined;
   recordSpeed(nodeId: string, model: string, tokensPerSecond: number): void;
+  speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
   /** A node that failed a request is skipped for a while, longer each time in a row. */
   markDown(nodeId: string, now: number): void;
   markUp(nodeId: string): void;
@@ -26,6 +27,11 @@ export function createNodeLoad(): NodeLoad {
       const previous = speeds.get(key);
       speeds.set(key, previous === undefined ? tokensPerSecond : previous * 0.7 + tokensPerSecond * 0.3);
     },
+    speeds: () =>
+      [...speeds].map(([key, tokensPerSecond]) => {
+        const [nodeId, model] = key.split("\n") as [string, string];
+        return { nodeId, model, tokensPerSecond };
+      }),
     markDown(nodeId, now) {
       const strikes = (down.get(nodeId)?.strikes ?? 0) + 1;
       down.set(nodeId, { until: now + Math.min(30_000, 1000 * 2 ** (strikes - 1)), strikes });
