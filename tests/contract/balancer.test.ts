@@ -169,6 +169,22 @@ describe("routing", () => {
     expect(broken.received.length).toBe(1);
   });
 
+  it("tries another node when one no longer has the model (404) or refuses the balancer (401)", async () => {
+    await node("stale", {
+      ready: [model],
+      handler: (_q, r) =>
+        void r
+          .writeHead(404, { "content-type": "application/json" })
+          .end(
+            JSON.stringify({
+              error: { message: "not here", type: "not_found_error", code: "model_not_found" },
+            }),
+          ),
+    });
+    await node("fresh");
+    for (let i = 0; i < 4; i++) expect((await ask()).choices[0]?.message.content).toBe("from fresh");
+  });
+
   it("ends a stream with an error event when its node dies mid-stream, while other requests keep succeeding", async () => {
     const dying = await node("dying", {
       ready: [model],
