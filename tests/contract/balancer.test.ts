@@ -173,13 +173,11 @@ describe("routing", () => {
     await node("stale", {
       ready: [model],
       handler: (_q, r) =>
-        void r
-          .writeHead(404, { "content-type": "application/json" })
-          .end(
-            JSON.stringify({
-              error: { message: "not here", type: "not_found_error", code: "model_not_found" },
-            }),
-          ),
+        void r.writeHead(404, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            error: { message: "not here", type: "not_found_error", code: "model_not_found" },
+          }),
+        ),
     });
     await node("fresh");
     for (let i = 0; i < 4; i++) expect((await ask()).choices[0]?.message.content).toBe("from fresh");
