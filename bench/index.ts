@@ -1,8 +1,15 @@
 import { benchDownload } from "./download";
+import { benchInference } from "./inference";
+import { benchProxy } from "./proxy";
 import { benchRegistry } from "./registry";
 
 /** `npm run bench -- <name>…`; no name runs them all. */
-const benches: Record<string, () => Promise<void>> = { registry: benchRegistry, download: benchDownload };
+const benches: Record<string, () => Promise<void>> = {
+  registry: benchRegistry,
+  download: benchDownload,
+  proxy: benchProxy,
+  inference: benchInference,
+};
 
 const names = process.argv.slice(2);
 const unknown = names.filter((name) => !(name in benches));

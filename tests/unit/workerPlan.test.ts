@@ -2,15 +2,17 @@ import { describe, expect, it } from "vitest";
 import { noDevices, planWorkers } from "../../src-main/core/supervisor/workerPlan";
 
 describe("planWorkers", () => {
-  it("runs one CPU worker with every core when there is no GPU", () => {
+  it("runs one CPU worker when there is no GPU, leaving a core for the control plane", () => {
     expect(planWorkers("auto", noDevices, 8, "box")).toEqual([
       {
         name: "box-cpu0",
         backend: "cpu",
         env: { CUDA_VISIBLE_DEVICES: "", GGML_VK_VISIBLE_DEVICES: "" },
-        threads: 8,
+        threads: 7,
       },
     ]);
+    // Two cores: one thread (two collapse throughput with llama.cpp's per-token thread pools).
+    expect(planWorkers("auto", noDevices, 2, "box")[0]?.threads).toBe(1);
   });
 
   it("pins one worker to each CUDA device", () => {

@@ -205,7 +205,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       release = await admission.enter(model, Math.max(1, upCount) * slotsPerNode, abort.signal);
       for (;;) {
         const now = clock.now();
-        const fresh = nodes.routesFor(model).filter((candidate) => !tried.has(candidate.id));
+        // The routes looked up for admission serve the first try; a retry looks again.
+        const fresh = (tried.size === 0 ? routes : nodes.routesFor(model)).filter(
+          (candidate) => !tried.has(candidate.id),
+        );
         const up = fresh.filter((candidate) => !load.isDown(candidate.id, now));
         const pool = (up.length > 0 ? up : fresh).map((candidate) => ({
           ...candidate,

@@ -1,0 +1,331 @@
+/**
+ * `npm run bench -- inference`: generation speed of the tiny GGUF through llmlb's /v1/chat/completions
+ * against node-llama-cpp in this process with the worker's own settings (threads, sequences, context,
+ * chat wrapper, greedy sampling, max_tokens), then llmlb's aggregate tokens/s at 1, 4 and 8 concurrent
+ * requests. Twice: as shipped (`llmlb serve --workers 1`, whose one CPU worker gets every core), and
+ * with a worker given one thread (`llmlb serve --workers none` plus a worker process launched as the
+ * supervisor launches it, with LLMLB_WORKER_THREADS=1), the model fetched from the fake hub both times.
+ * Traffic stays on 127.0.0.1.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  getLlama,
+  LlamaChat,
+  LlamaLogLevel,
+  resolveChatWrapper,
+  type ChatHistoryItem,
+  type LlamaContextSequence,
+  type LlamaModel,
+} from "node-llama-cpp";
+import { Agent, request } from "undici";
+import { packageRoot, workerEntry } from "../src-main/cli/packageInfo";
+import { createNodeWorkerLauncher, type WorkerProcess } from "../src-main/core/supervisor/workerLauncher";
+import { noDevices, planWorkers } from "../src-main/core/supervisor/workerPlan";
+import { startFakeHub } from "../tests/fixtures/fakeHub";
+import { generateTinyGguf } from "../tests/fixtures/tinyGguf";
+import { startServeProcess, type ServeProcess } from "../tests/helpers/cliProcess";
+import { makeTempDir } from "../tests/helpers/tempDir";
+import { waitFor } from "../tests/helpers/waitFor";
+import { percentile } from "./stats";
+
+const MODEL = "bench/tiny-llama-GGUF";
+const PROMPT = "Tell me a long story about a lighthouse keeper.";
+const MAX_TOKENS = 256;
+/** The engine's defaults (createInferenceEngine): 4 sequences, contexts up to 4096 tokens. */
+const SEQUENCES = 4;
+const MAX_CONTEXT = 4096;
+/** Each measurement runs new requests for this long (finishing those started), at least 2 per client at 1. */
+const RUN_SECONDS = 5;
+const ROUNDS = 3;
+
+interface Run {
+  tokens: number;
+  seconds: number;
+  /** Completion tokens of each answer. */
+  perAnswer: number[];
+}
+type Generate = () => Promise<number>;
+
+const tps = (run: Run) => run.tokens / run.seconds;
+const fmt = (value: number) => `${value.toFixed(0).padStart(6)} tokens/s`;
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+
+/** `clients` loops at once, each starting generations until RUN_SECONDS are up; tokens over wall time. */
+async function timed(clients: number, generate: Generate, seconds = RUN_SECONDS): Promise<Run> {
+  const perAnswer: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const least = clients === 1 ? 2 : 1;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = 0; i < least || performance.now() < deadline; i++) perAnswer.push(await generate());
+    }),
+  );
+  return {
+    tokens: perAnswer.reduce((a, b) => a + b, 0),
+    seconds: (performance.now() - started) / 1000,
+    perAnswer,
+  };
+}
+
+/** A context set up as the worker sets one up (loadedModel.ts), generating as generation.ts does. */
+async function inProcess(model: LlamaModel, threads: number) {
+  const context = await model.createContext({
+    threads,
+    sequences: SEQUENCES,
+    contextSize: { max: MAX_CONTEXT },
+  });
+  const chatWrapper = resolveChatWrapper(model);
+  const free: LlamaContextSequence[] = Array.from({ length: SEQUENCES }, () => context.getSequence());
+  // What chatHistoryFrom makes of one user message.
+  const history: ChatHistoryItem[] = [
+    { type: "user", text: PROMPT },
+    { type: "model", response: [] },
+  ];
+  return {
+    async generate(): Promise<number> {
+      const sequence = free.pop();
+      if (!sequence) throw new Error("more concurrent generations than sequences");
+      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper });
+      const before = sequence.tokenMeter.getState();
+      try {
+        // The sampling a request with temperature 0 maps to (requestMapping.ts samplingFrom).
+        await chat.generateResponse(history, {
+          maxTokens: MAX_TOKENS,
+          temperature: 0,
+          topP: 1,
+          topK: 0,
+          minP: 0,
+          seed: 1,
+          repeatPenalty: false,
+        });
+        return sequence.tokenMeter.diff(before).usedOutputTokens;
+      } finally {
+        chat.dispose({ disposeSequence: false });
+        free.push(sequence);
+      }
+    },
+    dispose: () => context.dispose(),
+  };
+}
+
+/** Chat completions through llmlb over HTTP: completion tokens from `usage`. */
+function overHttp(baseUrl: string) {
+  const dispatcher = new Agent({ connections: 16, headersTimeout: 0, bodyTimeout: 0 });
+  const body = (stream: boolean) =>
+    JSON.stringify({
+      model: MODEL,
+      messages: [{ role: "user", content: PROMPT }],
+      max_tokens: MAX_TOKENS,
+      temperature: 0,
+      seed: 1,
+      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    });
+  const plain = body(false);
+  const streamed = body(true);
+  const post = async (payload: string) => {
+    const response = await request(`${baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: payload,
+      dispatcher,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`llmlb answered ${response.statusCode}: ${text}`);
+    return text;
+  };
+  return {
+    async generate(): Promise<number> {
+      const answer = JSON.parse(await post(plain)) as { usage?: { completion_tokens?: number } };
+      return answer.usage?.completion_tokens ?? 0;
+    },
+    /** The same request streamed (SSE), its usage read from the last chunk. */
+    async generateStreamed(): Promise<number> {
+      const usage = /"completion_tokens":(\d+)/.exec(await post(streamed));
+      return usage ? Number(usage[1]) : 0;
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+interface Llmlb {
+  url: string;
+  threads: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `llmlb serve` from the sources with its data in `dir`, the model registered and ready on its one
+ * worker. `threads` undefined: `--workers 1`, the worker llmlb plans itself. A number: `--workers
+ * none`, plus one worker process started as the supervisor starts it, with that many threads.
+ */
+async function startLlmlb(dir: string, hubUrl: string, hubCache: string, threads?: number): Promise<Llmlb> {
+  const dataDir = path.join(dir, "data");
+  const serve: ServeProcess = await startServeProcess(
+    ["--port", "0", "--workers", threads === undefined ? "1" : "none"],
+    { HF_ENDPOINT: hubUrl, HF_HUB_CACHE: hubCache, LLMLB_DATA_DIR: dataDir, LLMLB_LOG_LEVEL: "warn" },
+  );
+  let worker: WorkerProcess | undefined;
+  const stop = async () => {
+    worker?.kill("SIGTERM");
+    await worker?.exited;
+    await serve.stop();
+  };
+  try {
+    if (threads !== undefined) {
+      const launcher = createNodeWorkerLauncher(workerEntry(path.join(packageRoot(), "src-main", "cli")));
+      worker = launcher.launch({
+        args: [],
+        env: {
+          LLMLB_CONTROL_URL: serve.url,
+          LLMLB_NODE_TOKEN: fs.readFileSync(path.join(dataDir, "node-token"), "utf8").trim(),
+          LLMLB_WORKER_STATE_DIR: path.join(dataDir, "nodes"),
+          LLMLB_LOG_LEVEL: "warn",
+          HF_HUB_CACHE: hubCache,
+          CUDA_VISIBLE_DEVICES: "",
+          GGML_VK_VISIBLE_DEVICES: "",
+          LLMLB_NODE_NAME: `${os.hostname()}-bench-cpu0`,
+          LLMLB_WORKER_BACKEND: "cpu",
+          LLMLB_WORKER_THREADS: String(threads),
+        },
+      });
+    }
+    const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+    const admin = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const registered = await request(`${serve.url}/v0/models/register`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ url: MODEL }),
+    });
+    await registered.body.dump();
+    if (registered.statusCode !== 201) throw new Error(`registering answered ${registered.statusCode}`);
+    await waitFor(
+      "the model ready on the worker",
+      async () => {
+        const response = await request(`${serve.url}/v0/models/${encodeURIComponent(MODEL)}`, {
+          headers: admin,
+        });
+        const model = (await response.body.json()) as { nodes?: { state: string }[] };
+        return (model.nodes ?? []).some((node) => node.state === "ready");
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  // What `--workers 1` gives its worker on this machine.
+  const planned = planWorkers(1, noDevices, os.availableParallelism(), os.hostname())[0]!.threads;
+  return { url: serve.url, threads: threads ?? planned, stop };
+}
+
+/** One comparison: in-process against llmlb at 1 request, then llmlb at 1, 4 and 8. */
+async function compare(local: { generate: Generate }, http: ReturnType<typeof overHttp>) {
+  // Warm-up: the worker loads the model on its first request; both sides get JIT and caches warm.
+  await timed(1, local.generate, 0);
+  await timed(1, http.generate, 0);
+  await timed(SEQUENCES, local.generate, 0);
+  await timed(SEQUENCES, http.generate, 0);
+  const localRuns: Run[] = [];
+  const httpRuns: Run[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    localRuns.push(await timed(1, local.generate));
+    httpRuns.push(await timed(1, http.generate));
+  }
+  return {
+    localRuns,
+    httpRuns,
+    streamed: await timed(1, http.generateStreamed),
+    local4: await timed(SEQUENCES, local.generate),
+    http4: await timed(4, http.generate),
+    http8: await timed(8, http.generate),
+    http1: await timed(1, http.generate),
+  };
+}
+
+function report(title: string, threads: number, r: Awaited<ReturnType<typeof compare>>): void {
+  const best = (runs: Run[]) => Math.max(...runs.map(tps));
+  const median = (runs: Run[]) => percentile(runs.map(tps), 50);
+  const answers = [...r.localRuns, ...r.httpRuns].flatMap((run) => run.perAnswer);
+  const count = (runs: Run[]) => runs.reduce((n, run) => n + run.perAnswer.length, 0);
+  const ratio = best(r.httpRuns) / best(r.localRuns);
+  const scale = (run: Run) => tps(run) / tps(r.http1);
+  console.log(`  ${title}`);
+  console.log(
+    `    one request at a time, ${ROUNDS} rounds (${count(r.localRuns)} / ${count(r.httpRuns)} answers of ` +
+      `${Math.min(...answers)}–${Math.max(...answers)} tokens), best / median:`,
+  );
+  console.log(
+    `      node-llama-cpp in-process, ${threads} thread(s)  ${fmt(best(r.localRuns))} / ${fmt(median(r.localRuns))}`,
+  );
+  console.log(
+    `      llmlb /v1/chat/completions          ${fmt(best(r.httpRuns))} / ${fmt(median(r.httpRuns))}`,
+  );
+  console.log(
+    `      ratio ${ratio.toFixed(2)} (median ${(median(r.httpRuns) / median(r.localRuns)).toFixed(2)})  target >= 0.9: ${verdict(ratio >= 0.9)}`,
+  );
+  console.log(`      llmlb, streamed (SSE)               ${fmt(tps(r.streamed))}`);
+  console.log(`    aggregate through llmlb (1 measured again after the others):`);
+  console.log(`      concurrency 1  ${fmt(tps(r.http1))}`);
+  console.log(`      concurrency 4  ${fmt(tps(r.http4))}   ${scale(r.http4).toFixed(2)}x of 1`);
+  console.log(
+    `      concurrency 8  ${fmt(tps(r.http8))}   ${scale(r.http8).toFixed(2)}x of 1  target >= 2.5x: ${verdict(scale(r.http8) >= 2.5)}`,
+  );
+  console.log(
+    `      (node-llama-cpp in-process, ${SEQUENCES} at once: ${fmt(tps(r.local4))}, ${(tps(r.local4) / best(r.localRuns)).toFixed(2)}x of its 1)`,
+  );
+}
+
+export async function benchInference(): Promise<void> {
+  const temp = await makeTempDir("llmlb-bench-inference-");
+  const gguf = generateTinyGguf({ seed: 1 });
+  const modelPath = path.join(temp.path, "tiny.gguf");
+  fs.writeFileSync(modelPath, gguf);
+  const hubCache = path.join(temp.path, "hub");
+  const hub = await startFakeHub({
+    repos: [{ id: MODEL, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: gguf }] }],
+  });
+  const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
+  let llmlb: Llmlb | undefined;
+  let http: ReturnType<typeof overHttp> | undefined;
+  try {
+    const model = await llama.loadModel({ modelPath });
+    console.log(`inference benchmark (${new Date().toISOString()})`);
+    console.log(
+      `  tiny GGUF (${(gguf.length / 1e6).toFixed(2)} MB), ${SEQUENCES} sequences, max_tokens ${MAX_TOKENS}, ` +
+        `temperature 0, ${os.availableParallelism()} cores; each run >= ${RUN_SECONDS} s`,
+    );
+    for (const threads of [undefined, 1]) {
+      llmlb = await startLlmlb(
+        path.join(temp.path, `llmlb-${threads ?? "planned"}`),
+        hub.url,
+        hubCache,
+        threads,
+      );
+      http = overHttp(llmlb.url);
+      const workerThreads = llmlb.threads;
+      const local = await inProcess(model, workerThreads);
+      const results = await compare(local, http);
+      await local.dispose();
+      await http.close();
+      http = undefined;
+      await llmlb.stop();
+      llmlb = undefined;
+      report(
+        threads === undefined
+          ? `as shipped: llmlb serve --workers 1 (its worker gets ${workerThreads} threads here):`
+          : `worker with ${threads} thread (serve --workers none + a worker launched with LLMLB_WORKER_THREADS=${threads}):`,
+        workerThreads,
+        results,
+      );
+    }
+  } finally {
+    await http?.close();
+    await llmlb?.stop();
+    await llama.dispose();
+    await hub.close();
+    await temp.remove();
+  }
+}
