@@ -24,18 +24,9 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     rendererDir: rendererDir(),
     workerLauncher: createNodeWorkerLauncher(workerEntry()),
   });
-  const url = await core.listen();
-  io.out(`llmlb is serving on ${url}`);
-  io.out(`  OpenAI API:  ${url}/v1`);
-  io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
-  io.out(`  Data:        ${config.dataDir}`);
-  io.out(`  Model cache: ${config.hubCacheDir}`);
-  const workers = core.workers();
-  io.out(
-    `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
-  );
-
-  await new Promise<void>((resolve) => {
+  // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly
+  // (workers stopped, server.json removed) instead of killing the process outright.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       log.info({ signal }, "shutting down");
       process.off("SIGINT", stop);
@@ -45,4 +36,15 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  const url = await core.listen();
+  const workers = core.workers();
+  io.out(`llmlb is serving on ${url}`);
+  io.out(`  OpenAI API:  ${url}/v1`);
+  io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
+  io.out(`  Data:        ${config.dataDir}`);
+  io.out(`  Model cache: ${config.hubCacheDir}`);
+  io.out(
+    `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
+  );
+  await stopped;
 }

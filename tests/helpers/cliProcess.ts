@@ -33,7 +33,7 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, model cache last). */
+/** Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, workers last). */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const child = spawn(process.execPath, [...cliArgs, "serve", ...args], {
     env: { ...process.env, ...env },
@@ -48,7 +48,7 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv):
     lines.on("line", (line) => {
       output.push(line);
       const match = /serving on (http:\/\/\S+)/.exec(output[0] ?? "");
-      if (match && /^\s*Model cache:/.test(line)) resolve(match[1]!);
+      if (match && /^\s*Workers:/.test(line)) resolve(match[1]!);
     });
     child.once("exit", (code) => reject(new Error(`llmlb serve exited with ${code}: ${stderr}`)));
   });
