@@ -61,9 +61,19 @@ export const nodeRegisterResponseSchema = z.object({
 });
 export type NodeRegisterResponse = z.infer<typeof nodeRegisterResponseSchema>;
 
+/** A model a node holds in memory right now. */
+export const loadedModelSchema = z.object({
+  model: z.string().max(1300),
+  /** Parallel sequences the node runs for it, and how many are generating now. */
+  sequences: z.number().int().nonnegative(),
+  busy: z.number().int().nonnegative(),
+});
+export type LoadedModel = z.infer<typeof loadedModelSchema>;
+
 export const heartbeatRequestSchema = z.strictObject({
   memory: memorySchema,
   models: z.array(nodeModelStateSchema).max(10_000),
+  loaded: z.array(loadedModelSchema).max(1000).default([]),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 
@@ -79,13 +89,17 @@ export const nodeSchema = z.object({
   id: z.string(),
   name: z.string(),
   url: z.string(),
-  backend: backendSchema,
+  /** What the node runs on; `external` for an endpoint, whose hardware is its own business. */
+  backend: z.union([backendSchema, z.literal("external")]),
   devices: z.array(deviceSchema),
   memory: memorySchema,
   status: nodeStatusSchema,
+  /** `worker`: an llmlb worker (local or joined); `endpoint`: an OpenAI-compatible server added by URL. */
+  kind: z.enum(["worker", "endpoint"]),
   registered_at: z.string(),
   last_seen_at: z.string(),
   models: z.array(nodeModelStateSchema),
+  loaded: z.array(loadedModelSchema),
 });
 export type NodeInfo = z.infer<typeof nodeSchema>;
 

@@ -21,6 +21,9 @@ import { createMetrics } from "./metrics";
 import { createNodeService, type NodeService } from "./nodes/nodeService";
 import { createModelRepository } from "./registry/modelRepository";
 import { createNodeRepository } from "./registry/nodeRepository";
+import { createEndpointRepository } from "./registry/endpointRepository";
+import { createEndpointService } from "./endpoints/endpointService";
+import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
 import { detectDevices } from "./supervisor/detectDevices";
 import { createSupervisor, type Supervisor, type WorkerStatus } from "./supervisor/supervisor";
@@ -28,6 +31,10 @@ import type { WorkerLauncher } from "./supervisor/workerLauncher";
 import { noDevices, planWorkers } from "./supervisor/workerPlan";
 import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer } from "./server/createHttpServer";
+import type { ServerEvent, Status } from "../contract";
+import { createEventBus, type EventBus } from "./events/eventBus";
+import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
+import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
 
 export interface CoreOptions {
   config: Config;
@@ -46,6 +53,14 @@ export interface CoreOptions {
   balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode">;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
   nodeTimings?: { heartbeatIntervalMs?: number; syncIntervalMs?: number; offlineAfterMs?: number };
+  /** Endpoint health checks, shortened by tests. Default: every 10 s, each given 5 s to answer. */
+  endpointTimings?: { healthIntervalMs?: number; probeTimeoutMs?: number };
+  /** Where a Hugging Face token set from the app is kept. Default: a 0600 file in the data directory. */
+  hfTokenStore?: SecretStore;
+  /** Start at login (the desktop app). Default: none. */
+  loginItem?: LoginItem;
+  /** How long quitting waits for running requests before stopping the workers. Default: 10000 ms. */
+  drainTimeoutMs?: number;
 }
 
 export interface Core {
@@ -53,11 +68,22 @@ export interface Core {
   readonly app: FastifyInstance;
   readonly models: ModelService;
   readonly nodes: NodeService;
+  readonly settings: SettingsService;
+  /** Model, node and serving changes (what `GET /v0/events` streams). */
+  readonly events: Pick<EventBus, "subscribe">;
+  /** The base URL once listening. */
+  url(): string | undefined;
+  status(): Status;
+  /** Pauses or resumes serving inference: /v1 answers 503 while paused; running requests finish. */
+  setPaused(paused: boolean): void;
   /** Local workers and their states. */
   workers(): WorkerStatus[];
   /** Starts listening, then the local workers; resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
-  /** Stops accepting, closes the server and the database; safe to call twice. */
+  /**
+   * Stops accepting, lets running requests finish (up to the drain timeout), stops the workers, closes
+   * the server and the database; safe to call twice.
+   */
   dispose(): Promise<void>;
 }
 
@@ -69,25 +95,60 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
   const registryVersion = createRegistryVersion();
+  const events = createEventBus();
+  const startedAt = clock.now();
+  const settings = createSettingsService({
+    config,
+    hfTokenStore: options.hfTokenStore ?? createFileSecretStore(path.join(config.dataDir, dataFiles.hfToken)),
+    loginItem: options.loginItem,
+    log: log.child({ module: "settings" }),
+    // Workers read the token from their environment: they restart, one at a time, to take the new one.
+    onHfTokenChange: (token) => void supervisor?.restartWith({ HF_TOKEN: token }),
+  });
   const db = openDatabase({
     file: path.join(config.dataDir, dataFiles.database),
     log: log.child({ module: "registry" }),
     nativeBinding: options.sqliteNativeBinding,
   });
-  const hub = options.hub ?? createHubClient({ endpoint: config.hubEndpoint, token: config.hfToken });
+  const hub =
+    options.hub ?? createHubClient({ endpoint: config.hubEndpoint, token: () => settings.hfToken() });
   const metadata = createMetadataService({
     hub,
     cache: createHubCacheRepository(db),
     clock,
     log: log.child({ module: "hub" }),
   });
-  const nodes = createNodeService({
+  const workerNodes = createNodeService({
     nodes: createNodeRepository(db, registryVersion),
     registryVersion,
     clock,
     log: log.child({ module: "nodes" }),
     ...options.nodeTimings,
+    onChange: (change) => {
+      const node = nodes.list().data.find((candidate) => candidate.id === change.nodeId);
+      if (node) events.publish({ type: "node.updated", node });
+      for (const id of change.models) publishModel(id);
+    },
   });
+  /** The model as listings show it now, if it is still registered. */
+  function publishModel(id: string): void {
+    let event: ServerEvent;
+    try {
+      event = { type: "model.updated", model: models.get(id) };
+    } catch {
+      return;
+    }
+    events.publish(event);
+  }
+  const endpoints = createEndpointService({
+    endpoints: createEndpointRepository(db),
+    registryVersion,
+    clock,
+    log: log.child({ module: "endpoints" }),
+    ...options.endpointTimings,
+  });
+  // Workers and endpoints, as everything that lists or routes to nodes sees them.
+  const nodes = withEndpoints(workerNodes, endpoints);
   const models = createModelService({
     models: createModelRepository(db, registryVersion),
     metadata,
@@ -95,8 +156,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "models" }),
     hubEndpoint: config.hubEndpoint,
+    external: endpoints,
     largestNodeMemory: () => nodes.largestMemory(),
-    onRegistryChange: () => nodes.notifySync(),
+    onRegistryChange: (change) => {
+      nodes.notifySync();
+      if (change.removed) events.publish({ type: "model.removed", name: change.id });
+      else publishModel(change.id);
+    },
   });
   const metrics = createMetrics({
     nodes,
@@ -109,13 +175,37 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     models,
     log: log.child({ module: "balancer" }),
     clock,
+    unavailable: (model) => endpoints.unavailable(model),
     ...options.balancer,
   });
+  function status(): Status {
+    const nodeList = nodes.list().data;
+    const counts = models.counts();
+    return {
+      version: options.version,
+      uptime_seconds: Math.round((clock.now() - startedAt) / 1000),
+      paused: balancer.paused(),
+      models: counts,
+      nodes: { total: nodeList.length, online: nodeList.filter((node) => node.status === "online").length },
+      queues: balancer
+        .queueDepths()
+        .map((queue) => ({ model: queue.model, in_flight: queue.running, waiting: queue.waiting })),
+    };
+  }
+  function setPaused(paused: boolean): void {
+    if (balancer.paused() === paused) return;
+    balancer.setPaused(paused);
+    events.publish({ type: "serving", paused });
+  }
+
   const app = await createHttpServer({
+    endpoints,
     models,
     nodes,
     balancer,
     metrics,
+    app: { status, setPaused, settings },
+    events,
     credentials: { adminToken, nodeToken, nodeForToken: (token) => nodes.nodeForToken(token) },
     log,
     version: options.version,
@@ -124,6 +214,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     rendererDir: options.rendererDir,
   });
   let supervisor: Supervisor | undefined;
+  let listeningUrl: string | undefined;
 
   async function startWorkers(url: string): Promise<void> {
     const launcher = options.workerLauncher;
@@ -142,7 +233,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         LLMLB_WORKER_STATE_DIR: path.join(config.dataDir, "nodes"),
         LLMLB_LOG_LEVEL: config.logLevel,
         HF_HUB_CACHE: config.hubCacheDir,
-        ...(config.hfToken ? { HF_TOKEN: config.hfToken } : {}),
+        ...(settings.hfToken() ? { HF_TOKEN: settings.hfToken()! } : {}),
       },
     });
     supervisor.start();
@@ -154,6 +245,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     app,
     models,
     nodes,
+    settings,
+    events,
+    url: () => listeningUrl,
+    status,
+    setPaused,
     workers: () => supervisor?.status() ?? [],
     async listen() {
       await app.listen({ host: config.host, port: config.port });
@@ -168,14 +264,25 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         pid: process.pid,
         startedAt: new Date(clock.now()).toISOString(),
       });
+      listeningUrl = url;
       await startWorkers(url);
       return url;
     },
     dispose() {
       disposed ??= (async () => {
+        // Closing stops new requests at once and resolves when the running ones are done; workers
+        // stop after that, or after the drain timeout, which ends whatever still runs.
+        const closed = app.close();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          closed,
+          new Promise((resolve) => (timer = setTimeout(resolve, options.drainTimeoutMs ?? 10_000))),
+        ]);
+        clearTimeout(timer);
         await supervisor?.dispose();
         nodes.dispose();
-        await app.close();
+        endpoints.dispose();
+        await closed;
         await balancer.dispose();
         clearServerInfo(config.dataDir, process.pid);
         db.close();

@@ -8,6 +8,8 @@ export const dataFiles = {
   adminToken: "admin-token",
   nodeToken: "node-token",
   server: "server.json",
+  /** The Hugging Face token set from the app, in headless mode (the desktop app uses the keychain). */
+  hfToken: "hf-token",
 } as const;
 
 export interface ServerInfo {

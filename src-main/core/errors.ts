@@ -13,9 +13,16 @@ export type ErrorCode =
   | "registry.duplicate"
   | "registry.not_found"
   | "node.not_found"
+  | "endpoint.not_found"
+  | "endpoint.duplicate"
+  | "endpoint.unreachable"
+  | "endpoint.unauthorized"
+  | "endpoint.invalid_response"
   | "model.not_found"
   | "model.not_ready"
   | "balancer.overloaded"
+  | "serving.paused"
+  | "settings.read_only"
   | "balancer.no_node"
   | "inference.context_length_exceeded"
   | "inference.unavailable"
@@ -63,9 +70,18 @@ const statusByCode: Record<ErrorCode, number> = {
   "registry.duplicate": 409,
   "registry.not_found": 404,
   "node.not_found": 404,
+  "endpoint.not_found": 404,
+  "endpoint.duplicate": 409,
+  // The server given cannot be added as it is (down, refused the key, not OpenAI-compatible): the
+  // request was understood, its target is the problem. Never 401, which clients read as "our token".
+  "endpoint.unreachable": 422,
+  "endpoint.unauthorized": 422,
+  "endpoint.invalid_response": 422,
   "model.not_found": 404,
   "model.not_ready": 503,
   "balancer.overloaded": 503,
+  "serving.paused": 503,
+  "settings.read_only": 409,
   "balancer.no_node": 502,
   "inference.context_length_exceeded": 400,
   "inference.unavailable": 503,

@@ -64,6 +64,12 @@ async function runNode(): Promise<void> {
     memory,
     ledger,
     nodeUrl: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
+    loaded: () =>
+      engine.loaded().map((entry) => ({
+        model: entry.model,
+        sequences: entry.sequences,
+        busy: Math.min(entry.activeRequests, entry.sequences),
+      })),
     onModelDropped: (modelPath) => engine.unload(modelPath),
   });
   started.agent = agent;

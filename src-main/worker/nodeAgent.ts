@@ -1,4 +1,4 @@
-import type { Model, NodeModelState } from "../contract";
+import type { LoadedModel, Model, NodeModelState } from "../contract";
 import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
@@ -16,6 +16,8 @@ export interface NodeAgentOptions {
   ledger: DownloadLedger;
   /** Where the control plane reaches this node. */
   nodeUrl: string;
+  /** Models held in memory now, reported by heartbeat. Default: none. */
+  loaded?: () => LoadedModel[];
   /** A ready model was deleted from the registry: unload it before its files go. Default: nothing. */
   onModelDropped?: (path: string) => Promise<unknown>;
 }
@@ -126,6 +128,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       const answer = await client.heartbeat(nodeId, {
         memory: await memory.memory(),
         models: agent.states(),
+        loaded: options.loaded?.() ?? [],
       });
       if (answer.registry_version !== seenVersion) {
         seenVersion = answer.registry_version;

@@ -23,6 +23,11 @@ export interface BalancerOptions {
   slotsPerNode?: number;
   /** Where request counts, latencies and speeds go. Default: nowhere. */
   metrics?: BalancerMetrics;
+  /**
+   * Why a model no node can take now is unavailable, when something outside the registry knows it
+   * (endpoints that list it are offline). Default: an unregistered model is unknown (404).
+   */
+  unavailable?: (model: string) => AppError | undefined;
 }
 
 export interface Balancer {
@@ -32,6 +37,9 @@ export interface Balancer {
   queueDepths(): { model: string; running: number; waiting: number }[];
   /** Measured generation speeds by node id and model. */
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
+  /** While paused, new inference requests get 503; requests already running finish. */
+  setPaused(paused: boolean): void;
+  paused(): boolean;
   dispose(): Promise<void>;
 }
 
@@ -57,6 +65,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   // One keep-alive pool per node, reused across requests.
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   let turn = 0;
+  let paused = false;
 
   function modelOf(request: FastifyRequest): string {
     const model = (request.body as { model?: unknown } | undefined)?.model;
@@ -75,16 +84,20 @@ export function createBalancer(options: BalancerOptions): Balancer {
   function routesOrExplain(model: string): NodeRoute[] {
     const routes = nodes.routesFor(model);
     if (routes.length > 0) return routes;
+    // Endpoints that list the model, all offline now, explain best when no online node knows it.
+    const outside = options.unavailable?.(model);
     let registered;
     try {
       registered = models.get(model);
     } catch {
+      if (outside) throw outside;
       throw new AppError(
         "model.not_found",
         `The model \`${model}\` does not exist. Register it first (POST /v0/models/register or \`llmlb model add\`).`,
         { param: "model" },
       );
     }
+    if (outside && !registered.nodes.some((node) => node.node_status === "online")) throw outside;
     throw unavailableError(registered);
   }
 
@@ -99,16 +112,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
     signal: AbortSignal,
   ): Promise<number> {
     const started = clock.now();
+    // A route's URL may carry a path prefix (an endpoint at https://host/openai/v1 is reached at
+    // https://host/openai + /v1/chat/completions); undici takes the origin and the path apart.
+    const target = new URL(`${route.url.replace(/\/+$/, "")}${path}`);
     let answer: Dispatcher.ResponseData;
     try {
       answer = await agent.request({
-        origin: route.url,
-        path,
+        origin: target.origin,
+        path: target.pathname,
         method: "POST",
         headers: {
           "content-type": "application/json",
           accept: request.headers.accept ?? "application/json",
-          authorization: `Bearer ${route.token}`,
+          ...(route.token ? { authorization: `Bearer ${route.token}` } : {}),
         },
         body,
         signal,
@@ -256,6 +272,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
       let label = "unknown";
       let status = 500;
       try {
+        if (paused) {
+          throw new AppError(
+            "serving.paused",
+            "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
+            { retryAfter: 5 },
+          );
+        }
         const model = modelOf(request);
         status = await route(request, reply, path, model, started);
         label = model;
@@ -271,6 +294,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),
     speeds: () => load.speeds(),
+    setPaused(value) {
+      paused = value;
+      log.info({ paused }, paused ? "serving paused" : "serving resumed");
+    },
+    paused: () => paused,
     dispose: () => agent.close(),
   };
 }

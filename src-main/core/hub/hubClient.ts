@@ -28,8 +28,8 @@ export interface HubClient {
 export interface HubClientOptions {
   /** Hub base URL (HF_ENDPOINT). */
   endpoint: string;
-  /** Bearer token for gated and private repos. Default: none. */
-  token?: string;
+  /** Bearer token for gated and private repos, or where to read the current one. Default: none. */
+  token?: string | (() => string | undefined);
   /** Per-request timeout in milliseconds. Default: 15000. */
   timeoutMs?: number;
 }
@@ -128,21 +128,21 @@ function checkFile(entry: { path: string; size: number; lfs?: { oid: string } })
 
 /** `@huggingface/hub` against HF_ENDPOINT: model info for the commit, then the file tree at it. */
 export function createHubClient(options: HubClientOptions): HubClient {
-  const hasToken = options.token !== undefined;
+  const currentToken = () => (typeof options.token === "function" ? options.token() : options.token);
   const timeoutMs = options.timeoutMs ?? 15_000;
 
   const withTimeout = (signal?: AbortSignal) =>
     signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-  const authorization = hasToken ? { authorization: `Bearer ${options.token}` } : undefined;
 
   return {
     async checkDownloadAccess(repo, commit, filename, signal) {
+      const token = currentToken();
       let response: Response;
       try {
         response = await fetch(resolveUrl(options.endpoint, repo, commit, filename), {
           method: "HEAD",
           redirect: "manual",
-          headers: authorization,
+          headers: token === undefined ? undefined : { authorization: `Bearer ${token}` },
           signal: withTimeout(signal),
         });
       } catch (cause) {
@@ -158,11 +158,12 @@ export function createHubClient(options: HubClientOptions): HubClient {
           ),
           repo,
           commit,
-          hasToken,
+          token !== undefined,
         );
       }
     },
     async fetchRepoMetadata(repo, revision, signal) {
+      const token = currentToken();
       const requestSignal = withTimeout(signal);
       // Non-2xx answers are turned into errors here, where their headers are still at hand.
       const checkedFetch: typeof fetch = async (input, init) => {
@@ -188,7 +189,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
       const common = {
         hubUrl: options.endpoint,
         fetch: checkedFetch,
-        ...(hasToken ? { accessToken: options.token } : {}),
+        ...(token !== undefined ? { accessToken: token } : {}),
       };
       try {
         const info = await modelInfo({ ...common, name: repo, revision, additionalFields: ["sha"] });
@@ -223,7 +224,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
         };
       } catch (error) {
         if (error instanceof AppError) throw error;
-        if (error instanceof HubHttpError) throw hubErrorToAppError(error, repo, revision, hasToken);
+        if (error instanceof HubHttpError)
+          throw hubErrorToAppError(error, repo, revision, token !== undefined);
         throw new AppError("hub.invalid_response", `The hub's answer for ${repo} could not be read.`, {
           cause: error,
         });

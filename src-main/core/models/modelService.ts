@@ -29,7 +29,23 @@ export interface ModelServiceOptions {
   /** The largest memory of any online node, for the too-large warning. Default: no warning. */
   largestNodeMemory?: () => number | undefined;
   /** Called after a model was registered or removed (nodes sync on it). Default: nothing. */
-  onRegistryChange?: () => void;
+  onRegistryChange?: (change: { id: string; removed: boolean }) => void;
+  /** Models OpenAI-compatible endpoints serve, registered or not. Default: none. */
+  external?: ExternalModels;
+}
+
+/** An endpoint that lists a model. */
+export interface ExternalServer {
+  id: string;
+  name: string;
+  online: boolean;
+  createdAt: string;
+}
+
+/** What endpoints serve, kept in memory; changes bump the registry version. */
+export interface ExternalModels {
+  /** Model id → the endpoints listing it (online or not). */
+  servers(): ReadonlyMap<string, readonly ExternalServer[]>;
 }
 
 export interface ModelService {
@@ -40,6 +56,8 @@ export interface ModelService {
   manifest(id: string): Manifest;
   openAiList(): OpenAiModelList;
   count(): number;
+  /** Registered models, and how many of them are ready. */
+  counts(): { total: number; ready: number };
 }
 
 function modelIdOf(reference: { repo: string; filename?: string }): string {
@@ -57,6 +75,27 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     const model = models.get(id);
     if (!model) throw notRegistered(id);
     return model;
+  }
+
+  /** A registered model as listings show it, with the endpoints that also serve it. */
+  function withExternal(model: Model): Model {
+    const servers = options.external?.servers().get(model.name);
+    if (!servers) return model;
+    return {
+      ...model,
+      ready: model.ready || servers.some((server) => server.online),
+      nodes: [
+        ...model.nodes,
+        ...servers.map((server) => ({
+          node_id: server.id,
+          node_name: server.name,
+          node_status: server.online ? ("online" as const) : ("offline" as const),
+          model: model.name,
+          artifact: null,
+          state: "ready" as const,
+        })),
+      ],
+    };
   }
 
   return {
@@ -108,7 +147,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       const warnings = selection.warnings;
       const tooLarge = tooLargeWarning(artifacts, options.largestNodeMemory?.());
       if (tooLarge) warnings.push(tooLarge);
-      options.onRegistryChange?.();
+      options.onRegistryChange?.({ id, removed: false });
       if (stale) {
         warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
       }
@@ -121,12 +160,17 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     list(query) {
       const page = models.list(query);
-      return { total: page.total, limit: query.limit, offset: query.offset, data: page.models };
+      return {
+        total: page.total,
+        limit: query.limit,
+        offset: query.offset,
+        data: page.models.map(withExternal),
+      };
     },
-    get: requireModel,
+    get: (id) => withExternal(requireModel(id)),
     remove(id) {
       if (!models.remove(id)) throw notRegistered(id);
-      options.onRegistryChange?.();
+      options.onRegistryChange?.({ id, removed: true });
       log.info({ model: id }, "model removed");
     },
     manifest(id) {
@@ -144,19 +188,49 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       };
     },
     count: () => models.count(),
+    counts() {
+      const servers = options.external?.servers();
+      if (!servers || servers.size === 0) return models.counts();
+      const summaries = models.listSummaries();
+      const servedOutside = (id: string) => servers.get(id)?.some((server) => server.online) ?? false;
+      return {
+        total: summaries.length,
+        ready: summaries.filter((m) => m.ready || servedOutside(m.id)).length,
+      };
+    },
     openAiList() {
       // Clients poll this; rebuild it only when the registry has changed since.
       if (openAiCache?.version === models.version()) return openAiCache.list;
       const version = models.version();
+      const servers = options.external?.servers() ?? new Map<string, readonly ExternalServer[]>();
+      const online = (id: string) => servers.get(id)?.some((server) => server.online) ?? false;
+      const registered = models.listSummaries();
+      const registeredIds = new Set(registered.map((m) => m.id));
       const list: OpenAiModelList = {
         object: "list",
-        data: models.listSummaries().map((m) => ({
-          id: m.id,
-          object: "model",
-          created: Math.floor(Date.parse(m.createdAt) / 1000),
-          owned_by: m.repo.split("/")[0]!,
-          ready: m.ready,
-        })),
+        data: [
+          ...registered.map((m) => ({
+            id: m.id,
+            object: "model" as const,
+            created: Math.floor(Date.parse(m.createdAt) / 1000),
+            owned_by: m.repo.split("/")[0]!,
+            ready: m.ready || online(m.id),
+          })),
+          // Models only endpoints serve, after the registered ones, owned by the endpoint serving them.
+          ...[...servers]
+            .filter(([id]) => !registeredIds.has(id))
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([id, listing]) => {
+              const owner = listing.find((server) => server.online) ?? listing[0]!;
+              return {
+                id,
+                object: "model" as const,
+                created: Math.floor(Date.parse(owner.createdAt) / 1000),
+                owned_by: owner.name,
+                ready: online(id),
+              };
+            }),
+        ],
       };
       openAiCache = { version, list };
       return list;

@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import type {
+  LoadedModel,
   HeartbeatRequest,
   HeartbeatResponse,
   NodeList,
@@ -23,13 +24,22 @@ export interface NodeServiceOptions {
   syncIntervalMs?: number;
   /** Silence after which a node is offline. Default: three heartbeat intervals. */
   offlineAfterMs?: number;
+  /** A node registered, reported or went offline; `models` are those whose state on it changed. Default: nothing. */
+  onChange?: (change: NodeChange) => void;
+}
+
+export interface NodeChange {
+  nodeId: string;
+  models: string[];
 }
 
 /** Where a request for a model can go. */
 export interface NodeRoute {
   id: string;
+  /** Prefixed to the OpenAI path (`/v1/chat/completions`): an origin, or an origin and a path. */
   url: string;
-  token: string;
+  /** Sent as `Authorization: Bearer …`; an endpoint without an API key has none. */
+  token?: string;
 }
 
 export interface NodeService {
@@ -58,11 +68,32 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const offlineAfterMs = options.offlineAfterMs ?? 3 * heartbeatIntervalMs;
   // Only hashes are stored; the tokens themselves are kept in memory to call nodes back with.
   const tokens = new Map<string, string>();
+  // What each node holds in memory: live state, as fresh as its last heartbeat.
+  const loaded = new Map<string, LoadedModel[]>();
   const now = () => new Date(clock.now()).toISOString();
+
+  // The last state each node reported for each model, to tell listeners only what changed.
+  const reported = new Map<string, Map<string, string>>();
+  const wentOffline = new Set<string>();
+
+  function changedModels(id: string, states: HeartbeatRequest["models"]): string[] {
+    const before = reported.get(id) ?? new Map<string, string>();
+    const after = new Map(states.map((state) => [state.model, JSON.stringify(state)]));
+    reported.set(id, after);
+    const changed = [...after]
+      .filter(([model, state]) => before.get(model) !== state)
+      .map(([model]) => model);
+    return [...changed, ...[...before.keys()].filter((model) => !after.has(model))];
+  }
 
   const sweeper = setInterval(() => {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
-    if (gone.length > 0) log.warn({ nodes: gone }, "nodes missed their heartbeats; marked offline");
+    if (gone.length === 0) return;
+    log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
+    for (const node of gone) {
+      wentOffline.add(node.id);
+      options.onChange?.({ nodeId: node.id, models: [...(reported.get(node.id)?.keys() ?? [])] });
+    }
   }, heartbeatIntervalMs);
   sweeper.unref();
 
@@ -71,6 +102,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const token = `llmlb_nt_${crypto.randomBytes(24).toString("base64url")}`;
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
+      loaded.delete(id);
+      options.onChange?.({ nodeId: id, models: changedModels(id, []) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
         "node registered",
@@ -89,12 +122,21 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         });
       }
       tokens.set(id, token);
+      loaded.set(id, beat.loaded);
+      const changed = changedModels(id, beat.models);
+      // Back from offline: every model's state on it reads differently (node_status) even if unchanged.
+      const back = wentOffline.delete(id);
+      options.onChange?.({ nodeId: id, models: back ? beat.models.map((state) => state.model) : changed });
       return { registry_version: options.registryVersion.current() };
     },
     nodeForToken(token) {
       return nodes.idByTokenHash(hashToken(token));
     },
-    list: () => ({ data: nodes.list() }),
+    list: () => ({
+      data: nodes
+        .list()
+        .map((node) => ({ ...node, loaded: node.status === "online" ? (loaded.get(node.id) ?? []) : [] })),
+    }),
     largestMemory: () => nodes.largestMemory(),
     routesFor(modelId) {
       // A node whose token this process has not seen yet (it restarted) is reachable after its next heartbeat.

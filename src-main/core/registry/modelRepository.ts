@@ -37,6 +37,8 @@ export interface ModelRepository {
   version(): number;
   remove(id: string): boolean;
   count(): number;
+  /** Registered models, and how many of them are ready. */
+  counts(): { total: number; ready: number };
 }
 
 interface ModelRow {
@@ -126,6 +128,9 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
     count: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM models`),
+    counts: db.prepare<[], { total: number; ready: number | null }>(
+      `SELECT COUNT(*) AS total, SUM(ready) AS ready FROM (SELECT ${readyColumn} FROM models m)`,
+    ),
   };
 
   function toModel(row: ModelRow): Model {
@@ -206,6 +211,10 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     version: () => registryVersion.current(),
     count() {
       return statements.count.get()!.n;
+    },
+    counts() {
+      const row = statements.counts.get()!;
+      return { total: row.total, ready: row.ready ?? 0 };
     },
   };
 }

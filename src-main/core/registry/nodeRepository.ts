@@ -12,9 +12,10 @@ export interface NodeRepository {
   idByTokenHash(hash: string): string | undefined;
   /** Records a heartbeat; false when the node is unknown. */
   heartbeat(id: string, heartbeat: HeartbeatRequest, now: string): boolean;
-  /** Marks nodes not heard from since `cutoff` offline; returns their names. */
-  markOffline(cutoff: string): string[];
-  list(): NodeInfo[];
+  /** Marks nodes not heard from since `cutoff` offline; returns them. */
+  markOffline(cutoff: string): { id: string; name: string }[];
+  /** Nodes without their loaded models (live state the node service keeps in memory). */
+  list(): Omit<NodeInfo, "loaded">[];
   /** Online nodes that have the model ready: where requests for it may go. */
   readyNodesFor(modelId: string): { id: string; url: string }[];
   /** The largest memory any online node has, or undefined with no node online. */
@@ -144,7 +145,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       const stale = statements.stale.all(cutoff);
       for (const node of stale) statements.setOffline.run(node.id);
       if (stale.length > 0) registryVersion.bump();
-      return stale.map((node) => node.name);
+      return stale;
     },
     list() {
       return statements.all.all().map((row) => ({
@@ -155,6 +156,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
         devices: JSON.parse(row.devices) as Device[],
         memory: { total_bytes: row.memory_total_bytes, free_bytes: row.memory_free_bytes },
         status: row.status,
+        kind: "worker" as const,
         registered_at: row.registered_at,
         last_seen_at: row.last_seen_at,
         models: statements.modelsOf.all(row.id).map(toNodeModelState),

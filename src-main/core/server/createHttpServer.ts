@@ -11,13 +11,23 @@ import { registerBalancedRoutes } from "../balancer/routes";
 import { handleError } from "./errorHandler";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "./guards";
 import { registerNodeRoutes } from "./nodeRoutes";
+import type { EndpointService } from "../endpoints/endpointService";
+import { registerEndpointRoutes } from "./endpointRoutes";
+import { registerAppRoutes, type AppRouteOptions } from "./appRoutes";
+import type { EventBus } from "../events/eventBus";
+import { registerEventsRoute } from "../events/eventsRoute";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
 
 export interface HttpServerOptions {
   models: ModelService;
   nodes: NodeService;
+  /** OpenAI-compatible servers added as nodes (`/v0/endpoints`). Default: those routes are absent. */
+  endpoints?: EndpointService;
   balancer: Balancer;
   metrics: Metrics;
+  /** Status, pause and settings: the app's own routes. */
+  app: AppRouteOptions;
+  events: EventBus;
   credentials: Credentials;
   log: Logger;
   version: string;
@@ -76,7 +86,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   };
   registerManagementRoutes(app, routeOptions);
   registerNodeRoutes(app, routeOptions);
+  if (options.endpoints) registerEndpointRoutes(app, options.endpoints);
   registerOpenAiRoutes(app, routeOptions);
+  registerAppRoutes(app, options.app);
+  registerEventsRoute(app, { events: options.events });
   registerBalancedRoutes(app, options.balancer);
   // Prometheus scrapes without credentials; like /v1/models it is loopback-only by default.
   app.get("/metrics", async (_request, reply) =>

@@ -42,6 +42,11 @@ export interface SupervisorOptions {
 export interface Supervisor {
   start(): void;
   status(): WorkerStatus[];
+  /**
+   * Restarts every worker with these environment changes (undefined removes a variable), one after
+   * another so the others keep serving.
+   */
+  restartWith(env: Record<string, string | undefined>): Promise<void>;
   /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
   dispose(): Promise<void>;
 }
@@ -53,6 +58,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const stableAfter = options.stableAfterMs ?? 60_000;
   const stopTimeout = options.stopTimeoutMs ?? 5000;
   let stopping = false;
+  let env = { ...options.env };
 
   const workers = options.specs.map((spec) => ({
     spec,
@@ -61,6 +67,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     crashesInARow: 0,
     process: undefined as WorkerProcess | undefined,
     timer: undefined as NodeJS.Timeout | undefined,
+    /** Stopped on purpose, to start again at once. */
+    restarting: false,
   }));
   type Worker = (typeof workers)[number];
 
@@ -71,7 +79,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const child = launcher.launch({
       args: [],
       env: {
-        ...options.env,
+        ...env,
         ...spec.env,
         LLMLB_NODE_NAME: spec.name,
         LLMLB_WORKER_BACKEND: spec.backend,
@@ -84,7 +92,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     workerLog.info({ pid: child.pid, backend: spec.backend }, "worker started");
     void child.exited.then((exit) => {
       worker.process = undefined;
-      if (stopping) {
+      if (stopping || worker.restarting) {
         worker.state = { type: "stopped" };
         return;
       }
@@ -118,6 +126,21 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   return {
     start() {
       for (const worker of workers) launch(worker);
+    },
+    async restartWith(changes) {
+      env = { ...env };
+      for (const [name, value] of Object.entries(changes)) {
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+      }
+      for (const worker of workers) {
+        if (stopping) return;
+        worker.restarting = true;
+        await stop(worker);
+        worker.restarting = false;
+        worker.restarts++;
+        launch(worker);
+      }
     },
     status: () =>
       workers.map((w) => ({

@@ -38,6 +38,8 @@ export interface LoadedModelInfo {
   path: string;
   state: "loading" | "ready";
   activeRequests: number;
+  /** Requests it runs at once (its context's sequences). */
+  sequences: number;
   lastUsedAt: number;
   idleTtlMs: number;
   /** node-llama-cpp's chat wrapper for the GGUF's template (e.g. "ChatML"), once loaded. */
@@ -153,6 +155,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
           path: entry.key,
           state: entry.state,
           activeRequests: entry.activeUses,
+          sequences: loaded?.sequences.size ?? options.sequences ?? 4,
           lastUsedAt: entry.lastUsedAt,
           idleTtlMs: entry.idleTtlMs,
           ...(loaded ? { chatWrapper: loaded.chatWrapper.wrapperName, contextSize: loaded.contextSize } : {}),

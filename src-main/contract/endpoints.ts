@@ -1,0 +1,46 @@
+import { z } from "zod";
+
+/**
+ * `POST /v0/endpoints`: an OpenAI-compatible server (llama.cpp's server, vLLM, Ollama, another llmlb)
+ * added as a node. Its `/v1/models` are discovered and routed like local models.
+ */
+export const endpointCreateRequestSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only"),
+  /** The server's base URL, with or without a trailing `/v1`. */
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  /** Sent as `Authorization: Bearer …` to the server. Default: none. */
+  api_key: z.string().min(1).max(4096).optional(),
+});
+export type EndpointCreateRequest = z.infer<typeof endpointCreateRequestSchema>;
+
+export const endpointSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The base URL requests go to (ending in `/v1`). */
+  url: z.string(),
+  has_api_key: z.boolean(),
+  status: z.enum(["online", "offline"]),
+  /** Why the last health check failed, when it did. */
+  last_error: z.string().nullable(),
+  last_checked_at: z.string().nullable(),
+  /** The model ids the server listed at its last health check. */
+  models: z.array(z.string()),
+  created_at: z.string(),
+});
+export type Endpoint = z.infer<typeof endpointSchema>;
+
+export const endpointListSchema = z.object({ data: z.array(endpointSchema) });
+export type EndpointList = z.infer<typeof endpointListSchema>;
+
+/**
+ * What an OpenAI-compatible server answers at `GET <base>/models`, as far as we read it: the ids.
+ * Servers add fields of their own (`owned_by`, `meta`, …); those are ignored.
+ */
+export const upstreamModelListSchema = z.object({
+  data: z.array(z.object({ id: z.string().min(1).max(1300) })).max(10_000),
+});
+export type UpstreamModelList = z.infer<typeof upstreamModelListSchema>;

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { modelSchema } from "./models";
+import { nodeSchema } from "./nodes";
+
+/**
+ * `GET /v0/events`: server-sent events for the dashboard. Each event is one unnamed SSE message whose
+ * `data` is one of these, as JSON. A client subscribes first, then reads the snapshot
+ * (`GET /v0/models`, `GET /v0/nodes`), then applies changes; on reconnect it reads the snapshot again.
+ */
+export const serverEventSchema = z.discriminatedUnion("type", [
+  /** A model was registered, or its state on some node changed (download progress included). */
+  z.object({ type: z.literal("model.updated"), model: modelSchema }),
+  z.object({ type: z.literal("model.removed"), name: z.string() }),
+  /** A node registered, reported (memory, loaded models), went offline or changed health. */
+  z.object({ type: z.literal("node.updated"), node: nodeSchema }),
+  z.object({ type: z.literal("node.removed"), id: z.string() }),
+  /** Serving was paused or resumed. */
+  z.object({ type: z.literal("serving"), paused: z.boolean() }),
+]);
+export type ServerEvent = z.infer<typeof serverEventSchema>;

@@ -1,0 +1,45 @@
+import { z } from "zod";
+
+/** `GET /v0/settings`. Secrets are never sent back, only whether they are set and where they live. */
+export const settingsSchema = z.object({
+  hf_token: z.object({
+    set: z.boolean(),
+    /** `keychain`: the desktop app's OS-encrypted store; `file`: a 0600 file in the data directory; `env`: HF_TOKEN. */
+    storage: z.enum(["keychain", "file", "env"]),
+  }),
+  /** The Hugging Face cache folder models are downloaded into. */
+  hub_cache_dir: z.string(),
+  /** The port the server listens on (as configured; 0 means any free port). */
+  port: z.number().int(),
+  data_dir: z.string(),
+  /** Start the desktop app at login; null where it does not apply (headless). */
+  start_at_login: z.boolean().nullable(),
+  /** Settings saved but not yet in effect until the app restarts. */
+  restart_required: z.boolean(),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** `PUT /v0/settings`: only the fields given change. `hf_token: null` forgets the token. */
+export const settingsUpdateSchema = z.strictObject({
+  hf_token: z.string().trim().min(1).max(4096).nullable().optional(),
+  hub_cache_dir: z.string().trim().min(1).max(4096).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  start_at_login: z.boolean().optional(),
+});
+export type SettingsUpdate = z.infer<typeof settingsUpdateSchema>;
+
+/** `GET /v0/status`: what `llmlb status` and the tray show. */
+export const statusSchema = z.object({
+  version: z.string(),
+  uptime_seconds: z.number(),
+  /** Inference routes answer 503 while paused; management still works. */
+  paused: z.boolean(),
+  models: z.object({ total: z.number().int(), ready: z.number().int() }),
+  nodes: z.object({ total: z.number().int(), online: z.number().int() }),
+  /** Per model with traffic: requests running on nodes and waiting in the admission queue. */
+  queues: z.array(z.object({ model: z.string(), in_flight: z.number().int(), waiting: z.number().int() })),
+});
+export type Status = z.infer<typeof statusSchema>;
+
+/** `PUT /v0/serving`. */
+export const servingUpdateSchema = z.strictObject({ paused: z.boolean() });

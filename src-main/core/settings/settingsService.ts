@@ -1,0 +1,118 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Settings, SettingsUpdate } from "../../contract";
+import type { Config } from "../config";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { SecretStore } from "./secretStore";
+
+/** Starting the desktop app at login: only the Electron shell can do it. */
+export interface LoginItem {
+  get(): boolean;
+  set(enabled: boolean): void;
+}
+
+export interface SettingsServiceOptions {
+  /** The configuration this process runs with. */
+  config: Config;
+  /** Where the Hugging Face token set from the app is kept. */
+  hfTokenStore: SecretStore;
+  /** Default: none (headless: start at login does not apply). */
+  loginItem?: LoginItem;
+  log: Logger;
+  /** The token changed: the hub client and the workers use the new one. Default: nothing. */
+  onHfTokenChange?: (token: string | undefined) => void;
+}
+
+export interface SettingsService {
+  get(): Settings;
+  update(change: SettingsUpdate): Settings;
+  /** The Hugging Face token in effect: the configured one (HF_TOKEN), else the saved one. */
+  hfToken(): string | undefined;
+}
+
+type FileSettings = { port?: number; hubCacheDir?: string } & Record<string, unknown>;
+
+/**
+ * What the dashboard's Settings screen reads and changes. The port and the cache folder are written
+ * to `<data dir>/config.json` and apply at the next start; the token applies at once.
+ */
+export function createSettingsService(options: SettingsServiceOptions): SettingsService {
+  const { config, hfTokenStore, loginItem, log } = options;
+  const configFile = path.join(config.dataDir, "config.json");
+  let saved = hfTokenStore.read();
+
+  function readFile(): FileSettings {
+    try {
+      return JSON.parse(fs.readFileSync(configFile, "utf8")) as FileSettings;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+      throw new AppError("input.invalid", `${configFile} is not valid JSON; fix or remove it.`, {
+        cause: error,
+      });
+    }
+  }
+
+  function writeFile(file: FileSettings): void {
+    const temp = `${configFile}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(temp, configFile);
+  }
+
+  function get(): Settings {
+    const file = readFile();
+    const port = file.port ?? config.port;
+    const hubCacheDir = file.hubCacheDir ?? config.hubCacheDir;
+    return {
+      hf_token: {
+        set: (config.hfToken ?? saved) !== undefined,
+        storage: config.hfToken ? "env" : hfTokenStore.storage,
+      },
+      hub_cache_dir: hubCacheDir,
+      port,
+      data_dir: config.dataDir,
+      start_at_login: loginItem ? loginItem.get() : null,
+      restart_required: port !== config.port || hubCacheDir !== config.hubCacheDir,
+    };
+  }
+
+  return {
+    get,
+    update(change) {
+      if (change.hf_token !== undefined && config.hfToken) {
+        throw new AppError(
+          "settings.read_only",
+          "The Hugging Face token comes from HF_TOKEN in the environment; change it there.",
+          { param: "hf_token" },
+        );
+      }
+      if (change.hub_cache_dir !== undefined && !path.isAbsolute(change.hub_cache_dir)) {
+        throw new AppError("input.invalid", "The cache folder must be an absolute path.", {
+          param: "hub_cache_dir",
+        });
+      }
+      if (change.start_at_login !== undefined && !loginItem) {
+        throw new AppError("settings.read_only", "Start at login applies to the desktop app only.", {
+          param: "start_at_login",
+        });
+      }
+      if (change.port !== undefined || change.hub_cache_dir !== undefined) {
+        writeFile({
+          ...readFile(),
+          ...(change.port !== undefined ? { port: change.port } : {}),
+          ...(change.hub_cache_dir !== undefined ? { hubCacheDir: change.hub_cache_dir } : {}),
+        });
+      }
+      if (change.start_at_login !== undefined) loginItem!.set(change.start_at_login);
+      if (change.hf_token !== undefined) {
+        const token = change.hf_token ?? undefined;
+        hfTokenStore.write(token);
+        saved = token;
+        log.info({ set: token !== undefined, storage: hfTokenStore.storage }, "Hugging Face token changed");
+        options.onHfTokenChange?.(token);
+      }
+      return get();
+    },
+    hfToken: () => config.hfToken ?? saved,
+  };
+}

@@ -1,0 +1,269 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  nodeRegisterResponseSchema,
+  serverEventSchema,
+  settingsSchema,
+  statusSchema,
+  type ServerEvent,
+} from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
+
+let hub: FakeHub;
+let server: TestServer;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({
+    hubEndpoint: hub.url,
+    core: { nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 400 } },
+  });
+});
+afterAll(async () => {
+  await server?.close();
+  await hub?.close();
+});
+
+/** Reads `GET /v0/events` as the dashboard does, collecting every event. */
+async function openEvents(headers: Record<string, string> = { authorization: `Bearer ${server.token}` }) {
+  const controller = new AbortController();
+  const response = await fetch(`${server.url}/v0/events`, { headers, signal: controller.signal });
+  const received: ServerEvent[] = [];
+  let text = "";
+  const reading = (async () => {
+    if (!response.ok || !response.body) return;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        let end: number;
+        while ((end = text.indexOf("\n\n")) >= 0) {
+          const message = text.slice(0, end);
+          text = text.slice(end + 2);
+          const data = message
+            .split("\n")
+            .filter((line) => line.startsWith("data: "))
+            .map((line) => line.slice(6))
+            .join("\n");
+          if (data) received.push(serverEventSchema.parse(JSON.parse(data)));
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+    }
+  })();
+  return {
+    response,
+    received,
+    ended: reading,
+    close: () => controller.abort(),
+  };
+}
+
+describe("GET /v0/events", () => {
+  it("needs the admin token", async () => {
+    const stream = await openEvents({});
+    expect(stream.response.status).toBe(401);
+  });
+
+  it("streams a registration, a node's download progress, readiness and a removal as they happen", async () => {
+    const stream = await openEvents();
+    expect(stream.response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    try {
+      expect(
+        (await server.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
+      ).toBe(201);
+      await waitFor("the event", () =>
+        stream.received.some((e) => e.type === "model.updated" && e.model.name === "acme/tiny-GGUF"),
+      );
+
+      const joined = await server.request("POST", "/v0/nodes/register", {
+        headers: { authorization: `Bearer ${server.nodeToken}` },
+        body: {
+          name: "gpu-a",
+          url: "http://127.0.0.1:9",
+          backend: "cpu",
+          devices: [],
+          memory: { total_bytes: 8e9, free_bytes: 4e9 },
+        },
+      });
+      const node = nodeRegisterResponseSchema.parse(joined.body);
+      await waitFor("the event", () =>
+        stream.received.some((e) => e.type === "node.updated" && e.node.name === "gpu-a"),
+      );
+
+      const beat = (state: object) =>
+        server.request("POST", `/v0/nodes/${node.node_id}/heartbeat`, {
+          headers: { authorization: `Bearer ${node.node_token}` },
+          body: {
+            memory: { total_bytes: 8e9, free_bytes: 4e9 },
+            models: [{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", ...state }],
+            loaded: [{ model: "acme/tiny-GGUF", sequences: 4, busy: 1 }],
+          },
+        });
+      await beat({ state: "downloading", bytes_done: 100, bytes_total: 400, bytes_per_second: 50 });
+      await waitFor("the event", () =>
+        stream.received.some(
+          (e) =>
+            e.type === "model.updated" &&
+            e.model.nodes.some((n) => n.state === "downloading" && n.bytes_done === 100),
+        ),
+      );
+      await beat({ state: "ready" });
+      await waitFor("the event", () =>
+        stream.received.some((e) => e.type === "model.updated" && e.model.ready),
+      );
+      const lastNode = stream.received.filter((e) => e.type === "node.updated").at(-1);
+      expect(lastNode?.type === "node.updated" && lastNode.node.loaded).toEqual([
+        { model: "acme/tiny-GGUF", sequences: 4, busy: 1 },
+      ]);
+
+      // A heartbeat that changes nothing about the model does not repeat it.
+      const modelEvents = stream.received.filter((e) => e.type === "model.updated").length;
+      await beat({ state: "ready" });
+      await waitFor("the event", () => stream.received.filter((e) => e.type === "node.updated").length >= 4);
+      expect(stream.received.filter((e) => e.type === "model.updated")).toHaveLength(modelEvents);
+
+      // Silence: the node goes offline, and the model with it.
+      await waitFor("the event", () =>
+        stream.received.some((e) => e.type === "node.updated" && e.node.status === "offline"),
+      );
+      await waitFor("the event", () =>
+        stream.received.some(
+          (e) => e.type === "model.updated" && !e.model.ready && e.model.nodes.length === 1,
+        ),
+      );
+
+      expect((await server.request("DELETE", "/v0/models/acme%2Ftiny-GGUF")).status).toBe(204);
+      await waitFor("the event", () =>
+        stream.received.some((e) => e.type === "model.removed" && e.name === "acme/tiny-GGUF"),
+      );
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+describe("status and pausing", () => {
+  it("counts models and nodes, and pausing turns inference away with 503 and Retry-After", async () => {
+    const before = statusSchema.parse((await server.request("GET", "/v0/status")).body);
+    expect(before.paused).toBe(false);
+    // What the events test left: its model deleted, its node gone silent.
+    expect(before.models).toEqual({ total: 0, ready: 0 });
+    expect(before.nodes).toEqual({ total: 1, online: 0 });
+
+    const stream = await openEvents();
+    try {
+      const paused = await server.request("PUT", "/v0/serving", { body: { paused: true } });
+      expect(paused.status).toBe(200);
+      expect(statusSchema.parse(paused.body).paused).toBe(true);
+      await waitFor("the event", () => stream.received.some((e) => e.type === "serving" && e.paused));
+
+      const refused = await server.request("POST", "/v1/chat/completions", {
+        anonymous: true,
+        body: { model: "acme/tiny-GGUF", messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(refused.status).toBe(503);
+      expect(refused.headers["retry-after"]).toBe("5");
+      expect(refused.body.error.code).toBe("serving.paused");
+      expect(refused.body.error.message).toMatch(/paused/);
+      // Management keeps working while paused.
+      expect((await server.request("GET", "/v0/models")).status).toBe(200);
+
+      await server.request("PUT", "/v0/serving", { body: { paused: false } });
+      await waitFor("the event", () => stream.received.some((e) => e.type === "serving" && !e.paused));
+      const resumed = await server.request("POST", "/v1/chat/completions", {
+        anonymous: true,
+        body: { model: "acme/nothing-here", messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(resumed.status).toBe(404);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it("rejects a malformed pause request and needs the admin token", async () => {
+    expect((await server.request("PUT", "/v0/serving", { body: { paused: "yes" } })).status).toBe(400);
+    expect((await server.request("PUT", "/v0/serving", { body: { paused: true, extra: 1 } })).status).toBe(
+      400,
+    );
+    expect(
+      (await server.request("PUT", "/v0/serving", { anonymous: true, body: { paused: true } })).status,
+    ).toBe(401);
+    expect((await server.request("GET", "/v0/status", { anonymous: true })).status).toBe(401);
+    expect(statusSchema.parse((await server.request("GET", "/v0/status")).body).paused).toBe(false);
+  });
+});
+
+describe("settings", () => {
+  it("keeps the Hugging Face token in a 0600 file, never sends it back, and uses it for gated repos at once", async () => {
+    const initial = settingsSchema.parse((await server.request("GET", "/v0/settings")).body);
+    expect(initial.hf_token).toEqual({ set: false, storage: "file" });
+    expect(initial.start_at_login).toBeNull();
+
+    const gated = await server.request("POST", "/v0/models/register", { body: { url: "acme/gated-GGUF" } });
+    expect(gated.status).toBe(401);
+
+    const saved = await server.request("PUT", "/v0/settings", { body: { hf_token: hub.token } });
+    expect(saved.status).toBe(200);
+    expect(saved.text).not.toContain(hub.token);
+    expect(settingsSchema.parse(saved.body).hf_token.set).toBe(true);
+    const file = path.join(server.dataDir, "hf-token");
+    expect(fs.readFileSync(file, "utf8").trim()).toBe(hub.token);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+
+    expect(
+      (await server.request("POST", "/v0/models/register", { body: { url: "acme/gated-GGUF" } })).status,
+    ).toBe(201);
+
+    const forgotten = await server.request("PUT", "/v0/settings", { body: { hf_token: null } });
+    expect(settingsSchema.parse(forgotten.body).hf_token.set).toBe(false);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("saves the port and cache folder for the next start, and says a restart is needed", async () => {
+    const folder = path.join(server.dataDir, "elsewhere");
+    const saved = settingsSchema.parse(
+      (await server.request("PUT", "/v0/settings", { body: { port: 9123, hub_cache_dir: folder } })).body,
+    );
+    expect(saved).toMatchObject({ port: 9123, hub_cache_dir: folder, restart_required: true });
+    const file = JSON.parse(fs.readFileSync(path.join(server.dataDir, "config.json"), "utf8"));
+    expect(file).toMatchObject({ port: 9123, hubCacheDir: folder });
+  });
+
+  it("refuses bad values with 400 and changes nothing", async () => {
+    const before = (await server.request("GET", "/v0/settings")).body;
+    for (const body of [
+      { port: 70000 },
+      { port: "80" },
+      { hub_cache_dir: "relative/path" },
+      { hf_token: "" },
+      { colour: "blue" },
+      { start_at_login: true },
+    ]) {
+      const response = await server.request("PUT", "/v0/settings", { body });
+      expect([400, 409], JSON.stringify(body)).toContain(response.status);
+      expect(response.body.error.message.length).toBeGreaterThan(0);
+    }
+    expect((await server.request("GET", "/v0/settings")).body).toEqual(before);
+  });
+});
+
+describe("shutting down", () => {
+  it("ends open event streams instead of waiting on them", async () => {
+    const own = await startCore({ hubEndpoint: hub.url });
+    const response = await fetch(`${own.url}/v0/events`, {
+      headers: { authorization: `Bearer ${own.token}` },
+    });
+    expect(response.status).toBe(200);
+    const drained = (async () => {
+      for await (const chunk of response.body!) void chunk;
+    })();
+    await own.close();
+    await drained;
+  });
+});
