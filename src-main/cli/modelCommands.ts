@@ -1,4 +1,4 @@
-import type { Health, ModelList, NodeList, RegisterResponse } from "../contract";
+import type { ModelList, RegisterResponse } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
@@ -86,16 +86,4 @@ export async function listModels(
 export async function removeModel(client: ApiClient, id: string, io: Output): Promise<void> {
   await client.request("DELETE", `/v0/models/${encodeModelId(id)}`);
   io.out(`Removed ${id}`);
-}
-
-export async function showStatus(client: ApiClient, io: Output): Promise<void> {
-  const health = await client.request<Health>("GET", "/v0/health");
-  const models = await client.request<ModelList>("GET", "/v0/models?limit=1000");
-  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
-  const ready = models.data.filter((m) => m.ready).length;
-  const online = nodes.data.filter((n) => n.status === "online").length;
-  io.out(`llmlb ${health.version} at ${client.url} (up ${health.uptime_seconds} s)`);
-  io.out(`  OpenAI API: ${client.url}/v1`);
-  io.out(`  Models:     ${models.total} registered, ${ready} ready`);
-  io.out(`  Nodes:      ${online} online, ${nodes.data.length - online} offline`);
 }

@@ -1,8 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
-import { addModel, listModels, removeModel, showStatus, type Output } from "./modelCommands";
+import { addModel, listModels, removeModel, type Output } from "./modelCommands";
+import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
+import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
 import { packageVersion } from "./packageInfo";
 import { serve } from "./serve";
 
@@ -101,10 +103,44 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--json", "print the server's JSON")
     .action((options: { json?: boolean }) => listNodes(client(), options, io));
 
+  const endpoint = program
+    .command("endpoint")
+    .description(
+      "OpenAI-compatible servers (vLLM, llama.cpp's server, Ollama, another llmlb) routed as nodes",
+    );
+  endpoint
+    .command("add <name> <url>")
+    .description("add a server by its base URL; its /v1/models are discovered and routed")
+    .option("--api-key <key>", "sent to the server as a bearer token (default: LLMLB_ENDPOINT_API_KEY)")
+    .action((name: string, url: string, options: { apiKey?: string }) =>
+      // From the environment, the key stays out of shell history.
+      addEndpoint(client(), name, url, { apiKey: options.apiKey ?? env.LLMLB_ENDPOINT_API_KEY }, io),
+    );
+  endpoint
+    .command("list")
+    .alias("ls")
+    .description("list endpoints with their status and models")
+    .option("--json", "print the server's JSON")
+    .action((options: { json?: boolean }) => listEndpoints(client(), options, io));
+  endpoint
+    .command("rm <name-or-id>")
+    .alias("remove")
+    .description("remove an endpoint")
+    .action((ref: string) => removeEndpoint(client(), ref, io));
+
   program
     .command("status")
-    .description("show the running server's address and models")
-    .action(() => showStatus(client(), io));
+    .description("show the server's address, models, nodes, loaded models and running requests")
+    .option("--json", "print the server's JSON")
+    .action((options: { json?: boolean }) => showStatus(client(), options, io));
+  program
+    .command("pause")
+    .description("stop serving inference (/v1 answers 503) until resumed; running requests finish")
+    .action(() => setServing(client(), true, io));
+  program
+    .command("resume")
+    .description("serve inference again after a pause")
+    .action(() => setServing(client(), false, io));
   return program;
 }
 

@@ -130,13 +130,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       for (const id of change.models) publishModel(id);
     },
   });
-  /** The model as listings show it now, if it is still registered. */
+  /** The model as listings show it now; gone when neither registered nor served by an endpoint. */
   function publishModel(id: string): void {
     let event: ServerEvent;
     try {
       event = { type: "model.updated", model: models.get(id) };
     } catch {
-      return;
+      event = { type: "model.removed", name: id };
     }
     events.publish(event);
   }
@@ -146,6 +146,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "endpoints" }),
     ...options.endpointTimings,
+    onChange: (change) => {
+      const node = change.removed
+        ? undefined
+        : nodes.list().data.find((candidate) => candidate.id === change.endpointId);
+      events.publish(node ? { type: "node.updated", node } : { type: "node.removed", id: change.endpointId });
+      for (const id of change.models) publishModel(id);
+    },
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.
   const nodes = withEndpoints(workerNodes, endpoints);

@@ -38,7 +38,7 @@ async function openEvents(headers: Record<string, string> = { authorization: `Be
     if (!response.ok || !response.body) return;
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         text += decoder.decode(chunk as Uint8Array, { stream: true });
         let end: number;
         while ((end = text.indexOf("\n\n")) >= 0) {
@@ -261,7 +261,7 @@ describe("shutting down", () => {
     });
     expect(response.status).toBe(200);
     const drained = (async () => {
-      for await (const chunk of response.body!) void chunk;
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) void chunk;
     })();
     await own.close();
     await drained;

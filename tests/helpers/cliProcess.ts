@@ -33,9 +33,17 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, workers last). */
-export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...cliArgs, "serve", ...args], {
+/**
+ * Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, workers last).
+ * From the sources by default; `built: true` runs the build, as `npm run serve` does.
+ */
+export async function startServeProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { built?: boolean } = {},
+): Promise<ServeProcess> {
+  const command = options.built ? [path.join(root, "bin/llmlb.js")] : cliArgs;
+  const child = spawn(process.execPath, [...command, "serve", ...args], {
     env: { ...process.env, ...env },
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],

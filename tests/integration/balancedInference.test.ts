@@ -1,7 +1,7 @@
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelSchema } from "../../src-main/contract";
+import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
@@ -145,5 +145,15 @@ describe("the OpenAI SDK against llmlb", () => {
     } finally {
       hub.clearFaults();
     }
+  });
+
+  it("reports which node holds the model in memory once it has served", async () => {
+    await client.chat.completions.create({ model, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 });
+    const holders = await waitFor("a node to report the model loaded", async () => {
+      const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
+      const found = nodes.data.filter((node) => node.loaded.some((entry) => entry.model === model));
+      return found.length > 0 && found;
+    });
+    expect(holders[0]!.loaded.find((entry) => entry.model === model)?.sequences).toBeGreaterThan(0);
   });
 });

@@ -91,6 +91,22 @@ describe("llmlb model", () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`${serve.url}/v1`);
     expect(status.stdout).toMatch(/Models: +2 registered, 0 ready/);
+    expect(status.stdout).toMatch(/Serving: +yes/);
+    expect(status.stdout).toMatch(/Loaded: +none/);
+  });
+
+  it("pauses and resumes serving", async () => {
+    const paused = await runCli(["pause"], env);
+    expect(paused.code).toBe(0);
+    expect((await runCli(["status"], env)).stdout).toMatch(/Serving: +paused/);
+    const refused = await fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "acme/tiny-GGUF", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(refused.status).toBe(503);
+    expect((await runCli(["resume"], env)).code).toBe(0);
+    expect((await runCli(["status", "--json"], env)).stdout).toContain('"paused": false');
   });
 
   it("lists no nodes when serve runs without workers, and says how to get some", async () => {

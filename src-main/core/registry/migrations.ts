@@ -67,4 +67,20 @@ export const migrations: readonly string[] = [
   ALTER TABLE node_models ADD COLUMN artifact TEXT;
   ALTER TABLE node_models ADD COLUMN bytes_per_second REAL;
   `,
+  // OpenAI-compatible servers added by URL. Their models are whatever they list, not registered
+  // models, so they live here rather than in node_models (whose rows must name a registered model).
+  `
+  CREATE TABLE endpoints (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL UNIQUE,
+    url              TEXT NOT NULL,
+    api_key          TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('online', 'offline')),
+    models           TEXT NOT NULL DEFAULT '[]',
+    last_error       TEXT,
+    last_checked_at  TEXT,
+    last_seen_at     TEXT,
+    created_at       TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -1,0 +1,66 @@
+import type { Endpoint, EndpointList } from "../contract";
+import type { ApiClient } from "./apiClient";
+import { formatTable } from "./format";
+import type { Output } from "./modelCommands";
+
+function modelSummary(models: string[]): string {
+  if (models.length === 0) return "no models";
+  const shown = models.slice(0, 3).join(", ");
+  return models.length > 3 ? `${shown}, +${models.length - 3} more` : shown;
+}
+
+export async function addEndpoint(
+  client: ApiClient,
+  name: string,
+  url: string,
+  options: { apiKey?: string },
+  io: Output,
+): Promise<void> {
+  const endpoint = await client.request<Endpoint>("POST", "/v0/endpoints", {
+    name,
+    url,
+    ...(options.apiKey ? { api_key: options.apiKey } : {}),
+  });
+  io.out(
+    `Added endpoint ${endpoint.name} (${endpoint.url}), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}`,
+  );
+}
+
+export async function listEndpoints(
+  client: ApiClient,
+  options: { json?: boolean },
+  io: Output,
+): Promise<void> {
+  const list = await client.request<EndpointList>("GET", "/v0/endpoints");
+  if (options.json) {
+    io.out(JSON.stringify(list, null, 2));
+    return;
+  }
+  if (list.data.length === 0) {
+    io.out("No endpoints. Add an OpenAI-compatible server with: llmlb endpoint add <name> <url>");
+    return;
+  }
+  io.out(
+    formatTable(
+      ["NAME", "STATUS", "MODELS", "API KEY", "URL"],
+      list.data.map((endpoint) => [
+        endpoint.name,
+        endpoint.status,
+        String(endpoint.models.length),
+        endpoint.has_api_key ? "yes" : "no",
+        endpoint.url,
+      ]),
+    ),
+  );
+  // Why an endpoint is offline is a sentence: below the table, one per line.
+  for (const endpoint of list.data) {
+    if (endpoint.status === "offline" && endpoint.last_error) {
+      io.out(`${endpoint.name}: ${endpoint.last_error}`);
+    }
+  }
+}
+
+export async function removeEndpoint(client: ApiClient, ref: string, io: Output): Promise<void> {
+  await client.request("DELETE", `/v0/endpoints/${encodeURIComponent(ref)}`);
+  io.out(`Removed endpoint ${ref}`);
+}

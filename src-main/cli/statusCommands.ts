@@ -1,0 +1,33 @@
+import type { NodeList, Status } from "../contract";
+import type { ApiClient } from "./apiClient";
+import type { Output } from "./modelCommands";
+
+/** `llmlb status`: where the server is, whether it serves, what is loaded where, and what waits. */
+export async function showStatus(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
+  const status = await client.request<Status>("GET", "/v0/status");
+  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+  if (options.json) {
+    io.out(JSON.stringify({ ...status, url: client.url, nodes: nodes.data }, null, 2));
+    return;
+  }
+  io.out(`llmlb ${status.version} at ${client.url} (up ${status.uptime_seconds} s)`);
+  io.out(`  OpenAI API: ${client.url}/v1`);
+  io.out(`  Serving:    ${status.paused ? "paused (`llmlb resume` to serve again)" : "yes"}`);
+  io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
+  io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
+  const loaded = nodes.data.flatMap((node) =>
+    node.loaded.map((entry) => `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`),
+  );
+  io.out(`  Loaded:     ${loaded.length === 0 ? "none" : loaded[0]}`);
+  for (const line of loaded.slice(1)) io.out(`              ${line}`);
+  const queues = status.queues.filter((queue) => queue.in_flight > 0 || queue.waiting > 0);
+  const queueLines = queues.map((queue) => `${queue.model}: ${queue.in_flight} running, ${queue.waiting} waiting`);
+  io.out(`  Requests:   ${queueLines.length === 0 ? "none running" : queueLines[0]}`);
+  for (const line of queueLines.slice(1)) io.out(`              ${line}`);
+}
+
+/** `llmlb pause` / `llmlb resume`: inference answers 503 while paused; management keeps working. */
+export async function setServing(client: ApiClient, paused: boolean, io: Output): Promise<void> {
+  await client.request<Status>("PUT", "/v0/serving", { paused });
+  io.out(paused ? "Serving paused: /v1 requests get 503 until `llmlb resume`." : "Serving resumed.");
+}

@@ -1,0 +1,272 @@
+import crypto from "node:crypto";
+import type { Endpoint, EndpointCreateRequest, EndpointList, NodeInfo } from "../../contract";
+import type { Clock } from "../clock";
+import { AppError } from "../errors";
+import type { Logger } from "../logger";
+import type { ExternalModels, ExternalServer } from "../models/modelService";
+import type { NodeRoute } from "../nodes/nodeService";
+import {
+  duplicateEndpoint,
+  type EndpointHealth,
+  type EndpointRepository,
+  type StoredEndpoint,
+} from "../registry/endpointRepository";
+import type { RegistryVersion } from "../registry/registryVersion";
+import { normalizeEndpointUrl, routeBaseOf } from "./endpointUrl";
+import { createHealthChecker } from "./healthChecker";
+import { probeEndpoint, type ProbeOptions } from "./probeEndpoint";
+
+/** What changed about an endpoint: `models` are those whose availability on it changed. */
+export interface EndpointChange {
+  endpointId: string;
+  removed: boolean;
+  models: string[];
+}
+
+export interface EndpointServiceOptions {
+  endpoints: EndpointRepository;
+  /** Bumped when what endpoints serve changes (model lists are cached on it). */
+  registryVersion: RegistryVersion;
+  clock: Clock;
+  log: Logger;
+  /** Time between health checks of one endpoint. Default: 10000 ms. */
+  healthIntervalMs?: number;
+  /** How long one probe (the check on add, or a health check) may take. Default: 5000 ms. */
+  probeTimeoutMs?: number;
+  /** An endpoint was added or removed, or its status or model list changed. Default: nothing. */
+  onChange?: (change: EndpointChange) => void;
+  /** Asks a server for its model ids. Default: `GET <url>/models`. */
+  probe?: (options: ProbeOptions) => Promise<string[]>;
+}
+
+/**
+ * OpenAI-compatible servers added by URL, routed like nodes. Their model lists live in memory
+ * (refreshed by health checks) so the balancer's lookups cost no I/O.
+ */
+export interface EndpointService extends ExternalModels {
+  /** Probes the server once and stores it only if it answered with a model list. */
+  add(request: EndpointCreateRequest): Promise<Endpoint>;
+  list(): EndpointList;
+  /** Removes an endpoint by id or name; `endpoint.not_found` if there is none. */
+  remove(idOrName: string): void;
+  /** Endpoints in `GET /v0/nodes`'s shape. */
+  asNodes(): NodeInfo[];
+  /** Online endpoints that list the model. */
+  routesFor(model: string): NodeRoute[];
+  /** Why a model only endpoints list cannot be served now; undefined when no endpoint lists it. */
+  unavailable(model: string): AppError | undefined;
+  dispose(): void;
+}
+
+interface Entry extends StoredEndpoint {
+  /** What the balancer prefixes to `/v1/...`. */
+  routeBase: string;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+export function createEndpointService(options: EndpointServiceOptions): EndpointService {
+  const { endpoints, clock, log } = options;
+  const healthIntervalMs = options.healthIntervalMs ?? 10_000;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 5000;
+  const probe = options.probe ?? probeEndpoint;
+  const now = () => new Date(clock.now()).toISOString();
+
+  const entries = new Map<string, Entry>();
+  // Derived from `entries` on every change: model id → the endpoints listing it.
+  let byModel = new Map<string, Entry[]>();
+  let servers = new Map<string, ExternalServer[]>();
+
+  function reindex(): void {
+    byModel = new Map();
+    for (const entry of [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      for (const model of entry.health.models) {
+        const list = byModel.get(model);
+        if (list) list.push(entry);
+        else byModel.set(model, [entry]);
+      }
+    }
+    servers = new Map(
+      [...byModel].map(([model, list]) => [
+        model,
+        list.map((entry) => ({
+          id: entry.id,
+          name: entry.name,
+          online: entry.health.status === "online",
+          createdAt: entry.createdAt,
+        })),
+      ]),
+    );
+  }
+
+  function changed(change: EndpointChange): void {
+    reindex();
+    options.registryVersion.bump();
+    options.onChange?.(change);
+  }
+
+  function toEndpoint(entry: Entry): Endpoint {
+    return {
+      id: entry.id,
+      name: entry.name,
+      url: entry.url,
+      has_api_key: entry.apiKey !== null,
+      status: entry.health.status,
+      last_error: entry.health.lastError,
+      last_checked_at: entry.health.lastCheckedAt,
+      models: entry.health.models,
+      created_at: entry.createdAt,
+    };
+  }
+
+  async function check(id: string, signal: AbortSignal): Promise<void> {
+    const entry = entries.get(id);
+    if (!entry) return;
+    const before = entry.health;
+    let health: EndpointHealth;
+    try {
+      const models = await probe({ url: entry.url, apiKey: entry.apiKey, timeoutMs: probeTimeoutMs, signal });
+      health = { status: "online", models, lastError: null, lastCheckedAt: now(), lastSeenAt: now() };
+    } catch (error) {
+      if (signal.aborted) return;
+      const message = error instanceof AppError ? error.message : "The health check failed.";
+      // The models it listed last are kept: they are what it serves once it is back.
+      health = { ...before, status: "offline", lastError: message, lastCheckedAt: now() };
+    }
+    // Removed while the check ran: nothing to record.
+    if (entries.get(id) !== entry) return;
+    entry.health = health;
+    endpoints.saveHealth(id, health);
+    const statusChanged = before.status !== health.status;
+    if (!statusChanged && sameList(before.models, health.models)) return;
+    if (statusChanged && health.status === "offline") {
+      log.warn({ endpoint: id, name: entry.name, reason: health.lastError }, "endpoint went offline");
+    } else if (statusChanged) {
+      log.info({ endpoint: id, name: entry.name, models: health.models.length }, "endpoint back online");
+    }
+    const beforeSet = new Set(before.models);
+    const afterSet = new Set(health.models);
+    const models = statusChanged
+      ? [...new Set([...before.models, ...health.models])]
+      : [
+          ...health.models.filter((model) => !beforeSet.has(model)),
+          ...before.models.filter((model) => !afterSet.has(model)),
+        ];
+    changed({ endpointId: id, removed: false, models });
+  }
+
+  const checker = createHealthChecker({
+    intervalMs: healthIntervalMs,
+    check,
+    log,
+  });
+
+  for (const stored of endpoints.all()) {
+    entries.set(stored.id, { ...stored, routeBase: routeBaseOf(stored.url) });
+    // What it served last time is known; whether it still does is checked at once.
+    checker.watch(stored.id, 0);
+  }
+  reindex();
+
+  function find(idOrName: string): Entry | undefined {
+    return entries.get(idOrName) ?? [...entries.values()].find((entry) => entry.name === idOrName);
+  }
+
+  return {
+    async add(request) {
+      const url = normalizeEndpointUrl(request.url);
+      // Answer a plain duplicate before calling the server.
+      if (endpoints.nameTaken(request.name)) throw duplicateEndpoint(request.name);
+      const apiKey = request.api_key ?? null;
+      const models = await probe({ url, apiKey, timeoutMs: probeTimeoutMs });
+      const checkedAt = now();
+      const entry: Entry = {
+        id: `ep_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
+        name: request.name,
+        url,
+        apiKey,
+        createdAt: checkedAt,
+        health: {
+          status: "online",
+          models,
+          lastError: null,
+          lastCheckedAt: checkedAt,
+          lastSeenAt: checkedAt,
+        },
+        routeBase: routeBaseOf(url),
+      };
+      endpoints.insert(entry);
+      entries.set(entry.id, entry);
+      checker.watch(entry.id);
+      changed({ endpointId: entry.id, removed: false, models });
+      // Never the key: only whether there is one.
+      log.info(
+        { endpoint: entry.id, name: entry.name, url, models: models.length, apiKey: apiKey !== null },
+        "endpoint added",
+      );
+      return toEndpoint(entry);
+    },
+    list: () => ({
+      data: [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(toEndpoint),
+    }),
+    remove(idOrName) {
+      const entry = find(idOrName);
+      if (!entry) {
+        throw new AppError("endpoint.not_found", `There is no endpoint named or with id ${idOrName}.`, {
+          param: "id",
+        });
+      }
+      checker.unwatch(entry.id);
+      endpoints.remove(entry.id);
+      entries.delete(entry.id);
+      changed({ endpointId: entry.id, removed: true, models: entry.health.models });
+      log.info({ endpoint: entry.id, name: entry.name }, "endpoint removed");
+    },
+    asNodes: () =>
+      [...entries.values()]
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((entry): NodeInfo => ({
+          id: entry.id,
+          name: entry.name,
+          url: entry.url,
+          backend: "external",
+          devices: [],
+          memory: { total_bytes: 0, free_bytes: 0 },
+          status: entry.health.status,
+          kind: "endpoint",
+          registered_at: entry.createdAt,
+          last_seen_at: entry.health.lastSeenAt ?? entry.createdAt,
+          models: entry.health.models.map((model) => ({ model, artifact: null, state: "ready" as const })),
+          loaded: [],
+        })),
+    routesFor(model) {
+      const listing = byModel.get(model);
+      if (!listing) return [];
+      return listing
+        .filter((entry) => entry.health.status === "online")
+        .map((entry) => ({
+          id: entry.id,
+          url: entry.routeBase,
+          ...(entry.apiKey !== null ? { token: entry.apiKey } : {}),
+        }));
+    },
+    servers: () => servers,
+    unavailable(model) {
+      const listing = byModel.get(model);
+      if (!listing || listing.some((entry) => entry.health.status === "online")) return undefined;
+      const reasons = listing.map(
+        (entry) => `${entry.name}: ${(entry.health.lastError ?? "offline").replace(/\.$/, "")}`,
+      );
+      return new AppError(
+        "model.not_ready",
+        `Model ${model} is served only by ${listing.length === 1 ? "an endpoint" : "endpoints"} that ${listing.length === 1 ? "is" : "are"} offline (${reasons.join("; ")}). Retry later.`,
+        { param: "model", retryAfter: Math.max(1, Math.ceil(healthIntervalMs / 1000)) },
+      );
+    },
+    dispose() {
+      checker.dispose();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { request } from "undici";
+import { upstreamModelListSchema } from "../../contract";
+import { AppError } from "../errors";
+
+export interface ProbeOptions {
+  /** The endpoint's normalized base URL (ending in `/v1`). */
+  url: string;
+  /** Sent as `Authorization: Bearer …`. Default: none. */
+  apiKey?: string | null;
+  /** How long the whole exchange may take. */
+  timeoutMs: number;
+  /** Aborts the probe (the endpoint was removed, the app is quitting). Default: none. */
+  signal?: AbortSignal;
+}
+
+/** Larger model lists than this are not a model list. */
+const maxAnswerBytes = 8 * 1024 * 1024;
+
+function reasonOf(error: unknown): string {
+  const failure = error as { code?: string; message?: string; cause?: { code?: string } };
+  const code = failure.code ?? failure.cause?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return "connection reset";
+  if (code === "CERT_HAS_EXPIRED" || code?.includes("CERT") || code?.includes("SELF_SIGNED")) {
+    return `TLS certificate not accepted (${code})`;
+  }
+  return failure.message ?? String(error);
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxAnswerBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Asks an OpenAI-compatible server for its models (`GET <url>/models`) once; resolves with their ids.
+ * Fails with `endpoint.unreachable` (no answer in time, refused, 5xx), `endpoint.unauthorized` (401,
+ * 403) or `endpoint.invalid_response` (anything that is not an OpenAI model list).
+ */
+export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
+  const { url, timeoutMs } = options;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const where = `${url}/models`;
+  try {
+    const answer = await request(where, {
+      method: "GET",
+      headers: {
+        accept: "application/json",
+        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      },
+      signal,
+    });
+    const status = answer.statusCode;
+    if (status < 200 || status >= 300) {
+      await answer.body.dump().catch(() => {});
+      if (status === 401 || status === 403) {
+        throw new AppError(
+          "endpoint.unauthorized",
+          options.apiKey
+            ? `${url} refused the API key (HTTP ${status}).`
+            : `${url} needs an API key (HTTP ${status}): add it with api_key.`,
+          { param: "api_key" },
+        );
+      }
+      if (status >= 500) {
+        throw new AppError("endpoint.unreachable", `${where} answered HTTP ${status}.`, { param: "url" });
+      }
+      throw new AppError(
+        "endpoint.invalid_response",
+        `${where} answered HTTP ${status}: is ${url} the base URL of an OpenAI-compatible server?`,
+        { param: "url" },
+      );
+    }
+    const text = await readCapped(answer.body);
+    let list;
+    try {
+      list = text === undefined ? undefined : upstreamModelListSchema.safeParse(JSON.parse(text));
+    } catch {
+      list = undefined;
+    }
+    if (!list?.success) {
+      throw new AppError(
+        "endpoint.invalid_response",
+        `${where} did not answer with an OpenAI model list ({"data": [{"id": …}]}): is ${url} an OpenAI-compatible server?`,
+        { param: "url" },
+      );
+    }
+    return [...new Set(list.data.data.map((model) => model.id))];
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    // Aborted from outside: the caller asked for it, and knows why.
+    if (options.signal?.aborted) throw error;
+    const reason = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : reasonOf(error);
+    throw new AppError("endpoint.unreachable", `Cannot reach ${url}: ${reason}.`, {
+      param: "url",
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,121 @@
+import { AppError } from "../errors";
+import type { Db } from "./openDatabase";
+
+/** An endpoint as stored: what it is (name, URL, key) and what its last health check saw. */
+export interface StoredEndpoint {
+  id: string;
+  name: string;
+  /** The normalized base URL, ending in `/v1`. */
+  url: string;
+  apiKey: string | null;
+  createdAt: string;
+  health: EndpointHealth;
+}
+
+export interface EndpointHealth {
+  status: "online" | "offline";
+  /** What the server listed at its last good check (kept while it is offline). */
+  models: string[];
+  lastError: string | null;
+  lastCheckedAt: string | null;
+  /** When it last answered a check well. */
+  lastSeenAt: string | null;
+}
+
+/** OpenAI-compatible servers added by URL (`endpoints`). */
+export interface EndpointRepository {
+  /** Stores a new endpoint; `endpoint.duplicate` when its name is an endpoint's or a node's already. */
+  insert(endpoint: StoredEndpoint): void;
+  /** Whether an endpoint or a node already has this name. */
+  nameTaken(name: string): boolean;
+  all(): StoredEndpoint[];
+  saveHealth(id: string, health: EndpointHealth): void;
+  remove(id: string): boolean;
+}
+
+interface EndpointRow {
+  id: string;
+  name: string;
+  url: string;
+  api_key: string | null;
+  status: "online" | "offline";
+  models: string;
+  last_error: string | null;
+  last_checked_at: string | null;
+  last_seen_at: string | null;
+  created_at: string;
+}
+
+export function duplicateEndpoint(name: string): AppError {
+  return new AppError("endpoint.duplicate", `An endpoint or node named ${name} already exists.`, {
+    param: "name",
+  });
+}
+
+function toEndpoint(row: EndpointRow): StoredEndpoint {
+  return {
+    id: row.id,
+    name: row.name,
+    url: row.url,
+    apiKey: row.api_key,
+    createdAt: row.created_at,
+    health: {
+      status: row.status,
+      models: JSON.parse(row.models) as string[],
+      lastError: row.last_error,
+      lastCheckedAt: row.last_checked_at,
+      lastSeenAt: row.last_seen_at,
+    },
+  };
+}
+
+function healthParams(health: EndpointHealth) {
+  return {
+    status: health.status,
+    models: JSON.stringify(health.models),
+    lastError: health.lastError,
+    lastCheckedAt: health.lastCheckedAt,
+    lastSeenAt: health.lastSeenAt,
+  };
+}
+
+export function createEndpointRepository(db: Db): EndpointRepository {
+  const statements = {
+    insert: db.prepare(`
+      INSERT INTO endpoints (id, name, url, api_key, status, models, last_error, last_checked_at, last_seen_at, created_at)
+      VALUES (@id, @name, @url, @apiKey, @status, @models, @lastError, @lastCheckedAt, @lastSeenAt, @createdAt)`),
+    nameTaken: db.prepare<[string, string], { one: number }>(
+      `SELECT 1 AS one FROM endpoints WHERE name = ? UNION ALL SELECT 1 FROM nodes WHERE name = ? LIMIT 1`,
+    ),
+    all: db.prepare<[], EndpointRow>(`SELECT * FROM endpoints ORDER BY name`),
+    saveHealth: db.prepare(`
+      UPDATE endpoints SET status = @status, models = @models, last_error = @lastError,
+        last_checked_at = @lastCheckedAt, last_seen_at = @lastSeenAt
+      WHERE id = @id`),
+    remove: db.prepare<[string]>(`DELETE FROM endpoints WHERE id = ?`),
+  };
+
+  const nameTaken = (name: string) => statements.nameTaken.get(name, name) !== undefined;
+  // The name check and the insert in one transaction: two adds racing for a name cannot both win.
+  const insert = db.transaction((endpoint: StoredEndpoint) => {
+    if (nameTaken(endpoint.name)) throw duplicateEndpoint(endpoint.name);
+    statements.insert.run({
+      id: endpoint.id,
+      name: endpoint.name,
+      url: endpoint.url,
+      apiKey: endpoint.apiKey,
+      createdAt: endpoint.createdAt,
+      ...healthParams(endpoint.health),
+    });
+  });
+
+  return {
+    insert: (endpoint) => insert(endpoint),
+    nameTaken,
+    all: () => statements.all.all().map(toEndpoint),
+    saveHealth(id, health) {
+      statements.saveHealth.run({ id, ...healthParams(health) });
+    },
+    remove: (id) => statements.remove.run(id).changes > 0,
+  };
+}

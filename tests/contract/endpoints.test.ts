@@ -1,0 +1,292 @@
+import http from "node:http";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { PassThrough } from "node:stream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { endpointListSchema, endpointSchema, nodeListSchema } from "../../src-main/contract";
+import { createLogger } from "../../src-main/core/logger";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
+import { startCore, type TestServer } from "../helpers/startCore";
+
+let server: TestServer;
+let vllm: FakeOpenAiServer;
+const key = "sk-very-secret-key-0001";
+/** Everything the core logs, at debug level. */
+let logs = "";
+
+async function endpointNames(): Promise<string[]> {
+  const list = endpointListSchema.parse((await server.request("GET", "/v0/endpoints")).body);
+  return list.data.map((endpoint) => endpoint.name);
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = http.createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const port = (probe.address() as AddressInfo).port;
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+beforeAll(async () => {
+  server = await startCore({
+    // No model is registered here: the hub is never asked.
+    hubEndpoint: "http://127.0.0.1:9",
+    // No health check runs during these tests: what is seen is what `add` stored.
+    core: {
+      endpointTimings: { healthIntervalMs: 60_000, probeTimeoutMs: 500 },
+      log: createLogger({
+        level: "debug",
+        destination: new PassThrough().on("data", (chunk: Buffer) => (logs += chunk.toString())),
+      }),
+    },
+  });
+  vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b", "qwen-7b"], apiKey: key });
+});
+afterEach(async () => {
+  for (const name of await endpointNames()) await server.request("DELETE", `/v0/endpoints/${name}`);
+});
+afterAll(async () => {
+  await vllm.close();
+  await server.close();
+});
+
+describe("POST /v0/endpoints", () => {
+  it("adds a server with its models, normalizes its URL, and never shows the key", async () => {
+    const added = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: `${vllm.url}/`, api_key: key },
+    });
+    expect(added.status).toBe(201);
+    expect(endpointSchema.parse(added.body)).toMatchObject({
+      name: "vllm",
+      url: `${vllm.url}/v1`,
+      has_api_key: true,
+      status: "online",
+      last_error: null,
+      models: ["meta/llama-3-8b", "qwen-7b"],
+    });
+    expect(added.body.id).toMatch(/^ep_/);
+
+    const list = await server.request("GET", "/v0/endpoints");
+    expect(endpointListSchema.parse(list.body).data).toEqual([added.body]);
+
+    const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+    expect(nodes.data).toEqual([
+      expect.objectContaining({
+        id: added.body.id,
+        name: "vllm",
+        kind: "endpoint",
+        backend: "external",
+        status: "online",
+        devices: [],
+        memory: { total_bytes: 0, free_bytes: 0 },
+        loaded: [],
+        models: [
+          { model: "meta/llama-3-8b", artifact: null, state: "ready" },
+          { model: "qwen-7b", artifact: null, state: "ready" },
+        ],
+      }),
+    ]);
+
+    for (const path of ["/v0/endpoints", "/v0/nodes", "/v1/models", "/v0/models", "/metrics"]) {
+      expect((await server.request("GET", path)).text, path).not.toContain(key);
+    }
+    expect(added.text).not.toContain(key);
+    expect(logs).toContain("endpoint added");
+    expect(logs).not.toContain(key);
+  });
+
+  it("accepts a URL already ending in /v1, and one without a key for a server that needs none", async () => {
+    const open = await startFakeOpenAiServer({ name: "open", models: ["m"] });
+    try {
+      const added = await server.request("POST", "/v0/endpoints", {
+        body: { name: "open", url: `${open.url}/v1/` },
+      });
+      expect(added.status).toBe(201);
+      expect(added.body).toMatchObject({ url: `${open.url}/v1`, has_api_key: false, models: ["m"] });
+    } finally {
+      await open.close();
+    }
+  });
+
+  it.each([
+    ["no body fields", {}, "name"],
+    ["an empty name", { name: "", url: "http://127.0.0.1:1" }, "name"],
+    ["a name with spaces", { name: "my server", url: "http://127.0.0.1:1" }, "name"],
+    ["a name with a slash", { name: "a/b", url: "http://127.0.0.1:1" }, "name"],
+    ["not a URL", { name: "x", url: "localhost 8000" }, "url"],
+    ["an ftp URL", { name: "x", url: "ftp://127.0.0.1/v1" }, "url"],
+    ["credentials in the URL", { name: "x", url: "http://user:pw@127.0.0.1:1/v1" }, "url"],
+    ["a query", { name: "x", url: "http://127.0.0.1:1/v1?key=abc" }, "url"],
+    ["a fragment", { name: "x", url: "http://127.0.0.1:1/v1#top" }, "url"],
+    ["an empty api_key", { name: "x", url: "http://127.0.0.1:1", api_key: "" }, "api_key"],
+    ["an unknown field", { name: "x", url: "http://127.0.0.1:1", token: "t" }, "token"],
+  ])("refuses %s with a 400 naming the field, storing nothing", async (_what, body, param) => {
+    const response = await server.request("POST", "/v0/endpoints", { body });
+    expect(response.status).toBe(400);
+    expect(response.body.error.param).toBe(param);
+    expect(await endpointNames()).toEqual([]);
+  });
+
+  it("refuses a name an endpoint or a node already has with a 409, keeping the first", async () => {
+    const first = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: vllm.url, api_key: key },
+    });
+    expect(first.status).toBe(201);
+    const again = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: "http://127.0.0.1:1" },
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: "endpoint.duplicate", param: "name" });
+    expect((await server.request("GET", "/v0/endpoints")).body.data).toEqual([first.body]);
+
+    const node = await server.request("POST", "/v0/nodes/register", {
+      body: {
+        name: "gpu0",
+        url: "http://127.0.0.1:9",
+        backend: "cpu",
+        devices: [],
+        memory: { total_bytes: 1, free_bytes: 1 },
+      },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    expect(node.status).toBe(201);
+    const clash = await server.request("POST", "/v0/endpoints", {
+      body: { name: "gpu0", url: vllm.url, api_key: key },
+    });
+    expect(clash.status).toBe(409);
+    expect(clash.body.error.message).toBe("An endpoint or node named gpu0 already exists.");
+  });
+
+  it("refuses a server that cannot be reached, saying why, and stores nothing", async () => {
+    const port = await closedPort();
+    const response = await server.request("POST", "/v0/endpoints", {
+      body: { name: "down", url: `http://127.0.0.1:${port}` },
+    });
+    expect(response.status).toBe(422);
+    expect(response.body.error).toMatchObject({
+      code: "endpoint.unreachable",
+      message: `Cannot reach http://127.0.0.1:${port}/v1: connection refused.`,
+    });
+    expect(await endpointNames()).toEqual([]);
+  });
+
+  it("gives up on a server that does not answer in time", async () => {
+    const silent = http.createServer(() => {});
+    silent.listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const response = await server.request("POST", "/v0/endpoints", {
+        body: { name: "silent", url: `http://127.0.0.1:${port}` },
+      });
+      expect(response.status).toBe(422);
+      expect(response.body.error.code).toBe("endpoint.unreachable");
+      expect(response.body.error.message).toMatch(/no answer within 0\.5 s/);
+      expect(await endpointNames()).toEqual([]);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  it("says the server refused the API key (or needs one), and stores nothing", async () => {
+    const wrong = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: vllm.url, api_key: "sk-wrong" },
+    });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.error).toMatchObject({
+      code: "endpoint.unauthorized",
+      param: "api_key",
+      message: `${vllm.url}/v1 refused the API key (HTTP 401).`,
+    });
+    expect(wrong.text).not.toContain("sk-wrong");
+    expect(logs).not.toContain("sk-wrong");
+
+    const none = await server.request("POST", "/v0/endpoints", { body: { name: "vllm", url: vllm.url } });
+    expect(none.status).toBe(422);
+    expect(none.body.error.message).toBe(`${vllm.url}/v1 needs an API key (HTTP 401): add it with api_key.`);
+    expect(await endpointNames()).toEqual([]);
+  });
+
+  it("refuses a server that does not answer like OpenAI's API", async () => {
+    const html = await startFakeOpenAiServer({
+      name: "html",
+      models: [],
+      modelsHandler: (response) =>
+        response.writeHead(200, { "content-type": "text/html" }).end("<h1>hi</h1>"),
+    });
+    try {
+      const notJson = await server.request("POST", "/v0/endpoints", {
+        body: { name: "html", url: html.url },
+      });
+      expect(notJson.status).toBe(422);
+      expect(notJson.body.error.code).toBe("endpoint.invalid_response");
+      expect(notJson.body.error.message).toMatch(/did not answer with an OpenAI model list/);
+
+      // A path where nothing OpenAI-like lives: /elsewhere/v1/models is a 404 there.
+      const wrongPath = await server.request("POST", "/v0/endpoints", {
+        body: { name: "html", url: `${html.url}/elsewhere` },
+      });
+      expect(wrongPath.status).toBe(422);
+      expect(wrongPath.body.error).toMatchObject({
+        code: "endpoint.invalid_response",
+        message: `${html.url}/elsewhere/v1/models answered HTTP 404: is ${html.url}/elsewhere/v1 the base URL of an OpenAI-compatible server?`,
+      });
+      expect(await endpointNames()).toEqual([]);
+    } finally {
+      await html.close();
+    }
+  });
+});
+
+describe("DELETE /v0/endpoints/<id or name>", () => {
+  it("removes by name or by id, and answers 404 for one that does not exist", async () => {
+    const open = await startFakeOpenAiServer({ name: "open", models: ["m"] });
+    try {
+      const a = await server.request("POST", "/v0/endpoints", { body: { name: "a", url: open.url } });
+      const b = await server.request("POST", "/v0/endpoints", { body: { name: "b", url: open.url } });
+      expect([a.status, b.status]).toEqual([201, 201]);
+
+      expect((await server.request("DELETE", "/v0/endpoints/a")).status).toBe(204);
+      expect((await server.request("DELETE", `/v0/endpoints/${b.body.id}`)).status).toBe(204);
+      expect(await endpointNames()).toEqual([]);
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+      expect(nodes.data.filter((node) => node.kind === "endpoint")).toEqual([]);
+
+      const missing = await server.request("DELETE", "/v0/endpoints/a");
+      expect(missing.status).toBe(404);
+      expect(missing.body.error).toMatchObject({
+        code: "endpoint.not_found",
+        message: "There is no endpoint named or with id a.",
+      });
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+describe("access", () => {
+  it("needs the admin token for every endpoint route", async () => {
+    const body = { name: "x", url: vllm.url, api_key: key };
+    for (const [method, path] of [
+      ["GET", "/v0/endpoints"],
+      ["POST", "/v0/endpoints"],
+      ["DELETE", "/v0/endpoints/x"],
+    ] as const) {
+      const response = await server.request(method, path, {
+        anonymous: true,
+        ...(method === "POST" ? { body } : {}),
+      });
+      expect(response.status, `${method} ${path}`).toBe(401);
+      const withNodeToken = await server.request(method, path, {
+        headers: { authorization: `Bearer ${server.nodeToken}` },
+        ...(method === "POST" ? { body } : {}),
+      });
+      expect(withNodeToken.status, `${method} ${path} with the node token`).toBe(401);
+    }
+    expect(await endpointNames()).toEqual([]);
+  });
+});

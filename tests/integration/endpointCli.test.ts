@@ -1,0 +1,86 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
+import { makeTempDir } from "../helpers/tempDir";
+
+let serve: ServeProcess;
+let vllm: FakeOpenAiServer;
+let temp: { path: string; remove(): Promise<void> };
+let env: NodeJS.ProcessEnv;
+const key = "sk-cli-secret-0001";
+
+beforeAll(async () => {
+  temp = await makeTempDir();
+  vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b", "qwen-7b"], apiKey: key });
+  env = {
+    // Never asked: no model is registered here.
+    HF_ENDPOINT: "http://127.0.0.1:9",
+    LLMLB_DATA_DIR: temp.path,
+    HF_HUB_CACHE: path.join(temp.path, "hub"),
+    LLMLB_LOG_LEVEL: "warn",
+  };
+  serve = await startServeProcess(["--port", "0", "--workers", "none"], env);
+});
+afterAll(async () => {
+  await serve?.stop();
+  await vllm.close();
+  await temp.remove();
+});
+
+describe("llmlb endpoint", () => {
+  it("adds (key from the environment or --api-key), lists, shows JSON, removes, and reports errors", async () => {
+    const empty = await runCli(["endpoint", "list"], env);
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toMatch(/^No endpoints\. Add an OpenAI-compatible server with: llmlb endpoint add/);
+
+    const refused = await runCli(["endpoint", "add", "vllm", vllm.url], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`error: ${vllm.url}/v1 needs an API key (HTTP 401): add it with api_key.\n`);
+
+    const added = await runCli(["endpoint", "add", "vllm", vllm.url], {
+      ...env,
+      LLMLB_ENDPOINT_API_KEY: key,
+    });
+    expect(added.stderr).toBe("");
+    expect(added.code).toBe(0);
+    expect(added.stdout).toBe(`Added endpoint vllm (${vllm.url}/v1), 2 model(s): meta/llama-3-8b, qwen-7b\n`);
+
+    const second = await runCli(["endpoint", "add", "vllm-2", `${vllm.url}/v1`, "--api-key", key], env);
+    expect(second.code).toBe(0);
+
+    const duplicate = await runCli(["endpoint", "add", "vllm", vllm.url, "--api-key", key], env);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain("error: An endpoint or node named vllm already exists.");
+
+    const list = await runCli(["endpoint", "list"], env);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+MODELS\s+API KEY\s+URL$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(new RegExp(`^vllm\\s+online\\s+2\\s+yes\\s+${vllm.url}/v1$`)),
+      expect.stringMatching(/^vllm-2\s+online\s+2\s+yes\s+/),
+    ]);
+    expect(list.stdout).not.toContain(key);
+
+    const json = await runCli(["endpoint", "list", "--json"], env);
+    expect(JSON.parse(json.stdout).data).toEqual([
+      expect.objectContaining({ name: "vllm", has_api_key: true, models: ["meta/llama-3-8b", "qwen-7b"] }),
+      expect.objectContaining({ name: "vllm-2" }),
+    ]);
+
+    const nodes = await runCli(["node", "list"], env);
+    expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+0 B \/ 0 B\s+online\s+2\/2/);
+
+    const rm = await runCli(["endpoint", "rm", "vllm"], env);
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toBe("Removed endpoint vllm\n");
+    const id = JSON.parse((await runCli(["endpoint", "list", "--json"], env)).stdout).data[0].id as string;
+    expect((await runCli(["endpoint", "rm", id], env)).code).toBe(0);
+
+    const again = await runCli(["endpoint", "rm", "vllm"], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe("error: There is no endpoint named or with id vllm.\n");
+    // A dozen CLI processes, each starting Node and tsx: slow on a busy two-core machine.
+  }, 90_000);
+});

@@ -1,0 +1,239 @@
+import { PassThrough } from "node:stream";
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { endpointListSchema, nodeListSchema, openAiModelListSchema } from "../../src-main/contract";
+import { createLogger } from "../../src-main/core/logger";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import {
+  startFakeOpenAiServer,
+  type FakeOpenAiServer,
+  type FakeOpenAiServerOptions,
+} from "../helpers/fakeOpenAiServer";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
+
+let hub: FakeHub;
+let server: TestServer;
+let client: OpenAI;
+let logs = "";
+let started: { close(): Promise<void> }[] = [];
+const registered = "acme/tiny-GGUF";
+
+async function fakeServer(options: FakeOpenAiServerOptions): Promise<FakeOpenAiServer> {
+  const fake = await startFakeOpenAiServer(options);
+  started.push(fake);
+  return fake;
+}
+
+async function fakeNode(name: string, ready: string[]): Promise<FakeNode> {
+  const node = await startFakeNode(server, { name, ready });
+  started.push(node);
+  return node;
+}
+
+async function addEndpoint(name: string, url: string, apiKey?: string) {
+  const response = await server.request("POST", "/v0/endpoints", {
+    body: { name, url, ...(apiKey ? { api_key: apiKey } : {}) },
+  });
+  expect(response.status, response.text).toBe(201);
+  return response.body as { id: string; name: string; last_checked_at: string };
+}
+
+async function endpointStatus(name: string) {
+  const list = endpointListSchema.parse((await server.request("GET", "/v0/endpoints")).body);
+  return list.data.find((endpoint) => endpoint.name === name);
+}
+
+async function openAiModels() {
+  return openAiModelListSchema.parse((await server.request("GET", "/v1/models")).body).data;
+}
+
+const ask = (model: string) =>
+  client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] });
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({
+    hubEndpoint: hub.url,
+    core: {
+      endpointTimings: { healthIntervalMs: 100, probeTimeoutMs: 1000 },
+      nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 },
+      log: createLogger({
+        level: "debug",
+        destination: new PassThrough().on("data", (chunk: Buffer) => (logs += chunk.toString())),
+      }),
+    },
+  });
+  expect((await server.request("POST", "/v0/models/register", { body: { url: registered } })).status).toBe(
+    201,
+  );
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+});
+afterEach(async () => {
+  const list = endpointListSchema.parse((await server.request("GET", "/v0/endpoints")).body);
+  for (const endpoint of list.data) await server.request("DELETE", `/v0/endpoints/${endpoint.id}`);
+  await Promise.all(started.map((item) => item.close()));
+  started = [];
+  // Fake workers stay registered, offline: wait for that before the next test routes anything.
+  await waitFor("no worker online", async () => {
+    const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+    return nodes.data.every((node) => node.status === "offline");
+  });
+});
+afterAll(async () => {
+  await server.close();
+  await hub.close();
+});
+
+describe("an endpoint serves the /v1 API", () => {
+  it("answers chat, streamed and not, through the endpoint, with its API key", async () => {
+    const vllm = await fakeServer({ name: "vllm", models: ["meta/llama-3-8b"], apiKey: "sk-vllm-secret" });
+    const added = await addEndpoint("vllm", vllm.url, "sk-vllm-secret");
+
+    const answer = await ask("meta/llama-3-8b");
+    expect(answer.choices[0]?.message.content).toBe("from vllm");
+
+    const stream = await client.chat.completions.create({
+      model: "meta/llama-3-8b",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toBe("vllm-0 vllm-1 vllm-2 ");
+
+    expect(vllm.received.map((r) => [r.path, r.authorization])).toEqual([
+      ["/v1/chat/completions", "Bearer sk-vllm-secret"],
+      ["/v1/chat/completions", "Bearer sk-vllm-secret"],
+    ]);
+    expect(vllm.received[0]?.body).toMatchObject({ model: "meta/llama-3-8b", messages: [{ content: "hi" }] });
+    // Health checks send the key too: the server answers 401 without it, which would be offline.
+    const checked = await waitFor("a later health check", async () => {
+      const endpoint = await endpointStatus("vllm");
+      return endpoint!.last_checked_at! > added.last_checked_at ? endpoint : undefined;
+    });
+    expect(checked).toMatchObject({ status: "online", last_error: null });
+    expect(logs).not.toContain("sk-vllm-secret");
+  });
+
+  it("reaches a server under a path prefix, and sends no Authorization to one without a key", async () => {
+    const proxied = await fakeServer({ name: "proxied", models: ["mistral"], prefix: "/openai" });
+    await addEndpoint("proxied", `${proxied.url}/v1/`);
+    expect((await ask("mistral")).choices[0]?.message.content).toBe("from proxied");
+    expect(proxied.received).toEqual([
+      { path: "/v1/chat/completions", body: expect.anything(), authorization: undefined },
+    ]);
+  });
+
+  it("lists an endpoint's models in /v1/models, ready and owned by the endpoint; a registered model it serves is ready", async () => {
+    expect((await openAiModels()).find((m) => m.id === registered)?.ready).toBe(false);
+    const ollama = await fakeServer({ name: "ollama", models: ["llama3.2:1b", registered] });
+    await addEndpoint("ollama", ollama.url);
+
+    const models = await openAiModels();
+    expect(models.find((m) => m.id === "llama3.2:1b")).toMatchObject({ ready: true, owned_by: "ollama" });
+    expect(models.find((m) => m.id === registered)).toMatchObject({ ready: true, owned_by: "acme" });
+
+    const model = (await server.request("GET", `/v0/models/${encodeURIComponent(registered)}`)).body;
+    expect(model.ready).toBe(true);
+    expect(model.nodes).toContainEqual(
+      expect.objectContaining({ node_name: "ollama", node_status: "online", state: "ready" }),
+    );
+    expect((await ask(registered)).choices[0]?.message.content).toBe("from ollama");
+
+    // Removed: its own models are gone, and asking for them is a 404 as for any unknown model.
+    await server.request("DELETE", "/v0/endpoints/ollama");
+    const after = await openAiModels();
+    expect(after.map((m) => m.id)).not.toContain("llama3.2:1b");
+    expect(after.find((m) => m.id === registered)?.ready).toBe(false);
+    const error = await ask("llama3.2:1b").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("follows the server's model list as it changes", async () => {
+    const changing = await fakeServer({ name: "changing", models: ["one"] });
+    await addEndpoint("changing", changing.url);
+    changing.setModels(["two"]);
+    await waitFor("the new model listed", async () => {
+      const ids = (await openAiModels()).map((m) => m.id);
+      return ids.includes("two") && !ids.includes("one");
+    });
+    expect((await ask("two")).choices[0]?.message.content).toBe("from changing");
+  });
+});
+
+describe("health", () => {
+  it("marks an endpoint offline when its server stops, explains requests' 503, and routes again once it is back", async () => {
+    const flaky = await fakeServer({ name: "flaky", models: ["phi-3"] });
+    await addEndpoint("flaky", flaky.url);
+    await flaky.stop();
+
+    const offline = await waitFor("the endpoint offline", async () => {
+      const endpoint = await endpointStatus("flaky");
+      return endpoint?.status === "offline" ? endpoint : undefined;
+    });
+    expect(offline.last_error).toBe(`Cannot reach ${flaky.url}/v1: connection refused.`);
+    expect(offline.models).toEqual(["phi-3"]);
+    const node = nodeListSchema
+      .parse((await server.request("GET", "/v0/nodes")).body)
+      .data.find((n) => n.name === "flaky");
+    expect(node).toMatchObject({ kind: "endpoint", status: "offline" });
+    expect((await openAiModels()).find((m) => m.id === "phi-3")).toMatchObject({ ready: false });
+
+    const refused = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "phi-3", messages: [{ role: "user", content: "x" }] },
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect(refused.body.error).toMatchObject({ code: "model.not_ready", param: "model" });
+    expect(refused.body.error.message).toBe(
+      `Model phi-3 is served only by an endpoint that is offline (flaky: Cannot reach ${flaky.url}/v1: connection refused). Retry later.`,
+    );
+
+    await flaky.start();
+    await waitFor("the endpoint online", async () => (await endpointStatus("flaky"))?.status === "online");
+    expect((await ask("phi-3")).choices[0]?.message.content).toBe("from flaky");
+    expect((await openAiModels()).find((m) => m.id === "phi-3")).toMatchObject({ ready: true });
+  });
+});
+
+describe("balancing", () => {
+  it("spreads requests over two endpoints serving the same model", async () => {
+    const a = await fakeServer({ name: "a", models: ["shared"] });
+    const b = await fakeServer({ name: "b", models: ["shared"] });
+    await addEndpoint("a", a.url);
+    await addEndpoint("b", b.url);
+    for (let batch = 0; batch < 10; batch++) await Promise.all([ask("shared"), ask("shared")]);
+    expect(a.received.length + b.received.length).toBe(20);
+    expect(a.received.length).toBeGreaterThanOrEqual(5);
+    expect(b.received.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("fails over from an endpoint that fails before the first byte to a worker with the model", async () => {
+    const broken = await fakeServer({
+      name: "broken",
+      models: [registered],
+      handler: (_request, response) => response.writeHead(502).end("bad gateway"),
+    });
+    await addEndpoint("broken", broken.url);
+    await fakeNode("worker", [registered]);
+    for (let i = 0; i < 6; i++)
+      expect((await ask(registered)).choices[0]?.message.content).toBe("from worker");
+    expect(broken.received.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("fails over from an endpoint whose connection drops to another endpoint", async () => {
+    const dropping = await fakeServer({
+      name: "dropping",
+      models: ["m2"],
+      handler: (request) => request.socket.destroy(),
+    });
+    const steady = await fakeServer({ name: "steady", models: ["m2"] });
+    await addEndpoint("dropping", dropping.url);
+    await addEndpoint("steady", steady.url);
+    for (let i = 0; i < 4; i++) expect((await ask("m2")).choices[0]?.message.content).toBe("from steady");
+    expect(dropping.received.length).toBeGreaterThanOrEqual(1);
+  });
+});
