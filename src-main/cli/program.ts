@@ -7,6 +7,8 @@ import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
 import { packageVersion } from "./packageInfo";
 import { serve } from "./serve";
+import os from "node:os";
+import { joinControlPlane } from "./joinNode";
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -95,7 +97,48 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("remove a registered model")
     .action((id: string) => removeModel(client(), id, io));
 
-  const node = program.command("node").description("the nodes (workers) serving models");
+  const node = program
+    .command("node")
+    .description("the nodes (workers) serving models; with --join, run this machine's workers for another")
+    .option("--join <control-url>", "join the control plane at this URL with this machine's workers")
+    .option("--token <node-token>", "the control plane's node token (default: LLMLB_NODE_TOKEN)")
+    .option("--host <host>", "address the workers listen on (default 127.0.0.1; 0.0.0.0 for another machine)")
+    .option("--advertise-host <host>", "name or address the control plane reaches this machine by")
+    .option("--name <name>", "worker name prefix (default: this machine's host name)")
+    .option("--workers <mode>", "auto (one per GPU), cpu, or a number of CPU workers", workersMode)
+    .action(
+      async (options: {
+        join?: string;
+        token?: string;
+        host?: string;
+        advertiseHost?: string;
+        name?: string;
+        workers?: string;
+      }) => {
+        if (!options.join) {
+          node.help({ error: true });
+          return;
+        }
+        // The program's own --token (the admin token of client commands) claims the flag when given
+        // after `node`; for --join it can only mean the node token.
+        const token = options.token ?? program.opts<{ token?: string }>().token ?? env.LLMLB_NODE_TOKEN;
+        if (!token)
+          throw new CliError("--join needs the control plane's node token: --token or LLMLB_NODE_TOKEN.", 2);
+        const globals = program.opts<{ dataDir?: string }>();
+        const config = loadConfig(env, { dataDir: globals.dataDir, workers: options.workers });
+        await joinControlPlane(
+          config,
+          {
+            controlUrl: options.join,
+            token,
+            host: options.host ?? "127.0.0.1",
+            advertiseHost: options.advertiseHost,
+            name: options.name ?? os.hostname(),
+          },
+          io,
+        );
+      },
+    );
   node
     .command("list")
     .alias("ls")

@@ -16,12 +16,16 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
   io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
   const loaded = nodes.data.flatMap((node) =>
-    node.loaded.map((entry) => `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`),
+    node.loaded.map(
+      (entry) => `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`,
+    ),
   );
   io.out(`  Loaded:     ${loaded.length === 0 ? "none" : loaded[0]}`);
   for (const line of loaded.slice(1)) io.out(`              ${line}`);
   const queues = status.queues.filter((queue) => queue.in_flight > 0 || queue.waiting > 0);
-  const queueLines = queues.map((queue) => `${queue.model}: ${queue.in_flight} running, ${queue.waiting} waiting`);
+  const queueLines = queues.map(
+    (queue) => `${queue.model}: ${queue.in_flight} running, ${queue.waiting} waiting`,
+  );
   io.out(`  Requests:   ${queueLines.length === 0 ? "none running" : queueLines[0]}`);
   for (const line of queueLines.slice(1)) io.out(`              ${line}`);
 }

@@ -41,8 +41,10 @@ async function runNode(): Promise<void> {
   // The server comes first (the agent registers its URL); it reaches the agent once there is one.
   const started: { agent?: NodeAgent } = {};
   const engine = createInferenceEngine({ log, backend: config.backend, threads: config.threads });
+  const advertised = config.advertiseHost ?? config.host;
   const server = await createNodeServer({
     log,
+    allowedHosts: [advertised],
     nodeToken: () => started.agent?.nodeToken(),
     onSync: () => started.agent?.syncNow(),
     registerRoutes: (app) =>
@@ -54,7 +56,7 @@ async function runNode(): Promise<void> {
         },
       }),
   });
-  await server.listen({ host: config.host, port: 0 });
+  await server.listen({ host: config.host, port: config.port });
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const agent = createNodeAgent({
@@ -63,7 +65,7 @@ async function runNode(): Promise<void> {
     client: createControlPlaneClient(config.controlUrl, config.nodeToken),
     memory,
     ledger,
-    nodeUrl: `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
+    nodeUrl: `http://${advertised.includes(":") ? `[${advertised}]` : advertised}:${port}`,
     loaded: () =>
       engine.loaded().map((entry) => ({
         model: entry.model,

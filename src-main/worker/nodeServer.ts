@@ -11,6 +11,8 @@ export interface NodeServerOptions {
   /** The node token, once registered: what the control plane calls the node with. */
   nodeToken: () => string | undefined;
   onSync: () => void;
+  /** Host names accepted besides loopback ones (the name a remote control plane calls it by). Default: none. */
+  allowedHosts?: string[];
 }
 
 /** The node's own HTTP server: the control plane tells it to sync here and sends it inference. */
@@ -21,8 +23,9 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     // The balancer passes long prompts on (it accepts up to 64 MiB too).
     bodyLimit: 64 * 1024 * 1024,
   });
+  const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request) => {
-    checkHost(request, []);
+    checkHost(request, allowedHosts);
     if (request.url === "/v0/health") return;
     const token = options.nodeToken();
     if (!token || credentialOf(request) !== token)

@@ -21,6 +21,13 @@ export const workerConfigSchema = z.object({
   hfToken: z.string().min(1).optional(),
   /** Address the node's own HTTP server listens on. Default: 127.0.0.1. */
   host: z.string().min(1).default("127.0.0.1"),
+  /** Its port; 0 picks a free one. Default: 0. */
+  port: z.coerce.number().int().min(0).max(65535).default(0),
+  /**
+   * The host name or address the control plane reaches this node by (a node on another machine).
+   * Default: the listen address.
+   */
+  advertiseHost: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
@@ -38,6 +45,8 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     hubCacheDir: defaultHubCacheDir(env, os.homedir()),
     hfToken: empty(env.HF_TOKEN),
     host: empty(env.LLMLB_NODE_HOST),
+    port: empty(env.LLMLB_NODE_PORT),
+    advertiseHost: empty(env.LLMLB_NODE_ADVERTISE_HOST),
     logLevel: empty(env.LLMLB_LOG_LEVEL),
   });
 }

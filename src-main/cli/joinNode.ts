@@ -1,0 +1,121 @@
+import os from "node:os";
+import path from "node:path";
+import type { Config } from "../core/config";
+import { isLoopbackHost } from "../core/config";
+import { createLogger } from "../core/logger";
+import { systemClock } from "../core/clock";
+import { detectDevices } from "../core/supervisor/detectDevices";
+import { createSupervisor } from "../core/supervisor/supervisor";
+import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
+import { noDevices, planWorkers } from "../core/supervisor/workerPlan";
+import { CliError } from "./apiClient";
+import type { Output } from "./modelCommands";
+import { workerEntry } from "./packageInfo";
+
+export interface JoinOptions {
+  controlUrl: string;
+  token: string;
+  /** Address the workers listen on. */
+  host: string;
+  /** How the control plane reaches them; default: the listen address, or this machine's first LAN address. */
+  advertiseHost?: string;
+  /** Prefix of the workers' names (`<name>-cuda0`…). */
+  name: string;
+}
+
+/** The first non-internal IPv4 address: how another machine most likely reaches this one. */
+function lanAddress(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((address) => address && address.family === "IPv4" && !address.internal)?.address;
+}
+
+/**
+ * Checks the control plane answers and takes the token before starting workers, so a typo fails
+ * here with a clear message instead of workers retrying forever. The registration route checks the
+ * token before it reads the body: an empty body answers 400 with a good token and 401 with a bad one.
+ */
+async function preflight(controlUrl: string, token: string): Promise<void> {
+  let answer: Response;
+  try {
+    answer = await fetch(`${controlUrl}/v0/nodes/register`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new CliError(
+      `Cannot reach the control plane at ${controlUrl} (${(error as Error).message}). Is \`llmlb serve\` running there, listening beyond loopback (--host) and allowing this name (allowedHosts)?`,
+    );
+  }
+  if (answer.status === 401) {
+    throw new CliError(
+      `The control plane at ${controlUrl} refused the node token: use the one in its data directory's node-token file.`,
+    );
+  }
+  if (answer.status === 403) {
+    throw new CliError(
+      `The control plane at ${controlUrl} refused the Host name: add it to allowedHosts in its config.json.`,
+    );
+  }
+  if (answer.status !== 400) {
+    throw new CliError(
+      `${controlUrl} does not look like an llmlb control plane (it answered ${answer.status}).`,
+    );
+  }
+}
+
+/** `llmlb node --join`: this machine's workers (one per GPU) serve another machine's control plane. */
+export async function joinControlPlane(config: Config, options: JoinOptions, io: Output): Promise<void> {
+  const controlUrl = options.controlUrl.replace(/\/+$/, "");
+  await preflight(controlUrl, options.token);
+  const wildcard = options.host === "0.0.0.0" || options.host === "::";
+  const advertiseHost = options.advertiseHost ?? (wildcard ? (lanAddress() ?? "127.0.0.1") : options.host);
+  const remote = !isLoopbackHost(new URL(controlUrl).hostname);
+  if (remote && isLoopbackHost(advertiseHost)) {
+    throw new CliError(
+      `The control plane at ${controlUrl} cannot reach workers on ${advertiseHost}: pass --host 0.0.0.0 (and --advertise-host <this machine's name or address>).`,
+    );
+  }
+
+  const log = createLogger({ level: config.logLevel });
+  const launcher = createNodeWorkerLauncher(workerEntry());
+  const devices =
+    config.workers === "auto"
+      ? await detectDevices(launcher, log.child({ module: "supervisor" }))
+      : noDevices;
+  const specs = planWorkers(config.workers, devices, os.availableParallelism(), options.name);
+  if (specs.length === 0) throw new CliError("--workers none leaves nothing to join with.");
+  const supervisor = createSupervisor({
+    launcher,
+    specs,
+    log: log.child({ module: "supervisor" }),
+    clock: systemClock,
+    env: {
+      LLMLB_CONTROL_URL: controlUrl,
+      LLMLB_NODE_TOKEN: options.token,
+      LLMLB_NODE_HOST: options.host,
+      LLMLB_NODE_ADVERTISE_HOST: advertiseHost,
+      LLMLB_WORKER_STATE_DIR: path.join(config.dataDir, "nodes"),
+      LLMLB_LOG_LEVEL: config.logLevel,
+      HF_HUB_CACHE: config.hubCacheDir,
+      ...(config.hfToken ? { HF_TOKEN: config.hfToken } : {}),
+    },
+  });
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void supervisor.dispose().finally(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  supervisor.start();
+  io.out(`Joined ${controlUrl}`);
+  io.out(`  Model cache: ${config.hubCacheDir}`);
+  io.out(`  Reached at:  ${advertiseHost}`);
+  io.out(`  Workers:     ${specs.map((spec) => `${spec.name} (${spec.backend})`).join(", ")}`);
+  await stopped;
+}

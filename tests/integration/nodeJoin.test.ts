@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelSchema, nodeListSchema } from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
+
+// A second machine, played by a second data directory and model cache: `llmlb node --join` runs its
+// workers for a control plane that has none of its own.
+const root = path.resolve(import.meta.dirname, "../..");
+const model = "acme/joined-GGUF";
+let hub: FakeHub;
+let temp: { path: string; remove(): Promise<void> };
+let control: ServeProcess;
+let nodeToken: string;
+let adminToken: string;
+
+async function admin(method: string, url: string, body?: unknown) {
+  const response = await fetch(control.url + url, {
+    method,
+    headers: {
+      authorization: `Bearer ${adminToken}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: response.status, body: response.status === 204 ? undefined : await response.json() };
+}
+
+/** `llmlb node --join …` as its own process; resolves once its workers are listed. */
+async function startJoin(args: string[]): Promise<{ child: ChildProcess; output: string[] }> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(root, "src-main/cli/main.ts"), "node", ...args],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+        HF_HUB_CACHE: path.join(temp.path, "second", "hub"),
+        LLMLB_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const output: string[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  await new Promise<void>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+      output.push(line);
+      if (/^\s*Workers:/.test(line)) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`llmlb node exited with ${code}: ${stderr}`)));
+  });
+  return { child, output };
+}
+
+beforeAll(async () => {
+  hub = await startFakeHub({
+    repos: [{ id: model, files: [{ path: "joined-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] }],
+  });
+  temp = await makeTempDir();
+  control = await startServeProcess(["--port", "0", "--workers", "none"], {
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: path.join(temp.path, "first", "hub"),
+    LLMLB_DATA_DIR: path.join(temp.path, "first", "data"),
+    LLMLB_LOG_LEVEL: "warn",
+  });
+  nodeToken = fs.readFileSync(path.join(temp.path, "first", "data", "node-token"), "utf8").trim();
+  adminToken = fs.readFileSync(path.join(temp.path, "first", "data", "admin-token"), "utf8").trim();
+}, 60_000);
+afterAll(async () => {
+  await control?.stop();
+  await hub?.close();
+  await temp?.remove();
+});
+
+describe("llmlb node --join", () => {
+  it("refuses a wrong node token before starting any worker", async () => {
+    const result = await runCli(["node", "--join", control.url, "--token", "not-the-node-token-000"], {
+      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/refused the node token/);
+  });
+
+  it("says so when the control plane cannot be reached", async () => {
+    const result = await runCli(["node", "--join", "http://127.0.0.1:9", "--token", nodeToken], {
+      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it("serves the control plane's models from this machine's cache, and goes offline when stopped", async () => {
+    const joined = await startJoin([
+      "--join",
+      control.url,
+      "--token",
+      nodeToken,
+      "--workers",
+      "1",
+      "--name",
+      "second-machine",
+    ]);
+    try {
+      expect(joined.output.join("\n")).toContain("second-machine-cpu0 (cpu)");
+      expect((await admin("POST", "/v0/models/register", { url: model })).status).toBe(201);
+      await waitFor(
+        "the model ready on the joined node",
+        async () =>
+          modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body).ready,
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      // The file went into the second machine's cache, not the control plane's.
+      expect(fs.existsSync(path.join(temp.path, "second", "hub", "models--acme--joined-GGUF"))).toBe(true);
+      expect(fs.existsSync(path.join(temp.path, "first", "hub", "models--acme--joined-GGUF"))).toBe(false);
+
+      const client = new OpenAI({ baseURL: `${control.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const answer = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "Hello" }],
+        max_tokens: 4,
+      });
+      expect(answer.usage?.completion_tokens).toBe(4);
+    } finally {
+      joined.child.kill("SIGTERM");
+      await once(joined.child, "exit");
+    }
+    await waitFor(
+      "the joined node offline",
+      async () => {
+        const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
+        return nodes.data.every((node) => node.status === "offline");
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+  }, 120_000);
+});
