@@ -1,109 +1,115 @@
-import { useEffect, useState, type FormEvent } from "react";
-import { useStore } from "zustand";
-import type { AppStore } from "./store";
+import { useEffect, useRef } from "react";
+import { Banners } from "./components/Banners";
+import { IconAlert, IconSpinner } from "./components/icons";
+import { Sidebar } from "./components/Sidebar";
+import { StatusBar } from "./components/StatusBar";
+import { EndpointPage } from "./pages/EndpointPage";
+import { ModelsPage } from "./pages/ModelsPage";
+import { NodesPage } from "./pages/NodesPage";
+import { SettingsPage } from "./pages/SettingsPage";
+import type { AppStore } from "./store/createAppStore";
+import { StoreContext, useActions, useAppStore } from "./useAppStore";
+import { useHashRoute, type Route } from "./useHashRoute";
 
-function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
+const titles: Record<Route, string> = {
+  models: "Models",
+  nodes: "Nodes",
+  endpoint: "Endpoint",
+  settings: "Settings",
+};
+
+/** The dashboard. `store` is created by the caller: main.tsx with the real API, tests with fakes. */
+export function App({ store }: { store: AppStore }) {
+  useEffect(() => store.getState().start(), [store]);
+  return (
+    <StoreContext.Provider value={store}>
+      <Shell />
+    </StoreContext.Provider>
+  );
 }
 
-export function App({ store }: { store: AppStore }) {
-  const models = useStore(store, (s) => s.models);
-  const banners = useStore(store, (s) => s.banners);
-  const busy = useStore(store, (s) => s.busy);
-  const loadError = useStore(store, (s) => s.loadError);
-  const [input, setInput] = useState("");
+function Shell() {
+  const route = useHashRoute();
+  const version = useAppStore((s) => s.status?.version);
+  const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
 
   useEffect(() => {
-    void store.getState().refresh();
-  }, [store]);
-
-  const submit = async (event?: FormEvent) => {
-    event?.preventDefault();
-    if (input.trim() && (await store.getState().register(input))) setInput("");
-  };
+    document.title = `${titles[route]} · llmlb`;
+    // After navigating, start reading (and tabbing) at the new page's heading.
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const heading = main.current?.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus();
+    }
+  }, [route]);
 
   return (
-    <main className="app">
-      <header>
-        <h1>llmlb</h1>
-        <p className="endpoint">
-          OpenAI API: <code>{`${location.origin}/v1`}</code>
+    <div className="app">
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(event) => {
+          // A plain #main would replace the route in the hash.
+          event.preventDefault();
+          main.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
+      <Sidebar route={route} version={version} />
+      <div className="workspace">
+        <StatusBar />
+        <Banners />
+        <main id="main" ref={main} className="content" tabIndex={-1}>
+          <Page route={route} />
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function Page({ route }: { route: Route }) {
+  const snapshot = useAppStore((s) => s.snapshot);
+  if (route === "settings") return <SettingsPage />;
+  if (snapshot !== "ready") return <SnapshotState title={titles[route]} />;
+  if (route === "nodes") return <NodesPage />;
+  if (route === "endpoint") return <EndpointPage />;
+  return <ModelsPage />;
+}
+
+/** Before the first snapshot: connecting, or why it failed and a way to try again. */
+function SnapshotState({ title }: { title: string }) {
+  const snapshot = useAppStore((s) => s.snapshot);
+  const error = useAppStore((s) => s.loadError);
+  const { loadSnapshot } = useActions();
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>{title}</h1>
+      </div>
+      {snapshot === "failed" ? (
+        <div className="card empty" role="alert">
+          <IconAlert size={24} className="danger" />
+          <p className="empty-title">Can't load the dashboard</p>
+          <p>{error}</p>
+          <p className="hint">
+            If you opened this page by hand, open the link <code>llmlb serve</code> printed instead (it ends
+            in <code>?token=…</code>).
+          </p>
+          <button type="button" className="button button-primary" onClick={() => void loadSnapshot()}>
+            Try again
+          </button>
+        </div>
+      ) : (
+        <p className="loading muted">
+          <IconSpinner /> Connecting to llmlb…
         </p>
-      </header>
-      <section aria-live="polite" className="banners">
-        {banners.map((b) => (
-          <div key={b.id} className={`banner ${b.kind}`} role={b.kind === "error" ? "alert" : "status"}>
-            <span>{b.text}</span>
-            <button aria-label="Close" onClick={() => store.getState().dismiss(b.id)}>
-              ×
-            </button>
-          </div>
-        ))}
-      </section>
-      <form className="register" onSubmit={submit}>
-        <label htmlFor="model-input">Register a Hugging Face model</label>
-        <textarea
-          id="model-input"
-          rows={1}
-          value={input}
-          placeholder="https://huggingface.co/org/repo, org/repo or org/repo:Q4_K_M"
-          onChange={(e) => setInput(e.target.value)}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey) {
-              e.preventDefault();
-              void submit();
-            }
-          }}
-        />
-        <button type="submit" disabled={busy || !input.trim()}>
-          {busy ? "Registering…" : "Register"}
-        </button>
-      </form>
-      <section className="models">
-        <h2>Models</h2>
-        {loadError && <p role="alert">{loadError}</p>}
-        {models.length === 0 ? (
-          <p className="empty">No models yet. Paste a Hugging Face URL above, for example a GGUF repo.</p>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>Model</th>
-                <th>Size</th>
-                <th>State</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {models.map((m) => (
-                <tr key={m.name}>
-                  <td>{m.name}</td>
-                  <td>{formatBytes(m.size_bytes)}</td>
-                  <td>{m.ready ? "ready" : "waiting for a node"}</td>
-                  <td>
-                    <button
-                      aria-label={`Delete ${m.name}`}
-                      onClick={() => {
-                        if (confirm(`Delete ${m.name}?`)) void store.getState().remove(m.name);
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
-    </main>
+      )}
+    </div>
   );
 }

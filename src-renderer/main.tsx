@@ -1,6 +1,15 @@
+import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { createHttpApi } from "./api";
 import { App } from "./App";
-import { createAppStore } from "./store";
+import { browserEventSource } from "./events";
+import { createAppStore } from "./store/createAppStore";
 import "./styles.css";
 
-createRoot(document.getElementById("root")!).render(<App store={createAppStore()} />);
+const store = createAppStore({ api: createHttpApi(), events: browserEventSource });
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <App store={store} />
+  </StrictMode>,
+);

@@ -1,0 +1,60 @@
+import { useEffect, useRef, useState } from "react";
+import { BANNER_LIFETIME_MS } from "../bannerLifetime";
+import type { Banner } from "../store/bannersSlice";
+import { useActions, useAppStore } from "../useAppStore";
+import { IconAlert, IconCheck, IconClose, IconWarning } from "./icons";
+
+/** The stack of banners under the header: outcomes of what the user did, newest last. */
+export function Banners() {
+  const banners = useAppStore((s) => s.banners);
+  return (
+    <section className="banners" aria-label="Notifications">
+      {banners.map((banner) => (
+        <BannerItem key={banner.id} banner={banner} />
+      ))}
+    </section>
+  );
+}
+
+const icons = { success: IconCheck, warning: IconWarning, error: IconAlert };
+
+function BannerItem({ banner }: { banner: Banner }) {
+  const { dismissBanner } = useActions();
+  const lifetime = BANNER_LIFETIME_MS[banner.kind];
+  const [held, setHeld] = useState({ hover: false, focus: false });
+  // Time left survives pauses: hovering stops the clock, it does not restart it.
+  const left = useRef(lifetime ?? 0);
+
+  useEffect(() => {
+    if (lifetime === null || held.hover || held.focus) return;
+    const started = Date.now();
+    const timer = setTimeout(() => dismissBanner(banner.id), left.current);
+    return () => {
+      clearTimeout(timer);
+      left.current = Math.max(0, left.current - (Date.now() - started));
+    };
+  }, [lifetime, held.hover, held.focus, banner.id, dismissBanner]);
+
+  const Icon = icons[banner.kind];
+  return (
+    <div
+      className={`banner banner-${banner.kind}`}
+      role={banner.kind === "error" ? "alert" : "status"}
+      onMouseEnter={() => setHeld((h) => ({ ...h, hover: true }))}
+      onMouseLeave={() => setHeld((h) => ({ ...h, hover: false }))}
+      onFocus={() => setHeld((h) => ({ ...h, focus: true }))}
+      onBlur={() => setHeld((h) => ({ ...h, focus: false }))}
+    >
+      <Icon className="banner-icon" size={18} />
+      <p className="banner-text">{banner.text}</p>
+      <button
+        type="button"
+        className="icon-button"
+        aria-label="Dismiss"
+        onClick={() => dismissBanner(banner.id)}
+      >
+        <IconClose />
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,57 @@
+import { plural } from "../format";
+import { useActions, useAppStore } from "../useAppStore";
+import { IconPause, IconPlay } from "./icons";
+
+/** The header line: is /v1 serving, how much of it is ready, and the pause switch. */
+export function StatusBar() {
+  const models = useAppStore((s) => s.models);
+  const nodes = useAppStore((s) => s.nodes);
+  const paused = useAppStore((s) => s.paused);
+  const pausing = useAppStore((s) => s.pausing);
+  const connection = useAppStore((s) => s.connection);
+  const snapshot = useAppStore((s) => s.snapshot);
+  const { setPaused } = useActions();
+
+  const ready = models.filter((m) => m.ready).length;
+  const online = nodes.filter((n) => n.status === "online").length;
+  const modelsText =
+    models.length === 0 ? "No models yet" : `${ready} of ${plural(models.length, "model")} ready`;
+  const nodesText =
+    nodes.length === 0
+      ? "no nodes"
+      : online === nodes.length
+        ? `${plural(online, "node")} online`
+        : `${online} of ${plural(nodes.length, "node")} online`;
+  const state = paused ? "paused" : ready > 0 ? "serving" : "idle";
+  const label = paused ? "Paused" : "Serving";
+
+  return (
+    <header className="statusbar">
+      <p className="status-line" aria-live="polite">
+        <span className={`status-dot status-${state}`} aria-hidden="true" />
+        <strong>{label}</strong>
+        {snapshot === "ready" && (
+          <span className="status-detail">
+            {" · "}
+            {modelsText} · {nodesText}
+          </span>
+        )}
+        {connection === "down" && <span className="pill pill-warn">Reconnecting…</span>}
+      </p>
+      <button
+        type="button"
+        className={`button ${paused ? "button-primary" : ""}`}
+        onClick={() => void setPaused(!paused)}
+        disabled={pausing || snapshot !== "ready"}
+        title={
+          paused
+            ? "Answer /v1 requests again"
+            : "While paused, /v1 answers 503; management and downloads are unaffected"
+        }
+      >
+        {paused ? <IconPlay /> : <IconPause />}
+        <span>{paused ? "Resume" : "Pause"}</span>
+      </button>
+    </header>
+  );
+}

@@ -1,0 +1,135 @@
+import { useId, useState } from "react";
+import { CopyButton } from "../components/CopyButton";
+import { useAppStore } from "../useAppStore";
+
+/** What a user pastes into a shell: the string in single quotes, each `'` closed, escaped and reopened. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+export function curlSnippet(baseUrl: string, model: string): string {
+  const body = [
+    "{",
+    `  "model": ${JSON.stringify(model)},`,
+    `  "messages": [{"role": "user", "content": "Say hello in five words."}]`,
+    "}",
+  ].join("\n");
+  return [
+    `curl ${baseUrl}/chat/completions \\`,
+    `  -H "Content-Type: application/json" \\`,
+    `  -d ${shellQuote(body)}`,
+  ].join("\n");
+}
+
+export function pythonSnippet(baseUrl: string, model: string): string {
+  // JSON string literals are valid Python string literals.
+  return `from openai import OpenAI
+
+# Any api_key works unless API keys are configured for /v1.
+client = OpenAI(base_url=${JSON.stringify(baseUrl)}, api_key="llmlb")
+
+response = client.chat.completions.create(
+    model=${JSON.stringify(model)},
+    messages=[{"role": "user", "content": "Say hello in five words."}],
+)
+print(response.choices[0].message.content)`;
+}
+
+const PLACEHOLDER = "<model id>";
+
+export function EndpointPage() {
+  const models = useAppStore((s) => s.models);
+  const paused = useAppStore((s) => s.paused);
+  const baseUrl = `${location.origin}/v1`;
+  const ready = models.filter((m) => m.ready);
+  const [picked, setPicked] = useState<string | undefined>(undefined);
+  // The pick survives the list changing; when its model stops being ready, the first ready one stands in.
+  const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
+  const selectId = useId();
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Endpoint</h1>
+        <p className="page-lede">
+          An OpenAI-compatible API: point any OpenAI client, editor or agent at this base URL.
+        </p>
+      </div>
+
+      <section className="card endpoint-card" aria-labelledby="base-url-heading">
+        <h2 id="base-url-heading" className="card-title">
+          Base URL
+        </h2>
+        <div className="copy-field">
+          <code className="copy-field-text" data-testid="base-url">
+            {baseUrl}
+          </code>
+          <CopyButton text={baseUrl} label="Copy base URL" />
+        </div>
+        {paused && <p className="state-text warn">Serving is paused: requests get 503 until you resume.</p>}
+        <ul className="routes">
+          <li>
+            <code>POST /v1/chat/completions</code>
+          </li>
+          <li>
+            <code>POST /v1/completions</code>
+          </li>
+          <li>
+            <code>POST /v1/embeddings</code>
+          </li>
+          <li>
+            <code>GET /v1/models</code>
+          </li>
+        </ul>
+      </section>
+
+      <section className="section" aria-labelledby="snippets-heading">
+        <div className="list-head">
+          <h2 id="snippets-heading" className="section-title">
+            Try it
+          </h2>
+          {ready.length > 0 && (
+            <div className="field field-inline">
+              <label htmlFor={selectId}>Model</label>
+              <select
+                id={selectId}
+                className="input"
+                value={model}
+                onChange={(event) => setPicked(event.target.value)}
+              >
+                {ready.map((m) => (
+                  <option key={m.name} value={m.name}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+          )}
+        </div>
+        {ready.length === 0 && (
+          <p className="card note">
+            No model is ready yet. Register one on <a href="#/models">Models</a>; once a node has downloaded
+            it, its id appears here. Until then the snippets use <code>{PLACEHOLDER}</code>.
+          </p>
+        )}
+        <Snippet title="curl" code={curlSnippet(baseUrl, model ?? PLACEHOLDER)} />
+        <Snippet title="Python (openai)" code={pythonSnippet(baseUrl, model ?? PLACEHOLDER)} />
+      </section>
+    </div>
+  );
+}
+
+function Snippet({ title, code }: { title: string; code: string }) {
+  const id = useId();
+  return (
+    <figure className="snippet" aria-labelledby={id}>
+      <figcaption className="snippet-head">
+        <span id={id}>{title}</span>
+        <CopyButton text={code} label={`Copy ${title} snippet`} />
+      </figcaption>
+      <pre className="snippet-code">
+        <code>{code}</code>
+      </pre>
+    </figure>
+  );
+}

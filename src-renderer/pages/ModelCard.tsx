@@ -1,0 +1,240 @@
+import { useId, useState } from "react";
+import type { Model, ModelOnNode } from "../../src-main/contract";
+import { ConfirmDialog } from "../components/ConfirmDialog";
+import { CopyButton } from "../components/CopyButton";
+import { IconAlert, IconBan, IconCheck, IconClock, IconSpinner, IconTrash } from "../components/icons";
+import { ProgressBar } from "../components/ProgressBar";
+import {
+  artifactSize,
+  baseName,
+  findArtifact,
+  formatBytes,
+  formatDuration,
+  percentOf,
+  plural,
+} from "../format";
+import { useActions } from "../useAppStore";
+
+/** One registered model: what it is, and where each node stands with it. */
+export function ModelCard({ model }: { model: Model }) {
+  const { removeModel } = useActions();
+  const [confirming, setConfirming] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const file = fileOf(model);
+  const summary = summaryOf(model);
+  const titleId = useId();
+
+  const confirmDelete = async () => {
+    setDeleting(true);
+    await removeModel(model.name);
+    // On success the card unmounts with the model; on failure the banner says why.
+    setDeleting(false);
+    setConfirming(false);
+  };
+
+  return (
+    <li className="card model-card" aria-labelledby={titleId}>
+      <div className="model-head">
+        <div className="model-title-block">
+          <h3 id={titleId} className="model-title">
+            {model.display_name}
+          </h3>
+          <p className="model-id">
+            <code>{model.name}</code>
+            <CopyButton text={model.name} label={`Copy model id ${model.name}`} showText={false} />
+          </p>
+        </div>
+        <span className={`badge badge-${summary.tone}`}>
+          {summary.tone === "ready" && <IconCheck size={14} />}
+          {summary.text}
+        </span>
+        <button
+          type="button"
+          className="icon-button icon-button-danger"
+          aria-label={`Delete ${model.name}`}
+          title="Delete"
+          onClick={() => setConfirming(true)}
+        >
+          <IconTrash size={18} />
+        </button>
+      </div>
+
+      <dl className="model-facts">
+        {model.repo !== model.name && (
+          <div>
+            <dt>Repository</dt>
+            <dd>{model.repo}</dd>
+          </div>
+        )}
+        <div>
+          <dt>File</dt>
+          <dd>{file.name}</dd>
+        </div>
+        {file.quantization && (
+          <div>
+            <dt>Quantization</dt>
+            <dd>{file.quantization}</dd>
+          </div>
+        )}
+        <div>
+          <dt>Size</dt>
+          <dd>{file.size}</dd>
+        </div>
+      </dl>
+
+      {model.nodes.length === 0 ? (
+        <p className="node-states-empty">
+          <IconClock size={14} /> Waiting for a node to pick it up
+        </p>
+      ) : (
+        <ul className="node-states" aria-label={`${model.display_name} on each node`}>
+          {model.nodes.map((node) => (
+            <NodeStateRow key={node.node_id} model={model} node={node} />
+          ))}
+        </ul>
+      )}
+
+      {confirming && (
+        <ConfirmDialog
+          title={`Delete ${model.display_name}?`}
+          confirmLabel="Delete"
+          busyLabel="Deleting…"
+          busy={deleting}
+          onConfirm={() => void confirmDelete()}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>
+            <code>{model.name}</code> leaves <code>/v1</code> at once. Nodes unload it and remove its files
+            unless another registered model uses them.
+          </p>
+        </ConfirmDialog>
+      )}
+    </li>
+  );
+}
+
+function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
+  const artifact = findArtifact(model, node.artifact);
+  const chosen = artifact?.quantization ?? (node.artifact ? baseName(node.artifact) : null);
+  return (
+    <li className={`node-state node-state-${node.state}`}>
+      <span className="node-state-name">
+        {node.node_name}
+        {node.node_status === "offline" && <span className="pill pill-muted">offline</span>}
+      </span>
+      <div className="node-state-body">
+        <StateText node={node} />
+        {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
+      </div>
+    </li>
+  );
+}
+
+function StateText({ node }: { node: ModelOnNode }) {
+  switch (node.state) {
+    case "pending":
+      return (
+        <span className="state-text muted">
+          <IconClock size={14} /> Waiting
+        </span>
+      );
+    case "downloading": {
+      const percent = percentOf(node.bytes_done, node.bytes_total);
+      const left =
+        node.bytes_per_second > 0
+          ? formatDuration((node.bytes_total - node.bytes_done) / node.bytes_per_second)
+          : undefined;
+      const text = [
+        `${formatBytes(node.bytes_done)} of ${formatBytes(node.bytes_total)}`,
+        node.bytes_per_second > 0 ? `${formatBytes(node.bytes_per_second)}/s` : undefined,
+        left ? `${left} left` : undefined,
+      ]
+        .filter(Boolean)
+        .join(" · ");
+      return (
+        <div className="download">
+          <ProgressBar
+            value={node.bytes_done}
+            max={node.bytes_total}
+            label={`Downloading on ${node.node_name}`}
+            valueText={`${percent}%, ${text}`}
+          />
+          <span className="state-text">
+            Downloading {percent}% · {text}
+          </span>
+        </div>
+      );
+    }
+    case "verifying":
+      return (
+        <span className="state-text">
+          <IconSpinner size={14} /> Verifying
+        </span>
+      );
+    case "ready":
+      return (
+        <span className="state-text ok">
+          <IconCheck size={14} /> Ready
+        </span>
+      );
+    case "error":
+      return (
+        <span className="state-text danger">
+          <IconAlert size={14} /> Error: {node.message} <span className="muted">(retrying)</span>
+        </span>
+      );
+    case "unsupported":
+      return (
+        <span className="state-text warn">
+          <IconBan size={14} /> Can't run here: {node.reason}
+        </span>
+      );
+  }
+}
+
+/** The file a model stands for: the registered one, or the one nodes chose, or how many there are. */
+function fileOf(model: Model): { name: string; quantization: string | null; size: string } {
+  const chosen = [...new Set(model.nodes.map((n) => n.artifact).filter((a): a is string => !!a))];
+  const artifact =
+    findArtifact(model, model.filename) ?? (chosen.length === 1 ? findArtifact(model, chosen[0]) : undefined);
+  if (artifact) {
+    return {
+      name: baseName(artifact.split_group ?? artifact.filename),
+      quantization: artifact.quantization,
+      size: formatBytes(artifactSize(model, artifact)),
+    };
+  }
+  if (model.filename)
+    return { name: baseName(model.filename), quantization: null, size: formatBytes(model.size_bytes) };
+  const quantizations = [
+    ...new Set(model.artifacts.map((a) => a.quantization).filter((q): q is string => !!q)),
+  ];
+  const gguf = model.artifacts.filter((a) => a.format === "gguf").length;
+  return {
+    name:
+      gguf > 0
+        ? `${plural(gguf, "GGUF file")}, each node picks one`
+        : `${plural(model.artifacts.length, "file")}, none in GGUF`,
+    quantization: quantizations.length > 0 ? quantizations.join(", ") : null,
+    size: `${formatBytes(model.size_bytes)} in all`,
+  };
+}
+
+type Tone = "ready" | "progress" | "waiting" | "danger" | "warn";
+
+/** One word for the whole model, from the node that is furthest along. */
+function summaryOf(model: Model): { text: string; tone: Tone } {
+  if (model.ready) return { text: "Ready", tone: "ready" };
+  const states = model.nodes.filter((n) => n.node_status === "online");
+  const downloading = states.filter((n) => n.state === "downloading");
+  if (downloading.length > 0) {
+    const best = Math.max(...downloading.map((n) => percentOf(n.bytes_done, n.bytes_total)));
+    return { text: `Downloading ${best}%`, tone: "progress" };
+  }
+  if (states.some((n) => n.state === "verifying")) return { text: "Verifying", tone: "progress" };
+  if (states.length > 0 && states.every((n) => n.state === "unsupported"))
+    return { text: "No node can run it", tone: "warn" };
+  if (states.some((n) => n.state === "error")) return { text: "Error", tone: "danger" };
+  if (model.nodes.length > 0 && states.length === 0) return { text: "Nodes offline", tone: "waiting" };
+  return { text: "Waiting", tone: "waiting" };
+}

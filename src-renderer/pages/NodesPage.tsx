@@ -1,0 +1,138 @@
+import type { NodeInfo } from "../../src-main/contract";
+import { IconChip, IconGlobe, IconNodes } from "../components/icons";
+import { ProgressBar } from "../components/ProgressBar";
+import { backendLabel, formatAgo, formatBytes, percentOf, plural } from "../format";
+import { useAppStore } from "../useAppStore";
+import { useNow } from "../useNow";
+import { EndpointsSection } from "./EndpointsSection";
+
+export function NodesPage() {
+  const nodes = useAppStore((s) => s.nodes);
+  const now = useNow();
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Nodes</h1>
+        <p className="page-lede">
+          Workers run models on this machine's GPUs (or CPU); endpoints are OpenAI-compatible servers added by
+          URL. Requests to <code>/v1</code> are balanced across every node that has the model ready.
+        </p>
+      </div>
+      {nodes.length === 0 ? (
+        <div className="empty card">
+          <p className="empty-title">No nodes yet</p>
+          <p>
+            Workers register by themselves when <code>llmlb</code> starts them. If none appears, check that
+            the server was not started with <code>--workers none</code>.
+          </p>
+        </div>
+      ) : (
+        <ul className="node-grid" aria-label="Nodes">
+          {nodes.map((node) => (
+            <NodeCard key={node.id} node={node} now={now} />
+          ))}
+        </ul>
+      )}
+      <EndpointsSection />
+    </div>
+  );
+}
+
+function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
+  const online = node.status === "online";
+  const used = Math.max(0, node.memory.total_bytes - node.memory.free_bytes);
+  const counts = countStates(node);
+  const Icon = node.kind === "endpoint" ? IconGlobe : node.backend === "cpu" ? IconChip : IconNodes;
+  return (
+    <li className={`card node-card${online ? "" : " is-offline"}`} aria-label={node.name}>
+      <div className="node-head">
+        <span className="node-icon" aria-hidden="true">
+          <Icon size={18} />
+        </span>
+        <div className="node-title-block">
+          <h3 className="node-title">{node.name}</h3>
+          <p className="node-url">{node.url}</p>
+        </div>
+      </div>
+      <div className="tags">
+        <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>
+        <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>
+        <span className={`health ${online ? "health-online" : "health-offline"}`}>
+          <span className="status-dot" aria-hidden="true" />
+          {online ? "Online" : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`}
+        </span>
+      </div>
+
+      {node.devices.length > 0 && (
+        <ul className="devices" aria-label="Devices">
+          {node.devices.map((device, index) => (
+            <li key={`${device.name}-${index}`}>
+              {device.name}
+              <span className="muted">
+                {" · "}
+                {backendLabel(device.backend)}
+                {device.memory_total_bytes > 0 && ` · ${formatBytes(device.memory_total_bytes)}`}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+
+      {node.memory.total_bytes > 0 && (
+        <div className="memory">
+          <div className="memory-text">
+            <span>Memory</span>
+            <span>
+              {formatBytes(used)} used of {formatBytes(node.memory.total_bytes)}
+            </span>
+          </div>
+          <ProgressBar
+            value={used}
+            max={node.memory.total_bytes}
+            label={`Memory used on ${node.name}`}
+            valueText={`${percentOf(used, node.memory.total_bytes)}%, ${formatBytes(used)} of ${formatBytes(node.memory.total_bytes)}`}
+            tone={
+              used / node.memory.total_bytes > 0.9
+                ? "danger"
+                : used / node.memory.total_bytes > 0.75
+                  ? "warn"
+                  : "accent"
+            }
+          />
+        </div>
+      )}
+
+      <div className="node-section">
+        <h4 className="node-section-title">Loaded</h4>
+        {node.loaded.length === 0 ? (
+          <p className="muted">Nothing in memory</p>
+        ) : (
+          <ul className="loaded">
+            {node.loaded.map((loaded) => (
+              <li key={loaded.model}>
+                <code>{loaded.model}</code>
+                <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
+                  {loaded.busy > 0
+                    ? `${loaded.busy} of ${loaded.sequences} busy`
+                    : `idle · ${plural(loaded.sequences, "sequence")}`}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      {node.kind === "worker" && <p className="node-models muted">{counts || "No models assigned"}</p>}
+    </li>
+  );
+}
+
+/** "2 ready · 1 downloading · 1 error". */
+function countStates(node: NodeInfo): string {
+  const counts = new Map<string, number>();
+  for (const model of node.models) counts.set(model.state, (counts.get(model.state) ?? 0) + 1);
+  const words: Record<string, string> = { pending: "waiting" };
+  return ["ready", "downloading", "verifying", "pending", "error", "unsupported"]
+    .filter((state) => counts.has(state))
+    .map((state) => `${counts.get(state)} ${words[state] ?? state}`)
+    .join(" · ");
+}

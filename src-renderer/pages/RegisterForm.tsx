@@ -1,0 +1,57 @@
+import { useId, useState, type FormEvent } from "react";
+import { IconPlus, IconSpinner } from "../components/icons";
+import { useActions, useAppStore } from "../useAppStore";
+
+/** Paste anything that names a Hugging Face model; the server works out what it is. */
+export function RegisterForm() {
+  const registering = useAppStore((s) => s.registering);
+  const { register } = useActions();
+  const [input, setInput] = useState("");
+  const id = useId();
+
+  const submit = async (event?: FormEvent) => {
+    event?.preventDefault();
+    if (!input.trim() || registering) return;
+    if (await register(input)) setInput("");
+  };
+
+  return (
+    <form className="register card" onSubmit={(event) => void submit(event)} aria-busy={registering}>
+      <label htmlFor={id} className="register-label">
+        Add a model from Hugging Face
+      </label>
+      <div className="register-row">
+        <textarea
+          id={id}
+          className="input register-input"
+          rows={1}
+          wrap="off"
+          value={input}
+          readOnly={registering}
+          spellCheck={false}
+          autoComplete="off"
+          autoCapitalize="off"
+          placeholder="https://huggingface.co/org/repo, org/repo or org/repo:Q4_K_M"
+          aria-describedby={`${id}-hint`}
+          onChange={(event) => setInput(event.target.value)}
+          onKeyDown={(event) => {
+            // Enter registers; Shift+Enter is left alone (a pasted URL never needs a newline).
+            if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
+              event.preventDefault();
+              void submit();
+            }
+          }}
+        />
+        <button type="submit" className="button button-primary" disabled={registering || !input.trim()}>
+          {registering ? <IconSpinner /> : <IconPlus />}
+          <span>{registering ? "Registering…" : "Register"}</span>
+        </button>
+      </div>
+      <p id={`${id}-hint`} className="hint">
+        A repo, a single <code>.gguf</code> file (blob or resolve link), <code>hf.co/…</code>, or a
+        quantization tag like <code>:Q4_K_M</code>. Only metadata is fetched now; nodes download the file
+        next.
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,233 @@
+import { useEffect, useId, useState, type FormEvent } from "react";
+import type { Settings } from "../../src-main/contract";
+import { IconShield, IconWarning } from "../components/icons";
+import { useActions, useAppStore } from "../useAppStore";
+
+/** Where the Hugging Face token lives, in words a user can check. */
+export function tokenStorageText(settings: Settings): string {
+  switch (settings.hf_token.storage) {
+    case "keychain":
+      return "encrypted by the operating system";
+    case "file":
+      return `in a file only your user can read (0600) in ${settings.data_dir}`;
+    case "env":
+      return "from HF_TOKEN in the environment (read-only here)";
+  }
+}
+
+export function SettingsPage() {
+  const settings = useAppStore((s) => s.settings);
+  const state = useAppStore((s) => s.settingsState);
+  const error = useAppStore((s) => s.settingsError);
+  const { loadSettings } = useActions();
+
+  useEffect(() => {
+    void loadSettings();
+  }, [loadSettings]);
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Settings</h1>
+      </div>
+      {state === "unavailable" ? (
+        <p className="card note">
+          This server does not offer settings here. Use its configuration file or flags.
+        </p>
+      ) : state === "failed" ? (
+        <div className="card note danger" role="alert">
+          <p>Could not read settings: {error}</p>
+          <button type="button" className="button" onClick={() => void loadSettings()}>
+            Try again
+          </button>
+        </div>
+      ) : !settings ? (
+        <p className="muted">Loading settings…</p>
+      ) : (
+        <>
+          {settings.restart_required && (
+            <p className="card note warn" role="status">
+              <IconWarning size={16} /> Restart llmlb to apply your changes to the port or the cache folder.
+            </p>
+          )}
+          <TokenCard settings={settings} />
+          <ServerCard settings={settings} />
+          {settings.start_at_login !== null && <StartupCard startAtLogin={settings.start_at_login} />}
+        </>
+      )}
+    </div>
+  );
+}
+
+function TokenCard({ settings }: { settings: Settings }) {
+  const saving = useAppStore((s) => s.savingSettings);
+  const { saveSettings } = useActions();
+  const [token, setToken] = useState("");
+  const id = useId();
+  const { set, storage } = settings.hf_token;
+  const where = tokenStorageText(settings);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    if (await saveSettings({ hf_token: token.trim() }, "Hugging Face token saved")) setToken("");
+  };
+
+  return (
+    <section className="card settings-card" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`} className="card-title">
+        Hugging Face token
+      </h2>
+      <p className="muted">Needed for gated and private repositories. It is sent only to Hugging Face.</p>
+      <p className="token-status">
+        <IconShield size={16} />
+        <span>
+          {set ? (
+            <>
+              <strong>Token set</strong>, stored {where}.
+            </>
+          ) : storage === "env" ? (
+            <>
+              <strong>No token.</strong> Set HF_TOKEN in the environment; it is read from there (read-only
+              here).
+            </>
+          ) : (
+            <>
+              <strong>No token set.</strong> A token you save is stored {where}.
+            </>
+          )}
+        </span>
+      </p>
+      {storage !== "env" && (
+        <form className="settings-row" onSubmit={(event) => void save(event)}>
+          <div className="field field-wide">
+            <label htmlFor={`${id}-token`}>{set ? "Replace token" : "Token"}</label>
+            <input
+              id={`${id}-token`}
+              className="input"
+              type="password"
+              autoComplete="off"
+              spellCheck={false}
+              placeholder="hf_…"
+              value={token}
+              onChange={(event) => setToken(event.target.value)}
+            />
+          </div>
+          <button type="submit" className="button button-primary" disabled={saving || !token.trim()}>
+            Save token
+          </button>
+          {set && (
+            <button
+              type="button"
+              className="button button-danger-ghost"
+              disabled={saving}
+              onClick={() => void saveSettings({ hf_token: null }, "Hugging Face token forgotten")}
+            >
+              Forget token
+            </button>
+          )}
+        </form>
+      )}
+    </section>
+  );
+}
+
+function ServerCard({ settings }: { settings: Settings }) {
+  const saving = useAppStore((s) => s.savingSettings);
+  const { saveSettings } = useActions();
+  const [cacheDir, setCacheDir] = useState(settings.hub_cache_dir);
+  const [port, setPort] = useState(String(settings.port));
+  const id = useId();
+
+  // A save (or another window) changes the settings: show what the server now holds.
+  useEffect(() => setCacheDir(settings.hub_cache_dir), [settings.hub_cache_dir]);
+  useEffect(() => setPort(String(settings.port)), [settings.port]);
+
+  const portNumber = Number(port);
+  const portValid =
+    port.trim() !== "" && Number.isInteger(portNumber) && portNumber >= 0 && portNumber <= 65535;
+  const changed = cacheDir.trim() !== settings.hub_cache_dir || (portValid && portNumber !== settings.port);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    const update: { hub_cache_dir?: string; port?: number } = {};
+    if (cacheDir.trim() !== settings.hub_cache_dir) update.hub_cache_dir = cacheDir.trim();
+    if (portNumber !== settings.port) update.port = portNumber;
+    await saveSettings(update, "Settings saved");
+  };
+
+  return (
+    <section className="card settings-card" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`} className="card-title">
+        Storage and network
+      </h2>
+      <form className="settings-form" onSubmit={(event) => void save(event)}>
+        <div className="field">
+          <label htmlFor={`${id}-cache`}>Model cache folder</label>
+          <input
+            id={`${id}-cache`}
+            className="input mono"
+            value={cacheDir}
+            spellCheck={false}
+            onChange={(event) => setCacheDir(event.target.value)}
+            aria-describedby={`${id}-cache-hint`}
+          />
+          <p id={`${id}-cache-hint`} className="hint">
+            The standard Hugging Face cache: files already there are not downloaded again. Applies after a
+            restart.
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-port`}>Port</label>
+          <input
+            id={`${id}-port`}
+            className="input port-input"
+            inputMode="numeric"
+            value={port}
+            aria-invalid={!portValid}
+            aria-describedby={`${id}-port-hint`}
+            onChange={(event) => setPort(event.target.value)}
+          />
+          <p id={`${id}-port-hint`} className="hint">
+            {portValid ? "0 picks any free port. Applies after a restart." : "A number from 0 to 65535."}
+          </p>
+        </div>
+        <div className="field">
+          <span className="field-label">Data folder</span>
+          <code className="readonly-value">{settings.data_dir}</code>
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="button button-primary" disabled={saving || !changed || !portValid}>
+            Save
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function StartupCard({ startAtLogin }: { startAtLogin: boolean }) {
+  const saving = useAppStore((s) => s.savingSettings);
+  const { saveSettings } = useActions();
+  const id = useId();
+  return (
+    <section className="card settings-card" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`} className="card-title">
+        Startup
+      </h2>
+      <label className="checkbox">
+        <input
+          type="checkbox"
+          checked={startAtLogin}
+          disabled={saving}
+          onChange={(event) =>
+            void saveSettings(
+              { start_at_login: event.target.checked },
+              event.target.checked ? "llmlb will start at login" : "llmlb will not start at login",
+            )
+          }
+        />
+        <span>Start llmlb when I log in</span>
+      </label>
+    </section>
+  );
+}

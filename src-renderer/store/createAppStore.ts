@@ -1,0 +1,32 @@
+import { createStore } from "zustand/vanilla";
+import type { Api } from "../api";
+import type { EventSourceFactory } from "../events";
+import { createBannersSlice } from "./bannersSlice";
+import { createEndpointsSlice } from "./endpointsSlice";
+import { createLiveSlice } from "./liveSlice";
+import { createModelsSlice } from "./modelsSlice";
+import { createNodesSlice } from "./nodesSlice";
+import { createSettingsSlice } from "./settingsSlice";
+import { createStatusSlice } from "./statusSlice";
+import type { AppState } from "./types";
+
+export interface AppStoreOptions {
+  api: Api;
+  /** Opens the event stream; `browserEventSource` in the app, a fake in tests. */
+  events: EventSourceFactory;
+}
+
+/** One store from slices; a fresh one per app and per test. */
+export function createAppStore({ api, events }: AppStoreOptions) {
+  return createStore<AppState>()((...a) => ({
+    ...createModelsSlice({ api })(...a),
+    ...createNodesSlice()(...a),
+    ...createBannersSlice()(...a),
+    ...createStatusSlice({ api })(...a),
+    ...createSettingsSlice({ api })(...a),
+    ...createEndpointsSlice({ api })(...a),
+    ...createLiveSlice({ api, events })(...a),
+  }));
+}
+
+export type AppStore = ReturnType<typeof createAppStore>;

@@ -1,0 +1,99 @@
+import type { ServerEvent } from "../../src-main/contract";
+import { isNotFound } from "../api";
+import { openEventStream, type EventSourceFactory } from "../events";
+import { messageOf, type Slice, type SliceDeps } from "./types";
+
+export interface LiveSlice {
+  /** `loading` until the first snapshot; `failed` when it could not be read (see `loadError`). */
+  snapshot: "loading" | "ready" | "failed";
+  loadError: string | undefined;
+  /** The event stream: `down` while it reconnects (what is shown may be stale). */
+  connection: "connecting" | "live" | "down";
+  /** Subscribes to events, then reads the snapshot. Returns the function that stops. */
+  start(): () => void;
+  /** Reads models, nodes and status afresh; events arriving meanwhile are applied after it. */
+  loadSnapshot(): Promise<void>;
+  applyEvent(event: ServerEvent): void;
+}
+
+export interface LiveDeps extends SliceDeps {
+  events: EventSourceFactory;
+}
+
+export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => {
+  // Events that arrive while a snapshot is in flight wait for it, then apply in order. Each event
+  // carries the whole model or node, so replaying one the snapshot already reflects changes nothing,
+  // and a change made after the snapshot was read is not lost.
+  let pending: ServerEvent[] | undefined;
+  let generation = 0;
+
+  return (set, get) => ({
+    snapshot: "loading",
+    loadError: undefined,
+    connection: "connecting",
+    start() {
+      const stop = openEventStream({
+        factory: events,
+        onEvent: (event) => (pending ? pending.push(event) : get().applyEvent(event)),
+        onOpen: (reconnected) => {
+          set({ connection: "live" });
+          if (reconnected) void get().loadSnapshot();
+        },
+        onDown: () => set({ connection: "down" }),
+      });
+      void get().loadSnapshot();
+      return stop;
+    },
+    async loadSnapshot() {
+      const mine = ++generation;
+      pending ??= [];
+      if (get().snapshot === "failed") set({ snapshot: "loading" });
+      try {
+        const [models, nodes, status] = await Promise.all([
+          api.listModels(),
+          api.listNodes(),
+          // An older server has no /v0/status: the header then counts from models and nodes.
+          api.status().catch((error: unknown) => {
+            if (isNotFound(error)) return undefined;
+            throw error;
+          }),
+        ]);
+        if (mine !== generation) return;
+        set({
+          models: models.data,
+          modelsTotal: models.total,
+          nodes: nodes.data,
+          status,
+          paused: status?.paused ?? false,
+          snapshot: "ready",
+          loadError: undefined,
+        });
+      } catch (error) {
+        if (mine !== generation) return;
+        if (get().snapshot === "ready") get().pushBanner("error", messageOf(error));
+        else set({ snapshot: "failed", loadError: messageOf(error) });
+      } finally {
+        if (mine === generation) {
+          const replay = pending ?? [];
+          pending = undefined;
+          for (const event of replay) get().applyEvent(event);
+        }
+      }
+    },
+    applyEvent(event) {
+      const state = get();
+      switch (event.type) {
+        case "model.updated":
+          return state.upsertModel(event.model);
+        case "model.removed":
+          return state.dropModel(event.name);
+        case "node.updated":
+          return state.upsertNode(event.node);
+        case "node.removed":
+          return state.dropNode(event.id);
+        case "serving":
+          return set({ paused: event.paused });
+      }
+    },
+  });
+};

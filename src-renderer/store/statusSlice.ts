@@ -1,0 +1,30 @@
+import type { Status } from "../../src-main/contract";
+import { messageOf, type Slice, type SliceDeps } from "./types";
+
+export interface StatusSlice {
+  /** `GET /v0/status`; undefined until read, or when the server has no such route. */
+  status: Status | undefined;
+  /** Serving paused: /v1 answers 503. Follows `serving` events. */
+  paused: boolean;
+  pausing: boolean;
+  setPaused(paused: boolean): Promise<void>;
+}
+
+export const createStatusSlice =
+  ({ api }: SliceDeps): Slice<StatusSlice> =>
+  (set, get) => ({
+    status: undefined,
+    paused: false,
+    pausing: false,
+    async setPaused(paused) {
+      set({ pausing: true });
+      try {
+        const status = await api.setServing(paused);
+        set({ status, paused: status?.paused ?? paused });
+      } catch (error) {
+        get().pushBanner("error", messageOf(error));
+      } finally {
+        set({ pausing: false });
+      }
+    },
+  });

@@ -1,0 +1,103 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../../src-renderer/api";
+import { fakeApi, model, renderApp } from "./fakes";
+
+/** Renders the app and lets the snapshot (already-resolved fake calls) land. */
+async function start(api = fakeApi()) {
+  const app = renderApp(api);
+  await act(async () => {});
+  return app;
+}
+
+async function register(text: string) {
+  const input = screen.getByLabelText("Add a model from Hugging Face");
+  fireEvent.change(input, { target: { value: text } });
+  await act(async () => {
+    fireEvent.keyDown(input, { key: "Enter" });
+  });
+}
+
+describe("banners", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps an error until the user closes it", async () => {
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async () => {
+          throw new ApiError("Repository org/missing was not found on Hugging Face.", 404, "hub.not_found");
+        }),
+      },
+    );
+    await start(api);
+    await register("org/missing");
+
+    act(() => vi.advanceTimersByTime(3900));
+    expect(screen.getByRole("alert").textContent).toContain("Repository org/missing was not found");
+    act(() => vi.advanceTimersByTime(10 * 60_000));
+    expect(screen.getByRole("alert").textContent).toContain("Repository org/missing was not found");
+
+    fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("shows a success banner for at least 4 s and removes it after its lifetime", async () => {
+    await start();
+    await register("org/repo");
+
+    act(() => vi.advanceTimersByTime(3900));
+    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+    act(() => vi.advanceTimersByTime(4200));
+    expect(screen.queryByText("Registered org/repo")).toBeNull();
+  });
+
+  it("shows each warning as its own banner that can be closed", async () => {
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async () => ({
+          ...model("big/model"),
+          status: "registered" as const,
+          warnings: ["The smallest file (80 GB) is larger than any node's memory (24 GB)."],
+        })),
+      },
+    );
+    await start(api);
+    await register("big/model");
+
+    const statuses = screen.getAllByRole("status").map((el) => el.textContent);
+    expect(statuses).toContain("Registered big/model");
+    expect(statuses.some((text) => text?.includes("larger than any node's memory"))).toBe(true);
+    act(() => vi.advanceTimersByTime(3900));
+    expect(screen.getByText(/larger than any node's memory/)).toBeTruthy();
+
+    const warning = screen.getByText(/larger than any node's memory/).closest(".banner") as HTMLElement;
+    fireEvent.click(warning.querySelector("button")!);
+    expect(screen.queryByText(/larger than any node's memory/)).toBeNull();
+    expect(screen.getByText("Registered big/model")).toBeTruthy();
+  });
+
+  it("does not take a banner away while the pointer rests on it", async () => {
+    await start();
+    await register("org/repo");
+    const banner = screen.getByText("Registered org/repo").closest(".banner") as HTMLElement;
+
+    act(() => vi.advanceTimersByTime(3000));
+    fireEvent.mouseEnter(banner);
+    act(() => vi.advanceTimersByTime(60_000));
+    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+
+    fireEvent.mouseLeave(banner);
+    act(() => vi.advanceTimersByTime(4000));
+    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+    act(() => vi.advanceTimersByTime(1100));
+    expect(screen.queryByText("Registered org/repo")).toBeNull();
+  });
+});

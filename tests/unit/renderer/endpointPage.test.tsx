@@ -1,0 +1,69 @@
+// @vitest-environment jsdom
+import { fireEvent, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { fakeApi, model, onNode, renderApp } from "./fakes";
+
+const readyNodes = [onNode({ state: "ready", artifact: "model-Q4_K_M.gguf" })];
+
+function snippet(title: string): string {
+  const figure = screen.getByRole("figure", { name: title });
+  return figure.querySelector("pre")!.textContent!;
+}
+
+describe("the endpoint page", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it("shows the /v1 base URL and copies it", async () => {
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
+    renderApp(fakeApi(), { route: "endpoint" });
+    const baseUrl = `${location.origin}/v1`;
+
+    expect((await screen.findByTestId("base-url")).textContent).toBe(baseUrl);
+    fireEvent.click(screen.getByRole("button", { name: "Copy base URL" }));
+
+    expect(writeText).toHaveBeenCalledWith(baseUrl);
+    expect(await screen.findByRole("button", { name: "Copied" })).toBeTruthy();
+  });
+
+  it("gives curl and Python snippets for the chosen ready model", async () => {
+    const models = [
+      model("org/downloading"),
+      model("org/first", { ready: true, nodes: readyNodes }),
+      model("org/second/second-Q8_0.gguf", { ready: true, nodes: readyNodes }),
+    ];
+    renderApp(fakeApi({ models }), { route: "endpoint" });
+    const baseUrl = `${location.origin}/v1`;
+
+    const select = (await screen.findByLabelText("Model")) as HTMLSelectElement;
+    expect([...select.options].map((o) => o.value)).toEqual(["org/first", "org/second/second-Q8_0.gguf"]);
+    expect(snippet("curl")).toContain(`curl ${baseUrl}/chat/completions`);
+    expect(snippet("curl")).toContain('"model": "org/first"');
+    expect(snippet("Python (openai)")).toContain(`base_url="${baseUrl}"`);
+    expect(snippet("Python (openai)")).toContain('model="org/first"');
+
+    fireEvent.change(select, { target: { value: "org/second/second-Q8_0.gguf" } });
+    expect(snippet("curl")).toContain('"model": "org/second/second-Q8_0.gguf"');
+    expect(snippet("Python (openai)")).toContain('model="org/second/second-Q8_0.gguf"');
+  });
+
+  it("copies each snippet with its own button", async () => {
+    const writeText = vi.fn(async () => {});
+    vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
+    renderApp(fakeApi({ models: [model("org/first", { ready: true, nodes: readyNodes })] }), {
+      route: "endpoint",
+    });
+    fireEvent.click(await screen.findByRole("button", { name: "Copy Python (openai) snippet" }));
+    expect(writeText).toHaveBeenCalledWith(snippet("Python (openai)"));
+  });
+
+  it("says when no model is ready and uses a placeholder", async () => {
+    renderApp(fakeApi({ models: [model("org/downloading")] }), { route: "endpoint" });
+    expect(await screen.findByText(/No model is ready yet/)).toBeTruthy();
+    expect(screen.queryByLabelText("Model")).toBeNull();
+    expect(snippet("curl")).toContain('"model": "<model id>"');
+    expect(snippet("Python (openai)")).toContain('model="<model id>"');
+  });
+});

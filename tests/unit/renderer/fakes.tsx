@@ -1,0 +1,206 @@
+import { act, cleanup, render } from "@testing-library/react";
+import { afterEach, vi, type Mock } from "vitest";
+import type { Model, ModelOnNode, NodeInfo, ServerEvent, Settings, Status } from "../../../src-main/contract";
+import { ApiError, type Api } from "../../../src-renderer/api";
+import { App } from "../../../src-renderer/App";
+import type { EventSourceLike } from "../../../src-renderer/events";
+import { createAppStore, type AppStore } from "../../../src-renderer/store/createAppStore";
+
+afterEach(() => {
+  cleanup();
+  location.hash = "";
+});
+
+/** A model as the server lists it; `nodes` default to none. */
+export function model(name: string, overrides: Partial<Model> = {}): Model {
+  const repo = name.split("/").slice(0, 2).join("/");
+  const filename = name.split("/").length > 2 ? name.split("/").slice(2).join("/") : null;
+  return {
+    name,
+    repo,
+    filename,
+    revision: "main",
+    commit: "0".repeat(40),
+    source: "huggingface",
+    display_name: filename ? filename.replace(/\.gguf$/, "") : repo.split("/")[1]!,
+    size_bytes: 2_700_000_000,
+    created_at: "2026-01-01T00:00:00.000Z",
+    artifacts: [
+      {
+        filename: filename ?? "model-Q4_K_M.gguf",
+        format: "gguf",
+        quantization: "Q4_K_M",
+        size_bytes: 2_700_000_000,
+        sha256: null,
+        split_group: null,
+      },
+    ],
+    ready: false,
+    nodes: [],
+    ...overrides,
+  };
+}
+
+type State = ModelOnNode extends infer T
+  ? T extends unknown
+    ? Omit<T, "node_id" | "node_name" | "node_status" | "model">
+    : never
+  : never;
+
+/** One node's state of a model, on node "gpu-0" unless told. */
+export function onNode(state: State, node = "gpu-0", status: "online" | "offline" = "online"): ModelOnNode {
+  return { node_id: `id-${node}`, node_name: node, node_status: status, model: "", ...state } as ModelOnNode;
+}
+
+export function node(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo {
+  return {
+    id: `id-${name}`,
+    name,
+    url: `http://127.0.0.1:4${name.length}00`,
+    backend: "cuda",
+    devices: [{ name: "NVIDIA GeForce RTX 4090", backend: "cuda", memory_total_bytes: 24_000_000_000 }],
+    memory: { total_bytes: 24_000_000_000, free_bytes: 18_000_000_000 },
+    status: "online",
+    kind: "worker",
+    registered_at: "2026-01-01T00:00:00.000Z",
+    last_seen_at: new Date().toISOString(),
+    models: [],
+    loaded: [],
+    ...overrides,
+  };
+}
+
+export function status(overrides: Partial<Status> = {}): Status {
+  return {
+    version: "0.1.0",
+    uptime_seconds: 10,
+    paused: false,
+    models: { total: 0, ready: 0 },
+    nodes: { total: 0, online: 0 },
+    queues: [],
+    ...overrides,
+  };
+}
+
+export function settings(overrides: Partial<Settings> = {}): Settings {
+  return {
+    hf_token: { set: false, storage: "keychain" },
+    hub_cache_dir: "/home/ada/.cache/huggingface/hub",
+    port: 8080,
+    data_dir: "/home/ada/.config/llmlb",
+    start_at_login: null,
+    restart_required: false,
+    ...overrides,
+  };
+}
+
+export const notFound = () => new ApiError("Route GET:/v0/endpoints not found", 404, "request.not_found");
+
+export type FakeApi = { [K in keyof Api]: Mock<Api[K]> };
+
+/** An Api whose every call answers from `data` unless overridden; each method is a vi.fn to inspect. */
+export function fakeApi(
+  data: { models?: Model[]; nodes?: NodeInfo[]; status?: Status; settings?: Settings } = {},
+  overrides: Partial<FakeApi> = {},
+): FakeApi {
+  return {
+    listModels: vi.fn(async () => ({
+      total: data.models?.length ?? 0,
+      limit: 1000,
+      offset: 0,
+      data: data.models ?? [],
+    })),
+    register: vi.fn(async (input: string) => ({
+      ...model(input),
+      status: "registered" as const,
+      warnings: [],
+    })),
+    removeModel: vi.fn(async () => undefined),
+    listNodes: vi.fn(async () => ({ data: data.nodes ?? [] })),
+    status: vi.fn(async () => data.status ?? status()),
+    setServing: vi.fn(async (paused: boolean) => status({ paused })),
+    settings: vi.fn(async () => data.settings ?? settings()),
+    updateSettings: vi.fn(async () => data.settings ?? settings()),
+    listEndpoints: vi.fn(async () => ({ data: [] })),
+    addEndpoint: vi.fn(async () => {
+      throw notFound();
+    }),
+    removeEndpoint: vi.fn(async () => undefined),
+    ...overrides,
+  };
+}
+
+/** Stands in for EventSource: the test opens, drops and feeds it. */
+export class FakeEventSource implements EventSourceLike {
+  readyState = 0;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  closed = false;
+
+  constructor(readonly url: string) {}
+
+  open() {
+    act(() => {
+      this.readyState = 1;
+      this.onopen?.(new Event("open"));
+    });
+  }
+  /** The connection dropped; the browser is reconnecting (readyState CONNECTING). */
+  drop() {
+    act(() => {
+      this.readyState = 0;
+      this.onerror?.(new Event("error"));
+    });
+  }
+  send(event: ServerEvent) {
+    act(() => {
+      this.onmessage?.(new MessageEvent("message", { data: JSON.stringify(event) }));
+    });
+  }
+  close() {
+    this.closed = true;
+    this.readyState = 2;
+  }
+}
+
+export function fakeEvents() {
+  const sources: FakeEventSource[] = [];
+  const factory = (url: string) => {
+    const source = new FakeEventSource(url);
+    sources.push(source);
+    return source;
+  };
+  return {
+    factory,
+    sources,
+    get latest(): FakeEventSource {
+      const source = sources.at(-1);
+      if (!source) throw new Error("no event source was opened");
+      return source;
+    },
+  };
+}
+
+/** Renders the whole app on `route` with a fresh store over the given fakes. */
+export function renderApp(
+  api: Api,
+  options: { route?: string; events?: ReturnType<typeof fakeEvents> } = {},
+) {
+  const events = options.events ?? fakeEvents();
+  location.hash = options.route ? `#/${options.route}` : "";
+  const store: AppStore = createAppStore({ api, events: events.factory });
+  const view = render(<App store={store} />);
+  return { ...view, store, events };
+}
+
+/** A promise the test settles by hand, to hold a request "in flight". */
+export function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,96 @@
+// @vitest-environment jsdom
+import { fireEvent, screen, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { fakeApi, model, onNode, renderApp } from "./fakes";
+
+function card(name: string): HTMLElement {
+  return screen.getByRole("listitem", { name });
+}
+
+describe("the model list", () => {
+  it("shows download progress per node, with a progress bar", async () => {
+    const downloading = model("Qwen/Qwen2.5-0.5B-Instruct-GGUF", {
+      nodes: [
+        onNode(
+          {
+            state: "downloading",
+            artifact: "model-Q4_K_M.gguf",
+            bytes_done: 1_200_000_000,
+            bytes_total: 2_700_000_000,
+            bytes_per_second: 30_000_000,
+          },
+          "gpu-0",
+        ),
+      ],
+    });
+    renderApp(fakeApi({ models: [downloading] }));
+
+    const row = await screen.findByRole("listitem", { name: "Qwen2.5-0.5B-Instruct-GGUF" });
+    expect(row.textContent).toContain("Downloading 44% · 1.2 GB of 2.7 GB · 30.0 MB/s · 50 s left");
+    const bar = within(row).getByRole("progressbar", { name: "Downloading on gpu-0" });
+    expect(bar.getAttribute("aria-valuenow")).toBe("1200000000");
+    expect(bar.getAttribute("aria-valuemin")).toBe("0");
+    expect(bar.getAttribute("aria-valuemax")).toBe("2700000000");
+    expect(within(row).queryByText("Ready")).toBeNull();
+  });
+
+  it("shows what the model is: repo, file, quantization and size", async () => {
+    renderApp(fakeApi({ models: [model("org/repo/repo-Q8_0.gguf")] }));
+    const row = await screen.findByRole("listitem", { name: "repo-Q8_0" });
+    expect(row.textContent).toContain("org/repo");
+    expect(row.textContent).toContain("repo-Q8_0.gguf");
+    expect(row.textContent).toContain("Q4_K_M");
+    expect(row.textContent).toContain("2.7 GB");
+    expect(row.textContent).toContain("Waiting for a node");
+  });
+
+  it("marks a ready model and says ready per node", async () => {
+    const ready = model("org/ready", {
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: "model-Q4_K_M.gguf" })],
+    });
+    renderApp(fakeApi({ models: [ready] }));
+    const row = await screen.findByRole("listitem", { name: "ready" });
+    expect(within(row).getAllByText("Ready").length).toBe(2);
+  });
+
+  it("spells out errors, unsupported nodes, waiting and verifying in words", async () => {
+    const mixed = model("org/mixed", {
+      nodes: [
+        onNode({ state: "error", artifact: "model-Q4_K_M.gguf", message: "sha256 mismatch" }, "gpu-0"),
+        onNode({ state: "unsupported", artifact: null, reason: "no GGUF file" }, "gpu-1"),
+        onNode({ state: "pending", artifact: null }, "gpu-2"),
+        onNode({ state: "verifying", artifact: "model-Q4_K_M.gguf" }, "gpu-3"),
+      ],
+    });
+    renderApp(fakeApi({ models: [mixed] }));
+    const row = await screen.findByRole("listitem", { name: "mixed" });
+    expect(row.textContent).toContain("Error: sha256 mismatch");
+    expect(row.textContent).toContain("Can't run here: no GGUF file");
+    expect(row.textContent).toContain("Waiting");
+    expect(row.textContent).toContain("Verifying");
+  });
+
+  it("shows what to paste when nothing is registered", async () => {
+    renderApp(fakeApi({ models: [] }));
+    expect(await screen.findByText("No models yet")).toBeTruthy();
+    expect(screen.getByText("https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF")).toBeTruthy();
+    expect(screen.getByText("ggml-org/gemma-3-270m-it-GGUF:Q8_0")).toBeTruthy();
+  });
+
+  it("filters by search and says when nothing matches", async () => {
+    renderApp(fakeApi({ models: [model("org/alpha"), model("org/beta")] }));
+    const search = await screen.findByLabelText("Search models");
+
+    fireEvent.change(search, { target: { value: "ALP" } });
+    expect(card("alpha")).toBeTruthy();
+    expect(screen.queryByRole("listitem", { name: "beta" })).toBeNull();
+
+    fireEvent.change(search, { target: { value: "gamma" } });
+    expect(screen.getByText("No models match “gamma”")).toBeTruthy();
+
+    fireEvent.click(screen.getByRole("button", { name: "Clear search" }));
+    expect(card("alpha")).toBeTruthy();
+    expect(card("beta")).toBeTruthy();
+  });
+});

@@ -1,0 +1,122 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import type { Endpoint } from "../../../src-main/contract";
+import { ApiError } from "../../../src-renderer/api";
+import { fakeApi, node, notFound, renderApp } from "./fakes";
+
+const endpoint: Endpoint = {
+  id: "ep-1",
+  name: "vllm-box",
+  url: "http://192.168.1.20:8000/v1",
+  has_api_key: true,
+  status: "online",
+  last_error: null,
+  last_checked_at: null,
+  models: ["meta-llama/Llama-3.1-8B-Instruct"],
+  created_at: "2026-01-01T00:00:00.000Z",
+};
+
+describe("the nodes page", () => {
+  it("shows each node's backend, devices, memory, loaded models and health", async () => {
+    const busy = node("gpu-0", {
+      loaded: [{ model: "org/repo", sequences: 4, busy: 2 }],
+      models: [
+        { model: "org/repo", artifact: "a.gguf", state: "ready" },
+        { model: "org/other", artifact: null, state: "pending" },
+      ],
+    });
+    const offline = node("cpu-0", {
+      backend: "cpu",
+      devices: [],
+      status: "offline",
+      last_seen_at: new Date(Date.now() - 5 * 60_000).toISOString(),
+    });
+    renderApp(fakeApi({ nodes: [offline, busy] }), { route: "nodes" });
+
+    const gpu = await screen.findByRole("listitem", { name: "gpu-0" });
+    for (const text of ["Worker", "CUDA", "NVIDIA GeForce RTX 4090", "6.0 GB used of 24.0 GB", "Online"]) {
+      expect(gpu.textContent).toContain(text);
+    }
+    expect(gpu.textContent).toContain("2 of 4 busy");
+    expect(gpu.textContent).toContain("1 ready · 1 waiting");
+    const memory = within(gpu).getByRole("progressbar", { name: "Memory used on gpu-0" });
+    expect(memory.getAttribute("aria-valuenow")).toBe("6000000000");
+    expect(memory.getAttribute("aria-valuemax")).toBe("24000000000");
+
+    const cpu = screen.getByRole("listitem", { name: "cpu-0" });
+    expect(cpu.textContent).toContain("CPU");
+    expect(cpu.textContent).toContain("Offline · last seen 5 min ago");
+    expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
+  });
+
+  it("says external endpoints are not available when the server lacks them", async () => {
+    const api = fakeApi(
+      { nodes: [node("gpu-0")] },
+      { listEndpoints: vi.fn(async () => Promise.reject(notFound())) },
+    );
+    renderApp(api, { route: "nodes" });
+    expect(await screen.findByText(/does not support external endpoints yet/)).toBeTruthy();
+    expect(screen.queryByRole("form", { name: "Add an endpoint" })).toBeNull();
+  });
+
+  it("lists, adds and removes external endpoints", async () => {
+    const added = {
+      ...endpoint,
+      id: "ep-2",
+      name: "ollama",
+      url: "http://127.0.0.1:11434/v1",
+      has_api_key: false,
+    };
+    const api = fakeApi(
+      {},
+      {
+        listEndpoints: vi.fn(async () => ({ data: [endpoint] })),
+        addEndpoint: vi.fn(async () => added),
+      },
+    );
+    renderApp(api, { route: "nodes" });
+    const row = await screen.findByRole("listitem", { name: "vllm-box" });
+    expect(row.textContent).toContain("http://192.168.1.20:8000/v1");
+    expect(row.textContent).toContain("meta-llama/Llama-3.1-8B-Instruct");
+
+    const form = screen.getByRole("form", { name: "Add an endpoint" });
+    fireEvent.change(within(form).getByLabelText("Name"), { target: { value: "ollama" } });
+    fireEvent.change(within(form).getByLabelText("URL"), { target: { value: "http://127.0.0.1:11434" } });
+    await act(async () => {
+      fireEvent.click(within(form).getByRole("button", { name: "Add endpoint" }));
+    });
+    expect(api.addEndpoint).toHaveBeenCalledWith({ name: "ollama", url: "http://127.0.0.1:11434" });
+    expect(screen.getByRole("listitem", { name: "ollama" })).toBeTruthy();
+    expect((within(form).getByLabelText("Name") as HTMLInputElement).value).toBe("");
+
+    fireEvent.click(screen.getByRole("button", { name: "Remove vllm-box" }));
+    await act(async () => {
+      fireEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Remove" }));
+    });
+    expect(api.removeEndpoint).toHaveBeenCalledWith("ep-1");
+    expect(screen.queryByRole("listitem", { name: "vllm-box" })).toBeNull();
+  });
+
+  it("shows the server's message when an endpoint is refused", async () => {
+    const api = fakeApi(
+      {},
+      {
+        addEndpoint: vi.fn(async () => {
+          throw new ApiError("name: letters, digits, '.', '_' and '-' only", 400, "request.invalid");
+        }),
+      },
+    );
+    renderApp(api, { route: "nodes" });
+    const form = await screen.findByRole("form", { name: "Add an endpoint" });
+    fireEvent.change(within(form).getByLabelText("Name"), { target: { value: "bad name" } });
+    fireEvent.change(within(form).getByLabelText("URL"), { target: { value: "http://x" } });
+    fireEvent.change(within(form).getByLabelText(/API key/), { target: { value: "sk-1" } });
+    await act(async () => {
+      fireEvent.click(within(form).getByRole("button", { name: "Add endpoint" }));
+    });
+    expect(api.addEndpoint).toHaveBeenCalledWith({ name: "bad name", url: "http://x", api_key: "sk-1" });
+    expect(screen.getByRole("alert").textContent).toContain("letters, digits");
+    expect((within(form).getByLabelText("Name") as HTMLInputElement).value).toBe("bad name");
+  });
+});

@@ -1,0 +1,101 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import type { RegisterResponse } from "../../../src-main/contract";
+import { ApiError } from "../../../src-renderer/api";
+import { deferred, fakeApi, model, renderApp } from "./fakes";
+
+async function input(): Promise<HTMLTextAreaElement> {
+  return (await screen.findByLabelText("Add a model from Hugging Face")) as HTMLTextAreaElement;
+}
+
+describe("the register form", () => {
+  it("is busy while the server answers, then clears and shows the new model", async () => {
+    const answer = deferred<RegisterResponse>();
+    const api = fakeApi({}, { register: vi.fn(() => answer.promise) });
+    renderApp(api);
+    const box = await input();
+
+    fireEvent.change(box, { target: { value: "https://huggingface.co/org/repo" } });
+    fireEvent.click(screen.getByRole("button", { name: "Register" }));
+
+    expect(api.register).toHaveBeenCalledWith("https://huggingface.co/org/repo");
+    const busy = screen.getByRole("button", { name: "Registering…" }) as HTMLButtonElement;
+    expect(busy.disabled).toBe(true);
+    expect(box.readOnly).toBe(true);
+
+    await act(async () => answer.resolve({ ...model("org/repo"), status: "registered", warnings: [] }));
+
+    expect(box.value).toBe("");
+    expect(box.readOnly).toBe(false);
+    expect(screen.getByRole("button", { name: "Register" })).toBeTruthy();
+    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+    expect(screen.getByRole("heading", { name: "repo" })).toBeTruthy();
+  });
+
+  it("submits on Enter and not on Shift+Enter", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "org/repo:Q4_K_M" } });
+
+    fireEvent.keyDown(box, { key: "Enter", shiftKey: true });
+    expect(api.register).not.toHaveBeenCalled();
+
+    await act(async () => {
+      fireEvent.keyDown(box, { key: "Enter" });
+    });
+    expect(api.register).toHaveBeenCalledWith("org/repo:Q4_K_M");
+  });
+
+  it("does nothing for an empty box", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "   " } });
+    fireEvent.keyDown(box, { key: "Enter" });
+    expect(api.register).not.toHaveBeenCalled();
+    expect((screen.getByRole("button", { name: "Register" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("shows the server's message and keeps the text to fix", async () => {
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async () => {
+          throw new ApiError("org/repo is already registered.", 409, "registry.duplicate");
+        }),
+      },
+    );
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "org/repo" } });
+    await act(async () => {
+      fireEvent.keyDown(box, { key: "Enter" });
+    });
+
+    expect(screen.getByRole("alert").textContent).toContain("org/repo is already registered.");
+    expect(box.value).toBe("org/repo");
+    expect(box.readOnly).toBe(false);
+  });
+
+  it("tells how to set a token when the repo is gated", async () => {
+    const message =
+      "meta-llama/Llama-3.2-1B is gated: accept its terms on Hugging Face, then set a token in Settings.";
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async () => {
+          throw new ApiError(message, 401, "hub.gated");
+        }),
+      },
+    );
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "meta-llama/Llama-3.2-1B" } });
+    await act(async () => {
+      fireEvent.keyDown(box, { key: "Enter" });
+    });
+    expect(screen.getByRole("alert").textContent).toContain(message);
+  });
+});

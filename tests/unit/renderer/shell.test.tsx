@@ -1,0 +1,76 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../../src-renderer/api";
+import { fakeApi, model, node, onNode, renderApp, status } from "./fakes";
+
+describe("the app shell", () => {
+  it("sums up serving in the header", async () => {
+    const ready = model("org/a", { ready: true, nodes: [onNode({ state: "ready", artifact: null })] });
+    renderApp(
+      fakeApi({
+        models: [ready, model("org/b"), { ...ready, name: "org/c" }],
+        nodes: [node("gpu-0"), node("gpu-1", { status: "offline" })],
+      }),
+    );
+    const line = await screen.findByText(/models ready/);
+    expect(line.closest("p")!.textContent).toBe("Serving · 2 of 3 models ready · 1 of 2 nodes online");
+  });
+
+  it("pauses and resumes serving", async () => {
+    const api = fakeApi({ status: status({ paused: false }) });
+    renderApp(api);
+    const pause = await screen.findByRole("button", { name: "Pause" });
+    await waitFor(() => expect((pause as HTMLButtonElement).disabled).toBe(false));
+    await act(async () => {
+      fireEvent.click(pause);
+    });
+    expect(api.setServing).toHaveBeenCalledWith(true);
+    expect(screen.getByText("Paused")).toBeTruthy();
+
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Resume" }));
+    });
+    expect(api.setServing).toHaveBeenLastCalledWith(false);
+    expect(screen.getByText("Serving")).toBeTruthy();
+  });
+
+  it("navigates with the sidebar and marks the current page", async () => {
+    renderApp(fakeApi());
+    await screen.findByRole("heading", { level: 1, name: "Models" });
+    const nav = screen.getByRole("navigation", { name: "Main" });
+    expect(nav.querySelector('[aria-current="page"]')!.textContent).toBe("Models");
+
+    act(() => {
+      location.hash = "#/nodes";
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    });
+    expect(screen.getByRole("heading", { level: 1, name: "Nodes" })).toBeTruthy();
+    expect(nav.querySelector('[aria-current="page"]')!.textContent).toBe("Nodes");
+    expect(document.activeElement).toBe(screen.getByRole("heading", { level: 1, name: "Nodes" }));
+  });
+
+  it("explains a failed first load and tries again", async () => {
+    const api = fakeApi();
+    api.listModels.mockRejectedValueOnce(
+      new ApiError("An admin token is required.", 401, "auth.missing_token"),
+    );
+    renderApp(api);
+    expect((await screen.findByRole("alert")).textContent).toContain("An admin token is required.");
+
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Try again" }));
+    });
+    expect(screen.getByText("No models yet")).toBeTruthy();
+  });
+
+  it("works with a server that has no /v0/status yet", async () => {
+    const api = fakeApi(
+      { models: [model("org/a")] },
+      { status: vi.fn(async () => Promise.reject(new ApiError("x", 404))) },
+    );
+    renderApp(api);
+    expect(await screen.findByRole("listitem", { name: "a" })).toBeTruthy();
+    expect(screen.getByText(/0 of 1 model ready/)).toBeTruthy();
+  });
+});
