@@ -5,6 +5,7 @@ import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { childPids } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 import fs from "node:fs";
@@ -148,12 +149,69 @@ describe("the OpenAI SDK against llmlb", () => {
   });
 
   it("reports which node holds the model in memory once it has served", async () => {
-    await client.chat.completions.create({ model, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 });
+    await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Hi" }],
+      max_tokens: 2,
+    });
     const holders = await waitFor("a node to report the model loaded", async () => {
       const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
       const found = nodes.data.filter((node) => node.loaded.some((entry) => entry.model === model));
       return found.length > 0 && found;
     });
     expect(holders[0]!.loaded.find((entry) => entry.model === model)?.sequences).toBeGreaterThan(0);
+  });
+
+  // Last: it kills a worker.
+  it("ends the stream of a worker killed mid-stream with an error, keeps serving, and the worker returns", async () => {
+    // Two long streams at once: least-outstanding routing puts one on each worker.
+    const streams = await Promise.all(
+      [0, 1].map(() =>
+        client.chat.completions.create({
+          model,
+          messages: [{ role: "user", content: "Tell me a long story" }],
+          max_tokens: 3000,
+          stream: true,
+        }),
+      ),
+    );
+    const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
+    await Promise.all(iterators.map((iterator) => iterator.next()));
+    const workers = childPids(serve.child.pid!);
+    expect(workers).toHaveLength(2);
+    process.kill(workers[0]!, "SIGKILL");
+
+    const outcomes = await Promise.all(
+      iterators.map(async (iterator) => {
+        try {
+          for (let step = await iterator.next(); !step.done; step = await iterator.next());
+          return "completed";
+        } catch (error) {
+          return String(error);
+        }
+      }),
+    );
+    expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
+    expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
+
+    // Other requests keep succeeding meanwhile.
+    for (let i = 0; i < 3; i++) {
+      const answer = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 2,
+      });
+      expect(answer.usage?.completion_tokens).toBe(2);
+    }
+    // The supervisor restarts the killed worker; it registers again and has the model ready from its cache.
+    await waitFor(
+      "both workers ready again",
+      async () => {
+        const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
+        return m.nodes.filter((n) => n.state === "ready" && n.node_status === "online").length === 2;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    expect(childPids(serve.child.pid!)).not.toContain(workers[0]);
   });
 });
