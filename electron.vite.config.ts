@@ -20,7 +20,11 @@ export default defineConfig({
   preload: {
     build: {
       outDir: "out/preload",
-      rollupOptions: { input: { preload: resolve("src-main/electron/preload.ts") } },
+      rollupOptions: {
+        input: { preload: resolve("src-main/electron/preload.ts") },
+        // The window is sandboxed, and a sandboxed preload runs as a plain script: CommonJS, one file.
+        output: { format: "cjs", entryFileNames: "[name].cjs" },
+      },
     },
   },
   renderer: {

@@ -1,49 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { app, BrowserWindow, session, shell } from "electron";
-import { resolveConfig } from "../core/config";
+import { app, clipboard, dialog, shell } from "electron";
+import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
-import { createLogger } from "../core/logger";
-import { adminCookieName } from "../core/server/guards";
+import { ensureDataDir } from "../core/dataDir";
+import { createLogger, type Logger } from "../core/logger";
+import { electronProfileDir, iconsDir, loadDesktopConfig, trayIconFile } from "./desktopConfig";
+import { createDesktopHfTokenStore, createDesktopLoginItem } from "./desktopSettings";
+import { createQuitController, onWindowAllClosed } from "./lifecycle";
+import { startedAtLogin } from "./loginItems";
+import { createAppTray, type AppTray } from "./tray";
+import { trayStateFromStatus, type TrayAction, type TrayState } from "./trayMenu";
 import { createUtilityWorkerLauncher } from "./utilityLauncher";
-import { isDashboardUrl, isExternalWebUrl, windowOptions } from "./windowOptions";
+import { createDashboardWindow } from "./window";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-let core: Core | undefined;
-let dashboardUrl: string | undefined;
-let window: BrowserWindow | undefined;
-
-async function openWindow(): Promise<void> {
-  if (!dashboardUrl || !core) return;
-  if (window && !window.isDestroyed()) {
-    window.show();
-    window.focus();
-    return;
-  }
-  // The dashboard authenticates with the same HttpOnly cookie a browser gets from /?token=.
-  await session.defaultSession.cookies.set({
-    url: dashboardUrl,
-    name: adminCookieName,
-    value: core.adminToken,
-    httpOnly: true,
-    sameSite: "strict",
-  });
-  window = new BrowserWindow(windowOptions(path.join(here, "../preload/preload.mjs")));
-  const base = dashboardUrl;
-  window.webContents.setWindowOpenHandler(({ url }) => {
-    if (isExternalWebUrl(url)) void shell.openExternal(url);
-    return { action: "deny" };
-  });
-  window.webContents.on("will-navigate", (event, url) => {
-    if (!isDashboardUrl(url, base)) {
-      event.preventDefault();
-      if (isExternalWebUrl(url)) void shell.openExternal(url);
-    }
-  });
-  window.once("ready-to-show", () => window?.show());
-  await window.loadURL(`${base}/`);
-}
+/** How long quitting waits for running requests; the workers then get their own stop timeout. */
+const drainTimeoutMs = 10_000;
 
 /**
  * better-sqlite3 built for Electron's ABI by `npm start` (scripts/electron-native.mjs), beside the
@@ -59,42 +33,156 @@ function electronSqliteBinding(): string | undefined {
   return fs.existsSync(addon) ? addon : undefined;
 }
 
-async function start(): Promise<void> {
-  const config = resolveConfig({ env: process.env });
-  const log = createLogger({ level: config.logLevel });
-  core = await createCore({
-    config,
-    log,
-    version: app.getVersion(),
-    rendererDir: path.join(here, "../renderer"),
-    sqliteNativeBinding: electronSqliteBinding(),
-    workerLauncher: createUtilityWorkerLauncher(path.join(here, "worker.js")),
+function run(config: Config, log: Logger): void {
+  const icons = iconsDir({
+    packaged: app.isPackaged,
+    appPath: app.getAppPath(),
+    resourcesPath: process.resourcesPath,
   });
-  dashboardUrl = await core.listen();
-  await openWindow();
-}
+  const window = createDashboardWindow({
+    preload: path.join(here, "../preload/preload.cjs"),
+    icon: path.join(icons, "icon.png"),
+    log,
+  });
+  let core: Core | undefined;
+  let startError: string | undefined;
+  let tray: AppTray | undefined;
 
-if (!app.requestSingleInstanceLock()) {
-  app.quit();
-} else {
-  app.on("second-instance", () => void openWindow());
-  app.on("activate", () => void openWindow());
+  function trayState(): TrayState {
+    const url = core?.url();
+    if (core && url) return trayStateFromStatus(core.status(), url, config.hubCacheDir);
+    const idle = {
+      modelsReady: 0,
+      modelsTotal: 0,
+      nodesOnline: 0,
+      paused: false,
+      cacheDir: config.hubCacheDir,
+    };
+    return startError ? { ...idle, error: startError } : { ...idle, starting: true };
+  }
+
+  /** Asked for before the core listens (a second launch during start-up): shown once it does. */
+  let windowWanted = false;
+  function openDashboard(): void {
+    if (quitting.phase !== "running") return;
+    const url = core?.url();
+    if (core && url) void window.show(url, core.adminToken);
+    else windowWanted = true;
+  }
+
+  function runTrayAction(action: TrayAction): void {
+    switch (action.type) {
+      case "open-dashboard":
+        return openDashboard();
+      case "copy-text":
+        void clipboard.writeText(action.text);
+        return;
+      case "set-paused":
+        // The core publishes a "serving" event, which refreshes the tray.
+        return core?.setPaused(action.paused);
+      case "open-path":
+        // Nothing downloaded yet: the folder may not exist; make it, as the workers would.
+        fs.mkdirSync(action.path, { recursive: true });
+        void shell.openPath(action.path).then((problem) => {
+          if (problem) log.warn({ path: action.path, problem }, "cannot open the model cache folder");
+        });
+        return;
+      case "quit":
+        return app.quit();
+    }
+  }
+
+  async function start(): Promise<void> {
+    await app.whenReady();
+    tray = createAppTray({
+      icon: path.join(icons, trayIconFile(process.platform)),
+      state: trayState,
+      onAction: runTrayAction,
+    });
+    core = await createCore({
+      config,
+      log,
+      version: app.getVersion(),
+      rendererDir: path.join(here, "../renderer"),
+      sqliteNativeBinding: electronSqliteBinding(),
+      workerLauncher: createUtilityWorkerLauncher(path.join(here, "worker.js")),
+      hfTokenStore: createDesktopHfTokenStore(config.dataDir, log.child({ module: "desktop" })),
+      loginItem: createDesktopLoginItem(),
+      drainTimeoutMs,
+    });
+    core.events.subscribe(() => tray?.refresh());
+    await core.listen();
+    tray.refresh();
+    // Quit while starting: the drain stops what just started; no window.
+    if (quitting.phase !== "running") return;
+    const atLogin = startedAtLogin(
+      process.argv,
+      process.platform === "darwin" ? app.getLoginItemSettings().wasOpenedAtLogin : undefined,
+    );
+    // Started at login: serve from the tray without putting a window in the way.
+    if (!atLogin || windowWanted) openDashboard();
+    else if (onWindowAllClosed(process.platform).hideDock) app.dock?.hide();
+  }
+
+  let starting: Promise<void> = Promise.resolve();
+  const quitting = createQuitController({
+    async drain() {
+      window.close();
+      await starting.catch(() => undefined);
+      await core?.dispose();
+    },
+    quit: () => app.quit(),
+    exit: (code) => app.exit(code),
+    // The drain timeout, then the workers' stop timeout (5 s), then a margin.
+    forceAfterMs: drainTimeoutMs + 10_000,
+    onProblem: (message, error) => log.error({ err: error }, message),
+  });
+  starting = start();
+
+  app.on("second-instance", openDashboard);
+  app.on("activate", openDashboard);
   app.on("window-all-closed", () => {
-    // The service keeps running until Quit (the tray arrives with the desktop work).
-    if (process.platform !== "darwin") app.quit();
+    // Handling the event at all is what keeps Electron from quitting: the service stays in the tray.
+    if (onWindowAllClosed(process.platform).hideDock) app.dock?.hide();
   });
   app.on("before-quit", (event) => {
-    if (!core) return;
-    event.preventDefault();
-    const closing = core;
-    core = undefined;
-    void closing.dispose().finally(() => app.quit());
+    if (quitting.beforeQuit() === "prevent") event.preventDefault();
   });
-  void app
-    .whenReady()
-    .then(start)
-    .catch((error: unknown) => {
-      process.stderr.write(`llmlb failed to start: ${(error as Error).stack ?? String(error)}\n`);
-      app.exit(1);
-    });
+  app.on("will-quit", () => tray?.dispose());
+  // The OS asking politely (logout, `kill`, Ctrl+C in a terminal) drains like the tray's Quit.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => app.quit());
+
+  starting.catch(async (error: unknown) => {
+    startError = (error as Error).message ?? String(error);
+    log.fatal({ err: error }, "llmlb failed to start");
+    tray?.refresh();
+    // Quitting during start-up: the drain takes it from here.
+    if (quitting.phase !== "running") return;
+    await core?.dispose().catch(() => undefined);
+    dialog.showErrorBox("llmlb could not start", startError);
+    app.exit(1);
+  });
 }
+
+function main(): void {
+  let config: Config;
+  try {
+    config = loadDesktopConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`llmlb: ${(error as Error).message}\n`);
+    app.exit(2);
+    return;
+  }
+  const log = createLogger({ level: config.logLevel });
+  // One data directory, one app: the lock and Chromium's profile live in it (set before ready).
+  ensureDataDir(config.dataDir);
+  app.setPath("userData", electronProfileDir(config.dataDir));
+  if (!app.requestSingleInstanceLock()) {
+    // The running copy gets second-instance and shows its window.
+    app.quit();
+    return;
+  }
+  run(config, log);
+}
+
+main();

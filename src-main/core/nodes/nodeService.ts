@@ -72,27 +72,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const loaded = new Map<string, LoadedModel[]>();
   const now = () => new Date(clock.now()).toISOString();
 
-  // The last state each node reported for each model, to tell listeners only what changed.
-  const reported = new Map<string, Map<string, string>>();
-  const wentOffline = new Set<string>();
-
-  function changedModels(id: string, states: HeartbeatRequest["models"]): string[] {
-    const before = reported.get(id) ?? new Map<string, string>();
-    const after = new Map(states.map((state) => [state.model, JSON.stringify(state)]));
-    reported.set(id, after);
-    const changed = [...after]
-      .filter(([model, state]) => before.get(model) !== state)
-      .map(([model]) => model);
-    return [...changed, ...[...before.keys()].filter((model) => !after.has(model))];
-  }
-
   const sweeper = setInterval(() => {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
     for (const node of gone) {
-      wentOffline.add(node.id);
-      options.onChange?.({ nodeId: node.id, models: [...(reported.get(node.id)?.keys() ?? [])] });
+      options.onChange?.({
+        nodeId: node.id,
+        models: (nodes.list().find((listed) => listed.id === node.id)?.models ?? []).map((m) => m.model),
+      });
     }
   }, heartbeatIntervalMs);
   sweeper.unref();
@@ -100,10 +88,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   return {
     register(request) {
       const token = `llmlb_nt_${crypto.randomBytes(24).toString("base64url")}`;
+      // A worker that restarted starts over: what it had is re-reported by its first heartbeat.
+      const had = nodes.list().find((node) => node.name === request.name)?.models ?? [];
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
       loaded.delete(id);
-      options.onChange?.({ nodeId: id, models: changedModels(id, []) });
+      options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
         "node registered",
@@ -116,17 +106,16 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       };
     },
     heartbeat(id, token, beat) {
-      if (!nodes.heartbeat(id, beat, now())) {
+      const result = nodes.heartbeat(id, beat, now());
+      if (!result) {
         throw new AppError("node.not_found", `Node ${id} is not registered; register again.`, {
           param: "id",
         });
       }
       tokens.set(id, token);
       loaded.set(id, beat.loaded);
-      const changed = changedModels(id, beat.models);
-      // Back from offline: every model's state on it reads differently (node_status) even if unchanged.
-      const back = wentOffline.delete(id);
-      options.onChange?.({ nodeId: id, models: back ? beat.models.map((state) => state.model) : changed });
+      // Back from offline: every model on it reads differently (node_status) even if its state did not change.
+      options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
       return { registry_version: options.registryVersion.current() };
     },
     nodeForToken(token) {

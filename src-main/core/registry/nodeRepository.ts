@@ -10,8 +10,16 @@ export interface NodeRepository {
   register(request: NodeRegisterRequest, tokenHash: string, now: string): { id: string };
   tokenHash(id: string): string | undefined;
   idByTokenHash(hash: string): string | undefined;
-  /** Records a heartbeat; false when the node is unknown. */
-  heartbeat(id: string, heartbeat: HeartbeatRequest, now: string): boolean;
+  /**
+   * Records a heartbeat (only registered models: others were deleted since the node last synced).
+   * Says which models' states on the node differ from what was stored, and whether the node was
+   * offline until now. Undefined when the node is unknown.
+   */
+  heartbeat(
+    id: string,
+    heartbeat: HeartbeatRequest,
+    now: string,
+  ): { changed: string[]; recorded: string[]; cameOnline: boolean } | undefined;
   /** Marks nodes not heard from since `cutoff` offline; returns them. */
   markOffline(cutoff: string): { id: string; name: string }[];
   /** Nodes without their loaded models (live state the node service keeps in memory). */
@@ -108,10 +116,12 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
     return { id };
   });
 
-  const heartbeat = db.transaction((id: string, beat: HeartbeatRequest, now: string): boolean => {
+  const heartbeat = db.transaction((id: string, beat: HeartbeatRequest, now: string) => {
     const node = statements.statusOf.get(id);
-    if (!node) return false;
+    if (!node) return undefined;
     const readyBefore = new Set(statements.readyOf.all(id));
+    const stateOf = (row: NodeModelRow) => JSON.stringify(toNodeModelState(row));
+    const before = new Map(statements.modelsOf.all(id).map((row) => [row.model_id, stateOf(row)]));
     statements.seen.run({ id, total: beat.memory.total_bytes, free: beat.memory.free_bytes, now });
     const reported = new Set<string>();
     for (const state of beat.models) {
@@ -129,7 +139,11 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       readyBefore.size !== readyAfter.size ||
       [...readyAfter].some((model) => !readyBefore.has(model));
     if (readinessChanged) registryVersion.bump();
-    return true;
+    const after = new Map(statements.modelsOf.all(id).map((row) => [row.model_id, stateOf(row)]));
+    const changed = [...new Set([...before.keys(), ...after.keys()])].filter(
+      (model) => before.get(model) !== after.get(model),
+    );
+    return { changed, recorded: [...after.keys()], cameOnline: node.status !== "online" };
   });
 
   return {

@@ -1,0 +1,42 @@
+import fs from "node:fs";
+import path from "node:path";
+import { resolveConfig, type Config } from "../core/config";
+
+/**
+ * The desktop app's configuration, resolved as `llmlb serve` resolves it (defaults < `<dataDir>/config.json`
+ * < environment), so the port and cache folder saved from Settings apply at the next start here too.
+ */
+export function loadDesktopConfig(env: Record<string, string | undefined>): Config {
+  const first = resolveConfig({ env });
+  const file = path.join(first.dataDir, "config.json");
+  let saved: Record<string, unknown> | undefined;
+  try {
+    saved = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return saved ? resolveConfig({ env, file: saved }) : first;
+}
+
+/**
+ * Chromium's own profile (cookies, caches) lives in the data directory, so one data directory is one app:
+ * the single-instance lock is per profile, and a second copy on another data directory (a test's) runs
+ * beside it.
+ */
+export const electronProfileDir = (dataDir: string) => path.join(dataDir, "electron");
+
+/** Where the icons are: `resources/` in the source tree, `<resources>/icons` in a packaged app. */
+export function iconsDir(options: { packaged: boolean; appPath: string; resourcesPath: string }): string {
+  return options.packaged
+    ? path.join(options.resourcesPath, "icons")
+    : path.join(options.appPath, "resources");
+}
+
+/**
+ * macOS: a template image (black and clear; the menu bar tints it for light and dark). Elsewhere a
+ * coloured one, since taskbars and panels may be light or dark. Electron picks the @2x file itself.
+ */
+export function trayIconFile(platform: NodeJS.Platform): string {
+  return platform === "darwin" ? "trayTemplate.png" : "tray.png";
+}

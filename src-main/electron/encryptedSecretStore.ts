@@ -1,0 +1,85 @@
+import fs from "node:fs";
+import { createFileSecretStore, type SecretStore } from "../core/settings/secretStore";
+
+/** Electron's safeStorage as far as the store needs it; tests pass a fake one. */
+export interface StringCipher {
+  encryptString(plainText: string): Buffer;
+  decryptString(encrypted: Buffer): string;
+}
+
+export interface EncryptedFileSecretStoreOptions {
+  /** Where the encrypted secret is kept, base64, mode 0600 (`<dataDir>/hf-token.enc`). */
+  file: string;
+  cipher: StringCipher;
+  /**
+   * The plain 0600 file headless mode keeps (`<dataDir>/hf-token`): read while nothing encrypted is kept
+   * yet, so a token set under `llmlb serve` still works, and removed once a token is saved or forgotten
+   * here, so the secret lives in one place. Default: none.
+   */
+  plainFile?: string;
+  /** Told when the kept secret cannot be decrypted (another user, a reset keychain). Default: nothing. */
+  onUnreadable?: (error: unknown) => void;
+}
+
+/** A secret encrypted by the operating system (Keychain, DPAPI, libsecret/kwallet) in a file. */
+export function createEncryptedFileSecretStore(options: EncryptedFileSecretStoreOptions): SecretStore {
+  const { file, cipher } = options;
+  const plain = options.plainFile ? createFileSecretStore(options.plainFile) : undefined;
+  return {
+    storage: "keychain",
+    read() {
+      let encoded: string;
+      try {
+        encoded = fs.readFileSync(file, "utf8").trim();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return plain?.read();
+        throw error;
+      }
+      if (!encoded) return undefined;
+      try {
+        return cipher.decryptString(Buffer.from(encoded, "base64")) || undefined;
+      } catch (error) {
+        // Unreadable is as good as unset: the user sets the token again from Settings.
+        options.onUnreadable?.(error);
+        return undefined;
+      }
+    },
+    write(value) {
+      if (value === undefined) {
+        fs.rmSync(file, { force: true });
+      } else {
+        const temp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temp, `${cipher.encryptString(value).toString("base64")}\n`, { mode: 0o600 });
+        fs.chmodSync(temp, 0o600);
+        fs.renameSync(temp, file);
+      }
+      plain?.write(undefined);
+    },
+  };
+}
+
+export type HfTokenStoreChoice = { kind: "keychain" } | { kind: "file"; reason: string };
+
+export interface HfTokenStoreFacts {
+  platform: NodeJS.Platform;
+  /** safeStorage.isEncryptionAvailable() */
+  encryptionAvailable: boolean;
+  /** safeStorage.getSelectedStorageBackend() on Linux. */
+  linuxBackend?: string;
+}
+
+/**
+ * The OS-encrypted store where the OS has a real one, else the plain 0600 file (and why). On Linux
+ * without a keyring Chromium's `basic_text` backend encrypts with a key built into every copy of
+ * Chromium: no better than the file, and it must not be shown as "keychain".
+ */
+export function chooseHfTokenStore(facts: HfTokenStoreFacts): HfTokenStoreChoice {
+  if (!facts.encryptionAvailable)
+    return { kind: "file", reason: "the operating system's encryption (safeStorage) is not available" };
+  if (facts.platform === "linux" && (facts.linuxBackend === "basic_text" || facts.linuxBackend === "unknown"))
+    return {
+      kind: "file",
+      reason: `no keyring was found (safeStorage backend: ${facts.linuxBackend}); install gnome-keyring or kwallet`,
+    };
+  return { kind: "keychain" };
+}

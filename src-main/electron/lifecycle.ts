@@ -1,0 +1,72 @@
+/**
+ * The desktop app's life, as plain decisions main.ts applies to Electron.
+ *
+ *   running ──(before-quit)──► draining ──(core disposed, or the deadline)──► drained ──► exit
+ *
+ * Closing the last window is not quitting: the service keeps serving in the tray on every platform.
+ * Quitting (the tray, Cmd+Q, the OS, SIGTERM) first drains: running requests finish (up to the core's
+ * drain timeout), the workers stop, then the app really quits.
+ */
+
+export interface WindowAllClosedDecision {
+  action: "keep-running";
+  /** macOS: with no window the app lives in the menu bar only, so the Dock icon goes away. */
+  hideDock: boolean;
+}
+
+export function onWindowAllClosed(platform: NodeJS.Platform): WindowAllClosedDecision {
+  return { action: "keep-running", hideDock: platform === "darwin" };
+}
+
+export type QuitPhase = "running" | "draining" | "drained";
+
+export interface QuitControllerOptions {
+  /** Drains and stops the service (waits for a start in progress first). */
+  drain(): Promise<void>;
+  /** Quits for real once drained (Electron's app.quit: before-quit comes again and is allowed). */
+  quit(): void;
+  /** Ends the process at once: the drain took longer than `forceAfterMs`. */
+  exit(code: number): void;
+  /** How long a drain may take before the process ends anyway. */
+  forceAfterMs: number;
+  /** Told when the drain failed or timed out. Default: nothing. */
+  onProblem?: (message: string, error?: unknown) => void;
+  setTimeout?: (run: () => void, ms: number) => unknown;
+}
+
+export interface QuitController {
+  readonly phase: QuitPhase;
+  /** Electron's before-quit: "prevent" means call event.preventDefault(). */
+  beforeQuit(): "allow" | "prevent";
+}
+
+export function createQuitController(options: QuitControllerOptions): QuitController {
+  const schedule = options.setTimeout ?? ((run, ms) => setTimeout(run, ms).unref());
+  let phase: QuitPhase = "running";
+  function finish(): void {
+    if (phase === "drained") return;
+    phase = "drained";
+    options.quit();
+  }
+  return {
+    get phase() {
+      return phase;
+    },
+    beforeQuit() {
+      if (phase === "drained") return "allow";
+      if (phase === "draining") return "prevent";
+      phase = "draining";
+      schedule(() => {
+        if (phase === "drained") return;
+        options.onProblem?.(`Still draining after ${options.forceAfterMs} ms; quitting anyway.`);
+        phase = "drained";
+        options.exit(0);
+      }, options.forceAfterMs);
+      void options.drain().then(finish, (error: unknown) => {
+        options.onProblem?.("Stopping the service failed; quitting anyway.", error);
+        finish();
+      });
+      return "prevent";
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { app, BrowserWindow, session, shell } from "electron";
+import { adminCookieName } from "../core/server/guards";
+import type { Logger } from "../core/logger";
+import { allowPermission, navigationDecision, windowOpenDecision, windowOptions } from "./windowOptions";
+
+export interface DashboardWindowOptions {
+  preload: string;
+  icon?: string;
+  log: Logger;
+}
+
+export interface DashboardWindow {
+  /** Shows the dashboard: focuses the open window, or opens one. */
+  show(dashboardUrl: string, adminToken: string): Promise<void>;
+  /** Closes the window, if open. */
+  close(): void;
+}
+
+/** The one dashboard window, with every navigation and permission guard on its session and contents. */
+export function createDashboardWindow(options: DashboardWindowOptions): DashboardWindow {
+  const { log } = options;
+  let window: BrowserWindow | undefined;
+  let guarded: string | undefined;
+
+  async function guardSession(dashboardUrl: string, adminToken: string): Promise<void> {
+    if (guarded === dashboardUrl) return;
+    guarded = dashboardUrl;
+    const { defaultSession } = session;
+    defaultSession.setPermissionRequestHandler((contents, permission, callback) =>
+      callback(allowPermission(permission, contents.getURL(), dashboardUrl)),
+    );
+    defaultSession.setPermissionCheckHandler((_contents, permission, origin) =>
+      allowPermission(permission, origin, dashboardUrl),
+    );
+    // The dashboard authenticates with the same HttpOnly cookie a browser gets from /?token=.
+    await defaultSession.cookies.set({
+      url: dashboardUrl,
+      name: adminCookieName,
+      value: adminToken,
+      httpOnly: true,
+      sameSite: "strict",
+    });
+  }
+
+  return {
+    async show(dashboardUrl, adminToken) {
+      if (process.platform === "darwin") void app.dock?.show();
+      if (window && !window.isDestroyed()) {
+        if (window.isMinimized()) window.restore();
+        window.show();
+        window.focus();
+        return;
+      }
+      await guardSession(dashboardUrl, adminToken);
+      const opened = new BrowserWindow(windowOptions({ preload: options.preload, icon: options.icon }));
+      window = opened;
+      const contents = opened.webContents;
+      contents.setWindowOpenHandler(({ url }) => {
+        if (windowOpenDecision(url) === "open-external") void shell.openExternal(url);
+        return { action: "deny" };
+      });
+      const guard = (event: Electron.Event, url: string) => {
+        const decision = navigationDecision(url, dashboardUrl);
+        if (decision === "allow") return;
+        event.preventDefault();
+        if (decision === "open-external") void shell.openExternal(url);
+      };
+      contents.on("will-navigate", guard);
+      contents.on("will-redirect", guard);
+      contents.on("will-attach-webview", (event) => event.preventDefault());
+      opened.once("ready-to-show", () => opened.show());
+      opened.on("closed", () => {
+        if (window === opened) window = undefined;
+      });
+      try {
+        await opened.loadURL(`${dashboardUrl}/`);
+      } catch (error) {
+        log.warn({ err: error }, "the dashboard did not load");
+      }
+    },
+    close() {
+      if (window && !window.isDestroyed()) window.close();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { launchBrowser, screenshot } from "../helpers/browser";
+import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { makeTempDir } from "../helpers/tempDir";
+
+// The built dashboard in headless Chromium against the built `llmlb serve` (what `npm run serve`
+// runs) with one CPU worker, models from the fake hub. Screenshots land in test-results/screenshots.
+const root = path.resolve(import.meta.dirname, "../..");
+const model = "acme/e2e-chat-GGUF";
+let hub: FakeHub;
+let temp: { path: string; remove(): Promise<void> };
+let serve: ServeProcess;
+let browser: Browser;
+let page: Page;
+let adminToken: string;
+
+beforeAll(async () => {
+  if (
+    !fs.existsSync(path.join(root, "out/renderer/index.html")) ||
+    !fs.existsSync(path.join(root, "out/main/cli.js"))
+  ) {
+    throw new Error(
+      "The app is not built: run `npm run build` (npm install does it) before the browser tests.",
+    );
+  }
+  hub = await startFakeHub({
+    repos: [
+      {
+        id: model,
+        // Padded so the download lasts long enough to be seen in progress.
+        files: [
+          {
+            path: "e2e-chat-Q4_K_M.gguf",
+            content: Buffer.concat([generateTinyGguf({ seed: 5 }), Buffer.alloc(6 * 1024 * 1024)]),
+          },
+        ],
+      },
+    ],
+  });
+  temp = await makeTempDir();
+  serve = await startServeProcess(
+    ["--port", "0", "--workers", "1"],
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: path.join(temp.path, "hub"),
+      LLMLB_DATA_DIR: path.join(temp.path, "data"),
+      LLMLB_LOG_LEVEL: "warn",
+    },
+    { built: true },
+  );
+  adminToken = fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim();
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+}, 90_000);
+
+afterEach(async ({ task }) => {
+  if (task.result?.state === "fail" && page)
+    await screenshot(page, `failed-${task.name.replace(/\W+/g, "-")}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await serve?.stop();
+  await hub?.close();
+  await temp?.remove();
+});
+
+describe("the dashboard in a browser", () => {
+  it("trades the token in the link for a cookie and drops it from the address bar", async () => {
+    // The link `llmlb serve` prints.
+    const printed = serve.output.find((line) => line.includes("Dashboard:"))!;
+    expect(printed).toContain(`/?token=${encodeURIComponent(adminToken)}`);
+    await page.goto(printed.split("Dashboard:")[1]!.trim());
+    expect(page.url()).toBe(`${serve.url}/`);
+    const cookies = await page.context().cookies();
+    expect(cookies.find((cookie) => cookie.name === "llmlb_admin")).toMatchObject({
+      httpOnly: true,
+      sameSite: "Strict",
+    });
+    await page.getByText("Paste any of these").waitFor();
+    await page.getByText("1 node online").waitFor();
+    await screenshot(page, "models-empty");
+  });
+
+  it("registers a pasted URL, shows its download and readiness live, and deletes it", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
+    const input = page.getByLabel("Add a model from Hugging Face");
+    await input.fill(`https://huggingface.co/${model}`);
+    await input.press("Enter");
+
+    const success = page.getByRole("status").filter({ hasText: `Registered ${model}` });
+    await success.waitFor();
+    await expect(input.inputValue()).resolves.toBe("");
+    const card = page
+      .getByRole("listitem")
+      .filter({ has: page.getByRole("heading", { name: "e2e-chat-GGUF" }) });
+    await card.waitFor();
+
+    // Live, without reloading: the node's download with a progress bar, then ready.
+    const progress = card.getByRole("progressbar");
+    await progress.waitFor({ timeout: 30_000 });
+    expect(Number(await progress.getAttribute("aria-valuenow"))).toBeGreaterThanOrEqual(0);
+    await screenshot(page, "models-downloading");
+    hub.clearFaults();
+    await card.getByText("Ready").first().waitFor({ timeout: 60_000 });
+    await screenshot(page, "models-ready");
+
+    // The success banner goes by itself (the component tests pin its lifetime with fake timers).
+    await success.waitFor({ state: "detached", timeout: 20_000 });
+
+    await card.getByRole("button", { name: `Delete ${model}` }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    await screenshot(page, "models-delete-dialog");
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await card.waitFor({ state: "detached" });
+    const listed = await fetch(`${serve.url}/v0/models`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(((await listed.json()) as { total: number }).total).toBe(0);
+  }, 120_000);
+
+  it("shows the server's error when a model is registered twice, for at least 4 s, until closed", async () => {
+    const input = page.getByLabel("Add a model from Hugging Face");
+    await input.fill(model);
+    await input.press("Enter");
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Registered ${model}` })
+      .waitFor();
+    await input.fill(model);
+    await input.press("Enter");
+    const error = page.getByRole("alert").filter({ hasText: "already registered" });
+    await error.waitFor();
+    expect(await input.inputValue()).toBe(model);
+    // The rule under test is a duration: the error is still there 4 s later, in real time.
+    await page.waitForTimeout(4100);
+    expect(await error.isVisible()).toBe(true);
+    await screenshot(page, "models-duplicate-error");
+    await error.getByRole("button", { name: "Dismiss" }).click();
+    await error.waitFor({ state: "detached" });
+  }, 60_000);
+
+  it("shows nodes, the endpoint with snippets, and settings", async () => {
+    await page.getByRole("link", { name: "Nodes" }).click();
+    await page.getByRole("heading", { name: "Nodes", level: 1 }).waitFor();
+    await page.getByText("CPU").first().waitFor();
+    await screenshot(page, "nodes");
+
+    // The model registered again above is ready once the worker has it from its cache.
+    await page.getByText("1 of 1 model ready").waitFor({ timeout: 60_000 });
+    await page.getByRole("link", { name: "Endpoint" }).click();
+    await page.getByRole("heading", { name: "Endpoint", level: 1 }).waitFor();
+    await page.getByText(`${serve.url}/v1`).first().waitFor();
+    // Ready-to-paste snippets name the ready model.
+    await page.getByText(`"model": "${model}"`).waitFor();
+    await screenshot(page, "endpoint");
+
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
+    await page.getByText("0600").first().waitFor();
+    await screenshot(page, "settings");
+  });
+});

@@ -1,0 +1,113 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  chooseHfTokenStore,
+  createEncryptedFileSecretStore,
+  type StringCipher,
+} from "../../../src-main/electron/encryptedSecretStore";
+import { makeTempDir } from "../../helpers/tempDir";
+
+/** Stands in for safeStorage: reversible, and visibly not the plain text. */
+const fakeCipher: StringCipher = {
+  encryptString: (text) => Buffer.from(`enc:${[...text].reverse().join("")}`, "utf8"),
+  decryptString: (data) => {
+    const text = data.toString("utf8");
+    if (!text.startsWith("enc:")) throw new Error("Error while decrypting the ciphertext provided");
+    return [...text.slice(4)].reverse().join("");
+  },
+};
+
+let dir: Awaited<ReturnType<typeof makeTempDir>>;
+beforeEach(async () => {
+  dir = await makeTempDir("llmlb-secret-");
+});
+afterEach(() => dir.remove());
+
+const token = "hf_abcdefghijklmnopqrstuvwxyz012345";
+
+describe("the OS-encrypted token file", () => {
+  it("round-trips a token through the cipher, stored base64 with mode 0600, never in plain text", () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher });
+    expect(store.storage).toBe("keychain");
+    expect(store.read()).toBeUndefined();
+    store.write(token);
+    expect(store.read()).toBe(token);
+    const kept = fs.readFileSync(file, "utf8").trim();
+    expect(kept).not.toContain(token);
+    expect(Buffer.from(kept, "base64").toString("utf8")).toBe(`enc:${[...token].reverse().join("")}`);
+    if (process.platform !== "win32") expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    // A new store (the next start) reads it back.
+    expect(createEncryptedFileSecretStore({ file, cipher: fakeCipher }).read()).toBe(token);
+  });
+
+  it("forgets the token", () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher });
+    store.write(token);
+    store.write(undefined);
+    expect(store.read()).toBeUndefined();
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("treats a token it cannot decrypt as unset, and says so", () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    fs.writeFileSync(file, Buffer.from("garbage").toString("base64"));
+    const problems: unknown[] = [];
+    const store = createEncryptedFileSecretStore({
+      file,
+      cipher: fakeCipher,
+      onUnreadable: (error) => problems.push(error),
+    });
+    expect(store.read()).toBeUndefined();
+    expect(problems).toHaveLength(1);
+  });
+
+  it("reads a token saved by headless mode until one is saved here, then keeps only the encrypted one", () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    const plainFile = path.join(dir.path, "hf-token");
+    fs.writeFileSync(plainFile, "hf_from_headless\n", { mode: 0o600 });
+    const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher, plainFile });
+    expect(store.read()).toBe("hf_from_headless");
+    store.write(token);
+    expect(store.read()).toBe(token);
+    expect(fs.existsSync(plainFile)).toBe(false);
+  });
+
+  it("forgetting removes a headless token too", () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    const plainFile = path.join(dir.path, "hf-token");
+    fs.writeFileSync(plainFile, "hf_from_headless\n", { mode: 0o600 });
+    const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher, plainFile });
+    store.write(undefined);
+    expect(store.read()).toBeUndefined();
+    expect(fs.existsSync(plainFile)).toBe(false);
+  });
+});
+
+describe("choosing where the token is kept", () => {
+  it("uses the keychain where the OS encrypts", () => {
+    expect(chooseHfTokenStore({ platform: "darwin", encryptionAvailable: true })).toEqual({
+      kind: "keychain",
+    });
+    expect(chooseHfTokenStore({ platform: "win32", encryptionAvailable: true })).toEqual({
+      kind: "keychain",
+    });
+    expect(
+      chooseHfTokenStore({ platform: "linux", encryptionAvailable: true, linuxBackend: "gnome_libsecret" }),
+    ).toEqual({ kind: "keychain" });
+  });
+
+  it("falls back to the 0600 file, with the reason, where it does not", () => {
+    const none = chooseHfTokenStore({ platform: "darwin", encryptionAvailable: false });
+    expect(none).toMatchObject({ kind: "file", reason: expect.stringMatching(/not available/) });
+    // Linux with no keyring: Chromium's basic_text key is the same in every copy.
+    const basic = chooseHfTokenStore({
+      platform: "linux",
+      encryptionAvailable: true,
+      linuxBackend: "basic_text",
+    });
+    expect(basic).toMatchObject({ kind: "file", reason: expect.stringMatching(/basic_text/) });
+  });
+});

@@ -1,0 +1,112 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  atLoginArg,
+  createElectronLoginItem,
+  createXdgAutostartLoginItem,
+  desktopExecArg,
+  loginItemKind,
+  startedAtLogin,
+  xdgAutostartFile,
+  type LoginItemSettingsApi,
+} from "../../../src-main/electron/loginItems";
+import { makeTempDir } from "../../helpers/tempDir";
+
+describe("how the app starts at login", () => {
+  it("uses the OS's login items on macOS and Windows, XDG autostart on Linux, nothing unpackaged", () => {
+    expect(loginItemKind("darwin", true)).toBe("electron");
+    expect(loginItemKind("win32", true)).toBe("electron");
+    expect(loginItemKind("linux", true)).toBe("xdg-autostart");
+    for (const platform of ["darwin", "win32", "linux"] as const)
+      expect(loginItemKind(platform, false)).toBe("none");
+  });
+
+  it("knows a start at login, which stays in the tray", () => {
+    expect(startedAtLogin(["/opt/llmlb/llmlb", atLoginArg], undefined)).toBe(true);
+    expect(startedAtLogin(["/Applications/llmlb.app/Contents/MacOS/llmlb"], true)).toBe(true);
+    expect(startedAtLogin(["/opt/llmlb/llmlb"], false)).toBe(false);
+  });
+});
+
+describe("Electron's login items", () => {
+  function fakeApp() {
+    const calls: unknown[] = [];
+    let openAtLogin = false;
+    const app: LoginItemSettingsApi = {
+      getLoginItemSettings: (options) => {
+        calls.push(["get", options]);
+        return { openAtLogin };
+      },
+      setLoginItemSettings: (settings) => {
+        calls.push(["set", settings]);
+        openAtLogin = settings.openAtLogin;
+      },
+    };
+    return { app, calls };
+  }
+
+  it("turns start at login on and off", () => {
+    const { app } = fakeApp();
+    const item = createElectronLoginItem(app, "darwin");
+    expect(item.get()).toBe(false);
+    item.set(true);
+    expect(item.get()).toBe(true);
+    item.set(false);
+    expect(item.get()).toBe(false);
+  });
+
+  it("on Windows passes (and asks with) the at-login argument", () => {
+    const { app, calls } = fakeApp();
+    const item = createElectronLoginItem(app, "win32");
+    item.set(true);
+    item.get();
+    expect(calls).toEqual([
+      ["set", { openAtLogin: true, args: [atLoginArg] }],
+      ["get", { args: [atLoginArg] }],
+    ]);
+  });
+});
+
+describe("XDG autostart", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    dir = await makeTempDir("llmlb-autostart-");
+  });
+  afterEach(() => dir.remove());
+
+  it("writes and removes a desktop entry that starts the app in the tray", () => {
+    const file = path.join(dir.path, "autostart", "llmlb.desktop");
+    const item = createXdgAutostartLoginItem({ file, executable: "/home/me/Apps/llmlb 1.0.AppImage" });
+    expect(item.get()).toBe(false);
+    item.set(true);
+    expect(item.get()).toBe(true);
+    const entry = fs.readFileSync(file, "utf8");
+    expect(entry).toMatch(/^\[Desktop Entry\]\n/);
+    expect(entry).toContain("Type=Application\n");
+    expect(entry).toContain(`Exec="/home/me/Apps/llmlb 1.0.AppImage" ${atLoginArg}\n`);
+    item.set(false);
+    expect(item.get()).toBe(false);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("counts an entry the user hid as off", () => {
+    const file = path.join(dir.path, "llmlb.desktop");
+    fs.writeFileSync(file, "[Desktop Entry]\nType=Application\nExec=llmlb\nHidden=true\n");
+    expect(createXdgAutostartLoginItem({ file, executable: "llmlb" }).get()).toBe(false);
+  });
+
+  it("quotes Exec arguments as the Desktop Entry Specification says", () => {
+    expect(desktopExecArg("/opt/llmlb")).toBe('"/opt/llmlb"');
+    expect(desktopExecArg('/a "b" $c `d` \\e 100%')).toBe('"/a \\"b\\" \\$c \\`d\\` \\\\e 100%%"');
+  });
+
+  it("lives in $XDG_CONFIG_HOME/autostart, else ~/.config/autostart", () => {
+    expect(xdgAutostartFile({ XDG_CONFIG_HOME: "/x" }, "/home/me")).toBe(
+      path.join("/x", "autostart", "llmlb.desktop"),
+    );
+    expect(xdgAutostartFile({}, "/home/me")).toBe(
+      path.join("/home/me", ".config", "autostart", "llmlb.desktop"),
+    );
+  });
+});
