@@ -169,6 +169,54 @@ describe("routing", () => {
     expect(broken.received.length).toBe(1);
   });
 
+  it("brings a failed node back as soon as its health check passes, not after a penalty", async () => {
+    // Time stands still for this control plane: a node marked down can only come back by its health.
+    const frozen = await startCore({
+      hubEndpoint: hub.url,
+      core: { clock: { now: () => 1_700_000_000_000 }, balancer: { slotsPerNode: 2 } },
+    });
+    const own: FakeNode[] = [];
+    try {
+      expect((await frozen.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(
+        201,
+      );
+      let failing = true;
+      own.push(
+        await startFakeNode(frozen, {
+          name: "flaky",
+          ready: [model],
+          handler: (request, response) => {
+            if (failing) return void response.writeHead(503).end("restarting");
+            if (request.url === "/v0/health") return void response.writeHead(200).end('{"status":"ok"}');
+            response
+              .writeHead(200, { "content-type": "application/json" })
+              .end(JSON.stringify(chatAnswer("flaky")));
+          },
+        }),
+      );
+      own.push(await startFakeNode(frozen, { name: "steady", ready: [model] }));
+      const frozenClient = new OpenAI({ baseURL: `${frozen.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const askFrozen = () =>
+        frozenClient.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] });
+      // Whichever node the first request tries, a failure of flaky marks it down.
+      for (let i = 0; i < 4; i++) expect((await askFrozen()).choices[0]?.message.content).toBe("from steady");
+      await waitFor("flaky's health to be checked", () =>
+        own[0]!.received.some((received) => received.path === "/v0/health"),
+      );
+      failing = false;
+      await waitFor(
+        "flaky to serve again",
+        async () => (await askFrozen()).choices[0]?.message.content === "from flaky",
+        {
+          timeoutMs: 10_000,
+        },
+      );
+    } finally {
+      await Promise.all(own.map((n) => n.close()));
+      await frozen.close();
+    }
+  });
+
   it("tries another node when one no longer has the model (404) or refuses the balancer (401)", async () => {
     await node("stale", {
       ready: [model],

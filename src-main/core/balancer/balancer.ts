@@ -11,6 +11,7 @@ import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
 import { unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
+import { createHealthProbe, type HealthProbeOptions } from "./healthProbe";
 import { pickNode } from "./routingPolicy";
 
 export interface BalancerOptions {
@@ -19,7 +20,7 @@ export interface BalancerOptions {
   log: Logger;
   clock: Clock;
   admission?: AdmissionOptions;
-  /** Requests one node runs at once (its parallel sequences). Default: 4. */
+  /** Requests one node runs at once until it reports its parallel sequences. Default: 4. */
   slotsPerNode?: number;
   /** Where request counts, latencies and speeds go. Default: nowhere. */
   metrics?: BalancerMetrics;
@@ -28,6 +29,8 @@ export interface BalancerOptions {
    * (endpoints that list it are offline). Default: an unregistered model is unknown (404).
    */
   unavailable?: (model: string) => AppError | undefined;
+  /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
+  healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
 }
 
 export interface Balancer {
@@ -66,6 +69,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   let turn = 0;
   let paused = false;
+  const health = createHealthProbe({
+    agent,
+    onHealthy: (nodeId) => {
+      load.markUp(nodeId);
+      log.info({ node: nodeId }, "node healthy again");
+    },
+    ...options.healthProbe,
+  });
+
+  function markDown(route: NodeRoute): void {
+    load.markDown(route, clock.now());
+    health.watch(route);
+  }
 
   function modelOf(request: FastifyRequest): string {
     const model = (request.body as { model?: unknown } | undefined)?.model;
@@ -140,6 +156,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       throw new NodeUnavailable(`node ${route.id} answered ${answer.statusCode}`);
     }
     load.markUp(route.id);
+    health.forget(route.id);
     // From here on the client gets bytes: never replayed elsewhere.
     const streaming = String(answer.headers["content-type"] ?? "").startsWith("text/event-stream");
     reply.hijack();
@@ -164,7 +181,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         answer.body.destroy();
         return 499;
       }
-      load.markDown(route.id, clock.now());
+      markDown(route);
       log.warn({ node: route.id, model, err: (cause as Error).message }, "node failed mid-answer");
       if (streaming) {
         const error = {
@@ -214,18 +231,20 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (reply.raw.destroyed) onClose();
     else reply.raw.once("close", onClose);
     const body = JSON.stringify(request.body);
-    const upCount = routes.filter((r) => !load.isDown(r.id, clock.now())).length;
+    // What the nodes that are up run at once: their reported sequences, or the default until loaded.
+    const up = routes.filter((route) => !load.isDown(route, clock.now()));
+    const capacity = up.reduce((sum, route) => sum + (route.slots ?? slotsPerNode), 0) || slotsPerNode;
     let release = () => {};
     const tried = new Set<string>();
     try {
-      release = await admission.enter(model, Math.max(1, upCount) * slotsPerNode, abort.signal);
+      release = await admission.enter(model, capacity, abort.signal);
       for (;;) {
         const now = clock.now();
         // The routes looked up for admission serve the first try; a retry looks again.
         const fresh = (tried.size === 0 ? routes : nodes.routesFor(model)).filter(
           (candidate) => !tried.has(candidate.id),
         );
-        const up = fresh.filter((candidate) => !load.isDown(candidate.id, now));
+        const up = fresh.filter((candidate) => !load.isDown(candidate, now));
         const pool = (up.length > 0 ? up : fresh).map((candidate) => ({
           ...candidate,
           outstanding: load.outstanding(candidate.id),
@@ -247,7 +266,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           return await attempt(started, chosen, model, request, reply, path, body, abort.signal);
         } catch (error) {
           if (!(error instanceof NodeUnavailable)) throw error;
-          load.markDown(chosen.id, clock.now());
+          markDown(chosen);
           log.warn(
             { node: chosen.id, model, err: error.message },
             "node failed before answering; trying another",
@@ -299,6 +318,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
       log.info({ paused }, paused ? "serving paused" : "serving resumed");
     },
     paused: () => paused,
-    dispose: () => agent.close(),
+    dispose() {
+      health.dispose();
+      return agent.close();
+    },
   };
 }

@@ -7,16 +7,19 @@ export interface NodeLoad {
   tokensPerSecond(nodeId: string, model: string): number | undefined;
   recordSpeed(nodeId: string, model: string, tokensPerSecond: number): void;
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
-  /** A node that failed a request is skipped for a while, longer each time in a row. */
-  markDown(nodeId: string, now: number): void;
+  /**
+   * A node that failed a request is skipped until it is healthy again (or, should nobody say so, for
+   * a while, longer each time in a row). A node back at another URL (it restarted) is not down.
+   */
+  markDown(route: { id: string; url: string }, now: number): void;
   markUp(nodeId: string): void;
-  isDown(nodeId: string, now: number): boolean;
+  isDown(route: { id: string; url: string }, now: number): boolean;
 }
 
 export function createNodeLoad(): NodeLoad {
   const outstanding = new Map<string, number>();
   const speeds = new Map<string, number>();
-  const down = new Map<string, { until: number; strikes: number }>();
+  const down = new Map<string, { until: number; strikes: number; url: string }>();
   return {
     outstanding: (nodeId) => outstanding.get(nodeId) ?? 0,
     begin: (nodeId) => void outstanding.set(nodeId, (outstanding.get(nodeId) ?? 0) + 1),
@@ -32,11 +35,18 @@ export function createNodeLoad(): NodeLoad {
         const [nodeId, model] = key.split("\n") as [string, string];
         return { nodeId, model, tokensPerSecond };
       }),
-    markDown(nodeId, now) {
-      const strikes = (down.get(nodeId)?.strikes ?? 0) + 1;
-      down.set(nodeId, { until: now + Math.min(30_000, 1000 * 2 ** (strikes - 1)), strikes });
+    markDown(route, now) {
+      const strikes = (down.get(route.id)?.strikes ?? 0) + 1;
+      down.set(route.id, {
+        until: now + Math.min(60_000, 5000 * 2 ** (strikes - 1)),
+        strikes,
+        url: route.url,
+      });
     },
     markUp: (nodeId) => void down.delete(nodeId),
-    isDown: (nodeId, now) => (down.get(nodeId)?.until ?? 0) > now,
+    isDown(route, now) {
+      const mark = down.get(route.id);
+      return mark !== undefined && mark.url === route.url && mark.until > now;
+    },
   };
 }

@@ -40,6 +40,10 @@ export interface NodeRoute {
   url: string;
   /** Sent as `Authorization: Bearer …`; an endpoint without an API key has none. */
   token?: string;
+  /** An llmlb worker (checked at `/v0/health`) or an endpoint (checked at `/v1/models`). Default: worker. */
+  kind?: "worker" | "endpoint";
+  /** Requests it runs at once for this model, as it reported once loaded. Default: unknown. */
+  slots?: number;
 }
 
 export interface NodeService {
@@ -71,6 +75,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // What each node holds in memory: live state, as fresh as its last heartbeat.
   const loaded = new Map<string, LoadedModel[]>();
   const now = () => new Date(clock.now()).toISOString();
+  // Where each model is ready, as of a registry version (every change of readiness bumps it).
+  let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
 
   const sweeper = setInterval(() => {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
@@ -128,10 +134,22 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     }),
     largestMemory: () => nodes.largestMemory(),
     routesFor(modelId) {
+      // The balancer asks on every request: the registry is read once per model and registry version.
+      if (readyCache.version !== options.registryVersion.current()) {
+        readyCache = { version: options.registryVersion.current(), byModel: new Map() };
+      }
+      let ready = readyCache.byModel.get(modelId);
+      if (!ready) {
+        ready = nodes.readyNodesFor(modelId);
+        // Only models some node has: clients can name any model, and must not grow this map.
+        if (ready.length > 0) readyCache.byModel.set(modelId, ready);
+      }
       // A node whose token this process has not seen yet (it restarted) is reachable after its next heartbeat.
-      return nodes.readyNodesFor(modelId).flatMap((node) => {
+      return ready.flatMap((node) => {
         const token = tokens.get(node.id);
-        return token ? [{ ...node, token }] : [];
+        if (!token) return [];
+        const slots = loaded.get(node.id)?.find((entry) => entry.model === modelId)?.sequences;
+        return [{ ...node, token, ...(slots ? { slots } : {}) }];
       });
     },
     notifySync() {

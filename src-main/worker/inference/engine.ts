@@ -1,3 +1,4 @@
+import os from "node:os";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import type { Backend } from "../../contract";
 import { AppError, isAppError } from "../../core/errors";
@@ -26,7 +27,10 @@ export interface InferenceEngineOptions {
   idleTtlMs?: number;
   /** Models loaded at once; node-llama-cpp's memory estimate may allow fewer. Default: 2. */
   maxLoadedModels?: number;
-  /** Parallel requests per model (sequences of its context); more wait for a free one. Default: 4. */
+  /**
+   * Most parallel requests per model (sequences of its context), fewer when memory is short; more
+   * wait for a free one. Default: 8.
+   */
   sequences?: number;
   /** Largest context per sequence, in tokens. Default: 4096 (or what the model was trained on, if less). */
   maxContextSize?: number;
@@ -100,8 +104,10 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       const { llama } = await getRuntime();
       const loaded = await loadLlamaModel(llama, path, {
         threads: options.threads,
-        sequences: options.sequences ?? 4,
+        sequences: options.sequences ?? 8,
         maxContextSize: options.maxContextSize ?? 4096,
+        freeMemoryBytes: async () =>
+          options.backend === "cpu" ? os.freemem() : (await llama.getVramState()).free,
       });
       loadedByPath.set(path, loaded);
       return loaded;

@@ -10,12 +10,18 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { createSlotPool, type SlotPool } from "./slotPool";
+import { chooseSequenceCount } from "./sequenceCount";
 
 export interface LoadedModelOptions {
   /** CPU threads for every context: node-llama-cpp's default collapses throughput on small machines. */
   threads: number;
-  /** Parallel sequences of the one context (continuous batching); requests beyond wait for one. */
+  /**
+   * Most parallel sequences of the one context (continuous batching); fewer when memory is short.
+   * Requests beyond wait for one.
+   */
   sequences: number;
+  /** Memory free for the context now, in bytes (RAM for the CPU, VRAM for a GPU). */
+  freeMemoryBytes: () => Promise<number>;
   /** Largest context per sequence; smaller when the model was trained on less or memory is short. */
   maxContextSize: number;
 }
@@ -44,17 +50,33 @@ export async function loadLlamaModel(
   // Loading and context creation throw InsufficientMemoryError on node-llama-cpp's estimate of memory.
   const model = await llama.loadModel({ modelPath });
   let context: LlamaContext;
+  let sequenceCount = 1;
   try {
+    const contextSize = Math.min(options.maxContextSize, model.trainContextSize);
+    // A quarter of what is free stays free: other models, the embedding context, the system.
+    const budgetBytes = (await options.freeMemoryBytes()) * 0.75;
+    sequenceCount = await chooseSequenceCount({
+      max: options.sequences,
+      budgetBytes,
+      bytesFor: async (sequences) => {
+        const need = await model.fileInsights.estimateContextResourceRequirementsV2({
+          contextSize,
+          modelGpuLayers: model.gpuLayers,
+          sequences,
+        });
+        return model.gpuLayers > 0 ? need.gpuVram : need.cpuRam;
+      },
+    });
     context = await model.createContext({
       threads: options.threads,
-      sequences: options.sequences,
+      sequences: sequenceCount,
       contextSize: { max: options.maxContextSize },
     });
   } catch (error) {
     await model.dispose();
     throw error;
   }
-  const sequences = createSlotPool(Array.from({ length: options.sequences }, () => context.getSequence()));
+  const sequences = createSlotPool(Array.from({ length: sequenceCount }, () => context.getSequence()));
   // Resolved once: node-llama-cpp maps a GGUF's Jinja template to its matching built-in wrapper (ChatML, ...).
   const chatWrapper = resolveChatWrapper(model);
   const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null;
