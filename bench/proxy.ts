@@ -10,6 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Agent, request } from "undici";
@@ -28,9 +29,12 @@ const STREAM_GAP_MS = 5;
 const CONCURRENCIES = [1, 32] as const;
 const RUN_SECONDS = 3;
 const WARMUP_SECONDS = 1;
-/** wrk stops at this many answers even before RUN_SECONDS are up. */
-const MAX_REQUESTS = 100_000;
-const ROUNDS = 2;
+/**
+ * Runs per path and concurrency. The paths take turns (the order rotating every round), so a
+ * burst of noise on the shared cores lands on all of them; medians, and ratios of runs of the same
+ * round, keep one lucky or unlucky run from deciding the verdict.
+ */
+const ROUNDS = 5;
 /** Streaming requests timed chunk by chunk, per path and concurrency. */
 const GAP_REQUESTS = { 1: 40, 32: 128 } as const;
 const NGINX = "/usr/sbin/nginx";
@@ -348,17 +352,15 @@ interface WrkResult {
   errors: number;
 }
 
-/** A wrk script: POSTs `body`, stops a thread after `limit` answers, prints its numbers as JSON. */
+/**
+ * A wrk script: POSTs `body` for the whole run, prints its numbers as JSON. (No early stop: wrk
+ * divides by the full run time even when a thread stops early, which would cap every rate.)
+ */
 function wrkScript(body: string): string {
   return `
 wrk.method = "POST"
 wrk.body = ${JSON.stringify(body)}
 wrk.headers["Content-Type"] = "application/json"
-local answered = 0
-response = function(status, headers, body)
-  answered = answered + 1
-  if answered >= ${MAX_REQUESTS} then wrk.thread:stop() end
-end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('BENCH {"requests":%d,"duration_us":%d,"p50_us":%f,"p99_us":%f,"errors":%d}\\n',
@@ -464,8 +466,9 @@ export async function benchProxy(): Promise<void> {
     };
 
     console.log(
-      `  wrk -t1, ${RUN_SECONDS} s or ${MAX_REQUESTS.toLocaleString("en")} answers a run, best of ${ROUNDS} rounds ` +
-        `(paths alternate); ${nginx.version}, 1 worker process; 2 cores shared by wrk, the node thread and the proxy`,
+      `  wrk -t1, ${WARMUP_SECONDS} s warm-up then ${ROUNDS} rounds of ${RUN_SECONDS} s per path, the paths taking turns; ` +
+        `medians of the rounds; ${nginx.version}, 1 worker process; ` +
+        `${os.availableParallelism()} cores shared by wrk, the node thread and the proxy`,
     );
     for (const kind of ["instant", "stream"] as const) {
       console.log(
@@ -474,19 +477,33 @@ export async function benchProxy(): Promise<void> {
           : `  streaming node (${STREAM_CHUNKS} SSE chunks, ${STREAM_GAP_MS} ms apart; latency = the whole answer):`,
       );
       for (const concurrency of CONCURRENCIES) {
-        const best: Partial<Record<PathName, WrkResult>> = {};
+        const runs: Record<PathName, WrkResult[]> = { direct: [], llmlb: [], nginx: [] };
         for (const name of PATHS) await runWrk(scripts[kind], urls[kind][name], concurrency, WARMUP_SECONDS);
         for (let round = 0; round < ROUNDS; round++) {
-          for (const name of PATHS) {
-            const result = await runWrk(scripts[kind], urls[kind][name], concurrency, RUN_SECONDS);
-            if (!best[name] || result.requestsPerSecond > best[name].requestsPerSecond) best[name] = result;
+          const turn = round % PATHS.length;
+          for (const name of [...PATHS.slice(turn), ...PATHS.slice(0, turn)]) {
+            runs[name].push(await runWrk(scripts[kind], urls[kind][name], concurrency, RUN_SECONDS));
           }
         }
-        const direct = best.direct!;
-        const llmlb = best.llmlb!;
-        const proxy = best.nginx!;
+        const typical = (name: PathName): WrkResult => {
+          const of = (field: keyof WrkResult) =>
+            percentile(
+              runs[name].map((run) => run[field]),
+              50,
+            );
+          return {
+            requestsPerSecond: of("requestsPerSecond"),
+            requests: of("requests"),
+            p50: of("p50"),
+            p99: of("p99"),
+            errors: runs[name].reduce((sum, run) => sum + run.errors, 0),
+          };
+        };
+        const direct = typical("direct");
+        const llmlb = typical("llmlb");
+        const proxy = typical("nginx");
         for (const name of PATHS) {
-          const r = best[name]!;
+          const r = typical(name);
           const label = name === "direct" ? `c=${concurrency}`.padEnd(5) : "".padEnd(5);
           const added =
             name === "direct"
@@ -497,10 +514,13 @@ export async function benchProxy(): Promise<void> {
             `    ${label} ${name.padEnd(6)} ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${lat(r.p50)}  p99 ${lat(r.p99)}${added}${errors}`,
           );
         }
-        const ratio = llmlb.requestsPerSecond / proxy.requestsPerSecond;
+        // Each llmlb run against the nginx run of the same round, a few seconds apart.
+        const ratios = runs.llmlb.map((run, i) => run.requestsPerSecond / runs.nginx[i]!.requestsPerSecond);
+        const ratio = percentile(ratios, 50);
         const addedP50 = llmlb.p50 - direct.p50;
         console.log(
-          `          llmlb/nginx req/s ${ratio.toFixed(2)}  target >= 0.5: ${verdict(ratio >= 0.5)}` +
+          `          llmlb/nginx req/s ${ratio.toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` +
+            `  target >= 0.5: ${verdict(ratio >= 0.5)}` +
             ` (nginx/direct ${(proxy.requestsPerSecond / direct.requestsPerSecond).toFixed(2)})` +
             (concurrency === 1
               ? `;  llmlb added p50 ${signed(addedP50)}  target <= 0.3 ms: ${verdict(addedP50 <= 0.3)}`

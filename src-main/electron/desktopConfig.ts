@@ -1,23 +1,13 @@
-import fs from "node:fs";
 import path from "node:path";
-import { resolveConfig, type Config } from "../core/config";
+import type { Config } from "../core/config";
+import { resolveConfigWithFile } from "../core/configFile";
 
 /**
  * The desktop app's configuration, resolved as `llmlb serve` resolves it (defaults < `<dataDir>/config.json`
  * < environment), so the port and cache folder saved from Settings apply at the next start here too.
  */
-export function loadDesktopConfig(env: Record<string, string | undefined>): Config {
-  const first = resolveConfig({ env });
-  const file = path.join(first.dataDir, "config.json");
-  let saved: Record<string, unknown> | undefined;
-  try {
-    saved = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
-      throw new Error(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  return saved ? resolveConfig({ env, file: saved }) : first;
-}
+export const loadDesktopConfig = (env: Record<string, string | undefined>): Config =>
+  resolveConfigWithFile({ env });
 
 /**
  * Chromium's own profile (cookies, caches) lives in the data directory, so one data directory is one app:

@@ -23,3 +23,12 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** A process's command line, its arguments joined by spaces ("" once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return "";
+  }
+}

@@ -5,7 +5,7 @@ import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
-import { childPids } from "../helpers/processes";
+import { childPids, commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 import fs from "node:fs";
@@ -73,6 +73,8 @@ describe("the OpenAI SDK against llmlb", () => {
       model,
       messages: [{ role: "user", content: "Hello" }],
       max_tokens: 8,
+      // Greedy: the same answer every run (sampled, the random-weight model may end early).
+      temperature: 0,
     });
     expect(typeof answer.choices[0]?.message.content).toBe("string");
     expect(answer.choices[0]?.finish_reason).toBe("length");
@@ -177,7 +179,8 @@ describe("the OpenAI SDK against llmlb", () => {
     );
     const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
     await Promise.all(iterators.map((iterator) => iterator.next()));
-    const workers = childPids(serve.child.pid!);
+    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
+    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
     expect(workers).toHaveLength(2);
     process.kill(workers[0]!, "SIGKILL");
 

@@ -43,4 +43,18 @@ describe("admission", () => {
     await expect(admission.enter("m", 1, never)).rejects.toThrow(/no slot freed within 50 ms/);
     expect(admission.depth("m")).toEqual({ running: 1, waiting: 0 });
   });
+
+  it("tryEnter admits at once while there is room, and otherwise leaves the request to wait", async () => {
+    const admission = createAdmission({ queueTimeoutMs: 5000 });
+    const first = admission.tryEnter("m", 1);
+    expect(first).toBeTypeOf("function");
+    expect(admission.tryEnter("m", 1)).toBeUndefined();
+    const waiting = admission.enter("m", 1, never);
+    expect(admission.depth("m")).toEqual({ running: 1, waiting: 1 });
+    // The slot freed goes to the waiter, not to whoever tries next.
+    first!();
+    expect(admission.tryEnter("m", 1)).toBeUndefined();
+    (await waiting)();
+    expect(admission.depths()).toEqual([]);
+  });
 });

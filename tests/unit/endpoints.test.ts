@@ -134,7 +134,9 @@ describe("endpoint service", () => {
     expect(added).toMatchObject({ url: "http://h:8000/proxy/v1", status: "online", models: ["a", "b"] });
     expect(probes[0]).toMatchObject({ url: "http://h:8000/proxy/v1", apiKey: "sk-1" });
     expect(changes).toEqual([{ endpointId: added.id, removed: false, models: ["a", "b"] }]);
-    expect(service.routesFor("a")).toEqual([{ id: added.id, url: "http://h:8000/proxy", token: "sk-1" }]);
+    expect(service.routesFor("a")).toEqual([
+      { id: added.id, kind: "endpoint", url: "http://h:8000/proxy", token: "sk-1" },
+    ]);
     expect(service.routesFor("c")).toEqual([]);
     const version = registryVersion.current();
 
@@ -189,7 +191,9 @@ describe("endpoint service", () => {
         return ["a", "z"];
       },
     });
-    expect(again.routesFor("a")).toEqual([{ id: expect.any(String), url: "http://h:11434" }]);
+    expect(again.routesFor("a")).toEqual([
+      { id: expect.any(String), kind: "endpoint", url: "http://h:11434" },
+    ]);
     await vi.advanceTimersByTimeAsync(0);
     expect(probes).toHaveLength(1);
     expect(again.list().data[0]?.models).toEqual(["a", "z"]);

@@ -13,6 +13,8 @@ export interface AdmissionOptions {
  * Retry-After).
  */
 export interface Admission {
+  /** A release function if the request may run now; undefined if it would have to wait. */
+  tryEnter(model: string, capacity: number): (() => void) | undefined;
   /** Resolves with a release function once the request may run. */
   enter(model: string, capacity: number, signal: AbortSignal): Promise<() => void>;
   depth(model: string): { running: number; waiting: number };
@@ -55,17 +57,27 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
   const overloaded = (model: string, why: string) =>
     new AppError("balancer.overloaded", `Model ${model} is busy: ${why}. Retry shortly.`, { retryAfter: 1 });
 
+  function gateOf(model: string, capacity: number): Gate {
+    let gate = gates.get(model);
+    if (!gate) gates.set(model, (gate = { running: 0, capacity, waiting: [] }));
+    gate.capacity = capacity;
+    pump(gate);
+    return gate;
+  }
+
+  function tryEnter(model: string, capacity: number): (() => void) | undefined {
+    const gate = gateOf(model, capacity);
+    if (gate.running >= gate.capacity || gate.waiting.length > 0) return undefined;
+    gate.running++;
+    return releaser(model, gate);
+  }
+
   return {
+    tryEnter,
     enter(model, capacity, signal) {
-      let gate = gates.get(model);
-      if (!gate) gates.set(model, (gate = { running: 0, capacity, waiting: [] }));
-      const open = gate;
-      open.capacity = capacity;
-      pump(open);
-      if (open.running < open.capacity && open.waiting.length === 0) {
-        open.running++;
-        return Promise.resolve(releaser(model, open));
-      }
+      const admitted = tryEnter(model, capacity);
+      if (admitted) return Promise.resolve(admitted);
+      const open = gateOf(model, capacity);
       if (open.waiting.length >= queueSize) return Promise.reject(overloaded(model, "the queue is full"));
       return new Promise((resolve, reject) => {
         const entry = {

@@ -1,6 +1,5 @@
-import { once } from "node:events";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { Agent, type Dispatcher } from "undici";
+import { Agent } from "undici";
 import type { Clock } from "../clock";
 import { AppError, isAppError, toHttpError } from "../errors";
 import type { Logger } from "../logger";
@@ -13,6 +12,8 @@ import { unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
 import { createHealthProbe, type HealthProbeOptions } from "./healthProbe";
 import { pickNode } from "./routingPolicy";
+import { proxyToNode } from "./proxyToNode";
+import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 
 export interface BalancerOptions {
   nodes: NodeService;
@@ -33,8 +34,18 @@ export interface BalancerOptions {
   healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
 }
 
+/** An inference request's body: as the client sent it, and parsed. */
+export interface InferenceBody {
+  /** Forwarded byte for byte: nodes get exactly what the client wrote. */
+  raw: Buffer;
+  json: unknown;
+}
+
 export interface Balancer {
-  /** Sends an OpenAI request on to a node that has its model ready, streaming the answer back. */
+  /**
+   * Sends an OpenAI request (its body an InferenceBody) on to a node that has its model ready,
+   * streaming the answer back.
+   */
   forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<void>;
   queueDepth(model: string): { running: number; waiting: number };
   queueDepths(): { model: string; running: number; waiting: number }[];
@@ -46,19 +57,11 @@ export interface Balancer {
   dispose(): Promise<void>;
 }
 
-// Hop-by-hop headers are the connection's own, not the answer's.
-const hopByHop = new Set([
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "proxy-connection",
-]);
-
-/** Failed before the client saw a byte: another node may take the request. */
-class NodeUnavailable extends Error {}
+/** Where a node's URL and an OpenAI path lead, as undici takes them. */
+interface Target {
+  origin: string;
+  path: string;
+}
 
 export function createBalancer(options: BalancerOptions): Balancer {
   const { nodes, models, log, clock } = options;
@@ -83,8 +86,44 @@ export function createBalancer(options: BalancerOptions): Balancer {
     health.watch(route);
   }
 
-  function modelOf(request: FastifyRequest): string {
-    const model = (request.body as { model?: unknown } | undefined)?.model;
+  // Parsing a node's URL on every request shows in profiles; node URLs change only when nodes restart.
+  // By URL, then path: no key string to build and hash per request.
+  const targets = new Map<string, Map<string, Target>>();
+  function targetOf(route: NodeRoute, path: string): Target {
+    let byPath = targets.get(route.url);
+    if (!byPath) {
+      if (targets.size >= 256) targets.clear();
+      targets.set(route.url, (byPath = new Map()));
+    }
+    let target = byPath.get(path);
+    if (!target) {
+      // A route's URL may carry a path prefix (an endpoint at https://host/openai/v1 is reached at
+      // https://host/openai + /v1/chat/completions); undici takes the origin and the path apart.
+      const url = new URL(`${route.url.replace(/\/+$/, "")}${path}`);
+      byPath.set(path, (target = { origin: url.origin, path: url.pathname }));
+    }
+    return target;
+  }
+
+  /** The node to try next among those not tried yet: one that is up, else any (it may be back). */
+  function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
+    const now = clock.now();
+    const fresh = routes.filter((candidate) => !tried.has(candidate.id));
+    const up = fresh.filter((candidate) => !load.isDown(candidate, now));
+    const pool = up.length > 0 ? up : fresh;
+    // The policy has nothing to weigh with one node (the usual case of one machine).
+    if (pool.length <= 1) return pool[0];
+    const candidates = pool.map((route) => ({
+      id: route.id,
+      route,
+      outstanding: load.outstanding(route.id),
+      tokensPerSecond: load.tokensPerSecond(route.id, model),
+    }));
+    return pickNode(candidates, turn++)?.route;
+  }
+
+  function modelOf(json: unknown): string {
+    const model = (json as { model?: unknown } | null | undefined)?.model;
     if (typeof model !== "string" || model.length === 0) {
       throw new AppError(
         "request.invalid",
@@ -117,6 +156,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     throw unavailableError(registered);
   }
 
+  /** One try at a node; resolves with the status the client got, or undefined to try another node. */
   async function attempt(
     requestStarted: number,
     route: NodeRoute,
@@ -124,91 +164,68 @@ export function createBalancer(options: BalancerOptions): Balancer {
     request: FastifyRequest,
     reply: FastifyReply,
     path: string,
-    body: string,
-    signal: AbortSignal,
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     const started = clock.now();
-    // A route's URL may carry a path prefix (an endpoint at https://host/openai/v1 is reached at
-    // https://host/openai + /v1/chat/completions); undici takes the origin and the path apart.
-    const target = new URL(`${route.url.replace(/\/+$/, "")}${path}`);
-    let answer: Dispatcher.ResponseData;
-    try {
-      answer = await agent.request({
-        origin: target.origin,
-        path: target.pathname,
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: request.headers.accept ?? "application/json",
-          ...(route.token ? { authorization: `Bearer ${route.token}` } : {}),
+    const { origin, path: targetPath } = targetOf(route, path);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: request.headers.accept ?? "application/json",
+    };
+    if (route.token) headers.authorization = `Bearer ${route.token}`;
+    let streaming = false;
+    let tokens: TokenCounter | undefined;
+    const outcome = await proxyToNode(
+      agent,
+      { origin, path: targetPath, headers, body: (request.body as InferenceBody).raw },
+      reply.raw,
+      {
+        onHead(status, answerHeaders) {
+          // From here on the client gets bytes: never replayed elsewhere.
+          reply.hijack();
+          streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");
+          tokens = createTokenCounter(streaming, status);
+          const firstByte = clock.now();
+          // Once the bytes that came with the head are written: the client need not wait for this.
+          queueMicrotask(() => {
+            load.markUp(route.id);
+            health.forget(route.id);
+            options.metrics?.firstByte(model, (firstByte - requestStarted) / 1000);
+          });
         },
-        body,
-        signal,
-      });
-    } catch (cause) {
-      if (signal.aborted) throw cause;
-      throw new NodeUnavailable(`node ${route.id} unreachable: ${(cause as Error).message}`);
-    }
-    // 5xx, and a node that no longer has the model or no longer knows our token, are the node's
-    // trouble, not the request's: another node may answer.
-    if (answer.statusCode >= 500 || answer.statusCode === 401 || answer.statusCode === 404) {
-      await answer.body.dump();
-      throw new NodeUnavailable(`node ${route.id} answered ${answer.statusCode}`);
-    }
-    load.markUp(route.id);
-    health.forget(route.id);
-    // From here on the client gets bytes: never replayed elsewhere.
-    const streaming = String(answer.headers["content-type"] ?? "").startsWith("text/event-stream");
-    reply.hijack();
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !hopByHop.has(name)) headers[name] = value;
-    }
-    reply.raw.writeHead(answer.statusCode, headers);
-    options.metrics?.firstByte(model, (clock.now() - requestStarted) / 1000);
-    let events = 0;
-    const jsonChunks: Buffer[] = [];
-    try {
-      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
-        if (streaming) events += chunk.toString("latin1").split("\ndata: ").length;
-        else if (answer.statusCode === 200 && jsonChunks.length < 64) jsonChunks.push(chunk);
-        // A client that stops reading slows the node down; one that leaves aborts the wait.
-        if (!reply.raw.write(chunk)) await once(reply.raw, "drain", { signal });
-      }
-      reply.raw.end();
-    } catch (cause) {
-      if (signal.aborted) {
-        answer.body.destroy();
+        onChunk(chunk) {
+          tokens!.add(chunk);
+        },
+      },
+    );
+    switch (outcome.type) {
+      case "answered":
+        recordSpeed(route.id, model, tokens!.count(), clock.now() - started);
+        return outcome.status;
+      case "left":
         return 499;
-      }
-      markDown(route);
-      log.warn({ node: route.id, model, err: (cause as Error).message }, "node failed mid-answer");
-      if (streaming) {
-        const error = {
-          error: {
-            message: "The node serving this request failed; retry the request.",
-            type: "server_error",
-            code: "node.crashed",
-          },
-        };
-        reply.raw.end(`data: ${JSON.stringify(error)}\n\n`);
-      } else {
-        reply.raw.destroy();
-      }
-      return 502;
-    }
-    recordSpeed(route.id, model, streaming ? events : completionTokens(jsonChunks), clock.now() - started);
-    return answer.statusCode;
-  }
-
-  function completionTokens(chunks: Buffer[]): number {
-    try {
-      return (
-        (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { usage?: { completion_tokens?: number } })
-          .usage?.completion_tokens ?? 0
-      );
-    } catch {
-      return 0;
+      case "unavailable":
+        markDown(route);
+        log.warn(
+          { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
+          "node failed before answering; trying another",
+        );
+        return undefined;
+      case "cut":
+        markDown(route);
+        log.warn({ node: route.id, model, err: outcome.cause.message }, "node failed mid-answer");
+        if (streaming) {
+          const error = {
+            error: {
+              message: "The node serving this request failed; retry the request.",
+              type: "server_error",
+              code: "node.crashed",
+            },
+          };
+          reply.raw.end(`data: ${JSON.stringify(error)}\n\n`);
+        } else {
+          reply.raw.destroy();
+        }
+        return 502;
     }
   }
 
@@ -223,34 +240,21 @@ export function createBalancer(options: BalancerOptions): Balancer {
     path: string,
     model: string,
     started: number,
-  ) {
+  ): Promise<number> {
     const routes = routesOrExplain(model);
-    const abort = new AbortController();
-    // A client that goes away aborts its request at the node, which frees the sequence.
-    const onClose = () => reply.raw.writableFinished || abort.abort(new Error("client disconnected"));
-    if (reply.raw.destroyed) onClose();
-    else reply.raw.once("close", onClose);
-    const body = JSON.stringify(request.body);
     // What the nodes that are up run at once: their reported sequences, or the default until loaded.
-    const up = routes.filter((route) => !load.isDown(route, clock.now()));
-    const capacity = up.reduce((sum, route) => sum + (route.slots ?? slotsPerNode), 0) || slotsPerNode;
-    let release = () => {};
+    const now = clock.now();
+    let capacity = 0;
+    for (const route of routes) if (!load.isDown(route, now)) capacity += route.slots ?? slotsPerNode;
+    capacity ||= slotsPerNode;
+    const release = admission.tryEnter(model, capacity) ?? (await waitForSlot(reply, model, capacity));
+    // The client left while queued: there is nobody to answer.
+    if (!release) return 499;
     const tried = new Set<string>();
     try {
-      release = await admission.enter(model, capacity, abort.signal);
       for (;;) {
-        const now = clock.now();
         // The routes looked up for admission serve the first try; a retry looks again.
-        const fresh = (tried.size === 0 ? routes : nodes.routesFor(model)).filter(
-          (candidate) => !tried.has(candidate.id),
-        );
-        const up = fresh.filter((candidate) => !load.isDown(candidate, now));
-        const pool = (up.length > 0 ? up : fresh).map((candidate) => ({
-          ...candidate,
-          outstanding: load.outstanding(candidate.id),
-          tokensPerSecond: load.tokensPerSecond(candidate.id, model),
-        }));
-        const chosen = pickNode(pool, turn++);
+        const chosen = choose(tried.size === 0 ? routes : nodes.routesFor(model), tried, model);
         if (!chosen) {
           throw new AppError(
             "balancer.no_node",
@@ -263,30 +267,43 @@ export function createBalancer(options: BalancerOptions): Balancer {
         tried.add(chosen.id);
         load.begin(chosen.id);
         try {
-          return await attempt(started, chosen, model, request, reply, path, body, abort.signal);
-        } catch (error) {
-          if (!(error instanceof NodeUnavailable)) throw error;
-          markDown(chosen);
-          log.warn(
-            { node: chosen.id, model, err: error.message },
-            "node failed before answering; trying another",
-          );
+          const status = await attempt(started, chosen, model, request, reply, path);
+          if (status !== undefined) return status;
         } finally {
           load.end(chosen.id);
         }
       }
-    } catch (error) {
-      // The client left (while queued or waiting for a node): there is nobody to answer.
-      if (abort.signal.aborted && !isAppError(error)) return 499;
-      throw error;
     } finally {
       release();
+    }
+  }
+
+  /** Waits in the queue for a slot: its release, or undefined when the client left meanwhile. */
+  async function waitForSlot(
+    reply: FastifyReply,
+    model: string,
+    capacity: number,
+  ): Promise<(() => void) | undefined> {
+    const client = reply.raw;
+    if (client.destroyed) return undefined;
+    // Only queued requests need a signal: AbortControllers cost, and most requests never wait.
+    const abort = new AbortController();
+    const onClose = () => client.writableFinished || abort.abort(new Error("client disconnected"));
+    client.once("close", onClose);
+    try {
+      return await admission.enter(model, capacity, abort.signal);
+    } catch (error) {
+      if (abort.signal.aborted && !isAppError(error)) return undefined;
+      throw error;
+    } finally {
+      client.off("close", onClose);
     }
   }
 
   return {
     async forward(request, reply, path) {
       const started = clock.now();
+      const body = request.body as InferenceBody;
       // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
       let label = "unknown";
       let status = 500;
@@ -298,13 +315,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
             { retryAfter: 5 },
           );
         }
-        const model = modelOf(request);
+        const model = modelOf(body.json);
         status = await route(request, reply, path, model, started);
         label = model;
       } catch (error) {
         status = toHttpError(toAppError(error)).status;
-        // Requests for models that are not registered never reach here with their name.
-        if (status !== 404 && status !== 400) label = (request.body as { model?: string }).model ?? label;
+        // Requests for models that are not registered never reach here with their name (while
+        // paused, no model was looked up: those stay unknown).
+        const checked =
+          status !== 404 && status !== 400 && !(isAppError(error) && error.code === "serving.paused");
+        if (checked) label = (body.json as { model?: string }).model ?? label;
         throw error;
       } finally {
         options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);

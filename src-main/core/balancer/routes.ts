@@ -1,12 +1,28 @@
 import type { FastifyInstance } from "fastify";
-import type { Balancer } from "./balancer";
+import type { Balancer, InferenceBody } from "./balancer";
 
 /** The OpenAI inference routes, each forwarded to a node that has the requested model ready. */
 export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer): void {
-  for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) {
-    // Long prompts and many-message chats are bigger than management bodies.
-    app.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) =>
-      balancer.forward(request, reply, path),
+  // A scope of their own: here a JSON body is kept as sent besides being parsed, so nodes get the
+  // client's bytes rather than a serialization of them, which also spares the work of one.
+  void app.register(async (scope) => {
+    const { onProtoPoisoning, onConstructorPoisoning } = scope.initialConfig;
+    // Fastify's own JSON parser still judges the body: the same errors, the same poisoning checks.
+    const parseJson = scope.getDefaultJsonParser(
+      onProtoPoisoning ?? "error",
+      onConstructorPoisoning ?? "error",
     );
-  }
+    scope.removeContentTypeParser("application/json");
+    scope.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw: Buffer, done) => {
+      parseJson(request, raw.toString("utf8"), (error, json) =>
+        error ? done(error) : done(null, { raw, json } satisfies InferenceBody),
+      );
+    });
+    for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) {
+      // Long prompts and many-message chats are bigger than management bodies.
+      scope.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) =>
+        balancer.forward(request, reply, path),
+      );
+    }
+  });
 }

@@ -145,12 +145,17 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         if (ready.length > 0) readyCache.byModel.set(modelId, ready);
       }
       // A node whose token this process has not seen yet (it restarted) is reachable after its next heartbeat.
-      return ready.flatMap((node) => {
+      // A plain loop, no spreads: this runs for every inference request.
+      const routes: NodeRoute[] = [];
+      for (const node of ready) {
         const token = tokens.get(node.id);
-        if (!token) return [];
+        if (!token) continue;
+        const route: NodeRoute = { id: node.id, url: node.url, token };
         const slots = loaded.get(node.id)?.find((entry) => entry.model === modelId)?.sequences;
-        return [{ ...node, token, ...(slots ? { slots } : {}) }];
-      });
+        if (slots) route.slots = slots;
+        routes.push(route);
+      }
+      return routes;
     },
     notifySync() {
       for (const node of nodes.list()) {

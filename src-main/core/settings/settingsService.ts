@@ -5,6 +5,7 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
 import type { SecretStore } from "./secretStore";
+import { configFilePath, readConfigFile } from "../configFile";
 
 /** Starting the desktop app at login: only the Electron shell can do it. */
 export interface LoginItem {
@@ -39,14 +40,13 @@ type FileSettings = { port?: number; hubCacheDir?: string } & Record<string, unk
  */
 export function createSettingsService(options: SettingsServiceOptions): SettingsService {
   const { config, hfTokenStore, loginItem, log } = options;
-  const configFile = path.join(config.dataDir, "config.json");
+  const configFile = configFilePath(config.dataDir);
   let saved = hfTokenStore.read();
 
   function readFile(): FileSettings {
     try {
-      return JSON.parse(fs.readFileSync(configFile, "utf8")) as FileSettings;
+      return (readConfigFile(config.dataDir) ?? {}) as FileSettings;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
       throw new AppError("input.invalid", `${configFile} is not valid JSON; fix or remove it.`, {
         cause: error,
       });

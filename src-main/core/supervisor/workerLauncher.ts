@@ -54,10 +54,15 @@ export function createNodeWorkerLauncher(options: NodeWorkerLauncherOptions): Wo
             buffered = lines.pop()!;
             for (const line of lines) if (line) onOutput(line);
           });
+          stream?.on("end", () => buffered && onOutput(buffered));
         }
       }
       const exited = new Promise<WorkerExit>((resolve) => {
-        child.once("exit", (code, signal) => resolve({ code, signal }));
+        // With its output piped, the exit counts once the output is read to its end ('close'): the
+        // device probe's answer is its last line, and 'exit' may come before it is read.
+        child.once(onOutput ? "close" : "exit", (code: number | null, signal: NodeJS.Signals | null) =>
+          resolve({ code, signal }),
+        );
         child.once("error", () => resolve({ code: child.exitCode ?? 1, signal: null }));
       });
       return {

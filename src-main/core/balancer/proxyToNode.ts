@@ -1,0 +1,155 @@
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+
+/** One try at a node: where it goes and what it carries. */
+export interface NodeRequest {
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+  /** The client's body, byte for byte. */
+  body: Buffer;
+}
+
+/**
+ * How a try ended:
+ * - `answered`: the node's answer reached the client whole;
+ * - `unavailable`: the node could not be reached, or answered 5xx, 401 or 404, before the client saw
+ *   a byte: another node may take the request;
+ * - `cut`: the node failed mid-answer; the client has part of it, and it is never replayed;
+ * - `left`: the client went away, and the request at the node was aborted.
+ */
+export type ProxyOutcome =
+  | { type: "answered"; status: number }
+  | { type: "unavailable"; reason: string }
+  | { type: "cut"; cause: Error }
+  | { type: "left" };
+
+export interface AnswerObserver {
+  /** The answer's head goes to the client next: from here on the request is the client's. */
+  onHead(status: number, headers: IncomingHttpHeaders): void;
+  /** Each chunk of the body on its way to the client. */
+  onChunk(chunk: Buffer): void;
+}
+
+// Hop-by-hop headers are the connection's own, not the answer's.
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-connection",
+]);
+
+/** Bytes of a refused answer read before its connection is given up instead. */
+const maxDropped = 128 * 1024;
+
+/** 5xx, and a node that no longer has the model or no longer knows our token, are the node's trouble. */
+const nodesTrouble = (status: number) => status >= 500 || status === 401 || status === 404;
+
+/**
+ * Sends the request to a node and streams its answer to the client chunk by chunk. Undici's
+ * dispatch API rather than `request()`: no body stream, async iterator or AbortSignal per request,
+ * which at the rates of a small model on a fast node were most of what the proxy itself cost.
+ */
+export function proxyToNode(
+  dispatcher: Dispatcher,
+  request: NodeRequest,
+  client: ServerResponse,
+  observer: AnswerObserver,
+): Promise<ProxyOutcome> {
+  return new Promise((resolve) => {
+    if (client.destroyed) return resolve({ type: "left" });
+    const { origin, path, headers, body } = request;
+    dispatcher.dispatch(
+      { origin, path, method: "POST", headers, body },
+      new AnswerRelay(client, observer, resolve),
+    );
+  });
+}
+
+/** Undici's handler for one try: passes the node's answer on to the client, or drops it. */
+class AnswerRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private left = false;
+  /** Waiting for the head; dropping an answer another node may do better; passing it on. */
+  private phase: "waiting" | "refusing" | "passing" = "waiting";
+  private status = 0;
+  /** Bytes of a refused answer read so far. */
+  private dropped = 0;
+  private readonly onClose = this.clientClosed.bind(this);
+
+  constructor(
+    private readonly client: ServerResponse,
+    private readonly observer: AnswerObserver,
+    private readonly resolve: (outcome: ProxyOutcome) => void,
+  ) {
+    client.on("close", this.onClose);
+  }
+
+  /** A client that goes away aborts its request at the node, which frees the sequence. */
+  private clientClosed(): void {
+    if (this.client.writableFinished) return;
+    this.left = true;
+    this.controller?.abort(new Error("client disconnected"));
+  }
+
+  private finish(outcome: ProxyOutcome): void {
+    this.client.off("close", this.onClose);
+    this.resolve(outcome);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.left) controller.abort(new Error("client disconnected"));
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    status: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (status < 200) return; // informational: the real head follows
+    this.status = status;
+    this.phase = nodesTrouble(status) ? "refusing" : "passing";
+    if (this.phase === "refusing") return;
+    this.observer.onHead(status, headers);
+    const passed: IncomingHttpHeaders = {};
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined && !hopByHop.has(name)) passed[name] = value;
+    }
+    this.client.writeHead(status, passed);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase === "refusing") {
+      // As undici's dump(): a short refusal is read to its end, so the connection stays in the pool.
+      this.dropped += chunk.length;
+      if (this.dropped > maxDropped) controller.abort(new Error(`answered ${this.status}`));
+      return;
+    }
+    this.observer.onChunk(chunk);
+    // A client that stops reading slows the node down.
+    if (!this.client.write(chunk)) {
+      controller.pause();
+      this.client.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.phase !== "passing")
+      return this.finish({ type: "unavailable", reason: `answered ${this.status}` });
+    this.client.end();
+    this.finish({ type: "answered", status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.left) this.finish({ type: "left" });
+    else if (this.phase === "passing") this.finish({ type: "cut", cause: error });
+    else if (this.phase === "refusing")
+      this.finish({ type: "unavailable", reason: `answered ${this.status}` });
+    else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}` });
+  }
+}

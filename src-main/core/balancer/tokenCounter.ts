@@ -1,0 +1,64 @@
+/**
+ * What an answer generated, counted as its chunks pass to the client: the events of a stream, or
+ * the `usage.completion_tokens` of a JSON answer. The balancer measures node speed with it.
+ */
+export interface TokenCounter {
+  add(chunk: Buffer): void;
+  count(): number;
+}
+
+const eventStart = "\ndata: ";
+const usageKey = '"completion_tokens"';
+/** A JSON answer longer than this many chunks is not counted (its usage comes last). */
+const maxJsonChunks = 64;
+
+export function createTokenCounter(streaming: boolean, status: number): TokenCounter {
+  return streaming ? new EventCounter() : new UsageReader(status);
+}
+
+// Classes rather than closures: one of these is made for every request.
+
+class EventCounter implements TokenCounter {
+  private events = 0;
+
+  // A chunk is about one event; more when the node wrote several at once.
+  add(chunk: Buffer): void {
+    this.events++;
+    for (let at = chunk.indexOf(eventStart); at >= 0; at = chunk.indexOf(eventStart, at + 1)) this.events++;
+  }
+
+  count(): number {
+    return this.events;
+  }
+}
+
+class UsageReader implements TokenCounter {
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly status: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.status === 200 && this.chunks.length < maxJsonChunks) this.chunks.push(chunk);
+  }
+
+  count(): number {
+    return completionTokens(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks));
+  }
+}
+
+/**
+ * Found rather than parsed: parsing every JSON answer showed in the balancer's profile. Quotes inside
+ * strings are escaped, so the quoted name followed by a colon is the key itself (usage comes last).
+ */
+export function completionTokens(answer: Buffer): number {
+  for (
+    let at = answer.lastIndexOf(usageKey);
+    at >= 0;
+    at = at > 0 ? answer.lastIndexOf(usageKey, at - 1) : -1
+  ) {
+    const after = at + usageKey.length;
+    const value = /^\s*:\s*(\d+)/.exec(answer.toString("latin1", after, after + 32));
+    if (value) return Number(value[1]);
+  }
+  return 0;
+}

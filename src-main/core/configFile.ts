@@ -1,0 +1,27 @@
+import fs from "node:fs";
+import path from "node:path";
+import { resolveConfig, type Config, type ResolveConfigOptions } from "./config";
+
+/** `<data dir>/config.json`: settings saved by hand or from the dashboard, in the config schema's keys. */
+export const configFilePath = (dataDir: string) => path.join(dataDir, "config.json");
+
+/** The saved settings, or undefined when there is no file; a file that is not JSON is an error. */
+export function readConfigFile(dataDir: string): Record<string, unknown> | undefined {
+  const file = configFilePath(dataDir);
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * defaults < `<data dir>/config.json` < environment < flags. The data directory itself comes from
+ * the environment or flags (or the default), never from the file inside it.
+ */
+export function resolveConfigWithFile(options: Omit<ResolveConfigOptions, "file">): Config {
+  const first = resolveConfig(options);
+  const file = readConfigFile(first.dataDir);
+  return file ? resolveConfig({ ...options, file }) : first;
+}
