@@ -2,9 +2,9 @@
  * `npm run bench -- inference`: generation speed of the tiny GGUF through llmlb's /v1/chat/completions
  * against node-llama-cpp in this process with the worker's own settings (threads, sequences, context,
  * chat wrapper, greedy sampling, max_tokens), then llmlb's aggregate tokens/s at 1, 4 and 8 concurrent
- * requests. Twice: as shipped (`llmlb serve --workers 1`, whose one CPU worker gets every core), and
- * with a worker given one thread (`llmlb serve --workers none` plus a worker process launched as the
- * supervisor launches it, with LLMLB_WORKER_THREADS=1), the model fetched from the fake hub both times.
+ * requests. Twice: as shipped (`llmlb serve --workers 1`: one CPU worker with the threads llmlb plans
+ * for it), and with two CPU workers (`--workers 2`), where the balancer spreads concurrent requests;
+ * the model fetched from the fake hub both times.
  * Traffic stays on 127.0.0.1.
  */
 import fs from "node:fs";
@@ -20,8 +20,6 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { Agent, request } from "undici";
-import { packageRoot, workerEntry } from "../src-main/cli/packageInfo";
-import { createNodeWorkerLauncher, type WorkerProcess } from "../src-main/core/supervisor/workerLauncher";
 import { noDevices, planWorkers } from "../src-main/core/supervisor/workerPlan";
 import { startFakeHub } from "../tests/fixtures/fakeHub";
 import { generateTinyGguf } from "../tests/fixtures/tinyGguf";
@@ -33,8 +31,8 @@ import { percentile } from "./stats";
 const MODEL = "bench/tiny-llama-GGUF";
 const PROMPT = "Tell me a long story about a lighthouse keeper.";
 const MAX_TOKENS = 256;
-/** The engine's defaults (createInferenceEngine): 4 sequences, contexts up to 4096 tokens. */
-const SEQUENCES = 4;
+/** The engine's defaults (createInferenceEngine): up to 8 sequences (all fit here), contexts up to 4096 tokens. */
+const SEQUENCES = 8;
 const MAX_CONTEXT = 4096;
 /** Each measurement runs new requests for this long (finishing those started), at least 2 per client at 1. */
 const RUN_SECONDS = 5;
@@ -157,41 +155,19 @@ interface Llmlb {
 }
 
 /**
- * `llmlb serve` from the sources with its data in `dir`, the model registered and ready on its one
- * worker. `threads` undefined: `--workers 1`, the worker llmlb plans itself. A number: `--workers
- * none`, plus one worker process started as the supervisor starts it, with that many threads.
+ * `llmlb serve --workers <n>` from the sources with its data in `dir`: n CPU workers with the threads
+ * llmlb plans for them on this machine, the model registered and ready on every one.
  */
-async function startLlmlb(dir: string, hubUrl: string, hubCache: string, threads?: number): Promise<Llmlb> {
+async function startLlmlb(dir: string, hubUrl: string, hubCache: string, workers: number): Promise<Llmlb> {
   const dataDir = path.join(dir, "data");
-  const serve: ServeProcess = await startServeProcess(
-    ["--port", "0", "--workers", threads === undefined ? "1" : "none"],
-    { HF_ENDPOINT: hubUrl, HF_HUB_CACHE: hubCache, LLMLB_DATA_DIR: dataDir, LLMLB_LOG_LEVEL: "warn" },
-  );
-  let worker: WorkerProcess | undefined;
-  const stop = async () => {
-    worker?.kill("SIGTERM");
-    await worker?.exited;
-    await serve.stop();
-  };
+  const serve: ServeProcess = await startServeProcess(["--port", "0", "--workers", String(workers)], {
+    HF_ENDPOINT: hubUrl,
+    HF_HUB_CACHE: hubCache,
+    LLMLB_DATA_DIR: dataDir,
+    LLMLB_LOG_LEVEL: "warn",
+  });
+  const stop = () => serve.stop().then(() => undefined);
   try {
-    if (threads !== undefined) {
-      const launcher = createNodeWorkerLauncher(workerEntry(path.join(packageRoot(), "src-main", "cli")));
-      worker = launcher.launch({
-        args: [],
-        env: {
-          LLMLB_CONTROL_URL: serve.url,
-          LLMLB_NODE_TOKEN: fs.readFileSync(path.join(dataDir, "node-token"), "utf8").trim(),
-          LLMLB_WORKER_STATE_DIR: path.join(dataDir, "nodes"),
-          LLMLB_LOG_LEVEL: "warn",
-          HF_HUB_CACHE: hubCache,
-          CUDA_VISIBLE_DEVICES: "",
-          GGML_VK_VISIBLE_DEVICES: "",
-          LLMLB_NODE_NAME: `${os.hostname()}-bench-cpu0`,
-          LLMLB_WORKER_BACKEND: "cpu",
-          LLMLB_WORKER_THREADS: String(threads),
-        },
-      });
-    }
     const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
     const admin = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     const registered = await request(`${serve.url}/v0/models/register`, {
@@ -202,13 +178,13 @@ async function startLlmlb(dir: string, hubUrl: string, hubCache: string, threads
     await registered.body.dump();
     if (registered.statusCode !== 201) throw new Error(`registering answered ${registered.statusCode}`);
     await waitFor(
-      "the model ready on the worker",
+      "the model ready on every worker",
       async () => {
         const response = await request(`${serve.url}/v0/models/${encodeURIComponent(MODEL)}`, {
           headers: admin,
         });
         const model = (await response.body.json()) as { nodes?: { state: string }[] };
-        return (model.nodes ?? []).some((node) => node.state === "ready");
+        return (model.nodes ?? []).filter((node) => node.state === "ready").length >= workers;
       },
       { timeoutMs: 120_000, intervalMs: 200 },
     );
@@ -216,9 +192,8 @@ async function startLlmlb(dir: string, hubUrl: string, hubCache: string, threads
     await stop();
     throw error;
   }
-  // What `--workers 1` gives its worker on this machine.
-  const planned = planWorkers(1, noDevices, os.availableParallelism(), os.hostname())[0]!.threads;
-  return { url: serve.url, threads: threads ?? planned, stop };
+  const planned = planWorkers(workers, noDevices, os.availableParallelism(), os.hostname())[0]!.threads;
+  return { url: serve.url, threads: planned, stop };
 }
 
 /** One comparison: in-process against llmlb at 1 request, then llmlb at 1, 4 and 8. */
@@ -297,13 +272,8 @@ export async function benchInference(): Promise<void> {
       `  tiny GGUF (${(gguf.length / 1e6).toFixed(2)} MB), ${SEQUENCES} sequences, max_tokens ${MAX_TOKENS}, ` +
         `temperature 0, ${os.availableParallelism()} cores; each run >= ${RUN_SECONDS} s`,
     );
-    for (const threads of [undefined, 1]) {
-      llmlb = await startLlmlb(
-        path.join(temp.path, `llmlb-${threads ?? "planned"}`),
-        hub.url,
-        hubCache,
-        threads,
-      );
+    for (const workers of [1, 2]) {
+      llmlb = await startLlmlb(path.join(temp.path, `llmlb-${workers}`), hub.url, hubCache, workers);
       http = overHttp(llmlb.url);
       const workerThreads = llmlb.threads;
       const local = await inProcess(model, workerThreads);
@@ -314,9 +284,9 @@ export async function benchInference(): Promise<void> {
       await llmlb.stop();
       llmlb = undefined;
       report(
-        threads === undefined
-          ? `as shipped: llmlb serve --workers 1 (its worker gets ${workerThreads} threads here):`
-          : `worker with ${threads} thread (serve --workers none + a worker launched with LLMLB_WORKER_THREADS=${threads}):`,
+        workers === 1
+          ? `as shipped: llmlb serve --workers 1 (its worker gets ${workerThreads} thread(s) here):`
+          : `llmlb serve --workers ${workers} (${workers} CPU workers of ${workerThreads} thread(s); the balancer spreads requests):`,
         workerThreads,
         results,
       );
