@@ -124,14 +124,22 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "nodes" }),
     ...options.nodeTimings,
-    onChange: (change) => {
-      const node = nodes.list().data.find((candidate) => candidate.id === change.nodeId);
-      if (node) events.publish({ type: "node.updated", node });
-      for (const id of change.models) publishModel(id);
-    },
+    onChange: (change) => publishNodeChange(change.nodeId, change.models, false),
   });
+  /**
+   * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.
+   * Heartbeats arrive every few seconds from every node: with nobody listening, nothing is read.
+   */
+  function publishNodeChange(nodeId: string, changedModels: string[], removed: boolean): void {
+    if (events.listenerCount() === 0) return;
+    const node = removed ? undefined : nodes.list().data.find((candidate) => candidate.id === nodeId);
+    if (node) events.publish({ type: "node.updated", node });
+    else if (removed) events.publish({ type: "node.removed", id: nodeId });
+    for (const id of changedModels) publishModel(id);
+  }
   /** The model as listings show it now; gone when neither registered nor served by an endpoint. */
   function publishModel(id: string): void {
+    if (events.listenerCount() === 0) return;
     let event: ServerEvent;
     try {
       event = { type: "model.updated", model: models.get(id) };
@@ -146,13 +154,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "endpoints" }),
     ...options.endpointTimings,
-    onChange: (change) => {
-      const node = change.removed
-        ? undefined
-        : nodes.list().data.find((candidate) => candidate.id === change.endpointId);
-      events.publish(node ? { type: "node.updated", node } : { type: "node.removed", id: change.endpointId });
-      for (const id of change.models) publishModel(id);
-    },
+    onChange: (change) => publishNodeChange(change.endpointId, change.models, change.removed),
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.
   const nodes = withEndpoints(workerNodes, endpoints);

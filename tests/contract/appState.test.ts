@@ -28,6 +28,27 @@ afterAll(async () => {
   await hub?.close();
 });
 
+/** A node joins with the node token; `beat` sends its heartbeats (8 GB, half free). */
+async function joinNode(name: string) {
+  const joined = await server.request("POST", "/v0/nodes/register", {
+    headers: { authorization: `Bearer ${server.nodeToken}` },
+    body: {
+      name,
+      url: "http://127.0.0.1:9",
+      backend: "cpu",
+      devices: [],
+      memory: { total_bytes: 8e9, free_bytes: 4e9 },
+    },
+  });
+  const node = nodeRegisterResponseSchema.parse(joined.body);
+  const beat = (models: object[], loaded: object[] = []) =>
+    server.request("POST", `/v0/nodes/${node.node_id}/heartbeat`, {
+      headers: { authorization: `Bearer ${node.node_token}` },
+      body: { memory: { total_bytes: 8e9, free_bytes: 4e9 }, models, loaded },
+    });
+  return { beat };
+}
+
 /** Reads `GET /v0/events` as the dashboard does, collecting every event. */
 async function openEvents(headers: Record<string, string> = { authorization: `Bearer ${server.token}` }) {
   const controller = new AbortController();
@@ -77,36 +98,22 @@ describe("GET /v0/events", () => {
       expect(
         (await server.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
       ).toBe(201);
-      await waitFor("the event", () =>
+      await waitFor("model.updated for the registration", () =>
         stream.received.some((e) => e.type === "model.updated" && e.model.name === "acme/tiny-GGUF"),
       );
 
-      const joined = await server.request("POST", "/v0/nodes/register", {
-        headers: { authorization: `Bearer ${server.nodeToken}` },
-        body: {
-          name: "gpu-a",
-          url: "http://127.0.0.1:9",
-          backend: "cpu",
-          devices: [],
-          memory: { total_bytes: 8e9, free_bytes: 4e9 },
-        },
-      });
-      const node = nodeRegisterResponseSchema.parse(joined.body);
-      await waitFor("the event", () =>
+      const node = await joinNode("gpu-a");
+      await waitFor("node.updated for gpu-a", () =>
         stream.received.some((e) => e.type === "node.updated" && e.node.name === "gpu-a"),
       );
 
       const beat = (state: object) =>
-        server.request("POST", `/v0/nodes/${node.node_id}/heartbeat`, {
-          headers: { authorization: `Bearer ${node.node_token}` },
-          body: {
-            memory: { total_bytes: 8e9, free_bytes: 4e9 },
-            models: [{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", ...state }],
-            loaded: [{ model: "acme/tiny-GGUF", sequences: 4, busy: 1 }],
-          },
-        });
+        node.beat(
+          [{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", ...state }],
+          [{ model: "acme/tiny-GGUF", sequences: 4, busy: 1 }],
+        );
       await beat({ state: "downloading", bytes_done: 100, bytes_total: 400, bytes_per_second: 50 });
-      await waitFor("the event", () =>
+      await waitFor("model.updated with the download progress", () =>
         stream.received.some(
           (e) =>
             e.type === "model.updated" &&
@@ -114,7 +121,7 @@ describe("GET /v0/events", () => {
         ),
       );
       await beat({ state: "ready" });
-      await waitFor("the event", () =>
+      await waitFor("model.updated with the model ready", () =>
         stream.received.some((e) => e.type === "model.updated" && e.model.ready),
       );
       const lastNode = stream.received.filter((e) => e.type === "node.updated").at(-1);
@@ -125,21 +132,24 @@ describe("GET /v0/events", () => {
       // A heartbeat that changes nothing about the model does not repeat it.
       const modelEvents = stream.received.filter((e) => e.type === "model.updated").length;
       await beat({ state: "ready" });
-      await waitFor("the event", () => stream.received.filter((e) => e.type === "node.updated").length >= 4);
+      await waitFor(
+        "node.updated for the repeated heartbeat",
+        () => stream.received.filter((e) => e.type === "node.updated").length >= 4,
+      );
       expect(stream.received.filter((e) => e.type === "model.updated")).toHaveLength(modelEvents);
 
       // Silence: the node goes offline, and the model with it.
-      await waitFor("the event", () =>
+      await waitFor("node.updated with gpu-a offline", () =>
         stream.received.some((e) => e.type === "node.updated" && e.node.status === "offline"),
       );
-      await waitFor("the event", () =>
+      await waitFor("model.updated with the model no longer ready", () =>
         stream.received.some(
           (e) => e.type === "model.updated" && !e.model.ready && e.model.nodes.length === 1,
         ),
       );
 
       expect((await server.request("DELETE", "/v0/models/acme%2Ftiny-GGUF")).status).toBe(204);
-      await waitFor("the event", () =>
+      await waitFor("model.removed", () =>
         stream.received.some((e) => e.type === "model.removed" && e.name === "acme/tiny-GGUF"),
       );
     } finally {
@@ -150,26 +160,9 @@ describe("GET /v0/events", () => {
 
 describe("GET /v0/events after a model is deleted and registered again", () => {
   it("says the model is ready again when a node that kept its file reports it", async () => {
-    const joined = await server.request("POST", "/v0/nodes/register", {
-      headers: { authorization: `Bearer ${server.nodeToken}` },
-      body: {
-        name: "keeper",
-        url: "http://127.0.0.1:9",
-        backend: "cpu",
-        devices: [],
-        memory: { total_bytes: 8e9, free_bytes: 4e9 },
-      },
-    });
-    const node = nodeRegisterResponseSchema.parse(joined.body);
+    const node = await joinNode("keeper");
     // The node has not synced since the deletion: it still reports the model ready.
-    const beat = () =>
-      server.request("POST", `/v0/nodes/${node.node_id}/heartbeat`, {
-        headers: { authorization: `Bearer ${node.node_token}` },
-        body: {
-          memory: { total_bytes: 8e9, free_bytes: 4e9 },
-          models: [{ model: "acme/split-GGUF", artifact: "split.gguf", state: "ready" }],
-        },
-      });
+    const beat = () => node.beat([{ model: "acme/split-GGUF", artifact: "split.gguf", state: "ready" }]);
     const register = () =>
       server.request("POST", "/v0/models/register", { body: { url: "acme/split-GGUF" } });
     expect((await register()).status).toBe(201);
@@ -205,7 +198,7 @@ describe("status and pausing", () => {
       const paused = await server.request("PUT", "/v0/serving", { body: { paused: true } });
       expect(paused.status).toBe(200);
       expect(statusSchema.parse(paused.body).paused).toBe(true);
-      await waitFor("the event", () => stream.received.some((e) => e.type === "serving" && e.paused));
+      await waitFor("serving paused", () => stream.received.some((e) => e.type === "serving" && e.paused));
 
       const refused = await server.request("POST", "/v1/chat/completions", {
         anonymous: true,
@@ -219,7 +212,7 @@ describe("status and pausing", () => {
       expect((await server.request("GET", "/v0/models")).status).toBe(200);
 
       await server.request("PUT", "/v0/serving", { body: { paused: false } });
-      await waitFor("the event", () => stream.received.some((e) => e.type === "serving" && !e.paused));
+      await waitFor("serving resumed", () => stream.received.some((e) => e.type === "serving" && !e.paused));
       const resumed = await server.request("POST", "/v1/chat/completions", {
         anonymous: true,
         body: { model: "acme/nothing-here", messages: [{ role: "user", content: "hi" }] },

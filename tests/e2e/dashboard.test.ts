@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { launchBrowser, screenshot } from "../helpers/browser";
-import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { makeTempDir } from "../helpers/tempDir";
 
 // The built dashboard in headless Chromium against the built `llmlb serve` (what `npm run serve`
@@ -119,10 +119,13 @@ describe("the dashboard in a browser", () => {
     await screenshot(page, "models-delete-dialog");
     await dialog.getByRole("button", { name: "Delete" }).click();
     await card.waitFor({ state: "detached" });
-    const listed = await fetch(`${serve.url}/v0/models`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
-    expect(((await listed.json()) as { total: number }).total).toBe(0);
+    const listed = await adminRequest<{ total: number }>(
+      serve.url,
+      path.join(temp.path, "data"),
+      "GET",
+      "/v0/models",
+    );
+    expect(listed.body.total).toBe(0);
   }, 120_000);
 
   it("shows the server's error when a model is registered twice, for at least 4 s, until closed", async () => {

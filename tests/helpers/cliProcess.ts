@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
 import readline from "node:readline";
@@ -70,5 +71,28 @@ export async function startServeProcess(
       const [code] = await once(child, "exit");
       return code as number | null;
     },
+  };
+}
+
+/**
+ * A management call to a running `llmlb serve`, with the admin token from its data directory (read
+ * each time: a restarted server on the same directory keeps it). A 204 has no body.
+ */
+export async function adminRequest<T = any>(
+  serverUrl: string,
+  dataDir: string,
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+  const response = await fetch(serverUrl + url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return {
+    status: response.status,
+    body: (response.status === 204 ? undefined : await response.json()) as T,
   };
 }

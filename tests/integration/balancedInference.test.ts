@@ -4,11 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { childPids, commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
-import fs from "node:fs";
 
 // The whole product path: `llmlb serve --workers 2`, models from the fake hub, real node-llama-cpp
 // inference in the workers, and the official OpenAI SDK against the balancer.
@@ -18,15 +17,8 @@ let serve: ServeProcess;
 let client: OpenAI;
 const model = "acme/tiny-llama-GGUF";
 
-async function admin(method: string, url: string, body?: unknown) {
-  const token = fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim();
-  const response = await fetch(serve.url + url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, body: response.status === 204 ? undefined : await response.json() };
-}
+const admin = (method: string, url: string, body?: unknown) =>
+  adminRequest(serve.url, path.join(temp.path, "data"), method, url, body);
 
 beforeAll(async () => {
   hub = await startFakeHub({

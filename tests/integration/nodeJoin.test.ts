@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { adminRequest, runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
@@ -20,19 +20,9 @@ let hub: FakeHub;
 let temp: { path: string; remove(): Promise<void> };
 let control: ServeProcess;
 let nodeToken: string;
-let adminToken: string;
 
-async function admin(method: string, url: string, body?: unknown) {
-  const response = await fetch(control.url + url, {
-    method,
-    headers: {
-      authorization: `Bearer ${adminToken}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: response.status, body: response.status === 204 ? undefined : await response.json() };
-}
+const admin = (method: string, url: string, body?: unknown) =>
+  adminRequest(control.url, path.join(temp.path, "first", "data"), method, url, body);
 
 /** `llmlb node --join …` as its own process; resolves once its workers are listed. */
 async function startJoin(args: string[]): Promise<{ child: ChildProcess; output: string[] }> {
@@ -75,7 +65,6 @@ beforeAll(async () => {
     LLMLB_LOG_LEVEL: "warn",
   });
   nodeToken = fs.readFileSync(path.join(temp.path, "first", "data", "node-token"), "utf8").trim();
-  adminToken = fs.readFileSync(path.join(temp.path, "first", "data", "admin-token"), "utf8").trim();
 }, 60_000);
 afterAll(async () => {
   await control?.stop();

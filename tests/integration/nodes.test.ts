@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema, openAiModelListSchema, type Model } from "../../src-main/contract";
 import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { childPids, isAlive } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -20,23 +20,8 @@ let cacheDir: string;
 let env: NodeJS.ProcessEnv;
 let serve: ServeProcess;
 
-function headers() {
-  return {
-    authorization: `Bearer ${fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim()}`,
-  };
-}
-
-async function api<T>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(serve.url + url, {
-    method,
-    headers: { ...headers(), ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return {
-    status: response.status,
-    body: (response.status === 204 ? undefined : await response.json()) as T,
-  };
-}
+const api = <T>(method: string, url: string, body?: unknown) =>
+  adminRequest<T>(serve.url, path.join(temp.path, "data"), method, url, body);
 
 async function model(id: string): Promise<Model> {
   return modelSchema.parse((await api("GET", `/v0/models/${encodeURIComponent(id)}`)).body);

@@ -54,6 +54,33 @@ describe("supervisor", () => {
     expect(supervisor.status()[0]?.state.type).toBe("running");
   });
 
+  it("restarts the workers one after another with a changed environment (a new Hugging Face token)", async () => {
+    const { launcher, launched } = fakeLauncher();
+    const second = { ...spec, name: "box-cpu1" };
+    const supervisor = createSupervisor({
+      launcher,
+      specs: [spec, second],
+      env: { HF_TOKEN: "hf_old", LLMLB_CONTROL_URL: "http://127.0.0.1:1" },
+      log,
+      clock,
+    });
+    supervisor.start();
+    await supervisor.restartWith({ HF_TOKEN: "hf_new" });
+    expect(launched.map((entry) => [entry.options.env.LLMLB_NODE_NAME, entry.options.env.HF_TOKEN])).toEqual([
+      ["box-cpu0", "hf_old"],
+      ["box-cpu1", "hf_old"],
+      ["box-cpu0", "hf_new"],
+      ["box-cpu1", "hf_new"],
+    ]);
+    // Each old worker was asked to stop, not killed.
+    expect([launched[0]!.signals, launched[1]!.signals]).toEqual([["SIGTERM"], ["SIGTERM"]]);
+    expect(supervisor.status().map((worker) => worker.state.type)).toEqual(["running", "running"]);
+
+    await supervisor.restartWith({ HF_TOKEN: undefined });
+    expect(launched.slice(4).map((entry) => "HF_TOKEN" in entry.options.env)).toEqual([false, false]);
+    await supervisor.dispose();
+  });
+
   it("restarts a crashed worker after a delay that doubles with each crash in a row", async () => {
     const { launcher, launched } = fakeLauncher();
     const supervisor = createSupervisor({
