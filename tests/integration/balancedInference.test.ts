@@ -76,6 +76,7 @@ describe("the OpenAI SDK against llmlb", () => {
       model,
       messages: [{ role: "user", content: "Hello" }],
       max_tokens: 8,
+      temperature: 0,
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -165,6 +166,9 @@ describe("the OpenAI SDK against llmlb", () => {
           model,
           messages: [{ role: "user", content: "Tell me a long story" }],
           max_tokens: 3000,
+          // Greedy: the tiny model never picks its end-of-generation token then, so both streams run to
+          // max_tokens (sampled, either could end early, before the kill).
+          temperature: 0,
           stream: true,
         }),
       ),
@@ -195,6 +199,7 @@ describe("the OpenAI SDK against llmlb", () => {
         model,
         messages: [{ role: "user", content: "Hi" }],
         max_tokens: 2,
+        temperature: 0,
       });
       expect(answer.usage?.completion_tokens).toBe(2);
     }

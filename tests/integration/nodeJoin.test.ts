@@ -118,6 +118,7 @@ describe("llmlb node --join", () => {
         model,
         messages: [{ role: "user", content: "Hello" }],
         max_tokens: 4,
+        temperature: 0,
       });
       expect(answer.usage?.completion_tokens).toBe(4);
     } finally {
