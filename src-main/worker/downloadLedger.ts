@@ -2,13 +2,13 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { Logger } from "../core/logger";
-import { repoCacheDir } from "./download";
+import { partialFiles, repoCacheDir } from "./download";
 
 const entrySchema = z.object({
   repo: z.string(),
   commit: z.string(),
   filename: z.string(),
-  sha256: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type LedgerEntry = z.infer<typeof entrySchema>;
 
@@ -18,7 +18,10 @@ export type LedgerEntry = z.infer<typeof entrySchema>;
  */
 export interface DownloadLedger {
   record(entry: LedgerEntry): Promise<void>;
-  /** Deletes the snapshot links and blobs of entries whose sha256 no registered model uses any more. */
+  /**
+   * Deletes the snapshot links and blobs (or partial blobs) of entries whose sha256 no registered model
+   * uses any more. Stop any download of them first.
+   */
   prune(inUse: ReadonlySet<string>): Promise<LedgerEntry[]>;
 }
 
@@ -82,7 +85,10 @@ export async function openDownloadLedger(
         await fs.rm(link, { force: true });
         await removeEmptyParents(path.dirname(link), snapshots);
         if (!entries.some((kept) => kept.sha256 === entry.sha256)) {
-          await fs.rm(path.join(repoDir, "blobs", entry.sha256), { force: true });
+          // The blob, or what a download stopped by the deletion left of it.
+          const blob = path.join(repoDir, "blobs", entry.sha256);
+          const { partial, partialState } = partialFiles(blob);
+          for (const file of [blob, partial, partialState]) await fs.rm(file, { force: true });
         }
         log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");
       }

@@ -73,7 +73,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   let syncing: Promise<void> | undefined;
   let syncAgain = false;
   let working = false;
-  let current: { modelId: string; controller: AbortController } | undefined;
+  /** The model being prepared (downloaded, verified); `done` settles when its work has stopped. */
+  let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
   const timers = new Set<NodeJS.Timeout>();
 
   function every(ms: () => number, task: () => Promise<void>): void {
@@ -151,7 +152,11 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     for (const [id, entry] of tracked) {
       if (registered.has(id)) continue;
       tracked.delete(id);
-      if (current?.modelId === id) current.controller.abort();
+      if (current?.modelId === id) {
+        // Its partial file is pruned below: the download must have let go of it first.
+        current.controller.abort();
+        await current.done;
+      }
       if (entry.path) await options.onModelDropped?.(entry.path);
       log.info({ model: id }, "model deleted from the registry");
     }
@@ -175,10 +180,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     void work();
   }
 
-  async function prepare(entry: Tracked): Promise<void> {
+  async function prepare(entry: Tracked, controller: AbortController): Promise<void> {
     const modelId = entry.model.name;
-    const controller = new AbortController();
-    current = { modelId, controller };
     try {
       const manifest = await client.manifest(modelId);
       const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
@@ -246,8 +249,6 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       const message = errorMessage(error);
       setState(entry, { model: modelId, artifact: entry.state.artifact, state: "error", message });
       log.warn({ model: modelId, err: message, retryInMs: entry.retryAt - Date.now() }, "model failed");
-    } finally {
-      current = undefined;
     }
   }
 
@@ -260,7 +261,13 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         if (stopped.signal.aborted) return;
         const next = [...tracked.values()].find((entry) => entry.state.state === "pending");
         if (!next) return;
-        await prepare(next);
+        const controller = new AbortController();
+        current = { modelId: next.model.name, controller, done: prepare(next, controller) };
+        try {
+          await current.done;
+        } finally {
+          current = undefined;
+        }
       }
     } finally {
       working = false;

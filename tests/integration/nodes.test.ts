@@ -13,6 +13,7 @@ import { waitFor } from "../helpers/waitFor";
 const q4 = generateTinyGguf({ seed: 1 });
 const q8 = generateTinyGguf({ seed: 2 });
 const big = Buffer.concat([generateTinyGguf({ seed: 3 }), Buffer.alloc(6 * 1024 * 1024, 7)]);
+const dropped = Buffer.concat([generateTinyGguf({ seed: 6 }), Buffer.alloc(6 * 1024 * 1024, 8)]);
 
 let hub: FakeHub;
 let temp: { path: string; remove(): Promise<void> };
@@ -55,6 +56,7 @@ beforeAll(async () => {
       { id: "acme/corrupt-GGUF", files: [{ path: "c-Q4_K_M.gguf", content: q8 }] },
       { id: "acme/busy-GGUF", files: [{ path: "b-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] },
       { id: "acme/big-GGUF", files: [{ path: "big-Q4_K_M.gguf", content: big }] },
+      { id: "acme/dropped-GGUF", files: [{ path: "d-Q4_K_M.gguf", content: dropped }] },
       {
         id: "acme/soon-gated-GGUF",
         files: [{ path: "s-Q4_K_M.gguf", content: generateTinyGguf({ seed: 5 }) }],
@@ -153,6 +155,38 @@ describe("a registered model", () => {
     expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
     await waitFor("the blob to be removed", () => !fs.existsSync(blob), { timeoutMs: 15_000 });
     expect(fs.existsSync(foreign)).toBe(true);
+  });
+});
+
+describe("a model deleted while it downloads", () => {
+  it("stops downloading and leaves no partial file in the cache", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 1024 * 1024 });
+    hub.resetStats();
+    try {
+      expect((await api("POST", "/v0/models/register", { url: "acme/dropped-GGUF" })).status).toBe(201);
+      const blobs = path.join(repoDir("acme/dropped-GGUF"), "blobs");
+      await waitFor(
+        "a partial file with some bytes",
+        async () => {
+          const node = (await model("acme/dropped-GGUF")).nodes[0];
+          return node?.state === "downloading" && node.bytes_done > 0;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      expect(fs.readdirSync(blobs).some((name) => name.endsWith(".incomplete"))).toBe(true);
+
+      expect((await api("DELETE", "/v0/models/acme%2Fdropped-GGUF")).status).toBe(204);
+      await waitFor(
+        "the partial file and its sidecar to be removed",
+        () => fs.readdirSync(blobs).length === 0,
+        {
+          timeoutMs: 15_000,
+        },
+      );
+      expect(hub.bytesServed()).toBeLessThan(dropped.length);
+    } finally {
+      hub.clearFaults();
+    }
   });
 });
 

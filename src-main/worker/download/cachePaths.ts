@@ -24,6 +24,11 @@ export function repoFolderName(repo: string): string {
   return `models--${repo.split("/").join("--")}`;
 }
 
+/** The partial download of a blob and its resume sidecar. */
+export function partialFiles(blob: string): Pick<CachePaths, "partial" | "partialState"> {
+  return { partial: `${blob}.incomplete`, partialState: `${blob}.incomplete.json` };
+}
+
 /** `<cacheDir>/models--org--name`. */
 export function repoCacheDir(cacheDir: string, repo: string): string {
   return path.join(path.resolve(cacheDir), repoFolderName(repo));
@@ -44,8 +49,7 @@ export function cachePaths(
     root,
     repoDir,
     blob,
-    partial: `${blob}.incomplete`,
-    partialState: `${blob}.incomplete.json`,
+    ...partialFiles(blob),
     lock: `${blob}.lock`,
     snapshot: path.join(repoDir, "snapshots", entry.commit, ...entry.filename.split("/")),
     ref,

@@ -10,6 +10,7 @@
  */
 export { downloadToHfCache } from "./downloadToHfCache";
 export { cachedSnapshotPath } from "./cacheLookup";
+export { partialFiles } from "./cachePaths";
 export { validatedRepoCacheDir as repoCacheDir } from "./validateRequest";
 export { DownloadError, type DownloadErrorCode } from "./errors";
 export type { DownloadOptions, DownloadProgress, DownloadRequest, DownloadResult } from "./types";
