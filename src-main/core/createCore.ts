@@ -125,6 +125,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "nodes" }),
     ...options.nodeTimings,
     onChange: (change) => publishNodeChange(change.nodeId, change.models, false),
+    // A worker silent that long is hung or cut off: what it has not answered will not come.
+    onOffline: (nodeId) => balancer.nodeLost(nodeId, `node ${nodeId} stopped answering heartbeats`),
   });
   /**
    * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.

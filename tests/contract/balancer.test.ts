@@ -259,6 +259,39 @@ describe("routing", () => {
   });
 });
 
+describe("a node that stops heartbeating while requests run on it", () => {
+  it("sends the requests it has not answered to another node and ends its streams with an error", async () => {
+    const hung = await node("hung", {
+      ready: [model],
+      handler: (_request, response, body) => {
+        if (!body?.stream) return; // never answers
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write(
+          `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta: { content: "partial" }, finish_reason: null }] })}\n\n`,
+        );
+      },
+    });
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    const iterator = stream[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.choices[0]?.delta.content).toBe("partial");
+    const waiting = ask();
+    await waitFor("the second request to reach the hung node", () => hung.received.length === 2);
+    await node("steady");
+
+    hung.stopHeartbeats();
+    const failure = await (async () => {
+      for (let step = await iterator.next(); !step.done; step = await iterator.next());
+    })().catch((error: unknown) => error);
+    expect(String(failure)).toMatch(/node serving this request failed/);
+    expect((await waiting).choices[0]?.message.content).toBe("from steady");
+    expect(hung.aborted()).toBe(2);
+  });
+});
+
 describe("admission", () => {
   it("with capacity S and queue Q, S+Q+1 concurrent requests: exactly one gets 503 with Retry-After", async () => {
     const held: (() => void)[] = [];

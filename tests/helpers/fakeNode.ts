@@ -19,6 +19,8 @@ export interface FakeNode {
   /** Requests whose client went away before the answer ended. */
   aborted(): number;
   report(models: NodeModelState[]): Promise<void>;
+  /** Goes silent toward the control plane, as a hung process does; connections stay open. */
+  stopHeartbeats(): void;
   close(): Promise<void>;
 }
 
@@ -119,6 +121,7 @@ export async function startFakeNode(
       states = models;
       await beat();
     },
+    stopHeartbeats: () => clearInterval(timer),
     async close() {
       clearInterval(timer);
       http1.closeAllConnections();

@@ -12,7 +12,7 @@ import { unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
 import { createHealthProbe, type HealthProbeOptions } from "./healthProbe";
 import { pickNode } from "./routingPolicy";
-import { proxyToNode } from "./proxyToNode";
+import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 
 export interface BalancerOptions {
@@ -51,6 +51,11 @@ export interface Balancer {
   queueDepths(): { model: string; running: number; waiting: number }[];
   /** Measured generation speeds by node id and model. */
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
+  /**
+   * A node is gone without closing its connections (it stopped heartbeating): the requests it has not
+   * answered yet go to another node, and answers it was sending end with an error.
+   */
+  nodeLost(nodeId: string, reason: string): void;
   /** While paused, new inference requests get 503; requests already running finish. */
   setPaused(paused: boolean): void;
   paused(): boolean;
@@ -72,6 +77,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   let turn = 0;
   let paused = false;
+  /** Tries in flight by node id, to call off when their node is lost. */
+  const inFlight = new Map<string, Set<PendingTry>>();
+  function pendingAt(nodeId: string): Set<PendingTry> {
+    let pending = inFlight.get(nodeId);
+    if (!pending) inFlight.set(nodeId, (pending = new Set()));
+    return pending;
+  }
   const health = createHealthProbe({
     agent,
     onHealthy: (nodeId) => {
@@ -196,6 +208,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           tokens!.add(chunk);
         },
       },
+      pendingAt(route.id),
     );
     switch (outcome.type) {
       case "answered":
@@ -329,6 +342,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       } finally {
         options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);
       }
+    },
+    nodeLost(nodeId, reason) {
+      const pending = inFlight.get(nodeId);
+      if (!pending || pending.size === 0) return;
+      log.warn({ node: nodeId, requests: pending.size, err: reason }, "calling off requests at a lost node");
+      for (const attempt of [...pending]) attempt.cancel(new Error(reason));
     },
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),

@@ -24,6 +24,12 @@ export type ProxyOutcome =
   | { type: "cut"; cause: Error }
   | { type: "left" };
 
+/** A try in flight, which the balancer can call off when its node is lost. */
+export interface PendingTry {
+  /** Before the answer's head: the try ends `unavailable`; after: `cut`. */
+  cancel(reason: Error): void;
+}
+
 export interface AnswerObserver {
   /** The answer's head goes to the client next: from here on the request is the client's. */
   onHead(status: number, headers: IncomingHttpHeaders): void;
@@ -58,21 +64,24 @@ export function proxyToNode(
   request: NodeRequest,
   client: ServerResponse,
   observer: AnswerObserver,
+  /** The tries in flight at this node: this one is in it until it ends. */
+  pending: Set<PendingTry>,
 ): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
     if (client.destroyed) return resolve({ type: "left" });
     const { origin, path, headers, body } = request;
     dispatcher.dispatch(
       { origin, path, method: "POST", headers, body },
-      new AnswerRelay(client, observer, resolve),
+      new AnswerRelay(client, observer, pending, resolve),
     );
   });
 }
 
 /** Undici's handler for one try: passes the node's answer on to the client, or drops it. */
-class AnswerRelay implements Dispatcher.DispatchHandler {
+class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private controller: Dispatcher.DispatchController | undefined;
   private left = false;
+  private cancelled: Error | undefined;
   /** Waiting for the head; dropping an answer another node may do better; passing it on. */
   private phase: "waiting" | "refusing" | "passing" = "waiting";
   private status = 0;
@@ -83,9 +92,16 @@ class AnswerRelay implements Dispatcher.DispatchHandler {
   constructor(
     private readonly client: ServerResponse,
     private readonly observer: AnswerObserver,
+    private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
   ) {
     client.on("close", this.onClose);
+    pending.add(this);
+  }
+
+  cancel(reason: Error): void {
+    this.cancelled = reason;
+    this.controller?.abort(reason);
   }
 
   /** A client that goes away aborts its request at the node, which frees the sequence. */
@@ -97,12 +113,14 @@ class AnswerRelay implements Dispatcher.DispatchHandler {
 
   private finish(outcome: ProxyOutcome): void {
     this.client.off("close", this.onClose);
+    this.pending.delete(this);
     this.resolve(outcome);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.left) controller.abort(new Error("client disconnected"));
+    else if (this.cancelled) controller.abort(this.cancelled);
   }
 
   onResponseStart(

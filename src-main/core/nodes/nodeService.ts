@@ -26,6 +26,8 @@ export interface NodeServiceOptions {
   offlineAfterMs?: number;
   /** A node registered, reported or went offline; `models` are those whose state on it changed. Default: nothing. */
   onChange?: (change: NodeChange) => void;
+  /** A node missed its heartbeats and was just marked offline. Default: nothing. */
+  onOffline?: (nodeId: string) => void;
 }
 
 export interface NodeChange {
@@ -83,6 +85,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
     for (const node of gone) {
+      options.onOffline?.(node.id);
       options.onChange?.({
         nodeId: node.id,
         models: (nodes.list().find((listed) => listed.id === node.id)?.models ?? []).map((m) => m.model),
