@@ -97,6 +97,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const registryVersion = createRegistryVersion();
   const events = createEventBus();
   const startedAt = clock.now();
+  const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
   const settings = createSettingsService({
     config,
     hfTokenStore: options.hfTokenStore ?? createFileSecretStore(path.join(config.dataDir, dataFiles.hfToken)),
@@ -194,7 +195,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     const counts = models.counts();
     return {
       version: options.version,
-      uptime_seconds: Math.round((clock.now() - startedAt) / 1000),
+      uptime_seconds: uptimeSeconds(),
       paused: balancer.paused(),
       models: counts,
       nodes: { total: nodeList.length, online: nodeList.filter((node) => node.status === "online").length },
@@ -210,6 +211,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   }
 
   const app = await createHttpServer({
+    uptimeSeconds,
     endpoints,
     models,
     nodes,

@@ -31,6 +31,7 @@ export interface HttpServerOptions {
   credentials: Credentials;
   log: Logger;
   version: string;
+  uptimeSeconds: () => number;
   /** Host header names accepted besides loopback ones. Default: none. */
   allowedHosts?: string[];
   /** Largest request body in bytes. Default: 1 MiB. */
@@ -82,7 +83,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     models: options.models,
     nodes: options.nodes,
     version: options.version,
-    startedAt: Date.now(),
+    uptimeSeconds: options.uptimeSeconds,
   };
   registerManagementRoutes(app, routeOptions);
   registerNodeRoutes(app, routeOptions);

@@ -8,7 +8,7 @@ export interface RouteOptions {
   models: ModelService;
   nodes: NodeService;
   version: string;
-  startedAt: number;
+  uptimeSeconds: () => number;
 }
 
 /** A model id from a wildcard path: ids contain '/', sent raw or percent-encoded. */
@@ -28,7 +28,7 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
   app.get("/v0/health", { config: { access: "public" } }, async (): Promise<Health> => ({
     status: "ok",
     version: options.version,
-    uptime_seconds: Math.round((Date.now() - options.startedAt) / 1000),
+    uptime_seconds: options.uptimeSeconds(),
     models: models.count(),
   }));
 
