@@ -1,5 +1,5 @@
 /** Human-readable output for the terminal. */
-export { formatBytes } from "../core/models/describeState";
+export { formatBytes } from "../contract/units";
 
 /** A plain aligned table: a header row, then one row per item. */
 export function formatTable(headers: string[], rows: string[][]): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelOnNode } from "../../src-main/contract";
-import { formatBytes, modelStateText } from "../../src-main/core/models/describeState";
+import { formatBytes } from "../../src-main/contract/units";
+import { modelStateText } from "../../src-main/core/models/describeState";
 
 const on = {
   node_id: "n1",

@@ -1,6 +1,6 @@
 import type { Model } from "../../contract";
 import { AppError } from "../errors";
-import { duration, formatBytes } from "../models/describeState";
+import { formatBytes, formatDuration } from "../../contract/units";
 
 /**
  * Why a registered model cannot be served right now, as a 503 a client can act on: how far its
@@ -19,7 +19,7 @@ export function unavailableError(model: Model): AppError {
       best.bytes_per_second > 0 ? (best.bytes_total - best.bytes_done) / best.bytes_per_second : undefined;
     return new AppError(
       "model.not_ready",
-      `Model ${id} is still downloading on ${best.node_name}: ${percent}% (${formatBytes(best.bytes_done)} of ${formatBytes(best.bytes_total)}${left !== undefined ? `, about ${duration(left)} left` : ""}). Retry later.`,
+      `Model ${id} is still downloading on ${best.node_name}: ${percent}% (${formatBytes(best.bytes_done)} of ${formatBytes(best.bytes_total)}${left !== undefined ? `, about ${formatDuration(left)} left` : ""}). Retry later.`,
       { param: "model", retryAfter: Math.min(60, Math.max(2, Math.ceil((left ?? 10) / 2))) },
     );
   }
