@@ -46,7 +46,7 @@ async function preflight(controlUrl: string, token: string): Promise<void> {
     });
   } catch (error) {
     throw new CliError(
-      `Cannot reach the control plane at ${controlUrl} (${(error as Error).message}). Is \`llmlb serve\` running there, listening beyond loopback (--host) and allowing this name (allowedHosts)?`,
+      `Cannot reach the control plane at ${controlUrl} (${(error as Error).message}). Is \`llmlb serve\` running there, listening beyond loopback (\`--host 0.0.0.0 --api-key <key>\`)?`,
     );
   }
   if (answer.status === 401) {
@@ -56,7 +56,7 @@ async function preflight(controlUrl: string, token: string): Promise<void> {
   }
   if (answer.status === 403) {
     throw new CliError(
-      `The control plane at ${controlUrl} refused the Host name: add it to allowedHosts in its config.json.`,
+      `The control plane at ${controlUrl} refused the Host name: use its IP address, or start it with \`--allow-host <name>\`.`,
     );
   }
   if (answer.status !== 400) {

@@ -28,6 +28,11 @@ function wholeNumber(value: string): string {
 }
 
 /** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
+/** A repeatable option: each use adds to the list. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
   const program = new Command("llmlb")
     .description("Local OpenAI-compatible service across this machine's GPUs.")
@@ -62,16 +67,36 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       "local workers: auto (one per GPU), cpu, none, or a number of CPU workers",
       workersMode,
     )
-    .action(async (options: { host?: string; port?: number; workers?: string }) => {
-      const globals = program.opts<{ dataDir?: string }>();
-      const config = loadConfig(env, {
-        host: options.host,
-        port: options.port,
-        dataDir: globals.dataDir,
-        workers: options.workers,
-      });
-      await serve(config, io);
-    });
+    .option(
+      "--api-key <key>",
+      "a key /v1 clients must send as a bearer token; repeat for several (default: LLMLB_API_KEY, comma-separated; required beyond loopback)",
+      collect,
+    )
+    .option(
+      "--allow-host <name>",
+      "a host name clients may use besides loopback ones; repeat for several (default: LLMLB_ALLOWED_HOSTS)",
+      collect,
+    )
+    .action(
+      async (options: {
+        host?: string;
+        port?: number;
+        workers?: string;
+        apiKey?: string[];
+        allowHost?: string[];
+      }) => {
+        const globals = program.opts<{ dataDir?: string }>();
+        const config = loadConfig(env, {
+          host: options.host,
+          port: options.port,
+          dataDir: globals.dataDir,
+          workers: options.workers,
+          apiKeys: options.apiKey,
+          allowedHosts: options.allowHost,
+        });
+        await serve(config, io);
+      },
+    );
 
   const model = program.command("model").description("register, list and remove models");
   model

@@ -11,11 +11,8 @@ export interface ServeIo {
 /** `llmlb serve`: the headless control plane, until SIGINT or SIGTERM. */
 export async function serve(config: Config, io: ServeIo): Promise<void> {
   const log = createLogger({ level: config.logLevel });
-  if (!isLoopbackHost(config.host)) {
-    log.warn(
-      { host: config.host },
-      "listening beyond loopback: anyone who can reach this address can use /v1",
-    );
+  if (!isLoopbackHost(config.host) && config.apiKeys.length > 0) {
+    log.info({ host: config.host }, "listening beyond loopback: /v1 needs one of the API keys");
   }
   const core = await createCore({
     config,

@@ -34,6 +34,8 @@ export const statusSchema = z.object({
   uptime_seconds: z.number(),
   /** Inference routes answer 503 while paused; management still works. */
   paused: z.boolean(),
+  /** /v1 needs `Authorization: Bearer <API key>`; without keys it is open to this machine. */
+  api_key_required: z.boolean(),
   models: z.object({ total: z.number().int(), ready: z.number().int() }),
   nodes: z.object({ total: z.number().int(), online: z.number().int() }),
   /** Per model with traffic: requests running on nodes and waiting in the admission queue. */

@@ -32,7 +32,12 @@ export const configSchema = z.object({
    */
   workers: z.union([z.enum(["auto", "cpu", "none"]), z.coerce.number().int().min(1).max(64)]).default("auto"),
   /** Extra Host header names accepted besides loopback ones. Default: none. */
-  allowedHosts: z.array(z.string()).default([]),
+  allowedHosts: z.array(z.string().min(1)).default([]),
+  /**
+   * Keys clients must send (`Authorization: Bearer <key>`) to use /v1 and /metrics. Default: none, and
+   * /v1 is open to this machine; listening beyond loopback requires at least one.
+   */
+  apiKeys: z.array(z.string().min(1)).default([]),
   /** Largest accepted request body in bytes. Default: 1 MiB. */
   bodyLimitBytes: z
     .number()
@@ -73,6 +78,15 @@ export function defaultHubCacheDir(env: Record<string, string | undefined>, home
   return path.join(cacheHome, "huggingface", "hub");
 }
 
+/** A comma-separated environment value as a list; undefined when unset or empty. */
+function listOf(value: string | undefined): string[] | undefined {
+  const items = value
+    ?.split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  return items && items.length > 0 ? items : undefined;
+}
+
 function definedOnly(values: Record<string, unknown> | undefined): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(values ?? {}).filter(([, value]) => value !== undefined && value !== ""),
@@ -93,6 +107,8 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     nodeToken: env.LLMLB_NODE_TOKEN,
     workers: env.LLMLB_WORKERS,
     logLevel: env.LLMLB_LOG_LEVEL,
+    apiKeys: listOf(env.LLMLB_API_KEY),
+    allowedHosts: listOf(env.LLMLB_ALLOWED_HOSTS),
   });
   const merged = {
     dataDir: defaultDataDir(env, platform, home),
@@ -106,4 +122,15 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
 
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Listening beyond loopback puts /v1 on the network: only with API keys. Throws what to do otherwise.
+ */
+export function checkExposure(config: Pick<Config, "host" | "apiKeys">): void {
+  if (isLoopbackHost(config.host) || config.apiKeys.length > 0) return;
+  throw new Error(
+    `Listening on ${config.host} makes /v1 reachable from the network: set an API key that clients ` +
+      "must send (`llmlb serve --api-key <key>`, or LLMLB_API_KEY), or listen on 127.0.0.1.",
+  );
 }

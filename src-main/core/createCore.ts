@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { systemClock, type Clock } from "./clock";
-import type { Config } from "./config";
+import { checkExposure, isLoopbackHost, type Config } from "./config";
 import os from "node:os";
 import {
   clearServerInfo,
@@ -91,6 +91,7 @@ export interface Core {
 export async function createCore(options: CoreOptions): Promise<Core> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
+  checkExposure(config);
   ensureDataDir(config.dataDir);
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
@@ -197,6 +198,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       version: options.version,
       uptime_seconds: uptimeSeconds(),
       paused: balancer.paused(),
+      api_key_required: config.apiKeys.length > 0,
       models: counts,
       nodes: { total: nodeList.length, online: nodeList.filter((node) => node.status === "online").length },
       queues: balancer
@@ -219,10 +221,16 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     metrics,
     app: { status, setPaused, settings },
     events,
-    credentials: { adminToken, nodeToken, nodeForToken: (token) => nodes.nodeForToken(token) },
+    credentials: {
+      adminToken,
+      nodeToken,
+      apiKeys: config.apiKeys,
+      nodeForToken: (token) => nodes.nodeForToken(token),
+    },
     log,
     version: options.version,
     allowedHosts: config.allowedHosts,
+    acceptAddresses: !isLoopbackHost(config.host),
     bodyLimitBytes: config.bodyLimitBytes,
     rendererDir: options.rendererDir,
   });

@@ -9,6 +9,7 @@ export type ErrorCode =
   | "request.not_found"
   | "auth.missing_token"
   | "auth.forbidden_host"
+  | "auth.invalid_api_key"
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
@@ -66,6 +67,7 @@ const statusByCode: Record<ErrorCode, number> = {
   "request.not_found": 404,
   "auth.missing_token": 401,
   "auth.forbidden_host": 403,
+  "auth.invalid_api_key": 401,
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,
@@ -110,6 +112,7 @@ function openAiType(status: number): string {
 /** The wire code: OpenAI's own name where it has one (its SDKs and clients key on it), ours otherwise. */
 function wireCode(code: ErrorCode): string {
   if (code === "model.not_found") return "model_not_found";
+  if (code === "auth.invalid_api_key") return "invalid_api_key";
   if (code === "inference.context_length_exceeded") return "context_length_exceeded";
   return code;
 }

@@ -7,7 +7,10 @@ function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-export function curlSnippet(baseUrl: string, model: string): string {
+/** The environment variable the snippets read an API key from, when /v1 needs one. */
+const KEY_VARIABLE = "LLMLB_API_KEY";
+
+export function curlSnippet(baseUrl: string, model: string, keyRequired = false): string {
   const body = [
     "{",
     `  "model": ${JSON.stringify(model)},`,
@@ -17,16 +20,24 @@ export function curlSnippet(baseUrl: string, model: string): string {
   return [
     `curl ${baseUrl}/chat/completions \\`,
     `  -H "Content-Type: application/json" \\`,
+    ...(keyRequired ? [`  -H "Authorization: Bearer $${KEY_VARIABLE}" \\`] : []),
     `  -d ${shellQuote(body)}`,
   ].join("\n");
 }
 
-export function pythonSnippet(baseUrl: string, model: string): string {
+export function pythonSnippet(baseUrl: string, model: string, keyRequired = false): string {
   // JSON string literals are valid Python string literals.
-  return `from openai import OpenAI
+  const client = keyRequired
+    ? `import os
 
-# Any api_key works unless API keys are configured for /v1.
-client = OpenAI(base_url=${JSON.stringify(baseUrl)}, api_key="llmlb")
+from openai import OpenAI
+
+client = OpenAI(base_url=${JSON.stringify(baseUrl)}, api_key=os.environ["${KEY_VARIABLE}"])`
+    : `from openai import OpenAI
+
+# Any api_key works: this server needs none.
+client = OpenAI(base_url=${JSON.stringify(baseUrl)}, api_key="llmlb")`;
+  return `${client}
 
 response = client.chat.completions.create(
     model=${JSON.stringify(model)},
@@ -40,6 +51,7 @@ const PLACEHOLDER = "<model id>";
 export function EndpointPage() {
   const models = useAppStore((s) => s.models);
   const paused = useAppStore((s) => s.paused);
+  const keyRequired = useAppStore((s) => s.status?.api_key_required ?? false);
   const baseUrl = `${location.origin}/v1`;
   const ready = models.filter((m) => m.ready);
   const [picked, setPicked] = useState<string | undefined>(undefined);
@@ -67,6 +79,12 @@ export function EndpointPage() {
           <CopyButton text={baseUrl} label="Copy base URL" />
         </div>
         {paused && <p className="state-text warn">Serving is paused: requests get 503 until you resume.</p>}
+        {keyRequired && (
+          <p className="state-text">
+            This server needs an API key: clients send <code>Authorization: Bearer &lt;key&gt;</code> (the
+            snippets read it from <code>{KEY_VARIABLE}</code>).
+          </p>
+        )}
         <ul className="routes">
           <li>
             <code>POST /v1/chat/completions</code>
@@ -112,8 +130,8 @@ export function EndpointPage() {
             it, its id appears here. Until then the snippets use <code>{PLACEHOLDER}</code>.
           </p>
         )}
-        <Snippet title="curl" code={curlSnippet(baseUrl, model ?? PLACEHOLDER)} />
-        <Snippet title="Python (openai)" code={pythonSnippet(baseUrl, model ?? PLACEHOLDER)} />
+        <Snippet title="curl" code={curlSnippet(baseUrl, model ?? PLACEHOLDER, keyRequired)} />
+        <Snippet title="Python (openai)" code={pythonSnippet(baseUrl, model ?? PLACEHOLDER, keyRequired)} />
       </section>
     </div>
   );

@@ -1,3 +1,4 @@
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { testRepos } from "../helpers/hubRepos";
@@ -5,6 +6,7 @@ import { startCore, type TestServer } from "../helpers/startCore";
 
 let hub: FakeHub;
 let server: TestServer;
+const lanKey = "sk-lan-0123456789";
 
 beforeAll(async () => {
   hub = await startFakeHub({ repos: testRepos() });
@@ -133,8 +135,14 @@ describe("cross-origin requests", () => {
 });
 
 describe("listening on every address", () => {
+  it("is refused without an API key, since /v1 would be open to the network", async () => {
+    await expect(startCore({ hubEndpoint: hub.url, config: { host: "0.0.0.0" } })).rejects.toThrow(
+      /0\.0\.0\.0 .*API key.*--api-key.*LLMLB_API_KEY/,
+    );
+  });
+
   it("still tells clients a loopback URL they are allowed to use", async () => {
-    const wide = await startCore({ hubEndpoint: hub.url, config: { host: "0.0.0.0" } });
+    const wide = await startCore({ hubEndpoint: hub.url, config: { host: "0.0.0.0", apiKeys: [lanKey] } });
     try {
       expect(wide.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const fs = await import("node:fs");
@@ -143,6 +151,62 @@ describe("listening on every address", () => {
     } finally {
       await wide.close();
     }
+  });
+
+  it("accepts the machine's addresses in Host (no name to rebind), still not other names", async () => {
+    const wide = await startCore({ hubEndpoint: hub.url, config: { host: "0.0.0.0", apiKeys: [lanKey] } });
+    try {
+      for (const host of ["192.168.1.20:8080", "10.0.0.1", "[fe80::1]:8080"]) {
+        expect((await wide.request("GET", "/v0/health", { headers: { host } })).status, host).toBe(200);
+      }
+      const named = await wide.request("GET", "/v0/health", { headers: { host: "evil.example:8080" } });
+      expect(named.status).toBe(403);
+    } finally {
+      await wide.close();
+    }
+  });
+});
+
+describe("/v1 with API keys", () => {
+  let keyed: TestServer;
+  beforeAll(async () => {
+    keyed = await startCore({ hubEndpoint: hub.url, config: { apiKeys: ["sk-one", "sk-two"] } });
+  });
+  afterAll(() => keyed.close());
+
+  it("answers 401 invalid_api_key without one of them, as OpenAI does", async () => {
+    const client = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
+    const error = await client.models.list().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((error as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe("invalid_api_key");
+    for (const [method, url] of [
+      ["GET", "/v1/models"],
+      ["POST", "/v1/chat/completions"],
+      ["GET", "/v1/nowhere"],
+      ["GET", "/metrics"],
+    ] as const) {
+      const response = await keyed.request(method, url, { anonymous: true, body: {} });
+      expect(response.status, url).toBe(401);
+      expect(response.body.error?.code ?? response.text, url).toMatch(/invalid_api_key/);
+    }
+  });
+
+  it("serves any of the keys, and the admin token", async () => {
+    for (const apiKey of ["sk-one", "sk-two", keyed.token]) {
+      const client = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey, maxRetries: 0 });
+      expect((await client.models.list()).data).toEqual([]);
+    }
+    const metrics = await keyed.request("GET", "/metrics", {
+      anonymous: true,
+      headers: { authorization: "Bearer sk-one" },
+    });
+    expect(metrics.status).toBe(200);
+  });
+
+  it("leaves health open, and says in the status that /v1 needs a key", async () => {
+    expect((await keyed.request("GET", "/v0/health", { anonymous: true })).status).toBe(200);
+    expect((await keyed.request("GET", "/v0/status")).body.api_key_required).toBe(true);
+    expect((await server.request("GET", "/v0/status")).body.api_key_required).toBe(false);
   });
 });
 

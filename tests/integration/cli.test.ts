@@ -179,6 +179,34 @@ describe("LLMLB_ADMIN_TOKEN", () => {
   });
 });
 
+describe("API keys", () => {
+  it("refuses to listen beyond loopback without one, and says how to set one", async () => {
+    const result = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--workers", "none"], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/error: Listening on 0\.0\.0\.0 .*--api-key/);
+  });
+
+  it("from --api-key and LLMLB_API_KEY are what /v1 accepts", async () => {
+    const dir = await makeTempDir();
+    const proc = await startServeProcess(
+      ["--port", "0", "--workers", "none", "--api-key", "sk-flag-1", "--api-key", "sk-flag-2"],
+      { ...env, LLMLB_DATA_DIR: dir.path, LLMLB_API_KEY: "sk-env-1,sk-env-2" },
+    );
+    try {
+      const modelsWith = (key?: string) =>
+        fetch(`${proc.url}/v1/models`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+      // Flags win over the environment, as for every setting.
+      expect((await modelsWith("sk-flag-1")).status).toBe(200);
+      expect((await modelsWith("sk-flag-2")).status).toBe(200);
+      expect((await modelsWith("sk-env-1")).status).toBe(401);
+      expect((await modelsWith()).status).toBe(401);
+    } finally {
+      await proc.stop();
+      await dir.remove();
+    }
+  });
+});
+
 describe("shutdown", () => {
   it("stops on SIGTERM with exit code 0 and removes server.json", async () => {
     const second = await makeTempDir();

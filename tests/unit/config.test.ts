@@ -31,6 +31,16 @@ describe("resolveConfig", () => {
     });
   });
 
+  it("reads API keys and extra host names as comma-separated lists from the environment", () => {
+    const config = resolveConfig({
+      env: { LLMLB_API_KEY: " sk-a, sk-b ,,", LLMLB_ALLOWED_HOSTS: "gpu-box.lan" },
+      homedir: home,
+    });
+    expect(config.apiKeys).toEqual(["sk-a", "sk-b"]);
+    expect(config.allowedHosts).toEqual(["gpu-box.lan"]);
+    expect(resolveConfig({ env: { LLMLB_API_KEY: " , " }, homedir: home }).apiKeys).toEqual([]);
+  });
+
   it("reads the Hugging Face cache location as huggingface_hub does", () => {
     expect(defaultHubCacheDir({ HF_HUB_CACHE: "/c", HF_HOME: "/h" }, home)).toBe("/c");
     expect(defaultHubCacheDir({ HF_HOME: "/h" }, home)).toBe("/h/hub");

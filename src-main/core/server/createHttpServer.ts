@@ -34,10 +34,19 @@ export interface HttpServerOptions {
   uptimeSeconds: () => number;
   /** Host header names accepted besides loopback ones. Default: none. */
   allowedHosts?: string[];
+  /** Accept any IP address in Host (listening beyond loopback). Default: false. */
+  acceptAddresses?: boolean;
   /** Largest request body in bytes. Default: 1 MiB. */
   bodyLimitBytes?: number;
   /** The built dashboard, served at `/` when present. Default: none. */
   rendererDir?: string;
+}
+
+/** Who may call a route that does not say: management needs the admin token, the OpenAI API its keys. */
+function defaultAccess(route: string): Access {
+  if (route.startsWith("/v0")) return "admin";
+  if (route.startsWith("/v1") || route === "/metrics") return "api";
+  return "public";
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -56,7 +65,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request, reply) => {
-    checkHost(request, allowedHosts);
+    checkHost(request, allowedHosts, options.acceptAddresses);
     if (request.method === "GET" && request.url.startsWith("/?")) {
       // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
       const token = new URLSearchParams(request.url.slice(2)).get("token");
@@ -69,7 +78,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     // need the admin token too, so they do not reveal which routes exist.
     const route = request.routeOptions.url ?? request.url.split("?")[0]!.toLowerCase();
     const access = (request.routeOptions.config as { access?: Access } | undefined)?.access;
-    checkAccess(request, access ?? (route.startsWith("/v0") ? "admin" : "public"), options.credentials);
+    checkAccess(request, access ?? defaultAccess(route), options.credentials);
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request) => {

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import net from "node:net";
 import type { FastifyRequest } from "fastify";
 import { AppError } from "../errors";
 import { isLoopbackHost } from "../config";
@@ -16,9 +17,15 @@ export function hostNameOf(hostHeader: string | undefined): string | undefined {
  * Only loopback names and addresses (and configured extras) may appear in Host: a page on another
  * origin that rebinds its DNS name to 127.0.0.1 still sends its own name, and is refused.
  */
-export function checkHost(request: FastifyRequest, allowedHosts: readonly string[]): void {
+export function checkHost(
+  request: FastifyRequest,
+  allowedHosts: readonly string[],
+  /** Listening beyond loopback: clients name the machine by its addresses, which no DNS can rebind. */
+  acceptAddresses = false,
+): void {
   const host = hostNameOf(request.headers.host);
   if (host && (isLoopbackHost(host) || host.endsWith(".localhost") || allowedHosts.includes(host))) return;
+  if (host && acceptAddresses && net.isIP(host) !== 0) return;
   throw new AppError("auth.forbidden_host", `Host "${request.headers.host ?? ""}" is not allowed.`);
 }
 
@@ -66,11 +73,14 @@ export type Access =
   /** A registered node's token (heartbeats; the route checks it is that node's). */
   | "node"
   /** The admin token or the node token that lets nodes join. */
-  | "join";
+  | "join"
+  /** One of the API keys, or the admin token; anyone when no API key is configured (/v1, /metrics). */
+  | "api";
 
 export interface Credentials {
   adminToken: string;
   nodeToken: string;
+  apiKeys: readonly string[];
   nodeForToken(token: string): string | undefined;
 }
 
@@ -82,6 +92,16 @@ export function checkAccess(
   if (access === "public") return;
   const given = credentialOf(request);
   const isAdmin = given !== undefined && sameSecret(given, credentials.adminToken);
+  if (access === "api") {
+    if (credentials.apiKeys.length === 0 || isAdmin) return;
+    if (given !== undefined && credentials.apiKeys.some((key) => sameSecret(given, key))) return;
+    throw new AppError(
+      "auth.invalid_api_key",
+      given === undefined
+        ? "This server needs an API key: send Authorization: Bearer <key> (in OpenAI SDKs, api_key)."
+        : "The API key is not valid for this server.",
+    );
+  }
   const allowed =
     given !== undefined &&
     (access === "admin"

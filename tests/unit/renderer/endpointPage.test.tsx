@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { fireEvent, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fakeApi, model, onNode, renderApp } from "./fakes";
+import { fakeApi, model, onNode, renderApp, status } from "./fakes";
 
 const readyNodes = [onNode({ state: "ready", artifact: "model-Q4_K_M.gguf" })];
 
@@ -57,6 +57,25 @@ describe("the endpoint page", () => {
     });
     fireEvent.click(await screen.findByRole("button", { name: "Copy Python (openai) snippet" }));
     expect(writeText).toHaveBeenCalledWith(snippet("Python (openai)"));
+  });
+
+  it("says when /v1 needs an API key, and the snippets send one from LLMLB_API_KEY", async () => {
+    const models = [model("org/first", { ready: true, nodes: readyNodes })];
+    renderApp(fakeApi({ models, status: status({ api_key_required: true }) }), { route: "endpoint" });
+    expect(await screen.findByText(/needs an API key/)).toBeTruthy();
+    expect(snippet("curl")).toContain('-H "Authorization: Bearer $LLMLB_API_KEY"');
+    expect(snippet("Python (openai)")).toContain('api_key=os.environ["LLMLB_API_KEY"]');
+    expect(snippet("Python (openai)")).toMatch(/^import os$/m);
+  });
+
+  it("without API keys, the snippets send none and say any key works", async () => {
+    renderApp(fakeApi({ models: [model("org/first", { ready: true, nodes: readyNodes })] }), {
+      route: "endpoint",
+    });
+    expect(await screen.findByLabelText("Model")).toBeTruthy();
+    expect(screen.queryByText(/needs an API key/)).toBeNull();
+    expect(snippet("curl")).not.toContain("Authorization");
+    expect(snippet("Python (openai)")).toContain("# Any api_key works: this server needs none.");
   });
 
   it("says when no model is ready and uses a placeholder", async () => {

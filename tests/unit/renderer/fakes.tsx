@@ -75,6 +75,7 @@ export function status(overrides: Partial<Status> = {}): Status {
     version: "0.1.0",
     uptime_seconds: 10,
     paused: false,
+    api_key_required: false,
     models: { total: 0, ready: 0 },
     nodes: { total: 0, online: 0 },
     queues: [],
