@@ -270,6 +270,22 @@ const cases: BadInput[] = [
     says: /application\/json/,
   },
   {
+    name: "a chat completion with no body at all",
+    method: "POST",
+    path: "/v1/chat/completions",
+    options: {},
+    status: 400,
+    says: /needs a JSON body/,
+  },
+  {
+    name: "an embeddings request with a text/plain body",
+    method: "POST",
+    path: "/v1/embeddings",
+    options: { rawBody: "hello", headers: { "content-type": "text/plain" } },
+    status: 415,
+    says: /application\/json/,
+  },
+  {
     name: "a duplicate",
     method: "POST",
     path: register,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { AppError } from "../errors";
 import type { Balancer, InferenceBody } from "./balancer";
 
 /** The OpenAI inference routes, each forwarded to a node that has the requested model ready. */
@@ -20,9 +21,16 @@ export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer)
     });
     for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) {
       // Long prompts and many-message chats are bigger than management bodies.
-      scope.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) =>
-        balancer.forward(request, reply, path),
-      );
+      scope.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
+        // No Content-Type and no bytes: Fastify runs no parser at all.
+        if (request.body === undefined) {
+          throw new AppError(
+            "request.invalid",
+            `${path} needs a JSON body (Content-Type: application/json) naming the model.`,
+          );
+        }
+        return balancer.forward(request, reply, path);
+      });
     }
   });
 }
