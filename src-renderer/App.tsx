@@ -86,13 +86,24 @@ function Page({ route }: { route: Route }) {
 function SnapshotState({ title }: { title: string }) {
   const snapshot = useAppStore((s) => s.snapshot);
   const error = useAppStore((s) => s.loadError);
+  const signedOut = useAppStore((s) => s.signedOut);
   const { loadSnapshot } = useActions();
   return (
     <div className="page">
       <div className="page-head">
         <h1>{title}</h1>
       </div>
-      {snapshot === "failed" ? (
+      {snapshot === "failed" && signedOut ? (
+        <div className="card empty" role="alert">
+          <IconAlert size={24} className="danger" />
+          <p className="empty-title">Open the dashboard with its link</p>
+          <p>
+            This page needs the admin token, which the link <code>llmlb serve</code> printed when it started
+            carries (it ends in <code>?token=…</code>); the desktop app's window and tray menu open it for
+            you. The token is also in the <code>admin-token</code> file of the data directory.
+          </p>
+        </div>
+      ) : snapshot === "failed" ? (
         <div className="card empty" role="alert">
           <IconAlert size={24} className="danger" />
           <p className="empty-title">Can't load the dashboard</p>

@@ -10,6 +10,7 @@ export type ErrorCode =
   | "auth.missing_token"
   | "auth.forbidden_host"
   | "auth.invalid_api_key"
+  | "auth.invalid_token"
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
@@ -68,6 +69,7 @@ const statusByCode: Record<ErrorCode, number> = {
   "auth.missing_token": 401,
   "auth.forbidden_host": 403,
   "auth.invalid_api_key": 401,
+  "auth.invalid_token": 401,
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,

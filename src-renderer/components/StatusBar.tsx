@@ -22,8 +22,11 @@ export function StatusBar() {
       : online === nodes.length
         ? `${plural(online, "node")} online`
         : `${online} of ${plural(nodes.length, "node")} online`;
-  const state = paused ? "paused" : ready > 0 ? "serving" : "idle";
-  const label = paused ? "Paused" : "Serving";
+  // Until the first snapshot nothing is known: claim nothing.
+  const known = snapshot === "ready";
+  const state = !known ? "idle" : paused ? "paused" : ready > 0 ? "serving" : "idle";
+  const label =
+    snapshot === "failed" ? "Not connected" : !known ? "Connecting…" : paused ? "Paused" : "Serving";
 
   return (
     <header className="statusbar">
@@ -36,7 +39,7 @@ export function StatusBar() {
             {modelsText} · {nodesText}
           </span>
         )}
-        {connection === "down" && <span className="pill pill-warn">Reconnecting…</span>}
+        {connection === "down" && known && <span className="pill pill-warn">Reconnecting…</span>}
       </p>
       <button
         type="button"

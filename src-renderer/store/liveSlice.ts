@@ -1,5 +1,5 @@
 import type { ServerEvent } from "../../src-main/contract";
-import { isNotFound } from "../api";
+import { ApiError, isNotFound } from "../api";
 import { openEventStream, type EventSourceFactory } from "../events";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
@@ -7,6 +7,8 @@ export interface LiveSlice {
   /** `loading` until the first snapshot; `failed` when it could not be read (see `loadError`). */
   snapshot: "loading" | "ready" | "failed";
   loadError: string | undefined;
+  /** The first snapshot was refused for want of the admin token (the page was opened without its link). */
+  signedOut: boolean;
   /** The event stream: `down` while it reconnects (what is shown may be stale). */
   connection: "connecting" | "live" | "down";
   /** Subscribes to events, then reads the snapshot. Returns the function that stops. */
@@ -30,6 +32,7 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
   return (set, get) => ({
     snapshot: "loading",
     loadError: undefined,
+    signedOut: false,
     connection: "connecting",
     start() {
       const stop = openEventStream({
@@ -67,11 +70,17 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
           paused: status?.paused ?? false,
           snapshot: "ready",
           loadError: undefined,
+          signedOut: false,
         });
       } catch (error) {
         if (mine !== generation) return;
         if (get().snapshot === "ready") get().pushBanner("error", messageOf(error));
-        else set({ snapshot: "failed", loadError: messageOf(error) });
+        else
+          set({
+            snapshot: "failed",
+            loadError: messageOf(error),
+            signedOut: error instanceof ApiError && error.status === 401,
+          });
       } finally {
         if (mine === generation) {
           const replay = pending ?? [];

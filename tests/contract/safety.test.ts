@@ -33,6 +33,7 @@ describe("admin token", () => {
     expect(missing.body.error).toMatchObject({ type: "authentication_error", code: "auth.missing_token" });
     const wrong = await server.request(method, path, { headers: { authorization: "Bearer not-the-token" } });
     expect(wrong.status).toBe(401);
+    expect(wrong.body.error.code).toBe("auth.invalid_token");
     expect((await server.request("GET", "/v0/models")).body.total).toBe(0);
   });
 

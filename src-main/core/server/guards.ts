@@ -119,7 +119,7 @@ export function checkAccess(
         ? "the admin token or the node token"
         : "the admin token";
   throw new AppError(
-    "auth.missing_token",
+    given === undefined ? "auth.missing_token" : "auth.invalid_token",
     given === undefined
       ? `This endpoint needs ${needed}: send Authorization: Bearer <token> (tokens are in the data directory).`
       : `The token is not valid for this endpoint (it needs ${needed}).`,

@@ -19,7 +19,7 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions):
     async (request) => {
       const token = credentialOf(request)!;
       if (nodes.nodeForToken(token) !== request.params.id) {
-        throw new AppError("auth.missing_token", "This node token belongs to another node.");
+        throw new AppError("auth.invalid_token", "This node token belongs to another node.");
       }
       return nodes.heartbeat(request.params.id, token, heartbeatRequestSchema.parse(request.body ?? {}));
     },

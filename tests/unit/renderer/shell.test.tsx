@@ -52,16 +52,32 @@ describe("the app shell", () => {
 
   it("explains a failed first load and tries again", async () => {
     const api = fakeApi();
-    api.listModels.mockRejectedValueOnce(
-      new ApiError("An admin token is required.", 401, "auth.missing_token"),
-    );
+    api.listModels.mockRejectedValueOnce(new ApiError("The database is locked.", 500, "internal"));
     renderApp(api);
-    expect((await screen.findByRole("alert")).textContent).toContain("An admin token is required.");
+    expect((await screen.findByRole("alert")).textContent).toContain("The database is locked.");
+    // Nothing claims to be serving while nothing is known.
+    expect(screen.getByRole("banner").textContent).toContain("Not connected");
+    expect(screen.getByRole("banner").textContent).not.toContain("Serving");
 
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Try again" }));
     });
     expect(screen.getByText("No models yet")).toBeTruthy();
+  });
+
+  it("opened without its token, says how to open it rather than how the API wants a header", async () => {
+    const api = fakeApi();
+    const refused = new ApiError(
+      "This endpoint needs the admin token: send Authorization: Bearer <token>.",
+      401,
+      "auth.missing_token",
+    );
+    api.listModels.mockRejectedValueOnce(refused);
+    renderApp(api);
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Open the dashboard with its link");
+    expect(alert.textContent).toContain("?token=");
+    expect(alert.textContent).not.toContain("Authorization");
   });
 
   it("works with a server that has no /v0/status yet", async () => {
