@@ -33,7 +33,13 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  const url = await core.listen();
+  let url: string;
+  try {
+    url = await core.listen();
+  } catch (error) {
+    await core.dispose();
+    throw error;
+  }
   const workers = core.workers();
   io.out(`llmlb is serving on ${url}`);
   io.out(`  OpenAI API:  ${url}/v1`);

@@ -7,6 +7,7 @@ import {
   clearServerInfo,
   dataFiles,
   ensureDataDir,
+  lockDataDir,
   loadOrCreateAdminToken,
   loadOrCreateNodeToken,
   writeServerInfo,
@@ -93,6 +94,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
   checkExposure(config);
   ensureDataDir(config.dataDir);
+  // Held until dispose; if building the core fails, until this process ends (a dead holder's lock is taken over).
+  const unlockDataDir = lockDataDir(config.dataDir);
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
   const registryVersion = createRegistryVersion();
@@ -273,7 +276,15 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     setPaused,
     workers: () => supervisor?.status() ?? [],
     async listen() {
-      await app.listen({ host: config.host, port: config.port });
+      try {
+        await app.listen({ host: config.host, port: config.port });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+        throw new Error(
+          `Port ${config.port} on ${config.host} is in use (another llmlb, or another program): ` +
+            "choose another with --port (0 picks a free one), or stop what uses it.",
+        );
+      }
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       // Bound to every address: clients on this machine still reach it, and name it, by loopback.
@@ -307,6 +318,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         await balancer.dispose();
         clearServerInfo(config.dataDir, process.pid);
         db.close();
+        unlockDataDir();
       })();
       return disposed;
     },

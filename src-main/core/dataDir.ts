@@ -8,6 +8,8 @@ export const dataFiles = {
   adminToken: "admin-token",
   nodeToken: "node-token",
   server: "server.json",
+  /** Held by the one control plane using this directory: its pid. */
+  lock: "serve.lock",
   /** The Hugging Face token set from the app, in headless mode (the desktop app uses the keychain). */
   hfToken: "hf-token",
 } as const;
@@ -55,6 +57,51 @@ export const readAdminToken = (dataDir: string) => readSecret(dataDir, dataFiles
 /** The node token: what a node shows to join (register with) this control plane. */
 export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
   loadOrCreateSecret(dataDir, dataFiles.nodeToken, "llmlb_node", configured);
+
+/** Whether a process with this pid exists (signal 0 only checks). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes the data directory for this process: one control plane per directory, or two would share
+ * server.json, the workers' downloads and the cache they prune. A lock left by a process that is gone
+ * is taken over. Returns the release.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, dataFiles.lock);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
+    }
+    const holder = Number.parseInt(fs.readFileSync(file, "utf8"), 10);
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+      const info = readServerInfo(dataDir);
+      const where = info?.pid === holder ? ` at ${info.url}` : "";
+      throw new Error(
+        `llmlb is already running for ${dataDir} (pid ${holder}${where}). Stop it first, or start ` +
+          `this one with another --data-dir. If no llmlb runs, delete ${file}.`,
+      );
+    }
+    fs.rmSync(file, { force: true });
+  }
+  return () => {
+    try {
+      if (fs.readFileSync(file, "utf8") === String(process.pid)) fs.rmSync(file, { force: true });
+    } catch {
+      // already gone
+    }
+  };
+}
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const file = path.join(dataDir, dataFiles.server);

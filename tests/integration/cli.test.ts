@@ -179,6 +179,38 @@ describe("LLMLB_ADMIN_TOKEN", () => {
   });
 });
 
+describe("a second serve", () => {
+  it("on the same data directory is refused, naming the running one, which keeps working", async () => {
+    const second = await runCli(["serve", "--port", "0", "--workers", "none"], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`llmlb is already running for ${temp.path}`);
+    expect(second.stderr).toContain(serve.url);
+    expect((await runCli(["model", "list"], env)).code).toBe(0);
+  });
+
+  it("on a port in use says so and exits, leaving nothing behind", async () => {
+    const other = await makeTempDir();
+    try {
+      const port = new URL(serve.url).port;
+      const result = await runCli(["serve", "--port", port, "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`error: Port ${port} on 127\\.0\\.0\\.1 is in use.*--port`));
+      expect(fs.existsSync(path.join(other.path, "server.json"))).toBe(false);
+      // The directory is free again for a server that can listen.
+      const next = await startServeProcess(["--port", "0", "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+      });
+      await next.stop();
+    } finally {
+      await other.remove();
+    }
+  });
+});
+
 describe("API keys", () => {
   it("refuses to listen beyond loopback without one, and says how to set one", async () => {
     const result = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--workers", "none"], env);
