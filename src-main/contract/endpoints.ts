@@ -37,10 +37,16 @@ export const endpointListSchema = z.object({ data: z.array(endpointSchema) });
 export type EndpointList = z.infer<typeof endpointListSchema>;
 
 /**
- * What an OpenAI-compatible server answers at `GET <base>/models`, as far as we read it: the ids.
+ * What an OpenAI-compatible server answers at `GET <base>/models`, as far as we read it: the ids, and
+ * `ready` where the server says it (llmlb does: a model still downloading there is `ready: false`).
  * Servers add fields of their own (`owned_by`, `meta`, …); those are ignored.
  */
 export const upstreamModelListSchema = z.object({
-  data: z.array(z.object({ id: z.string().min(1).max(1300) })).max(10_000),
+  data: z.array(z.object({ id: z.string().min(1).max(1300), ready: z.boolean().optional() })).max(10_000),
 });
+
+/** On llmlb's `GET /v1/models` answers: which running llmlb answered (random at each start). */
+export const instanceHeader = "llmlb-instance";
+/** On requests llmlb forwards: the instances they went through, comma-separated, to end circles. */
+export const viaHeader = "llmlb-via";
 export type UpstreamModelList = z.infer<typeof upstreamModelListSchema>;

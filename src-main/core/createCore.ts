@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { systemClock, type Clock } from "./clock";
@@ -101,6 +102,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const registryVersion = createRegistryVersion();
   const events = createEventBus();
   const startedAt = clock.now();
+  const instanceId = crypto.randomUUID();
   const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
   const settings = createSettingsService({
     config,
@@ -162,6 +164,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "endpoints" }),
     ...options.endpointTimings,
     onChange: (change) => publishNodeChange(change.endpointId, change.models, change.removed),
+    selfInstance: instanceId,
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.
   const nodes = withEndpoints(workerNodes, endpoints);
@@ -192,6 +195,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "balancer" }),
     clock,
     unavailable: (model) => endpoints.unavailable(model),
+    instanceId,
     ...options.balancer,
   });
   function status(): Status {
@@ -217,6 +221,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
 
   const app = await createHttpServer({
     uptimeSeconds,
+    instanceId,
     endpoints,
     models,
     nodes,

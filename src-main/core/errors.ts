@@ -11,6 +11,8 @@ export type ErrorCode =
   | "auth.forbidden_host"
   | "auth.invalid_api_key"
   | "auth.invalid_token"
+  | "balancer.loop"
+  | "endpoint.is_self"
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
@@ -81,6 +83,9 @@ const statusByCode: Record<ErrorCode, number> = {
   "endpoint.unreachable": 422,
   "endpoint.unauthorized": 422,
   "endpoint.invalid_response": 422,
+  "endpoint.is_self": 422,
+  // Loop Detected (RFC 5842): endpoints that list each other sent the request back here.
+  "balancer.loop": 508,
   "model.not_found": 404,
   "model.not_ready": 503,
   "balancer.overloaded": 503,

@@ -242,6 +242,70 @@ describe("POST /v0/endpoints", () => {
   });
 });
 
+describe("another llmlb as an endpoint", () => {
+  it("is refused when it is this very llmlb, which would send requests to itself", async () => {
+    const self = await server.request("POST", "/v0/endpoints", { body: { name: "me", url: server.url } });
+    expect(self.status).toBe(422);
+    expect(self.body.error.code).toBe("endpoint.is_self");
+    expect(self.body.error.message).toMatch(/is this llmlb itself/);
+    expect(await endpointNames()).toEqual([]);
+  });
+
+  it("contributes only the models it has ready", async () => {
+    const other = await startFakeOpenAiServer({
+      name: "other",
+      models: [],
+      modelsHandler: (response) =>
+        response.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            object: "list",
+            data: [
+              { id: "org/ready", object: "model", ready: true },
+              { id: "org/downloading", object: "model", ready: false },
+              { id: "org/plain", object: "model" },
+            ],
+          }),
+        ),
+    });
+    try {
+      const added = await server.request("POST", "/v0/endpoints", {
+        body: { name: "other", url: other.url },
+      });
+      expect(added.status).toBe(201);
+      expect(endpointSchema.parse(added.body).models).toEqual(["org/ready", "org/plain"]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("that routes back here: the circle ends at once, not in a request that never ends", async () => {
+    // a → b → a: each lists the other's models, and c (failing) is the only real server of m.
+    const b = await startCore({ hubEndpoint: "http://127.0.0.1:9" });
+    const failing = await startFakeOpenAiServer({
+      name: "c",
+      models: ["m"],
+      handler: (_request, response) => void response.writeHead(500).end("down"),
+    });
+    try {
+      const add = (on: TestServer, name: string, url: string) =>
+        on.request("POST", "/v0/endpoints", { body: { name, url } });
+      expect((await add(server, "c", failing.url)).status).toBe(201);
+      expect((await add(b, "a", server.url)).status).toBe(201);
+      expect((await add(server, "b", b.url)).status).toBe(201);
+
+      const answer = await server.request("POST", "/v1/chat/completions", {
+        anonymous: true,
+        body: { model: "m", messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(answer.status).toBe(502);
+      expect(failing.received).toHaveLength(1);
+    } finally {
+      await failing.close();
+      await b.close();
+    }
+  });
+});
+
 describe("DELETE /v0/endpoints/<id or name>", () => {
   it("removes by name or by id, and answers 404 for one that does not exist", async () => {
     const open = await startFakeOpenAiServer({ name: "open", models: ["m"] });

@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import crypto from "node:crypto";
 import { Agent } from "undici";
+import { viaHeader } from "../../contract";
 import type { Clock } from "../clock";
 import { AppError, isAppError, toHttpError } from "../errors";
 import type { Logger } from "../logger";
@@ -30,6 +32,8 @@ export interface BalancerOptions {
    * (endpoints that list it are offline). Default: an unregistered model is unknown (404).
    */
   unavailable?: (model: string) => AppError | undefined;
+  /** This llmlb's instance id, added to `viaHeader` of what it forwards. Default: a random one. */
+  instanceId?: string;
   /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
   healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
 }
@@ -71,6 +75,7 @@ interface Target {
 export function createBalancer(options: BalancerOptions): Balancer {
   const { nodes, models, log, clock } = options;
   const slotsPerNode = options.slotsPerNode ?? 4;
+  const instanceId = options.instanceId ?? crypto.randomUUID();
   const admission = createAdmission(options.admission);
   const load = createNodeLoad();
   // One keep-alive pool per node, reused across requests.
@@ -179,9 +184,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
   ): Promise<number | undefined> {
     const started = clock.now();
     const { origin, path: targetPath } = targetOf(route, path);
+    const via = request.headers[viaHeader];
     const headers: Record<string, string> = {
       "content-type": "application/json",
       accept: request.headers.accept ?? "application/json",
+      // Another llmlb this goes to sends it on with this mark, so a circle of endpoints ends.
+      [viaHeader]: typeof via === "string" ? `${via}, ${instanceId}` : instanceId,
     };
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;
@@ -329,6 +337,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
         }
         const model = modelOf(body.json);
+        const via = request.headers[viaHeader];
+        if (typeof via === "string" && via.includes(instanceId)) {
+          throw new AppError(
+            "balancer.loop",
+            `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
+          );
+        }
         status = await route(request, reply, path, model, started);
         label = model;
       } catch (error) {

@@ -37,6 +37,8 @@ export interface EndpointServiceOptions {
   onChange?: (change: EndpointChange) => void;
   /** Asks a server for its model ids. Default: `GET <url>/models`. */
   probe?: (options: ProbeOptions) => Promise<string[]>;
+  /** This llmlb's instance id, so it is never added as an endpoint of itself. Default: none. */
+  selfInstance?: string;
 }
 
 /**
@@ -180,7 +182,12 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       // Answer a plain duplicate before calling the server.
       if (endpoints.nameTaken(request.name)) throw duplicateEndpoint(request.name);
       const apiKey = request.api_key ?? null;
-      const models = await probe({ url, apiKey, timeoutMs: probeTimeoutMs });
+      const models = await probe({
+        url,
+        apiKey,
+        timeoutMs: probeTimeoutMs,
+        selfInstance: options.selfInstance,
+      });
       const checkedAt = now();
       const entry: Entry = {
         id: `ep_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,

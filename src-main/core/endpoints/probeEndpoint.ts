@@ -1,5 +1,5 @@
 import { request } from "undici";
-import { upstreamModelListSchema } from "../../contract";
+import { instanceHeader, upstreamModelListSchema } from "../../contract";
 import { AppError } from "../errors";
 
 export interface ProbeOptions {
@@ -11,6 +11,8 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** Aborts the probe (the endpoint was removed, the app is quitting). Default: none. */
   signal?: AbortSignal;
+  /** This llmlb's instance id: a server answering with it is this llmlb itself. Default: none. */
+  selfInstance?: string;
 }
 
 /** Larger model lists than this are not a model list. */
@@ -62,6 +64,14 @@ export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
       signal,
     });
     const status = answer.statusCode;
+    if (options.selfInstance && answer.headers[instanceHeader] === options.selfInstance) {
+      await answer.body.dump().catch(() => {});
+      throw new AppError(
+        "endpoint.is_self",
+        `${url} is this llmlb itself: its requests would come back here. Add other servers.`,
+        { param: "url" },
+      );
+    }
     if (status < 200 || status >= 300) {
       await answer.body.dump().catch(() => {});
       if (status === 401 || status === 403) {
@@ -96,7 +106,7 @@ export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
         { param: "url" },
       );
     }
-    return [...new Set(list.data.data.map((model) => model.id))];
+    return [...new Set(list.data.data.filter((model) => model.ready !== false).map((model) => model.id))];
   } catch (error) {
     if (error instanceof AppError) throw error;
     // Aborted from outside: the caller asked for it, and knows why.

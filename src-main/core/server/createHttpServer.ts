@@ -32,6 +32,7 @@ export interface HttpServerOptions {
   log: Logger;
   version: string;
   uptimeSeconds: () => number;
+  instanceId: string;
   /** Host header names accepted besides loopback ones. Default: none. */
   allowedHosts?: string[];
   /** Accept any IP address in Host (listening beyond loopback). Default: false. */
@@ -93,6 +94,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     nodes: options.nodes,
     version: options.version,
     uptimeSeconds: options.uptimeSeconds,
+    instanceId: options.instanceId,
   };
   registerManagementRoutes(app, routeOptions);
   registerNodeRoutes(app, routeOptions);

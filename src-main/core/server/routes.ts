@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { modelListQuerySchema, registerRequestSchema, type Health } from "../../contract";
+import { instanceHeader, modelListQuerySchema, registerRequestSchema, type Health } from "../../contract";
 import { AppError } from "../errors";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
@@ -9,6 +9,8 @@ export interface RouteOptions {
   nodes: NodeService;
   version: string;
   uptimeSeconds: () => number;
+  /** Random at each start (see `instanceHeader`). */
+  instanceId: string;
 }
 
 /** A model id from a wildcard path: ids contain '/', sent raw or percent-encoded. */
@@ -58,5 +60,9 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
 }
 
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
-  app.get("/v1/models", async () => options.models.openAiList());
+  // Says which llmlb answers, so one is never added as an endpoint of itself.
+  app.get("/v1/models", async (_request, reply) => {
+    void reply.header(instanceHeader, options.instanceId);
+    return options.models.openAiList();
+  });
 }
