@@ -64,7 +64,12 @@ export function toAppError(error: unknown): AppError {
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const appError = toAppError(error);
   const http = toHttpError(appError);
-  if (http.status >= 500) request.log.error({ err: error }, "request failed");
+  // Only what nobody foresaw is an error with its stack; a 503 while paused or a 502 from failed
+  // nodes says what is going on, and the balancer has logged each node's failure already.
+  if (appError.code === "internal" || appError.code === "inference.failed")
+    request.log.error({ err: error }, "request failed");
+  else if (http.status >= 500)
+    request.log.warn({ code: appError.code, status: http.status }, appError.message);
   else request.log.info({ code: appError.code, status: http.status }, appError.message);
   void reply.status(http.status).headers(http.headers).send(http.body);
 }
