@@ -109,8 +109,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     hfTokenStore: options.hfTokenStore ?? createFileSecretStore(path.join(config.dataDir, dataFiles.hfToken)),
     loginItem: options.loginItem,
     log: log.child({ module: "settings" }),
-    // Workers read the token from their environment: they restart, one at a time, to take the new one.
-    onHfTokenChange: (token) => void supervisor?.restartWith({ HF_TOKEN: token }),
+    // Running workers are told; the token is in the environment of those started later.
+    onHfTokenChange: (token) => supervisor?.setHfToken(token),
   });
   const db = openDatabase({
     file: path.join(config.dataDir, dataFiles.database),

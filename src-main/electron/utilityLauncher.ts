@@ -42,6 +42,9 @@ export function createUtilityWorkerLauncher(entry: string): WorkerLauncher {
       return {
         pid: child.pid,
         exited,
+        send(message) {
+          if (child.pid !== undefined) child.postMessage(message);
+        },
         kill(signal) {
           // utilityProcess.kill() asks politely (SIGTERM on POSIX); the supervisor's SIGKILL must not.
           if (signal === "SIGKILL" && child.pid !== undefined) {

@@ -4,7 +4,8 @@
  * reports by heartbeat, and serves inference for the models it has ready.
  */
 import path from "node:path";
-import { createLogger } from "../core/logger";
+import { createLogger, type Logger } from "../core/logger";
+import { workerMessageSchema, type WorkerMessage } from "../core/supervisor/workerMessages";
 import { probeDevicesFlag } from "../core/supervisor/detectDevices";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
@@ -27,6 +28,20 @@ function onParentGone(stop: (reason: string) => void): void {
   if (!process.connected || parent === 1) return stop("control plane gone");
   process.once("disconnect", () => stop("control plane gone"));
   setInterval(() => process.ppid !== parent && stop("control plane gone"), 1000).unref();
+}
+
+/** Messages from the supervisor: a child process's IPC under Node, the parent port under Electron. */
+function onSupervisorMessage(handle: (message: WorkerMessage) => void, log: Logger): void {
+  const receive = (data: unknown) => {
+    const parsed = workerMessageSchema.safeParse(data);
+    if (parsed.success) handle(parsed.data);
+    else log.warn({ data }, "unknown message from the supervisor; ignored");
+  };
+  const parentPort = (
+    process as { parentPort?: { on(event: "message", listener: (e: { data: unknown }) => void): void } }
+  ).parentPort;
+  if (parentPort) parentPort.on("message", (event) => receive(event.data));
+  else if (process.send) process.on("message", receive);
 }
 
 async function runNode(): Promise<void> {
@@ -75,6 +90,11 @@ async function runNode(): Promise<void> {
     onModelDropped: (modelPath) => engine.unload(modelPath),
   });
   started.agent = agent;
+  onSupervisorMessage((message) => {
+    if (message.type !== "hf-token") return;
+    log.info({ set: message.token !== null }, "Hugging Face token changed");
+    agent.setHfToken(message.token ?? undefined);
+  }, log);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {

@@ -30,6 +30,11 @@ export interface NodeAgent {
   /** The node token the control plane gave; it calls the node with it. */
   nodeToken(): string | undefined;
   states(): NodeModelState[];
+  /**
+   * Downloads use this Hugging Face token from now on (undefined: none); models that failed are tried
+   * again at once, since a missing or wrong token is the usual reason.
+   */
+  setHfToken(token: string | undefined): void;
   /** The local GGUF of a model this node has ready, for inference. */
   readyModelPath(modelId: string): string | undefined;
   /** Stops timers and aborts the download in progress; its partial file stays for next time. */
@@ -62,6 +67,7 @@ function errorMessage(error: unknown): string {
  */
 export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   const { config, client, memory, ledger } = options;
+  let hfToken = config.hfToken;
   const log = options.log.child({ module: "agent" });
   const stopped = new AbortController();
   const tracked = new Map<string, Tracked>();
@@ -220,7 +226,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
           {
             cacheDir: config.hubCacheDir,
             log,
-            token: config.hfToken,
+            token: hfToken,
             signal: AbortSignal.any([controller.signal, stopped.signal]),
             onProgress: (progress) =>
               setState(entry, {
@@ -300,6 +306,15 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         });
     },
     nodeToken: () => token,
+    setHfToken(next) {
+      hfToken = next;
+      for (const entry of tracked.values()) {
+        if (entry.state.state !== "error") continue;
+        entry.failures = 0;
+        setState(entry, { model: entry.model.name, artifact: entry.state.artifact, state: "pending" });
+      }
+      void work();
+    },
     states: () => [...tracked.values()].map((entry) => entry.state),
     readyModelPath(modelId) {
       const entry = tracked.get(modelId);

@@ -148,6 +148,15 @@ describe("a registered model", () => {
     expect(node.state === "error" && node.message).toMatch(/Hugging Face token/);
   });
 
+  it("that needed a token downloads as soon as one is set, by the same worker, at once", async () => {
+    const processes = childPids(serve.child.pid!);
+    expect((await api("PUT", "/v0/settings", { hf_token: hub.token })).status).toBe(200);
+    // At once: well before the 15 s a failed model otherwise waits to be tried again.
+    await waitForState("acme/soon-gated-GGUF", "ready", 10_000);
+    expect(childPids(serve.child.pid!)).toEqual(processes);
+    expect((await api("PUT", "/v0/settings", { hf_token: null })).status).toBe(200);
+  });
+
   it("when deleted, has its files dropped from the cache by the node that fetched them", async () => {
     const blob = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", sha256Hex(q4));
     const foreign = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", "f".repeat(64));

@@ -6,20 +6,27 @@ import type {
   WorkerExit,
   WorkerLauncher,
 } from "../../src-main/core/supervisor/workerLauncher";
+import type { WorkerMessage } from "../../src-main/core/supervisor/workerMessages";
 import { waitFor } from "../helpers/waitFor";
 
 /** A launcher whose processes the test ends by hand. */
 function fakeLauncher() {
-  const launched: { options: LaunchOptions; exit: (exit: WorkerExit) => void; signals: string[] }[] = [];
+  const launched: {
+    options: LaunchOptions;
+    exit: (exit: WorkerExit) => void;
+    signals: string[];
+    messages: WorkerMessage[];
+  }[] = [];
   const launcher: WorkerLauncher = {
     launch(options) {
       let exit!: (exit: WorkerExit) => void;
       const exited = new Promise<WorkerExit>((resolve) => (exit = resolve));
-      const entry = { options, exit, signals: [] as string[] };
+      const entry = { options, exit, signals: [] as string[], messages: [] as WorkerMessage[] };
       launched.push(entry);
       return {
         pid: 1000 + launched.length,
         exited,
+        send: (message) => void entry.messages.push(message),
         kill: (signal = "SIGTERM") => {
           entry.signals.push(signal);
           if (signal === "SIGKILL" || entry.options.env.IGNORES_SIGTERM !== "1") exit({ code: null, signal });
@@ -54,7 +61,7 @@ describe("supervisor", () => {
     expect(supervisor.status()[0]?.state.type).toBe("running");
   });
 
-  it("restarts the workers one after another with a changed environment (a new Hugging Face token)", async () => {
+  it("hands a new Hugging Face token to running workers without restarting them, and starts later ones with it", async () => {
     const { launcher, launched } = fakeLauncher();
     const second = { ...spec, name: "box-cpu1" };
     const supervisor = createSupervisor({
@@ -63,21 +70,26 @@ describe("supervisor", () => {
       env: { HF_TOKEN: "hf_old", LLMLB_CONTROL_URL: "http://127.0.0.1:1" },
       log,
       clock,
+      restartBaseDelayMs: 1,
     });
     supervisor.start();
-    await supervisor.restartWith({ HF_TOKEN: "hf_new" });
-    expect(launched.map((entry) => [entry.options.env.LLMLB_NODE_NAME, entry.options.env.HF_TOKEN])).toEqual([
-      ["box-cpu0", "hf_old"],
-      ["box-cpu1", "hf_old"],
-      ["box-cpu0", "hf_new"],
-      ["box-cpu1", "hf_new"],
+    supervisor.setHfToken("hf_new");
+    expect(launched.map((entry) => entry.messages)).toEqual([
+      [{ type: "hf-token", token: "hf_new" }],
+      [{ type: "hf-token", token: "hf_new" }],
     ]);
-    // Each old worker was asked to stop, not killed.
-    expect([launched[0]!.signals, launched[1]!.signals]).toEqual([["SIGTERM"], ["SIGTERM"]]);
-    expect(supervisor.status().map((worker) => worker.state.type)).toEqual(["running", "running"]);
+    expect(launched.flatMap((entry) => entry.signals)).toEqual([]);
 
-    await supervisor.restartWith({ HF_TOKEN: undefined });
-    expect(launched.slice(4).map((entry) => "HF_TOKEN" in entry.options.env)).toEqual([false, false]);
+    // A worker started after the change (here, after a crash) has it from its environment.
+    launched[0]!.exit({ code: 1, signal: null });
+    await waitFor("the restart", () => launched.length === 3);
+    expect(launched[2]!.options.env.HF_TOKEN).toBe("hf_new");
+
+    supervisor.setHfToken(undefined);
+    expect(launched[1]!.messages.at(-1)).toEqual({ type: "hf-token", token: null });
+    launched[1]!.exit({ code: 1, signal: null });
+    await waitFor("the second restart", () => launched.length === 4);
+    expect("HF_TOKEN" in launched[3]!.options.env).toBe(false);
     await supervisor.dispose();
   });
 

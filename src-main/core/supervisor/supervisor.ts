@@ -43,10 +43,10 @@ export interface Supervisor {
   start(): void;
   status(): WorkerStatus[];
   /**
-   * Restarts every worker with these environment changes (undefined removes a variable), one after
-   * another so the others keep serving.
+   * A new Hugging Face token (undefined: none): running workers are told over their channel, so no
+   * request of theirs ends; workers started later have it in their environment.
    */
-  restartWith(env: Record<string, string | undefined>): Promise<void>;
+  setHfToken(token: string | undefined): void;
   /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
   dispose(): Promise<void>;
 }
@@ -67,8 +67,6 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     crashesInARow: 0,
     process: undefined as WorkerProcess | undefined,
     timer: undefined as NodeJS.Timeout | undefined,
-    /** Stopped on purpose, to start again at once. */
-    restarting: false,
   }));
   type Worker = (typeof workers)[number];
 
@@ -92,7 +90,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     workerLog.info({ pid: child.pid, backend: spec.backend }, "worker started");
     void child.exited.then((exit) => {
       worker.process = undefined;
-      if (stopping || worker.restarting) {
+      if (stopping) {
         worker.state = { type: "stopped" };
         return;
       }
@@ -127,20 +125,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     start() {
       for (const worker of workers) launch(worker);
     },
-    async restartWith(changes) {
+    setHfToken(token) {
       env = { ...env };
-      for (const [name, value] of Object.entries(changes)) {
-        if (value === undefined) delete env[name];
-        else env[name] = value;
-      }
-      for (const worker of workers) {
-        if (stopping) return;
-        worker.restarting = true;
-        await stop(worker);
-        worker.restarting = false;
-        worker.restarts++;
-        launch(worker);
-      }
+      if (token === undefined) delete env.HF_TOKEN;
+      else env.HF_TOKEN = token;
+      for (const worker of workers) worker.process?.send({ type: "hf-token", token: token ?? null });
     },
     status: () =>
       workers.map((w) => ({

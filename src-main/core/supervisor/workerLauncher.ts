@@ -1,4 +1,5 @@
 import { fork } from "node:child_process";
+import type { WorkerMessage } from "./workerMessages";
 
 export interface WorkerExit {
   code: number | null;
@@ -10,6 +11,8 @@ export interface WorkerProcess {
   readonly pid: number | undefined;
   readonly exited: Promise<WorkerExit>;
   kill(signal?: NodeJS.Signals): void;
+  /** Tells the running worker something (see WorkerMessage); dropped once it has exited. */
+  send(message: WorkerMessage): void;
 }
 
 export interface LaunchOptions {
@@ -69,6 +72,9 @@ export function createNodeWorkerLauncher(options: NodeWorkerLauncherOptions): Wo
         pid: child.pid,
         exited,
         kill: (signal = "SIGTERM") => void child.kill(signal),
+        send(message) {
+          if (child.connected) child.send(message);
+        },
       };
     },
   };
