@@ -20,7 +20,10 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
         node.name,
         node.backend,
         node.devices.map((device) => device.name).join("; ") || "-",
-        `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`,
+        // An endpoint does not say what memory it has.
+        node.memory.total_bytes > 0
+          ? `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`
+          : "-",
         node.status,
         `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`,
         node.url,

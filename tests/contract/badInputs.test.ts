@@ -286,6 +286,14 @@ const cases: BadInput[] = [
     says: /application\/json/,
   },
   {
+    name: "a duplicate at another revision",
+    method: "POST",
+    path: register,
+    options: { body: { url: "https://huggingface.co/acme/tiny-GGUF/tree/nosuchbranch" } },
+    status: 409,
+    says: /already registered at revision main; delete it first to register revision nosuchbranch/,
+  },
+  {
     name: "a duplicate",
     method: "POST",
     path: register,

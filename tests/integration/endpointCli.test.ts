@@ -70,7 +70,7 @@ describe("llmlb endpoint", () => {
     ]);
 
     const nodes = await runCli(["node", "list"], env);
-    expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+0 B \/ 0 B\s+online\s+2\/2/);
+    expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+-\s+online\s+2\/2/);
 
     const rm = await runCli(["endpoint", "rm", "vllm"], env);
     expect(rm.code).toBe(0);

@@ -103,7 +103,14 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       const reference = "url" in request ? parseModelInput(request.url) : parseModelParts(request);
       // Answer a plain duplicate before asking the hub anything.
       if (!reference.quantization && models.exists(modelIdOf(reference))) {
-        throw duplicateModel(modelIdOf(reference));
+        const existing = models.get(modelIdOf(reference));
+        throw existing && existing.revision !== reference.revision
+          ? new AppError(
+              "registry.duplicate",
+              `Model ${existing.name} is already registered at revision ${existing.revision}; delete it first to register revision ${reference.revision}.`,
+              { param: "id" },
+            )
+          : duplicateModel(modelIdOf(reference));
       }
 
       const { metadata: repo, stale } = await metadata.get(reference.repo, reference.revision);
