@@ -63,8 +63,11 @@ function Shell() {
       </a>
       <Sidebar route={route} version={version} />
       <div className="workspace">
-        <StatusBar />
-        <Banners />
+        {/* Banners stay in view with the header, wherever the page is scrolled to. */}
+        <div className="workspace-head">
+          <StatusBar />
+          <Banners />
+        </div>
         <main id="main" ref={main} className="content" tabIndex={-1}>
           <Page route={route} />
         </main>

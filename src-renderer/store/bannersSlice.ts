@@ -6,12 +6,18 @@ export interface Banner {
   id: number;
   kind: BannerKind;
   text: string;
+  /** The action it reports on (`register`, `endpoint`, …), if any. */
+  topic?: string;
 }
 
 export interface BannersSlice {
   /** Oldest first; the Banners component removes them when their time is up (see bannerLifetime.ts). */
   banners: Banner[];
-  pushBanner(kind: BannerKind, text: string): number;
+  /**
+   * Shows a banner. With a topic, the same banner again replaces the first (no stack of copies), and
+   * a success or warning closes that action's earlier errors: the trouble they reported is over.
+   */
+  pushBanner(kind: BannerKind, text: string, topic?: string): number;
   dismissBanner(id: number): void;
 }
 
@@ -19,9 +25,17 @@ export const createBannersSlice = (): Slice<BannersSlice> => {
   let nextId = 1;
   return (set, get) => ({
     banners: [],
-    pushBanner(kind, text) {
+    pushBanner(kind, text, topic) {
       const id = nextId++;
-      set({ banners: [...get().banners, { id, kind, text }] });
+      const kept =
+        topic === undefined
+          ? get().banners
+          : get().banners.filter(
+              (banner) =>
+                banner.topic !== topic ||
+                !(banner.kind === "error" ? kind !== "error" || banner.text === text : banner.text === text),
+            );
+      set({ banners: [...kept, { id, kind, text, ...(topic === undefined ? {} : { topic }) }] });
       return id;
     },
     dismissBanner(id) {

@@ -35,11 +35,11 @@ export const createModelsSlice =
       try {
         const response = await api.register(text);
         get().upsertModel(modelOf(response));
-        get().pushBanner("success", `Registered ${response.name}`);
-        for (const warning of response.warnings) get().pushBanner("warning", warning);
+        get().pushBanner("success", `Registered ${response.name}`, "register");
+        for (const warning of response.warnings) get().pushBanner("warning", warning, "register");
         return true;
       } catch (error) {
-        get().pushBanner("error", messageOf(error));
+        get().pushBanner("error", messageOf(error), "register");
         return false;
       } finally {
         set({ registering: false });

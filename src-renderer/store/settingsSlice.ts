@@ -38,10 +38,10 @@ export const createSettingsSlice =
       try {
         const settings = await api.updateSettings(update);
         set({ settings, settingsState: "ready" });
-        get().pushBanner("success", done);
+        get().pushBanner("success", done, "settings");
         return true;
       } catch (error) {
-        get().pushBanner("error", messageOf(error));
+        get().pushBanner("error", messageOf(error), "settings");
         return false;
       } finally {
         set({ savingSettings: false });

@@ -48,6 +48,28 @@ describe("banners", () => {
     expect(screen.queryByRole("alert")).toBeNull();
   });
 
+  it("shows the same error once however often it recurs, and closes it when the action then succeeds", async () => {
+    let fail = true;
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async (input: string) => {
+          if (fail) throw new ApiError("The Hugging Face hub cannot be reached.", 424, "hub.unreachable");
+          return { ...model(input), status: "registered" as const, warnings: [] };
+        }),
+      },
+    );
+    await start(api);
+    await register("org/repo");
+    await register("org/repo");
+    expect(screen.getAllByRole("alert")).toHaveLength(1);
+
+    fail = false;
+    await register("org/repo");
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+  });
+
   it("shows a success banner for at least 4 s and removes it after its lifetime", async () => {
     await start();
     await register("org/repo");
