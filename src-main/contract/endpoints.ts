@@ -42,7 +42,8 @@ export type EndpointList = z.infer<typeof endpointListSchema>;
  * Servers add fields of their own (`owned_by`, `meta`, …); those are ignored.
  */
 export const upstreamModelListSchema = z.object({
-  data: z.array(z.object({ id: z.string().min(1).max(1300), ready: z.boolean().optional() })).max(10_000),
+  // Any `ready` but `false` is ready: other servers may put anything there.
+  data: z.array(z.object({ id: z.string().min(1).max(1300), ready: z.unknown().optional() })).max(10_000),
 });
 
 /** On llmlb's `GET /v1/models` answers: which running llmlb answered (random at each start). */

@@ -95,8 +95,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const clock = options.clock ?? systemClock;
   checkExposure(config);
   ensureDataDir(config.dataDir);
-  // Held until dispose; if building the core fails, until this process ends (a dead holder's lock is taken over).
-  const unlockDataDir = lockDataDir(config.dataDir);
+  // Held until dispose; if building the core fails, until this process ends.
+  const unlockDataDir = lockDataDir(config.dataDir, options.sqliteNativeBinding);
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
   const registryVersion = createRegistryVersion();

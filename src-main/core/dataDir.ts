@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 
 /** Files the control plane keeps in its data directory, and what the CLI reads back. */
 export const dataFiles = {
@@ -8,7 +9,7 @@ export const dataFiles = {
   adminToken: "admin-token",
   nodeToken: "node-token",
   server: "server.json",
-  /** Held by the one control plane using this directory: its pid. */
+  /** Locked by the one control plane using this directory (see lockDataDir). */
   lock: "serve.lock",
   /** The Hugging Face token set from the app, in headless mode (the desktop app uses the keychain). */
   hfToken: "hf-token",
@@ -58,50 +59,44 @@ export const readAdminToken = (dataDir: string) => readSecret(dataDir, dataFiles
 export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
   loadOrCreateSecret(dataDir, dataFiles.nodeToken, "llmlb_node", configured);
 
-/** Whether a process with this pid exists (signal 0 only checks). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Takes the data directory for this process: one control plane per directory, or two would share
- * server.json, the workers' downloads and the cache they prune. A lock left by a process that is gone
- * is taken over. Returns the release.
+ * server.json, the workers' downloads and the cache they prune. The lock is SQLite's exclusive lock
+ * on `serve.lock`, an operating-system file lock: taken atomically, and let go by the system the
+ * moment its holder exits, however it exits, so no lock is ever left behind to clear by hand.
+ * Returns the release.
  */
-export function lockDataDir(dataDir: string): () => void {
-  const file = path.join(dataDir, dataFiles.lock);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
-    }
-    const holder = Number.parseInt(fs.readFileSync(file, "utf8"), 10);
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
-      const info = readServerInfo(dataDir);
-      const where = info?.pid === holder ? ` at ${info.url}` : "";
-      throw new Error(
-        `llmlb is already running for ${dataDir} (pid ${holder}${where}). Stop it first, or start ` +
-          `this one with another --data-dir. If no llmlb runs, delete ${file}.`,
-      );
-    }
-    fs.rmSync(file, { force: true });
+export function lockDataDir(dataDir: string, nativeBinding?: string): () => void {
+  const lock = new Database(path.join(dataDir, dataFiles.lock), {
+    timeout: 0,
+    ...(nativeBinding ? { nativeBinding } : {}),
+  });
+  try {
+    // In exclusive locking mode, the lock a write takes is kept until the connection closes.
+    lock.pragma("locking_mode = EXCLUSIVE");
+    lock.exec("BEGIN EXCLUSIVE");
+    lock.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
+    lock.prepare("DELETE FROM holder").run();
+    lock.prepare("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
+    lock.exec("COMMIT");
+  } catch (error) {
+    lock.close();
+    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+    const info = readServerInfo(dataDir);
+    const where = info ? ` (pid ${info.pid} at ${info.url})` : "";
+    throw new Error(
+      `llmlb is already running for ${dataDir}${where}. Stop it first, or start this one with another --data-dir.`,
+    );
   }
+  // Kept reachable until released: a connection the garbage collector reclaims closes, and unlocks.
+  heldLocks.add(lock);
   return () => {
-    try {
-      if (fs.readFileSync(file, "utf8") === String(process.pid)) fs.rmSync(file, { force: true });
-    } catch {
-      // already gone
-    }
+    heldLocks.delete(lock);
+    lock.close();
   };
 }
+
+const heldLocks = new Set<Database.Database>();
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const file = path.join(dataDir, dataFiles.server);

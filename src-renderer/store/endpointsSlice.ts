@@ -40,10 +40,10 @@ export const createEndpointsSlice =
       try {
         const endpoint = await api.addEndpoint(request);
         set({ endpoints: [...get().endpoints.filter((e) => e.id !== endpoint.id), endpoint] });
-        get().pushBanner("success", `Added ${endpoint.name}`, "endpoint");
+        get().pushBanner("success", `Added ${endpoint.name}`, `endpoint:${request.name}`);
         return true;
       } catch (error) {
-        get().pushBanner("error", messageOf(error), "endpoint");
+        get().pushBanner("error", messageOf(error), `endpoint:${request.name}`);
         return false;
       } finally {
         set({ addingEndpoint: false });

@@ -35,11 +35,13 @@ export const createModelsSlice =
       try {
         const response = await api.register(text);
         get().upsertModel(modelOf(response));
-        get().pushBanner("success", `Registered ${response.name}`, "register");
-        for (const warning of response.warnings) get().pushBanner("warning", warning, "register");
+        // Per input: registering another model says nothing about this one's trouble.
+        const topic = `register:${text}`;
+        get().pushBanner("success", `Registered ${response.name}`, topic);
+        for (const warning of response.warnings) get().pushBanner("warning", warning, topic);
         return true;
       } catch (error) {
-        get().pushBanner("error", messageOf(error), "register");
+        get().pushBanner("error", messageOf(error), `register:${text}`);
         return false;
       } finally {
         set({ registering: false });

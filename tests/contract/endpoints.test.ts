@@ -263,6 +263,7 @@ describe("another llmlb as an endpoint", () => {
               { id: "org/ready", object: "model", ready: true },
               { id: "org/downloading", object: "model", ready: false },
               { id: "org/plain", object: "model" },
+              { id: "org/odd", object: "model", ready: null },
             ],
           }),
         ),
@@ -272,10 +273,23 @@ describe("another llmlb as an endpoint", () => {
         body: { name: "other", url: other.url },
       });
       expect(added.status).toBe(201);
-      expect(endpointSchema.parse(added.body).models).toEqual(["org/ready", "org/plain"]);
+      expect(endpointSchema.parse(added.body).models).toEqual(["org/ready", "org/plain", "org/odd"]);
     } finally {
       await other.close();
     }
+  });
+
+  it("cannot be faked by a client to put names of its own in the metrics", async () => {
+    const models = await server.request("GET", "/v1/models", { anonymous: true });
+    const instance = String(models.headers["llmlb-instance"]);
+    expect(instance).toMatch(/^[0-9a-f-]{36}$/);
+    const faked = await server.request("POST", "/v1/chat/completions", {
+      anonymous: true,
+      headers: { "llmlb-via": instance },
+      body: { model: "junk-made-up-0001", messages: [] },
+    });
+    expect(faked.status).toBe(404);
+    expect((await server.request("GET", "/metrics", { anonymous: true })).text).not.toContain("junk-made-up");
   });
 
   it("that routes back here: the circle ends at once, not in a request that never ends", async () => {

@@ -263,6 +263,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
     started: number,
   ): Promise<number> {
     const routes = routesOrExplain(model);
+    // After the model is known to be served here: the metrics label only such models.
+    const via = request.headers[viaHeader];
+    if (typeof via === "string" && via.includes(instanceId)) {
+      throw new AppError(
+        "balancer.loop",
+        `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
+      );
+    }
     // What the nodes that are up run at once: their reported sequences, or the default until loaded.
     const now = clock.now();
     let capacity = 0;
@@ -337,13 +345,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
         }
         const model = modelOf(body.json);
-        const via = request.headers[viaHeader];
-        if (typeof via === "string" && via.includes(instanceId)) {
-          throw new AppError(
-            "balancer.loop",
-            `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
-          );
-        }
         status = await route(request, reply, path, model, started);
         label = model;
       } catch (error) {

@@ -64,7 +64,10 @@ describe("banners", () => {
     await register("org/repo");
     expect(screen.getAllByRole("alert")).toHaveLength(1);
 
+    // Another model registering fine says nothing about this one.
     fail = false;
+    await register("org/other");
+    expect(screen.getAllByRole("alert")).toHaveLength(1);
     await register("org/repo");
     expect(screen.queryByRole("alert")).toBeNull();
     expect(screen.getByText("Registered org/repo")).toBeTruthy();
