@@ -73,6 +73,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       collect,
     )
     .option(
+      "--cors-origin <origin>",
+      "a web origin (http://localhost:3000) whose pages may call /v1, or * for any; repeat for several (default: LLMLB_CORS_ORIGINS)",
+      collect,
+    )
+    .option(
       "--allow-host <name>",
       "a host name clients may use besides loopback ones; repeat for several (default: LLMLB_ALLOWED_HOSTS)",
       collect,
@@ -84,6 +89,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         workers?: string;
         apiKey?: string[];
         allowHost?: string[];
+        corsOrigin?: string[];
       }) => {
         const globals = program.opts<{ dataDir?: string }>();
         const config = loadConfig(env, {
@@ -93,6 +99,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
           workers: options.workers,
           apiKeys: options.apiKey,
           allowedHosts: options.allowHost,
+          corsOrigins: options.corsOrigin,
         });
         await serve(config, io);
       },

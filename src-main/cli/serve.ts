@@ -11,6 +11,9 @@ export interface ServeIo {
 /** `llmlb serve`: the headless control plane, until SIGINT or SIGTERM. */
 export async function serve(config: Config, io: ServeIo): Promise<void> {
   const log = createLogger({ level: config.logLevel });
+  if (config.corsOrigins.includes("*") && config.apiKeys.length === 0) {
+    log.warn("CORS for any origin without API keys: any web page this browser opens can use /v1");
+  }
   if (!isLoopbackHost(config.host) && config.apiKeys.length > 0) {
     log.info({ host: config.host }, "listening beyond loopback: /v1 needs one of the API keys");
   }

@@ -38,6 +38,15 @@ export const configSchema = z.object({
    * /v1 is open to this machine; listening beyond loopback requires at least one.
    */
   apiKeys: z.array(z.string().min(1)).default([]),
+  /**
+   * Web origins (`http://localhost:3000`) whose pages may call /v1 from the browser, or `*` for any.
+   * Default: none (no CORS); the management API is never open to other origins.
+   */
+  corsOrigins: z
+    .array(
+      z.string().regex(/^(\*|https?:\/\/[^/\s?#]+)$/, "an origin is scheme://host[:port] with no path, or *"),
+    )
+    .default([]),
   /** Largest accepted request body in bytes. Default: 1 MiB. */
   bodyLimitBytes: z
     .number()
@@ -109,6 +118,7 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     logLevel: env.LLMLB_LOG_LEVEL,
     apiKeys: listOf(env.LLMLB_API_KEY),
     allowedHosts: listOf(env.LLMLB_ALLOWED_HOSTS),
+    corsOrigins: listOf(env.LLMLB_CORS_ORIGINS),
   });
   const merged = {
     dataDir: defaultDataDir(env, platform, home),

@@ -239,6 +239,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     version: options.version,
     allowedHosts: config.allowedHosts,
     acceptAddresses: !isLoopbackHost(config.host),
+    corsOrigins: config.corsOrigins,
     bodyLimitBytes: config.bodyLimitBytes,
     rendererDir: options.rendererDir,
   });

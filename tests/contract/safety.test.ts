@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { testRepos } from "../helpers/hubRepos";
+import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import { startCore, type TestServer } from "../helpers/startCore";
 
 let hub: FakeHub;
@@ -132,6 +133,61 @@ describe("cross-origin requests", () => {
       headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
     });
     expect(preflight.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+});
+
+describe("cross-origin requests from a configured origin", () => {
+  const app = "http://localhost:3000";
+  let open: TestServer;
+  let node: FakeNode | undefined;
+  beforeAll(async () => {
+    open = await startCore({ hubEndpoint: hub.url, config: { corsOrigins: [app] } });
+    expect(
+      (await open.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
+    ).toBe(201);
+    node = await startFakeNode(open, { name: "n", ready: ["acme/tiny-GGUF"] });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await open.close();
+  });
+
+  it("may read /v1 answers, proxied ones too, streamed or not", async () => {
+    const listed = await open.request("GET", "/v1/models", { anonymous: true, headers: { origin: app } });
+    expect(listed.headers["access-control-allow-origin"]).toBe(app);
+    for (const stream of [false, true]) {
+      const answer = await open.request("POST", "/v1/chat/completions", {
+        anonymous: true,
+        headers: { origin: app },
+        body: { model: "acme/tiny-GGUF", messages: [{ role: "user", content: "hi" }], stream },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers["access-control-allow-origin"], `stream: ${stream}`).toBe(app);
+    }
+  });
+
+  it("gets its preflight answered, with the headers OpenAI clients send", async () => {
+    const preflight = await open.request("OPTIONS", "/v1/chat/completions", {
+      anonymous: true,
+      headers: {
+        origin: app,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe(app);
+    expect(String(preflight.headers["access-control-allow-headers"])).toMatch(/authorization/i);
+  });
+
+  it("may not read the management API, and other origins may read nothing", async () => {
+    const management = await open.request("GET", "/v0/models", { headers: { origin: app } });
+    expect(management.headers["access-control-allow-origin"]).toBeUndefined();
+    const other = await open.request("GET", "/v1/models", {
+      anonymous: true,
+      headers: { origin: "https://evil.example" },
+    });
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
   });
 });
 

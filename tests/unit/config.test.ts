@@ -31,13 +31,21 @@ describe("resolveConfig", () => {
     });
   });
 
-  it("reads API keys and extra host names as comma-separated lists from the environment", () => {
+  it("reads API keys, extra host names and CORS origins as comma-separated lists from the environment", () => {
     const config = resolveConfig({
       env: { LLMLB_API_KEY: " sk-a, sk-b ,,", LLMLB_ALLOWED_HOSTS: "gpu-box.lan" },
       homedir: home,
     });
     expect(config.apiKeys).toEqual(["sk-a", "sk-b"]);
     expect(config.allowedHosts).toEqual(["gpu-box.lan"]);
+    const cors = resolveConfig({
+      env: { LLMLB_CORS_ORIGINS: "http://localhost:3000,https://app.example:8443" },
+      homedir: home,
+    });
+    expect(cors.corsOrigins).toEqual(["http://localhost:3000", "https://app.example:8443"]);
+    expect(() =>
+      resolveConfig({ env: { LLMLB_CORS_ORIGINS: "http://localhost:3000/chat" }, homedir: home }),
+    ).toThrow(/an origin is scheme:\/\/host\[:port\] with no path/);
     expect(resolveConfig({ env: { LLMLB_API_KEY: " , " }, homedir: home }).apiKeys).toEqual([]);
   });
 

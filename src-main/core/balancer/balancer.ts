@@ -200,6 +200,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       reply.raw,
       {
         onHead(status, answerHeaders) {
+          // A page's request (CORS): the headers set for it so far go out with the node's head.
+          if (request.headers.origin !== undefined) {
+            for (const [name, value] of Object.entries(reply.getHeaders())) {
+              if (value !== undefined) reply.raw.setHeader(name, value);
+            }
+          }
           // From here on the client gets bytes: never replayed elsewhere.
           reply.hijack();
           streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");

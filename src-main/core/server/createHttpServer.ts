@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { AppError } from "../errors";
@@ -37,10 +38,26 @@ export interface HttpServerOptions {
   allowedHosts?: string[];
   /** Accept any IP address in Host (listening beyond loopback). Default: false. */
   acceptAddresses?: boolean;
+  /** Origins whose pages may read /v1 answers (`*` any). Default: none. */
+  corsOrigins?: string[];
   /** Largest request body in bytes. Default: 1 MiB. */
   bodyLimitBytes?: number;
   /** The built dashboard, served at `/` when present. Default: none. */
   rendererDir?: string;
+}
+
+/** CORS for the OpenAI API only: pages of these origins may call /v1, never /v0. */
+function openAiCors(origins: string[]): FastifyCorsOptions {
+  const origin = origins.includes("*") ? "*" : origins;
+  return {
+    delegator: (request, callback) =>
+      callback(null, {
+        origin: request.url.startsWith("/v1/") ? origin : false,
+        methods: ["GET", "POST"],
+        allowedHeaders: ["authorization", "content-type", "openai-organization", "openai-project"],
+        maxAge: 600,
+      }),
+  };
 }
 
 /** Who may call a route that does not say: management needs the admin token, the OpenAI API its keys. */
@@ -63,6 +80,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
   // JSON only: Fastify would also accept text/plain bodies.
   app.removeContentTypeParser("text/plain");
+
+  // Before the access check: a 401 a page may read says what is wrong, not just "CORS".
+  const corsOrigins = options.corsOrigins ?? [];
+  if (corsOrigins.length > 0) await app.register(fastifyCors, openAiCors(corsOrigins));
 
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request, reply) => {
