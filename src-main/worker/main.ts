@@ -23,11 +23,22 @@ import { workerConfigFromEnv } from "./workerConfig";
  * it finds itself adopted by another parent.
  */
 function onParentGone(stop: (reason: string) => void): void {
-  if (!process.send) return;
+  // A child process's IPC under Node; a utility process's parent port under Electron.
+  if (!process.send && !parentPortOf(process)) return;
   const parent = process.ppid;
-  if (!process.connected || parent === 1) return stop("control plane gone");
-  process.once("disconnect", () => stop("control plane gone"));
+  if ((process.send && !process.connected) || parent === 1) return stop("control plane gone");
+  if (process.send) process.once("disconnect", () => stop("control plane gone"));
+  // Under Electron, the only sign: a dead parent's children are adopted by another process.
   setInterval(() => process.ppid !== parent && stop("control plane gone"), 1000).unref();
+}
+
+interface ParentPort {
+  on(event: "message", listener: (event: { data: unknown }) => void): void;
+}
+
+/** Electron's `process.parentPort` in a utility process; undefined under plain Node. */
+function parentPortOf(current: NodeJS.Process): ParentPort | undefined {
+  return (current as NodeJS.Process & { parentPort?: ParentPort }).parentPort;
 }
 
 /** Messages from the supervisor: a child process's IPC under Node, the parent port under Electron. */
@@ -37,9 +48,7 @@ function onSupervisorMessage(handle: (message: WorkerMessage) => void, log: Logg
     if (parsed.success) handle(parsed.data);
     else log.warn({ data }, "unknown message from the supervisor; ignored");
   };
-  const parentPort = (
-    process as { parentPort?: { on(event: "message", listener: (e: { data: unknown }) => void): void } }
-  ).parentPort;
+  const parentPort = parentPortOf(process);
   if (parentPort) parentPort.on("message", (event) => receive(event.data));
   else if (process.send) process.on("message", receive);
 }
