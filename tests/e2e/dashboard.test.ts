@@ -71,6 +71,20 @@ afterAll(async () => {
 });
 
 describe("the dashboard in a browser", () => {
+  it("opened without its link, says how to open it, and claims nothing", async () => {
+    const stranger = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    try {
+      await stranger.goto(`${serve.url}/`);
+      const card = stranger.getByRole("alert");
+      await card.getByText("Open the dashboard with its link").waitFor();
+      expect(await card.textContent()).toContain("?token=");
+      expect(await stranger.getByRole("banner").textContent()).toContain("Not connected");
+      await screenshot(stranger, "signed-out");
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it("trades the token in the link for a cookie and drops it from the address bar", async () => {
     // The link `llmlb serve` prints.
     const printed = serve.output.find((line) => line.includes("Dashboard:"))!;
