@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   healthSchema,
@@ -124,6 +125,20 @@ describe("GET /v1/models", () => {
       expect(model).toMatchObject({ object: "model", owned_by: "acme", ready: false });
       expect(Math.abs(model.created - Date.now() / 1000)).toBeLessThan(120);
     }
+  });
+});
+
+describe("GET /v1/models/<id>", () => {
+  it("retrieves one model as the OpenAI SDK asks for it, and 404s an unknown one", async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    for (const id of ["acme/tiny-GGUF", "acme/tiny-GGUF/tiny-Q8_0.gguf"]) {
+      expect(await client.models.retrieve(id)).toMatchObject({ id, object: "model", owned_by: "acme" });
+    }
+    const raw = await server.request("GET", "/v1/models/acme/split-GGUF", { anonymous: true });
+    expect(raw.body).toMatchObject({ id: "acme/split-GGUF", ready: false });
+    const missing = await client.models.retrieve("acme/nope").catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((missing as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
   });
 });
 

@@ -65,4 +65,13 @@ export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions
     void reply.header(instanceHeader, options.instanceId);
     return options.models.openAiList();
   });
+  // OpenAI's "retrieve model"; ids contain '/', sent raw or percent-encoded.
+  app.get("/v1/models/*", async (request) => {
+    const id = modelIdParam(request);
+    const model = options.models.openAiList().data.find((entry) => entry.id === id);
+    if (!model) {
+      throw new AppError("model.not_found", `The model \`${id}\` does not exist.`, { param: "model" });
+    }
+    return model;
+  });
 }
