@@ -132,8 +132,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "nodes" }),
     ...options.nodeTimings,
     onChange: (change) => publishNodeChange(change.nodeId, change.models, false),
-    // A worker silent that long is hung or cut off: what it has not answered will not come.
-    onOffline: (nodeId) => balancer.nodeLost(nodeId, `node ${nodeId} stopped answering heartbeats`),
+    // A node gone silent (hung, cut off) or whose process ended: what it has not answered will not come.
+    onOffline: (nodeId, reason) => balancer.nodeLost(nodeId, reason),
   });
   /**
    * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.
@@ -257,6 +257,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       specs,
       log: workerLog,
       clock,
+      // Honest at once: its models stop being ready, its requests go elsewhere.
+      onWorkerExit: (name) => nodes.workerGone(name),
       env: {
         LLMLB_CONTROL_URL: url,
         LLMLB_NODE_TOKEN: nodeToken,

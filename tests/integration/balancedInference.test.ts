@@ -157,8 +157,12 @@ describe("the OpenAI SDK against llmlb", () => {
     expect(holders[0]!.loaded.find((entry) => entry.model === model)?.sequences).toBeGreaterThan(0);
   });
 
-  // Last: it kills a worker.
+  // Near the end: it kills a worker, then stops one.
   it("ends the stream of a worker killed mid-stream with an error, keeps serving, and the worker returns", async () => {
+    // Found before the streams start: a stream lasts well under a second once it runs.
+    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
+    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+    expect(workers).toHaveLength(2);
     // Two long streams at once: least-outstanding routing puts one on each worker.
     const streams = await Promise.all(
       [0, 1].map(() =>
@@ -166,8 +170,8 @@ describe("the OpenAI SDK against llmlb", () => {
           model,
           messages: [{ role: "user", content: "Tell me a long story" }],
           max_tokens: 3000,
-          // Greedy: the tiny model never picks its end-of-generation token then, so both streams run to
-          // max_tokens (sampled, either could end early, before the kill).
+          // Greedy: the tiny model never picks its end-of-generation token then, so both streams run
+          // until its context is full (sampled, either could end early, before the kill).
           temperature: 0,
           stream: true,
         }),
@@ -175,10 +179,17 @@ describe("the OpenAI SDK against llmlb", () => {
     );
     const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
     await Promise.all(iterators.map((iterator) => iterator.next()));
-    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
-    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
-    expect(workers).toHaveLength(2);
     process.kill(workers[0]!, "SIGKILL");
+    // Its node is offline at once, not only once its heartbeats are missed (6 s); watched from the kill
+    // on, since the restarted worker may be back before the other stream ends.
+    const offline = waitFor(
+      "the killed worker's node to be offline",
+      async () => {
+        const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
+        return nodes.data.some((node) => node.status === "offline");
+      },
+      { timeoutMs: 3000, intervalMs: 50 },
+    );
 
     const outcomes = await Promise.all(
       iterators.map(async (iterator) => {
@@ -193,6 +204,7 @@ describe("the OpenAI SDK against llmlb", () => {
     expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
     expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
 
+    await offline;
     // Other requests keep succeeding meanwhile.
     for (let i = 0; i < 3; i++) {
       const answer = await client.chat.completions.create({
@@ -213,5 +225,53 @@ describe("the OpenAI SDK against llmlb", () => {
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(childPids(serve.child.pid!)).not.toContain(workers[0]);
+  });
+
+  // After the kill: the restarted worker is back at a new URL, so the balancer counts both as up.
+  it("ends the stream of a worker that hangs once it misses its heartbeats, and takes it back when it answers", async () => {
+    // Found before the streams start: a stream lasts well under a second once it runs.
+    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
+    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+    expect(workers).toHaveLength(2);
+    const streams = await Promise.all(
+      [0, 1].map(() =>
+        client.chat.completions.create({
+          model,
+          messages: [{ role: "user", content: "Tell me a long story" }],
+          max_tokens: 3000,
+          temperature: 0,
+          stream: true,
+        }),
+      ),
+    );
+    const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
+    await Promise.all(iterators.map((iterator) => iterator.next()));
+    // Stopped, not dead: its connections stay open and nothing more comes through them.
+    process.kill(workers[0]!, "SIGSTOP");
+    try {
+      const outcomes = await Promise.all(
+        iterators.map(async (iterator) => {
+          try {
+            for (let step = await iterator.next(); !step.done; step = await iterator.next());
+            return "completed";
+          } catch (error) {
+            return String(error);
+          }
+        }),
+      );
+      expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
+      expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
+    } finally {
+      process.kill(workers[0]!, "SIGCONT");
+    }
+    await waitFor(
+      "the hung worker to be online and ready again",
+      async () => {
+        const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
+        return m.nodes.filter((n) => n.state === "ready" && n.node_status === "online").length === 2;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(childPids(serve.child.pid!)).toContain(workers[0]);
   });
 });

@@ -93,6 +93,26 @@ describe("supervisor", () => {
     await supervisor.dispose();
   });
 
+  it("says at once which worker exited on its own, and not those it stops", async () => {
+    const { launcher, launched } = fakeLauncher();
+    const gone: string[] = [];
+    const supervisor = createSupervisor({
+      launcher,
+      specs: [spec],
+      env: {},
+      log,
+      clock,
+      restartBaseDelayMs: 60_000,
+      onWorkerExit: (name) => gone.push(name),
+    });
+    supervisor.start();
+    launched[0]!.exit({ code: null, signal: "SIGKILL" });
+    await waitFor("the exit to be seen", () => gone.length > 0);
+    expect(gone).toEqual(["box-cpu0"]);
+    await supervisor.dispose();
+    expect(gone).toEqual(["box-cpu0"]);
+  });
+
   it("restarts a crashed worker after a delay that doubles with each crash in a row", async () => {
     const { launcher, launched } = fakeLauncher();
     const supervisor = createSupervisor({

@@ -26,8 +26,8 @@ export interface NodeServiceOptions {
   offlineAfterMs?: number;
   /** A node registered, reported or went offline; `models` are those whose state on it changed. Default: nothing. */
   onChange?: (change: NodeChange) => void;
-  /** A node missed its heartbeats and was just marked offline. Default: nothing. */
-  onOffline?: (nodeId: string) => void;
+  /** A node was just marked offline (missed heartbeats, or its process ended), and why. Default: nothing. */
+  onOffline?: (nodeId: string, reason: string) => void;
 }
 
 export interface NodeChange {
@@ -60,6 +60,11 @@ export interface NodeService {
   routesFor(modelId: string): NodeRoute[];
   /** Tells every online node to sync now (the registry changed). */
   notifySync(): void;
+  /**
+   * The process of this node (a local worker, by name) is gone: offline now, not once its
+   * heartbeats are missed.
+   */
+  workerGone(name: string): void;
   dispose(): void;
 }
 
@@ -80,17 +85,19 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
 
+  function wentOffline(node: { id: string }, reason: string): void {
+    options.onOffline?.(node.id, reason);
+    options.onChange?.({
+      nodeId: node.id,
+      models: (nodes.list().find((listed) => listed.id === node.id)?.models ?? []).map((m) => m.model),
+    });
+  }
+
   const sweeper = setInterval(() => {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
-    for (const node of gone) {
-      options.onOffline?.(node.id);
-      options.onChange?.({
-        nodeId: node.id,
-        models: (nodes.list().find((listed) => listed.id === node.id)?.models ?? []).map((m) => m.model),
-      });
-    }
+    for (const node of gone) wentOffline(node, `node ${node.id} stopped answering heartbeats`);
   }, heartbeatIntervalMs);
   sweeper.unref();
 
@@ -172,6 +179,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
           .then((response) => response.body?.cancel())
           .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
       }
+    },
+    workerGone(name) {
+      const node = nodes.markNamedOffline(name);
+      if (!node) return;
+      loaded.delete(node.id);
+      log.warn({ node: node.id, name }, "worker process gone; marked offline");
+      wentOffline(node, `the process of node ${node.id} ended`);
     },
     dispose() {
       clearInterval(sweeper);

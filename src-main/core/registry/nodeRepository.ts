@@ -22,6 +22,8 @@ export interface NodeRepository {
   ): { changed: string[]; recorded: string[]; cameOnline: boolean } | undefined;
   /** Marks nodes not heard from since `cutoff` offline; returns them. */
   markOffline(cutoff: string): { id: string; name: string }[];
+  /** Marks the online node of this name offline (its process is gone); returns it, if it was online. */
+  markNamedOffline(name: string): { id: string; name: string } | undefined;
   /** Nodes without their loaded models (live state the node service keeps in memory). */
   list(): Omit<NodeInfo, "loaded">[];
   /** Online nodes that have the model ready: where requests for it may go. */
@@ -160,6 +162,13 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       for (const node of stale) statements.setOffline.run(node.id);
       if (stale.length > 0) registryVersion.bump();
       return stale;
+    },
+    markNamedOffline(name) {
+      const node = statements.all.all().find((row) => row.name === name && row.status === "online");
+      if (!node) return undefined;
+      statements.setOffline.run(node.id);
+      registryVersion.bump();
+      return { id: node.id, name: node.name };
     },
     list() {
       return statements.all.all().map((row) => ({

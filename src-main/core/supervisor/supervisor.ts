@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   specs: WorkerSpec[];
   /** Environment every worker gets (control plane URL, node token, cache folder, hub token). */
   env: Record<string, string>;
+  /** A worker's process ended on its own (crashed, killed): by its node name. Default: nothing. */
+  onWorkerExit?: (name: string) => void;
   log: Logger;
   clock: Clock;
   /** First restart delay; doubles per crash in a row. Default: 1000 ms. */
@@ -94,6 +96,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         worker.state = { type: "stopped" };
         return;
       }
+      options.onWorkerExit?.(spec.name);
       const ranFor = clock.now() - startedAt;
       worker.crashesInARow = ranFor >= stableAfter ? 1 : worker.crashesInARow + 1;
       const delay = Math.min(maxDelay, baseDelay * 2 ** (worker.crashesInARow - 1));
