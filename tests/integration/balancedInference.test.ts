@@ -59,6 +59,58 @@ afterAll(async () => {
   await temp.remove();
 });
 
+/**
+ * The two workers' pids, and two long streams each past its first chunk. The pids are found first: a
+ * stream lasts well under a second once it runs. Least-outstanding routing puts one on each worker.
+ */
+async function twoStreamsUnderWay() {
+  // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
+  const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+  expect(workers).toHaveLength(2);
+  // Both workers hold the model first (one request each, at once): a worker still loading it would
+  // hold back its first chunk while the other's whole stream runs out.
+  await Promise.all(
+    [0, 1].map(() =>
+      client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 1,
+        temperature: 0,
+      }),
+    ),
+  );
+  const streams = await Promise.all(
+    [0, 1].map(() =>
+      client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "Tell me a long story" }],
+        max_tokens: 3000,
+        // Greedy: the tiny model never picks its end-of-generation token then, so both streams run
+        // until its context is full (sampled, either could end early, before the signal).
+        temperature: 0,
+        stream: true,
+      }),
+    ),
+  );
+  const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
+  await Promise.all(iterators.map((iterator) => iterator.next()));
+  return { workers, iterators };
+}
+
+/** How each stream ended: "completed", or the error it ended with. */
+function outcomesOf(iterators: AsyncIterator<unknown>[]): Promise<string[]> {
+  return Promise.all(
+    iterators.map(async (iterator) => {
+      try {
+        for (let step = await iterator.next(); !step.done; step = await iterator.next());
+        return "completed";
+      } catch (error) {
+        return String(error);
+      }
+    }),
+  );
+}
+
 describe("the OpenAI SDK against llmlb", () => {
   it("chats, without and with streaming", async () => {
     const answer = await client.chat.completions.create({
@@ -159,26 +211,7 @@ describe("the OpenAI SDK against llmlb", () => {
 
   // Near the end: it kills a worker, then stops one.
   it("ends the stream of a worker killed mid-stream with an error, keeps serving, and the worker returns", async () => {
-    // Found before the streams start: a stream lasts well under a second once it runs.
-    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
-    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
-    expect(workers).toHaveLength(2);
-    // Two long streams at once: least-outstanding routing puts one on each worker.
-    const streams = await Promise.all(
-      [0, 1].map(() =>
-        client.chat.completions.create({
-          model,
-          messages: [{ role: "user", content: "Tell me a long story" }],
-          max_tokens: 3000,
-          // Greedy: the tiny model never picks its end-of-generation token then, so both streams run
-          // until its context is full (sampled, either could end early, before the kill).
-          temperature: 0,
-          stream: true,
-        }),
-      ),
-    );
-    const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
-    await Promise.all(iterators.map((iterator) => iterator.next()));
+    const { workers, iterators } = await twoStreamsUnderWay();
     process.kill(workers[0]!, "SIGKILL");
     // Its node is offline at once, not only once its heartbeats are missed (6 s); watched from the kill
     // on, since the restarted worker may be back before the other stream ends.
@@ -191,16 +224,7 @@ describe("the OpenAI SDK against llmlb", () => {
       { timeoutMs: 3000, intervalMs: 50 },
     );
 
-    const outcomes = await Promise.all(
-      iterators.map(async (iterator) => {
-        try {
-          for (let step = await iterator.next(); !step.done; step = await iterator.next());
-          return "completed";
-        } catch (error) {
-          return String(error);
-        }
-      }),
-    );
+    const outcomes = await outcomesOf(iterators);
     expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
     expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
 
@@ -229,36 +253,11 @@ describe("the OpenAI SDK against llmlb", () => {
 
   // After the kill: the restarted worker is back at a new URL, so the balancer counts both as up.
   it("ends the stream of a worker that hangs once it misses its heartbeats, and takes it back when it answers", async () => {
-    // Found before the streams start: a stream lasts well under a second once it runs.
-    // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
-    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
-    expect(workers).toHaveLength(2);
-    const streams = await Promise.all(
-      [0, 1].map(() =>
-        client.chat.completions.create({
-          model,
-          messages: [{ role: "user", content: "Tell me a long story" }],
-          max_tokens: 3000,
-          temperature: 0,
-          stream: true,
-        }),
-      ),
-    );
-    const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
-    await Promise.all(iterators.map((iterator) => iterator.next()));
+    const { workers, iterators } = await twoStreamsUnderWay();
     // Stopped, not dead: its connections stay open and nothing more comes through them.
     process.kill(workers[0]!, "SIGSTOP");
     try {
-      const outcomes = await Promise.all(
-        iterators.map(async (iterator) => {
-          try {
-            for (let step = await iterator.next(); !step.done; step = await iterator.next());
-            return "completed";
-          } catch (error) {
-            return String(error);
-          }
-        }),
-      );
+      const outcomes = await outcomesOf(iterators);
       expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
       expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
     } finally {
