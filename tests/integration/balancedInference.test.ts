@@ -111,6 +111,24 @@ function outcomesOf(iterators: AsyncIterator<unknown>[]): Promise<string[]> {
   );
 }
 
+/** Exactly one stream completed; the other ended with the balancer's error event. */
+function expectOneCut(outcomes: string[]): void {
+  expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
+  expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
+}
+
+/** Both workers online with the model ready, as the registry says. */
+function bothWorkersReady(what: string, timeoutMs: number): Promise<unknown> {
+  return waitFor(
+    what,
+    async () => {
+      const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
+      return m.nodes.filter((n) => n.state === "ready" && n.node_status === "online").length === 2;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
 describe("the OpenAI SDK against llmlb", () => {
   it("chats, without and with streaming", async () => {
     const answer = await client.chat.completions.create({
@@ -225,8 +243,7 @@ describe("the OpenAI SDK against llmlb", () => {
     );
 
     const outcomes = await outcomesOf(iterators);
-    expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
-    expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
+    expectOneCut(outcomes);
 
     await offline;
     // Other requests keep succeeding meanwhile.
@@ -240,14 +257,7 @@ describe("the OpenAI SDK against llmlb", () => {
       expect(answer.usage?.completion_tokens).toBe(2);
     }
     // The supervisor restarts the killed worker; it registers again and has the model ready from its cache.
-    await waitFor(
-      "both workers ready again",
-      async () => {
-        const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
-        return m.nodes.filter((n) => n.state === "ready" && n.node_status === "online").length === 2;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    await bothWorkersReady("both workers ready again", 60_000);
     expect(childPids(serve.child.pid!)).not.toContain(workers[0]);
   });
 
@@ -257,20 +267,11 @@ describe("the OpenAI SDK against llmlb", () => {
     // Stopped, not dead: its connections stay open and nothing more comes through them.
     process.kill(workers[0]!, "SIGSTOP");
     try {
-      const outcomes = await outcomesOf(iterators);
-      expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
-      expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request failed/);
+      expectOneCut(await outcomesOf(iterators));
     } finally {
       process.kill(workers[0]!, "SIGCONT");
     }
-    await waitFor(
-      "the hung worker to be online and ready again",
-      async () => {
-        const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
-        return m.nodes.filter((n) => n.state === "ready" && n.node_status === "online").length === 2;
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
+    await bothWorkersReady("the hung worker to be online and ready again", 30_000);
     expect(childPids(serve.child.pid!)).toContain(workers[0]);
   });
 });

@@ -81,6 +81,9 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       `SELECT id, name FROM nodes WHERE status = 'online' AND last_seen_at < ?`,
     ),
     setOffline: db.prepare<[string]>(`UPDATE nodes SET status = 'offline' WHERE id = ?`),
+    onlineByName: db.prepare<[string], { id: string; name: string }>(
+      `SELECT id, name FROM nodes WHERE name = ? AND status = 'online'`,
+    ),
     all: db.prepare<[], NodeRow>(`SELECT * FROM nodes ORDER BY name`),
     modelsOf: db.prepare<[string], NodeModelRow>(
       `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
@@ -164,7 +167,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       return stale;
     },
     markNamedOffline(name) {
-      const node = statements.all.all().find((row) => row.name === name && row.status === "online");
+      const node = statements.onlineByName.get(name);
       if (!node) return undefined;
       statements.setOffline.run(node.id);
       registryVersion.bump();
