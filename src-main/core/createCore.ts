@@ -47,8 +47,6 @@ export interface CoreOptions {
   clock?: Clock;
   /** The built dashboard folder. Default: none (a plain-text page at `/`). */
   rendererDir?: string;
-  /** better-sqlite3 addon for Electron's ABI. Default: the package's own build. */
-  sqliteNativeBinding?: string;
   /** Starts local worker processes (config.workers says how many). Default: none are started. */
   workerLauncher?: WorkerLauncher;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
@@ -96,7 +94,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   checkExposure(config);
   ensureDataDir(config.dataDir);
   // Held until dispose; if building the core fails, until this process ends.
-  const unlockDataDir = lockDataDir(config.dataDir, options.sqliteNativeBinding);
+  const unlockDataDir = lockDataDir(config.dataDir);
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
   const registryVersion = createRegistryVersion();
@@ -115,7 +113,6 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const db = openDatabase({
     file: path.join(config.dataDir, dataFiles.database),
     log: log.child({ module: "registry" }),
-    nativeBinding: options.sqliteNativeBinding,
   });
   const hub =
     options.hub ?? createHubClient({ endpoint: config.hubEndpoint, token: () => settings.hfToken() });

@@ -66,11 +66,8 @@ export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
  * moment its holder exits, however it exits, so no lock is ever left behind to clear by hand.
  * Returns the release.
  */
-export function lockDataDir(dataDir: string, nativeBinding?: string): () => void {
-  const lock = new Database(path.join(dataDir, dataFiles.lock), {
-    timeout: 0,
-    ...(nativeBinding ? { nativeBinding } : {}),
-  });
+export function lockDataDir(dataDir: string): () => void {
+  const lock = new Database(path.join(dataDir, dataFiles.lock), { timeout: 0 });
   try {
     // In exclusive locking mode, the lock a write takes is kept until the connection closes.
     lock.pragma("locking_mode = EXCLUSIVE");

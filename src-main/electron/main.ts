@@ -19,20 +19,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** How long quitting waits for running requests; the workers then get their own stop timeout. */
 const drainTimeoutMs = 10_000;
 
-/**
- * better-sqlite3 built for Electron's ABI by `npm start` (scripts/electron-native.mjs), beside the
- * Node build; packaged apps rebuild the module itself and have none.
- */
-function electronSqliteBinding(): string | undefined {
-  const addon = path.join(
-    app.getAppPath(),
-    "node_modules/.cache/llmlb",
-    `electron-${process.versions.electron}`,
-    "better-sqlite3/build/Release/better_sqlite3.node",
-  );
-  return fs.existsSync(addon) ? addon : undefined;
-}
-
 function run(config: Config, log: Logger): void {
   const icons = iconsDir({
     packaged: app.isPackaged,
@@ -104,7 +90,6 @@ function run(config: Config, log: Logger): void {
       log,
       version: app.getVersion(),
       rendererDir: path.join(here, "../renderer"),
-      sqliteNativeBinding: electronSqliteBinding(),
       workerLauncher: createUtilityWorkerLauncher(path.join(here, "worker.js")),
       hfTokenStore: createDesktopHfTokenStore(config.dataDir, log.child({ module: "desktop" })),
       loginItem: createDesktopLoginItem(),

@@ -10,20 +10,12 @@ export interface OpenDatabaseOptions {
   /** Database file, or ":memory:". */
   file: string;
   log: Logger;
-  /**
-   * A better-sqlite3 addon built for another ABI (Electron's), kept beside Node's build so one
-   * install serves both `llmlb serve` and the desktop app. Default: the package's own build.
-   */
-  nativeBinding?: string;
 }
 
 /** Opens the registry: WAL, foreign keys on, migrated to the latest schema. */
 export function openDatabase(options: OpenDatabaseOptions): Db {
   if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
-  const db = new Database(
-    options.file,
-    options.nativeBinding ? { nativeBinding: options.nativeBinding } : {},
-  );
+  const db = new Database(options.file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
