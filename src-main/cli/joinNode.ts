@@ -83,7 +83,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const launcher = createNodeWorkerLauncher(workerEntry());
   const devices =
     config.workers === "auto"
-      ? await detectDevices(launcher, log.child({ module: "supervisor" }))
+      ? (await detectDevices(launcher, log.child({ module: "supervisor" }))).devices
       : noDevices;
   const specs = planWorkers(config.workers, devices, os.availableParallelism(), options.name);
   if (specs.length === 0) throw new CliError("--workers none leaves nothing to join with.");

@@ -43,12 +43,13 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     await core.dispose();
     throw error;
   }
-  const workers = core.workers();
   io.out(`llmlb is serving on ${url}`);
   io.out(`  OpenAI API:  ${url}/v1`);
   io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
   io.out(`  Data:        ${config.dataDir}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
+  await core.workersStarted();
+  const workers = core.workers();
   io.out(
     `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
   );

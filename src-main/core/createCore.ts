@@ -78,8 +78,13 @@ export interface Core {
   setPaused(paused: boolean): void;
   /** Local workers and their states. */
   workers(): WorkerStatus[];
-  /** Starts listening, then the local workers; resolves with the base URL (http://host:port). */
+  /**
+   * Starts listening and resolves with the base URL (http://host:port); the local workers start after
+   * that, in the background (finding the GPUs may take a while).
+   */
   listen(): Promise<string>;
+  /** Resolves once the local workers have started (or none will). */
+  workersStarted(): Promise<void>;
   /**
    * Stops accepting, lets running requests finish (up to the drain timeout), stops the workers, closes
    * the server and the database; safe to call twice.
@@ -242,12 +247,19 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   });
   let supervisor: Supervisor | undefined;
   let listeningUrl: string | undefined;
+  let workersStarted: Promise<void> = Promise.resolve();
+  /** Aborted by dispose: a device probe still running is ended, and no worker starts after it. */
+  const stopping = new AbortController();
 
   async function startWorkers(url: string): Promise<void> {
     const launcher = options.workerLauncher;
     if (!launcher || config.workers === "none") return;
     const workerLog = log.child({ module: "supervisor" });
-    const devices = config.workers === "auto" ? await detectDevices(launcher, workerLog) : noDevices;
+    const devices =
+      config.workers === "auto"
+        ? (await detectDevices(launcher, workerLog, { signal: stopping.signal })).devices
+        : noDevices;
+    if (stopping.signal.aborted) return;
     const specs = planWorkers(config.workers, devices, os.availableParallelism(), os.hostname());
     supervisor = createSupervisor({
       launcher,
@@ -302,13 +314,19 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         startedAt: new Date(clock.now()).toISOString(),
       });
       listeningUrl = url;
-      await startWorkers(url);
+      // The API and the dashboard answer at once; finding the GPUs can take a minute.
+      workersStarted = startWorkers(url).catch((error: unknown) =>
+        log.error({ err: error }, "local workers could not start"),
+      );
       return url;
     },
+    workersStarted: () => workersStarted,
     dispose() {
       disposed ??= (async () => {
         // Closing stops new requests at once and resolves when the running ones are done; workers
         // stop after that, or after the drain timeout, which ends whatever still runs.
+        stopping.abort();
+        supervisor?.holdRestarts();
         const closed = app.close();
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
@@ -316,6 +334,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
           new Promise((resolve) => (timer = setTimeout(resolve, options.drainTimeoutMs ?? 10_000))),
         ]);
         clearTimeout(timer);
+        await workersStarted;
         await supervisor?.dispose();
         nodes.dispose();
         endpoints.dispose();

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { app, clipboard, dialog, shell } from "electron";
+import { app, clipboard, dialog, shell, utilityProcess } from "electron";
 import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
 import { ensureDataDir } from "../core/dataDir";
@@ -90,7 +90,10 @@ function run(config: Config, log: Logger): void {
       log,
       version: app.getVersion(),
       rendererDir: path.join(here, "../renderer"),
-      workerLauncher: createUtilityWorkerLauncher(path.join(here, "worker.js")),
+      workerLauncher: createUtilityWorkerLauncher({
+        entry: path.join(here, "worker.js"),
+        fork: (modulePath, args, options) => utilityProcess.fork(modulePath, args, options),
+      }),
       hfTokenStore: createDesktopHfTokenStore(config.dataDir, log.child({ module: "desktop" })),
       loginItem: createDesktopLoginItem(),
       drainTimeoutMs,

@@ -5,7 +5,11 @@
  */
 import path from "node:path";
 import { createLogger, type Logger } from "../core/logger";
-import { workerMessageSchema, type WorkerMessage } from "../core/supervisor/workerMessages";
+import {
+  workerMessageSchema,
+  type WorkerMessage,
+  type WorkerReport,
+} from "../core/supervisor/workerMessages";
 import { probeDevicesFlag } from "../core/supervisor/detectDevices";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
@@ -34,6 +38,7 @@ function onParentGone(stop: (reason: string) => void): void {
 
 interface ParentPort {
   on(event: "message", listener: (event: { data: unknown }) => void): void;
+  postMessage(message: unknown): void;
 }
 
 /** Electron's `process.parentPort` in a utility process; undefined under plain Node. */
@@ -51,6 +56,31 @@ function onSupervisorMessage(handle: (message: WorkerMessage) => void, log: Logg
   const parentPort = parentPortOf(process);
   if (parentPort) parentPort.on("message", (event) => receive(event.data));
   else if (process.send) process.on("message", receive);
+}
+
+/** Tells the supervisor something; false when there is no parent channel (started by hand). */
+function tellParent(report: WorkerReport): boolean {
+  const parentPort = parentPortOf(process);
+  if (parentPort) parentPort.postMessage(report);
+  else if (process.send && process.connected) process.send(report);
+  else return false;
+  return true;
+}
+
+/**
+ * The device probe: answers over the parent channel, then waits for the supervisor to end it (a
+ * process that exits right after posting may exit before the message is read). Started by hand, it
+ * prints the answer instead.
+ */
+async function runProbe(): Promise<void> {
+  const report: WorkerReport = { type: "devices", devices: await probeDevices() };
+  if (!tellParent(report)) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  }
+  process.once("disconnect", () => process.exit(0));
+  // Should the supervisor never end it, it ends itself.
+  setTimeout(() => process.exit(0), 30_000);
 }
 
 async function runNode(): Promise<void> {
@@ -120,14 +150,14 @@ async function runNode(): Promise<void> {
     })();
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  // Ctrl-C in a terminal reaches the whole process group. A supervised node leaves its stopping to
+  // the control plane, which first lets running requests finish; started by hand, it stops.
+  if (process.send || parentPortOf(process))
+    process.on("SIGINT", () => log.info("SIGINT: the control plane stops this node when it quits"));
+  else process.once("SIGINT", () => stop("SIGINT"));
   onParentGone(stop);
   await agent.start();
 }
 
-if (process.argv.includes(probeDevicesFlag)) {
-  process.stdout.write(`${JSON.stringify({ devices: await probeDevices() })}\n`);
-  process.exit(0);
-} else {
-  await runNode();
-}
+if (process.argv.includes(probeDevicesFlag)) await runProbe();
+else await runNode();

@@ -1,8 +1,8 @@
-import type { DetectedDevices } from "../core/supervisor/workerPlan";
+import type { DetectedDevices } from "../core/supervisor/workerMessages";
 
 /**
- * Prints the accelerators node-llama-cpp can use here as one JSON line, for the supervisor to plan
- * one worker per GPU. Runs in its own short-lived process so the control plane never loads llama.cpp.
+ * The accelerators node-llama-cpp can use here, for the supervisor to plan one worker per GPU. Runs in
+ * its own short-lived process so the control plane never loads llama.cpp.
  */
 export async function probeDevices(): Promise<DetectedDevices> {
   const { getLlama, getLlamaGpuTypes, LlamaLogLevel } = await import("node-llama-cpp");

@@ -25,6 +25,7 @@ function fakeLauncher() {
       launched.push(entry);
       return {
         pid: 1000 + launched.length,
+        spawned: Promise.resolve(1000 + launched.length),
         exited,
         send: (message) => void entry.messages.push(message),
         kill: (signal = "SIGTERM") => {
@@ -141,6 +142,51 @@ describe("supervisor", () => {
     await waitFor("the second restart", () => launched.length === 3);
     expect(supervisor.status()[0]?.restarts).toBe(2);
     await supervisor.dispose();
+  });
+
+  it("while the app quits, restarts no worker that exits, and keeps the others running until dispose", async () => {
+    const { launcher, launched } = fakeLauncher();
+    const gone: string[] = [];
+    const supervisor = createSupervisor({
+      launcher,
+      specs: [spec, { ...spec, name: "box-cpu1" }],
+      env: {},
+      log,
+      clock,
+      restartBaseDelayMs: 1,
+      onWorkerExit: (name) => gone.push(name),
+    });
+    supervisor.start();
+    supervisor.holdRestarts();
+    // What Ctrl-C in a terminal does to a worker that does not ignore it.
+    launched[0]!.exit({ code: null, signal: "SIGINT" });
+    await waitFor("the exit to be seen", () => gone.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(launched).toHaveLength(2);
+    expect(gone).toEqual(["box-cpu0"]);
+    expect(supervisor.status().map((w) => w.state.type)).toEqual(["stopped", "running"]);
+    expect(launched[1]!.signals).toEqual([]);
+    await supervisor.dispose();
+    expect(launched[1]!.signals).toEqual(["SIGTERM"]);
+    expect(launched).toHaveLength(2);
+  });
+
+  it("shows a worker's pid once it has spawned, not before", async () => {
+    let spawn!: (pid: number) => void;
+    const launcher: WorkerLauncher = {
+      launch: () => ({
+        pid: undefined,
+        spawned: new Promise<number | undefined>((resolve) => (spawn = resolve)),
+        exited: new Promise(() => undefined),
+        send: () => undefined,
+        kill: () => undefined,
+      }),
+    };
+    const supervisor = createSupervisor({ launcher, specs: [spec], env: {}, log, clock });
+    supervisor.start();
+    expect(supervisor.status()[0]?.state).toMatchObject({ type: "running", pid: undefined });
+    spawn(4242);
+    await waitFor("the pid", () => (supervisor.status()[0]?.state as { pid?: number }).pid === 4242);
   });
 
   it("stops every worker on dispose, killing one that ignores SIGTERM, and restarts none", async () => {

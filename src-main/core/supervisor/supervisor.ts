@@ -27,7 +27,7 @@ export interface SupervisorOptions {
   specs: WorkerSpec[];
   /** Environment every worker gets (control plane URL, node token, cache folder, hub token). */
   env: Record<string, string>;
-  /** A worker's process ended on its own (crashed, killed): by its node name. Default: nothing. */
+  /** A worker's process ended (crashed, killed, stopped): by its node name. Default: nothing. */
   onWorkerExit?: (name: string) => void;
   log: Logger;
   clock: Clock;
@@ -49,6 +49,11 @@ export interface Supervisor {
    * request of theirs ends; workers started later have it in their environment.
    */
   setHfToken(token: string | undefined): void;
+  /**
+   * The app is quitting: a worker that exits from now on is not restarted (Ctrl-C in a terminal
+   * reaches the workers too), while the running ones keep serving until dispose.
+   */
+  holdRestarts(): void;
   /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
   dispose(): Promise<void>;
 }
@@ -88,15 +93,20 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     const startedAt = clock.now();
     worker.process = child;
-    worker.state = { type: "running", pid: child.pid, since: startedAt };
-    workerLog.info({ pid: child.pid, backend: spec.backend }, "worker started");
+    worker.state = { type: "running", pid: undefined, since: startedAt };
+    // Under Electron the pid is known only once the process has spawned.
+    void child.spawned.then((pid) => {
+      if (pid === undefined || worker.process !== child) return;
+      worker.state = { type: "running", pid, since: startedAt };
+      workerLog.info({ pid, backend: spec.backend }, "worker started");
+    });
     void child.exited.then((exit) => {
       worker.process = undefined;
+      options.onWorkerExit?.(spec.name);
       if (stopping) {
         worker.state = { type: "stopped" };
         return;
       }
-      options.onWorkerExit?.(spec.name);
       const ranFor = clock.now() - startedAt;
       worker.crashesInARow = ranFor >= stableAfter ? 1 : worker.crashesInARow + 1;
       const delay = Math.min(maxDelay, baseDelay * 2 ** (worker.crashesInARow - 1));
@@ -141,6 +151,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         state: w.state,
         restarts: w.restarts,
       })),
+    holdRestarts() {
+      stopping = true;
+      for (const worker of workers) {
+        if (worker.state.type !== "backoff") continue;
+        clearTimeout(worker.timer);
+        worker.state = { type: "stopped" };
+      }
+    },
     async dispose() {
       stopping = true;
       await Promise.all(workers.map(stop));

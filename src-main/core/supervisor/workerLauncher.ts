@@ -1,4 +1,5 @@
 import { fork } from "node:child_process";
+import { createLineSplitter } from "../lines";
 import type { WorkerMessage } from "./workerMessages";
 
 export interface WorkerExit {
@@ -8,7 +9,11 @@ export interface WorkerExit {
 
 /** A running worker process, whatever started it. */
 export interface WorkerProcess {
+  /** The process id, read when asked: undefined until the process has spawned (Electron's utility
+   * processes have none before their `spawn` event) and once it has exited. */
   readonly pid: number | undefined;
+  /** Resolves with the pid once the process runs; with undefined if it never started. */
+  readonly spawned: Promise<number | undefined>;
   readonly exited: Promise<WorkerExit>;
   kill(signal?: NodeJS.Signals): void;
   /** Tells the running worker something (see WorkerMessage); dropped once it has exited. */
@@ -18,8 +23,10 @@ export interface WorkerProcess {
 export interface LaunchOptions {
   args: string[];
   env: Record<string, string>;
-  /** Where the worker's standard output and error go. Default: the control plane's. */
+  /** Where the worker's standard output and error go, line by line. Default: the control plane's. */
   onOutput?: (line: string) => void;
+  /** What the worker sends its parent (see WorkerReport), unchecked. Default: ignored. */
+  onMessage?: (message: unknown) => void;
 }
 
 /**
@@ -40,7 +47,7 @@ export interface NodeWorkerLauncherOptions {
 
 export function createNodeWorkerLauncher(options: NodeWorkerLauncherOptions): WorkerLauncher {
   return {
-    launch({ args, env, onOutput }) {
+    launch({ args, env, onOutput, onMessage }) {
       const child = fork(options.entry, args, {
         env: { ...process.env, ...env },
         execArgv: options.execArgv ?? [],
@@ -49,27 +56,30 @@ export function createNodeWorkerLauncher(options: NodeWorkerLauncherOptions): Wo
       });
       if (onOutput) {
         for (const stream of [child.stdout, child.stderr]) {
-          let buffered = "";
+          const lines = createLineSplitter(onOutput);
           stream?.setEncoding("utf8");
-          stream?.on("data", (chunk: string) => {
-            buffered += chunk;
-            const lines = buffered.split("\n");
-            buffered = lines.pop()!;
-            for (const line of lines) if (line) onOutput(line);
-          });
-          stream?.on("end", () => buffered && onOutput(buffered));
+          stream?.on("data", (chunk: string) => lines.push(chunk));
+          stream?.on("end", () => lines.end());
         }
       }
+      if (onMessage) child.on("message", onMessage);
+      const spawned = new Promise<number | undefined>((resolve) => {
+        child.once("spawn", () => resolve(child.pid));
+        child.once("error", () => resolve(undefined));
+      });
       const exited = new Promise<WorkerExit>((resolve) => {
-        // With its output piped, the exit counts once the output is read to its end ('close'): the
-        // device probe's answer is its last line, and 'exit' may come before it is read.
+        // With its output piped, the exit counts once the output is read to its end ('close'): its
+        // last lines say why it ended.
         child.once(onOutput ? "close" : "exit", (code: number | null, signal: NodeJS.Signals | null) =>
           resolve({ code, signal }),
         );
         child.once("error", () => resolve({ code: child.exitCode ?? 1, signal: null }));
       });
       return {
-        pid: child.pid,
+        get pid() {
+          return child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+        },
+        spawned,
         exited,
         kill: (signal = "SIGTERM") => void child.kill(signal),
         send(message) {

@@ -1,12 +1,8 @@
 import type { Backend } from "../../contract";
 import type { Config } from "../config";
+import type { DetectedDevices } from "./workerMessages";
 
-/** The accelerators a machine has, as node-llama-cpp sees them. */
-export interface DetectedDevices {
-  cuda: { index: number; name: string }[];
-  metal: boolean;
-  vulkan: { index: number; name: string }[];
-}
+export type { DetectedDevices };
 
 export const noDevices: DetectedDevices = { cuda: [], metal: false, vulkan: [] };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLineSplitter } from "../../../src-main/electron/outputLines";
+import { createLineSplitter } from "../../src-main/core/lines";
 
 describe("worker output lines", () => {
   it("joins a line split across chunks, and skips blank ones", () => {

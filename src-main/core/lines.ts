@@ -1,6 +1,6 @@
 /**
- * Splits a process's output into lines as chunks arrive: a chunk may end mid-line (a worker's
- * `{"devices":…}` answer must reach the supervisor whole). `end()` passes on an unfinished last line.
+ * Splits a process's output into lines as chunks arrive: a chunk may end mid-line, and a log line
+ * must reach the log whole. `end()` passes on an unfinished last line.
  */
 export function createLineSplitter(onLine: (line: string) => void): {
   push(chunk: string): void;
