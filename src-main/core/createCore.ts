@@ -336,6 +336,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         clearTimeout(timer);
         await workersStarted;
         await supervisor?.dispose();
+        // Past the drain: whatever connection is still open ends now.
+        app.server.closeAllConnections();
         nodes.dispose();
         endpoints.dispose();
         await closed;

@@ -31,23 +31,28 @@ export interface ServeProcess {
   child: ChildProcess;
   url: string;
   output: string[];
+  /** What it has written to standard error so far (its log). */
+  logs(): string;
   stop(): Promise<number | null>;
 }
 
 /**
  * Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, workers last).
- * From the sources by default; `built: true` runs the build, as `npm run serve` does.
+ * From the sources by default; `built: true` runs the build, as `npm run serve` does. `ownGroup: true`
+ * starts it in a process group of its own, as a terminal does, so a signal can go to the whole group
+ * (Ctrl-C).
  */
 export async function startServeProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { built?: boolean } = {},
+  options: { built?: boolean; ownGroup?: boolean } = {},
 ): Promise<ServeProcess> {
   const command = options.built ? [path.join(root, "bin/llmlb.js")] : cliArgs;
   const child = spawn(process.execPath, [...command, "serve", ...args], {
     env: { ...process.env, ...env },
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.ownGroup ?? false,
   });
   const output: string[] = [];
   const lines = readline.createInterface({ input: child.stdout! });
@@ -65,6 +70,7 @@ export async function startServeProcess(
     child,
     url,
     output,
+    logs: () => stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill("SIGTERM");

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -80,6 +81,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
   // JSON only: Fastify would also accept text/plain bodies.
   app.removeContentTypeParser("text/plain");
+  closeConnectionsAsTheyGoIdle(app);
 
   // Before the access check: a 401 a page may read says what is wrong, not just "CORS".
   const corsOrigins = options.corsOrigins ?? [];
@@ -137,4 +139,21 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     );
   }
   return app;
+}
+
+/**
+ * While the server closes, running requests may finish (the drain), but a client's keep-alive
+ * connection that goes idle after that would hold the close up for the keep-alive timeout (72 s):
+ * once closing, each connection is closed as soon as its last response has ended.
+ */
+function closeConnectionsAsTheyGoIdle(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    response.once("finish", () => {
+      if (closing) setImmediate(() => app.server.closeIdleConnections());
+    });
+  });
 }

@@ -1,0 +1,84 @@
+import { once } from "node:events";
+import path from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelSchema } from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { childPids, commandLine, isAlive } from "../helpers/processes";
+import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
+
+// Ctrl-C in the terminal that runs `llmlb serve` signals the whole process group: the control plane
+// and its workers alike. The control plane drains; the workers must not stop (or be restarted) under it.
+let hub: FakeHub;
+let temp: { path: string; remove(): Promise<void> };
+let serve: ServeProcess;
+const model = "acme/tiny-llama-GGUF";
+
+beforeAll(async () => {
+  hub = await startFakeHub({
+    repos: [
+      { id: model, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
+    ],
+  });
+  temp = await makeTempDir();
+  const dataDir = path.join(temp.path, "data");
+  serve = await startServeProcess(
+    ["--port", "0", "--workers", "1"],
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: path.join(temp.path, "hub"),
+      LLMLB_DATA_DIR: dataDir,
+      LLMLB_LOG_LEVEL: "info",
+    },
+    { ownGroup: true },
+  );
+  expect((await adminRequest(serve.url, dataDir, "POST", "/v0/models/register", { url: model })).status).toBe(
+    201,
+  );
+  await waitFor(
+    "the model ready",
+    async () => {
+      const answer = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${encodeURIComponent(model)}`);
+      return modelSchema.parse(answer.body).nodes.some((n) => n.state === "ready");
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+}, 90_000);
+afterAll(async () => {
+  await serve?.stop();
+  await hub.close();
+  await temp.remove();
+});
+
+describe("Ctrl-C on llmlb serve", () => {
+  it("lets a running stream finish, stops the workers without restarting them, and exits 0", async () => {
+    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+    expect(workers).toHaveLength(1);
+    const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Tell me a long story" }],
+      max_tokens: 3000,
+      // Greedy: the tiny model never ends on its own then, so the stream runs until its context is full.
+      temperature: 0,
+      stream: true,
+    });
+    const exited = once(serve.child, "exit");
+    let chunks = 0;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      // The whole group, as a terminal's Ctrl-C: the control plane and its worker.
+      if (chunks++ === 0) process.kill(-serve.child.pid!, "SIGINT");
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("length");
+    expect(chunks).toBeGreaterThan(10);
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(serve.logs()).not.toMatch(/restarting/);
+    expect(workers.filter(isAlive)).toEqual([]);
+  });
+});
