@@ -1,6 +1,6 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
 import type { ModelList, NodeList, RegisterResponse } from "../src-main/contract";
-import type { Settings, SettingsUpdate, Status } from "../src-main/contract";
+import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 
 /** A refusal from the server, with its HTTP status and namespaced code (`registry.duplicate`, …). */
 export class ApiError extends Error {
@@ -32,6 +32,8 @@ export interface Api {
   listEndpoints(): Promise<EndpointList>;
   addEndpoint(request: EndpointCreateRequest): Promise<Endpoint>;
   removeEndpoint(id: string): Promise<void>;
+  /** Quits llmlb: it drains, then exits (see `Status.can_quit`). */
+  quit(): Promise<QuitResponse>;
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -75,5 +77,6 @@ export function createHttpApi(): Api {
     listEndpoints: () => call("GET", "/v0/endpoints"),
     addEndpoint: (request) => call("POST", "/v0/endpoints", request),
     removeEndpoint: (id) => call("DELETE", `/v0/endpoints/${encodeURIComponent(id)}`),
+    quit: () => call("POST", "/v0/quit"),
   };
 }

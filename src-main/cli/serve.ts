@@ -17,20 +17,23 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   if (!isLoopbackHost(config.host) && config.apiKeys.length > 0) {
     log.info({ host: config.host }, "listening beyond loopback: /v1 needs one of the API keys");
   }
+  let stop: (reason: string) => void = () => undefined;
   const core = await createCore({
     config,
     log,
     version: packageVersion(),
     rendererDir: rendererDir(),
     workerLauncher: createNodeWorkerLauncher(workerEntry()),
+    requestQuit: () => stop("asked from the dashboard"),
   });
   // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly
   // (workers stopped, server.json removed) instead of killing the process outright.
   const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      log.info({ signal }, "shutting down");
+    stop = (reason) => {
+      log.info({ reason }, "shutting down");
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
+      stop = () => undefined;
       void core.dispose().finally(resolve);
     };
     process.on("SIGINT", stop);

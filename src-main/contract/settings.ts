@@ -40,8 +40,14 @@ export const statusSchema = z.object({
   nodes: z.object({ total: z.number().int(), online: z.number().int() }),
   /** Per model with traffic: requests running on nodes and waiting in the admission queue. */
   queues: z.array(z.object({ model: z.string(), in_flight: z.number().int(), waiting: z.number().int() })),
+  /** `POST /v0/quit` works: the app (or `llmlb serve`) can be quit from the dashboard. */
+  can_quit: z.boolean(),
 });
 export type Status = z.infer<typeof statusSchema>;
+
+/** `POST /v0/quit` (202): llmlb drains (running requests finish, then the workers stop) and exits. */
+export const quitResponseSchema = z.object({ quitting: z.literal(true) });
+export type QuitResponse = z.infer<typeof quitResponseSchema>;
 
 /** `PUT /v0/serving`. */
 export const servingUpdateSchema = z.strictObject({ paused: z.boolean() });

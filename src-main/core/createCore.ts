@@ -49,6 +49,13 @@ export interface CoreOptions {
   rendererDir?: string;
   /** Starts local worker processes (config.workers says how many). Default: none are started. */
   workerLauncher?: WorkerLauncher;
+  /**
+   * Quits the app the way its host does (the tray's Quit, Ctrl-C): asked for by `POST /v0/quit`.
+   * Default: none, and that route refuses.
+   */
+  requestQuit?: () => void;
+  /** Each line a local worker prints, with its node name. Default: its output is this process's. */
+  onWorkerOutput?: (name: string, line: string) => void;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
   balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode">;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
@@ -107,7 +114,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const startedAt = clock.now();
   const instanceId = crypto.randomUUID();
   const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
-  const settings = createSettingsService({
+  const settings = await createSettingsService({
     config,
     hfTokenStore: options.hfTokenStore ?? createFileSecretStore(path.join(config.dataDir, dataFiles.hfToken)),
     loginItem: options.loginItem,
@@ -213,6 +220,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       queues: balancer
         .queueDepths()
         .map((queue) => ({ model: queue.model, in_flight: queue.running, waiting: queue.waiting })),
+      can_quit: options.requestQuit !== undefined,
     };
   }
   function setPaused(paused: boolean): void {
@@ -229,7 +237,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     nodes,
     balancer,
     metrics,
-    app: { status, setPaused, settings },
+    app: { status, setPaused, settings, requestQuit: options.requestQuit },
     events,
     credentials: {
       adminToken,
@@ -268,6 +276,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       clock,
       // Honest at once: its models stop being ready, its requests go elsewhere.
       onWorkerExit: (name) => nodes.workerGone(name),
+      onWorkerOutput: options.onWorkerOutput,
       env: {
         LLMLB_CONTROL_URL: url,
         LLMLB_NODE_TOKEN: nodeToken,

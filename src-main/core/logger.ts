@@ -1,4 +1,6 @@
-import { pino, destination, type Logger } from "pino";
+import fs from "node:fs";
+import path from "node:path";
+import { pino, destination, multistream, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 
 export type { Logger };
@@ -10,7 +12,7 @@ export interface CreateLoggerOptions {
    * Where lines go. Default: standard error, so standard output stays for the CLI's own output: one
    * line of text per entry on a terminal, JSON lines otherwise (a file, a pipe, a log collector).
    */
-  destination?: NodeJS.WritableStream;
+  destination?: DestinationStream;
 }
 
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
@@ -20,8 +22,41 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   );
 }
 
+/** A log file is set aside (as `<name>.1.log`) at start once it has grown past this. */
+const logFileLimitBytes = 10 * 1024 * 1024;
+
+export interface LogFile {
+  /** For createLogger. */
+  destination: DestinationStream;
+  /** A line a worker printed: into the file as it is, and onto the terminal when there is one. */
+  writeRaw(line: string): void;
+}
+
+/**
+ * The desktop app's log: JSON lines appended to `file` (the previous one kept once it is large), and
+ * on a terminal (a development run) also one line of text per entry. A GUI process may have no usable
+ * standard error at all (a packaged Windows app), so nothing goes there unless it is a terminal.
+ */
+export function openLogFile(file: string): LogFile {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    if (fs.statSync(file).size > logFileLimitBytes) fs.renameSync(file, file.replace(/(\.log)?$/, ".1.log"));
+  } catch {
+    // No log yet.
+  }
+  const toFile = destination({ dest: file, append: true, sync: false });
+  const terminal = process.stderr.isTTY;
+  return {
+    destination: terminal ? multistream([{ stream: toFile }, { stream: forTerminal() }]) : toFile,
+    writeRaw(line) {
+      toFile.write(`${line}\n`);
+      if (terminal) process.stderr.write(`${line}\n`);
+    },
+  };
+}
+
 /** `12:00:01 INFO (models): model registered {"model": "org/repo"}`, written as it happens. */
-function forTerminal(): NodeJS.WritableStream {
+function forTerminal(): DestinationStream {
   return pretty({
     destination: 2,
     sync: true,

@@ -8,6 +8,8 @@ import type { LoginItem } from "../core/settings/settingsService";
 import { chooseHfTokenStore, createEncryptedFileSecretStore } from "./encryptedSecretStore";
 import {
   createElectronLoginItem,
+  createLaunchAgentLoginItem,
+  launchAgentFile,
   createXdgAutostartLoginItem,
   loginItemKind,
   xdgAutostartFile,
@@ -20,11 +22,11 @@ export const encryptedHfTokenFile = `${dataFiles.hfToken}.enc`;
  * The Hugging Face token on the desktop: encrypted by the OS (safeStorage) in `<dataDir>/hf-token.enc`,
  * or, where the OS has no keychain to offer, the same 0600 file as headless mode. Call after ready.
  */
-export function createDesktopHfTokenStore(dataDir: string, log: Logger): SecretStore {
+export async function createDesktopHfTokenStore(dataDir: string, log: Logger): Promise<SecretStore> {
   const plainFile = path.join(dataDir, dataFiles.hfToken);
   const choice = chooseHfTokenStore({
     platform: process.platform,
-    encryptionAvailable: safeStorage.isEncryptionAvailable(),
+    encryptionAvailable: await safeStorage.isAsyncEncryptionAvailable(),
     linuxBackend: process.platform === "linux" ? safeStorage.getSelectedStorageBackend() : undefined,
   });
   if (choice.kind === "file") {
@@ -44,7 +46,12 @@ export function createDesktopHfTokenStore(dataDir: string, log: Logger): SecretS
 export function createDesktopLoginItem(): LoginItem | undefined {
   switch (loginItemKind(process.platform, app.isPackaged)) {
     case "electron":
-      return createElectronLoginItem(app, process.platform);
+      return createElectronLoginItem(app);
+    case "launch-agent":
+      return createLaunchAgentLoginItem({
+        file: launchAgentFile(os.homedir()),
+        executable: process.execPath,
+      });
     case "xdg-autostart":
       return createXdgAutostartLoginItem({
         file: xdgAutostartFile(process.env, os.homedir()),

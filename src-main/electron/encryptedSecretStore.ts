@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import { createFileSecretStore, type SecretStore } from "../core/settings/secretStore";
 
-/** Electron's safeStorage as far as the store needs it; tests pass a fake one. */
+/** Electron's safeStorage (its asynchronous API) as far as the store needs it; tests pass a fake one. */
 export interface StringCipher {
-  encryptString(plainText: string): Buffer;
-  decryptString(encrypted: Buffer): string;
+  encryptStringAsync(plainText: string): Promise<Buffer>;
+  /** `shouldReEncrypt`: the key was rotated, or a better one is there; encrypt the secret again. */
+  decryptStringAsync(encrypted: Buffer): Promise<{ result: string; shouldReEncrypt: boolean }>;
 }
 
 export interface EncryptedFileSecretStoreOptions {
@@ -25,9 +26,16 @@ export interface EncryptedFileSecretStoreOptions {
 export function createEncryptedFileSecretStore(options: EncryptedFileSecretStoreOptions): SecretStore {
   const { file, cipher } = options;
   const plain = options.plainFile ? createFileSecretStore(options.plainFile) : undefined;
+  async function keep(value: string): Promise<void> {
+    const encrypted = await cipher.encryptStringAsync(value);
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, `${encrypted.toString("base64")}\n`, { mode: 0o600 });
+    fs.chmodSync(temp, 0o600);
+    fs.renameSync(temp, file);
+  }
   return {
     storage: "keychain",
-    read() {
+    async read() {
       let encoded: string;
       try {
         encoded = fs.readFileSync(file, "utf8").trim();
@@ -36,24 +44,21 @@ export function createEncryptedFileSecretStore(options: EncryptedFileSecretStore
         throw error;
       }
       if (!encoded) return undefined;
+      let decrypted: { result: string; shouldReEncrypt: boolean };
       try {
-        return cipher.decryptString(Buffer.from(encoded, "base64")) || undefined;
+        decrypted = await cipher.decryptStringAsync(Buffer.from(encoded, "base64"));
       } catch (error) {
         // Unreadable is as good as unset: the user sets the token again from Settings.
         options.onUnreadable?.(error);
         return undefined;
       }
+      if (decrypted.shouldReEncrypt && decrypted.result) await keep(decrypted.result);
+      return decrypted.result || undefined;
     },
-    write(value) {
-      if (value === undefined) {
-        fs.rmSync(file, { force: true });
-      } else {
-        const temp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(temp, `${cipher.encryptString(value).toString("base64")}\n`, { mode: 0o600 });
-        fs.chmodSync(temp, 0o600);
-        fs.renameSync(temp, file);
-      }
-      plain?.write(undefined);
+    async write(value) {
+      if (value === undefined) fs.rmSync(file, { force: true });
+      else await keep(value);
+      await plain?.write(undefined);
     },
   };
 }
@@ -62,7 +67,7 @@ export type HfTokenStoreChoice = { kind: "keychain" } | { kind: "file"; reason: 
 
 export interface HfTokenStoreFacts {
   platform: NodeJS.Platform;
-  /** safeStorage.isEncryptionAvailable() */
+  /** safeStorage.isAsyncEncryptionAvailable() */
   encryptionAvailable: boolean;
   /** safeStorage.getSelectedStorageBackend() on Linux. */
   linuxBackend?: string;

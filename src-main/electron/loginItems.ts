@@ -5,31 +5,90 @@ import type { LoginItem } from "../core/settings/settingsService";
 /** The argument a start at login passes, so the app starts in the tray without opening its window. */
 export const atLoginArg = "--llmlb-at-login";
 
-/** Electron's app, as far as start at login needs it (macOS and Windows). */
+/** Electron's app, as far as start at login needs it (Windows). */
 export interface LoginItemSettingsApi {
-  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean; wasOpenedAtLogin?: boolean };
+  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean };
   setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
 }
 
-export type LoginItemKind = "electron" | "xdg-autostart" | "none";
+export type LoginItemKind = "electron" | "launch-agent" | "xdg-autostart" | "none";
 
 /**
- * How this copy starts at login: Electron's login items on macOS and Windows, an XDG autostart entry on
- * Linux. A development run (not packaged) has none: it would register the bare Electron binary.
+ * How this copy starts at login: a launch agent on macOS, Electron's login items on Windows, an XDG
+ * autostart entry on Linux. Each passes `atLoginArg`: macOS 13+ login items (SMAppService) take no
+ * arguments and report no `wasOpenedAtLogin`, so there a launch agent does it. A development run (not
+ * packaged) has none: it would register the bare Electron binary.
  */
 export function loginItemKind(platform: NodeJS.Platform, packaged: boolean): LoginItemKind {
   if (!packaged) return "none";
-  if (platform === "darwin" || platform === "win32") return "electron";
+  if (platform === "darwin") return "launch-agent";
+  if (platform === "win32") return "electron";
   if (platform === "linux" || platform === "freebsd" || platform === "openbsd") return "xdg-autostart";
   return "none";
 }
 
-/** macOS and Windows: the OS's own login items. Windows passes `atLoginArg`; macOS says wasOpenedAtLogin. */
-export function createElectronLoginItem(app: LoginItemSettingsApi, platform: NodeJS.Platform): LoginItem {
-  const args = platform === "win32" ? [atLoginArg] : undefined;
+/** Windows: the OS's own login items (the registry's Run key), which pass `atLoginArg`. */
+export function createElectronLoginItem(app: LoginItemSettingsApi): LoginItem {
+  const args = [atLoginArg];
   return {
-    get: () => app.getLoginItemSettings(args ? { args } : undefined).openAtLogin,
-    set: (enabled) => app.setLoginItemSettings({ openAtLogin: enabled, ...(args ? { args } : {}) }),
+    get: () => app.getLoginItemSettings({ args }).openAtLogin,
+    set: (enabled) => app.setLoginItemSettings({ openAtLogin: enabled, args }),
+  };
+}
+
+const launchAgentLabel = "dev.llmlb.desktop";
+
+/** `~/Library/LaunchAgents/dev.llmlb.desktop.plist`: what launchd starts at login. */
+export function launchAgentFile(home: string): string {
+  return path.join(home, "Library", "LaunchAgents", `${launchAgentLabel}.plist`);
+}
+
+export interface LaunchAgentOptions {
+  /** `launchAgentFile(home)`. */
+  file: string;
+  /** The app's executable inside its bundle (`…/llmlb.app/Contents/MacOS/llmlb`). */
+  executable: string;
+}
+
+const xmlText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * macOS: a launch agent that opens the app bundle at login (through `open`, as a click in the Finder
+ * would) with `atLoginArg`.
+ */
+export function createLaunchAgentLoginItem(options: LaunchAgentOptions): LoginItem {
+  const { file } = options;
+  const bundle = path.resolve(options.executable, "..", "..", "..");
+  return {
+    get: () => fs.existsSync(file),
+    set(enabled) {
+      if (!enabled) {
+        fs.rmSync(file, { force: true });
+        return;
+      }
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const args = ["/usr/bin/open", "-a", bundle, "--args", atLoginArg];
+      const plist = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+        '<plist version="1.0">',
+        "<dict>",
+        "  <key>Label</key>",
+        `  <string>${launchAgentLabel}</string>`,
+        "  <key>ProgramArguments</key>",
+        "  <array>",
+        ...args.map((arg) => `    <string>${xmlText(arg)}</string>`),
+        "  </array>",
+        "  <key>RunAtLoad</key>",
+        "  <true/>",
+        "  <key>LimitLoadToSessionType</key>",
+        "  <string>Aqua</string>",
+        "</dict>",
+        "</plist>",
+        "",
+      ].join("\n");
+      fs.writeFileSync(file, plist, { mode: 0o644 });
+    },
   };
 }
 
@@ -84,6 +143,6 @@ export function xdgAutostartFile(env: Record<string, string | undefined>, home: 
 }
 
 /** Whether this start came from a login item: the app then stays in the tray. */
-export function startedAtLogin(argv: readonly string[], wasOpenedAtLogin: boolean | undefined): boolean {
-  return argv.includes(atLoginArg) || wasOpenedAtLogin === true;
+export function startedAtLogin(argv: readonly string[]): boolean {
+  return argv.includes(atLoginArg);
 }

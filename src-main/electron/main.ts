@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { app, clipboard, dialog, shell, utilityProcess } from "electron";
+import { app, clipboard, dialog, Menu, shell, utilityProcess } from "electron";
 import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
-import { ensureDataDir } from "../core/dataDir";
-import { createLogger, type Logger } from "../core/logger";
+import { dataFiles, ensureDataDir } from "../core/dataDir";
+import { createLogger, openLogFile, type LogFile, type Logger } from "../core/logger";
+import { appMenuTemplate } from "./appMenu";
 import { electronProfileDir, iconsDir, loadDesktopConfig, trayIconFile } from "./desktopConfig";
 import { createDesktopHfTokenStore, createDesktopLoginItem } from "./desktopSettings";
 import { createQuitController, onWindowAllClosed } from "./lifecycle";
@@ -19,7 +20,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** How long quitting waits for running requests; the workers then get their own stop timeout. */
 const drainTimeoutMs = 10_000;
 
-function run(config: Config, log: Logger): void {
+function run(config: Config, log: Logger, logFile: LogFile): void {
   const icons = iconsDir({
     packaged: app.isPackaged,
     appPath: app.getAppPath(),
@@ -80,6 +81,16 @@ function run(config: Config, log: Logger): void {
 
   async function start(): Promise<void> {
     await app.whenReady();
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate(
+        appMenuTemplate({
+          platform: process.platform,
+          development: !app.isPackaged,
+          openDashboard,
+          quit: () => app.quit(),
+        }),
+      ),
+    );
     tray = createAppTray({
       icon: path.join(icons, trayIconFile(process.platform)),
       state: trayState,
@@ -94,19 +105,20 @@ function run(config: Config, log: Logger): void {
         entry: path.join(here, "worker.js"),
         fork: (modulePath, args, options) => utilityProcess.fork(modulePath, args, options),
       }),
-      hfTokenStore: createDesktopHfTokenStore(config.dataDir, log.child({ module: "desktop" })),
+      hfTokenStore: await createDesktopHfTokenStore(config.dataDir, log.child({ module: "desktop" })),
+      // A GUI app may have no standard error: the workers' lines go into its log file.
+      onWorkerOutput: (_worker, line) => logFile.writeRaw(line),
+      requestQuit: () => app.quit(),
       loginItem: createDesktopLoginItem(),
       drainTimeoutMs,
     });
     core.events.subscribe(() => tray?.refresh());
+    // Resolves once listening: the window opens while the workers start (finding GPUs can take a minute).
     await core.listen();
     tray.refresh();
     // Quit while starting: the drain stops what just started; no window.
     if (quitting.phase !== "running") return;
-    const atLogin = startedAtLogin(
-      process.argv,
-      process.platform === "darwin" ? app.getLoginItemSettings().wasOpenedAtLogin : undefined,
-    );
+    const atLogin = startedAtLogin(process.argv);
     // Started at login: serve from the tray without putting a window in the way.
     if (!atLogin || windowWanted) openDashboard();
     else if (onWindowAllClosed(process.platform).hideDock) app.dock?.hide();
@@ -157,20 +169,23 @@ function main(): void {
   try {
     config = loadDesktopConfig(process.env);
   } catch (error) {
-    process.stderr.write(`llmlb: ${(error as Error).message}\n`);
+    // Allowed before ready; a GUI app may have no standard error to print to.
+    dialog.showErrorBox("llmlb could not start", (error as Error).message);
     app.exit(2);
     return;
   }
-  const log = createLogger({ level: config.logLevel });
-  // One data directory, one app: the lock and Chromium's profile live in it (set before ready).
+  // One data directory, one app: the lock, the log and Chromium's profile live in it (set before ready).
   ensureDataDir(config.dataDir);
+  const logFile = openLogFile(path.join(config.dataDir, dataFiles.log));
+  const log = createLogger({ level: config.logLevel, destination: logFile.destination });
+  log.info({ version: app.getVersion(), electron: process.versions.electron }, "llmlb desktop starting");
   app.setPath("userData", electronProfileDir(config.dataDir));
   if (!app.requestSingleInstanceLock()) {
     // The running copy gets second-instance and shows its window.
     app.quit();
     return;
   }
-  run(config, log);
+  run(config, log, logFile);
 }
 
 main();

@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
 import type { Settings } from "../../src-main/contract";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 import { IconShield, IconWarning } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -53,6 +54,7 @@ export function SettingsPage() {
           <TokenCard settings={settings} />
           <ServerCard settings={settings} />
           {settings.start_at_login !== null && <StartupCard startAtLogin={settings.start_at_login} />}
+          <QuitCard />
         </>
       )}
     </div>
@@ -228,6 +230,51 @@ function StartupCard({ startAtLogin }: { startAtLogin: boolean }) {
         />
         <span>Start llmlb when I log in</span>
       </label>
+    </section>
+  );
+}
+
+/** Quitting from the dashboard: where there is no tray (or no terminal) to quit from. */
+function QuitCard() {
+  const canQuit = useAppStore((s) => s.status?.can_quit ?? false);
+  const quitState = useAppStore((s) => s.quitState);
+  const { quit } = useActions();
+  const [confirming, setConfirming] = useState(false);
+  const id = useId();
+  if (!canQuit) return null;
+  return (
+    <section className="card settings-card" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`} className="card-title">
+        Quit
+      </h2>
+      {quitState === "quitting" ? (
+        <p role="status">
+          llmlb is quitting: running requests finish, then the workers stop. This page stops updating once it
+          has.
+        </p>
+      ) : (
+        <div className="settings-row">
+          <p className="muted">Stops serving /v1 to every client on this machine and beyond.</p>
+          <button type="button" className="button button-danger-ghost" onClick={() => setConfirming(true)}>
+            Quit llmlb
+          </button>
+        </div>
+      )}
+      {confirming && quitState !== "quitting" && (
+        <ConfirmDialog
+          title="Quit llmlb?"
+          confirmLabel="Quit"
+          busyLabel="Quitting…"
+          busy={quitState === "asking"}
+          onConfirm={() => void quit().then(() => setConfirming(false))}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>
+            <code>/v1</code> stops taking requests at once; running requests finish first, then the workers
+            stop and llmlb exits.
+          </p>
+        </ConfirmDialog>
+      )}
     </section>
   );
 }

@@ -8,6 +8,9 @@ export interface StatusSlice {
   paused: boolean;
   pausing: boolean;
   setPaused(paused: boolean): Promise<void>;
+  /** `asking`: the quit request is on its way; `quitting`: llmlb said it is quitting. */
+  quitState: "running" | "asking" | "quitting";
+  quit(): Promise<void>;
 }
 
 export const createStatusSlice =
@@ -16,6 +19,17 @@ export const createStatusSlice =
     status: undefined,
     paused: false,
     pausing: false,
+    quitState: "running",
+    async quit() {
+      set({ quitState: "asking" });
+      try {
+        await api.quit();
+        set({ quitState: "quitting" });
+      } catch (error) {
+        set({ quitState: "running" });
+        get().pushBanner("error", messageOf(error));
+      }
+    },
     async setPaused(paused) {
       set({ pausing: true });
       try {

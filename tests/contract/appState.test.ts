@@ -290,6 +290,31 @@ describe("settings", () => {
   });
 });
 
+describe("quitting from the dashboard", () => {
+  it("answers 202, then asks the app to quit, where the host can quit", async () => {
+    let asked = 0;
+    const own = await startCore({ hubEndpoint: hub.url, core: { requestQuit: () => void asked++ } });
+    try {
+      expect(statusSchema.parse((await own.request("GET", "/v0/status")).body).can_quit).toBe(true);
+      expect((await own.request("POST", "/v0/quit", { anonymous: true })).status).toBe(401);
+      expect(asked).toBe(0);
+      const response = await own.request("POST", "/v0/quit");
+      expect(response.status).toBe(202);
+      expect(response.body).toEqual({ quitting: true });
+      await waitFor("the quit", () => asked === 1);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("refuses with a reason where it cannot quit", async () => {
+    expect(statusSchema.parse((await server.request("GET", "/v0/status")).body).can_quit).toBe(false);
+    const response = await server.request("POST", "/v0/quit");
+    expect(response.status).toBe(409);
+    expect(response.body.error.message).toMatch(/stop it where it was started/);
+  });
+});
+
 describe("shutting down", () => {
   it("ends open event streams instead of waiting on them", async () => {
     const own = await startCore({ hubEndpoint: hub.url });

@@ -24,6 +24,7 @@ interface Snapshot {
   opened: string[];
   external: string[];
   trayIcon?: string;
+  appMenu?: (string | Record<string, unknown>)[];
   userDataPath?: string;
   errorBox?: string;
   cookie?: { name: string; httpOnly: boolean; sameSite: string; url: string };
@@ -75,7 +76,7 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
           LLMLB_PORT: "0",
           LLMLB_WORKERS: "auto",
           FAKE_HOLD_PROBE: "1",
-          LLMLB_LOG_LEVEL: "warn",
+          LLMLB_LOG_LEVEL: "info",
           HF_ENDPOINT: "http://127.0.0.1:9",
           HF_HUB_CACHE: path.join(dataDir.path, "hub"),
         },
@@ -140,7 +141,17 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
       { timeoutMs: 30_000 },
     );
     // The probe's answer came over its parent port: output in flight at its exit would have been lost.
-    expect(output).not.toContain("device detection failed");
+    // The app's log and its worker's, in one file in the data directory (a GUI app may have no stderr).
+    const entries = await waitFor("the worker's lines in the log", () => {
+      const lines = fs.readFileSync(path.join(dataDir.path, "logs", "llmlb.log"), "utf8").split("\n");
+      // Whole lines only: the log is written as it goes.
+      const whole = lines.slice(0, -1).map((line) => JSON.parse(line) as { msg: string; node?: string });
+      return whole.some((entry) => entry.node && entry.msg === "registered with the control plane")
+        ? whole
+        : undefined;
+    });
+    expect(entries.map((entry) => entry.msg)).toContain("llmlb desktop starting");
+    expect(entries.map((entry) => entry.msg)).not.toContain("device detection failed; using the CPU");
     workerPids = childPids(child.pid!);
     expect(workerPids).toHaveLength(1);
     expect(commandLine(workerPids[0]!)).toContain("worker.js");
@@ -189,10 +200,20 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     await waitFor("a new window", async () => (await snapshot()).windows[1]?.shown);
   });
 
-  it("quits from the tray after draining: the server stops and clears its server.json", async () => {
+  it("has a Quit in the window's menu, for desktops that show no tray", async () => {
+    const menu = (await snapshot()).appMenu;
+    expect(menu?.[0]).toEqual({ "&File": ["Open dashboard", "close", "-", "Quit llmlb"] });
+  });
+
+  it("quits from the dashboard after draining: the workers and the server stop, server.json goes", async () => {
     const url = new URL((await snapshot()).windows[0]!.url!).origin;
     expect(fs.existsSync(path.join(dataDir.path, "server.json"))).toBe(true);
-    await send("click", "Quit llmlb");
+    const token = fs.readFileSync(path.join(dataDir.path, "admin-token"), "utf8").trim();
+    const asked = await fetch(`${url}/v0/quit`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(asked.status).toBe(202);
     expect(await exited).toBe(0);
     expect(fs.existsSync(path.join(dataDir.path, "server.json"))).toBe(false);
     expect(workerPids.filter(isAlive)).toEqual([]);

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from "fastify";
-import { servingUpdateSchema, settingsUpdateSchema, type Status } from "../../contract";
+import { servingUpdateSchema, settingsUpdateSchema, type QuitResponse, type Status } from "../../contract";
+import { AppError } from "../errors";
 import type { SettingsService } from "../settings/settingsService";
 
 export interface AppRouteOptions {
   status: () => Status;
   setPaused: (paused: boolean) => void;
   settings: SettingsService;
+  /** Quits the app (see CoreOptions.requestQuit). Default: none; `POST /v0/quit` refuses. */
+  requestQuit?: () => void;
 }
 
 /** What the dashboard, the tray and `llmlb status` read and change about the app itself. */
@@ -19,4 +22,17 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
   app.put("/v0/settings", async (request) =>
     options.settings.update(settingsUpdateSchema.parse(request.body ?? {})),
   );
+  app.post("/v0/quit", async (_request, reply): Promise<QuitResponse> => {
+    const quit = options.requestQuit;
+    if (!quit) {
+      throw new AppError(
+        "settings.read_only",
+        "This llmlb cannot be quit from here; stop it where it was started.",
+      );
+    }
+    // After the answer is out: quitting closes the server to new requests.
+    reply.raw.once("finish", quit);
+    reply.code(202);
+    return { quitting: true };
+  });
 }

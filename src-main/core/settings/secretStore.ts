@@ -4,16 +4,17 @@ import fs from "node:fs";
 export interface SecretStore {
   /** `keychain`: encrypted by the operating system (the desktop app); `file`: a file only this user reads. */
   readonly storage: "keychain" | "file";
-  read(): string | undefined;
+  /** Asynchronous: the OS's keychain may take its time (or ask the user) to decrypt. */
+  read(): Promise<string | undefined>;
   /** Saves the secret, or forgets it when undefined. */
-  write(value: string | undefined): void;
+  write(value: string | undefined): Promise<void>;
 }
 
 /** A 0600 file: what headless mode has (no keychain to ask). */
 export function createFileSecretStore(file: string): SecretStore {
   return {
     storage: "file",
-    read() {
+    async read() {
       try {
         return fs.readFileSync(file, "utf8").trim() || undefined;
       } catch (error) {
@@ -21,7 +22,7 @@ export function createFileSecretStore(file: string): SecretStore {
         throw error;
       }
     },
-    write(value) {
+    async write(value) {
       if (value === undefined) {
         fs.rmSync(file, { force: true });
         return;

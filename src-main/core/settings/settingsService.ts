@@ -27,7 +27,7 @@ export interface SettingsServiceOptions {
 
 export interface SettingsService {
   get(): Settings;
-  update(change: SettingsUpdate): Settings;
+  update(change: SettingsUpdate): Promise<Settings>;
   /** The Hugging Face token in effect: the configured one (HF_TOKEN), else the saved one. */
   hfToken(): string | undefined;
 }
@@ -38,10 +38,10 @@ type FileSettings = { port?: number; hubCacheDir?: string } & Record<string, unk
  * What the dashboard's Settings screen reads and changes. The port and the cache folder are written
  * to `<data dir>/config.json` and apply at the next start; the token applies at once.
  */
-export function createSettingsService(options: SettingsServiceOptions): SettingsService {
+export async function createSettingsService(options: SettingsServiceOptions): Promise<SettingsService> {
   const { config, hfTokenStore, loginItem, log } = options;
   const configFile = configFilePath(config.dataDir);
-  let saved = hfTokenStore.read();
+  let saved = await hfTokenStore.read();
 
   function readFile(): FileSettings {
     try {
@@ -78,7 +78,7 @@ export function createSettingsService(options: SettingsServiceOptions): Settings
 
   return {
     get,
-    update(change) {
+    async update(change) {
       if (change.hf_token !== undefined && config.hfToken) {
         throw new AppError(
           "settings.read_only",
@@ -106,7 +106,7 @@ export function createSettingsService(options: SettingsServiceOptions): Settings
       if (change.start_at_login !== undefined) loginItem!.set(change.start_at_login);
       if (change.hf_token !== undefined) {
         const token = change.hf_token ?? undefined;
-        hfTokenStore.write(token);
+        await hfTokenStore.write(token);
         saved = token;
         log.info({ set: token !== undefined, storage: hfTokenStore.storage }, "Hugging Face token changed");
         options.onHfTokenChange?.(token);

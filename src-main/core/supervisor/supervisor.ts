@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   specs: WorkerSpec[];
   /** Environment every worker gets (control plane URL, node token, cache folder, hub token). */
   env: Record<string, string>;
+  /** Each line a worker prints, with its node name. Default: its output is the control plane's. */
+  onWorkerOutput?: (name: string, line: string) => void;
   /** A worker's process ended (crashed, killed, stopped): by its node name. Default: nothing. */
   onWorkerExit?: (name: string) => void;
   log: Logger;
@@ -64,7 +66,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const maxDelay = options.restartMaxDelayMs ?? 30_000;
   const stableAfter = options.stableAfterMs ?? 60_000;
   const stopTimeout = options.stopTimeoutMs ?? 5000;
-  let stopping = false;
+  /** Workers that exit are restarted until the app quits (holdRestarts) or dispose. */
+  let restarting = true;
+  /** Workers stopped by dispose are not reported gone: everything is going. */
+  let disposing = false;
   let env = { ...options.env };
 
   const workers = options.specs.map((spec) => ({
@@ -78,11 +83,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   type Worker = (typeof workers)[number];
 
   function launch(worker: Worker): void {
-    if (stopping) return;
+    if (!restarting) return;
     const { spec } = worker;
     const workerLog = log.child({ worker: spec.name });
+    const onOutput = options.onWorkerOutput;
     const child = launcher.launch({
       args: [],
+      onOutput: onOutput && ((line) => onOutput(spec.name, line)),
       env: {
         ...env,
         ...spec.env,
@@ -102,8 +109,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     void child.exited.then((exit) => {
       worker.process = undefined;
-      options.onWorkerExit?.(spec.name);
-      if (stopping) {
+      if (!disposing) options.onWorkerExit?.(spec.name);
+      if (!restarting) {
         worker.state = { type: "stopped" };
         return;
       }
@@ -152,7 +159,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         restarts: w.restarts,
       })),
     holdRestarts() {
-      stopping = true;
+      restarting = false;
       for (const worker of workers) {
         if (worker.state.type !== "backoff") continue;
         clearTimeout(worker.timer);
@@ -160,7 +167,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       }
     },
     async dispose() {
-      stopping = true;
+      restarting = false;
+      disposing = true;
       await Promise.all(workers.map(stop));
     },
   };

@@ -112,7 +112,20 @@ export class Tray extends EventEmitter {
     this.destroyed = true;
   }
 }
-export const Menu = { buildFromTemplate: (template) => template };
+const labels = (items) =>
+  items.map((item) =>
+    item.type === "separator"
+      ? "-"
+      : item.submenu
+        ? { [item.label ?? item.role]: labels(item.submenu) }
+        : (item.label ?? item.role),
+  );
+export const Menu = {
+  buildFromTemplate: (template) => template,
+  setApplicationMenu: (menu) => {
+    state.appMenu = labels(menu);
+  },
+};
 export const nativeImage = {
   createFromPath: (file) => {
     if (!fs.existsSync(file)) throw new Error("no icon at " + file);
@@ -150,11 +163,12 @@ export const dialog = {
     state.errorBox = title + ": " + message;
   },
 };
+// Only the asynchronous API: the synchronous one is deprecated and the shell must not use it.
 export const safeStorage = {
-  isEncryptionAvailable: () => true,
+  isAsyncEncryptionAvailable: async () => true,
   getSelectedStorageBackend: () => "gnome_libsecret",
-  encryptString: (text) => Buffer.from("fake:" + text),
-  decryptString: (data) => data.toString().slice(5),
+  encryptStringAsync: async (text) => Buffer.from("fake:" + text),
+  decryptStringAsync: async (data) => ({ result: data.toString().slice(5), shouldReEncrypt: false }),
 };
 // With FAKE_HOLD_PROBE=1 the device probe starts only when the test says so.
 let releaseProbe;

@@ -10,11 +10,11 @@ import { makeTempDir } from "../../helpers/tempDir";
 
 /** Stands in for safeStorage: reversible, and visibly not the plain text. */
 const fakeCipher: StringCipher = {
-  encryptString: (text) => Buffer.from(`enc:${[...text].reverse().join("")}`, "utf8"),
-  decryptString: (data) => {
+  encryptStringAsync: async (text) => Buffer.from(`enc:${[...text].reverse().join("")}`, "utf8"),
+  decryptStringAsync: async (data) => {
     const text = data.toString("utf8");
     if (!text.startsWith("enc:")) throw new Error("Error while decrypting the ciphertext provided");
-    return [...text.slice(4)].reverse().join("");
+    return { result: [...text.slice(4)].reverse().join(""), shouldReEncrypt: false };
   },
 };
 
@@ -27,31 +27,47 @@ afterEach(() => dir.remove());
 const token = "hf_abcdefghijklmnopqrstuvwxyz012345";
 
 describe("the OS-encrypted token file", () => {
-  it("round-trips a token through the cipher, stored base64 with mode 0600, never in plain text", () => {
+  it("round-trips a token through the cipher, stored base64 with mode 0600, never in plain text", async () => {
     const file = path.join(dir.path, "hf-token.enc");
     const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher });
     expect(store.storage).toBe("keychain");
-    expect(store.read()).toBeUndefined();
-    store.write(token);
-    expect(store.read()).toBe(token);
+    expect(await store.read()).toBeUndefined();
+    await store.write(token);
+    expect(await store.read()).toBe(token);
     const kept = fs.readFileSync(file, "utf8").trim();
     expect(kept).not.toContain(token);
     expect(Buffer.from(kept, "base64").toString("utf8")).toBe(`enc:${[...token].reverse().join("")}`);
     if (process.platform !== "win32") expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     // A new store (the next start) reads it back.
-    expect(createEncryptedFileSecretStore({ file, cipher: fakeCipher }).read()).toBe(token);
+    expect(await createEncryptedFileSecretStore({ file, cipher: fakeCipher }).read()).toBe(token);
   });
 
-  it("forgets the token", () => {
+  it("encrypts the token again when the keychain says its key changed", async () => {
+    const file = path.join(dir.path, "hf-token.enc");
+    fs.writeFileSync(file, Buffer.from(`old:${token}`).toString("base64"));
+    const rotating: StringCipher = {
+      encryptStringAsync: fakeCipher.encryptStringAsync,
+      decryptStringAsync: async (data) => {
+        const text = data.toString("utf8");
+        if (text.startsWith("old:")) return { result: text.slice(4), shouldReEncrypt: true };
+        return fakeCipher.decryptStringAsync(data);
+      },
+    };
+    expect(await createEncryptedFileSecretStore({ file, cipher: rotating }).read()).toBe(token);
+    const kept = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64").toString("utf8");
+    expect(kept).toBe(`enc:${[...token].reverse().join("")}`);
+  });
+
+  it("forgets the token", async () => {
     const file = path.join(dir.path, "hf-token.enc");
     const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher });
-    store.write(token);
-    store.write(undefined);
-    expect(store.read()).toBeUndefined();
+    await store.write(token);
+    await store.write(undefined);
+    expect(await store.read()).toBeUndefined();
     expect(fs.existsSync(file)).toBe(false);
   });
 
-  it("treats a token it cannot decrypt as unset, and says so", () => {
+  it("treats a token it cannot decrypt as unset, and says so", async () => {
     const file = path.join(dir.path, "hf-token.enc");
     fs.writeFileSync(file, Buffer.from("garbage").toString("base64"));
     const problems: unknown[] = [];
@@ -60,34 +76,34 @@ describe("the OS-encrypted token file", () => {
       cipher: fakeCipher,
       onUnreadable: (error) => problems.push(error),
     });
-    expect(store.read()).toBeUndefined();
+    expect(await store.read()).toBeUndefined();
     expect(problems).toHaveLength(1);
   });
 
-  it("reads a token saved by headless mode until one is saved here, then keeps only the encrypted one", () => {
+  it("reads a token saved by headless mode until one is saved here, then keeps only the encrypted one", async () => {
     const file = path.join(dir.path, "hf-token.enc");
     const plainFile = path.join(dir.path, "hf-token");
     fs.writeFileSync(plainFile, "hf_from_headless\n", { mode: 0o600 });
     const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher, plainFile });
-    expect(store.read()).toBe("hf_from_headless");
-    store.write(token);
-    expect(store.read()).toBe(token);
+    expect(await store.read()).toBe("hf_from_headless");
+    await store.write(token);
+    expect(await store.read()).toBe(token);
     expect(fs.existsSync(plainFile)).toBe(false);
   });
 
-  it("forgetting removes a headless token too", () => {
+  it("forgetting removes a headless token too", async () => {
     const file = path.join(dir.path, "hf-token.enc");
     const plainFile = path.join(dir.path, "hf-token");
     fs.writeFileSync(plainFile, "hf_from_headless\n", { mode: 0o600 });
     const store = createEncryptedFileSecretStore({ file, cipher: fakeCipher, plainFile });
-    store.write(undefined);
-    expect(store.read()).toBeUndefined();
+    await store.write(undefined);
+    expect(await store.read()).toBeUndefined();
     expect(fs.existsSync(plainFile)).toBe(false);
   });
 });
 
 describe("choosing where the token is kept", () => {
-  it("uses the keychain where the OS encrypts", () => {
+  it("uses the keychain where the OS encrypts", async () => {
     expect(chooseHfTokenStore({ platform: "darwin", encryptionAvailable: true })).toEqual({
       kind: "keychain",
     });
@@ -99,7 +115,7 @@ describe("choosing where the token is kept", () => {
     ).toEqual({ kind: "keychain" });
   });
 
-  it("falls back to the 0600 file, with the reason, where it does not", () => {
+  it("falls back to the 0600 file, with the reason, where it does not", async () => {
     const none = chooseHfTokenStore({ platform: "darwin", encryptionAvailable: false });
     expect(none).toMatchObject({ kind: "file", reason: expect.stringMatching(/not available/) });
     // Linux with no keyring: Chromium's basic_text key is the same in every copy.

@@ -4,7 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   atLoginArg,
   createElectronLoginItem,
+  createLaunchAgentLoginItem,
   createXdgAutostartLoginItem,
+  launchAgentFile,
   desktopExecArg,
   loginItemKind,
   startedAtLogin,
@@ -14,22 +16,21 @@ import {
 import { makeTempDir } from "../../helpers/tempDir";
 
 describe("how the app starts at login", () => {
-  it("uses the OS's login items on macOS and Windows, XDG autostart on Linux, nothing unpackaged", () => {
-    expect(loginItemKind("darwin", true)).toBe("electron");
+  it("uses a launch agent on macOS, the OS's login items on Windows, XDG autostart on Linux, nothing unpackaged", () => {
+    expect(loginItemKind("darwin", true)).toBe("launch-agent");
     expect(loginItemKind("win32", true)).toBe("electron");
     expect(loginItemKind("linux", true)).toBe("xdg-autostart");
     for (const platform of ["darwin", "win32", "linux"] as const)
       expect(loginItemKind(platform, false)).toBe("none");
   });
 
-  it("knows a start at login, which stays in the tray", () => {
-    expect(startedAtLogin(["/opt/llmlb/llmlb", atLoginArg], undefined)).toBe(true);
-    expect(startedAtLogin(["/Applications/llmlb.app/Contents/MacOS/llmlb"], true)).toBe(true);
-    expect(startedAtLogin(["/opt/llmlb/llmlb"], false)).toBe(false);
+  it("knows a start at login by its argument, which every kind passes (macOS 13+ reports no wasOpenedAtLogin)", () => {
+    expect(startedAtLogin(["/opt/llmlb/llmlb", atLoginArg])).toBe(true);
+    expect(startedAtLogin(["/Applications/llmlb.app/Contents/MacOS/llmlb"])).toBe(false);
   });
 });
 
-describe("Electron's login items", () => {
+describe("Electron's login items (Windows)", () => {
   function fakeApp() {
     const calls: unknown[] = [];
     let openAtLogin = false;
@@ -48,7 +49,7 @@ describe("Electron's login items", () => {
 
   it("turns start at login on and off", () => {
     const { app } = fakeApp();
-    const item = createElectronLoginItem(app, "darwin");
+    const item = createElectronLoginItem(app);
     expect(item.get()).toBe(false);
     item.set(true);
     expect(item.get()).toBe(true);
@@ -56,15 +57,57 @@ describe("Electron's login items", () => {
     expect(item.get()).toBe(false);
   });
 
-  it("on Windows passes (and asks with) the at-login argument", () => {
+  it("passes (and asks with) the at-login argument", () => {
     const { app, calls } = fakeApp();
-    const item = createElectronLoginItem(app, "win32");
+    const item = createElectronLoginItem(app);
     item.set(true);
     item.get();
     expect(calls).toEqual([
       ["set", { openAtLogin: true, args: [atLoginArg] }],
       ["get", { args: [atLoginArg] }],
     ]);
+  });
+});
+
+describe("macOS launch agent", () => {
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    dir = await makeTempDir("llmlb-launch-agent-");
+  });
+  afterEach(() => dir.remove());
+
+  it("writes and removes an agent that opens the app bundle at login with the at-login argument", () => {
+    const file = path.join(dir.path, "LaunchAgents", "dev.llmlb.desktop.plist");
+    const item = createLaunchAgentLoginItem({
+      file,
+      executable: "/Applications/llmlb & co.app/Contents/MacOS/llmlb",
+    });
+    expect(item.get()).toBe(false);
+    item.set(true);
+    expect(item.get()).toBe(true);
+    const plist = fs.readFileSync(file, "utf8");
+    expect(plist).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<!DOCTYPE plist/);
+    expect(plist).toContain("<key>Label</key>\n  <string>dev.llmlb.desktop</string>");
+    expect(plist).toContain("<key>RunAtLoad</key>\n  <true/>");
+    const args = [...plist.matchAll(/^\s*<string>(.*)<\/string>$/gm)].map((m) => m[1]);
+    expect(args).toEqual([
+      "dev.llmlb.desktop",
+      "/usr/bin/open",
+      "-a",
+      "/Applications/llmlb &amp; co.app",
+      "--args",
+      atLoginArg,
+      "Aqua",
+    ]);
+    item.set(false);
+    expect(item.get()).toBe(false);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("lives in ~/Library/LaunchAgents", () => {
+    expect(launchAgentFile("/Users/me")).toBe(
+      path.join("/Users/me", "Library", "LaunchAgents", "dev.llmlb.desktop.plist"),
+    );
   });
 });
 

@@ -79,6 +79,7 @@ export function status(overrides: Partial<Status> = {}): Status {
     models: { total: 0, ready: 0 },
     nodes: { total: 0, online: 0 },
     queues: [],
+    can_quit: false,
     ...overrides,
   };
 }
@@ -127,6 +128,7 @@ export function fakeApi(
       throw notFound();
     }),
     removeEndpoint: vi.fn(async () => undefined),
+    quit: vi.fn(async () => ({ quitting: true as const })),
     ...overrides,
   };
 }

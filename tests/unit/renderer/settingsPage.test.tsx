@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import { fakeApi, notFound, renderApp, settings } from "./fakes";
+import { fakeApi, notFound, renderApp, settings, status } from "./fakes";
 
 describe("the settings page", () => {
   it.each([
@@ -105,5 +105,30 @@ describe("the settings page", () => {
       route: "settings",
     });
     expect(await screen.findByText(/does not offer settings here/)).toBeTruthy();
+  });
+
+  it("quits llmlb after asking, and says it is quitting", async () => {
+    const api = fakeApi({ settings: settings(), status: status({ can_quit: true }) });
+    renderApp(api, { route: "settings" });
+    fireEvent.click(await screen.findByRole("button", { name: "Quit llmlb" }));
+    const dialog = screen.getByRole("dialog", { name: "Quit llmlb?" });
+    expect(dialog.textContent).toContain("running requests finish first");
+    // Cancel quits nothing.
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(api.quit).not.toHaveBeenCalled();
+
+    fireEvent.click(screen.getByRole("button", { name: "Quit llmlb" }));
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Quit" }));
+    });
+    expect(api.quit).toHaveBeenCalledTimes(1);
+    expect(screen.getByRole("status").textContent).toMatch(/llmlb is quitting/);
+    expect(screen.queryByRole("button", { name: "Quit llmlb" })).toBeNull();
+  });
+
+  it("offers no Quit where the server cannot be quit from here", async () => {
+    renderApp(fakeApi({ settings: settings(), status: status({ can_quit: false }) }), { route: "settings" });
+    await screen.findByText(/No token set/);
+    expect(screen.queryByRole("button", { name: "Quit llmlb" })).toBeNull();
   });
 });
