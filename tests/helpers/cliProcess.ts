@@ -38,17 +38,18 @@ export interface ServeProcess {
 
 /**
  * Starts `llmlb serve` and resolves once it has printed its whole banner (URL first, workers last).
- * From the sources by default; `built: true` runs the build, as `npm run serve` does. `ownGroup: true`
+ * From the sources by default; `built: true` runs the build, as `npm run serve` does, with `node` if
+ * given (another Node than this one). `ownGroup: true`
  * starts it in a process group of its own, as a terminal does, so a signal can go to the whole group
  * (Ctrl-C).
  */
 export async function startServeProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { built?: boolean; ownGroup?: boolean } = {},
+  options: { built?: boolean; ownGroup?: boolean; node?: string } = {},
 ): Promise<ServeProcess> {
   const command = options.built ? [path.join(root, "bin/llmlb.js")] : cliArgs;
-  const child = spawn(process.execPath, [...command, "serve", ...args], {
+  const child = spawn(options.node ?? process.execPath, [...command, "serve", ...args], {
     env: { ...process.env, ...env },
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { testRepos } from "../helpers/hubRepos";
+import { commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 
 let hub: FakeHub;
@@ -35,6 +37,43 @@ describe("llmlb serve", () => {
     expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/\?token=llmlb_/);
     expect(JSON.parse(fs.readFileSync(path.join(temp.path, "server.json"), "utf8")).url).toBe(serve.url);
   });
+});
+
+/** A Node on PATH older than the 22.12 llmlb needs (this machine's system Node), if there is one. */
+function olderNode(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    const file = path.join(dir, "node");
+    if (dir.includes("node_modules") || !fs.existsSync(file)) continue;
+    const version = execFileSync(file, ["--version"], { encoding: "utf8" }).trim();
+    const [major, minor] = version.slice(1).split(".").map(Number) as [number, number];
+    if (major < 22 || (major === 22 && minor < 12)) return file;
+  }
+  return undefined;
+}
+const older = olderNode();
+
+describe("llmlb on an older Node", () => {
+  it.skipIf(!older)(
+    `serves on the Node the project brings${older ? "" : " (skipped: no Node older than 22.12 on PATH)"}`,
+    async () => {
+      const dir = await makeTempDir();
+      const old = await startServeProcess(
+        ["--port", "0", "--workers", "none"],
+        { ...env, LLMLB_DATA_DIR: dir.path },
+        { built: true, node: older! },
+      );
+      try {
+        expect((await fetch(`${old.url}/v0/health`)).status).toBe(200);
+        const info = JSON.parse(fs.readFileSync(path.join(dir.path, "server.json"), "utf8")) as {
+          pid: number;
+        };
+        expect(commandLine(info.pid)).toContain(path.join("node_modules", "node", "bin", "node"));
+        expect(await old.stop()).toBe(0);
+      } finally {
+        await dir.remove();
+      }
+    },
+  );
 });
 
 describe("llmlb model", () => {
