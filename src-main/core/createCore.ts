@@ -204,6 +204,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "balancer" }),
     clock,
     unavailable: (model) => endpoints.unavailable(model),
+    workersExpected: () => options.workerLauncher !== undefined && config.workers !== "none",
     instanceId,
     ...options.balancer,
   });

@@ -24,6 +24,7 @@ export type ErrorCode =
   | "endpoint.invalid_response"
   | "model.not_found"
   | "model.not_ready"
+  | "model.unavailable"
   | "balancer.overloaded"
   | "serving.paused"
   | "settings.read_only"
@@ -47,12 +48,18 @@ export interface AppErrorOptions {
   param?: string;
   /** Seconds a client should wait before retrying (sent as Retry-After). Default: none. */
   retryAfter?: number;
+  /**
+   * false: retrying the same request will not help (sent as `x-should-retry: false`, which the OpenAI
+   * SDKs honour instead of retrying a 5xx). Default: clients decide.
+   */
+  retryable?: boolean;
 }
 
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly param?: string;
   readonly retryAfter?: number;
+  readonly retryable?: boolean;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -60,6 +67,7 @@ export class AppError extends Error {
     this.code = code;
     this.param = options.param;
     this.retryAfter = options.retryAfter;
+    this.retryable = options.retryable;
   }
 }
 
@@ -88,6 +96,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "balancer.loop": 508,
   "model.not_found": 404,
   "model.not_ready": 503,
+  /** No node can serve it, and waiting will not change that: not worth a client's retry. */
+  "model.unavailable": 503,
   "balancer.overloaded": 503,
   "serving.paused": 503,
   "settings.read_only": 409,
@@ -119,6 +129,7 @@ function openAiType(status: number): string {
 /** The wire code: OpenAI's own name where it has one (its SDKs and clients key on it), ours otherwise. */
 function wireCode(code: ErrorCode): string {
   if (code === "model.not_found") return "model_not_found";
+  if (code === "model.unavailable") return "model_unavailable";
   if (code === "auth.invalid_api_key") return "invalid_api_key";
   if (code === "inference.context_length_exceeded") return "context_length_exceeded";
   return code;
@@ -137,6 +148,7 @@ export function toHttpError(error: AppError): HttpError {
   const headers: Record<string, string> = {};
   if (error.retryAfter !== undefined)
     headers["retry-after"] = String(Math.max(0, Math.ceil(error.retryAfter)));
+  if (error.retryable === false) headers["x-should-retry"] = "false";
   return {
     status,
     headers,

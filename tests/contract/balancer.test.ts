@@ -22,6 +22,18 @@ async function node(
   return started;
 }
 
+/** A fetch for the OpenAI SDK that counts the requests it sends (its retries included). */
+function countingFetch() {
+  let count = 0;
+  return {
+    fetch: (input: string | URL | Request, init?: RequestInit) => {
+      count++;
+      return fetch(input, init);
+    },
+    count: () => count,
+  };
+}
+
 const ask = (content = "hi") =>
   client.chat.completions.create({ model, messages: [{ role: "user", content }] });
 
@@ -85,7 +97,7 @@ describe("requests the balancer cannot route", () => {
       body: { model: other, messages: [] },
     });
     expect(response.status).toBe(503);
-    expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(2);
+    expect(Number(response.headers["retry-after"])).toBe(2);
     expect(response.body.error.message).toMatch(
       /still downloading on dl: 25% \(250 MB of 1\.0 GB, about 15 s left\)/,
     );
@@ -101,8 +113,71 @@ describe("requests the balancer cannot route", () => {
     });
     expect(response.status).toBe(503);
     expect(response.body.error.message).toMatch(
-      /No node can serve model acme\/weights-only: small: no GGUF file/,
+      /No node can run model acme\/weights-only: small: no GGUF file/,
     );
+  });
+
+  it("a model no node can run fails at once: the OpenAI SDK, with its default retries, does not retry", async () => {
+    const refusing = await node("small", { ready: [] });
+    await refusing.report([
+      { model: "acme/weights-only", artifact: null, state: "unsupported", reason: "no GGUF file" },
+    ]);
+    const sent = countingFetch();
+    const patient = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", fetch: sent.fetch });
+    const started = Date.now();
+    const error = await patient.chat.completions
+      .create({ model: "acme/weights-only", messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sent.count()).toBe(1);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(503);
+    expect(error.code).toBe("model_unavailable");
+    expect(error.message).toMatch(/No node can run model acme\/weights-only: small: no GGUF file/);
+    expect(error.headers.get("retry-after")).toBeNull();
+    expect(error.headers.get("x-should-retry")).toBe("false");
+  });
+
+  it("a model still downloading: the SDK's retries end within seconds, with the progress", async () => {
+    const downloading = await node("dl", { ready: [] });
+    await downloading.report([
+      {
+        model: other,
+        artifact: "big-Q4_K_M-00001-of-00003.gguf",
+        state: "downloading",
+        bytes_done: 250e6,
+        bytes_total: 1e9,
+        bytes_per_second: 1e6,
+      },
+    ]);
+    const sent = countingFetch();
+    const patient = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", fetch: sent.fetch });
+    const started = Date.now();
+    const error = await patient.chat.completions
+      .create({ model: other, messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    // Two retries, each after the short Retry-After: a useful answer well within 10 s.
+    expect(sent.count()).toBe(3);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Number(error.headers.get("retry-after"))).toBeLessThanOrEqual(2);
+    expect(error.message).toMatch(/still downloading on dl: 25%/);
+  });
+
+  it("with no node at all and none to come, says how to get one, at once", async () => {
+    // A control plane of its own: this one has had nodes (offline now, they may come back).
+    const bare = await startCore({ hubEndpoint: hub.url });
+    try {
+      expect((await bare.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
+      const response = await bare.request("POST", "/v1/chat/completions", { body: { model, messages: [] } });
+      expect(response.status).toBe(503);
+      expect(response.headers["x-should-retry"]).toBe("false");
+      expect(response.headers["retry-after"]).toBeUndefined();
+      expect(response.body.error.message).toMatch(
+        /no node serves models here.*--workers.*llmlb node --join/i,
+      );
+    } finally {
+      await bare.close();
+    }
   });
 
   it("a request without a model is a 400", async () => {

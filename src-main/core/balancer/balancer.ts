@@ -32,6 +32,8 @@ export interface BalancerOptions {
    * (endpoints that list it are offline). Default: an unregistered model is unknown (404).
    */
   unavailable?: (model: string) => AppError | undefined;
+  /** Local workers are starting or running, so a node will come. Default: none will. */
+  workersExpected?: () => boolean;
   /** This llmlb's instance id, added to `viaHeader` of what it forwards. Default: a random one. */
   instanceId?: string;
   /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
@@ -170,7 +172,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       );
     }
     if (outside && !registered.nodes.some((node) => node.node_status === "online")) throw outside;
-    throw unavailableError(registered);
+    const known = nodes.list().data;
+    throw unavailableError(registered, {
+      nodesKnown: known.length,
+      nodesOnline: known.filter((node) => node.status === "online").length,
+      workersExpected: options.workersExpected?.() ?? false,
+    });
   }
 
   /** One try at a node; resolves with the status the client got, or undefined to try another node. */

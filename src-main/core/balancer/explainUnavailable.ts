@@ -2,11 +2,26 @@ import type { Model } from "../../contract";
 import { AppError } from "../errors";
 import { formatBytes, formatDuration } from "../../contract/units";
 
+/** What the control plane knows beyond the model itself. */
+export interface UnavailableContext {
+  /** Nodes registered here, online or not. */
+  nodesKnown: number;
+  /** Nodes online now. */
+  nodesOnline: number;
+  /** Local workers are starting or running, so a node will come. */
+  workersExpected: boolean;
+}
+
+/** A transient state: a client's retry after this many seconds may succeed (two SDK retries stay short). */
+const shortWait = 2;
+
 /**
- * Why a registered model cannot be served right now, as a 503 a client can act on: how far its
- * download is (and so when to retry), or what the nodes said about it.
+ * Why a registered model cannot be served right now, as a 503 a client can act on. Where waiting helps
+ * (a download, a node starting) it says for how long, briefly, so an SDK's own retries end in an answer
+ * within seconds; where it does not (no node can run the model, no node will ever come) it says so at
+ * once and asks clients not to retry (`x-should-retry: false`, no Retry-After).
  */
-export function unavailableError(model: Model): AppError {
+export function unavailableError(model: Model, context: UnavailableContext): AppError {
   const id = model.name;
   const online = model.nodes.filter((node) => node.node_status === "online");
   const downloading = online.filter((node) => node.state === "downloading");
@@ -20,7 +35,7 @@ export function unavailableError(model: Model): AppError {
     return new AppError(
       "model.not_ready",
       `Model ${id} is still downloading on ${best.node_name}: ${percent}% (${formatBytes(best.bytes_done)} of ${formatBytes(best.bytes_total)}${left !== undefined ? `, about ${formatDuration(left)} left` : ""}). Retry later.`,
-      { param: "model", retryAfter: Math.min(60, Math.max(2, Math.ceil((left ?? 10) / 2))) },
+      { param: "model", retryAfter: left !== undefined && left < shortWait ? 1 : shortWait },
     );
   }
   const preparing = online.find((node) => node.state === "pending" || node.state === "verifying");
@@ -28,10 +43,7 @@ export function unavailableError(model: Model): AppError {
     return new AppError(
       "model.not_ready",
       `Model ${id} is being prepared on ${preparing.node_name} (${preparing.state}). Retry shortly.`,
-      {
-        param: "model",
-        retryAfter: 5,
-      },
+      { param: "model", retryAfter: shortWait },
     );
   }
   const problems = online.flatMap((node) =>
@@ -42,17 +54,28 @@ export function unavailableError(model: Model): AppError {
         : [],
   );
   if (problems.length > 0) {
-    return new AppError("model.not_ready", `No node can serve model ${id}: ${problems.join("; ")}.`, {
+    return new AppError("model.unavailable", `No node can run model ${id}: ${problems.join("; ")}.`, {
       param: "model",
-      retryAfter: 30,
+      retryable: false,
     });
   }
-  return new AppError(
-    "model.not_ready",
-    `Model ${id} is registered, but no node is online to serve it yet. Retry shortly.`,
-    {
-      param: "model",
-      retryAfter: 10,
-    },
-  );
+  if (context.nodesKnown === 0 && !context.workersExpected) {
+    return new AppError(
+      "model.unavailable",
+      "No node serves models here: this llmlb runs no workers (it was started with --workers none) and " +
+        "no node has joined it. Start it with --workers auto, or run `llmlb node --join` on a machine " +
+        "with a GPU, or add an OpenAI-compatible endpoint (`llmlb endpoint add`).",
+      { param: "model", retryable: false },
+    );
+  }
+  const why =
+    context.nodesOnline > 0
+      ? "no node has taken it up yet"
+      : context.nodesKnown === 0
+        ? "llmlb is still starting its workers"
+        : "no node is online to serve it";
+  return new AppError("model.not_ready", `Model ${id} is registered, but ${why}. Retry shortly.`, {
+    param: "model",
+    retryAfter: shortWait,
+  });
 }
