@@ -1,8 +1,18 @@
 import { run } from "./program";
 import type { Output } from "./modelCommands";
 
-const io: Output = {
-  out: (line) => process.stdout.write(line + "\n"),
-  err: (line) => process.stderr.write(line + "\n"),
+// `llmlb model list | head -1`: a reader that stops reading is not an error of ours. Nothing more is
+// written there; the command ends as it would have (a server keeps serving and stops cleanly).
+const gone = new Set<NodeJS.WriteStream>();
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    gone.add(stream);
+  });
+}
+const writeTo = (stream: NodeJS.WriteStream) => (line: string) => {
+  if (!gone.has(stream)) stream.write(line + "\n");
 };
+
+const io: Output = { out: writeTo(process.stdout), err: writeTo(process.stderr) };
 process.exitCode = await run(process.argv.slice(2), io, process.env);

@@ -6,9 +6,7 @@ import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
 import { packageVersion } from "./packageInfo";
-import { serve } from "./serve";
 import os from "node:os";
-import { joinControlPlane } from "./joinNode";
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -101,6 +99,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
           allowedHosts: options.allowHost,
           corsOrigins: options.corsOrigin,
         });
+        // Loaded only for the commands that run a server: the client commands start fast.
+        const { serve } = await import("./serve");
         await serve(config, io);
       },
     );
@@ -158,6 +158,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
           throw new CliError("--join needs the control plane's node token: --token or LLMLB_NODE_TOKEN.", 2);
         const globals = program.opts<{ dataDir?: string }>();
         const config = loadConfig(env, { dataDir: globals.dataDir, workers: options.workers });
+        const { joinControlPlane } = await import("./joinNode");
         await joinControlPlane(
           config,
           {

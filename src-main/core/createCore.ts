@@ -8,11 +8,11 @@ import {
   clearServerInfo,
   dataFiles,
   ensureDataDir,
-  lockDataDir,
   loadOrCreateAdminToken,
   loadOrCreateNodeToken,
   writeServerInfo,
 } from "./dataDir";
+import { lockDataDir } from "./dataDirLock";
 import { createHubClient, type HubClient } from "./hub/hubClient";
 import { createMetadataService } from "./hub/metadataService";
 import type { Logger } from "./logger";

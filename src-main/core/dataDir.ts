@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 
 /** Files the control plane keeps in its data directory, and what the CLI reads back. */
 export const dataFiles = {
@@ -9,7 +8,7 @@ export const dataFiles = {
   adminToken: "admin-token",
   nodeToken: "node-token",
   server: "server.json",
-  /** Locked by the one control plane using this directory (see lockDataDir). */
+  /** Locked by the one control plane using this directory (see dataDirLock.ts). */
   lock: "serve.lock",
   /** The Hugging Face token set from the app, in headless mode (the desktop app uses the keychain). */
   hfToken: "hf-token",
@@ -60,42 +59,6 @@ export const readAdminToken = (dataDir: string) => readSecret(dataDir, dataFiles
 /** The node token: what a node shows to join (register with) this control plane. */
 export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
   loadOrCreateSecret(dataDir, dataFiles.nodeToken, "llmlb_node", configured);
-
-/**
- * Takes the data directory for this process: one control plane per directory, or two would share
- * server.json, the workers' downloads and the cache they prune. The lock is SQLite's exclusive lock
- * on `serve.lock`, an operating-system file lock: taken atomically, and let go by the system the
- * moment its holder exits, however it exits, so no lock is ever left behind to clear by hand.
- * Returns the release.
- */
-export function lockDataDir(dataDir: string): () => void {
-  const lock = new Database(path.join(dataDir, dataFiles.lock), { timeout: 0 });
-  try {
-    // In exclusive locking mode, the lock a write takes is kept until the connection closes.
-    lock.pragma("locking_mode = EXCLUSIVE");
-    lock.exec("BEGIN EXCLUSIVE");
-    lock.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)");
-    lock.prepare("DELETE FROM holder").run();
-    lock.prepare("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
-    lock.exec("COMMIT");
-  } catch (error) {
-    lock.close();
-    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
-    const info = readServerInfo(dataDir);
-    const where = info ? ` (pid ${info.pid} at ${info.url})` : "";
-    throw new Error(
-      `llmlb is already running for ${dataDir}${where}. Stop it first, or start this one with another --data-dir.`,
-    );
-  }
-  // Kept reachable until released: a connection the garbage collector reclaims closes, and unlocks.
-  heldLocks.add(lock);
-  return () => {
-    heldLocks.delete(lock);
-    lock.close();
-  };
-}
-
-const heldLocks = new Set<Database.Database>();
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const file = path.join(dataDir, dataFiles.server);

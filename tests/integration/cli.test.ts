@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { testRepos } from "../helpers/hubRepos";
 import { commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 
+const root = path.resolve(import.meta.dirname, "../..");
 let hub: FakeHub;
 let serve: ServeProcess;
 let temp: { path: string; remove(): Promise<void> };
@@ -158,6 +160,20 @@ describe("llmlb model", () => {
     const result = await runCli(["model", "list", "--limit", "ten"], env);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/must be a whole number/);
+  });
+
+  it("stops quietly when whatever reads its output goes away (`llmlb model list | true`)", async () => {
+    const child = spawn(process.execPath, [path.join(root, "bin/llmlb.js"), "model", "list"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // The reader is gone before the first line is written.
+    child.stdout!.destroy();
+    let stderr = "";
+    child.stderr!.on("data", (chunk) => (stderr += chunk));
+    const [code] = await once(child, "exit");
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("says how to start a server when none runs for the data directory", async () => {

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import path from "node:path";
 import readline from "node:readline";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { lockDataDir } from "../../src-main/core/dataDir";
+import { lockDataDir } from "../../src-main/core/dataDirLock";
 import { runCli } from "../helpers/cliProcess";
 import { makeTempDir } from "../helpers/tempDir";
 
@@ -25,7 +25,7 @@ async function holderProcess() {
       "--import",
       "tsx",
       "-e",
-      `import { lockDataDir } from ${JSON.stringify(path.join(root, "src-main/core/dataDir.ts"))};
+      `import { lockDataDir } from ${JSON.stringify(path.join(root, "src-main/core/dataDirLock.ts"))};
        lockDataDir(${JSON.stringify(dir.path)}); console.log("locked"); setInterval(() => {}, 1000);`,
     ],
     { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
