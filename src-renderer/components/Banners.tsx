@@ -4,12 +4,44 @@ import type { Banner } from "../store/bannersSlice";
 import { useActions, useAppStore } from "../useAppStore";
 import { IconAlert, IconCheck, IconClose, IconWarning } from "./icons";
 
-/** The stack of banners under the header: outcomes of what the user did, newest last. */
+/** At most this many banners are open at once: more would push the page out of sight. */
+export const MAX_OPEN_BANNERS = 3;
+
+/**
+ * The stack of banners under the header: outcomes of what the user did, newest last. Older ones than
+ * the newest three fold into one row that opens them all or closes them all; a folded banner's clock
+ * (see bannerLifetime.ts) starts only once it is shown.
+ */
 export function Banners() {
   const banners = useAppStore((s) => s.banners);
+  const { dismissAllBanners } = useActions();
+  const [expanded, setExpanded] = useState(false);
+  const folded = banners.length > MAX_OPEN_BANNERS;
+  const shown = folded && !expanded ? banners.slice(-MAX_OPEN_BANNERS) : banners;
+  const older = banners.length - MAX_OPEN_BANNERS;
   return (
     <section className="banners" aria-label="Notifications">
-      {banners.map((banner) => (
+      {folded && (
+        <div className="banner banner-fold" role="group" aria-label="Older notifications">
+          <p className="banner-text">
+            {older} older notification{older === 1 ? "" : "s"}
+          </p>
+          <button type="button" className="button" onClick={() => setExpanded((open) => !open)}>
+            {expanded ? "Show fewer" : "Show all"}
+          </button>
+          <button
+            type="button"
+            className="button"
+            onClick={() => {
+              dismissAllBanners();
+              setExpanded(false);
+            }}
+          >
+            Dismiss all
+          </button>
+        </div>
+      )}
+      {shown.map((banner) => (
         <BannerItem key={banner.id} banner={banner} />
       ))}
     </section>
@@ -46,7 +78,10 @@ function BannerItem({ banner }: { banner: Banner }) {
       onBlur={() => setHeld((h) => ({ ...h, focus: false }))}
     >
       <Icon className="banner-icon" size={18} />
-      <p className="banner-text">{banner.text}</p>
+      <p className="banner-text">
+        {banner.text}
+        {banner.count > 1 && <span className="banner-count"> ({banner.count} times)</span>}
+      </p>
       <button
         type="button"
         className="icon-button"

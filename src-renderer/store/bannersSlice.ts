@@ -8,17 +8,21 @@ export interface Banner {
   text: string;
   /** The action it reports on (`register`, `endpoint`, …), if any. */
   topic?: string;
+  /** How many times the same thing was said: a repeat is counted, not stacked. */
+  count: number;
 }
 
 export interface BannersSlice {
   /** Oldest first; the Banners component removes them when their time is up (see bannerLifetime.ts). */
   banners: Banner[];
   /**
-   * Shows a banner. With a topic, the same banner again replaces the first (no stack of copies), and
-   * a success or warning closes that action's earlier errors: the trouble they reported is over.
+   * Shows a banner. The same banner again (kind and text) replaces the first, counted and moved to the
+   * newest place; with a topic, a success or warning also closes that action's earlier errors: the
+   * trouble they reported is over.
    */
   pushBanner(kind: BannerKind, text: string, topic?: string): number;
   dismissBanner(id: number): void;
+  dismissAllBanners(): void;
 }
 
 export const createBannersSlice = (): Slice<BannersSlice> => {
@@ -27,19 +31,21 @@ export const createBannersSlice = (): Slice<BannersSlice> => {
     banners: [],
     pushBanner(kind, text, topic) {
       const id = nextId++;
-      const kept =
-        topic === undefined
-          ? get().banners
-          : get().banners.filter(
-              (banner) =>
-                banner.topic !== topic ||
-                !(banner.kind === "error" ? kind !== "error" || banner.text === text : banner.text === text),
-            );
-      set({ banners: [...kept, { id, kind, text, ...(topic === undefined ? {} : { topic }) }] });
+      const same = (banner: Banner) => banner.kind === kind && banner.text === text;
+      const count = (get().banners.find(same)?.count ?? 0) + 1;
+      const kept = get().banners.filter(
+        (banner) =>
+          !same(banner) &&
+          (topic === undefined || banner.topic !== topic || banner.kind !== "error" || kind === "error"),
+      );
+      set({ banners: [...kept, { id, kind, text, count, ...(topic === undefined ? {} : { topic }) }] });
       return id;
     },
     dismissBanner(id) {
       set({ banners: get().banners.filter((banner) => banner.id !== id) });
+    },
+    dismissAllBanners() {
+      set({ banners: [] });
     },
   });
 };

@@ -163,6 +163,31 @@ describe("the dashboard in a browser", () => {
     await error.waitFor({ state: "detached" });
   }, 60_000);
 
+  it.each([1280, 420])(
+    "at %i px, keeps the form in reach when errors pile up: three open, the older folded",
+    async (width) => {
+      await page.setViewportSize({ width, height: 860 });
+      // Earlier tests' banners (a success lasts 8 s) are closed first.
+      for (const open of await page.getByRole("button", { name: "Dismiss" }).all()) await open.click();
+      const input = page.getByLabel("Add a model from Hugging Face");
+      for (const name of ["one", "two", "three", "four", "five"]) {
+        await input.fill(`acme/missing-${name}-${width}`);
+        await input.press("Enter");
+        await page.getByRole("alert").filter({ hasText: `missing-${name}-${width}` }).waitFor();
+      }
+      expect(await page.getByRole("alert").count()).toBe(3);
+      const folded = page.getByRole("group", { name: "Older notifications" });
+      expect(await folded.textContent()).toContain("2 older notifications");
+      // Nothing covers the field: a click would reach it.
+      await input.click({ trial: true, timeout: 2000 });
+      await screenshot(page, `banners-folded-${width}`);
+      await folded.getByRole("button", { name: "Dismiss all" }).click();
+      await folded.waitFor({ state: "detached" });
+      expect(await page.getByRole("alert").count()).toBe(0);
+      await page.setViewportSize({ width: 1280, height: 860 });
+    },
+  );
+
   it("shows nodes, the endpoint with snippets, and settings", async () => {
     await page.getByRole("link", { name: "Nodes" }).click();
     await page.getByRole("heading", { name: "Nodes", level: 1 }).waitFor();

@@ -125,4 +125,63 @@ describe("banners", () => {
     act(() => vi.advanceTimersByTime(1100));
     expect(screen.queryByText("Registered org/repo")).toBeNull();
   });
+
+  it("counts a repeated error instead of stacking copies of it", async () => {
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async () => {
+          throw new ApiError("The Hugging Face hub cannot be reached.", 424, "hub.unreachable");
+        }),
+      },
+    );
+    await start(api);
+    // Different inputs, the same trouble.
+    await register("org/one");
+    await register("org/two");
+    await register("org/three");
+    const alerts = screen.getAllByRole("alert");
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.textContent).toContain("The Hugging Face hub cannot be reached.");
+    expect(alerts[0]!.textContent).toContain("3 times");
+  });
+
+  it("shows the three newest and folds the older ones into a row that opens or closes them all", async () => {
+    let n = 0;
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async (input: string) => {
+          n++;
+          throw new ApiError(`Repository ${input} was not found on Hugging Face (${n}).`, 404, "hub.not_found");
+        }),
+      },
+    );
+    await start(api);
+    for (const name of ["a", "b", "c", "d", "e"]) await register(`org/${name}`);
+    expect(screen.getAllByRole("alert").map((el) => el.textContent)).toEqual([
+      expect.stringContaining("org/c"),
+      expect.stringContaining("org/d"),
+      expect.stringContaining("org/e"),
+    ]);
+    const folded = screen.getByRole("group", { name: "Older notifications" });
+    expect(folded.textContent).toContain("2 older notifications");
+
+    fireEvent.click(screen.getByRole("button", { name: "Show all" }));
+    expect(screen.getAllByRole("alert")).toHaveLength(5);
+    fireEvent.click(screen.getByRole("button", { name: "Show fewer" }));
+    expect(screen.getAllByRole("alert")).toHaveLength(3);
+
+    // Closing one brings an older one into view; its own 4 s only start then.
+    fireEvent.click(screen.getAllByRole("button", { name: "Dismiss" })[2]!);
+    expect(screen.getAllByRole("alert").map((el) => el.textContent)).toEqual([
+      expect.stringContaining("org/b"),
+      expect.stringContaining("org/c"),
+      expect.stringContaining("org/d"),
+    ]);
+
+    fireEvent.click(screen.getByRole("button", { name: "Dismiss all" }));
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.queryByRole("group", { name: "Older notifications" })).toBeNull();
+  });
 });
