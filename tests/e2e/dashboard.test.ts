@@ -173,7 +173,10 @@ describe("the dashboard in a browser", () => {
       for (const name of ["one", "two", "three", "four", "five"]) {
         await input.fill(`acme/missing-${name}-${width}`);
         await input.press("Enter");
-        await page.getByRole("alert").filter({ hasText: `missing-${name}-${width}` }).waitFor();
+        await page
+          .getByRole("alert")
+          .filter({ hasText: `missing-${name}-${width}` })
+          .waitFor();
       }
       expect(await page.getByRole("alert").count()).toBe(3);
       const folded = page.getByRole("group", { name: "Older notifications" });
@@ -207,5 +210,25 @@ describe("the dashboard in a browser", () => {
     await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
     await page.getByText("0600").first().waitFor();
     await screenshot(page, "settings");
+  });
+
+  it("at 420 px wide, shows the whole navigation and no page scrolls sideways", async () => {
+    await page.setViewportSize({ width: 420, height: 860 });
+    try {
+      for (const name of ["Models", "Nodes", "Endpoint", "Settings"]) {
+        const link = page.getByRole("link", { name });
+        const box = await link.boundingBox();
+        expect(box, name).not.toBeNull();
+        expect(box!.x, name).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width, name).toBeLessThanOrEqual(420);
+        await link.click();
+        await page.getByRole("heading", { name, level: 1 }).waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, `${name} scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+        await screenshot(page, `narrow-${name.toLowerCase()}`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
   });
 });

@@ -153,7 +153,11 @@ describe("banners", () => {
       {
         register: vi.fn(async (input: string) => {
           n++;
-          throw new ApiError(`Repository ${input} was not found on Hugging Face (${n}).`, 404, "hub.not_found");
+          throw new ApiError(
+            `Repository ${input} was not found on Hugging Face (${n}).`,
+            404,
+            "hub.not_found",
+          );
         }),
       },
     );
