@@ -2,7 +2,7 @@ import { useEffect, useRef } from "react";
 import { Banners } from "./components/Banners";
 import { IconAlert, IconSpinner } from "./components/icons";
 import { Sidebar } from "./components/Sidebar";
-import { StatusBar } from "./components/StatusBar";
+import { ConnectionNotice, StatusBar } from "./components/StatusBar";
 import { EndpointPage } from "./pages/EndpointPage";
 import { ModelsPage } from "./pages/ModelsPage";
 import { NodesPage } from "./pages/NodesPage";
@@ -31,6 +31,7 @@ export function App({ store }: { store: AppStore }) {
 function Shell() {
   const route = useHashRoute();
   const version = useAppStore((s) => s.status?.version);
+  const stale = useAppStore((s) => s.snapshot === "ready" && s.connection === "down");
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);
 
@@ -49,7 +50,7 @@ function Shell() {
   }, [route]);
 
   return (
-    <div className="app">
+    <div className="app" data-stale={stale ? "true" : "false"}>
       <a
         className="skip-link"
         href="#main"
@@ -66,6 +67,7 @@ function Shell() {
         {/* Banners stay in view with the header, wherever the page is scrolled to. */}
         <div className="workspace-head">
           <StatusBar />
+          <ConnectionNotice />
           <Banners />
         </div>
         <main id="main" ref={main} className="content" tabIndex={-1}>

@@ -22,11 +22,21 @@ export function StatusBar() {
       : online === nodes.length
         ? `${plural(online, "node")} online`
         : `${online} of ${plural(nodes.length, "node")} online`;
-  // Until the first snapshot nothing is known: claim nothing.
+  // Until the first snapshot nothing is known: claim nothing. Once the connection is lost, what was
+  // known is only that: the last known state, not the present one.
   const known = snapshot === "ready";
-  const state = !known ? "idle" : paused ? "paused" : ready > 0 ? "serving" : "idle";
+  const down = known && connection === "down";
+  const state = !known ? "idle" : down ? "down" : paused ? "paused" : ready > 0 ? "serving" : "idle";
   const label =
-    snapshot === "failed" ? "Not connected" : !known ? "Connecting…" : paused ? "Paused" : "Serving";
+    snapshot === "failed"
+      ? "Not connected"
+      : !known
+        ? "Connecting…"
+        : down
+          ? "Disconnected"
+          : paused
+            ? "Paused"
+            : "Serving";
 
   return (
     <header className="statusbar">
@@ -36,16 +46,16 @@ export function StatusBar() {
         {snapshot === "ready" && (
           <span className="status-detail">
             {" · "}
+            {down && "last known: "}
             {modelsText} · {nodesText}
           </span>
         )}
-        {connection === "down" && known && <span className="pill pill-warn">Reconnecting…</span>}
       </p>
       <button
         type="button"
         className={`button ${paused ? "button-primary" : ""}`}
         onClick={() => void setPaused(!paused)}
-        disabled={pausing || snapshot !== "ready"}
+        disabled={pausing || snapshot !== "ready" || down}
         title={
           paused
             ? "Answer /v1 requests again"
@@ -56,5 +66,18 @@ export function StatusBar() {
         <span>{paused ? "Resume" : "Pause"}</span>
       </button>
     </header>
+  );
+}
+
+/** Under the header while the connection is lost: what is shown is stale, and how to get it back. */
+export function ConnectionNotice() {
+  const down = useAppStore((s) => s.snapshot === "ready" && s.connection === "down");
+  if (!down) return null;
+  return (
+    <div className="connection-lost" role="alert">
+      <strong>Lost the connection to llmlb at {location.origin}.</strong> Trying again every few seconds;
+      until then this page shows how things were. If llmlb stopped, start it again. If it now runs on another
+      port, open the dashboard link it printed (<code>llmlb serve</code>) or Open dashboard in its tray menu.
+    </div>
   );
 }

@@ -231,4 +231,33 @@ describe("the dashboard in a browser", () => {
       await page.setViewportSize({ width: 1280, height: 860 });
     }
   });
+
+  it("looks disconnected when the server stops, says how to reconnect, and recovers when it returns", async () => {
+    await page.getByRole("link", { name: "Models" }).click();
+    await page.getByText("Serving", { exact: true }).waitFor();
+    const port = new URL(serve.url).port;
+    expect(await serve.stop()).toBe(0);
+    const notice = page.getByRole("alert").filter({ hasText: "Lost the connection to llmlb" });
+    await notice.waitFor({ timeout: 15_000 });
+    expect(await page.getByText("Serving", { exact: true }).count()).toBe(0);
+    await page.getByText("Disconnected", { exact: true }).waitFor();
+    await screenshot(page, "disconnected-1280");
+    await page.setViewportSize({ width: 420, height: 860 });
+    await screenshot(page, "disconnected-420");
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // Back on the same port (same data directory, same token): the page carries on by itself.
+    serve = await startServeProcess(
+      ["--port", port, "--workers", "1"],
+      {
+        HF_ENDPOINT: hub.url,
+        HF_HUB_CACHE: path.join(temp.path, "hub"),
+        LLMLB_DATA_DIR: path.join(temp.path, "data"),
+        LLMLB_LOG_LEVEL: "warn",
+      },
+      { built: true },
+    );
+    await page.getByText("Serving", { exact: true }).waitFor({ timeout: 30_000 });
+    await notice.waitFor({ state: "detached" });
+  }, 90_000);
 });

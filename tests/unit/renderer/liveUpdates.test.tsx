@@ -71,7 +71,7 @@ describe("live updates from /v0/events", () => {
     events.latest.open();
 
     events.latest.drop();
-    expect(screen.getByText("Reconnecting…")).toBeTruthy();
+    expect(screen.getByText("Disconnected")).toBeTruthy();
     // While the page was disconnected the model finished and another was registered.
     api.listModels.mockResolvedValue({
       total: 2,
@@ -84,7 +84,32 @@ describe("live updates from /v0/events", () => {
     expect(await screen.findByRole("listitem", { name: "second" })).toBeTruthy();
     expect(api.listModels).toHaveBeenCalledTimes(2);
     expect(within(screen.getByRole("listitem", { name: "repo" })).queryByRole("progressbar")).toBeNull();
-    expect(screen.queryByText("Reconnecting…")).toBeNull();
+    expect(screen.queryByText("Disconnected")).toBeNull();
+  });
+
+  it("looks disconnected when the server goes away: no Serving, stale badges, and how to reconnect", async () => {
+    const api = fakeApi({ models: [ready], nodes: [node("gpu-0")] });
+    const { events } = renderApp(api);
+    const card = await screen.findByRole("listitem", { name: "repo" });
+    events.latest.open();
+    expect(screen.getByText("Serving")).toBeTruthy();
+
+    events.latest.drop();
+    const header = screen.getByRole("banner");
+    expect(within(header).queryByText("Serving")).toBeNull();
+    expect(within(header).getByText("Disconnected")).toBeTruthy();
+    // What was last known is said as such, not as the present.
+    expect(header.textContent).toContain("last known: 1 of 1 model ready");
+    expect(within(header).getByRole("button", { name: /Pause/ })).toHaveProperty("disabled", true);
+    const notice = screen.getByRole("alert");
+    expect(notice.textContent).toContain("Lost the connection to llmlb");
+    expect(notice.textContent).toMatch(/link .*printed|Open dashboard/);
+    expect(card.closest("[data-stale]")?.getAttribute("data-stale")).toBe("true");
+
+    events.latest.open();
+    expect(screen.getByText("Serving")).toBeTruthy();
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(card.closest("[data-stale]")?.getAttribute("data-stale")).toBe("false");
   });
 
   it("applies events that arrive while the snapshot loads after it, not under it", async () => {
