@@ -6,16 +6,26 @@ export const settingsSchema = z.object({
     set: z.boolean(),
     /** `keychain`: the desktop app's OS-encrypted store; `file`: a 0600 file in the data directory; `env`: HF_TOKEN. */
     storage: z.enum(["keychain", "file", "env"]),
+    /** HF_TOKEN in the environment is used, and a token saved here is not while it is set. */
+    saved_ignored: z.boolean().optional(),
   }),
   /** The Hugging Face cache folder models are downloaded into. */
   hub_cache_dir: z.string(),
-  /** The port the server listens on (as configured; 0 means any free port). */
+  /**
+   * The port: the saved one, which applies at the next start; the one in effect when a flag or
+   * LLMLB_PORT set it (see `overridden`). 0 means any free port.
+   */
   port: z.number().int(),
   data_dir: z.string(),
   /** Start the desktop app at login; null where it does not apply (headless). */
   start_at_login: z.boolean().nullable(),
   /** Settings saved but not yet in effect until the app restarts. */
   restart_required: z.boolean(),
+  /**
+   * Settings set at this start by a flag or the environment (`--port`, `LLMLB_PORT`): what is saved
+   * here applies only when llmlb starts without them.
+   */
+  overridden: z.array(z.enum(["port"])),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -55,6 +55,11 @@ export const configSchema = z.object({
     .default(1024 * 1024),
   /** pino level. Default: info. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * The keys set by the environment or flags at this start: a value saved in config.json does not apply
+   * to them (Settings says so instead of asking for a restart). Default: none.
+   */
+  overridden: z.array(z.string()).default([]),
 });
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -120,12 +125,15 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     allowedHosts: listOf(env.LLMLB_ALLOWED_HOSTS),
     corsOrigins: listOf(env.LLMLB_CORS_ORIGINS),
   });
+  const { overridden: _fromFile, ...file } = definedOnly(options.file);
+  const flags = definedOnly(options.flags);
   const merged = {
     dataDir: defaultDataDir(env, platform, home),
     hubCacheDir: defaultHubCacheDir(env, home),
-    ...definedOnly(options.file),
+    ...file,
     ...fromEnv,
-    ...definedOnly(options.flags),
+    ...flags,
+    overridden: flags.overridden ?? Object.keys({ ...fromEnv, ...flags }),
   };
   return configSchema.parse(merged);
 }

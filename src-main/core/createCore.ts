@@ -127,7 +127,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "registry" }),
   });
   const hub =
-    options.hub ?? createHubClient({ endpoint: config.hubEndpoint, token: () => settings.hfToken() });
+    options.hub ??
+    createHubClient({
+      endpoint: config.hubEndpoint,
+      token: () => settings.hfToken(),
+      tokenSource: () => settings.hfTokenSource(),
+    });
   const metadata = createMetadataService({
     hub,
     cache: createHubCacheRepository(db),

@@ -86,6 +86,7 @@ function TokenCard({ settings }: { settings: Settings }) {
           {set ? (
             <>
               <strong>Token set</strong>, stored {where}.
+              {settings.hf_token.saved_ignored && " The token saved here is not used while HF_TOKEN is set."}
             </>
           ) : storage === "env" ? (
             <>
@@ -187,10 +188,15 @@ function ServerCard({ settings }: { settings: Settings }) {
             value={port}
             aria-invalid={!portValid}
             aria-describedby={`${id}-port-hint`}
+            readOnly={settings.overridden.includes("port")}
             onChange={(event) => setPort(event.target.value)}
           />
           <p id={`${id}-port-hint`} className="hint">
-            {portValid ? "0 picks any free port. Applies after a restart." : "A number from 0 to 65535."}
+            {!portValid
+              ? "A number from 0 to 65535."
+              : settings.overridden.includes("port")
+                ? "Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there."
+                : "0 picks any free port. Applies after a restart."}
           </p>
         </div>
         <div className="field">

@@ -11,6 +11,7 @@ import {
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { testRepos } from "../helpers/hubRepos";
 import { startCore, type TestServer } from "../helpers/startCore";
+import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
 let hub: FakeHub;
@@ -239,7 +240,7 @@ describe("status and pausing", () => {
 describe("settings", () => {
   it("keeps the Hugging Face token in a 0600 file, never sends it back, and uses it for gated repos at once", async () => {
     const initial = settingsSchema.parse((await server.request("GET", "/v0/settings")).body);
-    expect(initial.hf_token).toEqual({ set: false, storage: "file" });
+    expect(initial.hf_token).toEqual({ set: false, storage: "file", saved_ignored: false });
     expect(initial.start_at_login).toBeNull();
 
     const gated = await server.request("POST", "/v0/models/register", { body: { url: "acme/gated-GGUF" } });
@@ -270,6 +271,44 @@ describe("settings", () => {
     expect(saved).toMatchObject({ port: 9123, hub_cache_dir: folder, restart_required: true });
     const file = JSON.parse(fs.readFileSync(path.join(server.dataDir, "config.json"), "utf8"));
     expect(file).toMatchObject({ port: 9123, hubCacheDir: folder });
+  });
+
+  it("shows the port a flag or LLMLB_PORT set, read-only, and a saved one then asks for no restart", async () => {
+    const own = await startCore({ hubEndpoint: hub.url, config: { port: 0, overridden: ["port"] } });
+    try {
+      fs.writeFileSync(path.join(own.dataDir, "config.json"), JSON.stringify({ port: 8080 }));
+      const shown = settingsSchema.parse((await own.request("GET", "/v0/settings")).body);
+      // What runs is what the page shows; the saved 8080 applies when llmlb starts without the flag.
+      expect(shown).toMatchObject({ port: 0, restart_required: false, overridden: ["port"] });
+      const refused = await own.request("PUT", "/v0/settings", { body: { port: 9000 } });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/--port or LLMLB_PORT/);
+      expect(JSON.parse(fs.readFileSync(path.join(own.dataDir, "config.json"), "utf8")).port).toBe(8080);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("says when HF_TOKEN in the environment hides a saved token, and names it when the hub refuses it", async () => {
+    // A token saved in Settings by an earlier start; this one has HF_TOKEN in its environment.
+    const dir = await makeTempDir();
+    fs.writeFileSync(path.join(dir.path, "hf-token"), `${hub.token}\n`, { mode: 0o600 });
+    const own = await startCore({
+      hubEndpoint: hub.url,
+      dataDir: dir.path,
+      config: { hfToken: "hf_from_the_environment_0000" },
+    });
+    try {
+      const shown = settingsSchema.parse((await own.request("GET", "/v0/settings")).body);
+      expect(shown.hf_token).toEqual({ set: true, storage: "env", saved_ignored: true });
+      const refused = await own.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.message).toMatch(/HF_TOKEN in llmlb's environment/);
+      expect(refused.body.error.message).toMatch(/saved in Settings is not used/);
+    } finally {
+      await own.close();
+      await dir.remove();
+    }
   });
 
   it("refuses bad values with 400 and changes nothing", async () => {

@@ -49,6 +49,8 @@ export async function startCore(options: {
       hubCacheDir: `${dataDir}/hub`,
       hubEndpoint: options.hubEndpoint,
       logLevel: "silent",
+      // What a test passes is plumbing, not a user's flags: Settings treats the port as saved.
+      overridden: [],
       ...options.config,
     },
   });

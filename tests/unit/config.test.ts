@@ -31,6 +31,17 @@ describe("resolveConfig", () => {
     });
   });
 
+  it("knows which settings the environment and flags set, so a saved value does not claim them", () => {
+    const config = resolveConfig({
+      env: { LLMLB_PORT: "9000", HF_TOKEN: "hf_x" },
+      file: { port: 7000, host: "127.0.0.2", overridden: ["host"] },
+      flags: { workers: "cpu", host: undefined },
+      homedir: home,
+    });
+    expect([...config.overridden].sort()).toEqual(["hfToken", "port", "workers"]);
+    expect(resolveConfig({ env: {}, file: { port: 7000 }, homedir: home }).overridden).toEqual([]);
+  });
+
   it("reads API keys, extra host names and CORS origins as comma-separated lists from the environment", () => {
     const config = resolveConfig({
       env: { LLMLB_API_KEY: " sk-a, sk-b ,,", LLMLB_ALLOWED_HOSTS: "gpu-box.lan" },

@@ -30,6 +30,11 @@ export interface HubClientOptions {
   endpoint: string;
   /** Bearer token for gated and private repos, or where to read the current one. Default: none. */
   token?: string | (() => string | undefined);
+  /**
+   * Where the token comes from, in words for an error ("the Hugging Face token from HF_TOKEN in …").
+   * Default: "the Hugging Face token".
+   */
+  tokenSource?: () => string | undefined;
   /** Per-request timeout in milliseconds. Default: 15000. */
   timeoutMs?: number;
 }
@@ -58,14 +63,15 @@ function hubErrorToAppError(
   error: HubHttpError,
   repo: string,
   revision: string,
-  hasToken: boolean,
+  /** The token sent, described for the user ("the Hugging Face token saved in Settings"); undefined: none. */
+  tokenFrom: string | undefined,
 ): AppError {
   const { status, errorCode } = error;
   if (errorCode === "GatedRepo" || status === 403) {
     return new AppError(
       "hub.unauthorized",
-      hasToken
-        ? `${repo} is gated and the Hugging Face token has no access: accept its terms on the model page, then retry.`
+      tokenFrom
+        ? `${repo} is gated and ${tokenFrom} has no access: accept its terms on the model page, then retry.`
         : `${repo} is gated: set a Hugging Face token (HF_TOKEN, or Settings in the app) after accepting its terms on the model page.`,
       { cause: error },
     );
@@ -77,8 +83,8 @@ function hubErrorToAppError(
     // The hub answers a missing repo and a private one alike (401 without a token, 404 with one).
     return new AppError(
       "hub.not_found",
-      hasToken
-        ? `Model repo ${repo} was not found on the hub, or the Hugging Face token cannot read it.`
+      tokenFrom
+        ? `Model repo ${repo} was not found on the hub, or ${tokenFrom} cannot read it.`
         : `Model repo ${repo} was not found on the hub. If it is private, set a Hugging Face token (HF_TOKEN, or Settings in the app).`,
       { cause: error },
     );
@@ -86,8 +92,8 @@ function hubErrorToAppError(
   if (status === 401) {
     return new AppError(
       "hub.unauthorized",
-      hasToken
-        ? `The hub refused the Hugging Face token for ${repo}: check that it is valid and can read this repo.`
+      tokenFrom
+        ? `The hub refused ${tokenFrom} for ${repo}: check that it is valid and can read this repo.`
         : `The hub wants a Hugging Face token for ${repo}: set one (HF_TOKEN, or Settings in the app).`,
       { cause: error },
     );
@@ -129,6 +135,8 @@ function checkFile(entry: { path: string; size: number; lfs?: { oid: string } })
 /** `@huggingface/hub` against HF_ENDPOINT: model info for the commit, then the file tree at it. */
 export function createHubClient(options: HubClientOptions): HubClient {
   const currentToken = () => (typeof options.token === "function" ? options.token() : options.token);
+  const tokenFrom = (token: string | undefined) =>
+    token === undefined ? undefined : (options.tokenSource?.() ?? "the Hugging Face token");
   const timeoutMs = options.timeoutMs ?? 15_000;
 
   const withTimeout = (signal?: AbortSignal) =>
@@ -158,7 +166,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
           ),
           repo,
           commit,
-          token !== undefined,
+          tokenFrom(token),
         );
       }
     },
@@ -224,8 +232,7 @@ export function createHubClient(options: HubClientOptions): HubClient {
         };
       } catch (error) {
         if (error instanceof AppError) throw error;
-        if (error instanceof HubHttpError)
-          throw hubErrorToAppError(error, repo, revision, token !== undefined);
+        if (error instanceof HubHttpError) throw hubErrorToAppError(error, repo, revision, tokenFrom(token));
         throw new AppError("hub.invalid_response", `The hub's answer for ${repo} could not be read.`, {
           cause: error,
         });

@@ -28,6 +28,8 @@ export interface SettingsServiceOptions {
 export interface SettingsService {
   get(): Settings;
   update(change: SettingsUpdate): Promise<Settings>;
+  /** Where the token in effect comes from, in words for an error message; undefined without one. */
+  hfTokenSource(): string | undefined;
   /** The Hugging Face token in effect: the configured one (HF_TOKEN), else the saved one. */
   hfToken(): string | undefined;
 }
@@ -59,20 +61,25 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
     fs.renameSync(temp, configFile);
   }
 
+  // A flag or LLMLB_PORT set the port: that is what runs, and the saved one waits for a start without it.
+  const portOverridden = config.overridden.includes("port");
+
   function get(): Settings {
     const file = readFile();
-    const port = file.port ?? config.port;
+    const port = portOverridden ? config.port : (file.port ?? config.port);
     const hubCacheDir = file.hubCacheDir ?? config.hubCacheDir;
     return {
       hf_token: {
         set: (config.hfToken ?? saved) !== undefined,
         storage: config.hfToken ? "env" : hfTokenStore.storage,
+        saved_ignored: config.hfToken !== undefined && saved !== undefined,
       },
       hub_cache_dir: hubCacheDir,
       port,
       data_dir: config.dataDir,
       start_at_login: loginItem ? loginItem.get() : null,
       restart_required: port !== config.port || hubCacheDir !== config.hubCacheDir,
+      overridden: portOverridden ? ["port"] : [],
     };
   }
 
@@ -84,6 +91,13 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
           "settings.read_only",
           "The Hugging Face token comes from HF_TOKEN in the environment; change it there.",
           { param: "hf_token" },
+        );
+      }
+      if (change.port !== undefined && portOverridden) {
+        throw new AppError(
+          "settings.read_only",
+          "The port comes from --port or LLMLB_PORT, given when llmlb started; change it there.",
+          { param: "port" },
         );
       }
       if (change.hub_cache_dir !== undefined && !path.isAbsolute(change.hub_cache_dir)) {
@@ -114,5 +128,11 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
       return get();
     },
     hfToken: () => config.hfToken ?? saved,
+    hfTokenSource: () =>
+      config.hfToken !== undefined
+        ? `the Hugging Face token from HF_TOKEN in llmlb's environment${saved !== undefined ? " (the one saved in Settings is not used while it is set)" : ""}`
+        : saved !== undefined
+          ? "the Hugging Face token saved in Settings"
+          : undefined,
   };
 }

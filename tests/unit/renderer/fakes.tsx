@@ -92,6 +92,7 @@ export function settings(overrides: Partial<Settings> = {}): Settings {
     data_dir: "/home/ada/.config/llmlb",
     start_at_login: null,
     restart_required: false,
+    overridden: [],
     ...overrides,
   };
 }

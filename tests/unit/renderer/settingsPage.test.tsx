@@ -131,4 +131,26 @@ describe("the settings page", () => {
     await screen.findByText(/No token set/);
     expect(screen.queryByRole("button", { name: "Quit llmlb" })).toBeNull();
   });
+
+  it("says where a port set on the command line comes from, and asks for no restart", async () => {
+    renderApp(fakeApi({ settings: settings({ port: 8080, overridden: ["port"] }) }), { route: "settings" });
+    const field = (await screen.findByLabelText("Port")) as HTMLInputElement;
+    expect(field.value).toBe("8080");
+    expect(field.readOnly).toBe(true);
+    expect(screen.getByText(/Set by --port or LLMLB_PORT/)).toBeTruthy();
+    expect(screen.queryByText(/Restart llmlb to apply/)).toBeNull();
+  });
+
+  it("says when HF_TOKEN in the environment hides the token saved here", async () => {
+    renderApp(
+      fakeApi({ settings: settings({ hf_token: { set: true, storage: "env", saved_ignored: true } }) }),
+      {
+        route: "settings",
+      },
+    );
+    const status = await screen.findByText(/Token set/);
+    expect(status.parentElement!.textContent).toContain(
+      "The token saved here is not used while HF_TOKEN is set",
+    );
+  });
 });
