@@ -61,6 +61,10 @@ export async function listEndpoints(
 }
 
 export async function removeEndpoint(client: ApiClient, ref: string, io: Output): Promise<void> {
+  // Named as a person knows it, even when removed by its id.
+  const list = await client.request<EndpointList>("GET", "/v0/endpoints");
+  const endpoint =
+    list.data.find((entry) => entry.id === ref) ?? list.data.find((entry) => entry.name === ref);
   await client.request("DELETE", `/v0/endpoints/${encodeURIComponent(ref)}`);
-  io.out(`Removed endpoint ${ref}`);
+  io.out(endpoint ? `Removed endpoint ${endpoint.name} (${endpoint.url})` : `Removed endpoint ${ref}`);
 }

@@ -251,7 +251,17 @@ const cases: BadInput[] = [
     path: register,
     options: { body: { url: "x".repeat(2 * 1024 * 1024) } },
     status: 413,
-    says: /too large/,
+    says: /too large: this route takes at most 1 MiB/,
+  },
+  {
+    name: "an inference body over its larger limit",
+    method: "POST",
+    path: "/v1/chat/completions",
+    options: {
+      body: { model: "acme/tiny-GGUF", messages: [{ role: "user", content: "x".repeat(65 * 1024 * 1024) }] },
+    },
+    status: 413,
+    says: /at most 64 MiB/,
   },
   {
     name: "text/plain body",

@@ -81,6 +81,17 @@ describe("requests the balancer cannot route", () => {
     expect(error.message).toMatch(/acme\/nope/);
   });
 
+  it("a model id in the wrong case is a 404 that names the registered one", async () => {
+    const error = await client.chat.completions
+      .create({ model: "ACME/Tiny-gguf", messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error.message).toMatch(/Did you mean `acme\/tiny-GGUF`\? Model ids are case-sensitive/);
+    const removed = await server.request("DELETE", "/v0/models/ACME%2Ftiny-gguf");
+    expect(removed.status).toBe(404);
+    expect(removed.body.error.message).toMatch(/Did you mean `acme\/tiny-GGUF`\?/);
+  });
+
   it("a model still downloading is a 503 with Retry-After and its progress", async () => {
     const downloading = await node("dl", { ready: [] });
     await downloading.report([

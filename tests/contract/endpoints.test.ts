@@ -130,7 +130,7 @@ describe("POST /v0/endpoints", () => {
     expect(await endpointNames()).toEqual([]);
   });
 
-  it("refuses a name an endpoint or a node already has with a 409, keeping the first", async () => {
+  it("refuses a name an endpoint or a node already has, or a URL an endpoint has, with a 409, keeping the first", async () => {
     const first = await server.request("POST", "/v0/endpoints", {
       body: { name: "vllm", url: vllm.url, api_key: key },
     });
@@ -140,6 +140,13 @@ describe("POST /v0/endpoints", () => {
     });
     expect(again.status).toBe(409);
     expect(again.body.error).toMatchObject({ code: "endpoint.duplicate", param: "name" });
+    // The same server under another name, its URL spelled another way.
+    const sameUrl = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm-again", url: `${vllm.url}/v1/`, api_key: key },
+    });
+    expect(sameUrl.status).toBe(409);
+    expect(sameUrl.body.error).toMatchObject({ code: "endpoint.duplicate", param: "url" });
+    expect(sameUrl.body.error.message).toBe(`Endpoint vllm already has the URL ${vllm.url}/v1.`);
     expect((await server.request("GET", "/v0/endpoints")).body.data).toEqual([first.body]);
 
     const node = await server.request("POST", "/v0/nodes/register", {
@@ -323,9 +330,10 @@ describe("another llmlb as an endpoint", () => {
 describe("DELETE /v0/endpoints/<id or name>", () => {
   it("removes by name or by id, and answers 404 for one that does not exist", async () => {
     const open = await startFakeOpenAiServer({ name: "open", models: ["m"] });
+    const another = await startFakeOpenAiServer({ name: "another", models: ["m"] });
     try {
       const a = await server.request("POST", "/v0/endpoints", { body: { name: "a", url: open.url } });
-      const b = await server.request("POST", "/v0/endpoints", { body: { name: "b", url: open.url } });
+      const b = await server.request("POST", "/v0/endpoints", { body: { name: "b", url: another.url } });
       expect([a.status, b.status]).toEqual([201, 201]);
 
       expect((await server.request("DELETE", "/v0/endpoints/a")).status).toBe(204);
@@ -342,6 +350,7 @@ describe("DELETE /v0/endpoints/<id or name>", () => {
       });
     } finally {
       await open.close();
+      await another.close();
     }
   });
 });

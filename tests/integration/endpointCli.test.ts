@@ -6,6 +6,7 @@ import { makeTempDir } from "../helpers/tempDir";
 
 let serve: ServeProcess;
 let vllm: FakeOpenAiServer;
+let other: FakeOpenAiServer;
 let temp: { path: string; remove(): Promise<void> };
 let env: NodeJS.ProcessEnv;
 const key = "sk-cli-secret-0001";
@@ -13,6 +14,7 @@ const key = "sk-cli-secret-0001";
 beforeAll(async () => {
   temp = await makeTempDir();
   vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b", "qwen-7b"], apiKey: key });
+  other = await startFakeOpenAiServer({ name: "other", models: ["meta/llama-3-8b", "phi-3"], apiKey: key });
   env = {
     // Never asked: no model is registered here.
     HF_ENDPOINT: "http://127.0.0.1:9",
@@ -25,6 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await serve?.stop();
   await vllm.close();
+  await other.close();
   await temp.remove();
 });
 
@@ -46,7 +49,11 @@ describe("llmlb endpoint", () => {
     expect(added.code).toBe(0);
     expect(added.stdout).toBe(`Added endpoint vllm (${vllm.url}/v1), 2 model(s): meta/llama-3-8b, qwen-7b\n`);
 
-    const second = await runCli(["endpoint", "add", "vllm-2", `${vllm.url}/v1`, "--api-key", key], env);
+    // The same server under another name (its URL spelled with /v1) would count it twice.
+    const sameServer = await runCli(["endpoint", "add", "vllm-2", `${vllm.url}/v1`, "--api-key", key], env);
+    expect(sameServer.code).toBe(1);
+    expect(sameServer.stderr).toBe(`error: Endpoint vllm already has the URL ${vllm.url}/v1.\n`);
+    const second = await runCli(["endpoint", "add", "vllm-2", other.url, "--api-key", key], env);
     expect(second.code).toBe(0);
 
     const duplicate = await runCli(["endpoint", "add", "vllm", vllm.url, "--api-key", key], env);
@@ -74,9 +81,12 @@ describe("llmlb endpoint", () => {
 
     const rm = await runCli(["endpoint", "rm", "vllm"], env);
     expect(rm.code).toBe(0);
-    expect(rm.stdout).toBe("Removed endpoint vllm\n");
+    expect(rm.stdout).toBe(`Removed endpoint vllm (${vllm.url}/v1)\n`);
     const id = JSON.parse((await runCli(["endpoint", "list", "--json"], env)).stdout).data[0].id as string;
-    expect((await runCli(["endpoint", "rm", id], env)).code).toBe(0);
+    // Removed by its id, it is still named as a person knows it.
+    const byId = await runCli(["endpoint", "rm", id], env);
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).toBe(`Removed endpoint vllm-2 (${other.url}/v1)\n`);
 
     const again = await runCli(["endpoint", "rm", "vllm"], env);
     expect(again.code).toBe(1);

@@ -167,7 +167,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       if (outside) throw outside;
       throw new AppError(
         "model.not_found",
-        `The model \`${model}\` does not exist. Register it first (POST /v0/models/register or \`llmlb model add\`).`,
+        `The model \`${model}\` does not exist.${models.didYouMean(model) || " Register it first (POST /v0/models/register or `llmlb model add`)."}`,
         { param: "model" },
       );
     }

@@ -7,6 +7,7 @@ import type { ExternalModels, ExternalServer } from "../models/modelService";
 import type { NodeRoute } from "../nodes/nodeService";
 import {
   duplicateEndpoint,
+  duplicateUrl,
   type EndpointHealth,
   type EndpointRepository,
   type StoredEndpoint,
@@ -181,6 +182,9 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       const url = normalizeEndpointUrl(request.url);
       // Answer a plain duplicate before calling the server.
       if (endpoints.nameTaken(request.name)) throw duplicateEndpoint(request.name);
+      // The same server twice would count its capacity twice and send it twice the traffic.
+      const sameServer = [...entries.values()].find((entry) => entry.url === url);
+      if (sameServer) throw duplicateUrl(sameServer.name, url);
       const apiKey = request.api_key ?? null;
       const models = await probe({
         url,

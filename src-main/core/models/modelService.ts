@@ -52,6 +52,8 @@ export interface ModelService {
   register(request: RegisterRequest): Promise<RegisterResponse>;
   list(query: ModelListQuery): ModelList;
   get(id: string): Model;
+  /** " Did you mean `org/Repo`? …" when a registered id differs from `id` only in case; else "". */
+  didYouMean(id: string): string;
   remove(id: string): void;
   manifest(id: string): Manifest;
   openAiList(): OpenAiModelList;
@@ -69,7 +71,14 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   let openAiCache: { version: number; list: OpenAiModelList } | undefined;
 
   const notRegistered = (id: string) =>
-    new AppError("registry.not_found", `Model ${id} is not registered.`, { param: "id" });
+    new AppError("registry.not_found", `Model ${id} is not registered.${didYouMean(id)}`, { param: "id" });
+
+  /** " Did you mean `org/Repo`? …" when an id registered differs only in case; else "". */
+  function didYouMean(id: string): string {
+    const similar = models.idsIgnoringCase(id).filter((other) => other !== id);
+    if (similar.length === 0) return "";
+    return ` Did you mean ${similar.map((other) => `\`${other}\``).join(" or ")}? Model ids are case-sensitive.`;
+  }
 
   function requireModel(id: string): Model {
     const model = models.get(id);
@@ -175,6 +184,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       };
     },
     get: (id) => withExternal(requireModel(id)),
+    didYouMean,
     remove(id) {
       if (!models.remove(id)) throw notRegistered(id);
       options.onRegistryChange?.({ id, removed: true });

@@ -24,7 +24,10 @@ export interface EndpointHealth {
 
 /** OpenAI-compatible servers added by URL (`endpoints`). */
 export interface EndpointRepository {
-  /** Stores a new endpoint; `endpoint.duplicate` when its name is an endpoint's or a node's already. */
+  /**
+   * Stores a new endpoint; `endpoint.duplicate` when its name is an endpoint's or a node's already, or
+   * its URL another endpoint's.
+   */
   insert(endpoint: StoredEndpoint): void;
   /** Whether an endpoint or a node already has this name. */
   nameTaken(name: string): boolean;
@@ -44,6 +47,10 @@ interface EndpointRow {
   last_checked_at: string | null;
   last_seen_at: string | null;
   created_at: string;
+}
+
+export function duplicateUrl(name: string, url: string): AppError {
+  return new AppError("endpoint.duplicate", `Endpoint ${name} already has the URL ${url}.`, { param: "url" });
 }
 
 export function duplicateEndpoint(name: string): AppError {
@@ -88,6 +95,7 @@ export function createEndpointRepository(db: Db): EndpointRepository {
       `SELECT 1 AS one FROM endpoints WHERE name = ? UNION ALL SELECT 1 FROM nodes WHERE name = ? LIMIT 1`,
     ),
     all: db.prepare<[], EndpointRow>(`SELECT * FROM endpoints ORDER BY name`),
+    withUrl: db.prepare<[string], { name: string }>(`SELECT name FROM endpoints WHERE url = ?`),
     saveHealth: db.prepare(`
       UPDATE endpoints SET status = @status, models = @models, last_error = @lastError,
         last_checked_at = @lastCheckedAt, last_seen_at = @lastSeenAt
@@ -99,6 +107,8 @@ export function createEndpointRepository(db: Db): EndpointRepository {
   // The name check and the insert in one transaction: two adds racing for a name cannot both win.
   const insert = db.transaction((endpoint: StoredEndpoint) => {
     if (nameTaken(endpoint.name)) throw duplicateEndpoint(endpoint.name);
+    const sameUrl = statements.withUrl.get(endpoint.url);
+    if (sameUrl) throw duplicateUrl(sameUrl.name, endpoint.url);
     statements.insert.run({
       id: endpoint.id,
       name: endpoint.name,

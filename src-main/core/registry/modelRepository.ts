@@ -27,6 +27,8 @@ export interface ModelRepository {
   insert(model: NewModel): Model;
   get(id: string): Model | undefined;
   exists(id: string): boolean;
+  /** Registered ids equal to `id` but for case (a few at most). */
+  idsIgnoringCase(id: string): string[];
   list(query: { search?: string; limit: number; offset: number }): ModelPage;
   /** Every model, newest first, with readiness: what `GET /v1/models` shows. */
   listSummaries(): { id: string; createdAt: string; repo: string; ready: boolean }[];
@@ -103,6 +105,9 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       VALUES (@modelId, @filename, @format, @quantization, @sizeBytes, @sha256, @splitGroup)`),
     get: db.prepare<[string], ModelRow>(`SELECT m.*, ${readyColumn} FROM models m WHERE m.id = ?`),
     exists: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM models WHERE id = ?`),
+    idsIgnoringCase: db.prepare<[string], { id: string }>(
+      `SELECT id FROM models WHERE id = ? COLLATE NOCASE ORDER BY id LIMIT 3`,
+    ),
     nodesOf: db.prepare<
       [string],
       NodeModelRow & { node_id: string; node_name: string; node_status: "online" | "offline" }
@@ -190,6 +195,9 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     },
     exists(id) {
       return statements.exists.get(id) !== undefined;
+    },
+    idsIgnoringCase(id) {
+      return statements.idsIgnoringCase.all(id).map((row) => row.id);
     },
     list({ search, limit, offset }) {
       const params = { pattern: search ? `%${escapeLike(search)}%` : null, limit, offset };

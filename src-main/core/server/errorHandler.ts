@@ -18,8 +18,20 @@ function describeZodError(error: ZodError): { message: string; param?: string } 
   return { message: param ? `${param}: ${issue.message}` : issue.message, param };
 }
 
+/** A body limit as it was configured: whole MiB or KiB where it is one. */
+function limitText(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** What the failing request's route allows, for messages that can say it. */
+export interface ErrorContext {
+  bodyLimit?: number;
+}
+
 /** Fastify's own 4xx errors (bad JSON, too large, wrong media type) in our codes. */
-function fromFastify(error: FastifyError): AppError | undefined {
+function fromFastify(error: FastifyError, context: ErrorContext): AppError | undefined {
   const status = error.statusCode ?? 500;
   if (status >= 500) return undefined;
   const codes: Record<number, ErrorCode> = {
@@ -29,7 +41,10 @@ function fromFastify(error: FastifyError): AppError | undefined {
   };
   const messages: Record<string, string> = {
     FST_ERR_CTP_INVALID_MEDIA_TYPE: "Send the body as application/json.",
-    FST_ERR_CTP_BODY_TOO_LARGE: "The request body is too large.",
+    FST_ERR_CTP_BODY_TOO_LARGE:
+      context.bodyLimit !== undefined
+        ? `The request body is too large: this route takes at most ${limitText(context.bodyLimit)}.`
+        : "The request body is too large.",
     FST_ERR_CTP_EMPTY_JSON_BODY: "The JSON body is empty.",
     FST_ERR_CTP_INVALID_JSON_BODY: "The body is not valid JSON.",
   };
@@ -48,7 +63,7 @@ function fromFastify(error: FastifyError): AppError | undefined {
   );
 }
 
-export function toAppError(error: unknown): AppError {
+export function toAppError(error: unknown, context: ErrorContext = {}): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ZodError) {
     const { message, param } = describeZodError(error);
@@ -56,13 +71,13 @@ export function toAppError(error: unknown): AppError {
   }
   const fastifyError = error as FastifyError;
   return (
-    (typeof fastifyError?.statusCode === "number" && fromFastify(fastifyError)) ||
+    (typeof fastifyError?.statusCode === "number" && fromFastify(fastifyError, context)) ||
     new AppError("internal", "Internal error", { cause: error })
   );
 }
 
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = toAppError(error);
+  const appError = toAppError(error, { bodyLimit: request.routeOptions?.bodyLimit });
   const http = toHttpError(appError);
   // Only what nobody foresaw is an error with its stack; a 503 while paused or a 502 from failed
   // nodes says what is going on, and the balancer has logged each node's failure already.
