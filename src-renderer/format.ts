@@ -1,8 +1,9 @@
-import type { Artifact, Model, NodeInfo } from "../src-main/contract";
+import type { NodeInfo } from "../src-main/contract";
 import { formatDuration } from "../src-main/contract/units";
 
 // The dashboard states sizes and times as the CLI and the API do.
 export { formatBytes, formatDuration } from "../src-main/contract/units";
+export { artifactSize, findArtifact, servedArtifact } from "../src-main/contract/modelFiles";
 
 /** "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function formatAgo(iso: string, now: number): string {
@@ -31,18 +32,6 @@ export function backendLabel(backend: NodeInfo["backend"]): string {
 /** "1 model", "3 models". */
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
-}
-
-/** The size of what a node downloads for `filename`: the whole set when it is one part of a split GGUF. */
-export function artifactSize(model: Model, artifact: Artifact): number {
-  if (!artifact.split_group) return artifact.size_bytes;
-  return model.artifacts
-    .filter((a) => a.split_group === artifact.split_group)
-    .reduce((sum, a) => sum + a.size_bytes, 0);
-}
-
-export function findArtifact(model: Model, filename: string | null | undefined): Artifact | undefined {
-  return filename ? model.artifacts.find((a) => a.filename === filename) : undefined;
 }
 
 /** The name of a file without its folders. */

@@ -2,6 +2,7 @@ import type { ModelList, RegisterResponse } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
+import { artifactSize, servedArtifact } from "../contract/modelFiles";
 
 export interface Output {
   out: (line: string) => void;
@@ -27,6 +28,12 @@ export async function addModel(
     `Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`,
   );
   for (const warning of model.warnings) io.err(`warning: ${warning}`);
+}
+
+/** What the dashboard says too: the served file's size, or every file's ("… all") before nodes chose one. */
+function sizeOf(model: ModelList["data"][number]): string {
+  const served = servedArtifact(model);
+  return served ? formatBytes(artifactSize(model, served)) : `${formatBytes(model.size_bytes)} all`;
 }
 
 function quantizations(model: ModelList["data"][number]): string {
@@ -64,9 +71,10 @@ export async function listModels(
       list.data.map((m) => [
         m.name,
         quantizations(m),
-        formatBytes(m.size_bytes),
+        sizeOf(m),
         m.ready ? "yes" : "no",
-        m.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ") || "-",
+        // Registered, and no node has taken it up yet.
+        m.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ") || "queued",
       ]),
     ),
   );

@@ -1,4 +1,6 @@
+import { useState } from "react";
 import { plural } from "../format";
+import { ConfirmDialog } from "./ConfirmDialog";
 import { useActions, useAppStore } from "../useAppStore";
 import { IconPause, IconPlay } from "./icons";
 
@@ -11,6 +13,7 @@ export function StatusBar() {
   const connection = useAppStore((s) => s.connection);
   const snapshot = useAppStore((s) => s.snapshot);
   const { setPaused } = useActions();
+  const [confirming, setConfirming] = useState(false);
 
   const ready = models.filter((m) => m.ready).length;
   const online = nodes.filter((n) => n.status === "online").length;
@@ -54,7 +57,7 @@ export function StatusBar() {
       <button
         type="button"
         className={`button ${paused ? "button-primary" : ""}`}
-        onClick={() => void setPaused(!paused)}
+        onClick={() => (paused ? void setPaused(false) : setConfirming(true))}
         disabled={pausing || snapshot !== "ready" || down}
         title={
           paused
@@ -65,6 +68,21 @@ export function StatusBar() {
         {paused ? <IconPlay /> : <IconPause />}
         <span>{paused ? "Resume" : "Pause"}</span>
       </button>
+      {confirming && (
+        <ConfirmDialog
+          title="Pause serving?"
+          confirmLabel="Pause serving"
+          busyLabel="Pausing…"
+          busy={pausing}
+          onConfirm={() => void setPaused(true).then(() => setConfirming(false))}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>
+            <code>/v1</code> answers 503 to every client on this machine and beyond until you resume; running
+            requests finish. Management and downloads go on.
+          </p>
+        </ConfirmDialog>
+      )}
     </header>
   );
 }

@@ -12,6 +12,7 @@ import {
   formatDuration,
   percentOf,
   plural,
+  servedArtifact,
 } from "../format";
 import { useActions } from "../useAppStore";
 
@@ -194,9 +195,7 @@ function StateText({ node }: { node: ModelOnNode }) {
 
 /** The file a model stands for: the registered one, or the one nodes chose, or how many there are. */
 function fileOf(model: Model): { name: string; quantization: string | null; size: string } {
-  const chosen = [...new Set(model.nodes.map((n) => n.artifact).filter((a): a is string => !!a))];
-  const artifact =
-    findArtifact(model, model.filename) ?? (chosen.length === 1 ? findArtifact(model, chosen[0]) : undefined);
+  const artifact = servedArtifact(model);
   if (artifact) {
     return {
       name: baseName(artifact.split_group ?? artifact.filename),

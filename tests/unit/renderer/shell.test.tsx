@@ -17,13 +17,20 @@ describe("the app shell", () => {
     expect(line.closest("p")!.textContent).toBe("Serving · 2 of 3 models ready · 1 of 2 nodes online");
   });
 
-  it("pauses and resumes serving", async () => {
+  it("pauses serving after asking (it stops /v1 for every client), and resumes at once", async () => {
     const api = fakeApi({ status: status({ paused: false }) });
     renderApp(api);
     const pause = await screen.findByRole("button", { name: "Pause" });
     await waitFor(() => expect((pause as HTMLButtonElement).disabled).toBe(false));
+    fireEvent.click(pause);
+    const dialog = screen.getByRole("dialog", { name: "Pause serving?" });
+    expect(dialog.textContent).toMatch(/every client/);
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(api.setServing).not.toHaveBeenCalled();
+
+    fireEvent.click(pause);
     await act(async () => {
-      fireEvent.click(pause);
+      fireEvent.click(screen.getByRole("button", { name: "Pause serving" }));
     });
     expect(api.setServing).toHaveBeenCalledWith(true);
     expect(screen.getByText("Paused")).toBeTruthy();
