@@ -6,6 +6,7 @@ import { ConnectionNotice, StatusBar } from "./components/StatusBar";
 import { EndpointPage } from "./pages/EndpointPage";
 import { ModelsPage } from "./pages/ModelsPage";
 import { NodesPage } from "./pages/NodesPage";
+import { PlaygroundPage } from "./pages/PlaygroundPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import type { AppStore } from "./store/createAppStore";
 import { StoreContext, useActions, useAppStore } from "./useAppStore";
@@ -15,6 +16,7 @@ const titles: Record<Route, string> = {
   models: "Models",
   nodes: "Nodes",
   endpoint: "Endpoint",
+  playground: "Playground",
   settings: "Settings",
 };
 
@@ -84,6 +86,7 @@ function Page({ route }: { route: Route }) {
   if (snapshot !== "ready") return <SnapshotState title={titles[route]} />;
   if (route === "nodes") return <NodesPage />;
   if (route === "endpoint") return <EndpointPage />;
+  if (route === "playground") return <PlaygroundPage />;
   return <ModelsPage />;
 }
 

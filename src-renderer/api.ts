@@ -1,6 +1,7 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
 import type { ModelList, NodeList, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
+import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 
 /** A refusal from the server, with its HTTP status and namespaced code (`registry.duplicate`, …). */
 export class ApiError extends Error {
@@ -34,6 +35,58 @@ export interface Api {
   removeEndpoint(id: string): Promise<void>;
   /** Quits llmlb: it drains, then exits (see `Status.can_quit`). */
   quit(): Promise<QuitResponse>;
+  /**
+   * A streamed chat completion on /v1, as any OpenAI client sends it: each piece of text goes to
+   * `onText` as it comes. Resolves when the answer is complete (or `signal` stopped it).
+   */
+  chat(request: ChatRequest, onText: (text: string) => void, signal?: AbortSignal): Promise<ChatOutcome>;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+}
+
+export interface ChatOutcome {
+  /** `stop`, `length`, …; null when the stream ended without one (stopped). */
+  finishReason: string | null;
+  /** Tokens generated, as the server counted them (stream_options.include_usage). */
+  completionTokens: number | undefined;
+}
+
+/** Reads a streamed chat completion's server-sent events until `[DONE]`. */
+async function readChatStream(
+  body: ReadableStream<Uint8Array>,
+  onText: (text: string) => void,
+): Promise<ChatOutcome> {
+  const outcome: ChatOutcome = { finishReason: null, completionTokens: undefined };
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return outcome;
+    buffered += decoder.decode(value, { stream: true });
+    const events = buffered.split("\n\n");
+    buffered = events.pop()!;
+    for (const event of events) {
+      const data = event
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trim())
+        .join("\n");
+      if (!data) continue;
+      if (data === "[DONE]") return outcome;
+      const chunk = JSON.parse(data) as ChatCompletionChunk | Partial<ErrorBody>;
+      if ("error" in chunk && chunk.error) throw new ApiError(chunk.error.message, 0, chunk.error.code);
+      const completion = chunk as ChatCompletionChunk;
+      for (const choice of completion.choices) {
+        if (choice.delta.content) onText(choice.delta.content);
+        if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
+      }
+      if (completion.usage) outcome.completionTokens = completion.usage.completion_tokens;
+    }
+  }
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -78,5 +131,35 @@ export function createHttpApi(): Api {
     addEndpoint: (request) => call("POST", "/v0/endpoints", request),
     removeEndpoint: (id) => call("DELETE", `/v0/endpoints/${encodeURIComponent(id)}`),
     quit: () => call("POST", "/v0/quit"),
+    async chat(request, onText, signal) {
+      let response: Response;
+      try {
+        response = await fetch("/v1/chat/completions", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
+          signal,
+        });
+      } catch {
+        if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
+        throw new ApiError("Can't reach the llmlb server. Is it still running?", 0);
+      }
+      if (!response.ok || !response.body) {
+        const error = ((await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined)
+          ?.error;
+        throw new ApiError(
+          error?.message ?? `The server answered ${response.status}.`,
+          response.status,
+          error?.code ?? null,
+        );
+      }
+      try {
+        return await readChatStream(response.body, onText);
+      } catch (error) {
+        if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
+        throw error;
+      }
+    },
   };
 }

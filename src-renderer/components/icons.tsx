@@ -56,6 +56,12 @@ export const IconNodes = (p: IconProps) => (
   </Icon>
 );
 
+export const IconChat = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z" />
+  </Icon>
+);
+
 export const IconEndpoint = (p: IconProps) => (
   <Icon {...p}>
     <path d="m16 18 6-6-6-6M8 6l-6 6 6 6" />

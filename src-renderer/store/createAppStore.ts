@@ -6,6 +6,7 @@ import { createEndpointsSlice } from "./endpointsSlice";
 import { createLiveSlice } from "./liveSlice";
 import { createModelsSlice } from "./modelsSlice";
 import { createNodesSlice } from "./nodesSlice";
+import { createPlaygroundSlice } from "./playgroundSlice";
 import { createSettingsSlice } from "./settingsSlice";
 import { createStatusSlice } from "./statusSlice";
 import type { AppState } from "./types";
@@ -26,6 +27,7 @@ export function createAppStore({ api, events }: AppStoreOptions) {
     ...createSettingsSlice({ api })(...a),
     ...createEndpointsSlice({ api })(...a),
     ...createLiveSlice({ api, events })(...a),
+    ...createPlaygroundSlice({ api })(...a),
   }));
 }
 

@@ -5,6 +5,7 @@ import type { EndpointsSlice } from "./endpointsSlice";
 import type { LiveSlice } from "./liveSlice";
 import type { ModelsSlice } from "./modelsSlice";
 import type { NodesSlice } from "./nodesSlice";
+import type { PlaygroundSlice } from "./playgroundSlice";
 import type { SettingsSlice } from "./settingsSlice";
 import type { StatusSlice } from "./statusSlice";
 
@@ -14,7 +15,8 @@ export type AppState = ModelsSlice &
   StatusSlice &
   SettingsSlice &
   EndpointsSlice &
-  LiveSlice;
+  LiveSlice &
+  PlaygroundSlice;
 
 /** What a slice needs from outside the store. */
 export interface SliceDeps {

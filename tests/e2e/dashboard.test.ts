@@ -212,10 +212,35 @@ describe("the dashboard in a browser", () => {
     await screenshot(page, "settings");
   });
 
+  it.each([1280, 420])(
+    "at %i px, chats with the ready model in the playground, streamed and timed",
+    async (width) => {
+      await page.setViewportSize({ width, height: 860 });
+      try {
+        await page.getByRole("link", { name: "Playground" }).click();
+        await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
+        expect(await page.getByLabel("Model").inputValue()).toBe(model);
+        const message = page.getByLabel("Message");
+        await message.fill(`Hello from ${width} px`);
+        await message.press("Enter");
+        await page.getByLabel("Speed of the last answer").waitFor({ timeout: 30_000 });
+        const log = page.getByRole("list", { name: "Messages" });
+        expect(await log.getByRole("listitem").first().textContent()).toContain(`Hello from ${width} px`);
+        expect(await page.getByLabel("Speed of the last answer").textContent()).toMatch(
+          /Time to first token \d+(\.\d)? m?s/,
+        );
+        await screenshot(page, `playground-${width}`);
+        await page.getByRole("button", { name: "New chat" }).click();
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 860 });
+      }
+    },
+  );
+
   it("at 420 px wide, shows the whole navigation and no page scrolls sideways", async () => {
     await page.setViewportSize({ width: 420, height: 860 });
     try {
-      for (const name of ["Models", "Nodes", "Endpoint", "Settings"]) {
+      for (const name of ["Models", "Nodes", "Endpoint", "Playground", "Settings"]) {
         const link = page.getByRole("link", { name });
         const box = await link.boundingBox();
         expect(box, name).not.toBeNull();

@@ -130,6 +130,7 @@ export function fakeApi(
     }),
     removeEndpoint: vi.fn(async () => undefined),
     quit: vi.fn(async () => ({ quitting: true as const })),
+    chat: vi.fn(async () => ({ finishReason: "stop", completionTokens: 0 })),
     ...overrides,
   };
 }

@@ -1,0 +1,142 @@
+import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { IconAlert } from "../components/icons";
+import { useActions, useAppStore } from "../useAppStore";
+
+/** `850 tokens/s`, `120 ms`, `1.2 s`. */
+function millis(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * Chat with a ready model through /v1, streamed, with its time to first token and speed: what LM
+ * Studio users try first. The same request any OpenAI client sends.
+ */
+export function PlaygroundPage() {
+  const models = useAppStore((s) => s.models);
+  const picked = useAppStore((s) => s.playgroundModel);
+  const conversation = useAppStore((s) => s.conversation);
+  const chatting = useAppStore((s) => s.chatting);
+  const stats = useAppStore((s) => s.chatStats);
+  const error = useAppStore((s) => s.chatError);
+  const { setPlaygroundModel, sendChat, stopChat, clearChat } = useActions();
+  const [text, setText] = useState("");
+  const id = useId();
+  const log = useRef<HTMLOListElement>(null);
+
+  const ready = models.filter((m) => m.ready);
+  const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
+
+  // The newest words stay in view as they stream in.
+  useEffect(() => {
+    const last = log.current?.lastElementChild;
+    if (last && "scrollIntoView" in last) last.scrollIntoView({ block: "nearest" });
+  }, [conversation]);
+
+  const send = (event?: FormEvent) => {
+    event?.preventDefault();
+    if (!model || !text.trim() || chatting) return;
+    void sendChat(model, text.trim());
+    setText("");
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    // Enter sends; Shift+Enter is a new line.
+    if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) send(event);
+  };
+
+  return (
+    <div className="page playground">
+      <div className="page-head">
+        <h1>Playground</h1>
+        <p className="muted">Chat with a ready model through /v1, streamed, as any OpenAI client would.</p>
+      </div>
+      {ready.length === 0 ? (
+        <p className="card note">
+          No model is ready yet. Register one on <a href="#/models">Models</a>; once a node has downloaded it,
+          you can chat with it here.
+        </p>
+      ) : (
+        <section className="card playground-card" aria-label="Conversation">
+          <div className="playground-bar">
+            <div className="field field-inline">
+              <label htmlFor={`${id}-model`}>Model</label>
+              <select
+                id={`${id}-model`}
+                className="input"
+                value={model}
+                disabled={chatting}
+                onChange={(event) => setPlaygroundModel(event.target.value)}
+              >
+                {ready.map((m) => (
+                  <option key={m.name} value={m.name}>
+                    {m.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <button
+              type="button"
+              className="button"
+              onClick={clearChat}
+              disabled={conversation.length === 0 && !error}
+            >
+              New chat
+            </button>
+          </div>
+          {conversation.length === 0 ? (
+            <p className="muted playground-empty">Say something to {model}.</p>
+          ) : (
+            <ol ref={log} className="chat-log" aria-label="Messages" aria-live="polite">
+              {conversation.map((message, index) => (
+                <li key={index} className={`chat-message chat-${message.role}`}>
+                  <span className="chat-role">{message.role === "user" ? "You" : "Model"}</span>
+                  <p className="chat-text">
+                    {message.content || (chatting && index === conversation.length - 1 ? "…" : "(no answer)")}
+                  </p>
+                </li>
+              ))}
+            </ol>
+          )}
+          {stats && (
+            <p className="chat-stats" aria-label="Speed of the last answer">
+              Time to first token {millis(stats.timeToFirstTokenMs)} ·{" "}
+              {stats.tokensPerSecond !== undefined
+                ? `${stats.tokensPerSecond.toFixed(stats.tokensPerSecond < 10 ? 1 : 0)} tokens/s`
+                : "too short to time"}{" "}
+              · {stats.tokens} tokens
+              {stats.finishReason === "length" && " · stopped at the length limit"}
+              {stats.finishReason === null && " · stopped"}
+            </p>
+          )}
+          {error && (
+            <p className="chat-error" role="alert">
+              <IconAlert size={16} /> {error}
+            </p>
+          )}
+          <form className="chat-form" onSubmit={send}>
+            <label htmlFor={`${id}-text`} className="visually-hidden">
+              Message
+            </label>
+            <textarea
+              id={`${id}-text`}
+              className="input chat-input"
+              rows={2}
+              placeholder="Message (Enter sends, Shift+Enter for a new line)"
+              value={text}
+              onChange={(event) => setText(event.target.value)}
+              onKeyDown={onKeyDown}
+            />
+            {chatting ? (
+              <button type="button" className="button" onClick={stopChat}>
+                Stop
+              </button>
+            ) : (
+              <button type="submit" className="button button-primary" disabled={!text.trim()}>
+                Send
+              </button>
+            )}
+          </form>
+        </section>
+      )}
+    </div>
+  );
+}

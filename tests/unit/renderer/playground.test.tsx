@@ -1,0 +1,89 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { ApiError, type ChatRequest } from "../../../src-renderer/api";
+import { deferred, fakeApi, model, onNode, renderApp } from "./fakes";
+
+const ready = model("acme/chat-GGUF", {
+  ready: true,
+  nodes: [onNode({ state: "ready", artifact: "model-Q4_K_M.gguf" })],
+});
+
+async function type(text: string) {
+  const field = await screen.findByLabelText("Message");
+  fireEvent.change(field, { target: { value: text } });
+  return field;
+}
+
+describe("the playground", () => {
+  it("streams a reply from the chosen model into the conversation and says how fast it came", async () => {
+    const api = fakeApi({ models: [ready, model("acme/other-GGUF")] });
+    const answered = deferred<void>();
+    let said!: (text: string) => void;
+    api.chat.mockImplementation(async (_request, onText) => {
+      said = onText;
+      await answered.promise;
+      return { finishReason: "stop", completionTokens: 3 };
+    });
+    renderApp(api, { route: "playground" });
+    // Only ready models can be picked.
+    const picker = (await screen.findByLabelText("Model")) as HTMLSelectElement;
+    expect([...picker.options].map((o) => o.value)).toEqual(["acme/chat-GGUF"]);
+
+    const field = await type("Hi there");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    const request = api.chat.mock.calls[0]![0] as ChatRequest;
+    expect(request).toEqual({ model: "acme/chat-GGUF", messages: [{ role: "user", content: "Hi there" }] });
+    expect((field as HTMLTextAreaElement).value).toBe("");
+    expect(screen.getByRole("button", { name: "Stop" })).toBeTruthy();
+
+    act(() => said("Hel"));
+    act(() => said("lo!"));
+    const log = screen.getByRole("list", { name: "Messages" });
+    expect(
+      within(log)
+        .getAllByRole("listitem")
+        .map((item) => item.textContent),
+    ).toEqual(["YouHi there", "ModelHello!"]);
+    await act(async () => answered.resolve());
+    const stats = screen.getByLabelText("Speed of the last answer");
+    expect(stats.textContent).toMatch(/Time to first token \d+ ms/);
+    expect(stats.textContent).toContain("3 tokens");
+
+    // The next question carries the conversation so far.
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 1 });
+    const again = await type("And?");
+    await act(async () => {
+      fireEvent.keyDown(again, { key: "Enter" });
+    });
+    expect((api.chat.mock.calls[1]![0] as ChatRequest).messages).toEqual([
+      { role: "user", content: "Hi there" },
+      { role: "assistant", content: "Hello!" },
+      { role: "user", content: "And?" },
+    ]);
+  });
+
+  it("says why a message failed and keeps the question", async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockRejectedValue(new ApiError("Model acme/chat-GGUF is busy.", 503, "balancer.overloaded"));
+    renderApp(api, { route: "playground" });
+    await type("Hello");
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    expect(screen.getByRole("alert").textContent).toContain("Model acme/chat-GGUF is busy.");
+    expect(
+      within(screen.getByRole("list", { name: "Messages" }))
+        .getAllByRole("listitem")
+        .map((i) => i.textContent),
+    ).toEqual(["YouHello"]);
+  });
+
+  it("without a ready model, says where to get one", async () => {
+    renderApp(fakeApi({ models: [model("acme/downloading-GGUF")] }), { route: "playground" });
+    expect((await screen.findByText(/No model is ready yet/)).textContent).toContain("Register one");
+    expect(screen.queryByLabelText("Message")).toBeNull();
+  });
+});
