@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, within } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApiError, type ChatRequest } from "../../../src-renderer/api";
 import { deferred, fakeApi, model, onNode, renderApp } from "./fakes";
 
