@@ -20,9 +20,13 @@ if (major < 22 || (major === 22 && minor < 12)) {
     process.exit(1);
   }
   const child = spawn(own, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
-  // Ctrl-C reaches both from the terminal; a signal sent to this process alone is passed on.
-  process.on("SIGINT", () => undefined);
-  for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+  child.on("error", (error) => {
+    process.stderr.write(`llmlb could not start the Node it brings (${own}): ${error.message}\n`);
+    process.exit(1);
+  });
+  // A signal sent to this process is passed on (from a terminal the child has it too: llmlb takes a
+  // second one calmly).
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => {
     if (!signal) process.exit(code ?? 1);
     process.removeAllListeners(signal);

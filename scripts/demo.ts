@@ -65,15 +65,20 @@ let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // llmlb drains (running requests, then its workers) before it exits; a second signal is harmless.
   if (serve.exitCode === null && serve.signalCode === null) {
+    const exited = once(serve, "exit");
     serve.kill("SIGTERM");
-    await once(serve, "exit");
+    await exited;
   }
   await hub.close();
-  fs.rmSync(folder, { recursive: true, force: true });
+  try {
+    fs.rmSync(folder, { recursive: true, force: true, maxRetries: 5 });
+  } catch (error) {
+    process.stderr.write(`Could not remove ${folder}: ${(error as Error).message}\n`);
+  }
   process.exit(code);
 }
-// Ctrl-C reaches llmlb too (one process group); it drains, and then everything goes.
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 serve.once("exit", (code) => {

@@ -65,10 +65,10 @@ async function readChatStream(
   let buffered = "";
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return outcome;
-    buffered += decoder.decode(value, { stream: true });
+    // Servers may end lines with \r\n (an endpoint's stream passes through as it was sent).
+    buffered += (done ? decoder.decode() : decoder.decode(value, { stream: true })).replace(/\r\n?/g, "\n");
     const events = buffered.split("\n\n");
-    buffered = events.pop()!;
+    buffered = done ? "" : events.pop()!;
     for (const event of events) {
       const data = event
         .split("\n")
@@ -86,6 +86,7 @@ async function readChatStream(
       }
       if (completion.usage) outcome.completionTokens = completion.usage.completion_tokens;
     }
+    if (done) return outcome;
   }
 }
 

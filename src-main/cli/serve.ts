@@ -18,6 +18,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     log.info({ host: config.host }, "listening beyond loopback: /v1 needs one of the API keys");
   }
   let stop: (reason: string) => void = () => undefined;
+  let stopping = false;
   const core = await createCore({
     config,
     log,
@@ -28,12 +29,13 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   });
   // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly
   // (workers stopped, server.json removed) instead of killing the process outright.
+  // A second signal during the drain (Ctrl-C twice, a process manager's SIGTERM after Ctrl-C) changes
+  // nothing: the drain is bounded (running requests, then the workers' stop timeout).
   const stopped = new Promise<void>((resolve) => {
     stop = (reason) => {
+      if (stopping) return log.info({ reason }, "already shutting down");
+      stopping = true;
       log.info({ reason }, "shutting down");
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      stop = () => undefined;
       void core.dispose().finally(resolve);
     };
     process.on("SIGINT", stop);
@@ -53,8 +55,9 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   io.out(`  Model cache: ${config.hubCacheDir}`);
   await core.workersStarted();
   const workers = core.workers();
-  io.out(
-    `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
-  );
+  if (!stopping)
+    io.out(
+      `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
+    );
   await stopped;
 }

@@ -39,6 +39,8 @@ export async function createDesktopHfTokenStore(dataDir: string, log: Logger): P
     plainFile,
     onUnreadable: (error) =>
       log.warn({ err: error }, "the saved Hugging Face token cannot be decrypted; set it again in Settings"),
+    onReencryptFailed: (error) =>
+      log.warn({ err: error }, "the Hugging Face token could not be encrypted under the keychain's new key"),
   });
 }
 
@@ -51,6 +53,7 @@ export function createDesktopLoginItem(): LoginItem | undefined {
       return createLaunchAgentLoginItem({
         file: launchAgentFile(os.homedir()),
         executable: process.execPath,
+        legacy: app,
       });
     case "xdg-autostart":
       return createXdgAutostartLoginItem({

@@ -20,6 +20,8 @@ export interface EncryptedFileSecretStoreOptions {
   plainFile?: string;
   /** Told when the kept secret cannot be decrypted (another user, a reset keychain). Default: nothing. */
   onUnreadable?: (error: unknown) => void;
+  /** Told when a secret whose key changed could not be encrypted again (it stays as it was). Default: nothing. */
+  onReencryptFailed?: (error: unknown) => void;
 }
 
 /** A secret encrypted by the operating system (Keychain, DPAPI, libsecret/kwallet) in a file. */
@@ -52,7 +54,10 @@ export function createEncryptedFileSecretStore(options: EncryptedFileSecretStore
         options.onUnreadable?.(error);
         return undefined;
       }
-      if (decrypted.shouldReEncrypt && decrypted.result) await keep(decrypted.result);
+      if (decrypted.shouldReEncrypt && decrypted.result) {
+        // The token read fine; keeping it under the new key can wait for the next start if it fails.
+        await keep(decrypted.result).catch((error: unknown) => options.onReencryptFailed?.(error));
+      }
       return decrypted.result || undefined;
     },
     async write(value) {

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { AppError } from "../core/errors";
 import type { LoginItem } from "../core/settings/settingsService";
 
 /** The argument a start at login passes, so the app starts in the tray without opening its window. */
@@ -48,6 +49,11 @@ export interface LaunchAgentOptions {
   file: string;
   /** The app's executable inside its bundle (`…/llmlb.app/Contents/MacOS/llmlb`). */
   executable: string;
+  /**
+   * Electron's login items, which earlier versions used: an item left there is counted as on, and
+   * removed whenever start at login is set (the agent replaces it). Default: none.
+   */
+  legacy?: LoginItemSettingsApi;
 }
 
 const xmlText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -57,14 +63,24 @@ const xmlText = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt
  * would) with `atLoginArg`.
  */
 export function createLaunchAgentLoginItem(options: LaunchAgentOptions): LoginItem {
-  const { file } = options;
+  const { file, legacy } = options;
   const bundle = path.resolve(options.executable, "..", "..", "..");
   return {
-    get: () => fs.existsSync(file),
+    get: () => fs.existsSync(file) || (legacy?.getLoginItemSettings().openAtLogin ?? false),
     set(enabled) {
+      legacy?.setLoginItemSettings({ openAtLogin: false });
       if (!enabled) {
         fs.rmSync(file, { force: true });
         return;
+      }
+      // Run from a disk image, or from where macOS moved a downloaded app (App Translocation): that
+      // path is gone after the next login.
+      if (bundle.startsWith("/Volumes/") || bundle.includes("/AppTranslocation/")) {
+        throw new AppError(
+          "settings.read_only",
+          `llmlb runs from ${bundle}, which will not be there at the next login: move it to the Applications folder first.`,
+          { param: "start_at_login" },
+        );
       }
       fs.mkdirSync(path.dirname(file), { recursive: true });
       const args = ["/usr/bin/open", "-a", bundle, "--args", atLoginArg];

@@ -176,15 +176,15 @@ function main(): void {
   }
   // One data directory, one app: the lock, the log and Chromium's profile live in it (set before ready).
   ensureDataDir(config.dataDir);
-  const logFile = openLogFile(path.join(config.dataDir, dataFiles.log));
-  const log = createLogger({ level: config.logLevel, destination: logFile.destination });
-  log.info({ version: app.getVersion(), electron: process.versions.electron }, "llmlb desktop starting");
   app.setPath("userData", electronProfileDir(config.dataDir));
   if (!app.requestSingleInstanceLock()) {
-    // The running copy gets second-instance and shows its window.
+    // The running copy gets second-instance and shows its window; its log is its own.
     app.quit();
     return;
   }
+  const logFile = openLogFile(path.join(config.dataDir, dataFiles.log));
+  const log = createLogger({ level: config.logLevel, destination: logFile.destination });
+  log.info({ version: app.getVersion(), electron: process.versions.electron }, "llmlb desktop starting");
   run(config, log, logFile);
 }
 

@@ -73,6 +73,9 @@ function tellParent(report: WorkerReport): boolean {
  * prints the answer instead.
  */
 async function runProbe(): Promise<void> {
+  // Ctrl-C in a terminal reaches the probe too: its supervisor ends it (a probe killed early would
+  // read as "no GPU" and start a CPU worker while the app quits).
+  if (process.send || parentPortOf(process)) process.on("SIGINT", () => undefined);
   const report: WorkerReport = { type: "devices", devices: await probeDevices() };
   if (!tellParent(report)) {
     process.stdout.write(`${JSON.stringify(report)}\n`);

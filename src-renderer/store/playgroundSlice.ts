@@ -31,6 +31,8 @@ export interface PlaygroundSlice {
  */
 export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice> => {
   let controller: AbortController | undefined;
+  /** Grows with each new chat: an answer from a chat already cleared changes nothing. */
+  let chatNumber = 0;
   const now = () => performance.now();
   return (set, get) => ({
     playgroundModel: undefined,
@@ -49,10 +51,12 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
         chatStats: undefined,
       });
       controller = new AbortController();
+      const mine = chatNumber;
       const started = now();
       let firstText: number | undefined;
       let pieces = 0;
       const append = (piece: string) => {
+        if (mine !== chatNumber) return;
         firstText ??= now();
         pieces++;
         const conversation = [...get().conversation];
@@ -63,6 +67,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       try {
         const messages: ChatMessage[] = history.map((m) => ({ role: m.role, content: m.content }));
         const outcome = await api.chat({ model, messages }, append, controller.signal);
+        if (mine !== chatNumber) return;
         const ended = now();
         const tokens = outcome.completionTokens ?? pieces;
         set({
@@ -77,21 +82,25 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
           },
         });
       } catch (error) {
+        if (mine !== chatNumber) return;
         set({ chatError: messageOf(error) });
         // Nothing came: the empty answer goes, the question stays to send again.
         const conversation = get().conversation;
         if (conversation.at(-1)?.content === "") set({ conversation: conversation.slice(0, -1) });
       } finally {
-        controller = undefined;
-        set({ chatting: false });
+        if (mine === chatNumber) {
+          controller = undefined;
+          set({ chatting: false });
+        }
       }
     },
     stopChat() {
       controller?.abort();
     },
     clearChat() {
+      chatNumber++;
       controller?.abort();
-      set({ conversation: [], chatStats: undefined, chatError: undefined });
+      set({ conversation: [], chatStats: undefined, chatError: undefined, chatting: false });
     },
   });
 };

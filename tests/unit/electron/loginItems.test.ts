@@ -104,6 +104,37 @@ describe("macOS launch agent", () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
+  it("counts, and replaces, a login item an earlier version left with Electron", () => {
+    const file = path.join(dir.path, "dev.llmlb.desktop.plist");
+    let openAtLogin = true;
+    const legacy: LoginItemSettingsApi = {
+      getLoginItemSettings: () => ({ openAtLogin }),
+      setLoginItemSettings: (settings) => void (openAtLogin = settings.openAtLogin),
+    };
+    const item = createLaunchAgentLoginItem({
+      file,
+      executable: "/Applications/llmlb.app/Contents/MacOS/llmlb",
+      legacy,
+    });
+    expect(item.get()).toBe(true);
+    item.set(true);
+    expect(openAtLogin).toBe(false);
+    expect(fs.existsSync(file)).toBe(true);
+    item.set(false);
+    expect(item.get()).toBe(false);
+  });
+
+  it("refuses to start at login from a disk image or a translocated download, saying to move it", () => {
+    const file = path.join(dir.path, "dev.llmlb.desktop.plist");
+    for (const executable of [
+      "/Volumes/llmlb 1.0/llmlb.app/Contents/MacOS/llmlb",
+      "/private/var/folders/x/T/AppTranslocation/ABC/d/llmlb.app/Contents/MacOS/llmlb",
+    ]) {
+      expect(() => createLaunchAgentLoginItem({ file, executable }).set(true)).toThrow(/Applications folder/);
+    }
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it("lives in ~/Library/LaunchAgents", () => {
     expect(launchAgentFile("/Users/me")).toBe(
       path.join("/Users/me", "Library", "LaunchAgents", "dev.llmlb.desktop.plist"),

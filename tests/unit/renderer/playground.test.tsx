@@ -86,4 +86,31 @@ describe("the playground", () => {
     expect((await screen.findByText(/No model is ready yet/)).textContent).toContain("Register one");
     expect(screen.queryByLabelText("Message")).toBeNull();
   });
+
+  it("starts over with New chat even while an answer streams, leaving nothing of it behind", async () => {
+    const api = fakeApi({ models: [ready] });
+    const answered = deferred<void>();
+    let said!: (text: string) => void;
+    api.chat.mockImplementation(async (_request, onText, signal) => {
+      said = onText;
+      await Promise.race([
+        answered.promise,
+        new Promise((resolve) => signal?.addEventListener("abort", resolve)),
+      ]);
+      return { finishReason: null, completionTokens: undefined };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Tell me a story");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    act(() => said("Once"));
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "New chat" }));
+    });
+    act(() => said(" upon"));
+    expect(screen.queryByRole("list", { name: "Messages" })).toBeNull();
+    expect(screen.queryByLabelText("Speed of the last answer")).toBeNull();
+    expect(screen.getByRole("button", { name: "Send" })).toBeTruthy();
+  });
 });

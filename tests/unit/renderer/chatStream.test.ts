@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createHttpApi } from "../../../src-renderer/api";
+
+/** A fetch that answers with these bytes as a stream, in these pieces. */
+function answering(pieces: string[]) {
+  return vi.fn(async () => {
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const piece of pieces) controller.enqueue(encoder.encode(piece));
+        controller.close();
+      },
+    });
+    return new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } });
+  });
+}
+
+const chunk = (content: string, finish: string | null = null) =>
+  JSON.stringify({
+    id: "c",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "m",
+    choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }],
+  });
+
+describe("the dashboard's chat stream reader", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("reads events framed with CRLF (as an endpoint may send them), split anywhere", async () => {
+    const usage = JSON.stringify({
+      id: "c",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "m",
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    });
+    const text = `data: ${chunk("Hel")}\r\n\r\ndata: ${chunk("lo", "stop")}\r\n\r\ndata: ${usage}\r\n\r\ndata: [DONE]\r\n\r\n`;
+    vi.stubGlobal("fetch", answering([text.slice(0, 17), text.slice(17, 60), text.slice(60)]));
+    const pieces: string[] = [];
+    const outcome = await createHttpApi().chat({ model: "m", messages: [] }, (piece) => pieces.push(piece));
+    expect(pieces.join("")).toBe("Hello");
+    expect(outcome).toEqual({ finishReason: "stop", completionTokens: 2 });
+  });
+
+  it("says what the server said when it refuses", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () =>
+        Response.json(
+          { error: { message: "Model m is busy.", type: "x", code: "balancer.overloaded" } },
+          { status: 503 },
+        ),
+      ),
+    );
+    await expect(createHttpApi().chat({ model: "m", messages: [] }, () => undefined)).rejects.toThrow(
+      "Model m is busy.",
+    );
+  });
+});
