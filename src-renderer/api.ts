@@ -2,6 +2,7 @@ import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from ".
 import type { ModelList, NodeList, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
+import { truncatedMessagesHeader } from "../src-main/contract/headers";
 
 /** A refusal from the server, with its HTTP status and namespaced code (`registry.duplicate`, …). */
 export class ApiError extends Error {
@@ -52,6 +53,8 @@ export interface ChatOutcome {
   finishReason: string | null;
   /** Tokens generated, as the server counted them (stream_options.include_usage). */
   completionTokens: number | undefined;
+  /** The oldest messages the server left out to fit the model's context. */
+  truncatedMessages?: number;
 }
 
 /** Reads a streamed chat completion's server-sent events until `[DONE]`. */
@@ -139,7 +142,13 @@ export function createHttpApi(): Api {
           method: "POST",
           credentials: "same-origin",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
+          // A long conversation goes on with its oldest messages left out, and the answer says so.
+          body: JSON.stringify({
+            ...request,
+            stream: true,
+            stream_options: { include_usage: true },
+            context_overflow: "truncate_oldest",
+          }),
           signal,
         });
       } catch {
@@ -155,8 +164,9 @@ export function createHttpApi(): Api {
           error?.code ?? null,
         );
       }
+      const truncatedMessages = Number(response.headers.get(truncatedMessagesHeader) ?? 0);
       try {
-        return await readChatStream(response.body, onText);
+        return { ...(await readChatStream(response.body, onText)), truncatedMessages };
       } catch (error) {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
         throw error;

@@ -6,3 +6,4 @@ export * from "./models";
 export * from "./nodes";
 export * from "./openai";
 export * from "./settings";
+export * from "./headers";

@@ -132,6 +132,13 @@ export const chatCompletionRequestSchema = z.object({
   tool_choice: toolChoiceSchema.nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
+  /**
+   * llmlb's own: what to do when the conversation no longer fits the model's context. `error` (the
+   * default, as OpenAI): 400 context_length_exceeded. `truncate_oldest`: the oldest messages after the
+   * system ones are left out until it fits, and the answer's `x-llmlb-truncated-messages` header says
+   * how many.
+   */
+  context_overflow: z.enum(["error", "truncate_oldest"]).nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 

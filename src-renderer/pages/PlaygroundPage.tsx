@@ -107,6 +107,12 @@ export function PlaygroundPage() {
               {stats.finishReason === null && " · stopped"}
             </p>
           )}
+          {stats && stats.truncatedMessages > 0 && (
+            <p className="chat-stats" role="status">
+              The conversation outgrew the model's context: its {stats.truncatedMessages} oldest message
+              {stats.truncatedMessages === 1 ? " was" : "s were"} left out of this answer's prompt.
+            </p>
+          )}
           {error && (
             <p className="chat-error" role="alert">
               <IconAlert size={16} /> {error}

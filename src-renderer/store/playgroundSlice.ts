@@ -7,6 +7,8 @@ export interface PlaygroundStats {
   tokens: number;
   tokensPerSecond: number | undefined;
   finishReason: string | null;
+  /** The oldest messages the server left out to fit the model's context. */
+  truncatedMessages: number;
 }
 
 export interface PlaygroundSlice {
@@ -79,6 +81,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
                 ? (tokens - 1) / ((ended - firstText) / 1000)
                 : undefined,
             finishReason: outcome.finishReason,
+            truncatedMessages: outcome.truncatedMessages ?? 0,
           },
         });
       } catch (error) {

@@ -211,6 +211,7 @@ describe("responses and streaming", () => {
     toolCalls: [],
     promptTokens: 5,
     completionTokens: 3,
+    truncatedMessages: 0,
   };
 
   it("frames server-sent events", () => {

@@ -30,17 +30,18 @@ describe("dependency direction", () => {
     }
   });
 
-  it("the renderer imports only types from src-main's contract, and values only from units and modelFiles", () => {
+  it("the renderer imports only types from src-main's contract, and values only from units, modelFiles and headers", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");
       for (const line of text.split("\n").filter((l) => /from\s+["'][./]*src-main/.test(l))) {
         expect(line, file).toMatch(
-          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/contract\/(units|modelFiles)["']);$/,
+          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/contract\/(units|modelFiles|headers)["']);$/,
         );
       }
     }
     // What the dashboard bundle takes from src-main at run time stands alone.
     expect(importsOf("src-main/contract/units.ts")).toEqual([]);
+    expect(importsOf("src-main/contract/headers.ts")).toEqual([]);
     const modelFiles = fs.readFileSync(path.join(root, "src-main/contract/modelFiles.ts"), "utf8");
     expect(modelFiles.split("\n").filter((l) => /^import /.test(l) && !/^import type /.test(l))).toEqual([]);
   });

@@ -19,9 +19,43 @@ export function finishReasonOf(stopReason: StopReason): FinishReason {
   return "stop";
 }
 
-function contextExceeded(promptTokens: number, limit: number, param: string): AppError {
-  const message = `The prompt is ${promptTokens} tokens; this model's context holds ${limit} per request.`;
+function contextExceeded(promptTokens: number, limit: number, param: string, hint = ""): AppError {
+  const message = `The prompt is ${promptTokens} tokens; this model's context holds ${limit} per request.${hint}`;
   return new AppError("inference.context_length_exceeded", message, { param });
+}
+
+const truncationHint =
+  ' To go on with a long conversation, send "context_overflow": "truncate_oldest": its oldest messages are then left out.';
+
+/**
+ * The history that fits: with `truncate_oldest`, its oldest messages after the system ones are left
+ * out, one at a time, until the prompt leaves `reserve` tokens for the answer (the last message is
+ * always kept). Says how many were left out.
+ */
+function fitHistory(
+  loaded: LoadedModel,
+  job: ChatJob,
+): { history: ChatJob["history"]; promptTokens: number; truncatedMessages: number } {
+  let history = job.history;
+  let promptTokens = loaded.countChatPromptTokens(history, job.functions);
+  if (job.overflow === "error") {
+    if (promptTokens >= loaded.contextSize)
+      throw contextExceeded(promptTokens, loaded.contextSize, "messages", truncationHint);
+    return { history, promptTokens, truncatedMessages: 0 };
+  }
+  // Room for the answer: what was asked for, else a quarter of the context (at most 512 tokens).
+  const reserve = Math.min(job.maxTokens ?? 512, Math.floor(loaded.contextSize / 4));
+  const limit = loaded.contextSize - reserve;
+  let truncatedMessages = 0;
+  while (promptTokens > limit) {
+    const oldest = history.findIndex((item) => item.type !== "system");
+    // The last message asked, and the model turn to generate, always stay.
+    if (oldest < 0 || oldest >= history.length - 2) throw contextExceeded(promptTokens, limit, "messages");
+    history = history.filter((_, index) => index !== oldest);
+    truncatedMessages++;
+    promptTokens = loaded.countChatPromptTokens(history, job.functions);
+  }
+  return { history, promptTokens, truncatedMessages };
 }
 
 function samplerOptions(sampling: SamplingOptions) {
@@ -47,13 +81,12 @@ export async function runChat(
   grammar: LlamaGrammar | undefined,
   hooks: GenerationHooks,
 ): Promise<GenerationResult> {
-  const promptTokens = loaded.countChatPromptTokens(job.history, job.functions);
-  if (promptTokens >= loaded.contextSize) throw contextExceeded(promptTokens, loaded.contextSize, "messages");
+  const { history, promptTokens, truncatedMessages } = fitHistory(loaded, job);
   // OpenAI's default: generate until the model stops or the context window is full.
   const maxTokens = job.maxTokens ?? loaded.contextSize - promptTokens;
 
   return loaded.sequences.use(hooks.signal, async (sequence) => {
-    hooks.onStart?.({ promptTokens });
+    hooks.onStart?.({ promptTokens, truncatedMessages });
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: loaded.chatWrapper });
     const meterBefore = sequence.tokenMeter.getState();
     try {
@@ -66,12 +99,12 @@ export async function runChat(
         ...(grammar ? { grammar } : {}),
       };
       const response = job.functions
-        ? await chat.generateResponse(job.history, {
+        ? await chat.generateResponse(history, {
             ...options,
             grammar: undefined,
             functions: job.functions,
           })
-        : await chat.generateResponse(job.history, options);
+        : await chat.generateResponse(history, options);
       const toolCalls = (response.functionCalls ?? []).map((call) => ({
         name: call.functionName,
         arguments: JSON.stringify(call.params ?? {}),
@@ -82,6 +115,7 @@ export async function runChat(
         toolCalls,
         promptTokens,
         completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
+        truncatedMessages,
       };
     } finally {
       chat.dispose({ disposeSequence: false });
@@ -102,7 +136,7 @@ export async function runCompletion(
   if (promptTokens > limit) throw contextExceeded(promptTokens, limit, "prompt");
 
   return loaded.sequences.use(hooks.signal, async (sequence) => {
-    hooks.onStart?.({ promptTokens });
+    hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
     const completion = new LlamaCompletion({ contextSequence: sequence });
     const meterBefore = sequence.tokenMeter.getState();
     try {
@@ -120,6 +154,7 @@ export async function runCompletion(
         toolCalls: [],
         promptTokens,
         completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
+        truncatedMessages: 0,
       };
     } finally {
       completion.dispose({ disposeSequence: false });

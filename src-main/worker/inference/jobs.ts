@@ -39,6 +39,8 @@ export interface ChatJob extends JobBase {
   maxTokens?: number;
   stop: string[];
   format: OutputFormat;
+  /** When the history outgrows the context: refuse (400), or leave out its oldest messages. */
+  overflow: "error" | "truncate_oldest";
 }
 
 export interface CompletionJob extends JobBase {
@@ -66,6 +68,8 @@ export interface GenerationResult {
   toolCalls: GeneratedToolCall[];
   promptTokens: number;
   completionTokens: number;
+  /** How many of the oldest messages were left out to fit the context (context_overflow). */
+  truncatedMessages: number;
 }
 
 export interface EmbeddingResult {
@@ -77,8 +81,11 @@ export interface EmbeddingResult {
 export interface GenerationHooks {
   /** Aborts the job (the client left, or the engine is shutting down) and frees its sequence. */
   signal: AbortSignal;
-  /** Called once the prompt passed its checks and a sequence is free, just before generating. */
-  onStart?(info: { promptTokens: number }): void;
+  /**
+   * Called once the prompt passed its checks and a sequence is free, just before generating;
+   * `truncatedMessages`: how many of the oldest messages were left out to fit the context.
+   */
+  onStart?(info: { promptTokens: number; truncatedMessages: number }): void;
   /** Each piece of generated text, as it comes. */
   onText?(text: string): void;
 }

@@ -129,6 +129,7 @@ export function chatJobFrom(
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     stop: stopStrings(request.stop),
     format,
+    overflow: request.context_overflow ?? "error",
     ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
   };
 }

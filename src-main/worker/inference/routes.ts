@@ -1,5 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { chatCompletionRequestSchema, completionRequestSchema, embeddingRequestSchema } from "../../contract";
+import {
+  chatCompletionRequestSchema,
+  completionRequestSchema,
+  embeddingRequestSchema,
+  truncatedMessagesHeader,
+} from "../../contract";
 import { AppError, toHttpError } from "../../core/errors";
 import { toAppError } from "../../core/server/errorHandler";
 import type { InferenceEngine } from "./engine";
@@ -85,10 +90,11 @@ async function streamGeneration<Chunk>(
 ): Promise<void> {
   const { signal, release } = clientSignal(reply);
   let sse: SseWriter | undefined;
+  let headers: Record<string, string> = {};
   const open = (): SseWriter => {
     if (sse) return sse;
     reply.hijack();
-    const writer = openSse(reply.raw);
+    const writer = openSse(reply.raw, headers);
     for (const chunk of chunker.start()) writer.send(chunk);
     sse = writer;
     return writer;
@@ -96,7 +102,11 @@ async function streamGeneration<Chunk>(
   try {
     const result = await run({
       signal,
-      onStart: () => void open(),
+      onStart: ({ truncatedMessages }) => {
+        // Never silently: the answer says how much of the conversation it left out.
+        if (truncatedMessages > 0) headers = { [truncatedMessagesHeader]: String(truncatedMessages) };
+        open();
+      },
       onText: (piece) => {
         for (const chunk of chunker.text(piece)) open().send(chunk);
       },
@@ -136,6 +146,8 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
     }
     const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
+    if (result && result.truncatedMessages > 0)
+      reply.header(truncatedMessagesHeader, String(result.truncatedMessages));
     return result && chatCompletionBody(meta, result);
   });
 

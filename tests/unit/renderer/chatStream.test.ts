@@ -37,11 +37,18 @@ describe("the dashboard's chat stream reader", () => {
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
     });
     const text = `data: ${chunk("Hel")}\r\n\r\ndata: ${chunk("lo", "stop")}\r\n\r\ndata: ${usage}\r\n\r\ndata: [DONE]\r\n\r\n`;
-    vi.stubGlobal("fetch", answering([text.slice(0, 17), text.slice(17, 60), text.slice(60)]));
+    const fetched = answering([text.slice(0, 17), text.slice(17, 60), text.slice(60)]);
+    vi.stubGlobal("fetch", fetched);
     const pieces: string[] = [];
     const outcome = await createHttpApi().chat({ model: "m", messages: [] }, (piece) => pieces.push(piece));
     expect(pieces.join("")).toBe("Hello");
-    expect(outcome).toEqual({ finishReason: "stop", completionTokens: 2 });
+    expect(outcome).toEqual({ finishReason: "stop", completionTokens: 2, truncatedMessages: 0 });
+    // A long conversation goes on with its oldest messages left out rather than failing.
+    const [, init] = fetched.mock.calls[0] as unknown as [string, RequestInit];
+    expect(JSON.parse(init.body as string)).toMatchObject({
+      stream: true,
+      context_overflow: "truncate_oldest",
+    });
   });
 
   it("says what the server said when it refuses", async () => {

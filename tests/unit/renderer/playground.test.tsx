@@ -65,6 +65,17 @@ describe("the playground", () => {
     ]);
   });
 
+  it("says when the conversation outgrew the context and its oldest messages were left out", async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 4, truncatedMessages: 3 });
+    renderApp(api, { route: "playground" });
+    await type("Still there?");
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    expect(screen.getByRole("status").textContent).toContain("its 3 oldest messages were left out");
+  });
+
   it("says why a message failed and keeps the question", async () => {
     const api = fakeApi({ models: [ready] });
     api.chat.mockRejectedValue(new ApiError("Model acme/chat-GGUF is busy.", 503, "balancer.overloaded"));
