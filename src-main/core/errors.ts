@@ -16,6 +16,7 @@ export type ErrorCode =
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
+  | "registry.external"
   | "node.not_found"
   | "endpoint.not_found"
   | "endpoint.duplicate"
@@ -101,6 +102,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "balancer.overloaded": 503,
   "serving.paused": 503,
   "settings.read_only": 409,
+  /** A model only an endpoint serves: it goes with the endpoint. */
+  "registry.external": 409,
   "balancer.no_node": 502,
   "inference.context_length_exceeded": 400,
   "inference.unavailable": 503,

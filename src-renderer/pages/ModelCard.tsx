@@ -22,6 +22,8 @@ export function ModelCard({ model }: { model: Model }) {
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const file = fileOf(model);
+  // Listed because an OpenAI-compatible endpoint serves it; nothing here to download or delete.
+  const servedByEndpoint = model.source === "endpoint";
   const summary = summaryOf(model);
   const titleId = useId();
 
@@ -49,39 +51,49 @@ export function ModelCard({ model }: { model: Model }) {
           {summary.tone === "ready" && <IconCheck size={14} />}
           {summary.text}
         </span>
-        <button
-          type="button"
-          className="icon-button icon-button-danger"
-          aria-label={`Delete ${model.name}`}
-          title="Delete"
-          onClick={() => setConfirming(true)}
-        >
-          <IconTrash size={18} />
-        </button>
+        {!servedByEndpoint && (
+          <button
+            type="button"
+            className="icon-button icon-button-danger"
+            aria-label={`Delete ${model.name}`}
+            title="Delete"
+            onClick={() => setConfirming(true)}
+          >
+            <IconTrash size={18} />
+          </button>
+        )}
       </div>
 
-      <dl className="model-facts">
-        {model.repo !== model.name && (
+      {servedByEndpoint ? (
+        <p className="model-facts">
+          Served by {plural(model.nodes.length, "endpoint")} (
+          {model.nodes.map((node) => node.node_name).join(", ")}), not registered here: it comes and goes with
+          {model.nodes.length === 1 ? " it" : " them"} (Nodes page).
+        </p>
+      ) : (
+        <dl className="model-facts">
+          {model.repo !== model.name && (
+            <div>
+              <dt>Repository</dt>
+              <dd>{model.repo}</dd>
+            </div>
+          )}
           <div>
-            <dt>Repository</dt>
-            <dd>{model.repo}</dd>
+            <dt>File</dt>
+            <dd>{file.name}</dd>
           </div>
-        )}
-        <div>
-          <dt>File</dt>
-          <dd>{file.name}</dd>
-        </div>
-        {file.quantization && (
+          {file.quantization && (
+            <div>
+              <dt>Quantization</dt>
+              <dd>{file.quantization}</dd>
+            </div>
+          )}
           <div>
-            <dt>Quantization</dt>
-            <dd>{file.quantization}</dd>
+            <dt>Size</dt>
+            <dd>{file.size}</dd>
           </div>
-        )}
-        <div>
-          <dt>Size</dt>
-          <dd>{file.size}</dd>
-        </div>
-      </dl>
+        </dl>
+      )}
 
       {model.nodes.length === 0 ? (
         <p className="node-states-empty">

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { endpointListSchema, endpointSchema, nodeListSchema } from "../../src-main/contract";
+import { endpointListSchema, endpointSchema, modelListSchema, nodeListSchema } from "../../src-main/contract";
 import { createLogger } from "../../src-main/core/logger";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCore, type TestServer } from "../helpers/startCore";
@@ -96,6 +96,34 @@ describe("POST /v0/endpoints", () => {
     expect(added.text).not.toContain(key);
     expect(logs).toContain("endpoint added");
     expect(logs).not.toContain(key);
+  });
+
+  it("lists the models only it serves with the registered ones, where people look for models", async () => {
+    const added = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: vllm.url, api_key: key },
+    });
+    expect(added.status).toBe(201);
+    const listed = modelListSchema.parse((await server.request("GET", "/v0/models")).body);
+    expect(listed.total).toBe(2);
+    expect(listed.data.map((m) => m.name)).toEqual(["meta/llama-3-8b", "qwen-7b"]);
+    expect(listed.data[0]).toMatchObject({
+      source: "endpoint",
+      ready: true,
+      artifacts: [],
+      nodes: [expect.objectContaining({ node_name: "vllm", node_status: "online", state: "ready" })],
+    });
+    expect((await server.request("GET", "/v0/models?search=qwen")).body.data.map((m: any) => m.name)).toEqual(
+      ["qwen-7b"],
+    );
+    const one = await server.request("GET", "/v0/models/qwen-7b");
+    expect(one.status).toBe(200);
+    expect(one.body.source).toBe("endpoint");
+    // It goes with its endpoint, not on its own.
+    const removed = await server.request("DELETE", "/v0/models/qwen-7b");
+    expect(removed.status).toBe(409);
+    expect(removed.body.error.message).toMatch(/served by endpoint vllm.*llmlb endpoint rm vllm/);
+    const status = await server.request("GET", "/v0/status");
+    expect(status.body.models).toEqual({ total: 2, ready: 2 });
   });
 
   it("accepts a URL already ending in /v1, and one without a key for a server that needs none", async () => {

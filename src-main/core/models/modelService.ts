@@ -86,6 +86,44 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     return model;
   }
 
+  /** The endpoints' entries of a model in its `nodes`. */
+  const endpointStates = (id: string, servers: readonly ExternalServer[]) =>
+    servers.map((server) => ({
+      node_id: server.id,
+      node_name: server.name,
+      node_status: server.online ? ("online" as const) : ("offline" as const),
+      model: id,
+      artifact: null,
+      state: "ready" as const,
+    }));
+
+  /**
+   * Models only endpoints serve (none registered under their id), as listings show them: by id, after
+   * the registered ones; `source: "endpoint"`, no files, the endpoints as their nodes.
+   */
+  function endpointOnly(search?: string): Model[] {
+    const servers = options.external?.servers();
+    if (!servers || servers.size === 0) return [];
+    const needle = search?.toLowerCase();
+    return [...servers]
+      .filter(([id]) => (!needle || id.toLowerCase().includes(needle)) && !models.exists(id))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, listing]) => ({
+        name: id,
+        repo: "",
+        filename: null,
+        revision: "",
+        commit: "",
+        source: "endpoint",
+        display_name: id,
+        size_bytes: 0,
+        created_at: (listing.find((server) => server.online) ?? listing[0]!).createdAt,
+        artifacts: [],
+        ready: listing.some((server) => server.online),
+        nodes: endpointStates(id, listing),
+      }));
+  }
+
   /** A registered model as listings show it, with the endpoints that also serve it. */
   function withExternal(model: Model): Model {
     const servers = options.external?.servers().get(model.name);
@@ -93,17 +131,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     return {
       ...model,
       ready: model.ready || servers.some((server) => server.online),
-      nodes: [
-        ...model.nodes,
-        ...servers.map((server) => ({
-          node_id: server.id,
-          node_name: server.name,
-          node_status: server.online ? ("online" as const) : ("offline" as const),
-          model: model.name,
-          artifact: null,
-          state: "ready" as const,
-        })),
-      ],
+      nodes: [...model.nodes, ...endpointStates(model.name, servers)],
     };
   }
 
@@ -176,16 +204,35 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     list(query) {
       const page = models.list(query);
+      // The registered models come first; the page goes on into those only endpoints serve.
+      const outside = endpointOnly(query.search);
+      const skip = Math.max(0, query.offset - page.total);
+      const room = query.limit - page.models.length;
       return {
-        total: page.total,
+        total: page.total + outside.length,
         limit: query.limit,
         offset: query.offset,
-        data: page.models.map(withExternal),
+        data: [...page.models.map(withExternal), ...outside.slice(skip, skip + Math.max(0, room))],
       };
     },
-    get: (id) => withExternal(requireModel(id)),
+    get(id) {
+      const model = models.get(id);
+      if (model) return withExternal(model);
+      const outside = endpointOnly().find((entry) => entry.name === id);
+      if (outside) return outside;
+      throw notRegistered(id);
+    },
     didYouMean,
     remove(id) {
+      const servers = options.external?.servers().get(id);
+      if (!models.exists(id) && servers) {
+        const names = servers.map((server) => server.name);
+        throw new AppError(
+          "registry.external",
+          `Model ${id} is served by endpoint ${names.join(", ")}, not registered here: it goes when the endpoint does (llmlb endpoint rm ${names[0]}).`,
+          { param: "id" },
+        );
+      }
       if (!models.remove(id)) throw notRegistered(id);
       options.onRegistryChange?.({ id, removed: true });
       log.info({ model: id }, "model removed");
@@ -210,9 +257,12 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       if (!servers || servers.size === 0) return models.counts();
       const summaries = models.listSummaries();
       const servedOutside = (id: string) => servers.get(id)?.some((server) => server.online) ?? false;
+      const outside = endpointOnly();
       return {
-        total: summaries.length,
-        ready: summaries.filter((m) => m.ready || servedOutside(m.id)).length,
+        total: summaries.length + outside.length,
+        ready:
+          summaries.filter((m) => m.ready || servedOutside(m.id)).length +
+          outside.filter((m) => m.ready).length,
       };
     },
     openAiList() {

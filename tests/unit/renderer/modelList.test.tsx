@@ -44,6 +44,23 @@ describe("the model list", () => {
     expect(row.textContent).toContain("Waiting for a node");
   });
 
+  it("shows a model only an endpoint serves as served there, with nothing to delete", async () => {
+    const outside = model("qwen-7b", {
+      repo: "",
+      filename: null,
+      source: "endpoint",
+      display_name: "qwen-7b",
+      artifacts: [],
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: null }, "vllm")],
+    });
+    renderApp(fakeApi({ models: [outside] }));
+    const row = await screen.findByRole("listitem", { name: "qwen-7b" });
+    expect(row.textContent).toContain("Served by 1 endpoint (vllm)");
+    expect(within(row).queryByRole("button", { name: /Delete/ })).toBeNull();
+    expect(row.textContent).not.toContain("File");
+  });
+
   it("marks a ready model and says ready per node", async () => {
     const ready = model("org/ready", {
       ready: true,
