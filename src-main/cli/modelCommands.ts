@@ -32,6 +32,8 @@ export async function addModel(
 
 /** What the dashboard says too: the served file's size, or every file's ("… all") before nodes chose one. */
 function sizeOf(model: ModelList["data"][number]): string {
+  // Served by an endpoint: its files are the endpoint's business.
+  if (model.source === "endpoint") return "-";
   const served = servedArtifact(model);
   return served ? formatBytes(artifactSize(model, served)) : `${formatBytes(model.size_bytes)} all`;
 }

@@ -76,6 +76,10 @@ describe("llmlb endpoint", () => {
       expect.objectContaining({ name: "vllm-2" }),
     ]);
 
+    // What the endpoints serve is among the models, served there.
+    const models = await runCli(["model", "list"], env);
+    expect(models.stdout).toMatch(/^qwen-7b\s+-\s+-\s+yes\s+vllm: ready$/m);
+
     const nodes = await runCli(["node", "list"], env);
     expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+-\s+online\s+2\/2/);
 
