@@ -1,5 +1,6 @@
 import { useId, useState } from "react";
 import { CopyButton } from "../components/CopyButton";
+import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useAppStore } from "../useAppStore";
 
 /** What a user pastes into a shell: the string in single quotes, each `'` closed, escaped and reopened. */
@@ -107,21 +108,7 @@ export function EndpointPage() {
             Try it
           </h2>
           {ready.length > 0 && (
-            <div className="field field-inline">
-              <label htmlFor={selectId}>Model</label>
-              <select
-                id={selectId}
-                className="input"
-                value={model}
-                onChange={(event) => setPicked(event.target.value)}
-              >
-                {ready.map((m) => (
-                  <option key={m.name} value={m.name}>
-                    {m.name}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <ReadyModelSelect id={selectId} models={ready} value={model} onChange={setPicked} />
           )}
         </div>
         {ready.length === 0 && (

@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { IconAlert } from "../components/icons";
+import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useActions, useAppStore } from "../useAppStore";
 
 /** `850 tokens/s`, `120 ms`, `1.2 s`. */
@@ -57,22 +58,13 @@ export function PlaygroundPage() {
       ) : (
         <section className="card playground-card" aria-label="Conversation">
           <div className="playground-bar">
-            <div className="field field-inline">
-              <label htmlFor={`${id}-model`}>Model</label>
-              <select
-                id={`${id}-model`}
-                className="input"
-                value={model}
-                disabled={chatting}
-                onChange={(event) => setPlaygroundModel(event.target.value)}
-              >
-                {ready.map((m) => (
-                  <option key={m.name} value={m.name}>
-                    {m.name}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <ReadyModelSelect
+              id={`${id}-model`}
+              models={ready}
+              value={model}
+              disabled={chatting}
+              onChange={setPlaygroundModel}
+            />
             <button
               type="button"
               className="button"

@@ -22,6 +22,21 @@ async function node(
   return started;
 }
 
+/** A node that has a quarter of `other` (1 GB) and downloads the rest at this speed. */
+async function downloadingOn(name: string, bytesPerSecond: number) {
+  const downloading = await node(name, { ready: [] });
+  await downloading.report([
+    {
+      model: other,
+      artifact: "big-Q4_K_M-00001-of-00003.gguf",
+      state: "downloading",
+      bytes_done: 250e6,
+      bytes_total: 1e9,
+      bytes_per_second: bytesPerSecond,
+    },
+  ]);
+}
+
 /** A fetch for the OpenAI SDK that counts the requests it sends (its retries included). */
 function countingFetch() {
   let count = 0;
@@ -93,17 +108,7 @@ describe("requests the balancer cannot route", () => {
   });
 
   it("a model still downloading is a 503 with Retry-After and its progress", async () => {
-    const downloading = await node("dl", { ready: [] });
-    await downloading.report([
-      {
-        model: other,
-        artifact: "big-Q4_K_M-00001-of-00003.gguf",
-        state: "downloading",
-        bytes_done: 250e6,
-        bytes_total: 1e9,
-        bytes_per_second: 50e6,
-      },
-    ]);
+    await downloadingOn("dl", 50e6);
     const response = await server.request("POST", "/v1/chat/completions", {
       body: { model: other, messages: [] },
     });
@@ -150,17 +155,7 @@ describe("requests the balancer cannot route", () => {
   });
 
   it("a model still downloading: the SDK's retries end within seconds, with the progress", async () => {
-    const downloading = await node("dl", { ready: [] });
-    await downloading.report([
-      {
-        model: other,
-        artifact: "big-Q4_K_M-00001-of-00003.gguf",
-        state: "downloading",
-        bytes_done: 250e6,
-        bytes_total: 1e9,
-        bytes_per_second: 1e6,
-      },
-    ]);
+    await downloadingOn("dl", 1e6);
     const sent = countingFetch();
     const patient = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", fetch: sent.fetch });
     const started = Date.now();

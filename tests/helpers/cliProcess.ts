@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
 import readline from "node:readline";
+import { modelSchema } from "../../src-main/contract";
+import { waitFor } from "./waitFor";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const cliArgs = ["--import", "tsx", path.join(root, "src-main/cli/main.ts")];
@@ -102,4 +104,23 @@ export async function adminRequest<T = any>(
     status: response.status,
     body: (response.status === 204 ? undefined : await response.json()) as T,
   };
+}
+
+/** Registers `model` on a running `llmlb serve` and waits until `nodes` of its workers have it ready. */
+export async function registerAndWaitReady(
+  serverUrl: string,
+  dataDir: string,
+  model: string,
+  nodes = 1,
+): Promise<void> {
+  const registered = await adminRequest(serverUrl, dataDir, "POST", "/v0/models/register", { url: model });
+  if (registered.status !== 201) throw new Error(`registering ${model}: ${JSON.stringify(registered.body)}`);
+  await waitFor(
+    `${model} ready on ${nodes} node(s)`,
+    async () => {
+      const answer = await adminRequest(serverUrl, dataDir, "GET", `/v0/models/${encodeURIComponent(model)}`);
+      return modelSchema.parse(answer.body).nodes.filter((n) => n.state === "ready").length >= nodes;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import {
+  adminRequest,
+  registerAndWaitReady,
+  startServeProcess,
+  type ServeProcess,
+} from "../helpers/cliProcess";
 import { childPids, commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -43,15 +48,7 @@ beforeAll(async () => {
     LLMLB_LOG_LEVEL: "warn",
   });
   client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "not-needed-on-loopback", maxRetries: 0 });
-  expect((await admin("POST", "/v0/models/register", { url: model })).status).toBe(201);
-  await waitFor(
-    "the model ready on both workers",
-    async () => {
-      const m = modelSchema.parse((await admin("GET", `/v0/models/${encodeURIComponent(model)}`)).body);
-      return m.nodes.filter((n) => n.state === "ready").length === 2;
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  );
+  await registerAndWaitReady(serve.url, path.join(temp.path, "data"), model, 2);
 }, 90_000);
 afterAll(async () => {
   await serve?.stop();

@@ -2,13 +2,11 @@ import { once } from "node:events";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { registerAndWaitReady, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { childPids, commandLine, isAlive } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
-import { waitFor } from "../helpers/waitFor";
 
 // Ctrl-C in the terminal that runs `llmlb serve` signals the whole process group: the control plane
 // and its workers alike. The control plane drains; the workers must not stop (or be restarted) under it.
@@ -35,17 +33,7 @@ beforeAll(async () => {
     },
     { ownGroup: true },
   );
-  expect((await adminRequest(serve.url, dataDir, "POST", "/v0/models/register", { url: model })).status).toBe(
-    201,
-  );
-  await waitFor(
-    "the model ready",
-    async () => {
-      const answer = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${encodeURIComponent(model)}`);
-      return modelSchema.parse(answer.body).nodes.some((n) => n.state === "ready");
-    },
-    { timeoutMs: 60_000, intervalMs: 200 },
-  );
+  await registerAndWaitReady(serve.url, dataDir, model);
 }, 90_000);
 afterAll(async () => {
   await serve?.stop();
