@@ -27,8 +27,7 @@ import { workerConfigFromEnv } from "./workerConfig";
  * it finds itself adopted by another parent.
  */
 function onParentGone(stop: (reason: string) => void): void {
-  // A child process's IPC under Node; a utility process's parent port under Electron.
-  if (!process.send && !parentPortOf(process)) return;
+  if (!supervised()) return;
   const parent = process.ppid;
   if ((process.send && !process.connected) || parent === 1) return stop("control plane gone");
   if (process.send) process.once("disconnect", () => stop("control plane gone"));
@@ -39,6 +38,11 @@ function onParentGone(stop: (reason: string) => void): void {
 interface ParentPort {
   on(event: "message", listener: (event: { data: unknown }) => void): void;
   postMessage(message: unknown): void;
+}
+
+/** Started by a supervisor: a child process's IPC under Node, a utility process's parent port under Electron. */
+function supervised(): boolean {
+  return Boolean(process.send) || parentPortOf(process) !== undefined;
 }
 
 /** Electron's `process.parentPort` in a utility process; undefined under plain Node. */
@@ -75,7 +79,7 @@ function tellParent(report: WorkerReport): boolean {
 async function runProbe(): Promise<void> {
   // Ctrl-C in a terminal reaches the probe too: its supervisor ends it (a probe killed early would
   // read as "no GPU" and start a CPU worker while the app quits).
-  if (process.send || parentPortOf(process)) process.on("SIGINT", () => undefined);
+  if (supervised()) process.on("SIGINT", () => undefined);
   const report: WorkerReport = { type: "devices", devices: await probeDevices() };
   if (!tellParent(report)) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -155,7 +159,7 @@ async function runNode(): Promise<void> {
   process.once("SIGTERM", () => stop("SIGTERM"));
   // Ctrl-C in a terminal reaches the whole process group. A supervised node leaves its stopping to
   // the control plane, which first lets running requests finish; started by hand, it stops.
-  if (process.send || parentPortOf(process))
+  if (supervised())
     process.on("SIGINT", () => log.info("SIGINT: the control plane stops this node when it quits"));
   else process.once("SIGINT", () => stop("SIGINT"));
   onParentGone(stop);

@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe("Ctrl-C on llmlb serve", () => {
-  it("lets a running stream finish, stops the workers without restarting them, and exits 0", async () => {
+  it("lets a running stream finish (a second signal meanwhile changes nothing), stops the workers without restarting them, and exits 0", async () => {
     const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
     expect(workers).toHaveLength(1);
     const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
@@ -60,6 +60,8 @@ describe("Ctrl-C on llmlb serve", () => {
     for await (const chunk of stream) {
       // The whole group, as a terminal's Ctrl-C: the control plane and its worker.
       if (chunks++ === 0) process.kill(-serve.child.pid!, "SIGINT");
+      // A second signal during the drain (a process manager's SIGTERM, a second Ctrl-C) changes nothing.
+      if (chunks === 20) serve.child.kill("SIGTERM");
       finish = chunk.choices[0]?.finish_reason ?? finish;
     }
     expect(finish).toBe("length");
@@ -67,6 +69,7 @@ describe("Ctrl-C on llmlb serve", () => {
     const [code] = await exited;
     expect(code).toBe(0);
     expect(serve.logs()).not.toMatch(/restarting/);
+    expect(serve.logs()).toMatch(/already shutting down/);
     expect(workers.filter(isAlive)).toEqual([]);
   });
 });

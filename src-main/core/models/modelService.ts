@@ -97,32 +97,31 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       state: "ready" as const,
     }));
 
-  /**
-   * Models only endpoints serve (none registered under their id), as listings show them: by id, after
-   * the registered ones; `source: "endpoint"`, no files, the endpoints as their nodes.
-   */
-  function endpointOnly(search?: string): Model[] {
+  /** Models only endpoints serve (none registered under their id), by id, with the endpoints listing each. */
+  function endpointOnly(search?: string): [string, readonly ExternalServer[]][] {
     const servers = options.external?.servers();
     if (!servers || servers.size === 0) return [];
     const needle = search?.toLowerCase();
     return [...servers]
       .filter(([id]) => (!needle || id.toLowerCase().includes(needle)) && !models.exists(id))
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([id, listing]) => ({
-        name: id,
-        repo: "",
-        filename: null,
-        revision: "",
-        commit: "",
-        source: "endpoint",
-        display_name: id,
-        size_bytes: 0,
-        created_at: (listing.find((server) => server.online) ?? listing[0]!).createdAt,
-        artifacts: [],
-        ready: listing.some((server) => server.online),
-        nodes: endpointStates(id, listing),
-      }));
+      .sort(([a], [b]) => (a < b ? -1 : 1));
   }
+
+  /** A model only endpoints serve, as listings show it: `source: "endpoint"`, no files, its endpoints as its nodes. */
+  const endpointModel = (id: string, listing: readonly ExternalServer[]): Model => ({
+    name: id,
+    repo: "",
+    filename: null,
+    revision: "",
+    commit: "",
+    source: "endpoint",
+    display_name: id,
+    size_bytes: 0,
+    created_at: (listing.find((server) => server.online) ?? listing[0]!).createdAt,
+    artifacts: [],
+    ready: listing.some((server) => server.online),
+    nodes: endpointStates(id, listing),
+  });
 
   /** A registered model as listings show it, with the endpoints that also serve it. */
   function withExternal(model: Model): Model {
@@ -212,14 +211,17 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         total: page.total + outside.length,
         limit: query.limit,
         offset: query.offset,
-        data: [...page.models.map(withExternal), ...outside.slice(skip, skip + Math.max(0, room))],
+        data: [
+          ...page.models.map(withExternal),
+          ...outside.slice(skip, skip + Math.max(0, room)).map(([id, listing]) => endpointModel(id, listing)),
+        ],
       };
     },
     get(id) {
       const model = models.get(id);
       if (model) return withExternal(model);
-      const outside = endpointOnly().find((entry) => entry.name === id);
-      if (outside) return outside;
+      const listing = options.external?.servers().get(id);
+      if (listing) return endpointModel(id, listing);
       throw notRegistered(id);
     },
     didYouMean,
@@ -262,7 +264,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         total: summaries.length + outside.length,
         ready:
           summaries.filter((m) => m.ready || servedOutside(m.id)).length +
-          outside.filter((m) => m.ready).length,
+          outside.filter(([id]) => servedOutside(id)).length,
       };
     },
     openAiList() {

@@ -1,5 +1,5 @@
 import type { Logger } from "../logger";
-import type { WorkerExit, WorkerLauncher } from "./workerLauncher";
+import { describeExit, type WorkerLauncher } from "./workerLauncher";
 import { workerReportSchema } from "./workerMessages";
 import { noDevices, type DetectedDevices } from "./workerPlan";
 
@@ -15,13 +15,6 @@ export interface DeviceDetection {
 /** The probe's last lines of output are kept to say why it failed. */
 const keptLines = 20;
 
-const describeExit = (exit: WorkerExit) => (exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`);
-
-/**
- * Asks a short-lived worker which accelerators node-llama-cpp finds, so the control plane never
- * loads llama.cpp itself. The probe answers over its parent channel and waits to be ended; any
- * failure means CPU only, with a warning.
- */
 export interface DetectDevicesOptions {
   /** How long the probe may take. Default: 60000 ms (a first CUDA start can be slow). */
   timeoutMs?: number;
@@ -29,6 +22,11 @@ export interface DetectDevicesOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Asks a short-lived worker which accelerators node-llama-cpp finds, so the control plane never
+ * loads llama.cpp itself. The probe answers over its parent channel and waits to be ended; any
+ * failure means CPU only, with a warning.
+ */
 export async function detectDevices(
   launcher: WorkerLauncher,
   log: Logger,

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock";
 import type { Logger } from "../logger";
-import type { WorkerLauncher, WorkerProcess } from "./workerLauncher";
+import { describeExit, type WorkerLauncher, type WorkerProcess } from "./workerLauncher";
 import type { WorkerSpec } from "./workerPlan";
 
 /**
@@ -117,7 +117,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const ranFor = clock.now() - startedAt;
       worker.crashesInARow = ranFor >= stableAfter ? 1 : worker.crashesInARow + 1;
       const delay = Math.min(maxDelay, baseDelay * 2 ** (worker.crashesInARow - 1));
-      const lastExit = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+      const lastExit = describeExit(exit);
       worker.state = { type: "backoff", until: clock.now() + delay, lastExit };
       workerLog.warn({ lastExit, restartInMs: delay }, "worker exited; restarting");
       worker.timer = setTimeout(() => {

@@ -7,6 +7,10 @@ export interface WorkerExit {
   signal: NodeJS.Signals | null;
 }
 
+/** `signal SIGKILL`, `exit code 1`: how a worker ended, for logs and messages. */
+export const describeExit = (exit: WorkerExit) =>
+  exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+
 /** A running worker process, whatever started it. */
 export interface WorkerProcess {
   /** The process id, read when asked: undefined until the process has spawned (Electron's utility

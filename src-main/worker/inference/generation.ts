@@ -36,26 +36,38 @@ function fitHistory(
   loaded: LoadedModel,
   job: ChatJob,
 ): { history: ChatJob["history"]; promptTokens: number; truncatedMessages: number } {
-  let history = job.history;
-  let promptTokens = loaded.countChatPromptTokens(history, job.functions);
+  const whole = loaded.countChatPromptTokens(job.history, job.functions);
   if (job.overflow === "error") {
-    if (promptTokens >= loaded.contextSize)
-      throw contextExceeded(promptTokens, loaded.contextSize, "messages", truncationHint);
-    return { history, promptTokens, truncatedMessages: 0 };
+    if (whole >= loaded.contextSize)
+      throw contextExceeded(whole, loaded.contextSize, "messages", truncationHint);
+    return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
   }
   // Room for the answer: what was asked for, else a quarter of the context (at most 512 tokens).
   const reserve = Math.min(job.maxTokens ?? 512, Math.floor(loaded.contextSize / 4));
   const limit = loaded.contextSize - reserve;
-  let truncatedMessages = 0;
-  while (promptTokens > limit) {
-    const oldest = history.findIndex((item) => item.type !== "system");
-    // The last message asked, and the model turn to generate, always stay.
-    if (oldest < 0 || oldest >= history.length - 2) throw contextExceeded(promptTokens, limit, "messages");
-    history = history.filter((_, index) => index !== oldest);
-    truncatedMessages++;
-    promptTokens = loaded.countChatPromptTokens(history, job.functions);
+  if (whole <= limit) return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
+  // What may go, oldest first: every message but the system ones, the last one asked and the model
+  // turn to generate.
+  const droppable = job.history
+    .map((item, index) => (item.type !== "system" && index < job.history.length - 2 ? index : -1))
+    .filter((index) => index >= 0);
+  const without = (count: number) => {
+    const dropped = new Set(droppable.slice(0, count));
+    const history = job.history.filter((_, index) => !dropped.has(index));
+    return { history, promptTokens: loaded.countChatPromptTokens(history, job.functions) };
+  };
+  // Leaving out more never makes the prompt longer: the fewest that fit, in a few tokenizer passes
+  // rather than one a message.
+  const all = without(droppable.length);
+  if (all.promptTokens > limit) throw contextExceeded(all.promptTokens, limit, "messages");
+  let [low, high, fits] = [1, droppable.length, all];
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    const attempt = without(middle);
+    if (attempt.promptTokens <= limit) [high, fits] = [middle, attempt];
+    else low = middle + 1;
   }
-  return { history, promptTokens, truncatedMessages };
+  return { ...fits, truncatedMessages: high };
 }
 
 function samplerOptions(sampling: SamplingOptions) {
