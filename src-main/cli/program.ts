@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
+import { aliasModel, setModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
@@ -25,12 +26,38 @@ function wholeNumber(value: string): string {
   return value;
 }
 
-/** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
+/** A whole number from `min` up, or the word that puts the setting back to its default. */
+function numberOr<Word extends string>(word: Word, min: number) {
+  return (value: string): number | Word => {
+    if (value === word) return word;
+    if (!/^\d+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`must be ${word} or a whole number from ${min}`);
+    return Number(value);
+  };
+}
+
+function overflowMode(value: string): "error" | "truncate_oldest" {
+  if (value !== "error" && value !== "truncate_oldest")
+    throw new InvalidArgumentError("must be error or truncate_oldest");
+  return value;
+}
+
+function nodeNames(value: string): string[] | "any" {
+  if (value === "any") return "any";
+  const names = value
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError("must be any or node names separated by commas");
+  return names;
+}
+
 /** A repeatable option: each use adds to the list. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
   const program = new Command("llmlb")
     .description("Local OpenAI-compatible service across this machine's GPUs.")
@@ -128,6 +155,31 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .alias("remove")
     .description("remove a registered model")
     .action((id: string) => removeModel(client(), id, io));
+  model
+    .command("set <id>")
+    .description("show a model's settings, or change them (nodes apply them at its next load)")
+    .option(
+      "--context <tokens>",
+      "context size per request, or auto (what the model and memory allow)",
+      numberOr("auto", 128),
+    )
+    .option(
+      "--overflow <mode>",
+      "when a conversation outgrows the context: error or truncate_oldest",
+      overflowMode,
+    )
+    .option("--parallel <n>", "requests a node runs at once for it, or auto", numberOr("auto", 1))
+    .option("--ttl <seconds>", "unload after this long idle, or default (10 min)", numberOr("default", 1))
+    .option("--nodes <names>", "only these nodes serve it (comma-separated), or any", nodeNames)
+    .action((id: string, options) => setModel(client(), id, options, io));
+  model
+    .command("alias <id> <alias>")
+    .description("give a model another name, e.g. qwen or org/repo:Q4_K_M")
+    .action((id: string, alias: string) => aliasModel(client(), id, alias, io));
+  model
+    .command("unalias <alias>")
+    .description("remove an alias (the model stays)")
+    .action((alias: string) => unaliasModel(client(), alias, io));
 
   const node = program
     .command("node")

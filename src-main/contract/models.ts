@@ -27,6 +27,71 @@ export const registerRequestSchema = z.union([
 ]);
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
+/**
+ * How nodes run a model. `null` means "the node decides": the largest context the model and memory
+ * allow, the node's parallel sequences, its idle time.
+ */
+export const modelSettingsSchema = z.object({
+  /** Tokens one request may hold (prompt and answer); at most what the model was trained on. */
+  context_size: z.number().int().min(128).max(1_048_576).nullable(),
+  /** When a conversation outgrows the context: refuse (400), or leave out its oldest messages. A request's `context_overflow` overrides. */
+  context_overflow: z.enum(["error", "truncate_oldest"]),
+  /** Requests a node runs at once for this model (sequences of its context); fewer when memory is short. */
+  parallel: z.number().int().min(1).max(64).nullable(),
+  /** Seconds the model stays loaded with no request. A request's `ttl` overrides. */
+  idle_ttl_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .nullable(),
+  /** Names of the nodes that may serve it (one GPU's worker, a joined machine); empty: every node. */
+  nodes: z.array(z.string().min(1).max(128)).max(64),
+});
+export type ModelSettings = z.infer<typeof modelSettingsSchema>;
+
+export const defaultModelSettings: ModelSettings = {
+  context_size: null,
+  context_overflow: "error",
+  parallel: null,
+  idle_ttl_seconds: null,
+  nodes: [],
+};
+
+/** `PATCH /v0/models/{id}`: the settings to change; `null` puts one back to its default. */
+export const modelSettingsPatchSchema = z.strictObject({
+  settings: z
+    .strictObject({
+      context_size: modelSettingsSchema.shape.context_size.optional(),
+      context_overflow: modelSettingsSchema.shape.context_overflow.nullable().optional(),
+      parallel: modelSettingsSchema.shape.parallel.optional(),
+      idle_ttl_seconds: modelSettingsSchema.shape.idle_ttl_seconds.optional(),
+      nodes: modelSettingsSchema.shape.nodes.nullable().optional(),
+    })
+    .refine((patch) => Object.keys(patch).length > 0, "Name at least one setting to change."),
+});
+export type ModelSettingsPatch = z.infer<typeof modelSettingsPatchSchema>["settings"];
+
+/** Another name a model answers to in `/v1` requests and the management API, like Ollama's `name:tag`. */
+export const aliasNameSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/,
+    "An alias starts with a letter or digit and holds only letters, digits and . _ : / @ + -",
+  );
+
+/** `POST /v0/aliases`. */
+export const aliasRequestSchema = z.strictObject({
+  alias: aliasNameSchema,
+  model: z.string().min(1).max(1300),
+});
+export type AliasRequest = z.infer<typeof aliasRequestSchema>;
+
+export const aliasSchema = z.object({ alias: z.string(), model: z.string() });
+export type Alias = z.infer<typeof aliasSchema>;
+
 export const modelSchema = z.object({
   name: z.string(),
   repo: z.string(),
@@ -41,6 +106,9 @@ export const modelSchema = z.object({
   ready: z.boolean(),
   /** Each node's state of this model (download progress, readiness, errors). */
   nodes: z.array(modelOnNodeSchema),
+  /** Other names it answers to. */
+  aliases: z.array(z.string()),
+  settings: modelSettingsSchema,
 });
 export type Model = z.infer<typeof modelSchema>;
 

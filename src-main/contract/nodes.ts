@@ -67,6 +67,8 @@ export const loadedModelSchema = z.object({
   /** Parallel sequences the node runs for it, and how many are generating now. */
   sequences: z.number().int().nonnegative(),
   busy: z.number().int().nonnegative(),
+  /** Tokens one request may hold, as loaded (absent from nodes older than this field). */
+  context_size: z.number().int().positive().optional(),
 });
 export type LoadedModel = z.infer<typeof loadedModelSchema>;
 

@@ -190,6 +190,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child({ module: "models" }),
     hubEndpoint: config.hubEndpoint,
     external: endpoints,
+    nodeNames: () => workerNodes.list().data.map((node) => node.name),
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: (change) => {
       nodes.notifySync();

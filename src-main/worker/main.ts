@@ -16,6 +16,7 @@ import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";
 import { createNodeAgent, type NodeAgent } from "./nodeAgent";
 import { createInferenceEngine } from "./inference/engine";
+import { modelTargetOf } from "./inference/modelTarget";
 import { registerInferenceRoutes } from "./inference/routes";
 import { createNodeServer } from "./nodeServer";
 import { probeDevices } from "./probeDevices";
@@ -112,8 +113,8 @@ async function runNode(): Promise<void> {
       registerInferenceRoutes(app, {
         engine,
         resolveModel: (modelId) => {
-          const modelPath = started.agent?.readyModelPath(modelId);
-          return modelPath ? { path: modelPath } : undefined;
+          const ready = started.agent?.readyModel(modelId);
+          return ready && modelTargetOf(ready.path, ready.settings);
         },
       }),
   });
@@ -127,12 +128,16 @@ async function runNode(): Promise<void> {
     memory,
     ledger,
     nodeUrl: `http://${advertised.includes(":") ? `[${advertised}]` : advertised}:${port}`,
+    // One entry per model: models registered twice for one file share one load.
     loaded: () =>
-      engine.loaded().map((entry) => ({
-        model: entry.model,
-        sequences: entry.sequences,
-        busy: Math.min(entry.activeRequests, entry.sequences),
-      })),
+      engine.loaded().flatMap((entry) =>
+        entry.models.map((model) => ({
+          model,
+          sequences: entry.sequences,
+          busy: Math.min(entry.activeRequests, entry.sequences),
+          ...(entry.contextSize !== undefined ? { context_size: entry.contextSize } : {}),
+        })),
+      ),
     onModelDropped: (modelPath) => engine.unload(modelPath),
   });
   started.agent = agent;

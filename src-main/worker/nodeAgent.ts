@@ -1,4 +1,4 @@
-import type { LoadedModel, Model, NodeModelState } from "../contract";
+import type { LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
 import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
@@ -18,7 +18,10 @@ export interface NodeAgentOptions {
   nodeUrl: string;
   /** Models held in memory now, reported by heartbeat. Default: none. */
   loaded?: () => LoadedModel[];
-  /** A ready model was deleted from the registry: unload it before its files go. Default: nothing. */
+  /**
+   * A ready model was deleted from the registry, pinned to other nodes, or its settings changed:
+   * unload it (before its files go). Default: nothing.
+   */
   onModelDropped?: (path: string) => Promise<unknown>;
 }
 
@@ -35,8 +38,8 @@ export interface NodeAgent {
    * again at once, since a missing or wrong token is the usual reason.
    */
   setHfToken(token: string | undefined): void;
-  /** The local GGUF of a model this node has ready, for inference. */
-  readyModelPath(modelId: string): string | undefined;
+  /** A model this node has ready, for inference: its local GGUF and its settings. */
+  readyModel(modelId: string): { path: string; settings: ModelSettings } | undefined;
   /** Stops timers and aborts the download in progress; its partial file stays for next time. */
   dispose(): Promise<void>;
 }
@@ -48,6 +51,11 @@ interface Tracked {
   path?: string;
   failures: number;
   retryAt: number;
+}
+
+/** Whether a model must be loaded again for new settings (its context or sequences differ). */
+function loadChanged(before: ModelSettings, after: ModelSettings): boolean {
+  return before.context_size !== after.context_size || before.parallel !== after.parallel;
 }
 
 /** After a failure, wait 15 s, doubling up to 10 min, before trying a model again. */
@@ -151,10 +159,14 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     }
   }
 
+  /** Whether this node serves `model`: every node does, unless it is pinned to others. */
+  const servesHere = (model: Model) =>
+    model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name);
+
   async function sync(): Promise<void> {
     if (!nodeId) return;
     const models = await client.listModels();
-    const registered = new Map(models.map((model) => [model.name, model]));
+    const registered = new Map(models.filter(servesHere).map((model) => [model.name, model]));
     for (const [id, entry] of tracked) {
       if (registered.has(id)) continue;
       tracked.delete(id);
@@ -164,10 +176,21 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         await current.done;
       }
       if (entry.path) await options.onModelDropped?.(entry.path);
-      log.info({ model: id }, "model deleted from the registry");
+      // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
+      log.info(
+        { model: id },
+        models.some((model) => model.name === id)
+          ? "model pinned to other nodes"
+          : "model deleted from the registry",
+      );
     }
-    for (const model of models) {
+    for (const model of registered.values()) {
       const entry = tracked.get(model.name);
+      if (entry && entry.path && loadChanged(entry.model.settings, model.settings)) {
+        // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
+        await options.onModelDropped?.(entry.path);
+      }
+      if (entry) entry.model = model;
       if (!entry) {
         tracked.set(model.name, {
           model,
@@ -316,9 +339,11 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       void work();
     },
     states: () => [...tracked.values()].map((entry) => entry.state),
-    readyModelPath(modelId) {
+    readyModel(modelId) {
       const entry = tracked.get(modelId);
-      return entry?.state.state === "ready" ? entry.path : undefined;
+      return entry?.state.state === "ready" && entry.path
+        ? { path: entry.path, settings: entry.model.settings }
+        : undefined;
     },
     async dispose() {
       stopped.abort();

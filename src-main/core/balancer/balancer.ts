@@ -176,6 +176,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     throw unavailableError(registered, {
       nodesKnown: known.length,
       nodesOnline: known.filter((node) => node.status === "online").length,
+      onlineNodeNames: known.filter((node) => node.status === "online").map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
     });
   }
@@ -357,7 +358,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
             { retryAfter: 5 },
           );
         }
-        const model = modelOf(body.json);
+        const named = modelOf(body.json);
+        const model = models.resolveName(named);
+        // An alias: nodes and endpoints know the model by its id, which the answer then names (as
+        // OpenAI's answers name the dated model an alias stands for).
+        if (model !== named) {
+          body.raw = Buffer.from(JSON.stringify({ ...(body.json as object), model }));
+        }
         status = await route(request, reply, path, model, started);
         label = model;
       } catch (error) {
@@ -366,7 +373,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         // paused, no model was looked up: those stay unknown).
         const checked =
           status !== 404 && status !== 400 && !(isAppError(error) && error.code === "serving.paused");
-        if (checked) label = (body.json as { model?: string }).model ?? label;
+        if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
         throw error;
       } finally {
         options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);

@@ -10,6 +10,8 @@ export interface UnavailableContext {
   nodesOnline: number;
   /** Local workers are starting or running, so a node will come. */
   workersExpected: boolean;
+  /** Names of the nodes online now. */
+  onlineNodeNames: string[];
 }
 
 /** A transient state: a client's retry after this many seconds may succeed (two SDK retries stay short). */
@@ -66,6 +68,15 @@ export function unavailableError(model: Model, context: UnavailableContext): App
         "no node has joined it. Start it with --workers auto, or run `llmlb node --join` on a machine " +
         "with a GPU, or add an OpenAI-compatible endpoint (`llmlb endpoint add`).",
       { param: "model", retryable: false },
+    );
+  }
+  const pinned = model.settings.nodes;
+  if (pinned.length > 0 && !pinned.some((name) => context.onlineNodeNames.includes(name))) {
+    return new AppError(
+      "model.unavailable",
+      `Model ${id} is pinned to ${pinned.join(", ")}, and ${pinned.length === 1 ? "it is not" : "none of them is"} online. ` +
+        `Start ${pinned.length === 1 ? "it" : "one"} again, or let other nodes serve it (llmlb model set ${id} --nodes any).`,
+      { param: "model", retryAfter: shortWait },
     );
   }
   const why =

@@ -1,11 +1,16 @@
-import type {
-  Manifest,
-  Model,
-  ModelList,
-  ModelListQuery,
-  OpenAiModelList,
-  RegisterRequest,
-  RegisterResponse,
+import {
+  defaultModelSettings,
+  type Alias,
+  type AliasRequest,
+  type Manifest,
+  type Model,
+  type ModelSettings,
+  type ModelSettingsPatch,
+  type ModelList,
+  type ModelListQuery,
+  type OpenAiModelList,
+  type RegisterRequest,
+  type RegisterResponse,
 } from "../../contract";
 import type { Clock } from "../clock";
 import { AppError } from "../errors";
@@ -32,6 +37,8 @@ export interface ModelServiceOptions {
   onRegistryChange?: (change: { id: string; removed: boolean }) => void;
   /** Models OpenAI-compatible endpoints serve, registered or not. Default: none. */
   external?: ExternalModels;
+  /** Names of the worker nodes known, which settings may pin models to. Default: none. */
+  nodeNames?: () => string[];
 }
 
 /** An endpoint that lists a model. */
@@ -55,6 +62,13 @@ export interface ModelService {
   /** " Did you mean `org/Repo`? …" when a registered id differs from `id` only in case; else "". */
   didYouMean(id: string): string;
   remove(id: string): void;
+  /** Changes a model's settings (named by id or alias); nodes pick them up on their next sync. */
+  updateSettings(id: string, patch: ModelSettingsPatch): Model;
+  addAlias(request: AliasRequest): Alias;
+  removeAlias(alias: string): Alias;
+  aliases(): Alias[];
+  /** The registered id `name` stands for: the model an alias names, else `name` itself. */
+  resolveName(name: string): string;
   manifest(id: string): Manifest;
   openAiList(): OpenAiModelList;
   count(): number;
@@ -66,9 +80,29 @@ function modelIdOf(reference: { repo: string; filename?: string }): string {
   return reference.filename ? `${reference.repo}/${reference.filename}` : reference.repo;
 }
 
+/** The settings after `patch`: a null puts a setting back to its default. */
+function patched(settings: ModelSettings, patch: ModelSettingsPatch): ModelSettings {
+  const next = { ...settings };
+  for (const [key, value] of Object.entries(patch) as [keyof ModelSettings, unknown][]) {
+    if (value === undefined) continue;
+    (next as Record<string, unknown>)[key] = value ?? defaultModelSettings[key];
+  }
+  return next;
+}
+
 export function createModelService(options: ModelServiceOptions): ModelService {
   const { models, metadata, clock, log } = options;
   let openAiCache: { version: number; list: OpenAiModelList } | undefined;
+  // The balancer resolves names on every request: aliases are read once per registry version.
+  let aliasCache: { version: number; byAlias: Map<string, string> } | undefined;
+
+  function resolveName(name: string): string {
+    if (aliasCache?.version !== models.version()) {
+      const version = models.version();
+      aliasCache = { version, byAlias: new Map(models.aliases().map((entry) => [entry.alias, entry.model])) };
+    }
+    return aliasCache.byAlias.get(name) ?? name;
+  }
 
   const notRegistered = (id: string) =>
     new AppError("registry.not_found", `Model ${id} is not registered.${didYouMean(id)}`, { param: "id" });
@@ -81,7 +115,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   }
 
   function requireModel(id: string): Model {
-    const model = models.get(id);
+    const model = models.get(resolveName(id));
     if (!model) throw notRegistered(id);
     return model;
   }
@@ -121,6 +155,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     artifacts: [],
     ready: listing.some((server) => server.online),
     nodes: endpointStates(id, listing),
+    aliases: [],
+    settings: defaultModelSettings,
   });
 
   /** A registered model as listings show it, with the endpoints that also serve it. */
@@ -183,11 +219,23 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         createdAt: new Date(clock.now()).toISOString(),
         artifacts,
       });
+      const warnings = selection.warnings;
+      // `org/repo:Q4_K_M` keeps answering to the name it was added by, as in Ollama.
+      const tagName = reference.quantization ? `${reference.repo}:${reference.quantization}` : undefined;
+      let registered = model;
+      if (tagName && tagName !== id) {
+        const taken = models.aliasTarget(tagName);
+        if (taken === undefined) {
+          models.addAlias(tagName, id, model.created_at);
+          registered = models.get(id)!;
+        } else {
+          warnings.push(`${tagName} already names ${taken}, so it does not name this model too.`);
+        }
+      }
       log.info(
         { model: id, commit: repo.commit, artifacts: artifacts.length, stale: Boolean(stale) },
         "model registered",
       );
-      const warnings = selection.warnings;
       const tooLarge = tooLargeWarning(artifacts, options.largestNodeMemory?.());
       if (tooLarge) warnings.push(tooLarge);
       options.onRegistryChange?.({ id, removed: false });
@@ -195,7 +243,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
       }
       return {
-        ...model,
+        ...registered,
         status: "registered",
         warnings,
         ...(stale ? { stale: { age_seconds: stale.ageSeconds } } : {}),
@@ -218,7 +266,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       };
     },
     get(id) {
-      const model = models.get(id);
+      const model = models.get(resolveName(id));
       if (model) return withExternal(model);
       const listing = options.external?.servers().get(id);
       if (listing) return endpointModel(id, listing);
@@ -235,10 +283,55 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           { param: "id" },
         );
       }
+      const aliasOf = models.aliasTarget(id);
+      if (aliasOf !== undefined) {
+        throw new AppError(
+          "registry.not_found",
+          `${id} is an alias of ${aliasOf}: remove the alias with \`llmlb model unalias ${id}\`, or the model with \`llmlb model rm ${aliasOf}\`.`,
+          { param: "id" },
+        );
+      }
       if (!models.remove(id)) throw notRegistered(id);
       options.onRegistryChange?.({ id, removed: true });
       log.info({ model: id }, "model removed");
     },
+    updateSettings(name, patch) {
+      const model = requireModel(name);
+      const settings = patched(model.settings, patch);
+      if (patch.nodes) {
+        const known = options.nodeNames?.() ?? [];
+        const unknown = patch.nodes.filter((node) => !known.includes(node));
+        if (unknown.length > 0) {
+          throw new AppError(
+            "input.invalid",
+            `No worker node is named ${unknown.join(", ")}. ${known.length > 0 ? `Nodes: ${known.join(", ")}.` : "No worker node has registered yet."}`,
+            { param: "settings.nodes" },
+          );
+        }
+      }
+      models.saveSettings(model.name, settings);
+      log.info({ model: model.name, settings }, "model settings changed");
+      options.onRegistryChange?.({ id: model.name, removed: false });
+      return withExternal(models.get(model.name)!);
+    },
+    addAlias({ alias, model: name }) {
+      const model = requireModel(name);
+      models.addAlias(alias, model.name, new Date(clock.now()).toISOString());
+      log.info({ model: model.name, alias }, "alias added");
+      options.onRegistryChange?.({ id: model.name, removed: false });
+      return { alias, model: model.name };
+    },
+    removeAlias(alias) {
+      const modelId = models.removeAlias(alias);
+      if (modelId === undefined) {
+        throw new AppError("registry.not_found", `No model has the alias ${alias}.`, { param: "alias" });
+      }
+      log.info({ model: modelId, alias }, "alias removed");
+      options.onRegistryChange?.({ id: modelId, removed: false });
+      return { alias, model: modelId };
+    },
+    aliases: () => models.aliases(),
+    resolveName,
     manifest(id) {
       const model = requireModel(id);
       return {

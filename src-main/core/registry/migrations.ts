@@ -83,4 +83,15 @@ export const migrations: readonly string[] = [
     created_at       TEXT NOT NULL
   ) STRICT;
   `,
+  // Per-model settings (JSON, only what differs from the defaults) and other names for models.
+  `
+  ALTER TABLE models ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+
+  CREATE TABLE model_aliases (
+    alias       TEXT PRIMARY KEY,
+    model_id    TEXT NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+    created_at  TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX model_aliases_by_model ON model_aliases (model_id);
+  `,
 ];

@@ -1,4 +1,13 @@
-import type { Artifact, ArtifactFormat, Model, ModelOnNode } from "../../contract";
+import {
+  defaultModelSettings,
+  modelSettingsSchema,
+  type Alias,
+  type Artifact,
+  type ArtifactFormat,
+  type Model,
+  type ModelOnNode,
+  type ModelSettings,
+} from "../../contract";
 import { AppError } from "../errors";
 import { toNodeModelState, type NodeModelRow } from "./nodeModelRows";
 import type { Db } from "./openDatabase";
@@ -38,6 +47,16 @@ export interface ModelRepository {
    */
   version(): number;
   remove(id: string): boolean;
+  /** Saves a model's settings; false if it is not registered. */
+  saveSettings(id: string, settings: ModelSettings): boolean;
+  /** Names `modelId` by `alias` too; `registry.duplicate` if a model or alias already has that name. */
+  addAlias(alias: string, modelId: string, createdAt: string): void;
+  /** Removes an alias; the model it named, or undefined if there was none. */
+  removeAlias(alias: string): string | undefined;
+  /** Every alias and the model it names. */
+  aliases(): Alias[];
+  /** The model an alias names, if `name` is one. */
+  aliasTarget(name: string): string | undefined;
   count(): number;
   /** Registered models, and how many of them are ready. */
   counts(): { total: number; ready: number };
@@ -53,6 +72,7 @@ interface ModelRow {
   display_name: string;
   size_bytes: number;
   created_at: string;
+  settings: string;
   ready: number;
 }
 
@@ -70,6 +90,28 @@ export function duplicateModel(id: string): AppError {
   return new AppError("registry.duplicate", `Model ${id} is already registered.`, { param: "id" });
 }
 
+function nameTakenByAlias(name: string, modelId: string): AppError {
+  return new AppError(
+    "registry.duplicate",
+    `${name} is already an alias of ${modelId}; remove it first (llmlb model unalias ${name}).`,
+    { param: "alias" },
+  );
+}
+
+/** Stored as only what differs from the defaults, so new defaults reach models nobody configured. */
+function parseSettings(json: string): ModelSettings {
+  const stored = modelSettingsSchema.partial().safeParse(JSON.parse(json));
+  return { ...defaultModelSettings, ...(stored.success ? stored.data : {}) };
+}
+
+function storedSettings(settings: ModelSettings): string {
+  const changed = Object.entries(settings).filter(
+    ([key, value]) =>
+      JSON.stringify(value) !== JSON.stringify(defaultModelSettings[key as keyof ModelSettings]),
+  );
+  return JSON.stringify(Object.fromEntries(changed));
+}
+
 // A model is ready while at least one online node has it ready.
 const readyColumn = `EXISTS (
   SELECT 1 FROM node_models nm JOIN nodes n ON n.id = nm.node_id
@@ -77,7 +119,8 @@ const readyColumn = `EXISTS (
 ) AS ready`;
 
 // A null pattern matches every model.
-const matching = `WHERE @pattern IS NULL OR m.id LIKE @pattern ESCAPE '\\' OR m.display_name LIKE @pattern ESCAPE '\\'`;
+const matching = `WHERE @pattern IS NULL OR m.id LIKE @pattern ESCAPE '\\' OR m.display_name LIKE @pattern ESCAPE '\\'
+  OR EXISTS (SELECT 1 FROM model_aliases a WHERE a.model_id = m.id AND a.alias LIKE @pattern ESCAPE '\\')`;
 type ListParams = { pattern: string | null; limit: number; offset: number };
 
 function escapeLike(text: string): string {
@@ -132,6 +175,20 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       `SELECT m.*, ${readyColumn} FROM models m ${matching} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
+    saveSettings: db.prepare<[string, string]>(`UPDATE models SET settings = ? WHERE id = ?`),
+    aliasesOf: db
+      .prepare<[string], string>(`SELECT alias FROM model_aliases WHERE model_id = ? ORDER BY alias`)
+      .pluck(),
+    aliasTarget: db.prepare<[string], string>(`SELECT model_id FROM model_aliases WHERE alias = ?`).pluck(),
+    allAliases: db.prepare<[], { alias: string; model_id: string }>(
+      `SELECT alias, model_id FROM model_aliases ORDER BY alias`,
+    ),
+    insertAlias: db.prepare<[string, string, string]>(
+      `INSERT INTO model_aliases (alias, model_id, created_at) VALUES (?, ?, ?)`,
+    ),
+    removeAlias: db
+      .prepare<[string], string>(`DELETE FROM model_aliases WHERE alias = ? RETURNING model_id`)
+      .pluck(),
     count: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM models`),
     counts: db.prepare<[], { total: number; ready: number | null }>(
       `SELECT COUNT(*) AS total, SUM(ready) AS ready FROM (SELECT ${readyColumn} FROM models m)`,
@@ -157,10 +214,14 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
         node_status: node.node_status,
         ...toNodeModelState(node),
       })),
+      aliases: statements.aliasesOf.all(row.id),
+      settings: parseSettings(row.settings),
     };
   }
 
   const insertAll = db.transaction((model: NewModel) => {
+    const aliasOf = statements.aliasTarget.get(model.id);
+    if (aliasOf !== undefined) throw nameTakenByAlias(model.id, aliasOf);
     statements.insertModel.run({ ...model });
     for (const artifact of model.artifacts) {
       statements.insertArtifact.run({
@@ -216,6 +277,33 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       if (removed) registryVersion.bump();
       return removed;
     },
+    saveSettings(id, settings) {
+      const saved = statements.saveSettings.run(storedSettings(settings), id).changes > 0;
+      if (saved) registryVersion.bump();
+      return saved;
+    },
+    addAlias: db.transaction((alias: string, modelId: string, createdAt: string) => {
+      if (statements.exists.get(alias)) {
+        throw new AppError(
+          "registry.duplicate",
+          `${alias} is a registered model's id; an alias needs a name of its own.`,
+          {
+            param: "alias",
+          },
+        );
+      }
+      const taken = statements.aliasTarget.get(alias);
+      if (taken !== undefined) throw nameTakenByAlias(alias, taken);
+      statements.insertAlias.run(alias, modelId, createdAt);
+      registryVersion.bump();
+    }),
+    removeAlias(alias) {
+      const modelId = statements.removeAlias.get(alias);
+      if (modelId !== undefined) registryVersion.bump();
+      return modelId;
+    },
+    aliases: () => statements.allAliases.all().map((row) => ({ alias: row.alias, model: row.model_id })),
+    aliasTarget: (name) => statements.aliasTarget.get(name),
     version: () => registryVersion.current(),
     count() {
       return statements.count.get()!.n;

@@ -1,5 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { instanceHeader, modelListQuerySchema, registerRequestSchema, type Health } from "../../contract";
+import {
+  aliasRequestSchema,
+  instanceHeader,
+  modelListQuerySchema,
+  modelSettingsPatchSchema,
+  registerRequestSchema,
+  type Health,
+} from "../../contract";
 import { AppError } from "../errors";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
@@ -53,10 +60,21 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
       : models.get(`registry/${rest}`);
   });
   app.get("/v0/models/*", async (request) => models.get(modelIdParam(request)));
+  app.patch("/v0/models/*", async (request) =>
+    models.updateSettings(modelIdParam(request), modelSettingsPatchSchema.parse(request.body ?? {}).settings),
+  );
   app.delete("/v0/models/*", async (request, reply) => {
     models.remove(modelIdParam(request));
     return reply.status(204).send();
   });
+
+  app.get("/v0/aliases", async () => ({ data: models.aliases() }));
+  app.post("/v0/aliases", async (request, reply) => {
+    const added = models.addAlias(aliasRequestSchema.parse(request.body ?? {}));
+    return reply.status(201).send(added);
+  });
+  // Aliases may contain '/', like model ids.
+  app.delete("/v0/aliases/*", async (request) => models.removeAlias(modelIdParam(request)));
 }
 
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
@@ -67,7 +85,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions
   });
   // OpenAI's "retrieve model"; ids contain '/', sent raw or percent-encoded.
   app.get("/v1/models/*", async (request) => {
-    const id = modelIdParam(request);
+    const id = options.models.resolveName(modelIdParam(request));
     const model = options.models.openAiList().data.find((entry) => entry.id === id);
     if (!model) {
       throw new AppError("model.not_found", `The model \`${id}\` does not exist.`, { param: "model" });

@@ -32,13 +32,13 @@ export interface InferenceEngineOptions {
    * wait for a free one. Default: 8.
    */
   sequences?: number;
-  /** Largest context per sequence, in tokens. Default: 4096 (or what the model was trained on, if less). */
-  maxContextSize?: number;
 }
 
 export interface LoadedModelInfo {
   /** The id the model was last requested by. */
   model: string;
+  /** Every id it was requested by: models registered twice for one file share one load. */
+  models: string[];
   path: string;
   state: "loading" | "ready";
   activeRequests: number;
@@ -57,7 +57,7 @@ export interface InferenceEngine {
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
   loaded(): LoadedModelInfo[];
-  /** Unloads the model at `path` if it is idle; says whether it did. */
+  /** Unloads what is loaded from `path` (in every setting) and idle; says whether nothing of it is left. */
   unload(path: string): Promise<boolean>;
   /** Aborts every job and unloads every model. */
   dispose(): Promise<void>;
@@ -79,11 +79,26 @@ function asAppError(error: unknown, signal: AbortSignal, model: ModelTarget): un
   return new AppError("inference.failed", `The model "${model.id}" failed: ${detail}`, { cause: error });
 }
 
+/** What one load is: a file in one setting. Models that agree on all of it share the load. */
+interface LoadSpec {
+  path: string;
+  contextSize?: number;
+  sequences?: number;
+}
+
+/** The pool's key for a load: its path alone in the default setting. */
+function keyOf(spec: LoadSpec): string {
+  if (spec.contextSize === undefined && spec.sequences === undefined) return spec.path;
+  return `${spec.path}\u0000ctx=${spec.contextSize ?? "auto"},seq=${spec.sequences ?? "default"}`;
+}
+
 export function createInferenceEngine(options: InferenceEngineOptions): InferenceEngine {
   const log = options.log.child({ module: "inference" });
   const shutdown = new AbortController();
-  const loadedByPath = new Map<string, LoadedModel>();
-  const idByPath = new Map<string, string>();
+  const loadedByKey = new Map<string, LoadedModel>();
+  const specByKey = new Map<string, LoadSpec>();
+  /** The ids each load was requested by, the latest last. */
+  const idsByKey = new Map<string, string[]>();
   let runtime: Promise<{ llama: Llama; grammars: GrammarCache }> | undefined;
 
   /** llama.cpp is loaded on the first request, so a node with no traffic pays nothing for it. */
@@ -100,23 +115,35 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
     maxLoaded: options.maxLoadedModels ?? 2,
     isOutOfMemory: (error) => error instanceof InsufficientMemoryError,
-    async load(path) {
+    async load(key) {
       const { llama } = await getRuntime();
-      const loaded = await loadLlamaModel(llama, path, {
+      const spec = specByKey.get(key)!;
+      const loaded = await loadLlamaModel(llama, spec.path, {
         threads: options.threads,
-        sequences: options.sequences ?? 8,
-        maxContextSize: options.maxContextSize ?? 4096,
-        freeMemoryBytes: async () =>
-          options.backend === "cpu" ? os.freemem() : (await llama.getVramState()).free,
+        sequences: spec.sequences ?? options.sequences ?? 8,
+        contextSize: spec.contextSize ?? "auto",
+        async deviceMemory() {
+          if (options.backend === "cpu") return { total: os.totalmem(), free: os.freemem() };
+          const vram = await llama.getVramState();
+          return { total: vram.total, free: vram.free };
+        },
       });
-      loadedByPath.set(path, loaded);
+      loadedByKey.set(key, loaded);
       return loaded;
     },
-    async unload(loaded, path) {
-      loadedByPath.delete(path);
+    async unload(loaded, key) {
+      loadedByKey.delete(key);
+      idsByKey.delete(key);
       await loaded.dispose();
     },
   });
+
+  /** Notes that `id` asked for the load at `key`. */
+  function requestedBy(key: string, id: string): void {
+    const ids = (idsByKey.get(key) ?? []).filter((other) => other !== id);
+    ids.push(id);
+    idsByKey.set(key, ids);
+  }
 
   /** Runs `work` with the job's model loaded, under a signal that also aborts on shutdown. */
   async function withModel<R>(
@@ -125,10 +152,15 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     work: (loaded: LoadedModel, signal: AbortSignal) => Promise<R>,
   ): Promise<R> {
     const signal = AbortSignal.any([requestSignal, shutdown.signal]);
-    idByPath.set(job.model.path, job.model.id);
+    const spec: LoadSpec = { path: job.model.path };
+    if (job.model.contextSize !== undefined) spec.contextSize = job.model.contextSize;
+    if (job.model.sequences !== undefined) spec.sequences = job.model.sequences;
+    const key = keyOf(spec);
+    specByKey.set(key, spec);
+    requestedBy(key, job.model.id);
     try {
       return await pool.use(
-        job.model.path,
+        key,
         { signal, ...(job.idleTtlMs !== undefined ? { idleTtlMs: job.idleTtlMs } : {}) },
         (loaded) => work(loaded, signal),
       );
@@ -155,10 +187,12 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     },
     loaded() {
       return pool.entries().map((entry) => {
-        const loaded = loadedByPath.get(entry.key);
+        const loaded = loadedByKey.get(entry.key);
+        const ids = idsByKey.get(entry.key) ?? [];
         return {
-          model: idByPath.get(entry.key) ?? entry.key,
-          path: entry.key,
+          model: ids.at(-1) ?? entry.key,
+          models: [...ids],
+          path: specByKey.get(entry.key)?.path ?? entry.key,
           state: entry.state,
           activeRequests: entry.activeUses,
           sequences: loaded?.sequences.size ?? options.sequences ?? 4,
@@ -168,7 +202,14 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
         };
       });
     },
-    unload: (path) => pool.unload(path),
+    async unload(path) {
+      const keys = pool
+        .entries()
+        .map((entry) => entry.key)
+        .filter((key) => specByKey.get(key)?.path === path);
+      const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
+      return unloaded.every(Boolean);
+    },
     async dispose() {
       shutdown.abort(new AppError("inference.unavailable", "The node is shutting down."));
       await pool.dispose();

@@ -6,10 +6,18 @@ import type { FinishReason } from "../../contract";
  * (requestMapping.ts) and OpenAI responses from the results (responses.ts).
  */
 
-/** A model the node has ready: its public id (echoed in responses) and its GGUF file. */
+/** A model the node has ready: its public id (echoed in responses), its GGUF file and its settings. */
 export interface ModelTarget {
   id: string;
   path: string;
+  /** Tokens per sequence; absent: the most the model and memory allow. */
+  contextSize?: number;
+  /** Parallel sequences; absent: the engine's. */
+  sequences?: number;
+  /** Idle time before unloading, for requests that name no `ttl`; absent: the engine's. */
+  idleTtlMs?: number;
+  /** What a chat that outgrows the context gets, when its request does not say; absent: "error". */
+  overflow?: "error" | "truncate_oldest";
 }
 
 export interface SamplingOptions {

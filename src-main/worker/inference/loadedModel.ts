@@ -11,6 +11,7 @@ import {
 } from "node-llama-cpp";
 import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
+import { defaultContextSize } from "./contextSize";
 
 export interface LoadedModelOptions {
   /** CPU threads for every context: node-llama-cpp's default collapses throughput on small machines. */
@@ -20,10 +21,14 @@ export interface LoadedModelOptions {
    * Requests beyond wait for one.
    */
   sequences: number;
-  /** Memory free for the context now, in bytes (RAM for the CPU, VRAM for a GPU). */
-  freeMemoryBytes: () => Promise<number>;
-  /** Largest context per sequence; smaller when the model was trained on less or memory is short. */
-  maxContextSize: number;
+  /** Memory of the device the context lives on, in bytes (RAM for the CPU, VRAM for a GPU): total and free now. */
+  deviceMemory: () => Promise<{ total: number; free: number }>;
+  /**
+   * Tokens per sequence, at most what the model was trained on. "auto": what the model and the device's
+   * memory allow (`defaultContextSize`), smaller if even that does not fit. A number is kept exactly:
+   * a context that does not fit fails the load rather than silently shrinking.
+   */
+  contextSize: number | "auto";
 }
 
 /** One GGUF in memory: the model, one context whose sequences serve parallel requests, and its chat template. */
@@ -52,9 +57,13 @@ export async function loadLlamaModel(
   let context: LlamaContext;
   let sequenceCount = 1;
   try {
-    const contextSize = Math.min(options.maxContextSize, model.trainContextSize);
+    const memory = await options.deviceMemory();
+    const contextSize =
+      options.contextSize === "auto"
+        ? defaultContextSize(memory.total, model.trainContextSize)
+        : Math.min(options.contextSize, model.trainContextSize);
     // A quarter of what is free stays free: other models, the embedding context, the system.
-    const budgetBytes = (await options.freeMemoryBytes()) * 0.75;
+    const budgetBytes = memory.free * 0.75;
     sequenceCount = await chooseSequenceCount({
       max: options.sequences,
       budgetBytes,
@@ -70,7 +79,7 @@ export async function loadLlamaModel(
     context = await model.createContext({
       threads: options.threads,
       sequences: sequenceCount,
-      contextSize: { max: options.maxContextSize },
+      contextSize: options.contextSize === "auto" ? { max: contextSize } : contextSize,
     });
   } catch (error) {
     await model.dispose();

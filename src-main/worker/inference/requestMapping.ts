@@ -65,10 +65,6 @@ export function stopStrings(stop: string | string[] | null | undefined): string[
   return (typeof stop === "string" ? [stop] : stop).filter((text) => text.length > 0);
 }
 
-function idleTtlMs(ttl: number | null | undefined): number | undefined {
-  return ttl == null ? undefined : Math.round(ttl * 1000);
-}
-
 function rejectSeveralChoices(n: number | null | undefined): void {
   if (n != null && n !== 1) throw unsupported("n", "only one choice per request is supported.");
 }
@@ -106,6 +102,12 @@ function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | und
   return functions;
 }
 
+/** The request's `ttl`, else the model's idle time; neither: the engine's default. */
+function idleTtlOf(ttl: number | null | undefined, model: ModelTarget): { idleTtlMs?: number } {
+  if (ttl != null) return { idleTtlMs: Math.round(ttl * 1000) };
+  return model.idleTtlMs !== undefined ? { idleTtlMs: model.idleTtlMs } : {};
+}
+
 export function chatJobFrom(
   request: ChatCompletionRequest,
   model: ModelTarget,
@@ -129,8 +131,8 @@ export function chatJobFrom(
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     stop: stopStrings(request.stop),
     format,
-    overflow: request.context_overflow ?? "error",
-    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+    overflow: request.context_overflow ?? model.overflow ?? "error",
+    ...idleTtlOf(request.ttl, model),
   };
 }
 
@@ -152,7 +154,7 @@ export function completionJobFrom(
     sampling: samplingFrom(request, randomSeed),
     maxTokens: request.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
     stop: stopStrings(request.stop),
-    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+    ...idleTtlOf(request.ttl, model),
   };
 }
 
@@ -161,6 +163,6 @@ export function embeddingJobFrom(request: EmbeddingRequest, model: ModelTarget):
     model,
     inputs: typeof request.input === "string" ? [request.input] : request.input,
     ...(request.dimensions != null ? { dimensions: request.dimensions } : {}),
-    ...(request.ttl != null ? { idleTtlMs: idleTtlMs(request.ttl) } : {}),
+    ...idleTtlOf(request.ttl, model),
   };
 }

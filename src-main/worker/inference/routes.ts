@@ -24,8 +24,8 @@ import { openSse, type SseWriter } from "./sse";
 
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;
-  /** The GGUF of a model this node has ready; undefined for any other id. */
-  resolveModel(modelId: string): { path: string } | undefined;
+  /** The GGUF and settings of a model this node has ready; undefined for any other id. */
+  resolveModel(modelId: string): Omit<ModelTarget, "id"> | undefined;
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */
@@ -134,7 +134,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       const message = `The model "${modelId}" does not exist or is not ready on this node.`;
       throw new AppError("model.not_found", message, { param: "model" });
     }
-    return { id: modelId, path: found.path };
+    return { ...found, id: modelId };
   };
 
   app.post("/v1/chat/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {

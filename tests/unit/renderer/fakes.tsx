@@ -1,6 +1,14 @@
 import { act, cleanup, render } from "@testing-library/react";
 import { afterEach, vi, type Mock } from "vitest";
-import type { Model, ModelOnNode, NodeInfo, ServerEvent, Settings, Status } from "../../../src-main/contract";
+import {
+  defaultModelSettings,
+  type Model,
+  type ModelOnNode,
+  type NodeInfo,
+  type ServerEvent,
+  type Settings,
+  type Status,
+} from "../../../src-main/contract";
 import { ApiError, type Api } from "../../../src-renderer/api";
 import { App } from "../../../src-renderer/App";
 import type { EventSourceLike } from "../../../src-renderer/events";
@@ -37,6 +45,8 @@ export function model(name: string, overrides: Partial<Model> = {}): Model {
     ],
     ready: false,
     nodes: [],
+    aliases: [],
+    settings: defaultModelSettings,
     ...overrides,
   };
 }

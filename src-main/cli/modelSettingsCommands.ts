@@ -1,0 +1,87 @@
+import type { Alias, Model, ModelSettingsPatch, NodeList } from "../contract";
+import { encodeModelId, type ApiClient } from "./apiClient";
+import type { Output } from "./modelCommands";
+
+/** `llmlb model set`'s options, as typed (already checked by their parsers). */
+export interface SettingOptions {
+  context?: number | "auto";
+  overflow?: "error" | "truncate_oldest";
+  parallel?: number | "auto";
+  ttl?: number | "default";
+  nodes?: string[] | "any";
+}
+
+/** The patch the options ask for: "auto", "default" and "any" put a setting back to its default. */
+export function settingsPatch(options: SettingOptions): ModelSettingsPatch {
+  const patch: ModelSettingsPatch = {};
+  if (options.context !== undefined) patch.context_size = options.context === "auto" ? null : options.context;
+  if (options.overflow !== undefined) patch.context_overflow = options.overflow;
+  if (options.parallel !== undefined) patch.parallel = options.parallel === "auto" ? null : options.parallel;
+  if (options.ttl !== undefined) patch.idle_ttl_seconds = options.ttl === "default" ? null : options.ttl;
+  if (options.nodes !== undefined) patch.nodes = options.nodes === "any" ? null : options.nodes;
+  return patch;
+}
+
+/** What each node that holds the model in memory runs it with: "4096 tokens × 8 on gpu0". */
+function inUse(model: Model, nodes: NodeList): string {
+  const loaded = nodes.data.flatMap((node) =>
+    node.loaded
+      .filter((entry) => entry.model === model.name)
+      .map(
+        (entry) =>
+          `${entry.context_size !== undefined ? `${entry.context_size} tokens × ` : ""}${entry.sequences} on ${node.name}`,
+      ),
+  );
+  return loaded.length > 0 ? `loaded: ${loaded.join("; ")}` : "not loaded now";
+}
+
+function printSettings(model: Model, nodes: NodeList, io: Output): void {
+  const { settings } = model;
+  const rows: [string, string][] = [
+    [
+      "context size",
+      settings.context_size === null
+        ? "auto (what the model and memory allow)"
+        : `${settings.context_size} tokens`,
+    ],
+    [
+      "context overflow",
+      settings.context_overflow === "error" ? "error (400 context_length_exceeded)" : "truncate_oldest",
+    ],
+    ["parallel", settings.parallel === null ? "auto" : String(settings.parallel)],
+    ["idle ttl", settings.idle_ttl_seconds === null ? "default (10 min)" : `${settings.idle_ttl_seconds} s`],
+    ["nodes", settings.nodes.length === 0 ? "any" : settings.nodes.join(", ")],
+    ["aliases", model.aliases.join(", ") || "-"],
+    ["in memory", inUse(model, nodes)],
+  ];
+  io.out(model.name);
+  for (const [name, value] of rows) io.out(`  ${name.padEnd(17)}${value}`);
+}
+
+/** Changes a model's settings (when options name any) and prints them. */
+export async function setModel(
+  client: ApiClient,
+  id: string,
+  options: SettingOptions,
+  io: Output,
+): Promise<void> {
+  const patch = settingsPatch(options);
+  const model =
+    Object.keys(patch).length > 0
+      ? await client.request<Model>("PATCH", `/v0/models/${encodeModelId(id)}`, { settings: patch })
+      : await client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
+  printSettings(model, await client.request<NodeList>("GET", "/v0/nodes"), io);
+  if (patch.context_size !== undefined || patch.parallel !== undefined) {
+    io.out("Nodes load it with these settings at its next request (once running requests finish).");
+  }
+}
+
+export async function aliasModel(client: ApiClient, id: string, alias: string, io: Output): Promise<void> {
+  const added = await client.request<Alias>("POST", "/v0/aliases", { alias, model: id });
+  io.out(`${added.alias} now names ${added.model}`);
+}
+
+export async function unaliasModel(client: ApiClient, alias: string, io: Output): Promise<void> {
+  const removed = await client.request<Alias>("DELETE", `/v0/aliases/${encodeModelId(alias)}`);
+  io.out(`Removed the alias ${removed.alias} (of ${removed.model})`);
+}

@@ -1,0 +1,161 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultModelSettings, modelListSchema, modelSchema } from "../../src-main/contract";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import { testRepos } from "../helpers/hubRepos";
+import { startCore, type TestServer } from "../helpers/startCore";
+
+let hub: FakeHub;
+let server: TestServer;
+let gpu0: FakeNode;
+const model = "acme/tiny-GGUF/tiny-Q8_0.gguf";
+const path = `/v0/models/${encodeURIComponent(model)}`;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: testRepos() });
+  server = await startCore({ hubEndpoint: hub.url });
+  expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
+  gpu0 = await startFakeNode(server, { name: "gpu0", ready: [model] });
+});
+afterAll(async () => {
+  await gpu0.close();
+  await server.close();
+  await hub.close();
+});
+
+describe("PATCH /v0/models/<id>: per-model settings", () => {
+  it("starts at the defaults, where the node decides", async () => {
+    const shown = modelSchema.parse((await server.request("GET", path)).body);
+    expect(shown.settings).toEqual(defaultModelSettings);
+    expect(shown.aliases).toEqual([]);
+  });
+
+  it("changes only the settings named, keeps them, and puts one back with null", async () => {
+    const changed = await server.request("PATCH", path, {
+      body: { settings: { context_size: 256, context_overflow: "truncate_oldest", parallel: 2 } },
+    });
+    expect(changed.status).toBe(200);
+    expect(modelSchema.parse(changed.body).settings).toEqual({
+      ...defaultModelSettings,
+      context_size: 256,
+      context_overflow: "truncate_oldest",
+      parallel: 2,
+    });
+    await server.request("PATCH", path, { body: { settings: { idle_ttl_seconds: 30, parallel: null } } });
+    const listed = modelListSchema.parse((await server.request("GET", "/v0/models")).body);
+    expect(listed.data.find((entry) => entry.name === model)!.settings).toEqual({
+      ...defaultModelSettings,
+      context_size: 256,
+      context_overflow: "truncate_oldest",
+      idle_ttl_seconds: 30,
+    });
+    await server.request("PATCH", path, {
+      body: { settings: { context_size: null, context_overflow: null, idle_ttl_seconds: null } },
+    });
+    expect((await server.request("GET", path)).body.settings).toEqual(defaultModelSettings);
+  });
+
+  it("pins a model to named worker nodes, and refuses a name no node has", async () => {
+    const pinned = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu0"] } } });
+    expect(pinned.body.settings.nodes).toEqual(["gpu0"]);
+    const unknown = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu7"] } } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toBe("No worker node is named gpu7. Nodes: gpu0.");
+    expect(unknown.body.error.param).toBe("settings.nodes");
+    // The failed change changed nothing.
+    expect((await server.request("GET", path)).body.settings.nodes).toEqual(["gpu0"]);
+    await server.request("PATCH", path, { body: { settings: { nodes: null } } });
+    expect((await server.request("GET", path)).body.settings.nodes).toEqual([]);
+  });
+
+  it.each([
+    [{ settings: { context_size: 10 } }, "settings.context_size"],
+    [{ settings: { context_size: 4096.5 } }, "settings.context_size"],
+    [{ settings: { parallel: 0 } }, "settings.parallel"],
+    [{ settings: { context_overflow: "drop" } }, "settings.context_overflow"],
+    [{ settings: { colour: "red" } }, "colour"],
+    [{ settings: {} }, "settings"],
+    [{}, "settings"],
+  ])("answers 400 naming the field for %j, and changes nothing", async (body, param) => {
+    const response = await server.request("PATCH", path, { body });
+    expect(response.status).toBe(400);
+    expect(response.body.error.param).toBe(param);
+    expect((await server.request("GET", path)).body.settings).toEqual(defaultModelSettings);
+  });
+
+  it("answers 404 for a model that is not registered", async () => {
+    const response = await server.request("PATCH", "/v0/models/acme/nope", {
+      body: { settings: { parallel: 2 } },
+    });
+    expect(response.status).toBe(404);
+  });
+});
+
+describe("aliases", () => {
+  it("names a model by an alias in the management API, listings, search and /v1", async () => {
+    const added = await server.request("POST", "/v0/aliases", { body: { alias: "tiny", model } });
+    expect(added.status).toBe(201);
+    expect(added.body).toEqual({ alias: "tiny", model });
+    try {
+      expect((await server.request("GET", path)).body.aliases).toEqual(["tiny"]);
+      expect((await server.request("GET", "/v0/models/tiny")).body.name).toBe(model);
+      expect((await server.request("GET", "/v0/aliases")).body.data).toEqual([{ alias: "tiny", model }]);
+      const found = modelListSchema.parse((await server.request("GET", "/v0/models?search=tin")).body);
+      expect(found.data.map((entry) => entry.name)).toContain(model);
+      expect((await server.request("GET", "/v1/models/tiny")).body.id).toBe(model);
+
+      // A chat for the alias reaches the node as a request for the model, and the answer names it.
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "x", maxRetries: 0 });
+      await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }] });
+      expect(gpu0.received.at(-1)!.body.model).toBe(model);
+      expect(gpu0.received.at(-1)!.body.messages).toEqual([{ role: "user", content: "hi" }]);
+    } finally {
+      expect((await server.request("DELETE", "/v0/aliases/tiny")).body).toEqual({ alias: "tiny", model });
+    }
+    expect((await server.request("GET", "/v0/models/tiny")).status).toBe(404);
+    expect((await server.request("DELETE", "/v0/aliases/tiny")).status).toBe(404);
+  });
+
+  it("refuses an alias that is taken, is a model's id, or is not a name, with 409 and 400", async () => {
+    await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } });
+    try {
+      const taken = await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } });
+      expect(taken.status).toBe(409);
+      expect(taken.body.error.message).toContain(`already an alias of ${model}`);
+      const id = await server.request("POST", "/v0/aliases", { body: { alias: model, model } });
+      expect(id.status).toBe(409);
+      const bad = await server.request("POST", "/v0/aliases", { body: { alias: "has space", model } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.param).toBe("alias");
+      const nothing = await server.request("POST", "/v0/aliases", {
+        body: { alias: "x", model: "acme/nope" },
+      });
+      expect(nothing.status).toBe(404);
+      // Deleting by an alias would be a surprise: it says which of the two to remove.
+      const byAlias = await server.request("DELETE", "/v0/models/acme/tiny:q8");
+      expect(byAlias.status).toBe(404);
+      expect(byAlias.body.error.message).toContain("llmlb model unalias acme/tiny:q8");
+      expect((await server.request("GET", path)).status).toBe(200);
+    } finally {
+      await server.request("DELETE", "/v0/aliases/acme/tiny:q8");
+    }
+  });
+
+  it("gives a model registered as org/repo:TAG that name, which no other model may then take", async () => {
+    const registered = await server.request("POST", "/v0/models/register", {
+      body: { url: "acme/split-GGUF:Q8_0" },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body).toMatchObject({
+      name: "acme/split-GGUF/big-Q8_0.gguf",
+      aliases: ["acme/split-GGUF:Q8_0"],
+    });
+    expect((await server.request("GET", "/v0/models/acme/split-GGUF:Q8_0")).body.name).toBe(
+      "acme/split-GGUF/big-Q8_0.gguf",
+    );
+    // Removing the model takes its aliases with it.
+    expect((await server.request("DELETE", "/v0/models/acme/split-GGUF/big-Q8_0.gguf")).status).toBe(204);
+    expect((await server.request("GET", "/v0/aliases")).body.data).toEqual([]);
+  });
+});
