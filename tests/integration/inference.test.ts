@@ -12,6 +12,7 @@ import {
   embeddingResponseSchema,
 } from "../../src-main/contract";
 import { handleError } from "../../src-main/core/server/errorHandler";
+import { chatJobFrom } from "../../src-main/worker/inference/requestMapping";
 import {
   createInferenceEngine,
   registerInferenceRoutes,
@@ -473,6 +474,32 @@ describe("a conversation longer than the context", () => {
     // Early turns fit whole; late ones had their oldest messages left out, and were told so.
     expect(turns[0]!.truncated).toBe(0);
     expect(turns.at(-1)!.truncated).toBeGreaterThan(0);
+  });
+});
+
+describe("two models of one file", () => {
+  it("share one load while their settings agree, and load apart when they do not", async () => {
+    const engine = (await serve({ sequences: 1 })).engine;
+    const file = modelPaths.get("tiny")!;
+    const chat = (id: string, contextSize?: number) =>
+      engine.chat(
+        chatJobFrom({ model: id, messages: hello, max_tokens: 1 } as never, {
+          id,
+          path: file,
+          ...(contextSize ? { contextSize } : {}),
+        }),
+        { signal: new AbortController().signal },
+      );
+    await chat("org/repo");
+    await chat("org/repo/tiny.gguf");
+    expect(engine.loaded().map((entry) => entry.models)).toEqual([["org/repo", "org/repo/tiny.gguf"]]);
+    await chat("org/repo/tiny.gguf", 256);
+    expect(
+      engine
+        .loaded()
+        .map((entry) => entry.contextSize)
+        .sort(),
+    ).toEqual([256, 512]);
   });
 });
 
