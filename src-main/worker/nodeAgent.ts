@@ -186,11 +186,6 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     }
     for (const model of registered.values()) {
       const entry = tracked.get(model.name);
-      if (entry && entry.path && loadChanged(entry.model.settings, model.settings)) {
-        // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
-        await options.onModelDropped?.(entry.path);
-      }
-      if (entry) entry.model = model;
       if (!entry) {
         tracked.set(model.name, {
           model,
@@ -198,7 +193,14 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
           failures: 0,
           retryAt: 0,
         });
-      } else if (entry.state.state === "error" && entry.retryAt <= Date.now()) {
+        continue;
+      }
+      if (entry.path && loadChanged(entry.model.settings, model.settings)) {
+        // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
+        await options.onModelDropped?.(entry.path);
+      }
+      entry.model = model;
+      if (entry.state.state === "error" && entry.retryAt <= Date.now()) {
         setState(entry, { model: model.name, artifact: entry.state.artifact, state: "pending" });
       }
     }

@@ -5,6 +5,7 @@ import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import { testRepos } from "../helpers/hubRepos";
 import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
 
 let hub: FakeHub;
 let server: TestServer;
@@ -14,7 +15,10 @@ const path = `/v0/models/${encodeURIComponent(model)}`;
 
 beforeAll(async () => {
   hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCore({
+    hubEndpoint: hub.url,
+    core: { nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 } },
+  });
   expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
   gpu0 = await startFakeNode(server, { name: "gpu0", ready: [model] });
 });
@@ -67,6 +71,32 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
     expect((await server.request("GET", path)).body.settings.nodes).toEqual(["gpu0"]);
     await server.request("PATCH", path, { body: { settings: { nodes: null } } });
     expect((await server.request("GET", path)).body.settings.nodes).toEqual([]);
+  });
+
+  it("answers a model pinned to nodes that are all offline with a 503 naming them and the way out", async () => {
+    const gpu1 = await startFakeNode(server, { name: "gpu1", ready: [model] });
+    await server.request("PATCH", path, { body: { settings: { nodes: ["gpu1"] } } });
+    // As a real node does once it has synced: gpu0 no longer offers a model pinned elsewhere.
+    await gpu0.report([]);
+    gpu1.stopHeartbeats();
+    try {
+      await waitFor("gpu1 offline", async () =>
+        (await server.request("GET", "/v0/nodes")).body.data.some(
+          (node: { name: string; status: string }) => node.name === "gpu1" && node.status === "offline",
+        ),
+      );
+      const response = await server.request("POST", "/v1/chat/completions", {
+        body: { model, messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(response.status).toBe(503);
+      expect(response.body.error.message).toBe(
+        `Model ${model} is pinned to gpu1, and it is not online. Start it again, or let other nodes serve it (llmlb model set ${model} --nodes any).`,
+      );
+    } finally {
+      await gpu1.close();
+      await server.request("PATCH", path, { body: { settings: { nodes: null } } });
+      await gpu0.report([{ model, artifact: "m.gguf", state: "ready" }]);
+    }
   });
 
   it.each([

@@ -1,34 +1,26 @@
-import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import type { FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import {
-  adminRequest,
-  registerAndWaitReady,
-  startServeProcess,
-  type ServeProcess,
-} from "../helpers/cliProcess";
+import type { ServeProcess } from "../helpers/cliProcess";
 import { childPids, commandLine } from "../helpers/processes";
-import { makeTempDir } from "../helpers/tempDir";
+import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
 
 // The whole product path: `llmlb serve --workers 2`, models from the fake hub, real node-llama-cpp
 // inference in the workers, and the official OpenAI SDK against the balancer.
+let server: TinyModelServe;
 let hub: FakeHub;
-let temp: { path: string; remove(): Promise<void> };
 let serve: ServeProcess;
 let client: OpenAI;
-const model = "acme/tiny-llama-GGUF";
 
-const admin = (method: string, url: string, body?: unknown) =>
-  adminRequest(serve.url, path.join(temp.path, "data"), method, url, body);
+const admin = (method: string, url: string, body?: unknown) => server.admin(method, url, body);
 
 beforeAll(async () => {
-  hub = await startFakeHub({
+  server = await serveTinyModel({
+    workers: 2,
     repos: [
-      { id: model, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
       {
         id: "acme/slow-GGUF",
         files: [
@@ -40,20 +32,11 @@ beforeAll(async () => {
       },
     ],
   });
-  temp = await makeTempDir();
-  serve = await startServeProcess(["--port", "0", "--workers", "2"], {
-    HF_ENDPOINT: hub.url,
-    HF_HUB_CACHE: path.join(temp.path, "hub"),
-    LLMLB_DATA_DIR: path.join(temp.path, "data"),
-    LLMLB_LOG_LEVEL: "warn",
-  });
+  ({ hub, serve } = server);
   client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "not-needed-on-loopback", maxRetries: 0 });
-  await registerAndWaitReady(serve.url, path.join(temp.path, "data"), model, 2);
 }, 90_000);
 afterAll(async () => {
-  await serve?.stop();
-  await hub.close();
-  await temp.remove();
+  await server?.close();
 });
 
 /**

@@ -1,44 +1,21 @@
 import { once } from "node:events";
-import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { registerAndWaitReady, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import type { ServeProcess } from "../helpers/cliProcess";
 import { childPids, commandLine, isAlive } from "../helpers/processes";
-import { makeTempDir } from "../helpers/tempDir";
+import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // Ctrl-C in the terminal that runs `llmlb serve` signals the whole process group: the control plane
 // and its workers alike. The control plane drains; the workers must not stop (or be restarted) under it.
-let hub: FakeHub;
-let temp: { path: string; remove(): Promise<void> };
+let server: TinyModelServe;
 let serve: ServeProcess;
-const model = "acme/tiny-llama-GGUF";
 
 beforeAll(async () => {
-  hub = await startFakeHub({
-    repos: [
-      { id: model, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
-    ],
-  });
-  temp = await makeTempDir();
-  const dataDir = path.join(temp.path, "data");
-  serve = await startServeProcess(
-    ["--port", "0", "--workers", "1"],
-    {
-      HF_ENDPOINT: hub.url,
-      HF_HUB_CACHE: path.join(temp.path, "hub"),
-      LLMLB_DATA_DIR: dataDir,
-      LLMLB_LOG_LEVEL: "info",
-    },
-    { ownGroup: true },
-  );
-  await registerAndWaitReady(serve.url, dataDir, model);
+  server = await serveTinyModel({ workers: 1, logLevel: "info", ownGroup: true });
+  serve = server.serve;
 }, 90_000);
 afterAll(async () => {
-  await serve?.stop();
-  await hub.close();
-  await temp.remove();
+  await server?.close();
 });
 
 describe("Ctrl-C on llmlb serve", () => {

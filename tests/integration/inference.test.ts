@@ -19,6 +19,7 @@ import {
   type InferenceEngine,
 } from "../../src-main/worker/inference";
 import { writeTinyGguf } from "../fixtures/tinyGguf";
+import { twentyTurns } from "../helpers/conversation";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
@@ -428,40 +429,15 @@ describe("errors in OpenAI's shape", () => {
 });
 
 describe("a conversation longer than the context", () => {
-  /** 20 turns of a chat a person has, each answer fed back; what each request got. */
-  async function twentyTurns(overflow: "truncate_oldest" | undefined) {
-    const messages: { role: "system" | "user" | "assistant"; content: string }[] = [
-      { role: "system", content: "You are terse." },
-    ];
-    const turns: { status: number; truncated: number; code?: string; message?: string }[] = [];
-    for (let turn = 1; turn <= 20; turn++) {
-      messages.push({ role: "user", content: `Turn ${turn}: tell me something about the number ${turn}.` });
-      const response = await fetch(`${main.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "tiny",
-          messages,
-          max_tokens: 24,
-          temperature: 0,
-          ...(overflow ? { context_overflow: overflow } : {}),
-        }),
-      });
-      const body = (await response.json()) as any;
-      turns.push({
-        status: response.status,
-        truncated: Number(response.headers.get("x-llmlb-truncated-messages") ?? 0),
-        code: body.error?.code,
-        message: body.error?.message,
-      });
-      if (response.status !== 200) break;
-      messages.push({ role: "assistant", content: body.choices[0].message.content });
-    }
-    return turns;
-  }
+  const converse = (overflow: "truncate_oldest" | undefined) =>
+    twentyTurns(main.url, {
+      model: "tiny",
+      max_tokens: 24,
+      ...(overflow ? { context_overflow: overflow } : {}),
+    });
 
   it("fails with a clear 400 that says how to go on, when truncation is off (the default)", async () => {
-    const turns = await twentyTurns(undefined);
+    const turns = await converse(undefined);
     const failed = turns.at(-1)!;
     expect(turns.length).toBeLessThan(20);
     expect(failed).toMatchObject({ status: 400, code: "context_length_exceeded" });
@@ -469,7 +445,7 @@ describe("a conversation longer than the context", () => {
   });
 
   it("succeeds for all 20 turns with truncate_oldest, saying how many messages it left out", async () => {
-    const turns = await twentyTurns("truncate_oldest");
+    const turns = await converse("truncate_oldest");
     expect(turns.map((turn) => turn.status)).toEqual(Array(20).fill(200));
     // Early turns fit whole; late ones had their oldest messages left out, and were told so.
     expect(turns[0]!.truncated).toBe(0);

@@ -117,6 +117,28 @@ describe("model pool", () => {
     expect(pool.entries()).toHaveLength(0);
   });
 
+  it("unloads a model asked to go while in use as soon as its last use ends, unless used again first", async () => {
+    const { pool, events } = fakePool({ idleTtlMs: 60_000 });
+    const gate = deferred();
+    const using = pool.use("a", { signal: never }, () => gate.promise);
+    await vi.waitFor(() => expect(pool.entries()[0]?.state).toBe("ready"));
+    expect(await pool.unload("a")).toBe(false);
+    expect(pool.entries()).toHaveLength(1);
+    gate.resolve();
+    await using;
+    await vi.waitFor(() => expect(events).toEqual(["load a", "unload a"]));
+
+    // A new use in between keeps it: somebody still wants it.
+    const again = deferred();
+    const reusing = pool.use("a", { signal: never }, () => again.promise);
+    await vi.waitFor(() => expect(pool.entries()[0]?.state).toBe("ready"));
+    await pool.unload("a");
+    await pool.use("a", { signal: never }, async () => undefined);
+    again.resolve();
+    await reusing;
+    expect(pool.entries()).toHaveLength(1);
+  });
+
   it("evicts the least recently used idle model to make room", async () => {
     let clock = 0;
     const { pool, events } = fakePool({ now: () => ++clock });

@@ -175,7 +175,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const known = nodes.list().data;
     throw unavailableError(registered, {
       nodesKnown: known.length,
-      nodesOnline: known.filter((node) => node.status === "online").length,
       onlineNodeNames: known.filter((node) => node.status === "online").map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
     });

@@ -6,8 +6,6 @@ import { formatBytes, formatDuration } from "../../contract/units";
 export interface UnavailableContext {
   /** Nodes registered here, online or not. */
   nodesKnown: number;
-  /** Nodes online now. */
-  nodesOnline: number;
   /** Local workers are starting or running, so a node will come. */
   workersExpected: boolean;
   /** Names of the nodes online now. */
@@ -80,7 +78,7 @@ export function unavailableError(model: Model, context: UnavailableContext): App
     );
   }
   const why =
-    context.nodesOnline > 0
+    context.onlineNodeNames.length > 0
       ? "no node has taken it up yet"
       : context.nodesKnown === 0
         ? "llmlb is still starting its workers"

@@ -207,6 +207,14 @@ export function createModelService(options: ModelServiceOptions): ModelService {
             .pop()!
             .replace(/(-\d{5}-of-\d{5})?\.gguf$/i, "")
         : reference.repo.split("/")[1]!;
+      const warnings = selection.warnings;
+      // `org/repo:Q4_K_M` keeps answering to the name it was added by, as in Ollama, unless that
+      // name is taken.
+      const tagName = reference.quantization ? `${reference.repo}:${reference.quantization}` : undefined;
+      const tagTakenBy = tagName === undefined ? undefined : models.aliasTarget(tagName);
+      if (tagTakenBy !== undefined) {
+        warnings.push(`${tagName} already names ${tagTakenBy}, so it does not name this model too.`);
+      }
       const model = models.insert({
         id,
         repo: reference.repo,
@@ -218,20 +226,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         sizeBytes: artifacts.reduce((sum, a) => sum + a.size_bytes, 0),
         createdAt: new Date(clock.now()).toISOString(),
         artifacts,
+        aliases: tagName !== undefined && tagTakenBy === undefined && tagName !== id ? [tagName] : [],
       });
-      const warnings = selection.warnings;
-      // `org/repo:Q4_K_M` keeps answering to the name it was added by, as in Ollama.
-      const tagName = reference.quantization ? `${reference.repo}:${reference.quantization}` : undefined;
-      let registered = model;
-      if (tagName && tagName !== id) {
-        const taken = models.aliasTarget(tagName);
-        if (taken === undefined) {
-          models.addAlias(tagName, id, model.created_at);
-          registered = models.get(id)!;
-        } else {
-          warnings.push(`${tagName} already names ${taken}, so it does not name this model too.`);
-        }
-      }
       log.info(
         { model: id, commit: repo.commit, artifacts: artifacts.length, stale: Boolean(stale) },
         "model registered",
@@ -243,7 +239,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
       }
       return {
-        ...registered,
+        ...model,
         status: "registered",
         warnings,
         ...(stale ? { stale: { age_seconds: stale.ageSeconds } } : {}),

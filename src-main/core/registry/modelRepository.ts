@@ -24,6 +24,8 @@ export interface NewModel {
   sizeBytes: number;
   createdAt: string;
   artifacts: Artifact[];
+  /** Other names it answers to from the start (`org/repo:Q4_K_M`). Default: none. */
+  aliases?: string[];
 }
 
 export interface ModelPage {
@@ -219,6 +221,21 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     };
   }
 
+  function addAlias(alias: string, modelId: string, createdAt: string): void {
+    if (statements.exists.get(alias)) {
+      throw new AppError(
+        "registry.duplicate",
+        `${alias} is a registered model's id; an alias needs a name of its own.`,
+        {
+          param: "alias",
+        },
+      );
+    }
+    const taken = statements.aliasTarget.get(alias);
+    if (taken !== undefined) throw nameTakenByAlias(alias, taken);
+    statements.insertAlias.run(alias, modelId, createdAt);
+  }
+
   const insertAll = db.transaction((model: NewModel) => {
     const aliasOf = statements.aliasTarget.get(model.id);
     if (aliasOf !== undefined) throw nameTakenByAlias(model.id, aliasOf);
@@ -234,6 +251,7 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
         splitGroup: artifact.split_group,
       });
     }
+    for (const alias of model.aliases ?? []) addAlias(alias, model.id, model.createdAt);
   });
 
   return {
@@ -282,21 +300,10 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       if (saved) registryVersion.bump();
       return saved;
     },
-    addAlias: db.transaction((alias: string, modelId: string, createdAt: string) => {
-      if (statements.exists.get(alias)) {
-        throw new AppError(
-          "registry.duplicate",
-          `${alias} is a registered model's id; an alias needs a name of its own.`,
-          {
-            param: "alias",
-          },
-        );
-      }
-      const taken = statements.aliasTarget.get(alias);
-      if (taken !== undefined) throw nameTakenByAlias(alias, taken);
-      statements.insertAlias.run(alias, modelId, createdAt);
+    addAlias(alias, modelId, createdAt) {
+      addAlias(alias, modelId, createdAt);
       registryVersion.bump();
-    }),
+    },
     removeAlias(alias) {
       const modelId = statements.removeAlias.get(alias);
       if (modelId !== undefined) registryVersion.bump();

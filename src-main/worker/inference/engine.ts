@@ -57,7 +57,10 @@ export interface InferenceEngine {
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
   loaded(): LoadedModelInfo[];
-  /** Unloads what is loaded from `path` (in every setting) and idle; says whether nothing of it is left. */
+  /**
+   * Unloads what is loaded from `path`, in every setting: now where idle, else once its running
+   * requests end. Says whether nothing of it is left now.
+   */
   unload(path: string): Promise<boolean>;
   /** Aborts every job and unloads every model. */
   dispose(): Promise<void>;

@@ -40,7 +40,10 @@ export interface ModelPool<T> {
   /** Runs `work` with the model loaded, loading it first if needed; the model stays while `work` runs. */
   use<R>(key: string, options: UseOptions, work: (value: T) => Promise<R>): Promise<R>;
   entries(): PooledModelInfo[];
-  /** Unloads `key` now if it is loaded and idle; says whether it did. */
+  /**
+   * Unloads `key`: now if it is idle, else as soon as its last use ends (unless a new use comes
+   * first); says whether it unloaded now.
+   */
   unload(key: string): Promise<boolean>;
   /** Unloads everything, in use or not (abort the uses first); later uses fail. */
   dispose(): Promise<void>;
@@ -55,6 +58,8 @@ interface Entry<T> {
   lastUsedAt: number;
   idleTtlMs: number;
   idleTimer?: NodeJS.Timeout;
+  /** Asked to unload while in use: it goes when its last use ends. */
+  unloadWhenIdle?: boolean;
 }
 
 /** setTimeout's ceiling (~24.8 days); a longer TTL would fire at once. */
@@ -184,6 +189,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
         existing.activeUses++;
         existing.lastUsedAt = now();
         existing.idleTtlMs = idleTtlMs;
+        existing.unloadWhenIdle = false;
         clearTimeout(existing.idleTimer);
         return existing;
       }
@@ -198,7 +204,10 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
     entry.activeUses--;
     entry.lastUsedAt = now();
     if (entry.activeUses > 0) return;
-    if (entry.ready && entries.get(entry.key) === entry) scheduleIdle(entry);
+    if (entry.ready && entries.get(entry.key) === entry) {
+      if (entry.unloadWhenIdle) void evict(entry, "requested");
+      else scheduleIdle(entry);
+    }
     notify();
   };
 
@@ -222,7 +231,11 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
     },
     async unload(key) {
       const entry = entries.get(key);
-      if (!entry || !entry.ready || entry.activeUses > 0) return false;
+      if (!entry) return false;
+      if (!entry.ready || entry.activeUses > 0) {
+        entry.unloadWhenIdle = true;
+        return false;
+      }
       await evict(entry, "requested");
       return true;
     },

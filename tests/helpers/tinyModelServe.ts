@@ -1,0 +1,66 @@
+import path from "node:path";
+import { startFakeHub, type FakeHub, type FakeRepo } from "../fixtures/fakeHub";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { adminRequest, registerAndWaitReady, startServeProcess, type ServeProcess } from "./cliProcess";
+import { makeTempDir } from "./tempDir";
+
+/** The tiny llama model the serve tests register: real node-llama-cpp inference, trained on 512 tokens. */
+export const tinyModel = "acme/tiny-llama-GGUF";
+
+export interface TinyModelServe {
+  hub: FakeHub;
+  serve: ServeProcess;
+  dataDir: string;
+  /** What `llmlb` commands against this server need (the hub, the cache, the data directory). */
+  env: NodeJS.ProcessEnv;
+  admin<T = any>(method: string, url: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Stops the server and the hub, and removes the temp folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * `llmlb serve --workers <n>` in a temp folder, over a fake hub holding the tiny model (and `repos`),
+ * with the model registered and ready on every worker.
+ */
+export async function serveTinyModel(options: {
+  workers: number;
+  repos?: FakeRepo[];
+  logLevel?: string;
+  ownGroup?: boolean;
+}): Promise<TinyModelServe> {
+  const hub = await startFakeHub({
+    repos: [
+      { id: tinyModel, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
+      ...(options.repos ?? []),
+    ],
+  });
+  const temp = await makeTempDir();
+  const dataDir = path.join(temp.path, "data");
+  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(temp.path, "hub"), LLMLB_DATA_DIR: dataDir };
+  let serve: ServeProcess | undefined;
+  const close = async () => {
+    await serve?.stop();
+    await hub.close();
+    await temp.remove();
+  };
+  try {
+    serve = await startServeProcess(
+      ["--port", "0", "--workers", String(options.workers)],
+      { ...env, LLMLB_LOG_LEVEL: options.logLevel ?? "warn" },
+      { ownGroup: options.ownGroup ?? false },
+    );
+    await registerAndWaitReady(serve.url, dataDir, tinyModel, options.workers);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const url = serve.url;
+  return {
+    hub,
+    serve,
+    dataDir,
+    env,
+    admin: (method, route, body) => adminRequest(url, dataDir, method, route, body),
+    close,
+  };
+}
