@@ -1,5 +1,12 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
-import type { ModelList, NodeList, RegisterResponse } from "../src-main/contract";
+import type {
+  Alias,
+  Model,
+  ModelList,
+  ModelSettingsPatch,
+  NodeList,
+  RegisterResponse,
+} from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
@@ -26,6 +33,10 @@ export interface Api {
   listModels(): Promise<ModelList>;
   register(input: string): Promise<RegisterResponse>;
   removeModel(name: string): Promise<void>;
+  /** Changes a model's settings (`null` puts one back to its default); answers the model as it is now. */
+  updateModelSettings(name: string, settings: ModelSettingsPatch): Promise<Model>;
+  addAlias(model: string, alias: string): Promise<Alias>;
+  removeAlias(alias: string): Promise<Alias>;
   listNodes(): Promise<NodeList>;
   status(): Promise<Status>;
   setServing(paused: boolean): Promise<Status>;
@@ -126,6 +137,10 @@ export function createHttpApi(): Api {
     listModels: () => call("GET", "/v0/models?limit=1000"),
     register: (input) => call("POST", "/v0/models/register", { url: input }),
     removeModel: (name) => call("DELETE", `/v0/models/${encodeURIComponent(name)}`),
+    updateModelSettings: (name, settings) =>
+      call("PATCH", `/v0/models/${encodeURIComponent(name)}`, { settings }),
+    addAlias: (model, alias) => call("POST", "/v0/aliases", { alias, model }),
+    removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
     listNodes: () => call("GET", "/v0/nodes"),
     status: () => call("GET", "/v0/status"),
     setServing: (paused) => call("PUT", "/v0/serving", { paused }),

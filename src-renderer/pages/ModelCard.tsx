@@ -2,7 +2,15 @@ import { useId, useState } from "react";
 import type { Model, ModelOnNode } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CopyButton } from "../components/CopyButton";
-import { IconAlert, IconBan, IconCheck, IconClock, IconSpinner, IconTrash } from "../components/icons";
+import {
+  IconAlert,
+  IconBan,
+  IconCheck,
+  IconClock,
+  IconSettings,
+  IconSpinner,
+  IconTrash,
+} from "../components/icons";
 import { ProgressBar } from "../components/ProgressBar";
 import {
   artifactSize,
@@ -15,17 +23,21 @@ import {
   servedArtifact,
 } from "../format";
 import { useActions } from "../useAppStore";
+import { ModelSettingsPanel } from "./ModelSettingsPanel";
 
 /** One registered model: what it is, and where each node stands with it. */
 export function ModelCard({ model }: { model: Model }) {
   const { removeModel } = useActions();
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
+  const [editing, setEditing] = useState(false);
   const file = fileOf(model);
   // Listed because an OpenAI-compatible endpoint serves it; nothing here to download or delete.
   const servedByEndpoint = model.source === "endpoint";
   const summary = summaryOf(model);
   const titleId = useId();
+  const panelId = useId();
+  const changed = changedSettings(model);
 
   const confirmDelete = async () => {
     setDeleting(true);
@@ -46,11 +58,35 @@ export function ModelCard({ model }: { model: Model }) {
             <code>{model.name}</code>
             <CopyButton text={model.name} label={`Copy model id ${model.name}`} showText={false} />
           </p>
+          {model.aliases.length > 0 && (
+            <p className="model-aliases">
+              Also answers to{" "}
+              {model.aliases.map((alias, index) => (
+                <span key={alias}>
+                  {index > 0 && ", "}
+                  <code>{alias}</code>
+                </span>
+              ))}
+            </p>
+          )}
         </div>
         <span className={`badge badge-${summary.tone}`}>
           {summary.tone === "ready" && <IconCheck size={14} />}
           {summary.text}
         </span>
+        {!servedByEndpoint && (
+          <button
+            type="button"
+            className={`icon-button${editing ? " is-active" : ""}`}
+            aria-label={`Edit settings of ${model.name}`}
+            aria-expanded={editing}
+            aria-controls={editing ? panelId : undefined}
+            title="Settings"
+            onClick={() => setEditing(!editing)}
+          >
+            <IconSettings size={18} />
+          </button>
+        )}
         {!servedByEndpoint && (
           <button
             type="button"
@@ -92,7 +128,19 @@ export function ModelCard({ model }: { model: Model }) {
             <dt>Size</dt>
             <dd>{file.size}</dd>
           </div>
+          {changed.map(([term, value]) => (
+            <div key={term}>
+              <dt>{term}</dt>
+              <dd>{value}</dd>
+            </div>
+          ))}
         </dl>
+      )}
+
+      {editing && (
+        <div id={panelId}>
+          <ModelSettingsPanel model={model} onClose={() => setEditing(false)} />
+        </div>
       )}
 
       {model.nodes.length === 0 ? (
@@ -229,6 +277,18 @@ function fileOf(model: Model): { name: string; quantization: string | null; size
     quantization: quantizations.length > 0 ? quantizations.join(", ") : null,
     size: `${formatBytes(model.size_bytes)} in all`,
   };
+}
+
+/** The settings that differ from the defaults, as facts on the card. */
+function changedSettings(model: Model): [string, string][] {
+  const { context_size, context_overflow, parallel, idle_ttl_seconds, nodes } = model.settings;
+  const facts: [string, string][] = [];
+  if (context_size !== null) facts.push(["Context", `${context_size.toLocaleString("en-US")} tokens`]);
+  if (context_overflow === "truncate_oldest") facts.push(["Long chats", "Oldest messages left out"]);
+  if (parallel !== null) facts.push(["Parallel", String(parallel)]);
+  if (idle_ttl_seconds !== null) facts.push(["Unload after", formatDuration(idle_ttl_seconds)]);
+  if (nodes.length > 0) facts.push(["Only on", nodes.join(", ")]);
+  return facts;
 }
 
 type Tone = "ready" | "progress" | "waiting" | "danger" | "warn";

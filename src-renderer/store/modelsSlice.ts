@@ -1,4 +1,4 @@
-import type { Model, RegisterResponse } from "../../src-main/contract";
+import type { Model, ModelSettingsPatch, RegisterResponse } from "../../src-main/contract";
 import { isNotFound } from "../api";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
@@ -12,6 +12,11 @@ export interface ModelsSlice {
   register(input: string): Promise<boolean>;
   /** Deletes a model; true when it is gone. */
   removeModel(name: string): Promise<boolean>;
+  /** Changes a model's settings; the server's refusal when it refused, else null. */
+  saveModelSettings(name: string, settings: ModelSettingsPatch): Promise<string | null>;
+  /** Gives a model another name; the server's refusal when it refused, else null. */
+  addAlias(name: string, alias: string): Promise<string | null>;
+  removeAlias(name: string, alias: string): Promise<string | null>;
   upsertModel(model: Model): void;
   dropModel(name: string): void;
 }
@@ -24,54 +29,91 @@ function modelOf(response: RegisterResponse): Model {
 
 export const createModelsSlice =
   ({ api }: SliceDeps): Slice<ModelsSlice> =>
-  (set, get) => ({
-    models: [],
-    modelsTotal: 0,
-    registering: false,
-    async register(input) {
-      const text = input.trim();
-      if (!text || get().registering) return false;
-      set({ registering: true });
-      try {
-        const response = await api.register(text);
-        get().upsertModel(modelOf(response));
-        // Per input: registering another model says nothing about this one's trouble.
-        const topic = `register:${text}`;
-        get().pushBanner("success", `Registered ${response.name}`, topic);
-        for (const warning of response.warnings) get().pushBanner("warning", warning, topic);
-        return true;
-      } catch (error) {
-        get().pushBanner("error", messageOf(error), `register:${text}`);
-        return false;
-      } finally {
-        set({ registering: false });
-      }
-    },
-    async removeModel(name) {
-      try {
-        await api.removeModel(name);
-      } catch (error) {
-        // Already gone (another window, the CLI): the user's wish is met.
-        if (!isNotFound(error)) {
-          get().pushBanner("error", messageOf(error));
+  (set, get) => {
+    const withModel = (name: string, change: (model: Model) => Model) => {
+      const model = get().models.find((m) => m.name === name);
+      if (model) get().upsertModel(change(model));
+    };
+    return {
+      models: [],
+      modelsTotal: 0,
+      registering: false,
+      async register(input) {
+        const text = input.trim();
+        if (!text || get().registering) return false;
+        set({ registering: true });
+        try {
+          const response = await api.register(text);
+          get().upsertModel(modelOf(response));
+          // Per input: registering another model says nothing about this one's trouble.
+          const topic = `register:${text}`;
+          get().pushBanner("success", `Registered ${response.name}`, topic);
+          for (const warning of response.warnings) get().pushBanner("warning", warning, topic);
+          return true;
+        } catch (error) {
+          get().pushBanner("error", messageOf(error), `register:${text}`);
           return false;
+        } finally {
+          set({ registering: false });
         }
-      }
-      get().dropModel(name);
-      return true;
-    },
-    upsertModel(model) {
-      const models = get().models;
-      const index = models.findIndex((m) => m.name === model.name);
-      if (index === -1) {
-        set({ models: [model, ...models], modelsTotal: get().modelsTotal + 1 });
-      } else {
-        set({ models: models.with(index, model) });
-      }
-    },
-    dropModel(name) {
-      const models = get().models;
-      if (!models.some((m) => m.name === name)) return;
-      set({ models: models.filter((m) => m.name !== name), modelsTotal: Math.max(0, get().modelsTotal - 1) });
-    },
-  });
+      },
+      async removeModel(name) {
+        try {
+          await api.removeModel(name);
+        } catch (error) {
+          // Already gone (another window, the CLI): the user's wish is met.
+          if (!isNotFound(error)) {
+            get().pushBanner("error", messageOf(error));
+            return false;
+          }
+        }
+        get().dropModel(name);
+        return true;
+      },
+      async saveModelSettings(name, settings) {
+        try {
+          get().upsertModel(await api.updateModelSettings(name, settings));
+          return null;
+        } catch (error) {
+          return messageOf(error);
+        }
+      },
+      // The server's live update says the same a moment later; the card need not wait for it.
+      async addAlias(name, alias) {
+        try {
+          await api.addAlias(name, alias);
+          withModel(name, (model) => ({ ...model, aliases: [...new Set([...model.aliases, alias])].sort() }));
+          return null;
+        } catch (error) {
+          return messageOf(error);
+        }
+      },
+      async removeAlias(name, alias) {
+        try {
+          await api.removeAlias(alias);
+        } catch (error) {
+          // Already gone (another window, the CLI): the user's wish is met.
+          if (!isNotFound(error)) return messageOf(error);
+        }
+        withModel(name, (model) => ({ ...model, aliases: model.aliases.filter((a) => a !== alias) }));
+        return null;
+      },
+      upsertModel(model) {
+        const models = get().models;
+        const index = models.findIndex((m) => m.name === model.name);
+        if (index === -1) {
+          set({ models: [model, ...models], modelsTotal: get().modelsTotal + 1 });
+        } else {
+          set({ models: models.with(index, model) });
+        }
+      },
+      dropModel(name) {
+        const models = get().models;
+        if (!models.some((m) => m.name === name)) return;
+        set({
+          models: models.filter((m) => m.name !== name),
+          modelsTotal: Math.max(0, get().modelsTotal - 1),
+        });
+      },
+    };
+  };

@@ -237,6 +237,58 @@ describe("the dashboard in a browser", () => {
     },
   );
 
+  it.each([1280, 420])(
+    "at %i px, changes a model's context size and aliases in its settings panel",
+    async (width) => {
+      await page.setViewportSize({ width, height: 860 });
+      const alias = `e2e:${width}`;
+      try {
+        await page.getByRole("link", { name: "Models" }).click();
+        const card = page
+          .getByRole("listitem")
+          .filter({ has: page.getByRole("heading", { name: "e2e-chat-GGUF" }) });
+        await card.getByRole("button", { name: `Edit settings of ${model}` }).click();
+        const panel = card.getByRole("region", { name: `Settings of ${model}` });
+        await panel.getByLabel("Context size (tokens)").fill("256");
+        await panel.getByLabel("When a conversation outgrows it").selectOption("truncate_oldest");
+        await panel.getByLabel("New alias for").fill(alias);
+        await panel.getByRole("button", { name: "Add alias" }).click();
+        await panel.getByRole("button", { name: `Remove alias ${alias}` }).waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, `the panel scrolls the page sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+        await screenshot(page, `model-settings-${width}`);
+        await panel.getByRole("button", { name: "Save settings" }).click();
+        await panel.waitFor({ state: "detached" });
+        await card.getByText("256 tokens").waitFor();
+        expect(await card.textContent()).toContain(`Also answers to ${alias}`);
+        await screenshot(page, `model-settings-saved-${width}`);
+
+        // What the server keeps, and the alias works where clients name models.
+        const dataDir = path.join(temp.path, "data");
+        const saved = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${model}`);
+        expect(saved.body.settings).toMatchObject({ context_size: 256, context_overflow: "truncate_oldest" });
+        expect(saved.body.aliases).toEqual([alias]);
+        const byAlias = await adminRequest(serve.url, dataDir, "GET", `/v1/models/${alias}`);
+        expect(byAlias.status).toBe(200);
+
+        // Back to automatic, alias removed: the next test finds the model as it was.
+        await card.getByRole("button", { name: `Edit settings of ${model}` }).click();
+        await panel.getByLabel("Context size (tokens)").fill("");
+        await panel.getByLabel("When a conversation outgrows it").selectOption("error");
+        await panel.getByRole("button", { name: `Remove alias ${alias}` }).click();
+        await panel.getByRole("button", { name: `Remove alias ${alias}` }).waitFor({ state: "detached" });
+        await panel.getByRole("button", { name: "Save settings" }).click();
+        await panel.waitFor({ state: "detached" });
+        const restored = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${model}`);
+        expect(restored.body.settings).toMatchObject({ context_size: null, context_overflow: "error" });
+        expect(restored.body.aliases).toEqual([]);
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 860 });
+      }
+    },
+    60_000,
+  );
+
   it("at 420 px wide, shows the whole navigation and no page scrolls sideways", async () => {
     await page.setViewportSize({ width: 420, height: 860 });
     try {

@@ -129,6 +129,17 @@ export function fakeApi(
       warnings: [],
     })),
     removeModel: vi.fn(async () => undefined),
+    // Answers the model with the patch applied, as the server does.
+    updateModelSettings: vi.fn(async (name, patch) => {
+      const current = data.models?.find((m) => m.name === name) ?? model(name);
+      const settings = { ...current.settings };
+      for (const [key, value] of Object.entries(patch)) {
+        Object.assign(settings, { [key]: value ?? defaultModelSettings[key as keyof typeof settings] });
+      }
+      return { ...current, settings };
+    }),
+    addAlias: vi.fn(async (model, alias) => ({ alias, model })),
+    removeAlias: vi.fn(async (alias) => ({ alias, model: "" })),
     listNodes: vi.fn(async () => ({ data: data.nodes ?? [] })),
     status: vi.fn(async () => data.status ?? status()),
     setServing: vi.fn(async (paused: boolean) => status({ paused })),

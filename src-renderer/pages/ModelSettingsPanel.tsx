@@ -1,0 +1,258 @@
+import { useId, useState, type FormEvent } from "react";
+import type { Model, ModelSettings, ModelSettingsPatch } from "../../src-main/contract";
+import { IconAlert, IconClose, IconPlus } from "../components/icons";
+import { useActions, useAppStore } from "../useAppStore";
+
+/**
+ * One model's settings, as `llmlb model set` changes them: context size, what happens when a
+ * conversation outgrows it, parallel requests, idle unload, which nodes may serve it; and its aliases.
+ * Empty number fields mean "automatic"; only what changed is sent.
+ */
+export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: () => void }) {
+  const { saveModelSettings } = useActions();
+  const workers = useAppStore((s) => s.nodes).filter((node) => node.kind === "worker");
+  const loaded = useAppStore((s) => s.nodes)
+    .flatMap((node) => node.loaded.map((entry) => ({ node: node.name, ...entry })))
+    .filter((entry) => entry.model === model.name && entry.context_size !== undefined);
+  const [draft, setDraft] = useState(() => draftOf(model.settings));
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const id = useId();
+  const patch = patchOf(model.settings, draft);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!patch || saving) return;
+    setSaving(true);
+    const refusal = await saveModelSettings(model.name, patch);
+    setSaving(false);
+    setError(refusal);
+    if (!refusal) onClose();
+  };
+  const toggleNode = (name: string, on: boolean) =>
+    setDraft({ ...draft, nodes: on ? [...draft.nodes, name].sort() : draft.nodes.filter((n) => n !== name) });
+  // Pinned to a node that has since left: still shown, so it can be unpinned.
+  const nodeNames = [...new Set([...workers.map((node) => node.name), ...model.settings.nodes])].sort();
+
+  return (
+    <section className="model-settings" aria-label={`Settings of ${model.name}`}>
+      <form className="model-settings-form" onSubmit={(event) => void submit(event)} noValidate>
+        <div className="model-settings-grid">
+          <div className="field">
+            <label htmlFor={`${id}-context`}>Context size (tokens)</label>
+            <input
+              id={`${id}-context`}
+              className="input"
+              type="number"
+              inputMode="numeric"
+              min={128}
+              step={1}
+              placeholder="Auto"
+              value={draft.context}
+              onChange={(event) => setDraft({ ...draft, context: event.target.value })}
+            />
+            <span className="hint">
+              {loaded.length > 0
+                ? `Loaded now: ${loaded.map((entry) => `${entry.context_size!.toLocaleString("en-US")} on ${entry.node}`).join(", ")}.`
+                : "Auto: what the model was trained on, as far as memory allows."}
+            </span>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-overflow`}>When a conversation outgrows it</label>
+            <select
+              id={`${id}-overflow`}
+              className="input"
+              value={draft.overflow}
+              onChange={(event) =>
+                setDraft({ ...draft, overflow: event.target.value as ModelSettings["context_overflow"] })
+              }
+            >
+              <option value="error">Refuse it (400 context_length_exceeded)</option>
+              <option value="truncate_oldest">Leave out the oldest messages</option>
+            </select>
+            <span className="hint">A request&apos;s own context_overflow field overrides this.</span>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-parallel`}>Parallel requests per node</label>
+            <input
+              id={`${id}-parallel`}
+              className="input"
+              type="number"
+              inputMode="numeric"
+              min={1}
+              max={64}
+              step={1}
+              placeholder="Auto"
+              value={draft.parallel}
+              onChange={(event) => setDraft({ ...draft, parallel: event.target.value })}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-ttl`}>Unload after idle (seconds)</label>
+            <input
+              id={`${id}-ttl`}
+              className="input"
+              type="number"
+              inputMode="numeric"
+              min={1}
+              step={1}
+              placeholder="Default"
+              value={draft.ttl}
+              onChange={(event) => setDraft({ ...draft, ttl: event.target.value })}
+            />
+          </div>
+        </div>
+        <fieldset className="model-settings-nodes">
+          <legend className="field-label">Nodes that may serve it</legend>
+          {nodeNames.length === 0 ? (
+            <p className="hint">No worker node has registered yet.</p>
+          ) : (
+            <div className="model-settings-node-list">
+              {nodeNames.map((name) => (
+                <label key={name} className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={draft.nodes.includes(name)}
+                    onChange={(event) => toggleNode(name, event.target.checked)}
+                  />
+                  {name}
+                </label>
+              ))}
+            </div>
+          )}
+          <p className="hint">
+            {draft.nodes.length === 0
+              ? "None ticked: every node may serve it."
+              : "Only the ticked nodes load it; the others unload it."}
+          </p>
+        </fieldset>
+        {error && (
+          <p className="form-error" role="alert">
+            <IconAlert size={14} /> {error}
+          </p>
+        )}
+        <div className="model-settings-actions">
+          <button type="button" className="button button-ghost" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="button button-primary" disabled={!patch || saving}>
+            {saving ? "Saving…" : "Save settings"}
+          </button>
+        </div>
+      </form>
+      <AliasEditor model={model} />
+    </section>
+  );
+}
+
+/** The other names a model answers to, in `/v1` and here; each can be removed, more added. */
+function AliasEditor({ model }: { model: Model }) {
+  const { addAlias, removeAlias } = useActions();
+  const [alias, setAlias] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const id = useId();
+
+  const add = async (event: FormEvent) => {
+    event.preventDefault();
+    const name = alias.trim();
+    if (!name || busy) return;
+    setBusy(true);
+    const refusal = await addAlias(model.name, name);
+    setBusy(false);
+    setError(refusal);
+    if (!refusal) setAlias("");
+  };
+  const remove = async (name: string) => setError(await removeAlias(model.name, name));
+
+  return (
+    <div className="alias-editor">
+      <h4 className="field-label" id={`${id}-heading`}>
+        Aliases
+      </h4>
+      {model.aliases.length === 0 ? (
+        <p className="hint">
+          No other names yet. Requests may use an alias wherever they name the model; aliases are added and
+          removed at once.
+        </p>
+      ) : (
+        <ul className="tags" aria-labelledby={`${id}-heading`}>
+          {model.aliases.map((name) => (
+            <li key={name} className="tag alias-tag">
+              <code>{name}</code>
+              <button
+                type="button"
+                className="alias-remove"
+                aria-label={`Remove alias ${name}`}
+                title="Remove alias"
+                onClick={() => void remove(name)}
+              >
+                <IconClose size={12} />
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form className="alias-form" onSubmit={(event) => void add(event)}>
+        <label htmlFor={`${id}-alias`} className="visually-hidden">
+          New alias for {model.name}
+        </label>
+        <input
+          id={`${id}-alias`}
+          className="input"
+          placeholder="e.g. chat:small"
+          value={alias}
+          aria-invalid={error ? true : undefined}
+          onChange={(event) => setAlias(event.target.value)}
+        />
+        <button type="submit" className="button" disabled={!alias.trim() || busy}>
+          <IconPlus size={16} />
+          <span>Add alias</span>
+        </button>
+      </form>
+      {error && (
+        <p className="form-error" role="alert">
+          <IconAlert size={14} /> {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+interface Draft {
+  context: string;
+  overflow: ModelSettings["context_overflow"];
+  parallel: string;
+  ttl: string;
+  nodes: string[];
+}
+
+function draftOf(settings: ModelSettings): Draft {
+  const text = (value: number | null) => (value === null ? "" : String(value));
+  return {
+    context: text(settings.context_size),
+    overflow: settings.context_overflow,
+    parallel: text(settings.parallel),
+    ttl: text(settings.idle_ttl_seconds),
+    nodes: [...settings.nodes].sort(),
+  };
+}
+
+/**
+ * What to send: the fields that differ from the saved settings, or null when none do. An empty
+ * number field is `null` (back to automatic); anything else goes as typed, for the server to judge,
+ * so a wrong value gets the server's own words.
+ */
+function patchOf(saved: ModelSettings, draft: Draft): ModelSettingsPatch | null {
+  const number = (text: string) => (text.trim() === "" ? null : Number(text));
+  const patch: ModelSettingsPatch = {};
+  const context = number(draft.context);
+  if (context !== saved.context_size) patch.context_size = context;
+  if (draft.overflow !== saved.context_overflow) patch.context_overflow = draft.overflow;
+  const parallel = number(draft.parallel);
+  if (parallel !== saved.parallel) patch.parallel = parallel;
+  const ttl = number(draft.ttl);
+  if (ttl !== saved.idle_ttl_seconds) patch.idle_ttl_seconds = ttl;
+  if (draft.nodes.join("\n") !== [...saved.nodes].sort().join("\n")) patch.nodes = draft.nodes;
+  return Object.keys(patch).length > 0 ? patch : null;
+}

@@ -1,0 +1,109 @@
+// @vitest-environment jsdom
+import { act, fireEvent, screen, within } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
+import { defaultModelSettings } from "../../../src-main/contract";
+import { ApiError } from "../../../src-renderer/api";
+import { fakeApi, model, node, renderApp } from "./fakes";
+
+const nodes = [
+  node("gpu-0", { loaded: [{ model: "org/repo", sequences: 2, busy: 0, context_size: 4096 }] }),
+  node("gpu-1"),
+  node("lab-box", { kind: "endpoint" }),
+];
+
+async function openSettings() {
+  fireEvent.click(await screen.findByRole("button", { name: "Edit settings of org/repo" }));
+  return screen.getByRole("region", { name: "Settings of org/repo" });
+}
+
+describe("a model's settings panel", () => {
+  it("sends only what changed, with an emptied field meaning automatic, and shows the result on the card", async () => {
+    const saved = { ...defaultModelSettings, parallel: 4 };
+    const api = fakeApi({ models: [model("org/repo", { settings: saved })], nodes });
+    renderApp(api);
+    const panel = await openSettings();
+    // What the node runs now, so "Auto" is not a mystery.
+    await within(panel).findByText("Loaded now: 4,096 on gpu-0.");
+    expect((within(panel).getByLabelText("Parallel requests per node") as HTMLInputElement).value).toBe("4");
+    // Nothing changed yet: nothing to save.
+    const save = within(panel).getByRole("button", { name: "Save settings" }) as HTMLButtonElement;
+    expect(save.disabled).toBe(true);
+
+    fireEvent.change(within(panel).getByLabelText("Context size (tokens)"), { target: { value: "8192" } });
+    fireEvent.change(within(panel).getByLabelText("When a conversation outgrows it"), {
+      target: { value: "truncate_oldest" },
+    });
+    fireEvent.change(within(panel).getByLabelText("Parallel requests per node"), { target: { value: "" } });
+    // Worker nodes only: an endpoint serves its own models.
+    expect(within(panel).queryByLabelText("lab-box")).toBeNull();
+    fireEvent.click(within(panel).getByLabelText("gpu-1"));
+    await act(async () => fireEvent.click(save));
+
+    expect(api.updateModelSettings).toHaveBeenCalledWith("org/repo", {
+      context_size: 8192,
+      context_overflow: "truncate_oldest",
+      parallel: null,
+      nodes: ["gpu-1"],
+    });
+    expect(screen.queryByRole("region", { name: "Settings of org/repo" })).toBeNull();
+    const card = screen.getByRole("listitem", { name: "repo" });
+    expect(within(card).getByText("8,192 tokens")).toBeTruthy();
+    expect(within(card).getByText("Oldest messages left out")).toBeTruthy();
+    expect(within(card).getByText("gpu-1")).toBeTruthy();
+    expect(within(card).queryByText("Parallel")).toBeNull();
+  });
+
+  it("keeps the panel open with the server's refusal in its words", async () => {
+    const api = fakeApi(
+      { models: [model("org/repo")], nodes },
+      {
+        updateModelSettings: vi.fn(async () => {
+          throw new ApiError(
+            "context_size must be at most 2048, what acme/tiny was trained on.",
+            400,
+            "input.invalid",
+          );
+        }),
+      },
+    );
+    renderApp(api);
+    const panel = await openSettings();
+    fireEvent.change(within(panel).getByLabelText("Context size (tokens)"), { target: { value: "99999" } });
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Save settings" })));
+    expect(within(panel).getByRole("alert").textContent).toContain("at most 2048");
+    expect((within(panel).getByLabelText("Context size (tokens)") as HTMLInputElement).value).toBe("99999");
+  });
+
+  it("adds and removes aliases, and says why one was refused", async () => {
+    const api = fakeApi({ models: [model("org/repo", { aliases: ["repo:q4"] })], nodes });
+    renderApp(api);
+    const card = await screen.findByRole("listitem", { name: "repo" });
+    expect(card.querySelector(".model-aliases")?.textContent).toBe("Also answers to repo:q4");
+    const panel = await openSettings();
+
+    const field = within(panel).getByLabelText("New alias for org/repo");
+    fireEvent.change(field, { target: { value: " chat " } });
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Add alias" })));
+    expect(api.addAlias).toHaveBeenCalledWith("org/repo", "chat");
+    expect((field as HTMLInputElement).value).toBe("");
+    expect(card.querySelector(".model-aliases")?.textContent).toBe("Also answers to chat, repo:q4");
+
+    await act(async () =>
+      fireEvent.click(within(panel).getByRole("button", { name: "Remove alias repo:q4" })),
+    );
+    expect(api.removeAlias).toHaveBeenCalledWith("repo:q4");
+    expect(card.querySelector(".model-aliases")?.textContent).toBe("Also answers to chat");
+
+    api.addAlias.mockRejectedValueOnce(new ApiError("other/model is already called taken.", 409));
+    fireEvent.change(field, { target: { value: "taken" } });
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Add alias" })));
+    expect(within(panel).getByRole("alert").textContent).toContain("already called taken");
+    expect((field as HTMLInputElement).value).toBe("taken");
+  });
+
+  it("is not offered for a model an endpoint serves", async () => {
+    renderApp(fakeApi({ models: [model("org/repo", { source: "endpoint" })] }));
+    await screen.findByRole("listitem", { name: "repo" });
+    expect(screen.queryByRole("button", { name: "Edit settings of org/repo" })).toBeNull();
+  });
+});
