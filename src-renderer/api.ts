@@ -1,12 +1,6 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
-import type {
-  Alias,
-  Model,
-  ModelList,
-  ModelSettingsPatch,
-  NodeList,
-  RegisterResponse,
-} from "../src-main/contract";
+import type { Alias, Model, ModelList, ModelSettingsPatch } from "../src-main/contract";
+import type { NodeList, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";

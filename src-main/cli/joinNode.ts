@@ -92,12 +92,12 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     specs,
     log: log.child({ module: "supervisor" }),
     clock: systemClock,
+    stateDir: path.join(config.dataDir, "nodes"),
     env: {
       LLMLB_CONTROL_URL: controlUrl,
       LLMLB_NODE_TOKEN: options.token,
       LLMLB_NODE_HOST: options.host,
       LLMLB_NODE_ADVERTISE_HOST: advertiseHost,
-      LLMLB_WORKER_STATE_DIR: path.join(config.dataDir, "nodes"),
       LLMLB_LOG_LEVEL: config.logLevel,
       HF_HUB_CACHE: config.hubCacheDir,
       ...(config.hfToken ? { HF_TOKEN: config.hfToken } : {}),

@@ -1,4 +1,4 @@
-import type { Alias, Model, ModelSettingsPatch, NodeList } from "../contract";
+import type { Alias, Model, ModelRetryResponse, ModelSettingsPatch, NodeList } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 
@@ -84,4 +84,15 @@ export async function aliasModel(client: ApiClient, id: string, alias: string, i
 export async function unaliasModel(client: ApiClient, alias: string, io: Output): Promise<void> {
   const removed = await client.request<Alias>("DELETE", `/v0/aliases/${encodeModelId(alias)}`);
   io.out(`Removed the alias ${removed.alias} (of ${removed.model})`);
+}
+
+/** Tries a failed model again on every node: one that crashed a node's worker, one whose download failed. */
+export async function retryModel(client: ApiClient, id: string, io: Output): Promise<void> {
+  const answer = await client.request<ModelRetryResponse>("POST", "/v0/models/retry", { model: id });
+  const retried = answer.nodes.filter((node) => node.retried).map((node) => node.node_name);
+  if (retried.length === 0) {
+    io.out(`${answer.model} had not failed on any online node: nothing to retry.`);
+    return;
+  }
+  io.out(`Trying ${answer.model} again on ${retried.join(", ")}.`);
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
-import { aliasModel, setModel, unaliasModel } from "./modelSettingsCommands";
+import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
@@ -176,6 +176,10 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("alias <id> <alias>")
     .description("give a model another name, e.g. qwen or org/repo:Q4_K_M")
     .action((id: string, alias: string) => aliasModel(client(), id, alias, io));
+  model
+    .command("retry <id>")
+    .description("try a model again where it failed or crashed a node's worker")
+    .action((id: string) => retryModel(client(), id, io));
   model
     .command("unalias <alias>")
     .description("remove an alias (the model stays)")

@@ -23,6 +23,7 @@ export type Memory = z.infer<typeof memorySchema>;
  *   pending ──► downloading ──► verifying ──► ready
  *      │             │              │
  *      ├─────────────┴──────────────┴──► error (retried later)
+ *   ready ──(crashed the worker twice)──► error, crashed (until a retry)
  *      └──► unsupported (no file this node can run)
  */
 const base = { model: z.string().max(1300), artifact: z.string().max(1024).nullable() };
@@ -37,7 +38,16 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
   }),
   z.object({ ...base, state: z.literal("verifying") }),
   z.object({ ...base, state: z.literal("ready") }),
-  z.object({ ...base, state: z.literal("error"), message: z.string().max(2000) }),
+  z.object({
+    ...base,
+    state: z.literal("error"),
+    message: z.string().max(2000),
+    /**
+     * The model crashed this node's worker process again and again: the node no longer loads it
+     * until a retry (`POST /v0/models/retry`) or a restart. Absent: the node tries again by itself.
+     */
+    crashed: z.boolean().optional(),
+  }),
   z.object({ ...base, state: z.literal("unsupported"), reason: z.string().max(2000) }),
 ]);
 export type NodeModelState = z.infer<typeof nodeModelStateSchema>;
@@ -114,3 +124,18 @@ export const modelOnNodeSchema = z.intersection(
   nodeModelStateSchema,
 );
 export type ModelOnNode = z.infer<typeof modelOnNodeSchema>;
+
+/** `POST /v0/models/retry`: try a model again on every node where it failed or crashed its worker. */
+export const modelRetryRequestSchema = z.strictObject({ model: z.string().min(1).max(1300) });
+export type ModelRetryRequest = z.infer<typeof modelRetryRequestSchema>;
+
+/** What each online worker node did with the retry. */
+export const modelRetryResponseSchema = z.object({
+  model: z.string(),
+  nodes: z.array(z.object({ node_name: z.string(), retried: z.boolean() })),
+});
+export type ModelRetryResponse = z.infer<typeof modelRetryResponseSchema>;
+
+/** The node's side of a retry (`POST /v0/retry` on the node): whether the model was failed there. */
+export const nodeRetryResponseSchema = z.object({ retried: z.boolean() });
+export type NodeRetryResponse = z.infer<typeof nodeRetryResponseSchema>;

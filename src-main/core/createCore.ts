@@ -57,7 +57,7 @@ export interface CoreOptions {
   /** Each line a local worker prints, with its node name. Default: its output is this process's. */
   onWorkerOutput?: (name: string, line: string) => void;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
-  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode">;
+  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode" | "nodeWaitMs">;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
   nodeTimings?: { heartbeatIntervalMs?: number; syncIntervalMs?: number; offlineAfterMs?: number };
   /** Endpoint health checks, shortened by tests. Default: every 10 s, each given 5 s to answer. */
@@ -145,9 +145,15 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "nodes" }),
     ...options.nodeTimings,
-    onChange: (change) => publishNodeChange(change.nodeId, change.models, false),
+    onChange: (change) => {
+      balancer.nodesChanged();
+      publishNodeChange(change.nodeId, change.models, false);
+    },
     // A node gone silent (hung, cut off) or whose process ended: what it has not answered will not come.
-    onOffline: (nodeId, reason) => balancer.nodeLost(nodeId, reason),
+    onOffline: (nodeId, reason) => {
+      balancer.nodeLost(nodeId, reason);
+      balancer.nodesChanged();
+    },
   });
   /**
    * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.
@@ -177,7 +183,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     log: log.child({ module: "endpoints" }),
     ...options.endpointTimings,
-    onChange: (change) => publishNodeChange(change.endpointId, change.models, change.removed),
+    onChange: (change) => {
+      balancer.nodesChanged();
+      publishNodeChange(change.endpointId, change.models, change.removed);
+    },
     selfInstance: instanceId,
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.
@@ -283,11 +292,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       clock,
       // Honest at once: its models stop being ready, its requests go elsewhere.
       onWorkerExit: (name) => nodes.workerGone(name),
+      stateDir: path.join(config.dataDir, "nodes"),
       onWorkerOutput: options.onWorkerOutput,
       env: {
         LLMLB_CONTROL_URL: url,
         LLMLB_NODE_TOKEN: nodeToken,
-        LLMLB_WORKER_STATE_DIR: path.join(config.dataDir, "nodes"),
         LLMLB_LOG_LEVEL: config.logLevel,
         HF_HUB_CACHE: config.hubCacheDir,
         ...(settings.hfToken() ? { HF_TOKEN: settings.hfToken()! } : {}),

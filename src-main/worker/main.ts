@@ -11,6 +11,7 @@ import {
   type WorkerReport,
 } from "../core/supervisor/workerMessages";
 import { probeDevicesFlag } from "../core/supervisor/detectDevices";
+import { inUseFileOf } from "../core/supervisor/workerMessages";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";
@@ -18,9 +19,15 @@ import { createNodeAgent, type NodeAgent } from "./nodeAgent";
 import { createInferenceEngine } from "./inference/engine";
 import { modelTargetOf } from "./inference/modelTarget";
 import { registerInferenceRoutes } from "./inference/routes";
+import { createInUseFile } from "./inUseFile";
 import { createNodeServer } from "./nodeServer";
 import { probeDevices } from "./probeDevices";
 import { workerConfigFromEnv } from "./workerConfig";
+
+// When llama.cpp aborts, it first forks this process to attach a debugger for a backtrace; with no
+// debugger installed the forked copy of a multi-threaded Node can hang, and this process with it,
+// waiting on it. A worker that aborts must die, so its supervisor sees it and counts the crash.
+process.env.GGML_NO_BACKTRACE ??= "1";
 
 /**
  * Started by a supervisor, a worker must not outlive it: it exits when the channel to its parent
@@ -100,6 +107,7 @@ async function runNode(): Promise<void> {
     config.hubCacheDir,
     log,
   );
+  const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name));
   // The server comes first (the agent registers its URL); it reaches the agent once there is one.
   const started: { agent?: NodeAgent } = {};
   const engine = createInferenceEngine({ log, backend: config.backend, threads: config.threads });
@@ -109,9 +117,11 @@ async function runNode(): Promise<void> {
     allowedHosts: [advertised],
     nodeToken: () => started.agent?.nodeToken(),
     onSync: () => started.agent?.syncNow(),
+    onRetry: (model) => started.agent?.retry(model) ?? false,
     registerRoutes: (app) =>
       registerInferenceRoutes(app, {
         engine,
+        onModelInUse: (modelId) => inUse.enter(modelId),
         resolveModel: (modelId) => {
           const ready = started.agent?.readyModel(modelId);
           return ready && modelTargetOf(ready.path, ready.settings);
@@ -139,6 +149,7 @@ async function runNode(): Promise<void> {
         })),
       ),
     onModelDropped: (modelPath) => engine.unload(modelPath),
+    onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
   });
   started.agent = agent;
   onSupervisorMessage((message) => {
@@ -158,6 +169,7 @@ async function runNode(): Promise<void> {
       await engine.dispose();
       await server.close();
       await memory.dispose();
+      inUse.remove();
       process.exit(0);
     })();
   };

@@ -23,6 +23,11 @@ export interface NodeAgentOptions {
    * unload it (before its files go). Default: nothing.
    */
   onModelDropped?: (path: string) => Promise<unknown>;
+  /**
+   * A model that had crashed this node's worker was retried or deleted: its supervisor starts its
+   * count over. Default: nothing.
+   */
+  onCrashCleared?: (model: string) => void;
 }
 
 export interface NodeAgent {
@@ -40,6 +45,11 @@ export interface NodeAgent {
   setHfToken(token: string | undefined): void;
   /** A model this node has ready, for inference: its local GGUF and its settings. */
   readyModel(modelId: string): { path: string; settings: ModelSettings } | undefined;
+  /**
+   * Tries a failed model again now: one that crashed this worker is loaded again, one whose download
+   * failed is fetched again without waiting out its backoff. False when the model is not failed here.
+   */
+  retry(modelId: string): boolean;
   /** Stops timers and aborts the download in progress; its partial file stays for next time. */
   dispose(): Promise<void>;
 }
@@ -79,6 +89,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   const log = options.log.child({ module: "agent" });
   const stopped = new AbortController();
   const tracked = new Map<string, Tracked>();
+  /** Models that crashed this node's earlier processes: reported as such, never loaded, until retried. */
+  const crashed = new Map(config.crashedModels.map((entry) => [entry.model, entry.message]));
   let nodeId: string | undefined;
   let token: string | undefined;
   let heartbeatMs = 2000;
@@ -170,6 +182,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     for (const [id, entry] of tracked) {
       if (registered.has(id)) continue;
       tracked.delete(id);
+      // Registered again later, it is a new model: its crashes here are forgotten.
+      if (crashed.delete(id)) options.onCrashCleared?.(id);
       if (current?.modelId === id) {
         // Its partial file is pruned below: the download must have let go of it first.
         current.controller.abort();
@@ -187,11 +201,14 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     for (const model of registered.values()) {
       const entry = tracked.get(model.name);
       if (!entry) {
+        const crash = crashed.get(model.name);
         tracked.set(model.name, {
           model,
-          state: { model: model.name, artifact: null, state: "pending" },
+          state: crash
+            ? { model: model.name, artifact: null, state: "error", message: crash, crashed: true }
+            : { model: model.name, artifact: null, state: "pending" },
           failures: 0,
-          retryAt: 0,
+          retryAt: crash ? Infinity : 0,
         });
         continue;
       }
@@ -334,7 +351,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     setHfToken(next) {
       hfToken = next;
       for (const entry of tracked.values()) {
-        if (entry.state.state !== "error") continue;
+        if (entry.state.state !== "error" || entry.state.crashed) continue;
         entry.failures = 0;
         setState(entry, { model: entry.model.name, artifact: entry.state.artifact, state: "pending" });
       }
@@ -346,6 +363,17 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       return entry?.state.state === "ready" && entry.path
         ? { path: entry.path, settings: entry.model.settings }
         : undefined;
+    },
+    retry(modelId) {
+      const entry = tracked.get(modelId);
+      if (crashed.delete(modelId)) options.onCrashCleared?.(modelId);
+      if (entry?.state.state !== "error") return false;
+      log.info({ model: modelId }, "model retried");
+      entry.failures = 0;
+      entry.retryAt = 0;
+      setState(entry, { model: modelId, artifact: entry.state.artifact, state: "pending" });
+      void work();
+      return true;
     },
     async dispose() {
       stopped.abort();

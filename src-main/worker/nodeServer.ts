@@ -3,6 +3,7 @@ import type { Logger } from "../core/logger";
 import { checkHost, credentialOf } from "../core/server/guards";
 import { handleError } from "../core/server/errorHandler";
 import { AppError } from "../core/errors";
+import { modelRetryRequestSchema, type NodeRetryResponse } from "../contract";
 
 export interface NodeServerOptions {
   log: Logger;
@@ -11,6 +12,8 @@ export interface NodeServerOptions {
   /** The node token, once registered: what the control plane calls the node with. */
   nodeToken: () => string | undefined;
   onSync: () => void;
+  /** The control plane asks to try a failed model again; answers whether it was failed here. */
+  onRetry?: (model: string) => boolean;
   /** Host names accepted besides loopback ones (the name a remote control plane calls it by). Default: none. */
   allowedHosts?: string[];
 }
@@ -36,6 +39,10 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
   app.post("/v0/sync", async (_request, reply) => {
     options.onSync();
     return reply.status(204).send();
+  });
+  app.post("/v0/retry", async (request): Promise<NodeRetryResponse> => {
+    const { model } = modelRetryRequestSchema.parse(request.body ?? {});
+    return { retried: options.onRetry?.(model) ?? false };
   });
   options.registerRoutes?.(app);
   return app;

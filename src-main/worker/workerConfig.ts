@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { backendSchema } from "../contract";
 import { defaultHubCacheDir } from "../core/config";
+import { crashedModelsSchema } from "../core/supervisor/workerMessages";
 
 /** A worker's configuration, read once from the environment its supervisor (or `llmlb node`) gives it. */
 export const workerConfigSchema = z.object({
@@ -29,6 +30,11 @@ export const workerConfigSchema = z.object({
    */
   advertiseHost: z.string().min(1).optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Models that crashed this node's earlier processes too often: not loaded until retried. */
+  crashedModels: z
+    .string()
+    .transform((text) => crashedModelsSchema.parse(JSON.parse(text)))
+    .default([]),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
@@ -48,5 +54,6 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     port: empty(env.LLMLB_NODE_PORT),
     advertiseHost: empty(env.LLMLB_NODE_ADVERTISE_HOST),
     logLevel: empty(env.LLMLB_LOG_LEVEL),
+    crashedModels: empty(env.LLMLB_CRASHED_MODELS),
   });
 }

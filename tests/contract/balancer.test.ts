@@ -57,7 +57,11 @@ beforeAll(async () => {
   server = await startCore({
     hubEndpoint: hub.url,
     core: {
-      balancer: { slotsPerNode: 2, admission: { queueSize: 3, queueTimeoutMs: 10_000 } },
+      balancer: {
+        slotsPerNode: 2,
+        admission: { queueSize: 3, queueTimeoutMs: 10_000 },
+        nodeWaitMs: 2000,
+      },
       nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 },
     },
   });
@@ -117,6 +121,31 @@ describe("requests the balancer cannot route", () => {
     expect(response.body.error.message).toMatch(
       /still downloading on dl: 25% \(250 MB of 1\.0 GB, about 15 s left\)/,
     );
+  });
+
+  it("a request whose node is on its way (verifying the file) waits for it, and is answered once it is ready", async () => {
+    const late = await node("late", { ready: [] });
+    await late.report([{ model, artifact: "tiny-Q4_K_M.gguf", state: "verifying" }]);
+    let settled = false;
+    const answer = ask("wait for me").finally(() => (settled = true));
+    // A report that changes nothing wakes the request, which goes on waiting.
+    await late.report([{ model, artifact: "tiny-Q4_K_M.gguf", state: "verifying" }]);
+    expect(settled).toBe(false);
+    await late.report([{ model, artifact: "tiny-Q4_K_M.gguf", state: "ready" }]);
+    expect((await answer).choices[0]?.message.content).toBeTruthy();
+  });
+
+  it("a request whose node does not come within the wait gets the 503 that says why", async () => {
+    const late = await node("stuck", { ready: [] });
+    await late.report([{ model, artifact: "tiny-Q4_K_M.gguf", state: "verifying" }]);
+    const started = Date.now();
+    const response = await server.request("POST", "/v1/chat/completions", {
+      body: { model, messages: [{ role: "user", content: "x" }] },
+    });
+    // The rule under test is a duration: the suite's core waits 2 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(response.status).toBe(503);
+    expect(response.body.error.message).toMatch(/being prepared on stuck \(verifying\)/);
   });
 
   it("a model no node can serve says why", async () => {

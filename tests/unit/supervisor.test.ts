@@ -1,4 +1,7 @@
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createCrashLedger, lastWords } from "../../src-main/core/supervisor/crashLedger";
 import { createLogger } from "../../src-main/core/logger";
 import { createSupervisor } from "../../src-main/core/supervisor/supervisor";
 import type {
@@ -6,7 +9,12 @@ import type {
   WorkerExit,
   WorkerLauncher,
 } from "../../src-main/core/supervisor/workerLauncher";
-import type { WorkerMessage } from "../../src-main/core/supervisor/workerMessages";
+import {
+  crashedModelsSchema,
+  inUseFileOf,
+  type WorkerMessage,
+} from "../../src-main/core/supervisor/workerMessages";
+import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
 /** A launcher whose processes the test ends by hand. */
@@ -205,5 +213,98 @@ describe("supervisor", () => {
     expect(launched.map((l) => l.signals)).toEqual([["SIGTERM"], ["SIGTERM", "SIGKILL"]]);
     expect(supervisor.status().map((s) => s.state.type)).toEqual(["stopped", "stopped"]);
     expect(launched).toHaveLength(2);
+  });
+});
+
+describe("supervisor, with a model that crashes its worker", () => {
+  /** A worker that had `models` in use (as its in-use file says) when it died with `exit`. */
+  function dies(stateDir: string, worker: { options: LaunchOptions; exit: (exit: WorkerExit) => void }) {
+    return (models: string[], exit: WorkerExit, lastLines: string[] = [], served: string[] = []) => {
+      fs.mkdirSync(path.join(stateDir, spec.name), { recursive: true });
+      fs.writeFileSync(inUseFileOf(stateDir, spec.name), JSON.stringify({ in_use: models, served }));
+      for (const line of lastLines) worker.options.onOutput?.(line);
+      worker.exit(exit);
+    };
+  }
+
+  it("starts the worker without a model that killed it twice, with the cause; a clean exit or another model does not count", async () => {
+    const temp = await makeTempDir();
+    try {
+      const { launcher, launched } = fakeLauncher();
+      const supervisor = createSupervisor({
+        launcher,
+        specs: [spec],
+        env: {},
+        stateDir: temp.path,
+        log,
+        clock,
+        restartBaseDelayMs: 1,
+        onWorkerOutput: () => undefined,
+      });
+      supervisor.start();
+      expect(launched[0]!.options.env.LLMLB_WORKER_STATE_DIR).toBe(temp.path);
+      const abort = { code: null, signal: "SIGABRT" as const };
+      const lastWords = [
+        '{"level":30,"msg":"model loaded"}',
+        "/src/ggml/src/ggml-cpu/binary-ops.cpp:135: binary_op: unsupported types: dst: f32, src0: f32, src1: q8_0",
+      ];
+      dies(temp.path, launched[0]!)(["acme/broken"], abort, lastWords);
+      await waitFor("the first restart", () => launched.length === 2);
+      expect(launched[1]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+      // The in-use file went with the worker that wrote it.
+      expect(fs.existsSync(inUseFileOf(temp.path, spec.name))).toBe(false);
+
+      // A clean exit with a model in use, and another model's crash, count nothing against it.
+      dies(temp.path, launched[1]!)(["acme/broken"], { code: 0, signal: null });
+      await waitFor("the second restart", () => launched.length === 3);
+      dies(temp.path, launched[2]!)(["acme/other"], abort);
+      await waitFor("the third restart", () => launched.length === 4);
+      expect(launched[3]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+
+      // With a model that has been answering in use too, the one that had not is to blame.
+      dies(temp.path, launched[3]!)(["acme/broken", "acme/fine"], abort, lastWords, ["acme/fine"]);
+      await waitFor("the fourth restart", () => launched.length === 5);
+      const crashed = crashedModelsSchema.parse(JSON.parse(launched[4]!.options.env.LLMLB_CRASHED_MODELS!));
+      expect(crashed.map((entry) => entry.model)).toEqual(["acme/broken"]);
+      expect(crashed[0]!.message).toMatch(
+        /^It crashed this node's worker 2 times in \d+ s \(signal SIGABRT: binary_op: unsupported types: dst: f32, src0: f32, src1: q8_0\)/,
+      );
+      expect(crashed[0]!.message).toContain("llmlb model retry acme/broken");
+
+      // The worker says the model was retried: its next process loads it again.
+      launched[4]!.options.onMessage?.({ type: "crash-cleared", model: "acme/broken" });
+      launched[4]!.exit({ code: 1, signal: null });
+      await waitFor("the fifth restart", () => launched.length === 6);
+      expect(launched[5]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+      await supervisor.dispose();
+    } finally {
+      await temp.remove();
+    }
+  });
+});
+
+describe("crash ledger", () => {
+  it("counts deaths within the window only, per node and model", () => {
+    const ledger = createCrashLedger({ threshold: 2, windowMs: 60_000 });
+    ledger.record("gpu-0", ["a"], "signal SIGSEGV", 0);
+    ledger.record("gpu-0", ["a"], "signal SIGSEGV", 61_000);
+    ledger.record("gpu-1", ["a"], "signal SIGSEGV", 62_000);
+    expect(ledger.crashed("gpu-0")).toEqual([]);
+    ledger.record("gpu-0", ["a", "b"], "exit code 134", 100_000);
+    expect(ledger.crashed("gpu-0").map((entry) => entry.model)).toEqual(["a"]);
+    expect(ledger.crashed("gpu-0")[0]!.message).toContain("2 times in 39 s (exit code 134)");
+    expect(ledger.crashed("gpu-1")).toEqual([]);
+    ledger.clear("gpu-0", "a");
+    expect(ledger.crashed("gpu-0")).toEqual([]);
+  });
+
+  it("takes llama.cpp's last words over the log lines, without the source path", () => {
+    expect(
+      lastWords([
+        "/home/runner/work/llama.cpp/ggml/src/ggml-cuda/ggml-cuda.cu:88: CUDA error",
+        '{"level":50,"msg":"x"}',
+      ]),
+    ).toBe("CUDA error");
+    expect(lastWords(['{"level":30}'])).toBeUndefined();
   });
 });

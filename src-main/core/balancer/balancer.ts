@@ -36,6 +36,12 @@ export interface BalancerOptions {
   workersExpected?: () => boolean;
   /** This llmlb's instance id, added to `viaHeader` of what it forwards. Default: a random one. */
   instanceId?: string;
+  /**
+   * How long a request waits for a node to take its model up when one is on its way (a worker
+   * starting or restarting, a model being verified), instead of failing at once. Not for a model
+   * still downloading: that answers at once, with its progress. Default: 30 s.
+   */
+  nodeWaitMs?: number;
   /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
   healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
 }
@@ -62,6 +68,8 @@ export interface Balancer {
    * answered yet go to another node, and answers it was sending end with an error.
    */
   nodeLost(nodeId: string, reason: string): void;
+  /** Nodes registered, reported or went away: requests waiting for a node look again. */
+  nodesChanged(): void;
   /** While paused, new inference requests get 503; requests already running finish. */
   setPaused(paused: boolean): void;
   paused(): boolean;
@@ -79,6 +87,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const slotsPerNode = options.slotsPerNode ?? 4;
   const instanceId = options.instanceId ?? crypto.randomUUID();
   const admission = createAdmission(options.admission);
+  const nodeWaitMs = options.nodeWaitMs ?? 30_000;
+  /** Requests waiting for a node to take their model up, woken when nodes change. */
+  const nodeWaiters = new Set<() => void>();
   const load = createNodeLoad();
   // One keep-alive pool per node, reused across requests.
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
@@ -124,10 +135,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return target;
   }
 
+  /** A node as tried: a worker restarted after a crash listens at a new address, and counts as new. */
+  const triedKey = (route: NodeRoute) => `${route.id} ${route.url}`;
+
   /** The node to try next among those not tried yet: one that is up, else any (it may be back). */
   function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
     const now = clock.now();
-    const fresh = routes.filter((candidate) => !tried.has(candidate.id));
+    const fresh = routes.filter((candidate) => !tried.has(triedKey(candidate)));
     const up = fresh.filter((candidate) => !load.isDown(candidate, now));
     const pool = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
@@ -155,28 +169,69 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return model;
   }
 
-  function routesOrExplain(model: string): NodeRoute[] {
-    const routes = nodes.routesFor(model);
-    if (routes.length > 0) return routes;
+  /**
+   * Why no node can take a request for `model` now (a 404 for a model nobody knows), and whether a
+   * node is on its way for it.
+   */
+  function explainNoRoute(model: string): { error: AppError; nodeComing: boolean } {
     // Endpoints that list the model, all offline now, explain best when no online node knows it.
     const outside = options.unavailable?.(model);
     let registered;
     try {
       registered = models.get(model);
     } catch {
-      if (outside) throw outside;
-      throw new AppError(
+      const unknown = new AppError(
         "model.not_found",
         `The model \`${model}\` does not exist.${models.didYouMean(model) || " Register it first (POST /v0/models/register or `llmlb model add`)."}`,
         { param: "model" },
       );
+      return { error: outside ?? unknown, nodeComing: false };
     }
-    if (outside && !registered.nodes.some((node) => node.node_status === "online")) throw outside;
+    const online = registered.nodes.filter((node) => node.node_status === "online");
+    if (outside && online.length === 0) return { error: outside, nodeComing: false };
     const known = nodes.list().data;
-    throw unavailableError(registered, {
+    const error = unavailableError(registered, {
       nodesKnown: known.length,
       onlineNodeNames: known.filter((node) => node.status === "online").map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
+    });
+    // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download
+    // is not: it may take hours, and its progress is the useful answer.
+    const nodeComing =
+      error.code === "model.not_ready" && !online.some((node) => node.state === "downloading");
+    return { error, nodeComing };
+  }
+
+  /**
+   * The nodes that can take a request for `model`. With none, a request whose node is on its way
+   * waits for it (up to nodeWaitMs, while its client stays); any other gets why, at once.
+   */
+  async function routesOrExplain(model: string, reply: FastifyReply): Promise<NodeRoute[]> {
+    let routes = nodes.routesFor(model);
+    if (routes.length > 0) return routes;
+    const deadline = clock.now() + nodeWaitMs;
+    for (;;) {
+      const { error, nodeComing } = explainNoRoute(model);
+      const left = deadline - clock.now();
+      if (!nodeComing || left <= 0 || reply.raw.destroyed) throw error;
+      await nodesChangeOrTimeout(left, reply);
+      routes = nodes.routesFor(model);
+      if (routes.length > 0) return routes;
+    }
+  }
+
+  /** Resolves when nodes change, `ms` pass, or the client leaves, whichever is first. */
+  function nodesChangeOrTimeout(ms: number, reply: FastifyReply): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        nodeWaiters.delete(done);
+        reply.raw.off("close", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      nodeWaiters.add(done);
+      reply.raw.once("close", done);
     });
   }
 
@@ -275,7 +330,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     model: string,
     started: number,
   ): Promise<number> {
-    const routes = routesOrExplain(model);
+    const routes = await routesOrExplain(model, reply);
     // After the model is known to be served here: the metrics label only such models.
     const via = request.headers[viaHeader];
     if (typeof via === "string" && via.includes(instanceId)) {
@@ -293,10 +348,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // The client left while queued: there is nobody to answer.
     if (!release) return 499;
     const tried = new Set<string>();
+    let waitedForNode = false;
     try {
       for (;;) {
         // The routes looked up for admission serve the first try; a retry looks again.
-        const chosen = choose(tried.size === 0 ? routes : nodes.routesFor(model), tried, model);
+        const current = tried.size === 0 ? routes : nodes.routesFor(model);
+        let chosen = choose(current, tried, model);
+        if (!chosen && current.length === 0 && !waitedForNode) {
+          // Every node that had the model is gone (its worker died under this request, and restarts):
+          // the request, unanswered, waits once for one to come back rather than fail.
+          waitedForNode = true;
+          chosen = choose(await routesOrExplain(model, reply).catch(() => []), tried, model);
+        }
         if (!chosen) {
           throw new AppError(
             "balancer.no_node",
@@ -306,7 +369,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
             },
           );
         }
-        tried.add(chosen.id);
+        tried.add(triedKey(chosen));
         load.begin(chosen.id);
         try {
           const status = await attempt(started, chosen, model, request, reply, path);
@@ -383,6 +446,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
       if (!pending || pending.size === 0) return;
       log.warn({ node: nodeId, requests: pending.size, err: reason }, "calling off requests at a lost node");
       for (const attempt of [...pending]) attempt.cancel(new Error(reason));
+    },
+    nodesChanged() {
+      for (const wake of [...nodeWaiters]) wake();
     },
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),

@@ -7,6 +7,7 @@ import type {
   NodeRegisterRequest,
   NodeRegisterResponse,
 } from "../../contract";
+import { nodeRetryResponseSchema } from "../../contract";
 import type { Clock } from "../clock";
 import { AppError } from "../errors";
 import type { Logger } from "../logger";
@@ -60,6 +61,11 @@ export interface NodeService {
   routesFor(modelId: string): NodeRoute[];
   /** Tells every online node to sync now (the registry changed). */
   notifySync(): void;
+  /**
+   * Asks every online worker node to try a failed model again now (one that crashed its worker, one
+   * whose download failed); says what each did. A node that does not answer counts as not retried.
+   */
+  retry(modelId: string): Promise<{ node_name: string; retried: boolean }[]>;
   /**
    * The process of this node (a local worker, by name) is gone: offline now, not once its
    * heartbeats are missed.
@@ -179,6 +185,29 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
           .then((response) => response.body?.cancel())
           .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
       }
+    },
+    async retry(modelId) {
+      const online = nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
+      return Promise.all(
+        online.map(async (node) => {
+          try {
+            const response = await fetch(`${node.url}/v0/retry`, {
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${tokens.get(node.id)!}`,
+                "content-type": "application/json",
+              },
+              body: JSON.stringify({ model: modelId }),
+              signal: AbortSignal.timeout(5000),
+            });
+            const answer = nodeRetryResponseSchema.parse(await response.json());
+            return { node_name: node.name, retried: answer.retried };
+          } catch (error) {
+            log.warn({ node: node.id, err: error }, "retry not delivered");
+            return { node_name: node.name, retried: false };
+          }
+        }),
+      );
     },
     workerGone(name) {
       const node = nodes.markNamedOffline(name);

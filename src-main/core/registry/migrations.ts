@@ -94,4 +94,8 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX model_aliases_by_model ON model_aliases (model_id);
   `,
+  // A model in error because it crashed the node's worker (not retried until asked).
+  `
+  ALTER TABLE node_models ADD COLUMN crashed INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

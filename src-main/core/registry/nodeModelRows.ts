@@ -9,6 +9,8 @@ export interface NodeModelRow {
   bytes_total: number | null;
   bytes_per_second: number | null;
   message: string | null;
+  /** 1 for an error that is a crash of the node's worker. */
+  crashed: number;
 }
 
 /** One definition of how a node's model state maps onto the table's columns, both ways. */
@@ -24,7 +26,12 @@ export function toNodeModelState(row: NodeModelRow): NodeModelState {
         bytes_per_second: row.bytes_per_second ?? 0,
       };
     case "error":
-      return { ...base, state: "error", message: row.message ?? "" };
+      return {
+        ...base,
+        state: "error",
+        message: row.message ?? "",
+        ...(row.crashed ? { crashed: true } : {}),
+      };
     case "unsupported":
       return { ...base, state: "unsupported", reason: row.message ?? "" };
     default:
@@ -41,5 +48,6 @@ export function toNodeModelRow(state: NodeModelState): NodeModelRow {
     bytes_total: state.state === "downloading" ? state.bytes_total : null,
     bytes_per_second: state.state === "downloading" ? state.bytes_per_second : null,
     message: state.state === "error" ? state.message : state.state === "unsupported" ? state.reason : null,
+    crashed: state.state === "error" && state.crashed ? 1 : 0,
   };
 }

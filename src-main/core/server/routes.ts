@@ -3,9 +3,11 @@ import {
   aliasRequestSchema,
   instanceHeader,
   modelListQuerySchema,
+  modelRetryRequestSchema,
   modelSettingsPatchSchema,
   registerRequestSchema,
   type Health,
+  type ModelRetryResponse,
 } from "../../contract";
 import { AppError } from "../errors";
 import type { ModelService } from "../models/modelService";
@@ -32,7 +34,7 @@ function modelIdParam(request: FastifyRequest): string {
 const manifestSuffix = "/manifest.json";
 
 export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
-  const { models } = options;
+  const { models, nodes } = options;
 
   app.get("/v0/health", { config: { access: "public" } }, async (): Promise<Health> => ({
     status: "ok",
@@ -45,6 +47,12 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     const body = registerRequestSchema.parse(request.body ?? {});
     const registered = await models.register(body);
     return reply.status(201).send(registered);
+  });
+
+  app.post("/v0/models/retry", async (request): Promise<ModelRetryResponse> => {
+    const { model } = modelRetryRequestSchema.parse(request.body ?? {});
+    const id = models.get(model).name;
+    return { model: id, nodes: await nodes.retry(id) };
   });
 
   // Nodes read the model list and manifests to sync.

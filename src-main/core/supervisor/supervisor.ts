@@ -1,6 +1,9 @@
+import fs from "node:fs";
 import type { Clock } from "../clock";
 import type { Logger } from "../logger";
-import { describeExit, type WorkerLauncher, type WorkerProcess } from "./workerLauncher";
+import { createCrashLedger, lastWords, type CrashLedger } from "./crashLedger";
+import { describeExit, type WorkerExit, type WorkerLauncher, type WorkerProcess } from "./workerLauncher";
+import { inUseFileOf, inUseSchema, suspectsOf, workerReportSchema } from "./workerMessages";
 import type { WorkerSpec } from "./workerPlan";
 
 /**
@@ -27,7 +30,15 @@ export interface SupervisorOptions {
   specs: WorkerSpec[];
   /** Environment every worker gets (control plane URL, node token, cache folder, hub token). */
   env: Record<string, string>;
-  /** Each line a worker prints, with its node name. Default: its output is the control plane's. */
+  /**
+   * Where workers keep their state (`LLMLB_WORKER_STATE_DIR`). A worker writes there which models it
+   * is loading or serving; one that dies with a model in use twice in a few minutes is started again
+   * without it (see CrashLedger). Default: the worker's own default, and no crash accounting.
+   */
+  stateDir?: string;
+  /** Counts the models that crash workers. Default: 2 deaths within 5 minutes bar a model. */
+  crashLedger?: CrashLedger;
+  /** Each line a worker prints, with its node name. Default: the control plane's standard error. */
   onWorkerOutput?: (name: string, line: string) => void;
   /** A worker's process ended (crashed, killed, stopped): by its node name. Default: nothing. */
   onWorkerExit?: (name: string) => void;
@@ -70,7 +81,11 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let restarting = true;
   /** Workers stopped by dispose are not reported gone: everything is going. */
   let disposing = false;
-  let env = { ...options.env };
+  let env: Record<string, string> = { ...options.env };
+  if (options.stateDir) env.LLMLB_WORKER_STATE_DIR = options.stateDir;
+  const crashes = options.crashLedger ?? createCrashLedger();
+  /** The last lines each worker printed: a crash's cause is often llama.cpp's last words. */
+  const recentLines = 20;
 
   const workers = options.specs.map((spec) => ({
     spec,
@@ -79,25 +94,70 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     crashesInARow: 0,
     process: undefined as WorkerProcess | undefined,
     timer: undefined as NodeJS.Timeout | undefined,
+    output: [] as string[],
   }));
   type Worker = (typeof workers)[number];
+
+  /** The models to blame for a worker's death, from the file it keeps; the file goes with it. */
+  function suspects(worker: Worker): string[] {
+    if (!options.stateDir) return [];
+    const file = inUseFileOf(options.stateDir, worker.spec.name);
+    try {
+      return suspectsOf(inUseSchema.parse(JSON.parse(fs.readFileSync(file, "utf8"))));
+    } catch {
+      return [];
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** A worker that died on its own with models in use: those models count a crash on its node. */
+  function countCrash(worker: Worker, exit: WorkerExit, workerLog: Logger): void {
+    const models = suspects(worker);
+    if (exit.code === 0 || models.length === 0) return;
+    const said = lastWords(worker.output);
+    const cause = said ? `${describeExit(exit)}: ${said}` : describeExit(exit);
+    crashes.record(worker.spec.name, models, cause, clock.now());
+    workerLog.warn({ models, cause }, "worker died with models in use");
+  }
 
   function launch(worker: Worker): void {
     if (!restarting) return;
     const { spec } = worker;
     const workerLog = log.child({ worker: spec.name });
-    const onOutput = options.onWorkerOutput;
+    const onOutput =
+      options.onWorkerOutput ?? ((_name: string, line: string) => void process.stderr.write(`${line}\n`));
+    worker.output = [];
+    const crashed = crashes.crashed(spec.name);
     const child = launcher.launch({
       args: [],
-      onOutput: onOutput && ((line) => onOutput(spec.name, line)),
+      onOutput: (line) => {
+        worker.output.push(line);
+        if (worker.output.length > recentLines) worker.output.shift();
+        onOutput(spec.name, line);
+      },
+      onMessage: (message) => {
+        const report = workerReportSchema.safeParse(message);
+        if (report.success && report.data.type === "crash-cleared") {
+          crashes.clear(spec.name, report.data.model);
+          workerLog.info({ model: report.data.model }, "crash count cleared");
+        }
+      },
       env: {
         ...env,
         ...spec.env,
         LLMLB_NODE_NAME: spec.name,
         LLMLB_WORKER_BACKEND: spec.backend,
         LLMLB_WORKER_THREADS: String(spec.threads),
+        ...(crashed.length > 0 ? { LLMLB_CRASHED_MODELS: JSON.stringify(crashed) } : {}),
       },
     });
+    if (crashed.length > 0) {
+      workerLog.warn(
+        { models: crashed.map((entry) => entry.model) },
+        "starting without the models that crashed it",
+      );
+    }
     const startedAt = clock.now();
     worker.process = child;
     worker.state = { type: "running", pid: undefined, since: startedAt };
@@ -109,7 +169,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     });
     void child.exited.then((exit) => {
       worker.process = undefined;
-      if (!disposing) options.onWorkerExit?.(spec.name);
+      if (!disposing) {
+        countCrash(worker, exit, workerLog);
+        options.onWorkerExit?.(spec.name);
+      }
       if (!restarting) {
         worker.state = { type: "stopped" };
         return;

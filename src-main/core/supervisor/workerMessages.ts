@@ -1,3 +1,4 @@
+import path from "node:path";
 import { z } from "zod";
 
 /**
@@ -26,5 +27,36 @@ export type DetectedDevices = z.infer<typeof detectedDevicesSchema>;
  */
 export const workerReportSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("devices"), devices: detectedDevicesSchema }),
+  /** A model that crashed this worker was retried (or deleted): start its count over. */
+  z.object({ type: z.literal("crash-cleared"), model: z.string() }),
 ]);
 export type WorkerReport = z.infer<typeof workerReportSchema>;
+
+/**
+ * The models a worker is loading or running requests for, written down at each change: should the
+ * process die, its supervisor reads which models it died with. A file, not a message, so that it is
+ * on disk before the native code that may abort the process runs.
+ */
+export const inUseFileOf = (stateDir: string, nodeName: string) =>
+  path.join(stateDir, nodeName, "in-use.json");
+export const inUseSchema = z.object({
+  /** Models with a request (or a load) running now. */
+  in_use: z.array(z.string()),
+  /** Models that have finished a request in this process: less likely to be what killed it. */
+  served: z.array(z.string()),
+});
+export type InUse = z.infer<typeof inUseSchema>;
+
+/**
+ * The models to blame for a worker's death: those in use that had not finished a request in that
+ * process yet (a model that has been answering is rarely the one that suddenly aborts), or, when
+ * every model in use had, all of them.
+ */
+export function suspectsOf({ in_use, served }: InUse): string[] {
+  const unproven = in_use.filter((model) => !served.includes(model));
+  return unproven.length > 0 ? unproven : in_use;
+}
+
+/** Models that crashed a worker again and again, handed to its next process (`LLMLB_CRASHED_MODELS`). */
+export const crashedModelsSchema = z.array(z.object({ model: z.string(), message: z.string() }));
+export type CrashedModel = z.infer<typeof crashedModelsSchema>[number];

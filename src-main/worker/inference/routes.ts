@@ -26,6 +26,8 @@ export interface InferenceRoutesOptions {
   engine: InferenceEngine;
   /** The GGUF and settings of a model this node has ready; undefined for any other id. */
   resolveModel(modelId: string): Omit<ModelTarget, "id"> | undefined;
+  /** A request for a model starts (it may load it); the answer is called when it ends. Default: none. */
+  onModelInUse?(modelId: string): () => void;
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */
@@ -128,6 +130,14 @@ async function streamGeneration<Chunk>(
 /** POST /v1/chat/completions, /v1/completions and /v1/embeddings, answered by this node's engine. */
 export function registerInferenceRoutes(app: FastifyInstance, options: InferenceRoutesOptions): void {
   const { engine } = options;
+  const inUse = async <T>(modelId: string, work: () => Promise<T>): Promise<T> => {
+    const release = options.onModelInUse?.(modelId);
+    try {
+      return await work();
+    } finally {
+      release?.();
+    }
+  };
   const targetOf = (modelId: string): ModelTarget => {
     const found = options.resolveModel(modelId);
     if (!found) {
@@ -141,32 +151,38 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     const body = parseBody(chatCompletionRequestSchema, request.body);
     const job = chatJobFrom(body, targetOf(body.model));
     const meta = responseMeta("chatcmpl", body.model);
-    if (body.stream) {
-      const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
-      return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
-    }
-    const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
-    if (result && result.truncatedMessages > 0)
-      reply.header(truncatedMessagesHeader, String(result.truncatedMessages));
-    return result && chatCompletionBody(meta, result);
+    return inUse(body.model, async () => {
+      if (body.stream) {
+        const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
+        return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
+      }
+      const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
+      if (result && result.truncatedMessages > 0)
+        reply.header(truncatedMessagesHeader, String(result.truncatedMessages));
+      return result && chatCompletionBody(meta, result);
+    });
   });
 
   app.post("/v1/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(completionRequestSchema, request.body);
     const job = completionJobFrom(body, targetOf(body.model));
     const meta = responseMeta("cmpl", body.model);
-    if (body.stream) {
-      const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
-      return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
-    }
-    const result = await answerOnce(reply, (signal) => engine.complete(job, { signal }));
-    return result && completionBody(meta, result);
+    return inUse(body.model, async () => {
+      if (body.stream) {
+        const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
+        return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
+      }
+      const result = await answerOnce(reply, (signal) => engine.complete(job, { signal }));
+      return result && completionBody(meta, result);
+    });
   });
 
   app.post("/v1/embeddings", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(embeddingRequestSchema, request.body);
     const job = embeddingJobFrom(body, targetOf(body.model));
-    const result = await answerOnce(reply, (signal) => engine.embed(job, signal));
-    return result && embeddingsBody(body.model, result, body.encoding_format ?? "float");
+    return inUse(body.model, async () => {
+      const result = await answerOnce(reply, (signal) => engine.embed(job, signal));
+      return result && embeddingsBody(body.model, result, body.encoding_format ?? "float");
+    });
   });
 }

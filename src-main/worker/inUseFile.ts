@@ -1,0 +1,50 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { InUse } from "../core/supervisor/workerMessages";
+
+export interface InUseFile {
+  /** A request for (or a load of) `model` starts; call the answer when it ends. */
+  enter(model: string): () => void;
+  /** The worker stops on its own terms: nothing it did is to blame on a model. */
+  remove(): void;
+}
+
+/**
+ * Writes down which models this worker has in use (and which have finished a request), at each
+ * change, synchronously: should
+ * llama.cpp abort the process in the middle of a decode, its supervisor reads here which model it died
+ * with (see `inUseFileOf`). Written to a temporary file and renamed, so it is never read half-written.
+ */
+export function createInUseFile(file: string): InUseFile {
+  const uses = new Map<string, number>();
+  const served = new Set<string>();
+  const temporary = `${file}.tmp`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const write = () => {
+    const state: InUse = { in_use: [...uses.keys()], served: [...served] };
+    fs.writeFileSync(temporary, JSON.stringify(state));
+    fs.renameSync(temporary, file);
+  };
+  write();
+  return {
+    enter(model) {
+      const count = uses.get(model) ?? 0;
+      uses.set(model, count + 1);
+      if (count === 0) write();
+      let left = false;
+      return () => {
+        if (left) return;
+        left = true;
+        const remaining = uses.get(model)! - 1;
+        const firstServed = !served.has(model);
+        served.add(model);
+        if (remaining > 0) uses.set(model, remaining);
+        else uses.delete(model);
+        if (remaining === 0 || firstServed) write();
+      };
+    },
+    remove() {
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
