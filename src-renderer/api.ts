@@ -1,5 +1,5 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
-import type { Alias, Model, ModelList, ModelSettingsPatch } from "../src-main/contract";
+import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
 import type { NodeList, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
@@ -31,6 +31,8 @@ export interface Api {
   updateModelSettings(name: string, settings: ModelSettingsPatch): Promise<Model>;
   addAlias(model: string, alias: string): Promise<Alias>;
   removeAlias(alias: string): Promise<Alias>;
+  /** Tries a model again on every node where it failed or crashed the worker. */
+  retryModel(name: string): Promise<ModelRetryResponse>;
   listNodes(): Promise<NodeList>;
   status(): Promise<Status>;
   setServing(paused: boolean): Promise<Status>;
@@ -135,6 +137,7 @@ export function createHttpApi(): Api {
       call("PATCH", `/v0/models/${encodeURIComponent(name)}`, { settings }),
     addAlias: (model, alias) => call("POST", "/v0/aliases", { alias, model }),
     removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
+    retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
     listNodes: () => call("GET", "/v0/nodes"),
     status: () => call("GET", "/v0/status"),
     setServing: (paused) => call("PUT", "/v0/serving", { paused }),

@@ -83,7 +83,8 @@ export async function listModels(
   // Errors and reasons are sentences; they go below the table, one per line.
   for (const model of list.data) {
     for (const node of model.nodes) {
-      if (node.state === "error") io.out(`${model.name} on ${node.node_name}: error: ${node.message}`);
+      if (node.state === "error")
+        io.out(`${model.name} on ${node.node_name}: ${node.crashed ? "crashed" : "error"}: ${node.message}`);
       if (node.state === "unsupported")
         io.out(`${model.name} on ${node.node_name}: unsupported: ${node.reason}`);
     }

@@ -184,14 +184,38 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
         {node.node_status === "offline" && <span className="pill pill-muted">offline</span>}
       </span>
       <div className="node-state-body">
-        <StateText node={node} />
+        <StateText model={model.name} node={node} />
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
       </div>
     </li>
   );
 }
 
-function StateText({ node }: { node: ModelOnNode }) {
+/** A model that crashed the node's worker: not tried again by itself, so the way to retry is here. */
+function CrashedText({ model, message }: { model: string; message: string }) {
+  const { retryModel } = useActions();
+  const [retrying, setRetrying] = useState(false);
+  return (
+    <div className="crashed">
+      <span className="state-text danger">
+        <IconAlert size={14} /> Crashed the worker: {message.replace(/ Retry with .*$/, "")}
+      </span>
+      <button
+        type="button"
+        className="button button-small"
+        disabled={retrying}
+        onClick={() => {
+          setRetrying(true);
+          void retryModel(model).finally(() => setRetrying(false));
+        }}
+      >
+        {retrying ? "Retrying…" : "Retry"}
+      </button>
+    </div>
+  );
+}
+
+function StateText({ model, node }: { model: string; node: ModelOnNode }) {
   switch (node.state) {
     case "pending":
       return (
@@ -239,7 +263,9 @@ function StateText({ node }: { node: ModelOnNode }) {
         </span>
       );
     case "error":
-      return (
+      return node.crashed ? (
+        <CrashedText model={model} message={node.message} />
+      ) : (
         <span className="state-text danger">
           <IconAlert size={14} /> Error: {node.message} <span className="muted">(retrying)</span>
         </span>
@@ -305,6 +331,7 @@ function summaryOf(model: Model): { text: string; tone: Tone } {
   if (states.some((n) => n.state === "verifying")) return { text: "Verifying", tone: "progress" };
   if (states.length > 0 && states.every((n) => n.state === "unsupported"))
     return { text: "No node can run it", tone: "warn" };
+  if (states.some((n) => n.state === "error" && n.crashed)) return { text: "Crashed", tone: "danger" };
   if (states.some((n) => n.state === "error")) return { text: "Error", tone: "danger" };
   if (model.nodes.length > 0 && states.length === 0) return { text: "Nodes offline", tone: "waiting" };
   return { text: "Waiting", tone: "waiting" };

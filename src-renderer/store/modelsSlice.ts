@@ -17,6 +17,8 @@ export interface ModelsSlice {
   /** Gives a model another name; the server's refusal when it refused, else null. */
   addAlias(name: string, alias: string): Promise<string | null>;
   removeAlias(name: string, alias: string): Promise<string | null>;
+  /** Tries a model again where it failed or crashed a node's worker; banners tell the outcome. */
+  retryModel(name: string): Promise<void>;
   upsertModel(model: Model): void;
   dropModel(name: string): void;
 }
@@ -97,6 +99,21 @@ export const createModelsSlice =
         }
         withModel(name, (model) => ({ ...model, aliases: model.aliases.filter((a) => a !== alias) }));
         return null;
+      },
+      async retryModel(name) {
+        try {
+          const answer = await api.retryModel(name);
+          const retried = answer.nodes.filter((node) => node.retried).map((node) => node.node_name);
+          get().pushBanner(
+            retried.length > 0 ? "success" : "warning",
+            retried.length > 0
+              ? `Trying ${name} again on ${retried.join(", ")}`
+              : `${name} had not failed on any node that is online: nothing to retry.`,
+            `retry:${name}`,
+          );
+        } catch (error) {
+          get().pushBanner("error", messageOf(error), `retry:${name}`);
+        }
       },
       upsertModel(model) {
         const models = get().models;

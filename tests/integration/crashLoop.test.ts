@@ -101,6 +101,11 @@ describe("a model that crashes its worker", () => {
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
     expect((refused as Error).message).toContain("crashed this node's worker");
 
+    const listed = await runCli(["--url", server.serve.url, "model", "list"], server.env);
+    expect(listed.stdout).toMatch(
+      new RegExp(`${broken} on \\S+: crashed: It crashed this node's worker 2 times`),
+    );
+
     // The healthy model answered throughout, and answers now; nothing restarts the worker any more.
     asking = false;
     await healthyLoop;

@@ -37,6 +37,8 @@ describe("modelStateText (what `llmlb model list` shows per node)", () => {
   it("names the state otherwise, and says when the node is offline", () => {
     expect(modelStateText({ ...on, state: "ready" })).toBe("ready");
     expect(modelStateText({ ...on, node_status: "offline", state: "ready" })).toBe("ready (node offline)");
+    expect(modelStateText({ ...on, state: "error", message: "x" })).toBe("error");
+    expect(modelStateText({ ...on, state: "error", message: "x", crashed: true })).toBe("crashed");
   });
 
   it("formats bytes in decimal units", () => {

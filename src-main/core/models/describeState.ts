@@ -4,6 +4,7 @@ import { formatBytes, formatDuration } from "../../contract/units";
 /** One node's state of a model in a few words: `ready`, `downloading 45% (1.2 GB/2.7 GB, 30 MB/s, 50 s left)`. */
 export function modelStateText(node: ModelOnNode): string {
   if (node.node_status === "offline") return `${node.state} (node offline)`;
+  if (node.state === "error" && node.crashed) return "crashed";
   if (node.state !== "downloading") return node.state;
   const percent = node.bytes_total > 0 ? Math.floor((node.bytes_done / node.bytes_total) * 100) : 0;
   const speed = node.bytes_per_second > 0 ? `, ${formatBytes(node.bytes_per_second)}/s` : "";

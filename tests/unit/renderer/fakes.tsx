@@ -140,6 +140,7 @@ export function fakeApi(
     }),
     addAlias: vi.fn(async (model, alias) => ({ alias, model })),
     removeAlias: vi.fn(async (alias) => ({ alias, model: "" })),
+    retryModel: vi.fn(async (name) => ({ model: name, nodes: [{ node_name: "gpu-0", retried: true }] })),
     listNodes: vi.fn(async () => ({ data: data.nodes ?? [] })),
     status: vi.fn(async () => data.status ?? status()),
     setServing: vi.fn(async (paused: boolean) => status({ paused })),

@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { defaultModelSettings } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, node, renderApp } from "./fakes";
+import { fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 const nodes = [
   node("gpu-0", { loaded: [{ model: "org/repo", sequences: 2, busy: 0, context_size: 4096 }] }),
@@ -105,5 +105,39 @@ describe("a model's settings panel", () => {
     renderApp(fakeApi({ models: [model("org/repo", { source: "endpoint" })] }));
     await screen.findByRole("listitem", { name: "repo" });
     expect(screen.queryByRole("button", { name: "Edit settings of org/repo" })).toBeNull();
+  });
+});
+
+describe("a model that crashed a node's worker", () => {
+  const message =
+    "It crashed this node's worker 2 times in 8 s (signal SIGABRT: binary_op: unsupported types), so this node no longer loads it. Retry with `llmlb model retry org/repo` (or Retry on the Models page) once the cause is fixed; restarting llmlb also retries it.";
+  const crashed = model("org/repo", {
+    nodes: [onNode({ state: "error", artifact: "model-Q4_K_M.gguf", message, crashed: true })],
+  });
+
+  it("says so with the cause, without promising a retry it will not make, and retries on request", async () => {
+    const api = fakeApi({ models: [crashed] });
+    renderApp(api);
+    const card = await screen.findByRole("listitem", { name: "repo" });
+    expect(within(card).getByText("Crashed")).toBeTruthy();
+    const row = within(card).getByRole("list", { name: "repo on each node" });
+    expect(row.textContent).toContain(
+      "Crashed the worker: It crashed this node's worker 2 times in 8 s (signal SIGABRT",
+    );
+    expect(row.textContent).not.toContain("(retrying)");
+
+    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry" })));
+    expect(api.retryModel).toHaveBeenCalledWith("org/repo");
+    expect(screen.getByRole("status").textContent).toContain("Trying org/repo again on gpu-0");
+  });
+
+  it("says when no online node had it failed", async () => {
+    const api = fakeApi(
+      { models: [crashed] },
+      { retryModel: vi.fn(async (name: string) => ({ model: name, nodes: [] })) },
+    );
+    renderApp(api);
+    await act(async () => fireEvent.click(await screen.findByRole("button", { name: "Retry" })));
+    expect(screen.getByRole("status").textContent).toContain("nothing to retry");
   });
 });
