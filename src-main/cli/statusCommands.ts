@@ -1,4 +1,5 @@
 import type { NodeList, Status } from "../contract";
+import { formatDuration } from "../contract/units";
 import type { ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 
@@ -16,8 +17,10 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
   io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
   const loaded = nodes.data.flatMap((node) =>
-    node.loaded.map(
-      (entry) => `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`,
+    node.loaded.map((entry) =>
+      entry.loading_since
+        ? `${node.name}: ${entry.model} (loading for ${formatDuration((Date.now() - Date.parse(entry.loading_since)) / 1000)}; requests wait)`
+        : `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`,
     ),
   );
   io.out(`  Loaded:     ${loaded.length === 0 ? "none" : loaded[0]}`);

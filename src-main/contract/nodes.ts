@@ -79,6 +79,11 @@ export const loadedModelSchema = z.object({
   busy: z.number().int().nonnegative(),
   /** Tokens one request may hold, as loaded (absent from nodes older than this field). */
   context_size: z.number().int().positive().optional(),
+  /**
+   * While it is still loading (a first load on a GPU may compile kernels for a minute or more): when
+   * the node began, by the node's clock. Requests for it wait meanwhile. Absent once loaded.
+   */
+  loading_since: z.iso.datetime().optional(),
 });
 export type LoadedModel = z.infer<typeof loadedModelSchema>;
 

@@ -146,6 +146,9 @@ async function runNode(): Promise<void> {
           sequences: entry.sequences,
           busy: Math.min(entry.activeRequests, entry.sequences),
           ...(entry.contextSize !== undefined ? { context_size: entry.contextSize } : {}),
+          ...(entry.state === "loading"
+            ? { loading_since: new Date(entry.loadStartedAt).toISOString() }
+            : {}),
         })),
       ),
     onModelDropped: (modelPath) => engine.unload(modelPath),

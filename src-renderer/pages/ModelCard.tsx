@@ -22,7 +22,8 @@ import {
   plural,
   servedArtifact,
 } from "../format";
-import { useActions } from "../useAppStore";
+import { LoadingFor } from "../components/LoadingFor";
+import { useActions, useAppStore } from "../useAppStore";
 import { ModelSettingsPanel } from "./ModelSettingsPanel";
 
 /** One registered model: what it is, and where each node stands with it. */
@@ -176,6 +177,13 @@ export function ModelCard({ model }: { model: Model }) {
 
 function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
   const artifact = findArtifact(model, node.artifact);
+  // Ready on disk and being loaded into memory now: requests for it wait meanwhile.
+  const loadingSince = useAppStore(
+    (s) =>
+      s.nodes
+        .find((candidate) => candidate.id === node.node_id)
+        ?.loaded.find((entry) => entry.model === model.name)?.loading_since,
+  );
   const chosen = artifact?.quantization ?? (node.artifact ? baseName(node.artifact) : null);
   return (
     <li className={`node-state node-state-${node.state}`}>
@@ -184,7 +192,13 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
         {node.node_status === "offline" && <span className="pill pill-muted">offline</span>}
       </span>
       <div className="node-state-body">
-        <StateText model={model.name} node={node} />
+        {node.state === "ready" && loadingSince ? (
+          <span className="state-text">
+            <IconSpinner size={14} /> <LoadingFor since={loadingSince} label="Loading into memory" />
+          </span>
+        ) : (
+          <StateText model={model.name} node={node} />
+        )}
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
       </div>
     </li>

@@ -1,5 +1,6 @@
 import type { NodeInfo } from "../../src-main/contract";
 import { IconChip, IconGlobe, IconNodes } from "../components/icons";
+import { LoadingFor } from "../components/LoadingFor";
 import { ProgressBar } from "../components/ProgressBar";
 import { backendLabel, formatAgo, formatBytes, percentOf, plural } from "../format";
 import { useAppStore } from "../useAppStore";
@@ -111,11 +112,15 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
             {node.loaded.map((loaded) => (
               <li key={loaded.model}>
                 <code>{loaded.model}</code>
-                <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
-                  {loaded.busy > 0
-                    ? `${loaded.busy} of ${loaded.sequences} busy`
-                    : `idle · ${plural(loaded.sequences, "sequence")}`}
-                </span>
+                {loaded.loading_since ? (
+                  <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
+                ) : (
+                  <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
+                    {loaded.busy > 0
+                      ? `${loaded.busy} of ${loaded.sequences} busy`
+                      : `idle · ${plural(loaded.sequences, "sequence")}`}
+                  </span>
+                )}
               </li>
             ))}
           </ul>

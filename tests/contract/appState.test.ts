@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  nodeListSchema,
   nodeRegisterResponseSchema,
   serverEventSchema,
   settingsSchema,
@@ -9,6 +10,7 @@ import {
   type ServerEvent,
 } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { runCli } from "../helpers/cliProcess";
 import { testRepos } from "../helpers/hubRepos";
 import { startCore, type TestServer } from "../helpers/startCore";
 import { makeTempDir } from "../helpers/tempDir";
@@ -221,6 +223,29 @@ describe("status and pausing", () => {
       expect(resumed.status).toBe(404);
     } finally {
       stream.close();
+    }
+  });
+
+  it("says which models are still loading and since when, in /v0/nodes and llmlb status", async () => {
+    const node = await joinNode("gpu-loading");
+    const since = new Date(Date.now() - 30_000).toISOString();
+    const beat = () =>
+      node.beat(
+        [{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" }],
+        [{ model: "acme/tiny-GGUF", sequences: 4, busy: 1, loading_since: since }],
+      );
+    await beat();
+    // The node keeps reporting while the CLI starts (a silent node is offline after 400 ms here).
+    const beating = setInterval(() => void beat(), 100);
+    try {
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+      expect(nodes.data.find((n) => n.name === "gpu-loading")?.loaded).toEqual([
+        { model: "acme/tiny-GGUF", sequences: 4, busy: 1, loading_since: since },
+      ]);
+      const status = await runCli(["--url", server.url, "--token", server.token, "status"], {});
+      expect(status.stdout).toMatch(/gpu-loading: acme\/tiny-GGUF \(loading for 3\d s; requests wait\)/);
+    } finally {
+      clearInterval(beating);
     }
   });
 

@@ -91,6 +91,24 @@ describe("model pool", () => {
     expect(events).toEqual(["load a"]);
   });
 
+  it("says a model is loading, and since when, until its load ends", async () => {
+    let clock = 1000;
+    const loaded = deferred();
+    const { pool } = fakePool({
+      now: () => clock,
+      load: async (key) => {
+        await loaded.promise;
+        return `model:${key}`;
+      },
+    });
+    const use = pool.use("a", { signal: never }, async (value) => value);
+    clock = 5000;
+    expect(pool.entries()).toMatchObject([{ key: "a", state: "loading", loadStartedAt: 1000 }]);
+    loaded.resolve();
+    await use;
+    expect(pool.entries()).toMatchObject([{ key: "a", state: "ready" }]);
+  });
+
   it("unloads after the idle ttl, the latest use's ttl winning", async () => {
     vi.useFakeTimers();
     const { pool, events } = fakePool();

@@ -29,6 +29,8 @@ export interface LoadedModelOptions {
    * a context that does not fit fails the load rather than silently shrinking.
    */
   contextSize: number | "auto";
+  /** llama.cpp's flash attention: on, off, or "auto" (where the model and backend support it). */
+  flashAttention: boolean | "auto";
 }
 
 /** One GGUF in memory: the model, one context whose sequences serve parallel requests, and its chat template. */
@@ -72,6 +74,7 @@ export async function loadLlamaModel(
           contextSize,
           modelGpuLayers: model.gpuLayers,
           sequences,
+          flashAttention: options.flashAttention,
         });
         return model.gpuLayers > 0 ? need.gpuVram : need.cpuRam;
       },
@@ -80,6 +83,7 @@ export async function loadLlamaModel(
       threads: options.threads,
       sequences: sequenceCount,
       contextSize: options.contextSize === "auto" ? { max: contextSize } : contextSize,
+      flashAttention: options.flashAttention,
     });
   } catch (error) {
     await model.dispose();

@@ -31,6 +31,8 @@ export interface UseOptions {
 export interface PooledModelInfo {
   key: string;
   state: "loading" | "ready";
+  /** When its load began (a first load may compile GPU kernels for minutes). */
+  loadStartedAt: number;
   activeUses: number;
   lastUsedAt: number;
   idleTtlMs: number;
@@ -52,6 +54,7 @@ export interface ModelPool<T> {
 interface Entry<T> {
   key: string;
   loading: Promise<T>;
+  loadStartedAt: number;
   ready: boolean;
   value?: T;
   activeUses: number;
@@ -157,6 +160,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
   const startLoading = (key: string, idleTtlMs: number): Entry<T> => {
     const entry: Entry<T> = {
       key,
+      loadStartedAt: now(),
       ready: false,
       activeUses: 1,
       lastUsedAt: now(),
@@ -224,6 +228,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       return [...entries.values()].map((entry) => ({
         key: entry.key,
         state: entry.ready ? "ready" : "loading",
+        loadStartedAt: entry.loadStartedAt,
         activeUses: entry.activeUses,
         lastUsedAt: entry.lastUsedAt,
         idleTtlMs: entry.idleTtlMs,

@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { Endpoint } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, node, notFound, renderApp } from "./fakes";
+import { fakeApi, model, node, notFound, onNode, renderApp } from "./fakes";
 
 const endpoint: Endpoint = {
   id: "ep-1",
@@ -48,6 +48,31 @@ describe("the nodes page", () => {
     expect(cpu.textContent).toContain("CPU");
     expect(cpu.textContent).toContain("Offline · last seen 5 min ago");
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
+  });
+
+  it("says a model is still loading, and for how long, on the node and on the model's card", async () => {
+    const since = new Date(Date.now() - 42_000).toISOString();
+    const loading = node("gpu-0", {
+      loaded: [{ model: "org/repo", sequences: 4, busy: 1, loading_since: since }],
+      models: [{ model: "org/repo", artifact: "model-Q4_K_M.gguf", state: "ready" }],
+    });
+    const api = fakeApi({
+      nodes: [loading],
+      models: [
+        model("org/repo", {
+          ready: true,
+          nodes: [onNode({ state: "ready", artifact: "model-Q4_K_M.gguf" }, "gpu-0")],
+        }),
+      ],
+    });
+    renderApp(api, { route: "nodes" });
+    const gpu = await screen.findByRole("listitem", { name: "gpu-0" });
+    expect(gpu.textContent).toMatch(/Loading · 4[23] s/);
+    expect(gpu.textContent).not.toContain("1 of 4 busy");
+
+    fireEvent.click(screen.getByRole("link", { name: "Models" }));
+    const row = await screen.findByRole("list", { name: "repo on each node" });
+    expect(row.textContent).toMatch(/Loading into memory · 4[23] s/);
   });
 
   it("says external endpoints are not available when the server lacks them", async () => {
