@@ -20,7 +20,9 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { Agent, request } from "undici";
+import { nodeListSchema } from "../src-main/contract";
 import { noDevices, planWorkers } from "../src-main/core/supervisor/workerPlan";
+import { countedBatching, type DecodeStats } from "../src-main/worker/inference/decodeStats";
 import { startFakeHub } from "../tests/fixtures/fakeHub";
 import { generateTinyGguf } from "../tests/fixtures/tinyGguf";
 import { startServeProcess, type ServeProcess } from "../tests/helpers/cliProcess";
@@ -70,10 +72,12 @@ async function timed(clients: number, generate: Generate, seconds = RUN_SECONDS)
 
 /** A context set up as the worker sets one up (loadedModel.ts), generating as generation.ts does. */
 async function inProcess(model: LlamaModel, threads: number) {
+  const decode: DecodeStats = { batches: 0, sequences: 0 };
   const context = await model.createContext({
     threads,
     sequences: SEQUENCES,
     contextSize: { max: MAX_CONTEXT },
+    batching: await countedBatching(decode),
   });
   const chatWrapper = resolveChatWrapper(model);
   const free: LlamaContextSequence[] = Array.from({ length: SEQUENCES }, () => context.getSequence());
@@ -83,6 +87,7 @@ async function inProcess(model: LlamaModel, threads: number) {
     { type: "model", response: [] },
   ];
   return {
+    decode: () => ({ ...decode }),
     async generate(): Promise<number> {
       const sequence = free.pop();
       if (!sequence) throw new Error("more concurrent generations than sequences");
@@ -151,8 +156,14 @@ function overHttp(baseUrl: string) {
 interface Llmlb {
   url: string;
   threads: number;
+  /** Decode batches and the sequences they held, summed over the workers, as of a heartbeat after `since`. */
+  decode(since: number): Promise<DecodeStats>;
   stop(): Promise<void>;
 }
+
+/** Sequences per decode batch between two readings. */
+const perBatch = (before: DecodeStats, after: DecodeStats) =>
+  (after.sequences - before.sequences) / Math.max(1, after.batches - before.batches);
 
 /**
  * `llmlb serve --workers <n>` from the sources with its data in `dir`: n CPU workers with the threads
@@ -193,11 +204,35 @@ async function startLlmlb(dir: string, hubUrl: string, hubCache: string, workers
     throw error;
   }
   const planned = planWorkers(workers, noDevices, os.availableParallelism(), os.hostname())[0]!.threads;
-  return { url: serve.url, threads: planned, stop };
+  const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim();
+  const decode = async (since: number): Promise<DecodeStats> => {
+    // Workers report their counts by heartbeat: wait for one from each after `since`.
+    const nodes = await waitFor(
+      "a heartbeat from every worker",
+      async () => {
+        const response = await request(`${serve.url}/v0/nodes`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        const list = nodeListSchema.parse(await response.body.json()).data;
+        return list.every((node) => Date.parse(node.last_seen_at) > since) ? list : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
+    const entries = nodes.flatMap((node) => node.loaded.filter((entry) => entry.model === MODEL));
+    return {
+      batches: entries.reduce((sum, entry) => sum + (entry.decode_batches ?? 0), 0),
+      sequences: entries.reduce((sum, entry) => sum + (entry.batched_sequences ?? 0), 0),
+    };
+  };
+  return { url: serve.url, threads: planned, decode, stop };
 }
 
 /** One comparison: in-process against llmlb at 1 request, then llmlb at 1, 4 and 8. */
-async function compare(local: { generate: Generate }, http: ReturnType<typeof overHttp>) {
+async function compare(
+  local: { generate: Generate; decode(): DecodeStats },
+  http: ReturnType<typeof overHttp>,
+  llmlb: Llmlb,
+) {
   // Warm-up: the worker loads the model on its first request; both sides get JIT and caches warm.
   await timed(1, local.generate, 0);
   await timed(1, http.generate, 0);
@@ -209,18 +244,33 @@ async function compare(local: { generate: Generate }, http: ReturnType<typeof ov
     localRuns.push(await timed(1, local.generate));
     httpRuns.push(await timed(1, http.generate));
   }
+  const streamed = await timed(1, http.generateStreamed);
+  const localBefore = local.decode();
+  const local4 = await timed(SEQUENCES, local.generate);
+  const localPerBatch = perBatch(localBefore, local.decode());
+  const http4 = await timed(4, http.generate);
+  const httpBefore = await llmlb.decode(Date.now());
+  const http8 = await timed(8, http.generate);
+  const httpPerBatch = perBatch(httpBefore, await llmlb.decode(Date.now()));
   return {
     localRuns,
     httpRuns,
-    streamed: await timed(1, http.generateStreamed),
-    local4: await timed(SEQUENCES, local.generate),
-    http4: await timed(4, http.generate),
-    http8: await timed(8, http.generate),
+    streamed,
+    local4,
+    localPerBatch,
+    http4,
+    http8,
+    httpPerBatch,
     http1: await timed(1, http.generate),
   };
 }
 
-function report(title: string, threads: number, r: Awaited<ReturnType<typeof compare>>): void {
+function report(
+  title: string,
+  threads: number,
+  workers: number,
+  r: Awaited<ReturnType<typeof compare>>,
+): void {
   const best = (runs: Run[]) => Math.max(...runs.map(tps));
   const median = (runs: Run[]) => percentile(runs.map(tps), 50);
   const answers = [...r.localRuns, ...r.httpRuns].flatMap((run) => run.perAnswer);
@@ -251,6 +301,13 @@ function report(title: string, threads: number, r: Awaited<ReturnType<typeof com
   console.log(
     `      (node-llama-cpp in-process, ${SEQUENCES} at once: ${fmt(tps(r.local4))}, ${(tps(r.local4) / best(r.localRuns)).toFixed(2)}x of its 1)`,
   );
+  // 8 requests over `workers` workers: each worker's batches can hold 8 / workers of them.
+  const most = 8 / workers;
+  console.log(`    mean sequences per decode batch at 8 concurrent requests (${most} at most per worker):`);
+  console.log(
+    `      llmlb ${r.httpPerBatch.toFixed(2)}  target >= ${(most * 0.75).toFixed(1)}: ${verdict(r.httpPerBatch >= most * 0.75)}   ` +
+      `(node-llama-cpp in-process, ${SEQUENCES} at once: ${r.localPerBatch.toFixed(2)})`,
+  );
 }
 
 export async function benchInference(): Promise<void> {
@@ -277,7 +334,7 @@ export async function benchInference(): Promise<void> {
       http = overHttp(llmlb.url);
       const workerThreads = llmlb.threads;
       const local = await inProcess(model, workerThreads);
-      const results = await compare(local, http);
+      const results = await compare(local, http, llmlb);
       await local.dispose();
       await http.close();
       http = undefined;
@@ -288,6 +345,7 @@ export async function benchInference(): Promise<void> {
           ? `as shipped: llmlb serve --workers 1 (its worker gets ${workerThreads} thread(s) here):`
           : `llmlb serve --workers ${workers} (${workers} CPU workers of ${workerThreads} thread(s); the balancer spreads requests):`,
         workerThreads,
+        workers,
         results,
       );
     }

@@ -84,6 +84,12 @@ export const loadedModelSchema = z.object({
    * the node began, by the node's clock. Requests for it wait meanwhile. Absent once loaded.
    */
   loading_since: z.iso.datetime().optional(),
+  /**
+   * Decode batches since it was loaded, and the sequences (requests) they held in all: parallel
+   * requests add throughput only when they share batches (`batched_sequences / decode_batches`).
+   */
+  decode_batches: z.number().int().nonnegative().optional(),
+  batched_sequences: z.number().int().nonnegative().optional(),
 });
 export type LoadedModel = z.infer<typeof loadedModelSchema>;
 

@@ -149,6 +149,9 @@ async function runNode(): Promise<void> {
           ...(entry.state === "loading"
             ? { loading_since: new Date(entry.loadStartedAt).toISOString() }
             : {}),
+          ...(entry.decode && entry.decode.batches > 0
+            ? { decode_batches: entry.decode.batches, batched_sequences: entry.decode.sequences }
+            : {}),
         })),
       ),
     onModelDropped: (modelPath) => engine.unload(modelPath),

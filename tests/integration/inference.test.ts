@@ -117,7 +117,11 @@ describe("chat completions", () => {
       completion.usage!.prompt_tokens + completion.usage!.completion_tokens,
     );
     // node-llama-cpp maps the GGUF's Jinja ChatML template to its ChatML wrapper.
-    expect(main.engine.loaded().find((model) => model.model === "tiny")?.chatWrapper).toBe("ChatML");
+    const loaded = main.engine.loaded().find((model) => model.model === "tiny");
+    expect(loaded?.chatWrapper).toBe("ChatML");
+    // Its decode batches are counted: at least one per generated token, each holding a sequence.
+    expect(loaded?.decode?.batches).toBeGreaterThanOrEqual(8);
+    expect(loaded?.decode?.sequences).toBeGreaterThanOrEqual(loaded!.decode!.batches);
   });
 
   it("takes text-part content and max_completion_tokens", async () => {

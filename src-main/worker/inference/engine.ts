@@ -16,6 +16,7 @@ import type {
   ModelTarget,
 } from "./jobs";
 import { loadLlamaModel, type LoadedModel } from "./loadedModel";
+import type { DecodeStats } from "./decodeStats";
 import { createModelPool, ModelPoolDisposedError } from "./modelPool";
 
 export interface InferenceEngineOptions {
@@ -51,6 +52,8 @@ export interface LoadedModelInfo {
   /** node-llama-cpp's chat wrapper for the GGUF's template (e.g. "ChatML"), once loaded. */
   chatWrapper?: string;
   contextSize?: number;
+  /** Its decode batches and the sequences they held, once loaded. */
+  decode?: DecodeStats;
 }
 
 /** Loads GGUF models on demand and runs chat, completion and embedding jobs on them. */
@@ -207,7 +210,13 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
           sequences: loaded?.sequences.size ?? options.sequences ?? 4,
           lastUsedAt: entry.lastUsedAt,
           idleTtlMs: entry.idleTtlMs,
-          ...(loaded ? { chatWrapper: loaded.chatWrapper.wrapperName, contextSize: loaded.contextSize } : {}),
+          ...(loaded
+            ? {
+                chatWrapper: loaded.chatWrapper.wrapperName,
+                contextSize: loaded.contextSize,
+                decode: { ...loaded.decode },
+              }
+            : {}),
         };
       });
     },

@@ -12,6 +12,7 @@ import {
 import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
 import { defaultContextSize } from "./contextSize";
+import { countedBatching, type DecodeStats } from "./decodeStats";
 
 export interface LoadedModelOptions {
   /** CPU threads for every context: node-llama-cpp's default collapses throughput on small machines. */
@@ -40,6 +41,8 @@ export interface LoadedModel {
   /** Tokens one sequence holds. */
   readonly contextSize: number;
   readonly sequences: SlotPool<LlamaContextSequence>;
+  /** How many sequences its decode batches held, since it was loaded. */
+  readonly decode: DecodeStats;
   /** Created on the first embedding request: a second context most chat models never need. */
   embeddingContext(): Promise<LlamaEmbeddingContext>;
   /** Tokens of the prompt the chat template renders for `history` (with the tools it documents). */
@@ -58,6 +61,7 @@ export async function loadLlamaModel(
   const model = await llama.loadModel({ modelPath });
   let context: LlamaContext;
   let sequenceCount = 1;
+  const decode: DecodeStats = { batches: 0, sequences: 0 };
   try {
     const memory = await options.deviceMemory();
     const contextSize =
@@ -84,6 +88,7 @@ export async function loadLlamaModel(
       sequences: sequenceCount,
       contextSize: options.contextSize === "auto" ? { max: contextSize } : contextSize,
       flashAttention: options.flashAttention,
+      batching: await countedBatching(decode),
     });
   } catch (error) {
     await model.dispose();
@@ -100,6 +105,7 @@ export async function loadLlamaModel(
     chatWrapper,
     contextSize: context.contextSize,
     sequences,
+    decode,
     embeddingContext() {
       embeddings ??= model.createEmbeddingContext({
         threads: options.threads,
