@@ -38,25 +38,18 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
     <section className="model-settings" aria-label={`Settings of ${model.name}`}>
       <form className="model-settings-form" onSubmit={(event) => void submit(event)} noValidate>
         <div className="model-settings-grid">
-          <div className="field">
-            <label htmlFor={`${id}-context`}>Context size (tokens)</label>
-            <input
-              id={`${id}-context`}
-              className="input"
-              type="number"
-              inputMode="numeric"
-              min={128}
-              step={1}
-              placeholder="Auto"
-              value={draft.context}
-              onChange={(event) => setDraft({ ...draft, context: event.target.value })}
-            />
-            <span className="hint">
-              {loaded.length > 0
+          <NumberField
+            label="Context size (tokens)"
+            min={128}
+            placeholder="Auto"
+            value={draft.context}
+            onChange={(context) => setDraft({ ...draft, context })}
+            hint={
+              loaded.length > 0
                 ? `Loaded now: ${loaded.map((entry) => `${entry.context_size!.toLocaleString("en-US")} on ${entry.node}`).join(", ")}.`
-                : "Auto: what the model was trained on, as far as memory allows."}
-            </span>
-          </div>
+                : "Auto: what the model was trained on, as far as memory allows."
+            }
+          />
           <div className="field">
             <label htmlFor={`${id}-overflow`}>When a conversation outgrows it</label>
             <select
@@ -72,35 +65,21 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
             </select>
             <span className="hint">A request&apos;s own context_overflow field overrides this.</span>
           </div>
-          <div className="field">
-            <label htmlFor={`${id}-parallel`}>Parallel requests per node</label>
-            <input
-              id={`${id}-parallel`}
-              className="input"
-              type="number"
-              inputMode="numeric"
-              min={1}
-              max={64}
-              step={1}
-              placeholder="Auto"
-              value={draft.parallel}
-              onChange={(event) => setDraft({ ...draft, parallel: event.target.value })}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor={`${id}-ttl`}>Unload after idle (seconds)</label>
-            <input
-              id={`${id}-ttl`}
-              className="input"
-              type="number"
-              inputMode="numeric"
-              min={1}
-              step={1}
-              placeholder="Default"
-              value={draft.ttl}
-              onChange={(event) => setDraft({ ...draft, ttl: event.target.value })}
-            />
-          </div>
+          <NumberField
+            label="Parallel requests per node"
+            min={1}
+            max={64}
+            placeholder="Auto"
+            value={draft.parallel}
+            onChange={(parallel) => setDraft({ ...draft, parallel })}
+          />
+          <NumberField
+            label="Unload after idle (seconds)"
+            min={1}
+            placeholder="Default"
+            value={draft.ttl}
+            onChange={(ttl) => setDraft({ ...draft, ttl })}
+          />
         </div>
         <fieldset className="model-settings-nodes">
           <legend className="field-label">Nodes that may serve it</legend>
@@ -142,6 +121,37 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
       </form>
       <AliasEditor model={model} />
     </section>
+  );
+}
+
+/** A whole-number setting; empty means its default, shown as the placeholder. */
+function NumberField(props: {
+  label: string;
+  min: number;
+  max?: number;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+  hint?: string;
+}) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{props.label}</label>
+      <input
+        id={id}
+        className="input"
+        type="number"
+        inputMode="numeric"
+        min={props.min}
+        max={props.max}
+        step={1}
+        placeholder={props.placeholder}
+        value={props.value}
+        onChange={(event) => props.onChange(event.target.value)}
+      />
+      {props.hint && <span className="hint">{props.hint}</span>}
+    </div>
   );
 }
 
