@@ -23,8 +23,9 @@ export type Memory = z.infer<typeof memorySchema>;
  *   pending ──► downloading ──► verifying ──► ready
  *      │             │              │
  *      ├─────────────┴──────────────┴──► error (retried later)
- *   ready ──(crashed the worker twice)──► error, crashed (until a retry)
  *      └──► unsupported (no file this node can run)
+ *
+ *   ready ──(crashed the worker twice)──► error, crashed (until a retry)
  */
 const base = { model: z.string().max(1300), artifact: z.string().max(1024).nullable() };
 export const nodeModelStateSchema = z.discriminatedUnion("state", [

@@ -6,12 +6,12 @@
 import path from "node:path";
 import { createLogger, type Logger } from "../core/logger";
 import {
+  inUseFileOf,
   workerMessageSchema,
   type WorkerMessage,
   type WorkerReport,
 } from "../core/supervisor/workerMessages";
 import { probeDevicesFlag } from "../core/supervisor/detectDevices";
-import { inUseFileOf } from "../core/supervisor/workerMessages";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";

@@ -212,7 +212,7 @@ function CrashedText({ model, message }: { model: string; message: string }) {
   return (
     <div className="crashed">
       <span className="state-text danger">
-        <IconAlert size={14} /> Crashed the worker: {message.replace(/ Retry with .*$/, "")}
+        <IconAlert size={14} /> Crashed the worker: {message}
       </span>
       <button
         type="button"

@@ -107,6 +107,20 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   }, heartbeatIntervalMs);
   sweeper.unref();
 
+  /** Online nodes this control plane can call (it holds their token). */
+  const onlineWorkers = () => nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
+  /** A POST to a node's own server (the node protocol's push side), with its token. */
+  const callNode = (node: { id: string; url: string }, path: string, body: unknown, timeoutMs: number) =>
+    fetch(`${node.url}${path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${tokens.get(node.id)!}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+
   return {
     register(request) {
       const token = `llmlb_nt_${crypto.randomBytes(24).toString("base64url")}`;
@@ -174,32 +188,17 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return routes;
     },
     notifySync() {
-      for (const node of nodes.list()) {
-        const token = tokens.get(node.id);
-        if (node.status !== "online" || !token) continue;
-        fetch(`${node.url}/v0/sync`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(2000),
-        })
+      for (const node of onlineWorkers()) {
+        callNode(node, "/v0/sync", undefined, 2000)
           .then((response) => response.body?.cancel())
           .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
       }
     },
     async retry(modelId) {
-      const online = nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
       return Promise.all(
-        online.map(async (node) => {
+        onlineWorkers().map(async (node) => {
           try {
-            const response = await fetch(`${node.url}/v0/retry`, {
-              method: "POST",
-              headers: {
-                authorization: `Bearer ${tokens.get(node.id)!}`,
-                "content-type": "application/json",
-              },
-              body: JSON.stringify({ model: modelId }),
-              signal: AbortSignal.timeout(5000),
-            });
+            const response = await callNode(node, "/v0/retry", { model: modelId }, 5000);
             const answer = nodeRetryResponseSchema.parse(await response.json());
             return { node_name: node.name, retried: answer.retried };
           } catch (error) {

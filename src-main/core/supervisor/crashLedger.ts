@@ -17,6 +17,11 @@ export interface CrashLedger {
   clear(node: string, model: string): void;
 }
 
+interface Deaths {
+  at: number[];
+  cause: string;
+}
+
 /**
  * Which model keeps killing which worker. Kept by the supervisor, in memory: a restart of llmlb
  * starts every count over, as does a retry or a new registration of the model.
@@ -24,11 +29,12 @@ export interface CrashLedger {
 export function createCrashLedger(options: CrashLedgerOptions = {}): CrashLedger {
   const threshold = options.threshold ?? 2;
   const windowMs = options.windowMs ?? 5 * 60_000;
-  const deaths = new Map<string, Map<string, { at: number[]; cause: string }>>();
+  /** By node, then model: when it died with the model, and the latest cause. */
+  const deaths = new Map<string, Map<string, Deaths>>();
 
   return {
     record(node, models, cause, at) {
-      const byModel = deaths.get(node) ?? new Map<string, { at: number[]; cause: string }>();
+      const byModel = deaths.get(node) ?? new Map<string, Deaths>();
       deaths.set(node, byModel);
       for (const model of models) {
         const entry = byModel.get(model) ?? { at: [], cause };
@@ -38,7 +44,7 @@ export function createCrashLedger(options: CrashLedgerOptions = {}): CrashLedger
       }
     },
     crashed(node) {
-      return [...(deaths.get(node) ?? new Map<string, { at: number[]; cause: string }>())]
+      return [...(deaths.get(node) ?? [])]
         .filter(([, entry]) => entry.at.length >= threshold)
         .map(([model, entry]) => ({
           model,
