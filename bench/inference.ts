@@ -4,7 +4,9 @@
  * chat wrapper, greedy sampling, max_tokens), then llmlb's aggregate tokens/s at 1, 4 and 8 concurrent
  * requests. Twice: as shipped (`llmlb serve --workers 1`: one CPU worker with the threads llmlb plans
  * for it), and with two CPU workers (`--workers 2`), where the balancer spreads concurrent requests;
- * the model fetched from the fake hub both times.
+ * the model fetched from the fake hub both times. Last, in this process, on a model wide enough that
+ * its weights outgrow the caches: 8 generations arriving apart, node-llama-cpp's batching as it is
+ * against the worker's decode gathering, tokens/s and sequences per batch side by side.
  * Traffic stays on 127.0.0.1.
  */
 import fs from "node:fs";
@@ -16,6 +18,7 @@ import {
   LlamaLogLevel,
   resolveChatWrapper,
   type ChatHistoryItem,
+  type Llama,
   type LlamaContextSequence,
   type LlamaModel,
 } from "node-llama-cpp";
@@ -23,6 +26,7 @@ import { Agent, request } from "undici";
 import { nodeListSchema } from "../src-main/contract";
 import { noDevices, planWorkers } from "../src-main/core/supervisor/workerPlan";
 import { countedBatching, type DecodeStats } from "../src-main/worker/inference/decodeStats";
+import { gatherDecodes } from "../src-main/worker/inference/decodeGate";
 import { startFakeHub } from "../tests/fixtures/fakeHub";
 import { generateTinyGguf } from "../tests/fixtures/tinyGguf";
 import { startServeProcess, type ServeProcess } from "../tests/helpers/cliProcess";
@@ -52,15 +56,24 @@ const tps = (run: Run) => run.tokens / run.seconds;
 const fmt = (value: number) => `${value.toFixed(0).padStart(6)} tokens/s`;
 const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
 
-/** `clients` loops at once, each starting generations until RUN_SECONDS are up; tokens over wall time. */
-async function timed(clients: number, generate: Generate, seconds = RUN_SECONDS): Promise<Run> {
+/**
+ * `clients` loops at once, each starting generations until `seconds` are up; tokens over wall time.
+ * With `apartMs`, the clients start that far apart and pause up to that long between generations, as
+ * requests from independent users arrive.
+ */
+async function timed(clients: number, generate: Generate, seconds = RUN_SECONDS, apartMs = 0): Promise<Run> {
   const perAnswer: number[] = [];
   const started = performance.now();
   const deadline = started + seconds * 1000;
   const least = clients === 1 ? 2 : 1;
+  const pause = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : undefined);
   await Promise.all(
-    Array.from({ length: clients }, async () => {
-      for (let i = 0; i < least || performance.now() < deadline; i++) perAnswer.push(await generate());
+    Array.from({ length: clients }, async (_, client) => {
+      await pause(client * apartMs);
+      for (let i = 0; i < least || performance.now() < deadline; i++) {
+        perAnswer.push(await generate());
+        await pause(((client * 7 + i * 3) % 5) * (apartMs / 4));
+      }
     }),
   );
   return {
@@ -70,8 +83,15 @@ async function timed(clients: number, generate: Generate, seconds = RUN_SECONDS)
   };
 }
 
-/** A context set up as the worker sets one up (loadedModel.ts), generating as generation.ts does. */
-async function inProcess(model: LlamaModel, threads: number) {
+/**
+ * A context set up as the worker sets one up (loadedModel.ts), generating as generation.ts does;
+ * with `gather`, its decodes gathered into full batches as the worker gathers them.
+ */
+async function inProcess(
+  model: LlamaModel,
+  threads: number,
+  { gather = false, maxTokens = MAX_TOKENS } = {},
+) {
   const decode: DecodeStats = { batches: 0, sequences: 0 };
   const context = await model.createContext({
     threads,
@@ -81,6 +101,7 @@ async function inProcess(model: LlamaModel, threads: number) {
   });
   const chatWrapper = resolveChatWrapper(model);
   const free: LlamaContextSequence[] = Array.from({ length: SEQUENCES }, () => context.getSequence());
+  if (gather) gatherDecodes(context, () => SEQUENCES - free.length);
   // What chatHistoryFrom makes of one user message.
   const history: ChatHistoryItem[] = [
     { type: "user", text: PROMPT },
@@ -96,7 +117,7 @@ async function inProcess(model: LlamaModel, threads: number) {
       try {
         // The sampling a request with temperature 0 maps to (requestMapping.ts samplingFrom).
         await chat.generateResponse(history, {
-          maxTokens: MAX_TOKENS,
+          maxTokens,
           temperature: 0,
           topP: 1,
           topK: 0,
@@ -310,6 +331,55 @@ function report(
   );
 }
 
+/** Wide enough that its weights (F32, about 130 MB) outgrow the CPU's caches, as a real model's do. */
+const WIDE_SHAPE = { embedding: 512, blocks: 8, feedForward: 2048 };
+const WIDE_MAX_TOKENS = 64;
+const APART_MS = 20;
+
+/**
+ * Decode gathering side by side, in this process: 8 generations arriving apart on the wide model,
+ * node-llama-cpp's batching as it is against the worker's gathering (decodeGate.ts).
+ */
+async function compareGathering(llama: Llama, dir: string, threads: number): Promise<void> {
+  const gguf = generateTinyGguf({ seed: 1, shape: WIDE_SHAPE });
+  const modelPath = path.join(dir, "wide.gguf");
+  fs.writeFileSync(modelPath, gguf);
+  const model = await llama.loadModel({ modelPath });
+  try {
+    const measure = async (gather: boolean) => {
+      const local = await inProcess(model, threads, { gather, maxTokens: WIDE_MAX_TOKENS });
+      try {
+        await timed(SEQUENCES, local.generate, 0);
+        const before = local.decode();
+        const run = await timed(SEQUENCES, local.generate, RUN_SECONDS, APART_MS);
+        return { tps: tps(run), perBatch: perBatch(before, local.decode()) };
+      } finally {
+        await local.dispose();
+      }
+    };
+    const one = await inProcess(model, threads, { maxTokens: WIDE_MAX_TOKENS });
+    await timed(1, one.generate, 0);
+    const single = tps(await timed(1, one.generate));
+    await one.dispose();
+    const asIs = await measure(false);
+    const gathered = await measure(true);
+    console.log(
+      `  decode gathering, in-process: a ${(gguf.length / 1e6).toFixed(0)} MB model (its weights outgrow the caches), ` +
+        `${SEQUENCES} clients ${APART_MS} ms apart, max_tokens ${WIDE_MAX_TOKENS}, ${threads} thread(s):`,
+    );
+    console.log(`      one request at a time              ${fmt(single)}`);
+    console.log(
+      `      node-llama-cpp's batching as is    ${fmt(asIs.tps)}   ${asIs.perBatch.toFixed(2)} per batch   ${(asIs.tps / single).toFixed(2)}x of 1`,
+    );
+    console.log(
+      `      with the worker's gathering        ${fmt(gathered.tps)}   ${gathered.perBatch.toFixed(2)} per batch   ${(gathered.tps / single).toFixed(2)}x of 1, ` +
+        `${(gathered.tps / asIs.tps).toFixed(2)}x of as is`,
+    );
+  } finally {
+    await model.dispose();
+  }
+}
+
 export async function benchInference(): Promise<void> {
   const temp = await makeTempDir("llmlb-bench-inference-");
   const gguf = generateTinyGguf({ seed: 1 });
@@ -349,6 +419,8 @@ export async function benchInference(): Promise<void> {
         results,
       );
     }
+    const threads = planWorkers(1, noDevices, os.availableParallelism(), os.hostname())[0]!.threads;
+    await compareGathering(llama, temp.path, threads);
   } finally {
     await http?.close();
     await llmlb?.stop();

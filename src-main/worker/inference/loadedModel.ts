@@ -13,6 +13,7 @@ import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
 import { defaultContextSize } from "./contextSize";
 import { countedBatching, type DecodeStats } from "./decodeStats";
+import { gatherDecodes } from "./decodeGate";
 
 export interface LoadedModelOptions {
   /** CPU threads for every context: node-llama-cpp's default collapses throughput on small machines. */
@@ -95,6 +96,7 @@ export async function loadLlamaModel(
     throw error;
   }
   const sequences = createSlotPool(Array.from({ length: sequenceCount }, () => context.getSequence()));
+  gatherDecodes(context, () => sequences.busy);
   // Resolved once: node-llama-cpp maps a GGUF's Jinja template to its matching built-in wrapper (ChatML, ...).
   const chatWrapper = resolveChatWrapper(model);
   const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null;
