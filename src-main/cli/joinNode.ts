@@ -4,10 +4,10 @@ import type { Config } from "../core/config";
 import { isLoopbackHost } from "../core/config";
 import { createLogger } from "../core/logger";
 import { systemClock } from "../core/clock";
-import { detectDevices } from "../core/supervisor/detectDevices";
+import { detectDevicesFor, leftOutEnv } from "../core/supervisor/detectDevices";
 import { createSupervisor } from "../core/supervisor/supervisor";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
-import { noDevices, planWorkers } from "../core/supervisor/workerPlan";
+import { planWorkers } from "../core/supervisor/workerPlan";
 import { CliError } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { workerEntry } from "./packageInfo";
@@ -81,10 +81,11 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
 
   const log = createLogger({ level: config.logLevel });
   const launcher = createNodeWorkerLauncher(workerEntry());
-  const devices =
-    config.workers === "auto"
-      ? (await detectDevices(launcher, log.child({ module: "supervisor" }))).devices
-      : noDevices;
+  const { devices, leftOut } = await detectDevicesFor(
+    config.workers,
+    launcher,
+    log.child({ module: "supervisor" }),
+  );
   const specs = planWorkers(config.workers, devices, os.availableParallelism(), options.name);
   if (specs.length === 0) throw new CliError("--workers none leaves nothing to join with.");
   const supervisor = createSupervisor({
@@ -101,6 +102,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       LLMLB_LOG_LEVEL: config.logLevel,
       HF_HUB_CACHE: config.hubCacheDir,
       ...(config.hfToken ? { HF_TOKEN: config.hfToken } : {}),
+      ...leftOutEnv(leftOut),
     },
   });
   const stopped = new Promise<void>((resolve) => {

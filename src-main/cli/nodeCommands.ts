@@ -3,6 +3,28 @@ import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import type { Output } from "./modelCommands";
 
+const backendNames = { cuda: "CUDA", metal: "Metal", vulkan: "Vulkan", cpu: "CPU" } as const;
+
+/**
+ * "Vulkan (vm-cpu0): <why>", once per backend and reason: the GPU backends the device probes of the
+ * online nodes' machines left out (every worker of a machine reports the same).
+ */
+export function backendsLeftOut(nodes: NodeList["data"]): string[] {
+  const seen = new Map<string, { names: string[]; line: (names: string) => string }>();
+  for (const node of nodes.filter((candidate) => candidate.status === "online")) {
+    for (const { backend, reason } of node.backends_left_out) {
+      const key = `${backend}\n${reason}`;
+      const entry = seen.get(key) ?? {
+        names: [],
+        line: (names) => `${backendNames[backend]} (${names}): ${reason}`,
+      };
+      entry.names.push(node.name);
+      seen.set(key, entry);
+    }
+  }
+  return [...seen.values()].map((entry) => entry.line(entry.names.join(", ")));
+}
+
 export async function listNodes(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
   const nodes = await client.request<NodeList>("GET", "/v0/nodes");
   if (options.json) {
@@ -15,10 +37,14 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
   }
   io.out(
     formatTable(
-      ["NAME", "BACKEND", "DEVICES", "MEMORY FREE/TOTAL", "STATUS", "MODELS READY", "URL"],
+      ["NAME", "BACKEND", "LLAMA.CPP", "DEVICES", "MEMORY FREE/TOTAL", "STATUS", "MODELS READY", "URL"],
       nodes.data.map((node) => [
         node.name,
         node.backend,
+        // Known once the worker has loaded llama.cpp (with its first model).
+        node.llama_cpp
+          ? `${node.llama_cpp.release} (${node.llama_cpp.build === "local" ? "built here" : "prebuilt"})`
+          : "-",
         node.devices.map((device) => device.name).join("; ") || "-",
         // An endpoint does not say what memory it has.
         node.memory.total_bytes > 0
@@ -30,4 +56,10 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
       ]),
     ),
   );
+  const leftOut = backendsLeftOut(nodes.data);
+  if (leftOut.length > 0) {
+    io.out("");
+    io.out("GPU backends left out:");
+    for (const line of leftOut) io.out(`  ${line}`);
+  }
 }

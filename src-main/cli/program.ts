@@ -6,6 +6,7 @@ import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsC
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
+import { buildGpuKernels, type BuildGpu } from "./gpuBuild";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
 
@@ -16,8 +17,14 @@ function portNumber(value: string): number {
 }
 
 function workersMode(value: string): string {
-  if (!/^(auto|cpu|none|[1-9]\d?)$/.test(value))
-    throw new InvalidArgumentError("must be auto, cpu, none or a number");
+  if (!/^(auto|cuda|vulkan|metal|cpu|none|[1-9]\d?)$/.test(value))
+    throw new InvalidArgumentError("must be auto, cuda, vulkan, metal, cpu, none or a number");
+  return value;
+}
+
+function gpuBackend(value: string): BuildGpu {
+  if (value !== "cuda" && value !== "vulkan" && value !== "metal")
+    throw new InvalidArgumentError("must be cuda, vulkan or metal");
   return value;
 }
 
@@ -89,7 +96,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--port <port>", "port; 0 picks a free one (default 8080, or LLMLB_PORT)", portNumber)
     .option(
       "--workers <mode>",
-      "local workers: auto (one per GPU), cpu, none, or a number of CPU workers",
+      "local workers: auto (one per GPU), cuda, vulkan or metal (that backend only), cpu, none, or a number of CPU workers",
       workersMode,
     )
     .option(
@@ -193,7 +200,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--host <host>", "address the workers listen on (default 127.0.0.1; 0.0.0.0 for another machine)")
     .option("--advertise-host <host>", "name or address the control plane reaches this machine by")
     .option("--name <name>", "worker name prefix (default: this machine's host name)")
-    .option("--workers <mode>", "auto (one per GPU), cpu, or a number of CPU workers", workersMode)
+    .option(
+      "--workers <mode>",
+      "auto (one per GPU), cuda, vulkan or metal (that backend only), cpu, or a number of CPU workers",
+      workersMode,
+    )
     .action(
       async (options: {
         join?: string;
@@ -260,6 +271,17 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("remove an endpoint")
     .action((ref: string) => removeEndpoint(client(), ref, io));
 
+  program
+    .command("gpu")
+    .description("llama.cpp for this machine's GPU")
+    .command("build")
+    .description(
+      "build llama.cpp's kernels for this machine's GPU from source (node-llama-cpp's source build); workers use it from their next start",
+    )
+    .option("--gpu <backend>", "cuda, vulkan or metal (default: metal on macOS, else cuda)", gpuBackend)
+    .action((options: { gpu?: BuildGpu }) =>
+      buildGpuKernels(options.gpu ?? (process.platform === "darwin" ? "metal" : "cuda"), io, env),
+    );
   program
     .command("status")
     .description("show the server's address, models, nodes, loaded models and running requests")

@@ -55,9 +55,12 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   io.out(`  Model cache: ${config.hubCacheDir}`);
   await core.workersStarted();
   const workers = core.workers();
-  if (!stopping)
+  if (!stopping) {
+    // Before the Workers line, which ends the banner.
+    for (const { backend, reason } of core.backendsLeftOut()) io.out(`  GPU unused:  ${backend}: ${reason}`);
     io.out(
       `  Workers:     ${workers.length === 0 ? "none" : workers.map((w) => `${w.name} (${w.backend})`).join(", ")}`,
     );
+  }
   await stopped;
 }

@@ -2,6 +2,7 @@ import type { NodeList, Status } from "../contract";
 import { formatDuration } from "../contract/units";
 import type { ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
+import { backendsLeftOut } from "./nodeCommands";
 
 /** `llmlb status`: where the server is, whether it serves, what is loaded where, and what waits. */
 export async function showStatus(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
@@ -16,6 +17,9 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   io.out(`  Serving:    ${status.paused ? "paused (`llmlb resume` to serve again)" : "yes"}`);
   io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
   io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
+  const leftOut = backendsLeftOut(nodes.data);
+  if (leftOut.length > 0) io.out(`  Left out:   ${leftOut[0]}`);
+  for (const line of leftOut.slice(1)) io.out(`              ${line}`);
   const loaded = nodes.data.flatMap((node) =>
     node.loaded.map((entry) =>
       entry.loading_since

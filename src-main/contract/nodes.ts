@@ -11,6 +11,17 @@ export const deviceSchema = z.object({
 });
 export type Device = z.infer<typeof deviceSchema>;
 
+/**
+ * A GPU backend this machine's device probe tried and left out: its binary did not load, it found no
+ * device, or it failed (or killed the probe in) its self-test on a tiny model. The reason says what
+ * failed, in llama.cpp's words where it gave any, and the ways out.
+ */
+export const backendLeftOutSchema = z.object({
+  backend: backendSchema,
+  reason: z.string().max(4000),
+});
+export type BackendLeftOut = z.infer<typeof backendLeftOutSchema>;
+
 export const memorySchema = z.object({
   total_bytes: z.number().int().nonnegative(),
   free_bytes: z.number().int().nonnegative(),
@@ -60,6 +71,8 @@ export const nodeRegisterRequestSchema = z.strictObject({
   backend: backendSchema,
   devices: z.array(deviceSchema).max(64),
   memory: memorySchema,
+  /** GPU backends its machine's probe left out, and why (absent from nodes older than this field). */
+  backends_left_out: z.array(backendLeftOutSchema).max(8).default([]),
 });
 export type NodeRegisterRequest = z.infer<typeof nodeRegisterRequestSchema>;
 
@@ -94,10 +107,22 @@ export const loadedModelSchema = z.object({
 });
 export type LoadedModel = z.infer<typeof loadedModelSchema>;
 
+/**
+ * The llama.cpp a worker runs, known once it has loaded one (llama.cpp is loaded with the first
+ * model): node-llama-cpp's prebuilt binaries, or a build made on this machine (`llmlb gpu build`).
+ */
+export const llamaCppBuildSchema = z.object({
+  build: z.enum(["prebuilt", "local"]),
+  /** llama.cpp's release tag, as node-llama-cpp names it (b6789, v0.4.0). */
+  release: z.string().max(200),
+});
+export type LlamaCppBuild = z.infer<typeof llamaCppBuildSchema>;
+
 export const heartbeatRequestSchema = z.strictObject({
   memory: memorySchema,
   models: z.array(nodeModelStateSchema).max(10_000),
   loaded: z.array(loadedModelSchema).max(1000).default([]),
+  llama_cpp: llamaCppBuildSchema.optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 
@@ -117,6 +142,8 @@ export const nodeSchema = z.object({
   backend: z.union([backendSchema, z.literal("external")]),
   devices: z.array(deviceSchema),
   memory: memorySchema,
+  /** GPU backends its machine's device probe left out, and why: a GPU that is there but not used. */
+  backends_left_out: z.array(backendLeftOutSchema).default([]),
   status: nodeStatusSchema,
   /** `worker`: an llmlb worker (local or joined); `endpoint`: an OpenAI-compatible server added by URL. */
   kind: z.enum(["worker", "endpoint"]),
@@ -124,6 +151,8 @@ export const nodeSchema = z.object({
   last_seen_at: z.string(),
   models: z.array(nodeModelStateSchema),
   loaded: z.array(loadedModelSchema),
+  /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
+  llama_cpp: llamaCppBuildSchema.optional(),
 });
 export type NodeInfo = z.infer<typeof nodeSchema>;
 

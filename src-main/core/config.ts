@@ -27,10 +27,16 @@ export const configSchema = z.object({
   /** Use this node token (what nodes show to join) instead of generating one. Default: generated at first start. */
   nodeToken: z.string().min(16).optional(),
   /**
-   * Local workers: `auto` one per GPU (one CPU worker without a GPU), `cpu` one CPU worker, `none`,
-   * or a number of CPU workers (to try balancing on one machine). Default: auto.
+   * Local workers: `auto` one per GPU (one CPU worker without a GPU), `cuda`, `vulkan` or `metal`
+   * one per GPU of that backend only (one CPU worker should it fail its self-test), `cpu` one CPU
+   * worker, `none`, or a number of CPU workers (to try balancing on one machine). Default: auto.
    */
-  workers: z.union([z.enum(["auto", "cpu", "none"]), z.coerce.number().int().min(1).max(64)]).default("auto"),
+  workers: z
+    .union([
+      z.enum(["auto", "cuda", "vulkan", "metal", "cpu", "none"]),
+      z.coerce.number().int().min(1).max(64),
+    ])
+    .default("auto"),
   /** Extra Host header names accepted besides loopback ones. Default: none. */
   allowedHosts: z.array(z.string().min(1)).default([]),
   /**

@@ -27,13 +27,13 @@ import { createEndpointRepository } from "./registry/endpointRepository";
 import { createEndpointService } from "./endpoints/endpointService";
 import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
-import { detectDevices } from "./supervisor/detectDevices";
+import { detectDevicesFor, leftOutEnv } from "./supervisor/detectDevices";
 import { createSupervisor, type Supervisor, type WorkerStatus } from "./supervisor/supervisor";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
-import { noDevices, planWorkers } from "./supervisor/workerPlan";
+import { planWorkers } from "./supervisor/workerPlan";
 import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer } from "./server/createHttpServer";
-import type { ServerEvent, Status } from "../contract";
+import type { BackendLeftOut, ServerEvent, Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
 import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
@@ -85,6 +85,8 @@ export interface Core {
   setPaused(paused: boolean): void;
   /** Local workers and their states. */
   workers(): WorkerStatus[];
+  /** GPU backends this machine's device probe left out, and why (known once workers have started). */
+  backendsLeftOut(): BackendLeftOut[];
   /**
    * Starts listening and resolves with the base URL (http://host:port); the local workers start after
    * that, in the background (finding the GPUs may take a while).
@@ -270,6 +272,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     rendererDir: options.rendererDir,
   });
   let supervisor: Supervisor | undefined;
+  let backendsLeftOut: BackendLeftOut[] = [];
   let listeningUrl: string | undefined;
   let workersStarted: Promise<void> = Promise.resolve();
   /** Aborted by dispose: a device probe still running is ended, and no worker starts after it. */
@@ -279,11 +282,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     const launcher = options.workerLauncher;
     if (!launcher || config.workers === "none") return;
     const workerLog = log.child({ module: "supervisor" });
-    const devices =
-      config.workers === "auto"
-        ? (await detectDevices(launcher, workerLog, { signal: stopping.signal })).devices
-        : noDevices;
+    const { devices, leftOut } = await detectDevicesFor(config.workers, launcher, workerLog, {
+      signal: stopping.signal,
+    });
     if (stopping.signal.aborted) return;
+    backendsLeftOut = leftOut;
     const specs = planWorkers(config.workers, devices, os.availableParallelism(), os.hostname());
     supervisor = createSupervisor({
       launcher,
@@ -300,6 +303,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         LLMLB_LOG_LEVEL: config.logLevel,
         HF_HUB_CACHE: config.hubCacheDir,
         ...(settings.hfToken() ? { HF_TOKEN: settings.hfToken()! } : {}),
+        ...leftOutEnv(leftOut),
       },
     });
     supervisor.start();
@@ -317,6 +321,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     status,
     setPaused,
     workers: () => supervisor?.status() ?? [],
+    backendsLeftOut: () => backendsLeftOut,
     async listen() {
       try {
         await app.listen({ host: config.host, port: config.port });

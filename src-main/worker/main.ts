@@ -11,7 +11,7 @@ import {
   type WorkerMessage,
   type WorkerReport,
 } from "../core/supervisor/workerMessages";
-import { probeDevicesFlag } from "../core/supervisor/detectDevices";
+import { probeBackendsFrom, probeDevicesFlag } from "../core/supervisor/detectDevices";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";
@@ -88,7 +88,12 @@ async function runProbe(): Promise<void> {
   // Ctrl-C in a terminal reaches the probe too: its supervisor ends it (a probe killed early would
   // read as "no GPU" and start a CPU worker while the app quits).
   if (supervised()) process.on("SIGINT", () => undefined);
-  const report: WorkerReport = { type: "devices", devices: await probeDevices() };
+  const { devices, leftOut } = await probeDevices({
+    backends: probeBackendsFrom(process.env),
+    beforeSelfTest: (backend, next, ifItDies) =>
+      void tellParent({ type: "self-test", backend, next, if_it_dies: ifItDies }),
+  });
+  const report: WorkerReport = { type: "devices", devices, left_out: leftOut };
   if (!tellParent(report)) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(0);
@@ -154,6 +159,7 @@ async function runNode(): Promise<void> {
             : {}),
         })),
       ),
+    llamaCpp: () => engine.llamaCpp(),
     onModelDropped: (modelPath) => engine.unload(modelPath),
     onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
   });

@@ -1,4 +1,4 @@
-import type { LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
+import type { LlamaCppBuild, LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
 import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
@@ -18,6 +18,8 @@ export interface NodeAgentOptions {
   nodeUrl: string;
   /** Models held in memory now, reported by heartbeat. Default: none. */
   loaded?: () => LoadedModel[];
+  /** The llama.cpp it runs, once known, reported by heartbeat. Default: not said. */
+  llamaCpp?: () => LlamaCppBuild | undefined;
   /**
    * A ready model was deleted from the registry, pinned to other nodes, or its settings changed:
    * unload it (before its files go). Default: nothing.
@@ -131,6 +133,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
           backend: config.backend,
           devices: await memory.devices(),
           memory: await memory.memory(),
+          backends_left_out: config.backendsLeftOut,
         });
         nodeId = answer.node_id;
         token = answer.node_token;
@@ -156,6 +159,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         memory: await memory.memory(),
         models: agent.states(),
         loaded: options.loaded?.() ?? [],
+        llama_cpp: options.llamaCpp?.(),
       });
       if (answer.registry_version !== seenVersion) {
         seenVersion = answer.registry_version;

@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { backendSchema } from "../contract";
+import { backendLeftOutSchema, backendSchema } from "../contract";
 import { defaultHubCacheDir } from "../core/config";
 import { crashedModelsSchema } from "../core/supervisor/workerMessages";
 
@@ -35,6 +35,11 @@ export const workerConfigSchema = z.object({
     .string()
     .transform((text) => crashedModelsSchema.parse(JSON.parse(text)))
     .default([]),
+  /** GPU backends its machine's device probe left out, and why: reported when it registers. */
+  backendsLeftOut: z
+    .string()
+    .transform((text) => z.array(backendLeftOutSchema).parse(JSON.parse(text)))
+    .default([]),
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
@@ -55,5 +60,6 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     advertiseHost: empty(env.LLMLB_NODE_ADVERTISE_HOST),
     logLevel: empty(env.LLMLB_LOG_LEVEL),
     crashedModels: empty(env.LLMLB_CRASHED_MODELS),
+    backendsLeftOut: empty(env.LLMLB_BACKENDS_LEFT_OUT),
   });
 }

@@ -58,6 +58,12 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
       <div className="tags">
         <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>
         <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>
+        {node.llama_cpp && (
+          <span className="tag" title="The llama.cpp this worker runs">
+            llama.cpp {node.llama_cpp.release} ·{" "}
+            {node.llama_cpp.build === "local" ? "built here" : "prebuilt"}
+          </span>
+        )}
         <span className={`health ${online ? "health-online" : "health-offline"}`}>
           <span className="status-dot" aria-hidden="true" />
           {online ? "Online" : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`}
@@ -77,6 +83,23 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
             </li>
           ))}
         </ul>
+      )}
+
+      {node.backends_left_out.length > 0 && (
+        <div
+          className="node-section left-out"
+          role="note"
+          aria-label={`GPU backends left out on ${node.name}`}
+        >
+          <h4 className="node-section-title">GPU not used</h4>
+          <ul>
+            {node.backends_left_out.map(({ backend, reason }) => (
+              <li key={backend}>
+                <span className="pill pill-warn">{backendLabel(backend)}</span> {reason}
+              </li>
+            ))}
+          </ul>
+        </div>
       )}
 
       {node.memory.total_bytes > 0 && (

@@ -27,11 +27,21 @@ function nodeRequest(name: string, memoryBytes = 16 * gb): NodeRegisterRequest {
     backend: "cpu",
     devices: [{ name: "Test CPU", backend: "cpu", memory_total_bytes: memoryBytes }],
     memory: { total_bytes: memoryBytes, free_bytes: memoryBytes / 2 },
+    backends_left_out: [],
   };
 }
 
-async function registerNode(name: string, memoryBytes?: number, url?: string) {
-  const body = { ...nodeRequest(name, memoryBytes), ...(url ? { url } : {}) };
+async function registerNode(
+  name: string,
+  memoryBytes?: number,
+  url?: string,
+  backendsLeftOut: NodeRegisterRequest["backends_left_out"] = [],
+) {
+  const body = {
+    ...nodeRequest(name, memoryBytes),
+    ...(url ? { url } : {}),
+    backends_left_out: backendsLeftOut,
+  };
   const response = await server.request("POST", "/v0/nodes/register", {
     body,
     headers: { authorization: `Bearer ${server.nodeToken}` },
@@ -103,6 +113,30 @@ describe("POST /v0/nodes/register", () => {
       const response = await server.request("POST", "/v0/nodes/register", { body });
       expect(response.status).toBe(400);
     }
+  });
+});
+
+describe("what a node says of itself", () => {
+  it("is listed in /v0/nodes: the GPU backends its machine left out, and the llama.cpp it runs once it says", async () => {
+    const reason = "CUDA failed its self-test on a tiny model: CUDA error. Ways out: update the driver.";
+    const node = await registerNode("worker-self", undefined, undefined, [{ backend: "cuda", reason }]);
+    const listed = async () =>
+      nodeListSchema
+        .parse((await server.request("GET", "/v0/nodes")).body)
+        .data.find((n) => n.name === "worker-self")!;
+    expect((await listed()).backends_left_out).toEqual([{ backend: "cuda", reason }]);
+    expect((await listed()).llama_cpp).toBeUndefined();
+
+    const answer = await server.request("POST", `/v0/nodes/${node.node_id}/heartbeat`, {
+      body: {
+        memory: { total_bytes: 16 * gb, free_bytes: 8 * gb },
+        models: [],
+        llama_cpp: { build: "local", release: "b6000" },
+      },
+      headers: { authorization: `Bearer ${node.node_token}` },
+    });
+    expect(answer.status).toBe(200);
+    expect((await listed()).llama_cpp).toEqual({ build: "local", release: "b6000" });
   });
 });
 

@@ -81,7 +81,7 @@ describe("llmlb endpoint", () => {
     expect(models.stdout).toMatch(/^qwen-7b\s+-\s+-\s+yes\s+vllm: ready$/m);
 
     const nodes = await runCli(["node", "list"], env);
-    expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+-\s+online\s+2\/2/);
+    expect(nodes.stdout).toMatch(/vllm\s+external\s+-\s+-\s+-\s+online\s+2\/2/);
 
     const rm = await runCli(["endpoint", "rm", "vllm"], env);
     expect(rm.code).toBe(0);

@@ -244,6 +244,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           url: entry.url,
           backend: "external",
           devices: [],
+          backends_left_out: [],
           memory: { total_bytes: 0, free_bytes: 0 },
           status: entry.health.status,
           kind: "endpoint",

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type {
   LoadedModel,
+  LlamaCppBuild,
   HeartbeatRequest,
   HeartbeatResponse,
   NodeList,
@@ -87,6 +88,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const tokens = new Map<string, string>();
   // What each node holds in memory: live state, as fresh as its last heartbeat.
   const loaded = new Map<string, LoadedModel[]>();
+  // The llama.cpp each worker runs, once it has said (a restarted worker says again).
+  const builds = new Map<string, LlamaCppBuild>();
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
@@ -129,6 +132,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
       loaded.delete(id);
+      builds.delete(id);
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
@@ -150,6 +154,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       }
       tokens.set(id, token);
       loaded.set(id, beat.loaded);
+      if (beat.llama_cpp) builds.set(id, beat.llama_cpp);
       // Back from offline: every model on it reads differently (node_status) even if its state did not change.
       options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
       return { registry_version: options.registryVersion.current() };
@@ -158,9 +163,11 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return nodes.idByTokenHash(hashToken(token));
     },
     list: () => ({
-      data: nodes
-        .list()
-        .map((node) => ({ ...node, loaded: node.status === "online" ? (loaded.get(node.id) ?? []) : [] })),
+      data: nodes.list().map((node) => {
+        if (node.status !== "online") return { ...node, loaded: [] };
+        const build = builds.get(node.id);
+        return { ...node, loaded: loaded.get(node.id) ?? [], ...(build ? { llama_cpp: build } : {}) };
+      }),
     }),
     largestMemory: () => nodes.largestMemory(),
     routesFor(modelId) {

@@ -98,4 +98,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE node_models ADD COLUMN crashed INTEGER NOT NULL DEFAULT 0;
   `,
+  // GPU backends a node's machine left out after its device probe, and why (JSON).
+  `
+  ALTER TABLE nodes ADD COLUMN backends_left_out TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

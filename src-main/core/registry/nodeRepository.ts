@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type { Device, HeartbeatRequest, NodeInfo, NodeRegisterRequest } from "../../contract";
+import type { BackendLeftOut, Device, HeartbeatRequest, NodeInfo, NodeRegisterRequest } from "../../contract";
 import { toNodeModelRow, toNodeModelState, type NodeModelRow } from "./nodeModelRows";
 import type { Db } from "./openDatabase";
 import type { RegistryVersion } from "./registryVersion";
@@ -38,6 +38,7 @@ interface NodeRow {
   url: string;
   backend: NodeInfo["backend"];
   devices: string;
+  backends_left_out: string;
   memory_total_bytes: number;
   memory_free_bytes: number;
   status: NodeInfo["status"];
@@ -49,12 +50,12 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
   const statements = {
     byName: db.prepare<[string], { id: string }>(`SELECT id FROM nodes WHERE name = ?`),
     insert: db.prepare(`
-      INSERT INTO nodes (id, name, url, token_hash, backend, devices, memory_total_bytes, memory_free_bytes,
-                         status, registered_at, last_seen_at)
-      VALUES (@id, @name, @url, @tokenHash, @backend, @devices, @total, @free, 'online', @now, @now)`),
+      INSERT INTO nodes (id, name, url, token_hash, backend, devices, backends_left_out, memory_total_bytes,
+                         memory_free_bytes, status, registered_at, last_seen_at)
+      VALUES (@id, @name, @url, @tokenHash, @backend, @devices, @leftOut, @total, @free, 'online', @now, @now)`),
     update: db.prepare(`
       UPDATE nodes SET url = @url, token_hash = @tokenHash, backend = @backend, devices = @devices,
-        memory_total_bytes = @total, memory_free_bytes = @free, status = 'online', registered_at = @now, last_seen_at = @now
+        backends_left_out = @leftOut, memory_total_bytes = @total, memory_free_bytes = @free, status = 'online', registered_at = @now, last_seen_at = @now
       WHERE id = @id`),
     clearModels: db.prepare<[string]>(`DELETE FROM node_models WHERE node_id = ?`),
     tokenHash: db.prepare<[string], { token_hash: string | null }>(
@@ -108,6 +109,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       tokenHash,
       backend: request.backend,
       devices: JSON.stringify(request.devices satisfies Device[]),
+      leftOut: JSON.stringify(request.backends_left_out satisfies BackendLeftOut[]),
       total: request.memory.total_bytes,
       free: request.memory.free_bytes,
       now,
@@ -181,6 +183,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
         url: row.url,
         backend: row.backend,
         devices: JSON.parse(row.devices) as Device[],
+        backends_left_out: JSON.parse(row.backends_left_out) as BackendLeftOut[],
         memory: { total_bytes: row.memory_total_bytes, free_bytes: row.memory_free_bytes },
         status: row.status,
         kind: "worker" as const,

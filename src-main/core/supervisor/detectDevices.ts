@@ -1,13 +1,36 @@
+import type { BackendLeftOut } from "../../contract";
+import type { Config } from "../config";
 import type { Logger } from "../logger";
 import { describeExit, type WorkerLauncher } from "./workerLauncher";
-import { workerReportSchema } from "./workerMessages";
+import {
+  gpuBackendNames,
+  gpuBackendSchema,
+  workerReportSchema,
+  type GpuBackend,
+  type WorkerReport,
+} from "./workerMessages";
 import { noDevices, type DetectedDevices } from "./workerPlan";
 
 export const probeDevicesFlag = "--probe-devices";
 
+/** The backends a probe tries (comma-separated, in order); absent: those it sees signs of. */
+const probeBackendsVariable = "LLMLB_PROBE_BACKENDS";
+
+/** The backends a probe was told to try, from its environment; undefined: its own choice. */
+export function probeBackendsFrom(env: NodeJS.ProcessEnv): GpuBackend[] | undefined {
+  const value = env[probeBackendsVariable];
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .filter((name) => name !== "")
+    .map((name) => gpuBackendSchema.parse(name));
+}
+
 /** What the device probe found; without an answer, no devices (CPU only) and why. */
 export interface DeviceDetection {
   devices: DetectedDevices;
+  /** GPU backends tried and left out, and why: shown with the nodes of this machine. */
+  leftOut: BackendLeftOut[];
   /** Why the probe gave no answer. Absent when it answered. */
   problem?: string;
 }
@@ -16,51 +39,135 @@ export interface DeviceDetection {
 const keptLines = 20;
 
 export interface DetectDevicesOptions {
-  /** How long the probe may take. Default: 60000 ms (a first CUDA start can be slow). */
+  /**
+   * How long one probe may take. Default: 180000 ms: a GPU's first self-test may compile kernels for
+   * a minute or more.
+   */
   timeoutMs?: number;
   /** Ends the probe early (the app is quitting); the answer is then no devices. */
   signal?: AbortSignal;
+  /** Only these backends, in this order (`--workers vulkan`). Default: those the probe sees signs of. */
+  backends?: readonly GpuBackend[];
+}
+
+type SelfTest = Extract<WorkerReport, { type: "self-test" }>;
+type ProbeOutcome =
+  | { devices: DetectedDevices; leftOut: BackendLeftOut[] }
+  | { problem: string; selfTest?: SelfTest; lines: string[]; died?: string };
+
+/** One probe process: its answer, or why there is none (and the self-test it was in, if any). */
+async function runProbe(
+  launcher: WorkerLauncher,
+  backends: readonly GpuBackend[] | undefined,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<ProbeOutcome> {
+  const lines: string[] = [];
+  let selfTest: SelfTest | undefined;
+  let answered: (outcome: ProbeOutcome) => void = () => undefined;
+  const answer = new Promise<ProbeOutcome>((resolve) => (answered = resolve));
+  const noAnswer = (problem: string) => answered({ problem, selfTest, lines });
+  const probe = launcher.launch({
+    args: [probeDevicesFlag],
+    env: backends ? { [probeBackendsVariable]: backends.join(",") } : {},
+    onOutput: (line) => lines.push(line) > keptLines && lines.shift(),
+    onMessage: (message) => {
+      const report = workerReportSchema.safeParse(message);
+      if (!report.success) return;
+      if (report.data.type === "self-test") selfTest = report.data;
+      if (report.data.type === "devices")
+        answered({ devices: report.data.devices, leftOut: report.data.left_out });
+    },
+  });
+  const timer = setTimeout(() => noAnswer(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+  const abort = () => noAnswer("stopped before it answered");
+  if (signal?.aborted) abort();
+  signal?.addEventListener("abort", abort, { once: true });
+  void probe.exited.then((exit) =>
+    answered({
+      problem: `the probe ended (${describeExit(exit)}) without an answer`,
+      died: describeExit(exit),
+      selfTest,
+      lines,
+    }),
+  );
+  const outcome = await answer;
+  clearTimeout(timer);
+  signal?.removeEventListener("abort", abort);
+  probe.kill("SIGKILL");
+  await probe.exited;
+  return outcome;
+}
+
+/** llama.cpp's last words before the process died: the last lines it printed. */
+function lastWords(lines: string[]): string {
+  return lines
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .slice(-3)
+    .join(" ");
 }
 
 /**
- * Asks a short-lived worker which accelerators node-llama-cpp finds, so the control plane never
- * loads llama.cpp itself. The probe answers over its parent channel and waits to be ended; any
- * failure means CPU only, with a warning.
+ * Asks a short-lived worker which accelerators workers can use, so the control plane never loads
+ * llama.cpp itself. The probe self-tests each GPU backend it tries and answers over its parent
+ * channel. Should a backend's self-test kill it, that backend is left out with what happened and the
+ * probe runs again for the backends after it. Any other failure means CPU only, with a warning.
  */
 export async function detectDevices(
   launcher: WorkerLauncher,
   log: Logger,
   options: DetectDevicesOptions = {},
 ): Promise<DeviceDetection> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const lines: string[] = [];
-  let answered: (answer: DetectedDevices | { problem: string }) => void = () => undefined;
-  const answer = new Promise<DetectedDevices | { problem: string }>((resolve) => (answered = resolve));
-  const probe = launcher.launch({
-    args: [probeDevicesFlag],
-    env: {},
-    onOutput: (line) => lines.push(line) > keptLines && lines.shift(),
-    onMessage: (message) => {
-      const report = workerReportSchema.safeParse(message);
-      if (report.success && report.data.type === "devices") answered(report.data.devices);
-    },
-  });
-  const timer = setTimeout(() => answered({ problem: `no answer within ${timeoutMs / 1000} s` }), timeoutMs);
-  const abort = () => answered({ problem: "stopped before it answered" });
-  if (options.signal?.aborted) abort();
-  options.signal?.addEventListener("abort", abort, { once: true });
-  void probe.exited.then((exit) =>
-    answered({ problem: `the probe ended (${describeExit(exit)}) without an answer` }),
-  );
-  const result = await answer;
-  clearTimeout(timer);
-  options.signal?.removeEventListener("abort", abort);
-  probe.kill("SIGKILL");
-  await probe.exited;
-  if ("problem" in result) {
-    log.warn({ problem: result.problem, output: lines.slice(-5) }, "device detection failed; using the CPU");
-    return { devices: noDevices, problem: result.problem };
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const leftOut: BackendLeftOut[] = [];
+  let backends = options.backends;
+  for (;;) {
+    const outcome = await runProbe(launcher, backends, timeoutMs, options.signal);
+    if ("devices" in outcome) {
+      const all = [...leftOut, ...outcome.leftOut];
+      for (const { backend, reason } of all) log.warn({ backend, reason }, "GPU backend left out");
+      log.info({ devices: outcome.devices }, "devices detected");
+      return { devices: outcome.devices, leftOut: all };
+    }
+    const { selfTest } = outcome;
+    if (outcome.died && selfTest && !options.signal?.aborted) {
+      const words = lastWords(outcome.lines);
+      const reason =
+        `${gpuBackendNames[selfTest.backend]} killed the device probe during its self-test on a tiny model ` +
+        `(${outcome.died})${words ? `: ${words}` : ""}. ${selfTest.if_it_dies}`;
+      log.warn({ backend: selfTest.backend, reason }, "GPU backend left out");
+      leftOut.push({ backend: selfTest.backend, reason });
+      // Never the same backend twice: the next probe tries only those after it.
+      if (selfTest.next.length === 0) return { devices: noDevices, leftOut };
+      backends = selfTest.next;
+      continue;
+    }
+    log.warn(
+      { problem: outcome.problem, output: outcome.lines.slice(-5) },
+      "device detection failed; using the CPU",
+    );
+    return { devices: noDevices, leftOut, problem: outcome.problem };
   }
-  log.info({ devices: result }, "devices detected");
-  return { devices: result };
+}
+
+/**
+ * The devices to plan `mode`'s workers on: the probe for `auto` (every backend it sees signs of) and
+ * for a backend by name (that one only); no probe for CPU workers.
+ */
+export async function detectDevicesFor(
+  mode: Config["workers"],
+  launcher: WorkerLauncher,
+  log: Logger,
+  options: Omit<DetectDevicesOptions, "backends"> = {},
+): Promise<DeviceDetection> {
+  if (mode === "auto") return detectDevices(launcher, log, options);
+  const backend = gpuBackendSchema.safeParse(mode);
+  if (backend.success) return detectDevices(launcher, log, { ...options, backends: [backend.data] });
+  return { devices: noDevices, leftOut: [] };
+}
+
+/** The environment that tells a machine's workers which backends were left out, to report it. */
+export function leftOutEnv(leftOut: BackendLeftOut[]): Record<string, string> {
+  return leftOut.length > 0 ? { LLMLB_BACKENDS_LEFT_OUT: JSON.stringify(leftOut) } : {};
 }

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { backendLeftOutSchema } from "../../contract";
 
 /**
  * What the supervisor tells a running worker over the channel to its parent (a child process's IPC,
@@ -11,6 +12,12 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("hf-token"), token: z.string().min(1).nullable() }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;
+
+/** The GPU backends node-llama-cpp offers, in the order the device probe tries them. */
+export const gpuBackendSchema = z.enum(["cuda", "metal", "vulkan"]);
+export type GpuBackend = z.infer<typeof gpuBackendSchema>;
+export const gpuBackendOrder: readonly GpuBackend[] = gpuBackendSchema.options;
+export const gpuBackendNames: Record<GpuBackend, string> = { cuda: "CUDA", metal: "Metal", vulkan: "Vulkan" };
 
 /** The accelerators a machine has, as node-llama-cpp sees them. */
 export const detectedDevicesSchema = z.object({
@@ -26,7 +33,23 @@ export type DetectedDevices = z.infer<typeof detectedDevicesSchema>;
  * last line printed just before the exit may never be read.
  */
 export const workerReportSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("devices"), devices: detectedDevicesSchema }),
+  /** The probe's answer: the devices of the backend that passed its self-test, the ones left out. */
+  z.object({
+    type: z.literal("devices"),
+    devices: detectedDevicesSchema,
+    left_out: z.array(backendLeftOutSchema).default([]),
+  }),
+  /**
+   * The probe is about to run a backend's self-test, which may kill it: should it die, that backend
+   * is left out with `if_it_dies` (the driver, the ways out) after what happened, and the probe runs
+   * again for the backends `next`.
+   */
+  z.object({
+    type: z.literal("self-test"),
+    backend: gpuBackendSchema,
+    next: z.array(gpuBackendSchema),
+    if_it_dies: z.string(),
+  }),
   /** A model that crashed this worker was retried (or deleted): start its count over. */
   z.object({ type: z.literal("crash-cleared"), model: z.string() }),
 ]);

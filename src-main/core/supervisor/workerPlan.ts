@@ -28,8 +28,9 @@ export function cpuThreads(cpuCount: number, count: number): number {
 
 /**
  * One worker per GPU: CUDA devices each pinned with CUDA_VISIBLE_DEVICES, Metal as one, Vulkan
- * devices each pinned with GGML_VK_VISIBLE_DEVICES; one CPU worker when there is no GPU. `<n>`
- * forces n CPU workers (balancing on one machine), `none` runs no worker.
+ * devices each pinned with GGML_VK_VISIBLE_DEVICES; one CPU worker when there is no GPU (or none
+ * passed its self-test). A backend by name plans the same on the devices its probe found (only
+ * that backend's). `<n>` forces n CPU workers (balancing on one machine), `none` runs no worker.
  */
 export function planWorkers(
   mode: Config["workers"],

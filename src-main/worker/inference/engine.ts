@@ -1,6 +1,6 @@
 import os from "node:os";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import type { Backend } from "../../contract";
+import type { Backend, LlamaCppBuild } from "../../contract";
 import { AppError, isAppError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { runEmbeddings } from "./embeddings";
@@ -62,6 +62,8 @@ export interface InferenceEngine {
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
   loaded(): LoadedModelInfo[];
+  /** The llama.cpp it runs: known once llama.cpp is loaded (with the first model). */
+  llamaCpp(): LlamaCppBuild | undefined;
   /**
    * Unloads what is loaded from `path`, in every setting: now where idle, else once its running
    * requests end. Says whether nothing of it is left now.
@@ -108,6 +110,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
   /** The ids each load was requested by, the latest last. */
   const idsByKey = new Map<string, string[]>();
   let runtime: Promise<{ llama: Llama; grammars: GrammarCache }> | undefined;
+  let build: LlamaCppBuild | undefined;
 
   /** llama.cpp is loaded on the first request, so a node with no traffic pays nothing for it. */
   const getRuntime = () =>
@@ -116,7 +119,13 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       gpu: options.backend === "cpu" ? false : options.backend,
       logLevel: LlamaLogLevel.error,
       logger: (level, message) => log.warn({ llamaLevel: level }, message.trim()),
-    }).then((llama) => ({ llama, grammars: createGrammarCache(llama) })));
+    }).then((llama) => {
+      build = {
+        build: llama.buildType === "localBuild" ? "local" : "prebuilt",
+        release: llama.llamaCppRelease.release,
+      };
+      return { llama, grammars: createGrammarCache(llama) };
+    }));
 
   const pool = createModelPool<LoadedModel>({
     log,
@@ -196,6 +205,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     embed(job, signal) {
       return withModel(job, signal, (loaded, combined) => runEmbeddings(loaded, job, combined));
     },
+    llamaCpp: () => build,
     loaded() {
       return pool.entries().map((entry) => {
         const loaded = loadedByKey.get(entry.key);

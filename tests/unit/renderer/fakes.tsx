@@ -70,6 +70,7 @@ export function node(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo 
     backend: "cuda",
     devices: [{ name: "NVIDIA GeForce RTX 4090", backend: "cuda", memory_total_bytes: 24_000_000_000 }],
     memory: { total_bytes: 24_000_000_000, free_bytes: 18_000_000_000 },
+    backends_left_out: [],
     status: "online",
     kind: "worker",
     registered_at: "2026-01-01T00:00:00.000Z",

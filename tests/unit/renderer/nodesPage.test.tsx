@@ -20,6 +20,7 @@ const endpoint: Endpoint = {
 describe("the nodes page", () => {
   it("shows each node's backend, devices, memory, loaded models and health", async () => {
     const busy = node("gpu-0", {
+      llama_cpp: { build: "local", release: "b6000" },
       loaded: [{ model: "org/repo", sequences: 4, busy: 2 }],
       models: [
         { model: "org/repo", artifact: "a.gguf", state: "ready" },
@@ -35,7 +36,14 @@ describe("the nodes page", () => {
     renderApp(fakeApi({ nodes: [offline, busy] }), { route: "nodes" });
 
     const gpu = await screen.findByRole("listitem", { name: "gpu-0" });
-    for (const text of ["Worker", "CUDA", "NVIDIA GeForce RTX 4090", "6.0 GB used of 24.0 GB", "Online"]) {
+    for (const text of [
+      "Worker",
+      "CUDA",
+      "llama.cpp b6000 · built here",
+      "NVIDIA GeForce RTX 4090",
+      "6.0 GB used of 24.0 GB",
+      "Online",
+    ]) {
       expect(gpu.textContent).toContain(text);
     }
     expect(gpu.textContent).toContain("2 of 4 busy");
@@ -73,6 +81,23 @@ describe("the nodes page", () => {
     fireEvent.click(screen.getByRole("link", { name: "Models" }));
     const row = await screen.findByRole("list", { name: "repo on each node" });
     expect(row.textContent).toMatch(/Loading into memory · 4[23] s/);
+  });
+
+  it("says which GPU backend was left out on a node, and why", async () => {
+    const reason =
+      "CUDA killed the device probe during its self-test on a tiny model (signal SIGABRT): CUDA error: the provided PTX was compiled with an unsupported toolchain. This machine has NVIDIA driver 580.159 (CUDA 13.0). Ways out: update the NVIDIA driver.";
+    const fallback = node("box-cpu0", {
+      backend: "cpu",
+      devices: [],
+      backends_left_out: [{ backend: "cuda", reason }],
+    });
+    renderApp(fakeApi({ nodes: [fallback, node("gpu-1")] }), { route: "nodes" });
+
+    const note = await screen.findByRole("note", { name: "GPU backends left out on box-cpu0" });
+    expect(note.textContent).toContain("GPU not used");
+    expect(note.textContent).toContain("CUDA");
+    expect(note.textContent).toContain(reason);
+    expect(screen.queryByRole("note", { name: "GPU backends left out on gpu-1" })).toBeNull();
   });
 
   it("says external endpoints are not available when the server lacks them", async () => {

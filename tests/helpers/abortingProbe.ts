@@ -1,0 +1,41 @@
+/**
+ * A device probe for detectDevices' tests that speaks the real probe's protocol and, asked for its
+ * own choice of backends, dies in its first self-test as a GPU build this machine cannot run does:
+ * llama.cpp aborts the process at the first decode (here, of a model whose norm weights the CPU
+ * backend cannot multiply). Asked for given backends (`LLMLB_PROBE_BACKENDS`), it answers that it
+ * found no device for them.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import { probeBackendsFrom } from "../../src-main/core/supervisor/detectDevices";
+import type { WorkerReport } from "../../src-main/core/supervisor/workerMessages";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+
+process.env.GGML_NO_BACKTRACE = "1";
+const tell = (report: WorkerReport) => process.send!(report);
+const asked = probeBackendsFrom(process.env);
+
+if (asked) {
+  tell({
+    type: "devices",
+    devices: { cuda: [], metal: false, vulkan: [] },
+    left_out: asked.map((backend) => ({
+      backend,
+      reason: `Vulkan found no device (asked for: ${asked.join(",")}).`,
+    })),
+  });
+  process.once("disconnect", () => process.exit(0));
+} else {
+  tell({ type: "self-test", backend: "cuda", next: ["vulkan"], if_it_dies: "Ways out: update the driver." });
+  // One file, rewritten by each run: the process dies before it could remove it.
+  const modelPath = path.join(os.tmpdir(), "llmlb-aborting-probe.gguf");
+  fs.writeFileSync(modelPath, generateTinyGguf({ crashesOnDecode: true }));
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath });
+  const context = await model.createContext({ contextSize: 128 });
+  const sequence = context.getSequence();
+  for await (const token of sequence.evaluate(model.tokenize("Hello"))) void token;
+  throw new Error("llama.cpp did not abort");
+}
