@@ -3,6 +3,7 @@ import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } 
 import type { NodeList, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
+import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
 
 /** A refusal from the server, with its HTTP status and namespaced code (`registry.duplicate`, …). */
@@ -43,6 +44,10 @@ export interface Api {
   removeEndpoint(id: string): Promise<void>;
   /** Quits llmlb: it drains, then exits (see `Status.can_quit`). */
   quit(): Promise<QuitResponse>;
+  /** Building llama.cpp for this machine's GPU: where it stands, start one, cancel it. */
+  gpuBuild(): Promise<GpuBuildStatus>;
+  startGpuBuild(gpu: BuildGpu): Promise<GpuBuildStatus>;
+  cancelGpuBuild(): Promise<GpuBuildStatus>;
   /**
    * A streamed chat completion on /v1, as any OpenAI client sends it: each piece of text goes to
    * `onText` as it comes. Resolves when the answer is complete (or `signal` stopped it).
@@ -147,6 +152,9 @@ export function createHttpApi(): Api {
     addEndpoint: (request) => call("POST", "/v0/endpoints", request),
     removeEndpoint: (id) => call("DELETE", `/v0/endpoints/${encodeURIComponent(id)}`),
     quit: () => call("POST", "/v0/quit"),
+    gpuBuild: () => call("GET", "/v0/gpu/build"),
+    startGpuBuild: (gpu) => call("POST", "/v0/gpu/build", { gpu }),
+    cancelGpuBuild: () => call("DELETE", "/v0/gpu/build"),
     async chat(request, onText, signal) {
       let response: Response;
       try {

@@ -77,13 +77,22 @@ export function openEventStream(options: EventStreamOptions): () => void {
   };
 }
 
+/** The events this page knows: a type added to the contract and not here is a type error. */
+const knownTypes: Record<ServerEvent["type"], true> = {
+  "model.updated": true,
+  "model.removed": true,
+  "node.updated": true,
+  "node.removed": true,
+  serving: true,
+  "gpu.build": true,
+};
+
 /** Unknown or malformed messages are skipped: a newer server may send events this page does not know. */
 function parse(data: unknown): ServerEvent | undefined {
   if (typeof data !== "string") return undefined;
   try {
     const event = JSON.parse(data) as { type?: unknown };
-    const known = ["model.updated", "model.removed", "node.updated", "node.removed", "serving"];
-    return typeof event === "object" && event !== null && known.includes(event.type as string)
+    return typeof event === "object" && event !== null && Object.hasOwn(knownTypes, event.type as string)
       ? (event as ServerEvent)
       : undefined;
   } catch {

@@ -6,7 +6,8 @@ import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsC
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
-import { buildGpuKernels, type BuildGpu } from "./gpuBuild";
+import type { BuildGpu } from "../contract";
+import { buildGpuKernels } from "./gpuBuild";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
 

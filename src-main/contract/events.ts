@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { gpuBuildStatusSchema } from "./gpuBuild";
 import { modelSchema } from "./models";
 import { nodeSchema } from "./nodes";
 
@@ -16,5 +17,7 @@ export const serverEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("node.removed"), id: z.string() }),
   /** Serving was paused or resumed. */
   z.object({ type: z.literal("serving"), paused: z.boolean() }),
+  /** A build of llama.cpp for this machine's GPU started, printed more, or ended. */
+  z.object({ type: z.literal("gpu.build"), build: gpuBuildStatusSchema }),
 ]);
 export type ServerEvent = z.infer<typeof serverEventSchema>;

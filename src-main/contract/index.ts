@@ -1,6 +1,7 @@
 export * from "./endpoints";
 export * from "./errors";
 export * from "./events";
+export * from "./gpuBuild";
 export * from "./health";
 export * from "./models";
 export * from "./nodes";

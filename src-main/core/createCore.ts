@@ -28,6 +28,7 @@ import { createEndpointService } from "./endpoints/endpointService";
 import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
 import { detectDevicesFor, leftOutEnv } from "./supervisor/detectDevices";
+import { createGpuBuildService, type GpuBuildServiceOptions } from "./gpuBuild/gpuBuildService";
 import { createSupervisor, type Supervisor, type WorkerStatus } from "./supervisor/supervisor";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
 import { planWorkers } from "./supervisor/workerPlan";
@@ -68,6 +69,12 @@ export interface CoreOptions {
   loginItem?: LoginItem;
   /** How long quitting waits for running requests before stopping the workers. Default: 10000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * Building llama.cpp for this GPU from the dashboard (`/v0/gpu/build`): why it cannot be done
+   * here (`unavailable`), and, for tests, the tools' environment and the build to run. Default:
+   * available, node-llama-cpp's source build with this process's environment.
+   */
+  gpuBuild?: Omit<GpuBuildServiceOptions, "log" | "clock" | "onChange">;
 }
 
 export interface Core {
@@ -241,6 +248,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       can_quit: options.requestQuit !== undefined,
     };
   }
+  const gpuBuild = createGpuBuildService({
+    ...options.gpuBuild,
+    log: log.child({ module: "gpu-build" }),
+    clock,
+    onChange: (build) => events.publish({ type: "gpu.build", build }),
+  });
   function setPaused(paused: boolean): void {
     if (balancer.paused() === paused) return;
     balancer.setPaused(paused);
@@ -255,7 +268,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     nodes,
     balancer,
     metrics,
-    app: { status, setPaused, settings, requestQuit: options.requestQuit },
+    app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
     events,
     credentials: {
       adminToken,
@@ -366,6 +379,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         clearTimeout(timer);
         await workersStarted;
         await supervisor?.dispose();
+        await gpuBuild.dispose();
         // Past the drain: whatever connection is still open ends now.
         app.server.closeAllConnections();
         nodes.dispose();

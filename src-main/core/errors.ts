@@ -41,6 +41,10 @@ export type ErrorCode =
   | "hub.unreachable"
   | "hub.invalid_response"
   | "hub.no_usable_file"
+  | "gpu_build.unavailable"
+  | "gpu_build.running"
+  | "gpu_build.not_running"
+  | "gpu_build.missing_tools"
   | "internal";
 
 export interface AppErrorOptions {
@@ -116,6 +120,11 @@ const statusByCode: Record<ErrorCode, number> = {
   "hub.unreachable": 424,
   "hub.invalid_response": 502,
   "hub.no_usable_file": 422,
+  "gpu_build.unavailable": 409,
+  "gpu_build.running": 409,
+  "gpu_build.not_running": 409,
+  /** Understood, but this machine lacks what the build needs (the message lists it). */
+  "gpu_build.missing_tools": 422,
   internal: 500,
 };
 

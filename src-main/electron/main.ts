@@ -111,6 +111,15 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       requestQuit: () => app.quit(),
       loginItem: createDesktopLoginItem(),
       drainTimeoutMs,
+      // An installed app's llama.cpp binaries are read-only, inside the app.
+      ...(app.isPackaged
+        ? {
+            gpuBuild: {
+              unavailable:
+                "The desktop app carries llama.cpp read-only: build it with `llmlb gpu build` where llmlb runs from its npm package or its sources, and serve from there.",
+            },
+          }
+        : {}),
     });
     core.events.subscribe(() => tray?.refresh());
     // Resolves once listening: the window opens while the workers start (finding GPUs can take a minute).

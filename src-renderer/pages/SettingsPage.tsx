@@ -3,6 +3,7 @@ import type { Settings } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { IconShield, IconWarning } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
+import { GpuBuildCard } from "./GpuBuildCard";
 
 /** Where the Hugging Face token lives, in words a user can check. */
 export function tokenStorageText(settings: Settings): string {
@@ -53,6 +54,7 @@ export function SettingsPage() {
           )}
           <TokenCard settings={settings} />
           <ServerCard settings={settings} />
+          <GpuBuildCard />
           {settings.start_at_login !== null && <StartupCard startAtLogin={settings.start_at_login} />}
           <QuitCard />
         </>

@@ -3,6 +3,7 @@ import type { Api } from "../api";
 import type { EventSourceFactory } from "../events";
 import { createBannersSlice } from "./bannersSlice";
 import { createEndpointsSlice } from "./endpointsSlice";
+import { createGpuBuildSlice } from "./gpuBuildSlice";
 import { createLiveSlice } from "./liveSlice";
 import { createModelsSlice } from "./modelsSlice";
 import { createNodesSlice } from "./nodesSlice";
@@ -26,6 +27,7 @@ export function createAppStore({ api, events }: AppStoreOptions) {
     ...createStatusSlice({ api })(...a),
     ...createSettingsSlice({ api })(...a),
     ...createEndpointsSlice({ api })(...a),
+    ...createGpuBuildSlice({ api })(...a),
     ...createLiveSlice({ api, events })(...a),
     ...createPlaygroundSlice({ api })(...a),
   }));

@@ -102,6 +102,8 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
           return state.dropNode(event.id);
         case "serving":
           return set({ paused: event.paused });
+        case "gpu.build":
+          return state.setGpuBuild(event.build);
       }
     },
   });

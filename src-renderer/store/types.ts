@@ -2,6 +2,7 @@ import type { StateCreator } from "zustand/vanilla";
 import type { Api } from "../api";
 import type { BannersSlice } from "./bannersSlice";
 import type { EndpointsSlice } from "./endpointsSlice";
+import type { GpuBuildSlice } from "./gpuBuildSlice";
 import type { LiveSlice } from "./liveSlice";
 import type { ModelsSlice } from "./modelsSlice";
 import type { NodesSlice } from "./nodesSlice";
@@ -15,6 +16,7 @@ export type AppState = ModelsSlice &
   StatusSlice &
   SettingsSlice &
   EndpointsSlice &
+  GpuBuildSlice &
   LiveSlice &
   PlaygroundSlice;
 

@@ -1,12 +1,20 @@
 import type { FastifyInstance } from "fastify";
-import { servingUpdateSchema, settingsUpdateSchema, type QuitResponse, type Status } from "../../contract";
+import {
+  gpuBuildRequestSchema,
+  servingUpdateSchema,
+  settingsUpdateSchema,
+  type QuitResponse,
+  type Status,
+} from "../../contract";
 import { AppError } from "../errors";
+import type { GpuBuildService } from "../gpuBuild/gpuBuildService";
 import type { SettingsService } from "../settings/settingsService";
 
 export interface AppRouteOptions {
   status: () => Status;
   setPaused: (paused: boolean) => void;
   settings: SettingsService;
+  gpuBuild: GpuBuildService;
   /** Quits the app (see CoreOptions.requestQuit). Default: none; `POST /v0/quit` refuses. */
   requestQuit?: () => void;
 }
@@ -22,6 +30,15 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
   app.put("/v0/settings", async (request) =>
     options.settings.update(settingsUpdateSchema.parse(request.body ?? {})),
   );
+  // Building llama.cpp for this machine's GPU (`llmlb gpu build` from the dashboard); its progress
+  // follows as `gpu.build` events.
+  app.get("/v0/gpu/build", async () => options.gpuBuild.status());
+  app.post("/v0/gpu/build", async (request, reply) => {
+    const { gpu } = gpuBuildRequestSchema.parse(request.body ?? {});
+    reply.code(202);
+    return options.gpuBuild.start(gpu);
+  });
+  app.delete("/v0/gpu/build", async () => options.gpuBuild.cancel());
   app.post("/v0/quit", async (_request, reply): Promise<QuitResponse> => {
     const quit = options.requestQuit;
     if (!quit) {

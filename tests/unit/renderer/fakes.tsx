@@ -153,6 +153,21 @@ export function fakeApi(
     }),
     removeEndpoint: vi.fn(async () => undefined),
     quit: vi.fn(async () => ({ quitting: true as const })),
+    // A server that can build, and has not: it answers a start as a build now running.
+    gpuBuild: vi.fn(async () => ({ available: true, state: "idle" as const, output: [] })),
+    startGpuBuild: vi.fn(async (gpu) => ({
+      available: true,
+      state: "running" as const,
+      gpu,
+      started_at: new Date().toISOString(),
+      output: [],
+    })),
+    cancelGpuBuild: vi.fn(async () => ({
+      available: true,
+      state: "cancelled" as const,
+      output: [],
+      message: "Cancelled.",
+    })),
     chat: vi.fn(async () => ({ finishReason: "stop", completionTokens: 0 })),
     ...overrides,
   };

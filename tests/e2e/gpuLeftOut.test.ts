@@ -1,0 +1,84 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { launchBrowser, screenshot } from "../helpers/browser";
+import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { makeTempDir } from "../helpers/tempDir";
+
+// The built `llmlb serve --workers vulkan` on this machine, which has no Vulkan loader: the probe
+// leaves Vulkan out for real and a CPU worker serves. Its dashboard in headless Chromium, at a desktop
+// width and at 420 px. Screenshots land in test-results/screenshots.
+let hub: FakeHub;
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+let serve: ServeProcess;
+let browser: Browser;
+let page: Page;
+let dashboard: string;
+
+beforeAll(async () => {
+  hub = await startFakeHub({ repos: [] });
+  temp = await makeTempDir();
+  serve = await startServeProcess(
+    ["--port", "0", "--workers", "vulkan"],
+    {
+      HF_ENDPOINT: hub.url,
+      HF_HUB_CACHE: path.join(temp.path, "hub"),
+      LLMLB_DATA_DIR: path.join(temp.path, "data"),
+      LLMLB_LOG_LEVEL: "warn",
+      // Only Node on PATH: whatever this machine has installed, the build below is refused, not run.
+      PATH: path.dirname(process.execPath),
+    },
+    { built: true },
+  );
+  dashboard = serve.output
+    .find((line) => line.includes("Dashboard:"))!
+    .split("Dashboard:")[1]!
+    .trim();
+  expect(fs.existsSync(path.join(temp.path, "data", "admin-token"))).toBe(true);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+}, 90_000);
+
+afterEach(async ({ task }) => {
+  if (task.result?.state === "fail" && page)
+    await screenshot(page, `failed-${task.name.replace(/\W+/g, "-")}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await serve?.stop();
+  await hub?.close();
+  await temp?.remove();
+});
+
+describe("a GPU backend left out, in a browser", () => {
+  it("shows on the Nodes page why Vulkan is not used, and Settings offers to build it and says what is missing", async () => {
+    for (const width of [1280, 420]) {
+      await page.setViewportSize({ width, height: 860 });
+      await page.goto(dashboard);
+      await page.getByRole("link", { name: "Nodes" }).click();
+      const note = page.getByRole("note", { name: /GPU backends left out on / });
+      await note.waitFor();
+      expect(await note.textContent()).toContain("Vulkan did not load");
+      expect(await note.textContent()).toContain("libvulkan1");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `the Nodes page scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+      await screenshot(page, `gpu-left-out-nodes-${width}`);
+    }
+
+    await page.getByRole("link", { name: "Settings" }).click();
+    const card = page.getByRole("region", { name: "GPU kernels" });
+    await card.waitFor();
+    expect(await card.getByLabel("Build for").inputValue()).toBe("vulkan");
+    await card.getByRole("button", { name: "Build for this GPU" }).click();
+    // No Vulkan SDK (nor git, nor a compiler) on its PATH: the server's refusal says what to install.
+    const refusal = card.getByRole("alert");
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toMatch(/^Cannot build llama.cpp for vulkan here; missing: .*glslc/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `Settings scrolls sideways by ${overflow} px`).toBeLessThanOrEqual(0);
+    await screenshot(page, "gpu-build-refused-420");
+  }, 60_000);
+});
