@@ -127,8 +127,8 @@ async function runNode(): Promise<void> {
       registerInferenceRoutes(app, {
         engine,
         onModelInUse: (modelId) => inUse.enter(modelId),
-        resolveModel: (modelId) => {
-          const ready = started.agent?.readyModel(modelId);
+        resolveModel: async (modelId) => {
+          const ready = await started.agent?.readyModel(modelId);
           return ready && modelTargetOf(ready.path, ready.settings);
         },
       }),

@@ -1,4 +1,6 @@
 import type { LlamaCppBuild, LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
+import fs from "node:fs";
+import { AppError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
@@ -45,8 +47,13 @@ export interface NodeAgent {
    * again at once, since a missing or wrong token is the usual reason.
    */
   setHfToken(token: string | undefined): void;
-  /** A model this node has ready, for inference: its local GGUF and its settings. */
-  readyModel(modelId: string): { path: string; settings: ModelSettings } | undefined;
+  /**
+   * A model this node has ready, for inference: its local GGUF and its settings; undefined for any
+   * other. Its files are looked for first: should another program have deleted them from the cache,
+   * the model is reported not ready (before this resolves) and downloaded again, and this throws a
+   * 503 that says so.
+   */
+  readyModel(modelId: string): Promise<{ path: string; settings: ModelSettings } | undefined>;
   /**
    * Tries a failed model again now: one that crashed this worker is loaded again, one whose download
    * failed is fetched again without waiting out its backoff. False when the model is not failed here.
@@ -61,6 +68,8 @@ interface Tracked {
   state: NodeModelState;
   /** The local file to load (a split set's first part), once ready. */
   path?: string;
+  /** Every local file of it (a split set's parts), once ready. */
+  files?: string[];
   failures: number;
   retryAt: number;
 }
@@ -221,6 +230,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         await options.onModelDropped?.(entry.path);
       }
       entry.model = model;
+      if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);
       if (entry.state.state === "error" && entry.retryAt <= Date.now()) {
         setState(entry, { model: model.name, artifact: entry.state.artifact, state: "pending" });
       }
@@ -229,6 +239,35 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       models.flatMap((model) => model.artifacts.map((a) => a.sha256)).filter((sha) => sha !== null),
     );
     await ledger.prune(inUse);
+    void work();
+  }
+
+  /** Whether a ready model's files are all still in the cache. */
+  async function filesPresent(entry: Tracked): Promise<boolean> {
+    const present = await Promise.all(
+      (entry.files ?? []).map((file) =>
+        fs.promises.access(file).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return present.every(Boolean);
+  }
+
+  /**
+   * A ready model's files were deleted from the cache by another program (`huggingface-cli delete-cache`,
+   * `delete_revisions`): it is unloaded, reported not ready at once, and downloaded again.
+   */
+  async function filesGone(entry: Tracked): Promise<void> {
+    const modelId = entry.model.name;
+    log.warn({ model: modelId, file: entry.path }, "model files gone from the cache; downloading them again");
+    const path = entry.path;
+    entry.path = undefined;
+    entry.files = undefined;
+    setState(entry, { model: modelId, artifact: entry.state.artifact, state: "pending" });
+    if (path) await options.onModelDropped?.(path);
+    await heartbeat();
     void work();
   }
 
@@ -292,6 +331,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       await checkGgufHeader(paths[0]!);
       entry.failures = 0;
       entry.path = paths[0]!;
+      entry.files = paths;
       setState(entry, { model: modelId, artifact, state: "ready" });
       log.info({ model: modelId, artifact }, "model ready");
     } catch (error) {
@@ -362,11 +402,16 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       void work();
     },
     states: () => [...tracked.values()].map((entry) => entry.state),
-    readyModel(modelId) {
+    async readyModel(modelId) {
       const entry = tracked.get(modelId);
-      return entry?.state.state === "ready" && entry.path
-        ? { path: entry.path, settings: entry.model.settings }
-        : undefined;
+      if (entry?.state.state !== "ready" || !entry.path) return undefined;
+      if (await filesPresent(entry)) return { path: entry.path, settings: entry.model.settings };
+      if (entry.state.state === "ready") await filesGone(entry);
+      throw new AppError(
+        "model.not_ready",
+        `The files of model ${modelId} were deleted from this node's Hugging Face cache; it is downloading them again.`,
+        { retryAfter: 5 },
+      );
     },
     retry(modelId) {
       const entry = tracked.get(modelId);

@@ -267,6 +267,41 @@ describe("chat completions", () => {
     expect(completion.choices[0]!.finish_reason).toBe("stop");
   });
 
+  it("answers json_schema integers as digits and numbers as finite, sampled or not", async () => {
+    // What OpenAI's SDK parse() and pydantic accept: an integer has no exponent (1969E+86739 is not
+    // one) and a number must fit a double (99e-3758144 does not).
+    const schema = {
+      type: "object",
+      properties: { year: { type: "integer" }, ratio: { type: "number" } },
+      required: ["year", "ratio"],
+      additionalProperties: false,
+    };
+    let exponents = 0;
+    for (let seed = 1; seed <= 16; seed++) {
+      const completion = await client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "When, and how much?" }],
+        max_tokens: 120,
+        temperature: 1.2,
+        seed,
+        response_format: { type: "json_schema", json_schema: { name: "when", strict: true, schema } },
+      });
+      const text = completion.choices[0]!.message.content!;
+      if (completion.choices[0]!.finish_reason !== "stop") continue;
+      const year = /"year"\s*:\s*([^,}\s]+)/.exec(text)?.[1];
+      const ratio = /"ratio"\s*:\s*([^,}\s]+)/.exec(text)?.[1];
+      expect(year, `seed ${seed}: ${text}`).toMatch(/^-?(0|[1-9][0-9]*)$/);
+      expect(Number.isFinite(Number(ratio)), `seed ${seed}: ${text}`).toBe(true);
+      expect(
+        Number(ratio) === 0 || Math.abs(Number(ratio)) >= Number.MIN_VALUE * 1e10,
+        `seed ${seed}: ${text}`,
+      ).toBe(true);
+      if (/[eE]/.test(ratio!)) exponents++;
+    }
+    // Sampled numbers did use exponents: the rule that bounds them was met.
+    expect(exponents).toBeGreaterThan(0);
+  });
+
   it("serves four concurrent requests on two sequences", async () => {
     const results = await Promise.all(
       ["one", "two", "three", "four"].map((content) =>
@@ -344,6 +379,35 @@ describe("text completions", () => {
     expect(chunks.map((chunk) => chunk.choices[0]?.text ?? "").join("")).toBe(plain.choices[0]!.text);
     expect(chunks.filter((chunk) => chunk.choices[0]?.finish_reason === "length")).toHaveLength(1);
     expect(chunks.at(-1)!.usage!.completion_tokens).toBe(8);
+  });
+
+  it("never returns more tokens than max_tokens, even when the last one is part of a character", async () => {
+    // Sampled, the tiny model sometimes picks a byte token: half of a UTF-8 character. node-llama-cpp
+    // then generates on to finish the character, past max_tokens.
+    let partial = 0;
+    for (let seed = 1; seed <= 24; seed++) {
+      for (const max_tokens of [1, 2]) {
+        const request = { model: "tiny", prompt: "Once upon a time", max_tokens, temperature: 0.8, seed };
+        const plain = await client.completions.create(request);
+        expect(plain.usage!.completion_tokens, `seed ${seed}, max_tokens ${max_tokens}`).toBeLessThanOrEqual(
+          max_tokens,
+        );
+        const stream = await client.completions.create({
+          ...request,
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        const chunks = [];
+        for await (const chunk of stream) chunks.push(chunk);
+        expect(chunks.map((chunk) => chunk.choices[0]?.text ?? "").join(""), `seed ${seed}`).toBe(
+          plain.choices[0]!.text,
+        );
+        expect(chunks.at(-1)!.usage!.completion_tokens).toBe(plain.usage!.completion_tokens);
+        if (plain.choices[0]!.text.includes("\ufffd")) partial++;
+      }
+    }
+    // The requests above did end on half a character: the case this is about was met.
+    expect(partial).toBeGreaterThan(0);
   });
 
   it("defaults max_tokens to 16, as OpenAI does", async () => {

@@ -14,6 +14,7 @@ const q4 = generateTinyGguf({ seed: 1 });
 const q8 = generateTinyGguf({ seed: 2 });
 const big = Buffer.concat([generateTinyGguf({ seed: 3 }), Buffer.alloc(6 * 1024 * 1024, 7)]);
 const dropped = Buffer.concat([generateTinyGguf({ seed: 6 }), Buffer.alloc(6 * 1024 * 1024, 8)]);
+const deletedLater = generateTinyGguf({ seed: 7 });
 
 let hub: FakeHub;
 let temp: { path: string; remove(): Promise<void> };
@@ -57,6 +58,7 @@ beforeAll(async () => {
       { id: "acme/busy-GGUF", files: [{ path: "b-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] },
       { id: "acme/big-GGUF", files: [{ path: "big-Q4_K_M.gguf", content: big }] },
       { id: "acme/dropped-GGUF", files: [{ path: "d-Q4_K_M.gguf", content: dropped }] },
+      { id: "acme/deleted-GGUF", files: [{ path: "del-Q4_K_M.gguf", content: deletedLater }] },
       {
         id: "acme/soon-gated-GGUF",
         files: [{ path: "s-Q4_K_M.gguf", content: generateTinyGguf({ seed: 5 }) }],
@@ -164,6 +166,49 @@ describe("a registered model", () => {
     expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
     await waitFor("the blob to be removed", () => !fs.existsSync(blob), { timeoutMs: 15_000 });
     expect(fs.existsSync(foreign)).toBe(true);
+  });
+});
+
+describe("a ready model whose files another program deletes from the cache", () => {
+  const id = "acme/deleted-GGUF";
+  // What huggingface_hub's delete_revisions leaves: no snapshot of the revision, no blob.
+  const deleteRevision = (commit: string) => {
+    fs.rmSync(path.join(repoDir(id), "snapshots", commit), { recursive: true, force: true });
+    fs.rmSync(path.join(repoDir(id), "blobs", sha256Hex(deletedLater)), { force: true });
+  };
+  const chat = () =>
+    fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: id, messages: [{ role: "user", content: "Hi" }], max_tokens: 4 }),
+    });
+  const blob = () => path.join(repoDir(id), "blobs", sha256Hex(deletedLater));
+
+  it("is noticed at the next request, which is answered once the node has downloaded it again", async () => {
+    expect((await api("POST", "/v0/models/register", { url: id })).status).toBe(201);
+    const { commit } = await waitForState(id, "ready");
+    expect((await chat()).status).toBe(200);
+
+    deleteRevision(commit);
+    const answer = await chat();
+    const text = await answer.text();
+    // Answered once the file is back, or told that it is downloading again; never a 502.
+    if (answer.status !== 200) {
+      expect(answer.status, text).toBe(503);
+      expect(text).toMatch(/download/i);
+    }
+    await waitForState(id, "ready");
+    expect(fs.readFileSync(blob()).equals(deletedLater)).toBe(true);
+    expect((await chat()).status).toBe(200);
+  });
+
+  it("is noticed by the node's sync without any request, and downloaded again", async () => {
+    const { commit } = await waitForState(id, "ready");
+    deleteRevision(commit);
+    await waitFor("the file downloaded again", () => fs.existsSync(blob()), { timeoutMs: 20_000 });
+    expect(fs.readFileSync(blob()).equals(deletedLater)).toBe(true);
+    await waitForState(id, "ready");
+    expect((await chat()).status).toBe(200);
   });
 });
 

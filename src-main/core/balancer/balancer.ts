@@ -355,10 +355,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
         const current = tried.size === 0 ? routes : nodes.routesFor(model);
         let chosen = choose(current, tried, model);
         if (!chosen && current.length === 0 && !waitedForNode) {
-          // Every node that had the model is gone (its worker died under this request, and restarts):
-          // the request, unanswered, waits once for one to come back rather than fail.
+          // Every node that had the model is gone (its worker died under this request, and restarts;
+          // its file was deleted, and it downloads it again): the request, unanswered, waits once for
+          // one to come back; should none, it gets why (restarting, downloading 40%), not a 502.
           waitedForNode = true;
-          chosen = choose(await routesOrExplain(model, reply).catch(() => []), tried, model);
+          const back = await routesOrExplain(model, reply);
+          // What came back is worth one more try, a node tried before included (its file downloaded
+          // again); a restarted worker has a new URL and counts as new anyway.
+          tried.clear();
+          chosen = choose(back, tried, model);
         }
         if (!chosen) {
           throw new AppError(

@@ -9,6 +9,7 @@ import type { FinishReason } from "../../contract";
 import { AppError } from "../../core/errors";
 import type { ChatJob, CompletionJob, GenerationHooks, GenerationResult, SamplingOptions } from "./jobs";
 import type { LoadedModel } from "./loadedModel";
+import { capTokens } from "./tokenCap";
 
 type StopReason = LlamaCompletionResponse["metadata"]["stopReason"] | "functionCalls";
 
@@ -151,21 +152,30 @@ export async function runCompletion(
     hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
     const completion = new LlamaCompletion({ contextSequence: sequence });
     const meterBefore = sequence.tokenMeter.getState();
+    const cap = capTokens(loaded.model, job.maxTokens, hooks.signal, hooks.onText);
     try {
       const response = await completion.generateCompletionWithMeta(job.prompt, {
         ...samplerOptions(job.sampling),
         maxTokens: job.maxTokens,
         contextShiftSize,
-        signal: hooks.signal,
+        signal: cap.signal,
+        // The cap stops it by its signal; a client that left still ends it with its reason, below.
+        stopOnAbortSignal: true,
         ...(job.stop.length > 0 ? { customStopTriggers: job.stop } : {}),
-        ...(hooks.onText ? { onTextChunk: hooks.onText } : {}),
+        onToken: cap.onToken,
+        onTextChunk: cap.onTextChunk,
       });
+      hooks.signal.throwIfAborted();
+      const cut = cap.cut();
       return {
-        text: response.response,
-        finishReason: finishReasonOf(response.metadata.stopReason),
+        text: cut?.text ?? response.response,
+        finishReason: cut ? "length" : finishReasonOf(response.metadata.stopReason),
         toolCalls: [],
         promptTokens,
-        completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
+        // node-llama-cpp may decode a token past the cap to finish a character, then leave the
+        // unfinished character out: that token is not in the answer, nor counted.
+        completionTokens:
+          cut?.tokens ?? Math.min(sequence.tokenMeter.diff(meterBefore).usedOutputTokens, job.maxTokens),
         truncatedMessages: 0,
       };
     } finally {

@@ -24,8 +24,13 @@ import { openSse, type SseWriter } from "./sse";
 
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;
-  /** The GGUF and settings of a model this node has ready; undefined for any other id. */
-  resolveModel(modelId: string): Omit<ModelTarget, "id"> | undefined;
+  /**
+   * The GGUF and settings of a model this node has ready; undefined for any other id. It may look
+   * (the file is still there) and throw an AppError that says why it cannot serve it now.
+   */
+  resolveModel(
+    modelId: string,
+  ): Omit<ModelTarget, "id"> | undefined | Promise<Omit<ModelTarget, "id"> | undefined>;
   /** A request for a model starts (it may load it); the answer is called when it ends. Default: none. */
   onModelInUse?(modelId: string): () => void;
 }
@@ -138,8 +143,8 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       release?.();
     }
   };
-  const targetOf = (modelId: string): ModelTarget => {
-    const found = options.resolveModel(modelId);
+  const targetOf = async (modelId: string): Promise<ModelTarget> => {
+    const found = await options.resolveModel(modelId);
     if (!found) {
       const message = `The model "${modelId}" does not exist or is not ready on this node.`;
       throw new AppError("model.not_found", message, { param: "model" });
@@ -149,7 +154,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
 
   app.post("/v1/chat/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const job = chatJobFrom(body, targetOf(body.model));
+    const job = chatJobFrom(body, await targetOf(body.model));
     const meta = responseMeta("chatcmpl", body.model);
     return inUse(body.model, async () => {
       if (body.stream) {
@@ -165,7 +170,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
 
   app.post("/v1/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(completionRequestSchema, request.body);
-    const job = completionJobFrom(body, targetOf(body.model));
+    const job = completionJobFrom(body, await targetOf(body.model));
     const meta = responseMeta("cmpl", body.model);
     return inUse(body.model, async () => {
       if (body.stream) {
@@ -179,7 +184,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
 
   app.post("/v1/embeddings", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(embeddingRequestSchema, request.body);
-    const job = embeddingJobFrom(body, targetOf(body.model));
+    const job = embeddingJobFrom(body, await targetOf(body.model));
     return inUse(body.model, async () => {
       const result = await answerOnce(reply, (signal) => engine.embed(job, signal));
       return result && embeddingsBody(body.model, result, body.encoding_format ?? "float");
