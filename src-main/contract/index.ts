@@ -1,3 +1,4 @@
+export * from "./anthropic";
 export * from "./endpoints";
 export * from "./errors";
 export * from "./events";

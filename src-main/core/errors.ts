@@ -1,3 +1,4 @@
+import type { AnthropicErrorBody } from "../contract";
 /**
  * The one error type of the core. `code` is namespaced (`registry.duplicate`, `hub.not_found`);
  * `toHttp` maps it once to a status and OpenAI's error type.
@@ -169,6 +170,29 @@ export function toHttpError(error: AppError): HttpError {
     },
   };
 }
+
+/**
+ * An error in Anthropic's shape, for its Messages routes: its SDKs (and Claude Code) read `error.type`,
+ * one of Anthropic's names for the status.
+ */
+export function anthropicErrorOf(status: number, message: string): AnthropicErrorBody {
+  const types: Record<number, string> = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+  };
+  return {
+    type: "error",
+    error: { type: types[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message },
+  };
+}
+
+/** Whether a path is one of Anthropic's Messages routes, whose errors take Anthropic's shape. */
+export const isAnthropicPath = (url: string) => /^\/v1\/messages(\/|\?|$)/.test(url);
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

@@ -26,8 +26,9 @@ export interface TinyGgufOptions {
   /**
    * Wider or deeper than the default: a benchmark's model whose weights outgrow the CPU's caches, so a
    * decode step costs what reading them costs, as with real models. The embedding must divide by 4.
+   * A longer context (trained on 512 tokens by default): one that holds a prompt with tools.
    */
-  shape?: Partial<Pick<ModelShape, "embedding" | "blocks" | "feedForward">>;
+  shape?: Partial<Pick<ModelShape, "embedding" | "blocks" | "feedForward" | "contextLength">>;
 }
 
 interface ModelShape {

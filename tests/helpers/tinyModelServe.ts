@@ -27,6 +27,8 @@ export async function serveTinyModel(options: {
   repos?: FakeRepo[];
   logLevel?: string;
   ownGroup?: boolean;
+  /** More `llmlb serve` options (`--api-key K`). */
+  args?: string[];
 }): Promise<TinyModelServe> {
   const hub = await startFakeHub({
     repos: [
@@ -45,7 +47,7 @@ export async function serveTinyModel(options: {
   };
   try {
     serve = await startServeProcess(
-      ["--port", "0", "--workers", String(options.workers)],
+      ["--port", "0", "--workers", String(options.workers), ...(options.args ?? [])],
       { ...env, LLMLB_LOG_LEVEL: options.logLevel ?? "warn" },
       { ownGroup: options.ownGroup ?? false },
     );

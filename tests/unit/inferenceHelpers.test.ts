@@ -222,7 +222,7 @@ describe("responses and streaming", () => {
   it("puts finish_reason on the last content chunk, then usage", () => {
     const chunker = chatChunker(meta, true);
     const events = [
-      ...chunker.start(),
+      ...chunker.start({ promptTokens: 1 }),
       ...chunker.text("a"),
       ...chunker.text(""),
       ...chunker.text("b"),

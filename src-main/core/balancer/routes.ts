@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { AppError } from "../errors";
 import type { Balancer, InferenceBody } from "./balancer";
 
-/** The OpenAI inference routes, each forwarded to a node that has the requested model ready. */
+/** The inference routes (OpenAI's, Anthropic's Messages), each forwarded to a node that has the model ready. */
 export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer): void {
   // A scope of their own: here a JSON body is kept as sent besides being parsed, so nodes get the
   // client's bytes rather than a serialization of them, which also spares the work of one.
@@ -19,7 +19,14 @@ export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer)
         error ? done(error) : done(null, { raw, json } satisfies InferenceBody),
       );
     });
-    for (const path of ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]) {
+    for (const path of [
+      "/v1/chat/completions",
+      "/v1/completions",
+      "/v1/embeddings",
+      // Anthropic's Messages API, which llmlb's workers serve too.
+      "/v1/messages",
+      "/v1/messages/count_tokens",
+    ]) {
       // Long prompts and many-message chats are bigger than management bodies.
       scope.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
         // No Content-Type and no bytes: Fastify runs no parser at all.

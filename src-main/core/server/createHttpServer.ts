@@ -55,7 +55,16 @@ function openAiCors(origins: string[]): FastifyCorsOptions {
       callback(null, {
         origin: request.url.startsWith("/v1/") ? origin : false,
         methods: ["GET", "POST"],
-        allowedHeaders: ["authorization", "content-type", "openai-organization", "openai-project"],
+        allowedHeaders: [
+          "authorization",
+          "content-type",
+          "openai-organization",
+          "openai-project",
+          "x-api-key",
+          "anthropic-version",
+          "anthropic-beta",
+          "anthropic-dangerous-direct-browser-access",
+        ],
         maxAge: 600,
       }),
   };

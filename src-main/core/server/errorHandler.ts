@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
-import { AppError, toHttpError, type ErrorCode } from "../errors";
+import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError, type ErrorCode } from "../errors";
 
 function describeZodError(error: ZodError): { message: string; param?: string } {
   const issue = error.issues[0];
@@ -86,5 +86,8 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   else if (http.status >= 500)
     request.log.warn({ code: appError.code, status: http.status }, appError.message);
   else request.log.info({ code: appError.code, status: http.status }, appError.message);
-  void reply.status(http.status).headers(http.headers).send(http.body);
+  const body = isAnthropicPath(request.url)
+    ? anthropicErrorOf(http.status, http.body.error.message)
+    : http.body;
+  void reply.status(http.status).headers(http.headers).send(body);
 }

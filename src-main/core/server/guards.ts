@@ -55,12 +55,20 @@ function sameSecret(given: string, expected: string): boolean {
   return crypto.timingSafeEqual(a, b);
 }
 
-/** The credential a request carries: `Authorization: Bearer …` (CLI, nodes, scripts) or the dashboard's cookie. */
+/**
+ * The credential a request carries: `Authorization: Bearer …` (CLI, nodes, scripts, OpenAI SDKs),
+ * `x-api-key` (Anthropic's SDKs and Claude Code), or the dashboard's cookie.
+ */
 export function credentialOf(request: Pick<FastifyRequest, "headers">): string | undefined {
   const authorization = request.headers.authorization;
   // The scheme name is case-insensitive (RFC 9110).
   const bearer = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : undefined;
-  return bearer ?? cookieValue(request.headers.cookie, adminCookieName);
+  const apiKey = request.headers["x-api-key"];
+  return (
+    bearer ??
+    (typeof apiKey === "string" && apiKey !== "" ? apiKey : undefined) ??
+    cookieValue(request.headers.cookie, adminCookieName)
+  );
 }
 
 /** Who may call a route. */
@@ -99,7 +107,7 @@ export function checkAccess(
     throw new AppError(
       "auth.invalid_api_key",
       given === undefined
-        ? "This server needs an API key: send Authorization: Bearer <key> (in OpenAI SDKs, api_key)."
+        ? "This server needs an API key: send Authorization: Bearer <key> or x-api-key: <key> (in the OpenAI and Anthropic SDKs, api_key)."
         : "The API key is not valid for this server.",
     );
   }

@@ -59,6 +59,8 @@ export interface LoadedModelInfo {
 /** Loads GGUF models on demand and runs chat, completion and embedding jobs on them. */
 export interface InferenceEngine {
   chat(job: ChatJob, hooks: GenerationHooks): Promise<GenerationResult>;
+  /** The prompt tokens `job` would take, counted with the model's tokenizer and chat template. */
+  countChatTokens(job: ChatJob, signal: AbortSignal): Promise<number>;
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
   loaded(): LoadedModelInfo[];
@@ -196,6 +198,11 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
         const grammar = await grammars.grammarFor(job.format);
         return runChat(loaded, job, grammar, { ...hooks, signal });
       });
+    },
+    countChatTokens(job, signal) {
+      return withModel(job, signal, async (loaded) =>
+        loaded.countChatPromptTokens(job.history, job.functions),
+      );
     },
     complete(job, hooks) {
       return withModel(job, hooks.signal, (loaded, signal) =>

@@ -122,13 +122,16 @@ export async function runChat(
         name: call.functionName,
         arguments: JSON.stringify(call.params ?? {}),
       }));
+      const metadata = response.metadata;
+      const trigger = metadata.stopReason === "customStopTrigger" ? metadata.customStopTrigger : undefined;
       return {
         text: response.response,
-        finishReason: finishReasonOf(response.metadata.stopReason),
+        finishReason: finishReasonOf(metadata.stopReason),
         toolCalls,
         promptTokens,
         completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
         truncatedMessages,
+        ...(trigger ? { stopSequence: trigger.filter((part) => typeof part === "string").join("") } : {}),
       };
     } finally {
       chat.dispose({ disposeSequence: false });

@@ -78,6 +78,8 @@ export interface GenerationResult {
   completionTokens: number;
   /** How many of the oldest messages were left out to fit the context (context_overflow). */
   truncatedMessages: number;
+  /** The stop string that ended it, when one did. */
+  stopSequence?: string;
 }
 
 export interface EmbeddingResult {

@@ -108,8 +108,8 @@ export function embeddingsBody(
  * single tokens, so holding one back costs a token's time.
  */
 export interface StreamChunker<Chunk> {
-  /** The events to send first (the chat role), if any. */
-  start(): Chunk[];
+  /** The events to send first (the chat role), if any, once the prompt is counted. */
+  start(info: { promptTokens: number }): Chunk[];
   /** The events a new text piece releases. */
   text(piece: string): Chunk[];
   /** The last events: the held piece with finish_reason, tool calls, then usage if asked for. */

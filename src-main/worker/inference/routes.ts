@@ -1,14 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
+  anthropicCountTokensRequestSchema,
+  anthropicMessagesRequestSchema,
   chatCompletionRequestSchema,
   completionRequestSchema,
   embeddingRequestSchema,
   truncatedMessagesHeader,
 } from "../../contract";
-import { AppError, toHttpError } from "../../core/errors";
+import { anthropicErrorOf, AppError, toHttpError } from "../../core/errors";
 import { toAppError } from "../../core/server/errorHandler";
 import type { InferenceEngine } from "./engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
+import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";
 import { parseBody } from "./parseRequest";
 import { chatJobFrom, completionJobFrom, embeddingJobFrom } from "./requestMapping";
 import {
@@ -20,7 +23,7 @@ import {
   responseMeta,
   type StreamChunker,
 } from "./responses";
-import { openSse, type SseWriter } from "./sse";
+import { openSse, type SseStyle, type SseWriter } from "./sse";
 
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;
@@ -94,24 +97,27 @@ async function streamGeneration<Chunk>(
   reply: FastifyReply,
   chunker: StreamChunker<Chunk>,
   run: (hooks: GenerationHooks) => Promise<GenerationResult>,
+  style: SseStyle = "openai",
 ): Promise<void> {
   const { signal, release } = clientSignal(reply);
   let sse: SseWriter | undefined;
   let headers: Record<string, string> = {};
+  let promptTokens = 0;
   const open = (): SseWriter => {
     if (sse) return sse;
     reply.hijack();
-    const writer = openSse(reply.raw, headers);
-    for (const chunk of chunker.start()) writer.send(chunk);
+    const writer = openSse(reply.raw, headers, style);
+    for (const chunk of chunker.start({ promptTokens })) writer.send(chunk);
     sse = writer;
     return writer;
   };
   try {
     const result = await run({
       signal,
-      onStart: ({ truncatedMessages }) => {
+      onStart: ({ truncatedMessages, promptTokens: counted }) => {
         // Never silently: the answer says how much of the conversation it left out.
         if (truncatedMessages > 0) headers = { [truncatedMessagesHeader]: String(truncatedMessages) };
+        promptTokens = counted;
         open();
       },
       onText: (piece) => {
@@ -126,7 +132,7 @@ async function streamGeneration<Chunk>(
     if (!sse) throw error;
     const http = toHttpError(toAppError(error));
     if (http.status >= 500) request.log.error({ err: error }, "generation failed mid-stream");
-    sse.fail(http.body);
+    sse.fail(style === "anthropic" ? anthropicErrorOf(http.status, http.body.error.message) : http.body);
   } finally {
     release();
   }
@@ -179,6 +185,30 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       }
       const result = await answerOnce(reply, (signal) => engine.complete(job, { signal }));
       return result && completionBody(meta, result);
+    });
+  });
+
+  // Anthropic's Messages API on the same engine: the request read as a chat completion, the answer
+  // and its stream in Anthropic's shapes (errors too: see the error handler).
+  app.post("/v1/messages", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(anthropicMessagesRequestSchema, request.body);
+    const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
+    return inUse(body.model, async () => {
+      if (body.stream) {
+        const chunker = anthropicChunker(body.model);
+        return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks), "anthropic");
+      }
+      const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
+      return result && anthropicMessageBody(body.model, result);
+    });
+  });
+
+  app.post("/v1/messages/count_tokens", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const body = parseBody(anthropicCountTokensRequestSchema, request.body);
+    const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
+    return inUse(body.model, async () => {
+      const tokens = await answerOnce(reply, (signal) => engine.countChatTokens(job, signal));
+      return tokens === undefined ? undefined : { input_tokens: tokens };
     });
   });
 

@@ -5,6 +5,17 @@ export function sseEvent(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
+/** One named server-sent event, as Anthropic streams: its name is the payload's `type`. */
+export function namedSseEvent(payload: { type: string }): string {
+  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+/**
+ * How a stream is framed: OpenAI's (unnamed events, `[DONE]` last) or Anthropic's (each event named
+ * by its type, nothing after `message_stop`).
+ */
+export type SseStyle = "openai" | "anthropic";
+
 /** The event that ends an OpenAI stream. */
 export const SSE_DONE = "data: [DONE]\n\n";
 
@@ -21,11 +32,18 @@ export interface SseWriter {
   send(payload: unknown): void;
   /** Sends `[DONE]` and ends the response. */
   done(): void;
-  /** An error after the stream began: OpenAI's SDKs raise an `{error}` event as an APIError. */
+  /**
+   * An error after the stream began: OpenAI's SDKs raise an `{error}` event as an APIError, and
+   * Anthropic's an `error` event.
+   */
   fail(body: unknown): void;
 }
 
-export function openSse(raw: ServerResponse, headers: Record<string, string> = {}): SseWriter {
+export function openSse(
+  raw: ServerResponse,
+  headers: Record<string, string> = {},
+  style: SseStyle = "openai",
+): SseWriter {
   raw.writeHead(200, { ...SSE_HEADERS, ...headers });
   raw.flushHeaders();
   // Each event in its own TCP segment rather than waiting to fill one.
@@ -33,14 +51,16 @@ export function openSse(raw: ServerResponse, headers: Record<string, string> = {
   const write = (text: string) => {
     if (!raw.writableEnded && !raw.destroyed) raw.write(text);
   };
+  const event = (payload: unknown) =>
+    style === "anthropic" ? namedSseEvent(payload as { type: string }) : sseEvent(payload);
   return {
-    send: (payload) => write(sseEvent(payload)),
+    send: (payload) => write(event(payload)),
     done() {
-      write(SSE_DONE);
+      if (style === "openai") write(SSE_DONE);
       if (!raw.writableEnded) raw.end();
     },
     fail(body) {
-      write(sseEvent(body));
+      write(event(body));
       if (!raw.writableEnded) raw.end();
     },
   };

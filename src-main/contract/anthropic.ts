@@ -1,0 +1,104 @@
+import { z } from "zod";
+
+/**
+ * Anthropic's Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`), as Claude Code and
+ * the Anthropic SDKs send it. What is not listed here (images, documents, thinking, cache control's
+ * effect) is refused with a 400 that names it, or, for hints a local model has no use for
+ * (`cache_control`, `metadata`, `service_tier`), accepted and ignored.
+ */
+const cacheControl = { cache_control: z.unknown().optional() };
+
+export const anthropicTextBlockSchema = z.object({
+  type: z.literal("text"),
+  text: z.string(),
+  ...cacheControl,
+});
+export const anthropicToolUseBlockSchema = z.object({
+  type: z.literal("tool_use"),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.record(z.string(), z.unknown()),
+  ...cacheControl,
+});
+export const anthropicToolResultBlockSchema = z.object({
+  type: z.literal("tool_result"),
+  tool_use_id: z.string().min(1),
+  content: z.union([z.string(), z.array(anthropicTextBlockSchema)]).optional(),
+  is_error: z.boolean().optional(),
+  ...cacheControl,
+});
+const contentBlockSchema = z.discriminatedUnion("type", [
+  anthropicTextBlockSchema,
+  anthropicToolUseBlockSchema,
+  anthropicToolResultBlockSchema,
+]);
+
+export const anthropicMessageParamSchema = z.object({
+  role: z.enum(["user", "assistant"]),
+  content: z.union([z.string(), z.array(contentBlockSchema).min(1)], {
+    error:
+      "must be a string or an array of text, tool_use and tool_result blocks (images, documents and thinking are not supported)",
+  }),
+});
+export type AnthropicMessageParam = z.infer<typeof anthropicMessageParamSchema>;
+
+export const anthropicToolSchema = z.object({
+  name: z.string().min(1).max(128),
+  description: z.string().optional(),
+  input_schema: z.record(z.string(), z.unknown()),
+  ...cacheControl,
+});
+
+const messagesBase = {
+  model: z.string().min(1),
+  messages: z.array(anthropicMessageParamSchema).min(1),
+  system: z.union([z.string(), z.array(anthropicTextBlockSchema)]).optional(),
+  tools: z.array(anthropicToolSchema).optional(),
+  tool_choice: z
+    .object({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional() })
+    .passthrough()
+    .optional(),
+};
+
+export const anthropicMessagesRequestSchema = z.object({
+  ...messagesBase,
+  max_tokens: z.number().int().min(1),
+  stop_sequences: z.array(z.string()).optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().min(0).optional(),
+  stream: z.boolean().optional(),
+  metadata: z.unknown().optional(),
+  service_tier: z.unknown().optional(),
+});
+export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequestSchema>;
+
+export const anthropicCountTokensRequestSchema = z.object(messagesBase);
+export type AnthropicCountTokensRequest = z.infer<typeof anthropicCountTokensRequestSchema>;
+
+export const anthropicStopReasonSchema = z.enum(["end_turn", "max_tokens", "stop_sequence", "tool_use"]);
+export type AnthropicStopReason = z.infer<typeof anthropicStopReasonSchema>;
+
+export const anthropicUsageSchema = z.object({
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+});
+
+export const anthropicMessageSchema = z.object({
+  id: z.string(),
+  type: z.literal("message"),
+  role: z.literal("assistant"),
+  model: z.string(),
+  content: z.array(z.discriminatedUnion("type", [anthropicTextBlockSchema, anthropicToolUseBlockSchema])),
+  stop_reason: anthropicStopReasonSchema,
+  stop_sequence: z.string().nullable(),
+  usage: anthropicUsageSchema,
+});
+export type AnthropicMessage = z.infer<typeof anthropicMessageSchema>;
+
+/** Errors on the Messages routes, in Anthropic's shape (its SDKs read `error.type`). */
+export const anthropicErrorBodySchema = z.object({
+  type: z.literal("error"),
+  error: z.object({ type: z.string(), message: z.string() }),
+});
+export type AnthropicErrorBody = z.infer<typeof anthropicErrorBodySchema>;

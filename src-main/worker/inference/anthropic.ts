@@ -1,0 +1,210 @@
+import { randomBytes } from "node:crypto";
+import type {
+  AnthropicCountTokensRequest,
+  AnthropicMessage,
+  AnthropicMessageParam,
+  AnthropicMessagesRequest,
+  AnthropicStopReason,
+  ChatCompletionRequest,
+  ChatMessage,
+} from "../../contract";
+import { AppError } from "../../core/errors";
+import type { GenerationResult } from "./jobs";
+import type { StreamChunker } from "./responses";
+
+const textOf = (content: string | { text: string }[] | undefined): string =>
+  typeof content === "string" ? content : (content ?? []).map((block) => block.text).join("");
+
+/**
+ * One Anthropic message as OpenAI chat messages: an assistant's `tool_use` blocks become its
+ * tool_calls; a user's `tool_result` blocks become tool messages, ahead of the user's own text.
+ */
+function chatMessagesOf(message: AnthropicMessageParam): ChatMessage[] {
+  if (typeof message.content === "string") return [{ role: message.role, content: message.content }];
+  const text = message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("");
+  if (message.role === "assistant") {
+    const calls = message.content.flatMap((block) =>
+      block.type === "tool_use"
+        ? [
+            {
+              id: block.id,
+              type: "function" as const,
+              function: { name: block.name, arguments: JSON.stringify(block.input) },
+            },
+          ]
+        : [],
+    );
+    if (message.content.some((block) => block.type === "tool_result"))
+      throw new AppError("request.invalid", "messages: tool_result blocks belong in a user message.", {
+        param: "messages",
+      });
+    return [{ role: "assistant", content: text, ...(calls.length > 0 ? { tool_calls: calls } : {}) }];
+  }
+  if (message.content.some((block) => block.type === "tool_use"))
+    throw new AppError("request.invalid", "messages: tool_use blocks belong in an assistant message.", {
+      param: "messages",
+    });
+  const results: ChatMessage[] = message.content.flatMap((block) =>
+    block.type === "tool_result"
+      ? [
+          {
+            role: "tool" as const,
+            tool_call_id: block.tool_use_id,
+            content: `${block.is_error ? "Error: " : ""}${textOf(block.content)}`,
+          },
+        ]
+      : [],
+  );
+  return text !== "" || results.length === 0 ? [...results, { role: "user", content: text }] : results;
+}
+
+/** Anthropic's request as the OpenAI chat request the node already runs. */
+export function chatRequestOfMessages(
+  request: AnthropicMessagesRequest | AnthropicCountTokensRequest,
+): ChatCompletionRequest {
+  const system =
+    request.system === undefined ? [] : [{ role: "system" as const, content: textOf(request.system) }];
+  const choice = request.tool_choice;
+  if (choice?.type === "tool" && !choice.name)
+    throw new AppError("request.invalid", 'tool_choice: a "tool" choice names the tool.', {
+      param: "tool_choice",
+    });
+  return {
+    model: request.model,
+    messages: [...system, ...request.messages.flatMap(chatMessagesOf)],
+    ...(request.tools && request.tools.length > 0
+      ? {
+          tools: request.tools.map((tool) => ({
+            type: "function" as const,
+            function: {
+              name: tool.name,
+              ...(tool.description ? { description: tool.description } : {}),
+              parameters: tool.input_schema,
+            },
+          })),
+        }
+      : {}),
+    ...(choice
+      ? {
+          tool_choice:
+            choice.type === "tool"
+              ? { type: "function" as const, function: { name: choice.name! } }
+              : choice.type === "any"
+                ? ("required" as const)
+                : choice.type,
+        }
+      : {}),
+    ...("max_tokens" in request
+      ? {
+          max_tokens: request.max_tokens,
+          ...(request.stop_sequences ? { stop: request.stop_sequences } : {}),
+          ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+          ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
+          ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
+        }
+      : {}),
+  } as ChatCompletionRequest;
+}
+
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+
+function stopReasonOf(result: GenerationResult): AnthropicStopReason {
+  if (result.finishReason === "tool_calls") return "tool_use";
+  if (result.finishReason === "length") return "max_tokens";
+  return result.stopSequence !== undefined ? "stop_sequence" : "end_turn";
+}
+
+function toolUseBlocks(result: GenerationResult) {
+  return result.toolCalls.map((call) => ({
+    type: "tool_use" as const,
+    id: newId("toolu"),
+    name: call.name,
+    input: JSON.parse(call.arguments || "{}") as Record<string, unknown>,
+  }));
+}
+
+/** The answer in Anthropic's shape. */
+export function anthropicMessageBody(model: string, result: GenerationResult): AnthropicMessage {
+  return {
+    id: newId("msg"),
+    type: "message",
+    role: "assistant",
+    model,
+    content: [
+      ...(result.text !== "" ? [{ type: "text" as const, text: result.text }] : []),
+      ...toolUseBlocks(result),
+    ],
+    stop_reason: stopReasonOf(result),
+    stop_sequence: result.stopSequence ?? null,
+    usage: { input_tokens: result.promptTokens, output_tokens: result.completionTokens },
+  };
+}
+
+type AnthropicEvent = { type: string } & Record<string, unknown>;
+
+/**
+ * Anthropic's stream: `message_start`, then a text block (`content_block_start`, its
+ * `content_block_delta`s, `content_block_stop`), then each tool_use block with its input as one
+ * `input_json_delta`, then `message_delta` (stop reason, output tokens) and `message_stop`.
+ */
+export function anthropicChunker(model: string): StreamChunker<AnthropicEvent> {
+  let blocks = 0;
+  let textOpen = false;
+  const openText = (): AnthropicEvent[] => {
+    if (textOpen) return [];
+    textOpen = true;
+    return [{ type: "content_block_start", index: blocks, content_block: { type: "text", text: "" } }];
+  };
+  return {
+    start: ({ promptTokens }) => [
+      {
+        type: "message_start",
+        message: {
+          id: newId("msg"),
+          type: "message",
+          role: "assistant",
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: promptTokens, output_tokens: 0 },
+        },
+      },
+    ],
+    text: (piece) =>
+      piece === ""
+        ? []
+        : [
+            ...openText(),
+            { type: "content_block_delta", index: blocks, delta: { type: "text_delta", text: piece } },
+          ],
+    finish(result) {
+      const events: AnthropicEvent[] = [];
+      if (textOpen) {
+        events.push({ type: "content_block_stop", index: blocks });
+        blocks++;
+      }
+      for (const block of toolUseBlocks(result)) {
+        events.push(
+          { type: "content_block_start", index: blocks, content_block: { ...block, input: {} } },
+          {
+            type: "content_block_delta",
+            index: blocks,
+            delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
+          },
+          { type: "content_block_stop", index: blocks },
+        );
+        blocks++;
+      }
+      events.push(
+        {
+          type: "message_delta",
+          delta: { stop_reason: stopReasonOf(result), stop_sequence: result.stopSequence ?? null },
+          usage: { output_tokens: result.completionTokens },
+        },
+        { type: "message_stop" },
+      );
+      return events;
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import Anthropic from "@anthropic-ai/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { anthropicErrorBodySchema, anthropicMessageSchema } from "../../src-main/contract";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { registerAndWaitReady } from "../helpers/cliProcess";
+import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+
+// Anthropic's Messages API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by
+// the official Anthropic SDK as Claude Code and other clients call it, with an API key as x-api-key.
+const apiKey = "sk-llmlb-messages-test";
+/** The tiny model with a context that holds a prompt with tools (4,096 tokens). */
+const toolModel = "acme/tiny-tools-GGUF";
+let server: TinyModelServe;
+let client: Anthropic;
+
+beforeAll(async () => {
+  server = await serveTinyModel({
+    workers: 1,
+    args: ["--api-key", apiKey],
+    repos: [
+      {
+        id: toolModel,
+        files: [
+          {
+            path: "tools-Q4_K_M.gguf",
+            content: generateTinyGguf({ seed: 3, shape: { contextLength: 4096 } }),
+          },
+        ],
+      },
+    ],
+  });
+  await registerAndWaitReady(server.serve.url, server.dataDir, toolModel);
+  client = new Anthropic({ baseURL: server.serve.url, apiKey, maxRetries: 0 });
+}, 90_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+/**
+ * Greedy, so two answers to one request agree. (This SDK's types no longer list `temperature`; the
+ * API takes it, and so does llmlb.)
+ */
+const greedy = <T extends object>(params: T): T => ({ ...params, temperature: 0 });
+
+const conversation: Anthropic.MessageParam[] = [
+  { role: "user", content: "Hello" },
+  { role: "assistant", content: [{ type: "text", text: "Hi. What shall we talk about?" }] },
+  { role: "user", content: [{ type: "text", text: "Lighthouses." }] },
+];
+
+describe("POST /v1/messages", () => {
+  it("answers a system prompt and a multi-turn conversation in Anthropic's shape, to max_tokens", async () => {
+    const message = await client.messages.create(
+      greedy({ model: tinyModel, system: "You are brief.", messages: conversation, max_tokens: 8 }),
+    );
+    anthropicMessageSchema.parse(message);
+    expect(message).toMatchObject({
+      type: "message",
+      role: "assistant",
+      model: tinyModel,
+      stop_reason: "max_tokens",
+    });
+    expect(message.id).toMatch(/^msg_/);
+    expect(message.content).toHaveLength(1);
+    expect(message.content[0]!.type).toBe("text");
+    expect(message.usage.output_tokens).toBe(8);
+    expect(message.usage.input_tokens).toBeGreaterThan(10);
+  });
+
+  it("stops at a stop sequence, which it names and leaves out", async () => {
+    const ask = greedy({ model: tinyModel, messages: conversation, max_tokens: 24 });
+    const free = await client.messages.create(ask);
+    const text = (free.content[0] as Anthropic.TextBlock).text;
+    const stop = text.slice(6, 9);
+    const stopped = await client.messages.create({ ...ask, stop_sequences: [stop] });
+    expect(stopped.stop_reason).toBe("stop_sequence");
+    expect(stopped.stop_sequence).toBe(stop);
+    expect((stopped.content[0] as Anthropic.TextBlock).text).toBe(text.slice(0, text.indexOf(stop)));
+  });
+
+  it("streams Anthropic's events, which add up to the same answer", async () => {
+    const ask = greedy({ model: tinyModel, messages: conversation, max_tokens: 12 });
+    const plain = await client.messages.create(ask);
+    const stream = client.messages.stream(ask);
+    const types: string[] = [];
+    stream.on("streamEvent", (event) => types.push(event.type));
+    const final = await stream.finalMessage();
+    expect(final.content).toEqual(plain.content);
+    expect(final.stop_reason).toBe("max_tokens");
+    expect(final.usage).toEqual(plain.usage);
+    expect(types[0]).toBe("message_start");
+    expect(types.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
+    expect(types.filter((type) => type === "content_block_delta").length).toBeGreaterThan(1);
+  });
+
+  it("takes a tool round trip: the assistant's tool_use and the user's tool_result, with the tool offered", async () => {
+    const message = await client.messages.create({
+      model: toolModel,
+      max_tokens: 6,
+      tools: [{ name: "now", description: "The time", input_schema: { type: "object", properties: {} } }],
+      messages: [
+        { role: "user", content: "Time?" },
+        { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "now", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "noon" }] },
+      ],
+    });
+    expect(message.type).toBe("message");
+    expect(["max_tokens", "end_turn", "tool_use"]).toContain(message.stop_reason);
+  });
+
+  it("counts a request's input tokens as the answer's usage does", async () => {
+    const ask = { model: tinyModel, system: "You are brief.", messages: conversation };
+    const counted = await client.messages.countTokens(ask);
+    const answered = await client.messages.create({ ...ask, max_tokens: 1 });
+    expect(counted.input_tokens).toBe(answered.usage.input_tokens);
+  });
+});
+
+describe("errors on /v1/messages, in Anthropic's shape", () => {
+  it("a missing max_tokens is an invalid_request_error the SDK raises as such", async () => {
+    const failed = await fetch(`${server.serve.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": apiKey, "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: tinyModel, messages: conversation }),
+    });
+    expect(failed.status).toBe(400);
+    const body = anthropicErrorBodySchema.parse(await failed.json());
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toMatch(/max_tokens/);
+  });
+
+  it("an image block is refused, naming where", async () => {
+    const failed = await fetch(`${server.serve.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": apiKey },
+      body: JSON.stringify({
+        model: tinyModel,
+        max_tokens: 4,
+        messages: [
+          {
+            role: "user",
+            content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "AA==" } }],
+          },
+        ],
+      }),
+    });
+    expect(failed.status).toBe(400);
+    const body = anthropicErrorBodySchema.parse(await failed.json());
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toBe(
+      "messages[0].content: must be a string or an array of text, tool_use and tool_result blocks (images, documents and thinking are not supported)",
+    );
+  });
+
+  it("an unknown model is a not_found_error", async () => {
+    const error = await client.messages
+      .create({ model: "acme/nothing-GGUF", messages: conversation, max_tokens: 4 })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((error as { error: unknown }).error).toMatchObject({
+      type: "error",
+      error: { type: "not_found_error" },
+    });
+  });
+
+  it("a wrong or missing key is an authentication_error; the right one as x-api-key or bearer works", async () => {
+    const wrong = new Anthropic({ baseURL: server.serve.url, apiKey: "sk-wrong", maxRetries: 0 });
+    const error = await wrong.messages
+      .create({ model: tinyModel, messages: conversation, max_tokens: 1 })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect((error as { error: unknown }).error).toMatchObject({
+      error: { type: "authentication_error" },
+    });
+
+    const bearer = new Anthropic({
+      baseURL: server.serve.url,
+      authToken: apiKey,
+      apiKey: null,
+      maxRetries: 0,
+    });
+    const answered = await bearer.messages.create({
+      model: tinyModel,
+      messages: conversation,
+      max_tokens: 1,
+    });
+    expect(answered.type).toBe("message");
+  });
+});
