@@ -108,6 +108,38 @@ describe("POST /v1/messages", () => {
     expect(["max_tokens", "end_turn", "tool_use"]).toContain(message.stop_reason);
   });
 
+  it("answers a required tool with a tool_use block whose input fits its schema, streamed the same", async () => {
+    const ask = greedy({
+      model: toolModel,
+      max_tokens: 200,
+      // Strings bounded: the tiny model, its weights random, would never close one itself.
+      tools: [
+        {
+          name: "get_weather",
+          description: "The weather in a city",
+          input_schema: {
+            type: "object" as const,
+            properties: { city: { type: "string", maxLength: 10 } },
+            required: ["city"],
+          },
+        },
+      ],
+      tool_choice: { type: "tool" as const, name: "get_weather" },
+      messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
+    });
+    const message = await client.messages.create(ask);
+    expect(message.stop_reason).toBe("tool_use");
+    expect(message.content).toHaveLength(1);
+    const use = message.content[0] as Anthropic.ToolUseBlock;
+    expect(use).toMatchObject({ type: "tool_use", name: "get_weather" });
+    expect(use.id).toMatch(/^toolu_/);
+    expect(typeof (use.input as { city?: unknown }).city).toBe("string");
+
+    const final = await client.messages.stream(ask).finalMessage();
+    expect(final.stop_reason).toBe("tool_use");
+    expect(final.content).toEqual([{ ...use, id: (final.content[0] as Anthropic.ToolUseBlock).id }]);
+  });
+
   it("counts a request's input tokens as the answer's usage does", async () => {
     const ask = { model: tinyModel, system: "You are brief.", messages: conversation };
     const counted = await client.messages.countTokens(ask);

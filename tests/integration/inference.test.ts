@@ -70,12 +70,14 @@ let client: OpenAI;
 
 beforeAll(async () => {
   temp = await makeTempDir("llmlb-inference-");
-  for (const [id, seed] of [
-    ["tiny", 1],
-    ["tiny-ttl", 2],
+  for (const [id, seed, contextLength] of [
+    ["tiny", 1, undefined],
+    ["tiny-ttl", 2, undefined],
+    // A context that holds a prompt with tools.
+    ["tiny-tools", 3, 4096],
   ] as const) {
     const file = path.join(temp.path, `${id}.gguf`);
-    await writeTinyGguf(file, { seed });
+    await writeTinyGguf(file, { seed, ...(contextLength ? { shape: { contextLength } } : {}) });
     modelPaths.set(id, file);
   }
   // Two sequences: four concurrent requests exercise both parallel decoding and the queue.
@@ -321,6 +323,91 @@ describe("chat completions", () => {
       expect(result.usage!.completion_tokens).toBeLessThanOrEqual(32);
       expect(finish_reason).toBe(result.usage!.completion_tokens === 32 ? "length" : "stop");
     }
+  });
+
+  describe("a tool call the request requires", () => {
+    // Strings are bounded: the tiny model, its weights random, would never close one itself.
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          description: "The weather in a city",
+          parameters: {
+            type: "object",
+            properties: { city: { type: "string", maxLength: 12 }, days: { type: "integer" } },
+            required: ["city", "days"],
+          },
+        },
+      },
+      {
+        type: "function" as const,
+        function: {
+          name: "get_time",
+          parameters: {
+            type: "object",
+            properties: { zone: { type: "string", maxLength: 12 } },
+            required: ["zone"],
+          },
+        },
+      },
+    ];
+    const fitsItsSchema = (call: { function: { name: string; arguments: string } }) => {
+      const args = JSON.parse(call.function.arguments) as Record<string, unknown>;
+      if (call.function.name === "get_weather") {
+        expect(typeof args.city).toBe("string");
+        expect(Number.isInteger(args.days)).toBe(true);
+      } else {
+        expect(call.function.name).toBe("get_time");
+        expect(typeof args.zone).toBe("string");
+      }
+    };
+
+    it("is a call with tool_choice required, whatever the model would rather say, its arguments fitting the tool's schema", async () => {
+      for (const seed of [1, 2, 3]) {
+        const answer = await client.chat.completions.create({
+          model: "tiny-tools",
+          messages: hello,
+          max_tokens: 200,
+          temperature: 0.7,
+          seed,
+          tools,
+          tool_choice: "required",
+        });
+        const choice = answer.choices[0]!;
+        expect(choice.finish_reason, JSON.stringify(choice.message)).toBe("tool_calls");
+        expect(choice.message.content).toBeNull();
+        expect(choice.message.tool_calls).toHaveLength(1);
+        fitsItsSchema(choice.message.tool_calls![0]! as { function: { name: string; arguments: string } });
+      }
+    });
+
+    it("calls the function a named tool_choice names, streamed as OpenAI streams tool calls", async () => {
+      const request = {
+        model: "tiny-tools",
+        messages: hello,
+        max_tokens: 200,
+        temperature: 0,
+        tools,
+        tool_choice: { type: "function" as const, function: { name: "get_time" } },
+      };
+      const answer = await client.chat.completions.create(request);
+      expect(answer.choices[0]!.finish_reason).toBe("tool_calls");
+      const call = answer.choices[0]!.message.tool_calls![0]! as {
+        function: { name: string; arguments: string };
+      };
+      expect(call.function.name).toBe("get_time");
+      fitsItsSchema(call);
+
+      const stream = await client.chat.completions.create({ ...request, stream: true });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      expect(chunks.some((chunk) => (chunk.choices[0]?.delta.content ?? "") !== "")).toBe(false);
+      const deltas = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+      expect(deltas[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_time" } });
+      expect(deltas.map((delta) => delta.function?.arguments ?? "").join("")).toBe(call.function.arguments);
+      expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("tool_calls");
+    });
   });
 
   it("accepts tools it is told not to use, and refuses a prompt longer than the context", async () => {

@@ -5,6 +5,7 @@ import { AppError, isAppError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { runEmbeddings } from "./embeddings";
 import { runChat, runCompletion } from "./generation";
+import { forcedToolCall } from "./forcedToolCall";
 import { createGrammarCache, type GrammarCache } from "./grammars";
 import type {
   ChatJob,
@@ -195,8 +196,11 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     chat(job, hooks) {
       return withModel(job, hooks.signal, async (loaded, signal) => {
         const { grammars } = await getRuntime();
-        const grammar = await grammars.grammarFor(job.format);
-        return runChat(loaded, job, grammar, { ...hooks, signal });
+        const forced = job.forceToolCall && job.functions ? forcedToolCall(job.functions) : undefined;
+        const grammar = await grammars.grammarFor(
+          forced ? { type: "json_schema", schema: forced.schema } : job.format,
+        );
+        return runChat(loaded, job, grammar, { ...hooks, signal }, forced);
       });
     },
     countChatTokens(job, signal) {

@@ -9,6 +9,7 @@ import type { FinishReason } from "../../contract";
 import { AppError } from "../../core/errors";
 import type { ChatJob, CompletionJob, GenerationHooks, GenerationResult, SamplingOptions } from "./jobs";
 import type { LoadedModel } from "./loadedModel";
+import { withNote, type ForcedToolCall } from "./forcedToolCall";
 import { capTokens } from "./tokenCap";
 
 type StopReason = LlamaCompletionResponse["metadata"]["stopReason"] | "functionCalls";
@@ -90,10 +91,16 @@ function samplerOptions(sampling: SamplingOptions) {
  */
 export async function runChat(
   loaded: LoadedModel,
-  job: ChatJob,
+  asked: ChatJob,
   grammar: LlamaGrammar | undefined,
   hooks: GenerationHooks,
+  forced?: ForcedToolCall,
 ): Promise<GenerationResult> {
+  // A required call: the tools told in a system note, the answer held to the call's schema by
+  // `grammar`, and handed out as the call rather than as text.
+  const job: ChatJob = forced
+    ? { ...asked, history: withNote(asked.history, forced.note), functions: undefined }
+    : asked;
   const { history, promptTokens, truncatedMessages } = fitHistory(loaded, job);
   // OpenAI's default: generate until the model stops or the context window is full.
   const maxTokens = job.maxTokens ?? loaded.contextSize - promptTokens;
@@ -108,7 +115,7 @@ export async function runChat(
         maxTokens,
         signal: hooks.signal,
         ...(job.stop.length > 0 ? { customStopTriggers: job.stop } : {}),
-        ...(hooks.onText ? { onTextChunk: hooks.onText } : {}),
+        ...(hooks.onText && !forced ? { onTextChunk: hooks.onText } : {}),
         ...(grammar ? { grammar } : {}),
       };
       const response = job.functions
@@ -124,6 +131,17 @@ export async function runChat(
       }));
       const metadata = response.metadata;
       const trigger = metadata.stopReason === "customStopTrigger" ? metadata.customStopTrigger : undefined;
+      const call = forced?.callOf(response.response);
+      if (call) {
+        return {
+          text: "",
+          finishReason: "tool_calls",
+          toolCalls: [call],
+          promptTokens,
+          completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
+          truncatedMessages,
+        };
+      }
       return {
         text: response.response,
         finishReason: finishReasonOf(metadata.stopReason),

@@ -42,6 +42,8 @@ export interface ChatJob extends JobBase {
   /** Ends with the model turn to generate (empty, or an assistant prefix to continue). */
   history: ChatHistoryItem[];
   functions?: ChatModelFunctions;
+  /** The answer must call one of `functions` (tool_choice "required" or a named one). */
+  forceToolCall?: boolean;
   sampling: SamplingOptions;
   /** Absent: up to the end of the context window. */
   maxTokens?: number;

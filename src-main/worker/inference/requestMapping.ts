@@ -77,8 +77,8 @@ function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
 }
 
 /**
- * OpenAI tools as node-llama-cpp functions. node-llama-cpp cannot force a call, so "required" and a named
- * tool_choice only narrow what is offered; "none" offers nothing.
+ * OpenAI tools as node-llama-cpp functions: all of them, the one a named tool_choice names, or none
+ * for "none". "required" and a named choice also make the answer a call (`forceToolCall`).
  */
 function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | undefined {
   const tools = request.tools ?? [];
@@ -119,6 +119,8 @@ export function chatJobFrom(
     throw unsupported("top_logprobs", "log probabilities are not supported.");
   const format = outputFormatFrom(request);
   const functions = functionsFrom(request);
+  const choice = request.tool_choice;
+  const forceToolCall = functions !== undefined && (choice === "required" || typeof choice === "object");
   if (functions && format.type !== "text") {
     throw unsupported("response_format", "a JSON response_format cannot be combined with tools.");
   }
@@ -127,6 +129,7 @@ export function chatJobFrom(
     model,
     history: chatHistoryFrom(request.messages),
     ...(functions ? { functions } : {}),
+    ...(forceToolCall ? { forceToolCall } : {}),
     sampling: samplingFrom(request, randomSeed),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
     stop: stopStrings(request.stop),
