@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { launchBrowser, screenshot } from "../helpers/browser";
+import { browserPageForFile, screenshot } from "../helpers/browser";
 import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { makeTempDir } from "../helpers/tempDir";
 
@@ -18,6 +18,7 @@ let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
 let adminToken: string;
+const view = browserPageForFile();
 
 beforeAll(async () => {
   if (
@@ -54,17 +55,10 @@ beforeAll(async () => {
     { built: true },
   );
   adminToken = fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim();
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  ({ browser, page } = view);
 }, 90_000);
 
-afterEach(async ({ task }) => {
-  if (task.result?.state === "fail" && page)
-    await screenshot(page, `failed-${task.name.replace(/\W+/g, "-")}`);
-});
-
 afterAll(async () => {
-  await browser?.close();
   await serve?.stop();
   await hub?.close();
   await temp?.remove();

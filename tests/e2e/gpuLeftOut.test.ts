@@ -1,9 +1,7 @@
-import fs from "node:fs";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { launchBrowser, screenshot } from "../helpers/browser";
+import { browserPageForFile, screenshot } from "../helpers/browser";
 import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { makeTempDir } from "../helpers/tempDir";
 
@@ -13,9 +11,8 @@ import { makeTempDir } from "../helpers/tempDir";
 let hub: FakeHub;
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let serve: ServeProcess;
-let browser: Browser;
-let page: Page;
 let dashboard: string;
+const browser = browserPageForFile();
 
 beforeAll(async () => {
   hub = await startFakeHub({ repos: [] });
@@ -36,18 +33,9 @@ beforeAll(async () => {
     .find((line) => line.includes("Dashboard:"))!
     .split("Dashboard:")[1]!
     .trim();
-  expect(fs.existsSync(path.join(temp.path, "data", "admin-token"))).toBe(true);
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 }, 90_000);
 
-afterEach(async ({ task }) => {
-  if (task.result?.state === "fail" && page)
-    await screenshot(page, `failed-${task.name.replace(/\W+/g, "-")}`);
-});
-
 afterAll(async () => {
-  await browser?.close();
   await serve?.stop();
   await hub?.close();
   await temp?.remove();
@@ -55,6 +43,7 @@ afterAll(async () => {
 
 describe("a GPU backend left out, in a browser", () => {
   it("shows on the Nodes page why Vulkan is not used, and Settings offers to build it and says what is missing", async () => {
+    const { page } = browser;
     for (const width of [1280, 420]) {
       await page.setViewportSize({ width, height: 860 });
       await page.goto(dashboard);

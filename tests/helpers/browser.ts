@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** Debian's Chromium (installed by scripts/ensure-chromium.mjs before `npm test`), or LLMLB_CHROMIUM. */
 export const chromiumPath = process.env.LLMLB_CHROMIUM || "/usr/bin/chromium";
@@ -29,4 +30,40 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   // What the window shows, as a user sees it (the sidebar stays in view while the page scrolls).
   await page.screenshot({ path: file });
   return file;
+}
+
+/**
+ * One headless Chromium page for a test file: opened before the file's own `beforeAll` hooks (call
+ * this first), photographed after each test that fails (test-results/screenshots/failed-<test>.png),
+ * closed after the file's own `afterAll` hooks.
+ */
+export function browserPageForFile(viewport = { width: 1280, height: 860 }): {
+  readonly page: Page;
+  readonly browser: Browser;
+} {
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport });
+  }, 30_000);
+  afterEach(async ({ task }) => {
+    if (task.result?.state === "fail" && page)
+      await screenshot(page, `failed-${task.name.replace(/\W+/g, "-")}`);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  const opened = <T>(value: T | undefined): T => {
+    if (!value) throw new Error("The browser is opened by beforeAll: use it inside hooks and tests.");
+    return value;
+  };
+  return {
+    get page() {
+      return opened(page);
+    },
+    get browser() {
+      return opened(browser);
+    },
+  };
 }
