@@ -497,6 +497,29 @@ describe("text completions", () => {
     expect(partial).toBeGreaterThan(0);
   });
 
+  it("answers n choices, each sampled from its own seed, counting the prompt once", async () => {
+    const request = { model: "tiny", prompt: "Once upon a time", max_tokens: 6, temperature: 1, seed: 11 };
+    const three = await client.completions.create({ ...request, n: 3 });
+    expect(three.choices.map((choice) => choice.index)).toEqual([0, 1, 2]);
+    // The first is the answer to the request alone; the others differ from it.
+    const one = await client.completions.create(request);
+    expect(three.choices[0]!.text).toBe(one.choices[0]!.text);
+    expect(new Set(three.choices.map((choice) => choice.text)).size).toBeGreaterThan(1);
+    expect(three.usage!.prompt_tokens).toBe(one.usage!.prompt_tokens);
+    expect(three.usage!.completion_tokens).toBe(18);
+
+    const chats = await client.chat.completions.create({
+      model: "tiny",
+      messages: hello,
+      max_tokens: 4,
+      n: 2,
+      seed: 3,
+    });
+    expect(chats.choices).toHaveLength(2);
+    expect(chats.choices.map((choice) => choice.finish_reason)).toEqual(["length", "length"]);
+    expect(chats.usage!.completion_tokens).toBe(8);
+  });
+
   it("defaults max_tokens to 16, as OpenAI does", async () => {
     const completion = await client.completions.create({ model: "tiny", prompt: "Hi", temperature: 0 });
     expect(completion.usage!.completion_tokens).toBe(16);
@@ -567,7 +590,7 @@ describe("errors in OpenAI's shape", () => {
     expect((role as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("messages[0].role");
 
     await expect(
-      client.chat.completions.create({ model: "tiny", messages: hello, n: 2 }),
+      client.chat.completions.create({ model: "tiny", messages: hello, n: 2, stream: true }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.completions.create({ model: "tiny", prompt: 7 as never })).rejects.toBeInstanceOf(
       OpenAI.BadRequestError,

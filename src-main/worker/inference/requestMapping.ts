@@ -65,8 +65,24 @@ export function stopStrings(stop: string | string[] | null | undefined): string[
   return (typeof stop === "string" ? [stop] : stop).filter((text) => text.length > 0);
 }
 
-function rejectSeveralChoices(n: number | null | undefined): void {
-  if (n != null && n !== 1) throw unsupported("n", "only one choice per request is supported.");
+/** Most choices one request may ask for: each takes a sequence of the model's context. */
+export const MAX_CHOICES = 8;
+
+/**
+ * `n`: how many answers to generate, each on its own sequence with its own seed (the request's, then
+ * the next ones), answered together. Streamed, only one.
+ */
+export function choicesOf(n: number | null | undefined, stream: boolean | null | undefined): number {
+  const count = n ?? 1;
+  if (count > MAX_CHOICES) throw unsupported("n", `at most ${MAX_CHOICES} choices per request.`);
+  if (count > 1 && stream)
+    throw unsupported("n", "several choices are answered whole, not streamed: send stream false.");
+  return count;
+}
+
+/** The job for choice `index` of several: the same, sampled from the next seed. */
+export function nthChoice<Job extends { sampling: SamplingOptions }>(job: Job, index: number): Job {
+  return index === 0 ? job : { ...job, sampling: { ...job.sampling, seed: job.sampling.seed + index } };
 }
 
 function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
@@ -113,7 +129,7 @@ export function chatJobFrom(
   model: ModelTarget,
   randomSeed?: () => number,
 ): ChatJob {
-  rejectSeveralChoices(request.n);
+  choicesOf(request.n, request.stream);
   if (request.logprobs) throw unsupported("logprobs", "log probabilities are not supported.");
   if (request.top_logprobs != null && request.top_logprobs > 0)
     throw unsupported("top_logprobs", "log probabilities are not supported.");
@@ -144,7 +160,7 @@ export function completionJobFrom(
   model: ModelTarget,
   randomSeed?: () => number,
 ): CompletionJob {
-  rejectSeveralChoices(request.n);
+  choicesOf(request.n, request.stream);
   if (request.echo) throw unsupported("echo", "echoing the prompt is not supported.");
   if (request.best_of != null && request.best_of !== 1)
     throw unsupported("best_of", "only one candidate per request is supported.");

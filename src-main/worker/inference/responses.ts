@@ -67,6 +67,26 @@ export function chatCompletionBody(meta: ResponseMeta, result: GenerationResult)
   };
 }
 
+/**
+ * Several answers to one request as one: their choices indexed in order, the prompt counted once and
+ * every answer's tokens in the completion's.
+ */
+export function severalChoices<Body extends { choices: { index: number }[]; usage: Usage }>(
+  bodies: Body[],
+): Body {
+  const [first] = bodies as [Body];
+  const completion = bodies.reduce((sum, body) => sum + body.usage.completion_tokens, 0);
+  return {
+    ...first,
+    choices: bodies.map((body, index) => ({ ...body.choices[0]!, index })),
+    usage: {
+      ...first.usage,
+      completion_tokens: completion,
+      total_tokens: first.usage.prompt_tokens + completion,
+    },
+  };
+}
+
 export function completionBody(meta: ResponseMeta, result: GenerationResult): Completion {
   return {
     id: meta.id,

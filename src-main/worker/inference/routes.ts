@@ -13,11 +13,12 @@ import type { InferenceEngine } from "./engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
 import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";
 import { parseBody } from "./parseRequest";
-import { chatJobFrom, completionJobFrom, embeddingJobFrom } from "./requestMapping";
+import { chatJobFrom, choicesOf, completionJobFrom, embeddingJobFrom, nthChoice } from "./requestMapping";
 import {
   chatChunker,
   chatCompletionBody,
   completionBody,
+  severalChoices,
   completionChunker,
   embeddingsBody,
   responseMeta,
@@ -167,10 +168,17 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
         const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
         return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
       }
-      const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
-      if (result && result.truncatedMessages > 0)
-        reply.header(truncatedMessagesHeader, String(result.truncatedMessages));
-      return result && chatCompletionBody(meta, result);
+      const results = await answerOnce(reply, (signal) =>
+        Promise.all(
+          Array.from({ length: choicesOf(body.n, body.stream) }, (_, i) =>
+            engine.chat(nthChoice(job, i), { signal }),
+          ),
+        ),
+      );
+      if (!results) return undefined;
+      if (results[0]!.truncatedMessages > 0)
+        reply.header(truncatedMessagesHeader, String(results[0]!.truncatedMessages));
+      return severalChoices(results.map((result) => chatCompletionBody(meta, result)));
     });
   });
 
@@ -183,8 +191,14 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
         const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
         return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
       }
-      const result = await answerOnce(reply, (signal) => engine.complete(job, { signal }));
-      return result && completionBody(meta, result);
+      const results = await answerOnce(reply, (signal) =>
+        Promise.all(
+          Array.from({ length: choicesOf(body.n, body.stream) }, (_, i) =>
+            engine.complete(nthChoice(job, i), { signal }),
+          ),
+        ),
+      );
+      return results && severalChoices(results.map((result) => completionBody(meta, result)));
     });
   });
 
