@@ -4,7 +4,8 @@ import type { Config } from "../core/config";
 import { isLoopbackHost } from "../core/config";
 import { createLogger } from "../core/logger";
 import { systemClock } from "../core/clock";
-import { detectDevicesFor, leftOutEnv } from "../core/supervisor/detectDevices";
+import { toWorkerEnv } from "../contract";
+import { detectDevicesFor } from "../core/supervisor/detectDevices";
 import { createSupervisor } from "../core/supervisor/supervisor";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { planWorkers } from "../core/supervisor/workerPlan";
@@ -94,16 +95,16 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     log: log.child({ module: "supervisor" }),
     clock: systemClock,
     stateDir: path.join(config.dataDir, "nodes"),
-    env: {
-      LLMLB_CONTROL_URL: controlUrl,
-      LLMLB_NODE_TOKEN: options.token,
-      LLMLB_NODE_HOST: options.host,
-      LLMLB_NODE_ADVERTISE_HOST: advertiseHost,
-      LLMLB_LOG_LEVEL: config.logLevel,
-      HF_HUB_CACHE: config.hubCacheDir,
-      ...(config.hfToken ? { HF_TOKEN: config.hfToken } : {}),
-      ...leftOutEnv(leftOut),
-    },
+    env: toWorkerEnv({
+      controlUrl,
+      nodeToken: options.token,
+      host: options.host,
+      advertiseHost,
+      logLevel: config.logLevel,
+      hubCacheDir: config.hubCacheDir,
+      ...(config.hfToken ? { hfToken: config.hfToken } : {}),
+      backendsLeftOut: leftOut,
+    }),
   });
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {

@@ -8,4 +8,5 @@ export * from "./models";
 export * from "./nodes";
 export * from "./openai";
 export * from "./settings";
+export * from "./workerLaunch";
 export * from "./headers";

@@ -27,14 +27,14 @@ import { createEndpointRepository } from "./registry/endpointRepository";
 import { createEndpointService } from "./endpoints/endpointService";
 import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
-import { detectDevicesFor, leftOutEnv } from "./supervisor/detectDevices";
+import { detectDevicesFor } from "./supervisor/detectDevices";
 import { createGpuBuildService, type GpuBuildServiceOptions } from "./gpuBuild/gpuBuildService";
 import { createSupervisor, type Supervisor, type WorkerStatus } from "./supervisor/supervisor";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
 import { planWorkers } from "./supervisor/workerPlan";
 import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer } from "./server/createHttpServer";
-import type { BackendLeftOut, ServerEvent, Status } from "../contract";
+import { toWorkerEnv, type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
 import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
@@ -310,14 +310,14 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       onWorkerExit: (name) => nodes.workerGone(name),
       stateDir: path.join(config.dataDir, "nodes"),
       onWorkerOutput: options.onWorkerOutput,
-      env: {
-        LLMLB_CONTROL_URL: url,
-        LLMLB_NODE_TOKEN: nodeToken,
-        LLMLB_LOG_LEVEL: config.logLevel,
-        HF_HUB_CACHE: config.hubCacheDir,
-        ...(settings.hfToken() ? { HF_TOKEN: settings.hfToken()! } : {}),
-        ...leftOutEnv(leftOut),
-      },
+      env: toWorkerEnv({
+        controlUrl: url,
+        nodeToken,
+        logLevel: config.logLevel,
+        hubCacheDir: config.hubCacheDir,
+        ...(settings.hfToken() ? { hfToken: settings.hfToken()! } : {}),
+        backendsLeftOut: leftOut,
+      }),
     });
     supervisor.start();
   }

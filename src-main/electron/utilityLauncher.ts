@@ -1,4 +1,5 @@
 import type { ForkOptions, UtilityProcess } from "electron";
+import { workerEnvName } from "../contract";
 import { createLineSplitter } from "../core/lines";
 import type { WorkerExit, WorkerLauncher } from "../core/supervisor/workerLauncher";
 import type { WorkerMessage } from "../core/supervisor/workerMessages";
@@ -29,7 +30,7 @@ export function createUtilityWorkerLauncher(options: UtilityWorkerLauncherOption
       const child = options.fork(options.entry, args, {
         env: { ...process.env, ...env },
         stdio: onOutput ? "pipe" : "inherit",
-        serviceName: env.LLMLB_NODE_NAME ?? "llmlb worker",
+        serviceName: env[workerEnvName("name")] ?? "llmlb worker",
       });
       if (onOutput) {
         for (const stream of [child.stdout, child.stderr]) {

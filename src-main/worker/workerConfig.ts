@@ -1,12 +1,20 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { backendLeftOutSchema, backendSchema } from "../contract";
+import {
+  backendLeftOutSchema,
+  backendSchema,
+  crashedModelsSchema,
+  fromWorkerEnv,
+  type WorkerLaunch,
+} from "../contract";
 import { defaultHubCacheDir } from "../core/config";
-import { crashedModelsSchema } from "../core/supervisor/workerMessages";
 
-/** A worker's configuration, read once from the environment its supervisor (or `llmlb node`) gives it. */
-export const workerConfigSchema = z.object({
+/**
+ * A worker's configuration, read once from the environment its supervisor (or `llmlb node`) gives it:
+ * one field for each of `WorkerLaunch`'s, no more, no fewer.
+ */
+const fields = {
   /** The control plane to join. */
   controlUrl: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, "")),
   /** The node token that lets a node join. */
@@ -40,26 +48,18 @@ export const workerConfigSchema = z.object({
     .string()
     .transform((text) => z.array(backendLeftOutSchema).parse(JSON.parse(text)))
     .default([]),
-});
+} satisfies Record<keyof WorkerLaunch, z.ZodType>;
+export const workerConfigSchema = z.object(fields);
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
 export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
-  const empty = (value: string | undefined) => (value === "" ? undefined : value);
+  const given = fromWorkerEnv(env);
   return workerConfigSchema.parse({
-    controlUrl: env.LLMLB_CONTROL_URL,
-    nodeToken: env.LLMLB_NODE_TOKEN,
-    name: empty(env.LLMLB_NODE_NAME) ?? `${os.hostname()}-cpu0`,
-    backend: empty(env.LLMLB_WORKER_BACKEND),
-    threads: empty(env.LLMLB_WORKER_THREADS) ?? os.availableParallelism(),
-    stateDir:
-      empty(env.LLMLB_WORKER_STATE_DIR) ?? path.join(os.homedir(), ".local", "share", "llmlb", "nodes"),
+    ...given,
+    name: given.name ?? `${os.hostname()}-cpu0`,
+    threads: given.threads ?? os.availableParallelism(),
+    stateDir: given.stateDir ?? path.join(os.homedir(), ".local", "share", "llmlb", "nodes"),
+    // HF_HUB_CACHE, else HF_HOME/hub, else the default: as the Hugging Face libraries find it.
     hubCacheDir: defaultHubCacheDir(env, os.homedir()),
-    hfToken: empty(env.HF_TOKEN),
-    host: empty(env.LLMLB_NODE_HOST),
-    port: empty(env.LLMLB_NODE_PORT),
-    advertiseHost: empty(env.LLMLB_NODE_ADVERTISE_HOST),
-    logLevel: empty(env.LLMLB_LOG_LEVEL),
-    crashedModels: empty(env.LLMLB_CRASHED_MODELS),
-    backendsLeftOut: empty(env.LLMLB_BACKENDS_LEFT_OUT),
   });
 }

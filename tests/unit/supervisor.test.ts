@@ -9,11 +9,8 @@ import type {
   WorkerExit,
   WorkerLauncher,
 } from "../../src-main/core/supervisor/workerLauncher";
-import {
-  crashedModelsSchema,
-  inUseFileOf,
-  type WorkerMessage,
-} from "../../src-main/core/supervisor/workerMessages";
+import { crashedModelsSchema, workerEnvName } from "../../src-main/contract";
+import { inUseFileOf, type WorkerMessage } from "../../src-main/core/supervisor/workerMessages";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
@@ -242,7 +239,7 @@ describe("supervisor, with a model that crashes its worker", () => {
         onWorkerOutput: () => undefined,
       });
       supervisor.start();
-      expect(launched[0]!.options.env.LLMLB_WORKER_STATE_DIR).toBe(temp.path);
+      expect(launched[0]!.options.env[workerEnvName("stateDir")]).toBe(temp.path);
       const abort = { code: null, signal: "SIGABRT" as const };
       const lastWords = [
         '{"level":30,"msg":"model loaded"}',
@@ -250,7 +247,7 @@ describe("supervisor, with a model that crashes its worker", () => {
       ];
       dies(temp.path, launched[0]!)(["acme/broken"], abort, lastWords);
       await waitFor("the first restart", () => launched.length === 2);
-      expect(launched[1]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+      expect(launched[1]!.options.env[workerEnvName("crashedModels")]).toBeUndefined();
       // The in-use file went with the worker that wrote it.
       expect(fs.existsSync(inUseFileOf(temp.path, spec.name))).toBe(false);
 
@@ -259,12 +256,14 @@ describe("supervisor, with a model that crashes its worker", () => {
       await waitFor("the second restart", () => launched.length === 3);
       dies(temp.path, launched[2]!)(["acme/other"], abort);
       await waitFor("the third restart", () => launched.length === 4);
-      expect(launched[3]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+      expect(launched[3]!.options.env[workerEnvName("crashedModels")]).toBeUndefined();
 
       // With a model that has been answering in use too, the one that had not is to blame.
       dies(temp.path, launched[3]!)(["acme/broken", "acme/fine"], abort, lastWords, ["acme/fine"]);
       await waitFor("the fourth restart", () => launched.length === 5);
-      const crashed = crashedModelsSchema.parse(JSON.parse(launched[4]!.options.env.LLMLB_CRASHED_MODELS!));
+      const crashed = crashedModelsSchema.parse(
+        JSON.parse(launched[4]!.options.env[workerEnvName("crashedModels")]!),
+      );
       expect(crashed.map((entry) => entry.model)).toEqual(["acme/broken"]);
       expect(crashed[0]!.message).toMatch(
         /^It crashed this node's worker 2 times in \d+ s \(signal SIGABRT: binary_op: unsupported types: dst: f32, src0: f32, src1: q8_0\)/,
@@ -275,7 +274,7 @@ describe("supervisor, with a model that crashes its worker", () => {
       launched[4]!.options.onMessage?.({ type: "crash-cleared", model: "acme/broken" });
       launched[4]!.exit({ code: 1, signal: null });
       await waitFor("the fifth restart", () => launched.length === 6);
-      expect(launched[5]!.options.env.LLMLB_CRASHED_MODELS).toBeUndefined();
+      expect(launched[5]!.options.env[workerEnvName("crashedModels")]).toBeUndefined();
       await supervisor.dispose();
     } finally {
       await temp.remove();

@@ -166,8 +166,3 @@ export async function detectDevicesFor(
   if (backend.success) return detectDevices(launcher, log, { ...options, backends: [backend.data] });
   return { devices: noDevices, leftOut: [] };
 }
-
-/** The environment that tells a machine's workers which backends were left out, to report it. */
-export function leftOutEnv(leftOut: BackendLeftOut[]): Record<string, string> {
-  return leftOut.length > 0 ? { LLMLB_BACKENDS_LEFT_OUT: JSON.stringify(leftOut) } : {};
-}

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { toWorkerEnv, workerEnvName } from "../../contract";
 import type { Clock } from "../clock";
 import type { Logger } from "../logger";
 import { createCrashLedger, lastWords, type CrashLedger } from "./crashLedger";
@@ -81,8 +82,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   let restarting = true;
   /** Workers stopped by dispose are not reported gone: everything is going. */
   let disposing = false;
-  let env: Record<string, string> = { ...options.env };
-  if (options.stateDir) env.LLMLB_WORKER_STATE_DIR = options.stateDir;
+  let env: Record<string, string> = {
+    ...options.env,
+    ...(options.stateDir ? toWorkerEnv({ stateDir: options.stateDir }) : {}),
+  };
   const crashes = options.crashLedger ?? createCrashLedger();
   /** The last lines each worker printed: a crash's cause is often llama.cpp's last words. */
   const recentLines = 20;
@@ -146,10 +149,12 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       env: {
         ...env,
         ...spec.env,
-        LLMLB_NODE_NAME: spec.name,
-        LLMLB_WORKER_BACKEND: spec.backend,
-        LLMLB_WORKER_THREADS: String(spec.threads),
-        ...(crashed.length > 0 ? { LLMLB_CRASHED_MODELS: JSON.stringify(crashed) } : {}),
+        ...toWorkerEnv({
+          name: spec.name,
+          backend: spec.backend,
+          threads: spec.threads,
+          crashedModels: crashed,
+        }),
       },
     });
     if (crashed.length > 0) {
@@ -209,9 +214,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       for (const worker of workers) launch(worker);
     },
     setHfToken(token) {
+      // Restarted workers start with it; running ones are told below.
       env = { ...env };
-      if (token === undefined) delete env.HF_TOKEN;
-      else env.HF_TOKEN = token;
+      delete env[workerEnvName("hfToken")];
+      if (token !== undefined) env = { ...env, ...toWorkerEnv({ hfToken: token }) };
       for (const worker of workers) worker.process?.send({ type: "hf-token", token: token ?? null });
     },
     status: () =>

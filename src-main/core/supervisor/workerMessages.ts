@@ -80,6 +80,5 @@ export function suspectsOf({ in_use, served }: InUse): string[] {
   return unproven.length > 0 ? unproven : in_use;
 }
 
-/** Models that crashed a worker again and again, handed to its next process (`LLMLB_CRASHED_MODELS`). */
-export const crashedModelsSchema = z.array(z.object({ model: z.string(), message: z.string() }));
-export type CrashedModel = z.infer<typeof crashedModelsSchema>[number];
+/** Models that crashed a worker again and again, handed to its next process (`WorkerLaunch.crashedModels`). */
+export type { CrashedModel } from "../../contract";
