@@ -8,6 +8,8 @@ import { buildCommand, missingForBuild, type BuildCommand } from "./buildCommand
 
 /** Lines of output kept: enough to follow the build, and to see why it failed. */
 const keptLines = 40;
+/** A build prints thousands of lines: its output is passed on at most this often. */
+const outputEveryMs = 250;
 
 export interface GpuBuildServiceOptions {
   log: Logger;
@@ -44,10 +46,18 @@ export function createGpuBuildService(options: GpuBuildServiceOptions): GpuBuild
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let cancelled = false;
+  let outputTimer: NodeJS.Timeout | undefined;
   const now = () => new Date(options.clock.now()).toISOString();
   const change = (next: Partial<GpuBuildStatus>) => {
+    clearTimeout(outputTimer);
+    outputTimer = undefined;
     status = { ...status, ...next };
     options.onChange?.(status);
+  };
+  /** New output: kept at once, told with what follows within `outputEveryMs`. */
+  const changeOutput = (output: string[]) => {
+    status = { ...status, output };
+    outputTimer ??= setTimeout(() => change({}), outputEveryMs);
   };
 
   return {
@@ -79,16 +89,16 @@ export function createGpuBuildService(options: GpuBuildServiceOptions): GpuBuild
         if (line.trim() === "") return;
         output.push(line);
         if (output.length > keptLines) output.shift();
-        change({ output: [...output] });
+        changeOutput([...output]);
       };
-      const process = spawn(command.file, command.args, {
+      const build = spawn(command.file, command.args, {
         env: command.env,
         stdio: ["ignore", "pipe", "pipe"],
         // Its own group: cancelling ends the compilers it started too.
         detached: true,
       });
-      child = process;
-      for (const stream of [process.stdout, process.stderr]) {
+      child = build;
+      for (const stream of [build.stdout, build.stderr]) {
         const lines = createLineSplitter(keep);
         stream.setEncoding("utf8");
         stream.on("data", (chunk: string) => lines.push(chunk));
@@ -104,7 +114,7 @@ export function createGpuBuildService(options: GpuBuildServiceOptions): GpuBuild
         message: undefined,
       });
       exited = new Promise((resolve) => {
-        process.once("error", (error) => {
+        build.once("error", (error) => {
           change({
             state: "failed",
             finished_at: now(),
@@ -112,7 +122,7 @@ export function createGpuBuildService(options: GpuBuildServiceOptions): GpuBuild
           });
           resolve();
         });
-        process.once("close", (code, signal) => {
+        build.once("close", (code, signal) => {
           child = undefined;
           if (cancelled) change({ state: "cancelled", finished_at: now(), message: "Cancelled." });
           else if (code === 0)
