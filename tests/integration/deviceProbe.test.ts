@@ -135,4 +135,21 @@ describe("a GPU backend whose self-test kills the device probe", () => {
     // The second probe was asked for Vulkan only, and said why it left it out.
     expect(vulkan!.reason).toBe("Vulkan found no device (asked for: vulkan).");
   }, 60_000);
+
+  it("is left out the same way when its self-test never finishes", async () => {
+    const launcher = createNodeWorkerLauncher({
+      entry: path.resolve(import.meta.dirname, "../helpers/abortingProbe.ts"),
+      execArgv: ["--import", "tsx"],
+    });
+    process.env.PROBE_HANGS = "1";
+    try {
+      const detection = await detectDevices(launcher, createLogger({ level: "silent" }), { timeoutMs: 5000 });
+      expect(detection.leftOut.map((entry) => entry.backend)).toEqual(["cuda", "vulkan"]);
+      expect(detection.leftOut[0]!.reason).toBe(
+        "CUDA did not finish its self-test on a tiny model within 5 s: ggml_cuda_init: compiling kernels. Ways out: update the driver.",
+      );
+    } finally {
+      delete process.env.PROBE_HANGS;
+    }
+  }, 60_000);
 });

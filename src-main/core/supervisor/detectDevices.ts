@@ -1,6 +1,7 @@
 import type { BackendLeftOut } from "../../contract";
 import type { Config } from "../config";
 import type { Logger } from "../logger";
+import { lastWords } from "./crashLedger";
 import { describeExit, type WorkerLauncher } from "./workerLauncher";
 import {
   gpuBackendNames,
@@ -53,7 +54,15 @@ export interface DetectDevicesOptions {
 type SelfTest = Extract<WorkerReport, { type: "self-test" }>;
 type ProbeOutcome =
   | { devices: DetectedDevices; leftOut: BackendLeftOut[] }
-  | { problem: string; selfTest?: SelfTest; lines: string[]; died?: string };
+  | {
+      problem: string;
+      selfTest?: SelfTest;
+      lines: string[];
+      /** How the probe ended, when it ended by itself. */
+      died?: string;
+      /** It gave no answer in time. */
+      timedOut?: boolean;
+    };
 
 /** One probe process: its answer, or why there is none (and the self-test it was in, if any). */
 async function runProbe(
@@ -66,7 +75,7 @@ async function runProbe(
   let selfTest: SelfTest | undefined;
   let answered: (outcome: ProbeOutcome) => void = () => undefined;
   const answer = new Promise<ProbeOutcome>((resolve) => (answered = resolve));
-  const noAnswer = (problem: string) => answered({ problem, selfTest, lines });
+  const noAnswer = (problem: string, timedOut = false) => answered({ problem, selfTest, lines, timedOut });
   const probe = launcher.launch({
     args: [probeDevicesFlag],
     env: backends ? { [probeBackendsVariable]: backends.join(",") } : {},
@@ -79,7 +88,7 @@ async function runProbe(
         answered({ devices: report.data.devices, leftOut: report.data.left_out });
     },
   });
-  const timer = setTimeout(() => noAnswer(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+  const timer = setTimeout(() => noAnswer(`no answer within ${timeoutMs / 1000} s`, true), timeoutMs);
   const abort = () => noAnswer("stopped before it answered");
   if (signal?.aborted) abort();
   signal?.addEventListener("abort", abort, { once: true });
@@ -99,20 +108,12 @@ async function runProbe(
   return outcome;
 }
 
-/** llama.cpp's last words before the process died: the last lines it printed. */
-function lastWords(lines: string[]): string {
-  return lines
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .slice(-3)
-    .join(" ");
-}
-
 /**
  * Asks a short-lived worker which accelerators workers can use, so the control plane never loads
  * llama.cpp itself. The probe self-tests each GPU backend it tries and answers over its parent
- * channel. Should a backend's self-test kill it, that backend is left out with what happened and the
- * probe runs again for the backends after it. Any other failure means CPU only, with a warning.
+ * channel. Should a backend's self-test kill it or hang, that backend is left out with what
+ * happened, and the probe runs again for the backends after it. Any other failure means CPU only,
+ * with a warning.
  */
 export async function detectDevices(
   launcher: WorkerLauncher,
@@ -131,11 +132,12 @@ export async function detectDevices(
       return { devices: outcome.devices, leftOut: all };
     }
     const { selfTest } = outcome;
-    if (outcome.died && selfTest && !options.signal?.aborted) {
+    if ((outcome.died || outcome.timedOut) && selfTest && !options.signal?.aborted) {
       const words = lastWords(outcome.lines);
-      const reason =
-        `${gpuBackendNames[selfTest.backend]} killed the device probe during its self-test on a tiny model ` +
-        `(${outcome.died})${words ? `: ${words}` : ""}. ${selfTest.if_it_dies}`;
+      const what = outcome.died
+        ? `killed the device probe during its self-test on a tiny model (${outcome.died})`
+        : `did not finish its self-test on a tiny model within ${timeoutMs / 1000} s`;
+      const reason = `${gpuBackendNames[selfTest.backend]} ${what}${words ? `: ${words}` : ""}. ${selfTest.if_it_dies}`;
       log.warn({ backend: selfTest.backend, reason }, "GPU backend left out");
       leftOut.push({ backend: selfTest.backend, reason });
       // Never the same backend twice: the next probe tries only those after it.
