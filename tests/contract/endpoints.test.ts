@@ -3,8 +3,15 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { endpointListSchema, endpointSchema, modelListSchema, nodeListSchema } from "../../src-main/contract";
+import {
+  anthropicErrorBodySchema,
+  endpointListSchema,
+  endpointSchema,
+  modelListSchema,
+  nodeListSchema,
+} from "../../src-main/contract";
 import { createLogger } from "../../src-main/core/logger";
+import { chatAnswer } from "../helpers/fakeNode";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCore, type TestServer } from "../helpers/startCore";
 
@@ -351,6 +358,53 @@ describe("another llmlb as an endpoint", () => {
     } finally {
       await failing.close();
       await b.close();
+    }
+  });
+});
+
+describe("a route an endpoint does not serve", () => {
+  it("is a 404 that names the route and the endpoint, and the endpoint stays up for the routes it has", async () => {
+    // An OpenAI-only server: chat completions, but no Anthropic Messages.
+    const openAiOnly = await startFakeOpenAiServer({
+      name: "openai-only",
+      models: ["org/only-there"],
+      handler: (request, response) => {
+        if (request.url === "/v1/messages") {
+          return void response
+            .writeHead(404, { "content-type": "application/json" })
+            .end(JSON.stringify({ error: { message: "Not Found", type: "invalid_request_error" } }));
+        }
+        response
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify(chatAnswer("openai-only")));
+      },
+    });
+    try {
+      expect(
+        (
+          await server.request("POST", "/v0/endpoints", {
+            body: { name: "openai-only", url: openAiOnly.url },
+          })
+        ).status,
+      ).toBe(201);
+      const messages = await server.request("POST", "/v1/messages", {
+        body: { model: "org/only-there", max_tokens: 4, messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(messages.status).toBe(404);
+      expect(anthropicErrorBodySchema.parse(messages.body).error).toEqual({
+        type: "not_found_error",
+        message:
+          "POST /v1/messages is not served for model org/only-there here: openai-only answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).",
+      });
+
+      const chat = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/only-there", messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(chat.status).toBe(200);
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+      expect(nodes.find((node) => node.name === "openai-only")?.status).toBe("online");
+    } finally {
+      await openAiOnly.close();
     }
   });
 });

@@ -173,6 +173,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
    * Why no node can take a request for `model` now (a 404 for a model nobody knows), and whether a
    * node is on its way for it.
    */
+  /** A node's name for messages (an endpoint's is the one it was added under). */
+  const nameOf = (id: string) => nodes.list().data.find((node) => node.id === id)?.name ?? id;
+
   function explainNoRoute(model: string): { error: AppError; nodeComing: boolean } {
     // Endpoints that list the model, all offline now, explain best when no online node knows it.
     const outside = options.unavailable?.(model);
@@ -243,6 +246,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     request: FastifyRequest,
     reply: FastifyReply,
     path: string,
+    lacking: NodeRoute[],
   ): Promise<number | undefined> {
     const started = clock.now();
     const { origin, path: targetPath } = targetOf(route, path);
@@ -293,6 +297,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       case "left":
         return 499;
       case "unavailable":
+        if (outcome.status === 404 && route.kind === "endpoint") {
+          // It lacks this route (or the model here): no sign that it is down for the others.
+          lacking.push(route);
+          log.info({ node: route.id, model, path }, "endpoint answered 404 for this route; trying another");
+          return undefined;
+        }
         markDown(route);
         log.warn(
           { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
@@ -348,6 +358,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // The client left while queued: there is nobody to answer.
     if (!release) return 499;
     const tried = new Set<string>();
+    /** Endpoints that answered 404 to this route: they lack it (an OpenAI-only server asked for /v1/messages). */
+    const lacking: NodeRoute[] = [];
     let waitedForNode = false;
     try {
       for (;;) {
@@ -365,6 +377,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
           tried.clear();
           chosen = choose(back, tried, model);
         }
+        if (!chosen && lacking.length > 0 && lacking.length === tried.size) {
+          const names = lacking.map((route) => nameOf(route.id)).join(", ");
+          throw new AppError(
+            "request.not_found",
+            `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).`,
+          );
+        }
         if (!chosen) {
           throw new AppError(
             "balancer.no_node",
@@ -377,7 +396,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         tried.add(triedKey(chosen));
         load.begin(chosen.id);
         try {
-          const status = await attempt(started, chosen, model, request, reply, path);
+          const status = await attempt(started, chosen, model, request, reply, path, lacking);
           if (status !== undefined) return status;
         } finally {
           load.end(chosen.id);

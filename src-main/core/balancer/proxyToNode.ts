@@ -20,7 +20,8 @@ export interface NodeRequest {
  */
 export type ProxyOutcome =
   | { type: "answered"; status: number }
-  | { type: "unavailable"; reason: string }
+  /** `status`: what the node answered, when it answered. */
+  | { type: "unavailable"; reason: string; status?: number }
   | { type: "cut"; cause: Error }
   | { type: "left" };
 
@@ -158,7 +159,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
   onResponseEnd(): void {
     if (this.phase !== "passing")
-      return this.finish({ type: "unavailable", reason: `answered ${this.status}` });
+      return this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
     this.client.end();
     this.finish({ type: "answered", status: this.status });
   }
@@ -167,7 +168,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     if (this.left) this.finish({ type: "left" });
     else if (this.phase === "passing") this.finish({ type: "cut", cause: error });
     else if (this.phase === "refusing")
-      this.finish({ type: "unavailable", reason: `answered ${this.status}` });
+      this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
     else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}` });
   }
 }
