@@ -1,9 +1,7 @@
-import type { NodeList } from "../contract";
+import { backendNames, type NodeList } from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import type { Output } from "./modelCommands";
-
-const backendNames = { cuda: "CUDA", metal: "Metal", vulkan: "Vulkan", cpu: "CPU" } as const;
 
 /**
  * "Vulkan (vm-cpu0): <why>", once per backend and reason: the GPU backends the device probes of the

@@ -3,6 +3,14 @@ import { z } from "zod";
 export const backendSchema = z.enum(["cuda", "metal", "vulkan", "cpu"]);
 export type Backend = z.infer<typeof backendSchema>;
 
+/** A backend's name in words for people (CLI, reasons, logs). */
+export const backendNames: Record<Backend, string> = {
+  cuda: "CUDA",
+  metal: "Metal",
+  vulkan: "Vulkan",
+  cpu: "CPU",
+};
+
 export const deviceSchema = z.object({
   name: z.string().max(256),
   backend: backendSchema,

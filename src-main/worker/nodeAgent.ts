@@ -66,9 +66,7 @@ export interface NodeAgent {
 interface Tracked {
   model: Model;
   state: NodeModelState;
-  /** The local file to load (a split set's first part), once ready. */
-  path?: string;
-  /** Every local file of it (a split set's parts), once ready. */
+  /** Its local files once ready: the one to load first (a split set's parts in order). */
   files?: string[];
   failures: number;
   retryAt: number;
@@ -202,7 +200,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         current.controller.abort();
         await current.done;
       }
-      if (entry.path) await options.onModelDropped?.(entry.path);
+      if (entry.files) await options.onModelDropped?.(entry.files[0]!);
       // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
       log.info(
         { model: id },
@@ -225,9 +223,9 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         });
         continue;
       }
-      if (entry.path && loadChanged(entry.model.settings, model.settings)) {
+      if (entry.files && loadChanged(entry.model.settings, model.settings)) {
         // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
-        await options.onModelDropped?.(entry.path);
+        await options.onModelDropped?.(entry.files[0]!);
       }
       entry.model = model;
       if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);
@@ -261,12 +259,11 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
    */
   async function filesGone(entry: Tracked): Promise<void> {
     const modelId = entry.model.name;
-    log.warn({ model: modelId, file: entry.path }, "model files gone from the cache; downloading them again");
-    const path = entry.path;
-    entry.path = undefined;
+    const files = entry.files ?? [];
+    log.warn({ model: modelId, files }, "model files gone from the cache; downloading them again");
     entry.files = undefined;
     setState(entry, { model: modelId, artifact: entry.state.artifact, state: "pending" });
-    if (path) await options.onModelDropped?.(path);
+    if (files[0]) await options.onModelDropped?.(files[0]);
     await heartbeat();
     void work();
   }
@@ -330,7 +327,6 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       setState(entry, { model: modelId, artifact, state: "verifying" });
       await checkGgufHeader(paths[0]!);
       entry.failures = 0;
-      entry.path = paths[0]!;
       entry.files = paths;
       setState(entry, { model: modelId, artifact, state: "ready" });
       log.info({ model: modelId, artifact }, "model ready");
@@ -404,8 +400,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     states: () => [...tracked.values()].map((entry) => entry.state),
     async readyModel(modelId) {
       const entry = tracked.get(modelId);
-      if (entry?.state.state !== "ready" || !entry.path) return undefined;
-      if (await filesPresent(entry)) return { path: entry.path, settings: entry.model.settings };
+      if (entry?.state.state !== "ready" || !entry.files) return undefined;
+      if (await filesPresent(entry)) return { path: entry.files[0]!, settings: entry.model.settings };
       if (entry.state.state === "ready") await filesGone(entry);
       throw new AppError(
         "model.not_ready",

@@ -1,12 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { BackendLeftOut } from "../contract";
-import {
-  gpuBackendNames,
-  gpuBackendOrder,
-  type DetectedDevices,
-  type GpuBackend,
-} from "../core/supervisor/workerMessages";
+import { backendNames, type BackendLeftOut } from "../contract";
+import { gpuBackendOrder, type DetectedDevices, type GpuBackend } from "../core/supervisor/workerMessages";
 import { selfTestBackend } from "./backendSelfTest";
 
 /** What the probe finds: the devices of the backend workers will use, and the backends left out. */
@@ -75,7 +70,7 @@ export async function probeDevices(options: ProbeOptions = {}): Promise<ProbeRes
   const supported = new Set(await getLlamaGpuTypes("supported"));
   const backends = options.backends ?? gpuBackendOrder.filter((gpu) => supported.has(gpu));
   const leaveOut = async (backend: GpuBackend, what: string) =>
-    leftOut.push({ backend, reason: `${gpuBackendNames[backend]} ${what}. ${await waysOut(backend)}` });
+    leftOut.push({ backend, reason: `${backendNames[backend]} ${what}. ${await waysOut(backend)}` });
 
   for (const [index, backend] of backends.entries()) {
     let llama;

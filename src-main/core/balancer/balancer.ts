@@ -169,13 +169,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return model;
   }
 
+  /** A node's name for messages (an endpoint's is the one it was added under). */
+  const nameOf = (id: string) => nodes.list().data.find((node) => node.id === id)?.name ?? id;
+
   /**
    * Why no node can take a request for `model` now (a 404 for a model nobody knows), and whether a
    * node is on its way for it.
    */
-  /** A node's name for messages (an endpoint's is the one it was added under). */
-  const nameOf = (id: string) => nodes.list().data.find((node) => node.id === id)?.name ?? id;
-
   function explainNoRoute(model: string): { error: AppError; nodeComing: boolean } {
     // Endpoints that list the model, all offline now, explain best when no online node knows it.
     const outside = options.unavailable?.(model);

@@ -86,10 +86,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const offlineAfterMs = options.offlineAfterMs ?? 3 * heartbeatIntervalMs;
   // Only hashes are stored; the tokens themselves are kept in memory to call nodes back with.
   const tokens = new Map<string, string>();
-  // What each node holds in memory: live state, as fresh as its last heartbeat.
-  const loaded = new Map<string, LoadedModel[]>();
-  // The llama.cpp each worker runs, once it has said (a restarted worker says again).
-  const builds = new Map<string, LlamaCppBuild>();
+  // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
+  // heartbeat (a restarted worker says again).
+  const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild }>();
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
@@ -131,8 +130,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const had = nodes.list().find((node) => node.name === request.name)?.models ?? [];
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
-      loaded.delete(id);
-      builds.delete(id);
+      live.delete(id);
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
@@ -153,8 +151,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         });
       }
       tokens.set(id, token);
-      loaded.set(id, beat.loaded);
-      if (beat.llama_cpp) builds.set(id, beat.llama_cpp);
+      live.set(id, { loaded: beat.loaded, ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}) });
       // Back from offline: every model on it reads differently (node_status) even if its state did not change.
       options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
       return { registry_version: options.registryVersion.current() };
@@ -165,8 +162,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     list: () => ({
       data: nodes.list().map((node) => {
         if (node.status !== "online") return { ...node, loaded: [] };
-        const build = builds.get(node.id);
-        return { ...node, loaded: loaded.get(node.id) ?? [], ...(build ? { llama_cpp: build } : {}) };
+        return { ...node, loaded: [], ...live.get(node.id) };
       }),
     }),
     largestMemory: () => nodes.largestMemory(),
@@ -188,7 +184,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         const token = tokens.get(node.id);
         if (!token) continue;
         const route: NodeRoute = { id: node.id, url: node.url, token };
-        const slots = loaded.get(node.id)?.find((entry) => entry.model === modelId)?.sequences;
+        const slots = live.get(node.id)?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
         routes.push(route);
       }
@@ -218,7 +214,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     workerGone(name) {
       const node = nodes.markNamedOffline(name);
       if (!node) return;
-      loaded.delete(node.id);
+      live.delete(node.id);
       log.warn({ node: node.id, name }, "worker process gone; marked offline");
       wentOffline(node, `the process of node ${node.id} ended`);
     },

@@ -1,15 +1,9 @@
-import type { BackendLeftOut } from "../../contract";
+import { backendNames, type BackendLeftOut } from "../../contract";
 import type { Config } from "../config";
 import type { Logger } from "../logger";
 import { lastWords } from "./crashLedger";
 import { describeExit, type WorkerLauncher } from "./workerLauncher";
-import {
-  gpuBackendNames,
-  gpuBackendSchema,
-  workerReportSchema,
-  type GpuBackend,
-  type WorkerReport,
-} from "./workerMessages";
+import { gpuBackendSchema, workerReportSchema, type GpuBackend, type WorkerReport } from "./workerMessages";
 import { noDevices, type DetectedDevices } from "./workerPlan";
 
 export const probeDevicesFlag = "--probe-devices";
@@ -137,7 +131,7 @@ export async function detectDevices(
       const what = outcome.died
         ? `killed the device probe during its self-test on a tiny model (${outcome.died})`
         : `did not finish its self-test on a tiny model within ${timeoutMs / 1000} s`;
-      const reason = `${gpuBackendNames[selfTest.backend]} ${what}${words ? `: ${words}` : ""}. ${selfTest.if_it_dies}`;
+      const reason = `${backendNames[selfTest.backend]} ${what}${words ? `: ${words}` : ""}. ${selfTest.if_it_dies}`;
       log.warn({ backend: selfTest.backend, reason }, "GPU backend left out");
       leftOut.push({ backend: selfTest.backend, reason });
       // Never the same backend twice: the next probe tries only those after it.

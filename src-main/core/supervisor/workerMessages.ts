@@ -17,7 +17,6 @@ export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 export const gpuBackendSchema = z.enum(["cuda", "metal", "vulkan"]);
 export type GpuBackend = z.infer<typeof gpuBackendSchema>;
 export const gpuBackendOrder: readonly GpuBackend[] = gpuBackendSchema.options;
-export const gpuBackendNames: Record<GpuBackend, string> = { cuda: "CUDA", metal: "Metal", vulkan: "Vulkan" };
 
 /** The accelerators a machine has, as node-llama-cpp sees them. */
 export const detectedDevicesSchema = z.object({

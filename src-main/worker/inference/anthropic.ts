@@ -103,7 +103,7 @@ export function chatRequestOfMessages(
           ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
         }
       : {}),
-  } as ChatCompletionRequest;
+  };
 }
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;

@@ -88,6 +88,18 @@ async function answerOnce<T>(
   }
 }
 
+/** `count` answers to one request (`n`), generated at once, each from its own seed (`nthChoice`). */
+function answerChoices<Job extends Parameters<typeof nthChoice>[0], Result>(
+  reply: FastifyReply,
+  count: number,
+  job: Job,
+  run: (job: Job, signal: AbortSignal) => Promise<Result>,
+): Promise<Result[] | undefined> {
+  return answerOnce(reply, (signal) =>
+    Promise.all(Array.from({ length: count }, (_, index) => run(nthChoice(job, index), signal))),
+  );
+}
+
 /**
  * Streams a generation as server-sent events. The stream opens only once the engine starts generating,
  * so an error found before that (unknown model, prompt too long, load failure) is still a plain HTTP error;
@@ -168,12 +180,8 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
         const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
         return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
       }
-      const results = await answerOnce(reply, (signal) =>
-        Promise.all(
-          Array.from({ length: choicesOf(body.n, body.stream) }, (_, i) =>
-            engine.chat(nthChoice(job, i), { signal }),
-          ),
-        ),
+      const results = await answerChoices(reply, choicesOf(body.n, body.stream), job, (each, signal) =>
+        engine.chat(each, { signal }),
       );
       if (!results) return undefined;
       if (results[0]!.truncatedMessages > 0)
@@ -191,12 +199,8 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
         const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
         return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
       }
-      const results = await answerOnce(reply, (signal) =>
-        Promise.all(
-          Array.from({ length: choicesOf(body.n, body.stream) }, (_, i) =>
-            engine.complete(nthChoice(job, i), { signal }),
-          ),
-        ),
+      const results = await answerChoices(reply, choicesOf(body.n, body.stream), job, (each, signal) =>
+        engine.complete(each, { signal }),
       );
       return results && severalChoices(results.map((result) => completionBody(meta, result)));
     });
