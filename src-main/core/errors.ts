@@ -31,6 +31,7 @@ export type ErrorCode =
   | "serving.paused"
   | "settings.read_only"
   | "balancer.no_node"
+  | "node.crashed"
   | "inference.context_length_exceeded"
   | "inference.unavailable"
   | "inference.failed"
@@ -110,6 +111,8 @@ const statusByCode: Record<ErrorCode, number> = {
   /** A model only an endpoint serves: it goes with the endpoint. */
   "registry.external": 409,
   "balancer.no_node": 502,
+  /** The node failed mid-answer: the client has part of it (its stream's last event says so). */
+  "node.crashed": 502,
   "inference.context_length_exceeded": 400,
   "inference.unavailable": 503,
   "inference.failed": 500,

@@ -1,4 +1,3 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
 import crypto from "node:crypto";
 import { Agent } from "undici";
 import { viaHeader } from "../../contract";
@@ -10,6 +9,7 @@ import { toAppError } from "../server/errorHandler";
 import type { ModelService } from "../models/modelService";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
+import type { AnswerSink, InferenceRequest } from "./answerSink";
 import { unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
 import { createHealthProbe, type HealthProbeOptions } from "./healthProbe";
@@ -46,19 +46,13 @@ export interface BalancerOptions {
   healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
 }
 
-/** An inference request's body: as the client sent it, and parsed. */
-export interface InferenceBody {
-  /** Forwarded byte for byte: nodes get exactly what the client wrote. */
-  raw: Buffer;
-  json: unknown;
-}
-
 export interface Balancer {
   /**
-   * Sends an OpenAI request (its body an InferenceBody) on to a node that has its model ready,
-   * streaming the answer back.
+   * Sends an inference request on to a node that has its model ready: routing, admission, retries
+   * on another node, loop detection. The answer streams into the sink; an error before any node
+   * answered is thrown, for the caller to answer as it answers errors.
    */
-  forward(request: FastifyRequest, reply: FastifyReply, path: string): Promise<void>;
+  forward(request: InferenceRequest, sink: AnswerSink): Promise<void>;
   queueDepth(model: string): { running: number; waiting: number };
   queueDepths(): { model: string; running: number; waiting: number }[];
   /** Measured generation speeds by node id and model. */
@@ -209,32 +203,32 @@ export function createBalancer(options: BalancerOptions): Balancer {
    * The nodes that can take a request for `model`. With none, a request whose node is on its way
    * waits for it (up to nodeWaitMs, while its client stays); any other gets why, at once.
    */
-  async function routesOrExplain(model: string, reply: FastifyReply): Promise<NodeRoute[]> {
+  async function routesOrExplain(model: string, sink: AnswerSink): Promise<NodeRoute[]> {
     let routes = nodes.routesFor(model);
     if (routes.length > 0) return routes;
     const deadline = clock.now() + nodeWaitMs;
     for (;;) {
       const { error, nodeComing } = explainNoRoute(model);
       const left = deadline - clock.now();
-      if (!nodeComing || left <= 0 || reply.raw.destroyed) throw error;
-      await nodesChangeOrTimeout(left, reply);
+      if (!nodeComing || left <= 0 || sink.gone) throw error;
+      await nodesChangeOrTimeout(left, sink);
       routes = nodes.routesFor(model);
       if (routes.length > 0) return routes;
     }
   }
 
   /** Resolves when nodes change, `ms` pass, or the client leaves, whichever is first. */
-  function nodesChangeOrTimeout(ms: number, reply: FastifyReply): Promise<void> {
+  function nodesChangeOrTimeout(ms: number, sink: AnswerSink): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         nodeWaiters.delete(done);
-        reply.raw.off("close", done);
+        unsubscribe();
         resolve();
       };
       const timer = setTimeout(done, ms);
       nodeWaiters.add(done);
-      reply.raw.once("close", done);
+      const unsubscribe = sink.onGone(done);
     });
   }
 
@@ -243,37 +237,28 @@ export function createBalancer(options: BalancerOptions): Balancer {
     requestStarted: number,
     route: NodeRoute,
     model: string,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    path: string,
+    request: InferenceRequest,
+    sink: AnswerSink,
     lacking: NodeRoute[],
   ): Promise<number | undefined> {
     const started = clock.now();
+    const { path } = request;
     const { origin, path: targetPath } = targetOf(route, path);
-    const via = request.headers[viaHeader];
     const headers: Record<string, string> = {
       "content-type": "application/json",
-      accept: request.headers.accept ?? "application/json",
+      accept: request.accept ?? "application/json",
       // Another llmlb this goes to sends it on with this mark, so a circle of endpoints ends.
-      [viaHeader]: typeof via === "string" ? `${via}, ${instanceId}` : instanceId,
+      [viaHeader]: request.via !== undefined ? `${request.via}, ${instanceId}` : instanceId,
     };
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;
     let tokens: TokenCounter | undefined;
     const outcome = await proxyToNode(
       agent,
-      { origin, path: targetPath, headers, body: (request.body as InferenceBody).raw },
-      reply.raw,
+      { origin, path: targetPath, headers, body: request.body.raw },
+      sink,
       {
         onHead(status, answerHeaders) {
-          // A page's request (CORS): the headers set for it so far go out with the node's head.
-          if (request.headers.origin !== undefined) {
-            for (const [name, value] of Object.entries(reply.getHeaders())) {
-              if (value !== undefined) reply.raw.setHeader(name, value);
-            }
-          }
-          // From here on the client gets bytes: never replayed elsewhere.
-          reply.hijack();
           streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");
           tokens = createTokenCounter(streaming, status);
           const firstByte = clock.now();
@@ -312,18 +297,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       case "cut":
         markDown(route);
         log.warn({ node: route.id, model, err: outcome.cause.message }, "node failed mid-answer");
-        if (streaming) {
-          const error = {
-            error: {
-              message: "The node serving this request failed; retry the request.",
-              type: "server_error",
-              code: "node.crashed",
-            },
-          };
-          reply.raw.end(`data: ${JSON.stringify(error)}\n\n`);
-        } else {
-          reply.raw.destroy();
-        }
+        sink.cut(
+          new AppError("node.crashed", "The node serving this request failed; retry the request."),
+          streaming,
+        );
         return 502;
     }
   }
@@ -334,16 +311,15 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   /** Admits the request, then tries nodes until one answers; resolves with the status sent. */
   async function route(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    path: string,
+    request: InferenceRequest,
+    sink: AnswerSink,
     model: string,
     started: number,
   ): Promise<number> {
-    const routes = await routesOrExplain(model, reply);
+    const { path } = request;
+    const routes = await routesOrExplain(model, sink);
     // After the model is known to be served here: the metrics label only such models.
-    const via = request.headers[viaHeader];
-    if (typeof via === "string" && via.includes(instanceId)) {
+    if (request.via?.includes(instanceId)) {
       throw new AppError(
         "balancer.loop",
         `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
@@ -354,7 +330,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     let capacity = 0;
     for (const route of routes) if (!load.isDown(route, now)) capacity += route.slots ?? slotsPerNode;
     capacity ||= slotsPerNode;
-    const release = admission.tryEnter(model, capacity) ?? (await waitForSlot(reply, model, capacity));
+    const release = admission.tryEnter(model, capacity) ?? (await waitForSlot(sink, model, capacity));
     // The client left while queued: there is nobody to answer.
     if (!release) return 499;
     const tried = new Set<string>();
@@ -371,7 +347,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           // its file was deleted, and it downloads it again): the request, unanswered, waits once for
           // one to come back; should none, it gets why (restarting, downloading 40%), not a 502.
           waitedForNode = true;
-          const back = await routesOrExplain(model, reply);
+          const back = await routesOrExplain(model, sink);
           // What came back is worth one more try, a node tried before included (its file downloaded
           // again); a restarted worker has a new URL and counts as new anyway.
           tried.clear();
@@ -396,7 +372,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         tried.add(triedKey(chosen));
         load.begin(chosen.id);
         try {
-          const status = await attempt(started, chosen, model, request, reply, path, lacking);
+          const status = await attempt(started, chosen, model, request, sink, lacking);
           if (status !== undefined) return status;
         } finally {
           load.end(chosen.id);
@@ -409,30 +385,28 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   /** Waits in the queue for a slot: its release, or undefined when the client left meanwhile. */
   async function waitForSlot(
-    reply: FastifyReply,
+    sink: AnswerSink,
     model: string,
     capacity: number,
   ): Promise<(() => void) | undefined> {
-    const client = reply.raw;
-    if (client.destroyed) return undefined;
+    if (sink.gone) return undefined;
     // Only queued requests need a signal: AbortControllers cost, and most requests never wait.
     const abort = new AbortController();
-    const onClose = () => client.writableFinished || abort.abort(new Error("client disconnected"));
-    client.once("close", onClose);
+    const unsubscribe = sink.onGone(() => abort.abort(new Error("client disconnected")));
     try {
       return await admission.enter(model, capacity, abort.signal);
     } catch (error) {
       if (abort.signal.aborted && !isAppError(error)) return undefined;
       throw error;
     } finally {
-      client.off("close", onClose);
+      unsubscribe();
     }
   }
 
   return {
-    async forward(request, reply, path) {
+    async forward(request, sink) {
       const started = clock.now();
-      const body = request.body as InferenceBody;
+      const { body, path } = request;
       // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
       let label = "unknown";
       let status = 500;
@@ -451,7 +425,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (model !== named) {
           body.raw = Buffer.from(JSON.stringify({ ...(body.json as object), model }));
         }
-        status = await route(request, reply, path, model, started);
+        status = await route(request, sink, model, started);
         label = model;
       } catch (error) {
         status = toHttpError(toAppError(error)).status;

@@ -1,5 +1,6 @@
-import type { IncomingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
+import type { AnswerSink } from "./answerSink";
 
 /** One try at a node: where it goes and what it carries. */
 export interface NodeRequest {
@@ -32,9 +33,9 @@ export interface PendingTry {
 }
 
 export interface AnswerObserver {
-  /** The answer's head goes to the client next: from here on the request is the client's. */
+  /** The answer's head goes to the sink next: from here on the request is the client's. */
   onHead(status: number, headers: IncomingHttpHeaders): void;
-  /** Each chunk of the body on its way to the client. */
+  /** Each chunk of the body on its way to the sink. */
   onChunk(chunk: Buffer): void;
 }
 
@@ -56,29 +57,29 @@ const maxDropped = 128 * 1024;
 const nodesTrouble = (status: number) => status >= 500 || status === 401 || status === 404;
 
 /**
- * Sends the request to a node and streams its answer to the client chunk by chunk. Undici's
+ * Sends the request to a node and streams its answer into the sink chunk by chunk. Undici's
  * dispatch API rather than `request()`: no body stream, async iterator or AbortSignal per request,
  * which at the rates of a small model on a fast node were most of what the proxy itself cost.
  */
 export function proxyToNode(
   dispatcher: Dispatcher,
   request: NodeRequest,
-  client: ServerResponse,
+  sink: AnswerSink,
   observer: AnswerObserver,
   /** The tries in flight at this node: this one is in it until it ends. */
   pending: Set<PendingTry>,
 ): Promise<ProxyOutcome> {
   return new Promise((resolve) => {
-    if (client.destroyed) return resolve({ type: "left" });
+    if (sink.gone) return resolve({ type: "left" });
     const { origin, path, headers, body } = request;
     dispatcher.dispatch(
       { origin, path, method: "POST", headers, body },
-      new AnswerRelay(client, observer, pending, resolve),
+      new AnswerRelay(sink, observer, pending, resolve),
     );
   });
 }
 
-/** Undici's handler for one try: passes the node's answer on to the client, or drops it. */
+/** Undici's handler for one try: passes the node's answer on to the sink, or drops it. */
 class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private controller: Dispatcher.DispatchController | undefined;
   private left = false;
@@ -88,15 +89,15 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private status = 0;
   /** Bytes of a refused answer read so far. */
   private dropped = 0;
-  private readonly onClose = this.clientClosed.bind(this);
+  private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly client: ServerResponse,
+    private readonly sink: AnswerSink,
     private readonly observer: AnswerObserver,
     private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
   ) {
-    client.on("close", this.onClose);
+    this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
   }
 
@@ -106,14 +107,13 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   }
 
   /** A client that goes away aborts its request at the node, which frees the sequence. */
-  private clientClosed(): void {
-    if (this.client.writableFinished) return;
+  private clientGone(): void {
     this.left = true;
     this.controller?.abort(new Error("client disconnected"));
   }
 
   private finish(outcome: ProxyOutcome): void {
-    this.client.off("close", this.onClose);
+    this.unsubscribe();
     this.pending.delete(this);
     this.resolve(outcome);
   }
@@ -139,7 +139,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
       const value = headers[name];
       if (value !== undefined && !hopByHop.has(name)) passed[name] = value;
     }
-    this.client.writeHead(status, passed);
+    this.sink.head(status, passed);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -151,16 +151,16 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     }
     this.observer.onChunk(chunk);
     // A client that stops reading slows the node down.
-    if (!this.client.write(chunk)) {
+    if (!this.sink.write(chunk)) {
       controller.pause();
-      this.client.once("drain", () => controller.resume());
+      this.sink.onDrain(() => controller.resume());
     }
   }
 
   onResponseEnd(): void {
     if (this.phase !== "passing")
       return this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
-    this.client.end();
+    this.sink.end();
     this.finish({ type: "answered", status: this.status });
   }
 

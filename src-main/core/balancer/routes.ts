@@ -1,9 +1,19 @@
-import type { FastifyInstance } from "fastify";
-import { AppError } from "../errors";
-import type { Balancer, InferenceBody } from "./balancer";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { viaHeader } from "../../contract";
+import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../errors";
+import type { AnswerSink, InferenceBody, InferenceRequest } from "./answerSink";
+import type { Balancer } from "./balancer";
+
+/** Long prompts and many-message chats are bigger than management bodies. */
+export const inferenceBodyLimit = 64 * 1024 * 1024;
 
 /** The inference routes (OpenAI's, Anthropic's Messages), each forwarded to a node that has the model ready. */
-export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer): void {
+export function registerBalancedRoutes(
+  app: FastifyInstance,
+  balancer: Balancer,
+  /** More routes that read the raw body too (the Responses API). */
+  more?: (scope: FastifyInstance) => void,
+): void {
   // A scope of their own: here a JSON body is kept as sent besides being parsed, so nodes get the
   // client's bytes rather than a serialization of them, which also spares the work of one.
   void app.register(async (scope) => {
@@ -27,17 +37,65 @@ export function registerBalancedRoutes(app: FastifyInstance, balancer: Balancer)
       "/v1/messages",
       "/v1/messages/count_tokens",
     ]) {
-      // Long prompts and many-message chats are bigger than management bodies.
-      scope.post(path, { bodyLimit: 64 * 1024 * 1024 }, async (request, reply) => {
-        // No Content-Type and no bytes: Fastify runs no parser at all.
-        if (request.body === undefined) {
-          throw new AppError(
-            "request.invalid",
-            `${path} needs a JSON body (Content-Type: application/json) naming the model.`,
-          );
-        }
-        return balancer.forward(request, reply, path);
-      });
+      scope.post(path, { bodyLimit: inferenceBodyLimit }, async (request, reply) =>
+        balancer.forward(inferenceRequestOf(request, path), replySink(request, reply)),
+      );
     }
+    more?.(scope);
   });
+}
+
+/** What the balancer needs of a Fastify request, its body parsed by the scope above. */
+export function inferenceRequestOf(request: FastifyRequest, path: string): InferenceRequest {
+  // No Content-Type and no bytes: Fastify runs no parser at all.
+  if (request.body === undefined) {
+    throw new AppError(
+      "request.invalid",
+      `${path} needs a JSON body (Content-Type: application/json) naming the model.`,
+    );
+  }
+  const via = request.headers[viaHeader];
+  return {
+    path,
+    body: request.body as InferenceBody,
+    accept: request.headers.accept,
+    via: typeof via === "string" ? via : undefined,
+  };
+}
+
+/** The client's HTTP response as a balancer's sink: the node's answer goes out as it came. */
+export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerSink {
+  const client = reply.raw;
+  return {
+    get gone() {
+      return client.destroyed;
+    },
+    onGone(listener) {
+      const onClose = () => client.writableFinished || listener();
+      client.once("close", onClose);
+      return () => client.off("close", onClose);
+    },
+    head(status, headers) {
+      // A page's request (CORS): the headers set for it so far go out with the node's head.
+      if (request.headers.origin !== undefined) {
+        for (const [name, value] of Object.entries(reply.getHeaders())) {
+          if (value !== undefined) client.setHeader(name, value);
+        }
+      }
+      reply.hijack();
+      client.writeHead(status, headers);
+    },
+    write: (chunk) => client.write(chunk),
+    onDrain: (listener) => client.once("drain", listener),
+    end: () => client.end(),
+    cut(error, streaming) {
+      if (!streaming) return void client.destroy();
+      const http = toHttpError(error);
+      client.end(
+        isAnthropicPath(request.url)
+          ? `event: error\ndata: ${JSON.stringify(anthropicErrorOf(http.status, http.body.error.message))}\n\n`
+          : `data: ${JSON.stringify(http.body)}\n\n`,
+      );
+    },
+  };
 }
