@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { AppError } from "../core/errors";
+import { AppError } from "../shared/errors";
 import type { LoginItem } from "../core/settings/settingsService";
 
 /** The argument a start at login passes, so the app starts in the tray without opening its window. */

@@ -1,6 +1,6 @@
 import type { LlamaCppBuild, LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
 import fs from "node:fs";
-import { AppError } from "../core/errors";
+import { AppError } from "../shared/errors";
 import type { Logger } from "../core/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";

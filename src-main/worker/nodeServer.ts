@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from "../core/logger";
 import { checkHost, credentialOf } from "../core/server/guards";
 import { handleError } from "../core/server/errorHandler";
-import { AppError } from "../core/errors";
+import { AppError } from "../shared/errors";
 import { modelRetryRequestSchema, type NodeRetryResponse } from "../contract";
 
 export interface NodeServerOptions {

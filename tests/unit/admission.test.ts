@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createAdmission } from "../../src-main/core/balancer/admission";
-import { AppError } from "../../src-main/core/errors";
+import { AppError } from "../../src-main/shared/errors";
 
 const never = new AbortController().signal;
 

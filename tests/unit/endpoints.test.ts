@@ -3,7 +3,7 @@ import { createEndpointService, type EndpointChange } from "../../src-main/core/
 import { normalizeEndpointUrl, routeBaseOf } from "../../src-main/core/endpoints/endpointUrl";
 import { createHealthChecker } from "../../src-main/core/endpoints/healthChecker";
 import type { ProbeOptions } from "../../src-main/core/endpoints/probeEndpoint";
-import { AppError, toHttpError } from "../../src-main/core/errors";
+import { AppError, toHttpError } from "../../src-main/shared/errors";
 import { createLogger } from "../../src-main/core/logger";
 import { createEndpointRepository } from "../../src-main/core/registry/endpointRepository";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";

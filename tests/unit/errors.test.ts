@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError, toHttpError } from "../../src-main/core/errors";
+import { AppError, toHttpError } from "../../src-main/shared/errors";
 
 describe("toHttpError", () => {
   it("maps codes to statuses and OpenAI error types", () => {

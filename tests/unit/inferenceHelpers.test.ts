@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { chatCompletionRequestSchema, type ChatCompletionRequest } from "../../src-main/contract";
-import { AppError, toHttpError } from "../../src-main/core/errors";
+import { AppError, toHttpError } from "../../src-main/shared/errors";
 import { chatHistoryFrom } from "../../src-main/worker/inference/chatHistory";
 import { normalize } from "../../src-main/worker/inference/embeddings";
 import { finishReasonOf } from "../../src-main/worker/inference/generation";
 import type { GenerationResult } from "../../src-main/worker/inference/jobs";
-import { paramPath, parseBody } from "../../src-main/worker/inference/parseRequest";
+import { paramPath, parseBody } from "../../src-main/shared/parseBody";
 import {
   chatJobFrom,
   completionJobFrom,

@@ -30,6 +30,17 @@ describe("dependency direction", () => {
     }
   });
 
+  it("shared, the kernel core and worker both stand on, imports contract, libraries and itself, never core or worker", () => {
+    for (const file of sources("src-main/shared")) {
+      for (const spec of importsOf(file)) {
+        const local = spec.startsWith(".");
+        expect(!local || spec.startsWith("./") || spec.startsWith("../contract"), `${file}: ${spec}`).toBe(
+          true,
+        );
+      }
+    }
+  });
+
   it("the renderer imports only types from src-main's contract, and values only from units, modelFiles and headers", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");

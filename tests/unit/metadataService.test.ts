@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../src-main/core/errors";
+import { AppError } from "../../src-main/shared/errors";
 import type { HubClient, RepoMetadata } from "../../src-main/core/hub/hubClient";
 import { createMetadataService } from "../../src-main/core/hub/metadataService";
 import { createLogger } from "../../src-main/core/logger";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../../src-main/core/errors";
+import { AppError } from "../../src-main/shared/errors";
 import { parseModelInput, parseModelParts } from "../../src-main/core/hub/parseModelInput";
 
 describe("parseModelInput", () => {

@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 
 export interface AdmissionOptions {
   /** Requests waiting per model for a free slot before new ones get 503. Default: 64. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { AppError } from "../errors";
+import type { AppError } from "../../shared/errors";
 
 /**
  * Where a node's answer goes: the client's HTTP response as it is, or something that reshapes it on

@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import { Agent } from "undici";
 import { viaHeader } from "../../contract";
 import type { Clock } from "../clock";
-import { AppError, isAppError, toHttpError } from "../errors";
+import { AppError, isAppError, toHttpError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { BalancerMetrics } from "../metrics";
 import { toAppError } from "../server/errorHandler";

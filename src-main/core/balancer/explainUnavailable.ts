@@ -1,5 +1,5 @@
 import type { Model } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { formatBytes, formatDuration } from "../../contract/units";
 
 /** What the control plane knows beyond the model itself. */

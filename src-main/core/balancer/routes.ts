@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { viaHeader } from "../../contract";
-import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../errors";
+import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
 import type { AnswerSink, InferenceBody, InferenceRequest } from "./answerSink";
 import type { Balancer } from "./balancer";
 

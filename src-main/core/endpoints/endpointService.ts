@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import type { Endpoint, EndpointCreateRequest, EndpointList, NodeInfo } from "../../contract";
 import type { Clock } from "../clock";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { ExternalModels, ExternalServer } from "../models/modelService";
 import type { NodeRoute } from "../nodes/nodeService";

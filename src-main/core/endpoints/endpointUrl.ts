@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 
 function invalid(message: string): AppError {
   return new AppError("input.invalid", message, { param: "url" });

@@ -1,6 +1,6 @@
 import { request } from "undici";
 import { instanceHeader, upstreamModelListSchema } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 
 export interface ProbeOptions {
   /** The endpoint's normalized base URL (ending in `/v1`). */

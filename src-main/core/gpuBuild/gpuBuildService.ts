@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { BuildGpu, GpuBuildStatus } from "../../contract";
 import type { Clock } from "../clock";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { createLineSplitter } from "../lines";
 import type { Logger } from "../logger";
 import { buildCommand, missingForBuild, type BuildCommand } from "./buildCommand";

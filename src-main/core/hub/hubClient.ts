@@ -1,5 +1,5 @@
 import { listFiles, modelInfo } from "@huggingface/hub";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { HubFile } from "./classifyArtifacts";
 import { resolveUrl } from "./hubUrls";
 import { isCommitSha, isSha256, unsafePathReason } from "./names";

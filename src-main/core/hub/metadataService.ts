@@ -1,5 +1,5 @@
 import type { Clock } from "../clock";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { HubCacheRepository } from "../registry/hubCacheRepository";
 import type { HubClient, RepoMetadata } from "./hubClient";

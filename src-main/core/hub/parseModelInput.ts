@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { isValidRepoId, unsafePathReason, unsafeRevisionReason } from "./names";
 
 /** What a user asked to register, before the hub has been asked anything. */

@@ -13,7 +13,7 @@ import {
   type RegisterResponse,
 } from "../../contract";
 import type { Clock } from "../clock";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { toArtifact } from "../hub/classifyArtifacts";
 import type { HubClient } from "../hub/hubClient";
 import type { MetadataService } from "../hub/metadataService";

@@ -1,5 +1,5 @@
 import type { Artifact } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { incompleteSplitReason, isProjector, withSplitSiblings } from "../hub/classifyArtifacts";
 import type { ModelReference } from "../hub/parseModelInput";
 

@@ -10,7 +10,7 @@ import type {
 } from "../../contract";
 import { nodeRetryResponseSchema } from "../../contract";
 import type { Clock } from "../clock";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { NodeRepository } from "../registry/nodeRepository";
 import type { RegistryVersion } from "../registry/registryVersion";

@@ -1,4 +1,4 @@
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Db } from "./openDatabase";
 
 /** An endpoint as stored: what it is (name, URL, key) and what its last health check saw. */

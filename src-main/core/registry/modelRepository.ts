@@ -8,7 +8,7 @@ import {
   type ModelOnNode,
   type ModelSettings,
 } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { toNodeModelState, type NodeModelRow } from "./nodeModelRows";
 import type { Db } from "./openDatabase";
 import type { RegistryVersion } from "./registryVersion";

@@ -6,7 +6,7 @@ import {
   type QuitResponse,
   type Status,
 } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { GpuBuildService } from "../gpuBuild/gpuBuildService";
 import type { SettingsService } from "../settings/settingsService";
 

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";

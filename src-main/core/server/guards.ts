@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import net from "node:net";
 import type { FastifyRequest } from "fastify";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { isLoopbackHost } from "../config";
 
 /** The host name of a Host header: `localhost:8080` → localhost, `[::1]:8080` → ::1. */

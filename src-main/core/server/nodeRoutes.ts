@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { heartbeatRequestSchema, nodeRegisterRequestSchema } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import { credentialOf } from "./guards";
 import type { RouteOptions } from "./routes";
 

@@ -9,7 +9,7 @@ import {
   type Health,
   type ModelRetryResponse,
 } from "../../contract";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 

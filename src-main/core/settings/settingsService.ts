@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Settings, SettingsUpdate } from "../../contract";
 import type { Config } from "../config";
-import { AppError } from "../errors";
+import { AppError } from "../../shared/errors";
 import type { Logger } from "../logger";
 import type { SecretStore } from "./secretStore";
 import { configFilePath, readConfigFile } from "../configFile";

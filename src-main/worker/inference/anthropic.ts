@@ -8,7 +8,7 @@ import type {
   ChatCompletionRequest,
   ChatMessage,
 } from "../../contract";
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 import type { GenerationResult } from "./jobs";
 import type { StreamChunker } from "./responses";
 

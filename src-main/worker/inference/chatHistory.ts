@@ -1,6 +1,6 @@
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse } from "node-llama-cpp";
 import type { ChatMessage } from "../../contract";
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 
 type Content = ChatMessage["content"];
 

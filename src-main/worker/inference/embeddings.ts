@@ -1,4 +1,4 @@
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 import type { EmbeddingJob, EmbeddingResult } from "./jobs";
 import type { LoadedModel } from "./loadedModel";
 

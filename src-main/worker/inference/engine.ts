@@ -1,7 +1,7 @@
 import os from "node:os";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import type { Backend, LlamaCppBuild } from "../../contract";
-import { AppError, isAppError } from "../../core/errors";
+import { AppError, isAppError } from "../../shared/errors";
 import type { Logger } from "../../core/logger";
 import { runEmbeddings } from "./embeddings";
 import { runChat, runCompletion } from "./generation";

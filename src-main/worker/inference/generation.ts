@@ -6,7 +6,7 @@ import {
   type LlamaGrammar,
 } from "node-llama-cpp";
 import type { FinishReason } from "../../contract";
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 import type { ChatJob, CompletionJob, GenerationHooks, GenerationResult, SamplingOptions } from "./jobs";
 import type { LoadedModel } from "./loadedModel";
 import { withNote, type ForcedToolCall } from "./forcedToolCall";

@@ -1,5 +1,5 @@
 import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 import type { OutputFormat } from "./jobs";
 
 /** Clients send the same few schemas again and again; a grammar takes a few ms to build. */

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { ChatModelFunctions, GbnfJsonSchema } from "node-llama-cpp";
 import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../contract";
-import { AppError } from "../../core/errors";
+import { AppError } from "../../shared/errors";
 import { chatHistoryFrom } from "./chatHistory";
 import type {
   ChatJob,

@@ -7,12 +7,12 @@ import {
   embeddingRequestSchema,
   truncatedMessagesHeader,
 } from "../../contract";
-import { anthropicErrorOf, AppError, toHttpError } from "../../core/errors";
+import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
 import { toAppError } from "../../core/server/errorHandler";
 import type { InferenceEngine } from "./engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
 import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";
-import { parseBody } from "./parseRequest";
+import { parseBody } from "../../shared/parseBody";
 import { chatJobFrom, choicesOf, completionJobFrom, embeddingJobFrom, nthChoice } from "./requestMapping";
 import {
   chatChunker,

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { AppError } from "../../core/errors";
+import { AppError } from "./errors";
 
 /** A zod path as OpenAI names parameters: `messages[0].content`. */
 export function paramPath(path: readonly PropertyKey[]): string {
