@@ -10,3 +10,4 @@ export * from "./openai";
 export * from "./settings";
 export * from "./workerLaunch";
 export * from "./headers";
+export * from "./openaiResponses";

@@ -24,6 +24,7 @@ import { createNodeService, type NodeService } from "./nodes/nodeService";
 import { createModelRepository } from "./registry/modelRepository";
 import { createNodeRepository } from "./registry/nodeRepository";
 import { createEndpointRepository } from "./registry/endpointRepository";
+import { createResponseRepository } from "./registry/responseRepository";
 import { createEndpointService } from "./endpoints/endpointService";
 import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
@@ -267,6 +268,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     models,
     nodes,
     balancer,
+    responses: { responses: createResponseRepository(db), clock },
     metrics,
     app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
     events,

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "input.invalid"
   | "registry.duplicate"
   | "registry.not_found"
+  | "response.not_found"
   | "registry.external"
   | "node.not_found"
   | "endpoint.not_found"
@@ -90,6 +91,7 @@ const statusByCode: Record<ErrorCode, number> = {
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,
+  "response.not_found": 404,
   "node.not_found": 404,
   "endpoint.not_found": 404,
   "endpoint.duplicate": 409,

@@ -102,4 +102,16 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE nodes ADD COLUMN backends_left_out TEXT NOT NULL DEFAULT '[]';
   `,
+  // Responses kept for the Responses API (previous_response_id, GET): the response as answered and
+  // every input item it saw, the chain before it included, as JSON.
+  `
+  CREATE TABLE responses (
+    id          TEXT PRIMARY KEY,
+    model       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    input       TEXT NOT NULL,
+    response    TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX responses_by_age ON responses (created_at);
+  `,
 ];

@@ -10,6 +10,7 @@ import type { NodeService } from "../nodes/nodeService";
 import type { Balancer } from "../balancer/balancer";
 import type { Metrics } from "../metrics";
 import { registerBalancedRoutes } from "../balancer/routes";
+import { registerResponsesRoutes, type ResponsesRouteOptions } from "../responses/responsesRoutes";
 import { handleError } from "./errorHandler";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "./guards";
 import { registerNodeRoutes } from "./nodeRoutes";
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   /** OpenAI-compatible servers added as nodes (`/v0/endpoints`). Default: those routes are absent. */
   endpoints?: EndpointService;
   balancer: Balancer;
+  /** Where the Responses API keeps responses. */
+  responses: Omit<ResponsesRouteOptions, "balancer">;
   metrics: Metrics;
   /** Status, pause and settings: the app's own routes. */
   app: AppRouteOptions;
@@ -54,7 +57,7 @@ function openAiCors(origins: string[]): FastifyCorsOptions {
     delegator: (request, callback) =>
       callback(null, {
         origin: request.url.startsWith("/v1/") ? origin : false,
-        methods: ["GET", "POST"],
+        methods: ["GET", "POST", "DELETE"],
         allowedHeaders: [
           "authorization",
           "content-type",
@@ -134,7 +137,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);
   registerEventsRoute(app, { events: options.events });
-  registerBalancedRoutes(app, options.balancer);
+  registerBalancedRoutes(app, options.balancer, (scope) =>
+    registerResponsesRoutes(scope, { balancer: options.balancer, ...options.responses }),
+  );
   // Prometheus scrapes without credentials; like /v1/models it is loopback-only by default.
   app.get("/metrics", async (_request, reply) =>
     reply.type(options.metrics.contentType).send(await options.metrics.render()),

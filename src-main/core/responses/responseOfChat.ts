@@ -1,0 +1,275 @@
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  FinishReason,
+  ResponseFunctionCall,
+  ResponseObject,
+  ResponseOutputItem,
+  ResponseOutputMessage,
+  ResponsesRequest,
+  ResponseStreamEvent,
+  Usage,
+} from "../../contract";
+import { newItemId } from "./chatOfResponse";
+
+/** A response as it starts: what the request asked for, no output yet. */
+export function responseBase(request: ResponsesRequest, createdAt: number): ResponseObject {
+  return {
+    id: newItemId("resp"),
+    object: "response",
+    created_at: createdAt,
+    status: "in_progress",
+    error: null,
+    incomplete_details: null,
+    instructions: request.instructions ?? null,
+    max_output_tokens: request.max_output_tokens ?? null,
+    model: request.model,
+    output: [],
+    parallel_tool_calls: request.parallel_tool_calls ?? true,
+    previous_response_id: request.previous_response_id ?? null,
+    store: request.store ?? true,
+    temperature: request.temperature ?? null,
+    top_p: request.top_p ?? null,
+    text: { format: request.text?.format ?? { type: "text" } },
+    tool_choice: request.tool_choice ?? "auto",
+    tools: request.tools ?? [],
+    truncation: request.truncation ?? "disabled",
+    usage: null,
+    user: request.user ?? null,
+    metadata: request.metadata ?? {},
+  };
+}
+
+function usageOf(usage: Usage | null | undefined): ResponseObject["usage"] {
+  if (!usage) return null;
+  return {
+    input_tokens: usage.prompt_tokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: usage.completion_tokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: usage.total_tokens,
+  };
+}
+
+/** The response as it ended: complete, or cut short by max_output_tokens. */
+function finished(
+  base: ResponseObject,
+  model: string,
+  output: ResponseOutputItem[],
+  finishReason: FinishReason | null,
+  usage: Usage | null | undefined,
+): ResponseObject {
+  const incomplete = finishReason === "length";
+  return {
+    ...base,
+    model,
+    status: incomplete ? "incomplete" : "completed",
+    incomplete_details: incomplete ? { reason: "max_output_tokens" } : null,
+    output,
+    usage: usageOf(usage),
+  };
+}
+
+function messageItem(text: string, status: ResponseOutputMessage["status"]): ResponseOutputMessage {
+  return {
+    type: "message",
+    id: newItemId("msg"),
+    status,
+    role: "assistant",
+    content: [{ type: "output_text", text, annotations: [] }],
+  };
+}
+
+/** A node's chat completion as the response. */
+export function responseOfChat(base: ResponseObject, chat: ChatCompletion): ResponseObject {
+  const choice = chat.choices[0];
+  const output: ResponseOutputItem[] = [];
+  const status = choice?.finish_reason === "length" ? "incomplete" : "completed";
+  if (choice?.message.content) output.push(messageItem(choice.message.content, status));
+  for (const call of choice?.message.tool_calls ?? []) {
+    output.push({
+      type: "function_call",
+      id: newItemId("fc"),
+      call_id: call.id,
+      name: call.function.name,
+      arguments: call.function.arguments,
+      status: "completed",
+    });
+  }
+  return finished(base, chat.model, output, choice?.finish_reason ?? null, chat.usage);
+}
+
+type Event = { type: string } & Record<string, unknown>;
+
+/**
+ * A node's streamed chat completion as the Responses API streams: `response.created`,
+ * `response.in_progress`, each output item added, its deltas and done, then `response.completed`
+ * (`response.incomplete` at max_output_tokens). Items come in order: the message, then each call.
+ */
+export class ResponseEvents {
+  private sequence = 0;
+  private readonly output: ResponseOutputItem[] = [];
+  /** The message being written, and its text so far. */
+  private message: { item: ResponseOutputMessage; text: string } | undefined;
+  /** Function calls being written, by their index in the chat stream. */
+  private readonly calls = new Map<number, ResponseFunctionCall>();
+  private finishReason: FinishReason | null = null;
+  private usage: Usage | null | undefined;
+  private model: string;
+
+  constructor(private readonly base: ResponseObject) {
+    this.model = base.model;
+  }
+
+  private stamp(events: Event[]): ResponseStreamEvent[] {
+    return events.map((event) => ({ ...event, sequence_number: this.sequence++ }));
+  }
+
+  start(): ResponseStreamEvent[] {
+    return this.stamp([
+      { type: "response.created", response: this.base },
+      { type: "response.in_progress", response: this.base },
+    ]);
+  }
+
+  /** One chunk of the chat stream. */
+  chunk(chunk: ChatCompletionChunk): ResponseStreamEvent[] {
+    const events: Event[] = [];
+    this.model = chunk.model || this.model;
+    if (chunk.usage) this.usage = chunk.usage;
+    const choice = chunk.choices[0];
+    if (!choice) return [];
+    if (choice.delta.content) events.push(...this.text(choice.delta.content));
+    for (const call of choice.delta.tool_calls ?? []) events.push(...this.callDelta(call));
+    if (choice.finish_reason) this.finishReason = choice.finish_reason;
+    return this.stamp(events);
+  }
+
+  private text(delta: string): Event[] {
+    const events: Event[] = [];
+    if (!this.message) {
+      const item: ResponseOutputMessage = { ...messageItem("", "in_progress"), content: [] };
+      this.message = { item, text: "" };
+      this.output.push(item);
+      events.push(
+        { type: "response.output_item.added", output_index: this.output.length - 1, item },
+        {
+          type: "response.content_part.added",
+          item_id: item.id,
+          output_index: this.output.length - 1,
+          content_index: 0,
+          part: { type: "output_text", text: "", annotations: [] },
+        },
+      );
+    }
+    this.message.text += delta;
+    events.push({
+      type: "response.output_text.delta",
+      item_id: this.message.item.id,
+      output_index: this.output.indexOf(this.message.item),
+      content_index: 0,
+      delta,
+      logprobs: [],
+    });
+    return events;
+  }
+
+  /** A piece of a tool call: the first names it; later ones (other servers) add to its arguments. */
+  private callDelta(
+    delta: NonNullable<ChatCompletionChunk["choices"][number]["delta"]["tool_calls"]>[number],
+  ) {
+    const events: Event[] = [];
+    let call = this.calls.get(delta.index);
+    if (!call) {
+      call = {
+        type: "function_call",
+        id: newItemId("fc"),
+        call_id: delta.id || newItemId("call"),
+        name: delta.function.name,
+        arguments: "",
+        status: "in_progress",
+      };
+      this.calls.set(delta.index, call);
+      this.output.push(call);
+      events.push({
+        type: "response.output_item.added",
+        output_index: this.output.length - 1,
+        item: { ...call },
+      });
+    }
+    const piece = delta.function.arguments ?? "";
+    if (piece) {
+      call.arguments += piece;
+      events.push({
+        type: "response.function_call_arguments.delta",
+        item_id: call.id,
+        output_index: this.output.indexOf(call),
+        delta: piece,
+      });
+    }
+    return events;
+  }
+
+  /** The chat stream ended: every item done, then the response. */
+  finish(): { events: ResponseStreamEvent[]; response: ResponseObject } {
+    const events: Event[] = [];
+    const incomplete = this.finishReason === "length";
+    const message = this.message;
+    if (message) {
+      const index = this.output.indexOf(message.item);
+      const part = { type: "output_text" as const, text: message.text, annotations: [] };
+      const done = {
+        ...message.item,
+        status: incomplete ? ("incomplete" as const) : ("completed" as const),
+        content: [part],
+      };
+      this.output[index] = done;
+      events.push(
+        {
+          type: "response.output_text.done",
+          item_id: done.id,
+          output_index: index,
+          content_index: 0,
+          text: message.text,
+          logprobs: [],
+        },
+        { type: "response.content_part.done", item_id: done.id, output_index: index, content_index: 0, part },
+        { type: "response.output_item.done", output_index: index, item: done },
+      );
+    }
+    for (const call of this.calls.values()) {
+      const index = this.output.indexOf(call);
+      const done = { ...call, status: "completed" as const };
+      this.output[index] = done;
+      events.push(
+        {
+          type: "response.function_call_arguments.done",
+          item_id: call.id,
+          output_index: index,
+          name: call.name,
+          arguments: call.arguments,
+        },
+        { type: "response.output_item.done", output_index: index, item: done },
+      );
+    }
+    const response = finished(this.base, this.model, this.output, this.finishReason, this.usage);
+    events.push({ type: incomplete ? "response.incomplete" : "response.completed", response });
+    return { events: this.stamp(events), response };
+  }
+
+  /** The node failed mid-answer, or sent an error: the client learns it, and the response failed. */
+  fail(code: string, message: string): ResponseStreamEvent[] {
+    const response: ResponseObject = {
+      ...this.base,
+      model: this.model,
+      status: "failed",
+      error: { code, message },
+      output: this.output,
+      usage: usageOf(this.usage),
+    };
+    return this.stamp([
+      { type: "error", code, message, param: null },
+      { type: "response.failed", response },
+    ]);
+  }
+}

@@ -1,0 +1,114 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import {
+  responsesRequestSchema,
+  type ResponseInputItemsList,
+  type ResponseObject,
+  type ResponsesRequest,
+} from "../../contract";
+import { AppError } from "../../shared/errors";
+import { parseBody } from "../../shared/parseBody";
+import type { Balancer } from "../balancer/balancer";
+import { inferenceBodyLimit, inferenceRequestOf, replySink } from "../balancer/routes";
+import type { Clock } from "../clock";
+import type { ResponseRepository, StoredInputItem, StoredResponse } from "../registry/responseRepository";
+import { chatRequestOf, inputItemsOf, outputAsInput } from "./chatOfResponse";
+import { responseBase } from "./responseOfChat";
+import { responsesSink } from "./responsesSink";
+
+export interface ResponsesRouteOptions {
+  balancer: Balancer;
+  responses: ResponseRepository;
+  clock: Clock;
+}
+
+/** How long a stored response is kept, as OpenAI keeps them. */
+export const responseRetentionDays = 30;
+
+const idParams = z.object({ id: z.string().min(1) });
+const inputItemsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  after: z.string().min(1).optional(),
+});
+
+/**
+ * OpenAI's Responses API: each response runs as a chat completion at a node the balancer picks (a
+ * worker or an endpoint), its answer reshaped on the way back; responses are kept in the registry
+ * unless `store: false`, so `previous_response_id` continues a conversation on any node.
+ */
+export function registerResponsesRoutes(scope: FastifyInstance, options: ResponsesRouteOptions): void {
+  const { balancer, responses, clock } = options;
+
+  const stored = (id: string): StoredResponse => {
+    const found = responses.get(id);
+    if (!found) throw new AppError("response.not_found", `No response with id '${id}' is stored here.`);
+    return found;
+  };
+
+  /** The chain a request continues, then its own input. */
+  function conversationOf(request: ResponsesRequest): StoredInputItem[] {
+    const own = inputItemsOf(request.input);
+    if (!request.previous_response_id) return own;
+    const previous = responses.get(request.previous_response_id);
+    if (!previous) {
+      throw new AppError(
+        "request.invalid",
+        `Previous response with id '${request.previous_response_id}' not found (it was stored with store: false, deleted, or is older than ${responseRetentionDays} days).`,
+        { param: "previous_response_id" },
+      );
+    }
+    return [...previous.input, ...outputAsInput(previous.response.output), ...own];
+  }
+
+  scope.post("/v1/responses", { bodyLimit: inferenceBodyLimit }, async (request, reply) => {
+    const inference = inferenceRequestOf(request, "/v1/responses");
+    const body = parseBody(responsesRequestSchema, inference.body.json);
+    const input = conversationOf(body);
+    const chat = chatRequestOf(body, input);
+    const now = clock.now();
+    const base = responseBase(body, Math.floor(now / 1000));
+    const keep = (response: ResponseObject) => {
+      if (!response.store) return;
+      const olderThan = Math.floor(now / 1000) - responseRetentionDays * 86_400;
+      responses.insert({ response, input }, olderThan);
+    };
+    await balancer.forward(
+      {
+        path: "/v1/chat/completions",
+        body: { raw: Buffer.from(JSON.stringify(chat)), json: chat },
+        accept: body.stream ? "text/event-stream" : "application/json",
+        via: inference.via,
+      },
+      responsesSink(replySink(request, reply), base, keep),
+    );
+  });
+
+  scope.get("/v1/responses/:id", async (request) => stored(parseBody(idParams, request.params).id).response);
+
+  scope.delete("/v1/responses/:id", async (request) => {
+    const { id } = parseBody(idParams, request.params);
+    if (!responses.remove(id)) stored(id);
+    return { id, object: "response", deleted: true };
+  });
+
+  scope.get("/v1/responses/:id/input_items", async (request): Promise<ResponseInputItemsList> => {
+    const { id } = parseBody(idParams, request.params);
+    const query = parseBody(inputItemsQuery, request.query);
+    const items = stored(id).input;
+    const ordered = query.order === "asc" ? items : [...items].reverse();
+    const start = query.after ? ordered.findIndex((item) => item.id === query.after) + 1 : 0;
+    if (query.after && start === 0)
+      throw new AppError("request.invalid", `after: no input item '${query.after}' in this response.`, {
+        param: "after",
+      });
+    const page = ordered.slice(start, start + query.limit);
+    return {
+      object: "list",
+      data: page,
+      first_id: page[0]?.id ?? null,
+      last_id: page.at(-1)?.id ?? null,
+      has_more: start + query.limit < ordered.length,
+    };
+  });
+}

@@ -1,0 +1,193 @@
+import type http from "node:http";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { responseObjectSchema } from "../../src-main/contract";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
+import { startCore, type TestServer } from "../helpers/startCore";
+
+// The Responses API is llmlb's own, over each node's chat completions: an OpenAI-compatible server
+// that has never heard of /v1/responses serves it through llmlb, streaming and conversations included.
+const model = "org/chat-only";
+let server: TestServer;
+let endpoint: FakeOpenAiServer;
+let client: OpenAI;
+/** How the endpoint answers the next chat completion. */
+let answer: (response: http.ServerResponse, body: any) => void;
+
+const chunk = (delta: object, finish: string | null = null) =>
+  `data: ${JSON.stringify({
+    id: "chatcmpl-1",
+    object: "chat.completion.chunk",
+    created: 0,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  })}\n\n`;
+const usage = (completion: number) =>
+  `data: ${JSON.stringify({
+    id: "chatcmpl-1",
+    object: "chat.completion.chunk",
+    created: 0,
+    model,
+    choices: [],
+    usage: { prompt_tokens: 11, completion_tokens: completion, total_tokens: 11 + completion },
+  })}\n\n`;
+
+beforeAll(async () => {
+  server = await startCore({ hubEndpoint: "http://127.0.0.1:9" });
+  endpoint = await startFakeOpenAiServer({
+    name: "chat-only",
+    models: [model],
+    handler: (request, response, body) => {
+      if (request.url !== "/v1/chat/completions") return void response.writeHead(404).end();
+      answer(response, body);
+    },
+  });
+  const added = await server.request("POST", "/v0/endpoints", {
+    body: { name: "chat-only", url: endpoint.url },
+  });
+  expect(added.status).toBe(201);
+  client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "none", maxRetries: 0 });
+});
+afterAll(async () => {
+  await endpoint?.close();
+  await server?.close();
+});
+
+describe("the Responses API over an endpoint that serves only chat completions", () => {
+  it("answers from a chat completion, and continues the conversation with previous_response_id", async () => {
+    answer = (response) =>
+      response.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          id: "chatcmpl-1",
+          object: "chat.completion",
+          created: 0,
+          model,
+          choices: [
+            {
+              index: 0,
+              message: { role: "assistant", content: "Ahoy." },
+              logprobs: null,
+              finish_reason: "stop",
+            },
+          ],
+          usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+        }),
+      );
+    const first = await client.responses.create({ model, instructions: "Be a sailor.", input: "Hello" });
+    responseObjectSchema.parse(first);
+    expect(first).toMatchObject({ status: "completed", output_text: "Ahoy." });
+    expect(first.usage).toMatchObject({ input_tokens: 9, output_tokens: 2, total_tokens: 11 });
+    expect(endpoint.received.at(-1)).toMatchObject({
+      path: "/v1/chat/completions",
+      body: {
+        model,
+        messages: [
+          { role: "system", content: "Be a sailor." },
+          { role: "user", content: "Hello" },
+        ],
+      },
+    });
+
+    await client.responses.create({ model, previous_response_id: first.id, input: "Where to?" });
+    // Instructions are not carried over, as OpenAI's are not; the conversation is.
+    expect(endpoint.received.at(-1)!.body.messages).toEqual([
+      { role: "user", content: "Hello" },
+      { role: "assistant", content: "Ahoy." },
+      { role: "user", content: "Where to?" },
+    ]);
+  });
+
+  it("streams a tool call that comes in pieces, as OpenAI's servers send it, as one function_call", async () => {
+    answer = (response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunk({ role: "assistant", content: "Checking. " }));
+      response.write(
+        chunk({
+          tool_calls: [
+            { index: 0, id: "call_abc", type: "function", function: { name: "get_weather", arguments: "" } },
+          ],
+        }),
+      );
+      for (const piece of ['{"ci', 'ty": "Os', 'lo"}'])
+        response.write(chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
+      response.write(chunk({}, "tool_calls"));
+      response.write(usage(7));
+      response.end("data: [DONE]\n\n");
+    };
+    const stream = client.responses.stream({
+      model,
+      input: "Weather in Oslo?",
+      tools: [{ type: "function", name: "get_weather", parameters: { type: "object" }, strict: false }],
+    });
+    const deltas: string[] = [];
+    stream.on("response.function_call_arguments.delta", (event) => deltas.push(event.delta));
+    const final = await stream.finalResponse();
+    expect(endpoint.received.at(-1)!.body).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(deltas).toEqual(['{"ci', 'ty": "Os', 'lo"}']);
+    expect(final.status).toBe("completed");
+    expect(final.output_text).toBe("Checking. ");
+    expect(final.output[1]).toMatchObject({
+      type: "function_call",
+      call_id: "call_abc",
+      name: "get_weather",
+      arguments: '{"city": "Oslo"}',
+      status: "completed",
+    });
+    expect(final.usage?.output_tokens).toBe(7);
+    // Kept as streamed (the SDK adds `parsed` fields of its own to what it assembled).
+    expect((await client.responses.retrieve(final.id)).output).toEqual(
+      responseObjectSchema.parse(final).output,
+    );
+  });
+
+  it("ends a stream whose node fails mid-answer with error and response.failed, and keeps nothing", async () => {
+    answer = (response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunk({ role: "assistant", content: "Half an ans" }), () => response.destroy());
+    };
+    const streamed = await fetch(`${server.url}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, input: "Hello", stream: true }),
+    });
+    expect(streamed.status).toBe(200);
+    const events = (await streamed.text())
+      .split("\n\n")
+      .filter((block) => block.startsWith("event: "))
+      .map(
+        (block) => JSON.parse(block.slice(block.indexOf("data: ") + 6)) as { type: string; response?: any },
+      );
+    expect(events.map((event) => event.type).slice(-3)).toEqual([
+      "response.output_text.delta",
+      "error",
+      "response.failed",
+    ]);
+    const failed = responseObjectSchema.parse(events.at(-1)!.response);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toEqual({
+      code: "node.crashed",
+      message: "The node serving this request failed; retry the request.",
+    });
+    await expect(client.responses.retrieve(failed.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("passes a node's own 400 on in OpenAI's error shape", async () => {
+    answer = (response) =>
+      response.writeHead(400, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          error: {
+            message: "Too long.",
+            type: "invalid_request_error",
+            code: "context_length_exceeded",
+            param: null,
+          },
+        }),
+      );
+    const error = await client.responses.create({ model, input: "Hello" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
+  });
+});

@@ -1,0 +1,317 @@
+import OpenAI, { APIError } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  responseInputItemsListSchema,
+  responseObjectSchema,
+  responseStreamEventSchema,
+} from "../../src-main/contract";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { registerAndWaitReady } from "../helpers/cliProcess";
+import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+
+// OpenAI's Responses API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by the
+// official OpenAI Node SDK as the Agents SDK and Codex-style tools call it, with an API key.
+const apiKey = "sk-llmlb-responses-test";
+/** The tiny model with a context that holds a prompt with tools (4,096 tokens). */
+const toolModel = "acme/tiny-tools-GGUF";
+let server: TinyModelServe;
+let client: OpenAI;
+
+beforeAll(async () => {
+  server = await serveTinyModel({
+    workers: 1,
+    args: ["--api-key", apiKey],
+    repos: [
+      {
+        id: toolModel,
+        files: [
+          {
+            path: "tools-Q4_K_M.gguf",
+            content: generateTinyGguf({ seed: 3, shape: { contextLength: 4096 } }),
+          },
+        ],
+      },
+    ],
+  });
+  await registerAndWaitReady(server.serve.url, server.dataDir, toolModel);
+  client = new OpenAI({ baseURL: `${server.serve.url}/v1`, apiKey, maxRetries: 0 });
+}, 90_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+const weatherTool: OpenAI.Responses.FunctionTool = {
+  type: "function",
+  name: "get_weather",
+  description: "The weather in a city",
+  // Strings bounded: the tiny model, its weights random, would never close one itself.
+  parameters: {
+    type: "object",
+    properties: { city: { type: "string", maxLength: 10 } },
+    required: ["city"],
+    additionalProperties: false,
+  },
+  strict: true,
+};
+
+describe("POST /v1/responses", () => {
+  it("answers instructions and an input in the Responses shape, stored and read back with GET", async () => {
+    const response = await client.responses.create({
+      model: tinyModel,
+      instructions: "You are brief.",
+      input: "Tell me about lighthouses.",
+      max_output_tokens: 8,
+      temperature: 0,
+    });
+    responseObjectSchema.parse(response);
+    expect(response.id).toMatch(/^resp_/);
+    expect(response).toMatchObject({
+      object: "response",
+      model: tinyModel,
+      status: "incomplete",
+      incomplete_details: { reason: "max_output_tokens" },
+      instructions: "You are brief.",
+      store: true,
+    });
+    expect(response.output).toHaveLength(1);
+    expect(response.output[0]).toMatchObject({ type: "message", role: "assistant" });
+    expect(response.output_text.length).toBeGreaterThan(0);
+    expect(response.usage!.output_tokens).toBe(8);
+    expect(response.usage!.total_tokens).toBe(response.usage!.input_tokens + 8);
+
+    const again = await client.responses.retrieve(response.id);
+    expect(again.output).toEqual(response.output);
+    const listed = await fetch(`${server.serve.url}/v1/responses/${response.id}/input_items`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    const items = responseInputItemsListSchema.parse(await listed.json());
+    expect(items).toMatchObject({ has_more: false, first_id: items.data[0]!.id, last_id: items.data[0]!.id });
+    expect(items.data).toEqual([
+      expect.objectContaining({
+        type: "message",
+        role: "user",
+        content: [{ type: "input_text", text: "Tell me about lighthouses." }],
+      }),
+    ]);
+  });
+
+  it("streams the Responses events in order, which add up to the same answer as without streaming", async () => {
+    const ask = { model: tinyModel, input: "Hello", max_output_tokens: 10, temperature: 0 };
+    const plain = await client.responses.create(ask);
+    const stream = client.responses.stream(ask);
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    stream.on("event", (event) => events.push(event));
+    const final = await stream.finalResponse();
+    for (const event of events) responseStreamEventSchema.parse(event);
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, index) => index));
+    const types = events.map((event) => event.type);
+    expect(types.slice(0, 4)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+    ]);
+    expect(types.slice(-4)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.incomplete",
+    ]);
+    const deltas = events.filter((event) => event.type === "response.output_text.delta");
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.map((event) => event.delta).join("")).toBe(plain.output_text);
+    expect(final.output_text).toBe(plain.output_text);
+    expect(final.usage).toEqual(plain.usage);
+    expect(final.id).not.toBe(plain.id);
+    // A streamed response is stored as well.
+    expect((await client.responses.retrieve(final.id)).output_text).toBe(plain.output_text);
+  });
+
+  it("continues a conversation with previous_response_id exactly as if the whole conversation were sent", async () => {
+    const first = await client.responses.create({
+      model: tinyModel,
+      input: "Hello",
+      max_output_tokens: 6,
+      temperature: 0,
+    });
+    const next = await client.responses.create({
+      model: tinyModel,
+      previous_response_id: first.id,
+      input: "Lighthouses.",
+      max_output_tokens: 6,
+      temperature: 0,
+    });
+    expect(next.previous_response_id).toBe(first.id);
+    const stateless = await client.responses.create({
+      model: tinyModel,
+      input: [
+        { role: "user", content: "Hello" },
+        { role: "assistant", content: first.output_text },
+        { role: "user", content: "Lighthouses." },
+      ],
+      max_output_tokens: 6,
+      temperature: 0,
+      store: false,
+    });
+    expect(next.usage!.input_tokens).toBe(stateless.usage!.input_tokens);
+    expect(next.output_text).toBe(stateless.output_text);
+    expect(next.usage!.input_tokens).toBeGreaterThan(first.usage!.input_tokens);
+
+    const items = await client.responses.inputItems.list(next.id, { order: "asc" });
+    expect(items.data.map((item) => (item as { role?: string }).role)).toEqual(["user", "assistant", "user"]);
+  });
+
+  it("keeps nothing with store: false, and a previous_response_id it does not have is a 400 naming it", async () => {
+    const unstored = await client.responses.create({
+      model: tinyModel,
+      input: "Hello",
+      max_output_tokens: 2,
+      store: false,
+    });
+    expect(responseObjectSchema.parse(unstored).store).toBe(false);
+    await expect(client.responses.retrieve(unstored.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const error = await client.responses
+      .create({ model: tinyModel, input: "Again", previous_response_id: unstored.id })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as APIError).param).toBe("previous_response_id");
+    expect((error as APIError).message).toContain(unstored.id);
+  });
+
+  it("deletes a stored response", async () => {
+    const response = await client.responses.create({
+      model: tinyModel,
+      input: "Hello",
+      max_output_tokens: 2,
+    });
+    await client.responses.delete(response.id);
+    await expect(client.responses.retrieve(response.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.delete(response.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("answers a required function tool with a function_call whose arguments fit the schema, and takes its output back", async () => {
+    const call = await client.responses.create({
+      model: toolModel,
+      input: "Weather in Oslo?",
+      tools: [weatherTool],
+      tool_choice: "required",
+      max_output_tokens: 200,
+      temperature: 0,
+    });
+    expect(call.status).toBe("completed");
+    expect(call.output).toHaveLength(1);
+    const functionCall = call.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(functionCall).toMatchObject({ type: "function_call", name: "get_weather", status: "completed" });
+    expect(functionCall.call_id).toMatch(/^call_/);
+    expect(typeof (JSON.parse(functionCall.arguments) as { city?: unknown }).city).toBe("string");
+
+    const answer = await client.responses.create({
+      model: toolModel,
+      previous_response_id: call.id,
+      input: [{ type: "function_call_output", call_id: functionCall.call_id, output: "Sunny, 21 C" }],
+      tools: [weatherTool],
+      max_output_tokens: 6,
+    });
+    expect(["completed", "incomplete"]).toContain(answer.status);
+    expect(answer.usage!.input_tokens).toBeGreaterThan(call.usage!.input_tokens);
+    const items = await client.responses.inputItems.list(answer.id, { order: "asc" });
+    expect(items.data.map((item) => item.type)).toEqual(["message", "function_call", "function_call_output"]);
+  });
+
+  it("streams a function call as its item, its arguments and their done events", async () => {
+    const stream = client.responses.stream({
+      model: toolModel,
+      input: "Weather in Oslo?",
+      tools: [weatherTool],
+      tool_choice: { type: "function", name: "get_weather" },
+      max_output_tokens: 200,
+      temperature: 0,
+    });
+    const types: string[] = [];
+    stream.on("event", (event) => types.push(event.type));
+    const final = await stream.finalResponse();
+    expect(types).toEqual(
+      expect.arrayContaining([
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+      ]),
+    );
+    expect(types.at(-1)).toBe("response.completed");
+    const functionCall = final.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(functionCall.type).toBe("function_call");
+    expect(typeof (JSON.parse(functionCall.arguments) as { city?: unknown }).city).toBe("string");
+  });
+
+  it("answers JSON that fits a text.format json_schema", async () => {
+    const response = await client.responses.create({
+      model: toolModel,
+      input: "A city and its population.",
+      text: {
+        format: {
+          type: "json_schema",
+          name: "city",
+          strict: true,
+          schema: {
+            type: "object",
+            properties: { name: { type: "string", maxLength: 8 }, population: { type: "integer" } },
+            required: ["name", "population"],
+            additionalProperties: false,
+          },
+        },
+      },
+      max_output_tokens: 200,
+      temperature: 0,
+    });
+    const parsed = JSON.parse(response.output_text) as { name: unknown; population: unknown };
+    expect(typeof parsed.name).toBe("string");
+    expect(Number.isInteger(parsed.population)).toBe(true);
+  });
+});
+
+describe("errors on /v1/responses", () => {
+  it("a built-in tool is refused, naming it", async () => {
+    const error = await client.responses
+      .create({ model: tinyModel, input: "News?", tools: [{ type: "web_search" }] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as APIError).param).toBe("tools[0].type");
+    expect((error as APIError).message).toMatch(/only function tools/);
+  });
+
+  it("an image in the input is refused, naming where", async () => {
+    const error = await client.responses
+      .create({
+        model: tinyModel,
+        input: [
+          {
+            role: "user",
+            content: [{ type: "input_image", image_url: "data:image/png;base64,AA==", detail: "auto" }],
+          },
+        ],
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as APIError).param).toBe("input[0].content[0].type");
+    expect((error as APIError).message).toBe(
+      "400 input[0].content[0].type: parts must be input_text, output_text or refusal (images, files and audio are not supported)",
+    );
+  });
+
+  it("an unknown model is a 404, and an unknown response id too", async () => {
+    await expect(
+      client.responses.create({ model: "acme/nothing-GGUF", input: "Hello" }),
+    ).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.retrieve("resp_nothing")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("needs the API key like the rest of /v1", async () => {
+    const stranger = new OpenAI({ baseURL: `${server.serve.url}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
+    await expect(stranger.responses.create({ model: tinyModel, input: "Hello" })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+    const listed = await client.responses.create({ model: tinyModel, input: "Hello", max_output_tokens: 2 });
+    await expect(stranger.responses.retrieve(listed.id)).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+});
