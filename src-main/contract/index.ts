@@ -11,3 +11,4 @@ export * from "./settings";
 export * from "./workerLaunch";
 export * from "./headers";
 export * from "./openaiResponses";
+export * from "./rerank";

@@ -29,6 +29,12 @@ export interface TinyGgufOptions {
    * A longer context (trained on 512 tokens by default): one that holds a prompt with tools.
    */
   shape?: Partial<Pick<ModelShape, "embedding" | "blocks" | "feedForward" | "contextLength">>;
+  /**
+   * A reranker rather than a chat model, as Qwen3-Reranker is converted: the qwen3 architecture
+   * (llama's, with norms on the queries and keys), rank pooling and a two-way classification head
+   * ("yes", "no") whose first output is a document's relevance to a query.
+   */
+  reranker?: boolean;
 }
 
 interface ModelShape {
@@ -130,22 +136,35 @@ const u32 = (value: number): MetadataValue => ({ type: "uint32", value });
 const f32 = (value: number): MetadataValue => ({ type: "float32", value });
 const str = (value: string): MetadataValue => ({ type: "string", value });
 
-function buildMetadata(name: string, vocab: Vocab, shape: ModelShape): [string, MetadataValue][] {
+function buildMetadata(
+  name: string,
+  vocab: Vocab,
+  shape: ModelShape,
+  reranker: boolean,
+): [string, MetadataValue][] {
+  const arch = reranker ? "qwen3" : "llama";
   return [
-    ["general.architecture", str("llama")],
+    ["general.architecture", str(arch)],
     ["general.name", str(name)],
     ["general.alignment", u32(ALIGNMENT)],
     ["general.file_type", u32(0)], // 0 = all F32
-    ["llama.context_length", u32(shape.contextLength)],
-    ["llama.embedding_length", u32(shape.embedding)],
-    ["llama.block_count", u32(shape.blocks)],
-    ["llama.feed_forward_length", u32(shape.feedForward)],
-    ["llama.attention.head_count", u32(shape.heads)],
-    ["llama.attention.head_count_kv", u32(shape.kvHeads)],
-    ["llama.rope.dimension_count", u32(headDim(shape))],
-    ["llama.rope.freq_base", f32(10000)],
-    ["llama.attention.layer_norm_rms_epsilon", f32(1e-5)],
-    ["llama.vocab_size", u32(vocab.tokens.length)],
+    [`${arch}.context_length`, u32(shape.contextLength)],
+    [`${arch}.embedding_length`, u32(shape.embedding)],
+    [`${arch}.block_count`, u32(shape.blocks)],
+    [`${arch}.feed_forward_length`, u32(shape.feedForward)],
+    [`${arch}.attention.head_count`, u32(shape.heads)],
+    [`${arch}.attention.head_count_kv`, u32(shape.kvHeads)],
+    [`${arch}.rope.dimension_count`, u32(headDim(shape))],
+    [`${arch}.rope.freq_base`, f32(10000)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(1e-5)],
+    [`${arch}.vocab_size`, u32(vocab.tokens.length)],
+    // llama.cpp's LLAMA_POOLING_TYPE_RANK, and the head's labels (their count sizes cls.output).
+    ...(reranker
+      ? ([
+          [`${arch}.pooling_type`, u32(4)],
+          [`${arch}.classifier.output_labels`, { type: "string[]", value: ["yes", "no"] }],
+        ] satisfies [string, MetadataValue][])
+      : []),
     ["tokenizer.ggml.model", str("llama")],
     ["tokenizer.ggml.tokens", { type: "string[]", value: vocab.tokens }],
     ["tokenizer.ggml.scores", { type: "float32[]", value: vocab.scores }],
@@ -337,6 +356,7 @@ function buildTensors(
   random: () => number,
   quantizedNorms: boolean,
   shape: ModelShape,
+  reranker: boolean,
 ): Tensor[] {
   const vocabSize = vocab.tokens.length;
   const { embedding: E, feedForward: F, heads, kvHeads, blocks } = shape;
@@ -349,10 +369,10 @@ function buildTensors(
     return { name, ne: [inputs, outputs], data };
   };
   // RMS-norm gains of 1 make the norms the identity scaling, as in a freshly initialised model.
-  const norm = (name: string): Tensor => ({
+  const norm = (name: string, size = E): Tensor => ({
     name,
-    ne: [E],
-    data: new Float32Array(E).fill(1),
+    ne: [size],
+    data: new Float32Array(size).fill(1),
     q8: quantizedNorms,
   });
 
@@ -370,7 +390,10 @@ function buildTensors(
       matrix(`${p}.ffn_up.weight`, E, F),
       matrix(`${p}.ffn_down.weight`, F, E),
     );
+    if (reranker)
+      tensors.push(norm(`${p}.attn_q_norm.weight`, headSize), norm(`${p}.attn_k_norm.weight`, headSize));
   }
+  if (reranker) tensors.push(matrix("cls.output.weight", E, 2));
   const output = matrix("output.weight", E, vocabSize);
   silenceNonTextTokens(output, vocab);
   tensors.push(norm("output_norm.weight"), output);
@@ -414,11 +437,11 @@ function writeTensorData(writer: GgufWriter, tensors: Tensor[]): void {
 
 /** Builds the GGUF file in memory. Pure: the same options always give byte-identical output. */
 export function generateTinyGguf(options: TinyGgufOptions = {}): Buffer {
-  const { seed = 1, name = "tiny-llama", crashesOnDecode = false } = options;
+  const { seed = 1, name = "tiny-llama", crashesOnDecode = false, reranker = false } = options;
   const shape = { ...TINY_SHAPE, ...options.shape };
   const vocab = buildVocab();
-  const metadata = buildMetadata(name, vocab, shape);
-  const tensors = buildTensors(vocab, mulberry32(seed), crashesOnDecode, shape);
+  const metadata = buildMetadata(name, vocab, shape, reranker);
+  const tensors = buildTensors(vocab, mulberry32(seed), crashesOnDecode, shape, reranker);
 
   const writer = new GgufWriter();
   writer.bytes(Buffer.from("GGUF", "ascii"));

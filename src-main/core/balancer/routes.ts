@@ -33,6 +33,8 @@ export function registerBalancedRoutes(
       "/v1/chat/completions",
       "/v1/completions",
       "/v1/embeddings",
+      "/v1/rerank",
+      "/v1/reranking",
       // Anthropic's Messages API, which llmlb's workers serve too.
       "/v1/messages",
       "/v1/messages/count_tokens",

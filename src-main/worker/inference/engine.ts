@@ -4,6 +4,7 @@ import type { Backend, LlamaCppBuild } from "../../contract";
 import { AppError, isAppError } from "../../shared/errors";
 import type { Logger } from "../../core/logger";
 import { runEmbeddings } from "./embeddings";
+import { runRerank } from "./ranking";
 import { runChat, runCompletion } from "./generation";
 import { forcedToolCall } from "./forcedToolCall";
 import { createGrammarCache, type GrammarCache } from "./grammars";
@@ -12,6 +13,8 @@ import type {
   CompletionJob,
   EmbeddingJob,
   EmbeddingResult,
+  RerankJob,
+  RerankResult,
   GenerationHooks,
   GenerationResult,
   ModelTarget,
@@ -57,13 +60,14 @@ export interface LoadedModelInfo {
   decode?: DecodeStats;
 }
 
-/** Loads GGUF models on demand and runs chat, completion and embedding jobs on them. */
+/** Loads GGUF models on demand and runs chat, completion, embedding and rerank jobs on them. */
 export interface InferenceEngine {
   chat(job: ChatJob, hooks: GenerationHooks): Promise<GenerationResult>;
   /** The prompt tokens `job` would take, counted with the model's tokenizer and chat template. */
   countChatTokens(job: ChatJob, signal: AbortSignal): Promise<number>;
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
+  rerank(job: RerankJob, signal: AbortSignal): Promise<RerankResult>;
   loaded(): LoadedModelInfo[];
   /** The llama.cpp it runs: known once llama.cpp is loaded (with the first model). */
   llamaCpp(): LlamaCppBuild | undefined;
@@ -215,6 +219,9 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     },
     embed(job, signal) {
       return withModel(job, signal, (loaded, combined) => runEmbeddings(loaded, job, combined));
+    },
+    rerank(job, signal) {
+      return withModel(job, signal, (loaded, combined) => runRerank(loaded, job, combined));
     },
     llamaCpp: () => build,
     loaded() {

@@ -66,6 +66,18 @@ export interface EmbeddingJob extends JobBase {
   dimensions?: number;
 }
 
+export interface RerankJob extends JobBase {
+  query: string;
+  documents: string[];
+}
+
+export interface RerankResult {
+  /** Each document's relevance to the query (0 to 1), in the documents' order. */
+  scores: number[];
+  /** Tokens evaluated: the query with each document. */
+  promptTokens: number;
+}
+
 export interface GeneratedToolCall {
   name: string;
   /** JSON text, as OpenAI sends it. */

@@ -8,6 +8,7 @@ import {
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
   type LlamaModel,
+  type LlamaRankingContext,
 } from "node-llama-cpp";
 import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
@@ -46,6 +47,8 @@ export interface LoadedModel {
   readonly decode: DecodeStats;
   /** Created on the first embedding request: a second context most chat models never need. */
   embeddingContext(): Promise<LlamaEmbeddingContext>;
+  /** Created on the first rerank request, for a model that can rank. */
+  rankingContext(): Promise<LlamaRankingContext>;
   /** Tokens of the prompt the chat template renders for `history` (with the tools it documents). */
   countChatPromptTokens(history: ChatHistoryItem[], functions?: ChatModelFunctions): number;
   /** Tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
@@ -101,6 +104,7 @@ export async function loadLlamaModel(
   const chatWrapper = resolveChatWrapper(model);
   const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null;
   let embeddings: Promise<LlamaEmbeddingContext> | undefined;
+  let ranking: Promise<LlamaRankingContext> | undefined;
 
   return {
     model,
@@ -118,6 +122,11 @@ export async function loadLlamaModel(
       embeddings.catch(() => (embeddings = undefined));
       return embeddings;
     },
+    rankingContext() {
+      ranking ??= model.createRankingContext({ threads: options.threads, contextSize: context.contextSize });
+      ranking.catch(() => (ranking = undefined));
+      return ranking;
+    },
     countChatPromptTokens(history, functions) {
       const { contextText } = chatWrapper.generateContextState({
         chatHistory: history,
@@ -130,8 +139,7 @@ export async function loadLlamaModel(
     },
     async dispose() {
       sequences.close(new Error("The model was unloaded."));
-      const embeddingContext = await embeddings?.catch(() => undefined);
-      await embeddingContext?.dispose();
+      for (const extra of [embeddings, ranking]) await (await extra?.catch(() => undefined))?.dispose();
       // Disposing the model disposes its contexts and their sequences.
       await model.dispose();
     },

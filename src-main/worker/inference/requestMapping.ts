@@ -1,12 +1,18 @@
 import { randomInt } from "node:crypto";
 import type { ChatModelFunctions, GbnfJsonSchema } from "node-llama-cpp";
-import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "../../contract";
+import type {
+  ChatCompletionRequest,
+  CompletionRequest,
+  EmbeddingRequest,
+  RerankRequest,
+} from "../../contract";
 import { AppError } from "../../shared/errors";
 import { chatHistoryFrom } from "./chatHistory";
 import type {
   ChatJob,
   CompletionJob,
   EmbeddingJob,
+  RerankJob,
   ModelTarget,
   OutputFormat,
   SamplingOptions,
@@ -182,6 +188,15 @@ export function embeddingJobFrom(request: EmbeddingRequest, model: ModelTarget):
     model,
     inputs: typeof request.input === "string" ? [request.input] : request.input,
     ...(request.dimensions != null ? { dimensions: request.dimensions } : {}),
+    ...idleTtlOf(request.ttl, model),
+  };
+}
+
+export function rerankJobFrom(request: RerankRequest, model: ModelTarget): RerankJob {
+  return {
+    model,
+    query: request.query,
+    documents: request.documents.map((document) => (typeof document === "string" ? document : document.text)),
     ...idleTtlOf(request.ttl, model),
   };
 }

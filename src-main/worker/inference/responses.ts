@@ -5,11 +5,13 @@ import type {
   Completion,
   CompletionChunk,
   EmbeddingResponse,
+  RerankRequest,
+  RerankResponse,
   FinishReason,
   ToolCall,
   Usage,
 } from "../../contract";
-import type { EmbeddingResult, GeneratedToolCall, GenerationResult } from "./jobs";
+import type { EmbeddingResult, GeneratedToolCall, GenerationResult, RerankResult } from "./jobs";
 
 /*
  * OpenAI's response objects, built from engine results. Pure, apart from ids and timestamps.
@@ -198,5 +200,26 @@ export function completionChunker(meta: ResponseMeta, includeUsage: boolean): St
       if (includeUsage) events.push({ ...chunk(""), choices: [], usage: usageOf(result) });
       return events;
     },
+  };
+}
+
+/** The documents most relevant first, `top_n` of them, with their text when asked. */
+export function rerankBody(request: RerankRequest, result: RerankResult): RerankResponse {
+  const ranked = result.scores
+    .map((score, index) => ({ index, relevance_score: score }))
+    .sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index)
+    .slice(0, request.top_n ?? undefined);
+  const textOf = (index: number) => {
+    const document = request.documents[index]!;
+    return typeof document === "string" ? document : document.text;
+  };
+  return {
+    id: `rerank-${randomBytes(12).toString("hex")}`,
+    object: "list",
+    model: request.model,
+    results: ranked.map((result) =>
+      request.return_documents ? { ...result, document: { text: textOf(result.index) } } : result,
+    ),
+    usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
   };
 }

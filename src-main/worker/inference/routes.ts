@@ -5,6 +5,7 @@ import {
   chatCompletionRequestSchema,
   completionRequestSchema,
   embeddingRequestSchema,
+  rerankRequestSchema,
   truncatedMessagesHeader,
 } from "../../contract";
 import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
@@ -13,7 +14,14 @@ import type { InferenceEngine } from "./engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
 import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";
 import { parseBody } from "../../shared/parseBody";
-import { chatJobFrom, choicesOf, completionJobFrom, embeddingJobFrom, nthChoice } from "./requestMapping";
+import {
+  chatJobFrom,
+  choicesOf,
+  completionJobFrom,
+  embeddingJobFrom,
+  nthChoice,
+  rerankJobFrom,
+} from "./requestMapping";
 import {
   chatChunker,
   chatCompletionBody,
@@ -21,6 +29,7 @@ import {
   severalChoices,
   completionChunker,
   embeddingsBody,
+  rerankBody,
   responseMeta,
   type StreamChunker,
 } from "./responses";
@@ -238,4 +247,16 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       return result && embeddingsBody(body.model, result, body.encoding_format ?? "float");
     });
   });
+
+  // Rerank, under both names clients use for it (llama-server serves both).
+  for (const path of ["/v1/rerank", "/v1/reranking"]) {
+    app.post(path, { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+      const body = parseBody(rerankRequestSchema, request.body);
+      const job = rerankJobFrom(body, await targetOf(body.model));
+      return inUse(body.model, async () => {
+        const result = await answerOnce(reply, (signal) => engine.rerank(job, signal));
+        return result && rerankBody(body, result);
+      });
+    });
+  }
 }
