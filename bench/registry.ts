@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Agent, request } from "undici";
-import { createLogger } from "../src-main/core/logger";
+import { createLogger } from "../src-main/shared/logger";
 import { createModelRepository } from "../src-main/core/registry/modelRepository";
 import { openDatabase } from "../src-main/core/registry/openDatabase";
 import { createRegistryVersion } from "../src-main/core/registry/registryVersion";

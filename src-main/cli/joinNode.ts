@@ -1,9 +1,9 @@
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config";
-import { isLoopbackHost } from "../core/config";
-import { createLogger } from "../core/logger";
-import { systemClock } from "../core/clock";
+import { isLoopbackHost } from "../shared/httpGuards";
+import { createLogger } from "../shared/logger";
+import { systemClock } from "../shared/clock";
 import { toWorkerEnv } from "../contract";
 import { detectDevicesFor } from "../core/supervisor/detectDevices";
 import { createSupervisor } from "../core/supervisor/supervisor";

@@ -1,6 +1,7 @@
-import { isLoopbackHost, type Config } from "../core/config";
+import type { Config } from "../core/config";
+import { isLoopbackHost } from "../shared/httpGuards";
 import { createCore } from "../core/createCore";
-import { createLogger } from "../core/logger";
+import { createLogger } from "../shared/logger";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { packageVersion, rendererDir, workerEntry } from "./packageInfo";
 

@@ -12,3 +12,4 @@ export * from "./workerLaunch";
 export * from "./headers";
 export * from "./openaiResponses";
 export * from "./rerank";
+export * from "./workerMessages";

@@ -1,6 +1,8 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { isLoopbackHost } from "../shared/httpGuards";
+import { defaultHubCacheDir } from "../shared/hubCacheDir";
 
 /**
  * The one configuration of the control plane. Resolved once at the edge (defaults < config file <
@@ -90,14 +92,6 @@ export function defaultDataDir(
   return path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "llmlb");
 }
 
-/** The Hugging Face cache root, in huggingface_hub's order of precedence. */
-export function defaultHubCacheDir(env: Record<string, string | undefined>, home: string): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return path.join(env.HF_HOME, "hub");
-  const cacheHome = env.XDG_CACHE_HOME || path.join(home, ".cache");
-  return path.join(cacheHome, "huggingface", "hub");
-}
-
 /** A comma-separated environment value as a list; undefined when unset or empty. */
 function listOf(value: string | undefined): string[] | undefined {
   const items = value
@@ -142,10 +136,6 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     overridden: flags.overridden ?? Object.keys({ ...fromEnv, ...flags }),
   };
   return configSchema.parse(merged);
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**

@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
-import { systemClock, type Clock } from "./clock";
-import { checkExposure, isLoopbackHost, type Config } from "./config";
+import { systemClock, type Clock } from "../shared/clock";
+import { checkExposure, type Config } from "./config";
+import { isLoopbackHost } from "../shared/httpGuards";
 import os from "node:os";
 import {
   clearServerInfo,
@@ -15,7 +16,7 @@ import {
 import { lockDataDir } from "./dataDirLock";
 import { createHubClient, type HubClient } from "./hub/hubClient";
 import { createMetadataService } from "./hub/metadataService";
-import type { Logger } from "./logger";
+import type { Logger } from "../shared/logger";
 import { createModelService, type ModelService } from "./models/modelService";
 import { createHubCacheRepository } from "./registry/hubCacheRepository";
 import { createBalancer, type BalancerOptions } from "./balancer/balancer";

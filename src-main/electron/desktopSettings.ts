@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { app, safeStorage } from "electron";
 import { dataFiles } from "../core/dataDir";
-import type { Logger } from "../core/logger";
+import type { Logger } from "../shared/logger";
 import { createFileSecretStore, type SecretStore } from "../core/settings/secretStore";
 import type { LoginItem } from "../core/settings/settingsService";
 import { chooseHfTokenStore, createEncryptedFileSecretStore } from "./encryptedSecretStore";

@@ -5,7 +5,7 @@ import { app, clipboard, dialog, Menu, shell, utilityProcess } from "electron";
 import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
 import { dataFiles, ensureDataDir } from "../core/dataDir";
-import { createLogger, openLogFile, type LogFile, type Logger } from "../core/logger";
+import { createLogger, openLogFile, type LogFile, type Logger } from "../shared/logger";
 import { appMenuTemplate } from "./appMenu";
 import { electronProfileDir, iconsDir, loadDesktopConfig, trayIconFile } from "./desktopConfig";
 import { createDesktopHfTokenStore, createDesktopLoginItem } from "./desktopSettings";

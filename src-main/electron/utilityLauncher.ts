@@ -2,7 +2,7 @@ import type { ForkOptions, UtilityProcess } from "electron";
 import { workerEnvName } from "../contract";
 import { createLineSplitter } from "../core/lines";
 import type { WorkerExit, WorkerLauncher } from "../core/supervisor/workerLauncher";
-import type { WorkerMessage } from "../core/supervisor/workerMessages";
+import type { WorkerMessage } from "../contract/workerMessages";
 
 /** The part of Electron's `utilityProcess.fork` the launcher uses; tests pass a stand-in. */
 export type UtilityFork = (

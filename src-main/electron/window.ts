@@ -1,6 +1,6 @@
 import { app, BrowserWindow, session, shell } from "electron";
-import { adminCookieName } from "../core/server/guards";
-import type { Logger } from "../core/logger";
+import { adminCookieName } from "../shared/httpGuards";
+import type { Logger } from "../shared/logger";
 import { allowPermission, navigationDecision, windowOpenDecision, windowOptions } from "./windowOptions";
 
 export interface DashboardWindowOptions {

@@ -1,5 +1,5 @@
 import type { Manifest } from "../contract";
-import { incompleteSplitReason, isProjector } from "../core/hub/classifyArtifacts";
+import { incompleteSplitReason, isProjector } from "../shared/classifyArtifacts";
 
 type ManifestArtifact = Manifest["artifacts"][number];
 

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import type { Logger } from "../core/logger";
+import type { Logger } from "../shared/logger";
 import { partialFiles, repoCacheDir } from "./download";
 
 const entrySchema = z.object({

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { InUse } from "../core/supervisor/workerMessages";
+import type { InUse } from "../contract/workerMessages";
 
 export interface InUseFile {
   /** A request for (or a load of) `model` starts; call the answer when it ends. */

@@ -4,14 +4,15 @@
  * reports by heartbeat, and serves inference for the models it has ready.
  */
 import path from "node:path";
-import { createLogger, type Logger } from "../core/logger";
+import { createLogger, type Logger } from "../shared/logger";
 import {
-  inUseFileOf,
+  probeBackendsFrom,
+  probeDevicesFlag,
   workerMessageSchema,
   type WorkerMessage,
   type WorkerReport,
-} from "../core/supervisor/workerMessages";
-import { probeBackendsFrom, probeDevicesFlag } from "../core/supervisor/detectDevices";
+} from "../contract/workerMessages";
+import { inUseFileOf } from "../shared/stateFiles";
 import { createControlPlaneClient } from "./controlPlaneClient";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";

@@ -1,7 +1,7 @@
 import type { LlamaCppBuild, LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
 import fs from "node:fs";
 import { AppError } from "../shared/errors";
-import type { Logger } from "../core/logger";
+import type { Logger } from "../shared/logger";
 import { checkGgufHeader } from "./checkGguf";
 import { chooseArtifact } from "./chooseArtifact";
 import { ControlPlaneError, type ControlPlaneClient } from "./controlPlaneClient";

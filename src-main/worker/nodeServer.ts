@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import type { Logger } from "../core/logger";
-import { checkHost, credentialOf } from "../core/server/guards";
-import { handleError } from "../core/server/errorHandler";
+import type { Logger } from "../shared/logger";
+import { checkHost, credentialOf } from "../shared/httpGuards";
+import { handleError } from "../shared/httpErrors";
 import { AppError } from "../shared/errors";
 import { modelRetryRequestSchema, type NodeRetryResponse } from "../contract";
 

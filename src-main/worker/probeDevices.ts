@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { backendNames, type BackendLeftOut } from "../contract";
-import { gpuBackendOrder, type DetectedDevices, type GpuBackend } from "../core/supervisor/workerMessages";
+import { gpuBackendOrder, type DetectedDevices, type GpuBackend } from "../contract/workerMessages";
 import { selfTestBackend } from "./backendSelfTest";
 
 /** What the probe finds: the devices of the backend workers will use, and the backends left out. */

@@ -8,7 +8,7 @@ import {
   fromWorkerEnv,
   type WorkerLaunch,
 } from "../contract";
-import { defaultHubCacheDir } from "../core/config";
+import { defaultHubCacheDir } from "../shared/hubCacheDir";
 
 /**
  * A worker's configuration, read once from the environment its supervisor (or `llmlb node`) gives it:

@@ -10,7 +10,7 @@ import {
   modelListSchema,
   nodeListSchema,
 } from "../../src-main/contract";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { chatAnswer } from "../helpers/fakeNode";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCore, type TestServer } from "../helpers/startCore";

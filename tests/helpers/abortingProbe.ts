@@ -8,8 +8,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { probeBackendsFrom } from "../../src-main/core/supervisor/detectDevices";
-import type { WorkerReport } from "../../src-main/core/supervisor/workerMessages";
+import { probeBackendsFrom, type WorkerReport } from "../../src-main/contract/workerMessages";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 
 process.env.GGML_NO_BACKTRACE = "1";

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { request as undiciRequest } from "undici";
 import { resolveConfig, type ConfigInput } from "../../src-main/core/config";
 import { createCore, type Core, type CoreOptions } from "../../src-main/core/createCore";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { makeTempDir } from "./tempDir";
 
 export interface TestResponse<T = unknown> {

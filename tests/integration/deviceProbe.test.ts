@@ -4,7 +4,7 @@ import path from "node:path";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeListSchema } from "../../src-main/contract";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { detectDevices } from "../../src-main/core/supervisor/detectDevices";
 import { createNodeWorkerLauncher } from "../../src-main/core/supervisor/workerLauncher";
 import { selfTestBackend } from "../../src-main/worker/backendSelfTest";

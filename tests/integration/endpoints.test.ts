@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { endpointListSchema, nodeListSchema, openAiModelListSchema } from "../../src-main/contract";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import {

@@ -11,7 +11,7 @@ import {
   completionSchema,
   embeddingResponseSchema,
 } from "../../src-main/contract";
-import { handleError } from "../../src-main/core/server/errorHandler";
+import { handleError } from "../../src-main/shared/httpErrors";
 import { chatJobFrom } from "../../src-main/worker/inference/requestMapping";
 import {
   createInferenceEngine,

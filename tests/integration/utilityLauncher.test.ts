@@ -1,8 +1,8 @@
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { detectDevices } from "../../src-main/core/supervisor/detectDevices";
-import { detectedDevicesSchema } from "../../src-main/core/supervisor/workerMessages";
+import { detectedDevicesSchema } from "../../src-main/contract/workerMessages";
 import { createUtilityWorkerLauncher } from "../../src-main/electron/utilityLauncher";
 import { createUtilityProcessStandIn } from "../helpers/fakeElectron/utilityProcess.mjs";
 import { commandLine, isAlive } from "../helpers/processes";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "../../src-main/contract";
-import { toArtifact } from "../../src-main/core/hub/classifyArtifacts";
+import { toArtifact } from "../../src-main/shared/classifyArtifacts";
 import { chooseArtifact, memoryNeeded } from "../../src-main/worker/chooseArtifact";
 
 const gb = 1e9;

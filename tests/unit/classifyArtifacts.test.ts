@@ -7,7 +7,7 @@ import {
   splitOf,
   toArtifact,
   withSplitSiblings,
-} from "../../src-main/core/hub/classifyArtifacts";
+} from "../../src-main/shared/classifyArtifacts";
 
 describe("quantizationOf", () => {
   it.each([

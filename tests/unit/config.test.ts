@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultDataDir, defaultHubCacheDir, resolveConfig } from "../../src-main/core/config";
+import { defaultDataDir, resolveConfig } from "../../src-main/core/config";
+import { defaultHubCacheDir } from "../../src-main/shared/hubCacheDir";
 
 describe("resolveConfig", () => {
   const home = "/home/ada";

@@ -4,7 +4,7 @@ import { normalizeEndpointUrl, routeBaseOf } from "../../src-main/core/endpoints
 import { createHealthChecker } from "../../src-main/core/endpoints/healthChecker";
 import type { ProbeOptions } from "../../src-main/core/endpoints/probeEndpoint";
 import { AppError, toHttpError } from "../../src-main/shared/errors";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { createEndpointRepository } from "../../src-main/core/registry/endpointRepository";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 import { createRegistryVersion } from "../../src-main/core/registry/registryVersion";

@@ -41,6 +41,20 @@ describe("dependency direction", () => {
     }
   });
 
+  it("worker and core never import each other: a worker runs as its own process, on another machine with `node --join`", () => {
+    const resolved = (file: string, spec: string) => path.normalize(path.join(path.dirname(file), spec));
+    for (const [from, never] of [
+      ["src-main/worker", "src-main/core"],
+      ["src-main/core", "src-main/worker"],
+    ] as const) {
+      for (const file of sources(from)) {
+        for (const spec of importsOf(file).filter((spec) => spec.startsWith("."))) {
+          expect(resolved(file, spec).startsWith(never + path.sep), `${file}: ${spec}`).toBe(false);
+        }
+      }
+    }
+  });
+
   it("the renderer imports only types from src-main's contract, and values only from units, modelFiles and headers", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");

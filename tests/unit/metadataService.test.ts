@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../../src-main/shared/errors";
 import type { HubClient, RepoMetadata } from "../../src-main/core/hub/hubClient";
 import { createMetadataService } from "../../src-main/core/hub/metadataService";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { createHubCacheRepository } from "../../src-main/core/registry/hubCacheRepository";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { createModelRepository, type NewModel } from "../../src-main/core/registry/modelRepository";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 import { createRegistryVersion } from "../../src-main/core/registry/registryVersion";

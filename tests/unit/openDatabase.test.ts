@@ -1,7 +1,7 @@
 import path from "node:path";
 import { expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { migrations } from "../../src-main/core/registry/migrations";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 import { makeTempDir } from "../helpers/tempDir";

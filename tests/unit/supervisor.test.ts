@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createCrashLedger, lastWords } from "../../src-main/core/supervisor/crashLedger";
-import { createLogger } from "../../src-main/core/logger";
+import { createLogger } from "../../src-main/shared/logger";
 import { createSupervisor } from "../../src-main/core/supervisor/supervisor";
 import type {
   LaunchOptions,
@@ -10,7 +10,8 @@ import type {
   WorkerLauncher,
 } from "../../src-main/core/supervisor/workerLauncher";
 import { crashedModelsSchema, workerEnvName } from "../../src-main/contract";
-import { inUseFileOf, type WorkerMessage } from "../../src-main/core/supervisor/workerMessages";
+import type { WorkerMessage } from "../../src-main/contract/workerMessages";
+import { inUseFileOf } from "../../src-main/shared/stateFiles";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 

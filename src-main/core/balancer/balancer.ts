@@ -1,11 +1,11 @@
 import crypto from "node:crypto";
 import { Agent } from "undici";
 import { viaHeader } from "../../contract";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError, isAppError, toHttpError } from "../../shared/errors";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import type { BalancerMetrics } from "../metrics";
-import { toAppError } from "../server/errorHandler";
+import { toAppError } from "../../shared/httpErrors";
 import type { ModelService } from "../models/modelService";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";

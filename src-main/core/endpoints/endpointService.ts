@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import type { Endpoint, EndpointCreateRequest, EndpointList, NodeInfo } from "../../contract";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import type { ExternalModels, ExternalServer } from "../models/modelService";
 import type { NodeRoute } from "../nodes/nodeService";
 import {

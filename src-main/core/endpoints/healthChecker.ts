@@ -1,4 +1,4 @@
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 
 export interface HealthCheckerOptions {
   /** Time between the end of one check and the start of the next. */

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { BuildGpu, GpuBuildStatus } from "../../contract";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import { createLineSplitter } from "../lines";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import { buildCommand, missingForBuild, type BuildCommand } from "./buildCommand";
 
 /** Lines of output kept: enough to follow the build, and to see why it failed. */

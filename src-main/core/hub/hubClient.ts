@@ -1,8 +1,8 @@
 import { listFiles, modelInfo } from "@huggingface/hub";
 import { AppError } from "../../shared/errors";
-import type { HubFile } from "./classifyArtifacts";
+import type { HubFile } from "../../shared/classifyArtifacts";
 import { resolveUrl } from "./hubUrls";
-import { isCommitSha, isSha256, unsafePathReason } from "./names";
+import { isCommitSha, isSha256, unsafePathReason } from "../../shared/hfNames";
 
 /** A repo as the hub described it at one commit, after every value was checked. */
 export interface RepoMetadata {

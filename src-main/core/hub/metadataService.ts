@@ -1,6 +1,6 @@
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import type { HubCacheRepository } from "../registry/hubCacheRepository";
 import type { HubClient, RepoMetadata } from "./hubClient";
 

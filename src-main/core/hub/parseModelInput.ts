@@ -1,5 +1,5 @@
 import { AppError } from "../../shared/errors";
-import { isValidRepoId, unsafePathReason, unsafeRevisionReason } from "./names";
+import { isValidRepoId, unsafePathReason, unsafeRevisionReason } from "../../shared/hfNames";
 
 /** What a user asked to register, before the hub has been asked anything. */
 export interface ModelReference {

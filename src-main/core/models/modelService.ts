@@ -12,14 +12,14 @@ import {
   type RegisterRequest,
   type RegisterResponse,
 } from "../../contract";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
-import { toArtifact } from "../hub/classifyArtifacts";
+import { toArtifact } from "../../shared/classifyArtifacts";
 import type { HubClient } from "../hub/hubClient";
 import type { MetadataService } from "../hub/metadataService";
 import { resolveUrl } from "../hub/hubUrls";
 import { parseModelInput, parseModelParts } from "../hub/parseModelInput";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import { duplicateModel, type ModelRepository } from "../registry/modelRepository";
 import { selectArtifacts, tooLargeWarning } from "./selectArtifacts";
 

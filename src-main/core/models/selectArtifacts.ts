@@ -1,6 +1,6 @@
 import type { Artifact } from "../../contract";
 import { AppError } from "../../shared/errors";
-import { incompleteSplitReason, isProjector, withSplitSiblings } from "../hub/classifyArtifacts";
+import { incompleteSplitReason, isProjector, withSplitSiblings } from "../../shared/classifyArtifacts";
 import type { ModelReference } from "../hub/parseModelInput";
 
 /** What a registration stands for: one file (or split set) of the repo, or the whole repo. */

@@ -9,9 +9,9 @@ import type {
   NodeRegisterResponse,
 } from "../../contract";
 import { nodeRetryResponseSchema } from "../../contract";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import type { NodeRepository } from "../registry/nodeRepository";
 import type { RegistryVersion } from "../registry/registryVersion";
 

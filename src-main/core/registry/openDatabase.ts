@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import { migrations } from "./migrations";
 
 export type Db = Database.Database;

@@ -10,7 +10,7 @@ import { AppError } from "../../shared/errors";
 import { parseBody } from "../../shared/parseBody";
 import type { Balancer } from "../balancer/balancer";
 import { inferenceBodyLimit, inferenceRequestOf, replySink } from "../balancer/routes";
-import type { Clock } from "../clock";
+import type { Clock } from "../../shared/clock";
 import type { ResponseRepository, StoredInputItem, StoredResponse } from "../registry/responseRepository";
 import { chatRequestOf, inputItemsOf, outputAsInput } from "./chatOfResponse";
 import { responseBase } from "./responseOfChat";

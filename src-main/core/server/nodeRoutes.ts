@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { heartbeatRequestSchema, nodeRegisterRequestSchema } from "../../contract";
 import { AppError } from "../../shared/errors";
-import { credentialOf } from "./guards";
+import { credentialOf } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
 
 /** The node protocol: plain HTTP, so a node on another machine speaks it unchanged. */

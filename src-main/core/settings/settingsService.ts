@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Settings, SettingsUpdate } from "../../contract";
 import type { Config } from "../config";
 import { AppError } from "../../shared/errors";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import type { SecretStore } from "./secretStore";
 import { configFilePath, readConfigFile } from "../configFile";
 

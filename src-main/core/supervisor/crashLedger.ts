@@ -1,5 +1,5 @@
 import { formatDuration } from "../../contract/units";
-import type { CrashedModel } from "./workerMessages";
+import type { CrashedModel } from "../../contract/workerMessages";
 
 export interface CrashLedgerOptions {
   /** Deaths of one worker with one model, within the window, that bar the model there. Default: 2. */

@@ -1,25 +1,17 @@
 import { backendNames, type BackendLeftOut } from "../../contract";
 import type { Config } from "../config";
-import type { Logger } from "../logger";
+import type { Logger } from "../../shared/logger";
 import { lastWords } from "./crashLedger";
 import { describeExit, type WorkerLauncher } from "./workerLauncher";
-import { gpuBackendSchema, workerReportSchema, type GpuBackend, type WorkerReport } from "./workerMessages";
+import {
+  probeBackendsVariable,
+  probeDevicesFlag,
+  gpuBackendSchema,
+  workerReportSchema,
+  type GpuBackend,
+  type WorkerReport,
+} from "../../contract/workerMessages";
 import { noDevices, type DetectedDevices } from "./workerPlan";
-
-export const probeDevicesFlag = "--probe-devices";
-
-/** The backends a probe tries (comma-separated, in order); absent: those it sees signs of. */
-const probeBackendsVariable = "LLMLB_PROBE_BACKENDS";
-
-/** The backends a probe was told to try, from its environment; undefined: its own choice. */
-export function probeBackendsFrom(env: NodeJS.ProcessEnv): GpuBackend[] | undefined {
-  const value = env[probeBackendsVariable];
-  if (value === undefined) return undefined;
-  return value
-    .split(",")
-    .filter((name) => name !== "")
-    .map((name) => gpuBackendSchema.parse(name));
-}
 
 /** What the device probe found; without an answer, no devices (CPU only) and why. */
 export interface DeviceDetection {

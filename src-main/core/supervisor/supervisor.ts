@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import { toWorkerEnv, workerEnvName } from "../../contract";
-import type { Clock } from "../clock";
-import type { Logger } from "../logger";
+import type { Clock } from "../../shared/clock";
+import type { Logger } from "../../shared/logger";
 import { createCrashLedger, lastWords, type CrashLedger } from "./crashLedger";
 import { describeExit, type WorkerExit, type WorkerLauncher, type WorkerProcess } from "./workerLauncher";
-import { inUseFileOf, inUseSchema, suspectsOf, workerReportSchema } from "./workerMessages";
+import { inUseSchema, suspectsOf, workerReportSchema } from "../../contract/workerMessages";
+import { inUseFileOf } from "../../shared/stateFiles";
 import type { WorkerSpec } from "./workerPlan";
 
 /**

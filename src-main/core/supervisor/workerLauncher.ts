@@ -1,6 +1,6 @@
 import { fork } from "node:child_process";
 import { createLineSplitter } from "../lines";
-import type { WorkerMessage } from "./workerMessages";
+import type { WorkerMessage } from "../../contract/workerMessages";
 
 export interface WorkerExit {
   code: number | null;

@@ -1,6 +1,6 @@
 import type { Backend } from "../../contract";
 import type { Config } from "../config";
-import type { DetectedDevices } from "./workerMessages";
+import type { DetectedDevices } from "../../contract/workerMessages";
 
 export type { DetectedDevices };
 

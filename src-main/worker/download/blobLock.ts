@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 
 const HEARTBEAT_MS = 15_000;
 const STALE_WITHOUT_HEARTBEAT_MS = 120_000;

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs/promises";
 import type { Dispatcher } from "undici";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 import type { CachePaths } from "./cachePaths";
 import { DownloadError } from "./errors";
 import { RangeIgnoredError } from "./failures";

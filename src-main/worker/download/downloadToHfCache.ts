@@ -6,7 +6,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { Agent } from "undici";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 import { acquireBlobLock } from "./blobLock";
 import { completeCopy } from "./cacheLookup";
 import type { CachePaths } from "./cachePaths";

@@ -5,7 +5,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Dispatcher } from "undici";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 import { backoffDelayMs } from "./backoff";
 import { DownloadError } from "./errors";
 import { RangeIgnoredError, TransientError, sizeMismatch, statusFailure, transientReason } from "./failures";

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 import { snapshotLinkTarget, type CachePaths } from "./cachePaths";
 
 /** What a file system says when it will not make a symlink. */

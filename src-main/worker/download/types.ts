@@ -1,5 +1,5 @@
 /** The public shapes of the downloader (see index.ts). */
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 
 export interface DownloadRequest {
   /** "org/name", already validated. */

@@ -8,7 +8,7 @@ import {
   isValidRepoId,
   unsafePathReason,
   unsafeRevisionReason,
-} from "../../core/hub/names";
+} from "../../shared/hfNames";
 import { cachePaths, isInside, repoCacheDir, type CachePaths } from "./cachePaths";
 import { DownloadError } from "./errors";
 import type { DownloadRequest } from "./types";

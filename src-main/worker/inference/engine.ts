@@ -2,7 +2,7 @@ import os from "node:os";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import type { Backend, LlamaCppBuild } from "../../contract";
 import { AppError, isAppError } from "../../shared/errors";
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 import { runEmbeddings } from "./embeddings";
 import { runRerank } from "./ranking";
 import { runChat, runCompletion } from "./generation";

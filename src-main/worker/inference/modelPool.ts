@@ -1,4 +1,4 @@
-import type { Logger } from "../../core/logger";
+import type { Logger } from "../../shared/logger";
 
 /**
  * The models a node keeps loaded: loaded on first use, shared by concurrent uses, unloaded after an idle

@@ -9,7 +9,7 @@ import {
   truncatedMessagesHeader,
 } from "../../contract";
 import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
-import { toAppError } from "../../core/server/errorHandler";
+import { toAppError } from "../../shared/httpErrors";
 import type { InferenceEngine } from "./engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
 import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";

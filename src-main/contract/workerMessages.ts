@@ -1,6 +1,5 @@
-import path from "node:path";
 import { z } from "zod";
-import { backendLeftOutSchema } from "../../contract";
+import { backendLeftOutSchema } from "./nodes";
 
 /**
  * What the supervisor tells a running worker over the channel to its parent (a child process's IPC,
@@ -55,12 +54,11 @@ export const workerReportSchema = z.discriminatedUnion("type", [
 export type WorkerReport = z.infer<typeof workerReportSchema>;
 
 /**
- * The models a worker is loading or running requests for, written down at each change: should the
+ * The models a worker is loading or running requests for, written down at each change (to
+ * `inUseFileOf`, in shared/stateFiles.ts): should the
  * process die, its supervisor reads which models it died with. A file, not a message, so that it is
  * on disk before the native code that may abort the process runs.
  */
-export const inUseFileOf = (stateDir: string, nodeName: string) =>
-  path.join(stateDir, nodeName, "in-use.json");
 export const inUseSchema = z.object({
   /** Models with a request (or a load) running now. */
   in_use: z.array(z.string()),
@@ -80,4 +78,20 @@ export function suspectsOf({ in_use, served }: InUse): string[] {
 }
 
 /** Models that crashed a worker again and again, handed to its next process (`WorkerLaunch.crashedModels`). */
-export type { CrashedModel } from "../../contract";
+export type { CrashedModel } from "./workerLaunch";
+
+/** The flag that makes a worker process the device probe. */
+export const probeDevicesFlag = "--probe-devices";
+
+/** The backends a probe tries (comma-separated, in order); absent: those it sees signs of. */
+export const probeBackendsVariable = "LLMLB_PROBE_BACKENDS";
+
+/** The backends a probe was told to try, from its environment; undefined: its own choice. */
+export function probeBackendsFrom(env: Record<string, string | undefined>): GpuBackend[] | undefined {
+  const value = env[probeBackendsVariable];
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .filter((name) => name !== "")
+    .map((name) => gpuBackendSchema.parse(name));
+}

@@ -1,8 +1,12 @@
 import crypto from "node:crypto";
 import net from "node:net";
 import type { FastifyRequest } from "fastify";
-import { AppError } from "../../shared/errors";
-import { isLoopbackHost } from "../config";
+import { AppError } from "./errors";
+
+/** Whether a host name or address is this machine's loopback. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 /** The host name of a Host header: `localhost:8080` → localhost, `[::1]:8080` → ::1. */
 export function hostNameOf(hostHeader: string | undefined): string | undefined {

@@ -1,4 +1,4 @@
-import type { Artifact, ArtifactFormat } from "../../contract";
+import type { Artifact, ArtifactFormat } from "../contract";
 
 export function formatOf(filename: string): ArtifactFormat {
   const lower = filename.toLowerCase();

@@ -1,12 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
-import {
-  anthropicErrorOf,
-  AppError,
-  isAnthropicPath,
-  toHttpError,
-  type ErrorCode,
-} from "../../shared/errors";
+import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError, type ErrorCode } from "./errors";
 
 function describeZodError(error: ZodError): { message: string; param?: string } {
   const issue = error.issues[0];
