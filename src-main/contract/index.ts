@@ -13,3 +13,4 @@ export * from "./headers";
 export * from "./openaiResponses";
 export * from "./rerank";
 export * from "./workerMessages";
+export * from "./nodeProtocol";

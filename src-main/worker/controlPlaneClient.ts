@@ -1,15 +1,16 @@
 import {
   errorBodySchema,
-  heartbeatResponseSchema,
-  manifestSchema,
-  modelListSchema,
-  nodeRegisterResponseSchema,
+  nodeProtocol,
+  nodeRoutePath,
   type HeartbeatRequest,
   type HeartbeatResponse,
   type Manifest,
   type Model,
   type NodeRegisterRequest,
   type NodeRegisterResponse,
+  type NodeRoute,
+  type NodeRouteAnswer,
+  type NodeRouteRequest,
 } from "../contract";
 
 /** A refusal by the control plane, with its status (404 on a heartbeat means: register again). */
@@ -30,18 +31,31 @@ export interface ControlPlaneClient {
   manifest(modelId: string): Promise<Manifest>;
 }
 
-/** The node protocol over HTTP: the join token to register, then the node's own token. */
+interface CallOptions<R extends NodeRoute> {
+  params?: Record<string, string>;
+  query?: Record<string, string | number>;
+  body?: NodeRouteRequest<R>;
+}
+
+/** The node protocol over HTTP (`nodeProtocol`): the join token to register, then the node's own token. */
 export function createControlPlaneClient(baseUrl: string, joinToken: string): ControlPlaneClient {
   let nodeToken: string | undefined;
 
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(baseUrl + path, {
-      method,
+  async function call<R extends NodeRoute>(
+    route: R,
+    token: string,
+    options: CallOptions<R> = {},
+  ): Promise<NodeRouteAnswer<R>> {
+    const query = options.query
+      ? `?${new URLSearchParams(Object.entries(options.query).map(([name, value]) => [name, String(value)]))}`
+      : "";
+    const response = await fetch(baseUrl + nodeRoutePath(route, options.params) + query, {
+      method: route.method,
       headers: {
         authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
       },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
       signal: AbortSignal.timeout(10_000),
     });
     const json = (await response.json().catch(() => undefined)) as unknown;
@@ -52,7 +66,7 @@ export function createControlPlaneClient(baseUrl: string, joinToken: string): Co
         parsed.success ? parsed.data.error.message : `HTTP ${response.status}`,
       );
     }
-    return json;
+    return route.response?.parse(json) as NodeRouteAnswer<R>;
   }
 
   const asNode = () => {
@@ -62,31 +76,20 @@ export function createControlPlaneClient(baseUrl: string, joinToken: string): Co
 
   return {
     async register(request) {
-      const answer = nodeRegisterResponseSchema.parse(
-        await call("POST", "/v0/nodes/register", joinToken, request),
-      );
+      const answer = await call(nodeProtocol.register, joinToken, { body: request });
       nodeToken = answer.node_token;
       return answer;
     },
-    async heartbeat(nodeId, beat) {
-      return heartbeatResponseSchema.parse(
-        await call("POST", `/v0/nodes/${encodeURIComponent(nodeId)}/heartbeat`, asNode(), beat),
-      );
-    },
+    heartbeat: (nodeId, beat) =>
+      call(nodeProtocol.heartbeat, asNode(), { params: { id: nodeId }, body: beat }),
     async listModels() {
       const models: Model[] = [];
       for (let offset = 0; ; offset += 1000) {
-        const page = modelListSchema.parse(
-          await call("GET", `/v0/models?limit=1000&offset=${offset}`, asNode()),
-        );
+        const page = await call(nodeProtocol.listModels, asNode(), { query: { limit: 1000, offset } });
         models.push(...page.data);
         if (models.length >= page.total || page.data.length === 0) return models;
       }
     },
-    async manifest(modelId) {
-      return manifestSchema.parse(
-        await call("GET", `/v0/models/registry/${encodeURIComponent(modelId)}/manifest.json`, asNode()),
-      );
-    },
+    manifest: (modelId) => call(nodeProtocol.manifest, asNode(), { params: { id: modelId } }),
   };
 }

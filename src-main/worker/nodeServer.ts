@@ -3,7 +3,7 @@ import type { Logger } from "../shared/logger";
 import { checkHost, credentialOf } from "../shared/httpGuards";
 import { handleError } from "../shared/httpErrors";
 import { AppError } from "../shared/errors";
-import { modelRetryRequestSchema, type NodeRetryResponse } from "../contract";
+import { nodeProtocol } from "../contract";
 
 export interface NodeServerOptions {
   log: Logger;
@@ -18,7 +18,10 @@ export interface NodeServerOptions {
   allowedHosts?: string[];
 }
 
-/** The node's own HTTP server: the control plane tells it to sync here and sends it inference. */
+/**
+ * The node's own HTTP server, the node protocol's node side (`nodeProtocol`): the control plane
+ * checks its health, tells it to sync or retry a model, and sends it inference.
+ */
 export async function createNodeServer(options: NodeServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.log.child({ module: "node-http" }) as FastifyBaseLogger,
@@ -26,23 +29,32 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     // The balancer passes long prompts on (it accepts up to 64 MiB too).
     bodyLimit: 64 * 1024 * 1024,
   });
+  const { health, sync, retry } = nodeProtocol;
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request) => {
     checkHost(request, allowedHosts);
-    if (request.url === "/v0/health") return;
+    if (request.url === health.path) return;
     const token = options.nodeToken();
     if (!token || credentialOf(request) !== token)
       throw new AppError("auth.missing_token", "This node answers its control plane only.");
   });
   app.setErrorHandler(handleError);
-  app.get("/v0/health", async () => ({ status: "ok" }));
-  app.post("/v0/sync", async (_request, reply) => {
-    options.onSync();
-    return reply.status(204).send();
+  app.route({ method: health.method, url: health.path, handler: async () => ({ status: "ok" }) });
+  app.route({
+    method: sync.method,
+    url: sync.path,
+    handler: async (_request, reply) => {
+      options.onSync();
+      return reply.status(204).send();
+    },
   });
-  app.post("/v0/retry", async (request): Promise<NodeRetryResponse> => {
-    const { model } = modelRetryRequestSchema.parse(request.body ?? {});
-    return { retried: options.onRetry?.(model) ?? false };
+  app.route({
+    method: retry.method,
+    url: retry.path,
+    handler: async (request) => {
+      const { model } = retry.request.parse(request.body ?? {});
+      return retry.response.parse({ retried: options.onRetry?.(model) ?? false });
+    },
   });
   options.registerRoutes?.(app);
   return app;

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { nodeProtocol } from "../../contract";
 import type { NodeRoute } from "../nodes/nodeService";
 
 export interface HealthProbeOptions {
@@ -39,7 +40,7 @@ export function createHealthProbe(options: HealthProbeOptions): HealthProbe {
     try {
       const answer = await options.agent.request({
         origin: base.origin,
-        path: `${prefix}${route.kind === "endpoint" ? "/v1/models" : "/v0/health"}`,
+        path: `${prefix}${route.kind === "endpoint" ? "/v1/models" : nodeProtocol.health.path}`,
         method: "GET",
         headers: route.token ? { authorization: `Bearer ${route.token}` } : {},
         signal: AbortSignal.timeout(timeoutMs),

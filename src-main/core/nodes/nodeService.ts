@@ -8,7 +8,7 @@ import type {
   NodeRegisterRequest,
   NodeRegisterResponse,
 } from "../../contract";
-import { nodeRetryResponseSchema } from "../../contract";
+import { nodeProtocol, type NodeRoute as NodeProtocolRoute, type NodeRouteRequest } from "../../contract";
 import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
@@ -111,10 +111,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
   /** Online nodes this control plane can call (it holds their token). */
   const onlineWorkers = () => nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
-  /** A POST to a node's own server (the node protocol's push side), with its token. */
-  const callNode = (node: { id: string; url: string }, path: string, body: unknown, timeoutMs: number) =>
-    fetch(`${node.url}${path}`, {
-      method: "POST",
+  /** A call to a node's own server (the node protocol's push side), with its token. */
+  const callNode = <R extends NodeProtocolRoute>(
+    node: { id: string; url: string },
+    route: R,
+    body: NodeRouteRequest<R>,
+    timeoutMs: number,
+  ) =>
+    fetch(`${node.url}${route.path}`, {
+      method: route.method,
       headers: {
         authorization: `Bearer ${tokens.get(node.id)!}`,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
@@ -192,7 +197,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     },
     notifySync() {
       for (const node of onlineWorkers()) {
-        callNode(node, "/v0/sync", undefined, 2000)
+        callNode(node, nodeProtocol.sync, undefined, 2000)
           .then((response) => response.body?.cancel())
           .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
       }
@@ -201,8 +206,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return Promise.all(
         onlineWorkers().map(async (node) => {
           try {
-            const response = await callNode(node, "/v0/retry", { model: modelId }, 5000);
-            const answer = nodeRetryResponseSchema.parse(await response.json());
+            const response = await callNode(node, nodeProtocol.retry, { model: modelId }, 5000);
+            const answer = nodeProtocol.retry.response.parse(await response.json());
             return { node_name: node.name, retried: answer.retried };
           } catch (error) {
             log.warn({ node: node.id, err: error }, "retry not delivered");

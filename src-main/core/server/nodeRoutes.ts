@@ -1,29 +1,34 @@
 import type { FastifyInstance } from "fastify";
-import { heartbeatRequestSchema, nodeRegisterRequestSchema } from "../../contract";
+import { nodeProtocol } from "../../contract";
 import { AppError } from "../../shared/errors";
 import { credentialOf } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
 
-/** The node protocol: plain HTTP, so a node on another machine speaks it unchanged. */
+/** The node protocol's control-plane side (`nodeProtocol`): plain HTTP, so a node on another machine speaks it unchanged. */
 export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { nodes } = options;
+  const { register, heartbeat } = nodeProtocol;
 
-  app.post("/v0/nodes/register", { config: { access: "join" } }, async (request, reply) => {
-    const body = nodeRegisterRequestSchema.parse(request.body ?? {});
-    return reply.status(201).send(nodes.register(body));
+  app.route({
+    method: register.method,
+    url: register.path,
+    config: { access: register.access },
+    handler: async (request, reply) =>
+      reply.status(201).send(nodes.register(register.request.parse(request.body ?? {}))),
   });
 
-  app.post<{ Params: { id: string } }>(
-    "/v0/nodes/:id/heartbeat",
-    { config: { access: "node" } },
-    async (request) => {
+  app.route<{ Params: { id: string } }>({
+    method: heartbeat.method,
+    url: heartbeat.path,
+    config: { access: heartbeat.access },
+    handler: async (request) => {
       const token = credentialOf(request)!;
       if (nodes.nodeForToken(token) !== request.params.id) {
         throw new AppError("auth.invalid_token", "This node token belongs to another node.");
       }
-      return nodes.heartbeat(request.params.id, token, heartbeatRequestSchema.parse(request.body ?? {}));
+      return nodes.heartbeat(request.params.id, token, heartbeat.request.parse(request.body ?? {}));
     },
-  );
+  });
 
   app.get("/v0/nodes", async () => nodes.list());
 }

@@ -5,6 +5,7 @@ import {
   modelListQuerySchema,
   modelRetryRequestSchema,
   modelSettingsPatchSchema,
+  nodeProtocol,
   registerRequestSchema,
   type Health,
   type ModelRetryResponse,
@@ -36,12 +37,16 @@ const manifestSuffix = "/manifest.json";
 export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { models, nodes } = options;
 
-  app.get("/v0/health", { config: { access: "public" } }, async (): Promise<Health> => ({
-    status: "ok",
-    version: options.version,
-    uptime_seconds: options.uptimeSeconds(),
-    models: models.count(),
-  }));
+  app.get(
+    nodeProtocol.health.path,
+    { config: { access: nodeProtocol.health.access } },
+    async (): Promise<Health> => ({
+      status: "ok",
+      version: options.version,
+      uptime_seconds: options.uptimeSeconds(),
+      models: models.count(),
+    }),
+  );
 
   app.post("/v0/models/register", async (request, reply) => {
     const body = registerRequestSchema.parse(request.body ?? {});
@@ -55,9 +60,9 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     return { model: id, nodes: await nodes.retry(id) };
   });
 
-  // Nodes read the model list and manifests to sync.
-  const nodeReadable = { config: { access: "admin-or-node" } };
-  app.get("/v0/models", nodeReadable, async (request) =>
+  // Nodes read the model list and manifests to sync (`nodeProtocol.listModels`, `.manifest`).
+  const nodeReadable = { config: { access: nodeProtocol.listModels.access } };
+  app.get(nodeProtocol.listModels.path, nodeReadable, async (request) =>
     models.list(modelListQuerySchema.parse(request.query)),
   );
   app.get("/v0/models/registry/*", nodeReadable, async (request) => {
