@@ -97,26 +97,46 @@ export const toolSchema = z.object({
 });
 export type Tool = z.infer<typeof toolSchema>;
 
+/**
+ * Chat's function tools, from the flat form the Responses and Messages APIs give them in; none when
+ * there are none.
+ */
+export function chatFunctionTools(
+  tools: readonly {
+    name: string;
+    description?: string | null;
+    parameters?: Record<string, unknown> | null;
+  }[] = [],
+): { tools?: Tool[] } {
+  if (tools.length === 0) return {};
+  return {
+    tools: tools.map(({ name, description, parameters }) => ({
+      type: "function",
+      function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
+    })),
+  };
+}
+
 export const toolChoiceSchema = z.union([
   z.enum(["none", "auto", "required"]),
   z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
 ]);
 export type ToolChoice = z.infer<typeof toolChoiceSchema>;
 
+/** A JSON schema answers must fit: nested in chat's `response_format`, flat in the Responses API's `text.format`. */
+export const jsonSchemaFormatFields = {
+  name: z.string().nullish(),
+  description: z.string().nullish(),
+  schema: z.record(z.string(), z.unknown()),
+  strict: z.boolean().nullish(),
+};
+
 export const responseFormatSchema = z.discriminatedUnion(
   "type",
   [
     z.object({ type: z.literal("text") }),
     z.object({ type: z.literal("json_object") }),
-    z.object({
-      type: z.literal("json_schema"),
-      json_schema: z.object({
-        name: z.string().nullish(),
-        description: z.string().nullish(),
-        schema: z.record(z.string(), z.unknown()),
-        strict: z.boolean().nullish(),
-      }),
-    }),
+    z.object({ type: z.literal("json_schema"), json_schema: z.object(jsonSchemaFormatFields) }),
   ],
   { error: "type must be one of text, json_object, json_schema" },
 );

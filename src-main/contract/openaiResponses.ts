@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonSchemaFormatFields } from "./openai";
 
 /*
  * OpenAI's Responses API (`POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
@@ -105,13 +106,7 @@ export const responseTextFormatSchema = z.discriminatedUnion(
   [
     z.object({ type: z.literal("text") }),
     z.object({ type: z.literal("json_object") }),
-    z.object({
-      type: z.literal("json_schema"),
-      name: z.string().min(1),
-      description: z.string().nullish(),
-      schema: z.record(z.string(), z.unknown()),
-      strict: z.boolean().nullish(),
-    }),
+    z.object({ type: z.literal("json_schema"), ...jsonSchemaFormatFields, name: z.string().min(1) }),
   ],
   { error: "type must be one of text, json_object, json_schema" },
 );

@@ -6,6 +6,8 @@ import { makeTempDir } from "./tempDir";
 
 /** The tiny llama model the serve tests register: real node-llama-cpp inference, trained on 512 tokens. */
 export const tinyModel = "acme/tiny-llama-GGUF";
+/** The tiny model with a context that holds a prompt with tools (4,096 tokens). */
+export const toolModel = "acme/tiny-tools-GGUF";
 
 export interface TinyModelServe {
   hub: FakeHub;
@@ -29,10 +31,19 @@ export async function serveTinyModel(options: {
   ownGroup?: boolean;
   /** More `llmlb serve` options (`--api-key K`). */
   args?: string[];
+  /** Also registers `toolModel`, for tests of tools. */
+  withToolModel?: boolean;
 }): Promise<TinyModelServe> {
+  const toolRepo: FakeRepo = {
+    id: toolModel,
+    files: [
+      { path: "tools-Q4_K_M.gguf", content: generateTinyGguf({ seed: 3, shape: { contextLength: 4096 } }) },
+    ],
+  };
   const hub = await startFakeHub({
     repos: [
       { id: tinyModel, files: [{ path: "tiny-llama-Q4_K_M.gguf", content: generateTinyGguf({ seed: 1 }) }] },
+      ...(options.withToolModel ? [toolRepo] : []),
       ...(options.repos ?? []),
     ],
   });
@@ -52,6 +63,7 @@ export async function serveTinyModel(options: {
       { ownGroup: options.ownGroup ?? false },
     );
     await registerAndWaitReady(serve.url, dataDir, tinyModel, options.workers);
+    if (options.withToolModel) await registerAndWaitReady(serve.url, dataDir, toolModel, options.workers);
   } catch (error) {
     await close();
     throw error;

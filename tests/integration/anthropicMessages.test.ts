@@ -1,35 +1,16 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anthropicErrorBodySchema, anthropicMessageSchema } from "../../src-main/contract";
-import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { registerAndWaitReady } from "../helpers/cliProcess";
-import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+import { serveTinyModel, tinyModel, toolModel, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // Anthropic's Messages API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by
 // the official Anthropic SDK as Claude Code and other clients call it, with an API key as x-api-key.
 const apiKey = "sk-llmlb-messages-test";
-/** The tiny model with a context that holds a prompt with tools (4,096 tokens). */
-const toolModel = "acme/tiny-tools-GGUF";
 let server: TinyModelServe;
 let client: Anthropic;
 
 beforeAll(async () => {
-  server = await serveTinyModel({
-    workers: 1,
-    args: ["--api-key", apiKey],
-    repos: [
-      {
-        id: toolModel,
-        files: [
-          {
-            path: "tools-Q4_K_M.gguf",
-            content: generateTinyGguf({ seed: 3, shape: { contextLength: 4096 } }),
-          },
-        ],
-      },
-    ],
-  });
-  await registerAndWaitReady(server.serve.url, server.dataDir, toolModel);
+  server = await serveTinyModel({ workers: 1, args: ["--api-key", apiKey], withToolModel: true });
   client = new Anthropic({ baseURL: server.serve.url, apiKey, maxRetries: 0 });
 }, 90_000);
 afterAll(async () => {

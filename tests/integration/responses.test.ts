@@ -5,35 +5,16 @@ import {
   responseObjectSchema,
   responseStreamEventSchema,
 } from "../../src-main/contract";
-import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { registerAndWaitReady } from "../helpers/cliProcess";
-import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+import { serveTinyModel, tinyModel, toolModel, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // OpenAI's Responses API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by the
 // official OpenAI Node SDK as the Agents SDK and Codex-style tools call it, with an API key.
 const apiKey = "sk-llmlb-responses-test";
-/** The tiny model with a context that holds a prompt with tools (4,096 tokens). */
-const toolModel = "acme/tiny-tools-GGUF";
 let server: TinyModelServe;
 let client: OpenAI;
 
 beforeAll(async () => {
-  server = await serveTinyModel({
-    workers: 1,
-    args: ["--api-key", apiKey],
-    repos: [
-      {
-        id: toolModel,
-        files: [
-          {
-            path: "tools-Q4_K_M.gguf",
-            content: generateTinyGguf({ seed: 3, shape: { contextLength: 4096 } }),
-          },
-        ],
-      },
-    ],
-  });
-  await registerAndWaitReady(server.serve.url, server.dataDir, toolModel);
+  server = await serveTinyModel({ workers: 1, args: ["--api-key", apiKey], withToolModel: true });
   client = new OpenAI({ baseURL: `${server.serve.url}/v1`, apiKey, maxRetries: 0 });
 }, 90_000);
 afterAll(async () => {

@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type {
-  ChatCompletionRequest,
-  ChatMessage,
-  ResponseInputItem,
-  ResponseMessageInput,
-  ResponseOutputItem,
-  ResponsesRequest,
-  ToolChoice,
+import {
+  chatFunctionTools,
+  type ChatCompletionRequest,
+  type ChatMessage,
+  type ResponseInputItem,
+  type ResponseMessageInput,
+  type ResponseOutputItem,
+  type ResponsesRequest,
+  type ToolChoice,
 } from "../../contract";
 import type { StoredInputItem } from "../registry/responseRepository";
 
@@ -94,18 +95,7 @@ export function chatRequestOf(
     ...(request.max_output_tokens != null ? { max_tokens: request.max_output_tokens } : {}),
     ...(request.temperature != null ? { temperature: request.temperature } : {}),
     ...(request.top_p != null ? { top_p: request.top_p } : {}),
-    ...(request.tools && request.tools.length > 0
-      ? {
-          tools: request.tools.map((tool) => ({
-            type: "function" as const,
-            function: {
-              name: tool.name,
-              ...(tool.description ? { description: tool.description } : {}),
-              ...(tool.parameters ? { parameters: tool.parameters } : {}),
-            },
-          })),
-        }
-      : {}),
+    ...chatFunctionTools(request.tools ?? []),
     ...(request.tool_choice ? { tool_choice: toolChoiceOf(request.tool_choice) } : {}),
     ...(format && format.type !== "text"
       ? {

@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type {
-  AnthropicCountTokensRequest,
-  AnthropicMessage,
-  AnthropicMessageParam,
-  AnthropicMessagesRequest,
-  AnthropicStopReason,
-  ChatCompletionRequest,
-  ChatMessage,
+import {
+  chatFunctionTools,
+  type AnthropicCountTokensRequest,
+  type AnthropicMessage,
+  type AnthropicMessageParam,
+  type AnthropicMessagesRequest,
+  type AnthropicStopReason,
+  type ChatCompletionRequest,
+  type ChatMessage,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
 import type { GenerationResult } from "./jobs";
@@ -72,18 +73,7 @@ export function chatRequestOfMessages(
   return {
     model: request.model,
     messages: [...system, ...request.messages.flatMap(chatMessagesOf)],
-    ...(request.tools && request.tools.length > 0
-      ? {
-          tools: request.tools.map((tool) => ({
-            type: "function" as const,
-            function: {
-              name: tool.name,
-              ...(tool.description ? { description: tool.description } : {}),
-              parameters: tool.input_schema,
-            },
-          })),
-        }
-      : {}),
+    ...chatFunctionTools(request.tools?.map((tool) => ({ ...tool, parameters: tool.input_schema }))),
     ...(choice
       ? {
           tool_choice:
