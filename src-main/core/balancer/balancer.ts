@@ -18,8 +18,8 @@ import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 
 export interface BalancerOptions {
-  nodes: NodeService;
-  models: ModelService;
+  nodes: Pick<NodeService, "routesFor" | "list">;
+  models: Pick<ModelService, "resolveName" | "get" | "didYouMean">;
   log: Logger;
   clock: Clock;
   admission?: AdmissionOptions;
@@ -44,6 +44,8 @@ export interface BalancerOptions {
   nodeWaitMs?: number;
   /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
   healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
+  /** How one try reaches a node. Default: over HTTP (`proxyToNode`); the policy's tests stand in for it. */
+  proxy?: typeof proxyToNode;
 }
 
 export interface Balancer {
@@ -85,6 +87,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
   const load = createNodeLoad();
+  const proxy = options.proxy ?? proxyToNode;
   // One keep-alive pool per node, reused across requests.
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   let turn = 0;
@@ -253,7 +256,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;
     let tokens: TokenCounter | undefined;
-    const outcome = await proxyToNode(
+    const outcome = await proxy(
       agent,
       { origin, path: targetPath, headers, body: request.body.raw },
       sink,

@@ -1,0 +1,335 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Model, NodeList } from "../../src-main/contract";
+import type { AnswerSink, InferenceRequest } from "../../src-main/core/balancer/answerSink";
+import { createBalancer, type Balancer, type BalancerOptions } from "../../src-main/core/balancer/balancer";
+import type { AnswerObserver, NodeRequest, ProxyOutcome } from "../../src-main/core/balancer/proxyToNode";
+import type { NodeRoute } from "../../src-main/core/nodes/nodeService";
+import { AppError, isAppError } from "../../src-main/shared/errors";
+
+// The balancer's policy (routing, admission, retry, loop detection) with no server and no sockets: a
+// stand-in proxy answers for each node as the test says, and a stand-in sink plays the client.
+
+const model = "org/model";
+const instanceId = "this-llmlb";
+
+/** How a node answers one try. */
+type NodeAnswer = (request: NodeRequest, sink: AnswerSink, observer: AnswerObserver) => Promise<ProxyOutcome>;
+
+/** A whole JSON answer, as a node sends one. */
+const answers =
+  (status = 200): NodeAnswer =>
+  async (_request, sink, observer) => {
+    const headers: IncomingHttpHeaders = { "content-type": "application/json" };
+    const body = Buffer.from('{"usage":{"completion_tokens":3}}');
+    observer.onHead(status, headers);
+    sink.head(status, headers);
+    observer.onChunk(body);
+    sink.write(body);
+    sink.end();
+    return { type: "answered", status };
+  };
+const refuses =
+  (status?: number): NodeAnswer =>
+  async () => ({ type: "unavailable", reason: status ? `answered ${status}` : "unreachable", status });
+/** Sends its head, then fails. */
+const diesMidStream: NodeAnswer = async (_request, sink, observer) => {
+  const headers = { "content-type": "text/event-stream" };
+  observer.onHead(200, headers);
+  sink.head(200, headers);
+  return { type: "cut", cause: new Error("socket hang up") };
+};
+
+/** An answer that waits for `release()`. */
+function held(): { answer: NodeAnswer; release(): void; started: Promise<void> } {
+  let release!: () => void;
+  let started!: () => void;
+  const go = new Promise<void>((resolve) => (release = resolve));
+  const began = new Promise<void>((resolve) => (started = resolve));
+  return {
+    answer: async (request, sink, observer) => {
+      started();
+      await go;
+      return answers()(request, sink, observer);
+    },
+    release,
+    started: began,
+  };
+}
+
+class TestSink implements AnswerSink {
+  status: number | undefined;
+  ended = false;
+  cutBy: { code: string; streaming: boolean } | undefined;
+  gone = false;
+  private readonly goneListeners = new Set<() => void>();
+  onGone(listener: () => void) {
+    this.goneListeners.add(listener);
+    return () => this.goneListeners.delete(listener);
+  }
+  leave() {
+    this.gone = true;
+    for (const listener of [...this.goneListeners]) listener();
+  }
+  head(status: number) {
+    this.status = status;
+  }
+  write() {
+    return true;
+  }
+  onDrain() {}
+  end() {
+    this.ended = true;
+  }
+  cut(error: AppError, streaming: boolean) {
+    this.cutBy = { code: error.code, streaming };
+  }
+}
+
+interface Setup {
+  balancer: Balancer;
+  /** The node each try went to, in order. */
+  tries: string[];
+  /** How each node answers from now on. */
+  answer: Record<string, NodeAnswer>;
+  send(options?: Partial<InferenceRequest>, sink?: TestSink): Promise<TestSink>;
+}
+
+let balancer: Balancer | undefined;
+afterEach(async () => {
+  await balancer?.dispose();
+  balancer = undefined;
+});
+
+function setup(
+  nodes: { id: string; kind?: "worker" | "endpoint" }[],
+  options: Partial<BalancerOptions> = {},
+): Setup {
+  const routes: NodeRoute[] = nodes.map(({ id, kind }) => ({ id, url: `http://${id}.test`, kind }));
+  const tries: string[] = [];
+  const answer: Record<string, NodeAnswer> = {};
+  for (const { id } of nodes) answer[id] = answers();
+  const registered = { name: model, nodes: [] } as unknown as Model;
+  balancer = createBalancer({
+    nodes: {
+      routesFor: (name) => (name === model ? routes : []),
+      list: () =>
+        ({ data: nodes.map(({ id }) => ({ id, name: `${id}-name`, status: "online" })) }) as NodeList,
+    },
+    models: {
+      resolveName: (name) => name,
+      get: (name) => {
+        if (name !== model) throw new AppError("registry.not_found", `No model ${name}.`);
+        return registered;
+      },
+      didYouMean: () => "",
+    },
+    log: { info() {}, warn() {}, debug() {}, error() {} } as unknown as BalancerOptions["log"],
+    clock: { now: () => Date.now() },
+    instanceId,
+    nodeWaitMs: 0,
+    healthProbe: { intervalMs: 60_000 },
+    proxy: (_agent, request, sink, observer) => {
+      const id = new URL(request.origin).hostname.replace(/\.test$/, "");
+      tries.push(id);
+      return answer[id]!(request, sink, observer);
+    },
+    ...options,
+  });
+  const current = balancer;
+  return {
+    balancer: current,
+    tries,
+    answer,
+    async send(request = {}, sink = new TestSink()) {
+      const json = { model, messages: [{ role: "user", content: "Hi" }] };
+      await current.forward(
+        { path: "/v1/chat/completions", body: { raw: Buffer.from(JSON.stringify(json)), json }, ...request },
+        sink,
+      );
+      return sink;
+    },
+  };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!isAppError(error)) throw new Error(`expected an AppError, got ${String(error)}`);
+  return error;
+}
+
+describe("routing", () => {
+  it("takes turns among nodes with nothing outstanding", async () => {
+    const { send, tries } = setup([{ id: "a" }, { id: "b" }]);
+    for (let i = 0; i < 4; i++) expect((await send()).status).toBe(200);
+    expect(tries).toEqual(["a", "b", "a", "b"]);
+  });
+
+  it("sends a request to the node with fewer requests outstanding", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
+    const slow = held();
+    answer.a = slow.answer;
+    const first = send();
+    await slow.started;
+    answer.a = answers();
+    await send();
+    await send();
+    expect(tries).toEqual(["a", "b", "b"]);
+    slow.release();
+    await first;
+  });
+});
+
+describe("routing by speed", () => {
+  it("among nodes with nothing outstanding, sends requests to the one measured faster for the model", async () => {
+    let now = 0;
+    const { send, tries, answer } = setup([{ id: "slow" }, { id: "fast" }], { clock: { now: () => now } });
+    const takes =
+      (ms: number): NodeAnswer =>
+      async (request, sink, observer) => {
+        now += ms;
+        return answers()(request, sink, observer);
+      };
+    answer.slow = takes(1000);
+    answer.fast = takes(10);
+    // One each to measure them, then all to the faster one.
+    for (let i = 0; i < 12; i++) await send();
+    expect(tries.slice(0, 2).sort()).toEqual(["fast", "slow"]);
+    expect(tries.slice(2)).toEqual(Array(10).fill("fast"));
+  });
+
+  it("spreads concurrent requests over equal nodes evenly", async () => {
+    const { send, tries } = setup([{ id: "a" }, { id: "b" }], { slotsPerNode: 2 });
+    for (let batch = 0; batch < 25; batch++) await Promise.all(Array.from({ length: 4 }, () => send()));
+    expect(tries.filter((id) => id === "a")).toHaveLength(50);
+    expect(tries.filter((id) => id === "b")).toHaveLength(50);
+  });
+});
+
+describe("retries", () => {
+  it("sends a request a node failed before answering to another node, and passes the failed one over for a while", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
+    answer.a = refuses();
+    expect((await send()).status).toBe(200);
+    await send();
+    await send();
+    expect(tries).toEqual(["a", "b", "b", "b"]);
+  });
+
+  it("never replays a request whose node failed mid-answer: the client gets the error tail", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
+    answer.a = diesMidStream;
+    const sink = await send();
+    expect(tries).toEqual(["a"]);
+    expect(sink.status).toBe(200);
+    expect(sink.cutBy).toEqual({ code: "node.crashed", streaming: true });
+  });
+
+  it("answers 502 when every node failed before answering", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
+    answer.a = refuses(500);
+    answer.b = refuses();
+    const error = await errorOf(send());
+    expect(error.code).toBe("balancer.no_node");
+    expect(error.retryAfter).toBe(2);
+    expect(tries).toEqual(["a", "b"]);
+  });
+
+  it("takes an endpoint's 404 as a route it lacks, not as a node down", async () => {
+    const { send, tries, answer } = setup([
+      { id: "a", kind: "endpoint" },
+      { id: "b", kind: "endpoint" },
+    ]);
+    answer.a = refuses(404);
+    expect((await send({ path: "/v1/messages" })).status).toBe(200);
+    expect(tries).toEqual(["a", "b"]);
+    // a is not down: the next requests (another route) still take turns between them.
+    answer.a = answers();
+    await send();
+    await send();
+    expect(tries.slice(2).sort()).toEqual(["a", "b"]);
+  });
+
+  it("answers a 404 naming the route when every endpoint with the model lacks it", async () => {
+    const { send, answer } = setup([
+      { id: "a", kind: "endpoint" },
+      { id: "b", kind: "endpoint" },
+    ]);
+    answer.a = refuses(404);
+    answer.b = refuses(404);
+    const error = await errorOf(send({ path: "/v1/messages" }));
+    expect(error.code).toBe("request.not_found");
+    expect(error.message).toBe(
+      `POST /v1/messages is not served for model ${model} here: a-name, b-name answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).`,
+    );
+  });
+});
+
+describe("admission", () => {
+  it("queues what is beyond the nodes' slots, and runs it when one frees", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }], { slotsPerNode: 1 });
+    const slow = held();
+    answer.a = slow.answer;
+    const first = send();
+    await slow.started;
+    answer.a = answers();
+    const second = send();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(tries).toEqual(["a"]);
+    slow.release();
+    expect((await second).status).toBe(200);
+    await first;
+    expect(tries).toEqual(["a", "a"]);
+  });
+
+  it("never sends a request whose client left while it waited", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }], { slotsPerNode: 1 });
+    const slow = held();
+    answer.a = slow.answer;
+    const first = send();
+    await slow.started;
+    const sink = new TestSink();
+    const second = send({}, sink);
+    sink.leave();
+    await second;
+    slow.release();
+    await first;
+    expect(tries).toEqual(["a"]);
+    expect(sink.status).toBeUndefined();
+  });
+});
+
+describe("refusals before any node", () => {
+  it("refuses a request that already went through this llmlb (endpoints that list each other)", async () => {
+    const { send, tries } = setup([{ id: "a" }]);
+    const error = await errorOf(send({ via: `other-llmlb, ${instanceId}` }));
+    expect(error.code).toBe("balancer.loop");
+    expect(tries).toEqual([]);
+  });
+
+  it("refuses everything while paused, and serves again once resumed", async () => {
+    const { send, tries, balancer } = setup([{ id: "a" }]);
+    balancer.setPaused(true);
+    expect((await errorOf(send())).code).toBe("serving.paused");
+    balancer.setPaused(false);
+    await send();
+    expect(tries).toEqual(["a"]);
+  });
+
+  it("says an unknown model does not exist", async () => {
+    const { balancer, tries } = setup([{ id: "a" }]);
+    const json = { model: "org/other" };
+    const error = await errorOf(
+      balancer.forward(
+        { path: "/v1/chat/completions", body: { raw: Buffer.from(JSON.stringify(json)), json } },
+        new TestSink(),
+      ),
+    );
+    expect(error.code).toBe("model.not_found");
+    expect(error.message).toMatch(/^The model `org\/other` does not exist\./);
+    expect(tries).toEqual([]);
+  });
+});
