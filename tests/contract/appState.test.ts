@@ -9,26 +9,23 @@ import {
   statusSchema,
   type ServerEvent,
 } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import type { FakeHub } from "../fixtures/fakeHub";
 import { runCli } from "../helpers/cliProcess";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
 let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({
-    hubEndpoint: hub.url,
+  server = await startCoreWithHub({
     core: { nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 400 } },
   });
+  hub = server.hub;
 });
 afterAll(async () => {
   await server?.close();
-  await hub?.close();
 });
 
 /** A node joins with the node token; `beat` sends its heartbeats (8 GB, half free). */

@@ -1,26 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorBodySchema } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type RequestOptions, type TestServer } from "../helpers/startCore";
+import { startCoreWithHub, type RequestOptions, type TestServerWithHub } from "../helpers/startCore";
 
-let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 let before: string;
 
 const registryState = async () => JSON.stringify((await server.request("GET", "/v0/models?limit=1000")).body);
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCoreWithHub();
   expect(
     (await server.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
   ).toBe(201);
   before = await registryState();
 });
 afterAll(async () => {
-  await server.close();
-  await hub.close();
+  await server?.close();
 });
 
 const register = "/v0/models/register";

@@ -1,13 +1,12 @@
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import type { FakeHub } from "../fixtures/fakeHub";
 import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
 let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 let client: OpenAI;
 let nodes: FakeNode[] = [];
 const model = "acme/tiny-GGUF";
@@ -53,9 +52,7 @@ const ask = (content = "hi") =>
   client.chat.completions.create({ model, messages: [{ role: "user", content }] });
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({
-    hubEndpoint: hub.url,
+  server = await startCoreWithHub({
     core: {
       balancer: {
         slotsPerNode: 2,
@@ -65,6 +62,7 @@ beforeAll(async () => {
       nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 },
     },
   });
+  hub = server.hub;
   for (const url of [model, other, "acme/weights-only"]) {
     expect((await server.request("POST", "/v0/models/register", { body: { url } })).status).toBe(201);
   }
@@ -87,7 +85,6 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await server.close();
-  await hub.close();
 });
 
 describe("requests the balancer cannot route", () => {

@@ -1,14 +1,11 @@
 import crypto from "node:crypto";
 import http from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { chatAnswer, startFakeNode, type FakeNode, type FakeNodeHandler } from "../helpers/fakeNode";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
-let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 let nodes: FakeNode[] = [];
 const model = "acme/tiny-GGUF";
 
@@ -19,9 +16,7 @@ async function node(name: string, handler: FakeNodeHandler) {
 }
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({
-    hubEndpoint: hub.url,
+  server = await startCoreWithHub({
     core: { nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 } },
   });
   expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
@@ -36,7 +31,6 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await server.close();
-  await hub.close();
 });
 
 const json = (response: http.ServerResponse, body: unknown) =>

@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 
-let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCoreWithHub();
 });
 afterAll(async () => {
-  await server.close();
-  await hub.close();
+  await server?.close();
 });
 
 it("20 concurrent registrations of one repo: exactly one 201, the rest 409, one row", async () => {

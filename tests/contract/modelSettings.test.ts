@@ -1,22 +1,17 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultModelSettings, modelListSchema, modelSchema } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
-let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 let gpu0: FakeNode;
 const model = "acme/tiny-GGUF/tiny-Q8_0.gguf";
 const path = `/v0/models/${encodeURIComponent(model)}`;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({
-    hubEndpoint: hub.url,
+  server = await startCoreWithHub({
     core: { nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 } },
   });
   expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
@@ -25,7 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gpu0.close();
   await server.close();
-  await hub.close();
 });
 
 describe("PATCH /v0/models/<id>: per-model settings", () => {

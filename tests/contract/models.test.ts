@@ -8,25 +8,23 @@ import {
   modelSchema,
   openAiModelListSchema,
 } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import type { FakeHub } from "../fixtures/fakeHub";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 
 let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 const ids = ["acme/tiny-GGUF", "acme/tiny-GGUF/tiny-Q8_0.gguf", "acme/split-GGUF", "acme/weights-only"];
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCoreWithHub();
+  hub = server.hub;
   for (const url of ids) {
     const response = await server.request("POST", "/v0/models/register", { body: { url } });
     expect(response.status).toBe(201);
   }
 });
 afterAll(async () => {
-  await server.close();
-  await hub.close();
+  await server?.close();
 });
 
 describe("GET /v0/models", () => {

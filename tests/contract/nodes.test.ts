@@ -11,13 +11,10 @@ import {
   type HeartbeatRequest,
   type NodeRegisterRequest,
 } from "../../src-main/contract";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
-let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 const gb = 1e9;
 
 function nodeRequest(name: string, memoryBytes = 16 * gb): NodeRegisterRequest {
@@ -58,9 +55,7 @@ function beat(id: string, token: string, models: HeartbeatRequest["models"], mem
 }
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({
-    hubEndpoint: hub.url,
+  server = await startCoreWithHub({
     core: { nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 400 } },
   });
   for (const url of ["acme/tiny-GGUF", "acme/split-GGUF"]) {
@@ -69,7 +64,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.close();
-  await hub.close();
 });
 
 describe("POST /v0/nodes/register", () => {

@@ -1,19 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { errorBodySchema, registerResponseSchema } from "../../src-main/contract";
-import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { sha256Hex, type FakeHub } from "../fixtures/fakeHub";
 import { fakeBytes, testRepos } from "../helpers/hubRepos";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 
 let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCoreWithHub();
+  hub = server.hub;
 });
 afterAll(async () => {
-  await server.close();
-  await hub.close();
+  await server?.close();
 });
 afterEach(async () => {
   hub.clearFaults();

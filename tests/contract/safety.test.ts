@@ -1,21 +1,19 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { testRepos } from "../helpers/hubRepos";
+import type { FakeHub } from "../fixtures/fakeHub";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
-import { startCore, type TestServer } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServer, type TestServerWithHub } from "../helpers/startCore";
 
 let hub: FakeHub;
-let server: TestServer;
+let server: TestServerWithHub;
 const lanKey = "sk-lan-0123456789";
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  server = await startCore({ hubEndpoint: hub.url });
+  server = await startCoreWithHub();
+  hub = server.hub;
 });
 afterAll(async () => {
-  await server.close();
-  await hub.close();
+  await server?.close();
 });
 
 describe("admin token", () => {

@@ -3,6 +3,8 @@ import { request as undiciRequest } from "undici";
 import { resolveConfig, type ConfigInput } from "../../src-main/core/config";
 import { createCore, type Core, type CoreOptions } from "../../src-main/core/createCore";
 import { createLogger } from "../../src-main/shared/logger";
+import { startFakeHub, type FakeHub, type FakeRepo } from "../fixtures/fakeHub";
+import { testRepos } from "./hubRepos";
 import { makeTempDir } from "./tempDir";
 
 export interface TestResponse<T = unknown> {
@@ -32,13 +34,45 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The real core on 127.0.0.1:0 with a temp data directory, pointed at a (fake) hub. */
-export async function startCore(options: {
+export interface StartCoreOptions {
   hubEndpoint: string;
   config?: Partial<ConfigInput>;
   dataDir?: string;
   core?: Partial<CoreOptions>;
-}): Promise<TestServer> {
+}
+
+/** A core and the fake hub it registers from: what most contract tests stand on. */
+export interface TestServerWithHub extends TestServer {
+  hub: FakeHub;
+}
+
+/**
+ * The real core over a fake hub holding the test repos (or `repos`); `close()` stops both. With a
+ * setup that fails part way, what started is stopped.
+ */
+export async function startCoreWithHub(
+  options: Omit<StartCoreOptions, "hubEndpoint"> & { repos?: FakeRepo[] } = {},
+): Promise<TestServerWithHub> {
+  const { repos, ...coreOptions } = options;
+  const hub = await startFakeHub({ repos: repos ?? testRepos() });
+  try {
+    const server = await startCore({ ...coreOptions, hubEndpoint: hub.url });
+    return {
+      ...server,
+      hub,
+      async close() {
+        await server.close();
+        await hub.close();
+      },
+    };
+  } catch (error) {
+    await hub.close();
+    throw error;
+  }
+}
+
+/** The real core on 127.0.0.1:0 with a temp data directory, pointed at a (fake) hub. */
+export async function startCore(options: StartCoreOptions): Promise<TestServer> {
   const temp = options.dataDir ? undefined : await makeTempDir();
   const dataDir = options.dataDir ?? temp!.path;
   const config = resolveConfig({
