@@ -2,43 +2,33 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { browserPageForFile, screenshot } from "../helpers/browser";
-import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
-import { makeTempDir } from "../helpers/tempDir";
+import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 
 // The built `llmlb serve --workers vulkan` on this machine, which has no Vulkan loader: the probe
 // leaves Vulkan out for real and a CPU worker serves. Its dashboard in headless Chromium, at a desktop
 // width and at 420 px. Screenshots land in test-results/screenshots.
-let hub: FakeHub;
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
-let serve: ServeProcess;
+let served: ServedInTempDir;
 let dashboard: string;
 const browser = browserPageForFile();
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: [] });
-  temp = await makeTempDir();
-  serve = await startServeProcess(
-    ["--port", "0", "--workers", "vulkan"],
-    {
-      HF_ENDPOINT: hub.url,
-      HF_HUB_CACHE: path.join(temp.path, "hub"),
-      LLMLB_DATA_DIR: path.join(temp.path, "data"),
-      LLMLB_LOG_LEVEL: "warn",
-      // Only Node on PATH: whatever this machine has installed, the build below is refused, not run.
-      PATH: path.dirname(process.execPath),
-    },
-    { built: true },
-  );
-  dashboard = serve.output
+  const hub: FakeHub = await startFakeHub({ repos: [] });
+  served = await serveInTempDir({
+    hubUrl: hub.url,
+    args: ["--port", "0", "--workers", "vulkan"],
+    // Only Node on PATH: whatever this machine has installed, the build below is refused, not run.
+    env: { PATH: path.dirname(process.execPath) },
+    built: true,
+    alsoClose: () => hub.close(),
+  });
+  dashboard = served.serve.output
     .find((line) => line.includes("Dashboard:"))!
     .split("Dashboard:")[1]!
     .trim();
 }, 90_000);
 
 afterAll(async () => {
-  await serve?.stop();
-  await hub?.close();
-  await temp?.remove();
+  await served?.close();
 });
 
 describe("a GPU backend left out, in a browser", () => {

@@ -1,8 +1,7 @@
-import path from "node:path";
 import { startFakeHub, type FakeHub, type FakeRepo } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { adminRequest, registerAndWaitReady, startServeProcess, type ServeProcess } from "./cliProcess";
-import { makeTempDir } from "./tempDir";
+import { adminRequest, registerAndWaitReady, type ServeProcess } from "./cliProcess";
+import { serveInTempDir } from "./serveInTempDir";
 
 /** The tiny llama model the serve tests register: real node-llama-cpp inference, trained on 512 tokens. */
 export const tinyModel = "acme/tiny-llama-GGUF";
@@ -47,21 +46,16 @@ export async function serveTinyModel(options: {
       ...(options.repos ?? []),
     ],
   });
-  const temp = await makeTempDir();
-  const dataDir = path.join(temp.path, "data");
-  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(temp.path, "hub"), LLMLB_DATA_DIR: dataDir };
-  let serve: ServeProcess | undefined;
-  const close = async () => {
-    await serve?.stop();
-    await hub.close();
-    await temp.remove();
-  };
+  const served = await serveInTempDir({
+    hubUrl: hub.url,
+    args: ["--port", "0", "--workers", String(options.workers), ...(options.args ?? [])],
+    env: { LLMLB_LOG_LEVEL: options.logLevel ?? "warn" },
+    ownGroup: options.ownGroup ?? false,
+    alsoClose: () => hub.close(),
+  });
+  const { serve, dataDir, close } = served;
+  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: served.env.HF_HUB_CACHE!, LLMLB_DATA_DIR: dataDir };
   try {
-    serve = await startServeProcess(
-      ["--port", "0", "--workers", String(options.workers), ...(options.args ?? [])],
-      { ...env, LLMLB_LOG_LEVEL: options.logLevel ?? "warn" },
-      { ownGroup: options.ownGroup ?? false },
-    );
     await registerAndWaitReady(serve.url, dataDir, tinyModel, options.workers);
     if (options.withToolModel) await registerAndWaitReady(serve.url, dataDir, toolModel, options.workers);
   } catch (error) {

@@ -5,31 +5,27 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { testRepos } from "../helpers/hubRepos";
 import { commandLine } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 
 const root = path.resolve(import.meta.dirname, "../..");
-let hub: FakeHub;
+let served: ServedInTempDir;
 let serve: ServeProcess;
-let temp: { path: string; remove(): Promise<void> };
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  hub = await startFakeHub({ repos: testRepos() });
-  temp = await makeTempDir();
-  env = {
-    HF_ENDPOINT: hub.url,
-    LLMLB_DATA_DIR: temp.path,
-    HF_HUB_CACHE: path.join(temp.path, "hub"),
-    LLMLB_LOG_LEVEL: "warn",
-  };
-  serve = await startServeProcess(["--port", "0", "--workers", "none"], env);
+  const hub: FakeHub = await startFakeHub({ repos: testRepos() });
+  served = await serveInTempDir({
+    hubUrl: hub.url,
+    args: ["--port", "0", "--workers", "none"],
+    alsoClose: () => hub.close(),
+  });
+  ({ serve, env } = served);
 });
 afterAll(async () => {
-  await serve?.stop();
-  await hub.close();
-  await temp.remove();
+  await served?.close();
 });
 
 describe("llmlb serve", () => {
@@ -37,7 +33,7 @@ describe("llmlb serve", () => {
     expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(serve.output.join("\n")).toContain(`${serve.url}/v1`);
     expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/\?token=llmlb_/);
-    expect(JSON.parse(fs.readFileSync(path.join(temp.path, "server.json"), "utf8")).url).toBe(serve.url);
+    expect(JSON.parse(fs.readFileSync(path.join(served.dataDir, "server.json"), "utf8")).url).toBe(serve.url);
   });
 });
 
@@ -190,7 +186,7 @@ describe("llmlb model", () => {
   });
 
   it("uses --url and --token when given, and refuses a wrong token", async () => {
-    const token = fs.readFileSync(path.join(temp.path, "admin-token"), "utf8").trim();
+    const token = fs.readFileSync(path.join(served.dataDir, "admin-token"), "utf8").trim();
     const other = await makeTempDir();
     try {
       const ok = await runCli(["--url", serve.url, "--token", token, "model", "list", "--json"], {
@@ -240,7 +236,7 @@ describe("a second serve", () => {
   it("on the same data directory is refused, naming the running one, which keeps working", async () => {
     const second = await runCli(["serve", "--port", "0", "--workers", "none"], env);
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`llmlb is already running for ${temp.path}`);
+    expect(second.stderr).toContain(`llmlb is already running for ${served.dataDir}`);
     expect(second.stderr).toContain(serve.url);
     expect((await runCli(["model", "list"], env)).code).toBe(0);
   });

@@ -1,34 +1,30 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { runCli } from "../helpers/cliProcess";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
-import { makeTempDir } from "../helpers/tempDir";
+import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 
-let serve: ServeProcess;
+let served: ServedInTempDir;
 let vllm: FakeOpenAiServer;
 let other: FakeOpenAiServer;
-let temp: { path: string; remove(): Promise<void> };
 let env: NodeJS.ProcessEnv;
 const key = "sk-cli-secret-0001";
 
 beforeAll(async () => {
-  temp = await makeTempDir();
   vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b", "qwen-7b"], apiKey: key });
   other = await startFakeOpenAiServer({ name: "other", models: ["meta/llama-3-8b", "phi-3"], apiKey: key });
-  env = {
+  served = await serveInTempDir({
     // Never asked: no model is registered here.
-    HF_ENDPOINT: "http://127.0.0.1:9",
-    LLMLB_DATA_DIR: temp.path,
-    HF_HUB_CACHE: path.join(temp.path, "hub"),
-    LLMLB_LOG_LEVEL: "warn",
-  };
-  serve = await startServeProcess(["--port", "0", "--workers", "none"], env);
+    hubUrl: "http://127.0.0.1:9",
+    args: ["--port", "0", "--workers", "none"],
+    alsoClose: async () => {
+      await vllm.close();
+      await other.close();
+    },
+  });
+  env = served.env;
 });
 afterAll(async () => {
-  await serve?.stop();
-  await vllm.close();
-  await other.close();
-  await temp.remove();
+  await served?.close();
 });
 
 describe("llmlb endpoint", () => {
