@@ -38,6 +38,7 @@ import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer } from "./server/createHttpServer";
 import { toWorkerEnv, type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
+import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
 import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
 import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
 
@@ -110,14 +111,29 @@ export interface Core {
   dispose(): Promise<void>;
 }
 
-/** The composition root: builds everything, and disposes it in reverse order. */
+/**
+ * The composition root: builds everything, each part registering its teardown as it is made, and
+ * disposes it in reverse order; a start that fails part way undoes what it had built (the data
+ * directory's lock, the database, timers) before it throws.
+ */
 export async function createCore(options: CoreOptions): Promise<Core> {
+  const teardown = createDisposeStack();
+  try {
+    return await buildCore(options, teardown);
+  } catch (error) {
+    await teardown
+      .dispose()
+      .catch((cleanup: unknown) => options.log.warn({ err: cleanup }, "cleaning up after a failed start"));
+    throw error;
+  }
+}
+
+async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<Core> {
   const { config, log } = options;
   const clock = options.clock ?? systemClock;
   checkExposure(config);
   ensureDataDir(config.dataDir);
-  // Held until dispose; if building the core fails, until this process ends.
-  const unlockDataDir = lockDataDir(config.dataDir);
+  teardown.defer(lockDataDir(config.dataDir));
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
   const registryVersion = createRegistryVersion();
@@ -137,6 +153,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     file: path.join(config.dataDir, dataFiles.database),
     log: log.child({ module: "registry" }),
   });
+  teardown.defer(() => void db.close());
   const hub =
     options.hub ??
     createHubClient({
@@ -223,6 +240,8 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     queueDepths: () => balancer.queueDepths(),
     speeds: () => balancer.speeds(),
   });
+  teardown.defer(() => workerNodes.dispose());
+  teardown.defer(() => endpoints.dispose());
   const balancer = createBalancer({
     metrics,
     nodes,
@@ -234,6 +253,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     instanceId,
     ...options.balancer,
   });
+  teardown.defer(() => balancer.dispose());
   function status(): Status {
     const nodeList = nodes.list().data;
     const counts = models.counts();
@@ -256,6 +276,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     clock,
     onChange: (build) => events.publish({ type: "gpu.build", build }),
   });
+  teardown.defer(() => gpuBuild.dispose());
   function setPaused(paused: boolean): void {
     if (balancer.paused() === paused) return;
     balancer.setPaused(paused);
@@ -360,6 +381,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         startedAt: new Date(clock.now()).toISOString(),
       });
       listeningUrl = url;
+      teardown.defer(() => clearServerInfo(config.dataDir, process.pid));
       // The API and the dashboard answer at once; finding the GPUs can take a minute.
       workersStarted = startWorkers(url).catch((error: unknown) =>
         log.error({ err: error }, "local workers could not start"),
@@ -382,16 +404,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
         clearTimeout(timer);
         await workersStarted;
         await supervisor?.dispose();
-        await gpuBuild.dispose();
         // Past the drain: whatever connection is still open ends now.
         app.server.closeAllConnections();
-        nodes.dispose();
-        endpoints.dispose();
         await closed;
-        await balancer.dispose();
-        clearServerInfo(config.dataDir, process.pid);
-        db.close();
-        unlockDataDir();
+        // The rest, last made first: the GPU build, the balancer, node and endpoint timers, the
+        // database, the data directory's lock.
+        await teardown.dispose();
       })();
       return disposed;
     },

@@ -20,7 +20,12 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
-  migrate(db, options.log);
+  try {
+    migrate(db, options.log);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }
 
