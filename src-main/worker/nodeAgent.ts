@@ -9,6 +9,7 @@ import { cachedSnapshotPath, DownloadError, downloadToHfCache } from "./download
 import type { DownloadLedger } from "./downloadLedger";
 import type { MemoryProbe } from "./memory";
 import type { WorkerConfig } from "./workerConfig";
+import { backoffMs } from "../shared/backoff";
 
 export interface NodeAgentOptions {
   config: WorkerConfig;
@@ -79,7 +80,7 @@ function loadChanged(before: ModelSettings, after: ModelSettings): boolean {
 
 /** After a failure, wait 15 s, doubling up to 10 min, before trying a model again. */
 export function retryDelayMs(failures: number): number {
-  return Math.min(10 * 60_000, 15_000 * 2 ** Math.max(0, failures - 1));
+  return backoffMs(failures, 15_000, 10 * 60_000);
 }
 
 function errorMessage(error: unknown): string {
@@ -150,7 +151,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         return;
       } catch (error) {
         log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
-        await wait(Math.min(10_000, 500 * 2 ** attempt));
+        await wait(backoffMs(attempt + 1, 500, 10_000));
       }
     }
   }

@@ -1,5 +1,6 @@
 import type { Dispatcher } from "undici";
 import { nodeProtocol } from "../../contract";
+import { backoffMs } from "../../shared/backoff";
 import type { NodeRoute } from "../nodes/nodeService";
 
 export interface HealthProbeOptions {
@@ -52,19 +53,23 @@ export function createHealthProbe(options: HealthProbeOptions): HealthProbe {
     }
   }
 
-  function schedule(nodeId: string, route: NodeRoute, delay: number): void {
-    const timer = setTimeout(() => {
-      void healthy(route).then((ok) => {
-        const current = watched.get(nodeId);
-        if (disposed || current?.timer !== timer) return;
-        if (ok) {
-          watched.delete(nodeId);
-          options.onHealthy(nodeId);
-        } else {
-          schedule(nodeId, current.route, Math.min(longest, delay * 2));
-        }
-      });
-    }, delay);
+  /** The `checks`-th check of a node since it went down. */
+  function schedule(nodeId: string, route: NodeRoute, checks: number): void {
+    const timer = setTimeout(
+      () => {
+        void healthy(route).then((ok) => {
+          const current = watched.get(nodeId);
+          if (disposed || current?.timer !== timer) return;
+          if (ok) {
+            watched.delete(nodeId);
+            options.onHealthy(nodeId);
+          } else {
+            schedule(nodeId, current.route, checks + 1);
+          }
+        });
+      },
+      backoffMs(checks, first, longest),
+    );
     timer.unref();
     watched.set(nodeId, { route, timer });
   }
@@ -74,7 +79,7 @@ export function createHealthProbe(options: HealthProbeOptions): HealthProbe {
       const current = watched.get(route.id);
       if (current && current.route.url === route.url) return;
       if (current) clearTimeout(current.timer);
-      schedule(route.id, route, first);
+      schedule(route.id, route, 1);
     },
     forget(nodeId) {
       const current = watched.get(nodeId);

@@ -1,3 +1,4 @@
+import { backoffMs } from "../../shared/backoff";
 /** What the balancer learns about nodes as it uses them: load, speed, and failures. */
 export interface NodeLoad {
   outstanding(nodeId: string): number;
@@ -38,7 +39,7 @@ export function createNodeLoad(): NodeLoad {
     markDown(route, now) {
       const strikes = (down.get(route.id)?.strikes ?? 0) + 1;
       down.set(route.id, {
-        until: now + Math.min(60_000, 5000 * 2 ** (strikes - 1)),
+        until: now + backoffMs(strikes, 5000, 60_000),
         strikes,
         url: route.url,
       });

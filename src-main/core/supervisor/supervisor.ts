@@ -7,6 +7,7 @@ import { describeExit, type WorkerExit, type WorkerLauncher, type WorkerProcess 
 import { inUseSchema, suspectsOf, workerReportSchema } from "../../contract/workerMessages";
 import { inUseFileOf } from "../../shared/stateFiles";
 import type { WorkerSpec } from "./workerPlan";
+import { backoffMs } from "../../shared/backoff";
 
 /**
  * A worker's life under the supervisor:
@@ -185,7 +186,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       }
       const ranFor = clock.now() - startedAt;
       worker.crashesInARow = ranFor >= stableAfter ? 1 : worker.crashesInARow + 1;
-      const delay = Math.min(maxDelay, baseDelay * 2 ** (worker.crashesInARow - 1));
+      const delay = backoffMs(worker.crashesInARow, baseDelay, maxDelay);
       const lastExit = describeExit(exit);
       worker.state = { type: "backoff", until: clock.now() + delay, lastExit };
       workerLog.warn({ lastExit, restartInMs: delay }, "worker exited; restarting");

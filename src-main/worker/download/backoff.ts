@@ -1,3 +1,4 @@
+import { backoffMs } from "../../shared/backoff";
 /** How long to wait before the next attempt: exponential backoff, unless the server said (Retry-After). */
 
 export const MAX_BACKOFF_MS = 30_000;
@@ -14,7 +15,7 @@ export function backoffDelayMs(
   random: () => number = Math.random,
 ): number {
   if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS);
-  const exponential = Math.min(MAX_BACKOFF_MS, Math.max(0, baseMs) * 2 ** Math.max(0, failures - 1));
+  const exponential = backoffMs(failures, baseMs, MAX_BACKOFF_MS);
   return Math.round(exponential / 2 + (exponential / 2) * random());
 }
 
