@@ -4,11 +4,9 @@ import type { Config } from "../core/config";
 import { isLoopbackHost } from "../shared/httpGuards";
 import { createLogger } from "../shared/logger";
 import { systemClock } from "../shared/clock";
-import { toWorkerEnv } from "../contract";
-import { detectDevicesFor } from "../core/supervisor/detectDevices";
-import { createSupervisor } from "../core/supervisor/supervisor";
+import { nodeProtocol } from "../contract";
+import { startLocalWorkers } from "../core/supervisor/startLocalWorkers";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
-import { planWorkers } from "../core/supervisor/workerPlan";
 import { CliError } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { workerEntry } from "./packageInfo";
@@ -39,7 +37,7 @@ function lanAddress(): string | undefined {
 async function preflight(controlUrl: string, token: string): Promise<void> {
   let answer: Response;
   try {
-    answer = await fetch(`${controlUrl}/v0/nodes/register`, {
+    answer = await fetch(`${controlUrl}${nodeProtocol.register.path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: "{}",
@@ -81,21 +79,15 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   }
 
   const log = createLogger({ level: config.logLevel });
-  const launcher = createNodeWorkerLauncher(workerEntry());
-  const { devices, leftOut } = await detectDevicesFor(
-    config.workers,
-    launcher,
-    log.child({ module: "supervisor" }),
-  );
-  const specs = planWorkers(config.workers, devices, os.availableParallelism(), options.name);
-  if (specs.length === 0) throw new CliError("--workers none leaves nothing to join with.");
-  const supervisor = createSupervisor({
-    launcher,
-    specs,
+  if (config.workers === "none") throw new CliError("--workers none leaves nothing to join with.");
+  const { supervisor, specs } = (await startLocalWorkers({
+    mode: config.workers,
+    launcher: createNodeWorkerLauncher(workerEntry()),
     log: log.child({ module: "supervisor" }),
     clock: systemClock,
+    namePrefix: options.name,
     stateDir: path.join(config.dataDir, "nodes"),
-    env: toWorkerEnv({
+    launch: {
       controlUrl,
       nodeToken: options.token,
       host: options.host,
@@ -103,9 +95,12 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       logLevel: config.logLevel,
       hubCacheDir: config.hubCacheDir,
       ...(config.hfToken ? { hfToken: config.hfToken } : {}),
-      backendsLeftOut: leftOut,
-    }),
-  });
+    },
+  }))!;
+  if (specs.length === 0) {
+    await supervisor.dispose();
+    throw new CliError("--workers none leaves nothing to join with.");
+  }
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);
@@ -115,7 +110,6 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  supervisor.start();
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
   io.out(`  Reached at:  ${advertiseHost}`);

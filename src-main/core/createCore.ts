@@ -29,14 +29,13 @@ import { createResponseRepository } from "./registry/responseRepository";
 import { createEndpointService } from "./endpoints/endpointService";
 import { withEndpoints } from "./endpoints/withEndpoints";
 import { createRegistryVersion } from "./registry/registryVersion";
-import { detectDevicesFor } from "./supervisor/detectDevices";
 import { createGpuBuildService, type GpuBuildServiceOptions } from "./gpuBuild/gpuBuildService";
-import { createSupervisor, type Supervisor, type WorkerStatus } from "./supervisor/supervisor";
+import type { Supervisor, WorkerStatus } from "./supervisor/supervisor";
+import { startLocalWorkers } from "./supervisor/startLocalWorkers";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
-import { planWorkers } from "./supervisor/workerPlan";
 import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer } from "./server/createHttpServer";
-import { toWorkerEnv, type BackendLeftOut, type ServerEvent, type Status } from "../contract";
+import { type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
 import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
@@ -318,32 +317,28 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   async function startWorkers(url: string): Promise<void> {
     const launcher = options.workerLauncher;
     if (!launcher || config.workers === "none") return;
-    const workerLog = log.child({ module: "supervisor" });
-    const { devices, leftOut } = await detectDevicesFor(config.workers, launcher, workerLog, {
-      signal: stopping.signal,
-    });
-    if (stopping.signal.aborted) return;
-    backendsLeftOut = leftOut;
-    const specs = planWorkers(config.workers, devices, os.availableParallelism(), os.hostname());
-    supervisor = createSupervisor({
+    const started = await startLocalWorkers({
+      mode: config.workers,
       launcher,
-      specs,
-      log: workerLog,
+      log: log.child({ module: "supervisor" }),
       clock,
+      namePrefix: os.hostname(),
+      signal: stopping.signal,
+      stateDir: path.join(config.dataDir, "nodes"),
       // Honest at once: its models stop being ready, its requests go elsewhere.
       onWorkerExit: (name) => nodes.workerGone(name),
-      stateDir: path.join(config.dataDir, "nodes"),
       onWorkerOutput: options.onWorkerOutput,
-      env: toWorkerEnv({
+      launch: {
         controlUrl: url,
         nodeToken,
         logLevel: config.logLevel,
         hubCacheDir: config.hubCacheDir,
         ...(settings.hfToken() ? { hfToken: settings.hfToken()! } : {}),
-        backendsLeftOut: leftOut,
-      }),
+      },
     });
-    supervisor.start();
+    if (!started) return;
+    backendsLeftOut = started.leftOut;
+    supervisor = started.supervisor;
   }
 
   let disposed: Promise<void> | undefined;

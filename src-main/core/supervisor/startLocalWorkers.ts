@@ -1,0 +1,58 @@
+import os from "node:os";
+import { toWorkerEnv, type BackendLeftOut, type WorkerLaunch } from "../../contract";
+import type { Clock } from "../../shared/clock";
+import type { Logger } from "../../shared/logger";
+import type { Config } from "../config";
+import { detectDevicesFor } from "./detectDevices";
+import { createSupervisor, type Supervisor, type SupervisorOptions } from "./supervisor";
+import type { WorkerLauncher } from "./workerLauncher";
+import { planWorkers, type WorkerSpec } from "./workerPlan";
+
+export interface LocalWorkersOptions extends Pick<
+  SupervisorOptions,
+  "stateDir" | "onWorkerExit" | "onWorkerOutput"
+> {
+  /** `--workers`: auto, a backend, a count of CPU workers, or none. */
+  mode: Config["workers"];
+  launcher: WorkerLauncher;
+  log: Logger;
+  clock: Clock;
+  /** How every worker starts (where it joins, its token, its cache); the probe adds what it left out. */
+  launch: Partial<Omit<WorkerLaunch, "backendsLeftOut">>;
+  /** Prefix of the workers' names: `<prefix>-cuda0`, `<prefix>-cpu0`. */
+  namePrefix: string;
+  /** Aborted: a device probe still running ends, and no worker starts. */
+  signal?: AbortSignal;
+}
+
+export interface LocalWorkers {
+  supervisor: Supervisor;
+  specs: WorkerSpec[];
+  /** GPU backends the device probe left out, and why. */
+  leftOut: BackendLeftOut[];
+}
+
+/**
+ * This machine's workers, one per GPU (or CPU workers): finds the devices with the probe, plans the
+ * workers and starts them under a supervisor. The same for `llmlb serve` (joining its own control
+ * plane) and `llmlb node --join` (another machine's). Undefined when aborted before any started.
+ */
+export async function startLocalWorkers(options: LocalWorkersOptions): Promise<LocalWorkers | undefined> {
+  const { devices, leftOut } = await detectDevicesFor(options.mode, options.launcher, options.log, {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (options.signal?.aborted) return undefined;
+  const specs = planWorkers(options.mode, devices, os.availableParallelism(), options.namePrefix);
+  const supervisor = createSupervisor({
+    launcher: options.launcher,
+    specs,
+    log: options.log,
+    clock: options.clock,
+    stateDir: options.stateDir,
+    onWorkerExit: options.onWorkerExit,
+    onWorkerOutput: options.onWorkerOutput,
+    env: toWorkerEnv({ ...options.launch, backendsLeftOut: leftOut }),
+  });
+  supervisor.start();
+  return { supervisor, specs, leftOut };
+}
