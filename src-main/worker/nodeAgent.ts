@@ -1,15 +1,13 @@
-import type { LlamaCppBuild, LoadedModel, Model, ModelSettings, NodeModelState } from "../contract";
-import fs from "node:fs";
-import { AppError } from "../shared/errors";
+import type { LlamaCppBuild, LoadedModel, ModelSettings, NodeModelState } from "../contract";
+import { systemClock, type Clock } from "../shared/clock";
 import type { Logger } from "../shared/logger";
-import { checkGgufHeader } from "./checkGguf";
-import { chooseArtifact } from "./chooseArtifact";
-import { ControlPlaneError, type ControlPlaneClient } from "./controlPlaneClient";
-import { cachedSnapshotPath, DownloadError, downloadToHfCache } from "./download";
+import { createNodeSession } from "./agent/nodeSession";
+import { createPrepareQueue } from "./agent/prepareQueue";
+import { errorMessage } from "./agent/errorMessage";
+import type { ControlPlaneClient } from "./controlPlaneClient";
 import type { DownloadLedger } from "./downloadLedger";
 import type { MemoryProbe } from "./memory";
 import type { WorkerConfig } from "./workerConfig";
-import { backoffMs } from "../shared/backoff";
 
 export interface NodeAgentOptions {
   config: WorkerConfig;
@@ -19,6 +17,8 @@ export interface NodeAgentOptions {
   ledger: DownloadLedger;
   /** Where the control plane reaches this node. */
   nodeUrl: string;
+  /** Time, for when a failed model is due again. Default: the system's. */
+  clock?: Clock;
   /** Models held in memory now, reported by heartbeat. Default: none. */
   loaded?: () => LoadedModel[];
   /** The llama.cpp it runs, once known, reported by heartbeat. Default: not said. */
@@ -64,54 +64,19 @@ export interface NodeAgent {
   dispose(): Promise<void>;
 }
 
-interface Tracked {
-  model: Model;
-  state: NodeModelState;
-  /** Its local files once ready: the one to load first (a split set's parts in order). */
-  files?: string[];
-  failures: number;
-  retryAt: number;
-}
-
-/** Whether a model must be loaded again for new settings (its context or sequences differ). */
-function loadChanged(before: ModelSettings, after: ModelSettings): boolean {
-  return before.context_size !== after.context_size || before.parallel !== after.parallel;
-}
-
-/** After a failure, wait 15 s, doubling up to 10 min, before trying a model again. */
-export function retryDelayMs(failures: number): number {
-  return backoffMs(failures, 15_000, 10 * 60_000);
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof DownloadError) return error.message;
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
 /**
- * The node's side of the protocol: keeps one state per registered model, downloads one model at a
- * time into the Hugging Face cache, reports by heartbeat, and drops what was deleted.
+ * The node's side of the protocol, in three parts: its session with the control plane (register,
+ * heartbeat), the sync loop here (the registry's models, on a timer and when told), and the queue
+ * that prepares the models one at a time into the Hugging Face cache.
  */
 export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
-  const { config, client, memory, ledger } = options;
-  let hfToken = config.hfToken;
+  const { client, ledger } = options;
   const log = options.log.child({ module: "agent" });
   const stopped = new AbortController();
-  const tracked = new Map<string, Tracked>();
-  /** Models that crashed this node's earlier processes: reported as such, never loaded, until retried. */
-  const crashed = new Map(config.crashedModels.map((entry) => [entry.model, entry.message]));
-  let nodeId: string | undefined;
-  let token: string | undefined;
-  let heartbeatMs = 2000;
-  let syncMs = 5000;
+  const timers = new Set<NodeJS.Timeout>();
   let seenVersion: number | undefined;
   let syncing: Promise<void> | undefined;
   let syncAgain = false;
-  let working = false;
-  /** The model being prepared (downloaded, verified); `done` settles when its work has stopped. */
-  let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
-  const timers = new Set<NodeJS.Timeout>();
 
   function every(ms: () => number, task: () => Promise<void>): void {
     const tick = () => {
@@ -132,245 +97,43 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     });
   }
 
-  async function register(): Promise<void> {
-    for (let attempt = 0; !stopped.signal.aborted; attempt++) {
-      try {
-        const answer = await client.register({
-          name: config.name,
-          url: options.nodeUrl,
-          backend: config.backend,
-          devices: await memory.devices(),
-          memory: await memory.memory(),
-          backends_left_out: config.backendsLeftOut,
-        });
-        nodeId = answer.node_id;
-        token = answer.node_token;
-        heartbeatMs = answer.heartbeat_interval_ms;
-        syncMs = answer.sync_interval_ms;
-        log.info({ node: nodeId }, "registered with the control plane");
-        return;
-      } catch (error) {
-        log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
-        await wait(backoffMs(attempt + 1, 500, 10_000));
-      }
-    }
-  }
-
-  function setState(entry: Tracked, state: NodeModelState): void {
-    entry.state = state;
-  }
+  const session = createNodeSession({ ...options, log, wait, stopped: stopped.signal });
+  const queue = createPrepareQueue({
+    ...options,
+    log,
+    clock: options.clock ?? systemClock,
+    stopped: stopped.signal,
+    reportNow: () => heartbeat(),
+  });
 
   async function heartbeat(): Promise<void> {
-    if (!nodeId) return;
-    try {
-      const answer = await client.heartbeat(nodeId, {
-        memory: await memory.memory(),
-        models: agent.states(),
-        loaded: options.loaded?.() ?? [],
-        llama_cpp: options.llamaCpp?.(),
-      });
-      if (answer.registry_version !== seenVersion) {
-        seenVersion = answer.registry_version;
-        agent.syncNow();
-      }
-    } catch (error) {
-      if (error instanceof ControlPlaneError && (error.status === 404 || error.status === 401)) {
-        log.warn("the control plane does not know this node any more; registering again");
-        await register();
-        return;
-      }
-      log.warn({ err: errorMessage(error) }, "heartbeat failed");
+    const version = await session.heartbeat({
+      models: queue.states(),
+      loaded: options.loaded?.() ?? [],
+      llama_cpp: options.llamaCpp?.(),
+    });
+    if (version !== undefined && version !== seenVersion) {
+      seenVersion = version;
+      agent.syncNow();
     }
   }
 
-  /** Whether this node serves `model`: every node does, unless it is pinned to others. */
-  const servesHere = (model: Model) =>
-    model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name);
-
   async function sync(): Promise<void> {
-    if (!nodeId) return;
+    if (!session.nodeId()) return;
     const models = await client.listModels();
-    const registered = new Map(models.filter(servesHere).map((model) => [model.name, model]));
-    for (const [id, entry] of tracked) {
-      if (registered.has(id)) continue;
-      tracked.delete(id);
-      // Registered again later, it is a new model: its crashes here are forgotten.
-      if (crashed.delete(id)) options.onCrashCleared?.(id);
-      if (current?.modelId === id) {
-        // Its partial file is pruned below: the download must have let go of it first.
-        current.controller.abort();
-        await current.done;
-      }
-      if (entry.files) await options.onModelDropped?.(entry.files[0]!);
-      // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
-      log.info(
-        { model: id },
-        models.some((model) => model.name === id)
-          ? "model pinned to other nodes"
-          : "model deleted from the registry",
-      );
-    }
-    for (const model of registered.values()) {
-      const entry = tracked.get(model.name);
-      if (!entry) {
-        const crash = crashed.get(model.name);
-        tracked.set(model.name, {
-          model,
-          state: crash
-            ? { model: model.name, artifact: null, state: "error", message: crash, crashed: true }
-            : { model: model.name, artifact: null, state: "pending" },
-          failures: 0,
-          retryAt: crash ? Infinity : 0,
-        });
-        continue;
-      }
-      if (entry.files && loadChanged(entry.model.settings, model.settings)) {
-        // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
-        await options.onModelDropped?.(entry.files[0]!);
-      }
-      entry.model = model;
-      if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);
-      if (entry.state.state === "error" && entry.retryAt <= Date.now()) {
-        setState(entry, { model: model.name, artifact: entry.state.artifact, state: "pending" });
-      }
-    }
+    await queue.reconcile(models);
     const inUse = new Set(
       models.flatMap((model) => model.artifacts.map((a) => a.sha256)).filter((sha) => sha !== null),
     );
     await ledger.prune(inUse);
-    void work();
-  }
-
-  /** Whether a ready model's files are all still in the cache. */
-  async function filesPresent(entry: Tracked): Promise<boolean> {
-    const present = await Promise.all(
-      (entry.files ?? []).map((file) =>
-        fs.promises.access(file).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    return present.every(Boolean);
-  }
-
-  /**
-   * A ready model's files were deleted from the cache by another program (`huggingface-cli delete-cache`,
-   * `delete_revisions`): it is unloaded, reported not ready at once, and downloaded again.
-   */
-  async function filesGone(entry: Tracked): Promise<void> {
-    const modelId = entry.model.name;
-    const files = entry.files ?? [];
-    log.warn({ model: modelId, files }, "model files gone from the cache; downloading them again");
-    entry.files = undefined;
-    setState(entry, { model: modelId, artifact: entry.state.artifact, state: "pending" });
-    if (files[0]) await options.onModelDropped?.(files[0]);
-    await heartbeat();
-    void work();
-  }
-
-  async function prepare(entry: Tracked, controller: AbortController): Promise<void> {
-    const modelId = entry.model.name;
-    try {
-      const manifest = await client.manifest(modelId);
-      const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
-      if (choice.type === "unsupported") {
-        setState(entry, { model: modelId, artifact: null, state: "unsupported", reason: choice.reason });
-        return;
-      }
-      const artifact = choice.files[0]!.filename;
-      let doneBefore = 0;
-      const paths: string[] = [];
-      for (const file of choice.files) {
-        if (!file.sha256) {
-          throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
-        }
-        const cacheEntry = {
-          repo: manifest.repo,
-          commit: manifest.commit,
-          filename: file.filename,
-          sha256: file.sha256,
-        };
-        // Recorded before the download starts, so a file this node fetches is never left untracked,
-        // even if the node is killed between finishing it and writing the ledger.
-        if (!(await cachedSnapshotPath(config.hubCacheDir, { ...cacheEntry, size: file.size_bytes }))) {
-          await ledger.record(cacheEntry);
-        }
-        const result = await downloadToHfCache(
-          {
-            repo: manifest.repo,
-            revision: manifest.revision,
-            commit: manifest.commit,
-            filename: file.filename,
-            url: file.url,
-            size: file.size_bytes,
-            sha256: file.sha256,
-          },
-          {
-            cacheDir: config.hubCacheDir,
-            log,
-            token: hfToken,
-            signal: AbortSignal.any([controller.signal, stopped.signal]),
-            onProgress: (progress) =>
-              setState(entry, {
-                model: modelId,
-                artifact,
-                state: "downloading",
-                bytes_done: doneBefore + progress.bytesDone,
-                bytes_total: choice.sizeBytes,
-                bytes_per_second: progress.bytesPerSecond,
-              }),
-          },
-        );
-        doneBefore += file.size_bytes;
-        paths.push(result.snapshotPath);
-      }
-      setState(entry, { model: modelId, artifact, state: "verifying" });
-      await checkGgufHeader(paths[0]!);
-      entry.failures = 0;
-      entry.files = paths;
-      setState(entry, { model: modelId, artifact, state: "ready" });
-      log.info({ model: modelId, artifact }, "model ready");
-    } catch (error) {
-      if (controller.signal.aborted || stopped.signal.aborted) return;
-      entry.failures++;
-      entry.retryAt = Date.now() + retryDelayMs(entry.failures);
-      const message = errorMessage(error);
-      setState(entry, { model: modelId, artifact: entry.state.artifact, state: "error", message });
-      log.warn({ model: modelId, err: message, retryInMs: entry.retryAt - Date.now() }, "model failed");
-    }
-  }
-
-  /** One model at a time: downloads share the link better in sequence than all at once. */
-  async function work(): Promise<void> {
-    if (working) return;
-    working = true;
-    try {
-      for (;;) {
-        if (stopped.signal.aborted) return;
-        const next = [...tracked.values()].find((entry) => entry.state.state === "pending");
-        if (!next) return;
-        const controller = new AbortController();
-        current = { modelId: next.model.name, controller, done: prepare(next, controller) };
-        try {
-          await current.done;
-        } finally {
-          current = undefined;
-        }
-      }
-    } finally {
-      working = false;
-    }
+    queue.prepareNext();
   }
 
   const agent: NodeAgent = {
     async start() {
-      await register();
-      every(() => heartbeatMs, heartbeat);
-      every(
-        () => syncMs,
-        async () => agent.syncNow(),
-      );
+      await session.register();
+      every(session.heartbeatMs, heartbeat);
+      every(session.syncMs, async () => agent.syncNow());
       agent.syncNow();
     },
     syncNow() {
@@ -388,38 +151,14 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
           }
         });
     },
-    nodeToken: () => token,
-    setHfToken(next) {
-      hfToken = next;
-      for (const entry of tracked.values()) {
-        if (entry.state.state !== "error" || entry.state.crashed) continue;
-        entry.failures = 0;
-        setState(entry, { model: entry.model.name, artifact: entry.state.artifact, state: "pending" });
-      }
-      void work();
-    },
-    states: () => [...tracked.values()].map((entry) => entry.state),
-    async readyModel(modelId) {
-      const entry = tracked.get(modelId);
-      if (entry?.state.state !== "ready" || !entry.files) return undefined;
-      if (await filesPresent(entry)) return { path: entry.files[0]!, settings: entry.model.settings };
-      if (entry.state.state === "ready") await filesGone(entry);
-      throw new AppError(
-        "model.not_ready",
-        `The files of model ${modelId} were deleted from this node's Hugging Face cache; it is downloading them again.`,
-        { retryAfter: 5 },
-      );
-    },
+    nodeToken: session.token,
+    setHfToken: queue.setHfToken,
+    states: queue.states,
+    readyModel: queue.readyModel,
     retry(modelId) {
-      const entry = tracked.get(modelId);
-      if (crashed.delete(modelId)) options.onCrashCleared?.(modelId);
-      if (entry?.state.state !== "error") return false;
-      log.info({ model: modelId }, "model retried");
-      entry.failures = 0;
-      entry.retryAt = 0;
-      setState(entry, { model: modelId, artifact: entry.state.artifact, state: "pending" });
-      void work();
-      return true;
+      const retried = queue.retry(modelId);
+      if (retried) log.info({ model: modelId }, "model retried");
+      return retried;
     },
     async dispose() {
       stopped.abort();

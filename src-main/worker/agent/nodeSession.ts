@@ -1,0 +1,90 @@
+import type { HeartbeatRequest } from "../../contract";
+import { backoffMs } from "../../shared/backoff";
+import type { Logger } from "../../shared/logger";
+import { ControlPlaneError, type ControlPlaneClient } from "../controlPlaneClient";
+import type { MemoryProbe } from "../memory";
+import type { WorkerConfig } from "../workerConfig";
+import { errorMessage } from "./errorMessage";
+
+export interface NodeSessionOptions {
+  config: WorkerConfig;
+  client: ControlPlaneClient;
+  memory: MemoryProbe;
+  /** Where the control plane reaches this node. */
+  nodeUrl: string;
+  log: Logger;
+  /** Waits `ms`, or less once the agent stops. */
+  wait(ms: number): Promise<void>;
+  stopped: AbortSignal;
+}
+
+/** This node's standing with the control plane: registered, and heartbeating. */
+export interface NodeSession {
+  /** Registers, trying again (backing off) until the control plane answers or the agent stops. */
+  register(): Promise<void>;
+  /**
+   * Reports the node's models and memory; the registry version the control plane has, or undefined
+   * when the beat failed. A control plane that no longer knows this node is registered with again.
+   */
+  heartbeat(report: Omit<HeartbeatRequest, "memory">): Promise<number | undefined>;
+  nodeId(): string | undefined;
+  /** The token the control plane calls this node with. */
+  token(): string | undefined;
+  heartbeatMs(): number;
+  syncMs(): number;
+}
+
+export function createNodeSession(options: NodeSessionOptions): NodeSession {
+  const { config, client, memory, log } = options;
+  let nodeId: string | undefined;
+  let token: string | undefined;
+  let heartbeatMs = 2000;
+  let syncMs = 5000;
+
+  async function register(): Promise<void> {
+    for (let attempt = 1; !options.stopped.aborted; attempt++) {
+      try {
+        const answer = await client.register({
+          name: config.name,
+          url: options.nodeUrl,
+          backend: config.backend,
+          devices: await memory.devices(),
+          memory: await memory.memory(),
+          backends_left_out: config.backendsLeftOut,
+        });
+        nodeId = answer.node_id;
+        token = answer.node_token;
+        heartbeatMs = answer.heartbeat_interval_ms;
+        syncMs = answer.sync_interval_ms;
+        log.info({ node: nodeId }, "registered with the control plane");
+        return;
+      } catch (error) {
+        log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+        await options.wait(backoffMs(attempt, 500, 10_000));
+      }
+    }
+  }
+
+  return {
+    register,
+    async heartbeat(report) {
+      if (!nodeId) return undefined;
+      try {
+        const answer = await client.heartbeat(nodeId, { memory: await memory.memory(), ...report });
+        return answer.registry_version;
+      } catch (error) {
+        if (error instanceof ControlPlaneError && (error.status === 404 || error.status === 401)) {
+          log.warn("the control plane does not know this node any more; registering again");
+          await register();
+          return undefined;
+        }
+        log.warn({ err: errorMessage(error) }, "heartbeat failed");
+        return undefined;
+      }
+    },
+    nodeId: () => nodeId,
+    token: () => token,
+    heartbeatMs: () => heartbeatMs,
+    syncMs: () => syncMs,
+  };
+}

@@ -1,0 +1,295 @@
+import fs from "node:fs";
+import type { Model, ModelSettings, NodeModelState } from "../../contract";
+import { backoffMs } from "../../shared/backoff";
+import type { Clock } from "../../shared/clock";
+import { AppError } from "../../shared/errors";
+import type { Logger } from "../../shared/logger";
+import { checkGgufHeader } from "../checkGguf";
+import { chooseArtifact } from "../chooseArtifact";
+import type { ControlPlaneClient } from "../controlPlaneClient";
+import { cachedSnapshotPath, downloadToHfCache } from "../download";
+import type { DownloadLedger } from "../downloadLedger";
+import type { MemoryProbe } from "../memory";
+import type { WorkerConfig } from "../workerConfig";
+import { errorMessage } from "./errorMessage";
+
+export interface PrepareQueueOptions {
+  config: WorkerConfig;
+  client: ControlPlaneClient;
+  memory: MemoryProbe;
+  ledger: DownloadLedger;
+  log: Logger;
+  clock: Clock;
+  stopped: AbortSignal;
+  /** A ready model's files are to go, or its load changed: unload it. */
+  onModelDropped?: (path: string) => Promise<unknown>;
+  /** A model that had crashed this node's worker was retried or deleted. */
+  onCrashCleared?: (model: string) => void;
+  /** Tell the control plane now how the models stand (a ready one is not any more). */
+  reportNow(): Promise<void>;
+}
+
+/** The models this node serves, each with its state, prepared (downloaded, verified) one at a time. */
+export interface PrepareQueue {
+  /**
+   * Brings the models in line with the registry: new ones pending, deleted ones (or pinned to other
+   * nodes) dropped, a changed load unloaded, ready ones whose files went missing downloaded again,
+   * failed ones due for a retry pending again.
+   */
+  reconcile(models: readonly Model[]): Promise<void>;
+  /** Prepares what is pending, one model at a time, unless it is at it already. */
+  prepareNext(): void;
+  states(): NodeModelState[];
+  readyModel(modelId: string): Promise<{ path: string; settings: ModelSettings } | undefined>;
+  retry(modelId: string): boolean;
+  setHfToken(token: string | undefined): void;
+}
+
+interface Tracked {
+  model: Model;
+  state: NodeModelState;
+  /** Its local files once ready: the one to load first (a split set's parts in order). */
+  files?: string[];
+  failures: number;
+  retryAt: number;
+}
+
+/** Whether a model must be loaded again for new settings (its context or sequences differ). */
+function loadChanged(before: ModelSettings, after: ModelSettings): boolean {
+  return before.context_size !== after.context_size || before.parallel !== after.parallel;
+}
+
+/** After a failure, wait 15 s, doubling up to 10 min, before trying a model again. */
+function retryDelayMs(failures: number): number {
+  return backoffMs(failures, 15_000, 10 * 60_000);
+}
+
+export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
+  const { config, client, memory, ledger, log, clock, stopped } = options;
+  let hfToken = config.hfToken;
+  const tracked = new Map<string, Tracked>();
+  /** Models that crashed this node's earlier processes: reported as such, never loaded, until retried. */
+  const crashed = new Map(config.crashedModels.map((entry) => [entry.model, entry.message]));
+  let working = false;
+  /** The model being prepared; `done` settles when its work has stopped. */
+  let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
+
+  const pending = (entry: Tracked) =>
+    (entry.state = { model: entry.model.name, artifact: entry.state.artifact, state: "pending" });
+
+  /** Whether this node serves `model`: every node does, unless it is pinned to others. */
+  const servesHere = (model: Model) =>
+    model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name);
+
+  async function drop(id: string, entry: Tracked, stillRegistered: boolean): Promise<void> {
+    tracked.delete(id);
+    // Registered again later, it is a new model: its crashes here are forgotten.
+    if (crashed.delete(id)) options.onCrashCleared?.(id);
+    if (current?.modelId === id) {
+      // Its partial file is pruned after this: the download must have let go of it first.
+      current.controller.abort();
+      await current.done;
+    }
+    if (entry.files) await options.onModelDropped?.(entry.files[0]!);
+    // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
+    log.info(
+      { model: id },
+      stillRegistered ? "model pinned to other nodes" : "model deleted from the registry",
+    );
+  }
+
+  function track(model: Model): void {
+    const crash = crashed.get(model.name);
+    tracked.set(model.name, {
+      model,
+      state: crash
+        ? { model: model.name, artifact: null, state: "error", message: crash, crashed: true }
+        : { model: model.name, artifact: null, state: "pending" },
+      failures: 0,
+      retryAt: crash ? Infinity : 0,
+    });
+  }
+
+  /** Whether a ready model's files are all still in the cache. */
+  async function filesPresent(entry: Tracked): Promise<boolean> {
+    const present = await Promise.all(
+      (entry.files ?? []).map((file) =>
+        fs.promises.access(file).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return present.every(Boolean);
+  }
+
+  /**
+   * A ready model's files were deleted from the cache by another program (`huggingface-cli delete-cache`,
+   * `delete_revisions`): it is unloaded, reported not ready at once, and downloaded again.
+   */
+  async function filesGone(entry: Tracked): Promise<void> {
+    const files = entry.files ?? [];
+    log.warn({ model: entry.model.name, files }, "model files gone from the cache; downloading them again");
+    entry.files = undefined;
+    pending(entry);
+    if (files[0]) await options.onModelDropped?.(files[0]);
+    await options.reportNow();
+    void work();
+  }
+
+  async function prepare(entry: Tracked, controller: AbortController): Promise<void> {
+    const modelId = entry.model.name;
+    try {
+      const manifest = await client.manifest(modelId);
+      const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
+      if (choice.type === "unsupported") {
+        entry.state = { model: modelId, artifact: null, state: "unsupported", reason: choice.reason };
+        return;
+      }
+      const artifact = choice.files[0]!.filename;
+      let doneBefore = 0;
+      const paths: string[] = [];
+      for (const file of choice.files) {
+        if (!file.sha256) {
+          throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
+        }
+        const cacheEntry = {
+          repo: manifest.repo,
+          commit: manifest.commit,
+          filename: file.filename,
+          sha256: file.sha256,
+        };
+        // Recorded before the download starts, so a file this node fetches is never left untracked,
+        // even if the node is killed between finishing it and writing the ledger.
+        if (!(await cachedSnapshotPath(config.hubCacheDir, { ...cacheEntry, size: file.size_bytes }))) {
+          await ledger.record(cacheEntry);
+        }
+        const result = await downloadToHfCache(
+          {
+            repo: manifest.repo,
+            revision: manifest.revision,
+            commit: manifest.commit,
+            filename: file.filename,
+            url: file.url,
+            size: file.size_bytes,
+            sha256: file.sha256,
+          },
+          {
+            cacheDir: config.hubCacheDir,
+            log,
+            token: hfToken,
+            signal: AbortSignal.any([controller.signal, stopped]),
+            onProgress: (progress) =>
+              (entry.state = {
+                model: modelId,
+                artifact,
+                state: "downloading",
+                bytes_done: doneBefore + progress.bytesDone,
+                bytes_total: choice.sizeBytes,
+                bytes_per_second: progress.bytesPerSecond,
+              }),
+          },
+        );
+        doneBefore += file.size_bytes;
+        paths.push(result.snapshotPath);
+      }
+      entry.state = { model: modelId, artifact, state: "verifying" };
+      await checkGgufHeader(paths[0]!);
+      entry.failures = 0;
+      entry.files = paths;
+      entry.state = { model: modelId, artifact, state: "ready" };
+      log.info({ model: modelId, artifact }, "model ready");
+    } catch (error) {
+      if (controller.signal.aborted || stopped.aborted) return;
+      entry.failures++;
+      const retryInMs = retryDelayMs(entry.failures);
+      entry.retryAt = clock.now() + retryInMs;
+      const message = errorMessage(error);
+      entry.state = { model: modelId, artifact: entry.state.artifact, state: "error", message };
+      log.warn({ model: modelId, err: message, retryInMs }, "model failed");
+    }
+  }
+
+  /** One model at a time: downloads share the link better in sequence than all at once. */
+  async function work(): Promise<void> {
+    if (working) return;
+    working = true;
+    try {
+      for (;;) {
+        if (stopped.aborted) return;
+        const next = [...tracked.values()].find((entry) => entry.state.state === "pending");
+        if (!next) return;
+        const controller = new AbortController();
+        current = { modelId: next.model.name, controller, done: prepare(next, controller) };
+        try {
+          await current.done;
+        } finally {
+          current = undefined;
+        }
+      }
+    } finally {
+      working = false;
+    }
+  }
+
+  return {
+    async reconcile(models) {
+      const registered = new Map(models.filter(servesHere).map((model) => [model.name, model]));
+      for (const [id, entry] of tracked) {
+        if (!registered.has(id))
+          await drop(
+            id,
+            entry,
+            models.some((model) => model.name === id),
+          );
+      }
+      for (const model of registered.values()) {
+        const entry = tracked.get(model.name);
+        if (!entry) {
+          track(model);
+          continue;
+        }
+        if (entry.files && loadChanged(entry.model.settings, model.settings)) {
+          // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
+          await options.onModelDropped?.(entry.files[0]!);
+        }
+        entry.model = model;
+        if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);
+        if (entry.state.state === "error" && entry.retryAt <= clock.now()) pending(entry);
+      }
+    },
+    prepareNext: () => void work(),
+    states: () => [...tracked.values()].map((entry) => entry.state),
+    async readyModel(modelId) {
+      const entry = tracked.get(modelId);
+      if (entry?.state.state !== "ready" || !entry.files) return undefined;
+      if (await filesPresent(entry)) return { path: entry.files[0]!, settings: entry.model.settings };
+      if (entry.state.state === "ready") await filesGone(entry);
+      throw new AppError(
+        "model.not_ready",
+        `The files of model ${modelId} were deleted from this node's Hugging Face cache; it is downloading them again.`,
+        { retryAfter: 5 },
+      );
+    },
+    retry(modelId) {
+      const entry = tracked.get(modelId);
+      if (crashed.delete(modelId)) options.onCrashCleared?.(modelId);
+      if (entry?.state.state !== "error") return false;
+      entry.failures = 0;
+      entry.retryAt = 0;
+      pending(entry);
+      void work();
+      return true;
+    },
+    setHfToken(next) {
+      hfToken = next;
+      // A missing or wrong token is the usual reason a download failed: those are tried again at once.
+      for (const entry of tracked.values()) {
+        if (entry.state.state !== "error" || entry.state.crashed) continue;
+        entry.failures = 0;
+        pending(entry);
+      }
+      void work();
+    },
+  };
+}

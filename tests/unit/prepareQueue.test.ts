@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import type { Model } from "../../src-main/contract";
+import { createLogger } from "../../src-main/shared/logger";
+import { createPrepareQueue } from "../../src-main/worker/agent/prepareQueue";
+import type { ControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
+import type { DownloadLedger } from "../../src-main/worker/downloadLedger";
+import type { MemoryProbe } from "../../src-main/worker/memory";
+import type { WorkerConfig } from "../../src-main/worker/workerConfig";
+
+// The node's prepare queue on its own, its clock injected: when a model that failed is tried again,
+// and what a retry or a new token changes. The control plane is a stand-in that refuses manifests.
+
+const model = (name: string, nodes: string[] = []) =>
+  ({ name, settings: { nodes, context_size: null, parallel: null }, artifacts: [] }) as unknown as Model;
+
+function setup(crashedModels: WorkerConfig["crashedModels"] = []) {
+  let now = 1_000_000;
+  const asked: string[] = [];
+  const dropped: string[] = [];
+  const queue = createPrepareQueue({
+    config: {
+      name: "box-cpu0",
+      hfToken: undefined,
+      crashedModels,
+      hubCacheDir: "/nonexistent",
+    } as WorkerConfig,
+    client: {
+      manifest: async (id: string) => {
+        asked.push(id);
+        throw new Error("the hub is down");
+      },
+    } as unknown as ControlPlaneClient,
+    memory: {} as MemoryProbe,
+    ledger: {} as DownloadLedger,
+    log: createLogger({ level: "silent" }),
+    clock: { now: () => now },
+    stopped: new AbortController().signal,
+    onCrashCleared: (id) => dropped.push(id),
+    reportNow: async () => {},
+  });
+  /** Lets the queue finish what it is at. */
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { queue, asked, dropped, settle, advance: (ms: number) => void (now += ms) };
+}
+
+describe("the prepare queue", () => {
+  it("tries a failed model again only once its backoff is over: 15 s after the first failure, 30 s after the second", async () => {
+    const { queue, asked, settle, advance } = setup();
+    await queue.reconcile([model("org/a")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toEqual(["org/a"]);
+    expect(queue.states()).toEqual([
+      { model: "org/a", artifact: null, state: "error", message: "the hub is down" },
+    ]);
+
+    advance(14_000);
+    await queue.reconcile([model("org/a")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toHaveLength(1);
+
+    advance(1_000);
+    await queue.reconcile([model("org/a")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toHaveLength(2);
+
+    advance(29_000);
+    await queue.reconcile([model("org/a")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toHaveLength(2);
+    advance(1_000);
+    await queue.reconcile([model("org/a")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toHaveLength(3);
+  });
+
+  it("tries at once on a retry or a new token, and not a model that crashed the worker until it is retried", async () => {
+    const { queue, asked, dropped, settle } = setup([{ model: "org/crashy", message: "signal SIGABRT" }]);
+    await queue.reconcile([model("org/a"), model("org/crashy")]);
+    queue.prepareNext();
+    await settle();
+    expect(asked).toEqual(["org/a"]);
+    expect(queue.states().find((state) => state.model === "org/crashy")).toMatchObject({
+      state: "error",
+      crashed: true,
+    });
+
+    queue.setHfToken("hf_new");
+    await settle();
+    expect(asked).toEqual(["org/a", "org/a"]);
+
+    expect(queue.retry("org/crashy")).toBe(true);
+    await settle();
+    expect(dropped).toEqual(["org/crashy"]);
+    expect(asked).toEqual(["org/a", "org/a", "org/crashy"]);
+    expect(queue.retry("org/nothing")).toBe(false);
+  });
+
+  it("tracks only the models this node serves, and drops one pinned elsewhere", async () => {
+    const { queue, settle } = setup();
+    await queue.reconcile([model("org/a"), model("org/b", ["other-node"])]);
+    await settle();
+    expect(queue.states().map((state) => state.model)).toEqual(["org/a"]);
+    await queue.reconcile([model("org/a", ["other-node"])]);
+    expect(queue.states()).toEqual([]);
+  });
+});
