@@ -6,12 +6,10 @@ import { rerankResponseSchema } from "../../src-main/contract";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { registerAndWaitReady } from "../helpers/cliProcess";
 import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
-import { makeTempDir } from "../helpers/tempDir";
 
 // Rerank through `llmlb serve` (balancer, one CPU worker) on a tiny reranker of Qwen3-Reranker's
 // make: the qwen3 architecture, rank pooling and a yes/no classification head, random weights.
 const reranker = "acme/tiny-reranker-GGUF";
-const rerankerFile = generateTinyGguf({ seed: 5, reranker: true });
 const query = "Which lights guide ships at night?";
 const documents = [
   "A lighthouse guides ships along the coast.",
@@ -21,7 +19,6 @@ const documents = [
   "Beacons and lamps on cliffs.",
 ];
 let server: TinyModelServe;
-let temp: Awaited<ReturnType<typeof makeTempDir>>;
 let model: LlamaModel;
 
 async function rerank(body: object, route = "/v1/rerank") {
@@ -36,19 +33,22 @@ async function rerank(body: object, route = "/v1/rerank") {
 beforeAll(async () => {
   server = await serveTinyModel({
     workers: 1,
-    repos: [{ id: reranker, files: [{ path: "reranker-F32.gguf", content: rerankerFile }] }],
+    repos: [
+      {
+        id: reranker,
+        files: [{ path: "reranker-F32.gguf", content: generateTinyGguf({ seed: 5, reranker: true }) }],
+      },
+    ],
   });
   await registerAndWaitReady(server.serve.url, server.dataDir, reranker);
-  // The reference: node-llama-cpp itself, in this process, on the same file.
-  temp = await makeTempDir();
-  const file = path.join(temp.path, "reranker.gguf");
-  fs.writeFileSync(file, rerankerFile);
+  // The reference: node-llama-cpp itself, in this process, on the file the worker downloaded.
+  const snapshots = path.join(server.env.HF_HUB_CACHE!, "models--acme--tiny-reranker-GGUF", "snapshots");
+  const file = path.join(snapshots, fs.readdirSync(snapshots)[0]!, "reranker-F32.gguf");
   const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
   model = await llama.loadModel({ modelPath: file });
 }, 90_000);
 afterAll(async () => {
   await model?.dispose();
-  await temp?.remove();
   await server?.close();
 });
 

@@ -152,6 +152,21 @@ function setup(
   };
 }
 
+/** A request node `id` holds until `done()`; resolves once the node has it. It answers at once after. */
+async function occupy(s: Setup, id: string): Promise<{ done(): Promise<unknown> }> {
+  const slow = held();
+  s.answer[id] = slow.answer;
+  const request = s.send();
+  await slow.started;
+  s.answer[id] = answers();
+  return {
+    done() {
+      slow.release();
+      return request;
+    },
+  };
+}
+
 async function errorOf(promise: Promise<unknown>): Promise<AppError> {
   const error = await promise.then(
     () => undefined,
@@ -169,17 +184,12 @@ describe("routing", () => {
   });
 
   it("sends a request to the node with fewer requests outstanding", async () => {
-    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
-    const slow = held();
-    answer.a = slow.answer;
-    const first = send();
-    await slow.started;
-    answer.a = answers();
-    await send();
-    await send();
-    expect(tries).toEqual(["a", "b", "b"]);
-    slow.release();
-    await first;
+    const nodes = setup([{ id: "a" }, { id: "b" }]);
+    const busy = await occupy(nodes, "a");
+    await nodes.send();
+    await nodes.send();
+    expect(nodes.tries).toEqual(["a", "b", "b"]);
+    await busy.done();
   });
 });
 
@@ -270,34 +280,25 @@ describe("retries", () => {
 
 describe("admission", () => {
   it("queues what is beyond the nodes' slots, and runs it when one frees", async () => {
-    const { send, tries, answer } = setup([{ id: "a" }], { slotsPerNode: 1 });
-    const slow = held();
-    answer.a = slow.answer;
-    const first = send();
-    await slow.started;
-    answer.a = answers();
-    const second = send();
+    const node = setup([{ id: "a" }], { slotsPerNode: 1 });
+    const busy = await occupy(node, "a");
+    const second = node.send();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(tries).toEqual(["a"]);
-    slow.release();
+    expect(node.tries).toEqual(["a"]);
+    await busy.done();
     expect((await second).status).toBe(200);
-    await first;
-    expect(tries).toEqual(["a", "a"]);
+    expect(node.tries).toEqual(["a", "a"]);
   });
 
   it("never sends a request whose client left while it waited", async () => {
-    const { send, tries, answer } = setup([{ id: "a" }], { slotsPerNode: 1 });
-    const slow = held();
-    answer.a = slow.answer;
-    const first = send();
-    await slow.started;
+    const node = setup([{ id: "a" }], { slotsPerNode: 1 });
+    const busy = await occupy(node, "a");
     const sink = new TestSink();
-    const second = send({}, sink);
+    const second = node.send({}, sink);
     sink.leave();
     await second;
-    slow.release();
-    await first;
-    expect(tries).toEqual(["a"]);
+    await busy.done();
+    expect(node.tries).toEqual(["a"]);
     expect(sink.status).toBeUndefined();
   });
 });
