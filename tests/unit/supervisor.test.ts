@@ -3,7 +3,11 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createCrashLedger, lastWords } from "../../src-main/core/supervisor/crashLedger";
 import { createLogger } from "../../src-main/shared/logger";
-import { createSupervisor } from "../../src-main/core/supervisor/supervisor";
+import {
+  createSupervisor,
+  type Supervisor,
+  type SupervisorOptions,
+} from "../../src-main/core/supervisor/supervisor";
 import type {
   LaunchOptions,
   WorkerExit,
@@ -48,17 +52,17 @@ const log = createLogger({ level: "silent" });
 const clock = { now: () => Date.now() };
 const spec = { name: "box-cpu0", backend: "cpu" as const, env: { CUDA_VISIBLE_DEVICES: "" }, threads: 2 };
 
+/** A supervisor of `spec` (or `specs`) on a stand-in launcher, started: the options each test varies. */
+function supervise(launcher: WorkerLauncher, options: Partial<SupervisorOptions> = {}): Supervisor {
+  const supervisor = createSupervisor({ launcher, specs: [spec], env: {}, log, clock, ...options });
+  supervisor.start();
+  return supervisor;
+}
+
 describe("supervisor", () => {
   it("starts each worker with its pinning, name and the shared environment", () => {
     const { launcher, launched } = fakeLauncher();
-    const supervisor = createSupervisor({
-      launcher,
-      specs: [spec],
-      env: { LLMLB_CONTROL_URL: "http://127.0.0.1:1" },
-      log,
-      clock,
-    });
-    supervisor.start();
+    const supervisor = supervise(launcher, { env: { LLMLB_CONTROL_URL: "http://127.0.0.1:1" } });
     expect(launched[0]?.options.env).toMatchObject({
       LLMLB_CONTROL_URL: "http://127.0.0.1:1",
       CUDA_VISIBLE_DEVICES: "",
@@ -71,15 +75,11 @@ describe("supervisor", () => {
   it("hands a new Hugging Face token to running workers without restarting them, and starts later ones with it", async () => {
     const { launcher, launched } = fakeLauncher();
     const second = { ...spec, name: "box-cpu1" };
-    const supervisor = createSupervisor({
-      launcher,
+    const supervisor = supervise(launcher, {
       specs: [spec, second],
       env: { HF_TOKEN: "hf_old", LLMLB_CONTROL_URL: "http://127.0.0.1:1" },
-      log,
-      clock,
       restartBaseDelayMs: 1,
     });
-    supervisor.start();
     supervisor.setHfToken("hf_new");
     expect(launched.map((entry) => entry.messages)).toEqual([
       [{ type: "hf-token", token: "hf_new" }],
@@ -103,16 +103,10 @@ describe("supervisor", () => {
   it("says at once which worker exited on its own, and not those it stops", async () => {
     const { launcher, launched } = fakeLauncher();
     const gone: string[] = [];
-    const supervisor = createSupervisor({
-      launcher,
-      specs: [spec],
-      env: {},
-      log,
-      clock,
+    const supervisor = supervise(launcher, {
       restartBaseDelayMs: 60_000,
       onWorkerExit: (name) => gone.push(name),
     });
-    supervisor.start();
     launched[0]!.exit({ code: null, signal: "SIGKILL" });
     await waitFor("the exit to be seen", () => gone.length > 0);
     expect(gone).toEqual(["box-cpu0"]);
@@ -122,15 +116,7 @@ describe("supervisor", () => {
 
   it("restarts a crashed worker after a delay that doubles with each crash in a row", async () => {
     const { launcher, launched } = fakeLauncher();
-    const supervisor = createSupervisor({
-      launcher,
-      specs: [spec],
-      env: {},
-      log,
-      clock,
-      restartBaseDelayMs: 100,
-    });
-    supervisor.start();
+    const supervisor = supervise(launcher, { restartBaseDelayMs: 100 });
     launched[0]!.exit({ code: 1, signal: null });
     const fast = { intervalMs: 5, timeoutMs: 5000 };
     await waitFor("a backoff state", () => supervisor.status()[0]?.state.type === "backoff", fast);
@@ -153,16 +139,11 @@ describe("supervisor", () => {
   it("while the app quits, restarts no worker that exits, and keeps the others running until dispose", async () => {
     const { launcher, launched } = fakeLauncher();
     const gone: string[] = [];
-    const supervisor = createSupervisor({
-      launcher,
+    const supervisor = supervise(launcher, {
       specs: [spec, { ...spec, name: "box-cpu1" }],
-      env: {},
-      log,
-      clock,
       restartBaseDelayMs: 1,
       onWorkerExit: (name) => gone.push(name),
     });
-    supervisor.start();
     supervisor.holdRestarts();
     // What Ctrl-C in a terminal does to a worker that does not ignore it.
     launched[0]!.exit({ code: null, signal: "SIGINT" });
@@ -188,8 +169,7 @@ describe("supervisor", () => {
         kill: () => undefined,
       }),
     };
-    const supervisor = createSupervisor({ launcher, specs: [spec], env: {}, log, clock });
-    supervisor.start();
+    const supervisor = supervise(launcher);
     expect(supervisor.status()[0]?.state).toMatchObject({ type: "running", pid: undefined });
     spawn(4242);
     await waitFor("the pid", () => (supervisor.status()[0]?.state as { pid?: number }).pid === 4242);
@@ -198,15 +178,7 @@ describe("supervisor", () => {
   it("stops every worker on dispose, killing one that ignores SIGTERM, and restarts none", async () => {
     const { launcher, launched } = fakeLauncher();
     const stubborn = { ...spec, name: "box-cpu1", env: { IGNORES_SIGTERM: "1" } };
-    const supervisor = createSupervisor({
-      launcher,
-      specs: [spec, stubborn],
-      env: {},
-      log,
-      clock,
-      stopTimeoutMs: 30,
-    });
-    supervisor.start();
+    const supervisor = supervise(launcher, { specs: [spec, stubborn], stopTimeoutMs: 30 });
     await supervisor.dispose();
     expect(launched.map((l) => l.signals)).toEqual([["SIGTERM"], ["SIGTERM", "SIGKILL"]]);
     expect(supervisor.status().map((s) => s.state.type)).toEqual(["stopped", "stopped"]);
@@ -229,17 +201,11 @@ describe("supervisor, with a model that crashes its worker", () => {
     const temp = await makeTempDir();
     try {
       const { launcher, launched } = fakeLauncher();
-      const supervisor = createSupervisor({
-        launcher,
-        specs: [spec],
-        env: {},
+      const supervisor = supervise(launcher, {
         stateDir: temp.path,
-        log,
-        clock,
         restartBaseDelayMs: 1,
         onWorkerOutput: () => undefined,
       });
-      supervisor.start();
       expect(launched[0]!.options.env[workerEnvName("stateDir")]).toBe(temp.path);
       const abort = { code: null, signal: "SIGABRT" as const };
       const lastWords = [
