@@ -11,6 +11,7 @@ import { SettingsPage } from "./pages/SettingsPage";
 import type { AppStore } from "./store/createAppStore";
 import { StoreContext, useActions, useAppStore } from "./useAppStore";
 import { useHashRoute, type Route } from "./useHashRoute";
+import { PageHead } from "./components/PageHead";
 
 const titles: Record<Route, string> = {
   models: "Models",
@@ -98,9 +99,7 @@ function SnapshotState({ title }: { title: string }) {
   const { loadSnapshot } = useActions();
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>{title}</h1>
-      </div>
+      <PageHead title={title} />
       {snapshot === "failed" && signedOut ? (
         <div className="card empty" role="alert">
           <IconAlert size={24} className="danger" />

@@ -2,6 +2,7 @@ import { useId, useState } from "react";
 import { CopyButton } from "../components/CopyButton";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useAppStore } from "../useAppStore";
+import { PageHead } from "../components/PageHead";
 
 /** What a user pastes into a shell: the string in single quotes, each `'` closed, escaped and reopened. */
 function shellQuote(text: string): string {
@@ -62,12 +63,9 @@ export function EndpointPage() {
 
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Endpoint</h1>
-        <p className="page-lede">
-          An OpenAI-compatible API: point any OpenAI client, editor or agent at this base URL.
-        </p>
-      </div>
+      <PageHead title="Endpoint">
+        An OpenAI-compatible API: point any OpenAI client, editor or agent at this base URL.
+      </PageHead>
 
       <section className="card endpoint-card" aria-labelledby="base-url-heading">
         <h2 id="base-url-heading" className="card-title">

@@ -4,6 +4,7 @@ import { IconClose, IconSearch } from "../components/icons";
 import { useAppStore } from "../useAppStore";
 import { ModelCard } from "./ModelCard";
 import { RegisterForm } from "./RegisterForm";
+import { PageHead } from "../components/PageHead";
 
 /** What the server's `search` matches (id and display name), plus the repo, case-insensitively. */
 export function matches(model: Model, query: string): boolean {
@@ -29,9 +30,7 @@ export function ModelsPage() {
 
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Models</h1>
-      </div>
+      <PageHead title="Models" />
       <RegisterForm />
 
       {models.length === 0 ? (

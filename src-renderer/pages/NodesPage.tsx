@@ -6,19 +6,17 @@ import { backendLabel, formatAgo, formatBytes, percentOf, plural } from "../form
 import { useAppStore } from "../useAppStore";
 import { useNow } from "../useNow";
 import { EndpointsSection } from "./EndpointsSection";
+import { PageHead } from "../components/PageHead";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
   const now = useNow();
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Nodes</h1>
-        <p className="page-lede">
-          Workers run models on this machine's GPUs (or CPU); endpoints are OpenAI-compatible servers added by
-          URL. Requests to <code>/v1</code> are balanced across every node that has the model ready.
-        </p>
-      </div>
+      <PageHead title="Nodes">
+        Workers run models on this machine's GPUs (or CPU); endpoints are OpenAI-compatible servers added by
+        URL. Requests to <code>/v1</code> are balanced across every node that has the model ready.
+      </PageHead>
       {nodes.length === 0 ? (
         <div className="empty card">
           <p className="empty-title">No nodes yet</p>

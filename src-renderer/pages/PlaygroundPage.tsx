@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent 
 import { IconAlert } from "../components/icons";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useActions, useAppStore } from "../useAppStore";
+import { PageHead } from "../components/PageHead";
 
 /** `850 tokens/s`, `120 ms`, `1.2 s`. */
 function millis(ms: number): string {
@@ -46,10 +47,9 @@ export function PlaygroundPage() {
 
   return (
     <div className="page playground">
-      <div className="page-head">
-        <h1>Playground</h1>
-        <p className="muted">Chat with a ready model through /v1, streamed, as any OpenAI client would.</p>
-      </div>
+      <PageHead title="Playground">
+        Chat with a ready model through /v1, streamed, as any OpenAI client would.
+      </PageHead>
       {ready.length === 0 ? (
         <p className="card note">
           No model is ready yet. Register one on <a href="#/models">Models</a>; once a node has downloaded it,

@@ -4,6 +4,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { IconShield, IconWarning } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 import { GpuBuildCard } from "./GpuBuildCard";
+import { PageHead } from "../components/PageHead";
 
 /** Where the Hugging Face token lives, in words a user can check. */
 export function tokenStorageText(settings: Settings): string {
@@ -29,9 +30,7 @@ export function SettingsPage() {
 
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Settings</h1>
-      </div>
+      <PageHead title="Settings" />
       {state === "unavailable" ? (
         <p className="card note">
           This server does not offer settings here. Use its configuration file or flags.

@@ -75,12 +75,13 @@ describe("the nodes page", () => {
     });
     renderApp(api, { route: "nodes" });
     const gpu = await screen.findByRole("listitem", { name: "gpu-0" });
-    expect(gpu.textContent).toMatch(/Loading · 4[23] s/);
+    // 42 s ago when the test began: a loaded machine may take a few seconds to render it.
+    expect(gpu.textContent).toMatch(/Loading · 4\d s/);
     expect(gpu.textContent).not.toContain("1 of 4 busy");
 
     fireEvent.click(screen.getByRole("link", { name: "Models" }));
     const row = await screen.findByRole("list", { name: "repo on each node" });
-    expect(row.textContent).toMatch(/Loading into memory · 4[23] s/);
+    expect(row.textContent).toMatch(/Loading into memory · 4\d s/);
   });
 
   it("says which GPU backend was left out on a node, and why", async () => {
