@@ -65,6 +65,12 @@ const CHATML_TEMPLATE =
   "{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+/** A reranker's prompt, as Qwen3-Reranker's GGUFs carry one: `{query}` and `{document}` filled in. */
+const RERANK_TEMPLATE =
+  "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query. " +
+  'Answer only "yes" or "no".<|im_end|>\n<|im_start|>user\n<Query>: {query}\n<Document>: {document}<|im_end|>\n' +
+  "<|im_start|>assistant\n";
+
 // ---------------------------------------------------------------------------------------------------------
 // Vocabulary
 // ---------------------------------------------------------------------------------------------------------
@@ -176,6 +182,10 @@ function buildMetadata(
     ["tokenizer.ggml.add_bos_token", { type: "bool", value: true }],
     ["tokenizer.ggml.add_eos_token", { type: "bool", value: false }],
     ["tokenizer.chat_template", str(CHATML_TEMPLATE)],
+    // Qwen3-Reranker's kind of prompt: node-llama-cpp wraps each query and document in it.
+    ...(reranker
+      ? ([["tokenizer.chat_template.rerank", str(RERANK_TEMPLATE)]] satisfies [string, MetadataValue][])
+      : []),
   ];
 }
 

@@ -111,6 +111,24 @@ describe("POST /v1/rerank", () => {
     });
   });
 
+  it("counts the model's rerank template when it checks that a document fits (a 400, never a failed node)", async () => {
+    const context = await model.createRankingContext({ threads: 1 });
+    // The longest document that would fit with the query and markers alone, but not in the template.
+    const bare = (doc: string) => model.tokenize(query).length + model.tokenize(doc).length + 4;
+    let document = "lighthouse";
+    while (bare(`${document} lighthouse`) < context.contextSize) document += " lighthouse";
+    const templated = context.calculateInputLength(query, document);
+    await context.dispose();
+    expect(templated).toBeGreaterThanOrEqual(512);
+
+    const { status, body } = await rerank({ model: reranker, query, documents: ["short", document] });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: "context_length_exceeded", param: "documents[1]" });
+    expect(body.error.message).toBe(
+      `documents[1] with the query is ${templated} tokens; this model ranks at most 511.`,
+    );
+  });
+
   it("says which document does not fit the model's context with the query", async () => {
     const { status, body } = await rerank({
       model: reranker,

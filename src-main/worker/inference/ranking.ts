@@ -19,13 +19,10 @@ export async function runRerank(
     );
   }
   const context = await loaded.rankingContext();
-  const query = loaded.model.tokenize(job.query);
-  // The query and the document between the model's own markers, as node-llama-cpp joins them.
-  const { bos, eos, sep } = loaded.model.tokens;
-  const markers = (bos != null ? 1 : 0) + (eos != null ? 2 : 0) + (sep != null ? 1 : 0);
   let promptTokens = 0;
   for (const [index, document] of job.documents.entries()) {
-    const tokens = query.length + loaded.model.tokenize(document).length + markers;
+    // As node-llama-cpp will evaluate it: the model's rerank template (Qwen3-Reranker's), or its markers.
+    const tokens = context.calculateInputLength(job.query, document);
     if (tokens >= context.contextSize) {
       throw new AppError(
         "inference.context_length_exceeded",
