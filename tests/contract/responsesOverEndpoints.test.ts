@@ -13,6 +13,8 @@ let endpoint: FakeOpenAiServer;
 let client: OpenAI;
 /** How the endpoint answers the next chat completion. */
 let answer: (response: http.ServerResponse, body: any) => void;
+/** How far ahead of now the core's clock runs. */
+let later = 0;
 
 const chunk = (delta: object, finish: string | null = null) =>
   `data: ${JSON.stringify({
@@ -33,7 +35,10 @@ const usage = (completion: number) =>
   })}\n\n`;
 
 beforeAll(async () => {
-  server = await startCore({ hubEndpoint: "http://127.0.0.1:9" });
+  server = await startCore({
+    hubEndpoint: "http://127.0.0.1:9",
+    core: { clock: { now: () => Date.now() + later } },
+  });
   endpoint = await startFakeOpenAiServer({
     name: "chat-only",
     models: [model],
@@ -120,13 +125,26 @@ describe("the Responses API over an endpoint that serves only chat completions",
       tools: [{ type: "function", name: "get_weather", parameters: { type: "object" }, strict: false }],
     });
     const deltas: string[] = [];
+    const types: string[] = [];
     stream.on("response.function_call_arguments.delta", (event) => deltas.push(event.delta));
+    stream.on("event", (event) => types.push(event.type));
     const final = await stream.finalResponse();
     expect(endpoint.received.at(-1)!.body).toMatchObject({
       stream: true,
       stream_options: { include_usage: true },
     });
     expect(deltas).toEqual(['{"ci', 'ty": "Os', 'lo"}']);
+    // Each item is done before the next is added, as OpenAI streams them.
+    expect(types.filter((type) => /output_item|done$|added$/.test(type))).toEqual([
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.output_item.added",
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+    ]);
     expect(final.status).toBe("completed");
     expect(final.output_text).toBe("Checking. ");
     expect(final.output[1]).toMatchObject({
@@ -172,6 +190,39 @@ describe("the Responses API over an endpoint that serves only chat completions",
       message: "The node serving this request failed; retry the request.",
     });
     await expect(client.responses.retrieve(failed.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("keeps a response for 30 days, then forgets it", async () => {
+    answer = (response) =>
+      response.writeHead(200, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          id: "chatcmpl-1",
+          object: "chat.completion",
+          created: 0,
+          model,
+          choices: [
+            {
+              index: 0,
+              message: { role: "assistant", content: "Ahoy." },
+              logprobs: null,
+              finish_reason: "stop",
+            },
+          ],
+          usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+        }),
+      );
+    const kept = await client.responses.create({ model, input: "Hello" });
+    try {
+      later = 29 * 86_400_000;
+      expect((await client.responses.retrieve(kept.id)).output_text).toBe("Ahoy.");
+      later = 31 * 86_400_000;
+      await expect(client.responses.retrieve(kept.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+      await expect(
+        client.responses.create({ model, previous_response_id: kept.id, input: "Again" }),
+      ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    } finally {
+      later = 0;
+    }
   });
 
   it("passes a node's own 400 on in OpenAI's error shape", async () => {

@@ -15,7 +15,8 @@ export interface StoredResponse {
 export interface ResponseRepository {
   /** Keeps a response, and forgets those created before `olderThan` (unix seconds). */
   insert(stored: StoredResponse, olderThan: number): void;
-  get(id: string): StoredResponse | undefined;
+  /** A response kept, unless it was created before `notBefore` (unix seconds). */
+  get(id: string, notBefore: number): StoredResponse | undefined;
   remove(id: string): boolean;
 }
 
@@ -30,7 +31,9 @@ export function createResponseRepository(db: Db): ResponseRepository {
       `INSERT INTO responses (id, model, created_at, input, response) VALUES (@id, @model, @createdAt, @input, @response)`,
     ),
     prune: db.prepare<[number]>(`DELETE FROM responses WHERE created_at < ?`),
-    get: db.prepare<[string], ResponseRow>(`SELECT input, response FROM responses WHERE id = ?`),
+    get: db.prepare<[string, number], ResponseRow>(
+      `SELECT input, response FROM responses WHERE id = ? AND created_at >= ?`,
+    ),
     remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
   };
   const insert = db.transaction((stored: StoredResponse, olderThan: number) => {
@@ -45,8 +48,8 @@ export function createResponseRepository(db: Db): ResponseRepository {
   });
   return {
     insert: (stored, olderThan) => insert(stored, olderThan),
-    get(id) {
-      const row = statements.get.get(id);
+    get(id, notBefore) {
+      const row = statements.get.get(id, notBefore);
       return (
         row && {
           input: JSON.parse(row.input) as StoredInputItem[],

@@ -84,8 +84,7 @@ function messageItem(text: string, status: ResponseOutputMessage["status"]): Res
 export function responseOfChat(base: ResponseObject, chat: ChatCompletion): ResponseObject {
   const choice = chat.choices[0];
   const output: ResponseOutputItem[] = [];
-  const status = choice?.finish_reason === "length" ? "incomplete" : "completed";
-  if (choice?.message.content) output.push(messageItem(choice.message.content, status));
+  if (choice?.message.content) output.push(messageItem(choice.message.content, "completed"));
   for (const call of choice?.message.tool_calls ?? []) {
     output.push({
       type: "function_call",
@@ -96,6 +95,10 @@ export function responseOfChat(base: ResponseObject, chat: ChatCompletion): Resp
       status: "completed",
     });
   }
+  // Cut short by max_output_tokens: the last item is, as a stream would have said.
+  const last = output.at(-1);
+  if (last && choice?.finish_reason === "length")
+    output[output.length - 1] = { ...last, status: "incomplete" };
   return finished(base, chat.model, output, choice?.finish_reason ?? null, chat.usage);
 }
 
@@ -103,15 +106,19 @@ type Event = { type: string } & Record<string, unknown>;
 
 /**
  * A node's streamed chat completion as the Responses API streams: `response.created`,
- * `response.in_progress`, each output item added, its deltas and done, then `response.completed`
- * (`response.incomplete` at max_output_tokens). Items come in order: the message, then each call.
+ * `response.in_progress`, then each output item in turn (added, its deltas, done: one item is done
+ * before the next is added, as OpenAI streams them), then `response.completed` (`response.incomplete`
+ * at max_output_tokens, when the item still open is incomplete too).
  */
 export class ResponseEvents {
   private sequence = 0;
   private readonly output: ResponseOutputItem[] = [];
-  /** The message being written, and its text so far. */
-  private message: { item: ResponseOutputMessage; text: string } | undefined;
-  /** Function calls being written, by their index in the chat stream. */
+  /** The item being written: the message and its text so far, or a call (by its chat stream index). */
+  private open:
+    | { kind: "message"; item: ResponseOutputMessage; text: string }
+    | { kind: "call"; item: ResponseFunctionCall; chatIndex: number }
+    | undefined;
+  /** Calls done, by their index in the chat stream: a late piece still joins its arguments. */
   private readonly calls = new Map<number, ResponseFunctionCall>();
   private finishReason: FinishReason | null = null;
   private usage: Usage | null | undefined;
@@ -137,36 +144,46 @@ export class ResponseEvents {
     const events: Event[] = [];
     this.model = chunk.model || this.model;
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices[0];
+    const choice = chunk.choices?.[0];
     if (!choice) return [];
-    if (choice.delta.content) events.push(...this.text(choice.delta.content));
-    for (const call of choice.delta.tool_calls ?? []) events.push(...this.callDelta(call));
+    if (choice.delta?.content) events.push(...this.text(choice.delta.content));
+    for (const call of choice.delta?.tool_calls ?? []) events.push(...this.callDelta(call));
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     return this.stamp(events);
   }
 
+  /** Adds an item, once the one before it is done. */
+  private add(item: ResponseOutputItem): Event[] {
+    const events = this.closeOpen("completed");
+    this.output.push(item);
+    events.push({
+      type: "response.output_item.added",
+      output_index: this.output.length - 1,
+      item: { ...item },
+    });
+    return events;
+  }
+
   private text(delta: string): Event[] {
     const events: Event[] = [];
-    if (!this.message) {
+    if (this.open?.kind !== "message") {
       const item: ResponseOutputMessage = { ...messageItem("", "in_progress"), content: [] };
-      this.message = { item, text: "" };
-      this.output.push(item);
-      events.push(
-        { type: "response.output_item.added", output_index: this.output.length - 1, item },
-        {
-          type: "response.content_part.added",
-          item_id: item.id,
-          output_index: this.output.length - 1,
-          content_index: 0,
-          part: { type: "output_text", text: "", annotations: [] },
-        },
-      );
+      events.push(...this.add(item));
+      this.open = { kind: "message", item, text: "" };
+      events.push({
+        type: "response.content_part.added",
+        item_id: item.id,
+        output_index: this.output.length - 1,
+        content_index: 0,
+        part: { type: "output_text", text: "", annotations: [] },
+      });
     }
-    this.message.text += delta;
+    const open = this.open!;
+    open.text += delta;
     events.push({
       type: "response.output_text.delta",
-      item_id: this.message.item.id,
-      output_index: this.output.indexOf(this.message.item),
+      item_id: open.item.id,
+      output_index: this.output.indexOf(open.item),
       content_index: 0,
       delta,
       logprobs: [],
@@ -177,27 +194,28 @@ export class ResponseEvents {
   /** A piece of a tool call: the first names it; later ones (other servers) add to its arguments. */
   private callDelta(
     delta: NonNullable<ChatCompletionChunk["choices"][number]["delta"]["tool_calls"]>[number],
-  ) {
+  ): Event[] {
     const events: Event[] = [];
-    let call = this.calls.get(delta.index);
-    if (!call) {
-      call = {
+    const piece = delta.function?.arguments ?? "";
+    const closed = this.calls.get(delta.index);
+    if (closed) {
+      // A piece of a call already done (servers do not interleave calls): kept in the response.
+      closed.arguments += piece;
+      return [];
+    }
+    if (this.open?.kind !== "call" || this.open.chatIndex !== delta.index) {
+      const item: ResponseFunctionCall = {
         type: "function_call",
         id: newItemId("fc"),
         call_id: delta.id || newItemId("call"),
-        name: delta.function.name,
+        name: delta.function?.name ?? "",
         arguments: "",
         status: "in_progress",
       };
-      this.calls.set(delta.index, call);
-      this.output.push(call);
-      events.push({
-        type: "response.output_item.added",
-        output_index: this.output.length - 1,
-        item: { ...call },
-      });
+      events.push(...this.add(item));
+      this.open = { kind: "call", item, chatIndex: delta.index };
     }
-    const piece = delta.function.arguments ?? "";
+    const call = this.open.item as ResponseFunctionCall;
     if (piece) {
       call.arguments += piece;
       events.push({
@@ -210,48 +228,48 @@ export class ResponseEvents {
     return events;
   }
 
-  /** The chat stream ended: every item done, then the response. */
-  finish(): { events: ResponseStreamEvent[]; response: ResponseObject } {
-    const events: Event[] = [];
-    const incomplete = this.finishReason === "length";
-    const message = this.message;
-    if (message) {
-      const index = this.output.indexOf(message.item);
-      const part = { type: "output_text" as const, text: message.text, annotations: [] };
-      const done = {
-        ...message.item,
-        status: incomplete ? ("incomplete" as const) : ("completed" as const),
-        content: [part],
-      };
+  /** The open item's done events, with the status it ended in. */
+  private closeOpen(status: "completed" | "incomplete"): Event[] {
+    const open = this.open;
+    if (!open) return [];
+    this.open = undefined;
+    const index = this.output.indexOf(open.item);
+    if (open.kind === "message") {
+      const part = { type: "output_text" as const, text: open.text, annotations: [] };
+      const done: ResponseOutputMessage = { ...open.item, status, content: [part] };
       this.output[index] = done;
-      events.push(
+      return [
         {
           type: "response.output_text.done",
           item_id: done.id,
           output_index: index,
           content_index: 0,
-          text: message.text,
+          text: open.text,
           logprobs: [],
         },
         { type: "response.content_part.done", item_id: done.id, output_index: index, content_index: 0, part },
         { type: "response.output_item.done", output_index: index, item: done },
-      );
+      ];
     }
-    for (const call of this.calls.values()) {
-      const index = this.output.indexOf(call);
-      const done = { ...call, status: "completed" as const };
-      this.output[index] = done;
-      events.push(
-        {
-          type: "response.function_call_arguments.done",
-          item_id: call.id,
-          output_index: index,
-          name: call.name,
-          arguments: call.arguments,
-        },
-        { type: "response.output_item.done", output_index: index, item: done },
-      );
-    }
+    const done: ResponseFunctionCall = { ...open.item, status };
+    this.output[index] = done;
+    this.calls.set(open.chatIndex, done);
+    return [
+      {
+        type: "response.function_call_arguments.done",
+        item_id: done.id,
+        output_index: index,
+        name: done.name,
+        arguments: done.arguments,
+      },
+      { type: "response.output_item.done", output_index: index, item: done },
+    ];
+  }
+
+  /** The chat stream ended: the last item done, then the response. */
+  finish(): { events: ResponseStreamEvent[]; response: ResponseObject } {
+    const incomplete = this.finishReason === "length";
+    const events = this.closeOpen(incomplete ? "incomplete" : "completed");
     const response = finished(this.base, this.model, this.output, this.finishReason, this.usage);
     events.push({ type: incomplete ? "response.incomplete" : "response.completed", response });
     return { events: this.stamp(events), response };

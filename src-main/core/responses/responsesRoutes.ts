@@ -40,8 +40,11 @@ const inputItemsQuery = z.object({
 export function registerResponsesRoutes(scope: FastifyInstance, options: ResponsesRouteOptions): void {
   const { balancer, responses, clock } = options;
 
+  /** Unix seconds before which a response is no longer kept. */
+  const oldest = () => Math.floor(clock.now() / 1000) - responseRetentionDays * 86_400;
+
   const stored = (id: string): StoredResponse => {
-    const found = responses.get(id);
+    const found = responses.get(id, oldest());
     if (!found) throw new AppError("response.not_found", `No response with id '${id}' is stored here.`);
     return found;
   };
@@ -50,7 +53,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
   function conversationOf(request: ResponsesRequest): StoredInputItem[] {
     const own = inputItemsOf(request.input);
     if (!request.previous_response_id) return own;
-    const previous = responses.get(request.previous_response_id);
+    const previous = responses.get(request.previous_response_id, oldest());
     if (!previous) {
       throw new AppError(
         "request.invalid",
@@ -70,8 +73,12 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     const base = responseBase(body, Math.floor(now / 1000));
     const keep = (response: ResponseObject) => {
       if (!response.store) return;
-      const olderThan = Math.floor(now / 1000) - responseRetentionDays * 86_400;
-      responses.insert({ response, input }, olderThan);
+      try {
+        responses.insert({ response, input }, oldest());
+      } catch (error) {
+        // The client has its answer; only a later previous_response_id to it will miss it.
+        request.log.error({ err: error, response: response.id }, "the response could not be stored");
+      }
     };
     await balancer.forward(
       {

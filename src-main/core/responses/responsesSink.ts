@@ -69,7 +69,13 @@ export function responsesSink(
     }
     if (parsed.error)
       return fail(parsed.error.code ?? "server_error", parsed.error.message ?? "The node failed.");
-    send(events.chunk(parsed as ChatCompletionChunk));
+    let translated: ResponseStreamEvent[];
+    try {
+      translated = events.chunk(parsed as ChatCompletionChunk);
+    } catch {
+      return fail("node.invalid_response", "The node sent a chunk that is not a chat completion chunk.");
+    }
+    send(translated);
   }
 
   /** A JSON answer the client gets whole (its head deferred until then, so it can still be an error). */
