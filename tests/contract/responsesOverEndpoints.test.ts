@@ -34,6 +34,21 @@ const usage = (completion: number) =>
     usage: { prompt_tokens: 11, completion_tokens: completion, total_tokens: 11 + completion },
   })}\n\n`;
 
+/** A whole chat completion that says "Ahoy.". */
+const ahoy = (response: http.ServerResponse) =>
+  response.writeHead(200, { "content-type": "application/json" }).end(
+    JSON.stringify({
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: 0,
+      model,
+      choices: [
+        { index: 0, message: { role: "assistant", content: "Ahoy." }, logprobs: null, finish_reason: "stop" },
+      ],
+      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+    }),
+  );
+
 beforeAll(async () => {
   server = await startCore({
     hubEndpoint: "http://127.0.0.1:9",
@@ -60,24 +75,7 @@ afterAll(async () => {
 
 describe("the Responses API over an endpoint that serves only chat completions", () => {
   it("answers from a chat completion, and continues the conversation with previous_response_id", async () => {
-    answer = (response) =>
-      response.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          id: "chatcmpl-1",
-          object: "chat.completion",
-          created: 0,
-          model,
-          choices: [
-            {
-              index: 0,
-              message: { role: "assistant", content: "Ahoy." },
-              logprobs: null,
-              finish_reason: "stop",
-            },
-          ],
-          usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
-        }),
-      );
+    answer = ahoy;
     const first = await client.responses.create({ model, instructions: "Be a sailor.", input: "Hello" });
     responseObjectSchema.parse(first);
     expect(first).toMatchObject({ status: "completed", output_text: "Ahoy." });
@@ -193,24 +191,7 @@ describe("the Responses API over an endpoint that serves only chat completions",
   });
 
   it("keeps a response for 30 days, then forgets it", async () => {
-    answer = (response) =>
-      response.writeHead(200, { "content-type": "application/json" }).end(
-        JSON.stringify({
-          id: "chatcmpl-1",
-          object: "chat.completion",
-          created: 0,
-          model,
-          choices: [
-            {
-              index: 0,
-              message: { role: "assistant", content: "Ahoy." },
-              logprobs: null,
-              finish_reason: "stop",
-            },
-          ],
-          usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
-        }),
-      );
+    answer = ahoy;
     const kept = await client.responses.create({ model, input: "Hello" });
     try {
       later = 29 * 86_400_000;
