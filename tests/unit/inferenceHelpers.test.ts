@@ -13,7 +13,8 @@ import {
   stopStrings,
 } from "../../src-main/worker/inference/requestMapping";
 import { base64Embedding, chatChunker, completionChunker } from "../../src-main/worker/inference/responses";
-import { SSE_DONE, sseEvent } from "../../src-main/worker/inference/sse";
+import { sseEvent } from "../../src-main/shared/sse";
+import { SSE_DONE } from "../../src-main/worker/inference/sse";
 
 const model = { id: "m", path: "/models/m.gguf" };
 const seed = () => 42;

@@ -48,35 +48,25 @@ function setup(crashedModels: WorkerConfig["crashedModels"] = []) {
 describe("the prepare queue", () => {
   it("tries a failed model again only once its backoff is over: 15 s after the first failure, 30 s after the second", async () => {
     const { queue, asked, settle, advance } = setup();
-    await queue.reconcile([model("org/a")]);
-    queue.prepareNext();
-    await settle();
+    /** `ms` later, a sync: the registry's models reconciled, and what is pending prepared. */
+    const syncAfter = async (ms: number) => {
+      advance(ms);
+      await queue.reconcile([model("org/a")]);
+      queue.prepareNext();
+      await settle();
+    };
+    await syncAfter(0);
     expect(asked).toEqual(["org/a"]);
     expect(queue.states()).toEqual([
       { model: "org/a", artifact: null, state: "error", message: "the hub is down" },
     ]);
-
-    advance(14_000);
-    await queue.reconcile([model("org/a")]);
-    queue.prepareNext();
-    await settle();
+    await syncAfter(14_000);
     expect(asked).toHaveLength(1);
-
-    advance(1_000);
-    await queue.reconcile([model("org/a")]);
-    queue.prepareNext();
-    await settle();
+    await syncAfter(1_000);
     expect(asked).toHaveLength(2);
-
-    advance(29_000);
-    await queue.reconcile([model("org/a")]);
-    queue.prepareNext();
-    await settle();
+    await syncAfter(29_000);
     expect(asked).toHaveLength(2);
-    advance(1_000);
-    await queue.reconcile([model("org/a")]);
-    queue.prepareNext();
-    await settle();
+    await syncAfter(1_000);
     expect(asked).toHaveLength(3);
   });
 

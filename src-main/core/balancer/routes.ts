@@ -3,6 +3,7 @@ import { viaHeader } from "../../contract";
 import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
 import type { AnswerSink, InferenceBody, InferenceRequest } from "./answerSink";
 import type { Balancer } from "./balancer";
+import { namedSseEvent, sseEvent } from "../../shared/sse";
 
 /** Long prompts and many-message chats are bigger than management bodies. */
 export const inferenceBodyLimit = 64 * 1024 * 1024;
@@ -95,8 +96,8 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
       const http = toHttpError(error);
       client.end(
         isAnthropicPath(request.url)
-          ? `event: error\ndata: ${JSON.stringify(anthropicErrorOf(http.status, http.body.error.message))}\n\n`
-          : `data: ${JSON.stringify(http.body)}\n\n`,
+          ? namedSseEvent(anthropicErrorOf(http.status, http.body.error.message))
+          : sseEvent(http.body),
       );
     },
   };

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { EventBus } from "./eventBus";
+import { sseEvent } from "../../shared/sse";
 
 export interface EventsRouteOptions {
   events: EventBus;
@@ -31,7 +32,7 @@ export function registerEventsRoute(app: FastifyInstance, options: EventsRouteOp
     stream.write("retry: 2000\n\n");
     open.add(stream);
     const unsubscribe = options.events.subscribe((event) => {
-      stream.write(`data: ${JSON.stringify(event)}\n\n`);
+      stream.write(sseEvent(event));
     });
     const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), options.keepAliveMs ?? 15_000);
     keepAlive.unref();

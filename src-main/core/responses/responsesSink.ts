@@ -9,6 +9,7 @@ import type {
 import { AppError, toHttpError } from "../../shared/errors";
 import type { AnswerSink } from "../balancer/answerSink";
 import { ResponseEvents, responseOfChat } from "./responseOfChat";
+import { namedSseEvent } from "../../shared/sse";
 
 /** The node's headers worth passing on (llmlb's own, as `x-llmlb-truncated-messages`), not its framing. */
 function passedHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
@@ -24,9 +25,6 @@ function passedHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   }
   return passed;
 }
-
-const responseEvent = (event: ResponseStreamEvent) =>
-  `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 
 /**
  * A balancer sink that turns a node's chat completion into a response: a stream into the Responses
@@ -50,7 +48,7 @@ export function responsesSink(
   let flowing = true;
 
   const send = (list: ResponseStreamEvent[]) => {
-    if (list.length > 0) flowing = client.write(Buffer.from(list.map(responseEvent).join(""))) && flowing;
+    if (list.length > 0) flowing = client.write(Buffer.from(list.map(namedSseEvent).join(""))) && flowing;
   };
   const fail = (code: string, message: string) => {
     if (failed) return;

@@ -1,14 +1,5 @@
 import type { ServerResponse } from "node:http";
-
-/** One server-sent event carrying `payload` as JSON, as OpenAI streams. */
-export function sseEvent(payload: unknown): string {
-  return `data: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** One named server-sent event, as Anthropic streams: its name is the payload's `type`. */
-export function namedSseEvent(payload: { type: string }): string {
-  return `event: ${payload.type}\ndata: ${JSON.stringify(payload)}\n\n`;
-}
+import { namedSseEvent, sseEvent } from "../../shared/sse";
 
 /**
  * How a stream is framed: OpenAI's (unnamed events, `[DONE]` last) or Anthropic's (each event named
