@@ -96,11 +96,8 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       hubCacheDir: config.hubCacheDir,
       ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     },
+    // Nothing aborts this start, so it always gives its workers.
   }))!;
-  if (specs.length === 0) {
-    await supervisor.dispose();
-    throw new CliError("--workers none leaves nothing to join with.");
-  }
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);

@@ -89,6 +89,14 @@ describe("llmlb node --join", () => {
     expect(result.stderr).toMatch(/Cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
   });
 
+  it("refuses --workers none, which would join with nothing, before probing any device", async () => {
+    const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
+      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--workers none leaves nothing to join with.");
+  });
+
   it("serves the control plane's models from this machine's cache, and goes offline when stopped", async () => {
     const joined = await startJoin([
       "--join",

@@ -39,7 +39,7 @@ export interface LocalWorkers {
  */
 export async function startLocalWorkers(options: LocalWorkersOptions): Promise<LocalWorkers | undefined> {
   const { devices, leftOut } = await detectDevicesFor(options.mode, options.launcher, options.log, {
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: options.signal,
   });
   if (options.signal?.aborted) return undefined;
   const specs = planWorkers(options.mode, devices, os.availableParallelism(), options.namePrefix);
