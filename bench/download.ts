@@ -12,6 +12,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { pino } from "pino";
 import { downloadToHfCache, type DownloadOptions, type DownloadRequest } from "../src-main/worker/download";
 import { startFakeHub, type FakeHubFaults } from "../tests/fixtures/fakeHub";
+import { seededBytes } from "../tests/helpers/seededBytes";
 import { makeTempDir } from "../tests/helpers/tempDir";
 import { percentile } from "./stats";
 
@@ -37,12 +38,7 @@ type HubCall = { op: "faults"; faults: FakeHubFaults } | { op: "close" };
 
 /** Deterministic and cheap: one pseudo-random MiB, repeated, each copy stamped with its index. */
 function benchContent(size: number, seed: string): Buffer {
-  const block = Buffer.alloc(MiB);
-  for (let i = 0; i * 32 < MiB; i++)
-    createHash("sha256")
-      .update(`${seed}:${i}`)
-      .digest()
-      .copy(block, i * 32);
+  const block = seededBytes(MiB, seed);
   const out = Buffer.allocUnsafe(size);
   for (let offset = 0, index = 0; offset < size; offset += MiB, index++) {
     block.copy(out, offset, 0, Math.min(MiB, size - offset));

@@ -6,14 +6,15 @@ import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { browserPageForFile, screenshot } from "../helpers/browser";
 import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
-import { makeTempDir } from "../helpers/tempDir";
+import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 
 // The built dashboard in headless Chromium against the built `llmlb serve` (what `npm run serve`
 // runs) with one CPU worker, models from the fake hub. Screenshots land in test-results/screenshots.
 const root = path.resolve(import.meta.dirname, "../..");
 const model = "acme/e2e-chat-GGUF";
 let hub: FakeHub;
-let temp: { path: string; remove(): Promise<void> };
+let served: ServedInTempDir;
+/** The running server: the one `served` started, then the one started again on its port. */
 let serve: ServeProcess;
 let browser: Browser;
 let page: Page;
@@ -43,25 +44,16 @@ beforeAll(async () => {
       },
     ],
   });
-  temp = await makeTempDir();
-  serve = await startServeProcess(
-    ["--port", "0", "--workers", "1"],
-    {
-      HF_ENDPOINT: hub.url,
-      HF_HUB_CACHE: path.join(temp.path, "hub"),
-      LLMLB_DATA_DIR: path.join(temp.path, "data"),
-      LLMLB_LOG_LEVEL: "warn",
-    },
-    { built: true },
-  );
-  adminToken = fs.readFileSync(path.join(temp.path, "data", "admin-token"), "utf8").trim();
+  served = await serveInTempDir({ hubUrl: hub.url, args: ["--port", "0", "--workers", "1"], built: true });
+  serve = served.serve;
+  adminToken = fs.readFileSync(path.join(served.dataDir, "admin-token"), "utf8").trim();
   ({ browser, page } = view);
 }, 90_000);
 
 afterAll(async () => {
   await serve?.stop();
+  await served?.close();
   await hub?.close();
-  await temp?.remove();
 });
 
 describe("the dashboard in a browser", () => {
@@ -127,12 +119,7 @@ describe("the dashboard in a browser", () => {
     await screenshot(page, "models-delete-dialog");
     await dialog.getByRole("button", { name: "Delete" }).click();
     await card.waitFor({ state: "detached" });
-    const listed = await adminRequest<{ total: number }>(
-      serve.url,
-      path.join(temp.path, "data"),
-      "GET",
-      "/v0/models",
-    );
+    const listed = await adminRequest<{ total: number }>(serve.url, served.dataDir, "GET", "/v0/models");
     expect(listed.body.total).toBe(0);
   }, 120_000);
 
@@ -258,11 +245,10 @@ describe("the dashboard in a browser", () => {
         await screenshot(page, `model-settings-saved-${width}`);
 
         // What the server keeps, and the alias works where clients name models.
-        const dataDir = path.join(temp.path, "data");
-        const saved = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${model}`);
+        const saved = await adminRequest(serve.url, served.dataDir, "GET", `/v0/models/${model}`);
         expect(saved.body.settings).toMatchObject({ context_size: 256, context_overflow: "truncate_oldest" });
         expect(saved.body.aliases).toEqual([alias]);
-        const byAlias = await adminRequest(serve.url, dataDir, "GET", `/v1/models/${alias}`);
+        const byAlias = await adminRequest(serve.url, served.dataDir, "GET", `/v1/models/${alias}`);
         expect(byAlias.status).toBe(200);
 
         // Back to automatic, alias removed: the next test finds the model as it was.
@@ -273,7 +259,7 @@ describe("the dashboard in a browser", () => {
         await panel.getByRole("button", { name: `Remove alias ${alias}` }).waitFor({ state: "detached" });
         await panel.getByRole("button", { name: "Save settings" }).click();
         await panel.waitFor({ state: "detached" });
-        const restored = await adminRequest(serve.url, dataDir, "GET", `/v0/models/${model}`);
+        const restored = await adminRequest(serve.url, served.dataDir, "GET", `/v0/models/${model}`);
         expect(restored.body.settings).toMatchObject({ context_size: null, context_overflow: "error" });
         expect(restored.body.aliases).toEqual([]);
       } finally {
@@ -318,16 +304,7 @@ describe("the dashboard in a browser", () => {
     await page.setViewportSize({ width: 1280, height: 860 });
 
     // Back on the same port (same data directory, same token): the page carries on by itself.
-    serve = await startServeProcess(
-      ["--port", port, "--workers", "1"],
-      {
-        HF_ENDPOINT: hub.url,
-        HF_HUB_CACHE: path.join(temp.path, "hub"),
-        LLMLB_DATA_DIR: path.join(temp.path, "data"),
-        LLMLB_LOG_LEVEL: "warn",
-      },
-      { built: true },
-    );
+    serve = await startServeProcess(["--port", port, "--workers", "1"], served.env, { built: true });
     await page.getByText("Serving", { exact: true }).waitFor({ timeout: 30_000 });
     await notice.waitFor({ state: "detached" });
   }, 90_000);

@@ -32,3 +32,8 @@ export function commandLine(pid: number): string {
     return "";
   }
 }
+
+/** The worker processes among a process's children (not a helper the runtime starts, such as tsx's esbuild). */
+export function workerPids(pid: number): number[] {
+  return childPids(pid).filter((child) => commandLine(child).includes("worker"));
+}

@@ -4,7 +4,8 @@ import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import type { FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import type { ServeProcess } from "../helpers/cliProcess";
-import { childPids, commandLine } from "../helpers/processes";
+import { greedyChat, longStory } from "../helpers/chat";
+import { childPids, workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
 
@@ -44,34 +45,12 @@ afterAll(async () => {
  * stream lasts well under a second once it runs. Least-outstanding routing puts one on each worker.
  */
 async function twoStreamsUnderWay() {
-  // The workers, not any helper process the runtime starts (tsx's esbuild service, say).
-  const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+  const workers = workerPids(serve.child.pid!);
   expect(workers).toHaveLength(2);
   // Both workers hold the model first (one request each, at once): a worker still loading it would
   // hold back its first chunk while the other's whole stream runs out.
-  await Promise.all(
-    [0, 1].map(() =>
-      client.chat.completions.create({
-        model,
-        messages: [{ role: "user", content: "Hi" }],
-        max_tokens: 1,
-        temperature: 0,
-      }),
-    ),
-  );
-  const streams = await Promise.all(
-    [0, 1].map(() =>
-      client.chat.completions.create({
-        model,
-        messages: [{ role: "user", content: "Tell me a long story" }],
-        max_tokens: 3000,
-        // Greedy: the tiny model never picks its end-of-generation token then, so both streams run
-        // until its context is full (sampled, either could end early, before the signal).
-        temperature: 0,
-        stream: true,
-      }),
-    ),
-  );
+  await Promise.all([0, 1].map(() => greedyChat(client, model, 1)));
+  const streams = await Promise.all([0, 1].map(() => longStory(client, model)));
   const iterators = streams.map((stream) => stream[Symbol.asyncIterator]());
   await Promise.all(iterators.map((iterator) => iterator.next()));
   return { workers, iterators };
@@ -234,12 +213,7 @@ describe("the OpenAI SDK against llmlb", () => {
     await offline;
     // Other requests keep succeeding meanwhile.
     for (let i = 0; i < 3; i++) {
-      const answer = await client.chat.completions.create({
-        model,
-        messages: [{ role: "user", content: "Hi" }],
-        max_tokens: 2,
-        temperature: 0,
-      });
+      const answer = await greedyChat(client, model, 2);
       expect(answer.usage?.completion_tokens).toBe(2);
     }
     // The supervisor restarts the killed worker; it registers again and has the model ready from its cache.

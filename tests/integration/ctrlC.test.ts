@@ -2,7 +2,8 @@ import { once } from "node:events";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServeProcess } from "../helpers/cliProcess";
-import { childPids, commandLine, isAlive } from "../helpers/processes";
+import { longStory } from "../helpers/chat";
+import { isAlive, workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // Ctrl-C in the terminal that runs `llmlb serve` signals the whole process group: the control plane
@@ -20,17 +21,10 @@ afterAll(async () => {
 
 describe("Ctrl-C on llmlb serve", () => {
   it("lets a running stream finish (a second signal meanwhile changes nothing), stops the workers without restarting them, and exits 0", async () => {
-    const workers = childPids(serve.child.pid!).filter((pid) => commandLine(pid).includes("worker"));
+    const workers = workerPids(serve.child.pid!);
     expect(workers).toHaveLength(1);
     const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
-    const stream = await client.chat.completions.create({
-      model,
-      messages: [{ role: "user", content: "Tell me a long story" }],
-      max_tokens: 3000,
-      // Greedy: the tiny model never ends on its own then, so the stream runs until its context is full.
-      temperature: 0,
-      stream: true,
-    });
+    const stream = await longStory(client, model);
     const exited = once(serve.child, "exit");
     let chunks = 0;
     let finish: string | null | undefined;

@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import { createServer } from "node:http";
@@ -19,28 +18,18 @@ import {
   type DownloadRequest,
 } from "../../src-main/worker/download";
 import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
+import { seededBytes } from "../helpers/seededBytes";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const MODULE = path.join(root, "src-main/worker/download/index.ts");
-
-/** Deterministic pseudo-random bytes (sha256 in counter mode). */
-function bytes(length: number, seed: string): Buffer {
-  const out = Buffer.alloc(length);
-  for (let i = 0; i * 32 < length; i++)
-    createHash("sha256")
-      .update(`${seed}:${i}`)
-      .digest()
-      .copy(out, i * 32);
-  return out;
-}
 
 const MiB = 1024 * 1024;
 const REPO = "test-org/dl-GGUF";
 const GATED = "test-org/gated-dl-GGUF";
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
-const MODEL = bytes(3 * MiB + 4097, "model");
-const NESTED = bytes(200_000, "nested");
-const GATED_FILE = bytes(100_000, "gated");
+const MODEL = seededBytes(3 * MiB + 4097, "model");
+const NESTED = seededBytes(200_000, "nested");
+const GATED_FILE = seededBytes(100_000, "gated");
 
 let hub: FakeHub;
 let parent: string;

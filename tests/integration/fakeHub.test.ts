@@ -16,15 +16,9 @@ import {
 } from "@huggingface/hub";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex, startFakeHub, type FakeHub, type FakeRepo } from "../fixtures/fakeHub";
+import { seededBytes } from "../helpers/seededBytes";
 
 const execFileAsync = promisify(execFile);
-
-/** Deterministic pseudo-random bytes (sha256 in counter mode). */
-function bytes(length: number, seed: string): Buffer {
-  const blocks: Buffer[] = [];
-  for (let i = 0; i * 32 < length; i++) blocks.push(createHash("sha256").update(`${seed}:${i}`).digest());
-  return Buffer.concat(blocks).subarray(0, length);
-}
 
 /** Computed here independently of the fake, as git and git-lfs define them. */
 function gitOid(content: Buffer): string {
@@ -35,8 +29,8 @@ function lfsPointerOid(content: Buffer): string {
   return gitOid(Buffer.from(pointer));
 }
 
-const MODEL = bytes(300_000, "model");
-const EXTRA = bytes(1000, "extra");
+const MODEL = seededBytes(300_000, "model");
+const EXTRA = seededBytes(1000, "extra");
 const README = Buffer.from("# tiny\n");
 const CONFIG = Buffer.from('{"model_type":"llama"}\n');
 const REPO_SHA = "0123456789abcdef0123456789abcdef01234567";

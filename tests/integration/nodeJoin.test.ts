@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { adminRequest, runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
+import { greedyChat } from "../helpers/chat";
+import { adminRequest, runCli, type ServeProcess } from "../helpers/cliProcess";
+import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
@@ -17,12 +19,14 @@ import { waitFor } from "../helpers/waitFor";
 const root = path.resolve(import.meta.dirname, "../..");
 const model = "acme/joined-GGUF";
 let hub: FakeHub;
-let temp: { path: string; remove(): Promise<void> };
+let first: ServedInTempDir;
 let control: ServeProcess;
+/** The second machine's data directory and model cache. */
+let second: { path: string; remove(): Promise<void> };
 let nodeToken: string;
 
 const admin = (method: string, url: string, body?: unknown) =>
-  adminRequest(control.url, path.join(temp.path, "first", "data"), method, url, body);
+  adminRequest(control.url, first.dataDir, method, url, body);
 
 /** `llmlb node --join …` as its own process; resolves once its workers are listed. */
 async function startJoin(args: string[]): Promise<{ child: ChildProcess; output: string[] }> {
@@ -33,8 +37,8 @@ async function startJoin(args: string[]): Promise<{ child: ChildProcess; output:
       cwd: root,
       env: {
         ...process.env,
-        LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
-        HF_HUB_CACHE: path.join(temp.path, "second", "hub"),
+        LLMLB_DATA_DIR: path.join(second.path, "data"),
+        HF_HUB_CACHE: path.join(second.path, "hub"),
         LLMLB_LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -57,25 +61,21 @@ beforeAll(async () => {
   hub = await startFakeHub({
     repos: [{ id: model, files: [{ path: "joined-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] }],
   });
-  temp = await makeTempDir();
-  control = await startServeProcess(["--port", "0", "--workers", "none"], {
-    HF_ENDPOINT: hub.url,
-    HF_HUB_CACHE: path.join(temp.path, "first", "hub"),
-    LLMLB_DATA_DIR: path.join(temp.path, "first", "data"),
-    LLMLB_LOG_LEVEL: "warn",
-  });
-  nodeToken = fs.readFileSync(path.join(temp.path, "first", "data", "node-token"), "utf8").trim();
+  first = await serveInTempDir({ hubUrl: hub.url, args: ["--port", "0", "--workers", "none"] });
+  control = first.serve;
+  second = await makeTempDir();
+  nodeToken = fs.readFileSync(path.join(first.dataDir, "node-token"), "utf8").trim();
 }, 60_000);
 afterAll(async () => {
-  await control?.stop();
+  await first?.close();
   await hub?.close();
-  await temp?.remove();
+  await second?.remove();
 });
 
 describe("llmlb node --join", () => {
   it("refuses a wrong node token before starting any worker", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", "not-the-node-token-000"], {
-      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/refused the node token/);
@@ -83,7 +83,7 @@ describe("llmlb node --join", () => {
 
   it("says so when the control plane cannot be reached", async () => {
     const result = await runCli(["node", "--join", "http://127.0.0.1:9", "--token", nodeToken], {
-      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/Cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
@@ -91,7 +91,7 @@ describe("llmlb node --join", () => {
 
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
-      LLMLB_DATA_DIR: path.join(temp.path, "second", "data"),
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("--workers none leaves nothing to join with.");
@@ -118,16 +118,11 @@ describe("llmlb node --join", () => {
         { timeoutMs: 60_000, intervalMs: 200 },
       );
       // The file went into the second machine's cache, not the control plane's.
-      expect(fs.existsSync(path.join(temp.path, "second", "hub", "models--acme--joined-GGUF"))).toBe(true);
-      expect(fs.existsSync(path.join(temp.path, "first", "hub", "models--acme--joined-GGUF"))).toBe(false);
+      expect(fs.existsSync(path.join(second.path, "hub", "models--acme--joined-GGUF"))).toBe(true);
+      expect(fs.existsSync(path.join(first.root, "hub", "models--acme--joined-GGUF"))).toBe(false);
 
       const client = new OpenAI({ baseURL: `${control.url}/v1`, apiKey: "unused", maxRetries: 0 });
-      const answer = await client.chat.completions.create({
-        model,
-        messages: [{ role: "user", content: "Hello" }],
-        max_tokens: 4,
-        temperature: 0,
-      });
+      const answer = await greedyChat(client, model, 4, "Hello");
       expect(answer.usage?.completion_tokens).toBe(4);
     } finally {
       joined.child.kill("SIGTERM");
