@@ -23,6 +23,15 @@ export function backendsLeftOut(nodes: NodeList["data"]): string[] {
   return [...seen.values()].map((entry) => entry.line(entry.names.join(", ")));
 }
 
+/** "gpu-1 (failing): <why>", for each node that does not take requests now and `states` names. */
+export function notServing(nodes: NodeList["data"], states: ("failing" | "offline")[]): string[] {
+  return nodes.flatMap(({ name, health }) =>
+    health.state !== "ok" && states.includes(health.state)
+      ? [`${name} (${health.state}): ${health.reason}`]
+      : [],
+  );
+}
+
 export async function listNodes(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
   const nodes = await client.request<NodeList>("GET", "/v0/nodes");
   if (options.json) {
@@ -48,12 +57,19 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
         node.memory.total_bytes > 0
           ? `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`
           : "-",
-        node.status,
+        // Online, but passed over since a request failed there: why is said below the table.
+        node.health.state === "failing" ? "failing" : node.status,
         `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`,
         node.url,
       ]),
     ),
   );
+  const idle = notServing(nodes.data, ["failing", "offline"]);
+  if (idle.length > 0) {
+    io.out("");
+    io.out("Failing or offline:");
+    for (const line of idle) io.out(`  ${line}`);
+  }
   const leftOut = backendsLeftOut(nodes.data);
   if (leftOut.length > 0) {
     io.out("");

@@ -2,7 +2,7 @@ import type { NodeList, Status } from "../contract";
 import { formatDuration } from "../contract/units";
 import type { ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
-import { backendsLeftOut } from "./nodeCommands";
+import { backendsLeftOut, notServing } from "./nodeCommands";
 
 /** `llmlb status`: where the server is, whether it serves, what is loaded where, and what waits. */
 export async function showStatus(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
@@ -17,6 +17,10 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   io.out(`  Serving:    ${status.paused ? "paused (`llmlb resume` to serve again)" : "yes"}`);
   io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
   io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
+  // Online, but passed over while others can take its requests: one failed there, and it has not answered since.
+  const failing = notServing(nodes.data, ["failing"]);
+  if (failing.length > 0) io.out(`  Failing:    ${failing[0]}`);
+  for (const line of failing.slice(1)) io.out(`              ${line}`);
   const leftOut = backendsLeftOut(nodes.data);
   if (leftOut.length > 0) io.out(`  Left out:   ${leftOut[0]}`);
   for (const line of leftOut.slice(1)) io.out(`              ${line}`);

@@ -142,6 +142,22 @@ export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
 
 export const nodeStatusSchema = z.enum(["online", "offline"]);
 
+/**
+ * How a node stands, from all that tells: its heartbeats (a worker), its health checks (an endpoint)
+ * and the requests the balancer sends it. `ok`: it takes requests. `failing`: online, but a request
+ * failed there before any answer; the balancer passes it over while it is checked again, and takes
+ * it back at its first answer. `offline`: not heard from (heartbeats missed, its process ended, its
+ * health check failed); nothing is sent to it.
+ */
+export const nodeHealthSchema = z.object({
+  state: z.enum(["ok", "failing", "offline"]),
+  /** Why it is not `ok`, in words; null when it is. */
+  reason: z.string().nullable(),
+  /** When it came to this state, where this llmlb saw it happen (null: before this run). */
+  since: z.string().nullable(),
+});
+export type NodeHealthState = z.infer<typeof nodeHealthSchema>;
+
 export const nodeSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -153,6 +169,7 @@ export const nodeSchema = z.object({
   /** GPU backends its machine's device probe left out, and why: a GPU that is there but not used. */
   backends_left_out: z.array(backendLeftOutSchema).default([]),
   status: nodeStatusSchema,
+  health: nodeHealthSchema,
   /** `worker`: an llmlb worker (local or joined); `endpoint`: an OpenAI-compatible server added by URL. */
   kind: z.enum(["worker", "endpoint"]),
   registered_at: z.string(),

@@ -21,6 +21,7 @@ import { createModelService, type ModelService } from "./models/modelService";
 import { createHubCacheRepository } from "./registry/hubCacheRepository";
 import { createBalancer, type BalancerOptions } from "./balancer/balancer";
 import { createMetrics } from "./metrics";
+import { createNodeHealth } from "./nodes/nodeHealth";
 import { createNodeService, type NodeService } from "./nodes/nodeService";
 import { createModelRepository } from "./registry/modelRepository";
 import { createNodeRepository } from "./registry/nodeRepository";
@@ -166,11 +167,22 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     clock,
     log: log.child({ module: "hub" }),
   });
+  // One health per node, workers and endpoints alike: what their services and the balancer learn.
+  const nodeHealth = createNodeHealth({
+    clock,
+    log: log.child({ module: "nodes" }),
+    onChange: (nodeId) => {
+      balancer.nodesChanged();
+      publishNodeChange(nodeId, [], false);
+    },
+  });
+  teardown.defer(() => nodeHealth.dispose());
   const workerNodes = createNodeService({
     nodes: createNodeRepository(db, registryVersion),
     registryVersion,
     clock,
     log: log.child({ module: "nodes" }),
+    health: nodeHealth,
     ...options.nodeTimings,
     onChange: (change) => {
       balancer.nodesChanged();
@@ -209,6 +221,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     registryVersion,
     clock,
     log: log.child({ module: "endpoints" }),
+    nodeHealth,
     ...options.endpointTimings,
     onChange: (change) => {
       balancer.nodesChanged();
@@ -247,6 +260,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     models,
     log: log.child({ module: "balancer" }),
     clock,
+    health: nodeHealth,
     unavailable: (model) => endpoints.unavailable(model),
     workersExpected: () => options.workerLauncher !== undefined && config.workers !== "none",
     instanceId,

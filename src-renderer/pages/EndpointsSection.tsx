@@ -59,7 +59,7 @@ function EndpointRow({ endpoint }: { endpoint: Endpoint }) {
       <div className="endpoint-main">
         <p className="endpoint-name">
           {endpoint.name}
-          <span className={`health ${online ? "health-online" : "health-offline"}`}>
+          <span className={`health ${online ? "health-ok" : "health-offline"}`}>
             <span className="status-dot" aria-hidden="true" />
             {online ? "Online" : "Offline"}
           </span>

@@ -37,6 +37,22 @@ export function NodesPage() {
   );
 }
 
+function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
+  const { state } = node.health;
+  const label =
+    state === "ok"
+      ? "Online"
+      : state === "failing"
+        ? "Failing"
+        : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`;
+  return (
+    <span className={`health health-${state}`}>
+      <span className="status-dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
 function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
   const online = node.status === "online";
   const used = Math.max(0, node.memory.total_bytes - node.memory.free_bytes);
@@ -62,11 +78,23 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
             {node.llama_cpp.build === "local" ? "built here" : "prebuilt"}
           </span>
         )}
-        <span className={`health ${online ? "health-online" : "health-offline"}`}>
-          <span className="status-dot" aria-hidden="true" />
-          {online ? "Online" : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`}
-        </span>
+        <HealthBadge node={node} now={now} />
       </div>
+
+      {node.health.state !== "ok" && node.health.reason && (
+        <div
+          className="node-section not-serving"
+          role="note"
+          aria-label={`Why ${node.name} takes no requests`}
+        >
+          <p>{node.health.reason}</p>
+          {node.health.state === "failing" && (
+            <p className="muted">
+              Passed over while other nodes can take its requests, and checked until it answers.
+            </p>
+          )}
+        </div>
+      )}
 
       {node.devices.length > 0 && (
         <ul className="devices" aria-label="Devices">

@@ -1,5 +1,6 @@
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { nodeListSchema } from "../../src-main/contract";
 import type { FakeHub } from "../fixtures/fakeHub";
 import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
@@ -238,7 +239,7 @@ describe("routing", () => {
     expect(only.received[0]?.body).toMatchObject({ model, messages: [{ role: "user", content: "hi" }] });
   });
 
-  it("brings a failed node back as soon as its health check passes, not after a penalty", async () => {
+  it("brings a failed node back as soon as its health check passes, not after a penalty, and lists it as failing meanwhile", async () => {
     // Time stands still for this control plane: a node marked down can only come back by its health.
     const frozen = await startCore({
       hubEndpoint: hub.url,
@@ -267,8 +268,18 @@ describe("routing", () => {
       const frozenClient = new OpenAI({ baseURL: `${frozen.url}/v1`, apiKey: "unused", maxRetries: 0 });
       const askFrozen = () =>
         frozenClient.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] });
+      const healthOf = async (name: string) =>
+        nodeListSchema
+          .parse((await frozen.request("GET", "/v0/nodes")).body)
+          .data.find((n) => n.name === name)!.health;
       // Whichever node the first request tries, a failure of flaky marks it down.
       for (let i = 0; i < 4; i++) expect((await askFrozen()).choices[0]?.message.content).toBe("from steady");
+      expect(await healthOf("flaky")).toEqual({
+        state: "failing",
+        reason: `A request for ${model} failed before any answer (answered 503).`,
+        since: new Date(1_700_000_000_000).toISOString(),
+      });
+      expect((await healthOf("steady")).state).toBe("ok");
       await waitFor("flaky's health to be checked", () =>
         own[0]!.received.some((received) => received.path === "/v0/health"),
       );
@@ -280,6 +291,7 @@ describe("routing", () => {
           timeoutMs: 10_000,
         },
       );
+      expect(await healthOf("flaky")).toEqual({ state: "ok", reason: null, since: expect.any(String) });
     } finally {
       await Promise.all(own.map((n) => n.close()));
       await frozen.close();
@@ -358,6 +370,15 @@ describe("a node that stops heartbeating while requests run on it", () => {
     expect(String(failure)).toMatch(/node serving this request failed/);
     expect((await waiting).choices[0]?.message.content).toBe("from steady");
     expect(hung.aborted()).toBe(2);
+    const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+    expect(listed.find((n) => n.name === "hung")).toMatchObject({
+      status: "offline",
+      health: {
+        state: "offline",
+        reason: "It stopped sending heartbeats (silent for over 0.5 s).",
+        since: expect.any(String),
+      },
+    });
   });
 });
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import type { FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import type { ServeProcess } from "../helpers/cliProcess";
+import { runCli, type ServeProcess } from "../helpers/cliProcess";
 import { greedyChat, longStory } from "../helpers/chat";
 import { childPids, workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
@@ -202,7 +202,7 @@ describe("the OpenAI SDK against llmlb", () => {
       "the killed worker's node to be offline",
       async () => {
         const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
-        return nodes.data.some((node) => node.status === "offline");
+        return nodes.data.find((node) => node.status === "offline");
       },
       { timeoutMs: 3000, intervalMs: 50 },
     );
@@ -210,7 +210,11 @@ describe("the OpenAI SDK against llmlb", () => {
     const outcomes = await outcomesOf(iterators);
     expectOneCut(outcomes);
 
-    await offline;
+    expect((await offline).health).toEqual({
+      state: "offline",
+      reason: "Its worker process ended.",
+      since: expect.any(String),
+    });
     // Other requests keep succeeding meanwhile.
     for (let i = 0; i < 3; i++) {
       const answer = await greedyChat(client, model, 2);
@@ -228,6 +232,12 @@ describe("the OpenAI SDK against llmlb", () => {
     process.kill(workers[0]!, "SIGSTOP");
     try {
       expectOneCut(await outcomesOf(iterators));
+      // Why it takes no requests, where a person looks.
+      const list = await runCli(["node", "list"], server.env);
+      expect(list.stdout).toContain("Failing or offline:");
+      expect(list.stdout).toMatch(
+        /^ {2}\S+ \(offline\): It stopped sending heartbeats \(silent for over 6 s\)\.$/m,
+      );
     } finally {
       process.kill(workers[0]!, "SIGCONT");
     }

@@ -4,6 +4,7 @@ import type { Model, NodeList } from "../../src-main/contract";
 import type { AnswerSink, InferenceRequest } from "../../src-main/core/balancer/answerSink";
 import { createBalancer, type Balancer, type BalancerOptions } from "../../src-main/core/balancer/balancer";
 import type { AnswerObserver, NodeRequest, ProxyOutcome } from "../../src-main/core/balancer/proxyToNode";
+import { createNodeHealth, type NodeHealth } from "../../src-main/core/nodes/nodeHealth";
 import type { NodeRoute } from "../../src-main/core/nodes/nodeService";
 import { AppError, isAppError } from "../../src-main/shared/errors";
 
@@ -88,6 +89,8 @@ class TestSink implements AnswerSink {
 
 interface Setup {
   balancer: Balancer;
+  /** The nodes' health the balancer reports to. */
+  health: NodeHealth;
   /** The node each try went to, in order. */
   tries: string[];
   /** How each node answers from now on. */
@@ -95,9 +98,13 @@ interface Setup {
   send(options?: Partial<InferenceRequest>, sink?: TestSink): Promise<TestSink>;
 }
 
+const log = { info() {}, warn() {}, debug() {}, error() {} } as unknown as BalancerOptions["log"];
 let balancer: Balancer | undefined;
+let health: NodeHealth | undefined;
 afterEach(async () => {
   await balancer?.dispose();
+  health?.dispose();
+  health = undefined;
   balancer = undefined;
 });
 
@@ -110,6 +117,9 @@ function setup(
   const answer: Record<string, NodeAnswer> = {};
   for (const { id } of nodes) answer[id] = answers();
   const registered = { name: model, nodes: [] } as unknown as Model;
+  const clock = options.clock ?? { now: () => Date.now() };
+  // Checks of failing nodes wait longer than any test runs: the stand-in nodes have no server.
+  health = createNodeHealth({ clock, log, probe: { intervalMs: 60_000 } });
   balancer = createBalancer({
     nodes: {
       routesFor: (name) => (name === model ? routes : []),
@@ -124,11 +134,11 @@ function setup(
       },
       didYouMean: () => "",
     },
-    log: { info() {}, warn() {}, debug() {}, error() {} } as unknown as BalancerOptions["log"],
-    clock: { now: () => Date.now() },
+    log,
+    clock,
+    health,
     instanceId,
     nodeWaitMs: 0,
-    healthProbe: { intervalMs: 60_000 },
     proxy: (_agent, request, sink, observer) => {
       const id = new URL(request.origin).hostname.replace(/\.test$/, "");
       tries.push(id);
@@ -139,6 +149,7 @@ function setup(
   const current = balancer;
   return {
     balancer: current,
+    health,
     tries,
     answer,
     async send(request = {}, sink = new TestSink()) {
@@ -227,6 +238,31 @@ describe("retries", () => {
     await send();
     await send();
     expect(tries).toEqual(["a", "b", "b", "b"]);
+  });
+
+  it("tells the nodes' health of a node that failed, and of its first answer after", async () => {
+    let now = 0;
+    const { send, tries, answer, health } = setup([{ id: "a" }, { id: "b" }], { clock: { now: () => now } });
+    answer.a = refuses();
+    await send();
+    expect(health.of({ id: "a", status: "online" })).toEqual({
+      state: "failing",
+      reason: `A request for ${model} failed before any answer (unreachable).`,
+      since: new Date(0).toISOString(),
+    });
+    expect(health.of({ id: "b", status: "online" }).state).toBe("ok");
+
+    // Past the time it is passed over for, it is tried again, and answers.
+    answer.a = answers();
+    now += 60_000;
+    await send();
+    await send();
+    expect(tries.slice(2)).toContain("a");
+    expect(health.of({ id: "a", status: "online" })).toEqual({
+      state: "ok",
+      reason: null,
+      since: new Date(60_000).toISOString(),
+    });
   });
 
   it("never replays a request whose node failed mid-answer: the client gets the error tail", async () => {

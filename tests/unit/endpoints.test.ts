@@ -3,6 +3,7 @@ import { createEndpointService, type EndpointChange } from "../../src-main/core/
 import { normalizeEndpointUrl, routeBaseOf } from "../../src-main/core/endpoints/endpointUrl";
 import { createHealthChecker } from "../../src-main/core/endpoints/healthChecker";
 import type { ProbeOptions } from "../../src-main/core/endpoints/probeEndpoint";
+import { createNodeHealth } from "../../src-main/core/nodes/nodeHealth";
 import { AppError, toHttpError } from "../../src-main/shared/errors";
 import { createLogger } from "../../src-main/shared/logger";
 import { createEndpointRepository } from "../../src-main/core/registry/endpointRepository";
@@ -116,6 +117,7 @@ describe("endpoint service", () => {
       registryVersion,
       clock: { now: () => Date.now() },
       log,
+      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
       healthIntervalMs: 1000,
       onChange: (change) => changes.push(change),
       probe: async (options) => {
@@ -186,6 +188,7 @@ describe("endpoint service", () => {
       registryVersion: createRegistryVersion(),
       clock: { now: () => Date.now() },
       log,
+      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
       probe: async (options) => {
         probes.push(options);
         return ["a", "z"];

@@ -7,12 +7,12 @@ import type { Logger } from "../../shared/logger";
 import type { BalancerMetrics } from "../metrics";
 import { toAppError } from "../../shared/httpErrors";
 import type { ModelService } from "../models/modelService";
+import type { NodeHealth } from "../nodes/nodeHealth";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
 import type { AnswerSink, InferenceRequest } from "./answerSink";
 import { unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
-import { createHealthProbe, type HealthProbeOptions } from "./healthProbe";
 import { pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
@@ -42,8 +42,8 @@ export interface BalancerOptions {
    * still downloading: that answers at once, with its progress. Default: 30 s.
    */
   nodeWaitMs?: number;
-  /** How down nodes are checked. Default: from 500 ms apart, doubling up to 10 s. */
-  healthProbe?: Pick<HealthProbeOptions, "intervalMs" | "maxIntervalMs" | "timeoutMs">;
+  /** The nodes' health: told of the requests that fail and are answered; asked whom to pass over. */
+  health: NodeHealth;
   /** How one try reaches a node. Default: over HTTP (`proxyToNode`); the policy's tests stand in for it. */
   proxy?: typeof proxyToNode;
 }
@@ -79,7 +79,7 @@ interface Target {
 }
 
 export function createBalancer(options: BalancerOptions): Balancer {
-  const { nodes, models, log, clock } = options;
+  const { nodes, models, log, clock, health } = options;
   const slotsPerNode = options.slotsPerNode ?? 4;
   const instanceId = options.instanceId ?? crypto.randomUUID();
   const admission = createAdmission(options.admission);
@@ -98,19 +98,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
     let pending = inFlight.get(nodeId);
     if (!pending) inFlight.set(nodeId, (pending = new Set()));
     return pending;
-  }
-  const health = createHealthProbe({
-    agent,
-    onHealthy: (nodeId) => {
-      load.markUp(nodeId);
-      log.info({ node: nodeId }, "node healthy again");
-    },
-    ...options.healthProbe,
-  });
-
-  function markDown(route: NodeRoute): void {
-    load.markDown(route, clock.now());
-    health.watch(route);
   }
 
   // Parsing a node's URL on every request shows in profiles; node URLs change only when nodes restart.
@@ -139,7 +126,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
     const now = clock.now();
     const fresh = routes.filter((candidate) => !tried.has(triedKey(candidate)));
-    const up = fresh.filter((candidate) => !load.isDown(candidate, now));
+    const up = fresh.filter((candidate) => !health.isFailing(candidate, now));
     const pool = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
     if (pool.length <= 1) return pool[0];
@@ -267,8 +254,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           const firstByte = clock.now();
           // Once the bytes that came with the head are written: the client need not wait for this.
           queueMicrotask(() => {
-            load.markUp(route.id);
-            health.forget(route.id);
+            health.answered(route.id);
             options.metrics?.firstByte(model, (firstByte - requestStarted) / 1000);
           });
         },
@@ -291,14 +277,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
           log.info({ node: route.id, model, path }, "endpoint answered 404 for this route; trying another");
           return undefined;
         }
-        markDown(route);
+        health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
         log.warn(
           { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
           "node failed before answering; trying another",
         );
         return undefined;
       case "cut":
-        markDown(route);
+        health.failed(
+          route,
+          `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
+        );
         log.warn({ node: route.id, model, err: outcome.cause.message }, "node failed mid-answer");
         sink.cut(
           new AppError("node.crashed", "The node serving this request failed; retry the request."),
@@ -331,7 +320,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // What the nodes that are up run at once: their reported sequences, or the default until loaded.
     const now = clock.now();
     let capacity = 0;
-    for (const route of routes) if (!load.isDown(route, now)) capacity += route.slots ?? slotsPerNode;
+    for (const route of routes) if (!health.isFailing(route, now)) capacity += route.slots ?? slotsPerNode;
     capacity ||= slotsPerNode;
     const release = admission.tryEnter(model, capacity) ?? (await waitForSlot(sink, model, capacity));
     // The client left while queued: there is nobody to answer.
@@ -460,7 +449,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
     },
     paused: () => paused,
     dispose() {
-      health.dispose();
       return agent.close();
     },
   };

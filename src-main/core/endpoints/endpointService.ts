@@ -4,6 +4,7 @@ import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { ExternalModels, ExternalServer } from "../models/modelService";
+import type { NodeHealth } from "../nodes/nodeHealth";
 import type { NodeRoute } from "../nodes/nodeService";
 import {
   duplicateEndpoint,
@@ -30,6 +31,8 @@ export interface EndpointServiceOptions {
   registryVersion: RegistryVersion;
   clock: Clock;
   log: Logger;
+  /** Told what each health check found (and of endpoints removed); what listings say of their health. */
+  nodeHealth: NodeHealth;
   /** Time between health checks of one endpoint. Default: 10000 ms. */
   healthIntervalMs?: number;
   /** How long one probe (the check on add, or a health check) may take. Default: 5000 ms. */
@@ -71,7 +74,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export function createEndpointService(options: EndpointServiceOptions): EndpointService {
-  const { endpoints, clock, log } = options;
+  const { endpoints, clock, log, nodeHealth } = options;
   const healthIntervalMs = options.healthIntervalMs ?? 10_000;
   const probeTimeoutMs = options.probeTimeoutMs ?? 5000;
   const probe = options.probe ?? probeEndpoint;
@@ -143,6 +146,13 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     entry.health = health;
     endpoints.saveHealth(id, health);
     const statusChanged = before.status !== health.status;
+    if (health.status === "offline") {
+      if (statusChanged) nodeHealth.wentOffline(id, health.lastError ?? "Its health check failed.");
+    } else {
+      if (statusChanged) nodeHealth.cameOnline(id);
+      // Its model list answered: whatever request failed there, it answers again.
+      nodeHealth.answered(id);
+    }
     if (!statusChanged && sameList(before.models, health.models)) return;
     if (statusChanged && health.status === "offline") {
       log.warn({ endpoint: id, name: entry.name, reason: health.lastError }, "endpoint went offline");
@@ -230,6 +240,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         });
       }
       checker.unwatch(entry.id);
+      nodeHealth.forget(entry.id);
       endpoints.remove(entry.id);
       entries.delete(entry.id);
       changed({ endpointId: entry.id, removed: true, models: entry.health.models });
@@ -247,6 +258,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           backends_left_out: [],
           memory: { total_bytes: 0, free_bytes: 0 },
           status: entry.health.status,
+          health: nodeHealth.of({ id: entry.id, status: entry.health.status }, entry.health.lastError),
           kind: "endpoint",
           registered_at: entry.createdAt,
           last_seen_at: entry.health.lastSeenAt ?? entry.createdAt,

@@ -14,12 +14,15 @@ import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { NodeRepository } from "../registry/nodeRepository";
 import type { RegistryVersion } from "../registry/registryVersion";
+import type { NodeHealth } from "./nodeHealth";
 
 export interface NodeServiceOptions {
   nodes: NodeRepository;
   registryVersion: RegistryVersion;
   clock: Clock;
   log: Logger;
+  /** Told when nodes go offline and come back; what listings say of each node's health. */
+  health: NodeHealth;
   /** How often nodes report. Default: 2000 ms. */
   heartbeatIntervalMs?: number;
   /** How often nodes sync the registry even without being told to. Default: 5000 ms. */
@@ -80,7 +83,7 @@ function hashToken(token: string): string {
 }
 
 export function createNodeService(options: NodeServiceOptions): NodeService {
-  const { nodes, clock, log } = options;
+  const { nodes, clock, log, health } = options;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 2000;
   const syncIntervalMs = options.syncIntervalMs ?? 5000;
   const offlineAfterMs = options.offlineAfterMs ?? 3 * heartbeatIntervalMs;
@@ -94,6 +97,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
 
   function wentOffline(node: { id: string }, reason: string): void {
+    health.wentOffline(node.id, reason);
     options.onOffline?.(node.id, reason);
     options.onChange?.({
       nodeId: node.id,
@@ -105,7 +109,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
-    for (const node of gone) wentOffline(node, `node ${node.id} stopped answering heartbeats`);
+    for (const node of gone)
+      wentOffline(node, `It stopped sending heartbeats (silent for over ${offlineAfterMs / 1000} s).`);
   }, heartbeatIntervalMs);
   sweeper.unref();
 
@@ -136,6 +141,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
       live.delete(id);
+      health.cameOnline(id);
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
@@ -156,6 +162,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         });
       }
       tokens.set(id, token);
+      if (result.cameOnline) health.cameOnline(id);
       live.set(id, { loaded: beat.loaded, ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}) });
       // Back from offline: every model on it reads differently (node_status) even if its state did not change.
       options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
@@ -166,8 +173,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     },
     list: () => ({
       data: nodes.list().map((node) => {
-        if (node.status !== "online") return { ...node, loaded: [] };
-        return { ...node, loaded: [], ...live.get(node.id) };
+        const listed = { ...node, health: health.of(node), loaded: [] };
+        return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;
       }),
     }),
     largestMemory: () => nodes.largestMemory(),
@@ -221,7 +228,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       if (!node) return;
       live.delete(node.id);
       log.warn({ node: node.id, name }, "worker process gone; marked offline");
-      wentOffline(node, `the process of node ${node.id} ended`);
+      wentOffline(node, "Its worker process ended.");
     },
     dispose() {
       clearInterval(sweeper);

@@ -25,7 +25,7 @@ export interface NodeRepository {
   /** Marks the online node of this name offline (its process is gone); returns it, if it was online. */
   markNamedOffline(name: string): { id: string; name: string } | undefined;
   /** Nodes without their loaded models (live state the node service keeps in memory). */
-  list(): Omit<NodeInfo, "loaded">[];
+  list(): Omit<NodeInfo, "loaded" | "health">[];
   /** Online nodes that have the model ready: where requests for it may go. */
   readyNodesFor(modelId: string): { id: string; url: string }[];
   /** The largest memory any online node has, or undefined with no node online. */

@@ -72,6 +72,10 @@ export function node(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo 
     memory: { total_bytes: 24_000_000_000, free_bytes: 18_000_000_000 },
     backends_left_out: [],
     status: "online",
+    health:
+      overrides.status === "offline"
+        ? { state: "offline", reason: "It stopped sending heartbeats (silent for over 6 s).", since: null }
+        : { state: "ok", reason: null, since: null },
     kind: "worker",
     registered_at: "2026-01-01T00:00:00.000Z",
     last_seen_at: new Date().toISOString(),

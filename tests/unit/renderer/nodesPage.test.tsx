@@ -55,7 +55,25 @@ describe("the nodes page", () => {
     const cpu = screen.getByRole("listitem", { name: "cpu-0" });
     expect(cpu.textContent).toContain("CPU");
     expect(cpu.textContent).toContain("Offline · last seen 5 min ago");
+    expect(within(cpu).getByRole("note", { name: "Why cpu-0 takes no requests" }).textContent).toBe(
+      "It stopped sending heartbeats (silent for over 6 s).",
+    );
+    expect(within(gpu).queryByRole("note")).toBeNull();
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
+  });
+
+  it("says a node is failing, and why, while requests go to the others", async () => {
+    const reason = "A request for org/repo failed before any answer (unreachable: connect ECONNREFUSED).";
+    const failing = node("gpu-1", { health: { state: "failing", reason, since: new Date().toISOString() } });
+    renderApp(fakeApi({ nodes: [failing] }), { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "gpu-1" });
+    expect(card.textContent).toContain("Failing");
+    expect(card.textContent).not.toContain("Online");
+    const note = within(card).getByRole("note", { name: "Why gpu-1 takes no requests" });
+    expect(note.textContent).toContain(reason);
+    expect(note.textContent).toContain(
+      "Passed over while other nodes can take its requests, and checked until it answers.",
+    );
   });
 
   it("says a model is still loading, and for how long, on the node and on the model's card", async () => {

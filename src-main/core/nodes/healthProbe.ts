@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import { nodeProtocol } from "../../contract";
 import { backoffMs } from "../../shared/backoff";
-import type { NodeRoute } from "../nodes/nodeService";
+import type { NodeRoute } from "./nodeService";
 
 export interface HealthProbeOptions {
   /** The keep-alive pool the balancer calls nodes with. */
@@ -17,8 +17,11 @@ export interface HealthProbeOptions {
 }
 
 export interface HealthProbe {
-  /** Checks the node until it answers healthy (again and again, longer apart); one loop per node. */
-  watch(route: NodeRoute): void;
+  /**
+   * Checks the node until it answers healthy (again and again, longer apart); one loop per node.
+   * `firstCheck`: how many checks to count as done (failures in a row start later). Default: none.
+   */
+  watch(route: NodeRoute, firstCheck?: number): void;
   /** Stops checking it (it came back by itself, or went away). */
   forget(nodeId: string): void;
   dispose(): void;
@@ -75,11 +78,11 @@ export function createHealthProbe(options: HealthProbeOptions): HealthProbe {
   }
 
   return {
-    watch(route) {
+    watch(route, firstCheck = 1) {
       const current = watched.get(route.id);
       if (current && current.route.url === route.url) return;
       if (current) clearTimeout(current.timer);
-      schedule(route.id, route, 1);
+      schedule(route.id, route, firstCheck);
     },
     forget(nodeId) {
       const current = watched.get(nodeId);
