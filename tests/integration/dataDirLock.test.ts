@@ -2,20 +2,13 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
 import readline from "node:readline";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { lockDataDir } from "../../src-main/core/dataDirLock";
 import { runCli } from "../helpers/cliProcess";
-import { makeTempDir } from "../helpers/tempDir";
+import { tempDirForEachTest } from "../helpers/tempDir";
 
 const root = path.resolve(import.meta.dirname, "../..");
-let dir: { path: string; remove(): Promise<void> };
-
-beforeEach(async () => {
-  dir = await makeTempDir();
-});
-afterEach(async () => {
-  await dir.remove();
-});
+const dir = tempDirForEachTest();
 
 /** Another process that takes the lock, says so, and then waits to be killed. */
 async function holderProcess() {

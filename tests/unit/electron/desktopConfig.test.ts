@@ -1,22 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   electronProfileDir,
   iconsDir,
   loadDesktopConfig,
   trayIconFile,
 } from "../../../src-main/electron/desktopConfig";
-import { makeTempDir } from "../../helpers/tempDir";
+import { tempDirForEachTest } from "../../helpers/tempDir";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 
 describe("the desktop app's configuration", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  beforeEach(async () => {
-    dir = await makeTempDir("llmlb-desktop-config-");
-  });
-  afterEach(() => dir.remove());
+  const dir = tempDirForEachTest("llmlb-desktop-config-");
 
   it("applies the port and cache folder saved from Settings, under the environment", () => {
     fs.writeFileSync(

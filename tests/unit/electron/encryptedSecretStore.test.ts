@@ -1,12 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   chooseHfTokenStore,
   createEncryptedFileSecretStore,
   type StringCipher,
 } from "../../../src-main/electron/encryptedSecretStore";
-import { makeTempDir } from "../../helpers/tempDir";
+import { tempDirForEachTest } from "../../helpers/tempDir";
 
 /** Stands in for safeStorage: reversible, and visibly not the plain text. */
 const fakeCipher: StringCipher = {
@@ -18,11 +18,7 @@ const fakeCipher: StringCipher = {
   },
 };
 
-let dir: Awaited<ReturnType<typeof makeTempDir>>;
-beforeEach(async () => {
-  dir = await makeTempDir("llmlb-secret-");
-});
-afterEach(() => dir.remove());
+const dir = tempDirForEachTest("llmlb-secret-");
 
 const token = "hf_abcdefghijklmnopqrstuvwxyz012345";
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   atLoginArg,
   createElectronLoginItem,
@@ -13,7 +13,7 @@ import {
   xdgAutostartFile,
   type LoginItemSettingsApi,
 } from "../../../src-main/electron/loginItems";
-import { makeTempDir } from "../../helpers/tempDir";
+import { tempDirForEachTest } from "../../helpers/tempDir";
 
 describe("how the app starts at login", () => {
   it("uses a launch agent on macOS, the OS's login items on Windows, XDG autostart on Linux, nothing unpackaged", () => {
@@ -70,11 +70,7 @@ describe("Electron's login items (Windows)", () => {
 });
 
 describe("macOS launch agent", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  beforeEach(async () => {
-    dir = await makeTempDir("llmlb-launch-agent-");
-  });
-  afterEach(() => dir.remove());
+  const dir = tempDirForEachTest("llmlb-launch-agent-");
 
   it("writes and removes an agent that opens the app bundle at login with the at-login argument", () => {
     const file = path.join(dir.path, "LaunchAgents", "dev.llmlb.desktop.plist");
@@ -143,11 +139,7 @@ describe("macOS launch agent", () => {
 });
 
 describe("XDG autostart", () => {
-  let dir: Awaited<ReturnType<typeof makeTempDir>>;
-  beforeEach(async () => {
-    dir = await makeTempDir("llmlb-autostart-");
-  });
-  afterEach(() => dir.remove());
+  const dir = tempDirForEachTest("llmlb-autostart-");
 
   it("writes and removes a desktop entry that starts the app in the tray", () => {
     const file = path.join(dir.path, "autostart", "llmlb.desktop");
