@@ -1,6 +1,5 @@
 import crypto from "node:crypto";
 import path from "node:path";
-import type { FastifyInstance } from "fastify";
 import { systemClock, type Clock } from "../shared/clock";
 import { checkExposure, type Config } from "./config";
 import { isLoopbackHost } from "../shared/httpGuards";
@@ -35,7 +34,7 @@ import type { Supervisor, WorkerStatus } from "./supervisor/supervisor";
 import { startLocalWorkers } from "./supervisor/startLocalWorkers";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
 import { openDatabase } from "./registry/openDatabase";
-import { createHttpServer } from "./server/createHttpServer";
+import { createHttpServer, type HttpApp } from "./server/createHttpServer";
 import { type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
@@ -82,7 +81,7 @@ export interface CoreOptions {
 
 export interface Core {
   readonly adminToken: string;
-  readonly app: FastifyInstance;
+  readonly app: HttpApp;
   readonly models: ModelService;
   readonly nodes: NodeService;
   readonly settings: SettingsService;

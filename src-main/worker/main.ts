@@ -19,9 +19,9 @@ import { createMemoryProbe } from "./memory";
 import { createNodeAgent, type NodeAgent } from "./nodeAgent";
 import { createInferenceEngine } from "./inference/engine";
 import { modelTargetOf } from "./inference/modelTarget";
-import { registerInferenceRoutes } from "./inference/routes";
+import { registerInferenceRoutes } from "./server/inferenceRoutes";
 import { createInUseFile } from "./inUseFile";
-import { createNodeServer } from "./nodeServer";
+import { createNodeServer } from "./server/nodeServer";
 import { probeDevices } from "./probeDevices";
 import { workerConfigFromEnv } from "./workerConfig";
 

@@ -13,11 +13,8 @@ import {
 } from "../../src-main/contract";
 import { handleError } from "../../src-main/shared/httpErrors";
 import { chatJobFrom } from "../../src-main/worker/inference/requestMapping";
-import {
-  createInferenceEngine,
-  registerInferenceRoutes,
-  type InferenceEngine,
-} from "../../src-main/worker/inference";
+import { createInferenceEngine, type InferenceEngine } from "../../src-main/worker/inference";
+import { registerInferenceRoutes } from "../../src-main/worker/server/inferenceRoutes";
 import { writeTinyGguf } from "../fixtures/tinyGguf";
 import { twentyTurns } from "../helpers/conversation";
 import { makeTempDir } from "../helpers/tempDir";

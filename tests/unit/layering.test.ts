@@ -55,6 +55,23 @@ describe("dependency direction", () => {
     }
   });
 
+  it("Fastify stands only in the HTTP layers: core/server, worker/server and shared's HTTP helpers", () => {
+    const httpLayers = [
+      `src-main${path.sep}core${path.sep}server${path.sep}`,
+      `src-main${path.sep}worker${path.sep}server${path.sep}`,
+      `src-main${path.sep}shared${path.sep}http`,
+    ];
+    const users = ["src-main/core", "src-main/worker", "src-main/shared", "src-main/contract", "src-main/cli"]
+      .flatMap(sources)
+      .filter((file) => importsOf(file).some((spec) => spec === "fastify" || spec.startsWith("@fastify/")));
+    expect(users.length).toBeGreaterThan(0);
+    for (const file of users)
+      expect(
+        httpLayers.some((layer) => file.startsWith(layer)),
+        file,
+      ).toBe(true);
+  });
+
   it("the renderer imports only types from src-main's contract, and values only from units, modelFiles and headers", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");

@@ -9,8 +9,8 @@ import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 import type { Balancer } from "../balancer/balancer";
 import type { Metrics } from "../metrics";
-import { registerBalancedRoutes } from "../balancer/routes";
-import { registerResponsesRoutes, type ResponsesRouteOptions } from "../responses/responsesRoutes";
+import { registerBalancedRoutes } from "./inferenceRoutes";
+import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "../../shared/httpGuards";
 import { registerNodeRoutes } from "./nodeRoutes";
@@ -18,7 +18,7 @@ import type { EndpointService } from "../endpoints/endpointService";
 import { registerEndpointRoutes } from "./endpointRoutes";
 import { registerAppRoutes, type AppRouteOptions } from "./appRoutes";
 import type { EventBus } from "../events/eventBus";
-import { registerEventsRoute } from "../events/eventsRoute";
+import { registerEventsRoute } from "./eventsRoute";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
 
 export interface HttpServerOptions {
@@ -80,7 +80,10 @@ function defaultAccess(route: string): Access {
   return "public";
 }
 
-export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+/** The control plane's HTTP server, as the composition root and tests hold it. */
+export type HttpApp = FastifyInstance;
+
+export async function createHttpServer(options: HttpServerOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: options.log.child({ module: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

@@ -4,4 +4,3 @@ export {
   type InferenceEngineOptions,
   type LoadedModelInfo,
 } from "./engine";
-export { registerInferenceRoutes, type InferenceRoutesOptions } from "./routes";

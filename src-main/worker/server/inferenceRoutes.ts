@@ -10,9 +10,9 @@ import {
 } from "../../contract";
 import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
 import { toAppError } from "../../shared/httpErrors";
-import type { InferenceEngine } from "./engine";
-import type { GenerationHooks, GenerationResult, ModelTarget } from "./jobs";
-import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "./anthropic";
+import type { InferenceEngine } from "../inference/engine";
+import type { GenerationHooks, GenerationResult, ModelTarget } from "../inference/jobs";
+import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "../inference/anthropic";
 import { parseBody } from "../../shared/parseBody";
 import {
   chatJobFrom,
@@ -21,7 +21,7 @@ import {
   embeddingJobFrom,
   nthChoice,
   rerankJobFrom,
-} from "./requestMapping";
+} from "../inference/requestMapping";
 import {
   chatChunker,
   chatCompletionBody,
@@ -32,8 +32,8 @@ import {
   rerankBody,
   responseMeta,
   type StreamChunker,
-} from "./responses";
-import { openSse, type SseStyle, type SseWriter } from "./sse";
+} from "../inference/responses";
+import { openSse, type SseStyle, type SseWriter } from "../inference/sse";
 
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;

@@ -9,12 +9,12 @@ import {
 import { AppError } from "../../shared/errors";
 import { parseBody } from "../../shared/parseBody";
 import type { Balancer } from "../balancer/balancer";
-import { inferenceBodyLimit, inferenceRequestOf, replySink } from "../balancer/routes";
+import { inferenceBodyLimit, inferenceRequestOf, replySink } from "./inferenceRoutes";
 import type { Clock } from "../../shared/clock";
 import type { ResponseRepository, StoredInputItem, StoredResponse } from "../registry/responseRepository";
-import { chatRequestOf, inputItemsOf, outputAsInput } from "./chatOfResponse";
-import { responseBase } from "./responseOfChat";
-import { responsesSink } from "./responsesSink";
+import { chatRequestOf, inputItemsOf, outputAsInput } from "../responses/chatOfResponse";
+import { responseBase } from "../responses/responseOfChat";
+import { responsesSink } from "../responses/responsesSink";
 
 export interface ResponsesRouteOptions {
   balancer: Balancer;

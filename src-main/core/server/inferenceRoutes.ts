@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { viaHeader } from "../../contract";
 import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
-import type { AnswerSink, InferenceBody, InferenceRequest } from "./answerSink";
-import type { Balancer } from "./balancer";
+import type { AnswerSink, InferenceBody, InferenceRequest } from "../balancer/answerSink";
+import type { Balancer } from "../balancer/balancer";
 import { namedSseEvent, sseEvent } from "../../shared/sse";
 
 /** Long prompts and many-message chats are bigger than management bodies. */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
-import type { EventBus } from "./eventBus";
+import type { EventBus } from "../events/eventBus";
 import { sseEvent } from "../../shared/sse";
 
 export interface EventsRouteOptions {

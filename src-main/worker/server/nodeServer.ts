@@ -1,9 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import type { Logger } from "../shared/logger";
-import { checkHost, credentialOf } from "../shared/httpGuards";
-import { handleError } from "../shared/httpErrors";
-import { AppError } from "../shared/errors";
-import { nodeProtocol } from "../contract";
+import type { Logger } from "../../shared/logger";
+import { checkHost, credentialOf } from "../../shared/httpGuards";
+import { handleError } from "../../shared/httpErrors";
+import { AppError } from "../../shared/errors";
+import { nodeProtocol } from "../../contract";
 
 export interface NodeServerOptions {
   log: Logger;
