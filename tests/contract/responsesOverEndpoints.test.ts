@@ -98,6 +98,12 @@ describe("the Responses API over an endpoint that serves only chat completions",
       { role: "assistant", content: "Ahoy." },
       { role: "user", content: "Where to?" },
     ]);
+    // Counted as what the client called, not as the chat completions it ran as.
+    const metrics = (await server.request("GET", "/metrics", { anonymous: true })).text;
+    expect(metrics).toMatch(
+      new RegExp(`^llmlb_requests_total\\{model="${model}",route="/v1/responses",status="200"\\} 2$`, "m"),
+    );
+    expect(metrics).not.toContain('route="/v1/chat/completions"');
   });
 
   it("streams a tool call that comes in pieces, as OpenAI's servers send it, as one function_call", async () => {

@@ -29,6 +29,11 @@ export interface AnswerSink {
 export interface InferenceRequest {
   /** Where it goes at a node: `/v1/chat/completions`. */
   path: string;
+  /**
+   * The route the client called, where it differs from `path` (`/v1/responses`, run as a chat
+   * completion at the node): what metrics count it under. Default: `path`.
+   */
+  clientPath?: string;
   body: InferenceBody;
   /** The client's `accept`. */
   accept?: string;

@@ -428,7 +428,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
         throw error;
       } finally {
-        options.metrics?.requestDone(label, path, status, (clock.now() - started) / 1000);
+        options.metrics?.requestDone(
+          label,
+          request.clientPath ?? path,
+          status,
+          (clock.now() - started) / 1000,
+        );
       }
     },
     nodeLost(nodeId, reason) {

@@ -83,6 +83,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     await balancer.forward(
       {
         path: "/v1/chat/completions",
+        clientPath: "/v1/responses",
         body: { raw: Buffer.from(JSON.stringify(chat)), json: chat },
         accept: body.stream ? "text/event-stream" : "application/json",
         via: inference.via,
