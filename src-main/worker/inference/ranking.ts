@@ -32,7 +32,12 @@ export async function runRerank(
     }
     promptTokens += tokens;
   }
-  signal.throwIfAborted();
-  const scores = await context.rankAll(job.query, job.documents);
+  // One document at a time, as node-llama-cpp's rankAll evaluates them anyway (one sequence, under
+  // its lock): a client that leaves stops the ranking at the next document, not after the last.
+  const scores: number[] = [];
+  for (const document of job.documents) {
+    signal.throwIfAborted();
+    scores.push(await context.rank(job.query, document));
+  }
   return { scores, promptTokens };
 }
