@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nodeListSchema } from "../../src-main/contract";
 import type { FakeHub } from "../fixtures/fakeHub";
+import { runCli } from "../helpers/cliProcess";
 import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
@@ -280,6 +281,19 @@ describe("routing", () => {
         since: new Date(1_700_000_000_000).toISOString(),
       });
       expect((await healthOf("steady")).state).toBe("ok");
+      // Where a person looks: the CLI says which node fails, and why.
+      const cli = (...command: string[]) =>
+        runCli([...command, "--url", frozen.url, "--token", frozen.token], {
+          LLMLB_DATA_DIR: frozen.dataDir,
+        });
+      const [status, list] = await Promise.all([cli("status"), cli("node", "list")]);
+      expect(status.stdout).toContain(
+        `  Failing:    flaky (failing): A request for ${model} failed before any answer (answered 503).\n`,
+      );
+      expect(list.stdout).toMatch(/^flaky\s.*\sfailing\s/m);
+      expect(list.stdout).toContain(
+        `Failing or offline:\n  flaky (failing): A request for ${model} failed before any answer (answered 503).\n`,
+      );
       await waitFor("flaky's health to be checked", () =>
         own[0]!.received.some((received) => received.path === "/v0/health"),
       );

@@ -19,7 +19,8 @@ export interface HealthProbeOptions {
 export interface HealthProbe {
   /**
    * Checks the node until it answers healthy (again and again, longer apart); one loop per node.
-   * `firstCheck`: how many checks to count as done (failures in a row start later). Default: none.
+   * `firstCheck`: which check of a row the first one counts as, so a node that keeps failing is
+   * checked later each time. Default: 1, the first.
    */
   watch(route: NodeRoute, firstCheck?: number): void;
   /** Stops checking it (it came back by itself, or went away). */

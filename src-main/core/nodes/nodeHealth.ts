@@ -94,7 +94,8 @@ export function createNodeHealth(options: NodeHealthOptions): NodeHealth {
   /** It answered: ok from now, its run of failures kept for a while in case it fails again. */
   function recovered(nodeId: string): boolean {
     const mark = failing.get(nodeId);
-    if (!mark || !stopFailing(nodeId)) return false;
+    if (!mark) return false;
+    stopFailing(nodeId);
     lastStrikes.set(nodeId, { url: mark.url, strikes: mark.strikes, at: clock.now() });
     turns.set(nodeId, { since: iso() });
     return true;
