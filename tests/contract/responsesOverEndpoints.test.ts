@@ -106,6 +106,34 @@ describe("the Responses API over an endpoint that serves only chat completions",
     expect(metrics).not.toContain('route="/v1/chat/completions"');
   });
 
+  it("deleting a turn in the middle of a conversation leaves the turns after it whole", async () => {
+    answer = ahoy;
+    const first = await client.responses.create({ model, input: "One" });
+    const second = await client.responses.create({ model, previous_response_id: first.id, input: "Two" });
+    const third = await client.responses.create({ model, previous_response_id: second.id, input: "Three" });
+    await client.responses.delete(second.id);
+    await expect(client.responses.retrieve(second.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+    const items = await client.responses.inputItems.list(third.id, { order: "asc" });
+    expect(items.data.map((item) => (item.type === "message" ? item.role : item.type))).toEqual([
+      "user",
+      "assistant",
+      "user",
+      "assistant",
+      "user",
+    ]);
+    await client.responses.create({ model, previous_response_id: third.id, input: "Four" });
+    expect(endpoint.received.at(-1)!.body.messages).toEqual([
+      { role: "user", content: "One" },
+      { role: "assistant", content: "Ahoy." },
+      { role: "user", content: "Two" },
+      { role: "assistant", content: "Ahoy." },
+      { role: "user", content: "Three" },
+      { role: "assistant", content: "Ahoy." },
+      { role: "user", content: "Four" },
+    ]);
+  });
+
   it("streams a tool call that comes in pieces, as OpenAI's servers send it, as one function_call", async () => {
     answer = (response) => {
       response.writeHead(200, { "content-type": "text/event-stream" });

@@ -114,4 +114,10 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX responses_by_age ON responses (created_at);
   `,
+  // A response that continues another keeps only the items after that one's, and a link to it
+  // (rows from before keep every item, with no link).
+  `
+  ALTER TABLE responses ADD COLUMN previous_id TEXT REFERENCES responses (id);
+  CREATE INDEX responses_by_previous ON responses (previous_id);
+  `,
 ];

@@ -11,7 +11,7 @@ import { parseBody } from "../../shared/parseBody";
 import type { Balancer } from "../balancer/balancer";
 import { inferenceBodyLimit, inferenceRequestOf, replySink } from "./inferenceRoutes";
 import type { Clock } from "../../shared/clock";
-import type { ResponseRepository, StoredInputItem, StoredResponse } from "../registry/responseRepository";
+import type { NewResponse, ResponseRepository, StoredResponse } from "../registry/responseRepository";
 import { chatRequestOf, inputItemsOf, outputAsInput } from "../responses/chatOfResponse";
 import { responseBase } from "../responses/responseOfChat";
 import { responsesSink } from "../responses/responsesSink";
@@ -49,10 +49,10 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     return found;
   };
 
-  /** The chain a request continues, then its own input. */
-  function conversationOf(request: ResponsesRequest): StoredInputItem[] {
+  /** The chain a request continues, then its own input, and where the chain came from. */
+  function conversationOf(request: ResponsesRequest): Pick<NewResponse, "input" | "continues"> {
     const own = inputItemsOf(request.input);
-    if (!request.previous_response_id) return own;
+    if (!request.previous_response_id) return { input: own };
     const previous = responses.get(request.previous_response_id, oldest());
     if (!previous) {
       throw new AppError(
@@ -61,20 +61,23 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         { param: "previous_response_id" },
       );
     }
-    return [...previous.input, ...outputAsInput(previous.response.output), ...own];
+    return {
+      input: [...previous.input, ...outputAsInput(previous.response.output), ...own],
+      continues: { id: previous.response.id, items: previous.input.length },
+    };
   }
 
   scope.post("/v1/responses", { bodyLimit: inferenceBodyLimit }, async (request, reply) => {
     const inference = inferenceRequestOf(request, "/v1/responses");
     const body = parseBody(responsesRequestSchema, inference.body.json);
-    const input = conversationOf(body);
-    const chat = chatRequestOf(body, input);
+    const conversation = conversationOf(body);
+    const chat = chatRequestOf(body, conversation.input);
     const now = clock.now();
     const base = responseBase(body, Math.floor(now / 1000));
     const keep = (response: ResponseObject) => {
       if (!response.store) return;
       try {
-        responses.insert({ response, input }, oldest());
+        responses.insert({ response, ...conversation }, oldest());
       } catch (error) {
         // The client has its answer; only a later previous_response_id to it will miss it.
         request.log.error({ err: error, response: response.id }, "the response could not be stored");

@@ -1,0 +1,185 @@
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { responsesRequestSchema, type ResponseObject } from "../../src-main/contract";
+import { openDatabase, type Db } from "../../src-main/core/registry/openDatabase";
+import {
+  createResponseRepository,
+  type ResponseRepository,
+  type StoredInputItem,
+} from "../../src-main/core/registry/responseRepository";
+import { inputItemsOf, outputAsInput } from "../../src-main/core/responses/chatOfResponse";
+import { responseBase } from "../../src-main/core/responses/responseOfChat";
+import { createLogger } from "../../src-main/shared/logger";
+import { migrations } from "../../src-main/core/registry/migrations";
+import { tempDirForEachTest } from "../helpers/tempDir";
+
+const log = createLogger({ level: "silent" });
+const model = "org/repo";
+/** Nothing is old enough to forget unless a test says so. */
+const keepAll = 0;
+
+/** The input items of a request that says `words`, as the route takes them. */
+const said = (words: string) => inputItemsOf(responsesRequestSchema.parse({ model, input: words }).input);
+
+function setUp() {
+  const db = openDatabase({ file: ":memory:", log });
+  return { db, repo: createResponseRepository(db) };
+}
+
+/**
+ * One turn as the Responses route takes it: the stored conversation it continues, its own message, and
+ * an answer. Returns the response id.
+ */
+function turn(
+  repo: ResponseRepository,
+  options: { previous?: string; say: string; answer: string; createdAt?: number; olderThan?: number },
+): string {
+  const own = said(options.say);
+  const previous = options.previous ? repo.get(options.previous, keepAll) : undefined;
+  if (options.previous && !previous) throw new Error(`${options.previous} is not stored`);
+  const input: StoredInputItem[] = previous
+    ? [...previous.input, ...outputAsInput(previous.response.output), ...own]
+    : own;
+  const response: ResponseObject = {
+    ...responseBase({ model, input: [], previous_response_id: options.previous }, options.createdAt ?? 1_000),
+    status: "completed",
+    output: [
+      {
+        type: "message",
+        id: `msg_${options.answer}`,
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: options.answer, annotations: [] }],
+      },
+    ],
+  };
+  repo.insert(
+    {
+      response,
+      input,
+      continues: previous && { id: previous.response.id, items: previous.input.length },
+    },
+    options.olderThan ?? keepAll,
+  );
+  return response.id;
+}
+
+/** The words of each message a response saw, oldest first. */
+function conversationOf(repo: ResponseRepository, id: string): string[] {
+  const stored = repo.get(id, keepAll);
+  if (!stored) throw new Error(`${id} is not stored`);
+  return stored.input.map((item) => {
+    if (!("content" in item)) throw new Error(`unexpected item ${JSON.stringify(item)}`);
+    return typeof item.content === "string"
+      ? item.content
+      : item.content.map((part) => ("text" in part ? part.text : "")).join("");
+  });
+}
+
+/** A chain of `length` turns, "q1"/"a1" to "qN"/"aN"; the ids, oldest first. */
+function chain(repo: ResponseRepository, length: number, createdAt = (i: number) => 1_000 + i): string[] {
+  const ids: string[] = [];
+  for (let i = 1; i <= length; i++)
+    ids.push(turn(repo, { previous: ids.at(-1), say: `q${i}`, answer: `a${i}`, createdAt: createdAt(i) }));
+  return ids;
+}
+
+const storedBytes = (db: Db) =>
+  db.prepare<[], { bytes: number }>(`SELECT SUM(length(input)) AS bytes FROM responses`).get()!.bytes;
+
+describe("response repository", () => {
+  const temp = tempDirForEachTest();
+
+  it("reads a conversation back whole, each turn in order", () => {
+    const { repo } = setUp();
+    const ids = chain(repo, 4);
+    expect(conversationOf(repo, ids[3]!)).toEqual(["q1", "a1", "q2", "a2", "q3", "a3", "q4"]);
+    expect(conversationOf(repo, ids[0]!)).toEqual(["q1"]);
+  });
+
+  it("keeps a long conversation in room that grows with its turns, not with their square", () => {
+    const { db, repo } = setUp();
+    const turns = 200;
+    const words = "x".repeat(1_000);
+    let last: string | undefined;
+    for (let i = 0; i < turns; i++)
+      last = turn(repo, { previous: last, say: `${i} ${words}`, answer: `${i}` });
+    const whole = repo.get(last!, keepAll)!.input;
+    expect(whole).toHaveLength(2 * turns - 1);
+    // Each message once, give or take the JSON around it; every turn holding its whole past would be
+    // about a hundred times this.
+    expect(storedBytes(db)).toBeLessThan(1.5 * JSON.stringify(whole).length);
+  });
+
+  it("deleting a turn leaves every later turn whole, branches included, and they can go on", () => {
+    const { repo } = setUp();
+    const ids = chain(repo, 5);
+    const branch = turn(repo, { previous: ids[2], say: "other", answer: "path" });
+    const before = conversationOf(repo, ids[4]!);
+
+    expect(repo.remove(ids[2]!)).toBe(true);
+    expect(repo.get(ids[2]!, keepAll)).toBeUndefined();
+    expect(conversationOf(repo, ids[4]!)).toEqual(before);
+    expect(conversationOf(repo, branch)).toEqual(["q1", "a1", "q2", "a2", "q3", "a3", "other"]);
+    expect(repo.remove(ids[1]!)).toBe(true);
+    const next = turn(repo, { previous: ids[4], say: "q6", answer: "a6" });
+    expect(conversationOf(repo, next)).toEqual([...before, "a5", "q6"]);
+    expect(repo.remove(ids[2]!)).toBe(false);
+  });
+
+  it("forgetting old turns leaves the newer ones of their conversation whole", () => {
+    const { repo } = setUp();
+    const ids = chain(repo, 5, (i) => i * 100);
+    const before = conversationOf(repo, ids[4]!);
+
+    // Storing anything forgets what was created before 350: turns 1 to 3.
+    turn(repo, { say: "unrelated", answer: "x", createdAt: 600, olderThan: 350 });
+    expect(ids.map((id) => repo.get(id, keepAll) !== undefined)).toEqual([false, false, false, true, true]);
+    expect(conversationOf(repo, ids[4]!)).toEqual(before);
+    expect(conversationOf(repo, ids[3]!)).toEqual(before.slice(0, -2));
+  });
+
+  it("a turn whose predecessor was deleted while it was answered keeps the whole conversation", () => {
+    const { repo } = setUp();
+    const [first] = chain(repo, 1);
+    const previous = repo.get(first!, keepAll)!;
+    repo.remove(first!);
+    const own = said("q2");
+    const response = { ...previous.response, id: "resp_late", previous_response_id: first! };
+    repo.insert(
+      {
+        response,
+        input: [...previous.input, ...outputAsInput(previous.response.output), ...own],
+        continues: { id: first!, items: previous.input.length },
+      },
+      keepAll,
+    );
+    expect(conversationOf(repo, "resp_late")).toEqual(["q1", "a1", "q2"]);
+  });
+
+  it("a conversation stored before turns were linked reads back whole and goes on", () => {
+    const file = path.join(temp.path, "llmlb.db");
+    const old = new Database(file);
+    const linking = migrations.findIndex((migration) => migration.includes("previous_id"));
+    for (const migration of migrations.slice(0, linking)) old.exec(migration);
+    old.pragma(`user_version = ${linking}`);
+    // Then, each response kept every item it saw.
+    const { repo: scratch } = setUp();
+    const ids = chain(scratch, 2);
+    const insertOld = old.prepare(
+      `INSERT INTO responses (id, model, created_at, input, response) VALUES (?, ?, ?, ?, ?)`,
+    );
+    for (const id of ids) {
+      const stored = scratch.get(id, keepAll)!;
+      insertOld.run(id, model, 1_000, JSON.stringify(stored.input), JSON.stringify(stored.response));
+    }
+    old.close();
+
+    const repo = createResponseRepository(openDatabase({ file, log }));
+    expect(conversationOf(repo, ids[1]!)).toEqual(["q1", "a1", "q2"]);
+    const next = turn(repo, { previous: ids[1], say: "q3", answer: "a3" });
+    repo.remove(ids[1]!);
+    expect(conversationOf(repo, next)).toEqual(["q1", "a1", "q2", "a2", "q3"]);
+  });
+});
