@@ -9,6 +9,7 @@ import {
   registerRequestSchema,
   type Health,
   type ModelRetryResponse,
+  type OpenAiModelList,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
 import type { ModelService } from "../models/modelService";
@@ -92,9 +93,14 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
 
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
   // Says which llmlb answers, so one is never added as an endpoint of itself.
+  // The list is rebuilt only when the registry changes; so is its JSON (a megabyte with 10,000 models).
+  const serialized = new WeakMap<OpenAiModelList, Buffer>();
   app.get("/v1/models", async (_request, reply) => {
     void reply.header(instanceHeader, options.instanceId);
-    return options.models.openAiList();
+    const list = options.models.openAiList();
+    let body = serialized.get(list);
+    if (body === undefined) serialized.set(list, (body = Buffer.from(JSON.stringify(list))));
+    return reply.type("application/json; charset=utf-8").send(body);
   });
   // OpenAI's "retrieve model"; ids contain '/', sent raw or percent-encoded.
   app.get("/v1/models/*", async (request) => {
