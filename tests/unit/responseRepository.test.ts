@@ -85,6 +85,7 @@ function chain(repo: ResponseRepository, length: number, createdAt = (i: number)
   return ids;
 }
 
+const rows = (db: Db) => db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM responses`).get()!.n;
 const storedBytes = (db: Db) =>
   db.prepare<[], { bytes: number }>(`SELECT SUM(length(input)) AS bytes FROM responses`).get()!.bytes;
 
@@ -138,6 +139,42 @@ describe("response repository", () => {
     expect(ids.map((id) => repo.get(id, keepAll) !== undefined)).toEqual([false, false, false, true, true]);
     expect(conversationOf(repo, ids[4]!)).toEqual(before);
     expect(conversationOf(repo, ids[3]!)).toEqual(before.slice(0, -2));
+  });
+
+  it("deleting a turn many others continue copies nothing, and the last of them to go takes it along", () => {
+    const { db, repo } = setUp();
+    const [base] = chain(repo, 1);
+    const branches = Array.from({ length: 50 }, (_, i) =>
+      turn(repo, { previous: base, say: `branch ${i}`, answer: `answer ${i}` }),
+    );
+    const before = storedBytes(db);
+
+    expect(repo.remove(base!)).toBe(true);
+    expect(repo.get(base!, keepAll)).toBeUndefined();
+    expect(repo.remove(base!)).toBe(false);
+    expect(storedBytes(db)).toBe(before);
+    expect(conversationOf(repo, branches[7]!)).toEqual(["q1", "a1", "branch 7"]);
+
+    for (const id of branches) repo.remove(id);
+    expect(rows(db)).toBe(0);
+  });
+
+  it("a turn whose predecessor expires as it is stored keeps the whole conversation", () => {
+    const { repo } = setUp();
+    const ids = chain(repo, 2, (i) => i * 100);
+    // Read at the request's start; by its answer the predecessor is older than the retention.
+    const late = turn(repo, { previous: ids[1], say: "q3", answer: "a3", createdAt: 300, olderThan: 250 });
+    expect(ids.map((id) => repo.get(id, keepAll))).toEqual([undefined, undefined]);
+    expect(conversationOf(repo, late)).toEqual(["q1", "a1", "q2", "a2", "q3"]);
+  });
+
+  it("a turn stamped before the one it continues (the clock went back) expires alone", () => {
+    const { db, repo } = setUp();
+    const ids = chain(repo, 4, (i) => 1_000 - i * 100);
+    turn(repo, { say: "unrelated", answer: "x", createdAt: 1_000, olderThan: 750 });
+    expect(ids.map((id) => repo.get(id, keepAll) !== undefined)).toEqual([true, true, false, false]);
+    expect(conversationOf(repo, ids[1]!)).toEqual(["q1", "a1", "q2"]);
+    expect(rows(db)).toBe(3);
   });
 
   it("a turn whose predecessor was deleted while it was answered keeps the whole conversation", () => {

@@ -115,9 +115,11 @@ export const migrations: readonly string[] = [
   CREATE INDEX responses_by_age ON responses (created_at);
   `,
   // A response that continues another keeps only the items after that one's, and a link to it
-  // (rows from before keep every item, with no link).
+  // (rows from before keep every item, with no link). A response deleted or expired while others
+  // continue it stays, gone, for their sake, until none does.
   `
   ALTER TABLE responses ADD COLUMN previous_id TEXT REFERENCES responses (id);
+  ALTER TABLE responses ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX responses_by_previous ON responses (previous_id);
   `,
 ];

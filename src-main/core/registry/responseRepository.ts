@@ -20,8 +20,9 @@ export interface NewResponse extends StoredResponse {
 /**
  * Responses the Responses API stored (`store`, the default). A response that continues another keeps
  * only the items after that one's, and a link to it, so a conversation of n turns takes room in
- * proportion to n, not n². Before a response goes (deleted or past its age), the ones that continue it
- * are given its items, so a conversation reads the same whatever of its past is gone.
+ * proportion to n, not n². A response deleted or past its age while others continue it is only marked
+ * gone: it can no longer be read or continued, but it keeps its items for the turns after it, and goes
+ * for good with the last of them. Nothing is copied when a response goes, however many continue it.
  */
 export interface ResponseRepository {
   /** Keeps a response, and forgets those created before `olderThan` (unix seconds). */
@@ -42,9 +43,8 @@ export function createResponseRepository(db: Db): ResponseRepository {
       `INSERT INTO responses (id, model, created_at, input, response, previous_id)
        VALUES (@id, @model, @createdAt, @input, @response, @previousId)`,
     ),
+    /** Gone or not: a gone one still holds its items for a turn that links to it. */
     exists: db.prepare<[string], { id: string }>(`SELECT id FROM responses WHERE id = ?`),
-    expired: db.prepare<[number], { id: string }>(`SELECT id FROM responses WHERE created_at < ?`),
-    continuations: db.prepare<[string], { id: string }>(`SELECT id FROM responses WHERE previous_id = ?`),
     /** A response's own items and those of every response before it, the newest first. */
     chain: db.prepare<[string], { input: string }>(
       `WITH RECURSIVE chain (id, previous_id, input, depth) AS (
@@ -55,12 +55,21 @@ export function createResponseRepository(db: Db): ResponseRepository {
        )
        SELECT input FROM chain ORDER BY depth`,
     ),
-    detach: db.prepare<[string, string]>(`UPDATE responses SET input = ?, previous_id = NULL WHERE id = ?`),
     get: db.prepare<[string, number], ResponseRow>(
-      `SELECT input, response FROM responses WHERE id = ? AND created_at >= ?`,
+      `SELECT input, response FROM responses WHERE id = ? AND created_at >= ? AND gone = 0`,
+    ),
+    markGone: db.prepare<[string]>(`UPDATE responses SET gone = 1 WHERE id = ? AND gone = 0`),
+    markExpired: db
+      .prepare<[number], string>(
+        `UPDATE responses SET gone = 1 WHERE created_at < ? AND gone = 0 RETURNING id`,
+      )
+      .pluck(),
+    /** A gone response no turn links to any more, and the one it continues. */
+    unneeded: db.prepare<[string], { previous_id: string | null }>(
+      `SELECT previous_id FROM responses r
+       WHERE id = ? AND gone = 1 AND NOT EXISTS (SELECT 1 FROM responses c WHERE c.previous_id = r.id)`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
-    removeExpired: db.prepare<[number]>(`DELETE FROM responses WHERE created_at < ?`),
   };
 
   /** Every input item a stored response saw, oldest first. */
@@ -69,25 +78,19 @@ export function createResponseRepository(db: Db): ResponseRepository {
     return parts.reverse().flat();
   }
 
-  /** Gives each response that continues `id` all its items, so it no longer needs `id`. */
-  function detachContinuations(id: string, going: ReadonlySet<string>): void {
-    for (const { id: next } of statements.continuations.all(id)) {
-      if (going.has(next)) continue;
-      statements.detach.run(JSON.stringify(inputOf(next)), next);
+  /** Deletes a gone response once no turn needs it, then the gone ones before it that no turn needs. */
+  function sweep(id: string): void {
+    for (let next: string | null = id; next !== null;) {
+      const row = statements.unneeded.get(next);
+      if (!row) return;
+      statements.remove.run(next);
+      next = row.previous_id;
     }
   }
 
-  const prune = (olderThan: number) => {
-    const going = new Set(statements.expired.all(olderThan).map((row) => row.id));
-    if (going.size === 0) return;
-    for (const id of going) detachContinuations(id, going);
-    // One statement, so a response and the ones continuing it go together.
-    statements.removeExpired.run(olderThan);
-  };
-
   const insert = db.transaction((entry: NewResponse, olderThan: number) => {
-    prune(olderThan);
-    // The one it continues may have gone while it was answered: then it keeps every item itself.
+    for (const id of statements.markExpired.all(olderThan)) sweep(id);
+    // The one it continues may have gone for good while it was answered: then it keeps every item.
     const linked = entry.continues && statements.exists.get(entry.continues.id) ? entry.continues : undefined;
     statements.insert.run({
       id: entry.response.id,
@@ -100,8 +103,9 @@ export function createResponseRepository(db: Db): ResponseRepository {
   });
 
   const remove = db.transaction((id: string) => {
-    detachContinuations(id, new Set([id]));
-    return statements.remove.run(id).changes > 0;
+    if (statements.markGone.run(id).changes === 0) return false;
+    sweep(id);
+    return true;
   });
 
   return {
