@@ -37,7 +37,9 @@ const hub = await startFakeHub({
         { path: "tiny-llama-Q4_K_M.gguf", content: gguf },
         {
           path: "README.md",
-          content: Buffer.from("# tiny-llama-GGUF\n\nRandom weights: fluent gibberish.\n"),
+          content: Buffer.from(
+            "# tiny-llama-GGUF\n\nRandom weights: its answers are random tokens, broken characters included.\n",
+          ),
         },
       ],
     },
@@ -125,7 +127,7 @@ process.stdout.write(
     `  Dashboard:  ${dashboard}`,
     "              open it: the demo model downloads, then chat with it on Playground",
     `  OpenAI API: ${url}/v1   model "${demoModel}"`,
-    "  The demo model has random weights: it answers fluent gibberish, fast.",
+    "  The demo model has random weights: it answers random tokens (broken characters too), fast.",
     `  Everything lives in ${folder}, removed when you stop (Ctrl-C).`,
     "",
   ].join("\n") + "\n",

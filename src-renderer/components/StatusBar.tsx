@@ -48,7 +48,7 @@ export function StatusBar() {
         <strong>{label}</strong>
         {snapshot === "ready" && (
           <span className="status-detail">
-            {" · "}
+            <span className="status-sep">{" · "}</span>
             {down && "last known: "}
             {modelsText} · {nodesText}
           </span>

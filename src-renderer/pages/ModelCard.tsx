@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { Fragment, useId, useRef, useState } from "react";
 import type { Model, ModelOnNode } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { CopyButton } from "../components/CopyButton";
@@ -32,6 +32,7 @@ export function ModelCard({ model }: { model: Model }) {
   const [confirming, setConfirming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [editing, setEditing] = useState(false);
+  const gear = useRef<HTMLButtonElement>(null);
   const file = fileOf(model);
   // Listed because an OpenAI-compatible endpoint serves it; nothing here to download or delete.
   const servedByEndpoint = model.source === "endpoint";
@@ -56,7 +57,7 @@ export function ModelCard({ model }: { model: Model }) {
             {model.display_name}
           </h3>
           <p className="model-id">
-            <code>{model.name}</code>
+            <code>{breakableAtSlashes(model.name)}</code>
             <CopyButton text={model.name} label={`Copy model id ${model.name}`} showText={false} />
           </p>
           {model.aliases.length > 0 && (
@@ -77,6 +78,7 @@ export function ModelCard({ model }: { model: Model }) {
         </span>
         {!servedByEndpoint && (
           <button
+            ref={gear}
             type="button"
             className={`icon-button${editing ? " is-active" : ""}`}
             aria-label={`Edit settings of ${model.name}`}
@@ -140,7 +142,13 @@ export function ModelCard({ model }: { model: Model }) {
 
       {editing && (
         <div id={panelId}>
-          <ModelSettingsPanel model={model} onClose={() => setEditing(false)} />
+          <ModelSettingsPanel
+            model={model}
+            onClose={() => {
+              setEditing(false);
+              gear.current?.focus();
+            }}
+          />
         </div>
       )}
 
@@ -349,4 +357,18 @@ function summaryOf(model: Model): { text: string; tone: Tone } {
   if (states.some((n) => n.state === "error")) return { text: "Error", tone: "danger" };
   if (model.nodes.length > 0 && states.length === 0) return { text: "Nodes offline", tone: "waiting" };
   return { text: "Waiting", tone: "waiting" };
+}
+
+/** An id that a narrow card wraps after a slash, between its parts, rather than inside a word. */
+function breakableAtSlashes(id: string) {
+  return id.split("/").map((part, index) => (
+    <Fragment key={index}>
+      {index > 0 && (
+        <>
+          /<wbr />
+        </>
+      )}
+      {part}
+    </Fragment>
+  ));
 }

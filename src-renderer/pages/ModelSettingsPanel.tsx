@@ -17,12 +17,22 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
   const [draft, setDraft] = useState(() => draftOf(model.settings));
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [checked, setChecked] = useState(false);
   const id = useId();
   const patch = patchOf(model.settings, draft);
+  // Told once Save was tried, then as the value is mended.
+  const problems = checked ? problemsOf(draft) : {};
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!patch || saving) return;
+    setChecked(true);
+    const found = problemsOf(draft);
+    const first = (Object.keys(found) as (keyof typeof found)[])[0];
+    if (first) {
+      document.getElementById(`${id}-${first}`)?.focus();
+      return;
+    }
     setSaving(true);
     const refusal = await saveModelSettings(model.name, patch);
     setSaving(false);
@@ -35,20 +45,33 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
   const nodeNames = [...new Set([...workers.map((node) => node.name), ...model.settings.nodes])].sort();
 
   return (
-    <section className="model-settings" aria-label={`Settings of ${model.name}`}>
+    <section
+      className="model-settings"
+      aria-label={`Settings of ${model.name}`}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          onClose();
+        }
+      }}
+    >
       <form className="model-settings-form" onSubmit={(event) => void submit(event)} noValidate>
         <div className="model-settings-grid">
           <NumberField
-            label="Context size (tokens)"
-            min={128}
-            placeholder="Auto"
+            id={`${id}-context`}
+            rule={numberRules.context}
             value={draft.context}
+            problem={problems.context}
             onChange={(context) => setDraft({ ...draft, context })}
-            hint={
-              loaded.length > 0
-                ? `Loaded now: ${loaded.map((entry) => `${entry.context_size!.toLocaleString("en-US")} on ${entry.node}`).join(", ")}.`
-                : "Auto: what the model was trained on, as far as memory allows."
-            }
+            hint={[
+              draft.context.trim() === ""
+                ? "Auto: what the model was trained on, as far as memory allows."
+                : "At most what the model was trained on; empty for Auto.",
+              loaded.length > 0 &&
+                `Loaded now: ${loaded.map((entry) => `${entry.context_size!.toLocaleString("en-US")} on ${entry.node}`).join(", ")}.`,
+            ]
+              .filter(Boolean)
+              .join(" ")}
           />
           <div className="field">
             <label htmlFor={`${id}-overflow`}>When a conversation outgrows it</label>
@@ -60,24 +83,26 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
                 setDraft({ ...draft, overflow: event.target.value as ModelSettings["context_overflow"] })
               }
             >
-              <option value="error">Refuse it (400 context_length_exceeded)</option>
+              <option value="error">Refuse it (an error)</option>
               <option value="truncate_oldest">Leave out the oldest messages</option>
             </select>
-            <span className="hint">A request&apos;s own context_overflow field overrides this.</span>
+            <span className="hint">
+              Refused requests get a 400 <code>context_length_exceeded</code>. A request&apos;s own
+              context_overflow field overrides this.
+            </span>
           </div>
           <NumberField
-            label="Parallel requests per node"
-            min={1}
-            max={64}
-            placeholder="Auto"
+            id={`${id}-parallel`}
+            rule={numberRules.parallel}
             value={draft.parallel}
+            problem={problems.parallel}
             onChange={(parallel) => setDraft({ ...draft, parallel })}
           />
           <NumberField
-            label="Unload after idle (seconds)"
-            min={1}
-            placeholder="Default"
+            id={`${id}-ttl`}
+            rule={numberRules.ttl}
             value={draft.ttl}
+            problem={problems.ttl}
             onChange={(ttl) => setDraft({ ...draft, ttl })}
           />
         </div>
@@ -124,33 +149,98 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
   );
 }
 
-/** A whole-number setting; empty means its default, shown as the placeholder. */
-function NumberField(props: {
+/** What a whole-number setting takes; empty means its default, shown as the placeholder. */
+interface NumberRule {
   label: string;
   min: number;
-  max?: number;
+  max: number;
   placeholder: string;
+  /** What it counts: "tokens". */
+  unit: string;
+  /** What an empty field stands for, in "…, or empty for <this>". */
+  emptyMeans: string;
+}
+
+/** As `modelSettingsSchema` bounds them. */
+const numberRules = {
+  context: {
+    label: "Context size (tokens)",
+    min: 128,
+    max: 1_048_576,
+    placeholder: "Auto",
+    unit: "tokens",
+    emptyMeans: "Auto",
+  },
+  parallel: {
+    label: "Parallel requests per node",
+    min: 1,
+    max: 64,
+    placeholder: "Auto",
+    unit: "requests",
+    emptyMeans: "Auto",
+  },
+  ttl: {
+    label: "Unload after idle (seconds)",
+    min: 1,
+    max: 7 * 24 * 3600,
+    placeholder: "600 (default)",
+    unit: "seconds",
+    emptyMeans: "the default, 10 minutes",
+  },
+} satisfies Record<string, NumberRule>;
+
+/** What is wrong with each number field, in the words of the form; none when all fit. */
+function problemsOf(draft: Draft): Partial<Record<keyof typeof numberRules, string>> {
+  const problems: Partial<Record<keyof typeof numberRules, string>> = {};
+  for (const field of Object.keys(numberRules) as (keyof typeof numberRules)[]) {
+    const rule: NumberRule = numberRules[field];
+    const text = draft[field].trim();
+    const value = Number(text);
+    if (text === "" || (Number.isInteger(value) && value >= rule.min && value <= rule.max)) continue;
+    const range = `${rule.min.toLocaleString("en-US")} to ${rule.max.toLocaleString("en-US")}`;
+    problems[field] =
+      `${rule.label.replace(/ \(.*\)$/, "")} must be a whole number of ${rule.unit} from ${range}, or empty for ${rule.emptyMeans}.`;
+  }
+  return problems;
+}
+
+function NumberField(props: {
+  id: string;
+  rule: NumberRule;
   value: string;
+  problem?: string;
   onChange: (value: string) => void;
   hint?: string;
 }) {
-  const id = useId();
+  const { id, rule, problem, hint } = props;
+  const described = [problem && `${id}-problem`, hint && `${id}-hint`].filter(Boolean).join(" ");
   return (
     <div className="field">
-      <label htmlFor={id}>{props.label}</label>
+      <label htmlFor={id}>{rule.label}</label>
       <input
         id={id}
         className="input"
         type="number"
         inputMode="numeric"
-        min={props.min}
-        max={props.max}
+        min={rule.min}
+        max={rule.max}
         step={1}
-        placeholder={props.placeholder}
+        placeholder={rule.placeholder}
         value={props.value}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={described || undefined}
         onChange={(event) => props.onChange(event.target.value)}
       />
-      {props.hint && <span className="hint">{props.hint}</span>}
+      {problem && (
+        <span id={`${id}-problem`} className="form-error">
+          <IconAlert size={14} /> {problem}
+        </span>
+      )}
+      {hint && (
+        <span id={`${id}-hint`} className="hint">
+          {hint}
+        </span>
+      )}
     </div>
   );
 }

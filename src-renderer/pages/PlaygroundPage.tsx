@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { IconAlert } from "../components/icons";
+import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useActions, useAppStore } from "../useAppStore";
 import { PageHead } from "../components/PageHead";
@@ -18,6 +19,8 @@ export function PlaygroundPage() {
   const picked = useAppStore((s) => s.playgroundModel);
   const conversation = useAppStore((s) => s.conversation);
   const chatting = useAppStore((s) => s.chatting);
+  const sentAt = useAppStore((s) => s.chatSentAt);
+  const nodes = useAppStore((s) => s.nodes);
   const stats = useAppStore((s) => s.chatStats);
   const error = useAppStore((s) => s.chatError);
   const { setPlaygroundModel, sendChat, stopChat, clearChat } = useActions();
@@ -27,6 +30,8 @@ export function PlaygroundPage() {
 
   const ready = models.filter((m) => m.ready);
   const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
+  // Ready means downloaded; a node loads the model at its first request, which the wait then includes.
+  const loaded = nodes.some((node) => node.loaded.some((entry) => entry.model === model));
 
   // The newest words stay in view as they stream in.
   useEffect(() => {
@@ -82,7 +87,16 @@ export function PlaygroundPage() {
                 <li key={index} className={`chat-message chat-${message.role}`}>
                   <span className="chat-role">{message.role === "user" ? "You" : "Model"}</span>
                   <p className="chat-text">
-                    {message.content || (chatting && index === conversation.length - 1 ? "…" : "(no answer)")}
+                    {message.content ||
+                      (chatting && index === conversation.length - 1 && sentAt ? (
+                        <LoadingFor
+                          className="muted"
+                          since={sentAt}
+                          label={loaded ? "Waiting for the first word" : `Loading ${model} on a node`}
+                        />
+                      ) : (
+                        "(no answer)"
+                      ))}
                   </p>
                 </li>
               ))}

@@ -1,11 +1,12 @@
 import { useId, useState, type FormEvent } from "react";
-import { IconPlus, IconSpinner } from "../components/icons";
+import { IconAlert, IconPlus, IconSpinner } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
 /** Paste anything that names a Hugging Face model; the server works out what it is. */
 export function RegisterForm() {
   const registering = useAppStore((s) => s.registering);
-  const { register } = useActions();
+  const error = useAppStore((s) => s.registerError);
+  const { register, clearRegisterError } = useActions();
   const [input, setInput] = useState("");
   const id = useId();
 
@@ -32,8 +33,12 @@ export function RegisterForm() {
           autoComplete="off"
           autoCapitalize="off"
           placeholder="https://huggingface.co/org/repo, org/repo or org/repo:Q4_K_M"
-          aria-describedby={`${id}-hint`}
-          onChange={(event) => setInput(event.target.value)}
+          aria-describedby={error === null ? `${id}-hint` : `${id}-error ${id}-hint`}
+          aria-invalid={error !== null}
+          onChange={(event) => {
+            setInput(event.target.value);
+            clearRegisterError();
+          }}
           onKeyDown={(event) => {
             // Enter registers; Shift+Enter is left alone (a pasted URL never needs a newline).
             if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) {
@@ -47,6 +52,11 @@ export function RegisterForm() {
           <span>{registering ? "Registering…" : "Register"}</span>
         </button>
       </div>
+      {error !== null && (
+        <p id={`${id}-error`} className="form-error" role="alert">
+          <IconAlert size={14} /> {error}
+        </p>
+      )}
       <p id={`${id}-hint`} className="hint">
         A repo, a single <code>.gguf</code> file (blob or resolve link), <code>hf.co/…</code>, or a
         quantization tag like <code>:Q4_K_M</code>. Only metadata is fetched now; nodes download the file

@@ -8,8 +8,14 @@ export interface ModelsSlice {
   /** How many the server has; more than `models.length` only past its 1000-row page. */
   modelsTotal: number;
   registering: boolean;
-  /** Registers whatever was pasted; true when it was registered. Outcomes are told by banners. */
+  /**
+   * Why the last registration failed, shown at the form until the next try or an edit: the answer to
+   * what was just typed belongs beside it, and only the latest one matters.
+   */
+  registerError: string | null;
+  /** Registers whatever was pasted; true when it was registered. A success and its warnings are banners. */
   register(input: string): Promise<boolean>;
+  clearRegisterError(): void;
   /** Deletes a model; true when it is gone. */
   removeModel(name: string): Promise<boolean>;
   /** Changes a model's settings; the server's refusal when it refused, else null. */
@@ -40,10 +46,11 @@ export const createModelsSlice =
       models: [],
       modelsTotal: 0,
       registering: false,
+      registerError: null,
       async register(input) {
         const text = input.trim();
         if (!text || get().registering) return false;
-        set({ registering: true });
+        set({ registering: true, registerError: null });
         try {
           const response = await api.register(text);
           get().upsertModel(modelOf(response));
@@ -53,11 +60,14 @@ export const createModelsSlice =
           for (const warning of response.warnings) get().pushBanner("warning", warning, topic);
           return true;
         } catch (error) {
-          get().pushBanner("error", messageOf(error), `register:${text}`);
+          set({ registerError: messageOf(error) });
           return false;
         } finally {
           set({ registering: false });
         }
+      },
+      clearRegisterError() {
+        if (get().registerError !== null) set({ registerError: null });
       },
       async removeModel(name) {
         try {

@@ -18,6 +18,8 @@ export interface PlaygroundSlice {
   conversation: { role: "user" | "assistant"; content: string }[];
   /** An answer is streaming. */
   chatting: boolean;
+  /** When the message being answered was sent (ISO time): the wait for its first word counts from it. */
+  chatSentAt: string | undefined;
   chatStats: PlaygroundStats | undefined;
   chatError: string | undefined;
   setPlaygroundModel(model: string): void;
@@ -40,6 +42,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
     playgroundModel: undefined,
     conversation: [],
     chatting: false,
+    chatSentAt: undefined,
     chatStats: undefined,
     chatError: undefined,
     setPlaygroundModel: (model) => set({ playgroundModel: model }),
@@ -49,6 +52,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       set({
         conversation: [...history, { role: "assistant", content: "" }],
         chatting: true,
+        chatSentAt: new Date().toISOString(),
         chatError: undefined,
         chatStats: undefined,
       });

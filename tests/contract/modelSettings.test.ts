@@ -94,6 +94,16 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
   });
 
   it.each([
+    [{ context_size: 10 }, "settings.context_size: must be a whole number of tokens from 128 to 1,048,576"],
+    [{ parallel: 2.5 }, "settings.parallel: must be a whole number of requests from 1 to 64"],
+    [{ idle_ttl_seconds: "soon" }, "settings.idle_ttl_seconds: must be a whole number of seconds from 1"],
+  ])("says in one sentence what a number setting takes, for %j", async (settings, says) => {
+    const response = await server.request("PATCH", path, { body: { settings } });
+    expect(response.status).toBe(400);
+    expect(response.body.error.message).toContain(says);
+  });
+
+  it.each([
     [{ settings: { context_size: 10 } }, "settings.context_size"],
     [{ settings: { context_size: 4096.5 } }, "settings.context_size"],
     [{ settings: { parallel: 0 } }, "settings.parallel"],

@@ -12,12 +12,9 @@ export interface ModelReference {
   quantization?: string;
 }
 
-export const acceptedForms = [
-  "https://huggingface.co/org/repo",
-  "https://huggingface.co/org/repo/tree/<revision>",
-  "https://huggingface.co/org/repo/blob/<revision>/<file>",
-  "https://huggingface.co/org/repo/resolve/<revision>/<file>",
-  "hf.co/org/repo…",
+/** What may be pasted, short enough to read in a narrow window: the link forms after the first abridged. */
+const acceptedForms = [
+  "https://huggingface.co/org/repo (also …/tree/<revision>, …/blob/<revision>/<file>, …/resolve/<revision>/<file>, or hf.co/…)",
   "org/repo",
   "org/repo/<file>",
   "org/repo:<quantization> (e.g. org/repo:Q4_K_M)",

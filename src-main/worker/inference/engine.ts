@@ -1,6 +1,6 @@
 import os from "node:os";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
-import type { Backend, LlamaCppBuild } from "../../contract";
+import { defaultIdleTtlSeconds, type Backend, type LlamaCppBuild } from "../../contract";
 import { AppError, isAppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import { runEmbeddings } from "./embeddings";
@@ -80,7 +80,7 @@ export interface InferenceEngine {
   dispose(): Promise<void>;
 }
 
-const DEFAULT_IDLE_TTL_MS = 10 * 60 * 1000;
+const DEFAULT_IDLE_TTL_MS = defaultIdleTtlSeconds * 1000;
 
 /** Aborts (the client left, or shutdown) pass through untouched; anything unexpected becomes an AppError. */
 function asAppError(error: unknown, signal: AbortSignal, model: ModelTarget): unknown {

@@ -1,14 +1,27 @@
 // @vitest-environment jsdom
-import { act, fireEvent, screen } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, renderApp } from "./fakes";
+import { fakeApi, model, onNode, renderApp } from "./fakes";
 
 /** Renders the app and lets the snapshot (already-resolved fake calls) land. */
 async function start(api = fakeApi()) {
   const app = renderApp(api);
   await act(async () => {});
   return app;
+}
+
+/** A model that crashed its node's worker: its card offers Retry, whose failures are error banners. */
+const crashed = (name: string) =>
+  model(name, {
+    nodes: [onNode({ state: "error", artifact: "model-Q4_K_M.gguf", message: "It crashed.", crashed: true })],
+  });
+
+async function retry(name: string) {
+  const card = screen.getByRole("listitem", { name: name.split("/")[1] });
+  await act(async () => {
+    fireEvent.click(within(card).getByRole("button", { name: "Retry" }));
+  });
 }
 
 async function register(text: string) {
@@ -29,20 +42,20 @@ describe("banners", () => {
 
   it("keeps an error until the user closes it", async () => {
     const api = fakeApi(
-      {},
+      { models: [crashed("org/repo")] },
       {
-        register: vi.fn(async () => {
-          throw new ApiError("Repository org/missing was not found on Hugging Face.", 404, "hub.not_found");
+        retryModel: vi.fn(async () => {
+          throw new ApiError("No model named org/repo is registered.", 404, "registry.not_found");
         }),
       },
     );
     await start(api);
-    await register("org/missing");
+    await retry("org/repo");
 
     act(() => vi.advanceTimersByTime(3900));
-    expect(screen.getByRole("alert").textContent).toContain("Repository org/missing was not found");
+    expect(screen.getByRole("alert").textContent).toContain("No model named org/repo");
     act(() => vi.advanceTimersByTime(10 * 60_000));
-    expect(screen.getByRole("alert").textContent).toContain("Repository org/missing was not found");
+    expect(screen.getByRole("alert").textContent).toContain("No model named org/repo");
 
     fireEvent.click(screen.getByRole("button", { name: "Dismiss" }));
     expect(screen.queryByRole("alert")).toBeNull();
@@ -51,26 +64,26 @@ describe("banners", () => {
   it("shows the same error once however often it recurs, and closes it when the action then succeeds", async () => {
     let fail = true;
     const api = fakeApi(
-      {},
+      { models: [crashed("org/repo"), crashed("org/other")] },
       {
-        register: vi.fn(async (input: string) => {
-          if (fail) throw new ApiError("The Hugging Face hub cannot be reached.", 424, "hub.unreachable");
-          return { ...model(input), status: "registered" as const, warnings: [] };
+        retryModel: vi.fn(async (name: string) => {
+          if (fail) throw new ApiError("llmlb is shutting down.", 503, "server.closing");
+          return { model: name, nodes: [{ node_name: "gpu-0", retried: true }] };
         }),
       },
     );
     await start(api);
-    await register("org/repo");
-    await register("org/repo");
+    await retry("org/repo");
+    await retry("org/repo");
     expect(screen.getAllByRole("alert")).toHaveLength(1);
 
-    // Another model registering fine says nothing about this one.
+    // Another model's retry going fine says nothing about this one.
     fail = false;
-    await register("org/other");
+    await retry("org/other");
     expect(screen.getAllByRole("alert")).toHaveLength(1);
-    await register("org/repo");
+    await retry("org/repo");
     expect(screen.queryByRole("alert")).toBeNull();
-    expect(screen.getByText("Registered org/repo")).toBeTruthy();
+    expect(screen.getByText("Trying org/repo again on gpu-0")).toBeTruthy();
   });
 
   it("shows a success banner for at least 4 s and removes it after its lifetime", async () => {
@@ -127,42 +140,36 @@ describe("banners", () => {
   });
 
   it("counts a repeated error instead of stacking copies of it", async () => {
+    const names = ["org/one", "org/two", "org/three"];
     const api = fakeApi(
-      {},
+      { models: names.map(crashed) },
       {
-        register: vi.fn(async () => {
-          throw new ApiError("The Hugging Face hub cannot be reached.", 424, "hub.unreachable");
+        retryModel: vi.fn(async () => {
+          throw new ApiError("llmlb is shutting down.", 503, "server.closing");
         }),
       },
     );
     await start(api);
-    // Different inputs, the same trouble.
-    await register("org/one");
-    await register("org/two");
-    await register("org/three");
+    // Different models, the same trouble.
+    for (const name of names) await retry(name);
     const alerts = screen.getAllByRole("alert");
     expect(alerts).toHaveLength(1);
-    expect(alerts[0]!.textContent).toContain("The Hugging Face hub cannot be reached.");
+    expect(alerts[0]!.textContent).toContain("llmlb is shutting down.");
     expect(alerts[0]!.textContent).toContain("3 times");
   });
 
   it("shows the three newest and folds the older ones into a row that opens or closes them all", async () => {
-    let n = 0;
+    const names = ["a", "b", "c", "d", "e"].map((letter) => `org/${letter}`);
     const api = fakeApi(
-      {},
+      { models: names.map(crashed) },
       {
-        register: vi.fn(async (input: string) => {
-          n++;
-          throw new ApiError(
-            `Repository ${input} was not found on Hugging Face (${n}).`,
-            404,
-            "hub.not_found",
-          );
+        retryModel: vi.fn(async (name: string) => {
+          throw new ApiError(`No model named ${name} is registered.`, 404, "registry.not_found");
         }),
       },
     );
     await start(api);
-    for (const name of ["a", "b", "c", "d", "e"]) await register(`org/${name}`);
+    for (const name of names) await retry(name);
     expect(screen.getAllByRole("alert").map((el) => el.textContent)).toEqual([
       expect.stringContaining("org/c"),
       expect.stringContaining("org/d"),

@@ -23,13 +23,21 @@ describe("a model's settings panel", () => {
     renderApp(api);
     const panel = await openSettings();
     // What the node runs now, so "Auto" is not a mystery.
-    await within(panel).findByText("Loaded now: 4,096 on gpu-0.");
+    const context = within(panel).getByLabelText("Context size (tokens)");
+    expect(context.getAttribute("placeholder")).toBe("Auto");
+    expect(within(panel).getByText(/Loaded now: 4,096 on gpu-0\./).textContent).toBe(
+      "Auto: what the model was trained on, as far as memory allows. Loaded now: 4,096 on gpu-0.",
+    );
     expect((within(panel).getByLabelText("Parallel requests per node") as HTMLInputElement).value).toBe("4");
     // Nothing changed yet: nothing to save.
     const save = within(panel).getByRole("button", { name: "Save settings" }) as HTMLButtonElement;
     expect(save.disabled).toBe(true);
 
-    fireEvent.change(within(panel).getByLabelText("Context size (tokens)"), { target: { value: "8192" } });
+    fireEvent.change(context, { target: { value: "8192" } });
+    // The hint follows the value: a fixed size is not "Auto".
+    expect(within(panel).getByText(/Loaded now/).textContent).toBe(
+      "At most what the model was trained on; empty for Auto. Loaded now: 4,096 on gpu-0.",
+    );
     fireEvent.change(within(panel).getByLabelText("When a conversation outgrows it"), {
       target: { value: "truncate_oldest" },
     });
@@ -51,6 +59,38 @@ describe("a model's settings panel", () => {
     expect(within(card).getByText("Oldest messages left out")).toBeTruthy();
     expect(within(card).getByText("gpu-1")).toBeTruthy();
     expect(within(card).queryByText("Parallel")).toBeNull();
+  });
+
+  it("says in its own words what a number field takes before asking the server, and Escape closes it", async () => {
+    const api = fakeApi({ models: [model("org/repo")], nodes });
+    renderApp(api);
+    const panel = await openSettings();
+    const context = within(panel).getByLabelText("Context size (tokens)");
+    const ttl = within(panel).getByLabelText("Unload after idle (seconds)");
+    expect(ttl.getAttribute("placeholder")).toBe("600 (default)");
+    fireEvent.change(context, { target: { value: "-5" } });
+    fireEvent.change(ttl, { target: { value: "1.5" } });
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Save settings" })));
+
+    expect(api.updateModelSettings).not.toHaveBeenCalled();
+    expect(document.activeElement).toBe(context);
+    expect(context.getAttribute("aria-invalid")).toBe("true");
+    const problem = document.getElementById(context.getAttribute("aria-describedby")!.split(" ")[0]!)!;
+    expect(problem.textContent?.trim()).toBe(
+      "Context size must be a whole number of tokens from 128 to 1,048,576, or empty for Auto.",
+    );
+    expect(panel.textContent).toContain(
+      "Unload after idle must be a whole number of seconds from 1 to 604,800, or empty for the default, 10 minutes.",
+    );
+    // Mended, the word goes at once.
+    fireEvent.change(context, { target: { value: "4096" } });
+    expect(context.getAttribute("aria-invalid")).toBeNull();
+    expect(panel.textContent).not.toContain("Context size must be");
+
+    fireEvent.keyDown(ttl, { key: "Escape" });
+    expect(screen.queryByRole("region", { name: "Settings of org/repo" })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Edit settings of org/repo" }));
+    expect(api.updateModelSettings).not.toHaveBeenCalled();
   });
 
   it("keeps the panel open with the server's refusal in its words", async () => {

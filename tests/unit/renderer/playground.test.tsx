@@ -2,7 +2,7 @@
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError, type ChatRequest } from "../../../src-renderer/api";
-import { deferred, fakeApi, model, onNode, renderApp } from "./fakes";
+import { deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 const ready = model("acme/chat-GGUF", {
   ready: true,
@@ -63,6 +63,33 @@ describe("the playground", () => {
       { role: "assistant", content: "Hello!" },
       { role: "user", content: "And?" },
     ]);
+  });
+
+  it.each([
+    [[], "Loading acme/chat-GGUF on a node"],
+    [
+      [node("gpu-0", { loaded: [{ model: "acme/chat-GGUF", sequences: 4, busy: 0 }] })],
+      "Waiting for the first word",
+    ],
+  ])("until the first word comes, says what it waits for, loading or not (%#)", async (nodes, waiting) => {
+    const api = fakeApi({ models: [ready], nodes });
+    const answered = deferred<void>();
+    let said!: (text: string) => void;
+    api.chat.mockImplementation(async (_request, onText) => {
+      said = onText;
+      await answered.promise;
+      return { finishReason: "stop", completionTokens: 1 };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Hi");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    const answer = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[1]!;
+    expect(answer.textContent).toMatch(new RegExp(`^Model${waiting} · \\d+ s$`));
+    act(() => said("Hello"));
+    expect(answer.textContent).toBe("ModelHello");
+    await act(async () => answered.resolve());
   });
 
   it("says when the conversation outgrew the context and its oldest messages were left out", async () => {

@@ -98,4 +98,39 @@ describe("the register form", () => {
     });
     expect(screen.getByRole("alert").textContent).toContain(message);
   });
+
+  it("says why the last try failed beside the field, one answer at a time, until the text changes", async () => {
+    const api = fakeApi(
+      {},
+      {
+        register: vi.fn(async (text: string) => {
+          throw new ApiError(`Model repo ${text} was not found on the hub.`, 404, "hub.not_found");
+        }),
+      },
+    );
+    renderApp(api);
+    const box = await input();
+    const tryToRegister = async (text: string) => {
+      fireEvent.change(box, { target: { value: text } });
+      await act(async () => {
+        fireEvent.keyDown(box, { key: "Enter" });
+      });
+    };
+
+    await tryToRegister("org/one");
+    await tryToRegister("org/two");
+    const alerts = screen.getAllByRole("alert");
+    expect(alerts.map((alert) => alert.textContent?.trim())).toEqual([
+      "Model repo org/two was not found on the hub.",
+    ]);
+    // Under the field it is about, and read out with it.
+    expect(box.closest("form")!.contains(alerts[0]!)).toBe(true);
+    expect(box.getAttribute("aria-invalid")).toBe("true");
+    expect(box.getAttribute("aria-describedby")).toContain(alerts[0]!.id);
+    expect(screen.queryByRole("region", { name: "Notifications" })?.textContent ?? "").toBe("");
+
+    fireEvent.change(box, { target: { value: "org/two-GGUF" } });
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(box.getAttribute("aria-invalid")).toBe("false");
+  });
 });
