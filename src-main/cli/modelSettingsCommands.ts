@@ -1,4 +1,11 @@
-import type { Alias, Model, ModelRetryResponse, ModelSettingsPatch, NodeList } from "../contract";
+import {
+  defaultIdleTtlSeconds,
+  type Alias,
+  type Model,
+  type ModelRetryResponse,
+  type ModelSettingsPatch,
+  type NodeList,
+} from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 
@@ -49,7 +56,12 @@ function printSettings(model: Model, nodes: NodeList, io: Output): void {
       settings.context_overflow === "error" ? "error (400 context_length_exceeded)" : "truncate_oldest",
     ],
     ["parallel", settings.parallel === null ? "auto" : String(settings.parallel)],
-    ["idle ttl", settings.idle_ttl_seconds === null ? "default (10 min)" : `${settings.idle_ttl_seconds} s`],
+    [
+      "idle ttl",
+      settings.idle_ttl_seconds === null
+        ? `default (${defaultIdleTtlSeconds / 60} min)`
+        : `${settings.idle_ttl_seconds} s`,
+    ],
     ["nodes", settings.nodes.length === 0 ? "any" : settings.nodes.join(", ")],
     ["aliases", model.aliases.join(", ") || "-"],
     ["in memory", inUse(model, nodes)],
