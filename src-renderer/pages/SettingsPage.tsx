@@ -260,7 +260,7 @@ function QuitCard() {
           has.
         </p>
       ) : (
-        <div className="settings-row">
+        <div className="settings-row settings-row-sentence">
           <p className="muted">Stops serving /v1 to every client on this machine and beyond.</p>
           <button type="button" className="button button-danger-ghost" onClick={() => setConfirming(true)}>
             Quit llmlb

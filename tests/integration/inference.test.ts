@@ -603,6 +603,41 @@ describe("errors in OpenAI's shape", () => {
   });
 });
 
+describe("an answer that would outgrow the context", () => {
+  // About 470 tokens of prompt in a context of 512: max_tokens asks for far more than is left.
+  const long = [{ role: "user" as const, content: "x ".repeat(235) }];
+
+  it("ends where the context does, with finish_reason length, streamed or not", async () => {
+    const answer = await client.chat.completions.create({
+      model: "tiny",
+      messages: long,
+      max_tokens: 100_000,
+      temperature: 0,
+      seed: 1,
+    });
+    expect(answer.choices[0]!.finish_reason).toBe("length");
+    expect(answer.usage!.prompt_tokens + answer.usage!.completion_tokens).toBeLessThanOrEqual(512);
+    expect(answer.usage!.completion_tokens).toBeGreaterThan(0);
+
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages: long,
+      max_tokens: 100_000,
+      temperature: 0,
+      seed: 1,
+      stream: true,
+    });
+    let text = "";
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("length");
+    expect(text).toBe(answer.choices[0]!.message.content);
+  });
+});
+
 describe("a conversation longer than the context", () => {
   const converse = (overflow: "truncate_oldest" | undefined) =>
     twentyTurns(main.url, {

@@ -21,8 +21,15 @@ export function finishReasonOf(stopReason: StopReason): FinishReason {
   return "stop";
 }
 
-function contextExceeded(promptTokens: number, limit: number, param: string, hint = ""): AppError {
-  const message = `The prompt is ${promptTokens} tokens; this model's context holds ${limit} per request.${hint}`;
+/** `reserved`: tokens of the context kept for the answer, which the prompt may not use. */
+function contextExceeded(
+  promptTokens: number,
+  contextSize: number,
+  param: string,
+  { reserved = 0, hint = "" } = {},
+): AppError {
+  const kept = reserved > 0 ? `, ${reserved} of them kept for the answer` : "";
+  const message = `The prompt is ${promptTokens} tokens; this model's context holds ${contextSize} per request${kept}.${hint}`;
   return new AppError("inference.context_length_exceeded", message, { param });
 }
 
@@ -41,7 +48,7 @@ function fitHistory(
   const whole = loaded.countChatPromptTokens(job.history, job.functions);
   if (job.overflow === "error") {
     if (whole >= loaded.contextSize)
-      throw contextExceeded(whole, loaded.contextSize, "messages", truncationHint);
+      throw contextExceeded(whole, loaded.contextSize, "messages", { hint: truncationHint });
     return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
   }
   // Room for the answer: what was asked for, else a quarter of the context (at most 512 tokens).
@@ -61,7 +68,8 @@ function fitHistory(
   // Leaving out more never makes the prompt longer: the fewest that fit, in a few tokenizer passes
   // rather than one a message.
   const all = without(droppable.length);
-  if (all.promptTokens > limit) throw contextExceeded(all.promptTokens, limit, "messages");
+  if (all.promptTokens > limit)
+    throw contextExceeded(all.promptTokens, loaded.contextSize, "messages", { reserved: reserve });
   let [low, high, fits] = [1, droppable.length, all];
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
@@ -102,8 +110,11 @@ export async function runChat(
     ? { ...asked, history: withNote(asked.history, forced.note), functions: undefined }
     : asked;
   const { history, promptTokens, truncatedMessages } = fitHistory(loaded, job);
-  // OpenAI's default: generate until the model stops or the context window is full.
-  const maxTokens = job.maxTokens ?? loaded.contextSize - promptTokens;
+  // Never past the context: there the answer ends with "length", as OpenAI's does at its window, where
+  // node-llama-cpp would shift the context and fail on a prompt it cannot shorten. Without max_tokens
+  // (OpenAI's default) it goes on until the model stops or the context is full.
+  const room = loaded.contextSize - promptTokens;
+  const maxTokens = Math.min(job.maxTokens ?? room, room);
 
   return loaded.sequences.use(hooks.signal, async (sequence) => {
     hooks.onStart?.({ promptTokens, truncatedMessages });
@@ -167,7 +178,8 @@ export async function runCompletion(
   // What LlamaCompletion keeps free for generation; it would silently cut a longer prompt's beginning.
   const contextShiftSize = Math.max(1, Math.floor(loaded.contextSize / 10));
   const limit = loaded.contextSize - contextShiftSize;
-  if (promptTokens > limit) throw contextExceeded(promptTokens, limit, "prompt");
+  if (promptTokens > limit)
+    throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
 
   return loaded.sequences.use(hooks.signal, async (sequence) => {
     hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
