@@ -30,6 +30,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
     );
   }
+  if (options.url !== undefined && !URL.canParse(url)) {
+    throw new CliError(
+      `--url ${options.url} is not a URL: give the server's address, like http://127.0.0.1:8080.`,
+    );
+  }
   const token = options.token ?? readAdminToken(options.dataDir);
   return {
     url,

@@ -61,9 +61,11 @@ export async function listModels(
   }
   if (list.data.length === 0) {
     io.out(
-      list.total === 0
-        ? "No models registered. Add one with: llmlb model add <hugging face url>"
-        : "No models on this page.",
+      list.total > 0
+        ? "No models on this page."
+        : options.search
+          ? `No models match "${options.search}".`
+          : "No models registered. Add one with: llmlb model add <hugging face url>",
     );
     return;
   }

@@ -35,12 +35,23 @@ function wholeNumber(value: string): string {
 }
 
 /** A whole number from `min` up, or the word that puts the setting back to its default. */
-function numberOr<Word extends string>(word: Word, min: number) {
+/** `word` or a whole number from `min` to `max` (the bounds `modelSettingsSchema` sets). */
+function numberOr<Word extends string>(word: Word, min: number, max: number) {
   return (value: string): number | Word => {
     if (value === word) return word;
-    if (!/^\d+$/.test(value) || Number(value) < min)
-      throw new InvalidArgumentError(`must be ${word} or a whole number from ${min}`);
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
+      throw new InvalidArgumentError(`must be ${word} or a whole number from ${range}`);
+    }
     return Number(value);
+  };
+}
+
+/** A value that must not be empty: an empty one is more likely a script's slip than a wish. */
+function notEmpty(what: string) {
+  return (value: string): string => {
+    if (value.trim() === "") throw new InvalidArgumentError(`must name a ${what}`);
+    return value;
   };
 }
 
@@ -57,7 +68,7 @@ function nodeNames(value: string): string[] | "any" {
     .map((name) => name.trim())
     .filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError("must be any or node names separated by commas");
-  return names;
+  return [...new Set(names)];
 }
 
 /** A repeatable option: each use adds to the list. */
@@ -145,7 +156,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("add <input>")
     .description("register a Hugging Face model: a URL, org/repo, org/repo/<file> or org/repo:<quant>")
     .option("--file <file>", "a file inside the repo")
-    .option("--revision <revision>", "branch, tag or commit (default main)")
+    .option(
+      "--revision <revision>",
+      "branch, tag or commit (default main)",
+      notEmpty("branch, tag or commit"),
+    )
     .action((input: string, options: { file?: string; revision?: string }) =>
       addModel(client(), input, options, io),
     );
@@ -169,15 +184,19 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option(
       "--context <tokens>",
       "context size per request, or auto (what the model and memory allow)",
-      numberOr("auto", 128),
+      numberOr("auto", 128, 1_048_576),
     )
     .option(
       "--overflow <mode>",
       "when a conversation outgrows the context: error or truncate_oldest",
       overflowMode,
     )
-    .option("--parallel <n>", "requests a node runs at once for it, or auto", numberOr("auto", 1))
-    .option("--ttl <seconds>", "unload after this long idle, or default (10 min)", numberOr("default", 1))
+    .option("--parallel <n>", "requests a node runs at once for it, or auto", numberOr("auto", 1, 64))
+    .option(
+      "--ttl <seconds>",
+      "unload after this long idle, or default (10 min)",
+      numberOr("default", 1, 7 * 24 * 3600),
+    )
     .option("--nodes <names>", "only these nodes serve it (comma-separated), or any", nodeNames)
     .action((id: string, options) => setModel(client(), id, options, io));
   model

@@ -1,3 +1,4 @@
+import "./validationMessages";
 export * from "./anthropic";
 export * from "./endpoints";
 export * from "./errors";

@@ -22,7 +22,7 @@ export const registerRequestSchema = z.union([
   z.strictObject({
     repo: z.string().max(256),
     filename: z.string().max(1024).optional(),
-    revision: z.string().max(256).optional(),
+    revision: z.string().min(1).max(256).optional(),
   }),
 ]);
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
@@ -75,7 +75,11 @@ export const modelSettingsPatchSchema = z.strictObject({
       context_overflow: modelSettingsSchema.shape.context_overflow.nullable().optional(),
       parallel: modelSettingsSchema.shape.parallel.optional(),
       idle_ttl_seconds: modelSettingsSchema.shape.idle_ttl_seconds.optional(),
-      nodes: modelSettingsSchema.shape.nodes.nullable().optional(),
+      // Each node once, however often it was named.
+      nodes: modelSettingsSchema.shape.nodes
+        .transform((names) => [...new Set(names)])
+        .nullable()
+        .optional(),
     })
     .refine((patch) => Object.keys(patch).length > 0, "Name at least one setting to change."),
 });

@@ -55,7 +55,8 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
   });
 
   it("pins a model to named worker nodes, and refuses a name no node has", async () => {
-    const pinned = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu0"] } } });
+    // Named twice, kept once.
+    const pinned = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu0", "gpu0"] } } });
     expect(pinned.body.settings.nodes).toEqual(["gpu0"]);
     const unknown = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu7"] } } });
     expect(unknown.status).toBe(400);

@@ -116,6 +116,9 @@ describe("llmlb model", () => {
       data: [{ name: "acme/tiny-GGUF/tiny-Q8_0.gguf" }],
     });
 
+    const none = await runCli(["model", "list", "--search", "zzz"], env);
+    expect(none.stdout.trim()).toBe('No models match "zzz".');
+
     const paged = await runCli(["model", "list", "--limit", "1", "--offset", "1"], env);
     expect(paged.stdout).toContain("acme/tiny-GGUF/tiny-Q8_0.gguf");
     expect(paged.stdout).toContain("(2-2 of 3)");
@@ -158,6 +161,15 @@ describe("llmlb model", () => {
     const result = await runCli(["model", "list", "--limit", "ten"], env);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/must be a whole number/);
+    const huge = await runCli(["model", "set", "acme/tiny-GGUF", "--context", "99999999999"], env);
+    expect(huge.code).not.toBe(0);
+    expect(huge.stderr).toContain("must be auto or a whole number from 128 to 1,048,576");
+    const empty = await runCli(["model", "add", "acme/tiny-GGUF", "--revision", ""], env);
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toContain("must name a branch, tag or commit");
+    const notUrl = await runCli(["--url", "notaurl", "status"], env);
+    expect(notUrl.code).toBe(1);
+    expect(notUrl.stderr).toContain("--url notaurl is not a URL");
   });
 
   it("stops quietly when whatever reads its output goes away (`llmlb model list | true`)", async () => {

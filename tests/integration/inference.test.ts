@@ -586,6 +586,17 @@ describe("errors in OpenAI's shape", () => {
     expect(role).toBeInstanceOf(OpenAI.BadRequestError);
     expect((role as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("messages[0].role");
 
+    // In plain words, not the validator's.
+    for (const [body, says] of [
+      [{ messages: [] }, "400 messages: must have at least one item"],
+      [{ messages: hello, max_tokens: 1.5 }, "400 max_tokens: must be a whole number"],
+    ] as const) {
+      const refused = await client.chat.completions
+        .create({ model: "tiny", ...body } as never)
+        .catch((caught: unknown) => caught);
+      expect((refused as InstanceType<typeof OpenAI.BadRequestError>).message).toBe(says);
+    }
+
     await expect(
       client.chat.completions.create({ model: "tiny", messages: hello, n: 2, stream: true }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);

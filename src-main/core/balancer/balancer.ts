@@ -142,12 +142,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
   function modelOf(json: unknown): string {
     const model = (json as { model?: unknown } | null | undefined)?.model;
     if (typeof model !== "string" || model.length === 0) {
+      const wrong =
+        model === undefined || model === null || model === ""
+          ? "is required"
+          : `must be a string, not ${Array.isArray(model) ? "an array" : typeof model}`;
       throw new AppError(
         "request.invalid",
-        "`model` is required: the id of a registered model (see GET /v1/models).",
-        {
-          param: "model",
-        },
+        `model: ${wrong}: the id of a registered model (see GET /v1/models).`,
+        { param: "model" },
       );
     }
     return model;

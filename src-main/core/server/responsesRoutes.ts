@@ -71,6 +71,11 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     const inference = inferenceRequestOf(request, "/v1/responses");
     const body = parseBody(responsesRequestSchema, inference.body.json);
     const conversation = conversationOf(body);
+    if (conversation.input.length === 0) {
+      throw new AppError("request.invalid", "input: must have at least one item (text or a message).", {
+        param: "input",
+      });
+    }
     const chat = chatRequestOf(body, conversation.input);
     const now = clock.now();
     const base = responseBase(body, Math.floor(now / 1000));
