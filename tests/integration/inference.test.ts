@@ -619,25 +619,13 @@ describe("an answer that would outgrow the context", () => {
   const long = [{ role: "user" as const, content: "x ".repeat(235) }];
 
   it("ends where the context does, with finish_reason length, streamed or not", async () => {
-    const answer = await client.chat.completions.create({
-      model: "tiny",
-      messages: long,
-      max_tokens: 100_000,
-      temperature: 0,
-      seed: 1,
-    });
+    const asked = { model: "tiny", messages: long, max_tokens: 100_000, temperature: 0, seed: 1 };
+    const answer = await client.chat.completions.create(asked);
     expect(answer.choices[0]!.finish_reason).toBe("length");
     expect(answer.usage!.prompt_tokens + answer.usage!.completion_tokens).toBeLessThanOrEqual(512);
     expect(answer.usage!.completion_tokens).toBeGreaterThan(0);
 
-    const stream = await client.chat.completions.create({
-      model: "tiny",
-      messages: long,
-      max_tokens: 100_000,
-      temperature: 0,
-      seed: 1,
-      stream: true,
-    });
+    const stream = await client.chat.completions.create({ ...asked, stream: true });
     let text = "";
     let finish: string | null = null;
     for await (const chunk of stream) {
