@@ -23,16 +23,22 @@ export interface ApiClient {
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
+/** `localhost:8080` parses as a URL too (of the scheme "localhost:"): only http and https reach a server. */
+function isHttpUrl(text: string): boolean {
+  const parsed = URL.parse(text);
+  return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:");
+}
+
 export function createApiClient(options: ApiClientOptions): ApiClient {
+  if (options.url !== undefined && !isHttpUrl(options.url)) {
+    throw new CliError(
+      `--url ${JSON.stringify(options.url)} is not an http(s) address: give the server's, like http://127.0.0.1:8080.`,
+    );
+  }
   const url = (options.url ?? readServerInfo(options.dataDir)?.url)?.replace(/\/+$/, "");
   if (!url) {
     throw new CliError(
       `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
-    );
-  }
-  if (options.url !== undefined && !URL.canParse(url)) {
-    throw new CliError(
-      `--url ${options.url} is not a URL: give the server's address, like http://127.0.0.1:8080.`,
     );
   }
   const token = options.token ?? readAdminToken(options.dataDir);

@@ -14,6 +14,10 @@ const kinds: Record<string, string> = {
   boolean: "true or false",
   array: "an array",
   object: "an object",
+  record: "an object",
+  tuple: "an array",
+  date: "a date",
+  bigint: "a whole number",
   null: "null",
 };
 

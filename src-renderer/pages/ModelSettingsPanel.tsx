@@ -232,7 +232,7 @@ function NumberField(props: {
         onChange={(event) => props.onChange(event.target.value)}
       />
       {problem && (
-        <span id={`${id}-problem`} className="form-error">
+        <span id={`${id}-problem`} className="form-error" role="alert">
           <IconAlert size={14} /> {problem}
         </span>
       )}

@@ -31,7 +31,10 @@ export function PlaygroundPage() {
   const ready = models.filter((m) => m.ready);
   const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
   // Ready means downloaded; a node loads the model at its first request, which the wait then includes.
-  const loaded = nodes.some((node) => node.loaded.some((entry) => entry.model === model));
+  // An endpoint's models are its own business: loaded as far as llmlb can tell.
+  const loaded =
+    ready.find((m) => m.name === model)?.source === "endpoint" ||
+    nodes.some((node) => node.loaded.some((entry) => entry.model === model && !entry.loading_since));
 
   // The newest words stay in view as they stream in.
   useEffect(() => {

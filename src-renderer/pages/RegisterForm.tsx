@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useState, type FormEvent } from "react";
 import { IconAlert, IconPlus, IconSpinner } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -6,9 +6,13 @@ import { useActions, useAppStore } from "../useAppStore";
 export function RegisterForm() {
   const registering = useAppStore((s) => s.registering);
   const error = useAppStore((s) => s.registerError);
-  const { register, clearRegisterError } = useActions();
+  const { register, clearRegisterError, showingRegisterForm } = useActions();
   const [input, setInput] = useState("");
   const id = useId();
+  useEffect(() => {
+    showingRegisterForm(true);
+    return () => showingRegisterForm(false);
+  }, [showingRegisterForm]);
 
   const submit = async (event?: FormEvent) => {
     event?.preventDefault();

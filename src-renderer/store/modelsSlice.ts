@@ -13,9 +13,14 @@ export interface ModelsSlice {
    * what was just typed belongs beside it, and only the latest one matters.
    */
   registerError: string | null;
-  /** Registers whatever was pasted; true when it was registered. A success and its warnings are banners. */
+  /**
+   * Registers whatever was pasted; true when it was registered. A success and its warnings are banners;
+   * so is a failure once the form is gone (the user went to another page meanwhile).
+   */
   register(input: string): Promise<boolean>;
   clearRegisterError(): void;
+  /** The form says while it is on screen, so that a failure is told where it will be seen. */
+  showingRegisterForm(shown: boolean): void;
   /** Deletes a model; true when it is gone. */
   removeModel(name: string): Promise<boolean>;
   /** Changes a model's settings; the server's refusal when it refused, else null. */
@@ -38,6 +43,8 @@ function modelOf(response: RegisterResponse): Model {
 export const createModelsSlice =
   ({ api }: SliceDeps): Slice<ModelsSlice> =>
   (set, get) => {
+    /** Register forms on screen now. */
+    let formsShown = 0;
     const withModel = (name: string, change: (model: Model) => Model) => {
       const model = get().models.find((m) => m.name === name);
       if (model) get().upsertModel(change(model));
@@ -60,7 +67,8 @@ export const createModelsSlice =
           for (const warning of response.warnings) get().pushBanner("warning", warning, topic);
           return true;
         } catch (error) {
-          set({ registerError: messageOf(error) });
+          if (formsShown > 0) set({ registerError: messageOf(error) });
+          else get().pushBanner("error", messageOf(error), `register:${text}`);
           return false;
         } finally {
           set({ registering: false });
@@ -68,6 +76,11 @@ export const createModelsSlice =
       },
       clearRegisterError() {
         if (get().registerError !== null) set({ registerError: null });
+      },
+      showingRegisterForm(shown) {
+        formsShown += shown ? 1 : -1;
+        // An answer to what was typed goes with the text, which a form shown again no longer holds.
+        if (!shown) get().clearRegisterError();
       },
       async removeModel(name) {
         try {

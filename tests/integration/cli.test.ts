@@ -167,9 +167,11 @@ describe("llmlb model", () => {
     const empty = await runCli(["model", "add", "acme/tiny-GGUF", "--revision", ""], env);
     expect(empty.code).not.toBe(0);
     expect(empty.stderr).toContain("must name a branch, tag or commit");
-    const notUrl = await runCli(["--url", "notaurl", "status"], env);
-    expect(notUrl.code).toBe(1);
-    expect(notUrl.stderr).toContain("--url notaurl is not a URL");
+    for (const wrong of ["notaurl", "localhost:8080", ""]) {
+      const notUrl = await runCli(["--url", wrong, "status"], env);
+      expect(notUrl.code).toBe(1);
+      expect(notUrl.stderr).toContain(`--url ${JSON.stringify(wrong)} is not an http(s) address`);
+    }
   });
 
   it("stops quietly when whatever reads its output goes away (`llmlb model list | true`)", async () => {

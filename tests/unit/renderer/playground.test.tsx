@@ -68,6 +68,16 @@ describe("the playground", () => {
   it.each([
     [[], "Loading acme/chat-GGUF on a node"],
     [
+      [
+        node("gpu-0", {
+          loaded: [
+            { model: "acme/chat-GGUF", sequences: 0, busy: 0, loading_since: new Date().toISOString() },
+          ],
+        }),
+      ],
+      "Loading acme/chat-GGUF on a node",
+    ],
+    [
       [node("gpu-0", { loaded: [{ model: "acme/chat-GGUF", sequences: 4, busy: 0 }] })],
       "Waiting for the first word",
     ],

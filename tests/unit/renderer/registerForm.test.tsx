@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, fireEvent, screen } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { RegisterResponse } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
@@ -132,5 +132,33 @@ describe("the register form", () => {
     fireEvent.change(box, { target: { value: "org/two-GGUF" } });
     expect(screen.queryByRole("alert")).toBeNull();
     expect(box.getAttribute("aria-invalid")).toBe("false");
+  });
+
+  it("tells a failure that comes once the user has gone to another page as a banner there", async () => {
+    const answer = deferred<RegisterResponse>();
+    const api = fakeApi({}, { register: vi.fn(() => answer.promise) });
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "org/slow" } });
+    fireEvent.keyDown(box, { key: "Enter" });
+    act(() => {
+      location.hash = "#/nodes";
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    });
+
+    await act(async () => answer.reject(new ApiError("The Hugging Face hub cannot be reached.", 424)));
+    const banner = screen.getByRole("region", { name: "Notifications" });
+    expect(within(banner).getByRole("alert").textContent).toContain(
+      "The Hugging Face hub cannot be reached.",
+    );
+
+    // Back on Models: the form holds no text, and no answer to it.
+    act(() => {
+      location.hash = "#/models";
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    });
+    const again = await input();
+    expect(again.value).toBe("");
+    expect(again.closest("form")!.querySelector("[role=alert]")).toBeNull();
   });
 });
