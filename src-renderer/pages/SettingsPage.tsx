@@ -196,7 +196,7 @@ function ServerCard({ settings }: { settings: Settings }) {
             {!portValid
               ? "A number from 0 to 65535."
               : settings.overridden.includes("port")
-                ? "Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there."
+                ? `Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there.${anyPortNow(settings.port)}`
                 : "0 picks any free port. Applies after a restart."}
           </p>
         </div>
@@ -284,4 +284,10 @@ function QuitCard() {
       )}
     </section>
   );
+}
+
+/** With port 0 a free one was picked at the start: which, as this page was reached on it. */
+function anyPortNow(port: number): string {
+  const now = window.location.port;
+  return port === 0 && now !== "" ? ` 0 picks any free port: this start has ${now}.` : "";
 }

@@ -185,6 +185,8 @@ describe("the dashboard in a browser", () => {
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
     await page.getByText("0600").first().waitFor();
+    // Started with --port 0: which port this start has, not just "0".
+    await page.getByText(`0 picks any free port: this start has ${new URL(serve.url).port}.`).waitFor();
     await screenshot(page, "settings");
   });
 
