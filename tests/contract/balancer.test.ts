@@ -326,6 +326,34 @@ describe("routing", () => {
     for (let i = 0; i < 4; i++) expect((await ask()).choices[0]?.message.content).toBe("from fresh");
   });
 
+  it("passes on a node's own 500 as it came, to that client only: the node is not passed over", async () => {
+    const failure = {
+      error: { message: `The model ${model} failed: boom.`, type: "server_error", code: "inference_failed" },
+    };
+    let fail = true;
+    const only = await node("picky", {
+      ready: [model],
+      handler: (_q, r) => {
+        if (!fail)
+          return void r
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify(chatAnswer("picky")));
+        r.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify(failure));
+      },
+    });
+    const error = await ask().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((error as InstanceType<typeof OpenAI.InternalServerError>).message).toBe(
+      `500 The model ${model} failed: boom.`,
+    );
+    // Asked once: the same request would fail the same way again.
+    expect(only.received.filter((received) => received.path === "/v1/chat/completions")).toHaveLength(1);
+    const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+    expect(listed.data.find((n) => n.name === "picky")!.health.state).toBe("ok");
+    fail = false;
+    expect((await ask()).choices[0]?.message.content).toBe("from picky");
+  });
+
   it("ends a stream with an error event when its node dies mid-stream, while other requests keep succeeding", async () => {
     const dying = await node("dying", {
       ready: [model],

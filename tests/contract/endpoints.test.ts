@@ -340,7 +340,7 @@ describe("another llmlb as an endpoint", () => {
     const failing = await startFakeOpenAiServer({
       name: "c",
       models: ["m"],
-      handler: (_request, response) => void response.writeHead(500).end("down"),
+      handler: (_request, response) => void response.writeHead(503).end("down"),
     });
     try {
       const add = (on: TestServer, name: string, url: string) =>

@@ -276,7 +276,7 @@ describe("retries", () => {
 
   it("answers 502 when every node failed before answering", async () => {
     const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
-    answer.a = refuses(500);
+    answer.a = refuses(502);
     answer.b = refuses();
     const error = await errorOf(send());
     expect(error.code).toBe("balancer.no_node");

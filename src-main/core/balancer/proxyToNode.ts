@@ -14,7 +14,7 @@ export interface NodeRequest {
 /**
  * How a try ended:
  * - `answered`: the node's answer reached the client whole;
- * - `unavailable`: the node could not be reached, or answered 5xx, 401 or 404, before the client saw
+ * - `unavailable`: the node could not be reached, or answered 5xx but 500, 401 or 404, before the client saw
  *   a byte: another node may take the request;
  * - `cut`: the node failed mid-answer; the client has part of it, and it is never replayed;
  * - `left`: the client went away, and the request at the node was aborted.
@@ -53,8 +53,13 @@ const hopByHop = new Set([
 /** Bytes of a refused answer read before its connection is given up instead. */
 const maxDropped = 128 * 1024;
 
-/** 5xx, and a node that no longer has the model or no longer knows our token, are the node's trouble. */
-const nodesTrouble = (status: number) => status >= 500 || status === 401 || status === 404;
+/**
+ * 502, 503, 504 and the like, and a node that no longer has the model or no longer knows our token,
+ * are the node's trouble: another node may do better. A 500 is the node's own answer to this request
+ * (it ran it and it failed: the same request fails the same way elsewhere), passed on as it came,
+ * as a proxy does by default (nginx's proxy_next_upstream).
+ */
+const nodesTrouble = (status: number) => (status > 500 && status < 600) || status === 401 || status === 404;
 
 /**
  * Sends the request to a node and streams its answer into the sink chunk by chunk. Undici's
