@@ -52,6 +52,8 @@ interface Tracked {
   files?: string[];
   failures: number;
   retryAt: number;
+  /** Found to need a download since it last became pending: the download lane's, not the cache check's. */
+  needsDownload?: boolean;
 }
 
 /** Whether a model must be loaded again for new settings (its context or sequences differ). */
@@ -74,8 +76,13 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
   /** The model being prepared; `done` settles when its work has stopped. */
   let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
 
-  const pending = (entry: Tracked) =>
-    (entry.state = { model: entry.model.name, artifact: entry.state.artifact, state: "pending" });
+  /** Models being looked up in the cache, beside the download lane. */
+  const checking = new Set<string>();
+
+  const pending = (entry: Tracked) => {
+    entry.needsDownload = false;
+    entry.state = { model: entry.model.name, artifact: entry.state.artifact, state: "pending" };
+  };
 
   /** Whether this node serves `model`: every node does, unless it is pinned to others. */
   const servesHere = (model: Model) =>
@@ -137,14 +144,35 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     void work();
   }
 
-  async function prepare(entry: Tracked, controller: AbortController): Promise<void> {
+  /**
+   * Downloads (unless `cachedOnly`) and verifies a model's files. With `cachedOnly`, a model whose
+   * files are not all in the cache is left pending, marked as needing a download; says whether it did so.
+   */
+  async function prepare(entry: Tracked, controller: AbortController, cachedOnly = false): Promise<boolean> {
     const modelId = entry.model.name;
     try {
       const manifest = await client.manifest(modelId);
       const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
       if (choice.type === "unsupported") {
         entry.state = { model: modelId, artifact: null, state: "unsupported", reason: choice.reason };
-        return;
+        return false;
+      }
+      if (cachedOnly) {
+        for (const file of choice.files) {
+          const cached =
+            file.sha256 !== null &&
+            (await cachedSnapshotPath(config.hubCacheDir, {
+              repo: manifest.repo,
+              commit: manifest.commit,
+              filename: file.filename,
+              sha256: file.sha256,
+              size: file.size_bytes,
+            }));
+          if (!cached) {
+            entry.needsDownload = true;
+            return true;
+          }
+        }
       }
       const artifact = choice.files[0]!.filename;
       let doneBefore = 0;
@@ -199,30 +227,57 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       entry.files = paths;
       entry.state = { model: modelId, artifact, state: "ready" };
       log.info({ model: modelId, artifact }, "model ready");
+      return false;
     } catch (error) {
-      if (controller.signal.aborted || stopped.aborted) return;
+      if (controller.signal.aborted || stopped.aborted) return false;
       entry.failures++;
       const retryInMs = retryDelayMs(entry.failures);
       entry.retryAt = clock.now() + retryInMs;
       const message = errorMessage(error);
       entry.state = { model: modelId, artifact: entry.state.artifact, state: "error", message };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");
+      return false;
     }
+  }
+
+  /**
+   * Makes ready, beside the download lane, the pending models whose files are all in the cache: after a
+   * restart, those serve at once instead of waiting behind another model's download of gigabytes.
+   */
+  async function readyCached(): Promise<void> {
+    let leftForDownload = false;
+    for (const entry of [...tracked.values()]) {
+      const modelId = entry.model.name;
+      if (entry.state.state !== "pending" || entry.needsDownload) continue;
+      if (checking.has(modelId) || current?.modelId === modelId) continue;
+      checking.add(modelId);
+      try {
+        if (await prepare(entry, new AbortController(), true)) leftForDownload = true;
+      } finally {
+        checking.delete(modelId);
+      }
+    }
+    // The download lane passed over those being looked up: it has them now.
+    if (leftForDownload && !stopped.aborted) void work();
   }
 
   /** One model at a time: downloads share the link better in sequence than all at once. */
   async function work(): Promise<void> {
+    void readyCached();
     if (working) return;
     working = true;
     try {
       for (;;) {
         if (stopped.aborted) return;
-        const next = [...tracked.values()].find((entry) => entry.state.state === "pending");
+        const next = [...tracked.values()].find(
+          (entry) => entry.state.state === "pending" && !checking.has(entry.model.name),
+        );
         if (!next) return;
         const controller = new AbortController();
-        current = { modelId: next.model.name, controller, done: prepare(next, controller) };
+        const done = prepare(next, controller).then(() => undefined);
+        current = { modelId: next.model.name, controller, done };
         try {
-          await current.done;
+          await done;
         } finally {
           current = undefined;
         }
