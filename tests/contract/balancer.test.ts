@@ -147,7 +147,7 @@ describe("requests the balancer cannot route", () => {
     expect(response.body.error.message).toMatch(/being prepared on stuck \(verifying\)/);
   });
 
-  it("a model no node can serve says why", async () => {
+  it("a model no node can serve says why, each node's reason once, with one full stop", async () => {
     const refusing = await node("small", { ready: [] });
     await refusing.report([
       { model: "acme/weights-only", artifact: null, state: "unsupported", reason: "no GGUF file" },
@@ -156,8 +156,21 @@ describe("requests the balancer cannot route", () => {
       body: { model: "acme/weights-only", messages: [] },
     });
     expect(response.status).toBe(503);
-    expect(response.body.error.message).toMatch(
-      /No node can run model acme\/weights-only: small: no GGUF file/,
+    expect(response.body.error.message).toBe("No node can run model acme/weights-only: small: no GGUF file.");
+    // A reason that ends a sentence itself gets no second stop.
+    await refusing.report([
+      {
+        model: "acme/weights-only",
+        artifact: null,
+        state: "error",
+        message: "The file failed verification.",
+      },
+    ]);
+    const again = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "acme/weights-only", messages: [] },
+    });
+    expect(again.body.error.message).toBe(
+      "No node can run model acme/weights-only: small: The file failed verification.",
     );
   });
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Manifest, Model } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
 import { createPrepareQueue } from "../../src-main/worker/agent/prepareQueue";
@@ -107,72 +107,119 @@ describe("the prepare queue", () => {
     expect(queue.states()).toEqual([]);
   });
 
-  describe("after a restart", () => {
+  describe("with a hub and a Hugging Face cache", () => {
     const temp = tempDirForEachTest();
+    const gguf = generateTinyGguf();
+    const sha256 = createHash("sha256").update(gguf).digest("hex");
+    let now = 1_000_000;
+    const served: string[] = [];
+    let hub: http.Server | undefined;
+    let base = "";
 
-    it("serves a model whose file is in the cache at once, while another model downloads", async () => {
-      const gguf = generateTinyGguf();
-      const sha256 = createHash("sha256").update(gguf).digest("hex");
-      // The hub: the cached model's file, and a download that never gets an answer.
-      const hub = http.createServer((request, response) => {
-        if (request.url?.endsWith("/cached.gguf")) response.writeHead(200).end(gguf);
+    /** A hub that serves `gguf` as every file but slow.gguf, whose download never gets an answer. */
+    beforeEach(async () => {
+      served.length = 0;
+      hub = http.createServer((request, response) => {
+        served.push(request.url!);
+        if (!request.url?.endsWith("/slow.gguf")) response.writeHead(200).end(gguf);
       });
-      await new Promise<void>((resolve) => hub.listen(0, "127.0.0.1", resolve));
-      const base = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
-      const manifestOf = (id: string): Manifest => {
-        const filename = id === "org/cached" ? "cached.gguf" : "slow.gguf";
-        return {
-          model: id,
-          repo: id,
-          revision: "main",
-          commit: "c".repeat(40),
-          filename: null,
-          artifacts: [
-            {
-              filename,
-              format: "gguf",
-              quantization: "Q8_0",
-              size_bytes: gguf.length,
-              sha256,
-              split_group: null,
-              url: `${base}/${id}/${filename}`,
-            },
-          ],
-        };
-      };
-      const start = () => {
-        const stopped = new AbortController();
-        const queue = createPrepareQueue({
-          config: { name: "box-cpu0", crashedModels: [], hubCacheDir: temp.path } as unknown as WorkerConfig,
-          client: { manifest: async (id: string) => manifestOf(id) } as unknown as ControlPlaneClient,
-          memory: { memory: async () => ({ total_bytes: 8e9, free_bytes: 8e9 }) } as MemoryProbe,
-          ledger: { record: async () => {} } as unknown as DownloadLedger,
-          log: createLogger({ level: "silent" }),
-          clock: { now: () => Date.now() },
-          stopped: stopped.signal,
-          reportNow: async () => {},
-        });
-        const stateOf = (id: string) => queue.states().find((state) => state.model === id)?.state;
-        return { queue, stateOf, stop: () => stopped.abort() };
-      };
-      try {
-        const first = start();
-        await first.queue.reconcile([model("org/cached")]);
-        first.queue.prepareNext();
-        await waitFor("the first download", () => first.stateOf("org/cached") === "ready");
-        first.stop();
+      await new Promise<void>((resolve) => hub!.listen(0, "127.0.0.1", resolve));
+      base = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+    });
+    afterEach(async () => {
+      hub!.closeAllConnections();
+      await new Promise((resolve) => hub!.close(resolve));
+    });
 
-        // Started again, with a new model before it in line whose download hangs.
-        const again = start();
-        await again.queue.reconcile([model("org/slow"), model("org/cached")]);
-        again.queue.prepareNext();
-        await waitFor("the cached model ready", () => again.stateOf("org/cached") === "ready");
-        expect(again.stateOf("org/slow")).toMatch(/^(pending|downloading)$/);
-        again.stop();
-      } finally {
-        hub.closeAllConnections();
-        await new Promise((resolve) => hub.close(resolve));
-      }
+    /** One file per model, `<name>.gguf`, said to have `gguf`'s sha256 (org/liar's says another). */
+    const manifestOf = (id: string): Manifest => {
+      const filename = `${id.split("/")[1]}.gguf`;
+      return {
+        model: id,
+        repo: id,
+        revision: "main",
+        commit: "c".repeat(40),
+        filename: null,
+        artifacts: [
+          {
+            filename,
+            format: "gguf",
+            quantization: "Q8_0",
+            size_bytes: gguf.length,
+            sha256: id === "org/liar" ? "0".repeat(64) : sha256,
+            split_group: null,
+            url: `${base}/${id}/${filename}`,
+          },
+        ],
+      };
+    };
+
+    /** A node's queue on the cache, as a worker process starts one. */
+    const start = () => {
+      const stopped = new AbortController();
+      const queue = createPrepareQueue({
+        config: { name: "box-cpu0", crashedModels: [], hubCacheDir: temp.path } as unknown as WorkerConfig,
+        client: { manifest: async (id: string) => manifestOf(id) } as unknown as ControlPlaneClient,
+        memory: { memory: async () => ({ total_bytes: 8e9, free_bytes: 8e9 }) } as MemoryProbe,
+        ledger: { record: async () => {} } as unknown as DownloadLedger,
+        log: createLogger({ level: "silent" }),
+        clock: { now: () => now },
+        stopped: stopped.signal,
+        reportNow: async () => {},
+      });
+      const stateOf = (id: string) => queue.states().find((state) => state.model === id);
+      return { queue, stateOf, stop: () => stopped.abort() };
+    };
+
+    it("after a restart, serves a model whose file is in the cache at once, while another downloads", async () => {
+      const first = start();
+      await first.queue.reconcile([model("org/cached")]);
+      first.queue.prepareNext();
+      await waitFor("the first download", () => first.stateOf("org/cached")?.state === "ready");
+      first.stop();
+
+      // Started again, with a new model before it in line whose download hangs.
+      const again = start();
+      await again.queue.reconcile([model("org/slow"), model("org/cached")]);
+      again.queue.prepareNext();
+      await waitFor("the cached model ready", () => again.stateOf("org/cached")?.state === "ready");
+      expect(again.stateOf("org/slow")?.state).toMatch(/^(pending|downloading)$/);
+      again.stop();
+    });
+
+    it("stops downloading a file that failed verification twice, until it is retried", async () => {
+      const node = start();
+      const fetched = () => served.filter((url) => url.endsWith("/liar.gguf")).length;
+      const sync = async (laterMs: number) => {
+        now += laterMs;
+        await node.queue.reconcile([model("org/liar")]);
+        node.queue.prepareNext();
+      };
+      await sync(0);
+      await waitFor("the first check to fail", () => node.stateOf("org/liar")?.state === "error");
+      expect(node.stateOf("org/liar")).toMatchObject({
+        message: expect.stringContaining("failed verification"),
+      });
+
+      // A mirror's hiccup is given one more try, after the usual 15 s.
+      await sync(15_000);
+      await waitFor(
+        "the second download",
+        () => fetched() === 2 && node.stateOf("org/liar")?.state === "error",
+      );
+      const told = node.stateOf("org/liar") as { message: string };
+      expect(told.message).toContain(
+        "It failed verification 2 times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry org/liar, or Retry on the Models page).",
+      );
+      expect(told.message).not.toContain("try again");
+
+      await sync(60 * 60_000);
+      expect(node.stateOf("org/liar")?.state).toBe("error");
+      expect(fetched()).toBe(2);
+
+      expect(node.queue.retry("org/liar")).toBe(true);
+      await waitFor("a download on request", () => fetched() === 3);
+      node.stop();
     });
   });
 });

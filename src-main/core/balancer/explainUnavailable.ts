@@ -54,7 +54,9 @@ export function unavailableError(model: Model, context: UnavailableContext): App
         : [],
   );
   if (problems.length > 0) {
-    return new AppError("model.unavailable", `No node can run model ${id}: ${problems.join("; ")}.`, {
+    // A node's reason is a sentence of its own, its full stop included or not.
+    const told = problems.join("; ").replace(/\.?$/, ".");
+    return new AppError("model.unavailable", `No node can run model ${id}: ${told}`, {
       param: "model",
       retryable: false,
     });

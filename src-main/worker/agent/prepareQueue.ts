@@ -7,7 +7,7 @@ import type { Logger } from "../../shared/logger";
 import { checkGgufHeader } from "../checkGguf";
 import { chooseArtifact } from "../chooseArtifact";
 import type { ControlPlaneClient } from "../controlPlaneClient";
-import { cachedSnapshotPath, downloadToHfCache } from "../download";
+import { cachedSnapshotPath, DownloadError, downloadToHfCache } from "../download";
 import type { DownloadLedger } from "../downloadLedger";
 import type { MemoryProbe } from "../memory";
 import type { WorkerConfig } from "../workerConfig";
@@ -54,6 +54,8 @@ interface Tracked {
   retryAt: number;
   /** Found to need a download since it last became pending: the download lane's, not the cache check's. */
   needsDownload?: boolean;
+  /** Downloads in a row that failed verification. */
+  checksumFailures?: number;
 }
 
 /** Whether a model must be loaded again for new settings (its context or sequences differ). */
@@ -231,9 +233,16 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     } catch (error) {
       if (controller.signal.aborted || stopped.aborted) return false;
       entry.failures++;
-      const retryInMs = retryDelayMs(entry.failures);
+      // Bad bytes once may be a mirror's hiccup; twice, the hub's file is not what it says: fetching
+      // gigabytes again every few minutes would not change that. It waits for a retry by hand.
+      const checksum = error instanceof DownloadError && error.code === "checksum";
+      entry.checksumFailures = checksum ? (entry.checksumFailures ?? 0) + 1 : 0;
+      const givenUp = entry.checksumFailures >= 2;
+      const retryInMs = givenUp ? Infinity : retryDelayMs(entry.failures);
       entry.retryAt = clock.now() + retryInMs;
-      const message = errorMessage(error);
+      const message = givenUp
+        ? `${errorMessage(error).replace(/; try again\.$/, ".")} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
+        : errorMessage(error);
       entry.state = { model: modelId, artifact: entry.state.artifact, state: "error", message };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");
       return false;
@@ -331,6 +340,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       if (crashed.delete(modelId)) options.onCrashCleared?.(modelId);
       if (entry?.state.state !== "error") return false;
       entry.failures = 0;
+      entry.checksumFailures = 0;
       entry.retryAt = 0;
       pending(entry);
       void work();
