@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { Logger } from "../shared/logger";
-import { partialFiles, repoCacheDir } from "./download";
+import { partialFiles, removeStaleLock, repoCacheDir } from "./download";
 
 const entrySchema = z.object({
   repo: z.string(),
@@ -63,6 +63,30 @@ export async function openDownloadLedger(
     }
   }
 
+  /**
+   * What huggingface_hub would call a corrupted repo once its files are gone: refs naming a commit with
+   * no snapshot left, and empty folders. Those go, up to the repo's folder itself when nothing is left
+   * in it; anything another tool keeps there stays.
+   */
+  async function tidyRepo(repoDir: string): Promise<void> {
+    const refs = path.join(repoDir, "refs");
+    const refFiles = await fs
+      .readdir(refs, { recursive: true, withFileTypes: true })
+      .then((found) => found.filter((entry) => entry.isFile()))
+      .catch(() => []);
+    for (const ref of refFiles) {
+      const file = path.join(ref.parentPath, ref.name);
+      const commit = (await fs.readFile(file, "utf8").catch(() => "")).trim();
+      const snapshot = path.join(repoDir, "snapshots", commit);
+      if (commit !== "" && !/[\\/]/.test(commit) && (await isDir(snapshot))) continue;
+      await fs.rm(file, { force: true });
+      await removeEmptyParents(path.dirname(file), refs);
+    }
+    for (const folder of ["refs", "snapshots", "blobs"])
+      await fs.rmdir(path.join(repoDir, folder)).catch(() => {});
+    await fs.rmdir(repoDir).catch(() => {});
+  }
+
   return {
     async record(entry) {
       if (
@@ -89,11 +113,22 @@ export async function openDownloadLedger(
           const blob = path.join(repoDir, "blobs", entry.sha256);
           const { partial, partialState } = partialFiles(blob);
           for (const file of [blob, partial, partialState]) await fs.rm(file, { force: true });
+          // Left by a worker killed mid-download; a download still running elsewhere keeps its own.
+          await removeStaleLock(`${blob}.lock`, log);
         }
         log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");
       }
+      for (const repo of new Set(unused.map((entry) => entry.repo)))
+        await tidyRepo(repoCacheDir(cacheDir, repo));
       await save();
       return unused;
     },
   };
+}
+
+async function isDir(candidate: string): Promise<boolean> {
+  return fs.stat(candidate).then(
+    (stat) => stat.isDirectory(),
+    () => false,
+  );
 }

@@ -163,9 +163,14 @@ describe("a registered model", () => {
     const blob = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", sha256Hex(q4));
     const foreign = path.join(repoDir("acme/tiny-llama-GGUF"), "blobs", "f".repeat(64));
     fs.writeFileSync(foreign, "fetched by another tool");
+    const ref = path.join(repoDir("acme/tiny-llama-GGUF"), "refs", "main");
+    expect(fs.existsSync(ref)).toBe(true);
     expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
     await waitFor("the blob to be removed", () => !fs.existsSync(blob), { timeoutMs: 15_000 });
     expect(fs.existsSync(foreign)).toBe(true);
+    // No ref left naming a snapshot that is gone: huggingface_hub's scan would call the repo corrupted.
+    expect(fs.existsSync(ref)).toBe(false);
+    expect(fs.existsSync(path.join(repoDir("acme/tiny-llama-GGUF"), "snapshots"))).toBe(false);
   });
 });
 
@@ -230,13 +235,10 @@ describe("a model deleted while it downloads", () => {
       expect(fs.readdirSync(blobs).some((name) => name.endsWith(".incomplete"))).toBe(true);
 
       expect((await api("DELETE", "/v0/models/acme%2Fdropped-GGUF")).status).toBe(204);
-      await waitFor(
-        "the partial file and its sidecar to be removed",
-        () => fs.readdirSync(blobs).length === 0,
-        {
-          timeoutMs: 15_000,
-        },
-      );
+      // The partial file, its sidecar and its lock, then the repo's folder, empty.
+      await waitFor("the repo's folder to be removed", () => !fs.existsSync(repoDir("acme/dropped-GGUF")), {
+        timeoutMs: 15_000,
+      });
       expect(hub.bytesServed()).toBeLessThan(dropped.length);
     } finally {
       hub.clearFaults();

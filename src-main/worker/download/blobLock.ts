@@ -114,6 +114,12 @@ function isStale({ holder, ageMs }: LockFile): boolean {
   return !processAlive(holder.pid);
 }
 
+/** Removes the lock of a blob whose holder is gone (a worker killed mid-download); a live one stays. */
+export async function removeStaleLock(lockPath: string, log: Logger): Promise<void> {
+  const lock = await readLock(lockPath);
+  if (lock !== undefined && isStale(lock)) await breakStaleLock(lockPath, lock, log);
+}
+
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

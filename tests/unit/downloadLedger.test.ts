@@ -1,0 +1,65 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../src-main/shared/logger";
+import { openDownloadLedger } from "../../src-main/worker/downloadLedger";
+import { tempDirForEachTest } from "../helpers/tempDir";
+
+const log = createLogger({ level: "silent" });
+const commit = "c".repeat(40);
+const sha = (char: string) => char.repeat(64);
+
+describe("the download ledger's prune", () => {
+  const temp = tempDirForEachTest();
+
+  /** A file of `repo` as huggingface_hub lays it out, recorded as this node's. */
+  async function cached(ledger: Awaited<ReturnType<typeof openDownloadLedger>>, repo: string, hash: string) {
+    const repoDir = path.join(temp.path, "hub", `models--${repo.replace("/", "--")}`);
+    fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+    fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
+    fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
+    fs.writeFileSync(path.join(repoDir, "blobs", hash), "bytes");
+    fs.symlinkSync(`../../blobs/${hash}`, path.join(repoDir, "snapshots", commit, "m.gguf"));
+    fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+    await ledger.record({ repo, commit, filename: "m.gguf", sha256: hash });
+    return repoDir;
+  }
+
+  it("leaves no folder, ref or dead download's lock of a repo it emptied", async () => {
+    const ledger = await openDownloadLedger(
+      path.join(temp.path, "ledger.json"),
+      path.join(temp.path, "hub"),
+      log,
+    );
+    const repoDir = await cached(ledger, "org/gone", sha("a"));
+    // A worker killed mid-download left its lock (its process is long gone).
+    fs.writeFileSync(
+      path.join(repoDir, "blobs", `${sha("a")}.lock`),
+      JSON.stringify({ pid: 2 ** 22 + 17, host: os.hostname(), token: "dead" }),
+    );
+
+    await ledger.prune(new Set());
+    expect(fs.existsSync(repoDir)).toBe(false);
+  });
+
+  it("keeps what another tool put in the repo, and a lock whose download still runs", async () => {
+    const ledger = await openDownloadLedger(
+      path.join(temp.path, "ledger.json"),
+      path.join(temp.path, "hub"),
+      log,
+    );
+    const repoDir = await cached(ledger, "org/shared", sha("b"));
+    fs.writeFileSync(path.join(repoDir, "blobs", sha("f")), "another tool's");
+    // pid 1 is alive: someone still downloads it.
+    const lock = path.join(repoDir, "blobs", `${sha("b")}.lock`);
+    fs.writeFileSync(lock, JSON.stringify({ pid: 1, host: os.hostname(), token: "alive" }));
+
+    await ledger.prune(new Set());
+    expect(fs.readdirSync(path.join(repoDir, "blobs")).sort()).toEqual([`${sha("b")}.lock`, sha("f")]);
+    // Its snapshot gone, the ref naming it goes too: huggingface_hub's scan would call it corrupted.
+    expect(fs.existsSync(path.join(repoDir, "refs"))).toBe(false);
+    expect(fs.existsSync(path.join(repoDir, "snapshots"))).toBe(false);
+    expect(fs.existsSync(lock)).toBe(true);
+  });
+});
