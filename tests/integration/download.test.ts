@@ -168,7 +168,13 @@ describe("downloadToHfCache", () => {
 
   it("survives the connection being cut mid-file twice, fetching little more than the file", async () => {
     hub.setFaults({ cutAfterBytes: 1_000_000, cutTimes: 2 });
-    const result = await downloadToHfCache(requestFor(), options());
+    const progress: DownloadProgress[] = [];
+    const result = await downloadToHfCache(requestFor(), options({ onProgress: (p) => progress.push(p) }));
+    // While a retry waits, nothing arrives: it says so (speed 0) instead of the last speed it had.
+    const stalls = progress.filter(
+      (p) => p.bytesPerSecond === 0 && p.bytesDone > 0 && p.bytesDone < MODEL.length,
+    );
+    expect(stalls.length).toBeGreaterThanOrEqual(2);
     expect((await fs.readFile(result.snapshotPath)).equals(MODEL)).toBe(true);
     expect(hub.bytesServed()).toBeLessThan(1.3 * MODEL.length);
     const bodies = bodyRequests();

@@ -80,6 +80,7 @@ export async function downloadBlob(
       state,
       singleStream: state.pieces.length === 1,
       onWritten,
+      onStalled: () => reporter.stalled(doneBytes(state.pieces), fetched),
       restartFromZero: async () => {
         await file.truncate(0);
         for (const piece of state.pieces) piece.done = 0;

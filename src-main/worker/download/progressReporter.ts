@@ -22,6 +22,14 @@ export class ProgressReporter {
     return this.now() - this.lastReport >= this.intervalMs;
   }
 
+  /** Nothing arrives now (the connection broke; a retry waits): the speed is 0 until bytes flow again. */
+  stalled(bytesDone: number, fetched: number): void {
+    const at = this.now();
+    this.lastReport = at;
+    this.samples = [{ at, fetched }];
+    this.onProgress?.({ bytesDone, bytesTotal: this.bytesTotal, bytesPerSecond: 0 });
+  }
+
   report(bytesDone: number, fetched: number): void {
     const at = this.now();
     this.lastReport = at;
