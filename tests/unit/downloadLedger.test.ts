@@ -13,8 +13,18 @@ const sha = (char: string) => char.repeat(64);
 describe("the download ledger's prune", () => {
   const temp = tempDirForEachTest();
 
+  const openLedger = () =>
+    openDownloadLedger(path.join(temp.path, "ledger.json"), path.join(temp.path, "hub"), log);
+
+  /** A download's lock on a blob, held by the process `pid` of this host. */
+  function lockBy(repoDir: string, hash: string, pid: number): string {
+    const lock = path.join(repoDir, "blobs", `${hash}.lock`);
+    fs.writeFileSync(lock, JSON.stringify({ pid, host: os.hostname(), token: `held-by-${pid}` }));
+    return lock;
+  }
+
   /** A file of `repo` as huggingface_hub lays it out, recorded as this node's. */
-  async function cached(ledger: Awaited<ReturnType<typeof openDownloadLedger>>, repo: string, hash: string) {
+  async function cached(ledger: Awaited<ReturnType<typeof openLedger>>, repo: string, hash: string) {
     const repoDir = path.join(temp.path, "hub", `models--${repo.replace("/", "--")}`);
     fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
     fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
@@ -27,33 +37,21 @@ describe("the download ledger's prune", () => {
   }
 
   it("leaves no folder, ref or dead download's lock of a repo it emptied", async () => {
-    const ledger = await openDownloadLedger(
-      path.join(temp.path, "ledger.json"),
-      path.join(temp.path, "hub"),
-      log,
-    );
+    const ledger = await openLedger();
     const repoDir = await cached(ledger, "org/gone", sha("a"));
-    // A worker killed mid-download left its lock (its process is long gone).
-    fs.writeFileSync(
-      path.join(repoDir, "blobs", `${sha("a")}.lock`),
-      JSON.stringify({ pid: 2 ** 22 + 17, host: os.hostname(), token: "dead" }),
-    );
+    // A worker killed mid-download left its lock: no process has that pid (above Linux's pid_max).
+    lockBy(repoDir, sha("a"), 2 ** 22 + 17);
 
     await ledger.prune(new Set());
     expect(fs.existsSync(repoDir)).toBe(false);
   });
 
   it("keeps what another tool put in the repo, and a lock whose download still runs", async () => {
-    const ledger = await openDownloadLedger(
-      path.join(temp.path, "ledger.json"),
-      path.join(temp.path, "hub"),
-      log,
-    );
+    const ledger = await openLedger();
     const repoDir = await cached(ledger, "org/shared", sha("b"));
     fs.writeFileSync(path.join(repoDir, "blobs", sha("f")), "another tool's");
     // pid 1 is alive: someone still downloads it.
-    const lock = path.join(repoDir, "blobs", `${sha("b")}.lock`);
-    fs.writeFileSync(lock, JSON.stringify({ pid: 1, host: os.hostname(), token: "alive" }));
+    const lock = lockBy(repoDir, sha("b"), 1);
 
     await ledger.prune(new Set());
     expect(fs.readdirSync(path.join(repoDir, "blobs")).sort()).toEqual([`${sha("b")}.lock`, sha("f")]);
