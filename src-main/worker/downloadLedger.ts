@@ -72,7 +72,8 @@ export async function openDownloadLedger(
     const refs = path.join(repoDir, "refs");
     const refFiles = await fs
       .readdir(refs, { recursive: true, withFileTypes: true })
-      .then((found) => found.filter((entry) => entry.isFile()))
+      // A ref being written (`<rev>.<hex>.tmp`, renamed into place) belongs to a download under way.
+      .then((found) => found.filter((entry) => entry.isFile() && !entry.name.endsWith(".tmp")))
       .catch(() => []);
     for (const ref of refFiles) {
       const file = path.join(ref.parentPath, ref.name);

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { readGgufFileInfo } from "node-llama-cpp";
@@ -77,6 +78,10 @@ beforeAll(async () => {
     await writeTinyGguf(file, { seed, ...(contextLength ? { shape: { contextLength } } : {}) });
     modelPaths.set(id, file);
   }
+  // A file this node cannot load at all.
+  const broken = path.join(temp.path, "broken.gguf");
+  await fs.promises.writeFile(broken, "not a GGUF file at all");
+  modelPaths.set("broken", broken);
   // Two sequences: four concurrent requests exercise both parallel decoding and the queue.
   main = await serve({ sequences: 2 });
   client = main.client;
@@ -602,6 +607,17 @@ describe("errors in OpenAI's shape", () => {
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.completions.create({ model: "tiny", prompt: 7 as never })).rejects.toBeInstanceOf(
       OpenAI.BadRequestError,
+    );
+  });
+
+  it("503 when this node cannot load the model: another node may (the balancer tries one)", async () => {
+    const error = await client.chat.completions
+      .create({ model: "broken", messages: hello, max_tokens: 1 })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toMatch(
+      /^503 This node could not load broken\.gguf: /,
     );
   });
 

@@ -256,7 +256,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
           const firstByte = clock.now();
           // Once the bytes that came with the head are written: the client need not wait for this.
           queueMicrotask(() => {
-            health.answered(route.id);
+            // A 500 passed on says nothing of the node's health either way.
+            if (status < 500) health.answered(route.id);
             options.metrics?.firstByte(model, (firstByte - requestStarted) / 1000);
           });
         },

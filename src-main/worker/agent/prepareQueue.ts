@@ -78,8 +78,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
   /** The model being prepared; `done` settles when its work has stopped. */
   let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
 
-  /** Models being looked up in the cache, beside the download lane. */
-  const checking = new Set<string>();
+  /** Models being looked up in the cache, beside the download lane; `done` settles when that stops. */
+  const checking = new Map<string, { controller: AbortController; done: Promise<boolean> }>();
 
   const pending = (entry: Tracked) => {
     entry.needsDownload = false;
@@ -98,6 +98,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       // Its partial file is pruned after this: the download must have let go of it first.
       current.controller.abort();
       await current.done;
+    }
+    // Nor may a look into the cache link its files again once they are pruned.
+    const check = checking.get(id);
+    if (check) {
+      check.controller.abort();
+      await check.done;
     }
     if (entry.files) await options.onModelDropped?.(entry.files[0]!);
     // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
@@ -259,9 +265,11 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       const modelId = entry.model.name;
       if (entry.state.state !== "pending" || entry.needsDownload) continue;
       if (checking.has(modelId) || current?.modelId === modelId) continue;
-      checking.add(modelId);
+      const controller = new AbortController();
+      const done = prepare(entry, controller, true);
+      checking.set(modelId, { controller, done });
       try {
-        if (await prepare(entry, new AbortController(), true)) leftForDownload = true;
+        if (await done) leftForDownload = true;
       } finally {
         checking.delete(modelId);
       }
@@ -352,6 +360,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       for (const entry of tracked.values()) {
         if (entry.state.state !== "error" || entry.state.crashed) continue;
         entry.failures = 0;
+        entry.checksumFailures = 0;
         pending(entry);
       }
       void work();

@@ -31,6 +31,8 @@ export class ProgressReporter {
   }
 
   report(bytesDone: number, fetched: number): void {
+    // A report held back by a save may land after a stall reported newer numbers: it is old news.
+    if (fetched < (this.samples.at(-1)?.fetched ?? 0)) return;
     const at = this.now();
     this.lastReport = at;
     this.samples.push({ at, fetched });
@@ -38,7 +40,7 @@ export class ProgressReporter {
       this.samples.shift();
     const first = this.samples[0] ?? { at, fetched };
     const seconds = (at - first.at) / 1000;
-    const bytesPerSecond = seconds > 0 ? Math.round((fetched - first.fetched) / seconds) : 0;
+    const bytesPerSecond = seconds > 0 ? Math.max(0, Math.round((fetched - first.fetched) / seconds)) : 0;
     this.onProgress?.({ bytesDone, bytesTotal: this.bytesTotal, bytesPerSecond });
   }
 }

@@ -1,4 +1,5 @@
 import os from "node:os";
+import path from "node:path";
 import { getLlama, InsufficientMemoryError, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { defaultIdleTtlSeconds, type Backend, type LlamaCppBuild } from "../../contract";
 import { AppError, isAppError } from "../../shared/errors";
@@ -154,6 +155,17 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
           const vram = await llama.getVramState();
           return { total: vram.total, free: vram.free };
         },
+      }).catch((error: unknown) => {
+        if (error instanceof InsufficientMemoryError || isAppError(error)) throw error;
+        // This node's llama.cpp build, GPU or driver could not take it: another node may.
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new AppError(
+          "inference.unavailable",
+          `This node could not load ${path.basename(spec.path)}: ${detail}`,
+          {
+            cause: error,
+          },
+        );
       });
       loadedByKey.set(key, loaded);
       return loaded;

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { ProgressReporter } from "../../src-main/worker/download/progressReporter";
+import type { DownloadProgress } from "../../src-main/worker/download/types";
+
+describe("download progress", () => {
+  it("never goes back nor below zero when a report held back by a save lands after a stall", () => {
+    let now = 0;
+    const seen: DownloadProgress[] = [];
+    const reporter = new ProgressReporter(
+      10_000,
+      (progress) => seen.push(progress),
+      0,
+      () => now,
+    );
+    now = 100;
+    reporter.report(1_000, 1_000);
+    // A piece's connection breaks while that piece's progress is being saved…
+    now = 200;
+    reporter.stalled(2_000, 2_000);
+    // …and the report that waited for the save comes after, with its older numbers.
+    now = 250;
+    reporter.report(1_000, 1_000);
+    now = 1_250;
+    reporter.report(3_000, 3_000);
+
+    expect(seen.map((progress) => progress.bytesDone)).toEqual([1_000, 2_000, 3_000]);
+    // The speed starts again from the stall: 1,000 bytes in the 1.05 s since.
+    expect(seen.map((progress) => progress.bytesPerSecond)).toEqual([10_000, 0, Math.round(1_000 / 1.05)]);
+  });
+});
