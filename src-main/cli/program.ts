@@ -6,7 +6,7 @@ import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsC
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
-import type { BuildGpu } from "../contract";
+import { defaultIdleTtlSeconds, modelSettingBounds, type BuildGpu } from "../contract";
 import { buildGpuKernels } from "./gpuBuild";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
@@ -34,9 +34,8 @@ function wholeNumber(value: string): string {
   return value;
 }
 
-/** A whole number from `min` up, or the word that puts the setting back to its default. */
-/** `word` or a whole number from `min` to `max` (the bounds `modelSettingsSchema` sets). */
-function numberOr<Word extends string>(word: Word, min: number, max: number) {
+/** A whole number in a setting's range, or the word that puts the setting back to its default. */
+function numberOr<Word extends string>(word: Word, { min, max }: { min: number; max: number }) {
   return (value: string): number | Word => {
     if (value === word) return word;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
@@ -184,18 +183,22 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option(
       "--context <tokens>",
       "context size per request, or auto (what the model and memory allow)",
-      numberOr("auto", 128, 1_048_576),
+      numberOr("auto", modelSettingBounds.context_size),
     )
     .option(
       "--overflow <mode>",
       "when a conversation outgrows the context: error or truncate_oldest",
       overflowMode,
     )
-    .option("--parallel <n>", "requests a node runs at once for it, or auto", numberOr("auto", 1, 64))
+    .option(
+      "--parallel <n>",
+      "requests a node runs at once for it, or auto",
+      numberOr("auto", modelSettingBounds.parallel),
+    )
     .option(
       "--ttl <seconds>",
-      "unload after this long idle, or default (10 min)",
-      numberOr("default", 1, 7 * 24 * 3600),
+      `unload after this long idle, or default (${defaultIdleTtlSeconds / 60} min)`,
+      numberOr("default", modelSettingBounds.idle_ttl_seconds),
     )
     .option("--nodes <names>", "only these nodes serve it (comma-separated), or any", nodeNames)
     .action((id: string, options) => setModel(client(), id, options, io));

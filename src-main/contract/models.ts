@@ -28,7 +28,7 @@ export const registerRequestSchema = z.union([
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
 /** A whole number in a range, or null for the default: one sentence says what fits, whatever was wrong. */
-function wholeNumberOrDefault(min: number, max: number, unit: string, otherwise: string) {
+function wholeNumberOrDefault({ min, max }: { min: number; max: number }, unit: string, otherwise: string) {
   const message = `must be a whole number of ${unit} from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, or null for ${otherwise}`;
   return z.number({ error: message }).int(message).min(min, message).max(max, message).nullable();
 }
@@ -36,21 +36,31 @@ function wholeNumberOrDefault(min: number, max: number, unit: string, otherwise:
 /** How long a model stays loaded with no request when neither its settings nor the request say. */
 export const defaultIdleTtlSeconds = 600;
 
+/** The whole-number settings' ranges, for the schema and for the CLI's flags. */
+export const modelSettingBounds = {
+  context_size: { min: 128, max: 1_048_576 },
+  parallel: { min: 1, max: 64 },
+  idle_ttl_seconds: { min: 1, max: 7 * 24 * 3600 },
+} as const;
+
 /**
  * How nodes run a model. `null` means "the node decides": the largest context the model and memory
  * allow, the node's parallel sequences, its idle time.
  */
 export const modelSettingsSchema = z.object({
   /** Tokens one request may hold (prompt and answer); at most what the model was trained on. */
-  context_size: wholeNumberOrDefault(128, 1_048_576, "tokens", "what the model was trained on"),
+  context_size: wholeNumberOrDefault(
+    modelSettingBounds.context_size,
+    "tokens",
+    "what the model was trained on",
+  ),
   /** When a conversation outgrows the context: refuse (400), or leave out its oldest messages. A request's `context_overflow` overrides. */
   context_overflow: z.enum(["error", "truncate_oldest"]),
   /** Requests a node runs at once for this model (sequences of its context); fewer when memory is short. */
-  parallel: wholeNumberOrDefault(1, 64, "requests", "as many as memory allows"),
+  parallel: wholeNumberOrDefault(modelSettingBounds.parallel, "requests", "as many as memory allows"),
   /** Seconds the model stays loaded with no request. A request's `ttl` overrides. */
   idle_ttl_seconds: wholeNumberOrDefault(
-    1,
-    7 * 24 * 3600,
+    modelSettingBounds.idle_ttl_seconds,
     "seconds",
     `the default (${defaultIdleTtlSeconds} s)`,
   ),

@@ -92,10 +92,10 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
 }
 
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
-  // Says which llmlb answers, so one is never added as an endpoint of itself.
   // The list is rebuilt only when the registry changes; so is its JSON (a megabyte with 10,000 models).
   const serialized = new WeakMap<OpenAiModelList, Buffer>();
   app.get("/v1/models", async (_request, reply) => {
+    // Says which llmlb answers, so one is never added as an endpoint of itself.
     void reply.header(instanceHeader, options.instanceId);
     const list = options.models.openAiList();
     let body = serialized.get(list);

@@ -94,16 +94,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     tracked.delete(id);
     // Registered again later, it is a new model: its crashes here are forgotten.
     if (crashed.delete(id)) options.onCrashCleared?.(id);
-    if (current?.modelId === id) {
-      // Its partial file is pruned after this: the download must have let go of it first.
-      current.controller.abort();
-      await current.done;
-    }
-    // Nor may a look into the cache link its files again once they are pruned.
-    const check = checking.get(id);
-    if (check) {
-      check.controller.abort();
-      await check.done;
+    // Its partial file is pruned after this: its download must have let go of it first, and a look
+    // into the cache must not link its files again.
+    for (const under of [current?.modelId === id ? current : undefined, checking.get(id)]) {
+      if (!under) continue;
+      under.controller.abort();
+      await under.done;
     }
     if (entry.files) await options.onModelDropped?.(entry.files[0]!);
     // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
@@ -165,21 +161,21 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         entry.state = { model: modelId, artifact: null, state: "unsupported", reason: choice.reason };
         return false;
       }
+      /** Whether the file is complete in the cache already (whoever put it there). */
+      const inCache = async (file: (typeof choice.files)[number]) =>
+        file.sha256 !== null &&
+        (await cachedSnapshotPath(config.hubCacheDir, {
+          repo: manifest.repo,
+          commit: manifest.commit,
+          filename: file.filename,
+          sha256: file.sha256,
+          size: file.size_bytes,
+        })) !== undefined;
       if (cachedOnly) {
         for (const file of choice.files) {
-          const cached =
-            file.sha256 !== null &&
-            (await cachedSnapshotPath(config.hubCacheDir, {
-              repo: manifest.repo,
-              commit: manifest.commit,
-              filename: file.filename,
-              sha256: file.sha256,
-              size: file.size_bytes,
-            }));
-          if (!cached) {
-            entry.needsDownload = true;
-            return true;
-          }
+          if (await inCache(file)) continue;
+          entry.needsDownload = true;
+          return true;
         }
       }
       const artifact = choice.files[0]!.filename;
@@ -189,16 +185,15 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         if (!file.sha256) {
           throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
         }
-        const cacheEntry = {
-          repo: manifest.repo,
-          commit: manifest.commit,
-          filename: file.filename,
-          sha256: file.sha256,
-        };
         // Recorded before the download starts, so a file this node fetches is never left untracked,
         // even if the node is killed between finishing it and writing the ledger.
-        if (!(await cachedSnapshotPath(config.hubCacheDir, { ...cacheEntry, size: file.size_bytes }))) {
-          await ledger.record(cacheEntry);
+        if (!(await inCache(file))) {
+          await ledger.record({
+            repo: manifest.repo,
+            commit: manifest.commit,
+            filename: file.filename,
+            sha256: file.sha256,
+          });
         }
         const result = await downloadToHfCache(
           {
@@ -247,7 +242,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       const retryInMs = givenUp ? Infinity : retryDelayMs(entry.failures);
       entry.retryAt = clock.now() + retryInMs;
       const message = givenUp
-        ? `${errorMessage(error).replace(/; try again\.$/, ".")} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
+        ? `${errorMessage(error)} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
         : errorMessage(error);
       entry.state = { model: modelId, artifact: entry.state.artifact, state: "error", message };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");

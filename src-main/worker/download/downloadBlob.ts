@@ -187,7 +187,7 @@ function checksumError(request: DownloadRequest, actual: string, size: number): 
   return new DownloadError(
     "checksum",
     `${request.filename} from ${request.repo} failed verification: expected sha256 ${request.sha256}, ` +
-      `got ${actual}${sizeNote}. The corrupt download was deleted; try again.`,
+      `got ${actual}${sizeNote}. The corrupt download was deleted.`,
   );
 }
 
