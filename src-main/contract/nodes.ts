@@ -48,13 +48,23 @@ export type Memory = z.infer<typeof memorySchema>;
  */
 const base = { model: z.string().max(1300), artifact: z.string().max(1024).nullable() };
 export const nodeModelStateSchema = z.discriminatedUnion("state", [
-  z.object({ ...base, state: z.literal("pending") }),
+  z.object({
+    ...base,
+    state: z.literal("pending"),
+    /**
+     * It needs a download, and the node downloads one model at a time: the model whose download goes
+     * first. That may take long, so requests for it are answered at once instead of waiting.
+     */
+    queued_behind: z.string().max(1300).optional(),
+  }),
   z.object({
     ...base,
     state: z.literal("downloading"),
     bytes_done: z.number().int().nonnegative(),
     bytes_total: z.number().int().nonnegative(),
     bytes_per_second: z.number().nonnegative(),
+    /** The connection broke and the next try waits (speed 0 meanwhile): why, in a few words. */
+    interrupted: z.string().max(500).optional(),
   }),
   z.object({ ...base, state: z.literal("verifying") }),
   z.object({ ...base, state: z.literal("ready") }),

@@ -242,7 +242,8 @@ function StateText({ model, node }: { model: string; node: ModelOnNode }) {
     case "pending":
       return (
         <span className="state-text muted">
-          <IconClock size={14} /> Waiting
+          <IconClock size={14} />{" "}
+          {node.queued_behind ? `Queued after ${node.queued_behind}'s download` : "Waiting"}
         </span>
       );
     case "downloading": {
@@ -269,6 +270,11 @@ function StateText({ model, node }: { model: string; node: ModelOnNode }) {
           <span className="state-text">
             Downloading {percent}% · {text}
           </span>
+          {node.interrupted && (
+            <span className="state-text warn">
+              <IconAlert size={14} /> The connection broke ({node.interrupted}); trying again
+            </span>
+          )}
         </div>
       );
     }

@@ -31,6 +31,10 @@ beforeAll(async () => {
           },
         ],
       },
+      {
+        id: "acme/queued-GGUF",
+        files: [{ path: "queued-Q4_K_M.gguf", content: generateTinyGguf({ seed: 10 }) }],
+      },
     ],
   });
   ({ hub, serve } = server);
@@ -173,6 +177,22 @@ describe("the OpenAI SDK against llmlb", () => {
       expect(error.status).toBe(503);
       expect(Number(error.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(error.message).toMatch(/still downloading/);
+
+      // Registered meanwhile, another model waits for that download on each node: its requests are
+      // told so at once (they would wait for a node to take it up otherwise), and so is the registry.
+      expect((await admin("POST", "/v0/models/register", { url: "acme/queued-GGUF" })).status).toBe(201);
+      await waitFor("the second model queued", async () => {
+        const m = modelSchema.parse(
+          (await admin("GET", `/v0/models/${encodeURIComponent("acme/queued-GGUF")}`)).body,
+        );
+        return m.nodes.some((n) => n.state === "pending" && n.queued_behind === "acme/slow-GGUF");
+      });
+      const queued = await client.chat.completions
+        .create({ model: "acme/queued-GGUF", messages: [{ role: "user", content: "x" }] })
+        .catch((e) => e);
+      expect(queued).toBeInstanceOf(OpenAI.APIError);
+      expect(queued.status).toBe(503);
+      expect(queued.message).toMatch(/waits for the download of acme\/slow-GGUF/);
     } finally {
       hub.clearFaults();
     }

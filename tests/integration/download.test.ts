@@ -19,6 +19,7 @@ import {
 } from "../../src-main/worker/download";
 import { sha256Hex, startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { seededBytes } from "../helpers/seededBytes";
+import { waitFor } from "../helpers/waitFor";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const MODULE = path.join(root, "src-main/worker/download/index.ts");
@@ -175,6 +176,9 @@ describe("downloadToHfCache", () => {
       (p) => p.bytesPerSecond === 0 && p.bytesDone > 0 && p.bytesDone < MODEL.length,
     );
     expect(stalls.length).toBeGreaterThanOrEqual(2);
+    // And why: the cut, in a few words, gone again once bytes flow.
+    for (const stall of stalls) expect(stall.interrupted).toMatch(/\w/);
+    expect(progress.at(-1)?.interrupted).toBeUndefined();
     expect((await fs.readFile(result.snapshotPath)).equals(MODEL)).toBe(true);
     expect(hub.bytesServed()).toBeLessThan(1.3 * MODEL.length);
     const bodies = bodyRequests();
@@ -213,6 +217,30 @@ describe("downloadToHfCache", () => {
       ifRange: `"${sha256Hex(MODEL)}"`,
       status: 206,
     });
+  });
+
+  it("says where it resumes before the server answers at all", async () => {
+    await fs.mkdir(blobsDir(), { recursive: true });
+    await fs.writeFile(partialOf(MODEL), MODEL.subarray(0, 1_234_567));
+    // A server that takes the request and never answers: a hub that hangs.
+    const silentServer = createServer(() => {});
+    await new Promise<void>((resolve) => silentServer.listen(0, "127.0.0.1", resolve));
+    const controller = new AbortController();
+    try {
+      const { port } = silentServer.address() as AddressInfo;
+      const progress: DownloadProgress[] = [];
+      const download = downloadToHfCache(
+        requestFor("model-Q4_K_M.gguf", MODEL, { url: `http://127.0.0.1:${port}/model-Q4_K_M.gguf` }),
+        options({ signal: controller.signal, onProgress: (p) => progress.push(p) }),
+      );
+      await waitFor("a first report", () => progress.length > 0);
+      expect(progress[0]).toEqual({ bytesDone: 1_234_567, bytesTotal: MODEL.length, bytesPerSecond: 0 });
+      controller.abort();
+      await expectDownloadError(download, "aborted");
+    } finally {
+      silentServer.closeAllConnections();
+      await new Promise((resolve) => silentServer.close(resolve));
+    }
   });
 
   it("resumes a partial left by huggingface_hub (no sidecar) from its length", async () => {

@@ -34,6 +34,23 @@ describe("modelStateText (what `llmlb model list` shows per node)", () => {
     expect(modelStateText(state)).toBe("downloading 0% (0 B/2.7 GB)");
   });
 
+  it("says when the connection broke and the next try waits, and what a queued model waits for", () => {
+    const state: ModelOnNode = {
+      ...on,
+      state: "downloading",
+      bytes_done: 1.2e9,
+      bytes_total: 2.7e9,
+      bytes_per_second: 0,
+      interrupted: "ECONNRESET: socket hang up",
+    };
+    expect(modelStateText(state)).toBe(
+      "downloading 44% (1.2 GB/2.7 GB, interrupted: ECONNRESET: socket hang up; trying again)",
+    );
+    expect(modelStateText({ ...on, state: "pending", queued_behind: "org/big" })).toBe(
+      "queued after org/big's download",
+    );
+  });
+
   it("names the state otherwise, and says when the node is offline", () => {
     expect(modelStateText({ ...on, state: "ready" })).toBe("ready");
     expect(modelStateText({ ...on, node_status: "offline", state: "ready" })).toBe("ready (node offline)");

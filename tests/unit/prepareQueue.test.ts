@@ -187,6 +187,34 @@ describe("the prepare queue", () => {
       again.stop();
     });
 
+    it("says which download a queued model waits for, and that the download under way has begun", async () => {
+      const node = start();
+      await node.queue.reconcile([model("org/slow")]);
+      node.queue.prepareNext();
+      // The hub has not answered its download yet: it is under way all the same, from 0.
+      await waitFor("org/slow's download", () => node.stateOf("org/slow")?.state === "downloading");
+      expect(node.stateOf("org/slow")).toMatchObject({ bytes_done: 0, bytes_per_second: 0 });
+
+      await node.queue.reconcile([model("org/slow"), model("org/second")]);
+      node.queue.prepareNext();
+      await waitFor("org/second looked up in the cache and queued", () => {
+        const state = node.stateOf("org/second");
+        return state?.state === "pending" && state.queued_behind !== undefined;
+      });
+      expect(node.stateOf("org/second")).toEqual({
+        model: "org/second",
+        artifact: null,
+        state: "pending",
+        queued_behind: "org/slow",
+      });
+
+      // Once org/slow is gone, org/second is next and no longer waits for it.
+      await node.queue.reconcile([model("org/second")]);
+      await waitFor("org/second ready", () => node.stateOf("org/second")?.state === "ready");
+      expect(node.stateOf("org/second")).not.toHaveProperty("queued_behind");
+      node.stop();
+    });
+
     it("stops downloading a file that failed verification twice, until it is retried", async () => {
       const node = start();
       const fetched = () => served.filter((url) => url.endsWith("/liar.gguf")).length;

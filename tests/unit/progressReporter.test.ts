@@ -16,7 +16,7 @@ describe("download progress", () => {
     reporter.report(1_000, 1_000);
     // A piece's connection breaks while that piece's progress is being saved…
     now = 200;
-    reporter.stalled(2_000, 2_000);
+    reporter.stalled(2_000, 2_000, "ECONNRESET: socket hang up");
     // …and the report that waited for the save comes after, with its older numbers.
     now = 250;
     reporter.report(1_000, 1_000);
@@ -26,5 +26,11 @@ describe("download progress", () => {
     expect(seen.map((progress) => progress.bytesDone)).toEqual([1_000, 2_000, 3_000]);
     // The speed starts again from the stall: 1,000 bytes in the 1.05 s since.
     expect(seen.map((progress) => progress.bytesPerSecond)).toEqual([10_000, 0, Math.round(1_000 / 1.05)]);
+    // Why it stalled is told with the stall only.
+    expect(seen.map((progress) => progress.interrupted)).toEqual([
+      undefined,
+      "ECONNRESET: socket hang up",
+      undefined,
+    ]);
   });
 });

@@ -185,9 +185,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
       workersExpected: options.workersExpected?.() ?? false,
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download
-    // is not: it may take hours, and its progress is the useful answer.
+    // is not, nor a wait for another model's: it may take hours, and its progress is the useful answer.
     const nodeComing =
-      error.code === "model.not_ready" && !online.some((node) => node.state === "downloading");
+      error.code === "model.not_ready" &&
+      !online.some(
+        (node) => node.state === "downloading" || (node.state === "pending" && node.queued_behind),
+      );
     return { error, nodeComing };
   }
 

@@ -32,10 +32,20 @@ export function unavailableError(model: Model, context: UnavailableContext): App
     const percent = best.bytes_total > 0 ? Math.floor((best.bytes_done / best.bytes_total) * 100) : 0;
     const left =
       best.bytes_per_second > 0 ? (best.bytes_total - best.bytes_done) / best.bytes_per_second : undefined;
+    const interrupted =
+      best.interrupted !== undefined ? `; the connection broke (${best.interrupted}) and it tries again` : "";
     return new AppError(
       "model.not_ready",
-      `Model ${id} is still downloading on ${best.node_name}: ${percent}% (${formatBytes(best.bytes_done)} of ${formatBytes(best.bytes_total)}${left !== undefined ? `, about ${formatDuration(left)} left` : ""}). Retry later.`,
+      `Model ${id} is still downloading on ${best.node_name}: ${percent}% (${formatBytes(best.bytes_done)} of ${formatBytes(best.bytes_total)}${left !== undefined ? `, about ${formatDuration(left)} left` : ""})${interrupted}. Retry later.`,
       { param: "model", retryAfter: left !== undefined && left < shortWait ? 1 : shortWait },
+    );
+  }
+  const queued = online.find((node) => node.state === "pending" && node.queued_behind !== undefined);
+  if (queued?.state === "pending") {
+    return new AppError(
+      "model.not_ready",
+      `Model ${id} waits for the download of ${queued.queued_behind} on ${queued.node_name} (a node downloads one model at a time). Retry later.`,
+      { param: "model", retryAfter: shortWait },
     );
   }
   const preparing = online.find((node) => node.state === "pending" || node.state === "verifying");

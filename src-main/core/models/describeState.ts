@@ -5,6 +5,7 @@ import { formatBytes, formatDuration } from "../../contract/units";
 export function modelStateText(node: ModelOnNode): string {
   if (node.node_status === "offline") return `${node.state} (node offline)`;
   if (node.state === "error" && node.crashed) return "crashed";
+  if (node.state === "pending" && node.queued_behind) return `queued after ${node.queued_behind}'s download`;
   if (node.state !== "downloading") return node.state;
   const percent = node.bytes_total > 0 ? Math.floor((node.bytes_done / node.bytes_total) * 100) : 0;
   const speed = node.bytes_per_second > 0 ? `, ${formatBytes(node.bytes_per_second)}/s` : "";
@@ -12,5 +13,7 @@ export function modelStateText(node: ModelOnNode): string {
     node.bytes_per_second > 0
       ? `, ${formatDuration((node.bytes_total - node.bytes_done) / node.bytes_per_second)} left`
       : "";
-  return `downloading ${percent}% (${formatBytes(node.bytes_done)}/${formatBytes(node.bytes_total)}${speed}${left})`;
+  const interrupted =
+    node.interrupted !== undefined ? `, interrupted: ${node.interrupted}; trying again` : "";
+  return `downloading ${percent}% (${formatBytes(node.bytes_done)}/${formatBytes(node.bytes_total)}${speed}${left}${interrupted})`;
 }

@@ -8,6 +8,8 @@ export interface NodeModelRow {
   bytes_done: number | null;
   bytes_total: number | null;
   bytes_per_second: number | null;
+  /** The state's words: an error's message, why unsupported, why a download is interrupted, or what a
+   * pending model is queued behind. */
   message: string | null;
   /** 1 for an error that is a crash of the node's worker. */
   crashed: number;
@@ -24,7 +26,10 @@ export function toNodeModelState(row: NodeModelRow): NodeModelState {
         bytes_done: row.bytes_done ?? 0,
         bytes_total: row.bytes_total ?? 0,
         bytes_per_second: row.bytes_per_second ?? 0,
+        ...(row.message !== null && { interrupted: row.message }),
       };
+    case "pending":
+      return { ...base, state: "pending", ...(row.message !== null && { queued_behind: row.message }) };
     case "error":
       return {
         ...base,
@@ -47,7 +52,22 @@ export function toNodeModelRow(state: NodeModelState): NodeModelRow {
     bytes_done: state.state === "downloading" ? state.bytes_done : null,
     bytes_total: state.state === "downloading" ? state.bytes_total : null,
     bytes_per_second: state.state === "downloading" ? state.bytes_per_second : null,
-    message: state.state === "error" ? state.message : state.state === "unsupported" ? state.reason : null,
+    message: messageOf(state) ?? null,
     crashed: state.state === "error" && state.crashed ? 1 : 0,
   };
+}
+
+function messageOf(state: NodeModelState): string | undefined {
+  switch (state.state) {
+    case "error":
+      return state.message;
+    case "unsupported":
+      return state.reason;
+    case "downloading":
+      return state.interrupted;
+    case "pending":
+      return state.queued_behind;
+    default:
+      return undefined;
+  }
 }

@@ -86,6 +86,20 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     entry.state = { model: entry.model.name, artifact: entry.state.artifact, state: "pending" };
   };
 
+  /** Its state as reported: a model that waits for another's download says for which. */
+  function stateOf(entry: Tracked): NodeModelState {
+    const { state } = entry;
+    const ahead = current?.modelId;
+    if (
+      state.state !== "pending" ||
+      !entry.needsDownload ||
+      ahead === undefined ||
+      ahead === entry.model.name
+    )
+      return state;
+    return { ...state, queued_behind: ahead };
+  }
+
   /** Whether this node serves `model`: every node does, unless it is pinned to others. */
   const servesHere = (model: Model) =>
     model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name);
@@ -218,6 +232,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
                 bytes_done: doneBefore + progress.bytesDone,
                 bytes_total: choice.sizeBytes,
                 bytes_per_second: progress.bytesPerSecond,
+                ...(progress.interrupted !== undefined && { interrupted: progress.interrupted }),
               }),
           },
         );
@@ -326,7 +341,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       }
     },
     prepareNext: () => void work(),
-    states: () => [...tracked.values()].map((entry) => entry.state),
+    states: () => [...tracked.values()].map(stateOf),
     async readyModel(modelId) {
       const entry = tracked.get(modelId);
       if (entry?.state.state !== "ready" || !entry.files) return undefined;

@@ -54,6 +54,8 @@ export async function downloadBlob(
   });
   const hasher = new FileHasher(file, () => contiguousBytes(state.pieces));
   const reporter = new ProgressReporter(request.size, options.onProgress);
+  // Where it starts (or resumes), at once: a server that is slow to answer must not leave that unsaid.
+  reporter.report(doneBytes(state.pieces), 0);
   let fetched = 0;
   let saving: Promise<void> | undefined;
   let keepPartial = true;
@@ -80,7 +82,7 @@ export async function downloadBlob(
       state,
       singleStream: state.pieces.length === 1,
       onWritten,
-      onStalled: () => reporter.stalled(doneBytes(state.pieces), fetched),
+      onStalled: (reason) => reporter.stalled(doneBytes(state.pieces), fetched, reason),
       restartFromZero: async () => {
         await file.truncate(0);
         for (const piece of state.pieces) piece.done = 0;

@@ -23,8 +23,8 @@ export interface TransferContext {
   /** One stream over the whole file: a 200 to a resume restarts it from zero instead of failing. */
   singleStream: boolean;
   onWritten: WrittenListener;
-  /** A try failed and the next waits: nothing arrives meanwhile. */
-  onStalled(): void;
+  /** A try failed for `reason` and the next waits: nothing arrives meanwhile. */
+  onStalled(reason: string): void;
   /** Empties the partial file (and the hash) before a restart from zero. */
   restartFromZero(): Promise<void>;
   log: Logger;
@@ -59,7 +59,7 @@ export async function fetchPiece(ctx: TransferContext, piece: Piece, signal: Abo
         );
       }
       const delayMs = backoffDelayMs(failures, ctx.retryBaseDelayMs, transient.retryAfterMs);
-      ctx.onStalled();
+      ctx.onStalled(transient.reason);
       ctx.log.warn(
         { range: rangeText(piece), attempt: failures, delayMs, reason: transient.reason },
         "download interrupted; retrying",

@@ -17,17 +17,25 @@ export class ProgressReporter {
     this.samples.push({ at: this.now(), fetched: 0 });
   }
 
-  /** Whether a report is due; the first write reports at once, so the caller learns the resume point. */
+  /** Whether a report is due: at most one per interval. */
   due(): boolean {
     return this.now() - this.lastReport >= this.intervalMs;
   }
 
-  /** Nothing arrives now (the connection broke; a retry waits): the speed is 0 until bytes flow again. */
-  stalled(bytesDone: number, fetched: number): void {
+  /**
+   * Nothing arrives now (the connection broke for `reason`; a retry waits): the speed is 0 until bytes
+   * flow again.
+   */
+  stalled(bytesDone: number, fetched: number, reason: string): void {
     const at = this.now();
     this.lastReport = at;
     this.samples = [{ at, fetched }];
-    this.onProgress?.({ bytesDone, bytesTotal: this.bytesTotal, bytesPerSecond: 0 });
+    this.onProgress?.({
+      bytesDone,
+      bytesTotal: this.bytesTotal,
+      bytesPerSecond: 0,
+      interrupted: reason.slice(0, 500),
+    });
   }
 
   report(bytesDone: number, fetched: number): void {

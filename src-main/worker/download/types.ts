@@ -22,6 +22,8 @@ export interface DownloadProgress {
   bytesDone: number;
   bytesTotal: number;
   bytesPerSecond: number;
+  /** The connection broke and the next try waits (speed 0): why, in a few words. */
+  interrupted?: string;
 }
 
 export interface DownloadOptions {

@@ -34,6 +34,35 @@ describe("the model list", () => {
     expect(within(row).queryByText("Ready")).toBeNull();
   });
 
+  it("says when a download's connection broke and it tries again, and what a queued model waits for", async () => {
+    const stalled = model("org/stalled", {
+      nodes: [
+        onNode(
+          {
+            state: "downloading",
+            artifact: "model-Q4_K_M.gguf",
+            bytes_done: 1_200_000_000,
+            bytes_total: 2_700_000_000,
+            bytes_per_second: 0,
+            interrupted: "ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:443",
+          },
+          "gpu-0",
+        ),
+      ],
+    });
+    const queued = model("org/queued", {
+      nodes: [onNode({ state: "pending", artifact: null, queued_behind: "org/stalled" }, "gpu-0")],
+    });
+    renderApp(fakeApi({ models: [stalled, queued] }));
+
+    const row = await screen.findByRole("listitem", { name: "stalled" });
+    expect(row.textContent).toContain("Downloading 44% · 1.2 GB of 2.7 GB");
+    expect(row.textContent).toContain(
+      "The connection broke (ECONNREFUSED: connect ECONNREFUSED 10.0.0.2:443); trying again",
+    );
+    expect(card("queued").textContent).toContain("Queued after org/stalled's download");
+  });
+
   it("shows what the model is: repo, file, quantization and size", async () => {
     renderApp(fakeApi({ models: [model("org/repo/repo-Q8_0.gguf")] }));
     const row = await screen.findByRole("listitem", { name: "repo-Q8_0" });

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import type { Model, ModelOnNode } from "../../src-main/contract";
+import { unavailableError } from "../../src-main/core/balancer/explainUnavailable";
+
+// The 503 a client gets for a registered model no node can serve yet: what it says, and whether it
+// asks the client to come back.
+
+const on = { node_id: "n1", node_name: "box-cpu0", node_status: "online" as const, model: "org/m" };
+const modelWith = (...nodes: ModelOnNode[]) =>
+  ({ name: "org/m", settings: { nodes: [] }, nodes }) as unknown as Model;
+const context = { nodesKnown: 1, workersExpected: true, onlineNodeNames: ["box-cpu0"] };
+
+describe("why a registered model cannot be served now", () => {
+  it("says a download's connection broke and that the node tries again", () => {
+    const error = unavailableError(
+      modelWith({
+        ...on,
+        artifact: "m.gguf",
+        state: "downloading",
+        bytes_done: 5e8,
+        bytes_total: 1e9,
+        bytes_per_second: 0,
+        interrupted: "HTTP 503",
+      }),
+      context,
+    );
+    expect(error.message).toBe(
+      "Model org/m is still downloading on box-cpu0: 50% (500 MB of 1.0 GB); the connection broke (HTTP 503) and it tries again. Retry later.",
+    );
+    expect(error.retryAfter).toBeGreaterThan(0);
+  });
+
+  it("names the download a queued model waits for", () => {
+    const error = unavailableError(
+      modelWith({ ...on, artifact: null, state: "pending", queued_behind: "org/big" }),
+      context,
+    );
+    expect(error.code).toBe("model.not_ready");
+    expect(error.message).toBe(
+      "Model org/m waits for the download of org/big on box-cpu0 (a node downloads one model at a time). Retry later.",
+    );
+  });
+});
