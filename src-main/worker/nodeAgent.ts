@@ -164,6 +164,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       stopped.abort();
       for (const timer of timers) clearTimeout(timer);
       await syncing;
+      // A download under way lets go of its file (its lock, its progress saved) before the node exits.
+      await queue.settled();
     },
   };
   return agent;

@@ -1,10 +1,15 @@
 import { once } from "node:events";
+import fs from "node:fs/promises";
+import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelSchema } from "../../src-main/contract";
+import { repoCacheDir } from "../../src-main/worker/download";
 import type { ServeProcess } from "../helpers/cliProcess";
 import { longStory } from "../helpers/chat";
 import { isAlive, workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
+import { waitFor } from "../helpers/waitFor";
 
 // Ctrl-C in the terminal that runs `llmlb serve` signals the whole process group: the control plane
 // and its workers alike. The control plane drains; the workers must not stop (or be restarted) under it.
@@ -42,5 +47,47 @@ describe("Ctrl-C on llmlb serve", () => {
     expect(serve.logs()).not.toMatch(/restarting/);
     expect(serve.logs()).toMatch(/already shutting down/);
     expect(workers.filter(isAlive)).toEqual([]);
+  });
+});
+
+describe("Ctrl-C on llmlb serve during a download", () => {
+  let downloading: TinyModelServe;
+  beforeAll(async () => {
+    downloading = await serveTinyModel({
+      workers: 1,
+      ownGroup: true,
+      repos: [
+        {
+          id: "acme/big-GGUF",
+          files: [{ path: "big-Q4_K_M.gguf", content: Buffer.alloc(64e6, 7) }],
+        },
+      ],
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await downloading?.close();
+  });
+
+  it("lets the download let go of its file: its lock is gone and the bytes so far are kept for the next start", async () => {
+    const { serve, hub, admin } = downloading;
+    hub.setFaults({ throttleBytesPerSecond: 2_000_000 });
+    expect((await admin("POST", "/v0/models/register", { url: "acme/big-GGUF" })).status).toBe(201);
+    await waitFor("bytes of the download on disk", async () => {
+      const model = modelSchema.parse(
+        (await admin("GET", `/v0/models/${encodeURIComponent("acme/big-GGUF")}`)).body,
+      );
+      return model.nodes.some((node) => node.state === "downloading" && node.bytes_done > 0);
+    });
+    const exited = once(serve.child, "exit");
+    process.kill(-serve.child.pid!, "SIGINT");
+    const [code] = await exited;
+    expect(code).toBe(0);
+
+    const blobs = path.join(repoCacheDir(downloading.env.HF_HUB_CACHE!, "acme/big-GGUF"), "blobs");
+    const left = await fs.readdir(blobs);
+    expect(left.filter((name) => name.endsWith(".lock"))).toEqual([]);
+    const partial = left.find((name) => name.endsWith(".incomplete"));
+    expect(partial).toBeDefined();
+    expect((await fs.stat(path.join(blobs, partial!))).size).toBeGreaterThan(0);
   });
 });

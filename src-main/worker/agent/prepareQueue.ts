@@ -43,6 +43,8 @@ export interface PrepareQueue {
   readyModel(modelId: string): Promise<{ path: string; settings: ModelSettings } | undefined>;
   retry(modelId: string): boolean;
   setHfToken(token: string | undefined): void;
+  /** Settles once the work under way (a download, a look into the cache) has stopped: after `stopped`. */
+  settled(): Promise<void>;
 }
 
 interface Tracked {
@@ -363,6 +365,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       pending(entry);
       void work();
       return true;
+    },
+    async settled() {
+      await Promise.all([current?.done, ...[...checking.values()].map((under) => under.done)]);
     },
     setHfToken(next) {
       hfToken = next;
