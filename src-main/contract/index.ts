@@ -6,6 +6,7 @@ export * from "./events";
 export * from "./gpuBuild";
 export * from "./health";
 export * from "./models";
+export * from "./modelSettingLimits";
 export * from "./nodes";
 export * from "./openai";
 export * from "./settings";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defaultIdleTtlSeconds, modelSettingBounds } from "./modelSettingLimits";
 import { modelOnNodeSchema } from "./nodes";
 
 export const artifactFormatSchema = z.enum(["gguf", "safetensors", "other"]);
@@ -32,16 +33,6 @@ function wholeNumberOrDefault({ min, max }: { min: number; max: number }, unit: 
   const message = `must be a whole number of ${unit} from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, or null for ${otherwise}`;
   return z.number({ error: message }).int(message).min(min, message).max(max, message).nullable();
 }
-
-/** How long a model stays loaded with no request when neither its settings nor the request say. */
-export const defaultIdleTtlSeconds = 600;
-
-/** The whole-number settings' ranges, for the schema and for the CLI's flags. */
-export const modelSettingBounds = {
-  context_size: { min: 128, max: 1_048_576 },
-  parallel: { min: 1, max: 64 },
-  idle_ttl_seconds: { min: 1, max: 7 * 24 * 3600 },
-} as const;
 
 /**
  * How nodes run a model. `null` means "the node decides": the largest context the model and memory

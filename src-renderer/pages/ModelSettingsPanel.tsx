@@ -1,5 +1,6 @@
 import { useId, useState, type FormEvent } from "react";
 import type { Model, ModelSettings, ModelSettingsPatch } from "../../src-main/contract";
+import { defaultIdleTtlSeconds, modelSettingBounds } from "../../src-main/contract/modelSettingLimits";
 import { IconAlert, IconClose, IconPlus } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -165,27 +166,24 @@ interface NumberRule {
 const numberRules = {
   context: {
     label: "Context size (tokens)",
-    min: 128,
-    max: 1_048_576,
+    ...modelSettingBounds.context_size,
     placeholder: "Auto",
     unit: "tokens",
     emptyMeans: "Auto",
   },
   parallel: {
     label: "Parallel requests per node",
-    min: 1,
-    max: 64,
+    ...modelSettingBounds.parallel,
     placeholder: "Auto",
     unit: "requests",
     emptyMeans: "Auto",
   },
   ttl: {
     label: "Unload after idle (seconds)",
-    min: 1,
-    max: 7 * 24 * 3600,
-    placeholder: "600 (default)",
+    ...modelSettingBounds.idle_ttl_seconds,
+    placeholder: `${defaultIdleTtlSeconds} (default)`,
     unit: "seconds",
-    emptyMeans: "the default, 10 minutes",
+    emptyMeans: `the default, ${defaultIdleTtlSeconds / 60} minutes`,
   },
 } satisfies Record<string, NumberRule>;
 
