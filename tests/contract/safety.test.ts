@@ -1,3 +1,4 @@
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakeHub } from "../fixtures/fakeHub";
@@ -164,18 +165,27 @@ describe("cross-origin requests from a configured origin", () => {
     }
   });
 
-  it("gets its preflight answered, with the headers OpenAI clients send", async () => {
-    const preflight = await open.request("OPTIONS", "/v1/chat/completions", {
+  it.each([
+    ["the OpenAI SDK", "/v1/chat/completions"],
+    ["the Anthropic SDK", "/v1/messages"],
+  ])("gets its preflight answered with every header %s sends", async (sdk, route) => {
+    // The names the SDK's request carries, as a browser would ask the preflight to allow them.
+    const sent = await headersSentBy(sdk === "the OpenAI SDK" ? "openai" : "anthropic", open.url);
+    expect(sent).toContain("x-stainless-os");
+    const preflight = await open.request("OPTIONS", route, {
       anonymous: true,
       headers: {
         origin: app,
         "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization,content-type",
+        "access-control-request-headers": sent.join(","),
       },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers["access-control-allow-origin"]).toBe(app);
-    expect(String(preflight.headers["access-control-allow-headers"])).toMatch(/authorization/i);
+    const allowed = String(preflight.headers["access-control-allow-headers"])
+      .toLowerCase()
+      .split(/\s*,\s*/);
+    expect(sent.filter((name) => !allowed.includes(name))).toEqual([]);
   });
 
   it("may not read the management API, and other origins may read nothing", async () => {
@@ -188,6 +198,38 @@ describe("cross-origin requests from a configured origin", () => {
     expect(other.headers["access-control-allow-origin"]).toBeUndefined();
   });
 });
+
+/**
+ * The header names (beyond those a browser sets itself) of the SDK's chat request: what a page that
+ * uses it asks a preflight to allow. The request goes nowhere; its headers are read and it fails.
+ */
+async function headersSentBy(sdk: "openai" | "anthropic", baseURL: string): Promise<string[]> {
+  let names: string[] = [];
+  const capture = async (_url: unknown, init?: RequestInit) => {
+    names = [...new Headers(init?.headers).keys()];
+    throw new Error("captured");
+  };
+  const options = { apiKey: "sk-page", maxRetries: 0, fetch: capture, dangerouslyAllowBrowser: true };
+  const messages = [{ role: "user" as const, content: "hi" }];
+  if (sdk === "openai") {
+    await new OpenAI({ ...options, baseURL: `${baseURL}/v1` }).chat.completions
+      .create({ model: "m", messages })
+      .catch(() => {});
+  } else {
+    await new Anthropic({ ...options, baseURL }).messages
+      .create({ model: "m", max_tokens: 8, messages })
+      .catch(() => {});
+  }
+  // Set by the browser, never asked for: a preflight only lists the others.
+  const bySafelist = new Set([
+    "accept",
+    "accept-language",
+    "content-language",
+    "user-agent",
+    "content-length",
+  ]);
+  return names.map((name) => name.toLowerCase()).filter((name) => !bySafelist.has(name));
+}
 
 describe("listening on every address", () => {
   it("is refused without an API key, since /v1 would be open to the network", async () => {

@@ -58,16 +58,9 @@ function openAiCors(origins: string[]): FastifyCorsOptions {
       callback(null, {
         origin: request.url.startsWith("/v1/") ? origin : false,
         methods: ["GET", "POST", "DELETE"],
-        allowedHeaders: [
-          "authorization",
-          "content-type",
-          "openai-organization",
-          "openai-project",
-          "x-api-key",
-          "anthropic-version",
-          "anthropic-beta",
-          "anthropic-dangerous-direct-browser-access",
-        ],
+        // Whatever the page's request carries: the SDKs add their own (`x-stainless-*`, and more with each
+        // release), and a header adds no power here: /v1 is open to the origin, and its key is the page's.
+        // (Left unset, the preflight answers with the headers it was asked for, as api.openai.com does.)
         maxAge: 600,
       }),
   };
