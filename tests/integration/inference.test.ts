@@ -384,6 +384,27 @@ describe("chat completions", () => {
       }
     });
 
+    it("cut short by max_tokens, is no answer at all, never its unfinished JSON as text, streamed or not", async () => {
+      const request = {
+        model: "tiny-tools",
+        messages: hello,
+        max_tokens: 3,
+        temperature: 0,
+        tools,
+        tool_choice: "required" as const,
+      };
+      const answer = await client.chat.completions.create(request);
+      expect(answer.choices[0]!.finish_reason).toBe("length");
+      expect(answer.choices[0]!.message.content ?? "").toBe("");
+      expect(answer.choices[0]!.message.tool_calls ?? []).toEqual([]);
+
+      const stream = await client.chat.completions.create({ ...request, stream: true });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      expect(chunks.some((chunk) => (chunk.choices[0]?.delta.content ?? "") !== "")).toBe(false);
+      expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("length");
+    });
+
     it("calls the function a named tool_choice names, streamed as OpenAI streams tool calls", async () => {
       const request = {
         model: "tiny-tools",
@@ -650,6 +671,23 @@ describe("an answer that would outgrow the context", () => {
     }
     expect(finish).toBe("length");
     expect(text).toBe(answer.choices[0]!.message.content);
+  });
+
+  it("ends a text completion where the context does too, streamed or not", async () => {
+    const asked = { model: "tiny", prompt: "x ".repeat(200), max_tokens: 100_000, temperature: 0, seed: 1 };
+    const answer = await client.completions.create(asked);
+    expect(answer.choices[0]!.finish_reason).toBe("length");
+    expect(answer.usage!.prompt_tokens + answer.usage!.completion_tokens).toBe(512);
+
+    const stream = await client.completions.create({ ...asked, stream: true });
+    let text = "";
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("length");
+    expect(text).toBe(answer.choices[0]!.text);
   });
 });
 

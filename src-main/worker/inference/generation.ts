@@ -154,7 +154,8 @@ export async function runChat(
         };
       }
       return {
-        text: response.response,
+        // A required call cut short is no answer (nor streamed as text): its unfinished JSON is not prose.
+        text: forced ? "" : response.response,
         finishReason: finishReasonOf(metadata.stopReason),
         toolCalls,
         promptTokens,
@@ -180,16 +181,19 @@ export async function runCompletion(
   const limit = loaded.contextSize - contextShiftSize;
   if (promptTokens > limit)
     throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
+  // Never past the context, as a chat's answer: node-llama-cpp would shift the context (the answer no
+  // longer seeing its prompt) and go on for as many tokens as were asked.
+  const maxTokens = Math.min(job.maxTokens, loaded.contextSize - promptTokens);
 
   return loaded.sequences.use(hooks.signal, async (sequence) => {
     hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
     const completion = new LlamaCompletion({ contextSequence: sequence });
     const meterBefore = sequence.tokenMeter.getState();
-    const cap = capTokens(loaded.model, job.maxTokens, hooks.signal, hooks.onText);
+    const cap = capTokens(loaded.model, maxTokens, hooks.signal, hooks.onText);
     try {
       const response = await completion.generateCompletionWithMeta(job.prompt, {
         ...samplerOptions(job.sampling),
-        maxTokens: job.maxTokens,
+        maxTokens,
         contextShiftSize,
         signal: cap.signal,
         // The cap stops it by its signal; a client that left still ends it with its reason, below.
@@ -208,7 +212,7 @@ export async function runCompletion(
         // node-llama-cpp may decode a token past the cap to finish a character, then leave the
         // unfinished character out: that token is not in the answer, nor counted.
         completionTokens:
-          cut?.tokens ?? Math.min(sequence.tokenMeter.diff(meterBefore).usedOutputTokens, job.maxTokens),
+          cut?.tokens ?? Math.min(sequence.tokenMeter.diff(meterBefore).usedOutputTokens, maxTokens),
         truncatedMessages: 0,
       };
     } finally {
