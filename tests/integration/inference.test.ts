@@ -651,6 +651,59 @@ describe("errors in OpenAI's shape", () => {
   });
 });
 
+describe("a prompt of megabytes", () => {
+  // Tokenizing it would hold the node's thread for seconds (heartbeats included, so the control plane
+  // would take the node for lost, with everyone's requests on it): its length alone says it cannot fit.
+  const huge = "hello world ".repeat(400_000);
+  const tooLong = /^400 The prompt is at least \d+ tokens; this model's context holds 512 per request/;
+
+  it("is refused by its length, for a chat, a completion and embeddings", async () => {
+    const chat = await client.chat.completions
+      .create({ model: "tiny", messages: [{ role: "user", content: huge }], max_tokens: 1 })
+      .catch((caught: unknown) => caught);
+    expect(chat).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((chat as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
+    expect((chat as Error).message).toMatch(tooLong);
+
+    const completion = await client.completions
+      .create({ model: "tiny", prompt: huge, max_tokens: 1 })
+      .catch((caught: unknown) => caught);
+    expect((completion as Error).message).toMatch(tooLong);
+
+    const embedding = await client.embeddings
+      .create({ model: "tiny", input: ["short", huge] })
+      .catch((caught: unknown) => caught);
+    expect((embedding as Error).message).toMatch(
+      /^400 input\[1\] is at least \d+ tokens; this model embeds at most 511\./,
+    );
+  });
+
+  it("with truncate_oldest, is left out when it is an old message, and refused when it is the last", async () => {
+    const oldHuge = await client.chat.completions.create({
+      model: "tiny",
+      messages: [
+        { role: "user", content: huge },
+        { role: "assistant", content: "Noted." },
+        { role: "user", content: "Hello" },
+      ],
+      max_tokens: 2,
+      context_overflow: "truncate_oldest",
+    } as never);
+    expect(oldHuge.choices[0]!.finish_reason).toBe("length");
+    expect(oldHuge.usage!.prompt_tokens).toBeLessThan(100);
+
+    const lastHuge = await client.chat.completions
+      .create({
+        model: "tiny",
+        messages: [{ role: "user", content: huge }],
+        max_tokens: 2,
+        context_overflow: "truncate_oldest",
+      } as never)
+      .catch((caught: unknown) => caught);
+    expect((lastHuge as Error).message).toMatch(tooLong);
+  });
+});
+
 describe("an answer that would outgrow the context", () => {
   // About 470 tokens of prompt in a context of 512: max_tokens asks for far more than is left.
   const long = [{ role: "user" as const, content: "x ".repeat(235) }];

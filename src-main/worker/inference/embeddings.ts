@@ -25,12 +25,15 @@ export async function runEmbeddings(
   let promptTokens = 0;
   for (const [index, input] of job.inputs.entries()) {
     signal.throwIfAborted();
-    const tokens = context.calculateInputLength(input);
+    // By its length first: the tokenizer would hold the node's thread for seconds on megabytes.
+    const least = loaded.leastTokensIn(input);
+    const byLength = least >= loaded.contextSize;
+    const tokens = byLength ? least : context.calculateInputLength(input);
     // node-llama-cpp refuses an input that does not fit with a plain Error; say which one, as a 400.
     if (tokens >= loaded.contextSize) {
       throw new AppError(
         "inference.context_length_exceeded",
-        `input[${index}] is ${tokens} tokens; this model embeds at most ${loaded.contextSize - 1}.`,
+        `input[${index}] is ${byLength ? "at least " : ""}${tokens} tokens; this model embeds at most ${loaded.contextSize - 1}.`,
         { param: `input[${index}]` },
       );
     }

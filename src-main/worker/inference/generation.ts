@@ -26,11 +26,18 @@ function contextExceeded(
   promptTokens: number,
   contextSize: number,
   param: string,
-  { reserved = 0, hint = "" } = {},
+  { reserved = 0, hint = "", atLeast = false } = {},
 ): AppError {
   const kept = reserved > 0 ? `, ${reserved} of them kept for the answer` : "";
-  const message = `The prompt is ${promptTokens} tokens; this model's context holds ${contextSize} per request${kept}.${hint}`;
+  const size = `${atLeast ? "at least " : ""}${promptTokens}`;
+  const message = `The prompt is ${size} tokens; this model's context holds ${contextSize} per request${kept}.${hint}`;
   return new AppError("inference.context_length_exceeded", message, { param });
+}
+
+/** A message's own text (what its length tells of its tokens); a model turn's calls are left out. */
+function textOf(item: ChatJob["history"][number]): string {
+  if (item.type !== "model") return typeof item.text === "string" ? item.text : "";
+  return item.response.filter((part) => typeof part === "string").join("");
 }
 
 const truncationHint =
@@ -45,8 +52,17 @@ function fitHistory(
   loaded: LoadedModel,
   job: ChatJob,
 ): { history: ChatJob["history"]; promptTokens: number; truncatedMessages: number } {
-  const whole = loaded.countChatPromptTokens(job.history, job.functions);
+  // The fewest tokens each message can take, by its length: what cannot fit is known without the
+  // tokenizer, which would hold the node's thread for seconds on megabytes.
+  const least = job.history.map((item) => loaded.leastTokensIn(textOf(item)));
+  const leastOfAll = least.reduce((sum, tokens) => sum + tokens, 0);
   if (job.overflow === "error") {
+    if (leastOfAll >= loaded.contextSize)
+      throw contextExceeded(leastOfAll, loaded.contextSize, "messages", {
+        hint: truncationHint,
+        atLeast: true,
+      });
+    const whole = loaded.countChatPromptTokens(job.history, job.functions);
     if (whole >= loaded.contextSize)
       throw contextExceeded(whole, loaded.contextSize, "messages", { hint: truncationHint });
     return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
@@ -54,12 +70,21 @@ function fitHistory(
   // Room for the answer: what was asked for, else a quarter of the context (at most 512 tokens).
   const reserve = Math.min(job.maxTokens ?? 512, Math.floor(loaded.contextSize / 4));
   const limit = loaded.contextSize - reserve;
-  if (whole <= limit) return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
   // What may go, oldest first: every message but the system ones, the last one asked and the model
   // turn to generate.
   const droppable = job.history
     .map((item, index) => (item.type !== "system" && index < job.history.length - 2 ? index : -1))
     .filter((index) => index >= 0);
+  // As many as must go by their length alone, oldest first, before the tokenizer is asked.
+  let mustGo = 0;
+  let leastLeft = leastOfAll;
+  while (leastLeft > limit && mustGo < droppable.length) leastLeft -= least[droppable[mustGo++]!]!;
+  if (leastLeft > limit)
+    throw contextExceeded(leastLeft, loaded.contextSize, "messages", { reserved: reserve, atLeast: true });
+  if (mustGo === 0) {
+    const whole = loaded.countChatPromptTokens(job.history, job.functions);
+    if (whole <= limit) return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
+  }
   const without = (count: number) => {
     const dropped = new Set(droppable.slice(0, count));
     const history = job.history.filter((_, index) => !dropped.has(index));
@@ -70,7 +95,7 @@ function fitHistory(
   const all = without(droppable.length);
   if (all.promptTokens > limit)
     throw contextExceeded(all.promptTokens, loaded.contextSize, "messages", { reserved: reserve });
-  let [low, high, fits] = [1, droppable.length, all];
+  let [low, high, fits] = [Math.max(1, mustGo), droppable.length, all];
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
     const attempt = without(middle);
@@ -175,10 +200,13 @@ export async function runCompletion(
   job: CompletionJob,
   hooks: GenerationHooks,
 ): Promise<GenerationResult> {
-  const promptTokens = loaded.countTextTokens(job.prompt);
   // What LlamaCompletion keeps free for generation; it would silently cut a longer prompt's beginning.
   const contextShiftSize = Math.max(1, Math.floor(loaded.contextSize / 10));
   const limit = loaded.contextSize - contextShiftSize;
+  const least = loaded.leastTokensIn(job.prompt);
+  if (least > limit)
+    throw contextExceeded(least, loaded.contextSize, "prompt", { reserved: contextShiftSize, atLeast: true });
+  const promptTokens = loaded.countTextTokens(job.prompt);
   if (promptTokens > limit)
     throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
   // Never past the context, as a chat's answer: node-llama-cpp would shift the context (the answer no

@@ -53,6 +53,11 @@ export interface LoadedModel {
   countChatPromptTokens(history: ChatHistoryItem[], functions?: ChatModelFunctions): number;
   /** Tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
   countTextTokens(text: string): number;
+  /**
+   * The fewest tokens `text` can take, from its length alone: no token of the vocabulary is longer
+   * than its longest. Instant, where the tokenizer holds the node's thread for seconds on megabytes.
+   */
+  leastTokensIn(text: string): number;
   dispose(): Promise<void>;
 }
 
@@ -103,6 +108,7 @@ export async function loadLlamaModel(
   // Resolved once: node-llama-cpp maps a GGUF's Jinja template to its matching built-in wrapper (ChatML, ...).
   const chatWrapper = resolveChatWrapper(model);
   const bos = model.tokens.shouldPrependBosToken && model.tokens.bos != null;
+  const longestToken = longestTokenOf(model);
   let embeddings: Promise<LlamaEmbeddingContext> | undefined;
   let ranking: Promise<LlamaRankingContext> | undefined;
 
@@ -137,6 +143,7 @@ export async function loadLlamaModel(
     countTextTokens(text) {
       return model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
     },
+    leastTokensIn: (text) => Math.floor(text.length / longestToken),
     async dispose() {
       sequences.close(new Error("The model was unloaded."));
       for (const extra of [embeddings, ranking]) await (await extra?.catch(() => undefined))?.dispose();
@@ -144,4 +151,19 @@ export async function loadLlamaModel(
       await model.dispose();
     },
   };
+}
+
+/**
+ * The length of the vocabulary's longest token as the GGUF spells it (UTF-16 units, as JavaScript
+ * counts a string). A token's text is never longer than its spelling: a byte-level BPE spells each
+ * byte as one character, SentencePiece spells a space as one and a single byte as six ("<0xE3>").
+ * Infinity (no bound) when the file lists no vocabulary.
+ */
+function longestTokenOf(model: LlamaModel): number {
+  const metadata = model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } };
+  const tokens = metadata.tokenizer?.ggml?.tokens;
+  if (!Array.isArray(tokens) || tokens.length === 0) return Infinity;
+  let longest = 1;
+  for (const token of tokens) if (typeof token === "string" && token.length > longest) longest = token.length;
+  return longest;
 }
