@@ -45,6 +45,7 @@ export type Memory = z.infer<typeof memorySchema>;
  *      └──► unsupported (no file this node can run)
  *
  *   ready ──(crashed the worker twice)──► error, crashed (until a retry)
+ *   downloading ──(failed verification twice)──► error, waits_for_retry (until a retry)
  */
 const base = { model: z.string().max(1300), artifact: z.string().max(1024).nullable() };
 export const nodeModelStateSchema = z.discriminatedUnion("state", [
@@ -77,6 +78,11 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
      * until a retry (`POST /v0/models/retry`) or a restart. Absent: the node tries again by itself.
      */
     crashed: z.boolean().optional(),
+    /**
+     * The node stopped trying by itself (its file failed verification twice): only a retry or a
+     * restart tries again. Absent: it tries again after a while.
+     */
+    waits_for_retry: z.boolean().optional(),
   }),
   z.object({ ...base, state: z.literal("unsupported"), reason: z.string().max(2000) }),
 ]);

@@ -213,14 +213,17 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
   );
 }
 
-/** A model that crashed the node's worker: not tried again by itself, so the way to retry is here. */
-function CrashedText({ model, message }: { model: string; message: string }) {
+/**
+ * A model the node no longer tries by itself (it crashed the node's worker, or its file failed
+ * verification twice): the way to retry is here.
+ */
+function StoppedText({ model, label, message }: { model: string; label: string; message: string }) {
   const { retryModel } = useActions();
   const [retrying, setRetrying] = useState(false);
   return (
     <div className="crashed">
       <span className="state-text danger">
-        <IconAlert size={14} /> Crashed the worker: {message}
+        <IconAlert size={14} /> {label}: {message}
       </span>
       <button
         type="button"
@@ -291,8 +294,10 @@ function StateText({ model, node }: { model: string; node: ModelOnNode }) {
         </span>
       );
     case "error":
-      return node.crashed ? (
-        <CrashedText model={model} message={node.message} />
+      if (node.crashed)
+        return <StoppedText model={model} label="Crashed the worker" message={node.message} />;
+      return node.waits_for_retry ? (
+        <StoppedText model={model} label="Error" message={node.message} />
       ) : (
         <span className="state-text danger">
           <IconAlert size={14} /> Error: {node.message} <span className="muted">(retrying)</span>

@@ -56,6 +56,9 @@ describe("modelStateText (what `llmlb model list` shows per node)", () => {
     expect(modelStateText({ ...on, node_status: "offline", state: "ready" })).toBe("ready (node offline)");
     expect(modelStateText({ ...on, state: "error", message: "x" })).toBe("error");
     expect(modelStateText({ ...on, state: "error", message: "x", crashed: true })).toBe("crashed");
+    expect(modelStateText({ ...on, state: "error", message: "x", waits_for_retry: true })).toBe(
+      "error, waits for a retry",
+    );
   });
 
   it("formats bytes in decimal units", () => {

@@ -228,6 +228,7 @@ describe("the prepare queue", () => {
       expect(node.stateOf("org/liar")).toMatchObject({
         message: expect.stringContaining("failed verification"),
       });
+      expect(node.stateOf("org/liar")).not.toHaveProperty("waits_for_retry");
 
       // A mirror's hiccup is given one more try, after the usual 15 s.
       await sync(15_000);
@@ -236,6 +237,8 @@ describe("the prepare queue", () => {
         () => fetched() === 2 && node.stateOf("org/liar")?.state === "error",
       );
       const told = node.stateOf("org/liar") as { message: string };
+      // It says it waits for a retry by hand, so the dashboard offers one instead of "(retrying)".
+      expect(told).toMatchObject({ state: "error", waits_for_retry: true });
       expect(told.message).toContain(
         "It failed verification 2 times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry org/liar, or Retry on the Models page).",
       );

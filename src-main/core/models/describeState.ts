@@ -5,6 +5,7 @@ import { formatBytes, formatDuration } from "../../contract/units";
 export function modelStateText(node: ModelOnNode): string {
   if (node.node_status === "offline") return `${node.state} (node offline)`;
   if (node.state === "error" && node.crashed) return "crashed";
+  if (node.state === "error" && node.waits_for_retry) return "error, waits for a retry";
   if (node.state === "pending" && node.queued_behind) return `queued after ${node.queued_behind}'s download`;
   if (node.state !== "downloading") return node.state;
   const percent = node.bytes_total > 0 ? Math.floor((node.bytes_done / node.bytes_total) * 100) : 0;

@@ -122,4 +122,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE responses ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
   CREATE INDEX responses_by_previous ON responses (previous_id);
   `,
+  // A model in error that its node no longer tries by itself (a file that failed verification twice).
+  `
+  ALTER TABLE node_models ADD COLUMN waits_for_retry INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -13,6 +13,8 @@ export interface NodeModelRow {
   message: string | null;
   /** 1 for an error that is a crash of the node's worker. */
   crashed: number;
+  /** 1 for an error the node no longer tries by itself. */
+  waits_for_retry: number;
 }
 
 /** One definition of how a node's model state maps onto the table's columns, both ways. */
@@ -36,6 +38,7 @@ export function toNodeModelState(row: NodeModelRow): NodeModelState {
         state: "error",
         message: row.message ?? "",
         ...(row.crashed ? { crashed: true } : {}),
+        ...(row.waits_for_retry ? { waits_for_retry: true } : {}),
       };
     case "unsupported":
       return { ...base, state: "unsupported", reason: row.message ?? "" };
@@ -54,6 +57,7 @@ export function toNodeModelRow(state: NodeModelState): NodeModelRow {
     bytes_per_second: state.state === "downloading" ? state.bytes_per_second : null,
     message: messageOf(state) ?? null,
     crashed: state.state === "error" && state.crashed ? 1 : 0,
+    waits_for_retry: state.state === "error" && state.waits_for_retry ? 1 : 0,
   };
 }
 

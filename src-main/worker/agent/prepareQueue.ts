@@ -261,7 +261,13 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       const message = givenUp
         ? `${errorMessage(error)} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
         : errorMessage(error);
-      entry.state = { model: modelId, artifact: entry.state.artifact, state: "error", message };
+      entry.state = {
+        model: modelId,
+        artifact: entry.state.artifact,
+        state: "error",
+        message,
+        ...(givenUp && { waits_for_retry: true }),
+      };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");
       return false;
     }

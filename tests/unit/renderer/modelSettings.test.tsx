@@ -181,3 +181,35 @@ describe("a model that crashed a node's worker", () => {
     expect(screen.getByRole("status").textContent).toContain("nothing to retry");
   });
 });
+
+describe("a model whose node stopped trying (its file failed verification twice)", () => {
+  const message =
+    "x.gguf from org/repo failed verification: expected sha256 aa, got bb. It failed verification 2 times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry org/repo, or Retry on the Models page).";
+  const givenUp = model("org/repo", {
+    nodes: [onNode({ state: "error", artifact: "x.gguf", message, waits_for_retry: true })],
+  });
+
+  it("offers the Retry its message speaks of, and does not say it is retrying", async () => {
+    const api = fakeApi({ models: [givenUp] });
+    renderApp(api);
+    const row = within(await screen.findByRole("listitem", { name: "repo" })).getByRole("list", {
+      name: "repo on each node",
+    });
+    expect(row.textContent).toContain("Error: x.gguf from org/repo failed verification");
+    expect(row.textContent).not.toContain("(retrying)");
+    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry" })));
+    expect(api.retryModel).toHaveBeenCalledWith("org/repo");
+  });
+
+  it("while a node tries again by itself, says so and offers nothing to press", async () => {
+    const failing = model("org/repo", {
+      nodes: [onNode({ state: "error", artifact: "x.gguf", message: "HTTP 503" })],
+    });
+    renderApp(fakeApi({ models: [failing] }));
+    const row = within(await screen.findByRole("listitem", { name: "repo" })).getByRole("list", {
+      name: "repo on each node",
+    });
+    expect(row.textContent).toContain("Error: HTTP 503 (retrying)");
+    expect(within(row).queryByRole("button", { name: "Retry" })).toBeNull();
+  });
+});
