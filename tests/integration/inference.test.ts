@@ -271,6 +271,52 @@ describe("chat completions", () => {
     expect(completion.choices[0]!.finish_reason).toBe("stop");
   });
 
+  it("answers an anyOf (a nullable field, as zod and pydantic write one) with either, not always null", async () => {
+    const schema = {
+      type: "object",
+      properties: { ok: { anyOf: [{ type: "boolean" }, { type: "null" }] } },
+      required: ["ok"],
+      additionalProperties: false,
+    };
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 8; seed++) {
+      const completion = await client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "Is it ok?" }],
+        max_tokens: 40,
+        temperature: 1,
+        seed,
+        response_format: { type: "json_schema", json_schema: { name: "answer", strict: true, schema } },
+      });
+      const { ok } = JSON.parse(completion.choices[0]!.message.content!) as { ok: unknown };
+      seen.add(ok === null ? "null" : typeof ok);
+    }
+    expect([...seen].every((kind) => kind === "boolean" || kind === "null")).toBe(true);
+    expect(seen.has("boolean")).toBe(true);
+  });
+
+  it("refuses a strict json_schema that asks for what it cannot hold, naming it; not strict, leaves it out", async () => {
+    const schema = {
+      type: "object",
+      properties: { code: { type: "string", pattern: "^[a-z]{3}$", maxLength: 3 } },
+    };
+    const ask = (strict: boolean) =>
+      client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "A code?" }],
+        max_tokens: 20,
+        temperature: 0,
+        response_format: { type: "json_schema", json_schema: { name: "code", strict, schema } },
+      });
+    const refused = await ask(true).catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((refused as Error).message).toBe(
+      '400 response_format.json_schema.schema.properties.code: "pattern" cannot be enforced here (strict). Leave it out, or send strict: false to have it ignored.',
+    );
+    const loose = await ask(false);
+    expect(typeof JSON.parse(loose.choices[0]!.message.content!).code).toBe("string");
+  });
+
   it("answers json_schema integers as digits and numbers as finite, sampled or not", async () => {
     // What OpenAI's SDK parse() and pydantic accept: an integer has no exponent (1969E+86739 is not
     // one) and a number must fit a double (99e-3758144 does not).

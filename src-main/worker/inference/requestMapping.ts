@@ -17,6 +17,7 @@ import type {
   OutputFormat,
   SamplingOptions,
 } from "./jobs";
+import { grammarSchemaOf } from "./grammarSchema";
 
 /** OpenAI's default for /v1/completions; chat completions default to the rest of the context window. */
 export const DEFAULT_COMPLETION_MAX_TOKENS = 16;
@@ -95,7 +96,9 @@ function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
   const format = request.response_format;
   if (!format || format.type === "text") return { type: "text" };
   if (format.type === "json_object") return { type: "json" };
-  return { type: "json_schema", schema: format.json_schema.schema };
+  const { schema, strict } = format.json_schema;
+  const root = "response_format.json_schema.schema";
+  return { type: "json_schema", schema: grammarSchemaOf(schema, { strict: strict === true, root }) };
 }
 
 /**
@@ -114,11 +117,15 @@ function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | und
     throw unsupported("tool_choice", `no tool is named "${choice.function.name}".`);
   }
   const functions: Record<string, ChatModelFunctions[string]> = {};
-  for (const { function: fn } of offered) {
+  for (const tool of offered) {
+    const fn = tool.function;
+    // node-llama-cpp reads the JSON-schema subset it can turn into a grammar; what it cannot hold is
+    // left out, as a tool's schema is not a promise (OpenAI's strict tools are not taken here).
+    const root = `tools[${tools.indexOf(tool)}].function.parameters`;
+    const params = fn.parameters ? grammarSchemaOf(fn.parameters, { strict: false, root }) : undefined;
     functions[fn.name] = {
       ...(fn.description ? { description: fn.description } : {}),
-      // node-llama-cpp reads the JSON-schema subset it can turn into a grammar.
-      ...(fn.parameters ? { params: fn.parameters as GbnfJsonSchema } : {}),
+      ...(params ? { params: params as GbnfJsonSchema } : {}),
     };
   }
   return functions;

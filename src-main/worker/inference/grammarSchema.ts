@@ -1,0 +1,187 @@
+import { AppError } from "../../shared/errors";
+
+/**
+ * A client's JSON schema brought to the subset node-llama-cpp turns into a grammar. Some of what it
+ * lacks has a like it has: `anyOf` is generated as `oneOf` (node-llama-cpp would answer null for it),
+ * `definitions` as `$defs`, a one-item `allOf` as its item, and a list of types that holds object or
+ * array as a `oneOf` of each. The rest (`pattern`, `minimum`, …) cannot be held: a strict schema
+ * (OpenAI's `strict: true`, a promise that the answer fits) that asks for it is refused, naming the
+ * keyword; another one has it left out, as node-llama-cpp would. Annotations and unknown keys pass.
+ */
+export function grammarSchemaOf(
+  schema: Record<string, unknown>,
+  { strict, root = "schema" }: { strict: boolean; root?: string },
+): Record<string, unknown> {
+  const refuse = (path: string, problem: string): never => {
+    throw new AppError("request.invalid", `${path}: ${problem}`, { param: root });
+  };
+  const cannotHold = (path: string, keyword: string) =>
+    refuse(
+      path,
+      `${keyword} cannot be enforced here (strict). Leave it out, or send strict: false to have it ignored.`,
+    );
+
+  function walk(node: unknown, path: string): Record<string, unknown> {
+    if (typeof node !== "object" || node === null || Array.isArray(node)) {
+      if (typeof node === "boolean") return {};
+      return refuse(path, "must be a JSON schema (an object).");
+    }
+    const source = node as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    const defs: Record<string, unknown> = {};
+    let alternatives: Record<string, unknown>[] | undefined;
+    for (const [key, value] of Object.entries(source)) {
+      const at = (child: string) => `${path}.${child}`;
+      switch (key) {
+        case "type":
+          out.type = checkedType(value, path);
+          break;
+        case "properties":
+          out.properties = Object.fromEntries(
+            Object.entries(value as Record<string, unknown>).map(([name, child]) => [
+              name,
+              walk(child, at(`properties.${name}`)),
+            ]),
+          );
+          break;
+        case "additionalProperties":
+          out.additionalProperties = typeof value === "boolean" ? value : walk(value, at(key));
+          break;
+        case "items":
+          // An array of item schemas is the older spelling of prefixItems.
+          if (Array.isArray(value)) out.prefixItems = value.map((child, i) => walk(child, at(`items[${i}]`)));
+          else out.items = walk(value, at(key));
+          break;
+        case "prefixItems":
+          out.prefixItems = (value as unknown[]).map((child, i) => walk(child, at(`${key}[${i}]`)));
+          break;
+        case "oneOf":
+        case "anyOf":
+          alternatives = [
+            ...(alternatives ?? []),
+            ...(value as unknown[]).map((child, i) => walk(child, at(`${key}[${i}]`))),
+          ];
+          break;
+        case "allOf": {
+          const parts = value as unknown[];
+          if (parts.length !== 1 && strict) cannotHold(path, '"allOf" of more than one schema');
+          for (const [i, part] of parts.entries()) Object.assign(out, walk(part, at(`allOf[${i}]`)));
+          break;
+        }
+        case "$defs":
+        case "definitions":
+          for (const [name, child] of Object.entries(value as Record<string, unknown>))
+            defs[name] = walk(child, at(`${key}.${name}`));
+          break;
+        case "$ref": {
+          const ref = String(value);
+          const local = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
+          if (local) out.$ref = `#/$defs/${local[2]}`;
+          else if (strict)
+            refuse(path, `"$ref" must point into "#/$defs/" (or "#/definitions/"), not "${ref}".`);
+          break;
+        }
+        case "format":
+          if (stringFormats.has(String(value))) out.format = value;
+          else if (strict) cannotHold(path, `"format": "${String(value)}"`);
+          break;
+        default:
+          if (held.has(key)) out[key] = value;
+          else if (notHeld.has(key)) {
+            if (strict) cannotHold(path, `"${key}"`);
+          } else out[key] = value; // an annotation, or a key of the client's own: node-llama-cpp passes over it
+      }
+    }
+    if (Object.keys(defs).length > 0) out.$defs = defs;
+    const types = Array.isArray(out.type) ? (out.type as string[]) : undefined;
+    if (types?.some((type) => type === "object" || type === "array")) {
+      // node-llama-cpp reads a list of types as simple values only: one alternative per type.
+      delete out.type;
+      alternatives = [...(alternatives ?? []), ...types.map((type) => ({ type }))];
+    }
+    if (alternatives) {
+      // The keywords beside the alternatives hold for each of them.
+      const { $defs, ...beside } = out;
+      const shared = Object.fromEntries(Object.entries(beside).filter(([key]) => !annotations.has(key)));
+      return {
+        ...Object.fromEntries(Object.entries(beside).filter(([key]) => annotations.has(key))),
+        oneOf: alternatives.map((alternative) => ({ ...shared, ...alternative })),
+        ...($defs ? { $defs } : {}),
+      };
+    }
+    return out;
+  }
+
+  function checkedType(value: unknown, path: string): unknown {
+    const listed = Array.isArray(value) ? value : [value];
+    const wrong = listed.find((type) => !jsonTypes.includes(type as string));
+    if (wrong !== undefined || listed.length === 0) {
+      refuse(
+        path,
+        `"type" must be string, number, integer, boolean, null, object or array (or a list of them), not ${JSON.stringify(wrong ?? value)}.`,
+      );
+    }
+    return value;
+  }
+
+  return walk(schema, root);
+}
+
+const jsonTypes = ["string", "number", "integer", "boolean", "null", "object", "array"];
+
+/** Kept as they are: node-llama-cpp's grammar holds them. */
+const held = new Set([
+  "required",
+  "minProperties",
+  "maxProperties",
+  "minItems",
+  "maxItems",
+  "minLength",
+  "maxLength",
+  "enum",
+  "const",
+]);
+
+/** The string formats node-llama-cpp's grammar spells out. */
+const stringFormats = new Set(["date-time", "date", "time"]);
+
+/** Words that say what a value is, not what it may be. */
+const annotations = new Set([
+  "description",
+  "title",
+  "default",
+  "examples",
+  "$schema",
+  "$id",
+  "$comment",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+]);
+
+/** Validation keywords the grammar cannot hold. */
+const notHeld = new Set([
+  "pattern",
+  "patternProperties",
+  "propertyNames",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+  "uniqueItems",
+  "contains",
+  "minContains",
+  "maxContains",
+  "not",
+  "if",
+  "then",
+  "else",
+  "dependentRequired",
+  "dependentSchemas",
+  "dependencies",
+  "unevaluatedProperties",
+  "unevaluatedItems",
+  "contentEncoding",
+  "contentMediaType",
+]);
