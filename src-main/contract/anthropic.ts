@@ -70,6 +70,11 @@ export const anthropicMessagesRequestSchema = z.object({
   stream: z.boolean().optional(),
   metadata: z.unknown().optional(),
   service_tier: z.unknown().optional(),
+  /**
+   * Extended thinking, as Claude Code turns it on: accepted and ignored (the answer has no thinking
+   * blocks), so a client that asks for it still gets its answer. Thinking blocks in messages are refused.
+   */
+  thinking: z.unknown().optional(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequestSchema>;
 
