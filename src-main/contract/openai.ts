@@ -220,7 +220,12 @@ export type ChatCompletionChunk = z.infer<typeof chatCompletionChunkSchema>;
 
 export const completionRequestSchema = z.object({
   ...samplingFields,
-  prompt: z.string({ error: "must be a string" }),
+  /** A string; an array of one string (as LangChain and others send it) is that string. */
+  prompt: z.preprocess(
+    (value) =>
+      Array.isArray(value) && value.length === 1 && typeof value[0] === "string" ? value[0] : value,
+    z.string({ error: "must be a string, or an array of one string (one prompt per request)" }),
+  ),
   echo: z.boolean().nullish(),
   best_of: z.number().int().nullish(),
   logprobs: z.number().int().nullish(),

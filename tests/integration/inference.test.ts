@@ -675,6 +675,15 @@ describe("errors in OpenAI's shape", () => {
     await expect(client.completions.create({ model: "tiny", prompt: 7 as never })).rejects.toBeInstanceOf(
       OpenAI.BadRequestError,
     );
+    // One prompt per request: an array of one string is that string, a longer one says so.
+    const one = await client.completions.create({ model: "tiny", prompt: ["Hello"], max_tokens: 2 });
+    expect(one.choices).toHaveLength(1);
+    const two = await client.completions
+      .create({ model: "tiny", prompt: ["Hello", "Bye"], max_tokens: 2 })
+      .catch((caught: unknown) => caught);
+    expect((two as Error).message).toBe(
+      "400 prompt: must be a string, or an array of one string (one prompt per request)",
+    );
   });
 
   it("503 when this node cannot load the model: another node may (the balancer tries one)", async () => {
