@@ -20,6 +20,7 @@ export type ErrorCode =
   | "response.not_found"
   | "registry.external"
   | "node.not_found"
+  | "node.name_taken"
   | "endpoint.not_found"
   | "endpoint.duplicate"
   | "endpoint.unreachable"
@@ -93,6 +94,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "registry.not_found": 404,
   "response.not_found": 404,
   "node.not_found": 404,
+  /** Another node is online under the name a node registers with. */
+  "node.name_taken": 409,
   "endpoint.not_found": 404,
   "endpoint.duplicate": 409,
   // The server given cannot be added as it is (down, refused the key, not OpenAI-compatible): the

@@ -97,6 +97,28 @@ describe("POST /v0/nodes/register", () => {
     expect((await beat(second.node_id, second.node_token, [])).status).toBe(200);
   });
 
+  it("refuses a second node under the name of one online elsewhere, and lets it in once that one is gone", async () => {
+    // Two machines with one host name (cloned VMs), or `node --join` beside the control plane's own
+    // workers: each would take the other's row back at its next heartbeat, forever.
+    const first = await registerNode("twin-cpu0", undefined, "http://127.0.0.1:9101");
+    const second = await server.request("POST", "/v0/nodes/register", {
+      body: { ...nodeRequest("twin-cpu0"), url: "http://127.0.0.1:9102" },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    expect(second.status).toBe(409);
+    expect(second.body.error.message).toBe(
+      "A node named twin-cpu0 is online at http://127.0.0.1:9101 already. Give this one another name (llmlb node --join … --name <name>), or stop the other one.",
+    );
+    expect((await beat(first.node_id, first.node_token, [])).status).toBe(200);
+
+    // Silent past the offline cutoff, the first is gone: the name is free again.
+    await waitFor("the first to go offline", async () => {
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+      return nodes.data.find((node) => node.name === "twin-cpu0")?.status === "offline";
+    });
+    expect((await registerNode("twin-cpu0", undefined, "http://127.0.0.1:9102")).node_id).toBe(first.node_id);
+  });
+
   it("refuses malformed registrations", async () => {
     for (const body of [
       {},

@@ -135,9 +135,20 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
   return {
     register(request) {
+      const known = nodes.list().find((node) => node.name === request.name);
+      // Another node online under this name (two machines with one host name): each would take the
+      // other's row back at its next heartbeat, forever. It gets the name once that one is gone. (A row
+      // left online by a control plane that stopped, whose node has not been heard from since, is gone.)
+      if (known?.status === "online" && tokens.has(known.id) && known.url !== request.url) {
+        throw new AppError(
+          "node.name_taken",
+          `A node named ${request.name} is online at ${known.url} already. Give this one another name (llmlb node --join … --name <name>), or stop the other one.`,
+          { param: "name" },
+        );
+      }
       const token = `llmlb_nt_${crypto.randomBytes(24).toString("base64url")}`;
       // A worker that restarted starts over: what it had is re-reported by its first heartbeat.
-      const had = nodes.list().find((node) => node.name === request.name)?.models ?? [];
+      const had = known?.models ?? [];
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
       live.delete(id);
