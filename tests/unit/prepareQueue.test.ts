@@ -100,7 +100,9 @@ describe("the prepare queue", () => {
 
   it("tracks only the models this node serves, and drops one pinned elsewhere", async () => {
     const { queue, settle } = setup();
-    await queue.reconcile([model("org/a"), model("org/b", ["other-node"])]);
+    // A model only an endpoint serves has no files for a node to download.
+    const outside = { ...model("qwen-7b"), source: "endpoint" } as Model;
+    await queue.reconcile([model("org/a"), model("org/b", ["other-node"]), outside]);
     await settle();
     expect(queue.states().map((state) => state.model)).toEqual(["org/a"]);
     await queue.reconcile([model("org/a", ["other-node"])]);

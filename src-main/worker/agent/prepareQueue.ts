@@ -102,9 +102,13 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     return { ...state, queued_behind: ahead };
   }
 
-  /** Whether this node serves `model`: every node does, unless it is pinned to others. */
+  /**
+   * Whether this node serves `model`: every node does, unless it is pinned to others, or only
+   * endpoints serve it (it has no files).
+   */
   const servesHere = (model: Model) =>
-    model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name);
+    model.source !== "endpoint" &&
+    (model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name));
 
   async function drop(id: string, entry: Tracked, stillRegistered: boolean): Promise<void> {
     tracked.delete(id);
