@@ -6,12 +6,16 @@ import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
 
-/** A refusal from the server, with its HTTP status and namespaced code (`registry.duplicate`, …). */
+/**
+ * A refusal from the server, with its HTTP status, namespaced code (`registry.duplicate`, …) and the
+ * request field it is about, when it names one (`param`: `port`, `hub_cache_dir`, …).
+ */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: string | null = null,
+    readonly param: string | null = null,
   ) {
     super(message);
     this.name = "ApiError";
@@ -126,6 +130,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       error?.message ?? `The server answered ${response.status} ${response.statusText}.`.replace(" .", "."),
       response.status,
       error?.code ?? null,
+      error?.param ?? null,
     );
   }
   return json as T;

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Endpoint } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { IconPlus, IconSpinner, IconTrash } from "../components/icons";
@@ -10,6 +10,7 @@ export function EndpointsSection() {
   const error = useAppStore((s) => s.endpointsError);
   const endpoints = useAppStore((s) => s.endpoints);
   const { loadEndpoints } = useActions();
+  const heading = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => {
     void loadEndpoints();
@@ -17,7 +18,8 @@ export function EndpointsSection() {
 
   return (
     <section className="section" aria-labelledby="endpoints-heading">
-      <h2 id="endpoints-heading" className="section-title">
+      {/* Focusable by script: where the keyboard goes on from once a row is removed. */}
+      <h2 id="endpoints-heading" ref={heading} className="section-title" tabIndex={-1}>
         External endpoints
       </h2>
       {state === "unavailable" ? (
@@ -25,9 +27,12 @@ export function EndpointsSection() {
           This server does not support external endpoints yet. Update llmlb to add them.
         </p>
       ) : state === "failed" ? (
-        <p className="card note danger" role="alert">
-          Could not read endpoints: {error}
-        </p>
+        <div className="card note note-row danger" role="alert">
+          <p>Could not read endpoints: {error}</p>
+          <button type="button" className="button" onClick={() => void loadEndpoints()}>
+            Try again
+          </button>
+        </div>
       ) : (
         <>
           {state === "ready" && endpoints.length === 0 && (
@@ -38,7 +43,11 @@ export function EndpointsSection() {
           {endpoints.length > 0 && (
             <ul className="endpoint-list">
               {endpoints.map((endpoint) => (
-                <EndpointRow key={endpoint.id} endpoint={endpoint} />
+                <EndpointRow
+                  key={endpoint.id}
+                  endpoint={endpoint}
+                  onRemoved={() => heading.current?.focus()}
+                />
               ))}
             </ul>
           )}
@@ -49,7 +58,8 @@ export function EndpointsSection() {
   );
 }
 
-function EndpointRow({ endpoint }: { endpoint: Endpoint }) {
+/** `onRemoved`: the row is going, its Remove button with it; focus must go somewhere. */
+function EndpointRow({ endpoint, onRemoved }: { endpoint: Endpoint; onRemoved: () => void }) {
   const { removeEndpoint } = useActions();
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -89,9 +99,10 @@ function EndpointRow({ endpoint }: { endpoint: Endpoint }) {
           onCancel={() => setConfirming(false)}
           onConfirm={() => {
             setBusy(true);
-            void removeEndpoint(endpoint.id).finally(() => {
+            void removeEndpoint(endpoint.id).then((removed) => {
               setBusy(false);
               setConfirming(false);
+              if (removed) onRemoved();
             });
           }}
         >

@@ -33,6 +33,7 @@ export function ModelCard({ model }: { model: Model }) {
   const [deleting, setDeleting] = useState(false);
   const [editing, setEditing] = useState(false);
   const gear = useRef<HTMLButtonElement>(null);
+  const card = useRef<HTMLLIElement>(null);
   const file = fileOf(model);
   // Listed because an OpenAI-compatible endpoint serves it; nothing here to download or delete.
   const servedByEndpoint = model.source === "endpoint";
@@ -43,21 +44,28 @@ export function ModelCard({ model }: { model: Model }) {
 
   const confirmDelete = async () => {
     setDeleting(true);
-    await removeModel(model.name);
-    // On success the card unmounts with the model; on failure the banner says why.
+    // Chosen while the card is still there to tell its neighbours.
+    const next = focusAfterDeleting(card.current);
+    if (await removeModel(model.name)) {
+      // The card unmounts with the model, its trash button with it: the keyboard goes on nearby.
+      (next?.isConnected ? next : registerBox())?.focus();
+      return;
+    }
+    // The banner says why.
     setDeleting(false);
     setConfirming(false);
   };
 
   return (
-    <li className="card model-card" aria-labelledby={titleId}>
+    <li ref={card} className="card model-card" aria-labelledby={titleId}>
       <div className="model-head">
         <div className="model-title-block">
-          <h3 id={titleId} className="model-title">
+          {/* Focusable by script: where the keyboard goes on from when the card before it is deleted. */}
+          <h3 id={titleId} className="model-title" tabIndex={-1}>
             {model.display_name}
           </h3>
           <p className="model-id">
-            <code>{breakableAtSlashes(model.name)}</code>
+            <code>{breakableId(model.name)}</code>
             <CopyButton text={model.name} label={`Copy model id ${model.name}`} showText={false} />
           </p>
           {model.aliases.length > 0 && (
@@ -370,15 +378,22 @@ function summaryOf(model: Model): { text: string; tone: Tone } {
   return { text: "Waiting", tone: "waiting" };
 }
 
-/** An id that a narrow card wraps after a slash, between its parts, rather than inside a word. */
-function breakableAtSlashes(id: string) {
-  return id.split("/").map((part, index) => (
+/** Where focus goes once `card` is deleted: the next card's title, else the previous one's, else the register box. */
+function focusAfterDeleting(card: HTMLElement | null): HTMLElement | null {
+  const neighbour = card?.nextElementSibling ?? card?.previousElementSibling;
+  return neighbour?.querySelector<HTMLElement>(".model-title") ?? registerBox();
+}
+
+/** The Models page's register box: where the keyboard goes on from when no card is left. */
+function registerBox(): HTMLElement | null {
+  return document.querySelector<HTMLElement>(".register-input");
+}
+
+/** An id that a narrow card wraps after a "/" or a "-", between its parts, rather than inside a word. */
+function breakableId(id: string) {
+  return id.split(/(?<=[/-])/).map((part, index) => (
     <Fragment key={index}>
-      {index > 0 && (
-        <>
-          /<wbr />
-        </>
-      )}
+      {index > 0 && <wbr />}
       {part}
     </Fragment>
   ));

@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from "react";
+import { useId, useRef, useState, type FormEvent } from "react";
 import type { Model, ModelSettings, ModelSettingsPatch } from "../../src-main/contract";
 import { defaultIdleTtlSeconds, modelSettingBounds } from "../../src-main/contract/modelSettingLimits";
 import { IconAlert, IconClose, IconPlus } from "../components/icons";
@@ -250,6 +250,7 @@ function AliasEditor({ model }: { model: Model }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const id = useId();
+  const field = useRef<HTMLInputElement>(null);
 
   const add = async (event: FormEvent) => {
     event.preventDefault();
@@ -261,7 +262,12 @@ function AliasEditor({ model }: { model: Model }) {
     setError(refusal);
     if (!refusal) setAlias("");
   };
-  const remove = async (name: string) => setError(await removeAlias(model.name, name));
+  const remove = async (name: string) => {
+    const refusal = await removeAlias(model.name, name);
+    setError(refusal);
+    // Its × went with it: the keyboard goes on from the field that adds one.
+    if (!refusal) field.current?.focus();
+  };
 
   return (
     <div className="alias-editor">
@@ -296,6 +302,7 @@ function AliasEditor({ model }: { model: Model }) {
           New alias for {model.name}
         </label>
         <input
+          ref={field}
           id={`${id}-alias`}
           className="input"
           placeholder="e.g. chat:small"

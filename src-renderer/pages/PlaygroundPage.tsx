@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { useEffect, useId, useRef, type FormEvent, type KeyboardEvent } from "react";
 import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
@@ -23,10 +23,12 @@ export function PlaygroundPage() {
   const nodes = useAppStore((s) => s.nodes);
   const stats = useAppStore((s) => s.chatStats);
   const error = useAppStore((s) => s.chatError);
-  const { setPlaygroundModel, sendChat, stopChat, clearChat } = useActions();
-  const [text, setText] = useState("");
+  const text = useAppStore((s) => s.chatDraft);
+  const { setPlaygroundModel, setChatDraft, sendChat, stopChat, clearChat } = useActions();
   const id = useId();
   const log = useRef<HTMLOListElement>(null);
+  // Send, Stop and New chat swap or disable themselves: the keyboard stays in the box, ready to type.
+  const box = useRef<HTMLTextAreaElement>(null);
 
   const ready = models.filter((m) => m.ready);
   const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
@@ -45,8 +47,8 @@ export function PlaygroundPage() {
   const send = (event?: FormEvent) => {
     event?.preventDefault();
     if (!model || !text.trim() || chatting) return;
-    void sendChat(model, text.trim());
-    setText("");
+    void sendChat(model);
+    box.current?.focus();
   };
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends; Shift+Enter is a new line.
@@ -76,7 +78,10 @@ export function PlaygroundPage() {
             <button
               type="button"
               className="button"
-              onClick={clearChat}
+              onClick={() => {
+                clearChat();
+                box.current?.focus();
+              }}
               disabled={conversation.length === 0 && !error}
             >
               New chat
@@ -132,16 +137,24 @@ export function PlaygroundPage() {
               Message
             </label>
             <textarea
+              ref={box}
               id={`${id}-text`}
               className="input chat-input"
               rows={2}
               placeholder="Message (Enter sends, Shift+Enter for a new line)"
               value={text}
-              onChange={(event) => setText(event.target.value)}
+              onChange={(event) => setChatDraft(event.target.value)}
               onKeyDown={onKeyDown}
             />
             {chatting ? (
-              <button type="button" className="button" onClick={stopChat}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  stopChat();
+                  box.current?.focus();
+                }}
+              >
                 Stop
               </button>
             ) : (

@@ -1,7 +1,7 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Settings } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { IconShield, IconWarning } from "../components/icons";
+import { IconAlert, IconShield, IconWarning } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 import { GpuBuildCard } from "./GpuBuildCard";
 import { PageHead } from "../components/PageHead";
@@ -36,7 +36,7 @@ export function SettingsPage() {
           This server does not offer settings here. Use its configuration file or flags.
         </p>
       ) : state === "failed" ? (
-        <div className="card note danger" role="alert">
+        <div className="card note note-row danger" role="alert">
           <p>Could not read settings: {error}</p>
           <button type="button" className="button" onClick={() => void loadSettings()}>
             Try again
@@ -67,12 +67,17 @@ function TokenCard({ settings }: { settings: Settings }) {
   const { saveSettings } = useActions();
   const [token, setToken] = useState("");
   const id = useId();
+  const field = useRef<HTMLInputElement>(null);
   const { set, storage } = settings.hf_token;
   const where = tokenStorageText(settings);
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
     if (await saveSettings({ hf_token: token.trim() }, "Hugging Face token saved")) setToken("");
+  };
+  const forget = async () => {
+    // Forget token goes with the token: the keyboard goes on from the field that takes a new one.
+    if (await saveSettings({ hf_token: null }, "Hugging Face token forgotten")) field.current?.focus();
   };
 
   return (
@@ -106,6 +111,7 @@ function TokenCard({ settings }: { settings: Settings }) {
           <div className="field field-wide">
             <label htmlFor={`${id}-token`}>{set ? "Replace token" : "Token"}</label>
             <input
+              ref={field}
               id={`${id}-token`}
               className="input"
               type="password"
@@ -124,7 +130,7 @@ function TokenCard({ settings }: { settings: Settings }) {
               type="button"
               className="button button-danger-ghost"
               disabled={saving}
-              onClick={() => void saveSettings({ hf_token: null }, "Hugging Face token forgotten")}
+              onClick={() => void forget()}
             >
               Forget token
             </button>
@@ -137,7 +143,8 @@ function TokenCard({ settings }: { settings: Settings }) {
 
 function ServerCard({ settings }: { settings: Settings }) {
   const saving = useAppStore((s) => s.savingSettings);
-  const { saveSettings } = useActions();
+  const refusal = useAppStore((s) => s.settingsRefusal);
+  const { saveSettings, clearSettingsRefusal } = useActions();
   const [cacheDir, setCacheDir] = useState(settings.hub_cache_dir);
   const [port, setPort] = useState(String(settings.port));
   const id = useId();
@@ -146,17 +153,21 @@ function ServerCard({ settings }: { settings: Settings }) {
   useEffect(() => setCacheDir(settings.hub_cache_dir), [settings.hub_cache_dir]);
   useEffect(() => setPort(String(settings.port)), [settings.port]);
 
-  const portNumber = Number(port);
-  const portValid =
-    port.trim() !== "" && Number.isInteger(portNumber) && portNumber >= 0 && portNumber <= 65535;
-  const changed = cacheDir.trim() !== settings.hub_cache_dir || (portValid && portNumber !== settings.port);
+  const portNumber = portOf(port);
+  const cacheProblem = cacheDirProblem(cacheDir);
+  const portProblem = portNumber === undefined ? PORT_PROBLEM : undefined;
+  // Told at the field, as typed; the server's refusal of what was sent, until the field is edited.
+  const cacheMessage = cacheProblem ?? (refusal?.field === "hub_cache_dir" ? refusal.message : undefined);
+  const portMessage = portProblem ?? (refusal?.field === "port" ? refusal.message : undefined);
+  const changed = cacheDir.trim() !== settings.hub_cache_dir || portNumber !== settings.port;
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
+    if (cacheProblem || portNumber === undefined) return;
     const update: { hub_cache_dir?: string; port?: number } = {};
     if (cacheDir.trim() !== settings.hub_cache_dir) update.hub_cache_dir = cacheDir.trim();
     if (portNumber !== settings.port) update.port = portNumber;
-    await saveSettings(update, "Settings saved");
+    await saveSettings(update, "Settings saved", ["hub_cache_dir", "port"]);
   };
 
   return (
@@ -164,7 +175,7 @@ function ServerCard({ settings }: { settings: Settings }) {
       <h2 id={`${id}-title`} className="card-title">
         Storage and network
       </h2>
-      <form className="settings-form" onSubmit={(event) => void save(event)}>
+      <form className="settings-form" onSubmit={(event) => void save(event)} noValidate>
         <div className="field">
           <label htmlFor={`${id}-cache`}>Model cache folder</label>
           <input
@@ -172,9 +183,14 @@ function ServerCard({ settings }: { settings: Settings }) {
             className="input mono"
             value={cacheDir}
             spellCheck={false}
-            onChange={(event) => setCacheDir(event.target.value)}
-            aria-describedby={`${id}-cache-hint`}
+            onChange={(event) => {
+              setCacheDir(event.target.value);
+              clearSettingsRefusal();
+            }}
+            aria-invalid={cacheMessage ? true : undefined}
+            aria-describedby={describedBy(cacheMessage && `${id}-cache-problem`, `${id}-cache-hint`)}
           />
+          <FieldProblem id={`${id}-cache-problem`} problem={cacheMessage} />
           <p id={`${id}-cache-hint`} className="hint">
             The standard Hugging Face cache: files already there are not downloaded again. Applies after a
             restart.
@@ -187,17 +203,19 @@ function ServerCard({ settings }: { settings: Settings }) {
             className="input port-input"
             inputMode="numeric"
             value={port}
-            aria-invalid={!portValid}
-            aria-describedby={`${id}-port-hint`}
+            aria-invalid={portMessage ? true : undefined}
+            aria-describedby={describedBy(portMessage && `${id}-port-problem`, `${id}-port-hint`)}
             readOnly={settings.overridden.includes("port")}
-            onChange={(event) => setPort(event.target.value)}
+            onChange={(event) => {
+              setPort(event.target.value);
+              clearSettingsRefusal();
+            }}
           />
+          <FieldProblem id={`${id}-port-problem`} problem={portMessage} />
           <p id={`${id}-port-hint`} className="hint">
-            {!portValid
-              ? "A number from 0 to 65535."
-              : settings.overridden.includes("port")
-                ? `Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there.${anyPortNow(settings.port)}`
-                : "0 picks any free port. Applies after a restart."}
+            {settings.overridden.includes("port")
+              ? `Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there.${anyPortNow(settings.port)}`
+              : "0 picks any free port. Applies after a restart."}
           </p>
         </div>
         <div className="field">
@@ -205,13 +223,52 @@ function ServerCard({ settings }: { settings: Settings }) {
           <code className="readonly-value">{settings.data_dir}</code>
         </div>
         <div className="form-actions">
-          <button type="submit" className="button button-primary" disabled={saving || !changed || !portValid}>
+          <button
+            type="submit"
+            className="button button-primary"
+            disabled={saving || !changed || !!cacheProblem || !!portProblem}
+          >
             Save
           </button>
         </div>
       </form>
     </section>
   );
+}
+
+const PORT_PROBLEM = "Port must be a whole number from 0 to 65535, in digits.";
+
+/** A port as typed, in decimal digits only: `Number` would also take "0x50", "1e3" or "8080.0". */
+function portOf(text: string): number | undefined {
+  const digits = text.trim();
+  if (!/^\d{1,5}$/.test(digits)) return undefined;
+  const port = Number(digits);
+  return port <= 65535 ? port : undefined;
+}
+
+/** What is wrong with a cache folder as typed, in the form's words; undefined when it will do. */
+function cacheDirProblem(text: string): string | undefined {
+  const folder = text.trim();
+  if (folder === "") return "Model cache folder must not be empty: give the full path of a folder.";
+  // Absolute wherever the server runs: /… there, or a drive or a share on Windows.
+  if (!/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(folder)) {
+    return "Model cache folder must be a full path, starting with / (or a drive, such as C:\\, on Windows).";
+  }
+  return undefined;
+}
+
+/** What is wrong with a field, where it is, as the model settings panel says it. */
+function FieldProblem({ id, problem }: { id: string; problem: string | undefined }) {
+  if (!problem) return null;
+  return (
+    <span id={id} className="form-error" role="alert">
+      <IconAlert size={14} /> {problem}
+    </span>
+  );
+}
+
+function describedBy(...ids: (string | undefined | false)[]): string {
+  return ids.filter(Boolean).join(" ");
 }
 
 function StartupCard({ startAtLogin }: { startAtLogin: boolean }) {

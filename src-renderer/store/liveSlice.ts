@@ -1,6 +1,7 @@
 import type { ServerEvent } from "../../src-main/contract";
 import { ApiError, isNotFound } from "../api";
 import { openEventStream, type EventSourceFactory } from "../events";
+import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 export interface LiveSlice {
@@ -15,6 +16,11 @@ export interface LiveSlice {
   start(): () => void;
   /** Reads models, nodes and status afresh; events arriving meanwhile are applied after it. */
   loadSnapshot(): Promise<void>;
+  /**
+   * After the stream was down: the snapshot, and what pages read for themselves (settings, endpoints)
+   * where they were read or failed, so neither a stale notice nor a "Could not read" outlives the outage.
+   */
+  readAgain(): void;
   applyEvent(event: ServerEvent): void;
 }
 
@@ -40,7 +46,7 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
         onEvent: (event) => (pending ? pending.push(event) : get().applyEvent(event)),
         onOpen: (reconnected) => {
           set({ connection: "live" });
-          if (reconnected) void get().loadSnapshot();
+          if (reconnected) get().readAgain();
         },
         onDown: () => set({ connection: "down" }),
       });
@@ -89,6 +95,13 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
         }
       }
     },
+    readAgain() {
+      const state = get();
+      void state.loadSnapshot();
+      const wasRead = (load: LoadState) => load === "ready" || load === "failed";
+      if (wasRead(state.settingsState)) void state.loadSettings();
+      if (wasRead(state.endpointsState)) void state.loadEndpoints();
+    },
     applyEvent(event) {
       const state = get();
       switch (event.type) {
@@ -97,9 +110,12 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
         case "model.removed":
           return state.dropModel(event.name);
         case "node.updated":
-          return state.upsertNode(event.node);
+          state.upsertNode(event.node);
+          if (event.node.kind === "endpoint") state.endpointNodeUpdated(event.node);
+          return;
         case "node.removed":
-          return state.dropNode(event.id);
+          state.dropNode(event.id);
+          return state.endpointNodeRemoved(event.id);
         case "serving":
           return set({ paused: event.paused });
         case "gpu.build":

@@ -93,6 +93,7 @@ export const createModelsSlice =
           }
         }
         get().dropModel(name);
+        get().pushBanner("success", `Deleted ${name}`);
         return true;
       },
       async saveModelSettings(name, settings) {

@@ -22,9 +22,15 @@ export interface PlaygroundSlice {
   chatSentAt: string | undefined;
   chatStats: PlaygroundStats | undefined;
   chatError: string | undefined;
+  /** What is typed in the message box, kept with the conversation. */
+  chatDraft: string;
   setPlaygroundModel(model: string): void;
-  /** Sends the user's message and streams the answer in. */
-  sendChat(model: string, text: string): Promise<void>;
+  setChatDraft(text: string): void;
+  /**
+   * Sends what is in the message box and streams the answer in. A message that failed before any of
+   * its answer came goes back to the box, out of the conversation: sent again, it is not there twice.
+   */
+  sendChat(model: string): Promise<void>;
   stopChat(): void;
   clearChat(): void;
 }
@@ -45,11 +51,16 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
     chatSentAt: undefined,
     chatStats: undefined,
     chatError: undefined,
+    chatDraft: "",
     setPlaygroundModel: (model) => set({ playgroundModel: model }),
-    async sendChat(model, text) {
-      if (get().chatting || !text.trim()) return;
-      const history = [...get().conversation, { role: "user" as const, content: text }];
+    setChatDraft: (text) => set({ chatDraft: text }),
+    async sendChat(model) {
+      const text = get().chatDraft.trim();
+      if (get().chatting || !text) return;
+      const before = get().conversation;
+      const history = [...before, { role: "user" as const, content: text }];
       set({
+        chatDraft: "",
         conversation: [...history, { role: "assistant", content: "" }],
         chatting: true,
         chatSentAt: new Date().toISOString(),
@@ -91,9 +102,12 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       } catch (error) {
         if (mine !== chatNumber) return;
         set({ chatError: messageOf(error) });
-        // Nothing came: the empty answer goes, the question stays to send again.
-        const conversation = get().conversation;
-        if (conversation.at(-1)?.content === "") set({ conversation: conversation.slice(0, -1) });
+        // Nothing came: the question goes back to the box (before whatever was typed meanwhile), to
+        // be sent again as it is or mended. Part of an answer stays, as after Stop.
+        if (get().conversation.at(-1)?.content === "") {
+          const typed = get().chatDraft;
+          set({ conversation: before, chatDraft: typed.trim() ? `${text}\n${typed}` : text });
+        }
       } finally {
         if (mine === chatNumber) {
           controller = undefined;

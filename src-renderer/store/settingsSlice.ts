@@ -1,8 +1,14 @@
 import type { Settings, SettingsUpdate } from "../../src-main/contract";
-import { isNotFound } from "../api";
+import { ApiError, isNotFound } from "../api";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 export type LoadState = "idle" | "loading" | "ready" | "unavailable" | "failed";
+
+/** The server refused a setting a form shows: said under that field, not in a banner. */
+export interface SettingsRefusal {
+  field: keyof SettingsUpdate;
+  message: string;
+}
 
 export interface SettingsSlice {
   settings: Settings | undefined;
@@ -10,9 +16,36 @@ export interface SettingsSlice {
   settingsState: LoadState;
   settingsError: string | undefined;
   savingSettings: boolean;
+  /** The last save's refusal of one of the fields its form shows; gone at the next save or edit. */
+  settingsRefusal: SettingsRefusal | undefined;
   loadSettings(): Promise<void>;
-  /** Saves the given fields; true when saved. */
-  saveSettings(update: SettingsUpdate, done: string): Promise<boolean>;
+  /**
+   * Saves the given fields; true when saved. A refusal is a banner, unless it is about one of
+   * `fieldsShown` (the form's own fields): then it is `settingsRefusal`, for the form to say there.
+   */
+  saveSettings(
+    update: SettingsUpdate,
+    done: string,
+    fieldsShown?: readonly (keyof SettingsUpdate)[],
+  ): Promise<boolean>;
+  clearSettingsRefusal(): void;
+}
+
+/**
+ * A refusal about one of `fields`, in the server's words without the field's API name before them
+ * (`port: must be at most 65535`): under the field, its label says which.
+ */
+function fieldRefusal(
+  error: unknown,
+  fields: readonly (keyof SettingsUpdate)[],
+): SettingsRefusal | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const field = fields.find((name) => name === error.param);
+  if (!field) return undefined;
+  const words = error.message.startsWith(`${field}: `)
+    ? error.message.slice(field.length + 2)
+    : error.message;
+  return { field, message: words.charAt(0).toUpperCase() + words.slice(1) };
 }
 
 export const createSettingsSlice =
@@ -22,6 +55,7 @@ export const createSettingsSlice =
     settingsState: "idle",
     settingsError: undefined,
     savingSettings: false,
+    settingsRefusal: undefined,
     async loadSettings() {
       if (get().settingsState === "idle" || get().settingsState === "failed") {
         set({ settingsState: "loading" });
@@ -33,18 +67,23 @@ export const createSettingsSlice =
         else set({ settingsState: "failed", settingsError: messageOf(error) });
       }
     },
-    async saveSettings(update, done) {
-      set({ savingSettings: true });
+    async saveSettings(update, done, fieldsShown = []) {
+      set({ savingSettings: true, settingsRefusal: undefined });
       try {
         const settings = await api.updateSettings(update);
         set({ settings, settingsState: "ready" });
         get().pushBanner("success", done, "settings");
         return true;
       } catch (error) {
-        get().pushBanner("error", messageOf(error), "settings");
+        const refusal = fieldRefusal(error, fieldsShown);
+        if (refusal) set({ settingsRefusal: refusal });
+        else get().pushBanner("error", messageOf(error), "settings");
         return false;
       } finally {
         set({ savingSettings: false });
       }
+    },
+    clearSettingsRefusal() {
+      if (get().settingsRefusal) set({ settingsRefusal: undefined });
     },
   });

@@ -59,6 +59,26 @@ describe("deleting a model", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(screen.queryByRole("listitem", { name: "repo" })).toBeNull();
     expect(screen.getByRole("listitem", { name: "other" })).toBeTruthy();
+    // Said politely; the keyboard goes on from the next card, not from the top of the page.
+    expect(screen.getByRole("status").textContent).toContain("Deleted org/repo");
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "other" }));
+  });
+
+  it("after deleting the last card, goes on from the one before it, then from the register box", async () => {
+    const api = fakeApi({ models: [model("org/first"), model("org/repo")] });
+    renderApp(api);
+    await openDialog();
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Delete" }));
+    });
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "first" }));
+
+    fireEvent.click(screen.getByRole("button", { name: "Delete org/first" }));
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Delete" }));
+    });
+    expect(screen.getByText("No models yet")).toBeTruthy();
+    expect(document.activeElement).toBe(screen.getByLabelText("Add a model from Hugging Face"));
   });
 
   it("keeps the row and says why when the server refuses", async () => {

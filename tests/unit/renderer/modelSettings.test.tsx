@@ -133,6 +133,8 @@ describe("a model's settings panel", () => {
     );
     expect(api.removeAlias).toHaveBeenCalledWith("repo:q4");
     expect(card.querySelector(".model-aliases")?.textContent).toBe("Also answers to chat");
+    // Its × is gone: the keyboard goes on from the field that adds one.
+    expect(document.activeElement).toBe(field);
 
     api.addAlias.mockRejectedValueOnce(new ApiError("other/model is already called taken.", 409));
     fireEvent.change(field, { target: { value: "taken" } });

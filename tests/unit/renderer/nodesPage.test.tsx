@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import type { Endpoint } from "../../../src-main/contract";
+import type { Endpoint, NodeInfo } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
 import { fakeApi, model, node, notFound, onNode, renderApp } from "./fakes";
 
@@ -16,6 +16,21 @@ const endpoint: Endpoint = {
   models: ["meta-llama/Llama-3.1-8B-Instruct"],
   created_at: "2026-01-01T00:00:00.000Z",
 };
+
+/** The node an endpoint stands as, as `node.updated` events carry it. */
+function endpointNode(of: Endpoint, overrides: Partial<NodeInfo> = {}): NodeInfo {
+  return node(of.name, {
+    id: of.id,
+    url: of.url,
+    kind: "endpoint",
+    backend: "external",
+    devices: [],
+    memory: { total_bytes: 0, free_bytes: 0 },
+    status: of.status,
+    models: of.models.map((name) => ({ model: name, artifact: null, state: "ready" as const })),
+    ...overrides,
+  });
+}
 
 describe("the nodes page", () => {
   it("shows each node's backend, devices, memory, loaded models and health", async () => {
@@ -165,6 +180,80 @@ describe("the nodes page", () => {
     });
     expect(api.removeEndpoint).toHaveBeenCalledWith("ep-1");
     expect(screen.queryByRole("listitem", { name: "vllm-box" })).toBeNull();
+    // Said politely, and the keyboard carries on from the list's heading, not from the top of the page.
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Removed vllm-box");
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "External endpoints" }));
+  });
+
+  it("follows endpoints as events tell: added elsewhere, offline and back, removed", async () => {
+    const second: Endpoint = {
+      ...endpoint,
+      id: "ep-2",
+      name: "cli-second",
+      url: "http://127.0.0.1:18510/v1",
+      has_api_key: false,
+      models: ["org/repo"],
+    };
+    const api = fakeApi({}, { listEndpoints: vi.fn(async () => ({ data: [endpoint] })) });
+    const { events } = renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "External endpoints" });
+    await within(section).findByRole("listitem", { name: "vllm-box" });
+    events.latest.open();
+
+    // Added with `llmlb endpoint add`: read again, as the node does not say all of it (the API key).
+    api.listEndpoints.mockResolvedValue({ data: [endpoint, second] });
+    events.latest.send({ type: "node.updated", node: endpointNode(second) });
+    const row = await within(section).findByRole("listitem", { name: "cli-second" });
+    expect(row.textContent).toContain("Online");
+
+    // Its server stopped: offline, and why, as on its node card.
+    const reason = "Cannot reach http://127.0.0.1:18510/v1/models: connect ECONNREFUSED.";
+    events.latest.send({
+      type: "node.updated",
+      node: endpointNode(second, {
+        status: "offline",
+        health: { state: "offline", reason, since: new Date().toISOString() },
+      }),
+    });
+    expect(row.textContent).toContain("Offline");
+    expect(row.textContent).not.toContain("Online");
+    expect(row.textContent).toContain(`Last check failed: ${reason}`);
+
+    // Back, serving another model too.
+    events.latest.send({
+      type: "node.updated",
+      node: endpointNode({ ...second, models: ["org/repo", "org/more"] }),
+    });
+    expect(row.textContent).toContain("Online");
+    expect(row.textContent).not.toContain("Last check failed");
+    expect(row.textContent).toContain("Models: org/repo, org/more");
+
+    // Removed with `llmlb endpoint rm`; a worker's news changes nothing here.
+    events.latest.send({ type: "node.removed", id: "ep-2" });
+    events.latest.send({ type: "node.updated", node: node("gpu-0") });
+    expect(within(section).queryByRole("listitem", { name: "cli-second" })).toBeNull();
+    expect(within(section).getByRole("listitem", { name: "vllm-box" })).toBeTruthy();
+    expect(api.listEndpoints).toHaveBeenCalledTimes(2);
+  });
+
+  it("reads endpoints again after reconnecting, and offers Try again when it could not", async () => {
+    const down = new ApiError("Can't reach the llmlb server. Is it still running?", 0);
+    const api = fakeApi({}, { listEndpoints: vi.fn(async () => Promise.reject(down)) });
+    const { events } = renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "External endpoints" });
+    expect((await within(section).findByRole("alert")).textContent).toContain(
+      "Could not read endpoints: Can't reach the llmlb server.",
+    );
+    await act(async () => fireEvent.click(within(section).getByRole("button", { name: "Try again" })));
+    expect(api.listEndpoints).toHaveBeenCalledTimes(2);
+    expect(within(section).getByRole("alert")).toBeTruthy();
+
+    events.latest.open();
+    events.latest.drop();
+    api.listEndpoints.mockResolvedValue({ data: [endpoint] });
+    events.latest.open();
+    expect(await within(section).findByRole("listitem", { name: "vllm-box" })).toBeTruthy();
+    expect(within(section).queryByRole("alert")).toBeNull();
   });
 
   it("shows the server's message when an endpoint is refused", async () => {

@@ -113,20 +113,56 @@ describe("the playground", () => {
     expect(screen.getByRole("status").textContent).toContain("its 3 oldest messages were left out");
   });
 
-  it("says why a message failed and keeps the question", async () => {
+  it("says why a message failed and puts the question back in the box, to send once more", async () => {
     const api = fakeApi({ models: [ready] });
-    api.chat.mockRejectedValue(new ApiError("Model acme/chat-GGUF is busy.", 503, "balancer.overloaded"));
+    api.chat.mockRejectedValueOnce(new ApiError("Model acme/chat-GGUF is busy.", 503, "balancer.overloaded"));
     renderApp(api, { route: "playground" });
-    await type("Hello");
+    const field = (await type("Hello")) as HTMLTextAreaElement;
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Send" }));
     });
     expect(screen.getByRole("alert").textContent).toContain("Model acme/chat-GGUF is busy.");
+    expect(screen.queryByRole("list", { name: "Messages" })).toBeNull();
+    expect(field.value).toBe("Hello");
+
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    expect((api.chat.mock.calls[1]![0] as ChatRequest).messages).toEqual([
+      { role: "user", content: "Hello" },
+    ]);
     expect(
       within(screen.getByRole("list", { name: "Messages" }))
         .getAllByRole("listitem")
         .map((i) => i.textContent),
-    ).toEqual(["YouHello"]);
+    ).toEqual(["YouHello", "Model(no answer)"]);
+  });
+
+  it("keeps the keyboard in the message box after Stop and New chat", async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockImplementation(async (_request, onText, signal) => {
+      onText("Once");
+      await new Promise((resolve) => signal?.addEventListener("abort", resolve));
+      return { finishReason: null, completionTokens: undefined };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Tell me a story");
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    const stop = screen.getByRole("button", { name: "Stop" });
+    stop.focus();
+    await act(async () => {
+      fireEvent.click(stop);
+    });
+    expect(screen.getByRole("button", { name: "Send" })).toBeTruthy();
+    expect(document.activeElement).toBe(field);
+
+    const newChat = screen.getByRole("button", { name: "New chat" });
+    newChat.focus();
+    fireEvent.click(newChat);
+    expect(screen.queryByRole("list", { name: "Messages" })).toBeNull();
+    expect(document.activeElement).toBe(field);
   });
 
   it("without a ready model, says where to get one", async () => {

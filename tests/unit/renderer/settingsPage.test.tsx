@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
+import { ApiError } from "../../../src-renderer/api";
 import { fakeApi, notFound, renderApp, settings, status } from "./fakes";
 
 describe("the settings page", () => {
@@ -55,6 +56,8 @@ describe("the settings page", () => {
     });
     expect(api.updateSettings).toHaveBeenCalledWith({ hf_token: null });
     expect(screen.getByText(/No token set/)).toBeTruthy();
+    // The button is gone: the keyboard goes on from the field that takes a new token.
+    expect(document.activeElement).toBe(screen.getByLabelText("Token"));
   });
 
   it("saves the port and says it applies after a restart", async () => {
@@ -74,11 +77,89 @@ describe("the settings page", () => {
     expect(screen.getByText(/Restart llmlb to apply your changes/)).toBeTruthy();
   });
 
-  it("refuses a port that is not one", async () => {
-    renderApp(fakeApi({ settings: settings() }), { route: "settings" });
-    fireEvent.change(await screen.findByLabelText("Port"), { target: { value: "70000" } });
-    expect(screen.getByText("A number from 0 to 65535.")).toBeTruthy();
-    expect((screen.getByRole("button", { name: "Save" }) as HTMLButtonElement).disabled).toBe(true);
+  it.each(["70000", "0x50", "1e3", "8080.0", "-1", "80 80"])(
+    "refuses %j as a port, saying so at the field",
+    async (value) => {
+      renderApp(fakeApi({ settings: settings() }), { route: "settings" });
+      const port = await screen.findByLabelText("Port");
+      fireEvent.change(port, { target: { value } });
+      expect(port.getAttribute("aria-invalid")).toBe("true");
+      expect(describedBy(port)).toContain("Port must be a whole number from 0 to 65535, in digits.");
+      expect((screen.getByRole("button", { name: "Save" }) as HTMLButtonElement).disabled).toBe(true);
+    },
+  );
+
+  it("refuses an empty or relative cache folder, saying why at the field", async () => {
+    const api = fakeApi({ settings: settings() });
+    renderApp(api, { route: "settings" });
+    const folder = await screen.findByLabelText("Model cache folder");
+    const save = screen.getByRole("button", { name: "Save" }) as HTMLButtonElement;
+
+    fireEvent.change(folder, { target: { value: "  " } });
+    expect(folder.getAttribute("aria-invalid")).toBe("true");
+    expect(describedBy(folder)).toContain("Model cache folder must not be empty");
+    expect(save.disabled).toBe(true);
+
+    fireEvent.change(folder, { target: { value: "models/hub" } });
+    expect(describedBy(folder)).toContain("Model cache folder must be a full path");
+    expect(save.disabled).toBe(true);
+
+    fireEvent.change(folder, { target: { value: "/srv/hf" } });
+    expect(folder.getAttribute("aria-invalid")).not.toBe("true");
+    expect(describedBy(folder)).not.toContain("must");
+    expect(save.disabled).toBe(false);
+  });
+
+  it("shows the server's refusal of a field under that field, in its own words", async () => {
+    const api = fakeApi({ settings: settings() });
+    api.updateSettings.mockRejectedValue(
+      new ApiError(
+        "hub_cache_dir: The cache folder must be an absolute path.",
+        400,
+        "input.invalid",
+        "hub_cache_dir",
+      ),
+    );
+    renderApp(api, { route: "settings" });
+    const folder = await screen.findByLabelText("Model cache folder");
+    fireEvent.change(folder, { target: { value: "C:\\models" } });
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    });
+    expect(api.updateSettings).toHaveBeenCalledWith({ hub_cache_dir: "C:\\models" });
+    expect(folder.getAttribute("aria-invalid")).toBe("true");
+    expect(describedBy(folder)).toContain("The cache folder must be an absolute path.");
+    expect(screen.getByRole("alert").textContent).not.toContain("hub_cache_dir");
+    expect(screen.getByRole("region", { name: "Notifications" }).textContent).toBe("");
+
+    // Mended: the refusal was about what was typed before.
+    fireEvent.change(folder, { target: { value: "/srv/hf" } });
+    expect(describedBy(folder)).not.toContain("absolute");
+  });
+
+  it("reads the settings again after reconnecting, so a restart's notice goes", async () => {
+    const api = fakeApi({ settings: settings({ restart_required: true }) });
+    const { events } = renderApp(api, { route: "settings" });
+    expect(await screen.findByText(/Restart llmlb to apply your changes/)).toBeTruthy();
+    events.latest.open();
+    events.latest.drop();
+    // llmlb restarted on the same address: the saved change is in effect.
+    api.settings.mockResolvedValue(settings());
+    events.latest.open();
+    await act(async () => {});
+    expect(screen.queryByText(/Restart llmlb to apply your changes/)).toBeNull();
+  });
+
+  it("reads the settings again after reconnecting when they could not be read", async () => {
+    const down = new ApiError("Can't reach the llmlb server. Is it still running?", 0);
+    const api = fakeApi({}, { settings: vi.fn(async () => Promise.reject(down)) });
+    const { events } = renderApp(api, { route: "settings" });
+    expect((await screen.findByRole("alert")).textContent).toContain("Could not read settings");
+    events.latest.drop();
+    api.settings.mockResolvedValue(settings());
+    events.latest.open();
+    expect(await screen.findByText(/No token set/)).toBeTruthy();
+    expect(screen.queryByText(/Could not read settings/)).toBeNull();
   });
 
   it("offers start at login only where it applies", async () => {
@@ -154,3 +235,11 @@ describe("the settings page", () => {
     );
   });
 });
+
+/** What a screen reader says after a field's name: the texts its aria-describedby points to. */
+function describedBy(field: HTMLElement): string {
+  return (field.getAttribute("aria-describedby") ?? "")
+    .split(" ")
+    .map((id) => document.getElementById(id)?.textContent ?? "")
+    .join(" ");
+}
