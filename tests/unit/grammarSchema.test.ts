@@ -50,6 +50,9 @@ describe("a JSON schema for the grammar", () => {
     expect(refusal({ $ref: "https://example.com/x.json" })).toMatch(
       /^schema: "\$ref" must point into "#\/\$defs\/"/,
     );
+    // Malformed, strict or not: said, never a failure of the server's own.
+    expect(refusal({ type: "object", properties: null })).toBe("schema.properties: must be an object.");
+    expect(refusal({ oneOf: { type: "string" } })).toBe("schema.oneOf: must be an array.");
   });
 
   it("leaves out, when not strict, what the grammar cannot hold, as node-llama-cpp would", () => {

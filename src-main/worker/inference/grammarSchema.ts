@@ -21,6 +21,13 @@ export function grammarSchemaOf(
       `${keyword} cannot be enforced here (strict). Leave it out, or send strict: false to have it ignored.`,
     );
 
+  const objectAt = (value: unknown, path: string): Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : refuse(path, "must be an object.");
+  const listAt = (value: unknown, path: string): unknown[] =>
+    Array.isArray(value) ? value : refuse(path, "must be an array.");
+
   function walk(node: unknown, path: string): Record<string, unknown> {
     if (typeof node !== "object" || node === null || Array.isArray(node)) {
       if (typeof node === "boolean") return {};
@@ -38,7 +45,7 @@ export function grammarSchemaOf(
           break;
         case "properties":
           out.properties = Object.fromEntries(
-            Object.entries(value as Record<string, unknown>).map(([name, child]) => [
+            Object.entries(objectAt(value, at(key))).map(([name, child]) => [
               name,
               walk(child, at(`properties.${name}`)),
             ]),
@@ -53,24 +60,24 @@ export function grammarSchemaOf(
           else out.items = walk(value, at(key));
           break;
         case "prefixItems":
-          out.prefixItems = (value as unknown[]).map((child, i) => walk(child, at(`${key}[${i}]`)));
+          out.prefixItems = listAt(value, at(key)).map((child, i) => walk(child, at(`${key}[${i}]`)));
           break;
         case "oneOf":
         case "anyOf":
           alternatives = [
             ...(alternatives ?? []),
-            ...(value as unknown[]).map((child, i) => walk(child, at(`${key}[${i}]`))),
+            ...listAt(value, at(key)).map((child, i) => walk(child, at(`${key}[${i}]`))),
           ];
           break;
         case "allOf": {
-          const parts = value as unknown[];
+          const parts = listAt(value, at(key));
           if (parts.length !== 1 && strict) cannotHold(path, '"allOf" of more than one schema');
           for (const [i, part] of parts.entries()) Object.assign(out, walk(part, at(`allOf[${i}]`)));
           break;
         }
         case "$defs":
         case "definitions":
-          for (const [name, child] of Object.entries(value as Record<string, unknown>))
+          for (const [name, child] of Object.entries(objectAt(value, at(key))))
             defs[name] = walk(child, at(`${key}.${name}`));
           break;
         case "$ref": {
