@@ -170,7 +170,12 @@ describe("the prepare queue", () => {
         reportNow: async () => {},
       });
       const stateOf = (id: string) => queue.states().find((state) => state.model === id);
-      return { queue, stateOf, stop: () => stopped.abort() };
+      /** Stops it as a node that exits does: once its download has let go of its files. */
+      const stop = async () => {
+        stopped.abort();
+        await queue.settled();
+      };
+      return { queue, stateOf, stop };
     };
 
     it("after a restart, serves a model whose file is in the cache at once, while another downloads", async () => {
@@ -178,7 +183,7 @@ describe("the prepare queue", () => {
       await first.queue.reconcile([model("org/cached")]);
       first.queue.prepareNext();
       await waitFor("the first download", () => first.stateOf("org/cached")?.state === "ready");
-      first.stop();
+      await first.stop();
 
       // Started again, with a new model before it in line whose download hangs.
       const again = start();
@@ -186,7 +191,7 @@ describe("the prepare queue", () => {
       again.queue.prepareNext();
       await waitFor("the cached model ready", () => again.stateOf("org/cached")?.state === "ready");
       expect(again.stateOf("org/slow")?.state).toMatch(/^(pending|downloading)$/);
-      again.stop();
+      await again.stop();
     });
 
     it("says which download a queued model waits for, and that the download under way has begun", async () => {
@@ -214,7 +219,7 @@ describe("the prepare queue", () => {
       await node.queue.reconcile([model("org/second")]);
       await waitFor("org/second ready", () => node.stateOf("org/second")?.state === "ready");
       expect(node.stateOf("org/second")).not.toHaveProperty("queued_behind");
-      node.stop();
+      await node.stop();
     });
 
     it("stops downloading a file that failed verification twice, until it is retried", async () => {
@@ -252,7 +257,7 @@ describe("the prepare queue", () => {
 
       expect(node.queue.retry("org/liar")).toBe(true);
       await waitFor("a download on request", () => fetched() === 3);
-      node.stop();
+      await node.stop();
     });
   });
 });
