@@ -1,7 +1,8 @@
 import { useId, useRef, useState, type FormEvent } from "react";
 import type { Model, ModelSettings, ModelSettingsPatch } from "../../src-main/contract";
 import { defaultIdleTtlSeconds, modelSettingBounds } from "../../src-main/contract/modelSettingLimits";
-import { IconAlert, IconClose, IconPlus } from "../components/icons";
+import { describedBy, FormError } from "../components/FormError";
+import { IconClose, IconPlus } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
 /**
@@ -131,11 +132,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
               : "Only the ticked nodes load it; the others unload it."}
           </p>
         </fieldset>
-        {error && (
-          <p className="form-error" role="alert">
-            <IconAlert size={14} /> {error}
-          </p>
-        )}
+        <FormError message={error} />
         <div className="model-settings-actions">
           <button type="button" className="button button-ghost" onClick={onClose}>
             Cancel
@@ -211,7 +208,7 @@ function NumberField(props: {
   hint?: string;
 }) {
   const { id, rule, problem, hint } = props;
-  const described = [problem && `${id}-problem`, hint && `${id}-hint`].filter(Boolean).join(" ");
+
   return (
     <div className="field">
       <label htmlFor={id}>{rule.label}</label>
@@ -226,14 +223,10 @@ function NumberField(props: {
         placeholder={rule.placeholder}
         value={props.value}
         aria-invalid={problem ? true : undefined}
-        aria-describedby={described || undefined}
+        aria-describedby={describedBy(problem && `${id}-problem`, hint && `${id}-hint`)}
         onChange={(event) => props.onChange(event.target.value)}
       />
-      {problem && (
-        <span id={`${id}-problem`} className="form-error" role="alert">
-          <IconAlert size={14} /> {problem}
-        </span>
-      )}
+      <FormError id={`${id}-problem`} message={problem} />
       {hint && (
         <span id={`${id}-hint`} className="hint">
           {hint}
@@ -315,11 +308,7 @@ function AliasEditor({ model }: { model: Model }) {
           <span>Add alias</span>
         </button>
       </form>
-      {error && (
-        <p className="form-error" role="alert">
-          <IconAlert size={14} /> {error}
-        </p>
-      )}
+      <FormError message={error} />
     </div>
   );
 }

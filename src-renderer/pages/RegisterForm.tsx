@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type FormEvent } from "react";
-import { IconAlert, IconPlus, IconSpinner } from "../components/icons";
+import { describedBy, FormError } from "../components/FormError";
+import { IconPlus, IconSpinner } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 
 /** Paste anything that names a Hugging Face model; the server works out what it is. */
@@ -37,7 +38,7 @@ export function RegisterForm() {
           autoComplete="off"
           autoCapitalize="off"
           placeholder="https://huggingface.co/org/repo, org/repo or org/repo:Q4_K_M"
-          aria-describedby={error === null ? `${id}-hint` : `${id}-error ${id}-hint`}
+          aria-describedby={describedBy(error !== null && `${id}-error`, `${id}-hint`)}
           aria-invalid={error !== null}
           onChange={(event) => {
             setInput(event.target.value);
@@ -56,11 +57,7 @@ export function RegisterForm() {
           <span>{registering ? "Registering…" : "Register"}</span>
         </button>
       </div>
-      {error !== null && (
-        <p id={`${id}-error`} className="form-error" role="alert">
-          <IconAlert size={14} /> {error}
-        </p>
-      )}
+      <FormError id={`${id}-error`} message={error} />
       <p id={`${id}-hint`} className="hint">
         A repo, a single <code>.gguf</code> file (blob or resolve link), <code>hf.co/…</code>, or a
         quantization tag like <code>:Q4_K_M</code>. Only metadata is fetched now; nodes download the file

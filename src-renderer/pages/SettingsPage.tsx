@@ -1,7 +1,8 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Settings } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { IconAlert, IconShield, IconWarning } from "../components/icons";
+import { describedBy, FormError } from "../components/FormError";
+import { IconShield, IconWarning } from "../components/icons";
 import { useActions, useAppStore } from "../useAppStore";
 import { GpuBuildCard } from "./GpuBuildCard";
 import { PageHead } from "../components/PageHead";
@@ -190,7 +191,7 @@ function ServerCard({ settings }: { settings: Settings }) {
             aria-invalid={cacheMessage ? true : undefined}
             aria-describedby={describedBy(cacheMessage && `${id}-cache-problem`, `${id}-cache-hint`)}
           />
-          <FieldProblem id={`${id}-cache-problem`} problem={cacheMessage} />
+          <FormError id={`${id}-cache-problem`} message={cacheMessage} />
           <p id={`${id}-cache-hint`} className="hint">
             The standard Hugging Face cache: files already there are not downloaded again. Applies after a
             restart.
@@ -211,7 +212,7 @@ function ServerCard({ settings }: { settings: Settings }) {
               clearSettingsRefusal();
             }}
           />
-          <FieldProblem id={`${id}-port-problem`} problem={portMessage} />
+          <FormError id={`${id}-port-problem`} message={portMessage} />
           <p id={`${id}-port-hint`} className="hint">
             {settings.overridden.includes("port")
               ? `Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there.${anyPortNow(settings.port)}`
@@ -255,20 +256,6 @@ function cacheDirProblem(text: string): string | undefined {
     return "Model cache folder must be a full path, starting with / (or a drive, such as C:\\, on Windows).";
   }
   return undefined;
-}
-
-/** What is wrong with a field, where it is, as the model settings panel says it. */
-function FieldProblem({ id, problem }: { id: string; problem: string | undefined }) {
-  if (!problem) return null;
-  return (
-    <span id={id} className="form-error" role="alert">
-      <IconAlert size={14} /> {problem}
-    </span>
-  );
-}
-
-function describedBy(...ids: (string | undefined | false)[]): string {
-  return ids.filter(Boolean).join(" ");
 }
 
 function StartupCard({ startAtLogin }: { startAtLogin: boolean }) {
