@@ -11,7 +11,7 @@ import type { NodeHealth } from "../nodes/nodeHealth";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
 import type { AnswerSink, InferenceRequest } from "./answerSink";
-import { unavailableError } from "./explainUnavailable";
+import { takesLong, unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
 import { pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
@@ -186,11 +186,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download
     // is not, nor a wait for another model's: it may take hours, and its progress is the useful answer.
-    const nodeComing =
-      error.code === "model.not_ready" &&
-      !online.some(
-        (node) => node.state === "downloading" || (node.state === "pending" && node.queued_behind),
-      );
+    const nodeComing = error.code === "model.not_ready" && !online.some(takesLong);
     return { error, nodeComing };
   }
 

@@ -1,4 +1,4 @@
-import type { Model } from "../../contract";
+import type { Model, ModelOnNode } from "../../contract";
 import { AppError } from "../../shared/errors";
 import { formatBytes, formatDuration } from "../../contract/units";
 
@@ -10,6 +10,14 @@ export interface UnavailableContext {
   workersExpected: boolean;
   /** Names of the nodes online now. */
   onlineNodeNames: string[];
+}
+
+/**
+ * Whether a node's state of a model may take hours to change: a download, or a wait for another
+ * model's. A request does not wait for those; their progress is its answer.
+ */
+export function takesLong(node: ModelOnNode): boolean {
+  return node.state === "downloading" || (node.state === "pending" && node.queued_behind !== undefined);
 }
 
 /** A transient state: a client's retry after this many seconds may succeed (two SDK retries stay short). */
