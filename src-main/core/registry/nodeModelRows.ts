@@ -8,8 +8,10 @@ export interface NodeModelRow {
   bytes_done: number | null;
   bytes_total: number | null;
   bytes_per_second: number | null;
-  /** The state's words: an error's message, why unsupported, why a download is interrupted, or what a
-   * pending model is queued behind. */
+  /**
+   * The state's words: an error's message, why unsupported, why a download is interrupted, or the
+   * model a pending one is queued behind.
+   */
   message: string | null;
   /** 1 for an error that is a crash of the node's worker. */
   crashed: number;

@@ -29,11 +29,9 @@ export function grammarSchemaOf(
     Array.isArray(value) ? value : refuse(path, "must be an array.");
 
   function walk(node: unknown, path: string): Record<string, unknown> {
-    if (typeof node !== "object" || node === null || Array.isArray(node)) {
-      if (typeof node === "boolean") return {};
-      return refuse(path, "must be a JSON schema (an object).");
-    }
-    const source = node as Record<string, unknown>;
+    // `true` is any value, as an empty schema is; `false` (nothing fits) has no grammar, and is taken so too.
+    if (typeof node === "boolean") return {};
+    const source = objectAt(node, path);
     const out: Record<string, unknown> = {};
     const defs: Record<string, unknown> = {};
     let alternatives: Record<string, unknown>[] | undefined;
