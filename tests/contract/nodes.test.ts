@@ -192,6 +192,37 @@ describe("heartbeats", () => {
     expect(v1.data.find((m) => m.id === "acme/split-GGUF")?.ready).toBe(false);
   });
 
+  it("carry why a state waits (a broken connection, a download ahead, a retry by hand) through to /v0/models", async () => {
+    const node = await registerNode("worker-why");
+    const read = async () =>
+      modelSchema
+        .parse((await server.request("GET", "/v0/models/acme%2Ftiny-GGUF")).body)
+        .nodes.find((entry) => entry.node_name === "worker-why");
+    const states: HeartbeatRequest["models"] = [
+      {
+        model: "acme/tiny-GGUF",
+        artifact: "tiny-Q4_K_M.gguf",
+        state: "downloading",
+        bytes_done: 1024,
+        bytes_total: 4096,
+        bytes_per_second: 0,
+        interrupted: "ECONNRESET: socket hang up",
+      },
+      { model: "acme/tiny-GGUF", artifact: null, state: "pending", queued_behind: "acme/split-GGUF" },
+      {
+        model: "acme/tiny-GGUF",
+        artifact: "tiny-Q4_K_M.gguf",
+        state: "error",
+        message: "It failed verification 2 times.",
+        waits_for_retry: true,
+      },
+    ];
+    for (const state of states) {
+      expect((await beat(node.node_id, node.node_token, [state])).status).toBe(200);
+      expect(await read()).toMatchObject(state);
+    }
+  });
+
   it("ignore models that are not registered", async () => {
     const node = await registerNode("worker-b");
     expect(

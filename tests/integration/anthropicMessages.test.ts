@@ -48,6 +48,19 @@ describe("POST /v1/messages", () => {
     expect(message.usage.input_tokens).toBeGreaterThan(10);
   });
 
+  it("answers a request that turns extended thinking on (as Claude Code may), with no thinking blocks", async () => {
+    const message = await client.messages.create(
+      greedy({
+        model: tinyModel,
+        messages: conversation,
+        max_tokens: 4,
+        thinking: { type: "enabled" as const, budget_tokens: 1024 },
+      }),
+    );
+    expect(message.content.map((block) => block.type)).toEqual(["text"]);
+    expect(message.stop_reason).toBe("max_tokens");
+  });
+
   it("stops at a stop sequence, which it names and leaves out", async () => {
     const ask = greedy({ model: tinyModel, messages: conversation, max_tokens: 24 });
     const free = await client.messages.create(ask);
