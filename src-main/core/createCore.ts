@@ -60,7 +60,7 @@ export interface CoreOptions {
   /** Each line a local worker prints, with its node name. Default: its output is this process's. */
   onWorkerOutput?: (name: string, line: string) => void;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
-  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode" | "nodeWaitMs">;
+  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode" | "nodeWaitMs" | "endpointIdleTimeoutMs">;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
   nodeTimings?: { heartbeatIntervalMs?: number; syncIntervalMs?: number; offlineAfterMs?: number };
   /** Endpoint health checks, shortened by tests. Default: every 10 s, each given 5 s to answer. */
@@ -226,6 +226,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       balancer.nodesChanged();
       publishNodeChange(change.endpointId, change.models, change.removed);
     },
+    onOffline: (endpointId, reason) => balancer.nodeLost(endpointId, reason),
     selfInstance: instanceId,
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.

@@ -20,6 +20,7 @@ let client: OpenAI;
 let logs = "";
 let started: { close(): Promise<void> }[] = [];
 const registered = "acme/tiny-GGUF";
+const idleTimeoutMs = 3000;
 
 async function fakeServer(options: FakeOpenAiServerOptions): Promise<FakeOpenAiServer> {
   const fake = await startFakeOpenAiServer(options);
@@ -59,6 +60,8 @@ beforeAll(async () => {
     hubEndpoint: hub.url,
     core: {
       endpointTimings: { healthIntervalMs: 100, probeTimeoutMs: 1000 },
+      // Longer than a health check takes to find a hung server offline, so the two are told apart.
+      balancer: { endpointIdleTimeoutMs: idleTimeoutMs },
       nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 500 },
       log: createLogger({
         level: "debug",
@@ -196,6 +199,75 @@ describe("health", () => {
     await waitFor("the endpoint online", async () => (await endpointStatus("flaky"))?.status === "online");
     expect((await ask("phi-3")).choices[0]?.message.content).toBe("from flaky");
     expect((await openAiModels()).find((m) => m.id === "phi-3")).toMatchObject({ ready: true });
+  });
+});
+
+describe("a server that stops answering", () => {
+  it("calls off a request it holds once its health check finds it offline, and says why", async () => {
+    let hung = false;
+    const hanging = await fakeServer({
+      name: "hanging",
+      models: ["held"],
+      // As a machine that went to sleep or off the network: nothing answers, nothing is refused.
+      handler: () => {},
+      modelsHandler: (response) => {
+        if (!hung)
+          response
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ object: "list", data: [{ id: "held", object: "model" }] }));
+      },
+    });
+    await addEndpoint("hanging", hanging.url);
+    hung = true;
+    const started = Date.now();
+    const answer = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "held", messages: [{ role: "user", content: "x" }] },
+    });
+    expect(Date.now() - started).toBeLessThan(idleTimeoutMs);
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.message).toBe(
+      `Model held is served only by an endpoint that is offline (hanging: Cannot reach ${hanging.url}/v1: no answer within 1 s). Retry later.`,
+    );
+    expect(hanging.received).toHaveLength(1);
+  });
+
+  it("gives up on an answer that does not begin within the idle timeout, and names the endpoint and why", async () => {
+    const silent = await fakeServer({ name: "silent", models: ["slow"], handler: () => {} });
+    await addEndpoint("silent", silent.url);
+    const answer = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "slow", messages: [{ role: "user", content: "x" }] },
+    });
+    expect(answer.status).toBe(502);
+    expect(answer.body.error.message).toBe(
+      `Every node that has model slow failed this request (silent: no answer within ${idleTimeoutMs / 1000} s); retry shortly.`,
+    );
+    // Its model list still answers: it stays online, for the next request to try.
+    expect((await endpointStatus("silent"))?.status).toBe("online");
+  });
+
+  it("ends a streamed answer that falls silent midway with an error event", async () => {
+    const stalling = await fakeServer({
+      name: "stalling",
+      models: ["stall"],
+      handler: (_request, response) => {
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write(
+          `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 0, model: "stall", choices: [{ index: 0, delta: { content: "half" }, finish_reason: null }] })}\n\n`,
+        );
+      },
+    });
+    await addEndpoint("stalling", stalling.url);
+    const stream = await client.chat.completions.create({
+      model: "stall",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    let text = "";
+    const read = async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    };
+    await expect(read()).rejects.toThrow("The node serving this request failed; retry the request.");
+    expect(text).toBe("half");
   });
 });
 

@@ -44,6 +44,15 @@ export interface BalancerOptions {
   nodeWaitMs?: number;
   /** The nodes' health: told of the requests that fail and are answered; asked whom to pass over. */
   health: NodeHealth;
+  /**
+   * How long a try at an endpoint may go without a byte (the answer's head, then each next chunk) before
+   * it is given up as failed. Endpoints have no heartbeat: a server that holds a request without a word
+   * while its model list still answers is found only this way (one that stops answering altogether is
+   * found offline by its health check sooner, which calls off its requests). Workers are watched by
+   * their heartbeats and have no such limit: a first load may compile kernels for minutes. Default:
+   * 10 minutes, the OpenAI SDKs' own request timeout; 0: no limit.
+   */
+  endpointIdleTimeoutMs?: number;
   /** How one try reaches a node. Default: over HTTP (`proxyToNode`); the policy's tests stand in for it. */
   proxy?: typeof proxyToNode;
 }
@@ -84,6 +93,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const instanceId = options.instanceId ?? crypto.randomUUID();
   const admission = createAdmission(options.admission);
   const nodeWaitMs = options.nodeWaitMs ?? 30_000;
+  const endpointIdleTimeoutMs = options.endpointIdleTimeoutMs ?? 600_000;
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
   const load = createNodeLoad();
@@ -231,6 +241,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     request: InferenceRequest,
     sink: AnswerSink,
     lacking: NodeRoute[],
+    failures: string[],
   ): Promise<number | undefined> {
     const started = clock.now();
     const { path } = request;
@@ -246,7 +257,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
     let tokens: TokenCounter | undefined;
     const outcome = await proxy(
       agent,
-      { origin, path: targetPath, headers, body: request.body.raw },
+      {
+        origin,
+        path: targetPath,
+        headers,
+        body: request.body.raw,
+        idleTimeoutMs: route.kind === "endpoint" ? endpointIdleTimeoutMs : undefined,
+      },
       sink,
       {
         onHead(status, answerHeaders) {
@@ -279,6 +296,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           log.info({ node: route.id, model, path }, "endpoint answered 404 for this route; trying another");
           return undefined;
         }
+        failures.push(`${nameOf(route.id)}: ${outcome.reason}`);
         health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
         log.warn(
           { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
@@ -330,6 +348,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const tried = new Set<string>();
     /** Endpoints that answered 404 to this route: they lack it (an OpenAI-only server asked for /v1/messages). */
     const lacking: NodeRoute[] = [];
+    /** Why each node tried failed, in the order tried: what a client told "every node failed" is told. */
+    const failures: string[] = [];
     let waitedForNode = false;
     try {
       for (;;) {
@@ -355,18 +375,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
         }
         if (!chosen) {
+          const why = failures.length > 0 ? ` (${failures.join("; ")})` : "";
           throw new AppError(
             "balancer.no_node",
-            `Every node that has model ${model} failed this request; retry shortly.`,
-            {
-              retryAfter: 2,
-            },
+            `Every node that has model ${model} failed this request${why}; retry shortly.`,
+            { retryAfter: 2 },
           );
         }
         tried.add(triedKey(chosen));
         load.begin(chosen.id);
         try {
-          const status = await attempt(started, chosen, model, request, sink, lacking);
+          const status = await attempt(started, chosen, model, request, sink, lacking, failures);
           if (status !== undefined) return status;
         } finally {
           load.end(chosen.id);

@@ -9,6 +9,11 @@ export interface NodeRequest {
   headers: Record<string, string>;
   /** The client's body, byte for byte. */
   body: Buffer;
+  /**
+   * How long the node may go without sending a byte (the answer's head, then each next chunk) before
+   * the try is given up. Default: no limit.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -77,9 +82,10 @@ export function proxyToNode(
   return new Promise((resolve) => {
     if (sink.gone) return resolve({ type: "left" });
     const { origin, path, headers, body } = request;
+    const idle = request.idleTimeoutMs ?? 0;
     dispatcher.dispatch(
-      { origin, path, method: "POST", headers, body },
-      new AnswerRelay(sink, observer, pending, resolve),
+      { origin, path, method: "POST", headers, body, headersTimeout: idle, bodyTimeout: idle },
+      new AnswerRelay(sink, observer, pending, resolve, idle),
     );
   });
 }
@@ -101,6 +107,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     private readonly observer: AnswerObserver,
     private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
+    private readonly idleTimeoutMs: number,
   ) {
     this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
@@ -169,11 +176,22 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.finish({ type: "answered", status: this.status });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, failure: Error): void {
+    const error = this.explained(failure);
     if (this.left) this.finish({ type: "left" });
     else if (this.phase === "passing") this.finish({ type: "cut", cause: error });
     else if (this.phase === "refusing")
       this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
+    else if (error !== failure) this.finish({ type: "unavailable", reason: error.message });
     else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}` });
+  }
+
+  /** Undici's timeouts in words: "Headers Timeout Error" says nothing of how long was waited. */
+  private explained(error: Error): Error {
+    const code = (error as { code?: string }).code;
+    const seconds = this.idleTimeoutMs / 1000;
+    if (code === "UND_ERR_HEADERS_TIMEOUT") return new Error(`no answer within ${seconds} s`);
+    if (code === "UND_ERR_BODY_TIMEOUT") return new Error(`nothing more for ${seconds} s`);
+    return error;
   }
 }

@@ -39,6 +39,11 @@ export interface EndpointServiceOptions {
   probeTimeoutMs?: number;
   /** An endpoint was added or removed, or its status or model list changed. Default: nothing. */
   onChange?: (change: EndpointChange) => void;
+  /**
+   * An endpoint's health check failed where the one before answered: the requests it holds will not be
+   * answered (a machine asleep or off the network refuses nothing; it only falls silent). Default: nothing.
+   */
+  onOffline?: (endpointId: string, reason: string) => void;
   /** Asks a server for its model ids. Default: `GET <url>/models`. */
   probe?: (options: ProbeOptions) => Promise<string[]>;
   /** This llmlb's instance id, so it is never added as an endpoint of itself. Default: none. */
@@ -147,7 +152,11 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     endpoints.saveHealth(id, health);
     const statusChanged = before.status !== health.status;
     if (health.status === "offline") {
-      if (statusChanged) nodeHealth.wentOffline(id, health.lastError ?? "Its health check failed.");
+      if (statusChanged) {
+        const reason = health.lastError ?? "Its health check failed.";
+        nodeHealth.wentOffline(id, reason);
+        options.onOffline?.(id, reason);
+      }
     } else {
       if (statusChanged) nodeHealth.cameOnline(id);
       // Its model list answered: whatever request failed there, it answers again.
