@@ -362,6 +362,54 @@ describe("another llmlb as an endpoint", () => {
   });
 });
 
+describe("two llmlbs that are each other's endpoints", () => {
+  it("list only what a real server behind them serves: a model gone from its server is gone from both", async () => {
+    // a serves m through c; b adds a; a adds b. b's m is a's own, and a must not count it as b's.
+    const b = await startCore({ hubEndpoint: "http://127.0.0.1:9" });
+    const c = await startFakeOpenAiServer({ name: "c", models: ["m"] });
+    try {
+      const add = (on: TestServer, name: string, url: string) =>
+        on.request("POST", "/v0/endpoints", { body: { name, url } });
+      expect((await add(server, "c", c.url)).status).toBe(201);
+      const bHasA = await add(b, "a", server.url);
+      expect(endpointSchema.parse(bHasA.body).models).toEqual(["m"]);
+      const aHasB = await add(server, "b", b.url);
+      expect(endpointSchema.parse(aHasB.body).models).toEqual([]);
+
+      expect((await server.request("DELETE", "/v0/endpoints/c")).status).toBe(204);
+      const models = await server.request("GET", "/v1/models", { anonymous: true });
+      expect(models.body.data.map((model: { id: string }) => model.id)).not.toContain("m");
+      const answer = await server.request("POST", "/v1/chat/completions", {
+        anonymous: true,
+        body: { model: "m", messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(answer.status).toBe(404);
+      expect(c.received).toHaveLength(0);
+    } finally {
+      await c.close();
+      await b.close();
+    }
+  });
+
+  it("still lists a model both serve of their own to each other", async () => {
+    const b = await startCore({ hubEndpoint: "http://127.0.0.1:9" });
+    const c = await startFakeOpenAiServer({ name: "c", models: ["m"] });
+    const d = await startFakeOpenAiServer({ name: "d", models: ["m"] });
+    try {
+      const add = (on: TestServer, name: string, url: string) =>
+        on.request("POST", "/v0/endpoints", { body: { name, url } });
+      expect((await add(server, "c", c.url)).status).toBe(201);
+      expect((await add(b, "d", d.url)).status).toBe(201);
+      expect(endpointSchema.parse((await add(b, "a", server.url)).body).models).toEqual(["m"]);
+      expect(endpointSchema.parse((await add(server, "b", b.url)).body).models).toEqual(["m"]);
+    } finally {
+      await d.close();
+      await c.close();
+      await b.close();
+    }
+  });
+});
+
 describe("a route an endpoint does not serve", () => {
   it("is a 404 that names the route and the endpoint, and the endpoint stays up for the routes it has", async () => {
     // An OpenAI-only server: chat completions, but no Anthropic Messages.

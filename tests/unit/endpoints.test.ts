@@ -123,7 +123,7 @@ describe("endpoint service", () => {
       probe: async (options) => {
         probes.push(options);
         if (answers.models instanceof Error) throw answers.models;
-        return answers.models;
+        return { models: answers.models, instance: null };
       },
     });
     return { db, service, changes, probes, registryVersion };
@@ -191,7 +191,7 @@ describe("endpoint service", () => {
       nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
       probe: async (options) => {
         probes.push(options);
-        return ["a", "z"];
+        return { models: ["a", "z"], instance: null };
       },
     });
     expect(again.routesFor("a")).toEqual([

@@ -16,7 +16,7 @@ import {
 import type { RegistryVersion } from "../registry/registryVersion";
 import { normalizeEndpointUrl, routeBaseOf } from "./endpointUrl";
 import { createHealthChecker } from "./healthChecker";
-import { probeEndpoint, type ProbeOptions } from "./probeEndpoint";
+import { probeEndpoint, type ProbeAnswer, type ProbeOptions } from "./probeEndpoint";
 
 /** What changed about an endpoint: `models` are those whose availability on it changed. */
 export interface EndpointChange {
@@ -45,7 +45,7 @@ export interface EndpointServiceOptions {
    */
   onOffline?: (endpointId: string, reason: string) => void;
   /** Asks a server for its model ids. Default: `GET <url>/models`. */
-  probe?: (options: ProbeOptions) => Promise<string[]>;
+  probe?: (options: ProbeOptions) => Promise<ProbeAnswer>;
   /** This llmlb's instance id, so it is never added as an endpoint of itself. Default: none. */
   selfInstance?: string;
 }
@@ -72,6 +72,8 @@ export interface EndpointService extends ExternalModels {
 interface Entry extends StoredEndpoint {
   /** What the balancer prefixes to `/v1/...`. */
   routeBase: string;
+  /** Its instance id when it is another llmlb (as its last answer said); not stored: it changes each start. */
+  instance: string | null;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -107,6 +109,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           name: entry.name,
           online: entry.health.status === "online",
           createdAt: entry.createdAt,
+          instance: entry.instance,
         })),
       ]),
     );
@@ -137,8 +140,17 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     if (!entry) return;
     const before = entry.health;
     let health: EndpointHealth;
+    let instance = entry.instance;
     try {
-      const models = await probe({ url: entry.url, apiKey: entry.apiKey, timeoutMs: probeTimeoutMs, signal });
+      const answer = await probe({
+        url: entry.url,
+        apiKey: entry.apiKey,
+        timeoutMs: probeTimeoutMs,
+        signal,
+        selfInstance: options.selfInstance,
+      });
+      instance = answer.instance;
+      const { models } = answer;
       health = { status: "online", models, lastError: null, lastCheckedAt: now(), lastSeenAt: now() };
     } catch (error) {
       if (signal.aborted) return;
@@ -148,6 +160,11 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     }
     // Removed while the check ran: nothing to record.
     if (entries.get(id) !== entry) return;
+    if (instance !== entry.instance) {
+      // Another llmlb restarted there: what it serves only through this one is told apart by the new id.
+      entry.instance = instance;
+      reindex();
+    }
     entry.health = health;
     endpoints.saveHealth(id, health);
     const statusChanged = before.status !== health.status;
@@ -186,7 +203,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
   });
 
   for (const stored of endpoints.all()) {
-    entries.set(stored.id, { ...stored, routeBase: routeBaseOf(stored.url) });
+    entries.set(stored.id, { ...stored, routeBase: routeBaseOf(stored.url), instance: null });
     // What it served last time is known; whether it still does is checked at once.
     checker.watch(stored.id, 0);
   }
@@ -205,7 +222,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       const sameServer = [...entries.values()].find((entry) => entry.url === url);
       if (sameServer) throw duplicateUrl(sameServer.name, url);
       const apiKey = request.api_key ?? null;
-      const models = await probe({
+      const { models, instance } = await probe({
         url,
         apiKey,
         timeoutMs: probeTimeoutMs,
@@ -226,6 +243,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           lastSeenAt: checkedAt,
         },
         routeBase: routeBaseOf(url),
+        instance,
       };
       endpoints.insert(entry);
       entries.set(entry.id, entry);

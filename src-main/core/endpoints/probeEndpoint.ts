@@ -1,5 +1,5 @@
 import { request } from "undici";
-import { instanceHeader, upstreamModelListSchema } from "../../contract";
+import { instanceHeader, upstreamModelListSchema, viaHeader } from "../../contract";
 import { AppError } from "../../shared/errors";
 
 export interface ProbeOptions {
@@ -11,8 +11,17 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** Aborts the probe (the endpoint was removed, the app is quitting). Default: none. */
   signal?: AbortSignal;
-  /** This llmlb's instance id: a server answering with it is this llmlb itself. Default: none. */
+  /**
+   * This llmlb's instance id: a server answering with it is this llmlb itself. Sent as `viaHeader`, so
+   * another llmlb leaves out what it serves only through this one. Default: none.
+   */
   selfInstance?: string;
+}
+
+/** What a server answered: its models' ids, and its instance id when it is another llmlb. */
+export interface ProbeAnswer {
+  models: string[];
+  instance: string | null;
 }
 
 /** Larger model lists than this are not a model list. */
@@ -46,10 +55,11 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }):
 
 /**
  * Asks an OpenAI-compatible server for its models (`GET <url>/models`) once; resolves with their ids.
+ * Another llmlb told by `viaHeader` who asks lists as not ready what only the asker serves it.
  * Fails with `endpoint.unreachable` (no answer in time, refused, 5xx), `endpoint.unauthorized` (401,
  * 403) or `endpoint.invalid_response` (anything that is not an OpenAI model list).
  */
-export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
+export async function probeEndpoint(options: ProbeOptions): Promise<ProbeAnswer> {
   const { url, timeoutMs } = options;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -60,6 +70,7 @@ export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
       headers: {
         accept: "application/json",
         ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+        ...(options.selfInstance ? { [viaHeader]: options.selfInstance } : {}),
       },
       signal,
     });
@@ -106,7 +117,11 @@ export async function probeEndpoint(options: ProbeOptions): Promise<string[]> {
         { param: "url" },
       );
     }
-    return [...new Set(list.data.data.filter((model) => model.ready !== false).map((model) => model.id))];
+    const instance = answer.headers[instanceHeader];
+    return {
+      models: [...new Set(list.data.data.filter((model) => model.ready !== false).map((model) => model.id))],
+      instance: typeof instance === "string" ? instance : null,
+    };
   } catch (error) {
     if (error instanceof AppError) throw error;
     // Aborted from outside: the caller asked for it, and knows why.

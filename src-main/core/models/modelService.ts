@@ -47,6 +47,8 @@ export interface ExternalServer {
   name: string;
   online: boolean;
   createdAt: string;
+  /** Its instance id when it is another llmlb; null for any other server. */
+  instance: string | null;
 }
 
 /** What endpoints serve, kept in memory; changes bump the registry version. */
@@ -70,7 +72,12 @@ export interface ModelService {
   /** The registered id `name` stands for: the model an alias names, else `name` itself. */
   resolveName(name: string): string;
   manifest(id: string): Manifest;
-  openAiList(): OpenAiModelList;
+  /**
+   * `GET /v1/models`. `askedVia`: the instance ids of the llmlbs asking (another llmlb's health check
+   * of this one sends its own): what only endpoints that are those llmlbs serve is not ready to them,
+   * so two llmlbs that are each other's endpoints never list a model to each other that neither has.
+   */
+  openAiList(askedVia?: readonly string[]): OpenAiModelList;
   count(): number;
   /** Registered models, and how many of them are ready. */
   counts(): { total: number; ready: number };
@@ -356,42 +363,56 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           outside.filter(([id]) => servedOutside(id)).length,
       };
     },
-    openAiList() {
+    openAiList(askedVia) {
+      const servers = options.external?.servers() ?? new Map<string, readonly ExternalServer[]>();
+      const asker = (server: ExternalServer) =>
+        server.instance !== null && askedVia!.includes(server.instance);
+      if (askedVia?.length && [...servers.values()].some((listing) => listing.some(asker))) {
+        return buildOpenAiList(servers, (server) => server.online && !asker(server));
+      }
       // Clients poll this; rebuild it only when the registry has changed since.
       if (openAiCache?.version === models.version()) return openAiCache.list;
       const version = models.version();
-      const servers = options.external?.servers() ?? new Map<string, readonly ExternalServer[]>();
-      const online = (id: string) => servers.get(id)?.some((server) => server.online) ?? false;
-      const registered = models.listSummaries();
-      const registeredIds = new Set(registered.map((m) => m.id));
-      const list: OpenAiModelList = {
-        object: "list",
-        data: [
-          ...registered.map((m) => ({
-            id: m.id,
-            object: "model" as const,
-            created: Math.floor(Date.parse(m.createdAt) / 1000),
-            owned_by: m.repo.split("/")[0]!,
-            ready: m.ready || online(m.id),
-          })),
-          // Models only endpoints serve, after the registered ones, owned by the endpoint serving them.
-          ...[...servers]
-            .filter(([id]) => !registeredIds.has(id))
-            .sort(([a], [b]) => (a < b ? -1 : 1))
-            .map(([id, listing]) => {
-              const owner = listing.find((server) => server.online) ?? listing[0]!;
-              return {
-                id,
-                object: "model" as const,
-                created: Math.floor(Date.parse(owner.createdAt) / 1000),
-                owned_by: owner.name,
-                ready: online(id),
-              };
-            }),
-        ],
-      };
+      const list = buildOpenAiList(servers, (server) => server.online);
       openAiCache = { version, list };
       return list;
     },
   };
+
+  /** `GET /v1/models`, counting as serving a model the endpoints `serving` says do. */
+  function buildOpenAiList(
+    servers: ReadonlyMap<string, readonly ExternalServer[]>,
+    serving: (server: ExternalServer) => boolean,
+  ): OpenAiModelList {
+    const online = (id: string) => servers.get(id)?.some(serving) ?? false;
+    const registered = models.listSummaries();
+    const registeredIds = new Set(registered.map((m) => m.id));
+    const list: OpenAiModelList = {
+      object: "list",
+      data: [
+        ...registered.map((m) => ({
+          id: m.id,
+          object: "model" as const,
+          created: Math.floor(Date.parse(m.createdAt) / 1000),
+          owned_by: m.repo.split("/")[0]!,
+          ready: m.ready || online(m.id),
+        })),
+        // Models only endpoints serve, after the registered ones, owned by the endpoint serving them.
+        ...[...servers]
+          .filter(([id]) => !registeredIds.has(id))
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([id, listing]) => {
+            const owner = listing.find(serving) ?? listing[0]!;
+            return {
+              id,
+              object: "model" as const,
+              created: Math.floor(Date.parse(owner.createdAt) / 1000),
+              owned_by: owner.name,
+              ready: online(id),
+            };
+          }),
+      ],
+    };
+    return list;
+  }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import {
   aliasRequestSchema,
   instanceHeader,
+  viaHeader,
   modelListQuerySchema,
   modelRetryRequestSchema,
   modelSettingsPatchSchema,
@@ -94,10 +95,11 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
   // The list is rebuilt only when the registry changes; so is its JSON (a megabyte with 10,000 models).
   const serialized = new WeakMap<OpenAiModelList, Buffer>();
-  app.get("/v1/models", async (_request, reply) => {
+  app.get("/v1/models", async (request, reply) => {
     // Says which llmlb answers, so one is never added as an endpoint of itself.
     void reply.header(instanceHeader, options.instanceId);
-    const list = options.models.openAiList();
+    const via = request.headers[viaHeader];
+    const list = options.models.openAiList(typeof via === "string" ? via.split(/\s*,\s*/) : undefined);
     let body = serialized.get(list);
     if (body === undefined) serialized.set(list, (body = Buffer.from(JSON.stringify(list))));
     return reply.type("application/json; charset=utf-8").send(body);
