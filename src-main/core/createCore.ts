@@ -192,6 +192,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       balancer.nodeLost(nodeId, reason);
       balancer.nodesChanged();
     },
+    endpointNamed: (name) => endpoints.list().data.some((endpoint) => endpoint.name === name),
   });
   /**
    * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.

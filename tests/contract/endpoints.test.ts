@@ -362,6 +362,23 @@ describe("another llmlb as an endpoint", () => {
   });
 });
 
+describe("aliases", () => {
+  it("cannot take the name of a model an endpoint serves, whose requests it would capture", async () => {
+    expect(
+      (await server.request("POST", "/v0/endpoints", { body: { name: "vllm", url: vllm.url, api_key: key } }))
+        .status,
+    ).toBe(201);
+    const taken = await server.request("POST", "/v0/aliases", { body: { alias: "qwen-7b", model: "any" } });
+    expect(taken.status).toBe(409);
+    expect(taken.body.error).toMatchObject({
+      code: "registry.duplicate",
+      param: "alias",
+      message: "qwen-7b is a model vllm serves; an alias needs a name of its own.",
+    });
+    expect((await server.request("GET", "/v0/aliases")).body.data).toEqual([]);
+  });
+});
+
 describe("two llmlbs that are each other's endpoints", () => {
   it("list only what a real server behind them serves: a model gone from its server is gone from both", async () => {
     // a serves m through c; b adds a; a adds b. b's m is a's own, and a must not count it as b's.

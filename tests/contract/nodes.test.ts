@@ -11,6 +11,7 @@ import {
   type HeartbeatRequest,
   type NodeRegisterRequest,
 } from "../../src-main/contract";
+import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
@@ -117,6 +118,34 @@ describe("POST /v0/nodes/register", () => {
       return nodes.data.find((node) => node.name === "twin-cpu0")?.status === "offline";
     });
     expect((await registerNode("twin-cpu0", undefined, "http://127.0.0.1:9102")).node_id).toBe(first.node_id);
+  });
+
+  it("refuses a node under an endpoint's name, which lists and pinned settings would confuse", async () => {
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["org/elsewhere"] });
+    try {
+      const added = await server.request("POST", "/v0/endpoints", {
+        body: { name: "gpu-box", url: vllm.url },
+      });
+      expect(added.status).toBe(201);
+      const refused = await server.request("POST", "/v0/nodes/register", {
+        body: { ...nodeRequest("gpu-box"), url: "http://127.0.0.1:9103" },
+        headers: { authorization: `Bearer ${server.nodeToken}` },
+      });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({
+        code: "node.name_taken",
+        param: "name",
+        message:
+          "An endpoint is named gpu-box: give this node another name (llmlb node --join … --name <name>), or remove the endpoint (llmlb endpoint rm gpu-box).",
+      });
+      const names = nodeListSchema
+        .parse((await server.request("GET", "/v0/nodes")).body)
+        .data.map((n) => n.name);
+      expect(names.filter((name) => name === "gpu-box")).toHaveLength(1);
+    } finally {
+      await server.request("DELETE", "/v0/endpoints/gpu-box");
+      await vllm.close();
+    }
   });
 
   it("refuses malformed registrations", async () => {

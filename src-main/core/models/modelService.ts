@@ -318,6 +318,16 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       return withExternal(models.get(model.name)!);
     },
     addAlias({ alias, model: name }) {
+      // The alias would take the requests meant for the endpoint's model.
+      const servedBy = options.external?.servers().get(alias);
+      if (servedBy?.length) {
+        const names = servedBy.map((server) => server.name).join(", ");
+        throw new AppError(
+          "registry.duplicate",
+          `${alias} is a model ${names} serves; an alias needs a name of its own.`,
+          { param: "alias" },
+        );
+      }
       const model = requireModel(name);
       models.addAlias(alias, model.name, new Date(clock.now()).toISOString());
       log.info({ model: model.name, alias }, "alias added");

@@ -33,6 +33,8 @@ export interface NodeServiceOptions {
   onChange?: (change: NodeChange) => void;
   /** A node was just marked offline (missed heartbeats, or its process ended), and why. Default: nothing. */
   onOffline?: (nodeId: string, reason: string) => void;
+  /** Whether an endpoint has this name: a node may not take it (lists and pinned settings name both). Default: none has. */
+  endpointNamed?: (name: string) => boolean;
 }
 
 export interface NodeChange {
@@ -135,6 +137,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
 
   return {
     register(request) {
+      if (options.endpointNamed?.(request.name)) {
+        throw new AppError(
+          "node.name_taken",
+          `An endpoint is named ${request.name}: give this node another name (llmlb node --join … --name <name>), or remove the endpoint (llmlb endpoint rm ${request.name}).`,
+          { param: "name" },
+        );
+      }
       const known = nodes.list().find((node) => node.name === request.name);
       // Another node online under this name (two machines with one host name): each would take the
       // other's row back at its next heartbeat, forever. It gets the name once that one is gone. (A row
