@@ -1,6 +1,6 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
 import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
-import type { NodeList, RegisterResponse } from "../src-main/contract";
+import type { NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
@@ -39,6 +39,8 @@ export interface Api {
   /** Tries a model again on every node where it failed or crashed the worker. */
   retryModel(name: string): Promise<ModelRetryResponse>;
   listNodes(): Promise<NodeList>;
+  /** Removes an offline worker node for good; refused (409) for one online, or an endpoint. */
+  removeNode(id: string): Promise<NodeRemoved>;
   status(): Promise<Status>;
   setServing(paused: boolean): Promise<Status>;
   settings(): Promise<Settings>;
@@ -149,6 +151,7 @@ export function createHttpApi(): Api {
     removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
     retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
     listNodes: () => call("GET", "/v0/nodes"),
+    removeNode: (id) => call("DELETE", `/v0/nodes/${encodeURIComponent(id)}`),
     status: () => call("GET", "/v0/status"),
     setServing: (paused) => call("PUT", "/v0/serving", { paused }),
     settings: () => call("GET", "/v0/settings"),

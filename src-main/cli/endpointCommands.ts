@@ -1,12 +1,10 @@
 import type { Endpoint, EndpointList } from "../contract";
 import type { ApiClient } from "./apiClient";
-import { formatTable } from "./format";
+import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
 function modelSummary(models: string[]): string {
-  if (models.length === 0) return "no models";
-  const shown = models.slice(0, 3).join(", ");
-  return models.length > 3 ? `${shown}, +${models.length - 3} more` : shown;
+  return models.length === 0 ? "no models" : summarizeNames(models);
 }
 
 export async function addEndpoint(

@@ -13,3 +13,9 @@ export function formatTable(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");
 }
+
+/** "a, b, c, +2 more": the first few of a list of names. */
+export function summarizeNames(names: string[], shown = 3): string {
+  const first = names.slice(0, shown).join(", ");
+  return names.length > shown ? `${first}, +${names.length - shown} more` : first;
+}

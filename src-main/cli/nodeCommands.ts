@@ -1,6 +1,6 @@
-import { backendNames, type NodeList } from "../contract";
+import { backendNames, type NodeList, type NodeRemoved } from "../contract";
 import type { ApiClient } from "./apiClient";
-import { formatBytes, formatTable } from "./format";
+import { formatBytes, formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
 /**
@@ -76,4 +76,14 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
     io.out("GPU backends left out:");
     for (const line of leftOut) io.out(`  ${line}`);
   }
+}
+
+/** `llmlb node rm`: an offline worker node, gone for good (the server refuses an online one, and says why). */
+export async function removeNode(client: ApiClient, ref: string, io: Output): Promise<void> {
+  const removed = await client.request<NodeRemoved>("DELETE", `/v0/nodes/${encodeURIComponent(ref)}`);
+  const models =
+    removed.models.length === 0
+      ? ""
+      : ` and the states it reported for ${removed.models.length} model(s): ${summarizeNames(removed.models)}`;
+  io.out(`Removed node ${removed.name} (${removed.url})${models}`);
 }

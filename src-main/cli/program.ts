@@ -4,7 +4,7 @@ import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
 import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showStatus } from "./statusCommands";
-import { listNodes } from "./nodeCommands";
+import { listNodes, removeNode } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
 import { defaultIdleTtlSeconds, modelSettingBounds, type BuildGpu } from "../contract";
 import { buildGpuKernels } from "./gpuBuild";
@@ -268,6 +268,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("list nodes with their backend, memory and models")
     .option("--json", "print the server's JSON")
     .action((options: { json?: boolean }) => listNodes(client(), options, io));
+  node
+    .command("rm <name-or-id>")
+    .alias("remove")
+    .description("remove a worker node that is offline for good (retired, renamed), with its models' states")
+    .action((ref: string) => removeNode(client(), ref, io));
 
   const endpoint = program
     .command("endpoint")

@@ -200,6 +200,18 @@ export type NodeInfo = z.infer<typeof nodeSchema>;
 export const nodeListSchema = z.object({ data: z.array(nodeSchema) });
 export type NodeList = z.infer<typeof nodeListSchema>;
 
+/**
+ * `DELETE /v0/nodes/<id or name>`: the worker node removed (only an offline one: an online one would
+ * register again at its next heartbeat), with the models it had states for, which it no longer lists.
+ */
+export const nodeRemovedSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  url: z.string(),
+  models: z.array(z.string()),
+});
+export type NodeRemoved = z.infer<typeof nodeRemovedSchema>;
+
 /** A model's state on one node, as model listings show it. */
 export const modelOnNodeSchema = z.intersection(
   z.object({ node_id: z.string(), node_name: z.string(), node_status: nodeStatusSchema }),

@@ -185,7 +185,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     ...options.nodeTimings,
     onChange: (change) => {
       balancer.nodesChanged();
-      publishNodeChange(change.nodeId, change.models, false);
+      publishNodeChange(change.nodeId, change.models, change.removed ?? false);
     },
     // A node gone silent (hung, cut off) or whose process ended: what it has not answered will not come.
     onOffline: (nodeId, reason) => {
@@ -250,6 +250,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   });
   const metrics = createMetrics({
     nodes,
+    // What clients may ask for: each has a queue depth, 0 while idle.
+    models: () => models.openAiList().data.map((model) => model.id),
     queueDepths: () => balancer.queueDepths(),
     speeds: () => balancer.speeds(),
   });

@@ -9,7 +9,12 @@ export interface BalancerMetrics {
 
 export interface MetricsOptions {
   nodes: NodeService;
-  /** Waiting and running requests per model, read at scrape time. */
+  /**
+   * The models clients may ask for (registered, or served by an endpoint), read at scrape time: each
+   * has a queue depth, 0 while idle. Default: none (only models with requests have one).
+   */
+  models?: () => readonly string[];
+  /** Waiting and running requests per model, read at scrape time (a model without any may be left out). */
   queueDepths: () => { model: string; running: number; waiting: number }[];
   /** Generation speeds the balancer measured, by node id and model, read at scrape time. */
   speeds: () => { nodeId: string; model: string; tokensPerSecond: number }[];
@@ -25,6 +30,8 @@ const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 /** Prometheus metrics (`GET /metrics`): requests, latency, time to first token, speed, queues, nodes, downloads. */
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
+  /** Models with requests at the last scrape: each reads 0 at the next, registered or not. */
+  let hadRequests = new Set<string>();
   const requests = new Counter({
     name: "llmlb_requests_total",
     help: "Inference requests by model, route and HTTP status.",
@@ -72,10 +79,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const depth of options.queueDepths()) {
-        this.set({ model: depth.model, state: "waiting" }, depth.waiting);
-        this.set({ model: depth.model, state: "running" }, depth.running);
+      // The admission queue forgets a model whose last request ended: a series that vanished would
+      // leave graphs at its last value until they go stale. Each model reads 0 instead, and one with
+      // requests at the last scrape that is no longer registered reads 0 once more, then drops out.
+      const depths = new Map(options.queueDepths().map((depth) => [depth.model, depth]));
+      for (const model of new Set([...(options.models?.() ?? []), ...hadRequests, ...depths.keys()])) {
+        const depth = depths.get(model);
+        this.set({ model, state: "waiting" }, depth?.waiting ?? 0);
+        this.set({ model, state: "running" }, depth?.running ?? 0);
       }
+      hadRequests = new Set(depths.keys());
     },
   });
   new Gauge({

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "registry.external"
   | "node.not_found"
   | "node.name_taken"
+  | "node.online"
+  | "node.is_endpoint"
   | "endpoint.not_found"
   | "endpoint.duplicate"
   | "endpoint.unreachable"
@@ -96,6 +98,10 @@ const statusByCode: Record<ErrorCode, number> = {
   "node.not_found": 404,
   /** Another node is online under the name a node registers with. */
   "node.name_taken": 409,
+  /** A node removed while online would register again at its next heartbeat: stop it first. */
+  "node.online": 409,
+  /** An endpoint is a node in listings, but it is removed as an endpoint. */
+  "node.is_endpoint": 409,
   "endpoint.not_found": 404,
   "endpoint.duplicate": 409,
   // The server given cannot be added as it is (down, refused the key, not OpenAI-compatible): the

@@ -1,3 +1,4 @@
+import { useRef } from "react";
 import type { NodeInfo } from "../../src-main/contract";
 import { IconChip, IconGlobe, IconNodes } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
@@ -7,6 +8,7 @@ import { useAppStore } from "../useAppStore";
 import { useNow } from "../useNow";
 import { EndpointsSection } from "./EndpointsSection";
 import { PageHead } from "../components/PageHead";
+import { RemoveNode } from "./RemoveNode";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
@@ -58,16 +60,21 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
   const used = Math.max(0, node.memory.total_bytes - node.memory.free_bytes);
   const counts = countStates(node);
   const Icon = node.kind === "endpoint" ? IconGlobe : node.backend === "cpu" ? IconChip : IconNodes;
+  const card = useRef<HTMLLIElement>(null);
   return (
-    <li className={`card node-card${online ? "" : " is-offline"}`} aria-label={node.name}>
+    <li ref={card} className={`card node-card${online ? "" : " is-offline"}`} aria-label={node.name}>
       <div className="node-head">
         <span className="node-icon" aria-hidden="true">
           <Icon size={18} />
         </span>
         <div className="node-title-block">
-          <h3 className="node-title">{node.name}</h3>
+          {/* Focusable by script: where the keyboard goes on from when the card before it is removed. */}
+          <h3 className="node-title" tabIndex={-1}>
+            {node.name}
+          </h3>
           <p className="node-url">{node.url}</p>
         </div>
+        <RemoveNode node={node} card={card} />
       </div>
       <div className="tags">
         <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>

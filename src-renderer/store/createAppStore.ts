@@ -22,7 +22,7 @@ export interface AppStoreOptions {
 export function createAppStore({ api, events }: AppStoreOptions) {
   return createStore<AppState>()((...a) => ({
     ...createModelsSlice({ api })(...a),
-    ...createNodesSlice()(...a),
+    ...createNodesSlice({ api })(...a),
     ...createBannersSlice()(...a),
     ...createStatusSlice({ api })(...a),
     ...createSettingsSlice({ api })(...a),

@@ -7,10 +7,16 @@ import {
   modelSchema,
   nodeListSchema,
   nodeRegisterResponseSchema,
+  nodeRemovedSchema,
   openAiModelListSchema,
   type HeartbeatRequest,
   type NodeRegisterRequest,
+  type ServerEvent,
 } from "../../src-main/contract";
+import { createLogger } from "../../src-main/shared/logger";
+import { createNodeSession } from "../../src-main/worker/agent/nodeSession";
+import { createControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
+import type { WorkerConfig } from "../../src-main/worker/workerConfig";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
@@ -358,5 +364,189 @@ describe("registering a model too large for every node", () => {
     expect(response.body.warnings.join(" ")).toMatch(
       /Too large for every node: the smallest GGUF needs 70\.0 GB, the largest node has \d+\.\d GB/,
     );
+  });
+});
+
+describe("DELETE /v0/nodes/<id or name>", () => {
+  const listed = async () => nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+  const offline = (name: string) =>
+    waitFor(`${name} to go offline`, async () =>
+      (await listed()).some((node) => node.name === name && node.status === "offline"),
+    );
+
+  it("removes an offline worker with its models' states: gone from lists, a model's nodes and the metrics", async () => {
+    const events: ServerEvent[] = [];
+    const stop = server.core.events.subscribe((event) => events.push(event));
+    try {
+      const retired = await registerNode("retired-box");
+      await beat(retired.node_id, retired.node_token, [
+        { model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" },
+        {
+          model: "acme/split-GGUF",
+          artifact: "big-Q8_0.gguf",
+          state: "downloading",
+          bytes_done: 77,
+          bytes_total: 99,
+          bytes_per_second: 1,
+        },
+      ]);
+      await offline("retired-box");
+      const metricsBefore = (await server.request("GET", "/metrics", { anonymous: true })).text;
+      expect(metricsBefore).toContain(`node="retired-box"`);
+
+      const response = await server.request("DELETE", "/v0/nodes/retired-box");
+      expect(response.status).toBe(200);
+      expect(nodeRemovedSchema.parse(response.body)).toEqual({
+        id: retired.node_id,
+        name: "retired-box",
+        url: "http://127.0.0.1:9/",
+        models: ["acme/split-GGUF", "acme/tiny-GGUF"],
+      });
+
+      expect((await listed()).map((node) => node.name)).not.toContain("retired-box");
+      const model = modelSchema.parse((await server.request("GET", "/v0/models/acme%2Ftiny-GGUF")).body);
+      expect(model.nodes.map((entry) => entry.node_name)).not.toContain("retired-box");
+      expect((await server.request("GET", "/metrics", { anonymous: true })).text).not.toContain(
+        "retired-box",
+      );
+      // The dashboard drops its card, and reads the models it had again.
+      expect(events).toContainEqual({ type: "node.removed", id: retired.node_id });
+      expect(events).toContainEqual({
+        type: "model.updated",
+        model: expect.objectContaining({ name: "acme/tiny-GGUF" }),
+      });
+      // Gone: a second removal finds nothing.
+      const again = await server.request("DELETE", `/v0/nodes/${retired.node_id}`);
+      expect(again.status).toBe(404);
+      expect(again.body.error.code).toBe("node.not_found");
+    } finally {
+      stop();
+    }
+  });
+
+  it("finds a node by its id as well as its name", async () => {
+    const retired = await registerNode("retired-by-id");
+    await offline("retired-by-id");
+    const response = await server.request("DELETE", `/v0/nodes/${retired.node_id}`);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ id: retired.node_id, name: "retired-by-id" });
+    expect((await listed()).map((node) => node.name)).not.toContain("retired-by-id");
+  });
+
+  it("refuses an online node, saying to stop it first, and leaves it listed", async () => {
+    const running = await registerNode("still-running");
+    const response = await server.request("DELETE", "/v0/nodes/still-running");
+    expect(response.status).toBe(409);
+    expect(response.body.error).toMatchObject({ code: "node.online", param: "id" });
+    expect(response.body.error.message).toBe(
+      "Node still-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline.",
+    );
+    expect((await beat(running.node_id, running.node_token, [])).status).toBe(200);
+    expect((await listed()).find((node) => node.name === "still-running")?.status).toBe("online");
+  });
+
+  it("answers 404 for a node it does not know", async () => {
+    const response = await server.request("DELETE", "/v0/nodes/no-such-node");
+    expect(response.status).toBe(404);
+    expect(response.body.error).toMatchObject({
+      code: "node.not_found",
+      message: "There is no node named or with id no-such-node.",
+    });
+  });
+
+  it("points an endpoint's removal at `llmlb endpoint rm`, and leaves the endpoint", async () => {
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b"] });
+    try {
+      const added = await server.request("POST", "/v0/endpoints", {
+        body: { name: "ext-vllm", url: vllm.url },
+      });
+      expect(added.status).toBe(201);
+      for (const ref of ["ext-vllm", added.body.id as string]) {
+        const response = await server.request("DELETE", `/v0/nodes/${ref}`);
+        expect(response.status).toBe(409);
+        expect(response.body.error).toMatchObject({ code: "node.is_endpoint", param: "id" });
+        expect(response.body.error.message).toBe(
+          "ext-vllm is an endpoint: remove it with `llmlb endpoint rm ext-vllm` (DELETE /v0/endpoints/ext-vllm).",
+        );
+      }
+      expect((await listed()).map((node) => node.name)).toContain("ext-vllm");
+      expect((await server.request("DELETE", "/v0/endpoints/ext-vllm")).status).toBe(204);
+    } finally {
+      await vllm.close();
+    }
+  });
+
+  it("needs the admin token", async () => {
+    const retired = await registerNode("retired-guarded");
+    const asNode = await server.request("DELETE", `/v0/nodes/${retired.node_id}`, {
+      headers: { authorization: `Bearer ${retired.node_token}` },
+    });
+    expect(asNode.status).toBe(401);
+    const anonymous = await server.request("DELETE", `/v0/nodes/${retired.node_id}`, { anonymous: true });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it("lets a removed node come back as at a first start: its old token is refused, it registers anew, and lists afresh", async () => {
+    const first = await registerNode("comes-back");
+    await beat(first.node_id, first.node_token, [
+      { model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" },
+    ]);
+    await offline("comes-back");
+    expect((await server.request("DELETE", "/v0/nodes/comes-back")).status).toBe(200);
+
+    // Its next heartbeat is refused, which tells a worker to register again.
+    const stale = await beat(first.node_id, first.node_token, []);
+    expect(stale.status).toBe(401);
+    expect((await listed()).map((node) => node.name)).not.toContain("comes-back");
+
+    const second = await registerNode("comes-back");
+    expect(second.node_id).not.toBe(first.node_id);
+    expect((await beat(second.node_id, second.node_token, [])).status).toBe(200);
+    const back = (await listed()).filter((node) => node.name === "comes-back");
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({ id: second.node_id, status: "online", models: [] });
+    expect((await beat(first.node_id, first.node_token, [])).status).toBe(401);
+  });
+
+  it("is registered again by a worker's own session at its next heartbeat, as at a first start", async () => {
+    const stopped = new AbortController();
+    const session = createNodeSession({
+      config: { name: "worker-returns", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
+      client: createControlPlaneClient(server.url, server.nodeToken),
+      memory: {
+        devices: async () => [],
+        memory: async () => ({ total_bytes: 8 * gb, free_bytes: 4 * gb }),
+        dispose: async () => undefined,
+      },
+      nodeUrl: "http://127.0.0.1:9/",
+      log: createLogger({ level: "silent" }),
+      wait: async () => undefined,
+      stopped: stopped.signal,
+    });
+    try {
+      await session.register();
+      const first = session.nodeId()!;
+      // It was stopped (no heartbeats), went offline and was removed; then it starts beating again.
+      await offline("worker-returns");
+      expect((await server.request("DELETE", "/v0/nodes/worker-returns")).status).toBe(200);
+      expect(await session.heartbeat({ models: [], loaded: [] })).toBeUndefined();
+      expect(session.nodeId()).not.toBe(first);
+      expect(await session.heartbeat({ models: [], loaded: [] })).toEqual(expect.any(Number));
+      expect((await listed()).filter((node) => node.name === "worker-returns")).toEqual([
+        expect.objectContaining({ id: session.nodeId(), status: "online" }),
+      ]);
+    } finally {
+      stopped.abort();
+    }
+  });
+});
+
+describe("GET /metrics", () => {
+  it("gives every registered model a queue depth, 0 while no request waits or runs", async () => {
+    const text = (await server.request("GET", "/metrics", { anonymous: true })).text;
+    for (const state of ["waiting", "running"]) {
+      expect(text).toContain(`llmlb_queue_depth{model="acme/tiny-GGUF",state="${state}"} 0`);
+      expect(text).toContain(`llmlb_queue_depth{model="acme/split-GGUF",state="${state}"} 0`);
+    }
   });
 });

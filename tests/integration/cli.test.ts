@@ -8,7 +8,9 @@ import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProc
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { testRepos } from "../helpers/hubRepos";
 import { commandLine } from "../helpers/processes";
+import { startCoreWithHub } from "../helpers/startCore";
 import { makeTempDir } from "../helpers/tempDir";
+import { waitFor } from "../helpers/waitFor";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let served: ServedInTempDir;
@@ -216,6 +218,74 @@ describe("llmlb model", () => {
       expect(bad.stderr).toMatch(/token is not valid for this endpoint \(it needs the admin token\)/);
     } finally {
       await other.remove();
+    }
+  });
+});
+
+describe("llmlb node rm", () => {
+  it("removes an offline worker, saying what it removed, and refuses an online one with the server's message", async () => {
+    // Its own control plane, whose nodes go offline after 1.5 s of silence instead of 6 s (time enough
+    // for a node beating every 0.1 s to stay online while CLI processes start on a busy machine).
+    const server = await startCoreWithHub({
+      core: { nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 1500 } },
+    });
+    const cliEnv = { LLMLB_DATA_DIR: server.dataDir };
+    const memory = { total_bytes: 8e9, free_bytes: 4e9 };
+    const register = async (name: string) => {
+      const body = { name, url: "http://10.0.0.7:41001", backend: "cpu", devices: [], memory };
+      const registered = await server.request("POST", "/v0/nodes/register", { body });
+      expect(registered.status).toBe(201);
+      return registered.body as { node_id: string; node_token: string };
+    };
+    let beating: NodeJS.Timeout | undefined;
+    try {
+      // It had a model ready when it was last heard from.
+      expect(
+        (await server.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
+      ).toBe(201);
+      const retired = await register("gpu-box-retired");
+      const ready = { model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" };
+      const beat = await server.request("POST", `/v0/nodes/${retired.node_id}/heartbeat`, {
+        body: { memory, models: [ready] },
+        headers: { authorization: `Bearer ${retired.node_token}` },
+      });
+      expect(beat.status).toBe(200);
+      await waitFor("gpu-box-retired to go offline", async () =>
+        (await runCli(["node", "list"], cliEnv)).stdout.match(/^gpu-box-retired .* offline /m),
+      );
+      // A node that keeps beating, as a running worker does.
+      const running = await register("gpu-box-running");
+      beating = setInterval(() => {
+        void server
+          .request("POST", `/v0/nodes/${running.node_id}/heartbeat`, {
+            body: { memory, models: [] },
+            headers: { authorization: `Bearer ${running.node_token}` },
+          })
+          .catch(() => undefined);
+      }, 100);
+
+      const removed = await runCli(["node", "rm", "gpu-box-retired"], cliEnv);
+      expect(removed.stderr).toBe("");
+      expect(removed.code).toBe(0);
+      expect(removed.stdout).toBe(
+        "Removed node gpu-box-retired (http://10.0.0.7:41001) and the states it reported for 1 model(s): acme/tiny-GGUF\n",
+      );
+      const list = await runCli(["node", "list"], cliEnv);
+      expect(list.stdout).not.toContain("gpu-box-retired");
+      expect(list.stdout).toContain("gpu-box-running");
+
+      const online = await runCli(["node", "rm", "gpu-box-running"], cliEnv);
+      expect(online.code).toBe(1);
+      expect(online.stdout).toBe("");
+      expect(online.stderr).toBe(
+        "error: Node gpu-box-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline.\n",
+      );
+      const unknown = await runCli(["node", "rm", "gpu-box-retired"], cliEnv);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toBe("error: There is no node named or with id gpu-box-retired.\n");
+    } finally {
+      clearInterval(beating);
+      await server.close();
     }
   });
 });

@@ -7,6 +7,7 @@ import type {
   NodeList,
   NodeRegisterRequest,
   NodeRegisterResponse,
+  NodeRemoved,
 } from "../../contract";
 import { nodeProtocol, type NodeRoute as NodeProtocolRoute, type NodeRouteRequest } from "../../contract";
 import type { Clock } from "../../shared/clock";
@@ -29,7 +30,10 @@ export interface NodeServiceOptions {
   syncIntervalMs?: number;
   /** Silence after which a node is offline. Default: three heartbeat intervals. */
   offlineAfterMs?: number;
-  /** A node registered, reported or went offline; `models` are those whose state on it changed. Default: nothing. */
+  /**
+   * A node registered, reported, went offline or was removed; `models` are those whose state on it
+   * changed. Default: nothing.
+   */
   onChange?: (change: NodeChange) => void;
   /** A node was just marked offline (missed heartbeats, or its process ended), and why. Default: nothing. */
   onOffline?: (nodeId: string, reason: string) => void;
@@ -40,6 +44,8 @@ export interface NodeServiceOptions {
 export interface NodeChange {
   nodeId: string;
   models: string[];
+  /** The node is gone from listings (removed by hand). Default: false. */
+  removed?: boolean;
 }
 
 /** Where a request for a model can go. */
@@ -77,6 +83,12 @@ export interface NodeService {
    * heartbeats are missed.
    */
   workerGone(name: string): void;
+  /**
+   * Removes an offline worker node (by id, else by name) and its models' states: it is listed
+   * nowhere any more, and its token stops working, so should it come back it registers afresh.
+   * `node.not_found` when no worker node has that id or name; `node.online` for one online.
+   */
+  remove(idOrName: string): NodeRemoved;
   dispose(): void;
 }
 
@@ -249,6 +261,32 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       live.delete(node.id);
       log.warn({ node: node.id, name }, "worker process gone; marked offline");
       wentOffline(node, "Its worker process ended.");
+    },
+    remove(idOrName) {
+      const listed = nodes.list();
+      const node =
+        listed.find((candidate) => candidate.id === idOrName) ??
+        listed.find((candidate) => candidate.name === idOrName);
+      if (!node) {
+        throw new AppError("node.not_found", `There is no node named or with id ${idOrName}.`, {
+          param: "id",
+        });
+      }
+      // Its next heartbeat would be refused and it would register again at once: removed for nothing.
+      if (node.status === "online") {
+        throw new AppError(
+          "node.online",
+          `Node ${node.name} is online: it would register again at its next heartbeat. Stop it first (its \`llmlb serve\` or \`llmlb node --join\`), then remove it once it shows offline.`,
+          { param: "id" },
+        );
+      }
+      const models = (nodes.remove(node.id) ?? []).sort();
+      tokens.delete(node.id);
+      live.delete(node.id);
+      health.forget(node.id);
+      log.info({ node: node.id, name: node.name, url: node.url }, "node removed");
+      options.onChange?.({ nodeId: node.id, models, removed: true });
+      return { id: node.id, name: node.name, url: node.url, models };
     },
     dispose() {
       clearInterval(sweeper);

@@ -24,6 +24,11 @@ export interface NodeRepository {
   markOffline(cutoff: string): { id: string; name: string }[];
   /** Marks the online node of this name offline (its process is gone); returns it, if it was online. */
   markNamedOffline(name: string): { id: string; name: string } | undefined;
+  /**
+   * Deletes the node's row and its models' states, with its token hash: that token stops working.
+   * Returns the models it had states for (undefined when there is no such node).
+   */
+  remove(id: string): string[] | undefined;
   /** Nodes without their loaded models (live state the node service keeps in memory). */
   list(): Omit<NodeInfo, "loaded" | "health">[];
   /** Online nodes that have the model ready: where requests for it may go. */
@@ -86,6 +91,7 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
     onlineByName: db.prepare<[string], { id: string; name: string }>(
       `SELECT id, name FROM nodes WHERE name = ? AND status = 'online'`,
     ),
+    deleteNode: db.prepare<[string]>(`DELETE FROM nodes WHERE id = ?`),
     all: db.prepare<[], NodeRow>(`SELECT * FROM nodes ORDER BY name`),
     modelsOf: db.prepare<[string], NodeModelRow>(
       `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
@@ -154,6 +160,14 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
     return { changed, recorded: [...after.keys()], cameOnline: node.status !== "online" };
   });
 
+  const remove = db.transaction((id: string) => {
+    if (!statements.statusOf.get(id)) return undefined;
+    const models = statements.modelIdsOf.all(id);
+    statements.clearModels.run(id);
+    statements.deleteNode.run(id);
+    return models;
+  });
+
   return {
     register(request, tokenHash, now) {
       const result = register(request, tokenHash, now);
@@ -175,6 +189,11 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       statements.setOffline.run(node.id);
       registryVersion.bump();
       return { id: node.id, name: node.name };
+    },
+    remove(id) {
+      const models = remove(id);
+      if (models) registryVersion.bump();
+      return models;
     },
     list() {
       return statements.all.all().map((row) => ({

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { nodeProtocol } from "../../contract";
+import { nodeProtocol, type NodeRemoved } from "../../contract";
 import { AppError } from "../../shared/errors";
 import { credentialOf } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
@@ -31,4 +31,26 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions):
   });
 
   app.get("/v0/nodes", async () => nodes.list());
+
+  // Admin only (the default for /v0). A worker node that is gone for good (retired, renamed).
+  app.delete<{ Params: { ref: string } }>("/v0/nodes/:ref", async (request): Promise<NodeRemoved> => {
+    const { ref } = request.params;
+    try {
+      return nodes.remove(ref);
+    } catch (error) {
+      // Endpoints are listed as nodes, but they are added and removed as endpoints.
+      const endpoint =
+        error instanceof AppError && error.code === "node.not_found"
+          ? nodes
+              .list()
+              .data.find((node) => node.kind === "endpoint" && (node.id === ref || node.name === ref))
+          : undefined;
+      if (!endpoint) throw error;
+      throw new AppError(
+        "node.is_endpoint",
+        `${endpoint.name} is an endpoint: remove it with \`llmlb endpoint rm ${endpoint.name}\` (DELETE /v0/endpoints/${endpoint.name}).`,
+        { param: "id" },
+      );
+    }
+  });
 }

@@ -156,6 +156,8 @@ export function fakeApi(
       throw notFound();
     }),
     removeEndpoint: vi.fn(async () => undefined),
+    // Answers the node removed, as the server does (the fake knows only its id).
+    removeNode: vi.fn(async (ref: string) => ({ id: ref, name: ref, url: "", models: [] })),
     quit: vi.fn(async () => ({ quitting: true as const })),
     // A server that can build, and has not: it answers a start as a build now running.
     gpuBuild: vi.fn(async () => ({ available: true, state: "idle" as const, output: [] })),

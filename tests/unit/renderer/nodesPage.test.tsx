@@ -134,6 +134,60 @@ describe("the nodes page", () => {
     expect(screen.queryByRole("note", { name: "GPU backends left out on gpu-1" })).toBeNull();
   });
 
+  it("removes an offline worker after a confirmation, says so, and goes on from the next card", async () => {
+    const retired = node("box-a", { status: "offline" });
+    const api = fakeApi({
+      nodes: [retired, node("box-b"), node("vllm", { kind: "endpoint", status: "offline" })],
+    });
+    renderApp(api, { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "box-a" });
+    // Only an offline worker: an online one would register again, an endpoint is removed below.
+    expect(screen.queryByRole("button", { name: "Remove box-b" })).toBeNull();
+    expect(
+      within(screen.getByRole("list", { name: "Nodes" })).queryByRole("button", { name: "Remove vllm" }),
+    ).toBeNull();
+
+    fireEvent.click(within(card).getByRole("button", { name: "Remove box-a" }));
+    const dialog = screen.getByRole("dialog", { name: "Remove box-a?" });
+    expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" }));
+    await act(async () => {
+      fireEvent.click(within(dialog).getByRole("button", { name: "Remove" }));
+    });
+    expect(api.removeNode).toHaveBeenCalledWith("id-box-a");
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(screen.queryByRole("listitem", { name: "box-a" })).toBeNull();
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Removed box-a");
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-b" }));
+  });
+
+  it("after removing the only node, goes on from the page's heading", async () => {
+    const api = fakeApi({ nodes: [node("box-a", { status: "offline" })] });
+    renderApp(api, { route: "nodes" });
+    fireEvent.click(await screen.findByRole("button", { name: "Remove box-a" }));
+    await act(async () => {
+      fireEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Remove" }));
+    });
+    expect(screen.getByText("No nodes yet")).toBeTruthy();
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "Nodes", level: 1 }));
+  });
+
+  it("keeps an offline worker and shows the server's message when it refuses (the node came back)", async () => {
+    const message =
+      "Node box-a is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline.";
+    const api = fakeApi(
+      { nodes: [node("box-a", { status: "offline" })] },
+      { removeNode: vi.fn(async () => Promise.reject(new ApiError(message, 409, "node.online"))) },
+    );
+    renderApp(api, { route: "nodes" });
+    fireEvent.click(await screen.findByRole("button", { name: "Remove box-a" }));
+    await act(async () => {
+      fireEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Remove" }));
+    });
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(screen.getByRole("listitem", { name: "box-a" })).toBeTruthy();
+    expect(screen.getByRole("alert").textContent).toContain(message);
+  });
+
   it("says external endpoints are not available when the server lacks them", async () => {
     const api = fakeApi(
       { nodes: [node("gpu-0")] },

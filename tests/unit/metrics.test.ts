@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import type { NodeInfo } from "../../src-main/contract";
+import { createMetrics } from "../../src-main/core/metrics";
+import type { NodeService } from "../../src-main/core/nodes/nodeService";
+
+function worker(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo {
+  return {
+    id: `id-${name}`,
+    name,
+    url: "http://127.0.0.1:9",
+    backend: "cpu",
+    devices: [],
+    memory: { total_bytes: 8e9, free_bytes: 4e9 },
+    backends_left_out: [],
+    status: "online",
+    health: { state: "ok", reason: null, since: null },
+    kind: "worker",
+    registered_at: "2026-01-01T00:00:00.000Z",
+    last_seen_at: "2026-01-01T00:00:00.000Z",
+    models: [],
+    loaded: [],
+    ...overrides,
+  };
+}
+
+/** What a Prometheus scrape reads, and the inputs it is read from, changed between scrapes. */
+function setup() {
+  const now = {
+    nodes: [] as NodeInfo[],
+    models: [] as string[],
+    depths: [] as { model: string; running: number; waiting: number }[],
+    speeds: [] as { nodeId: string; model: string; tokensPerSecond: number }[],
+  };
+  const metrics = createMetrics({
+    nodes: { list: () => ({ data: now.nodes }) } as unknown as NodeService,
+    models: () => now.models,
+    queueDepths: () => now.depths,
+    speeds: () => now.speeds,
+  });
+  /** Each sample of a metric, as `{labels} value` lines. */
+  const scrape = async (name: string) =>
+    (await metrics.render())
+      .split("\n")
+      .filter((line) => line.startsWith(`${name}{`))
+      .map((line) => line.slice(name.length));
+  return { now, scrape };
+}
+
+describe("llmlb_queue_depth", () => {
+  it("reads 0 for a model once its queue empties, instead of vanishing (a graph would go stale at its last value)", async () => {
+    const { now, scrape } = setup();
+    now.models = ["org/busy", "org/idle"];
+    now.depths = [{ model: "org/busy", running: 2, waiting: 3 }];
+    expect(await scrape("llmlb_queue_depth")).toEqual([
+      '{model="org/busy",state="waiting"} 3',
+      '{model="org/busy",state="running"} 2',
+      '{model="org/idle",state="waiting"} 0',
+      '{model="org/idle",state="running"} 0',
+    ]);
+
+    // The admission queue forgets a model whose last request ended.
+    now.depths = [];
+    expect(await scrape("llmlb_queue_depth")).toEqual([
+      '{model="org/busy",state="waiting"} 0',
+      '{model="org/busy",state="running"} 0',
+      '{model="org/idle",state="waiting"} 0',
+      '{model="org/idle",state="running"} 0',
+    ]);
+  });
+
+  it("reads 0 once for a model that had requests and is no longer registered, then drops it", async () => {
+    const { now, scrape } = setup();
+    now.models = ["org/going"];
+    now.depths = [{ model: "org/going", running: 1, waiting: 0 }];
+    await scrape("llmlb_queue_depth");
+    now.models = [];
+    now.depths = [];
+    expect(await scrape("llmlb_queue_depth")).toEqual([
+      '{model="org/going",state="waiting"} 0',
+      '{model="org/going",state="running"} 0',
+    ]);
+    expect(await scrape("llmlb_queue_depth")).toEqual([]);
+  });
+});
+
+describe("per-node metrics", () => {
+  it("drop a node once it is no longer listed (removed), and its speed once it is offline", async () => {
+    const { now, scrape } = setup();
+    const downloading = {
+      model: "org/m",
+      artifact: "m.gguf",
+      state: "downloading" as const,
+      bytes_done: 10,
+      bytes_total: 20,
+      bytes_per_second: 1,
+    };
+    now.nodes = [worker("box-a", { models: [downloading] }), worker("box-b")];
+    now.speeds = [{ nodeId: "id-box-a", model: "org/m", tokensPerSecond: 12 }];
+    expect(await scrape("llmlb_tokens_per_second")).toEqual(['{node="box-a",model="org/m"} 12']);
+    expect(await scrape("llmlb_node_models")).toEqual(['{node="box-a",state="downloading"} 1']);
+    expect(await scrape("llmlb_download_bytes")).toEqual(['{node="box-a",model="org/m"} 10']);
+    expect(await scrape("llmlb_nodes")).toEqual(['{status="online"} 2', '{status="offline"} 0']);
+
+    now.nodes = [worker("box-a", { models: [downloading], status: "offline" }), worker("box-b")];
+    expect(await scrape("llmlb_tokens_per_second")).toEqual([]);
+    expect(await scrape("llmlb_nodes")).toEqual(['{status="online"} 1', '{status="offline"} 1']);
+
+    now.nodes = [worker("box-b")];
+    for (const name of ["llmlb_node_models", "llmlb_download_bytes", "llmlb_tokens_per_second"]) {
+      expect((await scrape(name)).join("\n")).not.toContain("box-a");
+    }
+    expect(await scrape("llmlb_nodes")).toEqual(['{status="online"} 1', '{status="offline"} 0']);
+  });
+});
