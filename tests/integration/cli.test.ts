@@ -251,7 +251,7 @@ describe("llmlb node rm", () => {
       });
       expect(beat.status).toBe(200);
       await waitFor("gpu-box-retired to go offline", async () =>
-        (await runCli(["node", "list"], cliEnv)).stdout.match(/^gpu-box-retired .* offline /m),
+        /^gpu-box-retired .* offline /m.test((await runCli(["node", "list"], cliEnv)).stdout),
       );
       // A node that keeps beating, as a running worker does.
       const running = await register("gpu-box-running");

@@ -166,11 +166,15 @@ describe("a registered model", () => {
     const ref = path.join(repoDir("acme/tiny-llama-GGUF"), "refs", "main");
     expect(fs.existsSync(ref)).toBe(true);
     expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
-    await waitFor("the blob to be removed", () => !fs.existsSync(blob), { timeoutMs: 15_000 });
+    const snapshots = path.join(repoDir("acme/tiny-llama-GGUF"), "snapshots");
+    // The blob goes first, the ref after it (the node tidies the repo once its files are gone), and
+    // no ref is left naming a snapshot that is gone: huggingface_hub's scan would call the repo corrupted.
+    await waitFor(
+      "the blob, the snapshot and the ref to be removed",
+      () => !fs.existsSync(blob) && !fs.existsSync(snapshots) && !fs.existsSync(ref),
+      { timeoutMs: 15_000 },
+    );
     expect(fs.existsSync(foreign)).toBe(true);
-    // No ref left naming a snapshot that is gone: huggingface_hub's scan would call the repo corrupted.
-    expect(fs.existsSync(ref)).toBe(false);
-    expect(fs.existsSync(path.join(repoDir("acme/tiny-llama-GGUF"), "snapshots"))).toBe(false);
   });
 });
 
