@@ -167,8 +167,8 @@ describe("a registered model", () => {
     expect(fs.existsSync(ref)).toBe(true);
     expect((await api("DELETE", "/v0/models/acme%2Ftiny-llama-GGUF")).status).toBe(204);
     const snapshots = path.join(repoDir("acme/tiny-llama-GGUF"), "snapshots");
-    // The blob goes first, the ref after it (the node tidies the repo once its files are gone), and
-    // no ref is left naming a snapshot that is gone: huggingface_hub's scan would call the repo corrupted.
+    // The snapshot link goes first, then the blob, then the ref (the node tidies the repo once its files are gone):
+    // no ref is left naming a snapshot that is gone, which huggingface_hub's scan would call corrupted.
     await waitFor(
       "the blob, the snapshot and the ref to be removed",
       () => !fs.existsSync(blob) && !fs.existsSync(snapshots) && !fs.existsSync(ref),
