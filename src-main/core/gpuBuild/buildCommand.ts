@@ -95,8 +95,9 @@ export interface BuildCommand {
  */
 export function buildCommand(gpu: BuildGpu, env: NodeJS.ProcessEnv): BuildCommand {
   const require = createRequire(import.meta.url);
-  const manifest = require.resolve("node-llama-cpp/package.json");
-  const cli = path.join(path.dirname(manifest), "dist", "cli", "cli.js");
+  // Its package.json is not among what it exports: its entry (dist/index.js) is, beside dist/cli.
+  const entry = require.resolve("node-llama-cpp");
+  const cli = path.join(path.dirname(entry), "cli", "cli.js");
   return {
     file: process.execPath,
     args: [cli, "source", "download", "--gpu", gpu, "--noUsageExample"],
