@@ -55,7 +55,7 @@ export const modelSettingsSchema = z.object({
     "seconds",
     `the default (${defaultIdleTtlSeconds} s)`,
   ),
-  /** Names of the nodes that may serve it (one GPU's worker, a joined machine); empty: every node. */
+  /** Names of the nodes that may serve it (one GPU's worker, a joined machine, an endpoint); empty: every node. */
   nodes: z.array(z.string().min(1).max(128)).max(64),
 });
 export type ModelSettings = z.infer<typeof modelSettingsSchema>;

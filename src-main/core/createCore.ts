@@ -231,7 +231,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     selfInstance: instanceId,
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.
-  const nodes = withEndpoints(workerNodes, endpoints);
+  const nodes = withEndpoints(workerNodes, endpoints, (model) => models.pinnedNodes(model));
   const models = createModelService({
     models: createModelRepository(db, registryVersion),
     metadata,
@@ -240,7 +240,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     log: log.child({ module: "models" }),
     hubEndpoint: config.hubEndpoint,
     external: endpoints,
-    nodeNames: () => workerNodes.list().data.map((node) => node.name),
+    nodeNames: () => nodes.list().data.map((node) => node.name),
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: (change) => {
       nodes.notifySync();

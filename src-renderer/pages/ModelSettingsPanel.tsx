@@ -12,7 +12,13 @@ import { useActions, useAppStore } from "../useAppStore";
  */
 export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: () => void }) {
   const { saveModelSettings } = useActions();
-  const workers = useAppStore((s) => s.nodes).filter((node) => node.kind === "worker");
+  // Workers, and the endpoints that serve this model: a pin to one keeps it from the others.
+  const candidates = useAppStore((s) => s.nodes).filter(
+    (node) => node.kind === "worker" || node.models.some((entry) => entry.model === model.name),
+  );
+  const endpointNames = new Set(
+    candidates.filter((node) => node.kind === "endpoint").map((node) => node.name),
+  );
   const loaded = useAppStore((s) => s.nodes)
     .flatMap((node) => node.loaded.map((entry) => ({ node: node.name, ...entry })))
     .filter((entry) => entry.model === model.name && entry.context_size !== undefined);
@@ -44,7 +50,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
   const toggleNode = (name: string, on: boolean) =>
     setDraft({ ...draft, nodes: on ? [...draft.nodes, name].sort() : draft.nodes.filter((n) => n !== name) });
   // Pinned to a node that has since left: still shown, so it can be unpinned.
-  const nodeNames = [...new Set([...workers.map((node) => node.name), ...model.settings.nodes])].sort();
+  const nodeNames = [...new Set([...candidates.map((node) => node.name), ...model.settings.nodes])].sort();
 
   return (
     <section
@@ -111,7 +117,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
         <fieldset className="model-settings-nodes">
           <legend className="field-label">Nodes that may serve it</legend>
           {nodeNames.length === 0 ? (
-            <p className="hint">No worker node has registered yet.</p>
+            <p className="hint">No worker node has registered yet, and no endpoint serves it.</p>
           ) : (
             <div className="model-settings-node-list">
               {nodeNames.map((name) => (
@@ -121,7 +127,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
                     checked={draft.nodes.includes(name)}
                     onChange={(event) => toggleNode(name, event.target.checked)}
                   />
-                  {name}
+                  {endpointNames.has(name) ? `${name} (endpoint)` : name}
                 </label>
               ))}
             </div>
@@ -129,7 +135,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
           <p className="hint">
             {draft.nodes.length === 0
               ? "None ticked: every node may serve it."
-              : "Only the ticked nodes load it; the others unload it."}
+              : "Only the ticked nodes serve it; workers not ticked unload it."}
           </p>
         </fieldset>
         <FormError message={error} />

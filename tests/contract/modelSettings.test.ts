@@ -60,7 +60,7 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
     expect(pinned.body.settings.nodes).toEqual(["gpu0"]);
     const unknown = await server.request("PATCH", path, { body: { settings: { nodes: ["gpu7"] } } });
     expect(unknown.status).toBe(400);
-    expect(unknown.body.error.message).toBe("No worker node is named gpu7. Nodes: gpu0.");
+    expect(unknown.body.error.message).toBe("No node is named gpu7. Nodes: gpu0.");
     expect(unknown.body.error.param).toBe("settings.nodes");
     // The failed change changed nothing.
     expect((await server.request("GET", path)).body.settings.nodes).toEqual(["gpu0"]);

@@ -296,6 +296,28 @@ describe("balancing", () => {
     expect(broken.received.length).toBeGreaterThanOrEqual(1);
   });
 
+  it("sends a model pinned to some nodes only to them, workers and endpoints alike", async () => {
+    const pin = (nodes: string[]) =>
+      server.request("PATCH", `/v0/models/${encodeURIComponent(registered)}`, {
+        body: { settings: { nodes } },
+      });
+    const vllm = await fakeServer({ name: "vllm-pinned", models: [registered] });
+    await addEndpoint("vllm-pinned", vllm.url);
+    await fakeNode("worker", [registered]);
+    try {
+      expect((await pin(["worker"])).status).toBe(200);
+      for (let i = 0; i < 6; i++)
+        expect((await ask(registered)).choices[0]?.message.content).toBe("from worker");
+      expect(vllm.received).toHaveLength(0);
+
+      expect((await pin(["vllm-pinned"])).status).toBe(200);
+      for (let i = 0; i < 6; i++)
+        expect((await ask(registered)).choices[0]?.message.content).toBe("from vllm-pinned");
+    } finally {
+      expect((await pin([])).status).toBe(200);
+    }
+  });
+
   it("fails over from an endpoint whose connection drops to another endpoint", async () => {
     const dropping = await fakeServer({
       name: "dropping",

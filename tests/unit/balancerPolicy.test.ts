@@ -112,7 +112,12 @@ function setup(
   nodes: { id: string; kind?: "worker" | "endpoint" }[],
   options: Partial<BalancerOptions> = {},
 ): Setup {
-  const routes: NodeRoute[] = nodes.map(({ id, kind }) => ({ id, url: `http://${id}.test`, kind }));
+  const routes: NodeRoute[] = nodes.map(({ id, kind }) => ({
+    id,
+    name: `${id}-name`,
+    url: `http://${id}.test`,
+    kind,
+  }));
   const tries: string[] = [];
   const answer: Record<string, NodeAnswer> = {};
   for (const { id } of nodes) answer[id] = answers();

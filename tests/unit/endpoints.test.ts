@@ -137,7 +137,7 @@ describe("endpoint service", () => {
     expect(probes[0]).toMatchObject({ url: "http://h:8000/proxy/v1", apiKey: "sk-1" });
     expect(changes).toEqual([{ endpointId: added.id, removed: false, models: ["a", "b"] }]);
     expect(service.routesFor("a")).toEqual([
-      { id: added.id, kind: "endpoint", url: "http://h:8000/proxy", token: "sk-1" },
+      { id: added.id, name: "vllm", kind: "endpoint", url: "http://h:8000/proxy", token: "sk-1" },
     ]);
     expect(service.routesFor("c")).toEqual([]);
     const version = registryVersion.current();
@@ -195,7 +195,7 @@ describe("endpoint service", () => {
       },
     });
     expect(again.routesFor("a")).toEqual([
-      { id: expect.any(String), kind: "endpoint", url: "http://h:11434" },
+      { id: expect.any(String), name: "ollama", kind: "endpoint", url: "http://h:11434" },
     ]);
     await vi.advanceTimersByTimeAsync(0);
     expect(probes).toHaveLength(1);

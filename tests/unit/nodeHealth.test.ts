@@ -4,7 +4,7 @@ import { createLogger } from "../../src-main/shared/logger";
 
 // What the balancer, the node service and the endpoint service tell one node's health, and what
 // it then says. No node answers here: checks of failing nodes wait longer than any test runs.
-const route = { id: "n1", url: "http://127.0.0.1:9" };
+const route = { id: "n1", name: "n1", url: "http://127.0.0.1:9" };
 let now = 0;
 let health: NodeHealth;
 let changes: string[];

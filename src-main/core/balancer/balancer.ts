@@ -165,9 +165,6 @@ export function createBalancer(options: BalancerOptions): Balancer {
     return model;
   }
 
-  /** A node's name for messages (an endpoint's is the one it was added under). */
-  const nameOf = (id: string) => nodes.list().data.find((node) => node.id === id)?.name ?? id;
-
   /**
    * Why no node can take a request for `model` now (a 404 for a model nobody knows), and whether a
    * node is on its way for it.
@@ -296,7 +293,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           log.info({ node: route.id, model, path }, "endpoint answered 404 for this route; trying another");
           return undefined;
         }
-        failures.push(`${nameOf(route.id)}: ${outcome.reason}`);
+        failures.push(`${route.name}: ${outcome.reason}`);
         health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
         log.warn(
           { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
@@ -368,7 +365,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           chosen = choose(back, tried, model);
         }
         if (!chosen && lacking.length > 0 && lacking.length === tried.size) {
-          const names = lacking.map((route) => nameOf(route.id)).join(", ");
+          const names = lacking.map((route) => route.name).join(", ");
           throw new AppError(
             "request.not_found",
             `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).`,

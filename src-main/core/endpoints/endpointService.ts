@@ -299,6 +299,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         .filter((entry) => entry.health.status === "online")
         .map((entry) => ({
           id: entry.id,
+          name: entry.name,
           kind: "endpoint" as const,
           url: entry.routeBase,
           ...(entry.apiKey !== null ? { token: entry.apiKey } : {}),

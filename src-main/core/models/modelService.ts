@@ -71,6 +71,8 @@ export interface ModelService {
   aliases(): Alias[];
   /** The registered id `name` stands for: the model an alias names, else `name` itself. */
   resolveName(name: string): string;
+  /** The names of the nodes (workers or endpoints) a model's settings pin it to; empty: any node. */
+  pinnedNodes(id: string): readonly string[];
   manifest(id: string): Manifest;
   /**
    * `GET /v1/models`. `askedVia`: the instance ids of the llmlbs asking (another llmlb's health check
@@ -102,6 +104,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   let openAiCache: { version: number; list: OpenAiModelList } | undefined;
   // The balancer resolves names on every request: aliases are read once per registry version.
   let aliasCache: { version: number; byAlias: Map<string, string> } | undefined;
+  // So do they pins, on every request: read once per model and registry version.
+  let pinCache = { version: -1, byModel: new Map<string, readonly string[]>() };
 
   function resolveName(name: string): string {
     if (aliasCache?.version !== models.version()) {
@@ -307,7 +311,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         if (unknown.length > 0) {
           throw new AppError(
             "input.invalid",
-            `No worker node is named ${unknown.join(", ")}. ${known.length > 0 ? `Nodes: ${known.join(", ")}.` : "No worker node has registered yet."}`,
+            `No node is named ${unknown.join(", ")}. ${known.length > 0 ? `Nodes: ${known.join(", ")}.` : "No node has registered yet, and no endpoint is added."}`,
             { param: "settings.nodes" },
           );
         }
@@ -345,6 +349,15 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     aliases: () => models.aliases(),
     resolveName,
+    pinnedNodes(id) {
+      if (pinCache.version !== models.version()) pinCache = { version: models.version(), byModel: new Map() };
+      const cached = pinCache.byModel.get(id);
+      if (cached) return cached;
+      const model = models.get(id);
+      // Only registered models are kept: clients can name any model, and must not grow this map.
+      if (model) pinCache.byModel.set(id, model.settings.nodes);
+      return model?.settings.nodes ?? [];
+    },
     manifest(id) {
       const model = requireModel(id);
       return {

@@ -51,6 +51,8 @@ export interface NodeChange {
 /** Where a request for a model can go. */
 export interface NodeRoute {
   id: string;
+  /** The node's name (an endpoint's is the one it was added under): what settings pin models to. */
+  name: string;
   /** Prefixed to the OpenAI path (`/v1/chat/completions`): an origin, or an origin and a path. */
   url: string;
   /** Sent as `Authorization: Bearer …`; an endpoint without an API key has none. */
@@ -108,7 +110,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild }>();
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
-  let readyCache = { version: -1, byModel: new Map<string, { id: string; url: string }[]>() };
+  let readyCache = {
+    version: -1,
+    byModel: new Map<string, { id: string; name: string; url: string }[]>(),
+  };
 
   function wentOffline(node: { id: string }, reason: string): void {
     health.wentOffline(node.id, reason);
@@ -227,7 +232,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       for (const node of ready) {
         const token = tokens.get(node.id);
         if (!token) continue;
-        const route: NodeRoute = { id: node.id, url: node.url, token };
+        const route: NodeRoute = { id: node.id, name: node.name, url: node.url, token };
         const slots = live.get(node.id)?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
         routes.push(route);

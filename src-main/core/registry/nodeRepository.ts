@@ -32,7 +32,7 @@ export interface NodeRepository {
   /** Nodes without their loaded models (live state the node service keeps in memory). */
   list(): Omit<NodeInfo, "loaded" | "health">[];
   /** Online nodes that have the model ready: where requests for it may go. */
-  readyNodesFor(modelId: string): { id: string; url: string }[];
+  readyNodesFor(modelId: string): { id: string; name: string; url: string }[];
   /** The largest memory any online node has, or undefined with no node online. */
   largestMemory(): number | undefined;
 }
@@ -96,8 +96,8 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
     modelsOf: db.prepare<[string], NodeModelRow>(
       `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
     ),
-    readyNodesFor: db.prepare<[string], { id: string; url: string }>(
-      `SELECT n.id, n.url FROM node_models nm JOIN nodes n ON n.id = nm.node_id
+    readyNodesFor: db.prepare<[string], { id: string; name: string; url: string }>(
+      `SELECT n.id, n.name, n.url FROM node_models nm JOIN nodes n ON n.id = nm.node_id
        WHERE nm.model_id = ? AND nm.state = 'ready' AND n.status = 'online' ORDER BY n.name`,
     ),
     largest: db.prepare<[], { largest: number | null }>(

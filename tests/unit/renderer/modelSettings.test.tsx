@@ -9,6 +9,10 @@ const nodes = [
   node("gpu-0", { loaded: [{ model: "org/repo", sequences: 2, busy: 0, context_size: 4096 }] }),
   node("gpu-1"),
   node("lab-box", { kind: "endpoint" }),
+  node("vllm-box", {
+    kind: "endpoint",
+    models: [{ model: "org/repo", artifact: null, state: "ready" }],
+  }),
 ];
 
 async function openSettings() {
@@ -42,8 +46,9 @@ describe("a model's settings panel", () => {
       target: { value: "truncate_oldest" },
     });
     fireEvent.change(within(panel).getByLabelText("Parallel requests per node"), { target: { value: "" } });
-    // Worker nodes only: an endpoint serves its own models.
+    // Workers, and the endpoints that serve this model: one that does not has nothing to be pinned to.
     expect(within(panel).queryByLabelText("lab-box")).toBeNull();
+    expect(within(panel).getByLabelText("vllm-box (endpoint)")).toBeTruthy();
     fireEvent.click(within(panel).getByLabelText("gpu-1"));
     await act(async () => fireEvent.click(save));
 
