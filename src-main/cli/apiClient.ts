@@ -15,7 +15,11 @@ export interface ApiClientOptions {
   url?: string;
   /** Admin token. Default: the data directory's admin-token file. */
   token?: string;
+  /** Where `token` came from, for the message when the server refuses it (`--token`, LLMLB_ADMIN_TOKEN). */
+  tokenSource?: string;
   dataDir: string;
+  /** How long one request may take before the command gives up. Default: 60 s. */
+  timeoutMs?: number;
 }
 
 export interface ApiClient {
@@ -35,13 +39,21 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       `--url ${JSON.stringify(options.url)} is not an http(s) address: give the server's, like http://127.0.0.1:8080.`,
     );
   }
-  const url = (options.url ?? readServerInfo(options.dataDir)?.url)?.replace(/\/+$/, "");
+  // The URL the server prints for OpenAI clients ends in /v1: the management API is beside it.
+  const url = (options.url ?? readServerInfo(options.dataDir)?.url)?.replace(/\/+$/, "").replace(/\/v1$/, "");
   if (!url) {
     throw new CliError(
       `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
     );
   }
   const token = options.token ?? readAdminToken(options.dataDir);
+  const tokenSource =
+    options.token !== undefined
+      ? (options.tokenSource ?? "--token")
+      : token !== undefined
+        ? `the admin token of data directory ${options.dataDir}`
+        : `no token (data directory ${options.dataDir} has none)`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
   return {
     url,
     async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
@@ -54,25 +66,47 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
             ...(body !== undefined ? { "content-type": "application/json" } : {}),
           },
           body: body !== undefined ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(timeoutMs),
         });
-      } catch {
+      } catch (error) {
+        if ((error as Error).name === "TimeoutError") {
+          throw new CliError(
+            `The llmlb server at ${url} did not answer within ${timeoutMs / 1000} s: it may be stopped or overloaded (--timeout sets how long to wait).`,
+          );
+        }
         throw new CliError(`Cannot reach the llmlb server at ${url}: is \`llmlb serve\` running?`);
       }
       if (response.status === 204) return undefined as T;
-      const text = await response.text();
+      let text: string;
+      try {
+        text = await response.text();
+      } catch {
+        throw new CliError(
+          `The llmlb server at ${url} stopped answering midway (within ${timeoutMs / 1000} s: --timeout sets how long to wait).`,
+        );
+      }
       let json: unknown;
       try {
         json = text ? JSON.parse(text) : undefined;
       } catch {
-        throw new CliError(
-          `The server at ${url} answered ${response.status} with something that is not JSON.`,
-        );
+        json = undefined;
+        if (response.ok) {
+          throw new CliError(
+            `The server at ${url} answered ${response.status} with something that is not JSON: is it an llmlb server?`,
+          );
+        }
       }
       if (!response.ok) {
         const parsed = errorBodySchema.safeParse(json);
-        throw new CliError(
-          parsed.success ? parsed.data.error.message : `The server answered ${response.status}.`,
-        );
+        if (!parsed.success) {
+          throw new CliError(
+            `The server at ${url} answered ${response.status} to ${method} ${requestPath}: is it an llmlb server?`,
+          );
+        }
+        const { message } = parsed.data.error;
+        // Which token was refused, so a CLI pointed at another server's URL knows what to give.
+        if (response.status === 401) throw new CliError(`${message} (the CLI sent ${tokenSource}.)`);
+        throw new CliError(message);
       }
       return json as T;
     },

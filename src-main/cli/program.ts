@@ -34,6 +34,12 @@ function wholeNumber(value: string): string {
   return value;
 }
 
+function wholeSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3600)
+    throw new InvalidArgumentError("must be a whole number of seconds from 1 to 3600");
+  return Number(value);
+}
+
 /** A whole number in a setting's range, or the word that puts the setting back to its default. */
 function numberOr<Word extends string>(word: Word, { min, max }: { min: number; max: number }) {
   return (value: string): number | Word => {
@@ -83,6 +89,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--data-dir <dir>", "data directory (default: the platform's app-data folder, or LLMLB_DATA_DIR)")
     .option("--url <url>", "server URL for client commands (default: the running server's)")
     .option("--token <token>", "admin token for client commands (default: read from the data directory)")
+    .option(
+      "--timeout <seconds>",
+      "how long a client command waits for the server (default: 60)",
+      wholeSeconds,
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -91,12 +102,17 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     });
 
   const client = () => {
-    const globals = program.opts<{ dataDir?: string; url?: string; token?: string }>();
+    const globals = program.opts<{ dataDir?: string; url?: string; token?: string; timeout?: number }>();
     const config = loadConfig(env, { dataDir: globals.dataDir });
     return createApiClient({
       dataDir: config.dataDir,
       url: globals.url,
       token: globals.token ?? config.adminToken,
+      tokenSource:
+        globals.token !== undefined
+          ? "--token"
+          : "the configured admin token (LLMLB_ADMIN_TOKEN or config.json)",
+      timeoutMs: globals.timeout !== undefined ? globals.timeout * 1000 : undefined,
     });
   };
 

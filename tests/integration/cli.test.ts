@@ -1,6 +1,8 @@
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
+import http from "node:http";
+import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
@@ -216,8 +218,52 @@ describe("llmlb model", () => {
       });
       expect(bad.code).toBe(1);
       expect(bad.stderr).toMatch(/token is not valid for this endpoint \(it needs the admin token\)/);
+      expect(bad.stderr).toContain("(the CLI sent --token.)");
+      // The server's own data directory, and its URL as it prints it for OpenAI clients (ending in /v1).
+      const own = await runCli(["--url", `${serve.url}/v1`, "status"], env);
+      expect(own.stderr).toBe("");
+      expect(own.code).toBe(0);
+      const fromOther = await runCli(["--url", serve.url, "model", "list"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+      });
+      expect(fromOther.code).toBe(1);
+      expect(fromOther.stderr).toContain(`(the CLI sent no token (data directory ${other.path} has none).)`);
     } finally {
       await other.remove();
+    }
+  });
+
+  it("gives up on a server that does not answer, after --timeout, saying so", async () => {
+    // Accepts the connection and never answers, as a stopped (SIGSTOP) or wedged server does.
+    const silent = net.createServer(() => {});
+    silent.listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const result = await runCli(["--url", url, "--timeout", "1", "status"], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: The llmlb server at ${url} did not answer within 1 s: it may be stopped or overloaded (--timeout sets how long to wait).\n`,
+      );
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("says when the server at --url is not an llmlb server", async () => {
+    const other = http.createServer((_request, response) => response.writeHead(404).end("no such page"));
+    other.listen(0, "127.0.0.1");
+    await once(other, "listening");
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const result = await runCli(["--url", url, "model", "list"], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: The server at ${url} answered 404 to GET /v0/models: is it an llmlb server?\n`,
+      );
+    } finally {
+      other.close();
     }
   });
 });
