@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
+import type { EndpointUpdateRequest } from "../src-main/contract";
 import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
 import type { NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
@@ -47,6 +48,8 @@ export interface Api {
   updateSettings(update: SettingsUpdate): Promise<Settings>;
   listEndpoints(): Promise<EndpointList>;
   addEndpoint(request: EndpointCreateRequest): Promise<Endpoint>;
+  /** Changes an endpoint (how many requests it gets at once); answers it as it is now. */
+  updateEndpoint(id: string, patch: EndpointUpdateRequest): Promise<Endpoint>;
   removeEndpoint(id: string): Promise<void>;
   /** Quits llmlb: it drains, then exits (see `Status.can_quit`). */
   quit(): Promise<QuitResponse>;
@@ -158,6 +161,7 @@ export function createHttpApi(): Api {
     updateSettings: (update) => call("PUT", "/v0/settings", update),
     listEndpoints: () => call("GET", "/v0/endpoints"),
     addEndpoint: (request) => call("POST", "/v0/endpoints", request),
+    updateEndpoint: (id, patch) => call("PATCH", `/v0/endpoints/${encodeURIComponent(id)}`, patch),
     removeEndpoint: (id) => call("DELETE", `/v0/endpoints/${encodeURIComponent(id)}`),
     quit: () => call("POST", "/v0/quit"),
     gpuBuild: () => call("GET", "/v0/gpu/build"),

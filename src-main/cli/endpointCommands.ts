@@ -1,4 +1,4 @@
-import type { Endpoint, EndpointList } from "../contract";
+import type { Endpoint, EndpointCreateRequest, EndpointList, EndpointUpdateRequest } from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
@@ -7,20 +7,37 @@ function modelSummary(models: string[]): string {
   return models.length === 0 ? "no models" : summarizeNames(models);
 }
 
+const atOnce = (parallel: number) => `${parallel} request${parallel === 1 ? "" : "s"} at once`;
+
 export async function addEndpoint(
   client: ApiClient,
   name: string,
   url: string,
-  options: { apiKey?: string },
+  options: { apiKey?: string; parallel?: number },
   io: Output,
 ): Promise<void> {
-  const endpoint = await client.request<Endpoint>("POST", "/v0/endpoints", {
+  const request: EndpointCreateRequest = {
     name,
     url,
     ...(options.apiKey ? { api_key: options.apiKey } : {}),
-  });
+    ...(options.parallel !== undefined ? { parallel: options.parallel } : {}),
+  };
+  const endpoint = await client.request<Endpoint>("POST", "/v0/endpoints", request);
   io.out(
-    `Added endpoint ${endpoint.name} (${endpoint.url}), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}`,
+    `Added endpoint ${endpoint.name} (${endpoint.url}), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}; ${atOnce(endpoint.parallel)}`,
+  );
+}
+
+/** `llmlb endpoint set`: changes what an endpoint takes; the requests it runs now finish as they are. */
+export async function setEndpoint(
+  client: ApiClient,
+  ref: string,
+  patch: EndpointUpdateRequest,
+  io: Output,
+): Promise<void> {
+  const endpoint = await client.request<Endpoint>("PATCH", `/v0/endpoints/${encodeURIComponent(ref)}`, patch);
+  io.out(
+    `Endpoint ${endpoint.name} now gets ${atOnce(endpoint.parallel)} (running requests finish as they are).`,
   );
 }
 
@@ -40,11 +57,12 @@ export async function listEndpoints(
   }
   io.out(
     formatTable(
-      ["NAME", "STATUS", "MODELS", "API KEY", "URL"],
+      ["NAME", "STATUS", "MODELS", "PARALLEL", "API KEY", "URL"],
       list.data.map((endpoint) => [
         endpoint.name,
         endpoint.status,
         String(endpoint.models.length),
+        String(endpoint.parallel),
         endpoint.has_api_key ? "yes" : "no",
         endpoint.url,
       ]),

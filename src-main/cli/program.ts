@@ -5,8 +5,14 @@ import { addModel, listModels, removeModel, type Output } from "./modelCommands"
 import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes, removeNode } from "./nodeCommands";
-import { addEndpoint, listEndpoints, removeEndpoint } from "./endpointCommands";
-import { defaultIdleTtlSeconds, modelSettingBounds, type BuildGpu } from "../contract";
+import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
+import {
+  defaultEndpointParallel,
+  defaultIdleTtlSeconds,
+  endpointParallelBounds,
+  modelSettingBounds,
+  type BuildGpu,
+} from "../contract";
 import { buildGpuKernels } from "./gpuBuild";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
@@ -47,6 +53,17 @@ function numberOr<Word extends string>(word: Word, { min, max }: { min: number; 
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
       throw new InvalidArgumentError(`must be ${word} or a whole number from ${range}`);
+    }
+    return Number(value);
+  };
+}
+
+/** A whole number in a range, in digits. */
+function wholeNumberIn({ min, max }: { min: number; max: number }) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
+      throw new InvalidArgumentError(`must be a whole number from ${range}`);
     }
     return Number(value);
   };
@@ -299,10 +316,30 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("add <name> <url>")
     .description("add a server by its base URL; its /v1/models are discovered and routed")
     .option("--api-key <key>", "sent to the server as a bearer token (default: LLMLB_ENDPOINT_API_KEY)")
-    .action((name: string, url: string, options: { apiKey?: string }) =>
-      // From the environment, the key stays out of shell history.
-      addEndpoint(client(), name, url, { apiKey: options.apiKey ?? env.LLMLB_ENDPOINT_API_KEY }, io),
+    .option(
+      "--parallel <n>",
+      `requests llmlb sends it at once; more wait in llmlb's queue (default: ${defaultEndpointParallel})`,
+      wholeNumberIn(endpointParallelBounds),
+    )
+    .action((name: string, url: string, options: { apiKey?: string; parallel?: number }) =>
+      addEndpoint(
+        client(),
+        name,
+        url,
+        // From the environment, the key stays out of shell history.
+        { apiKey: options.apiKey ?? env.LLMLB_ENDPOINT_API_KEY, parallel: options.parallel },
+        io,
+      ),
     );
+  endpoint
+    .command("set <name-or-id>")
+    .description("change an endpoint: how many requests it gets at once (running ones finish as they are)")
+    .requiredOption(
+      "--parallel <n>",
+      `requests llmlb sends it at once (${endpointParallelBounds.min}-${endpointParallelBounds.max})`,
+      wholeNumberIn(endpointParallelBounds),
+    )
+    .action((ref: string, options: { parallel: number }) => setEndpoint(client(), ref, options, io));
   endpoint
     .command("list")
     .alias("ls")

@@ -1,4 +1,15 @@
 import { z } from "zod";
+import { endpointParallelBounds } from "./endpointLimits";
+
+const { min, max } = endpointParallelBounds;
+const parallelMessage = `must be a whole number of requests from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
+
+/** How many requests llmlb sends the endpoint at once; the rest wait in llmlb's admission queue. */
+export const endpointParallelSchema = z
+  .number({ error: parallelMessage })
+  .int(parallelMessage)
+  .min(min, parallelMessage)
+  .max(max, parallelMessage);
 
 /**
  * `POST /v0/endpoints`: an OpenAI-compatible server (llama.cpp's server, vLLM, Ollama, another llmlb)
@@ -14,6 +25,8 @@ export const endpointCreateRequestSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }).max(2048),
   /** Sent as `Authorization: Bearer …` to the server. Default: none. */
   api_key: z.string().min(1).max(4096).optional(),
+  /** Requests llmlb sends it at once. Default: 4 (`defaultEndpointParallel`). */
+  parallel: endpointParallelSchema.optional(),
 });
 export type EndpointCreateRequest = z.infer<typeof endpointCreateRequestSchema>;
 
@@ -29,9 +42,18 @@ export const endpointSchema = z.object({
   last_checked_at: z.string().nullable(),
   /** The model ids the server listed at its last health check. */
   models: z.array(z.string()),
+  /** Requests llmlb sends it at once (4 unless set). */
+  parallel: z.number().int().positive(),
   created_at: z.string(),
 });
 export type Endpoint = z.infer<typeof endpointSchema>;
+
+/**
+ * `PATCH /v0/endpoints/<id or name>`: what to change. A new `parallel` applies to the requests admitted
+ * from then on; those running finish as they are.
+ */
+export const endpointUpdateRequestSchema = z.strictObject({ parallel: endpointParallelSchema });
+export type EndpointUpdateRequest = z.infer<typeof endpointUpdateRequestSchema>;
 
 export const endpointListSchema = z.object({ data: z.array(endpointSchema) });
 export type EndpointList = z.infer<typeof endpointListSchema>;

@@ -1,6 +1,7 @@
 import "./validationMessages";
 export * from "./anthropic";
 export * from "./endpoints";
+export * from "./endpointLimits";
 export * from "./errors";
 export * from "./events";
 export * from "./gpuBuild";

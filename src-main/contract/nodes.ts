@@ -192,6 +192,11 @@ export const nodeSchema = z.object({
   last_seen_at: z.string(),
   models: z.array(nodeModelStateSchema),
   loaded: z.array(loadedModelSchema),
+  /**
+   * An endpoint's: the requests llmlb sends it at once (its `parallel`). Absent for a worker, which
+   * says what it runs at once per model it has loaded (`loaded[].sequences`).
+   */
+  parallel: z.number().int().positive().optional(),
   /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
   llama_cpp: llamaCppBuildSchema.optional(),
 });

@@ -1,8 +1,28 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Endpoint } from "../../src-main/contract";
+import { defaultEndpointParallel, endpointParallelBounds } from "../../src-main/contract/endpointLimits";
 import { ConfirmDialog } from "../components/ConfirmDialog";
+import { describedBy, FormError } from "../components/FormError";
 import { IconPlus, IconSpinner, IconTrash } from "../components/icons";
+import { plural } from "../format";
 import { useActions, useAppStore } from "../useAppStore";
+
+const parallelRange = `${endpointParallelBounds.min.toLocaleString("en-US")} to ${endpointParallelBounds.max.toLocaleString("en-US")}`;
+/** As `endpointParallelSchema` bounds it; the add form's field may be left empty for the default. */
+const PARALLEL_PROBLEM = `Requests at once must be a whole number from ${parallelRange}.`;
+const OPTIONAL_PARALLEL_PROBLEM = `Requests at once must be a whole number from ${parallelRange}, or empty for ${defaultEndpointParallel}.`;
+
+/** Requests at once as typed, in decimal digits only (`Number` would take "1e3" or "0x10"); undefined when it does not fit. */
+function parallelOf(text: string): number | undefined {
+  const digits = text.trim();
+  if (!/^\d{1,5}$/.test(digits)) return undefined;
+  const parallel = Number(digits);
+  return parallel >= endpointParallelBounds.min && parallel <= endpointParallelBounds.max
+    ? parallel
+    : undefined;
+}
+
+const atOnce = (parallel: number) => `${plural(parallel, "request")} at once`;
 
 /** External OpenAI-compatible servers (vLLM, llama.cpp's server, Ollama, another llmlb) routed as nodes. */
 export function EndpointsSection() {
@@ -80,6 +100,7 @@ function EndpointRow({ endpoint, onRemoved }: { endpoint: Endpoint; onRemoved: (
         <p className="muted">
           {endpoint.models.length === 0 ? "No models listed" : `Models: ${endpoint.models.join(", ")}`}
         </p>
+        <ParallelSetting endpoint={endpoint} />
       </div>
       <button
         type="button"
@@ -113,25 +134,138 @@ function EndpointRow({ endpoint, onRemoved }: { endpoint: Endpoint; onRemoved: (
   );
 }
 
+/**
+ * How many requests llmlb sends the endpoint at once, and a small form in place to change it. Told at
+ * the field as typed; the server's refusal there too, until the field is edited.
+ */
+function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
+  const { updateEndpoint } = useActions();
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState("");
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const id = useId();
+  const field = useRef<HTMLInputElement>(null);
+  const change = useRef<HTMLButtonElement>(null);
+  // Where the keyboard goes when the form closes: back to the button that opened it.
+  const returnFocus = useRef(false);
+
+  useEffect(() => {
+    if (editing) field.current?.focus();
+    else if (returnFocus.current) {
+      returnFocus.current = false;
+      change.current?.focus();
+    }
+  }, [editing]);
+
+  const close = () => {
+    returnFocus.current = true;
+    setEditing(false);
+    setRefusal(null);
+  };
+  const value = parallelOf(text);
+  const message = value === undefined ? PARALLEL_PROBLEM : refusal;
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    if (value === undefined || saving) return;
+    if (value === endpoint.parallel) return close();
+    setSaving(true);
+    const refused = await updateEndpoint(endpoint.id, { parallel: value });
+    setSaving(false);
+    if (refused) setRefusal(refused);
+    else close();
+  };
+
+  if (!editing) {
+    return (
+      <p className="endpoint-parallel">
+        <span>{atOnce(endpoint.parallel)}</span>
+        <button
+          ref={change}
+          type="button"
+          className="button button-ghost button-small"
+          aria-label={`Change requests at once for ${endpoint.name}`}
+          onClick={() => {
+            setText(String(endpoint.parallel));
+            setEditing(true);
+          }}
+        >
+          Change
+        </button>
+      </p>
+    );
+  }
+  return (
+    <form
+      className="endpoint-parallel-form"
+      onSubmit={(event) => void save(event)}
+      onKeyDown={(event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          close();
+        }
+      }}
+      noValidate
+    >
+      <div className="endpoint-parallel-row">
+        <label htmlFor={`${id}-parallel`} className="visually-hidden">
+          Requests at once for {endpoint.name}
+        </label>
+        <input
+          ref={field}
+          id={`${id}-parallel`}
+          className="input parallel-input"
+          inputMode="numeric"
+          value={text}
+          aria-invalid={message ? true : undefined}
+          aria-describedby={describedBy(message && `${id}-problem`, `${id}-hint`)}
+          onChange={(event) => {
+            setText(event.target.value);
+            setRefusal(null);
+          }}
+        />
+        <span id={`${id}-hint`} className="hint">
+          requests at once; running ones finish as they are
+        </span>
+        <button type="submit" className="button button-primary button-small" disabled={!!message || saving}>
+          {saving ? "Saving…" : "Save"}
+        </button>
+        <button type="button" className="button button-ghost button-small" onClick={close}>
+          Cancel
+        </button>
+      </div>
+      <FormError id={`${id}-problem`} message={message} />
+    </form>
+  );
+}
+
 function AddEndpointForm() {
   const adding = useAppStore((s) => s.addingEndpoint);
   const { addEndpoint } = useActions();
   const [name, setName] = useState("");
   const [url, setUrl] = useState("");
   const [apiKey, setApiKey] = useState("");
+  const [parallel, setParallel] = useState("");
   const id = useId();
+  // Empty is the default; anything else must fit, and is told at the field as typed.
+  const parallelValue = parallel.trim() === "" ? null : parallelOf(parallel);
+  const parallelProblem = parallelValue === undefined ? OPTIONAL_PARALLEL_PROBLEM : null;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (parallelValue === undefined) return;
     const added = await addEndpoint({
       name: name.trim(),
       url: url.trim(),
       ...(apiKey.trim() ? { api_key: apiKey.trim() } : {}),
+      ...(parallelValue !== null ? { parallel: parallelValue } : {}),
     });
     if (added) {
       setName("");
       setUrl("");
       setApiKey("");
+      setParallel("");
     }
   };
 
@@ -178,14 +312,35 @@ function AddEndpointForm() {
           onChange={(event) => setApiKey(event.target.value)}
         />
       </div>
+      <div className="field">
+        <label htmlFor={`${id}-parallel`}>
+          Requests at once <span className="muted">(optional)</span>
+        </label>
+        <input
+          id={`${id}-parallel`}
+          className="input"
+          inputMode="numeric"
+          placeholder={String(defaultEndpointParallel)}
+          value={parallel}
+          aria-invalid={parallelProblem ? true : undefined}
+          aria-describedby={describedBy(parallelProblem && `${id}-parallel-problem`)}
+          onChange={(event) => setParallel(event.target.value)}
+        />
+      </div>
       <button
         type="submit"
         className="button button-primary"
-        disabled={adding || !name.trim() || !url.trim()}
+        disabled={adding || !name.trim() || !url.trim() || !!parallelProblem}
       >
         {adding ? <IconSpinner /> : <IconPlus />}
         <span>{adding ? "Adding…" : "Add endpoint"}</span>
       </button>
+      {/* Below the whole row, so the fields stay in line while it shows. */}
+      {parallelProblem && (
+        <div className="endpoint-form-problem">
+          <FormError id={`${id}-parallel-problem`} message={parallelProblem} />
+        </div>
+      )}
     </form>
   );
 }

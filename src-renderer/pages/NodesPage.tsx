@@ -79,6 +79,11 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
       <div className="tags">
         <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>
         <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>
+        {node.parallel !== undefined && (
+          <span className="tag" title="Requests llmlb sends this endpoint at once">
+            {plural(node.parallel, "request")} at once
+          </span>
+        )}
         {node.llama_cpp && (
           <span className="tag" title="The llama.cpp this worker runs">
             llama.cpp {node.llama_cpp.release} ·{" "}

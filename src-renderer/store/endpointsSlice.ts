@@ -1,4 +1,5 @@
 import type { Endpoint, EndpointCreateRequest, NodeInfo } from "../../src-main/contract";
+import type { EndpointUpdateRequest } from "../../src-main/contract";
 import { isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
@@ -13,6 +14,8 @@ export interface EndpointsSlice {
   loadEndpoints(): Promise<void>;
   /** True when added. */
   addEndpoint(request: EndpointCreateRequest): Promise<boolean>;
+  /** Changes an endpoint; the server's refusal when it refused, else null. */
+  updateEndpoint(id: string, patch: EndpointUpdateRequest): Promise<string | null>;
   removeEndpoint(id: string): Promise<boolean>;
   /** A `node.updated` of an endpoint's node: its status, last error and models, as the list shows them. */
   endpointNodeUpdated(node: NodeInfo): void;
@@ -30,6 +33,7 @@ function withNode(endpoint: Endpoint, node: NodeInfo): Endpoint {
     // An endpoint's node is offline for the reason its last health check failed.
     last_error: node.status === "offline" ? node.health.reason : null,
     models: node.models.map((entry) => entry.model),
+    parallel: node.parallel ?? endpoint.parallel,
   };
 }
 
@@ -97,6 +101,15 @@ export const createEndpointsSlice = ({ api }: SliceDeps): Slice<EndpointsSlice> 
           return false;
         } finally {
           set({ addingEndpoint: false });
+        }
+      },
+      async updateEndpoint(id, patch) {
+        try {
+          const endpoint = await api.updateEndpoint(id, patch);
+          set({ endpoints: get().endpoints.map((e) => (e.id === endpoint.id ? endpoint : e)) });
+          return null;
+        } catch (error) {
+          return messageOf(error);
         }
       },
       async removeEndpoint(id) {

@@ -502,6 +502,97 @@ describe("DELETE /v0/endpoints/<id or name>", () => {
   });
 });
 
+describe("parallel: how many requests llmlb sends an endpoint at once", () => {
+  async function add(body: Record<string, unknown>) {
+    return server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: vllm.url, api_key: key, ...body },
+    });
+  }
+  async function nodeOf(name: string) {
+    const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body);
+    return nodes.data.find((node) => node.name === name);
+  }
+
+  it("is 4 when not given, and shows in the endpoint and its node", async () => {
+    const added = await add({});
+    expect(added.status).toBe(201);
+    expect(endpointSchema.parse(added.body).parallel).toBe(4);
+    expect(endpointListSchema.parse((await server.request("GET", "/v0/endpoints")).body).data).toEqual([
+      expect.objectContaining({ name: "vllm", parallel: 4 }),
+    ]);
+    expect(await nodeOf("vllm")).toMatchObject({ kind: "endpoint", parallel: 4 });
+  });
+
+  it("is set on add, and changed later by name or by id", async () => {
+    const added = await add({ parallel: 32 });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ name: "vllm", parallel: 32 });
+    expect(await nodeOf("vllm")).toMatchObject({ parallel: 32 });
+
+    const byName = await server.request("PATCH", "/v0/endpoints/vllm", { body: { parallel: 1024 } });
+    expect(byName.status).toBe(200);
+    expect(endpointSchema.parse(byName.body)).toMatchObject({
+      id: added.body.id,
+      name: "vllm",
+      parallel: 1024,
+    });
+    const byId = await server.request("PATCH", `/v0/endpoints/${added.body.id}`, { body: { parallel: 1 } });
+    expect(byId.status).toBe(200);
+    expect(byId.body.parallel).toBe(1);
+    expect(endpointListSchema.parse((await server.request("GET", "/v0/endpoints")).body).data).toEqual([
+      expect.objectContaining({
+        name: "vllm",
+        parallel: 1,
+        has_api_key: true,
+        models: ["meta/llama-3-8b", "qwen-7b"],
+      }),
+    ]);
+    expect(await nodeOf("vllm")).toMatchObject({ parallel: 1 });
+    // Workers say theirs per loaded model: the field is an endpoint's.
+    expect(byId.text).not.toContain(key);
+  });
+
+  const says = "parallel: must be a whole number of requests from 1 to 1,024";
+  it.each([[0], [1025], [2.5], ["8"], [null], [-1]])(
+    "refuses %j on add and on change, naming the field and the range",
+    async (parallel) => {
+      const refused = await add({ parallel });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.param).toBe("parallel");
+      expect(refused.body.error.message).toContain(says);
+      expect(await endpointNames()).toEqual([]);
+
+      expect((await add({ parallel: 8 })).status).toBe(201);
+      const patched = await server.request("PATCH", "/v0/endpoints/vllm", { body: { parallel } });
+      expect(patched.status).toBe(400);
+      expect(patched.body.error).toMatchObject({ param: "parallel" });
+      expect(patched.body.error.message).toContain(says);
+      expect((await server.request("GET", "/v0/endpoints")).body.data[0].parallel).toBe(8);
+    },
+  );
+
+  it.each([
+    [{}, "parallel"],
+    [{ parallel: 8, name: "renamed" }, "name"],
+  ])("refuses a change that names nothing it can change: %j", async (body, param) => {
+    expect((await add({})).status).toBe(201);
+    const patched = await server.request("PATCH", "/v0/endpoints/vllm", { body });
+    expect(patched.status).toBe(400);
+    expect(patched.body.error.param).toBe(param);
+    expect(await endpointNames()).toEqual(["vllm"]);
+    expect((await server.request("GET", "/v0/endpoints")).body.data[0].parallel).toBe(4);
+  });
+
+  it("answers 404 for an endpoint that does not exist", async () => {
+    const missing = await server.request("PATCH", "/v0/endpoints/nope", { body: { parallel: 8 } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({
+      code: "endpoint.not_found",
+      message: "There is no endpoint named or with id nope.",
+    });
+  });
+});
+
 describe("access", () => {
   it("needs the admin token for every endpoint route", async () => {
     const body = { name: "x", url: vllm.url, api_key: key };
@@ -509,15 +600,16 @@ describe("access", () => {
       ["GET", "/v0/endpoints"],
       ["POST", "/v0/endpoints"],
       ["DELETE", "/v0/endpoints/x"],
+      ["PATCH", "/v0/endpoints/x"],
     ] as const) {
       const response = await server.request(method, path, {
         anonymous: true,
-        ...(method === "POST" ? { body } : {}),
+        ...(method === "POST" ? { body } : method === "PATCH" ? { body: { parallel: 8 } } : {}),
       });
       expect(response.status, `${method} ${path}`).toBe(401);
       const withNodeToken = await server.request(method, path, {
         headers: { authorization: `Bearer ${server.nodeToken}` },
-        ...(method === "POST" ? { body } : {}),
+        ...(method === "POST" ? { body } : method === "PATCH" ? { body: { parallel: 8 } } : {}),
       });
       expect(withNodeToken.status, `${method} ${path} with the node token`).toBe(401);
     }

@@ -43,7 +43,9 @@ describe("llmlb endpoint", () => {
     });
     expect(added.stderr).toBe("");
     expect(added.code).toBe(0);
-    expect(added.stdout).toBe(`Added endpoint vllm (${vllm.url}/v1), 2 model(s): meta/llama-3-8b, qwen-7b\n`);
+    expect(added.stdout).toBe(
+      `Added endpoint vllm (${vllm.url}/v1), 2 model(s): meta/llama-3-8b, qwen-7b; 4 requests at once\n`,
+    );
 
     // The same server under another name (its URL spelled with /v1) would count it twice.
     const sameServer = await runCli(["endpoint", "add", "vllm-2", `${vllm.url}/v1`, "--api-key", key], env);
@@ -59,10 +61,10 @@ describe("llmlb endpoint", () => {
     const list = await runCli(["endpoint", "list"], env);
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+MODELS\s+API KEY\s+URL$/);
+    expect(lines[0]).toMatch(/^NAME\s+STATUS\s+MODELS\s+PARALLEL\s+API KEY\s+URL$/);
     expect(lines.slice(1)).toEqual([
-      expect.stringMatching(new RegExp(`^vllm\\s+online\\s+2\\s+yes\\s+${vllm.url}/v1$`)),
-      expect.stringMatching(/^vllm-2\s+online\s+2\s+yes\s+/),
+      expect.stringMatching(new RegExp(`^vllm\\s+online\\s+2\\s+4\\s+yes\\s+${vllm.url}/v1$`)),
+      expect.stringMatching(/^vllm-2\s+online\s+2\s+4\s+yes\s+/),
     ]);
     expect(list.stdout).not.toContain(key);
 
@@ -92,5 +94,48 @@ describe("llmlb endpoint", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toBe("error: There is no endpoint named or with id vllm.\n");
     // A dozen CLI processes, each starting Node and tsx: slow on a busy two-core machine.
+  }, 90_000);
+
+  it("sets how many requests an endpoint gets at once, on add and later, and refuses what does not fit", async () => {
+    const added = await runCli(
+      ["endpoint", "add", "big", vllm.url, "--api-key", key, "--parallel", "32"],
+      env,
+    );
+    expect(added.stderr).toBe("");
+    expect(added.stdout).toBe(
+      `Added endpoint big (${vllm.url}/v1), 2 model(s): meta/llama-3-8b, qwen-7b; 32 requests at once\n`,
+    );
+    const listed = await runCli(["endpoint", "list"], env);
+    expect(listed.stdout.trim().split("\n")[1]).toMatch(/^big\s+online\s+2\s+32\s+yes\s+/);
+
+    const set = await runCli(["endpoint", "set", "big", "--parallel", "8"], env);
+    expect(set.stderr).toBe("");
+    expect(set.code).toBe(0);
+    expect(set.stdout).toBe(
+      "Endpoint big now gets 8 requests at once (running requests finish as they are).\n",
+    );
+    const json = JSON.parse((await runCli(["endpoint", "list", "--json"], env)).stdout);
+    expect(json.data).toEqual([expect.objectContaining({ name: "big", parallel: 8 })]);
+
+    for (const args of [
+      ["endpoint", "set", "big", "--parallel", "0"],
+      ["endpoint", "set", "big", "--parallel", "1025"],
+      ["endpoint", "set", "big", "--parallel", "many"],
+      ["endpoint", "add", "other", other.url, "--api-key", key, "--parallel", "2.5"],
+    ]) {
+      const refused = await runCli(args, env);
+      expect(refused.code, args.join(" ")).not.toBe(0);
+      expect(refused.stderr, args.join(" ")).toContain("must be a whole number from 1 to 1,024");
+    }
+    const nothing = await runCli(["endpoint", "set", "big"], env);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.stderr).toContain("--parallel");
+    const missing = await runCli(["endpoint", "set", "nope", "--parallel", "8"], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("error: There is no endpoint named or with id nope.\n");
+    expect(JSON.parse((await runCli(["endpoint", "list", "--json"], env)).stdout).data).toEqual([
+      expect.objectContaining({ name: "big", parallel: 8 }),
+    ]);
+    expect((await runCli(["endpoint", "rm", "big"], env)).code).toBe(0);
   }, 90_000);
 });

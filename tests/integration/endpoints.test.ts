@@ -1,10 +1,15 @@
 import { PassThrough } from "node:stream";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { endpointListSchema, nodeListSchema, openAiModelListSchema } from "../../src-main/contract";
+import {
+  endpointListSchema,
+  nodeListSchema,
+  openAiModelListSchema,
+  statusSchema,
+} from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
-import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import {
   startFakeOpenAiServer,
   type FakeOpenAiServer,
@@ -329,5 +334,69 @@ describe("balancing", () => {
     await addEndpoint("steady", steady.url);
     for (let i = 0; i < 4; i++) expect((await ask("m2")).choices[0]?.message.content).toBe("from steady");
     expect(dropping.received.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("parallel: requests llmlb sends an endpoint at once", () => {
+  /** What llmlb's admission queue holds for a model: running on nodes, and waiting for a slot. */
+  async function queueOf(model: string) {
+    const status = statusSchema.parse((await server.request("GET", "/v0/status")).body);
+    return status.queues.find((queue) => queue.model === model) ?? { in_flight: 0, waiting: 0 };
+  }
+
+  it("lets exactly that many reach the server while the rest wait in llmlb, and a change applies to the next requests", async () => {
+    const model = "meta/llama-3-8b";
+    /** Requests the server holds open, each answered when released. */
+    const held: (() => void)[] = [];
+    const vllm = await fakeServer({
+      name: "vllm",
+      models: [model],
+      handler: (_request, response) =>
+        void held.push(() =>
+          response
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify(chatAnswer("vllm"))),
+        ),
+    });
+    const added = await server.request("POST", "/v0/endpoints", {
+      body: { name: "vllm", url: vllm.url, parallel: 2 },
+    });
+    expect(added.status, added.text).toBe(201);
+
+    /** Sends `count` requests at once; once `atServer` reached it and the rest queue here, checks, then answers all. */
+    async function burst(count: number, atServer: number) {
+      const asks = Array.from({ length: count }, () => ask(model));
+      await waitFor(`${atServer} at the server and ${count - atServer} waiting in llmlb`, async () => {
+        const queue = await queueOf(model);
+        return held.length === atServer && queue.in_flight === atServer && queue.waiting === count - atServer;
+      });
+      // Those waiting cannot reach the server until one there is answered.
+      expect(held).toHaveLength(atServer);
+      expect(vllm.received).toHaveLength(atServer);
+      // Answering one lets exactly one more through.
+      held.shift()!();
+      await waitFor("the next request at the server", () => vllm.received.length === atServer + 1);
+      await waitFor("one fewer waiting", async () => (await queueOf(model)).waiting === count - atServer - 1);
+      expect(held).toHaveLength(atServer);
+      // Answer everything, as it comes.
+      while (vllm.received.length < count || held.length > 0) {
+        held.splice(0).forEach((release) => release());
+        await waitFor(
+          "more requests or all answered",
+          () => held.length > 0 || vllm.received.length === count,
+        );
+      }
+      const answers = await Promise.all(asks);
+      expect(answers.map((answer) => answer.choices[0]?.message.content)).toEqual(
+        Array.from({ length: count }, () => "from vllm"),
+      );
+      vllm.received.length = 0;
+    }
+
+    await burst(5, 2);
+
+    const changed = await server.request("PATCH", "/v0/endpoints/vllm", { body: { parallel: 8 } });
+    expect(changed.status, changed.text).toBe(200);
+    await burst(11, 8);
   });
 });

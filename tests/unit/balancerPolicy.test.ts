@@ -109,14 +109,15 @@ afterEach(async () => {
 });
 
 function setup(
-  nodes: { id: string; kind?: "worker" | "endpoint" }[],
+  nodes: { id: string; kind?: "worker" | "endpoint"; slots?: number }[],
   options: Partial<BalancerOptions> = {},
 ): Setup {
-  const routes: NodeRoute[] = nodes.map(({ id, kind }) => ({
+  const routes: NodeRoute[] = nodes.map(({ id, kind, slots }) => ({
     id,
     name: `${id}-name`,
     url: `http://${id}.test`,
     kind,
+    ...(slots !== undefined ? { slots } : {}),
   }));
   const tries: string[] = [];
   const answer: Record<string, NodeAnswer> = {};
@@ -206,6 +207,27 @@ describe("routing", () => {
     await nodes.send();
     expect(nodes.tries).toEqual(["a", "b", "b"]);
     await busy.done();
+  });
+
+  it("sends a node no more than its slots while another has room: an endpoint's parallel holds beside a bigger node", async () => {
+    const nodes = setup([
+      { id: "small", kind: "endpoint", slots: 2 },
+      { id: "big", slots: 4 },
+    ]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const hold: NodeAnswer = async (request, sink, observer) => {
+      await gate;
+      return answers()(request, sink, observer);
+    };
+    nodes.answer.small = hold;
+    nodes.answer.big = hold;
+    const sent = Array.from({ length: 6 }, () => nodes.send());
+    while (nodes.tries.length < 6) await new Promise((resolve) => setImmediate(resolve));
+    expect(nodes.tries.filter((id) => id === "small")).toHaveLength(2);
+    expect(nodes.tries.filter((id) => id === "big")).toHaveLength(4);
+    release();
+    expect((await Promise.all(sent)).map((sink) => sink.status)).toEqual(Array(6).fill(200));
   });
 });
 

@@ -1,3 +1,5 @@
+import path from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createEndpointService, type EndpointChange } from "../../src-main/core/endpoints/endpointService";
 import { normalizeEndpointUrl, routeBaseOf } from "../../src-main/core/endpoints/endpointUrl";
@@ -7,8 +9,10 @@ import { createNodeHealth } from "../../src-main/core/nodes/nodeHealth";
 import { AppError, toHttpError } from "../../src-main/shared/errors";
 import { createLogger } from "../../src-main/shared/logger";
 import { createEndpointRepository } from "../../src-main/core/registry/endpointRepository";
+import { migrations } from "../../src-main/core/registry/migrations";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 import { createRegistryVersion } from "../../src-main/core/registry/registryVersion";
+import { makeTempDir } from "../helpers/tempDir";
 
 const log = createLogger({ level: "silent" });
 
@@ -137,7 +141,7 @@ describe("endpoint service", () => {
     expect(probes[0]).toMatchObject({ url: "http://h:8000/proxy/v1", apiKey: "sk-1" });
     expect(changes).toEqual([{ endpointId: added.id, removed: false, models: ["a", "b"] }]);
     expect(service.routesFor("a")).toEqual([
-      { id: added.id, name: "vllm", kind: "endpoint", url: "http://h:8000/proxy", token: "sk-1" },
+      { id: added.id, name: "vllm", kind: "endpoint", url: "http://h:8000/proxy", token: "sk-1", slots: 4 },
     ]);
     expect(service.routesFor("c")).toEqual([]);
     const version = registryVersion.current();
@@ -195,7 +199,7 @@ describe("endpoint service", () => {
       },
     });
     expect(again.routesFor("a")).toEqual([
-      { id: expect.any(String), name: "ollama", kind: "endpoint", url: "http://h:11434" },
+      { id: expect.any(String), name: "ollama", kind: "endpoint", url: "http://h:11434", slots: 4 },
     ]);
     await vi.advanceTimersByTimeAsync(0);
     expect(probes).toHaveLength(1);
@@ -212,5 +216,67 @@ describe("endpoint service", () => {
     expect(service.list().data).toEqual([]);
     expect(changes).toHaveLength(2);
     expect(() => service.remove(added.id)).toThrow(/no endpoint named or with id/);
+  });
+
+  it("sends an endpoint as many requests at once as its parallel says, kept across restarts and changed in place", async () => {
+    const { db, service, changes } = setup({ models: ["a"] });
+    const added = await service.add({ name: "vllm", url: "http://h:8000", parallel: 32 });
+    expect(added.parallel).toBe(32);
+    expect(service.routesFor("a")).toEqual([expect.objectContaining({ id: added.id, slots: 32 })]);
+    expect(service.asNodes()[0]).toMatchObject({ name: "vllm", parallel: 32 });
+
+    const before = changes.length;
+    expect(service.update("vllm", { parallel: 2 })).toMatchObject({ id: added.id, parallel: 2 });
+    expect(service.routesFor("a")).toEqual([expect.objectContaining({ slots: 2 })]);
+    // Listings (and the dashboard, through them) hear of it; the models it serves did not change.
+    expect(changes.slice(before)).toEqual([{ endpointId: added.id, removed: false, models: [] }]);
+    expect(() => service.update("nope", { parallel: 2 })).toThrow(/no endpoint named or with id nope/);
+    service.dispose();
+
+    const again = createEndpointService({
+      endpoints: createEndpointRepository(db),
+      registryVersion: createRegistryVersion(),
+      clock: { now: () => Date.now() },
+      log,
+      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
+      probe: async () => ({ models: ["a"], instance: null }),
+    });
+    expect(again.list().data[0]?.parallel).toBe(2);
+    expect(again.routesFor("a")).toEqual([expect.objectContaining({ slots: 2 })]);
+    again.dispose();
+  });
+
+  it("reads an endpoint stored before parallel existed as taking the default 4", async () => {
+    const temp = await makeTempDir();
+    try {
+      const file = path.join(temp.path, "llmlb.db");
+      const old = new Database(file);
+      const before = migrations.findIndex((migration) => /endpoints ADD COLUMN parallel/.test(migration));
+      expect(before).toBeGreaterThan(0);
+      for (const migration of migrations.slice(0, before)) old.exec(migration);
+      old.pragma(`user_version = ${before}`);
+      old
+        .prepare(
+          `INSERT INTO endpoints (id, name, url, status, models, created_at) VALUES ('ep_1', 'vllm', 'http://h:8000/v1', 'online', '["a"]', '2026-01-01T00:00:00.000Z')`,
+        )
+        .run();
+      old.close();
+
+      const db = openDatabase({ file, log });
+      const service = createEndpointService({
+        endpoints: createEndpointRepository(db),
+        registryVersion: createRegistryVersion(),
+        clock: { now: () => Date.now() },
+        log,
+        nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
+        probe: async () => ({ models: ["a"], instance: null }),
+      });
+      expect(service.list().data).toEqual([expect.objectContaining({ name: "vllm", parallel: 4 })]);
+      expect(service.routesFor("a")).toEqual([expect.objectContaining({ id: "ep_1", slots: 4 })]);
+      service.dispose();
+      db.close();
+    } finally {
+      await temp.remove();
+    }
   });
 });

@@ -23,7 +23,7 @@ export interface BalancerOptions {
   log: Logger;
   clock: Clock;
   admission?: AdmissionOptions;
-  /** Requests one node runs at once until it reports its parallel sequences. Default: 4. */
+  /** Requests one node runs at once when its route does not say (a worker until it reports its sequences). Default: 4. */
   slotsPerNode?: number;
   /** Where request counts, latencies and speeds go. Default: nowhere. */
   metrics?: BalancerMetrics;
@@ -140,7 +140,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const pool = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
     if (pool.length <= 1) return pool[0];
-    const candidates = pool.map((route) => ({
+    // Nodes with a free slot first: admission counts every node's slots, so while one is full another
+    // has room, and an endpoint gets no more than its `parallel` beside a node that takes more.
+    const roomy = pool.filter((route) => load.outstanding(route.id) < (route.slots ?? slotsPerNode));
+    const candidates = (roomy.length > 0 ? roomy : pool).map((route) => ({
       id: route.id,
       route,
       outstanding: load.outstanding(route.id),

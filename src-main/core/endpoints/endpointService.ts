@@ -1,5 +1,12 @@
 import crypto from "node:crypto";
-import type { Endpoint, EndpointCreateRequest, EndpointList, NodeInfo } from "../../contract";
+import {
+  defaultEndpointParallel,
+  type Endpoint,
+  type EndpointCreateRequest,
+  type EndpointList,
+  type EndpointUpdateRequest,
+  type NodeInfo,
+} from "../../contract";
 import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
@@ -58,11 +65,16 @@ export interface EndpointService extends ExternalModels {
   /** Probes the server once and stores it only if it answered with a model list. */
   add(request: EndpointCreateRequest): Promise<Endpoint>;
   list(): EndpointList;
+  /**
+   * Changes an endpoint, found by id or name (`endpoint.not_found` if there is none): a new `parallel`
+   * applies to the requests admitted from now on; those running finish as they are.
+   */
+  update(idOrName: string, patch: EndpointUpdateRequest): Endpoint;
   /** Removes an endpoint by id or name; `endpoint.not_found` if there is none. */
   remove(idOrName: string): void;
   /** Endpoints in `GET /v0/nodes`'s shape. */
   asNodes(): NodeInfo[];
-  /** Online endpoints that list the model. */
+  /** Online endpoints that list the model, each with its `parallel` as the requests it takes at once. */
   routesFor(model: string): NodeRoute[];
   /** Why a model only endpoints list cannot be served now; undefined when no endpoint lists it. */
   unavailable(model: string): AppError | undefined;
@@ -131,6 +143,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       last_error: entry.health.lastError,
       last_checked_at: entry.health.lastCheckedAt,
       models: entry.health.models,
+      parallel: entry.parallel,
       created_at: entry.createdAt,
     };
   }
@@ -209,8 +222,14 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
   }
   reindex();
 
-  function find(idOrName: string): Entry | undefined {
-    return entries.get(idOrName) ?? [...entries.values()].find((entry) => entry.name === idOrName);
+  function find(idOrName: string): Entry {
+    const entry = entries.get(idOrName) ?? [...entries.values()].find((each) => each.name === idOrName);
+    if (!entry) {
+      throw new AppError("endpoint.not_found", `There is no endpoint named or with id ${idOrName}.`, {
+        param: "id",
+      });
+    }
+    return entry;
   }
 
   return {
@@ -234,6 +253,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         name: request.name,
         url,
         apiKey,
+        parallel: request.parallel ?? defaultEndpointParallel,
         createdAt: checkedAt,
         health: {
           status: "online",
@@ -251,7 +271,14 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       changed({ endpointId: entry.id, removed: false, models });
       // Never the key: only whether there is one.
       log.info(
-        { endpoint: entry.id, name: entry.name, url, models: models.length, apiKey: apiKey !== null },
+        {
+          endpoint: entry.id,
+          name: entry.name,
+          url,
+          models: models.length,
+          parallel: entry.parallel,
+          apiKey: apiKey !== null,
+        },
         "endpoint added",
       );
       return toEndpoint(entry);
@@ -259,13 +286,24 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     list: () => ({
       data: [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(toEndpoint),
     }),
+    update(idOrName, patch) {
+      const entry = find(idOrName);
+      if (patch.parallel !== entry.parallel) {
+        const before = entry.parallel;
+        endpoints.saveParallel(entry.id, patch.parallel);
+        // The balancer reads it from the route at each request: the next one sees it.
+        entry.parallel = patch.parallel;
+        // Listings show it (the node's `parallel`); what it serves is the same.
+        options.onChange?.({ endpointId: entry.id, removed: false, models: [] });
+        log.info(
+          { endpoint: entry.id, name: entry.name, parallel: entry.parallel, before },
+          "endpoint changed",
+        );
+      }
+      return toEndpoint(entry);
+    },
     remove(idOrName) {
       const entry = find(idOrName);
-      if (!entry) {
-        throw new AppError("endpoint.not_found", `There is no endpoint named or with id ${idOrName}.`, {
-          param: "id",
-        });
-      }
       checker.unwatch(entry.id);
       nodeHealth.forget(entry.id);
       endpoints.remove(entry.id);
@@ -291,6 +329,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           last_seen_at: entry.health.lastSeenAt ?? entry.createdAt,
           models: entry.health.models.map((model) => ({ model, artifact: null, state: "ready" as const })),
           loaded: [],
+          parallel: entry.parallel,
         })),
     routesFor(model) {
       const listing = byModel.get(model);
@@ -303,6 +342,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           kind: "endpoint" as const,
           url: entry.routeBase,
           ...(entry.apiKey !== null ? { token: entry.apiKey } : {}),
+          slots: entry.parallel,
         }));
     },
     servers: () => servers,

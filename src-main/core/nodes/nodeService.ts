@@ -59,7 +59,10 @@ export interface NodeRoute {
   token?: string;
   /** An llmlb worker (checked at `/v0/health`) or an endpoint (checked at `/v1/models`). Default: worker. */
   kind?: "worker" | "endpoint";
-  /** Requests it runs at once for this model, as it reported once loaded. Default: unknown. */
+  /**
+   * Requests it runs at once for this model: a worker's, as it reported once loaded; an endpoint's, its
+   * `parallel`. Default: unknown (the balancer's `slotsPerNode`).
+   */
   slots?: number;
 }
 

@@ -8,6 +8,8 @@ export interface StoredEndpoint {
   /** The normalized base URL, ending in `/v1`. */
   url: string;
   apiKey: string | null;
+  /** Requests llmlb sends it at once. */
+  parallel: number;
   createdAt: string;
   health: EndpointHealth;
 }
@@ -33,6 +35,8 @@ export interface EndpointRepository {
   nameTaken(name: string): boolean;
   all(): StoredEndpoint[];
   saveHealth(id: string, health: EndpointHealth): void;
+  /** False when there is no such endpoint. */
+  saveParallel(id: string, parallel: number): boolean;
   remove(id: string): boolean;
 }
 
@@ -41,6 +45,7 @@ interface EndpointRow {
   name: string;
   url: string;
   api_key: string | null;
+  parallel: number;
   status: "online" | "offline";
   models: string;
   last_error: string | null;
@@ -65,6 +70,7 @@ function toEndpoint(row: EndpointRow): StoredEndpoint {
     name: row.name,
     url: row.url,
     apiKey: row.api_key,
+    parallel: row.parallel,
     createdAt: row.created_at,
     health: {
       status: row.status,
@@ -89,8 +95,8 @@ function healthParams(health: EndpointHealth) {
 export function createEndpointRepository(db: Db): EndpointRepository {
   const statements = {
     insert: db.prepare(`
-      INSERT INTO endpoints (id, name, url, api_key, status, models, last_error, last_checked_at, last_seen_at, created_at)
-      VALUES (@id, @name, @url, @apiKey, @status, @models, @lastError, @lastCheckedAt, @lastSeenAt, @createdAt)`),
+      INSERT INTO endpoints (id, name, url, api_key, parallel, status, models, last_error, last_checked_at, last_seen_at, created_at)
+      VALUES (@id, @name, @url, @apiKey, @parallel, @status, @models, @lastError, @lastCheckedAt, @lastSeenAt, @createdAt)`),
     nameTaken: db.prepare<[string, string], { one: number }>(
       `SELECT 1 AS one FROM endpoints WHERE name = ? UNION ALL SELECT 1 FROM nodes WHERE name = ? LIMIT 1`,
     ),
@@ -100,6 +106,7 @@ export function createEndpointRepository(db: Db): EndpointRepository {
       UPDATE endpoints SET status = @status, models = @models, last_error = @lastError,
         last_checked_at = @lastCheckedAt, last_seen_at = @lastSeenAt
       WHERE id = @id`),
+    saveParallel: db.prepare<[number, string]>(`UPDATE endpoints SET parallel = ? WHERE id = ?`),
     remove: db.prepare<[string]>(`DELETE FROM endpoints WHERE id = ?`),
   };
 
@@ -114,6 +121,7 @@ export function createEndpointRepository(db: Db): EndpointRepository {
       name: endpoint.name,
       url: endpoint.url,
       apiKey: endpoint.apiKey,
+      parallel: endpoint.parallel,
       createdAt: endpoint.createdAt,
       ...healthParams(endpoint.health),
     });
@@ -126,6 +134,7 @@ export function createEndpointRepository(db: Db): EndpointRepository {
     saveHealth(id, health) {
       statements.saveHealth.run({ id, ...healthParams(health) });
     },
+    saveParallel: (id, parallel) => statements.saveParallel.run(parallel, id).changes > 0,
     remove: (id) => statements.remove.run(id).changes > 0,
   };
 }

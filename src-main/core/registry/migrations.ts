@@ -126,4 +126,9 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE node_models ADD COLUMN waits_for_retry INTEGER NOT NULL DEFAULT 0;
   `,
+  // How many requests llmlb sends an endpoint at once; those added before had the balancer's 4. No
+  // upper bound here: the API's may grow without a migration.
+  `
+  ALTER TABLE endpoints ADD COLUMN parallel INTEGER NOT NULL DEFAULT 4 CHECK (parallel >= 1);
+  `,
 ];

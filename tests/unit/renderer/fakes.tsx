@@ -156,6 +156,9 @@ export function fakeApi(
       throw notFound();
     }),
     removeEndpoint: vi.fn(async () => undefined),
+    updateEndpoint: vi.fn(async () => {
+      throw notFound();
+    }),
     // Answers the node removed, as the server does (the fake knows only its id).
     removeNode: vi.fn(async (ref: string) => ({ id: ref, name: ref, url: "", models: [] })),
     quit: vi.fn(async () => ({ quitting: true as const })),

@@ -14,6 +14,7 @@ const endpoint: Endpoint = {
   last_error: null,
   last_checked_at: null,
   models: ["meta-llama/Llama-3.1-8B-Instruct"],
+  parallel: 4,
   created_at: "2026-01-01T00:00:00.000Z",
 };
 
@@ -28,6 +29,7 @@ function endpointNode(of: Endpoint, overrides: Partial<NodeInfo> = {}): NodeInfo
     memory: { total_bytes: 0, free_bytes: 0 },
     status: of.status,
     models: of.models.map((name) => ({ model: name, artifact: null, state: "ready" as const })),
+    parallel: of.parallel,
     ...overrides,
   });
 }
@@ -332,3 +334,118 @@ describe("the nodes page", () => {
     expect((within(form).getByLabelText("Name") as HTMLInputElement).value).toBe("bad name");
   });
 });
+
+describe("how many requests an endpoint gets at once", () => {
+  const problem = "Requests at once must be a whole number from 1 to 1,024, or empty for 4.";
+
+  it("is asked for on add, optional, and told at the field when it does not fit", async () => {
+    const api = fakeApi({}, { addEndpoint: vi.fn(async (request) => ({ ...endpoint, ...request })) });
+    renderApp(api, { route: "nodes" });
+    const form = await screen.findByRole("form", { name: "Add an endpoint" });
+    fireEvent.change(within(form).getByLabelText("Name"), { target: { value: "big" } });
+    fireEvent.change(within(form).getByLabelText("URL"), { target: { value: "http://gpu-box:8000" } });
+    const field = within(form).getByLabelText(/Requests at once/) as HTMLInputElement;
+    expect(field.value).toBe("");
+    expect(field.placeholder).toBe("4");
+    const add = within(form).getByRole("button", { name: "Add endpoint" }) as HTMLButtonElement;
+
+    for (const wrong of ["0", "1025", "2.5", "lots"]) {
+      fireEvent.change(field, { target: { value: wrong } });
+      expect(field.getAttribute("aria-invalid"), wrong).toBe("true");
+      expect(describedBy(field), wrong).toContain(problem);
+      expect(add.disabled, wrong).toBe(true);
+    }
+    fireEvent.change(field, { target: { value: "32" } });
+    expect(field.getAttribute("aria-invalid")).toBeNull();
+    expect(describedBy(field)).not.toContain(problem);
+    await act(async () => {
+      fireEvent.click(add);
+    });
+    expect(api.addEndpoint).toHaveBeenCalledWith({ name: "big", url: "http://gpu-box:8000", parallel: 32 });
+    expect(field.value).toBe("");
+    expect((await screen.findByRole("listitem", { name: "big" })).textContent).toContain(
+      "32 requests at once",
+    );
+  });
+
+  it("shows each endpoint's, changes it in place, and follows changes made elsewhere", async () => {
+    const api = fakeApi(
+      {},
+      {
+        listEndpoints: vi.fn(async () => ({ data: [endpoint] })),
+        updateEndpoint: vi.fn(async (_id, patch) => ({ ...endpoint, ...patch })),
+      },
+    );
+    const { events } = renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "External endpoints" });
+    const row = await within(section).findByRole("listitem", { name: "vllm-box" });
+    expect(row.textContent).toContain("4 requests at once");
+
+    const change = within(row).getByRole("button", { name: "Change requests at once for vllm-box" });
+    fireEvent.click(change);
+    const field = within(row).getByLabelText("Requests at once for vllm-box") as HTMLInputElement;
+    expect(field.value).toBe("4");
+    expect(document.activeElement).toBe(field);
+    const save = within(row).getByRole("button", { name: "Save" }) as HTMLButtonElement;
+    fireEvent.change(field, { target: { value: "2000" } });
+    expect(field.getAttribute("aria-invalid")).toBe("true");
+    expect(describedBy(field)).toContain("Requests at once must be a whole number from 1 to 1,024.");
+    expect(save.disabled).toBe(true);
+
+    // Cancel keeps what was there.
+    fireEvent.click(within(row).getByRole("button", { name: "Cancel" }));
+    expect(within(row).queryByLabelText("Requests at once for vllm-box")).toBeNull();
+    expect(row.textContent).toContain("4 requests at once");
+    expect(api.updateEndpoint).not.toHaveBeenCalled();
+
+    fireEvent.click(within(row).getByRole("button", { name: "Change requests at once for vllm-box" }));
+    fireEvent.change(within(row).getByLabelText("Requests at once for vllm-box"), {
+      target: { value: "16" },
+    });
+    await act(async () => {
+      fireEvent.click(within(row).getByRole("button", { name: "Save" }));
+    });
+    expect(api.updateEndpoint).toHaveBeenCalledWith("ep-1", { parallel: 16 });
+    expect(within(row).queryByLabelText("Requests at once for vllm-box")).toBeNull();
+    expect(row.textContent).toContain("16 requests at once");
+    expect(document.activeElement).toBe(
+      within(row).getByRole("button", { name: "Change requests at once for vllm-box" }),
+    );
+
+    // Changed with `llmlb endpoint set`: its node says so.
+    events.latest.open();
+    events.latest.send({ type: "node.updated", node: endpointNode({ ...endpoint, parallel: 1 }) });
+    expect(row.textContent).toContain("1 request at once");
+  });
+
+  it("shows the server's refusal of a change at the field, and keeps what was typed", async () => {
+    const api = fakeApi(
+      {},
+      {
+        listEndpoints: vi.fn(async () => ({ data: [endpoint] })),
+        updateEndpoint: vi.fn(async () => {
+          throw new ApiError("There is no endpoint named or with id ep-1.", 404, "endpoint.not_found");
+        }),
+      },
+    );
+    renderApp(api, { route: "nodes" });
+    const row = await screen.findByRole("listitem", { name: "vllm-box" });
+    fireEvent.click(within(row).getByRole("button", { name: "Change requests at once for vllm-box" }));
+    const field = within(row).getByLabelText("Requests at once for vllm-box") as HTMLInputElement;
+    fireEvent.change(field, { target: { value: "12" } });
+    await act(async () => {
+      fireEvent.click(within(row).getByRole("button", { name: "Save" }));
+    });
+    expect(field.value).toBe("12");
+    expect(describedBy(field)).toContain("There is no endpoint named or with id ep-1.");
+    expect(row.textContent).not.toContain("12 requests at once");
+  });
+});
+
+/** What a field's `aria-describedby` points at, as a screen reader reads it out. */
+function describedBy(field: HTMLElement): string {
+  return (field.getAttribute("aria-describedby") ?? "")
+    .split(" ")
+    .map((id) => document.getElementById(id)?.textContent ?? "")
+    .join(" ");
+}
