@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config";
 import { isLoopbackHost } from "../shared/httpGuards";
-import { createLogger } from "../shared/logger";
+import { createLogger, workerLinesOut } from "../shared/logger";
 import { systemClock } from "../shared/clock";
 import { nodeProtocol } from "../contract";
 import { startLocalWorkers } from "../core/supervisor/startLocalWorkers";
@@ -87,6 +87,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     clock: systemClock,
     namePrefix: options.name,
     stateDir: path.join(config.dataDir, "nodes"),
+    onWorkerOutput: workerLinesOut(),
     launch: {
       controlUrl,
       nodeToken: options.token,

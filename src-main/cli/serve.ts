@@ -1,7 +1,7 @@
 import type { Config } from "../core/config";
 import { isLoopbackHost } from "../shared/httpGuards";
 import { createCore } from "../core/createCore";
-import { createLogger } from "../shared/logger";
+import { createLogger, workerLinesOut } from "../shared/logger";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { packageVersion, rendererDir, workerEntry } from "./packageInfo";
 
@@ -26,6 +26,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     version: packageVersion(),
     rendererDir: rendererDir(),
     workerLauncher: createNodeWorkerLauncher(workerEntry()),
+    onWorkerOutput: workerLinesOut(),
     requestQuit: () => stop("asked from the dashboard"),
   });
   // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly

@@ -22,6 +22,17 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   );
 }
 
+/**
+ * Where the lines a worker prints (its log, JSON lines) go in a terminal command (`serve`, `node
+ * --join`): on a terminal, as one line of text each like the command's own; otherwise as they are.
+ */
+export function workerLinesOut(): (name: string, line: string) => void {
+  if (!process.stderr.isTTY) return (_name, line) => void process.stderr.write(`${line}\n`);
+  // pino-pretty reads JSON lines and passes any other line on as it is.
+  const terminal = forTerminal();
+  return (_name, line) => void terminal.write(`${line}\n`);
+}
+
 /** A log file is set aside (as `<name>.1.log`) at start once it has grown past this. */
 const logFileLimitBytes = 10 * 1024 * 1024;
 

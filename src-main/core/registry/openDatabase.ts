@@ -41,6 +41,10 @@ function migrate(db: Db, log: Logger): void {
       db.exec(migrations[version]!);
       db.pragma(`user_version = ${version + 1}`);
     })();
-    log.info({ version: version + 1 }, "database migrated");
+  }
+  if (current < migrations.length) {
+    // A new database is "migrated" from 0: one line says what happened either way.
+    const what = current === 0 ? "database created" : "database migrated";
+    log.info({ from: current, to: migrations.length }, what);
   }
 }
