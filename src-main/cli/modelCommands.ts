@@ -77,8 +77,8 @@ export async function listModels(
         quantizations(m),
         sizeOf(m),
         m.ready ? "yes" : "no",
-        // Registered, and no node has taken it up yet.
-        m.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ") || "queued",
+        // Registered, and no node has taken it up yet (or none is online to).
+        m.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ") || "no node yet",
       ]),
     ),
   );

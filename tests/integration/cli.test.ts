@@ -110,9 +110,9 @@ describe("llmlb model", () => {
       "acme/tiny-GGUF/tiny-Q8_0.gguf",
       "acme/tiny-GGUF",
     ]);
-    expect(lines[2]).toMatch(/Q8_0\s+8\.2 KB\s+no\s+queued$/);
+    expect(lines[2]).toMatch(/Q8_0\s+8\.2 KB\s+no\s+no node yet$/);
     // A repo registration: every file's size until a node has chosen one (the dashboard says the same).
-    expect(lines[3]).toMatch(/\s\d+(\.\d)? KB all\s+no\s+queued$/);
+    expect(lines[3]).toMatch(/\s\d+(\.\d)? KB all\s+no\s+no node yet$/);
 
     const searched = await runCli(["model", "list", "--search", "Q8", "--json"], env);
     expect(JSON.parse(searched.stdout)).toMatchObject({

@@ -40,4 +40,16 @@ describe("why a registered model cannot be served now", () => {
       "Model org/m waits for the download of org/big on box-cpu0 (a node downloads one model at a time). Retry later.",
     );
   });
+
+  it("says what to do when every node is offline and this llmlb runs no workers of its own", () => {
+    const error = unavailableError(
+      modelWith({ ...on, node_status: "offline", artifact: "m.gguf", state: "ready" }),
+      { nodesKnown: 1, workersExpected: false, onlineNodeNames: [] },
+    );
+    expect(error.message).toBe(
+      "Model org/m is registered, but no node is online to serve it, and this llmlb runs no workers of its own (--workers none): start box-cpu0 again, join a node (`llmlb node --join`) or add an endpoint (`llmlb endpoint add`).",
+    );
+    // A node that left may come back: worth a later try.
+    expect(error.retryAfter).toBeGreaterThan(0);
+  });
 });

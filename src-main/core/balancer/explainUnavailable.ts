@@ -97,6 +97,16 @@ export function unavailableError(model: Model, context: UnavailableContext): App
       { param: "model", retryAfter: shortWait },
     );
   }
+  if (context.onlineNodeNames.length === 0 && context.nodesKnown > 0 && !context.workersExpected) {
+    // Only nodes that joined could serve it, and none is online: it is theirs to come back.
+    const had = [...new Set(model.nodes.map((node) => node.node_name))];
+    const again = had.length > 0 ? `start ${had.join(" or ")} again, ` : "";
+    return new AppError(
+      "model.not_ready",
+      `Model ${id} is registered, but no node is online to serve it, and this llmlb runs no workers of its own (--workers none): ${again}join a node (\`llmlb node --join\`) or add an endpoint (\`llmlb endpoint add\`).`,
+      { param: "model", retryAfter: shortWait },
+    );
+  }
   const why =
     context.onlineNodeNames.length > 0
       ? "no node has taken it up yet"
