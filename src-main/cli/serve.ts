@@ -1,9 +1,22 @@
+import os from "node:os";
+import path from "node:path";
 import type { Config } from "../core/config";
 import { isLoopbackHost } from "../shared/httpGuards";
 import { createCore } from "../core/createCore";
 import { createLogger, workerLinesOut } from "../shared/logger";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
+import { CliError } from "./apiClient";
 import { packageVersion, rendererDir, workerEntry } from "./packageInfo";
+import { whyFolderUnusable } from "./usableFolder";
+
+/** The addresses other machines reach this one at when listening on `host` (every interface for 0.0.0.0 or ::). */
+function networkAddresses(host: string): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [host.includes(":") ? `[${host}]` : host];
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .filter((entry) => entry !== undefined && !entry.internal && entry.family === "IPv4")
+    .map((entry) => entry!.address);
+}
 
 export interface ServeIo {
   out: (line: string) => void;
@@ -11,6 +24,13 @@ export interface ServeIo {
 
 /** `llmlb serve`: the headless control plane, until SIGINT or SIGTERM. */
 export async function serve(config: Config, io: ServeIo): Promise<void> {
+  // Every download would fail on it, each with an errno of its own: say it once, before starting.
+  const cacheProblem = whyFolderUnusable(config.hubCacheDir);
+  if (cacheProblem) {
+    throw new CliError(
+      `The model cache folder ${config.hubCacheDir} cannot be used: ${cacheProblem}. Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write, or set hubCacheDir in ${path.join(config.dataDir, "config.json")}.`,
+    );
+  }
   const log = createLogger({ level: config.logLevel });
   if (config.corsOrigins.includes("*") && config.apiKeys.length === 0) {
     log.warn("CORS for any origin without API keys: any web page this browser opens can use /v1");
@@ -55,6 +75,15 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
   io.out(`  Data:        ${config.dataDir}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
+  if (!isLoopbackHost(config.host)) {
+    // What other machines use: this machine's addresses, not loopback.
+    const port = new URL(url).port;
+    for (const address of networkAddresses(config.host))
+      io.out(
+        `  Network:     http://${address}:${port}/v1${config.apiKeys.length > 0 ? " (with an API key)" : ""}`,
+      );
+    io.out(`  Node token:  ${path.join(config.dataDir, "node-token")} (for llmlb node --join)`);
+  }
   await core.workersStarted();
   const workers = core.workers();
   if (!stopping) {

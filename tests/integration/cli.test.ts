@@ -3,6 +3,7 @@ import { once } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
@@ -392,6 +393,27 @@ describe("a second serve", () => {
       await other.remove();
     }
   });
+
+  it("with a model cache it cannot write refuses to start, saying why and where to point it", async () => {
+    const other = await makeTempDir();
+    try {
+      // A cache folder under a file: every download would fail on it.
+      fs.writeFileSync(path.join(other.path, "not-a-folder"), "x");
+      const cache = path.join(other.path, "not-a-folder", "hub");
+      const result = await runCli(["serve", "--port", "0", "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: other.path,
+        HF_HUB_CACHE: cache,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: The model cache folder ${cache} cannot be used: ${path.join(other.path, "not-a-folder")} is a file, not a folder. Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write, or set hubCacheDir in ${path.join(other.path, "config.json")}.\n`,
+      );
+      expect(fs.existsSync(path.join(other.path, "server.json"))).toBe(false);
+    } finally {
+      await other.remove();
+    }
+  });
 });
 
 describe("API keys", () => {
@@ -399,6 +421,29 @@ describe("API keys", () => {
     const result = await runCli(["serve", "--host", "0.0.0.0", "--port", "0", "--workers", "none"], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/error: Listening on 0\.0\.0\.0 .*--api-key/);
+  });
+
+  it("beyond loopback, the banner gives this machine's addresses and where the node token is", async () => {
+    const dir = await makeTempDir();
+    const proc = await startServeProcess(
+      ["--host", "0.0.0.0", "--port", "0", "--workers", "none", "--api-key", "sk-network-1"],
+      { ...env, LLMLB_DATA_DIR: dir.path },
+    );
+    try {
+      const port = new URL(proc.url).port;
+      const addresses = Object.values(os.networkInterfaces())
+        .flat()
+        .filter((entry) => entry !== undefined && !entry.internal && entry.family === "IPv4")
+        .map((entry) => entry!.address);
+      for (const address of addresses)
+        expect(proc.output).toContain(`  Network:     http://${address}:${port}/v1 (with an API key)`);
+      expect(proc.output).toContain(
+        `  Node token:  ${path.join(dir.path, "node-token")} (for llmlb node --join)`,
+      );
+    } finally {
+      await proc.stop();
+      await dir.remove();
+    }
   });
 
   it("from --api-key and LLMLB_API_KEY are what /v1 accepts", async () => {
