@@ -7,6 +7,8 @@ import {
   type NodeList,
 } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
+import { modelStateText } from "../core/models/describeState";
+import { formatBytes } from "./format";
 import type { Output } from "./modelCommands";
 
 /** `llmlb model set`'s options, as typed (already checked by their parsers). */
@@ -42,9 +44,10 @@ function inUse(model: Model, nodes: NodeList): string {
   return loaded.length > 0 ? `loaded: ${loaded.join("; ")}` : "not loaded now";
 }
 
-function printSettings(model: Model, nodes: NodeList, io: Output): void {
+/** A model's settings, each as a name and what it is set to (and what is in memory now). */
+function settingsRows(model: Model, nodes: NodeList): [string, string][] {
   const { settings } = model;
-  const rows: [string, string][] = [
+  return [
     [
       "context size",
       settings.context_size === null
@@ -66,8 +69,57 @@ function printSettings(model: Model, nodes: NodeList, io: Output): void {
     ["aliases", model.aliases.join(", ") || "-"],
     ["in memory", inUse(model, nodes)],
   ];
-  io.out(model.name);
-  for (const [name, value] of rows) io.out(`  ${name.padEnd(17)}${value}`);
+}
+
+function printRows(title: string, rows: [string, string][], io: Output): void {
+  io.out(title);
+  // A long name (a node's) pushes its value along, never into the next column.
+  for (const [name, value] of rows) io.out(`  ${name.padEnd(16)} ${value}`);
+}
+
+function printSettings(model: Model, nodes: NodeList, io: Output): void {
+  printRows(model.name, settingsRows(model, nodes), io);
+}
+
+/** `llmlb model show`: where a model comes from, its files, where it stands on each node, its settings. */
+export async function showModel(
+  client: ApiClient,
+  id: string,
+  options: { json?: boolean },
+  io: Output,
+): Promise<void> {
+  const model = await client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
+  if (options.json) {
+    io.out(JSON.stringify(model, null, 2));
+    return;
+  }
+  const external = model.source === "endpoint";
+  const rows: [string, string][] = [
+    [
+      "source",
+      external
+        ? `served by ${model.nodes.map((node) => node.node_name).join(", ")} (endpoints)`
+        : `${model.repo} at ${model.revision} (commit ${model.commit.slice(0, 12)})`,
+    ],
+    ...model.artifacts.map((artifact, index): [string, string] => [
+      index === 0 ? "files" : "",
+      `${artifact.filename}  ${artifact.quantization ?? artifact.format}  ${formatBytes(artifact.size_bytes)}`,
+    ]),
+    ["ready", model.ready ? "yes" : "no"],
+    ...(model.nodes.length === 0
+      ? [["nodes", "none has taken it up yet"] as [string, string]]
+      : model.nodes.map((node): [string, string] => [
+          node.node_name,
+          `${modelStateText(node)}${node.artifact ? ` (${node.artifact})` : ""}`,
+        ])),
+  ];
+  // The reasons a node gives are sentences: each on a line of its own.
+  for (const node of model.nodes) {
+    if (node.state === "error") rows.push(["", `${node.node_name}: ${node.message}`]);
+    if (node.state === "unsupported") rows.push(["", `${node.node_name}: ${node.reason}`]);
+  }
+  if (!external) rows.push(...settingsRows(model, await client.request<NodeList>("GET", "/v0/nodes")));
+  printRows(model.name, rows, io);
 }
 
 /** Changes a model's settings (when options name any) and prints them. */

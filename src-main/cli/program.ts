@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
-import { aliasModel, retryModel, setModel, unaliasModel } from "./modelSettingsCommands";
+import { aliasModel, retryModel, setModel, showModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showStatus } from "./statusCommands";
 import { listNodes, removeNode } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
@@ -183,7 +183,9 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       },
     );
 
-  const model = program.command("model").description("register, list and remove models");
+  const model = program
+    .command("model")
+    .description("register, list, show, set up, alias, retry and remove models");
   model
     .command("add <input>")
     .description("register a Hugging Face model: a URL, org/repo, org/repo/<file> or org/repo:<quant>")
@@ -210,6 +212,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .alias("remove")
     .description("remove a registered model")
     .action((id: string) => removeModel(client(), id, io));
+  model
+    .command("show <id>")
+    .description("where a model comes from, its files, its state on each node, its settings")
+    .option("--json", "print the model as JSON")
+    .action(async (id: string, options: { json?: boolean }) => showModel(client(), id, options, io));
+
   model
     .command("set <id>")
     .description("show a model's settings, or change them (nodes apply them at its next load)")

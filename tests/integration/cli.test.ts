@@ -115,6 +115,26 @@ describe("llmlb model", () => {
     // A repo registration: every file's size until a node has chosen one (the dashboard says the same).
     expect(lines[3]).toMatch(/\s\d+(\.\d)? KB all\s+no\s+no node yet$/);
 
+    const shown = await runCli(["model", "show", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
+    expect(shown.stderr).toBe("");
+    const shownLines = shown.stdout.trimEnd().split("\n");
+    expect(shownLines[0]).toBe("acme/tiny-GGUF/tiny-Q8_0.gguf");
+    expect(shownLines).toContainEqual(
+      expect.stringMatching(/^ {2}source +acme\/tiny-GGUF at main \(commit [0-9a-f]{12}\)$/),
+    );
+    expect(shownLines).toContain("  files            tiny-Q8_0.gguf  Q8_0  8.2 KB");
+    expect(shownLines).toContain("  ready            no");
+    expect(shownLines).toContain("  nodes            none has taken it up yet");
+    expect(shownLines).toContain("  context size     auto (what the model and memory allow)");
+    const shownJson = await runCli(["model", "show", "acme/tiny-GGUF/tiny-Q8_0.gguf", "--json"], env);
+    expect(JSON.parse(shownJson.stdout)).toMatchObject({
+      name: "acme/tiny-GGUF/tiny-Q8_0.gguf",
+      ready: false,
+    });
+    const unknown = await runCli(["model", "show", "acme/nope"], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("acme/nope");
+
     const searched = await runCli(["model", "list", "--search", "Q8", "--json"], env);
     expect(JSON.parse(searched.stdout)).toMatchObject({
       total: 1,
