@@ -90,6 +90,12 @@ describe("POST /v0/models/register", () => {
     expect(response.body).toMatchObject({ revision: "v1", commit: "1".repeat(40) });
   });
 
+  it("registers a link to the hub it uses (a mirror, through HF_ENDPOINT) as one to huggingface.co", async () => {
+    const response = await register({ url: `${hub.url}/acme/tiny-GGUF/blob/main/tiny-Q8_0.gguf` });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ name: "acme/tiny-GGUF/tiny-Q8_0.gguf", repo: "acme/tiny-GGUF" });
+  });
+
   it("registers a split GGUF as one set under its first part, whichever part was pasted", async () => {
     const response = await register({ url: "acme/split-GGUF/big-Q4_K_M-00002-of-00003.gguf" });
     expect(response.status).toBe(201);

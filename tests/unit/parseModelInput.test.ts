@@ -37,8 +37,41 @@ describe("parseModelInput", () => {
       "https://huggingface.co/org/repo:IQ2_XXS",
       { repo: "org/repo", revision: "main", quantization: "IQ2_XXS" },
     ],
+    [
+      "https://huggingface.co/org/repo/tree/main/Q4_K_M",
+      { repo: "org/repo", revision: "main", quantization: "Q4_K_M" },
+    ],
+    [
+      "https://huggingface.co/org/repo/tree/main/UD-Q4_K_XL/",
+      { repo: "org/repo", revision: "main", quantization: "UD-Q4_K_XL" },
+    ],
+    [
+      "https://huggingface.co/org/repo/tree/dev/bf16",
+      { repo: "org/repo", revision: "dev", quantization: "BF16" },
+    ],
   ])("reads %j", (input, expected) => {
     expect(parseModelInput(input)).toEqual(expected);
+  });
+
+  it("reads links to the mirror llmlb uses (HF_ENDPOINT) as huggingface.co's, under its path too", () => {
+    expect(
+      parseModelInput("https://hf-mirror.com/org/repo", { hubEndpoint: "https://hf-mirror.com" }),
+    ).toEqual({
+      repo: "org/repo",
+      revision: "main",
+    });
+    expect(
+      parseModelInput("http://127.0.0.1:8090/hub/org/repo/blob/main/m.gguf", {
+        hubEndpoint: "http://127.0.0.1:8090/hub",
+      }),
+    ).toEqual({ repo: "org/repo", revision: "main", filename: "m.gguf" });
+    // huggingface.co's links are still read with a mirror set; other hosts are not.
+    expect(
+      parseModelInput("https://huggingface.co/org/repo", { hubEndpoint: "https://hf-mirror.com" }).repo,
+    ).toBe("org/repo");
+    expect(() =>
+      parseModelInput("https://example.com/org/repo", { hubEndpoint: "https://hf-mirror.com" }),
+    ).toThrow('"example.com" is not huggingface.co or the hub llmlb uses (hf-mirror.com)');
   });
 
   it.each([
@@ -56,6 +89,9 @@ describe("parseModelInput", () => {
     ["https://huggingface.co/org/repo/tree", /without a revision/],
     ["https://huggingface.co/org/repo/blob/main", /names no file/],
     ["https://huggingface.co/org/repo/commits/main", /not model or file links/],
+    ["https://huggingface.co/org/repo/discussions", /"discussions" URLs are not model or file links/],
+    ["https://huggingface.co/org/repo/tree/main/docs", /A folder inside a repo cannot be registered/],
+    ["https://huggingface.co/org/repo/tree/main/Q4_K_M/more", /A folder inside a repo cannot be registered/],
     ["https://huggingface.co/org/repo/blob/main/a%5Cb.gguf", /backslash/],
     ["https://huggingface.co/org/repo/blob/main/a%00b.gguf", /control character/],
     ["org/repo:", /not a quantization tag/],

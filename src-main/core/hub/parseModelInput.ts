@@ -22,6 +22,17 @@ const acceptedForms = [
 
 const hubHosts = new Set(["huggingface.co", "www.huggingface.co", "hf.co"]);
 
+/** A folder named as a quantization, as repos with one folder per quantization name them (Q4_K_M, UD-Q4_K_XL, BF16). */
+const quantizationFolder = /^(UD-)?(I?Q[1-8](_[A-Z0-9]+)*|BF16|F16|F32)$/i;
+
+export interface ParseOptions {
+  /**
+   * The hub llmlb talks to (HF_ENDPOINT), when it is a mirror: links to its pages are accepted as
+   * huggingface.co's are. Default: huggingface.co only.
+   */
+  hubEndpoint?: string;
+}
+
 function invalid(reason: string, param = "url"): AppError {
   return new AppError("input.invalid", `${reason}. Accepted forms: ${acceptedForms.join(", ")}.`, { param });
 }
@@ -69,6 +80,9 @@ function parseHubPath(pathname: string): ModelReference {
   }
   if (segments[0] === "models") segments.shift();
   if (segments.length < 2) throw invalid("The URL does not name a repository (org/repo)");
+  const [, , pageKind] = segments;
+  if (pageKind !== undefined && pageKind !== "tree" && pageKind !== "blob" && pageKind !== "resolve")
+    throw invalid(`"${pageKind}" URLs are not model or file links`);
   // `hf.co/org/repo:Q4_K_M`, the form Ollama and the hub's "Use this model" give.
   if (segments.length === 2 && segments[1]!.includes(":"))
     return parseShortForm(segments.map(decodeSegment).join("/"));
@@ -78,9 +92,13 @@ function parseHubPath(pathname: string): ModelReference {
   if (rev === undefined) throw invalid(`The URL ends after "${kind}" without a revision`);
   const revision = checkRevision(decodeSegment(rev), "url");
   if (kind === "tree") {
-    if (fileSegments.length > 0)
-      throw invalid("A folder inside a repo cannot be registered; link the repo or a file");
-    return { repo, revision };
+    if (fileSegments.length === 0) return { repo, revision };
+    // A repo with a folder per quantization (…/tree/main/Q4_K_M): the folder's files are that one.
+    const folder = decodeSegment(fileSegments[0]!);
+    if (fileSegments.length === 1 && quantizationFolder.test(folder)) {
+      return { repo, revision, quantization: folder.toUpperCase() };
+    }
+    throw invalid("A folder inside a repo cannot be registered; link the repo or a file");
   }
   if (kind !== "blob" && kind !== "resolve") throw invalid(`"${kind}" URLs are not model or file links`);
   if (fileSegments.length === 0) throw invalid("The URL names no file");
@@ -88,7 +106,7 @@ function parseHubPath(pathname: string): ModelReference {
   return { repo, revision, filename };
 }
 
-function parseUrl(text: string): ModelReference {
+function parseUrl(text: string, options: ParseOptions): ModelReference {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`);
@@ -97,12 +115,19 @@ function parseUrl(text: string): ModelReference {
   }
   if (url.protocol !== "https:" && url.protocol !== "http:")
     throw invalid(`"${url.protocol}" URLs are not supported`);
-  if (!hubHosts.has(url.hostname.toLowerCase())) {
-    throw invalid(`"${url.hostname}" is not huggingface.co`);
+  const mirror = options.hubEndpoint ? URL.parse(options.hubEndpoint) : null;
+  const onMirror = mirror !== null && url.host.toLowerCase() === mirror.host.toLowerCase();
+  if (!hubHosts.has(url.hostname.toLowerCase()) && !onMirror) {
+    throw invalid(
+      `"${url.hostname}" is not huggingface.co${mirror && !hubHosts.has(mirror.hostname) ? ` or the hub llmlb uses (${mirror.host})` : ""}`,
+    );
   }
   if (url.username || url.password) throw invalid("URLs with credentials are not accepted");
   // The URL parser would resolve '..' and '%2E%2E' segments away; read the path as it was typed.
-  const rawPath = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#]*([^?#]*)/i.exec(text)![1]!;
+  let rawPath = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#]*([^?#]*)/i.exec(text)![1]!;
+  // A mirror served under a path (https://host/hf): its pages are below it.
+  const prefix = onMirror ? mirror.pathname.replace(/\/+$/, "") : "";
+  if (prefix && rawPath.startsWith(`${prefix}/`)) rawPath = rawPath.slice(prefix.length);
   return parseHubPath(rawPath);
 }
 
@@ -123,25 +148,30 @@ function parseShortForm(text: string): ModelReference {
 }
 
 /** One pasted line: a hub URL in any of its forms, or a short reference. */
-export function parseModelInput(input: string): ModelReference {
+export function parseModelInput(input: string, options: ParseOptions = {}): ModelReference {
   const text = input.trim();
   if (text.length === 0) throw invalid("Nothing to register: the input is empty");
   if (/\s/.test(text)) throw invalid(`"${text}" contains white space`);
   const looksLikeUrl =
     /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^(www\.)?(huggingface\.co|hf\.co)(\/|$)/i.test(text);
-  return looksLikeUrl ? parseUrl(text) : parseShortForm(text);
+  return looksLikeUrl ? parseUrl(text, options) : parseShortForm(text);
 }
 
 /** The `{repo, filename?, revision?}` form of the register request. */
-export function parseModelParts(parts: {
-  repo: string;
-  filename?: string;
-  revision?: string;
-}): ModelReference {
+export function parseModelParts(
+  parts: {
+    repo: string;
+    filename?: string;
+    revision?: string;
+  },
+  options: ParseOptions = {},
+): ModelReference {
   const repoInput = parts.repo.trim();
   // A pasted URL or `org/repo/<file>` in the repo field is read the same way as a one-line input.
   const fromRepo =
-    repoInput.split("/").length === 2 && !repoInput.includes(":") ? undefined : parseModelInput(repoInput);
+    repoInput.split("/").length === 2 && !repoInput.includes(":")
+      ? undefined
+      : parseModelInput(repoInput, options);
   const repo = fromRepo?.repo ?? checkRepo(repoInput, "repo");
   const filenameInput = parts.filename?.trim();
   if (fromRepo?.quantization && filenameInput) {

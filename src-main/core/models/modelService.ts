@@ -183,7 +183,10 @@ export function createModelService(options: ModelServiceOptions): ModelService {
 
   return {
     async register(request) {
-      const reference = "url" in request ? parseModelInput(request.url) : parseModelParts(request);
+      // Links to the hub llmlb uses (a mirror, through HF_ENDPOINT) are read as huggingface.co's.
+      const parsing = { hubEndpoint: options.hubEndpoint };
+      const reference =
+        "url" in request ? parseModelInput(request.url, parsing) : parseModelParts(request, parsing);
       // Answer a plain duplicate before asking the hub anything.
       if (!reference.quantization && models.exists(modelIdOf(reference))) {
         const existing = models.get(modelIdOf(reference));
