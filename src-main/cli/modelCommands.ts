@@ -2,6 +2,7 @@ import type { ModelList, RegisterResponse } from "../contract";
 import { encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
+import { parseModelInput } from "../core/hub/parseModelInput";
 import { artifactSize, servedArtifact } from "../contract/modelFiles";
 
 export interface Output {
@@ -96,7 +97,23 @@ export async function listModels(
   }
 }
 
-export async function removeModel(client: ApiClient, id: string, io: Output): Promise<void> {
+export async function removeModel(client: ApiClient, input: string, io: Output): Promise<void> {
+  const id = idOfLink(input);
   await client.request("DELETE", `/v0/models/${encodeModelId(id)}`);
   io.out(`Removed ${id}`);
+}
+
+/**
+ * The id a link registered as (what `model add` took: `https://huggingface.co/org/repo/blob/main/f.gguf`
+ * is `org/repo/f.gguf`); anything else as it is.
+ */
+function idOfLink(input: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/|^(www\.)?(huggingface\.co|hf\.co)\//i.test(input.trim())) return input;
+  try {
+    const reference = parseModelInput(input);
+    if (reference.quantization) return input;
+    return reference.filename ? `${reference.repo}/${reference.filename}` : reference.repo;
+  } catch {
+    return input;
+  }
 }

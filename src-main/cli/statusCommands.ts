@@ -44,5 +44,9 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
 /** `llmlb pause` / `llmlb resume`: inference answers 503 while paused; management keeps working. */
 export async function setServing(client: ApiClient, paused: boolean, io: Output): Promise<void> {
   await client.request<Status>("PUT", "/v0/serving", { paused });
-  io.out(paused ? "Serving paused: /v1 requests get 503 until `llmlb resume`." : "Serving resumed.");
+  io.out(
+    paused
+      ? "Serving paused: /v1 requests get 503 until `llmlb resume` (or until llmlb restarts)."
+      : "Serving resumed.",
+  );
 }

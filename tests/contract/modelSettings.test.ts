@@ -153,9 +153,19 @@ describe("aliases", () => {
   });
 
   it("refuses an alias that is taken, is a model's id, or is not a name, with 409 and 400", async () => {
-    await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } });
+    expect(
+      (await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } })).status,
+    ).toBe(201);
+    const other = "acme/tiny-GGUF/tiny-Q4_K_M.gguf";
+    expect((await server.request("POST", "/v0/models/register", { body: { url: other } })).status).toBe(201);
     try {
-      const taken = await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } });
+      // Asked again for the same model, it is already so (a script run twice): no error.
+      const again = await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny:q8", model } });
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ alias: "acme/tiny:q8", model });
+      const taken = await server.request("POST", "/v0/aliases", {
+        body: { alias: "acme/tiny:q8", model: other },
+      });
       expect(taken.status).toBe(409);
       expect(taken.body.error.message).toContain(`already an alias of ${model}`);
       const id = await server.request("POST", "/v0/aliases", { body: { alias: model, model } });
@@ -174,6 +184,7 @@ describe("aliases", () => {
       expect((await server.request("GET", path)).status).toBe(200);
     } finally {
       await server.request("DELETE", "/v0/aliases/acme/tiny:q8");
+      await server.request("DELETE", `/v0/models/${encodeURIComponent(other)}`);
     }
   });
 

@@ -154,6 +154,15 @@ describe("POST /v0/nodes/register", () => {
     }
   });
 
+  it("says a worker node is not an endpoint when asked to remove it as one", async () => {
+    await registerNode("box-not-endpoint");
+    const refused = await server.request("DELETE", "/v0/endpoints/box-not-endpoint");
+    expect(refused.status).toBe(404);
+    expect(refused.body.error.message).toBe(
+      "box-not-endpoint is a worker node, not an endpoint: `llmlb node rm box-not-endpoint` (DELETE /v0/nodes/box-not-endpoint) removes it once it is offline.",
+    );
+  });
+
   it("refuses malformed registrations", async () => {
     for (const body of [
       {},

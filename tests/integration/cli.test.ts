@@ -148,8 +148,13 @@ describe("llmlb model", () => {
     expect(paged.stdout).toContain("acme/tiny-GGUF/tiny-Q8_0.gguf");
     expect(paged.stdout).toContain("(2-2 of 3)");
 
-    const rm = await runCli(["model", "rm", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
+    // By the link it was added with, as well as by its id.
+    const rm = await runCli(
+      ["model", "rm", "https://huggingface.co/acme/tiny-GGUF/blob/main/tiny-Q8_0.gguf"],
+      env,
+    );
     expect(rm.code).toBe(0);
+    expect(rm.stdout).toBe("Removed acme/tiny-GGUF/tiny-Q8_0.gguf\n");
     const rmAgain = await runCli(["model", "rm", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
     expect(rmAgain.code).toBe(1);
     expect(rmAgain.stderr).toContain("is not registered");

@@ -66,7 +66,8 @@ export interface ModelService {
   remove(id: string): void;
   /** Changes a model's settings (named by id or alias); nodes pick them up on their next sync. */
   updateSettings(id: string, patch: ModelSettingsPatch): Model;
-  addAlias(request: AliasRequest): Alias;
+  /** `existed`: the alias named that model already (asked twice), and nothing changed. */
+  addAlias(request: AliasRequest): Alias & { existed?: true };
   removeAlias(alias: string): Alias;
   aliases(): Alias[];
   /** The registered id `name` stands for: the model an alias names, else `name` itself. */
@@ -336,6 +337,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         );
       }
       const model = requireModel(name);
+      if (models.aliasTarget(alias) === model.name) return { alias, model: model.name, existed: true };
       models.addAlias(alias, model.name, new Date(clock.now()).toISOString());
       log.info({ model: model.name, alias }, "alias added");
       options.onRegistryChange?.({ id: model.name, removed: false });

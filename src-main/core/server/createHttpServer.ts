@@ -129,7 +129,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   };
   registerManagementRoutes(app, routeOptions);
   registerNodeRoutes(app, routeOptions);
-  if (options.endpoints) registerEndpointRoutes(app, options.endpoints);
+  if (options.endpoints) registerEndpointRoutes(app, options.endpoints, routeOptions.nodes);
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);
   registerEventsRoute(app, { events: options.events });

@@ -85,8 +85,8 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
 
   app.get("/v0/aliases", async () => ({ data: models.aliases() }));
   app.post("/v0/aliases", async (request, reply) => {
-    const added = models.addAlias(aliasRequestSchema.parse(request.body ?? {}));
-    return reply.status(201).send(added);
+    const { existed, ...added } = models.addAlias(aliasRequestSchema.parse(request.body ?? {}));
+    return reply.status(existed ? 200 : 201).send(added);
   });
   // Aliases may contain '/', like model ids.
   app.delete("/v0/aliases/*", async (request) => models.removeAlias(modelIdParam(request)));
