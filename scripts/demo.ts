@@ -127,6 +127,7 @@ process.stdout.write(
     `  Dashboard:  ${dashboard}`,
     "              open it: the demo model downloads, then chat with it on Playground",
     `  OpenAI API: ${url}/v1   model "${demoModel}"`,
+    `  CLI:        LLMLB_DATA_DIR=${dataDir} npx llmlb model list   (any llmlb command, from another terminal)`,
     "  The demo model has random weights: it answers random tokens (broken characters too), fast.",
     `  Everything lives in ${folder}, removed when you stop (Ctrl-C).`,
     "",

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cliProcess";
 import { modelListSchema } from "../../src-main/contract";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -67,6 +68,12 @@ describe("npm run demo", () => {
       { timeoutMs: 60_000, intervalMs: 100 },
     );
     expect(states).toContain("downloading");
+
+    // The CLI line it prints works from another terminal.
+    const cliDataDir = /CLI: +LLMLB_DATA_DIR=(\S+) npx llmlb model list/.exec(text)![1]!;
+    const listed = await runCli(["model", "list"], { ...env, LLMLB_DATA_DIR: cliDataDir });
+    expect(listed.stderr).toBe("");
+    expect(listed.stdout).toMatch(/^llmlb-demo\/tiny-llama-GGUF .* yes /m);
 
     const reply = await fetch(`${base}/v1/chat/completions`, {
       method: "POST",
