@@ -184,6 +184,10 @@ describe("POST /v0/models/register", () => {
     const response = await register({ url: "acme/weights-only" });
     expect(response.status).toBe(201);
     expect(response.body.warnings.join(" ")).toMatch(/no GGUF/i);
+    // And where to go instead.
+    expect(response.body.warnings.join(" ")).toContain(
+      "https://huggingface.co/models?search=weights-only+GGUF), or serve it from an endpoint (vLLM)",
+    );
   });
 
   it("refuses a repo with no model file, and a file that is not a model", async () => {

@@ -104,7 +104,7 @@ export function selectArtifacts(
       : selectRepo(reference, artifacts);
   if (!selection.artifacts.some((a) => a.format === "gguf")) {
     selection.warnings.push(
-      "No GGUF file: llama.cpp nodes cannot serve this model; they will report it unsupported.",
+      `No GGUF file: llama.cpp nodes cannot serve this model; they will report it unsupported. Look for a GGUF conversion of it (https://huggingface.co/models?search=${encodeURIComponent(reference.repo.split("/")[1] ?? reference.repo)}+GGUF), or serve it from an endpoint (vLLM) with \`llmlb endpoint add\`.`,
     );
   }
   for (const entry of rejected.slice(0, 5))
