@@ -1,5 +1,5 @@
 import { errorBodySchema } from "../contract";
-import { readAdminToken, readServerInfo } from "../core/dataDir";
+import { readAdminToken, readServerInfo, type ServerInfo } from "../core/dataDir";
 
 export class CliError extends Error {
   constructor(
@@ -24,6 +24,11 @@ export interface ApiClientOptions {
 
 export interface ApiClient {
   readonly url: string;
+  readonly dataDir: string;
+  /** The data directory's `server.json` entry when it describes the server at `url`; undefined otherwise. */
+  readonly server?: ServerInfo;
+  /** How long one request may take; what a command that waits on the server takes as its bound too. */
+  readonly timeoutMs: number;
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
@@ -40,7 +45,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     );
   }
   // The URL the server prints for OpenAI clients ends in /v1: the management API is beside it.
-  const url = (options.url ?? readServerInfo(options.dataDir)?.url)?.replace(/\/+$/, "").replace(/\/v1$/, "");
+  const baseOf = (text: string) => text.replace(/\/+$/, "").replace(/\/v1$/, "");
+  const listed = readServerInfo(options.dataDir);
+  const url = options.url !== undefined ? baseOf(options.url) : listed && baseOf(listed.url);
   if (!url) {
     throw new CliError(
       `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
@@ -56,6 +63,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return {
     url,
+    dataDir: options.dataDir,
+    server: listed && baseOf(listed.url) === url ? listed : undefined,
+    timeoutMs,
     async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
       let response: Response;
       try {
@@ -103,9 +113,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
             `The server at ${url} answered ${response.status} to ${method} ${requestPath}: is it an llmlb server?`,
           );
         }
-        const { message } = parsed.data.error;
-        // Which token was refused, so a CLI pointed at another server's URL knows what to give.
-        if (response.status === 401) throw new CliError(`${message} (the CLI sent ${tokenSource}.)`);
+        const { message, code } = parsed.data.error;
+        // Which token was refused, so a CLI pointed at another server's URL knows what to give. Only
+        // for the admin token: a 401 the hub gave (hub.unauthorized) is about the Hugging Face token.
+        if (response.status === 401 && code?.startsWith("auth."))
+          throw new CliError(`${message} (the CLI sent ${tokenSource}.)`);
         throw new CliError(message);
       }
       return json as T;

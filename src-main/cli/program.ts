@@ -14,6 +14,9 @@ import {
   type BuildGpu,
 } from "../contract";
 import { buildGpuKernels } from "./gpuBuild";
+import { setSettings, showSettings, type SettingsChange } from "./settingsCommands";
+import { quitServer } from "./quitCommand";
+import type { ConfigFlags } from "./loadConfig";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
 
@@ -118,9 +121,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       writeErr: (text) => io.err(text.trimEnd()),
     });
 
+  // Told on standard error: what config.json holds that llmlb does not read.
+  const configFrom = (flags: ConfigFlags) => loadConfig(env, flags, io.err);
   const client = () => {
     const globals = program.opts<{ dataDir?: string; url?: string; token?: string; timeout?: number }>();
-    const config = loadConfig(env, { dataDir: globals.dataDir });
+    const config = configFrom({ dataDir: globals.dataDir });
     return createApiClient({
       dataDir: config.dataDir,
       url: globals.url,
@@ -168,7 +173,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         corsOrigin?: string[];
       }) => {
         const globals = program.opts<{ dataDir?: string }>();
-        const config = loadConfig(env, {
+        const config = configFrom({
           host: options.host,
           port: options.port,
           dataDir: globals.dataDir,
@@ -288,7 +293,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         if (!token)
           throw new CliError("--join needs the control plane's node token: --token or LLMLB_NODE_TOKEN.", 2);
         const globals = program.opts<{ dataDir?: string }>();
-        const config = loadConfig(env, { dataDir: globals.dataDir, workers: options.workers });
+        const config = configFrom({ dataDir: globals.dataDir, workers: options.workers });
         const { joinControlPlane } = await import("./joinNode");
         await joinControlPlane(
           config,
@@ -384,6 +389,28 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("resume")
     .description("serve inference again after a pause")
     .action(() => setServing(client(), false, io));
+
+  const settings = program
+    .command("settings")
+    .description("show the server's settings: Hugging Face token (whether set), model cache and port")
+    .option("--json", "print the server's JSON")
+    .action((options: { json?: boolean }) => showSettings(client(), options, io));
+  settings
+    .command("set")
+    .description("change them: the token applies at once, the model cache and port at the next start")
+    .option(
+      "--hf-token <token>",
+      "save this Hugging Face token (for gated and private repos)",
+      notEmpty("token"),
+    )
+    .option("--no-hf-token", "forget the saved Hugging Face token")
+    .option("--cache-dir <dir>", "the model cache folder, a full path", notEmpty("folder"))
+    .option("--port <port>", "the port; 0 picks a free one", portNumber)
+    .action((options: SettingsChange) => setSettings(client(), options, io));
+  program
+    .command("quit")
+    .description("stop the server: running requests finish, then its workers stop (waits up to --timeout)")
+    .action(() => quitServer(client(), io));
   return program;
 }
 

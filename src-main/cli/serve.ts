@@ -47,7 +47,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     rendererDir: rendererDir(),
     workerLauncher: createNodeWorkerLauncher(workerEntry()),
     onWorkerOutput: workerLinesOut(),
-    requestQuit: () => stop("asked from the dashboard"),
+    requestQuit: () => stop("asked over /v0/quit (the dashboard or `llmlb quit`)"),
   });
   // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly
   // (workers stopped, server.json removed) instead of killing the process outright.

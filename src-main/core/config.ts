@@ -3,6 +3,8 @@ import path from "node:path";
 import { z } from "zod";
 import { isLoopbackHost } from "../shared/httpGuards";
 import { defaultHubCacheDir } from "../shared/hubCacheDir";
+import { AppError } from "../shared/errors";
+import { configValueMessage, type ConfigSource } from "./configMessages";
 
 /**
  * The one configuration of the control plane. Resolved once at the edge (defaults < config file <
@@ -76,8 +78,12 @@ export interface ResolveConfigOptions {
   env: Record<string, string | undefined>;
   /** Values from command-line flags; undefined entries are ignored. */
   flags?: Partial<Record<keyof ConfigInput, unknown>>;
+  /** How the edge spells each flag (`apiKeys`: `--api-key`), for errors. Default: `--` and the key. */
+  flagNames?: Partial<Record<keyof ConfigInput, string>>;
   /** Contents of the config file, if any. */
   file?: Partial<Record<keyof ConfigInput, unknown>>;
+  /** Where `file` was read, for errors. Default: config.json. */
+  filePath?: string;
   platform?: NodeJS.Platform;
   homedir?: string;
 }
@@ -91,6 +97,23 @@ export function defaultDataDir(
   if (platform === "darwin") return path.join(home, "Library", "Application Support", "llmlb");
   return path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "llmlb");
 }
+
+/** The environment variable of each setting read from one; the lists are comma-separated. */
+const envNames = {
+  port: "LLMLB_PORT",
+  host: "LLMLB_HOST",
+  dataDir: "LLMLB_DATA_DIR",
+  hubEndpoint: "HF_ENDPOINT",
+  hfToken: "HF_TOKEN",
+  adminToken: "LLMLB_ADMIN_TOKEN",
+  nodeToken: "LLMLB_NODE_TOKEN",
+  workers: "LLMLB_WORKERS",
+  logLevel: "LLMLB_LOG_LEVEL",
+  apiKeys: "LLMLB_API_KEY",
+  allowedHosts: "LLMLB_ALLOWED_HOSTS",
+  corsOrigins: "LLMLB_CORS_ORIGINS",
+} as const satisfies Partial<Record<keyof ConfigInput, string>>;
+const listKeys = new Set<string>(["apiKeys", "allowedHosts", "corsOrigins"]);
 
 /** A comma-separated environment value as a list; undefined when unset or empty. */
 function listOf(value: string | undefined): string[] | undefined {
@@ -111,23 +134,14 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
   const { env } = options;
   const home = options.homedir ?? os.homedir();
   const platform = options.platform ?? process.platform;
-  const fromEnv = definedOnly({
-    port: env.LLMLB_PORT,
-    host: env.LLMLB_HOST,
-    dataDir: env.LLMLB_DATA_DIR,
-    hubEndpoint: env.HF_ENDPOINT,
-    hfToken: env.HF_TOKEN,
-    adminToken: env.LLMLB_ADMIN_TOKEN,
-    nodeToken: env.LLMLB_NODE_TOKEN,
-    workers: env.LLMLB_WORKERS,
-    logLevel: env.LLMLB_LOG_LEVEL,
-    apiKeys: listOf(env.LLMLB_API_KEY),
-    allowedHosts: listOf(env.LLMLB_ALLOWED_HOSTS),
-    corsOrigins: listOf(env.LLMLB_CORS_ORIGINS),
-  });
+  const fromEnv = definedOnly(
+    Object.fromEntries(
+      Object.entries(envNames).map(([key, name]) => [key, listKeys.has(key) ? listOf(env[name]) : env[name]]),
+    ),
+  );
   const { overridden: _fromFile, ...file } = definedOnly(options.file);
   const flags = definedOnly(options.flags);
-  const merged = {
+  const merged: Record<string, unknown> = {
     dataDir: defaultDataDir(env, platform, home),
     hubCacheDir: defaultHubCacheDir(env, home),
     ...file,
@@ -135,7 +149,31 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     ...flags,
     overridden: flags.overridden ?? Object.keys({ ...fromEnv, ...flags }),
   };
-  return configSchema.parse(merged);
+  const parsed = configSchema.safeParse(merged);
+  if (parsed.success) return parsed.data;
+  // Each setting at fault once, named where the user set it.
+  const sourceOf = (key: keyof ConfigInput): ConfigSource =>
+    key in flags
+      ? { type: "flag", name: options.flagNames?.[key] ?? `--${key}` }
+      : key in fromEnv
+        ? { type: "env", name: envNames[key as keyof typeof envNames] }
+        : key in file
+          ? { type: "file", path: options.filePath ?? "config.json" }
+          : { type: "default" };
+  const messages = new Map<string, string>();
+  for (const issue of parsed.error.issues) {
+    const key = issue.path[0] as keyof ConfigInput;
+    if (messages.has(key)) continue;
+    const value = merged[key];
+    const index = issue.path[1];
+    const item = typeof index === "number" && Array.isArray(value) ? { value: value[index] } : undefined;
+    messages.set(key, configValueMessage(key, sourceOf(key), value, item));
+  }
+  const keys = [...messages.keys()];
+  throw new AppError("config.invalid", [...messages.values()].join(" "), {
+    cause: parsed.error,
+    param: keys[0],
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig, type Config, type ResolveConfigOptions } from "./config";
+import { unknownConfigKeys, unknownConfigKeyWarning } from "./configMessages";
 
 /** `<data dir>/config.json`: settings saved by hand or from the dashboard, in the config schema's keys. */
 export const configFilePath = (dataDir: string) => path.join(dataDir, "config.json");
@@ -16,12 +17,21 @@ export function readConfigFile(dataDir: string): Record<string, unknown> | undef
   }
 }
 
+export interface ResolveConfigWithFileOptions extends Omit<ResolveConfigOptions, "file" | "filePath"> {
+  /** Told, one line each, of what config.json holds that llmlb does not read. Default: nothing. */
+  onWarning?: (message: string) => void;
+}
+
 /**
  * defaults < `<data dir>/config.json` < environment < flags. The data directory itself comes from
  * the environment or flags (or the default), never from the file inside it.
  */
-export function resolveConfigWithFile(options: Omit<ResolveConfigOptions, "file">): Config {
-  const first = resolveConfig(options);
+export function resolveConfigWithFile(options: ResolveConfigWithFileOptions): Config {
+  const { onWarning, ...resolveOptions } = options;
+  const first = resolveConfig(resolveOptions);
   const file = readConfigFile(first.dataDir);
-  return file ? resolveConfig({ ...options, file }) : first;
+  if (!file) return first;
+  const filePath = configFilePath(first.dataDir);
+  for (const unknown of unknownConfigKeys(file)) onWarning?.(unknownConfigKeyWarning(filePath, unknown));
+  return resolveConfig({ ...resolveOptions, file, filePath });
 }

@@ -34,6 +34,7 @@ export type ErrorCode =
   | "balancer.overloaded"
   | "serving.paused"
   | "settings.read_only"
+  | "config.invalid"
   | "balancer.no_node"
   | "node.crashed"
   | "inference.context_length_exceeded"
@@ -119,6 +120,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "balancer.overloaded": 503,
   "serving.paused": 503,
   "settings.read_only": 409,
+  /** A setting from config.json, the environment or a flag does not fit: read at start, never over HTTP. */
+  "config.invalid": 400,
   /** A model only an endpoint serves: it goes with the endpoint. */
   "registry.external": 409,
   "balancer.no_node": 502,

@@ -152,7 +152,7 @@ describe("POST /v0/models/register", () => {
 
   it("answers 401 telling the user to set a Hugging Face token for a gated repo, and registers nothing", async () => {
     expect(expectError(await register({ url: "acme/gated-GGUF" }), 401, "hub.unauthorized")).toMatch(
-      /gated: set a Hugging Face token/,
+      /gated: accept its terms on the model page, then set a Hugging Face token/,
     );
     expect(expectError(await register({ url: "acme/gated-GGUF:Q4_K_M" }), 401, "hub.unauthorized")).toMatch(
       /token/,

@@ -167,6 +167,14 @@ describe("llmlb model", () => {
     expect(status.stdout).toMatch(/Loaded: +none/);
   });
 
+  it("tells how to set a Hugging Face token in ways that reach the server, for a gated repo", async () => {
+    const gated = await runCli(["model", "add", "acme/gated-GGUF"], env);
+    expect(gated.code).toBe(1);
+    expect(gated.stderr).toBe(
+      "error: acme/gated-GGUF is gated: accept its terms on the model page, then set a Hugging Face token (in the dashboard's Settings, with `llmlb settings set --hf-token <token>`, or as HF_TOKEN where `llmlb serve` starts).\n",
+    );
+  });
+
   it("pauses and resumes serving", async () => {
     const paused = await runCli(["pause"], env);
     expect(paused.code).toBe(0);
@@ -503,5 +511,152 @@ describe("shutdown", () => {
     expect(await proc.stop()).toBe(0);
     expect(fs.existsSync(path.join(second.path, "server.json"))).toBe(false);
     await second.remove();
+  });
+});
+
+describe("configuration errors", () => {
+  it("name the variable, flag or config.json key the value came from, and what a good one looks like", async () => {
+    const serveWith = (args: string[], extra: NodeJS.ProcessEnv) =>
+      runCli(["serve", "--workers", "none", ...args], { ...env, ...extra });
+    const port = await serveWith([], { LLMLB_PORT: "abc" });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toBe(
+      'error: LLMLB_PORT is "abc", which is not a port: give a whole number from 0 to 65535 (0 picks a free one).\n',
+    );
+    const workers = await runCli(["serve", "--port", "0"], { ...env, LLMLB_WORKERS: "banana" });
+    expect(workers.stderr).toBe(
+      'error: LLMLB_WORKERS is "banana", which is not a workers mode: give auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64.\n',
+    );
+    expect((await serveWith(["--port", "0"], { HF_ENDPOINT: "notaurl" })).stderr).toMatch(
+      /^error: HF_ENDPOINT is "notaurl", which is not a hub URL: give an http\(s\) address, https:\/\/huggingface\.co/,
+    );
+    expect((await serveWith(["--port", "0", "--cors-origin", "notaurl"], {})).stderr).toMatch(
+      /^error: --cors-origin is "notaurl", which is not a web origin: give scheme:\/\/host\[:port\] with no path, like http:\/\/localhost:3000, or \* for any\.\n$/,
+    );
+    expect((await serveWith(["--port", "0", "--api-key", ""], {})).stderr).toBe(
+      "error: --api-key is not a usable API key: give the text /v1 clients must send as a bearer token (not empty).\n",
+    );
+
+    const dir = await makeTempDir();
+    try {
+      const file = path.join(dir.path, "config.json");
+      fs.writeFileSync(file, JSON.stringify({ port: "abc" }));
+      const fromFile = await runCli(["serve", "--workers", "none"], { ...env, LLMLB_DATA_DIR: dir.path });
+      expect(fromFile.code).toBe(2);
+      expect(fromFile.stderr).toBe(
+        `error: "port" in ${file} is "abc", which is not a port: give a whole number from 0 to 65535 (0 picks a free one).\n`,
+      );
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe("llmlb settings and llmlb quit", () => {
+  it("a port set by --port or LLMLB_PORT at start is shown so and cannot be changed here", async () => {
+    const shown = await runCli(["settings"], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(
+      /^ {2}Port: +0 \(any free port\), set by --port or LLMLB_PORT at this start/m,
+    );
+    const refused = await runCli(["settings", "set", "--port", "9000"], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toBe(
+      "error: The port comes from --port or LLMLB_PORT, given when llmlb started; change it there.\n",
+    );
+  });
+
+  it("shows and changes the settings, warns of keys config.json has that llmlb does not read, and quits", async () => {
+    const dir = await makeTempDir();
+    const dataDir = path.join(dir.path, "data");
+    const configFile = path.join(dataDir, "config.json");
+    fs.mkdirSync(dataDir);
+    // The port saved, not given at start: Settings may change it. "prot" is a typo.
+    fs.writeFileSync(configFile, JSON.stringify({ port: 0, prot: 18760 }));
+    const own = { ...env, LLMLB_DATA_DIR: dataDir };
+    const proc = await startServeProcess(["--workers", "none"], own);
+    const exited = once(proc.child, "exit");
+    try {
+      await waitFor("the warning about prot", () =>
+        proc
+          .logs()
+          .includes(
+            `warning: ${configFile}: "prot" is not a setting llmlb reads, so it is ignored (did you mean "port"?).\n`,
+          ),
+      );
+      const cacheDir = env.HF_HUB_CACHE!;
+      const shown = await runCli(["settings"], own);
+      expect(shown.stderr).toContain('"prot" is not a setting llmlb reads');
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toBe(
+        [
+          `llmlb at ${proc.url} (data directory ${dataDir})`,
+          "  Hugging Face token: not set: gated and private repos need one (`llmlb settings set --hf-token <token>`)",
+          `  Model cache:        ${cacheDir}`,
+          "  Port:               0 (any free port)",
+          "The port and the model cache apply when llmlb starts; the token, at once.",
+          "",
+        ].join("\n"),
+      );
+
+      const secret = "hf_cli_secret_token_0001";
+      const newCache = path.join(dir.path, "models");
+      const set = await runCli(
+        ["settings", "set", "--hf-token", secret, "--port", "18999", "--cache-dir", newCache],
+        own,
+      );
+      expect(set.code).toBe(0);
+      expect(set.stdout + set.stderr).not.toContain(secret);
+      expect(set.stdout).toBe(
+        [
+          `Hugging Face token: saved, in a file only your user can read (0600) in ${dataDir}; used from now on`,
+          `Model cache: ${cacheDir} → ${newCache} (applies at the next start)`,
+          "Port: 0 → 18999 (applies at the next start)",
+          "Restart llmlb to apply them: `llmlb quit`, then start it again.",
+          "",
+        ].join("\n"),
+      );
+      const after = await runCli(["settings"], own);
+      expect(after.stdout).not.toContain(secret);
+      expect(after.stdout).toContain(
+        `  Hugging Face token: set, in a file only your user can read (0600) in ${dataDir}\n`,
+      );
+      expect(after.stdout).toContain(`  Model cache:        ${newCache}\n`);
+      expect(after.stdout).toContain("  Port:               18999\n");
+      expect(after.stdout).toContain(
+        "Saved changes to the port or the model cache wait for a restart: `llmlb quit`, then start llmlb again.",
+      );
+      const forgotten = await runCli(["settings", "set", "--no-hf-token"], own);
+      expect(forgotten.stdout).toBe(
+        "Hugging Face token: forgotten; the hub is asked without one from now on\n",
+      );
+
+      const relative = await runCli(["settings", "set", "--cache-dir", "models"], own);
+      expect(relative.code).toBe(1);
+      // Every command on this data directory warns of "prot", then says what went wrong.
+      expect(relative.stderr).toMatch(
+        /^warning: .*"prot".*\nerror: The cache folder must be an absolute path\.\n$/,
+      );
+      const nothing = await runCli(["settings", "set"], own);
+      expect(nothing.code).toBe(2);
+      expect(nothing.stderr).toMatch(/error: Nothing to change: give --hf-token <token>, --no-hf-token/);
+
+      const quit = await runCli(["quit"], own);
+      expect(quit.stderr).toContain('"prot" is not a setting llmlb reads');
+      expect(quit.code).toBe(0);
+      expect(quit.stdout).toBe(
+        `Quitting llmlb at ${proc.url}: running requests finish, then its workers stop.\n` +
+          `llmlb at ${proc.url} has stopped.\n`,
+      );
+      expect(fs.existsSync(path.join(dataDir, "server.json"))).toBe(false);
+      expect((await exited)[0]).toBe(0);
+      const again = await runCli(["quit"], own);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/No running llmlb server found/);
+    } finally {
+      await proc.stop();
+      await dir.remove();
+    }
   });
 });

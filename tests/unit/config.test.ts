@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { defaultDataDir, resolveConfig } from "../../src-main/core/config";
+import { defaultDataDir, resolveConfig, type ResolveConfigOptions } from "../../src-main/core/config";
+import { unknownConfigKeys } from "../../src-main/core/configMessages";
 import { defaultHubCacheDir } from "../../src-main/shared/hubCacheDir";
 
 describe("resolveConfig", () => {
@@ -57,7 +58,7 @@ describe("resolveConfig", () => {
     expect(cors.corsOrigins).toEqual(["http://localhost:3000", "https://app.example:8443"]);
     expect(() =>
       resolveConfig({ env: { LLMLB_CORS_ORIGINS: "http://localhost:3000/chat" }, homedir: home }),
-    ).toThrow(/an origin is scheme:\/\/host\[:port\] with no path/);
+    ).toThrow(/scheme:\/\/host\[:port\] with no path/);
     expect(resolveConfig({ env: { LLMLB_API_KEY: " , " }, homedir: home }).apiKeys).toEqual([]);
   });
 
@@ -84,5 +85,77 @@ describe("resolveConfig", () => {
     expect(() => resolveConfig({ env: { LLMLB_PORT: "70000" }, homedir: home })).toThrow();
     expect(() => resolveConfig({ env: { HF_ENDPOINT: "not a url" }, homedir: home })).toThrow();
     expect(() => resolveConfig({ env: { LLMLB_ADMIN_TOKEN: "short" }, homedir: home })).toThrow();
+  });
+});
+
+describe("a configuration value that does not fit", () => {
+  const home = "/home/ada";
+  const messageOf = (options: Partial<ResolveConfigOptions>): string => {
+    try {
+      resolveConfig({ env: {}, homedir: home, ...options });
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("resolveConfig accepted it");
+  };
+  // How the CLI spells its flags.
+  const flagNames = { port: "--port", apiKeys: "--api-key", corsOrigins: "--cors-origin" };
+
+  it("names the environment variable as the user set it, and says what a good value looks like", () => {
+    expect(messageOf({ env: { LLMLB_PORT: "abc" } })).toBe(
+      'LLMLB_PORT is "abc", which is not a port: give a whole number from 0 to 65535 (0 picks a free one).',
+    );
+    expect(messageOf({ env: { LLMLB_PORT: "70000" } })).toMatch(/^LLMLB_PORT is "70000", .* 0 to 65535/);
+    expect(messageOf({ env: { LLMLB_WORKERS: "banana" } })).toBe(
+      'LLMLB_WORKERS is "banana", which is not a workers mode: give auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64.',
+    );
+    expect(messageOf({ env: { HF_ENDPOINT: "notaurl" } })).toMatch(
+      /^HF_ENDPOINT is "notaurl", which is not a hub URL: give .*https:\/\/huggingface\.co/,
+    );
+    // One item of a comma-separated list: the one at fault.
+    expect(messageOf({ env: { LLMLB_CORS_ORIGINS: "http://localhost:3000,notaurl" } })).toMatch(
+      /^LLMLB_CORS_ORIGINS includes "notaurl", which is not a web origin: give scheme:\/\/host\[:port\]/,
+    );
+  });
+
+  it("names the flag as the user typed it", () => {
+    expect(messageOf({ flags: { corsOrigins: ["notaurl"] }, flagNames })).toMatch(
+      /^--cors-origin is "notaurl", which is not a web origin: give .*http:\/\/localhost:3000.*\*/,
+    );
+    expect(messageOf({ flags: { apiKeys: [""] }, flagNames })).toBe(
+      "--api-key is not a usable API key: give the text /v1 clients must send as a bearer token (not empty).",
+    );
+  });
+
+  it("names config.json's key and the file's path", () => {
+    expect(messageOf({ file: { port: "abc" }, filePath: "/d/llmlb/config.json" })).toBe(
+      '"port" in /d/llmlb/config.json is "abc", which is not a port: give a whole number from 0 to 65535 (0 picks a free one).',
+    );
+    expect(
+      messageOf({ file: { corsOrigins: ["http://a.example", "nope"] }, filePath: "/d/config.json" }),
+    ).toMatch(/^"corsOrigins" in \/d\/config\.json includes "nope", which is not a web origin/);
+    expect(messageOf({ file: { logLevel: "loud" }, filePath: "/d/config.json" })).toMatch(
+      /"logLevel" in \/d\/config\.json is "loud", .*fatal, error, warn, info, debug, trace or silent/,
+    );
+  });
+
+  it("never repeats a secret it refuses", () => {
+    const message = messageOf({ env: { LLMLB_ADMIN_TOKEN: "short-secret" } });
+    expect(message).toMatch(/^LLMLB_ADMIN_TOKEN is not a usable admin token: give .*at least 16 characters/);
+    expect(message).not.toContain("short-secret");
+  });
+});
+
+describe("config.json keys llmlb does not read", () => {
+  it("are named, with the closest known key when one is close", () => {
+    expect(
+      unknownConfigKeys({ prot: 18760, port: 1, hub_cache_dir: "/m", LogLevel: "info", zzz: 1 }),
+    ).toEqual([
+      { key: "prot", suggestion: "port" },
+      { key: "hub_cache_dir", suggestion: "hubCacheDir" },
+      { key: "LogLevel", suggestion: "logLevel" },
+      { key: "zzz" },
+    ]);
+    expect(unknownConfigKeys({ port: 1, hubCacheDir: "/m" })).toEqual([]);
   });
 });

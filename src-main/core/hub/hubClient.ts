@@ -59,6 +59,13 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
+/**
+ * Where a token can be set so the control plane uses it: HF_TOKEN counts only in the environment
+ * `llmlb serve` starts with (a CLI command's own environment reaches nothing).
+ */
+const setTokenWays =
+  "in the dashboard's Settings, with `llmlb settings set --hf-token <token>`, or as HF_TOKEN where `llmlb serve` starts";
+
 function hubErrorToAppError(
   error: HubHttpError,
   repo: string,
@@ -72,7 +79,7 @@ function hubErrorToAppError(
       "hub.unauthorized",
       tokenFrom
         ? `${repo} is gated and ${tokenFrom} has no access: accept its terms on the model page, then retry.`
-        : `${repo} is gated: set a Hugging Face token (HF_TOKEN, or Settings in the app) after accepting its terms on the model page.`,
+        : `${repo} is gated: accept its terms on the model page, then set a Hugging Face token (${setTokenWays}).`,
       { cause: error },
     );
   }
@@ -85,7 +92,7 @@ function hubErrorToAppError(
       "hub.not_found",
       tokenFrom
         ? `Model repo ${repo} was not found on the hub, or ${tokenFrom} cannot read it.`
-        : `Model repo ${repo} was not found on the hub. If it is private, set a Hugging Face token (HF_TOKEN, or Settings in the app).`,
+        : `Model repo ${repo} was not found on the hub. If it is private, set a Hugging Face token (${setTokenWays}).`,
       { cause: error },
     );
   }
@@ -94,7 +101,7 @@ function hubErrorToAppError(
       "hub.unauthorized",
       tokenFrom
         ? `The hub refused ${tokenFrom} for ${repo}: check that it is valid and can read this repo.`
-        : `The hub wants a Hugging Face token for ${repo}: set one (HF_TOKEN, or Settings in the app).`,
+        : `The hub wants a Hugging Face token for ${repo}: set one (${setTokenWays}).`,
       { cause: error },
     );
   }

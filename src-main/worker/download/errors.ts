@@ -24,7 +24,9 @@ export class DownloadError extends Error {
 export function unauthorizedMessage(repo: string, status: number): string {
   return (
     `The Hugging Face Hub refused access to ${repo} (HTTP ${status}). ` +
-    "Set a Hugging Face token (the HF_TOKEN environment variable, or Settings in the app); " +
+    // HF_TOKEN counts where the workers' parent starts: `llmlb serve`, or `llmlb node --join` on a joined machine.
+    "Set a Hugging Face token (in the dashboard's Settings, with `llmlb settings set --hf-token <token>`, or as " +
+    "HF_TOKEN where `llmlb serve` starts, or `llmlb node --join` on a joined machine); " +
     `if the repo is gated, also accept its terms on https://huggingface.co/${repo} with that account.`
   );
 }
