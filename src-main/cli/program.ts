@@ -114,7 +114,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       "how long a client command waits for the server (default: 60)",
       wholeSeconds,
     )
-    .showHelpAfterError()
+    // The one line that says what is wrong, and where the usage is: not the whole usage after it.
+    .showHelpAfterError("(add --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),

@@ -199,6 +199,10 @@ describe("llmlb model", () => {
     const result = await runCli(["model", "list", "--limit", "ten"], env);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/must be a whole number/);
+    // The line that says what is wrong, and where the usage is; not the whole usage after it.
+    expect(result.stderr).toBe(
+      "error: option '--limit <n>' argument 'ten' is invalid. must be a whole number\n(add --help for usage)\n",
+    );
     const huge = await runCli(["model", "set", "acme/tiny-GGUF", "--context", "99999999999"], env);
     expect(huge.code).not.toBe(0);
     expect(huge.stderr).toContain("must be auto or a whole number from 128 to 1,048,576");
