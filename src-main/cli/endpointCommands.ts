@@ -1,4 +1,10 @@
-import type { Endpoint, EndpointCreateRequest, EndpointList, EndpointUpdateRequest } from "../contract";
+import type {
+  Endpoint,
+  EndpointCreateRequest,
+  EndpointList,
+  EndpointUpdateRequest,
+  ModelList,
+} from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
@@ -26,6 +32,16 @@ export async function addEndpoint(
   io.out(
     `Added endpoint ${endpoint.name} (${endpoint.url}), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}; ${atOnce(endpoint.parallel)}`,
   );
+  // A model registered here under the same id is now shared with the endpoint: worth knowing, and undoing.
+  const served = new Set(endpoint.models);
+  if (served.size === 0) return;
+  const registered = await client.request<ModelList>("GET", "/v0/models?limit=1000");
+  for (const model of registered.data) {
+    if (model.source === "endpoint" || !served.has(model.name)) continue;
+    io.err(
+      `note: ${model.name} is registered here too: its requests are now shared between its workers and ${endpoint.name} (\`llmlb model set ${model.name} --nodes <names>\` keeps them on some).`,
+    );
+  }
 }
 
 /** `llmlb endpoint set`: changes what an endpoint takes; the requests it runs now finish as they are. */

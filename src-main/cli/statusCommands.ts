@@ -12,7 +12,7 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
     io.out(JSON.stringify({ ...status, url: client.url, nodes: nodes.data }, null, 2));
     return;
   }
-  io.out(`llmlb ${status.version} at ${client.url} (up ${status.uptime_seconds} s)`);
+  io.out(`llmlb ${status.version} at ${client.url} (up ${formatDuration(status.uptime_seconds)})`);
   io.out(`  OpenAI API: ${client.url}/v1`);
   io.out(`  Serving:    ${status.paused ? "paused (`llmlb resume` to serve again)" : "yes"}`);
   io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);

@@ -1,4 +1,5 @@
 import type { Manifest } from "../contract";
+import { formatBytes } from "../contract/units";
 import { incompleteSplitReason, isProjector } from "../shared/classifyArtifacts";
 
 type ManifestArtifact = Manifest["artifacts"][number];
@@ -22,8 +23,6 @@ export function memoryNeeded(weightBytes: number): number {
 export type ArtifactChoice =
   | { type: "chosen"; files: ManifestArtifact[]; quantization: string | null; sizeBytes: number }
   | { type: "unsupported"; reason: string };
-
-const gigabytes = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 
 /** GGUF files grouped into loadable units: a single file, or a complete split set. */
 function ggufCandidates(artifacts: ManifestArtifact[]): ManifestArtifact[][] {
@@ -64,6 +63,6 @@ export function chooseArtifact(manifest: Manifest, memoryBytes: number): Artifac
   const smallest = Math.min(...sized.map((candidate) => candidate.sizeBytes));
   return {
     type: "unsupported",
-    reason: `too large for this node: the smallest GGUF is ${gigabytes(smallest)} and needs about ${gigabytes(memoryNeeded(smallest))}; this node has ${gigabytes(memoryBytes)}`,
+    reason: `too large for this node: the smallest GGUF is ${formatBytes(smallest)} and needs about ${formatBytes(memoryNeeded(smallest))}; this node has ${formatBytes(memoryBytes)}`,
   };
 }

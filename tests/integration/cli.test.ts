@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
+import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { testRepos } from "../helpers/hubRepos";
 import { commandLine } from "../helpers/processes";
 import { startCoreWithHub } from "../helpers/startCore";
@@ -173,6 +174,23 @@ describe("llmlb model", () => {
     expect(gated.stderr).toBe(
       "error: acme/gated-GGUF is gated: accept its terms on the model page, then set a Hugging Face token (in the dashboard's Settings, with `llmlb settings set --hf-token <token>`, or as HF_TOKEN where `llmlb serve` starts).\n",
     );
+  });
+
+  it("says so when an endpoint added serves a model registered here, and how to keep them apart", async () => {
+    const id = "acme/tiny-GGUF/tiny-Q4_K_M.gguf";
+    expect((await runCli(["model", "add", id], env)).code).toBe(0);
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: [id, "qwen-7b"] });
+    try {
+      const added = await runCli(["endpoint", "add", "vllm-shared", vllm.url], env);
+      expect(added.code).toBe(0);
+      expect(added.stderr).toBe(
+        `note: ${id} is registered here too: its requests are now shared between its workers and vllm-shared (\`llmlb model set ${id} --nodes <names>\` keeps them on some).\n`,
+      );
+    } finally {
+      await runCli(["endpoint", "rm", "vllm-shared"], env);
+      await runCli(["model", "rm", id], env);
+      await vllm.close();
+    }
   });
 
   it("pauses and resumes serving", async () => {

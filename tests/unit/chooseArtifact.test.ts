@@ -42,7 +42,7 @@ describe("chooseArtifact", () => {
 
   it("says why nothing fits, with the sizes", () => {
     expect(chosen(chooseArtifact(repo, 2 * gb))).toMatch(
-      /too large for this node: the smallest GGUF is 3\.00 GB .* this node has 2\.00 GB/,
+      /too large for this node: the smallest GGUF is 3\.0 GB .* this node has 2\.0 GB/,
     );
   });
 

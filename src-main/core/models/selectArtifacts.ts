@@ -1,4 +1,5 @@
 import type { Artifact } from "../../contract";
+import { formatBytes } from "../../contract/units";
 import { AppError } from "../../shared/errors";
 import { incompleteSplitReason, isProjector, withSplitSiblings } from "../../shared/classifyArtifacts";
 import type { ModelReference } from "../hub/parseModelInput";
@@ -114,8 +115,6 @@ export function selectArtifacts(
   return selection;
 }
 
-const gigabytes = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
-
 /**
  * The seed's large-model warning: when even the smallest GGUF (or split set) of the registration is
  * larger than the memory of every online node, no node will be able to serve it.
@@ -134,5 +133,5 @@ export function tooLargeWarning(
   if (sizes.size === 0) return undefined;
   const smallest = Math.min(...sizes.values());
   if (smallest <= largestNodeMemory) return undefined;
-  return `Too large for every node: the smallest GGUF needs ${gigabytes(smallest)}, the largest node has ${gigabytes(largestNodeMemory)}.`;
+  return `Too large for every node: the smallest GGUF needs ${formatBytes(smallest)}, the largest node has ${formatBytes(largestNodeMemory)}.`;
 }
