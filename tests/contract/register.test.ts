@@ -220,7 +220,7 @@ describe("POST /v0/models/register", () => {
     const response = await register({ url: "acme/tiny-GGUF" });
     expect(response.status).toBe(201);
     expect(response.body.stale.age_seconds).toBeGreaterThanOrEqual(0);
-    expect(response.body.warnings[0]).toMatch(/cached/);
+    expect(response.body.warnings[0]).toMatch(/^The hub answered 503: used the metadata cached \d+ s ago\.$/);
     expect(response.body.artifacts.length).toBe(5);
   });
 
@@ -277,14 +277,17 @@ describe("hub rate limits", () => {
       const response = await own.request("POST", "/v0/models/register", {
         body: { url: "acme/never-fetched-2" },
       });
-      expectError(response, 424, "hub.rate_limited");
+      const message = expectError(response, 424, "hub.rate_limited");
+      expect(message).toMatch(/cannot be registered until the hub answers: try again in [67] s\.$/);
       expect(Number(response.headers["retry-after"])).toBeGreaterThanOrEqual(6);
       hub.clearFaults();
       hub.resetStats();
       const during = await own.request("POST", "/v0/models/register", {
         body: { url: "acme/never-fetched-2" },
       });
-      expectError(during, 424, "hub.rate_limited");
+      expect(expectError(during, 424, "hub.rate_limited")).toMatch(
+        /^The hub asked llmlb to wait before asking again \(429\), \d s more\./,
+      );
       expect(hub.requests).toHaveLength(0);
     } finally {
       await own.close();

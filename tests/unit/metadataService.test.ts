@@ -67,7 +67,7 @@ describe("metadata service", () => {
     await service.get("org/repo", "main");
     clock.time += 90_000;
     const result = await service.get("org/repo", "main");
-    expect(result.stale).toEqual({ ageSeconds: 90 });
+    expect(result.stale).toEqual({ ageSeconds: 90, why: "down" });
     expect(result.metadata.commit).toBe("a".repeat(40));
   });
 

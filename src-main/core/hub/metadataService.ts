@@ -1,3 +1,4 @@
+import { formatDuration } from "../../contract/units";
 import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
@@ -7,7 +8,8 @@ import type { HubClient, RepoMetadata } from "./hubClient";
 export interface MetadataResult {
   metadata: RepoMetadata;
   /** Set when the hub could not answer and this is the last good copy. */
-  stale?: { ageSeconds: number };
+  /** The hub did not answer: the copy's age, and why (the hub's trouble, in a sentence). */
+  stale?: { ageSeconds: number; why: string };
 }
 
 export interface MetadataService {
@@ -50,16 +52,18 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
   function fromCache(repo: string, revision: string, error: AppError): MetadataResult {
     const cached = cache.get<RepoMetadata>(repo, revision);
     if (!cached) {
-      const wait = Math.min(error.retryAfter ?? (quietUntil - clock.now()) / 1000, maxQuietSeconds);
+      const wait = Math.ceil(
+        Math.min(error.retryAfter ?? (quietUntil - clock.now()) / 1000, maxQuietSeconds),
+      );
       throw new AppError(
         error.code === "hub.rate_limited" ? "hub.rate_limited" : "hub.unreachable",
-        `${error.message} ${repo} has never been fetched before, so it cannot be registered until the hub answers.`,
+        `${error.message} ${repo} has never been fetched before, so it cannot be registered until the hub answers${wait > 0 ? `: try again in ${formatDuration(wait)}` : ""}.`,
         { cause: error, ...(wait > 0 ? { retryAfter: wait } : {}) },
       );
     }
     const ageSeconds = Math.max(0, Math.round((clock.now() - cached.fetchedAt) / 1000));
     log.warn({ repo, revision, ageSeconds, code: error.code }, "hub unavailable; using cached metadata");
-    return { metadata: cached.payload, stale: { ageSeconds } };
+    return { metadata: cached.payload, stale: { ageSeconds, why: error.message } };
   }
 
   return {
@@ -68,7 +72,10 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
         return fromCache(
           repo,
           revision,
-          new AppError("hub.rate_limited", "The hub asked to wait before retrying."),
+          new AppError(
+            "hub.rate_limited",
+            `The hub asked llmlb to wait before asking again (429), ${formatDuration((quietUntil - clock.now()) / 1000)} more.`,
+          ),
         );
       }
       try {

@@ -13,6 +13,7 @@ import {
   type RegisterResponse,
 } from "../../contract";
 import type { Clock } from "../../shared/clock";
+import { formatDuration } from "../../contract/units";
 import { AppError } from "../../shared/errors";
 import { toArtifact } from "../../shared/classifyArtifacts";
 import type { HubClient } from "../hub/hubClient";
@@ -251,7 +252,10 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       if (tooLarge) warnings.push(tooLarge);
       options.onRegistryChange?.({ id, removed: false });
       if (stale) {
-        warnings.unshift(`The hub could not be reached; used metadata cached ${stale.ageSeconds} s ago.`);
+        // Why the hub did not answer (down, or asking to wait), and how old what was used instead is.
+        warnings.unshift(
+          `${stale.why.replace(/\.$/, "")}: used the metadata cached ${formatDuration(Math.max(1, stale.ageSeconds))} ago.`,
+        );
       }
       return {
         ...model,
