@@ -13,9 +13,10 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
     return;
   }
   io.out(`llmlb ${status.version} at ${client.url} (up ${formatDuration(status.uptime_seconds)})`);
-  io.out(`  OpenAI API: ${client.url}/v1`);
+  io.out(`  OpenAI API: ${client.url}/v1${status.api_key_required ? " (needs an API key)" : ""}`);
   io.out(`  Serving:    ${status.paused ? "paused (`llmlb resume` to serve again)" : "yes"}`);
-  io.out(`  Models:     ${status.models.total} registered, ${status.models.ready} ready`);
+  // Registered here, and served by endpoints: what /v1/models lists.
+  io.out(`  Models:     ${status.models.total}, ${status.models.ready} ready`);
   io.out(`  Nodes:      ${status.nodes.online} online, ${status.nodes.total - status.nodes.online} offline`);
   // Online, but passed over while others can take its requests: one failed there, and it has not answered since.
   const failing = notServing(nodes.data, ["failing"]);

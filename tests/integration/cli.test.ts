@@ -163,7 +163,8 @@ describe("llmlb model", () => {
     const status = await runCli(["status"], env);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`${serve.url}/v1`);
-    expect(status.stdout).toMatch(/Models: +2 registered, 0 ready/);
+    expect(status.stdout).toMatch(/Models: +2, 0 ready/);
+    expect(status.stdout).toContain(`  OpenAI API: ${serve.url}/v1\n`);
     expect(status.stdout).toMatch(/Serving: +yes/);
     expect(status.stdout).toMatch(/Loaded: +none/);
   });
@@ -515,6 +516,8 @@ describe("API keys", () => {
       expect((await modelsWith("sk-flag-2")).status).toBe(200);
       expect((await modelsWith("sk-env-1")).status).toBe(401);
       expect((await modelsWith()).status).toBe(401);
+      const status = await runCli(["status"], { ...env, LLMLB_DATA_DIR: dir.path });
+      expect(status.stdout).toContain(`  OpenAI API: ${proc.url}/v1 (needs an API key)\n`);
     } finally {
       await proc.stop();
       await dir.remove();
