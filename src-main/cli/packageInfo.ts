@@ -31,10 +31,13 @@ export function workerEntry(here = path.dirname(fileURLToPath(import.meta.url)))
   entry: string;
   execArgv: string[];
 } {
-  const built = path.join(here, "worker.js");
-  if (path.basename(here) === "main" && fs.existsSync(built)) return { entry: built, execArgv: [] };
+  const root = packageRoot(here);
+  // This code runs from the build when it lies under out/ (the bundler may put it in out/main/chunks).
+  const built = path.join(root, "out", "main", "worker.js");
+  const fromBuild = here.startsWith(path.join(root, "out") + path.sep);
+  if (fromBuild && fs.existsSync(built)) return { entry: built, execArgv: [] };
   return {
-    entry: path.join(packageRoot(here), "src-main", "worker", "main.ts"),
+    entry: path.join(root, "src-main", "worker", "main.ts"),
     execArgv: ["--import", "tsx"],
   };
 }

@@ -11,7 +11,7 @@ import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProc
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { testRepos } from "../helpers/hubRepos";
-import { commandLine } from "../helpers/processes";
+import { commandLine, workerPids } from "../helpers/processes";
 import { startCoreWithHub } from "../helpers/startCore";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -55,6 +55,29 @@ function olderNode(): string | undefined {
   return undefined;
 }
 const older = olderNode();
+
+describe("the built llmlb", () => {
+  it("runs its workers from the build, not from the sources under tsx (a dev dependency)", async () => {
+    const dir = await makeTempDir();
+    const built = await startServeProcess(
+      ["--port", "0", "--workers", "1"],
+      { ...env, LLMLB_DATA_DIR: dir.path },
+      { built: true },
+    );
+    try {
+      const [worker] = await waitFor("its worker to start", () => {
+        const pids = workerPids(built.child.pid!);
+        return pids.length > 0 ? pids : undefined;
+      });
+      const command = commandLine(worker!);
+      expect(command).toContain(path.join("out", "main", "worker.js"));
+      expect(command).not.toContain("tsx");
+    } finally {
+      await built.stop();
+      await dir.remove();
+    }
+  });
+});
 
 describe("llmlb on an older Node", () => {
   it.skipIf(!older)(
