@@ -44,6 +44,18 @@ function onParentGone(stop: (reason: string) => void): void {
   setInterval(() => process.ppid !== parent && stop("control plane gone"), 1000).unref();
 }
 
+/**
+ * Where a supervised node logs: standard error, a pipe its supervisor reads. As a stream, not the
+ * logger's own synchronous writer, which retries a write that failed forever (every 100 ms, the
+ * thread asleep between): a supervisor gone, its pipe broken, would hold the node there for good,
+ * before it could notice. The stream says EPIPE instead, and a node whose supervisor is gone ends.
+ */
+function supervisedLogDestination(): NodeJS.WritableStream | undefined {
+  if (!supervised()) return undefined;
+  process.stderr.on("error", () => process.exit(0));
+  return process.stderr;
+}
+
 interface ParentPort {
   on(event: "message", listener: (event: { data: unknown }) => void): void;
   postMessage(message: unknown): void;
@@ -106,7 +118,13 @@ async function runProbe(): Promise<void> {
 
 async function runNode(): Promise<void> {
   const config = workerConfigFromEnv(process.env);
-  const log = createLogger({ level: config.logLevel }).child({ node: config.name });
+  // Watched from the first moment: a parent gone while this node starts ends it at once, as nothing
+  // is held yet; once it runs, `stop` lets go of what it holds.
+  const running: { stop?: (reason: string) => void } = {};
+  onParentGone((reason) => (running.stop ? running.stop(reason) : process.exit(0)));
+  const log = createLogger({ level: config.logLevel, destination: supervisedLogDestination() }).child({
+    node: config.name,
+  });
   const memory = await createMemoryProbe(config.backend);
   const ledger = await openDownloadLedger(
     path.join(config.stateDir, config.name, "downloads.json"),
@@ -192,7 +210,7 @@ async function runNode(): Promise<void> {
   if (supervised())
     process.on("SIGINT", () => log.info("SIGINT: the control plane stops this node when it quits"));
   else process.once("SIGINT", () => stop("SIGINT"));
-  onParentGone(stop);
+  running.stop = stop;
   await agent.start();
 }
 

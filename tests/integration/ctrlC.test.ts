@@ -5,8 +5,9 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema } from "../../src-main/contract";
 import { repoCacheDir } from "../../src-main/worker/download";
-import type { ServeProcess } from "../helpers/cliProcess";
+import { startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { longStory } from "../helpers/chat";
+import { makeTempDir } from "../helpers/tempDir";
 import { isAlive, workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
@@ -89,5 +90,33 @@ describe("Ctrl-C on llmlb serve during a download", () => {
     const partial = left.find((name) => name.endsWith(".incomplete"));
     expect(partial).toBeDefined();
     expect((await fs.stat(path.join(blobs, partial!))).size).toBeGreaterThan(0);
+  });
+});
+
+describe("llmlb serve killed outright (kill -9) while its workers start", () => {
+  it("leaves no worker behind: each notices its control plane is gone and ends", async () => {
+    const dir = await makeTempDir();
+    try {
+      for (const built of [false, true]) {
+        const started = await startServeProcess(
+          ["--port", "0", "--workers", "1"],
+          { ...process.env, LLMLB_DATA_DIR: dir.path, HF_HUB_CACHE: path.join(dir.path, "hub") },
+          { built },
+        );
+        // The banner is out: its worker has just been started and is still starting up.
+        const workers = await waitFor("its worker to start", () => {
+          const pids = workerPids(started.child.pid!);
+          return pids.length > 0 ? pids : undefined;
+        });
+        started.child.kill("SIGKILL");
+        await once(started.child, "exit");
+        await waitFor(`the worker of the killed llmlb to end (${built ? "built" : "from the sources"})`, () =>
+          workers.every((pid) => !isAlive(pid)),
+        );
+        await fs.rm(path.join(dir.path, "server.json"), { force: true });
+      }
+    } finally {
+      await dir.remove();
+    }
   });
 });
