@@ -61,6 +61,11 @@ export interface CoreOptions {
   onWorkerOutput?: (name: string, line: string) => void;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
   balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode" | "nodeWaitMs" | "endpointIdleTimeoutMs">;
+  /**
+   * How long a local worker found offline (its heartbeats missed) while its process lives may stay
+   * silent before it is ended and started again. Default: 10000 ms (some 16 s of silence in all).
+   */
+  unresponsiveWorkerGraceMs?: number;
   /** Node timings, shortened by tests. Default: heartbeats every 2 s, syncs every 5 s. */
   nodeTimings?: { heartbeatIntervalMs?: number; syncIntervalMs?: number; offlineAfterMs?: number };
   /** Endpoint health checks, shortened by tests. Default: every 10 s, each given 5 s to answer. */
@@ -191,6 +196,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     onOffline: (nodeId, reason) => {
       balancer.nodeLost(nodeId, reason);
       balancer.nodesChanged();
+      watchUnresponsive(nodeId);
     },
     endpointNamed: (name) => endpoints.list().data.some((endpoint) => endpoint.name === name),
   });
@@ -325,6 +331,37 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     rendererDir: options.rendererDir,
   });
   let supervisor: Supervisor | undefined;
+  /**
+   * A local worker offline while its process lives has stopped answering (hung, not ended: an ended
+   * one is reported gone and restarted by the supervisor). Given a grace to speak again, it is ended
+   * and started again, so a hang does not keep its models down until someone restarts llmlb.
+   */
+  const unresponsiveGraceMs = options.unresponsiveWorkerGraceMs ?? 10_000;
+  // As the node service counts it: three heartbeats.
+  const nodeOfflineAfterMs =
+    options.nodeTimings?.offlineAfterMs ?? 3 * (options.nodeTimings?.heartbeatIntervalMs ?? 2000);
+  const unresponsiveTimers = new Set<NodeJS.Timeout>();
+  teardown.defer(() => unresponsiveTimers.forEach(clearTimeout));
+  function watchUnresponsive(nodeId: string): void {
+    const name = workerNodes.list().data.find((node) => node.id === nodeId)?.name;
+    const local = supervisor?.status().find((worker) => worker.name === name);
+    if (!name || local?.state.type !== "running" || local.state.pid === undefined) return;
+    const { pid } = local.state;
+    const silentSince = clock.now();
+    const timer = setTimeout(() => {
+      unresponsiveTimers.delete(timer);
+      const node = workerNodes.list().data.find((candidate) => candidate.id === nodeId);
+      if (node?.status !== "offline") return;
+      const silentFor = Math.round((clock.now() - silentSince + nodeOfflineAfterMs) / 1000);
+      supervisor?.endUnresponsive(
+        name,
+        pid,
+        `it stopped answering (no heartbeat for ${silentFor} s) and was ended`,
+      );
+    }, unresponsiveGraceMs);
+    timer.unref();
+    unresponsiveTimers.add(timer);
+  }
   let backendsLeftOut: BackendLeftOut[] = [];
   let listeningUrl: string | undefined;
   let workersStarted: Promise<void> = Promise.resolve();

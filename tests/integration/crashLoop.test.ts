@@ -4,6 +4,7 @@ import { modelSchema, type ModelOnNode } from "../../src-main/contract";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { registerAndWaitReady, runCli } from "../helpers/cliProcess";
 import { serveTinyModel, tinyModel as healthy, type TinyModelServe } from "../helpers/tinyModelServe";
+import { isAlive, workerPids } from "../helpers/processes";
 import { waitFor } from "../helpers/waitFor";
 
 // A model that loads but makes llama.cpp abort the worker process at its first decode (norm weights
@@ -119,5 +120,30 @@ describe("a model that crashes its worker", () => {
     const retried = await runCli(["--url", server.serve.url, "model", "retry", broken], server.env);
     expect(retried.stdout).toMatch(new RegExp(`Trying ${broken} again on \\S+`));
     await waitFor("the broken model ready again", async () => (await stateOf(broken))?.state === "ready");
+  }, 120_000);
+});
+
+describe("a worker that stops answering (hung: a deadlocked driver, a stuck thread)", () => {
+  it("is ended and started again, with the reason in the log, and its models come back", async () => {
+    const [hung] = workerPids(server.serve.child.pid!);
+    expect(hung).toBeDefined();
+    const starts = workerStarts();
+    // SIGSTOP stands in for a hang: the process lives on, and says nothing more.
+    process.kill(hung!, "SIGSTOP");
+    try {
+      await waitFor("the hung worker to be ended", () => !isAlive(hung!), { timeoutMs: 45_000 });
+      await waitFor("a worker started in its place", () => workerStarts() > starts, { timeoutMs: 15_000 });
+      expect(server.serve.logs()).toMatch(/"msg":"worker stopped answering; ending it"/);
+      await waitFor(
+        "the healthy model ready again",
+        async () => (await stateOf(healthy))?.state === "ready",
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      expect((await ask(healthy)).choices[0]!.message.content).toBeTruthy();
+    } finally {
+      if (isAlive(hung!)) process.kill(hung!, "SIGKILL");
+    }
   }, 120_000);
 });

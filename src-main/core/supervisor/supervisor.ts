@@ -70,6 +70,13 @@ export interface Supervisor {
    * reaches the workers too), while the running ones keep serving until dispose.
    */
   holdRestarts(): void;
+  /**
+   * A worker whose node stopped answering (missed heartbeats while its process lives: a deadlocked
+   * driver, a stuck thread) is ended with SIGKILL and started again, as after a crash, its models in
+   * use counted against it with `why`. Only the process with `pid`: one started since is left alone.
+   * Whether it did end one.
+   */
+  endUnresponsive(name: string, pid: number, why: string): boolean;
   /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
   dispose(): Promise<void>;
 }
@@ -100,6 +107,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     process: undefined as WorkerProcess | undefined,
     timer: undefined as NodeJS.Timeout | undefined,
     output: [] as string[],
+    /** Why the supervisor ended this process itself (it stopped answering): its crash's cause. */
+    endedBecause: undefined as string | undefined,
   }));
   type Worker = (typeof workers)[number];
 
@@ -121,7 +130,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const models = suspects(worker);
     if (exit.code === 0 || models.length === 0) return;
     const said = lastWords(worker.output);
-    const cause = said ? `${describeExit(exit)}: ${said}` : describeExit(exit);
+    const how = worker.endedBecause ?? describeExit(exit);
+    const cause = said ? `${how}: ${said}` : how;
     crashes.record(worker.spec.name, models, cause, clock.now());
     workerLog.warn({ models, cause }, "worker died with models in use");
   }
@@ -133,6 +143,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     const onOutput =
       options.onWorkerOutput ?? ((_name: string, line: string) => void process.stderr.write(`${line}\n`));
     worker.output = [];
+    worker.endedBecause = undefined;
     const crashed = crashes.crashed(spec.name);
     const child = launcher.launch({
       args: [],
@@ -229,6 +240,14 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         state: w.state,
         restarts: w.restarts,
       })),
+    endUnresponsive(name, pid, why) {
+      const worker = workers.find((candidate) => candidate.spec.name === name);
+      if (!worker?.process || worker.state.type !== "running" || worker.state.pid !== pid) return false;
+      worker.endedBecause = why;
+      log.warn({ worker: name, pid, why }, "worker stopped answering; ending it");
+      worker.process.kill("SIGKILL");
+      return true;
+    },
     holdRestarts() {
       restarting = false;
       for (const worker of workers) {
