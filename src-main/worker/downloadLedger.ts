@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { Logger } from "../shared/logger";
-import { partialFiles, removeStaleLock, repoCacheDir } from "./download";
+import { lockHeld, partialFiles, removeStaleLock, repoCacheDir } from "./download";
 
 const entrySchema = z.object({
   repo: z.string(),
@@ -23,6 +23,11 @@ export interface DownloadLedger {
    * uses any more. Stop any download of them first.
    */
   prune(inUse: ReadonlySet<string>): Promise<LedgerEntry[]>;
+  /**
+   * Takes back a record: the file was recorded before its download, and another process (another
+   * llmlb on this cache, another worker) fetched it while this one waited. It is theirs to remove.
+   */
+  forget(entry: LedgerEntry): Promise<void>;
 }
 
 export async function openDownloadLedger(
@@ -99,6 +104,13 @@ export async function openDownloadLedger(
       entries.push(entry);
       await save();
     },
+    async forget(entry) {
+      const before = entries.length;
+      entries = entries.filter(
+        (e) => !(e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename),
+      );
+      if (entries.length !== before) await save();
+    },
     async prune(inUse) {
       const unused = entries.filter((entry) => !inUse.has(entry.sha256));
       if (unused.length === 0) return [];
@@ -109,12 +121,18 @@ export async function openDownloadLedger(
         const link = path.join(snapshots, entry.commit, ...entry.filename.split("/"));
         await fs.rm(link, { force: true });
         await removeEmptyParents(path.dirname(link), snapshots);
-        if (!entries.some((kept) => kept.sha256 === entry.sha256)) {
+        const blob = path.join(repoDir, "blobs", entry.sha256);
+        if (entries.some((kept) => kept.sha256 === entry.sha256)) {
+          // Another model of this node still uses the bytes.
+        } else if (await lockHeld(`${blob}.lock`)) {
+          // Another process downloads it now (another llmlb on this cache, another worker): its bytes
+          // so far are its own, and it will want the file.
+          log.info({ repo: entry.repo, file: entry.filename }, "left a file another download holds");
+        } else {
           // The blob, or what a download stopped by the deletion left of it.
-          const blob = path.join(repoDir, "blobs", entry.sha256);
           const { partial, partialState } = partialFiles(blob);
           for (const file of [blob, partial, partialState]) await fs.rm(file, { force: true });
-          // Left by a worker killed mid-download; a download still running elsewhere keeps its own.
+          // Left by a worker killed mid-download.
           await removeStaleLock(`${blob}.lock`, log);
         }
         log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");

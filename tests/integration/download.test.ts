@@ -156,6 +156,7 @@ describe("downloadToHfCache", () => {
   });
 
   it("does not fetch a file it already has, and remakes a missing snapshot link", async () => {
+    // (Its own earlier download, not another process's: `fetchedByAnother` stays unset.)
     const first = await downloadToHfCache(requestFor(), options());
     await fs.rm(first.snapshotPath);
     hub.resetStats();
@@ -534,7 +535,8 @@ describe("downloadToHfCache across processes", () => {
     const theirs = await nextLine(lines, (line) => line.result !== undefined || line.error !== undefined);
     await exited;
     expect(theirs.result).toMatchObject({ alreadyCached: false, snapshotPath: mine.snapshotPath });
-    expect(mine).toMatchObject({ alreadyCached: true, fetchedBytes: 0 });
+    // Fetched by the other process while this one waited: the other's to remove, not this one's.
+    expect(mine).toMatchObject({ alreadyCached: true, fetchedBytes: 0, fetchedByAnother: true });
     expect(bodyRequests()).toHaveLength(1);
     expect(hub.bytesServed()).toBe(MODEL.length);
     expect((await fs.readFile(mine.snapshotPath)).equals(MODEL)).toBe(true);

@@ -46,18 +46,32 @@ describe("the download ledger's prune", () => {
     expect(fs.existsSync(repoDir)).toBe(false);
   });
 
-  it("keeps what another tool put in the repo, and a lock whose download still runs", async () => {
+  it("keeps what another tool put in the repo, and a file whose download (by another process) still runs", async () => {
     const ledger = await openLedger();
     const repoDir = await cached(ledger, "org/shared", sha("b"));
     fs.writeFileSync(path.join(repoDir, "blobs", sha("f")), "another tool's");
-    // pid 1 is alive: someone still downloads it.
+    fs.writeFileSync(path.join(repoDir, "blobs", `${sha("b")}.incomplete`), "half of it");
+    // pid 1 is alive: someone still downloads it (another llmlb on this cache), into these files.
     const lock = lockBy(repoDir, sha("b"), 1);
 
     await ledger.prune(new Set());
-    expect(fs.readdirSync(path.join(repoDir, "blobs")).sort()).toEqual([`${sha("b")}.lock`, sha("f")]);
+    expect(fs.readdirSync(path.join(repoDir, "blobs")).sort()).toEqual(
+      [sha("b"), `${sha("b")}.incomplete`, `${sha("b")}.lock`, sha("f")].sort(),
+    );
     // Its snapshot gone, the ref naming it goes too: huggingface_hub's scan would call it corrupted.
     expect(fs.existsSync(path.join(repoDir, "refs"))).toBe(false);
     expect(fs.existsSync(path.join(repoDir, "snapshots"))).toBe(false);
     expect(fs.existsSync(lock)).toBe(true);
+  });
+
+  it("leaves a file another process fetched while this node waited, once it is forgotten", async () => {
+    const ledger = await openLedger();
+    const repoDir = await cached(ledger, "org/theirs", sha("d"));
+    await ledger.forget({ repo: "org/theirs", commit, filename: "m.gguf", sha256: sha("d") });
+
+    expect(await ledger.prune(new Set())).toEqual([]);
+    expect(fs.existsSync(path.join(repoDir, "blobs", sha("d")))).toBe(true);
+    // Forgotten for good: a ledger opened again does not claim it either.
+    expect(await (await openLedger()).prune(new Set())).toEqual([]);
   });
 });

@@ -207,14 +207,14 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         }
         // Recorded before the download starts, so a file this node fetches is never left untracked,
         // even if the node is killed between finishing it and writing the ledger.
-        if (!(await inCache(file))) {
-          await ledger.record({
-            repo: manifest.repo,
-            commit: manifest.commit,
-            filename: file.filename,
-            sha256: file.sha256,
-          });
-        }
+        const record = {
+          repo: manifest.repo,
+          commit: manifest.commit,
+          filename: file.filename,
+          sha256: file.sha256,
+        };
+        const recorded = !(await inCache(file));
+        if (recorded) await ledger.record(record);
         const result = await downloadToHfCache(
           {
             repo: manifest.repo,
@@ -242,6 +242,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
               }),
           },
         );
+        // Another process downloaded it while this one waited for its lock: removing it is not this
+        // node's call.
+        if (recorded && result.fetchedByAnother) await ledger.forget(record);
         doneBefore += file.size_bytes;
         paths.push(result.snapshotPath);
       }

@@ -25,6 +25,8 @@ interface Holder {
 const heldTokens = new Set<string>();
 
 export interface BlobLock {
+  /** Whether it was taken after waiting for a live holder (another process's download of the file). */
+  waited: boolean;
   release(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
   heartbeat.unref();
   let released = false;
   return {
+    waited: waitingSince !== undefined,
     release: async () => {
       if (released) return;
       released = true;
@@ -112,6 +115,12 @@ function isStale({ holder, ageMs }: LockFile): boolean {
   if (holder.host !== os.hostname()) return false;
   if (holder.pid === process.pid) return !heldTokens.has(holder.token);
   return !processAlive(holder.pid);
+}
+
+/** Whether a live process holds the blob's lock: its download (or its publishing) runs now. */
+export async function lockHeld(lockPath: string): Promise<boolean> {
+  const lock = await readLock(lockPath);
+  return lock !== undefined && !isStale(lock);
 }
 
 /** Removes the lock of a blob whose holder is gone (a worker killed mid-download); a live one stays. */

@@ -39,7 +39,7 @@ export async function downloadToHfCache(
     try {
       // Whoever held the lock before us may have just finished this very file.
       const finishedMeanwhile = await useCachedCopy(request, paths, log, options.onProgress);
-      if (finishedMeanwhile) return finishedMeanwhile;
+      if (finishedMeanwhile) return { ...finishedMeanwhile, fetchedByAnother: lock.waited };
       const dispatcher = new Agent({
         connect: { timeout: 30_000 },
         headersTimeout: 60_000,

@@ -13,5 +13,5 @@ export { cachedSnapshotPath } from "./cacheLookup";
 export { partialFiles } from "./cachePaths";
 export { validatedRepoCacheDir as repoCacheDir } from "./validateRequest";
 export { DownloadError, type DownloadErrorCode } from "./errors";
-export { removeStaleLock } from "./blobLock";
+export { lockHeld, removeStaleLock } from "./blobLock";
 export type { DownloadOptions, DownloadProgress, DownloadRequest, DownloadResult } from "./types";

@@ -51,4 +51,6 @@ export interface DownloadResult {
   /** Body bytes received by this call (0 when the file was already cached). */
   fetchedBytes: number;
   alreadyCached: boolean;
+  /** Complete when its lock came free: another process downloaded it while this one waited. */
+  fetchedByAnother?: boolean;
 }
