@@ -127,6 +127,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     });
   }
 
+  // Nodes the last run heard from have not spoken to this one yet: until they do (within a heartbeat;
+  // a restarted worker registers anew), their models are not ready here, and nothing is sent to the
+  // addresses they had. Said as it is, not "online" for the seconds until the sweep below.
+  const lastRun = nodes.markOffline(new Date(clock.now() + 1).toISOString());
+  if (lastRun.length > 0)
+    log.info({ nodes: lastRun.map((node) => node.name) }, "nodes of the last run wait to be heard from");
+
   const sweeper = setInterval(() => {
     const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
     if (gone.length === 0) return;

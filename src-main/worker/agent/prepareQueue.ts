@@ -7,7 +7,7 @@ import type { Logger } from "../../shared/logger";
 import { checkGgufHeader } from "../checkGguf";
 import { chooseArtifact } from "../chooseArtifact";
 import type { ControlPlaneClient } from "../controlPlaneClient";
-import { cachedSnapshotPath, DownloadError, downloadToHfCache } from "../download";
+import { cachedSnapshotPath, DownloadError, downloadToHfCache, sha256OfFile } from "../download";
 import type { DownloadLedger } from "../downloadLedger";
 import type { MemoryProbe } from "../memory";
 import type { WorkerConfig } from "../workerConfig";
@@ -199,57 +199,71 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         }
       }
       const artifact = choice.files[0]!.filename;
-      let doneBefore = 0;
-      const paths: string[] = [];
-      for (const file of choice.files) {
-        if (!file.sha256) {
-          throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
-        }
-        // Recorded before the download starts, so a file this node fetches is never left untracked,
-        // even if the node is killed between finishing it and writing the ledger.
-        const record = {
-          repo: manifest.repo,
-          commit: manifest.commit,
-          filename: file.filename,
-          sha256: file.sha256,
-        };
-        const recorded = !(await inCache(file));
-        if (recorded) await ledger.record(record);
-        const result = await downloadToHfCache(
-          {
+      /** Each file of the choice into the cache (or found there): their snapshot paths. */
+      const fetchAll = async (): Promise<string[]> => {
+        let doneBefore = 0;
+        const paths: string[] = [];
+        for (const file of choice.files) {
+          if (!file.sha256) {
+            throw new Error(`${file.filename} has no sha256 on the hub, so it cannot be verified`);
+          }
+          // Recorded before the download starts, so a file this node fetches is never left untracked,
+          // even if the node is killed between finishing it and writing the ledger.
+          const record = {
             repo: manifest.repo,
-            revision: manifest.revision,
             commit: manifest.commit,
             filename: file.filename,
-            url: file.url,
-            size: file.size_bytes,
             sha256: file.sha256,
-          },
-          {
-            cacheDir: config.hubCacheDir,
-            log,
-            token: hfToken,
-            signal: AbortSignal.any([controller.signal, stopped]),
-            onProgress: (progress) =>
-              (entry.state = {
-                model: modelId,
-                artifact,
-                state: "downloading",
-                bytes_done: doneBefore + progress.bytesDone,
-                bytes_total: choice.sizeBytes,
-                bytes_per_second: progress.bytesPerSecond,
-                ...(progress.interrupted !== undefined && { interrupted: progress.interrupted }),
-              }),
-          },
-        );
-        // Another process downloaded it while this one waited for its lock: removing it is not this
-        // node's call.
-        if (recorded && result.fetchedByAnother) await ledger.forget(record);
-        doneBefore += file.size_bytes;
-        paths.push(result.snapshotPath);
-      }
+          };
+          const recorded = !(await inCache(file));
+          if (recorded) await ledger.record(record);
+          const result = await downloadToHfCache(
+            {
+              repo: manifest.repo,
+              revision: manifest.revision,
+              commit: manifest.commit,
+              filename: file.filename,
+              url: file.url,
+              size: file.size_bytes,
+              sha256: file.sha256,
+            },
+            {
+              cacheDir: config.hubCacheDir,
+              log,
+              token: hfToken,
+              signal: AbortSignal.any([controller.signal, stopped]),
+              onProgress: (progress) =>
+                (entry.state = {
+                  model: modelId,
+                  artifact,
+                  state: "downloading",
+                  bytes_done: doneBefore + progress.bytesDone,
+                  bytes_total: choice.sizeBytes,
+                  bytes_per_second: progress.bytesPerSecond,
+                  ...(progress.interrupted !== undefined && { interrupted: progress.interrupted }),
+                }),
+            },
+          );
+          // Another process downloaded it while this one waited for its lock: removing it is not this
+          // node's call.
+          if (recorded && result.fetchedByAnother) await ledger.forget(record);
+          doneBefore += file.size_bytes;
+          paths.push(result.snapshotPath);
+        }
+        return paths;
+      };
+      let paths = await fetchAll();
       entry.state = { model: modelId, artifact, state: "verifying" };
-      await checkGgufHeader(paths[0]!);
+      try {
+        await checkGgufHeader(paths[0]!);
+      } catch (error) {
+        // A file of the right size that does not read may have been damaged on disk since it was
+        // downloaded (a crash mid-write, a bad sector): its sha256 says. A damaged one is fetched again.
+        if (!(await removeDamaged(choice.files, paths, log))) throw error;
+        paths = await fetchAll();
+        entry.state = { model: modelId, artifact, state: "verifying" };
+        await checkGgufHeader(paths[0]!);
+      }
       entry.failures = 0;
       entry.files = paths;
       entry.state = { model: modelId, artifact, state: "ready" };
@@ -394,4 +408,29 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       void work();
     },
   };
+}
+
+/**
+ * Removes the files of a choice whose bytes no longer hash to their sha256 (the blob and the snapshot
+ * entry naming it), so they are downloaded again; whether there was one.
+ */
+async function removeDamaged(
+  files: readonly { filename: string; sha256: string | null }[],
+  paths: readonly string[],
+  log: Logger,
+): Promise<boolean> {
+  let removed = false;
+  for (const [index, file] of files.entries()) {
+    const snapshot = paths[index];
+    if (!snapshot || !file.sha256 || (await sha256OfFile(snapshot)) === file.sha256) continue;
+    const blob = await fs.promises.realpath(snapshot);
+    log.warn(
+      { file: file.filename, blob },
+      "a cached file no longer matches its sha256; downloading it again",
+    );
+    await fs.promises.rm(blob, { force: true });
+    await fs.promises.rm(snapshot, { force: true });
+    removed = true;
+  }
+  return removed;
 }

@@ -14,4 +14,5 @@ export { partialFiles } from "./cachePaths";
 export { validatedRepoCacheDir as repoCacheDir } from "./validateRequest";
 export { DownloadError, type DownloadErrorCode } from "./errors";
 export { lockHeld, removeStaleLock } from "./blobLock";
+export { sha256OfFile } from "./sha256OfFile";
 export type { DownloadOptions, DownloadProgress, DownloadRequest, DownloadResult } from "./types";
