@@ -24,6 +24,12 @@ export interface ServeIo {
 
 /** `llmlb serve`: the headless control plane, until SIGINT or SIGTERM. */
 export async function serve(config: Config, io: ServeIo): Promise<void> {
+  const dataProblem = whyFolderUnusable(config.dataDir);
+  if (dataProblem) {
+    throw new CliError(
+      `The data directory ${config.dataDir} cannot be used: ${dataProblem}. Choose another with --data-dir or LLMLB_DATA_DIR.`,
+    );
+  }
   // Every download would fail on it, each with an errno of its own: say it once, before starting.
   const cacheProblem = whyFolderUnusable(config.hubCacheDir);
   if (cacheProblem) {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import path from "node:path";
+import { fileOnTheWay } from "../shared/fileOnTheWay";
 
 /**
  * Why a folder cannot hold what llmlb writes there (it is a file, or under one; it cannot be created or
@@ -19,11 +19,4 @@ export function whyFolderUnusable(dir: string): string | undefined {
     if (code === "EROFS") return "it is on a read-only file system";
     return (error as Error).message;
   }
-}
-
-/** The nearest of `dir` and the folders above it that exists: the file in the way. */
-function fileOnTheWay(dir: string): string {
-  let current = dir;
-  while (!fs.existsSync(current) && path.dirname(current) !== current) current = path.dirname(current);
-  return current;
 }

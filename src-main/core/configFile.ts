@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig, type Config, type ResolveConfigOptions } from "./config";
 import { unknownConfigKeys, unknownConfigKeyWarning } from "./configMessages";
+import { fileOnTheWay } from "../shared/fileOnTheWay";
 
 /** `<data dir>/config.json`: settings saved by hand or from the dashboard, in the config schema's keys. */
 export const configFilePath = (dataDir: string) => path.join(dataDir, "config.json");
@@ -12,7 +13,15 @@ export function readConfigFile(dataDir: string): Record<string, unknown> | undef
   try {
     return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === "ENOENT") return undefined;
+    // A data directory under a file: the start cannot go on, and the fix is another directory.
+    if (code === "ENOTDIR") {
+      throw new Error(
+        `The data directory ${dataDir} cannot be used: ${fileOnTheWay(dataDir)} is a file, not a folder. Choose another with --data-dir or LLMLB_DATA_DIR.`,
+        { cause: error },
+      );
+    }
     throw new Error(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -473,6 +473,24 @@ describe("a second serve", () => {
     }
   });
 
+  it("with a data directory it cannot write refuses to start, saying why and how to choose another", async () => {
+    const other = await makeTempDir();
+    try {
+      fs.writeFileSync(path.join(other.path, "a-file"), "x");
+      const dataDir = path.join(other.path, "a-file", "data");
+      const result = await runCli(["serve", "--port", "0", "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: dataDir,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `error: The data directory ${dataDir} cannot be used: ${path.join(other.path, "a-file")} is a file, not a folder. Choose another with --data-dir or LLMLB_DATA_DIR.\n`,
+      );
+    } finally {
+      await other.remove();
+    }
+  });
+
   it("with a model cache it cannot write refuses to start, saying why and where to point it", async () => {
     const other = await makeTempDir();
     try {

@@ -393,6 +393,22 @@ describe("downloadToHfCache", () => {
     expect(hub.bytesServed()).toBe(MODEL.length);
   });
 
+  it("tidies what a download killed right after publishing left beside a finished file", async () => {
+    const first = await downloadToHfCache(requestFor(), options());
+    const blob = await fs.realpath(first.snapshotPath);
+    // Its sidecar, a partial and the lock of a process that is gone (no pid is this high on Linux).
+    await fs.writeFile(`${blob}.incomplete.json`, "{}");
+    await fs.writeFile(`${blob}.incomplete`, "stale");
+    await fs.writeFile(
+      `${blob}.lock`,
+      JSON.stringify({ pid: 2 ** 22 + 5, host: os.hostname(), token: "gone" }),
+    );
+
+    const second = await downloadToHfCache(requestFor(), options());
+    expect(second).toMatchObject({ alreadyCached: true, fetchedBytes: 0 });
+    expect((await fs.readdir(path.dirname(blob))).sort()).toEqual([path.basename(blob)]);
+  });
+
   it("uses a file another tool put in the cache, with or without symlinks", async () => {
     const repoDir = repoCacheDir(cacheDir, REPO);
     const sha = sha256Hex(MODEL);

@@ -7,7 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Agent } from "undici";
 import type { Logger } from "../../shared/logger";
-import { acquireBlobLock } from "./blobLock";
+import { acquireBlobLock, lockHeld, removeStaleLock } from "./blobLock";
 import { completeCopy } from "./cacheLookup";
 import type { CachePaths } from "./cachePaths";
 import { downloadBlob } from "./downloadBlob";
@@ -93,6 +93,7 @@ async function useCachedCopy(
   const copy = await completeCopy(paths, request.size);
   if (copy === undefined) return undefined;
   await publishSnapshot(paths, request.commit, request.size, log);
+  await tidyAround(paths, log);
   log.debug({ path: copy }, "already in the cache");
   onProgress?.({ bytesDone: request.size, bytesTotal: request.size, bytesPerSecond: 0 });
   return { snapshotPath: paths.snapshot, blobPath: copy, fetchedBytes: 0, alreadyCached: true };
@@ -101,4 +102,14 @@ async function useCachedCopy(
 function clampInteger(value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined || !Number.isFinite(value)) return fallback;
   return Math.min(max, Math.max(min, Math.floor(value)));
+}
+
+/**
+ * What a download killed between publishing its blob and cleaning up left beside it: its partial's
+ * sidecar, a partial, its lock. Left alone while a live process holds the lock (its own download).
+ */
+async function tidyAround(paths: CachePaths, log: Logger): Promise<void> {
+  if (await lockHeld(paths.lock)) return;
+  await Promise.all([fs.rm(paths.partial, { force: true }), fs.rm(paths.partialState, { force: true })]);
+  await removeStaleLock(paths.lock, log);
 }
