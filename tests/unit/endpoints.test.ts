@@ -133,6 +133,21 @@ describe("endpoint service", () => {
     return { db, service, changes, probes, registryVersion };
   }
 
+  /** The service as a restarted llmlb builds it on the same database, its servers listing `models`. */
+  function reopened(db: ReturnType<typeof openDatabase>, models: string[], probes: ProbeOptions[] = []) {
+    return createEndpointService({
+      endpoints: createEndpointRepository(db),
+      registryVersion: createRegistryVersion(),
+      clock: { now: () => Date.now() },
+      log,
+      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
+      probe: async (options) => {
+        probes.push(options);
+        return { models, instance: null };
+      },
+    });
+  }
+
   it("routes a model to the endpoints that list it while they are online, and says why not otherwise", async () => {
     const answers: { models: string[] | Error } = { models: ["a", "b"] };
     const { service, changes, registryVersion, probes } = setup(answers);
@@ -187,17 +202,7 @@ describe("endpoint service", () => {
     await service.add({ name: "ollama", url: "http://h:11434" });
     service.dispose();
     const probes: ProbeOptions[] = [];
-    const again = createEndpointService({
-      endpoints: createEndpointRepository(db),
-      registryVersion: createRegistryVersion(),
-      clock: { now: () => Date.now() },
-      log,
-      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
-      probe: async (options) => {
-        probes.push(options);
-        return { models: ["a", "z"], instance: null };
-      },
-    });
+    const again = reopened(db, ["a", "z"], probes);
     expect(again.routesFor("a")).toEqual([
       { id: expect.any(String), name: "ollama", kind: "endpoint", url: "http://h:11434", slots: 4 },
     ]);
@@ -233,14 +238,7 @@ describe("endpoint service", () => {
     expect(() => service.update("nope", { parallel: 2 })).toThrow(/no endpoint named or with id nope/);
     service.dispose();
 
-    const again = createEndpointService({
-      endpoints: createEndpointRepository(db),
-      registryVersion: createRegistryVersion(),
-      clock: { now: () => Date.now() },
-      log,
-      nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
-      probe: async () => ({ models: ["a"], instance: null }),
-    });
+    const again = reopened(db, ["a"]);
     expect(again.list().data[0]?.parallel).toBe(2);
     expect(again.routesFor("a")).toEqual([expect.objectContaining({ slots: 2 })]);
     again.dispose();
@@ -263,14 +261,7 @@ describe("endpoint service", () => {
       old.close();
 
       const db = openDatabase({ file, log });
-      const service = createEndpointService({
-        endpoints: createEndpointRepository(db),
-        registryVersion: createRegistryVersion(),
-        clock: { now: () => Date.now() },
-        log,
-        nodeHealth: createNodeHealth({ clock: { now: () => Date.now() }, log }),
-        probe: async () => ({ models: ["a"], instance: null }),
-      });
+      const service = reopened(db, ["a"]);
       expect(service.list().data).toEqual([expect.objectContaining({ name: "vllm", parallel: 4 })]);
       expect(service.routesFor("a")).toEqual([expect.objectContaining({ id: "ep_1", slots: 4 })]);
       service.dispose();
