@@ -1,9 +1,9 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import type { Endpoint } from "../../src-main/contract";
 import { defaultEndpointParallel, endpointParallelBounds } from "../../src-main/contract/endpointLimits";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { RemoveButton } from "../components/RemoveButton";
 import { describedBy, FormError } from "../components/FormError";
-import { IconPlus, IconSpinner, IconTrash } from "../components/icons";
+import { IconPlus, IconSpinner } from "../components/icons";
 import { plural } from "../format";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -81,9 +81,12 @@ export function EndpointsSection() {
 /** `onRemoved`: the row is going, its Remove button with it; focus must go somewhere. */
 function EndpointRow({ endpoint, onRemoved }: { endpoint: Endpoint; onRemoved: () => void }) {
   const { removeEndpoint } = useActions();
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
   const online = endpoint.status === "online";
+  const remove = async () => {
+    const removed = await removeEndpoint(endpoint.id);
+    if (removed) onRemoved();
+    return removed;
+  };
   return (
     <li className="card endpoint-row" aria-label={endpoint.name}>
       <div className="endpoint-main">
@@ -102,34 +105,9 @@ function EndpointRow({ endpoint, onRemoved }: { endpoint: Endpoint; onRemoved: (
         </p>
         <ParallelSetting endpoint={endpoint} />
       </div>
-      <button
-        type="button"
-        className="icon-button icon-button-danger"
-        aria-label={`Remove ${endpoint.name}`}
-        title="Remove"
-        onClick={() => setConfirming(true)}
-      >
-        <IconTrash size={18} />
-      </button>
-      {confirming && (
-        <ConfirmDialog
-          title={`Remove ${endpoint.name}?`}
-          confirmLabel="Remove"
-          busyLabel="Removing…"
-          busy={busy}
-          onCancel={() => setConfirming(false)}
-          onConfirm={() => {
-            setBusy(true);
-            void removeEndpoint(endpoint.id).then((removed) => {
-              setBusy(false);
-              setConfirming(false);
-              if (removed) onRemoved();
-            });
-          }}
-        >
-          <p>Its models stop being served here. The server itself is not touched.</p>
-        </ConfirmDialog>
-      )}
+      <RemoveButton name={endpoint.name} verb="Remove" title={`Remove ${endpoint.name}?`} remove={remove}>
+        <p>Its models stop being served here. The server itself is not touched.</p>
+      </RemoveButton>
     </li>
   );
 }

@@ -1,16 +1,8 @@
 import { Fragment, useId, useRef, useState } from "react";
 import type { Model, ModelOnNode } from "../../src-main/contract";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { RemoveButton } from "../components/RemoveButton";
 import { CopyButton } from "../components/CopyButton";
-import {
-  IconAlert,
-  IconBan,
-  IconCheck,
-  IconClock,
-  IconSettings,
-  IconSpinner,
-  IconTrash,
-} from "../components/icons";
+import { IconAlert, IconBan, IconCheck, IconClock, IconSettings, IconSpinner } from "../components/icons";
 import { ProgressBar } from "../components/ProgressBar";
 import {
   artifactSize,
@@ -29,8 +21,6 @@ import { ModelSettingsPanel } from "./ModelSettingsPanel";
 /** One registered model: what it is, and where each node stands with it. */
 export function ModelCard({ model }: { model: Model }) {
   const { removeModel } = useActions();
-  const [confirming, setConfirming] = useState(false);
-  const [deleting, setDeleting] = useState(false);
   const [editing, setEditing] = useState(false);
   const gear = useRef<HTMLButtonElement>(null);
   const card = useRef<HTMLLIElement>(null);
@@ -42,18 +32,13 @@ export function ModelCard({ model }: { model: Model }) {
   const panelId = useId();
   const changed = changedSettings(model);
 
-  const confirmDelete = async () => {
-    setDeleting(true);
+  const remove = async () => {
     // Chosen while the card is still there to tell its neighbours.
     const next = focusAfterDeleting(card.current);
-    if (await removeModel(model.name)) {
-      // The card unmounts with the model, its trash button with it: the keyboard goes on nearby.
-      (next?.isConnected ? next : registerBox())?.focus();
-      return;
-    }
-    // The banner says why.
-    setDeleting(false);
-    setConfirming(false);
+    const removed = await removeModel(model.name);
+    // The card unmounts with the model, its trash button with it: the keyboard goes on nearby.
+    if (removed) (next?.isConnected ? next : registerBox())?.focus();
+    return removed;
   };
 
   return (
@@ -99,15 +84,17 @@ export function ModelCard({ model }: { model: Model }) {
           </button>
         )}
         {!servedByEndpoint && (
-          <button
-            type="button"
-            className="icon-button icon-button-danger"
-            aria-label={`Delete ${model.name}`}
-            title="Delete"
-            onClick={() => setConfirming(true)}
+          <RemoveButton
+            name={model.name}
+            verb="Delete"
+            title={`Delete ${model.display_name}?`}
+            remove={remove}
           >
-            <IconTrash size={18} />
-          </button>
+            <p>
+              <code>{model.name}</code> leaves <code>/v1</code> at once. Nodes unload it and remove its files
+              unless another registered model uses them.
+            </p>
+          </RemoveButton>
         )}
       </div>
 
@@ -170,22 +157,6 @@ export function ModelCard({ model }: { model: Model }) {
             <NodeStateRow key={node.node_id} model={model} node={node} />
           ))}
         </ul>
-      )}
-
-      {confirming && (
-        <ConfirmDialog
-          title={`Delete ${model.display_name}?`}
-          confirmLabel="Delete"
-          busyLabel="Deleting…"
-          busy={deleting}
-          onConfirm={() => void confirmDelete()}
-          onCancel={() => setConfirming(false)}
-        >
-          <p>
-            <code>{model.name}</code> leaves <code>/v1</code> at once. Nodes unload it and remove its files
-            unless another registered model uses them.
-          </p>
-        </ConfirmDialog>
       )}
     </li>
   );

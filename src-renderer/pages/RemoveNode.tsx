@@ -1,7 +1,6 @@
-import { useState, type RefObject } from "react";
+import type { RefObject } from "react";
 import type { NodeInfo } from "../../src-main/contract";
-import { ConfirmDialog } from "../components/ConfirmDialog";
-import { IconTrash } from "../components/icons";
+import { RemoveButton } from "../components/RemoveButton";
 import { useActions } from "../useAppStore";
 
 /**
@@ -11,51 +10,23 @@ import { useActions } from "../useAppStore";
  */
 export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTMLLIElement | null> }) {
   const { removeNode } = useActions();
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const removable = node.kind === "worker" && node.status === "offline";
-
-  const confirm = async () => {
-    setBusy(true);
+  if (node.kind !== "worker" || node.status !== "offline") return null;
+  const remove = async () => {
     // Chosen while the card is still there to tell its neighbours.
     const next = focusAfterRemoving(card.current);
     const removed = await removeNode(node.id);
-    setBusy(false);
-    setConfirming(false);
     // The card unmounts with the node, this button with it: the keyboard goes on nearby.
     if (removed) (next?.isConnected ? next : pageHeading())?.focus();
+    return removed;
   };
-
+  // Kept open should the node come back meanwhile: the server then says why it stays.
   return (
-    <>
-      {removable && (
-        <button
-          type="button"
-          className="icon-button icon-button-danger"
-          aria-label={`Remove ${node.name}`}
-          title="Remove"
-          onClick={() => setConfirming(true)}
-        >
-          <IconTrash size={18} />
-        </button>
-      )}
-      {/* Kept open should the node come back meanwhile: the server then says why it stays. */}
-      {confirming && (
-        <ConfirmDialog
-          title={`Remove ${node.name}?`}
-          confirmLabel="Remove"
-          busyLabel="Removing…"
-          busy={busy}
-          onCancel={() => setConfirming(false)}
-          onConfirm={() => void confirm()}
-        >
-          <p>
-            It is no longer listed, nor what it reported of its models. Files it downloaded stay in its cache.
-            Should its worker start again, it joins as a new node.
-          </p>
-        </ConfirmDialog>
-      )}
-    </>
+    <RemoveButton name={node.name} verb="Remove" title={`Remove ${node.name}?`} remove={remove}>
+      <p>
+        It is no longer listed, nor what it reported of its models. Files it downloaded stay in its cache.
+        Should its worker start again, it joins as a new node.
+      </p>
+    </RemoveButton>
   );
 }
 

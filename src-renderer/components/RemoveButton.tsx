@@ -1,0 +1,55 @@
+import { useState, type ReactNode } from "react";
+import { ConfirmDialog } from "./ConfirmDialog";
+import { IconTrash } from "./icons";
+
+interface RemoveButtonProps {
+  /** What goes: the button is "<verb> <name>" to a screen reader. */
+  name: string;
+  verb: "Remove" | "Delete";
+  /** The dialog's question. */
+  title: string;
+  /** Does it; whether it went (when not, the store's banner says why, and the dialog closes). */
+  remove(): Promise<boolean>;
+  /** What it means, in the dialog. */
+  children: ReactNode;
+}
+
+/**
+ * The trash button of a card or row, which asks first. While `remove` runs, the dialog says so; the
+ * caller moves the focus on, as the card goes with its button.
+ */
+export function RemoveButton({ name, verb, title, remove, children }: RemoveButtonProps) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const confirm = async () => {
+    setBusy(true);
+    if (await remove()) return;
+    setBusy(false);
+    setConfirming(false);
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className="icon-button icon-button-danger"
+        aria-label={`${verb} ${name}`}
+        title={verb}
+        onClick={() => setConfirming(true)}
+      >
+        <IconTrash size={18} />
+      </button>
+      {confirming && (
+        <ConfirmDialog
+          title={title}
+          confirmLabel={verb}
+          busyLabel={`${verb === "Remove" ? "Removing" : "Deleting"}…`}
+          busy={busy}
+          onCancel={() => setConfirming(false)}
+          onConfirm={() => void confirm()}
+        >
+          {children}
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
