@@ -68,6 +68,25 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
     expect((await server.request("GET", path)).body.settings.nodes).toEqual([]);
   });
 
+  it("is ready only where its pin allows: pinned to a node without it, it is not ready anywhere", async () => {
+    const gpu2 = await startFakeNode(server, { name: "gpu2", ready: [] });
+    try {
+      expect((await server.request("GET", path)).body.ready).toBe(true);
+      // gpu0 still has it loaded (until its next sync drops it); only gpu2 may serve it, and has it not.
+      await server.request("PATCH", path, { body: { settings: { nodes: ["gpu2"] } } });
+      expect((await server.request("GET", path)).body.ready).toBe(false);
+      const listed = await server.request("GET", "/v1/models");
+      expect(listed.body.data.find((entry: { id: string }) => entry.id === model)).toMatchObject({
+        ready: false,
+      });
+      expect((await server.request("GET", "/v0/status")).body.models.ready).toBe(0);
+    } finally {
+      await gpu2.close();
+      await server.request("PATCH", path, { body: { settings: { nodes: null } } });
+    }
+    expect((await server.request("GET", path)).body.ready).toBe(true);
+  });
+
   it("answers a model pinned to nodes that are all offline with a 503 naming them and the way out", async () => {
     const gpu1 = await startFakeNode(server, { name: "gpu1", ready: [model] });
     await server.request("PATCH", path, { body: { settings: { nodes: ["gpu1"] } } });

@@ -173,12 +173,29 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   });
 
   /** A registered model as listings show it, with the endpoints that also serve it. */
+  function pinnedNodes(id: string): readonly string[] {
+    if (pinCache.version !== models.version()) pinCache = { version: models.version(), byModel: new Map() };
+    const cached = pinCache.byModel.get(id);
+    if (cached) return cached;
+    const model = models.get(id);
+    // Only registered models are kept: clients can name any model, and must not grow this map.
+    if (model) pinCache.byModel.set(id, model.settings.nodes);
+    return model?.settings.nodes ?? [];
+  }
+
+  /** Whether an endpoint serves model `id` now: online, and not pinned away by the model's settings. */
+  function servesNow(id: string, server: ExternalServer): boolean {
+    if (!server.online) return false;
+    const pinned = pinnedNodes(id);
+    return pinned.length === 0 || pinned.includes(server.name);
+  }
+
   function withExternal(model: Model): Model {
     const servers = options.external?.servers().get(model.name);
     if (!servers) return model;
     return {
       ...model,
-      ready: model.ready || servers.some((server) => server.online),
+      ready: model.ready || servers.some((server) => servesNow(model.name, server)),
       nodes: [...model.nodes, ...endpointStates(model.name, servers)],
     };
   }
@@ -358,15 +375,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     aliases: () => models.aliases(),
     resolveName,
-    pinnedNodes(id) {
-      if (pinCache.version !== models.version()) pinCache = { version: models.version(), byModel: new Map() };
-      const cached = pinCache.byModel.get(id);
-      if (cached) return cached;
-      const model = models.get(id);
-      // Only registered models are kept: clients can name any model, and must not grow this map.
-      if (model) pinCache.byModel.set(id, model.settings.nodes);
-      return model?.settings.nodes ?? [];
-    },
+    pinnedNodes,
     manifest(id) {
       const model = requireModel(id);
       return {
@@ -386,7 +395,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       const servers = options.external?.servers();
       if (!servers || servers.size === 0) return models.counts();
       const summaries = models.listSummaries();
-      const servedOutside = (id: string) => servers.get(id)?.some((server) => server.online) ?? false;
+      const servedOutside = (id: string) => servers.get(id)?.some((server) => servesNow(id, server)) ?? false;
       const outside = endpointOnly();
       return {
         total: summaries.length + outside.length,
@@ -400,12 +409,12 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       const asker = (server: ExternalServer) =>
         server.instance !== null && askedVia!.includes(server.instance);
       if (askedVia?.length && [...servers.values()].some((listing) => listing.some(asker))) {
-        return buildOpenAiList(servers, (server) => server.online && !asker(server));
+        return buildOpenAiList(servers, (id, server) => servesNow(id, server) && !asker(server));
       }
       // Clients poll this; rebuild it only when the registry has changed since.
       if (openAiCache?.version === models.version()) return openAiCache.list;
       const version = models.version();
-      const list = buildOpenAiList(servers, (server) => server.online);
+      const list = buildOpenAiList(servers, servesNow);
       openAiCache = { version, list };
       return list;
     },
@@ -414,9 +423,9 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   /** `GET /v1/models`, counting as serving a model the endpoints `serving` says do. */
   function buildOpenAiList(
     servers: ReadonlyMap<string, readonly ExternalServer[]>,
-    serving: (server: ExternalServer) => boolean,
+    serving: (id: string, server: ExternalServer) => boolean,
   ): OpenAiModelList {
-    const online = (id: string) => servers.get(id)?.some(serving) ?? false;
+    const online = (id: string) => servers.get(id)?.some((server) => serving(id, server)) ?? false;
     const registered = models.listSummaries();
     const registeredIds = new Set(registered.map((m) => m.id));
     const list: OpenAiModelList = {
@@ -434,7 +443,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           .filter(([id]) => !registeredIds.has(id))
           .sort(([a], [b]) => (a < b ? -1 : 1))
           .map(([id, listing]) => {
-            const owner = listing.find(serving) ?? listing[0]!;
+            const owner = listing.find((server) => serving(id, server)) ?? listing[0]!;
             return {
               id,
               object: "model" as const,

@@ -114,10 +114,17 @@ function storedSettings(settings: ModelSettings): string {
   return JSON.stringify(Object.fromEntries(changed));
 }
 
-// A model is ready while at least one online node has it ready.
+/**
+ * Whether node `n` may serve model `m`: its settings pin it to no node (their `nodes` absent or empty),
+ * or to `n` among others. A node pinned away still has it ready until its next sync drops it.
+ */
+const allowedOn = `(COALESCE(json_array_length(m.settings, '$.nodes'), 0) = 0
+  OR n.name IN (SELECT value FROM json_each(m.settings, '$.nodes')))`;
+
+// A model is ready while at least one online node it may be served by has it ready.
 const readyColumn = `EXISTS (
   SELECT 1 FROM node_models nm JOIN nodes n ON n.id = nm.node_id
-  WHERE nm.model_id = m.id AND nm.state = 'ready' AND n.status = 'online'
+  WHERE nm.model_id = m.id AND nm.state = 'ready' AND n.status = 'online' AND ${allowedOn}
 ) AS ready`;
 
 // A null pattern matches every model.
@@ -169,7 +176,8 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     readyIds: db
       .prepare<[], string>(
         `SELECT DISTINCT nm.model_id FROM node_models nm JOIN nodes n ON n.id = nm.node_id
-         WHERE nm.state = 'ready' AND n.status = 'online'`,
+         JOIN models m ON m.id = nm.model_id
+         WHERE nm.state = 'ready' AND n.status = 'online' AND ${allowedOn}`,
       )
       .pluck(),
     countMatching: db.prepare<ListParams, { n: number }>(`SELECT COUNT(*) AS n FROM models m ${matching}`),
