@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode } from "react";
+import { createPortal } from "react-dom";
 
 interface ConfirmDialogProps {
   title: string;
@@ -7,6 +8,10 @@ interface ConfirmDialogProps {
   /** Shown on the confirm button while `busy`. */
   busyLabel?: string;
   busy?: boolean;
+  /** Why it cannot be done now (said in the dialog, the confirm button disabled). Default: it can. */
+  unavailable?: string;
+  /** Where focus goes on closing when what opened the dialog is gone meanwhile. Default: nowhere. */
+  focusOnClose?: () => HTMLElement | null | undefined;
   onConfirm(): void;
   onCancel(): void;
 }
@@ -18,7 +23,10 @@ const focusable = 'button:not([disabled]), [href], input:not([disabled]), select
  * while open, and returns to where it was when closed; Escape and a click outside cancel.
  */
 export function ConfirmDialog(props: ConfirmDialogProps) {
-  const { title, children, confirmLabel, busyLabel, busy = false, onConfirm, onCancel } = props;
+  const { title, children, confirmLabel, busyLabel, busy = false, unavailable, onConfirm, onCancel } = props;
+  // Read when closing, as it is then: not as it was when the dialog opened.
+  const focusOnClose = useRef(props.focusOnClose);
+  focusOnClose.current = props.focusOnClose;
   const titleId = useId();
   const bodyId = useId();
   const dialog = useRef<HTMLDivElement>(null);
@@ -29,6 +37,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
     cancel.current?.focus();
     return () => {
       if (opener?.isConnected) opener.focus();
+      else focusOnClose.current?.()?.focus();
     };
   }, []);
 
@@ -52,7 +61,9 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
     }
   };
 
-  return (
+  // Drawn at the top of the page, not inside the card that opened it: a dimmed (offline) card would dim
+  // it too, and cards after it would paint over its backdrop and take clicks.
+  return createPortal(
     <div
       className="dialog-backdrop"
       onMouseDown={(event) => {
@@ -73,16 +84,27 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         </h2>
         <div id={bodyId} className="dialog-body">
           {children}
+          {unavailable && (
+            <p className="dialog-unavailable" role="status">
+              {unavailable}
+            </p>
+          )}
         </div>
         <div className="dialog-actions">
           <button ref={cancel} type="button" className="button" onClick={onCancel} disabled={busy}>
             Cancel
           </button>
-          <button type="button" className="button button-danger" onClick={onConfirm} disabled={busy}>
+          <button
+            type="button"
+            className="button button-danger"
+            onClick={onConfirm}
+            disabled={busy || unavailable !== undefined}
+          >
             {busy ? (busyLabel ?? confirmLabel) : confirmLabel}
           </button>
         </div>
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }

@@ -10,6 +10,13 @@ interface RemoveButtonProps {
   title: string;
   /** Does it; whether it went (when not, the store's banner says why, and the dialog closes). */
   remove(): Promise<boolean>;
+  /**
+   * Why it cannot go now (a node that came back online): the button is not offered, and a dialog
+   * already open says so instead of confirming. Default: it can.
+   */
+  unavailable?: string;
+  /** Where focus goes when the dialog closes and the button is gone meanwhile. Default: nowhere. */
+  focusOnClose?: () => HTMLElement | null | undefined;
   /** What it means, in the dialog. */
   children: ReactNode;
 }
@@ -18,7 +25,8 @@ interface RemoveButtonProps {
  * The trash button of a card or row, which asks first. While `remove` runs, the dialog says so; the
  * caller moves the focus on, as the card goes with its button.
  */
-export function RemoveButton({ name, verb, title, remove, children }: RemoveButtonProps) {
+export function RemoveButton(props: RemoveButtonProps) {
+  const { name, verb, title, remove, unavailable, focusOnClose, children } = props;
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const confirm = async () => {
@@ -29,18 +37,22 @@ export function RemoveButton({ name, verb, title, remove, children }: RemoveButt
   };
   return (
     <>
-      <button
-        type="button"
-        className="icon-button icon-button-danger"
-        aria-label={`${verb} ${name}`}
-        title={verb}
-        onClick={() => setConfirming(true)}
-      >
-        <IconTrash size={18} />
-      </button>
+      {unavailable === undefined && (
+        <button
+          type="button"
+          className="icon-button icon-button-danger"
+          aria-label={`${verb} ${name}`}
+          title={verb}
+          onClick={() => setConfirming(true)}
+        >
+          <IconTrash size={18} />
+        </button>
+      )}
       {confirming && (
         <ConfirmDialog
           title={title}
+          unavailable={unavailable}
+          focusOnClose={focusOnClose}
           confirmLabel={verb}
           busyLabel={`${verb === "Remove" ? "Removing" : "Deleting"}…`}
           busy={busy}

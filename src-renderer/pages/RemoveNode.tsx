@@ -10,7 +10,7 @@ import { useActions } from "../useAppStore";
  */
 export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTMLLIElement | null> }) {
   const { removeNode } = useActions();
-  if (node.kind !== "worker" || node.status !== "offline") return null;
+  if (node.kind !== "worker") return null;
   const remove = async () => {
     // Chosen while the card is still there to tell its neighbours.
     const next = focusAfterRemoving(card.current);
@@ -19,9 +19,16 @@ export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTM
     if (removed) (next?.isConnected ? next : pageHeading())?.focus();
     return removed;
   };
-  // Kept open should the node come back meanwhile: the server then says why it stays.
+  // Offered while it is offline; a dialog open when it comes back says so, and removes nothing.
   return (
-    <RemoveButton name={node.name} verb="Remove" title={`Remove ${node.name}?`} remove={remove}>
+    <RemoveButton
+      name={node.name}
+      verb="Remove"
+      title={`Remove ${node.name}?`}
+      remove={remove}
+      unavailable={node.status === "offline" ? undefined : `${node.name} is online again: it stays.`}
+      focusOnClose={() => card.current?.querySelector<HTMLElement>(".node-title")}
+    >
       <p>
         It is no longer listed, nor what it reported of its models. Files it downloaded stay in its cache.
         Should its worker start again, it joins as a new node.

@@ -152,6 +152,9 @@ describe("the nodes page", () => {
     fireEvent.click(within(card).getByRole("button", { name: "Remove box-a" }));
     const dialog = screen.getByRole("dialog", { name: "Remove box-a?" });
     expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" }));
+    // Over the whole page, not inside the (dimmed, offline) card: nothing behind it paints over it.
+    expect(card.contains(dialog)).toBe(false);
+    expect(dialog.closest(".dialog-backdrop")?.parentElement).toBe(document.body);
     await act(async () => {
       fireEvent.click(within(dialog).getByRole("button", { name: "Remove" }));
     });
@@ -188,6 +191,25 @@ describe("the nodes page", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(screen.getByRole("listitem", { name: "box-a" })).toBeTruthy();
     expect(screen.getByRole("alert").textContent).toContain(message);
+  });
+
+  it("says so in an open Remove dialog when the node comes back online, removes nothing, and keeps the focus on its card", async () => {
+    const api = fakeApi({ nodes: [node("box-a", { status: "offline" })] });
+    const { events } = renderApp(api, { route: "nodes" });
+    // As a click in a browser does, the button takes the focus first.
+    const trash = await screen.findByRole("button", { name: "Remove box-a" });
+    trash.focus();
+    fireEvent.click(trash);
+    events.latest.open();
+    await act(async () => events.latest.send({ type: "node.updated", node: node("box-a") }));
+
+    const dialog = screen.getByRole("dialog", { name: "Remove box-a?" });
+    expect(within(dialog).getByRole("status").textContent).toBe("box-a is online again: it stays.");
+    expect((within(dialog).getByRole("button", { name: "Remove" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(api.removeNode).not.toHaveBeenCalled();
+    expect(screen.queryByRole("button", { name: "Remove box-a" })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-a" }));
   });
 
   it("says external endpoints are not available when the server lacks them", async () => {
