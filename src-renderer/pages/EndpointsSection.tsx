@@ -1,10 +1,11 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
-import type { Endpoint } from "../../src-main/contract";
+import type { Endpoint, EndpointCreateRequest } from "../../src-main/contract";
 import { defaultEndpointParallel, endpointParallelBounds } from "../../src-main/contract/endpointLimits";
 import { RemoveButton } from "../components/RemoveButton";
 import { describedBy, FormError } from "../components/FormError";
 import { IconPlus, IconSpinner } from "../components/icons";
 import { plural } from "../format";
+import type { EndpointRefusal } from "../store/endpointsSlice";
 import { useActions, useAppStore } from "../useAppStore";
 
 const parallelRange = `${endpointParallelBounds.min.toLocaleString("en-US")} to ${endpointParallelBounds.max.toLocaleString("en-US")}`;
@@ -225,26 +226,44 @@ function AddEndpointForm() {
   const [url, setUrl] = useState("");
   const [apiKey, setApiKey] = useState("");
   const [parallel, setParallel] = useState("");
+  // The server's refusal, said under the form and at its field until a field is edited.
+  const [refusal, setRefusal] = useState<EndpointRefusal | null>(null);
   const id = useId();
   // Empty is the default; anything else must fit, and is told at the field as typed.
   const parallelValue = parallel.trim() === "" ? null : parallelOf(parallel);
   const parallelProblem = parallelValue === undefined ? OPTIONAL_PARALLEL_PROBLEM : null;
+  const problem = parallelProblem ?? refusal?.message ?? null;
+  const problemId = `${id}-problem`;
+  /** What a field's input needs to say when the refusal is about it. */
+  const refused = (field: keyof EndpointCreateRequest) =>
+    refusal?.field === field ? { "aria-invalid": true as const, "aria-describedby": problemId } : {};
+  const edited = (set: (value: string) => void) => (value: string) => {
+    set(value);
+    setRefusal(null);
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (parallelValue === undefined) return;
-    const added = await addEndpoint({
+    const answer = await addEndpoint({
       name: name.trim(),
       url: url.trim(),
       ...(apiKey.trim() ? { api_key: apiKey.trim() } : {}),
       ...(parallelValue !== null ? { parallel: parallelValue } : {}),
     });
-    if (added) {
-      setName("");
-      setUrl("");
-      setApiKey("");
-      setParallel("");
+    setRefusal(answer);
+    if (answer) {
+      // The field it is about (else the first), so the keyboard is where the fix goes.
+      const field = { name: "name", url: "url", api_key: "key", parallel: "parallel" }[
+        answer.field ?? "name"
+      ];
+      document.getElementById(`${id}-${field}`)?.focus();
+      return;
     }
+    setName("");
+    setUrl("");
+    setApiKey("");
+    setParallel("");
   };
 
   return (
@@ -262,7 +281,8 @@ function AddEndpointForm() {
           required
           maxLength={64}
           placeholder="gpu-box"
-          onChange={(event) => setName(event.target.value)}
+          {...refused("name")}
+          onChange={(event) => edited(setName)(event.target.value)}
         />
       </div>
       <div className="field field-wide">
@@ -274,7 +294,8 @@ function AddEndpointForm() {
           value={url}
           required
           placeholder="http://192.168.1.20:8000/v1"
-          onChange={(event) => setUrl(event.target.value)}
+          {...refused("url")}
+          onChange={(event) => edited(setUrl)(event.target.value)}
         />
       </div>
       <div className="field">
@@ -287,7 +308,8 @@ function AddEndpointForm() {
           type="password"
           autoComplete="off"
           value={apiKey}
-          onChange={(event) => setApiKey(event.target.value)}
+          {...refused("api_key")}
+          onChange={(event) => edited(setApiKey)(event.target.value)}
         />
       </div>
       <div className="field">
@@ -300,9 +322,9 @@ function AddEndpointForm() {
           inputMode="numeric"
           placeholder={String(defaultEndpointParallel)}
           value={parallel}
-          aria-invalid={parallelProblem ? true : undefined}
-          aria-describedby={describedBy(parallelProblem && `${id}-parallel-problem`)}
-          onChange={(event) => setParallel(event.target.value)}
+          aria-invalid={parallelProblem || refusal?.field === "parallel" ? true : undefined}
+          aria-describedby={describedBy((parallelProblem || refusal?.field === "parallel") && problemId)}
+          onChange={(event) => edited(setParallel)(event.target.value)}
         />
       </div>
       <button
@@ -314,9 +336,9 @@ function AddEndpointForm() {
         <span>{adding ? "Adding…" : "Add endpoint"}</span>
       </button>
       {/* Below the whole row, so the fields stay in line while it shows. */}
-      {parallelProblem && (
+      {problem && (
         <div className="endpoint-form-problem">
-          <FormError id={`${id}-parallel-problem`} message={parallelProblem} />
+          <FormError id={problemId} message={problem} />
         </div>
       )}
     </form>

@@ -1,8 +1,25 @@
 import type { Endpoint, EndpointCreateRequest, NodeInfo } from "../../src-main/contract";
 import type { EndpointUpdateRequest } from "../../src-main/contract";
-import { isNotFound } from "../api";
+import { ApiError, isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
+
+/** Why an endpoint was not added, and the field it is about when the server said (`url`, `name`). */
+export interface EndpointRefusal {
+  field?: keyof EndpointCreateRequest;
+  message: string;
+}
+
+const requestFields: readonly (keyof EndpointCreateRequest)[] = ["name", "url", "api_key", "parallel"];
+
+/** The server's refusal, the field's API name left out when it led the message (`name: letters, …`). */
+function refusalOf(error: unknown): EndpointRefusal {
+  const message = messageOf(error);
+  const field = error instanceof ApiError ? requestFields.find((name) => name === error.param) : undefined;
+  if (!field) return { message };
+  const words = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+  return { field, message: words.charAt(0).toUpperCase() + words.slice(1) };
+}
 
 export interface EndpointsSlice {
   /** External OpenAI-compatible servers added as nodes (`/v0/endpoints`). */
@@ -12,8 +29,8 @@ export interface EndpointsSlice {
   endpointsError: string | undefined;
   addingEndpoint: boolean;
   loadEndpoints(): Promise<void>;
-  /** True when added. */
-  addEndpoint(request: EndpointCreateRequest): Promise<boolean>;
+  /** Null when added; else why not, for the form to say at the field. */
+  addEndpoint(request: EndpointCreateRequest): Promise<EndpointRefusal | null>;
   /** Changes an endpoint; the server's refusal when it refused, else null. */
   updateEndpoint(id: string, patch: EndpointUpdateRequest): Promise<string | null>;
   removeEndpoint(id: string): Promise<boolean>;
@@ -95,10 +112,9 @@ export const createEndpointsSlice = ({ api }: SliceDeps): Slice<EndpointsSlice> 
           const endpoint = await api.addEndpoint(request);
           set({ endpoints: [...get().endpoints.filter((e) => e.id !== endpoint.id), endpoint] });
           get().pushBanner("success", `Added ${endpoint.name}`, `endpoint:${request.name}`);
-          return true;
+          return null;
         } catch (error) {
-          get().pushBanner("error", messageOf(error), `endpoint:${request.name}`);
-          return false;
+          return refusalOf(error);
         } finally {
           set({ addingEndpoint: false });
         }

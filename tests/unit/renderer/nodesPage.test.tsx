@@ -334,12 +334,12 @@ describe("the nodes page", () => {
     expect(within(section).queryByRole("alert")).toBeNull();
   });
 
-  it("shows the server's message when an endpoint is refused", async () => {
+  it("says at the form why the server refused an endpoint, marks the field and puts the keyboard there", async () => {
     const api = fakeApi(
       {},
       {
         addEndpoint: vi.fn(async () => {
-          throw new ApiError("name: letters, digits, '.', '_' and '-' only", 400, "request.invalid");
+          throw new ApiError("name: letters, digits, '.', '_' and '-' only", 400, "request.invalid", "name");
         }),
       },
     );
@@ -352,8 +352,18 @@ describe("the nodes page", () => {
       fireEvent.click(within(form).getByRole("button", { name: "Add endpoint" }));
     });
     expect(api.addEndpoint).toHaveBeenCalledWith({ name: "bad name", url: "http://x", api_key: "sk-1" });
-    expect(screen.getByRole("alert").textContent).toContain("letters, digits");
-    expect((within(form).getByLabelText("Name") as HTMLInputElement).value).toBe("bad name");
+    const nameField = within(form).getByLabelText("Name") as HTMLInputElement;
+    expect(nameField.value).toBe("bad name");
+    // At the form, in words without the API's field name, and at the field.
+    const problem = within(form).getByRole("alert");
+    expect(problem.textContent?.trim()).toBe("Letters, digits, '.', '_' and '-' only");
+    expect(nameField.getAttribute("aria-invalid")).toBe("true");
+    expect(nameField.getAttribute("aria-describedby")).toBe(problem.id);
+    expect(document.activeElement).toBe(nameField);
+    // Editing the field takes the refusal back.
+    fireEvent.change(nameField, { target: { value: "good-name" } });
+    expect(within(form).queryByRole("alert")).toBeNull();
+    expect(nameField.getAttribute("aria-invalid")).toBeNull();
   });
 });
 
