@@ -3,6 +3,7 @@ import { BANNER_LIFETIME_MS } from "../bannerLifetime";
 import type { Banner } from "../store/bannersSlice";
 import { useActions, useAppStore } from "../useAppStore";
 import { IconAlert, IconCheck, IconClose, IconWarning } from "./icons";
+import { ServerWords } from "./ServerWords";
 
 /** At most this many banners are open at once: more would push the page out of sight. */
 export const MAX_OPEN_BANNERS = 3;
@@ -79,7 +80,7 @@ function BannerItem({ banner }: { banner: Banner }) {
     >
       <Icon className="banner-icon" size={18} />
       <p className="banner-text">
-        {banner.text}
+        <ServerWords text={banner.text} />
         {banner.count > 1 && <span className="banner-count"> ({banner.count} times)</span>}
       </p>
       <button

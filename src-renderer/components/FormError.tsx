@@ -1,4 +1,5 @@
 import { IconAlert } from "./icons";
+import { ServerWords } from "./ServerWords";
 
 /**
  * What is wrong with a field or a form, said where it is and announced as it appears; nothing while all
@@ -8,7 +9,7 @@ export function FormError({ id, message }: { id?: string; message: string | null
   if (!message) return null;
   return (
     <p id={id} className="form-error" role="alert">
-      <IconAlert size={14} /> {message}
+      <IconAlert size={14} /> <ServerWords text={message} />
     </p>
   );
 }

@@ -16,9 +16,16 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
   const candidates = useAppStore((s) => s.nodes).filter(
     (node) => node.kind === "worker" || node.models.some((entry) => entry.model === model.name),
   );
-  const endpointNames = new Set(
-    candidates.filter((node) => node.kind === "endpoint").map((node) => node.name),
-  );
+  /** A node as the list names it, with what matters for pinning: an endpoint, offline, gone. */
+  const labelOf = (name: string) => {
+    const node = candidates.find((candidate) => candidate.name === name);
+    const tags = [
+      ...(node?.kind === "endpoint" ? ["endpoint"] : []),
+      ...(node?.status === "offline" ? ["offline"] : []),
+      ...(node ? [] : ["not known now"]),
+    ];
+    return tags.length > 0 ? `${name} (${tags.join(", ")})` : name;
+  };
   const loaded = useAppStore((s) => s.nodes)
     .flatMap((node) => node.loaded.map((entry) => ({ node: node.name, ...entry })))
     .filter((entry) => entry.model === model.name && entry.context_size !== undefined);
@@ -127,7 +134,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
                     checked={draft.nodes.includes(name)}
                     onChange={(event) => toggleNode(name, event.target.checked)}
                   />
-                  {endpointNames.has(name) ? `${name} (endpoint)` : name}
+                  {labelOf(name)}
                 </label>
               ))}
             </div>

@@ -39,7 +39,7 @@ export function ModelsPage() {
         <section aria-labelledby={`${searchId}-heading`}>
           <div className="list-head">
             <h2 id={`${searchId}-heading`} className="section-title">
-              Registered <span className="count">{models.length}</span>
+              All models <span className="count">{models.length}</span>
             </h2>
             <div className="search">
               <IconSearch className="search-icon" />

@@ -30,8 +30,8 @@ export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTM
       focusOnClose={() => card.current?.querySelector<HTMLElement>(".node-title")}
     >
       <p>
-        It is no longer listed, nor what it reported of its models. Files it downloaded stay in its cache.
-        Should its worker start again, it joins as a new node.
+        It leaves the node list, and with it what it reported of its models. Files it downloaded stay in its
+        cache; should its worker start again, it joins as a new node.
       </p>
     </RemoveButton>
   );

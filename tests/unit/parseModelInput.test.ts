@@ -9,6 +9,7 @@ describe("parseModelInput", () => {
     ["http://huggingface.co/org/repo", { repo: "org/repo", revision: "main" }],
     ["https://www.huggingface.co/org/repo", { repo: "org/repo", revision: "main" }],
     ["https://huggingface.co/models/org/repo", { repo: "org/repo", revision: "main" }],
+    ["https://huggingface.co/api/models/org/repo", { repo: "org/repo", revision: "main" }],
     ["huggingface.co/org/repo", { repo: "org/repo", revision: "main" }],
     ["hf.co/org/repo", { repo: "org/repo", revision: "main" }],
     ["https://huggingface.co/org/repo/tree/dev", { repo: "org/repo", revision: "dev" }],

@@ -79,6 +79,8 @@ function parseHubPath(pathname: string): ModelReference {
     throw invalid(`Only model repositories can be registered, not ${segments[0]}`);
   }
   if (segments[0] === "models") segments.shift();
+  // The hub's API address of a repo (`/api/models/org/repo`), as mirrors and scripts print it.
+  else if (segments[0] === "api" && segments[1] === "models") segments.splice(0, 2);
   if (segments.length < 2) throw invalid("The URL does not name a repository (org/repo)");
   const [, , pageKind] = segments;
   if (pageKind !== undefined && pageKind !== "tree" && pageKind !== "blob" && pageKind !== "resolve")

@@ -8,6 +8,7 @@ import { fakeApi, model, node, onNode, renderApp } from "./fakes";
 const nodes = [
   node("gpu-0", { loaded: [{ model: "org/repo", sequences: 2, busy: 0, context_size: 4096 }] }),
   node("gpu-1"),
+  node("gpu-2", { status: "offline" }),
   node("lab-box", { kind: "endpoint" }),
   node("vllm-box", {
     kind: "endpoint",
@@ -49,6 +50,8 @@ describe("a model's settings panel", () => {
     // Workers, and the endpoints that serve this model: one that does not has nothing to be pinned to.
     expect(within(panel).queryByLabelText("lab-box")).toBeNull();
     expect(within(panel).getByLabelText("vllm-box (endpoint)")).toBeTruthy();
+    // Pinning to a node that is down is a choice worth seeing before it is made.
+    expect(within(panel).getByLabelText("gpu-2 (offline)")).toBeTruthy();
     fireEvent.click(within(panel).getByLabelText("gpu-1"));
     await act(async () => fireEvent.click(save));
 

@@ -190,7 +190,10 @@ describe("the nodes page", () => {
     });
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(screen.getByRole("listitem", { name: "box-a" })).toBeTruthy();
-    expect(screen.getByRole("alert").textContent).toContain(message);
+    // The server's words, its commands set as code rather than shown with backticks.
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent).toContain(message.replaceAll("`", ""));
+    expect(within(alert).getByText("llmlb node --join", { selector: "code" })).toBeTruthy();
   });
 
   it("says so in an open Remove dialog when the node comes back online, removes nothing, and keeps the focus on its card", async () => {
