@@ -22,30 +22,33 @@ import os from "node:os";
 
 function portNumber(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("must be 0-65535");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("Must be 0-65535");
   return port;
 }
 
 function workersMode(value: string): string {
-  if (!/^(auto|cuda|vulkan|metal|cpu|none|[1-9]\d?)$/.test(value))
-    throw new InvalidArgumentError("must be auto, cuda, vulkan, metal, cpu, none or a number");
+  const workers = Number(value);
+  if (!/^(auto|cuda|vulkan|metal|cpu|none|[1-9]\d?)$/.test(value) || workers > 64)
+    throw new InvalidArgumentError(
+      "Must be auto, cuda, vulkan, metal, cpu, none or a number of CPU workers from 1 to 64",
+    );
   return value;
 }
 
 function gpuBackend(value: string): BuildGpu {
   if (value !== "cuda" && value !== "vulkan" && value !== "metal")
-    throw new InvalidArgumentError("must be cuda, vulkan or metal");
+    throw new InvalidArgumentError("Must be cuda, vulkan or metal");
   return value;
 }
 
 function wholeNumber(value: string): string {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("must be a whole number");
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("Must be a whole number");
   return value;
 }
 
 function wholeSeconds(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3600)
-    throw new InvalidArgumentError("must be a whole number of seconds from 1 to 3600");
+    throw new InvalidArgumentError("Must be a whole number of seconds from 1 to 3600");
   return Number(value);
 }
 
@@ -55,7 +58,7 @@ function numberOr<Word extends string>(word: Word, { min, max }: { min: number; 
     if (value === word) return word;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
-      throw new InvalidArgumentError(`must be ${word} or a whole number from ${range}`);
+      throw new InvalidArgumentError(`Must be ${word} or a whole number from ${range}`);
     }
     return Number(value);
   };
@@ -66,7 +69,7 @@ function wholeNumberIn({ min, max }: { min: number; max: number }) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
-      throw new InvalidArgumentError(`must be a whole number from ${range}`);
+      throw new InvalidArgumentError(`Must be a whole number from ${range}`);
     }
     return Number(value);
   };
@@ -75,14 +78,14 @@ function wholeNumberIn({ min, max }: { min: number; max: number }) {
 /** A value that must not be empty: an empty one is more likely a script's slip than a wish. */
 function notEmpty(what: string) {
   return (value: string): string => {
-    if (value.trim() === "") throw new InvalidArgumentError(`must name a ${what}`);
+    if (value.trim() === "") throw new InvalidArgumentError(`Must name a ${what}`);
     return value;
   };
 }
 
 function overflowMode(value: string): "error" | "truncate_oldest" {
   if (value !== "error" && value !== "truncate_oldest")
-    throw new InvalidArgumentError("must be error or truncate_oldest");
+    throw new InvalidArgumentError("Must be error or truncate_oldest");
   return value;
 }
 
@@ -92,7 +95,7 @@ function nodeNames(value: string): string[] | "any" {
     .split(",")
     .map((name) => name.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError("must be any or node names separated by commas");
+  if (names.length === 0) throw new InvalidArgumentError("Must be any or node names separated by commas");
   return [...new Set(names)];
 }
 

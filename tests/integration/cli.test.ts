@@ -240,17 +240,23 @@ describe("llmlb model", () => {
   it("rejects bad flags before calling the server", async () => {
     const result = await runCli(["model", "list", "--limit", "ten"], env);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/must be a whole number/);
+    expect(result.stderr).toMatch(/Must be a whole number/);
     // The line that says what is wrong, and where the usage is; not the whole usage after it.
     expect(result.stderr).toBe(
-      "error: option '--limit <n>' argument 'ten' is invalid. must be a whole number\n(add --help for usage)\n",
+      "error: option '--limit <n>' argument 'ten' is invalid. Must be a whole number\n(add --help for usage)\n",
     );
     const huge = await runCli(["model", "set", "acme/tiny-GGUF", "--context", "99999999999"], env);
     expect(huge.code).not.toBe(0);
-    expect(huge.stderr).toContain("must be auto or a whole number from 128 to 1,048,576");
+    expect(huge.stderr).toContain("Must be auto or a whole number from 128 to 1,048,576");
     const empty = await runCli(["model", "add", "acme/tiny-GGUF", "--revision", ""], env);
     expect(empty.code).not.toBe(0);
-    expect(empty.stderr).toContain("must name a branch, tag or commit");
+    expect(empty.stderr).toContain("Must name a branch, tag or commit");
+    // A number the server would refuse later is refused here, saying the range.
+    const workers = await runCli(["serve", "--workers", "65"], env);
+    expect(workers.code).not.toBe(0);
+    expect(workers.stderr).toContain(
+      "Must be auto, cuda, vulkan, metal, cpu, none or a number of CPU workers from 1 to 64",
+    );
     for (const wrong of ["notaurl", "localhost:8080", ""]) {
       const notUrl = await runCli(["--url", wrong, "status"], env);
       expect(notUrl.code).toBe(1);

@@ -125,7 +125,7 @@ describe("llmlb endpoint", () => {
     ]) {
       const refused = await runCli(args, env);
       expect(refused.code, args.join(" ")).not.toBe(0);
-      expect(refused.stderr, args.join(" ")).toContain("must be a whole number from 1 to 1,024");
+      expect(refused.stderr, args.join(" ")).toContain("Must be a whole number from 1 to 1,024");
     }
     const nothing = await runCli(["endpoint", "set", "big"], env);
     expect(nothing.code).not.toBe(0);

@@ -25,6 +25,6 @@ describe("llmlb gpu build", () => {
   it("refuses a backend it cannot build for", async () => {
     const result = await runCli(["gpu", "build", "--gpu", "rocm"], {});
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain("must be cuda, vulkan or metal");
+    expect(result.stderr).toContain("Must be cuda, vulkan or metal");
   });
 });
