@@ -5,6 +5,7 @@
  * checksum mismatch, where nothing of the bad bytes is kept.
  */
 import fs from "node:fs/promises";
+import path from "node:path";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../../shared/logger";
 import type { CachePaths } from "./cachePaths";
@@ -117,6 +118,9 @@ export async function downloadBlob(
     const actual = await hasher.digest();
     const { size } = await file.stat();
     if (size !== request.size || actual !== request.sha256) mismatch = checksumError(request, actual, size);
+    // On disk before it is published: after a power cut, a blob of the right size must not be one with
+    // holes the page cache never wrote (the cache's only check of a finished file is its size).
+    else await file.sync();
     keepPartial = false;
   } finally {
     await hasher.stop();
@@ -133,6 +137,7 @@ export async function downloadBlob(
     throw mismatch;
   }
   await fs.rename(paths.partial, paths.blob);
+  await syncFolder(path.dirname(paths.blob));
   await fs.rm(paths.partialState, { force: true });
   const seconds = (performance.now() - started) / 1000;
   log.info(
@@ -196,4 +201,16 @@ function checksumError(request: DownloadRequest, actual: string, size: number): 
 /** Deletes a partial download and its sidecar (after a checksum mismatch). */
 async function discardPartial(paths: CachePaths): Promise<void> {
   await Promise.all([fs.rm(paths.partial, { force: true }), fs.rm(paths.partialState, { force: true })]);
+}
+
+/** Makes a rename in `folder` durable; where folders cannot be opened to sync (Windows), the rename is left to the system. */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await fs.open(folder, "r").catch(() => undefined);
+  try {
+    await handle?.sync();
+  } catch {
+    // Not supported for folders here.
+  } finally {
+    await handle?.close();
+  }
 }
