@@ -404,7 +404,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("change them: the token applies at once, the model cache and port at the next start")
     .option(
       "--hf-token <token>",
-      "save this Hugging Face token (for gated and private repos)",
+      "save this Hugging Face token (for gated and private repos); - reads it from standard input",
       notEmpty("token"),
     )
     .option("--no-hf-token", "forget the saved Hugging Face token")

@@ -50,6 +50,19 @@ export async function showSettings(
   }
 }
 
+/** A token piped in (`echo $TOKEN | llmlb settings set --hf-token -`): its first line. */
+async function tokenFrom(input: AsyncIterable<string | Buffer>): Promise<string> {
+  let text = "";
+  for await (const chunk of input) text += chunk.toString();
+  const token = text.split(/\r?\n/)[0]!.trim();
+  if (!token)
+    throw new CliError(
+      "--hf-token -: standard input held no token (pipe it in, or give it after the flag).",
+      2,
+    );
+  return token;
+}
+
 export interface SettingsChange {
   /** A token to save, or false (`--no-hf-token`) to forget the saved one. */
   hfToken?: string | false;
@@ -58,9 +71,16 @@ export interface SettingsChange {
 }
 
 /** `llmlb settings set`: saves what is given, says what changed and whether llmlb must restart for it. */
-export async function setSettings(client: ApiClient, change: SettingsChange, io: Output): Promise<void> {
+export async function setSettings(
+  client: ApiClient,
+  change: SettingsChange,
+  io: Output,
+  /** Where `--hf-token -` reads the token: kept out of the shell's history and the process list. */
+  input: AsyncIterable<string | Buffer> = process.stdin,
+): Promise<void> {
+  const hfToken = change.hfToken === "-" ? await tokenFrom(input) : change.hfToken;
   const update: SettingsUpdate = {
-    ...(change.hfToken !== undefined ? { hf_token: change.hfToken === false ? null : change.hfToken } : {}),
+    ...(hfToken !== undefined ? { hf_token: hfToken === false ? null : hfToken } : {}),
     ...(change.cacheDir !== undefined ? { hub_cache_dir: change.cacheDir } : {}),
     ...(change.port !== undefined ? { port: change.port } : {}),
   };

@@ -15,10 +15,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `llmlb <args>` from the sources as its own process. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+/** Runs `llmlb <args>` from the sources as its own process; `input`, when given, is its standard input. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [...cliArgs, ...args],
       { env: { ...process.env, ...env }, cwd: root },
@@ -26,6 +26,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },
     );
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 

@@ -689,6 +689,15 @@ describe("llmlb settings and llmlb quit", () => {
           "",
         ].join("\n"),
       );
+      // From standard input, out of the shell's history and the process list.
+      const piped = await runCli(["settings", "set", "--hf-token", "-"], own, "hf_piped_secret_token_0002\n");
+      expect(piped.code).toBe(0);
+      expect(piped.stdout).toBe(
+        `Hugging Face token: replaced, in a file only your user can read (0600) in ${dataDir}; used from now on\n`,
+      );
+      const empty = await runCli(["settings", "set", "--hf-token", "-"], own, "\n");
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toContain("--hf-token -: standard input held no token");
       const after = await runCli(["settings"], own);
       expect(after.stdout).not.toContain(secret);
       expect(after.stdout).toContain(
