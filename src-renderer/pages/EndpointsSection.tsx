@@ -188,8 +188,8 @@ function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
       noValidate
     >
       <div className="endpoint-parallel-row">
-        <label htmlFor={`${id}-parallel`} className="visually-hidden">
-          Requests at once for {endpoint.name}
+        <label htmlFor={`${id}-parallel`} className="field-label">
+          Requests at once<span className="visually-hidden"> for {endpoint.name}</span>
         </label>
         <input
           ref={field}
@@ -205,7 +205,7 @@ function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
           }}
         />
         <span id={`${id}-hint`} className="hint">
-          requests at once; running ones finish as they are
+          Running requests finish as they are.
         </span>
         <button type="submit" className="button button-primary button-small" disabled={!!message || saving}>
           {saving ? "Saving…" : "Save"}

@@ -182,7 +182,7 @@ const numberRules = {
     emptyMeans: "Auto",
   },
   parallel: {
-    label: "Parallel requests per node",
+    label: "Parallel requests per worker",
     ...modelSettingBounds.parallel,
     placeholder: "Auto",
     unit: "requests",

@@ -78,7 +78,10 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
       </div>
       <div className="tags">
         <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>
-        <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>
+        {/* An endpoint's backend is "external": its kind says that already. */}
+        {node.kind !== "endpoint" && (
+          <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>
+        )}
         {node.parallel !== undefined && (
           <span className="tag" title="Requests llmlb sends this endpoint at once">
             {plural(node.parallel, "request")} at once

@@ -33,7 +33,9 @@ describe("a model's settings panel", () => {
     expect(within(panel).getByText(/Loaded now: 4,096 on gpu-0\./).textContent).toBe(
       "Auto: what the model was trained on, as far as memory allows. Loaded now: 4,096 on gpu-0.",
     );
-    expect((within(panel).getByLabelText("Parallel requests per node") as HTMLInputElement).value).toBe("4");
+    expect((within(panel).getByLabelText("Parallel requests per worker") as HTMLInputElement).value).toBe(
+      "4",
+    );
     // Nothing changed yet: nothing to save.
     const save = within(panel).getByRole("button", { name: "Save settings" }) as HTMLButtonElement;
     expect(save.disabled).toBe(true);
@@ -46,7 +48,7 @@ describe("a model's settings panel", () => {
     fireEvent.change(within(panel).getByLabelText("When a conversation outgrows it"), {
       target: { value: "truncate_oldest" },
     });
-    fireEvent.change(within(panel).getByLabelText("Parallel requests per node"), { target: { value: "" } });
+    fireEvent.change(within(panel).getByLabelText("Parallel requests per worker"), { target: { value: "" } });
     // Workers, and the endpoints that serve this model: one that does not has nothing to be pinned to.
     expect(within(panel).queryByLabelText("lab-box")).toBeNull();
     expect(within(panel).getByLabelText("vllm-box (endpoint)")).toBeTruthy();

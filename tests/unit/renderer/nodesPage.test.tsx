@@ -215,6 +215,16 @@ describe("the nodes page", () => {
     expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-a" }));
   });
 
+  it("tags an endpoint's card as an endpoint, once: its backend (external) would say it again", async () => {
+    const api = fakeApi({ nodes: [endpointNode(endpoint), node("gpu-0")] });
+    renderApp(api, { route: "nodes" });
+    const list = await screen.findByRole("list", { name: "Nodes" });
+    const card = within(list).getByRole("listitem", { name: endpoint.name });
+    expect(within(card).getByText("Endpoint")).toBeTruthy();
+    expect(within(card).queryByText("External")).toBeNull();
+    expect(within(within(list).getByRole("listitem", { name: "gpu-0" })).getByText("CUDA")).toBeTruthy();
+  });
+
   it("says external endpoints are not available when the server lacks them", async () => {
     const api = fakeApi(
       { nodes: [node("gpu-0")] },
