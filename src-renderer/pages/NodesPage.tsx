@@ -12,6 +12,8 @@ import { RemoveNode } from "./RemoveNode";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
+  // Cut off from llmlb, the cards say what was, not what is: said so, and shown so.
+  const stale = useAppStore((s) => s.snapshot === "ready" && s.connection === "down");
   const now = useNow();
   return (
     <div className="page">
@@ -19,6 +21,12 @@ export function NodesPage() {
         Workers run models on this machine's GPUs (or CPU); endpoints are OpenAI-compatible servers added by
         URL. Requests to <code>/v1</code> are balanced across every node that has the model ready.
       </PageHead>
+      {stale && (
+        <p className="card note" role="status">
+          Disconnected from llmlb: the nodes below are as they were last known. They update once it answers
+          again.
+        </p>
+      )}
       {nodes.length === 0 ? (
         <div className="empty card">
           <p className="empty-title">No nodes yet</p>
@@ -28,7 +36,7 @@ export function NodesPage() {
           </p>
         </div>
       ) : (
-        <ul className="node-grid" aria-label="Nodes">
+        <ul className={`node-grid${stale ? " is-stale" : ""}`} aria-label="Nodes">
           {nodes.map((node) => (
             <NodeCard key={node.id} node={node} now={now} />
           ))}

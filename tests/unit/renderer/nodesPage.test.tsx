@@ -225,6 +225,21 @@ describe("the nodes page", () => {
     expect(within(within(list).getByRole("listitem", { name: "gpu-0" })).getByText("CUDA")).toBeTruthy();
   });
 
+  it("says its cards are as last known while the dashboard is cut off from llmlb, until it answers again", async () => {
+    const api = fakeApi({ nodes: [node("gpu-0")] });
+    const { events } = renderApp(api, { route: "nodes" });
+    const list = await screen.findByRole("list", { name: "Nodes" });
+    events.latest.open();
+    act(() => events.latest.drop());
+    expect(
+      screen.getByText(/Disconnected from llmlb: the nodes below are as they were last known/),
+    ).toBeTruthy();
+    expect(list.classList.contains("is-stale")).toBe(true);
+    await act(async () => events.latest.open());
+    expect(screen.queryByText(/Disconnected from llmlb/)).toBeNull();
+    expect((await screen.findByRole("list", { name: "Nodes" })).classList.contains("is-stale")).toBe(false);
+  });
+
   it("says external endpoints are not available when the server lacks them", async () => {
     const api = fakeApi(
       { nodes: [node("gpu-0")] },
