@@ -233,7 +233,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       balancer.nodesChanged();
       publishNodeChange(change.endpointId, change.models, change.removed);
     },
-    onOffline: (endpointId, reason) => balancer.nodeLost(endpointId, reason),
+    // An answer it is still streaming goes on; what it holds without a word is called off.
+    onOffline: (endpointId, reason, silentForMs) => balancer.nodeLost(endpointId, reason, silentForMs),
     selfInstance: instanceId,
   });
   // Workers and endpoints, as everything that lists or routes to nodes sees them.

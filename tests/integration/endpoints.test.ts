@@ -236,6 +236,44 @@ describe("a server that stops answering", () => {
     expect(hanging.received).toHaveLength(1);
   });
 
+  it("lets an answer it is still streaming finish when its health check fails (a busy server, not a dead one)", async () => {
+    let slow = false;
+    const busy = await fakeServer({
+      name: "busy",
+      models: ["streamed"],
+      handler: (_request, response) => {
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        let sent = 0;
+        const chunk = (content: string, finish: string | null) =>
+          `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 0, model: "streamed", choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+        // A token every 200 ms for 2.4 s: longer than its model list takes to be found too slow.
+        const timer = setInterval(() => {
+          sent++;
+          if (sent < 12) return void response.write(chunk(`t${sent} `, null));
+          clearInterval(timer);
+          response.end(`${chunk("end", "stop")}data: [DONE]\n\n`);
+        }, 200);
+      },
+      modelsHandler: (response) => {
+        if (!slow)
+          response
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ object: "list", data: [{ id: "streamed", object: "model" }] }));
+      },
+    });
+    await addEndpoint("busy", busy.url);
+    const stream = await client.chat.completions.create({
+      model: "streamed",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    slow = true;
+    let text = "";
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? "";
+    expect(text).toBe("t1 t2 t3 t4 t5 t6 t7 t8 t9 t10 t11 end");
+    expect((await endpointStatus("busy"))?.status).toBe("offline");
+  });
+
   it("gives up on an answer that does not begin within the idle timeout, and names the endpoint and why", async () => {
     const silent = await fakeServer({ name: "silent", models: ["slow"], handler: () => {} });
     await addEndpoint("silent", silent.url);

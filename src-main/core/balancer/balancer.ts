@@ -70,9 +70,11 @@ export interface Balancer {
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
   /**
    * A node is gone without closing its connections (it stopped heartbeating): the requests it has not
-   * answered yet go to another node, and answers it was sending end with an error.
+   * answered yet go to another node, and answers it was sending end with an error. `silentForMs`: only
+   * the tries it has sent nothing to for that long (an endpoint whose health check failed may still be
+   * streaming answers: those go on). Default: all of them.
    */
-  nodeLost(nodeId: string, reason: string): void;
+  nodeLost(nodeId: string, reason: string, silentForMs?: number): void;
   /** Nodes registered, reported or went away: requests waiting for a node look again. */
   nodesChanged(): void;
   /** While paused, new inference requests get 503; requests already running finish. */
@@ -457,11 +459,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
         );
       }
     },
-    nodeLost(nodeId, reason) {
+    nodeLost(nodeId, reason, silentForMs = 0) {
       const pending = inFlight.get(nodeId);
-      if (!pending || pending.size === 0) return;
-      log.warn({ node: nodeId, requests: pending.size, err: reason }, "calling off requests at a lost node");
-      for (const attempt of [...pending]) attempt.cancel(new Error(reason));
+      const lost = [...(pending ?? [])].filter((attempt) => attempt.silentForMs() >= silentForMs);
+      if (lost.length === 0) return;
+      log.warn({ node: nodeId, requests: lost.length, err: reason }, "calling off requests at a lost node");
+      for (const attempt of lost) attempt.cancel(new Error(reason));
     },
     nodesChanged() {
       for (const wake of [...nodeWaiters]) wake();

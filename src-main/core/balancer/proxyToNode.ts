@@ -35,6 +35,8 @@ export type ProxyOutcome =
 export interface PendingTry {
   /** Before the answer's head: the try ends `unavailable`; after: `cut`. */
   cancel(reason: Error): void;
+  /** Milliseconds since the node last sent a byte of this answer (or since the try began). */
+  silentForMs(): number;
 }
 
 export interface AnswerObserver {
@@ -100,6 +102,8 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private status = 0;
   /** Bytes of a refused answer read so far. */
   private dropped = 0;
+  /** When the node last sent something of this answer (`performance.now()`). */
+  private heardAt = performance.now();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -116,6 +120,10 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   cancel(reason: Error): void {
     this.cancelled = reason;
     this.controller?.abort(reason);
+  }
+
+  silentForMs(): number {
+    return performance.now() - this.heardAt;
   }
 
   /** A client that goes away aborts its request at the node, which frees the sequence. */
@@ -141,6 +149,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
+    this.heardAt = performance.now();
     if (status < 200) return; // informational: the real head follows
     this.status = status;
     this.phase = nodesTrouble(status) ? "refusing" : "passing";
@@ -155,6 +164,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.heardAt = performance.now();
     if (this.phase === "refusing") {
       // As undici's dump(): a short refusal is read to its end, so the connection stays in the pool.
       this.dropped += chunk.length;

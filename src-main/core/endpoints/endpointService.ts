@@ -47,10 +47,11 @@ export interface EndpointServiceOptions {
   /** An endpoint was added or removed, or its status or model list changed. Default: nothing. */
   onChange?: (change: EndpointChange) => void;
   /**
-   * An endpoint's health check failed where the one before answered: the requests it holds will not be
-   * answered (a machine asleep or off the network refuses nothing; it only falls silent). Default: nothing.
+   * An endpoint's health check failed (each time it does): the requests it holds without a word for
+   * `silentForMs` (as long as the check waited) will not be answered (a machine asleep or off the
+   * network refuses nothing; it only falls silent). Default: nothing.
    */
-  onOffline?: (endpointId: string, reason: string) => void;
+  onOffline?: (endpointId: string, reason: string, silentForMs: number) => void;
   /** Asks a server for its model ids. Default: `GET <url>/models`. */
   probe?: (options: ProbeOptions) => Promise<ProbeAnswer>;
   /** This llmlb's instance id, so it is never added as an endpoint of itself. Default: none. */
@@ -182,11 +183,10 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     endpoints.saveHealth(id, health);
     const statusChanged = before.status !== health.status;
     if (health.status === "offline") {
-      if (statusChanged) {
-        const reason = health.lastError ?? "Its health check failed.";
-        nodeHealth.wentOffline(id, reason);
-        options.onOffline?.(id, reason);
-      }
+      const reason = health.lastError ?? "Its health check failed.";
+      if (statusChanged) nodeHealth.wentOffline(id, reason);
+      // At each failed check: a request sent just before the first may have been silent for less.
+      options.onOffline?.(id, reason, probeTimeoutMs);
     } else {
       if (statusChanged) nodeHealth.cameOnline(id);
       // Its model list answered: whatever request failed there, it answers again.
