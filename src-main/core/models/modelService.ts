@@ -178,9 +178,11 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     const cached = pinCache.byModel.get(id);
     if (cached) return cached;
     const model = models.get(id);
-    // Only registered models are kept: clients can name any model, and must not grow this map.
-    if (model) pinCache.byModel.set(id, model.settings.nodes);
-    return model?.settings.nodes ?? [];
+    const pinned = model?.settings.nodes ?? [];
+    // Only models registered or served by an endpoint are kept: clients can name any model, and must
+    // not grow this map; an endpoint's model is asked for on each of its requests.
+    if (model || options.external?.servers().has(id)) pinCache.byModel.set(id, pinned);
+    return pinned;
   }
 
   /** Whether an endpoint serves model `id` now: online, and not pinned away by the model's settings. */
