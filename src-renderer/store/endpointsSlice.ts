@@ -1,8 +1,8 @@
 import type { Endpoint, EndpointCreateRequest, NodeInfo } from "../../src-main/contract";
 import type { EndpointUpdateRequest } from "../../src-main/contract";
-import { ApiError, isNotFound } from "../api";
+import { isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
-import { messageOf, type Slice, type SliceDeps } from "./types";
+import { fieldRefusal, messageOf, type Slice, type SliceDeps } from "./types";
 
 /** Why an endpoint was not added, and the field it is about when the server said (`url`, `name`). */
 export interface EndpointRefusal {
@@ -11,15 +11,6 @@ export interface EndpointRefusal {
 }
 
 const requestFields: readonly (keyof EndpointCreateRequest)[] = ["name", "url", "api_key", "parallel"];
-
-/** The server's refusal, the field's API name left out when it led the message (`name: letters, …`). */
-function refusalOf(error: unknown): EndpointRefusal {
-  const message = messageOf(error);
-  const field = error instanceof ApiError ? requestFields.find((name) => name === error.param) : undefined;
-  if (!field) return { message };
-  const words = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
-  return { field, message: words.charAt(0).toUpperCase() + words.slice(1) };
-}
 
 export interface EndpointsSlice {
   /** External OpenAI-compatible servers added as nodes (`/v0/endpoints`). */
@@ -114,7 +105,7 @@ export const createEndpointsSlice = ({ api }: SliceDeps): Slice<EndpointsSlice> 
           get().pushBanner("success", `Added ${endpoint.name}`, `endpoint:${request.name}`);
           return null;
         } catch (error) {
-          return refusalOf(error);
+          return fieldRefusal(error, requestFields) ?? { message: messageOf(error) };
         } finally {
           set({ addingEndpoint: false });
         }

@@ -1,6 +1,6 @@
 import type { Settings, SettingsUpdate } from "../../src-main/contract";
-import { ApiError, isNotFound } from "../api";
-import { messageOf, type Slice, type SliceDeps } from "./types";
+import { isNotFound } from "../api";
+import { fieldRefusal, messageOf, type Slice, type SliceDeps } from "./types";
 
 export type LoadState = "idle" | "loading" | "ready" | "unavailable" | "failed";
 
@@ -29,23 +29,6 @@ export interface SettingsSlice {
     fieldsShown?: readonly (keyof SettingsUpdate)[],
   ): Promise<boolean>;
   clearSettingsRefusal(): void;
-}
-
-/**
- * A refusal about one of `fields`, in the server's words without the field's API name before them
- * (`port: must be at most 65535`): under the field, its label says which.
- */
-function fieldRefusal(
-  error: unknown,
-  fields: readonly (keyof SettingsUpdate)[],
-): SettingsRefusal | undefined {
-  if (!(error instanceof ApiError)) return undefined;
-  const field = fields.find((name) => name === error.param);
-  if (!field) return undefined;
-  const words = error.message.startsWith(`${field}: `)
-    ? error.message.slice(field.length + 2)
-    : error.message;
-  return { field, message: words.charAt(0).toUpperCase() + words.slice(1) };
 }
 
 export const createSettingsSlice =

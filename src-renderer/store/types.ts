@@ -1,5 +1,5 @@
 import type { StateCreator } from "zustand/vanilla";
-import type { Api } from "../api";
+import { ApiError, type Api } from "../api";
 import type { BannersSlice } from "./bannersSlice";
 import type { EndpointsSlice } from "./endpointsSlice";
 import type { GpuBuildSlice } from "./gpuBuildSlice";
@@ -30,4 +30,22 @@ export type Slice<T> = StateCreator<AppState, [], [], T>;
 /** The message to show for a failed call. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A refusal about one of a form's `fields`, in the server's words without the field's API name before
+ * them (`port: must be at most 65535`): said under the field, whose label says which. Undefined when
+ * the server named no such field.
+ */
+export function fieldRefusal<Field extends string>(
+  error: unknown,
+  fields: readonly Field[],
+): { field: Field; message: string } | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const field = fields.find((name) => name === error.param);
+  if (!field) return undefined;
+  const words = error.message.startsWith(`${field}: `)
+    ? error.message.slice(field.length + 2)
+    : error.message;
+  return { field, message: words.charAt(0).toUpperCase() + words.slice(1) };
 }
