@@ -65,3 +65,21 @@ export function RemoveButton(props: RemoveButtonProps) {
     </>
   );
 }
+
+/**
+ * Removes what a card of a list shows, and moves the keyboard on: to the next card's title (by
+ * `titleSelector`), else the previous one's, else `fallback()`. The neighbour is chosen while the card
+ * is still there to tell it; the card goes with the button that had the focus. Whether it went.
+ */
+export async function removeCard(
+  card: HTMLElement | null,
+  titleSelector: string,
+  fallback: () => HTMLElement | null,
+  remove: () => Promise<boolean>,
+): Promise<boolean> {
+  const neighbour = card?.nextElementSibling ?? card?.previousElementSibling;
+  const next = neighbour?.querySelector<HTMLElement>(titleSelector) ?? fallback();
+  const removed = await remove();
+  if (removed) (next?.isConnected ? next : fallback())?.focus();
+  return removed;
+}

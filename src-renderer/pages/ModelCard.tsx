@@ -1,6 +1,6 @@
 import { Fragment, useId, useRef, useState } from "react";
 import type { Model, ModelOnNode } from "../../src-main/contract";
-import { RemoveButton } from "../components/RemoveButton";
+import { removeCard, RemoveButton } from "../components/RemoveButton";
 import { CopyButton } from "../components/CopyButton";
 import { IconAlert, IconBan, IconCheck, IconClock, IconSettings, IconSpinner } from "../components/icons";
 import { ProgressBar } from "../components/ProgressBar";
@@ -32,14 +32,7 @@ export function ModelCard({ model }: { model: Model }) {
   const panelId = useId();
   const changed = changedSettings(model);
 
-  const remove = async () => {
-    // Chosen while the card is still there to tell its neighbours.
-    const next = focusAfterDeleting(card.current);
-    const removed = await removeModel(model.name);
-    // The card unmounts with the model, its trash button with it: the keyboard goes on nearby.
-    if (removed) (next?.isConnected ? next : registerBox())?.focus();
-    return removed;
-  };
+  const remove = () => removeCard(card.current, ".model-title", registerBox, () => removeModel(model.name));
 
   return (
     <li ref={card} className="card model-card" aria-labelledby={titleId}>
@@ -347,12 +340,6 @@ function summaryOf(model: Model): { text: string; tone: Tone } {
   if (states.some((n) => n.state === "error")) return { text: "Error", tone: "danger" };
   if (model.nodes.length > 0 && states.length === 0) return { text: "Nodes offline", tone: "waiting" };
   return { text: "Waiting", tone: "waiting" };
-}
-
-/** Where focus goes once `card` is deleted: the next card's title, else the previous one's, else the register box. */
-function focusAfterDeleting(card: HTMLElement | null): HTMLElement | null {
-  const neighbour = card?.nextElementSibling ?? card?.previousElementSibling;
-  return neighbour?.querySelector<HTMLElement>(".model-title") ?? registerBox();
 }
 
 /** The Models page's register box: where the keyboard goes on from when no card is left. */

@@ -1,6 +1,6 @@
 import type { RefObject } from "react";
 import type { NodeInfo } from "../../src-main/contract";
-import { RemoveButton } from "../components/RemoveButton";
+import { removeCard, RemoveButton } from "../components/RemoveButton";
 import { useActions } from "../useAppStore";
 
 /**
@@ -11,14 +11,7 @@ import { useActions } from "../useAppStore";
 export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTMLLIElement | null> }) {
   const { removeNode } = useActions();
   if (node.kind !== "worker") return null;
-  const remove = async () => {
-    // Chosen while the card is still there to tell its neighbours.
-    const next = focusAfterRemoving(card.current);
-    const removed = await removeNode(node.id);
-    // The card unmounts with the node, this button with it: the keyboard goes on nearby.
-    if (removed) (next?.isConnected ? next : pageHeading())?.focus();
-    return removed;
-  };
+  const remove = () => removeCard(card.current, ".node-title", pageHeading, () => removeNode(node.id));
   // Offered while it is offline; a dialog open when it comes back says so, and removes nothing.
   return (
     <RemoveButton
@@ -35,12 +28,6 @@ export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTM
       </p>
     </RemoveButton>
   );
-}
-
-/** Where focus goes once `card` is removed: the next card's title, else the previous one's, else the page's heading. */
-function focusAfterRemoving(card: HTMLElement | null): HTMLElement | null {
-  const neighbour = card?.nextElementSibling ?? card?.previousElementSibling;
-  return neighbour?.querySelector<HTMLElement>(".node-title") ?? pageHeading();
 }
 
 /** The page's heading, focusable by script (as App makes it after navigating). */
