@@ -338,9 +338,6 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
    * and started again, so a hang does not keep its models down until someone restarts llmlb.
    */
   const unresponsiveGraceMs = options.unresponsiveWorkerGraceMs ?? 10_000;
-  // As the node service counts it: three heartbeats.
-  const nodeOfflineAfterMs =
-    options.nodeTimings?.offlineAfterMs ?? 3 * (options.nodeTimings?.heartbeatIntervalMs ?? 2000);
   const unresponsiveTimers = new Set<NodeJS.Timeout>();
   teardown.defer(() => unresponsiveTimers.forEach(clearTimeout));
   function watchUnresponsive(nodeId: string): void {
@@ -348,12 +345,11 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     const local = supervisor?.status().find((worker) => worker.name === name);
     if (!name || local?.state.type !== "running" || local.state.pid === undefined) return;
     const { pid } = local.state;
-    const silentSince = clock.now();
     const timer = setTimeout(() => {
       unresponsiveTimers.delete(timer);
       const node = workerNodes.list().data.find((candidate) => candidate.id === nodeId);
       if (node?.status !== "offline") return;
-      const silentFor = Math.round((clock.now() - silentSince + nodeOfflineAfterMs) / 1000);
+      const silentFor = Math.round((clock.now() - Date.parse(node.last_seen_at)) / 1000);
       supervisor?.endUnresponsive(
         name,
         pid,
