@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { maxMessages } from "./openai";
 
 /**
  * Anthropic's Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`), as Claude Code and
@@ -51,7 +52,7 @@ export const anthropicToolSchema = z.object({
 
 const messagesBase = {
   model: z.string().min(1),
-  messages: z.array(anthropicMessageParamSchema).min(1),
+  messages: z.array(anthropicMessageParamSchema).min(1).max(maxMessages),
   system: z.union([z.string(), z.array(anthropicTextBlockSchema)]).optional(),
   tools: z.array(anthropicToolSchema).optional(),
   tool_choice: z

@@ -142,9 +142,16 @@ export const responseFormatSchema = z.discriminatedUnion(
 );
 export type ResponseFormat = z.infer<typeof responseFormatSchema>;
 
+/**
+ * The most messages one request may hold, as Anthropic's Messages API allows. A node renders a
+ * conversation through the model's chat template on its only thread; a million short messages
+ * would hold it for seconds, long enough to be taken for lost.
+ */
+export const maxMessages = 100_000;
+
 export const chatCompletionRequestSchema = z.object({
   ...samplingFields,
-  messages: z.array(chatMessageSchema).min(1),
+  messages: z.array(chatMessageSchema).min(1).max(maxMessages),
   /** OpenAI's newer name for max_tokens; wins when both are sent. */
   max_completion_tokens: z.number().int().positive().nullish(),
   response_format: responseFormatSchema.nullish(),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { jsonSchemaFormatFields } from "./openai";
+import { jsonSchemaFormatFields, maxMessages } from "./openai";
 
 /*
  * OpenAI's Responses API (`POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
@@ -119,7 +119,9 @@ export const responsesRequestSchema = z.object({
   /** Text alone is one user message. */
   input: z.preprocess(
     (input) => (typeof input === "string" ? [{ type: "message", role: "user", content: input }] : input),
-    z.array(responseInputItemSchema, { error: "must be a string or an array of input items" }),
+    z
+      .array(responseInputItemSchema, { error: "must be a string or an array of input items" })
+      .max(maxMessages),
   ),
   instructions: z.string().nullish(),
   previous_response_id: z.string().min(1).nullish(),

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rerankResponseSchema } from "../../src-main/contract";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { registerAndWaitReady } from "../helpers/cliProcess";
+import { workerPids } from "../helpers/processes";
 import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // Rerank through `llmlb serve` (balancer, one CPU worker) on a tiny reranker of Qwen3-Reranker's
@@ -138,4 +139,17 @@ describe("POST /v1/rerank", () => {
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ code: "context_length_exceeded", param: "documents[1]" });
   });
+
+  it("refuses a document of 40 MB by its length, without holding the worker's thread to tokenize it", async () => {
+    const before = workerPids(server.serve.child.pid!);
+    const { status, body } = await rerank({
+      model: reranker,
+      query,
+      documents: ["short", "lighthouse ".repeat((40 * 1024 * 1024) / 11)],
+    });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ code: "context_length_exceeded", param: "documents[1]" });
+    expect(body.error.message).toMatch(/^documents\[1\] with the query is at least \d+ tokens/);
+    expect(workerPids(server.serve.child.pid!)).toEqual(before);
+  }, 60_000);
 });

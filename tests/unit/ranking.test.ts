@@ -13,6 +13,8 @@ function reranker(onRank: (document: string) => number): LoadedModel {
   return {
     model: { fileInsights: { supportsRanking: true } },
     rankingContext: async () => context,
+    // No token is longer than 4 characters.
+    leastTokensIn: (text: string) => Math.floor(text.length / 4),
   } as unknown as LoadedModel;
 }
 

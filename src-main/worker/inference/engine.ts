@@ -220,8 +220,8 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       });
     },
     countChatTokens(job, signal) {
-      return withModel(job, signal, async (loaded) =>
-        loaded.countChatPromptTokens(job.history, job.functions),
+      return withModel(job, signal, (loaded, combined) =>
+        loaded.countChatPromptTokens(job.history, job.functions, combined),
       );
     },
     complete(job, hooks) {

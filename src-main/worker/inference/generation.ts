@@ -48,10 +48,12 @@ const truncationHint =
  * out, one at a time, until the prompt leaves `reserve` tokens for the answer (the last message is
  * always kept). Says how many were left out.
  */
-function fitHistory(
+async function fitHistory(
   loaded: LoadedModel,
   job: ChatJob,
-): { history: ChatJob["history"]; promptTokens: number; truncatedMessages: number } {
+  signal: AbortSignal,
+): Promise<{ history: ChatJob["history"]; promptTokens: number; truncatedMessages: number }> {
+  const count = (history: ChatJob["history"]) => loaded.countChatPromptTokens(history, job.functions, signal);
   // The fewest tokens each message can take, by its length: what cannot fit is known without the
   // tokenizer, which would hold the node's thread for seconds on megabytes.
   const least = job.history.map((item) => loaded.leastTokensIn(textOf(item)));
@@ -62,7 +64,7 @@ function fitHistory(
         hint: truncationHint,
         atLeast: true,
       });
-    const whole = loaded.countChatPromptTokens(job.history, job.functions);
+    const whole = await count(job.history);
     if (whole >= loaded.contextSize)
       throw contextExceeded(whole, loaded.contextSize, "messages", { hint: truncationHint });
     return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
@@ -82,23 +84,23 @@ function fitHistory(
   if (leastLeft > limit)
     throw contextExceeded(leastLeft, loaded.contextSize, "messages", { reserved: reserve, atLeast: true });
   if (mustGo === 0) {
-    const whole = loaded.countChatPromptTokens(job.history, job.functions);
+    const whole = await count(job.history);
     if (whole <= limit) return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
   }
-  const without = (count: number) => {
-    const dropped = new Set(droppable.slice(0, count));
+  const without = async (leftOut: number) => {
+    const dropped = new Set(droppable.slice(0, leftOut));
     const history = job.history.filter((_, index) => !dropped.has(index));
-    return { history, promptTokens: loaded.countChatPromptTokens(history, job.functions) };
+    return { history, promptTokens: await count(history) };
   };
   // Leaving out more never makes the prompt longer: the fewest that fit, in a few tokenizer passes
   // rather than one a message.
-  const all = without(droppable.length);
+  const all = await without(droppable.length);
   if (all.promptTokens > limit)
     throw contextExceeded(all.promptTokens, loaded.contextSize, "messages", { reserved: reserve });
   let [low, high, fits] = [Math.max(1, mustGo), droppable.length, all];
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
-    const attempt = without(middle);
+    const attempt = await without(middle);
     if (attempt.promptTokens <= limit) [high, fits] = [middle, attempt];
     else low = middle + 1;
   }
@@ -134,7 +136,7 @@ export async function runChat(
   const job: ChatJob = forced
     ? { ...asked, history: withNote(asked.history, forced.note), functions: undefined }
     : asked;
-  const { history, promptTokens, truncatedMessages } = fitHistory(loaded, job);
+  const { history, promptTokens, truncatedMessages } = await fitHistory(loaded, job, hooks.signal);
   // Never past the context: there the answer ends with "length", as OpenAI's does at its window, where
   // node-llama-cpp would shift the context and fail on a prompt it cannot shorten. Without max_tokens
   // (OpenAI's default) it goes on until the model stops or the context is full.

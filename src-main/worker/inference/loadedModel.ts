@@ -10,6 +10,7 @@ import {
   type LlamaModel,
   type LlamaRankingContext,
 } from "node-llama-cpp";
+import { countTokensInTurns } from "./tokensInTurns";
 import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
 import { defaultContextSize } from "./contextSize";
@@ -49,8 +50,15 @@ export interface LoadedModel {
   embeddingContext(): Promise<LlamaEmbeddingContext>;
   /** Created on the first rerank request, for a model that can rank. */
   rankingContext(): Promise<LlamaRankingContext>;
-  /** Tokens of the prompt the chat template renders for `history` (with the tools it documents). */
-  countChatPromptTokens(history: ChatHistoryItem[], functions?: ChatModelFunctions): number;
+  /**
+   * Tokens of the prompt the chat template renders for `history` (with the tools it documents),
+   * counted in turns so that megabytes do not silence the node.
+   */
+  countChatPromptTokens(
+    history: ChatHistoryItem[],
+    functions?: ChatModelFunctions,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /** Tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
   countTextTokens(text: string): number;
   /**
@@ -133,12 +141,12 @@ export async function loadLlamaModel(
       ranking.catch(() => (ranking = undefined));
       return ranking;
     },
-    countChatPromptTokens(history, functions) {
+    countChatPromptTokens(history, functions, signal) {
       const { contextText } = chatWrapper.generateContextState({
         chatHistory: history,
         ...(functions ? { availableFunctions: functions } : {}),
       });
-      return contextText.tokenize(model.tokenizer).length;
+      return countTokensInTurns(contextText, model.tokenizer, signal);
     },
     countTextTokens(text) {
       return model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);

@@ -21,12 +21,15 @@ export async function runRerank(
   const context = await loaded.rankingContext();
   let promptTokens = 0;
   for (const [index, document] of job.documents.entries()) {
+    // By its length first: the tokenizer would hold the node's thread for seconds on megabytes.
+    const least = loaded.leastTokensIn(job.query) + loaded.leastTokensIn(document);
+    const byLength = least >= context.contextSize;
     // As node-llama-cpp will evaluate it: the model's rerank template (Qwen3-Reranker's), or its markers.
-    const tokens = context.calculateInputLength(job.query, document);
+    const tokens = byLength ? least : context.calculateInputLength(job.query, document);
     if (tokens >= context.contextSize) {
       throw new AppError(
         "inference.context_length_exceeded",
-        `documents[${index}] with the query is ${tokens} tokens; this model ranks at most ${context.contextSize - 1}.`,
+        `documents[${index}] with the query is ${byLength ? "at least " : ""}${tokens} tokens; this model ranks at most ${context.contextSize - 1}.`,
         { param: `documents[${index}]` },
       );
     }
