@@ -247,6 +247,32 @@ describe("supervisor, with a model that crashes its worker", () => {
       await temp.remove();
     }
   });
+
+  it("says a SIGKILL it did not send came from outside, as the out-of-memory killer sends it", async () => {
+    const temp = await makeTempDir();
+    try {
+      const { launcher, launched } = fakeLauncher();
+      const supervisor = supervise(launcher, {
+        stateDir: temp.path,
+        restartBaseDelayMs: 1,
+        onWorkerOutput: () => undefined,
+      });
+      const killed = { code: null, signal: "SIGKILL" as const };
+      dies(temp.path, launched[0]!)(["acme/huge"], killed);
+      await waitFor("the first restart", () => launched.length === 2);
+      dies(temp.path, launched[1]!)(["acme/huge"], killed);
+      await waitFor("the second restart", () => launched.length === 3);
+      const crashed = crashedModelsSchema.parse(
+        JSON.parse(launched[2]!.options.env[workerEnvName("crashedModels")]!),
+      );
+      expect(crashed[0]!.message).toMatch(
+        /\(signal SIGKILL, from outside llmlb \(the system's out-of-memory killer sends it when memory runs out\)\)/,
+      );
+      await supervisor.dispose();
+    } finally {
+      await temp.remove();
+    }
+  });
 });
 
 describe("crash ledger", () => {

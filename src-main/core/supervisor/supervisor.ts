@@ -125,12 +125,21 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     }
   }
 
+  /**
+   * How a worker died, for its models' crash cause. A SIGKILL llmlb did not send came from outside:
+   * most often the system's out-of-memory killer, which a model too big for the machine brings on.
+   */
+  const describeDeath = (exit: WorkerExit) =>
+    exit.signal === "SIGKILL"
+      ? "signal SIGKILL, from outside llmlb (the system's out-of-memory killer sends it when memory runs out)"
+      : describeExit(exit);
+
   /** A worker that died on its own with models in use: those models count a crash on its node. */
   function countCrash(worker: Worker, exit: WorkerExit, workerLog: Logger): void {
     const models = suspects(worker);
     if (exit.code === 0 || models.length === 0) return;
     const said = lastWords(worker.output);
-    const how = worker.endedBecause ?? describeExit(exit);
+    const how = worker.endedBecause ?? describeDeath(exit);
     const cause = said ? `${how}: ${said}` : how;
     crashes.record(worker.spec.name, models, cause, clock.now());
     workerLog.warn({ models, cause }, "worker died with models in use");
