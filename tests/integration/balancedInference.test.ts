@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
@@ -264,4 +265,22 @@ describe("the OpenAI SDK against llmlb", () => {
     await bothWorkersReady("the hung worker to be online and ready again", 30_000);
     expect(childPids(serve.child.pid!)).toContain(workers[0]);
   });
+
+  it("keeps its nodes and their streams through 8 s of its own silence (a laptop asleep, a stopped process)", async () => {
+    await bothWorkersReady("both workers ready", 30_000);
+    const { iterators } = await twoStreamsUnderWay();
+    const logged = serve.logs().length;
+    // The control plane stopped: its workers go on, and their heartbeats wait unheard.
+    process.kill(serve.child.pid!, "SIGSTOP");
+    try {
+      // The stall itself is what is tested, longer than the 6 s after which a node is silent.
+      await sleep(8000);
+    } finally {
+      process.kill(serve.child.pid!, "SIGCONT");
+    }
+    expect(await outcomesOf(iterators)).toEqual(["completed", "completed"]);
+    expect(serve.logs().slice(logged)).not.toMatch(/missed their heartbeats/);
+    const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
+    expect(nodes.data.map((node) => node.status)).toEqual(["online", "online"]);
+  }, 60_000);
 });

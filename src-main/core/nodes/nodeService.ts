@@ -134,8 +134,18 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   if (lastRun.length > 0)
     log.info({ nodes: lastRun.map((node) => node.name) }, "nodes of the last run wait to be heard from");
 
+  // A node is silent only when it was not heard while this control plane was there to hear it. A
+  // laptop that slept, or a control plane stopped (SIGSTOP) or starved of its thread, heard nobody
+  // meanwhile: its nodes get a whole offline cutoff from its return to speak again, rather than being
+  // marked offline for a silence that was its own, with their requests called off.
+  let lastSweep = clock.now();
+  let awakeSince = lastSweep;
   const sweeper = setInterval(() => {
-    const gone = nodes.markOffline(new Date(clock.now() - offlineAfterMs).toISOString());
+    const sweptAt = clock.now();
+    if (sweptAt - lastSweep > 2 * heartbeatIntervalMs) awakeSince = sweptAt;
+    lastSweep = sweptAt;
+    if (sweptAt - awakeSince < offlineAfterMs) return;
+    const gone = nodes.markOffline(new Date(sweptAt - offlineAfterMs).toISOString());
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
     for (const node of gone)
