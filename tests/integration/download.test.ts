@@ -583,20 +583,49 @@ describe("downloadToHfCache across processes", () => {
     process.platform === "linux" &&
     spawnSync("unshare", ["-Urm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /tmp"]).status === 0;
 
-  it.skipIf(!canMountTmpfs)("a full disk is disk_full, with the partial kept for later", async () => {
-    const { lines, exited } = startChild(requestFor(), { cacheDir }, [
+  /** Runs the download in a child whose cache is a tmpfs of `size`, after `before` (shell) has run. */
+  function inTinyTmpfs(size: string, before = "") {
+    return startChild(requestFor(), { cacheDir }, [
       "unshare",
       "-Urm",
       "sh",
       "-c",
-      'mount -t tmpfs -o size=1m tmpfs "$DL_CACHE" && exec "$@"',
+      `mount -t tmpfs -o size=${size} tmpfs "$DL_CACHE" && ${before} exec "$@"`,
       "sh",
     ]);
-    const outcome = await nextLine(lines, (line) => line.result !== undefined || line.error !== undefined);
-    await exited;
-    expect(outcome.error?.code).toBe("disk_full");
-    expect(outcome.error?.message).toMatch(/disk .* is full/);
-    expect(outcome.partialBytes).toBeGreaterThan(0);
-    expect(outcome.sidecar).toBe(true);
-  });
+  }
+
+  it.skipIf(!canMountTmpfs)(
+    "a file bigger than the free space is disk_full before a byte is fetched, with both sizes",
+    async () => {
+      const { lines, exited } = inTinyTmpfs("1m");
+      const outcome = await nextLine(lines, (line) => line.result !== undefined || line.error !== undefined);
+      await exited;
+      expect(outcome.error?.code).toBe("disk_full");
+      expect(outcome.error?.message).toMatch(
+        /^model-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has 1\.0 MB free\. Free some space, or move the model cache/,
+      );
+      expect(hub.bytesServed()).toBe(0);
+    },
+  );
+
+  it.skipIf(!canMountTmpfs)(
+    "a disk that fills up mid-download is disk_full, with the partial kept for later",
+    async () => {
+      // Room for the file when it starts; then, once its first bytes are on disk, something else takes
+      // the rest (another download, a log) while the hub sends slowly.
+      hub.setFaults({ throttleBytesPerSecond: 1 * MiB });
+      const partial = partialOf(MODEL);
+      const filler =
+        `(until [ "$(du -k '${partial}' 2>/dev/null | cut -f1)" -gt 0 ] 2>/dev/null; do sleep 0.05; done; ` +
+        `cat /dev/zero > "$DL_CACHE/filler" 2>/dev/null) &`;
+      const { lines, exited } = inTinyTmpfs("4m", filler);
+      const outcome = await nextLine(lines, (line) => line.result !== undefined || line.error !== undefined);
+      await exited;
+      expect(outcome.error?.code).toBe("disk_full");
+      expect(outcome.error?.message).toMatch(/^The disk holding \S+ is full\. Free some space/);
+      expect(outcome.partialBytes).toBeGreaterThan(0);
+      expect(outcome.sidecar).toBe(true);
+    },
+  );
 });

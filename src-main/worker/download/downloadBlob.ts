@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../../shared/logger";
 import type { CachePaths } from "./cachePaths";
+import { ensureRoom } from "./diskRoom";
 import { DownloadError } from "./errors";
 import { RangeIgnoredError } from "./failures";
 import { fetchPiece, type TransferContext } from "./fetchPiece";
@@ -53,6 +54,12 @@ export async function downloadBlob(
     await file.close();
     throw error;
   });
+  try {
+    await ensureRoom(paths.root, request.size - doneBytes(state.pieces), request.filename, paths.root);
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
   const hasher = new FileHasher(file, () => contiguousBytes(state.pieces));
   const reporter = new ProgressReporter(request.size, options.onProgress);
   // Where it starts (or resumes), at once: a server that is slow to answer must not leave that unsaid.

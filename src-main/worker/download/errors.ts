@@ -37,6 +37,10 @@ export function abortedError(cause?: unknown): DownloadError {
   });
 }
 
+/** What to do about a disk too full to download to. */
+export const makeRoom =
+  "Free some space, or move the model cache (in Settings, or `llmlb settings set --cache-dir <folder>`, from the next start); this node tries again within minutes and resumes where it stopped.";
+
 function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -50,11 +54,10 @@ export function fromLocalError(error: unknown, where: string): unknown {
   if (error instanceof DownloadError) return error;
   const code = errnoCode(error);
   if (code === "ENOSPC" || code === "EDQUOT") {
-    return new DownloadError(
-      "disk_full",
-      `The disk holding ${where} is full. Free some space and start the download again; it resumes where it stopped.`,
-      { cause: error, retryable: false },
-    );
+    return new DownloadError("disk_full", `The disk holding ${where} is full. ${makeRoom}`, {
+      cause: error,
+      retryable: false,
+    });
   }
   if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
     return new DownloadError("invalid", `Cannot write to the Hugging Face cache at ${where} (${code}).`, {
