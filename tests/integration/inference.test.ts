@@ -476,6 +476,15 @@ describe("chat completions", () => {
       expect(deltas[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_time" } });
       expect(deltas.map((delta) => delta.function?.arguments ?? "").join("")).toBe(call.function.arguments);
       expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("tool_calls");
+
+      // The SDK's stream helper says when a call's arguments are whole, as UIs and agents listen for.
+      const done: { name: string; arguments: string }[] = [];
+      const helper = client.chat.completions.stream(request);
+      helper.on("tool_calls.function.arguments.done", (event) => done.push(event));
+      await helper.finalChatCompletion();
+      expect(done).toEqual([
+        expect.objectContaining({ name: "get_time", arguments: call.function.arguments }),
+      ]);
     });
   });
 

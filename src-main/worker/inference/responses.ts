@@ -165,7 +165,9 @@ export function chatChunker(meta: ResponseMeta, includeUsage: boolean): StreamCh
       const toolCalls = toolCallsOf(result.toolCalls).map((call, index) => ({ ...call, index }));
       if (toolCalls.length > 0) {
         if (held !== undefined) events.push(chunk({ content: held }));
-        events.push(chunk({ tool_calls: toolCalls }, result.finishReason));
+        // The finish in a chunk of its own, after the calls, as OpenAI sends it: the SDKs' stream helpers
+        // close a call's arguments (their `…arguments.done` event) only on a chunk after the call's own.
+        events.push(chunk({ tool_calls: toolCalls }), chunk({}, result.finishReason));
       } else {
         events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason));
       }
