@@ -134,7 +134,24 @@ export async function setModel(
     Object.keys(patch).length > 0
       ? await client.request<Model>("PATCH", `/v0/models/${encodeModelId(id)}`, { settings: patch })
       : await client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
-  printSettings(model, await client.request<NodeList>("GET", "/v0/nodes"), io);
+  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+  printSettings(model, nodes, io);
+  // An endpoint serves only what it lists: pinned there, a model it does not list is served nowhere.
+  const lacking = nodes.data.filter(
+    (node) =>
+      node.kind === "endpoint" &&
+      model.settings.nodes.includes(node.name) &&
+      !node.models.some((served) => served.model === model.name),
+  );
+  if (Array.isArray(patch.nodes) && lacking.length > 0) {
+    const names = lacking.map((node) => node.name).join(", ");
+    io.err(
+      `warning: ${names} ${lacking.length === 1 ? "is an endpoint that does not list" : "are endpoints that do not list"} ${model.name}, so ${lacking.length === 1 ? "it does" : "they do"} not serve it.` +
+        (lacking.length === model.settings.nodes.length
+          ? ` Requests for it fail until it is pinned to a node that serves it (or --nodes any).`
+          : ""),
+    );
+  }
   if (patch.context_size !== undefined || patch.parallel !== undefined) {
     io.out("Nodes load it with these settings at its next request (once running requests finish).");
   }

@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultModelSettings, modelListSchema, modelSchema } from "../../src-main/contract";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
@@ -110,6 +111,29 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
       await gpu1.close();
       await server.request("PATCH", path, { body: { settings: { nodes: null } } });
       await gpu0.report([{ model, artifact: "m.gguf", state: "ready" }]);
+    }
+  });
+
+  it("answers a model pinned to an endpoint that does not serve it with a 503 at once, not to be retried", async () => {
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["org/elsewhere"] });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "vllm", url: vllm.url } })).status,
+      ).toBe(201);
+      await server.request("PATCH", path, { body: { settings: { nodes: ["vllm"] } } });
+      const response = await server.request("POST", "/v1/chat/completions", {
+        body: { model, messages: [{ role: "user", content: "hi" }] },
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers["x-should-retry"]).toBe("false");
+      expect(response.body.error).toMatchObject({
+        code: "model_unavailable",
+        message: `Model ${model} is pinned to vllm, an endpoint that does not serve it (an endpoint serves only the models it lists). Pin it to nodes that serve it, or let any node serve it (llmlb model set ${model} --nodes any).`,
+      });
+    } finally {
+      await server.request("PATCH", path, { body: { settings: { nodes: null } } });
+      await server.request("DELETE", "/v0/endpoints/vllm");
+      await vllm.close();
     }
   });
 

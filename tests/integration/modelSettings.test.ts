@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema, type NodeList } from "../../src-main/contract";
 import { runCli } from "../helpers/cliProcess";
+import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { twentyTurns } from "../helpers/conversation";
 import { serveTinyModel, tinyModel as model, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
@@ -116,5 +117,27 @@ describe("llmlb model set", () => {
       async () => (await onNodes()).sort().join() === `${first}:ready,${second}:ready`,
       { timeoutMs: 15_000 },
     );
+  }, 60_000);
+
+  it("warns when pinning a model to an endpoint that does not list it, whose requests then fail at once", async () => {
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["org/elsewhere"] });
+    try {
+      expect((await llmlb("endpoint", "add", "vllm", vllm.url)).code).toBe(0);
+      const pinned = await llmlb("model", "set", model, "--nodes", "vllm");
+      expect(pinned.code).toBe(0);
+      expect(pinned.stderr).toBe(
+        `warning: vllm is an endpoint that does not list ${model}, so it does not serve it. Requests for it fail until it is pinned to a node that serves it (or --nodes any).\n`,
+      );
+      const client = new OpenAI({ baseURL: `${server.serve.url}/v1`, apiKey: "x", maxRetries: 0 });
+      const refused = await client.chat.completions
+        .create({ model, messages: [{ role: "user", content: "hi" }], max_tokens: 2 })
+        .catch((error: unknown) => error as InstanceType<typeof OpenAI.APIError>);
+      expect(refused).toBeInstanceOf(OpenAI.APIError);
+      expect(refused).toMatchObject({ status: 503, code: "model_unavailable" });
+    } finally {
+      await llmlb("model", "set", model, "--nodes", "any");
+      await llmlb("endpoint", "rm", "vllm");
+      await vllm.close();
+    }
   }, 60_000);
 });

@@ -194,6 +194,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const error = unavailableError(registered, {
       nodesKnown: known.length,
       onlineNodeNames: known.filter((node) => node.status === "online").map((node) => node.name),
+      onlineEndpointNames: known
+        .filter((node) => node.status === "online" && node.kind === "endpoint")
+        .map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download

@@ -10,6 +10,8 @@ export interface UnavailableContext {
   workersExpected: boolean;
   /** Names of the nodes online now. */
   onlineNodeNames: string[];
+  /** Names of the endpoints among them, which serve only the models they list. Default: none. */
+  onlineEndpointNames?: string[];
 }
 
 /**
@@ -95,6 +97,23 @@ export function unavailableError(model: Model, context: UnavailableContext): App
       `Model ${id} is pinned to ${pinned.join(", ")}, and ${pinned.length === 1 ? "it is not" : "none of them is"} online. ` +
         `Start ${pinned.length === 1 ? "it" : "one"} again, or let other nodes serve it (llmlb model set ${id} --nodes any).`,
       { param: "model", retryAfter: shortWait },
+    );
+  }
+  // Pinned to endpoints that are up but do not list it: they never will by themselves (an endpoint
+  // serves only what it lists), and no other node may take it.
+  const pinnedOnline = pinned.filter((name) => context.onlineNodeNames.includes(name));
+  const endpoints = context.onlineEndpointNames ?? [];
+  if (
+    pinnedOnline.length > 0 &&
+    pinnedOnline.every((name) => endpoints.includes(name)) &&
+    !model.nodes.some((node) => pinnedOnline.includes(node.node_name))
+  ) {
+    const one = pinnedOnline.length === 1;
+    return new AppError(
+      "model.unavailable",
+      `Model ${id} is pinned to ${pinnedOnline.join(", ")}, ${one ? "an endpoint that does not serve it" : "endpoints that do not serve it"} (an endpoint serves only the models it lists). ` +
+        `Pin it to nodes that serve it, or let any node serve it (llmlb model set ${id} --nodes any).`,
+      { param: "model", retryable: false },
     );
   }
   if (context.onlineNodeNames.length === 0 && context.nodesKnown > 0 && !context.workersExpected) {
