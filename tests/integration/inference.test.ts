@@ -3,9 +3,11 @@ import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { readGgufFileInfo } from "node-llama-cpp";
 import OpenAI from "openai";
+import { zodResponseFormat } from "openai/helpers/zod";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import {
   chatCompletionChunkSchema,
   chatCompletionSchema,
@@ -315,6 +317,24 @@ describe("chat completions", () => {
     );
     const loose = await ask(false);
     expect(typeof JSON.parse(loose.choices[0]!.message.content!).code).toBe("string");
+  });
+
+  it("answers the OpenAI SDK's parse() with a zod schema of bounded integers (which it always sends strict)", async () => {
+    // zod gives every integer the safe-integer bounds; an age has a few values, which the grammar spells out.
+    const person = z.object({ age: z.number().int().min(0).max(120), count: z.number().int() });
+    for (let seed = 1; seed <= 16; seed++) {
+      const completion = await client.chat.completions.parse({
+        model: "tiny",
+        messages: [{ role: "user", content: "How old?" }],
+        max_tokens: 60,
+        temperature: 1,
+        seed,
+        response_format: zodResponseFormat(person, "person"),
+      });
+      const parsed = completion.choices[0]!.message.parsed!;
+      expect(Number.isInteger(parsed.age) && parsed.age >= 0 && parsed.age <= 120).toBe(true);
+      expect(Number.isSafeInteger(parsed.count)).toBe(true);
+    }
   });
 
   it("answers json_schema integers as digits and numbers as finite, sampled or not", async () => {

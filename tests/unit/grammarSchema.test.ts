@@ -55,6 +55,42 @@ describe("a JSON schema for the grammar", () => {
     expect(refusal({ oneOf: { type: "string" } })).toBe("schema.oneOf: must be an array.");
   });
 
+  it("holds an integer's bounds: none past the safe integers (as zod writes them), and a few values as an enum", () => {
+    const safe = { type: "integer", minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+    expect(grammarSchemaOf(safe, { strict: true })).toEqual({ type: "integer" });
+    expect(grammarSchemaOf({ type: "integer", minimum: 1, maximum: 5 }, { strict: true })).toEqual({
+      type: "integer",
+      enum: [1, 2, 3, 4, 5],
+    });
+    expect(
+      grammarSchemaOf({ type: "integer", exclusiveMinimum: 0, exclusiveMaximum: 3.5 }, { strict: true }),
+    ).toEqual({ type: "integer", enum: [1, 2, 3] });
+    // Draft 4: exclusivity as a flag beside the bound.
+    expect(
+      grammarSchemaOf(
+        { type: "integer", minimum: 0, exclusiveMinimum: true, maximum: 2, exclusiveMaximum: false },
+        { strict: true },
+      ),
+    ).toEqual({ type: "integer", enum: [1, 2] });
+  });
+
+  it("refuses, when strict, bounds it cannot hold: one-sided, too wide, not integers, or with nothing between", () => {
+    const refusal = (schema: Record<string, unknown>) => {
+      try {
+        return grammarSchemaOf(schema, { strict: true });
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(refusal({ type: "integer", minimum: 0 })).toMatch(/^schema: "minimum" cannot be enforced here/);
+    expect(refusal({ type: "integer", minimum: 0, maximum: 5000 })).toMatch(/^schema: "minimum" cannot/);
+    expect(refusal({ type: "number", minimum: 0, maximum: 1 })).toMatch(/^schema: "minimum" cannot/);
+    expect(refusal({ type: "integer", minimum: 3, maximum: 2 })).toBe(
+      "schema: no integer lies within its minimum and maximum.",
+    );
+    expect(grammarSchemaOf({ type: "number", minimum: 0 }, { strict: false })).toEqual({ type: "number" });
+  });
+
   it("leaves out, when not strict, what the grammar cannot hold, as node-llama-cpp would", () => {
     expect(
       grammarSchemaOf({ type: "string", pattern: "^x$", description: "d", title: "t" }, { strict: false }),

@@ -35,6 +35,7 @@ export function grammarSchemaOf(
     const out: Record<string, unknown> = {};
     const defs: Record<string, unknown> = {};
     let alternatives: Record<string, unknown>[] | undefined;
+    const bounds: NumberBounds = {};
     for (const [key, value] of Object.entries(source)) {
       const at = (child: string) => `${path}.${child}`;
       switch (key) {
@@ -90,6 +91,12 @@ export function grammarSchemaOf(
           if (stringFormats.has(String(value))) out.format = value;
           else if (strict) cannotHold(path, `"format": "${String(value)}"`);
           break;
+        case "minimum":
+        case "maximum":
+        case "exclusiveMinimum":
+        case "exclusiveMaximum":
+          bounds[key] = value;
+          break;
         default:
           if (held.has(key)) out[key] = value;
           else if (notHeld.has(key)) {
@@ -97,6 +104,7 @@ export function grammarSchemaOf(
           } else out[key] = value; // an annotation, or a key of the client's own: node-llama-cpp passes over it
       }
     }
+    holdBounds(out, bounds, path);
     if (Object.keys(defs).length > 0) out.$defs = defs;
     const types = Array.isArray(out.type) ? (out.type as string[]) : undefined;
     if (types?.some((type) => type === "object" || type === "array")) {
@@ -117,6 +125,43 @@ export function grammarSchemaOf(
     return out;
   }
 
+  /**
+   * A number's bounds, where the grammar can hold them: none at all past the safe integers (as schema
+   * writers such as zod's give every integer), and an integer's few values between two bounds as an
+   * `enum` of them. Others are refused when strict, and left out otherwise.
+   */
+  function holdBounds(out: Record<string, unknown>, bounds: NumberBounds, path: string): void {
+    const keys = Object.keys(bounds) as (keyof NumberBounds)[];
+    if (keys.length === 0) return;
+    const integer = out.type === "integer";
+    let low = -Infinity;
+    let high = Infinity;
+    for (const key of keys) {
+      const value = bounds[key];
+      // Draft 4 spelled exclusivity as a flag beside minimum and maximum.
+      if (typeof value === "boolean") continue;
+      if (typeof value !== "number" || !Number.isFinite(value)) {
+        if (strict) refuse(`${path}.${key}`, "must be a number.");
+        return;
+      }
+      const exclusive = key.startsWith("exclusive") || bounds[exclusiveFlag[key]] === true;
+      if (key === "minimum" || key === "exclusiveMinimum") {
+        if (value <= -Number.MAX_SAFE_INTEGER) continue;
+        low = Math.max(low, !integer ? value : exclusive ? Math.floor(value) + 1 : Math.ceil(value));
+      } else {
+        if (value >= Number.MAX_SAFE_INTEGER) continue;
+        high = Math.min(high, !integer ? value : exclusive ? Math.ceil(value) - 1 : Math.floor(value));
+      }
+    }
+    if (low === -Infinity && high === Infinity) return;
+    if (integer && high - low < maxEnumeratedIntegers && out.enum === undefined && out.const === undefined) {
+      if (high < low) refuse(path, "no integer lies within its minimum and maximum.");
+      out.enum = Array.from({ length: high - low + 1 }, (_, index) => low + index);
+      return;
+    }
+    if (strict) cannotHold(path, `"${keys.find((key) => typeof bounds[key] === "number") ?? keys[0]}"`);
+  }
+
   function checkedType(value: unknown, path: string): unknown {
     const listed = Array.isArray(value) ? value : [value];
     const wrong = listed.find((type) => !jsonTypes.includes(type as string));
@@ -133,6 +178,24 @@ export function grammarSchemaOf(
 }
 
 const jsonTypes = ["string", "number", "integer", "boolean", "null", "object", "array"];
+
+interface NumberBounds {
+  minimum?: unknown;
+  maximum?: unknown;
+  exclusiveMinimum?: unknown;
+  exclusiveMaximum?: unknown;
+}
+
+/** Where draft 4's flag for a bound's exclusivity is. */
+const exclusiveFlag: Record<keyof NumberBounds, keyof NumberBounds> = {
+  minimum: "exclusiveMinimum",
+  maximum: "exclusiveMaximum",
+  exclusiveMinimum: "exclusiveMinimum",
+  exclusiveMaximum: "exclusiveMaximum",
+};
+
+/** The most integer values between two bounds that are spelled out as an `enum` (a grammar holds them). */
+const maxEnumeratedIntegers = 1000;
 
 /** Kept as they are: node-llama-cpp's grammar holds them. */
 const held = new Set([
@@ -169,10 +232,6 @@ const notHeld = new Set([
   "pattern",
   "patternProperties",
   "propertyNames",
-  "minimum",
-  "maximum",
-  "exclusiveMinimum",
-  "exclusiveMaximum",
   "multipleOf",
   "uniqueItems",
   "contains",

@@ -9,12 +9,13 @@ const MAX_CACHED_SCHEMAS = 32;
  * node-llama-cpp's rules for JSON numbers (3.21) let an integer take an exponent and any number one of
  * up to 16 digits: sampled, a model wrote `1969E+86739` for an integer and `99e-3758144` for a number,
  * which JSON parsers read as Infinity or 0 and OpenAI's SDK `parse()` (pydantic) refuses. An integer
- * is digits here, and an exponent has at most two digits, so every number fits a double.
+ * is at most 15 digits here, so a safe integer (what zod's `int()` and JavaScript take; 16 digits may
+ * be past 2^53), and an exponent has at most two digits, so every number fits a double.
  */
 const numberRules: readonly [rule: string, replacement: string][] = [
   [
     'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?',
-    'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})',
+    'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,14})',
   ],
   [
     'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? ("0" | [1-9] [0-9]{0,15}))?',
