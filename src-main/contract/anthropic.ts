@@ -105,6 +105,11 @@ export type AnthropicMessage = z.infer<typeof anthropicMessageSchema>;
 /** Errors on the Messages routes, in Anthropic's shape (its SDKs read `error.type`). */
 export const anthropicErrorBodySchema = z.object({
   type: z.literal("error"),
-  error: z.object({ type: z.string(), message: z.string() }),
+  error: z.object({
+    type: z.string(),
+    message: z.string(),
+    /** What Anthropic's SDKs act on, where there is something: `error_code`, `unsupported`. */
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
 });
 export type AnthropicErrorBody = z.infer<typeof anthropicErrorBodySchema>;

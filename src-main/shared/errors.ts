@@ -56,6 +56,11 @@ export type ErrorCode =
 
 export interface AppErrorOptions {
   cause?: unknown;
+  /**
+   * Anthropic's `error.details` on its Messages routes: what its SDKs act on (an `error_code` such as
+   * `thread_unsupported_request`, after which they go on without the refused feature). Default: none.
+   */
+  details?: Record<string, unknown>;
   /** The request field the error is about, when there is one. Default: none. */
   param?: string;
   /** Seconds a client should wait before retrying (sent as Retry-After). Default: none. */
@@ -72,6 +77,7 @@ export class AppError extends Error {
   readonly param?: string;
   readonly retryAfter?: number;
   readonly retryable?: boolean;
+  readonly details?: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -80,6 +86,7 @@ export class AppError extends Error {
     this.param = options.param;
     this.retryAfter = options.retryAfter;
     this.retryable = options.retryable;
+    this.details = options.details;
   }
 }
 
@@ -192,7 +199,11 @@ export function toHttpError(error: AppError): HttpError {
  * An error in Anthropic's shape, for its Messages routes: its SDKs (and Claude Code) read `error.type`,
  * one of Anthropic's names for the status.
  */
-export function anthropicErrorOf(status: number, message: string): AnthropicErrorBody {
+export function anthropicErrorOf(
+  status: number,
+  message: string,
+  details?: Record<string, unknown>,
+): AnthropicErrorBody {
   const types: Record<number, string> = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -204,7 +215,11 @@ export function anthropicErrorOf(status: number, message: string): AnthropicErro
   };
   return {
     type: "error",
-    error: { type: types[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message },
+    error: {
+      type: types[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
+      message,
+      ...(details ? { details } : {}),
+    },
   };
 }
 

@@ -87,7 +87,7 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     request.log.warn({ code: appError.code, status: http.status }, appError.message);
   else request.log.info({ code: appError.code, status: http.status }, appError.message);
   const body = isAnthropicPath(request.url)
-    ? anthropicErrorOf(http.status, http.body.error.message)
+    ? anthropicErrorOf(http.status, http.body.error.message, appError.details)
     : http.body;
   void reply.status(http.status).headers(http.headers).send(body);
 }

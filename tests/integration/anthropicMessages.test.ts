@@ -134,6 +134,49 @@ describe("POST /v1/messages", () => {
     expect(final.content).toEqual([{ ...use, id: (final.content[0] as Anthropic.ToolUseBlock).id }]);
   });
 
+  it("runs the SDK's tool runner, which asks for a message thread, as it runs without one", async () => {
+    const calls: unknown[] = [];
+    const seen: string[] = [];
+    const watching = new Anthropic({
+      baseURL: server.serve.url,
+      apiKey,
+      maxRetries: 0,
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        const body = JSON.parse(String(init?.body ?? "{}")) as { thread?: unknown };
+        seen.push(`${body.thread === undefined ? "whole" : "threaded"} ${response.status}`);
+        return response;
+      },
+    });
+    const runner = watching.beta.messages.toolRunner(
+      greedy({
+        model: toolModel,
+        max_tokens: 60,
+        max_iterations: 2,
+        messages: [{ role: "user", content: "Weather in Oslo?" }],
+        tool_choice: { type: "any" },
+        tools: [
+          {
+            name: "get_weather",
+            input_schema: {
+              type: "object",
+              properties: { city: { type: "string", maxLength: 8 } },
+              required: ["city"],
+            },
+            run: (input: unknown) => (calls.push(input), "sunny"),
+            parse: (input: unknown) => input,
+          },
+        ],
+      }),
+    );
+    const final = await runner.runUntilDone();
+    expect(final.type).toBe("message");
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    // Threaded first (refused as Anthropic's SDKs recognize it), then every turn whole.
+    expect(seen[0]).toBe("threaded 400");
+    expect(seen.slice(1).every((turn) => turn === "whole 200")).toBe(true);
+  });
+
   it("counts a request's input tokens as the answer's usage does", async () => {
     const ask = { model: tinyModel, system: "You are brief.", messages: conversation };
     const counted = await client.messages.countTokens(ask);

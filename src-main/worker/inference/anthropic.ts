@@ -59,6 +59,25 @@ function chatMessagesOf(message: AnthropicMessageParam): ChatMessage[] {
   return text !== "" || results.length === 0 ? [...results, { role: "user", content: text }] : results;
 }
 
+/**
+ * Refuses a message thread (`thread`, a conversation the server keeps between turns, which Anthropic's
+ * SDKs start on their own, as its tool runner does): llmlb keeps none, and a later turn would arrive
+ * without the conversation it continues. Refused in the shape those SDKs recognize, after which they
+ * send every turn whole.
+ */
+export function refuseThread(body: unknown): void {
+  const thread = (body as { thread?: unknown } | null)?.thread;
+  if (thread === undefined || thread === null) return;
+  throw new AppError(
+    "request.invalid",
+    "thread: message threads are not supported here: send the whole conversation in messages (Anthropic's SDKs do so by themselves after this answer).",
+    {
+      param: "thread",
+      details: { error_code: "thread_unsupported_request", unsupported: ["thread"] },
+    },
+  );
+}
+
 /** Anthropic's request as the OpenAI chat request the node already runs. */
 export function chatRequestOfMessages(
   request: AnthropicMessagesRequest | AnthropicCountTokensRequest,

@@ -12,7 +12,12 @@ import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
 import { toAppError } from "../../shared/httpErrors";
 import type { InferenceEngine } from "../inference/engine";
 import type { GenerationHooks, GenerationResult, ModelTarget } from "../inference/jobs";
-import { anthropicChunker, anthropicMessageBody, chatRequestOfMessages } from "../inference/anthropic";
+import {
+  anthropicChunker,
+  anthropicMessageBody,
+  chatRequestOfMessages,
+  refuseThread,
+} from "../inference/anthropic";
 import { parseBody } from "../../shared/parseBody";
 import {
   chatJobFrom,
@@ -218,6 +223,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
   // Anthropic's Messages API on the same engine: the request read as a chat completion, the answer
   // and its stream in Anthropic's shapes (errors too: see the error handler).
   app.post("/v1/messages", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    refuseThread(request.body);
     const body = parseBody(anthropicMessagesRequestSchema, request.body);
     const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
     return inUse(body.model, async () => {
@@ -231,6 +237,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
   });
 
   app.post("/v1/messages/count_tokens", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    refuseThread(request.body);
     const body = parseBody(anthropicCountTokensRequestSchema, request.body);
     const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
     return inUse(body.model, async () => {
