@@ -257,7 +257,7 @@ describe("responses and streaming", () => {
     expect("usage" in events[0]!).toBe(false);
   });
 
-  it("streams tool calls whole with finish_reason tool_calls", () => {
+  it("streams tool calls whole, then finish_reason tool_calls in a chunk of its own", () => {
     const chunker = chatChunker(meta, false);
     const events = chunker.finish({
       ...result,
@@ -273,7 +273,9 @@ describe("responses and streaming", () => {
         function: { name: "w", arguments: "{}" },
       },
     ]);
-    expect(events[0]!.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(events[0]!.choices[0]!.finish_reason).toBeNull();
+    expect(events[1]!.choices[0]).toMatchObject({ delta: {}, finish_reason: "tool_calls" });
+    expect(events).toHaveLength(2);
   });
 
   it("streams text completions the same way", () => {
