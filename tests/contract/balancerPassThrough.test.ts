@@ -53,6 +53,26 @@ describe("what the balancer passes on", () => {
     expect(seen).toEqual([{ length: String(Buffer.byteLength(raw)), body: JSON.parse(raw) as unknown }]);
   });
 
+  it("gives every answer its own x-request-id, the one its log lines carry, over the node's", async () => {
+    await node(
+      "with-id",
+      (_request, response) =>
+        void response
+          .writeHead(200, { "content-type": "application/json", "x-request-id": "the-node-s-own" })
+          .end(JSON.stringify(chatAnswer("ok"))),
+    );
+    const answered = await server.request("POST", "/v1/chat/completions", {
+      body: { model, messages: [{ role: "user", content: "hi" }] },
+    });
+    const refused = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "acme/unknown", messages: [{ role: "user", content: "hi" }] },
+    });
+    const listed = await server.request("GET", "/v1/models");
+    const ids = [answered, refused, listed].map((response) => response.headers["x-request-id"]);
+    for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(3);
+  });
+
   it("judges bodies as before: malformed, empty and prototype-poisoning JSON are 400s in OpenAI's shape", async () => {
     const send = (rawBody: string) =>
       server.request("POST", "/v1/chat/completions", {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
@@ -84,6 +85,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Ids carry '/' percent-encoded; keep it one segment until the route decodes it.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
+    // Sent back as x-request-id (the OpenAI SDKs keep it as the request's id) and logged as reqId: a
+    // failed call a user reports can be found in the log. Unique across restarts, unlike a counter.
+    genReqId: () => `req_${randomUUID().replaceAll("-", "")}`,
     // Errors Fastify meets before routing (a malformed URL) take the same shape as all others.
     frameworkErrors: (error, request, reply) => handleError(error, request, reply),
   });
@@ -97,6 +101,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
 
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request, reply) => {
+    void reply.header("x-request-id", request.id);
     checkHost(request, allowedHosts, options.acceptAddresses);
     if (request.method === "GET" && request.url.startsWith("/?")) {
       // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.

@@ -86,7 +86,8 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
         }
       }
       reply.hijack();
-      client.writeHead(status, headers);
+      // The node's own request id, if it sent one, means nothing in this llmlb's log.
+      client.writeHead(status, { ...headers, "x-request-id": request.id });
     },
     write: (chunk) => client.write(chunk),
     onDrain: (listener) => client.once("drain", listener),
