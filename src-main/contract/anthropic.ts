@@ -85,9 +85,17 @@ export type AnthropicCountTokensRequest = z.infer<typeof anthropicCountTokensReq
 export const anthropicStopReasonSchema = z.enum(["end_turn", "max_tokens", "stop_sequence", "tool_use"]);
 export type AnthropicStopReason = z.infer<typeof anthropicStopReasonSchema>;
 
+/**
+ * As Anthropic's: the counts, and the fields its SDKs' types declare (no prompt caching, no server
+ * tools here: 0 and null), which code written to those types reads.
+ */
 export const anthropicUsageSchema = z.object({
   input_tokens: z.number().int().nonnegative(),
   output_tokens: z.number().int().nonnegative(),
+  cache_creation_input_tokens: z.number().int().nonnegative(),
+  cache_read_input_tokens: z.number().int().nonnegative(),
+  server_tool_use: z.null(),
+  service_tier: z.literal("standard"),
 });
 
 export const anthropicMessageSchema = z.object({
@@ -99,6 +107,7 @@ export const anthropicMessageSchema = z.object({
   stop_reason: anthropicStopReasonSchema,
   stop_sequence: z.string().nullable(),
   usage: anthropicUsageSchema,
+  container: z.null(),
 });
 export type AnthropicMessage = z.infer<typeof anthropicMessageSchema>;
 

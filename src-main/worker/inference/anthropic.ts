@@ -145,9 +145,20 @@ export function anthropicMessageBody(model: string, result: GenerationResult): A
     ],
     stop_reason: stopReasonOf(result),
     stop_sequence: result.stopSequence ?? null,
-    usage: { input_tokens: result.promptTokens, output_tokens: result.completionTokens },
+    usage: usageOf(result.promptTokens, result.completionTokens),
+    container: null,
   };
 }
+
+/** Anthropic's usage, with the fields its SDKs' types declare. */
+const usageOf = (input: number, output: number) => ({
+  input_tokens: input,
+  output_tokens: output,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+  server_tool_use: null,
+  service_tier: "standard" as const,
+});
 
 type AnthropicEvent = { type: string } & Record<string, unknown>;
 
@@ -176,7 +187,8 @@ export function anthropicChunker(model: string): StreamChunker<AnthropicEvent> {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: promptTokens, output_tokens: 0 },
+          usage: usageOf(promptTokens, 0),
+          container: null,
         },
       },
     ],
