@@ -159,6 +159,22 @@ describe("POST /v1/responses", () => {
     expect((error as APIError).message).toContain(unstored.id);
   });
 
+  it("says a stored response is not streamed again nor cancelled, rather than a stream with no events", async () => {
+    const response = await client.responses.create({
+      model: tinyModel,
+      input: "Hello",
+      max_output_tokens: 2,
+    });
+    const replay = async () => {
+      for await (const event of await client.responses.retrieve(response.id, { stream: true })) void event;
+    };
+    await expect(replay()).rejects.toThrow(/stream: a stored response is not streamed again here/);
+    await expect(client.responses.cancel(response.id)).rejects.toThrow(
+      /Only a background response can be cancelled, and llmlb runs none/,
+    );
+    await expect(client.responses.cancel("resp_nothing")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
   it("deletes a stored response", async () => {
     const response = await client.responses.create({
       model: tinyModel,

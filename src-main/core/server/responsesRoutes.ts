@@ -100,7 +100,27 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     );
   });
 
-  scope.get("/v1/responses/:id", async (request) => stored(parseBody(idParams, request.params).id).response);
+  scope.get("/v1/responses/:id", async (request) => {
+    const { id } = parseBody(idParams, request.params);
+    // The OpenAI SDKs' retrieve(id, { stream: true }) replays a background response's events; a JSON
+    // answer would read as a stream with no events at all.
+    if (/^(true|1)$/.test(String((request.query as { stream?: unknown }).stream))) {
+      throw new AppError(
+        "request.invalid",
+        "stream: a stored response is not streamed again here (llmlb runs no background responses); retrieve it without stream.",
+        { param: "stream" },
+      );
+    }
+    return stored(id).response;
+  });
+
+  scope.post("/v1/responses/:id/cancel", async (request) => {
+    stored(parseBody(idParams, request.params).id);
+    throw new AppError(
+      "request.invalid",
+      "Only a background response can be cancelled, and llmlb runs none: every response here is finished when it is answered.",
+    );
+  });
 
   scope.delete("/v1/responses/:id", async (request) => {
     const { id } = parseBody(idParams, request.params);
