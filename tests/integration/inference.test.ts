@@ -657,6 +657,13 @@ describe("embeddings", () => {
       encoding_format: "float",
     });
     expect(again.data.map((item) => item.embedding)).toEqual([first, second]);
+
+    // Its own size may be asked for; another is refused, saying which to send.
+    const sized = await client.embeddings.create({ model: "tiny", input: "hello", dimensions: size });
+    expect(sized.data[0]!.embedding).toHaveLength(size);
+    await expect(client.embeddings.create({ model: "tiny", input: "hello", dimensions: 16 })).rejects.toThrow(
+      `400 dimensions: this model's embeddings have ${size} dimensions: send ${size}, or leave dimensions out.`,
+    );
   });
 });
 

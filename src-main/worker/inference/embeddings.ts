@@ -16,9 +16,13 @@ export async function runEmbeddings(
 ): Promise<EmbeddingResult> {
   const size = loaded.model.embeddingVectorSize;
   if (job.dimensions !== undefined && job.dimensions !== size) {
-    throw new AppError("request.invalid", `dimensions: this model's embeddings have ${size} dimensions.`, {
-      param: "dimensions",
-    });
+    // Cutting a vector short keeps its meaning only for models trained to allow it (Matryoshka
+    // embeddings), which a GGUF does not say: the model's own size, or none.
+    throw new AppError(
+      "request.invalid",
+      `dimensions: this model's embeddings have ${size} dimensions: send ${size}, or leave dimensions out.`,
+      { param: "dimensions" },
+    );
   }
   const context = await loaded.embeddingContext();
   const vectors: number[][] = [];
