@@ -535,6 +535,14 @@ describe("GET /metrics", () => {
     await client.chat.completions
       .create({ model: "acme/does-not-exist", messages: [] })
       .catch(() => undefined);
+    // Refused as they are read, before any model is looked up: counted too, under no model.
+    for (const route of ["/v1/chat/completions", "/v1/responses"]) {
+      const malformed = await server.request("POST", route, {
+        rawBody: "{ not json",
+        headers: { "content-type": "application/json" },
+      });
+      expect(malformed.status).toBe(400);
+    }
     const response = await server.request("GET", "/metrics", { anonymous: true });
     expect(response.status).toBe(200);
     expect(String(response.headers["content-type"])).toMatch(/^text\/plain/);
@@ -543,6 +551,8 @@ describe("GET /metrics", () => {
       Number(new RegExp(`^llmlb_requests_total\\{${labels}\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
     expect(count(`model="${model}",route="/v1/chat/completions",status="200"`)).toBeGreaterThanOrEqual(3);
     expect(count(`model="unknown",route="/v1/chat/completions",status="404"`)).toBeGreaterThanOrEqual(1);
+    expect(count(`model="unknown",route="/v1/chat/completions",status="400"`)).toBeGreaterThanOrEqual(1);
+    expect(count(`model="unknown",route="/v1/responses",status="400"`)).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain("acme/does-not-exist");
     expect(text).toMatch(/^llmlb_request_duration_seconds_bucket\{/m);
     expect(text).toMatch(/^llmlb_time_to_first_token_seconds_count\{model="acme\/tiny-GGUF"\} \d+$/m);

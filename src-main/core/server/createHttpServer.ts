@@ -10,7 +10,7 @@ import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 import type { Balancer } from "../balancer/balancer";
 import type { Metrics } from "../metrics";
-import { registerBalancedRoutes } from "./inferenceRoutes";
+import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
 import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "../../shared/httpGuards";
@@ -117,6 +117,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     const access = (request.routeOptions.config as { access?: Access } | undefined)?.access;
     checkAccess(request, access ?? defaultAccess(route), options.credentials);
   });
+  app.addHook("onResponse", async (request, reply) => countRefusedInference(request, reply, options.metrics));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request) => {
     throw new AppError(

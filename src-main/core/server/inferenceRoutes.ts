@@ -3,7 +3,43 @@ import { viaHeader } from "../../contract";
 import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
 import type { AnswerSink, InferenceBody, InferenceRequest } from "../balancer/answerSink";
 import type { Balancer } from "../balancer/balancer";
+import type { BalancerMetrics } from "../metrics";
 import { namedSseEvent, sseEvent } from "../../shared/sse";
+
+/**
+ * Inference requests handed to the balancer, which counts each in the metrics. The others (a body
+ * refused before, as malformed JSON or a Responses request that cannot be run) are counted as they
+ * are answered (see countRefusedInference).
+ */
+export const forwarded = new WeakSet<FastifyRequest>();
+
+/** The routes whose requests the metrics count: the inference routes, and the Responses API's. */
+const countedRoutes = new Set([
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/v1/rerank",
+  "/v1/reranking",
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/responses",
+]);
+
+/**
+ * Counts in the metrics an inference request answered without reaching the balancer (refused as it
+ * was read), under no model, as the balancer counts a request for a model it does not know: a
+ * dashboard of error rates sees malformed requests too.
+ */
+export function countRefusedInference(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  metrics: Pick<BalancerMetrics, "requestDone">,
+): void {
+  const route = request.routeOptions.url;
+  if (request.method !== "POST" || route === undefined || !countedRoutes.has(route)) return;
+  if (forwarded.has(request)) return;
+  metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
+}
 
 /** Long prompts and many-message chats are bigger than management bodies. */
 export const inferenceBodyLimit = 64 * 1024 * 1024;
@@ -40,9 +76,11 @@ export function registerBalancedRoutes(
       "/v1/messages",
       "/v1/messages/count_tokens",
     ]) {
-      scope.post(path, { bodyLimit: inferenceBodyLimit }, async (request, reply) =>
-        balancer.forward(inferenceRequestOf(request, path), replySink(request, reply)),
-      );
+      scope.post(path, { bodyLimit: inferenceBodyLimit }, async (request, reply) => {
+        const inference = inferenceRequestOf(request, path);
+        forwarded.add(request);
+        return balancer.forward(inference, replySink(request, reply));
+      });
     }
     more?.(scope);
   });

@@ -9,7 +9,7 @@ import {
 import { AppError } from "../../shared/errors";
 import { parseBody } from "../../shared/parseBody";
 import type { Balancer } from "../balancer/balancer";
-import { inferenceBodyLimit, inferenceRequestOf, replySink } from "./inferenceRoutes";
+import { forwarded, inferenceBodyLimit, inferenceRequestOf, replySink } from "./inferenceRoutes";
 import type { Clock } from "../../shared/clock";
 import type { NewResponse, ResponseRepository, StoredResponse } from "../registry/responseRepository";
 import { chatRequestOf, inputItemsOf, outputAsInput } from "../responses/chatOfResponse";
@@ -88,6 +88,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         request.log.error({ err: error, response: response.id }, "the response could not be stored");
       }
     };
+    forwarded.add(request);
     await balancer.forward(
       {
         path: "/v1/chat/completions",
