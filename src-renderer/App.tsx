@@ -1,4 +1,5 @@
 import { useEffect, useRef } from "react";
+import { Announcer } from "./components/Announcer";
 import { Banners } from "./components/Banners";
 import { IconAlert, IconSpinner } from "./components/icons";
 import { Sidebar } from "./components/Sidebar";
@@ -36,7 +37,24 @@ function Shell() {
   const version = useAppStore((s) => s.status?.version);
   const stale = useAppStore((s) => s.snapshot === "ready" && s.connection === "down");
   const main = useRef<HTMLElement>(null);
+  const head = useRef<HTMLDivElement>(null);
   const first = useRef(true);
+
+  // The sticky header grows with its banners (to half the window at 200% zoom). The page scrolls a
+  // focused field clear of it: its height is the document's scroll-padding-top (styles.css).
+  useEffect(() => {
+    const element = head.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    const root = document.documentElement;
+    const observer = new ResizeObserver(() => {
+      root.style.setProperty("--head-height", `${element.getBoundingClientRect().height}px`);
+    });
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+      root.style.removeProperty("--head-height");
+    };
+  }, []);
 
   useEffect(() => {
     document.title = `${titles[route]} · llmlb`;
@@ -65,10 +83,11 @@ function Shell() {
       >
         Skip to content
       </a>
+      <Announcer />
       <Sidebar route={route} version={version} />
       <div className="workspace">
         {/* Banners stay in view with the header, wherever the page is scrolled to. */}
-        <div className="workspace-head">
+        <div ref={head} className="workspace-head">
           <StatusBar />
           <ConnectionNotice />
           <Banners />

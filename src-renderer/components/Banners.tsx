@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { BANNER_LIFETIME_MS } from "../bannerLifetime";
 import type { Banner } from "../store/bannersSlice";
 import { useActions, useAppStore } from "../useAppStore";
+import { useFocusHandoff } from "../useFocusHandoff";
 import { IconAlert, IconCheck, IconClose, IconWarning } from "./icons";
 import { ServerWords } from "./ServerWords";
 
@@ -21,32 +22,53 @@ export function Banners() {
   const shown = folded && !expanded ? banners.slice(-MAX_OPEN_BANNERS) : banners;
   const older = banners.length - MAX_OPEN_BANNERS;
   return (
-    <section className="banners" aria-label="Notifications">
+    // A landmark only while there is something in it: an empty one would be listed all the time.
+    <section className="banners" aria-label={banners.length > 0 ? "Notifications" : undefined}>
       {folded && (
-        <div className="banner banner-fold" role="group" aria-label="Older notifications">
-          <p className="banner-text">
-            {older} older notification{older === 1 ? "" : "s"}
-          </p>
-          <button type="button" className="button" onClick={() => setExpanded((open) => !open)}>
-            {expanded ? "Show fewer" : "Show all"}
-          </button>
-          <button
-            type="button"
-            className="button"
-            onClick={() => {
-              dismissAllBanners();
-              setExpanded(false);
-            }}
-          >
-            Dismiss all
-          </button>
-        </div>
+        <FoldRow
+          older={older}
+          expanded={expanded}
+          onToggle={() => setExpanded((open) => !open)}
+          onDismissAll={() => {
+            dismissAllBanners();
+            setExpanded(false);
+          }}
+        />
       )}
       {shown.map((banner) => (
         <BannerItem key={banner.id} banner={banner} />
       ))}
     </section>
   );
+}
+
+function FoldRow(props: { older: number; expanded: boolean; onToggle(): void; onDismissAll(): void }) {
+  const { older, expanded } = props;
+  const row = useFocusHandoff<HTMLDivElement>(() => nextBanner(0));
+  return (
+    <div ref={row} className="banner banner-fold" role="group" aria-label="Older notifications">
+      <p className="banner-text">
+        {older} older notification{older === 1 ? "" : "s"}
+      </p>
+      <button type="button" className="button" onClick={props.onToggle}>
+        {expanded ? "Show fewer" : "Show all"}
+      </button>
+      <button type="button" className="button" onClick={props.onDismissAll}>
+        Dismiss all
+      </button>
+    </div>
+  );
+}
+
+/**
+ * Once a banner with the focus has gone: the Dismiss of the banner now in its place (else of the
+ * last one), so the keyboard can go on closing them; with none left, the page.
+ */
+function nextBanner(index: number): () => HTMLElement | null {
+  return () => {
+    const dismisses = [...document.querySelectorAll<HTMLElement>(".banners .banner-dismiss")];
+    return dismisses[index] ?? dismisses.at(-1) ?? document.getElementById("main");
+  };
 }
 
 const icons = { success: IconCheck, warning: IconWarning, error: IconAlert };
@@ -57,6 +79,13 @@ function BannerItem({ banner }: { banner: Banner }) {
   const [held, setHeld] = useState({ hover: false, focus: false });
   // Time left survives pauses: hovering stops the clock, it does not restart it.
   const left = useRef(lifetime ?? 0);
+  const item = useFocusHandoff<HTMLDivElement>((element) =>
+    nextBanner(
+      [...document.querySelectorAll(".banners .banner-dismiss")].indexOf(
+        element.querySelector(".banner-dismiss")!,
+      ),
+    ),
+  );
 
   useEffect(() => {
     if (lifetime === null || held.hover || held.focus) return;
@@ -71,6 +100,7 @@ function BannerItem({ banner }: { banner: Banner }) {
   const Icon = icons[banner.kind];
   return (
     <div
+      ref={item}
       className={`banner banner-${banner.kind}`}
       role={banner.kind === "error" ? "alert" : "status"}
       onMouseEnter={() => setHeld((h) => ({ ...h, hover: true }))}
@@ -85,7 +115,7 @@ function BannerItem({ banner }: { banner: Banner }) {
       </p>
       <button
         type="button"
-        className="icon-button"
+        className="icon-button banner-dismiss"
         aria-label="Dismiss"
         onClick={() => dismissBanner(banner.id)}
       >

@@ -1,8 +1,9 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { plural } from "../format";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { useActions, useAppStore } from "../useAppStore";
 import { IconPause, IconPlay } from "./icons";
+import { softDisabled } from "./softDisabled";
 
 /** The header line: is /v1 serving, how much of it is ready, and the pause switch. */
 export function StatusBar() {
@@ -14,6 +15,7 @@ export function StatusBar() {
   const snapshot = useAppStore((s) => s.snapshot);
   const { setPaused } = useActions();
   const [confirming, setConfirming] = useState(false);
+  const blocked = pausing || snapshot !== "ready" || (snapshot === "ready" && connection === "down");
 
   const ready = models.filter((m) => m.ready).length;
   const online = nodes.filter((n) => n.status === "online").length;
@@ -41,9 +43,22 @@ export function StatusBar() {
             ? "Paused"
             : "Serving";
 
+  // Said aloud only once it has held for a moment: on a reconnect the counts climb one by one as the
+  // workers report ("1 of 5", "2 of 5", …). While the connection is lost the alert says so; this
+  // keeps what it last said. Its own words, so the line on screen stays the one place with those.
+  const spoken = useSettled(
+    down || !known
+      ? undefined
+      : `${label}. Models ready: ${ready} of ${models.length}. Nodes online: ${online} of ${nodes.length}.`,
+    SETTLE_MS,
+  );
+
   return (
     <header className="statusbar">
-      <p className="status-line" aria-live="polite">
+      <p className="visually-hidden" aria-live="polite">
+        {spoken}
+      </p>
+      <p className="status-line">
         <span className={`status-dot status-${state}`} aria-hidden="true" />
         <strong>{label}</strong>
         {snapshot === "ready" && (
@@ -57,8 +72,12 @@ export function StatusBar() {
       <button
         type="button"
         className={`button ${paused ? "button-primary" : ""}`}
-        onClick={() => (paused ? void setPaused(false) : setConfirming(true))}
-        disabled={pausing || snapshot !== "ready" || down}
+        onClick={() => {
+          if (blocked) return;
+          if (paused) void setPaused(false);
+          else setConfirming(true);
+        }}
+        {...softDisabled(blocked)}
         title={
           paused
             ? "Answer /v1 requests again"
@@ -85,6 +104,27 @@ export function StatusBar() {
       )}
     </header>
   );
+}
+
+/** How long the status line's words must hold before a screen reader is told them. */
+const SETTLE_MS = 2000;
+
+/** `value` once it has stayed the same for `ms`; undefined values are skipped (what was said stays). */
+function useSettled(value: string | undefined, ms: number): string | undefined {
+  const [settled, setSettled] = useState<string | undefined>(undefined);
+  const first = useRef(true);
+  useEffect(() => {
+    if (value === undefined) return;
+    // The first known state is not news: the page has just opened.
+    if (first.current) {
+      first.current = false;
+      setSettled(value);
+      return;
+    }
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
 }
 
 /** Under the header while the connection is lost: what is shown is stale, and how to get it back. */

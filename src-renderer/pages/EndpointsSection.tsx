@@ -4,6 +4,7 @@ import { defaultEndpointParallel, endpointParallelBounds } from "../../src-main/
 import { RemoveButton } from "../components/RemoveButton";
 import { describedBy, FormError } from "../components/FormError";
 import { IconPlus, IconSpinner } from "../components/icons";
+import { softDisabled } from "../components/softDisabled";
 import { plural } from "../format";
 import type { EndpointRefusal } from "../store/endpointsSlice";
 import { useActions, useAppStore } from "../useAppStore";
@@ -147,7 +148,7 @@ function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
-    if (value === undefined || saving) return;
+    if (value === undefined || refusal || saving) return;
     if (value === endpoint.parallel) return close();
     setSaving(true);
     const refused = await updateEndpoint(endpoint.id, { parallel: value });
@@ -207,7 +208,11 @@ function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
         <span id={`${id}-hint`} className="hint">
           Running requests finish as they are.
         </span>
-        <button type="submit" className="button button-primary button-small" disabled={!!message || saving}>
+        <button
+          type="submit"
+          className="button button-primary button-small"
+          {...softDisabled(!!message || saving)}
+        >
           {saving ? "Saving…" : "Save"}
         </button>
         <button type="button" className="button button-ghost button-small" onClick={close}>
@@ -244,7 +249,7 @@ function AddEndpointForm() {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (parallelValue === undefined) return;
+    if (adding || !name.trim() || !url.trim() || parallelValue === undefined) return;
     const answer = await addEndpoint({
       name: name.trim(),
       url: url.trim(),
@@ -264,6 +269,8 @@ function AddEndpointForm() {
     setUrl("");
     setApiKey("");
     setParallel("");
+    // Ready for the next one, from the button too.
+    document.getElementById(`${id}-name`)?.focus();
   };
 
   return (
@@ -330,7 +337,7 @@ function AddEndpointForm() {
       <button
         type="submit"
         className="button button-primary"
-        disabled={adding || !name.trim() || !url.trim() || !!parallelProblem}
+        {...softDisabled(adding || !name.trim() || !url.trim() || !!parallelProblem)}
       >
         {adding ? <IconSpinner /> : <IconPlus />}
         <span>{adding ? "Adding…" : "Add endpoint"}</span>

@@ -91,11 +91,13 @@ export function GpuBuildCard() {
         </p>
       )}
       {build.state !== "idle" && (
-        <div role="status" className={`gpu-build gpu-build-${build.state}`}>
+        <div className={`gpu-build gpu-build-${build.state}`}>
+          {/* Only what the build is doing is live: the clock ticks each second, the output by the line. */}
           <p>
-            {running
-              ? `Building for ${backendLabel(build.gpu ?? chosen)} · started ${formatAgo(build.started_at ?? new Date(now).toISOString(), now)}`
-              : build.message}
+            <span role="status">
+              {running ? `Building for ${backendLabel(build.gpu ?? chosen)}` : build.message}
+            </span>
+            {running && ` · started ${formatAgo(build.started_at ?? new Date(now).toISOString(), now)}`}
           </p>
           {build.output.length > 0 && (
             <pre className="gpu-build-output" aria-label="Build output">

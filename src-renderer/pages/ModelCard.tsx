@@ -15,7 +15,9 @@ import {
   servedArtifact,
 } from "../format";
 import { LoadingFor } from "../components/LoadingFor";
+import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
+import { useFocusHandoff } from "../useFocusHandoff";
 import { ModelSettingsPanel } from "./ModelSettingsPanel";
 
 /** One registered model: what it is, and where each node stands with it. */
@@ -177,7 +179,7 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
             <IconSpinner size={14} /> <LoadingFor since={loadingSince} label="Loading into memory" />
           </span>
         ) : (
-          <StateText model={model.name} node={node} />
+          <StateText model={model.name} node={node} nodeCount={model.nodes.length} />
         )}
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
       </div>
@@ -189,9 +191,26 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
  * A model the node no longer tries by itself (it crashed the node's worker, or its file failed
  * verification twice): the way to retry is here.
  */
-function StoppedText({ model, label, message }: { model: string; label: string; message: string }) {
+function StoppedText({
+  model,
+  node,
+  label,
+  message,
+}: {
+  model: string;
+  /** The node's name where the card lists several, so that each Retry says which it is. */
+  node: string | undefined;
+  label: string;
+  message: string;
+}) {
   const { retryModel } = useActions();
   const [retrying, setRetrying] = useState(false);
+  // Once tried again the model is no longer stopped, and this Retry goes: the keyboard goes on from
+  // the card's title rather than from the top of the page.
+  const button = useFocusHandoff<HTMLButtonElement>((element) => {
+    const title = element.closest(".model-card")?.querySelector<HTMLElement>(".model-title");
+    return () => (title?.isConnected ? title : null);
+  });
   return (
     <div className="crashed">
       <span className="state-text danger">
@@ -199,9 +218,12 @@ function StoppedText({ model, label, message }: { model: string; label: string; 
       </span>
       <button
         type="button"
+        ref={button}
         className="button button-small"
-        disabled={retrying}
+        aria-label={`Retry ${model}${node ? ` on ${node}` : ""}`}
+        {...softDisabled(retrying)}
         onClick={() => {
+          if (retrying) return;
           setRetrying(true);
           void retryModel(model).finally(() => setRetrying(false));
         }}
@@ -212,7 +234,8 @@ function StoppedText({ model, label, message }: { model: string; label: string; 
   );
 }
 
-function StateText({ model, node }: { model: string; node: ModelOnNode }) {
+function StateText({ model, node, nodeCount }: { model: string; node: ModelOnNode; nodeCount: number }) {
+  const where = nodeCount > 1 ? node.node_name : undefined;
   switch (node.state) {
     case "pending":
       return (
@@ -267,9 +290,9 @@ function StateText({ model, node }: { model: string; node: ModelOnNode }) {
       );
     case "error":
       if (node.crashed)
-        return <StoppedText model={model} label="Crashed the worker" message={node.message} />;
+        return <StoppedText model={model} node={where} label="Crashed the worker" message={node.message} />;
       return node.waits_for_retry ? (
-        <StoppedText model={model} label="Error" message={node.message} />
+        <StoppedText model={model} node={where} label="Error" message={node.message} />
       ) : (
         <span className="state-text danger">
           <IconAlert size={14} /> Error: {node.message} <span className="muted">(retrying)</span>

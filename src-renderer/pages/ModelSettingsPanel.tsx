@@ -3,6 +3,7 @@ import type { Model, ModelSettings, ModelSettingsPatch } from "../../src-main/co
 import { defaultIdleTtlSeconds, modelSettingBounds } from "../../src-main/contract/modelSettingLimits";
 import { describedBy, FormError } from "../components/FormError";
 import { IconClose, IconPlus } from "../components/icons";
+import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
 
 /**
@@ -150,7 +151,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
           <button type="button" className="button button-ghost" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="button button-primary" disabled={!patch || saving}>
+          <button type="submit" className="button button-primary" {...softDisabled(!patch || saving)}>
             {saving ? "Saving…" : "Save settings"}
           </button>
         </div>
@@ -266,7 +267,10 @@ function AliasEditor({ model }: { model: Model }) {
     const refusal = await addAlias(model.name, name);
     setBusy(false);
     setError(refusal);
-    if (!refusal) setAlias("");
+    if (!refusal) {
+      setAlias("");
+      field.current?.focus();
+    }
   };
   const remove = async (name: string) => {
     const refusal = await removeAlias(model.name, name);
@@ -316,7 +320,7 @@ function AliasEditor({ model }: { model: Model }) {
           aria-invalid={error ? true : undefined}
           onChange={(event) => setAlias(event.target.value)}
         />
-        <button type="submit" className="button" disabled={!alias.trim() || busy}>
+        <button type="submit" className="button" {...softDisabled(!alias.trim() || busy)}>
           <IconPlus size={16} />
           <span>Add alias</span>
         </button>

@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useId, useRef, useState } from "react";
 import type { Model } from "../../src-main/contract";
 import { IconClose, IconSearch } from "../components/icons";
 import { useAppStore } from "../useAppStore";
@@ -27,6 +27,7 @@ export function ModelsPage() {
   // Filtering is local so live updates keep the results current without asking the server again.
   const shown = models.filter((model) => matches(model, query));
   const searchId = useId();
+  const search = useRef<HTMLInputElement>(null);
 
   return (
     <div className="page">
@@ -47,6 +48,7 @@ export function ModelsPage() {
                 Search models
               </label>
               <input
+                ref={search}
                 id={searchId}
                 type="search"
                 className="input search-input"
@@ -62,7 +64,15 @@ export function ModelsPage() {
           {shown.length === 0 ? (
             <div className="empty card">
               <p className="empty-title">No models match “{query.trim()}”</p>
-              <button type="button" className="button" onClick={() => setQuery("")}>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  setQuery("");
+                  // The button goes with the empty state: the keyboard goes back to the search.
+                  search.current?.focus();
+                }}
+              >
                 <IconClose />
                 <span>Clear search</span>
               </button>

@@ -22,7 +22,8 @@ export function NodesPage() {
         URL. Requests to <code>/v1</code> are balanced across every node that has the model ready.
       </PageHead>
       {stale && (
-        <p className="card note" role="status">
+        // No role=status: the header's alert says it already, at the same moment.
+        <p className="card note">
           Disconnected from llmlb: the nodes below are as they were last known. They update once it answers
           again.
         </p>
@@ -77,9 +78,9 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
         </span>
         <div className="node-title-block">
           {/* Focusable by script: where the keyboard goes on from when the card before it is removed. */}
-          <h3 className="node-title" tabIndex={-1}>
+          <h2 className="node-title" tabIndex={-1}>
             {node.name}
-          </h3>
+          </h2>
           <p className="node-url">{node.url}</p>
         </div>
         <RemoveNode node={node} card={card} />

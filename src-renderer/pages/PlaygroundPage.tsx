@@ -90,7 +90,9 @@ export function PlaygroundPage() {
           {conversation.length === 0 ? (
             <p className="muted playground-empty">Say something to {model}.</p>
           ) : (
-            <ol ref={log} className="chat-log" aria-label="Messages" aria-live="polite">
+            // Not a live region: words stream in many times a second and the wait counts seconds. The
+            // store announces once that the model is answering, and once that its answer is complete.
+            <ol ref={log} className="chat-log" aria-label="Messages">
               {conversation.map((message, index) => (
                 <li key={index} className={`chat-message chat-${message.role}`}>
                   <span className="chat-role">{message.role === "user" ? "You" : "Model"}</span>

@@ -1,6 +1,7 @@
-import { useEffect, useId, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { describedBy, FormError } from "../components/FormError";
 import { IconPlus, IconSpinner } from "../components/icons";
+import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
 
 /** Paste anything that names a Hugging Face model; the server works out what it is. */
@@ -10,6 +11,7 @@ export function RegisterForm() {
   const { register, clearRegisterError, showingRegisterForm } = useActions();
   const [input, setInput] = useState("");
   const id = useId();
+  const field = useRef<HTMLTextAreaElement>(null);
   useEffect(() => {
     showingRegisterForm(true);
     return () => showingRegisterForm(false);
@@ -18,7 +20,11 @@ export function RegisterForm() {
   const submit = async (event?: FormEvent) => {
     event?.preventDefault();
     if (!input.trim() || registering) return;
-    if (await register(input)) setInput("");
+    if (await register(input)) {
+      setInput("");
+      // From the button too: the keyboard goes on in the box, ready for the next one.
+      field.current?.focus();
+    }
   };
 
   return (
@@ -28,6 +34,7 @@ export function RegisterForm() {
       </label>
       <div className="register-row">
         <textarea
+          ref={field}
           id={id}
           className="input register-input"
           rows={1}
@@ -52,7 +59,11 @@ export function RegisterForm() {
             }
           }}
         />
-        <button type="submit" className="button button-primary" disabled={registering || !input.trim()}>
+        <button
+          type="submit"
+          className="button button-primary"
+          {...softDisabled(registering || !input.trim())}
+        >
           {registering ? <IconSpinner /> : <IconPlus />}
           <span>{registering ? "Registering…" : "Register"}</span>
         </button>

@@ -3,6 +3,7 @@ import type { Settings } from "../../src-main/contract";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { describedBy, FormError } from "../components/FormError";
 import { IconShield, IconWarning } from "../components/icons";
+import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
 import { GpuBuildCard } from "./GpuBuildCard";
 import { PageHead } from "../components/PageHead";
@@ -74,9 +75,14 @@ function TokenCard({ settings }: { settings: Settings }) {
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
-    if (await saveSettings({ hf_token: token.trim() }, "Hugging Face token saved")) setToken("");
+    if (saving || !token.trim()) return;
+    if (await saveSettings({ hf_token: token.trim() }, "Hugging Face token saved")) {
+      setToken("");
+      field.current?.focus();
+    }
   };
   const forget = async () => {
+    if (saving) return;
     // Forget token goes with the token: the keyboard goes on from the field that takes a new one.
     if (await saveSettings({ hf_token: null }, "Hugging Face token forgotten")) field.current?.focus();
   };
@@ -123,14 +129,14 @@ function TokenCard({ settings }: { settings: Settings }) {
               onChange={(event) => setToken(event.target.value)}
             />
           </div>
-          <button type="submit" className="button button-primary" disabled={saving || !token.trim()}>
+          <button type="submit" className="button button-primary" {...softDisabled(saving || !token.trim())}>
             Save token
           </button>
           {set && (
             <button
               type="button"
               className="button button-danger-ghost"
-              disabled={saving}
+              {...softDisabled(saving)}
               onClick={() => void forget()}
             >
               Forget token
@@ -164,7 +170,7 @@ function ServerCard({ settings }: { settings: Settings }) {
 
   const save = async (event: FormEvent) => {
     event.preventDefault();
-    if (cacheProblem || portNumber === undefined) return;
+    if (saving || !changed || cacheProblem || portNumber === undefined) return;
     const update: { hub_cache_dir?: string; port?: number } = {};
     if (cacheDir.trim() !== settings.hub_cache_dir) update.hub_cache_dir = cacheDir.trim();
     if (portNumber !== settings.port) update.port = portNumber;
@@ -227,7 +233,7 @@ function ServerCard({ settings }: { settings: Settings }) {
           <button
             type="submit"
             className="button button-primary"
-            disabled={saving || !changed || !!cacheProblem || !!portProblem}
+            {...softDisabled(saving || !changed || !!cacheProblem || !!portProblem)}
           >
             Save
           </button>

@@ -1,6 +1,7 @@
 import { createStore } from "zustand/vanilla";
 import type { Api } from "../api";
 import type { EventSourceFactory } from "../events";
+import { createAnnouncerSlice } from "./announcerSlice";
 import { createBannersSlice } from "./bannersSlice";
 import { createEndpointsSlice } from "./endpointsSlice";
 import { createGpuBuildSlice } from "./gpuBuildSlice";
@@ -30,6 +31,7 @@ export function createAppStore({ api, events }: AppStoreOptions) {
     ...createGpuBuildSlice({ api })(...a),
     ...createLiveSlice({ api, events })(...a),
     ...createPlaygroundSlice({ api })(...a),
+    ...createAnnouncerSlice()(...a),
   }));
 }
 

@@ -114,6 +114,8 @@ export const createEndpointsSlice = ({ api }: SliceDeps): Slice<EndpointsSlice> 
         try {
           const endpoint = await api.updateEndpoint(id, patch);
           set({ endpoints: get().endpoints.map((e) => (e.id === endpoint.id ? endpoint : e)) });
+          if (patch.parallel !== undefined)
+            get().announce(`${endpoint.name} now takes ${endpoint.parallel} requests at once.`);
           return null;
         } catch (error) {
           return messageOf(error);

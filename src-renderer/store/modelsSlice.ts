@@ -40,6 +40,19 @@ function modelOf(response: RegisterResponse): Model {
   return model;
 }
 
+/**
+ * Where a model has just failed (its download, its verification, its worker), in words to announce:
+ * the card shows it only in its own text, which is not a live region (download progress would
+ * chatter). Said once, as the node enters the error.
+ */
+function newFailures(before: Model, after: Model): string[] {
+  return after.nodes.flatMap((node) =>
+    node.state === "error" && before.nodes.find((was) => was.node_id === node.node_id)?.state !== "error"
+      ? [`${after.name} failed on ${node.node_name}: ${node.message}`]
+      : [],
+  );
+}
+
 export const createModelsSlice =
   ({ api }: SliceDeps): Slice<ModelsSlice> =>
   (set, get) => {
@@ -99,6 +112,8 @@ export const createModelsSlice =
       async saveModelSettings(name, settings) {
         try {
           get().upsertModel(await api.updateModelSettings(name, settings));
+          // The panel closes; the card shows the change, silently to a screen reader without this.
+          get().announce(`Settings of ${name} saved.`);
           return null;
         } catch (error) {
           return messageOf(error);
@@ -109,6 +124,7 @@ export const createModelsSlice =
         try {
           await api.addAlias(name, alias);
           withModel(name, (model) => ({ ...model, aliases: [...new Set([...model.aliases, alias])].sort() }));
+          get().announce(`Added alias ${alias} to ${name}.`);
           return null;
         } catch (error) {
           return messageOf(error);
@@ -122,6 +138,7 @@ export const createModelsSlice =
           if (!isNotFound(error)) return messageOf(error);
         }
         withModel(name, (model) => ({ ...model, aliases: model.aliases.filter((a) => a !== alias) }));
+        get().announce(`Removed alias ${alias} from ${name}.`);
         return null;
       },
       async retryModel(name) {
@@ -145,7 +162,9 @@ export const createModelsSlice =
         if (index === -1) {
           set({ models: [model, ...models], modelsTotal: get().modelsTotal + 1 });
         } else {
+          const failures = newFailures(models[index]!, model);
           set({ models: models.with(index, model) });
+          if (failures.length > 0) get().announce(failures.join(" "));
         }
       },
       dropModel(name) {

@@ -67,6 +67,8 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
         chatError: undefined,
         chatStats: undefined,
       });
+      // Said once each, not per word: the conversation itself is not a live region.
+      get().announce(`${model} is answering…`);
       controller = new AbortController();
       const mine = chatNumber;
       const started = now();
@@ -99,6 +101,13 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
             truncatedMessages: outcome.truncatedMessages ?? 0,
           },
         });
+        const ending =
+          outcome.finishReason === null
+            ? "Answer stopped"
+            : outcome.finishReason === "length"
+              ? "Answer complete, stopped at the length limit"
+              : "Answer complete";
+        get().announce(`${ending}: ${tokens} token${tokens === 1 ? "" : "s"}.`);
       } catch (error) {
         if (mine !== chatNumber) return;
         set({ chatError: messageOf(error) });

@@ -1,5 +1,6 @@
 import type { StateCreator } from "zustand/vanilla";
 import { ApiError, type Api } from "../api";
+import type { AnnouncerSlice } from "./announcerSlice";
 import type { BannersSlice } from "./bannersSlice";
 import type { EndpointsSlice } from "./endpointsSlice";
 import type { GpuBuildSlice } from "./gpuBuildSlice";
@@ -18,7 +19,8 @@ export type AppState = ModelsSlice &
   EndpointsSlice &
   GpuBuildSlice &
   LiveSlice &
-  PlaygroundSlice;
+  PlaygroundSlice &
+  AnnouncerSlice;
 
 /** What a slice needs from outside the store. */
 export interface SliceDeps {

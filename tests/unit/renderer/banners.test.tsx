@@ -20,7 +20,7 @@ const crashed = (name: string) =>
 async function retry(name: string) {
   const card = screen.getByRole("listitem", { name: name.split("/")[1] });
   await act(async () => {
-    fireEvent.click(within(card).getByRole("button", { name: "Retry" }));
+    fireEvent.click(within(card).getByRole("button", { name: `Retry ${name}` }));
   });
 }
 
@@ -184,15 +184,22 @@ describe("banners", () => {
     expect(screen.getAllByRole("alert")).toHaveLength(3);
 
     // Closing one brings an older one into view; its own 4 s only start then.
-    fireEvent.click(screen.getAllByRole("button", { name: "Dismiss" })[2]!);
+    const dismiss = screen.getAllByRole("button", { name: "Dismiss" })[2]!;
+    dismiss.focus();
+    await act(async () => fireEvent.click(dismiss));
     expect(screen.getAllByRole("alert").map((el) => el.textContent)).toEqual([
       expect.stringContaining("org/b"),
       expect.stringContaining("org/c"),
       expect.stringContaining("org/d"),
     ]);
+    // The keyboard goes on from the banner now in its place, not from the top of the page.
+    expect(document.activeElement).toBe(screen.getAllByRole("button", { name: "Dismiss" })[2]);
 
-    fireEvent.click(screen.getByRole("button", { name: "Dismiss all" }));
+    const all = screen.getByRole("button", { name: "Dismiss all" });
+    all.focus();
+    await act(async () => fireEvent.click(all));
     expect(screen.queryByRole("alert")).toBeNull();
     expect(screen.queryByRole("group", { name: "Older notifications" })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole("main"));
   });
 });

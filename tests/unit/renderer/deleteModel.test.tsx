@@ -2,7 +2,7 @@
 import { act, fireEvent, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, renderApp } from "./fakes";
+import { fakeApi, lastBanner, model, renderApp } from "./fakes";
 
 async function openDialog() {
   const button = await screen.findByRole("button", { name: "Delete org/repo" });
@@ -60,7 +60,7 @@ describe("deleting a model", () => {
     expect(screen.queryByRole("listitem", { name: "repo" })).toBeNull();
     expect(screen.getByRole("listitem", { name: "other" })).toBeTruthy();
     // Said politely; the keyboard goes on from the next card, not from the top of the page.
-    expect(screen.getByRole("status").textContent).toContain("Deleted org/repo");
+    expect(lastBanner().textContent).toContain("Deleted org/repo");
     expect(document.activeElement).toBe(screen.getByRole("heading", { name: "other" }));
   });
 

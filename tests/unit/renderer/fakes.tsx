@@ -1,4 +1,4 @@
-import { act, cleanup, render } from "@testing-library/react";
+import { act, cleanup, render, screen, within } from "@testing-library/react";
 import { afterEach, vi, type Mock } from "vitest";
 import {
   defaultModelSettings,
@@ -255,4 +255,24 @@ export function deferred<T>() {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * Whether a button says it cannot act now: `aria-disabled` (it keeps the keyboard focus, see
+ * softDisabled.ts) or `disabled`.
+ */
+export function unavailable(button: HTMLElement): boolean {
+  return button.getAttribute("aria-disabled") === "true" || (button as HTMLButtonElement).disabled;
+}
+
+/** The newest banner that is not an error (a status), under the header. */
+export function lastBanner(): HTMLElement {
+  return within(screen.getByRole("region", { name: "Notifications" }))
+    .getAllByRole("status")
+    .at(-1)!;
+}
+
+/** What the app last said to screen readers only (the Announcer), not shown on screen. */
+export function announced(): string {
+  return document.querySelector(".visually-hidden[role=status]")?.textContent?.trim() ?? "";
 }

@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { defaultModelSettings } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, node, onNode, renderApp } from "./fakes";
+import { fakeApi, lastBanner, model, node, onNode, renderApp, unavailable } from "./fakes";
 
 const nodes = [
   node("gpu-0", { loaded: [{ model: "org/repo", sequences: 2, busy: 0, context_size: 4096 }] }),
@@ -38,7 +38,7 @@ describe("a model's settings panel", () => {
     );
     // Nothing changed yet: nothing to save.
     const save = within(panel).getByRole("button", { name: "Save settings" }) as HTMLButtonElement;
-    expect(save.disabled).toBe(true);
+    expect(unavailable(save)).toBe(true);
 
     fireEvent.change(context, { target: { value: "8192" } });
     // The hint follows the value: a fixed size is not "Auto".
@@ -178,9 +178,9 @@ describe("a model that crashed a node's worker", () => {
     );
     expect(row.textContent).not.toContain("(retrying)");
 
-    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry" })));
+    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry org/repo" })));
     expect(api.retryModel).toHaveBeenCalledWith("org/repo");
-    expect(screen.getByRole("status").textContent).toContain("Trying org/repo again on gpu-0");
+    expect(lastBanner().textContent).toContain("Trying org/repo again on gpu-0");
   });
 
   it("says when no online node had it failed", async () => {
@@ -189,8 +189,8 @@ describe("a model that crashed a node's worker", () => {
       { retryModel: vi.fn(async (name: string) => ({ model: name, nodes: [] })) },
     );
     renderApp(api);
-    await act(async () => fireEvent.click(await screen.findByRole("button", { name: "Retry" })));
-    expect(screen.getByRole("status").textContent).toContain("nothing to retry");
+    await act(async () => fireEvent.click(await screen.findByRole("button", { name: "Retry org/repo" })));
+    expect(lastBanner().textContent).toContain("nothing to retry");
   });
 });
 
@@ -209,7 +209,7 @@ describe("a model whose node stopped trying (its file failed verification twice)
     });
     expect(row.textContent).toContain("Error: x.gguf from org/repo failed verification");
     expect(row.textContent).not.toContain("(retrying)");
-    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry" })));
+    await act(async () => fireEvent.click(within(row).getByRole("button", { name: "Retry org/repo" })));
     expect(api.retryModel).toHaveBeenCalledWith("org/repo");
   });
 

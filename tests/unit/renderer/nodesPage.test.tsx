@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { Endpoint, NodeInfo } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, node, notFound, onNode, renderApp } from "./fakes";
+import { fakeApi, model, node, notFound, onNode, renderApp, unavailable } from "./fakes";
 
 const endpoint: Endpoint = {
   id: "ep-1",
@@ -413,7 +413,7 @@ describe("how many requests an endpoint gets at once", () => {
       fireEvent.change(field, { target: { value: wrong } });
       expect(field.getAttribute("aria-invalid"), wrong).toBe("true");
       expect(describedBy(field), wrong).toContain(problem);
-      expect(add.disabled, wrong).toBe(true);
+      expect(unavailable(add), wrong).toBe(true);
     }
     fireEvent.change(field, { target: { value: "32" } });
     expect(field.getAttribute("aria-invalid")).toBeNull();
@@ -450,7 +450,7 @@ describe("how many requests an endpoint gets at once", () => {
     fireEvent.change(field, { target: { value: "2000" } });
     expect(field.getAttribute("aria-invalid")).toBe("true");
     expect(describedBy(field)).toContain("Requests at once must be a whole number from 1 to 1,024.");
-    expect(save.disabled).toBe(true);
+    expect(unavailable(save)).toBe(true);
 
     // Cancel keeps what was there.
     fireEvent.click(within(row).getByRole("button", { name: "Cancel" }));

@@ -2,7 +2,7 @@
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError, type ChatRequest } from "../../../src-renderer/api";
-import { deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
+import { announced, deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 const ready = model("acme/chat-GGUF", {
   ready: true,
@@ -110,7 +110,12 @@ describe("the playground", () => {
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Send" }));
     });
-    expect(screen.getByRole("status").textContent).toContain("its 3 oldest messages were left out");
+    expect(screen.getAllByRole("status").map((status) => status.textContent)).toContainEqual(
+      expect.stringContaining("its 3 oldest messages were left out"),
+    );
+    // Said once the answer is in, not word by word: the conversation is not a live region.
+    expect(announced()).toBe("Answer complete: 4 tokens.");
+    expect(screen.getByRole("list", { name: "Messages" }).closest("[aria-live]")).toBeNull();
   });
 
   it("says why a message failed and puts the question back in the box, to send once more", async () => {

@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { RegisterResponse } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { deferred, fakeApi, model, renderApp } from "./fakes";
+import { deferred, fakeApi, model, renderApp, unavailable } from "./fakes";
 
 async function input(): Promise<HTMLTextAreaElement> {
   return (await screen.findByLabelText("Add a model from Hugging Face")) as HTMLTextAreaElement;
@@ -21,7 +21,7 @@ describe("the register form", () => {
 
     expect(api.register).toHaveBeenCalledWith("https://huggingface.co/org/repo");
     const busy = screen.getByRole("button", { name: "Registering…" }) as HTMLButtonElement;
-    expect(busy.disabled).toBe(true);
+    expect(unavailable(busy)).toBe(true);
     expect(box.readOnly).toBe(true);
 
     await act(async () => answer.resolve({ ...model("org/repo"), status: "registered", warnings: [] }));
@@ -55,7 +55,7 @@ describe("the register form", () => {
     fireEvent.change(box, { target: { value: "   " } });
     fireEvent.keyDown(box, { key: "Enter" });
     expect(api.register).not.toHaveBeenCalled();
-    expect((screen.getByRole("button", { name: "Register" }) as HTMLButtonElement).disabled).toBe(true);
+    expect(unavailable(screen.getByRole("button", { name: "Register" }))).toBe(true);
   });
 
   it("shows the server's message and keeps the text to fix", async () => {

@@ -2,7 +2,7 @@
 import { act, fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, node, onNode, renderApp, status } from "./fakes";
+import { fakeApi, model, node, onNode, renderApp, status, unavailable } from "./fakes";
 
 describe("the app shell", () => {
   it("sums up serving in the header", async () => {
@@ -21,7 +21,7 @@ describe("the app shell", () => {
     const api = fakeApi({ status: status({ paused: false }) });
     renderApp(api);
     const pause = await screen.findByRole("button", { name: "Pause" });
-    await waitFor(() => expect((pause as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect(unavailable(pause)).toBe(false));
     fireEvent.click(pause);
     const dialog = screen.getByRole("dialog", { name: "Pause serving?" });
     expect(dialog.textContent).toMatch(/every client/);
