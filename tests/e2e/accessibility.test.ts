@@ -1,16 +1,13 @@
-import fs from "node:fs";
-import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { browserPageForFile, screenshot } from "../helpers/browser";
+import { browserPageForFile, screenshot, requireBuiltApp } from "../helpers/browser";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 
 // What a keyboard or screen-reader user notices in the built dashboard, in headless Chromium against
 // the built `llmlb serve` with one CPU worker: where the focus goes, what is announced, what the
 // sticky header hides, contrast, and reflow at 320 px. Screenshots land in test-results/screenshots.
-const root = path.resolve(import.meta.dirname, "../..");
 const model = "acme/a11y-chat-GGUF";
 const broken = "acme/a11y-broken-GGUF";
 let hub: FakeHub;
@@ -20,14 +17,7 @@ let dashboardLink: string;
 const view = browserPageForFile();
 
 beforeAll(async () => {
-  if (
-    !fs.existsSync(path.join(root, "out/renderer/index.html")) ||
-    !fs.existsSync(path.join(root, "out/main/cli.js"))
-  ) {
-    throw new Error(
-      "The app is not built: run `npm run build` (npm install does it) before the browser tests.",
-    );
-  }
+  requireBuiltApp();
   hub = await startFakeHub({
     repos: [
       { id: model, files: [{ path: "a11y-chat-Q4_K_M.gguf", content: generateTinyGguf({ seed: 7 }) }] },

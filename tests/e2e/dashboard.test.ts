@@ -4,13 +4,12 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { browserPageForFile, screenshot } from "../helpers/browser";
+import { browserPageForFile, screenshot, requireBuiltApp } from "../helpers/browser";
 import { adminRequest, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 
 // The built dashboard in headless Chromium against the built `llmlb serve` (what `npm run serve`
 // runs) with one CPU worker, models from the fake hub. Screenshots land in test-results/screenshots.
-const root = path.resolve(import.meta.dirname, "../..");
 const model = "acme/e2e-chat-GGUF";
 let hub: FakeHub;
 let served: ServedInTempDir;
@@ -22,14 +21,7 @@ let adminToken: string;
 const view = browserPageForFile();
 
 beforeAll(async () => {
-  if (
-    !fs.existsSync(path.join(root, "out/renderer/index.html")) ||
-    !fs.existsSync(path.join(root, "out/main/cli.js"))
-  ) {
-    throw new Error(
-      "The app is not built: run `npm run build` (npm install does it) before the browser tests.",
-    );
-  }
+  requireBuiltApp();
   hub = await startFakeHub({
     repos: [
       {

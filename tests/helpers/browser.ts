@@ -22,6 +22,19 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /** Screenshots are test artifacts: test-results/screenshots/<name>.png (ignored by git). */
+/** Stops a browser test at once, saying why, when the app it drives has not been built. */
+export function requireBuiltApp(): void {
+  const root = path.resolve(import.meta.dirname, "../..");
+  if (
+    !fs.existsSync(path.join(root, "out/renderer/index.html")) ||
+    !fs.existsSync(path.join(root, "out/main/cli.js"))
+  ) {
+    throw new Error(
+      "The app is not built: run `npm run build` (npm install does it) before the browser tests.",
+    );
+  }
+}
+
 export const screenshotDir = path.resolve(import.meta.dirname, "../../test-results/screenshots");
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -13,8 +13,8 @@ import { namedSseEvent, sseEvent } from "../../shared/sse";
  */
 export const forwarded = new WeakSet<FastifyRequest>();
 
-/** The routes whose requests the metrics count: the inference routes, and the Responses API's. */
-const countedRoutes = new Set([
+/** The routes forwarded to nodes as they are: OpenAI's, and Anthropic's Messages API, which workers serve too. */
+const balancedRoutes = [
   "/v1/chat/completions",
   "/v1/completions",
   "/v1/embeddings",
@@ -22,9 +22,10 @@ const countedRoutes = new Set([
   "/v1/reranking",
   "/v1/messages",
   "/v1/messages/count_tokens",
-  "/v1/responses",
-]);
+];
 
+/** The routes whose requests the metrics count: those, and the Responses API's. */
+const countedRoutes = new Set([...balancedRoutes, "/v1/responses"]);
 /**
  * Counts in the metrics an inference request answered without reaching the balancer (refused as it
  * was read), under no model, as the balancer counts a request for a model it does not know: a
@@ -66,16 +67,7 @@ export function registerBalancedRoutes(
         error ? done(error) : done(null, { raw, json } satisfies InferenceBody),
       );
     });
-    for (const path of [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/embeddings",
-      "/v1/rerank",
-      "/v1/reranking",
-      // Anthropic's Messages API, which llmlb's workers serve too.
-      "/v1/messages",
-      "/v1/messages/count_tokens",
-    ]) {
+    for (const path of balancedRoutes) {
       scope.post(path, { bodyLimit: inferenceBodyLimit }, async (request, reply) => {
         const inference = inferenceRequestOf(request, path);
         forwarded.add(request);
