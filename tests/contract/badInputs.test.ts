@@ -387,6 +387,15 @@ const cases: BadInput[] = [
     says: /not registered/,
   },
   {
+    // openai-python says Content-Type: application/json on every request but GET, a DELETE included.
+    name: "deleting with Content-Type: application/json and no body (read as no body)",
+    method: "DELETE",
+    path: "/v0/models/acme%2Fnothing",
+    options: { headers: { "content-type": "application/json" } },
+    status: 404,
+    says: /not registered/,
+  },
+  {
     name: "a manifest path without manifest.json",
     method: "GET",
     path: "/v0/models/registry/acme%2Ftiny-GGUF",

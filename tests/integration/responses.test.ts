@@ -184,6 +184,15 @@ describe("POST /v1/responses", () => {
     await client.responses.delete(response.id);
     await expect(client.responses.retrieve(response.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.responses.delete(response.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+    // As openai-python deletes: Content-Type: application/json on a DELETE with no body.
+    const other = await client.responses.create({ model: tinyModel, input: "Hello", max_output_tokens: 2 });
+    const deleted = await fetch(`${server.serve.url}/v1/responses/${other.id}`, {
+      method: "DELETE",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+    });
+    expect(deleted.status).toBe(200);
+    expect(await deleted.json()).toEqual({ id: other.id, object: "response", deleted: true });
   });
 
   it("answers a required function tool with a function_call whose arguments fit the schema, and takes its output back", async () => {

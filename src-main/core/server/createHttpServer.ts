@@ -93,6 +93,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   });
   // JSON only: Fastify would also accept text/plain bodies.
   app.removeContentTypeParser("text/plain");
+  // A DELETE says Content-Type: application/json with no body where clients set the header on every
+  // request (openai-python does): nothing to parse, not an empty JSON body to refuse.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
+    request.method === "DELETE" && body === ""
+      ? done(null, undefined)
+      : parseJson(request, body as string, done),
+  );
   closeConnectionsAsTheyGoIdle(app);
 
   // Before the access check: a 401 a page may read says what is wrong, not just "CORS".

@@ -63,6 +63,8 @@ export function registerBalancedRoutes(
     );
     scope.removeContentTypeParser("application/json");
     scope.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw: Buffer, done) => {
+      // A stored response's DELETE, with the header and no body (as openai-python sends it).
+      if (request.method === "DELETE" && raw.length === 0) return done(null, undefined);
       parseJson(request, raw.toString("utf8"), (error, json) =>
         error ? done(error) : done(null, { raw, json } satisfies InferenceBody),
       );
