@@ -33,8 +33,10 @@ export function workerLinesOut(): (name: string, line: string) => void {
   return (_name, line) => void terminal.write(`${line}\n`);
 }
 
-/** A log file is set aside (as `<name>.1.log`) at start once it has grown past this. */
+/** A log file is set aside (as `<name>.1.log`, the one before it dropped) once it has grown past this. */
 const logFileLimitBytes = 10 * 1024 * 1024;
+/** How often a running app looks at its log's size. */
+const logFileCheckMs = 60_000;
 
 export interface LogFile {
   /** For createLogger. */
@@ -43,19 +45,39 @@ export interface LogFile {
   writeRaw(line: string): void;
 }
 
+export interface LogFileOptions {
+  /** Default: 10 MiB. */
+  limitBytes?: number;
+  /** Default: every minute. */
+  checkEveryMs?: number;
+}
+
 /**
- * The desktop app's log: JSON lines appended to `file` (the previous one kept once it is large), and
- * on a terminal (a development run) also one line of text per entry. A GUI process may have no usable
- * standard error at all (a packaged Windows app), so nothing goes there unless it is a terminal.
+ * The desktop app's log: JSON lines appended to `file`, and on a terminal (a development run) also
+ * one line of text per entry. A GUI process may have no usable standard error at all (a packaged
+ * Windows app), so nothing goes there unless it is a terminal. Past its limit the file is set aside
+ * and a new one begun, at start and while the app runs (an app left running for weeks, its log
+ * growing with every refused request), so the two together stay near twice the limit.
  */
-export function openLogFile(file: string): LogFile {
+export function openLogFile(file: string, options: LogFileOptions = {}): LogFile {
+  const limit = options.limitBytes ?? logFileLimitBytes;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  try {
-    if (fs.statSync(file).size > logFileLimitBytes) fs.renameSync(file, file.replace(/(\.log)?$/, ".1.log"));
-  } catch {
-    // No log yet.
-  }
+  const setAsideIfFull = () => {
+    try {
+      if (fs.statSync(file).size <= limit) return false;
+      fs.renameSync(file, file.replace(/(\.log)?$/, ".1.log"));
+      return true;
+    } catch {
+      return false; // No log yet, or it cannot be set aside: it grows on.
+    }
+  };
+  setAsideIfFull();
   const toFile = destination({ dest: file, append: true, sync: false });
+  const watch = setInterval(() => {
+    // Renamed, the file still takes what is written to it until it is opened again by name.
+    if (setAsideIfFull()) toFile.reopen();
+  }, options.checkEveryMs ?? logFileCheckMs);
+  watch.unref();
   const terminal = process.stderr.isTTY;
   return {
     destination: terminal ? multistream([{ stream: toFile }, { stream: forTerminal() }]) : toFile,
