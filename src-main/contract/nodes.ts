@@ -88,7 +88,12 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
 ]);
 export type NodeModelState = z.infer<typeof nodeModelStateSchema>;
 
-export const nodeRegisterRequestSchema = z.strictObject({
+/**
+ * What a node says of itself when it registers. Fields this control plane does not know are left out,
+ * not refused: a node newer than its control plane (the machines of a cluster are updated one at a
+ * time) adds what it can say, and still joins.
+ */
+export const nodeRegisterRequestSchema = z.object({
   name: z.string().min(1).max(128),
   /** Where the control plane reaches the node (its own HTTP server). */
   url: z.url({ protocol: /^https?$/ }),
@@ -142,7 +147,8 @@ export const llamaCppBuildSchema = z.object({
 });
 export type LlamaCppBuild = z.infer<typeof llamaCppBuildSchema>;
 
-export const heartbeatRequestSchema = z.strictObject({
+/** A node's heartbeat; as at registration, fields this control plane does not know are left out. */
+export const heartbeatRequestSchema = z.object({
   memory: memorySchema,
   models: z.array(nodeModelStateSchema).max(10_000),
   loaded: z.array(loadedModelSchema).max(1000).default([]),

@@ -168,11 +168,24 @@ describe("POST /v0/nodes/register", () => {
       {},
       { ...nodeRequest("x"), backend: "tpu" },
       { ...nodeRequest("x"), url: "file:///x" },
-      { ...nodeRequest("x"), extra: 1 },
     ]) {
       const response = await server.request("POST", "/v0/nodes/register", { body });
       expect(response.status).toBe(400);
     }
+  });
+
+  it("lets in a node newer than itself, whose registration and heartbeats say more than it knows", async () => {
+    const newer = await server.request("POST", "/v0/nodes/register", {
+      body: { ...nodeRequest("from-the-future"), accelerators: [{ kind: "npu" }] },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    expect(newer.status).toBe(201);
+    const { node_id, node_token } = nodeRegisterResponseSchema.parse(newer.body);
+    const beaten = await server.request("POST", `/v0/nodes/${node_id}/heartbeat`, {
+      body: { memory: { total_bytes: gb, free_bytes: gb / 2 }, models: [], temperature_c: 61 },
+      headers: { authorization: `Bearer ${node_token}` },
+    });
+    expect(beaten.status).toBe(200);
   });
 });
 
@@ -515,6 +528,48 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     expect(back).toHaveLength(1);
     expect(back[0]).toMatchObject({ id: second.node_id, status: "online", models: [] });
     expect((await beat(first.node_id, first.node_token, [])).status).toBe(401);
+  });
+
+  it("is told, once, by a worker's session when its control plane refuses its registration as malformed", async () => {
+    // As a control plane older than the node answers a field it does not know.
+    const older = http.createServer((_request, response) =>
+      response
+        .writeHead(400, { "content-type": "application/json" })
+        .end(
+          JSON.stringify({
+            error: { message: 'Unrecognized key: "accelerators"', type: "invalid_request_error" },
+          }),
+        ),
+    );
+    older.listen(0, "127.0.0.1");
+    await once(older, "listening");
+    const lines: { level: number; msg: string }[] = [];
+    const stopped = new AbortController();
+    let waits = 0;
+    const session = createNodeSession({
+      config: { name: "too-new", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
+      client: createControlPlaneClient(`http://127.0.0.1:${(older.address() as AddressInfo).port}`, "token"),
+      memory: {
+        devices: async () => [],
+        memory: async () => ({ total_bytes: gb, free_bytes: gb }),
+        dispose: async () => undefined,
+      },
+      nodeUrl: "http://127.0.0.1:9/",
+      log: createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
+      wait: async () => void (++waits === 3 && stopped.abort()),
+      stopped: stopped.signal,
+    });
+    try {
+      await session.register();
+    } finally {
+      older.close();
+    }
+    expect(session.nodeId()).toBeUndefined();
+    const errors = lines.filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(
+      /likely an older llmlb than this node's\. Run the same llmlb on both machines/,
+    );
   });
 
   it("is registered again by a worker's own session at its next heartbeat, as at a first start", async () => {

@@ -59,7 +59,17 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         log.info({ node: nodeId }, "registered with the control plane");
         return;
       } catch (error) {
-        log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+        if (error instanceof ControlPlaneError && error.status === 400) {
+          // Not a passing trouble: it will refuse the same again until one of the two is updated.
+          if (attempt === 1) {
+            log.error(
+              { err: errorMessage(error) },
+              "the control plane refuses this node's registration as malformed: it is likely an older llmlb than this node's. Run the same llmlb on both machines; this node keeps trying meanwhile",
+            );
+          }
+        } else {
+          log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+        }
         await options.wait(backoffMs(attempt, 500, 10_000));
       }
     }
