@@ -144,8 +144,21 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 /** The one module that calls `fetch`. */
 export function createHttpApi(): Api {
   return {
-    // 1000 is the server's page limit; the dashboard keeps the whole list live and filters locally.
-    listModels: () => call("GET", "/v0/models?limit=1000"),
+    // The dashboard keeps the whole list live and filters it locally: every page of it (1000 is the
+    // server's page limit), or a registry past it would read short and its search miss models.
+    async listModels() {
+      const first = await call<ModelList>("GET", "/v0/models?limit=1000");
+      // By name: a model registered between two pages moves the later ones by one.
+      const byName = new Map(first.data.map((model) => [model.name, model]));
+      for (let offset = first.data.length; offset < first.total;) {
+        const page = await call<ModelList>("GET", `/v0/models?limit=1000&offset=${offset}`);
+        if (page.data.length === 0) break;
+        for (const model of page.data) byName.set(model.name, model);
+        offset += page.data.length;
+      }
+      const data = [...byName.values()];
+      return { ...first, limit: data.length, data };
+    },
     register: (input) => call("POST", "/v0/models/register", { url: input }),
     removeModel: (name) => call("DELETE", `/v0/models/${encodeURIComponent(name)}`),
     updateModelSettings: (name, settings) =>

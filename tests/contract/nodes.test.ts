@@ -533,13 +533,11 @@ describe("DELETE /v0/nodes/<id or name>", () => {
   it("is told, once, by a worker's session when its control plane refuses its registration as malformed", async () => {
     // As a control plane older than the node answers a field it does not know.
     const older = http.createServer((_request, response) =>
-      response
-        .writeHead(400, { "content-type": "application/json" })
-        .end(
-          JSON.stringify({
-            error: { message: 'Unrecognized key: "accelerators"', type: "invalid_request_error" },
-          }),
-        ),
+      response.writeHead(400, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          error: { message: 'Unrecognized key: "accelerators"', type: "invalid_request_error" },
+        }),
+      ),
     );
     older.listen(0, "127.0.0.1");
     await once(older, "listening");

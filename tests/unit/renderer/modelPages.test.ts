@@ -1,0 +1,36 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createHttpApi } from "../../../src-renderer/api";
+
+/** A server's GET /v0/models over `total` models, a page of at most 1000 at a time. */
+function serving(total: number) {
+  const names = Array.from({ length: total }, (_, index) => `org/model-${String(index).padStart(5, "0")}`);
+  const asked: string[] = [];
+  const fetched = vi.fn(async (url: string) => {
+    const query = new URL(url, "http://dashboard").searchParams;
+    asked.push(`${query.get("offset") ?? 0}+${query.get("limit")}`);
+    const offset = Number(query.get("offset") ?? 0);
+    const limit = Math.min(1000, Number(query.get("limit")));
+    const data = names.slice(offset, offset + limit).map((name) => ({ name }));
+    return Response.json({ total, limit, offset, data });
+  });
+  return { fetched, asked, names };
+}
+
+describe("the dashboard's model list", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("reads every page of a registry past the server's page limit", async () => {
+    const { fetched, asked, names } = serving(2004);
+    vi.stubGlobal("fetch", fetched);
+    const list = await createHttpApi().listModels();
+    expect(list.data.map((model) => model.name)).toEqual(names);
+    expect(asked).toEqual(["0+1000", "1000+1000", "2000+1000"]);
+  });
+
+  it("asks once for a registry within one page", async () => {
+    const { fetched, asked } = serving(3);
+    vi.stubGlobal("fetch", fetched);
+    expect((await createHttpApi().listModels()).data).toHaveLength(3);
+    expect(asked).toEqual(["0+1000"]);
+  });
+});
