@@ -137,6 +137,25 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
     }
   });
 
+  it("answers to org/repo:QUANT when registered by its file's path, as registering by the tag would name it", async () => {
+    // Registered by path in beforeAll: no alias was made for it.
+    expect((await server.request("GET", path)).body.aliases).toEqual([]);
+    const answered = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "acme/tiny-GGUF:q8_0", messages: [{ role: "user", content: "hi" }] },
+    });
+    expect(answered.status).toBe(200);
+    // Sent on under the model's id, as a request by alias is.
+    expect(gpu0.received.at(-1)!.body.model).toBe(model);
+    expect(
+      (await server.request("GET", `/v0/models/${encodeURIComponent("acme/tiny-GGUF:Q8_0")}`)).body.name,
+    ).toBe(model);
+    // Registering it by the tag says it is there, which the tag now shows too.
+    const again = await server.request("POST", "/v0/models/register", {
+      body: { url: "acme/tiny-GGUF:Q8_0" },
+    });
+    expect(again.status).toBe(409);
+  });
+
   it.each([
     [{ context_size: 10 }, "settings.context_size: must be a whole number of tokens from 128 to 1,048,576"],
     [{ parallel: 2.5 }, "settings.parallel: must be a whole number of requests from 1 to 64"],

@@ -105,16 +105,36 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   const { models, metadata, clock, log } = options;
   let openAiCache: { version: number; list: OpenAiModelList } | undefined;
   // The balancer resolves names on every request: aliases are read once per registry version.
-  let aliasCache: { version: number; byAlias: Map<string, string> } | undefined;
+  let aliasCache:
+    { version: number; byAlias: Map<string, string>; byTag: Map<string, string | undefined> } | undefined;
   // So do they pins, on every request: read once per model and registry version.
   let pinCache = { version: -1, byModel: new Map<string, readonly string[]>() };
 
   function resolveName(name: string): string {
     if (aliasCache?.version !== models.version()) {
       const version = models.version();
-      aliasCache = { version, byAlias: new Map(models.aliases().map((entry) => [entry.alias, entry.model])) };
+      aliasCache = {
+        version,
+        byAlias: new Map(models.aliases().map((entry) => [entry.alias, entry.model])),
+        byTag: new Map(),
+      };
     }
-    return aliasCache.byAlias.get(name) ?? name;
+    return aliasCache.byAlias.get(name) ?? taggedModel(aliasCache.byTag, name) ?? name;
+  }
+
+  /**
+   * `org/repo:Q8_0` for a model registered as that file by its path (or before tags were names): the
+   * name registering it that way would have given, which would otherwise be refused as a duplicate
+   * and unknown at once. Looked up once per registry version (misses too).
+   */
+  function taggedModel(byTag: Map<string, string | undefined>, name: string): string | undefined {
+    const tag = /^([^/:\s]+\/[^/:\s]+):([\w.-]+)$/.exec(name);
+    if (!tag) return undefined;
+    if (!byTag.has(name)) {
+      if (byTag.size >= 1000) byTag.clear();
+      byTag.set(name, models.taggedModel(tag[1]!, tag[2]!));
+    }
+    return byTag.get(name);
   }
 
   const notRegistered = (id: string) =>

@@ -59,6 +59,11 @@ export interface ModelRepository {
   aliases(): Alias[];
   /** The model an alias names, if `name` is one. */
   aliasTarget(name: string): string | undefined;
+  /**
+   * The one model registered as a single file of `repo` in `quantization` (as `org/repo:Q4_K_M`
+   * would have chosen it), if exactly one is; case aside.
+   */
+  taggedModel(repo: string, quantization: string): string | undefined;
   count(): number;
   /** Registered models, and how many of them are ready. */
   counts(): { total: number; ready: number };
@@ -190,6 +195,12 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       .prepare<[string], string>(`SELECT alias FROM model_aliases WHERE model_id = ? ORDER BY alias`)
       .pluck(),
     aliasTarget: db.prepare<[string], string>(`SELECT model_id FROM model_aliases WHERE alias = ?`).pluck(),
+    tagged: db
+      .prepare<[string, string], string>(
+        `SELECT m.id FROM models m JOIN artifacts a ON a.model_id = m.id AND a.filename = m.filename
+         WHERE m.repo = ? AND upper(a.quantization) = upper(?) LIMIT 2`,
+      )
+      .pluck(),
     allAliases: db.prepare<[], { alias: string; model_id: string }>(
       `SELECT alias, model_id FROM model_aliases ORDER BY alias`,
     ),
@@ -319,6 +330,10 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     },
     aliases: () => statements.allAliases.all().map((row) => ({ alias: row.alias, model: row.model_id })),
     aliasTarget: (name) => statements.aliasTarget.get(name),
+    taggedModel(repo, quantization) {
+      const found = statements.tagged.all(repo, quantization);
+      return found.length === 1 ? found[0] : undefined;
+    },
     version: () => registryVersion.current(),
     count() {
       return statements.count.get()!.n;
