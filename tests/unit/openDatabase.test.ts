@@ -1,9 +1,10 @@
+import fs from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { createLogger } from "../../src-main/shared/logger";
 import { migrations } from "../../src-main/core/registry/migrations";
-import { openDatabase } from "../../src-main/core/registry/openDatabase";
+import { backupBeforeMigration, openDatabase } from "../../src-main/core/registry/openDatabase";
 import { makeTempDir } from "../helpers/tempDir";
 
 const log = createLogger({ level: "silent" });
@@ -33,6 +34,51 @@ it("refuses a database from a newer version of the app instead of damaging it", 
     newer.pragma(`user_version = ${migrations.length + 1}`);
     newer.close();
     expect(() => openDatabase({ file, log })).toThrow(/newer than this app understands/);
+  } finally {
+    await temp.remove();
+  }
+});
+
+it("keeps the database as it was before a migration, and points a downgraded llmlb at it", async () => {
+  const temp = await makeTempDir();
+  try {
+    const file = path.join(temp.path, "llmlb.db");
+    // A database of an older llmlb: the first migrations only, and a model in it.
+    const older = new Database(file);
+    const before = migrations.length - 3;
+    for (const migration of migrations.slice(0, before)) older.exec(migration);
+    older.pragma(`user_version = ${before}`);
+    older
+      .prepare(
+        "INSERT INTO models (id, repo, filename, revision, commit_sha, source, display_name, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        "org/old",
+        "org/old",
+        null,
+        "main",
+        "a".repeat(40),
+        "huggingface",
+        "old",
+        1,
+        new Date(0).toISOString(),
+      );
+    older.close();
+
+    openDatabase({ file, log }).close();
+    const kept = new Database(backupBeforeMigration(file, before), { readonly: true });
+    expect(kept.pragma("user_version", { simple: true })).toBe(before);
+    expect(kept.prepare("SELECT id FROM models").pluck().all()).toEqual(["org/old"]);
+    kept.close();
+
+    // The database, now newer than an llmlb that knows only the old schema: as that llmlb tells it.
+    const upgraded = new Database(file);
+    upgraded.pragma(`user_version = ${migrations.length + 1}`);
+    upgraded.close();
+    fs.copyFileSync(backupBeforeMigration(file, before), backupBeforeMigration(file, migrations.length));
+    expect(() => openDatabase({ file, log })).toThrow(
+      `put ${backupBeforeMigration(file, migrations.length)} (the database as it was before the newer one changed it) in place of ${file}`,
+    );
   } finally {
     await temp.remove();
   }

@@ -21,7 +21,7 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   try {
-    migrate(db, options.log);
+    migrate(db, options.file, options.log);
   } catch (error) {
     db.close();
     throw error;
@@ -29,22 +29,38 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   return db;
 }
 
-function migrate(db: Db, log: Logger): void {
+/** Where the database as it was before a migration from schema `version` is kept. */
+export const backupBeforeMigration = (file: string, version: number) => `${file}.schema-${version}.bak`;
+
+function migrate(db: Db, file: string, log: Logger): void {
   const current = db.pragma("user_version", { simple: true }) as number;
-  if (current > migrations.length) {
+  const latest = migrations.length;
+  if (current > latest) {
+    const kept = file === ":memory:" ? undefined : backupBeforeMigration(file, latest);
+    const back =
+      kept !== undefined && fs.existsSync(kept)
+        ? ` To go back to this llmlb instead, stop the newer one and put ${kept} (the database as it was before the newer one changed it) in place of ${file}; what was done since is lost.`
+        : "";
     throw new Error(
-      `The database schema (version ${current}) is newer than this app understands (${migrations.length}); update llmlb.`,
+      `The database schema (version ${current}) is newer than this app understands (${latest}): a newer llmlb wrote it. Run that newer llmlb on this data directory.${back}`,
     );
   }
-  for (let version = current; version < migrations.length; version++) {
+  if (current > 0 && current < latest && file !== ":memory:") {
+    // The database as it was, for going back to the llmlb that wrote it: a migration is one way.
+    const kept = backupBeforeMigration(file, current);
+    fs.rmSync(kept, { force: true });
+    db.prepare("VACUUM INTO ?").run(kept);
+    log.info({ kept }, "database kept as it was before its migration");
+  }
+  for (let version = current; version < latest; version++) {
     db.transaction(() => {
       db.exec(migrations[version]!);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }
-  if (current < migrations.length) {
+  if (current < latest) {
     // A new database is "migrated" from 0: one line says what happened either way.
     const what = current === 0 ? "database created" : "database migrated";
-    log.info({ from: current, to: migrations.length }, what);
+    log.info({ from: current, to: latest }, what);
   }
 }
