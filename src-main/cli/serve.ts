@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config";
@@ -30,6 +31,9 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
       `The data directory ${config.dataDir} cannot be used: ${dataProblem}. Choose another with --data-dir or LLMLB_DATA_DIR.`,
     );
   }
+  // Missing, while models are registered: they were downloaded elsewhere (a moved home folder, a disk
+  // not mounted), and would all be downloaded again into a new empty cache.
+  const cacheWasMissing = !fs.existsSync(config.hubCacheDir);
   // Every download would fail on it, each with an errno of its own: say it once, before starting.
   const cacheProblem = whyFolderUnusable(config.hubCacheDir);
   if (cacheProblem) {
@@ -55,6 +59,13 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     onWorkerOutput: workerLinesOut(),
     requestQuit: () => stop("asked over /v0/quit (the dashboard or `llmlb quit`)"),
   });
+  const registered = core.models.count();
+  if (cacheWasMissing && registered > 0) {
+    log.warn(
+      { cache: config.hubCacheDir, models: registered },
+      "the model cache folder did not exist and was created empty: the registered models download again into it. If they are elsewhere (another disk, a moved home folder), stop llmlb and point it there (llmlb settings set --cache-dir <folder>, or HF_HUB_CACHE)",
+    );
+  }
   // Signal handlers go in before listening: a SIGTERM during start-up still shuts down cleanly
   // (workers stopped, server.json removed) instead of killing the process outright.
   // A second signal during the drain (Ctrl-C twice, a process manager's SIGTERM after Ctrl-C) changes

@@ -741,3 +741,32 @@ describe("llmlb settings and llmlb quit", () => {
     }
   });
 });
+
+describe("a model cache folder that is gone", () => {
+  it("is created again at start with a warning, when models are registered, that they download again", async () => {
+    const dir = await makeTempDir();
+    const own = {
+      ...env,
+      LLMLB_DATA_DIR: path.join(dir.path, "data"),
+      HF_HUB_CACHE: path.join(dir.path, "hub"),
+    };
+    try {
+      const first = await startServeProcess(["--port", "0", "--workers", "none"], own);
+      try {
+        expect((await runCli(["model", "add", "acme/tiny-GGUF"], own)).code).toBe(0);
+      } finally {
+        await first.stop();
+      }
+      expect(first.logs()).not.toMatch(/did not exist/);
+      // The disk it was on is not mounted, the home folder moved: the folder is not there.
+      fs.rmSync(own.HF_HUB_CACHE, { recursive: true, force: true });
+      const again = await startServeProcess(["--port", "0", "--workers", "none"], own);
+      await again.stop();
+      expect(again.logs()).toMatch(
+        /the model cache folder did not exist and was created empty: the registered models download again into it/,
+      );
+    } finally {
+      await dir.remove();
+    }
+  });
+});
