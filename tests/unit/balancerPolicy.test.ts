@@ -397,3 +397,34 @@ describe("refusals before any node", () => {
     expect(tries).toEqual([]);
   });
 });
+
+describe("why a model no node can take now is unavailable", () => {
+  it("names the pin of a model pinned to an offline node before the endpoints that are offline too", async () => {
+    const pinned = {
+      name: model,
+      nodes: [],
+      settings: { nodes: ["old-machine-cpu0"] },
+    } as unknown as Model;
+    const { send } = setup([], {
+      nodes: {
+        routesFor: () => [],
+        list: () =>
+          ({
+            data: [
+              { id: "n1", name: "old-machine-cpu0", status: "offline", kind: "worker" },
+              { id: "n2", name: "other", status: "offline", kind: "endpoint" },
+              { id: "n3", name: "laptop-cpu0", status: "online", kind: "worker" },
+            ],
+          }) as unknown as NodeList,
+      },
+      workersExpected: () => true,
+      models: { resolveName: (name) => name, get: () => pinned, didYouMean: () => "" },
+      unavailable: () =>
+        new AppError("model.not_ready", `Model ${model} is served only by an endpoint that is offline.`),
+    });
+    const error = await send().catch((caught: unknown) => caught);
+    expect(isAppError(error) && error.message).toBe(
+      `Model ${model} is pinned to old-machine-cpu0, and it is not online. Start it again, or let other nodes serve it (llmlb model set ${model} --nodes any).`,
+    );
+  });
+});

@@ -189,7 +189,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       return { error: outside ?? unknown, nodeComing: false };
     }
     const online = registered.nodes.filter((node) => node.node_status === "online");
-    if (outside && online.length === 0) return { error: outside, nodeComing: false };
+    // Offline endpoints explain a registered model only where its pin does not: pinned elsewhere, the
+    // pin is why (a worker of a machine it was moved from, say), whatever the endpoints are doing.
+    if (outside && online.length === 0 && registered.settings.nodes.length === 0)
+      return { error: outside, nodeComing: false };
     const known = nodes.list().data;
     const error = unavailableError(registered, {
       nodesKnown: known.length,
