@@ -92,6 +92,25 @@ const storedBytes = (db: Db) =>
 describe("response repository", () => {
   const temp = tempDirForEachTest();
 
+  it("keeps at most its limit of responses, the oldest going first, counted across a restart", () => {
+    const db = openDatabase({ file: path.join(temp.path, "llmlb.db"), log });
+    const repo = createResponseRepository(db, { maxKept: 3 });
+    const ids = [1, 2, 3, 4, 5].map((n) =>
+      turn(repo, { say: `q${n}`, answer: `a${n}`, createdAt: 1_000 + n }),
+    );
+    const readable = (store: ResponseRepository) => ids.filter((id) => store.get(id, keepAll) !== undefined);
+    expect(readable(repo)).toEqual(ids.slice(2));
+    // A deleted one frees its place: the next turn drops nothing.
+    expect(repo.remove(ids[2]!)).toBe(true);
+    ids.push(turn(repo, { say: "q6", answer: "a6", createdAt: 1_006 }));
+    expect(readable(repo)).toEqual([ids[3], ids[4], ids[5]]);
+    // Started again on the same database, it counts what it holds.
+    const again = createResponseRepository(db, { maxKept: 3 });
+    ids.push(turn(again, { say: "q7", answer: "a7", createdAt: 1_007 }));
+    expect(readable(again)).toEqual([ids[4], ids[5], ids[6]]);
+    db.close();
+  });
+
   it("reads a conversation back whole, each turn in order", () => {
     const { repo } = setUp();
     const ids = chain(repo, 4);

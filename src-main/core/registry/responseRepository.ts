@@ -37,7 +37,20 @@ interface ResponseRow {
   response: string;
 }
 
-export function createResponseRepository(db: Db): ResponseRepository {
+export interface ResponseRepositoryOptions {
+  /**
+   * The most responses kept: past it, the oldest go as if past their age. A local server answers
+   * clients that store every turn by default (the Agents SDK, Codex-style tools), at thousands of
+   * turns an hour; kept for 30 days alone, they would fill a disk. Default: 100,000.
+   */
+  maxKept?: number;
+}
+
+export function createResponseRepository(
+  db: Db,
+  options: ResponseRepositoryOptions = {},
+): ResponseRepository {
+  const maxKept = options.maxKept ?? 100_000;
   const statements = {
     insert: db.prepare(
       `INSERT INTO responses (id, model, created_at, input, response, previous_id)
@@ -70,7 +83,16 @@ export function createResponseRepository(db: Db): ResponseRepository {
        WHERE id = ? AND gone = 1 AND NOT EXISTS (SELECT 1 FROM responses c WHERE c.previous_id = r.id)`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
+    kept: db.prepare<[], number>(`SELECT count(*) FROM responses WHERE gone = 0`).pluck(),
+    markOldest: db
+      .prepare<[number], string>(
+        `UPDATE responses SET gone = 1 WHERE id IN
+           (SELECT id FROM responses WHERE gone = 0 ORDER BY created_at, rowid LIMIT ?) RETURNING id`,
+      )
+      .pluck(),
   };
+  /** Responses readable now (not gone), counted once and then kept up to date. */
+  let kept = statements.kept.get() ?? 0;
 
   /** Every input item a stored response saw, oldest first. */
   function inputOf(id: string): StoredInputItem[] {
@@ -88,8 +110,13 @@ export function createResponseRepository(db: Db): ResponseRepository {
     }
   }
 
-  const insert = db.transaction((entry: NewResponse, olderThan: number) => {
-    for (const id of statements.markExpired.all(olderThan)) sweep(id);
+  /** Keeps a response; says how many more responses are readable now (expired and dropped ones gone). */
+  const insert = db.transaction((entry: NewResponse, olderThan: number): number => {
+    let change = 0;
+    for (const id of statements.markExpired.all(olderThan)) {
+      change--;
+      sweep(id);
+    }
     // The one it continues may have gone for good while it was answered: then it keeps every item.
     const linked = entry.continues && statements.exists.get(entry.continues.id) ? entry.continues : undefined;
     statements.insert.run({
@@ -100,6 +127,15 @@ export function createResponseRepository(db: Db): ResponseRepository {
       response: JSON.stringify(entry.response),
       previousId: linked?.id ?? null,
     });
+    change++;
+    const over = kept + change - maxKept;
+    if (over > 0) {
+      for (const id of statements.markOldest.all(over)) {
+        change--;
+        sweep(id);
+      }
+    }
+    return change;
   });
 
   const remove = db.transaction((id: string) => {
@@ -109,11 +145,16 @@ export function createResponseRepository(db: Db): ResponseRepository {
   });
 
   return {
-    insert: (entry, olderThan) => insert(entry, olderThan),
+    // Counted once the transaction is in: one that failed changed nothing.
+    insert: (entry, olderThan) => void (kept += insert(entry, olderThan)),
     get(id, notBefore) {
       const row = statements.get.get(id, notBefore);
       return row && { input: inputOf(id), response: JSON.parse(row.response) as ResponseObject };
     },
-    remove: (id) => remove(id),
+    remove(id) {
+      if (!remove(id)) return false;
+      kept--;
+      return true;
+    },
   };
 }
