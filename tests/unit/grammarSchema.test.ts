@@ -91,6 +91,22 @@ describe("a JSON schema for the grammar", () => {
     expect(grammarSchemaOf({ type: "number", minimum: 0 }, { strict: false })).toEqual({ type: "number" });
   });
 
+  it("refuses, strict or not, a schema of more than 10,000 schemas or nested deeper than 64 levels", () => {
+    const wide = {
+      type: "object",
+      properties: Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`p${i}`, {}])),
+    };
+    expect(() => grammarSchemaOf(wide, { strict: false })).toThrow(
+      "schema: holds more than 10,000 schemas (properties, items and alternatives at any depth); it may hold at most that many.",
+    );
+    let deep: Record<string, unknown> = { type: "string" };
+    for (let level = 0; level < 65; level++) deep = { type: "array", items: deep };
+    expect(() => grammarSchemaOf(deep, { strict: false })).toThrow(/nests deeper than 64 levels/);
+    let fits: Record<string, unknown> = { type: "string" };
+    for (let level = 0; level < 64; level++) fits = { type: "array", items: fits };
+    expect(() => grammarSchemaOf(fits, { strict: true })).not.toThrow();
+  });
+
   it("leaves out, when not strict, what the grammar cannot hold, as node-llama-cpp would", () => {
     expect(
       grammarSchemaOf({ type: "string", pattern: "^x$", description: "d", title: "t" }, { strict: false }),

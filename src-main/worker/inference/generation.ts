@@ -57,7 +57,9 @@ async function fitHistory(
   // The fewest tokens each message can take, by its length: what cannot fit is known without the
   // tokenizer, which would hold the node's thread for seconds on megabytes.
   const least = job.history.map((item) => loaded.leastTokensIn(textOf(item)));
-  const leastOfAll = least.reduce((sum, tokens) => sum + tokens, 0);
+  // The tools are in every prompt, whatever is left out: the fewest their documentation can take too.
+  const toolsLeast = loaded.leastTokensIn({ length: documentedLength(job.functions) });
+  const leastOfAll = least.reduce((sum, tokens) => sum + tokens, toolsLeast);
   if (job.overflow === "error") {
     if (leastOfAll >= loaded.contextSize)
       throw contextExceeded(leastOfAll, loaded.contextSize, "messages", {
@@ -105,6 +107,34 @@ async function fitHistory(
     else low = middle + 1;
   }
   return { ...fits, truncatedMessages: high };
+}
+
+/**
+ * Characters of the tools' documentation that any chat template writes out as they are: each
+ * function's name and description, and the name of every property of its parameters, at any depth.
+ * Walked without recursion, as a client's schema may nest deeper than the stack.
+ */
+export function documentedLength(functions: ChatJob["functions"]): number {
+  if (!functions) return 0;
+  let length = 0;
+  const pending: unknown[] = [];
+  for (const [name, fn] of Object.entries(functions)) {
+    length += name.length + (fn.description?.length ?? 0);
+    pending.push(fn.params);
+  }
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== "object" || node === null) continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === "properties" && typeof value === "object" && value !== null && !Array.isArray(value)) {
+        for (const [property, schema] of Object.entries(value)) {
+          length += property.length;
+          pending.push(schema);
+        }
+      } else if (typeof value === "object") pending.push(value);
+    }
+  }
+  return length;
 }
 
 function samplerOptions(sampling: SamplingOptions) {

@@ -28,7 +28,17 @@ export function grammarSchemaOf(
   const listAt = (value: unknown, path: string): unknown[] =>
     Array.isArray(value) ? value : refuse(path, "must be an array.");
 
-  function walk(node: unknown, path: string): Record<string, unknown> {
+  let schemas = 0;
+  function walk(node: unknown, path: string, depth = 0): Record<string, unknown> {
+    // Bounded before anything is built of it: a schema of a million properties would hold the node's
+    // only thread for seconds, here and in the grammar and prompt made of it.
+    if (++schemas > maxSchemas)
+      refuse(
+        root,
+        `holds more than ${maxSchemas.toLocaleString("en-US")} schemas (properties, items and alternatives at any depth); it may hold at most that many.`,
+      );
+    if (depth > maxDepth)
+      refuse(path, `nests deeper than ${maxDepth} levels; a schema may nest at most that deep.`);
     // `true` is any value, as an empty schema is; `false` (nothing fits) has no grammar, and is taken so too.
     if (typeof node === "boolean") return {};
     const source = objectAt(node, path);
@@ -46,38 +56,42 @@ export function grammarSchemaOf(
           out.properties = Object.fromEntries(
             Object.entries(objectAt(value, at(key))).map(([name, child]) => [
               name,
-              walk(child, at(`properties.${name}`)),
+              walk(child, at(`properties.${name}`), depth + 1),
             ]),
           );
           break;
         case "additionalProperties":
-          out.additionalProperties = typeof value === "boolean" ? value : walk(value, at(key));
+          out.additionalProperties = typeof value === "boolean" ? value : walk(value, at(key), depth + 1);
           break;
         case "items":
           // An array of item schemas is the older spelling of prefixItems.
-          if (Array.isArray(value)) out.prefixItems = value.map((child, i) => walk(child, at(`items[${i}]`)));
-          else out.items = walk(value, at(key));
+          if (Array.isArray(value))
+            out.prefixItems = value.map((child, i) => walk(child, at(`items[${i}]`), depth + 1));
+          else out.items = walk(value, at(key), depth + 1);
           break;
         case "prefixItems":
-          out.prefixItems = listAt(value, at(key)).map((child, i) => walk(child, at(`${key}[${i}]`)));
+          out.prefixItems = listAt(value, at(key)).map((child, i) =>
+            walk(child, at(`${key}[${i}]`), depth + 1),
+          );
           break;
         case "oneOf":
         case "anyOf":
           alternatives = [
             ...(alternatives ?? []),
-            ...listAt(value, at(key)).map((child, i) => walk(child, at(`${key}[${i}]`))),
+            ...listAt(value, at(key)).map((child, i) => walk(child, at(`${key}[${i}]`), depth + 1)),
           ];
           break;
         case "allOf": {
           const parts = listAt(value, at(key));
           if (parts.length !== 1 && strict) cannotHold(path, '"allOf" of more than one schema');
-          for (const [i, part] of parts.entries()) Object.assign(out, walk(part, at(`allOf[${i}]`)));
+          for (const [i, part] of parts.entries())
+            Object.assign(out, walk(part, at(`allOf[${i}]`), depth + 1));
           break;
         }
         case "$defs":
         case "definitions":
           for (const [name, child] of Object.entries(objectAt(value, at(key))))
-            defs[name] = walk(child, at(`${key}.${name}`));
+            defs[name] = walk(child, at(`${key}.${name}`), depth + 1);
           break;
         case "$ref": {
           const ref = String(value);
@@ -178,6 +192,11 @@ export function grammarSchemaOf(
 }
 
 const jsonTypes = ["string", "number", "integer", "boolean", "null", "object", "array"];
+
+/** The most schemas one may hold, at any depth (OpenAI's structured outputs take 5,000 properties). */
+const maxSchemas = 10_000;
+/** The deepest a schema may nest (OpenAI's structured outputs take 10 levels; tools' schemas nest more). */
+const maxDepth = 64;
 
 interface NumberBounds {
   minimum?: unknown;

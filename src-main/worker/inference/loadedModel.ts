@@ -65,7 +65,7 @@ export interface LoadedModel {
    * The fewest tokens `text` can take, from its length alone: no token of the vocabulary is longer
    * than its longest. Instant, where the tokenizer holds the node's thread for seconds on megabytes.
    */
-  leastTokensIn(text: string): number;
+  leastTokensIn(text: { readonly length: number }): number;
   dispose(): Promise<void>;
 }
 
