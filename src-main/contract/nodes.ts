@@ -88,6 +88,24 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
 ]);
 export type NodeModelState = z.infer<typeof nodeModelStateSchema>;
 
+const knownStates = new Set<unknown>(nodeModelStateSchema.options.map((option) => option.shape.state.value));
+
+/**
+ * A node's model states as this control plane reads them: one in a state it does not know (a node
+ * newer than it, with a state added since) is left out, so the node's other models still count; a
+ * state it knows must be whole.
+ */
+const reportedStatesSchema = z.preprocess(
+  (states) =>
+    Array.isArray(states)
+      ? states.filter((state) => {
+          const named = (state as { state?: unknown } | null)?.state;
+          return typeof named !== "string" || knownStates.has(named);
+        })
+      : states,
+  z.array(nodeModelStateSchema).max(10_000),
+);
+
 /**
  * What a node says of itself when it registers. Fields this control plane does not know are left out,
  * not refused: a node newer than its control plane (the machines of a cluster are updated one at a
@@ -150,7 +168,7 @@ export type LlamaCppBuild = z.infer<typeof llamaCppBuildSchema>;
 /** A node's heartbeat; as at registration, fields this control plane does not know are left out. */
 export const heartbeatRequestSchema = z.object({
   memory: memorySchema,
-  models: z.array(nodeModelStateSchema).max(10_000),
+  models: reportedStatesSchema,
   loaded: z.array(loadedModelSchema).max(1000).default([]),
   llama_cpp: llamaCppBuildSchema.optional(),
 });

@@ -182,10 +182,24 @@ describe("POST /v0/nodes/register", () => {
     expect(newer.status).toBe(201);
     const { node_id, node_token } = nodeRegisterResponseSchema.parse(newer.body);
     const beaten = await server.request("POST", `/v0/nodes/${node_id}/heartbeat`, {
-      body: { memory: { total_bytes: gb, free_bytes: gb / 2 }, models: [], temperature_c: 61 },
+      body: {
+        memory: { total_bytes: gb, free_bytes: gb / 2 },
+        // A state added since this control plane: left out, and the node's other models still count.
+        models: [
+          { model: "acme/tiny-GGUF", artifact: null, state: "compiling", progress: 0.5 },
+          { model: "acme/split-GGUF", artifact: null, state: "pending" },
+        ],
+        temperature_c: 61,
+      },
       headers: { authorization: `Bearer ${node_token}` },
     });
     expect(beaten.status).toBe(200);
+    const listed = (await server.request("GET", "/v0/nodes")).body.data.find(
+      (node: { name: string }) => node.name === "from-the-future",
+    );
+    expect(
+      listed.models.map((state: { model: string; state: string }) => `${state.model} ${state.state}`),
+    ).toEqual(["acme/split-GGUF pending"]);
   });
 });
 
