@@ -99,6 +99,13 @@ describe("a JSON schema for the grammar", () => {
     expect(() => grammarSchemaOf(wide, { strict: false })).toThrow(
       "schema: holds more than 10,000 schemas (properties, items and alternatives at any depth); it may hold at most that many.",
     );
+    const listed = {
+      type: "object",
+      properties: { v: { enum: Array.from({ length: 10_000 }, (_, i) => `v${i}`) } },
+    };
+    expect(() => grammarSchemaOf(listed, { strict: true })).toThrow(
+      /holds more than 10,000 schemas and enum values/,
+    );
     let deep: Record<string, unknown> = { type: "string" };
     for (let level = 0; level < 65; level++) deep = { type: "array", items: deep };
     expect(() => grammarSchemaOf(deep, { strict: false })).toThrow(/nests deeper than 64 levels/);

@@ -111,6 +111,15 @@ export function grammarSchemaOf(
         case "exclusiveMaximum":
           bounds[key] = value;
           break;
+        case "enum":
+          // Each value is an alternative of the grammar, as a schema is.
+          if (Array.isArray(value) && (schemas += value.length) > maxSchemas)
+            refuse(
+              root,
+              `holds more than ${maxSchemas.toLocaleString("en-US")} schemas and enum values at any depth; it may hold at most that many.`,
+            );
+          out[key] = value;
+          break;
         default:
           if (held.has(key)) out[key] = value;
           else if (notHeld.has(key)) {
