@@ -75,6 +75,26 @@ export function credentialOf(request: Pick<FastifyRequest, "headers">): string |
   );
 }
 
+/**
+ * A request the dashboard's cookie authorizes that changes something comes from the dashboard's own
+ * page: its Origin is this server's. Cookies go to every port of 127.0.0.1, and every port there is
+ * one site to SameSite: a page another local server serves would otherwise quit llmlb or remove its
+ * models with a plain POST. Browsers send Origin with every such request; scripts that use the admin
+ * token send it as a header, not a cookie, and are not asked.
+ */
+export function checkCookieOrigin(request: Pick<FastifyRequest, "headers" | "method">): void {
+  if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return;
+  const { authorization, cookie, origin, host } = request.headers;
+  if (authorization !== undefined || request.headers["x-api-key"] !== undefined) return;
+  if (cookieValue(cookie, adminCookieName) === undefined) return;
+  // By host and port: behind a proxy that ends TLS, the page's scheme is not this server's.
+  if (origin !== undefined && host !== undefined && URL.parse(origin)?.host === host.toLowerCase()) return;
+  throw new AppError(
+    "auth.forbidden_origin",
+    `A change sent with the dashboard's cookie must come from the dashboard (Origin ${origin ?? "missing"}); a script sends the admin token as Authorization: Bearer instead.`,
+  );
+}
+
 /** Who may call a route. */
 export type Access =
   | "public"

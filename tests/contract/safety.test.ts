@@ -56,6 +56,32 @@ describe("admin token", () => {
     expect(badLogin.headers["set-cookie"]).toBeUndefined();
   });
 
+  it("takes a change with the cookie only from the dashboard's own page (Origin), and is never framed", async () => {
+    const login = await server.request("GET", `/?token=${encodeURIComponent(server.token)}`, {
+      anonymous: true,
+    });
+    const cookie = String(login.headers["set-cookie"]).split(";")[0]!;
+    const host = new URL(server.url).host;
+    const remove = (headers: Record<string, string>) =>
+      server.request("DELETE", "/v0/models/acme%2Fnothing", {
+        anonymous: true,
+        headers: { cookie, ...headers },
+      });
+    // Another server on 127.0.0.1 is the same site: its page's request carries the cookie.
+    const foreign = await remove({ origin: "http://127.0.0.1:9" });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error.code).toBe("auth.forbidden_origin");
+    expect((await remove({})).status).toBe(403);
+    // The dashboard's own page gets through to the route (which knows no such model).
+    expect((await remove({ origin: `http://${host}` })).status).toBe(404);
+    // A script with the token as a header is not asked where it comes from.
+    const scripted = await server.request("DELETE", "/v0/models/acme%2Fnothing", {
+      headers: { origin: "http://127.0.0.1:9" },
+    });
+    expect(scripted.status).toBe(404);
+    expect((await server.request("GET", "/", { anonymous: true })).headers["x-frame-options"]).toBe("DENY");
+  });
+
   it.each([
     ["GET", "//v0/models"],
     ["GET", "/v0//models"],

@@ -13,7 +13,14 @@ import type { Metrics } from "../metrics";
 import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
-import { adminCookie, checkAccess, checkHost, type Access, type Credentials } from "../../shared/httpGuards";
+import {
+  adminCookie,
+  checkAccess,
+  checkCookieOrigin,
+  checkHost,
+  type Access,
+  type Credentials,
+} from "../../shared/httpGuards";
 import { registerNodeRoutes } from "./nodeRoutes";
 import type { EndpointService } from "../endpoints/endpointService";
 import { registerEndpointRoutes } from "./endpointRoutes";
@@ -110,8 +117,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
 
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
   app.addHook("onRequest", async (request, reply) => {
-    void reply.header("x-request-id", request.id);
+    // Nothing of llmlb is to be framed by another page (clickjacking the dashboard's buttons).
+    void reply.header("x-request-id", request.id).header("x-frame-options", "DENY");
     checkHost(request, allowedHosts, options.acceptAddresses);
+    checkCookieOrigin(request);
     if (request.method === "GET" && request.url.startsWith("/?")) {
       // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
       const token = new URLSearchParams(request.url.slice(2)).get("token");
