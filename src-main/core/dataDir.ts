@@ -22,8 +22,16 @@ export interface ServerInfo {
   startedAt: string;
 }
 
+/**
+ * The data directory, readable by this user only: it holds the tokens, the endpoints' API keys and
+ * stored conversations. One that others may read (made by another tool, or by `mkdir` before llmlb
+ * first started) is closed to them; one another user owns is left as it is.
+ */
 export function ensureDataDir(dataDir: string): void {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (process.platform === "win32") return;
+  const { uid, mode } = fs.statSync(dataDir);
+  if (uid === process.getuid?.() && (mode & 0o077) !== 0) fs.chmodSync(dataDir, 0o700);
 }
 
 /**
