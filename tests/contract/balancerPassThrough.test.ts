@@ -53,12 +53,18 @@ describe("what the balancer passes on", () => {
     expect(seen).toEqual([{ length: String(Buffer.byteLength(raw)), body: JSON.parse(raw) as unknown }]);
   });
 
-  it("gives every answer its own x-request-id, the one its log lines carry, over the node's", async () => {
+  it("gives every answer its own x-request-id over the node's, and passes on no cookie or CORS header of a node", async () => {
     await node(
       "with-id",
       (_request, response) =>
         void response
-          .writeHead(200, { "content-type": "application/json", "x-request-id": "the-node-s-own" })
+          .writeHead(200, {
+            "content-type": "application/json",
+            "x-request-id": "the-node-s-own",
+            // Not a node's to set on llmlb's origin.
+            "set-cookie": "llmlb_admin=from-the-node; Path=/v0",
+            "access-control-allow-origin": "*",
+          })
           .end(JSON.stringify(chatAnswer("ok"))),
     );
     const answered = await server.request("POST", "/v1/chat/completions", {
@@ -67,6 +73,8 @@ describe("what the balancer passes on", () => {
     const refused = await server.request("POST", "/v1/chat/completions", {
       body: { model: "acme/unknown", messages: [{ role: "user", content: "hi" }] },
     });
+    expect(answered.headers["set-cookie"]).toBeUndefined();
+    expect(answered.headers["access-control-allow-origin"]).toBeUndefined();
     const listed = await server.request("GET", "/v1/models");
     const ids = [answered, refused, listed].map((response) => response.headers["x-request-id"]);
     for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/);

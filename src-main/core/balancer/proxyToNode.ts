@@ -46,8 +46,12 @@ export interface AnswerObserver {
   onChunk(chunk: Buffer): void;
 }
 
-// Hop-by-hop headers are the connection's own, not the answer's.
-const hopByHop = new Set([
+/**
+ * Headers of a node's answer never passed on: hop-by-hop ones are the connection's own, not the
+ * answer's; cookies and CORS are llmlb's origin's, not a node's to set (an endpoint that sets a
+ * cookie would set it on llmlb's origin, its dashboard's included).
+ */
+const notPassed = new Set([
   "connection",
   "keep-alive",
   "transfer-encoding",
@@ -55,6 +59,13 @@ const hopByHop = new Set([
   "trailer",
   "upgrade",
   "proxy-connection",
+  "set-cookie",
+  "access-control-allow-origin",
+  "access-control-allow-credentials",
+  "access-control-allow-headers",
+  "access-control-allow-methods",
+  "access-control-expose-headers",
+  "access-control-max-age",
 ]);
 
 /** Bytes of a refused answer read before its connection is given up instead. */
@@ -158,7 +169,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     const passed: IncomingHttpHeaders = {};
     for (const name in headers) {
       const value = headers[name];
-      if (value !== undefined && !hopByHop.has(name)) passed[name] = value;
+      if (value !== undefined && !notPassed.has(name)) passed[name] = value;
     }
     this.sink.head(status, passed);
   }
