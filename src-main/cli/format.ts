@@ -19,3 +19,18 @@ export function summarizeNames(names: string[], shown = 3): string {
   const first = names.slice(0, shown).join(", ");
   return names.length > shown ? `${first}, +${names.length - shown} more` : first;
 }
+
+/* eslint-disable no-control-regex -- finding control characters is the point */
+const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/* eslint-enable no-control-regex */
+
+/**
+ * A line as a terminal may be given it: control characters other than tab and newline (escape
+ * sequences that retitle the window, clear the screen or rewrite lines above) shown as `\u001b`
+ * instead of obeyed. What llmlb prints includes names from outside (a hub's file names, an endpoint's
+ * model ids, a joined node's report); it writes none of its own. JSON output stays JSON: `\u` is one
+ * of its escapes.
+ */
+export function printable(line: string): string {
+  return line.replace(controlCharacters, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -1,3 +1,4 @@
+import { printable } from "./format";
 import { run } from "./program";
 import type { Output } from "./modelCommands";
 
@@ -11,7 +12,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 const writeTo = (stream: NodeJS.WriteStream) => (line: string) => {
-  if (!gone.has(stream)) stream.write(line + "\n");
+  if (!gone.has(stream)) stream.write(printable(line) + "\n");
 };
 
 const io: Output = { out: writeTo(process.stdout), err: writeTo(process.stderr) };
