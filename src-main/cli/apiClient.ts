@@ -53,18 +53,24 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
     );
   }
-  const token = options.token ?? readAdminToken(options.dataDir);
+  const listedUrl = listed && baseOf(listed.url);
+  // The data directory's token is its own server's: another server named by --url (another machine's,
+  // or anything listening on a port) is not sent it; a token given or configured goes where told.
+  const ownServer = listedUrl === url;
+  const token = options.token ?? (ownServer ? readAdminToken(options.dataDir) : undefined);
   const tokenSource =
     options.token !== undefined
       ? (options.tokenSource ?? "--token")
       : token !== undefined
         ? `the admin token of data directory ${options.dataDir}`
-        : `no token (data directory ${options.dataDir} has none)`;
+        : ownServer
+          ? `no token (data directory ${options.dataDir} has none)`
+          : `no token: the admin token of data directory ${options.dataDir} goes only to the server it lists${listedUrl ? ` (${listedUrl})` : ""}; give ${url}'s with --token`;
   const timeoutMs = options.timeoutMs ?? 60_000;
   return {
     url,
     dataDir: options.dataDir,
-    server: listed && baseOf(listed.url) === url ? listed : undefined,
+    server: ownServer ? listed : undefined,
     timeoutMs,
     async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
       let response: Response;

@@ -314,7 +314,9 @@ describe("llmlb model", () => {
         LLMLB_DATA_DIR: other.path,
       });
       expect(fromOther.code).toBe(1);
-      expect(fromOther.stderr).toContain(`(the CLI sent no token (data directory ${other.path} has none).)`);
+      expect(fromOther.stderr).toContain(
+        `(the CLI sent no token: the admin token of data directory ${other.path} goes only to the server it lists; give ${serve.url}'s with --token.)`,
+      );
     } finally {
       await other.remove();
     }
@@ -334,6 +336,37 @@ describe("llmlb model", () => {
       );
     } finally {
       silent.close();
+    }
+  });
+
+  it("sends the data directory's admin token only to the server it lists, not to another --url", async () => {
+    const seen: (string | undefined)[] = [];
+    const other = http.createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(401, { "content-type": "application/json" });
+      const error = {
+        message: "Unauthorized.",
+        type: "authentication_error",
+        code: "auth.missing_token",
+        param: null,
+      };
+      response.end(JSON.stringify({ error }));
+    });
+    other.listen(0, "127.0.0.1");
+    await once(other, "listening");
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const refused = await runCli(["--url", url, "model", "list"], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        `goes only to the server it lists (${serve.url}); give ${url}'s with --token`,
+      );
+      await runCli(["--url", url, "--token", "its-own-token", "model", "list"], env);
+      expect(seen).toEqual([undefined, "Bearer its-own-token"]);
+      // Its own server, named by --url as the banner prints it, gets it still.
+      expect((await runCli(["--url", `${serve.url}/v1`, "model", "list"], env)).code).toBe(0);
+    } finally {
+      other.close();
     }
   });
 
