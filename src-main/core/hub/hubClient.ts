@@ -181,10 +181,15 @@ export function createHubClient(options: HubClientOptions): HubClient {
       const token = currentToken();
       const requestSignal = withTimeout(signal);
       // Non-2xx answers are turned into errors here, where their headers are still at hand.
+      const hubOrigin = new URL(options.endpoint).origin;
       const checkedFetch: typeof fetch = async (input, init) => {
+        // The token is the hub's: a page link (`Link: rel="next"`) elsewhere is followed without it.
+        const target = new URL(input instanceof Request ? input.url : input.toString());
+        const headers = new Headers(init?.headers);
+        if (target.origin !== hubOrigin) headers.delete("authorization");
         let response: Response;
         try {
-          response = await fetch(input, { ...init, signal: requestSignal, redirect: "follow" });
+          response = await fetch(input, { ...init, headers, signal: requestSignal, redirect: "follow" });
         } catch (cause) {
           throw new AppError("hub.unreachable", `The hub at ${options.endpoint} cannot be reached.`, {
             cause,

@@ -1,0 +1,38 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createHubClient } from "../../src-main/core/hub/hubClient";
+
+const hub = "http://127.0.0.1:1";
+const elsewhere = "http://127.0.0.1:2";
+const commit = "a".repeat(40);
+
+describe("the hub client's token", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("goes to the hub only: a page link to another origin is followed without it", async () => {
+    const sent: { url: string; authorization: string | null }[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
+        const url = new URL(input instanceof Request ? input.url : input.toString());
+        sent.push({ url: url.origin, authorization: new Headers(init?.headers).get("authorization") });
+        if (url.pathname.includes("/revision/"))
+          return Response.json({ id: "org/repo", _id: "x", sha: commit });
+        // The hub's first page of files points at its next page on another origin.
+        if (url.origin === hub) {
+          return Response.json([], {
+            headers: { link: `<${elsewhere}/api/models/org/repo/tree/main?page=2>; rel="next"` },
+          });
+        }
+        return Response.json([]);
+      }),
+    );
+    const client = createHubClient({ endpoint: hub, token: "hf_secret_token" });
+    await client.fetchRepoMetadata("org/repo", "main").catch(() => undefined);
+    expect(
+      sent.filter((request) => request.url === hub).every((request) => request.authorization !== null),
+    ).toBe(true);
+    expect(sent.filter((request) => request.url === elsewhere)).toEqual([
+      { url: elsewhere, authorization: null },
+    ]);
+  });
+});
