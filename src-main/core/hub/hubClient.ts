@@ -1,4 +1,5 @@
 import { listFiles, modelInfo } from "@huggingface/hub";
+import { formatBytes } from "../../contract/units";
 import { AppError } from "../../shared/errors";
 import type { HubFile } from "../../shared/classifyArtifacts";
 import { resolveUrl } from "./hubUrls";
@@ -140,6 +141,36 @@ function checkFile(entry: { path: string; size: number; lfs?: { oid: string } })
 }
 
 /** `@huggingface/hub` against HF_ENDPOINT: model info for the commit, then the file tree at it. */
+/** The most one answer of the hub's API may hold: a page of a repo's files is some hundreds of KB. */
+const maxHubAnswerBytes = 64_000_000;
+
+/**
+ * The response with its body read, or `tooLarge()` once it passes `limit` bytes (said up front by
+ * its length, or found on the way): a hostile mirror's answer of gigabytes is not held in memory.
+ */
+async function withinSize(response: Response, limit: number, tooLarge: () => never): Promise<Response> {
+  if (Number(response.headers.get("content-length") ?? 0) > limit) {
+    await response.body?.cancel();
+    tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (!response.body || [204, 205, 304].includes(response.status)) return response;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > limit) {
+      await response.body?.cancel().catch(() => undefined);
+      tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return new Response(Buffer.concat(chunks), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 export function createHubClient(options: HubClientOptions): HubClient {
   const currentToken = () => (typeof options.token === "function" ? options.token() : options.token);
   const tokenFrom = (token: string | undefined) =>
@@ -195,6 +226,12 @@ export function createHubClient(options: HubClientOptions): HubClient {
             cause,
           });
         }
+        response = await withinSize(response, maxHubAnswerBytes, () => {
+          throw new AppError(
+            "hub.invalid_response",
+            `The hub's answer for ${repo} is larger than ${formatBytes(maxHubAnswerBytes)}: not metadata llmlb reads.`,
+          );
+        });
         if (!response.ok) {
           const body = await response.text().catch(() => "");
           throw new HubHttpError(

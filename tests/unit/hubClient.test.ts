@@ -35,4 +35,26 @@ describe("the hub client's token", () => {
       { url: elsewhere, authorization: null },
     ]);
   });
+
+  it("reads no hub answer past 64 MB, whatever the hub says its length is", async () => {
+    let sentBytes = 0;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => {
+        // A mirror that answers the model's metadata with JSON that never ends.
+        const endless = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            sentBytes += 1024 * 1024;
+            controller.enqueue(new Uint8Array(1024 * 1024).fill(32));
+          },
+        });
+        return new Response(endless, { headers: { "content-type": "application/json" } });
+      }),
+    );
+    const client = createHubClient({ endpoint: hub });
+    await expect(client.fetchRepoMetadata("org/repo", "main")).rejects.toThrow(
+      "The hub's answer for org/repo is larger than 64 MB: not metadata llmlb reads.",
+    );
+    expect(sentBytes).toBeLessThan(70_000_000);
+  });
 });
