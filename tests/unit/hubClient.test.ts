@@ -53,7 +53,7 @@ describe("the hub client's token", () => {
     );
     const client = createHubClient({ endpoint: hub });
     await expect(client.fetchRepoMetadata("org/repo", "main")).rejects.toThrow(
-      "The hub's answer for org/repo is larger than 64 MB: not metadata llmlb reads.",
+      "The hub's answer for org/repo is larger than 64.0 MB: not metadata llmlb reads.",
     );
     expect(sentBytes).toBeLessThan(70_000_000);
   });
