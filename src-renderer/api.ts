@@ -147,17 +147,23 @@ export function createHttpApi(): Api {
     // The dashboard keeps the whole list live and filters it locally: every page of it (1000 is the
     // server's page limit), or a registry past it would read short and its search miss models.
     async listModels() {
-      const first = await call<ModelList>("GET", "/v0/models?limit=1000");
-      // By name: a model registered between two pages moves the later ones by one.
-      const byName = new Map(first.data.map((model) => [model.name, model]));
-      for (let offset = first.data.length; offset < first.total;) {
-        const page = await call<ModelList>("GET", `/v0/models?limit=1000&offset=${offset}`);
-        if (page.data.length === 0) break;
-        for (const model of page.data) byName.set(model.name, model);
-        offset += page.data.length;
+      // A registry that changes between two pages shifts the later ones: read again (a few times at
+      // most; the event stream brings what changes after).
+      for (let attempt = 1; ; attempt++) {
+        const first = await call<ModelList>("GET", "/v0/models?limit=1000");
+        const byName = new Map(first.data.map((model) => [model.name, model]));
+        let changed = false;
+        for (let offset = first.data.length; offset < first.total && !changed;) {
+          const page = await call<ModelList>("GET", `/v0/models?limit=1000&offset=${offset}`);
+          changed = page.total !== first.total;
+          if (page.data.length === 0) break;
+          for (const model of page.data) byName.set(model.name, model);
+          offset += page.data.length;
+        }
+        if (changed && attempt < 3) continue;
+        const data = [...byName.values()];
+        return { ...first, limit: data.length, data };
       }
-      const data = [...byName.values()];
-      return { ...first, limit: data.length, data };
     },
     register: (input) => call("POST", "/v0/models/register", { url: input }),
     removeModel: (name) => call("DELETE", `/v0/models/${encodeURIComponent(name)}`),

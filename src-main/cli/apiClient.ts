@@ -38,6 +38,21 @@ function isHttpUrl(text: string): boolean {
   return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:");
 }
 
+/** One loopback name for all of them: the server listens on one, clients may name it by another. */
+const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Whether two URLs reach the same server: the same scheme, port and host, case and the default port
+ * aside, loopback names taken as one (`llmlb serve` on 127.0.0.1 is reached as localhost too).
+ */
+function sameServer(a: string, b: string): boolean {
+  const [one, two] = [URL.parse(a), URL.parse(b)];
+  if (!one || !two || one.protocol !== two.protocol || one.port !== two.port) return false;
+  return (
+    one.hostname === two.hostname || (loopbackNames.has(one.hostname) && loopbackNames.has(two.hostname))
+  );
+}
+
 export function createApiClient(options: ApiClientOptions): ApiClient {
   if (options.url !== undefined && !isHttpUrl(options.url)) {
     throw new CliError(
@@ -56,7 +71,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const listedUrl = listed && baseOf(listed.url);
   // The data directory's token is its own server's: another server named by --url (another machine's,
   // or anything listening on a port) is not sent it; a token given or configured goes where told.
-  const ownServer = listedUrl === url;
+  const ownServer = listedUrl !== undefined && sameServer(listedUrl, url);
   const token = options.token ?? (ownServer ? readAdminToken(options.dataDir) : undefined);
   const tokenSource =
     options.token !== undefined

@@ -82,13 +82,21 @@ export function credentialOf(request: Pick<FastifyRequest, "headers">): string |
  * models with a plain POST. Browsers send Origin with every such request; scripts that use the admin
  * token send it as a header, not a cookie, and are not asked.
  */
-export function checkCookieOrigin(request: Pick<FastifyRequest, "headers" | "method">): void {
+export function checkCookieOrigin(
+  request: Pick<FastifyRequest, "headers" | "method">,
+  /** Names the server is also reached by (`--allow-host`): a proxy in front may send its own Host. */
+  allowedHosts: readonly string[] = [],
+): void {
   if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return;
-  const { authorization, cookie, origin, host } = request.headers;
-  if (authorization !== undefined || request.headers["x-api-key"] !== undefined) return;
-  if (cookieValue(cookie, adminCookieName) === undefined) return;
+  const { cookie, origin, host } = request.headers;
+  const fromCookie = cookieValue(cookie, adminCookieName);
+  // Asked only where the cookie is the credential used (credentialOf's order: a bearer token, an API
+  // key, else the cookie); a Basic header a browser adds by itself does not stand in for it.
+  if (fromCookie === undefined || credentialOf(request) !== fromCookie) return;
+  const from = origin === undefined ? undefined : URL.parse(origin);
   // By host and port: behind a proxy that ends TLS, the page's scheme is not this server's.
-  if (origin !== undefined && host !== undefined && URL.parse(origin)?.host === host.toLowerCase()) return;
+  if (from && host !== undefined && from.host === host.toLowerCase()) return;
+  if (from && allowedHosts.includes(from.hostname.toLowerCase())) return;
   throw new AppError(
     "auth.forbidden_origin",
     `A change sent with the dashboard's cookie must come from the dashboard (Origin ${origin ?? "missing"}); a script sends the admin token as Authorization: Bearer instead.`,

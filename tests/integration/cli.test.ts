@@ -363,8 +363,10 @@ describe("llmlb model", () => {
       );
       await runCli(["--url", url, "--token", "its-own-token", "model", "list"], env);
       expect(seen).toEqual([undefined, "Bearer its-own-token"]);
-      // Its own server, named by --url as the banner prints it, gets it still.
+      // Its own server, named by --url as the banner prints it, or by another loopback name, gets it still.
       expect((await runCli(["--url", `${serve.url}/v1`, "model", "list"], env)).code).toBe(0);
+      const byName = serve.url.replace("127.0.0.1", "LOCALHOST");
+      expect((await runCli(["--url", byName, "model", "list"], env)).code).toBe(0);
     } finally {
       other.close();
     }

@@ -106,6 +106,15 @@ describe("a JSON schema for the grammar", () => {
     expect(() => grammarSchemaOf(listed, { strict: true })).toThrow(
       /holds more than 10,000 schemas and enum values/,
     );
+    const bounded = {
+      type: "object",
+      properties: Object.fromEntries(
+        Array.from({ length: 11 }, (_, i) => [`n${i}`, { type: "integer", minimum: 0, maximum: 999 }]),
+      ),
+    };
+    expect(() => grammarSchemaOf(bounded, { strict: false })).toThrow(
+      /an integer's values between its bounds count/,
+    );
     let deep: Record<string, unknown> = { type: "string" };
     for (let level = 0; level < 65; level++) deep = { type: "array", items: deep };
     expect(() => grammarSchemaOf(deep, { strict: false })).toThrow(/nests deeper than 64 levels/);

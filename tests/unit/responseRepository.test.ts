@@ -111,6 +111,19 @@ describe("response repository", () => {
     db.close();
   });
 
+  it("never drops the response it has just stored, though stamped before others (a long answer)", () => {
+    const capped = createResponseRepository(openDatabase({ file: ":memory:", log }), { maxKept: 2 });
+    const first = turn(capped, { say: "q1", answer: "a1", createdAt: 1_001 });
+    const second = turn(capped, { say: "q2", answer: "a2", createdAt: 1_002 });
+    // Asked before the two others, answered after them.
+    const slow = turn(capped, { say: "q0", answer: "a0", createdAt: 1_000 });
+    expect([first, second, slow].map((id) => capped.get(id, keepAll) !== undefined)).toEqual([
+      false,
+      true,
+      true,
+    ]);
+  });
+
   it("reads a conversation back whole, each turn in order", () => {
     const { repo } = setUp();
     const ids = chain(repo, 4);

@@ -16,6 +16,17 @@ describe("slicesOf", () => {
     for (const slice of slices.slice(1)) expect(slice).toMatch(/^\s/);
   });
 
+  it("cuts before a whole run of whitespace, and through a run longer than it looks back", () => {
+    const paragraphs = "lorem ipsum dolor\n\n\n".repeat(Math.ceil((2.5 * SLICE_CHARS) / 20));
+    const slices = [...slicesOf(paragraphs)];
+    expect(slices.join("")).toBe(paragraphs);
+    for (const slice of slices.slice(0, -1)) expect(slice).toMatch(/[^\s]$/);
+    const spaces = " ".repeat(3 * SLICE_CHARS);
+    const cut = [...slicesOf(spaces)];
+    expect(cut.join("")).toBe(spaces);
+    expect(cut.length).toBeLessThanOrEqual(4);
+  });
+
   it("cuts a text without whitespace at the limit, never between the halves of a surrogate pair", () => {
     // An odd count of ASCII characters before the emoji puts a pair across every other boundary.
     const text = `x${"😀".repeat(SLICE_CHARS)}`;

@@ -60,6 +60,7 @@ const notPassed = new Set([
   "upgrade",
   "proxy-connection",
   "set-cookie",
+  "clear-site-data",
   "access-control-allow-origin",
   "access-control-allow-credentials",
   "access-control-allow-headers",

@@ -84,10 +84,11 @@ export function createResponseRepository(
     ),
     remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
     kept: db.prepare<[], number>(`SELECT count(*) FROM responses WHERE gone = 0`).pluck(),
+    /** The oldest kept, but never the one just stored (stamped when asked, it may be older than others). */
     markOldest: db
-      .prepare<[number], string>(
+      .prepare<[string, number], string>(
         `UPDATE responses SET gone = 1 WHERE id IN
-           (SELECT id FROM responses WHERE gone = 0 ORDER BY created_at, rowid LIMIT ?) RETURNING id`,
+           (SELECT id FROM responses WHERE gone = 0 AND id != ? ORDER BY created_at, rowid LIMIT ?) RETURNING id`,
       )
       .pluck(),
   };
@@ -130,7 +131,7 @@ export function createResponseRepository(
     change++;
     const over = kept + change - maxKept;
     if (over > 0) {
-      for (const id of statements.markOldest.all(over)) {
+      for (const id of statements.markOldest.all(entry.response.id, over)) {
         change--;
         sweep(id);
       }

@@ -120,7 +120,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Nothing of llmlb is to be framed by another page (clickjacking the dashboard's buttons).
     void reply.header("x-request-id", request.id).header("x-frame-options", "DENY");
     checkHost(request, allowedHosts, options.acceptAddresses);
-    checkCookieOrigin(request);
+    checkCookieOrigin(request, allowedHosts);
     if (request.method === "GET" && request.url.startsWith("/?")) {
       // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
       const token = new URLSearchParams(request.url.slice(2)).get("token");

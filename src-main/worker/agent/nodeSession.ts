@@ -42,6 +42,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
   let syncMs = 5000;
 
   async function register(): Promise<void> {
+    let refusedBefore = false;
     for (let attempt = 1; !options.stopped.aborted; attempt++) {
       try {
         const answer = await client.register({
@@ -61,7 +62,8 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
       } catch (error) {
         if (error instanceof ControlPlaneError && error.status === 400) {
           // Not a passing trouble: it will refuse the same again until one of the two is updated.
-          if (attempt === 1) {
+          if (!refusedBefore) {
+            refusedBefore = true;
             log.error(
               { err: errorMessage(error) },
               "the control plane refuses this node's registration as malformed: it is likely an older llmlb than this node's. Run the same llmlb on both machines; this node keeps trying meanwhile",

@@ -179,6 +179,12 @@ export function grammarSchemaOf(
     if (low === -Infinity && high === Infinity) return;
     if (integer && high - low < maxEnumeratedIntegers && out.enum === undefined && out.const === undefined) {
       if (high < low) refuse(path, "no integer lies within its minimum and maximum.");
+      // Each value spelled out is an alternative of the grammar, as a client's enum value is.
+      if ((schemas += high - low + 1) > maxSchemas)
+        refuse(
+          root,
+          `holds more than ${maxSchemas.toLocaleString("en-US")} schemas and enum values at any depth (an integer's values between its bounds count); it may hold at most that many.`,
+        );
       out.enum = Array.from({ length: high - low + 1 }, (_, index) => low + index);
       return;
     }

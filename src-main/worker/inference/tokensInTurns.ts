@@ -57,7 +57,10 @@ export function* slicesOf(text: string): Generator<string> {
   let start = 0;
   while (text.length - start > SLICE_CHARS) {
     let end = start + SLICE_CHARS;
-    const space = lastWhitespaceBetween(text, end - CUT_SEARCH_CHARS, end);
+    let space = lastWhitespaceBetween(text, end - CUT_SEARCH_CHARS, end);
+    // Before the whole run of whitespace ("\n\n" is one token, its halves two).
+    // (Within the window looked at: a run longer than it is cut inside, a token more or less.)
+    while (space > end - CUT_SEARCH_CHARS && space > start + 1 && /\s/.test(text[space - 1]!)) space--;
     if (space > start) end = space;
     // Never between the two halves of a surrogate pair.
     else if (/[\uDC00-\uDFFF]/.test(text[end]!)) end--;

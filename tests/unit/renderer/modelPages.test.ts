@@ -11,7 +11,7 @@ function serving(total: number) {
     const offset = Number(query.get("offset") ?? 0);
     const limit = Math.min(1000, Number(query.get("limit")));
     const data = names.slice(offset, offset + limit).map((name) => ({ name }));
-    return Response.json({ total, limit, offset, data });
+    return Response.json({ total: names.length, limit, offset, data });
   });
   return { fetched, asked, names };
 }
@@ -32,5 +32,24 @@ describe("the dashboard's model list", () => {
     vi.stubGlobal("fetch", fetched);
     expect((await createHttpApi().listModels()).data).toHaveLength(3);
     expect(asked).toEqual(["0+1000"]);
+  });
+
+  it("reads again when a model is removed between two pages, so none is skipped", async () => {
+    const { fetched, asked, names } = serving(2004);
+    // The first time its second page is asked for, a model of the first page has been removed.
+    let removed = false;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        if (!removed && url.includes("offset=1000")) {
+          removed = true;
+          names.splice(0, 1);
+        }
+        return fetched(url);
+      }),
+    );
+    const list = await createHttpApi().listModels();
+    expect(list.data.map((model) => model.name)).toEqual(names);
+    expect(asked.length).toBeGreaterThan(3);
   });
 });
