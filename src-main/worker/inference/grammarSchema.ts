@@ -28,15 +28,21 @@ export function grammarSchemaOf(
   const listAt = (value: unknown, path: string): unknown[] =>
     Array.isArray(value) ? value : refuse(path, "must be an array.");
 
+  /**
+   * Counts what a grammar is made of (a schema, an enum value) and refuses the schema past
+   * maxSchemas, before anything is built of it: a schema of a million properties would hold the
+   * node's only thread for seconds, here and in the grammar and prompt made of it.
+   */
   let schemas = 0;
-  function walk(node: unknown, path: string, depth = 0): Record<string, unknown> {
-    // Bounded before anything is built of it: a schema of a million properties would hold the node's
-    // only thread for seconds, here and in the grammar and prompt made of it.
-    if (++schemas > maxSchemas)
+  const count = (added: number, what: string) => {
+    if ((schemas += added) > maxSchemas)
       refuse(
         root,
-        `holds more than ${maxSchemas.toLocaleString("en-US")} schemas (properties, items and alternatives at any depth); it may hold at most that many.`,
+        `holds more than ${maxSchemas.toLocaleString("en-US")} schemas ${what}; it may hold at most that many.`,
       );
+  };
+  function walk(node: unknown, path: string, depth = 0): Record<string, unknown> {
+    count(1, "(properties, items and alternatives at any depth)");
     if (depth > maxDepth)
       refuse(path, `nests deeper than ${maxDepth} levels; a schema may nest at most that deep.`);
     // `true` is any value, as an empty schema is; `false` (nothing fits) has no grammar, and is taken so too.
@@ -113,11 +119,7 @@ export function grammarSchemaOf(
           break;
         case "enum":
           // Each value is an alternative of the grammar, as a schema is.
-          if (Array.isArray(value) && (schemas += value.length) > maxSchemas)
-            refuse(
-              root,
-              `holds more than ${maxSchemas.toLocaleString("en-US")} schemas and enum values at any depth; it may hold at most that many.`,
-            );
+          if (Array.isArray(value)) count(value.length, "and enum values at any depth");
           out[key] = value;
           break;
         default:
@@ -180,11 +182,7 @@ export function grammarSchemaOf(
     if (integer && high - low < maxEnumeratedIntegers && out.enum === undefined && out.const === undefined) {
       if (high < low) refuse(path, "no integer lies within its minimum and maximum.");
       // Each value spelled out is an alternative of the grammar, as a client's enum value is.
-      if ((schemas += high - low + 1) > maxSchemas)
-        refuse(
-          root,
-          `holds more than ${maxSchemas.toLocaleString("en-US")} schemas and enum values at any depth (an integer's values between its bounds count); it may hold at most that many.`,
-        );
+      count(high - low + 1, "and enum values at any depth (an integer's values between its bounds count)");
       out.enum = Array.from({ length: high - low + 1 }, (_, index) => low + index);
       return;
     }
