@@ -1,7 +1,10 @@
 import fs from "node:fs/promises";
 
-/** How much of a file's start is read to walk its header: metadata holds a vocabulary, a few MB. */
-const headerReadBytes = 64 * 1024 * 1024;
+/**
+ * How much of a file's start is read to walk its header, in turn: metadata holds a vocabulary, a few
+ * MB for most models; the larger read only where the first did not hold the whole header.
+ */
+const headerReads = [8 * 1024 * 1024, 64 * 1024 * 1024];
 /** Bytes of each GGUF scalar type (0–12), by type id; 8 is a string, 9 an array. */
 const scalarBytes: Record<number, number> = {
   0: 1,
@@ -27,37 +30,41 @@ const maxArrayDepth = 8;
  */
 export async function checkGgufBounds(filePath: string): Promise<void> {
   const handle = await fs.open(filePath, "r");
-  let buffer: Buffer;
-  let fileSize: number;
   try {
-    fileSize = (await handle.stat()).size;
-    buffer = Buffer.alloc(Math.min(fileSize, headerReadBytes));
-    await handle.read(buffer, 0, buffer.length, 0);
+    const fileSize = (await handle.stat()).size;
+    for (const [index, readBytes] of headerReads.entries()) {
+      const buffer = Buffer.alloc(Math.min(fileSize, readBytes));
+      await handle.read(buffer, 0, buffer.length, 0);
+      const whole = buffer.length === fileSize || index === headerReads.length - 1;
+      if (walkHeader(buffer, fileSize) === "read" || whole) return;
+    }
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Walks the header in `buffer` (the start of a file of `fileSize` bytes), throwing at a claim the
+ * file cannot hold: "read" once walked, "beyond" where the header goes on past the buffer.
+ */
+function walkHeader(buffer: Buffer, fileSize: number): "read" | "beyond" {
   const claims = (what: string) =>
     new Error(`the GGUF header claims ${what}, more than a file of ${fileSize} bytes holds`);
   let at = 0;
-  // Past what was read, the rest is the reader's to judge.
-  const left = () => fileSize - at;
-  const u32 = () => {
-    if (left() < 4) throw claims("more header");
-    if (at + 4 > buffer.length) throw beyondRead;
-    const value = buffer.readUInt32LE(at);
-    at += 4;
-    return value;
+  /** False once a list was left off where the buffer ends: the header goes on past it. */
+  let walkedAll = true;
+  /** Where the next `bytes` are, once the file is known to hold them. */
+  const take = (bytes: number) => {
+    if (fileSize - at < bytes) throw claims("more header");
+    if (at + bytes > buffer.length) throw beyondRead;
+    at += bytes;
+    return at - bytes;
   };
-  const u64 = () => {
-    if (left() < 8) throw claims("more header");
-    if (at + 8 > buffer.length) throw beyondRead;
-    const value = buffer.readBigUInt64LE(at);
-    at += 8;
-    return value;
-  };
-  const length = (what: string, each: number) => {
-    const count = u64();
-    if (count * BigInt(each) > BigInt(left())) throw claims(`${count} ${what}`);
+  const u32 = () => buffer.readUInt32LE(take(4));
+  /** A count of things of at least `each` bytes, which the rest of the file must hold. */
+  const counted = (what: string, each: number) => {
+    const count = buffer.readBigUInt64LE(take(8));
+    if (count * BigInt(each) > BigInt(fileSize - at)) throw claims(`${count} ${what}`);
     return Number(count);
   };
   const skipValue = (type: number, depth: number): void => {
@@ -66,16 +73,23 @@ export async function checkGgufBounds(filePath: string): Promise<void> {
       return;
     }
     if (type === 8) {
-      // Read first: `at += length()` would add to the place before the length.
-      const bytes = length("bytes in a string", 1);
+      // Counted first: `at += counted()` would add to the place before the length.
+      const bytes = counted("bytes in a string", 1);
       at += bytes;
       return;
     }
     if (type !== 9) throw new Error(`the GGUF header has a value of unknown type ${type}`);
     if (depth >= maxArrayDepth) throw new Error(`the GGUF header nests arrays deeper than ${maxArrayDepth}`);
     const elementType = u32();
-    const count = length("array elements", elementType in scalarBytes ? scalarBytes[elementType]! : 8);
-    for (let index = 0; index < count && at < buffer.length; index++) skipValue(elementType, depth + 1);
+    const size = scalarBytes[elementType];
+    const count = counted("array elements", size ?? 8);
+    // Numbers all at once; strings and arrays one by one, each with its own length.
+    if (size !== undefined) at += count * size;
+    else {
+      let index = 0;
+      for (; index < count && at < buffer.length; index++) skipValue(elementType, depth + 1);
+      if (index < count) walkedAll = false;
+    }
   };
 
   if (buffer.length < 4 || buffer.toString("latin1", 0, 4) !== "GGUF")
@@ -84,16 +98,20 @@ export async function checkGgufBounds(filePath: string): Promise<void> {
   try {
     u32(); // version
     // Each tensor's description takes at least 33 bytes; each metadata entry at least 13.
-    length("tensors", 33);
-    const entries = length("metadata entries", 13);
-    for (let entry = 0; entry < entries && at < buffer.length; entry++) {
-      const keyBytes = length("bytes in a metadata key", 1);
+    counted("tensors", 33);
+    const entries = counted("metadata entries", 13);
+    let entry = 0;
+    for (; entry < entries && at < buffer.length; entry++) {
+      const keyBytes = counted("bytes in a metadata key", 1);
       at += keyBytes;
       skipValue(u32(), 0);
     }
+    if (entry < entries) walkedAll = false;
   } catch (error) {
     if (error !== beyondRead) throw error;
+    return "beyond";
   }
+  return walkedAll && at <= buffer.length ? "read" : "beyond";
 }
 
 /** The walk reached the end of what was read, within the file: the rest is the reader's. */

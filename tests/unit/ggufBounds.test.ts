@@ -48,4 +48,19 @@ describe("a GGUF header's counts and lengths, checked against the file's size", 
     await expect(check(gguf(2, architecture, nested))).rejects.toThrow(/nests arrays deeper/);
     await expect(check(Buffer.from("not a model at all"))).rejects.toThrow("it is not a GGUF file");
   });
+
+  it("walks on past its first read where the header is longer (a large vocabulary)", async () => {
+    const nineMegabytes = 9 * 1024 * 1024;
+    const bytes = Buffer.concat([
+      str("tokenizer.big"),
+      u32(9),
+      u32(0),
+      u64(nineMegabytes),
+      Buffer.alloc(nineMegabytes),
+    ]);
+    await expect(check(gguf(2, bytes, architecture))).resolves.toBeUndefined();
+    // What lies past the first read is judged too.
+    const hostileKey = Buffer.concat([u64(2n ** 40n), Buffer.alloc(16)]);
+    await expect(check(gguf(2, bytes, hostileKey))).rejects.toThrow(/bytes in a metadata key/);
+  });
 });
