@@ -1,5 +1,6 @@
 import { errorBodySchema } from "../contract";
 import { readAdminToken, readServerInfo, type ServerInfo } from "../core/dataDir";
+import { isLoopbackHost } from "../shared/httpGuards";
 
 export class CliError extends Error {
   constructor(
@@ -38,9 +39,6 @@ function isHttpUrl(text: string): boolean {
   return parsed !== null && (parsed.protocol === "http:" || parsed.protocol === "https:");
 }
 
-/** One loopback name for all of them: the server listens on one, clients may name it by another. */
-const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 /**
  * Whether two URLs reach the same server: the same scheme, port and host, case and the default port
  * aside, loopback names taken as one (`llmlb serve` on 127.0.0.1 is reached as localhost too).
@@ -48,9 +46,9 @@ const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]"]);
 function sameServer(a: string, b: string): boolean {
   const [one, two] = [URL.parse(a), URL.parse(b)];
   if (!one || !two || one.protocol !== two.protocol || one.port !== two.port) return false;
-  return (
-    one.hostname === two.hostname || (loopbackNames.has(one.hostname) && loopbackNames.has(two.hostname))
-  );
+  // URL keeps an IPv6 host in brackets.
+  const loopback = (url: URL) => isLoopbackHost(url.hostname.replace(/^\[(.*)\]$/, "$1"));
+  return one.hostname === two.hostname || (loopback(one) && loopback(two));
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {

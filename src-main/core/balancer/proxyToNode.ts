@@ -49,7 +49,8 @@ export interface AnswerObserver {
 /**
  * Headers of a node's answer never passed on: hop-by-hop ones are the connection's own, not the
  * answer's; cookies and CORS are llmlb's origin's, not a node's to set (an endpoint that sets a
- * cookie would set it on llmlb's origin, its dashboard's included).
+ * cookie would set it on llmlb's origin, its dashboard's included); a request id is llmlb's own, the
+ * one its log knows the request by.
  */
 const notPassed = new Set([
   "connection",
@@ -61,6 +62,7 @@ const notPassed = new Set([
   "proxy-connection",
   "set-cookie",
   "clear-site-data",
+  "x-request-id",
   "access-control-allow-origin",
   "access-control-allow-credentials",
   "access-control-allow-headers",

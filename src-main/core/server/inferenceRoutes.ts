@@ -118,8 +118,8 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
         }
       }
       reply.hijack();
-      // The node's own request id, if it sent one, means nothing in this llmlb's log.
-      client.writeHead(status, { ...headers, "x-request-id": request.id });
+      client.setHeader("x-request-id", request.id);
+      client.writeHead(status, headers);
     },
     write: (chunk) => client.write(chunk),
     onDrain: (listener) => client.once("drain", listener),
