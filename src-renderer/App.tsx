@@ -13,6 +13,7 @@ import type { AppStore } from "./store/createAppStore";
 import { StoreContext, useActions, useAppStore } from "./useAppStore";
 import { useHashRoute, type Route } from "./useHashRoute";
 import { PageHead } from "./components/PageHead";
+import { SignInForm } from "./components/SignInForm";
 
 const titles: Record<Route, string> = {
   models: "Models",
@@ -119,15 +120,19 @@ function SnapshotState({ title }: { title: string }) {
   return (
     <div className="page">
       <PageHead title={title} />
-      {snapshot === "failed" && signedOut ? (
-        <div className="card empty" role="alert">
-          <IconAlert size={24} className="danger" />
-          <p className="empty-title">Open the dashboard with its link</p>
-          <p>
-            This page needs the admin token, which the link <code>llmlb serve</code> printed when it started
-            carries (it ends in <code>?token=…</code>); the desktop app's window and tray menu open it for
-            you. The token is also in the <code>admin-token</code> file of the data directory.
-          </p>
+      {/* Signed out, the form stays while a pasted token is tried, and says if it is refused. */}
+      {signedOut ? (
+        <div className="card empty">
+          <div role="alert">
+            <IconAlert size={24} className="danger" />
+            <p className="empty-title">Open the dashboard with its link</p>
+            <p>
+              This page needs the admin token, which the link <code>llmlb serve</code> printed when it started
+              carries (it ends in <code>#token=…</code>); the desktop app's window and tray menu open it for
+              you. Or paste the token from the <code>admin-token</code> file of the data directory:
+            </p>
+          </div>
+          <SignInForm />
         </div>
       ) : snapshot === "failed" ? (
         <div className="card empty" role="alert">
@@ -136,7 +141,7 @@ function SnapshotState({ title }: { title: string }) {
           <p>{error}</p>
           <p className="hint">
             If you opened this page by hand, open the link <code>llmlb serve</code> printed instead (it ends
-            in <code>?token=…</code>).
+            in <code>#token=…</code>).
           </p>
           <button type="button" className="button button-primary" onClick={() => void loadSnapshot()}>
             Try again

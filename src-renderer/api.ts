@@ -6,6 +6,7 @@ import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
+import type { AdminToken } from "./adminToken";
 
 /**
  * A refusal from the server, with its HTTP status, namespaced code (`registry.duplicate`, …) and the
@@ -114,14 +115,15 @@ async function readChatStream(
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(token: AdminToken, method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
   try {
-    // Same origin as the API: the admin token rides along as an HttpOnly cookie.
     response = await fetch(path, {
       method,
-      credentials: "same-origin",
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: {
+        ...authorization(token),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -141,8 +143,15 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return json as T;
 }
 
-/** The one module that calls `fetch`. */
-export function createHttpApi(): Api {
+/** The admin token as the server takes it; none before the page has one (the server then says so). */
+function authorization(token: AdminToken): Record<string, string> {
+  const held = token.read();
+  return held === undefined ? {} : { authorization: `Bearer ${held}` };
+}
+
+/** The one module that calls `fetch` (but for the event stream's reader). */
+export function createHttpApi(token: AdminToken): Api {
+  const call = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
   return {
     // The dashboard keeps the whole list live and filters it locally: every page of it (1000 is the
     // server's page limit), or a registry past it would read short and its search miss models.
@@ -191,8 +200,7 @@ export function createHttpApi(): Api {
       try {
         response = await fetch("/v1/chat/completions", {
           method: "POST",
-          credentials: "same-origin",
-          headers: { "content-type": "application/json" },
+          headers: { ...authorization(token), "content-type": "application/json" },
           // A long conversation goes on with its oldest messages left out, and the answer says so.
           body: JSON.stringify({
             ...request,

@@ -1,3 +1,4 @@
+import { createParser } from "eventsource-parser";
 import type { ServerEvent } from "../src-main/contract";
 
 /** The part of `EventSource` the dashboard uses; tests pass a fake. */
@@ -11,10 +12,73 @@ export interface EventSourceLike {
 
 export type EventSourceFactory = (url: string) => EventSourceLike;
 
-export const browserEventSource: EventSourceFactory = (url) => new EventSource(url);
-
-/** `EventSource.CLOSED`, spelled out so this module loads where `EventSource` does not exist. */
+/** `EventSource`'s states, spelled out so this module loads where `EventSource` does not exist. */
+const CONNECTING = 0;
+const OPEN = 1;
 const CLOSED = 2;
+
+/**
+ * An event stream read with `fetch`, which can send the admin token as a header where `EventSource`
+ * sends only cookies. Like `EventSource` it calls `onopen`, `onmessage` for each unnamed event and
+ * `onerror`; unlike it, it does not reconnect by itself: any failure or end leaves it CLOSED, and
+ * `openEventStream` starts a new one.
+ */
+class FetchEventSource implements EventSourceLike {
+  readyState = CONNECTING;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  private readonly stopped = new AbortController();
+
+  constructor(url: string, headers: Record<string, string>) {
+    void this.read(url, headers);
+  }
+
+  close(): void {
+    this.readyState = CLOSED;
+    this.stopped.abort();
+  }
+
+  private async read(url: string, headers: Record<string, string>): Promise<void> {
+    try {
+      const response = await fetch(url, {
+        headers: { ...headers, accept: "text/event-stream" },
+        cache: "no-store",
+        signal: this.stopped.signal,
+      });
+      if (!response.ok || !response.body) return;
+      this.readyState = OPEN;
+      this.onopen?.(new Event("open"));
+      const parser = createParser({
+        onEvent: (event) => {
+          if (event.event === undefined && this.readyState === OPEN)
+            this.onmessage?.(new MessageEvent("message", { data: event.data }));
+        },
+      });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        parser.feed(value);
+      }
+    } catch {
+      // Refused, dropped or closed: below.
+    } finally {
+      if (!this.stopped.signal.aborted) {
+        this.readyState = CLOSED;
+        this.onerror?.(new Event("error"));
+      }
+    }
+  }
+}
+
+/** The dashboard's event streams, with the admin token `token()` holds when each one starts. */
+export function fetchEventSource(token: () => string | undefined): EventSourceFactory {
+  return (url) => {
+    const held = token();
+    return new FetchEventSource(url, held === undefined ? {} : { authorization: `Bearer ${held}` });
+  };
+}
 
 export interface EventStreamOptions {
   factory: EventSourceFactory;
@@ -30,9 +94,8 @@ export interface EventStreamOptions {
 }
 
 /**
- * Subscribes to `/v0/events`. EventSource reconnects by itself after a dropped connection, but gives up
- * for good when the server answers with an error (a restart that returns 503, say): then a new stream
- * is started after a delay. Returns the function that stops listening.
+ * Subscribes to `/v0/events`. A stream that closes (the server restarted, refused it, or the network
+ * dropped) is started anew after a delay. Returns the function that stops listening.
  */
 export function openEventStream(options: EventStreamOptions): () => void {
   const url = options.url ?? "/v0/events";

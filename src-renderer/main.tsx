@@ -2,11 +2,18 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { createHttpApi } from "./api";
 import { App } from "./App";
-import { browserEventSource } from "./events";
+import { adminTokenIn, originStorage, takeTokenFromLink } from "./adminToken";
+import { fetchEventSource } from "./events";
 import { createAppStore } from "./store/createAppStore";
 import "./styles.css";
 
-const store = createAppStore({ api: createHttpApi(), events: browserEventSource });
+const adminToken = adminTokenIn(originStorage());
+takeTokenFromLink(adminToken, window.location, window.history);
+const store = createAppStore({
+  api: createHttpApi(adminToken),
+  events: fetchEventSource(adminToken.read),
+  adminToken,
+});
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

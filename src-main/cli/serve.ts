@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config";
 import { isLoopbackHost } from "../shared/httpGuards";
+import { dashboardLink } from "../contract/dashboardLink";
 import { createCore } from "../core/createCore";
 import { createLogger, workerLinesOut } from "../shared/logger";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
@@ -89,7 +90,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   }
   io.out(`llmlb is serving on ${url}`);
   io.out(`  OpenAI API:  ${url}/v1`);
-  io.out(`  Dashboard:   ${url}/?token=${encodeURIComponent(core.adminToken)}`);
+  io.out(`  Dashboard:   ${dashboardLink(url, core.adminToken)}`);
   io.out(`  Data:        ${config.dataDir}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
   if (!isLoopbackHost(config.host)) {

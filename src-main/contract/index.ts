@@ -13,6 +13,7 @@ export * from "./openai";
 export * from "./settings";
 export * from "./workerLaunch";
 export * from "./headers";
+export * from "./dashboardLink";
 export * from "./openaiResponses";
 export * from "./rerank";
 export * from "./workerMessages";

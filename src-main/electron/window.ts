@@ -1,5 +1,5 @@
 import { app, BrowserWindow, session, shell } from "electron";
-import { adminCookieName } from "../shared/httpGuards";
+import { dashboardLink } from "../contract/dashboardLink";
 import type { Logger } from "../shared/logger";
 import { allowPermission, navigationDecision, windowOpenDecision, windowOptions } from "./windowOptions";
 
@@ -22,7 +22,7 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
   let window: BrowserWindow | undefined;
   let guarded: string | undefined;
 
-  async function guardSession(dashboardUrl: string, adminToken: string): Promise<void> {
+  function guardSession(dashboardUrl: string): void {
     if (guarded === dashboardUrl) return;
     guarded = dashboardUrl;
     const { defaultSession } = session;
@@ -32,14 +32,6 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
     defaultSession.setPermissionCheckHandler((_contents, permission, origin) =>
       allowPermission(permission, origin, dashboardUrl),
     );
-    // The dashboard authenticates with the same HttpOnly cookie a browser gets from /?token=.
-    await defaultSession.cookies.set({
-      url: dashboardUrl,
-      name: adminCookieName,
-      value: adminToken,
-      httpOnly: true,
-      sameSite: "strict",
-    });
   }
 
   return {
@@ -51,7 +43,7 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
         window.focus();
         return;
       }
-      await guardSession(dashboardUrl, adminToken);
+      guardSession(dashboardUrl);
       const opened = new BrowserWindow(windowOptions({ preload: options.preload, icon: options.icon }));
       window = opened;
       const contents = opened.webContents;
@@ -73,7 +65,8 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
         if (window === opened) window = undefined;
       });
       try {
-        await opened.loadURL(`${dashboardUrl}/`);
+        // The page takes the token from the link's fragment, as from the link `llmlb serve` prints.
+        await opened.loadURL(dashboardLink(dashboardUrl, adminToken));
       } catch (error) {
         log.warn({ err: error }, "the dashboard did not load");
       }

@@ -10,7 +10,6 @@ export type ErrorCode =
   | "request.not_found"
   | "auth.missing_token"
   | "auth.forbidden_host"
-  | "auth.forbidden_origin"
   | "auth.invalid_api_key"
   | "auth.invalid_token"
   | "balancer.loop"
@@ -98,8 +97,6 @@ const statusByCode: Record<ErrorCode, number> = {
   "request.not_found": 404,
   "auth.missing_token": 401,
   "auth.forbidden_host": 403,
-  /** The dashboard's cookie on a change that did not come from the dashboard's page. */
-  "auth.forbidden_origin": 403,
   "auth.invalid_api_key": 401,
   "auth.invalid_token": 401,
   "input.invalid": 400,

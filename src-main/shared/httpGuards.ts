@@ -33,24 +33,17 @@ export function checkHost(
   throw new AppError("auth.forbidden_host", `Host "${request.headers.host ?? ""}" is not allowed.`);
 }
 
-export const adminCookieName = "llmlb_admin";
+/**
+ * The cookie earlier versions kept the admin token in. Browsers send a 127.0.0.1 cookie to every port
+ * there, so another local server received the token: it is no credential now, and is expired.
+ */
+const formerAdminCookie = "llmlb_admin";
 
-export function adminCookie(token: string): string {
-  return `${adminCookieName}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`;
-}
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const index = part.indexOf("=");
-    if (index <= 0 || part.slice(0, index).trim() !== name) continue;
-    try {
-      return decodeURIComponent(part.slice(index + 1).trim());
-    } catch {
-      return part.slice(index + 1).trim();
-    }
-  }
-  return undefined;
+/** A `Set-Cookie` that expires the former admin cookie, for a request that still carries it. */
+export function expiredFormerCookie(request: Pick<FastifyRequest, "headers">): string | undefined {
+  return request.headers.cookie?.includes(`${formerAdminCookie}=`)
+    ? `${formerAdminCookie}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict`
+    : undefined;
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -60,47 +53,16 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
- * The credential a request carries: `Authorization: Bearer …` (CLI, nodes, scripts, OpenAI SDKs),
- * `x-api-key` (Anthropic's SDKs and Claude Code), or the dashboard's cookie.
+ * The credential a request carries: `Authorization: Bearer …` (CLI, nodes, scripts, OpenAI SDKs, the
+ * dashboard) or `x-api-key` (Anthropic's SDKs and Claude Code). Never a cookie: no other site's page
+ * can make a browser send either, so no change can be forged from one.
  */
 export function credentialOf(request: Pick<FastifyRequest, "headers">): string | undefined {
   const authorization = request.headers.authorization;
   // The scheme name is case-insensitive (RFC 9110).
   const bearer = /^bearer /i.test(authorization ?? "") ? authorization!.slice(7).trim() : undefined;
   const apiKey = request.headers["x-api-key"];
-  return (
-    bearer ??
-    (typeof apiKey === "string" && apiKey !== "" ? apiKey : undefined) ??
-    cookieValue(request.headers.cookie, adminCookieName)
-  );
-}
-
-/**
- * A request the dashboard's cookie authorizes that changes something comes from the dashboard's own
- * page: its Origin is this server's. Cookies go to every port of 127.0.0.1, and every port there is
- * one site to SameSite: a page another local server serves would otherwise quit llmlb or remove its
- * models with a plain POST. Browsers send Origin with every such request; scripts that use the admin
- * token send it as a header, not a cookie, and are not asked.
- */
-export function checkCookieOrigin(
-  request: Pick<FastifyRequest, "headers" | "method">,
-  /** Names the server is also reached by (`--allow-host`): a proxy in front may send its own Host. */
-  allowedHosts: readonly string[] = [],
-): void {
-  if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return;
-  const { cookie, origin, host } = request.headers;
-  const fromCookie = cookieValue(cookie, adminCookieName);
-  // Asked only where the cookie is the credential used (credentialOf's order: a bearer token, an API
-  // key, else the cookie); a Basic header a browser adds by itself does not stand in for it.
-  if (fromCookie === undefined || credentialOf(request) !== fromCookie) return;
-  const from = origin === undefined ? undefined : URL.parse(origin);
-  // By host and port: behind a proxy that ends TLS, the page's scheme is not this server's.
-  if (from && host !== undefined && from.host === host.toLowerCase()) return;
-  if (from && allowedHosts.includes(from.hostname.toLowerCase())) return;
-  throw new AppError(
-    "auth.forbidden_origin",
-    `A change sent with the dashboard's cookie must come from the dashboard (Origin ${origin ?? "missing"}); a script sends the admin token as Authorization: Bearer instead.`,
-  );
+  return bearer ?? (typeof apiKey === "string" && apiKey !== "" ? apiKey : undefined);
 }
 
 /** Who may call a route. */

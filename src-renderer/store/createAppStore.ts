@@ -1,4 +1,5 @@
 import { createStore } from "zustand/vanilla";
+import { adminTokenIn, type AdminToken } from "../adminToken";
 import type { Api } from "../api";
 import type { EventSourceFactory } from "../events";
 import { createAnnouncerSlice } from "./announcerSlice";
@@ -15,12 +16,14 @@ import type { AppState } from "./types";
 
 export interface AppStoreOptions {
   api: Api;
-  /** Opens the event stream; `browserEventSource` in the app, a fake in tests. */
+  /** Opens the event stream; `fetchEventSource` in the app, a fake in tests. */
   events: EventSourceFactory;
+  /** Where the admin token the api and events send is kept; in memory by default. */
+  adminToken?: AdminToken;
 }
 
 /** One store from slices; a fresh one per app and per test. */
-export function createAppStore({ api, events }: AppStoreOptions) {
+export function createAppStore({ api, events, adminToken = adminTokenIn(undefined) }: AppStoreOptions) {
   return createStore<AppState>()((...a) => ({
     ...createModelsSlice({ api })(...a),
     ...createNodesSlice({ api })(...a),
@@ -29,7 +32,7 @@ export function createAppStore({ api, events }: AppStoreOptions) {
     ...createSettingsSlice({ api })(...a),
     ...createEndpointsSlice({ api })(...a),
     ...createGpuBuildSlice({ api })(...a),
-    ...createLiveSlice({ api, events })(...a),
+    ...createLiveSlice({ api, events, adminToken })(...a),
     ...createPlaygroundSlice({ api })(...a),
     ...createAnnouncerSlice()(...a),
   }));

@@ -1,5 +1,6 @@
 import type { ServerEvent } from "../../src-main/contract";
 import { ApiError, isNotFound } from "../api";
+import type { AdminToken } from "../adminToken";
 import { openEventStream, type EventSourceFactory } from "../events";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
@@ -14,6 +15,11 @@ export interface LiveSlice {
   connection: "connecting" | "live" | "down";
   /** Subscribes to events, then reads the snapshot. Returns the function that stops. */
   start(): () => void;
+  /**
+   * Keeps an admin token pasted on the signed-out page, then reads with it. Resolves true when the
+   * server took it.
+   */
+  signIn(token: string): Promise<boolean>;
   /** Reads models, nodes and status afresh; events arriving meanwhile are applied after it. */
   loadSnapshot(): Promise<void>;
   /**
@@ -26,14 +32,18 @@ export interface LiveSlice {
 
 export interface LiveDeps extends SliceDeps {
   events: EventSourceFactory;
+  /** Where the token the api and event stream send is kept. */
+  adminToken: AdminToken;
 }
 
-export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => {
+export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<LiveSlice> => {
   // Events that arrive while a snapshot is in flight wait for it, then apply in order. Each event
   // carries the whole model or node, so replaying one the snapshot already reflects changes nothing,
   // and a change made after the snapshot was read is not lost.
   let pending: ServerEvent[] | undefined;
   let generation = 0;
+  let stopEvents: (() => void) | undefined;
+  let restartEvents: (() => void) | undefined;
 
   return (set, get) => ({
     snapshot: "loading",
@@ -41,17 +51,34 @@ export const createLiveSlice = ({ api, events }: LiveDeps): Slice<LiveSlice> => 
     signedOut: false,
     connection: "connecting",
     start() {
-      const stop = openEventStream({
-        factory: events,
-        onEvent: (event) => (pending ? pending.push(event) : get().applyEvent(event)),
-        onOpen: (reconnected) => {
-          set({ connection: "live" });
-          if (reconnected) get().readAgain();
-        },
-        onDown: () => set({ connection: "down" }),
-      });
+      const listen = () =>
+        openEventStream({
+          factory: events,
+          onEvent: (event) => (pending ? pending.push(event) : get().applyEvent(event)),
+          onOpen: (reconnected) => {
+            set({ connection: "live" });
+            if (reconnected) get().readAgain();
+          },
+          onDown: () => set({ connection: "down" }),
+        });
+      stopEvents = listen();
+      restartEvents = () => {
+        stopEvents?.();
+        stopEvents = listen();
+      };
       void get().loadSnapshot();
-      return stop;
+      return () => {
+        stopEvents?.();
+        stopEvents = undefined;
+        restartEvents = undefined;
+      };
+    },
+    async signIn(token) {
+      adminToken.save(token);
+      // The stream refused without the token waits to try again: try now, with it.
+      restartEvents?.();
+      await get().loadSnapshot();
+      return get().snapshot === "ready";
     },
     async loadSnapshot() {
       const mine = ++generation;

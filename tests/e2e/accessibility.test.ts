@@ -34,6 +34,12 @@ beforeAll(async () => {
   await page.getByText("1 node online").waitFor({ timeout: 30_000 });
 }, 90_000);
 
+/** Opens the dashboard by its link in a page of its own (its own storage), then goes to `route`. */
+async function openAt(target: Page, route: string) {
+  await target.goto(dashboardLink);
+  await target.goto(new URL(route, dashboardLink).href);
+}
+
 afterAll(async () => {
   await served?.close();
   await hub?.close();
@@ -123,7 +129,7 @@ describe("the dashboard for keyboard and screen-reader users", () => {
         deviceScaleFactor: config.deviceScaleFactor,
       });
       try {
-        await narrow.goto(dashboardLink.replace(/#.*$/, "") + "#/settings");
+        await openAt(narrow, "#/settings");
         const token = narrow.getByLabel("Token", { exact: true });
         await token.waitFor();
         // Three banners: the header grows to about half the window at 200% zoom.
@@ -165,7 +171,7 @@ describe("the dashboard for keyboard and screen-reader users", () => {
     for (const colorScheme of ["light", "dark"] as const) {
       const themed = await view.browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme });
       try {
-        await themed.goto(dashboardLink.replace(/#.*$/, "") + "#/models");
+        await openAt(themed, "#/models");
         const card = themed
           .getByRole("listitem")
           .filter({ has: themed.getByRole("heading", { name: "a11y-chat-GGUF" }) });
@@ -196,7 +202,7 @@ describe("the dashboard for keyboard and screen-reader users", () => {
   }, 60_000);
 
   it("announces a failed download once, with the model's name, and names its Retry", async () => {
-    await page.goto(dashboardLink.replace(/#.*$/, "") + "#/models");
+    await page.goto(new URL("#/models", dashboardLink).href);
     await page.getByRole("heading", { name: "Models", level: 1 }).waitFor();
     hub.setFaults({ flipByteAt: 100 });
     try {
@@ -227,7 +233,7 @@ describe("the dashboard for keyboard and screen-reader users", () => {
     await page.setViewportSize({ width: 320, height: 640 });
     try {
       for (const name of ["Models", "Nodes", "Endpoint", "Playground", "Settings"]) {
-        await page.goto(dashboardLink.replace(/#.*$/, "") + `#/${name.toLowerCase()}`);
+        await page.goto(new URL(`#/${name.toLowerCase()}`, dashboardLink).href);
         await page.getByRole("heading", { name, level: 1 }).waitFor();
         await page.waitForTimeout(300);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -27,7 +27,6 @@ interface Snapshot {
   appMenu?: (string | Record<string, unknown>)[];
   userDataPath?: string;
   errorBox?: string;
-  cookie?: { name: string; httpOnly: boolean; sameSite: string; url: string };
   windows: {
     options: { show: boolean; webPreferences: Record<string, unknown> };
     shown: boolean;
@@ -96,7 +95,7 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     await dataDir.remove();
   });
 
-  it("starts the core, shows the tray, and opens the dashboard window with its cookie while the GPUs are still being looked for", async () => {
+  it("starts the core, shows the tray, and opens the dashboard window by its link while the GPUs are still being looked for", async () => {
     const started = await waitFor(
       `the window (output: ${output})`,
       async () => {
@@ -119,7 +118,7 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
       "Quit llmlb",
     ]);
     const window = started.windows[0]!;
-    expect(window.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(window.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=llmlb_/);
     expect(window.options.show).toBe(false);
     expect(window.options.webPreferences).toMatchObject({
       contextIsolation: true,
@@ -128,7 +127,6 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     });
     expect(window.options.webPreferences.preload).toBe(path.join(root, "out/preload/preload.cjs"));
     expect(fs.existsSync(window.options.webPreferences.preload as string)).toBe(true);
-    expect(started.cookie).toMatchObject({ name: "llmlb_admin", httpOnly: true, sameSite: "strict" });
     expect(window.status).toBe(200);
     expect(window.apiStatus).toBe(200);
   });

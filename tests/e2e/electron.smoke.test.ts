@@ -70,10 +70,12 @@ describe("desktop app", () => {
       await page.waitForLoadState("domcontentloaded");
       expect(page.url()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
       const url = new URL(page.url()).origin;
-      // The dashboard rendered (it titles the page after its screen), and its cookie lets it read /v0.
+      // The dashboard rendered (it titles the page after its screen), and read /v0 with the token the
+      // window's link gave it.
       await page.waitForFunction(() => (document.getElementById("root")?.childElementCount ?? 0) > 0);
       expect(await page.title()).toMatch(/ · llmlb$/);
-      expect(await page.evaluate(async () => (await fetch("/v0/status")).status)).toBe(200);
+      await page.getByText(/\d+ nodes? online/).waitFor({ timeout: 30_000 });
+      expect(new URL(page.url()).hash).not.toContain("token");
       // The sandboxed preload ran (a CommonJS one), and the page has no Node.
       expect(
         await page.evaluate(() => (window as unknown as { llmlbDesktop?: unknown }).llmlbDesktop),

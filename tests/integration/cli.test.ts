@@ -38,7 +38,7 @@ describe("llmlb serve", () => {
   it("prints the API and dashboard URLs and writes where clients find it", () => {
     expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(serve.output.join("\n")).toContain(`${serve.url}/v1`);
-    expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/\?token=llmlb_/);
+    expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/#token=llmlb_/);
     expect(JSON.parse(fs.readFileSync(path.join(served.dataDir, "server.json"), "utf8")).url).toBe(serve.url);
   });
 });
@@ -467,7 +467,7 @@ describe("LLMLB_ADMIN_TOKEN", () => {
       LLMLB_ADMIN_TOKEN: token,
     });
     try {
-      expect(proc.output.join("\n")).toContain(`?token=${token}`);
+      expect(proc.output.join("\n")).toContain(`#token=${token}`);
       expect(fs.existsSync(path.join(dir.path, "admin-token"))).toBe(false);
       const list = await runCli(["model", "list", "--json"], {
         ...env,

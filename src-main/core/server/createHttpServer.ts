@@ -13,10 +13,10 @@ import type { Metrics } from "../metrics";
 import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
+import { dashboardLink } from "../../contract/dashboardLink";
 import {
-  adminCookie,
   checkAccess,
-  checkCookieOrigin,
+  expiredFormerCookie,
   checkHost,
   type Access,
   type Credentials,
@@ -120,13 +120,15 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Nothing of llmlb is to be framed by another page (clickjacking the dashboard's buttons).
     void reply.header("x-request-id", request.id).header("x-frame-options", "DENY");
     checkHost(request, allowedHosts, options.acceptAddresses);
-    checkCookieOrigin(request, allowedHosts);
+    const expired = expiredFormerCookie(request);
+    if (expired) void reply.header("set-cookie", expired);
     if (request.method === "GET" && request.url.startsWith("/?")) {
-      // `llmlb serve` prints /?token=…: trade it for an HttpOnly cookie and drop it from the address bar.
+      // An address with ?token=… (printed by earlier versions): the dashboard takes the token from the
+      // fragment, which no server or log sees, and keeps it for this origin alone.
       const token = new URLSearchParams(request.url.slice(2)).get("token");
       if (token !== null) {
         checkAccess({ headers: { authorization: `Bearer ${token}` } }, "admin", options.credentials);
-        return reply.header("set-cookie", adminCookie(options.credentials.adminToken)).redirect("/", 303);
+        return reply.redirect(dashboardLink("", token), 303);
       }
     }
     // The matched route decides, so no spelling of a path slips past the check; unmatched /v0 paths

@@ -11,7 +11,7 @@ export interface EventsRouteOptions {
 
 /**
  * `GET /v0/events`: server-sent events, one unnamed message per change, data = a ServerEvent as JSON.
- * The admin token comes as for every /v0 route (the dashboard's cookie rides along with EventSource).
+ * The admin token comes as for every /v0 route, as a header (the dashboard reads the stream with fetch).
  */
 export function registerEventsRoute(app: FastifyInstance, options: EventsRouteOptions): void {
   const open = new Set<ServerResponse>();

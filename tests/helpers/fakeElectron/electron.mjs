@@ -13,7 +13,6 @@ const state = {
   clipboard: undefined,
   opened: [],
   external: [],
-  cookie: undefined,
   windows: [],
 };
 let menu = [];
@@ -66,9 +65,11 @@ export class BrowserWindow extends EventEmitter {
   }
   async loadURL(url) {
     this.record.url = url;
-    const cookie = state.cookie ? state.cookie.name + "=" + state.cookie.value : "";
-    this.record.status = (await fetch(url, { headers: { cookie } })).status;
-    this.record.apiStatus = (await fetch(new URL("/v0/status", url), { headers: { cookie } })).status;
+    // As the dashboard does: the page, then the API with the token the link's fragment carries.
+    this.record.status = (await fetch(url)).status;
+    const token = decodeURIComponent(new URL(url).hash.replace(/^#token=/, ""));
+    const authorization = "Bearer " + token;
+    this.record.apiStatus = (await fetch(new URL("/v0/status", url), { headers: { authorization } })).status;
     setTimeout(() => this.emit("ready-to-show"), 1);
   }
   show() {
@@ -137,11 +138,6 @@ export const session = {
   defaultSession: {
     setPermissionRequestHandler: (handler) => (handlers.request = handler),
     setPermissionCheckHandler: (handler) => (handlers.check = handler),
-    cookies: {
-      set: async (cookie) => {
-        state.cookie = cookie;
-      },
-    },
   },
 };
 export const shell = {

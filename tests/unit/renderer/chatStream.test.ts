@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { adminTokenIn } from "../../../src-renderer/adminToken";
 import { createHttpApi } from "../../../src-renderer/api";
 
 /** A fetch that answers with these bytes as a stream, in these pieces. */
@@ -40,7 +41,9 @@ describe("the dashboard's chat stream reader", () => {
     const fetched = answering([text.slice(0, 17), text.slice(17, 60), text.slice(60)]);
     vi.stubGlobal("fetch", fetched);
     const pieces: string[] = [];
-    const outcome = await createHttpApi().chat({ model: "m", messages: [] }, (piece) => pieces.push(piece));
+    const outcome = await createHttpApi(adminTokenIn(undefined)).chat({ model: "m", messages: [] }, (piece) =>
+      pieces.push(piece),
+    );
     expect(pieces.join("")).toBe("Hello");
     expect(outcome).toEqual({ finishReason: "stop", completionTokens: 2, truncatedMessages: 0 });
     // A long conversation goes on with its oldest messages left out rather than failing.
@@ -61,8 +64,8 @@ describe("the dashboard's chat stream reader", () => {
         ),
       ),
     );
-    await expect(createHttpApi().chat({ model: "m", messages: [] }, () => undefined)).rejects.toThrow(
-      "Model m is busy.",
-    );
+    await expect(
+      createHttpApi(adminTokenIn(undefined)).chat({ model: "m", messages: [] }, () => undefined),
+    ).rejects.toThrow("Model m is busy.");
   });
 });

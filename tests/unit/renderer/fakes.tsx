@@ -11,6 +11,7 @@ import {
 } from "../../../src-main/contract";
 import { ApiError, type Api } from "../../../src-renderer/api";
 import { App } from "../../../src-renderer/App";
+import type { AdminToken } from "../../../src-renderer/adminToken";
 import type { EventSourceLike } from "../../../src-renderer/events";
 import { createAppStore, type AppStore } from "../../../src-renderer/store/createAppStore";
 
@@ -237,11 +238,11 @@ export function fakeEvents() {
 /** Renders the whole app on `route` with a fresh store over the given fakes. */
 export function renderApp(
   api: Api,
-  options: { route?: string; events?: ReturnType<typeof fakeEvents> } = {},
+  options: { route?: string; events?: ReturnType<typeof fakeEvents>; adminToken?: AdminToken } = {},
 ) {
   const events = options.events ?? fakeEvents();
   location.hash = options.route ? `#/${options.route}` : "";
-  const store: AppStore = createAppStore({ api, events: events.factory });
+  const store: AppStore = createAppStore({ api, events: events.factory, adminToken: options.adminToken });
   const view = render(<App store={store} />);
   return { ...view, store, events };
 }

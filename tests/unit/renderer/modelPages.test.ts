@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { adminTokenIn } from "../../../src-renderer/adminToken";
 import { createHttpApi } from "../../../src-renderer/api";
 
 /** A server's GET /v0/models over `total` models, a page of at most 1000 at a time. */
@@ -22,7 +23,7 @@ describe("the dashboard's model list", () => {
   it("reads every page of a registry past the server's page limit", async () => {
     const { fetched, asked, names } = serving(2004);
     vi.stubGlobal("fetch", fetched);
-    const list = await createHttpApi().listModels();
+    const list = await createHttpApi(adminTokenIn(undefined)).listModels();
     expect(list.data.map((model) => model.name)).toEqual(names);
     expect(asked).toEqual(["0+1000", "1000+1000", "2000+1000"]);
   });
@@ -30,7 +31,7 @@ describe("the dashboard's model list", () => {
   it("asks once for a registry within one page", async () => {
     const { fetched, asked } = serving(3);
     vi.stubGlobal("fetch", fetched);
-    expect((await createHttpApi().listModels()).data).toHaveLength(3);
+    expect((await createHttpApi(adminTokenIn(undefined)).listModels()).data).toHaveLength(3);
     expect(asked).toEqual(["0+1000"]);
   });
 
@@ -48,7 +49,7 @@ describe("the dashboard's model list", () => {
         return fetched(url);
       }),
     );
-    const list = await createHttpApi().listModels();
+    const list = await createHttpApi(adminTokenIn(undefined)).listModels();
     expect(list.data.map((model) => model.name)).toEqual(names);
     expect(asked.length).toBeGreaterThan(3);
   });

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
+import { adminTokenIn } from "../../../src-renderer/adminToken";
 import { ApiError } from "../../../src-renderer/api";
 import { fakeApi, model, node, onNode, renderApp, status, unavailable } from "./fakes";
 
@@ -83,8 +84,37 @@ describe("the app shell", () => {
     renderApp(api);
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toContain("Open the dashboard with its link");
-    expect(alert.textContent).toContain("?token=");
+    expect(alert.textContent).toContain("#token=");
     expect(alert.textContent).not.toContain("Authorization");
+  });
+
+  it("takes the admin token pasted by hand, keeps it, and listens again with it", async () => {
+    const api = fakeApi({ models: [model("org/a")] });
+    const refused = (message: string) => new ApiError(message, 401, "auth.invalid_token");
+    api.listModels
+      .mockRejectedValueOnce(refused("This endpoint needs the admin token."))
+      .mockRejectedValueOnce(refused("The admin token is not valid."));
+    const adminToken = adminTokenIn(undefined);
+    const { events } = renderApp(api, { adminToken });
+    const field = await screen.findByLabelText("Admin token");
+
+    // A wrong one: said at the field, which keeps it to correct.
+    fireEvent.change(field, { target: { value: "llmlb_wrong" } });
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Open dashboard" }));
+    });
+    expect((await screen.findByText("The admin token is not valid.")).closest("[role=alert]")).toBeTruthy();
+    expect(screen.getByLabelText("Admin token")).toBe(field);
+
+    fireEvent.change(field, { target: { value: " llmlb_right " } });
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Open dashboard" }));
+    });
+    expect(await screen.findByRole("listitem", { name: "a" })).toBeTruthy();
+    expect(adminToken.read()).toBe("llmlb_right");
+    // The stream refused without the token is started again at once, not after its back-off.
+    expect(events.sources.length).toBe(3);
+    expect(events.sources.slice(0, 2).every((source) => source.closed)).toBe(true);
   });
 
   it("works with a server that has no /v0/status yet", async () => {
