@@ -38,7 +38,7 @@ import { createHttpServer, type HttpApp } from "./server/createHttpServer";
 import { type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
-import { createFileSecretStore, type SecretStore } from "./settings/secretStore";
+import { plainHfTokenStore, type SecretStore } from "./settings/secretStore";
 import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
 
 export interface CoreOptions {
@@ -147,7 +147,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
   const settings = await createSettingsService({
     config,
-    hfTokenStore: options.hfTokenStore ?? createFileSecretStore(path.join(config.dataDir, dataFiles.hfToken)),
+    hfTokenStore:
+      options.hfTokenStore ?? plainHfTokenStore(config.dataDir, log.child({ module: "settings" })),
     loginItem: options.loginItem,
     log: log.child({ module: "settings" }),
     // Running workers are told; the token is in the environment of those started later.

@@ -12,6 +12,8 @@ export const dataFiles = {
   lock: "serve.lock",
   /** The Hugging Face token set from the app, in headless mode (the desktop app uses the keychain). */
   hfToken: "hf-token",
+  /** The Hugging Face token the desktop app keeps encrypted by the OS (safeStorage), where it can. */
+  hfTokenEncrypted: "hf-token.enc",
   /** The desktop app's log, its workers' output included (`llmlb serve` logs to standard error). */
   log: "logs/llmlb.log",
 } as const;

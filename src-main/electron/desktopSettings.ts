@@ -3,7 +3,7 @@ import path from "node:path";
 import { app, safeStorage } from "electron";
 import { dataFiles } from "../core/dataDir";
 import type { Logger } from "../shared/logger";
-import { createFileSecretStore, type SecretStore } from "../core/settings/secretStore";
+import { plainHfTokenStore, type SecretStore } from "../core/settings/secretStore";
 import type { LoginItem } from "../core/settings/settingsService";
 import { chooseHfTokenStore, createEncryptedFileSecretStore } from "./encryptedSecretStore";
 import {
@@ -14,9 +14,6 @@ import {
   loginItemKind,
   xdgAutostartFile,
 } from "./loginItems";
-
-/** The encrypted Hugging Face token beside the plain one headless mode keeps. */
-export const encryptedHfTokenFile = `${dataFiles.hfToken}.enc`;
 
 /**
  * The Hugging Face token on the desktop: encrypted by the OS (safeStorage) in `<dataDir>/hf-token.enc`,
@@ -31,10 +28,10 @@ export async function createDesktopHfTokenStore(dataDir: string, log: Logger): P
   });
   if (choice.kind === "file") {
     log.warn({ reason: choice.reason }, `the Hugging Face token is kept in a 0600 file: ${choice.reason}`);
-    return createFileSecretStore(plainFile);
+    return plainHfTokenStore(dataDir, log);
   }
   return createEncryptedFileSecretStore({
-    file: path.join(dataDir, encryptedHfTokenFile),
+    file: path.join(dataDir, dataFiles.hfTokenEncrypted),
     cipher: safeStorage,
     plainFile,
     onUnreadable: (error) =>

@@ -13,9 +13,10 @@ export interface EncryptedFileSecretStoreOptions {
   file: string;
   cipher: StringCipher;
   /**
-   * The plain 0600 file headless mode keeps (`<dataDir>/hf-token`): read while nothing encrypted is kept
-   * yet, so a token set under `llmlb serve` still works, and removed once a token is saved or forgotten
-   * here, so the secret lives in one place. Default: none.
+   * The plain 0600 file headless mode (or this app without a keyring) keeps (`<dataDir>/hf-token`). Such a
+   * store removes the encrypted copy when it saves or forgets, and a save here removes the plain file, so
+   * a plain file beside the encrypted one is the newer: it is taken over (encrypted, then removed), so a
+   * token set under `llmlb serve` is the one used. Default: none.
    */
   plainFile?: string;
   /** Told when the kept secret cannot be decrypted (another user, a reset keychain). Default: nothing. */
@@ -38,11 +39,22 @@ export function createEncryptedFileSecretStore(options: EncryptedFileSecretStore
   return {
     storage: "keychain",
     async read() {
+      const newer = await plain?.read();
+      if (newer !== undefined) {
+        // Kept encrypted from now on; if the keychain cannot do it now, the plain file stays, and is used.
+        try {
+          await keep(newer);
+          await plain!.write(undefined);
+        } catch (error) {
+          options.onReencryptFailed?.(error);
+        }
+        return newer;
+      }
       let encoded: string;
       try {
         encoded = fs.readFileSync(file, "utf8").trim();
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return plain?.read();
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
         throw error;
       }
       if (!encoded) return undefined;

@@ -6,6 +6,7 @@ import {
   createEncryptedFileSecretStore,
   type StringCipher,
 } from "../../../src-main/electron/encryptedSecretStore";
+import { plainHfTokenStore } from "../../../src-main/core/settings/secretStore";
 import { tempDirForEachTest } from "../../helpers/tempDir";
 
 /** Stands in for safeStorage: reversible, and visibly not the plain text. */
@@ -95,6 +96,68 @@ describe("the OS-encrypted token file", () => {
     await store.write(undefined);
     expect(await store.read()).toBeUndefined();
     expect(fs.existsSync(plainFile)).toBe(false);
+  });
+});
+
+describe("the encrypted token and the plain one, changed by turns", () => {
+  /** The desktop app with a keyring, and `llmlb serve` (or the app without one) on the same data directory. */
+  function stores() {
+    const warnings: string[] = [];
+    const desktop = () =>
+      createEncryptedFileSecretStore({
+        file: path.join(dir.path, "hf-token.enc"),
+        cipher: fakeCipher,
+        plainFile: path.join(dir.path, "hf-token"),
+      });
+    const plain = () =>
+      plainHfTokenStore(dir.path, { warn: (message: string) => void warnings.push(message) });
+    return { desktop, plain, warnings };
+  }
+
+  it("uses a token saved without the keyring at the desktop app's next start, and keeps it encrypted", async () => {
+    const { desktop, plain } = stores();
+    await desktop().write("hf_OLD");
+    await plain().write("hf_NEW");
+    expect(await desktop().read()).toBe("hf_NEW");
+    // Taken over: encrypted, and the plain copy gone.
+    expect(fs.existsSync(path.join(dir.path, "hf-token"))).toBe(false);
+    expect(await desktop().read()).toBe("hf_NEW");
+  });
+
+  it("does not bring back a token forgotten without the keyring", async () => {
+    const { desktop, plain } = stores();
+    await desktop().write("hf_REVOKED");
+    await plain().write(undefined);
+    expect(await desktop().read()).toBeUndefined();
+    expect(fs.existsSync(path.join(dir.path, "hf-token.enc"))).toBe(false);
+  });
+
+  it("says once, where only the encrypted one is kept, that it cannot be read there", async () => {
+    const { desktop, plain, warnings } = stores();
+    await desktop().write("hf_OLD");
+    const headless = plain();
+    expect(await headless.read()).toBeUndefined();
+    expect(await headless.read()).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/encrypted .*cannot be read here/);
+  });
+
+  it("keeps using a token saved without the keyring when the keyring cannot encrypt it now", async () => {
+    const { plain } = stores();
+    await plain().write("hf_NEW");
+    const failures: unknown[] = [];
+    const locked = createEncryptedFileSecretStore({
+      file: path.join(dir.path, "hf-token.enc"),
+      cipher: {
+        encryptStringAsync: async () => Promise.reject(new Error("the keyring is locked")),
+        decryptStringAsync: fakeCipher.decryptStringAsync,
+      },
+      plainFile: path.join(dir.path, "hf-token"),
+      onReencryptFailed: (error) => failures.push(error),
+    });
+    expect(await locked.read()).toBe("hf_NEW");
+    expect(failures).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir.path, "hf-token"), "utf8").trim()).toBe("hf_NEW");
   });
 });
 
