@@ -26,6 +26,11 @@ export const settingsSchema = z.object({
    * here applies only when llmlb starts without them.
    */
   overridden: z.array(z.enum(["port"])),
+  /**
+   * The port this start listens on: `port` but where that is 0 (any free one), or where the desktop
+   * app found it in use and took another.
+   */
+  listening_port: z.number().int().optional(),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 

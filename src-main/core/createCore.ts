@@ -77,6 +77,12 @@ export interface CoreOptions {
   /** How long quitting waits for running requests before stopping the workers. Default: 10000 ms. */
   drainTimeoutMs?: number;
   /**
+   * The port is in use: `fail` (llmlb serve: a script means that port), or `use-another` (the desktop
+   * app, which a user cannot restart with --port): the next few ports, then any free one, with a
+   * warning. Default: fail.
+   */
+  whenPortTaken?: "fail" | "use-another";
+  /**
    * Building llama.cpp for this GPU from the dashboard (`/v0/gpu/build`): why it cannot be done
    * here (`unavailable`), and, for tests, the tools' environment and the build to run. Default:
    * available, node-llama-cpp's source build with this process's environment.
@@ -120,6 +126,31 @@ export interface Core {
  * disposes it in reverse order; a start that fails part way undoes what it had built (the data
  * directory's lock, the database, timers) before it throws.
  */
+/** Ports tried after a taken one before any free port: clients set to one of them may find it again. */
+const nextPortsTried = 10;
+
+/** The next free port of the few after `taken`, else any free one. Throws what is not "in use". */
+async function listenOnAnotherPort(app: HttpApp, log: Logger, host: string, taken: number): Promise<void> {
+  const candidates = Array.from({ length: nextPortsTried }, (_, index) => taken + 1 + index).filter(
+    (port) => port <= 65535,
+  );
+  for (const port of [...candidates, 0]) {
+    try {
+      await app.listen({ host, port });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") continue;
+      throw error;
+    }
+    const address = app.server.address();
+    const now = typeof address === "object" && address ? address.port : port;
+    log.warn(
+      { port: taken, listening: now },
+      `Port ${taken} is in use (another llmlb, or another program): listening on ${now} instead. Settings (or LLMLB_PORT) chooses the port.`,
+    );
+    return;
+  }
+}
+
 export async function createCore(options: CoreOptions): Promise<Core> {
   const teardown = createDisposeStack();
   try {
@@ -145,6 +176,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   const startedAt = clock.now();
   const instanceId = crypto.randomUUID();
   const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
+  /** The base URL once listening. */
+  let listeningUrl: string | undefined;
   const settings = await createSettingsService({
     config,
     hfTokenStore:
@@ -153,6 +186,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     log: log.child({ module: "settings" }),
     // Running workers are told; the token is in the environment of those started later.
     onHfTokenChange: (token) => supervisor?.setHfToken(token),
+    listeningPort: () => (listeningUrl === undefined ? undefined : Number(new URL(listeningUrl).port)),
   });
   const db = openDatabase({
     file: path.join(config.dataDir, dataFiles.database),
@@ -361,7 +395,6 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     unresponsiveTimers.add(timer);
   }
   let backendsLeftOut: BackendLeftOut[] = [];
-  let listeningUrl: string | undefined;
   let workersStarted: Promise<void> = Promise.resolve();
   /** Aborted by dispose: a device probe still running is ended, and no worker starts after it. */
   const stopping = new AbortController();
@@ -411,10 +444,12 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
         await app.listen({ host: config.host, port: config.port });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
-        throw new Error(
-          `Port ${config.port} on ${config.host} is in use (another llmlb, or another program): ` +
-            "choose another with --port (0 picks a free one), or stop what uses it.",
-        );
+        if (options.whenPortTaken !== "use-another")
+          throw new Error(
+            `Port ${config.port} on ${config.host} is in use (another llmlb, or another program): ` +
+              "choose another with --port or LLMLB_PORT (0 picks a free one), or stop what uses it.",
+          );
+        await listenOnAnotherPort(app, log, config.host, config.port);
       }
       const address = app.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;

@@ -10,6 +10,13 @@ export const loadDesktopConfig = (env: Record<string, string | undefined>): Conf
   resolveConfigWithFile({ env });
 
 /**
+ * A port in use does not keep the app from starting (a user cannot restart it with --port): it serves
+ * on another. Only a port set in the environment for this start is kept to.
+ */
+export const whenPortTaken = (config: Pick<Config, "overridden">): "fail" | "use-another" =>
+  config.overridden.includes("port") ? "fail" : "use-another";
+
+/**
  * Chromium's own profile (cookies, caches) lives in the data directory, so one data directory is one app:
  * the single-instance lock is per profile, and a second copy on another data directory (a test's) runs
  * beside it.

@@ -7,7 +7,13 @@ import { createCore, type Core } from "../core/createCore";
 import { dataFiles, ensureDataDir } from "../core/dataDir";
 import { createLogger, openLogFile, type LogFile, type Logger } from "../shared/logger";
 import { appMenuTemplate } from "./appMenu";
-import { electronProfileDir, iconsDir, loadDesktopConfig, trayIconFile } from "./desktopConfig";
+import {
+  electronProfileDir,
+  iconsDir,
+  loadDesktopConfig,
+  trayIconFile,
+  whenPortTaken,
+} from "./desktopConfig";
 import { createDesktopHfTokenStore, createDesktopLoginItem } from "./desktopSettings";
 import { createQuitController, onWindowAllClosed } from "./lifecycle";
 import { startedAtLogin } from "./loginItems";
@@ -111,6 +117,7 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       requestQuit: () => app.quit(),
       loginItem: createDesktopLoginItem(),
       drainTimeoutMs,
+      whenPortTaken: whenPortTaken(config),
       // An installed app's llama.cpp binaries are read-only, inside the app.
       ...(app.isPackaged
         ? {

@@ -222,7 +222,7 @@ function ServerCard({ settings }: { settings: Settings }) {
           <p id={`${id}-port-hint`} className="hint">
             {settings.overridden.includes("port")
               ? `Set by --port or LLMLB_PORT when llmlb started (read-only here): change it there.${anyPortNow(settings.port)}`
-              : "0 picks any free port. Applies after a restart."}
+              : `0 picks any free port. Applies after a restart.${portTakenNow(settings)}`}
           </p>
         </div>
         <div className="field">
@@ -337,6 +337,14 @@ function QuitCard() {
 }
 
 /** With port 0 a free one was picked at the start: which, as this page was reached on it. */
+/** The desktop app found its port in use at this start and serves on another. */
+function portTakenNow(settings: Settings): string {
+  const { port, listening_port: now } = settings;
+  return now !== undefined && port !== 0 && !settings.restart_required && now !== port
+    ? ` Port ${port} was in use when llmlb started: it serves on ${now} until a start finds ${port} free.`
+    : "";
+}
+
 function anyPortNow(port: number): string {
   const now = window.location.port;
   return port === 0 && now !== "" ? ` 0 picks any free port: this start has ${now}.` : "";

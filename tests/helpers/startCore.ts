@@ -94,7 +94,14 @@ export async function startCore(options: StartCoreOptions): Promise<TestServer> 
     version: "0.0.0-test",
     ...options.core,
   });
-  const url = await core.listen();
+  let url: string;
+  try {
+    url = await core.listen();
+  } catch (error) {
+    await core.dispose();
+    await temp?.remove();
+    throw error;
+  }
   return {
     core,
     url,

@@ -23,6 +23,8 @@ export interface SettingsServiceOptions {
   log: Logger;
   /** The token changed: the hub client and the workers use the new one. Default: nothing. */
   onHfTokenChange?: (token: string | undefined) => void;
+  /** The port this start listens on, once it does. Default: unknown. */
+  listeningPort?: () => number | undefined;
 }
 
 export interface SettingsService {
@@ -68,6 +70,7 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
     const file = readFile();
     const port = portOverridden ? config.port : (file.port ?? config.port);
     const hubCacheDir = file.hubCacheDir ?? config.hubCacheDir;
+    const listening = options.listeningPort?.();
     return {
       hf_token: {
         set: (config.hfToken ?? saved) !== undefined,
@@ -80,6 +83,7 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
       start_at_login: loginItem ? loginItem.get() : null,
       restart_required: port !== config.port || hubCacheDir !== config.hubCacheDir,
       overridden: portOverridden ? ["port"] : [],
+      ...(listening !== undefined ? { listening_port: listening } : {}),
     };
   }
 

@@ -6,6 +6,7 @@ import {
   iconsDir,
   loadDesktopConfig,
   trayIconFile,
+  whenPortTaken,
 } from "../../../src-main/electron/desktopConfig";
 import { tempDirForEachTest } from "../../helpers/tempDir";
 
@@ -22,6 +23,12 @@ describe("the desktop app's configuration", () => {
     const config = loadDesktopConfig({ LLMLB_DATA_DIR: dir.path });
     expect(config).toMatchObject({ dataDir: dir.path, port: 9123, hubCacheDir: "/models/hub" });
     expect(loadDesktopConfig({ LLMLB_DATA_DIR: dir.path, LLMLB_PORT: "0" }).port).toBe(0);
+  });
+
+  it("serves on another port where its own is in use, unless the environment set it for this start", () => {
+    fs.writeFileSync(path.join(dir.path, "config.json"), JSON.stringify({ port: 9123 }));
+    expect(whenPortTaken(loadDesktopConfig({ LLMLB_DATA_DIR: dir.path }))).toBe("use-another");
+    expect(whenPortTaken(loadDesktopConfig({ LLMLB_DATA_DIR: dir.path, LLMLB_PORT: "9124" }))).toBe("fail");
   });
 
   it("uses the defaults without a config file, and names a broken one", () => {

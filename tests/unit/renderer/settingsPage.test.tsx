@@ -77,6 +77,23 @@ describe("the settings page", () => {
     expect(screen.getByText(/Restart llmlb to apply your changes/)).toBeTruthy();
   });
 
+  it("says when its port was in use at this start and it serves on another", async () => {
+    renderApp(fakeApi({ settings: settings({ port: 8080, listening_port: 8081 }) }), { route: "settings" });
+    const port = await screen.findByLabelText("Port");
+    expect(describedBy(port)).toContain("Port 8080 was in use when llmlb started: it serves on 8081");
+  });
+
+  it.each([
+    settings({ listening_port: 8080 }),
+    settings({ port: 9090, listening_port: 8080, restart_required: true }),
+  ])(
+    "says nothing of a port in use where it serves on its own, or a new one waits for a restart",
+    async (given) => {
+      renderApp(fakeApi({ settings: given }), { route: "settings" });
+      expect(describedBy(await screen.findByLabelText("Port"))).not.toContain("was in use");
+    },
+  );
+
   it.each(["70000", "0x50", "1e3", "8080.0", "-1", "80 80"])(
     "refuses %j as a port, saying so at the field",
     async (value) => {
