@@ -7,6 +7,7 @@ import { plainHfTokenStore, type SecretStore } from "../core/settings/secretStor
 import type { LoginItem } from "../core/settings/settingsService";
 import { chooseHfTokenStore, createEncryptedFileSecretStore } from "./encryptedSecretStore";
 import {
+  chromiumArgsToKeep,
   createElectronLoginItem,
   createLaunchAgentLoginItem,
   launchAgentFile,
@@ -57,6 +58,7 @@ export function createDesktopLoginItem(): LoginItem | undefined {
         file: xdgAutostartFile(process.env, os.homedir()),
         // An AppImage runs from a temporary mount: start the image itself.
         executable: process.env.APPIMAGE ?? process.execPath,
+        chromiumArgs: chromiumArgsToKeep(process.argv),
       });
     case "none":
       return undefined;

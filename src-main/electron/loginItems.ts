@@ -118,11 +118,18 @@ export interface XdgAutostartOptions {
   file: string;
   /** The program to start: the AppImage (`$APPIMAGE`) or the installed executable. */
   executable: string;
+  /**
+   * Chromium's own switches this start was given that a start at login needs too: `--no-sandbox`, which
+   * an AppImage needs where AppArmor refuses unprivileged user namespaces (Ubuntu 23.10 and newer).
+   * Default: none.
+   */
+  chromiumArgs?: readonly string[];
 }
 
 /** Linux: a desktop entry in the XDG autostart folder, which desktop sessions start at login. */
 export function createXdgAutostartLoginItem(options: XdgAutostartOptions): LoginItem {
   const { file, executable } = options;
+  const extra = (options.chromiumArgs ?? []).map((arg) => ` ${desktopExecArg(arg)}`).join("");
   return {
     get() {
       try {
@@ -143,7 +150,7 @@ export function createXdgAutostartLoginItem(options: XdgAutostartOptions): Login
         "Type=Application",
         "Name=llmlb",
         "Comment=Local OpenAI-compatible service for the GPUs of this machine",
-        `Exec=${desktopExecArg(executable)} ${atLoginArg}`,
+        `Exec=${desktopExecArg(executable)}${extra} ${atLoginArg}`,
         "Terminal=false",
         "X-GNOME-Autostart-enabled=true",
         "",
@@ -156,6 +163,11 @@ export function createXdgAutostartLoginItem(options: XdgAutostartOptions): Login
 /** The XDG autostart folder: `$XDG_CONFIG_HOME/autostart`, else `~/.config/autostart`. */
 export function xdgAutostartFile(env: Record<string, string | undefined>, home: string): string {
   return path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "autostart", "llmlb.desktop");
+}
+
+/** The Chromium switches of this start that a start at login must repeat (see XdgAutostartOptions). */
+export function chromiumArgsToKeep(argv: readonly string[]): string[] {
+  return argv.filter((arg) => arg === "--no-sandbox");
 }
 
 /** Whether this start came from a login item: the app then stays in the tray. */

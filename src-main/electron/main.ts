@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { app, clipboard, dialog, Menu, shell, utilityProcess } from "electron";
+import { app, clipboard, dialog, Menu, powerMonitor, shell, utilityProcess } from "electron";
 import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
 import { dataFiles, ensureDataDir } from "../core/dataDir";
@@ -16,7 +16,7 @@ import {
 } from "./desktopConfig";
 import { createDesktopHfTokenStore, createDesktopLoginItem } from "./desktopSettings";
 import { createQuitController, onWindowAllClosed } from "./lifecycle";
-import { startedAtLogin } from "./loginItems";
+import { atLoginArg, startedAtLogin } from "./loginItems";
 import { createAppTray, type AppTray } from "./tray";
 import { trayStateFromStatus, type TrayAction, type TrayState } from "./trayMenu";
 import { createUtilityWorkerLauncher } from "./utilityLauncher";
@@ -43,7 +43,9 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
 
   function trayState(): TrayState {
     const url = core?.url();
-    if (core && url) return trayStateFromStatus(core.status(), url, config.hubCacheDir);
+    // Quitting, the core is being taken apart (its database closes): nothing more is asked of it.
+    if (core && url && quitting.phase === "running")
+      return trayStateFromStatus(core.status(), url, config.hubCacheDir);
     const idle = {
       modelsReady: 0,
       modelsTotal: 0,
@@ -51,7 +53,8 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       paused: false,
       cacheDir: config.hubCacheDir,
     };
-    return startError ? { ...idle, error: startError } : { ...idle, starting: true };
+    if (startError) return { ...idle, error: startError };
+    return quitting.phase === "running" ? { ...idle, starting: true } : { ...idle, stopping: true };
   }
 
   /** Asked for before the core listens (a second launch during start-up): shown once it does. */
@@ -148,23 +151,40 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       await core?.dispose();
     },
     quit: () => app.quit(),
-    exit: (code) => app.exit(code),
+    exit: (code) => {
+      tray?.dispose();
+      app.exit(code);
+    },
+    // As launched by hand: the window opens.
+    relaunch: () => app.relaunch({ args: process.argv.slice(1).filter((arg) => arg !== atLoginArg) }),
     // The drain timeout, then the workers' stop timeout (5 s), then a margin.
     forceAfterMs: drainTimeoutMs + 10_000,
     onProblem: (message, error) => log.error({ err: error }, message),
   });
   starting = start();
 
-  app.on("second-instance", openDashboard);
-  app.on("activate", openDashboard);
+  app.on("second-instance", (_event, argv) => {
+    // The login item fired while a copy started by hand runs: nothing to show.
+    if (startedAtLogin(argv)) return;
+    if (quitting.phase === "running") openDashboard();
+    else quitting.launchedAgain();
+  });
+  // macOS sends it at the first launch too: until the core listens, start() decides (no window at login).
+  app.on("activate", () => {
+    if (core?.url()) openDashboard();
+  });
   app.on("window-all-closed", () => {
     // Handling the event at all is what keeps Electron from quitting: the service stays in the tray.
     if (onWindowAllClosed(process.platform).hideDock) app.dock?.hide();
   });
   app.on("before-quit", (event) => {
-    if (quitting.beforeQuit() === "prevent") event.preventDefault();
+    const decision = quitting.beforeQuit();
+    tray?.refresh();
+    if (decision === "prevent") event.preventDefault();
   });
   app.on("will-quit", () => tray?.dispose());
+  // Linux and macOS say so before they end the apps; Windows ends them without before-quit.
+  void app.whenReady().then(() => powerMonitor.on("shutdown", () => quitting.systemShuttingDown()));
   // The OS asking politely (logout, `kill`, Ctrl+C in a terminal) drains like the tray's Quit.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => app.quit());
 
@@ -176,7 +196,19 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
     if (quitting.phase !== "running") return;
     await core?.dispose().catch(() => undefined);
     dialog.showErrorBox("llmlb could not start", startError);
+    tray?.dispose();
     app.exit(1);
+  });
+}
+
+/**
+ * Before anything runs: a GUI app may have no standard error to print to, and on Linux an error box
+ * before ready goes only there, so it waits for ready.
+ */
+function failBeforeStart(error: unknown): void {
+  void app.whenReady().then(() => {
+    dialog.showErrorBox("llmlb could not start", (error as Error).message ?? String(error));
+    app.exit(2);
   });
 }
 
@@ -184,14 +216,12 @@ function main(): void {
   let config: Config;
   try {
     config = loadDesktopConfig(process.env);
+    // One data directory, one app: the lock, the log and Chromium's profile live in it (set before ready).
+    ensureDataDir(config.dataDir);
   } catch (error) {
-    // Allowed before ready; a GUI app may have no standard error to print to.
-    dialog.showErrorBox("llmlb could not start", (error as Error).message);
-    app.exit(2);
+    failBeforeStart(error);
     return;
   }
-  // One data directory, one app: the lock, the log and Chromium's profile live in it (set before ready).
-  ensureDataDir(config.dataDir);
   app.setPath("userData", electronProfileDir(config.dataDir));
   if (!app.requestSingleInstanceLock()) {
     // The running copy gets second-instance and shows its window; its log is its own.

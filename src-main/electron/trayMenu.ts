@@ -6,6 +6,8 @@ export interface TrayState {
   starting?: boolean;
   /** The core failed to start; the message says why. */
   error?: string;
+  /** Quitting: running requests finish and the workers stop (up to 20 s). */
+  stopping?: boolean;
   modelsReady: number;
   modelsTotal: number;
   nodesOnline: number;
@@ -33,6 +35,7 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
 /** The one line that sums up the service: the menu's first item and the tray's tooltip. */
 export function trayStatusLine(state: TrayState): string {
   if (state.error) return "Failed to start";
+  if (state.stopping) return "Stopping…";
   if (state.starting) return "Starting…";
   const models =
     state.modelsTotal === 0
@@ -51,7 +54,7 @@ export function trayTooltip(state: TrayState): string {
 
 /** The tray menu for a state, as plain item descriptions. */
 export function buildTrayMenu(state: TrayState): MenuItemSpec[] {
-  const running = !state.starting && !state.error && state.apiUrl !== undefined;
+  const running = !state.starting && !state.stopping && !state.error && state.apiUrl !== undefined;
   const items: MenuItemSpec[] = [{ type: "normal", label: trayStatusLine(state), enabled: false }];
   if (state.error) items.push({ type: "normal", label: state.error.slice(0, 120), enabled: false });
   items.push(

@@ -42,6 +42,11 @@ export function createUtilityWorkerLauncher(options: UtilityWorkerLauncherOption
         }
       }
       if (onMessage) child.on("message", onMessage);
+      // A V8 fatal error (out of heap, say) in the worker: the exit that follows is the supervisor's to
+      // handle. Unheard, Electron would raise it in the main process as an uncaught error.
+      child.on("error", (type, location) =>
+        onOutput?.(`llmlb worker: ${type} at ${location}; the worker is ending`),
+      );
 
       // Messages sent before the process runs wait for it; once it has exited they are dropped.
       let phase: "starting" | "running" | "exited" = "starting";

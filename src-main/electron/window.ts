@@ -51,13 +51,15 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
         if (windowOpenDecision(url) === "open-external") void shell.openExternal(url);
         return { action: "deny" };
       });
-      const guard = (event: Electron.Event, url: string) => {
-        const decision = navigationDecision(url, dashboardUrl);
+      // Every frame's navigations and redirects; the URL is the event's (the positional one is deprecated).
+      const guard = (event: Electron.Event<{ url: string; isMainFrame: boolean }>) => {
+        const decision = navigationDecision(event.url, dashboardUrl);
         if (decision === "allow") return;
         event.preventDefault();
-        if (decision === "open-external") void shell.openExternal(url);
+        // The page sends the user to the browser; a frame within it does not.
+        if (decision === "open-external" && event.isMainFrame) void shell.openExternal(event.url);
       };
-      contents.on("will-navigate", guard);
+      contents.on("will-frame-navigate", guard);
       contents.on("will-redirect", guard);
       contents.on("will-attach-webview", (event) => event.preventDefault());
       opened.once("ready-to-show", () => opened.show());

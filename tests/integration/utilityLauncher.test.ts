@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createLogger } from "../../src-main/shared/logger";
@@ -25,6 +26,21 @@ describe("workers under Electron (utility-process stand-in)", () => {
     const detection = await detectDevices(launcher, log);
     expect(detection.problem).toBeUndefined();
     expect(detectedDevicesSchema.safeParse(detection.devices).success).toBe(true);
+  });
+
+  it("reports a worker's fatal error in its output and exits, without an uncaught error in the app", async () => {
+    const dir = await makeTempDir("llmlb-utility-");
+    onTestFinished(() => dir.remove());
+    const aborting = path.join(dir.path, "aborting.mjs");
+    fs.writeFileSync(aborting, "process.abort();\n");
+    const launcher = createUtilityWorkerLauncher({
+      entry: aborting,
+      fork: createUtilityProcessStandIn().fork,
+    });
+    const lines: string[] = [];
+    const worker = launcher.launch({ args: [], env: {}, onOutput: (line) => lines.push(line) });
+    expect(await worker.exited).toMatchObject({ code: expect.any(Number) });
+    expect(lines.join("\n")).toContain("FatalError");
   });
 
   it("knows a worker's pid once it has spawned, and can SIGKILL it by that pid", async () => {

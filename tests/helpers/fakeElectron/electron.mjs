@@ -48,6 +48,9 @@ class App extends EventEmitter {
   exit(code) {
     process.exit(code);
   }
+  relaunch(options) {
+    console.log("relaunch " + JSON.stringify(options ?? {}));
+  }
 }
 export const app = new App();
 const windows = new Set();
@@ -174,6 +177,7 @@ export const utilityProcess = createUtilityProcessStandIn({
     process.env.FAKE_HOLD_PROBE === "1" && args.includes("--probe-devices") ? probeReleased : undefined,
 });
 export const contextBridge = {};
+export const powerMonitor = new EventEmitter();
 
 const current = () => [...windows].at(-1);
 const commands = {
@@ -185,7 +189,8 @@ const commands = {
   },
   navigate: (url) => {
     let prevented = false;
-    current().webContents.emit("will-navigate", { preventDefault: () => (prevented = true) }, url);
+    const event = { url, isMainFrame: true, preventDefault: () => (prevented = true) };
+    current().webContents.emit("will-frame-navigate", event);
     return prevented;
   },
   windowOpen: (url) => current().openHandler({ url }).action,

@@ -6,7 +6,8 @@
 //   `outputDelayMs`, as it may be in Electron);
 // - `postMessage` reaches the child's `process.parentPort` (see parentPort.mjs), and what the child
 //   posts arrives as `message` events with the data itself;
-// - `kill()` sends SIGTERM and does nothing before `spawn`; `exit` carries only a code.
+// - `kill()` sends SIGTERM and does nothing before `spawn`; `exit` carries only a code;
+// - a process that aborts (V8's fatal errors do) gets an `error` event ("FatalError") before `exit`.
 import { fork as forkNode } from "node:child_process";
 import { EventEmitter } from "node:events";
 import os from "node:os";
@@ -44,6 +45,9 @@ class StandInUtilityProcess extends EventEmitter {
       });
       child.once("exit", (code, signal) => {
         this.#pid = undefined;
+        // Electron reports a V8 fatal error (the process aborts) as an `error` event before `exit`;
+        // like any EventEmitter's, one no one listens to is thrown.
+        if (signal === "SIGABRT") this.emit("error", "FatalError", "stand-in: the process aborted", "");
         try {
           this.emit("exit", code ?? 128 + (os.constants.signals[signal] ?? 0));
         } finally {

@@ -32,6 +32,7 @@ function harness(drainResult = deferred()) {
     },
     quit: () => calls.push("quit"),
     exit: (code) => calls.push(`exit ${code}`),
+    relaunch: () => calls.push("relaunch"),
     forceAfterMs: 20_000,
     onProblem: (message) => problems.push(message),
     setTimeout: (run) => deadlines.push(run),
@@ -94,5 +95,37 @@ describe("quitting drains first", () => {
     await settle();
     deadlines[0]!();
     expect(calls).toEqual(["drain", "quit"]);
+  });
+
+  it("starts again after the drain when launched again meanwhile (Quit, then open it at once)", async () => {
+    const { controller, calls, drainResult } = harness();
+    controller.launchedAgain();
+    controller.beforeQuit();
+    controller.launchedAgain();
+    controller.launchedAgain();
+    drainResult.resolve();
+    await settle();
+    // Once, before the quit that ends this copy; a launch while running was the window's to answer.
+    expect(calls).toEqual(["drain", "relaunch", "quit"]);
+  });
+
+  it("starts again too when the drain outlasts the deadline", () => {
+    const { controller, calls, deadlines } = harness();
+    controller.beforeQuit();
+    controller.launchedAgain();
+    deadlines[0]!();
+    expect(calls).toEqual(["drain", "relaunch", "exit 0"]);
+  });
+
+  it("lets every quit through once the system shuts down, draining or not", () => {
+    const { controller, calls } = harness();
+    controller.beforeQuit();
+    controller.systemShuttingDown();
+    expect(controller.beforeQuit()).toBe("allow");
+    const idle = harness();
+    idle.controller.systemShuttingDown();
+    expect(idle.controller.beforeQuit()).toBe("allow");
+    expect(idle.calls).toEqual([]);
+    expect(calls).toEqual(["drain"]);
   });
 });

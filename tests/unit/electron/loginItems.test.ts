@@ -5,6 +5,7 @@ import {
   atLoginArg,
   createElectronLoginItem,
   createLaunchAgentLoginItem,
+  chromiumArgsToKeep,
   createXdgAutostartLoginItem,
   launchAgentFile,
   desktopExecArg,
@@ -154,6 +155,19 @@ describe("XDG autostart", () => {
     item.set(false);
     expect(item.get()).toBe(false);
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("repeats --no-sandbox where this start had it (an AppImage on Ubuntu 23.10 and newer)", () => {
+    const file = path.join(dir.path, "llmlb.desktop");
+    const argv = ["/tmp/.mount_llmlb/llmlb", "--no-sandbox", "--enable-logging"];
+    createXdgAutostartLoginItem({
+      file,
+      executable: "/home/me/llmlb.AppImage",
+      chromiumArgs: chromiumArgsToKeep(argv),
+    }).set(true);
+    expect(fs.readFileSync(file, "utf8")).toContain(
+      `Exec="/home/me/llmlb.AppImage" "--no-sandbox" ${atLoginArg}\n`,
+    );
   });
 
   it("counts an entry the user hid as off", () => {

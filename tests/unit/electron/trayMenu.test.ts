@@ -116,6 +116,13 @@ describe("tray menu", () => {
     expect(item(items, "Quit llmlb").enabled).toBe(true);
   });
 
+  it("while quitting, says Stopping… and offers nothing that needs the server", () => {
+    const items = buildTrayMenu({ ...running, apiUrl: undefined, stopping: true });
+    expect(items[0]).toMatchObject({ label: "Stopping…", enabled: false });
+    for (const label of ["Open dashboard", "Copy API URL", "Pause serving"])
+      expect(item(items, label).enabled, label).toBe(false);
+  });
+
   it("after a failed start, shows why under the status line", () => {
     const items = buildTrayMenu({ ...running, apiUrl: undefined, error: "listen EADDRINUSE 127.0.0.1:8080" });
     expect(labels(items).slice(0, 2)).toEqual(["Failed to start", "listen EADDRINUSE 127.0.0.1:8080"]);
