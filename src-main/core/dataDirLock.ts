@@ -2,6 +2,17 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { dataFiles, readServerInfo } from "./dataDir";
 
+/** Another llmlb holds the data directory; `url` is where it serves, when it said so in server.json. */
+export class DataDirInUseError extends Error {
+  constructor(
+    message: string,
+    readonly url: string | undefined,
+  ) {
+    super(message);
+    this.name = "DataDirInUseError";
+  }
+}
+
 /**
  * Takes the data directory for this process: one control plane per directory, or two would share
  * server.json, the workers' downloads and the cache they prune. The lock is SQLite's exclusive lock
@@ -24,8 +35,9 @@ export function lockDataDir(dataDir: string): () => void {
     if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
     const info = readServerInfo(dataDir);
     const where = info ? ` (pid ${info.pid} at ${info.url})` : "";
-    throw new Error(
-      `llmlb is already running for ${dataDir}${where}. Stop it first, or start this one with another --data-dir.`,
+    throw new DataDirInUseError(
+      `llmlb is already running for ${dataDir}${where}. Stop it first (\`llmlb quit\`), or start this one with another --data-dir (LLMLB_DATA_DIR).`,
+      info?.url,
     );
   }
   // Kept reachable until released: a connection the garbage collector reclaims closes, and unlocks.

@@ -4,7 +4,9 @@ import { fileURLToPath } from "node:url";
 import { app, clipboard, dialog, Menu, powerMonitor, shell, utilityProcess } from "electron";
 import type { Config } from "../core/config";
 import { createCore, type Core } from "../core/createCore";
-import { dataFiles, ensureDataDir } from "../core/dataDir";
+import { dataFiles, ensureDataDir, readAdminToken } from "../core/dataDir";
+import { DataDirInUseError } from "../core/dataDirLock";
+import { dashboardLink } from "../contract/dashboardLink";
 import { createLogger, openLogFile, type LogFile, type Logger } from "../shared/logger";
 import { appMenuTemplate } from "./appMenu";
 import {
@@ -188,6 +190,21 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
   // The OS asking politely (logout, `kill`, Ctrl+C in a terminal) drains like the tray's Quit.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => app.quit());
 
+  /** `llmlb serve` already serves this data directory: its dashboard, in the browser, is what is wanted. */
+  async function offerRunningServer(url: string, message: string): Promise<void> {
+    const { response } = await dialog.showMessageBox({
+      type: "info",
+      message: "llmlb is already running for this data folder",
+      detail: message,
+      buttons: ["Open its dashboard", "Close"],
+      defaultId: 0,
+      cancelId: 1,
+    });
+    if (response !== 0) return;
+    const token = config.adminToken ?? readAdminToken(config.dataDir);
+    await shell.openExternal(token ? dashboardLink(url, token) : url);
+  }
+
   starting.catch(async (error: unknown) => {
     startError = (error as Error).message ?? String(error);
     log.fatal({ err: error }, "llmlb failed to start");
@@ -195,7 +212,8 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
     // Quitting during start-up: the drain takes it from here.
     if (quitting.phase !== "running") return;
     await core?.dispose().catch(() => undefined);
-    dialog.showErrorBox("llmlb could not start", startError);
+    if (error instanceof DataDirInUseError && error.url) await offerRunningServer(error.url, error.message);
+    else dialog.showErrorBox("llmlb could not start", startError);
     tray?.dispose();
     app.exit(1);
   });

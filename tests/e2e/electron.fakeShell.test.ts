@@ -55,10 +55,9 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
   }
   const snapshot = () => send<Snapshot>("snapshot");
 
-  beforeAll(async () => {
-    expect(fs.existsSync(path.join(root, "out/main/main.js")), "the app is built (npm run build)").toBe(true);
-    dataDir = await makeTempDir("llmlb-shell-");
-    child = spawn(
+  /** The built app's main process under the stand-in Electron, on this test's data directory. */
+  const launch = (env: Record<string, string> = {}) =>
+    spawn(
       process.execPath,
       [
         "--import",
@@ -78,9 +77,15 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
           LLMLB_LOG_LEVEL: "info",
           HF_ENDPOINT: "http://127.0.0.1:9",
           HF_HUB_CACHE: path.join(dataDir.path, "hub"),
+          ...env,
         },
       },
     );
+
+  beforeAll(async () => {
+    expect(fs.existsSync(path.join(root, "out/main/main.js")), "the app is built (npm run build)").toBe(true);
+    dataDir = await makeTempDir("llmlb-shell-");
+    child = launch();
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
     child.on("message", (reply: { id: number; result?: unknown; error?: string }) => {
@@ -196,6 +201,22 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     expect((await fetch(`${url}/v0/health`)).status).toBe(200);
     await send("secondInstance");
     await waitFor("a new window", async () => (await snapshot()).windows[1]?.shown);
+  });
+
+  it("started where `llmlb serve` (or another copy) already serves the data folder, offers its dashboard", async () => {
+    const url = new URL((await snapshot()).windows[0]!.url!).origin;
+    const token = fs.readFileSync(path.join(dataDir.path, "admin-token"), "utf8").trim();
+    // As a copy whose single-instance lock is another profile's would: the data directory is taken.
+    const other = launch({ FAKE_MESSAGE_BOX_RESPONSE: "0" });
+    let printed = "";
+    other.stdout!.on("data", (chunk) => (printed += chunk));
+    other.stderr!.on("data", (chunk) => (printed += chunk));
+    const code = await new Promise<number | null>((resolve) => other.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(printed).toMatch(/messageBox .*already running for this data folder/);
+    expect(printed).toContain(`openExternal ${url}/#token=${encodeURIComponent(token)}`);
+    // The first copy serves on.
+    expect((await fetch(`${url}/v0/health`)).status).toBe(200);
   });
 
   it("has a Quit in the window's menu, for desktops that show no tray", async () => {

@@ -146,6 +146,7 @@ export const session = {
 export const shell = {
   openExternal: async (url) => {
     state.external.push(url);
+    console.log("openExternal " + url);
   },
   openPath: async (file) => {
     state.opened.push(file);
@@ -157,9 +158,15 @@ export const clipboard = {
     state.clipboard = text;
   },
 };
+// What a dialog showed is printed too: a copy that exits at once cannot be asked over IPC.
 export const dialog = {
   showErrorBox: (title, message) => {
     state.errorBox = title + ": " + message;
+    console.log("errorBox " + state.errorBox);
+  },
+  showMessageBox: async (options) => {
+    console.log("messageBox " + JSON.stringify(options));
+    return { response: Number(process.env.FAKE_MESSAGE_BOX_RESPONSE ?? options.cancelId ?? 0) };
   },
 };
 // Only the asynchronous API: the synchronous one is deprecated and the shell must not use it.
