@@ -86,6 +86,13 @@ function chain(repo: ResponseRepository, length: number, createdAt = (i: number)
 }
 
 const rows = (db: Db) => db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM responses`).get()!.n;
+/** What the responses table holds: every row's items and response, in bytes. */
+const heldBytes = (db: Db) =>
+  db
+    .prepare<[], { bytes: number }>(
+      `SELECT SUM(length(CAST(input AS BLOB)) + length(CAST(response AS BLOB))) AS bytes FROM responses`,
+    )
+    .get()!.bytes;
 const storedBytes = (db: Db) =>
   db.prepare<[], { bytes: number }>(`SELECT SUM(length(input)) AS bytes FROM responses`).get()!.bytes;
 
@@ -108,6 +115,38 @@ describe("response repository", () => {
     const again = createResponseRepository(db, { maxKept: 3 });
     ids.push(turn(again, { say: "q7", answer: "a7", createdAt: 1_007 }));
     expect(readable(again)).toEqual([ids[4], ids[5], ids[6]]);
+    db.close();
+  });
+
+  it("keeps at most its limit of bytes, the oldest going first, counted across a restart", () => {
+    const db = openDatabase({ file: path.join(temp.path, "llmlb.db"), log });
+    // The whole conversation sent again each turn, as clients that keep no response ids do.
+    const history: string[] = [];
+    const ids: string[] = [];
+    const store = (into: ResponseRepository) => {
+      history.push("x".repeat(2_000));
+      ids.push(
+        turn(into, { say: history.join(" "), answer: `a${ids.length}`, createdAt: 1_000 + ids.length }),
+      );
+    };
+    const readable = (store: ResponseRepository) => ids.filter((id) => store.get(id, keepAll) !== undefined);
+    const repo = createResponseRepository(db, { maxBytes: 20_000 });
+    for (let i = 0; i < 8; i++) store(repo);
+    // The newest that fit in 20,000 bytes: the last turn alone holds 8 × 2,000 of history.
+    const kept = readable(repo);
+    expect(kept).toEqual(ids.slice(ids.length - kept.length));
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    expect(kept.length).toBeLessThan(4);
+    expect(heldBytes(db)).toBeLessThanOrEqual(20_000);
+    // Started again on the same database, it counts the bytes it holds.
+    const again = createResponseRepository(db, { maxBytes: 20_000 });
+    store(again);
+    expect(heldBytes(db)).toBeLessThanOrEqual(20_000);
+    expect(readable(again).at(-1)).toBe(ids.at(-1));
+    // One response larger than the limit is still stored (and read back), alone.
+    const huge = createResponseRepository(db, { maxBytes: 1_000 });
+    store(huge);
+    expect(readable(huge)).toEqual([ids.at(-1)]);
     db.close();
   });
 
@@ -250,5 +289,41 @@ describe("response repository", () => {
     const next = turn(repo, { previous: ids[1], say: "q3", answer: "a3" });
     repo.remove(ids[1]!);
     expect(conversationOf(repo, next)).toEqual(["q1", "a1", "q2", "a2", "q3"]);
+  });
+
+  it("counts the bytes of responses stored before their size was kept", () => {
+    const file = path.join(temp.path, "llmlb.db");
+    const old = new Database(file);
+    const sized = migrations.findIndex((migration) => migration.includes("responses ADD COLUMN bytes "));
+    for (const migration of migrations.slice(0, sized)) old.exec(migration);
+    old.pragma(`user_version = ${sized}`);
+    const { repo: scratch } = setUp();
+    const insertOld = old.prepare(
+      `INSERT INTO responses (id, model, created_at, input, response) VALUES (?, ?, ?, ?, ?)`,
+    );
+    const ids = [1, 2, 3].map((n) =>
+      turn(scratch, { say: "x".repeat(5_000), answer: `a${n}`, createdAt: 1_000 + n }),
+    );
+    for (const id of ids) {
+      const stored = scratch.get(id, keepAll)!;
+      insertOld.run(
+        id,
+        model,
+        stored.response.created_at,
+        JSON.stringify(stored.input),
+        JSON.stringify(stored.response),
+      );
+    }
+    old.close();
+
+    const repo = createResponseRepository(openDatabase({ file, log }), { maxBytes: 14_000 });
+    const next = turn(repo, { say: "y".repeat(5_000), answer: "a4", createdAt: 1_004 });
+    // About 6,000 bytes each (5,000 of input, the response): the newest two fit.
+    expect([...ids, next].map((id) => repo.get(id, keepAll) !== undefined)).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
   });
 });

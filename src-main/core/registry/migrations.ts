@@ -131,4 +131,9 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE endpoints ADD COLUMN parallel INTEGER NOT NULL DEFAULT 4 CHECK (parallel >= 1);
   `,
+  // Each response's own size (its items and the response, as stored): the newest are kept up to a size.
+  `
+  ALTER TABLE responses ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+  UPDATE responses SET bytes = length(CAST(input AS BLOB)) + length(CAST(response AS BLOB));
+  `,
 ];

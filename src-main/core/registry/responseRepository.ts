@@ -37,6 +37,18 @@ interface ResponseRow {
   response: string;
 }
 
+/** A response just marked gone, and the bytes it took. */
+interface Marked {
+  id: string;
+  bytes: number;
+}
+
+/** Responses readable (not gone), and the bytes they take. */
+interface Held {
+  count: number;
+  bytes: number;
+}
+
 export interface ResponseRepositoryOptions {
   /**
    * The most responses kept: past it, the oldest go as if past their age. A local server answers
@@ -44,6 +56,12 @@ export interface ResponseRepositoryOptions {
    * turns an hour; kept for 30 days alone, they would fill a disk. Default: 100,000.
    */
   maxKept?: number;
+  /**
+   * The most bytes the responses kept take (their own items and the response, as stored): past it,
+   * the oldest go too. A client that sends the whole conversation each turn with `store` on (the
+   * default) stores it again each turn, and a request may carry 64 MiB. Default: 1 GiB.
+   */
+  maxBytes?: number;
 }
 
 export function createResponseRepository(
@@ -51,10 +69,11 @@ export function createResponseRepository(
   options: ResponseRepositoryOptions = {},
 ): ResponseRepository {
   const maxKept = options.maxKept ?? 100_000;
+  const maxBytes = options.maxBytes ?? 1024 ** 3;
   const statements = {
     insert: db.prepare(
-      `INSERT INTO responses (id, model, created_at, input, response, previous_id)
-       VALUES (@id, @model, @createdAt, @input, @response, @previousId)`,
+      `INSERT INTO responses (id, model, created_at, input, response, previous_id, bytes)
+       VALUES (@id, @model, @createdAt, @input, @response, @previousId, @bytes)`,
     ),
     /** Gone or not: a gone one still holds its items for a turn that links to it. */
     exists: db.prepare<[string], { id: string }>(`SELECT id FROM responses WHERE id = ?`),
@@ -71,29 +90,30 @@ export function createResponseRepository(
     get: db.prepare<[string, number], ResponseRow>(
       `SELECT input, response FROM responses WHERE id = ? AND created_at >= ? AND gone = 0`,
     ),
-    markGone: db.prepare<[string]>(`UPDATE responses SET gone = 1 WHERE id = ? AND gone = 0`),
-    markExpired: db
-      .prepare<[number], string>(
-        `UPDATE responses SET gone = 1 WHERE created_at < ? AND gone = 0 RETURNING id`,
-      )
-      .pluck(),
+    markGone: db.prepare<[string], Marked>(
+      `UPDATE responses SET gone = 1 WHERE id = ? AND gone = 0 RETURNING id, bytes`,
+    ),
+    markExpired: db.prepare<[number], Marked>(
+      `UPDATE responses SET gone = 1 WHERE created_at < ? AND gone = 0 RETURNING id, bytes`,
+    ),
     /** A gone response no turn links to any more, and the one it continues. */
     unneeded: db.prepare<[string], { previous_id: string | null }>(
       `SELECT previous_id FROM responses r
        WHERE id = ? AND gone = 1 AND NOT EXISTS (SELECT 1 FROM responses c WHERE c.previous_id = r.id)`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
-    kept: db.prepare<[], number>(`SELECT count(*) FROM responses WHERE gone = 0`).pluck(),
+    kept: db.prepare<[], Held>(
+      `SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM responses WHERE gone = 0`,
+    ),
     /** The oldest kept, but never the one just stored (stamped when asked, it may be older than others). */
-    markOldest: db
-      .prepare<[string, number], string>(
-        `UPDATE responses SET gone = 1 WHERE id IN
-           (SELECT id FROM responses WHERE gone = 0 AND id != ? ORDER BY created_at, rowid LIMIT ?) RETURNING id`,
-      )
-      .pluck(),
+    markOldest: db.prepare<[string, number], Marked>(
+      `UPDATE responses SET gone = 1 WHERE id IN
+         (SELECT id FROM responses WHERE gone = 0 AND id != ? ORDER BY created_at, rowid LIMIT ?)
+       RETURNING id, bytes`,
+    ),
   };
-  /** Responses readable now (not gone), counted once and then kept up to date. */
-  let kept = statements.kept.get() ?? 0;
+  /** Responses readable now (not gone) and their bytes, counted once and then kept up to date. */
+  const held: Held = statements.kept.get() ?? { count: 0, bytes: 0 };
 
   /** Every input item a stored response saw, oldest first. */
   function inputOf(id: string): StoredInputItem[] {
@@ -111,50 +131,65 @@ export function createResponseRepository(
     }
   }
 
-  /** Keeps a response; says how many more responses are readable now (expired and dropped ones gone). */
-  const insert = db.transaction((entry: NewResponse, olderThan: number): number => {
-    let change = 0;
-    for (const id of statements.markExpired.all(olderThan)) {
-      change--;
-      sweep(id);
-    }
+  /** Keeps a response; says what more is readable now (expired and dropped ones gone). */
+  const insert = db.transaction((entry: NewResponse, olderThan: number): Held => {
+    const change: Held = { count: 0, bytes: 0 };
+    const drop = (marked: Marked[]) => {
+      for (const { id, bytes } of marked) {
+        change.count--;
+        change.bytes -= bytes;
+        sweep(id);
+      }
+      return marked.length;
+    };
+    drop(statements.markExpired.all(olderThan));
     // The one it continues may have gone for good while it was answered: then it keeps every item.
     const linked = entry.continues && statements.exists.get(entry.continues.id) ? entry.continues : undefined;
+    const input = JSON.stringify(linked ? entry.input.slice(linked.items) : entry.input);
+    const response = JSON.stringify(entry.response);
+    const bytes = Buffer.byteLength(input) + Buffer.byteLength(response);
     statements.insert.run({
       id: entry.response.id,
       model: entry.response.model,
       createdAt: entry.response.created_at,
-      input: JSON.stringify(linked ? entry.input.slice(linked.items) : entry.input),
-      response: JSON.stringify(entry.response),
+      input,
+      response,
       previousId: linked?.id ?? null,
+      bytes,
     });
-    change++;
-    const over = kept + change - maxKept;
-    if (over > 0) {
-      for (const id of statements.markOldest.all(entry.response.id, over)) {
-        change--;
-        sweep(id);
-      }
+    change.count++;
+    change.bytes += bytes;
+    const over = held.count + change.count - maxKept;
+    if (over > 0) drop(statements.markOldest.all(entry.response.id, over));
+    // One at a time, oldest first, until the rest fits (or only the one just stored is left).
+    while (held.bytes + change.bytes > maxBytes) {
+      if (drop(statements.markOldest.all(entry.response.id, 1)) === 0) break;
     }
     return change;
   });
 
-  const remove = db.transaction((id: string) => {
-    if (statements.markGone.run(id).changes === 0) return false;
-    sweep(id);
-    return true;
+  const remove = db.transaction((id: string): Marked | undefined => {
+    const marked = statements.markGone.get(id);
+    if (marked) sweep(id);
+    return marked;
   });
 
   return {
     // Counted once the transaction is in: one that failed changed nothing.
-    insert: (entry, olderThan) => void (kept += insert(entry, olderThan)),
+    insert(entry, olderThan) {
+      const change = insert(entry, olderThan);
+      held.count += change.count;
+      held.bytes += change.bytes;
+    },
     get(id, notBefore) {
       const row = statements.get.get(id, notBefore);
       return row && { input: inputOf(id), response: JSON.parse(row.response) as ResponseObject };
     },
     remove(id) {
-      if (!remove(id)) return false;
-      kept--;
+      const marked = remove(id);
+      if (!marked) return false;
+      held.count--;
+      held.bytes -= marked.bytes;
       return true;
     },
   };
