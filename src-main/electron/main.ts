@@ -90,7 +90,28 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
     }
   }
 
+  /**
+   * The cache folder is gone while models are registered (a disk not connected, a moved home folder):
+   * started now, every model downloads again. Asked before the workers start; true to go on.
+   */
+  async function downloadAgain(registered: number): Promise<boolean> {
+    const { response } = await dialog.showMessageBox({
+      type: "warning",
+      message: "The model cache folder is missing",
+      detail:
+        `${config.hubCacheDir} does not exist, but ${registered} registered model${registered === 1 ? " was" : "s were"} downloaded into it. ` +
+        "If it is on a disk that is not connected, connect it and start llmlb again, or set the folder in Settings (or HF_HUB_CACHE). " +
+        "Started now, llmlb downloads them again into a new, empty folder.",
+      buttons: ["Quit", "Download them again"],
+      defaultId: 0,
+      cancelId: 0,
+    });
+    return response === 1;
+  }
+
   async function start(): Promise<void> {
+    // Looked at before anything can make it.
+    const cacheWasMissing = !fs.existsSync(config.hubCacheDir);
     await app.whenReady();
     Menu.setApplicationMenu(
       Menu.buildFromTemplate(
@@ -134,6 +155,12 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
         : {}),
     });
     core.events.subscribe(() => tray?.refresh());
+    const registered = core.models.count();
+    if (cacheWasMissing && registered > 0 && !(await downloadAgain(registered))) {
+      log.warn({ cache: config.hubCacheDir }, "the model cache folder is missing: quit, as asked");
+      app.quit();
+      return;
+    }
     // Resolves once listening: the window opens while the workers start (finding GPUs can take a minute).
     await core.listen();
     tray.refresh();

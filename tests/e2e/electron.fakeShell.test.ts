@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchFakeApp, root, runFakeApp } from "../helpers/fakeElectron/launch";
 import { childPids, commandLine, isAlive } from "../helpers/processes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -13,9 +13,6 @@ import { waitFor } from "../helpers/waitFor";
  * tray, window, workers as utility processes, quit and drain) while electron.smoke.test.ts checks the
  * real thing where Electron is installed.
  */
-const fakeElectronDir = path.resolve(import.meta.dirname, "../helpers/fakeElectron");
-
-const root = path.resolve(import.meta.dirname, "../..");
 
 interface Snapshot {
   tray: string[];
@@ -55,37 +52,10 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
   }
   const snapshot = () => send<Snapshot>("snapshot");
 
-  /** The built app's main process under the stand-in Electron, on this test's data directory. */
-  const launch = (env: Record<string, string> = {}) =>
-    spawn(
-      process.execPath,
-      [
-        "--import",
-        pathToFileURL(path.join(fakeElectronDir, "loader.mjs")).href,
-        path.join(root, "out/main/main.js"),
-      ],
-      {
-        cwd: root,
-        stdio: ["ignore", "pipe", "pipe", "ipc"],
-        env: {
-          ...process.env,
-          FAKE_APP_PATH: root,
-          LLMLB_DATA_DIR: dataDir.path,
-          LLMLB_PORT: "0",
-          LLMLB_WORKERS: "auto",
-          FAKE_HOLD_PROBE: "1",
-          LLMLB_LOG_LEVEL: "info",
-          HF_ENDPOINT: "http://127.0.0.1:9",
-          HF_HUB_CACHE: path.join(dataDir.path, "hub"),
-          ...env,
-        },
-      },
-    );
-
   beforeAll(async () => {
     expect(fs.existsSync(path.join(root, "out/main/main.js")), "the app is built (npm run build)").toBe(true);
     dataDir = await makeTempDir("llmlb-shell-");
-    child = launch();
+    child = launchFakeApp(dataDir.path);
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
     child.on("message", (reply: { id: number; result?: unknown; error?: string }) => {
@@ -207,11 +177,7 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     const url = new URL((await snapshot()).windows[0]!.url!).origin;
     const token = fs.readFileSync(path.join(dataDir.path, "admin-token"), "utf8").trim();
     // As a copy whose single-instance lock is another profile's would: the data directory is taken.
-    const other = launch({ FAKE_MESSAGE_BOX_RESPONSE: "0" });
-    let printed = "";
-    other.stdout!.on("data", (chunk) => (printed += chunk));
-    other.stderr!.on("data", (chunk) => (printed += chunk));
-    const code = await new Promise<number | null>((resolve) => other.once("exit", resolve));
+    const { code, output: printed } = await runFakeApp(dataDir.path, { FAKE_MESSAGE_BOX_RESPONSE: "0" });
     expect(code).toBe(1);
     expect(printed).toMatch(/messageBox .*already running for this data folder/);
     expect(printed).toContain(`openExternal ${url}/#token=${encodeURIComponent(token)}`);
