@@ -30,6 +30,8 @@ export interface ApiClient {
   readonly server?: ServerInfo;
   /** How long one request may take; what a command that waits on the server takes as its bound too. */
   readonly timeoutMs: number;
+  /** The admin token sent (given, configured, or the data directory's for its own server). */
+  readonly token: string | undefined;
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
@@ -85,6 +87,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     dataDir: options.dataDir,
     server: ownServer ? listed : undefined,
     timeoutMs,
+    token,
     async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
       let response: Response;
       try {

@@ -3,7 +3,7 @@ import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
 import { aliasModel, retryModel, setModel, showModel, unaliasModel } from "./modelSettingsCommands";
-import { setServing, showStatus } from "./statusCommands";
+import { setServing, showDashboardLink, showStatus } from "./statusCommands";
 import { listNodes, removeNode } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
 import {
@@ -385,6 +385,10 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("show the server's address, models, nodes, loaded models and running requests")
     .option("--json", "print the server's JSON")
     .action((options: { json?: boolean }) => showStatus(client(), options, io));
+  program
+    .command("dashboard")
+    .description("print the dashboard's link for the running server (it carries the admin token)")
+    .action(() => showDashboardLink(client(), io));
   program
     .command("pause")
     .description("stop serving inference (/v1 answers 503) until resumed; running requests finish")

@@ -1,6 +1,7 @@
 import type { NodeList, Status } from "../contract";
+import { dashboardLink } from "../contract/dashboardLink";
 import { formatDuration } from "../contract/units";
-import type { ApiClient } from "./apiClient";
+import { CliError, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { backendsLeftOut, notServing } from "./nodeCommands";
 
@@ -50,4 +51,15 @@ export async function setServing(client: ApiClient, paused: boolean, io: Output)
       ? "Serving paused: /v1 requests get 503 until `llmlb resume` (or until llmlb restarts)."
       : "Serving resumed.",
   );
+}
+
+/**
+ * `llmlb dashboard`: the running server's dashboard link, token in its fragment (what `llmlb serve`
+ * printed at start), once the server has taken the token.
+ */
+export async function showDashboardLink(client: ApiClient, io: Output): Promise<void> {
+  await client.request<Status>("GET", "/v0/status");
+  if (client.token === undefined)
+    throw new CliError(`No admin token for ${client.url}: give it with --token.`);
+  io.out(dashboardLink(client.url, client.token));
 }

@@ -43,6 +43,22 @@ describe("llmlb serve", () => {
   });
 });
 
+describe("llmlb dashboard", () => {
+  it("prints the running server's dashboard link, as serve printed it, and none with a token it refuses", async () => {
+    const printed = serve.output
+      .find((line) => line.includes("Dashboard:"))!
+      .split("Dashboard:")[1]!
+      .trim();
+    const result = await runCli(["dashboard"], env);
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.stdout.trim()).toBe(printed);
+    const wrong = await runCli(["dashboard", "--token", "llmlb_not_the_token_0000"], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toBe("");
+    expect(wrong.stderr).toMatch(/--token/);
+  });
+});
+
 /** A Node on PATH older than the 22.12 llmlb needs (this machine's system Node), if there is one. */
 function olderNode(): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
