@@ -249,6 +249,64 @@ describe("routing by speed", () => {
     expect(tries.slice(2)).toEqual(Array(10).fill("fast"));
   });
 
+  it("measures a stream by its pace once it flows, not its wait for a cold start", async () => {
+    let now = 0;
+    const { send, tries, answer } = setup([{ id: "cold" }, { id: "warm" }], { clock: { now: () => now } });
+    /** A stream of 20 events 10 ms apart, after `waitMs` to load the model and read the prompt. */
+    const streams =
+      (waitMs: number): NodeAnswer =>
+      async (_request, sink, observer) => {
+        const headers = { "content-type": "text/event-stream" };
+        now += waitMs;
+        observer.onHead(200, headers);
+        sink.head(200, headers);
+        for (let i = 0; i < 20; i++) {
+          now += 10;
+          observer.onChunk(Buffer.from(`data: {"n":${i}}\n\n`));
+        }
+        sink.end();
+        return { type: "answered", status: 200 };
+      };
+    answer.cold = streams(5_000);
+    answer.warm = streams(0);
+    for (let i = 0; i < 2; i++) await send();
+    answer.cold = streams(0);
+    for (let i = 0; i < 10; i++) await send();
+    // Equally fast once measured: they take turns.
+    expect(tries.slice(2).filter((id) => id === "cold")).toHaveLength(5);
+  });
+
+  it("measures again a node it measured slow once, when that is no longer recent", async () => {
+    let now = 0;
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }], { clock: { now: () => now } });
+    const takes =
+      (ms: number): NodeAnswer =>
+      async (request, sink, observer) => {
+        now += ms;
+        return answers()(request, sink, observer);
+      };
+    // a's first answer came after its model loaded: slow.
+    answer.a = takes(2_000);
+    answer.b = takes(10);
+    await send();
+    await send();
+    answer.a = takes(10);
+    // Requests one after another, a second apart: b alone while a's slow speed is recent.
+    const until = async (ms: number) => {
+      while (now < ms) {
+        await send();
+        now += 1_000;
+      }
+    };
+    await until(29_000);
+    expect(tries.slice(2).every((id) => id === "b")).toBe(true);
+    const before = tries.length;
+    await until(60_000);
+    // Then a is asked again, measured as fast, and they take turns.
+    const later = tries.slice(before);
+    expect(later.filter((id) => id === "a").length).toBeGreaterThan(later.length / 3);
+  });
+
   it("spreads concurrent requests over equal nodes evenly", async () => {
     const { send, tries } = setup([{ id: "a" }, { id: "b" }], { slotsPerNode: 2 });
     for (let batch = 0; batch < 25; batch++) await Promise.all(Array.from({ length: 4 }, () => send()));

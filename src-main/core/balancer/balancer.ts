@@ -149,7 +149,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       id: route.id,
       route,
       outstanding: load.outstanding(route.id),
-      tokensPerSecond: load.tokensPerSecond(route.id, model),
+      tokensPerSecond: load.tokensPerSecond(route.id, model, clock.now()),
     }));
     return pickNode(candidates, turn++)?.route;
   }
@@ -263,6 +263,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;
     let tokens: TokenCounter | undefined;
+    /** When the first chunk of a stream came: its speed is its chunks' pace after that. */
+    let firstChunk: number | undefined;
     const outcome = await proxy(
       agent,
       {
@@ -286,6 +288,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
           });
         },
         onChunk(chunk) {
+          if (streaming && firstChunk === undefined) {
+            // The first event once the model is loaded and the prompt read; it is not counted.
+            firstChunk = clock.now();
+            return;
+          }
           tokens!.add(chunk);
         },
       },
@@ -293,7 +300,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     );
     switch (outcome.type) {
       case "answered":
-        recordSpeed(route.id, model, tokens!.count(), clock.now() - started);
+        // A stream by its pace once it flows; a whole answer by its time, a cold start's included
+        // (a node so measured slow is measured again when its speed is no longer recent).
+        recordSpeed(route.id, model, tokens!.count(), clock.now() - (firstChunk ?? started));
         return outcome.status;
       case "left":
         return 499;
@@ -326,7 +335,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
   }
 
   function recordSpeed(nodeId: string, model: string, tokens: number, elapsedMs: number): void {
-    if (tokens > 0 && elapsedMs > 0) load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs);
+    if (tokens > 0 && elapsedMs > 0)
+      load.recordSpeed(nodeId, model, (tokens * 1000) / elapsedMs, clock.now());
   }
 
   /** Admits the request, then tries nodes until one answers; resolves with the status sent. */

@@ -3,27 +3,42 @@ export interface NodeLoad {
   outstanding(nodeId: string): number;
   begin(nodeId: string): void;
   end(nodeId: string): void;
-  /** Generation speed seen for a model on a node (an average that follows recent requests). */
-  tokensPerSecond(nodeId: string, model: string): number | undefined;
-  recordSpeed(nodeId: string, model: string, tokensPerSecond: number): void;
+  /**
+   * Generation speed seen for a model on a node (an average that follows recent requests), while it is
+   * recent: a node a first slow sample (its cold start) kept idle since is measured again.
+   */
+  tokensPerSecond(nodeId: string, model: string, now: number): number | undefined;
+  recordSpeed(nodeId: string, model: string, tokensPerSecond: number, at: number): void;
+  /** Every speed measured, however old (what /metrics shows). */
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
 }
 
+/** How long a speed counts for routing after the request that measured it. */
+export const speedFreshMs = 30_000;
+
 export function createNodeLoad(): NodeLoad {
   const outstanding = new Map<string, number>();
-  const speeds = new Map<string, number>();
+  const speeds = new Map<string, { tokensPerSecond: number; at: number }>();
   return {
     outstanding: (nodeId) => outstanding.get(nodeId) ?? 0,
     begin: (nodeId) => void outstanding.set(nodeId, (outstanding.get(nodeId) ?? 0) + 1),
     end: (nodeId) => void outstanding.set(nodeId, Math.max(0, (outstanding.get(nodeId) ?? 0) - 1)),
-    tokensPerSecond: (nodeId, model) => speeds.get(`${nodeId}\n${model}`),
-    recordSpeed(nodeId, model, tokensPerSecond) {
+    tokensPerSecond(nodeId, model, now) {
+      const speed = speeds.get(`${nodeId}\n${model}`);
+      return speed && now - speed.at <= speedFreshMs ? speed.tokensPerSecond : undefined;
+    },
+    recordSpeed(nodeId, model, tokensPerSecond, at) {
       const key = `${nodeId}\n${model}`;
+      // An average of recent requests; a speed no longer recent is measured afresh, not averaged in.
       const previous = speeds.get(key);
-      speeds.set(key, previous === undefined ? tokensPerSecond : previous * 0.7 + tokensPerSecond * 0.3);
+      const recent = previous && at - previous.at <= speedFreshMs ? previous.tokensPerSecond : undefined;
+      speeds.set(key, {
+        tokensPerSecond: recent === undefined ? tokensPerSecond : recent * 0.7 + tokensPerSecond * 0.3,
+        at,
+      });
     },
     speeds: () =>
-      [...speeds].map(([key, tokensPerSecond]) => {
+      [...speeds].map(([key, { tokensPerSecond }]) => {
         const [nodeId, model] = key.split("\n") as [string, string];
         return { nodeId, model, tokensPerSecond };
       }),
