@@ -103,6 +103,9 @@ function Shell() {
 
 function Page({ route }: { route: Route }) {
   const snapshot = useAppStore((s) => s.snapshot);
+  const signedOut = useAppStore((s) => s.signedOut);
+  // Every page needs the admin token, Settings too: without it, how to give it.
+  if (signedOut) return <SnapshotState title={titles[route]} />;
   if (route === "settings") return <SettingsPage />;
   if (snapshot !== "ready") return <SnapshotState title={titles[route]} />;
   if (route === "nodes") return <NodesPage />;
@@ -128,8 +131,9 @@ function SnapshotState({ title }: { title: string }) {
             <p className="empty-title">Open the dashboard with its link</p>
             <p>
               This page needs the admin token, which the link <code>llmlb serve</code> printed when it started
-              carries (it ends in <code>#token=…</code>); the desktop app's window and tray menu open it for
-              you. Or paste the token from the <code>admin-token</code> file of the data directory:
+              carries (it ends in <code>#token=…</code>; <code>llmlb dashboard</code> prints it again); the
+              desktop app's window and tray menu open it for you. Or paste the token: the data directory's{" "}
+              <code>admin-token</code> file holds it, unless LLMLB_ADMIN_TOKEN set it.
             </p>
           </div>
           <SignInForm />

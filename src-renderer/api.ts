@@ -6,7 +6,7 @@ import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
-import type { AdminToken } from "./adminToken";
+import { authorization, type AdminToken } from "./adminToken";
 
 /**
  * A refusal from the server, with its HTTP status, namespaced code (`registry.duplicate`, …) and the
@@ -141,12 +141,6 @@ async function request<T>(token: AdminToken, method: string, path: string, body?
     );
   }
   return json as T;
-}
-
-/** The admin token as the server takes it; none before the page has one (the server then says so). */
-function authorization(token: AdminToken): Record<string, string> {
-  const held = token.read();
-  return held === undefined ? {} : { authorization: `Bearer ${held}` };
 }
 
 /** The one module that calls `fetch` (but for the event stream's reader). */

@@ -1,5 +1,6 @@
 import { createParser } from "eventsource-parser";
 import type { ServerEvent } from "../src-main/contract";
+import { authorization, type AdminToken } from "./adminToken";
 
 /** The part of `EventSource` the dashboard uses; tests pass a fake. */
 export interface EventSourceLike {
@@ -46,7 +47,10 @@ class FetchEventSource implements EventSourceLike {
         cache: "no-store",
         signal: this.stopped.signal,
       });
-      if (!response.ok || !response.body) return;
+      if (!response.ok || !response.body) {
+        await response.body?.cancel();
+        return;
+      }
       this.readyState = OPEN;
       this.onopen?.(new Event("open"));
       const parser = createParser({
@@ -72,12 +76,9 @@ class FetchEventSource implements EventSourceLike {
   }
 }
 
-/** The dashboard's event streams, with the admin token `token()` holds when each one starts. */
-export function fetchEventSource(token: () => string | undefined): EventSourceFactory {
-  return (url) => {
-    const held = token();
-    return new FetchEventSource(url, held === undefined ? {} : { authorization: `Bearer ${held}` });
-  };
+/** The dashboard's event streams, each with the admin token to send when it starts. */
+export function fetchEventSource(token: AdminToken): EventSourceFactory {
+  return (url) => new FetchEventSource(url, authorization(token));
 }
 
 export interface EventStreamOptions {

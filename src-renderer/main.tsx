@@ -11,8 +11,14 @@ const adminToken = adminTokenIn(originStorage());
 takeTokenFromLink(adminToken, window.location, window.history);
 const store = createAppStore({
   api: createHttpApi(adminToken),
-  events: fetchEventSource(adminToken.read),
+  events: fetchEventSource(adminToken),
   adminToken,
+});
+
+// The link pasted into a dashboard already open: only the fragment changed, so the page did not load.
+window.addEventListener("hashchange", () => {
+  const given = takeTokenFromLink(adminToken, window.location, window.history);
+  if (given !== undefined) void store.getState().signIn(given);
 });
 
 createRoot(document.getElementById("root")!).render(

@@ -121,11 +121,6 @@ export interface Core {
   dispose(): Promise<void>;
 }
 
-/**
- * The composition root: builds everything, each part registering its teardown as it is made, and
- * disposes it in reverse order; a start that fails part way undoes what it had built (the data
- * directory's lock, the database, timers) before it throws.
- */
 /** Ports tried after a taken one before any free port: clients set to one of them may find it again. */
 const nextPortsTried = 10;
 
@@ -149,8 +144,14 @@ async function listenOnAnotherPort(app: HttpApp, log: Logger, host: string, take
     );
     return;
   }
+  throw new Error(`Port ${taken} on ${host} is in use, and no other port could be had.`);
 }
 
+/**
+ * The composition root: builds everything, each part registering its teardown as it is made, and
+ * disposes it in reverse order; a start that fails part way undoes what it had built (the data
+ * directory's lock, the database, timers) before it throws.
+ */
 export async function createCore(options: CoreOptions): Promise<Core> {
   const teardown = createDisposeStack();
   try {

@@ -87,6 +87,11 @@ export function createQuitController(options: QuitControllerOptions): QuitContro
     },
     launchedAgain() {
       if (phase === "draining") relaunch = true;
+      // Drained, not yet gone: this copy still holds the single-instance lock until it exits.
+      else if (phase === "drained" && !relaunch) {
+        relaunch = true;
+        options.relaunch();
+      }
     },
     systemShuttingDown() {
       shuttingDown = true;

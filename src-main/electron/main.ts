@@ -22,6 +22,7 @@ import { atLoginArg, startedAtLogin } from "./loginItems";
 import { createAppTray, type AppTray } from "./tray";
 import { trayStateFromStatus, type TrayAction, type TrayState } from "./trayMenu";
 import { createUtilityWorkerLauncher } from "./utilityLauncher";
+import { writeRedirectPage } from "./redirectPage";
 import { createDashboardWindow } from "./window";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -185,7 +186,12 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       app.exit(code);
     },
     // As launched by hand: the window opens.
-    relaunch: () => app.relaunch({ args: process.argv.slice(1).filter((arg) => arg !== atLoginArg) }),
+    relaunch: () =>
+      app.relaunch({
+        args: process.argv.slice(1).filter((arg) => arg !== atLoginArg),
+        // An AppImage runs from a mount that goes with it: start the image.
+        ...(process.env.APPIMAGE ? { execPath: process.env.APPIMAGE } : {}),
+      }),
     // The drain timeout, then the workers' stop timeout (5 s), then a margin.
     forceAfterMs: drainTimeoutMs + 10_000,
     onProblem: (message, error) => log.error({ err: error }, message),
@@ -229,7 +235,7 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
     });
     if (response !== 0) return;
     const token = config.adminToken ?? readAdminToken(config.dataDir);
-    await shell.openExternal(token ? dashboardLink(url, token) : url);
+    await shell.openExternal(token ? writeRedirectPage(config.dataDir, dashboardLink(url, token)) : url);
   }
 
   starting.catch(async (error: unknown) => {

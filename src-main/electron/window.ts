@@ -70,7 +70,9 @@ export function createDashboardWindow(options: DashboardWindowOptions): Dashboar
         // The page takes the token from the link's fragment, as from the link `llmlb serve` prints.
         await opened.loadURL(dashboardLink(dashboardUrl, adminToken));
       } catch (error) {
-        log.warn({ err: error }, "the dashboard did not load");
+        // Electron's message names the address loaded, token and all: not for the log file.
+        const reason = String((error as Error).message).replace(/#token=[^\s'"]*/g, "#token=…");
+        log.warn({ reason }, "the dashboard did not load");
       }
     },
     close() {

@@ -336,7 +336,6 @@ function QuitCard() {
   );
 }
 
-/** With port 0 a free one was picked at the start: which, as this page was reached on it. */
 /** The desktop app found its port in use at this start and serves on another. */
 function portTakenNow(settings: Settings): string {
   const { port, listening_port: now } = settings;
@@ -345,6 +344,7 @@ function portTakenNow(settings: Settings): string {
     : "";
 }
 
+/** With port 0 a free one was picked at the start: which, as this page was reached on it. */
 function anyPortNow(port: number): string {
   const now = window.location.port;
   return port === 0 && now !== "" ? ` 0 picks any free port: this start has ${now}.` : "";

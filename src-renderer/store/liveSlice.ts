@@ -74,7 +74,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
       };
     },
     async signIn(token) {
-      adminToken.save(token);
+      adminToken.use(token);
       // The stream refused without the token waits to try again: try now, with it.
       restartEvents?.();
       await get().loadSnapshot();
@@ -95,6 +95,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           }),
         ]);
         if (mine !== generation) return;
+        adminToken.keep();
         set({
           models: models.data,
           modelsTotal: models.total,
@@ -107,6 +108,11 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
         });
       } catch (error) {
         if (mine !== generation) return;
+        // A token given by a link or pasted, refused: the one kept before, if any, is tried instead.
+        if (error instanceof ApiError && error.status === 401 && adminToken.fallBack()) {
+          restartEvents?.();
+          return get().loadSnapshot();
+        }
         if (get().snapshot === "ready") get().pushBanner("error", messageOf(error));
         else
           set({

@@ -82,6 +82,11 @@ describe("the dashboard in a browser", () => {
     await page.reload();
     await page.getByRole("heading", { name: "Nodes", level: 1 }).waitFor();
     await page.getByText("1 node online").waitFor();
+    // Another page sends this one to a link with a token of its own: refused, it replaces nothing.
+    await page.goto(`${serve.url}/#token=llmlb_not_the_admin_token`);
+    await page.waitForFunction(() => location.hash === "");
+    await page.reload();
+    await page.getByText("1 node online").waitFor();
     await page.goto(`${serve.url}/`);
     await page.getByText("Paste any of these").waitFor();
     await screenshot(page, "models-empty");

@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchFakeApp, root, runFakeApp } from "../helpers/fakeElectron/launch";
 import { childPids, commandLine, isAlive } from "../helpers/processes";
@@ -180,7 +181,11 @@ describe("desktop shell wiring (built main process, stand-in Electron)", () => {
     const { code, output: printed } = await runFakeApp(dataDir.path, { FAKE_MESSAGE_BOX_RESPONSE: "0" });
     expect(code).toBe(1);
     expect(printed).toMatch(/messageBox .*already running for this data folder/);
-    expect(printed).toContain(`openExternal ${url}/#token=${encodeURIComponent(token)}`);
+    // By a page of this user's that sends the browser on: no token on the browser's command line.
+    const page = path.join(dataDir.path, "open-dashboard.html");
+    expect(printed).toContain(`openExternal ${pathToFileURL(page).href}`);
+    expect(fs.readFileSync(page, "utf8")).toContain(`url=${url}/#token=${encodeURIComponent(token)}`);
+    expect(fs.statSync(page).mode & 0o077).toBe(0);
     // The first copy serves on.
     expect((await fetch(`${url}/v0/health`)).status).toBe(200);
   });

@@ -150,6 +150,26 @@ describe("response repository", () => {
     db.close();
   });
 
+  it("past its limit of bytes, keeps a conversation still continued whole, and frees it once another takes its place", () => {
+    const db = openDatabase({ file: ":memory:", log });
+    const repo = createResponseRepository(db, { maxBytes: 20_000 });
+    const words = "x".repeat(1_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++)
+      ids.push(
+        turn(repo, { previous: ids.at(-1), say: `${i} ${words}`, answer: `${i}`, createdAt: 1_000 + i }),
+      );
+    // Its earlier turns can no longer be read, but the conversation goes on with every message.
+    expect(repo.get(ids[0]!, keepAll)).toBeUndefined();
+    expect(conversationOf(repo, ids.at(-1)!)).toHaveLength(99);
+    // Another conversation takes its place: the first goes for good, and what is stored fits again.
+    let other: string | undefined;
+    for (let i = 0; i < 10; i++)
+      other = turn(repo, { previous: other, say: `${i}`, answer: `${i}`, createdAt: 2_000 + i });
+    expect(repo.get(ids.at(-1)!, keepAll)).toBeUndefined();
+    expect(heldBytes(db)).toBeLessThanOrEqual(20_000);
+  });
+
   it("never drops the response it has just stored, though stamped before others (a long answer)", () => {
     const capped = createResponseRepository(openDatabase({ file: ":memory:", log }), { maxKept: 2 });
     const first = turn(capped, { say: "q1", answer: "a1", createdAt: 1_001 });

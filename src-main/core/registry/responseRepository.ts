@@ -37,13 +37,7 @@ interface ResponseRow {
   response: string;
 }
 
-/** A response just marked gone, and the bytes it took. */
-interface Marked {
-  id: string;
-  bytes: number;
-}
-
-/** Responses readable (not gone), and the bytes they take. */
+/** Responses readable (not gone), and the bytes stored (gone ones a later turn needs included). */
 interface Held {
   count: number;
   bytes: number;
@@ -57,9 +51,11 @@ export interface ResponseRepositoryOptions {
    */
   maxKept?: number;
   /**
-   * The most bytes the responses kept take (their own items and the response, as stored): past it,
-   * the oldest go too. A client that sends the whole conversation each turn with `store` on (the
-   * default) stores it again each turn, and a request may carry 64 MiB. Default: 1 GiB.
+   * The most bytes stored responses take (each one's own items and the response, as stored, gone
+   * ones a later turn still links to included): past it, the oldest go too. A client that sends the
+   * whole conversation each turn with `store` on (the default) stores it again each turn, and a
+   * request may carry 64 MiB. Only a conversation still continued past it keeps its earlier turns'
+   * items (unreadable, for its sake). Default: 1 GiB.
    */
   maxBytes?: number;
 }
@@ -90,30 +86,32 @@ export function createResponseRepository(
     get: db.prepare<[string, number], ResponseRow>(
       `SELECT input, response FROM responses WHERE id = ? AND created_at >= ? AND gone = 0`,
     ),
-    markGone: db.prepare<[string], Marked>(
-      `UPDATE responses SET gone = 1 WHERE id = ? AND gone = 0 RETURNING id, bytes`,
-    ),
-    markExpired: db.prepare<[number], Marked>(
-      `UPDATE responses SET gone = 1 WHERE created_at < ? AND gone = 0 RETURNING id, bytes`,
-    ),
+    markGone: db.prepare<[string]>(`UPDATE responses SET gone = 1 WHERE id = ? AND gone = 0`),
+    markExpired: db
+      .prepare<[number], string>(
+        `UPDATE responses SET gone = 1 WHERE created_at < ? AND gone = 0 RETURNING id`,
+      )
+      .pluck(),
     /** A gone response no turn links to any more, and the one it continues. */
     unneeded: db.prepare<[string], { previous_id: string | null }>(
       `SELECT previous_id FROM responses r
        WHERE id = ? AND gone = 1 AND NOT EXISTS (SELECT 1 FROM responses c WHERE c.previous_id = r.id)`,
     ),
-    remove: db.prepare<[string]>(`DELETE FROM responses WHERE id = ?`),
-    kept: db.prepare<[], Held>(
-      `SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM responses WHERE gone = 0`,
+    remove: db.prepare<[string], number>(`DELETE FROM responses WHERE id = ? RETURNING bytes`).pluck(),
+    held: db.prepare<[], Held>(
+      `SELECT coalesce(sum(gone = 0), 0) AS count, coalesce(sum(bytes), 0) AS bytes FROM responses`,
     ),
     /** The oldest kept, but never the one just stored (stamped when asked, it may be older than others). */
-    markOldest: db.prepare<[string, number], Marked>(
-      `UPDATE responses SET gone = 1 WHERE id IN
-         (SELECT id FROM responses WHERE gone = 0 AND id != ? ORDER BY created_at, rowid LIMIT ?)
-       RETURNING id, bytes`,
-    ),
+    markOldest: db
+      .prepare<[string, number], string>(
+        `UPDATE responses SET gone = 1 WHERE id IN
+           (SELECT id FROM responses WHERE gone = 0 AND id != ? ORDER BY created_at, rowid LIMIT ?)
+         RETURNING id`,
+      )
+      .pluck(),
   };
-  /** Responses readable now (not gone) and their bytes, counted once and then kept up to date. */
-  const held: Held = statements.kept.get() ?? { count: 0, bytes: 0 };
+  /** Responses readable now (not gone), and the bytes stored: counted once, then kept up to date. */
+  const held: Held = statements.held.get() ?? { count: 0, bytes: 0 };
 
   /** Every input item a stored response saw, oldest first. */
   function inputOf(id: string): StoredInputItem[] {
@@ -121,24 +119,28 @@ export function createResponseRepository(
     return parts.reverse().flat();
   }
 
-  /** Deletes a gone response once no turn needs it, then the gone ones before it that no turn needs. */
-  function sweep(id: string): void {
+  /**
+   * Deletes a gone response once no turn needs it, then the gone ones before it that no turn needs.
+   * Returns the bytes deleted.
+   */
+  function sweep(id: string): number {
+    let freed = 0;
     for (let next: string | null = id; next !== null;) {
       const row = statements.unneeded.get(next);
-      if (!row) return;
-      statements.remove.run(next);
+      if (!row) break;
+      freed += statements.remove.get(next) ?? 0;
       next = row.previous_id;
     }
+    return freed;
   }
 
-  /** Keeps a response; says what more is readable now (expired and dropped ones gone). */
+  /** Keeps a response; says how many more are readable now and how many more bytes are stored. */
   const insert = db.transaction((entry: NewResponse, olderThan: number): Held => {
     const change: Held = { count: 0, bytes: 0 };
-    const drop = (marked: Marked[]) => {
-      for (const { id, bytes } of marked) {
+    const drop = (marked: string[]) => {
+      for (const id of marked) {
         change.count--;
-        change.bytes -= bytes;
-        sweep(id);
+        change.bytes -= sweep(id);
       }
       return marked.length;
     };
@@ -161,17 +163,18 @@ export function createResponseRepository(
     change.bytes += bytes;
     const over = held.count + change.count - maxKept;
     if (over > 0) drop(statements.markOldest.all(entry.response.id, over));
-    // One at a time, oldest first, until the rest fits (or only the one just stored is left).
+    // One at a time, oldest first, until the rest fits (or only the one just stored is readable: a
+    // conversation it continues keeps its earlier turns for it).
     while (held.bytes + change.bytes > maxBytes) {
       if (drop(statements.markOldest.all(entry.response.id, 1)) === 0) break;
     }
     return change;
   });
 
-  const remove = db.transaction((id: string): Marked | undefined => {
-    const marked = statements.markGone.get(id);
-    if (marked) sweep(id);
-    return marked;
+  /** Bytes deleted, or undefined where no such response is readable. */
+  const remove = db.transaction((id: string): number | undefined => {
+    if (statements.markGone.run(id).changes === 0) return undefined;
+    return sweep(id);
   });
 
   return {
@@ -186,10 +189,10 @@ export function createResponseRepository(
       return row && { input: inputOf(id), response: JSON.parse(row.response) as ResponseObject };
     },
     remove(id) {
-      const marked = remove(id);
-      if (!marked) return false;
+      const freed = remove(id);
+      if (freed === undefined) return false;
       held.count--;
-      held.bytes -= marked.bytes;
+      held.bytes -= freed;
       return true;
     },
   };

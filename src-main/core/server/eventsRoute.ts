@@ -28,7 +28,7 @@ export function registerEventsRoute(app: FastifyInstance, options: EventsRouteOp
       "cache-control": "no-cache, no-transform",
       "x-accel-buffering": "no",
     });
-    // How long EventSource waits before reconnecting after the server went away.
+    // How long a client's EventSource waits before reconnecting after the server went away.
     stream.write("retry: 2000\n\n");
     open.add(stream);
     const unsubscribe = options.events.subscribe((event) => {

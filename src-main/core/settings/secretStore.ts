@@ -43,15 +43,16 @@ export function createFileSecretStore(file: string, options: FileSecretStoreOpti
       }
     },
     async write(value) {
-      if (encryptedFile) fs.rmSync(encryptedFile, { force: true });
+      // The encrypted copy goes once the new value is in place: a failed write leaves the old one.
       if (value === undefined) {
         fs.rmSync(file, { force: true });
-        return;
+      } else {
+        const temp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temp, `${value}\n`, { mode: 0o600 });
+        fs.chmodSync(temp, 0o600);
+        fs.renameSync(temp, file);
       }
-      const temp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(temp, `${value}\n`, { mode: 0o600 });
-      fs.chmodSync(temp, 0o600);
-      fs.renameSync(temp, file);
+      if (encryptedFile) fs.rmSync(encryptedFile, { force: true });
     },
   };
 }

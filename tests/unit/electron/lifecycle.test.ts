@@ -128,4 +128,14 @@ describe("quitting drains first", () => {
     expect(idle.calls).toEqual([]);
     expect(calls).toEqual(["drain"]);
   });
+
+  it("starts again when launched once drained but not yet gone (it still holds the lock)", async () => {
+    const { controller, calls, drainResult } = harness();
+    controller.beforeQuit();
+    drainResult.resolve();
+    await settle();
+    controller.launchedAgain();
+    controller.launchedAgain();
+    expect(calls).toEqual(["drain", "quit", "relaunch"]);
+  });
 });

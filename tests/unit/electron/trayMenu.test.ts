@@ -117,7 +117,7 @@ describe("tray menu", () => {
   });
 
   it("while quitting, says Stopping… and offers nothing that needs the server", () => {
-    const items = buildTrayMenu({ ...running, apiUrl: undefined, stopping: true });
+    const items = buildTrayMenu({ ...running, stopping: true });
     expect(items[0]).toMatchObject({ label: "Stopping…", enabled: false });
     for (const label of ["Open dashboard", "Copy API URL", "Pause serving"])
       expect(item(items, label).enabled, label).toBe(false);

@@ -16,7 +16,7 @@ function memoryStorage() {
 }
 
 describe("the dashboard's admin token", () => {
-  it("is taken from the link's fragment, kept for the origin, and dropped from the address", () => {
+  it("is taken from the link's fragment, dropped from the address, and kept for the origin once the server takes it", () => {
     const storage = memoryStorage();
     const replaced: string[] = [];
     const history = {
@@ -24,10 +24,30 @@ describe("the dashboard's admin token", () => {
     };
     const token = "llmlb_a+b/c=";
     const link = new URL(dashboardLink("http://127.0.0.1:8080", token));
-    takeTokenFromLink(adminTokenIn(storage), link, history);
+    const held = adminTokenIn(storage);
+    expect(takeTokenFromLink(held, link, history)).toBe(token);
     expect(replaced).toEqual(["/"]);
+    expect(held.read()).toBe(token);
+    // Not kept until the server has taken it.
+    expect(adminTokenIn(storage).read()).toBeUndefined();
+    held.keep();
     // A page opened later on this origin, without the link, has it.
     expect(adminTokenIn(storage).read()).toBe(token);
+  });
+
+  it("given by a link another page opened, and refused, does not replace the one kept", () => {
+    const storage = memoryStorage();
+    const good = adminTokenIn(storage);
+    good.use("llmlb_good");
+    good.keep();
+    const page = adminTokenIn(storage);
+    takeTokenFromLink(page, { hash: "#token=junk", pathname: "/", search: "" }, { replaceState() {} });
+    expect(page.read()).toBe("junk");
+    // The server refused it: back to the one kept, which is still there.
+    expect(page.fallBack()).toBe(true);
+    expect(page.read()).toBe("llmlb_good");
+    expect(page.fallBack()).toBe(false);
+    expect(adminTokenIn(storage).read()).toBe("llmlb_good");
   });
 
   it("leaves a route in the fragment alone, and keeps the token in memory where storage is refused", () => {
@@ -40,10 +60,13 @@ describe("the dashboard's admin token", () => {
       },
     };
     const token = adminTokenIn(refusing);
-    takeTokenFromLink(token, { hash: "#/models", pathname: "/", search: "" }, history);
+    expect(
+      takeTokenFromLink(token, { hash: "#/models", pathname: "/", search: "" }, history),
+    ).toBeUndefined();
     expect(replaced).toEqual([]);
     expect(token.read()).toBeUndefined();
     takeTokenFromLink(token, { hash: "#token=llmlb_x", pathname: "/", search: "" }, history);
+    token.keep();
     expect(token.read()).toBe("llmlb_x");
   });
 });
@@ -63,11 +86,18 @@ describe("the dashboard's requests", () => {
     const token = adminTokenIn(undefined);
     const api = createHttpApi(token);
     await api.setServing(false);
-    token.save("llmlb_t");
+    token.use("llmlb_t");
     await api.setServing(false);
     expect(seen).toEqual([undefined, "Bearer llmlb_t"]);
   });
 });
+
+/** A token the page was given. */
+function given(token: string) {
+  const held = adminTokenIn(undefined);
+  held.use(token);
+  return held;
+}
 
 /** A server of `/v0/events` that wants `Bearer good`, and lets the test write to its open streams. */
 async function eventServer() {
@@ -119,7 +149,7 @@ describe("the dashboard's event stream", () => {
 
   it("sends the token as a header, passes on unnamed events only, and ends CLOSED when the server goes", async () => {
     server = await eventServer();
-    const source = fetchEventSource(() => "good")(server.url);
+    const source = fetchEventSource(given("good"))(server.url);
     const report = watch(source);
     await report.until(1);
     expect(source.readyState).toBe(1);
@@ -134,7 +164,7 @@ describe("the dashboard's event stream", () => {
 
   it("is refused without the token: CLOSED, never open", async () => {
     server = await eventServer();
-    const source = fetchEventSource(() => undefined)(server.url);
+    const source = fetchEventSource(adminTokenIn(undefined))(server.url);
     const report = watch(source);
     await report.until(1);
     expect(report.seen).toEqual(["error 2"]);
@@ -142,7 +172,7 @@ describe("the dashboard's event stream", () => {
 
   it("closed by the page, reports nothing more", async () => {
     server = await eventServer();
-    const source = fetchEventSource(() => "good")(server.url);
+    const source = fetchEventSource(given("good"))(server.url);
     const report = watch(source);
     await report.until(1);
     const gone = new Promise((resolve) => server!.streams[0]!.once("close", resolve));

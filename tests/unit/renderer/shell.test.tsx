@@ -88,6 +88,19 @@ describe("the app shell", () => {
     expect(alert.textContent).not.toContain("Authorization");
   });
 
+  it("asks for the token on Settings too, not with the API's words", async () => {
+    const api = fakeApi();
+    const refused = new ApiError(
+      "This endpoint needs the admin token: send Authorization: Bearer <token>.",
+      401,
+    );
+    api.listModels.mockRejectedValueOnce(refused);
+    api.settings.mockRejectedValueOnce(refused);
+    renderApp(api, { route: "settings" });
+    expect(await screen.findByLabelText("Admin token")).toBeTruthy();
+    expect(document.body.textContent).not.toContain("Authorization");
+  });
+
   it("takes the admin token pasted by hand, keeps it, and listens again with it", async () => {
     const api = fakeApi({ models: [model("org/a")] });
     const refused = (message: string) => new ApiError(message, 401, "auth.invalid_token");
@@ -115,6 +128,27 @@ describe("the app shell", () => {
     // The stream refused without the token is started again at once, not after its back-off.
     expect(events.sources.length).toBe(3);
     expect(events.sources.slice(0, 2).every((source) => source.closed)).toBe(true);
+  });
+
+  it("opened by a link whose token is refused, goes on with the token it kept", async () => {
+    const api = fakeApi({ models: [model("org/a")] });
+    api.listModels.mockRejectedValueOnce(
+      new ApiError("The admin token is not valid.", 401, "auth.invalid_token"),
+    );
+    // This origin's storage holds the token the server took before; the link brings another.
+    const items = new Map([["llmlb.admin-token", "llmlb_kept"]]);
+    const adminToken = adminTokenIn({
+      getItem: (key) => items.get(key) ?? null,
+      setItem: (key, value) => void items.set(key, value),
+    });
+    adminToken.use("junk");
+    const { events } = renderApp(api, { adminToken });
+    expect(await screen.findByRole("listitem", { name: "a" })).toBeTruthy();
+    expect(adminToken.read()).toBe("llmlb_kept");
+    expect(items.get("llmlb.admin-token")).toBe("llmlb_kept");
+    // The stream opened with the refused token is started again with the kept one.
+    expect(events.sources.length).toBe(2);
+    expect(events.sources[0]!.closed).toBe(true);
   });
 
   it("works with a server that has no /v0/status yet", async () => {
