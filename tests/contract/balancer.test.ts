@@ -210,6 +210,22 @@ describe("requests the balancer cannot route", () => {
     expect(error.message).toMatch(/still downloading on dl: 25%/);
   });
 
+  it("with every node silent for longer than a request waits, answers at once: none is on its way", async () => {
+    const gone = await node("gone", { ready: [model] });
+    await gone.close();
+    // The rule under test is a duration: nodes last seen more than the wait (2 s here) ago.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const started = Date.now();
+    const response = await server.request("POST", "/v1/chat/completions", {
+      body: { model, messages: [{ role: "user", content: "x" }] },
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(response.status).toBe(503);
+    expect(response.body.error.message).toMatch(
+      /no node is online to serve it.*start (.* or )?gone( or .*)? again/,
+    );
+  });
+
   it("with no node at all and none to come, says how to get one, at once", async () => {
     // A control plane of its own: this one has had nodes (offline now, they may come back).
     const bare = await startCore({ hubEndpoint: hub.url });

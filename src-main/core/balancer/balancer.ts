@@ -95,6 +95,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const instanceId = options.instanceId ?? crypto.randomUUID();
   const admission = createAdmission(options.admission);
   const nodeWaitMs = options.nodeWaitMs ?? 30_000;
+  const startedAt = clock.now();
   const endpointIdleTimeoutMs = options.endpointIdleTimeoutMs ?? 600_000;
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
@@ -204,7 +205,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download
     // is not, nor a wait for another model's: it may take hours, and its progress is the useful answer.
-    const nodeComing = error.code === "model.not_ready" && !online.some(takesLong);
+    // With no node online, one is on its way only while this llmlb starts its own workers, has just
+    // started (joined nodes register again within seconds), or saw a node lately (a restarting one):
+    // nodes silent for longer may never come back, and each request would wait in vain.
+    const now = clock.now();
+    const nodeMayCome =
+      online.length > 0 ||
+      known.some((node) => node.status === "online") ||
+      (options.workersExpected?.() ?? false) ||
+      now - startedAt < nodeWaitMs ||
+      known.some((node) => node.kind !== "endpoint" && now - Date.parse(node.last_seen_at) < nodeWaitMs);
+    const nodeComing = error.code === "model.not_ready" && !online.some(takesLong) && nodeMayCome;
     return { error, nodeComing };
   }
 
