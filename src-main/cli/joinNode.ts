@@ -86,6 +86,9 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     log: log.child({ module: "supervisor" }),
     clock: systemClock,
     namePrefix: options.name,
+    // Stopped here (Ctrl-C, a service manager), a worker lets its running requests finish first (up
+    // to 10 s); its control plane sends it nothing new meanwhile.
+    stopTimeoutMs: 15_000,
     stateDir: path.join(config.dataDir, "nodes"),
     onWorkerOutput: workerLinesOut(),
     launch: {

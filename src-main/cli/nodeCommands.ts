@@ -58,7 +58,7 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
           ? `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`
           : "-",
         // Online, but passed over since a request failed there: why is said below the table.
-        node.health.state === "failing" ? "failing" : node.status,
+        node.health.state === "failing" ? "failing" : node.draining ? "stopping" : node.status,
         `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`,
         node.url,
       ]),

@@ -171,6 +171,8 @@ export const heartbeatRequestSchema = z.object({
   models: reportedStatesSchema,
   loaded: z.array(loadedModelSchema).max(1000).default([]),
   llama_cpp: llamaCppBuildSchema.optional(),
+  /** The node is stopping (its machine stopped it): no new requests; those running finish. */
+  draining: z.boolean().optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 
@@ -223,6 +225,8 @@ export const nodeSchema = z.object({
   parallel: z.number().int().positive().optional(),
   /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
   llama_cpp: llamaCppBuildSchema.optional(),
+  /** Online and stopping (its machine stopped it): it gets no new requests; those running finish. */
+  draining: z.boolean().optional(),
 });
 export type NodeInfo = z.infer<typeof nodeSchema>;
 

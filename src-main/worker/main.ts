@@ -189,16 +189,24 @@ async function runNode(): Promise<void> {
     agent.setHfToken(message.token ?? undefined);
   }, log);
 
+  /** How long a stopping node lets running requests finish (the control plane's drain is as long). */
+  const drainMs = 10_000;
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
     stopping ??= (async () => {
       log.info({ reason }, "node stopping");
       // Whatever hangs below, the node does not outlive its control plane by more than this.
-      setTimeout(() => process.exit(1), 10_000).unref();
+      setTimeout(() => process.exit(1), drainMs + 10_000).unref();
+      // The control plane sends nothing new; what runs here finishes, for a while (a request that
+      // came just before is answered 503 and goes to another node). Under `llmlb serve`, which drains
+      // first, nothing runs by now.
+      await agent.drain().catch(() => undefined);
+      const closing = server.close();
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
       await agent.dispose();
-      // Ends streaming and queued requests, so closing the server does not wait on them.
+      // Ends what still streams or waits, so the server closes.
       await engine.dispose();
-      await server.close();
+      await closing;
       await memory.dispose();
       inUse.remove();
       process.exit(0);

@@ -60,6 +60,11 @@ export interface NodeAgent {
    * failed is fetched again without waiting out its backoff. False when the model is not failed here.
    */
   retry(modelId: string): boolean;
+  /**
+   * The node is stopping: tells the control plane now, and at every heartbeat after, so it sends no
+   * new requests while those running finish.
+   */
+  drain(): Promise<void>;
   /** Stops timers and aborts the download in progress; its partial file stays for next time. */
   dispose(): Promise<void>;
 }
@@ -77,6 +82,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   let seenVersion: number | undefined;
   let syncing: Promise<void> | undefined;
   let syncAgain = false;
+  let draining = false;
 
   function every(ms: () => number, task: () => Promise<void>): void {
     const tick = () => {
@@ -111,6 +117,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       models: queue.states(),
       loaded: options.loaded?.() ?? [],
       llama_cpp: options.llamaCpp?.(),
+      ...(draining ? { draining: true } : {}),
     });
     if (version !== undefined && version !== seenVersion) {
       seenVersion = version;
@@ -159,6 +166,10 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       const retried = queue.retry(modelId);
       if (retried) log.info({ model: modelId }, "model retried");
       return retried;
+    },
+    async drain() {
+      draining = true;
+      await heartbeat();
     },
     async dispose() {
       stopped.abort();

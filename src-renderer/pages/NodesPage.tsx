@@ -52,7 +52,9 @@ function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
   const { state } = node.health;
   const label =
     state === "ok"
-      ? "Online"
+      ? node.draining
+        ? "Stopping · finishing its requests"
+        : "Online"
       : state === "failing"
         ? "Failing"
         : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelSchema, nodeListSchema } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
-import { greedyChat } from "../helpers/chat";
+import { greedyChat, longStory } from "../helpers/chat";
 import { adminRequest, runCli, type ServeProcess } from "../helpers/cliProcess";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { makeTempDir } from "../helpers/tempDir";
@@ -124,17 +124,43 @@ describe("llmlb node --join", () => {
       const client = new OpenAI({ baseURL: `${control.url}/v1`, apiKey: "unused", maxRetries: 0 });
       const answer = await greedyChat(client, model, 4, "Hello");
       expect(answer.usage?.completion_tokens).toBe(4);
+
+      // Stopped mid-answer (Ctrl-C, a service manager): it says it is stopping, so nothing new goes to
+      // it, finishes the answer, then goes.
+      const exited = once(joined.child, "exit");
+      const stream = await longStory(client, model);
+      let seenStopping = false;
+      let finish: string | null | undefined;
+      let streaming = true;
+      const watching = (async () => {
+        while (streaming) {
+          const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
+          seenStopping ||= nodes.data.some((node) => node.draining === true && node.status === "online");
+        }
+      })();
+      try {
+        for await (const chunk of stream) {
+          if (finish === undefined) joined.child.kill("SIGTERM");
+          finish = chunk.choices[0]?.finish_reason ?? finish ?? null;
+        }
+      } finally {
+        streaming = false;
+        await watching;
+      }
+      expect(finish).toBe("length");
+      expect(seenStopping).toBe(true);
+      await exited;
     } finally {
       joined.child.kill("SIGTERM");
-      await once(joined.child, "exit");
     }
-    await waitFor(
+    const offline = await waitFor(
       "the joined node offline",
       async () => {
         const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body);
-        return nodes.data.every((node) => node.status === "offline");
+        return nodes.data.every((node) => node.status === "offline") && nodes.data;
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
+    expect(offline[0]!.health.reason).toBe("It was stopped on its machine.");
   }, 120_000);
 });

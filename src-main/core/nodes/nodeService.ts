@@ -110,7 +110,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const tokens = new Map<string, string>();
   // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
   // heartbeat (a restarted worker says again).
-  const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild }>();
+  const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = {
@@ -148,8 +148,17 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     const gone = nodes.markOffline(new Date(sweptAt - offlineAfterMs).toISOString());
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
-    for (const node of gone)
-      wentOffline(node, `It stopped sending heartbeats (silent for over ${offlineAfterMs / 1000} s).`);
+    for (const node of gone) {
+      // One that said it was stopping has stopped, as its machine asked: not a node gone silent.
+      const stopped = live.get(node.id)?.draining === true;
+      live.delete(node.id);
+      wentOffline(
+        node,
+        stopped
+          ? "It was stopped on its machine."
+          : `It stopped sending heartbeats (silent for over ${offlineAfterMs / 1000} s).`,
+      );
+    }
   }, heartbeatIntervalMs);
   sweeper.unref();
 
@@ -220,7 +229,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       }
       tokens.set(id, token);
       if (result.cameOnline) health.cameOnline(id);
-      live.set(id, { loaded: beat.loaded, ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}) });
+      const wasDraining = live.get(id)?.draining === true;
+      live.set(id, {
+        loaded: beat.loaded,
+        ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}),
+        ...(beat.draining ? { draining: true } : {}),
+      });
+      if (beat.draining && !wasDraining) log.info({ node: id }, "node stopping: no new requests go to it");
       // Back from offline: every model on it reads differently (node_status) even if its state did not change.
       options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
       return { registry_version: options.registryVersion.current() };
@@ -251,7 +266,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const routes: NodeRoute[] = [];
       for (const node of ready) {
         const token = tokens.get(node.id);
-        if (!token) continue;
+        // Stopping: what it runs finishes there, nothing new goes to it.
+        if (!token || live.get(node.id)?.draining) continue;
         const route: NodeRoute = { id: node.id, name: node.name, url: node.url, token };
         const slots = live.get(node.id)?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;

@@ -10,7 +10,7 @@ import { planWorkers, type WorkerSpec } from "./workerPlan";
 
 export interface LocalWorkersOptions extends Pick<
   SupervisorOptions,
-  "stateDir" | "onWorkerExit" | "onWorkerOutput"
+  "stateDir" | "onWorkerExit" | "onWorkerOutput" | "stopTimeoutMs"
 > {
   /** `--workers`: auto, a backend, a count of CPU workers, or none. */
   mode: Config["workers"];
@@ -51,6 +51,7 @@ export async function startLocalWorkers(options: LocalWorkersOptions): Promise<L
     stateDir: options.stateDir,
     onWorkerExit: options.onWorkerExit,
     onWorkerOutput: options.onWorkerOutput,
+    stopTimeoutMs: options.stopTimeoutMs,
     env: toWorkerEnv({ ...options.launch, backendsLeftOut: leftOut }),
   });
   supervisor.start();

@@ -79,6 +79,13 @@ describe("the nodes page", () => {
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
   });
 
+  it("says a node is stopping while it finishes its requests", async () => {
+    renderApp(fakeApi({ nodes: [node("gpu-1", { draining: true }), node("gpu-2")] }), { route: "nodes" });
+    const stopping = await screen.findByRole("listitem", { name: "gpu-1" });
+    expect(stopping.textContent).toContain("Stopping · finishing its requests");
+    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).not.toContain("Stopping");
+  });
+
   it("says a node is failing, and why, while requests go to the others", async () => {
     const reason = "A request for org/repo failed before any answer (unreachable: connect ECONNREFUSED).";
     const failing = node("gpu-1", { health: { state: "failing", reason, since: new Date().toISOString() } });
