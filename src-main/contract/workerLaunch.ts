@@ -20,6 +20,8 @@ export interface WorkerLaunch {
   backend: Backend;
   /** CPU threads for inference. */
   threads: number;
+  /** Models it keeps loaded at once (fewer where memory is short). */
+  maxLoadedModels: number;
   /** Where the node keeps what it downloaded itself and which models it has in use. */
   stateDir: string;
   /** The Hugging Face cache root. */
@@ -42,6 +44,7 @@ const variables = {
   name: "LLMLB_NODE_NAME",
   backend: "LLMLB_WORKER_BACKEND",
   threads: "LLMLB_WORKER_THREADS",
+  maxLoadedModels: "LLMLB_MAX_LOADED_MODELS",
   stateDir: "LLMLB_WORKER_STATE_DIR",
   // The Hugging Face libraries' own names: a worker shares the cache and token they use.
   hubCacheDir: "HF_HUB_CACHE",

@@ -134,7 +134,12 @@ async function runNode(): Promise<void> {
   const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name));
   // The server comes first (the agent registers its URL); it reaches the agent once there is one.
   const started: { agent?: NodeAgent } = {};
-  const engine = createInferenceEngine({ log, backend: config.backend, threads: config.threads });
+  const engine = createInferenceEngine({
+    log,
+    backend: config.backend,
+    threads: config.threads,
+    maxLoadedModels: config.maxLoadedModels,
+  });
   const advertised = config.advertiseHost ?? config.host;
   const server = await createNodeServer({
     log,

@@ -24,6 +24,11 @@ const fields = {
   backend: backendSchema.default("cpu"),
   /** CPU threads for inference. Default: all cores. */
   threads: z.coerce.number().int().min(1).max(1024),
+  /**
+   * Models kept loaded at once (node-llama-cpp's memory estimate may allow fewer). Default: 3, as
+   * Ollama keeps: with fewer, clients that take turns with three models load one for every request.
+   */
+  maxLoadedModels: z.coerce.number().int().min(1).max(64).default(3),
   /** Where the node keeps what it downloaded itself. */
   stateDir: z.string().min(1),
   hubCacheDir: z.string().min(1),

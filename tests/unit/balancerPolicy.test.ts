@@ -307,6 +307,25 @@ describe("routing by speed", () => {
     expect(later.filter((id) => id === "a").length).toBeGreaterThan(later.length / 3);
   });
 
+  it("sends requests one after another to a node that has the model loaded, not one that would load it", async () => {
+    const { send, tries } = setup([{ id: "cold" }, { id: "warm", slots: 4 }]);
+    for (let i = 0; i < 6; i++) await send();
+    expect(tries).toEqual(Array(6).fill("warm"));
+  });
+
+  it("still gives a node that would load the model a request the loaded one has no turn for", async () => {
+    const { send, tries, answer } = setup([{ id: "cold" }, { id: "warm", slots: 4 }]);
+    const busy = held();
+    answer.warm = busy.answer;
+    const first = send();
+    await busy.started;
+    // The loaded node has one running: the next goes where nothing runs, and loads it there.
+    await send();
+    expect(tries).toEqual(["warm", "cold"]);
+    busy.release();
+    await first;
+  });
+
   it("spreads concurrent requests over equal nodes evenly", async () => {
     const { send, tries } = setup([{ id: "a" }, { id: "b" }], { slotsPerNode: 2 });
     for (let batch = 0; batch < 25; batch++) await Promise.all(Array.from({ length: 4 }, () => send()));

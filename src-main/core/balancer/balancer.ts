@@ -151,6 +151,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
       route,
       outstanding: load.outstanding(route.id),
       tokensPerSecond: load.tokensPerSecond(route.id, model, clock.now()),
+      // A worker says its sequences for the models it has loaded; an endpoint serves what it lists.
+      loaded: route.kind === "endpoint" || route.slots !== undefined,
     }));
     return pickNode(candidates, turn++)?.route;
   }

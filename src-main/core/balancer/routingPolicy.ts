@@ -5,16 +5,21 @@ export interface Candidate {
   outstanding: number;
   /** Its measured generation speed for this model; undefined until measured. */
   tokensPerSecond: number | undefined;
+  /** It holds the model in memory now (a worker that has loaded it, or an endpoint). Default: no. */
+  loaded?: boolean;
 }
 
 /**
- * Least outstanding requests first; among equals, the faster node for this model (an unmeasured
- * node ties with any); among those, round-robin by `turn`.
+ * Least outstanding requests first; among equals, a node that has the model loaded (no load before it
+ * answers, and no other model unloaded for it); among those, the faster node for this model (an
+ * unmeasured node ties with any); among those, round-robin by `turn`.
  */
 export function pickNode<T extends Candidate>(candidates: T[], turn: number): T | undefined {
   if (candidates.length === 0) return undefined;
   const fewest = Math.min(...candidates.map((c) => c.outstanding));
-  const idle = candidates.filter((c) => c.outstanding === fewest);
+  const least = candidates.filter((c) => c.outstanding === fewest);
+  const warm = least.filter((c) => c.loaded === true);
+  const idle = warm.length > 0 ? warm : least;
   const measured = idle.map((c) => c.tokensPerSecond).filter((speed): speed is number => speed !== undefined);
   const fastest = measured.length > 0 ? Math.max(...measured) : undefined;
   // Within 10 % counts as equally fast: measurements wobble, and round-robin spreads the load.

@@ -31,7 +31,7 @@ export interface InferenceEngineOptions {
   threads: number;
   /** How long a model stays loaded with no request; a request's `ttl` overrides. Default: 10 minutes. */
   idleTtlMs?: number;
-  /** Models loaded at once; node-llama-cpp's memory estimate may allow fewer. Default: 2. */
+  /** Models loaded at once; node-llama-cpp's memory estimate may allow fewer. Default: 3. */
   maxLoadedModels?: number;
   /**
    * Most parallel requests per model (sequences of its context), fewer when memory is short; more
@@ -138,7 +138,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
   const pool = createModelPool<LoadedModel>({
     log,
     idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
-    maxLoaded: options.maxLoadedModels ?? 2,
+    maxLoaded: options.maxLoadedModels ?? 3,
     isOutOfMemory: (error) => error instanceof InsufficientMemoryError,
     async load(key) {
       const { llama } = await getRuntime();
