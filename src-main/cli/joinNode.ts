@@ -20,6 +20,22 @@ export interface JoinOptions {
   advertiseHost?: string;
   /** Prefix of the workers' names (`<name>-cuda0`…). */
   name: string;
+  /** The first worker's port, the next ones' after it; default: free ones. */
+  basePort?: number;
+}
+
+/**
+ * The control plane's base URL as given: the `/v1` address `llmlb serve` prints for OpenAI clients
+ * names the same server; a URL needs its scheme.
+ */
+function controlBase(given: string): string {
+  if (!/^https?:\/\//i.test(given)) {
+    throw new CliError(
+      `--join ${JSON.stringify(given)} is not an http(s) URL: give the control plane's, like http://${given.replace(/^\/+/, "")}.`,
+      2,
+    );
+  }
+  return given.replace(/\/+$/, "").replace(/\/v1$/, "");
 }
 
 /** The first non-internal IPv4 address: how another machine most likely reaches this one. */
@@ -67,7 +83,7 @@ async function preflight(controlUrl: string, token: string): Promise<void> {
 
 /** `llmlb node --join`: this machine's workers (one per GPU) serve another machine's control plane. */
 export async function joinControlPlane(config: Config, options: JoinOptions, io: Output): Promise<void> {
-  const controlUrl = options.controlUrl.replace(/\/+$/, "");
+  const controlUrl = controlBase(options.controlUrl);
   await preflight(controlUrl, options.token);
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const advertiseHost = options.advertiseHost ?? (wildcard ? (lanAddress() ?? "127.0.0.1") : options.host);
@@ -86,6 +102,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     log: log.child({ module: "supervisor" }),
     clock: systemClock,
     namePrefix: options.name,
+    basePort: options.basePort,
     // Stopped here (Ctrl-C, a service manager), a worker lets its running requests finish first (up
     // to 10 s); its control plane sends it nothing new meanwhile.
     stopTimeoutMs: 15_000,

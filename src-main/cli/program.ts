@@ -272,6 +272,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--token <node-token>", "the control plane's node token (default: LLMLB_NODE_TOKEN)")
     .option("--host <host>", "address the workers listen on (default 127.0.0.1; 0.0.0.0 for another machine)")
     .option("--advertise-host <host>", "name or address the control plane reaches this machine by")
+    .option(
+      "--port <port>",
+      "the first worker's port, the next ones' after it (default: free ones; a firewall needs these)",
+      portNumber,
+    )
     .option("--name <name>", "worker name prefix (default: this machine's host name)")
     .option(
       "--workers <mode>",
@@ -284,6 +289,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         token?: string;
         host?: string;
         advertiseHost?: string;
+        port?: number;
         name?: string;
         workers?: string;
       }) => {
@@ -306,6 +312,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
             token,
             host: options.host ?? "127.0.0.1",
             advertiseHost: options.advertiseHost,
+            basePort: options.port,
             name: options.name ?? os.hostname(),
           },
           io,

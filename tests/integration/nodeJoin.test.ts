@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import OpenAI from "openai";
@@ -89,6 +90,56 @@ describe("llmlb node --join", () => {
     expect(result.stderr).toMatch(/Cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
   });
 
+  it("asks for a URL's scheme, and takes the /v1 address serve prints for the control plane's", async () => {
+    const bare = control.url.replace(/^http:\/\//, "");
+    const result = await runCli(["node", "--join", bare, "--token", nodeToken], {
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`like http://${bare}`);
+    // Through to the token check, which a /v1 address would have failed with a 404 before.
+    const v1 = await runCli(["node", "--join", `${control.url}/v1`, "--token", "not-the-node-token-000"], {
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
+    });
+    expect(v1.stderr).toMatch(/refused the node token/);
+  });
+
+  it("puts its workers on the ports asked for, one after another, for a firewall's rule", async () => {
+    const free = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const joined = await startJoin([
+      "--join",
+      control.url,
+      "--token",
+      nodeToken,
+      "--workers",
+      "2",
+      "--port",
+      String(free),
+      "--name",
+      "ported",
+    ]);
+    try {
+      const urls = await waitFor(
+        "both workers registered",
+        async () => {
+          const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
+          const ours = nodes.filter((node) => node.name.startsWith("ported-") && node.status === "online");
+          return ours.length === 2 && ours.map((node) => node.url).sort();
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      expect(urls).toEqual([`http://127.0.0.1:${free}`, `http://127.0.0.1:${free + 1}`]);
+    } finally {
+      joined.child.kill("SIGTERM");
+      await once(joined.child, "exit");
+    }
+  }, 60_000);
+
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
       LLMLB_DATA_DIR: path.join(second.path, "data"),
@@ -161,6 +212,8 @@ describe("llmlb node --join", () => {
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
-    expect(offline[0]!.health.reason).toBe("It was stopped on its machine.");
+    expect(offline.find((node) => node.name === "second-machine-cpu0")!.health.reason).toBe(
+      "It was stopped on its machine.",
+    );
   }, 120_000);
 });

@@ -23,6 +23,8 @@ export interface LocalWorkersOptions extends Pick<
   namePrefix: string;
   /** Aborted: a device probe still running ends, and no worker starts. */
   signal?: AbortSignal;
+  /** The first worker's port, the next ones' after it (a firewall's rule). Default: free ones. */
+  basePort?: number;
 }
 
 export interface LocalWorkers {
@@ -42,7 +44,19 @@ export async function startLocalWorkers(options: LocalWorkersOptions): Promise<L
     signal: options.signal,
   });
   if (options.signal?.aborted) return undefined;
-  const specs = planWorkers(options.mode, devices, os.availableParallelism(), options.namePrefix);
+  const planned = planWorkers(options.mode, devices, os.availableParallelism(), options.namePrefix);
+  const { basePort } = options;
+  if (basePort !== undefined && basePort + planned.length - 1 > 65535)
+    throw new Error(
+      `Ports ${basePort} to ${basePort + planned.length - 1} for ${planned.length} workers go past 65535.`,
+    );
+  const specs =
+    basePort === undefined || basePort === 0
+      ? planned
+      : planned.map((spec, index) => ({
+          ...spec,
+          env: { ...spec.env, ...toWorkerEnv({ port: basePort + index }) },
+        }));
   const supervisor = createSupervisor({
     launcher: options.launcher,
     specs,
