@@ -13,17 +13,20 @@ export interface Output {
 export async function addModel(
   client: ApiClient,
   input: string,
-  options: { file?: string; revision?: string },
+  options: { file?: string; revision?: string; nodes?: string[] | "any" },
   io: Output,
 ): Promise<void> {
+  // `--nodes any` is every node, as without it.
+  const settings = options.nodes && options.nodes !== "any" ? { settings: { nodes: options.nodes } } : {};
   const body =
     options.file || options.revision
       ? {
           repo: input,
           ...(options.file ? { filename: options.file } : {}),
           ...(options.revision ? { revision: options.revision } : {}),
+          ...settings,
         }
-      : { url: input };
+      : { url: input, ...settings };
   const model = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
   io.out(
     `Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`,

@@ -204,7 +204,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       "branch, tag or commit (default main)",
       notEmpty("branch, tag or commit"),
     )
-    .action((input: string, options: { file?: string; revision?: string }) =>
+    .option("--nodes <names>", "only these nodes download and serve it (comma-separated)", nodeNames)
+    .action((input: string, options: { file?: string; revision?: string; nodes?: string[] | "any" }) =>
       addModel(client(), input, options, io),
     );
   model

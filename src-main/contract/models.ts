@@ -17,17 +17,6 @@ export const artifactSchema = z.object({
 });
 export type Artifact = z.infer<typeof artifactSchema>;
 
-/** `POST /v0/models/register`: either a pasted URL/reference, or its parts. */
-export const registerRequestSchema = z.union([
-  z.strictObject({ url: z.string().max(2048) }),
-  z.strictObject({
-    repo: z.string().max(256),
-    filename: z.string().max(1024).optional(),
-    revision: z.string().min(1).max(256).optional(),
-  }),
-]);
-export type RegisterRequest = z.infer<typeof registerRequestSchema>;
-
 /** A whole number in a range, or null for the default: one sentence says what fits, whatever was wrong. */
 function wholeNumberOrDefault({ min, max }: { min: number; max: number }, unit: string, otherwise: string) {
   const message = `must be a whole number of ${unit} from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, or null for ${otherwise}`;
@@ -68,23 +57,42 @@ export const defaultModelSettings: ModelSettings = {
   nodes: [],
 };
 
+/** Settings to change; `null` puts one back to its default. */
+const settingsChangeSchema = z.strictObject({
+  context_size: modelSettingsSchema.shape.context_size.optional(),
+  context_overflow: modelSettingsSchema.shape.context_overflow.nullable().optional(),
+  parallel: modelSettingsSchema.shape.parallel.optional(),
+  idle_ttl_seconds: modelSettingsSchema.shape.idle_ttl_seconds.optional(),
+  // Each node once, however often it was named.
+  nodes: modelSettingsSchema.shape.nodes
+    .transform((names) => [...new Set(names)])
+    .nullable()
+    .optional(),
+});
+
 /** `PATCH /v0/models/{id}`: the settings to change; `null` puts one back to its default. */
 export const modelSettingsPatchSchema = z.strictObject({
-  settings: z
-    .strictObject({
-      context_size: modelSettingsSchema.shape.context_size.optional(),
-      context_overflow: modelSettingsSchema.shape.context_overflow.nullable().optional(),
-      parallel: modelSettingsSchema.shape.parallel.optional(),
-      idle_ttl_seconds: modelSettingsSchema.shape.idle_ttl_seconds.optional(),
-      // Each node once, however often it was named.
-      nodes: modelSettingsSchema.shape.nodes
-        .transform((names) => [...new Set(names)])
-        .nullable()
-        .optional(),
-    })
-    .refine((patch) => Object.keys(patch).length > 0, "Name at least one setting to change."),
+  settings: settingsChangeSchema.refine(
+    (patch) => Object.keys(patch).length > 0,
+    "Name at least one setting to change.",
+  ),
 });
 export type ModelSettingsPatch = z.infer<typeof modelSettingsPatchSchema>["settings"];
+
+/**
+ * `POST /v0/models/register`: either a pasted URL/reference, or its parts; with `settings`, the model
+ * is registered with them (`nodes`: only those nodes download and serve it, none other begins to).
+ */
+export const registerRequestSchema = z.union([
+  z.strictObject({ url: z.string().max(2048), settings: settingsChangeSchema.optional() }),
+  z.strictObject({
+    repo: z.string().max(256),
+    filename: z.string().max(1024).optional(),
+    revision: z.string().min(1).max(256).optional(),
+    settings: settingsChangeSchema.optional(),
+  }),
+]);
+export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
 /** Another name a model answers to in `/v1` requests and the management API, like Ollama's `name:tag`. */
 export const aliasNameSchema = z

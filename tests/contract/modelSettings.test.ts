@@ -69,6 +69,31 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
     expect((await server.request("GET", path)).body.settings.nodes).toEqual([]);
   });
 
+  it("registers a model pinned from the start, so no other node begins to download it; a pin to no node registers nothing", async () => {
+    const other = "acme/tiny-GGUF/tiny-Q4_K_M.gguf";
+    const unknown = await server.request("POST", "/v0/models/register", {
+      body: { url: other, settings: { nodes: ["gpu7"] } },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toMatchObject({
+      param: "settings.nodes",
+      message: "No node is named gpu7. Nodes: gpu0.",
+    });
+    expect((await server.request("GET", `/v0/models/${encodeURIComponent(other)}`)).status).toBe(404);
+
+    const pinned = await server.request("POST", "/v0/models/register", {
+      body: { url: other, settings: { nodes: ["gpu0"], context_size: 512 } },
+    });
+    expect(pinned.status).toBe(201);
+    expect(pinned.body.settings).toMatchObject({ nodes: ["gpu0"], context_size: 512 });
+    // What a node syncs: the model with its pin, from the first listing on.
+    const manifest = await server.request("GET", "/v0/models");
+    expect(manifest.body.data.find((entry: { name: string }) => entry.name === other).settings.nodes).toEqual(
+      ["gpu0"],
+    );
+    await server.request("DELETE", `/v0/models/${encodeURIComponent(other)}`);
+  });
+
   it("is ready only where its pin allows: pinned to a node without it, it is not ready anywhere", async () => {
     const gpu2 = await startFakeNode(server, { name: "gpu2", ready: [] });
     try {

@@ -142,6 +142,14 @@ describe("llmlb model", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/was not found on the hub/);
 
+    // Pinned at registration to a node there is not: refused, and nothing registered.
+    const pinned = await runCli(
+      ["model", "add", "acme/tiny-GGUF", "--file", "tiny-Q4_K_M.gguf", "--nodes", "gpu9"],
+      env,
+    );
+    expect(pinned.code).toBe(1);
+    expect(pinned.stderr).toMatch(/error: No node is named gpu9\./);
+
     const list = await runCli(["model", "list"], env);
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split("\n");

@@ -222,8 +222,24 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     };
   }
 
+  /** A pin names nodes (or endpoints) this llmlb knows. */
+  function checkNodesKnown(patch: ModelSettingsPatch): void {
+    if (!patch.nodes) return;
+    const known = options.nodeNames?.() ?? [];
+    const unknown = patch.nodes.filter((node) => !known.includes(node));
+    if (unknown.length > 0) {
+      throw new AppError(
+        "input.invalid",
+        `No node is named ${unknown.join(", ")}. ${known.length > 0 ? `Nodes: ${known.join(", ")}.` : "No node has registered yet, and no endpoint is added."}`,
+        { param: "settings.nodes" },
+      );
+    }
+  }
+
   return {
     async register(request) {
+      // Before the hub is asked anything: a registration refused changes nothing.
+      if (request.settings) checkNodesKnown(request.settings);
       // Links to the hub llmlb uses (a mirror, through HF_ENDPOINT) are read as huggingface.co's.
       const parsing = { hubEndpoint: options.hubEndpoint };
       const reference =
@@ -283,6 +299,9 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         artifacts,
         aliases: tagName !== undefined && tagTakenBy === undefined && tagName !== id ? [tagName] : [],
       });
+      // In the same turn as the row itself: no node syncs in between and sees it without its pin.
+      if (request.settings) models.saveSettings(id, patched(model.settings, request.settings));
+      const registered = request.settings ? (models.get(id) ?? model) : model;
       log.info(
         { model: id, commit: repo.commit, artifacts: artifacts.length, stale: Boolean(stale) },
         "model registered",
@@ -297,7 +316,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         );
       }
       return {
-        ...model,
+        ...registered,
         status: "registered",
         warnings,
         ...(stale ? { stale: { age_seconds: stale.ageSeconds } } : {}),
@@ -352,17 +371,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     updateSettings(name, patch) {
       const model = requireModel(name);
       const settings = patched(model.settings, patch);
-      if (patch.nodes) {
-        const known = options.nodeNames?.() ?? [];
-        const unknown = patch.nodes.filter((node) => !known.includes(node));
-        if (unknown.length > 0) {
-          throw new AppError(
-            "input.invalid",
-            `No node is named ${unknown.join(", ")}. ${known.length > 0 ? `Nodes: ${known.join(", ")}.` : "No node has registered yet, and no endpoint is added."}`,
-            { param: "settings.nodes" },
-          );
-        }
-      }
+      checkNodesKnown(patch);
       models.saveSettings(model.name, settings);
       log.info({ model: model.name, settings }, "model settings changed");
       options.onRegistryChange?.({ id: model.name, removed: false });
