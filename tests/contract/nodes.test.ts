@@ -391,6 +391,47 @@ describe("registry changes", () => {
   });
 });
 
+describe("a burst of registry changes", () => {
+  it("sends each node one sync notice at a time, and one more for what changed meanwhile", async () => {
+    let pokes = 0;
+    const held: http.ServerResponse[] = [];
+    const nodeServer = http.createServer((request, response) => {
+      if (request.url !== "/v0/sync") return void response.writeHead(204).end();
+      pokes++;
+      held.push(response);
+    });
+    nodeServer.listen(0, "127.0.0.1");
+    await once(nodeServer, "listening");
+    try {
+      await registerNode(
+        "worker-busy",
+        undefined,
+        `http://127.0.0.1:${(nodeServer.address() as AddressInfo).port}`,
+      );
+      const model = "acme/two-Q4/b-Q4_K_M.gguf";
+      expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(
+        201,
+      );
+      await waitFor("the first notice", () => pokes === 1);
+      for (let parallel = 1; parallel <= 20; parallel++) {
+        const path = `/v0/models/${encodeURIComponent(model)}`;
+        expect((await server.request("PATCH", path, { body: { settings: { parallel } } })).status).toBe(200);
+      }
+      // Twenty changes while the first notice is unanswered: none sent yet, one waits.
+      expect(pokes).toBe(1);
+      held.shift()!.writeHead(204).end();
+      await waitFor("the one more", () => pokes === 2);
+      held.shift()!.writeHead(204).end();
+      await server.request("DELETE", `/v0/models/${encodeURIComponent(model)}`);
+      await waitFor("a notice for the next change", () => pokes === 3);
+      held.shift()!.writeHead(204).end();
+    } finally {
+      for (const response of held) response.writeHead(204).end();
+      nodeServer.close();
+    }
+  });
+});
+
 describe("registering a model too large for every node", () => {
   it("warns with the sizes", async () => {
     const node = await registerNode("small-node", 8 * gb);

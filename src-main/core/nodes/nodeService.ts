@@ -163,6 +163,28 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   sweeper.unref();
 
   /** Online nodes this control plane can call (it holds their token). */
+  /**
+   * Sync notices on their way, by node: one at a time per node, and one more after it for whatever
+   * changed meanwhile (a node syncs the whole registry). A burst of changes (a script that registers
+   * a thousand models) otherwise opened a connection per change per node.
+   */
+  const notices = new Map<string, "sent" | "again">();
+  function notifySyncTo(node: { id: string; url: string }): void {
+    if (notices.has(node.id)) {
+      notices.set(node.id, "again");
+      return;
+    }
+    notices.set(node.id, "sent");
+    callNode(node, nodeProtocol.sync, undefined, 2000)
+      .then((response) => response.body?.cancel())
+      .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"))
+      .finally(() => {
+        const again = notices.get(node.id) === "again";
+        notices.delete(node.id);
+        if (again) notifySyncTo(node);
+      });
+  }
+
   const onlineWorkers = () => nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
   /** A call to a node's own server (the node protocol's push side), with its token. */
   const callNode = <R extends NodeProtocolRoute>(
@@ -276,11 +298,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return routes;
     },
     notifySync() {
-      for (const node of onlineWorkers()) {
-        callNode(node, nodeProtocol.sync, undefined, 2000)
-          .then((response) => response.body?.cancel())
-          .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"));
-      }
+      for (const node of onlineWorkers()) notifySyncTo(node);
     },
     async retry(modelId) {
       return Promise.all(
