@@ -127,9 +127,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
 
   // Told on standard error: what config.json holds that llmlb does not read.
   const configFrom = (flags: ConfigFlags) => loadConfig(env, flags, io.err);
+  // A node machine keeps LLMLB_NODE_TOKEN in its environment (the README says so), for `node --join`,
+  // which reads it itself: a mistyped one there is not the client commands' business, nor join's
+  // config's. Only `serve` makes it its own.
+  const { LLMLB_NODE_TOKEN: _joinToken, ...clientEnv } = env;
+  const clientConfigFrom = (flags: ConfigFlags) => loadConfig(clientEnv, flags, io.err);
   const client = () => {
     const globals = program.opts<{ dataDir?: string; url?: string; token?: string; timeout?: number }>();
-    const config = configFrom({ dataDir: globals.dataDir });
+    const config = clientConfigFrom({ dataDir: globals.dataDir });
     return createApiClient({
       dataDir: config.dataDir,
       url: globals.url,
@@ -304,7 +309,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         if (!token)
           throw new CliError("--join needs the control plane's node token: --token or LLMLB_NODE_TOKEN.", 2);
         const globals = program.opts<{ dataDir?: string }>();
-        const config = configFrom({ dataDir: globals.dataDir, workers: options.workers });
+        const config = clientConfigFrom({ dataDir: globals.dataDir, workers: options.workers });
         const { joinControlPlane } = await import("./joinNode");
         await joinControlPlane(
           config,

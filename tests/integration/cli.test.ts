@@ -481,6 +481,14 @@ describe("llmlb node rm", () => {
   });
 });
 
+describe("LLMLB_NODE_TOKEN", () => {
+  it("mistyped in a node machine's environment, does not stop the client commands", async () => {
+    const status = await runCli(["status"], { ...env, LLMLB_NODE_TOKEN: "short" });
+    expect(status.stderr).toBe("");
+    expect(status.code).toBe(0);
+  });
+});
+
 describe("LLMLB_ADMIN_TOKEN", () => {
   it("is used instead of a generated token, none is written to disk, and client commands use it too", async () => {
     const dir = await makeTempDir();
