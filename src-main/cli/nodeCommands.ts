@@ -59,7 +59,10 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
           : "-",
         // Online, but passed over since a request failed there: why is said below the table.
         node.health.state === "failing" ? "failing" : node.draining ? "stopping" : node.status,
-        `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`,
+        // What an offline node last said is not what it has ready now: nothing is.
+        node.status === "online"
+          ? `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`
+          : `0/${node.models.length}`,
         node.url,
       ]),
     ),

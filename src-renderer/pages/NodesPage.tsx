@@ -201,7 +201,12 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
           </ul>
         )}
       </div>
-      {node.kind === "worker" && <p className="node-models muted">{counts || "No models assigned"}</p>}
+      {node.kind === "worker" && (
+        <p className="node-models muted">
+          {/* What an offline node last said: it has nothing ready now. */}
+          {counts ? (node.status === "online" ? counts : `When last seen: ${counts}`) : "No models assigned"}
+        </p>
+      )}
     </li>
   );
 }

@@ -441,8 +441,9 @@ describe("llmlb node rm", () => {
         headers: { authorization: `Bearer ${retired.node_token}` },
       });
       expect(beat.status).toBe(200);
+      // Offline, it has nothing ready, whatever it last said (1 model ready).
       await waitFor("gpu-box-retired to go offline", async () =>
-        /^gpu-box-retired .* offline /m.test((await runCli(["node", "list"], cliEnv)).stdout),
+        /^gpu-box-retired .* offline +0\/1 /m.test((await runCli(["node", "list"], cliEnv)).stdout),
       );
       // A node that keeps beating, as a running worker does.
       const running = await register("gpu-box-running");

@@ -48,6 +48,7 @@ describe("the nodes page", () => {
       backend: "cpu",
       devices: [],
       status: "offline",
+      models: [{ model: "org/repo", artifact: "a.gguf", state: "ready" }],
       last_seen_at: new Date(Date.now() - 5 * 60_000).toISOString(),
     });
     renderApp(fakeApi({ nodes: [offline, busy] }), { route: "nodes" });
@@ -72,6 +73,7 @@ describe("the nodes page", () => {
     const cpu = screen.getByRole("listitem", { name: "cpu-0" });
     expect(cpu.textContent).toContain("CPU");
     expect(cpu.textContent).toContain("Offline · last seen 5 min ago");
+    expect(cpu.textContent).toContain("When last seen: 1 ready");
     expect(within(cpu).getByRole("note", { name: "Why cpu-0 takes no requests" }).textContent).toBe(
       "It stopped sending heartbeats (silent for over 6 s).",
     );
