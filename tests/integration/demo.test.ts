@@ -6,6 +6,7 @@ import readline from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cliProcess";
 import { modelListSchema } from "../../src-main/contract";
+import { tokenInFragment } from "../../src-main/contract/dashboardLink";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
@@ -51,7 +52,7 @@ describe("npm run demo", () => {
     expect(text).toMatch(/random weights: it answers random tokens/);
     const link = /Dashboard: +(\S+)/.exec(text)![1]!;
     const base = new URL(link).origin;
-    const token = new URL(link).searchParams.get("token")!;
+    const token = tokenInFragment(new URL(link).hash)!;
     const folder = /Everything lives in (\S+),/.exec(text)![1]!;
     expect(folder.startsWith(tmp.path)).toBe(true);
 
