@@ -297,6 +297,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     models: () => models.openAiList().data.map((model) => model.id),
     queueDepths: () => balancer.queueDepths(),
     speeds: () => balancer.speeds(),
+    inFlight: (nodeId) => balancer.inFlight(nodeId),
   });
   teardown.defer(() => workerNodes.dispose());
   teardown.defer(() => endpoints.dispose());

@@ -5,7 +5,14 @@ import type { NodeService } from "./nodes/nodeService";
 export interface BalancerMetrics {
   requestDone(model: string, route: string, status: number, seconds: number): void;
   firstByte(model: string, seconds: number): void;
+  /**
+   * One try at a node, by the node's name, and how it ended: `answered` (whatever its status),
+   * `failed` before any answer (tried elsewhere), `cut` midway, or `left` (the client went).
+   */
+  nodeTry(node: string, outcome: NodeTryOutcome): void;
 }
+
+export type NodeTryOutcome = "answered" | "failed" | "cut" | "left";
 
 export interface MetricsOptions {
   nodes: NodeService;
@@ -18,6 +25,8 @@ export interface MetricsOptions {
   queueDepths: () => { model: string; running: number; waiting: number }[];
   /** Generation speeds the balancer measured, by node id and model, read at scrape time. */
   speeds: () => { nodeId: string; model: string; tokensPerSecond: number }[];
+  /** Requests sent to a node and not finished yet, by node id, read at scrape time. Default: none. */
+  inFlight?: (nodeId: string) => number;
 }
 
 export interface Metrics extends BalancerMetrics {
@@ -44,6 +53,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ["model", "route"],
     buckets: latencyBuckets,
     registers: [registry],
+  });
+  const nodeTries = new Counter({
+    name: "llmlb_node_requests_total",
+    help: "Requests the balancer sent to each node, by how they ended (answered, failed before any answer, cut midway, left by the client).",
+    labelNames: ["node", "outcome"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "llmlb_node_requests_in_flight",
+    help: "Requests sent to each online node and not finished yet.",
+    labelNames: ["node"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of options.nodes.list().data)
+        if (node.status === "online") this.set({ node: node.name }, options.inFlight?.(node.id) ?? 0);
+    },
   });
   const firstByte = new Histogram({
     name: "llmlb_time_to_first_token_seconds",
@@ -141,5 +167,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
       latency.observe({ model, route }, seconds);
     },
     firstByte: (model, seconds) => firstByte.observe({ model }, seconds),
+    nodeTry: (node, outcome) => nodeTries.inc({ node, outcome }),
   };
 }

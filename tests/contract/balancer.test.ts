@@ -574,5 +574,8 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^llmlb_time_to_first_token_seconds_count\{model="acme\/tiny-GGUF"\} \d+$/m);
     expect(text).toMatch(/^llmlb_nodes\{status="online"\} [1-9]/m);
     expect(text).toContain(`llmlb_download_bytes{node="fetching",model="${other}"} 1234`);
+    // How the requests spread over the nodes, as a load balancer's stats say.
+    expect(text).toMatch(/^llmlb_node_requests_total\{node="metered",outcome="answered"\} [3-9]$/m);
+    expect(text).toMatch(/^llmlb_node_requests_in_flight\{node="metered"\} 0$/m);
   });
 });

@@ -68,6 +68,8 @@ export interface Balancer {
   queueDepths(): { model: string; running: number; waiting: number }[];
   /** Measured generation speeds by node id and model. */
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
+  /** Requests sent to a node and not finished yet. */
+  inFlight(nodeId: string): number;
   /**
    * A node is gone without closing its connections (it stopped heartbeating): the requests it has not
    * answered yet go to another node, and answers it was sending end with an error. `silentForMs`: only
@@ -311,6 +313,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       },
       pendingAt(route.id),
     );
+    options.metrics?.nodeTry(route.name, outcome.type === "unavailable" ? "failed" : outcome.type);
     switch (outcome.type) {
       case "answered":
         // A stream by its pace once it flows; a whole answer by its time, a cold start's included
@@ -501,6 +504,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),
     speeds: () => load.speeds(),
+    inFlight: (nodeId) => load.outstanding(nodeId),
     setPaused(value) {
       paused = value;
       log.info({ paused }, paused ? "serving paused" : "serving resumed");
