@@ -89,4 +89,9 @@ export async function removeNode(client: ApiClient, ref: string, io: Output): Pr
       ? ""
       : ` and the states it reported for ${removed.models.length} model(s): ${summarizeNames(removed.models)}`;
   io.out(`Removed node ${removed.name} (${removed.url})${models}`);
+  const pinned = removed.pinned_models ?? [];
+  if (pinned.length > 0)
+    io.err(
+      `warning: the pin of ${summarizeNames(pinned)} still names ${removed.name}: pin ${pinned.length === 1 ? "it" : "them"} anew (llmlb model set <id> --nodes <names>, or --nodes any).`,
+    );
 }

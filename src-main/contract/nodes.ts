@@ -242,6 +242,8 @@ export const nodeRemovedSchema = z.object({
   name: z.string(),
   url: z.string(),
   models: z.array(z.string()),
+  /** Models whose pin still names it: none of them is served until it is pinned elsewhere. */
+  pinned_models: z.array(z.string()).optional(),
 });
 export type NodeRemoved = z.infer<typeof nodeRemovedSchema>;
 

@@ -456,8 +456,15 @@ describe("llmlb node rm", () => {
           .catch(() => undefined);
       }, 100);
 
+      // A model pinned to it keeps the name in its pin: said, to pin it anew.
+      const pin = await server.request("PATCH", "/v0/models/acme%2Ftiny-GGUF", {
+        body: { settings: { nodes: ["gpu-box-retired", "gpu-box-running"] } },
+      });
+      expect(pin.status).toBe(200);
       const removed = await runCli(["node", "rm", "gpu-box-retired"], cliEnv);
-      expect(removed.stderr).toBe("");
+      expect(removed.stderr).toBe(
+        "warning: the pin of acme/tiny-GGUF still names gpu-box-retired: pin it anew (llmlb model set <id> --nodes <names>, or --nodes any).\n",
+      );
       expect(removed.code).toBe(0);
       expect(removed.stdout).toBe(
         "Removed node gpu-box-retired (http://10.0.0.7:41001) and the states it reported for 1 model(s): acme/tiny-GGUF\n",

@@ -75,6 +75,8 @@ export interface ModelService {
   resolveName(name: string): string;
   /** The names of the nodes (workers or endpoints) a model's settings pin it to; empty: any node. */
   pinnedNodes(id: string): readonly string[];
+  /** The models whose pin names this node (or endpoint). */
+  pinnedTo(nodeName: string): string[];
   manifest(id: string): Manifest;
   /**
    * `GET /v1/models`. `askedVia`: the instance ids of the llmlbs asking (another llmlb's health check
@@ -407,6 +409,11 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     aliases: () => models.aliases(),
     resolveName,
     pinnedNodes,
+    pinnedTo: (nodeName) =>
+      models
+        .listSummaries()
+        .map((model) => model.id)
+        .filter((id) => pinnedNodes(id).includes(nodeName)),
     manifest(id) {
       const model = requireModel(id);
       return {

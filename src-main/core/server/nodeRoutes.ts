@@ -36,7 +36,9 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions):
   app.delete<{ Params: { ref: string } }>("/v0/nodes/:ref", async (request): Promise<NodeRemoved> => {
     const { ref } = request.params;
     try {
-      return nodes.remove(ref);
+      const removed = nodes.remove(ref);
+      const pinned = options.models.pinnedTo(removed.name);
+      return pinned.length > 0 ? { ...removed, pinned_models: pinned } : removed;
     } catch (error) {
       // Endpoints are listed as nodes, but they are added and removed as endpoints.
       const endpoint =
