@@ -96,6 +96,9 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
 
   const log = createLogger({ level: config.logLevel });
   if (config.workers === "none") throw new CliError("--workers none leaves nothing to join with.");
+  // Each worker's first word from the control plane: registered (undefined), or refused and why.
+  const firstOutcomes = new Map<string, string | undefined>();
+  let outcomeCame = () => {};
   const { supervisor, specs } = (await startLocalWorkers({
     mode: config.workers,
     launcher: createNodeWorkerLauncher(workerEntry()),
@@ -108,6 +111,11 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     stopTimeoutMs: 15_000,
     stateDir: path.join(config.dataDir, "nodes"),
     onWorkerOutput: workerLinesOut(),
+    onRegistration: (name, refused) => {
+      if (firstOutcomes.has(name)) return;
+      firstOutcomes.set(name, refused);
+      outcomeCame();
+    },
     launch: {
       controlUrl,
       nodeToken: options.token,
@@ -119,15 +127,30 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     },
     // Nothing aborts this start, so it always gives its workers.
   }))!;
+  let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {
+      stopping = true;
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
+      outcomeCame();
       void supervisor.dispose().finally(resolve);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+  // "Joined" once the control plane has taken every worker; a refusal that lasts ends the join here,
+  // rather than in a warning repeated forever.
+  while (!stopping && firstOutcomes.size < specs.length)
+    await new Promise<void>((resolve) => (outcomeCame = resolve));
+  const refused = [...firstOutcomes].filter(([, why]) => why !== undefined);
+  if (refused.length > 0) {
+    await supervisor.dispose();
+    throw new CliError(
+      `The control plane at ${controlUrl} refused ${refused.map(([name, why]) => `${name}: ${why!.replace(/\.$/, "")}`).join("; ")}.`,
+    );
+  }
+  if (stopping) return stopped;
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
   io.out(`  Reached at:  ${advertiseHost}`);

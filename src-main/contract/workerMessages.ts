@@ -50,6 +50,12 @@ export const workerReportSchema = z.discriminatedUnion("type", [
   }),
   /** A model that crashed this worker was retried (or deleted): start its count over. */
   z.object({ type: z.literal("crash-cleared"), model: z.string() }),
+  /**
+   * The control plane took this worker's registration, or refused it for a reason that lasts (its
+   * name taken by another node online, a node token it no longer takes): `refused` says why. The
+   * worker goes on trying either way.
+   */
+  z.object({ type: z.literal("registration"), refused: z.string().optional() }),
 ]);
 export type WorkerReport = z.infer<typeof workerReportSchema>;
 

@@ -186,6 +186,8 @@ async function runNode(): Promise<void> {
     llamaCpp: () => engine.llamaCpp(),
     onModelDropped: (modelPath) => engine.unload(modelPath),
     onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
+    onRegistration: (refused) =>
+      void tellParent({ type: "registration", ...(refused !== undefined ? { refused } : {}) }),
   });
   started.agent = agent;
   onSupervisorMessage((message) => {

@@ -33,6 +33,8 @@ export interface NodeAgentOptions {
    * count over. Default: nothing.
    */
   onCrashCleared?: (model: string) => void;
+  /** Registered, or refused for a reason that lasts (see NodeSessionOptions). Default: nothing. */
+  onRegistration?: (refused: string | undefined) => void;
 }
 
 export interface NodeAgent {

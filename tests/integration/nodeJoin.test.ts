@@ -140,6 +140,38 @@ describe("llmlb node --join", () => {
     }
   }, 60_000);
 
+  it("says Joined only once the control plane took its workers, and stops on a name another node online has", async () => {
+    const first = await startJoin([
+      "--join",
+      control.url,
+      "--token",
+      nodeToken,
+      "--workers",
+      "1",
+      "--name",
+      "twin",
+    ]);
+    const other = await makeTempDir();
+    try {
+      // The same name from another machine (another address): refused, said, and the join ends.
+      const clash = await runCli(
+        ["node", "--join", control.url, "--token", nodeToken, "--workers", "1", "--name", "twin"],
+        {
+          LLMLB_DATA_DIR: path.join(other.path, "data"),
+          HF_HUB_CACHE: path.join(other.path, "hub"),
+          LLMLB_LOG_LEVEL: "fatal",
+        },
+      );
+      expect(clash.code).toBe(1);
+      expect(clash.stdout).not.toContain("Joined");
+      expect(clash.stderr).toMatch(/refused twin-cpu0: A node named twin-cpu0 is online at .* already/);
+    } finally {
+      first.child.kill("SIGTERM");
+      await once(first.child, "exit");
+      await other.remove();
+    }
+  }, 60_000);
+
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
       LLMLB_DATA_DIR: path.join(second.path, "data"),

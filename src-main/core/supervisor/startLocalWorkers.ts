@@ -10,7 +10,7 @@ import { planWorkers, type WorkerSpec } from "./workerPlan";
 
 export interface LocalWorkersOptions extends Pick<
   SupervisorOptions,
-  "stateDir" | "onWorkerExit" | "onWorkerOutput" | "stopTimeoutMs"
+  "stateDir" | "onWorkerExit" | "onWorkerOutput" | "stopTimeoutMs" | "onRegistration"
 > {
   /** `--workers`: auto, a backend, a count of CPU workers, or none. */
   mode: Config["workers"];
@@ -66,6 +66,7 @@ export async function startLocalWorkers(options: LocalWorkersOptions): Promise<L
     onWorkerExit: options.onWorkerExit,
     onWorkerOutput: options.onWorkerOutput,
     stopTimeoutMs: options.stopTimeoutMs,
+    onRegistration: options.onRegistration,
     env: toWorkerEnv({ ...options.launch, backendsLeftOut: leftOut }),
   });
   supervisor.start();

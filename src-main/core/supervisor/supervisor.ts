@@ -45,6 +45,11 @@ export interface SupervisorOptions {
   onWorkerOutput?: (name: string, line: string) => void;
   /** A worker's process ended (crashed, killed, stopped): by its node name. Default: nothing. */
   onWorkerExit?: (name: string) => void;
+  /**
+   * A worker registered with its control plane (`refused` undefined), or was refused for a reason
+   * that lasts, and why: by its node name. Default: nothing.
+   */
+  onRegistration?: (name: string, refused: string | undefined) => void;
   log: Logger;
   clock: Clock;
   /** First restart delay; doubles per crash in a row. Default: 1000 ms. */
@@ -167,6 +172,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
           crashes.clear(spec.name, report.data.model);
           workerLog.info({ model: report.data.model }, "crash count cleared");
         }
+        if (report.success && report.data.type === "registration")
+          options.onRegistration?.(spec.name, report.data.refused);
       },
       env: {
         ...env,

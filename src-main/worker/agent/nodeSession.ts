@@ -16,6 +16,11 @@ export interface NodeSessionOptions {
   /** Waits `ms`, or less once the agent stops. */
   wait(ms: number): Promise<void>;
   stopped: AbortSignal;
+  /**
+   * Registered (`refused` undefined), or refused for a reason that lasts: once for each change, so
+   * whoever started the node can say so. Default: nothing.
+   */
+  onRegistration?: (refused: string | undefined) => void;
 }
 
 /** This node's standing with the control plane: registered, and heartbeating. */
@@ -58,6 +63,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         heartbeatMs = answer.heartbeat_interval_ms;
         syncMs = answer.sync_interval_ms;
         log.info({ node: nodeId }, "registered with the control plane");
+        options.onRegistration?.(undefined);
         return;
       } catch (error) {
         if (error instanceof ControlPlaneError && error.status === 400) {
@@ -71,6 +77,9 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
           }
         } else {
           log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+          // Its name taken by a node online, or a node token no longer taken: not a passing trouble.
+          if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 401) && attempt === 1)
+            options.onRegistration?.(error.message);
         }
         await options.wait(backoffMs(attempt, 500, 10_000));
       }
