@@ -85,6 +85,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   let syncing: Promise<void> | undefined;
   let syncAgain = false;
   let draining = false;
+  let syncFailing = false;
 
   function every(ms: () => number, task: () => Promise<void>): void {
     const tick = () => {
@@ -130,6 +131,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   async function sync(): Promise<void> {
     if (!session.nodeId()) return;
     const models = await client.listModels();
+    syncFailing = false;
     await queue.reconcile(models);
     const inUse = new Set(
       models.flatMap((model) => model.artifacts.map((a) => a.sha256)).filter((sha) => sha !== null),
@@ -151,7 +153,13 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         return;
       }
       syncing = sync()
-        .catch((error: unknown) => log.warn({ err: errorMessage(error) }, "sync failed"))
+        .catch((error: unknown) => {
+          // Said once while it keeps failing (the control plane down): not every few seconds.
+          if (syncFailing) log.debug({ err: errorMessage(error) }, "sync failed");
+          else
+            log.warn({ err: errorMessage(error) }, "sync failed; trying on, quietly, until one gets through");
+          syncFailing = true;
+        })
         .finally(() => {
           syncing = undefined;
           if (syncAgain) {

@@ -625,6 +625,58 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     );
   });
 
+  it("says once that heartbeats fail while the control plane is down, and once that they pass again", async () => {
+    // A control plane that takes the node, then is down for five beats.
+    let beats = 0;
+    const flaky = http.createServer((request, response) => {
+      if (request.url === "/v0/nodes/register") {
+        response.writeHead(201, { "content-type": "application/json" });
+        return void response.end(
+          JSON.stringify({
+            node_id: "n1",
+            node_token: "t",
+            heartbeat_interval_ms: 2000,
+            sync_interval_ms: 5000,
+          }),
+        );
+      }
+      beats++;
+      if (beats <= 5) return void response.writeHead(503, { "content-type": "application/json" }).end("{}");
+      response
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ registry_version: 1 }));
+    });
+    flaky.listen(0, "127.0.0.1");
+    await once(flaky, "listening");
+    const lines: { level: number; msg: string }[] = [];
+    const session = createNodeSession({
+      config: { name: "patient", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
+      client: createControlPlaneClient(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, "token"),
+      memory: {
+        devices: async () => [],
+        memory: async () => ({ total_bytes: gb, free_bytes: gb }),
+        dispose: async () => undefined,
+      },
+      nodeUrl: "http://127.0.0.1:9/",
+      log: createLogger({
+        level: "info",
+        destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+      }),
+      wait: async () => undefined,
+      stopped: new AbortController().signal,
+    });
+    try {
+      await session.register();
+      for (let i = 0; i < 6; i++) await session.heartbeat({ models: [], loaded: [] });
+    } finally {
+      flaky.close();
+    }
+    expect(lines.filter((line) => line.level === 40).map((line) => line.msg)).toEqual([
+      "heartbeat failed; trying on, quietly, until one gets through",
+    ]);
+    expect(lines.filter((line) => line.msg === "heartbeats reach the control plane again")).toHaveLength(1);
+  });
+
   it("is registered again by a worker's own session at its next heartbeat, as at a first start", async () => {
     const stopped = new AbortController();
     const session = createNodeSession({

@@ -45,6 +45,8 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
   let token: string | undefined;
   let heartbeatMs = 2000;
   let syncMs = 5000;
+  /** Heartbeats failing since (the control plane down or unreachable): said once, not every beat. */
+  let failingSince: number | undefined;
 
   async function register(): Promise<void> {
     let refusedBefore = false;
@@ -78,7 +80,11 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         } else {
           log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
           // Its name taken by a node online, or a node token no longer taken: not a passing trouble.
-          if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 401) && attempt === 1)
+          if (
+            error instanceof ControlPlaneError &&
+            (error.status === 409 || error.status === 401) &&
+            attempt === 1
+          )
             options.onRegistration?.(error.message);
         }
         await options.wait(backoffMs(attempt, 500, 10_000));
@@ -92,6 +98,13 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
       if (!nodeId) return undefined;
       try {
         const answer = await client.heartbeat(nodeId, { memory: await memory.memory(), ...report });
+        if (failingSince !== undefined) {
+          log.info(
+            { seconds: Math.round((Date.now() - failingSince) / 1000) },
+            "heartbeats reach the control plane again",
+          );
+          failingSince = undefined;
+        }
         return answer.registry_version;
       } catch (error) {
         if (error instanceof ControlPlaneError && (error.status === 404 || error.status === 401)) {
@@ -99,7 +112,14 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
           await register();
           return undefined;
         }
-        log.warn({ err: errorMessage(error) }, "heartbeat failed");
+        // Every beat while the control plane is down would be a line: the first says it, the rest are debug.
+        if (failingSince === undefined) {
+          failingSince = Date.now();
+          log.warn(
+            { err: errorMessage(error) },
+            "heartbeat failed; trying on, quietly, until one gets through",
+          );
+        } else log.debug({ err: errorMessage(error) }, "heartbeat failed");
         return undefined;
       }
     },
