@@ -404,7 +404,7 @@ describe("routing", () => {
       for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? "");
     })().catch((error: unknown) => error);
     expect(seen).toEqual(["partial"]);
-    expect(String(failure)).toMatch(/node serving this request failed/);
+    expect(String(failure)).toMatch(/node serving this request \(dying\) stopped midway: other side closed/);
     await node("survivor");
     for (let i = 0; i < 3; i++) expect((await ask()).choices[0]?.message.content).toBe("from survivor");
     expect(dying.received.length).toBe(1);
@@ -438,7 +438,9 @@ describe("a node that stops heartbeating while requests run on it", () => {
     const failure = await (async () => {
       for (let step = await iterator.next(); !step.done; step = await iterator.next());
     })().catch((error: unknown) => error);
-    expect(String(failure)).toMatch(/node serving this request failed/);
+    expect(String(failure)).toMatch(
+      /node serving this request \(hung\) stopped midway: it stopped sending heartbeats \(silent for over/,
+    );
     expect((await waiting).choices[0]?.message.content).toBe("from steady");
     expect(hung.aborted()).toBe(2);
     const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;

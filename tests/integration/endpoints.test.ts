@@ -309,7 +309,9 @@ describe("a server that stops answering", () => {
     const read = async () => {
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     };
-    await expect(read()).rejects.toThrow("The node serving this request failed; retry the request.");
+    await expect(read()).rejects.toThrow(
+      /^The node serving this request \(stalling\) stopped midway: .+\. Retry the request\.$/,
+    );
     expect(text).toBe("half");
   });
 });

@@ -342,8 +342,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
           `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
         );
         log.warn({ node: route.id, model, err: outcome.cause.message }, "node failed mid-answer");
+        // Which node, and what became of it (it crashed, went silent, stalled past the idle timeout).
         sink.cut(
-          new AppError("node.crashed", "The node serving this request failed; retry the request."),
+          new AppError(
+            "node.crashed",
+            `The node serving this request (${route.name}) stopped midway: ${outcome.cause.message.replace(/^It /, "it ").replace(/\.$/, "")}. Retry the request.`,
+          ),
           streaming,
         );
         return 502;
