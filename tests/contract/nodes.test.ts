@@ -391,6 +391,25 @@ describe("registry changes", () => {
   });
 });
 
+describe("a node the control plane cannot reach", () => {
+  it("is listed failing from its registration on, saying where it was looked for, not healthy until a request fails", async () => {
+    // Nothing listens there: as a firewall, or an address only the node knows, would have it.
+    const closed = http.createServer().listen(0, "127.0.0.1");
+    await once(closed, "listening");
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const node = await registerNode("unreachable-box", undefined, `http://127.0.0.1:${port}`);
+    const health = await waitFor("the check at registration", async () => {
+      const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+      const found = listed.find((entry) => entry.id === node.node_id)!.health;
+      return found.state === "failing" && found;
+    });
+    expect(health.reason).toMatch(
+      /^This llmlb cannot reach it at http:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED.*\): check its --advertise-host, and that its firewall lets this machine in\.$/,
+    );
+  });
+});
+
 describe("a burst of registry changes", () => {
   it("sends each node one sync notice at a time, and one more for what changed meanwhile", async () => {
     let pokes = 0;

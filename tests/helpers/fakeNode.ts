@@ -18,6 +18,8 @@ export interface FakeNode {
   received: { path: string; body: any; authorization?: string }[];
   /** Requests whose client went away before the answer ended. */
   aborted(): number;
+  /** Health checks the control plane made (the first when it registered). */
+  healthChecks(): number;
   report(models: NodeModelState[]): Promise<void>;
   /** Goes silent toward the control plane, as a hung process does; connections stay open. */
   stopHeartbeats(): void;
@@ -67,16 +69,29 @@ const defaultHandler =
  */
 export async function startFakeNode(
   server: TestServer,
-  options: { name: string; ready: string[]; handler?: FakeNodeHandler },
+  options: {
+    name: string;
+    ready: string[];
+    handler?: FakeNodeHandler;
+    /** Whether its health check (`/v0/health`) passes now. Default: always. */
+    healthy?: () => boolean;
+  },
 ): Promise<FakeNode> {
   const received: FakeNode["received"] = [];
   let aborted = 0;
+  let healthChecks = 0;
   const handler = options.handler ?? defaultHandler(options.name);
   const http1 = http.createServer((request, response) => {
     let raw = "";
     request.on("data", (chunk) => (raw += chunk));
     request.on("end", () => {
       if (request.url === "/v0/sync") return void response.writeHead(204).end();
+      // As a worker answers its control plane's checks (the first comes when it registers).
+      if (request.url === "/v0/health") {
+        healthChecks++;
+        if (options.healthy?.() === false) return void response.writeHead(503).end("restarting");
+        return void response.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      }
       const body = raw ? JSON.parse(raw) : undefined;
       received.push({ path: request.url ?? "", body, authorization: request.headers.authorization });
       response.on("close", () => response.writableFinished || aborted++);
@@ -117,6 +132,7 @@ export async function startFakeNode(
     url,
     received,
     aborted: () => aborted,
+    healthChecks: () => healthChecks,
     async report(models) {
       states = models;
       await beat();

@@ -78,7 +78,9 @@ function outcomesOf(iterators: AsyncIterator<unknown>[]): Promise<string[]> {
 /** Exactly one stream completed; the other ended with the balancer's error event. */
 function expectOneCut(outcomes: string[]): void {
   expect(outcomes.filter((outcome) => outcome === "completed")).toHaveLength(1);
-  expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(/node serving this request \(.+\) stopped midway/);
+  expect(outcomes.find((outcome) => outcome !== "completed")).toMatch(
+    /node serving this request \(.+\) stopped midway/,
+  );
 }
 
 /** Both workers online with the model ready, as the registry says. */

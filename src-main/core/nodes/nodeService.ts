@@ -185,6 +185,27 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       });
   }
 
+  /**
+   * Whether this control plane can reach a node that just registered, at the address it gave: one
+   * behind a firewall, or advertising an address only it knows, would be listed online and healthy
+   * until the first request failed there. Unreachable, it is failing from the start, with why (and
+   * checked until it answers).
+   */
+  function checkReachable(route: NodeRoute): void {
+    fetch(`${route.url}${nodeProtocol.health.path}`, { signal: AbortSignal.timeout(5000) })
+      .then((response) => response.body?.cancel())
+      .catch((error: unknown) => {
+        if (tokens.get(route.id) !== route.token) return;
+        const why =
+          (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : String(error);
+        log.warn({ node: route.id, url: route.url, err: why }, "cannot reach a node that registered");
+        health.failed(
+          route,
+          `This llmlb cannot reach it at ${route.url} (${why}): check its --advertise-host, and that its firewall lets this machine in.`,
+        );
+      });
+  }
+
   const onlineWorkers = () => nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
   /** A call to a node's own server (the node protocol's push side), with its token. */
   const callNode = <R extends NodeProtocolRoute>(
@@ -230,6 +251,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       tokens.set(id, token);
       live.delete(id);
       health.cameOnline(id);
+      checkReachable({ id, name: request.name, url: request.url, token });
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
         { node: id, name: request.name, backend: request.backend, url: request.url },
