@@ -57,6 +57,11 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
      * first. That may take long, so requests for it are answered at once instead of waiting.
      */
     queued_behind: z.string().max(1300).optional(),
+    /**
+     * What it waits for, in words, when it is not the queue: another process's download of the same
+     * file into a shared cache (another llmlb, a node on this machine), which this one then uses.
+     */
+    waiting_for: z.string().max(500).optional(),
   }),
   z.object({
     ...base,

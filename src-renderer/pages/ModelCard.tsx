@@ -241,7 +241,11 @@ function StateText({ model, node, nodeCount }: { model: string; node: ModelOnNod
       return (
         <span className="state-text muted">
           <IconClock size={14} />{" "}
-          {node.queued_behind ? `Queued after ${node.queued_behind}'s download` : "Waiting"}
+          {node.queued_behind
+            ? `Queued after ${node.queued_behind}'s download`
+            : node.waiting_for
+              ? `Waiting for ${node.waiting_for}`
+              : "Waiting"}
         </span>
       );
     case "downloading": {

@@ -122,9 +122,26 @@ describe("on disk", () => {
     controller.abort();
     await expect(giveUp).rejects.toMatchObject({ name: "AbortError" });
 
-    const next = acquireBlobLock(lock, { signal: new AbortController().signal, log, pollMs: 10 });
+    // Waiting, it says for whom, once: what the node reports for the model meanwhile.
+    const told: string[] = [];
+    let saidIt!: () => void;
+    const said = new Promise<void>((resolve) => (saidIt = resolve));
+    const next = acquireBlobLock(lock, {
+      signal: new AbortController().signal,
+      log,
+      pollMs: 10,
+      onWaiting: (why) => {
+        told.push(why);
+        saidIt();
+      },
+    });
+    await said;
+    expect(told).toEqual([
+      `another download of this file into the same cache (process ${process.pid} on ${os.hostname()}); this node uses it once done`,
+    ]);
     await held.release();
     const taken = await next;
+    expect(told).toHaveLength(1);
     expect(await fs.readdir(dir)).toEqual([`${sha}.lock`]);
     await taken.release();
     expect(await fs.readdir(dir)).toEqual([]);

@@ -30,6 +30,17 @@ describe("why a registered model cannot be served now", () => {
     expect(error.retryAfter).toBeGreaterThan(0);
   });
 
+  it("says a model waits for another process's download of its file, at once (it may take long)", () => {
+    const why =
+      "another download of this file into the same cache (process 7 on box); this node uses it once done";
+    const error = unavailableError(
+      modelWith({ ...on, artifact: "m.gguf", state: "pending", waiting_for: why }),
+      context,
+    );
+    expect(error.code).toBe("model.not_ready");
+    expect(error.message).toBe(`Model org/m waits on box-cpu0 for ${why}. Retry later.`);
+  });
+
   it("names the download a queued model waits for", () => {
     const error = unavailableError(
       modelWith({ ...on, artifact: null, state: "pending", queued_behind: "org/big" }),

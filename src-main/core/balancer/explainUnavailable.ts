@@ -19,7 +19,10 @@ export interface UnavailableContext {
  * model's. A request does not wait for those; their progress is its answer.
  */
 export function takesLong(node: ModelOnNode): boolean {
-  return node.state === "downloading" || (node.state === "pending" && node.queued_behind !== undefined);
+  return (
+    node.state === "downloading" ||
+    (node.state === "pending" && (node.queued_behind !== undefined || node.waiting_for !== undefined))
+  );
 }
 
 /** A transient state: a client's retry after this many seconds may succeed (two SDK retries stay short). */
@@ -55,6 +58,14 @@ export function unavailableError(model: Model, context: UnavailableContext): App
     return new AppError(
       "model.not_ready",
       `Model ${id} waits for the download of ${queued.queued_behind} on ${queued.node_name} (a node downloads one model at a time). Retry later.`,
+      { param: "model", retryAfter: shortWait },
+    );
+  }
+  const waiting = online.find((node) => node.state === "pending" && node.waiting_for !== undefined);
+  if (waiting?.state === "pending") {
+    return new AppError(
+      "model.not_ready",
+      `Model ${id} waits on ${waiting.node_name} for ${waiting.waiting_for}. Retry later.`,
       { param: "model", retryAfter: shortWait },
     );
   }

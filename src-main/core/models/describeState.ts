@@ -7,6 +7,7 @@ export function modelStateText(node: ModelOnNode): string {
   if (node.state === "error" && node.crashed) return "crashed";
   if (node.state === "error" && node.waits_for_retry) return "error, waits for a retry";
   if (node.state === "pending" && node.queued_behind) return `queued after ${node.queued_behind}'s download`;
+  if (node.state === "pending" && node.waiting_for) return `waiting for ${node.waiting_for}`;
   if (node.state !== "downloading") return node.state;
   const percent = node.bytes_total > 0 ? Math.floor((node.bytes_done / node.bytes_total) * 100) : 0;
   const speed = node.bytes_per_second > 0 ? `, ${formatBytes(node.bytes_per_second)}/s` : "";

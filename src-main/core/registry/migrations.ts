@@ -136,4 +136,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE responses ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
   UPDATE responses SET bytes = length(CAST(input AS BLOB)) + length(CAST(response AS BLOB));
   `,
+  // What a pending model waits for when not the queue: another process's download of its file.
+  `
+  ALTER TABLE node_models ADD COLUMN waiting_for TEXT;
+  `,
 ];

@@ -17,6 +17,8 @@ export interface NodeModelRow {
   crashed: number;
   /** 1 for an error the node no longer tries by itself. */
   waits_for_retry: number;
+  /** What a pending one waits for, when not the queue (another process's download of its file). */
+  waiting_for: string | null;
 }
 
 /** One definition of how a node's model state maps onto the table's columns, both ways. */
@@ -33,7 +35,12 @@ export function toNodeModelState(row: NodeModelRow): NodeModelState {
         ...(row.message !== null && { interrupted: row.message }),
       };
     case "pending":
-      return { ...base, state: "pending", ...(row.message !== null && { queued_behind: row.message }) };
+      return {
+        ...base,
+        state: "pending",
+        ...(row.message !== null && { queued_behind: row.message }),
+        ...(row.waiting_for !== null && { waiting_for: row.waiting_for }),
+      };
     case "error":
       return {
         ...base,
@@ -60,6 +67,7 @@ export function toNodeModelRow(state: NodeModelState): NodeModelRow {
     message: messageOf(state) ?? null,
     crashed: state.state === "error" && state.crashed ? 1 : 0,
     waits_for_retry: state.state === "error" && state.waits_for_retry ? 1 : 0,
+    waiting_for: state.state === "pending" ? (state.waiting_for ?? null) : null,
   };
 }
 

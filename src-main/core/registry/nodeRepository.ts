@@ -76,12 +76,13 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       .pluck(),
     registered: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM models WHERE id = ?`),
     upsertModel: db.prepare(`
-      INSERT INTO node_models (node_id, model_id, artifact, state, bytes_done, bytes_total, bytes_per_second, message, crashed, waits_for_retry, updated_at)
-      VALUES (@node_id, @model_id, @artifact, @state, @bytes_done, @bytes_total, @bytes_per_second, @message, @crashed, @waits_for_retry, @updated_at)
+      INSERT INTO node_models (node_id, model_id, artifact, state, bytes_done, bytes_total, bytes_per_second, message, crashed, waits_for_retry, waiting_for, updated_at)
+      VALUES (@node_id, @model_id, @artifact, @state, @bytes_done, @bytes_total, @bytes_per_second, @message, @crashed, @waits_for_retry, @waiting_for, @updated_at)
       ON CONFLICT (node_id, model_id) DO UPDATE SET artifact = excluded.artifact, state = excluded.state,
         bytes_done = excluded.bytes_done, bytes_total = excluded.bytes_total,
         bytes_per_second = excluded.bytes_per_second, message = excluded.message, crashed = excluded.crashed,
-        waits_for_retry = excluded.waits_for_retry, updated_at = excluded.updated_at`),
+        waits_for_retry = excluded.waits_for_retry, waiting_for = excluded.waiting_for,
+        updated_at = excluded.updated_at`),
     deleteModel: db.prepare<[string, string]>(`DELETE FROM node_models WHERE node_id = ? AND model_id = ?`),
     modelIdsOf: db.prepare<[string], string>(`SELECT model_id FROM node_models WHERE node_id = ?`).pluck(),
     stale: db.prepare<[string], { id: string; name: string }>(

@@ -232,6 +232,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
               log,
               token: hfToken,
               signal: AbortSignal.any([controller.signal, stopped]),
+              onWaiting: (why) =>
+                (entry.state = { model: modelId, artifact, state: "pending", waiting_for: why }),
               onProgress: (progress) =>
                 (entry.state = {
                   model: modelId,

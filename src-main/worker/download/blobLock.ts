@@ -34,6 +34,8 @@ export interface LockOptions {
   signal: AbortSignal;
   log: Logger;
   pollMs?: number;
+  /** The lock is held by a live process: this one waits, and for whom. */
+  onWaiting?: (why: string) => void;
 }
 
 export async function acquireBlobLock(lockPath: string, options: LockOptions): Promise<BlobLock> {
@@ -55,6 +57,10 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
       options.log.info(
         { lock: lockPath, holder: current.holder },
         "another download of this file is running; waiting",
+      );
+      const holder = current.holder;
+      options.onWaiting?.(
+        `another download of this file into the same cache${holder ? ` (process ${holder.pid} on ${holder.host})` : ""}; this node uses it once done`,
       );
     }
     await sleep(options.pollMs ?? 250, undefined, { signal: options.signal });

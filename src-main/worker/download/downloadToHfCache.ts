@@ -35,7 +35,7 @@ export async function downloadToHfCache(
     if (cached) return cached;
 
     await fs.mkdir(path.dirname(paths.blob), { recursive: true });
-    const lock = await acquireBlobLock(paths.lock, { signal, log });
+    const lock = await acquireBlobLock(paths.lock, { signal, log, onWaiting: options.onWaiting });
     try {
       // Whoever held the lock before us may have just finished this very file.
       const finishedMeanwhile = await useCachedCopy(request, paths, log, options.onProgress);

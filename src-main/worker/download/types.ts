@@ -35,6 +35,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** Throttled: at most every 250 ms, plus once at the end. */
   onProgress?: (progress: DownloadProgress) => void;
+  /** Another process is downloading this file (its lock is held): this one waits for it, and why. */
+  onWaiting?: (why: string) => void;
   /** Parallel range segments (connections) for large files; default 4. */
   segments?: number;
   /** Files smaller than segments * this download in one stream; default 32 MiB. */
