@@ -29,6 +29,18 @@ let nodeToken: string;
 const admin = (method: string, url: string, body?: unknown) =>
   adminRequest(control.url, first.dataDir, method, url, body);
 
+/** `node --join` this suite's control plane with one CPU worker named `name`-cpu0. */
+const joinArgs = (name: string) => [
+  "--join",
+  control.url,
+  "--token",
+  nodeToken,
+  "--workers",
+  "1",
+  "--name",
+  name,
+];
+
 /** `llmlb node --join …` as its own process; resolves once its workers are listed. */
 async function startJoin(args: string[]): Promise<{ child: ChildProcess; output: string[] }> {
   const child = spawn(
@@ -141,27 +153,15 @@ describe("llmlb node --join", () => {
   }, 60_000);
 
   it("says Joined only once the control plane took its workers, and stops on a name another node online has", async () => {
-    const first = await startJoin([
-      "--join",
-      control.url,
-      "--token",
-      nodeToken,
-      "--workers",
-      "1",
-      "--name",
-      "twin",
-    ]);
+    const first = await startJoin(joinArgs("twin"));
     const other = await makeTempDir();
     try {
       // The same name from another machine (another address): refused, said, and the join ends.
-      const clash = await runCli(
-        ["node", "--join", control.url, "--token", nodeToken, "--workers", "1", "--name", "twin"],
-        {
-          LLMLB_DATA_DIR: path.join(other.path, "data"),
-          HF_HUB_CACHE: path.join(other.path, "hub"),
-          LLMLB_LOG_LEVEL: "fatal",
-        },
-      );
+      const clash = await runCli(["node", ...joinArgs("twin")], {
+        LLMLB_DATA_DIR: path.join(other.path, "data"),
+        HF_HUB_CACHE: path.join(other.path, "hub"),
+        LLMLB_LOG_LEVEL: "fatal",
+      });
       expect(clash.code).toBe(1);
       expect(clash.stdout).not.toContain("Joined");
       expect(clash.stderr).toMatch(/refused twin-cpu0: A node named twin-cpu0 is online at .* already/);
@@ -181,16 +181,7 @@ describe("llmlb node --join", () => {
   });
 
   it("serves the control plane's models from this machine's cache, and goes offline when stopped", async () => {
-    const joined = await startJoin([
-      "--join",
-      control.url,
-      "--token",
-      nodeToken,
-      "--workers",
-      "1",
-      "--name",
-      "second-machine",
-    ]);
+    const joined = await startJoin(joinArgs("second-machine"));
     try {
       expect(joined.output.join("\n")).toContain("second-machine-cpu0 (cpu)");
       expect((await admin("POST", "/v0/models/register", { url: model })).status).toBe(201);
