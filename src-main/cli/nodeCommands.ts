@@ -1,4 +1,4 @@
-import { backendNames, type NodeList, type NodeRemoved } from "../contract";
+import { backendNames, type NodeInfo, type NodeList, type NodeRemoved } from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
@@ -58,7 +58,7 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
           ? `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`
           : "-",
         // Online, but passed over since a request failed there: why is said below the table.
-        node.health.state === "failing" ? "failing" : node.draining ? "stopping" : node.status,
+        node.health.state === "failing" ? "failing" : node.draining ? "draining" : node.status,
         // What an offline node last said is not what it has ready now: nothing is.
         node.status === "online"
           ? `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`
@@ -94,4 +94,22 @@ export async function removeNode(client: ApiClient, ref: string, io: Output): Pr
     io.err(
       `warning: the pin of ${summarizeNames(pinned)} still names ${removed.name}: pin ${pinned.length === 1 ? "it" : "them"} anew (llmlb model set <id> --nodes <names>, or --nodes any).`,
     );
+}
+
+/** `llmlb node drain|undrain <name>`: out of rotation for maintenance, or back. */
+export async function drainNode(
+  client: ApiClient,
+  ref: string,
+  draining: boolean,
+  io: Output,
+): Promise<void> {
+  const node = await client.request<NodeInfo>("PUT", `/v0/nodes/${encodeURIComponent(ref)}/draining`, {
+    draining,
+  });
+  const busy = node.loaded.reduce((sum, entry) => sum + entry.busy, 0);
+  io.out(
+    draining
+      ? `Drained ${node.name}: nothing new goes to it${busy > 0 ? `; ${busy} running request(s) finish there` : ""}. \`llmlb node undrain ${node.name}\` puts it back (a restart of llmlb does too).`
+      : `${node.name} is back in rotation.`,
+  );
 }

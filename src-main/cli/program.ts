@@ -4,7 +4,7 @@ import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
 import { aliasModel, retryModel, setModel, showModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showDashboardLink, showStatus } from "./statusCommands";
-import { listNodes, removeNode } from "./nodeCommands";
+import { drainNode, listNodes, removeNode } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
 import {
   defaultEndpointParallel,
@@ -336,6 +336,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .alias("remove")
     .description("remove a worker node that is offline for good (retired, renamed), with its models' states")
     .action((ref: string) => removeNode(client(), ref, io));
+  node
+    .command("drain <name-or-id>")
+    .description("take a worker node out of rotation: its running requests finish, nothing new goes to it")
+    .action((ref: string) => drainNode(client(), ref, true, io));
+  node
+    .command("undrain <name-or-id>")
+    .description("put a drained worker node back in rotation")
+    .action((ref: string) => drainNode(client(), ref, false, io));
 
   const endpoint = program
     .command("endpoint")

@@ -230,7 +230,10 @@ export const nodeSchema = z.object({
   parallel: z.number().int().positive().optional(),
   /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
   llama_cpp: llamaCppBuildSchema.optional(),
-  /** Online and stopping (its machine stopped it): it gets no new requests; those running finish. */
+  /**
+   * It gets no new requests; those running finish: its machine is stopping it, or an operator drained
+   * it (`PUT /v0/nodes/<id or name>/draining`), until undone or llmlb restarts.
+   */
   draining: z.boolean().optional(),
 });
 export type NodeInfo = z.infer<typeof nodeSchema>;
@@ -251,6 +254,10 @@ export const nodeRemovedSchema = z.object({
   pinned_models: z.array(z.string()).optional(),
 });
 export type NodeRemoved = z.infer<typeof nodeRemovedSchema>;
+
+/** `PUT /v0/nodes/<id or name>/draining`: take a worker node out of rotation (true), or back (false). */
+export const nodeDrainRequestSchema = z.strictObject({ draining: z.boolean() });
+export type NodeDrainRequest = z.infer<typeof nodeDrainRequestSchema>;
 
 /** A model's state on one node, as model listings show it. */
 export const modelOnNodeSchema = z.intersection(

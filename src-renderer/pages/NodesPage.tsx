@@ -53,7 +53,7 @@ function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
   const label =
     state === "ok"
       ? node.draining
-        ? "Stopping · finishing its requests"
+        ? "Draining · finishing its requests, taking no new ones"
         : "Online"
       : state === "failing"
         ? "Failing"

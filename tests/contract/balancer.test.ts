@@ -535,6 +535,41 @@ describe("streaming through the balancer", () => {
   });
 });
 
+describe("draining a node (PUT /v0/nodes/<name>/draining)", () => {
+  it("sends it nothing new until undone, says why when it is the only one, and lists it draining", async () => {
+    const kept = await node("kept");
+    const drained = await node("maintenance");
+    const drain = (ref: string, draining: unknown) =>
+      server.request("PUT", `/v0/nodes/${encodeURIComponent(ref)}/draining`, { body: { draining } });
+    const answer = await drain("maintenance", true);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ name: "maintenance", draining: true });
+    const before = drained.received.length;
+    for (let i = 0; i < 6; i++) expect((await ask()).choices[0]?.message.content).toBe("from kept");
+    expect(drained.received.length).toBe(before);
+
+    // The model ready only there: a 503 at once that says so, not a wait for a node on its way.
+    await kept.close();
+    await waitFor("kept offline", async () =>
+      nodeListSchema
+        .parse((await server.request("GET", "/v0/nodes")).body)
+        .data.some((entry) => entry.name === "kept" && entry.status === "offline"),
+    );
+    const started = Date.now();
+    const refused = await server.request("POST", "/v1/chat/completions", {
+      body: { model, messages: [{ role: "user", content: "x" }] },
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.message).toMatch(/is ready only on maintenance, which takes no new requests/);
+
+    expect((await drain("maintenance", false)).body.draining).toBeUndefined();
+    expect((await ask()).choices[0]?.message.content).toBe("from maintenance");
+    expect((await drain("nowhere", true)).status).toBe(404);
+    expect((await drain("maintenance", "yes")).status).toBe(400);
+  });
+});
+
 describe("GET /metrics", () => {
   it("counts requests by model and status, times them, and shows nodes and downloads", async () => {
     await node("metered");

@@ -205,6 +205,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
       onlineEndpointNames: known
         .filter((node) => node.status === "online" && node.kind === "endpoint")
         .map((node) => node.name),
+      drainingNodeNames: known
+        .filter((node) => node.status === "online" && node.draining === true)
+        .map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download

@@ -12,6 +12,8 @@ export interface UnavailableContext {
   onlineNodeNames: string[];
   /** Names of the endpoints among them, which serve only the models they list. Default: none. */
   onlineEndpointNames?: string[];
+  /** Names of the online nodes that take no new requests (stopping, or drained). Default: none. */
+  drainingNodeNames?: string[];
 }
 
 /**
@@ -74,6 +76,16 @@ export function unavailableError(model: Model, context: UnavailableContext): App
     return new AppError(
       "model.not_ready",
       `Model ${id} is being prepared on ${preparing.node_name} (${preparing.state}). Retry shortly.`,
+      { param: "model", retryAfter: shortWait },
+    );
+  }
+  const draining = context.drainingNodeNames ?? [];
+  const readyOn = online.filter((node) => node.state === "ready");
+  if (readyOn.length > 0 && readyOn.every((node) => draining.includes(node.node_name))) {
+    const names = readyOn.map((node) => node.node_name).join(", ");
+    return new AppError(
+      "model.unavailable",
+      `Model ${id} is ready only on ${names}, which ${readyOn.length === 1 ? "takes" : "take"} no new requests (stopping, or drained: \`llmlb node undrain <name>\`). Retry once a node serves it.`,
       { param: "model", retryAfter: shortWait },
     );
   }

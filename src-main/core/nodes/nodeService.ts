@@ -4,6 +4,7 @@ import type {
   LlamaCppBuild,
   HeartbeatRequest,
   HeartbeatResponse,
+  NodeInfo,
   NodeList,
   NodeRegisterRequest,
   NodeRegisterResponse,
@@ -94,6 +95,11 @@ export interface NodeService {
    * `node.not_found` when no worker node has that id or name; `node.online` for one online.
    */
   remove(idOrName: string): NodeRemoved;
+  /**
+   * An operator takes a worker node out of rotation (its running requests finish; nothing new goes to
+   * it) or puts it back; kept until undone or this llmlb restarts. The node as listed now.
+   */
+  setDraining(idOrName: string, draining: boolean): NodeInfo;
   dispose(): void;
 }
 
@@ -111,6 +117,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
   // heartbeat (a restarted worker says again).
   const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
+  /** Worker nodes an operator drained (by id): out of rotation whatever they say. */
+  const drained = new Set<string>();
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = {
@@ -224,6 +232,21 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       signal: AbortSignal.timeout(timeoutMs),
     });
 
+  /** Every node as listed: its health, and what an online one holds and says now. */
+  const list = (): NodeList => ({
+    data: nodes.list().map((node) => {
+      const listed = {
+        ...node,
+        health: health.of(node),
+        loaded: [],
+        ...(drained.has(node.id) && { draining: true }),
+      };
+      return node.status === "online"
+        ? { ...listed, ...live.get(node.id), ...(drained.has(node.id) && { draining: true }) }
+        : listed;
+    }),
+  });
+
   return {
     register(request) {
       if (options.endpointNamed?.(request.name)) {
@@ -287,12 +310,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     nodeForToken(token) {
       return nodes.idByTokenHash(hashToken(token));
     },
-    list: () => ({
-      data: nodes.list().map((node) => {
-        const listed = { ...node, health: health.of(node), loaded: [] };
-        return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;
-      }),
-    }),
+    list,
     largestMemory: () => nodes.largestMemory(),
     routesFor(modelId) {
       // The balancer asks on every request: the registry is read once per model and registry version.
@@ -310,8 +328,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const routes: NodeRoute[] = [];
       for (const node of ready) {
         const token = tokens.get(node.id);
-        // Stopping: what it runs finishes there, nothing new goes to it.
-        if (!token || live.get(node.id)?.draining) continue;
+        // Stopping, or drained: what it runs finishes there, nothing new goes to it.
+        if (!token || live.get(node.id)?.draining || drained.has(node.id)) continue;
         const route: NodeRoute = { id: node.id, name: node.name, url: node.url, token };
         const slots = live.get(node.id)?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
@@ -364,10 +382,31 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const models = (nodes.remove(node.id) ?? []).sort();
       tokens.delete(node.id);
       live.delete(node.id);
+      drained.delete(node.id);
       health.forget(node.id);
       log.info({ node: node.id, name: node.name, url: node.url }, "node removed");
       options.onChange?.({ nodeId: node.id, models, removed: true });
       return { id: node.id, name: node.name, url: node.url, models };
+    },
+    setDraining(idOrName, draining) {
+      const listed = nodes.list();
+      const node =
+        listed.find((candidate) => candidate.id === idOrName) ??
+        listed.find((candidate) => candidate.name === idOrName);
+      if (!node) {
+        throw new AppError("node.not_found", `There is no worker node named or with id ${idOrName}.`, {
+          param: "id",
+        });
+      }
+      if (draining === drained.has(node.id)) return list().data.find((entry) => entry.id === node.id)!;
+      if (draining) drained.add(node.id);
+      else drained.delete(node.id);
+      log.info(
+        { node: node.id, name: node.name, draining },
+        draining ? "node drained" : "node back in rotation",
+      );
+      options.onChange?.({ nodeId: node.id, models: [] });
+      return list().data.find((entry) => entry.id === node.id)!;
     },
     dispose() {
       clearInterval(sweeper);

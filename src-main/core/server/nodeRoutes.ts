@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { nodeProtocol, type NodeRemoved } from "../../contract";
+import { nodeDrainRequestSchema, nodeProtocol, type NodeRemoved } from "../../contract";
 import { AppError } from "../../shared/errors";
 import { credentialOf } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
@@ -31,6 +31,11 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions):
   });
 
   app.get("/v0/nodes", async () => nodes.list());
+
+  // Admin only (the default for /v0). Out of rotation for maintenance, or back: HAProxy's drain.
+  app.put<{ Params: { ref: string } }>("/v0/nodes/:ref/draining", async (request) =>
+    nodes.setDraining(request.params.ref, nodeDrainRequestSchema.parse(request.body ?? {}).draining),
+  );
 
   // Admin only (the default for /v0). A worker node that is gone for good (retired, renamed).
   app.delete<{ Params: { ref: string } }>("/v0/nodes/:ref", async (request): Promise<NodeRemoved> => {

@@ -81,11 +81,11 @@ describe("the nodes page", () => {
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
   });
 
-  it("says a node is stopping while it finishes its requests", async () => {
+  it("says a node is draining (stopping, or drained) while it finishes its requests", async () => {
     renderApp(fakeApi({ nodes: [node("gpu-1", { draining: true }), node("gpu-2")] }), { route: "nodes" });
     const stopping = await screen.findByRole("listitem", { name: "gpu-1" });
-    expect(stopping.textContent).toContain("Stopping · finishing its requests");
-    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).not.toContain("Stopping");
+    expect(stopping.textContent).toContain("Draining · finishing its requests, taking no new ones");
+    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).not.toContain("Draining");
   });
 
   it("says a node is failing, and why, while requests go to the others", async () => {
