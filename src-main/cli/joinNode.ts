@@ -123,6 +123,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       advertiseHost,
       logLevel: config.logLevel,
       hubCacheDir: config.hubCacheDir,
+      drainMs: 10_000,
       ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     },
     // Nothing aborts this start, so it always gives its workers.

@@ -22,6 +22,8 @@ export interface WorkerLaunch {
   threads: number;
   /** Models it keeps loaded at once (fewer where memory is short). */
   maxLoadedModels: number;
+  /** How long, stopping, it lets running requests finish. */
+  drainMs: number;
   /** Where the node keeps what it downloaded itself and which models it has in use. */
   stateDir: string;
   /** The Hugging Face cache root. */
@@ -45,6 +47,7 @@ const variables = {
   backend: "LLMLB_WORKER_BACKEND",
   threads: "LLMLB_WORKER_THREADS",
   maxLoadedModels: "LLMLB_MAX_LOADED_MODELS",
+  drainMs: "LLMLB_WORKER_DRAIN_MS",
   stateDir: "LLMLB_WORKER_STATE_DIR",
   // The Hugging Face libraries' own names: a worker shares the cache and token they use.
   hubCacheDir: "HF_HUB_CACHE",

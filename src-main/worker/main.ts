@@ -196,20 +196,27 @@ async function runNode(): Promise<void> {
     agent.setHfToken(message.token ?? undefined);
   }, log);
 
-  /** How long a stopping node lets running requests finish (the control plane's drain is as long). */
-  const drainMs = 10_000;
+  const { drainMs } = config;
+  let closed: Promise<void> | undefined;
+  const closeServer = () => (closed ??= server.close());
+  /** Says it is stopping, then lets what runs finish, up to `drainMs`; the server is closing after. */
+  async function drain(): Promise<void> {
+    const within = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+    // A control plane that does not answer does not hold the stop up.
+    await Promise.race([agent.drain().catch(() => undefined), within(2_000)]);
+    await Promise.race([closeServer(), within(drainMs)]);
+  }
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
     stopping ??= (async () => {
       log.info({ reason }, "node stopping");
       // Whatever hangs below, the node does not outlive its control plane by more than this.
-      setTimeout(() => process.exit(1), drainMs + 10_000).unref();
+      setTimeout(() => process.exit(1), drainMs + 12_000).unref();
       // The control plane sends nothing new; what runs here finishes, for a while (a request that
       // came just before is answered 503 and goes to another node). Under `llmlb serve`, which drains
       // first, nothing runs by now.
-      await agent.drain().catch(() => undefined);
-      const closing = server.close();
-      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
+      if (drainMs > 0) await drain();
+      const closing = closeServer();
       await agent.dispose();
       // Ends what still streams or waits, so the server closes.
       await engine.dispose();

@@ -29,6 +29,11 @@ const fields = {
    * Ollama keeps: with fewer, clients that take turns with three models load one for every request.
    */
   maxLoadedModels: z.coerce.number().int().min(1).max(64).default(3),
+  /**
+   * How long, stopping, it lets running requests finish, taking nothing new: 10 s under
+   * `llmlb node --join`; none under `llmlb serve`, which drains them itself first. Default: none.
+   */
+  drainMs: z.coerce.number().int().min(0).max(600_000).default(0),
   /** Where the node keeps what it downloaded itself. */
   stateDir: z.string().min(1),
   hubCacheDir: z.string().min(1),

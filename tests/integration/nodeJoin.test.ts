@@ -223,7 +223,10 @@ describe("llmlb node --join", () => {
       }
       expect(finish).toBe("length");
       expect(seenStopping).toBe(true);
+      // Its answer done, it exits by itself, not at its supervisor's SIGKILL 15 s after the SIGTERM.
+      const answered = Date.now();
       await exited;
+      expect(Date.now() - answered).toBeLessThan(5_000);
     } finally {
       joined.child.kill("SIGTERM");
     }

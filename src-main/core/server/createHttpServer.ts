@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -13,6 +12,7 @@ import type { Metrics } from "../metrics";
 import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
+import { closeConnectionsAsTheyGoIdle } from "../../shared/closeIdle";
 import { dashboardLink } from "../../contract/dashboardLink";
 import {
   checkAccess,
@@ -177,19 +177,3 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   return app;
 }
 
-/**
- * While the server closes, running requests may finish (the drain), but a client's keep-alive
- * connection that goes idle after that would hold the close up for the keep-alive timeout (72 s):
- * once closing, each connection is closed as soon as its last response has ended.
- */
-function closeConnectionsAsTheyGoIdle(app: FastifyInstance): void {
-  let closing = false;
-  app.addHook("preClose", async () => {
-    closing = true;
-  });
-  app.server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
-    response.once("finish", () => {
-      if (closing) setImmediate(() => app.server.closeIdleConnections());
-    });
-  });
-}

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/logger";
 import { checkHost, credentialOf } from "../../shared/httpGuards";
+import { closeConnectionsAsTheyGoIdle } from "../../shared/closeIdle";
 import { handleError } from "../../shared/httpErrors";
 import { AppError } from "../../shared/errors";
 import { nodeProtocol } from "../../contract";
@@ -39,6 +40,8 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
       throw new AppError("auth.missing_token", "This node answers its control plane only.");
   });
   app.setErrorHandler(handleError);
+  // Stopping, it lets running requests finish, then closes the balancer's keep-alive connections.
+  closeConnectionsAsTheyGoIdle(app);
   app.route({ method: health.method, url: health.path, handler: async () => ({ status: "ok" }) });
   app.route({
     method: sync.method,
