@@ -260,7 +260,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       // Another node online under this name (two machines with one host name): each would take the
       // other's row back at its next heartbeat, forever. It gets the name once that one is gone. (A row
       // left online by a control plane that stopped, whose node has not been heard from since, is gone.)
-      if (known?.status === "online" && tokens.has(known.id) && known.url !== request.url) {
+      // One that is stopping (its machine restarting it) gives its name up at once.
+      if (
+        known?.status === "online" &&
+        tokens.has(known.id) &&
+        known.url !== request.url &&
+        !live.get(known.id)?.draining
+      ) {
         throw new AppError(
           "node.name_taken",
           `A node named ${request.name} is online at ${known.url} already. Give this one another name (llmlb node --join … --name <name>), or stop the other one.`,

@@ -176,4 +176,3 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   }
   return app;
 }
-

@@ -39,6 +39,9 @@ export interface NodeSession {
   syncMs(): number;
 }
 
+/** A refusal of its name or token lasting this long is no restart's overlap (offline after 6 s). */
+const refusalLastsMs = 15_000;
+
 export function createNodeSession(options: NodeSessionOptions): NodeSession {
   const { config, client, memory, log } = options;
   let nodeId: string | undefined;
@@ -50,6 +53,14 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
 
   async function register(): Promise<void> {
     let refusedBefore = false;
+    /** Since when the control plane refuses it its name or its token (a refusal that may pass). */
+    let refusedSince: number | undefined;
+    let told = false;
+    const tell = (why: string) => {
+      if (told) return;
+      told = true;
+      options.onRegistration?.(why);
+    };
     for (let attempt = 1; !options.stopped.aborted; attempt++) {
       try {
         const answer = await client.register({
@@ -77,15 +88,21 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
               "the control plane refuses this node's registration as malformed: it is likely an older llmlb than this node's. Run the same llmlb on both machines; this node keeps trying meanwhile",
             );
           }
+          tell(
+            `${errorMessage(error)} (it is likely an older llmlb than this node's: run the same llmlb on both machines)`,
+          );
         } else {
-          log.warn({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
-          // Its name taken by a node online, or a node token no longer taken: not a passing trouble.
-          if (
-            error instanceof ControlPlaneError &&
-            (error.status === 409 || error.status === 401) &&
-            attempt === 1
-          )
-            options.onRegistration?.(error.message);
+          // Every few seconds while the control plane is down: the first says it, the rest are debug.
+          if (attempt === 1)
+            log.warn({ err: errorMessage(error) }, "cannot register with the control plane yet; trying on");
+          else log.debug({ err: errorMessage(error), attempt }, "cannot register with the control plane yet");
+          // Its name taken by a node online, or a node token no longer taken. A node stopped or
+          // killed just before (a restart) is still online for a few seconds: lasting past that, it
+          // is no passing trouble.
+          if (error instanceof ControlPlaneError && (error.status === 409 || error.status === 401)) {
+            refusedSince ??= Date.now();
+            if (Date.now() - refusedSince >= refusalLastsMs) tell(errorMessage(error));
+          } else refusedSince = undefined;
         }
         await options.wait(backoffMs(attempt, 500, 10_000));
       }
