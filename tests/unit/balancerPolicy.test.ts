@@ -231,6 +231,18 @@ describe("routing", () => {
   });
 });
 
+/** Nodes whose every answer takes 10 ms of a clock that moves only then: each is measured, equally fast. */
+function measuredSetup(nodes: Parameters<typeof setup>[0]) {
+  let now = 0;
+  const ready = setup(nodes, { clock: { now: () => now } });
+  for (const { id } of nodes)
+    ready.answer[id] = async (request, sink, observer) => {
+      now += 10;
+      return answers()(request, sink, observer);
+    };
+  return ready;
+}
+
 describe("routing by speed", () => {
   it("among nodes with nothing outstanding, sends requests to the one measured faster for the model", async () => {
     let now = 0;
@@ -307,21 +319,42 @@ describe("routing by speed", () => {
     expect(later.filter((id) => id === "a").length).toBeGreaterThan(later.length / 3);
   });
 
-  it("sends requests one after another to a node that has the model loaded, not one that would load it", async () => {
-    const { send, tries } = setup([{ id: "cold" }, { id: "warm", slots: 4 }]);
-    for (let i = 0; i < 6; i++) await send();
-    expect(tries).toEqual(Array(6).fill("warm"));
+  it("sends requests one after another to a node that has the model loaded, once it has measured both", async () => {
+    const { send, tries } = measuredSetup([{ id: "cold" }, { id: "warm", slots: 4 }]);
+    for (let i = 0; i < 8; i++) await send();
+    // Each once, to measure it (an unmeasured node may be the faster one); then the loaded one.
+    expect([...tries.slice(0, 2)].sort()).toEqual(["cold", "warm"]);
+    expect(tries.slice(2)).toEqual(Array(6).fill("warm"));
+  });
+
+  it("measures a faster node that has not loaded the model, rather than keep to a slow one that has", async () => {
+    let now = 0;
+    const { send, tries, answer } = setup([{ id: "gpu" }, { id: "cpu", slots: 4 }], {
+      clock: { now: () => now },
+    });
+    const takes =
+      (ms: number): NodeAnswer =>
+      async (request, sink, observer) => {
+        now += ms;
+        return answers()(request, sink, observer);
+      };
+    answer.cpu = takes(1_000);
+    answer.gpu = takes(10);
+    for (let i = 0; i < 8; i++) await send();
+    expect(tries.slice(2)).toEqual(Array(6).fill("gpu"));
   });
 
   it("still gives a node that would load the model a request the loaded one has no turn for", async () => {
-    const { send, tries, answer } = setup([{ id: "cold" }, { id: "warm", slots: 4 }]);
+    const { send, tries, answer } = measuredSetup([{ id: "cold" }, { id: "warm", slots: 4 }]);
+    await send();
+    await send();
     const busy = held();
     answer.warm = busy.answer;
     const first = send();
     await busy.started;
     // The loaded node has one running: the next goes where nothing runs, and loads it there.
     await send();
-    expect(tries).toEqual(["warm", "cold"]);
+    expect(tries.slice(2)).toEqual(["warm", "cold"]);
     busy.release();
     await first;
   });

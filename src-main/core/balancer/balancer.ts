@@ -218,7 +218,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const now = clock.now();
     const nodeMayCome =
       online.length > 0 ||
-      known.some((node) => node.status === "online") ||
+      // A worker online may take it up; an endpoint serves only what it lists.
+      known.some((node) => node.status === "online" && node.kind !== "endpoint") ||
       (options.workersExpected?.() ?? false) ||
       now - startedAt < nodeWaitMs ||
       known.some((node) => node.kind !== "endpoint" && now - Date.parse(node.last_seen_at) < nodeWaitMs);
