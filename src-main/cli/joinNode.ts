@@ -144,6 +144,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   // rather than in a warning repeated forever.
   while (!stopping && firstOutcomes.size < specs.length)
     await new Promise<void>((resolve) => (outcomeCame = resolve));
+  if (stopping) return stopped;
   const refused = [...firstOutcomes].filter(([, why]) => why !== undefined);
   if (refused.length > 0) {
     await supervisor.dispose();
@@ -151,7 +152,6 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       `The control plane at ${controlUrl} refused ${refused.map(([name, why]) => `${name}: ${why!.replace(/\.$/, "")}`).join("; ")}.`,
     );
   }
-  if (stopping) return stopped;
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
   io.out(`  Reached at:  ${advertiseHost}`);

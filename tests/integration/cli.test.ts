@@ -423,7 +423,7 @@ describe("llmlb node rm", () => {
     const cliEnv = { LLMLB_DATA_DIR: server.dataDir };
     const memory = { total_bytes: 8e9, free_bytes: 4e9 };
     const register = async (name: string) => {
-      const body = { name, url: "http://10.0.0.7:41001", backend: "cpu", devices: [], memory };
+      const body = { name, url: "http://127.0.0.1:1", backend: "cpu", devices: [], memory };
       const registered = await server.request("POST", "/v0/nodes/register", { body });
       expect(registered.status).toBe(201);
       return registered.body as { node_id: string; node_token: string };
@@ -467,7 +467,7 @@ describe("llmlb node rm", () => {
       );
       expect(removed.code).toBe(0);
       expect(removed.stdout).toBe(
-        "Removed node gpu-box-retired (http://10.0.0.7:41001) and the states it reported for 1 model(s): acme/tiny-GGUF\n",
+        "Removed node gpu-box-retired (http://127.0.0.1:1) and the states it reported for 1 model(s): acme/tiny-GGUF\n",
       );
       const list = await runCli(["node", "list"], cliEnv);
       expect(list.stdout).not.toContain("gpu-box-retired");

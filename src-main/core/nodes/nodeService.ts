@@ -189,7 +189,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       .finally(() => {
         const again = notices.get(node.id) === "again";
         notices.delete(node.id);
-        if (again) notifySyncTo(node);
+        // As it is now: it may have registered again meanwhile, at another address.
+        const current = again ? onlineWorkers().find((online) => online.id === node.id) : undefined;
+        if (current) notifySyncTo(current);
       });
   }
 

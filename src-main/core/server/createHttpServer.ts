@@ -12,7 +12,7 @@ import type { Metrics } from "../metrics";
 import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
 import { handleError } from "../../shared/httpErrors";
-import { closeConnectionsAsTheyGoIdle } from "../../shared/closeIdle";
+import { closeConnectionsAsTheyGoIdle } from "../../shared/httpClose";
 import { dashboardLink } from "../../contract/dashboardLink";
 import {
   checkAccess,

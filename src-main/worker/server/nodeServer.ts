@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/logger";
 import { checkHost, credentialOf } from "../../shared/httpGuards";
-import { closeConnectionsAsTheyGoIdle } from "../../shared/closeIdle";
+import { closeConnectionsAsTheyGoIdle } from "../../shared/httpClose";
 import { handleError } from "../../shared/httpErrors";
 import { AppError } from "../../shared/errors";
 import { nodeProtocol } from "../../contract";
