@@ -5,7 +5,7 @@ import { isLoopbackHost } from "../shared/httpGuards";
 import { createLogger, workerLinesOut } from "../shared/logger";
 import { systemClock } from "../shared/clock";
 import { nodeProtocol } from "../contract";
-import { startLocalWorkers } from "../core/supervisor/startLocalWorkers";
+import { PortTakenError, startLocalWorkers } from "../core/supervisor/startLocalWorkers";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { CliError } from "./apiClient";
 import type { Output } from "./modelCommands";
@@ -99,7 +99,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   // Each worker's first word from the control plane: registered (undefined), or refused and why.
   const firstOutcomes = new Map<string, string | undefined>();
   let outcomeCame = () => {};
-  const { supervisor, specs } = (await startLocalWorkers({
+  const started = await startLocalWorkers({
     mode: config.workers,
     launcher: createNodeWorkerLauncher(workerEntry()),
     log: log.child({ module: "supervisor" }),
@@ -127,7 +127,10 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     },
     // Nothing aborts this start, so it always gives its workers.
-  }))!;
+  }).catch((error: unknown) => {
+    throw error instanceof PortTakenError ? new CliError(error.message) : error;
+  });
+  const { supervisor, specs } = started!;
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = () => {

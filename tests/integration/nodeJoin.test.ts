@@ -135,6 +135,14 @@ describe("llmlb node --join", () => {
       "--name",
       "ported",
     ]);
+    // A second join on the same ports: refused before any worker starts, not a worker restarted forever.
+    const taken = await runCli(["node", ...joinArgs("ported-too"), "--port", String(free)], {
+      LLMLB_DATA_DIR: path.join(second.path, "data-too"),
+    });
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain(
+      `error: Port ${free} on 127.0.0.1 is in use: choose other ports with --port.`,
+    );
     try {
       const urls = await waitFor(
         "both workers registered",

@@ -1,3 +1,4 @@
+import net from "node:net";
 import os from "node:os";
 import { toWorkerEnv, type BackendLeftOut, type WorkerLaunch } from "../../contract";
 import type { Clock } from "../../shared/clock";
@@ -34,6 +35,18 @@ export interface LocalWorkers {
   leftOut: BackendLeftOut[];
 }
 
+/** A port asked for is in use. */
+export class PortTakenError extends Error {}
+
+/** Whether something may listen on `port` at `host` now. */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
 /**
  * This machine's workers, one per GPU (or CPU workers): finds the devices with the probe, plans the
  * workers and starts them under a supervisor. The same for `llmlb serve` (joining its own control
@@ -50,6 +63,17 @@ export async function startLocalWorkers(options: LocalWorkersOptions): Promise<L
     throw new Error(
       `Ports ${basePort} to ${basePort + planned.length - 1} for ${planned.length} workers go past 65535.`,
     );
+  // Asked for by number (a firewall's rule): each must be free, or its worker would fail to listen,
+  // again and again, as it is restarted.
+  if (basePort !== undefined && basePort !== 0) {
+    const host = options.launch.host ?? "127.0.0.1";
+    for (let index = 0; index < planned.length; index++) {
+      if (!(await portFree(host, basePort + index)))
+        throw new PortTakenError(
+          `Port ${basePort + index} on ${host} is in use: choose other ports with --port.`,
+        );
+    }
+  }
   const specs =
     basePort === undefined || basePort === 0
       ? planned
