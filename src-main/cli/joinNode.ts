@@ -124,6 +124,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
       logLevel: config.logLevel,
       hubCacheDir: config.hubCacheDir,
       drainMs: 10_000,
+      ...(config.maxLoadedModels !== undefined ? { maxLoadedModels: config.maxLoadedModels } : {}),
       ...(config.hfToken ? { hfToken: config.hfToken } : {}),
     },
     // Nothing aborts this start, so it always gives its workers.

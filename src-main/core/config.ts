@@ -30,6 +30,8 @@ export const configSchema = z.object({
   adminToken: z.string().min(16).optional(),
   /** Use this node token (what nodes show to join) instead of generating one. Default: generated at first start. */
   nodeToken: z.string().min(16).optional(),
+  /** Models each local worker keeps loaded at once (memory may allow fewer). Default: the worker's, 3. */
+  maxLoadedModels: z.coerce.number().int().min(1).max(64).optional(),
   /**
    * Local workers: `auto` one per GPU (one CPU worker without a GPU), `cuda`, `vulkan` or `metal`
    * one per GPU of that backend only (one CPU worker should it fail its self-test), `cpu` one CPU
@@ -107,6 +109,7 @@ const envNames = {
   hfToken: "HF_TOKEN",
   adminToken: "LLMLB_ADMIN_TOKEN",
   nodeToken: "LLMLB_NODE_TOKEN",
+  maxLoadedModels: "LLMLB_MAX_LOADED_MODELS",
   workers: "LLMLB_WORKERS",
   logLevel: "LLMLB_LOG_LEVEL",
   apiKeys: "LLMLB_API_KEY",

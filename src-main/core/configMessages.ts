@@ -49,6 +49,7 @@ const rules: Record<Key, ValueRule> = {
     good: "a token of at least 16 characters, or none to have one generated",
     secret: true,
   },
+  maxLoadedModels: { noun: "a count of models", good: "a whole number from 1 to 64" },
   workers: {
     noun: "a workers mode",
     good: "auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64",

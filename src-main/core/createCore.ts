@@ -420,6 +420,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
         nodeToken,
         logLevel: config.logLevel,
         hubCacheDir: config.hubCacheDir,
+        ...(config.maxLoadedModels !== undefined ? { maxLoadedModels: config.maxLoadedModels } : {}),
         ...(settings.hfToken() ? { hfToken: settings.hfToken()! } : {}),
       },
     });

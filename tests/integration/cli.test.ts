@@ -489,6 +489,23 @@ describe("llmlb node rm", () => {
   });
 });
 
+describe("LLMLB_MAX_LOADED_MODELS", () => {
+  it("out of range, stops serve with what fits, rather than every worker it would start", async () => {
+    const dir = await makeTempDir();
+    try {
+      const result = await runCli(["serve", "--port", "0", "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: dir.path,
+        LLMLB_MAX_LOADED_MODELS: "0",
+      });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/LLMLB_MAX_LOADED_MODELS.*a whole number from 1 to 64/);
+    } finally {
+      await dir.remove();
+    }
+  });
+});
+
 describe("LLMLB_NODE_TOKEN", () => {
   it("mistyped in a node machine's environment, does not stop the client commands", async () => {
     const status = await runCli(["status"], { ...env, LLMLB_NODE_TOKEN: "short" });
