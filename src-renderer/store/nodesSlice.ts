@@ -24,8 +24,9 @@ export const createNodesSlice =
     },
     async removeNode(id) {
       const name = get().nodes.find((n) => n.id === id)?.name ?? id;
+      let pinned: string[] = [];
       try {
-        await api.removeNode(id);
+        pinned = (await api.removeNode(id))?.pinned_models ?? [];
       } catch (error) {
         // Removed meanwhile (the CLI, another window): gone all the same.
         if (!(error instanceof ApiError && error.code === "node.not_found")) {
@@ -35,6 +36,13 @@ export const createNodesSlice =
       }
       get().dropNode(id);
       get().pushBanner("success", `Removed ${name}`, `node:${id}`);
+      // Their pin still names it: none of them goes to another node until pinned anew.
+      if (pinned.length > 0)
+        get().pushBanner(
+          "error",
+          `The pin of ${pinned.join(", ")} still names ${name}: pin ${pinned.length === 1 ? "it" : "them"} anew in ${pinned.length === 1 ? "its" : "their"} settings (Nodes, or any).`,
+          `pins:${id}`,
+        );
       return true;
     },
   });

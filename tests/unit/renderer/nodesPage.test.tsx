@@ -174,6 +174,28 @@ describe("the nodes page", () => {
     expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-b" }));
   });
 
+  it("says which models' pins still name a node it removed", async () => {
+    const api = fakeApi({ nodes: [node("box-a", { status: "offline" }), node("box-b")] });
+    api.removeNode.mockResolvedValue({
+      id: "id-box-a",
+      name: "box-a",
+      url: "http://x",
+      models: [],
+      pinned_models: ["org/repo"],
+    });
+    renderApp(api, { route: "nodes" });
+    fireEvent.click(await screen.findByRole("button", { name: "Remove box-a" }));
+    await act(async () => {
+      fireEvent.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Remove" }));
+    });
+    expect(
+      screen
+        .getAllByRole("alert")
+        .map((alert) => alert.textContent)
+        .join(" "),
+    ).toContain("The pin of org/repo still names box-a: pin it anew in its settings");
+  });
+
   it("after removing the only node, goes on from the page's heading", async () => {
     const api = fakeApi({ nodes: [node("box-a", { status: "offline" })] });
     renderApp(api, { route: "nodes" });
