@@ -58,7 +58,11 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
           ? `${formatBytes(node.memory.free_bytes)} / ${formatBytes(node.memory.total_bytes)}`
           : "-",
         // Online, but passed over since a request failed there: why is said below the table.
-        node.health.state === "failing" ? "failing" : node.draining ? "draining" : node.status,
+        node.health.state === "failing"
+          ? "failing"
+          : node.status === "online" && node.draining
+            ? "draining"
+            : node.status,
         // What an offline node last said is not what it has ready now: nothing is.
         node.status === "online"
           ? `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`
