@@ -234,6 +234,17 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       signal: AbortSignal.timeout(timeoutMs),
     });
 
+  /** A worker node by its id, else its name; `node.not_found` for none. */
+  function workerNamed(idOrName: string) {
+    const listed = nodes.list();
+    const node =
+      listed.find((candidate) => candidate.id === idOrName) ??
+      listed.find((candidate) => candidate.name === idOrName);
+    if (!node)
+      throw new AppError("node.not_found", `There is no node named or with id ${idOrName}.`, { param: "id" });
+    return node;
+  }
+
   /** Every node as listed: its health, and what an online one holds and says now. */
   const list = (): NodeList => ({
     data: nodes.list().map((node) => {
@@ -243,9 +254,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         loaded: [],
         ...(drained.has(node.id) && { draining: true }),
       };
-      return node.status === "online"
-        ? { ...listed, ...live.get(node.id), ...(drained.has(node.id) && { draining: true }) }
-        : listed;
+      // What it says (draining when stopping) adds to the operator's drain; it never takes it back.
+      return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;
     }),
   });
 
@@ -370,15 +380,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       wentOffline(node, "Its worker process ended.");
     },
     remove(idOrName) {
-      const listed = nodes.list();
-      const node =
-        listed.find((candidate) => candidate.id === idOrName) ??
-        listed.find((candidate) => candidate.name === idOrName);
-      if (!node) {
-        throw new AppError("node.not_found", `There is no node named or with id ${idOrName}.`, {
-          param: "id",
-        });
-      }
+      const node = workerNamed(idOrName);
       // Its next heartbeat would be refused and it would register again at once: removed for nothing.
       if (node.status === "online") {
         throw new AppError(
@@ -397,15 +399,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       return { id: node.id, name: node.name, url: node.url, models };
     },
     setDraining(idOrName, draining) {
-      const listed = nodes.list();
-      const node =
-        listed.find((candidate) => candidate.id === idOrName) ??
-        listed.find((candidate) => candidate.name === idOrName);
-      if (!node) {
-        throw new AppError("node.not_found", `There is no worker node named or with id ${idOrName}.`, {
-          param: "id",
-        });
-      }
+      const node = workerNamed(idOrName);
       if (draining === drained.has(node.id)) return list().data.find((entry) => entry.id === node.id)!;
       if (draining) drained.add(node.id);
       else drained.delete(node.id);
