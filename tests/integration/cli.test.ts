@@ -6,6 +6,7 @@ import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NodeList } from "../../src-main/contract";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
@@ -472,6 +473,21 @@ describe("llmlb node rm", () => {
       const list = await runCli(["node", "list"], cliEnv);
       expect(list.stdout).not.toContain("gpu-box-retired");
       expect(list.stdout).toContain("gpu-box-running");
+
+      // Out of rotation for maintenance, and back.
+      const drained = await runCli(["node", "drain", "gpu-box-running"], cliEnv);
+      expect(drained.code).toBe(0);
+      expect(drained.stdout).toBe(
+        "Drained gpu-box-running: nothing new goes to it. `llmlb node undrain gpu-box-running` puts it back (a restart of llmlb does too).\n",
+      );
+      const drainedOf = async () =>
+        (JSON.parse((await runCli(["node", "list", "--json"], cliEnv)).stdout) as NodeList).data.find(
+          (entry) => entry.name === "gpu-box-running",
+        )!.draining;
+      expect(await drainedOf()).toBe(true);
+      const undrained = await runCli(["node", "undrain", "gpu-box-running"], cliEnv);
+      expect(undrained.stdout).toBe("gpu-box-running is back in rotation.\n");
+      expect(await drainedOf()).toBeUndefined();
 
       const online = await runCli(["node", "rm", "gpu-box-running"], cliEnv);
       expect(online.code).toBe(1);
