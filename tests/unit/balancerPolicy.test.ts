@@ -231,28 +231,32 @@ describe("routing", () => {
   });
 });
 
-/** Nodes whose every answer takes 10 ms of a clock that moves only then: each is measured, equally fast. */
-function measuredSetup(nodes: Parameters<typeof setup>[0]) {
+/**
+ * The balancer on a clock that moves only as the test says: `takes(ms)` answers after that long of it
+ * (so the node is measured at that speed), `elapse(ms)` lets time pass between requests.
+ */
+function timedSetup(nodes: Parameters<typeof setup>[0]) {
   let now = 0;
   const ready = setup(nodes, { clock: { now: () => now } });
-  for (const { id } of nodes)
-    ready.answer[id] = async (request, sink, observer) => {
-      now += 10;
+  const takes =
+    (ms: number): NodeAnswer =>
+    async (request, sink, observer) => {
+      now += ms;
       return answers()(request, sink, observer);
     };
+  return { ...ready, takes, now: () => now, elapse: (ms: number) => void (now += ms) };
+}
+
+/** Nodes whose every answer takes 10 ms: each is measured, equally fast. */
+function measuredSetup(nodes: Parameters<typeof setup>[0]) {
+  const ready = timedSetup(nodes);
+  for (const { id } of nodes) ready.answer[id] = ready.takes(10);
   return ready;
 }
 
 describe("routing by speed", () => {
   it("among nodes with nothing outstanding, sends requests to the one measured faster for the model", async () => {
-    let now = 0;
-    const { send, tries, answer } = setup([{ id: "slow" }, { id: "fast" }], { clock: { now: () => now } });
-    const takes =
-      (ms: number): NodeAnswer =>
-      async (request, sink, observer) => {
-        now += ms;
-        return answers()(request, sink, observer);
-      };
+    const { send, tries, answer, takes } = timedSetup([{ id: "slow" }, { id: "fast" }]);
     answer.slow = takes(1000);
     answer.fast = takes(10);
     // One each to measure them, then all to the faster one.
@@ -289,14 +293,7 @@ describe("routing by speed", () => {
   });
 
   it("measures again a node it measured slow once, when that is no longer recent", async () => {
-    let now = 0;
-    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }], { clock: { now: () => now } });
-    const takes =
-      (ms: number): NodeAnswer =>
-      async (request, sink, observer) => {
-        now += ms;
-        return answers()(request, sink, observer);
-      };
+    const { send, tries, answer, takes, now, elapse } = timedSetup([{ id: "a" }, { id: "b" }]);
     // a's first answer came after its model loaded: slow.
     answer.a = takes(2_000);
     answer.b = takes(10);
@@ -305,9 +302,9 @@ describe("routing by speed", () => {
     answer.a = takes(10);
     // Requests one after another, a second apart: b alone while a's slow speed is recent.
     const until = async (ms: number) => {
-      while (now < ms) {
+      while (now() < ms) {
         await send();
-        now += 1_000;
+        elapse(1_000);
       }
     };
     await until(29_000);
@@ -328,16 +325,7 @@ describe("routing by speed", () => {
   });
 
   it("measures a faster node that has not loaded the model, rather than keep to a slow one that has", async () => {
-    let now = 0;
-    const { send, tries, answer } = setup([{ id: "gpu" }, { id: "cpu", slots: 4 }], {
-      clock: { now: () => now },
-    });
-    const takes =
-      (ms: number): NodeAnswer =>
-      async (request, sink, observer) => {
-        now += ms;
-        return answers()(request, sink, observer);
-      };
+    const { send, tries, answer, takes } = timedSetup([{ id: "gpu" }, { id: "cpu", slots: 4 }]);
     answer.cpu = takes(1_000);
     answer.gpu = takes(10);
     for (let i = 0; i < 8; i++) await send();
