@@ -14,7 +14,7 @@ import {
   type ServerEvent,
 } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
-import { createNodeSession } from "../../src-main/worker/agent/nodeSession";
+import { createNodeSession, type NodeSessionOptions } from "../../src-main/worker/agent/nodeSession";
 import { createControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
@@ -33,6 +33,24 @@ function nodeRequest(name: string, memoryBytes = 16 * gb): NodeRegisterRequest {
     memory: { total_bytes: memoryBytes, free_bytes: memoryBytes / 2 },
     backends_left_out: [],
   };
+}
+
+/** A worker's own session with the control plane at `url`, as the worker makes it (1 GB of memory). */
+function workerSession(name: string, url: string, token: string, options: Partial<NodeSessionOptions> = {}) {
+  return createNodeSession({
+    config: { name, backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
+    client: createControlPlaneClient(url, token),
+    memory: {
+      devices: async () => [],
+      memory: async () => ({ total_bytes: gb, free_bytes: gb }),
+      dispose: async () => undefined,
+    },
+    nodeUrl: "http://127.0.0.1:9/",
+    log: createLogger({ level: "silent" }),
+    wait: async () => undefined,
+    stopped: new AbortController().signal,
+    ...options,
+  });
 }
 
 async function registerNode(
@@ -618,19 +636,16 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     const lines: { level: number; msg: string }[] = [];
     const stopped = new AbortController();
     let waits = 0;
-    const session = createNodeSession({
-      config: { name: "too-new", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
-      client: createControlPlaneClient(`http://127.0.0.1:${(older.address() as AddressInfo).port}`, "token"),
-      memory: {
-        devices: async () => [],
-        memory: async () => ({ total_bytes: gb, free_bytes: gb }),
-        dispose: async () => undefined,
+    const session = workerSession(
+      "too-new",
+      `http://127.0.0.1:${(older.address() as AddressInfo).port}`,
+      "token",
+      {
+        log: createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
+        wait: async () => void (++waits === 3 && stopped.abort()),
+        stopped: stopped.signal,
       },
-      nodeUrl: "http://127.0.0.1:9/",
-      log: createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } }),
-      wait: async () => void (++waits === 3 && stopped.abort()),
-      stopped: stopped.signal,
-    });
+    );
     try {
       await session.register();
     } finally {
@@ -668,22 +683,17 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     flaky.listen(0, "127.0.0.1");
     await once(flaky, "listening");
     const lines: { level: number; msg: string }[] = [];
-    const session = createNodeSession({
-      config: { name: "patient", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
-      client: createControlPlaneClient(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, "token"),
-      memory: {
-        devices: async () => [],
-        memory: async () => ({ total_bytes: gb, free_bytes: gb }),
-        dispose: async () => undefined,
+    const session = workerSession(
+      "patient",
+      `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`,
+      "token",
+      {
+        log: createLogger({
+          level: "info",
+          destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+        }),
       },
-      nodeUrl: "http://127.0.0.1:9/",
-      log: createLogger({
-        level: "info",
-        destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
-      }),
-      wait: async () => undefined,
-      stopped: new AbortController().signal,
-    });
+    );
     try {
       await session.register();
       for (let i = 0; i < 6; i++) await session.heartbeat({ models: [], loaded: [] });
@@ -698,17 +708,7 @@ describe("DELETE /v0/nodes/<id or name>", () => {
 
   it("is registered again by a worker's own session at its next heartbeat, as at a first start", async () => {
     const stopped = new AbortController();
-    const session = createNodeSession({
-      config: { name: "worker-returns", backend: "cpu", backendsLeftOut: [] } as unknown as WorkerConfig,
-      client: createControlPlaneClient(server.url, server.nodeToken),
-      memory: {
-        devices: async () => [],
-        memory: async () => ({ total_bytes: 8 * gb, free_bytes: 4 * gb }),
-        dispose: async () => undefined,
-      },
-      nodeUrl: "http://127.0.0.1:9/",
-      log: createLogger({ level: "silent" }),
-      wait: async () => undefined,
+    const session = workerSession("worker-returns", server.url, server.nodeToken, {
       stopped: stopped.signal,
     });
     try {
