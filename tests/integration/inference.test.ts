@@ -778,6 +778,8 @@ describe("a prompt of megabytes", () => {
         { role: "user", content: "Hello" },
       ],
       max_tokens: 2,
+      temperature: 0,
+      seed: 1,
       context_overflow: "truncate_oldest",
     } as never);
     expect(oldHuge.choices[0]!.finish_reason).toBe("length");
