@@ -99,6 +99,10 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   // Each worker's first word from the control plane: registered (undefined), or refused and why.
   const firstOutcomes = new Map<string, string | undefined>();
   let outcomeCame = () => {};
+  // Refused later, for good (removed there with its node token replaced, its name taken meanwhile):
+  // trying on forever would help nobody, so the join ends, saying why.
+  let refusedLater: (why: string) => void = () => {};
+  const refusedAfterJoining = new Promise<string>((resolve) => (refusedLater = resolve));
   const started = await startLocalWorkers({
     mode: config.workers,
     launcher: createNodeWorkerLauncher(workerEntry()),
@@ -112,7 +116,10 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     stateDir: path.join(config.dataDir, "nodes"),
     onWorkerOutput: workerLinesOut(),
     onRegistration: (name, refused) => {
-      if (firstOutcomes.has(name)) return;
+      if (firstOutcomes.has(name)) {
+        if (refused !== undefined) refusedLater(`${name}: ${refused.replace(/\.$/, "")}`);
+        return;
+      }
       firstOutcomes.set(name, refused);
       outcomeCame();
     },
@@ -160,5 +167,11 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   io.out(`  Model cache: ${config.hubCacheDir}`);
   io.out(`  Reached at:  ${advertiseHost}`);
   io.out(`  Workers:     ${specs.map((spec) => `${spec.name} (${spec.backend})`).join(", ")}`);
-  await stopped;
+  const refusedNow = await Promise.race([stopped.then(() => undefined), refusedAfterJoining]);
+  if (refusedNow === undefined || stopping) return stopped;
+  await supervisor.dispose();
+  const hint = /token/i.test(refusedNow)
+    ? " Its node token was replaced: its operator has the new one (llmlb node token there)."
+    : "";
+  throw new CliError(`The control plane at ${controlUrl} no longer takes ${refusedNow}.${hint}`);
 }

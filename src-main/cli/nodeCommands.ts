@@ -1,4 +1,4 @@
-import { backendNames, type NodeInfo, type NodeList, type NodeRemoved } from "../contract";
+import { backendNames, type NodeInfo, type NodeJoinInfo, type NodeList, type NodeRemoved } from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
@@ -85,14 +85,29 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
   }
 }
 
-/** `llmlb node rm`: an offline worker node, gone for good (the server refuses an online one, and says why). */
-export async function removeNode(client: ApiClient, ref: string, io: Output): Promise<void> {
-  const removed = await client.request<NodeRemoved>("DELETE", `/v0/nodes/${encodeURIComponent(ref)}`);
+/**
+ * `llmlb node rm`: an offline worker node, gone for good (the server refuses an online one, and says
+ * why), or with `--force` an online one whose machine is to be kept out.
+ */
+export async function removeNode(
+  client: ApiClient,
+  ref: string,
+  options: { force?: boolean },
+  io: Output,
+): Promise<void> {
+  const removed = await client.request<NodeRemoved>(
+    "DELETE",
+    `/v0/nodes/${encodeURIComponent(ref)}${options.force ? "?force=true" : ""}`,
+  );
   const models =
     removed.models.length === 0
       ? ""
       : ` and the states it reported for ${removed.models.length} model(s): ${summarizeNames(removed.models)}`;
   io.out(`Removed node ${removed.name} (${removed.url})${models}`);
+  if (removed.was_online)
+    io.err(
+      `note: ${removed.name} was online: its token no longer works, and it joins again only with the node token as it is now (\`llmlb node token --replace\` first keeps its machine out).`,
+    );
   const pinned = removed.pinned_models ?? [];
   if (pinned.length > 0)
     io.err(
@@ -116,4 +131,30 @@ export async function drainNode(
       ? `Drained ${node.name}: nothing new goes to it${busy > 0 ? `; ${busy} running request(s) finish there` : ""}. \`llmlb node undrain ${node.name}\` puts it back (a restart of llmlb does too).`
       : `${node.name} is back in rotation.`,
   );
+}
+
+/** `llmlb node token [--replace]`: the node token, and the command that joins another machine with it. */
+export async function showJoin(
+  client: ApiClient,
+  options: { replace?: boolean; json?: boolean },
+  io: Output,
+): Promise<void> {
+  const join = options.replace
+    ? await client.request<NodeJoinInfo>("POST", "/v0/nodes/join/token")
+    : await client.request<NodeJoinInfo>("GET", "/v0/nodes/join");
+  if (options.json) {
+    io.out(JSON.stringify(join, null, 2));
+    return;
+  }
+  if (options.replace)
+    io.out(
+      "Replaced the node token. Machines already joined stay; new ones need this token. `llmlb node rm --force <name>` removes one to keep out.",
+    );
+  io.out(`Node token: ${join.node_token}`);
+  if (join.unreachable) {
+    io.out(`No other machine can join yet. ${join.unreachable}`);
+    return;
+  }
+  io.out(join.commands.length === 1 ? "On the other machine, run:" : "On the other machine, run one of:");
+  for (const { command } of join.commands) io.out(`  ${command}`);
 }

@@ -4,7 +4,7 @@ import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
 import { aliasModel, retryModel, setModel, showModel, unaliasModel } from "./modelSettingsCommands";
 import { setServing, showDashboardLink, showStatus } from "./statusCommands";
-import { drainNode, listNodes, removeNode } from "./nodeCommands";
+import { drainNode, listNodes, removeNode, showJoin } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
 import {
   defaultEndpointParallel,
@@ -335,7 +335,17 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("rm <name-or-id>")
     .alias("remove")
     .description("remove a worker node that is offline for good (retired, renamed), with its models' states")
-    .action((ref: string) => removeNode(client(), ref, io));
+    .option(
+      "--force",
+      "remove it even online: its token stops working (replace the node token first to keep it out)",
+    )
+    .action((ref: string, options: { force?: boolean }) => removeNode(client(), ref, options, io));
+  node
+    .command("token")
+    .description("the node token, and the command that joins another machine with it")
+    .option("--replace", "a new node token: machines already joined stay, new ones need the new token")
+    .option("--json", "print the server's JSON")
+    .action((options: { replace?: boolean; json?: boolean }) => showJoin(client(), options, io));
   node
     .command("drain <name-or-id>")
     .description("take a worker node out of rotation: its running requests finish, nothing new goes to it")

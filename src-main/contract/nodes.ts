@@ -242,8 +242,9 @@ export const nodeListSchema = z.object({ data: z.array(nodeSchema) });
 export type NodeList = z.infer<typeof nodeListSchema>;
 
 /**
- * `DELETE /v0/nodes/<id or name>`: the worker node removed (only an offline one: an online one would
- * register again at its next heartbeat), with the models it had states for, which it no longer lists.
+ * `DELETE /v0/nodes/<id or name>`: the worker node removed, with the models it had states for, which it
+ * no longer lists. An online one only with `?force=true`: its token stops working at once, and it joins
+ * again unless the node token it joined with was replaced first.
  */
 export const nodeRemovedSchema = z.object({
   id: z.string(),
@@ -252,8 +253,29 @@ export const nodeRemovedSchema = z.object({
   models: z.array(z.string()),
   /** Models whose pin still names it: none of them is served until it is pinned elsewhere. */
   pinned_models: z.array(z.string()).optional(),
+  /** It was online (removed with `force`): it may join again with the node token. */
+  was_online: z.boolean().optional(),
 });
 export type NodeRemoved = z.infer<typeof nodeRemovedSchema>;
+
+/** `DELETE /v0/nodes/<id or name>` query: `force=true` removes an online worker node too. */
+export const nodeRemoveQuerySchema = z.object({ force: z.enum(["true", "false"]).optional() });
+
+/**
+ * `GET /v0/nodes/join`, and `POST /v0/nodes/join/token` (a new node token): how another machine joins
+ * this control plane with its workers.
+ */
+export const nodeJoinInfoSchema = z.object({
+  /** What a machine shows to join. Those already joined hold tokens of their own. */
+  node_token: z.string(),
+  /** Set by LLMLB_NODE_TOKEN or config.json: replaced there (and at a restart), not by the API. */
+  token_configured: z.boolean(),
+  /** To run on the other machine: one for each address of this one it may reach it by. */
+  commands: z.array(z.object({ url: z.string(), command: z.string() })),
+  /** Why no machine can join yet, and what to do (this llmlb listens on loopback only). */
+  unreachable: z.string().optional(),
+});
+export type NodeJoinInfo = z.infer<typeof nodeJoinInfoSchema>;
 
 /** `PUT /v0/nodes/<id or name>/draining`: take a worker node out of rotation (true), or back (false). */
 export const nodeDrainRequestSchema = z.strictObject({ draining: z.boolean() });

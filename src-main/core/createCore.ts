@@ -9,7 +9,6 @@ import {
   dataFiles,
   ensureDataDir,
   loadOrCreateAdminToken,
-  loadOrCreateNodeToken,
   writeServerInfo,
 } from "./dataDir";
 import { lockDataDir } from "./dataDirLock";
@@ -40,6 +39,7 @@ import { createEventBus, type EventBus } from "./events/eventBus";
 import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
 import { plainHfTokenStore, type SecretStore } from "./settings/secretStore";
 import { createSettingsService, type LoginItem, type SettingsService } from "./settings/settingsService";
+import { createJoinToken, joinInfo } from "./nodes/joinToken";
 
 export interface CoreOptions {
   config: Config;
@@ -171,7 +171,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   ensureDataDir(config.dataDir);
   teardown.defer(lockDataDir(config.dataDir));
   const adminToken = loadOrCreateAdminToken(config.dataDir, config.adminToken);
-  const nodeToken = loadOrCreateNodeToken(config.dataDir, config.nodeToken);
+  const joinToken = createJoinToken({ dataDir: config.dataDir, configured: config.nodeToken });
   const registryVersion = createRegistryVersion();
   const events = createEventBus();
   const startedAt = clock.now();
@@ -179,6 +179,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   const uptimeSeconds = () => Math.round((clock.now() - startedAt) / 1000);
   /** The base URL once listening. */
   let listeningUrl: string | undefined;
+  const listeningPort = () => (listeningUrl === undefined ? config.port : Number(new URL(listeningUrl).port));
   const settings = await createSettingsService({
     config,
     hfTokenStore:
@@ -235,6 +236,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       watchUnresponsive(nodeId);
     },
     endpointNamed: (name) => endpoints.list().data.some((endpoint) => endpoint.name === name),
+    localWorkerNamed: (name) => supervisor?.status().some((worker) => worker.name === name) ?? false,
   });
   /**
    * A node (worker or endpoint) and the models whose state on it changed, as listings show them now.
@@ -354,9 +356,17 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     metrics,
     app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
     events,
+    joining: {
+      info: () => joinInfo(joinToken, config.host, listeningPort()),
+      replaceToken() {
+        joinToken.replace();
+        log.info("node token replaced: machines already joined stay, new ones need the new token");
+        return joinInfo(joinToken, config.host, listeningPort());
+      },
+    },
     credentials: {
       adminToken,
-      nodeToken,
+      acceptsJoin: (given) => joinToken.accepts(given),
       apiKeys: config.apiKeys,
       nodeForToken: (token) => nodes.nodeForToken(token),
     },
@@ -417,7 +427,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       onWorkerOutput: options.onWorkerOutput,
       launch: {
         controlUrl: url,
-        nodeToken,
+        nodeToken: joinToken.local,
         logLevel: config.logLevel,
         hubCacheDir: config.hubCacheDir,
         ...(config.maxLoadedModels !== undefined ? { maxLoadedModels: config.maxLoadedModels } : {}),

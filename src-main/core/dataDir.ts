@@ -70,6 +70,16 @@ export const readAdminToken = (dataDir: string) => readSecret(dataDir, dataFiles
 export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
   loadOrCreateSecret(dataDir, dataFiles.nodeToken, "llmlb_node", configured);
 
+/** A new node token in place of the kept one (written whole, then moved over it), as it is now. */
+export function replaceNodeToken(dataDir: string): string {
+  const file = path.join(dataDir, dataFiles.nodeToken);
+  const temp = `${file}.${process.pid}.tmp`;
+  const secret = `llmlb_node_${crypto.randomBytes(24).toString("base64url")}`;
+  fs.writeFileSync(temp, `${secret}\n`, { mode: 0o600 });
+  fs.renameSync(temp, file);
+  return secret;
+}
+
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
   const file = path.join(dataDir, dataFiles.server);
   const temp = `${file}.${process.pid}.tmp`;

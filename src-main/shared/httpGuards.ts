@@ -46,7 +46,8 @@ export function expiredFormerCookie(request: Pick<FastifyRequest, "headers">): s
     : undefined;
 }
 
-function sameSecret(given: string, expected: string): boolean {
+/** Whether two secrets are equal, in a time that does not tell how much of them matched. */
+export function sameSecret(given: string, expected: string): boolean {
   const a = crypto.createHash("sha256").update(given).digest();
   const b = crypto.createHash("sha256").update(expected).digest();
   return crypto.timingSafeEqual(a, b);
@@ -81,7 +82,8 @@ export type Access =
 
 export interface Credentials {
   adminToken: string;
-  nodeToken: string;
+  /** Whether a worker may join with this secret (the node token, or this llmlb's own workers'). */
+  acceptsJoin(given: string): boolean;
   apiKeys: readonly string[];
   nodeForToken(token: string): string | undefined;
 }
@@ -110,7 +112,7 @@ export function checkAccess(
     (access === "admin"
       ? isAdmin
       : access === "join"
-        ? isAdmin || sameSecret(given, credentials.nodeToken)
+        ? isAdmin || credentials.acceptsJoin(given)
         : access === "admin-or-node"
           ? isAdmin || credentials.nodeForToken(given) !== undefined
           : credentials.nodeForToken(given) !== undefined);

@@ -9,6 +9,7 @@ import { useNow } from "../useNow";
 import { EndpointsSection } from "./EndpointsSection";
 import { PageHead } from "../components/PageHead";
 import { RemoveNode } from "./RemoveNode";
+import { AddMachine } from "./AddMachine";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
@@ -43,6 +44,7 @@ export function NodesPage() {
           ))}
         </ul>
       )}
+      <AddMachine />
       <EndpointsSection />
     </div>
   );

@@ -1,5 +1,5 @@
-import type { NodeInfo } from "../../src-main/contract";
-import { ApiError } from "../api";
+import type { NodeInfo, NodeJoinInfo } from "../../src-main/contract";
+import { ApiError, isNotFound } from "../api";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 export interface NodesSlice {
@@ -9,6 +9,11 @@ export interface NodesSlice {
   dropNode(id: string): void;
   /** Removes an offline worker node for good; true when it is gone (the banners say so, or why not). */
   removeNode(id: string): Promise<boolean>;
+  /** How another machine joins; undefined until read, or where the server cannot say (an older one). */
+  nodeJoin: NodeJoinInfo | undefined;
+  loadNodeJoin(): Promise<void>;
+  /** A new node token; true once replaced (the banners say so, or why not). */
+  replaceNodeToken(): Promise<boolean>;
 }
 
 export const createNodesSlice =
@@ -43,6 +48,28 @@ export const createNodesSlice =
           `The pin of ${pinned.join(", ")} still names ${name}: pin ${pinned.length === 1 ? "it" : "them"} anew in ${pinned.length === 1 ? "its" : "their"} settings (Nodes, or any).`,
           `pins:${id}`,
         );
+      return true;
+    },
+    nodeJoin: undefined,
+    async loadNodeJoin() {
+      try {
+        set({ nodeJoin: await api.nodeJoin() });
+      } catch (error) {
+        if (!isNotFound(error)) get().pushBanner("error", messageOf(error), "node-join");
+      }
+    },
+    async replaceNodeToken() {
+      try {
+        set({ nodeJoin: await api.replaceNodeToken() });
+      } catch (error) {
+        get().pushBanner("error", messageOf(error), "node-join");
+        return false;
+      }
+      get().pushBanner(
+        "success",
+        "Replaced the node token: machines already joined stay, new ones need the new token",
+        "node-join",
+      );
       return true;
     },
   });

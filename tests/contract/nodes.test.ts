@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import http from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   heartbeatResponseSchema,
   modelSchema,
+  nodeJoinInfoSchema,
   nodeListSchema,
   nodeRegisterResponseSchema,
   nodeRemovedSchema,
@@ -18,7 +20,7 @@ import { createNodeSession, type NodeSessionOptions } from "../../src-main/worke
 import { createControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
-import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
 import { waitFor } from "../helpers/waitFor";
 
 let server: TestServerWithHub;
@@ -553,7 +555,7 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     expect(response.status).toBe(409);
     expect(response.body.error).toMatchObject({ code: "node.online", param: "id" });
     expect(response.body.error.message).toBe(
-      "Node still-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline.",
+      "Node still-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline; or, to keep its machine out, replace the node token (llmlb node token --replace), then remove it with --force.",
     );
     expect((await beat(running.node_id, running.node_token, [])).status).toBe(200);
     expect((await listed()).find((node) => node.name === "still-running")?.status).toBe("online");
@@ -725,6 +727,122 @@ describe("DELETE /v0/nodes/<id or name>", () => {
       ]);
     } finally {
       stopped.abort();
+    }
+  });
+});
+
+describe("joining another machine", () => {
+  const listed = async () => nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+  const register = (name: string, token: string) =>
+    server.request("POST", "/v0/nodes/register", {
+      body: nodeRequest(name),
+      headers: { authorization: `Bearer ${token}` },
+    });
+
+  it("shows the node token, and that a machine cannot join an llmlb on loopback, to the admin only", async () => {
+    const response = await server.request("GET", "/v0/nodes/join");
+    expect(response.status).toBe(200);
+    expect(nodeJoinInfoSchema.parse(response.body)).toEqual({
+      node_token: server.nodeToken,
+      token_configured: false,
+      commands: [],
+      unreachable:
+        "This llmlb listens on 127.0.0.1 only, which other machines cannot reach: start it with --host 0.0.0.0 and an API key (--api-key), then run the command shown here on the other machine.",
+    });
+    const asNode: Record<string, string> = { authorization: `Bearer ${server.nodeToken}` };
+    for (const headers of [asNode, {}]) {
+      const refused = await server.request("GET", "/v0/nodes/join", { headers, anonymous: true });
+      expect(refused.status).toBe(401);
+      expect(refused.text).not.toContain(server.nodeToken);
+    }
+  });
+
+  it("replaces the node token: the old one lets no machine in, those joined stay, new ones join with the new", async () => {
+    const joinedBefore = await registerNode("joined-before");
+    const old = server.nodeToken;
+    const response = await server.request("POST", "/v0/nodes/join/token");
+    expect(response.status).toBe(200);
+    const replaced = nodeJoinInfoSchema.parse(response.body);
+    expect(replaced.node_token).toMatch(/^llmlb_node_/);
+    expect(replaced.node_token).not.toBe(old);
+    // Kept for the next start, readable by this user only.
+    const file = `${server.dataDir}/node-token`;
+    expect(fs.readFileSync(file, "utf8").trim()).toBe(replaced.node_token);
+    if (process.platform !== "win32") expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    server.nodeToken = replaced.node_token;
+
+    expect((await register("with-old-token", old)).status).toBe(401);
+    expect((await beat(joinedBefore.node_id, joinedBefore.node_token, [])).status).toBe(200);
+    expect((await register("with-new-token", replaced.node_token)).status).toBe(201);
+    expect((await server.request("GET", "/v0/nodes/join")).body.node_token).toBe(replaced.node_token);
+    expect((await listed()).map((node) => node.name)).not.toContain("with-old-token");
+  });
+
+  it("with force, removes an online node at once: its session is refused, and joins again only with the node token as it is", async () => {
+    const stopped = new AbortController();
+    const outcomes: (string | undefined)[] = [];
+    const kept = server.nodeToken;
+    // Its retries, each after a failed registration: stopped after the third.
+    let retries = 0;
+    const session = workerSession("to-keep-out", server.url, kept, {
+      stopped: stopped.signal,
+      onRegistration: (refused) => outcomes.push(refused),
+      wait: async () => {
+        if (++retries === 3) stopped.abort();
+      },
+    });
+    try {
+      await session.register();
+      const first = session.nodeId()!;
+      const response = await server.request("DELETE", "/v0/nodes/to-keep-out?force=true");
+      expect(response.status).toBe(200);
+      expect(nodeRemovedSchema.parse(response.body)).toEqual({
+        id: first,
+        name: "to-keep-out",
+        url: "http://127.0.0.1:9/",
+        models: [],
+        was_online: true,
+      });
+      expect((await listed()).map((node) => node.name)).not.toContain("to-keep-out");
+      // Its token no longer works; it registers again, with the node token it has, which still works.
+      expect(await session.heartbeat({ models: [], loaded: [] })).toBeUndefined();
+      expect(session.nodeId()).not.toBe(first);
+      expect(outcomes).toEqual([undefined, undefined]);
+
+      // Once the node token is replaced, removing it keeps it out.
+      server.nodeToken = nodeJoinInfoSchema.parse(
+        (await server.request("POST", "/v0/nodes/join/token")).body,
+      ).node_token;
+      expect((await server.request("DELETE", "/v0/nodes/to-keep-out?force=true")).status).toBe(200);
+      expect(await session.heartbeat({ models: [], loaded: [] })).toBeUndefined();
+      expect(retries).toBe(3);
+      expect((await register("to-keep-out", kept)).status).toBe(401);
+      expect((await listed()).map((node) => node.name)).not.toContain("to-keep-out");
+    } finally {
+      stopped.abort();
+    }
+  });
+
+  it("is refused to replace a node token the configuration sets, and the token stays", async () => {
+    const configured = await startCore({
+      hubEndpoint: server.hub.url,
+      config: { nodeToken: "llmlb_node_set_by_the_environment" },
+    });
+    try {
+      const response = await configured.request("POST", "/v0/nodes/join/token");
+      expect(response.status).toBe(409);
+      expect(response.body.error).toMatchObject({
+        code: "settings.read_only",
+        message:
+          "The node token is set by LLMLB_NODE_TOKEN (or nodeToken in config.json): change it there, then restart llmlb.",
+      });
+      expect((await configured.request("GET", "/v0/nodes/join")).body).toMatchObject({
+        node_token: "llmlb_node_set_by_the_environment",
+        token_configured: true,
+      });
+      expect(fs.existsSync(`${configured.dataDir}/node-token`)).toBe(false);
+    } finally {
+      await configured.close();
     }
   });
 });

@@ -176,6 +176,11 @@ describe("the dashboard in a browser", () => {
     await page.getByRole("link", { name: "Nodes" }).click();
     await page.getByRole("heading", { name: "Nodes", level: 1 }).waitFor();
     await page.getByText("CPU").first().waitFor();
+    // Listening on loopback, it can take no other machine: said, with what to do instead.
+    await page
+      .getByRole("region", { name: "Add a machine" })
+      .getByText(/^This llmlb listens on 127\.0\.0\.1 only, .* --host 0\.0\.0\.0/)
+      .waitFor();
     await screenshot(page, "nodes");
 
     // The model registered again above is ready once the worker has it from its cache.

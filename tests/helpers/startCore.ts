@@ -106,7 +106,7 @@ export async function startCore(options: StartCoreOptions): Promise<TestServer> 
     core,
     url,
     token: core.adminToken,
-    nodeToken: fs.readFileSync(`${dataDir}/node-token`, "utf8").trim(),
+    nodeToken: options.config?.nodeToken ?? fs.readFileSync(`${dataDir}/node-token`, "utf8").trim(),
     dataDir,
     async request(method, path, requestOptions = {}) {
       const headers: Record<string, string> = { ...requestOptions.headers };

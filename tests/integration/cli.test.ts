@@ -493,7 +493,7 @@ describe("llmlb node rm", () => {
       expect(online.code).toBe(1);
       expect(online.stdout).toBe("");
       expect(online.stderr).toBe(
-        "error: Node gpu-box-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline.\n",
+        "error: Node gpu-box-running is online: it would register again at its next heartbeat. Stop it first (its `llmlb serve` or `llmlb node --join`), then remove it once it shows offline; or, to keep its machine out, replace the node token (llmlb node token --replace), then remove it with --force.\n",
       );
       const unknown = await runCli(["node", "rm", "gpu-box-retired"], cliEnv);
       expect(unknown.code).toBe(1);

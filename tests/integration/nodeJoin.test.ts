@@ -180,6 +180,45 @@ describe("llmlb node --join", () => {
     }
   }, 60_000);
 
+  it("is kept out by replacing the node token and removing it by force: its join ends, saying why", async () => {
+    const joined = await startJoin(joinArgs("kept-out"));
+    const exited = once(joined.child, "exit");
+    let stderr = "";
+    joined.child.stderr!.on("data", (chunk) => (stderr += chunk));
+    const cli = (args: string[]) => runCli(args, { LLMLB_DATA_DIR: first.dataDir });
+    try {
+      const replaced = await cli(["node", "token", "--replace"]);
+      expect(replaced.code).toBe(0);
+      const newToken = /^Node token: (\S+)$/m.exec(replaced.stdout)![1]!;
+      expect(newToken).not.toBe(nodeToken);
+      expect(replaced.stdout).toContain(
+        "No other machine can join yet. This llmlb listens on 127.0.0.1 only",
+      );
+      nodeToken = newToken;
+
+      // Online: refused without --force, with the way to keep it out.
+      const plain = await cli(["node", "rm", "kept-out-cpu0"]);
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain("replace the node token (llmlb node token --replace)");
+      const forced = await cli(["node", "rm", "--force", "kept-out-cpu0"]);
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toMatch(/^Removed node kept-out-cpu0 \(http:\/\/127\.0\.0\.1:\d+\)/);
+      expect(forced.stderr).toContain("note: kept-out-cpu0 was online: its token no longer works");
+
+      // Its worker tries to join again with the old token; refused for good, the join ends.
+      const [code] = await exited;
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `The control plane at ${control.url} no longer takes kept-out-cpu0: The token is not valid for this endpoint`,
+      );
+      expect(stderr).toContain("Its node token was replaced: its operator has the new one");
+      const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
+      expect(nodes.map((node) => node.name)).not.toContain("kept-out-cpu0");
+    } finally {
+      joined.child.kill("SIGTERM");
+    }
+  }, 60_000);
+
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
       LLMLB_DATA_DIR: path.join(second.path, "data"),

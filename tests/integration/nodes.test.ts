@@ -279,6 +279,39 @@ describe("a worker killed mid-download", () => {
   });
 });
 
+describe("its own worker, once the node token is replaced", () => {
+  it("joins again after a restart, and is not removed while it runs, even by force", async () => {
+    const nodes = async () => nodeListSchema.parse((await api("GET", "/v0/nodes")).body).data;
+    const [own] = await nodes();
+    expect(own?.status).toBe("online");
+    expect((await api("POST", "/v0/nodes/join/token")).status).toBe(200);
+
+    const refused = await api<{ error: { message: string } }>(
+      "DELETE",
+      `/v0/nodes/${encodeURIComponent(own!.name)}?force=true`,
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      `Node ${own!.name} is one of this llmlb's own workers, and runs: it would join again at once. The workers llmlb starts are chosen with --workers.`,
+    );
+
+    // Killed, it is started again, and registers with this llmlb's own secret, not the node token.
+    const [worker] = childPids(serve.child.pid!);
+    process.kill(worker!, "SIGKILL");
+    await waitFor(
+      "the restarted worker online",
+      async () =>
+        (await nodes()).some(
+          (node) =>
+            node.name === own!.name &&
+            node.status === "online" &&
+            Date.parse(node.registered_at) > Date.parse(own!.registered_at),
+        ),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+  });
+});
+
 describe("restarting the control plane on the same cache", () => {
   it("finds the model ready without downloading it again", async () => {
     await serve.stop();

@@ -40,6 +40,8 @@ export interface NodeServiceOptions {
   onOffline?: (nodeId: string, reason: string) => void;
   /** Whether an endpoint has this name: a node may not take it (lists and pinned settings name both). Default: none has. */
   endpointNamed?: (name: string) => boolean;
+  /** Whether a worker of this llmlb itself has this name (it cannot be removed while it runs). Default: none has. */
+  localWorkerNamed?: (name: string) => boolean;
 }
 
 export interface NodeChange {
@@ -90,11 +92,12 @@ export interface NodeService {
    */
   workerGone(name: string): void;
   /**
-   * Removes an offline worker node (by id, else by name) and its models' states: it is listed
-   * nowhere any more, and its token stops working, so should it come back it registers afresh.
-   * `node.not_found` when no worker node has that id or name; `node.online` for one online.
+   * Removes a worker node (by id, else by name) and its models' states: it is listed nowhere any
+   * more, and its token stops working, so should it come back it registers afresh. `node.not_found`
+   * when no worker node has that id or name; `node.online` for one online, unless `force` (another
+   * machine's: one of this llmlb's own workers is refused while it runs).
    */
-  remove(idOrName: string): NodeRemoved;
+  remove(idOrName: string, options?: { force?: boolean }): NodeRemoved;
   /**
    * An operator takes a worker node out of rotation (its running requests finish; nothing new goes to
    * it) or puts it back; kept until undone or this llmlb restarts. The node as listed now.
@@ -379,13 +382,22 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       log.warn({ node: node.id, name }, "worker process gone; marked offline");
       wentOffline(node, "Its worker process ended.");
     },
-    remove(idOrName) {
+    remove(idOrName, { force = false } = {}) {
       const node = workerNamed(idOrName);
-      // Its next heartbeat would be refused and it would register again at once: removed for nothing.
-      if (node.status === "online") {
+      const online = node.status === "online";
+      // Its next heartbeat would be refused and it would register again at once, with the node token
+      // it joined with: removed for nothing, unless that token was replaced (a machine to keep out).
+      if (online && !force) {
         throw new AppError(
           "node.online",
-          `Node ${node.name} is online: it would register again at its next heartbeat. Stop it first (its \`llmlb serve\` or \`llmlb node --join\`), then remove it once it shows offline.`,
+          `Node ${node.name} is online: it would register again at its next heartbeat. Stop it first (its \`llmlb serve\` or \`llmlb node --join\`), then remove it once it shows offline; or, to keep its machine out, replace the node token (llmlb node token --replace), then remove it with --force.`,
+          { param: "id" },
+        );
+      }
+      if (online && options.localWorkerNamed?.(node.name)) {
+        throw new AppError(
+          "node.online",
+          `Node ${node.name} is one of this llmlb's own workers, and runs: it would join again at once. The workers llmlb starts are chosen with --workers.`,
           { param: "id" },
         );
       }
@@ -394,9 +406,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       live.delete(node.id);
       drained.delete(node.id);
       health.forget(node.id);
-      log.info({ node: node.id, name: node.name, url: node.url }, "node removed");
+      log.info({ node: node.id, name: node.name, url: node.url, online }, "node removed");
       options.onChange?.({ nodeId: node.id, models, removed: true });
-      return { id: node.id, name: node.name, url: node.url, models };
+      return { id: node.id, name: node.name, url: node.url, models, ...(online && { was_online: true }) };
     },
     setDraining(idOrName, draining) {
       const node = workerNamed(idOrName);

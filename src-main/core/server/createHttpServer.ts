@@ -21,7 +21,7 @@ import {
   type Access,
   type Credentials,
 } from "../../shared/httpGuards";
-import { registerNodeRoutes } from "./nodeRoutes";
+import { registerNodeRoutes, type NodeJoining } from "./nodeRoutes";
 import type { EndpointService } from "../endpoints/endpointService";
 import { registerEndpointRoutes } from "./endpointRoutes";
 import { registerAppRoutes, type AppRouteOptions } from "./appRoutes";
@@ -41,6 +41,8 @@ export interface HttpServerOptions {
   /** Status, pause and settings: the app's own routes. */
   app: AppRouteOptions;
   events: EventBus;
+  /** How another machine joins (`/v0/nodes/join`). */
+  joining: NodeJoining;
   credentials: Credentials;
   log: Logger;
   version: string;
@@ -154,7 +156,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     instanceId: options.instanceId,
   };
   registerManagementRoutes(app, routeOptions);
-  registerNodeRoutes(app, routeOptions);
+  registerNodeRoutes(app, routeOptions, options.joining);
   if (options.endpoints) registerEndpointRoutes(app, options.endpoints, routeOptions.nodes);
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);

@@ -1,11 +1,24 @@
 import type { FastifyInstance } from "fastify";
-import { nodeDrainRequestSchema, nodeProtocol, type NodeRemoved } from "../../contract";
+import {
+  nodeDrainRequestSchema,
+  nodeProtocol,
+  nodeRemoveQuerySchema,
+  type NodeJoinInfo,
+  type NodeRemoved,
+} from "../../contract";
 import { AppError } from "../../shared/errors";
 import { credentialOf } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
 
+/** How another machine joins: what `GET /v0/nodes/join` shows, and a new node token. */
+export interface NodeJoining {
+  info(): NodeJoinInfo;
+  /** A new node token (refused where the configuration sets it), and how to join with it. */
+  replaceToken(): NodeJoinInfo;
+}
+
 /** The node protocol's control-plane side (`nodeProtocol`): plain HTTP, so a node on another machine speaks it unchanged. */
-export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions): void {
+export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, joining: NodeJoining): void {
   const { nodes } = options;
   const { register, heartbeat } = nodeProtocol;
 
@@ -32,16 +45,22 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions):
 
   app.get("/v0/nodes", async () => nodes.list());
 
+  // Admin only (the default for /v0): the node token, and the command that joins another machine.
+  app.get("/v0/nodes/join", async (): Promise<NodeJoinInfo> => joining.info());
+  app.post("/v0/nodes/join/token", async (): Promise<NodeJoinInfo> => joining.replaceToken());
+
   // Admin only (the default for /v0). Out of rotation for maintenance, or back: HAProxy's drain.
   app.put<{ Params: { ref: string } }>("/v0/nodes/:ref/draining", async (request) =>
     nodes.setDraining(request.params.ref, nodeDrainRequestSchema.parse(request.body ?? {}).draining),
   );
 
-  // Admin only (the default for /v0). A worker node that is gone for good (retired, renamed).
+  // Admin only (the default for /v0). A worker node that is gone for good (retired, renamed), or, with
+  // force, one whose machine is to be kept out (its token stops working at once).
   app.delete<{ Params: { ref: string } }>("/v0/nodes/:ref", async (request): Promise<NodeRemoved> => {
     const { ref } = request.params;
+    const force = nodeRemoveQuerySchema.parse(request.query ?? {}).force === "true";
     try {
-      const removed = nodes.remove(ref);
+      const removed = nodes.remove(ref, { force });
       const pinned = options.models.pinnedTo(removed.name);
       return pinned.length > 0 ? { ...removed, pinned_models: pinned } : removed;
     } catch (error) {

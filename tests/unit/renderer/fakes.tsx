@@ -5,6 +5,7 @@ import {
   type Model,
   type ModelOnNode,
   type NodeInfo,
+  type NodeJoinInfo,
   type ServerEvent,
   type Settings,
   type Status,
@@ -118,6 +119,16 @@ export const notFound = () => new ApiError("Route GET:/v0/endpoints not found", 
 export type FakeApi = { [K in keyof Api]: Mock<Api[K]> };
 
 /** An Api whose every call answers from `data` unless overridden; each method is a vi.fn to inspect. */
+/** How a machine joins a server at 192.168.1.5:8080 with `token`. */
+export function joinInfo(token: string): NodeJoinInfo {
+  const url = "http://192.168.1.5:8080";
+  return {
+    node_token: token,
+    token_configured: false,
+    commands: [{ url, command: `LLMLB_NODE_TOKEN=${token} llmlb node --join ${url} --host 0.0.0.0` }],
+  };
+}
+
 export function fakeApi(
   data: { models?: Model[]; nodes?: NodeInfo[]; status?: Status; settings?: Settings } = {},
   overrides: Partial<FakeApi> = {},
@@ -162,6 +173,9 @@ export function fakeApi(
     }),
     // Answers the node removed, as the server does (the fake knows only its id).
     removeNode: vi.fn(async (ref: string) => ({ id: ref, name: ref, url: "", models: [] })),
+    // A server listening beyond loopback, at one address.
+    nodeJoin: vi.fn(async () => joinInfo("llmlb_node_first")),
+    replaceNodeToken: vi.fn(async () => joinInfo("llmlb_node_second")),
     quit: vi.fn(async () => ({ quitting: true as const })),
     // A server that can build, and has not: it answers a start as a build now running.
     gpuBuild: vi.fn(async () => ({ available: true, state: "idle" as const, output: [] })),

@@ -3,7 +3,7 @@ import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { Endpoint, NodeInfo } from "../../../src-main/contract";
 import { ApiError } from "../../../src-renderer/api";
-import { fakeApi, model, node, notFound, onNode, renderApp, unavailable } from "./fakes";
+import { fakeApi, joinInfo, model, node, notFound, onNode, renderApp, unavailable } from "./fakes";
 
 const endpoint: Endpoint = {
   id: "ep-1",
@@ -244,6 +244,54 @@ describe("the nodes page", () => {
     expect(api.removeNode).not.toHaveBeenCalled();
     expect(screen.queryByRole("button", { name: "Remove box-a" })).toBeNull();
     expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-a" }));
+  });
+
+  it("gives the command that joins another machine, and replaces the node token after a confirmation", async () => {
+    const api = fakeApi({ nodes: [node("gpu-0")] });
+    renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "Add a machine" });
+    const first = joinInfo("llmlb_node_first").commands[0]!.command;
+    expect(await within(section).findByText(first)).toBeTruthy();
+    expect(
+      within(section).getByRole("button", { name: "Copy the command that joins by http://192.168.1.5:8080" }),
+    ).toBeTruthy();
+
+    fireEvent.click(within(section).getByRole("button", { name: "Replace the node token" }));
+    const dialog = screen.getByRole("dialog", { name: "Replace the node token?" });
+    expect(dialog.textContent).toContain("Machines already joined stay");
+    expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" }));
+    await act(async () => {
+      fireEvent.click(within(dialog).getByRole("button", { name: "Replace" }));
+    });
+    expect(api.replaceNodeToken).toHaveBeenCalledTimes(1);
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(within(section).queryByText(first)).toBeNull();
+    expect(within(section).getByText(joinInfo("llmlb_node_second").commands[0]!.command)).toBeTruthy();
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Replaced the node token");
+  });
+
+  it("says why no machine can join an llmlb on loopback, and offers no replacement of a configured token", async () => {
+    const api = fakeApi(
+      { nodes: [node("gpu-0")] },
+      {
+        nodeJoin: vi.fn(async () => ({
+          node_token: "llmlb_node_set",
+          token_configured: true,
+          commands: [],
+          unreachable: "This llmlb listens on 127.0.0.1 only, which other machines cannot reach.",
+        })),
+      },
+    );
+    renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "Add a machine" });
+    expect(
+      await within(section).findByText(
+        "This llmlb listens on 127.0.0.1 only, which other machines cannot reach.",
+      ),
+    ).toBeTruthy();
+    expect(section.textContent).toContain("set by LLMLB_NODE_TOKEN");
+    expect(section.textContent).not.toContain("llmlb_node_set");
+    expect(within(section).queryByRole("button", { name: "Replace the node token" })).toBeNull();
   });
 
   it("tags an endpoint's card as an endpoint, once: its backend (external) would say it again", async () => {
