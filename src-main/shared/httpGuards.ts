@@ -75,7 +75,10 @@ export type Access =
   | "admin-or-node"
   /** A registered node's token (heartbeats; the route checks it is that node's). */
   | "node"
-  /** The admin token or the node token that lets nodes join. */
+  /**
+   * The admin token, the node token that lets nodes join, or a node's own token (a worker started
+   * again registers with the token it was given last; the route checks the name is that node's).
+   */
   | "join"
   /** One of the API keys, or the admin token; anyone when no API key is configured (/v1, /metrics). */
   | "api";
@@ -112,7 +115,7 @@ export function checkAccess(
     (access === "admin"
       ? isAdmin
       : access === "join"
-        ? isAdmin || credentials.acceptsJoin(given)
+        ? isAdmin || credentials.acceptsJoin(given) || credentials.nodeForToken(given) !== undefined
         : access === "admin-or-node"
           ? isAdmin || credentials.nodeForToken(given) !== undefined
           : credentials.nodeForToken(given) !== undefined);

@@ -12,6 +12,7 @@ import {
   type NodeRouteAnswer,
   type NodeRouteRequest,
 } from "../contract";
+import type { KeptNodeToken } from "./keptNodeToken";
 
 /** A refusal by the control plane, with its status (404 on a heartbeat means: register again). */
 export class ControlPlaneError extends Error {
@@ -37,8 +38,15 @@ interface CallOptions<R extends NodeRoute> {
   body?: NodeRouteRequest<R>;
 }
 
-/** The node protocol over HTTP (`nodeProtocol`): the join token to register, then the node's own token. */
-export function createControlPlaneClient(baseUrl: string, joinToken: string): ControlPlaneClient {
+/**
+ * The node protocol over HTTP (`nodeProtocol`): the join token to register, then the node's own token.
+ * With `kept`, the token of the worker's last registration registers it first, where it still works.
+ */
+export function createControlPlaneClient(
+  baseUrl: string,
+  joinToken: string,
+  kept?: KeptNodeToken,
+): ControlPlaneClient {
   let nodeToken: string | undefined;
 
   async function call<R extends NodeRoute>(
@@ -76,8 +84,20 @@ export function createControlPlaneClient(baseUrl: string, joinToken: string): Co
 
   return {
     async register(request) {
-      const answer = await call(nodeProtocol.register, joinToken, { body: request });
+      const own = kept?.read();
+      let answer: NodeRegisterResponse | undefined;
+      if (own) {
+        try {
+          answer = await call(nodeProtocol.register, own, { body: request });
+        } catch (error) {
+          // Removed there, or another control plane: the join token, as at a first start.
+          if (!(error instanceof ControlPlaneError && error.status === 401)) throw error;
+          kept!.forget();
+        }
+      }
+      answer ??= await call(nodeProtocol.register, joinToken, { body: request });
       nodeToken = answer.node_token;
+      kept?.write(answer.node_token);
       return answer;
     },
     heartbeat: (nodeId, beat) =>

@@ -14,6 +14,7 @@ import {
 } from "../contract/workerMessages";
 import { inUseFileOf } from "../shared/stateFiles";
 import { createControlPlaneClient } from "./controlPlaneClient";
+import { keptNodeToken } from "./keptNodeToken";
 import { openDownloadLedger } from "./downloadLedger";
 import { createMemoryProbe } from "./memory";
 import { createNodeAgent, type NodeAgent } from "./nodeAgent";
@@ -163,7 +164,11 @@ async function runNode(): Promise<void> {
   const agent = createNodeAgent({
     config,
     log,
-    client: createControlPlaneClient(config.controlUrl, config.nodeToken),
+    client: createControlPlaneClient(
+      config.controlUrl,
+      config.nodeToken,
+      keptNodeToken(path.join(config.stateDir, config.name, "node-token")),
+    ),
     memory,
     ledger,
     nodeUrl: `http://${advertised.includes(":") ? `[${advertised}]` : advertised}:${port}`,

@@ -68,8 +68,8 @@ export function AddMachine() {
           onConfirm={() => void replace()}
         >
           <p>
-            The old token lets no machine join any more. Machines already joined stay, until a worker of
-            theirs restarts: start them with the new token. To keep one out, also remove it with{" "}
+            The old token lets no machine join any more. Machines already joined stay; the next time you start
+            one, give it the new token. To keep one out, also remove it with{" "}
             <code>llmlb node rm --force &lt;name&gt;</code>.
           </p>
         </ConfirmDialog>

@@ -823,6 +823,57 @@ describe("joining another machine", () => {
     }
   });
 
+  it("keeps a machine joined after a replacement: its worker, started again, registers with the token it was given, under its own name only", async () => {
+    const store: { token?: string } = {};
+    const kept = {
+      read: () => store.token,
+      write: (token: string) => void (store.token = token),
+      forget: () => void delete store.token,
+    };
+    const joinedWith = server.nodeToken;
+    /** The worker as started afresh, as its machine launched it: with the node token it was given. */
+    const startWorker = (options: Partial<NodeSessionOptions> = {}) => {
+      const stopped = new AbortController();
+      const session = workerSession("stays-joined", server.url, joinedWith, {
+        client: createControlPlaneClient(server.url, joinedWith, kept),
+        stopped: stopped.signal,
+        wait: async () => stopped.abort(),
+        ...options,
+      });
+      return { session, stopped };
+    };
+    const first = startWorker();
+    await first.session.register();
+    const id = first.session.nodeId()!;
+    expect(store.token).toBe(first.session.token());
+    server.nodeToken = nodeJoinInfoSchema.parse(
+      (await server.request("POST", "/v0/nodes/join/token")).body,
+    ).node_token;
+
+    // Started again at once (a crash), on another port, while its old self is still listed online.
+    const again = startWorker({ nodeUrl: "http://127.0.0.1:1/" });
+    await again.session.register();
+    expect(again.stopped.signal.aborted).toBe(false);
+    expect(again.session.nodeId()).toBe(id);
+    expect(store.token).toBe(again.session.token());
+    expect((await listed()).find((node) => node.id === id)).toMatchObject({
+      status: "online",
+      url: "http://127.0.0.1:1/",
+    });
+    // Good for its own name only, and its previous token is retired.
+    expect((await register("not-stays-joined", store.token!)).status).toBe(401);
+    expect((await beat(id, first.session.token()!, [])).status).toBe(401);
+
+    // Removed, its kept token is forgotten, and the node token it was given no longer lets it in.
+    expect((await server.request("DELETE", "/v0/nodes/stays-joined?force=true")).status).toBe(200);
+    const removed = startWorker();
+    await removed.session.register();
+    expect(removed.stopped.signal.aborted).toBe(true);
+    expect(removed.session.nodeId()).toBeUndefined();
+    expect(store.token).toBeUndefined();
+    expect((await listed()).map((node) => node.name)).not.toContain("stays-joined");
+  });
+
   it("is refused to replace a node token the configuration sets, and the token stays", async () => {
     const configured = await startCore({
       hubEndpoint: server.hub.url,

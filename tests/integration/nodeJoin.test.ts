@@ -11,6 +11,7 @@ import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { greedyChat, longStory } from "../helpers/chat";
 import { adminRequest, runCli, type ServeProcess } from "../helpers/cliProcess";
+import { childPids } from "../helpers/processes";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
@@ -42,7 +43,10 @@ const joinArgs = (name: string) => [
 ];
 
 /** `llmlb node --join …` as its own process; resolves once its workers are listed. */
-async function startJoin(args: string[]): Promise<{ child: ChildProcess; output: string[] }> {
+async function startJoin(
+  args: string[],
+  machine = second.path,
+): Promise<{ child: ChildProcess; output: string[] }> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", path.join(root, "src-main/cli/main.ts"), "node", ...args],
@@ -50,8 +54,8 @@ async function startJoin(args: string[]): Promise<{ child: ChildProcess; output:
       cwd: root,
       env: {
         ...process.env,
-        LLMLB_DATA_DIR: path.join(second.path, "data"),
-        HF_HUB_CACHE: path.join(second.path, "hub"),
+        LLMLB_DATA_DIR: path.join(machine, "data"),
+        HF_HUB_CACHE: path.join(machine, "hub"),
         LLMLB_LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -180,12 +184,15 @@ describe("llmlb node --join", () => {
     }
   }, 60_000);
 
-  it("is kept out by replacing the node token and removing it by force: its join ends, saying why", async () => {
+  it("keeps a machine out once the node token is replaced and it is removed by force, and the others in", async () => {
     const joined = await startJoin(joinArgs("kept-out"));
     const exited = once(joined.child, "exit");
     let stderr = "";
     joined.child.stderr!.on("data", (chunk) => (stderr += chunk));
+    const other = await makeTempDir();
+    const keptIn = await startJoin(joinArgs("kept-in"), other.path);
     const cli = (args: string[]) => runCli(args, { LLMLB_DATA_DIR: first.dataDir });
+    const listed = async () => nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
     try {
       const replaced = await cli(["node", "token", "--replace"]);
       expect(replaced.code).toBe(0);
@@ -195,6 +202,22 @@ describe("llmlb node --join", () => {
         "No other machine can join yet. This llmlb listens on 127.0.0.1 only",
       );
       nodeToken = newToken;
+
+      // A machine kept: its worker, started again (a crash), is back with the token it was given.
+      const before = (await listed()).find((node) => node.name === "kept-in-cpu0")!;
+      const [worker] = childPids(keptIn.child.pid!);
+      process.kill(worker!, "SIGKILL");
+      await waitFor(
+        "kept-in-cpu0 back",
+        async () =>
+          (await listed()).some(
+            (node) =>
+              node.name === "kept-in-cpu0" &&
+              node.status === "online" &&
+              Date.parse(node.registered_at) > Date.parse(before.registered_at),
+          ),
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
 
       // Online: refused without --force, with the way to keep it out.
       const plain = await cli(["node", "rm", "kept-out-cpu0"]);
@@ -212,12 +235,17 @@ describe("llmlb node --join", () => {
         `The control plane at ${control.url} no longer takes kept-out-cpu0: The token is not valid for this endpoint`,
       );
       expect(stderr).toContain("Its node token was replaced: its operator has the new one");
-      const nodes = nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
+      const nodes = await listed();
       expect(nodes.map((node) => node.name)).not.toContain("kept-out-cpu0");
+      expect(nodes.find((node) => node.name === "kept-in-cpu0")?.status).toBe("online");
+      expect(keptIn.child.exitCode).toBeNull();
     } finally {
       joined.child.kill("SIGTERM");
+      keptIn.child.kill("SIGTERM");
+      await once(keptIn.child, "exit");
+      await other.remove();
     }
-  }, 60_000);
+  }, 90_000);
 
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {

@@ -70,7 +70,11 @@ export interface NodeRoute {
 }
 
 export interface NodeService {
-  register(request: NodeRegisterRequest): NodeRegisterResponse;
+  /**
+   * A worker registers with `credential`: the node token (or the admin token, or this llmlb's own
+   * workers' secret), or its own token from its last registration, which is good for its own name only.
+   */
+  register(request: NodeRegisterRequest, credential?: string): NodeRegisterResponse;
   heartbeat(id: string, token: string, beat: HeartbeatRequest): HeartbeatResponse;
   /** The node a token belongs to, if any. */
   nodeForToken(token: string): string | undefined;
@@ -263,7 +267,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   });
 
   return {
-    register(request) {
+    register(request, credential) {
+      // A worker started again, with the token it was given last: itself, whatever the node token is now.
+      const holder = credential === undefined ? undefined : nodes.idByTokenHash(hashToken(credential));
+      if (holder !== undefined && nodes.list().find((node) => node.id === holder)?.name !== request.name) {
+        throw new AppError("auth.invalid_token", "This node token belongs to another node.");
+      }
       if (options.endpointNamed?.(request.name)) {
         throw new AppError(
           "node.name_taken",
@@ -275,9 +284,11 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       // Another node online under this name (two machines with one host name): each would take the
       // other's row back at its next heartbeat, forever. It gets the name once that one is gone. (A row
       // left online by a control plane that stopped, whose node has not been heard from since, is gone.)
-      // One that is stopping (its machine restarting it) gives its name up at once.
+      // One that is stopping (its machine restarting it) gives its name up at once, as does one whose
+      // own token this registration shows (its worker started again).
       if (
         known?.status === "online" &&
+        known.id !== holder &&
         tokens.has(known.id) &&
         known.url !== request.url &&
         !live.get(known.id)?.draining

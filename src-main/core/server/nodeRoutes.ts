@@ -27,7 +27,9 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, 
     url: register.path,
     config: { access: register.access },
     handler: async (request, reply) =>
-      reply.status(201).send(nodes.register(register.request.parse(request.body ?? {}))),
+      reply
+        .status(201)
+        .send(nodes.register(register.request.parse(request.body ?? {}), credentialOf(request)!)),
   });
 
   app.route<{ Params: { id: string } }>({

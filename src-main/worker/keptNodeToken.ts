@@ -1,0 +1,36 @@
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * The token the control plane gave this worker at its last registration, kept so that the worker,
+ * started again (a crash, an update of its models), registers with it rather than with the node token
+ * it was launched with: a machine that joined stays joined after the control plane's node token is
+ * replaced. Only this user reads it (0600), beside the worker's other state.
+ */
+export interface KeptNodeToken {
+  read(): string | undefined;
+  write(token: string): void;
+  /** It no longer works (the node was removed there, or the control plane is another one). */
+  forget(): void;
+}
+
+export function keptNodeToken(file: string): KeptNodeToken {
+  return {
+    read() {
+      try {
+        return fs.readFileSync(file, "utf8").trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    write(token) {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const temp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(temp, `${token}\n`, { mode: 0o600 });
+      fs.renameSync(temp, file);
+    },
+    forget() {
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
