@@ -1,7 +1,7 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
 import type { EndpointUpdateRequest } from "../src-main/contract";
 import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
-import type { NodeJoinInfo, NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
+import type { NodeInfo, NodeJoinInfo, NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
@@ -43,6 +43,8 @@ export interface Api {
   listNodes(): Promise<NodeList>;
   /** Removes an offline worker node for good; refused (409) for one online, or an endpoint. */
   removeNode(id: string): Promise<NodeRemoved>;
+  /** Takes a worker node out of rotation (its running requests finish), or puts it back. */
+  setNodeDraining(id: string, draining: boolean): Promise<NodeInfo>;
   /** The node token and the command that joins another machine with it. */
   nodeJoin(): Promise<NodeJoinInfo>;
   /** A new node token: the old one lets no machine in any more. */
@@ -181,6 +183,8 @@ export function createHttpApi(token: AdminToken): Api {
     retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
     listNodes: () => call("GET", "/v0/nodes"),
     removeNode: (id) => call("DELETE", `/v0/nodes/${encodeURIComponent(id)}`),
+    setNodeDraining: (id, draining) =>
+      call("PUT", `/v0/nodes/${encodeURIComponent(id)}/draining`, { draining }),
     nodeJoin: () => call("GET", "/v0/nodes/join"),
     replaceNodeToken: () => call("POST", "/v0/nodes/join/token"),
     status: () => call("GET", "/v0/status"),

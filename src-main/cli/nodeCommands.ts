@@ -60,9 +60,11 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
         // Online, but passed over since a request failed there: why is said below the table.
         node.health.state === "failing"
           ? "failing"
-          : node.status === "online" && node.draining
-            ? "draining"
-            : node.status,
+          : node.status === "online" && node.drained
+            ? "drained"
+            : node.status === "online" && node.draining
+              ? "stopping"
+              : node.status,
         // What an offline node last said is not what it has ready now: nothing is.
         node.status === "online"
           ? `${node.models.filter((m) => m.state === "ready").length}/${node.models.length}`
@@ -128,7 +130,7 @@ export async function drainNode(
   const busy = node.loaded.reduce((sum, entry) => sum + entry.busy, 0);
   io.out(
     draining
-      ? `Drained ${node.name}: nothing new goes to it${busy > 0 ? `; ${busy} running request(s) finish there` : ""}. \`llmlb node undrain ${node.name}\` puts it back (a restart of llmlb does too).`
+      ? `Drained ${node.name}: nothing new goes to it${busy > 0 ? `; ${busy} running request(s) finish there` : ""}. \`llmlb node undrain ${node.name}\` puts it back.`
       : `${node.name} is back in rotation.`,
   );
 }

@@ -232,9 +232,11 @@ export const nodeSchema = z.object({
   llama_cpp: llamaCppBuildSchema.optional(),
   /**
    * It gets no new requests; those running finish: its machine is stopping it, or an operator drained
-   * it (`PUT /v0/nodes/<id or name>/draining`), until undone or llmlb restarts.
+   * it (`PUT /v0/nodes/<id or name>/draining`), until undone (a restart keeps it).
    */
   draining: z.boolean().optional(),
+  /** An operator drained it (and `draining` is true): `PUT …/draining` `{draining: false}` puts it back. */
+  drained: z.boolean().optional(),
 });
 export type NodeInfo = z.infer<typeof nodeSchema>;
 

@@ -10,6 +10,7 @@ import { EndpointsSection } from "./EndpointsSection";
 import { PageHead } from "../components/PageHead";
 import { RemoveNode } from "./RemoveNode";
 import { AddMachine } from "./AddMachine";
+import { DrainNode } from "./DrainNode";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
@@ -54,9 +55,11 @@ function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
   const { state } = node.health;
   const label =
     state === "ok"
-      ? node.draining
-        ? "Draining · finishing its requests, taking no new ones"
-        : "Online"
+      ? node.drained
+        ? "Drained · finishing its requests, taking no new ones"
+        : node.draining
+          ? "Stopping · finishing its requests"
+          : "Online"
       : state === "failing"
         ? "Failing"
         : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`;
@@ -204,10 +207,17 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
         )}
       </div>
       {node.kind === "worker" && (
-        <p className="node-models muted">
-          {/* What an offline node last said: it has nothing ready now. */}
-          {counts ? (node.status === "online" ? counts : `When last seen: ${counts}`) : "No models assigned"}
-        </p>
+        <div className="node-foot">
+          <p className="node-models muted">
+            {/* What an offline node last said: it has nothing ready now. */}
+            {counts
+              ? node.status === "online"
+                ? counts
+                : `When last seen: ${counts}`
+              : "No models assigned"}
+          </p>
+          <DrainNode node={node} />
+        </div>
       )}
     </li>
   );

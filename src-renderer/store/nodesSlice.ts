@@ -9,6 +9,8 @@ export interface NodesSlice {
   dropNode(id: string): void;
   /** Removes an offline worker node for good; true when it is gone (the banners say so, or why not). */
   removeNode(id: string): Promise<boolean>;
+  /** Takes a worker node out of rotation, or puts it back; the banners say so, or why not. */
+  setNodeDraining(id: string, draining: boolean): Promise<void>;
   /** How another machine joins; undefined until read, or where the server cannot say (an older one). */
   nodeJoin: NodeJoinInfo | undefined;
   loadNodeJoin(): Promise<void>;
@@ -49,6 +51,21 @@ export const createNodesSlice =
           `pins:${id}`,
         );
       return true;
+    },
+    async setNodeDraining(id, draining) {
+      try {
+        const node = await api.setNodeDraining(id, draining);
+        get().upsertNode(node);
+        get().pushBanner(
+          "success",
+          draining
+            ? `Drained ${node.name}: its running requests finish, nothing new goes to it`
+            : `${node.name} is back in rotation`,
+          `node:${id}`,
+        );
+      } catch (error) {
+        get().pushBanner("error", messageOf(error), `node:${id}`);
+      }
     },
     nodeJoin: undefined,
     async loadNodeJoin() {

@@ -20,7 +20,8 @@ import { createNodeSession, type NodeSessionOptions } from "../../src-main/worke
 import { createControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
-import { startCore, startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
+import { startCore, startCoreWithHub, type TestServer, type TestServerWithHub } from "../helpers/startCore";
+import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 
 let server: TestServerWithHub;
@@ -894,6 +895,43 @@ describe("joining another machine", () => {
       expect(fs.existsSync(`${configured.dataDir}/node-token`)).toBe(false);
     } finally {
       await configured.close();
+    }
+  });
+});
+
+describe("an operator's drain", () => {
+  it("is kept across restarts of llmlb and the node's own re-registrations, until undone", async () => {
+    const dir = await makeTempDir();
+    const start = () => startCore({ hubEndpoint: server.hub.url, dataDir: dir.path });
+    const draining = async (core: TestServer) =>
+      nodeListSchema
+        .parse((await core.request("GET", "/v0/nodes")).body)
+        .data.find((node) => node.name === "in-maintenance")?.draining;
+    const join = (core: TestServer) =>
+      core.request("POST", "/v0/nodes/register", {
+        body: nodeRequest("in-maintenance"),
+        headers: { authorization: `Bearer ${core.nodeToken}` },
+      });
+    try {
+      let core = await start();
+      expect((await join(core)).status).toBe(201);
+      const put = (draining: boolean) =>
+        core.request("PUT", "/v0/nodes/in-maintenance/draining", { body: { draining } });
+      expect((await put(true)).status).toBe(200);
+      await core.close();
+
+      core = await start();
+      expect(await draining(core)).toBe(true);
+      expect((await join(core)).status).toBe(201);
+      expect(await draining(core)).toBe(true);
+      expect((await put(false)).status).toBe(200);
+      await core.close();
+
+      core = await start();
+      expect(await draining(core)).toBeUndefined();
+      await core.close();
+    } finally {
+      await dir.remove();
     }
   });
 });

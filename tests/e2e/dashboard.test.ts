@@ -182,6 +182,12 @@ describe("the dashboard in a browser", () => {
       .getByText(/^This llmlb listens on 127\.0\.0\.1 only, .* --host 0\.0\.0\.0/)
       .waitFor();
     await screenshot(page, "nodes");
+    // Out of rotation for maintenance, and back.
+    await page.getByRole("button", { name: /^Drain / }).click();
+    await page.getByText("Drained · finishing its requests, taking no new ones").waitFor();
+    await page.getByRole("button", { name: /^Put .* back in rotation$/ }).click();
+    await page.getByRole("button", { name: /^Drain / }).waitFor();
+    expect(await page.getByText(/^Drained ·/).count()).toBe(0);
 
     // The model registered again above is ready once the worker has it from its cache.
     await page.getByText("1 of 1 model ready").waitFor({ timeout: 60_000 });

@@ -478,12 +478,14 @@ describe("llmlb node rm", () => {
       const drained = await runCli(["node", "drain", "gpu-box-running"], cliEnv);
       expect(drained.code).toBe(0);
       expect(drained.stdout).toBe(
-        "Drained gpu-box-running: nothing new goes to it. `llmlb node undrain gpu-box-running` puts it back (a restart of llmlb does too).\n",
+        "Drained gpu-box-running: nothing new goes to it. `llmlb node undrain gpu-box-running` puts it back.\n",
       );
-      const drainedOf = async () =>
-        (JSON.parse((await runCli(["node", "list", "--json"], cliEnv)).stdout) as NodeList).data.find(
-          (entry) => entry.name === "gpu-box-running",
-        )!.draining;
+      const drainedOf = async () => {
+        const listed = (JSON.parse((await runCli(["node", "list", "--json"], cliEnv)).stdout) as NodeList)
+          .data;
+        const { draining, drained } = listed.find((entry) => entry.name === "gpu-box-running")!;
+        return draining && drained;
+      };
       expect(await drainedOf()).toBe(true);
       const undrained = await runCli(["node", "undrain", "gpu-box-running"], cliEnv);
       expect(undrained.stdout).toBe("gpu-box-running is back in rotation.\n");

@@ -104,7 +104,7 @@ export interface NodeService {
   remove(idOrName: string, options?: { force?: boolean }): NodeRemoved;
   /**
    * An operator takes a worker node out of rotation (its running requests finish; nothing new goes to
-   * it) or puts it back; kept until undone or this llmlb restarts. The node as listed now.
+   * it) or puts it back; kept until undone, across restarts. The node as listed now.
    */
   setDraining(idOrName: string, draining: boolean): NodeInfo;
   dispose(): void;
@@ -124,8 +124,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
   // heartbeat (a restarted worker says again).
   const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
-  /** Worker nodes an operator drained (by id): out of rotation whatever they say. */
-  const drained = new Set<string>();
+  /** Worker nodes an operator drained (by id): out of rotation whatever they say, until put back. */
+  const drained = new Set<string>(nodes.drainedIds());
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = {
@@ -259,7 +259,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         ...node,
         health: health.of(node),
         loaded: [],
-        ...(drained.has(node.id) && { draining: true }),
+        ...(drained.has(node.id) && { draining: true, drained: true }),
       };
       // What it says (draining when stopping) adds to the operator's drain; it never takes it back.
       return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;
@@ -424,6 +424,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     setDraining(idOrName, draining) {
       const node = workerNamed(idOrName);
       if (draining === drained.has(node.id)) return list().data.find((entry) => entry.id === node.id)!;
+      nodes.setDrained(node.id, draining);
       if (draining) drained.add(node.id);
       else drained.delete(node.id);
       log.info(

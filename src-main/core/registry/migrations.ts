@@ -140,4 +140,8 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE node_models ADD COLUMN waiting_for TEXT;
   `,
+  // A worker node an operator took out of rotation (maintenance): it stays out across restarts.
+  `
+  ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

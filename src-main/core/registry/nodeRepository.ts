@@ -29,6 +29,10 @@ export interface NodeRepository {
    * Returns the models it had states for (undefined when there is no such node).
    */
   remove(id: string): string[] | undefined;
+  /** Takes a node out of rotation, or puts it back, by an operator's word (kept across restarts). */
+  setDrained(id: string, drained: boolean): void;
+  /** The nodes an operator took out of rotation. */
+  drainedIds(): string[];
   /** Nodes without their loaded models (live state the node service keeps in memory). */
   list(): Omit<NodeInfo, "loaded" | "health">[];
   /** Online nodes that have the model ready: where requests for it may go. */
@@ -93,6 +97,8 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       `SELECT id, name FROM nodes WHERE name = ? AND status = 'online'`,
     ),
     deleteNode: db.prepare<[string]>(`DELETE FROM nodes WHERE id = ?`),
+    setDrained: db.prepare<[number, string]>(`UPDATE nodes SET drained = ? WHERE id = ?`),
+    drainedIds: db.prepare<[], string>(`SELECT id FROM nodes WHERE drained = 1`).pluck(),
     all: db.prepare<[], NodeRow>(`SELECT * FROM nodes ORDER BY name`),
     modelsOf: db.prepare<[string], NodeModelRow>(
       `SELECT * FROM node_models WHERE node_id = ? ORDER BY model_id`,
@@ -191,6 +197,10 @@ export function createNodeRepository(db: Db, registryVersion: RegistryVersion): 
       registryVersion.bump();
       return { id: node.id, name: node.name };
     },
+    setDrained(id, drained) {
+      statements.setDrained.run(drained ? 1 : 0, id);
+    },
+    drainedIds: () => statements.drainedIds.all(),
     remove(id) {
       const models = remove(id);
       if (models) registryVersion.bump();

@@ -173,6 +173,10 @@ export function fakeApi(
     }),
     // Answers the node removed, as the server does (the fake knows only its id).
     removeNode: vi.fn(async (ref: string) => ({ id: ref, name: ref, url: "", models: [] })),
+    // Node ids here are `id-<name>`.
+    setNodeDraining: vi.fn(async (id: string, draining: boolean) =>
+      node(id.replace(/^id-/, ""), draining ? { draining: true, drained: true } : {}),
+    ),
     // A server listening beyond loopback, at one address.
     nodeJoin: vi.fn(async () => joinInfo("llmlb_node_first")),
     replaceNodeToken: vi.fn(async () => joinInfo("llmlb_node_second")),

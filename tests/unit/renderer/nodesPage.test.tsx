@@ -81,11 +81,37 @@ describe("the nodes page", () => {
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
   });
 
-  it("says a node is draining (stopping, or drained) while it finishes its requests", async () => {
-    renderApp(fakeApi({ nodes: [node("gpu-1", { draining: true }), node("gpu-2")] }), { route: "nodes" });
+  it("says a node is drained or stopping while it finishes its requests, and drains one and puts it back", async () => {
+    const api = fakeApi({
+      nodes: [
+        node("gpu-1", { draining: true }),
+        node("gpu-2"),
+        node("gpu-3", { draining: true, drained: true }),
+      ],
+    });
+    renderApp(api, { route: "nodes" });
     const stopping = await screen.findByRole("listitem", { name: "gpu-1" });
-    expect(stopping.textContent).toContain("Draining · finishing its requests, taking no new ones");
-    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).not.toContain("Draining");
+    expect(stopping.textContent).toContain("Stopping · finishing its requests");
+    // Stopping by its own machine's word: nothing to put back.
+    expect(within(stopping).queryByRole("button", { name: /gpu-1/ })).toBeNull();
+    const drained = screen.getByRole("listitem", { name: "gpu-3" });
+    expect(drained.textContent).toContain("Drained · finishing its requests, taking no new ones");
+    const online = screen.getByRole("listitem", { name: "gpu-2" });
+    expect(online.textContent).not.toContain("Drained");
+
+    await act(async () => {
+      fireEvent.click(within(online).getByRole("button", { name: "Drain gpu-2" }));
+    });
+    expect(api.setNodeDraining).toHaveBeenCalledWith("id-gpu-2", true);
+    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).toContain("Drained ·");
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Drained gpu-2");
+
+    await act(async () => {
+      fireEvent.click(within(drained).getByRole("button", { name: "Put gpu-3 back in rotation" }));
+    });
+    expect(api.setNodeDraining).toHaveBeenCalledWith("id-gpu-3", false);
+    expect(screen.getByRole("listitem", { name: "gpu-3" }).textContent).toContain("Online");
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("gpu-3 is back in rotation");
   });
 
   it("says a node is failing, and why, while requests go to the others", async () => {

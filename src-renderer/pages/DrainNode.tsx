@@ -1,0 +1,36 @@
+import { useState } from "react";
+import type { NodeInfo } from "../../src-main/contract";
+import { useActions } from "../useAppStore";
+
+/**
+ * Drain on an online worker's card, as HAProxy's: its running requests finish, nothing new goes to it
+ * (maintenance, a machine needed for something else), until put back. Not offered while the node is
+ * stopping by its own machine's word: there is nothing to put back then.
+ */
+export function DrainNode({ node }: { node: NodeInfo }) {
+  const { setNodeDraining } = useActions();
+  const [busy, setBusy] = useState(false);
+  if (node.kind !== "worker" || node.status !== "online" || (node.draining && !node.drained)) return null;
+  const drained = node.drained === true;
+  const toggle = async () => {
+    setBusy(true);
+    await setNodeDraining(node.id, !drained);
+    setBusy(false);
+  };
+  return (
+    <button
+      type="button"
+      className="button button-small"
+      aria-label={drained ? `Put ${node.name} back in rotation` : `Drain ${node.name}`}
+      title={
+        drained
+          ? "Send it requests again"
+          : "Its running requests finish; nothing new goes to it until put back"
+      }
+      disabled={busy}
+      onClick={() => void toggle()}
+    >
+      {drained ? "Put back in rotation" : "Drain"}
+    </button>
+  );
+}
