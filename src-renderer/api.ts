@@ -41,8 +41,11 @@ export interface Api {
   /** Tries a model again on every node where it failed or crashed the worker. */
   retryModel(name: string): Promise<ModelRetryResponse>;
   listNodes(): Promise<NodeList>;
-  /** Removes an offline worker node for good; refused (409) for one online, or an endpoint. */
-  removeNode(id: string): Promise<NodeRemoved>;
+  /**
+   * Removes an offline worker node for good, or with `force` an online one (its token stops working);
+   * refused (409) for one online without it, one of this llmlb's own that runs, or an endpoint.
+   */
+  removeNode(id: string, force?: boolean): Promise<NodeRemoved>;
   /** Takes a worker node out of rotation (its running requests finish), or puts it back. */
   setNodeDraining(id: string, draining: boolean): Promise<NodeInfo>;
   /** The node token and the command that joins another machine with it. */
@@ -182,7 +185,8 @@ export function createHttpApi(token: AdminToken): Api {
     removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
     retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
     listNodes: () => call("GET", "/v0/nodes"),
-    removeNode: (id) => call("DELETE", `/v0/nodes/${encodeURIComponent(id)}`),
+    removeNode: (id, force = false) =>
+      call("DELETE", `/v0/nodes/${encodeURIComponent(id)}${force ? "?force=true" : ""}`),
     setNodeDraining: (id, draining) =>
       call("PUT", `/v0/nodes/${encodeURIComponent(id)}/draining`, { draining }),
     nodeJoin: () => call("GET", "/v0/nodes/join"),

@@ -219,6 +219,8 @@ export const nodeSchema = z.object({
   health: nodeHealthSchema,
   /** `worker`: an llmlb worker (local or joined); `endpoint`: an OpenAI-compatible server added by URL. */
   kind: z.enum(["worker", "endpoint"]),
+  /** One of this llmlb's own workers (started by `llmlb serve` or the app), not another machine's. */
+  local: z.boolean().optional(),
   registered_at: z.string(),
   last_seen_at: z.string(),
   models: z.array(nodeModelStateSchema),

@@ -94,6 +94,7 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
       </div>
       <div className="tags">
         <span className="tag">{node.kind === "endpoint" ? "Endpoint" : "Worker"}</span>
+        {node.local && <span className="tag">This machine</span>}
         {/* An endpoint's backend is "external": its kind says that already. */}
         {node.kind !== "endpoint" && (
           <span className={`tag tag-${node.backend}`}>{backendLabel(node.backend)}</span>

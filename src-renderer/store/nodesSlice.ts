@@ -7,8 +7,11 @@ export interface NodesSlice {
   nodes: NodeInfo[];
   upsertNode(node: NodeInfo): void;
   dropNode(id: string): void;
-  /** Removes an offline worker node for good; true when it is gone (the banners say so, or why not). */
-  removeNode(id: string): Promise<boolean>;
+  /**
+   * Removes an offline worker node for good, or with `force` another machine's online one; true when it
+   * is gone (the banners say so, or why not).
+   */
+  removeNode(id: string, force?: boolean): Promise<boolean>;
   /** Takes a worker node out of rotation, or puts it back; the banners say so, or why not. */
   setNodeDraining(id: string, draining: boolean): Promise<void>;
   /** How another machine joins; undefined until read, or where the server cannot say (an older one). */
@@ -29,11 +32,11 @@ export const createNodesSlice =
     dropNode(id) {
       set({ nodes: get().nodes.filter((n) => n.id !== id) });
     },
-    async removeNode(id) {
+    async removeNode(id, force = false) {
       const name = get().nodes.find((n) => n.id === id)?.name ?? id;
       let pinned: string[] = [];
       try {
-        pinned = (await api.removeNode(id))?.pinned_models ?? [];
+        pinned = (await api.removeNode(id, force))?.pinned_models ?? [];
       } catch (error) {
         // Removed meanwhile (the CLI, another window): gone all the same.
         if (!(error instanceof ApiError && error.code === "node.not_found")) {

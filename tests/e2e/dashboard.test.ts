@@ -182,6 +182,9 @@ describe("the dashboard in a browser", () => {
       .getByText(/^This llmlb listens on 127\.0\.0\.1 only, .* --host 0\.0\.0\.0/)
       .waitFor();
     await screenshot(page, "nodes");
+    // Its own worker: tagged, and not removed while it runs (it would be back at once).
+    await page.getByText("This machine", { exact: true }).waitFor();
+    expect(await page.getByRole("button", { name: /^Remove / }).count()).toBe(0);
     // Out of rotation for maintenance, and back.
     await page.getByRole("button", { name: /^Drain / }).click();
     await page.getByText("Drained · finishing its requests, taking no new ones").waitFor();

@@ -205,6 +205,8 @@ describe("llmlb node --join", () => {
 
       // A machine kept: its worker, started again (a crash), is back with the token it was given.
       const before = (await listed()).find((node) => node.name === "kept-in-cpu0")!;
+      // Another machine's, not one of the control plane's own.
+      expect(before.local).toBeUndefined();
       const [worker] = childPids(keptIn.child.pid!);
       process.kill(worker!, "SIGKILL");
       await waitFor(

@@ -283,7 +283,7 @@ describe("its own worker, once the node token is replaced", () => {
   it("joins again after a restart, and is not removed while it runs, even by force", async () => {
     const nodes = async () => nodeListSchema.parse((await api("GET", "/v0/nodes")).body).data;
     const [own] = await nodes();
-    expect(own?.status).toBe("online");
+    expect(own).toMatchObject({ status: "online", local: true });
     expect((await api("POST", "/v0/nodes/join/token")).status).toBe(200);
 
     const refused = await api<{ error: { message: string } }>(

@@ -260,6 +260,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         health: health.of(node),
         loaded: [],
         ...(drained.has(node.id) && { draining: true, drained: true }),
+        ...(options.localWorkerNamed?.(node.name) && { local: true }),
       };
       // What it says (draining when stopping) adds to the operator's drain; it never takes it back.
       return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;

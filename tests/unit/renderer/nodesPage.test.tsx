@@ -93,7 +93,7 @@ describe("the nodes page", () => {
     const stopping = await screen.findByRole("listitem", { name: "gpu-1" });
     expect(stopping.textContent).toContain("Stopping · finishing its requests");
     // Stopping by its own machine's word: nothing to put back.
-    expect(within(stopping).queryByRole("button", { name: /gpu-1/ })).toBeNull();
+    expect(within(stopping).queryByRole("button", { name: /^Drain|back in rotation$/ })).toBeNull();
     const drained = screen.getByRole("listitem", { name: "gpu-3" });
     expect(drained.textContent).toContain("Drained · finishing its requests, taking no new ones");
     const online = screen.getByRole("listitem", { name: "gpu-2" });
@@ -174,12 +174,13 @@ describe("the nodes page", () => {
   it("removes an offline worker after a confirmation, says so, and goes on from the next card", async () => {
     const retired = node("box-a", { status: "offline" });
     const api = fakeApi({
-      nodes: [retired, node("box-b"), node("vllm", { kind: "endpoint", status: "offline" })],
+      nodes: [retired, node("box-b", { local: true }), node("vllm", { kind: "endpoint", status: "offline" })],
     });
     renderApp(api, { route: "nodes" });
     const card = await screen.findByRole("listitem", { name: "box-a" });
-    // Only an offline worker: an online one would register again, an endpoint is removed below.
+    // Not this machine's own running worker, which would be back at once; an endpoint is removed below.
     expect(screen.queryByRole("button", { name: "Remove box-b" })).toBeNull();
+    expect(within(screen.getByRole("listitem", { name: "box-b" })).getByText("This machine")).toBeTruthy();
     expect(
       within(screen.getByRole("list", { name: "Nodes" })).queryByRole("button", { name: "Remove vllm" }),
     ).toBeNull();
@@ -193,11 +194,26 @@ describe("the nodes page", () => {
     await act(async () => {
       fireEvent.click(within(dialog).getByRole("button", { name: "Remove" }));
     });
-    expect(api.removeNode).toHaveBeenCalledWith("id-box-a");
+    expect(api.removeNode).toHaveBeenCalledWith("id-box-a", false);
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(screen.queryByRole("listitem", { name: "box-a" })).toBeNull();
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Removed box-a");
     expect(document.activeElement).toBe(screen.getByRole("heading", { name: "box-b" }));
+  });
+
+  it("removes another machine's online worker by force, saying its token stops working", async () => {
+    const api = fakeApi({ nodes: [node("borrowed-box"), node("own-box", { local: true })] });
+    renderApp(api, { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "borrowed-box" });
+    fireEvent.click(within(card).getByRole("button", { name: "Remove borrowed-box" }));
+    const dialog = screen.getByRole("dialog", { name: "Remove borrowed-box?" });
+    expect(dialog.textContent).toContain("its token stops working");
+    expect(dialog.textContent).toContain("unless that was replaced first");
+    await act(async () => {
+      fireEvent.click(within(dialog).getByRole("button", { name: "Remove" }));
+    });
+    expect(api.removeNode).toHaveBeenCalledWith("id-borrowed-box", true);
+    expect(screen.queryByRole("listitem", { name: "borrowed-box" })).toBeNull();
   });
 
   it("says which models' pins still name a node it removed", async () => {
@@ -254,14 +270,15 @@ describe("the nodes page", () => {
   });
 
   it("says so in an open Remove dialog when the node comes back online, removes nothing, and keeps the focus on its card", async () => {
-    const api = fakeApi({ nodes: [node("box-a", { status: "offline" })] });
+    // This machine's own worker, started again: one that runs would be back at once.
+    const api = fakeApi({ nodes: [node("box-a", { status: "offline", local: true })] });
     const { events } = renderApp(api, { route: "nodes" });
     // As a click in a browser does, the button takes the focus first.
     const trash = await screen.findByRole("button", { name: "Remove box-a" });
     trash.focus();
     fireEvent.click(trash);
     events.latest.open();
-    await act(async () => events.latest.send({ type: "node.updated", node: node("box-a") }));
+    await act(async () => events.latest.send({ type: "node.updated", node: node("box-a", { local: true }) }));
 
     const dialog = screen.getByRole("dialog", { name: "Remove box-a?" });
     expect(within(dialog).getByRole("status").textContent).toBe("box-a is online again: it stays.");
