@@ -748,7 +748,7 @@ describe("joining another machine", () => {
       token_configured: false,
       commands: [],
       unreachable:
-        "This llmlb listens on 127.0.0.1 only, which other machines cannot reach: start it with --host 0.0.0.0 and an API key (--api-key), then run the command shown here on the other machine.",
+        'This llmlb listens on 127.0.0.1 only, which other machines cannot reach: start it with --host 0.0.0.0 and an API key (--api-key; for the desktop app, "host" and "apiKeys" in config.json in its data folder), then run the command shown here on the other machine.',
     });
     const asNode: Record<string, string> = { authorization: `Bearer ${server.nodeToken}` };
     for (const headers of [asNode, {}]) {

@@ -65,7 +65,7 @@ export function joinInfo(token: JoinToken, host: string, port: number): NodeJoin
     return {
       ...info,
       commands: [],
-      unreachable: `This llmlb listens on ${host} only, which other machines cannot reach: start it with --host 0.0.0.0 and an API key (--api-key), then run the command shown here on the other machine.`,
+      unreachable: `This llmlb listens on ${host} only, which other machines cannot reach: start it with --host 0.0.0.0 and an API key (--api-key; for the desktop app, "host" and "apiKeys" in config.json in its data folder), then run the command shown here on the other machine.`,
     };
   }
   const addresses = host === "0.0.0.0" || host === "::" ? machineAddresses(host === "::") : [host];
