@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../core/config";
@@ -10,6 +11,7 @@ import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { CliError } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { workerEntry } from "./packageInfo";
+import { keptNodeToken } from "../worker/keptNodeToken";
 
 export interface JoinOptions {
   controlUrl: string;
@@ -49,42 +51,71 @@ function lanAddress(): string | undefined {
  * Checks the control plane answers and takes the token before starting workers, so a typo fails
  * here with a clear message instead of workers retrying forever. The registration route checks the
  * token before it reads the body: an empty body answers 400 with a good token and 401 with a bad one.
+ * A node token refused, the machine still goes on where a token its workers were given when they last
+ * joined is taken (the node token was replaced since, and this machine was not removed); whether it
+ * did is the answer.
  */
-async function preflight(controlUrl: string, token: string): Promise<void> {
-  let answer: Response;
+async function preflight(controlUrl: string, token: string, kept: string[]): Promise<boolean> {
+  let status = await answerTo(controlUrl, token);
+  let withKept = false;
+  for (const own of kept) {
+    if (status !== 401) break;
+    status = await answerTo(controlUrl, own);
+    withKept = status !== 401;
+  }
+  if (status === 401) {
+    throw new CliError(
+      `The control plane at ${controlUrl} refused the node token: \`llmlb node token\` there prints the one it takes.`,
+    );
+  }
+  if (status === 403) {
+    throw new CliError(
+      `The control plane at ${controlUrl} refused the Host name: use its IP address, or start it with \`--allow-host <name>\`.`,
+    );
+  }
+  if (status !== 400) {
+    throw new CliError(`${controlUrl} does not look like an llmlb control plane (it answered ${status}).`);
+  }
+  return withKept;
+}
+
+/** The status the registration route answers an empty body sent with `token`. */
+async function answerTo(controlUrl: string, token: string): Promise<number> {
   try {
-    answer = await fetch(`${controlUrl}${nodeProtocol.register.path}`, {
+    const answer = await fetch(`${controlUrl}${nodeProtocol.register.path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: "{}",
       signal: AbortSignal.timeout(10_000),
     });
+    await answer.body?.cancel();
+    return answer.status;
   } catch (error) {
     throw new CliError(
       `Cannot reach the control plane at ${controlUrl} (${(error as Error).message}). Is \`llmlb serve\` running there, listening beyond loopback (\`--host 0.0.0.0 --api-key <key>\`)?`,
     );
   }
-  if (answer.status === 401) {
-    throw new CliError(
-      `The control plane at ${controlUrl} refused the node token: use the one in its data directory's node-token file.`,
-    );
+}
+
+/** The tokens this machine's workers named `<prefix>-…` were given when they last joined. */
+function keptTokens(stateDir: string, prefix: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(stateDir).filter((name) => name.startsWith(`${prefix}-`));
+  } catch {
+    return [];
   }
-  if (answer.status === 403) {
-    throw new CliError(
-      `The control plane at ${controlUrl} refused the Host name: use its IP address, or start it with \`--allow-host <name>\`.`,
-    );
-  }
-  if (answer.status !== 400) {
-    throw new CliError(
-      `${controlUrl} does not look like an llmlb control plane (it answered ${answer.status}).`,
-    );
-  }
+  return names.flatMap((name) => keptNodeToken(path.join(stateDir, name, "node-token")).read() ?? []);
 }
 
 /** `llmlb node --join`: this machine's workers (one per GPU) serve another machine's control plane. */
 export async function joinControlPlane(config: Config, options: JoinOptions, io: Output): Promise<void> {
   const controlUrl = controlBase(options.controlUrl);
-  await preflight(controlUrl, options.token);
+  const stateDir = path.join(config.dataDir, "nodes");
+  if (await preflight(controlUrl, options.token, keptTokens(stateDir, options.name)))
+    io.err(
+      "note: the control plane refused this node token, but takes the tokens this machine's workers were given when they last joined: they join with those. Workers without one are refused; `llmlb node token` on the control plane prints the node token it takes now.",
+    );
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const advertiseHost = options.advertiseHost ?? (wildcard ? (lanAddress() ?? "127.0.0.1") : options.host);
   const remote = !isLoopbackHost(new URL(controlUrl).hostname);
@@ -113,7 +144,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     // Stopped here (Ctrl-C, a service manager), a worker lets its running requests finish first (up
     // to 10 s); its control plane sends it nothing new meanwhile.
     stopTimeoutMs: 15_000,
-    stateDir: path.join(config.dataDir, "nodes"),
+    stateDir,
     onWorkerOutput: workerLinesOut(),
     onRegistration: (name, refused) => {
       if (firstOutcomes.has(name)) {

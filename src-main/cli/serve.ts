@@ -100,7 +100,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
       io.out(
         `  Network:     http://${address}:${port}/v1${config.apiKeys.length > 0 ? " (with an API key)" : ""}`,
       );
-    io.out(`  Node token:  ${path.join(config.dataDir, "node-token")} (for llmlb node --join)`);
+    io.out("  Join:        `llmlb node token` prints the command that joins another machine");
   }
   await core.workersStarted();
   const workers = core.workers();

@@ -14,7 +14,11 @@ export interface KeptNodeToken {
   forget(): void;
 }
 
-export function keptNodeToken(file: string): KeptNodeToken {
+/**
+ * The token kept in `file`. Keeping it is a convenience: where it cannot be written (a full disk, a
+ * folder another user owns), `onWriteError` is told and the worker goes on without it.
+ */
+export function keptNodeToken(file: string, onWriteError?: (error: unknown) => void): KeptNodeToken {
   return {
     read() {
       try {
@@ -24,13 +28,26 @@ export function keptNodeToken(file: string): KeptNodeToken {
       }
     },
     write(token) {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       const temp = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(temp, `${token}\n`, { mode: 0o600 });
-      fs.renameSync(temp, file);
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(temp, `${token}\n`, { mode: 0o600 });
+        fs.renameSync(temp, file);
+      } catch (error) {
+        try {
+          fs.rmSync(temp, { force: true });
+        } catch {
+          // Its folder could not be made: there is no temporary file either.
+        }
+        onWriteError?.(error);
+      }
     },
     forget() {
-      fs.rmSync(file, { force: true });
+      try {
+        fs.rmSync(file, { force: true });
+      } catch (error) {
+        onWriteError?.(error);
+      }
     },
   };
 }

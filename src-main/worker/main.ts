@@ -167,7 +167,12 @@ async function runNode(): Promise<void> {
     client: createControlPlaneClient(
       config.controlUrl,
       config.nodeToken,
-      keptNodeToken(path.join(config.stateDir, config.name, "node-token")),
+      keptNodeToken(path.join(config.stateDir, config.name, "node-token"), (error) =>
+        log.warn(
+          { err: error },
+          "cannot keep this worker's token: started again after the control plane's node token is replaced, it needs the new one",
+        ),
+      ),
     ),
     memory,
     ledger,

@@ -12,6 +12,8 @@ export function AddMachine() {
   const { loadNodeJoin, replaceNodeToken } = useActions();
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
+  // Over a shoulder, or on a shared screen, the command is shown without its token unless asked.
+  const [shown, setShown] = useState(false);
 
   useEffect(() => {
     void loadNodeJoin();
@@ -40,17 +42,27 @@ export function AddMachine() {
             </p>
             {join.commands.map(({ url, command }) => (
               <div className="copy-field" key={url}>
-                <code className="copy-field-text">{command}</code>
+                <code className="copy-field-text">
+                  {shown ? command : command.replace(join.node_token, "•".repeat(12))}
+                </code>
                 <CopyButton text={command} label={`Copy the command that joins by ${url}`} />
               </div>
             ))}
+            <button
+              type="button"
+              className="button button-ghost button-small"
+              aria-pressed={shown}
+              onClick={() => setShown(!shown)}
+            >
+              Show the node token
+            </button>
           </>
         )}
         <p className="muted">
           The node token only lets a machine join: once joined, it holds a token of its own.
           {join.token_configured
             ? " This one is set by LLMLB_NODE_TOKEN (or config.json): it is changed there."
-            : " Replacing it keeps out whoever has the old one."}
+            : " Replacing it keeps out new machines that have the old one; those joined stay until removed."}
         </p>
         {!join.token_configured && (
           <button type="button" className="button" onClick={() => setConfirming(true)}>
@@ -68,9 +80,8 @@ export function AddMachine() {
           onConfirm={() => void replace()}
         >
           <p>
-            The old token lets no machine join any more. Machines already joined stay; the next time you start
-            one, give it the new token. To keep one out, also remove it with{" "}
-            <code>llmlb node rm --force &lt;name&gt;</code>.
+            The old token lets no new machine join any more. Machines already joined stay, restarted too; a
+            machine joining anew needs the new token. To keep one out, also remove it (Remove on its card).
           </p>
         </ConfirmDialog>
       )}

@@ -851,7 +851,15 @@ describe("joining another machine", () => {
       (await server.request("POST", "/v0/nodes/join/token")).body,
     ).node_token;
 
-    // Started again at once (a crash), on another port, while its old self is still listed online.
+    // Started again (a crash), on another port. While its old self is listed online there, its name is
+    // taken, its own token or not (two processes sharing one data directory hold the same token).
+    const early = startWorker({ nodeUrl: "http://127.0.0.1:1/" });
+    await early.session.register();
+    expect(early.session.nodeId()).toBeUndefined();
+    expect(store.token).toBe(first.session.token());
+    await waitFor("its old self offline", async () =>
+      (await listed()).some((node) => node.id === id && node.status === "offline"),
+    );
     const again = startWorker({ nodeUrl: "http://127.0.0.1:1/" });
     await again.session.register();
     expect(again.stopped.signal.aborted).toBe(false);
@@ -873,6 +881,47 @@ describe("joining another machine", () => {
     expect(removed.session.nodeId()).toBeUndefined();
     expect(store.token).toBeUndefined();
     expect((await listed()).map((node) => node.name)).not.toContain("stays-joined");
+  });
+
+  it("checks the token again once a registration's body is in: a replacement or a removal meanwhile keeps it out", async () => {
+    /** A registration whose headers go first (and are let in), its body only once `meanwhile` is done. */
+    const slowly = async (name: string, token: string, meanwhile: () => Promise<void>) => {
+      const body = JSON.stringify(nodeRequest(name));
+      const request = http.request(`${server.url}/v0/nodes/register`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": String(Buffer.byteLength(body)),
+        },
+      });
+      const answered = once(request, "response") as Promise<[http.IncomingMessage]>;
+      request.flushHeaders();
+      // The server has read the headers by the time it answers a request sent after them.
+      expect((await server.request("GET", "/v0/nodes")).status).toBe(200);
+      await meanwhile();
+      request.end(body);
+      const [response] = await answered;
+      response.resume();
+      return response.statusCode;
+    };
+    const old = server.nodeToken;
+    expect(
+      await slowly("slow-joiner", old, async () => {
+        server.nodeToken = nodeJoinInfoSchema.parse(
+          (await server.request("POST", "/v0/nodes/join/token")).body,
+        ).node_token;
+      }),
+    ).toBe(401);
+
+    const removed = await registerNode("slow-returner");
+    expect(
+      await slowly("slow-returner", removed.node_token, async () => {
+        expect((await server.request("DELETE", "/v0/nodes/slow-returner?force=true")).status).toBe(200);
+      }),
+    ).toBe(401);
+    expect((await listed()).map((node) => node.name)).not.toContain("slow-joiner");
+    expect((await listed()).map((node) => node.name)).not.toContain("slow-returner");
   });
 
   it("is refused to replace a node token the configuration sets, and the token stays", async () => {

@@ -651,8 +651,16 @@ describe("API keys", () => {
       for (const address of addresses)
         expect(proc.output).toContain(`  Network:     http://${address}:${port}/v1 (with an API key)`);
       expect(proc.output).toContain(
-        `  Node token:  ${path.join(dir.path, "node-token")} (for llmlb node --join)`,
+        "  Join:        `llmlb node token` prints the command that joins another machine",
       );
+      // The command for each of this machine's addresses, with the node token.
+      const token = fs.readFileSync(path.join(dir.path, "node-token"), "utf8").trim();
+      const join = await runCli(["node", "token"], { LLMLB_DATA_DIR: dir.path });
+      expect(join.code).toBe(0);
+      for (const address of addresses)
+        expect(join.stdout).toContain(
+          `  LLMLB_NODE_TOKEN=${token} llmlb node --join http://${address}:${port} --host 0.0.0.0\n`,
+        );
     } finally {
       await proc.stop();
       await dir.remove();

@@ -190,7 +190,8 @@ describe("llmlb node --join", () => {
     let stderr = "";
     joined.child.stderr!.on("data", (chunk) => (stderr += chunk));
     const other = await makeTempDir();
-    const keptIn = await startJoin(joinArgs("kept-in"), other.path);
+    let keptIn = await startJoin(joinArgs("kept-in"), other.path);
+    const oldToken = nodeToken;
     const cli = (args: string[]) => runCli(args, { LLMLB_DATA_DIR: first.dataDir });
     const listed = async () => nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
     try {
@@ -241,13 +242,28 @@ describe("llmlb node --join", () => {
       expect(nodes.map((node) => node.name)).not.toContain("kept-out-cpu0");
       expect(nodes.find((node) => node.name === "kept-in-cpu0")?.status).toBe("online");
       expect(keptIn.child.exitCode).toBeNull();
+
+      // The machine kept, restarted (a reboot) with the node token it was given: its workers join
+      // with their own tokens.
+      keptIn.child.kill("SIGTERM");
+      await once(keptIn.child, "exit");
+      keptIn = await startJoin(
+        ["--join", control.url, "--token", oldToken, "--workers", "1", "--name", "kept-in"],
+        other.path,
+      );
+      expect(keptIn.output.join("\n")).toContain("Joined");
+      await waitFor(
+        "kept-in-cpu0 online again",
+        async () => (await listed()).some((node) => node.name === "kept-in-cpu0" && node.status === "online"),
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
     } finally {
       joined.child.kill("SIGTERM");
       keptIn.child.kill("SIGTERM");
-      await once(keptIn.child, "exit");
+      if (keptIn.child.exitCode === null) await once(keptIn.child, "exit");
       await other.remove();
     }
-  }, 90_000);
+  }, 120_000);
 
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {

@@ -285,11 +285,11 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       // Another node online under this name (two machines with one host name): each would take the
       // other's row back at its next heartbeat, forever. It gets the name once that one is gone. (A row
       // left online by a control plane that stopped, whose node has not been heard from since, is gone.)
-      // One that is stopping (its machine restarting it) gives its name up at once, as does one whose
-      // own token this registration shows (its worker started again).
+      // One that is stopping (its machine restarting it) gives its name up at once. Its own token is no
+      // exception: two processes sharing a data directory (a service started twice, a cloned disk)
+      // hold the same one, and would take the row from each other forever.
       if (
         known?.status === "online" &&
-        known.id !== holder &&
         tokens.has(known.id) &&
         known.url !== request.url &&
         !live.get(known.id)?.draining

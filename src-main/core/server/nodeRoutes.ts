@@ -12,6 +12,8 @@ import type { RouteOptions } from "./routes";
 
 /** How another machine joins: what `GET /v0/nodes/join` shows, and a new node token. */
 export interface NodeJoining {
+  /** Whether this secret lets a worker join now: the admin token, the node token, this llmlb's own workers'. */
+  admits(credential: string): boolean;
   info(): NodeJoinInfo;
   /** A new node token (refused where the configuration sets it), and how to join with it. */
   replaceToken(): NodeJoinInfo;
@@ -26,10 +28,19 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, 
     method: register.method,
     url: register.path,
     config: { access: register.access },
-    handler: async (request, reply) =>
-      reply
-        .status(201)
-        .send(nodes.register(register.request.parse(request.body ?? {}), credentialOf(request)!)),
+    handler: async (request, reply) => {
+      const body = register.request.parse(request.body ?? {});
+      // Checked again now that the body is in: a body sent slowly may outlast a new node token, or the
+      // removal of the node whose own token this is. Nothing awaits between this and the registration.
+      const credential = credentialOf(request)!;
+      if (!joining.admits(credential) && nodes.nodeForToken(credential) === undefined) {
+        throw new AppError(
+          "auth.invalid_token",
+          "The token is not valid for this endpoint (it needs the admin token or the node token).",
+        );
+      }
+      return reply.status(201).send(nodes.register(body, credential));
+    },
   });
 
   app.route<{ Params: { id: string } }>({

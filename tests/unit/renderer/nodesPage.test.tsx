@@ -294,14 +294,18 @@ describe("the nodes page", () => {
     renderApp(api, { route: "nodes" });
     const section = await screen.findByRole("region", { name: "Add a machine" });
     const first = joinInfo("llmlb_node_first").commands[0]!.command;
-    expect(await within(section).findByText(first)).toBeTruthy();
+    // Shown without its token until asked.
+    expect(await within(section).findByText(first.replace("llmlb_node_first", "••••••••••••"))).toBeTruthy();
+    expect(section.textContent).not.toContain("llmlb_node_first");
+    fireEvent.click(within(section).getByRole("button", { name: "Show the node token" }));
+    expect(within(section).getByText(first)).toBeTruthy();
     expect(
       within(section).getByRole("button", { name: "Copy the command that joins by http://192.168.1.5:8080" }),
     ).toBeTruthy();
 
     fireEvent.click(within(section).getByRole("button", { name: "Replace the node token" }));
     const dialog = screen.getByRole("dialog", { name: "Replace the node token?" });
-    expect(dialog.textContent).toContain("Machines already joined stay");
+    expect(dialog.textContent).toContain("Machines already joined stay, restarted too");
     expect(document.activeElement).toBe(within(dialog).getByRole("button", { name: "Cancel" }));
     await act(async () => {
       fireEvent.click(within(dialog).getByRole("button", { name: "Replace" }));
