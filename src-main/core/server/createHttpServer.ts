@@ -94,6 +94,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Ids carry '/' percent-encoded; keep it one segment until the route decodes it.
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
+    // Node's own bound on receiving a whole request, which Fastify lifts: a client may not hold a
+    // request open unsent for ever (a slow body, a connection kept by a process that sends nothing).
+    requestTimeout: 300_000,
     // Sent back as x-request-id (the OpenAI SDKs keep it as the request's id) and logged as reqId: a
     // failed call a user reports can be found in the log. Unique across restarts, unlike a counter.
     genReqId: () => `req_${randomUUID().replaceAll("-", "")}`,
