@@ -23,6 +23,12 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   const failing = notServing(nodes.data, ["failing"]);
   if (failing.length > 0) io.out(`  Failing:    ${failing[0]}`);
   for (const line of failing.slice(1)) io.out(`              ${line}`);
+  // Kept across restarts: a drain forgotten after maintenance would go on taking capacity unseen.
+  const drained = nodes.data.filter((node) => node.drained).map((node) => node.name);
+  if (drained.length > 0)
+    io.out(
+      `  Drained:    ${drained.join(", ")} (no new requests; \`llmlb node undrain <name>\` puts one back)`,
+    );
   const leftOut = backendsLeftOut(nodes.data);
   if (leftOut.length > 0) io.out(`  Left out:   ${leftOut[0]}`);
   for (const line of leftOut.slice(1)) io.out(`              ${line}`);

@@ -21,12 +21,15 @@ export function StatusBar() {
   const online = nodes.filter((n) => n.status === "online").length;
   const modelsText =
     models.length === 0 ? "No models yet" : `${ready} of ${plural(models.length, "model")} ready`;
+  // Kept across restarts: a drain forgotten after maintenance would go on taking capacity unseen.
+  const drained = nodes.filter((n) => n.status === "online" && n.drained).length;
   const nodesText =
-    nodes.length === 0
+    (nodes.length === 0
       ? "no nodes"
       : online === nodes.length
         ? `${plural(online, "node")} online`
-        : `${online} of ${plural(nodes.length, "node")} online`;
+        : `${online} of ${plural(nodes.length, "node")} online`) +
+    (drained > 0 ? ` (${drained} drained)` : "");
   // Until the first snapshot nothing is known: claim nothing. Once the connection is lost, what was
   // known is only that: the last known state, not the present one.
   const known = snapshot === "ready";

@@ -487,6 +487,9 @@ describe("llmlb node rm", () => {
         return draining && drained;
       };
       expect(await drainedOf()).toBe(true);
+      expect((await runCli(["status"], cliEnv)).stdout).toContain(
+        "  Drained:    gpu-box-running (no new requests; `llmlb node undrain <name>` puts one back)\n",
+      );
       const undrained = await runCli(["node", "undrain", "gpu-box-running"], cliEnv);
       expect(undrained.stdout).toBe("gpu-box-running is back in rotation.\n");
       expect(await drainedOf()).toBeUndefined();

@@ -96,6 +96,8 @@ describe("the nodes page", () => {
     expect(within(stopping).queryByRole("button", { name: /^Drain|back in rotation$/ })).toBeNull();
     const drained = screen.getByRole("listitem", { name: "gpu-3" });
     expect(drained.textContent).toContain("Drained · finishing its requests, taking no new ones");
+    // Said in the status line too: a drain outlives a restart, and would go on unseen.
+    expect(screen.getByText(/3 nodes online \(1 drained\)/)).toBeTruthy();
     const online = screen.getByRole("listitem", { name: "gpu-2" });
     expect(online.textContent).not.toContain("Drained");
 
