@@ -39,7 +39,11 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   const cacheProblem = whyFolderUnusable(config.hubCacheDir);
   if (cacheProblem) {
     throw new CliError(
-      `The model cache folder ${config.hubCacheDir} cannot be used: ${cacheProblem}. Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write, or set hubCacheDir in ${path.join(config.dataDir, "config.json")}.`,
+      `The model cache folder ${config.hubCacheDir} cannot be used: ${cacheProblem}. ${
+        config.overridden.includes("hubCacheDir")
+          ? "Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write."
+          : `Choose a folder this user can write: hubCacheDir in ${path.join(config.dataDir, "config.json")}, or HF_HUB_CACHE.`
+      }`,
     );
   }
   const log = createLogger({ level: config.logLevel });

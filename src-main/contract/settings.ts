@@ -9,7 +9,10 @@ export const settingsSchema = z.object({
     /** HF_TOKEN in the environment is used, and a token saved here is not while it is set. */
     saved_ignored: z.boolean().optional(),
   }),
-  /** The Hugging Face cache folder models are downloaded into. */
+  /**
+   * The Hugging Face cache folder models are downloaded into: the saved one, which applies at the
+   * next start; the one in effect when HF_HUB_CACHE or HF_HOME set it (see `overridden`).
+   */
   hub_cache_dir: z.string(),
   /**
    * The port: the saved one, which applies at the next start; the one in effect when a flag or
@@ -22,10 +25,10 @@ export const settingsSchema = z.object({
   /** Settings saved but not yet in effect until the app restarts. */
   restart_required: z.boolean(),
   /**
-   * Settings set at this start by a flag or the environment (`--port`, `LLMLB_PORT`): what is saved
-   * here applies only when llmlb starts without them.
+   * Settings set at this start by a flag or the environment (`--port`, `LLMLB_PORT`; `HF_HUB_CACHE`,
+   * `HF_HOME`): read-only here, and what is saved applies only when llmlb starts without them.
    */
-  overridden: z.array(z.enum(["port"])),
+  overridden: z.array(z.enum(["port", "hub_cache_dir"])),
   /**
    * The port this start listens on: `port` but where that is 0 (any free one), or where the desktop
    * app found it in use and took another.

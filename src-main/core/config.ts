@@ -142,6 +142,8 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
       Object.entries(envNames).map(([key, name]) => [key, listKeys.has(key) ? listOf(env[name]) : env[name]]),
     ),
   );
+  // HF_HUB_CACHE or HF_HOME set: the environment's, over config.json's (XDG_CACHE_HOME only moves the default).
+  if (env.HF_HUB_CACHE || env.HF_HOME) fromEnv.hubCacheDir = defaultHubCacheDir(env, home);
   const { overridden: _fromFile, ...file } = definedOnly(options.file);
   const flags = definedOnly(options.flags);
   const merged: Record<string, unknown> = {
@@ -159,7 +161,11 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
     key in flags
       ? { type: "flag", name: options.flagNames?.[key] ?? `--${key}` }
       : key in fromEnv
-        ? { type: "env", name: envNames[key as keyof typeof envNames] }
+        ? {
+            type: "env",
+            name:
+              key === "hubCacheDir" ? "HF_HUB_CACHE (or HF_HOME)" : envNames[key as keyof typeof envNames],
+          }
         : key in file
           ? { type: "file", path: options.filePath ?? "config.json" }
           : { type: "default" };

@@ -190,6 +190,7 @@ function ServerCard({ settings }: { settings: Settings }) {
             className="input mono"
             value={cacheDir}
             spellCheck={false}
+            readOnly={settings.overridden.includes("hub_cache_dir")}
             onChange={(event) => {
               setCacheDir(event.target.value);
               clearSettingsRefusal();
@@ -199,8 +200,9 @@ function ServerCard({ settings }: { settings: Settings }) {
           />
           <FormError id={`${id}-cache-problem`} message={cacheMessage} />
           <p id={`${id}-cache-hint`} className="hint">
-            The standard Hugging Face cache: files already there are not downloaded again. Applies after a
-            restart.
+            {settings.overridden.includes("hub_cache_dir")
+              ? "Set by HF_HUB_CACHE or HF_HOME when llmlb started (read-only here): change it there."
+              : "The standard Hugging Face cache: files already there are not downloaded again. Applies after a restart."}
           </p>
         </div>
         <div className="field">

@@ -311,6 +311,31 @@ describe("settings", () => {
     }
   });
 
+  it("shows the cache folder HF_HUB_CACHE or HF_HOME set, read-only, over a saved one", async () => {
+    const own = await startCore({ hubEndpoint: hub.url, config: { overridden: ["hubCacheDir"] } });
+    try {
+      fs.writeFileSync(path.join(own.dataDir, "config.json"), JSON.stringify({ hubCacheDir: "/saved/hub" }));
+      const shown = settingsSchema.parse((await own.request("GET", "/v0/settings")).body);
+      expect(shown).toMatchObject({
+        hub_cache_dir: path.join(own.dataDir, "hub"),
+        restart_required: false,
+        overridden: ["hub_cache_dir"],
+      });
+      const refused = await own.request("PUT", "/v0/settings", { body: { hub_cache_dir: "/elsewhere" } });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({
+        param: "hub_cache_dir",
+        message:
+          "The model cache folder comes from HF_HUB_CACHE (or HF_HOME) in llmlb's environment; change it there.",
+      });
+      expect(JSON.parse(fs.readFileSync(path.join(own.dataDir, "config.json"), "utf8")).hubCacheDir).toBe(
+        "/saved/hub",
+      );
+    } finally {
+      await own.close();
+    }
+  });
+
   it("says when HF_TOKEN in the environment hides a saved token, and names it when the hub refuses it", async () => {
     // A token saved in Settings by an earlier start; this one has HF_TOKEN in its environment.
     const dir = await makeTempDir();

@@ -623,7 +623,7 @@ describe("a second serve", () => {
       });
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
-        `error: The model cache folder ${cache} cannot be used: ${path.join(other.path, "not-a-folder")} is a file, not a folder. Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write, or set hubCacheDir in ${path.join(other.path, "config.json")}.\n`,
+        `error: The model cache folder ${cache} cannot be used: ${path.join(other.path, "not-a-folder")} is a file, not a folder. Point HF_HUB_CACHE (or HF_HOME) at a folder this user can write.\n`,
       );
       expect(fs.existsSync(path.join(other.path, "server.json"))).toBe(false);
     } finally {

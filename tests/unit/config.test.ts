@@ -62,6 +62,17 @@ describe("resolveConfig", () => {
     expect(resolveConfig({ env: { LLMLB_API_KEY: " , " }, homedir: home }).apiKeys).toEqual([]);
   });
 
+  it("takes the cache folder HF_HUB_CACHE or HF_HOME sets over config.json's, and says it set it", () => {
+    const file = { hubCacheDir: "/saved/hub" };
+    const fromEnv = resolveConfig({ env: { HF_HOME: "/h" }, file, homedir: home });
+    expect(fromEnv.hubCacheDir).toBe("/h/hub");
+    expect(fromEnv.overridden).toEqual(["hubCacheDir"]);
+    // XDG_CACHE_HOME only moves the default, as it does for huggingface_hub.
+    const saved = resolveConfig({ env: { XDG_CACHE_HOME: "/x" }, file, homedir: home });
+    expect(saved.hubCacheDir).toBe("/saved/hub");
+    expect(saved.overridden).toEqual([]);
+  });
+
   it("reads the Hugging Face cache location as huggingface_hub does", () => {
     expect(defaultHubCacheDir({ HF_HUB_CACHE: "/c", HF_HOME: "/h" }, home)).toBe("/c");
     expect(defaultHubCacheDir({ HF_HOME: "/h" }, home)).toBe("/h/hub");

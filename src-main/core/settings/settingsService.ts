@@ -65,11 +65,13 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
 
   // A flag or LLMLB_PORT set the port: that is what runs, and the saved one waits for a start without it.
   const portOverridden = config.overridden.includes("port");
+  // HF_HUB_CACHE or HF_HOME set the cache folder, as they do for every Hugging Face tool.
+  const cacheOverridden = config.overridden.includes("hubCacheDir");
 
   function get(): Settings {
     const file = readFile();
     const port = portOverridden ? config.port : (file.port ?? config.port);
-    const hubCacheDir = file.hubCacheDir ?? config.hubCacheDir;
+    const hubCacheDir = cacheOverridden ? config.hubCacheDir : (file.hubCacheDir ?? config.hubCacheDir);
     const listening = options.listeningPort?.();
     return {
       hf_token: {
@@ -82,7 +84,10 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
       data_dir: config.dataDir,
       start_at_login: loginItem ? loginItem.get() : null,
       restart_required: port !== config.port || hubCacheDir !== config.hubCacheDir,
-      overridden: portOverridden ? ["port"] : [],
+      overridden: [
+        ...(portOverridden ? (["port"] as const) : []),
+        ...(cacheOverridden ? (["hub_cache_dir"] as const) : []),
+      ],
       ...(listening !== undefined ? { listening_port: listening } : {}),
     };
   }
@@ -102,6 +107,13 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
           "settings.read_only",
           "The port comes from --port or LLMLB_PORT, given when llmlb started; change it there.",
           { param: "port" },
+        );
+      }
+      if (change.hub_cache_dir !== undefined && cacheOverridden) {
+        throw new AppError(
+          "settings.read_only",
+          "The model cache folder comes from HF_HUB_CACHE (or HF_HOME) in llmlb's environment; change it there.",
+          { param: "hub_cache_dir" },
         );
       }
       if (change.hub_cache_dir !== undefined && !path.isAbsolute(change.hub_cache_dir)) {

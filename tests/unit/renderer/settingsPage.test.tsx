@@ -242,6 +242,17 @@ describe("the settings page", () => {
     expect(screen.queryByText(/Restart llmlb to apply/)).toBeNull();
   });
 
+  it("says where a cache folder HF_HUB_CACHE or HF_HOME set comes from, read-only", async () => {
+    renderApp(
+      fakeApi({ settings: settings({ hub_cache_dir: "/data/hf/hub", overridden: ["hub_cache_dir"] }) }),
+      { route: "settings" },
+    );
+    const field = (await screen.findByLabelText("Model cache folder")) as HTMLInputElement;
+    expect(field.value).toBe("/data/hf/hub");
+    expect(field.readOnly).toBe(true);
+    expect(screen.getByText(/Set by HF_HUB_CACHE or HF_HOME when llmlb started/)).toBeTruthy();
+  });
+
   it("says when HF_TOKEN in the environment hides the token saved here", async () => {
     renderApp(
       fakeApi({ settings: settings({ hf_token: { set: true, storage: "env", saved_ignored: true } }) }),
