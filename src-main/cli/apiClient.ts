@@ -79,7 +79,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       : token !== undefined
         ? `the admin token of data directory ${options.dataDir}`
         : ownServer
-          ? `no token (data directory ${options.dataDir} has none)`
+          ? `no token: data directory ${options.dataDir} has none; a server started with LLMLB_ADMIN_TOKEN takes that token, given here with --token or LLMLB_ADMIN_TOKEN`
           : `no token: the admin token of data directory ${options.dataDir} goes only to the server it lists${listedUrl ? ` (${listedUrl})` : ""}; give ${url}'s with --token`;
   const timeoutMs = options.timeoutMs ?? 60_000;
   return {

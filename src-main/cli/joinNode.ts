@@ -114,7 +114,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const stateDir = path.join(config.dataDir, "nodes");
   if (await preflight(controlUrl, options.token, keptTokens(stateDir, options.name)))
     io.err(
-      "note: the control plane refused this node token, but takes the tokens this machine's workers were given when they last joined: they join with those. Workers without one are refused; `llmlb node token` on the control plane prints the node token it takes now.",
+      "note: the control plane refused this node token, but takes the tokens this machine's workers were given when they last joined: they join with those. Should a worker have none (a GPU added since), the join ends: `llmlb node token` on the control plane prints the node token it takes now.",
     );
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const advertiseHost = options.advertiseHost ?? (wildcard ? (lanAddress() ?? "127.0.0.1") : options.host);
@@ -190,9 +190,8 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const refused = [...firstOutcomes].filter(([, why]) => why !== undefined);
   if (refused.length > 0) {
     await supervisor.dispose();
-    throw new CliError(
-      `The control plane at ${controlUrl} refused ${refused.map(([name, why]) => `${name}: ${why!.replace(/\.$/, "")}`).join("; ")}.`,
-    );
+    const refusals = refused.map(([name, why]) => `${name}: ${why!.replace(/\.$/, "")}`).join("; ");
+    throw new CliError(`The control plane at ${controlUrl} refused ${refusals}.${tokenHint(refusals)}`);
   }
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
@@ -201,8 +200,13 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const refusedNow = await Promise.race([stopped.then(() => undefined), refusedAfterJoining]);
   if (refusedNow === undefined || stopping) return stopped;
   await supervisor.dispose();
-  const hint = /token/i.test(refusedNow)
+  throw new CliError(
+    `The control plane at ${controlUrl} no longer takes ${refusedNow}.${tokenHint(refusedNow)}`,
+  );
+}
+
+/** What to do about a refusal of the token: its control plane's node token was replaced. */
+const tokenHint = (refusal: string) =>
+  /token/i.test(refusal)
     ? " Its node token was replaced: its operator has the new one (llmlb node token there)."
     : "";
-  throw new CliError(`The control plane at ${controlUrl} no longer takes ${refusedNow}.${hint}`);
-}

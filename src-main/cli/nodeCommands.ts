@@ -108,7 +108,7 @@ export async function removeNode(
   io.out(`Removed node ${removed.name} (${removed.url})${models}`);
   if (removed.was_online)
     io.err(
-      `note: ${removed.name} was online: its token no longer works. It can join again only with the node token as it is now (\`llmlb node token --replace\` keeps out a machine that has it).`,
+      `note: ${removed.name} was online: its token no longer works, but its machine still has the node token it joined with, and joins again with it unless that was replaced before this removal. To keep it out: \`llmlb node token --replace\`, then remove it again.`,
     );
   const pinned = removed.pinned_models ?? [];
   if (pinned.length > 0)

@@ -249,7 +249,9 @@ describe("POST /v0/endpoints", () => {
 
     const none = await server.request("POST", "/v0/endpoints", { body: { name: "vllm", url: vllm.url } });
     expect(none.status).toBe(422);
-    expect(none.body.error.message).toBe(`${vllm.url}/v1 needs an API key (HTTP 401): add it with api_key.`);
+    expect(none.body.error.message).toBe(
+      `${vllm.url}/v1 needs an API key (HTTP 401): give it as api_key (\`--api-key\` on the command line).`,
+    );
     expect(await endpointNames()).toEqual([]);
   });
 

@@ -571,7 +571,7 @@ describe("DELETE /v0/nodes/<id or name>", () => {
     });
   });
 
-  it("points an endpoint's removal at `llmlb endpoint rm`, and leaves the endpoint", async () => {
+  it("points an endpoint's removal (and drain) at `llmlb endpoint rm`, and leaves the endpoint", async () => {
     const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["meta/llama-3-8b"] });
     try {
       const added = await server.request("POST", "/v0/endpoints", {
@@ -586,6 +586,15 @@ describe("DELETE /v0/nodes/<id or name>", () => {
           "ext-vllm is an endpoint: remove it with `llmlb endpoint rm ext-vllm` (DELETE /v0/endpoints/ext-vllm).",
         );
       }
+      const drained = await server.request("PUT", "/v0/nodes/ext-vllm/draining", {
+        body: { draining: true },
+      });
+      expect(drained.status).toBe(409);
+      expect(drained.body.error).toMatchObject({
+        code: "node.is_endpoint",
+        message:
+          "ext-vllm is an endpoint: only worker nodes are drained. To send it nothing, remove it (`llmlb endpoint rm ext-vllm`), or pin models to other nodes (`llmlb model set <id> --nodes <names>`).",
+      });
       expect((await listed()).map((node) => node.name)).toContain("ext-vllm");
       expect((await server.request("DELETE", "/v0/endpoints/ext-vllm")).status).toBe(204);
     } finally {

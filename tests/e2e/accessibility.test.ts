@@ -24,7 +24,13 @@ beforeAll(async () => {
       { id: broken, files: [{ path: "a11y-broken-Q4_K_M.gguf", content: generateTinyGguf({ seed: 8 }) }] },
     ],
   });
-  served = await serveInTempDir({ hubUrl: hub.url, args: ["--port", "0", "--workers", "1"], built: true });
+  // The cache folder saved, not set by HF_HUB_CACHE: Settings may change it (a test does, for banners).
+  served = await serveInTempDir({
+    hubUrl: hub.url,
+    args: ["--port", "0", "--workers", "1"],
+    built: true,
+    cacheInConfig: true,
+  });
   dashboardLink = served.serve.output
     .find((line) => line.includes("Dashboard:"))!
     .split("Dashboard:")[1]!

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { startServeProcess, type ServeProcess } from "./cliProcess";
 import { makeTempDir } from "./tempDir";
@@ -23,13 +24,23 @@ export async function serveInTempDir(options: {
   env?: NodeJS.ProcessEnv;
   built?: boolean;
   ownGroup?: boolean;
+  /**
+   * The cache folder saved in config.json rather than set by HF_HUB_CACHE, which would make it
+   * read-only in Settings for this start. Default: HF_HUB_CACHE.
+   */
+  cacheInConfig?: boolean;
   alsoClose?: () => Promise<void>;
 }): Promise<ServedInTempDir> {
   const temp = await makeTempDir();
   const dataDir = path.join(temp.path, "data");
+  const hub = path.join(temp.path, "hub");
+  if (options.cacheInConfig) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(dataDir, "config.json"), JSON.stringify({ hubCacheDir: hub }));
+  }
   const env = {
     HF_ENDPOINT: options.hubUrl,
-    HF_HUB_CACHE: path.join(temp.path, "hub"),
+    HF_HUB_CACHE: options.cacheInConfig ? undefined : hub,
     LLMLB_DATA_DIR: dataDir,
     LLMLB_LOG_LEVEL: "warn",
     ...options.env,

@@ -347,6 +347,32 @@ describe("llmlb model", () => {
     }
   });
 
+  it("against a server started with LLMLB_ADMIN_TOKEN, says where that token goes, and takes it from the environment", async () => {
+    const dir = await makeTempDir();
+    const adminToken = "llmlb_admin_from_the_environment";
+    const proc = await startServeProcess(["--port", "0", "--workers", "none"], {
+      ...env,
+      LLMLB_DATA_DIR: dir.path,
+      LLMLB_ADMIN_TOKEN: adminToken,
+    });
+    try {
+      const without = await runCli(["status"], { ...env, LLMLB_DATA_DIR: dir.path });
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain(
+        `(the CLI sent no token: data directory ${dir.path} has none; a server started with LLMLB_ADMIN_TOKEN takes that token, given here with --token or LLMLB_ADMIN_TOKEN.)`,
+      );
+      const withIt = await runCli(["status"], {
+        ...env,
+        LLMLB_DATA_DIR: dir.path,
+        LLMLB_ADMIN_TOKEN: adminToken,
+      });
+      expect(withIt.code).toBe(0);
+    } finally {
+      await proc.stop();
+      await dir.remove();
+    }
+  });
+
   it("gives up on a server that does not answer, after --timeout, saying so", async () => {
     // Accepts the connection and never answers, as a stopped (SIGSTOP) or wedged server does.
     const silent = net.createServer(() => {});
@@ -767,7 +793,13 @@ describe("llmlb settings and llmlb quit", () => {
     fs.mkdirSync(dataDir);
     // The port saved, not given at start: Settings may change it. "prot" is a typo.
     fs.writeFileSync(configFile, JSON.stringify({ port: 0, prot: 18760 }));
-    const own = { ...env, LLMLB_DATA_DIR: dataDir };
+    // The cache where XDG_CACHE_HOME puts it: HF_HUB_CACHE would set it for this start, read-only.
+    const own = {
+      ...env,
+      LLMLB_DATA_DIR: dataDir,
+      HF_HUB_CACHE: undefined,
+      XDG_CACHE_HOME: path.join(dir.path, "xdg"),
+    };
     const proc = await startServeProcess(["--workers", "none"], own);
     const exited = once(proc.child, "exit");
     try {
@@ -778,7 +810,7 @@ describe("llmlb settings and llmlb quit", () => {
             `warning: ${configFile}: "prot" is not a setting llmlb reads, so it is ignored (did you mean "port"?).\n`,
           ),
       );
-      const cacheDir = env.HF_HUB_CACHE!;
+      const cacheDir = path.join(dir.path, "xdg", "huggingface", "hub");
       const shown = await runCli(["settings"], own);
       expect(shown.stderr).toContain('"prot" is not a setting llmlb reads');
       expect(shown.code).toBe(0);

@@ -35,7 +35,9 @@ describe("llmlb endpoint", () => {
 
     const refused = await runCli(["endpoint", "add", "vllm", vllm.url], env);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe(`error: ${vllm.url}/v1 needs an API key (HTTP 401): add it with api_key.\n`);
+    expect(refused.stderr).toBe(
+      `error: ${vllm.url}/v1 needs an API key (HTTP 401): give it as api_key (\`--api-key\` on the command line).\n`,
+    );
 
     const added = await runCli(["endpoint", "add", "vllm", vllm.url], {
       ...env,

@@ -90,7 +90,7 @@ export async function probeEndpoint(options: ProbeOptions): Promise<ProbeAnswer>
           "endpoint.unauthorized",
           options.apiKey
             ? `${url} refused the API key (HTTP ${status}).`
-            : `${url} needs an API key (HTTP ${status}): add it with api_key.`,
+            : `${url} needs an API key (HTTP ${status}): give it as api_key (\`--api-key\` on the command line).`,
           { param: "api_key" },
         );
       }

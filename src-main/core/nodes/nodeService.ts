@@ -126,6 +126,16 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
   /** Worker nodes an operator drained (by id): out of rotation whatever they say, until put back. */
   const drained = new Set<string>(nodes.drainedIds());
+  if (drained.size > 0) {
+    const names = nodes
+      .list()
+      .filter((node) => drained.has(node.id))
+      .map((node) => node.name);
+    log.warn(
+      { nodes: names },
+      "nodes an operator drained stay out of rotation: llmlb node undrain <name> puts one back",
+    );
+  }
   const now = () => new Date(clock.now()).toISOString();
   // Where each model is ready, as of a registry version (every change of readiness bumps it).
   let readyCache = {
@@ -397,19 +407,20 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     remove(idOrName, { force = false } = {}) {
       const node = workerNamed(idOrName);
       const online = node.status === "online";
+      // This llmlb's own worker that runs would register again at once, with this llmlb's own secret.
+      if (online && options.localWorkerNamed?.(node.name)) {
+        throw new AppError(
+          "node.online",
+          `Node ${node.name} is one of this llmlb's own workers, and runs: it would join again at once. The workers llmlb starts are chosen with --workers.`,
+          { param: "id" },
+        );
+      }
       // Its next heartbeat would be refused and it would register again at once, with the node token
       // it joined with: removed for nothing, unless that token was replaced (a machine to keep out).
       if (online && !force) {
         throw new AppError(
           "node.online",
           `Node ${node.name} is online: it would register again at its next heartbeat. Stop it first (its \`llmlb serve\` or \`llmlb node --join\`), then remove it once it shows offline; or, to keep its machine out, replace the node token (llmlb node token --replace), then remove it with --force.`,
-          { param: "id" },
-        );
-      }
-      if (online && options.localWorkerNamed?.(node.name)) {
-        throw new AppError(
-          "node.online",
-          `Node ${node.name} is one of this llmlb's own workers, and runs: it would join again at once. The workers llmlb starts are chosen with --workers.`,
           { param: "id" },
         );
       }

@@ -63,9 +63,19 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, 
   app.post("/v0/nodes/join/token", async (): Promise<NodeJoinInfo> => joining.replaceToken());
 
   // Admin only (the default for /v0). Out of rotation for maintenance, or back: HAProxy's drain.
-  app.put<{ Params: { ref: string } }>("/v0/nodes/:ref/draining", async (request) =>
-    nodes.setDraining(request.params.ref, nodeDrainRequestSchema.parse(request.body ?? {}).draining),
-  );
+  app.put<{ Params: { ref: string } }>("/v0/nodes/:ref/draining", async (request) => {
+    const { draining } = nodeDrainRequestSchema.parse(request.body ?? {});
+    try {
+      return nodes.setDraining(request.params.ref, draining);
+    } catch (error) {
+      throw endpointInstead(
+        request.params.ref,
+        error,
+        (name) =>
+          `${name} is an endpoint: only worker nodes are drained. To send it nothing, remove it (\`llmlb endpoint rm ${name}\`), or pin models to other nodes (\`llmlb model set <id> --nodes <names>\`).`,
+      );
+    }
+  });
 
   // Admin only (the default for /v0). A worker node that is gone for good (retired, renamed), or, with
   // force, one whose machine is to be kept out (its token stops working at once).
@@ -77,19 +87,25 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, 
       const pinned = options.models.pinnedTo(removed.name);
       return pinned.length > 0 ? { ...removed, pinned_models: pinned } : removed;
     } catch (error) {
-      // Endpoints are listed as nodes, but they are added and removed as endpoints.
-      const endpoint =
-        error instanceof AppError && error.code === "node.not_found"
-          ? nodes
-              .list()
-              .data.find((node) => node.kind === "endpoint" && (node.id === ref || node.name === ref))
-          : undefined;
-      if (!endpoint) throw error;
-      throw new AppError(
-        "node.is_endpoint",
-        `${endpoint.name} is an endpoint: remove it with \`llmlb endpoint rm ${endpoint.name}\` (DELETE /v0/endpoints/${endpoint.name}).`,
-        { param: "id" },
+      throw endpointInstead(
+        ref,
+        error,
+        (name) =>
+          `${name} is an endpoint: remove it with \`llmlb endpoint rm ${name}\` (DELETE /v0/endpoints/${name}).`,
       );
     }
   });
+
+  /**
+   * Endpoints are listed as nodes, but added, removed and routed to as endpoints: a worker node's
+   * `not_found` for one of them says so (`node.is_endpoint`, in `words` of its name); any other error
+   * is as it was.
+   */
+  function endpointInstead(ref: string, error: unknown, words: (name: string) => string): unknown {
+    const endpoint =
+      error instanceof AppError && error.code === "node.not_found"
+        ? nodes.list().data.find((node) => node.kind === "endpoint" && (node.id === ref || node.name === ref))
+        : undefined;
+    return endpoint ? new AppError("node.is_endpoint", words(endpoint.name), { param: "id" }) : error;
+  }
 }
