@@ -52,7 +52,8 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
     const first = items[0];
     const last = items[items.length - 1];
     if (!first || !last) return;
-    if (event.shiftKey && document.activeElement === first) {
+    // From the dialog itself (its text was clicked), Shift+Tab would leave it.
+    if (event.shiftKey && (document.activeElement === first || document.activeElement === dialog.current)) {
       event.preventDefault();
       last.focus();
     } else if (!event.shiftKey && document.activeElement === last) {
@@ -78,6 +79,8 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
         aria-labelledby={titleId}
         aria-describedby={bodyId}
         onKeyDown={onKeyDown}
+        // A click on its text keeps the focus in it (not on the page behind): Escape still closes it.
+        tabIndex={-1}
       >
         <h2 id={titleId} className="dialog-title">
           {title}

@@ -17,6 +17,9 @@ interface RemoveButtonProps {
   unavailable?: string;
   /** Where focus goes when the dialog closes and the button is gone meanwhile. Default: nowhere. */
   focusOnClose?: () => HTMLElement | null | undefined;
+  /** The dialog opens, or closes (what it asks may depend on how things stood when it opened). Default: nothing. */
+  onOpen?: () => void;
+  onClose?: () => void;
   /** What it means, in the dialog. */
   children: ReactNode;
 }
@@ -26,8 +29,12 @@ interface RemoveButtonProps {
  * caller moves the focus on, as the card goes with its button.
  */
 export function RemoveButton(props: RemoveButtonProps) {
-  const { name, verb, title, remove, unavailable, focusOnClose, children } = props;
-  const [confirming, setConfirming] = useState(false);
+  const { name, verb, title, remove, unavailable, focusOnClose, onOpen, onClose, children } = props;
+  const [confirming, setShownConfirming] = useState(false);
+  const setConfirming = (open: boolean) => {
+    if (!open) onClose?.();
+    setShownConfirming(open);
+  };
   const [busy, setBusy] = useState(false);
   const confirm = async () => {
     setBusy(true);
@@ -43,7 +50,10 @@ export function RemoveButton(props: RemoveButtonProps) {
           className="icon-button icon-button-danger"
           aria-label={`${verb} ${name}`}
           title={verb}
-          onClick={() => setConfirming(true)}
+          onClick={() => {
+            onOpen?.();
+            setConfirming(true);
+          }}
         >
           <IconTrash size={18} />
         </button>

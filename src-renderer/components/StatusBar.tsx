@@ -23,6 +23,8 @@ export function StatusBar() {
     models.length === 0 ? "No models yet" : `${ready} of ${plural(models.length, "model")} ready`;
   // Kept across restarts: a drain forgotten after maintenance would go on taking capacity unseen.
   const drained = nodes.filter((n) => n.status === "online" && n.drained).length;
+  // Every node online drained or stopping: nothing is served, whatever is ready.
+  const noneTaking = online > 0 && nodes.every((n) => n.status !== "online" || n.draining);
   const nodesText =
     (nodes.length === 0
       ? "no nodes"
@@ -34,7 +36,15 @@ export function StatusBar() {
   // known is only that: the last known state, not the present one.
   const known = snapshot === "ready";
   const down = known && connection === "down";
-  const state = !known ? "idle" : down ? "down" : paused ? "paused" : ready > 0 ? "serving" : "idle";
+  const state = !known
+    ? "idle"
+    : down
+      ? "down"
+      : paused || noneTaking
+        ? "paused"
+        : ready > 0
+          ? "serving"
+          : "idle";
   const label =
     snapshot === "failed"
       ? "Not connected"
@@ -44,7 +54,9 @@ export function StatusBar() {
           ? "Disconnected"
           : paused
             ? "Paused"
-            : "Serving";
+            : noneTaking
+              ? "No node takes requests"
+              : "Serving";
 
   // Said aloud only once it has held for a moment: on a reconnect the counts climb one by one as the
   // workers report ("1 of 5", "2 of 5", …). While the connection is lost the alert says so; this
@@ -52,7 +64,7 @@ export function StatusBar() {
   const spoken = useSettled(
     down || !known
       ? undefined
-      : `${label}. Models ready: ${ready} of ${models.length}. Nodes online: ${online} of ${nodes.length}.`,
+      : `${label}. Models ready: ${ready} of ${models.length}. Nodes online: ${online} of ${nodes.length}${drained > 0 ? `, ${drained} drained` : ""}.`,
     SETTLE_MS,
   );
 

@@ -51,10 +51,9 @@ export function AddMachine() {
             <button
               type="button"
               className="button button-ghost button-small"
-              aria-pressed={shown}
               onClick={() => setShown(!shown)}
             >
-              Show the node token
+              {shown ? "Hide the node token" : "Show the node token"}
             </button>
           </>
         )}

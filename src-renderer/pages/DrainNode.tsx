@@ -1,5 +1,6 @@
 import { useState } from "react";
 import type { NodeInfo } from "../../src-main/contract";
+import { softDisabled } from "../components/softDisabled";
 import { useActions } from "../useAppStore";
 
 /**
@@ -13,6 +14,7 @@ export function DrainNode({ node }: { node: NodeInfo }) {
   if (node.kind !== "worker" || node.status !== "online" || (node.draining && !node.drained)) return null;
   const drained = node.drained === true;
   const toggle = async () => {
+    if (busy) return;
     setBusy(true);
     await setNodeDraining(node.id, !drained);
     setBusy(false);
@@ -21,13 +23,15 @@ export function DrainNode({ node }: { node: NodeInfo }) {
     <button
       type="button"
       className="button button-small"
-      aria-label={drained ? `Put ${node.name} back in rotation` : `Drain ${node.name}`}
+      // The visible words first, then whose (voice control finds it by what it shows).
+      aria-label={drained ? `Put back in rotation: ${node.name}` : `Drain ${node.name}`}
       title={
         drained
           ? "Send it requests again"
           : "Its running requests finish; nothing new goes to it until put back"
       }
-      disabled={busy}
+      // Soft: a disabled button would drop the keyboard's focus, and a screen reader its place.
+      {...softDisabled(busy)}
       onClick={() => void toggle()}
     >
       {drained ? "Put back in rotation" : "Drain"}

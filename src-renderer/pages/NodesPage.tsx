@@ -53,18 +53,20 @@ export function NodesPage() {
 
 function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
   const { state } = node.health;
+  // Taking no new requests: not the green of a node that does.
+  const draining = state === "ok" && node.draining === true;
   const label =
     state === "ok"
       ? node.drained
-        ? "Drained · finishing its requests, taking no new ones"
+        ? "Drained"
         : node.draining
-          ? "Stopping · finishing its requests"
+          ? "Stopping"
           : "Online"
       : state === "failing"
         ? "Failing"
         : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`;
   return (
-    <span className={`health health-${state}`}>
+    <span className={`health health-${draining ? "draining" : state}`}>
       <span className="status-dot" aria-hidden="true" />
       {label}
     </span>
@@ -112,6 +114,14 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
         )}
         <HealthBadge node={node} now={now} />
       </div>
+
+      {node.status === "online" && node.draining && (
+        <p className="node-section muted" role="note" aria-label={`Why ${node.name} takes no new requests`}>
+          {node.drained
+            ? "Drained: its running requests finish, and nothing new goes to it until it is put back in rotation."
+            : "Its machine is stopping it: its running requests finish, and nothing new goes to it."}
+        </p>
+      )}
 
       {node.health.state !== "ok" && node.health.reason && (
         <div

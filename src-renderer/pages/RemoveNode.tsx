@@ -1,4 +1,4 @@
-import type { RefObject } from "react";
+import { useState, type RefObject } from "react";
 import type { NodeInfo } from "../../src-main/contract";
 import { removeCard, RemoveButton } from "../components/RemoveButton";
 import { useActions } from "../useAppStore";
@@ -12,21 +12,31 @@ import { useActions } from "../useAppStore";
  */
 export function RemoveNode({ node, card }: { node: NodeInfo; card: RefObject<HTMLLIElement | null> }) {
   const { removeNode } = useActions();
+  // Asked while it was offline, the dialog does not turn into a removal by force when it comes back.
+  const [openedOffline, setOpenedOffline] = useState(false);
   if (node.kind !== "worker") return null;
   const online = node.status !== "offline";
   const remove = () =>
     removeCard(card.current, ".node-title", pageHeading, () => removeNode(node.id, online && !node.local));
   // This machine's: offered while it is offline; a dialog open when it comes back says so, and removes nothing.
+  const unavailable =
+    online && node.local
+      ? `${node.name} is online again: it stays.`
+      : online && openedOffline
+        ? `${node.name} is online again: it stays. To remove it while it runs, close this and choose Remove again.`
+        : undefined;
   return (
     <RemoveButton
       name={node.name}
       verb="Remove"
       title={`Remove ${node.name}?`}
       remove={remove}
-      unavailable={online && node.local ? `${node.name} is online again: it stays.` : undefined}
+      unavailable={unavailable}
+      onOpen={() => setOpenedOffline(!online)}
+      onClose={() => setOpenedOffline(false)}
       focusOnClose={() => card.current?.querySelector<HTMLElement>(".node-title")}
     >
-      {online && !node.local ? (
+      {online && !node.local && !openedOffline ? (
         <p>
           It is online: its running requests finish, nothing new goes to it, and its token stops working. It
           joins again with the node token unless that was replaced first (Replace the node token, below).

@@ -187,10 +187,11 @@ describe("the dashboard in a browser", () => {
     expect(await page.getByRole("button", { name: /^Remove / }).count()).toBe(0);
     // Out of rotation for maintenance, and back.
     await page.getByRole("button", { name: /^Drain / }).click();
-    await page.getByText("Drained · finishing its requests, taking no new ones").waitFor();
-    await page.getByRole("button", { name: /^Put .* back in rotation$/ }).click();
+    await page.getByText(/^Drained: its running requests finish/).waitFor();
+    await page.getByText("No node takes requests").waitFor();
+    await page.getByRole("button", { name: /^Put back in rotation: / }).click();
     await page.getByRole("button", { name: /^Drain / }).waitFor();
-    expect(await page.getByText(/^Drained ·/).count()).toBe(0);
+    expect(await page.getByText(/^Drained:/).count()).toBe(0);
 
     // The model registered again above is ready once the worker has it from its cache.
     await page.getByText("1 of 1 model ready").waitFor({ timeout: 60_000 });

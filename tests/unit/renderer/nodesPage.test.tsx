@@ -91,25 +91,35 @@ describe("the nodes page", () => {
     });
     renderApp(api, { route: "nodes" });
     const stopping = await screen.findByRole("listitem", { name: "gpu-1" });
-    expect(stopping.textContent).toContain("Stopping · finishing its requests");
+    expect(stopping.textContent).toContain("Stopping");
+    expect(stopping.textContent).toContain("Its machine is stopping it: its running requests finish");
     // Stopping by its own machine's word: nothing to put back.
-    expect(within(stopping).queryByRole("button", { name: /^Drain|back in rotation$/ })).toBeNull();
+    expect(within(stopping).queryByRole("button", { name: /^Drain|^Put back in rotation/ })).toBeNull();
     const drained = screen.getByRole("listitem", { name: "gpu-3" });
-    expect(drained.textContent).toContain("Drained · finishing its requests, taking no new ones");
+    expect(drained.textContent).toContain("Drained: its running requests finish, and nothing new goes to it");
     // Said in the status line too: a drain outlives a restart, and would go on unseen.
     expect(screen.getByText(/3 nodes online \(1 drained\)/)).toBeTruthy();
+    expect(screen.getByText("Serving")).toBeTruthy();
     const online = screen.getByRole("listitem", { name: "gpu-2" });
     expect(online.textContent).not.toContain("Drained");
 
     await act(async () => {
-      fireEvent.click(within(online).getByRole("button", { name: "Drain gpu-2" }));
+      const drain = within(online).getByRole("button", { name: "Drain gpu-2" });
+      drain.focus();
+      fireEvent.click(drain);
     });
     expect(api.setNodeDraining).toHaveBeenCalledWith("id-gpu-2", true);
-    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).toContain("Drained ·");
+    expect(screen.getByRole("listitem", { name: "gpu-2" }).textContent).toContain("Drained:");
+    // Where the keyboard was: on the button, now named for what it does next.
+    expect(document.activeElement).toBe(
+      within(screen.getByRole("listitem", { name: "gpu-2" })).getByRole("button", {
+        name: "Put back in rotation: gpu-2",
+      }),
+    );
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Drained gpu-2");
 
     await act(async () => {
-      fireEvent.click(within(drained).getByRole("button", { name: "Put gpu-3 back in rotation" }));
+      fireEvent.click(within(drained).getByRole("button", { name: "Put back in rotation: gpu-3" }));
     });
     expect(api.setNodeDraining).toHaveBeenCalledWith("id-gpu-3", false);
     expect(screen.getByRole("listitem", { name: "gpu-3" }).textContent).toContain("Online");
@@ -216,6 +226,27 @@ describe("the nodes page", () => {
     });
     expect(api.removeNode).toHaveBeenCalledWith("id-borrowed-box", true);
     expect(screen.queryByRole("listitem", { name: "borrowed-box" })).toBeNull();
+  });
+
+  it("asked to remove an offline machine that comes back meanwhile, removes nothing by force", async () => {
+    const api = fakeApi({ nodes: [node("borrowed-box", { status: "offline" })] });
+    const { events } = renderApp(api, { route: "nodes" });
+    fireEvent.click(await screen.findByRole("button", { name: "Remove borrowed-box" }));
+    events.latest.open();
+    await act(async () => events.latest.send({ type: "node.updated", node: node("borrowed-box") }));
+    const dialog = screen.getByRole("dialog", { name: "Remove borrowed-box?" });
+    expect(within(dialog).getByRole("status").textContent).toBe(
+      "borrowed-box is online again: it stays. To remove it while it runs, close this and choose Remove again.",
+    );
+    expect((within(dialog).getByRole("button", { name: "Remove" }) as HTMLButtonElement).disabled).toBe(true);
+    expect(dialog.textContent).not.toContain("its token stops working");
+    fireEvent.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(api.removeNode).not.toHaveBeenCalled();
+    // Asked again now, it is the removal by force.
+    fireEvent.click(screen.getByRole("button", { name: "Remove borrowed-box" }));
+    expect(screen.getByRole("dialog", { name: "Remove borrowed-box?" }).textContent).toContain(
+      "its token stops working",
+    );
   });
 
   it("says which models' pins still name a node it removed", async () => {

@@ -18,6 +18,20 @@ describe("the app shell", () => {
     expect(line.closest("p")!.textContent).toBe("Serving · 2 of 3 models ready · 1 of 2 nodes online");
   });
 
+  it("says no node takes requests when every node online is drained or stopping", async () => {
+    const ready = model("org/a", { ready: true, nodes: [onNode({ state: "ready", artifact: null })] });
+    renderApp(
+      fakeApi({
+        models: [ready],
+        nodes: [node("gpu-0", { draining: true, drained: true }), node("gpu-1", { draining: true })],
+      }),
+    );
+    const line = await screen.findByText(/models? ready/);
+    expect(line.closest("p")!.textContent).toBe(
+      "No node takes requests · 1 of 1 model ready · 2 nodes online (1 drained)",
+    );
+  });
+
   it("pauses serving after asking (it stops /v1 for every client), and resumes at once", async () => {
     const api = fakeApi({ status: status({ paused: false }) });
     renderApp(api);
