@@ -1,27 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { NodeInfo } from "../../src-main/contract";
+import { workerInfo as worker } from "../helpers/workerInfo";
 import { createMetrics } from "../../src-main/core/metrics";
 import type { NodeService } from "../../src-main/core/nodes/nodeService";
-
-function worker(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo {
-  return {
-    id: `id-${name}`,
-    name,
-    url: "http://127.0.0.1:9",
-    backend: "cpu",
-    devices: [],
-    memory: { total_bytes: 8e9, free_bytes: 4e9 },
-    backends_left_out: [],
-    status: "online",
-    health: { state: "ok", reason: null, since: null },
-    kind: "worker",
-    registered_at: "2026-01-01T00:00:00.000Z",
-    last_seen_at: "2026-01-01T00:00:00.000Z",
-    models: [],
-    loaded: [],
-    ...overrides,
-  };
-}
 
 /** What a Prometheus scrape reads, and the inputs it is read from, changed between scrapes. */
 function setup() {
