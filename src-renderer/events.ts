@@ -148,6 +148,7 @@ const knownTypes: Record<ServerEvent["type"], true> = {
   "node.updated": true,
   "node.removed": true,
   serving: true,
+  "node.token_replaced": true,
   "gpu.build": true,
 };
 

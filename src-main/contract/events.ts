@@ -17,6 +17,8 @@ export const serverEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("node.removed"), id: z.string() }),
   /** Serving was paused or resumed. */
   z.object({ type: z.literal("serving"), paused: z.boolean() }),
+  /** The node token was replaced: what `GET /v0/nodes/join` shows changed. */
+  z.object({ type: z.literal("node.token_replaced") }),
   /** A build of llama.cpp for this machine's GPU started, printed more, or ended. */
   z.object({ type: z.literal("gpu.build"), build: gpuBuildStatusSchema }),
 ]);

@@ -362,6 +362,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
       replaceToken() {
         joinToken.replace();
         log.info("node token replaced: machines already joined stay, new ones need the new token");
+        // Another window showing the join command would show one that no longer works.
+        events.publish({ type: "node.token_replaced" });
         return joinInfo(joinToken, config.host, listeningPort());
       },
     },

@@ -134,6 +134,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
       const wasRead = (load: LoadState) => load === "ready" || load === "failed";
       if (wasRead(state.settingsState)) void state.loadSettings();
       if (wasRead(state.endpointsState)) void state.loadEndpoints();
+      if (state.nodeJoin !== undefined) void state.loadNodeJoin();
     },
     applyEvent(event) {
       const state = get();
@@ -153,6 +154,10 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           return set({ paused: event.paused });
         case "gpu.build":
           return state.setGpuBuild(event.build);
+        case "node.token_replaced":
+          // Replaced elsewhere (the CLI, another window): the command shown would no longer work.
+          if (state.nodeJoin !== undefined) void state.loadNodeJoin();
+          return;
       }
     },
   });

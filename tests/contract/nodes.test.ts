@@ -770,8 +770,13 @@ describe("joining another machine", () => {
   it("replaces the node token: the old one lets no machine in, those joined stay, new ones join with the new", async () => {
     const joinedBefore = await registerNode("joined-before");
     const old = server.nodeToken;
+    const events: ServerEvent[] = [];
+    const stop = server.core.events.subscribe((event) => events.push(event));
     const response = await server.request("POST", "/v0/nodes/join/token");
+    stop();
     expect(response.status).toBe(200);
+    // A dashboard showing the join command reads it again.
+    expect(events).toContainEqual({ type: "node.token_replaced" });
     const replaced = nodeJoinInfoSchema.parse(response.body);
     expect(replaced.node_token).toMatch(/^llmlb_node_/);
     expect(replaced.node_token).not.toBe(old);

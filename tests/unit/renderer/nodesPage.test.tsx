@@ -350,6 +350,20 @@ describe("the nodes page", () => {
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Replaced the node token");
   });
 
+  it("shows the new join command when the node token is replaced elsewhere", async () => {
+    const api = fakeApi({ nodes: [node("gpu-0")] });
+    api.nodeJoin
+      .mockResolvedValueOnce(joinInfo("llmlb_node_first"))
+      .mockResolvedValue(joinInfo("llmlb_node_cli"));
+    const { events } = renderApp(api, { route: "nodes" });
+    const section = await screen.findByRole("region", { name: "Add a machine" });
+    fireEvent.click(await within(section).findByRole("button", { name: "Show the node token" }));
+    expect(within(section).getByText(joinInfo("llmlb_node_first").commands[0]!.command)).toBeTruthy();
+    events.latest.open();
+    await act(async () => events.latest.send({ type: "node.token_replaced" }));
+    expect(await within(section).findByText(joinInfo("llmlb_node_cli").commands[0]!.command)).toBeTruthy();
+  });
+
   it("says why no machine can join an llmlb on loopback, and offers no replacement of a configured token", async () => {
     const api = fakeApi(
       { nodes: [node("gpu-0")] },
