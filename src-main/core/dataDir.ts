@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { writePrivateFile } from "../shared/privateFile";
 
 /** Files the control plane keeps in its data directory, and what the CLI reads back. */
 export const dataFiles = {
@@ -72,19 +73,13 @@ export const loadOrCreateNodeToken = (dataDir: string, configured?: string) =>
 
 /** A new node token in place of the kept one (written whole, then moved over it), as it is now. */
 export function replaceNodeToken(dataDir: string): string {
-  const file = path.join(dataDir, dataFiles.nodeToken);
-  const temp = `${file}.${process.pid}.tmp`;
   const secret = `llmlb_node_${crypto.randomBytes(24).toString("base64url")}`;
-  fs.writeFileSync(temp, `${secret}\n`, { mode: 0o600 });
-  fs.renameSync(temp, file);
+  writePrivateFile(path.join(dataDir, dataFiles.nodeToken), `${secret}\n`);
   return secret;
 }
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {
-  const file = path.join(dataDir, dataFiles.server);
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, JSON.stringify(info, null, 2), { mode: 0o600 });
-  fs.renameSync(temp, file);
+  writePrivateFile(path.join(dataDir, dataFiles.server), JSON.stringify(info, null, 2));
 }
 
 export function readServerInfo(dataDir: string): ServerInfo | undefined {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { writePrivateFile } from "../shared/privateFile";
 import { createFileSecretStore, type SecretStore } from "../core/settings/secretStore";
 
 /** Electron's safeStorage (its asynchronous API) as far as the store needs it; tests pass a fake one. */
@@ -31,10 +32,7 @@ export function createEncryptedFileSecretStore(options: EncryptedFileSecretStore
   const plain = options.plainFile ? createFileSecretStore(options.plainFile) : undefined;
   async function keep(value: string): Promise<void> {
     const encrypted = await cipher.encryptStringAsync(value);
-    const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, `${encrypted.toString("base64")}\n`, { mode: 0o600 });
-    fs.chmodSync(temp, 0o600);
-    fs.renameSync(temp, file);
+    writePrivateFile(file, `${encrypted.toString("base64")}\n`);
   }
   return {
     storage: "keychain",

@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import { writePrivateFile } from "../shared/privateFile";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -21,9 +21,6 @@ export function writeRedirectPage(dataDir: string, link: string): string {
 <body><p><a href="${href}">Open the llmlb dashboard</a></p></body>
 </html>
 `;
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, page, { mode: 0o600 });
-  fs.chmodSync(temp, 0o600);
-  fs.renameSync(temp, file);
+  writePrivateFile(file, page);
   return pathToFileURL(file).href;
 }

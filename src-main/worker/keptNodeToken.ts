@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { writePrivateFile } from "../shared/privateFile";
 
 /**
  * The token the control plane gave this worker at its last registration, kept so that the worker,
@@ -28,17 +29,10 @@ export function keptNodeToken(file: string, onWriteError?: (error: unknown) => v
       }
     },
     write(token) {
-      const temp = `${file}.${process.pid}.tmp`;
       try {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        fs.writeFileSync(temp, `${token}\n`, { mode: 0o600 });
-        fs.renameSync(temp, file);
+        writePrivateFile(file, `${token}\n`);
       } catch (error) {
-        try {
-          fs.rmSync(temp, { force: true });
-        } catch {
-          // Its folder could not be made: there is no temporary file either.
-        }
         onWriteError?.(error);
       }
     },

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { writePrivateFile } from "../../shared/privateFile";
 import path from "node:path";
 import type { Logger } from "../../shared/logger";
 import { dataFiles } from "../dataDir";
@@ -47,10 +48,7 @@ export function createFileSecretStore(file: string, options: FileSecretStoreOpti
       if (value === undefined) {
         fs.rmSync(file, { force: true });
       } else {
-        const temp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(temp, `${value}\n`, { mode: 0o600 });
-        fs.chmodSync(temp, 0o600);
-        fs.renameSync(temp, file);
+        writePrivateFile(file, `${value}\n`);
       }
       if (encryptedFile) fs.rmSync(encryptedFile, { force: true });
     },

@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import { writePrivateFile } from "../../shared/privateFile";
 import path from "node:path";
 import type { Settings, SettingsUpdate } from "../../contract";
 import type { Config } from "../config";
@@ -58,9 +58,7 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
   }
 
   function writeFile(file: FileSettings): void {
-    const temp = `${configFile}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(temp, configFile);
+    writePrivateFile(configFile, `${JSON.stringify(file, null, 2)}\n`);
   }
 
   // A flag or LLMLB_PORT set the port: that is what runs, and the saved one waits for a start without it.
