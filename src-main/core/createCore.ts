@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import path from "node:path";
 import { systemClock, type Clock } from "../shared/clock";
 import { checkExposure, type Config } from "./config";
-import { isLoopbackHost, sameSecret } from "../shared/httpGuards";
+import { isLoopbackHost } from "../shared/httpGuards";
 import os from "node:os";
 import {
   clearServerInfo,
@@ -357,7 +357,6 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
     events,
     joining: {
-      admits: (credential) => sameSecret(credential, adminToken) || joinToken.accepts(credential),
       info: () => joinInfo(joinToken, config.host, listeningPort()),
       replaceToken() {
         joinToken.replace();

@@ -159,7 +159,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     instanceId: options.instanceId,
   };
   registerManagementRoutes(app, routeOptions);
-  registerNodeRoutes(app, routeOptions, options.joining);
+  registerNodeRoutes(app, routeOptions, options.joining, options.credentials);
   if (options.endpoints) registerEndpointRoutes(app, options.endpoints, routeOptions.nodes);
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);

@@ -7,20 +7,23 @@ import {
   type NodeRemoved,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
-import { credentialOf } from "../../shared/httpGuards";
+import { checkAccess, credentialOf, type Credentials } from "../../shared/httpGuards";
 import type { RouteOptions } from "./routes";
 
 /** How another machine joins: what `GET /v0/nodes/join` shows, and a new node token. */
 export interface NodeJoining {
-  /** Whether this secret lets a worker join now: the admin token, the node token, this llmlb's own workers'. */
-  admits(credential: string): boolean;
   info(): NodeJoinInfo;
   /** A new node token (refused where the configuration sets it), and how to join with it. */
   replaceToken(): NodeJoinInfo;
 }
 
 /** The node protocol's control-plane side (`nodeProtocol`): plain HTTP, so a node on another machine speaks it unchanged. */
-export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, joining: NodeJoining): void {
+export function registerNodeRoutes(
+  app: FastifyInstance,
+  options: RouteOptions,
+  joining: NodeJoining,
+  credentials: Credentials,
+): void {
   const { nodes } = options;
   const { register, heartbeat } = nodeProtocol;
 
@@ -32,14 +35,8 @@ export function registerNodeRoutes(app: FastifyInstance, options: RouteOptions, 
       const body = register.request.parse(request.body ?? {});
       // Checked again now that the body is in: a body sent slowly may outlast a new node token, or the
       // removal of the node whose own token this is. Nothing awaits between this and the registration.
-      const credential = credentialOf(request)!;
-      if (!joining.admits(credential) && nodes.nodeForToken(credential) === undefined) {
-        throw new AppError(
-          "auth.invalid_token",
-          "The token is not valid for this endpoint (it needs the admin token or the node token).",
-        );
-      }
-      return reply.status(201).send(nodes.register(body, credential));
+      checkAccess(request, register.access, credentials);
+      return reply.status(201).send(nodes.register(body, credentialOf(request)!));
     },
   });
 
