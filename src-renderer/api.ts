@@ -3,9 +3,10 @@ import type { EndpointUpdateRequest } from "../src-main/contract";
 import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
 import type { NodeInfo, NodeJoinInfo, NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
-import type { ChatCompletionChunk, ChatMessage } from "../src-main/contract";
+import type { ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
+import { readChatStream, StreamedError, type ChatStreamOutcome } from "../src-main/shared/chatStream";
 import { authorization, type AdminToken } from "./adminToken";
 
 /**
@@ -79,49 +80,10 @@ export interface ChatRequest {
   messages: ChatMessage[];
 }
 
-export interface ChatOutcome {
-  /** `stop`, `length`, …; null when the stream ended without one (stopped). */
-  finishReason: string | null;
-  /** Tokens generated, as the server counted them (stream_options.include_usage). */
-  completionTokens: number | undefined;
+/** `finishReason` is null when the stream ended without one (stopped). */
+export interface ChatOutcome extends ChatStreamOutcome {
   /** The oldest messages the server left out to fit the model's context. */
   truncatedMessages?: number;
-}
-
-/** Reads a streamed chat completion's server-sent events until `[DONE]`. */
-async function readChatStream(
-  body: ReadableStream<Uint8Array>,
-  onText: (text: string) => void,
-): Promise<ChatOutcome> {
-  const outcome: ChatOutcome = { finishReason: null, completionTokens: undefined };
-  const decoder = new TextDecoder();
-  const reader = body.getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    // Servers may end lines with \r\n (an endpoint's stream passes through as it was sent).
-    buffered += (done ? decoder.decode() : decoder.decode(value, { stream: true })).replace(/\r\n?/g, "\n");
-    const events = buffered.split("\n\n");
-    buffered = done ? "" : events.pop()!;
-    for (const event of events) {
-      const data = event
-        .split("\n")
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).trim())
-        .join("\n");
-      if (!data) continue;
-      if (data === "[DONE]") return outcome;
-      const chunk = JSON.parse(data) as ChatCompletionChunk | Partial<ErrorBody>;
-      if ("error" in chunk && chunk.error) throw new ApiError(chunk.error.message, 0, chunk.error.code);
-      const completion = chunk as ChatCompletionChunk;
-      for (const choice of completion.choices) {
-        if (choice.delta.content) onText(choice.delta.content);
-        if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
-      }
-      if (completion.usage) outcome.completionTokens = completion.usage.completion_tokens;
-    }
-    if (done) return outcome;
-  }
 }
 
 async function request<T>(token: AdminToken, method: string, path: string, body?: unknown): Promise<T> {
@@ -236,6 +198,7 @@ export function createHttpApi(token: AdminToken): Api {
         return { ...(await readChatStream(response.body, onText)), truncatedMessages };
       } catch (error) {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
+        if (error instanceof StreamedError) throw new ApiError(error.message, 0, error.code);
         throw error;
       }
     },

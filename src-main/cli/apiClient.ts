@@ -6,6 +6,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** The server's code, where the server refused (`registry.not_found`, …). */
+    readonly code?: string | null,
   ) {
     super(message);
   }
@@ -33,6 +35,12 @@ export interface ApiClient {
   /** The admin token sent (given, configured, or the data directory's for its own server). */
   readonly token: string | undefined;
   request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /**
+   * A request whose answer is read as it comes (a stream of events, a streamed completion): the
+   * response once the server has accepted it. Only the wait for its headers is bounded by the
+   * timeout; `signal` stops it at any time.
+   */
+  open(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response>;
 }
 
 /** `localhost:8080` parses as a URL too (of the scheme "localhost:"): only http and https reach a server. */
@@ -89,25 +97,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     timeoutMs,
     token,
     async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
-      let response: Response;
-      try {
-        response = await fetch(url + requestPath, {
-          method,
-          headers: {
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...(body !== undefined ? { "content-type": "application/json" } : {}),
-          },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (error) {
-        if ((error as Error).name === "TimeoutError") {
-          throw new CliError(
-            `The llmlb server at ${url} did not answer within ${timeoutMs / 1000} s: it may be stopped or overloaded (--timeout sets how long to wait).`,
-          );
-        }
-        throw new CliError(`Cannot reach the llmlb server at ${url}: is \`llmlb serve\` running?`);
-      }
+      const response = await send(method, requestPath, body, AbortSignal.timeout(timeoutMs));
       if (response.status === 204) return undefined as T;
       let text: string;
       try {
@@ -128,23 +118,62 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           );
         }
       }
-      if (!response.ok) {
-        const parsed = errorBodySchema.safeParse(json);
-        if (!parsed.success) {
-          throw new CliError(
-            `The server at ${url} answered ${response.status} to ${method} ${requestPath}: is it an llmlb server?`,
-          );
-        }
-        const { message, code } = parsed.data.error;
-        // Which token was refused, so a CLI pointed at another server's URL knows what to give. Only
-        // for the admin token: a 401 the hub gave (hub.unauthorized) is about the Hugging Face token.
-        if (response.status === 401 && code?.startsWith("auth."))
-          throw new CliError(`${message} (the CLI sent ${tokenSource}.)`);
-        throw new CliError(message);
-      }
+      if (!response.ok) throw refusal(response.status, json, method, requestPath);
       return json as T;
     },
+    async open(method, requestPath, body, signal) {
+      const headersDue = new AbortController();
+      const timer = setTimeout(() => headersDue.abort(new DOMException("", "TimeoutError")), timeoutMs);
+      let response: Response;
+      try {
+        response = await send(method, requestPath, body, AbortSignal.any([signal, headersDue.signal]));
+      } finally {
+        clearTimeout(timer);
+      }
+      if (response.ok && response.body) return response;
+      const json: unknown = await response.json().catch(() => undefined);
+      throw refusal(response.status, json, method, requestPath);
+    },
   };
+
+  async function send(method: string, requestPath: string, body: unknown, signal: AbortSignal) {
+    try {
+      return await fetch(url + requestPath, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal,
+      });
+    } catch (error) {
+      // Stopped by the caller: theirs to tell.
+      if ((error as Error).name === "AbortError") throw error;
+      if ((error as Error).name === "TimeoutError") {
+        throw new CliError(
+          `The llmlb server at ${url} did not answer within ${timeoutMs / 1000} s: it may be stopped or overloaded (--timeout sets how long to wait).`,
+        );
+      }
+      throw new CliError(`Cannot reach the llmlb server at ${url}: is \`llmlb serve\` running?`);
+    }
+  }
+
+  /** The server's refusal, in its own words. */
+  function refusal(status: number, json: unknown, method: string, requestPath: string): CliError {
+    const parsed = errorBodySchema.safeParse(json);
+    if (!parsed.success) {
+      return new CliError(
+        `The server at ${url} answered ${status} to ${method} ${requestPath}: is it an llmlb server?`,
+      );
+    }
+    const { message, code } = parsed.data.error;
+    // Which token was refused, so a CLI pointed at another server's URL knows what to give. Only
+    // for the admin token: a 401 the hub gave (hub.unauthorized) is about the Hugging Face token.
+    if (status === 401 && code?.startsWith("auth."))
+      return new CliError(`${message} (the CLI sent ${tokenSource}.)`, 1, code);
+    return new CliError(message, 1, code);
+  }
 }
 
 export function encodeModelId(id: string): string {

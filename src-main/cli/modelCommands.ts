@@ -4,6 +4,7 @@ import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
 import { parseModelInput } from "../core/hub/parseModelInput";
 import { artifactSize, servedArtifact } from "../contract/modelFiles";
+import { waitTelling } from "./waitForModel";
 
 export interface Output {
   out: (line: string) => void;
@@ -13,7 +14,7 @@ export interface Output {
 export async function addModel(
   client: ApiClient,
   input: string,
-  options: { file?: string; revision?: string; nodes?: string[] | "any" },
+  options: { file?: string; revision?: string; nodes?: string[] | "any"; wait?: boolean },
   io: Output,
 ): Promise<void> {
   // `--nodes any` is every node, as without it.
@@ -32,6 +33,10 @@ export async function addModel(
     `Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`,
   );
   for (const warning of model.warnings) io.err(`warning: ${warning}`);
+  if (!options.wait) return;
+  const ready = await waitTelling(client, model.name, io);
+  const where = ready.nodes.filter((node) => node.state === "ready").map((node) => node.node_name);
+  io.out(`${ready.name} is ready${where.length > 0 ? ` on ${where.join(", ")}` : ""}.`);
 }
 
 /** What the dashboard says too: the served file's size, or every file's ("… all") before nodes chose one. */

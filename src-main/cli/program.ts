@@ -16,6 +16,7 @@ import {
 import { buildGpuKernels } from "./gpuBuild";
 import { setSettings, showSettings, type SettingsChange } from "./settingsCommands";
 import { quitServer } from "./quitCommand";
+import { chat, type ChatOptions } from "./chatCommand";
 import type { ConfigFlags } from "./loadConfig";
 import { packageVersion } from "./packageInfo";
 import os from "node:os";
@@ -97,6 +98,13 @@ function nodeNames(value: string): string[] | "any" {
     .filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError("Must be any or node names separated by commas");
   return [...new Set(names)];
+}
+
+function temperature(value: string): number {
+  const t = Number(value);
+  if (value.trim() === "" || !Number.isFinite(t) || t < 0 || t > 2)
+    throw new InvalidArgumentError("Must be a number from 0 to 2");
+  return t;
 }
 
 /** A repeatable option: each use adds to the list. */
@@ -210,8 +218,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       notEmpty("branch, tag or commit"),
     )
     .option("--nodes <names>", "only these nodes download and serve it (comma-separated)", nodeNames)
-    .action((input: string, options: { file?: string; revision?: string; nodes?: string[] | "any" }) =>
-      addModel(client(), input, options, io),
+    .option("--wait", "wait until a node has it ready, showing its download; exit 1 if it cannot be served")
+    .action(
+      (
+        input: string,
+        options: { file?: string; revision?: string; nodes?: string[] | "any"; wait?: boolean },
+      ) => addModel(client(), input, options, io),
     );
   model
     .command("list")
@@ -410,6 +422,22 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--gpu <backend>", "cuda, vulkan or metal (default: metal on macOS, else cuda)", gpuBackend)
     .action((options: { gpu?: BuildGpu }) =>
       buildGpuKernels(options.gpu ?? (process.platform === "darwin" ? "metal" : "cuda"), io, env),
+    );
+  program
+    .command("chat <model> [prompt...]")
+    .alias("run")
+    .description(
+      "chat with a model in the terminal, or print its answer to a prompt (and what is piped in); a Hugging Face repo is registered and awaited first",
+    )
+    .option("--system <text>", "a system message before the conversation")
+    .option(
+      "--max-tokens <n>",
+      "at most this many tokens per reply",
+      wholeNumberIn({ min: 1, max: 1_000_000 }),
+    )
+    .option("--temperature <t>", "sampling temperature, 0 to 2 (0: always the likeliest token)", temperature)
+    .action((model: string, prompt: string[], options: ChatOptions) =>
+      chat(client(), model, prompt, options, io, { input: process.stdin, output: process.stdout }),
     );
   program
     .command("status")

@@ -72,12 +72,12 @@ describe("dependency direction", () => {
       ).toBe(true);
   });
 
-  it("the renderer imports only types from src-main's contract, and values only from units, modelFiles, headers, modelSettingLimits, endpointLimits and dashboardLink", () => {
+  it("the renderer imports only types from src-main's contract, values only from units, modelFiles, headers, modelSettingLimits, endpointLimits and dashboardLink, and shared's chat stream reader", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");
       for (const line of text.split("\n").filter((l) => /from\s+["'][./]*src-main/.test(l))) {
         expect(line, file).toMatch(
-          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/contract\/(units|modelFiles|headers|modelSettingLimits|endpointLimits|dashboardLink)["']);$/,
+          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/(contract\/(units|modelFiles|headers|modelSettingLimits|endpointLimits|dashboardLink)|shared\/chatStream)["']);$/,
         );
       }
     }
@@ -87,6 +87,11 @@ describe("dependency direction", () => {
     expect(importsOf("src-main/contract/modelSettingLimits.ts")).toEqual([]);
     expect(importsOf("src-main/contract/endpointLimits.ts")).toEqual([]);
     expect(importsOf("src-main/contract/dashboardLink.ts")).toEqual([]);
+    // The chat stream reader, which `llmlb chat` reads streams with too: a parser and types.
+    const chatStream = fs.readFileSync(path.join(root, "src-main/shared/chatStream.ts"), "utf8");
+    expect(chatStream.split("\n").filter((l) => /^import /.test(l) && !/^import type /.test(l))).toEqual([
+      'import { createParser } from "eventsource-parser";',
+    ]);
     const modelFiles = fs.readFileSync(path.join(root, "src-main/contract/modelFiles.ts"), "utf8");
     expect(modelFiles.split("\n").filter((l) => /^import /.test(l) && !/^import type /.test(l))).toEqual([]);
   });

@@ -1,0 +1,221 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import type http from "node:http";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatCompletion, ChatMessage, Model, ModelList } from "../../src-main/contract";
+import { printable } from "../../src-main/cli/format";
+import { generateTinyGguf } from "../fixtures/tinyGguf";
+import { runCli } from "../helpers/cliProcess";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
+import { fakeBytes } from "../helpers/hubRepos";
+import { makeTempDir } from "../helpers/tempDir";
+import { runCliInTerminal } from "../helpers/terminal";
+import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+
+const laterModel = "acme/later-GGUF";
+const brokenModel = "acme/broken-GGUF";
+const sampling = ["--max-tokens", "12", "--temperature", "0"];
+
+let served: TinyModelServe;
+let endpoint: FakeOpenAiServer;
+/** The endpoint's replies that are held open, each until its client goes away. */
+const heldReplies: { closed: Promise<void> }[] = [];
+
+beforeAll(async () => {
+  served = await serveTinyModel({
+    workers: 1,
+    repos: [
+      { id: laterModel, files: [{ path: "later-Q4_K_M.gguf", content: generateTinyGguf({ seed: 2 }) }] },
+      { id: brokenModel, files: [{ path: "broken-Q4_K_M.gguf", content: fakeBytes("not a gguf") }] },
+    ],
+  });
+  // A reply that begins, then goes on until the client stops it: what Ctrl+C is for.
+  endpoint = await startFakeOpenAiServer({
+    name: "slow",
+    models: ["slow-model"],
+    handler: (_request, response: http.ServerResponse) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      const chunk = { id: "c", object: "chat.completion.chunk", created: 0, model: "slow-model" };
+      response.write(
+        `data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: "Once upon" }, finish_reason: null }] })}\n\n`,
+      );
+      heldReplies.push({ closed: once(response, "close").then(() => undefined) });
+    },
+  });
+  const added = await served.admin("POST", "/v0/endpoints", { name: "slow", url: endpoint.url });
+  expect(added.status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  await served?.close();
+  await endpoint?.close();
+});
+
+/** What /v1 answers to `messages`, greedily, as the CLI asks. */
+async function answerOf(messages: ChatMessage[]): Promise<ChatCompletion> {
+  const response = await fetch(`${served.serve.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: tinyModel, messages, max_tokens: 12, temperature: 0 }),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as ChatCompletion;
+}
+
+describe("llmlb chat with a prompt", () => {
+  it("prints the model's answer to it, as /v1 gives it, and says when the answer was cut short", async () => {
+    const direct = await answerOf([{ role: "user", content: "Once upon a time" }]);
+    const result = await runCli(["chat", tinyModel, "Once", "upon", "a", "time", ...sampling], served.env);
+    expect(result.stderr).not.toContain("error");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${direct.choices[0]!.message.content}\n`);
+    if (direct.choices[0]!.finish_reason === "length")
+      expect(result.stderr).toContain("(cut short at --max-tokens 12)");
+  });
+
+  it("reads the prompt from standard input when none is given", async () => {
+    const direct = await answerOf([{ role: "user", content: "The cat sat\n" }]);
+    const result = await runCli(["chat", tinyModel, ...sampling], served.env, "The cat sat\n");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${direct.choices[0]!.message.content}\n`);
+  });
+
+  it("puts a file piped in after the words given", async () => {
+    const temp = await makeTempDir();
+    try {
+      const file = path.join(temp.path, "notes.txt");
+      fs.writeFileSync(file, "a list of things");
+      const direct = await answerOf([{ role: "user", content: "Summarize:\n\na list of things" }]);
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "src-main/cli/main.ts", "chat", tinyModel, "Summarize:", ...sampling],
+        {
+          cwd: path.resolve(import.meta.dirname, "../.."),
+          env: { ...process.env, ...served.env },
+          stdio: [fs.openSync(file, "r"), "pipe", "pipe"],
+        },
+      );
+      let stdout = "";
+      child.stdout!.on("data", (chunk) => (stdout += chunk));
+      const [code] = await once(child, "exit");
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${direct.choices[0]!.message.content}\n`);
+    } finally {
+      await temp.remove();
+    }
+  });
+
+  it("says a name that is neither registered nor a Hugging Face repo is not registered, and registers nothing", async () => {
+    const before = await served.admin<ModelList>("GET", "/v0/models");
+    const result = await runCli(["chat", "nothing-like-it", "hello"], served.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Model nothing-like-it is not registered.");
+    expect(result.stderr).toContain("llmlb model list");
+    expect(result.stdout).toBe("");
+    const after = await served.admin<ModelList>("GET", "/v0/models");
+    expect(after.body.data.map((model) => model.name)).toEqual(before.body.data.map((model) => model.name));
+  });
+
+  it("with nothing to send, says so", async () => {
+    const result = await runCli(["chat", tinyModel], served.env, "");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Nothing to send");
+  });
+});
+
+describe("llmlb chat with a Hugging Face repo not registered yet", () => {
+  it("registers it, says it waits for it until it is ready, then answers", async () => {
+    const result = await runCli(["chat", laterModel, "Hello", ...sampling], served.env);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`Registered ${laterModel}`);
+    // The file is small: where its download stood may not be seen before it is ready.
+    expect(result.stderr).toContain(`Waiting for ${laterModel}: `);
+    expect(result.stdout.trim()).not.toBe("");
+    const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(laterModel)}`);
+    expect(model.body.ready).toBe(true);
+  });
+});
+
+describe("llmlb model add --wait", () => {
+  it("for a file no node can load, fails with each node's reason once they have tried", async () => {
+    const result = await runCli(["model", "add", brokenModel, "--wait"], served.env);
+    expect(result.stdout).toContain(`Registered ${brokenModel}`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error: ${brokenModel} cannot be served:`);
+    const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(brokenModel)}`);
+    const node = model.body.nodes[0]!;
+    if (node.state !== "error" && node.state !== "unsupported")
+      throw new Error(`${brokenModel} is ${node.state}, not failed`);
+    expect(result.stderr).toContain(node.state === "error" ? node.message : node.reason);
+  });
+
+  it("for a model whose file the cache holds already, says where it is ready", async () => {
+    await served.admin("DELETE", `/v0/models/${encodeURIComponent(laterModel)}`);
+    const result = await runCli(["model", "add", laterModel, "--wait"], served.env);
+    expect(result.stderr).not.toContain("error");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`${laterModel} is ready on \\S+\\.`));
+  });
+});
+
+describe("llmlb chat at a terminal", () => {
+  it("holds a conversation: each reply as /v1 gives it with what came before, /clear forgets, /bye leaves", async () => {
+    const terminal = runCliInTerminal(["chat", tinyModel, ...sampling], served.env);
+    let seen = await terminal.waitForScreen(/>>> $/);
+    terminal.type("Once upon a time\r");
+    const first = await answerOf([{ role: "user", content: "Once upon a time" }]);
+    const firstText = first.choices[0]!.message.content!;
+    seen = await terminal.waitForScreen(/\n>>> $/, seen);
+    expect(terminal.screen()).toContain(`Once upon a time\n${printable(firstText)}\n`);
+
+    terminal.type("The end\r");
+    const second = await answerOf([
+      { role: "user", content: "Once upon a time" },
+      { role: "assistant", content: firstText },
+      { role: "user", content: "The end" },
+    ]);
+    seen = await terminal.waitForScreen(/\n>>> $/, seen);
+    expect(terminal.screen()).toContain(`The end\n${printable(second.choices[0]!.message.content!)}\n`);
+
+    terminal.type("/clear\r");
+    seen = await terminal.waitForScreen(/Cleared the conversation\.\n>>> $/, seen);
+    terminal.type("The end\r");
+    const fresh = await answerOf([{ role: "user", content: "The end" }]);
+    // Else what came before would not show in the reply.
+    expect(fresh.choices[0]!.message.content).not.toBe(second.choices[0]!.message.content);
+    seen = await terminal.waitForScreen(/\n>>> $/, seen);
+    expect(terminal.screen().slice(seen - 200)).toContain(
+      `The end\n${printable(fresh.choices[0]!.message.content!)}\n`,
+    );
+
+    terminal.type("/bye\r");
+    expect(await terminal.exited()).toBe(0);
+  });
+
+  it("Ctrl+C stops the reply being written, at the server too, and the conversation goes on with what was written", async () => {
+    const terminal = runCliInTerminal(["chat", "slow-model"], served.env);
+    let seen = await terminal.waitForScreen(/>>> $/);
+    terminal.type("Tell me a story\r");
+    seen = await terminal.waitForScreen(/Once upon/, seen);
+    terminal.type("\x03");
+    seen = await terminal.waitForScreen(/\(stopped\)\n>>> $/, seen);
+    // The endpoint saw its client go: nothing generates for a reply no one reads.
+    await heldReplies[0]!.closed;
+
+    terminal.type("Go on\r");
+    seen = await terminal.waitForScreen(/Once upon/, seen);
+    const asked = endpoint.received.at(-1)!.body.messages as ChatMessage[];
+    expect(asked).toEqual([
+      { role: "user", content: "Tell me a story" },
+      { role: "assistant", content: "Once upon" },
+      { role: "user", content: "Go on" },
+    ]);
+    terminal.type("\x03");
+    await terminal.waitForScreen(/\(stopped\)\n>>> $/, seen);
+    // Ctrl+D on an empty line leaves.
+    terminal.type("\x04");
+    expect(await terminal.exited()).toBe(0);
+  });
+});
