@@ -34,7 +34,8 @@ export interface ApiClient {
   readonly timeoutMs: number;
   /** The admin token sent (given, configured, or the data directory's for its own server). */
   readonly token: string | undefined;
-  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** `timeoutMs`: this request's bound, where it may take longer than others (a model's load). */
+  request<T>(method: string, path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
   /**
    * A request whose answer is read as it comes (a stream of events, a streamed completion): the
    * response once the server has accepted it. Only the wait for its headers is bounded by the
@@ -96,15 +97,20 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     server: ownServer ? listed : undefined,
     timeoutMs,
     token,
-    async request<T>(method: string, requestPath: string, body?: unknown): Promise<T> {
-      const response = await send(method, requestPath, body, AbortSignal.timeout(timeoutMs));
+    async request<T>(
+      method: string,
+      requestPath: string,
+      body?: unknown,
+      { timeoutMs: bound = timeoutMs } = {},
+    ): Promise<T> {
+      const response = await send(method, requestPath, body, AbortSignal.timeout(bound), bound);
       if (response.status === 204) return undefined as T;
       let text: string;
       try {
         text = await response.text();
       } catch {
         throw new CliError(
-          `The llmlb server at ${url} stopped answering midway (within ${timeoutMs / 1000} s: --timeout sets how long to wait).`,
+          `The llmlb server at ${url} stopped answering midway (within ${bound / 1000} s: --timeout sets how long to wait).`,
         );
       }
       let json: unknown;
@@ -126,7 +132,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const timer = setTimeout(() => headersDue.abort(new DOMException("", "TimeoutError")), timeoutMs);
       let response: Response;
       try {
-        response = await send(method, requestPath, body, AbortSignal.any([signal, headersDue.signal]));
+        response = await send(
+          method,
+          requestPath,
+          body,
+          AbortSignal.any([signal, headersDue.signal]),
+          timeoutMs,
+        );
       } finally {
         clearTimeout(timer);
       }
@@ -136,7 +148,14 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
   };
 
-  async function send(method: string, requestPath: string, body: unknown, signal: AbortSignal) {
+  /** `boundMs`: the bound `signal` holds, for the message when it runs out. */
+  async function send(
+    method: string,
+    requestPath: string,
+    body: unknown,
+    signal: AbortSignal,
+    boundMs: number,
+  ) {
     try {
       return await fetch(url + requestPath, {
         method,
@@ -152,7 +171,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if ((error as Error).name === "AbortError") throw error;
       if ((error as Error).name === "TimeoutError") {
         throw new CliError(
-          `The llmlb server at ${url} did not answer within ${timeoutMs / 1000} s: it may be stopped or overloaded (--timeout sets how long to wait).`,
+          `The llmlb server at ${url} did not answer within ${boundMs / 1000} s: it may be stopped or overloaded (--timeout sets how long to wait).`,
         );
       }
       throw new CliError(`Cannot reach the llmlb server at ${url}: is \`llmlb serve\` running?`);

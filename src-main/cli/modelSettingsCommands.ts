@@ -2,11 +2,13 @@ import {
   defaultIdleTtlSeconds,
   type Alias,
   type Model,
+  type ModelLoadResponse,
   type ModelRetryResponse,
+  type ModelUnloadResponse,
   type ModelSettingsPatch,
   type NodeList,
 } from "../contract";
-import { encodeModelId, type ApiClient } from "./apiClient";
+import { CliError, encodeModelId, type ApiClient } from "./apiClient";
 import { modelStateText } from "../core/models/describeState";
 import { formatBytes } from "./format";
 import type { Output } from "./modelCommands";
@@ -176,4 +178,66 @@ export async function retryModel(client: ApiClient, id: string, io: Output): Pro
     return;
   }
   io.out(`Trying ${answer.model} again on ${retried.join(", ")}.`);
+}
+
+/** How long `model load` waits: a first load on a GPU compiles kernels for a minute or more. */
+const loadWaitMs = 15 * 60_000;
+
+/** `llmlb model load`: loads a model now on every online worker that has it ready; fails where none did. */
+export async function loadModel(
+  client: ApiClient,
+  id: string,
+  options: { node?: string },
+  io: Output,
+): Promise<void> {
+  const answer = await client.request<ModelLoadResponse>(
+    "POST",
+    "/v0/models/load",
+    { model: id, ...(options.node !== undefined ? { node: options.node } : {}) },
+    { timeoutMs: Math.max(client.timeoutMs, loadWaitMs) },
+  );
+  for (const node of answer.nodes) {
+    const what =
+      node.outcome === "loaded"
+        ? "loaded"
+        : node.outcome === "not_ready"
+          ? "not ready there (`llmlb model show` says why)"
+          : node.outcome === "failed"
+            ? `failed: ${node.message ?? "no reason given"}`
+            : "could not be asked (unreachable, or an llmlb older than this one)";
+    io.out(`${answer.model} on ${node.node_name}: ${what}`);
+  }
+  if (!answer.nodes.some((node) => node.outcome === "loaded"))
+    throw new CliError(
+      answer.nodes.length === 0
+        ? `No worker is online to load ${answer.model}.`
+        : `${answer.model} is not loaded on any node.`,
+    );
+}
+
+/** `llmlb model unload`: frees the memory a model holds on every online worker; it loads again when asked. */
+export async function unloadModel(
+  client: ApiClient,
+  id: string,
+  options: { node?: string },
+  io: Output,
+): Promise<void> {
+  const answer = await client.request<ModelUnloadResponse>("POST", "/v0/models/unload", {
+    model: id,
+    ...(options.node !== undefined ? { node: options.node } : {}),
+  });
+  const named = (outcome: ModelUnloadResponse["nodes"][number]["outcome"]) =>
+    answer.nodes.filter((node) => node.outcome === outcome).map((node) => node.node_name);
+  const [now, whenIdle, unreachable] = [named("now"), named("when_idle"), named("unreachable")];
+  if (now.length > 0) io.out(`Unloaded ${answer.model} on ${now.join(", ")}.`);
+  if (whenIdle.length > 0)
+    io.out(
+      `${answer.model} is unloaded on ${whenIdle.join(", ")} once its running requests end (a new request first keeps it).`,
+    );
+  if (unreachable.length > 0)
+    io.err(`${unreachable.join(", ")} could not be asked (unreachable, or an llmlb older than this one).`);
+  if (now.length + whenIdle.length + unreachable.length === 0)
+    io.out(`${answer.model} was not loaded on ${options.node ?? "any online node"}.`);
+  if (unreachable.length > 0)
+    throw new CliError(`${answer.model} may still be loaded on ${unreachable.join(", ")}.`);
 }

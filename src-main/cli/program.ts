@@ -2,7 +2,15 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
 import { addModel, listModels, removeModel, type Output } from "./modelCommands";
-import { aliasModel, retryModel, setModel, showModel, unaliasModel } from "./modelSettingsCommands";
+import {
+  aliasModel,
+  loadModel,
+  retryModel,
+  setModel,
+  showModel,
+  unaliasModel,
+  unloadModel,
+} from "./modelSettingsCommands";
 import { setServing, showDashboardLink, showStatus } from "./statusCommands";
 import { drainNode, listNodes, removeNode, showJoin } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
@@ -207,7 +215,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
 
   const model = program
     .command("model")
-    .description("register, list, show, set up, alias, retry and remove models");
+    .description("register, list, show, set up, alias, retry, load, unload and remove models");
   model
     .command("add <input>")
     .description("register a Hugging Face model: a URL, org/repo, org/repo/<file> or org/repo:<quant>")
@@ -278,6 +286,16 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("retry <id>")
     .description("try a model again where it failed or crashed a node's worker")
     .action((id: string) => retryModel(client(), id, io));
+  model
+    .command("load <id>")
+    .description("load a model now on every worker that has it ready, so its first request does not wait")
+    .option("--node <name>", "on this worker only", notEmpty("node"))
+    .action((id: string, options: { node?: string }) => loadModel(client(), id, options, io));
+  model
+    .command("unload <id>")
+    .description("free the memory a model holds on every worker (it loads again at its next request)")
+    .option("--node <name>", "on this worker only", notEmpty("node"))
+    .action((id: string, options: { node?: string }) => unloadModel(client(), id, options, io));
   model
     .command("unalias <alias>")
     .description("remove an alias (the model stays)")

@@ -4,7 +4,9 @@ import {
   heartbeatRequestSchema,
   heartbeatResponseSchema,
   modelRetryRequestSchema,
+  nodeLoadResponseSchema,
   nodeRegisterRequestSchema,
+  nodeUnloadResponseSchema,
   nodeRegisterResponseSchema,
   nodeRetryResponseSchema,
 } from "./nodes";
@@ -29,7 +31,8 @@ export interface NodeRoute {
 
 /**
  * The node protocol, declared once: what a node asks the control plane (register, heartbeat, the
- * registry, a model's manifest) and what the control plane asks a node (health, sync, retry). The
+ * registry, a model's manifest) and what the control plane asks a node (health, sync, retry, load,
+ * unload). The
  * control plane's routes, the worker's client and server, and the sync push all read it, so a route
  * renamed or reshaped here is a type error wherever it is used.
  */
@@ -72,6 +75,21 @@ export const nodeProtocol = {
     access: "control-plane",
     request: modelRetryRequestSchema,
     response: nodeRetryResponseSchema,
+  },
+  /** Answers once the model is loaded (a first load on a GPU may take minutes), or failed to. */
+  load: {
+    method: "POST",
+    path: "/v0/load",
+    access: "control-plane",
+    request: modelRetryRequestSchema,
+    response: nodeLoadResponseSchema,
+  },
+  unload: {
+    method: "POST",
+    path: "/v0/unload",
+    access: "control-plane",
+    request: modelRetryRequestSchema,
+    response: nodeUnloadResponseSchema,
   },
 } as const satisfies Record<string, NodeRoute>;
 

@@ -306,3 +306,52 @@ export type ModelRetryResponse = z.infer<typeof modelRetryResponseSchema>;
 /** The node's side of a retry (`POST /v0/retry` on the node): whether the model was failed there. */
 export const nodeRetryResponseSchema = z.object({ retried: z.boolean() });
 export type NodeRetryResponse = z.infer<typeof nodeRetryResponseSchema>;
+
+/**
+ * `POST /v0/models/load` and `POST /v0/models/unload`: load a model now on every online worker that
+ * has it ready (so its first request does not wait for the load), or free the memory it holds there
+ * (it loads again at its next request); on one worker only, named by `node`.
+ */
+export const modelLoadRequestSchema = z.strictObject({
+  model: z.string().min(1).max(1300),
+  node: z.string().min(1).max(128).optional(),
+});
+export type ModelLoadRequest = z.infer<typeof modelLoadRequestSchema>;
+
+/**
+ * What a worker did with a load: `loaded` (now, or it was already), `not_ready` (it does not have
+ * the model ready: downloading, failed, not pinned there), `failed` (with `message`: out of memory, a
+ * file llama.cpp refused), `unreachable` (the call did not get through).
+ */
+export const nodeLoadOutcomeSchema = z.enum(["loaded", "not_ready", "failed", "unreachable"]);
+/**
+ * What a worker did with an unload: `now`, `when_idle` (requests run on it: it goes when they end,
+ * unless another comes first), `not_loaded`, `unreachable`.
+ */
+export const nodeUnloadOutcomeSchema = z.enum(["now", "when_idle", "not_loaded", "unreachable"]);
+
+/** The node's side of a load (`POST /v0/load` on the node). */
+export const nodeLoadResponseSchema = z.object({
+  outcome: nodeLoadOutcomeSchema.exclude(["unreachable"]),
+  /** Why it failed, in words (llama.cpp's, where it said). */
+  message: z.string().max(2000).optional(),
+});
+export type NodeLoadResponse = z.infer<typeof nodeLoadResponseSchema>;
+/** The node's side of an unload (`POST /v0/unload` on the node). */
+export const nodeUnloadResponseSchema = z.object({
+  outcome: nodeUnloadOutcomeSchema.exclude(["unreachable"]),
+});
+export type NodeUnloadResponse = z.infer<typeof nodeUnloadResponseSchema>;
+
+export const modelLoadResponseSchema = z.object({
+  model: z.string(),
+  nodes: z.array(
+    z.object({ node_name: z.string(), outcome: nodeLoadOutcomeSchema, message: z.string().optional() }),
+  ),
+});
+export type ModelLoadResponse = z.infer<typeof modelLoadResponseSchema>;
+export const modelUnloadResponseSchema = z.object({
+  model: z.string(),
+  nodes: z.array(z.object({ node_name: z.string(), outcome: nodeUnloadOutcomeSchema })),
+});
+export type ModelUnloadResponse = z.infer<typeof modelUnloadResponseSchema>;

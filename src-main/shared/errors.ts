@@ -23,6 +23,7 @@ export type ErrorCode =
   | "node.name_taken"
   | "node.online"
   | "node.is_endpoint"
+  | "node.offline"
   | "endpoint.not_found"
   | "endpoint.duplicate"
   | "endpoint.unreachable"
@@ -110,6 +111,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "node.online": 409,
   /** An endpoint is a node in listings, but it is removed as an endpoint. */
   "node.is_endpoint": 409,
+  /** What was asked of a node needs it online (a model's load or unload there). */
+  "node.offline": 409,
   "endpoint.not_found": 404,
   "endpoint.duplicate": 409,
   // The server given cannot be added as it is (down, refused the key, not OpenAI-compatible): the

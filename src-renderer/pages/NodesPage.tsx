@@ -11,6 +11,7 @@ import { PageHead } from "../components/PageHead";
 import { RemoveNode } from "./RemoveNode";
 import { AddMachine } from "./AddMachine";
 import { DrainNode } from "./DrainNode";
+import { UnloadModel } from "./UnloadModel";
 
 export function NodesPage() {
   const nodes = useAppStore((s) => s.nodes);
@@ -203,15 +204,18 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
             {node.loaded.map((loaded) => (
               <li key={loaded.model}>
                 <code>{loaded.model}</code>
-                {loaded.loading_since ? (
-                  <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
-                ) : (
-                  <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
-                    {loaded.busy > 0
-                      ? `${loaded.busy} of ${loaded.sequences} busy`
-                      : `idle · ${plural(loaded.sequences, "sequence")}`}
-                  </span>
-                )}
+                <span className="loaded-state">
+                  {loaded.loading_since ? (
+                    <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
+                  ) : (
+                    <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
+                      {loaded.busy > 0
+                        ? `${loaded.busy} of ${loaded.sequences} busy`
+                        : `idle · ${plural(loaded.sequences, "sequence")}`}
+                    </span>
+                  )}
+                  <UnloadModel node={node} loaded={loaded} />
+                </span>
               </li>
             ))}
           </ul>

@@ -14,6 +14,8 @@ export interface NodesSlice {
   removeNode(id: string, force?: boolean): Promise<boolean>;
   /** Takes a worker node out of rotation, or puts it back; the banners say so, or why not. */
   setNodeDraining(id: string, draining: boolean): Promise<void>;
+  /** Frees the memory a model holds on a worker node; the banners say so, or why not. */
+  unloadModel(model: string, nodeName: string): Promise<void>;
   /** How another machine joins; undefined until read, or where the server cannot say (an older one). */
   nodeJoin: NodeJoinInfo | undefined;
   loadNodeJoin(): Promise<void>;
@@ -68,6 +70,26 @@ export const createNodesSlice =
         );
       } catch (error) {
         get().pushBanner("error", messageOf(error), `node:${id}`);
+      }
+    },
+    async unloadModel(model, nodeName) {
+      const key = `unload:${nodeName}:${model}`;
+      try {
+        const answer = await api.unloadModel(model, nodeName);
+        const outcome = answer.nodes[0]?.outcome;
+        get().pushBanner(
+          outcome === "unreachable" ? "error" : "success",
+          outcome === "now"
+            ? `Unloaded ${answer.model} from ${nodeName}`
+            : outcome === "when_idle"
+              ? `${answer.model} leaves ${nodeName}'s memory once its running requests end`
+              : outcome === "not_loaded"
+                ? `${answer.model} was not loaded on ${nodeName}`
+                : `${nodeName} did not answer: ${answer.model} may still be loaded there`,
+          key,
+        );
+      } catch (error) {
+        get().pushBanner("error", messageOf(error), key);
       }
     },
     nodeJoin: undefined,

@@ -235,6 +235,18 @@ describe("the dashboard in a browser", () => {
     },
   );
 
+  it("unloads the model the playground loaded from its worker's memory, on the worker's card", async () => {
+    await page.getByRole("link", { name: "Nodes" }).click();
+    const unload = page.getByRole("button", { name: new RegExp(`^Unload ${model} from `) });
+    await unload.waitFor();
+    await screenshot(page, "nodes-loaded");
+    await unload.click();
+    await page.getByText(new RegExp(`^Unloaded ${model} from `)).waitFor();
+    // The worker's next report says so.
+    await page.getByText("Nothing in memory").waitFor();
+    expect(await unload.count()).toBe(0);
+  });
+
   it.each([1280, 420])(
     "at %i px, changes a model's context size and aliases in its settings panel",
     async (width) => {

@@ -3,6 +3,8 @@ import type {
   LoadedModel,
   LlamaCppBuild,
   HeartbeatRequest,
+  ModelLoadResponse,
+  ModelUnloadResponse,
   HeartbeatResponse,
   NodeInfo,
   NodeList,
@@ -17,6 +19,9 @@ import type { Logger } from "../../shared/logger";
 import type { NodeRepository } from "../registry/nodeRepository";
 import type { RegistryVersion } from "../registry/registryVersion";
 import type { NodeHealth } from "./nodeHealth";
+
+/** How long a load asked for may take: a first load on a GPU compiles kernels for a minute or more. */
+const loadCallMs = 15 * 60_000;
 
 export interface NodeServiceOptions {
   nodes: NodeRepository;
@@ -90,6 +95,13 @@ export interface NodeService {
    * whose download failed); says what each did. A node that does not answer counts as not retried.
    */
   retry(modelId: string): Promise<{ node_name: string; retried: boolean }[]>;
+  /**
+   * Asks every online worker node to load a model now, and answers once each has (a first load on a
+   * GPU may take minutes) or said why not.
+   */
+  load(modelId: string, nodeName?: string): Promise<ModelLoadResponse["nodes"]>;
+  /** Asks every online worker node to let a model go (now, or once its running requests end). */
+  unload(modelId: string, nodeName?: string): Promise<ModelUnloadResponse["nodes"]>;
   /**
    * The process of this node (a local worker, by name) is gone: offline now, not once its
    * heartbeats are missed.
@@ -251,6 +263,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       signal: AbortSignal.timeout(timeoutMs),
     });
 
+  /** The online workers a load or unload goes to: all, or the one named (which must be online). */
+  function asked(nodeName: string | undefined) {
+    if (nodeName === undefined) return onlineWorkers();
+    const node = workerNamed(nodeName);
+    const online = onlineWorkers().find((candidate) => candidate.id === node.id);
+    if (!online) throw new AppError("node.offline", `Node ${node.name} is offline.`, { param: "node" });
+    return [online];
+  }
+
   /** A worker node by its id, else its name; `node.not_found` for none. */
   function workerNamed(idOrName: string) {
     const listed = nodes.list();
@@ -393,6 +414,34 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
           } catch (error) {
             log.warn({ node: node.id, err: error }, "retry not delivered");
             return { node_name: node.name, retried: false };
+          }
+        }),
+      );
+    },
+    async load(modelId, nodeName) {
+      return Promise.all(
+        asked(nodeName).map(async (node) => {
+          try {
+            const response = await callNode(node, nodeProtocol.load, { model: modelId }, loadCallMs);
+            const answer = nodeProtocol.load.response.parse(await response.json());
+            return { node_name: node.name, ...answer };
+          } catch (error) {
+            log.warn({ node: node.id, err: error }, "load not delivered");
+            return { node_name: node.name, outcome: "unreachable" as const };
+          }
+        }),
+      );
+    },
+    async unload(modelId, nodeName) {
+      return Promise.all(
+        asked(nodeName).map(async (node) => {
+          try {
+            const response = await callNode(node, nodeProtocol.unload, { model: modelId }, 10_000);
+            const answer = nodeProtocol.unload.response.parse(await response.json());
+            return { node_name: node.name, outcome: answer.outcome };
+          } catch (error) {
+            log.warn({ node: node.id, err: error }, "unload not delivered");
+            return { node_name: node.name, outcome: "unreachable" as const };
           }
         }),
       );

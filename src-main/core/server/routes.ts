@@ -4,12 +4,15 @@ import {
   instanceHeader,
   viaHeader,
   modelListQuerySchema,
+  modelLoadRequestSchema,
   modelRetryRequestSchema,
   modelSettingsPatchSchema,
   nodeProtocol,
   registerRequestSchema,
   type Health,
+  type ModelLoadResponse,
   type ModelRetryResponse,
+  type ModelUnloadResponse,
   type OpenAiModelList,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
@@ -39,6 +42,18 @@ const manifestSuffix = "/manifest.json";
 export function registerManagementRoutes(app: FastifyInstance, options: RouteOptions): void {
   const { models, nodes } = options;
 
+  /** A model registered here, by its id: an endpoint's model is loaded and unloaded by the endpoint. */
+  const registeredHere = (name: string): string => {
+    const model = models.get(name);
+    if (model.source === "endpoint")
+      throw new AppError(
+        "registry.external",
+        `Model ${model.name} is served by an endpoint, which loads and unloads its models itself.`,
+        { param: "model" },
+      );
+    return model.name;
+  };
+
   app.get(
     nodeProtocol.health.path,
     { config: { access: nodeProtocol.health.access } },
@@ -60,6 +75,16 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     const { model } = modelRetryRequestSchema.parse(request.body ?? {});
     const id = models.get(model).name;
     return { model: id, nodes: await nodes.retry(id) };
+  });
+  app.post("/v0/models/load", async (request): Promise<ModelLoadResponse> => {
+    const { model, node } = modelLoadRequestSchema.parse(request.body ?? {});
+    const id = registeredHere(model);
+    return { model: id, nodes: await nodes.load(id, node) };
+  });
+  app.post("/v0/models/unload", async (request): Promise<ModelUnloadResponse> => {
+    const { model, node } = modelLoadRequestSchema.parse(request.body ?? {});
+    const id = registeredHere(model);
+    return { model: id, nodes: await nodes.unload(id, node) };
   });
 
   // Nodes read the model list and manifests to sync (`nodeProtocol.listModels`, `.manifest`).

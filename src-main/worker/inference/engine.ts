@@ -69,6 +69,11 @@ export interface InferenceEngine {
   complete(job: CompletionJob, hooks: GenerationHooks): Promise<GenerationResult>;
   embed(job: EmbeddingJob, signal: AbortSignal): Promise<EmbeddingResult>;
   rerank(job: RerankJob, signal: AbortSignal): Promise<RerankResult>;
+  /**
+   * Loads `model` now, as its first request would, and keeps it for its idle time: resolves once it
+   * is loaded (at once if it was).
+   */
+  load(model: ModelTarget, signal: AbortSignal): Promise<void>;
   loaded(): LoadedModelInfo[];
   /** The llama.cpp it runs: known once llama.cpp is loaded (with the first model). */
   llamaCpp(): LlamaCppBuild | undefined;
@@ -234,6 +239,10 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     },
     rerank(job, signal) {
       return withModel(job, signal, (loaded, combined) => runRerank(loaded, job, combined));
+    },
+    load(model, signal) {
+      const idleTtl = model.idleTtlMs !== undefined ? { idleTtlMs: model.idleTtlMs } : {};
+      return withModel({ model, ...idleTtl }, signal, async () => undefined);
     },
     llamaCpp: () => build,
     loaded() {

@@ -39,6 +39,7 @@ import {
   type StreamChunker,
 } from "../inference/responses";
 import { openSse, type SseStyle, type SseWriter } from "../inference/sse";
+import { nodeProtocol } from "../../contract";
 
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;
@@ -184,6 +185,41 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     }
     return { ...found, id: modelId };
   };
+
+  // The control plane's load and unload (`llmlb model load|unload`): the node server lets only it in.
+  const { load, unload } = nodeProtocol;
+  app.route({
+    method: load.method,
+    url: load.path,
+    handler: async (request, reply) => {
+      const { model } = load.request.parse(request.body ?? {});
+      const found = await options.resolveModel(model);
+      if (!found) return load.response.parse({ outcome: "not_ready" });
+      const { signal, release } = clientSignal(reply);
+      try {
+        // A load that kills this process counts against the model, as a request's would.
+        await inUse(model, () => engine.load({ ...found, id: model }, signal));
+        return load.response.parse({ outcome: "loaded" });
+      } catch (error) {
+        const failure = toAppError(error);
+        request.log.warn({ err: error, model }, "a load asked for failed");
+        return load.response.parse({ outcome: "failed", message: failure.message.slice(0, 2000) });
+      } finally {
+        release();
+      }
+    },
+  });
+  app.route({
+    method: unload.method,
+    url: unload.path,
+    handler: async (request) => {
+      const { model } = unload.request.parse(request.body ?? {});
+      const found = await options.resolveModel(model);
+      const loaded = found && engine.loaded().some((entry) => entry.path === found.path);
+      if (!found || !loaded) return unload.response.parse({ outcome: "not_loaded" });
+      return unload.response.parse({ outcome: (await engine.unload(found.path)) ? "now" : "when_idle" });
+    },
+  });
 
   app.post("/v1/chat/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(chatCompletionRequestSchema, request.body);

@@ -177,6 +177,11 @@ export function fakeApi(
     setNodeDraining: vi.fn(async (id: string, draining: boolean) =>
       node(id.replace(/^id-/, ""), draining ? { draining: true, drained: true } : {}),
     ),
+    // The model was loaded on the node asked, and is unloaded now.
+    unloadModel: vi.fn(async (model: string, nodeName: string) => ({
+      model,
+      nodes: [{ node_name: nodeName, outcome: "now" as const }],
+    })),
     // A server listening beyond loopback, at one address.
     nodeJoin: vi.fn(async () => joinInfo("llmlb_node_first")),
     replaceNodeToken: vi.fn(async () => joinInfo("llmlb_node_second")),

@@ -140,6 +140,26 @@ describe("the nodes page", () => {
     );
   });
 
+  it("unloads a model from one worker's memory, from its card, and says so", async () => {
+    const gpu0 = node("gpu-0", { loaded: [{ model: "org/repo", sequences: 4, busy: 0 }] });
+    const offline = node("gpu-1", {
+      status: "offline",
+      loaded: [{ model: "org/repo", sequences: 4, busy: 0 }],
+    });
+    const api = fakeApi({ nodes: [gpu0, offline] });
+    renderApp(api, { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "gpu-0" });
+    // An offline node cannot be asked.
+    expect(
+      within(screen.getByRole("listitem", { name: "gpu-1" })).queryByRole("button", { name: /^Unload / }),
+    ).toBeNull();
+    await act(async () => {
+      fireEvent.click(within(card).getByRole("button", { name: "Unload org/repo from gpu-0" }));
+    });
+    expect(api.unloadModel).toHaveBeenCalledWith("org/repo", "gpu-0");
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Unloaded org/repo from gpu-0");
+  });
+
   it("says a model is still loading, and for how long, on the node and on the model's card", async () => {
     const since = new Date(Date.now() - 42_000).toISOString();
     const loading = node("gpu-0", {
@@ -160,6 +180,8 @@ describe("the nodes page", () => {
     // 42 s ago when the test began: a loaded machine may take a few seconds to render it.
     expect(gpu.textContent).toMatch(/Loading · 4\d s/);
     expect(gpu.textContent).not.toContain("1 of 4 busy");
+    // Nothing to unload yet: it is not in memory.
+    expect(within(gpu).queryByRole("button", { name: /^Unload / })).toBeNull();
 
     fireEvent.click(screen.getByRole("link", { name: "Models" }));
     const row = await screen.findByRole("list", { name: "repo on each node" });

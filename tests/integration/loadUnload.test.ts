@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { NodeList } from "../../src-main/contract";
+import { runCli } from "../helpers/cliProcess";
+import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
+import { fakeBytes } from "../helpers/hubRepos";
+import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+import { waitFor } from "../helpers/waitFor";
+
+const brokenModel = "acme/broken-GGUF";
+let served: TinyModelServe;
+let endpoint: FakeOpenAiServer;
+let workers: string[];
+
+beforeAll(async () => {
+  served = await serveTinyModel({
+    workers: 2,
+    repos: [{ id: brokenModel, files: [{ path: "broken-Q4_K_M.gguf", content: fakeBytes("not a gguf") }] }],
+  });
+  endpoint = await startFakeOpenAiServer({ name: "other", models: ["other-model"] });
+  expect((await served.admin("POST", "/v0/endpoints", { name: "other", url: endpoint.url })).status).toBe(
+    201,
+  );
+  workers = (await nodes()).data.filter((node) => node.kind === "worker").map((node) => node.name);
+  expect(workers).toHaveLength(2);
+}, 120_000);
+
+afterAll(async () => {
+  await served?.close();
+  await endpoint?.close();
+});
+
+async function nodes(): Promise<NodeList> {
+  return (await served.admin<NodeList>("GET", "/v0/nodes")).body;
+}
+
+/** The workers that report `model` in memory (loaded, not loading), as their heartbeats say. */
+async function holding(model: string): Promise<string[]> {
+  return (await nodes()).data
+    .filter((node) => node.loaded.some((entry) => entry.model === model && !entry.loading_since))
+    .map((node) => node.name)
+    .sort();
+}
+
+async function chat(): Promise<number> {
+  const response = await fetch(`${served.serve.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: tinyModel, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 }),
+  });
+  await response.text();
+  return response.status;
+}
+
+describe("llmlb model load and unload", () => {
+  it("loads a ready model on every worker before any request, and says so for each", async () => {
+    expect(await holding(tinyModel)).toEqual([]);
+    const result = await runCli(["model", "load", tinyModel], served.env);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    for (const worker of workers) expect(result.stdout).toContain(`${tinyModel} on ${worker}: loaded`);
+    await waitFor("both workers to report it loaded", async () => (await holding(tinyModel)).length === 2);
+  });
+
+  it("unloads it on one worker, which frees it there only, and a request after is answered", async () => {
+    const [first, second] = workers as [string, string];
+    const result = await runCli(["model", "unload", tinyModel, "--node", first], served.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`Unloaded ${tinyModel} on ${first}.\n`);
+    await waitFor(`${first} to report it unloaded`, async () => {
+      const now = await holding(tinyModel);
+      return now.length === 1 && now[0] === second;
+    });
+    expect(await chat()).toBe(200);
+  });
+
+  it("unloads it everywhere; asked again, says it was not loaded", async () => {
+    const result = await runCli(["model", "unload", tinyModel], served.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Unloaded ${tinyModel} on `));
+    await waitFor("no worker to report it loaded", async () => (await holding(tinyModel)).length === 0);
+    const again = await runCli(["model", "unload", tinyModel], served.env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`${tinyModel} was not loaded on any online node.\n`);
+  });
+
+  it("fails, saying so for each worker, for a model no worker has ready", async () => {
+    await served.admin("POST", "/v0/models/register", { url: brokenModel });
+    const result = await runCli(["model", "load", brokenModel], served.env);
+    expect(result.code).toBe(1);
+    for (const worker of workers)
+      expect(result.stdout).toContain(`${brokenModel} on ${worker}: not ready there`);
+    expect(result.stderr).toContain(`error: ${brokenModel} is not loaded on any node.`);
+  });
+
+  it("refuses an endpoint's model, a model not registered and a node not known, saying why", async () => {
+    const external = await served.admin("POST", "/v0/models/load", { model: "other-model" });
+    expect(external.status).toBe(409);
+    expect(external.body.error.message).toContain("served by an endpoint");
+    const unknown = await served.admin("POST", "/v0/models/unload", { model: "acme/nothing" });
+    expect(unknown.status).toBe(404);
+    const noNode = await served.admin("POST", "/v0/models/load", { model: tinyModel, node: "nowhere" });
+    expect(noNode.status).toBe(404);
+    expect(noNode.body.error.message).toContain("nowhere");
+    const bad = await served.admin("POST", "/v0/models/unload", { model: tinyModel, extra: 1 });
+    expect(bad.status).toBe(400);
+    expect(await holding(tinyModel)).toEqual([]);
+  });
+});
