@@ -84,7 +84,7 @@ export interface ChatRequest {
 }
 
 /** `finishReason` is null when the stream ended without one (stopped). */
-export interface ChatOutcome extends ChatStreamOutcome {
+export interface ChatOutcome extends Omit<ChatStreamOutcome, "complete"> {
   /** The oldest messages the server left out to fit the model's context. */
   truncatedMessages?: number;
 }
@@ -199,7 +199,9 @@ export function createHttpApi(token: AdminToken): Api {
       }
       const truncatedMessages = Number(response.headers.get(truncatedMessagesHeader) ?? 0);
       try {
-        return { ...(await readChatStream(response.body, onText)), truncatedMessages };
+        // The playground shows what came, however the stream ended.
+        const { complete: _, ...outcome } = await readChatStream(response.body, onText);
+        return { ...outcome, truncatedMessages };
       } catch (error) {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
         if (error instanceof StreamedError) throw new ApiError(error.message, 0, error.code);

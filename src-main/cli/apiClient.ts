@@ -38,10 +38,16 @@ export interface ApiClient {
   request<T>(method: string, path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
   /**
    * A request whose answer is read as it comes (a stream of events, a streamed completion): the
-   * response once the server has accepted it. Only the wait for its headers is bounded by the
-   * timeout; `signal` stops it at any time.
+   * response once the server has accepted it. Only the wait for its headers is bounded, by the
+   * timeout or `timeoutMs`; `signal` stops it at any time.
    */
-  open(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response>;
+  open(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    options?: { timeoutMs?: number },
+  ): Promise<Response>;
 }
 
 /** `localhost:8080` parses as a URL too (of the scheme "localhost:"): only http and https reach a server. */
@@ -127,18 +133,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       if (!response.ok) throw refusal(response.status, json, method, requestPath);
       return json as T;
     },
-    async open(method, requestPath, body, signal) {
+    async open(method, requestPath, body, signal, { timeoutMs: bound = timeoutMs } = {}) {
       const headersDue = new AbortController();
-      const timer = setTimeout(() => headersDue.abort(new DOMException("", "TimeoutError")), timeoutMs);
+      const timer = setTimeout(() => headersDue.abort(new DOMException("", "TimeoutError")), bound);
       let response: Response;
       try {
-        response = await send(
-          method,
-          requestPath,
-          body,
-          AbortSignal.any([signal, headersDue.signal]),
-          timeoutMs,
-        );
+        response = await send(method, requestPath, body, AbortSignal.any([signal, headersDue.signal]), bound);
       } finally {
         clearTimeout(timer);
       }

@@ -1,25 +1,34 @@
 import fs from "node:fs";
 import readline from "node:readline";
-import { once } from "node:events";
 import type { ChatMessage, Model, RegisterResponse } from "../contract";
 import { truncatedMessagesHeader } from "../contract/headers";
 import { readChatStream, StreamedError } from "../shared/chatStream";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, printable } from "./format";
-import type { Output } from "./modelCommands";
+import { idOfLink, type Output } from "./modelCommands";
 import { waitTelling } from "./waitForModel";
 
+/** What each request of the conversation says besides its messages. */
 export interface ChatOptions {
+  /** A system message before the conversation. Default: none. */
   system?: string;
+  /** At most this many tokens per reply. Default: the server's (up to the end of the context). */
   maxTokens?: number;
+  /** Sampling temperature, 0 to 2. Default: the server's. */
   temperature?: number;
 }
 
 /** The terminal (or pipes) `llmlb chat` talks through. */
 export interface ChatStreams {
-  input: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number };
+  input: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number; setRawMode?: (raw: boolean) => unknown };
   output: NodeJS.WritableStream & { isTTY?: boolean };
 }
+
+/**
+ * How long a reply may take to begin: its model may have to load first (minutes for a first load on a
+ * GPU), or wait for a free sequence. Ctrl+C stops it sooner.
+ */
+const replyBeginsWithinMs = 15 * 60_000;
 
 const help = [
   "/clear     forget the conversation (the system message stays)",
@@ -49,28 +58,41 @@ export async function chat(
 
   const model = await readyModel(client, input, io);
   const conversation = new Conversation(client, model.name, options);
-  if (!interactive) {
-    // What the model says is the output; how it ended is a note beside it.
-    const terminal = streams.output.isTTY === true;
-    const outcome = await conversation.send(prompt, (text) =>
-      streams.output.write(terminal ? printable(text) : text),
+  if (interactive) return converse(conversation, io, streams);
+  // What the model says is the output; how it ended is a note beside it. A reader that goes away
+  // (`| head -5`) stops the reply at the server too.
+  const readerGone = new AbortController();
+  streams.output.on("error", () => readerGone.abort());
+  const terminal = streams.output.isTTY === true;
+  let outcome: Outcome;
+  try {
+    outcome = await conversation.send(
+      prompt,
+      (text) => streams.output.write(terminal ? printable(text) : text),
+      readerGone.signal,
     );
+  } finally {
+    // What came ends its line, whatever followed.
     streams.output.write("\n");
-    for (const note of outcome.notes) io.err(note);
-    return;
   }
-  await converse(conversation, io, streams);
+  for (const note of outcome.notes) io.err(note);
 }
 
 /**
  * What is piped in, when anything is: read to its end where nothing else was given (`cat notes.txt |
- * llmlb chat m`), and beside a prompt only from a pipe or a file, which end; never from a terminal, nor
- * from a stream inherited from a parent (a service's), which may never end.
+ * llmlb chat m`); beside a prompt, only from a pipe or a file (`git diff | llmlb chat m "Review:"`),
+ * never from a terminal nor a socket. A pipe a parent holds open without writing (a service's) holds
+ * the command up until it closes, as with `ollama run`.
  */
 async function pipedText(input: ChatStreams["input"], prompted: boolean): Promise<string> {
   if (input.isTTY) return "";
   if (prompted) {
-    const stat = input.fd !== undefined ? fs.fstatSync(input.fd) : undefined;
+    let stat: fs.Stats | undefined;
+    try {
+      stat = input.fd !== undefined ? fs.fstatSync(input.fd) : undefined;
+    } catch {
+      // Closed (`<&-`): nothing is piped in.
+    }
     if (!stat || !(stat.isFIFO() || stat.isFile())) return "";
   }
   const chunks: Buffer[] = [];
@@ -78,24 +100,36 @@ async function pipedText(input: ChatStreams["input"], prompted: boolean): Promis
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** The model, registered first where it names a Hugging Face repo not registered yet, and ready. */
+/**
+ * The model, registered first where it names a Hugging Face repo not registered yet, and ready. A link
+ * (`https://huggingface.co/org/repo`) is looked up by the id it registers as.
+ */
 async function readyModel(client: ApiClient, input: string, io: Output): Promise<Model> {
+  const lookUp = () => client.request<Model>("GET", `/v0/models/${encodeModelId(idOfLink(input))}`);
   let model: Model;
   try {
-    model = await client.request<Model>("GET", `/v0/models/${encodeModelId(input)}`);
+    model = await lookUp();
   } catch (error) {
     if (!(error instanceof CliError) || error.code !== "registry.not_found") throw error;
     try {
-      model = await client.request<RegisterResponse>("POST", "/v0/models/register", { url: input });
+      const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", {
+        url: input,
+      });
+      io.err(`Registered ${registered.name} (${formatBytes(registered.size_bytes)}).`);
+      for (const warning of registered.warnings) io.err(`warning: ${warning}`);
+      model = registered;
     } catch (registering) {
+      if (!(registering instanceof CliError)) throw registering;
       // Not a repo's name or link: the model is just not registered.
-      if (registering instanceof CliError && registering.code === "input.invalid")
+      if (registering.code === "input.invalid")
         throw new CliError(`${error.message} \`llmlb model list\` lists the models.`);
-      throw registering;
+      // Registered meanwhile (another `llmlb chat` at once), or by a link to a mirror.
+      if (registering.code !== "registry.duplicate") throw registering;
+      model = await lookUp().catch(() => Promise.reject(registering));
     }
-    io.err(`Registered ${model.name} (${formatBytes(model.size_bytes)}).`);
   }
-  return model.ready ? model : await waitTelling(client, model.name, io);
+  // Ctrl+C ends the command, and the wait with it.
+  return model.ready ? model : await waitTelling(client, model.name, io, new AbortController().signal);
 }
 
 interface Outcome {
@@ -121,13 +155,14 @@ class Conversation {
 
   /**
    * Sends `text` and streams the reply to `onText`; `signal` stops it (what was written so far is kept
-   * as the reply). A refusal leaves the conversation as it was.
+   * as the reply). A refusal, or a reply stopped before its first word, leaves the conversation as it
+   * was.
    */
-  async send(text: string, onText: (text: string) => void, signal?: AbortSignal): Promise<Outcome> {
+  async send(text: string, onText: (text: string) => void, signal: AbortSignal): Promise<Outcome> {
     const asked: ChatMessage[] = [...this.messages, { role: "user", content: text }];
     let reply = "";
     const notes: string[] = [];
-    const stopping = signal ?? new AbortController().signal;
+    let begun = false;
     try {
       const response = await this.client.open(
         "POST",
@@ -142,8 +177,10 @@ class Conversation {
           ...(this.options.maxTokens !== undefined ? { max_tokens: this.options.maxTokens } : {}),
           ...(this.options.temperature !== undefined ? { temperature: this.options.temperature } : {}),
         },
-        stopping,
+        signal,
+        { timeoutMs: replyBeginsWithinMs },
       );
+      begun = true;
       const truncated = Number(response.headers.get(truncatedMessagesHeader) ?? 0);
       if (truncated > 0)
         notes.push(`(the ${truncated} oldest messages were left out to fit the model's context)`);
@@ -151,17 +188,19 @@ class Conversation {
         reply += piece;
         onText(piece);
       });
+      if (!outcome.complete)
+        throw new CliError(
+          `The llmlb server at ${this.client.url} ended the reply before it was finished: what came is above.`,
+        );
       if (outcome.finishReason === "length")
         notes.push(
           this.options.maxTokens !== undefined
             ? `(cut short at --max-tokens ${this.options.maxTokens})`
-            : "(cut short: the model's context is full; /clear starts again)",
+            : "(cut short: the model's context is full)",
         );
     } catch (error) {
-      if (!stopping.aborted) {
-        if (error instanceof StreamedError) throw new CliError(error.message, 1, error.code);
-        throw error;
-      }
+      if (!signal.aborted) throw asCliError(error, begun, this.client.url);
+      if (reply === "") return { notes: ["(stopped)"] };
       notes.push("(stopped)");
     }
     this.messages = [...asked, { role: "assistant", content: reply }];
@@ -173,94 +212,145 @@ class Conversation {
   }
 }
 
+/** An error while a reply came, in words: who failed, and what came is kept on screen. */
+function asCliError(error: unknown, begun: boolean, url: string): unknown {
+  if (error instanceof CliError) return error;
+  if (error instanceof StreamedError) return new CliError(error.message, 1, error.code);
+  if (!begun) return error;
+  return new CliError(
+    `The llmlb server at ${url} stopped sending the reply midway (${(error as Error).message}).`,
+  );
+}
+
+/** A line asked for at the terminal; undefined once the terminal says it is done (Ctrl+D). */
+type Asked = { line: string } | { interrupted: true; typed: boolean } | undefined;
+
+/**
+ * One line at the prompt, with readline's editing and the conversation's history of lines; Ctrl+C
+ * drops what is typed.
+ */
+function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<Asked> {
+  return new Promise((resolve) => {
+    const lines = readline.createInterface({
+      input: streams.input,
+      output: streams.output,
+      terminal: true,
+      prompt,
+      history,
+      historySize: 1000,
+    });
+    let answered: Asked;
+    lines.once("line", (line) => {
+      answered = { line };
+      lines.close();
+    });
+    lines.once("SIGINT", () => {
+      answered = { interrupted: true, typed: lines.line.length > 0 };
+      streams.output.write("\n");
+      lines.close();
+    });
+    lines.once("close", () => {
+      // readline's history is its own copy, the latest first.
+      history.splice(0, history.length, ...(lines as unknown as { history: string[] }).history);
+      resolve(answered);
+    });
+    lines.prompt();
+  });
+}
+
+/**
+ * While a reply is written: keys are not echoed into it (a line typed then is not a message); Ctrl+C
+ * stops the reply, Ctrl+D stops it and leaves. Answers the function that puts the terminal back.
+ */
+function listenWhileReplying(streams: ChatStreams, stop: (leave: boolean) => void): () => void {
+  const { input } = streams;
+  readline.emitKeypressEvents(input);
+  input.setRawMode?.(true);
+  input.resume();
+  const onKey = (_text: string, key: { ctrl?: boolean; name?: string } | undefined) => {
+    if (key?.ctrl && (key.name === "c" || key.name === "d")) stop(key.name === "d");
+  };
+  input.on("keypress", onKey);
+  return () => {
+    input.off("keypress", onKey);
+    input.setRawMode?.(false);
+    input.pause();
+  };
+}
+
 /** The conversation at a terminal: a prompt, each reply as it comes, until /bye or Ctrl+D. */
 async function converse(conversation: Conversation, io: Output, streams: ChatStreams): Promise<void> {
   const { output } = streams;
-  const lines = readline.createInterface({
-    input: streams.input,
-    output,
-    terminal: true,
-    prompt: ">>> ",
-  });
+  const history: string[] = [];
   io.err(`Chatting with ${conversation.model}. /help lists the commands; /bye or Ctrl+D leaves.`);
-  let replying: AbortController | undefined;
-  /** The lines of a message of several lines, between `"""` and `"""`. */
-  let gathering: string[] | undefined;
-  const prompt = () => {
-    lines.setPrompt(gathering ? "... " : ">>> ");
-    lines.prompt();
-  };
-
-  lines.on("SIGINT", () => {
-    if (replying) {
-      replying.abort();
-      return;
-    }
-    // Like a shell: Ctrl+C drops what is typed; on an empty line, it says how to leave.
-    const typed = lines.line.length > 0 || gathering !== undefined;
-    gathering = undefined;
-    output.write(typed ? "\n" : "\n(/bye or Ctrl+D leaves)\n");
-    lines.write(null, { ctrl: true, name: "u" });
-    prompt();
-  });
-
-  lines.on("line", (line) => {
-    // Typed while a reply is written: not a message.
-    if (replying) return;
-    const text = gathered(line);
-    if (text === undefined) return prompt();
+  for (;;) {
+    const text = await nextMessage(streams, history);
+    if (text === undefined) break;
     const command = text.trim();
-    if (command === "") return prompt();
-    if (command === "/bye" || command === "/exit") return lines.close();
+    if (command === "") continue;
+    if (command === "/bye" || command === "/exit") break;
     if (command === "/help" || command === "/?") {
       output.write(help + "\n");
-      return prompt();
+      continue;
     }
     if (command === "/clear") {
       conversation.clear();
       output.write("Cleared the conversation.\n");
-      return prompt();
+      continue;
     }
     if (/^\/\S+$/.test(command)) {
       output.write(`Unknown command ${command}: /help lists them.\n`);
-      return prompt();
+      continue;
     }
     const stopping = new AbortController();
-    replying = stopping;
-    conversation
-      .send(text, (piece) => output.write(printable(piece)), stopping.signal)
-      .then(
-        ({ notes }) => output.write(["", ...notes].join("\n") + "\n"),
-        (error: Error) => output.write(`\nerror: ${printable(error.message)}\n`),
-      )
-      .finally(() => {
-        replying = undefined;
-        if (!closed) prompt();
-      });
-  });
+    let leave = false;
+    const restore = listenWhileReplying(streams, (andLeave) => {
+      leave = andLeave;
+      stopping.abort();
+    });
+    try {
+      const { notes } = await conversation.send(
+        text,
+        (piece) => output.write(printable(piece)),
+        stopping.signal,
+      );
+      output.write(["", ...notes].join("\n") + "\n");
+    } catch (error) {
+      output.write(`\nerror: ${printable((error as Error).message)}\n`);
+    } finally {
+      restore();
+    }
+    if (leave) break;
+  }
+  output.write("\n");
+}
 
-  /** The message once whole: a line, or the lines between `"""` and `"""`; undefined while gathering. */
-  const gathered = (line: string): string | undefined => {
+/**
+ * The next message typed: a line, or the lines between `"""` and `"""`; undefined when the terminal
+ * is done (Ctrl+D). Ctrl+C drops a message being typed, and on an empty line says how to leave.
+ */
+async function nextMessage(streams: ChatStreams, history: string[]): Promise<string | undefined> {
+  let gathering: string[] | undefined;
+  for (;;) {
+    const asked = await ask(streams, gathering ? "... " : ">>> ", history);
+    if (asked === undefined) return undefined;
+    if ("interrupted" in asked) {
+      if (gathering === undefined && !asked.typed) streams.output.write("(/bye or Ctrl+D leaves)\n");
+      gathering = undefined;
+      continue;
+    }
+    const { line } = asked;
     if (gathering === undefined) {
       if (!line.startsWith('"""')) return line;
       const rest = line.slice(3);
       if (rest.endsWith('"""')) return rest.slice(0, -3);
       gathering = [rest];
-      return undefined;
+      continue;
     }
     if (!line.endsWith('"""')) {
       gathering.push(line);
-      return undefined;
+      continue;
     }
-    const whole = [...gathering, line.slice(0, -3)].join("\n");
-    gathering = undefined;
-    return whole;
-  };
-
-  let closed = false;
-  prompt();
-  await once(lines, "close");
-  closed = true;
-  replying?.abort();
-  output.write("\n");
+    return [...gathering, line.slice(0, -3)].join("\n");
+  }
 }

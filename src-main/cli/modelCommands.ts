@@ -1,5 +1,5 @@
-import type { ModelList, RegisterResponse } from "../contract";
-import { encodeModelId, type ApiClient } from "./apiClient";
+import type { Model, ModelList, RegisterResponse } from "../contract";
+import { CliError, encodeModelId, type ApiClient } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
 import { parseModelInput } from "../core/hub/parseModelInput";
@@ -9,6 +9,11 @@ import { waitTelling } from "./waitForModel";
 export interface Output {
   out: (line: string) => void;
   err: (line: string) => void;
+  /**
+   * Where standard error is a terminal: shows `line` in place of the last one shown this way (a
+   * download's progress); "" takes it away. Absent elsewhere: progress is said in lines, with `err`.
+   */
+  live?: (line: string) => void;
 }
 
 export async function addModel(
@@ -28,13 +33,32 @@ export async function addModel(
           ...settings,
         }
       : { url: input, ...settings };
-  const model = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
-  io.out(
-    `Registered ${model.name} (${model.repo}@${model.commit.slice(0, 12)}, ${model.artifacts.length} file(s), ${formatBytes(model.size_bytes)})`,
-  );
-  for (const warning of model.warnings) io.err(`warning: ${warning}`);
+  let model: Model;
+  try {
+    const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
+    io.out(
+      `Registered ${registered.name} (${registered.repo}@${registered.commit.slice(0, 12)}, ${registered.artifacts.length} file(s), ${formatBytes(registered.size_bytes)})`,
+    );
+    for (const warning of registered.warnings) io.err(`warning: ${warning}`);
+    model = registered;
+  } catch (error) {
+    // Registered before: with --wait, what is awaited is there already (at the same revision).
+    if (
+      !options.wait ||
+      options.revision ||
+      !(error instanceof CliError) ||
+      error.code !== "registry.duplicate"
+    )
+      throw error;
+    model = await client.request<Model>(
+      "GET",
+      `/v0/models/${encodeModelId(options.file ? `${input}/${options.file}` : idOfLink(input))}`,
+    );
+    io.out(`${model.name} is registered already.`);
+  }
   if (!options.wait) return;
-  const ready = await waitTelling(client, model.name, io);
+  // Ctrl+C ends the command, and the wait with it.
+  const ready = await waitTelling(client, model.name, io, new AbortController().signal);
   const where = ready.nodes.filter((node) => node.state === "ready").map((node) => node.node_name);
   io.out(`${ready.name} is ready${where.length > 0 ? ` on ${where.join(", ")}` : ""}.`);
 }
@@ -115,7 +139,7 @@ export async function removeModel(client: ApiClient, input: string, io: Output):
  * The id a link registered as (what `model add` took: `https://huggingface.co/org/repo/blob/main/f.gguf`
  * is `org/repo/f.gguf`); anything else as it is.
  */
-function idOfLink(input: string): string {
+export function idOfLink(input: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\/|^(www\.)?(huggingface\.co|hf\.co)\//i.test(input.trim())) return input;
   try {
     const reference = parseModelInput(input);

@@ -15,6 +15,7 @@ import { setServing, showDashboardLink, showStatus } from "./statusCommands";
 import { drainNode, listNodes, removeNode, showJoin } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
 import {
+  chatCompletionRequestSchema,
   defaultEndpointParallel,
   defaultIdleTtlSeconds,
   endpointParallelBounds,
@@ -108,9 +109,10 @@ function nodeNames(value: string): string[] | "any" {
   return [...new Set(names)];
 }
 
+/** A temperature /v1 takes (the request's own bounds). */
 function temperature(value: string): number {
   const t = Number(value);
-  if (value.trim() === "" || !Number.isFinite(t) || t < 0 || t > 2)
+  if (value.trim() === "" || !chatCompletionRequestSchema.shape.temperature.safeParse(t).success)
     throw new InvalidArgumentError("Must be a number from 0 to 2");
   return t;
 }

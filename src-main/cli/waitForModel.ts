@@ -1,16 +1,33 @@
 import { createParser } from "eventsource-parser";
-import type { Model, ModelOnNode, NodeList, ServerEvent } from "../contract";
-import type { Output } from "./modelCommands";
+import { serverEventSchema, type Model, type ModelOnNode, type NodeList } from "../contract";
 import { modelStateText } from "../core/models/describeState";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
+import type { Output } from "./modelCommands";
 
-/** Where a model stands on its nodes, in one line: `gpu-0: downloading 45% (…); gpu-1: ready`. */
-export function modelProgress(model: Model): string {
-  if (model.nodes.length === 0) return "waiting for a node to take it up";
-  return model.nodes.map((node) => `${node.node_name}: ${modelStateText(node)}`).join("; ");
+/** One node's state of a model, for someone waiting on it: a failure it retries by itself says so. */
+function stateOn(node: ModelOnNode): string {
+  if (node.state === "error" && !node.crashed && !node.waits_for_retry && node.node_status === "online")
+    return `failed (${node.message}); it tries again by itself`;
+  return modelStateText(node);
 }
 
-/** A node where the model will not become ready by itself: it failed (until a retry), or cannot run it. */
+/**
+ * Where a model stands on its nodes, in one line: `gpu-0: downloading 45% (…); gpu-1: ready`.
+ * `workersOnline`: whether any worker is online to take up a model no node has yet.
+ */
+export function modelProgress(model: Model, workersOnline = true): string {
+  if (model.nodes.length === 0)
+    return workersOnline
+      ? "waiting for a worker to take it up"
+      : "no worker is online to take it up yet (`llmlb node list` shows the nodes)";
+  return model.nodes.map((node) => `${node.node_name}: ${stateOn(node)}`).join("; ");
+}
+
+/**
+ * A node where the model is not coming: it cannot run it, or it failed. A node tries a failure again
+ * by itself after a while (unless it crashed its worker or failed verification twice), but a wait
+ * that ends with the failure says so sooner than the next try would.
+ */
 function givenUp(node: ModelOnNode): boolean {
   return node.state === "unsupported" || node.state === "error";
 }
@@ -20,46 +37,57 @@ function whyNotReady(model: Model): CliError {
     node.state === "unsupported"
       ? `  ${node.node_name}: cannot run it: ${node.reason}`
       : node.state === "error"
-        ? `  ${node.node_name}: ${node.crashed ? "it crashed the worker" : "failed"}: ${node.message}`
+        ? `  ${node.node_name}: ${node.crashed ? "it crashed the worker" : "failed"}: ${node.message}${node.crashed || node.waits_for_retry ? "" : " (it tries again by itself after a while)"}`
         : `  ${node.node_name}: ${modelStateText(node)}`,
   );
   const retry = model.nodes.some((node) => node.state === "error")
-    ? `\n\`llmlb model retry ${model.name}\` tries again.`
+    ? `\n\`llmlb model retry ${model.name}\` tries again now.`
     : "";
   return new CliError(`${model.name} cannot be served:\n${lines.join("\n")}${retry}`);
 }
 
 /**
- * Waits until `name` is ready on some node, following the server's events (download progress
- * included): `progress` hears where it stands each time that changes. Fails, saying why, when every
- * node that has it failed or cannot run it, when it is removed, or when no node is online to take it
- * up. Resolves to the model as it is when ready.
+ * Waits until the model named `name` (its id, as the server lists it) is ready on some node,
+ * following the server's events (download progress included): `progress` hears where it stands each
+ * time that changes. Fails, saying why, when every node that has it cannot run it or failed, or when
+ * it is removed. Resolves to the model as it is when ready.
  */
 export async function waitUntilReady(
   client: ApiClient,
   name: string,
-  progress: (model: Model) => void,
+  progress: (model: Model, workersOnline: boolean) => void,
   signal: AbortSignal,
 ): Promise<Model> {
   const stop = new AbortController();
   const stopAll = AbortSignal.any([signal, stop.signal]);
-  // Subscribed first, read second: nothing that changes in between is missed.
+  // Subscribed first, read second. An event that comes before the snapshot is older or newer than
+  // it: only "ready", which lasts, is taken from it.
   const events = await client.open("GET", "/v0/events", undefined, stopAll);
   try {
     return await new Promise<Model>((resolve, reject) => {
-      let canonical: string | undefined;
+      let snapshotTaken = false;
+      let workersOnline = true;
       const consider = (model: Model) => {
         if (model.ready) return resolve(model);
         if (model.nodes.length > 0 && model.nodes.every(givenUp)) return reject(whyNotReady(model));
-        progress(model);
+        progress(model, workersOnline);
       };
       const parser = createParser({
         onEvent(event) {
-          if (canonical === undefined) return;
-          const change = JSON.parse(event.data) as ServerEvent;
-          if (change.type === "model.updated" && change.model.name === canonical) consider(change.model);
-          if (change.type === "model.removed" && change.name === canonical)
-            reject(new CliError(`${canonical} was removed while it was awaited.`));
+          const parsed = serverEventSchema.safeParse(JSON.parse(event.data));
+          if (!parsed.success) return;
+          const change = parsed.data;
+          if (change.type === "model.updated" && change.model.name === name) {
+            if (change.model.ready || snapshotTaken) consider(change.model);
+          }
+          if (
+            change.type === "node.updated" &&
+            change.node.kind === "worker" &&
+            change.node.status === "online"
+          )
+            workersOnline = true;
+          if (change.type === "model.removed" && change.name === name)
+            reject(new CliError(`${name} was removed while it was awaited.`));
         },
       });
       const read = async () => {
@@ -74,14 +102,11 @@ export async function waitUntilReady(
       };
       const start = async () => {
         const model = await client.request<Model>("GET", `/v0/models/${encodeModelId(name)}`);
-        canonical = model.name;
         if (!model.ready && model.nodes.length === 0) {
           const nodes = await client.request<NodeList>("GET", "/v0/nodes");
-          if (!nodes.data.some((node) => node.kind === "worker" && node.status === "online"))
-            throw new CliError(
-              `No worker is online to download and serve ${model.name}: \`llmlb node list\` shows the nodes (\`llmlb serve\` starts this machine's workers unless --workers 0).`,
-            );
+          workersOnline = nodes.data.some((node) => node.kind === "worker" && node.status === "online");
         }
+        snapshotTaken = true;
         consider(model);
       };
       read().catch((error: unknown) => {
@@ -96,20 +121,34 @@ export async function waitUntilReady(
 }
 
 /**
- * Waits until `name` is ready, saying on standard error where it stands each time that changes
- * (`Waiting for org/repo: gpu-0: downloading 45% (…)`): a line per change of state, not per percent.
+ * Waits until `name` is ready, saying where it stands on standard error: at a terminal on one line
+ * rewritten as it changes (`io.live`); elsewhere a line each time its state changes, and each tenth
+ * of a download.
  */
-export async function waitTelling(client: ApiClient, name: string, io: Output): Promise<Model> {
+export async function waitTelling(
+  client: ApiClient,
+  name: string,
+  io: Output,
+  signal: AbortSignal,
+): Promise<Model> {
   let said = "";
-  return waitUntilReady(
-    client,
-    name,
-    (model) => {
-      const line = `Waiting for ${model.name}: ${modelProgress(model)}`;
-      const gist = line.replace(/ \d+% \(.*?\)/g, "");
-      if (gist !== said) io.err(line);
-      said = gist;
-    },
-    new AbortController().signal,
-  );
+  try {
+    return await waitUntilReady(
+      client,
+      name,
+      (model, workersOnline) => {
+        const line = `Waiting for ${model.name}: ${modelProgress(model, workersOnline)}`;
+        if (io.live) return io.live(line);
+        const gist = line.replace(
+          / (\d+)% \(.*?\)/g,
+          (_, percent: string) => ` ${Math.floor(Number(percent) / 10)}0%`,
+        );
+        if (gist !== said) io.err(line);
+        said = gist;
+      },
+      signal,
+    );
+  } finally {
+    io.live?.("");
+  }
 }

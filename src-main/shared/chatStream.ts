@@ -7,9 +7,17 @@ export interface ChatStreamOutcome {
   finishReason: string | null;
   /** Tokens generated, as the server counted them (stream_options.include_usage). */
   completionTokens: number | undefined;
+  /**
+   * Whether the stream said it was over (`[DONE]`): one that just stops (a server or proxy that went
+   * away) may have lost the rest of the answer.
+   */
+  complete: boolean;
 }
 
-/** An error the server sent inside a stream it had begun (a node that failed midway). */
+/**
+ * An error the server sent inside a stream it had begun (a node that failed midway), or an event that
+ * is not JSON (`stream.malformed`).
+ */
 export class StreamedError extends Error {
   constructor(
     message: string,
@@ -29,17 +37,26 @@ export async function readChatStream(
   body: ReadableStream<Uint8Array>,
   onText: (text: string) => void,
 ): Promise<ChatStreamOutcome> {
-  const outcome: ChatStreamOutcome = { finishReason: null, completionTokens: undefined };
+  const outcome: ChatStreamOutcome = { finishReason: null, completionTokens: undefined, complete: false };
   let finished = false;
   let failure: StreamedError | undefined;
   const parser = createParser({
     onEvent(event) {
       if (finished || failure) return;
       if (event.data === "[DONE]") {
-        finished = true;
+        finished = outcome.complete = true;
         return;
       }
-      const chunk = JSON.parse(event.data) as ChatCompletionChunk | Partial<ErrorBody>;
+      let chunk: ChatCompletionChunk | Partial<ErrorBody>;
+      try {
+        chunk = JSON.parse(event.data) as typeof chunk;
+      } catch {
+        failure = new StreamedError(
+          `The server sent something that is not a chat completion event: ${event.data.slice(0, 200)}`,
+          "stream.malformed",
+        );
+        return;
+      }
       if ("error" in chunk && chunk.error) {
         failure = new StreamedError(chunk.error.message, chunk.error.code ?? null);
         return;
@@ -57,7 +74,11 @@ export async function readChatStream(
   try {
     while (!finished && !failure) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        // A last event the server did not end with a blank line still counts.
+        parser.feed(`${decoder.decode()}\n\n`);
+        break;
+      }
       parser.feed(decoder.decode(value, { stream: true }));
     }
   } finally {

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import type http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatCompletion, ChatMessage, Model, ModelList } from "../../src-main/contract";
+import type { ChatCompletion, ChatMessage, Model, ModelList, NodeList } from "../../src-main/contract";
 import { printable } from "../../src-main/cli/format";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { runCli } from "../helpers/cliProcess";
@@ -31,16 +31,18 @@ beforeAll(async () => {
       { id: brokenModel, files: [{ path: "broken-Q4_K_M.gguf", content: fakeBytes("not a gguf") }] },
     ],
   });
-  // A reply that begins, then goes on until the client stops it: what Ctrl+C is for.
+  // slow-model: a reply that begins, then goes on until the client stops it (what Ctrl+C is for).
+  // cut-model: a reply that begins, then ends without saying it is done.
   endpoint = await startFakeOpenAiServer({
     name: "slow",
-    models: ["slow-model"],
-    handler: (_request, response: http.ServerResponse) => {
+    models: ["slow-model", "cut-model"],
+    handler: (_request, response: http.ServerResponse, body) => {
       response.writeHead(200, { "content-type": "text/event-stream" });
-      const chunk = { id: "c", object: "chat.completion.chunk", created: 0, model: "slow-model" };
+      const chunk = { id: "c", object: "chat.completion.chunk", created: 0, model: body.model };
       response.write(
         `data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: "Once upon" }, finish_reason: null }] })}\n\n`,
       );
+      if (body.model === "cut-model") return response.end();
       heldReplies.push({ closed: once(response, "close").then(() => undefined) });
     },
   });
@@ -71,8 +73,28 @@ describe("llmlb chat with a prompt", () => {
     expect(result.stderr).not.toContain("error");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`${direct.choices[0]!.message.content}\n`);
-    if (direct.choices[0]!.finish_reason === "length")
-      expect(result.stderr).toContain("(cut short at --max-tokens 12)");
+    expect(result.stderr.includes("(cut short at --max-tokens 12)")).toBe(
+      direct.choices[0]!.finish_reason === "length",
+    );
+  });
+
+  it("takes the model by the Hugging Face link it was registered from, again and again", async () => {
+    for (let run = 0; run < 2; run++) {
+      const result = await runCli(
+        ["chat", `https://huggingface.co/${tinyModel}`, "Hi", ...sampling],
+        served.env,
+      );
+      expect(result.stderr).not.toContain("error");
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim()).not.toBe("");
+    }
+  });
+
+  it("says so, and fails, when the reply ends before the server said it was done", async () => {
+    const result = await runCli(["chat", "cut-model", "Tell me a story"], served.env);
+    expect(result.stdout).toBe("Once upon\n");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("ended the reply before it was finished");
   });
 
   it("reads the prompt from standard input when none is given", async () => {
@@ -126,20 +148,25 @@ describe("llmlb chat with a prompt", () => {
 });
 
 describe("llmlb chat with a Hugging Face repo not registered yet", () => {
-  it("registers it, says it waits for it until it is ready, then answers", async () => {
-    const result = await runCli(["chat", laterModel, "Hello", ...sampling], served.env);
-    expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`Registered ${laterModel}`);
-    // The file is small: where its download stood may not be seen before it is ready.
-    expect(result.stderr).toContain(`Waiting for ${laterModel}: `);
-    expect(result.stdout.trim()).not.toBe("");
+  it("registers it, says where its download stands until it is ready, then answers", async () => {
+    // Slow enough for the download to be seen under way.
+    served.hub.setFaults({ throttleBytesPerSecond: 100_000 });
+    try {
+      const result = await runCli(["chat", laterModel, "Hello", ...sampling], served.env);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`Registered ${laterModel}`);
+      expect(result.stderr).toMatch(new RegExp(`Waiting for ${laterModel}: \\S+: downloading \\d+% \\(`));
+      expect(result.stdout.trim()).not.toBe("");
+    } finally {
+      served.hub.clearFaults();
+    }
     const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(laterModel)}`);
     expect(model.body.ready).toBe(true);
   });
 });
 
 describe("llmlb model add --wait", () => {
-  it("for a file no node can load, fails with each node's reason once they have tried", async () => {
+  it("for a file no node can load, fails with each node's reason once they have tried, and says what follows", async () => {
     const result = await runCli(["model", "add", brokenModel, "--wait"], served.env);
     expect(result.stdout).toContain(`Registered ${brokenModel}`);
     expect(result.code).toBe(1);
@@ -149,6 +176,7 @@ describe("llmlb model add --wait", () => {
     if (node.state !== "error" && node.state !== "unsupported")
       throw new Error(`${brokenModel} is ${node.state}, not failed`);
     expect(result.stderr).toContain(node.state === "error" ? node.message : node.reason);
+    expect(result.stderr).toContain(`llmlb model retry ${brokenModel}\` tries again now.`);
   });
 
   it("for a model whose file the cache holds already, says where it is ready", async () => {
@@ -157,6 +185,14 @@ describe("llmlb model add --wait", () => {
     expect(result.stderr).not.toContain("error");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`${laterModel} is ready on \\S+\\.`));
+  });
+
+  it("for a model registered already, waits for it all the same", async () => {
+    const result = await runCli(["model", "add", tinyModel, "--wait"], served.env);
+    expect(result.code).toBe(0);
+    const nodes = await served.admin<NodeList>("GET", "/v0/nodes");
+    const worker = nodes.body.data.find((node) => node.kind === "worker")!.name;
+    expect(result.stdout).toBe(`${tinyModel} is registered already.\n${tinyModel} is ready on ${worker}.\n`);
   });
 });
 
@@ -185,9 +221,25 @@ describe("llmlb chat at a terminal", () => {
     const fresh = await answerOf([{ role: "user", content: "The end" }]);
     // Else what came before would not show in the reply.
     expect(fresh.choices[0]!.message.content).not.toBe(second.choices[0]!.message.content);
+    const asked = seen;
     seen = await terminal.waitForScreen(/\n>>> $/, seen);
-    expect(terminal.screen().slice(seen - 200)).toContain(
+    expect(terminal.screen().slice(asked)).toContain(
       `The end\n${printable(fresh.choices[0]!.message.content!)}\n`,
+    );
+
+    // A message of several lines, between """ and """.
+    terminal.type('"""Once upon\r');
+    seen = await terminal.waitForScreen(/\.\.\. $/, seen);
+    terminal.type('a time"""\r');
+    const multiline = await answerOf([
+      { role: "user", content: "The end" },
+      { role: "assistant", content: fresh.choices[0]!.message.content! },
+      { role: "user", content: "Once upon\na time" },
+    ]);
+    const before = seen;
+    seen = await terminal.waitForScreen(/\n>>> $/, seen);
+    expect(terminal.screen().slice(before)).toContain(
+      `a time"""\n${printable(multiline.choices[0]!.message.content!)}\n`,
     );
 
     terminal.type("/bye\r");
@@ -197,10 +249,16 @@ describe("llmlb chat at a terminal", () => {
   it("Ctrl+C stops the reply being written, at the server too, and the conversation goes on with what was written", async () => {
     const terminal = runCliInTerminal(["chat", "slow-model"], served.env);
     let seen = await terminal.waitForScreen(/>>> $/);
+    // Ctrl+C drops what is typed (all of it, wherever the cursor is).
+    terminal.type("never sent\u001b[D\u001b[D\x03");
+    seen = await terminal.waitForScreen(/never sent\n>>> $/, seen);
     terminal.type("Tell me a story\r");
     seen = await terminal.waitForScreen(/Once upon/, seen);
+    // Typed while the reply is written: neither shown in it nor sent.
+    terminal.type("typed meanwhile\r");
     terminal.type("\x03");
     seen = await terminal.waitForScreen(/\(stopped\)\n>>> $/, seen);
+    expect(terminal.screen()).not.toContain("typed meanwhile");
     // The endpoint saw its client go: nothing generates for a reply no one reads.
     await heldReplies[0]!.closed;
 
@@ -212,6 +270,7 @@ describe("llmlb chat at a terminal", () => {
       { role: "assistant", content: "Once upon" },
       { role: "user", content: "Go on" },
     ]);
+    expect(endpoint.received.filter((request) => request.body.model === "slow-model")).toHaveLength(2);
     terminal.type("\x03");
     await terminal.waitForScreen(/\(stopped\)\n>>> $/, seen);
     // Ctrl+D on an empty line leaves.
