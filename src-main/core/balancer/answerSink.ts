@@ -1,3 +1,4 @@
+import type { Logger } from "../../shared/logger";
 import type { IncomingHttpHeaders } from "node:http";
 import type { AppError } from "../../shared/errors";
 
@@ -39,6 +40,8 @@ export interface InferenceRequest {
   accept?: string;
   /** The loop mark other llmlb instances set on what they forward (`viaHeader`). */
   via?: string;
+  /** The request's own log (its lines carry its `reqId`). Default: the balancer's. */
+  log?: Logger;
 }
 
 /** An inference request's body: as the client sent it, and parsed. */

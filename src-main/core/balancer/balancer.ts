@@ -17,6 +17,18 @@ import { pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 
+/** What became of one request, for its line in the log. */
+interface RequestTrace {
+  /** The node tried last: the one that answered, when one did. */
+  node?: string;
+  tries: number;
+  /** From the request's arrival to the answer's head. */
+  firstByteMs?: number;
+  streamed?: boolean;
+  /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
+  tokens?: number;
+}
+
 export interface BalancerOptions {
   nodes: Pick<NodeService, "routesFor" | "list">;
   models: Pick<ModelService, "resolveName" | "get" | "didYouMean">;
@@ -269,8 +281,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     sink: AnswerSink,
     lacking: NodeRoute[],
     failures: string[],
+    trace: RequestTrace,
   ): Promise<number | undefined> {
     const started = clock.now();
+    trace.node = route.name;
+    trace.tries++;
     const { path } = request;
     const { origin, path: targetPath } = targetOf(route, path);
     const headers: Record<string, string> = {
@@ -299,6 +314,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
           streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");
           tokens = createTokenCounter(streaming, status);
           const firstByte = clock.now();
+          trace.firstByteMs = firstByte - requestStarted;
+          trace.streamed = streaming;
           // Once the bytes that came with the head are written: the client need not wait for this.
           queueMicrotask(() => {
             // A 500 passed on says nothing of the node's health either way.
@@ -320,9 +337,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     options.metrics?.nodeTry(route.name, outcome.type === "unavailable" ? "failed" : outcome.type);
     switch (outcome.type) {
       case "answered":
+        trace.tokens = tokens!.count();
         // A stream by its pace once it flows; a whole answer by its time, a cold start's included
         // (a node so measured slow is measured again when its speed is no longer recent).
-        recordSpeed(route.id, model, tokens!.count(), clock.now() - (firstChunk ?? started));
+        recordSpeed(route.id, model, trace.tokens, clock.now() - (firstChunk ?? started));
         return outcome.status;
       case "left":
         return 499;
@@ -369,6 +387,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     sink: AnswerSink,
     model: string,
     started: number,
+    trace: RequestTrace,
   ): Promise<number> {
     const { path } = request;
     const routes = await routesOrExplain(model, sink);
@@ -427,7 +446,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         tried.add(triedKey(chosen));
         load.begin(chosen.id);
         try {
-          const status = await attempt(started, chosen, model, request, sink, lacking, failures);
+          const status = await attempt(started, chosen, model, request, sink, lacking, failures, trace);
           if (status !== undefined) return status;
         } finally {
           load.end(chosen.id);
@@ -465,6 +484,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
       let label = "unknown";
       let status = 500;
+      const trace: RequestTrace = { tries: 0 };
       try {
         if (paused) {
           throw new AppError(
@@ -480,7 +500,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (model !== named) {
           body.raw = Buffer.from(JSON.stringify({ ...(body.json as object), model }));
         }
-        status = await route(request, sink, model, started);
+        status = await route(request, sink, model, started, trace);
         label = model;
       } catch (error) {
         status = toHttpError(toAppError(error)).status;
@@ -491,11 +511,25 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
         throw error;
       } finally {
-        options.metrics?.requestDone(
-          label,
-          request.clientPath ?? path,
-          status,
-          (clock.now() - started) / 1000,
+        const seconds = (clock.now() - started) / 1000;
+        options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds);
+        // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it out).
+        (request.log ?? log).info(
+          {
+            model: label,
+            path: request.clientPath ?? path,
+            status,
+            ms: Math.round(seconds * 1000),
+            ...(trace.node !== undefined ? { node: trace.node } : {}),
+            ...(trace.tries > 1 ? { tries: trace.tries } : {}),
+            ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
+            ...(trace.tokens !== undefined
+              ? trace.streamed
+                ? { stream_events: trace.tokens }
+                : { completion_tokens: trace.tokens }
+              : {}),
+          },
+          "inference request",
         );
       }
     },

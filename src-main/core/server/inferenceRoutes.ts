@@ -1,3 +1,4 @@
+import type { Logger } from "../../shared/logger";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { viaHeader } from "../../contract";
 import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
@@ -95,6 +96,7 @@ export function inferenceRequestOf(request: FastifyRequest, path: string): Infer
     body: request.body as InferenceBody,
     accept: request.headers.accept,
     via: typeof via === "string" ? via : undefined,
+    log: request.log as Logger,
   };
 }
 

@@ -96,6 +96,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         body: { raw: Buffer.from(JSON.stringify(chat)), json: chat },
         accept: body.stream ? "text/event-stream" : "application/json",
         via: inference.via,
+        log: inference.log,
       },
       responsesSink(replySink(request, reply), base, keep),
     );
