@@ -618,6 +618,45 @@ describe("text completions", () => {
     expect(chats.usage!.completion_tokens).toBe(8);
   });
 
+  it("streams n choices side by side, each as it is answered whole, with one usage for all", async () => {
+    const request = {
+      model: "tiny",
+      prompt: "Once upon a time",
+      max_tokens: 6,
+      temperature: 1,
+      seed: 11,
+      n: 3,
+    };
+    const whole = await client.completions.create(request);
+    const stream = await client.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const texts = ["", "", ""];
+    const finishes: (string | null)[] = [null, null, null];
+    let usage: unknown;
+    for await (const chunk of stream) {
+      for (const choice of chunk.choices) {
+        texts[choice.index] += choice.text;
+        if (choice.finish_reason) finishes[choice.index] = choice.finish_reason;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(texts).toEqual(whole.choices.map((choice) => choice.text));
+    expect(finishes).toEqual(whole.choices.map((choice) => choice.finish_reason));
+    expect(usage).toEqual(whole.usage);
+
+    // The SDK's stream helper gathers each choice of a chat by its index.
+    const chatRequest = { model: "tiny", messages: hello, max_tokens: 4, n: 2, seed: 3, temperature: 1 };
+    const chats = await client.chat.completions.create(chatRequest);
+    const gathered = await client.chat.completions.stream(chatRequest).finalChatCompletion();
+    expect(gathered.choices.map((choice) => choice.message.content)).toEqual(
+      chats.choices.map((choice) => choice.message.content),
+    );
+    expect(gathered.choices.map((choice) => choice.finish_reason)).toEqual(["length", "length"]);
+  });
+
   it("defaults max_tokens to 16, as OpenAI does", async () => {
     const completion = await client.completions.create({ model: "tiny", prompt: "Hi", temperature: 0 });
     expect(completion.usage!.completion_tokens).toBe(16);
@@ -706,7 +745,7 @@ describe("errors in OpenAI's shape", () => {
     }
 
     await expect(
-      client.chat.completions.create({ model: "tiny", messages: hello, n: 2, stream: true }),
+      client.chat.completions.create({ model: "tiny", messages: hello, n: 9, stream: true }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(client.completions.create({ model: "tiny", prompt: 7 as never })).rejects.toBeInstanceOf(
       OpenAI.BadRequestError,

@@ -110,7 +110,7 @@ describe("request → generation options", () => {
 
   it("refuses what it cannot do, naming the field", () => {
     expect(errorOf(() => chatJobFrom(chatRequest({ n: 9 }), model)).param).toBe("n");
-    expect(errorOf(() => chatJobFrom(chatRequest({ n: 2, stream: true }), model)).param).toBe("n");
+    expect(errorOf(() => chatJobFrom(chatRequest({ n: 9, stream: true }), model)).param).toBe("n");
     expect(errorOf(() => chatJobFrom(chatRequest({ logprobs: true }), model)).param).toBe("logprobs");
     const completion = { model: "m", prompt: "x" };
     expect(errorOf(() => completionJobFrom({ ...completion, echo: true }, model)).param).toBe("echo");

@@ -77,13 +77,11 @@ export const MAX_CHOICES = 8;
 
 /**
  * `n`: how many answers to generate, each on its own sequence with its own seed (the request's, then
- * the next ones), answered together. Streamed, only one.
+ * the next ones): answered together, or streamed side by side, each event naming its choice's index.
  */
-export function choicesOf(n: number | null | undefined, stream: boolean | null | undefined): number {
+export function choicesOf(n: number | null | undefined): number {
   const count = n ?? 1;
   if (count > MAX_CHOICES) throw unsupported("n", `at most ${MAX_CHOICES} choices per request.`);
-  if (count > 1 && stream)
-    throw unsupported("n", "several choices are answered whole, not streamed: send stream false.");
   return count;
 }
 
@@ -142,7 +140,7 @@ export function chatJobFrom(
   model: ModelTarget,
   randomSeed?: () => number,
 ): ChatJob {
-  choicesOf(request.n, request.stream);
+  choicesOf(request.n);
   if (request.logprobs) throw unsupported("logprobs", "log probabilities are not supported.");
   if (request.top_logprobs != null && request.top_logprobs > 0)
     throw unsupported("top_logprobs", "log probabilities are not supported.");
@@ -173,7 +171,7 @@ export function completionJobFrom(
   model: ModelTarget,
   randomSeed?: () => number,
 ): CompletionJob {
-  choicesOf(request.n, request.stream);
+  choicesOf(request.n);
   if (request.echo) throw unsupported("echo", "echoing the prompt is not supported.");
   if (request.best_of != null && request.best_of !== 1)
     throw unsupported("best_of", "only one candidate per request is supported.");

@@ -77,16 +77,18 @@ export function severalChoices<Body extends { choices: { index: number }[]; usag
   bodies: Body[],
 ): Body {
   const [first] = bodies as [Body];
-  const completion = bodies.reduce((sum, body) => sum + body.usage.completion_tokens, 0);
   return {
     ...first,
     choices: bodies.map((body, index) => ({ ...body.choices[0]!, index })),
-    usage: {
-      ...first.usage,
-      completion_tokens: completion,
-      total_tokens: first.usage.prompt_tokens + completion,
-    },
+    usage: usageOfChoices(bodies.map((body) => body.usage)),
   };
+}
+
+/** The usage of several choices of one prompt: the prompt once, every choice's tokens. */
+export function usageOfChoices(usages: Usage[]): Usage {
+  const completion = usages.reduce((sum, usage) => sum + usage.completion_tokens, 0);
+  const prompt = usages[0]!.prompt_tokens;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 export function completionBody(meta: ResponseMeta, result: GenerationResult): Completion {
@@ -134,11 +136,26 @@ export interface StreamChunker<Chunk> {
   start(info: { promptTokens: number }): Chunk[];
   /** The events a new text piece releases. */
   text(piece: string): Chunk[];
-  /** The last events: the held piece with finish_reason, tool calls, then usage if asked for. */
+  /**
+   * The last events: the held piece with finish_reason, tool calls, then usage if asked for (unless
+   * the stream is one of several choices: then `usage` gives it once all have finished).
+   */
   finish(result: GenerationResult): Chunk[];
+  /** The usage event of a stream of several choices, if usage was asked for. */
+  usage?(usage: Usage): Chunk[];
 }
 
-export function chatChunker(meta: ResponseMeta, includeUsage: boolean): StreamChunker<ChatCompletionChunk> {
+/** Which of a request's `n` choices a chunker streams. Default: the only one. */
+export interface StreamChoice {
+  index: number;
+  of: number;
+}
+
+export function chatChunker(
+  meta: ResponseMeta,
+  includeUsage: boolean,
+  choice: StreamChoice = { index: 0, of: 1 },
+): StreamChunker<ChatCompletionChunk> {
   let held: string | undefined;
   const chunk = (
     delta: ChatCompletionChunk["choices"][number]["delta"],
@@ -148,10 +165,12 @@ export function chatChunker(meta: ResponseMeta, includeUsage: boolean): StreamCh
     object: "chat.completion.chunk",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice.index, delta, logprobs: null, finish_reason: finishReason }],
     // OpenAI marks every chunk but the last with usage: null when usage was asked for.
     ...(includeUsage ? { usage: null } : {}),
   });
+  const usage = (total: Usage): ChatCompletionChunk[] =>
+    includeUsage ? [{ ...chunk({}), choices: [], usage: total }] : [];
   return {
     start: () => [chunk({ role: "assistant", content: "" })],
     text(piece) {
@@ -172,22 +191,29 @@ export function chatChunker(meta: ResponseMeta, includeUsage: boolean): StreamCh
         events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason));
       }
       held = undefined;
-      if (includeUsage) events.push({ ...chunk({}), choices: [], usage: usageOf(result) });
+      if (choice.of === 1) events.push(...usage(usageOf(result)));
       return events;
     },
+    usage,
   };
 }
 
-export function completionChunker(meta: ResponseMeta, includeUsage: boolean): StreamChunker<CompletionChunk> {
+export function completionChunker(
+  meta: ResponseMeta,
+  includeUsage: boolean,
+  choice: StreamChoice = { index: 0, of: 1 },
+): StreamChunker<CompletionChunk> {
   let held: string | undefined;
   const chunk = (text: string, finishReason: FinishReason | null = null): CompletionChunk => ({
     id: meta.id,
     object: "text_completion",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice.index, text, logprobs: null, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
+  const usage = (total: Usage): CompletionChunk[] =>
+    includeUsage ? [{ ...chunk(""), choices: [], usage: total }] : [];
   return {
     start: () => [],
     text(piece) {
@@ -199,9 +225,10 @@ export function completionChunker(meta: ResponseMeta, includeUsage: boolean): St
     finish(result) {
       const events = [chunk(held ?? "", result.finishReason)];
       held = undefined;
-      if (includeUsage) events.push({ ...chunk(""), choices: [], usage: usageOf(result) });
+      if (choice.of === 1) events.push(...usage(usageOf(result)));
       return events;
     },
+    usage,
   };
 }
 

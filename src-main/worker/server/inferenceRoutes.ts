@@ -36,6 +36,8 @@ import {
   embeddingsBody,
   rerankBody,
   responseMeta,
+  usageOf,
+  usageOfChoices,
   type StreamChunker,
 } from "../inference/responses";
 import { openSse, type SseStyle, type SseWriter } from "../inference/sse";
@@ -116,53 +118,76 @@ function answerChoices<Job extends Parameters<typeof nthChoice>[0], Result>(
 }
 
 /**
- * Streams a generation as server-sent events. The stream opens only once the engine starts generating,
- * so an error found before that (unknown model, prompt too long, load failure) is still a plain HTTP error;
- * one after it is sent as an `{error}` event.
+ * Streams generations as server-sent events: one, or a request's `n` choices side by side, each
+ * through its own chunker (whose events name its index). The stream opens only once the engine starts
+ * generating, so an error found before that (unknown model, prompt too long, load failure) is still a
+ * plain HTTP error; one after it is sent as an `{error}` event, and stops the other choices.
  */
 async function streamGeneration<Chunk>(
   request: FastifyRequest,
   reply: FastifyReply,
-  chunker: StreamChunker<Chunk>,
-  run: (hooks: GenerationHooks) => Promise<GenerationResult>,
+  chunkers: StreamChunker<Chunk>[],
+  run: (choice: number, hooks: GenerationHooks) => Promise<GenerationResult>,
   style: SseStyle = "openai",
 ): Promise<void> {
-  const { signal, release } = clientSignal(reply);
+  const client = clientSignal(reply);
+  // One choice failing ends them all: the stream ends with its error.
+  const siblingFailed = new AbortController();
+  const signal = AbortSignal.any([client.signal, siblingFailed.signal]);
   let sse: SseWriter | undefined;
   let headers: Record<string, string> = {};
-  let promptTokens = 0;
   const open = (): SseWriter => {
     if (sse) return sse;
     reply.hijack();
-    const writer = openSse(reply.raw, headers, style);
-    for (const chunk of chunker.start({ promptTokens })) writer.send(chunk);
-    sse = writer;
-    return writer;
+    sse = openSse(reply.raw, headers, style);
+    return sse;
   };
   try {
-    const result = await run({
-      signal,
-      onStart: ({ truncatedMessages, promptTokens: counted }) => {
-        // Never silently: the answer says how much of the conversation it left out.
-        if (truncatedMessages > 0) headers = { [truncatedMessagesHeader]: String(truncatedMessages) };
-        promptTokens = counted;
-        open();
-      },
-      onText: (piece) => {
-        for (const chunk of chunker.text(piece)) open().send(chunk);
-      },
-    });
+    const results = await Promise.all(
+      chunkers.map(async (chunker, choice) => {
+        let started = false;
+        /** The choice's first events, once its prompt is counted (or with its first text). */
+        const begin = (promptTokens: number) => {
+          const writer = open();
+          if (!started) for (const chunk of chunker.start({ promptTokens })) writer.send(chunk);
+          started = true;
+          return writer;
+        };
+        try {
+          const result = await run(choice, {
+            signal,
+            onStart: ({ truncatedMessages, promptTokens }) => {
+              // Never silently: the answer says how much of the conversation it left out.
+              if (truncatedMessages > 0 && !sse)
+                headers = { [truncatedMessagesHeader]: String(truncatedMessages) };
+              begin(promptTokens);
+            },
+            onText: (piece) => {
+              for (const chunk of chunker.text(piece)) begin(0).send(chunk);
+            },
+          });
+          const writer = begin(result.promptTokens);
+          for (const chunk of chunker.finish(result)) writer.send(chunk);
+          return result;
+        } catch (error) {
+          siblingFailed.abort(error);
+          throw error;
+        }
+      }),
+    );
     const writer = open();
-    for (const chunk of chunker.finish(result)) writer.send(chunk);
+    if (chunkers.length > 1)
+      for (const chunk of chunkers[0]!.usage?.(usageOfChoices(results.map(usageOf))) ?? [])
+        writer.send(chunk);
     writer.done();
   } catch (error) {
-    if (clientLeft(signal)) return dropReply(reply);
+    if (clientLeft(client.signal)) return dropReply(reply);
     if (!sse) throw error;
     const http = toHttpError(toAppError(error));
     if (http.status >= 500) request.log.error({ err: error }, "generation failed mid-stream");
     sse.fail(style === "anthropic" ? anthropicErrorOf(http.status, http.body.error.message) : http.body);
   } finally {
-    release();
+    client.release();
   }
 }
 
@@ -226,13 +251,17 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     const job = chatJobFrom(body, await targetOf(body.model));
     const meta = responseMeta("chatcmpl", body.model);
     return inUse(body.model, async () => {
+      const count = choicesOf(body.n);
       if (body.stream) {
-        const chunker = chatChunker(meta, body.stream_options?.include_usage === true);
-        return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks));
+        const includeUsage = body.stream_options?.include_usage === true;
+        const chunkers = Array.from({ length: count }, (_, index) =>
+          chatChunker(meta, includeUsage, { index, of: count }),
+        );
+        return streamGeneration(request, reply, chunkers, (choice, hooks) =>
+          engine.chat(nthChoice(job, choice), hooks),
+        );
       }
-      const results = await answerChoices(reply, choicesOf(body.n, body.stream), job, (each, signal) =>
-        engine.chat(each, { signal }),
-      );
+      const results = await answerChoices(reply, count, job, (each, signal) => engine.chat(each, { signal }));
       if (!results) return undefined;
       if (results[0]!.truncatedMessages > 0)
         reply.header(truncatedMessagesHeader, String(results[0]!.truncatedMessages));
@@ -245,11 +274,17 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     const job = completionJobFrom(body, await targetOf(body.model));
     const meta = responseMeta("cmpl", body.model);
     return inUse(body.model, async () => {
+      const count = choicesOf(body.n);
       if (body.stream) {
-        const chunker = completionChunker(meta, body.stream_options?.include_usage === true);
-        return streamGeneration(request, reply, chunker, (hooks) => engine.complete(job, hooks));
+        const includeUsage = body.stream_options?.include_usage === true;
+        const chunkers = Array.from({ length: count }, (_, index) =>
+          completionChunker(meta, includeUsage, { index, of: count }),
+        );
+        return streamGeneration(request, reply, chunkers, (choice, hooks) =>
+          engine.complete(nthChoice(job, choice), hooks),
+        );
       }
-      const results = await answerChoices(reply, choicesOf(body.n, body.stream), job, (each, signal) =>
+      const results = await answerChoices(reply, count, job, (each, signal) =>
         engine.complete(each, { signal }),
       );
       return results && severalChoices(results.map((result) => completionBody(meta, result)));
@@ -265,7 +300,13 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     return inUse(body.model, async () => {
       if (body.stream) {
         const chunker = anthropicChunker(body.model);
-        return streamGeneration(request, reply, chunker, (hooks) => engine.chat(job, hooks), "anthropic");
+        return streamGeneration(
+          request,
+          reply,
+          [chunker],
+          (_, hooks) => engine.chat(job, hooks),
+          "anthropic",
+        );
       }
       const result = await answerOnce(reply, (signal) => engine.chat(job, { signal }));
       return result && anthropicMessageBody(body.model, result);
