@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import readline from "node:readline";
-import type { ChatMessage, Model, RegisterResponse } from "../contract";
+import type { ChatMessage, Model, OpenAiModel, RegisterResponse } from "../contract";
 import { truncatedMessagesHeader } from "../contract/headers";
 import { readChatStream, StreamedError } from "../shared/chatStream";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
-import { formatBytes, printable } from "./format";
+import { printable } from "./format";
 import { idOfLink, type Output } from "./modelCommands";
 import { waitTelling } from "./waitForModel";
 
@@ -57,21 +57,22 @@ export async function chat(
     throw new CliError("Nothing to send: give a prompt after the model, or pipe one in.");
 
   const model = await readyModel(client, input, io);
-  const conversation = new Conversation(client, model.name, options);
+  const conversation = new Conversation(client, model, options);
   if (interactive) return converse(conversation, io, streams);
   // What the model says is the output; how it ended is a note beside it. A reader that goes away
   // (`| head -5`) stops the reply at the server too.
   const readerGone = new AbortController();
   streams.output.on("error", () => readerGone.abort());
-  const terminal = streams.output.isTTY === true;
+  // At a terminal as in a conversation; into a pipe or a file, the answer's text as it is.
+  const writer =
+    streams.output.isTTY === true
+      ? replyWriter(streams.output, io)
+      : { text: (text: string) => void streams.output.write(text), reasoning: undefined, end: () => {} };
   let outcome: Outcome;
   try {
-    outcome = await conversation.send(
-      prompt,
-      (text) => streams.output.write(terminal ? printable(text) : text),
-      readerGone.signal,
-    );
+    outcome = await conversation.send(prompt, writer.text, readerGone.signal, writer.reasoning);
   } finally {
+    writer.end();
     // What came ends its line, whatever followed.
     streams.output.write("\n");
   }
@@ -101,23 +102,28 @@ async function pipedText(input: ChatStreams["input"], prompted: boolean): Promis
 }
 
 /**
- * The model, registered first where it names a Hugging Face repo not registered yet, and ready. A link
- * (`https://huggingface.co/org/repo`) is looked up by the id it registers as.
+ * The model's id, registered first where it names a Hugging Face repo not registered yet, once ready.
+ * A link (`https://huggingface.co/org/repo`) is looked up by the id it registers as. With an API key
+ * rather than the admin token (a server shared beyond loopback), only a model ready now is taken.
  */
-async function readyModel(client: ApiClient, input: string, io: Output): Promise<Model> {
-  const lookUp = () => client.request<Model>("GET", `/v0/models/${encodeModelId(idOfLink(input))}`);
+async function readyModel(client: ApiClient, input: string, io: Output): Promise<string> {
+  const id = idOfLink(input);
+  const lookUp = () => client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
   let model: Model;
+  let registeredHere = false;
   try {
     model = await lookUp();
   } catch (error) {
+    if (error instanceof CliError && error.code?.startsWith("auth.")) return readyForKey(client, id, error);
     if (!(error instanceof CliError) || error.code !== "registry.not_found") throw error;
     try {
       const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", {
         url: input,
       });
-      io.err(`Registered ${registered.name} (${formatBytes(registered.size_bytes)}).`);
+      io.err(`Registered ${registered.name}.`);
       for (const warning of registered.warnings) io.err(`warning: ${warning}`);
       model = registered;
+      registeredHere = true;
     } catch (registering) {
       if (!(registering instanceof CliError)) throw registering;
       // Not a repo's name or link: the model is just not registered.
@@ -128,8 +134,37 @@ async function readyModel(client: ApiClient, input: string, io: Output): Promise
       model = await lookUp().catch(() => Promise.reject(registering));
     }
   }
-  // Ctrl+C ends the command, and the wait with it.
-  return model.ready ? model : await waitTelling(client, model.name, io, new AbortController().signal);
+  if (model.ready) return model.name;
+  // Ctrl+C ends the command, and the wait with it; what it registered stays, and is said so.
+  const stays = () => {
+    io.live?.("");
+    io.err(
+      `\n${model.name} stays registered, and its download goes on: \`llmlb model rm ${model.name}\` removes it.`,
+    );
+    process.exit(130);
+  };
+  if (registeredHere) process.once("SIGINT", stays);
+  try {
+    return (await waitTelling(client, model.name, io, new AbortController().signal)).name;
+  } finally {
+    process.off("SIGINT", stays);
+  }
+}
+
+/** The model as an API key sees it (`/v1/models`): only one ready now can be chatted with. */
+async function readyForKey(client: ApiClient, id: string, refusal: CliError): Promise<string> {
+  let listed: OpenAiModel;
+  try {
+    listed = await client.request<OpenAiModel>("GET", `/v1/models/${encodeModelId(id)}`);
+  } catch {
+    // Not even /v1 takes it: the first refusal says what was sent.
+    throw refusal;
+  }
+  if (!listed.ready)
+    throw new CliError(
+      `${listed.id} is not ready yet; with an API key rather than the admin token, \`llmlb chat\` cannot wait for it.`,
+    );
+  return listed.id;
 }
 
 interface Outcome {
@@ -158,7 +193,12 @@ class Conversation {
    * as the reply). A refusal, or a reply stopped before its first word, leaves the conversation as it
    * was.
    */
-  async send(text: string, onText: (text: string) => void, signal: AbortSignal): Promise<Outcome> {
+  async send(
+    text: string,
+    onText: (text: string) => void,
+    signal: AbortSignal,
+    onReasoning?: (text: string) => void,
+  ): Promise<Outcome> {
     const asked: ChatMessage[] = [...this.messages, { role: "user", content: text }];
     let reply = "";
     const notes: string[] = [];
@@ -184,10 +224,14 @@ class Conversation {
       const truncated = Number(response.headers.get(truncatedMessagesHeader) ?? 0);
       if (truncated > 0)
         notes.push(`(the ${truncated} oldest messages were left out to fit the model's context)`);
-      const outcome = await readChatStream(response.body!, (piece) => {
-        reply += piece;
-        onText(piece);
-      });
+      const outcome = await readChatStream(
+        response.body!,
+        (piece) => {
+          reply += piece;
+          onText(piece);
+        },
+        onReasoning,
+      );
       if (!outcome.complete)
         throw new CliError(
           `The llmlb server at ${this.client.url} ended the reply before it was finished: what came is above.`,
@@ -222,12 +266,13 @@ function asCliError(error: unknown, begun: boolean, url: string): unknown {
   );
 }
 
-/** A line asked for at the terminal; undefined once the terminal says it is done (Ctrl+D). */
+/** A line asked for at the terminal (or the lines pasted at once); undefined once the terminal is done (Ctrl+D). */
 type Asked = { line: string } | { interrupted: true; typed: boolean } | undefined;
 
 /**
  * One line at the prompt, with readline's editing and the conversation's history of lines; Ctrl+C
- * drops what is typed.
+ * drops what is typed. Lines pasted at once (the terminal marks a paste, once asked to: see
+ * `converse`) are one message, sent with the next Enter.
  */
 function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<Asked> {
   return new Promise((resolve) => {
@@ -240,16 +285,33 @@ function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<A
       historySize: 1000,
     });
     let answered: Asked;
-    lines.once("line", (line) => {
-      answered = { line };
+    let pasting = false;
+    const pasted: string[] = [];
+    const onKey = (_text: string, key: { name?: string } | undefined) => {
+      if (key?.name === "paste-start") pasting = true;
+      if (key?.name === "paste-end") pasting = false;
+    };
+    streams.input.on("keypress", onKey);
+    lines.on("line", (line) => {
+      if (pasting) {
+        pasted.push(line);
+        lines.setPrompt("... ");
+        lines.prompt();
+        return;
+      }
+      // A paste that ended with its own newline leaves nothing more on the line.
+      answered = {
+        line: pasted.length > 0 && line === "" ? pasted.join("\n") : [...pasted, line].join("\n"),
+      };
       lines.close();
     });
     lines.once("SIGINT", () => {
-      answered = { interrupted: true, typed: lines.line.length > 0 };
+      answered = { interrupted: true, typed: lines.line.length > 0 || pasted.length > 0 };
       streams.output.write("\n");
       lines.close();
     });
     lines.once("close", () => {
+      streams.input.off("keypress", onKey);
       // readline's history is its own copy, the latest first.
       history.splice(0, history.length, ...(lines as unknown as { history: string[] }).history);
       resolve(answered);
@@ -283,6 +345,25 @@ async function converse(conversation: Conversation, io: Output, streams: ChatStr
   const { output } = streams;
   const history: string[] = [];
   io.err(`Chatting with ${conversation.model}. /help lists the commands; /bye or Ctrl+D leaves.`);
+  // The terminal marks what is pasted, so lines pasted at once are one message (bracketed paste).
+  output.write(bracketedPaste.on);
+  try {
+    await talk(conversation, io, streams, history);
+  } finally {
+    output.write(bracketedPaste.off);
+  }
+  output.write("\n");
+}
+
+const bracketedPaste = { on: "\u001b[?2004h", off: "\u001b[?2004l" };
+
+async function talk(
+  conversation: Conversation,
+  io: Output,
+  streams: ChatStreams,
+  history: string[],
+): Promise<void> {
+  const { output } = streams;
   for (;;) {
     const text = await nextMessage(streams, history);
     if (text === undefined) break;
@@ -308,21 +389,55 @@ async function converse(conversation: Conversation, io: Output, streams: ChatStr
       leave = andLeave;
       stopping.abort();
     });
+    const writer = replyWriter(output, io);
     try {
-      const { notes } = await conversation.send(
-        text,
-        (piece) => output.write(printable(piece)),
-        stopping.signal,
-      );
+      const { notes } = await conversation.send(text, writer.text, stopping.signal, writer.reasoning);
+      writer.end();
       output.write(["", ...notes].join("\n") + "\n");
     } catch (error) {
+      writer.end();
       output.write(`\nerror: ${printable((error as Error).message)}\n`);
     } finally {
       restore();
     }
     if (leave) break;
   }
-  output.write("\n");
+}
+
+/** How long a reply may keep the terminal blank before it says why. */
+const quietForMs = 1000;
+
+/**
+ * Writes a reply at the terminal: its reasoning, where the server streams it apart, dimmed, then its
+ * text; until the first of them, after a moment, a line saying what it waits for (`io.live`).
+ */
+function replyWriter(output: ChatStreams["output"], io: Output) {
+  let begun = false;
+  let thinking = false;
+  const waiting = setTimeout(
+    () => io.live?.("(waiting for the reply: the model may be loading)"),
+    quietForMs,
+  );
+  const begin = () => {
+    if (begun) return;
+    begun = true;
+    clearTimeout(waiting);
+    io.live?.("");
+  };
+  return {
+    reasoning(piece: string) {
+      begin();
+      thinking = true;
+      output.write(`\u001b[2m${printable(piece)}\u001b[22m`);
+    },
+    text(piece: string) {
+      begin();
+      if (thinking) output.write("\n\n");
+      thinking = false;
+      output.write(printable(piece));
+    },
+    end: begin,
+  };
 }
 
 /**

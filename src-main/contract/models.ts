@@ -178,6 +178,7 @@ export const openAiModelSchema = z.object({
   owned_by: z.string(),
   ready: z.boolean(),
 });
+export type OpenAiModel = z.infer<typeof openAiModelSchema>;
 export const openAiModelListSchema = z.object({
   object: z.literal("list"),
   data: z.array(openAiModelSchema),

@@ -36,6 +36,8 @@ export class StreamedError extends Error {
 export async function readChatStream(
   body: ReadableStream<Uint8Array>,
   onText: (text: string) => void,
+  /** The model's reasoning, where a server streams it apart (`reasoning_content`, or `reasoning`). */
+  onReasoning?: (text: string) => void,
 ): Promise<ChatStreamOutcome> {
   const outcome: ChatStreamOutcome = { finishReason: null, completionTokens: undefined, complete: false };
   let finished = false;
@@ -63,6 +65,12 @@ export async function readChatStream(
       }
       const completion = chunk as ChatCompletionChunk;
       for (const choice of completion.choices) {
+        const { reasoning_content, reasoning } = choice.delta as {
+          reasoning_content?: unknown;
+          reasoning?: unknown;
+        };
+        const thought = typeof reasoning_content === "string" ? reasoning_content : reasoning;
+        if (onReasoning && typeof thought === "string" && thought) onReasoning(thought);
         if (choice.delta.content) onText(choice.delta.content);
         if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
       }

@@ -16,6 +16,8 @@ import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyM
 
 const laterModel = "acme/later-GGUF";
 const brokenModel = "acme/broken-GGUF";
+/** Downloaded slowly, to be left while it downloads. */
+const slowModel = "acme/slow-GGUF";
 const sampling = ["--max-tokens", "12", "--temperature", "0"];
 
 let served: TinyModelServe;
@@ -29,16 +31,27 @@ beforeAll(async () => {
     repos: [
       { id: laterModel, files: [{ path: "later-Q4_K_M.gguf", content: generateTinyGguf({ seed: 2 }) }] },
       { id: brokenModel, files: [{ path: "broken-Q4_K_M.gguf", content: fakeBytes("not a gguf") }] },
+      { id: slowModel, files: [{ path: "slow-Q4_K_M.gguf", content: generateTinyGguf({ seed: 4 }) }] },
     ],
   });
   // slow-model: a reply that begins, then goes on until the client stops it (what Ctrl+C is for).
   // cut-model: a reply that begins, then ends without saying it is done.
+  // think-model: a reply whose reasoning comes apart from its text, as a reasoning server streams it.
   endpoint = await startFakeOpenAiServer({
     name: "slow",
-    models: ["slow-model", "cut-model"],
+    models: ["slow-model", "cut-model", "think-model"],
     handler: (_request, response: http.ServerResponse, body) => {
       response.writeHead(200, { "content-type": "text/event-stream" });
       const chunk = { id: "c", object: "chat.completion.chunk", created: 0, model: body.model };
+      const send = (delta: object, finish: string | null = null) =>
+        response.write(
+          `data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+        );
+      if (body.model === "think-model") {
+        send({ role: "assistant", reasoning_content: "The user greets me." });
+        send({ content: "Hello!" }, "stop");
+        return response.end("data: [DONE]\n\n");
+      }
       response.write(
         `data: ${JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: "Once upon" }, finish_reason: null }] })}\n\n`,
       );
@@ -88,6 +101,27 @@ describe("llmlb chat with a prompt", () => {
       expect(result.code).toBe(0);
       expect(result.stdout.trim()).not.toBe("");
     }
+  });
+
+  it("with a token that is not the admin token (an API key), chats with a model ready now", async () => {
+    const asStranger = ["--url", served.serve.url, "--token", "not-the-admin-token"];
+    const direct = await answerOf([{ role: "user", content: "Hi" }]);
+    const result = await runCli([...asStranger, "chat", tinyModel, "Hi", ...sampling], served.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${direct.choices[0]!.message.content}\n`);
+    // Not registered here: /v1 does not know it either.
+    const unknown = await runCli([...asStranger, "chat", "acme/nothing-GGUF", "Hi"], served.env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("the CLI sent --token");
+  });
+
+  it("prints only the answer's text into a pipe, leaving out the reasoning a server streams apart, which a terminal shows", async () => {
+    const result = await runCli(["chat", "think-model", "Hi"], served.env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("Hello!\n");
+    const terminal = runCliInTerminal(["chat", "think-model", "Hi"], served.env);
+    expect(await terminal.exited()).toBe(0);
+    expect(terminal.screen()).toContain("The user greets me.\n\nHello!\n");
   });
 
   it("says so, and fails, when the reply ends before the server said it was done", async () => {
@@ -162,6 +196,24 @@ describe("llmlb chat with a Hugging Face repo not registered yet", () => {
     }
     const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(laterModel)}`);
     expect(model.body.ready).toBe(true);
+  });
+});
+
+describe("llmlb chat at a terminal, waiting for a download", () => {
+  it("Ctrl+C stops the wait, saying the model stays registered and downloading", async () => {
+    served.hub.setFaults({ throttleBytesPerSecond: 20_000 });
+    try {
+      const terminal = runCliInTerminal(["chat", slowModel], served.env);
+      await terminal.waitForScreen(new RegExp(`Waiting for ${slowModel}: \\S+: downloading`));
+      terminal.type("\x03");
+      await terminal.waitForScreen(/stays registered, and its download goes on/);
+      expect(await terminal.exited()).toBe(130);
+      const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(slowModel)}`);
+      expect(model.status).toBe(200);
+    } finally {
+      served.hub.clearFaults();
+      await served.admin("DELETE", `/v0/models/${encodeURIComponent(slowModel)}`);
+    }
   });
 });
 
@@ -252,7 +304,10 @@ describe("llmlb chat at a terminal", () => {
     // Ctrl+C drops what is typed (all of it, wherever the cursor is).
     terminal.type("never sent\u001b[D\u001b[D\x03");
     seen = await terminal.waitForScreen(/never sent\n>>> $/, seen);
-    terminal.type("Tell me a story\r");
+    // Lines pasted at once are one message, sent with the next Enter.
+    terminal.type("\u001b[200~Tell me\ra story\u001b[201~");
+    seen = await terminal.waitForScreen(/\.\.\. a story$/, seen);
+    terminal.type("\r");
     seen = await terminal.waitForScreen(/Once upon/, seen);
     // Typed while the reply is written: neither shown in it nor sent.
     terminal.type("typed meanwhile\r");
@@ -266,7 +321,7 @@ describe("llmlb chat at a terminal", () => {
     seen = await terminal.waitForScreen(/Once upon/, seen);
     const asked = endpoint.received.at(-1)!.body.messages as ChatMessage[];
     expect(asked).toEqual([
-      { role: "user", content: "Tell me a story" },
+      { role: "user", content: "Tell me\na story" },
       { role: "assistant", content: "Once upon" },
       { role: "user", content: "Go on" },
     ]);
