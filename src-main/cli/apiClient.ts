@@ -156,8 +156,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     signal: AbortSignal,
     boundMs: number,
   ) {
+    const fetchFor = boundMs > fetchHeadsWithinMs ? await patientFetch() : fetch;
     try {
-      return await fetch(url + requestPath, {
+      return await fetchFor(url + requestPath, {
         method,
         headers: {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -193,6 +194,25 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return new CliError(`${message} (the CLI sent ${tokenSource}.)`, 1, code);
     return new CliError(message, 1, code);
   }
+}
+
+/** Node's fetch gives up on an answer's head after 5 minutes, whatever the request's signal says. */
+const fetchHeadsWithinMs = 290_000;
+
+let patient: Promise<typeof fetch> | undefined;
+
+/**
+ * A fetch bounded by its signal alone, for waits meant to be longer than Node's (a model's load, a
+ * reply that begins once its model has loaded): through an undici agent without timeouts of its own.
+ * Loaded only then: undici costs a client command's start some 60 ms.
+ */
+function patientFetch(): Promise<typeof fetch> {
+  patient ??= import("undici").then(({ fetch: undiciFetch, Agent }) => {
+    const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+    return ((input: string, init?: RequestInit) =>
+      undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+  });
+  return patient;
 }
 
 export function encodeModelId(id: string): string {

@@ -204,7 +204,7 @@ export async function loadModel(
           ? "not ready there (`llmlb model show` says why)"
           : node.outcome === "failed"
             ? `failed: ${node.message ?? "no reason given"}`
-            : "could not be asked (unreachable, or an llmlb older than this one)";
+            : "could not be asked (unreachable)";
     io.out(`${answer.model} on ${node.node_name}: ${what}`);
   }
   if (!answer.nodes.some((node) => node.outcome === "loaded"))
@@ -229,15 +229,17 @@ export async function unloadModel(
   const named = (outcome: ModelUnloadResponse["nodes"][number]["outcome"]) =>
     answer.nodes.filter((node) => node.outcome === outcome).map((node) => node.node_name);
   const [now, whenIdle, unreachable] = [named("now"), named("when_idle"), named("unreachable")];
+  const failed = answer.nodes.filter((node) => node.outcome === "failed");
   if (now.length > 0) io.out(`Unloaded ${answer.model} on ${now.join(", ")}.`);
   if (whenIdle.length > 0)
     io.out(
-      `${answer.model} is unloaded on ${whenIdle.join(", ")} once its running requests end (a new request first keeps it).`,
+      `${answer.model} is unloaded on ${whenIdle.join(", ")} once its running requests end (unless another comes first).`,
     );
+  for (const node of failed) io.err(`${node.node_name}: ${node.message ?? "it could not unload it"}`);
   if (unreachable.length > 0)
     io.err(`${unreachable.join(", ")} could not be asked (unreachable, or an llmlb older than this one).`);
-  if (now.length + whenIdle.length + unreachable.length === 0)
+  if (answer.nodes.every((node) => node.outcome === "not_loaded"))
     io.out(`${answer.model} was not loaded on ${options.node ?? "any online node"}.`);
-  if (unreachable.length > 0)
-    throw new CliError(`${answer.model} may still be loaded on ${unreachable.join(", ")}.`);
+  const left = [...failed.map((node) => node.node_name), ...unreachable];
+  if (left.length > 0) throw new CliError(`${answer.model} may still be loaded on ${left.join(", ")}.`);
 }

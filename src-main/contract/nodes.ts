@@ -321,14 +321,14 @@ export type ModelLoadRequest = z.infer<typeof modelLoadRequestSchema>;
 /**
  * What a worker did with a load: `loaded` (now, or it was already), `not_ready` (it does not have
  * the model ready: downloading, failed, not pinned there), `failed` (with `message`: out of memory, a
- * file llama.cpp refused), `unreachable` (the call did not get through).
+ * file llama.cpp refused, a node too old to be asked), `unreachable` (the call did not get through).
  */
 export const nodeLoadOutcomeSchema = z.enum(["loaded", "not_ready", "failed", "unreachable"]);
 /**
  * What a worker did with an unload: `now`, `when_idle` (requests run on it: it goes when they end,
- * unless another comes first), `not_loaded`, `unreachable`.
+ * unless another comes first), `not_loaded`, `failed` (with `message`), `unreachable`.
  */
-export const nodeUnloadOutcomeSchema = z.enum(["now", "when_idle", "not_loaded", "unreachable"]);
+export const nodeUnloadOutcomeSchema = z.enum(["now", "when_idle", "not_loaded", "failed", "unreachable"]);
 
 /** The node's side of a load (`POST /v0/load` on the node). */
 export const nodeLoadResponseSchema = z.object({
@@ -352,6 +352,8 @@ export const modelLoadResponseSchema = z.object({
 export type ModelLoadResponse = z.infer<typeof modelLoadResponseSchema>;
 export const modelUnloadResponseSchema = z.object({
   model: z.string(),
-  nodes: z.array(z.object({ node_name: z.string(), outcome: nodeUnloadOutcomeSchema })),
+  nodes: z.array(
+    z.object({ node_name: z.string(), outcome: nodeUnloadOutcomeSchema, message: z.string().optional() }),
+  ),
 });
 export type ModelUnloadResponse = z.infer<typeof modelUnloadResponseSchema>;

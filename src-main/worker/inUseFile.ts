@@ -3,8 +3,11 @@ import path from "node:path";
 import type { InUse } from "../contract/workerMessages";
 
 export interface InUseFile {
-  /** A request for (or a load of) `model` starts; call the answer when it ends. */
-  enter(model: string): () => void;
+  /**
+   * A request for (or a load of) `model` starts; call the answer when it ends. `served: false` (a
+   * load, which decodes nothing): it does not count as a request the model answered. Default: true.
+   */
+  enter(model: string): (options?: { served?: boolean }) => void;
   /** The worker stops on its own terms: nothing it did is to blame on a model. */
   remove(): void;
 }
@@ -32,12 +35,12 @@ export function createInUseFile(file: string): InUseFile {
       uses.set(model, count + 1);
       if (count === 0) write();
       let left = false;
-      return () => {
+      return ({ served: answered = true } = {}) => {
         if (left) return;
         left = true;
         const remaining = uses.get(model)! - 1;
-        const firstServed = !served.has(model);
-        served.add(model);
+        const firstServed = answered && !served.has(model);
+        if (answered) served.add(model);
         if (remaining > 0) uses.set(model, remaining);
         else uses.delete(model);
         if (remaining === 0 || firstServed) write();

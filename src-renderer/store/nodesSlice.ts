@@ -76,16 +76,23 @@ export const createNodesSlice =
       const key = `unload:${nodeName}:${model}`;
       try {
         const answer = await api.unloadModel(model, nodeName);
-        const outcome = answer.nodes[0]?.outcome;
+        const node = answer.nodes[0];
+        const outcome = node?.outcome;
         get().pushBanner(
-          outcome === "unreachable" ? "error" : "success",
+          outcome === "now" || outcome === "not_loaded"
+            ? "success"
+            : outcome === "when_idle"
+              ? "warning"
+              : "error",
           outcome === "now"
             ? `Unloaded ${answer.model} from ${nodeName}`
             : outcome === "when_idle"
-              ? `${answer.model} leaves ${nodeName}'s memory once its running requests end`
+              ? `${answer.model} leaves ${nodeName}'s memory once its running requests end, unless another comes first`
               : outcome === "not_loaded"
                 ? `${answer.model} was not loaded on ${nodeName}`
-                : `${nodeName} did not answer: ${answer.model} may still be loaded there`,
+                : outcome === "failed"
+                  ? (node?.message ?? `${nodeName} could not unload ${answer.model}`)
+                  : `${nodeName} did not answer: ${answer.model} may still be loaded there`,
           key,
         );
       } catch (error) {

@@ -616,3 +616,57 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^llmlb_node_requests_in_flight\{node="metered"\} 0$/m);
   });
 });
+
+describe("a load or unload asked of a worker that cannot do it", () => {
+  it("says what the worker said (an llmlb older than this one answers 404), not that it was unreachable", async () => {
+    await node("older", {
+      ready: [model],
+      handler: (request, response) => {
+        if (request.url === "/v0/load" || request.url === "/v0/unload")
+          return void response.writeHead(404, { "content-type": "application/json" }).end(
+            JSON.stringify({
+              message: "Route POST:/v0/load not found",
+              error: "Not Found",
+              statusCode: 404,
+            }),
+          );
+        response
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify(chatAnswer("older")));
+      },
+    });
+    await node("refusing", {
+      ready: [model],
+      handler: (_request, response) =>
+        void response.writeHead(503, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            error: {
+              message: "The node is shutting down.",
+              type: "server_error",
+              code: "inference.unavailable",
+            },
+          }),
+        ),
+    });
+    const load = await server.request("POST", "/v0/models/load", { body: { model } });
+    expect(load.status).toBe(200);
+    const outcomes = (load.body as { nodes: { node_name: string; outcome: string; message?: string }[] })
+      .nodes;
+    expect(outcomes.sort((a, b) => a.node_name.localeCompare(b.node_name))).toEqual([
+      {
+        node_name: "older",
+        outcome: "failed",
+        message: "older runs an llmlb older than this one, which cannot do this.",
+      },
+      { node_name: "refusing", outcome: "failed", message: "The node is shutting down." },
+    ]);
+    const unload = await server.request("POST", "/v0/models/unload", { body: { model, node: "older" } });
+    expect((unload.body as { nodes: unknown[] }).nodes).toEqual([
+      {
+        node_name: "older",
+        outcome: "failed",
+        message: "older runs an llmlb older than this one, which cannot do this.",
+      },
+    ]);
+  });
+});

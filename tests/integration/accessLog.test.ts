@@ -51,18 +51,28 @@ describe("the access log", () => {
 
     const streamed = await chat({ model: tinyModel, stream: true });
     await streamed.text();
-    expect(await lineFor(streamed.headers.get("x-request-id")!)).toMatchObject({
-      status: 200,
-      node: worker,
-      stream_events: expect.any(Number),
-    });
+    const streamedLine = await lineFor(streamed.headers.get("x-request-id")!);
+    expect(streamedLine).toMatchObject({ status: 200, node: worker });
+    expect(streamedLine.stream_events).toBeGreaterThan(0);
   });
 
-  it("says so of a request for a model not registered, which no node saw", async () => {
+  it("says so of a request for a model not registered, and of one refused as it was read, which no node saw", async () => {
     const answer = await chat({ model: "acme/nothing-GGUF" });
     expect(answer.status).toBe(404);
     const line = await lineFor(answer.headers.get("x-request-id")!);
     expect(line).toMatchObject({ model: "unknown", status: 404 });
     expect(line.node).toBeUndefined();
+
+    const malformed = await fetch(`${served.serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    expect(malformed.status).toBe(400);
+    expect(await lineFor(malformed.headers.get("x-request-id")!)).toMatchObject({
+      model: "unknown",
+      path: "/v1/chat/completions",
+      status: 400,
+    });
   });
 });

@@ -523,7 +523,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
             ...(trace.node !== undefined ? { node: trace.node } : {}),
             ...(trace.tries > 1 ? { tries: trace.tries } : {}),
             ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
-            ...(trace.tokens !== undefined
+            // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
+            ...(trace.tokens
               ? trace.streamed
                 ? { stream_events: trace.tokens }
                 : { completion_tokens: trace.tokens }

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { Agent, fetch } from "undici";
 import type {
   LoadedModel,
   LlamaCppBuild,
@@ -12,7 +13,13 @@ import type {
   NodeRegisterResponse,
   NodeRemoved,
 } from "../../contract";
-import { nodeProtocol, type NodeRoute as NodeProtocolRoute, type NodeRouteRequest } from "../../contract";
+import {
+  errorBodySchema,
+  nodeProtocol,
+  type NodeRoute as NodeProtocolRoute,
+  type NodeRouteRequest,
+} from "../../contract";
+import type { z } from "zod";
 import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
@@ -22,6 +29,8 @@ import type { NodeHealth } from "./nodeHealth";
 
 /** How long a load asked for may take: a first load on a GPU compiles kernels for a minute or more. */
 const loadCallMs = 15 * 60_000;
+/** The control plane's calls to nodes: each bounded by its own timeout, none by the agent's. */
+const nodeCalls = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
 
 export interface NodeServiceOptions {
   nodes: NodeRepository;
@@ -246,7 +255,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   }
 
   const onlineWorkers = () => nodes.list().filter((node) => node.status === "online" && tokens.has(node.id));
-  /** A call to a node's own server (the node protocol's push side), with its token. */
+  /**
+   * A call to a node's own server (the node protocol's push side), with its token, bounded by
+   * `timeoutMs` alone (Node's fetch would give up on a load's answer after 5 minutes).
+   */
   const callNode = <R extends NodeProtocolRoute>(
     node: { id: string; url: string },
     route: R,
@@ -261,12 +273,56 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
+      dispatcher: nodeCalls,
     });
+
+  /**
+   * Asks each of `workers` the same at once: `answered` reads an answer, `refused` makes what a
+   * worker that refused says (its message; undefined where the call did not get through).
+   */
+  async function askWorkers<R extends NodeProtocolRoute & { response: z.ZodType }, T>(
+    workers: { id: string; name: string; url: string }[],
+    route: R,
+    body: NodeRouteRequest<R>,
+    timeoutMs: number,
+    read: {
+      answered: (node: { name: string }, answer: z.output<R["response"]>) => T;
+      refused: (node: { name: string }, message: string | undefined) => T;
+    },
+  ): Promise<T[]> {
+    return Promise.all(
+      workers.map(async (node) => {
+        let response: Awaited<ReturnType<typeof callNode>>;
+        try {
+          response = await callNode(node, route, body, timeoutMs);
+        } catch (error) {
+          log.warn({ node: node.id, path: route.path, err: error }, "call to a node not delivered");
+          return read.refused(node, undefined);
+        }
+        const json: unknown = await response.json().catch(() => undefined);
+        if (response.ok) {
+          const answer = route.response.safeParse(json);
+          if (answer.success) return read.answered(node, answer.data as z.output<R["response"]>);
+        }
+        const message =
+          response.status === 404
+            ? `${node.name} runs an llmlb older than this one, which cannot do this.`
+            : response.ok
+              ? `${node.name} answered something this llmlb does not understand.`
+              : (errorBodySchema.safeParse(json).data?.error.message ??
+                `${node.name} answered ${response.status}.`);
+        log.warn({ node: node.id, path: route.path, status: response.status }, "a node refused a call");
+        return read.refused(node, message);
+      }),
+    );
+  }
 
   /** The online workers a load or unload goes to: all, or the one named (which must be online). */
   function asked(nodeName: string | undefined) {
     if (nodeName === undefined) return onlineWorkers();
-    const node = workerNamed(nodeName);
+    const node = nodes.list().find((candidate) => candidate.name === nodeName || candidate.id === nodeName);
+    if (!node)
+      throw new AppError("node.not_found", `There is no worker node named ${nodeName}.`, { param: "node" });
     const online = onlineWorkers().find((candidate) => candidate.id === node.id);
     if (!online) throw new AppError("node.offline", `Node ${node.name} is offline.`, { param: "node" });
     return [online];
@@ -405,45 +461,42 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       for (const node of onlineWorkers()) notifySyncTo(node);
     },
     async retry(modelId) {
-      return Promise.all(
-        onlineWorkers().map(async (node) => {
-          try {
-            const response = await callNode(node, nodeProtocol.retry, { model: modelId }, 5000);
-            const answer = nodeProtocol.retry.response.parse(await response.json());
-            return { node_name: node.name, retried: answer.retried };
-          } catch (error) {
-            log.warn({ node: node.id, err: error }, "retry not delivered");
-            return { node_name: node.name, retried: false };
-          }
-        }),
-      );
+      return askWorkers(onlineWorkers(), nodeProtocol.retry, { model: modelId }, 5000, {
+        answered: (node, answer) => ({ node_name: node.name, retried: answer.retried }),
+        // Not delivered: not retried there.
+        refused: (node) => ({ node_name: node.name, retried: false }),
+      });
     },
     async load(modelId, nodeName) {
-      return Promise.all(
-        asked(nodeName).map(async (node) => {
-          try {
-            const response = await callNode(node, nodeProtocol.load, { model: modelId }, loadCallMs);
-            const answer = nodeProtocol.load.response.parse(await response.json());
-            return { node_name: node.name, ...answer };
-          } catch (error) {
-            log.warn({ node: node.id, err: error }, "load not delivered");
-            return { node_name: node.name, outcome: "unreachable" as const };
-          }
-        }),
+      type Outcome = ModelLoadResponse["nodes"][number];
+      return askWorkers<typeof nodeProtocol.load, Outcome>(
+        asked(nodeName),
+        nodeProtocol.load,
+        { model: modelId },
+        loadCallMs,
+        {
+          answered: (node, answer) => ({ node_name: node.name, ...answer }),
+          refused: (node, message) =>
+            message === undefined
+              ? { node_name: node.name, outcome: "unreachable" }
+              : { node_name: node.name, outcome: "failed", message },
+        },
       );
     },
     async unload(modelId, nodeName) {
-      return Promise.all(
-        asked(nodeName).map(async (node) => {
-          try {
-            const response = await callNode(node, nodeProtocol.unload, { model: modelId }, 10_000);
-            const answer = nodeProtocol.unload.response.parse(await response.json());
-            return { node_name: node.name, outcome: answer.outcome };
-          } catch (error) {
-            log.warn({ node: node.id, err: error }, "unload not delivered");
-            return { node_name: node.name, outcome: "unreachable" as const };
-          }
-        }),
+      type Outcome = ModelUnloadResponse["nodes"][number];
+      return askWorkers<typeof nodeProtocol.unload, Outcome>(
+        asked(nodeName),
+        nodeProtocol.unload,
+        { model: modelId },
+        10_000,
+        {
+          answered: (node, answer) => ({ node_name: node.name, outcome: answer.outcome }),
+          refused: (node, message) =>
+            message === undefined
+              ? { node_name: node.name, outcome: "unreachable" }
+              : { node_name: node.name, outcome: "failed", message },
+        },
       );
     },
     workerGone(name) {

@@ -28,9 +28,10 @@ const balancedRoutes = [
 /** The routes whose requests the metrics count: those, and the Responses API's. */
 const countedRoutes = new Set([...balancedRoutes, "/v1/responses"]);
 /**
- * Counts in the metrics an inference request answered without reaching the balancer (refused as it
- * was read), under no model, as the balancer counts a request for a model it does not know: a
- * dashboard of error rates sees malformed requests too.
+ * Counts in the metrics, and writes in the access log, an inference request answered without
+ * reaching the balancer (refused as it was read: malformed, or without its API key), under no model,
+ * as the balancer does a request for a model it does not know: a dashboard of error rates sees these
+ * too.
  */
 export function countRefusedInference(
   request: FastifyRequest,
@@ -41,6 +42,10 @@ export function countRefusedInference(
   if (request.method !== "POST" || route === undefined || !countedRoutes.has(route)) return;
   if (forwarded.has(request)) return;
   metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
+  request.log.info(
+    { model: "unknown", path: route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+    "inference request",
+  );
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */

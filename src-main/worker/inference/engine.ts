@@ -82,6 +82,11 @@ export interface InferenceEngine {
    * requests end. Says whether nothing of it is left now.
    */
   unload(path: string): Promise<boolean>;
+  /**
+   * Unloads the loads model `id` was requested in (a load another id shares goes too: they are one
+   * in memory): now where idle, else once their running requests end, unless another comes first.
+   */
+  unloadModel(id: string): Promise<"now" | "when_idle" | "not_loaded">;
   /** Aborts every job and unloads every model. */
   dispose(): Promise<void>;
 }
@@ -276,6 +281,15 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
         .filter((key) => specByKey.get(key)?.path === path);
       const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
       return unloaded.every(Boolean);
+    },
+    async unloadModel(id) {
+      const keys = pool
+        .entries()
+        .map((entry) => entry.key)
+        .filter((key) => idsByKey.get(key)?.includes(id));
+      if (keys.length === 0) return "not_loaded";
+      const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
+      return unloaded.every(Boolean) ? "now" : "when_idle";
     },
     async dispose() {
       shutdown.abort(new AppError("inference.unavailable", "The node is shutting down."));

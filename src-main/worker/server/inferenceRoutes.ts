@@ -53,7 +53,11 @@ export interface InferenceRoutesOptions {
     modelId: string,
   ): Omit<ModelTarget, "id"> | undefined | Promise<Omit<ModelTarget, "id"> | undefined>;
   /** A request for a model starts (it may load it); the answer is called when it ends. Default: none. */
-  onModelInUse?(modelId: string): () => void;
+  /**
+   * A request for (or a load of) the model starts; call the answer when it ends (`served: false`: it
+   * proved nothing of the model, as a load that decoded nothing).
+   */
+  onModelInUse?(modelId: string): (options?: { served?: boolean }) => void;
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */
@@ -218,18 +222,21 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     url: load.path,
     handler: async (request, reply) => {
       const { model } = load.request.parse(request.body ?? {});
-      const found = await options.resolveModel(model);
-      if (!found) return load.response.parse({ outcome: "not_ready" });
       const { signal, release } = clientSignal(reply);
+      // A load that kills this process counts against the model, as a request's would; one that
+      // loads proves nothing of its decoding, so the model is not taken as one that has served.
+      const done = options.onModelInUse?.(model);
       try {
-        // A load that kills this process counts against the model, as a request's would.
-        await inUse(model, () => engine.load({ ...found, id: model }, signal));
+        const found = await options.resolveModel(model);
+        if (!found) return load.response.parse({ outcome: "not_ready" });
+        await engine.load({ ...found, id: model }, signal);
         return load.response.parse({ outcome: "loaded" });
       } catch (error) {
         const failure = toAppError(error);
         request.log.warn({ err: error, model }, "a load asked for failed");
         return load.response.parse({ outcome: "failed", message: failure.message.slice(0, 2000) });
       } finally {
+        done?.({ served: false });
         release();
       }
     },
@@ -239,10 +246,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     url: unload.path,
     handler: async (request) => {
       const { model } = unload.request.parse(request.body ?? {});
-      const found = await options.resolveModel(model);
-      const loaded = found && engine.loaded().some((entry) => entry.path === found.path);
-      if (!found || !loaded) return unload.response.parse({ outcome: "not_loaded" });
-      return unload.response.parse({ outcome: (await engine.unload(found.path)) ? "now" : "when_idle" });
+      return unload.response.parse({ outcome: await engine.unloadModel(model) });
     },
   });
 
