@@ -75,7 +75,13 @@ export interface Api {
    * A streamed chat completion on /v1, as any OpenAI client sends it: each piece of text goes to
    * `onText` as it comes. Resolves when the answer is complete (or `signal` stopped it).
    */
-  chat(request: ChatRequest, onText: (text: string) => void, signal?: AbortSignal): Promise<ChatOutcome>;
+  chat(
+    request: ChatRequest,
+    onText: (text: string) => void,
+    signal?: AbortSignal,
+    /** The model's reasoning, where its server streams it apart from the answer (an endpoint's). */
+    onReasoning?: (text: string) => void,
+  ): Promise<ChatOutcome>;
 }
 
 export interface ChatRequest {
@@ -169,7 +175,7 @@ export function createHttpApi(token: AdminToken): Api {
     gpuBuild: () => call("GET", "/v0/gpu/build"),
     startGpuBuild: (gpu) => call("POST", "/v0/gpu/build", { gpu }),
     cancelGpuBuild: () => call("DELETE", "/v0/gpu/build"),
-    async chat(request, onText, signal) {
+    async chat(request, onText, signal, onReasoning) {
       let response: Response;
       try {
         response = await fetch("/v1/chat/completions", {
@@ -200,7 +206,7 @@ export function createHttpApi(token: AdminToken): Api {
       const truncatedMessages = Number(response.headers.get(truncatedMessagesHeader) ?? 0);
       try {
         // The playground shows what came, however the stream ended.
-        const { complete: _, ...outcome } = await readChatStream(response.body, onText);
+        const { complete: _, ...outcome } = await readChatStream(response.body, onText, onReasoning);
         return { ...outcome, truncatedMessages };
       } catch (error) {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };

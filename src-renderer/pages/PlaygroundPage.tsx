@@ -96,17 +96,25 @@ export function PlaygroundPage() {
               {conversation.map((message, index) => (
                 <li key={index} className={`chat-message chat-${message.role}`}>
                   <span className="chat-role">{message.role === "user" ? "You" : "Model"}</span>
+                  {message.reasoning && (
+                    // Open while the model thinks, before its answer begins; a click folds it.
+                    <details className="chat-reasoning" open={!message.content}>
+                      <summary>Reasoning</summary>
+                      <p className="chat-text">{message.reasoning}</p>
+                    </details>
+                  )}
                   <p className="chat-text">
                     {message.content ||
-                      (chatting && index === conversation.length - 1 && sentAt ? (
-                        <LoadingFor
-                          className="muted"
-                          since={sentAt}
-                          label={loaded ? "Waiting for the first word" : `Loading ${model} on a node`}
-                        />
-                      ) : (
-                        "(no answer)"
-                      ))}
+                      (chatting && index === conversation.length - 1 && sentAt
+                        ? // Thinking shows above: nothing to wait for here meanwhile.
+                          !message.reasoning && (
+                            <LoadingFor
+                              className="muted"
+                              since={sentAt}
+                              label={loaded ? "Waiting for the first word" : `Loading ${model} on a node`}
+                            />
+                          )
+                        : "(no answer)")}
                   </p>
                 </li>
               ))}

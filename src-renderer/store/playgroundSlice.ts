@@ -14,8 +14,11 @@ export interface PlaygroundStats {
 export interface PlaygroundSlice {
   /** The model chatted with; undefined: the first ready one. */
   playgroundModel: string | undefined;
-  /** The conversation, the answer being streamed included (last, from the assistant). */
-  conversation: { role: "user" | "assistant"; content: string }[];
+  /**
+   * The conversation, the answer being streamed included (last, from the assistant), with the
+   * reasoning its server streamed apart, if any (shown, never sent back).
+   */
+  conversation: { role: "user" | "assistant"; content: string; reasoning?: string }[];
   /** An answer is streaming. */
   chatting: boolean;
   /** When the message being answered was sent (ISO time): the wait for its first word counts from it. */
@@ -74,18 +77,23 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       const started = now();
       let firstText: number | undefined;
       let pieces = 0;
-      const append = (piece: string) => {
+      const appendTo = (part: "content" | "reasoning") => (piece: string) => {
         if (mine !== chatNumber) return;
         firstText ??= now();
         pieces++;
         const conversation = [...get().conversation];
         const last = conversation.at(-1)!;
-        conversation[conversation.length - 1] = { ...last, content: last.content + piece };
+        conversation[conversation.length - 1] = { ...last, [part]: (last[part] ?? "") + piece };
         set({ conversation });
       };
       try {
         const messages: ChatMessage[] = history.map((m) => ({ role: m.role, content: m.content }));
-        const outcome = await api.chat({ model, messages }, append, controller.signal);
+        const outcome = await api.chat(
+          { model, messages },
+          appendTo("content"),
+          controller.signal,
+          appendTo("reasoning"),
+        );
         if (mine !== chatNumber) return;
         const ended = now();
         const tokens = outcome.completionTokens ?? pieces;
@@ -113,7 +121,8 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
         set({ chatError: messageOf(error) });
         // Nothing came: the question goes back to the box (before whatever was typed meanwhile), to
         // be sent again as it is or mended. Part of an answer stays, as after Stop.
-        if (get().conversation.at(-1)?.content === "") {
+        const last = get().conversation.at(-1);
+        if (last?.content === "" && !last.reasoning) {
           const typed = get().chatDraft;
           set({ conversation: before, chatDraft: typed.trim() ? `${text}\n${typed}` : text });
         }

@@ -16,6 +16,42 @@ async function type(text: string) {
 }
 
 describe("the playground", () => {
+  it("shows the reasoning a server streams apart, open while the model thinks, and never sends it back", async () => {
+    const api = fakeApi({ models: [ready] });
+    const answered = deferred<void>();
+    let said!: (text: string) => void;
+    let thought!: (text: string) => void;
+    api.chat.mockImplementation(async (_request, onText, _signal, onReasoning) => {
+      said = onText;
+      thought = onReasoning!;
+      await answered.promise;
+      return { finishReason: "stop", completionTokens: 3 };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Hi");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    act(() => thought("The user greets me."));
+    const reasoning = screen.getByText("The user greets me.").closest("details")!;
+    expect(reasoning.open).toBe(true);
+    expect(screen.queryByText(/Waiting for the first word|Loading acme\/chat-GGUF on a node/)).toBeNull();
+    act(() => said("Hello!"));
+    expect(reasoning.open).toBe(false);
+    await act(async () => answered.resolve());
+
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 1 });
+    const again = await type("And?");
+    await act(async () => {
+      fireEvent.keyDown(again, { key: "Enter" });
+    });
+    expect((api.chat.mock.calls[1]![0] as ChatRequest).messages).toEqual([
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello!" },
+      { role: "user", content: "And?" },
+    ]);
+  });
+
   it("streams a reply from the chosen model into the conversation and says how fast it came", async () => {
     const api = fakeApi({ models: [ready, model("acme/other-GGUF")] });
     const answered = deferred<void>();
