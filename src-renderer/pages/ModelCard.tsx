@@ -160,12 +160,13 @@ export function ModelCard({ model }: { model: Model }) {
 function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
   const artifact = findArtifact(model, node.artifact);
   // Ready on disk and being loaded into memory now: requests for it wait meanwhile.
-  const loadingSince = useAppStore(
-    (s) =>
-      s.nodes
-        .find((candidate) => candidate.id === node.node_id)
-        ?.loaded.find((entry) => entry.model === model.name)?.loading_since,
+  const inMemory = useAppStore((s) =>
+    s.nodes
+      .find((candidate) => candidate.id === node.node_id)
+      ?.loaded.find((entry) => entry.model === model.name),
   );
+  const loadingSince = inMemory?.loading_since;
+  const loaded = inMemory !== undefined;
   const chosen = artifact?.quantization ?? (node.artifact ? baseName(node.artifact) : null);
   return (
     <li className={`node-state node-state-${node.state}`}>
@@ -181,9 +182,38 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
         ) : (
           <StateText model={model.name} node={node} nodeCount={model.nodes.length} />
         )}
+        {node.state === "ready" && !loadingSince && node.node_status === "online" && (
+          <InMemory model={model.name} node={node} loaded={loaded} />
+        )}
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
       </div>
     </li>
+  );
+}
+
+/**
+ * Whether a model ready on a worker is in its memory: "In memory", or Load, which loads it now (as
+ * LM Studio's load), so that its first request does not wait for it.
+ */
+function InMemory({ model, node, loaded }: { model: string; node: ModelOnNode; loaded: boolean }) {
+  const { loadModel } = useActions();
+  const [loading, setLoading] = useState(false);
+  if (loaded && !loading) return <span className="pill pill-accent">In memory</span>;
+  return (
+    <button
+      type="button"
+      className="button button-small"
+      aria-label={`Load ${model} on ${node.node_name}`}
+      title="Load it into memory now: its first request then does not wait for the load"
+      {...softDisabled(loading)}
+      onClick={() => {
+        if (loading) return;
+        setLoading(true);
+        void loadModel(model, node.node_name).finally(() => setLoading(false));
+      }}
+    >
+      {loading ? "Loading…" : "Load"}
+    </button>
   );
 }
 

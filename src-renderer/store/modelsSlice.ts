@@ -30,6 +30,8 @@ export interface ModelsSlice {
   removeAlias(name: string, alias: string): Promise<string | null>;
   /** Tries a model again where it failed or crashed a node's worker; banners tell the outcome. */
   retryModel(name: string): Promise<void>;
+  /** Loads a model into a worker node's memory now; the banners say when it is, or why not. */
+  loadModel(name: string, nodeName: string): Promise<void>;
   upsertModel(model: Model): void;
   dropModel(name: string): void;
 }
@@ -154,6 +156,26 @@ export const createModelsSlice =
           );
         } catch (error) {
           get().pushBanner("error", messageOf(error), `retry:${name}`);
+        }
+      },
+      async loadModel(name, nodeName) {
+        const key = `load:${nodeName}:${name}`;
+        try {
+          const answer = await api.loadModel(name, nodeName);
+          const node = answer.nodes[0];
+          get().pushBanner(
+            node?.outcome === "loaded" ? "success" : "error",
+            node?.outcome === "loaded"
+              ? `Loaded ${answer.model} on ${nodeName}`
+              : node?.outcome === "not_ready"
+                ? `${answer.model} is not ready on ${nodeName}`
+                : node?.outcome === "failed"
+                  ? (node.message ?? `${nodeName} could not load ${answer.model}`)
+                  : `${nodeName} did not answer`,
+            key,
+          );
+        } catch (error) {
+          get().pushBanner("error", messageOf(error), key);
         }
       },
       upsertModel(model) {

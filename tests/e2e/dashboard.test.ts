@@ -235,7 +235,7 @@ describe("the dashboard in a browser", () => {
     },
   );
 
-  it("unloads the model the playground loaded from its worker's memory, on the worker's card", async () => {
+  it("unloads the model the playground loaded from its worker's memory, on the worker's card, and loads it again from the model's", async () => {
     await page.getByRole("link", { name: "Nodes" }).click();
     const unload = page.getByRole("button", { name: new RegExp(`^Unload ${model} from `) });
     await unload.waitFor();
@@ -245,6 +245,11 @@ describe("the dashboard in a browser", () => {
     // The worker's next report says so.
     await page.getByText("Nothing in memory").waitFor();
     expect(await unload.count()).toBe(0);
+    // Loaded again from its card, ahead of any request.
+    await page.getByRole("link", { name: "Models" }).click();
+    await page.getByRole("button", { name: new RegExp(`^Load ${model} on `) }).click();
+    await page.getByText(new RegExp(`^Loaded ${model} on `)).waitFor();
+    await page.getByText("In memory", { exact: true }).waitFor();
   });
 
   it.each([1280, 420])(

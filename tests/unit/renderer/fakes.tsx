@@ -177,6 +177,11 @@ export function fakeApi(
     setNodeDraining: vi.fn(async (id: string, draining: boolean) =>
       node(id.replace(/^id-/, ""), draining ? { draining: true, drained: true } : {}),
     ),
+    // The model loads on the node asked.
+    loadModel: vi.fn(async (model: string, nodeName: string) => ({
+      model,
+      nodes: [{ node_name: nodeName, outcome: "loaded" as const }],
+    })),
     // The model was loaded on the node asked, and is unloaded now.
     unloadModel: vi.fn(async (model: string, nodeName: string) => ({
       model,

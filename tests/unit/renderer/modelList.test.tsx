@@ -1,13 +1,37 @@
 // @vitest-environment jsdom
-import { fireEvent, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { fakeApi, model, onNode, renderApp } from "./fakes";
+import { fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 function card(name: string): HTMLElement {
   return screen.getByRole("listitem", { name });
 }
 
 describe("the model list", () => {
+  it("says on which nodes a ready model is in memory, and loads it on another with Load", async () => {
+    const ready = model("org/repo", {
+      ready: true,
+      nodes: [
+        onNode({ state: "ready", artifact: "a.gguf" }, "gpu-0"),
+        onNode({ state: "ready", artifact: "a.gguf" }, "gpu-1"),
+      ],
+    });
+    const api = fakeApi({
+      models: [ready],
+      nodes: [node("gpu-0", { loaded: [{ model: "org/repo", sequences: 4, busy: 0 }] }), node("gpu-1")],
+    });
+    renderApp(api);
+    const states = await screen.findByRole("list", { name: "repo on each node" });
+    const [first, second] = within(states).getAllByRole("listitem") as [HTMLElement, HTMLElement];
+    expect(first.textContent).toContain("In memory");
+    expect(within(first).queryByRole("button", { name: /^Load / })).toBeNull();
+    await act(async () => {
+      fireEvent.click(within(second).getByRole("button", { name: "Load org/repo on gpu-1" }));
+    });
+    expect(api.loadModel).toHaveBeenCalledWith("org/repo", "gpu-1");
+    expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Loaded org/repo on gpu-1");
+  });
+
   it("shows download progress per node, with a progress bar", async () => {
     const downloading = model("Qwen/Qwen2.5-0.5B-Instruct-GGUF", {
       nodes: [
