@@ -201,7 +201,7 @@ export async function loadModel(
       node.outcome === "loaded"
         ? "loaded"
         : node.outcome === "not_ready"
-          ? "not ready there (`llmlb model show` says why)"
+          ? "not ready there (downloading, failed, or pinned to other nodes: `llmlb model show` says which)"
           : node.outcome === "failed"
             ? `failed: ${node.message ?? "no reason given"}`
             : "could not be asked (unreachable)";

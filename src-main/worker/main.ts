@@ -152,6 +152,7 @@ async function runNode(): Promise<void> {
       registerInferenceRoutes(app, {
         engine,
         onModelInUse: (modelId) => inUse.enter(modelId),
+        onMemoryChanged: async () => started.agent?.reportNow(),
         resolveModel: async (modelId) => {
           const ready = await started.agent?.readyModel(modelId);
           return ready && modelTargetOf(ready.path, ready.settings);

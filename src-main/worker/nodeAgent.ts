@@ -42,6 +42,11 @@ export interface NodeAgent {
   start(): Promise<void>;
   /** Syncs with the registry as soon as possible (the control plane said it changed). */
   syncNow(): void;
+  /**
+   * Reports to the control plane now rather than at the next heartbeat (what it holds in memory
+   * changed on the control plane's word: a load or unload it asked for, whose answer it then shows).
+   */
+  reportNow(): Promise<void>;
   /** The node token the control plane gave; it calls the node with it. */
   nodeToken(): string | undefined;
   states(): NodeModelState[];
@@ -141,6 +146,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   }
 
   const agent: NodeAgent = {
+    reportNow: () => heartbeat().catch((error: unknown) => log.warn({ err: error }, "report not delivered")),
     async start() {
       await session.register();
       every(session.heartbeatMs, heartbeat);

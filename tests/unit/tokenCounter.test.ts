@@ -21,6 +21,11 @@ describe("completionTokens", () => {
     expect(completionTokens(Buffer.from(JSON.stringify({ note: "completion_tokens" })))).toBe(0);
     expect(completionTokens(Buffer.from('{"data":[{"embedding":[0.1]}]}'))).toBe(0);
   });
+
+  it("reads an Anthropic answer's usage.output_tokens", () => {
+    const answer = { type: "message", content: [], usage: { input_tokens: 5, output_tokens: 9 } };
+    expect(completionTokens(Buffer.from(JSON.stringify(answer)))).toBe(9);
+  });
 });
 
 describe("createTokenCounter", () => {
@@ -28,6 +33,13 @@ describe("createTokenCounter", () => {
     const counter = createTokenCounter(true, 200);
     counter.add(Buffer.from('data: {"n":1}\n\n'));
     counter.add(Buffer.from('data: {"n":2}\n\ndata: {"n":3}\n\n'));
+    expect(counter.count()).toBe(3);
+  });
+
+  it("counts a named event once (Anthropic's `event:` line, then its data)", () => {
+    const counter = createTokenCounter(true, 200);
+    counter.add(Buffer.from('event: content_block_delta\ndata: {"n":1}\n\n'));
+    counter.add(Buffer.from('event: content_block_delta\ndata: {"n":2}\n\nevent: ping\ndata: {}\n\n'));
     expect(counter.count()).toBe(3);
   });
 

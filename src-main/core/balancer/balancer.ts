@@ -348,13 +348,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (outcome.status === 404 && route.kind === "endpoint") {
           // It lacks this route (or the model here): no sign that it is down for the others.
           lacking.push(route);
-          log.info({ node: route.id, model, path }, "endpoint answered 404 for this route; trying another");
+          (request.log ?? log).info(
+            { node: route.name, node_id: route.id, model, path },
+            "endpoint answered 404 for this route; trying another",
+          );
           return undefined;
         }
         failures.push(`${route.name}: ${outcome.reason}`);
         health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
-        log.warn(
-          { node: route.id, model, err: `node ${route.id} ${outcome.reason}` },
+        (request.log ?? log).warn(
+          { node: route.name, node_id: route.id, model, err: `node ${route.name} ${outcome.reason}` },
           "node failed before answering; trying another",
         );
         return undefined;
@@ -363,7 +366,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
           route,
           `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
         );
-        log.warn({ node: route.id, model, err: outcome.cause.message }, "node failed mid-answer");
+        (request.log ?? log).warn(
+          { node: route.name, node_id: route.id, model, err: outcome.cause.message },
+          "node failed mid-answer",
+        );
         // Which node, and what became of it (it crashed, went silent, stalled past the idle timeout).
         sink.cut(
           new AppError(

@@ -8,7 +8,9 @@ export interface TokenCounter {
 }
 
 const eventStart = "\ndata: ";
-const usageKey = '"completion_tokens"';
+const firstData = Buffer.from("data: ");
+/** OpenAI's name for the tokens generated, and Anthropic's. */
+const usageKeys = ['"completion_tokens"', '"output_tokens"'];
 /** A JSON answer longer than this many chunks is not counted (its usage comes last). */
 const maxJsonChunks = 64;
 
@@ -21,9 +23,10 @@ export function createTokenCounter(streaming: boolean, status: number): TokenCou
 class EventCounter implements TokenCounter {
   private events = 0;
 
-  // A chunk is about one event; more when the node wrote several at once.
+  // Each event's data line, the first one's where the chunk begins with it (OpenAI's); an event
+  // named first (Anthropic's, `event: …\ndata: …`) has its data line after a newline.
   add(chunk: Buffer): void {
-    this.events++;
+    if (chunk.subarray(0, firstData.length).equals(firstData)) this.events++;
     for (let at = chunk.indexOf(eventStart); at >= 0; at = chunk.indexOf(eventStart, at + 1)) this.events++;
   }
 
@@ -51,14 +54,16 @@ class UsageReader implements TokenCounter {
  * strings are escaped, so the quoted name followed by a colon is the key itself (usage comes last).
  */
 export function completionTokens(answer: Buffer): number {
-  for (
-    let at = answer.lastIndexOf(usageKey);
-    at >= 0;
-    at = at > 0 ? answer.lastIndexOf(usageKey, at - 1) : -1
-  ) {
-    const after = at + usageKey.length;
-    const value = /^\s*:\s*(\d+)/.exec(answer.toString("latin1", after, after + 32));
-    if (value) return Number(value[1]);
+  for (const usageKey of usageKeys) {
+    for (
+      let at = answer.lastIndexOf(usageKey);
+      at >= 0;
+      at = at > 0 ? answer.lastIndexOf(usageKey, at - 1) : -1
+    ) {
+      const after = at + usageKey.length;
+      const value = /^\s*:\s*(\d+)/.exec(answer.toString("latin1", after, after + 32));
+      if (value) return Number(value[1]);
+    }
   }
   return 0;
 }

@@ -317,10 +317,23 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     );
   }
 
-  /** The online workers a load or unload goes to: all, or the one named (which must be online). */
+  /**
+   * The online workers a load or unload goes to: all but the drained ones, or the one named (which
+   * must be online).
+   */
   function asked(nodeName: string | undefined) {
-    if (nodeName === undefined) return onlineWorkers();
+    // A drained node takes no requests: nothing is loaded there unless it is named.
+    if (nodeName === undefined) {
+      const drained = new Set(nodes.drainedIds());
+      return onlineWorkers().filter((node) => !drained.has(node.id));
+    }
     const node = nodes.list().find((candidate) => candidate.name === nodeName || candidate.id === nodeName);
+    if (!node && options.endpointNamed?.(nodeName))
+      throw new AppError(
+        "node.is_endpoint",
+        `${nodeName} is an endpoint, which loads and unloads its models itself.`,
+        { param: "node" },
+      );
     if (!node)
       throw new AppError("node.not_found", `There is no worker node named ${nodeName}.`, { param: "node" });
     const online = onlineWorkers().find((candidate) => candidate.id === node.id);

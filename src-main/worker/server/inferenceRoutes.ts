@@ -58,6 +58,11 @@ export interface InferenceRoutesOptions {
    * proved nothing of the model, as a load that decoded nothing).
    */
   onModelInUse?(modelId: string): (options?: { served?: boolean }) => void;
+  /**
+   * What the node holds in memory changed on the control plane's word (a load, an unload): resolves
+   * once the control plane has been told, so that its answer and its listings agree. Default: nothing.
+   */
+  onMemoryChanged?(): Promise<void>;
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */
@@ -230,6 +235,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
         const found = await options.resolveModel(model);
         if (!found) return load.response.parse({ outcome: "not_ready" });
         await engine.load({ ...found, id: model }, signal);
+        await options.onMemoryChanged?.();
         return load.response.parse({ outcome: "loaded" });
       } catch (error) {
         const failure = toAppError(error);
@@ -246,7 +252,9 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     url: unload.path,
     handler: async (request) => {
       const { model } = unload.request.parse(request.body ?? {});
-      return unload.response.parse({ outcome: await engine.unloadModel(model) });
+      const outcome = await engine.unloadModel(model);
+      if (outcome === "now") await options.onMemoryChanged?.();
+      return unload.response.parse({ outcome });
     },
   });
 
