@@ -317,6 +317,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     );
   }
 
+  /** A load's or unload's outcome at a worker that refused (its words) or could not be asked. */
+  const refusedOutcome = (node: { name: string }, message: string | undefined) =>
+    message === undefined
+      ? { node_name: node.name, outcome: "unreachable" as const }
+      : { node_name: node.name, outcome: "failed" as const, message };
+
   /**
    * The online workers a load or unload goes to: all but the drained ones, or the one named (which
    * must be online).
@@ -481,36 +487,19 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       });
     },
     async load(modelId, nodeName) {
-      type Outcome = ModelLoadResponse["nodes"][number];
-      return askWorkers<typeof nodeProtocol.load, Outcome>(
-        asked(nodeName),
-        nodeProtocol.load,
-        { model: modelId },
-        loadCallMs,
-        {
-          answered: (node, answer) => ({ node_name: node.name, ...answer }),
-          refused: (node, message) =>
-            message === undefined
-              ? { node_name: node.name, outcome: "unreachable" }
-              : { node_name: node.name, outcome: "failed", message },
-        },
-      );
+      return askWorkers(asked(nodeName), nodeProtocol.load, { model: modelId }, loadCallMs, {
+        answered: (node, answer): ModelLoadResponse["nodes"][number] => ({ node_name: node.name, ...answer }),
+        refused: refusedOutcome,
+      });
     },
     async unload(modelId, nodeName) {
-      type Outcome = ModelUnloadResponse["nodes"][number];
-      return askWorkers<typeof nodeProtocol.unload, Outcome>(
-        asked(nodeName),
-        nodeProtocol.unload,
-        { model: modelId },
-        10_000,
-        {
-          answered: (node, answer) => ({ node_name: node.name, outcome: answer.outcome }),
-          refused: (node, message) =>
-            message === undefined
-              ? { node_name: node.name, outcome: "unreachable" }
-              : { node_name: node.name, outcome: "failed", message },
-        },
-      );
+      return askWorkers(asked(nodeName), nodeProtocol.unload, { model: modelId }, 10_000, {
+        answered: (node, answer): ModelUnloadResponse["nodes"][number] => ({
+          node_name: node.name,
+          outcome: answer.outcome,
+        }),
+        refused: refusedOutcome,
+      });
     },
     workerGone(name) {
       const node = nodes.markNamedOffline(name);
