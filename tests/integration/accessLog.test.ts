@@ -41,6 +41,7 @@ describe("the access log", () => {
     const line = await lineFor(answer.headers.get("x-request-id")!);
     expect(line).toMatchObject({
       level: 30,
+      client: "127.0.0.1",
       model: tinyModel,
       path: "/v1/chat/completions",
       status: 200,

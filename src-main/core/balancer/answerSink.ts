@@ -42,6 +42,8 @@ export interface InferenceRequest {
   via?: string;
   /** The request's own log (its lines carry its `reqId`). Default: the balancer's. */
   log?: Logger;
+  /** The address it came from, for the access log. */
+  client?: string;
 }
 
 /** An inference request's body: as the client sent it, and parsed. */

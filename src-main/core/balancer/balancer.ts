@@ -522,6 +522,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it out).
         (request.log ?? log).info(
           {
+            ...(request.client !== undefined ? { client: request.client } : {}),
             model: label,
             path: request.clientPath ?? path,
             status,

@@ -43,7 +43,13 @@ export function countRefusedInference(
   if (forwarded.has(request)) return;
   metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
   request.log.info(
-    { model: "unknown", path: route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+    {
+      client: request.ip,
+      model: "unknown",
+      path: route,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    },
     "inference request",
   );
 }
@@ -102,6 +108,7 @@ export function inferenceRequestOf(request: FastifyRequest, path: string): Infer
     accept: request.headers.accept,
     via: typeof via === "string" ? via : undefined,
     log: request.log as Logger,
+    client: request.ip,
   };
 }
 

@@ -97,6 +97,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         accept: body.stream ? "text/event-stream" : "application/json",
         via: inference.via,
         log: inference.log,
+        client: inference.client,
       },
       responsesSink(replySink(request, reply), base, keep),
     );
