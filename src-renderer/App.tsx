@@ -8,6 +8,7 @@ import { EndpointPage } from "./pages/EndpointPage";
 import { ModelsPage } from "./pages/ModelsPage";
 import { NodesPage } from "./pages/NodesPage";
 import { PlaygroundPage } from "./pages/PlaygroundPage";
+import { RequestsPage } from "./pages/RequestsPage";
 import { SettingsPage } from "./pages/SettingsPage";
 import type { AppStore } from "./store/createAppStore";
 import { StoreContext, useActions, useAppStore } from "./useAppStore";
@@ -18,6 +19,7 @@ import { SignInForm } from "./components/SignInForm";
 const titles: Record<Route, string> = {
   models: "Models",
   nodes: "Nodes",
+  requests: "Requests",
   endpoint: "Endpoint",
   playground: "Playground",
   settings: "Settings",
@@ -109,6 +111,7 @@ function Page({ route }: { route: Route }) {
   if (route === "settings") return <SettingsPage />;
   if (snapshot !== "ready") return <SnapshotState title={titles[route]} />;
   if (route === "nodes") return <NodesPage />;
+  if (route === "requests") return <RequestsPage />;
   if (route === "endpoint") return <EndpointPage />;
   if (route === "playground") return <PlaygroundPage />;
   return <ModelsPage />;

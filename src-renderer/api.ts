@@ -1,7 +1,7 @@
 import type { Endpoint, EndpointCreateRequest, EndpointList, ErrorBody } from "../src-main/contract";
 import type { EndpointUpdateRequest } from "../src-main/contract";
 import type { Alias, Model, ModelList, ModelRetryResponse, ModelSettingsPatch } from "../src-main/contract";
-import type { ModelLoadResponse, ModelUnloadResponse } from "../src-main/contract";
+import type { ModelLoadResponse, ModelUnloadResponse, RequestList } from "../src-main/contract";
 import type { NodeInfo, NodeJoinInfo, NodeList, NodeRemoved, RegisterResponse } from "../src-main/contract";
 import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main/contract";
 import type { ChatMessage } from "../src-main/contract";
@@ -42,6 +42,8 @@ export interface Api {
   removeAlias(alias: string): Promise<Alias>;
   /** Tries a model again on every node where it failed or crashed the worker. */
   retryModel(name: string): Promise<ModelRetryResponse>;
+  /** The latest inference requests, newest first. */
+  listRequests(): Promise<RequestList>;
   /** Loads a model into one worker node's memory now; answered once loaded, or why not. */
   loadModel(name: string, node: string): Promise<ModelLoadResponse>;
   /** Frees the memory a model holds on one worker node (it loads again at its next request there). */
@@ -157,6 +159,7 @@ export function createHttpApi(token: AdminToken): Api {
     addAlias: (model, alias) => call("POST", "/v0/aliases", { alias, model }),
     removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
     retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
+    listRequests: () => call("GET", "/v0/requests"),
     loadModel: (name, node) => call("POST", "/v0/models/load", { model: name, node }),
     unloadModel: (name, node) => call("POST", "/v0/models/unload", { model: name, node }),
     listNodes: () => call("GET", "/v0/nodes"),

@@ -150,6 +150,7 @@ const knownTypes: Record<ServerEvent["type"], true> = {
   serving: true,
   "node.token_replaced": true,
   "gpu.build": true,
+  "requests.done": true,
 };
 
 /** Unknown or malformed messages are skipped: a newer server may send events this page does not know. */

@@ -1,6 +1,6 @@
 import { useSyncExternalStore } from "react";
 
-export const routes = ["models", "nodes", "endpoint", "playground", "settings"] as const;
+export const routes = ["models", "nodes", "requests", "endpoint", "playground", "settings"] as const;
 export type Route = (typeof routes)[number];
 
 function current(): Route {
@@ -13,7 +13,7 @@ function subscribe(onChange: () => void): () => void {
   return () => window.removeEventListener("hashchange", onChange);
 }
 
-/** The page in the address's hash (`#/nodes`); no router library for five pages. */
+/** The page in the address's hash (`#/nodes`); no router library for six pages. */
 export function useHashRoute(): Route {
   return useSyncExternalStore(subscribe, current, () => "models");
 }

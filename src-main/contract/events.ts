@@ -2,6 +2,7 @@ import { z } from "zod";
 import { gpuBuildStatusSchema } from "./gpuBuild";
 import { modelSchema } from "./models";
 import { nodeSchema } from "./nodes";
+import { requestRecordSchema } from "./requests";
 
 /**
  * `GET /v0/events`: server-sent events for the dashboard. Each event is one unnamed SSE message whose
@@ -21,5 +22,7 @@ export const serverEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("node.token_replaced") }),
   /** A build of llama.cpp for this machine's GPU started, printed more, or ended. */
   z.object({ type: z.literal("gpu.build"), build: gpuBuildStatusSchema }),
+  /** Inference requests answered since the last such event (sent at most twice a second), oldest first. */
+  z.object({ type: z.literal("requests.done"), requests: z.array(requestRecordSchema) }),
 ]);
 export type ServerEvent = z.infer<typeof serverEventSchema>;

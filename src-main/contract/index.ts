@@ -18,3 +18,4 @@ export * from "./openaiResponses";
 export * from "./rerank";
 export * from "./workerMessages";
 export * from "./nodeProtocol";
+export * from "./requests";

@@ -35,6 +35,7 @@ import type { WorkerLauncher } from "./supervisor/workerLauncher";
 import { openDatabase } from "./registry/openDatabase";
 import { createHttpServer, type HttpApp } from "./server/createHttpServer";
 import { type BackendLeftOut, type ServerEvent, type Status } from "../contract";
+import { createRequestLog } from "./requestLog";
 import { createEventBus, type EventBus } from "./events/eventBus";
 import { createDisposeStack, type DisposeStack } from "../shared/disposeStack";
 import { plainHfTokenStore, type SecretStore } from "./settings/secretStore";
@@ -303,8 +304,11 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
   });
   teardown.defer(() => workerNodes.dispose());
   teardown.defer(() => endpoints.dispose());
+  const requestLog = createRequestLog({ publish: (event) => events.publish(event) });
+  teardown.defer(() => requestLog.dispose());
   const balancer = createBalancer({
     metrics,
+    requests: requestLog,
     nodes,
     models,
     log: log.child({ module: "balancer" }),
@@ -354,6 +358,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     balancer,
     responses: { responses: createResponseRepository(db), clock },
     metrics,
+    requests: requestLog,
     app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
     events,
     joining: {

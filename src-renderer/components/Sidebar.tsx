@@ -1,9 +1,10 @@
 import type { Route } from "../useHashRoute";
-import { IconChat, IconEndpoint, IconModels, IconNodes, IconSettings, LogoMark } from "./icons";
+import { IconChat, IconEndpoint, IconModels, IconNodes, IconRequests, IconSettings, LogoMark } from "./icons";
 
 const items: { route: Route; label: string; Icon: typeof IconModels }[] = [
   { route: "models", label: "Models", Icon: IconModels },
   { route: "nodes", label: "Nodes", Icon: IconNodes },
+  { route: "requests", label: "Requests", Icon: IconRequests },
   { route: "endpoint", label: "Endpoint", Icon: IconEndpoint },
   { route: "playground", label: "Playground", Icon: IconChat },
   { route: "settings", label: "Settings", Icon: IconSettings },

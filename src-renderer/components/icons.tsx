@@ -179,3 +179,13 @@ export const IconSpinner = (p: IconProps) => (
     <path d="M21 12a9 9 0 1 1-6.2-8.6" />
   </Icon>
 );
+
+/** A list of lines, one a request. */
+export function IconRequests(props: IconProps) {
+  return (
+    <Icon {...props}>
+      <path d="M8 6h13M8 12h13M8 18h13" />
+      <path d="M3 6h.01M3 12h.01M3 18h.01" />
+    </Icon>
+  );
+}

@@ -10,6 +10,7 @@ import { createLiveSlice } from "./liveSlice";
 import { createModelsSlice } from "./modelsSlice";
 import { createNodesSlice } from "./nodesSlice";
 import { createPlaygroundSlice } from "./playgroundSlice";
+import { createRequestsSlice } from "./requestsSlice";
 import { createSettingsSlice } from "./settingsSlice";
 import { createStatusSlice } from "./statusSlice";
 import type { AppState } from "./types";
@@ -34,6 +35,7 @@ export function createAppStore({ api, events, adminToken = adminTokenIn(undefine
     ...createGpuBuildSlice({ api })(...a),
     ...createLiveSlice({ api, events, adminToken })(...a),
     ...createPlaygroundSlice({ api })(...a),
+    ...createRequestsSlice({ api })(...a),
     ...createAnnouncerSlice()(...a),
   }));
 }

@@ -134,6 +134,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
       const wasRead = (load: LoadState) => load === "ready" || load === "failed";
       if (wasRead(state.settingsState)) void state.loadSettings();
       if (wasRead(state.endpointsState)) void state.loadEndpoints();
+      if (wasRead(state.requestsState)) void state.loadRequests();
       if (state.nodeJoin !== undefined) void state.loadNodeJoin();
     },
     applyEvent(event) {
@@ -158,6 +159,8 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           // Replaced elsewhere (the CLI, another window): the command shown would no longer work.
           if (state.nodeJoin !== undefined) void state.loadNodeJoin();
           return;
+        case "requests.done":
+          return state.addRequests(event.requests);
       }
     },
   });

@@ -8,6 +8,7 @@ import type { LiveSlice } from "./liveSlice";
 import type { ModelsSlice } from "./modelsSlice";
 import type { NodesSlice } from "./nodesSlice";
 import type { PlaygroundSlice } from "./playgroundSlice";
+import type { RequestsSlice } from "./requestsSlice";
 import type { SettingsSlice } from "./settingsSlice";
 import type { StatusSlice } from "./statusSlice";
 
@@ -20,6 +21,7 @@ export type AppState = ModelsSlice &
   GpuBuildSlice &
   LiveSlice &
   PlaygroundSlice &
+  RequestsSlice &
   AnnouncerSlice;
 
 /** What a slice needs from outside the store. */

@@ -238,7 +238,7 @@ describe("the dashboard for keyboard and screen-reader users", () => {
   it("fits 320 px (400% zoom) without scrolling sideways", async () => {
     await page.setViewportSize({ width: 320, height: 640 });
     try {
-      for (const name of ["Models", "Nodes", "Endpoint", "Playground", "Settings"]) {
+      for (const name of ["Models", "Nodes", "Requests", "Endpoint", "Playground", "Settings"]) {
         await page.goto(new URL(`#/${name.toLowerCase()}`, dashboardLink).href);
         await page.getByRole("heading", { name, level: 1 }).waitFor();
         await page.waitForTimeout(300);

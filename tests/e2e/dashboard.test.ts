@@ -235,6 +235,17 @@ describe("the dashboard in a browser", () => {
     },
   );
 
+  it("lists the playground's requests on the Requests page: the node that answered, the status, the time", async () => {
+    await page.getByRole("link", { name: "Requests" }).click();
+    await page.getByRole("heading", { name: "Requests", level: 1 }).waitFor();
+    const rows = page.getByRole("region", { name: "Latest requests" }).getByRole("row");
+    // The two playground chats (one at each width), newest first.
+    await rows.nth(2).waitFor();
+    const first = (await rows.nth(1).getByRole("cell").allTextContents()).slice(1, 5);
+    expect(first).toEqual([model, "/v1/chat/completions", expect.stringMatching(/-cpu0$/), "200"]);
+    await screenshot(page, "requests");
+  });
+
   it("unloads the model the playground loaded from its worker's memory, on the worker's card, and loads it again from the model's", async () => {
     await page.getByRole("link", { name: "Nodes" }).click();
     const unload = page.getByRole("button", { name: new RegExp(`^Unload ${model} from `) });

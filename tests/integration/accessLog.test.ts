@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatCompletion, NodeList } from "../../src-main/contract";
+import type { ChatCompletion, NodeList, RequestList } from "../../src-main/contract";
 import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
 
@@ -23,6 +23,22 @@ function lineFor(requestId: string): Promise<Record<string, unknown>> {
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((entry) => entry.msg === "inference request" && entry.reqId === requestId),
   );
+}
+
+/** A log line's own fields (pino's, the request's id) left out: what the request's record holds too. */
+function withoutLogFields(line: Record<string, unknown>): Record<string, unknown> {
+  const {
+    level: _level,
+    time: _time,
+    pid: _pid,
+    hostname: _hostname,
+    app: _app,
+    reqId: _reqId,
+    msg: _msg,
+    module: _module,
+    ...record
+  } = line;
+  return record;
 }
 
 function chat(body: object): Promise<Response> {
@@ -55,6 +71,16 @@ describe("the access log", () => {
     const streamedLine = await lineFor(streamed.headers.get("x-request-id")!);
     expect(streamedLine).toMatchObject({ status: 200, node: worker });
     expect(streamedLine.stream_events).toBeGreaterThan(0);
+
+    // The dashboard's Requests page lists them too, newest first, as the log says them.
+    const listed = (await served.admin<RequestList>("GET", "/v0/requests")).body.data;
+    const [newest, before] = listed;
+    expect(newest).toMatchObject({
+      ...withoutLogFields(streamedLine),
+      id: streamed.headers.get("x-request-id"),
+    });
+    expect(before).toMatchObject({ ...withoutLogFields(line), id: answer.headers.get("x-request-id") });
+    expect(Date.parse(newest!.at)).toBeGreaterThanOrEqual(Date.parse(before!.at));
   });
 
   it("says so of a request for a model not registered, and of one refused as it was read, which no node saw", async () => {

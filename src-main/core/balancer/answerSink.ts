@@ -44,6 +44,8 @@ export interface InferenceRequest {
   log?: Logger;
   /** The address it came from, for the access log. */
   client?: string;
+  /** Its `x-request-id`, for the access log. */
+  id?: string;
 }
 
 /** An inference request's body: as the client sent it, and parsed. */

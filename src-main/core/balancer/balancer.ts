@@ -11,6 +11,8 @@ import type { NodeHealth } from "../nodes/nodeHealth";
 import type { NodeRoute, NodeService } from "../nodes/nodeService";
 import { createAdmission, type AdmissionOptions } from "./admission";
 import type { AnswerSink, InferenceRequest } from "./answerSink";
+import type { RequestRecord } from "../../contract";
+import type { RequestLog } from "../requestLog";
 import { takesLong, unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
 import { pickNode } from "./routingPolicy";
@@ -46,6 +48,8 @@ export interface BalancerOptions {
   unavailable?: (model: string) => AppError | undefined;
   /** Local workers are starting or running, so a node will come. Default: none will. */
   workersExpected?: () => boolean;
+  /** Where each request answered is kept for the dashboard (see `createRequestLog`). Default: nowhere. */
+  requests?: Pick<RequestLog, "record">;
   /** This llmlb's instance id, added to `viaHeader` of what it forwards. Default: a random one. */
   instanceId?: string;
   /**
@@ -519,26 +523,29 @@ export function createBalancer(options: BalancerOptions): Balancer {
       } finally {
         const seconds = (clock.now() - started) / 1000;
         options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds);
-        // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it out).
-        (request.log ?? log).info(
-          {
-            ...(request.client !== undefined ? { client: request.client } : {}),
-            model: label,
-            path: request.clientPath ?? path,
-            status,
-            ms: Math.round(seconds * 1000),
-            ...(trace.node !== undefined ? { node: trace.node } : {}),
-            ...(trace.tries > 1 ? { tries: trace.tries } : {}),
-            ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
-            // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
-            ...(trace.tokens
-              ? trace.streamed
-                ? { stream_events: trace.tokens }
-                : { completion_tokens: trace.tokens }
-              : {}),
-          },
-          "inference request",
-        );
+        // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it
+        // out), and the dashboard's Requests page.
+        const entry: RequestRecord = {
+          id: request.id ?? "",
+          at: new Date(clock.now()).toISOString(),
+          ...(request.client !== undefined ? { client: request.client } : {}),
+          model: label,
+          path: request.clientPath ?? path,
+          status,
+          ms: Math.round(seconds * 1000),
+          ...(trace.node !== undefined ? { node: trace.node } : {}),
+          ...(trace.tries > 1 ? { tries: trace.tries } : {}),
+          ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
+          // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
+          ...(trace.tokens
+            ? trace.streamed
+              ? { stream_events: trace.tokens }
+              : { completion_tokens: trace.tokens }
+            : {}),
+        };
+        const { id: _id, at: _at, ...line } = entry;
+        (request.log ?? log).info(line, "inference request");
+        options.requests?.record(entry);
       }
     },
     nodeLost(nodeId, reason, silentForMs = 0) {

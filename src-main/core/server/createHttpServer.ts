@@ -28,6 +28,8 @@ import { registerAppRoutes, type AppRouteOptions } from "./appRoutes";
 import type { EventBus } from "../events/eventBus";
 import { registerEventsRoute } from "./eventsRoute";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
+import type { RequestLog } from "../requestLog";
+import type { RequestList } from "../../contract";
 
 export interface HttpServerOptions {
   models: ModelService;
@@ -38,6 +40,8 @@ export interface HttpServerOptions {
   /** Where the Responses API keeps responses. */
   responses: Omit<ResponsesRouteOptions, "balancer">;
   metrics: Metrics;
+  /** The latest inference requests (`GET /v0/requests`). Default: none kept, the route absent. */
+  requests?: RequestLog;
   /** Status, pause and settings: the app's own routes. */
   app: AppRouteOptions;
   events: EventBus;
@@ -142,7 +146,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     const access = (request.routeOptions.config as { access?: Access } | undefined)?.access;
     checkAccess(request, access ?? defaultAccess(route), options.credentials);
   });
-  app.addHook("onResponse", async (request, reply) => countRefusedInference(request, reply, options.metrics));
+  app.addHook("onResponse", async (request, reply) =>
+    countRefusedInference(request, reply, options.metrics, options.requests),
+  );
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request) => {
     throw new AppError(
@@ -164,6 +170,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);
   registerEventsRoute(app, { events: options.events });
+  const { requests } = options;
+  if (requests) app.get("/v0/requests", async (): Promise<RequestList> => ({ data: requests.recent() }));
   registerBalancedRoutes(app, options.balancer, (scope) =>
     registerResponsesRoutes(scope, { balancer: options.balancer, ...options.responses }),
   );

@@ -1,6 +1,7 @@
 import type { Logger } from "../../shared/logger";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { viaHeader } from "../../contract";
+import { viaHeader, type RequestRecord } from "../../contract";
+import type { RequestLog } from "../requestLog";
 import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError } from "../../shared/errors";
 import type { AnswerSink, InferenceBody, InferenceRequest } from "../balancer/answerSink";
 import type { Balancer } from "../balancer/balancer";
@@ -37,21 +38,24 @@ export function countRefusedInference(
   request: FastifyRequest,
   reply: FastifyReply,
   metrics: Pick<BalancerMetrics, "requestDone">,
+  requests?: Pick<RequestLog, "record">,
 ): void {
   const route = request.routeOptions.url;
   if (request.method !== "POST" || route === undefined || !countedRoutes.has(route)) return;
   if (forwarded.has(request)) return;
   metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
-  request.log.info(
-    {
-      client: request.ip,
-      model: "unknown",
-      path: route,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-    },
-    "inference request",
-  );
+  const entry: RequestRecord = {
+    id: request.id,
+    at: new Date().toISOString(),
+    client: request.ip,
+    model: "unknown",
+    path: route,
+    status: reply.statusCode,
+    ms: Math.round(reply.elapsedTime),
+  };
+  const { id: _id, at: _at, ...line } = entry;
+  request.log.info(line, "inference request");
+  requests?.record(entry);
 }
 
 /** Long prompts and many-message chats are bigger than management bodies. */
@@ -109,6 +113,7 @@ export function inferenceRequestOf(request: FastifyRequest, path: string): Infer
     via: typeof via === "string" ? via : undefined,
     log: request.log as Logger,
     client: request.ip,
+    id: request.id,
   };
 }
 

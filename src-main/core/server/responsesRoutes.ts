@@ -98,6 +98,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         via: inference.via,
         log: inference.log,
         client: inference.client,
+        id: inference.id,
       },
       responsesSink(replySink(request, reply), base, keep),
     );

@@ -6,6 +6,7 @@ import {
   type ModelOnNode,
   type NodeInfo,
   type NodeJoinInfo,
+  type RequestRecord,
   type ServerEvent,
   type Settings,
   type Status,
@@ -130,7 +131,14 @@ export function joinInfo(token: string): NodeJoinInfo {
 }
 
 export function fakeApi(
-  data: { models?: Model[]; nodes?: NodeInfo[]; status?: Status; settings?: Settings } = {},
+  data: {
+    models?: Model[];
+    nodes?: NodeInfo[];
+    status?: Status;
+    settings?: Settings;
+    /** Newest first, as the server lists them. */
+    requests?: RequestRecord[];
+  } = {},
   overrides: Partial<FakeApi> = {},
 ): FakeApi {
   return {
@@ -177,6 +185,7 @@ export function fakeApi(
     setNodeDraining: vi.fn(async (id: string, draining: boolean) =>
       node(id.replace(/^id-/, ""), draining ? { draining: true, drained: true } : {}),
     ),
+    listRequests: vi.fn(async () => ({ data: data.requests ?? [] })),
     // The model loads on the node asked.
     loadModel: vi.fn(async (model: string, nodeName: string) => ({
       model,

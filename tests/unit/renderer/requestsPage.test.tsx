@@ -1,0 +1,77 @@
+// @vitest-environment jsdom
+import { screen, within } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import type { RequestRecord } from "../../../src-main/contract";
+import { fakeApi, renderApp } from "./fakes";
+
+const answered: RequestRecord = {
+  id: "req-1",
+  at: new Date(Date.UTC(2026, 11, 7, 6, 0, 0)).toISOString(),
+  client: "127.0.0.1",
+  model: "org/repo",
+  path: "/v1/chat/completions",
+  status: 200,
+  ms: 1530,
+  node: "gpu-0",
+  first_byte_ms: 120,
+  completion_tokens: 42,
+};
+
+function rows(): string[][] {
+  const table = screen.getByRole("table");
+  return within(table)
+    .getAllByRole("row")
+    .slice(1)
+    .map((row) =>
+      within(row)
+        .getAllByRole("cell")
+        .map((cell) => cell.textContent ?? ""),
+    );
+}
+
+describe("the requests page", () => {
+  it("lists the latest requests, then each one answered as it comes, newest first", async () => {
+    const failedOver: RequestRecord = {
+      ...answered,
+      id: "req-0",
+      status: 502,
+      node: "gpu-1",
+      tries: 2,
+      completion_tokens: undefined,
+    };
+    const { events } = renderApp(fakeApi({ requests: [answered, failedOver] }), { route: "requests" });
+    await screen.findByRole("table");
+    expect(rows().map((row) => row.slice(1))).toEqual([
+      ["org/repo", "/v1/chat/completions", "gpu-0", "200", "1.53 s", "120 ms", "42", "127.0.0.1"],
+      ["org/repo", "/v1/chat/completions", "gpu-1 (2 tried)", "502", "1.53 s", "120 ms", "–", "127.0.0.1"],
+    ]);
+
+    events.latest.open();
+    const streamed: RequestRecord = {
+      ...answered,
+      id: "req-2",
+      ms: 80,
+      stream_events: 7,
+      completion_tokens: undefined,
+    };
+    const left: RequestRecord = {
+      ...answered,
+      id: "req-3",
+      status: 499,
+      node: undefined,
+      first_byte_ms: undefined,
+    };
+    events.latest.send({ type: "requests.done", requests: [streamed, left] });
+    expect(rows().map((row) => [row[3], row[4], row[5], row[7]])).toEqual([
+      ["–", "499", "1.53 s", "42"],
+      ["gpu-0", "200", "80 ms", "~7"],
+      ["gpu-0", "200", "1.53 s", "42"],
+      ["gpu-1 (2 tried)", "502", "1.53 s", "–"],
+    ]);
+  });
+
+  it("says so when none was answered yet", async () => {
+    renderApp(fakeApi(), { route: "requests" });
+    await screen.findByText(/No request answered since llmlb started/);
+  });
+});
