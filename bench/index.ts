@@ -1,5 +1,6 @@
 import { benchDownload } from "./download";
 import { benchInference } from "./inference";
+import { benchLogprobs } from "./logprobs";
 import { benchProxy } from "./proxy";
 import { benchRegistry } from "./registry";
 
@@ -9,6 +10,7 @@ const benches: Record<string, () => Promise<void>> = {
   download: benchDownload,
   proxy: benchProxy,
   inference: benchInference,
+  logprobs: benchLogprobs,
 };
 
 const names = process.argv.slice(2);

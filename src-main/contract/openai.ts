@@ -142,6 +142,24 @@ export const responseFormatSchema = z.discriminatedUnion(
 );
 export type ResponseFormat = z.infer<typeof responseFormatSchema>;
 
+/** The most alternatives a token's log probability comes with (OpenAI's bound on `top_logprobs`). */
+export const maxTopLogprobs = 20;
+
+/** A token's log probability as chat completions give it: its text, its bytes (UTF-8 may split across tokens). */
+const tokenLogprobSchema = z.object({
+  token: z.string(),
+  /** Natural log; -9999 for a token the model gives no chance at all. */
+  logprob: z.number(),
+  bytes: z.array(z.number().int()).nullable(),
+});
+
+/** `choices[].logprobs` of a chat completion asked for with `logprobs: true`. */
+export const chatLogprobsSchema = z.object({
+  content: z.array(tokenLogprobSchema.extend({ top_logprobs: z.array(tokenLogprobSchema) })).nullable(),
+  refusal: z.null(),
+});
+export type ChatLogprobs = z.infer<typeof chatLogprobsSchema>;
+
 /**
  * The most messages one request may hold, as Anthropic's Messages API allows. A node renders a
  * conversation through the model's chat template on its only thread; a million short messages
@@ -157,8 +175,9 @@ export const chatCompletionRequestSchema = z.object({
   response_format: responseFormatSchema.nullish(),
   tools: z.array(toolSchema).nullish(),
   tool_choice: toolChoiceSchema.nullish(),
+  /** Each answer token's log probability, with the `top_logprobs` likeliest tokens at its place (0 to 20). */
   logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().nullish(),
+  top_logprobs: z.number().int().min(0).max(maxTopLogprobs).nullish(),
   /**
    * llmlb's own: what to do when the conversation no longer fits the model's context. `error` (the
    * default, as OpenAI): 400 context_length_exceeded. `truncate_oldest`: the oldest messages after the
@@ -183,7 +202,7 @@ export const chatCompletionSchema = z.object({
         refusal: z.null(),
         tool_calls: z.array(toolCallSchema).optional(),
       }),
-      logprobs: z.null(),
+      logprobs: chatLogprobsSchema.nullable(),
       finish_reason: finishReasonSchema,
     }),
   ),
@@ -213,7 +232,8 @@ export const chatCompletionChunkSchema = z.object({
         content: z.string().optional(),
         tool_calls: z.array(toolCallDeltaSchema).optional(),
       }),
-      logprobs: z.null(),
+      /** On the choice's last chunk, for all its tokens at once. */
+      logprobs: chatLogprobsSchema.nullable(),
       finish_reason: finishReasonSchema.nullable(),
     }),
   ),
@@ -233,17 +253,35 @@ export const completionRequestSchema = z.object({
       Array.isArray(value) && value.length === 1 && typeof value[0] === "string" ? value[0] : value,
     z.string({ error: "must be a string, or an array of one string (one prompt per request)" }),
   ),
+  /** 0 asks only for the prompt back (with `echo`), as evaluation harnesses do. */
+  max_tokens: z.number().int().nonnegative().nullish(),
+  /** The prompt comes back before the answer, in `text` and in `logprobs`. */
   echo: z.boolean().nullish(),
   best_of: z.number().int().nullish(),
-  logprobs: z.number().int().nullish(),
+  /** Each token's log probability, with this many likeliest tokens at its place (0 to 20). */
+  logprobs: z.number().int().min(0).max(maxTopLogprobs).nullish(),
   suffix: z.string().nullish(),
 });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
+/**
+ * `choices[].logprobs` of a text completion asked for with `logprobs`: a list per token. The first
+ * token of an echoed prompt has no log probability when nothing came before it (no BOS token).
+ */
+export const completionLogprobsSchema = z.object({
+  tokens: z.array(z.string()),
+  token_logprobs: z.array(z.number().nullable()),
+  /** The likeliest tokens at each place, and the token chosen there. */
+  top_logprobs: z.array(z.record(z.string(), z.number()).nullable()),
+  /** Where each token begins in `text`, in characters. */
+  text_offset: z.array(z.number().int()),
+});
+export type CompletionLogprobs = z.infer<typeof completionLogprobsSchema>;
+
 const completionChoiceSchema = z.object({
   index: z.number().int(),
   text: z.string(),
-  logprobs: z.null(),
+  logprobs: completionLogprobsSchema.nullable(),
   finish_reason: finishReasonSchema.nullable(),
 });
 

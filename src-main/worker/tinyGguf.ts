@@ -35,6 +35,12 @@ export interface TinyGgufOptions {
    * ("yes", "no") whose first output is a document's relevance to a query.
    */
   reranker?: boolean;
+  /**
+   * Pads the vocabulary with unused tokens (the tokenizer never gives them) to this many: a
+   * benchmark's model whose every place has as many token probabilities as a real model's (32,000 to
+   * 150,000). Default: no padding (356 tokens).
+   */
+  vocabularySize?: number;
 }
 
 interface ModelShape {
@@ -76,7 +82,7 @@ const RERANK_TEMPLATE =
 // ---------------------------------------------------------------------------------------------------------
 
 /** llama.cpp's `llama_token_type` values. */
-const TokenType = { normal: 1, unknown: 2, control: 3, byte: 6 } as const;
+const TokenType = { normal: 1, unknown: 2, control: 3, unused: 5, byte: 6 } as const;
 
 interface Vocab {
   tokens: string[];
@@ -90,7 +96,7 @@ interface Vocab {
  * printable ASCII characters as single-character pieces, and the ChatML control tokens. There are no
  * multi-character pieces, so the tokenizer never merges and scores are irrelevant (all 0).
  */
-function buildVocab(): Vocab {
+function buildVocab(size = 0): Vocab {
   const tokens: string[] = [];
   const types: number[] = [];
   const add = (text: string, type: number): number => {
@@ -112,6 +118,7 @@ function buildVocab(): Vocab {
   }
   const imStart = add("<|im_start|>", TokenType.control);
   const imEnd = add("<|im_end|>", TokenType.control);
+  while (tokens.length < size) add(`<unused${tokens.length}>`, TokenType.unused);
 
   return {
     tokens,
@@ -449,7 +456,7 @@ function writeTensorData(writer: GgufWriter, tensors: Tensor[]): void {
 export function generateTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const { seed = 1, name = "tiny-llama", crashesOnDecode = false, reranker = false } = options;
   const shape = { ...TINY_SHAPE, ...options.shape };
-  const vocab = buildVocab();
+  const vocab = buildVocab(options.vocabularySize);
   const metadata = buildMetadata(name, vocab, shape, reranker);
   const tensors = buildTensors(vocab, mulberry32(seed), crashesOnDecode, shape, reranker);
 

@@ -140,6 +140,29 @@ describe("the OpenAI SDK against llmlb", () => {
     expect(embeddings.data[0]?.embedding.length).toBeGreaterThan(0);
   });
 
+  it("gives log probabilities through the balancer: chat's, and a completion's with its prompt echoed", async () => {
+    const chat = await client.chat.completions.create({
+      model,
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 4,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = chat.choices[0]!.logprobs!.content!;
+    expect(content.map((token) => token.token).join("")).toBe(chat.choices[0]!.message.content);
+    expect(content.every((token) => token.top_logprobs.length === 2)).toBe(true);
+    const echoed = await client.completions.create({
+      model,
+      prompt: "Once upon",
+      max_tokens: 0,
+      echo: true,
+      logprobs: 1,
+    });
+    expect(echoed.choices[0]!.text).toBe("Once upon");
+    expect(echoed.choices[0]!.logprobs!.tokens!.join("")).toBe("Once upon");
+  });
+
   it("answers JSON that parses when a schema is asked for", async () => {
     const answer = await client.chat.completions.create({
       model,

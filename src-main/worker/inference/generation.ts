@@ -3,14 +3,25 @@ import {
   LlamaCompletion,
   type LLamaChatGenerateResponseOptions,
   type LlamaCompletionResponse,
+  type LlamaContextSequence,
   type LlamaGrammar,
+  type Token,
 } from "node-llama-cpp";
 import type { FinishReason } from "../../contract";
 import { AppError } from "../../shared/errors";
-import type { ChatJob, CompletionJob, GenerationHooks, GenerationResult, SamplingOptions } from "./jobs";
+import type {
+  ChatJob,
+  CompletionJob,
+  GenerationHooks,
+  GenerationResult,
+  LogprobsAsked,
+  SamplingOptions,
+  TokenLogprob,
+} from "./jobs";
 import type { LoadedModel } from "./loadedModel";
 import { withNote, type ForcedToolCall } from "./forcedToolCall";
 import { capTokens } from "./tokenCap";
+import { answerStart, scoreTokens } from "./tokenLogprobs";
 
 type StopReason = LlamaCompletionResponse["metadata"]["stopReason"] | "functionCalls";
 
@@ -177,6 +188,8 @@ export async function runChat(
     hooks.onStart?.({ promptTokens, truncatedMessages });
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: loaded.chatWrapper });
     const meterBefore = sequence.tokenMeter.getState();
+    /** The answer's own tokens (not a thought segment's), for its log probabilities. */
+    const answer: Token[] = [];
     try {
       const options: LLamaChatGenerateResponseOptions = {
         ...samplerOptions(job.sampling),
@@ -185,6 +198,13 @@ export async function runChat(
         ...(job.stop.length > 0 ? { customStopTriggers: job.stop } : {}),
         ...(hooks.onText && !forced ? { onTextChunk: hooks.onText } : {}),
         ...(grammar ? { grammar } : {}),
+        ...(job.logprobs
+          ? {
+              onResponseChunk: (chunk: { type?: string; tokens: Token[] }) => {
+                if (chunk.type === undefined) answer.push(...chunk.tokens);
+              },
+            }
+          : {}),
       };
       const response = job.functions
         ? await chat.generateResponse(history, {
@@ -219,6 +239,9 @@ export async function runChat(
         completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
         truncatedMessages,
         ...(trigger ? { stopSequence: trigger.filter((part) => typeof part === "string").join("") } : {}),
+        ...(job.logprobs
+          ? { logprobs: await chatAnswerLogprobs(loaded, sequence, answer, job.logprobs, hooks.signal) }
+          : {}),
       };
     } finally {
       chat.dispose({ disposeSequence: false });
@@ -226,7 +249,57 @@ export async function runChat(
   });
 }
 
-/** A raw text completion (no chat template) on a free sequence. */
+/**
+ * A chat answer's log probabilities: its tokens scored after what the sequence held before them
+ * (the prompt as the chat template rendered it, and any thought segment).
+ */
+async function chatAnswerLogprobs(
+  loaded: LoadedModel,
+  sequence: LlamaContextSequence,
+  answer: Token[],
+  asked: LogprobsAsked,
+  signal: AbortSignal,
+): Promise<TokenLogprob[]> {
+  const held = sequence.contextTokens;
+  const start = answerStart(held, answer);
+  if (start === undefined)
+    throw new AppError("internal", "The answer's tokens were not found in its sequence to score them.");
+  return scoreTokens(sequence, held.slice(0, start), answer, {
+    top: asked.top,
+    bytesOf: loaded.tokenBytes,
+    signal,
+  });
+}
+
+/** A text completion's log probabilities: the answer's, after the prompt's own when it is echoed. */
+function completionLogprobs(
+  loaded: LoadedModel,
+  sequence: LlamaContextSequence,
+  job: CompletionJob & { logprobs: LogprobsAsked },
+  answer: Token[],
+  signal: AbortSignal,
+): Promise<TokenLogprob[]> {
+  const prompt = loaded.textTokens(job.prompt);
+  const options = { top: job.logprobs.top, bytesOf: loaded.tokenBytes, signal };
+  if (!job.echo) return scoreTokens(sequence, prompt, answer, options);
+  // The BOS token is not the prompt's text: it is what the prompt's first token is scored after.
+  const tokens = loaded.model.tokens;
+  const bos = tokens.shouldPrependBosToken && prompt[0] === tokens.bos ? 1 : 0;
+  return scoreTokens(sequence, prompt.slice(0, bos), [...prompt.slice(bos), ...answer], options);
+}
+
+interface Generated {
+  text: string;
+  finishReason: GenerationResult["finishReason"];
+  completionTokens: number;
+  /** The answer's tokens, as it was cut. */
+  tokens: Token[];
+}
+
+/**
+ * A raw text completion (no chat template) on a free sequence. `max_tokens` 0 generates nothing: what
+ * is asked for is then the prompt back (`echo`) and its log probabilities.
+ */
 export async function runCompletion(
   loaded: LoadedModel,
   job: CompletionJob,
@@ -245,8 +318,7 @@ export async function runCompletion(
   // longer seeing its prompt) and go on for as many tokens as were asked.
   const maxTokens = Math.min(job.maxTokens, loaded.contextSize - promptTokens);
 
-  return loaded.sequences.use(hooks.signal, async (sequence) => {
-    hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
+  const generate = async (sequence: LlamaContextSequence): Promise<Generated> => {
     const completion = new LlamaCompletion({ contextSequence: sequence });
     const meterBefore = sequence.tokenMeter.getState();
     const cap = capTokens(loaded.model, maxTokens, hooks.signal, hooks.onText);
@@ -267,16 +339,43 @@ export async function runCompletion(
       return {
         text: cut?.text ?? response.response,
         finishReason: cut ? "length" : finishReasonOf(response.metadata.stopReason),
-        toolCalls: [],
-        promptTokens,
         // node-llama-cpp may decode a token past the cap to finish a character, then leave the
         // unfinished character out: that token is not in the answer, nor counted.
         completionTokens:
           cut?.tokens ?? Math.min(sequence.tokenMeter.diff(meterBefore).usedOutputTokens, maxTokens),
-        truncatedMessages: 0,
+        tokens: cap.tokens(),
       };
     } finally {
       completion.dispose({ disposeSequence: false });
     }
+  };
+
+  return loaded.sequences.use(hooks.signal, async (sequence) => {
+    hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
+    const generated: Generated =
+      maxTokens > 0
+        ? await generate(sequence)
+        : { text: "", finishReason: "length", completionTokens: 0, tokens: [] };
+    const { logprobs } = job;
+    return {
+      text: generated.text,
+      finishReason: generated.finishReason,
+      toolCalls: [],
+      promptTokens,
+      completionTokens: generated.completionTokens,
+      truncatedMessages: 0,
+      ...(job.echo ? { echoed: job.prompt } : {}),
+      ...(logprobs
+        ? {
+            logprobs: await completionLogprobs(
+              loaded,
+              sequence,
+              { ...job, logprobs },
+              generated.tokens,
+              hooks.signal,
+            ),
+          }
+        : {}),
+    };
   });
 }

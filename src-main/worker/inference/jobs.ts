@@ -51,13 +51,24 @@ export interface ChatJob extends JobBase {
   format: OutputFormat;
   /** When the history outgrows the context: refuse (400), or leave out its oldest messages. */
   overflow: "error" | "truncate_oldest";
+  /** Asked for each answer token's log probability, with this many alternatives. */
+  logprobs?: LogprobsAsked;
+}
+
+/** What a request asked of log probabilities: the likeliest tokens to give at each place (0 to 20). */
+export interface LogprobsAsked {
+  top: number;
 }
 
 export interface CompletionJob extends JobBase {
   prompt: string;
   sampling: SamplingOptions;
+  /** 0: nothing generated (the prompt's log probabilities, with `echo`). */
   maxTokens: number;
   stop: string[];
+  /** The prompt comes back before the answer (and its tokens in the log probabilities). */
+  echo: boolean;
+  logprobs?: LogprobsAsked;
 }
 
 export interface EmbeddingJob extends JobBase {
@@ -94,6 +105,25 @@ export interface GenerationResult {
   truncatedMessages: number;
   /** The stop string that ended it, when one did. */
   stopSequence?: string;
+  /** The prompt, when asked back (`echo`); its tokens then lead `logprobs`. */
+  echoed?: string;
+  /** Each token's log probability, when asked for: the echoed prompt's, then the answer's. */
+  logprobs?: TokenLogprob[];
+}
+
+/** A token as log probabilities describe it: its bytes (a UTF-8 character may span tokens). */
+export interface ScoredToken {
+  bytes: number[];
+  /** Natural log. */
+  logprob: number;
+}
+
+export interface TokenLogprob {
+  bytes: number[];
+  /** Natural log; null for a first token nothing came before (an echoed prompt without a BOS token). */
+  logprob: number | null;
+  /** The likeliest tokens at its place, likeliest first. */
+  top: ScoredToken[];
 }
 
 export interface EmbeddingResult {

@@ -9,7 +9,9 @@ import {
   type LlamaEmbeddingContext,
   type LlamaModel,
   type LlamaRankingContext,
+  type Token,
 } from "node-llama-cpp";
+import { tokenBytesOf, type TokenBytes } from "./tokenBytes";
 import { countTokensInTurns } from "./tokensInTurns";
 import { createSlotPool, type SlotPool } from "./slotPool";
 import { chooseSequenceCount } from "./sequenceCount";
@@ -59,8 +61,12 @@ export interface LoadedModel {
     functions?: ChatModelFunctions,
     signal?: AbortSignal,
   ): Promise<number>;
-  /** Tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
+  /** The tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
+  textTokens(text: string): Token[];
+  /** How many tokens `textTokens` gives. */
   countTextTokens(text: string): number;
+  /** Each token's bytes, for log probabilities. */
+  readonly tokenBytes: TokenBytes;
   /**
    * The fewest tokens `text` can take, from its length alone: no token of the vocabulary is longer
    * than its longest. Instant, where the tokenizer holds the node's thread for seconds on megabytes.
@@ -148,9 +154,14 @@ export async function loadLlamaModel(
       });
       return countTokensInTurns(contextText, model.tokenizer, signal);
     },
+    textTokens(text) {
+      const tokens = model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined);
+      return bos ? [model.tokens.bos!, ...tokens] : tokens;
+    },
     countTextTokens(text) {
       return model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
     },
+    tokenBytes: tokenBytesOf(model),
     leastTokensIn: (text) => Math.floor(text.length / longestToken),
     async dispose() {
       sequences.close(new Error("The model was unloaded."));

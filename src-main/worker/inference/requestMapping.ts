@@ -12,6 +12,7 @@ import type {
   ChatJob,
   CompletionJob,
   EmbeddingJob,
+  LogprobsAsked,
   RerankJob,
   ModelTarget,
   OutputFormat,
@@ -141,11 +142,9 @@ export function chatJobFrom(
   randomSeed?: () => number,
 ): ChatJob {
   choicesOf(request.n);
-  if (request.logprobs) throw unsupported("logprobs", "log probabilities are not supported.");
-  if (request.top_logprobs != null && request.top_logprobs > 0)
-    throw unsupported("top_logprobs", "log probabilities are not supported.");
   const format = outputFormatFrom(request);
   const functions = functionsFrom(request);
+  const logprobs = chatLogprobsAsked(request, functions !== undefined);
   const choice = request.tool_choice;
   const forceToolCall = functions !== undefined && (choice === "required" || typeof choice === "object");
   if (functions && format.type !== "text") {
@@ -162,8 +161,20 @@ export function chatJobFrom(
     stop: stopStrings(request.stop),
     format,
     overflow: request.context_overflow ?? model.overflow ?? "error",
+    ...(logprobs ? { logprobs } : {}),
     ...idleTtlOf(request.ttl, model),
   };
+}
+
+/** `logprobs: true`, with `top_logprobs` alternatives; not with tools, whose calls are not text. */
+function chatLogprobsAsked(request: ChatCompletionRequest, withTools: boolean): LogprobsAsked | undefined {
+  const top = request.top_logprobs ?? 0;
+  if (!request.logprobs) {
+    if (top > 0) throw unsupported("top_logprobs", "send logprobs: true with it.");
+    return undefined;
+  }
+  if (withTools) throw unsupported("logprobs", "log probabilities cannot be combined with tools.");
+  return { top };
 }
 
 export function completionJobFrom(
@@ -172,11 +183,8 @@ export function completionJobFrom(
   randomSeed?: () => number,
 ): CompletionJob {
   choicesOf(request.n);
-  if (request.echo) throw unsupported("echo", "echoing the prompt is not supported.");
   if (request.best_of != null && request.best_of !== 1)
     throw unsupported("best_of", "only one candidate per request is supported.");
-  if (request.logprobs != null && request.logprobs > 0)
-    throw unsupported("logprobs", "log probabilities are not supported.");
   if (request.suffix) throw unsupported("suffix", "insertion (suffix) is not supported.");
   return {
     model,
@@ -184,6 +192,8 @@ export function completionJobFrom(
     sampling: samplingFrom(request, randomSeed),
     maxTokens: request.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
     stop: stopStrings(request.stop),
+    echo: request.echo === true,
+    ...(request.logprobs != null ? { logprobs: { top: request.logprobs } } : {}),
     ...idleTtlOf(request.ttl, model),
   };
 }

@@ -2,8 +2,10 @@ import { randomBytes } from "node:crypto";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
+  ChatLogprobs,
   Completion,
   CompletionChunk,
+  CompletionLogprobs,
   EmbeddingResponse,
   RerankRequest,
   RerankResponse,
@@ -11,7 +13,15 @@ import type {
   ToolCall,
   Usage,
 } from "../../contract";
-import type { EmbeddingResult, GeneratedToolCall, GenerationResult, RerankResult } from "./jobs";
+import type {
+  EmbeddingResult,
+  GeneratedToolCall,
+  GenerationResult,
+  RerankResult,
+  ScoredToken,
+  TokenLogprob,
+} from "./jobs";
+import { noChance } from "./tokenLogprobs";
 
 /*
  * OpenAI's response objects, built from engine results. Pure, apart from ids and timestamps.
@@ -44,6 +54,54 @@ function toolCallsOf(calls: readonly GeneratedToolCall[]): ToolCall[] {
   }));
 }
 
+/** A token's text: its bytes decoded, a half character as U+FFFD (its bytes say which). */
+const textOfBytes = (bytes: readonly number[]) => Buffer.from(bytes).toString("utf8");
+
+/** Chat's `logprobs`: each answer token with its bytes and its likeliest alternatives. */
+export function chatLogprobsOf(logprobs: readonly TokenLogprob[] | undefined): ChatLogprobs | null {
+  if (!logprobs) return null;
+  const entry = ({ bytes, logprob }: ScoredToken) => ({
+    token: textOfBytes(bytes),
+    logprob,
+    bytes: [...bytes],
+  });
+  return {
+    content: logprobs.map((token) => ({
+      ...entry({ bytes: token.bytes, logprob: token.logprob ?? noChance }),
+      top_logprobs: token.top.map(entry),
+    })),
+    refusal: null,
+  };
+}
+
+/**
+ * The legacy completions' `logprobs`: lists by token, each place's likeliest tokens with the chosen
+ * one (so up to `logprobs` + 1 of them, as OpenAI's), and where each token begins in the choice's text.
+ */
+export function completionLogprobsOf(
+  logprobs: readonly TokenLogprob[] | undefined,
+): CompletionLogprobs | null {
+  if (!logprobs) return null;
+  const tokens = logprobs.map((token) => textOfBytes(token.bytes));
+  let offset = 0;
+  return {
+    tokens,
+    token_logprobs: logprobs.map((token) => token.logprob),
+    top_logprobs: logprobs.map((token, index) => {
+      if (token.logprob === null) return null;
+      const likeliest: Record<string, number> = {};
+      for (const alternative of token.top) likeliest[textOfBytes(alternative.bytes)] ??= alternative.logprob;
+      likeliest[tokens[index]!] ??= token.logprob;
+      return likeliest;
+    }),
+    text_offset: tokens.map((text) => {
+      const start = offset;
+      offset += text.length;
+      return start;
+    }),
+  };
+}
+
 export function chatCompletionBody(meta: ResponseMeta, result: GenerationResult): ChatCompletion {
   const toolCalls = toolCallsOf(result.toolCalls);
   return {
@@ -61,7 +119,7 @@ export function chatCompletionBody(meta: ResponseMeta, result: GenerationResult)
           refusal: null,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
         },
-        logprobs: null,
+        logprobs: chatLogprobsOf(result.logprobs),
         finish_reason: result.finishReason,
       },
     ],
@@ -97,7 +155,14 @@ export function completionBody(meta: ResponseMeta, result: GenerationResult): Co
     object: "text_completion",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: result.finishReason }],
+    choices: [
+      {
+        index: 0,
+        text: (result.echoed ?? "") + result.text,
+        logprobs: completionLogprobsOf(result.logprobs),
+        finish_reason: result.finishReason,
+      },
+    ],
     usage: usageOf(result),
   };
 }
@@ -160,12 +225,13 @@ export function chatChunker(
   const chunk = (
     delta: ChatCompletionChunk["choices"][number]["delta"],
     finishReason: FinishReason | null = null,
+    logprobs: ChatLogprobs | null = null,
   ): ChatCompletionChunk => ({
     id: meta.id,
     object: "chat.completion.chunk",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: choice.index, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice.index, delta, logprobs, finish_reason: finishReason }],
     // OpenAI marks every chunk but the last with usage: null when usage was asked for.
     ...(includeUsage ? { usage: null } : {}),
   });
@@ -188,7 +254,10 @@ export function chatChunker(
         // close a call's arguments (their `…arguments.done` event) only on a chunk after the call's own.
         events.push(chunk({ tool_calls: toolCalls }), chunk({}, result.finishReason));
       } else {
-        events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason));
+        // The answer's log probabilities come whole with its last piece: they are worked out once it
+        // is written. The SDKs' stream helpers gather them from every chunk.
+        const logprobs = chatLogprobsOf(result.logprobs);
+        events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason, logprobs));
       }
       held = undefined;
       if (choice.of === 1) events.push(...usage(usageOf(result)));
@@ -198,24 +267,30 @@ export function chatChunker(
   };
 }
 
+/** `echo`: the prompt, sent first when the request asked for it back. */
 export function completionChunker(
   meta: ResponseMeta,
   includeUsage: boolean,
   choice: StreamChoice = { index: 0, of: 1 },
+  echo?: string,
 ): StreamChunker<CompletionChunk> {
   let held: string | undefined;
-  const chunk = (text: string, finishReason: FinishReason | null = null): CompletionChunk => ({
+  const chunk = (
+    text: string,
+    finishReason: FinishReason | null = null,
+    logprobs: CompletionLogprobs | null = null,
+  ): CompletionChunk => ({
     id: meta.id,
     object: "text_completion",
     created: meta.created,
     model: meta.model,
-    choices: [{ index: choice.index, text, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index: choice.index, text, logprobs, finish_reason: finishReason }],
     ...(includeUsage ? { usage: null } : {}),
   });
   const usage = (total: Usage): CompletionChunk[] =>
     includeUsage ? [{ ...chunk(""), choices: [], usage: total }] : [];
   return {
-    start: () => [],
+    start: () => (echo ? [chunk(echo)] : []),
     text(piece) {
       if (!piece) return [];
       const released = held;
@@ -223,7 +298,8 @@ export function completionChunker(
       return released === undefined ? [] : [chunk(released)];
     },
     finish(result) {
-      const events = [chunk(held ?? "", result.finishReason)];
+      // The log probabilities of every token, the echoed prompt's too, come with the last piece.
+      const events = [chunk(held ?? "", result.finishReason, completionLogprobsOf(result.logprobs))];
       held = undefined;
       if (choice.of === 1) events.push(...usage(usageOf(result)));
       return events;

@@ -8,6 +8,8 @@ export interface TokenCap {
   onTextChunk(text: string): void;
   /** The answer's text and tokens when the cap cut it; undefined when it ended within the cap. */
   cut(): { text: string; tokens: number } | undefined;
+  /** The answer's tokens, as far as the cap let it go. */
+  tokens(): Token[];
 }
 
 /**
@@ -49,5 +51,6 @@ export function capTokens(
       if (cutText !== "") onText?.(cutText);
     },
     cut: () => (cutText === undefined ? undefined : { text: model.detokenize(kept), tokens: kept.length }),
+    tokens: () => kept.slice(),
   };
 }

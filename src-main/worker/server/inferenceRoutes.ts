@@ -290,7 +290,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       if (body.stream) {
         const includeUsage = body.stream_options?.include_usage === true;
         const chunkers = Array.from({ length: count }, (_, index) =>
-          completionChunker(meta, includeUsage, { index, of: count }),
+          completionChunker(meta, includeUsage, { index, of: count }, job.echo ? job.prompt : undefined),
         );
         return streamGeneration(request, reply, chunkers, (choice, hooks) =>
           engine.complete(nthChoice(job, choice), hooks),
