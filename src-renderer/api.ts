@@ -91,6 +91,9 @@ export interface Api {
 export interface ChatRequest {
   model: string;
   messages: ChatMessage[];
+  /** Each answer token's log probability, with this many likeliest alternatives. */
+  logprobs?: boolean;
+  top_logprobs?: number;
 }
 
 /** `finishReason` is null when the stream ended without one (stopped). */

@@ -1,5 +1,5 @@
 import { createParser } from "eventsource-parser";
-import type { ChatCompletionChunk, ErrorBody } from "../contract";
+import type { ChatCompletionChunk, ChatLogprobs, ErrorBody } from "../contract";
 
 /** How a streamed chat completion ended. */
 export interface ChatStreamOutcome {
@@ -12,6 +12,8 @@ export interface ChatStreamOutcome {
    * away) may have lost the rest of the answer.
    */
   complete: boolean;
+  /** Each answer token's log probability, where asked for (`logprobs`) and sent, from every chunk. */
+  logprobs?: NonNullable<ChatLogprobs["content"]>;
 }
 
 /**
@@ -72,6 +74,8 @@ export async function readChatStream(
         const thought = typeof reasoning_content === "string" ? reasoning_content : reasoning;
         if (onReasoning && typeof thought === "string" && thought) onReasoning(thought);
         if (choice.delta.content) onText(choice.delta.content);
+        if (choice.logprobs?.content)
+          outcome.logprobs = [...(outcome.logprobs ?? []), ...choice.logprobs.content];
         if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
       }
       if (completion.usage) outcome.completionTokens = completion.usage.completion_tokens;

@@ -4,6 +4,7 @@ import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { useActions, useAppStore } from "../useAppStore";
 import { PageHead } from "../components/PageHead";
+import { TokenProbabilities } from "../components/TokenProbabilities";
 
 /** `850 tokens/s`, `120 ms`, `1.2 s`. */
 function millis(ms: number): string {
@@ -24,7 +25,9 @@ export function PlaygroundPage() {
   const stats = useAppStore((s) => s.chatStats);
   const error = useAppStore((s) => s.chatError);
   const text = useAppStore((s) => s.chatDraft);
-  const { setPlaygroundModel, setChatDraft, sendChat, stopChat, clearChat } = useActions();
+  const showProbabilities = useAppStore((s) => s.showProbabilities);
+  const { setPlaygroundModel, setChatDraft, setShowProbabilities, sendChat, stopChat, clearChat } =
+    useActions();
   const id = useId();
   const log = useRef<HTMLOListElement>(null);
   // Send, Stop and New chat swap or disable themselves: the keyboard stays in the box, ready to type.
@@ -75,17 +78,28 @@ export function PlaygroundPage() {
               disabled={chatting}
               onChange={setPlaygroundModel}
             />
-            <button
-              type="button"
-              className="button"
-              onClick={() => {
-                clearChat();
-                box.current?.focus();
-              }}
-              disabled={conversation.length === 0 && !error}
-            >
-              New chat
-            </button>
+            <div className="playground-actions">
+              <label className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={showProbabilities}
+                  disabled={chatting}
+                  onChange={(event) => setShowProbabilities(event.target.checked)}
+                />
+                <span>Token probabilities</span>
+              </label>
+              <button
+                type="button"
+                className="button"
+                onClick={() => {
+                  clearChat();
+                  box.current?.focus();
+                }}
+                disabled={conversation.length === 0 && !error}
+              >
+                New chat
+              </button>
+            </div>
           </div>
           {conversation.length === 0 ? (
             <p className="muted playground-empty">Say something to {model}.</p>
@@ -103,19 +117,23 @@ export function PlaygroundPage() {
                       <p className="chat-text">{message.reasoning}</p>
                     </details>
                   )}
-                  <p className="chat-text">
-                    {message.content ||
-                      (chatting && index === conversation.length - 1 && sentAt
-                        ? // Thinking shows above: nothing to wait for here meanwhile.
-                          !message.reasoning && (
-                            <LoadingFor
-                              className="muted"
-                              since={sentAt}
-                              label={loaded ? "Waiting for the first word" : `Loading ${model} on a node`}
-                            />
-                          )
-                        : "(no answer)")}
-                  </p>
+                  {message.tokens && message.content ? (
+                    <TokenProbabilities text={message.content} tokens={message.tokens} />
+                  ) : (
+                    <p className="chat-text">
+                      {message.content ||
+                        (chatting && index === conversation.length - 1 && sentAt
+                          ? // Thinking shows above: nothing to wait for here meanwhile.
+                            !message.reasoning && (
+                              <LoadingFor
+                                className="muted"
+                                since={sentAt}
+                                label={loaded ? "Waiting for the first word" : `Loading ${model} on a node`}
+                              />
+                            )
+                          : "(no answer)")}
+                    </p>
+                  )}
                 </li>
               ))}
             </ol>

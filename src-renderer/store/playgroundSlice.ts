@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../../src-main/contract";
+import type { ChatLogprobs, ChatMessage } from "../../src-main/contract";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 /** How the last answer went: time to its first text, and its speed once it ran. */
@@ -11,6 +11,34 @@ export interface PlaygroundStats {
   truncatedMessages: number;
 }
 
+/** An answer's token as the playground shows it: its text, its probability and the likeliest others. */
+export interface ShownToken {
+  /** As the server names it: half a character is U+FFFD. */
+  text: string;
+  /** What it adds to the answer's text: a character split across tokens comes with its last one. */
+  piece: string;
+  /** From 0 to 1. */
+  probability: number;
+  alternatives: { text: string; probability: number }[];
+}
+
+/** How many likeliest tokens the playground asks for at each place of an answer. */
+export const shownAlternatives = 5;
+
+function shownTokens(logprobs: NonNullable<ChatLogprobs["content"]>): ShownToken[] {
+  const decoder = new TextDecoder();
+  const shown = logprobs.map((token) => ({
+    text: token.token,
+    piece: token.bytes ? decoder.decode(Uint8Array.from(token.bytes), { stream: true }) : token.token,
+    probability: Math.exp(token.logprob),
+    alternatives: token.top_logprobs.map((top) => ({ text: top.token, probability: Math.exp(top.logprob) })),
+  }));
+  // Half a character at the end, shown as the answer shows it.
+  const rest = decoder.decode();
+  if (rest && shown.length > 0) shown[shown.length - 1]!.piece += rest;
+  return shown;
+}
+
 export interface PlaygroundSlice {
   /** The model chatted with; undefined: the first ready one. */
   playgroundModel: string | undefined;
@@ -18,7 +46,9 @@ export interface PlaygroundSlice {
    * The conversation, the answer being streamed included (last, from the assistant), with the
    * reasoning its server streamed apart, if any (shown, never sent back).
    */
-  conversation: { role: "user" | "assistant"; content: string; reasoning?: string }[];
+  conversation: { role: "user" | "assistant"; content: string; reasoning?: string; tokens?: ShownToken[] }[];
+  /** Answers come with each token's probability (the request's `logprobs`), shown over their text. */
+  showProbabilities: boolean;
   /** An answer is streaming. */
   chatting: boolean;
   /** When the message being answered was sent (ISO time): the wait for its first word counts from it. */
@@ -29,6 +59,7 @@ export interface PlaygroundSlice {
   chatDraft: string;
   setPlaygroundModel(model: string): void;
   setChatDraft(text: string): void;
+  setShowProbabilities(on: boolean): void;
   /**
    * Sends what is in the message box and streams the answer in. A message that failed before any of
    * its answer came goes back to the box, out of the conversation: sent again, it is not there twice.
@@ -55,8 +86,10 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
     chatStats: undefined,
     chatError: undefined,
     chatDraft: "",
+    showProbabilities: false,
     setPlaygroundModel: (model) => set({ playgroundModel: model }),
     setChatDraft: (text) => set({ chatDraft: text }),
+    setShowProbabilities: (on) => set({ showProbabilities: on }),
     async sendChat(model) {
       const text = get().chatDraft.trim();
       if (get().chatting || !text) return;
@@ -88,14 +121,25 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       };
       try {
         const messages: ChatMessage[] = history.map((m) => ({ role: m.role, content: m.content }));
+        const probabilities = get().showProbabilities
+          ? { logprobs: true, top_logprobs: shownAlternatives }
+          : {};
         const outcome = await api.chat(
-          { model, messages },
+          { model, messages, ...probabilities },
           appendTo("content"),
           controller.signal,
           appendTo("reasoning"),
         );
         if (mine !== chatNumber) return;
         const ended = now();
+        if (outcome.logprobs) {
+          const conversation = [...get().conversation];
+          conversation[conversation.length - 1] = {
+            ...conversation.at(-1)!,
+            tokens: shownTokens(outcome.logprobs),
+          };
+          set({ conversation });
+        }
         const tokens = outcome.completionTokens ?? pieces;
         set({
           chatStats: {

@@ -235,6 +235,32 @@ describe("the dashboard in a browser", () => {
     },
   );
 
+  it("shows each token of an answer with its probability, when asked", async () => {
+    await page.getByRole("link", { name: "Playground" }).click();
+    const probabilities = page.getByRole("checkbox", { name: "Token probabilities" });
+    await probabilities.check();
+    const message = page.getByLabel("Message");
+    await message.fill("Hello with probabilities");
+    await message.press("Enter");
+    await page.getByLabel("Speed of the last answer").waitFor({ timeout: 30_000 });
+    const answer = page.getByRole("list", { name: "Messages" }).getByRole("listitem").nth(1);
+    await answer.getByText("Token probabilities").click();
+    // A row a token, under the header, each with its probability.
+    const rows = answer.getByRole("table").getByRole("row");
+    expect(await rows.count()).toBeGreaterThan(1);
+    expect(await rows.nth(1).getByRole("cell").nth(1).textContent()).toMatch(/^(<0\.1|\d+(\.\d)?)%$/);
+    // Tinted token by token where the tokens spell the answer (this random model's may not: it samples
+    // control tokens, which have no text), a span a row.
+    const spans = await answer.locator("span.token").allTextContents();
+    if (spans.length > 0) {
+      expect(spans.join("")).toBe(await answer.locator("p.chat-text").first().textContent());
+      expect(await rows.count()).toBe(spans.length + 1);
+    }
+    await screenshot(page, "playground-probabilities");
+    await probabilities.uncheck();
+    await page.getByRole("button", { name: "New chat" }).click();
+  });
+
   it("lists the playground's requests on the Requests page: the node that answered, the status, the time", async () => {
     await page.getByRole("link", { name: "Requests" }).click();
     await page.getByRole("heading", { name: "Requests", level: 1 }).waitFor();

@@ -143,15 +143,17 @@ describe("llmlb endpoint", () => {
 
   it("prints a hostile model id's control characters as escapes, never to the terminal as they are", async () => {
     // An escape sequence that would retitle the window and clear the screen, and a C1 one.
-    const hostile = "evil\u001b]0;PWNED\u0007\u001b[2Jname\u009b31m";
+    // And a right-to-left override, which would show what follows it backwards.
+    const hostile = "evil\u001b]0;PWNED\u0007\u001b[2Jname\u009b31m\u202etxt.exe";
     const server = await startFakeOpenAiServer({ name: "hostile", models: [hostile] });
     try {
       const added = await runCli(["endpoint", "add", "hostile", server.url], env);
       expect(added.code).toBe(0);
       const printed = [added.stdout, (await runCli(["model", "list"], env)).stdout];
       for (const output of printed) {
-        for (const control of ["\u001b", "\u0007", "\u009b"]) expect(output.includes(control)).toBe(false);
-        expect(output).toContain("evil\\u001b]0;PWNED\\u0007\\u001b[2Jname\\u009b31m");
+        for (const control of ["\u001b", "\u0007", "\u009b", "\u202e"])
+          expect(output.includes(control)).toBe(false);
+        expect(output).toContain("evil\\u001b]0;PWNED\\u0007\\u001b[2Jname\\u009b31m\\u202etxt.exe");
       }
       // JSON output stays JSON, with the id as the endpoint gave it.
       const json = await runCli(["model", "list", "--json"], env);

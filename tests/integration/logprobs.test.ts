@@ -112,6 +112,32 @@ describe("chat completions with logprobs", () => {
     expect(greedy.choices[0]!.logprobs!.content![0]!.top_logprobs).toEqual(content[0]!.top_logprobs);
   });
 
+  it("scores a one-token answer at its own place, whatever ended it", async () => {
+    // A grammar lets only "7": the answer is that one token, then the grammar's end.
+    const asked = {
+      model: "tiny",
+      messages: hello,
+      logprobs: true,
+      top_logprobs: 3,
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "seven", schema: { type: "integer", enum: [7] } },
+      },
+    } as const;
+    const ended = await client.chat.completions.create(asked);
+    expect(ended.choices[0]!.message.content).toBe("7");
+    expect(ended.choices[0]!.finish_reason).toBe("stop");
+    // Cut at one token instead, the token after it never evaluated: the same place, the same score.
+    const cut = await client.chat.completions.create({ ...asked, max_tokens: 1 });
+    expect(cut.choices[0]!.finish_reason).toBe("length");
+    const [endedToken] = ended.choices[0]!.logprobs!.content!;
+    const [cutToken] = cut.choices[0]!.logprobs!.content!;
+    expect(endedToken!.logprob).toBeCloseTo(cutToken!.logprob, 4);
+    expect(endedToken!.top_logprobs.map((top) => top.token)).toEqual(
+      cutToken!.top_logprobs.map((top) => top.token),
+    );
+  });
+
   it("streams the log probabilities with the choice's last chunk, as the SDK gathers them", async () => {
     const asked = {
       model: "tiny",
@@ -283,6 +309,23 @@ describe("text completions with logprobs and echo", () => {
     const content = chat.choices[0]!.message.content!;
     expect(content.length).toBeLessThan(chatWhole.choices[0]!.message.content!.length);
     expect(utf8(chat.choices[0]!.logprobs!.content!.flatMap((token) => token.bytes!))).toBe(content);
+  });
+
+  it("scores a prompt that fills the context when nothing is to be generated", async () => {
+    // The tiny model's tokens are single characters: 500 of them and the BOS token, in a context of 512.
+    const long = "ab".repeat(250);
+    const scored = await client.completions.create({
+      model: "tiny",
+      prompt: long,
+      max_tokens: 0,
+      echo: true,
+      logprobs: 0,
+    });
+    expect(scored.choices[0]!.logprobs!.tokens).toHaveLength(500);
+    // Generating, a tenth of the context stays free for the answer: the same prompt is too long.
+    const refused = await post("/v1/completions", { model: "tiny", prompt: long, max_tokens: 1 });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe("context_length_exceeded");
   });
 
   it("refuses more than 20 alternatives, naming the field", async () => {

@@ -35,6 +35,27 @@ describe("the chat stream reader", () => {
     expect(outcome).toMatchObject({ finishReason: "stop", complete: true });
   });
 
+  it("gathers log probabilities from every chunk that carries them, as the SDKs' stream helpers do", async () => {
+    const scored = (token: string, logprob: number) => ({ token, logprob, bytes: null, top_logprobs: [] });
+    const withLogprobs = (content: string, tokens: ReturnType<typeof scored>[], finish: string | null) =>
+      chunk(content, finish).replace(
+        '"logprobs":null',
+        `"logprobs":${JSON.stringify({ content: tokens, refusal: null })}`,
+      );
+    const stream =
+      withLogprobs("Hel", [scored("Hel", -0.1)], null) +
+      chunk("lo") +
+      withLogprobs("!", [scored("lo", -0.2), scored("!", -0.3)], "stop") +
+      "data: [DONE]\n\n";
+    const { outcome } = await read([stream]);
+    expect(outcome.logprobs?.map((token) => [token.token, token.logprob])).toEqual([
+      ["Hel", -0.1],
+      ["lo", -0.2],
+      ["!", -0.3],
+    ]);
+    expect((await read([chunk("Hi", "stop")])).outcome.logprobs).toBeUndefined();
+  });
+
   it("says a stream that just stops is not complete, and keeps what came", async () => {
     const { text, outcome } = await read([chunk("The answer is")]);
     expect(text).toBe("The answer is");

@@ -29,13 +29,23 @@ describe("a token's bytes from its spelling", () => {
 });
 
 describe("where an answer begins in its sequence", () => {
-  it("finds the latest place, its last token evaluated or not", () => {
-    expect(answerStart([1, 5, 6, 7, 8], [7, 8])).toBe(3);
-    expect(answerStart([1, 5, 6, 7], [7, 8])).toBe(3);
-    // Repeated in the prompt: the answer is the latest.
-    expect(answerStart([1, 7, 8, 5, 7, 8], [7, 8])).toBe(4);
-    expect(answerStart([1, 5, 6], [])).toBe(3);
-    expect(answerStart([1, 5, 6], [9, 9])).toBeUndefined();
+  it("is the first place after the prompt where it fits, its last token evaluated or not", () => {
+    // The prompt is [1, 5, 6]: three tokens.
+    expect(answerStart([1, 5, 6, 7, 8], [7, 8], 3)).toBe(3);
+    expect(answerStart([1, 5, 6, 7], [7, 8], 3)).toBe(3);
+    // One token, evaluated (an end token or a stop string came after it) or not.
+    expect(answerStart([1, 5, 6, 7], [7], 3)).toBe(3);
+    expect(answerStart([1, 5, 6, 7, 9], [7], 3)).toBe(3);
+    expect(answerStart([1, 5, 6], [7], 3)).toBe(3);
+    // One token repeated, then the tokens of a stop string.
+    expect(answerStart([1, 5, 6, 7, 7, 7, 9], [7, 7, 7], 3)).toBe(3);
+    // In the prompt too: not there, but after it.
+    expect(answerStart([1, 7, 8, 7, 8], [7, 8], 3)).toBe(3);
+    // After a reasoning segment the sequence holds.
+    expect(answerStart([1, 5, 6, 2, 3, 4, 7, 8], [7, 8], 3)).toBe(6);
+    // Tokenized anew before a stop string, so not there at all: the end of the prompt.
+    expect(answerStart([1, 5, 6, 78, 9], [7], 3)).toBe(3);
+    expect(answerStart([1, 5, 6], [], 3)).toBe(3);
   });
 });
 
@@ -75,6 +85,7 @@ describe("log probabilities in OpenAI's shapes", () => {
     expect(legacy.tokens).toEqual(["Hi", "\ufffd", "\ufffd"]);
     expect(legacy.token_logprobs).toEqual([null, -0.5, -1]);
     expect(legacy.top_logprobs).toEqual([null, { a: -0.2, "\ufffd": -0.5 }, { b: -0.1, "\ufffd": -1 }]);
-    expect(legacy.text_offset).toEqual([0, 2, 3]);
+    // The two halves of "€" both begin where it does.
+    expect(legacy.text_offset).toEqual([0, 2, 2]);
   });
 });

@@ -240,7 +240,14 @@ export async function runChat(
         truncatedMessages,
         ...(trigger ? { stopSequence: trigger.filter((part) => typeof part === "string").join("") } : {}),
         ...(job.logprobs
-          ? { logprobs: await chatAnswerLogprobs(loaded, sequence, answer, job.logprobs, hooks.signal) }
+          ? {
+              logprobs: await chatAnswerLogprobs(loaded, sequence, {
+                answer,
+                promptTokens,
+                asked: job.logprobs,
+                signal: hooks.signal,
+              }),
+            }
           : {}),
       };
     } finally {
@@ -250,20 +257,21 @@ export async function runChat(
 }
 
 /**
- * A chat answer's log probabilities: its tokens scored after what the sequence held before them
- * (the prompt as the chat template rendered it, and any thought segment).
+ * A chat answer's log probabilities: its tokens scored after what the sequence held before them, the
+ * prompt as the chat template rendered it (`promptTokens` of them, as counted) and any reasoning.
  */
 async function chatAnswerLogprobs(
   loaded: LoadedModel,
   sequence: LlamaContextSequence,
-  answer: Token[],
-  asked: LogprobsAsked,
-  signal: AbortSignal,
+  {
+    answer,
+    promptTokens,
+    asked,
+    signal,
+  }: { answer: Token[]; promptTokens: number; asked: LogprobsAsked; signal: AbortSignal },
 ): Promise<TokenLogprob[]> {
   const held = sequence.contextTokens;
-  const start = answerStart(held, answer);
-  if (start === undefined)
-    throw new AppError("internal", "The answer's tokens were not found in its sequence to score them.");
+  const start = answerStart(held, answer, Math.min(promptTokens, held.length));
   return scoreTokens(sequence, held.slice(0, start), answer, {
     top: asked.top,
     bytesOf: loaded.tokenBytes,
@@ -271,16 +279,26 @@ async function chatAnswerLogprobs(
   });
 }
 
-/** A text completion's log probabilities: the answer's, after the prompt's own when it is echoed. */
+/**
+ * A text completion's log probabilities: the answer's, after the prompt's own when it is echoed, and
+ * the end token it ended with, as OpenAI's lists have it (evaluation harnesses leave the last token
+ * out of a continuation's score, taking it for the one generated).
+ */
 function completionLogprobs(
   loaded: LoadedModel,
   sequence: LlamaContextSequence,
   job: CompletionJob & { logprobs: LogprobsAsked },
-  answer: Token[],
+  generated: Generated,
   signal: AbortSignal,
 ): Promise<TokenLogprob[]> {
+  const answer = generated.tokens;
   const prompt = loaded.textTokens(job.prompt);
-  const options = { top: job.logprobs.top, bytesOf: loaded.tokenBytes, signal };
+  const options = {
+    top: job.logprobs.top,
+    bytesOf: loaded.tokenBytes,
+    signal,
+    ...(generated.endedByEndToken ? { endsWith: (token: Token) => loaded.model.isEogToken(token) } : {}),
+  };
   if (!job.echo) return scoreTokens(sequence, prompt, answer, options);
   // The BOS token is not the prompt's text: it is what the prompt's first token is scored after.
   const tokens = loaded.model.tokens;
@@ -294,6 +312,8 @@ interface Generated {
   completionTokens: number;
   /** The answer's tokens, as it was cut. */
   tokens: Token[];
+  /** It ended with an end-of-generation token, which its text and tokens leave out. */
+  endedByEndToken: boolean;
 }
 
 /**
@@ -306,7 +326,8 @@ export async function runCompletion(
   hooks: GenerationHooks,
 ): Promise<GenerationResult> {
   // What LlamaCompletion keeps free for generation; it would silently cut a longer prompt's beginning.
-  const contextShiftSize = Math.max(1, Math.floor(loaded.contextSize / 10));
+  // Nothing to keep when nothing is generated (a prompt scored alone).
+  const contextShiftSize = job.maxTokens === 0 ? 0 : Math.max(1, Math.floor(loaded.contextSize / 10));
   const limit = loaded.contextSize - contextShiftSize;
   const least = loaded.leastTokensIn(job.prompt);
   if (least > limit)
@@ -344,6 +365,7 @@ export async function runCompletion(
         completionTokens:
           cut?.tokens ?? Math.min(sequence.tokenMeter.diff(meterBefore).usedOutputTokens, maxTokens),
         tokens: cap.tokens(),
+        endedByEndToken: !cut && response.metadata.stopReason === "eogToken",
       };
     } finally {
       completion.dispose({ disposeSequence: false });
@@ -355,7 +377,7 @@ export async function runCompletion(
     const generated: Generated =
       maxTokens > 0
         ? await generate(sequence)
-        : { text: "", finishReason: "length", completionTokens: 0, tokens: [] };
+        : { text: "", finishReason: "length", completionTokens: 0, tokens: [], endedByEndToken: false };
     const { logprobs } = job;
     return {
       text: generated.text,
@@ -371,7 +393,7 @@ export async function runCompletion(
               loaded,
               sequence,
               { ...job, logprobs },
-              generated.tokens,
+              generated,
               hooks.signal,
             ),
           }

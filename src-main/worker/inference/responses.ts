@@ -76,13 +76,16 @@ export function chatLogprobsOf(logprobs: readonly TokenLogprob[] | undefined): C
 
 /**
  * The legacy completions' `logprobs`: lists by token, each place's likeliest tokens with the chosen
- * one (so up to `logprobs` + 1 of them, as OpenAI's), and where each token begins in the choice's text.
+ * one (so up to `logprobs` + 1 of them, as OpenAI's), and where each token begins in the choice's text,
+ * in characters (code points, as Python counts them): the tokens of a character split across them
+ * all begin where it does.
  */
 export function completionLogprobsOf(
   logprobs: readonly TokenLogprob[] | undefined,
 ): CompletionLogprobs | null {
   if (!logprobs) return null;
   const tokens = logprobs.map((token) => textOfBytes(token.bytes));
+  const decoder = new TextDecoder();
   let offset = 0;
   return {
     tokens,
@@ -94,9 +97,9 @@ export function completionLogprobsOf(
       likeliest[tokens[index]!] ??= token.logprob;
       return likeliest;
     }),
-    text_offset: tokens.map((text) => {
+    text_offset: logprobs.map((token) => {
       const start = offset;
-      offset += text.length;
+      offset += [...decoder.decode(Uint8Array.from(token.bytes), { stream: true })].length;
       return start;
     }),
   };

@@ -15,13 +15,14 @@ const logOf = (probability: number) =>
   probability > 0 ? Math.max(Math.log(probability), noChance) : noChance;
 
 /**
- * Where `answer` begins in the tokens a sequence holds after generating it: the latest place it fits,
- * as its last token may not have been evaluated (nothing was generated after it). Undefined when it
- * is not there.
+ * Where `answer` begins in the tokens a sequence holds after generating it: the first place from
+ * `from` (the end of the prompt) where it fits, compared as far as the sequence goes (its last token
+ * may not have been evaluated: nothing was generated after it). A reasoning segment the answer came
+ * after is passed over so. Where it fits nowhere (node-llama-cpp tokenized the text before a stop
+ * string anew, so the answer's tokens are not those generated), `from`.
  */
-export function answerStart<T>(held: readonly T[], answer: readonly T[]): number | undefined {
-  if (answer.length === 0) return held.length;
-  for (let start = held.length - answer.length + 1; start >= 1; start--) {
+export function answerStart<T>(held: readonly T[], answer: readonly T[], from: number): number {
+  for (let start = from; start < held.length; start++) {
     let fits = true;
     for (let index = 0; index < answer.length && start + index < held.length; index++) {
       if (held[start + index] !== answer[index]) {
@@ -31,7 +32,7 @@ export function answerStart<T>(held: readonly T[], answer: readonly T[]): number
     }
     if (fits) return start;
   }
-  return undefined;
+  return from;
 }
 
 /**
@@ -45,14 +46,18 @@ export async function scoreTokens(
   sequence: LlamaContextSequence,
   context: readonly Token[],
   scored: readonly Token[],
-  { top, bytesOf, signal }: { top: number; bytesOf: TokenBytes; signal: AbortSignal },
+  options: ScoreOptions,
 ): Promise<TokenLogprob[]> {
-  if (scored.length === 0) return [];
+  const { top, bytesOf, signal, endsWith } = options;
+  if (scored.length === 0 && !endsWith) return [];
   if (context.length === 0) {
+    if (scored.length === 0) return [];
     const [first, ...rest] = scored as [Token, ...Token[]];
     const unscored: TokenLogprob = { bytes: bytesOf(first), logprob: null, top: [] };
-    return [unscored, ...(await scoreTokens(sequence, [first], rest, { top, bytesOf, signal }))];
+    return [unscored, ...(await scoreTokens(sequence, [first], rest, options))];
   }
+  // One more place, after the last token, when the answer ended with a token of its own (an end token).
+  const places = scored.length + (endsWith ? 1 : 0);
   const all = [...context, ...scored];
   // The place before the first scored token is evaluated again, for the distribution it gives.
   const firstPlace = context.length - 1;
@@ -64,16 +69,17 @@ export async function scoreTokens(
   if (kept < firstPlace) await sequence.controlledEvaluate(all.slice(kept, firstPlace));
 
   const results: TokenLogprob[] = [];
-  for (let place = firstPlace; place < all.length - 1; place += placesPerBatch) {
+  const lastPlace = firstPlace + places;
+  for (let place = firstPlace; place < lastPlace; place += placesPerBatch) {
     signal.throwIfAborted();
-    const end = Math.min(place + placesPerBatch, all.length - 1);
+    const end = Math.min(place + placesPerBatch, lastPlace);
     const input: ControlledEvaluateInputItem[] = all
       .slice(place, end)
       .map((token) => [token, { generateNext: { probabilities: true } }]);
     await sequence.controlledEvaluate(input, {
       onTokenResult(index, output) {
         const probabilities = output.next.probabilities ?? new Map<Token, number>();
-        const token = all[place + index + 1]!;
+        const token = all[place + index + 1] ?? likeliestOf(probabilities, endsWith!);
         const alternatives: ScoredToken[] = [];
         for (const [candidate, probability] of probabilities) {
           if (alternatives.length >= top) break;
@@ -88,4 +94,27 @@ export async function scoreTokens(
     });
   }
   return results;
+}
+
+/** The likeliest of the tokens `which` picks (the list is likeliest first), or the likeliest of all. */
+function likeliestOf(probabilities: ReadonlyMap<Token, number>, which: (token: Token) => boolean): Token {
+  let first: Token | undefined;
+  for (const token of probabilities.keys()) {
+    first ??= token;
+    if (which(token)) return token;
+  }
+  return first ?? (0 as Token);
+}
+
+export interface ScoreOptions {
+  /** How many of the likeliest tokens to give at each place. */
+  top: number;
+  bytesOf: TokenBytes;
+  signal: AbortSignal;
+  /**
+   * The answer ended with a token its text leaves out (an end-of-generation token): scored too, at
+   * one more place, as the likeliest of the tokens this picks there (node-llama-cpp does not say
+   * which it sampled).
+   */
+  endsWith?: (token: Token) => boolean;
 }

@@ -101,6 +101,96 @@ describe("the playground", () => {
     ]);
   });
 
+  it("asked to, tints the answer by each token's probability and tells them in a table", async () => {
+    const api = fakeApi({ models: [ready] });
+    const token = (text: string, logprob: number, others: [string, number][]) => ({
+      token: text,
+      logprob,
+      bytes: null,
+      top_logprobs: others.map(([other, otherLogprob]) => ({
+        token: other,
+        logprob: otherLogprob,
+        bytes: null,
+      })),
+    });
+    api.chat.mockImplementation(async (_request, onText) => {
+      onText("Hello");
+      onText(" world");
+      return {
+        finishReason: "stop",
+        completionTokens: 2,
+        logprobs: [
+          token("Hello", Math.log(0.95), [["Hello", Math.log(0.95)]]),
+          token(" world", Math.log(0.1), [
+            [" there", Math.log(0.6)],
+            [" world", Math.log(0.1)],
+          ]),
+        ],
+      };
+    });
+    renderApp(api, { route: "playground" });
+    fireEvent.click(await screen.findByRole("checkbox", { name: "Token probabilities" }));
+    const field = await type("Hi");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    expect(api.chat.mock.calls[0]![0]).toMatchObject({ logprobs: true, top_logprobs: 5 });
+    const answer = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[1]!;
+    const unlikely = within(answer).getByText("world", { selector: "span", exact: false });
+    expect(unlikely.className).toContain("token-unlikely");
+    expect(unlikely.title).toBe('10% · likeliest: " there" 60%, " world" 10%');
+    expect(within(answer).getByText("Hello", { selector: "span" }).className).toContain("token-sure");
+    const rows = within(within(answer).getByRole("table")).getAllByRole("row");
+    expect(rows.map((row) => row.textContent)).toEqual([
+      "TokenProbabilityLikeliest at its place",
+      '"Hello"95%"Hello" 95%',
+      '" world"10%" there" 60%, " world" 10%',
+    ]);
+
+    // Off again: the next request asks for none.
+    fireEvent.click(screen.getByRole("checkbox", { name: "Token probabilities" }));
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 1 });
+    const again = await type("And?");
+    await act(async () => {
+      fireEvent.keyDown(again, { key: "Enter" });
+    });
+    expect(api.chat.mock.calls[1]![0]).not.toHaveProperty("logprobs");
+  });
+
+  it("tints a character split across tokens as one, with the token that ends it", async () => {
+    const api = fakeApi({ models: [ready] });
+    const euro = [...new TextEncoder().encode("€")];
+    const half = (bytes: number[], logprob: number) => ({
+      token: "\ufffd",
+      logprob,
+      bytes,
+      top_logprobs: [],
+    });
+    api.chat.mockImplementation(async (_request, onText) => {
+      onText("5 €");
+      return {
+        finishReason: "stop",
+        completionTokens: 3,
+        logprobs: [
+          { token: "5 ", logprob: Math.log(0.95), bytes: [0x35, 0x20], top_logprobs: [] },
+          half(euro.slice(0, 2), Math.log(0.6)),
+          half(euro.slice(2), Math.log(0.3)),
+        ],
+      };
+    });
+    renderApp(api, { route: "playground" });
+    fireEvent.click(await screen.findByRole("checkbox", { name: "Token probabilities" }));
+    const field = await type("Price?");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    const answer = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[1]!;
+    expect(within(answer).getByText("€", { selector: "span" }).className).toContain("token-unsure");
+    expect(answer.querySelector("p.chat-text")!.textContent).toBe("5 €");
+    // The table tells each token as the server named it.
+    expect(within(within(answer).getByRole("table")).getAllByRole("row")).toHaveLength(4);
+  });
+
   it.each([
     [[], "Loading acme/chat-GGUF on a node"],
     [

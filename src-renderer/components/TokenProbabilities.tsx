@@ -1,0 +1,83 @@
+import type { ShownToken } from "../store/playgroundSlice";
+
+/** `42%`, `3.5%`, `<0.1%`. */
+export function percent(probability: number): string {
+  if (probability >= 0.1) return `${Math.round(probability * 100)}%`;
+  if (probability >= 0.001) return `${(probability * 100).toFixed(1)}%`;
+  return "<0.1%";
+}
+
+/** How sure the model was of a token, as its tint says. */
+function band(probability: number): "sure" | "likely" | "unsure" | "unlikely" {
+  if (probability >= 0.9) return "sure";
+  if (probability >= 0.5) return "likely";
+  if (probability >= 0.2) return "unsure";
+  return "unlikely";
+}
+
+/** A token's text with its spaces and line ends shown, quoted: `" the"`, `"\n"`. */
+function quoted(text: string): string {
+  return JSON.stringify(text);
+}
+
+function likeliest(token: ShownToken): string {
+  return token.alternatives.map((other) => `${quoted(other.text)} ${percent(other.probability)}`).join(", ");
+}
+
+/**
+ * An answer's text tinted token by token by how likely the model found each (the surer, the plainer),
+ * each token's probability and the likeliest others on hover; and the same as a table, folded, for
+ * the keyboard and screen readers. Where the tokens do not spell the text (a server that sends no
+ * bytes, and a character split across tokens), the text shows plain, and the table still tells each
+ * token.
+ */
+export function TokenProbabilities({ text, tokens }: { text: string; tokens: ShownToken[] }) {
+  // By their bytes, a split character whole with its last token; else as the server named them.
+  const spelled = [(token: ShownToken) => token.piece, (token: ShownToken) => token.text].find(
+    (part) => tokens.map(part).join("") === text,
+  );
+  return (
+    <>
+      <p className="chat-text">
+        {spelled
+          ? tokens.map((token, index) => (
+              <span
+                key={index}
+                className={`token token-${band(token.probability)}`}
+                title={`${percent(token.probability)} · likeliest: ${likeliest(token)}`}
+              >
+                {spelled(token)}
+              </span>
+            ))
+          : text}
+      </p>
+      <details className="chat-probabilities">
+        <summary>Token probabilities</summary>
+        <p className="muted">
+          Tinted by how likely the model found each token: plain above 90%, then paler to stronger below 50%
+          and 20%.
+        </p>
+        <table className="probabilities-table">
+          <thead>
+            <tr>
+              <th scope="col">Token</th>
+              <th scope="col">Probability</th>
+              <th scope="col">Likeliest at its place</th>
+            </tr>
+          </thead>
+          <tbody>
+            {tokens.map((token, index) => (
+              <tr key={index}>
+                <td>
+                  <code>{quoted(token.text)}</code>
+                </td>
+                <td>{percent(token.probability)}</td>
+                <td>{likeliest(token)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </>
+  );
+}
