@@ -311,6 +311,29 @@ describe("text completions with logprobs and echo", () => {
     expect(utf8(chat.choices[0]!.logprobs!.content!.flatMap((token) => token.bytes!))).toBe(content);
   });
 
+  it("ends the lists with the end token an answer ended with, as OpenAI's do", async () => {
+    // The tiny model gives its end tokens a small chance at every place: sampled long enough, some
+    // seed ends with one (the same seeds end the same way on every run).
+    let ended: OpenAI.Completion | undefined;
+    for (let seed = 1; seed <= 20 && !ended; seed++) {
+      const completion = await client.completions.create({
+        model: "tiny",
+        prompt,
+        max_tokens: 400,
+        temperature: 1,
+        seed,
+        logprobs: 1,
+      });
+      if (completion.choices[0]!.finish_reason === "stop") ended = completion;
+    }
+    expect(ended, "no seed of 20 ended with an end token").toBeDefined();
+    const { logprobs } = ended!.choices[0]!;
+    expect(["<|im_end|>", "</s>"]).toContain(logprobs!.tokens!.at(-1));
+    expect(logprobs!.token_logprobs!.at(-1)).toBeLessThan(0);
+    // A token the usage counts too.
+    expect(logprobs!.tokens).toHaveLength(ended!.usage!.completion_tokens);
+  });
+
   it("scores a prompt that fills the context when nothing is to be generated", async () => {
     // The tiny model's tokens are single characters: 500 of them and the BOS token, in a context of 512.
     const long = "ab".repeat(250);
