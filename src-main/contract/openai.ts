@@ -247,11 +247,16 @@ export type ChatCompletionChunk = z.infer<typeof chatCompletionChunkSchema>;
 
 export const completionRequestSchema = z.object({
   ...samplingFields,
-  /** A string; an array of one string (as LangChain and others send it) is that string. */
+  /**
+   * A string, or the token ids of one (as evaluation harnesses send it). An array of one of either
+   * (as LangChain and lm-evaluation-harness batch one prompt) is that one.
+   */
   prompt: z.preprocess(
     (value) =>
-      Array.isArray(value) && value.length === 1 && typeof value[0] === "string" ? value[0] : value,
-    z.string({ error: "must be a string, or an array of one string (one prompt per request)" }),
+      Array.isArray(value) && value.length === 1 && typeof value[0] !== "number" ? value[0] : value,
+    z.union([z.string(), z.array(z.number().int().nonnegative()).min(1)], {
+      error: "must be a string or an array of token ids (one prompt per request)",
+    }),
   ),
   /** 0 asks only for the prompt back (with `echo`), as evaluation harnesses do. */
   max_tokens: z.number().int().nonnegative().nullish(),

@@ -757,7 +757,7 @@ describe("errors in OpenAI's shape", () => {
       .create({ model: "tiny", prompt: ["Hello", "Bye"], max_tokens: 2 })
       .catch((caught: unknown) => caught);
     expect((two as Error).message).toBe(
-      "400 prompt: must be a string, or an array of one string (one prompt per request)",
+      "400 prompt: must be a string or an array of token ids (one prompt per request)",
     );
   });
 

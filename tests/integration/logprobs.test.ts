@@ -1,5 +1,6 @@
 import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import OpenAI from "openai";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,10 +19,12 @@ let engine: InferenceEngine;
 let app: FastifyInstance;
 let url: string;
 let client: OpenAI;
+let modelFile: string;
 
 beforeAll(async () => {
   temp = await makeTempDir("llmlb-logprobs-");
   const file = path.join(temp.path, "tiny.gguf");
+  modelFile = file;
   await writeTinyGguf(file, { seed: 1 });
   engine = createInferenceEngine({
     log: pino({ level: "silent" }),
@@ -349,6 +352,27 @@ describe("text completions with logprobs and echo", () => {
     const refused = await post("/v1/completions", { model: "tiny", prompt: long, max_tokens: 1 });
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("context_length_exceeded");
+  });
+
+  it("takes a prompt of token ids, as lm-evaluation-harness sends one, alike its text", async () => {
+    const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
+    const vocabulary = await llama.loadModel({ modelPath: modelFile, vocabOnly: true });
+    const ids = [...vocabulary.tokenize(prompt, false, "trimLeadingSpace")];
+    await vocabulary.dispose();
+    const asked = { model: "tiny", max_tokens: 1, temperature: 0, echo: true, logprobs: 1 } as const;
+    const byText = await client.completions.create({ ...asked, prompt });
+    // One prompt in a batch of one, as the harness sends it: the context, then the continuation.
+    const byIds = await post("/v1/completions", { ...asked, prompt: [ids] });
+    expect(byIds.status).toBe(200);
+    expect(byIds.body.choices[0].text).toBe(byText.choices[0]!.text);
+    expect(byIds.body.choices[0].logprobs).toEqual(byText.choices[0]!.logprobs);
+    // The prompt's tokens, then the one generated: what the harness slices at the context's length.
+    expect(byIds.body.choices[0].logprobs.tokens).toHaveLength(ids.length + 1);
+
+    const stranger = await post("/v1/completions", { ...asked, prompt: [...ids, 1_000_000] });
+    expect(stranger.status).toBe(400);
+    expect(stranger.body.error.param).toBe("prompt");
+    expect(stranger.body.error.message).toMatch(/token 1000000 is not in this model's vocabulary/);
   });
 
   it("refuses more than 20 alternatives, naming the field", async () => {

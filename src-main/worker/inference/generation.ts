@@ -306,6 +306,15 @@ function completionLogprobs(
   return scoreTokens(sequence, prompt.slice(0, bos), [...prompt.slice(bos), ...answer], options);
 }
 
+/** A prompt of token ids holds only the model's: another would fail deep in llama.cpp. */
+function checkTokenIds(tokens: readonly Token[], vocabularySize: number): void {
+  const stranger = tokens.findIndex((token) => token >= vocabularySize);
+  if (stranger >= 0) {
+    const message = `prompt[${stranger}]: token ${tokens[stranger]} is not in this model's vocabulary (ids 0 to ${vocabularySize - 1}).`;
+    throw new AppError("request.invalid", message, { param: "prompt" });
+  }
+}
+
 interface Generated {
   text: string;
   finishReason: GenerationResult["finishReason"];
@@ -329,7 +338,8 @@ export async function runCompletion(
   // Nothing to keep when nothing is generated (a prompt scored alone).
   const contextShiftSize = job.maxTokens === 0 ? 0 : Math.max(1, Math.floor(loaded.contextSize / 10));
   const limit = loaded.contextSize - contextShiftSize;
-  const least = loaded.leastTokensIn(job.prompt);
+  if (typeof job.prompt !== "string") checkTokenIds(job.prompt, loaded.vocabularySize);
+  const least = typeof job.prompt === "string" ? loaded.leastTokensIn(job.prompt) : job.prompt.length;
   if (least > limit)
     throw contextExceeded(least, loaded.contextSize, "prompt", { reserved: contextShiftSize, atLeast: true });
   const promptTokens = loaded.countTextTokens(job.prompt);
@@ -372,8 +382,14 @@ export async function runCompletion(
     }
   };
 
+  // Token ids come back as their text, special tokens spelled out.
+  const echoed = !job.echo
+    ? undefined
+    : typeof job.prompt === "string"
+      ? job.prompt
+      : loaded.model.detokenize(job.prompt, true);
   return loaded.sequences.use(hooks.signal, async (sequence) => {
-    hooks.onStart?.({ promptTokens, truncatedMessages: 0 });
+    hooks.onStart?.({ promptTokens, truncatedMessages: 0, ...(echoed !== undefined ? { echoed } : {}) });
     const generated: Generated =
       maxTokens > 0
         ? await generate(sequence)
@@ -386,7 +402,7 @@ export async function runCompletion(
       promptTokens,
       completionTokens: generated.completionTokens,
       truncatedMessages: 0,
-      ...(job.echo ? { echoed: job.prompt } : {}),
+      ...(echoed !== undefined ? { echoed } : {}),
       ...(logprobs
         ? {
             logprobs: await completionLogprobs(

@@ -1,4 +1,9 @@
-import type { ChatHistoryItem, ChatModelFunctions, LLamaContextualRepeatPenalty } from "node-llama-cpp";
+import type {
+  ChatHistoryItem,
+  ChatModelFunctions,
+  LLamaContextualRepeatPenalty,
+  Token,
+} from "node-llama-cpp";
 import type { FinishReason } from "../../contract";
 
 /*
@@ -61,7 +66,8 @@ export interface LogprobsAsked {
 }
 
 export interface CompletionJob extends JobBase {
-  prompt: string;
+  /** Text, or the token ids of a prompt tokenized already (the model's BOS token goes before either). */
+  prompt: string | Token[];
   sampling: SamplingOptions;
   /** 0: nothing generated (the prompt's log probabilities, with `echo`). */
   maxTokens: number;
@@ -137,9 +143,10 @@ export interface GenerationHooks {
   signal: AbortSignal;
   /**
    * Called once the prompt passed its checks and a sequence is free, just before generating;
-   * `truncatedMessages`: how many of the oldest messages were left out to fit the context.
+   * `truncatedMessages`: how many of the oldest messages were left out to fit the context; `echoed`:
+   * the prompt's text, when the request asked for it back.
    */
-  onStart?(info: { promptTokens: number; truncatedMessages: number }): void;
+  onStart?(info: { promptTokens: number; truncatedMessages: number; echoed?: string }): void;
   /** Each piece of generated text, as it comes. */
   onText?(text: string): void;
 }

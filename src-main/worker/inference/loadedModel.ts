@@ -61,10 +61,15 @@ export interface LoadedModel {
     functions?: ChatModelFunctions,
     signal?: AbortSignal,
   ): Promise<number>;
-  /** The tokens of a raw text prompt as LlamaCompletion feeds it (with the model's BOS token). */
-  textTokens(text: string): Token[];
+  /**
+   * The tokens of a raw prompt as LlamaCompletion feeds it: its text tokenized (or its tokens as they
+   * are), after the model's BOS token.
+   */
+  textTokens(prompt: string | readonly Token[]): Token[];
   /** How many tokens `textTokens` gives. */
-  countTextTokens(text: string): number;
+  countTextTokens(prompt: string | readonly Token[]): number;
+  /** Tokens in the vocabulary (ids from 0); Infinity when the file does not list them. */
+  readonly vocabularySize: number;
   /** Each token's bytes, for log probabilities. */
   readonly tokenBytes: TokenBytes;
   /**
@@ -154,13 +159,21 @@ export async function loadLlamaModel(
       });
       return countTokensInTurns(contextText, model.tokenizer, signal);
     },
-    textTokens(text) {
-      const tokens = model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined);
-      return bos ? [model.tokens.bos!, ...tokens] : tokens;
+    textTokens(prompt) {
+      const tokens =
+        typeof prompt === "string"
+          ? model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined)
+          : prompt;
+      return bos ? [model.tokens.bos!, ...tokens] : [...tokens];
     },
-    countTextTokens(text) {
-      return model.tokenize(text, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
+    countTextTokens(prompt) {
+      const tokens =
+        typeof prompt === "string"
+          ? model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined)
+          : prompt;
+      return tokens.length + (bos ? 1 : 0);
     },
+    vocabularySize: vocabularyOf(model)?.length ?? Infinity,
     tokenBytes: tokenBytesOf(model),
     leastTokensIn: (text) => Math.floor(text.length / longestToken),
     async dispose() {
@@ -179,10 +192,16 @@ export async function loadLlamaModel(
  * Infinity (no bound) when the file lists no vocabulary.
  */
 function longestTokenOf(model: LlamaModel): number {
-  const metadata = model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } };
-  const tokens = metadata.tokenizer?.ggml?.tokens;
-  if (!Array.isArray(tokens) || tokens.length === 0) return Infinity;
+  const tokens = vocabularyOf(model);
+  if (!tokens) return Infinity;
   let longest = 1;
   for (const token of tokens) if (typeof token === "string" && token.length > longest) longest = token.length;
   return longest;
+}
+
+/** The vocabulary's tokens as the GGUF spells them, when it lists them. */
+function vocabularyOf(model: LlamaModel): unknown[] | undefined {
+  const metadata = model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } };
+  const tokens = metadata.tokenizer?.ggml?.tokens;
+  return Array.isArray(tokens) && tokens.length > 0 ? tokens : undefined;
 }

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import type { ChatModelFunctions, GbnfJsonSchema } from "node-llama-cpp";
+import type { ChatModelFunctions, GbnfJsonSchema, Token } from "node-llama-cpp";
 import type {
   ChatCompletionRequest,
   CompletionRequest,
@@ -188,7 +188,7 @@ export function completionJobFrom(
   if (request.suffix) throw unsupported("suffix", "insertion (suffix) is not supported.");
   return {
     model,
-    prompt: request.prompt,
+    prompt: typeof request.prompt === "string" ? request.prompt : (request.prompt as Token[]),
     sampling: samplingFrom(request, randomSeed),
     maxTokens: request.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS,
     stop: stopStrings(request.stop),

@@ -200,8 +200,11 @@ export function embeddingsBody(
  * single tokens, so holding one back costs a token's time.
  */
 export interface StreamChunker<Chunk> {
-  /** The events to send first (the chat role), if any, once the prompt is counted. */
-  start(info: { promptTokens: number }): Chunk[];
+  /**
+   * The events to send first (the chat role; a completion's prompt, when it is asked back), if any,
+   * once the prompt is counted.
+   */
+  start(info: { promptTokens: number; echoed?: string }): Chunk[];
   /** The events a new text piece releases. */
   text(piece: string): Chunk[];
   /**
@@ -270,12 +273,10 @@ export function chatChunker(
   };
 }
 
-/** `echo`: the prompt, sent first when the request asked for it back. */
 export function completionChunker(
   meta: ResponseMeta,
   includeUsage: boolean,
   choice: StreamChoice = { index: 0, of: 1 },
-  echo?: string,
 ): StreamChunker<CompletionChunk> {
   let held: string | undefined;
   const chunk = (
@@ -293,7 +294,7 @@ export function completionChunker(
   const usage = (total: Usage): CompletionChunk[] =>
     includeUsage ? [{ ...chunk(""), choices: [], usage: total }] : [];
   return {
-    start: () => (echo ? [chunk(echo)] : []),
+    start: ({ echoed }) => (echoed ? [chunk(echoed)] : []),
     text(piece) {
       if (!piece) return [];
       const released = held;

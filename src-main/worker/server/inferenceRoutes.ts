@@ -156,26 +156,26 @@ async function streamGeneration<Chunk>(
       chunkers.map(async (chunker, choice) => {
         let started = false;
         /** The choice's first events, once its prompt is counted (or with its first text). */
-        const begin = (promptTokens: number) => {
+        const begin = (info: { promptTokens: number; echoed?: string }) => {
           const writer = open();
-          if (!started) for (const chunk of chunker.start({ promptTokens })) writer.send(chunk);
+          if (!started) for (const chunk of chunker.start(info)) writer.send(chunk);
           started = true;
           return writer;
         };
         try {
           const result = await run(choice, {
             signal,
-            onStart: ({ truncatedMessages, promptTokens }) => {
+            onStart: ({ truncatedMessages, ...info }) => {
               // Never silently: the answer says how much of the conversation it left out.
               if (truncatedMessages > 0 && !sse)
                 headers = { [truncatedMessagesHeader]: String(truncatedMessages) };
-              begin(promptTokens);
+              begin(info);
             },
             onText: (piece) => {
-              for (const chunk of chunker.text(piece)) begin(0).send(chunk);
+              for (const chunk of chunker.text(piece)) begin({ promptTokens: 0 }).send(chunk);
             },
           });
-          const writer = begin(result.promptTokens);
+          const writer = begin(result);
           for (const chunk of chunker.finish(result)) writer.send(chunk);
           return result;
         } catch (error) {
@@ -290,7 +290,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       if (body.stream) {
         const includeUsage = body.stream_options?.include_usage === true;
         const chunkers = Array.from({ length: count }, (_, index) =>
-          completionChunker(meta, includeUsage, { index, of: count }, job.echo ? job.prompt : undefined),
+          completionChunker(meta, includeUsage, { index, of: count }),
         );
         return streamGeneration(request, reply, chunkers, (choice, hooks) =>
           engine.complete(nthChoice(job, choice), hooks),
