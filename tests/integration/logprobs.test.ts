@@ -26,18 +26,22 @@ beforeAll(async () => {
   const file = path.join(temp.path, "tiny.gguf");
   modelFile = file;
   await writeTinyGguf(file, { seed: 1 });
+  // A context that holds a prompt with tools.
+  const toolsFile = path.join(temp.path, "tiny-tools.gguf");
+  await writeTinyGguf(toolsFile, { seed: 3, shape: { contextLength: 4096 } });
   engine = createInferenceEngine({
     log: pino({ level: "silent" }),
     backend: "cpu",
     threads: 1,
     sequences: 2,
-    maxLoadedModels: 1,
+    maxLoadedModels: 2,
   });
   app = Fastify({ forceCloseConnections: true });
   app.setErrorHandler(handleError);
   registerInferenceRoutes(app, {
     engine,
-    resolveModel: (id) => (id === "tiny" ? { path: file } : undefined),
+    resolveModel: (id) =>
+      id === "tiny" ? { path: file } : id === "tiny-tools" ? { path: toolsFile } : undefined,
   });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 });
@@ -120,6 +124,8 @@ describe("chat completions with logprobs", () => {
     const asked = {
       model: "tiny",
       messages: hello,
+      // Greedy: "7" is two tokens of the vocabulary ('7' and its byte), the likelier one each time.
+      temperature: 0,
       logprobs: true,
       top_logprobs: 3,
       response_format: {
@@ -180,6 +186,37 @@ describe("chat completions with logprobs", () => {
     }
   });
 
+  it("with tools, scores the answer's text, and a call not at all", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_weather",
+          // A city of two: the call ends however the model would go on.
+          parameters: {
+            type: "object",
+            properties: { city: { type: "string", enum: ["Paris", "Oslo"] } },
+            required: ["city"],
+          },
+        },
+      },
+    ];
+    const asked = {
+      model: "tiny-tools",
+      messages: hello,
+      max_tokens: 24,
+      temperature: 0,
+      logprobs: true,
+      tools,
+    };
+    const called = await client.chat.completions.create({ ...asked, tool_choice: "required" });
+    expect(called.choices[0]!.finish_reason).toBe("tool_calls");
+    expect(called.choices[0]!.logprobs).toEqual({ content: [], refusal: null });
+    const offered = await client.chat.completions.create(asked);
+    const content = offered.choices[0]!.logprobs!.content!;
+    expect(utf8(content.flatMap((token) => token.bytes!))).toBe(offered.choices[0]!.message.content ?? "");
+  });
+
   it("answers logprobs: null when not asked", async () => {
     const completion = await client.chat.completions.create({
       model: "tiny",
@@ -198,10 +235,6 @@ describe("chat completions with logprobs", () => {
     expect(without.status).toBe(400);
     expect(without.body.error.param).toBe("top_logprobs");
     expect(without.body.error.message).toMatch(/logprobs: true/);
-    const tools = [{ type: "function", function: { name: "f", parameters: { type: "object" } } }];
-    const withTools = await post("/v1/chat/completions", { ...base, logprobs: true, tools });
-    expect(withTools.status).toBe(400);
-    expect(withTools.body.error.param).toBe("logprobs");
   });
 });
 

@@ -112,8 +112,6 @@ describe("request → generation options", () => {
     expect(errorOf(() => chatJobFrom(chatRequest({ n: 9 }), model)).param).toBe("n");
     expect(errorOf(() => chatJobFrom(chatRequest({ n: 9, stream: true }), model)).param).toBe("n");
     expect(errorOf(() => chatJobFrom(chatRequest({ top_logprobs: 2 }), model)).param).toBe("top_logprobs");
-    const tools = [{ type: "function" as const, function: { name: "f" } }];
-    expect(errorOf(() => chatJobFrom(chatRequest({ logprobs: true, tools }), model)).param).toBe("logprobs");
     const completion = { model: "m", prompt: "x" };
     expect(errorOf(() => completionJobFrom({ ...completion, best_of: 2 }, model)).param).toBe("best_of");
     expect(completionJobFrom(completion, model, seed).maxTokens).toBe(16);
@@ -123,11 +121,8 @@ describe("request → generation options", () => {
     expect(chatJobFrom(chatRequest({}), model).logprobs).toBeUndefined();
     expect(chatJobFrom(chatRequest({ logprobs: true }), model).logprobs).toEqual({ top: 0 });
     expect(chatJobFrom(chatRequest({ logprobs: true, top_logprobs: 5 }), model).logprobs).toEqual({ top: 5 });
-    // tool_choice "none" offers no tools, so nothing stands in the way.
     const tools = [{ type: "function" as const, function: { name: "f" } }];
-    expect(chatJobFrom(chatRequest({ logprobs: true, tools, tool_choice: "none" }), model).logprobs).toEqual({
-      top: 0,
-    });
+    expect(chatJobFrom(chatRequest({ logprobs: true, tools }), model).logprobs).toEqual({ top: 0 });
     const completion = { model: "m", prompt: "x" };
     expect(completionJobFrom(completion, model).logprobs).toBeUndefined();
     // logprobs: 0 asks for the chosen tokens' alone, as OpenAI's does.

@@ -228,6 +228,8 @@ export async function runChat(
           promptTokens,
           completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
           truncatedMessages,
+          // A call is not text: no content, no content's log probabilities.
+          ...(job.logprobs ? { logprobs: [] } : {}),
         };
       }
       return {
@@ -241,12 +243,14 @@ export async function runChat(
         ...(trigger ? { stopSequence: trigger.filter((part) => typeof part === "string").join("") } : {}),
         ...(job.logprobs
           ? {
-              logprobs: await chatAnswerLogprobs(loaded, sequence, {
-                answer,
-                promptTokens,
-                asked: job.logprobs,
-                signal: hooks.signal,
-              }),
+              logprobs: forced
+                ? []
+                : await chatAnswerLogprobs(loaded, sequence, {
+                    answer,
+                    promptTokens,
+                    asked: job.logprobs,
+                    signal: hooks.signal,
+                  }),
             }
           : {}),
       };

@@ -144,7 +144,7 @@ export function chatJobFrom(
   choicesOf(request.n);
   const format = outputFormatFrom(request);
   const functions = functionsFrom(request);
-  const logprobs = chatLogprobsAsked(request, functions !== undefined);
+  const logprobs = chatLogprobsAsked(request);
   const choice = request.tool_choice;
   const forceToolCall = functions !== undefined && (choice === "required" || typeof choice === "object");
   if (functions && format.type !== "text") {
@@ -166,14 +166,16 @@ export function chatJobFrom(
   };
 }
 
-/** `logprobs: true`, with `top_logprobs` alternatives; not with tools, whose calls are not text. */
-function chatLogprobsAsked(request: ChatCompletionRequest, withTools: boolean): LogprobsAsked | undefined {
+/**
+ * `logprobs: true`, with `top_logprobs` alternatives. Of the answer's text: a tool call has none (an
+ * answer that is only a call has an empty list).
+ */
+function chatLogprobsAsked(request: ChatCompletionRequest): LogprobsAsked | undefined {
   const top = request.top_logprobs ?? 0;
   if (!request.logprobs) {
     if (top > 0) throw unsupported("top_logprobs", "send logprobs: true with it.");
     return undefined;
   }
-  if (withTools) throw unsupported("logprobs", "log probabilities cannot be combined with tools.");
   return { top };
 }
 
