@@ -36,7 +36,7 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
     node.loaded.map((entry) =>
       entry.loading_since
         ? `${node.name}: ${entry.model} (loading for ${formatDuration((Date.now() - Date.parse(entry.loading_since)) / 1000)}; requests wait)`
-        : `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy)`,
+        : `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy${entry.unloading ? "; unloads once they end" : ""})`,
     ),
   );
   io.out(`  Loaded:     ${loaded.length === 0 ? "none" : loaded[0]}`);

@@ -151,6 +151,11 @@ export const loadedModelSchema = z.object({
    */
   loading_since: z.iso.datetime().optional(),
   /**
+   * Asked to unload while requests run on it (`llmlb model unload`): it goes when they end, unless
+   * another comes first. Absent otherwise.
+   */
+  unloading: z.literal(true).optional(),
+  /**
    * Decode batches since it was loaded, and the sequences (requests) they held in all: parallel
    * requests add throughput only when they share batches (`batched_sequences / decode_batches`).
    */

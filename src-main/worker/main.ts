@@ -140,6 +140,7 @@ async function runNode(): Promise<void> {
     backend: config.backend,
     threads: config.threads,
     maxLoadedModels: config.maxLoadedModels,
+    onUnloaded: () => void started.agent?.reportNow(),
   });
   const advertised = config.advertiseHost ?? config.host;
   const server = await createNodeServer({
@@ -189,6 +190,7 @@ async function runNode(): Promise<void> {
           ...(entry.state === "loading"
             ? { loading_since: new Date(entry.loadStartedAt).toISOString() }
             : {}),
+          ...(entry.unloadPending ? { unloading: true as const } : {}),
           ...(entry.decode && entry.decode.batches > 0
             ? { decode_batches: entry.decode.batches, batched_sequences: entry.decode.sequences }
             : {}),

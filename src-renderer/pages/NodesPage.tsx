@@ -214,6 +214,14 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
                         : `idle · ${plural(loaded.sequences, "sequence")}`}
                     </span>
                   )}
+                  {loaded.unloading && (
+                    <span
+                      className="pill pill-warn"
+                      title="Asked to unload: it leaves memory when its running requests end, unless another request comes first"
+                    >
+                      unloads when they end
+                    </span>
+                  )}
                   <UnloadModel node={node} loaded={loaded} />
                 </span>
               </li>

@@ -6,12 +6,13 @@ import { useActions } from "../useAppStore";
 /**
  * Unload on a model a worker holds in memory, as LM Studio's eject: frees its memory there (for
  * another model, another program) now, or once its running requests end; it loads again at its next
- * request. Not offered while it loads, nor on a node that is offline.
+ * request. Not offered while it loads, once it was asked to unload, nor on a node that is offline.
  */
 export function UnloadModel({ node, loaded }: { node: NodeInfo; loaded: LoadedModel }) {
   const { unloadModel } = useActions();
   const [busy, setBusy] = useState(false);
-  if (node.kind !== "worker" || node.status !== "online" || loaded.loading_since) return null;
+  if (node.kind !== "worker" || node.status !== "online" || loaded.loading_since || loaded.unloading)
+    return null;
   const unload = async () => {
     if (busy) return;
     setBusy(true);

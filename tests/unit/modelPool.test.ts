@@ -136,15 +136,20 @@ describe("model pool", () => {
   });
 
   it("unloads a model asked to go while in use as soon as its last use ends, unless used again first", async () => {
-    const { pool, events } = fakePool({ idleTtlMs: 60_000 });
+    let unloaded = 0;
+    const { pool, events } = fakePool({ idleTtlMs: 60_000, onUnloaded: () => unloaded++ });
     const gate = deferred();
     const using = pool.use("a", { signal: never }, () => gate.promise);
     await vi.waitFor(() => expect(pool.entries()[0]?.state).toBe("ready"));
+    expect(pool.entries()[0]?.unloadPending).toBe(false);
     expect(await pool.unload("a")).toBe(false);
-    expect(pool.entries()).toHaveLength(1);
+    // Still there, and says it is going.
+    expect(pool.entries()).toMatchObject([{ key: "a", unloadPending: true }]);
     gate.resolve();
     await using;
     await vi.waitFor(() => expect(events).toEqual(["load a", "unload a"]));
+    // Whoever reports memory hears of it.
+    expect(unloaded).toBe(1);
 
     // A new use in between keeps it: somebody still wants it.
     const again = deferred();
@@ -152,6 +157,7 @@ describe("model pool", () => {
     await vi.waitFor(() => expect(pool.entries()[0]?.state).toBe("ready"));
     await pool.unload("a");
     await pool.use("a", { signal: never }, async () => undefined);
+    expect(pool.entries()[0]?.unloadPending).toBe(false);
     again.resolve();
     await reusing;
     expect(pool.entries()).toHaveLength(1);

@@ -38,6 +38,8 @@ export interface InferenceEngineOptions {
    * wait for a free one. Default: 8.
    */
   sequences?: number;
+  /** A model left memory (idle, asked to, or for another): the node reports its memory now. */
+  onUnloaded?(): void;
 }
 
 export interface LoadedModelInfo {
@@ -54,6 +56,8 @@ export interface LoadedModelInfo {
   sequences: number;
   lastUsedAt: number;
   idleTtlMs: number;
+  /** Asked to unload while requests run on it: it goes when they end, unless another comes first. */
+  unloadPending: boolean;
   /** node-llama-cpp's chat wrapper for the GGUF's template (e.g. "ChatML"), once loaded. */
   chatWrapper?: string;
   contextSize?: number;
@@ -147,6 +151,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
 
   const pool = createModelPool<LoadedModel>({
     log,
+    ...(options.onUnloaded ? { onUnloaded: options.onUnloaded } : {}),
     idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
     maxLoaded: options.maxLoadedModels ?? 3,
     isOutOfMemory: (error) => error instanceof InsufficientMemoryError,
@@ -264,6 +269,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
           sequences: loaded?.sequences.size ?? options.sequences ?? 4,
           lastUsedAt: entry.lastUsedAt,
           idleTtlMs: entry.idleTtlMs,
+          unloadPending: entry.unloadPending,
           ...(loaded
             ? {
                 chatWrapper: loaded.chatWrapper.wrapperName,

@@ -20,6 +20,8 @@ export interface ModelPoolOptions<T> {
   isOutOfMemory?(error: unknown): boolean;
   log: Logger;
   now?: () => number;
+  /** A model left memory (idle, asked to, or for another): whoever reports memory may say so now. */
+  onUnloaded?(): void;
 }
 
 export interface UseOptions {
@@ -36,6 +38,8 @@ export interface PooledModelInfo {
   activeUses: number;
   lastUsedAt: number;
   idleTtlMs: number;
+  /** Asked to unload while in use: it goes when its last use ends, unless a new one comes first. */
+  unloadPending: boolean;
 }
 
 export interface ModelPool<T> {
@@ -117,6 +121,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       .then(async (value) => {
         await options.unload(value, entry.key);
         log.info({ model: entry.key, reason }, "model unloaded");
+        options.onUnloaded?.();
       })
       .catch((error: unknown) => log.warn({ err: error, model: entry.key }, "model unload failed"))
       .finally(() => {
@@ -232,6 +237,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
         activeUses: entry.activeUses,
         lastUsedAt: entry.lastUsedAt,
         idleTtlMs: entry.idleTtlMs,
+        unloadPending: entry.unloadWhenIdle === true,
       }));
     },
     async unload(key) {

@@ -253,7 +253,8 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     handler: async (request) => {
       const { model } = unload.request.parse(request.body ?? {});
       const outcome = await engine.unloadModel(model);
-      if (outcome === "now") await options.onMemoryChanged?.();
+      // Gone, or going once its requests end: either way the listings say so at once.
+      if (outcome !== "not_loaded") await options.onMemoryChanged?.();
       return unload.response.parse({ outcome });
     },
   });

@@ -160,6 +160,15 @@ describe("the nodes page", () => {
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Unloaded org/repo from gpu-0");
   });
 
+  it("says a model asked to unload goes when its running requests end, and offers no second Unload", async () => {
+    const going = node("gpu-0", { loaded: [{ model: "org/repo", sequences: 4, busy: 2, unloading: true }] });
+    renderApp(fakeApi({ nodes: [going] }), { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "gpu-0" });
+    expect(card.textContent).toContain("2 of 4 busy");
+    expect(card.textContent).toContain("unloads when they end");
+    expect(within(card).queryByRole("button", { name: /^Unload / })).toBeNull();
+  });
+
   it("says a model is still loading, and for how long, on the node and on the model's card", async () => {
     const since = new Date(Date.now() - 42_000).toISOString();
     const loading = node("gpu-0", {
