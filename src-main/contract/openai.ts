@@ -153,9 +153,15 @@ const tokenLogprobSchema = z.object({
   bytes: z.array(z.number().int()).nullable(),
 });
 
+/** A token's log probability with its place's likeliest tokens: chat's, and the Responses API's. */
+export const tokenLogprobWithTopSchema = tokenLogprobSchema.extend({
+  top_logprobs: z.array(tokenLogprobSchema),
+});
+export type TokenLogprobWithTop = z.infer<typeof tokenLogprobWithTopSchema>;
+
 /** `choices[].logprobs` of a chat completion asked for with `logprobs: true`. */
 export const chatLogprobsSchema = z.object({
-  content: z.array(tokenLogprobSchema.extend({ top_logprobs: z.array(tokenLogprobSchema) })).nullable(),
+  content: z.array(tokenLogprobWithTopSchema).nullable(),
   refusal: z.null(),
 });
 export type ChatLogprobs = z.infer<typeof chatLogprobsSchema>;

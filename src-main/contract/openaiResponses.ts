@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { jsonSchemaFormatFields, maxMessages } from "./openai";
+import { jsonSchemaFormatFields, maxMessages, maxTopLogprobs, tokenLogprobWithTopSchema } from "./openai";
 
 /*
  * OpenAI's Responses API (`POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
@@ -10,11 +10,16 @@ import { jsonSchemaFormatFields, maxMessages } from "./openai";
  * names it; unknown fields are ignored, as on the other routes.
  */
 
+/** What `include` may ask for: the output text's log probabilities. */
+export const logprobsInclude = "message.output_text.logprobs";
+
 const inputTextPartSchema = z.object({ type: z.literal("input_text"), text: z.string() });
 export const outputTextPartSchema = z.object({
   type: z.literal("output_text"),
   text: z.string(),
   annotations: z.array(z.unknown()),
+  /** Each token's, when `include` asks for `message.output_text.logprobs`. */
+  logprobs: z.array(tokenLogprobWithTopSchema).optional(),
 });
 export type OutputTextPart = z.infer<typeof outputTextPartSchema>;
 /** An output text as a client sends it back: annotations optional. */
@@ -140,10 +145,16 @@ export const responsesRequestSchema = z.object({
   /** Accepted and ignored: a local model has no reasoning settings to take. */
   reasoning: z.unknown().optional(),
   truncation: z.enum(["auto", "disabled"]).nullish(),
+  /** Only the output text's log probabilities can be: there is no reasoning content nor tool result here. */
   include: z
-    .array(z.string())
-    .max(0, "no extra output can be included here (logprobs, reasoning content, tool results)")
+    .array(
+      z.literal(logprobsInclude, {
+        error: `only "${logprobsInclude}" can be included here (no reasoning content, no tool results)`,
+      }),
+    )
     .nullish(),
+  /** With `include: ["message.output_text.logprobs"]`: the likeliest tokens at each place (0 to 20). */
+  top_logprobs: z.number().int().min(0).max(maxTopLogprobs).nullish(),
   background: z.literal(false, notServed("background mode")).nullish(),
   conversation: z.null(notServed("conversation (use previous_response_id)")).optional(),
   prompt: z.null(notServed("a stored prompt")).optional(),

@@ -108,6 +108,46 @@ describe("POST /v1/responses", () => {
     expect((await client.responses.retrieve(final.id)).output_text).toBe(plain.output_text);
   });
 
+  it("includes the output text's log probabilities when asked, the same streamed or not and as chat gives them", async () => {
+    const ask = {
+      model: tinyModel,
+      input: "Hello",
+      max_output_tokens: 6,
+      temperature: 0,
+      include: ["message.output_text.logprobs" as const],
+      top_logprobs: 2,
+    };
+    const plain = await client.responses.create(ask);
+    const part = (plain.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]!;
+    const logprobs = (part as OpenAI.Responses.ResponseOutputText).logprobs!;
+    expect(logprobs.map((token) => token.token).join("")).toBe(plain.output_text);
+    expect(logprobs.every((token) => token.top_logprobs!.length === 2)).toBe(true);
+    // The same numbers chat gives for the same conversation.
+    const chat = await client.chat.completions.create({
+      model: tinyModel,
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    expect(logprobs).toEqual(chat.choices[0]!.logprobs!.content);
+
+    const stream = client.responses.stream(ask);
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    stream.on("event", (event) => events.push(event));
+    const final = await stream.finalResponse();
+    const done = events.find((event) => event.type === "response.output_text.done")!;
+    expect((done as OpenAI.Responses.ResponseTextDoneEvent).logprobs).toEqual(logprobs);
+    const finalPart = (final.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0];
+    expect((finalPart as OpenAI.Responses.ResponseOutputText).logprobs).toEqual(logprobs);
+    // Not asked: none.
+    const without = await client.responses.create({ ...ask, include: [] });
+    expect((without.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0]).not.toHaveProperty(
+      "logprobs",
+    );
+  });
+
   it("continues a conversation with previous_response_id exactly as if the whole conversation were sent", async () => {
     const first = await client.responses.create({
       model: tinyModel,
@@ -277,6 +317,15 @@ describe("POST /v1/responses", () => {
 });
 
 describe("errors on /v1/responses", () => {
+  it("includes nothing but the output text's log probabilities, naming what it cannot", async () => {
+    const error = await client.responses
+      .create({ model: tinyModel, input: "Hi", include: ["reasoning.encrypted_content"] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as APIError).param).toBe("include[0]");
+    expect((error as APIError).message).toMatch(/only "message.output_text.logprobs" can be included/);
+  });
+
   it("a built-in tool is refused, naming it", async () => {
     const error = await client.responses
       .create({ model: tinyModel, input: "News?", tools: [{ type: "web_search" }] })

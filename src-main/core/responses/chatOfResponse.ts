@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   chatFunctionTools,
+  logprobsInclude,
   type ChatCompletionRequest,
   type ChatMessage,
   type ResponseInputItem,
@@ -95,6 +96,9 @@ export function chatRequestOf(
     ...(request.max_output_tokens != null ? { max_tokens: request.max_output_tokens } : {}),
     ...(request.temperature != null ? { temperature: request.temperature } : {}),
     ...(request.top_p != null ? { top_p: request.top_p } : {}),
+    ...(request.include?.includes(logprobsInclude)
+      ? { logprobs: true, top_logprobs: request.top_logprobs ?? 0 }
+      : {}),
     ...chatFunctionTools(request.tools ?? []),
     ...(request.tool_choice ? { tool_choice: toolChoiceOf(request.tool_choice) } : {}),
     ...(format && format.type !== "text"

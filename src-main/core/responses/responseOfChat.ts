@@ -8,6 +8,7 @@ import type {
   ResponseOutputMessage,
   ResponsesRequest,
   ResponseStreamEvent,
+  TokenLogprobWithTop,
   Usage,
 } from "../../contract";
 import { newItemId } from "./chatOfResponse";
@@ -70,13 +71,18 @@ function finished(
   };
 }
 
-function messageItem(text: string, status: ResponseOutputMessage["status"]): ResponseOutputMessage {
+/** `logprobs`: the text's tokens', where the request included them and the node gave them. */
+function messageItem(
+  text: string,
+  status: ResponseOutputMessage["status"],
+  logprobs?: TokenLogprobWithTop[],
+): ResponseOutputMessage {
   return {
     type: "message",
     id: newItemId("msg"),
     status,
     role: "assistant",
-    content: [{ type: "output_text", text, annotations: [] }],
+    content: [{ type: "output_text", text, annotations: [], ...(logprobs ? { logprobs } : {}) }],
   };
 }
 
@@ -84,7 +90,8 @@ function messageItem(text: string, status: ResponseOutputMessage["status"]): Res
 export function responseOfChat(base: ResponseObject, chat: ChatCompletion): ResponseObject {
   const choice = chat.choices[0];
   const output: ResponseOutputItem[] = [];
-  if (choice?.message.content) output.push(messageItem(choice.message.content, "completed"));
+  if (choice?.message.content)
+    output.push(messageItem(choice.message.content, "completed", choice.logprobs?.content ?? undefined));
   for (const call of choice?.message.tool_calls ?? []) {
     output.push({
       type: "function_call",
@@ -113,9 +120,12 @@ type Event = { type: string } & Record<string, unknown>;
 export class ResponseEvents {
   private sequence = 0;
   private readonly output: ResponseOutputItem[] = [];
-  /** The item being written: the message and its text so far, or a call (by its chat stream index). */
+  /**
+   * The item being written: the message, its text so far (and its tokens' log probabilities, when
+   * they come), or a call (by its chat stream index).
+   */
   private open:
-    | { kind: "message"; item: ResponseOutputMessage; text: string }
+    | { kind: "message"; item: ResponseOutputMessage; text: string; logprobs?: TokenLogprobWithTop[] }
     | { kind: "call"; item: ResponseFunctionCall; chatIndex: number }
     | undefined;
   /** Calls done, by their index in the chat stream: a late piece still joins its arguments. */
@@ -146,7 +156,10 @@ export class ResponseEvents {
     if (chunk.usage) this.usage = chunk.usage;
     const choice = chunk.choices?.[0];
     if (!choice) return [];
-    if (choice.delta?.content) events.push(...this.text(choice.delta.content));
+    const logprobs = choice.logprobs?.content ?? [];
+    if (choice.delta?.content) events.push(...this.text(choice.delta.content, logprobs));
+    else if (logprobs.length > 0 && this.open?.kind === "message")
+      this.open.logprobs = [...(this.open.logprobs ?? []), ...logprobs];
     for (const call of choice.delta?.tool_calls ?? []) events.push(...this.callDelta(call));
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     return this.stamp(events);
@@ -164,7 +177,8 @@ export class ResponseEvents {
     return events;
   }
 
-  private text(delta: string): Event[] {
+  /** `logprobs`: the chunk's tokens', which come with this piece (llmlb's nodes send them all with the last). */
+  private text(delta: string, logprobs: TokenLogprobWithTop[]): Event[] {
     const events: Event[] = [];
     if (this.open?.kind !== "message") {
       const item: ResponseOutputMessage = { ...messageItem("", "in_progress"), content: [] };
@@ -180,13 +194,14 @@ export class ResponseEvents {
     }
     const open = this.open!;
     open.text += delta;
+    if (logprobs.length > 0) open.logprobs = [...(open.logprobs ?? []), ...logprobs];
     events.push({
       type: "response.output_text.delta",
       item_id: open.item.id,
       output_index: this.output.indexOf(open.item),
       content_index: 0,
       delta,
-      logprobs: [],
+      logprobs,
     });
     return events;
   }
@@ -235,7 +250,12 @@ export class ResponseEvents {
     this.open = undefined;
     const index = this.output.indexOf(open.item);
     if (open.kind === "message") {
-      const part = { type: "output_text" as const, text: open.text, annotations: [] };
+      const part = {
+        type: "output_text" as const,
+        text: open.text,
+        annotations: [],
+        ...(open.logprobs ? { logprobs: open.logprobs } : {}),
+      };
       const done: ResponseOutputMessage = { ...open.item, status, content: [part] };
       this.output[index] = done;
       return [
@@ -245,7 +265,7 @@ export class ResponseEvents {
           output_index: index,
           content_index: 0,
           text: open.text,
-          logprobs: [],
+          logprobs: open.logprobs ?? [],
         },
         { type: "response.content_part.done", item_id: done.id, output_index: index, content_index: 0, part },
         { type: "response.output_item.done", output_index: index, item: done },
