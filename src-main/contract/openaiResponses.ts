@@ -211,6 +211,8 @@ export const responseObjectSchema = z.object({
   store: z.boolean(),
   temperature: z.number().nullable(),
   top_p: z.number().nullable(),
+  /** As asked (absent from responses stored before it was kept). */
+  top_logprobs: z.number().int().nullable().optional(),
   text: z.object({ format: responseTextFormatSchema }),
   tool_choice: responseToolChoiceSchema,
   tools: z.array(responseFunctionToolSchema),

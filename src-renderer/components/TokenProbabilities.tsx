@@ -1,7 +1,11 @@
+import { memo } from "react";
 import type { ShownToken } from "../store/playgroundSlice";
 
-/** `42%`, `3.5%`, `<0.1%`. */
+/** `42%`, `3.5%`, `<0.1%`; near certainty as it is: `99.6%`, `>99.9%`, never a rounded `100%`. */
 export function percent(probability: number): string {
+  if (probability >= 1) return "100%";
+  if (probability > 0.999) return ">99.9%";
+  if (probability >= 0.995) return `${(probability * 100).toFixed(1)}%`;
   if (probability >= 0.1) return `${Math.round(probability * 100)}%`;
   if (probability >= 0.001) return `${(probability * 100).toFixed(1)}%`;
   return "<0.1%";
@@ -31,7 +35,13 @@ function likeliest(token: ShownToken): string {
  * bytes, and a character split across tokens), the text shows plain, and the table still tells each
  * token.
  */
-export function TokenProbabilities({ text, tokens }: { text: string; tokens: ShownToken[] }) {
+export const TokenProbabilities = memo(function TokenProbabilities({
+  text,
+  tokens,
+}: {
+  text: string;
+  tokens: ShownToken[];
+}) {
   // By their bytes, a split character whole with its last token; else as the server named them.
   const spelled = [(token: ShownToken) => token.piece, (token: ShownToken) => token.text].find(
     (part) => tokens.map(part).join("") === text,
@@ -54,30 +64,33 @@ export function TokenProbabilities({ text, tokens }: { text: string; tokens: Sho
       <details className="chat-probabilities">
         <summary>Token probabilities</summary>
         <p className="muted">
-          Tinted by how likely the model found each token: plain above 90%, then paler to stronger below 50%
-          and 20%.
+          Each token is marked by the probability the model gave it: nothing above 90%, a dotted underline
+          from 50%, yellow from 20%, red below 20%.
         </p>
-        <table className="probabilities-table">
-          <thead>
-            <tr>
-              <th scope="col">Token</th>
-              <th scope="col">Probability</th>
-              <th scope="col">Likeliest at its place</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((token, index) => (
-              <tr key={index}>
-                <td>
-                  <code>{quoted(token.text)}</code>
-                </td>
-                <td>{percent(token.probability)}</td>
-                <td>{likeliest(token)}</td>
+        {/* A region of its own that scrolls: the keyboard can reach it to scroll it. */}
+        <div className="probabilities-scroll" tabIndex={0} role="region" aria-label="Token probabilities">
+          <table className="probabilities-table">
+            <thead>
+              <tr>
+                <th scope="col">Token</th>
+                <th scope="col">Probability</th>
+                <th scope="col">Likeliest at its place</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {tokens.map((token, index) => (
+                <tr key={index}>
+                  <td>
+                    <code>{quoted(token.text)}</code>
+                  </td>
+                  <td>{percent(token.probability)}</td>
+                  <td>{likeliest(token)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </details>
     </>
   );
-}
+});

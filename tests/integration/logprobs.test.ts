@@ -212,6 +212,18 @@ describe("chat completions with logprobs", () => {
     const called = await client.chat.completions.create({ ...asked, tool_choice: "required" });
     expect(called.choices[0]!.finish_reason).toBe("tool_calls");
     expect(called.choices[0]!.logprobs).toEqual({ content: [], refusal: null });
+    // Streamed alike: with the finish, after the call.
+    const stream = await client.chat.completions.create({
+      ...asked,
+      max_tokens: 400,
+      tool_choice: "required",
+      stream: true,
+    });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const finish = chunks.find((chunk) => chunk.choices[0]?.finish_reason);
+    expect(finish?.choices[0]?.finish_reason).toBe("tool_calls");
+    expect(finish?.choices[0]?.logprobs).toEqual({ content: [], refusal: null });
     const offered = await client.chat.completions.create(asked);
     const content = offered.choices[0]!.logprobs!.content!;
     expect(utf8(content.flatMap((token) => token.bytes!))).toBe(offered.choices[0]!.message.content ?? "");
@@ -371,8 +383,8 @@ describe("text completions with logprobs and echo", () => {
   });
 
   it("scores a prompt that fills the context when nothing is to be generated", async () => {
-    // The tiny model's tokens are single characters: 500 of them and the BOS token, in a context of 512.
-    const long = "ab".repeat(250);
+    // The tiny model's tokens are single characters: 511 of them and the BOS token fill its 512.
+    const long = "ab".repeat(256).slice(0, 511);
     const scored = await client.completions.create({
       model: "tiny",
       prompt: long,
@@ -380,17 +392,27 @@ describe("text completions with logprobs and echo", () => {
       echo: true,
       logprobs: 0,
     });
-    expect(scored.choices[0]!.logprobs!.tokens).toHaveLength(500);
-    // Generating, a tenth of the context stays free for the answer: the same prompt is too long.
+    expect(scored.choices[0]!.logprobs!.tokens).toHaveLength(511);
+    // One token to generate needs room for it: a 400 that says so.
     const refused = await post("/v1/completions", { model: "tiny", prompt: long, max_tokens: 1 });
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("context_length_exceeded");
+    // One less in the prompt, and it is answered: only what is asked for is kept free.
+    const answered = await post("/v1/completions", {
+      model: "tiny",
+      prompt: long.slice(1),
+      max_tokens: 1,
+      temperature: 0,
+    });
+    expect(answered.status).toBe(200);
+    expect(answered.body.usage.completion_tokens).toBe(1);
   });
 
   it("takes a prompt of token ids, as lm-evaluation-harness sends one, alike its text", async () => {
     const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error });
     const vocabulary = await llama.loadModel({ modelPath: modelFile, vocabOnly: true });
     const ids = [...vocabulary.tokenize(prompt, false, "trimLeadingSpace")];
+    const bos = vocabulary.tokens.bos!;
     await vocabulary.dispose();
     const asked = { model: "tiny", max_tokens: 1, temperature: 0, echo: true, logprobs: 1 } as const;
     const byText = await client.completions.create({ ...asked, prompt });
@@ -402,9 +424,17 @@ describe("text completions with logprobs and echo", () => {
     // The prompt's tokens, then the one generated: what the harness slices at the context's length.
     expect(byIds.body.choices[0].logprobs.tokens).toHaveLength(ids.length + 1);
 
+    // Ids that begin with the BOS token get no second one: the same scores, the BOS token listed first.
+    const withBos = await post("/v1/completions", { ...asked, prompt: [[bos, ...ids]] });
+    expect(withBos.body.choices[0].logprobs.tokens).toEqual(["<s>", ...byText.choices[0]!.logprobs!.tokens!]);
+    expect(withBos.body.choices[0].logprobs.token_logprobs).toEqual([
+      null,
+      ...byText.choices[0]!.logprobs!.token_logprobs!,
+    ]);
+
     const stranger = await post("/v1/completions", { ...asked, prompt: [...ids, 1_000_000] });
     expect(stranger.status).toBe(400);
-    expect(stranger.body.error.param).toBe("prompt");
+    expect(stranger.body.error.param).toBe(`prompt[${ids.length}]`);
     expect(stranger.body.error.message).toMatch(/token 1000000 is not in this model's vocabulary/);
   });
 

@@ -122,6 +122,7 @@ describe("POST /v1/responses", () => {
     const logprobs = (part as OpenAI.Responses.ResponseOutputText).logprobs!;
     expect(logprobs.map((token) => token.token).join("")).toBe(plain.output_text);
     expect(logprobs.every((token) => token.top_logprobs!.length === 2)).toBe(true);
+    expect(plain.top_logprobs).toBe(2);
     // The same numbers chat gives for the same conversation.
     const chat = await client.chat.completions.create({
       model: tinyModel,

@@ -135,6 +135,28 @@ describe("model pool", () => {
     expect(pool.entries()).toHaveLength(0);
   });
 
+  it("unloads a model asked to go while it loaded, once loaded, when its only use left meanwhile", async () => {
+    const loading = deferred();
+    const seen: string[] = [];
+    const { pool } = fakePool({
+      load: async (key) => {
+        await loading.promise;
+        return `model:${key}`;
+      },
+      unload: async (_value, key) => void seen.push(`unload ${key}`),
+    });
+    const client = new AbortController();
+    const using = pool.use("a", { signal: client.signal }, async () => undefined);
+    await vi.waitFor(() => expect(pool.entries()).toMatchObject([{ key: "a", state: "loading" }]));
+    expect(await pool.unload("a")).toBe(false);
+    expect(pool.entries()[0]?.unloadPending).toBe(true);
+    client.abort();
+    await using.catch(() => undefined);
+    loading.resolve();
+    await vi.waitFor(() => expect(seen).toEqual(["unload a"]));
+    expect(pool.entries()).toEqual([]);
+  });
+
   it("unloads a model asked to go while in use as soon as its last use ends, unless used again first", async () => {
     let unloaded = 0;
     const { pool, events } = fakePool({ idleTtlMs: 60_000, onUnloaded: () => unloaded++ });

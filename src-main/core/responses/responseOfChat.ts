@@ -31,6 +31,7 @@ export function responseBase(request: ResponsesRequest, createdAt: number): Resp
     store: request.store ?? true,
     temperature: request.temperature ?? null,
     top_p: request.top_p ?? null,
+    top_logprobs: request.top_logprobs ?? null,
     text: { format: request.text?.format ?? { type: "text" } },
     tool_choice: request.tool_choice ?? "auto",
     tools: request.tools ?? [],

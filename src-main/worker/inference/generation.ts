@@ -188,8 +188,12 @@ export async function runChat(
     hooks.onStart?.({ promptTokens, truncatedMessages });
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: loaded.chatWrapper });
     const meterBefore = sequence.tokenMeter.getState();
-    /** The answer's own tokens (not a thought segment's), for its log probabilities. */
+    /**
+     * The answer's own tokens, for its log probabilities, and how many tokens of reasoning (a thought
+     * segment) came before them: the answer is looked for after those.
+     */
     const answer: Token[] = [];
+    let reasoningTokens = 0;
     try {
       const options: LLamaChatGenerateResponseOptions = {
         ...samplerOptions(job.sampling),
@@ -202,6 +206,7 @@ export async function runChat(
           ? {
               onResponseChunk: (chunk: { type?: string; tokens: Token[] }) => {
                 if (chunk.type === undefined) answer.push(...chunk.tokens);
+                else if (answer.length === 0) reasoningTokens += chunk.tokens.length;
               },
             }
           : {}),
@@ -247,7 +252,7 @@ export async function runChat(
                 ? []
                 : await chatAnswerLogprobs(loaded, sequence, {
                     answer,
-                    promptTokens,
+                    before: promptTokens + reasoningTokens,
                     asked: job.logprobs,
                     signal: hooks.signal,
                   }),
@@ -262,20 +267,21 @@ export async function runChat(
 
 /**
  * A chat answer's log probabilities: its tokens scored after what the sequence held before them, the
- * prompt as the chat template rendered it (`promptTokens` of them, as counted) and any reasoning.
+ * prompt as the chat template rendered it and any reasoning. `before`: the tokens known to come first
+ * (the prompt, as counted, and the reasoning's own tokens); the answer is the first fit after them.
  */
 async function chatAnswerLogprobs(
   loaded: LoadedModel,
   sequence: LlamaContextSequence,
   {
     answer,
-    promptTokens,
+    before,
     asked,
     signal,
-  }: { answer: Token[]; promptTokens: number; asked: LogprobsAsked; signal: AbortSignal },
+  }: { answer: Token[]; before: number; asked: LogprobsAsked; signal: AbortSignal },
 ): Promise<TokenLogprob[]> {
   const held = sequence.contextTokens;
-  const start = answerStart(held, answer, Math.min(promptTokens, held.length));
+  const start = answerStart(held, answer, Math.min(before, held.length));
   return scoreTokens(sequence, held.slice(0, start), answer, {
     top: asked.top,
     bytesOf: loaded.tokenBytes,
@@ -288,34 +294,68 @@ async function chatAnswerLogprobs(
  * the end token it ended with, as OpenAI's lists have it (evaluation harnesses leave the last token
  * out of a continuation's score, taking it for the one generated).
  */
-function completionLogprobs(
+async function completionLogprobs(
   loaded: LoadedModel,
   sequence: LlamaContextSequence,
-  job: CompletionJob & { logprobs: LogprobsAsked },
-  generated: Generated,
+  { job, prompt, generated }: { job: CompletionJob; prompt: CompletionPrompt; generated: Generated },
+  asked: LogprobsAsked,
   signal: AbortSignal,
 ): Promise<TokenLogprob[]> {
   const answer = generated.tokens;
-  const prompt = loaded.textTokens(job.prompt);
+  const tokens = loaded.textTokens(prompt.input);
   const options = {
-    top: job.logprobs.top,
+    top: asked.top,
     bytesOf: loaded.tokenBytes,
     signal,
     ...(generated.endedByEndToken ? { endsWith: (token: Token) => loaded.model.isEogToken(token) } : {}),
   };
-  if (!job.echo) return scoreTokens(sequence, prompt, answer, options);
+  if (!job.echo) return scoreTokens(sequence, tokens, answer, options);
   // The BOS token is not the prompt's text: it is what the prompt's first token is scored after.
-  const tokens = loaded.model.tokens;
-  const bos = tokens.shouldPrependBosToken && prompt[0] === tokens.bos ? 1 : 0;
-  return scoreTokens(sequence, prompt.slice(0, bos), [...prompt.slice(bos), ...answer], options);
+  const bos = loaded.model.tokens.shouldPrependBosToken && tokens[0] === loaded.model.tokens.bos ? 1 : 0;
+  const scored = await scoreTokens(
+    sequence,
+    tokens.slice(0, bos),
+    [...tokens.slice(bos), ...answer],
+    options,
+  );
+  // Ids that began with it list it, as they list every id they hold: nothing comes before it.
+  return prompt.givenBos
+    ? [{ bytes: loaded.tokenBytes(tokens[0]!), logprob: null, top: [] }, ...scored]
+    : scored;
+}
+
+/**
+ * A completion's prompt as LlamaCompletion takes it (text, or ids without a BOS token of their own:
+ * it puts the model's before either), and as it is echoed: ids as their tokens' bytes spell them, so
+ * that `text_offset` agrees with the tokens listed.
+ */
+interface CompletionPrompt {
+  input: string | Token[];
+  echoed: string;
+  /** The ids began with the model's BOS token. */
+  givenBos: boolean;
+}
+
+function completionPromptOf(loaded: LoadedModel, prompt: string | Token[]): CompletionPrompt {
+  if (typeof prompt === "string") return { input: prompt, echoed: prompt, givenBos: false };
+  checkTokenIds(prompt, loaded.vocabularySize);
+  const { shouldPrependBosToken, bos } = loaded.model.tokens;
+  const givenBos = shouldPrependBosToken && bos != null && prompt[0] === bos;
+  return {
+    input: givenBos ? prompt.slice(1) : prompt,
+    echoed: Buffer.from(prompt.flatMap((token) => loaded.tokenBytes(token))).toString("utf8"),
+    givenBos,
+  };
 }
 
 /** A prompt of token ids holds only the model's: another would fail deep in llama.cpp. */
 function checkTokenIds(tokens: readonly Token[], vocabularySize: number): void {
   const stranger = tokens.findIndex((token) => token >= vocabularySize);
   if (stranger >= 0) {
-    const message = `prompt[${stranger}]: token ${tokens[stranger]} is not in this model's vocabulary (ids 0 to ${vocabularySize - 1}).`;
-    throw new AppError("request.invalid", message, { param: "prompt" });
+    const message = `token ${tokens[stranger]} is not in this model's vocabulary (ids 0 to ${vocabularySize - 1}).`;
+    throw new AppError("request.invalid", `prompt[${stranger}]: ${message}`, {
+      param: `prompt[${stranger}]`,
+    });
   }
 }
 
@@ -338,15 +378,21 @@ export async function runCompletion(
   job: CompletionJob,
   hooks: GenerationHooks,
 ): Promise<GenerationResult> {
-  // What LlamaCompletion keeps free for generation; it would silently cut a longer prompt's beginning.
-  // Nothing to keep when nothing is generated (a prompt scored alone).
-  const contextShiftSize = job.maxTokens === 0 ? 0 : Math.max(1, Math.floor(loaded.contextSize / 10));
+  // What LlamaCompletion keeps free for generation (a tenth of the context, at most what is asked
+  // for): it would silently cut a longer prompt's beginning. None when nothing is generated.
+  const contextShiftSize = Math.min(job.maxTokens, Math.max(1, Math.floor(loaded.contextSize / 10)));
   const limit = loaded.contextSize - contextShiftSize;
-  if (typeof job.prompt !== "string") checkTokenIds(job.prompt, loaded.vocabularySize);
-  const least = typeof job.prompt === "string" ? loaded.leastTokensIn(job.prompt) : job.prompt.length;
-  if (least > limit)
-    throw contextExceeded(least, loaded.contextSize, "prompt", { reserved: contextShiftSize, atLeast: true });
-  const promptTokens = loaded.countTextTokens(job.prompt);
+  const prompt = completionPromptOf(loaded, job.prompt);
+  // Text is judged by its length first: the tokenizer would hold the node's thread on megabytes.
+  if (typeof prompt.input === "string") {
+    const least = loaded.leastTokensIn(prompt.input);
+    if (least > limit)
+      throw contextExceeded(least, loaded.contextSize, "prompt", {
+        reserved: contextShiftSize,
+        atLeast: true,
+      });
+  }
+  const promptTokens = loaded.countTextTokens(prompt.input);
   if (promptTokens > limit)
     throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
   // Never past the context, as a chat's answer: node-llama-cpp would shift the context (the answer no
@@ -358,7 +404,7 @@ export async function runCompletion(
     const meterBefore = sequence.tokenMeter.getState();
     const cap = capTokens(loaded.model, maxTokens, hooks.signal, hooks.onText);
     try {
-      const response = await completion.generateCompletionWithMeta(job.prompt, {
+      const response = await completion.generateCompletionWithMeta(prompt.input, {
         ...samplerOptions(job.sampling),
         maxTokens,
         contextShiftSize,
@@ -386,12 +432,7 @@ export async function runCompletion(
     }
   };
 
-  // Token ids come back as their text, special tokens spelled out.
-  const echoed = !job.echo
-    ? undefined
-    : typeof job.prompt === "string"
-      ? job.prompt
-      : loaded.model.detokenize(job.prompt, true);
+  const echoed = job.echo ? prompt.echoed : undefined;
   return loaded.sequences.use(hooks.signal, async (sequence) => {
     hooks.onStart?.({ promptTokens, truncatedMessages: 0, ...(echoed !== undefined ? { echoed } : {}) });
     const generated: Generated =
@@ -412,8 +453,8 @@ export async function runCompletion(
             logprobs: await completionLogprobs(
               loaded,
               sequence,
-              { ...job, logprobs },
-              generated,
+              { job, prompt, generated },
+              logprobs,
               hooks.signal,
             ),
           }

@@ -178,7 +178,11 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       (value) => {
         entry.value = value;
         entry.ready = true;
-        if (entry.activeUses === 0) scheduleIdle(entry);
+        // Its uses left while it loaded: asked to unload meanwhile, it goes now.
+        if (entry.activeUses === 0 && entries.get(key) === entry) {
+          if (entry.unloadWhenIdle) void evict(entry, "requested");
+          else scheduleIdle(entry);
+        }
       },
       () => {
         if (entries.get(key) === entry) entries.delete(key);

@@ -254,15 +254,15 @@ export function chatChunker(
     finish(result) {
       const events: ChatCompletionChunk[] = [];
       const toolCalls = toolCallsOf(result.toolCalls).map((call, index) => ({ ...call, index }));
+      // The answer's log probabilities come whole with its last chunk: they are worked out once it is
+      // written. The SDKs' stream helpers gather them from every chunk.
+      const logprobs = chatLogprobsOf(result.logprobs);
       if (toolCalls.length > 0) {
         if (held !== undefined) events.push(chunk({ content: held }));
         // The finish in a chunk of its own, after the calls, as OpenAI sends it: the SDKs' stream helpers
         // close a call's arguments (their `…arguments.done` event) only on a chunk after the call's own.
-        events.push(chunk({ tool_calls: toolCalls }), chunk({}, result.finishReason));
+        events.push(chunk({ tool_calls: toolCalls }), chunk({}, result.finishReason, logprobs));
       } else {
-        // The answer's log probabilities come whole with its last piece: they are worked out once it
-        // is written. The SDKs' stream helpers gather them from every chunk.
-        const logprobs = chatLogprobsOf(result.logprobs);
         events.push(chunk(held !== undefined ? { content: held } : {}, result.finishReason, logprobs));
       }
       held = undefined;

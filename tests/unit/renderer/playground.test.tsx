@@ -2,6 +2,7 @@
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { ApiError, type ChatRequest } from "../../../src-renderer/api";
+import { percent } from "../../../src-renderer/components/TokenProbabilities";
 import { announced, deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 const ready = model("acme/chat-GGUF", {
@@ -155,6 +156,17 @@ describe("the playground", () => {
       fireEvent.keyDown(again, { key: "Enter" });
     });
     expect(api.chat.mock.calls[1]![0]).not.toHaveProperty("logprobs");
+  });
+
+  it("writes probabilities as a reader would, never a near certainty rounded to 100%", () => {
+    expect([1, 0.9995, 0.996, 0.42, 0.035, 0.0004].map(percent)).toEqual([
+      "100%",
+      ">99.9%",
+      "99.6%",
+      "42%",
+      "3.5%",
+      "<0.1%",
+    ]);
   });
 
   it("tints a character split across tokens as one, with the token that ends it", async () => {
