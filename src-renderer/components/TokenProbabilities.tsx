@@ -29,11 +29,25 @@ function likeliest(token: ShownToken): string {
 }
 
 /**
+ * What each token shows of `text`, in order: its piece (a split character whole with its last token),
+ * else its text as the server named it, else nothing (a control token, which the answer's text leaves
+ * out). Undefined when the tokens do not spell the text so.
+ */
+function spell(tokens: readonly ShownToken[], text: string): string[] | undefined {
+  let at = 0;
+  const shown = tokens.map((token) => {
+    const fits = [token.piece, token.text].find((part) => part !== "" && text.startsWith(part, at)) ?? "";
+    at += fits.length;
+    return fits;
+  });
+  return at === text.length ? shown : undefined;
+}
+
+/**
  * An answer's text tinted token by token by how likely the model found each (the surer, the plainer),
  * each token's probability and the likeliest others on hover; and the same as a table, folded, for
- * the keyboard and screen readers. Where the tokens do not spell the text (a server that sends no
- * bytes, and a character split across tokens), the text shows plain, and the table still tells each
- * token.
+ * the keyboard and screen readers. Where the tokens do not spell the text, the text shows plain, and
+ * the table still tells each token.
  */
 export const TokenProbabilities = memo(function TokenProbabilities({
   text,
@@ -42,10 +56,7 @@ export const TokenProbabilities = memo(function TokenProbabilities({
   text: string;
   tokens: ShownToken[];
 }) {
-  // By their bytes, a split character whole with its last token; else as the server named them.
-  const spelled = [(token: ShownToken) => token.piece, (token: ShownToken) => token.text].find(
-    (part) => tokens.map(part).join("") === text,
-  );
+  const spelled = spell(tokens, text);
   return (
     <>
       <p className="chat-text">
@@ -56,7 +67,7 @@ export const TokenProbabilities = memo(function TokenProbabilities({
                 className={`token token-${band(token.probability)}`}
                 title={`${percent(token.probability)} · likeliest: ${likeliest(token)}`}
               >
-                {spelled(token)}
+                {spelled[index]}
               </span>
             ))
           : text}

@@ -201,6 +201,31 @@ describe("the playground", () => {
     expect(answer.querySelector("p.chat-text")!.textContent).toBe("5 €");
     // The table tells each token as the server named it.
     expect(within(within(answer).getByRole("table")).getAllByRole("row")).toHaveLength(4);
+
+    // A control token in the answer has no text there: the others are tinted all the same.
+    const marker = [..."<|im_end|>"].map((char) => char.charCodeAt(0));
+    api.chat.mockImplementation(async (_request, onText) => {
+      onText("Hi!");
+      return {
+        finishReason: "stop",
+        completionTokens: 3,
+        logprobs: [
+          { token: "Hi", logprob: Math.log(0.95), bytes: [0x48, 0x69], top_logprobs: [] },
+          { token: "<|im_end|>", logprob: Math.log(0.01), bytes: marker, top_logprobs: [] },
+          { token: "!", logprob: Math.log(0.3), bytes: [0x21], top_logprobs: [] },
+        ],
+      };
+    });
+    const next = await type("More?");
+    await act(async () => {
+      fireEvent.keyDown(next, { key: "Enter" });
+    });
+    const second = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[3]!;
+    expect([...second.querySelectorAll("span.token")].map((span) => span.textContent)).toEqual([
+      "Hi",
+      "",
+      "!",
+    ]);
   });
 
   it.each([
