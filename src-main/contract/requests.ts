@@ -15,8 +15,16 @@ export const requestRecordSchema = z.object({
   model: z.string(),
   /** The route the client called: `/v1/chat/completions`. */
   path: z.string(),
-  /** The status the client got (499: it left before its answer). */
+  /**
+   * How it ended, as a load balancer's log says it: the status the client got, 499 when it left
+   * before its answer, 502 when the answer broke off after it began (`broke_off`).
+   */
   status: z.number().int(),
+  /**
+   * The answer broke off after it began: the client had its head (200) and a stream's first events,
+   * or part of a body, then an error. Absent otherwise.
+   */
+  broke_off: z.literal(true).optional(),
   ms: z.number().int().nonnegative(),
   /** The node that answered, or was tried last. */
   node: z.string().optional(),

@@ -12,15 +12,23 @@ function duration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
-/** What the client got, as a load balancer's log would say it: 499 is a client that left. */
-function StatusCell({ status }: { status: number }) {
+/**
+ * How it ended, as a load balancer's log would say it: 499 is a client that left; an answer that
+ * broke off after it began says so.
+ */
+function StatusCell({ request }: { request: RequestRecord }) {
+  const { status } = request;
   const tone = status === 499 ? "muted" : status >= 500 ? "danger" : status >= 400 ? "warn" : "accent";
+  const title =
+    status === 499
+      ? "The client left before its answer"
+      : request.broke_off
+        ? "The answer broke off midway: the client got its beginning, then an error"
+        : undefined;
   return (
-    <span
-      className={`pill pill-${tone}`}
-      title={status === 499 ? "The client left before its answer" : undefined}
-    >
+    <span className={`pill pill-${tone}`} title={title}>
       {status}
+      {request.broke_off && " · broke off"}
     </span>
   );
 }
@@ -91,7 +99,7 @@ export function RequestsPage() {
                       {request.tries !== undefined && <span className="muted"> ({request.tries} tried)</span>}
                     </td>
                     <td>
-                      <StatusCell status={request.status} />
+                      <StatusCell request={request} />
                     </td>
                     <td>{duration(request.ms)}</td>
                     <td>{request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}</td>

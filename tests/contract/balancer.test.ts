@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { nodeListSchema } from "../../src-main/contract";
+import { nodeListSchema, type RequestRecord } from "../../src-main/contract";
 import type { FakeHub } from "../fixtures/fakeHub";
 import { runCli } from "../helpers/cliProcess";
 import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
@@ -405,6 +405,9 @@ describe("routing", () => {
     })().catch((error: unknown) => error);
     expect(seen).toEqual(["partial"]);
     expect(String(failure)).toMatch(/node serving this request \(dying\) stopped midway: other side closed/);
+    // The Requests page says it broke off, after its beginning went out.
+    const logged = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+    expect(logged.data[0]).toMatchObject({ node: "dying", status: 502, broke_off: true });
     await node("survivor");
     for (let i = 0; i < 3; i++) expect((await ask()).choices[0]?.message.content).toBe("from survivor");
     expect(dying.received.length).toBe(1);

@@ -29,6 +29,8 @@ interface RequestTrace {
   streamed?: boolean;
   /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
   tokens?: number;
+  /** The answer broke off after its head went to the client. */
+  brokeOff?: boolean;
 }
 
 export interface BalancerOptions {
@@ -382,6 +384,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           ),
           streaming,
         );
+        trace.brokeOff = true;
         return 502;
     }
   }
@@ -535,6 +538,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           ms: Math.round(seconds * 1000),
           ...(trace.node !== undefined ? { node: trace.node } : {}),
           ...(trace.tries > 1 ? { tries: trace.tries } : {}),
+          ...(trace.brokeOff ? { broke_off: true as const } : {}),
           ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
           // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
           ...(trace.tokens

@@ -70,6 +70,13 @@ describe("the requests page", () => {
     ]);
   });
 
+  it("says of an answer that broke off after it began that it did", async () => {
+    const broken: RequestRecord = { ...answered, status: 502, broke_off: true, stream_events: 12 };
+    renderApp(fakeApi({ requests: [broken] }), { route: "requests" });
+    const status = await screen.findByText("502 · broke off");
+    expect(status.getAttribute("title")).toMatch(/broke off midway: the client got its beginning/);
+  });
+
   it("says so when none was answered yet", async () => {
     renderApp(fakeApi(), { route: "requests" });
     await screen.findByText(/No request answered since llmlb started/);
