@@ -28,9 +28,9 @@ const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e
  * A line as a terminal may be given it: control characters other than tab and newline (escape
  * sequences that retitle the window, clear the screen or rewrite lines above) shown as `\u001b`
  * instead of obeyed, and so are the bidirectional overrides and isolates (U+202A to U+202E, U+2066
- * to U+2069), which would show text in another order than it is written. What llmlb prints includes names from outside (a hub's file names, an endpoint's
- * model ids, a joined node's report); it writes none of its own. JSON output stays JSON: `\u` is one
- * of its escapes.
+ * to U+2069), which would show text in another order than it is written. What llmlb prints includes
+ * names from outside (a hub's file names, an endpoint's model ids, a joined node's report); it writes
+ * none of its own. JSON output stays JSON: `\u` is one of its escapes.
  */
 export function printable(line: string): string {
   return line.replace(controlCharacters, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);

@@ -74,8 +74,7 @@ export async function readChatStream(
         const thought = typeof reasoning_content === "string" ? reasoning_content : reasoning;
         if (onReasoning && typeof thought === "string" && thought) onReasoning(thought);
         if (choice.delta.content) onText(choice.delta.content);
-        if (choice.logprobs?.content)
-          outcome.logprobs = [...(outcome.logprobs ?? []), ...choice.logprobs.content];
+        if (choice.logprobs?.content) (outcome.logprobs ??= []).push(...choice.logprobs.content);
         if (choice.finish_reason) outcome.finishReason = choice.finish_reason;
       }
       if (completion.usage) outcome.completionTokens = completion.usage.completion_tokens;

@@ -159,8 +159,9 @@ export class ResponseEvents {
     if (!choice) return [];
     const logprobs = choice.logprobs?.content ?? [];
     if (choice.delta?.content) events.push(...this.text(choice.delta.content, logprobs));
-    else if (logprobs.length > 0 && this.open?.kind === "message")
-      this.open.logprobs = [...(this.open.logprobs ?? []), ...logprobs];
+    // The message's, whether they came with a piece of its text or after it (llmlb's nodes send all
+    // of them with the last piece; other servers, each with its own).
+    if (logprobs.length > 0 && this.open?.kind === "message") (this.open.logprobs ??= []).push(...logprobs);
     for (const call of choice.delta?.tool_calls ?? []) events.push(...this.callDelta(call));
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     return this.stamp(events);
@@ -178,7 +179,7 @@ export class ResponseEvents {
     return events;
   }
 
-  /** `logprobs`: the chunk's tokens', which come with this piece (llmlb's nodes send them all with the last). */
+  /** `logprobs`: the chunk's tokens', which the delta event carries. */
   private text(delta: string, logprobs: TokenLogprobWithTop[]): Event[] {
     const events: Event[] = [];
     if (this.open?.kind !== "message") {
@@ -195,7 +196,6 @@ export class ResponseEvents {
     }
     const open = this.open!;
     open.text += delta;
-    if (logprobs.length > 0) open.logprobs = [...(open.logprobs ?? []), ...logprobs];
     events.push({
       type: "response.output_text.delta",
       item_id: open.item.id,

@@ -297,12 +297,16 @@ async function chatAnswerLogprobs(
 async function completionLogprobs(
   loaded: LoadedModel,
   sequence: LlamaContextSequence,
-  { job, prompt, generated }: { job: CompletionJob; prompt: CompletionPrompt; generated: Generated },
+  {
+    job,
+    prompt,
+    tokens,
+    generated,
+  }: { job: CompletionJob; prompt: CompletionPrompt; tokens: Token[]; generated: Generated },
   asked: LogprobsAsked,
   signal: AbortSignal,
 ): Promise<TokenLogprob[]> {
   const answer = generated.tokens;
-  const tokens = loaded.textTokens(prompt.input);
   const options = {
     top: asked.top,
     bytesOf: loaded.tokenBytes,
@@ -392,7 +396,9 @@ export async function runCompletion(
         atLeast: true,
       });
   }
-  const promptTokens = loaded.countTextTokens(prompt.input);
+  // Tokenized once: counted here, scored again for log probabilities.
+  const promptIds = loaded.textTokens(prompt.input);
+  const promptTokens = promptIds.length;
   if (promptTokens > limit)
     throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
   // Never past the context, as a chat's answer: node-llama-cpp would shift the context (the answer no
@@ -453,7 +459,7 @@ export async function runCompletion(
             logprobs: await completionLogprobs(
               loaded,
               sequence,
-              { job, prompt, generated },
+              { job, prompt, tokens: promptIds, generated },
               logprobs,
               hooks.signal,
             ),

@@ -66,8 +66,6 @@ export interface LoadedModel {
    * are), after the model's BOS token.
    */
   textTokens(prompt: string | readonly Token[]): Token[];
-  /** How many tokens `textTokens` gives. */
-  countTextTokens(prompt: string | readonly Token[]): number;
   /** Tokens in the vocabulary (ids from 0); Infinity when the file does not list them. */
   readonly vocabularySize: number;
   /** Each token's bytes, for log probabilities. */
@@ -165,13 +163,6 @@ export async function loadLlamaModel(
           ? model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined)
           : prompt;
       return bos ? [model.tokens.bos!, ...tokens] : [...tokens];
-    },
-    countTextTokens(prompt) {
-      const tokens =
-        typeof prompt === "string"
-          ? model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined)
-          : prompt;
-      return tokens.length + (bos ? 1 : 0);
     },
     vocabularySize: vocabularyOf(model)?.length ?? Infinity,
     tokenBytes: tokenBytesOf(model),
