@@ -16,10 +16,19 @@ export interface Output {
   live?: (line: string) => void;
 }
 
+export interface AddOptions {
+  file?: string;
+  revision?: string;
+  nodes?: string[] | "any";
+  wait?: boolean;
+  /** Wait, but no longer than this. */
+  waitTimeout?: number;
+}
+
 export async function addModel(
   client: ApiClient,
   input: string,
-  options: { file?: string; revision?: string; nodes?: string[] | "any"; wait?: boolean },
+  options: AddOptions,
   io: Output,
 ): Promise<void> {
   // `--nodes any` is every node, as without it.
@@ -33,6 +42,7 @@ export async function addModel(
           ...settings,
         }
       : { url: input, ...settings };
+  const wait = options.wait || options.waitTimeout !== undefined;
   let model: Model;
   try {
     const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
@@ -43,12 +53,7 @@ export async function addModel(
     model = registered;
   } catch (error) {
     // Registered before: with --wait, what is awaited is there already (at the same revision).
-    if (
-      !options.wait ||
-      options.revision ||
-      !(error instanceof CliError) ||
-      error.code !== "registry.duplicate"
-    )
+    if (!wait || options.revision || !(error instanceof CliError) || error.code !== "registry.duplicate")
       throw error;
     model = await client.request<Model>(
       "GET",
@@ -56,9 +61,9 @@ export async function addModel(
     );
     io.out(`${model.name} is registered already.`);
   }
-  if (!options.wait) return;
+  if (!wait) return;
   // Ctrl+C ends the command, and the wait with it.
-  const ready = await waitTelling(client, model.name, io, new AbortController().signal);
+  const ready = await waitTelling(client, model.name, io, new AbortController().signal, options.waitTimeout);
   const where = ready.nodes.filter((node) => node.state === "ready").map((node) => node.node_name);
   io.out(`${ready.name} is ready${where.length > 0 ? ` on ${where.join(", ")}` : ""}.`);
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
-import { addModel, listModels, removeModel, type Output } from "./modelCommands";
+import { addModel, listModels, removeModel, type AddOptions, type Output } from "./modelCommands";
 import {
   aliasModel,
   loadModel,
@@ -75,11 +75,11 @@ function numberOr<Word extends string>(word: Word, { min, max }: { min: number; 
 }
 
 /** A whole number in a range, in digits. */
-function wholeNumberIn({ min, max }: { min: number; max: number }) {
+function wholeNumberIn({ min, max }: { min: number; max: number }, unit?: string) {
   return (value: string): number => {
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       const range = `${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}`;
-      throw new InvalidArgumentError(`Must be a whole number from ${range}`);
+      throw new InvalidArgumentError(`Must be a whole number${unit ? ` of ${unit}` : ""} from ${range}`);
     }
     return Number(value);
   };
@@ -229,12 +229,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     )
     .option("--nodes <names>", "only these nodes download and serve it (comma-separated)", nodeNames)
     .option("--wait", "wait until a node has it ready, showing its download; exit 1 if it cannot be served")
-    .action(
-      (
-        input: string,
-        options: { file?: string; revision?: string; nodes?: string[] | "any"; wait?: boolean },
-      ) => addModel(client(), input, options, io),
-    );
+    .option(
+      "--wait-timeout <seconds>",
+      "wait as --wait does, but exit 1 after this long (the download goes on)",
+      wholeNumberIn({ min: 1, max: 7 * 86_400 }, "seconds"),
+    )
+    .action((input: string, options: AddOptions) => addModel(client(), input, options, io));
   model
     .command("list")
     .alias("ls")

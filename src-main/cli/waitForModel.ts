@@ -1,6 +1,7 @@
 import { createParser } from "eventsource-parser";
 import { serverEventSchema, type Model, type ModelOnNode, type NodeList } from "../contract";
 import { modelStateText } from "../core/models/describeState";
+import { formatDuration } from "../contract/units";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 
@@ -123,21 +124,26 @@ export async function waitUntilReady(
 /**
  * Waits until `name` is ready, saying where it stands on standard error: at a terminal on one line
  * rewritten as it changes (`io.live`); elsewhere a line each time its state changes, and each tenth
- * of a download.
+ * of a download. With `timeoutSeconds`, stops waiting after that long, failing with where it stood
+ * (the server goes on with it all the same).
  */
 export async function waitTelling(
   client: ApiClient,
   name: string,
   io: Output,
   signal: AbortSignal,
+  timeoutSeconds?: number,
 ): Promise<Model> {
   let said = "";
+  let standing = "";
+  const timeout = timeoutSeconds !== undefined ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined;
   try {
     return await waitUntilReady(
       client,
       name,
       (model, workersOnline) => {
-        const line = `Waiting for ${model.name}: ${modelProgress(model, workersOnline)}`;
+        standing = modelProgress(model, workersOnline);
+        const line = `Waiting for ${model.name}: ${standing}`;
         if (io.live) return io.live(line);
         const gist = line.replace(
           / (\d+)% \(.*?\)/g,
@@ -146,8 +152,15 @@ export async function waitTelling(
         if (gist !== said) io.err(line);
         said = gist;
       },
-      signal,
+      timeout ? AbortSignal.any([signal, timeout]) : signal,
     );
+  } catch (error) {
+    if (timeout?.aborted && !signal.aborted)
+      throw new CliError(
+        `Stopped waiting for ${name} after ${formatDuration(timeoutSeconds!)}${standing ? `: ${standing}` : ""}.\n` +
+          `It stays registered and goes on: \`llmlb model show ${name}\` shows where it stands.`,
+      );
+    throw error;
   } finally {
     io.live?.("");
   }

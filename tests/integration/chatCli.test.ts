@@ -239,6 +239,38 @@ describe("llmlb model add --wait", () => {
     expect(result.stdout).toMatch(new RegExp(`${laterModel} is ready on \\S+\\.`));
   });
 
+  it("--wait-timeout stops waiting after that long, saying where the model stands, and the download goes on", async () => {
+    served.hub.setFaults({ throttleBytesPerSecond: 20_000 });
+    try {
+      const result = await runCli(["model", "add", slowModel, "--wait-timeout", "2"], served.env);
+      expect(result.stdout).toContain(`Registered ${slowModel}`);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `error: Stopped waiting for ${slowModel} after 2 s: (\\S+: (downloading \\d+%|pending)|waiting for a worker)`,
+        ),
+      );
+      expect(result.stderr).toContain(
+        `It stays registered and goes on: \`llmlb model show ${slowModel}\` shows where it stands.`,
+      );
+      const model = await served.admin<Model>("GET", `/v0/models/${encodeURIComponent(slowModel)}`);
+      expect(model.body.ready).toBe(false);
+      expect(model.body.nodes.map((node) => node.state)).not.toContain("error");
+    } finally {
+      served.hub.clearFaults();
+      await served.admin("DELETE", `/v0/models/${encodeURIComponent(slowModel)}`);
+    }
+  });
+
+  it("--wait-timeout takes whole seconds", async () => {
+    const result = await runCli(["model", "add", slowModel, "--wait-timeout", "soon"], served.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--wait-timeout");
+    expect(result.stderr).toContain("whole number of seconds");
+    const model = await served.admin("GET", `/v0/models/${encodeURIComponent(slowModel)}`);
+    expect(model.status).toBe(404);
+  });
+
   it("for a model registered already, waits for it all the same", async () => {
     const result = await runCli(["model", "add", tinyModel, "--wait"], served.env);
     expect(result.code).toBe(0);
