@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import type { ApiClient } from "../../src-main/cli/apiClient";
+import { showStatus } from "../../src-main/cli/statusCommands";
+import type { NodeInfo, Status } from "../../src-main/contract";
+import { workerInfo as worker } from "../helpers/workerInfo";
+
+const status: Status = {
+  version: "1.0.0",
+  uptime_seconds: 30,
+  paused: false,
+  api_key_required: false,
+  models: { total: 3, ready: 3 },
+  nodes: { total: 2, online: 2 },
+  queues: [{ model: "acme/big", in_flight: 1, waiting: 2 }],
+  can_quit: true,
+};
+
+/** `llmlb status` as it prints for these nodes. */
+async function statusText(nodes: NodeInfo[]): Promise<string> {
+  const client = {
+    url: "http://127.0.0.1:1",
+    request: async (_method: string, path: string) => (path === "/v0/status" ? status : { data: nodes }),
+  } as unknown as ApiClient;
+  const lines: string[] = [];
+  await showStatus(client, {}, { out: (line) => lines.push(line), err: () => undefined });
+  return lines.join("\n");
+}
+
+describe("llmlb status", () => {
+  it("lists what each node holds: loading, serving, and unloading once its requests end", async () => {
+    const loadingSince = new Date(Date.now() - 95_000).toISOString();
+    const text = await statusText([
+      worker("gpu-0", {
+        loaded: [
+          { model: "acme/big", sequences: 4, busy: 1, unloading: true },
+          { model: "acme/small", sequences: 2, busy: 0 },
+        ],
+      }),
+      worker("gpu-1", {
+        loaded: [{ model: "acme/big", sequences: 4, busy: 0, loading_since: loadingSince }],
+      }),
+    ]);
+    expect(text).toContain(
+      [
+        "  Loaded:     gpu-0: acme/big (1/4 sequences busy; unloads once they end)",
+        "              gpu-0: acme/small (0/2 sequences busy)",
+        "              gpu-1: acme/big (loading for 2 min; requests wait)",
+        "  Requests:   acme/big: 1 running, 2 waiting",
+      ].join("\n"),
+    );
+  });
+
+  it("says none is loaded when no node holds a model", async () => {
+    expect(await statusText([worker("gpu-0")])).toMatch(/ {2}Loaded: {5}none\n {2}Requests: {3}acme\/big/);
+  });
+});
