@@ -114,7 +114,7 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const stateDir = path.join(config.dataDir, "nodes");
   if (await preflight(controlUrl, options.token, keptTokens(stateDir, options.name)))
     io.err(
-      "note: the control plane refused this node token, but takes the tokens this machine's workers were given when they last joined: they join with those. Should a worker have none (a GPU added since), the join ends: `llmlb node token` on the control plane prints the node token it takes now.",
+      "note: the control plane refused this node token, but takes the tokens this machine's workers were given when they last joined: they join with those. A worker that has none (a GPU added since) is left out: `llmlb node token` on the control plane prints the node token it takes now.",
     );
   const wildcard = options.host === "0.0.0.0" || options.host === "::";
   const advertiseHost = options.advertiseHost ?? (wildcard ? (lanAddress() ?? "127.0.0.1") : options.host);
@@ -130,10 +130,16 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   // Each worker's first word from the control plane: registered (undefined), or refused and why.
   const firstOutcomes = new Map<string, string | undefined>();
   let outcomeCame = () => {};
-  // Refused later, for good (removed there with its node token replaced, its name taken meanwhile):
-  // trying on forever would help nobody, so the join ends, saying why.
-  let refusedLater: (why: string) => void = () => {};
-  const refusedAfterJoining = new Promise<string>((resolve) => (refusedLater = resolve));
+  /** Workers registered and not refused since. */
+  const serving = new Set<string>();
+  // Refused later, for good (removed there by force with its node token replaced; its name taken
+  // meanwhile): trying on forever would help nobody, so that worker stops; the join ends with the
+  // last one serving.
+  const refusedLater: [name: string, why: string][] = [];
+  let joined = false;
+  let noneLeft = () => {};
+  const noneServing = new Promise<void>((resolve) => (noneLeft = resolve));
+  const refusal = (name: string, why: string) => `${name}: ${why.replace(/\.$/, "")}`;
   const started = await startLocalWorkers({
     mode: config.workers,
     launcher: createNodeWorkerLauncher(workerEntry()),
@@ -147,12 +153,19 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     stateDir,
     onWorkerOutput: workerLinesOut(),
     onRegistration: (name, refused) => {
-      if (firstOutcomes.has(name)) {
-        if (refused !== undefined) refusedLater(`${name}: ${refused.replace(/\.$/, "")}`);
-        return;
+      if (!firstOutcomes.has(name)) {
+        firstOutcomes.set(name, refused);
+        if (refused === undefined) serving.add(name);
+        return outcomeCame();
       }
-      firstOutcomes.set(name, refused);
-      outcomeCame();
+      if (refused === undefined || !serving.delete(name)) return;
+      refusedLater.push([name, refused]);
+      if (joined && serving.size === 0) return noneLeft();
+      if (joined)
+        io.err(
+          `warning: the control plane at ${controlUrl} no longer takes ${refusal(name, refused)}; it is stopped, and the other workers go on.${tokenHint(refused)}`,
+        );
+      void started?.supervisor.retire(name);
     },
     launch: {
       controlUrl,
@@ -182,27 +195,37 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
-  // "Joined" once the control plane has taken every worker; a refusal that lasts ends the join here,
-  // rather than in a warning repeated forever.
+  // "Joined" once every worker has had its first answer. One refused for a reason that lasts is left
+  // out, said once rather than in a warning repeated forever; the join ends only when none is taken.
   while (!stopping && firstOutcomes.size < specs.length)
     await new Promise<void>((resolve) => (outcomeCame = resolve));
   if (stopping) return stopped;
-  const refused = [...firstOutcomes].filter(([, why]) => why !== undefined);
-  if (refused.length > 0) {
+  const refused = [
+    ...[...firstOutcomes].flatMap(([name, why]) => (why === undefined ? [] : [[name, why] as const])),
+    ...refusedLater,
+  ];
+  const refusals = refused.map(([name, why]) => refusal(name, why)).join("; ");
+  if (serving.size === 0) {
     await supervisor.dispose();
-    const refusals = refused.map(([name, why]) => `${name}: ${why!.replace(/\.$/, "")}`).join("; ");
     throw new CliError(`The control plane at ${controlUrl} refused ${refusals}.${tokenHint(refusals)}`);
   }
+  // The others serve; a refused one would only knock on for nothing.
+  await Promise.all(refused.map(([name]) => supervisor.retire(name)));
+  joined = true;
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
   io.out(`  Reached at:  ${advertiseHost}`);
-  io.out(`  Workers:     ${specs.map((spec) => `${spec.name} (${spec.backend})`).join(", ")}`);
-  const refusedNow = await Promise.race([stopped.then(() => undefined), refusedAfterJoining]);
-  if (refusedNow === undefined || stopping) return stopped;
+  for (const [index, [name, why]] of refused.entries())
+    io.out(
+      `  ${index === 0 ? "Left out:   " : "            "} ${name}: refused by the control plane: ${why.replace(/\.$/, "")}.${index === refused.length - 1 ? tokenHint(refusals) : ""}`,
+    );
+  const workers = specs.filter((spec) => serving.has(spec.name));
+  io.out(`  Workers:     ${workers.map((spec) => `${spec.name} (${spec.backend})`).join(", ")}`);
+  await Promise.race([stopped, noneServing]);
+  if (stopping) return stopped;
   await supervisor.dispose();
-  throw new CliError(
-    `The control plane at ${controlUrl} no longer takes ${refusedNow}.${tokenHint(refusedNow)}`,
-  );
+  const all = refusedLater.map(([name, why]) => refusal(name, why)).join("; ");
+  throw new CliError(`The control plane at ${controlUrl} no longer takes ${all}.${tokenHint(all)}`);
 }
 
 /** What to do about a refusal of the token: its control plane's node token was replaced. */

@@ -265,6 +265,65 @@ describe("llmlb node --join", () => {
     }
   }, 120_000);
 
+  it("leaves out a worker the control plane refuses, and stops only a worker removed there, while the others serve", async () => {
+    const workers = (count: number, token = nodeToken) => [
+      "--join",
+      control.url,
+      "--token",
+      token,
+      "--workers",
+      String(count),
+      "--name",
+      "grown",
+    ];
+    const cli = (args: string[]) => runCli(args, { LLMLB_DATA_DIR: first.dataDir });
+    const listed = async () => nodeListSchema.parse((await admin("GET", "/v0/nodes")).body).data;
+    const statusOf = async (name: string) => (await listed()).find((node) => node.name === name)?.status;
+    let joined = await startJoin(workers(2));
+    try {
+      // The node token replaced, the machine gets a GPU more and starts again with the token it had:
+      // its two workers join with the tokens they were given, the new one has none and is left out.
+      const oldToken = nodeToken;
+      const replaced = await cli(["node", "token", "--replace"]);
+      nodeToken = /^Node token: (\S+)$/m.exec(replaced.stdout)![1]!;
+      joined.child.kill("SIGTERM");
+      await once(joined.child, "exit");
+      joined = await startJoin(workers(3, oldToken));
+      let stderr = "";
+      joined.child.stderr!.on("data", (chunk) => (stderr += chunk));
+      const output = joined.output.join("\n");
+      expect(output).toContain(`Joined ${control.url}`);
+      expect(output).toMatch(/Workers: +grown-cpu0 \(cpu\), grown-cpu1 \(cpu\)$/m);
+      expect(output).toMatch(
+        /Left out: +grown-cpu2: refused by the control plane: The token is not valid for this endpoint\b/,
+      );
+      expect(output).toContain("Its node token was replaced: its operator has the new one");
+      expect(await statusOf("grown-cpu0")).toBe("online");
+      expect(await statusOf("grown-cpu1")).toBe("online");
+      expect(await statusOf("grown-cpu2")).toBeUndefined();
+
+      // One of its workers removed there by force: that worker stops, the other goes on serving.
+      expect((await cli(["node", "rm", "--force", "grown-cpu1"])).code).toBe(0);
+      await waitFor(
+        "grown-cpu1 stopped on its machine",
+        async () => stderr.includes("no longer takes grown-cpu1"),
+        {
+          timeoutMs: 40_000,
+          intervalMs: 200,
+        },
+      );
+      expect(stderr).toContain(
+        `warning: the control plane at ${control.url} no longer takes grown-cpu1: The token is not valid for this endpoint (it needs the admin token or the node token); it is stopped, and the other workers go on. Its node token was replaced`,
+      );
+      expect(joined.child.exitCode).toBeNull();
+      expect(await statusOf("grown-cpu0")).toBe("online");
+      expect(await statusOf("grown-cpu1")).toBeUndefined();
+    } finally {
+      joined.child.kill("SIGTERM");
+      if (joined.child.exitCode === null) await once(joined.child, "exit");
+    }
+  }, 120_000);
+
   it("refuses --workers none, which would join with nothing, before probing any device", async () => {
     const result = await runCli(["node", "--join", control.url, "--token", nodeToken, "--workers", "none"], {
       LLMLB_DATA_DIR: path.join(second.path, "data"),

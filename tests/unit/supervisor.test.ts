@@ -158,6 +158,25 @@ describe("supervisor", () => {
     expect(launched).toHaveLength(2);
   });
 
+  it("stops a retired worker for good, counting no crash, and keeps the others running", async () => {
+    const { launcher, launched } = fakeLauncher();
+    const gone: string[] = [];
+    const supervisor = supervise(launcher, {
+      specs: [spec, { ...spec, name: "box-cpu1" }],
+      restartBaseDelayMs: 1,
+      onWorkerExit: (name) => gone.push(name),
+    });
+    await supervisor.retire("box-cpu0");
+    expect(launched[0]!.signals).toEqual(["SIGTERM"]);
+    // Stopped, not waiting to start again.
+    expect(supervisor.status().map((w) => w.state.type)).toEqual(["stopped", "running"]);
+    expect(gone).toEqual(["box-cpu0"]);
+    expect(launched).toHaveLength(2);
+    await supervisor.dispose();
+    expect(launched[1]!.signals).toEqual(["SIGTERM"]);
+    expect(launched).toHaveLength(2);
+  });
+
   it("shows a worker's pid once it has spawned, not before", async () => {
     let spawn!: (pid: number) => void;
     const launcher: WorkerLauncher = {

@@ -82,6 +82,11 @@ export interface Supervisor {
    * Whether it did end one.
    */
   endUnresponsive(name: string, pid: number, why: string): boolean;
+  /**
+   * Stops one worker for good (its control plane refuses it): it is not started again, and its end
+   * is not counted as a crash. Resolves once it has exited.
+   */
+  retire(name: string): Promise<void>;
   /** Stops every worker (SIGTERM, then SIGKILL after the timeout) and resolves when all have exited. */
   dispose(): Promise<void>;
 }
@@ -114,6 +119,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     output: [] as string[],
     /** Why the supervisor ended this process itself (it stopped answering): its crash's cause. */
     endedBecause: undefined as string | undefined,
+    /** Stopped for good (`retire`). */
+    retired: false,
   }));
   type Worker = (typeof workers)[number];
 
@@ -151,7 +158,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   }
 
   function launch(worker: Worker): void {
-    if (!restarting) return;
+    if (!restarting || worker.retired) return;
     const { spec } = worker;
     const workerLog = log.child({ worker: spec.name });
     const onOutput =
@@ -204,10 +211,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     void child.exited.then((exit) => {
       worker.process = undefined;
       if (!disposing) {
-        countCrash(worker, exit, workerLog);
+        if (!worker.retired) countCrash(worker, exit, workerLog);
         options.onWorkerExit?.(spec.name);
       }
-      if (!restarting) {
+      if (!restarting || worker.retired) {
         worker.state = { type: "stopped" };
         return;
       }
@@ -263,6 +270,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       log.warn({ worker: name, pid, why }, "worker stopped answering; ending it");
       worker.process.kill("SIGKILL");
       return true;
+    },
+    async retire(name) {
+      const worker = workers.find((candidate) => candidate.spec.name === name);
+      if (!worker || worker.retired) return;
+      worker.retired = true;
+      log.warn({ worker: name }, "worker stopped for good");
+      await stop(worker);
     },
     holdRestarts() {
       restarting = false;
