@@ -33,6 +33,20 @@ function givenUp(node: ModelOnNode): boolean {
   return node.state === "unsupported" || node.state === "error";
 }
 
+/**
+ * Whether the model is not coming anywhere: every node that has taken it up gave up, and no other
+ * worker online that may serve it is yet to take it up (workers take up a new model within seconds
+ * of each other; one that has not yet may still serve it).
+ */
+function notComing(model: Model, workersOnline: ReadonlySet<string>): boolean {
+  if (model.nodes.length === 0 || !model.nodes.every(givenUp)) return false;
+  const tried = new Set(model.nodes.map((node) => node.node_name));
+  const allowed = model.settings.nodes;
+  return ![...workersOnline].some(
+    (name) => !tried.has(name) && (allowed.length === 0 || allowed.includes(name)),
+  );
+}
+
 function whyNotReady(model: Model): CliError {
   const lines = model.nodes.map((node) =>
     node.state === "unsupported"
@@ -67,11 +81,15 @@ export async function waitUntilReady(
   try {
     return await new Promise<Model>((resolve, reject) => {
       let snapshotTaken = false;
-      let workersOnline = true;
+      /** Online workers, by id: their names. */
+      const workers = new Map<string, string>();
+      /** The model as last heard of (once the snapshot is taken). */
+      let last: Model | undefined;
       const consider = (model: Model) => {
+        last = model;
         if (model.ready) return resolve(model);
-        if (model.nodes.length > 0 && model.nodes.every(givenUp)) return reject(whyNotReady(model));
-        progress(model, workersOnline);
+        if (notComing(model, new Set(workers.values()))) return reject(whyNotReady(model));
+        progress(model, workers.size > 0);
       };
       const parser = createParser({
         onEvent(event) {
@@ -81,12 +99,14 @@ export async function waitUntilReady(
           if (change.type === "model.updated" && change.model.name === name) {
             if (change.model.ready || snapshotTaken) consider(change.model);
           }
-          if (
-            change.type === "node.updated" &&
-            change.node.kind === "worker" &&
-            change.node.status === "online"
-          )
-            workersOnline = true;
+          if (change.type === "node.updated" || change.type === "node.removed") {
+            const id = change.type === "node.updated" ? change.node.id : change.id;
+            const online = change.type === "node.updated" && change.node.status === "online";
+            if (online && change.node.kind === "worker") workers.set(id, change.node.name);
+            else if (!workers.delete(id)) return;
+            // A worker gone offline may have been the last the model could still come from.
+            if (snapshotTaken && last) consider(last);
+          }
           if (change.type === "model.removed" && change.name === name)
             reject(new CliError(`${name} was removed while it was awaited.`));
         },
@@ -103,10 +123,9 @@ export async function waitUntilReady(
       };
       const start = async () => {
         const model = await client.request<Model>("GET", `/v0/models/${encodeModelId(name)}`);
-        if (!model.ready && model.nodes.length === 0) {
-          const nodes = await client.request<NodeList>("GET", "/v0/nodes");
-          workersOnline = nodes.data.some((node) => node.kind === "worker" && node.status === "online");
-        }
+        const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+        for (const node of nodes.data)
+          if (node.kind === "worker" && node.status === "online") workers.set(node.id, node.name);
         snapshotTaken = true;
         consider(model);
       };
