@@ -17,34 +17,52 @@ export interface RequestsSlice {
   addRequests(answered: RequestRecord[]): void;
 }
 
-/** The Requests page: the server's latest inference requests, then each one answered as it comes. */
+/** `first`, then those of `then` it lacks (by id), at most as many as the server keeps. */
+function merged(first: RequestRecord[], then: RequestRecord[]): RequestRecord[] {
+  const seen = new Set(first.map((request) => request.id));
+  return [...first, ...then.filter((request) => !seen.has(request.id))].slice(0, kept);
+}
+
+/**
+ * The Requests page: the server's latest inference requests, then each one answered as it comes.
+ * A request answered while the list is read may come in both, the list and an event: it is listed once.
+ */
 export const createRequestsSlice =
   ({ api }: SliceDeps): Slice<RequestsSlice> =>
-  (set, get) => ({
-    requests: [],
-    requestsState: "idle",
-    requestsError: undefined,
-    async loadRequests() {
-      set({ requestsState: "loading" });
-      try {
-        const list = await api.listRequests();
-        // What came meanwhile (events) and what the list holds meet at the list's newest.
-        const known = new Set(list.data.map((request) => request.id));
-        const newer = get().requests.filter((request) => !known.has(request.id));
-        set({
-          requests: [...newer, ...list.data].slice(0, kept),
-          requestsState: "ready",
-          requestsError: undefined,
-        });
-      } catch (error) {
-        set(
-          isNotFound(error)
-            ? { requestsState: "unavailable" }
-            : { requestsState: "failed", requestsError: messageOf(error) },
-        );
-      }
-    },
-    addRequests(answered) {
-      set({ requests: [...answered.toReversed(), ...get().requests].slice(0, kept) });
-    },
-  });
+  (set, get) => {
+    /** Requests answered while the list is being read (newest first), if it is. */
+    let whileReading: RequestRecord[] | undefined;
+    return {
+      requests: [],
+      requestsState: "idle",
+      requestsError: undefined,
+      async loadRequests() {
+        set({ requestsState: "loading" });
+        const arrived: RequestRecord[] = [];
+        whileReading = arrived;
+        try {
+          const list = await api.listRequests();
+          // The list is the server's whole account: what was shown before it (a server since started
+          // again) is not kept, only what came while it was read.
+          set({
+            requests: merged(arrived, list.data),
+            requestsState: "ready",
+            requestsError: undefined,
+          });
+        } catch (error) {
+          set(
+            isNotFound(error)
+              ? { requestsState: "unavailable" }
+              : { requestsState: "failed", requestsError: messageOf(error) },
+          );
+        } finally {
+          if (whileReading === arrived) whileReading = undefined;
+        }
+      },
+      addRequests(answered) {
+        const newest = answered.toReversed();
+        if (whileReading) whileReading.unshift(...newest);
+        set({ requests: merged(newest, get().requests) });
+      },
+    };
+  };

@@ -70,6 +70,29 @@ describe("the requests page", () => {
     ]);
   });
 
+  it("lists a request once when both the list and an event bring it (it was answered as the page read the list)", async () => {
+    const { events } = renderApp(fakeApi({ requests: [answered] }), { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    const next: RequestRecord = { ...answered, id: "req-2" };
+    events.latest.send({ type: "requests.done", requests: [answered, next] });
+    events.latest.send({ type: "requests.done", requests: [next] });
+    expect(rows()).toHaveLength(2);
+  });
+
+  it("after reconnecting to llmlb started again, lists only what the new one answered", async () => {
+    const api = fakeApi({ requests: [answered] });
+    const { events } = renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    events.latest.drop();
+    const since: RequestRecord = { ...answered, id: "req-new", node: "gpu-1" };
+    api.listRequests.mockResolvedValue({ data: [since] });
+    events.latest.open();
+    await screen.findByText("gpu-1");
+    expect(rows().map((row) => row[3])).toEqual(["gpu-1"]);
+  });
+
   it("says of an answer that broke off after it began that it did", async () => {
     const broken: RequestRecord = { ...answered, status: 502, broke_off: true, stream_events: 12 };
     renderApp(fakeApi({ requests: [broken] }), { route: "requests" });
