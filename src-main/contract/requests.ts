@@ -13,6 +13,8 @@ export const requestRecordSchema = z.object({
   client: z.string().optional(),
   /** The model's id; `unknown` for one not registered (or not read: refused as it came, or paused). */
   model: z.string(),
+  /** The model the client named, where it is `unknown` (not registered here), cut to 200 characters. */
+  requested_model: z.string().max(200).optional(),
   /** The route the client called: `/v1/chat/completions`. */
   path: z.string(),
   /**
@@ -25,6 +27,13 @@ export const requestRecordSchema = z.object({
    * or part of a body, then an error. Absent otherwise.
    */
   broke_off: z.literal(true).optional(),
+  /**
+   * Why it failed, as its client was told: the error's code (null where the node that refused it
+   * gave none) and message, cut to 500 characters. For a status of 400 or more, but 499.
+   */
+  error: z.object({ code: z.string().max(100).nullable(), message: z.string().max(500) }).optional(),
+  /** It asked for its answer streamed. */
+  stream: z.literal(true).optional(),
   ms: z.number().int().nonnegative(),
   /** The node that answered, or was tried last. */
   node: z.string().optional(),
@@ -32,9 +41,9 @@ export const requestRecordSchema = z.object({
   tries: z.number().int().positive().optional(),
   /** From its arrival to its answer's first byte. */
   first_byte_ms: z.number().int().nonnegative().optional(),
-  /** A whole answer's tokens, from its usage. */
+  /** The tokens it generated, from the usage its answer carried (a stream's too, where it had one). */
   completion_tokens: z.number().int().positive().optional(),
-  /** A stream's events from its node (about one a token). */
+  /** A stream without usage: its events from its node (about one a token), as many as it sent. */
   stream_events: z.number().int().positive().optional(),
 });
 export type RequestRecord = z.infer<typeof requestRecordSchema>;

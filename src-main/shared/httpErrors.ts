@@ -1,6 +1,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
-import { anthropicErrorOf, AppError, isAnthropicPath, toHttpError, type ErrorCode } from "./errors";
+import {
+  anthropicErrorOf,
+  AppError,
+  isAnthropicPath,
+  toHttpError,
+  type ErrorCode,
+  type HttpError,
+} from "./errors";
 
 function describeZodError(error: ZodError): { message: string; param?: string } {
   const issue = error.issues[0];
@@ -76,9 +83,18 @@ export function toAppError(error: unknown, context: ErrorContext = {}): AppError
   );
 }
 
+/** The error each request was answered with here, for the access log of those no route answered. */
+const errorsAnswered = new WeakMap<FastifyRequest, HttpError["body"]["error"]>();
+
+/** The error `request` was answered with by `handleError`, if it was. */
+export function errorAnswered(request: FastifyRequest): HttpError["body"]["error"] | undefined {
+  return errorsAnswered.get(request);
+}
+
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const appError = toAppError(error, { bodyLimit: request.routeOptions?.bodyLimit });
   const http = toHttpError(appError);
+  errorsAnswered.set(request, http.body.error);
   // Only what nobody foresaw is an error with its stack; a 503 while paused or a 502 from failed
   // nodes says what is going on, and the balancer has logged each node's failure already.
   if (appError.code === "internal" || appError.code === "inference.failed")

@@ -1,4 +1,4 @@
-import { useEffect } from "react";
+import { Fragment, useEffect } from "react";
 import type { RequestRecord } from "../../src-main/contract";
 import { PageHead } from "../components/PageHead";
 import { useActions, useAppStore } from "../useAppStore";
@@ -33,6 +33,13 @@ function StatusCell({ request }: { request: RequestRecord }) {
   );
 }
 
+/** What a row alone cannot say: why it failed (as its client was told), or that its client left. */
+function noteOf(request: RequestRecord): { code?: string; text: string } | undefined {
+  if (request.status === 499) return { text: "The client left before its answer." };
+  if (!request.error) return undefined;
+  return { ...(request.error.code ? { code: request.error.code } : {}), text: request.error.message };
+}
+
 function tokensOf(request: RequestRecord): string {
   if (request.completion_tokens !== undefined) return String(request.completion_tokens);
   if (request.stream_events !== undefined) return `~${request.stream_events}`;
@@ -50,12 +57,15 @@ export function RequestsPage() {
   const state = useAppStore((s) => s.requestsState);
   const error = useAppStore((s) => s.requestsError);
   useEffect(() => void loadRequests(), [loadRequests]);
+  const counted = requests.some((request) => request.stream_events !== undefined);
 
   return (
     <>
       <PageHead title="Requests">
         The latest requests to <code>/v1</code> as they are answered: which node answered each, what the
-        client got, and how fast. The log has every one (a line each, <code>inference request</code>).
+        client got, and how fast. llmlb&apos;s log has every one: a line each (<code>inference request</code>)
+        under its request id, on the standard error of <code>llmlb serve</code>, or in{" "}
+        <code>logs/llmlb.log</code> in the app&apos;s data folder.
       </PageHead>
       {state === "failed" && (
         <p className="form-error" role="alert">
@@ -65,6 +75,7 @@ export function RequestsPage() {
       {state === "unavailable" && (
         <p className="muted">This llmlb is older than the Requests page: its log lists its requests.</p>
       )}
+      {state === "loading" && requests.length === 0 && <p className="muted">Reading the requests…</p>}
       {state === "ready" && requests.length === 0 ? (
         <p className="muted">No request answered since llmlb started. Send one from the Playground.</p>
       ) : (
@@ -85,32 +96,66 @@ export function RequestsPage() {
                 </tr>
               </thead>
               <tbody>
-                {requests.map((request) => (
-                  <tr key={request.id || `${request.at}-${request.path}`}>
-                    <td>{clockTime(request.at)}</td>
-                    <td>
-                      <code>{request.model}</code>
-                    </td>
-                    <td>
-                      <code>{request.path}</code>
-                    </td>
-                    <td>
-                      {request.node ?? "–"}
-                      {request.tries !== undefined && <span className="muted"> ({request.tries} tried)</span>}
-                    </td>
-                    <td>
-                      <StatusCell request={request} />
-                    </td>
-                    <td>{duration(request.ms)}</td>
-                    <td>{request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}</td>
-                    <td>{tokensOf(request)}</td>
-                    <td>{request.client ?? "–"}</td>
-                  </tr>
-                ))}
+                {requests.map((request) => {
+                  const note = noteOf(request);
+                  return (
+                    <Fragment key={request.id || `${request.at}-${request.path}`}>
+                      <tr className={note ? "has-note" : undefined}>
+                        <td>{clockTime(request.at)}</td>
+                        <td className="request-model">
+                          {request.requested_model !== undefined ? (
+                            <>
+                              <code title={request.requested_model}>{request.requested_model}</code>
+                              <span className="muted"> (not served here)</span>
+                            </>
+                          ) : (
+                            <code title={request.model}>{request.model}</code>
+                          )}
+                        </td>
+                        <td>
+                          <code>{request.path}</code>
+                          {request.stream && <span className="muted"> · stream</span>}
+                        </td>
+                        <td>
+                          {request.node ?? "–"}
+                          {request.tries !== undefined && (
+                            <span className="muted"> ({request.tries} tried)</span>
+                          )}
+                        </td>
+                        <td>
+                          <StatusCell request={request} />
+                        </td>
+                        <td>{duration(request.ms)}</td>
+                        <td>{request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}</td>
+                        <td>{tokensOf(request)}</td>
+                        <td>{request.client ?? "–"}</td>
+                      </tr>
+                      {note && (
+                        <tr className="request-note">
+                          <td colSpan={9}>
+                            {note.code && <code>{note.code}</code>}
+                            {note.code && ": "}
+                            {note.text}
+                            <span className="muted">
+                              {" "}
+                              Request <code>{request.id}</code>
+                            </span>
+                          </td>
+                        </tr>
+                      )}
+                    </Fragment>
+                  );
+                })}
               </tbody>
             </table>
           </div>
         )
+      )}
+      {counted && (
+        <p className="hint">
+          ~: a stream that carried no usage, counted by its events (about one a token). A client that asks for
+          usage (<code>stream_options.include_usage</code>) gets its count here too.
+        </p>
       )}
     </>
   );

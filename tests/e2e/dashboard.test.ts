@@ -268,7 +268,7 @@ describe("the dashboard in a browser", () => {
     // The two playground chats (one at each width), newest first.
     await rows.nth(2).waitFor();
     const first = (await rows.nth(1).getByRole("cell").allTextContents()).slice(1, 5);
-    expect(first).toEqual([model, "/v1/chat/completions", expect.stringMatching(/-cpu0$/), "200"]);
+    expect(first).toEqual([model, "/v1/chat/completions · stream", expect.stringMatching(/-cpu0$/), "200"]);
     await screenshot(page, "requests");
   });
 

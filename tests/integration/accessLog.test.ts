@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChatCompletion, NodeList, RequestList } from "../../src-main/contract";
+import type { ChatCompletion, NodeList, RequestList, RequestRecord } from "../../src-main/contract";
 import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
 import { waitFor } from "../helpers/waitFor";
 
@@ -39,6 +39,13 @@ function withoutLogFields(line: Record<string, unknown>): Record<string, unknown
     ...record
   } = line;
   return record;
+}
+
+/** The Requests page's record of the request answered with this `x-request-id`. */
+async function recordOf(requestId: string): Promise<RequestRecord> {
+  await lineFor(requestId);
+  const listed = (await served.admin<RequestList>("GET", "/v0/requests")).body.data;
+  return listed.find((record) => record.id === requestId)!;
 }
 
 function chat(body: object): Promise<Response> {
@@ -87,8 +94,10 @@ describe("the access log", () => {
     const answer = await chat({ model: "acme/nothing-GGUF" });
     expect(answer.status).toBe(404);
     const line = await lineFor(answer.headers.get("x-request-id")!);
-    expect(line).toMatchObject({ model: "unknown", status: 404 });
+    expect(line).toMatchObject({ model: "unknown", status: 404, requested_model: "acme/nothing-GGUF" });
     expect(line.node).toBeUndefined();
+    const refusal = ((await answer.json()) as { error: { message: string; code: string } }).error;
+    expect(line.error).toEqual({ code: refusal.code, message: refusal.message });
 
     const malformed = await fetch(`${served.serve.url}/v1/chat/completions`, {
       method: "POST",
@@ -96,10 +105,47 @@ describe("the access log", () => {
       body: "{not json",
     });
     expect(malformed.status).toBe(400);
+    const malformedError = ((await malformed.json()) as { error: { message: string; code: string } }).error;
     expect(await lineFor(malformed.headers.get("x-request-id")!)).toMatchObject({
       model: "unknown",
       path: "/v1/chat/completions",
       status: 400,
+      error: { code: malformedError.code, message: malformedError.message },
     });
+  });
+
+  it("says why a node refused a request, as its client was told, and the node's log has it under the same id", async () => {
+    const answer = await chat({ model: tinyModel, max_tokens: 0 });
+    expect(answer.status).toBe(400);
+    const told = ((await answer.json()) as { error: { message: string; code: string | null } }).error;
+    const id = answer.headers.get("x-request-id")!;
+    const record = await recordOf(id);
+    expect(record).toMatchObject({ status: 400, error: { message: told.message } });
+    expect(record.node).toBeDefined();
+    // The worker's own line for it, under the id the client got.
+    await waitFor("the node's line for it", () =>
+      served.serve
+        .logs()
+        .split("\n")
+        .some((line) => line.includes(`"reqId":"${id}"`) && line.includes(`"node":"${record.node}"`)),
+    );
+  });
+
+  it("marks a stream, and takes its tokens from the usage it carries", async () => {
+    const counted = await chat({ model: tinyModel, stream: true, stream_options: { include_usage: true } });
+    const events = (await counted.text()).split("\n").filter((line) => line.startsWith("data: {"));
+    const usage = JSON.parse(events.at(-1)!.slice(6)).usage as { completion_tokens: number };
+    expect(await recordOf(counted.headers.get("x-request-id")!)).toMatchObject({
+      stream: true,
+      completion_tokens: usage.completion_tokens,
+    });
+    expect((await recordOf(counted.headers.get("x-request-id")!)).stream_events).toBeUndefined();
+
+    const uncounted = await chat({ model: tinyModel, stream: true });
+    await uncounted.text();
+    const record = await recordOf(uncounted.headers.get("x-request-id")!);
+    expect(record).toMatchObject({ stream: true });
+    expect(record.stream_events).toBeGreaterThan(0);
+    expect(record.completion_tokens).toBeUndefined();
   });
 });

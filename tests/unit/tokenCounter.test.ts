@@ -53,4 +53,24 @@ describe("createTokenCounter", () => {
     refused.add(Buffer.from(text));
     expect(refused.count()).toBe(0);
   });
+
+  it("takes a stream's tokens from the usage it carries, the last said (Anthropic's grows), and none where it carries none", () => {
+    const openai = createTokenCounter(true, 200);
+    openai.add(
+      Buffer.from('data: {"choices":[{"delta":{"content":"\\"completion_tokens\\": 99"}}],"usage":null}\n\n'),
+    );
+    expect(openai.reported()).toBeUndefined();
+    openai.add(
+      Buffer.from(
+        'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":24}}\n\ndata: [DONE]\n\n',
+      ),
+    );
+    expect(openai.reported()).toBe(24);
+    expect(openai.count()).toBe(3);
+
+    const anthropic = createTokenCounter(true, 200);
+    anthropic.add(Buffer.from('event: message_start\ndata: {"message":{"usage":{"output_tokens":1}}}\n\n'));
+    anthropic.add(Buffer.from('event: message_delta\ndata: {"usage":{"output_tokens":7}}\n\n'));
+    expect(anthropic.reported()).toBe(7);
+  });
 });

@@ -18,6 +18,7 @@ import { createNodeLoad } from "./nodeLoad";
 import { pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
+import { errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
 
 /** What became of one request, for its line in the log. */
 interface RequestTrace {
@@ -29,6 +30,10 @@ interface RequestTrace {
   streamed?: boolean;
   /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
   tokens?: number;
+  /** The tokens the answer said it generated (its usage), a stream's too. */
+  reported?: number;
+  /** Why it failed, as the client was told. */
+  error?: RequestRecord["error"];
   /** The answer broke off after its head went to the client. */
   brokeOff?: boolean;
 }
@@ -299,12 +304,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
       accept: request.accept ?? "application/json",
       // Another llmlb this goes to sends it on with this mark, so a circle of endpoints ends.
       [viaHeader]: request.via !== undefined ? `${request.via}, ${instanceId}` : instanceId,
+      // The node logs the request under the id its client has (a worker does; other servers may).
+      ...(request.id !== undefined ? { "x-request-id": request.id } : {}),
     };
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;
     let tokens: TokenCounter | undefined;
     /** When the first chunk of a stream came: its speed is its chunks' pace after that. */
     let firstChunk: number | undefined;
+    /** A refusal's body, read for its error. */
+    let refusal: Buffer[] | undefined;
+    let refusalBytes = 0;
     const outcome = await proxy(
       agent,
       {
@@ -319,6 +329,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         onHead(status, answerHeaders) {
           streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");
           tokens = createTokenCounter(streaming, status);
+          if (status >= 400 && !streaming) refusal = [];
           const firstByte = clock.now();
           trace.firstByteMs = firstByte - requestStarted;
           trace.streamed = streaming;
@@ -330,6 +341,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
           });
         },
         onChunk(chunk) {
+          if (refusal && refusalBytes < errorBytesRead) {
+            refusal.push(chunk);
+            refusalBytes += chunk.length;
+          }
           if (streaming && firstChunk === undefined) {
             // The first event once the model is loaded and the prompt read; it is not counted.
             firstChunk = clock.now();
@@ -344,11 +359,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
     switch (outcome.type) {
       case "answered":
         trace.tokens = tokens!.count();
+        trace.reported = tokens!.reported();
+        if (refusal) trace.error = errorOfAnswer(Buffer.concat(refusal));
         // A stream by its pace once it flows; a whole answer by its time, a cold start's included
         // (a node so measured slow is measured again when its speed is no longer recent).
         recordSpeed(route.id, model, trace.tokens, clock.now() - (firstChunk ?? started));
         return outcome.status;
       case "left":
+        // What it had sent before its client left.
+        trace.tokens = tokens?.count();
+        trace.reported = tokens?.reported();
         return 499;
       case "unavailable":
         if (outcome.status === 404 && route.kind === "endpoint") {
@@ -367,7 +387,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           "node failed before answering; trying another",
         );
         return undefined;
-      case "cut":
+      case "cut": {
         health.failed(
           route,
           `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
@@ -377,15 +397,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
           "node failed mid-answer",
         );
         // Which node, and what became of it (it crashed, went silent, stalled past the idle timeout).
-        sink.cut(
-          new AppError(
-            "node.crashed",
-            `The node serving this request (${route.name}) stopped midway: ${outcome.cause.message.replace(/^It /, "it ").replace(/\.$/, "")}. Retry the request.`,
-          ),
-          streaming,
+        const cut = new AppError(
+          "node.crashed",
+          `The node serving this request (${route.name}) stopped midway: ${outcome.cause.message.replace(/^It /, "it ").replace(/\.$/, "")}. Retry the request.`,
         );
+        sink.cut(cut, streaming);
         trace.brokeOff = true;
+        const told = toHttpError(cut).body.error;
+        trace.error = recordedError(told.code, told.message);
+        trace.tokens = tokens?.count();
+        trace.reported = tokens?.reported();
         return 502;
+      }
     }
   }
 
@@ -516,7 +539,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
         status = await route(request, sink, model, started, trace);
         label = model;
       } catch (error) {
-        status = toHttpError(toAppError(error)).status;
+        const told = toHttpError(toAppError(error));
+        status = told.status;
+        trace.error = recordedError(told.body.error.code, told.body.error.message);
         // Requests for models that are not registered never reach here with their name (while
         // paused, no model was looked up: those stay unknown).
         const checked =
@@ -525,6 +550,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         throw error;
       } finally {
         const seconds = (clock.now() - started) / 1000;
+        const named = (body.json as { model?: unknown } | undefined)?.model;
         options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds);
         // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it
         // out), and the dashboard's Requests page.
@@ -533,19 +559,27 @@ export function createBalancer(options: BalancerOptions): Balancer {
           at: new Date(clock.now()).toISOString(),
           ...(request.client !== undefined ? { client: request.client } : {}),
           model: label,
+          // The name a client got wrong is what someone looking into its 404 needs first.
+          ...(label === "unknown" && typeof named === "string" && named !== ""
+            ? { requested_model: named.slice(0, 200) }
+            : {}),
           path: request.clientPath ?? path,
           status,
           ms: Math.round(seconds * 1000),
           ...(trace.node !== undefined ? { node: trace.node } : {}),
           ...(trace.tries > 1 ? { tries: trace.tries } : {}),
           ...(trace.brokeOff ? { broke_off: true as const } : {}),
+          ...(trace.error && status >= 400 && status !== 499 ? { error: trace.error } : {}),
+          ...((body.json as { stream?: unknown } | undefined)?.stream === true
+            ? { stream: true as const }
+            : {}),
           ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
           // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
-          ...(trace.tokens
-            ? trace.streamed
+          ...(trace.reported
+            ? { completion_tokens: trace.reported }
+            : trace.streamed && trace.tokens
               ? { stream_events: trace.tokens }
-              : { completion_tokens: trace.tokens }
-            : {}),
+              : {}),
         };
         const { id: _id, at: _at, ...line } = entry;
         (request.log ?? log).info(line, "inference request");

@@ -5,6 +5,8 @@
 export interface TokenCounter {
   add(chunk: Buffer): void;
   count(): number;
+  /** The tokens the answer itself said it generated (its usage), where it said. */
+  reported(): number | undefined;
 }
 
 const eventStart = "\ndata: ";
@@ -22,16 +24,23 @@ export function createTokenCounter(streaming: boolean, status: number): TokenCou
 
 class EventCounter implements TokenCounter {
   private events = 0;
+  private usage: number | undefined;
 
   // Each event's data line, the first one's where the chunk begins with it (OpenAI's); an event
-  // named first (Anthropic's, `event: …\ndata: …`) has its data line after a newline.
+  // named first (Anthropic's, `event: …\ndata: …`) has its data line after a newline. The last usage
+  // said wins: Anthropic's `message_start` says 1, its `message_delta` the whole.
   add(chunk: Buffer): void {
     if (chunk.subarray(0, firstData.length).equals(firstData)) this.events++;
     for (let at = chunk.indexOf(eventStart); at >= 0; at = chunk.indexOf(eventStart, at + 1)) this.events++;
+    if (usageKeys.some((key) => chunk.includes(key))) this.usage = completionTokens(chunk) || this.usage;
   }
 
   count(): number {
     return this.events;
+  }
+
+  reported(): number | undefined {
+    return this.usage;
   }
 }
 
@@ -46,6 +55,10 @@ class UsageReader implements TokenCounter {
 
   count(): number {
     return completionTokens(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks));
+  }
+
+  reported(): number | undefined {
+    return this.count() || undefined;
   }
 }
 

@@ -7,6 +7,8 @@ import type { AnswerSink, InferenceBody, InferenceRequest } from "../balancer/an
 import type { Balancer } from "../balancer/balancer";
 import type { BalancerMetrics } from "../metrics";
 import { namedSseEvent, sseEvent } from "../../shared/sse";
+import { errorAnswered } from "../../shared/httpErrors";
+import { recordedError } from "../balancer/answerError";
 
 /**
  * Inference requests handed to the balancer, which counts each in the metrics. The others (a body
@@ -44,6 +46,7 @@ export function countRefusedInference(
   if (request.method !== "POST" || route === undefined || !countedRoutes.has(route)) return;
   if (forwarded.has(request)) return;
   metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
+  const told = errorAnswered(request);
   const entry: RequestRecord = {
     id: request.id,
     at: new Date().toISOString(),
@@ -52,6 +55,7 @@ export function countRefusedInference(
     path: route,
     status: reply.statusCode,
     ms: Math.round(reply.elapsedTime),
+    ...(told ? { error: recordedError(told.code, told.message) } : {}),
   };
   const { id: _id, at: _at, ...line } = entry;
   request.log.info(line, "inference request");

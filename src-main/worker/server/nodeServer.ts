@@ -29,6 +29,8 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     logController: new LogController({ disableRequestLogging: true }),
     // The balancer passes long prompts on (it accepts up to 64 MiB too).
     bodyLimit: 64 * 1024 * 1024,
+    // The balancer sends the id its client has: the node's lines for a request carry it as reqId.
+    requestIdHeader: "x-request-id",
   });
   const { health, sync, retry } = nodeProtocol;
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());

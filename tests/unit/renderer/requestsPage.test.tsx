@@ -17,11 +17,13 @@ const answered: RequestRecord = {
   completion_tokens: 42,
 };
 
+/** The table's rows of requests (a request's note, in a row of its own, left out). */
 function rows(): string[][] {
   const table = screen.getByRole("table");
   return within(table)
     .getAllByRole("row")
     .slice(1)
+    .filter((row) => !row.classList.contains("request-note"))
     .map((row) =>
       within(row)
         .getAllByRole("cell")
@@ -91,6 +93,32 @@ describe("the requests page", () => {
     events.latest.open();
     await screen.findByText("gpu-1");
     expect(rows().map((row) => row[3])).toEqual(["gpu-1"]);
+  });
+
+  it("says why a request failed, with its id for the log, the model name a client got wrong, and which were streams", async () => {
+    const typo: RequestRecord = {
+      ...answered,
+      id: "req_typo",
+      model: "unknown",
+      requested_model: "gpt-4o-typo",
+      status: 404,
+      node: undefined,
+      first_byte_ms: undefined,
+      completion_tokens: undefined,
+      error: { code: "model_not_found", message: "The model gpt-4o-typo is not registered." },
+    };
+    const left: RequestRecord = { ...answered, id: "req_left", status: 499, stream: true, stream_events: 3 };
+    renderApp(fakeApi({ requests: [typo, left] }), { route: "requests" });
+    await screen.findByRole("table");
+    const [typoRow, leftRow] = rows();
+    expect(typoRow![1]).toBe("gpt-4o-typo (not served here)");
+    expect(leftRow![2]).toBe("/v1/chat/completions · stream");
+    const notes = screen.getAllByRole("row").filter((row) => row.classList.contains("request-note"));
+    expect(notes.map((row) => row.textContent)).toEqual([
+      "model_not_found: The model gpt-4o-typo is not registered. Request req_typo",
+      "The client left before its answer. Request req_left",
+    ]);
+    expect(screen.getByText(/~: a stream that carried no usage/)).toBeTruthy();
   });
 
   it("says of an answer that broke off after it began that it did", async () => {
