@@ -39,6 +39,8 @@ export const requestRecordSchema = z.object({
   node: z.string().optional(),
   /** Nodes tried, when more than one. */
   tries: z.number().int().positive().optional(),
+  /** How long it waited in llmlb's queue for a free slot, where it waited (part of `first_byte_ms`). */
+  queued_ms: z.number().int().nonnegative().optional(),
   /** From its arrival to its answer's first byte. */
   first_byte_ms: z.number().int().nonnegative().optional(),
   /** The tokens it generated, from the usage its answer carried (a stream's too, where it had one). */

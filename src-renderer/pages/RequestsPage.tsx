@@ -126,7 +126,12 @@ export function RequestsPage() {
                           <StatusCell request={request} />
                         </td>
                         <td>{duration(request.ms)}</td>
-                        <td>{request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}</td>
+                        <td>
+                          {request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}
+                          {request.queued_ms !== undefined && (
+                            <span className="muted"> ({duration(request.queued_ms)} queued)</span>
+                          )}
+                        </td>
                         <td>{tokensOf(request)}</td>
                         <td>{request.client ?? "–"}</td>
                       </tr>

@@ -483,8 +483,17 @@ describe("admission", () => {
       await waitFor("a request at the node", () => held.length > 0);
       held.shift()!();
     }
-    const statuses = (await Promise.all(requests)).map((r) => r.status).sort();
+    const answers = await Promise.all(requests);
+    const statuses = answers.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 200, 503]);
+    // The three that waited for a slot say how long, which their first byte includes.
+    const logged = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+    const ids = new Set(answers.filter((r) => r.status === 200).map((r) => r.headers["x-request-id"]));
+    const served = logged.data.filter((record) => ids.has(record.id));
+    expect(served).toHaveLength(5);
+    const queued = served.filter((record) => record.queued_ms !== undefined);
+    expect(queued).toHaveLength(3);
+    for (const record of queued) expect(record.first_byte_ms).toBeGreaterThanOrEqual(record.queued_ms!);
   });
 });
 

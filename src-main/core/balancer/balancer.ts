@@ -27,6 +27,8 @@ interface RequestTrace {
   tries: number;
   /** From the request's arrival to the answer's head. */
   firstByteMs?: number;
+  /** How long it waited in the admission queue, where it waited. */
+  queuedMs?: number;
   streamed?: boolean;
   /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
   tokens?: number;
@@ -439,7 +441,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
     let capacity = 0;
     for (const route of routes) if (!health.isFailing(route, now)) capacity += route.slots ?? slotsPerNode;
     capacity ||= slotsPerNode;
-    const release = admission.tryEnter(model, capacity) ?? (await waitForSlot(sink, model, capacity));
+    let release = admission.tryEnter(model, capacity);
+    if (!release) {
+      const queued = clock.now();
+      release = await waitForSlot(sink, model, capacity);
+      trace.queuedMs = clock.now() - queued;
+    }
     // The client left while queued: there is nobody to answer.
     if (!release) return 499;
     const tried = new Set<string>();
@@ -573,6 +580,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           ...((body.json as { stream?: unknown } | undefined)?.stream === true
             ? { stream: true as const }
             : {}),
+          ...(trace.queuedMs !== undefined ? { queued_ms: Math.round(trace.queuedMs) } : {}),
           ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
           // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
           ...(trace.reported

@@ -107,12 +107,20 @@ describe("the requests page", () => {
       completion_tokens: undefined,
       error: { code: "model_not_found", message: "The model gpt-4o-typo is not registered." },
     };
-    const left: RequestRecord = { ...answered, id: "req_left", status: 499, stream: true, stream_events: 3 };
+    const left: RequestRecord = {
+      ...answered,
+      id: "req_left",
+      status: 499,
+      stream: true,
+      stream_events: 3,
+      queued_ms: 95,
+    };
     renderApp(fakeApi({ requests: [typo, left] }), { route: "requests" });
     await screen.findByRole("table");
     const [typoRow, leftRow] = rows();
     expect(typoRow![1]).toBe("gpt-4o-typo (not served here)");
     expect(leftRow![2]).toBe("/v1/chat/completions · stream");
+    expect(leftRow![6]).toBe("120 ms (95 ms queued)");
     const notes = screen.getAllByRole("row").filter((row) => row.classList.contains("request-note"));
     expect(notes.map((row) => row.textContent)).toEqual([
       "model_not_found: The model gpt-4o-typo is not registered. Request req_typo",
