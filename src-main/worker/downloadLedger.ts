@@ -17,7 +17,8 @@ export type LedgerEntry = z.infer<typeof entrySchema>;
  * what huggingface-cli or another tool (or another llmlb node) fetched is left alone.
  */
 export interface DownloadLedger {
-  record(entry: LedgerEntry): Promise<void>;
+  /** Records a file this node is about to fetch; whether it was not recorded before. */
+  record(entry: LedgerEntry): Promise<boolean>;
   /**
    * Deletes the snapshot links and blobs (or partial blobs) of entries whose sha256 no registered model
    * uses any more. Stop any download of them first.
@@ -25,7 +26,8 @@ export interface DownloadLedger {
   prune(inUse: ReadonlySet<string>): Promise<LedgerEntry[]>;
   /**
    * Takes back a record: the file was recorded before its download, and another process (another
-   * llmlb on this cache, another worker) fetched it while this one waited. It is theirs to remove.
+   * llmlb on this cache, another worker) fetched it while this one waited, or the cache held it
+   * already (another tool's, at another commit). It is theirs to remove.
    */
   forget(entry: LedgerEntry): Promise<void>;
 }
@@ -100,9 +102,10 @@ export async function openDownloadLedger(
           (e) => e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename,
         )
       )
-        return;
+        return false;
       entries.push(entry);
       await save();
+      return true;
     },
     async forget(entry) {
       const before = entries.length;
@@ -124,14 +127,17 @@ export async function openDownloadLedger(
         const blob = path.join(repoDir, "blobs", entry.sha256);
         if (entries.some((kept) => kept.sha256 === entry.sha256)) {
           // Another model of this node still uses the bytes.
+        } else if (await linkedFrom(snapshots, blob)) {
+          // Another tool's snapshot uses the same bytes (the file at another commit, say).
+          log.info({ repo: entry.repo, file: entry.filename }, "left a file another snapshot links to");
         } else if (await lockHeld(`${blob}.lock`)) {
           // Another process downloads it now (another llmlb on this cache, another worker): its bytes
           // so far are its own, and it will want the file.
           log.info({ repo: entry.repo, file: entry.filename }, "left a file another download holds");
         } else {
           // The blob, or what a download stopped by the deletion left of it.
-          const { partial, partialState } = partialFiles(blob);
-          for (const file of [blob, partial, partialState]) await fs.rm(file, { force: true });
+          const { partial, pieces, partialState } = partialFiles(blob);
+          for (const file of [blob, partial, pieces, partialState]) await fs.rm(file, { force: true });
           // Left by a worker killed mid-download.
           await removeStaleLock(`${blob}.lock`, log);
         }
@@ -143,6 +149,18 @@ export async function openDownloadLedger(
       return unused;
     },
   };
+}
+
+/** Whether a snapshot link under `snapshots` (any commit's, any tool's) points at `blob`. */
+async function linkedFrom(snapshots: string, blob: string): Promise<boolean> {
+  const found = await fs.readdir(snapshots, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of found) {
+    if (!entry.isSymbolicLink()) continue;
+    const link = path.join(entry.parentPath, entry.name);
+    const target = await fs.readlink(link).catch(() => undefined);
+    if (target !== undefined && path.resolve(path.dirname(link), target) === path.resolve(blob)) return true;
+  }
+  return false;
 }
 
 async function isDir(candidate: string): Promise<boolean> {

@@ -567,6 +567,10 @@ describe("downloadToHfCache across processes", () => {
     await exited;
     const sha = sha256Hex(MODEL);
     expect(await exists(path.join(blobsDir(), `${sha}.lock`))).toBe(true);
+    // Pieces land out of order, leaving holes: not in huggingface_hub's `.incomplete`, which it would
+    // resume from its length (or, at full length, publish unchecked).
+    expect(await exists(partialOf(MODEL))).toBe(false);
+    expect(await exists(path.join(blobsDir(), `${sha}.llmlb-pieces`))).toBe(true);
 
     hub.clearFaults();
     hub.resetStats();
@@ -576,6 +580,22 @@ describe("downloadToHfCache across processes", () => {
     expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported.progress!.bytesDone);
     expect(bodyRequests().every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ""))).toBe(true);
     expect(await fs.readdir(blobsDir())).toEqual([sha]);
+  });
+
+  it("starts over, rather than fail verification, from pieces whose record of what is done was lost", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
+    const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
+    const { child, lines, exited } = startChild(requestFor(), { cacheDir, ...segmented });
+    await nextLine(lines, (line) => (line.progress?.bytesDone ?? 0) >= 1 * MiB);
+    child.kill("SIGKILL");
+    await exited;
+    await fs.rm(path.join(blobsDir(), `${sha256Hex(MODEL)}.incomplete.json`));
+
+    hub.clearFaults();
+    hub.resetStats();
+    const result = await downloadToHfCache(requestFor(), options(segmented));
+    expect((await fs.readFile(result.blobPath)).equals(MODEL)).toBe(true);
+    expect(hub.bytesServed()).toBe(MODEL.length);
   });
 
   // A tiny tmpfs as the cache, in a private mount namespace, for a real ENOSPC.

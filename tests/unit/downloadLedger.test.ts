@@ -74,4 +74,17 @@ describe("the download ledger's prune", () => {
     // Forgotten for good: a ledger opened again does not claim it either.
     expect(await (await openLedger()).prune(new Set())).toEqual([]);
   });
+
+  it("keeps a blob another tool's snapshot links to (the same file at an older commit), removing only its own link", async () => {
+    const ledger = await openLedger();
+    const repoDir = await cached(ledger, "org/both", sha("e"));
+    // huggingface-cli fetched the same file at an earlier commit: its link points at the same blob.
+    const older = path.join(repoDir, "snapshots", "o".repeat(40));
+    fs.mkdirSync(older, { recursive: true });
+    fs.symlinkSync(`../../blobs/${sha("e")}`, path.join(older, "m.gguf"));
+
+    await ledger.prune(new Set());
+    expect(fs.readFileSync(path.join(older, "m.gguf"), "utf8")).toBe("bytes");
+    expect(fs.existsSync(path.join(repoDir, "snapshots", commit))).toBe(false);
+  });
 });

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Manifest, Model } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
 import { createPrepareQueue } from "../../src-main/worker/agent/prepareQueue";
 import type { ControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
-import type { DownloadLedger } from "../../src-main/worker/downloadLedger";
+import { openDownloadLedger, type DownloadLedger } from "../../src-main/worker/downloadLedger";
 import type { MemoryProbe } from "../../src-main/worker/memory";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
@@ -157,13 +159,13 @@ describe("the prepare queue", () => {
     };
 
     /** A node's queue on the cache, as a worker process starts one. */
-    const start = () => {
+    const start = (ledger = { record: async () => {} } as unknown as DownloadLedger) => {
       const stopped = new AbortController();
       const queue = createPrepareQueue({
         config: { name: "box-cpu0", crashedModels: [], hubCacheDir: temp.path } as unknown as WorkerConfig,
         client: { manifest: async (id: string) => manifestOf(id) } as unknown as ControlPlaneClient,
         memory: { memory: async () => ({ total_bytes: 8e9, free_bytes: 8e9 }) } as MemoryProbe,
-        ledger: { record: async () => {} } as unknown as DownloadLedger,
+        ledger,
         log: createLogger({ level: "silent" }),
         clock: { now: () => now },
         stopped: stopped.signal,
@@ -192,6 +194,30 @@ describe("the prepare queue", () => {
       await waitFor("the cached model ready", () => again.stateOf("org/cached")?.state === "ready");
       expect(again.stateOf("org/slow")?.state).toMatch(/^(pending|downloading)$/);
       await again.stop();
+    });
+
+    it("does not claim a file another tool fetched at another commit: removing the model leaves it", async () => {
+      // huggingface-cli fetched the file at an older commit (the repo changed since, not this file).
+      const repoDir = path.join(temp.path, "models--org--adopted");
+      const older = path.join(repoDir, "snapshots", "o".repeat(40));
+      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+      fs.mkdirSync(older, { recursive: true });
+      fs.writeFileSync(path.join(repoDir, "blobs", sha256), gguf);
+      fs.symlinkSync(`../../blobs/${sha256}`, path.join(older, "adopted.gguf"));
+      const ledger = await openDownloadLedger(
+        path.join(temp.path, "ledger.json"),
+        temp.path,
+        createLogger({ level: "silent" }),
+      );
+      const node = start(ledger);
+      await node.queue.reconcile([model("org/adopted")]);
+      node.queue.prepareNext();
+      await waitFor("the model ready", () => node.stateOf("org/adopted")?.state === "ready");
+      await node.stop();
+      expect(served).toEqual([]);
+      // The model removed: nothing of it is this node's to delete.
+      expect(await ledger.prune(new Set())).toEqual([]);
+      expect(fs.existsSync(path.join(repoDir, "blobs", sha256))).toBe(true);
     });
 
     it("says which download a queued model waits for, and that the download under way has begun", async () => {

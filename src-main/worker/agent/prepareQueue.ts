@@ -216,7 +216,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
             sha256: file.sha256,
           };
           const recorded = !(await inCache(file));
-          if (recorded) await ledger.record(record);
+          // Recorded by this call: a record from before is a download of this node's, interrupted.
+          const recordedNow = recorded && (await ledger.record(record));
           const result = await downloadToHfCache(
             {
               repo: manifest.repo,
@@ -246,9 +247,10 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
                 }),
             },
           );
-          // Another process downloaded it while this one waited for its lock: removing it is not this
-          // node's call.
-          if (recorded && result.fetchedByAnother) await ledger.forget(record);
+          // Another process downloaded it while this one waited for its lock, or the cache held it
+          // (another tool's, at another commit): removing it is not this node's call.
+          if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached))
+            await ledger.forget(record);
           doneBefore += file.size_bytes;
           paths.push(result.snapshotPath);
         }

@@ -10,9 +10,17 @@ export interface CachePaths {
   root: string;
   repoDir: string;
   blob: string;
-  /** huggingface_hub's name for a partial blob, so either tool can resume the other's download. */
+  /**
+   * huggingface_hub's name for a partial blob, a prefix of it, so either tool can resume the other's
+   * download (huggingface_hub resumes from its length, and publishes one of full length unchecked).
+   */
   partial: string;
-  /** Our resume bookkeeping (segment progress, validator) next to the partial. */
+  /**
+   * A download in parallel pieces, full length with holes until done: ours alone, since
+   * huggingface_hub would take its length for the bytes it has.
+   */
+  pieces: string;
+  /** Our resume bookkeeping (segment progress, validator) next to the partial or the pieces. */
   partialState: string;
   lock: string;
   snapshot: string;
@@ -24,9 +32,13 @@ export function repoFolderName(repo: string): string {
   return `models--${repo.split("/").join("--")}`;
 }
 
-/** The partial download of a blob and its resume sidecar. */
-export function partialFiles(blob: string): Pick<CachePaths, "partial" | "partialState"> {
-  return { partial: `${blob}.incomplete`, partialState: `${blob}.incomplete.json` };
+/** The partial download of a blob (a prefix, or pieces) and its resume sidecar. */
+export function partialFiles(blob: string): Pick<CachePaths, "partial" | "pieces" | "partialState"> {
+  return {
+    partial: `${blob}.incomplete`,
+    pieces: `${blob}.llmlb-pieces`,
+    partialState: `${blob}.incomplete.json`,
+  };
 }
 
 /** `<cacheDir>/models--org--name`. */

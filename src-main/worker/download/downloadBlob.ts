@@ -47,13 +47,8 @@ export async function downloadBlob(
   options: BlobDownloadOptions,
 ): Promise<number> {
   const { log } = options;
-  // O_NOFOLLOW: a symlink planted at the partial's name must not redirect our writes out of the cache.
-  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0);
-  const file = await fs.open(paths.partial, flags, 0o644);
-  const state = await resumeState(file, paths, request, options).catch(async (error: unknown) => {
-    await file.close();
-    throw error;
-  });
+  const opened = await openPartial(paths, request, options);
+  const { file, state } = opened;
   try {
     await ensureRoom(paths.root, request.size - doneBytes(state.pieces), request.filename, paths.root);
   } catch (error) {
@@ -118,6 +113,11 @@ export async function downloadBlob(
       state.pieces = planPieces(request.size, 1, 1);
       state.validator = undefined;
       await file.truncate(0);
+      // A prefix from now on: huggingface_hub's name again (the open file goes on under it).
+      if (opened.at !== paths.partial) {
+        await fs.rename(opened.at, paths.partial);
+        opened.at = paths.partial;
+      }
       hasher.reset();
       await savePartialState(paths.partialState, state);
       await transfer();
@@ -143,7 +143,7 @@ export async function downloadBlob(
     await discardPartial(paths);
     throw mismatch;
   }
-  await fs.rename(paths.partial, paths.blob);
+  await fs.rename(opened.at, paths.blob);
   await syncFolder(path.dirname(paths.blob));
   await fs.rm(paths.partialState, { force: true });
   const seconds = (performance.now() - started) / 1000;
@@ -158,42 +158,71 @@ export async function downloadBlob(
   return fetched;
 }
 
+/** A file's size, or undefined when there is none. */
+async function sizeOf(file: string): Promise<number | undefined> {
+  return fs.lstat(file).then(
+    (stat) => stat.size,
+    () => undefined,
+  );
+}
+
 /**
- * Where to continue: our sidecar's pieces when it describes a parallel download of this very file,
- * otherwise the partial's length as a prefix (ours, or huggingface_hub's, which resumes the same way).
- * The partial is sized to the layout: full length (sparse) for pieces, exactly the prefix for a stream.
+ * Opens where the download goes on, with what is done: our pieces when the sidecar describes them,
+ * otherwise the `.incomplete` prefix (ours, or huggingface_hub's, which resumes the same way). Pieces
+ * without a sidecar that describes them are holes and bytes alike, and go. A layout of pieces moves
+ * the prefix into a pieces file, made full length (sparse); a stream's file is exactly its prefix.
  */
-async function resumeState(
-  file: fs.FileHandle,
+async function openPartial(
   paths: CachePaths,
   request: DownloadRequest,
   options: BlobDownloadOptions,
-): Promise<PartialState> {
-  const onDisk = (await file.stat()).size;
+): Promise<{ file: fs.FileHandle; state: PartialState; at: string }> {
   const saved = await loadPartialState(paths.partialState, request);
+  const savedPieces = saved !== undefined && saved.pieces.length > 1;
+  // Pieces an earlier llmlb wrote into `.incomplete`: moved to their own name, and resumed.
+  if (savedPieces && (await sizeOf(paths.pieces)) === undefined)
+    if ((await sizeOf(paths.partial)) === request.size) await fs.rename(paths.partial, paths.pieces);
+  const piecesSize = await sizeOf(paths.pieces);
   let state: PartialState;
-  if (saved !== undefined && saved.pieces.length > 1 && onDisk === request.size) {
+  let at: string;
+  if (savedPieces && piecesSize === request.size) {
     state = saved;
+    at = paths.pieces;
   } else {
-    // A piece layout whose file lost its length cannot be trusted, nor can a partial longer than the file.
-    const prefix = (saved?.pieces.length ?? 0) > 1 || onDisk > request.size ? 0 : onDisk;
+    if (piecesSize !== undefined) await fs.rm(paths.pieces, { force: true });
+    const onDisk = (await sizeOf(paths.partial)) ?? 0;
+    // A piece layout's sidecar beside a prefix cannot be trusted, nor can a prefix longer than the file.
+    const prefix = savedPieces || onDisk > request.size ? 0 : onDisk;
     state = {
       size: request.size,
       sha256: request.sha256,
       validator: prefix > 0 ? saved?.validator : undefined,
       pieces: planPieces(request.size, options.connections, options.minSegmentBytes, prefix),
     };
-    // The sidecar first: a sparse full-length partial without one would look like a finished stream.
+    // The sidecar first: pieces without one are not trusted.
     await savePartialState(paths.partialState, state);
-    const length = state.pieces.length > 1 ? request.size : prefix;
-    if (onDisk !== length) await file.truncate(length);
+    at = paths.partial;
+    if (state.pieces.length > 1) {
+      if (onDisk > 0) await fs.rename(paths.partial, paths.pieces);
+      at = paths.pieces;
+    }
   }
-  const done = doneBytes(state.pieces);
-  options.log.info(
-    { size: request.size, resumeFrom: done, pieces: state.pieces.length, connections: options.connections },
-    done > 0 ? "resuming download" : "download started",
-  );
-  return state;
+  // O_NOFOLLOW: a symlink planted at the partial's name must not redirect our writes out of the cache.
+  const flags = fs.constants.O_RDWR | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0);
+  const file = await fs.open(at, flags, 0o644);
+  try {
+    const length = state.pieces.length > 1 ? request.size : doneBytes(state.pieces);
+    if ((await file.stat()).size !== length) await file.truncate(length);
+    const done = doneBytes(state.pieces);
+    options.log.info(
+      { size: request.size, resumeFrom: done, pieces: state.pieces.length, connections: options.connections },
+      done > 0 ? "resuming download" : "download started",
+    );
+    return { file, state, at };
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
 }
 
 function checksumError(request: DownloadRequest, actual: string, size: number): DownloadError {
@@ -207,7 +236,9 @@ function checksumError(request: DownloadRequest, actual: string, size: number): 
 
 /** Deletes a partial download and its sidecar (after a checksum mismatch). */
 async function discardPartial(paths: CachePaths): Promise<void> {
-  await Promise.all([fs.rm(paths.partial, { force: true }), fs.rm(paths.partialState, { force: true })]);
+  await Promise.all(
+    [paths.partial, paths.pieces, paths.partialState].map((file) => fs.rm(file, { force: true })),
+  );
 }
 
 /** Makes a rename in `folder` durable; where folders cannot be opened to sync (Windows), the rename is left to the system. */

@@ -110,6 +110,8 @@ function clampInteger(value: number | undefined, fallback: number, min: number, 
  */
 async function tidyAround(paths: CachePaths, log: Logger): Promise<void> {
   if (await lockHeld(paths.lock)) return;
-  await Promise.all([fs.rm(paths.partial, { force: true }), fs.rm(paths.partialState, { force: true })]);
+  await Promise.all(
+    [paths.partial, paths.pieces, paths.partialState].map((file) => fs.rm(file, { force: true })),
+  );
   await removeStaleLock(paths.lock, log);
 }
