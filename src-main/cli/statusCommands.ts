@@ -1,6 +1,7 @@
 import type { NodeList, Status } from "../contract";
 import { dashboardLink } from "../contract/dashboardLink";
 import { formatDuration } from "../contract/units";
+import { modelStateText } from "../core/models/describeState";
 import { CliError, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { backendsLeftOut, notServing } from "./nodeCommands";
@@ -32,6 +33,18 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   const leftOut = backendsLeftOut(nodes.data);
   if (leftOut.length > 0) io.out(`  Left out:   ${leftOut[0]}`);
   for (const line of leftOut.slice(1)) io.out(`              ${line}`);
+  // What `model show` says of each download under way, here too: a big first download is what a
+  // new user waits on.
+  const downloads = nodes.data.flatMap((node) =>
+    node.models
+      .filter((model) => model.state === "downloading" || model.state === "verifying")
+      .map(
+        (model) =>
+          `${node.name}: ${model.model} ${modelStateText({ ...model, node_id: node.id, node_name: node.name, node_status: node.status })}`,
+      ),
+  );
+  if (downloads.length > 0) io.out(`  Downloads:  ${downloads[0]}`);
+  for (const line of downloads.slice(1)) io.out(`              ${line}`);
   const loaded = nodes.data.flatMap((node) =>
     node.loaded.map((entry) =>
       entry.loading_since

@@ -53,4 +53,30 @@ describe("llmlb status", () => {
   it("says none is loaded when no node holds a model", async () => {
     expect(await statusText([worker("gpu-0")])).toMatch(/ {2}Loaded: {5}none\n {2}Requests: {3}acme\/big/);
   });
+
+  it("lists the downloads under way, as `model show` says them", async () => {
+    const text = await statusText([
+      worker("gpu-0", {
+        models: [
+          {
+            model: "acme/big",
+            artifact: "big-Q4_K_M.gguf",
+            state: "downloading",
+            bytes_done: 1_350_000_000,
+            bytes_total: 2_700_000_000,
+            bytes_per_second: 45_000_000,
+          },
+          { model: "acme/small", artifact: "small.gguf", state: "verifying" },
+          { model: "acme/done", artifact: "done.gguf", state: "ready" },
+        ],
+      }),
+    ]);
+    expect(text).toContain(
+      [
+        "  Downloads:  gpu-0: acme/big downloading 50% (1.4 GB/2.7 GB, 45.0 MB/s, 30 s left)",
+        "              gpu-0: acme/small verifying",
+        "  Loaded:     none",
+      ].join("\n"),
+    );
+  });
 });

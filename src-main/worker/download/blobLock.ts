@@ -47,7 +47,11 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
       await fs.writeFile(lockPath, JSON.stringify(me), { flag: "wx" });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+        // Made, then not written (a full disk): an empty lock would read as another's for a while.
+        await removeUnwritten(lockPath);
+        throw error;
+      }
     }
     const current = await readLock(lockPath);
     if (current === undefined) continue; // released in between: try again at once
@@ -172,4 +176,13 @@ async function breakStaleLock(lockPath: string, stale: LockFile, log: Logger): P
   } finally {
     await fs.rm(guard, { force: true });
   }
+}
+
+/** Removes a lock file this process made but could not write: empty, it names no holder. */
+async function removeUnwritten(lockPath: string): Promise<void> {
+  const size = await fs.stat(lockPath).then(
+    (stat) => stat.size,
+    () => undefined,
+  );
+  if (size === 0) await fs.rm(lockPath, { force: true });
 }

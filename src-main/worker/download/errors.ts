@@ -39,7 +39,7 @@ export function abortedError(cause?: unknown): DownloadError {
 
 /** What to do about a disk too full to download to. */
 export const makeRoom =
-  "Free some space, or move the model cache, from the next start (where `llmlb serve` runs: in Settings, or `llmlb settings set --cache-dir <folder>`; for `llmlb node --join`: HF_HUB_CACHE in its environment); this node tries again within minutes and resumes where it stopped.";
+  "Free some space, or move the model cache (where `llmlb serve` runs: in Settings, or `llmlb settings set --cache-dir <folder>`, from its next start; for `llmlb node --join`: HF_HUB_CACHE in its environment). It resumes where it stopped.";
 
 function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

@@ -98,6 +98,6 @@ export function sizeMismatch(request: DownloadRequest, servedSize: number | unde
   return new DownloadError(
     "checksum",
     `${request.filename} from ${request.repo} is ${served} on the server, but ${request.size} bytes were expected; ` +
-      "the file may have changed on the hub. Refresh the model and try again.",
+      "the file may have changed on the hub. Remove the model and add it again, to register the hub's current files.",
   );
 }
