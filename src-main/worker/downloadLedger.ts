@@ -30,7 +30,21 @@ export interface DownloadLedger {
    * already (another tool's, at another commit). It is theirs to remove.
    */
   forget(entry: LedgerEntry): Promise<void>;
+  /** Whether this node downloaded a file with this sha256 (and so checked its bytes as it did). */
+  owns(sha256: string): boolean;
+  /**
+   * Whether the blob at `blob`, which another tool put in the cache, was hashed here and found to be
+   * `sha256`, and is unchanged since (its size and modification time).
+   */
+  checked(blob: string, sha256: string): Promise<boolean>;
+  /** Remembers that the blob at `blob` was hashed and is `sha256`, as it is now. */
+  rememberChecked(blob: string, sha256: string): Promise<void>;
 }
+
+const checkedSchema = z.record(
+  z.string().regex(/^[0-9a-f]{64}$/),
+  z.object({ blob: z.string(), size: z.number(), mtime_ms: z.number() }),
+);
 
 export async function openDownloadLedger(
   file: string,
@@ -45,15 +59,24 @@ export async function openDownloadLedger(
       log.warn({ err: error, file }, "download ledger unreadable; starting a new one");
   }
 
+  // Blobs of others hashed here, beside the ledger: an adopted file is hashed once, not at each start.
+  const checkedFile = path.join(path.dirname(file), "checked.json");
+  let checked: z.infer<typeof checkedSchema> = {};
+  try {
+    checked = checkedSchema.parse(JSON.parse(await fs.readFile(checkedFile, "utf8")));
+  } catch {
+    // None yet, or unreadable: each adopted file is hashed again, which only costs time.
+  }
+
   // Saves run one after another: a record and a prune may overlap (a download ends during a sync).
   let saving: Promise<void> = Promise.resolve();
   let saves = 0;
-  function save(): Promise<void> {
+  function save(to = file, data: unknown = entries): Promise<void> {
     const next = saving.then(async () => {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const temp = `${file}.${process.pid}.${saves++}.tmp`;
-      await fs.writeFile(temp, JSON.stringify(entries, null, 1));
-      await fs.rename(temp, file);
+      await fs.mkdir(path.dirname(to), { recursive: true });
+      const temp = `${to}.${process.pid}.${saves++}.tmp`;
+      await fs.writeFile(temp, JSON.stringify(data, null, 1));
+      await fs.rename(temp, to);
     });
     saving = next.catch(() => {});
     return next;
@@ -113,6 +136,18 @@ export async function openDownloadLedger(
         (e) => !(e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename),
       );
       if (entries.length !== before) await save();
+    },
+    owns: (sha256) => entries.some((entry) => entry.sha256 === sha256),
+    async checked(blob, sha256) {
+      const known = checked[sha256];
+      if (!known || known.blob !== blob) return false;
+      const stat = await fs.stat(blob).catch(() => undefined);
+      return stat !== undefined && stat.size === known.size && stat.mtimeMs === known.mtime_ms;
+    },
+    async rememberChecked(blob, sha256) {
+      const stat = await fs.stat(blob);
+      checked = { ...checked, [sha256]: { blob, size: stat.size, mtime_ms: stat.mtimeMs } };
+      await save(checkedFile, checked);
     },
     async prune(inUse) {
       const unused = entries.filter((entry) => !inUse.has(entry.sha256));

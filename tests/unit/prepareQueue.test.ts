@@ -159,7 +159,8 @@ describe("the prepare queue", () => {
     };
 
     /** A node's queue on the cache, as a worker process starts one. */
-    const start = (ledger = { record: async () => {} } as unknown as DownloadLedger) => {
+    // A ledger that takes every file in the cache for this node's own download (so checked already).
+    const start = (ledger = { record: async () => true, owns: () => true } as unknown as DownloadLedger) => {
       const stopped = new AbortController();
       const queue = createPrepareQueue({
         config: { name: "box-cpu0", crashedModels: [], hubCacheDir: temp.path } as unknown as WorkerConfig,
@@ -218,6 +219,37 @@ describe("the prepare queue", () => {
       // The model removed: nothing of it is this node's to delete.
       expect(await ledger.prune(new Set())).toEqual([]);
       expect(fs.existsSync(path.join(repoDir, "blobs", sha256))).toBe(true);
+    });
+
+    it("checks the bytes of a file another tool put in the cache, and serves none of the wrong ones", async () => {
+      // Another file's bytes under this one's name, of the same size (a copy damaged, a tool's mistake).
+      const repoDir = path.join(temp.path, "models--org--mislabeled");
+      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
+      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+      fs.mkdirSync(snapshot, { recursive: true });
+      const wrong = Buffer.from(gguf);
+      wrong[wrong.length - 1] = wrong.at(-1)! ^ 0xff;
+      fs.writeFileSync(path.join(repoDir, "blobs", sha256), wrong);
+      fs.symlinkSync(`../../blobs/${sha256}`, path.join(snapshot, "mislabeled.gguf"));
+      const ledger = await openDownloadLedger(
+        path.join(temp.path, "ledger.json"),
+        temp.path,
+        createLogger({ level: "silent" }),
+      );
+      const node = start(ledger);
+      await node.queue.reconcile([model("org/mislabeled")]);
+      node.queue.prepareNext();
+      const failed = await waitFor("the model failed", () => {
+        const state = node.stateOf("org/mislabeled");
+        return state?.state === "error" && state;
+      });
+      await node.stop();
+      expect(failed.message).toContain("mislabeled.gguf in the model cache");
+      expect(failed.message).toContain("is not the file the hub lists");
+      expect(failed.waits_for_retry).toBe(true);
+      // Not this node's to delete, nor fetched again over it.
+      expect(fs.readFileSync(path.join(repoDir, "blobs", sha256)).equals(wrong)).toBe(true);
+      expect(served).toEqual([]);
     });
 
     it("says which download a queued model waits for, and that the download under way has begun", async () => {

@@ -199,8 +199,11 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         }
       }
       const artifact = choice.files[0]!.filename;
+      /** Files another tool put in the cache, found there: their bytes are checked before use. */
+      const adopted: { file: { filename: string; sha256: string }; blob: string }[] = [];
       /** Each file of the choice into the cache (or found there): their snapshot paths. */
       const fetchAll = async (): Promise<string[]> => {
+        adopted.length = 0;
         let doneBefore = 0;
         const paths: string[] = [];
         for (const file of choice.files) {
@@ -251,6 +254,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           // (another tool's, at another commit): removing it is not this node's call.
           if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached))
             await ledger.forget(record);
+          if (result.alreadyCached && !ledger.owns(file.sha256))
+            adopted.push({ file: { filename: file.filename, sha256: file.sha256 }, blob: result.blobPath });
           doneBefore += file.size_bytes;
           paths.push(result.snapshotPath);
         }
@@ -258,6 +263,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       };
       let paths = await fetchAll();
       entry.state = { model: modelId, artifact, state: "verifying" };
+      await checkAdopted(adopted, log);
       try {
         await checkGgufHeader(paths[0]!);
       } catch (error) {
@@ -280,12 +286,17 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       // gigabytes again every few minutes would not change that. It waits for a retry by hand.
       const checksum = error instanceof DownloadError && error.code === "checksum";
       entry.checksumFailures = checksum ? (entry.checksumFailures ?? 0) + 1 : 0;
-      const givenUp = entry.checksumFailures >= 2;
+      // Another tool's damaged file stays as it is until someone removes it: trying again would only
+      // hash it again.
+      const givenUp = entry.checksumFailures >= 2 || error instanceof AdoptedFileMismatch;
       const retryInMs = givenUp ? Infinity : retryDelayMs(entry.failures);
       entry.retryAt = clock.now() + retryInMs;
-      const message = givenUp
-        ? `${errorMessage(error)} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
-        : errorMessage(error);
+      const message =
+        error instanceof AdoptedFileMismatch
+          ? `${error.message} It waits for that retry (llmlb model retry ${modelId}, or Retry on the Models page).`
+          : givenUp
+            ? `${errorMessage(error)} It failed verification ${entry.checksumFailures} times, so this node stops downloading it: once the hub's file is fixed, retry it (llmlb model retry ${modelId}, or Retry on the Models page).`
+            : errorMessage(error);
       entry.state = {
         model: modelId,
         artifact: entry.state.artifact,
@@ -295,6 +306,24 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");
       return false;
+    }
+  }
+
+  /**
+   * Hashes the files another tool put in the cache (once each: the ledger remembers), so a file of
+   * the right size but other bytes (damaged, or another file under its name) is not served. Only what
+   * this node downloaded itself it checked as it came.
+   */
+  async function checkAdopted(
+    adopted: { file: { filename: string; sha256: string }; blob: string }[],
+    log: Logger,
+  ): Promise<void> {
+    for (const { file, blob } of adopted) {
+      if (await ledger.checked(blob, file.sha256)) continue;
+      log.info({ file: file.filename, blob }, "checking a file another tool put in the cache");
+      const actual = await sha256OfFile(blob);
+      if (actual !== file.sha256) throw new AdoptedFileMismatch(file, blob, actual);
+      await ledger.rememberChecked(blob, file.sha256);
     }
   }
 
@@ -437,4 +466,13 @@ async function removeDamaged(
     removed = true;
   }
   return removed;
+}
+
+/** A file another tool put in the cache whose bytes are not what its name (its sha256) says. */
+class AdoptedFileMismatch extends Error {
+  constructor(file: { filename: string; sha256: string }, blob: string, actual: string) {
+    super(
+      `${file.filename} in the model cache (${blob}) is not the file the hub lists: its sha256 is ${actual}, not ${file.sha256}. Another tool put it there, damaged or under another file's name; llmlb leaves it alone. Delete it, then retry the model, and llmlb downloads it.`,
+    );
+  }
 }
