@@ -39,6 +39,8 @@ export const requestRecordSchema = z.object({
   node: z.string().optional(),
   /** Nodes tried, when more than one. */
   tries: z.number().int().positive().optional(),
+  /** Why the nodes tried before failed, in order (`name: reason`; at most 8, each cut to 300 characters). */
+  failed_tries: z.array(z.string().max(300)).max(8).optional(),
   /** How long it waited in llmlb's queue for a free slot, where it waited (part of `first_byte_ms`). */
   queued_ms: z.number().int().nonnegative().optional(),
   /** From its arrival to its answer's first byte. */

@@ -33,11 +33,20 @@ function StatusCell({ request }: { request: RequestRecord }) {
   );
 }
 
-/** What a row alone cannot say: why it failed (as its client was told), or that its client left. */
+/**
+ * What a row alone cannot say: why it failed (as its client was told), or that its client left; and
+ * why the nodes tried before the last failed.
+ */
 function noteOf(request: RequestRecord): { code?: string; text: string } | undefined {
-  if (request.status === 499) return { text: "The client left before its answer." };
-  if (!request.error) return undefined;
-  return { ...(request.error.code ? { code: request.error.code } : {}), text: request.error.message };
+  const triedFirst = request.failed_tries?.length ? `Tried first: ${request.failed_tries.join("; ")}.` : "";
+  if (request.status === 499)
+    return { text: ["The client left before its answer.", triedFirst].filter(Boolean).join(" ") };
+  if (request.error)
+    return {
+      ...(request.error.code ? { code: request.error.code } : {}),
+      text: [request.error.message, triedFirst].filter(Boolean).join(" "),
+    };
+  return triedFirst ? { text: triedFirst } : undefined;
 }
 
 function tokensOf(request: RequestRecord): string {

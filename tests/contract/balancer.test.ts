@@ -353,6 +353,11 @@ describe("routing", () => {
     });
     await node("fresh");
     for (let i = 0; i < 4; i++) expect((await ask()).choices[0]?.message.content).toBe("from fresh");
+    // The access log says which node failed first, and how.
+    const logged = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+    const retried = logged.data.find((record) => record.tries === 2);
+    expect(retried).toMatchObject({ node: "fresh", status: 200 });
+    expect(retried!.failed_tries).toEqual([expect.stringMatching(/^stale: /)]);
   });
 
   it("passes on a node's own 500 as it came, to that client only: the node is not passed over", async () => {

@@ -29,6 +29,8 @@ interface RequestTrace {
   firstByteMs?: number;
   /** How long it waited in the admission queue, where it waited. */
   queuedMs?: number;
+  /** Why each node tried before the last failed (`name: reason`). */
+  failures?: string[];
   streamed?: boolean;
   /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
   tokens?: number;
@@ -454,6 +456,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const lacking: NodeRoute[] = [];
     /** Why each node tried failed, in the order tried: what a client told "every node failed" is told. */
     const failures: string[] = [];
+    trace.failures = failures;
     let waitedForNode = false;
     try {
       for (;;) {
@@ -575,6 +578,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
           ms: Math.round(seconds * 1000),
           ...(trace.node !== undefined ? { node: trace.node } : {}),
           ...(trace.tries > 1 ? { tries: trace.tries } : {}),
+          ...(trace.failures?.length
+            ? { failed_tries: trace.failures.slice(0, 8).map((failure) => failure.slice(0, 300)) }
+            : {}),
           ...(trace.brokeOff ? { broke_off: true as const } : {}),
           ...(trace.error && status >= 400 && status !== 499 ? { error: trace.error } : {}),
           ...((body.json as { stream?: unknown } | undefined)?.stream === true

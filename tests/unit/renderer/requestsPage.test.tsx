@@ -115,9 +115,16 @@ describe("the requests page", () => {
       stream_events: 3,
       queued_ms: 95,
     };
-    renderApp(fakeApi({ requests: [typo, left] }), { route: "requests" });
+    const retried: RequestRecord = {
+      ...answered,
+      id: "req_retried",
+      tries: 2,
+      failed_tries: ["gpu-1: failed to connect (ECONNREFUSED)"],
+    };
+    renderApp(fakeApi({ requests: [typo, left, retried] }), { route: "requests" });
     await screen.findByRole("table");
-    const [typoRow, leftRow] = rows();
+    const [typoRow, leftRow, retriedRow] = rows();
+    expect(retriedRow![3]).toBe("gpu-0 (2 tried)");
     expect(typoRow![1]).toBe("gpt-4o-typo (not served here)");
     expect(leftRow![2]).toBe("/v1/chat/completions · stream");
     expect(leftRow![6]).toBe("120 ms (95 ms queued)");
@@ -125,6 +132,7 @@ describe("the requests page", () => {
     expect(notes.map((row) => row.textContent)).toEqual([
       "model_not_found: The model gpt-4o-typo is not registered. Request req_typo",
       "The client left before its answer. Request req_left",
+      "Tried first: gpu-1: failed to connect (ECONNREFUSED). Request req_retried",
     ]);
     expect(screen.getByText(/~: a stream that carried no usage/)).toBeTruthy();
   });
