@@ -1,4 +1,4 @@
-import { Fragment, useEffect } from "react";
+import { Fragment, useEffect, useId, useState } from "react";
 import type { RequestRecord } from "../../src-main/contract";
 import { PageHead } from "../components/PageHead";
 import { useActions, useAppStore } from "../useAppStore";
@@ -66,7 +66,20 @@ export function RequestsPage() {
   const state = useAppStore((s) => s.requestsState);
   const error = useAppStore((s) => s.requestsError);
   useEffect(() => void loadRequests(), [loadRequests]);
-  const counted = requests.some((request) => request.stream_events !== undefined);
+  const [failuresOnly, setFailuresOnly] = useState(false);
+  const [query, setQuery] = useState("");
+  /** The list as it was when paused: rows stay where they are while someone reads them. */
+  const [held, setHeld] = useState<RequestRecord[] | undefined>();
+  const filterId = useId();
+  const listed = held ?? requests;
+  const needle = query.trim().toLowerCase();
+  const shown = listed.filter(
+    (request) =>
+      (!failuresOnly || (request.status >= 400 && request.status !== 499)) &&
+      (needle === "" || (request.requested_model ?? request.model).toLowerCase().includes(needle)),
+  );
+  const heldBack = held ? requests.filter((request) => !held.includes(request)).length : 0;
+  const counted = shown.some((request) => request.stream_events !== undefined);
 
   return (
     <>
@@ -85,10 +98,51 @@ export function RequestsPage() {
         <p className="muted">This llmlb is older than the Requests page: its log lists its requests.</p>
       )}
       {state === "loading" && requests.length === 0 && <p className="muted">Reading the requests…</p>}
+      {requests.length > 0 && (
+        <div className="requests-controls">
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              checked={failuresOnly}
+              onChange={(event) => setFailuresOnly(event.target.checked)}
+            />
+            Failures only
+          </label>
+          <label htmlFor={filterId} className="visually-hidden">
+            Filter by model
+          </label>
+          <input
+            id={filterId}
+            type="search"
+            className="input requests-filter"
+            placeholder="Filter by model"
+            value={query}
+            onChange={(event) => setQuery(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === "Escape") setQuery("");
+            }}
+          />
+          <button
+            type="button"
+            className="button"
+            aria-pressed={held !== undefined}
+            onClick={() => setHeld(held ? undefined : requests)}
+          >
+            Pause the list
+          </button>
+          {held && (
+            <span className="muted" role="status">
+              {heldBack} more answered since the list was paused.
+            </span>
+          )}
+        </div>
+      )}
       {state === "ready" && requests.length === 0 ? (
         <p className="muted">No request answered since llmlb started. Send one from the Playground.</p>
+      ) : listed.length > 0 && shown.length === 0 ? (
+        <p className="muted">None of the latest requests matches.</p>
       ) : (
-        requests.length > 0 && (
+        shown.length > 0 && (
           <div className="table-scroll" tabIndex={0} role="region" aria-label="Latest requests">
             <table className="requests-table">
               <thead>
@@ -105,7 +159,7 @@ export function RequestsPage() {
                 </tr>
               </thead>
               <tbody>
-                {requests.map((request) => {
+                {shown.map((request) => {
                   const note = noteOf(request);
                   return (
                     <Fragment key={request.id || `${request.at}-${request.path}`}>

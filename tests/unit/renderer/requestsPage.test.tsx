@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { screen, within } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "../../../src-main/contract";
 import { fakeApi, renderApp } from "./fakes";
@@ -135,6 +135,43 @@ describe("the requests page", () => {
       "Tried first: gpu-1: failed to connect (ECONNREFUSED). Request req_retried",
     ]);
     expect(screen.getByText(/~: a stream that carried no usage/)).toBeTruthy();
+  });
+
+  it("shows only failures, or one model's requests, and holds the list still while paused", async () => {
+    const other: RequestRecord = { ...answered, id: "req-other", model: "acme/other" };
+    const refused: RequestRecord = {
+      ...answered,
+      id: "req-400",
+      status: 400,
+      error: { code: null, message: "no" },
+    };
+    const { events } = renderApp(fakeApi({ requests: [refused, other, answered] }), { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    const ids = () => rows().map((row) => `${row[1]} ${row[4]}`);
+
+    fireEvent.click(screen.getByRole("checkbox", { name: "Failures only" }));
+    expect(ids()).toEqual(["org/repo 400"]);
+    fireEvent.click(screen.getByRole("checkbox", { name: "Failures only" }));
+    fireEvent.change(screen.getByRole("searchbox", { name: "Filter by model" }), {
+      target: { value: "other" },
+    });
+    expect(ids()).toEqual(["acme/other 200"]);
+    fireEvent.change(screen.getByRole("searchbox", { name: "Filter by model" }), {
+      target: { value: "nothing" },
+    });
+    expect(screen.getByText("None of the latest requests matches.")).toBeTruthy();
+    fireEvent.change(screen.getByRole("searchbox", { name: "Filter by model" }), { target: { value: "" } });
+
+    const pause = screen.getByRole("button", { name: "Pause the list" });
+    fireEvent.click(pause);
+    expect(pause.getAttribute("aria-pressed")).toBe("true");
+    events.latest.send({ type: "requests.done", requests: [{ ...answered, id: "req-new", node: "gpu-9" }] });
+    expect(rows()).toHaveLength(3);
+    expect(screen.getByText(/1 more answered since/)).toBeTruthy();
+    fireEvent.click(pause);
+    expect(rows()).toHaveLength(4);
+    expect(rows()[0]![3]).toBe("gpu-9");
   });
 
   it("says of an answer that broke off after it began that it did", async () => {
