@@ -3,9 +3,12 @@ import type { RequestRecord } from "../../src-main/contract";
 import { PageHead } from "../components/PageHead";
 import { useActions, useAppStore } from "../useAppStore";
 
-/** `12:04:31`, in the browser's time. */
-function clockTime(iso: string): string {
-  return new Date(iso).toLocaleTimeString(undefined, { hour12: false });
+/** `12:04:31` in the browser's time, with the day before it when that is not today. */
+function clockTime(iso: string, now = new Date()): string {
+  const at = new Date(iso);
+  const time = at.toLocaleTimeString(undefined, { hour12: false });
+  if (at.toDateString() === now.toDateString()) return time;
+  return `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}`;
 }
 
 function duration(ms: number): string {

@@ -99,6 +99,7 @@ describe("the requests page", () => {
     const typo: RequestRecord = {
       ...answered,
       id: "req_typo",
+      at: new Date(Date.now() - 3 * 86_400_000).toISOString(),
       model: "unknown",
       requested_model: "gpt-4o-typo",
       status: 404,
@@ -110,6 +111,7 @@ describe("the requests page", () => {
     const left: RequestRecord = {
       ...answered,
       id: "req_left",
+      at: new Date().toISOString(),
       status: 499,
       stream: true,
       stream_events: 3,
@@ -124,6 +126,9 @@ describe("the requests page", () => {
     renderApp(fakeApi({ requests: [typo, left, retried] }), { route: "requests" });
     await screen.findByRole("table");
     const [typoRow, leftRow, retriedRow] = rows();
+    // When each was answered: the day too, for one from another day.
+    expect(typoRow![0]).toMatch(/[A-Za-z].* \d{1,2}:\d\d:\d\d$/);
+    expect(leftRow![0]).toMatch(/^\d{1,2}:\d\d:\d\d$/);
     expect(retriedRow![3]).toBe("gpu-0 (2 tried)");
     expect(typoRow![1]).toBe("gpt-4o-typo (not served here)");
     expect(leftRow![2]).toBe("/v1/chat/completions · stream");
