@@ -116,7 +116,11 @@ describe("on disk", () => {
 
   it("waits for a live holder: until it releases, or until aborted", async () => {
     const lock = path.join(dir, `${sha}.lock`);
-    const held = await acquireBlobLock(lock, { signal: new AbortController().signal, log });
+    const held = await acquireBlobLock(lock, {
+      signal: new AbortController().signal,
+      log,
+      by: "llmlb worker box-cpu1",
+    });
     const controller = new AbortController();
     const giveUp = acquireBlobLock(lock, { signal: controller.signal, log, pollMs: 10 });
     controller.abort();
@@ -137,7 +141,7 @@ describe("on disk", () => {
     });
     await said;
     expect(told).toEqual([
-      `another download of this file into the same cache (process ${process.pid} on ${os.hostname()}); this node uses it once done`,
+      `another download of this file into the same cache (llmlb worker box-cpu1 on ${os.hostname()}); this node uses it once done`,
     ]);
     await held.release();
     const taken = await next;

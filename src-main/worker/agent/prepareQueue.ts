@@ -233,6 +233,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
             },
             {
               cacheDir: config.hubCacheDir,
+              by: `llmlb worker ${config.name}`,
               log,
               token: hfToken,
               signal: AbortSignal.any([controller.signal, stopped]),

@@ -19,6 +19,8 @@ interface Holder {
   pid: number;
   host: string;
   token: string;
+  /** Who it is, in words (`llmlb worker gpu-1`), where the holder said. */
+  by?: string;
 }
 
 /** Tokens of the locks this process holds right now. */
@@ -33,13 +35,20 @@ export interface BlobLock {
 export interface LockOptions {
   signal: AbortSignal;
   log: Logger;
+  /** Who takes it, in words, for another waiting on it. */
+  by?: string;
   pollMs?: number;
   /** The lock is held by a live process: this one waits, and for whom. */
   onWaiting?: (why: string) => void;
 }
 
 export async function acquireBlobLock(lockPath: string, options: LockOptions): Promise<BlobLock> {
-  const me: Holder = { pid: process.pid, host: os.hostname(), token: randomBytes(12).toString("hex") };
+  const me: Holder = {
+    pid: process.pid,
+    host: os.hostname(),
+    token: randomBytes(12).toString("hex"),
+    ...(options.by !== undefined ? { by: options.by.slice(0, 200) } : {}),
+  };
   let waitingSince: number | undefined;
   for (;;) {
     options.signal.throwIfAborted();
@@ -64,7 +73,7 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
       );
       const holder = current.holder;
       options.onWaiting?.(
-        `another download of this file into the same cache${holder ? ` (process ${holder.pid} on ${holder.host})` : ""}; this node uses it once done`,
+        `another download of this file into the same cache${holder ? ` (${holder.by ?? `process ${holder.pid}`} on ${holder.host})` : ""}; this node uses it once done`,
       );
     }
     await sleep(options.pollMs ?? 250, undefined, { signal: options.signal });
@@ -111,7 +120,12 @@ function parseHolder(text: string): Holder | undefined {
   try {
     const value = JSON.parse(text) as Partial<Holder>;
     if (typeof value.pid === "number" && typeof value.host === "string" && typeof value.token === "string") {
-      return { pid: value.pid, host: value.host, token: value.token };
+      return {
+        pid: value.pid,
+        host: value.host,
+        token: value.token,
+        ...(typeof value.by === "string" ? { by: value.by.slice(0, 200) } : {}),
+      };
     }
   } catch {
     // An empty or torn lock file: judged by its age below.

@@ -35,7 +35,12 @@ export async function downloadToHfCache(
     if (cached) return cached;
 
     await fs.mkdir(path.dirname(paths.blob), { recursive: true });
-    const lock = await acquireBlobLock(paths.lock, { signal, log, onWaiting: options.onWaiting });
+    const lock = await acquireBlobLock(paths.lock, {
+      signal,
+      log,
+      onWaiting: options.onWaiting,
+      ...(options.by !== undefined ? { by: options.by } : {}),
+    });
     try {
       // Whoever held the lock before us may have just finished this very file.
       const finishedMeanwhile = await useCachedCopy(request, paths, log, options.onProgress);

@@ -37,6 +37,8 @@ export interface DownloadOptions {
   onProgress?: (progress: DownloadProgress) => void;
   /** Another process is downloading this file (its lock is held): this one waits for it, and why. */
   onWaiting?: (why: string) => void;
+  /** Who downloads, in words (`llmlb worker gpu-1`): what another waiting on this file is told. */
+  by?: string;
   /** Parallel range segments (connections) for large files; default 4. */
   segments?: number;
   /** Files smaller than segments * this download in one stream; default 32 MiB. */
