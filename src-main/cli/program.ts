@@ -12,6 +12,7 @@ import {
   unloadModel,
 } from "./modelSettingsCommands";
 import { setServing, showDashboardLink, showStatus } from "./statusCommands";
+import { listRequests, type RequestsOptions } from "./requestsCommand";
 import { drainNode, listNodes, removeNode, showJoin } from "./nodeCommands";
 import { addEndpoint, listEndpoints, removeEndpoint, setEndpoint } from "./endpointCommands";
 import {
@@ -464,6 +465,16 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .description("show the server's address, models, nodes, loaded models and running requests")
     .option("--json", "print the server's JSON")
     .action((options: { json?: boolean }) => showStatus(client(), options, io));
+  program
+    .command("requests")
+    .description(
+      "list the latest requests to /v1, newest first: status, model, node, time, tokens, and why one failed",
+    )
+    .option("--failures", "only those answered with an error")
+    .option("--model <text>", "only those for a model whose name contains this")
+    .option("--limit <n>", "at most this many", wholeNumber)
+    .option("--json", "print the server's JSON")
+    .action((options: RequestsOptions) => listRequests(client(), options, io));
   program
     .command("dashboard")
     .description("print the dashboard's link for the running server (it carries the admin token)")

@@ -440,6 +440,37 @@ describe("llmlb model", () => {
   });
 });
 
+describe("llmlb requests", () => {
+  it("lists the latest requests as the access log has them, a failure with its reason, filtered as asked", async () => {
+    const asked = await fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "acme/typo-GGUF", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(asked.status).toBe(404);
+    const told = ((await asked.json()) as { error: { message: string; code: string } }).error;
+    const id = asked.headers.get("x-request-id")!;
+
+    const listed = await runCli(["requests"], env);
+    expect(listed.code).toBe(0);
+    const [header, ...rows] = listed.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^TIME +STATUS +MODEL +ROUTE +NODE +DURATION +TOKENS +WHY$/);
+    const row = rows.find((line) => line.includes("acme/typo-GGUF"))!;
+    expect(row).toMatch(
+      /^\d\d:\d\d:\d\d +404 +acme\/typo-GGUF \(not served here\) +\/v1\/chat\/completions +- +\d+ ms +- +/,
+    );
+    expect(row).toContain(`${told.code}: ${told.message} (${id})`);
+
+    const json = await runCli(["requests", "--json"], env);
+    const records = (JSON.parse(json.stdout) as { data: { id: string }[] }).data;
+    expect(records.map((record) => record.id)).toContain(id);
+
+    expect((await runCli(["requests", "--failures", "--model", "typo"], env)).stdout).toContain(id);
+    const none = await runCli(["requests", "--model", "nothing-like-it"], env);
+    expect(none).toMatchObject({ code: 0, stdout: "No request matches.\n" });
+  });
+});
+
 describe("llmlb node rm", () => {
   it("removes an offline worker, saying what it removed, and refuses an online one with the server's message", async () => {
     // Its own control plane, whose nodes go offline after 1.5 s of silence instead of 6 s (time enough
