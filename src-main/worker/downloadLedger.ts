@@ -33,23 +33,27 @@ export interface DownloadLedger {
   /** Whether this node downloaded a file with this sha256 (and so checked its bytes as it did). */
   owns(sha256: string): boolean;
   /**
-   * Whether the blob at `blob`, which another tool put in the cache, was hashed here and found to be
-   * `sha256`, and is unchanged since (its size and modification time).
+   * Whether the blob at `blob` was hashed by a worker of this llmlb (this one or another, as it
+   * downloaded it or found it in the cache) and found to be `sha256`, and is unchanged since (its size
+   * and modification time).
    */
   checked(blob: string, sha256: string): Promise<boolean>;
-  /** Remembers that the blob at `blob` was hashed and is `sha256`, as it is now. */
+  /** Remembers, for every worker of this llmlb, that the blob at `blob` is `sha256`, as it is now. */
   rememberChecked(blob: string, sha256: string): Promise<void>;
 }
 
-const checkedSchema = z.record(
-  z.string().regex(/^[0-9a-f]{64}$/),
-  z.object({ blob: z.string(), size: z.number(), mtime_ms: z.number() }),
-);
+/** A blob hashed, as it was then: one file each, so that workers writing at once lose nothing. */
+const checkedSchema = z.object({ blob: z.string(), size: z.number(), mtime_ms: z.number() });
 
+/**
+ * `file`: this worker's ledger. `checkedDir`: the blobs the workers of this llmlb hashed, one file each
+ * (`<sha256>.json`).
+ */
 export async function openDownloadLedger(
   file: string,
   cacheDir: string,
   log: Logger,
+  checkedDir = path.join(path.dirname(file), "checked"),
 ): Promise<DownloadLedger> {
   let entries: LedgerEntry[] = [];
   try {
@@ -57,15 +61,6 @@ export async function openDownloadLedger(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT")
       log.warn({ err: error, file }, "download ledger unreadable; starting a new one");
-  }
-
-  // Blobs of others hashed here, beside the ledger: an adopted file is hashed once, not at each start.
-  const checkedFile = path.join(path.dirname(file), "checked.json");
-  let checked: z.infer<typeof checkedSchema> = {};
-  try {
-    checked = checkedSchema.parse(JSON.parse(await fs.readFile(checkedFile, "utf8")));
-  } catch {
-    // None yet, or unreadable: each adopted file is hashed again, which only costs time.
   }
 
   // Saves run one after another: a record and a prune may overlap (a download ends during a sync).
@@ -139,15 +134,19 @@ export async function openDownloadLedger(
     },
     owns: (sha256) => entries.some((entry) => entry.sha256 === sha256),
     async checked(blob, sha256) {
-      const known = checked[sha256];
+      // None, or unreadable: the file is hashed again, which only costs time.
+      const known = await fs
+        .readFile(path.join(checkedDir, `${sha256}.json`), "utf8")
+        .then((text) => checkedSchema.parse(JSON.parse(text)))
+        .catch(() => undefined);
       if (!known || known.blob !== blob) return false;
       const stat = await fs.stat(blob).catch(() => undefined);
       return stat !== undefined && stat.size === known.size && stat.mtimeMs === known.mtime_ms;
     },
     async rememberChecked(blob, sha256) {
       const stat = await fs.stat(blob);
-      checked = { ...checked, [sha256]: { blob, size: stat.size, mtime_ms: stat.mtimeMs } };
-      await save(checkedFile, checked);
+      const record: z.infer<typeof checkedSchema> = { blob, size: stat.size, mtime_ms: stat.mtimeMs };
+      await save(path.join(checkedDir, `${sha256}.json`), record);
     },
     async prune(inUse) {
       const unused = entries.filter((entry) => !inUse.has(entry.sha256));

@@ -131,6 +131,8 @@ async function runNode(): Promise<void> {
     path.join(config.stateDir, config.name, "downloads.json"),
     config.hubCacheDir,
     log,
+    // Shared by this llmlb's workers: a file one of them downloaded and checked, the others trust.
+    path.join(config.stateDir, "checked"),
   );
   const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name));
   // The server comes first (the agent registers its URL); it reaches the agent once there is one.

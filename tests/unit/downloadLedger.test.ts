@@ -87,4 +87,30 @@ describe("the download ledger's prune", () => {
     expect(fs.readFileSync(path.join(older, "m.gguf"), "utf8")).toBe("bytes");
     expect(fs.existsSync(path.join(repoDir, "snapshots", commit))).toBe(false);
   });
+
+  it("remembers a blob hashed for every worker of this llmlb, until the file changes", async () => {
+    const checkedDir = path.join(temp.path, "checked");
+    const mine = await openDownloadLedger(
+      path.join(temp.path, "a.json"),
+      path.join(temp.path, "hub"),
+      log,
+      checkedDir,
+    );
+    const sibling = await openDownloadLedger(
+      path.join(temp.path, "b.json"),
+      path.join(temp.path, "hub"),
+      log,
+      checkedDir,
+    );
+    const blob = path.join(temp.path, "blob");
+    fs.writeFileSync(blob, "bytes");
+    expect(await sibling.checked(blob, sha("a"))).toBe(false);
+    await mine.rememberChecked(blob, sha("a"));
+    expect(await sibling.checked(blob, sha("a"))).toBe(true);
+    // Another file's bytes, or the same path under another sha256, is not what was checked.
+    expect(await sibling.checked(blob, sha("b"))).toBe(false);
+    fs.writeFileSync(blob, "other");
+    fs.utimesSync(blob, new Date(), new Date(Date.now() + 5000));
+    expect(await sibling.checked(blob, sha("a"))).toBe(false);
+  });
 });

@@ -160,7 +160,13 @@ describe("the prepare queue", () => {
 
     /** A node's queue on the cache, as a worker process starts one. */
     // A ledger that takes every file in the cache for this node's own download (so checked already).
-    const start = (ledger = { record: async () => true, owns: () => true } as unknown as DownloadLedger) => {
+    const start = (
+      ledger = {
+        record: async () => true,
+        owns: () => true,
+        rememberChecked: async () => {},
+      } as unknown as DownloadLedger,
+    ) => {
       const stopped = new AbortController();
       const queue = createPrepareQueue({
         config: { name: "box-cpu0", crashedModels: [], hubCacheDir: temp.path } as unknown as WorkerConfig,

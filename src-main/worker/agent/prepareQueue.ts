@@ -200,7 +200,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       }
       const artifact = choice.files[0]!.filename;
       /** Files another tool put in the cache, found there: their bytes are checked before use. */
-      const adopted: { file: { filename: string; sha256: string }; blob: string }[] = [];
+      const adopted: {
+        file: { filename: string; sha256: string };
+        blob: string;
+        /** Its snapshot link, where this look made it (gone again should the file be wrong). */
+        linkedHere?: string;
+      }[] = [];
       /** Each file of the choice into the cache (or found there): their snapshot paths. */
       const fetchAll = async (): Promise<string[]> => {
         adopted.length = 0;
@@ -255,8 +260,13 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           // (another tool's, at another commit): removing it is not this node's call.
           if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached))
             await ledger.forget(record);
-          if (result.alreadyCached && !ledger.owns(file.sha256))
-            adopted.push({ file: { filename: file.filename, sha256: file.sha256 }, blob: result.blobPath });
+          if (!result.alreadyCached) await ledger.rememberChecked(result.blobPath, file.sha256);
+          else if (!result.fetchedByAnother && !ledger.owns(file.sha256))
+            adopted.push({
+              file: { filename: file.filename, sha256: file.sha256 },
+              blob: result.blobPath,
+              ...(recorded ? { linkedHere: result.snapshotPath } : {}),
+            });
           doneBefore += file.size_bytes;
           paths.push(result.snapshotPath);
         }
@@ -264,7 +274,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       };
       let paths = await fetchAll();
       entry.state = { model: modelId, artifact, state: "verifying" };
-      await checkAdopted(adopted, log);
+      await checkAdopted(adopted, controller.signal, log);
       try {
         await checkGgufHeader(paths[0]!);
       } catch (error) {
@@ -316,14 +326,19 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    * this node downloaded itself it checked as it came.
    */
   async function checkAdopted(
-    adopted: { file: { filename: string; sha256: string }; blob: string }[],
+    adopted: { file: { filename: string; sha256: string }; blob: string; linkedHere?: string }[],
+    signal: AbortSignal,
     log: Logger,
   ): Promise<void> {
-    for (const { file, blob } of adopted) {
+    for (const { file, blob, linkedHere } of adopted) {
       if (await ledger.checked(blob, file.sha256)) continue;
       log.info({ file: file.filename, blob }, "checking a file another tool put in the cache");
-      const actual = await sha256OfFile(blob);
-      if (actual !== file.sha256) throw new AdoptedFileMismatch(file, blob, actual);
+      const actual = await sha256OfFile(blob, signal);
+      if (actual !== file.sha256) {
+        // The link this look made to the wrong bytes would offer them to every tool on the cache.
+        if (linkedHere) await fs.promises.rm(linkedHere, { force: true });
+        throw new AdoptedFileMismatch(file, blob, actual);
+      }
       await ledger.rememberChecked(blob, file.sha256);
     }
   }
