@@ -41,7 +41,9 @@ function row(request: RequestRecord): string[] {
   return [
     when(request.at),
     `${request.status}${request.broke_off ? " broke off" : ""}`,
-    request.requested_model !== undefined ? `${request.requested_model} (not served here)` : request.model,
+    request.requested_model === undefined
+      ? request.model
+      : `${request.requested_model}${request.status === 404 ? " (not served here)" : ""}`,
     `${request.path}${request.stream ? " stream" : ""}`,
     request.node !== undefined
       ? `${request.node}${request.tries !== undefined ? ` (${request.tries} tried)` : ""}`

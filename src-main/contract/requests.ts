@@ -13,7 +13,10 @@ export const requestRecordSchema = z.object({
   client: z.string().optional(),
   /** The model's id; `unknown` for one not registered (or not read: refused as it came, or paused). */
   model: z.string(),
-  /** The model the client named, where it is `unknown` (not registered here), cut to 200 characters. */
+  /**
+   * The model the client named, where `model` is `unknown` (not registered here, or not looked up: paused,
+   * or refused as it came), cut to 200 characters.
+   */
   requested_model: z.string().max(200).optional(),
   /** The route the client called: `/v1/chat/completions`. */
   path: z.string(),

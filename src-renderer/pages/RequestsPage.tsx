@@ -81,7 +81,8 @@ export function RequestsPage() {
       (!failuresOnly || (request.status >= 400 && request.status !== 499)) &&
       (needle === "" || (request.requested_model ?? request.model).toLowerCase().includes(needle)),
   );
-  const heldBack = held ? requests.filter((request) => !held.includes(request)).length : 0;
+  const heldIds = new Set(held?.map((request) => request.id));
+  const heldBack = held ? requests.filter((request) => !heldIds.has(request.id)).length : 0;
   const counted = shown.some((request) => request.stream_events !== undefined);
 
   return (
@@ -101,7 +102,7 @@ export function RequestsPage() {
         <p className="muted">This llmlb is older than the Requests page: its log lists its requests.</p>
       )}
       {state === "loading" && requests.length === 0 && <p className="muted">Reading the requests…</p>}
-      {requests.length > 0 && (
+      {(requests.length > 0 || held) && (
         <div className="requests-controls">
           <label className="checkbox">
             <input
@@ -140,7 +141,7 @@ export function RequestsPage() {
           )}
         </div>
       )}
-      {state === "ready" && requests.length === 0 ? (
+      {state === "ready" && listed.length === 0 ? (
         <p className="muted">No request answered since llmlb started. Send one from the Playground.</p>
       ) : listed.length > 0 && shown.length === 0 ? (
         <p className="muted">None of the latest requests matches.</p>
@@ -172,7 +173,7 @@ export function RequestsPage() {
                           {request.requested_model !== undefined ? (
                             <>
                               <code title={request.requested_model}>{request.requested_model}</code>
-                              <span className="muted"> (not served here)</span>
+                              {request.status === 404 && <span className="muted"> (not served here)</span>}
                             </>
                           ) : (
                             <code title={request.model}>{request.model}</code>
@@ -209,7 +210,7 @@ export function RequestsPage() {
                             {note.text}
                             <span className="muted">
                               {" "}
-                              Request <code>{request.id}</code>
+                              · Request <code>{request.id}</code>
                             </span>
                           </td>
                         </tr>

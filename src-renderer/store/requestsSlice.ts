@@ -32,6 +32,8 @@ export const createRequestsSlice =
   (set, get) => {
     /** Requests answered while the list is being read (newest first), if it is. */
     let whileReading: RequestRecord[] | undefined;
+    /** Reads of the list begun: only the latest one's answer is taken (two may overlap, a reconnect's). */
+    let reads = 0;
     return {
       requests: [],
       requestsState: "idle",
@@ -40,8 +42,10 @@ export const createRequestsSlice =
         set({ requestsState: "loading" });
         const arrived: RequestRecord[] = [];
         whileReading = arrived;
+        const read = ++reads;
         try {
           const list = await api.listRequests();
+          if (read !== reads) return;
           // The list is the server's whole account: what was shown before it (a server since started
           // again) is not kept, only what came while it was read.
           set({
@@ -50,6 +54,7 @@ export const createRequestsSlice =
             requestsError: undefined,
           });
         } catch (error) {
+          if (read !== reads) return;
           set(
             isNotFound(error)
               ? { requestsState: "unavailable" }

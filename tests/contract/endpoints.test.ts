@@ -9,6 +9,7 @@ import {
   endpointSchema,
   modelListSchema,
   nodeListSchema,
+  type RequestRecord,
 } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
 import { chatAnswer } from "../helpers/fakeNode";
@@ -320,6 +321,44 @@ describe("another llmlb as an endpoint", () => {
       expect(endpointSchema.parse(added.body).models).toEqual(["org/ready", "org/plain", "org/odd"]);
     } finally {
       await other.close();
+    }
+  });
+
+  it("passes an endpoint's refusal on to its client, and keeps of it only its code: its message may quote the prompt", async () => {
+    const quoting = await startFakeOpenAiServer({
+      name: "quoting",
+      models: ["org/strict"],
+      handler: (_request, response, body) =>
+        void response.writeHead(400, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            object: "error",
+            message: `1 validation error: input_value='${body.messages[0].content}'`,
+            type: "BadRequestError",
+            code: "invalid_value",
+          }),
+        ),
+    });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "quoting", url: quoting.url } }))
+          .status,
+      ).toBe(201);
+      const asked = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/strict", messages: [{ role: "user", content: "my card is 4111-1111" }] },
+      });
+      expect(asked.status).toBe(400);
+      expect(JSON.stringify(asked.body)).toContain("4111-1111");
+      const logged = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+      const record = logged.data.find((entry) => entry.id === asked.headers["x-request-id"])!;
+      expect(record.error).toEqual({
+        code: "invalid_value",
+        message:
+          "quoting answered 400; its message went to the client, and is not kept here as it may quote the request.",
+      });
+      expect(JSON.stringify(logged)).not.toContain("4111");
+      expect(logs).not.toContain("4111");
+    } finally {
+      await quoting.close();
     }
   });
 

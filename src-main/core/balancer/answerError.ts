@@ -14,9 +14,9 @@ export function recordedError(code: string | null | undefined, message: string):
 }
 
 /**
- * The error a node's refusal says, in OpenAI's shape (`{"error": {"message", "code"}}`) or
- * Anthropic's (`{"type": "error", "error": {"type", "message"}}`); undefined when it is neither (cut
- * short, or not JSON).
+ * The error a node's refusal says, in OpenAI's shape (`{"error": {"message", "code"}}`), Anthropic's
+ * (`{"type": "error", "error": {"type", "message"}}`) or vLLM's older one (`{"object": "error",
+ * "message", "code"}`); undefined when it is none of these (cut short, or not JSON).
  */
 export function errorOfAnswer(body: Buffer): RecordedError | undefined {
   let parsed: unknown;
@@ -25,9 +25,21 @@ export function errorOfAnswer(body: Buffer): RecordedError | undefined {
   } catch {
     return undefined;
   }
-  const error = (parsed as { error?: unknown } | null)?.error;
-  if (typeof error === "string") return recordedError(null, error);
+  const answer = (parsed ?? {}) as { error?: unknown; object?: unknown };
+  if (typeof answer.error === "string") return recordedError(null, answer.error);
+  const error = answer.object === "error" ? answer : answer.error;
   const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
   if (typeof message !== "string") return undefined;
   return recordedError(typeof code === "string" ? code : null, message);
+}
+
+/**
+ * What is kept of an endpoint's refusal: its code, not its message. Another server's message may
+ * quote the request (pydantic's `input_value=…`), and the access log keeps no prompt text.
+ */
+export function endpointErrorOfAnswer(body: Buffer, endpoint: string, status: number): RecordedError {
+  return recordedError(
+    errorOfAnswer(body)?.code,
+    `${endpoint} answered ${status}; its message went to the client, and is not kept here as it may quote the request.`,
+  );
 }

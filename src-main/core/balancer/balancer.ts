@@ -18,7 +18,7 @@ import { createNodeLoad } from "./nodeLoad";
 import { pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
-import { errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
+import { endpointErrorOfAnswer, errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
 
 /** What became of one request, for its line in the log. */
 interface RequestTrace {
@@ -364,7 +364,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
       case "answered":
         trace.tokens = tokens!.count();
         trace.reported = tokens!.reported();
-        if (refusal) trace.error = errorOfAnswer(Buffer.concat(refusal));
+        if (refusal)
+          trace.error =
+            route.kind === "endpoint"
+              ? endpointErrorOfAnswer(Buffer.concat(refusal), route.name, outcome.status)
+              : errorOfAnswer(Buffer.concat(refusal));
         // A stream by its pace once it flows; a whole answer by its time, a cold start's included
         // (a node so measured slow is measured again when its speed is no longer recent).
         recordSpeed(route.id, model, trace.tokens, clock.now() - (firstChunk ?? started));

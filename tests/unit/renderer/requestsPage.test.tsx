@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { fireEvent, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "../../../src-main/contract";
 import { fakeApi, renderApp } from "./fakes";
@@ -135,9 +135,9 @@ describe("the requests page", () => {
     expect(leftRow![6]).toBe("120 ms (95 ms queued)");
     const notes = screen.getAllByRole("row").filter((row) => row.classList.contains("request-note"));
     expect(notes.map((row) => row.textContent)).toEqual([
-      "model_not_found: The model gpt-4o-typo is not registered. Request req_typo",
-      "The client left before its answer. Request req_left",
-      "Tried first: gpu-1: failed to connect (ECONNREFUSED). Request req_retried",
+      "model_not_found: The model gpt-4o-typo is not registered. · Request req_typo",
+      "The client left before its answer. · Request req_left",
+      "Tried first: gpu-1: failed to connect (ECONNREFUSED). · Request req_retried",
     ]);
     expect(screen.getByText(/~: a stream that carried no usage/)).toBeTruthy();
   });
@@ -177,6 +177,37 @@ describe("the requests page", () => {
     fireEvent.click(pause);
     expect(rows()).toHaveLength(4);
     expect(rows()[0]![3]).toBe("gpu-9");
+  });
+
+  it("keeps a paused list through a reconnect to llmlb started again, counting only what is new", async () => {
+    const api = fakeApi({ requests: [answered] });
+    const { events } = renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    fireEvent.click(screen.getByRole("button", { name: "Pause the list" }));
+    // The same llmlb, read again: nothing new.
+    events.latest.drop();
+    api.listRequests.mockResolvedValue({ data: [{ ...answered }] });
+    events.latest.open();
+    await waitFor(() => expect(api.listRequests).toHaveBeenCalledTimes(2));
+    await act(async () => {});
+    events.latest.send({ type: "requests.done", requests: [{ ...answered, id: "req-between" }] });
+    expect(screen.getByText("1 more answered since the list was paused.")).toBeTruthy();
+    // Started again: the paused list stays.
+    events.latest.drop();
+    api.listRequests.mockResolvedValue({ data: [] });
+    events.latest.open();
+    await waitFor(() => expect(api.listRequests).toHaveBeenCalledTimes(3));
+    await act(async () => {});
+    expect(screen.getByText("0 more answered since the list was paused.")).toBeTruthy();
+    expect(rows()).toHaveLength(1);
+    events.latest.send({
+      type: "requests.done",
+      requests: [{ ...answered, id: "req-after", node: "gpu-7" }],
+    });
+    expect(screen.getByText("1 more answered since the list was paused.")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Pause the list" }));
+    expect(rows().map((row) => row[3])).toEqual(["gpu-7"]);
   });
 
   it("says of an answer that broke off after it began that it did", async () => {
