@@ -200,17 +200,18 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   while (!stopping && firstOutcomes.size < specs.length)
     await new Promise<void>((resolve) => (outcomeCame = resolve));
   if (stopping) return stopped;
-  const refused = [
-    ...[...firstOutcomes].flatMap(([name, why]) => (why === undefined ? [] : [[name, why] as const])),
-    ...refusedLater,
-  ];
+  // The others serve; a refused one would only knock on for nothing.
+  const firstRefused = [...firstOutcomes].flatMap(([name, why]) =>
+    why === undefined ? [] : [[name, why] as const],
+  );
+  await Promise.all(firstRefused.map(([name]) => supervisor.retire(name)));
+  // Refusals that came meanwhile count too.
+  const refused = [...firstRefused, ...refusedLater];
   const refusals = refused.map(([name, why]) => refusal(name, why)).join("; ");
   if (serving.size === 0) {
     await supervisor.dispose();
     throw new CliError(`The control plane at ${controlUrl} refused ${refusals}.${tokenHint(refusals)}`);
   }
-  // The others serve; a refused one would only knock on for nothing.
-  await Promise.all(refused.map(([name]) => supervisor.retire(name)));
   joined = true;
   io.out(`Joined ${controlUrl}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);

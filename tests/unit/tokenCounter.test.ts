@@ -72,5 +72,14 @@ describe("createTokenCounter", () => {
     anthropic.add(Buffer.from('event: message_start\ndata: {"message":{"usage":{"output_tokens":1}}}\n\n'));
     anthropic.add(Buffer.from('event: message_delta\ndata: {"usage":{"output_tokens":7}}\n\n'));
     expect(anthropic.reported()).toBe(7);
+
+    // A usage event split across chunks, as a proxy may cut it.
+    const split = createTokenCounter(true, 200);
+    const last = 'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":24}}\n\n';
+    split.add(Buffer.from(last.slice(0, 52)));
+    split.add(Buffer.from(last.slice(52, 60)));
+    split.add(Buffer.from(last.slice(60)));
+    split.add(Buffer.from("data: [DONE]\n\n"));
+    expect(split.reported()).toBe(24);
   });
 });

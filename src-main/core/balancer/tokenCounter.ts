@@ -22,25 +22,30 @@ export function createTokenCounter(streaming: boolean, status: number): TokenCou
 
 // Classes rather than closures: one of these is made for every request.
 
+/** A stream's last chunks kept (by reference), where its usage is: OpenAI's last event, Anthropic's last but one. */
+const tailChunks = 8;
+
 class EventCounter implements TokenCounter {
   private events = 0;
-  private usage: number | undefined;
+  private readonly tail: Buffer[] = [];
 
   // Each event's data line, the first one's where the chunk begins with it (OpenAI's); an event
-  // named first (Anthropic's, `event: …\ndata: …`) has its data line after a newline. The last usage
-  // said wins: Anthropic's `message_start` says 1, its `message_delta` the whole.
+  // named first (Anthropic's, `event: …\ndata: …`) has its data line after a newline.
   add(chunk: Buffer): void {
     if (chunk.subarray(0, firstData.length).equals(firstData)) this.events++;
     for (let at = chunk.indexOf(eventStart); at >= 0; at = chunk.indexOf(eventStart, at + 1)) this.events++;
-    if (usageKeys.some((key) => chunk.includes(key))) this.usage = completionTokens(chunk) || this.usage;
+    this.tail.push(chunk);
+    if (this.tail.length > tailChunks) this.tail.shift();
   }
 
   count(): number {
     return this.events;
   }
 
+  // Read once, at the end, across chunk bounds: the last usage said wins (Anthropic's
+  // `message_start` says 1, its `message_delta` the whole).
   reported(): number | undefined {
-    return this.usage;
+    return completionTokens(Buffer.concat(this.tail)) || undefined;
   }
 }
 

@@ -24,13 +24,18 @@ export interface NodeServerOptions {
  * checks its health, tells it to sync or retry a model, and sends it inference.
  */
 export async function createNodeServer(options: NodeServerOptions): Promise<FastifyInstance> {
+  let requests = 0;
   const app = Fastify({
     loggerInstance: options.log.child({ module: "node-http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // The balancer passes long prompts on (it accepts up to 64 MiB too).
     bodyLimit: 64 * 1024 * 1024,
-    // The balancer sends the id its client has: the node's lines for a request carry it as reqId.
-    requestIdHeader: "x-request-id",
+    // The balancer sends the id its client has: the node's lines for a request carry it as reqId. Only
+    // an id of the balancer's shape is taken (anyone may send the header, token or not).
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && /^req_[0-9a-f]{32}$/.test(given) ? given : `node-${++requests}`;
+    },
   });
   const { health, sync, retry } = nodeProtocol;
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
