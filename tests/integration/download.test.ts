@@ -582,6 +582,24 @@ describe("downloadToHfCache across processes", () => {
     expect(await fs.readdir(blobsDir())).toEqual([sha]);
   });
 
+  it("resumes the pieces an earlier llmlb wrote into .incomplete, under their own name", async () => {
+    hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
+    const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
+    const { child, lines, exited } = startChild(requestFor(), { cacheDir, ...segmented });
+    const reported = await nextLine(lines, (line) => (line.progress?.bytesDone ?? 0) >= 1 * MiB);
+    child.kill("SIGKILL");
+    await exited;
+    const sha = sha256Hex(MODEL);
+    // Where an llmlb before this one kept its pieces.
+    await fs.rename(path.join(blobsDir(), `${sha}.llmlb-pieces`), partialOf(MODEL));
+
+    hub.clearFaults();
+    hub.resetStats();
+    const result = await downloadToHfCache(requestFor(), options(segmented));
+    expect((await fs.readFile(result.blobPath)).equals(MODEL)).toBe(true);
+    expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported.progress!.bytesDone);
+  });
+
   it("starts over, rather than fail verification, from pieces whose record of what is done was lost", async () => {
     hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
     const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
