@@ -558,13 +558,20 @@ describe("downloadToHfCache across processes", () => {
     expect((await fs.readFile(mine.snapshotPath)).equals(MODEL)).toBe(true);
   });
 
-  it("a killed download's lock is taken over and its segments resume", async () => {
+  const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
+
+  /** A download in pieces in a child process, killed once it has reported 1 MiB: what it reported done. */
+  async function killedInPieces(): Promise<number> {
     hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
-    const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
     const { child, lines, exited } = startChild(requestFor(), { cacheDir, ...segmented });
     const reported = await nextLine(lines, (line) => (line.progress?.bytesDone ?? 0) >= 1 * MiB);
     child.kill("SIGKILL");
     await exited;
+    return reported.progress!.bytesDone;
+  }
+
+  it("a killed download's lock is taken over and its segments resume", async () => {
+    const reported = await killedInPieces();
     const sha = sha256Hex(MODEL);
     expect(await exists(path.join(blobsDir(), `${sha}.lock`))).toBe(true);
     // Pieces land out of order, leaving holes: not in huggingface_hub's `.incomplete`, which it would
@@ -577,18 +584,13 @@ describe("downloadToHfCache across processes", () => {
     const result = await downloadToHfCache(requestFor(), options(segmented));
     expect((await fs.readFile(result.blobPath)).equals(MODEL)).toBe(true);
     // Everything the killed process reported as done was kept.
-    expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported.progress!.bytesDone);
+    expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported);
     expect(bodyRequests().every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ""))).toBe(true);
     expect(await fs.readdir(blobsDir())).toEqual([sha]);
   });
 
   it("resumes the pieces an earlier llmlb wrote into .incomplete, under their own name", async () => {
-    hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
-    const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
-    const { child, lines, exited } = startChild(requestFor(), { cacheDir, ...segmented });
-    const reported = await nextLine(lines, (line) => (line.progress?.bytesDone ?? 0) >= 1 * MiB);
-    child.kill("SIGKILL");
-    await exited;
+    const reported = await killedInPieces();
     const sha = sha256Hex(MODEL);
     // Where an llmlb before this one kept its pieces.
     await fs.rename(path.join(blobsDir(), `${sha}.llmlb-pieces`), partialOf(MODEL));
@@ -597,16 +599,11 @@ describe("downloadToHfCache across processes", () => {
     hub.resetStats();
     const result = await downloadToHfCache(requestFor(), options(segmented));
     expect((await fs.readFile(result.blobPath)).equals(MODEL)).toBe(true);
-    expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported.progress!.bytesDone);
+    expect(hub.bytesServed()).toBeLessThanOrEqual(MODEL.length - reported);
   });
 
   it("starts over, rather than fail verification, from pieces whose record of what is done was lost", async () => {
-    hub.setFaults({ throttleBytesPerSecond: 512 * 1024 });
-    const segmented = { segments: 4, minSegmentBytes: 256 * 1024 };
-    const { child, lines, exited } = startChild(requestFor(), { cacheDir, ...segmented });
-    await nextLine(lines, (line) => (line.progress?.bytesDone ?? 0) >= 1 * MiB);
-    child.kill("SIGKILL");
-    await exited;
+    await killedInPieces();
     await fs.rm(path.join(blobsDir(), `${sha256Hex(MODEL)}.incomplete.json`));
 
     hub.clearFaults();

@@ -1,25 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { ApiClient } from "../../src-main/cli/apiClient";
 import { showStatus } from "../../src-main/cli/statusCommands";
-import type { NodeInfo, Status } from "../../src-main/contract";
+import type { NodeInfo } from "../../src-main/contract";
+import { status } from "../helpers/serverShapes";
 import { workerInfo as worker } from "../helpers/workerInfo";
 
-const status: Status = {
-  version: "1.0.0",
-  uptime_seconds: 30,
-  paused: false,
-  api_key_required: false,
-  models: { total: 3, ready: 3 },
-  nodes: { total: 2, online: 2 },
-  queues: [{ model: "acme/big", in_flight: 1, waiting: 2 }],
-  can_quit: true,
-};
+const serverStatus = status({ queues: [{ model: "acme/big", in_flight: 1, waiting: 2 }] });
 
 /** `llmlb status` as it prints for these nodes. */
 async function statusText(nodes: NodeInfo[]): Promise<string> {
   const client = {
     url: "http://127.0.0.1:1",
-    request: async (_method: string, path: string) => (path === "/v0/status" ? status : { data: nodes }),
+    request: async (_method: string, path: string) =>
+      path === "/v0/status" ? serverStatus : { data: nodes },
   } as unknown as ApiClient;
   const lines: string[] = [];
   await showStatus(client, {}, { out: (line) => lines.push(line), err: () => undefined });

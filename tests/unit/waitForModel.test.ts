@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ApiClient } from "../../src-main/cli/apiClient";
 import { waitUntilReady } from "../../src-main/cli/waitForModel";
 import { defaultModelSettings, type Model, type NodeInfo, type ServerEvent } from "../../src-main/contract";
-import { model, onNode } from "../helpers/modelInfo";
+import { model, onNode } from "../helpers/serverShapes";
 import { workerInfo as worker } from "../helpers/workerInfo";
 
 const name = "acme/big-GGUF";

@@ -15,14 +15,14 @@ import { App } from "../../../src-renderer/App";
 import type { AdminToken } from "../../../src-renderer/adminToken";
 import type { EventSourceLike } from "../../../src-renderer/events";
 import { createAppStore, type AppStore } from "../../../src-renderer/store/createAppStore";
-import { model } from "../../helpers/modelInfo";
+import { model, status } from "../../helpers/serverShapes";
 
 afterEach(() => {
   cleanup();
   location.hash = "";
 });
 
-export { model, onNode } from "../../helpers/modelInfo";
+export { model, onNode, status } from "../../helpers/serverShapes";
 
 export function node(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo {
   return {
@@ -43,20 +43,6 @@ export function node(name: string, overrides: Partial<NodeInfo> = {}): NodeInfo 
     last_seen_at: new Date().toISOString(),
     models: [],
     loaded: [],
-    ...overrides,
-  };
-}
-
-export function status(overrides: Partial<Status> = {}): Status {
-  return {
-    version: "0.1.0",
-    uptime_seconds: 10,
-    paused: false,
-    api_key_required: false,
-    models: { total: 0, ready: 0 },
-    nodes: { total: 0, online: 0 },
-    queues: [],
-    can_quit: false,
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
-import { defaultModelSettings, type Model, type ModelOnNode } from "../../src-main/contract";
+/** What the server's API answers, for tests: a model, one node's state of it, the status. */
+import { defaultModelSettings, type Model, type ModelOnNode, type Status } from "../../src-main/contract";
 
 /** A model as the server lists it; `nodes` default to none. */
 export function model(name: string, overrides: Partial<Model> = {}): Model {
@@ -41,4 +42,19 @@ type State = ModelOnNode extends infer T
 /** One node's state of a model, on node "gpu-0" unless told. */
 export function onNode(state: State, node = "gpu-0", status: "online" | "offline" = "online"): ModelOnNode {
   return { node_id: `id-${node}`, node_name: node, node_status: status, model: "", ...state } as ModelOnNode;
+}
+
+/** The server's status (`GET /v0/status`): nothing registered, no node; `overrides` change it. */
+export function status(overrides: Partial<Status> = {}): Status {
+  return {
+    version: "0.1.0",
+    uptime_seconds: 10,
+    paused: false,
+    api_key_required: false,
+    models: { total: 0, ready: 0 },
+    nodes: { total: 0, online: 0 },
+    queues: [],
+    can_quit: false,
+    ...overrides,
+  };
 }
