@@ -71,6 +71,11 @@ export const nodeModelStateSchema = z.discriminatedUnion("state", [
     bytes_per_second: z.number().nonnegative(),
     /** The connection broke and the next try waits (speed 0 meanwhile): why, in a few words. */
     interrupted: z.string().max(500).optional(),
+    /**
+     * It began again from the start (the server sent the whole file, not the rest), so its progress
+     * went back: why, for a minute after.
+     */
+    restarted: z.string().max(500).optional(),
   }),
   z.object({ ...base, state: z.literal("verifying") }),
   z.object({ ...base, state: z.literal("ready") }),

@@ -307,6 +307,11 @@ function StateText({ model, node, nodeCount }: { model: string; node: ModelOnNod
               <IconAlert size={14} /> The connection broke ({node.interrupted}); trying again
             </span>
           )}
+          {node.restarted && (
+            <span className="state-text warn">
+              <IconAlert size={14} /> Begun again from the start: {node.restarted}
+            </span>
+          )}
         </div>
       );
     }

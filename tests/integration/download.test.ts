@@ -354,10 +354,14 @@ describe("downloadToHfCache", () => {
     await fs.mkdir(blobsDir(), { recursive: true });
     await fs.writeFile(partialOf(MODEL), Buffer.alloc(1_000_000, 7));
     hub.setFaults({ ignoreRange: true });
-    const result = await downloadToHfCache(requestFor(), options());
+    const seen: DownloadProgress[] = [];
+    const result = await downloadToHfCache(requestFor(), options({ onProgress: (p) => seen.push(p) }));
     expect((await fs.readFile(result.blobPath)).equals(MODEL)).toBe(true);
     expect(bodyRequests()[0]).toMatchObject({ range: "bytes=1000000-", status: 200 });
     expect(hub.bytesServed()).toBe(MODEL.length);
+    // Its progress went back to 0, and said why.
+    expect(seen[0]).toMatchObject({ bytesDone: 1_000_000 });
+    expect(seen[1]).toMatchObject({ bytesDone: 0, restarted: expect.stringContaining("the whole file") });
   });
 
   it("downloads large files in parallel Range segments and verifies them", async () => {

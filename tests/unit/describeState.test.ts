@@ -46,6 +46,14 @@ describe("modelStateText (what `llmlb model list` shows per node)", () => {
     expect(modelStateText(state)).toBe(
       "downloading 44% (1.2 GB/2.7 GB, interrupted: ECONNRESET: socket hang up; trying again)",
     );
+    expect(
+      modelStateText({
+        ...state,
+        interrupted: undefined,
+        bytes_per_second: 0,
+        restarted: "the server sent it whole",
+      }),
+    ).toBe("downloading 44% (1.2 GB/2.7 GB, begun again from the start: the server sent it whole)");
     expect(modelStateText({ ...on, state: "pending", queued_behind: "org/big" })).toBe(
       "queued after org/big's download",
     );

@@ -33,4 +33,28 @@ describe("download progress", () => {
       undefined,
     ]);
   });
+
+  it("says for a while after that a download began again from the start, and why", () => {
+    let now = 0;
+    const seen: DownloadProgress[] = [];
+    const reporter = new ProgressReporter(
+      10_000,
+      (progress) => seen.push(progress),
+      0,
+      () => now,
+    );
+    reporter.report(4_000, 4_000);
+    now = 100;
+    reporter.restarted("the server sent the whole file instead of the rest");
+    now = 200;
+    reporter.report(500, 4_500);
+    now = 100 + 60_000;
+    reporter.report(9_000, 13_000);
+    expect(seen.map((progress) => [progress.bytesDone, progress.restarted])).toEqual([
+      [4_000, undefined],
+      [0, "the server sent the whole file instead of the rest"],
+      [500, "the server sent the whole file instead of the rest"],
+      [9_000, undefined],
+    ]);
+  });
 });

@@ -17,5 +17,6 @@ export function modelStateText(node: ModelOnNode): string {
       : "";
   const interrupted =
     node.interrupted !== undefined ? `, interrupted: ${node.interrupted}; trying again` : "";
-  return `downloading ${percent}% (${formatBytes(node.bytes_done)}/${formatBytes(node.bytes_total)}${speed}${left}${interrupted})`;
+  const restarted = node.restarted !== undefined ? `, begun again from the start: ${node.restarted}` : "";
+  return `downloading ${percent}% (${formatBytes(node.bytes_done)}/${formatBytes(node.bytes_total)}${speed}${left}${interrupted}${restarted})`;
 }

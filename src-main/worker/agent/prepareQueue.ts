@@ -253,6 +253,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
                   bytes_total: choice.sizeBytes,
                   bytes_per_second: progress.bytesPerSecond,
                   ...(progress.interrupted !== undefined && { interrupted: progress.interrupted }),
+                  ...(progress.restarted !== undefined && { restarted: progress.restarted }),
                 }),
             },
           );

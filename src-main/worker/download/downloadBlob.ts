@@ -86,7 +86,8 @@ export async function downloadBlob(
       singleStream: state.pieces.length === 1,
       onWritten,
       onStalled: (reason) => reporter.stalled(doneBytes(state.pieces), fetched, reason),
-      restartFromZero: async () => {
+      restartFromZero: async (why) => {
+        reporter.restarted(why);
         await file.truncate(0);
         for (const piece of state.pieces) piece.done = 0;
         hasher.reset();
@@ -110,6 +111,7 @@ export async function downloadBlob(
     } catch (error) {
       if (!(error instanceof RangeIgnoredError)) throw error;
       log.warn("the server ignores Range requests; downloading in one stream from the start");
+      reporter.restarted("the server does not send parts of a file, so it comes in one stream");
       state.pieces = planPieces(request.size, 1, 1);
       state.validator = undefined;
       await file.truncate(0);

@@ -25,8 +25,8 @@ export interface TransferContext {
   onWritten: WrittenListener;
   /** A try failed for `reason` and the next waits: nothing arrives meanwhile. */
   onStalled(reason: string): void;
-  /** Empties the partial file (and the hash) before a restart from zero. */
-  restartFromZero(): Promise<void>;
+  /** Empties the partial file (and the hash) before a restart from zero, saying why (progress goes back). */
+  restartFromZero(why: string): Promise<void>;
   log: Logger;
   /** Attempts per piece; progress made by an attempt resets the count. */
   attempts: number;
@@ -101,7 +101,9 @@ async function fetchPieceOnce(
           "the server sent the whole file instead of the rest; restarting",
         );
         ctx.state.validator = undefined;
-        await ctx.restartFromZero();
+        await ctx.restartFromZero(
+          "the server sent the whole file instead of the rest (it does not resume, or the file changed)",
+        );
       }
       const length = Number(header(response.headers, "content-length") ?? ctx.request.size);
       if (length !== ctx.request.size) throw sizeMismatch(ctx.request, length);

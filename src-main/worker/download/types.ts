@@ -24,6 +24,8 @@ export interface DownloadProgress {
   bytesPerSecond: number;
   /** The connection broke and the next try waits (speed 0): why, in a few words. */
   interrupted?: string;
+  /** It began again from the start, its progress going back: why (said for a minute after). */
+  restarted?: string;
 }
 
 export interface DownloadOptions {

@@ -87,6 +87,29 @@ describe("the model list", () => {
     expect(card("queued").textContent).toContain("Queued after org/stalled's download");
   });
 
+  it("says when a download began again from the start, and why, so its progress going back is no mystery", async () => {
+    const restarted = model("org/restarted", {
+      nodes: [
+        onNode(
+          {
+            state: "downloading",
+            artifact: "model-Q4_K_M.gguf",
+            bytes_done: 27_000_000,
+            bytes_total: 2_700_000_000,
+            bytes_per_second: 30_000_000,
+            restarted: "the server sent the whole file instead of the rest",
+          },
+          "gpu-0",
+        ),
+      ],
+    });
+    renderApp(fakeApi({ models: [restarted] }));
+    const row = await screen.findByRole("listitem", { name: "restarted" });
+    expect(row.textContent).toContain(
+      "Begun again from the start: the server sent the whole file instead of the rest",
+    );
+  });
+
   it("shows what the model is: repo, file, quantization and size", async () => {
     renderApp(fakeApi({ models: [model("org/repo/repo-Q8_0.gguf")] }));
     const row = await screen.findByRole("listitem", { name: "repo-Q8_0" });
