@@ -355,8 +355,8 @@ describe("another llmlb as an endpoint", () => {
         message:
           "quoting answered 400; its message went to the client, and is not kept here as it may quote the request.",
       });
-      expect(JSON.stringify(logged)).not.toContain("4111");
-      expect(logs).not.toContain("4111");
+      expect(JSON.stringify(logged)).not.toContain("4111-1111");
+      expect(logs).not.toContain("4111-1111");
     } finally {
       await quoting.close();
     }
