@@ -483,6 +483,8 @@ interface ChildLine {
   error?: { code: string; message: string };
   partialBytes?: number;
   sidecar?: boolean;
+  /** Whether the blob's lock was left behind. */
+  lock?: boolean;
 }
 
 const CHILD_SCRIPT = `
@@ -501,7 +503,12 @@ const CHILD_SCRIPT = `
     out({ result });
   } catch (e) {
     const size = fs.existsSync(input.partial) ? fs.statSync(input.partial).size : -1;
-    out({ error: { code: e.code, message: e.message }, partialBytes: size, sidecar: fs.existsSync(input.partial + ".json") });
+    out({
+      error: { code: e.code, message: e.message },
+      partialBytes: size,
+      sidecar: fs.existsSync(input.partial + ".json"),
+      lock: fs.existsSync(input.partial.replace(/\\.incomplete$/, ".lock")),
+    });
   }
 })();
 `;
@@ -645,6 +652,21 @@ describe("downloadToHfCache across processes", () => {
         /^model-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has 1\.0 MB free\. Free some space, or move the model cache/,
       );
       expect(hub.bytesServed()).toBe(0);
+    },
+  );
+
+  it.skipIf(!canMountTmpfs)(
+    "a disk too full to write the download's lock is disk_full, and leaves no empty lock behind",
+    async () => {
+      const blobs = path.relative(cacheDir, blobsDir());
+      const { lines, exited } = inTinyTmpfs(
+        "1m",
+        `mkdir -p "$DL_CACHE/${blobs}" && (cat /dev/zero > "$DL_CACHE/filler" 2>/dev/null; true) &&`,
+      );
+      const outcome = await nextLine(lines, (line) => line.result !== undefined || line.error !== undefined);
+      await exited;
+      expect(outcome.error?.code).toBe("disk_full");
+      expect(outcome.lock).toBe(false);
     },
   );
 
