@@ -242,7 +242,8 @@ describe("the dashboard in a browser", () => {
     const message = page.getByLabel("Message");
     await message.fill("Hello with probabilities");
     await message.press("Enter");
-    await page.getByLabel("Speed of the last answer").waitFor({ timeout: 30_000 });
+    // The random model's answer runs to a random length, each token scored again: up to a minute here.
+    await page.getByLabel("Speed of the last answer").waitFor({ timeout: 80_000 });
     const answer = page.getByRole("list", { name: "Messages" }).getByRole("listitem").nth(1);
     await answer.getByText("Token probabilities").click();
     // A row a token, under the header, each with its probability.
@@ -259,7 +260,7 @@ describe("the dashboard in a browser", () => {
     await screenshot(page, "playground-probabilities");
     await probabilities.uncheck();
     await page.getByRole("button", { name: "New chat" }).click();
-  });
+  }, 90_000);
 
   it("lists the playground's requests on the Requests page: the node that answered, the status, the time", async () => {
     await page.getByRole("link", { name: "Requests" }).click();
@@ -269,7 +270,28 @@ describe("the dashboard in a browser", () => {
     await rows.nth(2).waitFor();
     const first = (await rows.nth(1).getByRole("cell").allTextContents()).slice(1, 5);
     expect(first).toEqual([model, "/v1/chat/completions · stream", expect.stringMatching(/-cpu0$/), "200"]);
+
+    // A client's typo: listed live with the name it sent, and why it failed under it.
+    const typo = await fetch(`${serve.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "acme/typo-GGUF", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(typo.status).toBe(404);
+    const id = typo.headers.get("x-request-id")!;
+    const note = page.getByRole("row").filter({ hasText: `Request ${id}` });
+    await note.waitFor();
+    expect(await note.textContent()).toContain("model_not_found: ");
+    await page.getByRole("checkbox", { name: "Failures only" }).check();
+    const cells = rows.nth(1).getByRole("cell");
+    expect((await cells.allTextContents()).slice(1, 5)).toEqual([
+      "acme/typo-GGUF (not served here)",
+      "/v1/chat/completions",
+      "–",
+      "404",
+    ]);
     await screenshot(page, "requests");
+    await page.getByRole("checkbox", { name: "Failures only" }).uncheck();
   });
 
   it("unloads the model the playground loaded from its worker's memory, on the worker's card, and loads it again from the model's", async () => {
