@@ -1,4 +1,11 @@
-import type { RequestList, RequestRecord } from "../contract";
+import {
+  requestMatches,
+  requestNote,
+  requestTokens,
+  type RequestList,
+  type RequestRecord,
+} from "../contract";
+import { formatMilliseconds } from "../contract/units";
 import type { ApiClient } from "./apiClient";
 import { formatTable } from "./format";
 import type { Output } from "./modelCommands";
@@ -21,20 +28,10 @@ function when(iso: string, now = new Date()): string {
   return `${day} ${time}`;
 }
 
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-/** What the table's last column says: why it failed (with its id, for the log), or what went before. */
+/** What the table's last column says: why it failed, or what went before, with its id for the log. */
 function why(request: RequestRecord): string {
-  const triedFirst = request.failed_tries?.length ? `tried first: ${request.failed_tries.join("; ")}` : "";
-  const reason = request.error
-    ? `${request.error.code ? `${request.error.code}: ` : ""}${request.error.message}`
-    : request.status === 499
-      ? "the client left before its answer"
-      : "";
-  const said = [reason, triedFirst].filter(Boolean).join("; ");
-  return said ? `${said} (${request.id})` : "";
+  const note = requestNote(request);
+  return note ? `${note.code ? `${note.code}: ` : ""}${note.text} (${request.id})` : "";
 }
 
 function row(request: RequestRecord): string[] {
@@ -48,12 +45,8 @@ function row(request: RequestRecord): string[] {
     request.node !== undefined
       ? `${request.node}${request.tries !== undefined ? ` (${request.tries} tried)` : ""}`
       : "-",
-    duration(request.ms),
-    request.completion_tokens !== undefined
-      ? String(request.completion_tokens)
-      : request.stream_events !== undefined
-        ? `~${request.stream_events}`
-        : "-",
+    formatMilliseconds(request.ms),
+    requestTokens(request) ?? "-",
     why(request),
   ];
 }
@@ -65,13 +58,8 @@ function row(request: RequestRecord): string[] {
  */
 export async function listRequests(client: ApiClient, options: RequestsOptions, io: Output): Promise<void> {
   const list = await client.request<RequestList>("GET", "/v0/requests");
-  const needle = options.model?.toLowerCase();
   const shown = list.data
-    .filter(
-      (request) =>
-        (!options.failures || (request.status >= 400 && request.status !== 499)) &&
-        (needle === undefined || (request.requested_model ?? request.model).toLowerCase().includes(needle)),
-    )
+    .filter((request) => requestMatches(request, { failuresOnly: options.failures, model: options.model }))
     .slice(0, options.limit);
   if (options.json) return io.out(JSON.stringify({ data: shown }, null, 2));
   if (shown.length === 0)

@@ -15,6 +15,11 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** A request's time, to the millisecond under a second: 830 ms, 1.53 s, 12.4 s. */
+export function formatMilliseconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
 /** A span in the largest unit that reads well: 45 s, 12 min, 1.5 h, 3 days. */
 export function formatDuration(seconds: number): string {
   if (seconds < 90) return `${Math.max(1, Math.ceil(seconds))} s`;

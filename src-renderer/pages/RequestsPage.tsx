@@ -1,5 +1,6 @@
 import { Fragment, useEffect, useId, useState } from "react";
-import type { RequestRecord } from "../../src-main/contract";
+import { requestMatches, requestNote, requestTokens, type RequestRecord } from "../../src-main/contract";
+import { formatMilliseconds } from "../../src-main/contract/units";
 import { PageHead } from "../components/PageHead";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -9,10 +10,6 @@ function clockTime(iso: string, now = new Date()): string {
   const time = at.toLocaleTimeString(undefined, { hour12: false });
   if (at.toDateString() === now.toDateString()) return time;
   return `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}`;
-}
-
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
 /**
@@ -37,28 +34,6 @@ function StatusCell({ request }: { request: RequestRecord }) {
 }
 
 /**
- * What a row alone cannot say: why it failed (as its client was told), or that its client left; and
- * why the nodes tried before the last failed.
- */
-function noteOf(request: RequestRecord): { code?: string; text: string } | undefined {
-  const triedFirst = request.failed_tries?.length ? `Tried first: ${request.failed_tries.join("; ")}.` : "";
-  if (request.status === 499)
-    return { text: ["The client left before its answer.", triedFirst].filter(Boolean).join(" ") };
-  if (request.error)
-    return {
-      ...(request.error.code ? { code: request.error.code } : {}),
-      text: [request.error.message, triedFirst].filter(Boolean).join(" "),
-    };
-  return triedFirst ? { text: triedFirst } : undefined;
-}
-
-function tokensOf(request: RequestRecord): string {
-  if (request.completion_tokens !== undefined) return String(request.completion_tokens);
-  if (request.stream_events !== undefined) return `~${request.stream_events}`;
-  return "–";
-}
-
-/**
  * The latest inference requests, as the access log writes them (newest first, live): which node
  * answered each (and how many were tried), what the client got, how long it took and its first byte,
  * its tokens. What a load balancer's status page shows.
@@ -75,12 +50,7 @@ export function RequestsPage() {
   const [held, setHeld] = useState<RequestRecord[] | undefined>();
   const filterId = useId();
   const listed = held ?? requests;
-  const needle = query.trim().toLowerCase();
-  const shown = listed.filter(
-    (request) =>
-      (!failuresOnly || (request.status >= 400 && request.status !== 499)) &&
-      (needle === "" || (request.requested_model ?? request.model).toLowerCase().includes(needle)),
-  );
+  const shown = listed.filter((request) => requestMatches(request, { failuresOnly, model: query }));
   const heldIds = new Set(held?.map((request) => request.id));
   const heldBack = held ? requests.filter((request) => !heldIds.has(request.id)).length : 0;
   const counted = shown.some((request) => request.stream_events !== undefined);
@@ -164,7 +134,7 @@ export function RequestsPage() {
               </thead>
               <tbody>
                 {shown.map((request) => {
-                  const note = noteOf(request);
+                  const note = requestNote(request);
                   return (
                     <Fragment key={request.id || `${request.at}-${request.path}`}>
                       <tr className={note ? "has-note" : undefined}>
@@ -192,14 +162,16 @@ export function RequestsPage() {
                         <td>
                           <StatusCell request={request} />
                         </td>
-                        <td>{duration(request.ms)}</td>
+                        <td>{formatMilliseconds(request.ms)}</td>
                         <td>
-                          {request.first_byte_ms !== undefined ? duration(request.first_byte_ms) : "–"}
+                          {request.first_byte_ms !== undefined
+                            ? formatMilliseconds(request.first_byte_ms)
+                            : "–"}
                           {request.queued_ms !== undefined && (
-                            <span className="muted"> ({duration(request.queued_ms)} queued)</span>
+                            <span className="muted"> ({formatMilliseconds(request.queued_ms)} queued)</span>
                           )}
                         </td>
-                        <td>{tokensOf(request)}</td>
+                        <td>{requestTokens(request) ?? "–"}</td>
                         <td>{request.client ?? "–"}</td>
                       </tr>
                       {note && (
