@@ -99,13 +99,16 @@ export async function waitUntilReady(
           if (change.type === "model.updated" && change.model.name === name) {
             if (change.model.ready || snapshotTaken) consider(change.model);
           }
-          if (change.type === "node.updated" || change.type === "node.removed") {
-            const id = change.type === "node.updated" ? change.node.id : change.id;
-            const online = change.type === "node.updated" && change.node.status === "online";
-            if (online && change.node.kind === "worker") workers.set(id, change.node.name);
-            else if (!workers.delete(id)) return;
+          if (
+            change.type === "node.updated" &&
+            change.node.kind === "worker" &&
+            change.node.status === "online"
+          )
+            workers.set(change.node.id, change.node.name);
+          else if (change.type === "node.updated" || change.type === "node.removed") {
+            const gone = workers.delete(change.type === "node.updated" ? change.node.id : change.id);
             // A worker gone offline may have been the last the model could still come from.
-            if (snapshotTaken && last) consider(last);
+            if (gone && snapshotTaken && last) consider(last);
           }
           if (change.type === "model.removed" && change.name === name)
             reject(new CliError(`${name} was removed while it was awaited.`));

@@ -51,6 +51,7 @@ class EventCounter implements TokenCounter {
 
 class UsageReader implements TokenCounter {
   private readonly chunks: Buffer[] = [];
+  private counted: number | undefined;
 
   constructor(private readonly status: number) {}
 
@@ -58,8 +59,11 @@ class UsageReader implements TokenCounter {
     if (this.status === 200 && this.chunks.length < maxJsonChunks) this.chunks.push(chunk);
   }
 
+  // Read once, when the answer has ended: the balancer asks for both counts.
   count(): number {
-    return completionTokens(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks));
+    return (this.counted ??= completionTokens(
+      this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks),
+    ));
   }
 
   reported(): number | undefined {

@@ -200,12 +200,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       }
       const artifact = choice.files[0]!.filename;
       /** Files another tool put in the cache, found there: their bytes are checked before use. */
-      const adopted: {
-        file: { filename: string; sha256: string };
-        blob: string;
-        /** Its snapshot link, where this look made it (gone again should the file be wrong). */
-        linkedHere?: string;
-      }[] = [];
+      const adopted: AdoptedFile[] = [];
       /** Each file of the choice into the cache (or found there): their snapshot paths. */
       const fetchAll = async (): Promise<string[]> => {
         adopted.length = 0;
@@ -275,7 +270,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       };
       let paths = await fetchAll();
       entry.state = { model: modelId, artifact, state: "verifying" };
-      await checkAdopted(adopted, controller.signal, log);
+      await checkAdopted(adopted, controller.signal);
       try {
         await checkGgufHeader(paths[0]!);
       } catch (error) {
@@ -326,11 +321,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    * the right size but other bytes (damaged, or another file under its name) is not served. Only what
    * this node downloaded itself it checked as it came.
    */
-  async function checkAdopted(
-    adopted: { file: { filename: string; sha256: string }; blob: string; linkedHere?: string }[],
-    signal: AbortSignal,
-    log: Logger,
-  ): Promise<void> {
+  async function checkAdopted(adopted: AdoptedFile[], signal: AbortSignal): Promise<void> {
     for (const { file, blob, linkedHere } of adopted) {
       if (await ledger.checked(blob, file.sha256)) continue;
       log.info({ file: file.filename, blob }, "checking a file another tool put in the cache");
@@ -483,6 +474,14 @@ async function removeDamaged(
     removed = true;
   }
   return removed;
+}
+
+/** A file another tool put in the cache, found there by this node. */
+interface AdoptedFile {
+  file: { filename: string; sha256: string };
+  blob: string;
+  /** Its snapshot link, where this look made it (gone again should the file be wrong). */
+  linkedHere?: string;
 }
 
 /** A file another tool put in the cache whose bytes are not what its name (its sha256) says. */

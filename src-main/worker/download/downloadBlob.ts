@@ -181,10 +181,12 @@ async function openPartial(
 ): Promise<{ file: fs.FileHandle; state: PartialState; at: string }> {
   const saved = await loadPartialState(paths.partialState, request);
   const savedPieces = saved !== undefined && saved.pieces.length > 1;
+  let piecesSize = await sizeOf(paths.pieces);
   // Pieces an earlier llmlb wrote into `.incomplete`: moved to their own name, and resumed.
-  if (savedPieces && (await sizeOf(paths.pieces)) === undefined)
-    if ((await sizeOf(paths.partial)) === request.size) await fs.rename(paths.partial, paths.pieces);
-  const piecesSize = await sizeOf(paths.pieces);
+  if (savedPieces && piecesSize === undefined && (await sizeOf(paths.partial)) === request.size) {
+    await fs.rename(paths.partial, paths.pieces);
+    piecesSize = request.size;
+  }
   let state: PartialState;
   let at: string;
   if (savedPieces && piecesSize === request.size) {
