@@ -19,3 +19,4 @@ export * from "./rerank";
 export * from "./workerMessages";
 export * from "./nodeProtocol";
 export * from "./requests";
+export * from "./requestRecords";

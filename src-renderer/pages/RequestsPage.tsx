@@ -1,5 +1,6 @@
 import { Fragment, useEffect, useId, useState } from "react";
-import { requestMatches, requestNote, requestTokens, type RequestRecord } from "../../src-main/contract";
+import type { RequestRecord } from "../../src-main/contract";
+import { requestMatches, requestNote, requestTokens } from "../../src-main/contract/requestRecords";
 import { formatMilliseconds } from "../../src-main/contract/units";
 import { PageHead } from "../components/PageHead";
 import { useActions, useAppStore } from "../useAppStore";

@@ -72,12 +72,12 @@ describe("dependency direction", () => {
       ).toBe(true);
   });
 
-  it("the renderer imports only types from src-main's contract, values only from units, modelFiles, headers, modelSettingLimits, endpointLimits and dashboardLink, and shared's chat stream reader", () => {
+  it("the renderer imports only types from src-main's contract, values only from units, modelFiles, requestRecords, headers, modelSettingLimits, endpointLimits and dashboardLink, and shared's chat stream reader", () => {
     for (const file of sources("src-renderer")) {
       const text = fs.readFileSync(path.join(root, file), "utf8");
       for (const line of text.split("\n").filter((l) => /from\s+["'][./]*src-main/.test(l))) {
         expect(line, file).toMatch(
-          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/(contract\/(units|modelFiles|headers|modelSettingLimits|endpointLimits|dashboardLink)|shared\/chatStream)["']);$/,
+          /^(import type .* from ["'](\.\.\/)+src-main\/contract["']|(import|export) \{.*\} from ["'](\.\.\/)+src-main\/(contract\/(units|modelFiles|requestRecords|headers|modelSettingLimits|endpointLimits|dashboardLink)|shared\/chatStream)["']);$/,
         );
       }
     }
@@ -94,5 +94,9 @@ describe("dependency direction", () => {
     ]);
     const modelFiles = fs.readFileSync(path.join(root, "src-main/contract/modelFiles.ts"), "utf8");
     expect(modelFiles.split("\n").filter((l) => /^import /.test(l) && !/^import type /.test(l))).toEqual([]);
+    const requestRecords = fs.readFileSync(path.join(root, "src-main/contract/requestRecords.ts"), "utf8");
+    expect(requestRecords.split("\n").filter((l) => /^import /.test(l) && !/^import type /.test(l))).toEqual(
+      [],
+    );
   });
 });

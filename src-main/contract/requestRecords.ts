@@ -1,0 +1,45 @@
+/**
+ * How a request of the access log reads wherever the product shows it: the dashboard's Requests page
+ * and `llmlb requests`. Pure functions on the record's type, safe for the renderer.
+ */
+import type { RequestRecord } from "./requests";
+
+/** A request answered with an error: 400 or more, but a client that left (499). */
+export function isFailedRequest(request: RequestRecord): boolean {
+  return request.status >= 400 && request.status !== 499;
+}
+
+/**
+ * Whether a request is among those asked for (the Requests page's filters, `llmlb requests`'s
+ * options): only failures, only a model whose name (or the name a client sent) contains `model`.
+ */
+export function requestMatches(
+  request: RequestRecord,
+  asked: { failuresOnly?: boolean; model?: string },
+): boolean {
+  const needle = asked.model?.trim().toLowerCase() ?? "";
+  return (
+    (!asked.failuresOnly || isFailedRequest(request)) &&
+    (needle === "" || (request.requested_model ?? request.model).toLowerCase().includes(needle))
+  );
+}
+
+/**
+ * What a request's row alone cannot say: why it failed (as its client was told), or that its client
+ * left; and why the nodes tried before the last failed. Undefined when there is nothing to say.
+ */
+export function requestNote(request: RequestRecord): { code?: string; text: string } | undefined {
+  const triedFirst = request.failed_tries?.length ? `Tried first: ${request.failed_tries.join("; ")}.` : "";
+  const reason =
+    request.error?.message ?? (request.status === 499 ? "The client left before its answer." : "");
+  const text = [reason, triedFirst].filter(Boolean).join(" ");
+  if (!text) return undefined;
+  return { ...(request.error?.code ? { code: request.error.code } : {}), text };
+}
+
+/** Its tokens: from its usage (`42`), or a stream's events (`~42`); undefined where unknown. */
+export function requestTokens(request: RequestRecord): string | undefined {
+  if (request.completion_tokens !== undefined) return String(request.completion_tokens);
+  if (request.stream_events !== undefined) return `~${request.stream_events}`;
+  return undefined;
+}
