@@ -7,6 +7,7 @@ import type { QuitResponse, Settings, SettingsUpdate, Status } from "../src-main
 import type { ChatMessage } from "../src-main/contract";
 import type { BuildGpu, GpuBuildStatus } from "../src-main/contract";
 import { truncatedMessagesHeader } from "../src-main/contract/headers";
+import { requestListPath, type RequestFilter } from "../src-main/contract/requestRecords";
 import { readChatStream, StreamedError, type ChatStreamOutcome } from "../src-main/shared/chatStream";
 import { authorization, type AdminToken } from "./adminToken";
 
@@ -42,8 +43,8 @@ export interface Api {
   removeAlias(alias: string): Promise<Alias>;
   /** Tries a model again on every node where it failed or crashed the worker. */
   retryModel(name: string): Promise<ModelRetryResponse>;
-  /** The latest inference requests, newest first. */
-  listRequests(): Promise<RequestList>;
+  /** The latest inference requests asked for, newest first (those before the request `before`, where given). */
+  listRequests(asked?: RequestFilter & { before?: string }): Promise<RequestList>;
   /** Loads a model into one worker node's memory now; answered once loaded, or why not. */
   loadModel(name: string, node: string): Promise<ModelLoadResponse>;
   /** Frees the memory a model holds on one worker node (it loads again at its next request there). */
@@ -162,7 +163,7 @@ export function createHttpApi(token: AdminToken): Api {
     addAlias: (model, alias) => call("POST", "/v0/aliases", { alias, model }),
     removeAlias: (alias) => call("DELETE", `/v0/aliases/${encodeURIComponent(alias)}`),
     retryModel: (name) => call("POST", "/v0/models/retry", { model: name }),
-    listRequests: () => call("GET", "/v0/requests"),
+    listRequests: (asked = {}) => call("GET", requestListPath(asked)),
     loadModel: (name, node) => call("POST", "/v0/models/load", { model: name, node }),
     unloadModel: (name, node) => call("POST", "/v0/models/unload", { model: name, node }),
     listNodes: () => call("GET", "/v0/nodes"),

@@ -472,7 +472,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     )
     .option("--failures", "only those answered with an error")
     .option("--model <text>", "only those for a model whose name contains this")
-    .option("--limit <n>", "at most this many", wholeNumber)
+    .option("--limit <n>", "at most this many (default 200, at most 1000)", wholeNumber)
+    .option("--before <id>", "those answered before this request (the last id of a list before)")
     .option("--json", "print the server's JSON")
     .action((options: RequestsOptions) => listRequests(client(), options, io));
   program

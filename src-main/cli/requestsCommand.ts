@@ -1,4 +1,5 @@
 import {
+  requestListPath,
   requestMatches,
   requestNote,
   requestTokens,
@@ -16,6 +17,8 @@ export interface RequestsOptions {
   /** Only those for a model whose name contains this. */
   model?: string;
   limit?: number;
+  /** Those older than this request (the last id of a list before). */
+  before?: string;
   json?: boolean;
 }
 
@@ -57,16 +60,29 @@ function row(request: RequestRecord): string[] {
  * the log.
  */
 export async function listRequests(client: ApiClient, options: RequestsOptions, io: Output): Promise<void> {
-  const list = await client.request<RequestList>("GET", "/v0/requests");
+  const list = await client.request<RequestList>(
+    "GET",
+    requestListPath({
+      failuresOnly: options.failures,
+      model: options.model,
+      limit: options.limit,
+      before: options.before,
+    }),
+  );
+  // A server older than its filters sends its latest 200 whatever was asked: they are applied here too.
   const shown = list.data
     .filter((request) => requestMatches(request, { failuresOnly: options.failures, model: options.model }))
     .slice(0, options.limit);
-  if (options.json) return io.out(JSON.stringify({ data: shown }, null, 2));
+  if (options.json) return io.out(JSON.stringify({ ...list, data: shown }, null, 2));
   if (shown.length === 0)
     return io.out(
-      list.data.length === 0 ? "No request answered since llmlb started." : "No request matches.",
+      options.failures || options.model !== undefined || options.before !== undefined
+        ? "No request matches."
+        : "No request answered since llmlb started.",
     );
   io.out(
     formatTable(["TIME", "STATUS", "MODEL", "ROUTE", "NODE", "DURATION", "TOKENS", "WHY"], shown.map(row)),
   );
+  if (list.has_more)
+    io.out(`Older ones match too: add --before ${shown.at(-1)!.id} for the next ${shown.length}.`);
 }

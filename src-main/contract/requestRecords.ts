@@ -4,19 +4,25 @@
  */
 import type { RequestRecord } from "./requests";
 
+/** How many requests the server keeps for `GET /v0/requests` (its log keeps every one). */
+export const keptRequests = 5000;
+
 /** A request answered with an error: 400 or more, but a client that left (499). */
 export function isFailedRequest(request: RequestRecord): boolean {
   return request.status >= 400 && request.status !== 499;
 }
 
+/** Which requests are asked for: only failures, only a model whose name (or the name a client sent) contains `model`. */
+export interface RequestFilter {
+  failuresOnly?: boolean;
+  model?: string;
+}
+
 /**
  * Whether a request is among those asked for (the Requests page's filters, `llmlb requests`'s
- * options): only failures, only a model whose name (or the name a client sent) contains `model`.
+ * options, `GET /v0/requests`'s query).
  */
-export function requestMatches(
-  request: RequestRecord,
-  asked: { failuresOnly?: boolean; model?: string },
-): boolean {
+export function requestMatches(request: RequestRecord, asked: RequestFilter): boolean {
   const needle = asked.model?.trim().toLowerCase() ?? "";
   return (
     (!asked.failuresOnly || isFailedRequest(request)) &&
@@ -42,4 +48,18 @@ export function requestTokens(request: RequestRecord): string | undefined {
   if (request.completion_tokens !== undefined) return String(request.completion_tokens);
   if (request.stream_events !== undefined) return `~${request.stream_events}`;
   return undefined;
+}
+
+/**
+ * `GET /v0/requests` for a page of those asked for: the newest `limit` (the server's 200 when absent),
+ * or those older than the request `before`.
+ */
+export function requestListPath(asked: RequestFilter & { before?: string; limit?: number }): string {
+  const query = new URLSearchParams();
+  if (asked.failuresOnly) query.set("failures", "true");
+  if (asked.model?.trim()) query.set("model", asked.model.trim());
+  if (asked.limit !== undefined) query.set("limit", String(asked.limit));
+  if (asked.before !== undefined) query.set("before", asked.before);
+  const encoded = query.toString();
+  return `/v0/requests${encoded ? `?${encoded}` : ""}`;
 }

@@ -55,5 +55,23 @@ export const requestRecordSchema = z.object({
 });
 export type RequestRecord = z.infer<typeof requestRecordSchema>;
 
-export const requestListSchema = z.object({ data: z.array(requestRecordSchema) });
+/**
+ * A page of `GET /v0/requests`: newest first, from the newest or from just before a request already
+ * listed, only failures (as `isFailedRequest` says) or only a model (as `requestMatches` says).
+ */
+export const requestListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  /** The id of the last request of the page before: this page goes on after it. */
+  before: z.string().max(100).optional(),
+  failures: z.enum(["true", "false"]).optional(),
+  /** Only those for a model whose name (or the name its client sent) contains this. */
+  model: z.string().max(200).optional(),
+});
+export type RequestListQuery = z.infer<typeof requestListQuerySchema>;
+
+export const requestListSchema = z.object({
+  data: z.array(requestRecordSchema),
+  /** Older requests that match are kept too: ask with `before` the last one's id. Absent from servers older than paging. */
+  has_more: z.boolean().optional(),
+});
 export type RequestList = z.infer<typeof requestListSchema>;

@@ -1,8 +1,14 @@
 import { Fragment, useEffect, useId, useState } from "react";
 import type { RequestRecord } from "../../src-main/contract";
-import { requestMatches, requestNote, requestTokens } from "../../src-main/contract/requestRecords";
+import {
+  keptRequests,
+  requestMatches,
+  requestNote,
+  requestTokens,
+} from "../../src-main/contract/requestRecords";
 import { formatMilliseconds } from "../../src-main/contract/units";
 import { PageHead } from "../components/PageHead";
+import { mergedRequests } from "../store/requestsSlice";
 import { useActions, useAppStore } from "../useAppStore";
 
 /** `12:04:31` in the browser's time, with the day before it when that is not today. */
@@ -40,21 +46,28 @@ function StatusCell({ request }: { request: RequestRecord }) {
  * its tokens. What a load balancer's status page shows.
  */
 export function RequestsPage() {
-  const { loadRequests } = useActions();
+  const { loadRequests, filterRequests, loadOlderRequests } = useActions();
   const requests = useAppStore((s) => s.requests);
   const state = useAppStore((s) => s.requestsState);
   const error = useAppStore((s) => s.requestsError);
+  const filter = useAppStore((s) => s.requestsFilter);
+  const hasMore = useAppStore((s) => s.requestsHasMore);
+  const olderState = useAppStore((s) => s.olderRequestsState);
+  const olderError = useAppStore((s) => s.olderRequestsError);
   useEffect(() => void loadRequests(), [loadRequests]);
-  const [failuresOnly, setFailuresOnly] = useState(false);
-  const [query, setQuery] = useState("");
   /** The list as it was when paused: rows stay where they are while someone reads them. */
   const [held, setHeld] = useState<RequestRecord[] | undefined>();
   const filterId = useId();
-  const listed = held ?? requests;
-  const shown = listed.filter((request) => requestMatches(request, { failuresOnly, model: query }));
+  const filtered = Boolean(filter.failuresOnly || filter.model?.trim());
+  // The server is asked for those that match; until it answers, those listed are sifted here.
+  const shown = (held ?? requests).filter((request) => requestMatches(request, filter));
   const heldIds = new Set(held?.map((request) => request.id));
   const heldBack = held ? requests.filter((request) => !heldIds.has(request.id)).length : 0;
   const counted = shown.some((request) => request.stream_events !== undefined);
+  const showOlder = async () => {
+    const added = await loadOlderRequests();
+    setHeld((paused) => paused && mergedRequests(paused, added));
+  };
 
   return (
     <>
@@ -72,14 +85,13 @@ export function RequestsPage() {
       {state === "unavailable" && (
         <p className="muted">This llmlb is older than the Requests page: its log lists its requests.</p>
       )}
-      {state === "loading" && requests.length === 0 && <p className="muted">Reading the requests…</p>}
-      {(requests.length > 0 || held) && (
+      {(requests.length > 0 || held || filtered || state === "loading") && (
         <div className="requests-controls">
           <label className="checkbox">
             <input
               type="checkbox"
-              checked={failuresOnly}
-              onChange={(event) => setFailuresOnly(event.target.checked)}
+              checked={filter.failuresOnly ?? false}
+              onChange={(event) => void filterRequests({ ...filter, failuresOnly: event.target.checked })}
             />
             Failures only
           </label>
@@ -91,10 +103,10 @@ export function RequestsPage() {
             type="search"
             className="input requests-filter"
             placeholder="Filter by model"
-            value={query}
-            onChange={(event) => setQuery(event.target.value)}
+            value={filter.model ?? ""}
+            onChange={(event) => void filterRequests({ ...filter, model: event.target.value })}
             onKeyDown={(event) => {
-              if (event.key === "Escape") setQuery("");
+              if (event.key === "Escape") void filterRequests({ ...filter, model: "" });
             }}
           />
           <button
@@ -112,12 +124,20 @@ export function RequestsPage() {
           )}
         </div>
       )}
-      {state === "ready" && listed.length === 0 ? (
-        <p className="muted">No request answered since llmlb started. Send one from the Playground.</p>
-      ) : listed.length > 0 && shown.length === 0 ? (
-        <p className="muted">None of the latest requests matches.</p>
+      {shown.length === 0 ? (
+        state === "loading" ? (
+          <p className="muted">Reading the requests…</p>
+        ) : filtered ? (
+          <p className="muted">
+            No request llmlb keeps matches (the latest {keptRequests.toLocaleString()} since it started).
+          </p>
+        ) : (
+          state === "ready" && (
+            <p className="muted">No request answered since llmlb started. Send one from the Playground.</p>
+          )
+        )
       ) : (
-        shown.length > 0 && (
+        <>
           <div className="table-scroll" tabIndex={0} role="region" aria-label="Latest requests">
             <table className="requests-table">
               <thead>
@@ -194,7 +214,22 @@ export function RequestsPage() {
               </tbody>
             </table>
           </div>
-        )
+          {olderState === "failed" && (
+            <p className="form-error" role="alert">
+              Could not read older requests: {olderError}
+            </p>
+          )}
+          {hasMore && (
+            <button
+              type="button"
+              className="button requests-older"
+              disabled={olderState === "loading"}
+              onClick={() => void showOlder()}
+            >
+              {olderState === "loading" ? "Reading older requests…" : "Show older requests"}
+            </button>
+          )}
+        </>
       )}
       {counted && (
         <p className="hint">

@@ -1,57 +1,79 @@
+import { requestMatches, type RequestFilter } from "../../src-main/contract/requestRecords";
 import type { RequestRecord } from "../../src-main/contract";
 import { isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
-/** As many as the server keeps. */
-const kept = 200;
+/** As many as the server sends in a page: the list shows at least these, newest first. */
+const pageSize = 200;
 
 export interface RequestsSlice {
-  /** The latest inference requests, newest first. */
+  /** The latest inference requests asked for (`requestsFilter`), newest first. */
   requests: RequestRecord[];
+  /** Older ones asked for are kept by the server: `loadOlderRequests` brings the next page. */
+  requestsHasMore: boolean;
+  requestsFilter: RequestFilter;
   /** `unavailable`: a server older than the Requests page. */
   requestsState: LoadState;
   requestsError: string | undefined;
+  /** Reading an older page; `failed` with `olderRequestsError` saying why. */
+  olderRequestsState: LoadState;
+  olderRequestsError: string | undefined;
   loadRequests(): Promise<void>;
+  /** Asks the server for these requests only (it keeps more than a page: a failure of an hour ago is found). */
+  filterRequests(filter: RequestFilter): Promise<void>;
+  /** The page before the list's oldest, added at its end; resolves to what it added. */
+  loadOlderRequests(): Promise<RequestRecord[]>;
   /** Requests answered since (a `requests.done` event), oldest first. */
   addRequests(answered: RequestRecord[]): void;
 }
 
-/** `first`, then those of `then` it lacks (by id), at most as many as the server keeps. */
-function merged(first: RequestRecord[], then: RequestRecord[]): RequestRecord[] {
+/** `first`, then those of `then` it lacks (by id). */
+export function mergedRequests(first: RequestRecord[], then: RequestRecord[]): RequestRecord[] {
   const seen = new Set(first.map((request) => request.id));
-  return [...first, ...then.filter((request) => !seen.has(request.id))].slice(0, kept);
+  return [...first, ...then.filter((request) => !seen.has(request.id))];
 }
 
 /**
- * The Requests page: the server's latest inference requests, then each one answered as it comes.
- * A request answered while the list is read may come in both, the list and an event: it is listed once.
+ * The Requests page: the server's latest inference requests (all, or those a filter asks for), then
+ * each one answered as it comes, and older pages on asking. A request answered while the list is read
+ * may come in both, the list and an event: it is listed once.
  */
 export const createRequestsSlice =
   ({ api }: SliceDeps): Slice<RequestsSlice> =>
   (set, get) => {
     /** Requests answered while the list is being read (newest first), if it is. */
     let whileReading: RequestRecord[] | undefined;
-    /** Reads of the list begun: only the latest one's answer is taken (two may overlap, a reconnect's). */
+    /**
+     * Reads of the list begun: only the latest one's answer is taken (two may overlap: a reconnect's,
+     * a filter's). An older page read before the latest began is dropped too.
+     */
     let reads = 0;
     return {
       requests: [],
+      requestsHasMore: false,
+      requestsFilter: {},
       requestsState: "idle",
       requestsError: undefined,
+      olderRequestsState: "idle",
+      olderRequestsError: undefined,
       async loadRequests() {
         set({ requestsState: "loading" });
         const arrived: RequestRecord[] = [];
         whileReading = arrived;
         const read = ++reads;
         try {
-          const list = await api.listRequests();
+          const list = await api.listRequests(get().requestsFilter);
           if (read !== reads) return;
           // The list is the server's whole account: what was shown before it (a server since started
-          // again) is not kept, only what came while it was read.
+          // again, another filter) is not kept, only what came while it was read.
           set({
-            requests: merged(arrived, list.data),
+            requests: mergedRequests(arrived, list.data),
+            requestsHasMore: list.has_more ?? false,
             requestsState: "ready",
             requestsError: undefined,
+            olderRequestsState: "idle",
+            olderRequestsError: undefined,
           });
         } catch (error) {
           if (read !== reads) return;
@@ -64,10 +86,41 @@ export const createRequestsSlice =
           if (whileReading === arrived) whileReading = undefined;
         }
       },
+      async filterRequests(filter) {
+        set({ requestsFilter: filter });
+        await get().loadRequests();
+      },
+      async loadOlderRequests() {
+        const oldest = get().requests.at(-1);
+        if (!oldest) return [];
+        const read = reads;
+        set({ olderRequestsState: "loading", olderRequestsError: undefined });
+        try {
+          const list = await api.listRequests({ ...get().requestsFilter, before: oldest.id });
+          if (read !== reads) return [];
+          const listed = get().requests;
+          const requests = mergedRequests(listed, list.data);
+          set({ requests, requestsHasMore: list.has_more ?? false, olderRequestsState: "ready" });
+          return requests.slice(listed.length);
+        } catch (error) {
+          if (read === reads) set({ olderRequestsState: "failed", olderRequestsError: messageOf(error) });
+          return [];
+        }
+      },
       addRequests(answered) {
-        const newest = answered.toReversed();
+        const newest = answered
+          .filter((request) => requestMatches(request, get().requestsFilter))
+          .toReversed();
+        if (newest.length === 0) return;
         if (whileReading) whileReading.unshift(...newest);
-        set({ requests: merged(newest, get().requests) });
+        // The list keeps its length (a page at least): the oldest make room, and come back on asking.
+        const listed = get().requests;
+        const requests = mergedRequests(newest, listed);
+        const length = Math.max(pageSize, listed.length);
+        set({
+          requests: requests.slice(0, length),
+          requestsHasMore: get().requestsHasMore || requests.length > length,
+        });
       },
     };
   };

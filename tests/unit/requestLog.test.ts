@@ -14,10 +14,15 @@ const request = (id: number): RequestRecord => ({
 describe("the request log", () => {
   afterEach(() => vi.useRealTimers());
 
-  it("keeps the latest, newest first, up to its capacity", () => {
+  it("keeps the latest, newest first, up to its capacity, and forgets those pushed out", () => {
     const log = createRequestLog({ publish: () => {}, capacity: 3 });
     for (let id = 1; id <= 5; id++) log.record(request(id));
-    expect(log.recent().map((entry) => entry.id)).toEqual(["req-5", "req-4", "req-3"]);
+    const ids = (page: { data: RequestRecord[] } | undefined) => page?.data.map((entry) => entry.id);
+    expect(ids(log.page({ limit: 10 }))).toEqual(["req-5", "req-4", "req-3"]);
+    expect(log.page({ limit: 2 })).toMatchObject({ has_more: true });
+    expect(ids(log.page({ limit: 2, before: "req-4" }))).toEqual(["req-3"]);
+    expect(log.page({ limit: 2, before: "req-3" })).toEqual({ data: [], has_more: false });
+    expect(log.page({ limit: 2, before: "req-2" })).toBeUndefined();
     log.dispose();
   });
 

@@ -28,8 +28,8 @@ import { registerAppRoutes, type AppRouteOptions } from "./appRoutes";
 import type { EventBus } from "../events/eventBus";
 import { registerEventsRoute } from "./eventsRoute";
 import { registerManagementRoutes, registerOpenAiRoutes } from "./routes";
+import { registerRequestsRoute } from "./requestsRoute";
 import type { RequestLog } from "../requestLog";
-import type { RequestList } from "../../contract";
 
 export interface HttpServerOptions {
   models: ModelService;
@@ -170,8 +170,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   registerOpenAiRoutes(app, routeOptions);
   registerAppRoutes(app, options.app);
   registerEventsRoute(app, { events: options.events });
-  const { requests } = options;
-  if (requests) app.get("/v0/requests", async (): Promise<RequestList> => ({ data: requests.recent() }));
+  if (options.requests) registerRequestsRoute(app, options.requests);
   registerBalancedRoutes(app, options.balancer, (scope) =>
     registerResponsesRoutes(scope, { balancer: options.balancer, ...options.responses }),
   );

@@ -10,6 +10,8 @@ import {
   type Settings,
   type Status,
 } from "../../../src-main/contract";
+import type { RequestFilter } from "../../../src-main/contract";
+import { createRequestLog } from "../../../src-main/core/requestLog";
 import { ApiError, type Api } from "../../../src-renderer/api";
 import { App } from "../../../src-renderer/App";
 import type { AdminToken } from "../../../src-renderer/adminToken";
@@ -130,7 +132,15 @@ export function fakeApi(
     setNodeDraining: vi.fn(async (id: string, draining: boolean) =>
       node(id.replace(/^id-/, ""), draining ? { draining: true, drained: true } : {}),
     ),
-    listRequests: vi.fn(async () => ({ data: data.requests ?? [] })),
+    // Paged and sifted as the server does it, by the server's own request log.
+    listRequests: vi.fn(async (asked: RequestFilter & { before?: string } = {}) => {
+      const log = createRequestLog({ publish: () => {} });
+      for (const request of (data.requests ?? []).toReversed()) log.record(request);
+      const page = log.page({ ...asked, limit: 200 });
+      log.dispose();
+      if (!page) throw new ApiError(`before: no request '${asked.before}' is kept here.`, 400);
+      return page;
+    }),
     // The model loads on the node asked.
     loadModel: vi.fn(async (model: string, nodeName: string) => ({
       model,

@@ -165,8 +165,9 @@ describe("the requests page", () => {
     fireEvent.change(screen.getByRole("searchbox", { name: "Filter by model" }), {
       target: { value: "nothing" },
     });
-    expect(screen.getByText("None of the latest requests matches.")).toBeTruthy();
+    expect(await screen.findByText(/^No request llmlb keeps matches/)).toBeTruthy();
     fireEvent.change(screen.getByRole("searchbox", { name: "Filter by model" }), { target: { value: "" } });
+    await waitFor(() => expect(rows()).toHaveLength(3));
 
     const pause = screen.getByRole("button", { name: "Pause the list" });
     fireEvent.click(pause);
@@ -208,6 +209,66 @@ describe("the requests page", () => {
     expect(screen.getByText("1 more answered since the list was paused.")).toBeTruthy();
     fireEvent.click(screen.getByRole("button", { name: "Pause the list" }));
     expect(rows().map((row) => row[3])).toEqual(["gpu-7"]);
+  });
+
+  it("shows older requests on asking, and asks the server for failures, finding one a burst pushed off the first page", async () => {
+    const failure: RequestRecord = {
+      ...answered,
+      id: "req-failed",
+      status: 500,
+      node: "gpu-3",
+      error: { code: "internal_error", message: "The node crashed." },
+    };
+    const burst = Array.from({ length: 250 }, (_, i): RequestRecord => ({ ...answered, id: `req-${i + 2}` }));
+    const api = fakeApi({ requests: [...burst.toReversed(), failure] });
+    const { events } = renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    expect(rows()).toHaveLength(200);
+    expect(screen.queryByText("gpu-3")).toBeNull();
+
+    fireEvent.click(screen.getByRole("button", { name: "Show older requests" }));
+    await screen.findByText("gpu-3");
+    expect(rows()).toHaveLength(251);
+    expect(screen.queryByRole("button", { name: "Show older requests" })).toBeNull();
+
+    fireEvent.click(screen.getByRole("checkbox", { name: "Failures only" }));
+    await waitFor(() => expect(api.listRequests).toHaveBeenLastCalledWith({ failuresOnly: true }));
+    expect(rows().map((row) => row[3])).toEqual(["gpu-3"]);
+    // Live, only failures come in.
+    events.latest.send({
+      type: "requests.done",
+      requests: [
+        { ...answered, id: "req-ok", node: "gpu-4" },
+        { ...failure, id: "req-failed-2", node: "gpu-5" },
+      ],
+    });
+    expect(rows().map((row) => row[3])).toEqual(["gpu-5", "gpu-3"]);
+  });
+
+  it("a new request pushes the oldest row out and offers it again on asking; older pages join a paused list", async () => {
+    const listed = Array.from({ length: 200 }, (_, i): RequestRecord => ({
+      ...answered,
+      id: `req-${200 - i}`,
+    }));
+    const api = fakeApi({ requests: listed });
+    const { events } = renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    events.latest.open();
+    expect(screen.queryByRole("button", { name: "Show older requests" })).toBeNull();
+    events.latest.send({
+      type: "requests.done",
+      requests: [{ ...answered, id: "req-201", node: "gpu-new" }],
+    });
+    expect(rows()).toHaveLength(200);
+    expect(rows()[0]![3]).toBe("gpu-new");
+
+    fireEvent.click(screen.getByRole("button", { name: "Pause the list" }));
+    api.listRequests.mockClear();
+    fireEvent.click(screen.getByRole("button", { name: "Show older requests" }));
+    await waitFor(() => expect(rows()).toHaveLength(201));
+    expect(api.listRequests).toHaveBeenCalledWith({ before: "req-2" });
+    expect(screen.getByText("0 more answered since the list was paused.")).toBeTruthy();
   });
 
   it("says of an answer that broke off after it began that it did", async () => {
