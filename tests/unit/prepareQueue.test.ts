@@ -135,9 +135,29 @@ describe("the prepare queue", () => {
       await new Promise((resolve) => hub!.close(resolve));
     });
 
+    /** org/big's file: 1 GiB, as another tool left it in the cache (its bytes are not what the hub says). */
+    const big = { size: 2 ** 30, sha256: "f".repeat(64) };
+
     /** One file per model, `<name>.gguf`, said to have `gguf`'s sha256 (org/liar's says another). */
     const manifestOf = (id: string): Manifest => {
       const filename = `${id.split("/")[1]}.gguf`;
+      if (id === "org/big") {
+        const artifact = manifestOf("org/other").artifacts[0]!;
+        return {
+          ...manifestOf("org/other"),
+          model: id,
+          repo: id,
+          artifacts: [
+            {
+              ...artifact,
+              filename,
+              size_bytes: big.size,
+              sha256: big.sha256,
+              url: `${base}/${id}/${filename}`,
+            },
+          ],
+        };
+      }
       return {
         model: id,
         repo: id,
@@ -201,6 +221,48 @@ describe("the prepare queue", () => {
       await waitFor("the cached model ready", () => again.stateOf("org/cached")?.state === "ready");
       expect(again.stateOf("org/slow")?.state).toMatch(/^(pending|downloading)$/);
       await again.stop();
+    });
+
+    it("serves a cached model of its own at once while it hashes a large file another tool put in the cache", async () => {
+      const ledger = await openDownloadLedger(
+        path.join(temp.path, "ledger.json"),
+        temp.path,
+        createLogger({ level: "silent" }),
+      );
+      const first = start(ledger);
+      await first.queue.reconcile([model("org/cached")]);
+      first.queue.prepareNext();
+      await waitFor("the first download", () => first.stateOf("org/cached")?.state === "ready");
+      await first.stop();
+      // Meanwhile another tool put org/big in the cache (1 GiB, holes that read as zeros).
+      const repoDir = path.join(temp.path, "models--org--big");
+      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
+      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+      fs.mkdirSync(snapshot, { recursive: true });
+      const blob = path.join(repoDir, "blobs", big.sha256);
+      fs.writeFileSync(blob, "");
+      fs.truncateSync(blob, big.size);
+      fs.symlinkSync(`../../blobs/${big.sha256}`, path.join(snapshot, "big.gguf"));
+
+      // Started again, a download that hangs first in line, then the large file: the model of its own
+      // is ready before that hash ends, and the hash does not wait for the download.
+      const again = start(ledger);
+      await again.queue.reconcile([model("org/slow")]);
+      again.queue.prepareNext();
+      await waitFor("the download under way", () => served.some((url) => url.endsWith("/slow.gguf")));
+      await again.queue.reconcile([model("org/slow"), model("org/big"), model("org/cached")]);
+      again.queue.prepareNext();
+      await waitFor("the cached model ready", () => again.stateOf("org/cached")?.state === "ready");
+      expect(again.stateOf("org/big")?.state).toMatch(/^(pending|verifying)$/);
+      const refused = await waitFor(
+        "the large file refused",
+        () => again.stateOf("org/big")?.state === "error" && again.stateOf("org/big"),
+        { timeoutMs: 30_000 },
+      );
+      expect(refused).toMatchObject({ message: expect.stringContaining("is not the file the hub lists") });
+      expect(again.stateOf("org/slow")?.state).toMatch(/^(pending|downloading)$/);
+      await again.stop();
+      expect(served.filter((url) => url.includes("big"))).toEqual([]);
     });
 
     it("does not claim a file another tool fetched at another commit: removing the model leaves it", async () => {

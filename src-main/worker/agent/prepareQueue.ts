@@ -7,7 +7,7 @@ import type { Logger } from "../../shared/logger";
 import { checkGgufHeader } from "../checkGguf";
 import { chooseArtifact } from "../chooseArtifact";
 import type { ControlPlaneClient } from "../controlPlaneClient";
-import { cachedSnapshotPath, DownloadError, downloadToHfCache, sha256OfFile } from "../download";
+import { cachedSnapshotPath, cachePaths, DownloadError, downloadToHfCache, sha256OfFile } from "../download";
 import type { DownloadLedger } from "../downloadLedger";
 import type { MemoryProbe } from "../memory";
 import type { WorkerConfig } from "../workerConfig";
@@ -81,7 +81,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
   let current: { modelId: string; controller: AbortController; done: Promise<void> } | undefined;
 
   /** Models being looked up in the cache, beside the download lane; `done` settles when that stops. */
-  const checking = new Map<string, { controller: AbortController; done: Promise<boolean> }>();
+  const checking = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
 
   const pending = (entry: Tracked) => {
     entry.needsDownload = false;
@@ -170,16 +170,22 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
 
   /**
    * Downloads (unless `cachedOnly`) and verifies a model's files. With `cachedOnly`, a model whose
-   * files are not all in the cache is left pending, marked as needing a download; says whether it did so.
+   * files are not all in the cache is left pending, marked as needing a download (`download`); with
+   * `hashLater` too, one whose files another tool put there, not hashed yet, is left pending
+   * (`hash later`). Otherwise `done`: ready, or failed.
    */
-  async function prepare(entry: Tracked, controller: AbortController, cachedOnly = false): Promise<boolean> {
+  async function prepare(
+    entry: Tracked,
+    controller: AbortController,
+    cachedOnly?: { hashLater: boolean },
+  ): Promise<"done" | "download" | "hash later"> {
     const modelId = entry.model.name;
     try {
       const manifest = await client.manifest(modelId);
       const choice = chooseArtifact(manifest, (await memory.memory()).total_bytes);
       if (choice.type === "unsupported") {
         entry.state = { model: modelId, artifact: null, state: "unsupported", reason: choice.reason };
-        return false;
+        return "done";
       }
       /** Whether the file is complete in the cache already (whoever put it there). */
       const inCache = async (file: (typeof choice.files)[number]) =>
@@ -195,8 +201,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         for (const file of choice.files) {
           if (await inCache(file)) continue;
           entry.needsDownload = true;
-          return true;
+          return "download";
         }
+        if (cachedOnly.hashLater && (await someUnhashed(manifest, choice.files))) return "hash later";
       }
       const artifact = choice.files[0]!.filename;
       /** Files another tool put in the cache, found there: their bytes are checked before use. */
@@ -285,9 +292,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       entry.files = paths;
       entry.state = { model: modelId, artifact, state: "ready" };
       log.info({ model: modelId, artifact }, "model ready");
-      return false;
+      return "done";
     } catch (error) {
-      if (controller.signal.aborted || stopped.aborted) return false;
+      if (controller.signal.aborted || stopped.aborted) return "done";
       entry.failures++;
       // Bad bytes once may be a mirror's hiccup; twice, the hub's file is not what it says: fetching
       // gigabytes again every few minutes would not change that. It waits for a retry by hand.
@@ -312,7 +319,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         ...(givenUp && { waits_for_retry: true }),
       };
       log.warn({ model: modelId, err: message, retryInMs }, "model failed");
-      return false;
+      return "done";
     }
   }
 
@@ -321,6 +328,19 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    * the right size but other bytes (damaged, or another file under its name) is not served. Only what
    * this node downloaded itself it checked as it came.
    */
+  /** Whether a file of these, in the cache, was put there by another tool and is not hashed yet. */
+  async function someUnhashed(
+    manifest: { repo: string; commit: string },
+    files: { filename: string; sha256: string | null }[],
+  ): Promise<boolean> {
+    for (const { filename, sha256 } of files) {
+      if (sha256 === null || ledger.owns(sha256)) continue;
+      const { blob } = cachePaths(config.hubCacheDir, { ...manifest, filename, sha256 });
+      if (!(await ledger.checked(blob, sha256))) return true;
+    }
+    return false;
+  }
+
   async function checkAdopted(adopted: AdoptedFile[], signal: AbortSignal): Promise<void> {
     for (const { file, blob, linkedHere } of adopted) {
       if (await ledger.checked(blob, file.sha256)) continue;
@@ -341,17 +361,23 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    */
   async function readyCached(): Promise<void> {
     let leftForDownload = false;
-    for (const entry of [...tracked.values()]) {
-      const modelId = entry.model.name;
-      if (entry.state.state !== "pending" || entry.needsDownload) continue;
-      if (checking.has(modelId) || current?.modelId === modelId) continue;
-      const controller = new AbortController();
-      const done = prepare(entry, controller, true);
-      checking.set(modelId, { controller, done });
-      try {
-        if (await done) leftForDownload = true;
-      } finally {
-        checking.delete(modelId);
+    /** Those whose files another tool put in the cache: hashed once the others are ready. */
+    const toHash: Tracked[] = [];
+    for (const hashLater of [true, false]) {
+      for (const entry of hashLater ? [...tracked.values()] : toHash) {
+        const modelId = entry.model.name;
+        if (entry.state.state !== "pending" || entry.needsDownload) continue;
+        if (checking.has(modelId) || current?.modelId === modelId) continue;
+        const controller = new AbortController();
+        const done = prepare(entry, controller, { hashLater });
+        checking.set(modelId, { controller, done });
+        try {
+          const outcome = await done;
+          if (outcome === "download") leftForDownload = true;
+          if (outcome === "hash later") toHash.push(entry);
+        } finally {
+          checking.delete(modelId);
+        }
       }
     }
     // The download lane passed over those being looked up: it has them now.
