@@ -450,25 +450,55 @@ describe("chat completions", () => {
       }
     });
 
-    it("cut short by max_tokens, is no answer at all, never its unfinished JSON as text, streamed or not", async () => {
+    it("cut short by max_tokens, is the call as far as it got, as OpenAI gives it, never its unfinished JSON as text", async () => {
       const request = {
         model: "tiny-tools",
         messages: hello,
         max_tokens: 3,
         temperature: 0,
         tools,
-        tool_choice: "required" as const,
+        tool_choice: { type: "function" as const, function: { name: "get_weather" } },
       };
       const answer = await client.chat.completions.create(request);
-      expect(answer.choices[0]!.finish_reason).toBe("length");
-      expect(answer.choices[0]!.message.content ?? "").toBe("");
-      expect(answer.choices[0]!.message.tool_calls ?? []).toEqual([]);
+      const choice = answer.choices[0]!;
+      expect(choice.finish_reason).toBe("length");
+      expect(choice.message.content).toBeNull();
+      const [cut] = choice.message.tool_calls as {
+        id: string;
+        function: { name: string; arguments: string };
+      }[];
+      expect(cut!.function.name).toBe("get_weather");
+      expect(cut!.id).toMatch(/^call_/);
+      // Three tokens of `{"city": …, "days": …}`: begun, not whole.
+      expect(cut!.function.arguments).toMatch(/^\{/);
+      expect(() => JSON.parse(cut!.function.arguments)).toThrow();
 
       const stream = await client.chat.completions.create({ ...request, stream: true });
       const chunks = [];
       for await (const chunk of stream) chunks.push(chunk);
       expect(chunks.some((chunk) => (chunk.choices[0]?.delta.content ?? "") !== "")).toBe(false);
+      const deltas = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+      expect(deltas.map((delta) => delta.function?.arguments ?? "").join("")).toBe(cut!.function.arguments);
       expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("length");
+
+      // Of several tools, the call is there once its name is whole.
+      const named = [];
+      for (const max_tokens of [2, 40]) {
+        const several = await client.chat.completions.create({
+          ...request,
+          max_tokens,
+          tool_choice: "required",
+        });
+        expect(several.choices[0]!.finish_reason).toBe("length");
+        expect(several.choices[0]!.message.content ?? "").toBe("");
+        named.push(
+          several.choices[0]!.message.tool_calls?.map(
+            (call) => (call as { function: { name: string } }).function.name,
+          ),
+        );
+      }
+      expect(named[0]).toBeUndefined();
+      expect(named[1]).toEqual([expect.stringMatching(/^get_(weather|time)$/)]);
     });
 
     it("calls the function a named tool_choice names, streamed as OpenAI streams tool calls", async () => {

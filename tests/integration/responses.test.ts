@@ -265,6 +265,33 @@ describe("POST /v1/responses", () => {
     expect(items.data.map((item) => item.type)).toEqual(["message", "function_call", "function_call_output"]);
   });
 
+  it("cut short by max_output_tokens, a required call is an incomplete function_call with the arguments it got to", async () => {
+    const ask = {
+      model: toolModel,
+      input: "Weather in Oslo?",
+      tools: [weatherTool],
+      tool_choice: "required" as const,
+      max_output_tokens: 3,
+      temperature: 0,
+    };
+    const cut = await client.responses.create(ask);
+    expect(cut).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
+    expect(cut.output).toEqual([
+      expect.objectContaining({ type: "function_call", name: "get_weather", status: "incomplete" }),
+    ]);
+    const { arguments: begun } = cut.output[0] as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(begun).toMatch(/^\{/);
+    expect(() => JSON.parse(begun)).toThrow();
+
+    const streamed = await client.responses.stream(ask).finalResponse();
+    expect(streamed.status).toBe("incomplete");
+    expect(streamed.output[0]).toMatchObject({
+      type: "function_call",
+      arguments: begun,
+      status: "incomplete",
+    });
+  });
+
   it("streams a function call as its item, its arguments and their done events", async () => {
     const stream = client.responses.stream({
       model: toolModel,

@@ -123,13 +123,16 @@ function stopReasonOf(result: GenerationResult): AnthropicStopReason {
   return result.stopSequence !== undefined ? "stop_sequence" : "end_turn";
 }
 
+/** Its calls as `tool_use` blocks: one `max_tokens` cut has no input to give, and is left out. */
 function toolUseBlocks(result: GenerationResult) {
-  return result.toolCalls.map((call) => ({
-    type: "tool_use" as const,
-    id: newId("toolu"),
-    name: call.name,
-    input: JSON.parse(call.arguments || "{}") as Record<string, unknown>,
-  }));
+  return result.toolCalls
+    .filter((call) => !call.cut)
+    .map((call) => ({
+      type: "tool_use" as const,
+      id: newId("toolu"),
+      name: call.name,
+      input: JSON.parse(call.arguments || "{}") as Record<string, unknown>,
+    }));
 }
 
 /** The answer in Anthropic's shape. */

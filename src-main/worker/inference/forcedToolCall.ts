@@ -14,7 +14,16 @@ export interface ForcedToolCall {
   note: string;
   /** The call the answer makes; undefined when it is not complete JSON (max_tokens cut it). */
   callOf(text: string): GeneratedToolCall | undefined;
+  /**
+   * The call as far as an answer `max_tokens` cut got, as OpenAI gives it: its name and its arguments'
+   * unfinished JSON. Undefined before its name is whole.
+   */
+  cutCallOf(text: string): GeneratedToolCall | undefined;
 }
+
+/** `{"name": "<name>", "arguments": <the rest>`: the grammar writes the properties in the schema's order. */
+const cutCallPattern =
+  /^\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")(?:\s*,\s*"arguments"\s*:\s*([\s\S]*)|[\s\S]*)$/;
 
 const argumentsSchema = (fn: ChatModelFunctions[string]): Record<string, unknown> =>
   (fn.params as Record<string, unknown> | undefined) ?? { type: "object", properties: {} };
@@ -40,6 +49,7 @@ export function forcedToolCall(functions: ChatModelFunctions): ForcedToolCall {
       schema: argumentsSchema(functions[name]!),
       note: `Call the tool ${name}: answer with its arguments as JSON, and nothing else.\n${docs}`,
       callOf: (text) => (parse(text) === undefined ? undefined : { name, arguments: text.trim() }),
+      cutCallOf: (text) => ({ name, arguments: text.trim(), cut: true }),
     };
   }
   return {
@@ -55,6 +65,12 @@ export function forcedToolCall(functions: ChatModelFunctions): ForcedToolCall {
       const call = parse(text) as { name?: unknown; arguments?: unknown } | undefined;
       if (!call || typeof call.name !== "string") return undefined;
       return { name: call.name, arguments: JSON.stringify(call.arguments ?? {}) };
+    },
+    cutCallOf(text) {
+      const [, quoted, rest] = cutCallPattern.exec(text) ?? [];
+      const name = quoted === undefined ? undefined : (parse(quoted) as string);
+      if (name === undefined || !names.includes(name)) return undefined;
+      return { name, arguments: (rest ?? "").trim(), cut: true };
     },
   };
 }

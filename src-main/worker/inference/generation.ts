@@ -237,11 +237,13 @@ export async function runChat(
           ...(job.logprobs ? { logprobs: [] } : {}),
         };
       }
+      const finishReason = finishReasonOf(metadata.stopReason);
+      // A required call cut short is no text (nor streamed as text): it is the call as far as it got.
+      const cutCall = forced && finishReason === "length" ? forced.cutCallOf(response.response) : undefined;
       return {
-        // A required call cut short is no answer (nor streamed as text): its unfinished JSON is not prose.
         text: forced ? "" : response.response,
-        finishReason: finishReasonOf(metadata.stopReason),
-        toolCalls,
+        finishReason,
+        toolCalls: cutCall ? [cutCall] : toolCalls,
         promptTokens,
         completionTokens: sequence.tokenMeter.diff(meterBefore).usedOutputTokens,
         truncatedMessages,

@@ -97,8 +97,10 @@ export interface RerankResult {
 
 export interface GeneratedToolCall {
   name: string;
-  /** JSON text, as OpenAI sends it. */
+  /** JSON text, as OpenAI sends it: unfinished where `cut`. */
   arguments: string;
+  /** `max_tokens` ended it before its arguments were whole (the answer's finish is `length`). */
+  cut?: true;
 }
 
 export interface GenerationResult {
