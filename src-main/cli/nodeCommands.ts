@@ -1,4 +1,11 @@
-import { backendNames, type NodeInfo, type NodeJoinInfo, type NodeList, type NodeRemoved } from "../contract";
+import {
+  backendNames,
+  type Health,
+  type NodeInfo,
+  type NodeJoinInfo,
+  type NodeList,
+  type NodeRemoved,
+} from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
@@ -28,6 +35,15 @@ export function notServing(nodes: NodeList["data"], states: ("failing" | "offlin
   return nodes.flatMap(({ name, health }) =>
     health.state !== "ok" && states.includes(health.state)
       ? [`${name} (${health.state}): ${health.reason}`]
+      : [],
+  );
+}
+
+/** "gpu-box-cuda0 runs llmlb 0.9.0", for each online worker whose llmlb is not `server`'s. */
+export function otherVersions(nodes: NodeList["data"], server: string): string[] {
+  return nodes.flatMap(({ name, status, llmlb_version }) =>
+    status === "online" && llmlb_version !== undefined && llmlb_version !== server
+      ? [`${name} runs llmlb ${llmlb_version}`]
       : [],
   );
 }
@@ -84,6 +100,13 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
     io.out("");
     io.out("GPU backends left out:");
     for (const line of leftOut) io.out(`  ${line}`);
+  }
+  const { version } = await client.request<Health>("GET", "/v0/health");
+  const others = otherVersions(nodes.data, version);
+  if (others.length > 0) {
+    io.out("");
+    io.out(`Another llmlb than this server's (${version}); run one llmlb on every machine:`);
+    for (const line of others) io.out(`  ${line}`);
   }
 }
 

@@ -1,22 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { packageRoot } from "../shared/packageVersion";
 
-/** The installed package's root: the nearest folder above this file whose package.json is llmlb's. */
-export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url))): string {
-  let dir = from;
-  for (;;) {
-    const manifest = path.join(dir, "package.json");
-    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "llmlb") return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error("llmlb's package.json was not found above " + from);
-    dir = parent;
-  }
-}
-
-export function packageVersion(root = packageRoot()): string {
-  return JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version as string;
-}
+export { packageRoot, packageVersion } from "../shared/packageVersion";
 
 /** The built dashboard, when `npm run build` has made it. */
 export function rendererDir(root = packageRoot()): string {

@@ -12,6 +12,18 @@ import {
 } from "./nodes";
 
 /**
+ * The node protocol's version: what a node and its control plane must share. It changes only with a
+ * change to the routes or shapes below that one side's older llmlb cannot take (a field both sides
+ * may lack does not change it). A node registers with its own; the control plane refuses one it does
+ * not speak (`node.protocol_mismatch`), and a node refuses a control plane that speaks another.
+ * Absent from either side's messages: 1, the version llmlbs older than the field speak.
+ */
+export const nodeProtocolVersion = 1;
+
+/** What a control plane or node whose messages do not say their protocol speaks. */
+export const protocolOf = (said: number | undefined): number => said ?? 1;
+
+/**
  * Who may call a node-protocol route: anyone (health checks), the token that lets nodes join, a
  * registered node's own token, the admin token or a node's (listings), or the control plane (which
  * calls a node with that node's token).

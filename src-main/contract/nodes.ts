@@ -130,6 +130,10 @@ export const nodeRegisterRequestSchema = z.object({
   memory: memorySchema,
   /** GPU backends its machine's probe left out, and why (absent from nodes older than this field). */
   backends_left_out: z.array(backendLeftOutSchema).max(8).default([]),
+  /** The llmlb it runs (absent from nodes older than this field). */
+  llmlb_version: z.string().max(64).optional(),
+  /** The node protocol it speaks (`nodeProtocolVersion`; absent from nodes older than this field: 1). */
+  protocol: z.number().int().positive().optional(),
 });
 export type NodeRegisterRequest = z.infer<typeof nodeRegisterRequestSchema>;
 
@@ -139,6 +143,9 @@ export const nodeRegisterResponseSchema = z.object({
   node_token: z.string(),
   heartbeat_interval_ms: z.number().int().positive(),
   sync_interval_ms: z.number().int().positive(),
+  /** The llmlb the control plane runs, and the node protocol it speaks (absent from older ones: 1). */
+  llmlb_version: z.string().max(64).optional(),
+  protocol: z.number().int().positive().optional(),
 });
 export type NodeRegisterResponse = z.infer<typeof nodeRegisterResponseSchema>;
 
@@ -242,6 +249,8 @@ export const nodeSchema = z.object({
   parallel: z.number().int().positive().optional(),
   /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
   llama_cpp: llamaCppBuildSchema.optional(),
+  /** The llmlb an online worker runs, as it said when it registered (absent from older ones). */
+  llmlb_version: z.string().optional(),
   /**
    * It gets no new requests; those running finish: its machine is stopping it, or an operator drained
    * it (`PUT /v0/nodes/<id or name>/draining`), until undone (a restart keeps it).

@@ -225,6 +225,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     clock,
     log: log.child({ module: "nodes" }),
     health: nodeHealth,
+    version: options.version,
     ...options.nodeTimings,
     onChange: (change) => {
       balancer.nodesChanged();

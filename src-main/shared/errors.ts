@@ -21,6 +21,7 @@ export type ErrorCode =
   | "registry.external"
   | "node.not_found"
   | "node.name_taken"
+  | "node.protocol_mismatch"
   | "node.online"
   | "node.is_endpoint"
   | "node.offline"
@@ -107,6 +108,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "node.not_found": 404,
   /** Another node is online under the name a node registers with. */
   "node.name_taken": 409,
+  /** A node of an llmlb whose node protocol this control plane does not speak: one of the two is updated. */
+  "node.protocol_mismatch": 409,
   /** A node removed while online would register again at its next heartbeat: stop it first. */
   "node.online": 409,
   /** An endpoint is a node in listings, but it is removed as an endpoint. */

@@ -14,11 +14,12 @@ import {
 } from "../contract";
 import type { KeptNodeToken } from "./keptNodeToken";
 
-/** A refusal by the control plane, with its status (404 on a heartbeat means: register again). */
+/** A refusal by the control plane, with its status (404 on a heartbeat means: register again) and code. */
 export class ControlPlaneError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code: string | null = null,
   ) {
     super(message);
   }
@@ -72,6 +73,7 @@ export function createControlPlaneClient(
       throw new ControlPlaneError(
         response.status,
         parsed.success ? parsed.data.error.message : `HTTP ${response.status}`,
+        parsed.success ? (parsed.data.error.code ?? null) : null,
       );
     }
     return route.response?.parse(json) as NodeRouteAnswer<R>;

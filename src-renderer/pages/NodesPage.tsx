@@ -76,6 +76,7 @@ function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
 
 function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
   const online = node.status === "online";
+  const serverVersion = useAppStore((s) => s.status?.version);
   const used = Math.max(0, node.memory.total_bytes - node.memory.free_bytes);
   const counts = countStates(node);
   const Icon = node.kind === "endpoint" ? IconGlobe : node.backend === "cpu" ? IconChip : IconNodes;
@@ -111,6 +112,14 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
           <span className="tag" title="The llama.cpp this worker runs">
             llama.cpp {node.llama_cpp.release} ·{" "}
             {node.llama_cpp.build === "local" ? "built here" : "prebuilt"}
+          </span>
+        )}
+        {online && node.llmlb_version !== undefined && node.llmlb_version !== serverVersion && (
+          <span
+            className="tag tag-warn"
+            title={`This server runs llmlb ${serverVersion ?? "another version"}: run one llmlb on every machine`}
+          >
+            llmlb {node.llmlb_version}
           </span>
         )}
         <HealthBadge node={node} now={now} />

@@ -16,9 +16,11 @@ import {
   type ServerEvent,
 } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
+import { packageVersion } from "../../src-main/shared/packageVersion";
 import { createNodeSession, type NodeSessionOptions } from "../../src-main/worker/agent/nodeSession";
 import { createControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
+import { runCli } from "../helpers/cliProcess";
 import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCore, startCoreWithHub, type TestServer, type TestServerWithHub } from "../helpers/startCore";
 import { makeTempDir } from "../helpers/tempDir";
@@ -221,6 +223,111 @@ describe("POST /v0/nodes/register", () => {
     expect(
       listed.models.map((state: { model: string; state: string }) => `${state.model} ${state.state}`),
     ).toEqual(["acme/split-GGUF pending"]);
+  });
+});
+
+describe("llmlbs of two versions", () => {
+  it("a node of another node protocol is refused, both llmlbs named; one too old to say its own is let in, as 1", async () => {
+    const refused = await server.request("POST", "/v0/nodes/register", {
+      body: { ...nodeRequest("from-protocol-2"), llmlb_version: "0.9.0", protocol: 2 },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({
+      code: "node.protocol_mismatch",
+      message:
+        "This node runs llmlb 0.9.0, which speaks node protocol 2; this control plane runs llmlb 0.0.0-test, which speaks 1. Run the same llmlb on both machines.",
+    });
+    const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+    expect(listed.some((node) => node.name === "from-protocol-2")).toBe(false);
+
+    const older = await registerNode("from-before-versions");
+    expect(older).toMatchObject({ protocol: 1, llmlb_version: "0.0.0-test" });
+  });
+
+  it("a worker says which llmlb it runs, and is listed with it; llmlb node list names one not the server's", async () => {
+    const session = workerSession("says-its-version", server.url, server.nodeToken);
+    await session.register();
+    const listed = nodeListSchema
+      .parse((await server.request("GET", "/v0/nodes")).body)
+      .data.find((node) => node.name === "says-its-version");
+    expect(listed?.llmlb_version).toBe(packageVersion());
+
+    // Online while the CLI starts (this server runs 0.0.0-test).
+    const beating = setInterval(() => void session.heartbeat({ models: [], loaded: [] }), 100);
+    try {
+      const result = await runCli(["node", "list", "--url", server.url, "--token", server.token], {});
+      expect(result.stdout).toContain(
+        `Another llmlb than this server's (0.0.0-test); run one llmlb on every machine:\n  says-its-version runs llmlb ${packageVersion()}\n`,
+      );
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
+  it("a worker is told at once by a control plane of another protocol, newer or older than the check", async () => {
+    // A newer control plane refuses it; one older than the check lets it in, saying another protocol.
+    const answers = [
+      {
+        status: 409,
+        body: {
+          error: {
+            message:
+              "This node runs llmlb 0.1.0, which speaks node protocol 1; this control plane runs llmlb 2.0.0, which speaks 3. Run the same llmlb on both machines.",
+            type: "invalid_request_error",
+            code: "node.protocol_mismatch",
+            param: "protocol",
+          },
+        },
+      },
+      {
+        status: 201,
+        body: {
+          node_id: "node_x",
+          node_token: "llmlb_nt_x",
+          heartbeat_interval_ms: 2000,
+          sync_interval_ms: 5000,
+          llmlb_version: "2.0.0",
+          protocol: 3,
+        },
+      },
+    ];
+    for (const answer of answers) {
+      const controlPlane = http.createServer((_request, response) =>
+        response
+          .writeHead(answer.status, { "content-type": "application/json" })
+          .end(JSON.stringify(answer.body)),
+      );
+      controlPlane.listen(0, "127.0.0.1");
+      await once(controlPlane, "listening");
+      const stopped = new AbortController();
+      const told: (string | undefined)[] = [];
+      let tries = 0;
+      try {
+        await workerSession(
+          "meets-protocol-3",
+          `http://127.0.0.1:${(controlPlane.address() as AddressInfo).port}`,
+          "t",
+          {
+            stopped: stopped.signal,
+            wait: async () => void tries++,
+            onRegistration: (why) => {
+              told.push(why);
+              stopped.abort();
+            },
+          },
+        ).register();
+      } finally {
+        controlPlane.close();
+      }
+      // On its first try, not after the 15 s a passing refusal is given.
+      expect(tries).toBe(1);
+      expect(told).toEqual([
+        answer.status === 409
+          ? answer.body.error!.message
+          : `The control plane runs llmlb 2.0.0, which speaks node protocol 3; this node runs llmlb ${packageVersion()}, which speaks 1. Run the same llmlb on both machines.`,
+      ]);
+    }
   });
 });
 

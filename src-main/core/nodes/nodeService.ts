@@ -16,6 +16,8 @@ import type {
 import {
   errorBodySchema,
   nodeProtocol,
+  nodeProtocolVersion,
+  protocolOf,
   type NodeRoute as NodeProtocolRoute,
   type NodeRouteRequest,
 } from "../../contract";
@@ -56,6 +58,8 @@ export interface NodeServiceOptions {
   endpointNamed?: (name: string) => boolean;
   /** Whether a worker of this llmlb itself has this name (it cannot be removed while it runs). Default: none has. */
   localWorkerNamed?: (name: string) => boolean;
+  /** The llmlb this control plane is, told to nodes as they register. */
+  version?: string;
 }
 
 export interface NodeChange {
@@ -145,6 +149,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
   // heartbeat (a restarted worker says again).
   const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
+  /** The llmlb each node runs (by id), as it said when it registered last. */
+  const versions = new Map<string, string>();
   /** Worker nodes an operator drained (by id): out of rotation whatever they say, until put back. */
   const drained = new Set<string>(nodes.drainedIds());
   if (drained.size > 0) {
@@ -369,12 +375,23 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         ...(options.localWorkerNamed?.(node.name) && { local: true }),
       };
       // What it says (draining when stopping) adds to the operator's drain; it never takes it back.
-      return node.status === "online" ? { ...listed, ...live.get(node.id) } : listed;
+      if (node.status !== "online") return listed;
+      const version = versions.get(node.id);
+      return { ...listed, ...live.get(node.id), ...(version !== undefined && { llmlb_version: version }) };
     }),
   });
 
   return {
     register(request, credential) {
+      // A node of another protocol would misread this control plane, and be misread: told at once.
+      const theirs = protocolOf(request.protocol);
+      if (theirs !== nodeProtocolVersion) {
+        throw new AppError(
+          "node.protocol_mismatch",
+          `This node runs llmlb ${request.llmlb_version ?? "older than 0.1"}, which speaks node protocol ${theirs}; this control plane runs llmlb ${options.version ?? "(unknown)"}, which speaks ${nodeProtocolVersion}. Run the same llmlb on both machines.`,
+          { param: "protocol" },
+        );
+      }
       // A worker started again, with the token it was given last: itself, whatever the node token is now.
       const holder = credential === undefined ? undefined : nodes.idByTokenHash(hashToken(credential));
       if (holder !== undefined && nodes.list().find((node) => node.id === holder)?.name !== request.name) {
@@ -412,6 +429,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const { id } = nodes.register(request, hashToken(token), now());
       tokens.set(id, token);
       live.delete(id);
+      if (request.llmlb_version !== undefined) versions.set(id, request.llmlb_version);
+      else versions.delete(id);
       health.cameOnline(id);
       checkReachable({ id, name: request.name, url: request.url, token });
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
@@ -424,6 +443,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         node_token: token,
         heartbeat_interval_ms: heartbeatIntervalMs,
         sync_interval_ms: syncIntervalMs,
+        ...(options.version !== undefined && { llmlb_version: options.version }),
+        protocol: nodeProtocolVersion,
       };
     },
     heartbeat(id, token, beat) {
@@ -531,6 +552,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const models = (nodes.remove(node.id) ?? []).sort();
       tokens.delete(node.id);
       live.delete(node.id);
+      versions.delete(node.id);
       drained.delete(node.id);
       health.forget(node.id);
       log.info({ node: node.id, name: node.name, url: node.url, online }, "node removed");

@@ -1,6 +1,7 @@
-import type { HeartbeatRequest } from "../../contract";
+import { nodeProtocolVersion, protocolOf, type HeartbeatRequest } from "../../contract";
 import { backoffMs } from "../../shared/backoff";
 import type { Logger } from "../../shared/logger";
+import { packageVersion } from "../../shared/packageVersion";
 import { ControlPlaneError, type ControlPlaneClient } from "../controlPlaneClient";
 import type { MemoryProbe } from "../memory";
 import type { WorkerConfig } from "../workerConfig";
@@ -70,7 +71,18 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
           devices: await memory.devices(),
           memory: await memory.memory(),
           backends_left_out: config.backendsLeftOut,
+          llmlb_version: packageVersion(),
+          protocol: nodeProtocolVersion,
         });
+        // A control plane of another protocol (one older than the check takes any node) is not served.
+        const theirs = protocolOf(answer.protocol);
+        if (theirs !== nodeProtocolVersion) {
+          throw new ControlPlaneError(
+            409,
+            `The control plane runs llmlb ${answer.llmlb_version ?? "older than 0.1"}, which speaks node protocol ${theirs}; this node runs llmlb ${packageVersion()}, which speaks ${nodeProtocolVersion}. Run the same llmlb on both machines.`,
+            "node.protocol_mismatch",
+          );
+        }
         nodeId = answer.node_id;
         token = answer.node_token;
         heartbeatMs = answer.heartbeat_interval_ms;
@@ -79,7 +91,17 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         options.onRegistration?.(undefined);
         return;
       } catch (error) {
-        if (error instanceof ControlPlaneError && error.status === 400) {
+        if (error instanceof ControlPlaneError && error.code === "node.protocol_mismatch") {
+          // The two llmlbs cannot work together until one is updated: said at once, and once.
+          if (!refusedBefore) {
+            refusedBefore = true;
+            log.error(
+              { err: errorMessage(error) },
+              "this node and its control plane run llmlbs that cannot work together; trying on",
+            );
+          }
+          tell(errorMessage(error));
+        } else if (error instanceof ControlPlaneError && error.status === 400) {
           // Not a passing trouble: it will refuse the same again until one of the two is updated.
           if (!refusedBefore) {
             refusedBefore = true;

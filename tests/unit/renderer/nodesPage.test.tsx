@@ -81,6 +81,16 @@ describe("the nodes page", () => {
     expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
   });
 
+  it("marks a worker that runs another llmlb than the server's", async () => {
+    const behind = node("gpu-old", { llmlb_version: "0.0.9" });
+    const same = node("gpu-same", { llmlb_version: "0.1.0" });
+    renderApp(fakeApi({ nodes: [behind, same] }), { route: "nodes" });
+    const old = await screen.findByRole("listitem", { name: "gpu-old" });
+    const tag = within(old).getByText("llmlb 0.0.9");
+    expect(tag.getAttribute("title")).toBe("This server runs llmlb 0.1.0: run one llmlb on every machine");
+    expect(screen.getByRole("listitem", { name: "gpu-same" }).textContent).not.toContain("llmlb 0.1.0");
+  });
+
   it("says a node is drained or stopping while it finishes its requests, and drains one and puts it back", async () => {
     const api = fakeApi({
       nodes: [
