@@ -5,11 +5,11 @@ import { formatDuration } from "../src-main/contract/units";
 export { formatBytes, formatDuration } from "../src-main/contract/units";
 export { artifactSize, findArtifact, servedArtifact } from "../src-main/contract/modelFiles";
 
-/** "just now", "5 min ago", "3 h ago", "2 days ago". */
-export function formatAgo(iso: string, now: number): string {
+/** "just now" (or `recent`: what under 45 s reads as), "5 min ago", "3 h ago", "2 days ago". */
+export function formatAgo(iso: string, now: number, recent = "just now"): string {
   const seconds = (now - Date.parse(iso)) / 1000;
   if (!Number.isFinite(seconds)) return "";
-  if (seconds < 45) return "just now";
+  if (seconds < 45) return recent;
   return `${formatDuration(seconds)} ago`;
 }
 

@@ -73,14 +73,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   const firstByte = new Histogram({
     name: "llmlb_time_to_first_token_seconds",
-    help: "Time from receiving an inference request to the first byte of its answer.",
+    help: "Time from receiving an inference request to its streamed answer's first event (its first token), for streams that began.",
     labelNames: ["model"],
     buckets: latencyBuckets,
     registers: [registry],
   });
   new Gauge({
     name: "llmlb_tokens_per_second",
-    help: "Generation speed the balancer measured, per online node and model.",
+    help: "Generation speed the balancer measured in the last 30 s, per online node and model.",
     labelNames: ["node", "model"],
     registers: [registry],
     collect() {
@@ -131,12 +131,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   new Gauge({
     name: "llmlb_node_models",
-    help: "Models on nodes, by state.",
+    help: "Models on online nodes, by state.",
     labelNames: ["node", "state"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of options.nodes.list().data) {
+      // An offline node has nothing ready, whatever it last said (as `llmlb node list` counts it).
+      for (const node of options.nodes.list().data.filter((n) => n.status === "online")) {
         const counts = new Map<string, number>();
         for (const model of node.models) counts.set(model.state, (counts.get(model.state) ?? 0) + 1);
         for (const [state, count] of counts) this.set({ node: node.name, state }, count);
@@ -145,12 +146,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   new Gauge({
     name: "llmlb_download_bytes",
-    help: "Bytes downloaded so far of models nodes are downloading.",
+    help: "Bytes downloaded so far of models online nodes are downloading.",
     labelNames: ["node", "model"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const node of options.nodes.list().data) {
+      for (const node of options.nodes.list().data.filter((n) => n.status === "online")) {
         for (const model of node.models) {
           if (model.state === "downloading")
             this.set({ node: node.name, model: model.model }, model.bytes_done);

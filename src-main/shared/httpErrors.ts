@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
+import { cutText } from "./cutText";
 import {
   anthropicErrorOf,
   AppError,
@@ -91,19 +92,35 @@ export function errorAnswered(request: FastifyRequest): HttpError["body"]["error
   return errorsAnswered.get(request);
 }
 
-export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const appError = toAppError(error, { bodyLimit: request.routeOptions?.bodyLimit });
-  const http = toHttpError(appError);
-  errorsAnswered.set(request, http.body.error);
-  // Only what nobody foresaw is an error with its stack; a 503 while paused or a 502 from failed
-  // nodes says what is going on, and the balancer has logged each node's failure already.
-  if (appError.code === "internal" || appError.code === "inference.failed")
-    request.log.error({ err: error }, "request failed");
-  else if (http.status >= 500)
-    request.log.warn({ code: appError.code, status: http.status }, appError.message);
-  else request.log.info({ code: appError.code, status: http.status }, appError.message);
-  const body = isAnthropicPath(request.url)
-    ? anthropicErrorOf(http.status, http.body.error.message, appError.details)
-    : http.body;
-  void reply.status(http.status).headers(http.headers).send(body);
+export interface ErrorHandling {
+  /**
+   * Whether the request has an access-log line of its own (an inference request's), which says how it
+   * was answered: a refusal then needs no second line. Default: none has.
+   */
+  accessLogged?: (request: FastifyRequest) => boolean;
 }
+
+/** Fastify's error handler: the error as its HTTP answer (Anthropic's shape on its routes), logged. */
+export function errorHandler(options: ErrorHandling = {}) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const appError = toAppError(error, { bodyLimit: request.routeOptions?.bodyLimit });
+    const http = toHttpError(appError);
+    errorsAnswered.set(request, http.body.error);
+    // Only what nobody foresaw is an error with its stack; a 503 while paused or a 502 from failed
+    // nodes says what is going on, and the balancer has logged each node's failure already.
+    if (appError.code === "internal" || appError.code === "inference.failed")
+      request.log.error({ err: error }, "request failed");
+    else if (!options.accessLogged?.(request))
+      request.log[http.status >= 500 ? "warn" : "info"](
+        { code: appError.code, status: http.status },
+        // A client's model name of a megabyte is no megabyte line.
+        cutText(appError.message, 500),
+      );
+    const body = isAnthropicPath(request.url)
+      ? anthropicErrorOf(http.status, http.body.error.message, appError.details)
+      : http.body;
+    void reply.status(http.status).headers(http.headers).send(body);
+  };
+}
+
+export const handleError = errorHandler();

@@ -65,7 +65,8 @@ function HealthBadge({ node, now }: { node: NodeInfo; now: number }) {
           : "Online"
       : state === "failing"
         ? "Failing"
-        : `Offline · last seen ${formatAgo(node.last_seen_at, now)}`;
+        : // Not "just now": it has been silent for seconds at least, as its note says.
+          `Offline · last seen ${formatAgo(node.last_seen_at, now, "under a minute ago")}`;
   return (
     <span className={`health health-${draining ? "draining" : state}`}>
       <span className="status-dot" aria-hidden="true" />

@@ -341,6 +341,40 @@ describe("routing", () => {
     }
   });
 
+  it("sends a route an older worker lacks (its 404 as Fastify words it) to another, without passing that worker over", async () => {
+    const fastifyNotFound = (url: string) =>
+      JSON.stringify({ message: `Route POST:${url} not found`, error: "Not Found", statusCode: 404 });
+    await node("older", {
+      ready: [model],
+      handler: (request, response) =>
+        request.url === "/v1/messages"
+          ? void response
+              .writeHead(404, { "content-type": "application/json" })
+              .end(fastifyNotFound(request.url))
+          : void response
+              .writeHead(200, { "content-type": "application/json" })
+              .end(JSON.stringify(chatAnswer("from older"))),
+    });
+    const messages = () =>
+      fetch(`${server.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+      });
+    // Alone, it gives a 404 that says why, not a 502 to retry.
+    const alone = await messages();
+    expect(alone.status).toBe(404);
+    expect(((await alone.json()) as { error: { message: string } }).error.message).toContain(
+      "a worker of an older llmlb, may lack this route",
+    );
+    await node("newer");
+    expect((await messages()).status).toBe(200);
+    const older = nodeListSchema
+      .parse((await server.request("GET", "/v0/nodes")).body)
+      .data.find((n) => n.name === "older" && n.status === "online")!;
+    expect(older.health.state).toBe("ok");
+  });
+
   it("tries another node when one no longer has the model (404) or refuses the balancer (401)", async () => {
     await node("stale", {
       ready: [model],
@@ -601,10 +635,28 @@ describe("GET /metrics", () => {
         bytes_per_second: 1,
       },
     ]);
+    const firstTokens = async () =>
+      Number(
+        /^llmlb_time_to_first_token_seconds_count\{model="acme\/tiny-GGUF"\} (\d+)$/m.exec(
+          (await server.request("GET", "/metrics", { anonymous: true })).text,
+        )?.[1] ?? 0,
+      );
+    const timedBefore = await firstTokens();
     for (let i = 0; i < 3; i++) await ask();
     await client.chat.completions
       .create({ model: "acme/does-not-exist", messages: [] })
       .catch(() => undefined);
+    // Time to first token is a stream's: a whole answer's first byte is its end.
+    expect(await firstTokens()).toBe(timedBefore);
+    for (let i = 0; i < 2; i++) {
+      const stream = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: "hi" }],
+        stream: true,
+      });
+      for await (const chunk of stream) void chunk;
+    }
+    expect(await firstTokens()).toBe(timedBefore + 2);
     // Refused as they are read, before any model is looked up: counted too, under no model.
     for (const route of ["/v1/chat/completions", "/v1/responses"]) {
       const malformed = await server.request("POST", route, {

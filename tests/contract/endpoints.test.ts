@@ -500,7 +500,7 @@ describe("a route an endpoint does not serve", () => {
       expect(anthropicErrorBodySchema.parse(messages.body).error).toEqual({
         type: "not_found_error",
         message:
-          "POST /v1/messages is not served for model org/only-there here: openai-only answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).",
+          "POST /v1/messages is not served for model org/only-there here: openai-only answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).",
       });
 
       const chat = await server.request("POST", "/v1/chat/completions", {

@@ -474,6 +474,45 @@ describe("a node that stops reporting", () => {
     });
     expect(await ready()).toBe(false);
   });
+
+  it("is logged as it goes offline and as it comes back, by its name and id", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logged = await startCore({
+      hubEndpoint: server.hub.url,
+      core: {
+        log: createLogger({
+          level: "info",
+          destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+        }),
+        nodeTimings: { heartbeatIntervalMs: 100, syncIntervalMs: 1000, offlineAfterMs: 400 },
+      },
+    });
+    try {
+      const auth = { headers: { authorization: `Bearer ${logged.nodeToken}` } };
+      const { node_id, node_token } = nodeRegisterResponseSchema.parse(
+        (await logged.request("POST", "/v0/nodes/register", { body: nodeRequest("comes-back"), ...auth }))
+          .body,
+      );
+      await waitFor("it to be marked offline", () =>
+        lines.some((line) => line.msg === "nodes missed their heartbeats; marked offline"),
+      );
+      const beaten = await logged.request("POST", `/v0/nodes/${node_id}/heartbeat`, {
+        body: { memory: { total_bytes: gb, free_bytes: gb }, models: [] },
+        headers: { authorization: `Bearer ${node_token}` },
+      });
+      expect(beaten.status).toBe(200);
+      // (It is also said unreachable: nothing listens at its address.)
+      const told = lines.filter(
+        (line) => line.node_id === node_id && !String(line.msg).startsWith("cannot reach"),
+      );
+      expect(told.map((line) => [line.node, line.msg])).toEqual([
+        ["comes-back", "node registered"],
+        ["comes-back", "node back online: it heartbeats again"],
+      ]);
+    } finally {
+      await logged.close();
+    }
+  });
 });
 
 describe("node tokens", () => {
@@ -614,9 +653,9 @@ describe("DELETE /v0/nodes/<id or name>", () => {
           bytes_per_second: 1,
         },
       ]);
-      await offline("retired-box");
       const metricsBefore = (await server.request("GET", "/metrics", { anonymous: true })).text;
-      expect(metricsBefore).toContain(`node="retired-box"`);
+      expect(metricsBefore).toContain(`llmlb_node_models{node="retired-box",state="ready"} 1`);
+      await offline("retired-box");
 
       const response = await server.request("DELETE", "/v0/nodes/retired-box");
       expect(response.status).toBe(200);

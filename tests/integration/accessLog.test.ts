@@ -114,6 +114,22 @@ describe("the access log", () => {
     });
   });
 
+  it("writes one line of a bounded length for a refused request, however long the name its client sent, and echoes the name cut", async () => {
+    const answer = await chat({ model: "m".repeat(1_000_000) });
+    expect(answer.status).toBe(404);
+    // Nor is the name echoed whole to the client.
+    const told = ((await answer.json()) as { error: { message: string } }).error.message;
+    expect(told).toMatch(/^The model `m{199}…` does not exist\./);
+    const id = answer.headers.get("x-request-id")!;
+    await lineFor(id);
+    const lines = served.serve
+      .logs()
+      .split("\n")
+      .filter((line) => line.includes(`"reqId":"${id}"`));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBeLessThan(3000);
+  });
+
   it("says why a node refused a request, as its client was told, and the node's log has it under the same id", async () => {
     const answer = await chat({ model: tinyModel, max_tokens: 0 });
     expect(answer.status).toBe(400);

@@ -31,8 +31,13 @@ const answers =
     return { type: "answered", status };
   };
 const refuses =
-  (status?: number): NodeAnswer =>
-  async () => ({ type: "unavailable", reason: status ? `answered ${status}` : "unreachable", status });
+  (status?: number, code?: string): NodeAnswer =>
+  async () => ({
+    type: "unavailable",
+    reason: status ? `answered ${status}` : "unreachable",
+    status,
+    ...(code !== undefined && { code }),
+  });
 /** Sends its head, then fails. */
 const diesMidStream: NodeAnswer = async (_request, sink, observer) => {
   const headers = { "content-type": "text/event-stream" };
@@ -425,6 +430,24 @@ describe("retries", () => {
     expect(tries.slice(2).sort()).toEqual(["a", "b"]);
   });
 
+  it("takes a worker's 404 without model_not_found as a route its older llmlb lacks, and one with it as the model gone", async () => {
+    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
+    answer.a = refuses(404);
+    expect((await send({ path: "/v1/messages" })).status).toBe(200);
+    expect(tries).toEqual(["a", "b"]);
+    // a is not down: the next requests (another route) still take turns between them.
+    answer.a = answers();
+    await send();
+    await send();
+    expect(tries.slice(2).sort()).toEqual(["a", "b"]);
+
+    // The model no longer there: a is passed over until it answers again.
+    answer.a = refuses(404, "model_not_found");
+    tries.length = 0;
+    for (let i = 0; i < 4; i++) await send();
+    expect(tries.filter((id) => id === "a")).toHaveLength(1);
+  });
+
   it("answers a 404 naming the route when every endpoint with the model lacks it", async () => {
     const { send, answer } = setup([
       { id: "a", kind: "endpoint" },
@@ -435,7 +458,7 @@ describe("retries", () => {
     const error = await errorOf(send({ path: "/v1/messages" }));
     expect(error.code).toBe("request.not_found");
     expect(error.message).toBe(
-      `POST /v1/messages is not served for model ${model} here: a-name, b-name answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).`,
+      `POST /v1/messages is not served for model ${model} here: a-name, b-name answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).`,
     );
   });
 });

@@ -65,7 +65,7 @@ describe("llmlb_queue_depth", () => {
 });
 
 describe("per-node metrics", () => {
-  it("drop a node once it is no longer listed (removed), and its speed once it is offline", async () => {
+  it("drop a node once it is no longer listed (removed), and its speed, models and downloads once it is offline", async () => {
     const { now, scrape } = setup();
     const downloading = {
       model: "org/m",
@@ -84,6 +84,9 @@ describe("per-node metrics", () => {
 
     now.nodes = [worker("box-a", { models: [downloading], status: "offline" }), worker("box-b")];
     expect(await scrape("llmlb_tokens_per_second")).toEqual([]);
+    // Offline, it has nothing ready nor downloading, whatever it last said.
+    expect(await scrape("llmlb_node_models")).toEqual([]);
+    expect(await scrape("llmlb_download_bytes")).toEqual([]);
     expect(await scrape("llmlb_nodes")).toEqual(['{status="online"} 1', '{status="offline"} 1']);
 
     now.nodes = [worker("box-b")];

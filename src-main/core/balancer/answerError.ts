@@ -1,4 +1,5 @@
 import type { RequestRecord } from "../../contract";
+import { cutText } from "../../shared/cutText";
 
 /** Bytes of a refused answer read for its error: errors are short, a page of HTML is not one. */
 export const errorBytesRead = 16 * 1024;
@@ -9,7 +10,7 @@ type RecordedError = NonNullable<RequestRecord["error"]>;
 export function recordedError(code: string | null | undefined, message: string): RecordedError {
   return {
     code: code ? code.slice(0, 100) : null,
-    message: message.length > 500 ? `${message.slice(0, 499)}…` : message,
+    message: cutText(message, 500),
   };
 }
 

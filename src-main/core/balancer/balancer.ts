@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { Agent } from "undici";
 import { viaHeader } from "../../contract";
 import type { Clock } from "../../shared/clock";
+import { cutText } from "../../shared/cutText";
 import { AppError, isAppError, toHttpError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { BalancerMetrics } from "../metrics";
@@ -93,7 +94,7 @@ export interface Balancer {
   forward(request: InferenceRequest, sink: AnswerSink): Promise<void>;
   queueDepth(model: string): { running: number; waiting: number };
   queueDepths(): { model: string; running: number; waiting: number }[];
-  /** Measured generation speeds by node id and model. */
+  /** Generation speeds measured recently (in the last 30 s), by node id and model. */
   speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
   /** Requests sent to a node and not finished yet. */
   inFlight(nodeId: string): number;
@@ -215,7 +216,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     } catch {
       const unknown = new AppError(
         "model.not_found",
-        `The model \`${model}\` does not exist.${models.didYouMean(model) || " Register it first (POST /v0/models/register or `llmlb model add`)."}`,
+        `The model \`${cutText(model, 200)}\` does not exist.${models.didYouMean(model) || " Register it first (POST /v0/models/register or `llmlb model add`)."}`,
         { param: "model" },
       );
       return { error: outside ?? unknown, nodeComing: false };
@@ -341,7 +342,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
           queueMicrotask(() => {
             // A 500 passed on says nothing of the node's health either way.
             if (status < 500) health.answered(route.id);
-            options.metrics?.firstByte(model, (firstByte - requestStarted) / 1000);
+            // A stream's first event is its first token's; a whole answer's first byte is its end, and
+            // a refusal's is no token at all.
+            if (streaming && status < 400)
+              options.metrics?.firstByte(model, (firstByte - requestStarted) / 1000);
           });
         },
         onChunk(chunk) {
@@ -379,12 +383,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
         trace.reported = tokens?.reported();
         return 499;
       case "unavailable":
-        if (outcome.status === 404 && route.kind === "endpoint") {
-          // It lacks this route (or the model here): no sign that it is down for the others.
+        // An endpoint lacks this route (or the model there); a worker of an older llmlb lacks the
+        // route (its 404 for a model it no longer has says model_not_found): no sign that it is down
+        // for the other routes.
+        if (outcome.status === 404 && (route.kind === "endpoint" || outcome.code !== "model_not_found")) {
           lacking.push(route);
           (request.log ?? log).info(
             { node: route.name, node_id: route.id, model, path },
-            "endpoint answered 404 for this route; trying another",
+            `${route.kind === "endpoint" ? "endpoint" : "node"} answered 404 for this route; trying another`,
           );
           return undefined;
         }
@@ -482,7 +488,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           const names = lacking.map((route) => route.name).join(", ");
           throw new AppError(
             "request.not_found",
-            `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server may lack this route; its other routes are unaffected).`,
+            `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).`,
           );
         }
         if (!chosen) {
@@ -616,7 +622,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     },
     queueDepth: (model) => admission.depth(model),
     queueDepths: () => admission.depths(),
-    speeds: () => load.speeds(),
+    speeds: () => load.speeds(clock.now()),
     inFlight: (nodeId) => load.outstanding(nodeId),
     setPaused(value) {
       paused = value;

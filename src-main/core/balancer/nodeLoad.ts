@@ -9,8 +9,11 @@ export interface NodeLoad {
    */
   tokensPerSecond(nodeId: string, model: string, now: number): number | undefined;
   recordSpeed(nodeId: string, model: string, tokensPerSecond: number, at: number): void;
-  /** Every speed measured, however old (what /metrics shows). */
-  speeds(): { nodeId: string; model: string; tokensPerSecond: number }[];
+  /**
+   * The speeds still recent (what /metrics shows): a cold start's, or a removed model's, goes once
+   * no request has measured it again for `speedFreshMs`.
+   */
+  speeds(now: number): { nodeId: string; model: string; tokensPerSecond: number }[];
 }
 
 /** How long a speed counts for routing after the request that measured it. */
@@ -37,10 +40,11 @@ export function createNodeLoad(): NodeLoad {
         at,
       });
     },
-    speeds: () =>
-      [...speeds].map(([key, { tokensPerSecond }]) => {
+    speeds: (now) =>
+      [...speeds].flatMap(([key, { tokensPerSecond, at }]) => {
+        if (now - at > speedFreshMs) return [];
         const [nodeId, model] = key.split("\n") as [string, string];
-        return { nodeId, model, tokensPerSecond };
+        return [{ nodeId, model, tokensPerSecond }];
       }),
   };
 }

@@ -26,8 +26,11 @@ export interface NodeRequest {
  */
 export type ProxyOutcome =
   | { type: "answered"; status: number }
-  /** `status`: what the node answered, when it answered. */
-  | { type: "unavailable"; reason: string; status?: number }
+  /**
+   * `status`: what the node answered, when it answered; `code`: its error's code, where its body
+   * (read up to 4 KB) said one in OpenAI's shape.
+   */
+  | { type: "unavailable"; reason: string; status?: number; code?: string }
   | { type: "cut"; cause: Error }
   | { type: "left" };
 
@@ -73,6 +76,18 @@ const notPassed = new Set([
 
 /** Bytes of a refused answer read before its connection is given up instead. */
 const maxDropped = 128 * 1024;
+/** How much of a refusal is kept to read its error's code. */
+const refusalKept = 4096;
+
+/** `{"error": {"code": …}}`'s code, if the body is that. */
+function refusalCode(body: Buffer): string | undefined {
+  try {
+    const code = (JSON.parse(body.toString("utf8")) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * 502, 503, 504 and the like, and a node that no longer has the model or no longer knows our token,
@@ -116,6 +131,8 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private status = 0;
   /** Bytes of a refused answer read so far. */
   private dropped = 0;
+  /** The beginning of a refusal's body, for its error's code. */
+  private refusal: Buffer[] = [];
   /** When the node last sent something of this answer (`performance.now()`). */
   private heardAt = performance.now();
   private readonly unsubscribe: () => void;
@@ -181,6 +198,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.heardAt = performance.now();
     if (this.phase === "refusing") {
       // As undici's dump(): a short refusal is read to its end, so the connection stays in the pool.
+      if (this.dropped < refusalKept) this.refusal.push(chunk);
       this.dropped += chunk.length;
       if (this.dropped > maxDropped) controller.abort(new Error(`answered ${this.status}`));
       return;
@@ -194,8 +212,15 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   }
 
   onResponseEnd(): void {
-    if (this.phase !== "passing")
-      return this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
+    if (this.phase !== "passing") {
+      const code = refusalCode(Buffer.concat(this.refusal));
+      return this.finish({
+        type: "unavailable",
+        reason: `answered ${this.status}`,
+        status: this.status,
+        ...(code !== undefined && { code }),
+      });
+    }
     this.sink.end();
     this.finish({ type: "answered", status: this.status });
   }

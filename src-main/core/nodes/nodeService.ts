@@ -221,7 +221,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
    * a thousand models) otherwise opened a connection per change per node.
    */
   const notices = new Map<string, "sent" | "again">();
-  function notifySyncTo(node: { id: string; url: string }): void {
+  function notifySyncTo(node: { id: string; name: string; url: string }): void {
     if (notices.has(node.id)) {
       notices.set(node.id, "again");
       return;
@@ -229,7 +229,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     notices.set(node.id, "sent");
     callNode(node, nodeProtocol.sync, undefined, 2000)
       .then((response) => response.body?.cancel())
-      .catch((error: unknown) => log.debug({ node: node.id, err: error }, "sync notice not delivered"))
+      .catch((error: unknown) =>
+        log.debug({ node: node.name, node_id: node.id, err: error }, "sync notice not delivered"),
+      )
       .finally(() => {
         const again = notices.get(node.id) === "again";
         notices.delete(node.id);
@@ -252,7 +254,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         if (tokens.get(route.id) !== route.token) return;
         const why =
           (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : String(error);
-        log.warn({ node: route.id, url: route.url, err: why }, "cannot reach a node that registered");
+        log.warn(
+          { node: route.name, node_id: route.id, url: route.url, err: why },
+          "cannot reach a node that registered",
+        );
         health.failed(
           route,
           `This llmlb cannot reach it at ${route.url} (${why}): check its --advertise-host, and that its firewall lets this machine in.`,
@@ -302,7 +307,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         try {
           response = await callNode(node, route, body, timeoutMs);
         } catch (error) {
-          log.warn({ node: node.id, path: route.path, err: error }, "call to a node not delivered");
+          log.warn(
+            { node: node.name, node_id: node.id, path: route.path, err: error },
+            "call to a node not delivered",
+          );
           return read.refused(node, undefined);
         }
         const json: unknown = await response.json().catch(() => undefined);
@@ -317,7 +325,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
               ? `${node.name} answered something this llmlb does not understand.`
               : (errorBodySchema.safeParse(json).data?.error.message ??
                 `${node.name} answered ${response.status}.`);
-        log.warn({ node: node.id, path: route.path, status: response.status }, "a node refused a call");
+        log.warn(
+          { node: node.name, node_id: node.id, path: route.path, status: response.status },
+          "a node refused a call",
+        );
         return read.refused(node, message);
       }),
     );
@@ -435,7 +446,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       checkReachable({ id, name: request.name, url: request.url, token });
       options.onChange?.({ nodeId: id, models: had.map((state) => state.model) });
       log.info(
-        { node: id, name: request.name, backend: request.backend, url: request.url },
+        { node: request.name, node_id: id, backend: request.backend, url: request.url },
         "node registered",
       );
       return {
@@ -455,14 +466,19 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         });
       }
       tokens.set(id, token);
-      if (result.cameOnline) health.cameOnline(id);
       const wasDraining = live.get(id)?.draining === true;
+      const named = () => nodes.list().find((node) => node.id === id)?.name;
+      if (result.cameOnline) {
+        health.cameOnline(id);
+        log.info({ node: named(), node_id: id }, "node back online: it heartbeats again");
+      }
       live.set(id, {
         loaded: beat.loaded,
         ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}),
         ...(beat.draining ? { draining: true } : {}),
       });
-      if (beat.draining && !wasDraining) log.info({ node: id }, "node stopping: no new requests go to it");
+      if (beat.draining && !wasDraining)
+        log.info({ node: named(), node_id: id }, "node stopping: no new requests go to it");
       // Back from offline: every model on it reads differently (node_status) even if its state did not change.
       options.onChange?.({ nodeId: id, models: result.cameOnline ? result.recorded : result.changed });
       return { registry_version: options.registryVersion.current() };
@@ -526,7 +542,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       const node = nodes.markNamedOffline(name);
       if (!node) return;
       live.delete(node.id);
-      log.warn({ node: node.id, name }, "worker process gone; marked offline");
+      log.warn({ node: name, node_id: node.id }, "worker process gone; marked offline");
       wentOffline(node, "Its worker process ended.");
     },
     remove(idOrName, { force = false } = {}) {
@@ -555,7 +571,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       versions.delete(node.id);
       drained.delete(node.id);
       health.forget(node.id);
-      log.info({ node: node.id, name: node.name, url: node.url, online }, "node removed");
+      log.info({ node: node.name, node_id: node.id, url: node.url, online }, "node removed");
       options.onChange?.({ nodeId: node.id, models, removed: true });
       return { id: node.id, name: node.name, url: node.url, models, ...(online && { was_online: true }) };
     },
@@ -566,7 +582,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       if (draining) drained.add(node.id);
       else drained.delete(node.id);
       log.info(
-        { node: node.id, name: node.name, draining },
+        { node: node.name, node_id: node.id, draining },
         draining ? "node drained" : "node back in rotation",
       );
       options.onChange?.({ nodeId: node.id, models: [] });

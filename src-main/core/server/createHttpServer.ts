@@ -9,9 +9,9 @@ import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 import type { Balancer } from "../balancer/balancer";
 import type { Metrics } from "../metrics";
-import { countRefusedInference, registerBalancedRoutes } from "./inferenceRoutes";
+import { countRefusedInference, isAccessLogged, registerBalancedRoutes } from "./inferenceRoutes";
 import { registerResponsesRoutes, type ResponsesRouteOptions } from "./responsesRoutes";
-import { handleError } from "../../shared/httpErrors";
+import { errorHandler, handleError } from "../../shared/httpErrors";
 import { closeConnectionsAsTheyGoIdle } from "../../shared/httpClose";
 import { dashboardLink } from "../../contract/dashboardLink";
 import {
@@ -149,7 +149,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   app.addHook("onResponse", async (request, reply) =>
     countRefusedInference(request, reply, options.metrics, options.requests),
   );
-  app.setErrorHandler(handleError);
+  // An inference request's refusal is said by its access-log line: not a second line too.
+  app.setErrorHandler(errorHandler({ accessLogged: isAccessLogged }));
   app.setNotFoundHandler((request) => {
     throw new AppError(
       "request.not_found",

@@ -36,6 +36,12 @@ const countedRoutes = new Set([...balancedRoutes, "/v1/responses"]);
  * as the balancer does a request for a model it does not know: a dashboard of error rates sees these
  * too.
  */
+/** Whether a request is one the access log writes a line for, however it is answered. */
+export function isAccessLogged(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return request.method === "POST" && route !== undefined && countedRoutes.has(route);
+}
+
 export function countRefusedInference(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -43,8 +49,7 @@ export function countRefusedInference(
   requests?: Pick<RequestLog, "record">,
 ): void {
   const route = request.routeOptions.url;
-  if (request.method !== "POST" || route === undefined || !countedRoutes.has(route)) return;
-  if (forwarded.has(request)) return;
+  if (!isAccessLogged(request) || route === undefined || forwarded.has(request)) return;
   metrics.requestDone("unknown", route, reply.statusCode, reply.elapsedTime / 1000);
   const told = errorAnswered(request);
   const entry: RequestRecord = {

@@ -16,6 +16,7 @@ import {
   type OpenAiModelList,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
+import { cutText } from "../../shared/cutText";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
 
@@ -134,7 +135,9 @@ export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions
     const id = options.models.resolveName(modelIdParam(request));
     const model = options.models.openAiList().data.find((entry) => entry.id === id);
     if (!model) {
-      throw new AppError("model.not_found", `The model \`${id}\` does not exist.`, { param: "model" });
+      throw new AppError("model.not_found", `The model \`${cutText(id, 200)}\` does not exist.`, {
+        param: "model",
+      });
     }
     return model;
   });

@@ -87,7 +87,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         token = answer.node_token;
         heartbeatMs = answer.heartbeat_interval_ms;
         syncMs = answer.sync_interval_ms;
-        log.info({ node: nodeId }, "registered with the control plane");
+        log.info({ node_id: nodeId }, "registered with the control plane");
         options.onRegistration?.(undefined);
         return;
       } catch (error) {

@@ -51,7 +51,12 @@ describe("the nodes page", () => {
       models: [{ model: "org/repo", artifact: "a.gguf", state: "ready" }],
       last_seen_at: new Date(Date.now() - 5 * 60_000).toISOString(),
     });
-    renderApp(fakeApi({ nodes: [offline, busy] }), { route: "nodes" });
+    const justGone = node("cpu-1", {
+      backend: "cpu",
+      status: "offline",
+      last_seen_at: new Date(Date.now() - 9_000).toISOString(),
+    });
+    renderApp(fakeApi({ nodes: [offline, busy, justGone] }), { route: "nodes" });
 
     const gpu = await screen.findByRole("listitem", { name: "gpu-0" });
     for (const text of [
@@ -73,12 +78,16 @@ describe("the nodes page", () => {
     const cpu = screen.getByRole("listitem", { name: "cpu-0" });
     expect(cpu.textContent).toContain("CPU");
     expect(cpu.textContent).toContain("Offline · last seen 5 min ago");
+    // Seconds ago: gone silent, not "just now".
+    expect(screen.getByRole("listitem", { name: "cpu-1" }).textContent).toContain(
+      "Offline · last seen under a minute ago",
+    );
     expect(cpu.textContent).toContain("When last seen: 1 ready");
     expect(within(cpu).getByRole("note", { name: "Why cpu-0 takes no requests" }).textContent).toBe(
       "It stopped sending heartbeats (silent for over 6 s).",
     );
     expect(within(gpu).queryByRole("note")).toBeNull();
-    expect(screen.getByText(/1 of 2 nodes online/)).toBeTruthy();
+    expect(screen.getByText(/1 of 3 nodes online/)).toBeTruthy();
   });
 
   it("marks a worker that runs another llmlb than the server's", async () => {
