@@ -1,6 +1,7 @@
 import { errorBodySchema } from "../contract";
 import { readAdminToken, readServerInfo, type ServerInfo } from "../core/dataDir";
 import { isLoopbackHost } from "../shared/httpGuards";
+import { packageVersion } from "../shared/packageVersion";
 
 export class CliError extends Error {
   constructor(
@@ -182,6 +183,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   /** The server's refusal, in its own words. */
   function refusal(status: number, json: unknown, method: string, requestPath: string): CliError {
     const parsed = errorBodySchema.safeParse(json);
+    // A route it lacks (in llmlb's words, or Fastify's own in an llmlb older than those).
+    const routeMessage = parsed.success
+      ? parsed.data.error.code === "request.not_found" && parsed.data.error.message
+      : (json as { message?: unknown } | undefined)?.message;
+    if (status === 404 && typeof routeMessage === "string" && routeMessage.startsWith("Route ")) {
+      return new CliError(
+        `The server at ${url} has no ${method} ${requestPath.split("?")[0]}: it is likely an llmlb older than this CLI (${packageVersion()}). Restart it with this llmlb (\`llmlb quit\`, then \`llmlb serve\`), or use the CLI that came with it.`,
+      );
+    }
     if (!parsed.success) {
       return new CliError(
         `The server at ${url} answered ${status} to ${method} ${requestPath}: is it an llmlb server?`,

@@ -211,7 +211,7 @@ export async function loadModel(
     throw new CliError(
       answer.nodes.length === 0
         ? `No worker is online to load ${answer.model}.`
-        : `${answer.model} is not loaded on any node.`,
+        : `No worker loaded ${answer.model} now: each said why above.`,
     );
 }
 

@@ -725,7 +725,7 @@ describe("a load or unload asked of a worker that cannot do it", () => {
       {
         node_name: "older",
         outcome: "failed",
-        message: "older runs an llmlb older than this one, which cannot do this.",
+        message: "It runs an llmlb older than this one, which cannot do this.",
       },
       { node_name: "refusing", outcome: "failed", message: "The node is shutting down." },
     ]);
@@ -734,7 +734,7 @@ describe("a load or unload asked of a worker that cannot do it", () => {
       {
         node_name: "older",
         outcome: "failed",
-        message: "older runs an llmlb older than this one, which cannot do this.",
+        message: "It runs an llmlb older than this one, which cannot do this.",
       },
     ]);
   });

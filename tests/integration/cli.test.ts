@@ -471,6 +471,43 @@ describe("llmlb requests", () => {
   });
 });
 
+describe("the CLI against an older llmlb server", () => {
+  it("says a command the server lacks needs a newer server, whichever way its 404 is worded", async () => {
+    const bodies = [
+      // An llmlb with its own not-found answer…
+      {
+        error: {
+          message: "Route GET:/v0/requests not found.",
+          type: "invalid_request_error",
+          code: "request.not_found",
+          param: null,
+        },
+      },
+      // …and one older than that, with Fastify's.
+      { message: "Route GET:/v0/requests not found", error: "Not Found", statusCode: 404 },
+    ];
+    for (const body of bodies) {
+      const older = http.createServer((_request, response) =>
+        response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify(body)),
+      );
+      older.listen(0, "127.0.0.1");
+      await once(older, "listening");
+      const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}`;
+      try {
+        const result = await runCli(["requests", "--url", url, "--token", "t"], {});
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(
+          new RegExp(
+            `^error: The server at ${url} has no GET /v0/requests: it is likely an llmlb older than this CLI \\(\\d+\\.\\d+\\.\\d+[^)]*\\)\\. Restart it with this llmlb`,
+          ),
+        );
+      } finally {
+        older.close();
+      }
+    }
+  });
+});
+
 describe("llmlb node rm", () => {
   it("removes an offline worker, saying what it removed, and refuses an online one with the server's message", async () => {
     // Its own control plane, whose nodes go offline after 1.5 s of silence instead of 6 s (time enough

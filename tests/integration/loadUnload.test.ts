@@ -102,7 +102,7 @@ describe("llmlb model load and unload", () => {
     expect(result.code).toBe(1);
     for (const worker of workers)
       expect(result.stdout).toContain(`${brokenModel} on ${worker}: not ready there`);
-    expect(result.stderr).toContain(`error: ${brokenModel} is not loaded on any node.`);
+    expect(result.stderr).toContain(`error: No worker loaded ${brokenModel} now: each said why above.`);
   });
 
   it("refuses an endpoint's model, a model not registered and a node not known, saying why", async () => {

@@ -319,12 +319,12 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
           if (answer.success) return read.answered(node, answer.data as z.output<R["response"]>);
         }
         const message =
+          // Said under the node's name: "gpu-1: It runs an llmlb older…".
           response.status === 404
-            ? `${node.name} runs an llmlb older than this one, which cannot do this.`
+            ? "It runs an llmlb older than this one, which cannot do this."
             : response.ok
-              ? `${node.name} answered something this llmlb does not understand.`
-              : (errorBodySchema.safeParse(json).data?.error.message ??
-                `${node.name} answered ${response.status}.`);
+              ? "It answered something this llmlb does not understand."
+              : (errorBodySchema.safeParse(json).data?.error.message ?? `It answered ${response.status}.`);
         log.warn(
           { node: node.name, node_id: node.id, path: route.path, status: response.status },
           "a node refused a call",

@@ -97,7 +97,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
             refusedBefore = true;
             log.error(
               { err: errorMessage(error) },
-              "this node and its control plane run llmlbs that cannot work together; trying on",
+              "this node and its control plane run llmlbs that cannot work together",
             );
           }
           tell(errorMessage(error));
@@ -107,7 +107,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
             refusedBefore = true;
             log.error(
               { err: errorMessage(error) },
-              "the control plane refuses this node's registration as malformed: it is likely an older llmlb than this node's. Run the same llmlb on both machines; this node keeps trying meanwhile",
+              "the control plane refuses this node's registration as malformed: it is likely an older llmlb than this node's. Run the same llmlb on both machines",
             );
           }
           tell(
