@@ -302,6 +302,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     queueDepths: () => balancer.queueDepths(),
     speeds: () => balancer.speeds(),
     inFlight: (nodeId) => balancer.inFlight(nodeId),
+    version: options.version,
+    paused: () => balancer.paused(),
   });
   teardown.defer(() => workerNodes.dispose());
   teardown.defer(() => endpoints.dispose());

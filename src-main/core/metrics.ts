@@ -1,9 +1,10 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { NodeService } from "./nodes/nodeService";
 
 /** What the balancer reports as it forwards requests. */
 export interface BalancerMetrics {
-  requestDone(model: string, route: string, status: number, seconds: number): void;
+  /** `completionTokens`: what the answer's usage said it generated, where it said. */
+  requestDone(model: string, route: string, status: number, seconds: number, completionTokens?: number): void;
   firstByte(model: string, seconds: number): void;
   /**
    * One try at a node, by the node's name, and how it ended: `answered` (whatever its status),
@@ -27,6 +28,10 @@ export interface MetricsOptions {
   speeds: () => { nodeId: string; model: string; tokensPerSecond: number }[];
   /** Requests sent to a node and not finished yet, by node id, read at scrape time. Default: none. */
   inFlight?: (nodeId: string) => number;
+  /** The llmlb this is (`llmlb_build_info`). Default: none said. */
+  version?: string;
+  /** Whether serving is paused (/v1 answers 503), read at scrape time. Default: never. */
+  paused?: () => boolean;
 }
 
 export interface Metrics extends BalancerMetrics {
@@ -34,13 +39,52 @@ export interface Metrics extends BalancerMetrics {
   render(): Promise<string>;
 }
 
-const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+// Up to 10 minutes: a long generation after a wait in the queue takes minutes.
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+let processRegistry: Registry | undefined;
+
+/**
+ * The process's own metrics: memory, CPU, event-loop lag, handles (process_*, nodejs_*), as any Node
+ * service has. Collected once a process, however many servers it runs (each would watch the event
+ * loop again).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
 
 /** Prometheus metrics (`GET /metrics`): requests, latency, time to first token, speed, queues, nodes, downloads. */
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   /** Models with requests at the last scrape: each reads 0 at the next, registered or not. */
   let hadRequests = new Set<string>();
+  new Gauge({
+    name: "llmlb_build_info",
+    help: "The llmlb this is: 1, with its version as a label.",
+    labelNames: ["version"],
+    registers: [registry],
+    collect() {
+      this.set({ version: options.version ?? "unknown" }, 1);
+    },
+  });
+  new Gauge({
+    name: "llmlb_serving_paused",
+    help: "1 while serving is paused (llmlb pause): /v1 answers 503 and running requests finish.",
+    registers: [registry],
+    collect() {
+      this.set(options.paused?.() ? 1 : 0);
+    },
+  });
+  const completionTokens = new Counter({
+    name: "llmlb_completion_tokens_total",
+    help: "Tokens generated, as the answers' usage reported them (a stream without usage says none), by model.",
+    labelNames: ["model"],
+    registers: [registry],
+  });
   const requests = new Counter({
     name: "llmlb_requests_total",
     help: "Inference requests by model, route and HTTP status.",
@@ -130,6 +174,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
   new Gauge({
+    name: "llmlb_nodes_drained",
+    help: "Online nodes an operator drained: out of rotation until put back (counted in llmlb_nodes as online).",
+    registers: [registry],
+    collect() {
+      this.set(options.nodes.list().data.filter((node) => node.status === "online" && node.drained).length);
+    },
+  });
+  new Gauge({
     name: "llmlb_node_models",
     help: "Models on online nodes, by state.",
     labelNames: ["node", "state"],
@@ -160,12 +212,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
 
+  // This server's metrics with the process's, in one scrape.
+  const scraped = Registry.merge([registry, processMetrics()]);
   return {
-    contentType: registry.contentType,
-    render: () => registry.metrics(),
-    requestDone(model, route, status, seconds) {
+    contentType: scraped.contentType,
+    render: () => scraped.metrics(),
+    requestDone(model, route, status, seconds, generated) {
       requests.inc({ model, route, status: String(status) });
       latency.observe({ model, route }, seconds);
+      if (generated) completionTokens.inc({ model }, generated);
     },
     firstByte: (model, seconds) => firstByte.observe({ model }, seconds),
     nodeTry: (node, outcome) => nodeTries.inc({ node, outcome }),

@@ -11,12 +11,15 @@ function setup() {
     models: [] as string[],
     depths: [] as { model: string; running: number; waiting: number }[],
     speeds: [] as { nodeId: string; model: string; tokensPerSecond: number }[],
+    paused: false,
   };
   const metrics = createMetrics({
     nodes: { list: () => ({ data: now.nodes }) } as unknown as NodeService,
     models: () => now.models,
     queueDepths: () => now.depths,
     speeds: () => now.speeds,
+    version: "1.2.3",
+    paused: () => now.paused,
   });
   /** Each sample of a metric, as `{labels} value` lines. */
   const scrape = async (name: string) =>
@@ -24,7 +27,7 @@ function setup() {
       .split("\n")
       .filter((line) => line.startsWith(`${name}{`))
       .map((line) => line.slice(name.length));
-  return { now, scrape };
+  return { now, scrape, metrics };
 }
 
 describe("llmlb_queue_depth", () => {
@@ -94,5 +97,34 @@ describe("per-node metrics", () => {
       expect((await scrape(name)).join("\n")).not.toContain("box-a");
     }
     expect(await scrape("llmlb_nodes")).toEqual(['{status="online"} 1', '{status="offline"} 0']);
+  });
+});
+
+describe("what an operator's dashboard reads besides", () => {
+  it("the build, whether serving is paused, the drained nodes, the tokens answers reported, and the process", async () => {
+    const { now, scrape, metrics } = setup();
+    expect(await scrape("llmlb_build_info")).toEqual(['{version="1.2.3"} 1']);
+    const plain = async (name: string) =>
+      (await metrics.render()).split("\n").find((line) => line.startsWith(`${name} `));
+    expect(await plain("llmlb_serving_paused")).toBe("llmlb_serving_paused 0");
+    now.paused = true;
+    expect(await plain("llmlb_serving_paused")).toBe("llmlb_serving_paused 1");
+
+    now.nodes = [
+      worker("box-a", { draining: true, drained: true }),
+      worker("box-b"),
+      worker("box-c", { status: "offline", draining: true, drained: true }),
+    ];
+    expect(await plain("llmlb_nodes_drained")).toBe("llmlb_nodes_drained 1");
+
+    metrics.requestDone("org/m", "/v1/chat/completions", 200, 1, 42);
+    metrics.requestDone("org/m", "/v1/chat/completions", 200, 1, 8);
+    metrics.requestDone("org/m", "/v1/embeddings", 200, 1);
+    expect(await scrape("llmlb_completion_tokens_total")).toEqual(['{model="org/m"} 50']);
+    // A request of minutes (a long generation after a wait in the queue) has a bucket of its own.
+    expect(await scrape("llmlb_request_duration_seconds_bucket")).toContain(
+      '{le="600",model="org/m",route="/v1/chat/completions"} 2',
+    );
+    expect(await plain("process_resident_memory_bytes")).toMatch(/^process_resident_memory_bytes \d+/);
   });
 });

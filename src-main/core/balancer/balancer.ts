@@ -571,7 +571,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       } finally {
         const seconds = (clock.now() - started) / 1000;
         const named = (body.json as { model?: unknown } | undefined)?.model;
-        options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds);
+        options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds, trace.reported);
         // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it
         // out), and the dashboard's Requests page.
         const entry: RequestRecord = {
@@ -614,7 +614,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       const pending = inFlight.get(nodeId);
       const lost = [...(pending ?? [])].filter((attempt) => attempt.silentForMs() >= silentForMs);
       if (lost.length === 0) return;
-      log.warn({ node: nodeId, requests: lost.length, err: reason }, "calling off requests at a lost node");
+      log.warn(
+        { node_id: nodeId, requests: lost.length, err: reason },
+        "calling off requests at a lost node",
+      );
       for (const attempt of lost) attempt.cancel(new Error(reason));
     },
     nodesChanged() {

@@ -50,6 +50,8 @@ export interface NodeHealth {
 }
 
 interface Failing {
+  /** The node's name, for the log. */
+  name: string;
   url: string;
   until: number;
   strikes: number;
@@ -78,8 +80,9 @@ export function createNodeHealth(options: NodeHealthOptions): NodeHealth {
   const probe = createHealthProbe({
     agent,
     onHealthy: (nodeId) => {
+      const name = failing.get(nodeId)?.name;
       if (!recovered(nodeId)) return;
-      log.info({ node: nodeId }, "node healthy again");
+      log.info({ node: name, node_id: nodeId }, "node healthy again");
       options.onChange?.(nodeId);
     },
     ...options.probe,
@@ -113,6 +116,7 @@ export function createNodeHealth(options: NodeHealthOptions): NodeHealth {
         (last && last.url === route.url && now - last.at < STRIKES_FORGOTTEN_AFTER_MS ? last.strikes : 0);
       const strikes = earlier + 1;
       failing.set(route.id, {
+        name: route.name,
         url: route.url,
         until: now + backoffMs(strikes, 5000, 60_000),
         strikes,
