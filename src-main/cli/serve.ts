@@ -97,6 +97,11 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
   io.out(`  Dashboard:   ${dashboardLink(url, core.adminToken)}`);
   io.out(`  Data:        ${config.dataDir}`);
   io.out(`  Model cache: ${config.hubCacheDir}`);
+  const upgraded = core.upgradedDatabase();
+  if (upgraded)
+    io.out(
+      `  Upgraded:    the database of an older llmlb (schema ${upgraded.from} → ${upgraded.to}); to go back to that llmlb, put ${upgraded.kept} in its place`,
+    );
   if (!isLoopbackHost(config.host)) {
     // What other machines use: this machine's addresses, not loopback.
     const port = new URL(url).port;

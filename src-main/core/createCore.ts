@@ -32,7 +32,7 @@ import { createGpuBuildService, type GpuBuildServiceOptions } from "./gpuBuild/g
 import type { Supervisor, WorkerStatus } from "./supervisor/supervisor";
 import { startLocalWorkers } from "./supervisor/startLocalWorkers";
 import type { WorkerLauncher } from "./supervisor/workerLauncher";
-import { openDatabase } from "./registry/openDatabase";
+import { openDatabase, type DatabaseUpgrade } from "./registry/openDatabase";
 import { createHttpServer, type HttpApp } from "./server/createHttpServer";
 import { type BackendLeftOut, type ServerEvent, type Status } from "../contract";
 import { createRequestLog } from "./requestLog";
@@ -108,6 +108,8 @@ export interface Core {
   workers(): WorkerStatus[];
   /** GPU backends this machine's device probe left out, and why (known once workers have started). */
   backendsLeftOut(): BackendLeftOut[];
+  /** The database an older llmlb wrote, migrated at this start, and where it is kept as it was. */
+  upgradedDatabase(): DatabaseUpgrade | undefined;
   /**
    * Starts listening and resolves with the base URL (http://host:port); the local workers start after
    * that, in the background (finding the GPUs may take a while).
@@ -191,9 +193,11 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     onHfTokenChange: (token) => supervisor?.setHfToken(token),
     listeningPort: () => (listeningUrl === undefined ? undefined : Number(new URL(listeningUrl).port)),
   });
+  let upgradedDatabase: DatabaseUpgrade | undefined;
   const db = openDatabase({
     file: path.join(config.dataDir, dataFiles.database),
     log: log.child({ module: "registry" }),
+    onUpgraded: (upgrade) => (upgradedDatabase = upgrade),
   });
   teardown.defer(() => void db.close());
   const hub =
@@ -462,6 +466,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     setPaused,
     workers: () => supervisor?.status() ?? [],
     backendsLeftOut: () => backendsLeftOut,
+    upgradedDatabase: () => upgradedDatabase,
     async listen() {
       try {
         await app.listen({ host: config.host, port: config.port });

@@ -5,8 +5,10 @@ import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeList } from "../../src-main/contract";
+import { migrations } from "../../src-main/core/registry/migrations";
 import { startFakeHub, type FakeHub } from "../fixtures/fakeHub";
 import { runCli, startServeProcess, type ServeProcess } from "../helpers/cliProcess";
 import { serveInTempDir, type ServedInTempDir } from "../helpers/serveInTempDir";
@@ -41,6 +43,33 @@ describe("llmlb serve", () => {
     expect(serve.output.join("\n")).toContain(`${serve.url}/v1`);
     expect(serve.output.join("\n")).toMatch(/Dashboard: +http:\/\/127\.0\.0\.1:\d+\/#token=llmlb_/);
     expect(JSON.parse(fs.readFileSync(path.join(served.dataDir, "server.json"), "utf8")).url).toBe(serve.url);
+  });
+});
+
+describe("llmlb serve on an older llmlb's data directory", () => {
+  it("says in its banner that it upgraded the database, and where the old one is kept for going back", async () => {
+    const dir = await makeTempDir();
+    try {
+      const file = path.join(dir.path, "llmlb.db");
+      const older = new Database(file);
+      const before = migrations.length - 1;
+      for (const migration of migrations.slice(0, before)) older.exec(migration);
+      older.pragma(`user_version = ${before}`);
+      older.close();
+      const proc = await startServeProcess(["--port", "0", "--workers", "none"], {
+        ...env,
+        LLMLB_DATA_DIR: dir.path,
+      });
+      try {
+        expect(proc.output).toContain(
+          `  Upgraded:    the database of an older llmlb (schema ${before} → ${migrations.length}); to go back to that llmlb, put ${file}.schema-${before}.bak in its place`,
+        );
+      } finally {
+        await proc.stop();
+      }
+    } finally {
+      await dir.remove();
+    }
   });
 });
 

@@ -10,6 +10,15 @@ export interface OpenDatabaseOptions {
   /** Database file, or ":memory:". */
   file: string;
   log: Logger;
+  /** Told when the database was an older llmlb's and is migrated: what a user going back needs. */
+  onUpgraded?: (upgrade: DatabaseUpgrade) => void;
+}
+
+/** A database migrated from an older llmlb's schema, and where it is kept as it was. */
+export interface DatabaseUpgrade {
+  from: number;
+  to: number;
+  kept: string;
 }
 
 /** Opens the registry: WAL, foreign keys on, migrated to the latest schema. */
@@ -21,7 +30,8 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   try {
-    migrate(db, options.file, options.log);
+    const upgrade = migrate(db, options.file, options.log);
+    if (upgrade) options.onUpgraded?.(upgrade);
   } catch (error) {
     db.close();
     throw error;
@@ -32,7 +42,7 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
 /** Where the database as it was before a migration from schema `version` is kept. */
 export const backupBeforeMigration = (file: string, version: number) => `${file}.schema-${version}.bak`;
 
-function migrate(db: Db, file: string, log: Logger): void {
+function migrate(db: Db, file: string, log: Logger): DatabaseUpgrade | undefined {
   const current = db.pragma("user_version", { simple: true }) as number;
   const latest = migrations.length;
   if (current > latest) {
@@ -45,12 +55,14 @@ function migrate(db: Db, file: string, log: Logger): void {
       `The database schema (version ${current}) is newer than this app understands (${latest}): a newer llmlb wrote it. Run that newer llmlb on this data directory.${back}`,
     );
   }
+  let upgrade: DatabaseUpgrade | undefined;
   if (current > 0 && current < latest && file !== ":memory:") {
     // The database as it was, for going back to the llmlb that wrote it: a migration is one way.
     const kept = backupBeforeMigration(file, current);
     fs.rmSync(kept, { force: true });
     db.prepare("VACUUM INTO ?").run(kept);
     log.info({ kept }, "database kept as it was before its migration");
+    upgrade = { from: current, to: latest, kept };
   }
   for (let version = current; version < latest; version++) {
     db.transaction(() => {
@@ -63,4 +75,5 @@ function migrate(db: Db, file: string, log: Logger): void {
     const what = current === 0 ? "database created" : "database migrated";
     log.info({ from: current, to: latest }, what);
   }
+  return upgrade;
 }
