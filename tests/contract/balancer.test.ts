@@ -369,10 +369,28 @@ describe("routing", () => {
     );
     await node("newer");
     expect((await messages()).status).toBe(200);
-    const older = nodeListSchema
-      .parse((await server.request("GET", "/v0/nodes")).body)
-      .data.find((n) => n.name === "older" && n.status === "online")!;
-    expect(older.health.state).toBe("ok");
+    const healthOf = async (name: string) =>
+      nodeListSchema
+        .parse((await server.request("GET", "/v0/nodes")).body)
+        .data.find((n) => n.name === name && n.status === "online")!.health.state;
+    expect(await healthOf("older")).toBe("ok");
+
+    // A 404 in Anthropic's shape for a model gone from a worker is no missing route: that worker is passed over.
+    let asked = 0;
+    await node("model-gone", {
+      ready: [model],
+      handler: (_request, response) => {
+        asked++;
+        const message = `The model "${model}" does not exist or is not ready on this node.`;
+        response
+          .writeHead(404, { "content-type": "application/json" })
+          .end(JSON.stringify({ type: "error", error: { type: "not_found_error", message } }));
+      },
+    });
+    // Whichever node each request is sent to first, every one is answered.
+    for (let i = 0; i < 20 && asked === 0; i++) expect((await messages()).status).toBe(200);
+    expect(asked).toBe(1);
+    expect(await healthOf("model-gone")).toBe("failing");
   });
 
   it("tries another node when one no longer has the model (404) or refuses the balancer (401)", async () => {

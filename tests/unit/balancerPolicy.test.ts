@@ -31,12 +31,12 @@ const answers =
     return { type: "answered", status };
   };
 const refuses =
-  (status?: number, code?: string): NodeAnswer =>
+  (status?: number, options: { missingRoute?: true } = {}): NodeAnswer =>
   async () => ({
     type: "unavailable",
     reason: status ? `answered ${status}` : "unreachable",
     status,
-    ...(code !== undefined && { code }),
+    ...options,
   });
 /** Sends its head, then fails. */
 const diesMidStream: NodeAnswer = async (_request, sink, observer) => {
@@ -430,9 +430,9 @@ describe("retries", () => {
     expect(tries.slice(2).sort()).toEqual(["a", "b"]);
   });
 
-  it("takes a worker's 404 without model_not_found as a route its older llmlb lacks, and one with it as the model gone", async () => {
+  it("takes a worker's 404 that says the route is missing as a route its older llmlb lacks, and another as the model gone", async () => {
     const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
-    answer.a = refuses(404);
+    answer.a = refuses(404, { missingRoute: true });
     expect((await send({ path: "/v1/messages" })).status).toBe(200);
     expect(tries).toEqual(["a", "b"]);
     // a is not down: the next requests (another route) still take turns between them.
@@ -442,7 +442,7 @@ describe("retries", () => {
     expect(tries.slice(2).sort()).toEqual(["a", "b"]);
 
     // The model no longer there: a is passed over until it answers again.
-    answer.a = refuses(404, "model_not_found");
+    answer.a = refuses(404);
     tries.length = 0;
     for (let i = 0; i < 4; i++) await send();
     expect(tries.filter((id) => id === "a")).toHaveLength(1);

@@ -223,6 +223,44 @@ describe("the prepare queue", () => {
       await again.stop();
     });
 
+    /** org/big's file as another tool left it in the cache: 1 GiB, holes that read as zeros. */
+    const adoptBig = () => {
+      const repoDir = path.join(temp.path, "models--org--big");
+      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
+      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+      fs.mkdirSync(snapshot, { recursive: true });
+      const blob = path.join(repoDir, "blobs", big.sha256);
+      fs.writeFileSync(blob, "");
+      fs.truncateSync(blob, big.size);
+      fs.symlinkSync(`../../blobs/${big.sha256}`, path.join(snapshot, "big.gguf"));
+    };
+
+    it("downloads a new model while it hashes a large file another tool put in the cache, first in line", async () => {
+      const ledger = await openDownloadLedger(
+        path.join(temp.path, "ledger.json"),
+        temp.path,
+        createLogger({ level: "silent" }),
+      );
+      const own = ["org/cached-1", "org/cached-2", "org/cached-3", "org/cached-4"].map((id) => model(id));
+      const first = start(ledger);
+      await first.queue.reconcile(own);
+      first.queue.prepareNext();
+      await waitFor("the first downloads", () => own.every((m) => first.stateOf(m.name)?.state === "ready"));
+      await first.stop();
+      adoptBig();
+      // Started again: the large file first in line, models of its own in the cache (the two lanes
+      // share them), a new one last.
+      const node = start(ledger);
+      await node.queue.reconcile([model("org/big"), ...own, model("org/fresh")]);
+      node.queue.prepareNext();
+      await waitFor("the new model downloaded", () => node.stateOf("org/fresh")?.state === "ready");
+      expect(node.stateOf("org/big")?.state).toMatch(/^(pending|verifying)$/);
+      await waitFor("the large file refused", () => node.stateOf("org/big")?.state === "error", {
+        timeoutMs: 30_000,
+      });
+      await node.stop();
+    });
+
     it("serves a cached model of its own at once while it hashes a large file another tool put in the cache", async () => {
       const ledger = await openDownloadLedger(
         path.join(temp.path, "ledger.json"),
@@ -234,15 +272,8 @@ describe("the prepare queue", () => {
       first.queue.prepareNext();
       await waitFor("the first download", () => first.stateOf("org/cached")?.state === "ready");
       await first.stop();
-      // Meanwhile another tool put org/big in the cache (1 GiB, holes that read as zeros).
-      const repoDir = path.join(temp.path, "models--org--big");
-      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
-      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
-      fs.mkdirSync(snapshot, { recursive: true });
-      const blob = path.join(repoDir, "blobs", big.sha256);
-      fs.writeFileSync(blob, "");
-      fs.truncateSync(blob, big.size);
-      fs.symlinkSync(`../../blobs/${big.sha256}`, path.join(snapshot, "big.gguf"));
+      // Meanwhile another tool put org/big in the cache.
+      adoptBig();
 
       // Started again, a download that hangs first in line, then the large file: the model of its own
       // is ready before that hash ends, and the hash does not wait for the download.

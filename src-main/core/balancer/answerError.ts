@@ -35,6 +35,22 @@ export function errorOfAnswer(body: Buffer): RecordedError | undefined {
 }
 
 /**
+ * Whether a 404's body says the route is missing (`Route POST:/v1/messages not found`), as Fastify
+ * words it in llmlb's own answers and in its default ones, an older worker's: not a model gone.
+ */
+export function isMissingRoute(body: Buffer): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    return false;
+  }
+  const answer = (parsed ?? {}) as { message?: unknown; error?: { message?: unknown } };
+  const message = typeof answer.message === "string" ? answer.message : answer.error?.message;
+  return typeof message === "string" && /^Route [A-Z]+:\S* not found/.test(message);
+}
+
+/**
  * What is kept of an endpoint's refusal: its code, not its message. Another server's message may
  * quote the request (pydantic's `input_value=…`), and the access log keeps no prompt text.
  */

@@ -384,9 +384,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
         return 499;
       case "unavailable":
         // An endpoint lacks this route (or the model there); a worker of an older llmlb lacks the
-        // route (its 404 for a model it no longer has says model_not_found): no sign that it is down
-        // for the other routes.
-        if (outcome.status === 404 && (route.kind === "endpoint" || outcome.code !== "model_not_found")) {
+        // route (its 404 says so; one for a model it no longer has does not): no sign that it is
+        // down for the other routes.
+        if (outcome.status === 404 && (route.kind === "endpoint" || outcome.missingRoute)) {
           lacking.push(route);
           (request.log ?? log).info(
             { node: route.name, node_id: route.id, model, path },

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AnswerSink } from "./answerSink";
+import { isMissingRoute } from "./answerError";
 
 /** One try at a node: where it goes and what it carries. */
 export interface NodeRequest {
@@ -27,10 +28,10 @@ export interface NodeRequest {
 export type ProxyOutcome =
   | { type: "answered"; status: number }
   /**
-   * `status`: what the node answered, when it answered; `code`: its error's code, where its body
-   * (read up to 4 KB) said one in OpenAI's shape.
+   * `status`: what the node answered, when it answered; `missingRoute`: its 404 said it has no such
+   * route (an older llmlb's worker, an OpenAI-compatible server without it), not that a model is gone.
    */
-  | { type: "unavailable"; reason: string; status?: number; code?: string }
+  | { type: "unavailable"; reason: string; status?: number; missingRoute?: true }
   | { type: "cut"; cause: Error }
   | { type: "left" };
 
@@ -76,18 +77,8 @@ const notPassed = new Set([
 
 /** Bytes of a refused answer read before its connection is given up instead. */
 const maxDropped = 128 * 1024;
-/** How much of a refusal is kept to read its error's code. */
+/** How much of a refusal is kept to read what it says. */
 const refusalKept = 4096;
-
-/** `{"error": {"code": …}}`'s code, if the body is that. */
-function refusalCode(body: Buffer): string | undefined {
-  try {
-    const code = (JSON.parse(body.toString("utf8")) as { error?: { code?: unknown } }).error?.code;
-    return typeof code === "string" ? code : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * 502, 503, 504 and the like, and a node that no longer has the model or no longer knows our token,
@@ -213,12 +204,12 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
   onResponseEnd(): void {
     if (this.phase !== "passing") {
-      const code = refusalCode(Buffer.concat(this.refusal));
+      const missingRoute = this.status === 404 && isMissingRoute(Buffer.concat(this.refusal));
       return this.finish({
         type: "unavailable",
         reason: `answered ${this.status}`,
         status: this.status,
-        ...(code !== undefined && { code }),
+        ...(missingRoute && { missingRoute: true as const }),
       });
     }
     this.sink.end();

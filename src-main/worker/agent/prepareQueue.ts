@@ -361,23 +361,40 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    */
   async function readyCached(): Promise<void> {
     let leftForDownload = false;
-    /** Those whose files another tool put in the cache: hashed once the others are ready. */
+    /**
+     * Those whose files another tool put in the cache: hashed once the others are ready, and held
+     * for it meanwhile (the download lane would hash them before the downloads behind them).
+     */
     const toHash: Tracked[] = [];
-    for (const hashLater of [true, false]) {
-      for (const entry of hashLater ? [...tracked.values()] : toHash) {
-        const modelId = entry.model.name;
-        if (entry.state.state !== "pending" || entry.needsDownload) continue;
-        if (checking.has(modelId) || current?.modelId === modelId) continue;
-        const controller = new AbortController();
-        const done = prepare(entry, controller, { hashLater });
-        checking.set(modelId, { controller, done });
-        try {
-          const outcome = await done;
-          if (outcome === "download") leftForDownload = true;
-          if (outcome === "hash later") toHash.push(entry);
-        } finally {
-          checking.delete(modelId);
-        }
+    for (const entry of [...tracked.values()]) {
+      const modelId = entry.model.name;
+      if (entry.state.state !== "pending" || entry.needsDownload) continue;
+      if (checking.has(modelId) || current?.modelId === modelId) continue;
+      const controller = new AbortController();
+      const done = prepare(entry, controller, { hashLater: true });
+      checking.set(modelId, { controller, done });
+      const outcome = await done;
+      if (outcome === "hash later") {
+        toHash.push(entry);
+        continue;
+      }
+      checking.delete(modelId);
+      if (outcome === "download") leftForDownload = true;
+    }
+    for (const entry of toHash) {
+      const modelId = entry.model.name;
+      // Dropped meanwhile (its hold was let go of then), or stopping.
+      if (tracked.get(modelId) !== entry || entry.state.state !== "pending" || stopped.aborted) {
+        checking.delete(modelId);
+        continue;
+      }
+      const controller = new AbortController();
+      const done = prepare(entry, controller, { hashLater: false });
+      checking.set(modelId, { controller, done });
+      try {
+        if ((await done) === "download") leftForDownload = true;
+      } finally {
+        checking.delete(modelId);
       }
     }
     // The download lane passed over those being looked up: it has them now.
