@@ -11,6 +11,7 @@ const flagNames: Partial<Record<keyof ConfigInput, string>> = {
   port: "--port",
   dataDir: "--data-dir",
   workers: "--workers",
+  drainTimeoutSeconds: "--drain-timeout",
   apiKeys: "--api-key",
   allowedHosts: "--allow-host",
   corsOrigins: "--cors-origin",

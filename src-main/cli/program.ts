@@ -191,6 +191,11 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       "a host name clients may use besides loopback ones; repeat for several (default: LLMLB_ALLOWED_HOSTS)",
       collect,
     )
+    .option(
+      "--drain-timeout <seconds>",
+      "how long stopping waits for running requests to finish (default 30, or LLMLB_DRAIN_TIMEOUT)",
+      wholeNumber,
+    )
     .action(
       async (options: {
         host?: string;
@@ -199,6 +204,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         apiKey?: string[];
         allowHost?: string[];
         corsOrigin?: string[];
+        drainTimeout?: string;
       }) => {
         const globals = program.opts<{ dataDir?: string }>();
         const config = configFrom({
@@ -209,6 +215,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
           apiKeys: options.apiKey,
           allowedHosts: options.allowHost,
           corsOrigins: options.corsOrigin,
+          drainTimeoutSeconds: options.drainTimeout,
         });
         // Loaded only for the commands that run a server: the client commands start fast.
         const { serve } = await import("./serve");

@@ -3,12 +3,18 @@ import { backendLeftOutSchema } from "./nodes";
 
 /**
  * What the supervisor tells a running worker over the channel to its parent (a child process's IPC,
- * a utility process's port), so a changed setting reaches it without a restart that would end its
- * requests.
+ * a utility process's port): a changed setting, without a restart that would end its requests, and
+ * when to stop.
  */
 export const workerMessageSchema = z.discriminatedUnion("type", [
   /** The Hugging Face token for downloads changed (null: none any more). */
   z.object({ type: z.literal("hf-token"), token: z.string().min(1).nullable() }),
+  /**
+   * Stop (what runs finishes first, for the worker's drain time), then exit. Asked this way, not by
+   * SIGTERM: a service manager's SIGTERM reaches the whole process group, the workers before their
+   * control plane has let its running requests finish, and a supervised worker ignores it.
+   */
+  z.object({ type: z.literal("stop") }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 

@@ -65,6 +65,11 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /**
+   * How long stopping (Ctrl-C, SIGTERM, `llmlb quit`, quitting the app) waits for running requests
+   * to finish before it stops the workers, which ends what still runs. Default: 30 s.
+   */
+  drainTimeoutSeconds: z.coerce.number().int().min(0).max(3600).default(30),
   /** pino level. Default: info. */
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /**
@@ -111,6 +116,7 @@ const envNames = {
   nodeToken: "LLMLB_NODE_TOKEN",
   maxLoadedModels: "LLMLB_MAX_LOADED_MODELS",
   workers: "LLMLB_WORKERS",
+  drainTimeoutSeconds: "LLMLB_DRAIN_TIMEOUT",
   logLevel: "LLMLB_LOG_LEVEL",
   apiKeys: "LLMLB_API_KEY",
   allowedHosts: "LLMLB_ALLOWED_HOSTS",

@@ -50,6 +50,10 @@ const rules: Record<Key, ValueRule> = {
     secret: true,
   },
   maxLoadedModels: { noun: "a count of models", good: "a whole number from 1 to 64" },
+  drainTimeoutSeconds: {
+    noun: "a drain timeout",
+    good: "a whole number of seconds from 0 to 3600 (0 stops at once)",
+  },
   workers: {
     noun: "a workers mode",
     good: "auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64",

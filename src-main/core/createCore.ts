@@ -75,7 +75,7 @@ export interface CoreOptions {
   hfTokenStore?: SecretStore;
   /** Start at login (the desktop app). Default: none. */
   loginItem?: LoginItem;
-  /** How long quitting waits for running requests before stopping the workers. Default: 10000 ms. */
+  /** How long quitting waits for running requests before stopping the workers. Default: the config's. */
   drainTimeoutMs?: number;
   /**
    * The port is in use: `fail` (llmlb serve: a script means that port), or `use-another` (the desktop
@@ -505,11 +505,18 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
         // stop after that, or after the drain timeout, which ends whatever still runs.
         stopping.abort();
         supervisor?.holdRestarts();
+        // Heartbeats find the server closed from now on: its nodes are not lost for that, and what
+        // they run finishes; what waits for a slot or a node is told at once that llmlb is stopping.
+        workerNodes.stopWatching();
+        balancer.stop();
         const closed = app.close();
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           closed,
-          new Promise((resolve) => (timer = setTimeout(resolve, options.drainTimeoutMs ?? 10_000))),
+          new Promise(
+            (resolve) =>
+              (timer = setTimeout(resolve, options.drainTimeoutMs ?? config.drainTimeoutSeconds * 1000)),
+          ),
         ]);
         clearTimeout(timer);
         await workersStarted;

@@ -26,8 +26,6 @@ import { writeRedirectPage } from "./redirectPage";
 import { createDashboardWindow } from "./window";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** How long quitting waits for running requests; the workers then get their own stop timeout. */
-const drainTimeoutMs = 10_000;
 
 function run(config: Config, log: Logger, logFile: LogFile): void {
   const icons = iconsDir({
@@ -143,7 +141,6 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
       onWorkerOutput: (_worker, line) => logFile.writeRaw(line),
       requestQuit: () => app.quit(),
       loginItem: createDesktopLoginItem(),
-      drainTimeoutMs,
       whenPortTaken: whenPortTaken(config),
       // An installed app's llama.cpp binaries are read-only, inside the app.
       ...(app.isPackaged
@@ -193,7 +190,7 @@ function run(config: Config, log: Logger, logFile: LogFile): void {
         ...(process.env.APPIMAGE ? { execPath: process.env.APPIMAGE } : {}),
       }),
     // The drain timeout, then the workers' stop timeout (5 s), then a margin.
-    forceAfterMs: drainTimeoutMs + 10_000,
+    forceAfterMs: config.drainTimeoutSeconds * 1000 + 10_000,
     onProblem: (message, error) => log.error({ err: error }, message),
   });
   starting = start();

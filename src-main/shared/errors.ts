@@ -35,6 +35,7 @@ export type ErrorCode =
   | "model.unavailable"
   | "balancer.overloaded"
   | "serving.paused"
+  | "serving.stopping"
   | "settings.read_only"
   | "config.invalid"
   | "balancer.no_node"
@@ -132,6 +133,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "model.unavailable": 503,
   "balancer.overloaded": 503,
   "serving.paused": 503,
+  /** llmlb is stopping: what runs finishes, and nothing new starts (nor what waited in its queue). */
+  "serving.stopping": 503,
   "settings.read_only": 409,
   /** A setting from config.json, the environment or a flag does not fit: read at start, never over HTTP. */
   "config.invalid": 400,

@@ -126,6 +126,15 @@ async function runNode(): Promise<void> {
   const log = createLogger({ level: config.logLevel, destination: supervisedLogDestination() }).child({
     node: config.name,
   });
+  // The agent, once there is one: the server comes first (the agent registers its URL).
+  const started: { agent?: NodeAgent } = {};
+  // From the first moment too: a stop asked while this node starts ends it at once.
+  onSupervisorMessage((message) => {
+    if (message.type === "stop")
+      return running.stop ? running.stop("stopped by the control plane") : process.exit(0);
+    log.info({ set: message.token !== null }, "Hugging Face token changed");
+    started.agent?.setHfToken(message.token ?? undefined);
+  }, log);
   const memory = await createMemoryProbe(config.backend);
   const ledger = await openDownloadLedger(
     path.join(config.stateDir, config.name, "downloads.json"),
@@ -135,8 +144,6 @@ async function runNode(): Promise<void> {
     path.join(config.stateDir, "checked"),
   );
   const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name));
-  // The server comes first (the agent registers its URL); it reaches the agent once there is one.
-  const started: { agent?: NodeAgent } = {};
   const engine = createInferenceEngine({
     log,
     backend: config.backend,
@@ -205,11 +212,6 @@ async function runNode(): Promise<void> {
       void tellParent({ type: "registration", ...(refused !== undefined ? { refused } : {}) }),
   });
   started.agent = agent;
-  onSupervisorMessage((message) => {
-    if (message.type !== "hf-token") return;
-    log.info({ set: message.token !== null }, "Hugging Face token changed");
-    agent.setHfToken(message.token ?? undefined);
-  }, log);
 
   const { drainMs } = config;
   let closed: Promise<void> | undefined;
@@ -241,12 +243,14 @@ async function runNode(): Promise<void> {
       process.exit(0);
     })();
   };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  // Ctrl-C in a terminal reaches the whole process group. A supervised node leaves its stopping to
-  // the control plane, which first lets running requests finish; started by hand, it stops.
-  if (supervised())
-    process.on("SIGINT", () => log.info("SIGINT: the control plane stops this node when it quits"));
-  else process.once("SIGINT", () => stop("SIGINT"));
+  // Ctrl-C in a terminal, and a service manager's SIGTERM (systemd stops a service's whole process
+  // group), reach the workers too. A supervised node leaves its stopping to the control plane, which
+  // first lets running requests finish, then tells it (a "stop" message); started by hand, it stops.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    if (supervised())
+      process.on(signal, () => log.info(`${signal}: the control plane stops this node when it quits`));
+    else process.once(signal, () => stop(signal));
+  }
   running.stop = stop;
   await agent.start();
 }

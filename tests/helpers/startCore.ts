@@ -83,6 +83,8 @@ export async function startCore(options: StartCoreOptions): Promise<TestServer> 
       hubCacheDir: `${dataDir}/hub`,
       hubEndpoint: options.hubEndpoint,
       logLevel: "silent",
+      // A test's request left running at close waits no longer than this.
+      drainTimeoutSeconds: 10,
       // What a test passes is plumbing, not a user's flags: Settings treats the port as saved.
       overridden: [],
       ...options.config,

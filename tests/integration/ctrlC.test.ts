@@ -51,6 +51,34 @@ describe("Ctrl-C on llmlb serve", () => {
   });
 });
 
+describe("a service manager's SIGTERM to llmlb serve's process group (systemctl stop)", () => {
+  let grouped: TinyModelServe;
+  beforeAll(async () => {
+    grouped = await serveTinyModel({ workers: 1, logLevel: "info", ownGroup: true });
+  }, 90_000);
+  afterAll(async () => {
+    await grouped?.close();
+  });
+
+  it("drains as a SIGTERM to serve alone does: the workers wait for their control plane, and a running stream finishes", async () => {
+    const { serve } = grouped;
+    const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const stream = await longStory(client, model);
+    const exited = once(serve.child, "exit");
+    let chunks = 0;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      if (chunks++ === 0) process.kill(-serve.child.pid!, "SIGTERM");
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("length");
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(serve.logs()).toMatch(/SIGTERM: the control plane stops this node when it quits/);
+    expect(serve.logs()).not.toMatch(/restarting/);
+  });
+});
+
 describe("Ctrl-C on llmlb serve during a download", () => {
   let downloading: TinyModelServe;
   beforeAll(async () => {

@@ -16,6 +16,23 @@ describe("resolveConfig", () => {
       hubCacheDir: "/home/ada/.cache/huggingface/hub",
     });
     expect(config.hfToken).toBeUndefined();
+    expect(config.drainTimeoutSeconds).toBe(30);
+  });
+
+  it("takes how long stopping waits for running requests from the environment, config.json or --drain-timeout", () => {
+    expect(resolveConfig({ env: { LLMLB_DRAIN_TIMEOUT: "120" }, homedir: home }).drainTimeoutSeconds).toBe(
+      120,
+    );
+    expect(
+      resolveConfig({ env: {}, file: { drainTimeoutSeconds: 0 }, homedir: home }).drainTimeoutSeconds,
+    ).toBe(0);
+    expect(
+      resolveConfig({
+        env: { LLMLB_DRAIN_TIMEOUT: "120" },
+        flags: { drainTimeoutSeconds: "5" },
+        homedir: home,
+      }).drainTimeoutSeconds,
+    ).toBe(5);
   });
 
   it("layers defaults < file < environment < flags", () => {
@@ -119,6 +136,9 @@ describe("a configuration value that does not fit", () => {
     expect(messageOf({ env: { LLMLB_PORT: "70000" } })).toMatch(/^LLMLB_PORT is "70000", .* 0 to 65535/);
     expect(messageOf({ env: { LLMLB_WORKERS: "banana" } })).toBe(
       'LLMLB_WORKERS is "banana", which is not a workers mode: give auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64.',
+    );
+    expect(messageOf({ env: { LLMLB_DRAIN_TIMEOUT: "a minute" } })).toBe(
+      'LLMLB_DRAIN_TIMEOUT is "a minute", which is not a drain timeout: give a whole number of seconds from 0 to 3600 (0 stops at once).',
     );
     expect(messageOf({ env: { HF_ENDPOINT: "notaurl" } })).toMatch(
       /^HF_ENDPOINT is "notaurl", which is not a hub URL: give .*https:\/\/huggingface\.co/,

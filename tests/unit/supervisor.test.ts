@@ -24,23 +24,29 @@ function fakeLauncher() {
   const launched: {
     options: LaunchOptions;
     exit: (exit: WorkerExit) => void;
-    signals: string[];
+    /** How it was asked to stop, in order: a "stop" message, then signals. */
+    stops: string[];
     messages: WorkerMessage[];
   }[] = [];
   const launcher: WorkerLauncher = {
     launch(options) {
       let exit!: (exit: WorkerExit) => void;
       const exited = new Promise<WorkerExit>((resolve) => (exit = resolve));
-      const entry = { options, exit, signals: [] as string[], messages: [] as WorkerMessage[] };
+      const entry = { options, exit, stops: [] as string[], messages: [] as WorkerMessage[] };
       launched.push(entry);
       return {
         pid: 1000 + launched.length,
         spawned: Promise.resolve(1000 + launched.length),
         exited,
-        send: (message) => void entry.messages.push(message),
+        send(message) {
+          if (message.type !== "stop") return void entry.messages.push(message);
+          entry.stops.push("stop");
+          if (entry.options.env.IGNORES_STOP !== "1") exit({ code: 0, signal: null });
+        },
+        // A supervised worker ignores SIGTERM (a process group's, before its control plane drained).
         kill: (signal = "SIGTERM") => {
-          entry.signals.push(signal);
-          if (signal === "SIGKILL" || entry.options.env.IGNORES_SIGTERM !== "1") exit({ code: null, signal });
+          entry.stops.push(signal);
+          if (signal === "SIGKILL") exit({ code: null, signal });
         },
       };
     },
@@ -85,7 +91,7 @@ describe("supervisor", () => {
       [{ type: "hf-token", token: "hf_new" }],
       [{ type: "hf-token", token: "hf_new" }],
     ]);
-    expect(launched.flatMap((entry) => entry.signals)).toEqual([]);
+    expect(launched.flatMap((entry) => entry.stops)).toEqual([]);
 
     // A worker started after the change (here, after a crash) has it from its environment.
     launched[0]!.exit({ code: 1, signal: null });
@@ -152,9 +158,9 @@ describe("supervisor", () => {
     expect(launched).toHaveLength(2);
     expect(gone).toEqual(["box-cpu0"]);
     expect(supervisor.status().map((w) => w.state.type)).toEqual(["stopped", "running"]);
-    expect(launched[1]!.signals).toEqual([]);
+    expect(launched[1]!.stops).toEqual([]);
     await supervisor.dispose();
-    expect(launched[1]!.signals).toEqual(["SIGTERM"]);
+    expect(launched[1]!.stops).toEqual(["stop"]);
     expect(launched).toHaveLength(2);
   });
 
@@ -167,13 +173,13 @@ describe("supervisor", () => {
       onWorkerExit: (name) => gone.push(name),
     });
     await supervisor.retire("box-cpu0");
-    expect(launched[0]!.signals).toEqual(["SIGTERM"]);
+    expect(launched[0]!.stops).toEqual(["stop"]);
     // Stopped, not waiting to start again.
     expect(supervisor.status().map((w) => w.state.type)).toEqual(["stopped", "running"]);
     expect(gone).toEqual(["box-cpu0"]);
     expect(launched).toHaveLength(2);
     await supervisor.dispose();
-    expect(launched[1]!.signals).toEqual(["SIGTERM"]);
+    expect(launched[1]!.stops).toEqual(["stop"]);
     expect(launched).toHaveLength(2);
   });
 
@@ -194,12 +200,12 @@ describe("supervisor", () => {
     await waitFor("the pid", () => (supervisor.status()[0]?.state as { pid?: number }).pid === 4242);
   });
 
-  it("stops every worker on dispose, killing one that ignores SIGTERM, and restarts none", async () => {
+  it("stops every worker on dispose, asking each over its channel and killing one that does not stop, and restarts none", async () => {
     const { launcher, launched } = fakeLauncher();
-    const stubborn = { ...spec, name: "box-cpu1", env: { IGNORES_SIGTERM: "1" } };
+    const stubborn = { ...spec, name: "box-cpu1", env: { IGNORES_STOP: "1" } };
     const supervisor = supervise(launcher, { specs: [spec, stubborn], stopTimeoutMs: 30 });
     await supervisor.dispose();
-    expect(launched.map((l) => l.signals)).toEqual([["SIGTERM"], ["SIGTERM", "SIGKILL"]]);
+    expect(launched.map((l) => l.stops)).toEqual([["stop"], ["stop", "SIGKILL"]]);
     expect(supervisor.status().map((s) => s.state.type)).toEqual(["stopped", "stopped"]);
     expect(launched).toHaveLength(2);
   });

@@ -105,6 +105,11 @@ export interface Balancer {
    * streaming answers: those go on). Default: all of them.
    */
   nodeLost(nodeId: string, reason: string, silentForMs?: number): void;
+  /**
+   * llmlb is stopping: requests running go on to their end; those waiting for a slot or a node, and
+   * any that comes, are answered 503 `serving.stopping` at once.
+   */
+  stop(): void;
   /** Nodes registered, reported or went away: requests waiting for a node look again. */
   nodesChanged(): void;
   /** While paused, new inference requests get 503; requests already running finish. */
@@ -129,6 +134,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const endpointIdleTimeoutMs = options.endpointIdleTimeoutMs ?? 600_000;
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
+  /** Aborted once llmlb is stopping: the queue's waiters are let go of. */
+  const stopping = new AbortController();
+  const stoppingError = () =>
+    new AppError(
+      "serving.stopping",
+      "llmlb is stopping: it finishes the requests it runs, and starts no new ones. Retry once it is back, or against another llmlb.",
+      { retryAfter: 5 },
+    );
   const load = createNodeLoad();
   const proxy = options.proxy ?? proxyToNode;
   // One keep-alive pool per node, reused across requests.
@@ -264,6 +277,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (routes.length > 0) return routes;
     const deadline = clock.now() + nodeWaitMs;
     for (;;) {
+      if (stopping.signal.aborted) throw stoppingError();
       const { error, nodeComing } = explainNoRoute(model);
       const left = deadline - clock.now();
       if (!nodeComing || left <= 0 || sink.gone) throw error;
@@ -524,8 +538,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const abort = new AbortController();
     const unsubscribe = sink.onGone(() => abort.abort(new Error("client disconnected")));
     try {
-      return await admission.enter(model, capacity, abort.signal);
+      return await admission.enter(model, capacity, AbortSignal.any([abort.signal, stopping.signal]));
     } catch (error) {
+      if (stopping.signal.aborted && !abort.signal.aborted) throw stoppingError();
       if (abort.signal.aborted && !isAppError(error)) return undefined;
       throw error;
     } finally {
@@ -542,6 +557,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       let status = 500;
       const trace: RequestTrace = { tries: 0 };
       try {
+        if (stopping.signal.aborted) throw stoppingError();
         if (paused) {
           throw new AppError(
             "serving.paused",
@@ -624,6 +640,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       for (const wake of [...nodeWaiters]) wake();
     },
     queueDepth: (model) => admission.depth(model),
+    stop() {
+      stopping.abort();
+      for (const wake of [...nodeWaiters]) wake();
+    },
     queueDepths: () => admission.depths(),
     speeds: () => load.speeds(clock.now()),
     inFlight: (nodeId) => load.outstanding(nodeId),

@@ -132,6 +132,11 @@ export interface NodeService {
    * it) or puts it back; kept until undone, across restarts. The node as listed now.
    */
   setDraining(idOrName: string, draining: boolean): NodeInfo;
+  /**
+   * Stops marking silent nodes offline: a control plane that drains no longer accepts connections,
+   * its nodes' heartbeats among them, while those nodes still answer its running requests.
+   */
+  stopWatching(): void;
   dispose(): void;
 }
 
@@ -588,6 +593,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       options.onChange?.({ nodeId: node.id, models: [] });
       return list().data.find((entry) => entry.id === node.id)!;
     },
+    stopWatching: () => clearInterval(sweeper),
     dispose() {
       clearInterval(sweeper);
     },

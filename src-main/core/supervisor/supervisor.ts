@@ -58,7 +58,7 @@ export interface SupervisorOptions {
   restartMaxDelayMs?: number;
   /** A worker that ran this long before exiting starts its backoff over. Default: 60000 ms. */
   stableAfterMs?: number;
-  /** How long a worker gets to exit on SIGTERM before SIGKILL. Default: 5000 ms. */
+  /** How long a worker gets to exit once asked to stop, before SIGKILL. Default: 5000 ms. */
   stopTimeoutMs?: number;
 }
 
@@ -238,7 +238,9 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       worker.state = { type: "stopped" };
       return;
     }
-    child.kill("SIGTERM");
+    // Asked over its channel: a supervised worker ignores SIGTERM, which a service manager sends the
+    // whole process group before this control plane has drained.
+    child.send({ type: "stop" });
     const killer = setTimeout(() => child.kill("SIGKILL"), stopTimeout);
     await child.exited;
     clearTimeout(killer);
