@@ -111,6 +111,11 @@ function keptTokens(stateDir: string, prefix: string): string[] {
 /** `llmlb node --join`: this machine's workers (one per GPU) serve another machine's control plane. */
 export async function joinControlPlane(config: Config, options: JoinOptions, io: Output): Promise<void> {
   const controlUrl = controlBase(options.controlUrl);
+  // No control plane takes a shorter one; its workers could not even start with it.
+  if (options.token.length < 16)
+    throw new CliError(
+      "--token is too short for a node token (they have at least 16 characters): `llmlb node token` on the control plane prints the one it takes.",
+    );
   const stateDir = path.join(config.dataDir, "nodes");
   if (await preflight(controlUrl, options.token, keptTokens(stateDir, options.name)))
     io.err(
@@ -210,7 +215,9 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const refusals = refused.map(([name, why]) => refusal(name, why)).join("; ");
   if (serving.size === 0) {
     await supervisor.dispose();
-    throw new CliError(`The control plane at ${controlUrl} refused ${refusals}.${tokenHint(refusals)}`);
+    throw new CliError(
+      `Could not join the control plane at ${controlUrl}: ${refusals}.${tokenHint(refusals)}`,
+    );
   }
   joined = true;
   io.out(`Joined ${controlUrl}`);

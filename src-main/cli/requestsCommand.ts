@@ -7,7 +7,7 @@ import {
   type RequestRecord,
 } from "../contract";
 import { formatMilliseconds } from "../contract/units";
-import type { ApiClient } from "./apiClient";
+import { CliError, type ApiClient } from "./apiClient";
 import { formatTable } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -69,6 +69,10 @@ export async function listRequests(client: ApiClient, options: RequestsOptions, 
       before: options.before,
     }),
   );
+  if (options.before !== undefined && list.has_more === undefined)
+    throw new CliError(
+      `The server at ${client.url} is an llmlb older than paging: it lists its latest requests only (leave out --before).`,
+    );
   // A server older than its filters sends its latest 200 whatever was asked: they are applied here too.
   const shown = list.data
     .filter((request) => requestMatches(request, { failuresOnly: options.failures, model: options.model }))

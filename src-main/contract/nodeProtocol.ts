@@ -23,6 +23,24 @@ export const nodeProtocolVersion = 1;
 /** What a control plane or node whose messages do not say their protocol speaks. */
 export const protocolOf = (said: number | undefined): number => said ?? 1;
 
+interface ProtocolSide {
+  /** How the message names it: "This node", "this control plane". */
+  who: string;
+  /** Its llmlb's version, where it said it. */
+  version: string | undefined;
+  protocol: number;
+}
+
+/**
+ * Why a node and its control plane cannot work together, as either side says it (`other` first):
+ * both llmlbs and both protocols, and the way out.
+ */
+export function protocolMismatch(other: ProtocolSide, own: ProtocolSide): string {
+  const runs = (side: ProtocolSide) =>
+    side.version === undefined ? "an llmlb that does not say its version" : `llmlb ${side.version}`;
+  return `${other.who} runs ${runs(other)}, which speaks node protocol ${other.protocol}; ${own.who} runs ${runs(own)}, which speaks ${own.protocol}. Run the same llmlb on both machines.`;
+}
+
 /**
  * Who may call a node-protocol route: anyone (health checks), the token that lets nodes join, a
  * registered node's own token, the admin token or a node's (listings), or the control plane (which

@@ -143,7 +143,10 @@ export const nodeRegisterResponseSchema = z.object({
   node_token: z.string(),
   heartbeat_interval_ms: z.number().int().positive(),
   sync_interval_ms: z.number().int().positive(),
-  /** The llmlb the control plane runs, and the node protocol it speaks (absent from older ones: 1). */
+  /**
+   * The llmlb the control plane runs, and the node protocol it speaks with this node (absent from
+   * older ones: 1); the node refuses to go on with one it does not speak.
+   */
   llmlb_version: z.string().max(64).optional(),
   protocol: z.number().int().positive().optional(),
 });

@@ -115,14 +115,17 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
             {node.llama_cpp.build === "local" ? "built here" : "prebuilt"}
           </span>
         )}
-        {online && node.llmlb_version !== undefined && node.llmlb_version !== serverVersion && (
-          <span
-            className="tag tag-warn"
-            title={`This server runs llmlb ${serverVersion ?? "another version"}: run one llmlb on every machine`}
-          >
-            llmlb {node.llmlb_version}
-          </span>
-        )}
+        {online &&
+          serverVersion !== undefined &&
+          node.llmlb_version !== undefined &&
+          node.llmlb_version !== serverVersion && (
+            <span
+              className="tag tag-warn"
+              title={`This server runs llmlb ${serverVersion ?? "another version"}: run one llmlb on every machine`}
+            >
+              llmlb {node.llmlb_version}
+            </span>
+          )}
         <HealthBadge node={node} now={now} />
       </div>
 

@@ -5,6 +5,7 @@ import {
   requestMatches,
   requestNote,
   requestTokens,
+  type RequestFilter,
 } from "../../src-main/contract/requestRecords";
 import { formatMilliseconds } from "../../src-main/contract/units";
 import { PageHead } from "../components/PageHead";
@@ -64,6 +65,11 @@ export function RequestsPage() {
   const heldIds = new Set(held?.map((request) => request.id));
   const heldBack = held ? requests.filter((request) => !heldIds.has(request.id)).length : 0;
   const counted = shown.some((request) => request.stream_events !== undefined);
+  // Other requests asked for: the list is read again, and a paused one (of the others) ends.
+  const refilter = (asked: RequestFilter) => {
+    setHeld(undefined);
+    void filterRequests(asked);
+  };
   const showOlder = async () => {
     const added = await loadOlderRequests();
     setHeld((paused) => paused && mergedRequests(paused, added));
@@ -91,7 +97,7 @@ export function RequestsPage() {
             <input
               type="checkbox"
               checked={filter.failuresOnly ?? false}
-              onChange={(event) => void filterRequests({ ...filter, failuresOnly: event.target.checked })}
+              onChange={(event) => refilter({ ...filter, failuresOnly: event.target.checked })}
             />
             Failures only
           </label>
@@ -104,9 +110,9 @@ export function RequestsPage() {
             className="input requests-filter"
             placeholder="Filter by model"
             value={filter.model ?? ""}
-            onChange={(event) => void filterRequests({ ...filter, model: event.target.value })}
+            onChange={(event) => refilter({ ...filter, model: event.target.value })}
             onKeyDown={(event) => {
-              if (event.key === "Escape") void filterRequests({ ...filter, model: "" });
+              if (event.key === "Escape") refilter({ ...filter, model: "" });
             }}
           />
           <button
@@ -217,6 +223,12 @@ export function RequestsPage() {
           {olderState === "failed" && (
             <p className="form-error" role="alert">
               Could not read older requests: {olderError}
+            </p>
+          )}
+          {olderState === "unavailable" && (
+            <p className="muted" role="status">
+              No older request is kept here: llmlb keeps the latest {keptRequests.toLocaleString()}, and its
+              log has every one.
             </p>
           )}
           {hasMore && (

@@ -1,11 +1,13 @@
 import { requestMatches, type RequestFilter } from "../../src-main/contract/requestRecords";
 import type { RequestRecord } from "../../src-main/contract";
-import { isNotFound } from "../api";
+import { ApiError, isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 /** As many as the server sends in a page: the list shows at least these, newest first. */
 const pageSize = 200;
+/** A model name being typed is asked for once the typing pauses this long. */
+const typingPauseMs = 250;
 
 export interface RequestsSlice {
   /** The latest inference requests asked for (`requestsFilter`), newest first. */
@@ -16,11 +18,17 @@ export interface RequestsSlice {
   /** `unavailable`: a server older than the Requests page. */
   requestsState: LoadState;
   requestsError: string | undefined;
-  /** Reading an older page; `failed` with `olderRequestsError` saying why. */
+  /**
+   * Reading an older page; `failed` with `olderRequestsError` saying why; `unavailable`: the list's
+   * oldest is no longer kept by the server (a busy one pushed it out), so nothing older is.
+   */
   olderRequestsState: LoadState;
   olderRequestsError: string | undefined;
   loadRequests(): Promise<void>;
-  /** Asks the server for these requests only (it keeps more than a page: a failure of an hour ago is found). */
+  /**
+   * Asks the server for these requests only (it keeps more than a page: a failure of an hour ago is
+   * found); a model name being typed, once the typing pauses.
+   */
   filterRequests(filter: RequestFilter): Promise<void>;
   /** The page before the list's oldest, added at its end; resolves to what it added. */
   loadOlderRequests(): Promise<RequestRecord[]>;
@@ -49,6 +57,8 @@ export const createRequestsSlice =
      * a filter's). An older page read before the latest began is dropped too.
      */
     let reads = 0;
+    /** A read put off while a model name is typed: its timer, and what ends its wait at once. */
+    let typing: { timer: ReturnType<typeof setTimeout>; end: () => void } | undefined;
     return {
       requests: [],
       requestsHasMore: false,
@@ -87,7 +97,17 @@ export const createRequestsSlice =
         }
       },
       async filterRequests(filter) {
+        const typed = (filter.model ?? "") !== (get().requestsFilter.model ?? "");
         set({ requestsFilter: filter });
+        if (typing) {
+          clearTimeout(typing.timer);
+          typing.end();
+          typing = undefined;
+        }
+        if (typed)
+          await new Promise<void>((end) => (typing = { timer: setTimeout(end, typingPauseMs), end }));
+        // Asked again meanwhile: that one reads.
+        if (get().requestsFilter !== filter) return;
         await get().loadRequests();
       },
       async loadOlderRequests() {
@@ -103,7 +123,11 @@ export const createRequestsSlice =
           set({ requests, requestsHasMore: list.has_more ?? false, olderRequestsState: "ready" });
           return requests.slice(listed.length);
         } catch (error) {
-          if (read === reads) set({ olderRequestsState: "failed", olderRequestsError: messageOf(error) });
+          if (read !== reads) return [];
+          // Its oldest pushed out of what the server keeps: nothing older is kept either.
+          if (error instanceof ApiError && error.param === "before")
+            set({ requestsHasMore: false, olderRequestsState: "unavailable" });
+          else set({ olderRequestsState: "failed", olderRequestsError: messageOf(error) });
           return [];
         }
       },

@@ -240,6 +240,13 @@ describe("llmlbs of two versions", () => {
     });
     const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
     expect(listed.some((node) => node.name === "from-protocol-2")).toBe(false);
+    const unsaid = await server.request("POST", "/v0/nodes/register", {
+      body: { ...nodeRequest("from-protocol-2"), protocol: 2 },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    expect(unsaid.body.error.message).toMatch(
+      /^This node runs an llmlb that does not say its version, which speaks node protocol 2;/,
+    );
 
     const older = await registerNode("from-before-versions");
     expect(older).toMatchObject({ protocol: 1, llmlb_version: "0.0.0-test" });

@@ -130,6 +130,17 @@ describe("the access log", () => {
     expect(lines[0]!.length).toBeLessThan(3000);
   });
 
+  it("writes a 5xx's line as a warning, which LLMLB_LOG_LEVEL=warn keeps", async () => {
+    expect((await served.admin("PUT", "/v0/serving", { paused: true })).status).toBe(200);
+    try {
+      const answer = await chat({ model: tinyModel });
+      expect(answer.status).toBe(503);
+      expect(await lineFor(answer.headers.get("x-request-id")!)).toMatchObject({ level: 40, status: 503 });
+    } finally {
+      await served.admin("PUT", "/v0/serving", { paused: false });
+    }
+  });
+
   it("says why a node refused a request, as its client was told, and the node's log has it under the same id", async () => {
     const answer = await chat({ model: tinyModel, max_tokens: 0 });
     expect(answer.status).toBe(400);

@@ -501,6 +501,24 @@ describe("llmlb requests", () => {
 });
 
 describe("the CLI against an older llmlb server", () => {
+  it("says --before needs a server that pages its requests, rather than listing the newest again", async () => {
+    const older = http.createServer((_request, response) =>
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [] })),
+    );
+    older.listen(0, "127.0.0.1");
+    await once(older, "listening");
+    const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}`;
+    try {
+      const result = await runCli(["requests", "--before", "req_1", "--url", url, "--token", "t"], {});
+      expect(result).toMatchObject({
+        code: 1,
+        stderr: `error: The server at ${url} is an llmlb older than paging: it lists its latest requests only (leave out --before).\n`,
+      });
+    } finally {
+      older.close();
+    }
+  });
+
   it("says a command the server lacks needs a newer server, whichever way its 404 is worded", async () => {
     const bodies = [
       // An llmlb with its own not-found answer…

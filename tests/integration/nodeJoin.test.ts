@@ -96,6 +96,14 @@ describe("llmlb node --join", () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/refused the node token/);
+    // One too short for any node token: said before asking anyone.
+    const short = await runCli(["node", "--join", control.url, "--token", "short"], {
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
+    });
+    expect(short).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^error: --token is too short for a node token/),
+    });
   });
 
   it("says so when the control plane cannot be reached", async () => {
@@ -176,7 +184,9 @@ describe("llmlb node --join", () => {
       });
       expect(clash.code).toBe(1);
       expect(clash.stdout).not.toContain("Joined");
-      expect(clash.stderr).toMatch(/refused twin-cpu0: A node named twin-cpu0 is online at .* already/);
+      expect(clash.stderr).toMatch(
+        /Could not join the control plane at \S+: twin-cpu0: A node named twin-cpu0 is online at .* already/,
+      );
     } finally {
       first.child.kill("SIGTERM");
       await once(first.child, "exit");

@@ -622,7 +622,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
               : {}),
         };
         const { id: _id, at: _at, ...line } = entry;
-        (request.log ?? log).info(line, "inference request");
+        // A failure of llmlb's or its nodes' (5xx) is a warning too: LLMLB_LOG_LEVEL=warn keeps it.
+        (request.log ?? log)[status >= 500 ? "warn" : "info"](line, "inference request");
         options.requests?.record(entry);
       }
     },

@@ -17,6 +17,7 @@ import {
   errorBodySchema,
   nodeProtocol,
   nodeProtocolVersion,
+  protocolMismatch,
   protocolOf,
   type NodeRoute as NodeProtocolRoute,
   type NodeRouteRequest,
@@ -404,7 +405,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       if (theirs !== nodeProtocolVersion) {
         throw new AppError(
           "node.protocol_mismatch",
-          `This node runs llmlb ${request.llmlb_version ?? "older than 0.1"}, which speaks node protocol ${theirs}; this control plane runs llmlb ${options.version ?? "(unknown)"}, which speaks ${nodeProtocolVersion}. Run the same llmlb on both machines.`,
+          protocolMismatch(
+            { who: "This node", version: request.llmlb_version, protocol: theirs },
+            { who: "this control plane", version: options.version, protocol: nodeProtocolVersion },
+          ),
           { param: "protocol" },
         );
       }

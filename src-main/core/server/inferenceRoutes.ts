@@ -30,18 +30,19 @@ const balancedRoutes = [
 
 /** The routes whose requests the metrics count: those, and the Responses API's. */
 const countedRoutes = new Set([...balancedRoutes, "/v1/responses"]);
-/**
- * Counts in the metrics, and writes in the access log, an inference request answered without
- * reaching the balancer (refused as it was read: malformed, or without its API key), under no model,
- * as the balancer does a request for a model it does not know: a dashboard of error rates sees these
- * too.
- */
+
 /** Whether a request is one the access log writes a line for, however it is answered. */
 export function isAccessLogged(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
   return request.method === "POST" && route !== undefined && countedRoutes.has(route);
 }
 
+/**
+ * Counts in the metrics, and writes in the access log, an inference request answered without
+ * reaching the balancer (refused as it was read: malformed, or without its API key), under no model,
+ * as the balancer does a request for a model it does not know: a dashboard of error rates sees these
+ * too.
+ */
 export function countRefusedInference(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -63,7 +64,7 @@ export function countRefusedInference(
     ...(told ? { error: recordedError(told.code, told.message) } : {}),
   };
   const { id: _id, at: _at, ...line } = entry;
-  request.log.info(line, "inference request");
+  request.log[reply.statusCode >= 500 ? "warn" : "info"](line, "inference request");
   requests?.record(entry);
 }
 

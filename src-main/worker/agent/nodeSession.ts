@@ -1,4 +1,4 @@
-import { nodeProtocolVersion, protocolOf, type HeartbeatRequest } from "../../contract";
+import { nodeProtocolVersion, protocolMismatch, protocolOf, type HeartbeatRequest } from "../../contract";
 import { backoffMs } from "../../shared/backoff";
 import type { Logger } from "../../shared/logger";
 import { packageVersion } from "../../shared/packageVersion";
@@ -79,7 +79,10 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         if (theirs !== nodeProtocolVersion) {
           throw new ControlPlaneError(
             409,
-            `The control plane runs llmlb ${answer.llmlb_version ?? "older than 0.1"}, which speaks node protocol ${theirs}; this node runs llmlb ${packageVersion()}, which speaks ${nodeProtocolVersion}. Run the same llmlb on both machines.`,
+            protocolMismatch(
+              { who: "The control plane", version: answer.llmlb_version, protocol: theirs },
+              { who: "this node", version: packageVersion(), protocol: nodeProtocolVersion },
+            ),
             "node.protocol_mismatch",
           );
         }

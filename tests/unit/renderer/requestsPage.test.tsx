@@ -2,6 +2,7 @@
 import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "../../../src-main/contract";
+import { ApiError } from "../../../src-renderer/api";
 import { fakeApi, renderApp } from "./fakes";
 
 const answered: RequestRecord = {
@@ -269,6 +270,41 @@ describe("the requests page", () => {
     await waitFor(() => expect(rows()).toHaveLength(201));
     expect(api.listRequests).toHaveBeenCalledWith({ before: "req-2" });
     expect(screen.getByText("0 more answered since the list was paused.")).toBeTruthy();
+  });
+
+  it("a filter changed while paused ends the pause and reads the list anew; a name typed is asked for once", async () => {
+    const other: RequestRecord = { ...answered, id: "req-other", model: "acme/other", node: "gpu-5" };
+    const api = fakeApi({ requests: [other, answered] });
+    renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    const pause = screen.getByRole("button", { name: "Pause the list" });
+    fireEvent.click(pause);
+    api.listRequests.mockClear();
+    const search = screen.getByRole("searchbox", { name: "Filter by model" });
+    for (const typed of ["o", "ot", "oth"]) fireEvent.change(search, { target: { value: typed } });
+    expect(pause.getAttribute("aria-pressed")).toBe("false");
+    await waitFor(() => expect(api.listRequests).toHaveBeenCalledTimes(1));
+    expect(api.listRequests).toHaveBeenCalledWith({ model: "oth" });
+    expect(rows().map((row) => row[3])).toEqual(["gpu-5"]);
+    expect(screen.queryByText(/more answered since/)).toBeNull();
+  });
+
+  it("says so when the requests before the list's oldest are no longer kept, instead of failing", async () => {
+    const listed = Array.from({ length: 201 }, (_, i): RequestRecord => ({
+      ...answered,
+      id: `req-${201 - i}`,
+    }));
+    const api = fakeApi({ requests: listed });
+    renderApp(api, { route: "requests" });
+    await screen.findByRole("table");
+    // A busy server pushed the list's oldest out of the 5,000 it keeps.
+    api.listRequests.mockRejectedValueOnce(
+      new ApiError("before: no request 'req-2' is kept here.", 400, "request.invalid", "before"),
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Show older requests" }));
+    await screen.findByText(/No older request is kept here: llmlb keeps the latest 5,000/);
+    expect(screen.queryByRole("button", { name: "Show older requests" })).toBeNull();
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 
   it("says of an answer that broke off after it began that it did", async () => {
