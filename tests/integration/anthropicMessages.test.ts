@@ -134,6 +134,34 @@ describe("POST /v1/messages", () => {
     expect(final.content).toEqual([{ ...use, id: (final.content[0] as Anthropic.ToolUseBlock).id }]);
   });
 
+  it("cut short by max_tokens, keeps the required tool_use block last, as Anthropic does, its JSON streamed as far as it got", async () => {
+    const ask = greedy({
+      model: toolModel,
+      max_tokens: 3,
+      tools: [
+        {
+          name: "get_weather",
+          input_schema: { type: "object" as const, properties: { city: { type: "string" } } },
+        },
+      ],
+      tool_choice: { type: "tool" as const, name: "get_weather" },
+      messages: [{ role: "user" as const, content: "Weather in Oslo?" }],
+    });
+    const message = await client.messages.create(ask);
+    expect(message.stop_reason).toBe("max_tokens");
+    expect(message.content.at(-1)).toMatchObject({ type: "tool_use", name: "get_weather", input: {} });
+
+    const deltas: string[] = [];
+    const stream = client.messages.stream(ask);
+    stream.on("inputJson", (partial) => deltas.push(partial));
+    const final = await stream.finalMessage();
+    expect(final.stop_reason).toBe("max_tokens");
+    expect(final.content.at(-1)).toMatchObject({ type: "tool_use", name: "get_weather" });
+    // Begun, not whole.
+    expect(deltas.join("")).toMatch(/^\{/);
+    expect(() => JSON.parse(deltas.join(""))).toThrow();
+  });
+
   it("runs the SDK's tool runner, which asks for a message thread, as it runs without one", async () => {
     const calls: unknown[] = [];
     const seen: string[] = [];

@@ -123,16 +123,21 @@ function stopReasonOf(result: GenerationResult): AnthropicStopReason {
   return result.stopSequence !== undefined ? "stop_sequence" : "end_turn";
 }
 
-/** Its calls as `tool_use` blocks: one `max_tokens` cut has no input to give, and is left out. */
+/**
+ * Its calls as `tool_use` blocks, with each one's input as JSON text too (what a stream sends). One
+ * that `max_tokens` cut is there as well, last, as Anthropic keeps it (clients look for it there to
+ * ask again with more room): its unfinished JSON streamed as it is, and an empty input otherwise.
+ */
 function toolUseBlocks(result: GenerationResult) {
-  return result.toolCalls
-    .filter((call) => !call.cut)
-    .map((call) => ({
+  return result.toolCalls.map((call) => ({
+    block: {
       type: "tool_use" as const,
       id: newId("toolu"),
       name: call.name,
-      input: JSON.parse(call.arguments || "{}") as Record<string, unknown>,
-    }));
+      input: (call.cut ? {} : JSON.parse(call.arguments || "{}")) as Record<string, unknown>,
+    },
+    json: call.cut ? call.arguments : call.arguments || "{}",
+  }));
 }
 
 /** The answer in Anthropic's shape. */
@@ -144,7 +149,7 @@ export function anthropicMessageBody(model: string, result: GenerationResult): A
     model,
     content: [
       ...(result.text !== "" ? [{ type: "text" as const, text: result.text }] : []),
-      ...toolUseBlocks(result),
+      ...toolUseBlocks(result).map(({ block }) => block),
     ],
     stop_reason: stopReasonOf(result),
     stop_sequence: result.stopSequence ?? null,
@@ -208,13 +213,13 @@ export function anthropicChunker(model: string): StreamChunker<AnthropicEvent> {
         events.push({ type: "content_block_stop", index: blocks });
         blocks++;
       }
-      for (const block of toolUseBlocks(result)) {
+      for (const { block, json } of toolUseBlocks(result)) {
         events.push(
           { type: "content_block_start", index: blocks, content_block: { ...block, input: {} } },
           {
             type: "content_block_delta",
             index: blocks,
-            delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
+            delta: { type: "input_json_delta", partial_json: json },
           },
           { type: "content_block_stop", index: blocks },
         );
