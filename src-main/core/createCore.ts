@@ -61,7 +61,10 @@ export interface CoreOptions {
   /** Each line a local worker prints, with its node name. Default: its output is this process's. */
   onWorkerOutput?: (name: string, line: string) => void;
   /** Admission queue and node slots. Default: 4 slots a node, 64 waiting a model, 30 s wait. */
-  balancer?: Pick<BalancerOptions, "admission" | "slotsPerNode" | "nodeWaitMs" | "endpointIdleTimeoutMs">;
+  balancer?: Pick<
+    BalancerOptions,
+    "admission" | "slotsPerNode" | "nodeWaitMs" | "endpointIdleTimeoutMs" | "clientStallMs"
+  >;
   /**
    * How long a local worker found offline (its heartbeats missed) while its process lives may stay
    * silent before it is ended and started again. Default: 10000 ms (some 16 s of silence in all).

@@ -84,6 +84,9 @@ class TestSink implements AnswerSink {
     return true;
   }
   onDrain() {}
+  abandon() {
+    this.leave();
+  }
   end() {
     this.ended = true;
   }

@@ -17,6 +17,11 @@ export interface AnswerSink {
   /** One chunk of the node's body; false: wait for `onDrain` before the next. */
   write(chunk: Buffer): boolean;
   onDrain(listener: () => void): void;
+  /**
+   * The client has read nothing for too long while the answer waited for it: its connection is
+   * closed, and it is gone (its slot goes to others, as nginx's send_timeout frees one).
+   */
+  abandon(): void;
   /** The node's answer ended whole. */
   end(): void;
   /**

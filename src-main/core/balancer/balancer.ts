@@ -81,6 +81,11 @@ export interface BalancerOptions {
    * 10 minutes, the OpenAI SDKs' own request timeout; 0: no limit.
    */
   endpointIdleTimeoutMs?: number;
+  /**
+   * How long a client may read nothing of its answer (its connection full) before it is let go of,
+   * as nginx's send_timeout: a stopped reader would hold a slot for ever. Default: 60 s.
+   */
+  clientStallMs?: number;
   /** How one try reaches a node. Default: over HTTP (`proxyToNode`); the policy's tests stand in for it. */
   proxy?: typeof proxyToNode;
 }
@@ -132,6 +137,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const nodeWaitMs = options.nodeWaitMs ?? 30_000;
   const startedAt = clock.now();
   const endpointIdleTimeoutMs = options.endpointIdleTimeoutMs ?? 600_000;
+  const clientStallMs = options.clientStallMs ?? 60_000;
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
   /** Aborted once llmlb is stopping: the queue's waiters are let go of. */
@@ -342,6 +348,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         headers,
         body: request.body.raw,
         idleTimeoutMs: route.kind === "endpoint" ? endpointIdleTimeoutMs : undefined,
+        clientStallMs,
       },
       sink,
       {

@@ -15,6 +15,11 @@ export interface NodeRequest {
    * the try is given up. Default: no limit.
    */
   idleTimeoutMs?: number;
+  /**
+   * How long the client may read nothing while the answer waits for it before it is let go of (a
+   * stopped `less`, a hung UI): it would hold its slot for ever. Default: no limit.
+   */
+  clientStallMs?: number;
 }
 
 /**
@@ -107,7 +112,7 @@ export function proxyToNode(
     const idle = request.idleTimeoutMs ?? 0;
     dispatcher.dispatch(
       { origin, path, method: "POST", headers, body, headersTimeout: idle, bodyTimeout: idle },
-      new AnswerRelay(sink, observer, pending, resolve, idle),
+      new AnswerRelay(sink, observer, pending, resolve, idle, request.clientStallMs),
     );
   });
 }
@@ -134,6 +139,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
     private readonly idleTimeoutMs: number,
+    private readonly clientStallMs: number | undefined,
   ) {
     this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
@@ -195,10 +201,17 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
       return;
     }
     this.observer.onChunk(chunk);
-    // A client that stops reading slows the node down.
+    // A client that stops reading slows the node down; one that reads nothing for too long is let go.
     if (!this.sink.write(chunk)) {
       controller.pause();
-      this.sink.onDrain(() => controller.resume());
+      const stalled =
+        this.clientStallMs === undefined
+          ? undefined
+          : setTimeout(() => this.sink.abandon(), this.clientStallMs);
+      this.sink.onDrain(() => {
+        clearTimeout(stalled);
+        controller.resume();
+      });
     }
   }
 

@@ -124,6 +124,7 @@ export function responsesSink(
       return flowing;
     },
     onDrain: (listener) => client.onDrain(listener),
+    abandon: () => client.abandon(),
     end() {
       if (mode === "pass") return client.end();
       if (mode === "json") {
