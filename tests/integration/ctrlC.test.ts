@@ -25,25 +25,36 @@ afterAll(async () => {
   await server?.close();
 });
 
+/**
+ * Reads a long stream from `serve`, with `signal(n)` called at its nth chunk (from 0); says how it
+ * finished and how many chunks came, and how the serve process exited.
+ */
+async function streamWhileSignalled(served: ServeProcess, signal: (chunk: number) => void) {
+  const client = new OpenAI({ baseURL: `${served.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  const stream = await longStory(client, model);
+  const exited = once(served.child, "exit");
+  let chunks = 0;
+  let finish: string | null | undefined;
+  for await (const chunk of stream) {
+    signal(chunks++);
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  const [code] = await exited;
+  return { finish, chunks, code };
+}
+
 describe("Ctrl-C on llmlb serve", () => {
   it("lets a running stream finish (a second signal meanwhile changes nothing), stops the workers without restarting them, and exits 0", async () => {
     const workers = workerPids(serve.child.pid!);
     expect(workers).toHaveLength(1);
-    const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
-    const stream = await longStory(client, model);
-    const exited = once(serve.child, "exit");
-    let chunks = 0;
-    let finish: string | null | undefined;
-    for await (const chunk of stream) {
+    const { finish, chunks, code } = await streamWhileSignalled(serve, (chunk) => {
       // The whole group, as a terminal's Ctrl-C: the control plane and its worker.
-      if (chunks++ === 0) process.kill(-serve.child.pid!, "SIGINT");
+      if (chunk === 0) process.kill(-serve.child.pid!, "SIGINT");
       // A second signal during the drain (a process manager's SIGTERM, a second Ctrl-C) changes nothing.
-      if (chunks === 20) serve.child.kill("SIGTERM");
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+      if (chunk === 20) serve.child.kill("SIGTERM");
+    });
     expect(finish).toBe("length");
     expect(chunks).toBeGreaterThan(10);
-    const [code] = await exited;
     expect(code).toBe(0);
     expect(serve.logs()).not.toMatch(/restarting/);
     expect(serve.logs()).toMatch(/already shutting down/);
@@ -62,17 +73,10 @@ describe("a service manager's SIGTERM to llmlb serve's process group (systemctl 
 
   it("drains as a SIGTERM to serve alone does: the workers wait for their control plane, and a running stream finishes", async () => {
     const { serve } = grouped;
-    const client = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: "unused", maxRetries: 0 });
-    const stream = await longStory(client, model);
-    const exited = once(serve.child, "exit");
-    let chunks = 0;
-    let finish: string | null | undefined;
-    for await (const chunk of stream) {
-      if (chunks++ === 0) process.kill(-serve.child.pid!, "SIGTERM");
-      finish = chunk.choices[0]?.finish_reason ?? finish;
-    }
+    const { finish, code } = await streamWhileSignalled(serve, (chunk) => {
+      if (chunk === 0) process.kill(-serve.child.pid!, "SIGTERM");
+    });
     expect(finish).toBe("length");
-    const [code] = await exited;
     expect(code).toBe(0);
     expect(serve.logs()).toMatch(/SIGTERM: the control plane stops this node when it quits/);
     expect(serve.logs()).not.toMatch(/restarting/);

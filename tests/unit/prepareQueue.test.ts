@@ -235,23 +235,28 @@ describe("the prepare queue", () => {
       fs.symlinkSync(`../../blobs/${big.sha256}`, path.join(snapshot, "big.gguf"));
     };
 
-    it("downloads a new model while it hashes a large file another tool put in the cache, first in line", async () => {
-      const ledger = await openDownloadLedger(
-        path.join(temp.path, "ledger.json"),
-        temp.path,
-        createLogger({ level: "silent" }),
-      );
-      const own = ["org/cached-1", "org/cached-2", "org/cached-3", "org/cached-4"].map((id) => model(id));
+    /** This node's download ledger, on the test's cache. */
+    const openLedger = () =>
+      openDownloadLedger(path.join(temp.path, "ledger.json"), temp.path, createLogger({ level: "silent" }));
+
+    /** Downloads these models as a first run of the node would, then stops it. */
+    const downloadFirst = async (ledger: DownloadLedger, ids: string[]) => {
       const first = start(ledger);
-      await first.queue.reconcile(own);
+      await first.queue.reconcile(ids.map((id) => model(id)));
       first.queue.prepareNext();
-      await waitFor("the first downloads", () => own.every((m) => first.stateOf(m.name)?.state === "ready"));
+      await waitFor("the first downloads", () => ids.every((id) => first.stateOf(id)?.state === "ready"));
       await first.stop();
+    };
+
+    it("downloads a new model while it hashes a large file another tool put in the cache, first in line", async () => {
+      const ledger = await openLedger();
+      const own = ["org/cached-1", "org/cached-2", "org/cached-3", "org/cached-4"];
+      await downloadFirst(ledger, own);
       adoptBig();
       // Started again: the large file first in line, models of its own in the cache (the two lanes
       // share them), a new one last.
       const node = start(ledger);
-      await node.queue.reconcile([model("org/big"), ...own, model("org/fresh")]);
+      await node.queue.reconcile([model("org/big"), ...own.map((id) => model(id)), model("org/fresh")]);
       node.queue.prepareNext();
       await waitFor("the new model downloaded", () => node.stateOf("org/fresh")?.state === "ready");
       expect(node.stateOf("org/big")?.state).toMatch(/^(pending|verifying)$/);
@@ -262,16 +267,8 @@ describe("the prepare queue", () => {
     });
 
     it("serves a cached model of its own at once while it hashes a large file another tool put in the cache", async () => {
-      const ledger = await openDownloadLedger(
-        path.join(temp.path, "ledger.json"),
-        temp.path,
-        createLogger({ level: "silent" }),
-      );
-      const first = start(ledger);
-      await first.queue.reconcile([model("org/cached")]);
-      first.queue.prepareNext();
-      await waitFor("the first download", () => first.stateOf("org/cached")?.state === "ready");
-      await first.stop();
+      const ledger = await openLedger();
+      await downloadFirst(ledger, ["org/cached"]);
       // Meanwhile another tool put org/big in the cache.
       adoptBig();
 
@@ -304,11 +301,7 @@ describe("the prepare queue", () => {
       fs.mkdirSync(older, { recursive: true });
       fs.writeFileSync(path.join(repoDir, "blobs", sha256), gguf);
       fs.symlinkSync(`../../blobs/${sha256}`, path.join(older, "adopted.gguf"));
-      const ledger = await openDownloadLedger(
-        path.join(temp.path, "ledger.json"),
-        temp.path,
-        createLogger({ level: "silent" }),
-      );
+      const ledger = await openLedger();
       const node = start(ledger);
       await node.queue.reconcile([model("org/adopted")]);
       node.queue.prepareNext();
@@ -330,11 +323,7 @@ describe("the prepare queue", () => {
       wrong[wrong.length - 1] = wrong.at(-1)! ^ 0xff;
       fs.writeFileSync(path.join(repoDir, "blobs", sha256), wrong);
       fs.symlinkSync(`../../blobs/${sha256}`, path.join(snapshot, "mislabeled.gguf"));
-      const ledger = await openDownloadLedger(
-        path.join(temp.path, "ledger.json"),
-        temp.path,
-        createLogger({ level: "silent" }),
-      );
+      const ledger = await openLedger();
       const node = start(ledger);
       await node.queue.reconcile([model("org/mislabeled")]);
       node.queue.prepareNext();
