@@ -97,6 +97,10 @@ export interface Balancer {
    * answered is thrown, for the caller to answer as it answers errors.
    */
   forward(request: InferenceRequest, sink: AnswerSink): Promise<void>;
+  /**
+   * Requests running (sent to a node, or about to be) and waiting: for a slot, or for a node to take
+   * the model up (one whose node went away under it waits too, not running anywhere).
+   */
   queueDepth(model: string): { running: number; waiting: number };
   queueDepths(): { model: string; running: number; waiting: number }[];
   /** Generation speeds measured recently (in the last 30 s), by node id and model. */
@@ -140,6 +144,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const clientStallMs = options.clientStallMs ?? 60_000;
   /** Requests waiting for a node to take their model up, woken when nodes change. */
   const nodeWaiters = new Set<() => void>();
+  /** Requests waiting for a node to take their model up, by model: those admitted, and all. */
+  const nodeWaits = new Map<string, { admitted: number; all: number }>();
+  /** Admission's depth, with what waits for a node counted as waiting, not running. */
+  const depthOf = (model: string, depth: { running: number; waiting: number }) => {
+    const waits = nodeWaits.get(model);
+    return waits ? { running: depth.running - waits.admitted, waiting: depth.waiting + waits.all } : depth;
+  };
   /** Aborted once llmlb is stopping: the queue's waiters are let go of. */
   const stopping = new AbortController();
   const stoppingError = () =>
@@ -278,18 +289,28 @@ export function createBalancer(options: BalancerOptions): Balancer {
    * The nodes that can take a request for `model`. With none, a request whose node is on its way
    * waits for it (up to nodeWaitMs, while its client stays); any other gets why, at once.
    */
-  async function routesOrExplain(model: string, sink: AnswerSink): Promise<NodeRoute[]> {
+  async function routesOrExplain(model: string, sink: AnswerSink, admitted = false): Promise<NodeRoute[]> {
     let routes = nodes.routesFor(model);
     if (routes.length > 0) return routes;
     const deadline = clock.now() + nodeWaitMs;
-    for (;;) {
-      if (stopping.signal.aborted) throw stoppingError();
-      const { error, nodeComing } = explainNoRoute(model);
-      const left = deadline - clock.now();
-      if (!nodeComing || left <= 0 || sink.gone) throw error;
-      await nodesChangeOrTimeout(left, sink);
-      routes = nodes.routesFor(model);
-      if (routes.length > 0) return routes;
+    const waits = nodeWaits.get(model) ?? { admitted: 0, all: 0 };
+    nodeWaits.set(model, waits);
+    waits.all++;
+    if (admitted) waits.admitted++;
+    try {
+      for (;;) {
+        if (stopping.signal.aborted) throw stoppingError();
+        const { error, nodeComing } = explainNoRoute(model);
+        const left = deadline - clock.now();
+        if (!nodeComing || left <= 0 || sink.gone) throw error;
+        await nodesChangeOrTimeout(left, sink);
+        routes = nodes.routesFor(model);
+        if (routes.length > 0) return routes;
+      }
+    } finally {
+      waits.all--;
+      if (admitted) waits.admitted--;
+      if (waits.all === 0) nodeWaits.delete(model);
     }
   }
 
@@ -499,7 +520,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           // its file was deleted, and it downloads it again): the request, unanswered, waits once for
           // one to come back; should none, it gets why (restarting, downloading 40%), not a 502.
           waitedForNode = true;
-          const back = await routesOrExplain(model, sink);
+          const back = await routesOrExplain(model, sink, true);
           // What came back is worth one more try, a node tried before included (its file downloaded
           // again); a restarted worker has a new URL and counts as new anyway.
           tried.clear();
@@ -647,12 +668,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
     nodesChanged() {
       for (const wake of [...nodeWaiters]) wake();
     },
-    queueDepth: (model) => admission.depth(model),
+    queueDepth: (model) => depthOf(model, admission.depth(model)),
     stop() {
       stopping.abort();
       for (const wake of [...nodeWaiters]) wake();
     },
-    queueDepths: () => admission.depths(),
+    queueDepths() {
+      const depths = new Map(admission.depths().map((depth) => [depth.model, depth]));
+      for (const model of nodeWaits.keys())
+        depths.set(model, depths.get(model) ?? { model, running: 0, waiting: 0 });
+      return [...depths.values()].map((depth) => ({ ...depth, ...depthOf(depth.model, depth) }));
+    },
     speeds: () => load.speeds(clock.now()),
     inFlight: (nodeId) => load.outstanding(nodeId),
     setPaused(value) {
