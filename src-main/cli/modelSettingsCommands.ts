@@ -187,13 +187,17 @@ const loadWaitMs = 15 * 60_000;
 export async function loadModel(
   client: ApiClient,
   id: string,
-  options: { node?: string },
+  options: { node?: string; ttl?: number },
   io: Output,
 ): Promise<void> {
   const answer = await client.request<ModelLoadResponse>(
     "POST",
     "/v0/models/load",
-    { model: id, ...(options.node !== undefined ? { node: options.node } : {}) },
+    {
+      model: id,
+      ...(options.node !== undefined ? { node: options.node } : {}),
+      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+    },
     { timeoutMs: Math.max(client.timeoutMs, loadWaitMs) },
   );
   for (const node of answer.nodes) {

@@ -300,7 +300,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("load <id>")
     .description("load a model now on every worker that has it ready, so its first request does not wait")
     .option("--node <name>", "on this worker only", notEmpty("node"))
-    .action((id: string, options: { node?: string }) => loadModel(client(), id, options, io));
+    .option(
+      "--ttl <seconds>",
+      "keep it loaded this long idle (until its next request), whatever its setting",
+      wholeNumberIn(modelSettingBounds.idle_ttl_seconds, "seconds"),
+    )
+    .action((id: string, options: { node?: string; ttl?: number }) => loadModel(client(), id, options, io));
   model
     .command("unload <id>")
     .description("free the memory a model holds on every worker (it loads again at its next request)")

@@ -4,6 +4,7 @@ import {
   heartbeatRequestSchema,
   heartbeatResponseSchema,
   modelRetryRequestSchema,
+  nodeLoadRequestSchema,
   nodeLoadResponseSchema,
   nodeRegisterRequestSchema,
   nodeUnloadResponseSchema,
@@ -111,7 +112,8 @@ export const nodeProtocol = {
     method: "POST",
     path: "/v0/load",
     access: "control-plane",
-    request: modelRetryRequestSchema,
+    // `ttl` only where asked: an older worker refuses the field (and says so).
+    request: nodeLoadRequestSchema,
     response: nodeLoadResponseSchema,
   },
   unload: {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { modelSettingBounds } from "./modelSettingLimits";
 
 export const backendSchema = z.enum(["cuda", "metal", "vulkan", "cpu"]);
 export type Backend = z.infer<typeof backendSchema>;
@@ -330,15 +331,34 @@ export const nodeRetryResponseSchema = z.object({ retried: z.boolean() });
 export type NodeRetryResponse = z.infer<typeof nodeRetryResponseSchema>;
 
 /**
- * `POST /v0/models/load` and `POST /v0/models/unload`: load a model now on every online worker that
- * has it ready (so its first request does not wait for the load), or free the memory it holds there
- * (it loads again at its next request); on one worker only, named by `node`.
+ * `POST /v0/models/unload`: free the memory a model holds on every online worker (it loads again at
+ * its next request); on one worker only, named by `node`.
  */
-export const modelLoadRequestSchema = z.strictObject({
+export const modelUnloadRequestSchema = z.strictObject({
   model: z.string().min(1).max(1300),
   node: z.string().min(1).max(128).optional(),
 });
+
+/** A load's idle time to live, in seconds, as a model's setting bounds it. */
+const loadTtlSchema = z
+  .number()
+  .int()
+  .min(modelSettingBounds.idle_ttl_seconds.min)
+  .max(modelSettingBounds.idle_ttl_seconds.max);
+
+/**
+ * `POST /v0/models/load`: load a model now on every online worker that has it ready (so its first
+ * request does not wait for the load), or on `node` only; with `ttl`, it stays loaded that long
+ * idle, whatever its setting, until its next request (whose own `ttl`, or the setting, then applies).
+ */
+export const modelLoadRequestSchema = modelUnloadRequestSchema.extend({ ttl: loadTtlSchema.optional() });
 export type ModelLoadRequest = z.infer<typeof modelLoadRequestSchema>;
+
+/** `POST <node>/v0/load`: a model to load now, and how long it may stay idle (absent: its setting). */
+export const nodeLoadRequestSchema = z.strictObject({
+  model: z.string().min(1).max(1300),
+  ttl: loadTtlSchema.optional(),
+});
 
 /**
  * What a worker did with a load: `loaded` (now, or it was already), `not_ready` (it does not have

@@ -96,6 +96,24 @@ describe("llmlb model load and unload", () => {
     await waitFor("a worker to report it loaded again", async () => (await holding(tinyModel)).length === 1);
   });
 
+  it("with --ttl, keeps it loaded that long idle, then lets it go, whatever its setting", async () => {
+    const [first] = workers as [string, string];
+    await served.admin("POST", "/v0/models/unload", { model: tinyModel });
+    await waitFor("no worker to report it loaded", async () => (await holding(tinyModel)).length === 0);
+    const result = await runCli(["model", "load", tinyModel, "--node", first, "--ttl", "2"], served.env);
+    expect(result).toMatchObject({ code: 0, stdout: `${tinyModel} on ${first}: loaded\n` });
+    expect(await holding(tinyModel)).toEqual([first]);
+    // Its setting would keep it 10 minutes.
+    await waitFor("the idle model to be let go of", async () => (await holding(tinyModel)).length === 0, {
+      timeoutMs: 20_000,
+    });
+    const never = await runCli(["model", "load", tinyModel, "--ttl", "0"], served.env);
+    expect(never).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("Must be a whole number of seconds from 1 to"),
+    });
+  });
+
   it("fails, saying so for each worker, for a model no worker has ready", async () => {
     await served.admin("POST", "/v0/models/register", { url: brokenModel });
     const result = await runCli(["model", "load", brokenModel], served.env);

@@ -113,7 +113,7 @@ export interface NodeService {
    * Asks every online worker node to load a model now, and answers once each has (a first load on a
    * GPU may take minutes) or said why not.
    */
-  load(modelId: string, nodeName?: string): Promise<ModelLoadResponse["nodes"]>;
+  load(modelId: string, nodeName?: string, ttlSeconds?: number): Promise<ModelLoadResponse["nodes"]>;
   /** Asks every online worker node to let a model go (now, or once its running requests end). */
   unload(modelId: string, nodeName?: string): Promise<ModelUnloadResponse["nodes"]>;
   /**
@@ -532,8 +532,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         refused: (node) => ({ node_name: node.name, retried: false }),
       });
     },
-    async load(modelId, nodeName) {
-      return askWorkers(asked(nodeName), nodeProtocol.load, { model: modelId }, loadCallMs, {
+    async load(modelId, nodeName, ttlSeconds) {
+      const body = { model: modelId, ...(ttlSeconds !== undefined && { ttl: ttlSeconds }) };
+      return askWorkers(asked(nodeName), nodeProtocol.load, body, loadCallMs, {
         answered: (node, answer): ModelLoadResponse["nodes"][number] => ({ node_name: node.name, ...answer }),
         refused: refusedOutcome,
       });

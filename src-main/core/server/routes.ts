@@ -5,6 +5,7 @@ import {
   viaHeader,
   modelListQuerySchema,
   modelLoadRequestSchema,
+  modelUnloadRequestSchema,
   modelRetryRequestSchema,
   modelSettingsPatchSchema,
   nodeProtocol,
@@ -78,12 +79,12 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     return { model: id, nodes: await nodes.retry(id) };
   });
   app.post("/v0/models/load", async (request): Promise<ModelLoadResponse> => {
-    const { model, node } = modelLoadRequestSchema.parse(request.body ?? {});
+    const { model, node, ttl } = modelLoadRequestSchema.parse(request.body ?? {});
     const id = registeredHere(model);
-    return { model: id, nodes: await nodes.load(id, node) };
+    return { model: id, nodes: await nodes.load(id, node, ttl) };
   });
   app.post("/v0/models/unload", async (request): Promise<ModelUnloadResponse> => {
-    const { model, node } = modelLoadRequestSchema.parse(request.body ?? {});
+    const { model, node } = modelUnloadRequestSchema.parse(request.body ?? {});
     const id = registeredHere(model);
     return { model: id, nodes: await nodes.unload(id, node) };
   });

@@ -226,7 +226,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     method: load.method,
     url: load.path,
     handler: async (request, reply) => {
-      const { model } = load.request.parse(request.body ?? {});
+      const { model, ttl } = load.request.parse(request.body ?? {});
       const { signal, release } = clientSignal(reply);
       // A load that kills this process counts against the model, as a request's would; one that
       // loads proves nothing of its decoding, so the model is not taken as one that has served.
@@ -234,7 +234,10 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       try {
         const found = await options.resolveModel(model);
         if (!found) return load.response.parse({ outcome: "not_ready" });
-        await engine.load({ ...found, id: model }, signal);
+        await engine.load(
+          { ...found, id: model, ...(ttl !== undefined && { idleTtlMs: ttl * 1000 }) },
+          signal,
+        );
         await options.onMemoryChanged?.();
         return load.response.parse({ outcome: "loaded" });
       } catch (error) {
