@@ -190,10 +190,11 @@ export async function joinControlPlane(config: Config, options: JoinOptions, io:
   const { supervisor, specs } = started!;
   let stopping = false;
   const stopped = new Promise<void>((resolve) => {
+    // A second signal (Ctrl-C, then a service manager's SIGTERM) changes nothing, as under serve: the
+    // workers' drain is bounded.
     const stop = () => {
+      if (stopping) return io.err("Already stopping: the workers finish what they run first.");
       stopping = true;
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
       outcomeCame();
       void supervisor.dispose().finally(resolve);
     };

@@ -514,14 +514,19 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
         balancer.stop();
         const closed = app.close();
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          closed,
-          new Promise(
+        const drained = await Promise.race([
+          closed.then(() => true),
+          new Promise<false>(
             (resolve) =>
-              (timer = setTimeout(resolve, options.drainTimeoutMs ?? config.drainTimeoutSeconds * 1000)),
+              (timer = setTimeout(
+                () => resolve(false),
+                options.drainTimeoutMs ?? config.drainTimeoutSeconds * 1000,
+              )),
           ),
         ]);
         clearTimeout(timer);
+        // Past the drain: what still runs is told llmlb stopped, before its workers and connections go.
+        if (!drained) await balancer.callOffRunning();
         await workersStarted;
         await supervisor?.dispose();
         // Past the drain: whatever connection is still open ends now.

@@ -74,3 +74,40 @@ describe("stopping llmlb (Ctrl-C, SIGTERM, llmlb quit)", () => {
     await stopped;
   });
 });
+
+describe("stopping llmlb past its drain timeout", () => {
+  it("tells a stream still running that llmlb stopped, and an answer not begun that it is stopping", async () => {
+    const short = await startCoreWithHub({ core: { drainTimeoutMs: 500 } });
+    const endless = await startFakeNode(short, {
+      name: "endless",
+      ready: [model],
+      // A stream that never ends, and an answer that never comes.
+      handler: (_request, response, body) => {
+        if (!(body as { stream?: boolean }).stream) return;
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "on " } }] })}\n\n`);
+      },
+    });
+    try {
+      expect((await short.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
+      const ask = (stream: boolean) =>
+        fetch(`${short.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "hi" }] }),
+        });
+      const streaming = await ask(true);
+      const waiting = ask(false);
+      await expect.poll(() => endless.received.length).toBe(2);
+      await short.core.dispose();
+      const body = await streaming.text();
+      expect(body).toMatch(/"error":\{.*llmlb stopped before this answer ended \(its drain timeout/);
+      const refused = await waiting;
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("serving.stopping");
+    } finally {
+      await endless.close();
+      await short.close();
+    }
+  });
+});

@@ -84,6 +84,9 @@ class TestSink implements AnswerSink {
     return true;
   }
   onDrain() {}
+  taken() {
+    return 0;
+  }
   abandon() {
     this.leave();
   }

@@ -17,6 +17,8 @@ export interface AnswerSink {
   /** One chunk of the node's body; false: wait for `onDrain` before the next. */
   write(chunk: Buffer): boolean;
   onDrain(listener: () => void): void;
+  /** Bytes the client's connection has taken so far: what moving on looks like while `write` waits. */
+  taken(): number;
   /**
    * The client has read nothing for too long while the answer waited for it: its connection is
    * closed, and it is gone (its slot goes to others, as nginx's send_timeout frees one).

@@ -119,6 +119,12 @@ export interface Balancer {
    * any that comes, are answered 503 `serving.stopping` at once.
    */
   stop(): void;
+  /**
+   * Past the drain: what still runs is called off, a stream ending with an error that says llmlb
+   * stopped, an answer not begun with 503 `serving.stopping` (never tried on another node). Resolves
+   * once each has been answered so, or after a few seconds.
+   */
+  callOffRunning(): Promise<void>;
   /** Nodes registered, reported or went away: requests waiting for a node look again. */
   nodesChanged(): void;
   /** While paused, new inference requests get 503; requests already running finish. */
@@ -151,6 +157,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const waits = nodeWaits.get(model);
     return waits ? { running: depth.running - waits.admitted, waiting: depth.waiting + waits.all } : depth;
   };
+  /** Forwards under way (from arrival to their answer's end), each with what resolves as it ends. */
+  const forwarding = new Set<Promise<unknown>>();
+  /** Set past the drain: a try called off then is not tried elsewhere. */
+  let calledOff = false;
   /** Aborted once llmlb is stopping: the queue's waiters are let go of. */
   const stopping = new AbortController();
   const stoppingError = () =>
@@ -546,6 +556,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         try {
           const status = await attempt(started, chosen, model, request, sink, lacking, failures, trace);
           if (status !== undefined) return status;
+          if (calledOff) throw stoppingError();
         } finally {
           load.end(chosen.id);
         }
@@ -576,84 +587,104 @@ export function createBalancer(options: BalancerOptions): Balancer {
     }
   }
 
-  return {
-    async forward(request, sink) {
-      const started = clock.now();
-      const { body, path } = request;
-      // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
-      let label = "unknown";
-      let status = 500;
-      const trace: RequestTrace = { tries: 0 };
-      try {
-        if (stopping.signal.aborted) throw stoppingError();
-        if (paused) {
-          throw new AppError(
-            "serving.paused",
-            "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
-            { retryAfter: 5 },
-          );
-        }
-        const named = modelOf(body.json);
-        const model = models.resolveName(named);
-        // An alias: nodes and endpoints know the model by its id, which the answer then names (as
-        // OpenAI's answers name the dated model an alias stands for).
-        if (model !== named) {
-          body.raw = Buffer.from(JSON.stringify({ ...(body.json as object), model }));
-        }
-        status = await route(request, sink, model, started, trace);
-        label = model;
-      } catch (error) {
-        const told = toHttpError(toAppError(error));
-        status = told.status;
-        trace.error = recordedError(told.body.error.code, told.body.error.message);
-        // Requests for models that are not registered never reach here with their name (while
-        // paused, no model was looked up: those stay unknown).
-        const checked =
-          status !== 404 && status !== 400 && !(isAppError(error) && error.code === "serving.paused");
-        if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
-        throw error;
-      } finally {
-        const seconds = (clock.now() - started) / 1000;
-        const named = (body.json as { model?: unknown } | undefined)?.model;
-        options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds, trace.reported);
-        // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it
-        // out), and the dashboard's Requests page.
-        const entry: RequestRecord = {
-          id: request.id ?? "",
-          at: new Date(clock.now()).toISOString(),
-          ...(request.client !== undefined ? { client: request.client } : {}),
-          model: label,
-          // The name a client got wrong is what someone looking into its 404 needs first.
-          ...(label === "unknown" && typeof named === "string" && named !== ""
-            ? { requested_model: named.slice(0, 200) }
-            : {}),
-          path: request.clientPath ?? path,
-          status,
-          ms: Math.round(seconds * 1000),
-          ...(trace.node !== undefined ? { node: trace.node } : {}),
-          ...(trace.tries > 1 ? { tries: trace.tries } : {}),
-          ...(trace.failures?.length
-            ? { failed_tries: trace.failures.slice(0, 8).map((failure) => failure.slice(0, 300)) }
-            : {}),
-          ...(trace.brokeOff ? { broke_off: true as const } : {}),
-          ...(trace.error && status >= 400 && status !== 499 ? { error: trace.error } : {}),
-          ...((body.json as { stream?: unknown } | undefined)?.stream === true
-            ? { stream: true as const }
-            : {}),
-          ...(trace.queuedMs !== undefined ? { queued_ms: Math.round(trace.queuedMs) } : {}),
-          ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
-          // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
-          ...(trace.reported
-            ? { completion_tokens: trace.reported }
-            : trace.streamed && trace.tokens
-              ? { stream_events: trace.tokens }
-              : {}),
-        };
-        const { id: _id, at: _at, ...line } = entry;
-        // A failure of llmlb's or its nodes' (5xx) is a warning too: LLMLB_LOG_LEVEL=warn keeps it.
-        (request.log ?? log)[status >= 500 ? "warn" : "info"](line, "inference request");
-        options.requests?.record(entry);
+  /** One inference request, from its arrival to its answer's end (or its refusal). */
+  async function forward(request: InferenceRequest, sink: AnswerSink): Promise<void> {
+    const started = clock.now();
+    const { body, path } = request;
+    // Labels only ever carry registered model ids, so clients cannot flood the metrics with names.
+    let label = "unknown";
+    let status = 500;
+    const trace: RequestTrace = { tries: 0 };
+    try {
+      if (stopping.signal.aborted) throw stoppingError();
+      if (paused) {
+        throw new AppError(
+          "serving.paused",
+          "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
+          { retryAfter: 5 },
+        );
       }
+      const named = modelOf(body.json);
+      const model = models.resolveName(named);
+      // An alias: nodes and endpoints know the model by its id, which the answer then names (as
+      // OpenAI's answers name the dated model an alias stands for).
+      if (model !== named) {
+        body.raw = Buffer.from(JSON.stringify({ ...(body.json as object), model }));
+      }
+      status = await route(request, sink, model, started, trace);
+      label = model;
+    } catch (error) {
+      const told = toHttpError(toAppError(error));
+      status = told.status;
+      trace.error = recordedError(told.body.error.code, told.body.error.message);
+      // Requests for models that are not registered never reach here with their name (while
+      // paused, no model was looked up: those stay unknown).
+      const checked =
+        status !== 404 && status !== 400 && !(isAppError(error) && error.code === "serving.paused");
+      if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
+      throw error;
+    } finally {
+      const seconds = (clock.now() - started) / 1000;
+      const named = (body.json as { model?: unknown } | undefined)?.model;
+      options.metrics?.requestDone(label, request.clientPath ?? path, status, seconds, trace.reported);
+      // The access log: one line a request, as a load balancer writes (LLMLB_LOG_LEVEL=warn leaves it
+      // out), and the dashboard's Requests page.
+      const entry: RequestRecord = {
+        id: request.id ?? "",
+        at: new Date(clock.now()).toISOString(),
+        ...(request.client !== undefined ? { client: request.client } : {}),
+        model: label,
+        // The name a client got wrong is what someone looking into its 404 needs first.
+        ...(label === "unknown" && typeof named === "string" && named !== ""
+          ? { requested_model: named.slice(0, 200) }
+          : {}),
+        path: request.clientPath ?? path,
+        status,
+        ms: Math.round(seconds * 1000),
+        ...(trace.node !== undefined ? { node: trace.node } : {}),
+        ...(trace.tries > 1 ? { tries: trace.tries } : {}),
+        ...(trace.failures?.length
+          ? { failed_tries: trace.failures.slice(0, 8).map((failure) => failure.slice(0, 300)) }
+          : {}),
+        ...(trace.brokeOff ? { broke_off: true as const } : {}),
+        ...(trace.error && status >= 400 && status !== 499 ? { error: trace.error } : {}),
+        ...((body.json as { stream?: unknown } | undefined)?.stream === true
+          ? { stream: true as const }
+          : {}),
+        ...(trace.queuedMs !== undefined ? { queued_ms: Math.round(trace.queuedMs) } : {}),
+        ...(trace.firstByteMs !== undefined ? { first_byte_ms: Math.round(trace.firstByteMs) } : {}),
+        // Where counted: 0 is an answer that says nothing of its tokens (an embedding, an error).
+        ...(trace.reported
+          ? { completion_tokens: trace.reported }
+          : trace.streamed && trace.tokens
+            ? { stream_events: trace.tokens }
+            : {}),
+      };
+      const { id: _id, at: _at, ...line } = entry;
+      // A failure of llmlb's or its nodes' (5xx) is a warning too: LLMLB_LOG_LEVEL=warn keeps it.
+      (request.log ?? log)[status >= 500 ? "warn" : "info"](line, "inference request");
+      options.requests?.record(entry);
+    }
+  }
+
+  return {
+    forward(request, sink) {
+      const forwarded = forward(request, sink);
+      const done = forwarded.catch(() => undefined);
+      forwarding.add(done);
+      void done.finally(() => forwarding.delete(done));
+      return forwarded;
+    },
+    async callOffRunning() {
+      calledOff = true;
+      const reason = new Error(
+        "llmlb stopped before this answer ended (its drain timeout, --drain-timeout, ran out)",
+      );
+      for (const pending of inFlight.values()) for (const attempt of pending) attempt.cancel(reason);
+      await Promise.race([
+        Promise.all(forwarding),
+        new Promise((resolve) => setTimeout(resolve, 3000).unref()),
+      ]);
     },
     nodeLost(nodeId, reason, silentForMs = 0) {
       const pending = inFlight.get(nodeId);

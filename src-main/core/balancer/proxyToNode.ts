@@ -129,6 +129,8 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private dropped = 0;
   /** The beginning of a refusal's body, for its error's code. */
   private refusal: Buffer[] = [];
+  /** Set while the answer waits for its client to read (see `watchStall`). */
+  private stallTimer: NodeJS.Timeout | undefined;
   /** When the node last sent something of this answer (`performance.now()`). */
   private heardAt = performance.now();
   private readonly unsubscribe: () => void;
@@ -161,6 +163,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   }
 
   private finish(outcome: ProxyOutcome): void {
+    clearTimeout(this.stallTimer);
     this.unsubscribe();
     this.pending.delete(this);
     this.resolve(outcome);
@@ -204,15 +207,27 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     // A client that stops reading slows the node down; one that reads nothing for too long is let go.
     if (!this.sink.write(chunk)) {
       controller.pause();
-      const stalled =
-        this.clientStallMs === undefined
-          ? undefined
-          : setTimeout(() => this.sink.abandon(), this.clientStallMs);
+      this.watchStall();
       this.sink.onDrain(() => {
-        clearTimeout(stalled);
+        clearTimeout(this.stallTimer);
         controller.resume();
       });
     }
+  }
+
+  /**
+   * Lets the client go once it has taken nothing for `clientStallMs`. Taken, not drained: a slow
+   * reader empties the socket's buffers (megabytes on loopback) a little at a time, and goes on.
+   */
+  private watchStall(taken = this.sink.taken()): void {
+    if (this.clientStallMs === undefined) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      const now = this.sink.taken();
+      if (now > taken) this.watchStall(now);
+      else this.sink.abandon();
+    }, this.clientStallMs);
+    this.stallTimer.unref();
   }
 
   onResponseEnd(): void {

@@ -124,6 +124,7 @@ export function responsesSink(
       return flowing;
     },
     onDrain: (listener) => client.onDrain(listener),
+    taken: () => client.taken(),
     abandon: () => client.abandon(),
     end() {
       if (mode === "pass") return client.end();

@@ -152,6 +152,7 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
     },
     write: (chunk) => client.write(chunk),
     onDrain: (listener) => client.once("drain", listener),
+    taken: () => client.socket?.bytesWritten ?? 0,
     abandon: () => void client.destroy(),
     end: () => client.end(),
     cut(error, streaming) {
