@@ -30,6 +30,22 @@ const answers =
     sink.end();
     return { type: "answered", status };
   };
+/**
+ * Node a answers `refusal` to /v1/messages, which b then serves; a is not down for it: the next
+ * requests (another route) still take turns between them.
+ */
+async function lacksRouteNotDown(setup: Setup, refusal: NodeAnswer): Promise<Setup> {
+  const { send, tries, answer } = setup;
+  answer.a = refusal;
+  expect((await send({ path: "/v1/messages" })).status).toBe(200);
+  expect(tries).toEqual(["a", "b"]);
+  answer.a = answers();
+  await send();
+  await send();
+  expect(tries.slice(2).sort()).toEqual(["a", "b"]);
+  return setup;
+}
+
 const refuses =
   (status?: number, options: { missingRoute?: true } = {}): NodeAnswer =>
   async () => ({
@@ -422,30 +438,20 @@ describe("retries", () => {
   });
 
   it("takes an endpoint's 404 as a route it lacks, not as a node down", async () => {
-    const { send, tries, answer } = setup([
-      { id: "a", kind: "endpoint" },
-      { id: "b", kind: "endpoint" },
-    ]);
-    answer.a = refuses(404);
-    expect((await send({ path: "/v1/messages" })).status).toBe(200);
-    expect(tries).toEqual(["a", "b"]);
-    // a is not down: the next requests (another route) still take turns between them.
-    answer.a = answers();
-    await send();
-    await send();
-    expect(tries.slice(2).sort()).toEqual(["a", "b"]);
+    await lacksRouteNotDown(
+      setup([
+        { id: "a", kind: "endpoint" },
+        { id: "b", kind: "endpoint" },
+      ]),
+      refuses(404),
+    );
   });
 
   it("takes a worker's 404 that says the route is missing as a route its older llmlb lacks, and another as the model gone", async () => {
-    const { send, tries, answer } = setup([{ id: "a" }, { id: "b" }]);
-    answer.a = refuses(404, { missingRoute: true });
-    expect((await send({ path: "/v1/messages" })).status).toBe(200);
-    expect(tries).toEqual(["a", "b"]);
-    // a is not down: the next requests (another route) still take turns between them.
-    answer.a = answers();
-    await send();
-    await send();
-    expect(tries.slice(2).sort()).toEqual(["a", "b"]);
+    const { send, tries, answer } = await lacksRouteNotDown(
+      setup([{ id: "a" }, { id: "b" }]),
+      refuses(404, { missingRoute: true }),
+    );
 
     // The model no longer there: a is passed over until it answers again.
     answer.a = refuses(404);
