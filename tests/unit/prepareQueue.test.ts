@@ -8,6 +8,7 @@ import type { Manifest, Model } from "../../src-main/contract";
 import { createLogger } from "../../src-main/shared/logger";
 import { createPrepareQueue } from "../../src-main/worker/agent/prepareQueue";
 import type { ControlPlaneClient } from "../../src-main/worker/controlPlaneClient";
+import { repoCacheDir } from "../../src-main/worker/download";
 import { openDownloadLedger, type DownloadLedger } from "../../src-main/worker/downloadLedger";
 import type { MemoryProbe } from "../../src-main/worker/memory";
 import type { WorkerConfig } from "../../src-main/worker/workerConfig";
@@ -224,15 +225,28 @@ describe("the prepare queue", () => {
     });
 
     /** org/big's file as another tool left it in the cache: 1 GiB, holes that read as zeros. */
-    const adoptBig = () => {
-      const repoDir = path.join(temp.path, "models--org--big");
-      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
+    const adoptBig = () =>
+      leftInCache({ repo: "org/big", filename: "big.gguf", sha: big.sha256 }, (blob) => {
+        fs.writeFileSync(blob, "");
+        fs.truncateSync(blob, big.size);
+      });
+
+    /**
+     * A file as another tool (huggingface-cli) leaves it in the cache: its blob, which `write` fills,
+     * and a link to it in the snapshot of `commit` (the manifests' own by default). Says the blob's path.
+     */
+    const leftInCache = (
+      file: { repo: string; filename: string; sha: string; commit?: string },
+      write: (blob: string) => void,
+    ): string => {
+      const repoDir = repoCacheDir(temp.path, file.repo);
+      const snapshot = path.join(repoDir, "snapshots", file.commit ?? "c".repeat(40));
       fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
       fs.mkdirSync(snapshot, { recursive: true });
-      const blob = path.join(repoDir, "blobs", big.sha256);
-      fs.writeFileSync(blob, "");
-      fs.truncateSync(blob, big.size);
-      fs.symlinkSync(`../../blobs/${big.sha256}`, path.join(snapshot, "big.gguf"));
+      const blob = path.join(repoDir, "blobs", file.sha);
+      write(blob);
+      fs.symlinkSync(`../../blobs/${file.sha}`, path.join(snapshot, file.filename));
+      return blob;
     };
 
     /** This node's download ledger, on the test's cache. */
@@ -295,12 +309,10 @@ describe("the prepare queue", () => {
 
     it("does not claim a file another tool fetched at another commit: removing the model leaves it", async () => {
       // huggingface-cli fetched the file at an older commit (the repo changed since, not this file).
-      const repoDir = path.join(temp.path, "models--org--adopted");
-      const older = path.join(repoDir, "snapshots", "o".repeat(40));
-      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
-      fs.mkdirSync(older, { recursive: true });
-      fs.writeFileSync(path.join(repoDir, "blobs", sha256), gguf);
-      fs.symlinkSync(`../../blobs/${sha256}`, path.join(older, "adopted.gguf"));
+      const blob = leftInCache(
+        { repo: "org/adopted", filename: "adopted.gguf", sha: sha256, commit: "o".repeat(40) },
+        (at) => fs.writeFileSync(at, gguf),
+      );
       const ledger = await openLedger();
       const node = start(ledger);
       await node.queue.reconcile([model("org/adopted")]);
@@ -310,19 +322,16 @@ describe("the prepare queue", () => {
       expect(served).toEqual([]);
       // The model removed: nothing of it is this node's to delete.
       expect(await ledger.prune(new Set())).toEqual([]);
-      expect(fs.existsSync(path.join(repoDir, "blobs", sha256))).toBe(true);
+      expect(fs.existsSync(blob)).toBe(true);
     });
 
     it("checks the bytes of a file another tool put in the cache, and serves none of the wrong ones", async () => {
       // Another file's bytes under this one's name, of the same size (a copy damaged, a tool's mistake).
-      const repoDir = path.join(temp.path, "models--org--mislabeled");
-      const snapshot = path.join(repoDir, "snapshots", "c".repeat(40));
-      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
-      fs.mkdirSync(snapshot, { recursive: true });
       const wrong = Buffer.from(gguf);
       wrong[wrong.length - 1] = wrong.at(-1)! ^ 0xff;
-      fs.writeFileSync(path.join(repoDir, "blobs", sha256), wrong);
-      fs.symlinkSync(`../../blobs/${sha256}`, path.join(snapshot, "mislabeled.gguf"));
+      const blob = leftInCache({ repo: "org/mislabeled", filename: "mislabeled.gguf", sha: sha256 }, (at) =>
+        fs.writeFileSync(at, wrong),
+      );
       const ledger = await openLedger();
       const node = start(ledger);
       await node.queue.reconcile([model("org/mislabeled")]);
@@ -336,7 +345,7 @@ describe("the prepare queue", () => {
       expect(failed.message).toContain("is not the file the hub lists");
       expect(failed.waits_for_retry).toBe(true);
       // Not this node's to delete, nor fetched again over it.
-      expect(fs.readFileSync(path.join(repoDir, "blobs", sha256)).equals(wrong)).toBe(true);
+      expect(fs.readFileSync(blob).equals(wrong)).toBe(true);
       expect(served).toEqual([]);
     });
 

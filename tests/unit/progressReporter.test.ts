@@ -2,25 +2,31 @@ import { describe, expect, it } from "vitest";
 import { ProgressReporter } from "../../src-main/worker/download/progressReporter";
 import type { DownloadProgress } from "../../src-main/worker/download/types";
 
+/** A reporter of a 10,000-byte download from 0, on `clock`, and what it reported. */
+function reporterAt(clock: { now: number }) {
+  const seen: DownloadProgress[] = [];
+  const reporter = new ProgressReporter(
+    10_000,
+    (progress) => seen.push(progress),
+    0,
+    () => clock.now,
+  );
+  return { reporter, seen };
+}
+
 describe("download progress", () => {
   it("never goes back nor below zero when a report held back by a save lands after a stall", () => {
-    let now = 0;
-    const seen: DownloadProgress[] = [];
-    const reporter = new ProgressReporter(
-      10_000,
-      (progress) => seen.push(progress),
-      0,
-      () => now,
-    );
-    now = 100;
+    const clock = { now: 0 };
+    const { reporter, seen } = reporterAt(clock);
+    clock.now = 100;
     reporter.report(1_000, 1_000);
     // A piece's connection breaks while that piece's progress is being saved…
-    now = 200;
+    clock.now = 200;
     reporter.stalled(2_000, 2_000, "ECONNRESET: socket hang up");
     // …and the report that waited for the save comes after, with its older numbers.
-    now = 250;
+    clock.now = 250;
     reporter.report(1_000, 1_000);
-    now = 1_250;
+    clock.now = 1_250;
     reporter.report(3_000, 3_000);
 
     expect(seen.map((progress) => progress.bytesDone)).toEqual([1_000, 2_000, 3_000]);
@@ -35,20 +41,14 @@ describe("download progress", () => {
   });
 
   it("says for a while after that a download began again from the start, and why", () => {
-    let now = 0;
-    const seen: DownloadProgress[] = [];
-    const reporter = new ProgressReporter(
-      10_000,
-      (progress) => seen.push(progress),
-      0,
-      () => now,
-    );
+    const clock = { now: 0 };
+    const { reporter, seen } = reporterAt(clock);
     reporter.report(4_000, 4_000);
-    now = 100;
+    clock.now = 100;
     reporter.restarted("the server sent the whole file instead of the rest");
-    now = 200;
+    clock.now = 200;
     reporter.report(500, 4_500);
-    now = 100 + 60_000;
+    clock.now = 100 + 60_000;
     reporter.report(9_000, 13_000);
     expect(seen.map((progress) => [progress.bytesDone, progress.restarted])).toEqual([
       [4_000, undefined],

@@ -65,6 +65,18 @@ function supervise(launcher: WorkerLauncher, options: Partial<SupervisorOptions>
   return supervisor;
 }
 
+/** Two workers, box-cpu0 and box-cpu1, restarted at once; `gone` names each whose process ended. */
+function twoWorkers() {
+  const { launcher, launched } = fakeLauncher();
+  const gone: string[] = [];
+  const supervisor = supervise(launcher, {
+    specs: [spec, { ...spec, name: "box-cpu1" }],
+    restartBaseDelayMs: 1,
+    onWorkerExit: (name) => gone.push(name),
+  });
+  return { launched, gone, supervisor };
+}
+
 describe("supervisor", () => {
   it("starts each worker with its pinning, name and the shared environment", () => {
     const { launcher, launched } = fakeLauncher();
@@ -143,13 +155,7 @@ describe("supervisor", () => {
   });
 
   it("while the app quits, restarts no worker that exits, and keeps the others running until dispose", async () => {
-    const { launcher, launched } = fakeLauncher();
-    const gone: string[] = [];
-    const supervisor = supervise(launcher, {
-      specs: [spec, { ...spec, name: "box-cpu1" }],
-      restartBaseDelayMs: 1,
-      onWorkerExit: (name) => gone.push(name),
-    });
+    const { launched, gone, supervisor } = twoWorkers();
     supervisor.holdRestarts();
     // What Ctrl-C in a terminal does to a worker that does not ignore it.
     launched[0]!.exit({ code: null, signal: "SIGINT" });
@@ -165,13 +171,7 @@ describe("supervisor", () => {
   });
 
   it("stops a retired worker for good, counting no crash, and keeps the others running", async () => {
-    const { launcher, launched } = fakeLauncher();
-    const gone: string[] = [];
-    const supervisor = supervise(launcher, {
-      specs: [spec, { ...spec, name: "box-cpu1" }],
-      restartBaseDelayMs: 1,
-      onWorkerExit: (name) => gone.push(name),
-    });
+    const { launched, gone, supervisor } = twoWorkers();
     await supervisor.retire("box-cpu0");
     expect(launched[0]!.stops).toEqual(["stop"]);
     // Stopped, not waiting to start again.
