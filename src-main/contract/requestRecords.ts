@@ -7,6 +7,9 @@ import type { RequestRecord } from "./requests";
 /** How many requests the server keeps for `GET /v0/requests` (its log keeps every one). */
 export const keptRequests = 5000;
 
+/** How many requests a page of `GET /v0/requests` holds unless its `limit` says. */
+export const requestPageSize = 200;
+
 /** A request answered with an error: 400 or more, but a client that left (499). */
 export function isFailedRequest(request: RequestRecord): boolean {
   return request.status >= 400 && request.status !== 499;

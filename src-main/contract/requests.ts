@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requestPageSize } from "./requestRecords";
 
 /**
  * One inference request once answered, as the access log writes it: what the dashboard's Requests page
@@ -60,7 +61,7 @@ export type RequestRecord = z.infer<typeof requestRecordSchema>;
  * listed, only failures (as `isFailedRequest` says) or only a model (as `requestMatches` says).
  */
 export const requestListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(200),
+  limit: z.coerce.number().int().min(1).max(1000).default(requestPageSize),
   /** The id of the last request of the page before: this page goes on after it. */
   before: z.string().max(100).optional(),
   failures: z.enum(["true", "false"]).optional(),

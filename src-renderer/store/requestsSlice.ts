@@ -1,11 +1,9 @@
-import { requestMatches, type RequestFilter } from "../../src-main/contract/requestRecords";
+import { requestMatches, requestPageSize, type RequestFilter } from "../../src-main/contract/requestRecords";
 import type { RequestRecord } from "../../src-main/contract";
 import { ApiError, isNotFound } from "../api";
 import type { LoadState } from "./settingsSlice";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
-/** As many as the server sends in a page: the list shows at least these, newest first. */
-const pageSize = 200;
 /** A model name being typed is asked for once the typing pauses this long. */
 const typingPauseMs = 250;
 
@@ -137,10 +135,11 @@ export const createRequestsSlice =
           .toReversed();
         if (newest.length === 0) return;
         if (whileReading) whileReading.unshift(...newest);
-        // The list keeps its length (a page at least): the oldest make room, and come back on asking.
+        // The list keeps its length (a page at least, as the server sends): the oldest make room, and
+        // come back on asking.
         const listed = get().requests;
         const requests = mergedRequests(newest, listed);
-        const length = Math.max(pageSize, listed.length);
+        const length = Math.max(requestPageSize, listed.length);
         set({
           requests: requests.slice(0, length),
           requestsHasMore: get().requestsHasMore || requests.length > length,
