@@ -199,6 +199,11 @@ export const heartbeatRequestSchema = z.object({
   llama_cpp: llamaCppBuildSchema.optional(),
   /** The node is stopping (its machine stopped it): no new requests; those running finish. */
   draining: z.boolean().optional(),
+  /**
+   * The most models it holds at once (`LLMLB_MAX_LOADED_MODELS`): loading one more unloads the one
+   * least recently used first. Absent from nodes older than this field.
+   */
+  max_loaded_models: z.number().int().positive().optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
 
@@ -253,6 +258,11 @@ export const nodeSchema = z.object({
   parallel: z.number().int().positive().optional(),
   /** The llama.cpp an online worker runs, once it has loaded llama.cpp. */
   llama_cpp: llamaCppBuildSchema.optional(),
+  /**
+   * The most models it holds at once (`LLMLB_MAX_LOADED_MODELS`): loading one more unloads the one
+   * least recently used first. Absent from nodes older than this field.
+   */
+  max_loaded_models: z.number().int().positive().optional(),
   /** The llmlb an online worker runs, as it said when it registered (absent from older ones). */
   llmlb_version: z.string().optional(),
   /**

@@ -150,6 +150,7 @@ async function runNode(): Promise<void> {
     threads: config.threads,
     maxLoadedModels: config.maxLoadedModels,
     onUnloaded: () => void started.agent?.reportNow(),
+    onLoading: () => void started.agent?.reportNow(),
   });
   const advertised = config.advertiseHost ?? config.host;
   const server = await createNodeServer({
@@ -206,6 +207,7 @@ async function runNode(): Promise<void> {
         })),
       ),
     llamaCpp: () => engine.llamaCpp(),
+    maxLoadedModels: engine.maxLoadedModels,
     onModelDropped: (modelPath) => engine.unload(modelPath),
     onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
     onRegistration: (refused) =>

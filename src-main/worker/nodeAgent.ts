@@ -21,6 +21,8 @@ export interface NodeAgentOptions {
   clock?: Clock;
   /** Models held in memory now, reported by heartbeat. Default: none. */
   loaded?: () => LoadedModel[];
+  /** The most models it holds at once, reported by heartbeat. Default: not said. */
+  maxLoadedModels?: number;
   /** The llama.cpp it runs, once known, reported by heartbeat. Default: not said. */
   llamaCpp?: () => LlamaCppBuild | undefined;
   /**
@@ -126,6 +128,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       loaded: options.loaded?.() ?? [],
       llama_cpp: options.llamaCpp?.(),
       ...(draining ? { draining: true } : {}),
+      ...(options.maxLoadedModels !== undefined ? { max_loaded_models: options.maxLoadedModels } : {}),
     });
     if (version !== undefined && version !== seenVersion) {
       seenVersion = version;

@@ -269,6 +269,28 @@ describe("routing", () => {
     expect(only.received[0]?.body).toMatchObject({ model, messages: [{ role: "user", content: "hi" }] });
   });
 
+  it("keeps each model on the node that holds it, where loading it on the other would unload the other's model", async () => {
+    // Two nodes that may hold one model each (`LLMLB_MAX_LOADED_MODELS=1`), each holding one.
+    const holdsModel = await node("holds-model", { ready: [model, other] });
+    const holdsOther = await node("holds-other", { ready: [model, other] });
+    await holdsModel.hold({ loaded: [{ model, sequences: 4, busy: 0 }], max_loaded_models: 1 });
+    await holdsOther.hold({ loaded: [{ model: other, sequences: 4, busy: 0 }], max_loaded_models: 1 });
+    const askFor = (name: string) =>
+      client.chat.completions.create({ model: name, messages: [{ role: "user", content: "hi" }] });
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([askFor(model), askFor(model), askFor(other), askFor(other)]);
+      expect(answers.map((answer) => answer.choices[0]?.message.content)).toEqual([
+        "from holds-model",
+        "from holds-model",
+        "from holds-other",
+        "from holds-other",
+      ]);
+    }
+    // Where a person looks: the node says how many models it holds at most.
+    const listed = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+    expect(listed.find((n) => n.name === "holds-model")).toMatchObject({ max_loaded_models: 1 });
+  });
+
   it("brings a failed node back as soon as its health check passes, not after a penalty, and lists it as failing meanwhile", async () => {
     // Time stands still for this control plane: a node marked down can only come back by its health.
     const frozen = await startCore({

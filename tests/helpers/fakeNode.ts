@@ -1,7 +1,11 @@
 import http from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { nodeRegisterResponseSchema, type NodeModelState } from "../../src-main/contract";
+import {
+  nodeRegisterResponseSchema,
+  type HeartbeatRequest,
+  type NodeModelState,
+} from "../../src-main/contract";
 import type { TestServer } from "./startCore";
 
 export type FakeNodeHandler = (
@@ -21,6 +25,8 @@ export interface FakeNode {
   /** Health checks the control plane made (the first when it registered). */
   healthChecks(): number;
   report(models: NodeModelState[]): Promise<void>;
+  /** Reports what it holds in memory from now on, as a worker does (its heartbeat's `loaded`, `max_loaded_models`). */
+  hold(holding: Pick<HeartbeatRequest, "loaded" | "max_loaded_models">): Promise<void>;
   /** Goes silent toward the control plane, as a hung process does; connections stay open. */
   stopHeartbeats(): void;
   close(): Promise<void>;
@@ -117,9 +123,10 @@ export async function startFakeNode(
     artifact: "m.gguf",
     state: "ready",
   }));
+  let holding: Pick<HeartbeatRequest, "loaded" | "max_loaded_models"> = { loaded: [] };
   const beat = async () => {
     const answer = await server.request("POST", `/v0/nodes/${id}/heartbeat`, {
-      body: { memory: { total_bytes: 16e9, free_bytes: 8e9 }, models: states },
+      body: { memory: { total_bytes: 16e9, free_bytes: 8e9 }, models: states, ...holding },
       headers: { authorization: `Bearer ${token}` },
     });
     if (answer.status !== 200) throw new Error(`heartbeat answered ${answer.status}`);
@@ -135,6 +142,10 @@ export async function startFakeNode(
     healthChecks: () => healthChecks,
     async report(models) {
       states = models;
+      await beat();
+    },
+    async hold(held) {
+      holding = held;
       await beat();
     },
     stopHeartbeats: () => clearInterval(timer),

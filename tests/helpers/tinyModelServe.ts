@@ -30,6 +30,8 @@ export async function serveTinyModel(options: {
   ownGroup?: boolean;
   /** More `llmlb serve` options (`--api-key K`). */
   args?: string[];
+  /** More environment for `llmlb serve` (`LLMLB_MAX_LOADED_MODELS`). */
+  env?: NodeJS.ProcessEnv;
   /** Also registers `toolModel`, for tests of tools. */
   withToolModel?: boolean;
 }): Promise<TinyModelServe> {
@@ -49,7 +51,7 @@ export async function serveTinyModel(options: {
   const served = await serveInTempDir({
     hubUrl: hub.url,
     args: ["--port", "0", "--workers", String(options.workers), ...(options.args ?? [])],
-    env: { LLMLB_LOG_LEVEL: options.logLevel ?? "warn" },
+    env: { LLMLB_LOG_LEVEL: options.logLevel ?? "warn", ...options.env },
     ownGroup: options.ownGroup ?? false,
     alsoClose: () => hub.close(),
   });

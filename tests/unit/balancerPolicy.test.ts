@@ -122,7 +122,8 @@ interface Setup {
   tries: string[];
   /** How each node answers from now on. */
   answer: Record<string, NodeAnswer>;
-  send(options?: Partial<InferenceRequest>, sink?: TestSink): Promise<TestSink>;
+  /** A request for `model` (default: the model every test routes). */
+  send(options?: Partial<InferenceRequest>, sink?: TestSink, model?: string): Promise<TestSink>;
 }
 
 const log = { info() {}, warn() {}, debug() {}, error() {} } as unknown as BalancerOptions["log"];
@@ -135,17 +136,34 @@ afterEach(async () => {
   balancer = undefined;
 });
 
-function setup(
-  nodes: { id: string; kind?: "worker" | "endpoint"; slots?: number }[],
-  options: Partial<BalancerOptions> = {},
-): Setup {
-  const routes: NodeRoute[] = nodes.map(({ id, kind, slots }) => ({
+/** A second model, which the workers that report a limit (`maxLoaded`) have too. */
+const otherModel = "org/other-model";
+
+/**
+ * Stand-in nodes: an endpoint or a worker; `slots` once it reported the model loaded; `holds` and
+ * `maxLoaded` as a worker reports what it holds and the most it may.
+ */
+type NodeSpec = {
+  id: string;
+  kind?: "worker" | "endpoint";
+  slots?: number;
+  holds?: string[];
+  maxLoaded?: number;
+};
+
+function setup(nodes: NodeSpec[], options: Partial<BalancerOptions> = {}): Setup {
+  const routeOf = ({ id, kind, slots, holds, maxLoaded }: NodeSpec, name: string): NodeRoute => ({
     id,
     name: `${id}-name`,
     url: `http://${id}.test`,
     kind,
-    ...(slots !== undefined ? { slots } : {}),
-  }));
+    ...(holds?.includes(name) ? { slots: 4 } : slots !== undefined ? { slots } : {}),
+    ...(maxLoaded !== undefined ? { holds: holds ?? [], maxLoaded } : {}),
+  });
+  const routes = nodes.map((node) => routeOf(node, model));
+  const otherRoutes = nodes
+    .filter((node) => node.maxLoaded !== undefined)
+    .map((node) => routeOf(node, otherModel));
   const tries: string[] = [];
   const answer: Record<string, NodeAnswer> = {};
   for (const { id } of nodes) answer[id] = answers();
@@ -155,14 +173,15 @@ function setup(
   health = createNodeHealth({ clock, log, probe: { intervalMs: 60_000 } });
   balancer = createBalancer({
     nodes: {
-      routesFor: (name) => (name === model ? routes : []),
+      routesFor: (name) => (name === model ? routes : name === otherModel ? otherRoutes : []),
       list: () =>
         ({ data: nodes.map(({ id }) => ({ id, name: `${id}-name`, status: "online" })) }) as NodeList,
     },
     models: {
       resolveName: (name) => name,
       get: (name) => {
-        if (name !== model) throw new AppError("registry.not_found", `No model ${name}.`);
+        if (name !== model && name !== otherModel)
+          throw new AppError("registry.not_found", `No model ${name}.`);
         return registered;
       },
       didYouMean: () => "",
@@ -185,8 +204,8 @@ function setup(
     health,
     tries,
     answer,
-    async send(request = {}, sink = new TestSink()) {
-      const json = { model, messages: [{ role: "user", content: "Hi" }] };
+    async send(request = {}, sink = new TestSink(), name = model) {
+      const json = { model: name, messages: [{ role: "user", content: "Hi" }] };
       await current.forward(
         { path: "/v1/chat/completions", body: { raw: Buffer.from(JSON.stringify(json)), json }, ...request },
         sink,
@@ -196,11 +215,14 @@ function setup(
   };
 }
 
-/** A request node `id` holds until `done()`; resolves once the node has it. It answers at once after. */
-async function occupy(s: Setup, id: string): Promise<{ done(): Promise<unknown> }> {
+/**
+ * A request node `id` holds until `done()` (for `name`, default the model every test routes); resolves
+ * once the node has it. It answers at once after.
+ */
+async function occupy(s: Setup, id: string, name = model): Promise<{ done(): Promise<unknown> }> {
   const slow = held();
   s.answer[id] = slow.answer;
-  const request = s.send();
+  const request = s.send({}, new TestSink(), name);
   await slow.started;
   s.answer[id] = answers();
   return {
@@ -373,6 +395,90 @@ describe("routing by speed", () => {
     expect(tries.slice(2)).toEqual(["warm", "cold"]);
     busy.release();
     await first;
+  });
+
+  it("keeps a model on the node that has it loaded rather than unload another model for it on an idle node", async () => {
+    // Each node may hold one model: "swap" holds another, and would unload it to load this one.
+    const nodes = measuredSetup([
+      { id: "warm", slots: 4 },
+      { id: "swap", holds: [otherModel], maxLoaded: 1 },
+    ]);
+    const busy = await occupy(nodes, "warm");
+    await nodes.send();
+    await nodes.send();
+    expect(nodes.tries).toEqual(["warm", "warm", "warm"]);
+    await busy.done();
+  });
+
+  it("sends what the loaded node has no slot for to a node that unloads an idle model for it", async () => {
+    const nodes = setup([
+      { id: "warm", slots: 1 },
+      { id: "swap", holds: [otherModel], maxLoaded: 1 },
+    ]);
+    const busy = await occupy(nodes, "warm");
+    await nodes.send();
+    expect(nodes.tries).toEqual(["warm", "swap"]);
+    await busy.done();
+  });
+
+  it("queues at the full node that has the model loaded rather than unload a model still answering elsewhere", async () => {
+    const nodes = setup([
+      { id: "warm", slots: 1 },
+      { id: "swap", holds: [otherModel], maxLoaded: 1 },
+    ]);
+    const other = await occupy(nodes, "swap", otherModel);
+    const busy = await occupy(nodes, "warm");
+    const queued = nodes.send();
+    while (nodes.tries.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    expect(nodes.tries).toEqual(["swap", "warm", "warm"]);
+    await Promise.all([busy.done(), other.done()]);
+    expect((await queued).status).toBe(200);
+  });
+
+  it("among workers that would each unload an idle model, loads it on one and keeps it there", async () => {
+    const { send, tries } = setup(
+      [
+        { id: "a", holds: [otherModel], maxLoaded: 1 },
+        { id: "b", holds: [otherModel], maxLoaded: 1 },
+      ],
+      { clock: { now: () => 1_000 } },
+    );
+    for (let i = 0; i < 4; i++) expect((await send()).status).toBe(200);
+    expect(tries).toEqual(["a", "a", "a", "a"]);
+  });
+
+  it("counts a model it sent a worker lately as held there, before the worker reports it", async () => {
+    // Two workers that may hold one model each, holding none at their last report.
+    const nodes = setup(
+      [
+        { id: "a", maxLoaded: 1 },
+        { id: "b", maxLoaded: 1 },
+      ],
+      { clock: { now: () => 1_000 } },
+    );
+    const busy = await occupy(nodes, "a");
+    // a loads the model: the other goes to b rather than wait for a's request to unload it.
+    await nodes.send({}, new TestSink(), otherModel);
+    // a holds the model: the next goes there, rather than unload the other model at b.
+    await nodes.send();
+    expect(nodes.tries).toEqual(["a", "b", "a"]);
+    await busy.done();
+  });
+
+  it("counts a worker's model unloaded once it was sent another in its place", async () => {
+    // a may hold one model and holds this one; b (an older worker, no limit said) holds it too.
+    const nodes = measuredSetup([
+      { id: "a", holds: [model], maxLoaded: 1 },
+      { id: "b", slots: 4 },
+    ]);
+    await nodes.send();
+    await nodes.send();
+    // a alone has the other model: it unloads this one for it.
+    await nodes.send({}, new TestSink(), otherModel);
+    // This one now goes to b, which holds it, rather than turn by turn to a, which would load it again.
+    await nodes.send();
+    await nodes.send();
+    expect(nodes.tries).toEqual(["a", "b", "a", "b", "b"]);
   });
 
   it("spreads concurrent requests over equal nodes evenly", async () => {

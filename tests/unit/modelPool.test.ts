@@ -91,6 +91,16 @@ describe("model pool", () => {
     expect(events).toEqual(["load a"]);
   });
 
+  it("tells of each load as it begins, for the node to report what it holds", async () => {
+    let loads = 0;
+    const { pool } = fakePool({ maxLoaded: 1, onLoading: () => loads++ });
+    await pool.use("a", { signal: never }, async () => undefined);
+    await pool.use("a", { signal: never }, async () => undefined);
+    expect(loads).toBe(1);
+    await pool.use("b", { signal: never }, async () => undefined);
+    expect(loads).toBe(2);
+  });
+
   it("says a model is loading, and since when, until its load ends", async () => {
     let clock = 1000;
     const loaded = deferred();

@@ -16,7 +16,7 @@ import type { RequestRecord } from "../../contract";
 import type { RequestLog } from "../requestLog";
 import { takesLong, unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
-import { pickNode } from "./routingPolicy";
+import { modelsHeld, pickNode } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 import { endpointErrorOfAnswer, errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
@@ -205,24 +205,40 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** A node as tried: a worker restarted after a crash listens at a new address, and counts as new. */
   const triedKey = (route: NodeRoute) => `${route.id} ${route.url}`;
 
+  /**
+   * Whether a node holds the model, and whether taking it unloads another (busy or not). An endpoint
+   * serves what it lists; a worker says what it holds every few seconds, and what was sent to it since
+   * counts as held (it loads what it is sent).
+   */
+  function holding(route: NodeRoute, model: string, now: number) {
+    if (route.kind === "endpoint") return { loaded: true };
+    // A worker older than its limit's report: what it reported loaded (its sequences for the model).
+    if (route.maxLoaded === undefined) return { loaded: route.slots !== undefined };
+    const held = modelsHeld(route.holds ?? [], load.sentLately(route.id, now), route.maxLoaded);
+    if (held.includes(model)) return { loaded: true };
+    const unloadsAnother = held.length >= route.maxLoaded;
+    return {
+      loaded: false,
+      unloadsAnother,
+      unloadsBusy: unloadsAnother && held.every((other) => load.outstanding(route.id, other) > 0),
+    };
+  }
+
   /** The node to try next among those not tried yet: one that is up, else any (it may be back). */
   function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
     const now = clock.now();
     const fresh = routes.filter((candidate) => !tried.has(triedKey(candidate)));
     const up = fresh.filter((candidate) => !health.isFailing(candidate, now));
-    const pool = up.length > 0 ? up : fresh;
+    const reachable = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
-    if (pool.length <= 1) return pool[0];
-    // Nodes with a free slot first: admission counts every node's slots, so while one is full another
-    // has room, and an endpoint gets no more than its `parallel` beside a node that takes more.
-    const roomy = pool.filter((route) => load.outstanding(route.id) < (route.slots ?? slotsPerNode));
-    const candidates = (roomy.length > 0 ? roomy : pool).map((route) => ({
+    if (reachable.length <= 1) return reachable[0];
+    const candidates = reachable.map((route) => ({
       id: route.id,
       route,
       outstanding: load.outstanding(route.id),
-      tokensPerSecond: load.tokensPerSecond(route.id, model, clock.now()),
-      // A worker says its sequences for the models it has loaded; an endpoint serves what it lists.
-      loaded: route.kind === "endpoint" || route.slots !== undefined,
+      slots: route.slots ?? slotsPerNode,
+      tokensPerSecond: load.tokensPerSecond(route.id, model, now),
+      ...holding(route, model, now),
     }));
     return pickNode(candidates, turn++)?.route;
   }
@@ -552,13 +568,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
         }
         tried.add(triedKey(chosen));
-        load.begin(chosen.id);
+        load.begin(chosen.id, model, clock.now());
         try {
           const status = await attempt(started, chosen, model, request, sink, lacking, failures, trace);
           if (status !== undefined) return status;
           if (calledOff) throw stoppingError();
         } finally {
-          load.end(chosen.id);
+          load.end(chosen.id, model);
         }
       }
     } finally {

@@ -1,8 +1,14 @@
 /** What the balancer learns about nodes as it uses them: load and speed. (Failures: `NodeHealth`.) */
 export interface NodeLoad {
-  outstanding(nodeId: string): number;
-  begin(nodeId: string): void;
-  end(nodeId: string): void;
+  /** Requests sent to the node and not finished yet: all, or those for `model`. */
+  outstanding(nodeId: string, model?: string): number;
+  begin(nodeId: string, model: string, at: number): void;
+  end(nodeId: string, model: string): void;
+  /**
+   * The models sent to the node in the last `sentLatelyMs`, the latest first: what it loaded since its
+   * last report (a worker reports what it holds every few seconds).
+   */
+  sentLately(nodeId: string, now: number): string[];
   /**
    * Generation speed seen for a model on a node (an average that follows recent requests), while it is
    * recent: a node a first slow sample (its cold start) kept idle since is measured again.
@@ -18,14 +24,45 @@ export interface NodeLoad {
 
 /** How long a speed counts for routing after the request that measured it. */
 export const speedFreshMs = 30_000;
+/** How long a model sent to a node counts as held there without its report: a few heartbeats. */
+export const sentLatelyMs = 5_000;
 
 export function createNodeLoad(): NodeLoad {
+  /** Requests outstanding by node, and by node and model ("<node>\n<model>"). */
   const outstanding = new Map<string, number>();
+  /** By node: when each model was last sent to it, in the order sent (the latest last). */
+  const sent = new Map<string, Map<string, number>>();
   const speeds = new Map<string, { tokensPerSecond: number; at: number }>();
+  const count = (key: string, step: number) => {
+    const value = Math.max(0, (outstanding.get(key) ?? 0) + step);
+    if (value === 0) outstanding.delete(key);
+    else outstanding.set(key, value);
+  };
   return {
-    outstanding: (nodeId) => outstanding.get(nodeId) ?? 0,
-    begin: (nodeId) => void outstanding.set(nodeId, (outstanding.get(nodeId) ?? 0) + 1),
-    end: (nodeId) => void outstanding.set(nodeId, Math.max(0, (outstanding.get(nodeId) ?? 0) - 1)),
+    outstanding: (nodeId, model) =>
+      outstanding.get(model === undefined ? nodeId : `${nodeId}\n${model}`) ?? 0,
+    begin(nodeId, model, at) {
+      count(nodeId, 1);
+      count(`${nodeId}\n${model}`, 1);
+      let times = sent.get(nodeId);
+      if (!times) sent.set(nodeId, (times = new Map()));
+      times.delete(model);
+      times.set(model, at);
+      // What is no longer recent goes: clients may name many models over time.
+      for (const [name, when] of times) if (at - when > sentLatelyMs) times.delete(name);
+    },
+    end(nodeId, model) {
+      count(nodeId, -1);
+      count(`${nodeId}\n${model}`, -1);
+    },
+    sentLately(nodeId, now) {
+      const times = sent.get(nodeId);
+      if (!times) return [];
+      return [...times]
+        .filter(([, when]) => now - when <= sentLatelyMs)
+        .map(([name]) => name)
+        .reverse();
+    },
     tokensPerSecond(nodeId, model, now) {
       const speed = speeds.get(`${nodeId}\n${model}`);
       return speed && now - speed.at <= speedFreshMs ? speed.tokensPerSecond : undefined;

@@ -3,23 +3,57 @@ export interface Candidate {
   id: string;
   /** Requests sent to it and not finished yet. */
   outstanding: number;
+  /** Requests it runs at once for this model. */
+  slots: number;
   /** Its measured generation speed for this model; undefined until measured. */
   tokensPerSecond: number | undefined;
   /** It holds the model in memory now (a worker that has loaded it, or an endpoint). Default: no. */
   loaded?: boolean;
+  /** It holds as many models as it may: taking this one unloads another first. Default: no. */
+  unloadsAnother?: boolean;
+  /** It would unload another, and each it could unload has requests running there. Default: no. */
+  unloadsBusy?: boolean;
 }
 
 /**
- * Least outstanding requests first; among equals, the faster node for this model (an unmeasured
- * node ties with any); among those, once each is measured, a node that has the model loaded (no
- * load before it answers, and no other model unloaded for it); then round-robin by `turn`. An
- * unmeasured node is not passed over for a loaded one: it is measured first (a GPU that joined
- * beside a CPU that loaded the model first).
+ * The models a worker holds, as best known between its reports: those sent to it lately (the latest
+ * first, as it keeps the most recently used), then those its last report named, up to its limit.
+ */
+export function modelsHeld(reported: string[], sentLately: string[], maxLoaded: number): string[] {
+  const held = [...sentLately];
+  for (const model of reported) if (!held.includes(model)) held.push(model);
+  return held.slice(0, maxLoaded);
+}
+
+/**
+ * Which node takes the request, in this order:
+ * 1. Not a node that would unload a model still answering there: the load would wait for those
+ *    requests, and the request waits better at a node that holds its model, full or not.
+ * 2. A node with a free slot (admission counts every node's slots, so while one is full another has
+ *    room, and an endpoint gets no more than its `parallel` beside a node that takes more).
+ * 3. Not a node that would unload another model for this one, while another can take it: a swap costs
+ *    a load here, and another at the next request for the model it unloaded.
+ * 4. Least outstanding requests; among equals, the faster node for this model (an unmeasured node ties
+ *    with any); among those, once each is measured, a node that has the model loaded (no load before it
+ *    answers); then round-robin by `turn`. An unmeasured node is not passed over for a loaded one: it
+ *    is measured first (a GPU that joined beside a CPU that loaded the model first).
  */
 export function pickNode<T extends Candidate>(candidates: T[], turn: number): T | undefined {
-  if (candidates.length === 0) return undefined;
-  const fewest = Math.min(...candidates.map((c) => c.outstanding));
-  const idle = candidates.filter((c) => c.outstanding === fewest);
+  const unhindered = otherwiseAll(
+    candidates.filter((c) => c.unloadsBusy !== true),
+    candidates,
+  );
+  const roomy = otherwiseAll(
+    unhindered.filter((c) => c.outstanding < c.slots),
+    unhindered,
+  );
+  const willing = otherwiseAll(
+    roomy.filter((c) => c.unloadsAnother !== true),
+    roomy,
+  );
+  if (willing.length === 0) return undefined;
+  const fewest = Math.min(...willing.map((c) => c.outstanding));
+  const idle = willing.filter((c) => c.outstanding === fewest);
   const measured = idle.map((c) => c.tokensPerSecond).filter((speed): speed is number => speed !== undefined);
   const fastest = measured.length > 0 ? Math.max(...measured) : undefined;
   // Within 10 % counts as equally fast: measurements wobble, and round-robin spreads the load.
@@ -31,4 +65,9 @@ export function pickNode<T extends Candidate>(candidates: T[], turn: number): T 
     : [];
   const pool = warm.length > 0 ? warm : quick;
   return pool[turn % pool.length];
+}
+
+/** Those picked out, or all when none is. */
+function otherwiseAll<T>(picked: T[], all: T[]): T[] {
+  return picked.length > 0 ? picked : all;
 }

@@ -86,6 +86,12 @@ export interface NodeRoute {
    * `parallel`. Default: unknown (the balancer's `slotsPerNode`).
    */
   slots?: number;
+  /**
+   * A worker's: the models it said it holds (by id) at its last report, and the most it holds at once
+   * (loading one more unloads another). Default: none said; no limit known.
+   */
+  holds?: string[];
+  maxLoaded?: number;
 }
 
 export interface NodeService {
@@ -154,7 +160,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   const tokens = new Map<string, string>();
   // What each node holds in memory and the llama.cpp it runs: live state, as fresh as its last
   // heartbeat (a restarted worker says again).
-  const live = new Map<string, { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true }>();
+  const live = new Map<
+    string,
+    { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true; max_loaded_models?: number }
+  >();
   /** The llmlb each node runs (by id), as it said when it registered last. */
   const versions = new Map<string, string>();
   /** Worker nodes an operator drained (by id): out of rotation whatever they say, until put back. */
@@ -485,6 +494,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         loaded: beat.loaded,
         ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}),
         ...(beat.draining ? { draining: true } : {}),
+        ...(beat.max_loaded_models !== undefined ? { max_loaded_models: beat.max_loaded_models } : {}),
       });
       if (beat.draining && !wasDraining)
         log.info({ node: named(), node_id: id }, "node stopping: no new requests go to it");
@@ -516,8 +526,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         // Stopping, or drained: what it runs finishes there, nothing new goes to it.
         if (!token || live.get(node.id)?.draining || drained.has(node.id)) continue;
         const route: NodeRoute = { id: node.id, name: node.name, url: node.url, token };
-        const slots = live.get(node.id)?.loaded.find((entry) => entry.model === modelId)?.sequences;
+        const state = live.get(node.id);
+        const slots = state?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
+        if (state?.max_loaded_models !== undefined) {
+          route.holds = state.loaded.map((entry) => entry.model);
+          route.maxLoaded = state.max_loaded_models;
+        }
         routes.push(route);
       }
       return routes;

@@ -40,6 +40,8 @@ export interface InferenceEngineOptions {
   sequences?: number;
   /** A model left memory (idle, asked to, or for another): the node reports its memory now. */
   onUnloaded?(): void;
+  /** A model began to load: the node reports what it holds now (a control plane routes by it). */
+  onLoading?(): void;
 }
 
 export interface LoadedModelInfo {
@@ -79,6 +81,8 @@ export interface InferenceEngine {
    */
   load(model: ModelTarget, signal: AbortSignal): Promise<void>;
   loaded(): LoadedModelInfo[];
+  /** The most models it holds at once: loading one more unloads the least recently used first. */
+  readonly maxLoadedModels: number;
   /** The llama.cpp it runs: known once llama.cpp is loaded (with the first model). */
   llamaCpp(): LlamaCppBuild | undefined;
   /**
@@ -95,6 +99,7 @@ export interface InferenceEngine {
   dispose(): Promise<void>;
 }
 
+const defaultMaxLoadedModels = 3;
 const DEFAULT_IDLE_TTL_MS = defaultIdleTtlSeconds * 1000;
 
 /** Aborts (the client left, or shutdown) pass through untouched; anything unexpected becomes an AppError. */
@@ -152,8 +157,9 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
   const pool = createModelPool<LoadedModel>({
     log,
     ...(options.onUnloaded ? { onUnloaded: options.onUnloaded } : {}),
+    ...(options.onLoading ? { onLoading: options.onLoading } : {}),
     idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
-    maxLoaded: options.maxLoadedModels ?? 3,
+    maxLoaded: options.maxLoadedModels ?? defaultMaxLoadedModels,
     isOutOfMemory: (error) => error instanceof InsufficientMemoryError,
     async load(key) {
       const { llama } = await getRuntime();
@@ -255,6 +261,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       return withModel({ model, ...idleTtl }, signal, async () => undefined);
     },
     llamaCpp: () => build,
+    maxLoadedModels: options.maxLoadedModels ?? defaultMaxLoadedModels,
     loaded() {
       return pool.entries().map((entry) => {
         const loaded = loadedByKey.get(entry.key);

@@ -22,6 +22,8 @@ export interface ModelPoolOptions<T> {
   now?: () => number;
   /** A model left memory (idle, asked to, or for another): whoever reports memory may say so now. */
   onUnloaded?(): void;
+  /** A load began: whoever reports what the node holds may say so now. */
+  onLoading?(): void;
 }
 
 export interface UseOptions {
@@ -174,6 +176,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
     };
     entry.loading = loadWithRoom(key, entry);
     entries.set(key, entry);
+    options.onLoading?.();
     entry.loading.then(
       (value) => {
         entry.value = value;
