@@ -31,6 +31,8 @@ const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const MODEL = seededBytes(3 * MiB + 4097, "model");
 const NESTED = seededBytes(200_000, "nested");
 const GATED_FILE = seededBytes(100_000, "gated");
+const OTHER_REPO = "test-org/other-dl-GGUF";
+const OTHER = seededBytes(3 * MiB + 4097, "other");
 
 let hub: FakeHub;
 let parent: string;
@@ -50,6 +52,7 @@ beforeAll(async () => {
         ],
       },
       { id: GATED, sha: COMMIT, gated: true, files: [{ path: "g-Q4_K_M.gguf", content: GATED_FILE }] },
+      { id: OTHER_REPO, sha: COMMIT, files: [{ path: "other-Q4_K_M.gguf", content: OTHER }] },
     ],
   });
 });
@@ -478,6 +481,8 @@ describe("downloadToHfCache", () => {
 
 /** The downloader in another process; it prints one JSON line per progress report and its outcome. */
 interface ChildLine {
+  /** The file the child downloads. */
+  file: string;
   progress?: DownloadProgress;
   result?: { alreadyCached: boolean; snapshotPath: string; fetchedBytes: number };
   error?: { code: string; message: string };
@@ -493,7 +498,7 @@ const CHILD_SCRIPT = `
   const { downloadToHfCache } = await import(process.env.DL_MODULE);
   const { pino } = await import("pino");
   const input = JSON.parse(process.env.DL_INPUT);
-  const out = (line) => process.stdout.write(JSON.stringify(line) + "\\n");
+  const out = (line) => process.stdout.write(JSON.stringify({ ...line, file: input.request.filename }) + "\\n");
   try {
     const result = await downloadToHfCache(input.request, {
       ...input.options,
@@ -517,6 +522,7 @@ function startChild(
   request: DownloadRequest,
   childOptions: Partial<DownloadOptions> & { cacheDir: string },
   wrapper: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; lines: AsyncIterator<ChildLine>; exited: Promise<unknown> } {
   const partial = path.join(
     repoCacheDir(childOptions.cacheDir, request.repo),
@@ -531,6 +537,7 @@ function startChild(
       DL_MODULE: MODULE,
       DL_CACHE: childOptions.cacheDir,
       DL_INPUT: JSON.stringify({ request, options: childOptions, partial }),
+      ...env,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -629,16 +636,32 @@ describe("downloadToHfCache across processes", () => {
     process.platform === "linux" &&
     spawnSync("unshare", ["-Urm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /tmp"]).status === 0;
 
-  /** Runs the download in a child whose cache is a tmpfs of `size`, after `before` (shell) has run. */
-  function inTinyTmpfs(size: string, before = "") {
-    return startChild(requestFor(), { cacheDir }, [
-      "unshare",
-      "-Urm",
-      "sh",
-      "-c",
-      `mount -t tmpfs -o size=${size} tmpfs "$DL_CACHE" && ${before} exec "$@"`,
-      "sh",
-    ]);
+  /**
+   * Runs the download in a child whose cache is a tmpfs of `size`, after `before` (shell) has run, which
+   * may start the same child for `DL_INPUT_2` in the background.
+   */
+  function inTinyTmpfs(size: string, before = "", second?: DownloadRequest) {
+    const partial = path.join(
+      repoCacheDir(cacheDir, second?.repo ?? REPO),
+      "blobs",
+      `${second?.sha256}.incomplete`,
+    );
+    const env = second
+      ? { DL_INPUT_2: JSON.stringify({ request: second, options: { cacheDir }, partial }) }
+      : {};
+    return startChild(
+      requestFor(),
+      { cacheDir },
+      [
+        "unshare",
+        "-Urm",
+        "sh",
+        "-c",
+        `mount -t tmpfs -o size=${size} tmpfs "$DL_CACHE" && ${before} exec "$@"`,
+        "sh",
+      ],
+      env,
+    );
   }
 
   it.skipIf(!canMountTmpfs)(
@@ -667,6 +690,35 @@ describe("downloadToHfCache across processes", () => {
       await exited;
       expect(outcome.error?.code).toBe("disk_full");
       expect(outcome.lock).toBe(false);
+    },
+  );
+
+  it.skipIf(!canMountTmpfs)(
+    "of two downloads into a cache with room for one, the later refuses at once, naming the other, and the first completes",
+    async () => {
+      // Both files fit the free space alone, not together. The second starts once the first holds its
+      // lock; the hub sends slowly, so the first is still under way.
+      hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
+      const firstLock = path.join(blobsDir(), `${sha256Hex(MODEL)}.lock`);
+      const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
+      const { lines, exited } = inTinyTmpfs(
+        "5m",
+        `(until [ -e '${firstLock}' ]; do sleep 0.02; done; DL_INPUT="$DL_INPUT_2" exec "$@") &`,
+        second,
+      );
+      const outcomes = new Map<string, ChildLine>();
+      while (outcomes.size < 2) {
+        const line = await nextLine(lines, (next) => next.result !== undefined || next.error !== undefined);
+        outcomes.set(line.file, line);
+      }
+      await exited;
+      expect(outcomes.get("model-Q4_K_M.gguf")?.result?.fetchedBytes).toBe(MODEL.length);
+      const refused = outcomes.get("other-Q4_K_M.gguf");
+      expect(refused?.error?.code).toBe("disk_full");
+      expect(refused?.error?.message).toMatch(
+        /^other-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has \S+ MB free, \S+ MB of it for the download of test-org\/dl-GGUF under way into the same cache\. Free some space/,
+      );
+      expect(refused?.partialBytes).toBeLessThanOrEqual(0);
     },
   );
 

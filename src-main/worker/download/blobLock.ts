@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../shared/logger";
 
@@ -21,6 +22,9 @@ interface Holder {
   token: string;
   /** Who it is, in words (`llmlb worker gpu-1`), where the holder said. */
   by?: string;
+  /** When it took the lock (ms since the epoch), and the size of the file it downloads, where said. */
+  since?: number;
+  size?: number;
 }
 
 /** Tokens of the locks this process holds right now. */
@@ -29,6 +33,9 @@ const heldTokens = new Set<string>();
 export interface BlobLock {
   /** Whether it was taken after waiting for a live holder (another process's download of the file). */
   waited: boolean;
+  /** When it was taken (ms since the epoch), and its token: what orders it among the cache's locks. */
+  since: number;
+  token: string;
   release(): Promise<void>;
 }
 
@@ -37,6 +44,8 @@ export interface LockOptions {
   log: Logger;
   /** Who takes it, in words, for another waiting on it. */
   by?: string;
+  /** The size of the file downloaded under it, for other downloads into the cache to count. */
+  size?: number;
   pollMs?: number;
   /** The lock is held by a live process: this one waits, and for whom. */
   onWaiting?: (why: string) => void;
@@ -48,12 +57,15 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
     host: os.hostname(),
     token: randomBytes(12).toString("hex"),
     ...(options.by !== undefined ? { by: options.by.slice(0, 200) } : {}),
+    ...(options.size !== undefined ? { size: options.size } : {}),
   };
   let waitingSince: number | undefined;
+  let since = 0;
   for (;;) {
     options.signal.throwIfAborted();
     try {
-      await fs.writeFile(lockPath, JSON.stringify(me), { flag: "wx" });
+      since = Date.now();
+      await fs.writeFile(lockPath, JSON.stringify({ ...me, since }), { flag: "wx" });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
@@ -90,6 +102,8 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
   let released = false;
   return {
     waited: waitingSince !== undefined,
+    since,
+    token: me.token,
     release: async () => {
       if (released) return;
       released = true;
@@ -125,6 +139,8 @@ function parseHolder(text: string): Holder | undefined {
         host: value.host,
         token: value.token,
         ...(typeof value.by === "string" ? { by: value.by.slice(0, 200) } : {}),
+        ...(typeof value.since === "number" ? { since: value.since } : {}),
+        ...(typeof value.size === "number" && value.size >= 0 ? { size: value.size } : {}),
       };
     }
   } catch {
@@ -139,6 +155,37 @@ function isStale({ holder, ageMs }: LockFile): boolean {
   if (holder.host !== os.hostname()) return false;
   if (holder.pid === process.pid) return !heldTokens.has(holder.token);
   return !processAlive(holder.pid);
+}
+
+/**
+ * The downloads under way into the cache at `cacheRoot` (every repo's blobs) that took their lock before
+ * `mine`: the lock of each, and the size of its file. Of two that start together, one counts the other.
+ */
+export async function downloadsAhead(
+  cacheRoot: string,
+  mine: Pick<BlobLock, "since" | "token">,
+): Promise<{ lockPath: string; size: number }[]> {
+  const repos = await fs.readdir(cacheRoot).catch(() => [] as string[]);
+  const locks = (
+    await Promise.all(
+      repos.map(async (repo) => {
+        const blobs = path.join(cacheRoot, repo, "blobs");
+        const names = await fs.readdir(blobs).catch(() => [] as string[]);
+        return names.filter((name) => name.endsWith(".lock")).map((name) => path.join(blobs, name));
+      }),
+    )
+  ).flat();
+  const ahead = await Promise.all(
+    locks.map(async (lockPath) => {
+      const lock = await readLock(lockPath).catch(() => undefined);
+      const holder = lock?.holder;
+      if (!lock || !holder || holder.token === mine.token || isStale(lock)) return [];
+      if (holder.size === undefined || holder.since === undefined) return [];
+      const first = holder.since < mine.since || (holder.since === mine.since && holder.token < mine.token);
+      return first ? [{ lockPath, size: holder.size }] : [];
+    }),
+  );
+  return ahead.flat();
 }
 
 /** Whether a live process holds the blob's lock: its download (or its publishing) runs now. */

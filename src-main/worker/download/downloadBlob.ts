@@ -9,7 +9,8 @@ import path from "node:path";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../../shared/logger";
 import type { CachePaths } from "./cachePaths";
-import { ensureRoom } from "./diskRoom";
+import type { BlobLock } from "./blobLock";
+import { downloadsAheadOf, ensureRoom } from "./diskRoom";
 import { DownloadError } from "./errors";
 import { RangeIgnoredError } from "./failures";
 import { fetchPiece, type TransferContext } from "./fetchPiece";
@@ -30,6 +31,8 @@ import type { DownloadProgress, DownloadRequest } from "./types";
 
 export interface BlobDownloadOptions {
   dispatcher: Dispatcher;
+  /** The blob's lock, held: the downloads into the cache that took theirs first have room first. */
+  lock: BlobLock;
   token?: string;
   log: Logger;
   signal: AbortSignal;
@@ -50,7 +53,13 @@ export async function downloadBlob(
   const opened = await openPartial(paths, request, options);
   const { file, state } = opened;
   try {
-    await ensureRoom(paths.root, request.size - doneBytes(state.pieces), request.filename, paths.root);
+    await ensureRoom(
+      paths.root,
+      request.size - doneBytes(state.pieces),
+      request.filename,
+      paths.root,
+      await downloadsAheadOf(paths.root, options.lock),
+    );
   } catch (error) {
     await file.close();
     throw error;

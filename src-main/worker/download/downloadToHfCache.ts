@@ -39,6 +39,7 @@ export async function downloadToHfCache(
       signal,
       log,
       onWaiting: options.onWaiting,
+      size: request.size,
       ...(options.by !== undefined ? { by: options.by } : {}),
     });
     try {
@@ -56,6 +57,7 @@ export async function downloadToHfCache(
       try {
         fetchedBytes = await downloadBlob(request, paths, {
           dispatcher,
+          lock,
           token: options.token,
           log,
           signal,
