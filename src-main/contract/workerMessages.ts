@@ -15,6 +15,11 @@ export const workerMessageSchema = z.discriminatedUnion("type", [
    * control plane has let its running requests finish, and a supervised worker ignores it.
    */
   z.object({ type: z.literal("stop") }),
+  /**
+   * The control plane quits: it drains, and answers no heartbeat from now on (nothing is wrong); the
+   * worker's `stop` follows once what runs has finished.
+   */
+  z.object({ type: z.literal("quitting") }),
 ]);
 export type WorkerMessage = z.infer<typeof workerMessageSchema>;
 

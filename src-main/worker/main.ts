@@ -132,6 +132,7 @@ async function runNode(): Promise<void> {
   onSupervisorMessage((message) => {
     if (message.type === "stop")
       return running.stop ? running.stop("stopped by the control plane") : process.exit(0);
+    if (message.type === "quitting") return started.agent?.controlPlaneQuitting();
     log.info({ set: message.token !== null }, "Hugging Face token changed");
     started.agent?.setHfToken(message.token ?? undefined);
   }, log);

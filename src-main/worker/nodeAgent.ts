@@ -49,6 +49,8 @@ export interface NodeAgent {
    * changed on the control plane's word: a load or unload it asked for, whose answer it then shows).
    */
   reportNow(): Promise<void>;
+  /** The control plane said it quits: its silence from now on is expected (logged at debug only). */
+  controlPlaneQuitting(): void;
   /** The node token the control plane gave; it calls the node with it. */
   nodeToken(): string | undefined;
   states(): NodeModelState[];
@@ -178,6 +180,7 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         });
     },
     nodeToken: session.token,
+    controlPlaneQuitting: session.controlPlaneQuitting,
     setHfToken: queue.setHfToken,
     states: queue.states,
     readyModel: queue.readyModel,

@@ -705,6 +705,18 @@ describe("GET /metrics", () => {
       });
       expect(malformed.status).toBe(400);
     }
+    // Turned away while paused: counted under the model asked for, where it is registered.
+    await server.request("PUT", "/v0/serving", { body: { paused: true } });
+    try {
+      for (const name of [model, "acme/not-registered-while-paused"]) {
+        const refused = await server.request("POST", "/v1/chat/completions", {
+          body: { model: name, messages: [{ role: "user", content: "hi" }] },
+        });
+        expect(refused.status).toBe(503);
+      }
+    } finally {
+      await server.request("PUT", "/v0/serving", { body: { paused: false } });
+    }
     const response = await server.request("GET", "/metrics", { anonymous: true });
     expect(response.status).toBe(200);
     expect(String(response.headers["content-type"])).toMatch(/^text\/plain/);
@@ -715,7 +727,10 @@ describe("GET /metrics", () => {
     expect(count(`model="unknown",route="/v1/chat/completions",status="404"`)).toBeGreaterThanOrEqual(1);
     expect(count(`model="unknown",route="/v1/chat/completions",status="400"`)).toBeGreaterThanOrEqual(1);
     expect(count(`model="unknown",route="/v1/responses",status="400"`)).toBeGreaterThanOrEqual(1);
+    expect(count(`model="${model}",route="/v1/chat/completions",status="503"`)).toBeGreaterThanOrEqual(1);
+    expect(count(`model="unknown",route="/v1/chat/completions",status="503"`)).toBeGreaterThanOrEqual(1);
     expect(text).not.toContain("acme/does-not-exist");
+    expect(text).not.toContain("not-registered-while-paused");
     expect(text).toMatch(/^llmlb_request_duration_seconds_bucket\{/m);
     expect(text).toMatch(/^llmlb_time_to_first_token_seconds_count\{model="acme\/tiny-GGUF"\} \d+$/m);
     expect(text).toMatch(/^llmlb_nodes\{status="online"\} [1-9]/m);

@@ -154,9 +154,14 @@ describe("supervisor", () => {
     await supervisor.dispose();
   });
 
-  it("while the app quits, restarts no worker that exits, and keeps the others running until dispose", async () => {
+  it("while the app quits, tells the workers, restarts none that exits, and keeps the others running until dispose", async () => {
     const { launched, gone, supervisor } = twoWorkers();
     supervisor.holdRestarts();
+    // Each is told its control plane quits: its heartbeats go unanswered from now on.
+    expect(launched.map((worker) => worker.messages)).toEqual([
+      [{ type: "quitting" }],
+      [{ type: "quitting" }],
+    ]);
     // What Ctrl-C in a terminal does to a worker that does not ignore it.
     launched[0]!.exit({ code: null, signal: "SIGINT" });
     await waitFor("the exit to be seen", () => gone.length > 0);

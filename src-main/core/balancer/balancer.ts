@@ -603,6 +603,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
     }
   }
 
+  /** The id of the registered model a request names, or undefined where it names none. */
+  function registeredId(json: unknown): string | undefined {
+    const named = (json as { model?: unknown } | null | undefined)?.model;
+    if (typeof named !== "string" || named === "") return undefined;
+    const id = models.resolveName(named);
+    try {
+      models.get(id);
+      return id;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** One inference request, from its arrival to its answer's end (or its refusal). */
   async function forward(request: InferenceRequest, sink: AnswerSink): Promise<void> {
     const started = clock.now();
@@ -633,11 +646,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
       const told = toHttpError(toAppError(error));
       status = told.status;
       trace.error = recordedError(told.body.error.code, told.body.error.message);
-      // Requests for models that are not registered never reach here with their name (while
-      // paused, no model was looked up: those stay unknown).
-      const checked =
-        status !== 404 && status !== 400 && !(isAppError(error) && error.code === "serving.paused");
-      if (checked) label = models.resolveName((body.json as { model?: string }).model ?? label);
+      // Only a registered model's id is a label (refused before any lookup, while paused or
+      // stopping, the name is checked here); a 404 or 400 names none.
+      if (status !== 404 && status !== 400) label = registeredId(body.json) ?? label;
       throw error;
     } finally {
       const seconds = (clock.now() - started) / 1000;

@@ -71,7 +71,8 @@ export interface Supervisor {
    */
   setHfToken(token: string | undefined): void;
   /**
-   * The app is quitting: a worker that exits from now on is not restarted (Ctrl-C in a terminal
+   * The app is quitting (running workers are told, as their control plane answers no heartbeat from
+   * now on): a worker that exits from now on is not restarted (Ctrl-C in a terminal
    * reaches the workers too), while the running ones keep serving until dispose.
    */
   holdRestarts(): void;
@@ -282,6 +283,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     },
     holdRestarts() {
       restarting = false;
+      // Their control plane drains and answers no heartbeat from now on: they are not to worry.
+      for (const worker of workers) worker.process?.send({ type: "quitting" });
       for (const worker of workers) {
         if (worker.state.type !== "backoff") continue;
         clearTimeout(worker.timer);

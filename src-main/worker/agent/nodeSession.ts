@@ -33,6 +33,8 @@ export interface NodeSession {
    * when the beat failed. A control plane that no longer knows this node is registered with again.
    */
   heartbeat(report: Omit<HeartbeatRequest, "memory">): Promise<number | undefined>;
+  /** The control plane said it quits: heartbeats it leaves unanswered from now on are expected. */
+  controlPlaneQuitting(): void;
   nodeId(): string | undefined;
   /** The token the control plane calls this node with. */
   token(): string | undefined;
@@ -51,6 +53,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
   let syncMs = 5000;
   /** Heartbeats failing since (the control plane down or unreachable): said once, not every beat. */
   let failingSince: number | undefined;
+  let quitting = false;
 
   async function register(): Promise<void> {
     let refusedBefore = false;
@@ -155,7 +158,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
           return undefined;
         }
         // Every beat while the control plane is down would be a line: the first says it, the rest are debug.
-        if (failingSince === undefined) {
+        if (failingSince === undefined && !quitting) {
           failingSince = Date.now();
           log.warn(
             { err: errorMessage(error) },
@@ -165,6 +168,7 @@ export function createNodeSession(options: NodeSessionOptions): NodeSession {
         return undefined;
       }
     },
+    controlPlaneQuitting: () => void (quitting = true),
     nodeId: () => nodeId,
     token: () => token,
     heartbeatMs: () => heartbeatMs,
