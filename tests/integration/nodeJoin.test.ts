@@ -128,13 +128,27 @@ describe("llmlb node --join", () => {
     expect(v1.stderr).toMatch(/refused the node token/);
   });
 
-  it("puts its workers on the ports asked for, one after another, for a firewall's rule", async () => {
-    const free = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, "127.0.0.1", () => {
-        const { port } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(port));
+  /** A port free on 127.0.0.1 whose next one is free too: both workers' ports. */
+  async function twoFreePorts(): Promise<number> {
+    const listen = (port: number) =>
+      new Promise<net.Server | undefined>((resolve) => {
+        const probe = net.createServer();
+        probe.once("error", () => resolve(undefined));
+        probe.listen(port, "127.0.0.1", () => resolve(probe));
       });
-    });
+    const close = (server: net.Server | undefined) =>
+      new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    for (;;) {
+      const first = await listen(0);
+      const port = (first!.address() as net.AddressInfo).port;
+      const next = port < 65535 ? await listen(port + 1) : undefined;
+      await Promise.all([close(first), close(next)]);
+      if (next) return port;
+    }
+  }
+
+  it("puts its workers on the ports asked for, one after another, for a firewall's rule", async () => {
+    const free = await twoFreePorts();
     const joined = await startJoin([
       "--join",
       control.url,
