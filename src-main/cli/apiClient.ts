@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { errorBodySchema } from "../contract";
 import { readAdminToken, readServerInfo, type ServerInfo } from "../core/dataDir";
 import { isLoopbackHost } from "../shared/httpGuards";
@@ -35,8 +36,18 @@ export interface ApiClient {
   readonly timeoutMs: number;
   /** The admin token sent (given, configured, or the data directory's for its own server). */
   readonly token: string | undefined;
-  /** `timeoutMs`: this request's bound, where it may take longer than others (a model's load). */
-  request<T>(method: string, path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
+  /**
+   * The answer, read as `schema` (fields an older server leaves out take their defaults; an answer it
+   * does not fit is refused in words). `timeoutMs`: this request's bound, where it may take longer
+   * than others (a model's load).
+   */
+  request<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { timeoutMs?: number },
+  ): Promise<z.output<S>>;
   /**
    * A request whose answer is read as it comes (a stream of events, a streamed completion): the
    * response once the server has accepted it. Only the wait for its headers is bounded, by the
@@ -104,14 +115,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     server: ownServer ? listed : undefined,
     timeoutMs,
     token,
-    async request<T>(
-      method: string,
-      requestPath: string,
-      body?: unknown,
-      { timeoutMs: bound = timeoutMs } = {},
-    ): Promise<T> {
+    async request(schema, method, requestPath, body, { timeoutMs: bound = timeoutMs } = {}) {
       const response = await send(method, requestPath, body, AbortSignal.timeout(bound), bound);
-      if (response.status === 204) return undefined as T;
+      if (response.status === 204) return readAnswer(schema, undefined, method, requestPath);
       let text: string;
       try {
         text = await response.text();
@@ -132,7 +138,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }
       }
       if (!response.ok) throw refusal(response.status, json, method, requestPath);
-      return json as T;
+      return readAnswer(schema, json, method, requestPath);
     },
     async open(method, requestPath, body, signal, { timeoutMs: bound = timeoutMs } = {}) {
       const headersDue = new AbortController();
@@ -180,6 +186,22 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
   }
 
+  /** An answer as `schema` reads it; one it does not fit comes from another llmlb (or not one). */
+  function readAnswer<S extends z.ZodType>(
+    schema: S,
+    json: unknown,
+    method: string,
+    requestPath: string,
+  ): z.output<S> {
+    const read = schema.safeParse(json);
+    if (read.success) return read.data;
+    const issue = read.error.issues[0];
+    const what = issue ? `${issue.path.join(".") || "the answer"} ${issue.message}` : "its answer";
+    throw new CliError(
+      `The server at ${url} answered ${method} ${requestPath.split("?")[0]} in a shape this CLI (llmlb ${packageVersion()}) does not read (${what}): it is likely another llmlb version. Restart it with this llmlb (\`llmlb quit\`, then \`llmlb serve\`), or use the CLI that came with it.`,
+    );
+  }
+
   /** The server's refusal, in its own words. */
   function refusal(status: number, json: unknown, method: string, requestPath: string): CliError {
     const parsed = errorBodySchema.safeParse(json);
@@ -224,6 +246,9 @@ function patientFetch(): Promise<typeof fetch> {
   });
   return patient;
 }
+
+/** For a request whose answer says nothing the command reads (a deletion's). */
+export const noAnswer = z.unknown();
 
 export function encodeModelId(id: string): string {
   return encodeURIComponent(id);

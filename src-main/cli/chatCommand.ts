@@ -1,6 +1,13 @@
 import fs from "node:fs";
 import readline from "node:readline";
-import type { ChatMessage, Model, OpenAiModel, RegisterResponse } from "../contract";
+import {
+  type ChatMessage,
+  type Model,
+  type OpenAiModel,
+  modelSchema,
+  openAiModelSchema,
+  registerResponseSchema,
+} from "../contract";
 import { truncatedMessagesHeader } from "../contract/headers";
 import { readChatStream, StreamedError } from "../shared/chatStream";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
@@ -108,7 +115,7 @@ async function pipedText(input: ChatStreams["input"], prompted: boolean): Promis
  */
 async function readyModel(client: ApiClient, input: string, io: Output): Promise<string> {
   const id = idOfLink(input);
-  const lookUp = () => client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
+  const lookUp = () => client.request(modelSchema, "GET", `/v0/models/${encodeModelId(id)}`);
   let model: Model;
   let registeredHere = false;
   try {
@@ -117,7 +124,7 @@ async function readyModel(client: ApiClient, input: string, io: Output): Promise
     if (error instanceof CliError && error.code?.startsWith("auth.")) return readyForKey(client, id, error);
     if (!(error instanceof CliError) || error.code !== "registry.not_found") throw error;
     try {
-      const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", {
+      const registered = await client.request(registerResponseSchema, "POST", "/v0/models/register", {
         url: input,
       });
       io.err(`Registered ${registered.name}.`);
@@ -155,7 +162,7 @@ async function readyModel(client: ApiClient, input: string, io: Output): Promise
 async function readyForKey(client: ApiClient, id: string, refusal: CliError): Promise<string> {
   let listed: OpenAiModel;
   try {
-    listed = await client.request<OpenAiModel>("GET", `/v1/models/${encodeModelId(id)}`);
+    listed = await client.request(openAiModelSchema, "GET", `/v1/models/${encodeModelId(id)}`);
   } catch {
     // Not even /v1 takes it: the first refusal says what was sent.
     throw refusal;

@@ -1,11 +1,11 @@
-import type {
-  Endpoint,
-  EndpointCreateRequest,
-  EndpointList,
-  EndpointUpdateRequest,
-  ModelList,
+import {
+  type EndpointCreateRequest,
+  type EndpointUpdateRequest,
+  endpointListSchema,
+  endpointSchema,
+  modelListSchema,
 } from "../contract";
-import type { ApiClient } from "./apiClient";
+import { noAnswer, type ApiClient } from "./apiClient";
 import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -28,14 +28,14 @@ export async function addEndpoint(
     ...(options.apiKey ? { api_key: options.apiKey } : {}),
     ...(options.parallel !== undefined ? { parallel: options.parallel } : {}),
   };
-  const endpoint = await client.request<Endpoint>("POST", "/v0/endpoints", request);
+  const endpoint = await client.request(endpointSchema, "POST", "/v0/endpoints", request);
   io.out(
     `Added endpoint ${endpoint.name} (${endpoint.url}), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}; ${atOnce(endpoint.parallel)}`,
   );
   // A model registered here under the same id is now shared with the endpoint: worth knowing, and undoing.
   const served = new Set(endpoint.models);
   if (served.size === 0) return;
-  const registered = await client.request<ModelList>("GET", "/v0/models?limit=1000");
+  const registered = await client.request(modelListSchema, "GET", "/v0/models?limit=1000");
   for (const model of registered.data) {
     if (model.source === "endpoint" || !served.has(model.name)) continue;
     io.err(
@@ -51,7 +51,12 @@ export async function setEndpoint(
   patch: EndpointUpdateRequest,
   io: Output,
 ): Promise<void> {
-  const endpoint = await client.request<Endpoint>("PATCH", `/v0/endpoints/${encodeURIComponent(ref)}`, patch);
+  const endpoint = await client.request(
+    endpointSchema,
+    "PATCH",
+    `/v0/endpoints/${encodeURIComponent(ref)}`,
+    patch,
+  );
   io.out(
     `Endpoint ${endpoint.name} now gets ${atOnce(endpoint.parallel)} (running requests finish as they are).`,
   );
@@ -62,7 +67,7 @@ export async function listEndpoints(
   options: { json?: boolean },
   io: Output,
 ): Promise<void> {
-  const list = await client.request<EndpointList>("GET", "/v0/endpoints");
+  const list = await client.request(endpointListSchema, "GET", "/v0/endpoints");
   if (options.json) {
     io.out(JSON.stringify(list, null, 2));
     return;
@@ -94,9 +99,9 @@ export async function listEndpoints(
 
 export async function removeEndpoint(client: ApiClient, ref: string, io: Output): Promise<void> {
   // Named as a person knows it, even when removed by its id.
-  const list = await client.request<EndpointList>("GET", "/v0/endpoints");
+  const list = await client.request(endpointListSchema, "GET", "/v0/endpoints");
   const endpoint =
     list.data.find((entry) => entry.id === ref) ?? list.data.find((entry) => entry.name === ref);
-  await client.request("DELETE", `/v0/endpoints/${encodeURIComponent(ref)}`);
+  await client.request(noAnswer, "DELETE", `/v0/endpoints/${encodeURIComponent(ref)}`);
   io.out(endpoint ? `Removed endpoint ${endpoint.name} (${endpoint.url})` : `Removed endpoint ${ref}`);
 }

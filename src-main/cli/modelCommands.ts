@@ -1,5 +1,11 @@
-import type { Model, ModelList, RegisterResponse } from "../contract";
-import { CliError, encodeModelId, type ApiClient } from "./apiClient";
+import {
+  type Model,
+  type ModelList,
+  modelListSchema,
+  modelSchema,
+  registerResponseSchema,
+} from "../contract";
+import { CliError, encodeModelId, type ApiClient, noAnswer } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
 import { parseModelInput } from "../core/hub/parseModelInput";
@@ -45,7 +51,7 @@ export async function addModel(
   const wait = options.wait || options.waitTimeout !== undefined;
   let model: Model;
   try {
-    const registered = await client.request<RegisterResponse>("POST", "/v0/models/register", body);
+    const registered = await client.request(registerResponseSchema, "POST", "/v0/models/register", body);
     io.out(
       `Registered ${registered.name} (${registered.repo}@${registered.commit.slice(0, 12)}, ${registered.artifacts.length} file(s), ${formatBytes(registered.size_bytes)})`,
     );
@@ -55,7 +61,8 @@ export async function addModel(
     // Registered before: with --wait, what is awaited is there already (at the same revision).
     if (!wait || options.revision || !(error instanceof CliError) || error.code !== "registry.duplicate")
       throw error;
-    model = await client.request<Model>(
+    model = await client.request(
+      modelSchema,
       "GET",
       `/v0/models/${encodeModelId(options.file ? `${input}/${options.file}` : idOfLink(input))}`,
     );
@@ -92,7 +99,7 @@ export async function listModels(
   if (options.search) query.set("search", options.search);
   if (options.limit) query.set("limit", options.limit);
   if (options.offset) query.set("offset", options.offset);
-  const list = await client.request<ModelList>("GET", `/v0/models${query.size ? `?${query}` : ""}`);
+  const list = await client.request(modelListSchema, "GET", `/v0/models${query.size ? `?${query}` : ""}`);
   if (options.json) {
     io.out(JSON.stringify(list, null, 2));
     return;
@@ -136,7 +143,7 @@ export async function listModels(
 
 export async function removeModel(client: ApiClient, input: string, io: Output): Promise<void> {
   const id = idOfLink(input);
-  await client.request("DELETE", `/v0/models/${encodeModelId(id)}`);
+  await client.request(noAnswer, "DELETE", `/v0/models/${encodeModelId(id)}`);
   io.out(`Removed ${id}`);
 }
 

@@ -1,12 +1,15 @@
 import {
   defaultIdleTtlSeconds,
-  type Alias,
   type Model,
-  type ModelLoadResponse,
-  type ModelRetryResponse,
   type ModelUnloadResponse,
   type ModelSettingsPatch,
   type NodeList,
+  aliasSchema,
+  modelLoadResponseSchema,
+  modelRetryResponseSchema,
+  modelSchema,
+  modelUnloadResponseSchema,
+  nodeListSchema,
 } from "../contract";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
 import { modelStateText } from "../core/models/describeState";
@@ -90,7 +93,7 @@ export async function showModel(
   options: { json?: boolean },
   io: Output,
 ): Promise<void> {
-  const model = await client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
+  const model = await client.request(modelSchema, "GET", `/v0/models/${encodeModelId(id)}`);
   if (options.json) {
     io.out(JSON.stringify(model, null, 2));
     return;
@@ -120,7 +123,7 @@ export async function showModel(
     if (node.state === "error") rows.push(["", `${node.node_name}: ${node.message}`]);
     if (node.state === "unsupported") rows.push(["", `${node.node_name}: ${node.reason}`]);
   }
-  if (!external) rows.push(...settingsRows(model, await client.request<NodeList>("GET", "/v0/nodes")));
+  if (!external) rows.push(...settingsRows(model, await client.request(nodeListSchema, "GET", "/v0/nodes")));
   printRows(model.name, rows, io);
 }
 
@@ -134,9 +137,9 @@ export async function setModel(
   const patch = settingsPatch(options);
   const model =
     Object.keys(patch).length > 0
-      ? await client.request<Model>("PATCH", `/v0/models/${encodeModelId(id)}`, { settings: patch })
-      : await client.request<Model>("GET", `/v0/models/${encodeModelId(id)}`);
-  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+      ? await client.request(modelSchema, "PATCH", `/v0/models/${encodeModelId(id)}`, { settings: patch })
+      : await client.request(modelSchema, "GET", `/v0/models/${encodeModelId(id)}`);
+  const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
   printSettings(model, nodes, io);
   // An endpoint serves only what it lists: pinned there, a model it does not list is served nowhere.
   const lacking = nodes.data.filter(
@@ -160,18 +163,18 @@ export async function setModel(
 }
 
 export async function aliasModel(client: ApiClient, id: string, alias: string, io: Output): Promise<void> {
-  const added = await client.request<Alias>("POST", "/v0/aliases", { alias, model: id });
+  const added = await client.request(aliasSchema, "POST", "/v0/aliases", { alias, model: id });
   io.out(`${added.alias} now names ${added.model}`);
 }
 
 export async function unaliasModel(client: ApiClient, alias: string, io: Output): Promise<void> {
-  const removed = await client.request<Alias>("DELETE", `/v0/aliases/${encodeModelId(alias)}`);
+  const removed = await client.request(aliasSchema, "DELETE", `/v0/aliases/${encodeModelId(alias)}`);
   io.out(`Removed the alias ${removed.alias} (of ${removed.model})`);
 }
 
 /** Tries a failed model again on every node: one that crashed a node's worker, one whose download failed. */
 export async function retryModel(client: ApiClient, id: string, io: Output): Promise<void> {
-  const answer = await client.request<ModelRetryResponse>("POST", "/v0/models/retry", { model: id });
+  const answer = await client.request(modelRetryResponseSchema, "POST", "/v0/models/retry", { model: id });
   const retried = answer.nodes.filter((node) => node.retried).map((node) => node.node_name);
   if (retried.length === 0) {
     io.out(`${answer.model} had not failed on any online node: nothing to retry.`);
@@ -190,7 +193,8 @@ export async function loadModel(
   options: { node?: string; ttl?: number },
   io: Output,
 ): Promise<void> {
-  const answer = await client.request<ModelLoadResponse>(
+  const answer = await client.request(
+    modelLoadResponseSchema,
     "POST",
     "/v0/models/load",
     {
@@ -226,7 +230,7 @@ export async function unloadModel(
   options: { node?: string },
   io: Output,
 ): Promise<void> {
-  const answer = await client.request<ModelUnloadResponse>("POST", "/v0/models/unload", {
+  const answer = await client.request(modelUnloadResponseSchema, "POST", "/v0/models/unload", {
     model: id,
     ...(options.node !== undefined ? { node: options.node } : {}),
   });

@@ -1,10 +1,11 @@
 import {
   backendNames,
-  type Health,
-  type NodeInfo,
-  type NodeJoinInfo,
   type NodeList,
-  type NodeRemoved,
+  healthSchema,
+  nodeJoinInfoSchema,
+  nodeListSchema,
+  nodeRemovedSchema,
+  nodeSchema,
 } from "../contract";
 import type { ApiClient } from "./apiClient";
 import { formatBytes, formatTable, summarizeNames } from "./format";
@@ -49,7 +50,7 @@ export function otherVersions(nodes: NodeList["data"], server: string): string[]
 }
 
 export async function listNodes(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
-  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+  const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
   if (options.json) {
     io.out(JSON.stringify(nodes, null, 2));
     return;
@@ -101,7 +102,7 @@ export async function listNodes(client: ApiClient, options: { json?: boolean }, 
     io.out("GPU backends left out:");
     for (const line of leftOut) io.out(`  ${line}`);
   }
-  const { version } = await client.request<Health>("GET", "/v0/health");
+  const { version } = await client.request(healthSchema, "GET", "/v0/health");
   const others = otherVersions(nodes.data, version);
   if (others.length > 0) {
     io.out("");
@@ -120,7 +121,8 @@ export async function removeNode(
   options: { force?: boolean },
   io: Output,
 ): Promise<void> {
-  const removed = await client.request<NodeRemoved>(
+  const removed = await client.request(
+    nodeRemovedSchema,
     "DELETE",
     `/v0/nodes/${encodeURIComponent(ref)}${options.force ? "?force=true" : ""}`,
   );
@@ -147,7 +149,7 @@ export async function drainNode(
   draining: boolean,
   io: Output,
 ): Promise<void> {
-  const node = await client.request<NodeInfo>("PUT", `/v0/nodes/${encodeURIComponent(ref)}/draining`, {
+  const node = await client.request(nodeSchema, "PUT", `/v0/nodes/${encodeURIComponent(ref)}/draining`, {
     draining,
   });
   const busy = node.loaded.reduce((sum, entry) => sum + entry.busy, 0);
@@ -165,8 +167,8 @@ export async function showJoin(
   io: Output,
 ): Promise<void> {
   const join = options.replace
-    ? await client.request<NodeJoinInfo>("POST", "/v0/nodes/join/token")
-    : await client.request<NodeJoinInfo>("GET", "/v0/nodes/join");
+    ? await client.request(nodeJoinInfoSchema, "POST", "/v0/nodes/join/token")
+    : await client.request(nodeJoinInfoSchema, "GET", "/v0/nodes/join");
   if (options.json) {
     io.out(JSON.stringify(join, null, 2));
     return;

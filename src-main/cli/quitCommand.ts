@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import type { QuitResponse } from "../contract";
+import { quitResponseSchema } from "../contract";
 import { readServerInfo } from "../core/dataDir";
 import { CliError, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
@@ -40,7 +40,7 @@ async function hasStopped(client: ApiClient): Promise<boolean> {
  * stop) and waits, up to the client's timeout, until it has.
  */
 export async function quitServer(client: ApiClient, io: Output): Promise<void> {
-  await client.request<QuitResponse>("POST", "/v0/quit");
+  await client.request(quitResponseSchema, "POST", "/v0/quit");
   io.out(`Quitting llmlb at ${client.url}: running requests finish, then its workers stop.`);
   const deadline = Date.now() + client.timeoutMs;
   // Another process's state, with no event to wait on: looked at until it changes or time is up.

@@ -3,8 +3,8 @@ import {
   requestMatches,
   requestNote,
   requestTokens,
-  type RequestList,
   type RequestRecord,
+  requestListSchema,
 } from "../contract";
 import { formatMilliseconds } from "../contract/units";
 import { CliError, type ApiClient } from "./apiClient";
@@ -60,7 +60,8 @@ function row(request: RequestRecord): string[] {
  * the log.
  */
 export async function listRequests(client: ApiClient, options: RequestsOptions, io: Output): Promise<void> {
-  const list = await client.request<RequestList>(
+  const list = await client.request(
+    requestListSchema,
     "GET",
     requestListPath({
       failuresOnly: options.failures,

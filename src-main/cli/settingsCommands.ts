@@ -1,4 +1,4 @@
-import type { Settings, SettingsUpdate } from "../contract";
+import { type Settings, type SettingsUpdate, settingsSchema } from "../contract";
 import { CliError, type ApiClient } from "./apiClient";
 import type { Output } from "./modelCommands";
 
@@ -28,7 +28,7 @@ export async function showSettings(
   options: { json?: boolean },
   io: Output,
 ): Promise<void> {
-  const settings = await client.request<Settings>("GET", "/v0/settings");
+  const settings = await client.request(settingsSchema, "GET", "/v0/settings");
   if (options.json) {
     io.out(JSON.stringify(settings, null, 2));
     return;
@@ -90,8 +90,8 @@ export async function setSettings(
       2,
     );
   }
-  const before = await client.request<Settings>("GET", "/v0/settings");
-  const after = await client.request<Settings>("PUT", "/v0/settings", update);
+  const before = await client.request(settingsSchema, "GET", "/v0/settings");
+  const after = await client.request(settingsSchema, "PUT", "/v0/settings", update);
   const atNextStart = after.restart_required ? " (applies at the next start)" : "";
   if (change.hfToken !== undefined) {
     io.out(

@@ -1,4 +1,4 @@
-import type { NodeList, Status } from "../contract";
+import { nodeListSchema, statusSchema } from "../contract";
 import { dashboardLink } from "../contract/dashboardLink";
 import { formatDuration } from "../contract/units";
 import { modelStateText } from "../core/models/describeState";
@@ -8,8 +8,8 @@ import { backendsLeftOut, notServing } from "./nodeCommands";
 
 /** `llmlb status`: where the server is, whether it serves, what is loaded where, and what waits. */
 export async function showStatus(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
-  const status = await client.request<Status>("GET", "/v0/status");
-  const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+  const status = await client.request(statusSchema, "GET", "/v0/status");
+  const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
   if (options.json) {
     io.out(JSON.stringify({ ...status, url: client.url, nodes: nodes.data }, null, 2));
     return;
@@ -64,7 +64,7 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
 
 /** `llmlb pause` / `llmlb resume`: inference answers 503 while paused; management keeps working. */
 export async function setServing(client: ApiClient, paused: boolean, io: Output): Promise<void> {
-  await client.request<Status>("PUT", "/v0/serving", { paused });
+  await client.request(statusSchema, "PUT", "/v0/serving", { paused });
   io.out(
     paused
       ? "Serving paused: /v1 requests get 503 until `llmlb resume` (or until llmlb restarts)."
@@ -77,7 +77,7 @@ export async function setServing(client: ApiClient, paused: boolean, io: Output)
  * printed at start), once the server has taken the token.
  */
 export async function showDashboardLink(client: ApiClient, io: Output): Promise<void> {
-  await client.request<Status>("GET", "/v0/status");
+  await client.request(statusSchema, "GET", "/v0/status");
   if (client.token === undefined)
     throw new CliError(`No admin token for ${client.url}: give it with --token.`);
   io.out(dashboardLink(client.url, client.token));

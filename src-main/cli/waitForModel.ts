@@ -1,5 +1,5 @@
 import { createParser } from "eventsource-parser";
-import { serverEventSchema, type Model, type ModelOnNode, type NodeList } from "../contract";
+import { serverEventSchema, type Model, type ModelOnNode, modelSchema, nodeListSchema } from "../contract";
 import { modelStateText } from "../core/models/describeState";
 import { formatDuration } from "../contract/units";
 import { CliError, encodeModelId, type ApiClient } from "./apiClient";
@@ -125,8 +125,8 @@ export async function waitUntilReady(
         }
       };
       const start = async () => {
-        const model = await client.request<Model>("GET", `/v0/models/${encodeModelId(name)}`);
-        const nodes = await client.request<NodeList>("GET", "/v0/nodes");
+        const model = await client.request(modelSchema, "GET", `/v0/models/${encodeModelId(name)}`);
+        const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
         for (const node of nodes.data)
           if (node.kind === "worker" && node.status === "online") workers.set(node.id, node.name);
         snapshotTaken = true;

@@ -151,7 +151,7 @@ async function runNode(): Promise<void> {
     threads: config.threads,
     maxLoadedModels: config.maxLoadedModels,
     onUnloaded: () => void started.agent?.reportNow(),
-    onLoading: () => void started.agent?.reportNow(),
+    onLoadChange: () => void started.agent?.reportNow(),
   });
   const advertised = config.advertiseHost ?? config.host;
   const server = await createNodeServer({

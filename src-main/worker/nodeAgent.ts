@@ -124,7 +124,29 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     reportNow: () => heartbeat(),
   });
 
-  async function heartbeat(): Promise<void> {
+  /** The beat on its way, and the one asked for meanwhile (which waits for it). */
+  let beating: Promise<void> | undefined;
+  let beatNext: Promise<void> | undefined;
+  /**
+   * Reports now, one beat at a time: two on their way at once could arrive out of order, the older
+   * report last (a model ready again after the newer said it was not).
+   */
+  function heartbeat(): Promise<void> {
+    if (beatNext) return beatNext;
+    if (beating) {
+      beatNext = beating
+        .catch(() => undefined)
+        .then(() => {
+          beatNext = undefined;
+          return heartbeat();
+        });
+      return beatNext;
+    }
+    beating = beatOnce().finally(() => (beating = undefined));
+    return beating;
+  }
+
+  async function beatOnce(): Promise<void> {
     const version = await session.heartbeat({
       models: queue.states(),
       loaded: options.loaded?.() ?? [],

@@ -519,6 +519,28 @@ describe("the CLI against an older llmlb server", () => {
     }
   });
 
+  it("says an answer it cannot read comes from another llmlb, rather than fail on a missing field", async () => {
+    // An llmlb whose status lacks what this CLI shows (or something else listening on the port).
+    const other = http.createServer((_request, response) =>
+      response.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.0.1"}'),
+    );
+    other.listen(0, "127.0.0.1");
+    await once(other, "listening");
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const result = await runCli(["status", "--url", url, "--token", "t"], {});
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^error: The server at ${url} answered GET /v0/status in a shape this CLI \\(llmlb \\d+\\.\\d+\\.\\d+[^)]*\\) does not read \\(\\w+ is required\\): it is likely another llmlb version\\. Restart it with this llmlb`,
+        ),
+      );
+      expect(result.stderr).not.toMatch(/TypeError|\n\s+at /);
+    } finally {
+      other.close();
+    }
+  });
+
   it("says a command the server lacks needs a newer server, whichever way its 404 is worded", async () => {
     const bodies = [
       // An llmlb with its own not-found answer…

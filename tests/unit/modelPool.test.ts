@@ -91,14 +91,14 @@ describe("model pool", () => {
     expect(events).toEqual(["load a"]);
   });
 
-  it("tells of each load as it begins, for the node to report what it holds", async () => {
-    let loads = 0;
-    const { pool } = fakePool({ maxLoaded: 1, onLoading: () => loads++ });
+  it("tells of each load as it begins and as it ends, for the node to report what it holds", async () => {
+    let changes = 0;
+    const { pool } = fakePool({ maxLoaded: 1, onLoadChange: () => changes++ });
     await pool.use("a", { signal: never }, async () => undefined);
     await pool.use("a", { signal: never }, async () => undefined);
-    expect(loads).toBe(1);
+    expect(changes).toBe(2);
     await pool.use("b", { signal: never }, async () => undefined);
-    expect(loads).toBe(2);
+    expect(changes).toBe(4);
   });
 
   it("says a model is loading, and since when, until its load ends", async () => {

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { describe, expect, it } from "vitest";
 import type { ApiClient } from "../../src-main/cli/apiClient";
 import { showStatus } from "../../src-main/cli/statusCommands";
@@ -11,8 +12,9 @@ const serverStatus = status({ queues: [{ model: "acme/big", in_flight: 1, waitin
 async function statusText(nodes: NodeInfo[]): Promise<string> {
   const client = {
     url: "http://127.0.0.1:1",
-    request: async (_method: string, path: string) =>
-      path === "/v0/status" ? serverStatus : { data: nodes },
+    // As the real client, the answer read by the command's schema.
+    request: async (schema: z.ZodType, _method: string, path: string) =>
+      schema.parse(path === "/v0/status" ? serverStatus : { data: nodes }),
   } as unknown as ApiClient;
   const lines: string[] = [];
   await showStatus(client, {}, { out: (line) => lines.push(line), err: () => undefined });

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { describe, expect, it } from "vitest";
 import type { ApiClient } from "../../src-main/cli/apiClient";
 import { waitUntilReady } from "../../src-main/cli/waitForModel";
@@ -20,7 +21,9 @@ function fakeServer(snapshot: Model, nodes: NodeInfo[]) {
   const client = {
     url: "http://127.0.0.1:1",
     open: async () => new Response(body),
-    request: async (_method: string, path: string) => (path === "/v0/nodes" ? { data: nodes } : snapshot),
+    // As the real client, the answer read by the command's schema.
+    request: async (schema: z.ZodType, _method: string, path: string) =>
+      schema.parse(path === "/v0/nodes" ? { data: nodes } : snapshot),
   } as unknown as ApiClient;
   const send = (event: ServerEvent) => push(new TextEncoder().encode(`data: ${JSON.stringify(event)}\n\n`));
   return { client, send };

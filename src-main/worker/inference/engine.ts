@@ -40,8 +40,8 @@ export interface InferenceEngineOptions {
   sequences?: number;
   /** A model left memory (idle, asked to, or for another): the node reports its memory now. */
   onUnloaded?(): void;
-  /** A model began to load: the node reports what it holds now (a control plane routes by it). */
-  onLoading?(): void;
+  /** A model began to load, or its load ended: the node reports what it holds now (a control plane routes by it). */
+  onLoadChange?(): void;
 }
 
 export interface LoadedModelInfo {
@@ -157,7 +157,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
   const pool = createModelPool<LoadedModel>({
     log,
     ...(options.onUnloaded ? { onUnloaded: options.onUnloaded } : {}),
-    ...(options.onLoading ? { onLoading: options.onLoading } : {}),
+    ...(options.onLoadChange ? { onLoadChange: options.onLoadChange } : {}),
     idleTtlMs: options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS,
     maxLoaded: options.maxLoadedModels ?? defaultMaxLoadedModels,
     isOutOfMemory: (error) => error instanceof InsufficientMemoryError,

@@ -22,8 +22,8 @@ export interface ModelPoolOptions<T> {
   now?: () => number;
   /** A model left memory (idle, asked to, or for another): whoever reports memory may say so now. */
   onUnloaded?(): void;
-  /** A load began: whoever reports what the node holds may say so now. */
-  onLoading?(): void;
+  /** A load began, or ended (loaded or failed): whoever reports what the node holds may say so now. */
+  onLoadChange?(): void;
 }
 
 export interface UseOptions {
@@ -176,11 +176,12 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
     };
     entry.loading = loadWithRoom(key, entry);
     entries.set(key, entry);
-    options.onLoading?.();
+    options.onLoadChange?.();
     entry.loading.then(
       (value) => {
         entry.value = value;
         entry.ready = true;
+        options.onLoadChange?.();
         // Its uses left while it loaded: asked to unload meanwhile, it goes now.
         if (entry.activeUses === 0 && entries.get(key) === entry) {
           if (entry.unloadWhenIdle) void evict(entry, "requested");
@@ -189,6 +190,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       },
       () => {
         if (entries.get(key) === entry) entries.delete(key);
+        options.onLoadChange?.();
         notify();
       },
     );
