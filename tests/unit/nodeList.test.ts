@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { describe, expect, it } from "vitest";
 import { workerInfo as worker } from "../helpers/workerInfo";
 import type { ApiClient } from "../../src-main/cli/apiClient";
@@ -10,7 +11,10 @@ describe("llmlb node list", () => {
       worker("shutting-down", { draining: true }),
       worker("serving"),
     ];
-    const client = { request: async () => ({ data }) } as unknown as ApiClient;
+    // As the real client, the answer read by the command's schema.
+    const client = {
+      request: async (schema: z.ZodType) => schema.parse({ data }),
+    } as unknown as ApiClient;
     const lines: string[] = [];
     await listNodes(client, {}, { out: (line) => lines.push(line), err: () => undefined });
     const status = (name: string) =>
