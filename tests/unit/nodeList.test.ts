@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { workerInfo as worker } from "../helpers/workerInfo";
 import type { ApiClient } from "../../src-main/cli/apiClient";
 import { listNodes } from "../../src-main/cli/nodeCommands";
+import { packageVersion } from "../../src-main/shared/packageVersion";
 
 describe("llmlb node list", () => {
   it("tells a node an operator drained from one its own machine is stopping", async () => {
@@ -13,7 +14,12 @@ describe("llmlb node list", () => {
     ];
     // As the real client, the answer read by the command's schema.
     const client = {
-      request: async (schema: z.ZodType) => schema.parse({ data }),
+      request: async (schema: z.ZodType, _method: string, path: string) =>
+        schema.parse(
+          path === "/v0/nodes"
+            ? { data }
+            : { status: "ok", version: packageVersion(), uptime_seconds: 1, models: 0 },
+        ),
     } as unknown as ApiClient;
     const lines: string[] = [];
     await listNodes(client, {}, { out: (line) => lines.push(line), err: () => undefined });
