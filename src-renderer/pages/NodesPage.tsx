@@ -209,7 +209,18 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
       )}
 
       <div className="node-section">
-        <h4 className="node-section-title">Loaded</h4>
+        <h4
+          className="node-section-title"
+          title={
+            node.max_loaded_models !== undefined
+              ? "The most models it holds at once (LLMLB_MAX_LOADED_MODELS): loading one more unloads the least recently used"
+              : undefined
+          }
+        >
+          {node.max_loaded_models !== undefined
+            ? `Loaded · ${node.loaded.length} of at most ${node.max_loaded_models}`
+            : "Loaded"}
+        </h4>
         {node.loaded.length === 0 ? (
           <p className="muted">Nothing in memory</p>
         ) : (

@@ -39,6 +39,7 @@ describe("the nodes page", () => {
     const busy = node("gpu-0", {
       llama_cpp: { build: "local", release: "b6000" },
       loaded: [{ model: "org/repo", sequences: 4, busy: 2 }],
+      max_loaded_models: 2,
       models: [
         { model: "org/repo", artifact: "a.gguf", state: "ready" },
         { model: "org/other", artifact: null, state: "pending" },
@@ -70,6 +71,8 @@ describe("the nodes page", () => {
       expect(gpu.textContent).toContain(text);
     }
     expect(gpu.textContent).toContain("2 of 4 busy");
+    // How many it may hold: a third model would unload one.
+    expect(gpu.textContent).toContain("Loaded · 1 of at most 2");
     expect(gpu.textContent).toContain("1 ready · 1 waiting");
     const memory = within(gpu).getByRole("progressbar", { name: "Memory used on gpu-0" });
     expect(memory.getAttribute("aria-valuenow")).toBe("6000000000");
