@@ -89,6 +89,14 @@ describe("llmlb dashboard", () => {
   });
 });
 
+/** Another server on a free loopback port, answering as `handle` does (not an llmlb, or an older one). */
+async function otherServer(handle: http.RequestListener): Promise<{ url: string; close(): void }> {
+  const server = http.createServer(handle);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
+
 /** A Node on PATH older than the 22.12 llmlb needs (this machine's system Node), if there is one. */
 function olderNode(): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
@@ -421,7 +429,7 @@ describe("llmlb model", () => {
 
   it("sends the data directory's admin token only to the server it lists, not to another --url", async () => {
     const seen: (string | undefined)[] = [];
-    const other = http.createServer((request, response) => {
+    const { url, close } = await otherServer((request, response) => {
       seen.push(request.headers.authorization);
       response.writeHead(401, { "content-type": "application/json" });
       const error = {
@@ -432,10 +440,7 @@ describe("llmlb model", () => {
       };
       response.end(JSON.stringify({ error }));
     });
-    other.listen(0, "127.0.0.1");
-    await once(other, "listening");
     try {
-      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       const refused = await runCli(["--url", url, "model", "list"], env);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(
@@ -448,23 +453,22 @@ describe("llmlb model", () => {
       const byName = serve.url.replace("127.0.0.1", "LOCALHOST");
       expect((await runCli(["--url", byName, "model", "list"], env)).code).toBe(0);
     } finally {
-      other.close();
+      close();
     }
   });
 
   it("says when the server at --url is not an llmlb server", async () => {
-    const other = http.createServer((_request, response) => response.writeHead(404).end("no such page"));
-    other.listen(0, "127.0.0.1");
-    await once(other, "listening");
+    const { url, close } = await otherServer((_request, response) =>
+      response.writeHead(404).end("no such page"),
+    );
     try {
-      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       const result = await runCli(["--url", url, "model", "list"], env);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
         `error: The server at ${url} answered 404 to GET /v0/models: is it an llmlb server?\n`,
       );
     } finally {
-      other.close();
+      close();
     }
   });
 });
@@ -502,12 +506,9 @@ describe("llmlb requests", () => {
 
 describe("the CLI against an older llmlb server", () => {
   it("says --before needs a server that pages its requests, rather than listing the newest again", async () => {
-    const older = http.createServer((_request, response) =>
+    const { url, close } = await otherServer((_request, response) =>
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data: [] })),
     );
-    older.listen(0, "127.0.0.1");
-    await once(older, "listening");
-    const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}`;
     try {
       const result = await runCli(["requests", "--before", "req_1", "--url", url, "--token", "t"], {});
       expect(result).toMatchObject({
@@ -515,18 +516,15 @@ describe("the CLI against an older llmlb server", () => {
         stderr: `error: The server at ${url} is an llmlb older than paging: it lists its latest requests only (leave out --before).\n`,
       });
     } finally {
-      older.close();
+      close();
     }
   });
 
   it("says an answer it cannot read comes from another llmlb, rather than fail on a missing field", async () => {
     // An llmlb whose status lacks what this CLI shows (or something else listening on the port).
-    const other = http.createServer((_request, response) =>
+    const { url, close } = await otherServer((_request, response) =>
       response.writeHead(200, { "content-type": "application/json" }).end('{"version":"0.0.1"}'),
     );
-    other.listen(0, "127.0.0.1");
-    await once(other, "listening");
-    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
     try {
       const result = await runCli(["status", "--url", url, "--token", "t"], {});
       expect(result.code).toBe(1);
@@ -537,7 +535,7 @@ describe("the CLI against an older llmlb server", () => {
       );
       expect(result.stderr).not.toMatch(/TypeError|\n\s+at /);
     } finally {
-      other.close();
+      close();
     }
   });
 
@@ -556,12 +554,9 @@ describe("the CLI against an older llmlb server", () => {
       { message: "Route GET:/v0/requests not found", error: "Not Found", statusCode: 404 },
     ];
     for (const body of bodies) {
-      const older = http.createServer((_request, response) =>
+      const { url, close } = await otherServer((_request, response) =>
         response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify(body)),
       );
-      older.listen(0, "127.0.0.1");
-      await once(older, "listening");
-      const url = `http://127.0.0.1:${(older.address() as AddressInfo).port}`;
       try {
         const result = await runCli(["requests", "--url", url, "--token", "t"], {});
         expect(result.code).toBe(1);
@@ -571,7 +566,7 @@ describe("the CLI against an older llmlb server", () => {
           ),
         );
       } finally {
-        older.close();
+        close();
       }
     }
   });
