@@ -101,6 +101,34 @@ describe("model pool", () => {
     expect(changes).toBe(4);
   });
 
+  it("warns once when models swap in and out for room, saying how to stop it", async () => {
+    let clock = 0;
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const log = pino({ level: "silent" });
+    log.warn = ((fields: Record<string, unknown>, message: string) =>
+      void warnings.push({ fields, message })) as typeof log.warn;
+    const { pool } = fakePool({ maxLoaded: 1, log, now: () => clock });
+    // Two models taking turns on a worker that holds one: each load unloads the other.
+    for (let turn = 0; turn < 12; turn++) {
+      await pool.use(turn % 2 === 0 ? "a" : "b", { signal: never }, async () => undefined);
+      clock += 2_000;
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(
+      /^models swap in and out of this worker for room: it holds at most 1 at once \(LLMLB_MAX_LOADED_MODELS\); raise it where memory allows, or pin models to workers \(llmlb model set <id> --nodes <name>\)$/,
+    );
+    expect(warnings[0]!.fields).toMatchObject({ unloads: 5, withinSeconds: 60 });
+
+    // Swaps now and then, minutes apart, are no warning.
+    warnings.length = 0;
+    clock += 10 * 60_000;
+    for (let turn = 0; turn < 6; turn++) {
+      await pool.use(turn % 2 === 0 ? "a" : "b", { signal: never }, async () => undefined);
+      clock += 30_000;
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it("says a model is loading, and since when, until its load ends", async () => {
     let clock = 1000;
     const loaded = deferred();

@@ -71,6 +71,11 @@ interface Entry<T> {
   unloadWhenIdle?: boolean;
 }
 
+/** Unloads for room within a minute that say models take turns (warned of at most every 10 min). */
+const swapWindowMs = 60_000;
+const swapsWorthSaying = 5;
+const swapWarningEveryMs = 10 * 60_000;
+
 /** setTimeout's ceiling (~24.8 days); a longer TTL would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -114,6 +119,26 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       if (!best || entry.lastUsedAt < best.lastUsedAt) best = entry;
     }
     return best;
+  };
+
+  /** When models were unloaded for room lately, and when that was last warned of. */
+  const swaps: number[] = [];
+  let swapsWarnedAt: number | undefined;
+  /**
+   * A model unloaded for another's room: a few now and then are what the limit is for; many in a
+   * minute mean two models take turns, each load a wait (seconds to minutes for a large model).
+   */
+  const noteSwap = () => {
+    const at = now();
+    swaps.push(at);
+    while (swaps.length > 0 && at - swaps[0]! > swapWindowMs) swaps.shift();
+    if (swaps.length < swapsWorthSaying) return;
+    if (swapsWarnedAt !== undefined && at - swapsWarnedAt < swapWarningEveryMs) return;
+    swapsWarnedAt = at;
+    log.warn(
+      { unloads: swaps.length, withinSeconds: swapWindowMs / 1000 },
+      `models swap in and out of this worker for room: it holds at most ${options.maxLoaded} at once (LLMLB_MAX_LOADED_MODELS); raise it where memory allows, or pin models to workers (llmlb model set <id> --nodes <name>)`,
+    );
   };
 
   const evict = (entry: Entry<T>, reason: string): Promise<void> => {
@@ -213,8 +238,10 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       }
       if (entries.size < options.maxLoaded) return startLoading(key, idleTtlMs);
       const victim = leastRecentlyUsedIdle();
-      if (victim) await evict(victim, "room for another model");
-      else await waitForChange(signal);
+      if (victim) {
+        noteSwap();
+        await evict(victim, "room for another model");
+      } else await waitForChange(signal);
     }
   };
 
