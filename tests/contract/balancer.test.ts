@@ -277,6 +277,17 @@ describe("routing", () => {
     await holdsOther.hold({ loaded: [{ model: other, sequences: 4, busy: 0 }], max_loaded_models: 1 });
     const askFor = (name: string) =>
       client.chat.completions.create({ model: name, messages: [{ role: "user", content: "hi" }] });
+    // Each model in use on its node: asked for there while the other node is drained.
+    const drain = (name: string, draining: boolean) =>
+      server.request("PUT", `/v0/nodes/${name}/draining`, { body: { draining } });
+    for (const [name, holder, otherNode] of [
+      [model, holdsModel, holdsOther],
+      [other, holdsOther, holdsModel],
+    ] as const) {
+      await drain(otherNode.name, true);
+      expect((await askFor(name)).choices[0]?.message.content).toBe(`from ${holder.name}`);
+      await drain(otherNode.name, false);
+    }
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all([askFor(model), askFor(model), askFor(other), askFor(other)]);
       expect(answers.map((answer) => answer.choices[0]?.message.content)).toEqual([

@@ -122,6 +122,8 @@ interface Setup {
   tries: string[];
   /** How each node answers from now on. */
   answer: Record<string, NodeAnswer>;
+  /** Each node's route for the model every test routes, as a worker's reports set it: changed in place. */
+  routes: NodeRoute[];
   /** A request for `model` (default: the model every test routes). */
   send(options?: Partial<InferenceRequest>, sink?: TestSink, model?: string): Promise<TestSink>;
 }
@@ -204,6 +206,7 @@ function setup(nodes: NodeSpec[], options: Partial<BalancerOptions> = {}): Setup
     health,
     tries,
     answer,
+    routes,
     async send(request = {}, sink = new TestSink(), name = model) {
       const json = { model: name, messages: [{ role: "user", content: "Hi" }] };
       await current.forward(
@@ -397,16 +400,18 @@ describe("routing by speed", () => {
     await first;
   });
 
-  it("keeps a model on the node that has it loaded rather than unload another model for it on an idle node", async () => {
+  it("keeps a model on the node that has it loaded rather than unload another model in use lately on an idle node", async () => {
     // Each node may hold one model: "swap" holds another, and would unload it to load this one.
     const nodes = measuredSetup([
       { id: "warm", slots: 4 },
       { id: "swap", holds: [otherModel], maxLoaded: 1 },
     ]);
+    // Its own model is in use there lately.
+    await nodes.send({}, new TestSink(), otherModel);
     const busy = await occupy(nodes, "warm");
     await nodes.send();
     await nodes.send();
-    expect(nodes.tries).toEqual(["warm", "warm", "warm"]);
+    expect(nodes.tries).toEqual(["swap", "warm", "warm", "warm"]);
     await busy.done();
   });
 
@@ -435,7 +440,7 @@ describe("routing by speed", () => {
     expect((await queued).status).toBe(200);
   });
 
-  it("among workers that would each unload an idle model, loads it on one and keeps it there", async () => {
+  it("among workers that would each unload a model in use lately, loads it on one and keeps it there", async () => {
     const { send, tries } = setup(
       [
         { id: "a", holds: [otherModel], maxLoaded: 1 },
@@ -443,8 +448,42 @@ describe("routing by speed", () => {
       ],
       { clock: { now: () => 1_000 } },
     );
+    await send({}, new TestSink(), otherModel);
+    await send({}, new TestSink(), otherModel);
     for (let i = 0; i < 4; i++) expect((await send()).status).toBe(200);
-    expect(tries).toEqual(["a", "a", "a", "a"]);
+    expect(tries).toEqual(["a", "b", "a", "a", "a", "a"]);
+  });
+
+  it("unloads for a model in use one idle there for a while: the model in use spreads again", async () => {
+    // a (an older worker) has the model loaded; b may hold one model, and holds the other.
+    const nodes = timedSetup([
+      { id: "a", slots: 4 },
+      { id: "b", holds: [otherModel], maxLoaded: 1 },
+    ]);
+    const busy = await occupy(nodes, "a");
+    await nodes.send({}, new TestSink(), otherModel);
+    // The other model's one request was over half a minute ago: b unloads it for the model in use.
+    nodes.elapse(31_000);
+    await nodes.send();
+    expect(nodes.tries).toEqual(["a", "b", "b"]);
+    await busy.done();
+  });
+
+  it("takes a worker's report over what was sent to it before that report", async () => {
+    const nodes = timedSetup([
+      { id: "old", slots: 4 },
+      { id: "b", maxLoaded: 1 },
+    ]);
+    // b takes the other model (it alone has it), then reports holding nothing: it was unloaded.
+    await nodes.send({}, new TestSink(), otherModel);
+    nodes.elapse(100);
+    nodes.routes[1]!.holds = [];
+    nodes.routes[1]!.reportedAt = nodes.now();
+    // b, empty, takes the model beside old's running request, rather than be passed over as full.
+    const busy = await occupy(nodes, "old");
+    await nodes.send();
+    expect(nodes.tries).toEqual(["b", "old", "b"]);
+    await busy.done();
   });
 
   it("counts a model it sent a worker lately as held there, before the worker reports it", async () => {

@@ -16,7 +16,7 @@ import type { RequestRecord } from "../../contract";
 import type { RequestLog } from "../requestLog";
 import { takesLong, unavailableError } from "./explainUnavailable";
 import { createNodeLoad } from "./nodeLoad";
-import { modelsHeld, pickNode } from "./routingPolicy";
+import { inUseForMs, modelsHeld, pickNode, unreportedForMs } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
 import { endpointErrorOfAnswer, errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
@@ -206,21 +206,26 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const triedKey = (route: NodeRoute) => `${route.id} ${route.url}`;
 
   /**
-   * Whether a node holds the model, and whether taking it unloads another (busy or not). An endpoint
-   * serves what it lists; a worker says what it holds every few seconds, and what was sent to it since
-   * counts as held (it loads what it is sent).
+   * Whether a node holds the model, and whether taking it unloads another (busy, or in use lately). An
+   * endpoint serves what it lists; a worker says what it holds as it changes and every few seconds, and
+   * what was sent to it since counts as held (it loads what it is sent).
    */
   function holding(route: NodeRoute, model: string, now: number) {
     if (route.kind === "endpoint") return { loaded: true };
     // A worker older than its limit's report: what it reported loaded (its sequences for the model).
     if (route.maxLoaded === undefined) return { loaded: route.slots !== undefined };
-    const held = modelsHeld(route.holds ?? [], load.sentLately(route.id, now), route.maxLoaded);
+    const since = route.reportedAt ?? now - unreportedForMs;
+    const held = modelsHeld(route.holds ?? [], load.sentSince(route.id, since), route.maxLoaded);
     if (held.includes(model)) return { loaded: true };
-    const unloadsAnother = held.length >= route.maxLoaded;
+    if (held.length < route.maxLoaded) return { loaded: false };
+    // It unloads the least recently used of those idle there: a cost to their clients only when they
+    // use it lately (a model asked for once, minutes ago, does not keep a worker from a busy one).
+    const idle = held.filter((other) => load.outstanding(route.id, other) === 0);
+    const inUse = (other: string) => now - (load.lastSent(route.id, other) ?? -Infinity) <= inUseForMs;
     return {
       loaded: false,
-      unloadsAnother,
-      unloadsBusy: unloadsAnother && held.every((other) => load.outstanding(route.id, other) > 0),
+      unloadsAnother: idle.every(inUse),
+      unloadsBusy: idle.length === 0,
     };
   }
 

@@ -5,10 +5,12 @@ export interface NodeLoad {
   begin(nodeId: string, model: string, at: number): void;
   end(nodeId: string, model: string): void;
   /**
-   * The models sent to the node in the last `sentLatelyMs`, the latest first: what it loaded since its
-   * last report (a worker reports what it holds every few seconds).
+   * The models sent to the node at or after `since` (within the last `sentKeptMs`), the latest first:
+   * what it loaded since its last report said what it holds.
    */
-  sentLately(nodeId: string, now: number): string[];
+  sentSince(nodeId: string, since: number): string[];
+  /** When `model` was last sent to the node, within the last `sentKeptMs`. */
+  lastSent(nodeId: string, model: string): number | undefined;
   /**
    * Generation speed seen for a model on a node (an average that follows recent requests), while it is
    * recent: a node a first slow sample (its cold start) kept idle since is measured again.
@@ -24,8 +26,8 @@ export interface NodeLoad {
 
 /** How long a speed counts for routing after the request that measured it. */
 export const speedFreshMs = 30_000;
-/** How long a model sent to a node counts as held there without its report: a few heartbeats. */
-export const sentLatelyMs = 5_000;
+/** How long the balancer remembers when it sent each model to each node. */
+export const sentKeptMs = 60_000;
 
 export function createNodeLoad(): NodeLoad {
   /** Requests outstanding by node, and by node and model ("<node>\n<model>"). */
@@ -49,20 +51,21 @@ export function createNodeLoad(): NodeLoad {
       times.delete(model);
       times.set(model, at);
       // What is no longer recent goes: clients may name many models over time.
-      for (const [name, when] of times) if (at - when > sentLatelyMs) times.delete(name);
+      for (const [name, when] of times) if (at - when > sentKeptMs) times.delete(name);
     },
     end(nodeId, model) {
       count(nodeId, -1);
       count(`${nodeId}\n${model}`, -1);
     },
-    sentLately(nodeId, now) {
+    sentSince(nodeId, since) {
       const times = sent.get(nodeId);
       if (!times) return [];
       return [...times]
-        .filter(([, when]) => now - when <= sentLatelyMs)
+        .filter(([, when]) => when >= since)
         .map(([name]) => name)
         .reverse();
     },
+    lastSent: (nodeId, model) => sent.get(nodeId)?.get(model),
     tokensPerSecond(nodeId, model, now) {
       const speed = speeds.get(`${nodeId}\n${model}`);
       return speed && now - speed.at <= speedFreshMs ? speed.tokensPerSecond : undefined;

@@ -9,11 +9,16 @@ export interface Candidate {
   tokensPerSecond: number | undefined;
   /** It holds the model in memory now (a worker that has loaded it, or an endpoint). Default: no. */
   loaded?: boolean;
-  /** It holds as many models as it may: taking this one unloads another first. Default: no. */
+  /** It holds as many models as it may, and taking this one unloads another in use lately. Default: no. */
   unloadsAnother?: boolean;
   /** It would unload another, and each it could unload has requests running there. Default: no. */
   unloadsBusy?: boolean;
 }
+
+/** A worker's report time unknown: what was sent to it this lately counts as held (a few heartbeats). */
+export const unreportedForMs = 5_000;
+/** A model sent to a worker this lately is in use there: unloading it costs its clients a load. */
+export const inUseForMs = 30_000;
 
 /**
  * The models a worker holds, as best known between its reports: those sent to it lately (the latest
@@ -31,8 +36,8 @@ export function modelsHeld(reported: string[], sentLately: string[], maxLoaded: 
  *    requests, and the request waits better at a node that holds its model, full or not.
  * 2. A node with a free slot (admission counts every node's slots, so while one is full another has
  *    room, and an endpoint gets no more than its `parallel` beside a node that takes more).
- * 3. Not a node that would unload another model for this one, while another can take it: a swap costs
- *    a load here, and another at the next request for the model it unloaded.
+ * 3. Not a node that would unload another model in use lately for this one, while another can take it:
+ *    a swap costs a load here, and another at the next request for the model it unloaded.
  * 4. Least outstanding requests; among equals, the faster node for this model (an unmeasured node ties
  *    with any); among those, once each is measured, a node that has the model loaded (no load before it
  *    answers); then round-robin by `turn`. An unmeasured node is not passed over for a loaded one: it

@@ -92,6 +92,8 @@ export interface NodeRoute {
    */
   holds?: string[];
   maxLoaded?: number;
+  /** When that report came, by this llmlb's clock: what was sent to it before, it counted. */
+  reportedAt?: number;
 }
 
 export interface NodeService {
@@ -162,7 +164,14 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
   // heartbeat (a restarted worker says again).
   const live = new Map<
     string,
-    { loaded: LoadedModel[]; llama_cpp?: LlamaCppBuild; draining?: true; max_loaded_models?: number }
+    {
+      loaded: LoadedModel[];
+      llama_cpp?: LlamaCppBuild;
+      draining?: true;
+      max_loaded_models?: number;
+      /** When this report came, by this llmlb's clock (not listed). */
+      reportedAt: number;
+    }
   >();
   /** The llmlb each node runs (by id), as it said when it registered last. */
   const versions = new Map<string, string>();
@@ -403,7 +412,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       // What it says (draining when stopping) adds to the operator's drain; it never takes it back.
       if (node.status !== "online") return listed;
       const version = versions.get(node.id);
-      return { ...listed, ...live.get(node.id), ...(version !== undefined && { llmlb_version: version }) };
+      const { reportedAt: _reportedAt, ...reported } = live.get(node.id) ?? {};
+      return { ...listed, ...reported, ...(version !== undefined && { llmlb_version: version }) };
     }),
   });
 
@@ -491,6 +501,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         log.info({ node: named(), node_id: id }, "node back online: it heartbeats again");
       }
       live.set(id, {
+        reportedAt: clock.now(),
         loaded: beat.loaded,
         ...(beat.llama_cpp ? { llama_cpp: beat.llama_cpp } : {}),
         ...(beat.draining ? { draining: true } : {}),
@@ -532,6 +543,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         if (state?.max_loaded_models !== undefined) {
           route.holds = state.loaded.map((entry) => entry.model);
           route.maxLoaded = state.max_loaded_models;
+          route.reportedAt = state.reportedAt;
         }
         routes.push(route);
       }
