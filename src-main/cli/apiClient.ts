@@ -194,7 +194,19 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     requestPath: string,
   ): z.output<S> {
     const read = schema.safeParse(json);
-    if (read.success) return read.data;
+    if (read.success) {
+      if (typeof read.data === "object" && read.data !== null) sentJson.set(read.data, json);
+      return read.data;
+    }
+    // A value this CLI does not know (a state a newer llmlb added) is shown as it came; only what is
+    // missing, or of another kind, cannot be shown.
+    const unknownValuesOnly = read.error.issues.every(
+      (issue) =>
+        issue.code === "invalid_value" ||
+        // A union's kind it does not know (a `state` a newer llmlb added), not a known kind missing a field.
+        (issue.code === "invalid_union" && issue.discriminator !== undefined && issue.errors.length === 0),
+    );
+    if (unknownValuesOnly) return json as z.output<S>;
     const issue = read.error.issues[0];
     const what = issue ? `${issue.path.join(".") || "the answer"} ${issue.message}` : "its answer";
     throw new CliError(
@@ -245,6 +257,19 @@ function patientFetch(): Promise<typeof fetch> {
       undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
   });
   return patient;
+}
+
+/** The JSON the server sent, by the answer read from it. */
+const sentJson = new WeakMap<object, unknown>();
+
+/**
+ * The JSON the server sent for `answer` (a value `request` gave): what `--json` prints, fields this
+ * CLI does not read included, none added.
+ */
+export function serverJson(answer: unknown): unknown {
+  return typeof answer === "object" && answer !== null && sentJson.has(answer)
+    ? sentJson.get(answer)
+    : answer;
 }
 
 /** For a request whose answer says nothing the command reads (a deletion's). */

@@ -5,7 +5,7 @@ import {
   endpointSchema,
   modelListSchema,
 } from "../contract";
-import { noAnswer, type ApiClient } from "./apiClient";
+import { noAnswer, type ApiClient, serverJson } from "./apiClient";
 import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -69,7 +69,7 @@ export async function listEndpoints(
 ): Promise<void> {
   const list = await client.request(endpointListSchema, "GET", "/v0/endpoints");
   if (options.json) {
-    io.out(JSON.stringify(list, null, 2));
+    io.out(JSON.stringify(serverJson(list), null, 2));
     return;
   }
   if (list.data.length === 0) {

@@ -5,7 +5,7 @@ import {
   modelSchema,
   registerResponseSchema,
 } from "../contract";
-import { CliError, encodeModelId, type ApiClient, noAnswer } from "./apiClient";
+import { CliError, encodeModelId, type ApiClient, noAnswer, serverJson } from "./apiClient";
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
 import { parseModelInput } from "../core/hub/parseModelInput";
@@ -101,7 +101,7 @@ export async function listModels(
   if (options.offset) query.set("offset", options.offset);
   const list = await client.request(modelListSchema, "GET", `/v0/models${query.size ? `?${query}` : ""}`);
   if (options.json) {
-    io.out(JSON.stringify(list, null, 2));
+    io.out(JSON.stringify(serverJson(list), null, 2));
     return;
   }
   if (list.data.length === 0) {

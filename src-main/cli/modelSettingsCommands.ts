@@ -11,7 +11,7 @@ import {
   modelUnloadResponseSchema,
   nodeListSchema,
 } from "../contract";
-import { CliError, encodeModelId, type ApiClient } from "./apiClient";
+import { CliError, encodeModelId, type ApiClient, serverJson } from "./apiClient";
 import { modelStateText } from "../core/models/describeState";
 import { formatBytes } from "./format";
 import type { Output } from "./modelCommands";
@@ -95,7 +95,7 @@ export async function showModel(
 ): Promise<void> {
   const model = await client.request(modelSchema, "GET", `/v0/models/${encodeModelId(id)}`);
   if (options.json) {
-    io.out(JSON.stringify(model, null, 2));
+    io.out(JSON.stringify(serverJson(model), null, 2));
     return;
   }
   const external = model.source === "endpoint";

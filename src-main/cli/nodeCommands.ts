@@ -7,7 +7,7 @@ import {
   nodeRemovedSchema,
   nodeSchema,
 } from "../contract";
-import type { ApiClient } from "./apiClient";
+import { type ApiClient, serverJson } from "./apiClient";
 import { formatBytes, formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -52,7 +52,7 @@ export function otherVersions(nodes: NodeList["data"], server: string): string[]
 export async function listNodes(client: ApiClient, options: { json?: boolean }, io: Output): Promise<void> {
   const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
   if (options.json) {
-    io.out(JSON.stringify(nodes, null, 2));
+    io.out(JSON.stringify(serverJson(nodes), null, 2));
     return;
   }
   if (nodes.data.length === 0) {
@@ -170,7 +170,7 @@ export async function showJoin(
     ? await client.request(nodeJoinInfoSchema, "POST", "/v0/nodes/join/token")
     : await client.request(nodeJoinInfoSchema, "GET", "/v0/nodes/join");
   if (options.json) {
-    io.out(JSON.stringify(join, null, 2));
+    io.out(JSON.stringify(serverJson(join), null, 2));
     return;
   }
   if (options.replace)

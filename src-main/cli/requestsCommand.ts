@@ -7,7 +7,7 @@ import {
   requestListSchema,
 } from "../contract";
 import { formatMilliseconds } from "../contract/units";
-import { CliError, type ApiClient } from "./apiClient";
+import { CliError, type ApiClient, serverJson } from "./apiClient";
 import { formatTable } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -75,10 +75,18 @@ export async function listRequests(client: ApiClient, options: RequestsOptions, 
       `The server at ${client.url} is an llmlb older than paging: it lists its latest requests only (leave out --before).`,
     );
   // A server older than its filters sends its latest 200 whatever was asked: they are applied here too.
-  const shown = list.data
-    .filter((request) => requestMatches(request, { failuresOnly: options.failures, model: options.model }))
+  const kept = list.data
+    .map((request, index) => ({ request, index }))
+    .filter(({ request }) =>
+      requestMatches(request, { failuresOnly: options.failures, model: options.model }),
+    )
     .slice(0, options.limit);
-  if (options.json) return io.out(JSON.stringify({ ...list, data: shown }, null, 2));
+  const shown = kept.map(({ request }) => request);
+  if (options.json) {
+    // As the server sent them, those shown.
+    const sent = serverJson(list) as { data: unknown[] };
+    return io.out(JSON.stringify({ ...sent, data: kept.map(({ index }) => sent.data[index]) }, null, 2));
+  }
   if (shown.length === 0)
     return io.out(
       options.failures || options.model !== undefined || options.before !== undefined

@@ -1,5 +1,5 @@
 import { type Settings, type SettingsUpdate, settingsSchema } from "../contract";
-import { CliError, type ApiClient } from "./apiClient";
+import { CliError, type ApiClient, serverJson } from "./apiClient";
 import type { Output } from "./modelCommands";
 
 /** Where the server keeps the Hugging Face token, in the words the dashboard's Settings uses. */
@@ -30,7 +30,7 @@ export async function showSettings(
 ): Promise<void> {
   const settings = await client.request(settingsSchema, "GET", "/v0/settings");
   if (options.json) {
-    io.out(JSON.stringify(settings, null, 2));
+    io.out(JSON.stringify(serverJson(settings), null, 2));
     return;
   }
   const portOverridden = settings.overridden.includes("port");

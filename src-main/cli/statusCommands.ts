@@ -2,7 +2,7 @@ import { nodeListSchema, statusSchema } from "../contract";
 import { dashboardLink } from "../contract/dashboardLink";
 import { formatDuration } from "../contract/units";
 import { modelStateText } from "../core/models/describeState";
-import { CliError, type ApiClient } from "./apiClient";
+import { CliError, type ApiClient, serverJson } from "./apiClient";
 import type { Output } from "./modelCommands";
 import { backendsLeftOut, notServing } from "./nodeCommands";
 
@@ -11,7 +11,17 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   const status = await client.request(statusSchema, "GET", "/v0/status");
   const nodes = await client.request(nodeListSchema, "GET", "/v0/nodes");
   if (options.json) {
-    io.out(JSON.stringify({ ...status, url: client.url, nodes: nodes.data }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          ...(serverJson(status) as object),
+          url: client.url,
+          nodes: (serverJson(nodes) as { data: unknown }).data,
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   io.out(`llmlb ${status.version} at ${client.url} (up ${formatDuration(status.uptime_seconds)})`);

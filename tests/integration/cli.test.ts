@@ -16,8 +16,10 @@ import { startFakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { testRepos } from "../helpers/hubRepos";
 import { commandLine, workerPids } from "../helpers/processes";
 import { startCoreWithHub } from "../helpers/startCore";
+import { status } from "../helpers/serverShapes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
+import { workerInfo } from "../helpers/workerInfo";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let served: ServedInTempDir;
@@ -534,6 +536,38 @@ describe("the CLI against an older llmlb server", () => {
         ),
       );
       expect(result.stderr).not.toMatch(/TypeError|\n\s+at /);
+    } finally {
+      close();
+    }
+  });
+
+  it("shows what a newer server says, a state it does not know and fields it does not read included, and --json as sent", async () => {
+    const node = {
+      ...workerInfo("gpu-0"),
+      health: { state: "rebalancing", reason: "a state of a later llmlb", since: null },
+      added_later: { by: "a newer llmlb" },
+    };
+    const { url, close } = await otherServer((request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      if (request.url === "/v0/nodes") return void response.end(JSON.stringify({ data: [node] }));
+      if (request.url === "/v0/health")
+        return void response.end(
+          JSON.stringify({ status: "ok", version: "9.0.0", uptime_seconds: 1, models: 0 }),
+        );
+      response.end(JSON.stringify({ ...status(), added_later: true }));
+    });
+    try {
+      const listed = await runCli(["node", "list", "--url", url, "--token", "t"], {});
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(/^gpu-0 /m);
+      const json = await runCli(["node", "list", "--json", "--url", url, "--token", "t"], {});
+      expect(JSON.parse(json.stdout)).toEqual({ data: [node] });
+      const shown = await runCli(["status", "--url", url, "--token", "t"], {});
+      expect(shown.code).toBe(0);
+      const statusJson = JSON.parse(
+        (await runCli(["status", "--json", "--url", url, "--token", "t"], {})).stdout,
+      );
+      expect(statusJson).toMatchObject({ added_later: true, nodes: [node] });
     } finally {
       close();
     }
