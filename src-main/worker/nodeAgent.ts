@@ -95,6 +95,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
   let syncAgain = false;
   let draining = false;
   let syncFailing = false;
+  /** Its control plane said it quits. */
+  let quitting = false;
 
   function every(ms: () => number, task: () => Promise<void>): void {
     const tick = () => {
@@ -188,7 +190,8 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
       syncing = sync()
         .catch((error: unknown) => {
           // Said once while it keeps failing (the control plane down): not every few seconds.
-          if (syncFailing) log.debug({ err: errorMessage(error) }, "sync failed");
+          // Its control plane quits: its silence is expected.
+          if (syncFailing || quitting) log.debug({ err: errorMessage(error) }, "sync failed");
           else
             log.warn({ err: errorMessage(error) }, "sync failed; trying on, quietly, until one gets through");
           syncFailing = true;
@@ -202,7 +205,10 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
         });
     },
     nodeToken: session.token,
-    controlPlaneQuitting: session.controlPlaneQuitting,
+    controlPlaneQuitting() {
+      quitting = true;
+      session.controlPlaneQuitting();
+    },
     setHfToken: queue.setHfToken,
     states: queue.states,
     readyModel: queue.readyModel,

@@ -55,6 +55,8 @@ export async function ensureRoom(
   where: string,
   ahead: DownloadAhead[] = [],
 ): Promise<void> {
+  // All there (a resumed download that only has to be checked): nothing to make room for.
+  if (bytesLeft <= 0) return;
   let free: number;
   try {
     const stats = await fs.statfs(folder);
