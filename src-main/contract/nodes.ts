@@ -162,6 +162,11 @@ export const loadedModelSchema = z.object({
   /** Tokens one request may hold, as loaded (absent from nodes older than this field). */
   context_size: z.number().int().positive().optional(),
   /**
+   * The model whose load in memory it shares (both registered for one file, in one setting): one load,
+   * counted once toward `max_loaded_models`. Absent for a load of its own, or the first of those sharing.
+   */
+  shares_load_with: z.string().max(1300).optional(),
+  /**
    * While it is still loading (a first load on a GPU may compile kernels for a minute or more): when
    * the node began, by the node's clock. Requests for it wait meanwhile. Absent once loaded.
    */

@@ -192,9 +192,12 @@ async function runNode(): Promise<void> {
     nodeUrl: `http://${advertised.includes(":") ? `[${advertised}]` : advertised}:${port}`,
     // One entry per model: models registered twice for one file share one load.
     loaded: () =>
-      engine.loaded().flatMap((entry) =>
-        entry.models.map((model) => ({
+      engine.loaded().flatMap((entry) => {
+        // The others name the first of them (by name: the same from one report to the next).
+        const first = [...entry.models].sort()[0];
+        return entry.models.map((model) => ({
           model,
+          ...(model !== first && first !== undefined ? { shares_load_with: first } : {}),
           sequences: entry.sequences,
           busy: Math.min(entry.activeRequests, entry.sequences),
           ...(entry.contextSize !== undefined ? { context_size: entry.contextSize } : {}),
@@ -205,8 +208,8 @@ async function runNode(): Promise<void> {
           ...(entry.decode && entry.decode.batches > 0
             ? { decode_batches: entry.decode.batches, batched_sequences: entry.decode.sequences }
             : {}),
-        })),
-      ),
+        }));
+      }),
     llamaCpp: () => engine.llamaCpp(),
     maxLoadedModels: engine.maxLoadedModels,
     onModelDropped: (modelPath) => engine.unload(modelPath),

@@ -218,7 +218,7 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
           }
         >
           {node.max_loaded_models !== undefined
-            ? `Loaded · ${node.loaded.length} of at most ${node.max_loaded_models}`
+            ? `Loaded · ${loadsOf(node.loaded)} of at most ${node.max_loaded_models}`
             : "Loaded"}
         </h4>
         {node.loaded.length === 0 ? (
@@ -279,4 +279,9 @@ function countStates(node: NodeInfo): string {
     .filter((state) => counts.has(state))
     .map((state) => `${counts.get(state)} ${words[state] ?? state}`)
     .join(" · ");
+}
+
+/** The loads in memory: models registered for one file, in one setting, share one. */
+function loadsOf(loaded: readonly { model: string; shares_load_with?: string }[]): number {
+  return new Set(loaded.map((entry) => entry.shares_load_with ?? entry.model)).size;
 }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Model, NodeList } from "../../src-main/contract";
 import type { AnswerSink, InferenceRequest } from "../../src-main/core/balancer/answerSink";
 import { createBalancer, type Balancer, type BalancerOptions } from "../../src-main/core/balancer/balancer";
+import { modelsHeld } from "../../src-main/core/balancer/routingPolicy";
 import type { AnswerObserver, NodeRequest, ProxyOutcome } from "../../src-main/core/balancer/proxyToNode";
 import { createNodeHealth, type NodeHealth } from "../../src-main/core/nodes/nodeHealth";
 import type { NodeRoute } from "../../src-main/core/nodes/nodeService";
@@ -160,7 +161,7 @@ function setup(nodes: NodeSpec[], options: Partial<BalancerOptions> = {}): Setup
     url: `http://${id}.test`,
     kind,
     ...(holds?.includes(name) ? { slots: 4 } : slots !== undefined ? { slots } : {}),
-    ...(maxLoaded !== undefined ? { holds: holds ?? [], maxLoaded } : {}),
+    ...(maxLoaded !== undefined ? { holds: (holds ?? []).map((held) => ({ model: held })), maxLoaded } : {}),
   });
   const routes = nodes.map((node) => routeOf(node, model));
   const otherRoutes = nodes
@@ -306,6 +307,23 @@ function measuredSetup(nodes: Parameters<typeof setup>[0]) {
   for (const { id } of nodes) ready.answer[id] = ready.takes(10);
   return ready;
 }
+
+describe("what a worker holds, between its reports", () => {
+  it("counts models that share one load once toward its limit, and puts what was sent since first", () => {
+    const reported = [
+      { model: "org/a" },
+      { model: "org/a-alias", sharesLoadWith: "org/a" },
+      { model: "org/b" },
+    ];
+    expect(modelsHeld(reported, [], 2)).toEqual({ models: ["org/a", "org/a-alias", "org/b"], loads: 2 });
+    expect(modelsHeld(reported, [], 1)).toEqual({ models: ["org/a", "org/a-alias"], loads: 1 });
+    // Sent since: loaded in place of the least recently used.
+    expect(modelsHeld(reported, ["org/c"], 2)).toEqual({
+      models: ["org/c", "org/a", "org/a-alias"],
+      loads: 2,
+    });
+  });
+});
 
 describe("routing by speed", () => {
   it("among nodes with nothing outstanding, sends requests to the one measured faster for the model", async () => {

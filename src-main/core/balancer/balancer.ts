@@ -216,11 +216,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (route.maxLoaded === undefined) return { loaded: route.slots !== undefined };
     const since = route.reportedAt ?? now - unreportedForMs;
     const held = modelsHeld(route.holds ?? [], load.sentSince(route.id, since), route.maxLoaded);
-    if (held.includes(model)) return { loaded: true };
-    if (held.length < route.maxLoaded) return { loaded: false };
+    if (held.models.includes(model)) return { loaded: true };
+    if (held.loads < route.maxLoaded) return { loaded: false };
     // It unloads the least recently used of those idle there: a cost to their clients only when they
     // use it lately (a model asked for once, minutes ago, does not keep a worker from a busy one).
-    const idle = held.filter((other) => load.outstanding(route.id, other) === 0);
+    const idle = held.models.filter((other) => load.outstanding(route.id, other) === 0);
     const inUse = (other: string) => now - (load.lastSent(route.id, other) ?? -Infinity) <= inUseForMs;
     return {
       loaded: false,

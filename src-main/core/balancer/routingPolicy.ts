@@ -1,3 +1,5 @@
+import type { HeldModel } from "../nodes/nodeService";
+
 /** A node that can take a request for the model, as the policy sees it. */
 export interface Candidate {
   id: string;
@@ -21,13 +23,28 @@ export const unreportedForMs = 5_000;
 export const inUseForMs = 30_000;
 
 /**
- * The models a worker holds, as best known between its reports: those sent to it lately (the latest
- * first, as it keeps the most recently used), then those its last report named, up to its limit.
+ * The models a worker holds, as best known between its reports: those sent to it since (the latest
+ * first, as it keeps the most recently used), then those its last report named, up to its limit of
+ * loads (models that share one load count once); and how many loads those are.
  */
-export function modelsHeld(reported: string[], sentLately: string[], maxLoaded: number): string[] {
-  const held = [...sentLately];
-  for (const model of reported) if (!held.includes(model)) held.push(model);
-  return held.slice(0, maxLoaded);
+export function modelsHeld(
+  reported: readonly HeldModel[],
+  sentSince: readonly string[],
+  maxLoaded: number,
+): { models: string[]; loads: number } {
+  const loadOf = new Map(reported.map((held) => [held.model, held.sharesLoadWith ?? held.model]));
+  const models: string[] = [];
+  const loads = new Set<string>();
+  for (const model of [...sentSince, ...reported.map((held) => held.model)]) {
+    if (models.includes(model)) continue;
+    const load = loadOf.get(model) ?? model;
+    if (!loads.has(load)) {
+      if (loads.size >= maxLoaded) continue;
+      loads.add(load);
+    }
+    models.push(model);
+  }
+  return { models, loads: loads.size };
 }
 
 /**

@@ -71,6 +71,12 @@ export interface NodeChange {
 }
 
 /** Where a request for a model can go. */
+/** A model a worker holds, and the model whose load it shares (registered for one file, in one setting). */
+export interface HeldModel {
+  model: string;
+  sharesLoadWith?: string;
+}
+
 export interface NodeRoute {
   id: string;
   /** The node's name (an endpoint's is the one it was added under): what settings pin models to. */
@@ -87,10 +93,11 @@ export interface NodeRoute {
    */
   slots?: number;
   /**
-   * A worker's: the models it said it holds (by id) at its last report, and the most it holds at once
-   * (loading one more unloads another). Default: none said; no limit known.
+   * A worker's: the models it said it holds at its last report (by id, with the model whose load each
+   * shares, where it shares one), and the most it holds at once (loading one more unloads another).
+   * Default: none said; no limit known.
    */
-  holds?: string[];
+  holds?: HeldModel[];
   maxLoaded?: number;
   /** When that report came, by this llmlb's clock: what was sent to it before, it counted. */
   reportedAt?: number;
@@ -541,7 +548,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         const slots = state?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
         if (state?.max_loaded_models !== undefined) {
-          route.holds = state.loaded.map((entry) => entry.model);
+          route.holds = state.loaded.map((entry) => ({
+            model: entry.model,
+            ...(entry.shares_load_with !== undefined ? { sharesLoadWith: entry.shares_load_with } : {}),
+          }));
           route.maxLoaded = state.max_loaded_models;
           route.reportedAt = state.reportedAt;
         }

@@ -38,7 +38,11 @@ describe("the nodes page", () => {
   it("shows each node's backend, devices, memory, loaded models and health", async () => {
     const busy = node("gpu-0", {
       llama_cpp: { build: "local", release: "b6000" },
-      loaded: [{ model: "org/repo", sequences: 4, busy: 2 }],
+      loaded: [
+        { model: "org/repo", sequences: 4, busy: 2 },
+        // Registered for the same file: one load.
+        { model: "org/repo/a.gguf", sequences: 4, busy: 2, shares_load_with: "org/repo" },
+      ],
       max_loaded_models: 2,
       models: [
         { model: "org/repo", artifact: "a.gguf", state: "ready" },
