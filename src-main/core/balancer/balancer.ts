@@ -573,10 +573,13 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
         }
         tried.add(triedKey(chosen));
-        load.begin(chosen.id, model, clock.now());
+        const sentAt = clock.now();
+        load.begin(chosen.id, model, sentAt);
         try {
           const status = await attempt(started, chosen, model, request, sink, lacking, failures, trace);
           if (status !== undefined) return status;
+          // Failed before any answer: the node may not have taken the model up.
+          load.unsend(chosen.id, model, sentAt);
           if (calledOff) throw stoppingError();
         } finally {
           load.end(chosen.id, model);

@@ -9,6 +9,8 @@ export interface NodeLoad {
    * what it loaded since its last report said what it holds.
    */
   sentSince(nodeId: string, since: number): string[];
+  /** Forgets the send at `at` (its node failed it before any answer), unless one came after it. */
+  unsend(nodeId: string, model: string, at: number): void;
   /** When `model` was last sent to the node, within the last `sentKeptMs`. */
   lastSent(nodeId: string, model: string): number | undefined;
   /**
@@ -66,6 +68,10 @@ export function createNodeLoad(): NodeLoad {
         .reverse();
     },
     lastSent: (nodeId, model) => sent.get(nodeId)?.get(model),
+    unsend(nodeId, model, at) {
+      const times = sent.get(nodeId);
+      if (times?.get(model) === at) times.delete(model);
+    },
     tokensPerSecond(nodeId, model, now) {
       const speed = speeds.get(`${nodeId}\n${model}`);
       return speed && now - speed.at <= speedFreshMs ? speed.tokensPerSecond : undefined;
