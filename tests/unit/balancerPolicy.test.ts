@@ -538,6 +538,29 @@ describe("routing by speed", () => {
     expect(nodes.tries).toEqual(["a", "b", "a", "b", "b"]);
   });
 
+  it("counts a model with a request at a worker as held there, though its report since does not name it (it waits for room)", async () => {
+    // old, an older worker, is slow; b, which may hold one model, is fast, and holds the model.
+    const nodes = timedSetup([
+      { id: "old", slots: 4 },
+      { id: "b", holds: [model], maxLoaded: 1 },
+    ]);
+    nodes.answer.old = nodes.takes(100);
+    nodes.answer.b = nodes.takes(1);
+    await nodes.send();
+    await nodes.send();
+    // The other model goes to b and waits there for room; b's report since names only the model.
+    const other = await occupy(nodes, "b", otherModel);
+    nodes.elapse(10);
+    nodes.routes[1]!.reportedAt = nodes.now();
+    const busy = await occupy(nodes, "old");
+    // Not to fast b: it holds the other model's request, and would unload it for this one.
+    nodes.answer.b = nodes.takes(1);
+    nodes.answer.old = nodes.takes(100);
+    await nodes.send();
+    expect(nodes.tries.slice(2)).toEqual(["b", "old", "old"]);
+    await Promise.all([other.done(), busy.done()]);
+  });
+
   it("spreads concurrent requests over equal nodes evenly", async () => {
     const { send, tries } = setup([{ id: "a" }, { id: "b" }], { slotsPerNode: 2 });
     for (let batch = 0; batch < 25; batch++) await Promise.all(Array.from({ length: 4 }, () => send()));

@@ -215,7 +215,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // A worker older than its limit's report: what it reported loaded (its sequences for the model).
     if (route.maxLoaded === undefined) return { loaded: route.slots !== undefined };
     const since = route.reportedAt ?? now - unreportedForMs;
-    const held = modelsHeld(route.holds ?? [], load.sentSince(route.id, since), route.maxLoaded);
+    // What has requests there is held, or waits there for room (which no report names) and comes first.
+    const sent = load.sentSince(route.id, -Infinity);
+    const inUseThere = sent.filter((other) => load.outstanding(route.id, other) > 0);
+    const sentSince = load.sentSince(route.id, since);
+    const held = modelsHeld(route.holds ?? [], [...inUseThere, ...sentSince], route.maxLoaded);
     if (held.models.includes(model)) return { loaded: true };
     if (held.loads < route.maxLoaded) return { loaded: false };
     // It unloads the least recently used of those idle there: a cost to their clients only when they

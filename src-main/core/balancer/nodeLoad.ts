@@ -5,7 +5,8 @@ export interface NodeLoad {
   begin(nodeId: string, model: string, at: number): void;
   end(nodeId: string, model: string): void;
   /**
-   * The models sent to the node at or after `since` (within the last `sentKeptMs`), the latest first:
+   * The models sent to the node at or after `since` (within the last `sentKeptMs`, or with requests
+   * there still), the latest first:
    * what it loaded since its last report said what it holds.
    */
   sentSince(nodeId: string, since: number): string[];
@@ -53,7 +54,9 @@ export function createNodeLoad(): NodeLoad {
       times.delete(model);
       times.set(model, at);
       // What is no longer recent goes: clients may name many models over time.
-      for (const [name, when] of times) if (at - when > sentKeptMs) times.delete(name);
+      // A model with requests still there stays: it is in use.
+      for (const [name, when] of times)
+        if (at - when > sentKeptMs && !outstanding.has(`${nodeId}\n${name}`)) times.delete(name);
     },
     end(nodeId, model) {
       count(nodeId, -1);
