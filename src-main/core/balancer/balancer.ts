@@ -218,7 +218,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // What has requests there is held, or waits there for room (which no report names) and comes first.
     const sent = load.sentSince(route.id, -Infinity);
     const inUseThere = sent.filter((other) => load.outstanding(route.id, other) > 0);
-    const sentSince = load.sentSince(route.id, since);
+    const sentSince = sent.filter((other) => (load.lastSent(route.id, other) ?? -Infinity) >= since);
     const held = modelsHeld(route.holds ?? [], [...inUseThere, ...sentSince], route.maxLoaded);
     if (held.models.includes(model)) return { loaded: true };
     if (held.loads < route.maxLoaded) return { loaded: false };

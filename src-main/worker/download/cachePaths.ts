@@ -32,6 +32,14 @@ export function repoFolderName(repo: string): string {
   return `models--${repo.split("/").join("--")}`;
 }
 
+/** The repo a cache folder holds (`models--org--name` → `org/name`): `repoFolderName` undone. */
+export function repoOfFolder(folder: string): string {
+  return folder
+    .replace(/^models--/, "")
+    .split("--")
+    .join("/");
+}
+
 /** The partial download of a blob (a prefix, or pieces) and its resume sidecar. */
 export function partialFiles(blob: string): Pick<CachePaths, "partial" | "pieces" | "partialState"> {
   return {

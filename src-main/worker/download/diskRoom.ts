@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { formatBytes } from "../../contract/units";
 import { downloadsAhead, type BlobLock } from "./blobLock";
-import { partialFiles } from "./cachePaths";
+import { partialFiles, repoOfFolder } from "./cachePaths";
 import { DownloadError, makeRoom } from "./errors";
 
 /** A download into the same cache that started first, and what it has still to write. */
@@ -29,12 +29,8 @@ export async function downloadsAheadOf(cacheRoot: string, lock: BlobLock): Promi
           ),
         ),
       );
-      const repoFolder = path.basename(path.dirname(path.dirname(lockPath)));
       return {
-        repo: repoFolder
-          .replace(/^models--/, "")
-          .split("--")
-          .join("/"),
+        repo: repoOfFolder(path.basename(path.dirname(path.dirname(lockPath)))),
         bytesLeft: Math.max(0, size - written[0]! - written[1]!),
       };
     }),
