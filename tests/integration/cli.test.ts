@@ -5,7 +5,6 @@ import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeList } from "../../src-main/contract";
 import { migrations } from "../../src-main/core/registry/migrations";
@@ -20,6 +19,7 @@ import { status } from "../helpers/serverShapes";
 import { makeTempDir } from "../helpers/tempDir";
 import { waitFor } from "../helpers/waitFor";
 import { workerInfo } from "../helpers/workerInfo";
+import { olderDatabase } from "../helpers/olderDatabase";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let served: ServedInTempDir;
@@ -53,11 +53,8 @@ describe("llmlb serve on an older llmlb's data directory", () => {
     const dir = await makeTempDir();
     try {
       const file = path.join(dir.path, "llmlb.db");
-      const older = new Database(file);
       const before = migrations.length - 1;
-      for (const migration of migrations.slice(0, before)) older.exec(migration);
-      older.pragma(`user_version = ${before}`);
-      older.close();
+      olderDatabase(file, before).close();
       const proc = await startServeProcess(["--port", "0", "--workers", "none"], {
         ...env,
         LLMLB_DATA_DIR: dir.path,

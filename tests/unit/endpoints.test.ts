@@ -1,5 +1,4 @@
 import path from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createEndpointService, type EndpointChange } from "../../src-main/core/endpoints/endpointService";
 import { normalizeEndpointUrl, routeBaseOf } from "../../src-main/core/endpoints/endpointUrl";
@@ -13,6 +12,7 @@ import { migrations } from "../../src-main/core/registry/migrations";
 import { openDatabase } from "../../src-main/core/registry/openDatabase";
 import { createRegistryVersion } from "../../src-main/core/registry/registryVersion";
 import { makeTempDir } from "../helpers/tempDir";
+import { olderDatabase } from "../helpers/olderDatabase";
 
 const log = createLogger({ level: "silent" });
 
@@ -248,11 +248,9 @@ describe("endpoint service", () => {
     const temp = await makeTempDir();
     try {
       const file = path.join(temp.path, "llmlb.db");
-      const old = new Database(file);
       const before = migrations.findIndex((migration) => /endpoints ADD COLUMN parallel/.test(migration));
       expect(before).toBeGreaterThan(0);
-      for (const migration of migrations.slice(0, before)) old.exec(migration);
-      old.pragma(`user_version = ${before}`);
+      const old = olderDatabase(file, before);
       old
         .prepare(
           `INSERT INTO endpoints (id, name, url, status, models, created_at) VALUES ('ep_1', 'vllm', 'http://h:8000/v1', 'online', '["a"]', '2026-01-01T00:00:00.000Z')`,

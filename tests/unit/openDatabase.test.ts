@@ -6,6 +6,7 @@ import { createLogger } from "../../src-main/shared/logger";
 import { migrations } from "../../src-main/core/registry/migrations";
 import { backupBeforeMigration, openDatabase } from "../../src-main/core/registry/openDatabase";
 import { makeTempDir } from "../helpers/tempDir";
+import { olderDatabase } from "../helpers/olderDatabase";
 
 const log = createLogger({ level: "silent" });
 
@@ -44,10 +45,8 @@ it("keeps the database as it was before a migration, and points a downgraded llm
   try {
     const file = path.join(temp.path, "llmlb.db");
     // A database of an older llmlb: the first migrations only, and a model in it.
-    const older = new Database(file);
     const before = migrations.length - 3;
-    for (const migration of migrations.slice(0, before)) older.exec(migration);
-    older.pragma(`user_version = ${before}`);
+    const older = olderDatabase(file, before);
     older
       .prepare(
         "INSERT INTO models (id, repo, filename, revision, commit_sha, source, display_name, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

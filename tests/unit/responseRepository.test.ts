@@ -1,5 +1,4 @@
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { responsesRequestSchema, type ResponseObject } from "../../src-main/contract";
 import { openDatabase, type Db } from "../../src-main/core/registry/openDatabase";
@@ -13,6 +12,7 @@ import { responseBase } from "../../src-main/core/responses/responseOfChat";
 import { createLogger } from "../../src-main/shared/logger";
 import { migrations } from "../../src-main/core/registry/migrations";
 import { tempDirForEachTest } from "../helpers/tempDir";
+import { olderDatabase } from "../helpers/olderDatabase";
 
 const log = createLogger({ level: "silent" });
 const model = "org/repo";
@@ -288,10 +288,8 @@ describe("response repository", () => {
 
   it("a conversation stored before turns were linked reads back whole and goes on", () => {
     const file = path.join(temp.path, "llmlb.db");
-    const old = new Database(file);
     const linking = migrations.findIndex((migration) => migration.includes("previous_id"));
-    for (const migration of migrations.slice(0, linking)) old.exec(migration);
-    old.pragma(`user_version = ${linking}`);
+    const old = olderDatabase(file, linking);
     // Then, each response kept every item it saw.
     const { repo: scratch } = setUp();
     const ids = chain(scratch, 2);
@@ -313,10 +311,8 @@ describe("response repository", () => {
 
   it("counts the bytes of responses stored before their size was kept", () => {
     const file = path.join(temp.path, "llmlb.db");
-    const old = new Database(file);
     const sized = migrations.findIndex((migration) => migration.includes("responses ADD COLUMN bytes "));
-    for (const migration of migrations.slice(0, sized)) old.exec(migration);
-    old.pragma(`user_version = ${sized}`);
+    const old = olderDatabase(file, sized);
     const { repo: scratch } = setUp();
     const insertOld = old.prepare(
       `INSERT INTO responses (id, model, created_at, input, response) VALUES (?, ?, ?, ?, ?)`,
