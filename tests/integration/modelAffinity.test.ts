@@ -1,8 +1,10 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeListSchema } from "../../src-main/contract";
 import { generateTinyGguf } from "../fixtures/tinyGguf";
 import { registerAndWaitReady } from "../helpers/cliProcess";
 import { serveTinyModel, tinyModel, type TinyModelServe } from "../helpers/tinyModelServe";
+import { waitFor } from "../helpers/waitFor";
 
 // Two workers that may each hold one model, and two models asked for at once: each model stays on
 // the worker that holds it, rather than swapping in and out of both.
@@ -46,4 +48,38 @@ describe("two models on two workers that hold one model each", () => {
     // One load of each model, and at most one swap while both workers report what they hold.
     expect(loadsLogged() - before).toBeLessThanOrEqual(3);
   }, 120_000);
+});
+
+describe("two models registered for one file, on a worker that holds one model", () => {
+  let one: TinyModelServe;
+  const file = `${tinyModel}/tiny-llama-Q4_K_M.gguf`;
+  beforeAll(async () => {
+    one = await serveTinyModel({ workers: 1, logLevel: "info", env: { LLMLB_MAX_LOADED_MODELS: "1" } });
+    await registerAndWaitReady(one.serve.url, one.dataDir, file, 1);
+  }, 90_000);
+  afterAll(async () => {
+    await one?.close();
+  });
+
+  it("serves both from one load, and lists them as sharing it", async () => {
+    const ask = (model: string) =>
+      fetch(`${one.serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "Hi" }], max_tokens: 4 }),
+      });
+    for (const model of [tinyModel, file, tinyModel, file]) expect((await ask(model)).status).toBe(200);
+    expect(one.serve.logs().match(/"msg":"model loaded"/g)).toHaveLength(1);
+    const loaded = await waitFor("the worker to list both models loaded", async () => {
+      const nodes = nodeListSchema.parse((await one.admin("GET", "/v0/nodes")).body).data;
+      const entries = nodes[0]?.loaded ?? [];
+      return entries.length === 2 && entries;
+    });
+    expect(loaded.map(({ model, shares_load_with }) => ({ model, shares_load_with }))).toEqual(
+      expect.arrayContaining([
+        { model: tinyModel, shares_load_with: undefined },
+        { model: file, shares_load_with: tinyModel },
+      ]),
+    );
+  }, 60_000);
 });
