@@ -723,6 +723,37 @@ describe("downloadToHfCache across processes", () => {
   );
 
   it.skipIf(!canMountTmpfs)(
+    "a download under way counts for a later one even where its host's clock runs ahead (a cache shared by hosts)",
+    async () => {
+      // The first passes its room check and writes; then its lock says it started an hour from now, as a
+      // host whose clock is ahead would write it. The second, started after, must still count it.
+      hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
+      const firstLock = path.join(blobsDir(), `${sha256Hex(MODEL)}.lock`);
+      const firstPartial = partialOf(MODEL);
+      const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
+      const later = Date.now() + 3_600_000;
+      const { lines, exited } = inTinyTmpfs(
+        "5m",
+        `(until [ "$(du -k '${firstPartial}' 2>/dev/null | cut -f1)" -gt 0 ] 2>/dev/null; do sleep 0.02; done; ` +
+          `sed -i 's/"since":[0-9]*/"since":${later}/' '${firstLock}'; DL_INPUT="$DL_INPUT_2" exec "$@") &`,
+        second,
+      );
+      const outcomes = new Map<string, ChildLine>();
+      while (outcomes.size < 2) {
+        const line = await nextLine(lines, (next) => next.result !== undefined || next.error !== undefined);
+        outcomes.set(line.file, line);
+      }
+      await exited;
+      expect(outcomes.get("model-Q4_K_M.gguf")?.result?.fetchedBytes).toBe(MODEL.length);
+      const refused = outcomes.get("other-Q4_K_M.gguf");
+      expect(refused?.error?.code).toBe("disk_full");
+      expect(refused?.error?.message).toMatch(
+        /for the download of test-org\/dl-GGUF under way into the same cache/,
+      );
+    },
+  );
+
+  it.skipIf(!canMountTmpfs)(
     "a disk that fills up mid-download is disk_full, with the partial kept for later",
     async () => {
       // Room for the file when it starts; then, once its first bytes are on disk, something else takes

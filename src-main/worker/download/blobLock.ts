@@ -25,6 +25,11 @@ interface Holder {
   /** When it took the lock (ms since the epoch), and the size of the file it downloads, where said. */
   since?: number;
   size?: number;
+  /**
+   * Its download passed its check for room on the disk: others count what it has left to write, whatever
+   * the clocks of the hosts sharing the cache say of who came first.
+   */
+  roomClaimed?: boolean;
 }
 
 /** Tokens of the locks this process holds right now. */
@@ -36,6 +41,8 @@ export interface BlobLock {
   /** When it was taken (ms since the epoch), and its token: what orders it among the cache's locks. */
   since: number;
   token: string;
+  /** Marks the lock: its download passed its room check (downloads that start later count it). */
+  claimRoom(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -104,6 +111,15 @@ export async function acquireBlobLock(lockPath: string, options: LockOptions): P
     waited: waitingSince !== undefined,
     since,
     token: me.token,
+    claimRoom: async () => {
+      if (released) return;
+      // Written aside, then renamed over the lock: a reader never sees it half written.
+      const aside = `${lockPath}.${me.token}`;
+      await fs.writeFile(aside, JSON.stringify({ ...me, since, roomClaimed: true }));
+      const current = await readLock(lockPath);
+      if (current?.holder?.token === me.token) await fs.rename(aside, lockPath);
+      else await fs.rm(aside, { force: true });
+    },
     release: async () => {
       if (released) return;
       released = true;
@@ -141,6 +157,7 @@ function parseHolder(text: string): Holder | undefined {
         ...(typeof value.by === "string" ? { by: value.by.slice(0, 200) } : {}),
         ...(typeof value.since === "number" ? { since: value.since } : {}),
         ...(typeof value.size === "number" && value.size >= 0 ? { size: value.size } : {}),
+        ...(value.roomClaimed === true ? { roomClaimed: true } : {}),
       };
     }
   } catch {
@@ -158,8 +175,9 @@ function isStale({ holder, ageMs }: LockFile): boolean {
 }
 
 /**
- * The downloads under way into the cache at `cacheRoot` (every repo's blobs) that took their lock before
- * `mine`: the lock of each, and the size of its file. Of two that start together, one counts the other.
+ * The downloads under way into the cache at `cacheRoot` (every repo's blobs) that come before `mine`: the
+ * lock of each, and the size of its file. Those that passed their room check come first; of the others,
+ * those that took their lock earlier. Of two that start together, one counts the other.
  */
 export async function downloadsAhead(
   cacheRoot: string,
@@ -181,7 +199,10 @@ export async function downloadsAhead(
       const holder = lock?.holder;
       if (!lock || !holder || holder.token === mine.token || isStale(lock)) return [];
       if (holder.size === undefined || holder.since === undefined) return [];
-      const first = holder.since < mine.since || (holder.since === mine.since && holder.token < mine.token);
+      const first =
+        holder.roomClaimed === true ||
+        holder.since < mine.since ||
+        (holder.since === mine.since && holder.token < mine.token);
       return first ? [{ lockPath, size: holder.size }] : [];
     }),
   );

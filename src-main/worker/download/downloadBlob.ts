@@ -60,6 +60,7 @@ export async function downloadBlob(
       paths.root,
       await downloadsAheadOf(paths.root, options.lock),
     );
+    await options.lock.claimRoom();
   } catch (error) {
     await file.close();
     throw error;
