@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   nodeListSchema,
   nodeRegisterResponseSchema,
+  readinessSchema,
   serverEventSchema,
   settingsSchema,
   statusSchema,
@@ -244,6 +245,42 @@ describe("status and pausing", () => {
     } finally {
       clearInterval(beating);
     }
+  });
+
+  it("GET /v0/ready, without a token, is 200 only while /v1 serves a ready model, and says why not", async () => {
+    const ready = async () => {
+      const answer = await server.request("GET", "/v0/ready", { anonymous: true });
+      return { status: answer.status, body: readinessSchema.parse(answer.body) };
+    };
+    const none = await ready();
+    expect(none.status).toBe(503);
+    expect(none.body.ready).toBe(false);
+    expect(none.body.reason).toMatch(/^No model is ready/);
+
+    const node = await joinNode("gpu-ready");
+    expect(
+      (await server.request("POST", "/v0/models/register", { body: { url: "acme/tiny-GGUF" } })).status,
+    ).toBe(201);
+    try {
+      await node.beat([{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "downloading" }]);
+      expect((await ready()).body.reason).toMatch(/^No model is ready yet: 1 registered\b/);
+      await node.beat([{ model: "acme/tiny-GGUF", artifact: "tiny-Q4_K_M.gguf", state: "ready" }]);
+      expect(await ready()).toEqual({
+        status: 200,
+        body: { ready: true, reason: null, models: { total: 1, ready: 1 } },
+      });
+
+      await server.request("PUT", "/v0/serving", { body: { paused: true } });
+      const paused = await ready();
+      expect(paused.status).toBe(503);
+      expect(paused.body.reason).toMatch(/^Serving is paused/);
+      await server.request("PUT", "/v0/serving", { body: { paused: false } });
+      expect((await ready()).status).toBe(200);
+    } finally {
+      await server.request("PUT", "/v0/serving", { body: { paused: false } });
+      await server.request("DELETE", "/v0/models/acme/tiny-GGUF");
+    }
+    expect((await ready()).status).toBe(503);
   });
 
   it("rejects a malformed pause request and needs the admin token", async () => {

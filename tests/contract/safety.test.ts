@@ -311,8 +311,10 @@ describe("/v1 with API keys", () => {
     expect(metrics.status).toBe(200);
   });
 
-  it("leaves health open, and says in the status that /v1 needs a key", async () => {
+  it("leaves health and readiness open, and says in the status that /v1 needs a key", async () => {
     expect((await keyed.request("GET", "/v0/health", { anonymous: true })).status).toBe(200);
+    // Readiness, too, is for what stands in front, which has no key: 503 here, no model, not 401.
+    expect((await keyed.request("GET", "/v0/ready", { anonymous: true })).status).toBe(503);
     expect((await keyed.request("GET", "/v0/status")).body.api_key_required).toBe(true);
     expect((await server.request("GET", "/v0/status")).body.api_key_required).toBe(false);
   });

@@ -4,6 +4,7 @@ import {
   servingUpdateSchema,
   settingsUpdateSchema,
   type QuitResponse,
+  type Readiness,
   type Status,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
@@ -22,6 +23,11 @@ export interface AppRouteOptions {
 /** What the dashboard, the tray and `llmlb status` read and change about the app itself. */
 export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions): void {
   app.get("/v0/status", async () => options.status());
+  app.get("/v0/ready", { config: { access: "public" } }, async (_request, reply): Promise<Readiness> => {
+    const readiness = readinessOf(options.status());
+    if (!readiness.ready) reply.code(503);
+    return readiness;
+  });
   app.put("/v0/serving", async (request) => {
     options.setPaused(servingUpdateSchema.parse(request.body ?? {}).paused);
     return options.status();
@@ -52,4 +58,16 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
     reply.code(202);
     return { quitting: true };
   });
+}
+
+/** Whether `/v1` serves now, from the app's status, and if not why. */
+function readinessOf({ paused, models }: Status): Readiness {
+  const reason = paused
+    ? 'Serving is paused: `PUT /v0/serving {"paused": false}` (or Resume in the dashboard or tray) resumes it.'
+    : models.ready > 0
+      ? null
+      : models.total === 0
+        ? "No model is ready: none is registered (`llmlb model add <Hugging Face URL>`)."
+        : `No model is ready yet: ${models.total} registered, none downloaded and loadable on an online node (\`llmlb status\` says where each stands).`;
+  return { ready: reason === null, reason, models };
 }
