@@ -63,7 +63,7 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
 /** Whether `/v1` serves now, from the app's status, and if not why. */
 function readinessOf({ paused, models }: Status): Readiness {
   const reason = paused
-    ? 'Serving is paused: `PUT /v0/serving {"paused": false}` (or Resume in the dashboard or tray) resumes it.'
+    ? "Serving is paused: `llmlb resume` (or Resume in the dashboard or the tray) serves again."
     : models.ready > 0
       ? null
       : models.total === 0
