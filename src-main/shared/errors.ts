@@ -206,13 +206,11 @@ export function toHttpError(error: AppError): HttpError {
 
 /**
  * An error in Anthropic's shape, for its Messages routes: its SDKs (and Claude Code) read `error.type`,
- * one of Anthropic's names for the status.
+ * one of Anthropic's names for the status. `overloaded_error` says "try again soon", and clients that
+ * go by the type retry it for minutes: a 503 that retrying cannot mend (no node can run the model) is
+ * an `api_error`.
  */
-export function anthropicErrorOf(
-  status: number,
-  message: string,
-  details?: Record<string, unknown>,
-): AnthropicErrorBody {
+export function anthropicErrorOf(http: HttpError, details?: Record<string, unknown>): AnthropicErrorBody {
   const types: Record<number, string> = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -220,13 +218,14 @@ export function anthropicErrorOf(
     404: "not_found_error",
     413: "request_too_large",
     429: "rate_limit_error",
-    503: "overloaded_error",
+    503: http.headers["x-should-retry"] === "false" ? "api_error" : "overloaded_error",
   };
+  const { status } = http;
   return {
     type: "error",
     error: {
       type: types[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"),
-      message,
+      message: http.body.error.message,
       ...(details ? { details } : {}),
     },
   };

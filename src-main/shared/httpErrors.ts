@@ -116,9 +116,7 @@ export function errorHandler(options: ErrorHandling = {}) {
         // A client's model name of a megabyte is no megabyte line.
         cutText(appError.message, 500),
       );
-    const body = isAnthropicPath(request.url)
-      ? anthropicErrorOf(http.status, http.body.error.message, appError.details)
-      : http.body;
+    const body = isAnthropicPath(request.url) ? anthropicErrorOf(http, appError.details) : http.body;
     void reply.status(http.status).headers(http.headers).send(body);
   };
 }

@@ -209,6 +209,12 @@ describe("status and pausing", () => {
       expect(refused.headers["retry-after"]).toBe("5");
       expect(refused.body.error.code).toBe("serving.paused");
       expect(refused.body.error.message).toMatch(/paused/);
+      // On Anthropic's route a pause is what its clients retry: `overloaded_error`.
+      const anthropic = await server.request("POST", "/v1/messages", {
+        anonymous: true,
+        body: { model: "acme/tiny-GGUF", max_tokens: 5, messages: [{ role: "user", content: "hi" }] },
+      });
+      expect([anthropic.status, anthropic.body.error.type]).toEqual([503, "overloaded_error"]);
       // Management keeps working while paused.
       expect((await server.request("GET", "/v0/models")).status).toBe(200);
 

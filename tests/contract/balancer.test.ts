@@ -193,6 +193,19 @@ describe("requests the balancer cannot route", () => {
     expect(error.message).toMatch(/No node can run model acme\/weights-only: small: no GGUF file/);
     expect(error.headers.get("retry-after")).toBeNull();
     expect(error.headers.get("x-should-retry")).toBe("false");
+
+    // Anthropic's clients go by the error's type: `overloaded_error` they retry for minutes.
+    const anthropic = await server.request("POST", "/v1/messages", {
+      body: { model: "acme/weights-only", max_tokens: 5, messages: [{ role: "user", content: "x" }] },
+    });
+    expect(anthropic.status).toBe(503);
+    expect(anthropic.body).toMatchObject({
+      type: "error",
+      error: {
+        type: "api_error",
+        message: expect.stringMatching(/^No node can run model acme\/weights-only/),
+      },
+    });
   });
 
   it("a model still downloading: the SDK's retries end within seconds, with the progress", async () => {

@@ -158,11 +158,7 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
     cut(error, streaming) {
       if (!streaming) return void client.destroy();
       const http = toHttpError(error);
-      client.end(
-        isAnthropicPath(request.url)
-          ? namedSseEvent(anthropicErrorOf(http.status, http.body.error.message))
-          : sseEvent(http.body),
-      );
+      client.end(isAnthropicPath(request.url) ? namedSseEvent(anthropicErrorOf(http)) : sseEvent(http.body));
     },
   };
 }

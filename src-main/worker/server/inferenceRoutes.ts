@@ -194,7 +194,7 @@ async function streamGeneration<Chunk>(
     if (!sse) throw error;
     const http = toHttpError(toAppError(error));
     if (http.status >= 500) request.log.error({ err: error }, "generation failed mid-stream");
-    sse.fail(style === "anthropic" ? anthropicErrorOf(http.status, http.body.error.message) : http.body);
+    sse.fail(style === "anthropic" ? anthropicErrorOf(http) : http.body);
   } finally {
     client.release();
   }
