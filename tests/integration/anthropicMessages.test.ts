@@ -249,6 +249,23 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
     );
   });
 
+  it('a conversation longer than the context is Anthropic\'s "prompt is too long", naming the setting that lets it go on', async () => {
+    const long = "The lighthouse keeper lit the lamp again. ".repeat(12);
+    const turns: Anthropic.MessageParam[] = Array.from({ length: 12 }, (_, index) => ({
+      role: index % 2 === 0 ? "user" : "assistant",
+      content: long,
+    }));
+    const error = await client.messages
+      .create({ model: tinyModel, messages: [...turns, { role: "user", content: "Hello" }], max_tokens: 4 })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    const { message } = (error as { error: { error: { message: string } } }).error.error;
+    // As Anthropic words it: clients read both numbers out of it.
+    expect(message).toMatch(/^prompt is too long: \d+ tokens > 512 maximum\b/);
+    expect(message).toContain(`llmlb model set ${tinyModel} --overflow truncate_oldest`);
+    expect(message).not.toMatch(/context_overflow/);
+  });
+
   it("an unknown model is a not_found_error", async () => {
     const error = await client.messages
       .create({ model: "acme/nothing-GGUF", messages: conversation, max_tokens: 4 })

@@ -382,6 +382,34 @@ describe("errors on /v1/responses", () => {
     );
   });
 
+  it("an input longer than the context is a 400 on input naming truncation: auto, with which its oldest items are left out", async () => {
+    const long = "The lighthouse keeper lit the lamp again. ".repeat(12);
+    const input: OpenAI.Responses.ResponseInput = [
+      ...Array.from({ length: 12 }, (_, index) => ({
+        role: index % 2 === 0 ? ("user" as const) : ("assistant" as const),
+        content: long,
+      })),
+      { role: "user", content: "Hello" },
+    ];
+    const refused = await client.responses
+      .create({ model: tinyModel, input, max_output_tokens: 4 })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(APIError);
+    expect(refused).toMatchObject({ status: 400, code: "context_length_exceeded", param: "input" });
+    expect((refused as APIError).message).toMatch(
+      /send "truncation": "auto": its oldest input items are then left out/,
+    );
+
+    const answered = await client.responses.create({
+      model: tinyModel,
+      input,
+      max_output_tokens: 4,
+      truncation: "auto",
+    });
+    expect(answered).toMatchObject({ status: "incomplete", truncation: "auto" });
+    expect(answered.output_text.length).toBeGreaterThan(0);
+  });
+
   it("an unknown model is a 404, and an unknown response id too", async () => {
     await expect(
       client.responses.create({ model: "acme/nothing-GGUF", input: "Hello" }),

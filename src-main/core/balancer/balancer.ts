@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { Agent } from "undici";
-import { viaHeader } from "../../contract";
+import { clientPathHeader, viaHeader } from "../../contract";
 import type { Clock } from "../../shared/clock";
 import { cutText } from "../../shared/cutText";
 import { AppError, isAppError, toHttpError } from "../../shared/errors";
@@ -387,6 +387,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       [viaHeader]: request.via !== undefined ? `${request.via}, ${instanceId}` : instanceId,
       // The node logs the request under the id its client has (a worker does; other servers may).
       ...(request.id !== undefined ? { "x-request-id": request.id } : {}),
+      // A worker words its errors for the API the client called (Responses, run as a chat completion).
+      ...(request.clientPath !== undefined && route.kind !== "endpoint"
+        ? { [clientPathHeader]: request.clientPath }
+        : {}),
     };
     if (route.token) headers.authorization = `Bearer ${route.token}`;
     let streaming = false;

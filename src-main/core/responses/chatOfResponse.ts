@@ -118,5 +118,9 @@ export function chatRequestOf(
         }
       : {}),
     ...(request.user ? { user: request.user } : {}),
+    // The Responses API's switch for a conversation that outgrows the context, as llmlb's chat one.
+    ...(request.truncation
+      ? { context_overflow: request.truncation === "auto" ? "truncate_oldest" : "error" }
+      : {}),
   };
 }

@@ -32,17 +32,41 @@ export function finishReasonOf(stopReason: StopReason): FinishReason {
   return "stop";
 }
 
-/** `reserved`: tokens of the context kept for the answer, which the prompt may not use. */
-function contextExceeded(
-  promptTokens: number,
-  contextSize: number,
-  param: string,
-  { reserved = 0, hint = "", atLeast = false } = {},
-): AppError {
+/** How a prompt too long for the context is told: in the words of the API the client speaks. */
+interface Overflow {
+  /** The field the prompt came in (chat's `messages`, a completion's `prompt`). */
+  param: string;
+  job?: Pick<ChatJob, "api" | "model">;
+  /** Tokens of the context kept for the answer, which the prompt may not use. */
+  reserved?: number;
+  /** Say how to go on with a long conversation: leave its oldest messages out. */
+  advise?: boolean;
+  /** `promptTokens` is the fewest it can take (counted by its length, not tokenized). */
+  atLeast?: boolean;
+}
+
+function contextExceeded(promptTokens: number, contextSize: number, overflow: Overflow): AppError {
+  const { job, reserved = 0, advise = false, atLeast = false } = overflow;
   const kept = reserved > 0 ? `, ${reserved} of them kept for the answer` : "";
+  if (job?.api === "anthropic") {
+    // Anthropic's own words, which its clients (Claude Code's compaction, LiteLLM) look for.
+    const hint = advise
+      ? ` To go on with a long conversation, have llmlb leave its oldest messages out: \`llmlb model set ${job.model.id} --overflow truncate_oldest\`.`
+      : "";
+    const message = `prompt is too long: ${promptTokens} tokens > ${contextSize - reserved} maximum (this model's context holds ${contextSize} tokens per request${kept}).${hint}`;
+    return new AppError("inference.context_length_exceeded", message, { param: overflow.param });
+  }
+  const responses = job?.api === "responses";
+  const hint = !advise
+    ? ""
+    : responses
+      ? ' To go on with a long conversation, send "truncation": "auto": its oldest input items are then left out.'
+      : ' To go on with a long conversation, send "context_overflow": "truncate_oldest": its oldest messages are then left out.';
   const size = `${atLeast ? "at least " : ""}${promptTokens}`;
   const message = `The prompt is ${size} tokens; this model's context holds ${contextSize} per request${kept}.${hint}`;
-  return new AppError("inference.context_length_exceeded", message, { param });
+  return new AppError("inference.context_length_exceeded", message, {
+    param: responses ? "input" : overflow.param,
+  });
 }
 
 /** A message's own text (what its length tells of its tokens); a model turn's calls are left out. */
@@ -50,9 +74,6 @@ function textOf(item: ChatJob["history"][number]): string {
   if (item.type !== "model") return typeof item.text === "string" ? item.text : "";
   return item.response.filter((part) => typeof part === "string").join("");
 }
-
-const truncationHint =
-  ' To go on with a long conversation, send "context_overflow": "truncate_oldest": its oldest messages are then left out.';
 
 /**
  * The history that fits: with `truncate_oldest`, its oldest messages after the system ones are left
@@ -71,15 +92,13 @@ async function fitHistory(
   // The tools are in every prompt, whatever is left out: the fewest their documentation can take too.
   const toolsLeast = loaded.leastTokensIn({ length: documentedLength(job.functions) });
   const leastOfAll = least.reduce((sum, tokens) => sum + tokens, toolsLeast);
+  const ofMessages = { param: "messages", job };
   if (job.overflow === "error") {
     if (leastOfAll >= loaded.contextSize)
-      throw contextExceeded(leastOfAll, loaded.contextSize, "messages", {
-        hint: truncationHint,
-        atLeast: true,
-      });
+      throw contextExceeded(leastOfAll, loaded.contextSize, { ...ofMessages, advise: true, atLeast: true });
     const whole = await count(job.history);
     if (whole >= loaded.contextSize)
-      throw contextExceeded(whole, loaded.contextSize, "messages", { hint: truncationHint });
+      throw contextExceeded(whole, loaded.contextSize, { ...ofMessages, advise: true });
     return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
   }
   // Room for the answer: what was asked for, else a quarter of the context (at most 512 tokens).
@@ -95,7 +114,7 @@ async function fitHistory(
   let leastLeft = leastOfAll;
   while (leastLeft > limit && mustGo < droppable.length) leastLeft -= least[droppable[mustGo++]!]!;
   if (leastLeft > limit)
-    throw contextExceeded(leastLeft, loaded.contextSize, "messages", { reserved: reserve, atLeast: true });
+    throw contextExceeded(leastLeft, loaded.contextSize, { ...ofMessages, reserved: reserve, atLeast: true });
   if (mustGo === 0) {
     const whole = await count(job.history);
     if (whole <= limit) return { history: job.history, promptTokens: whole, truncatedMessages: 0 };
@@ -109,7 +128,7 @@ async function fitHistory(
   // rather than one a message.
   const all = await without(droppable.length);
   if (all.promptTokens > limit)
-    throw contextExceeded(all.promptTokens, loaded.contextSize, "messages", { reserved: reserve });
+    throw contextExceeded(all.promptTokens, loaded.contextSize, { ...ofMessages, reserved: reserve });
   let [low, high, fits] = [Math.max(1, mustGo), droppable.length, all];
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
@@ -393,7 +412,8 @@ export async function runCompletion(
   if (typeof prompt.input === "string") {
     const least = loaded.leastTokensIn(prompt.input);
     if (least > limit)
-      throw contextExceeded(least, loaded.contextSize, "prompt", {
+      throw contextExceeded(least, loaded.contextSize, {
+        param: "prompt",
         reserved: contextShiftSize,
         atLeast: true,
       });
@@ -402,7 +422,7 @@ export async function runCompletion(
   const promptIds = loaded.textTokens(prompt.input);
   const promptTokens = promptIds.length;
   if (promptTokens > limit)
-    throw contextExceeded(promptTokens, loaded.contextSize, "prompt", { reserved: contextShiftSize });
+    throw contextExceeded(promptTokens, loaded.contextSize, { param: "prompt", reserved: contextShiftSize });
   // Never past the context, as a chat's answer: node-llama-cpp would shift the context (the answer no
   // longer seeing its prompt) and go on for as many tokens as were asked.
   const maxTokens = Math.min(job.maxTokens, loaded.contextSize - promptTokens);

@@ -56,6 +56,8 @@ export interface ChatJob extends JobBase {
   format: OutputFormat;
   /** When the history outgrows the context: refuse (400), or leave out its oldest messages. */
   overflow: "error" | "truncate_oldest";
+  /** The API the client speaks, whose fields its errors name. Default: chat completions. */
+  api?: "responses" | "anthropic";
   /** Asked for each answer token's log probability, with this many alternatives. */
   logprobs?: LogprobsAsked;
 }

@@ -3,6 +3,7 @@ import {
   anthropicCountTokensRequestSchema,
   anthropicMessagesRequestSchema,
   chatCompletionRequestSchema,
+  clientPathHeader,
   completionRequestSchema,
   embeddingRequestSchema,
   rerankRequestSchema,
@@ -264,7 +265,12 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
 
   app.post("/v1/chat/completions", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const body = parseBody(chatCompletionRequestSchema, request.body);
-    const job = chatJobFrom(body, await targetOf(body.model));
+    // A Responses request the control plane runs as a chat completion: its errors name its fields.
+    const responses = request.headers[clientPathHeader] === "/v1/responses";
+    const job = {
+      ...chatJobFrom(body, await targetOf(body.model)),
+      ...(responses && { api: "responses" as const }),
+    };
     const meta = responseMeta("chatcmpl", body.model);
     return inUse(body.model, async () => {
       const count = choicesOf(body.n);
@@ -312,7 +318,10 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
   app.post("/v1/messages", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     refuseThread(request.body);
     const body = parseBody(anthropicMessagesRequestSchema, request.body);
-    const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
+    const job = {
+      ...chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model)),
+      api: "anthropic" as const,
+    };
     return inUse(body.model, async () => {
       if (body.stream) {
         const chunker = anthropicChunker(body.model);
