@@ -44,6 +44,13 @@ export const anthropicMessageParamSchema = z.object({
 export type AnthropicMessageParam = z.infer<typeof anthropicMessageParamSchema>;
 
 export const anthropicToolSchema = z.object({
+  // First, so a server tool is told so before its missing input_schema.
+  type: z
+    .literal("custom", {
+      error:
+        "only custom tools (a name and an input_schema) are served here (server tools such as web_search, code execution and computer use are not)",
+    })
+    .optional(),
   name: z.string().min(1).max(128),
   description: z.string().optional(),
   input_schema: z.record(z.string(), z.unknown()),

@@ -266,6 +266,34 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
     expect(message).not.toMatch(/context_overflow/);
   });
 
+  it("a tool_result that answers no tool_use, a server tool, and tool_choice any with no tools are refused, each named", async () => {
+    const refused = async (params: object) => {
+      const error = await client.messages
+        .create({ model: tinyModel, max_tokens: 4, messages: conversation, ...params } as never)
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+      return (error as { error: { error: { type: string; message: string } } }).error.error;
+    };
+    expect(
+      await refused({
+        messages: [
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_x", content: "noon" }] },
+        ],
+      }),
+    ).toEqual({
+      type: "invalid_request_error",
+      message: expect.stringMatching(
+        /^messages\[0\]\.content\[0\]\.tool_use_id: no tool_use block has the id "toolu_x"/,
+      ),
+    });
+    expect((await refused({ tools: [{ type: "web_search_20250305", name: "web_search" }] })).message).toMatch(
+      /^tools\[0\]\.type: only custom tools .* \(server tools such as web_search/,
+    );
+    expect((await refused({ tool_choice: { type: "any" } })).message).toMatch(
+      /^tool_choice: it asks for a tool call, but the request gives no tools/,
+    );
+  });
+
   it("an unknown model is a not_found_error", async () => {
     const error = await client.messages
       .create({ model: "acme/nothing-GGUF", messages: conversation, max_tokens: 4 })

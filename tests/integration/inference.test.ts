@@ -538,6 +538,62 @@ describe("chat completions", () => {
     });
   });
 
+  it("asked for a call with no tools to call, is a 400 naming tool_choice, not an answer without one", async () => {
+    for (const tool_choice of ["required", { type: "function", function: { name: "get_time" } }] as const) {
+      const error = await client.chat.completions
+        .create({ model: "tiny", messages: hello, max_tokens: 4, tool_choice })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(error).toMatchObject({ param: "tool_choice" });
+      expect((error as Error).message).toMatch(/asks for a tool call, but the request gives no tools/);
+    }
+  });
+
+  it("with tools and a JSON response_format, answers a call or JSON that fits", async () => {
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "get_time",
+          parameters: {
+            type: "object",
+            properties: { zone: { type: "string", maxLength: 12 } },
+            required: ["zone"],
+          },
+        },
+      },
+    ];
+    const response_format = {
+      type: "json_schema" as const,
+      json_schema: {
+        name: "n",
+        strict: true,
+        schema: {
+          type: "object",
+          properties: { n: { type: "integer" } },
+          required: ["n"],
+          additionalProperties: false,
+        },
+      },
+    };
+    const ask = {
+      model: "tiny-tools",
+      messages: hello,
+      max_tokens: 100,
+      temperature: 0,
+      tools,
+      response_format,
+    };
+    const required = await client.chat.completions.create({ ...ask, tool_choice: "required" });
+    expect(required.choices[0]!.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_time" } });
+
+    const auto = await client.chat.completions.create(ask);
+    const { message, finish_reason } = auto.choices[0]!;
+    if (finish_reason === "tool_calls")
+      expect(message.tool_calls?.[0]).toMatchObject({ function: { name: "get_time" } });
+    else expect(Number.isInteger((JSON.parse(message.content!) as { n: unknown }).n)).toBe(true);
+  });
+
   it("accepts tools it is told not to use, and refuses a prompt longer than the context", async () => {
     const tools = [
       {

@@ -344,6 +344,57 @@ describe("POST /v1/responses", () => {
   });
 });
 
+describe("tools and a text.format together, as the Agents SDK sends an agent with tools and an output type", () => {
+  const cityFormat = {
+    type: "json_schema" as const,
+    name: "city",
+    strict: true,
+    schema: {
+      type: "object",
+      properties: { name: { type: "string", maxLength: 8 }, population: { type: "integer" } },
+      required: ["name", "population"],
+      additionalProperties: false,
+    },
+  };
+
+  it("with tool_choice required, the answer is the call", async () => {
+    const response = await client.responses.create({
+      model: toolModel,
+      input: "Weather in Oslo?",
+      tools: [weatherTool],
+      tool_choice: "required",
+      text: { format: cityFormat },
+      max_output_tokens: 200,
+      temperature: 0,
+    });
+    expect(response.output).toMatchObject([
+      { type: "function_call", name: "get_weather", status: "completed" },
+    ]);
+  });
+
+  it("with tool_choice auto, the answer is a call, or text that fits the format, streamed or not alike", async () => {
+    const ask = {
+      model: toolModel,
+      input: "A city and its population.",
+      tools: [weatherTool],
+      text: { format: cityFormat },
+      max_output_tokens: 200,
+      temperature: 0,
+    };
+    const response = await client.responses.create(ask);
+    const call = response.output.find((item) => item.type === "function_call");
+    if (call) expect(typeof (JSON.parse(call.arguments) as { city?: unknown }).city).toBe("string");
+    else {
+      const parsed = JSON.parse(response.output_text) as { name: unknown; population: unknown };
+      expect(typeof parsed.name).toBe("string");
+      expect(Number.isInteger(parsed.population)).toBe(true);
+    }
+    const streamed = await client.responses.stream(ask).finalResponse();
+    expect(streamed.output_text).toBe(response.output_text);
+    expect(streamed.output.map((item) => item.type)).toEqual(response.output.map((item) => item.type));
+  });
+});
+
 describe("errors on /v1/responses", () => {
   it("includes nothing but the output text's log probabilities, naming what it cannot", async () => {
     const error = await client.responses
@@ -361,6 +412,21 @@ describe("errors on /v1/responses", () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as APIError).param).toBe("tools[0].type");
     expect((error as APIError).message).toMatch(/only function tools/);
+  });
+
+  it("a function_call_output that answers no function_call is refused, naming its call_id", async () => {
+    const error = await client.responses
+      .create({
+        model: tinyModel,
+        input: [
+          { role: "user", content: "Weather?" },
+          { type: "function_call_output", call_id: "call_nowhere", output: "Sunny" },
+        ],
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as APIError).param).toBe("input[1].call_id");
+    expect((error as APIError).message).toMatch(/no function_call has the call_id "call_nowhere"/);
   });
 
   it("an image in the input is refused, naming where", async () => {

@@ -10,6 +10,8 @@ import {
   type ResponsesRequest,
   type ToolChoice,
 } from "../../contract";
+import { cutText } from "../../shared/cutText";
+import { AppError } from "../../shared/errors";
 import type { StoredInputItem } from "../registry/responseRepository";
 
 /** An id in OpenAI's form: `resp_…`, `msg_…`, `fc_…`, `call_…`. */
@@ -44,6 +46,23 @@ export function outputAsInput(output: readonly ResponseOutputItem[]): StoredInpu
 
 function textOf(content: ResponseMessageInput["content"]): string {
   return content.map((part) => (part.type === "refusal" ? part.refusal : part.text)).join("");
+}
+
+/**
+ * Each function_call_output answers a function_call of the conversation, named where it does not (as
+ * OpenAI refuses it). `ownFrom`: where the request's own input begins, after the chain it continues.
+ */
+export function checkCallOutputs(items: readonly ResponseInputItem[], ownFrom: number): void {
+  const calls = new Set(items.flatMap((item) => (item.type === "function_call" ? [item.call_id] : [])));
+  items.forEach((item, index) => {
+    if (item.type !== "function_call_output" || calls.has(item.call_id)) return;
+    const param = `input[${Math.max(0, index - ownFrom)}].call_id`;
+    throw new AppError(
+      "request.invalid",
+      `${param}: no function_call has the call_id "${cutText(item.call_id, 200)}" (each function_call_output answers a function_call of the input, or of the response it continues).`,
+      { param },
+    );
+  });
 }
 
 /**

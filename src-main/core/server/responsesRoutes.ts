@@ -12,7 +12,7 @@ import type { Balancer } from "../balancer/balancer";
 import { forwarded, inferenceBodyLimit, inferenceRequestOf, replySink } from "./inferenceRoutes";
 import type { Clock } from "../../shared/clock";
 import type { NewResponse, ResponseRepository, StoredResponse } from "../registry/responseRepository";
-import { chatRequestOf, inputItemsOf, outputAsInput } from "../responses/chatOfResponse";
+import { checkCallOutputs, chatRequestOf, inputItemsOf, outputAsInput } from "../responses/chatOfResponse";
 import { responseBase } from "../responses/responseOfChat";
 import { responsesSink } from "../responses/responsesSink";
 
@@ -76,6 +76,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
         param: "input",
       });
     }
+    checkCallOutputs(conversation.input, conversation.input.length - body.input.length);
     const chat = chatRequestOf(body, conversation.input);
     const now = clock.now();
     const base = responseBase(body, Math.floor(now / 1000));

@@ -9,6 +9,7 @@ import {
   type ChatCompletionRequest,
   type ChatMessage,
 } from "../../contract";
+import { cutText } from "../../shared/cutText";
 import { AppError } from "../../shared/errors";
 import type { GenerationResult } from "./jobs";
 import type { StreamChunker } from "./responses";
@@ -78,10 +79,31 @@ export function refuseThread(body: unknown): void {
   );
 }
 
+/** Each `tool_result` answers a `tool_use` of the conversation, named where it does not. */
+function checkToolResults(messages: AnthropicMessagesRequest["messages"]): void {
+  const uses = new Set<string>();
+  for (const message of messages)
+    if (message.role === "assistant" && typeof message.content !== "string")
+      for (const block of message.content) if (block.type === "tool_use") uses.add(block.id);
+  messages.forEach((message, index) => {
+    if (typeof message.content === "string") return;
+    message.content.forEach((block, at) => {
+      if (block.type !== "tool_result" || uses.has(block.tool_use_id)) return;
+      const param = `messages[${index}].content[${at}].tool_use_id`;
+      throw new AppError(
+        "request.invalid",
+        `${param}: no tool_use block has the id "${cutText(block.tool_use_id, 200)}" (each tool_result answers a tool_use of an assistant message before it).`,
+        { param },
+      );
+    });
+  });
+}
+
 /** Anthropic's request as the OpenAI chat request the node already runs. */
 export function chatRequestOfMessages(
   request: AnthropicMessagesRequest | AnthropicCountTokensRequest,
 ): ChatCompletionRequest {
+  checkToolResults(request.messages);
   const system =
     request.system === undefined ? [] : [{ role: "system" as const, content: textOf(request.system) }];
   const choice = request.tool_choice;

@@ -1,6 +1,8 @@
 import {
   LlamaChat,
   LlamaCompletion,
+  type ChatHistoryItem,
+  type ChatModelFunctions,
   type LLamaChatGenerateResponseOptions,
   type LlamaCompletionResponse,
   type LlamaContextSequence,
@@ -206,7 +208,7 @@ export async function runChat(
   return loaded.sequences.use(hooks.signal, async (sequence) => {
     hooks.onStart?.({ promptTokens, truncatedMessages });
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: loaded.chatWrapper });
-    const meterBefore = sequence.tokenMeter.getState();
+    let meterBefore = sequence.tokenMeter.getState();
     /**
      * The answer's own tokens, for its log probabilities, and how many tokens of reasoning (a thought
      * segment) came before them: the answer is looked for after those.
@@ -230,13 +232,23 @@ export async function runChat(
             }
           : {}),
       };
-      const response = job.functions
-        ? await chat.generateResponse(history, {
-            ...options,
-            grammar: undefined,
-            functions: job.functions,
-          })
-        : await chat.generateResponse(history, options);
+      let response;
+      if (job.functions && grammar && !forced) {
+        // Tools the model may call, and a format for its text: a call if it makes one, else text
+        // held to the format, generated anew (node-llama-cpp holds text to a grammar, or offers
+        // functions, not both at once).
+        response = await callUnlessText(chat, history, options, job.functions, hooks.signal);
+        if (!response) {
+          meterBefore = sequence.tokenMeter.getState();
+          response = await chat.generateResponse(history, options);
+        }
+      } else if (job.functions) {
+        response = await chat.generateResponse(history, {
+          ...options,
+          grammar: undefined,
+          functions: job.functions,
+        });
+      } else response = await chat.generateResponse(history, options);
       const toolCalls = (response.functionCalls ?? []).map((call) => ({
         name: call.functionName,
         arguments: JSON.stringify(call.params ?? {}),
@@ -284,6 +296,33 @@ export async function runChat(
       chat.dispose({ disposeSequence: false });
     }
   });
+}
+
+/**
+ * The model's answer with `functions` offered, if it calls one; undefined once it begins to write text
+ * instead (cut there, unsent), or ends with none.
+ */
+async function callUnlessText(
+  chat: LlamaChat,
+  history: ChatHistoryItem[],
+  options: LLamaChatGenerateResponseOptions,
+  functions: ChatModelFunctions,
+  signal: AbortSignal,
+) {
+  const textBegan = new AbortController();
+  const response = await chat.generateResponse(history, {
+    ...options,
+    grammar: undefined,
+    functions,
+    onTextChunk: (text) => {
+      if (text.trim() !== "") textBegan.abort();
+    },
+    onResponseChunk: undefined,
+    signal: AbortSignal.any([signal, textBegan.signal]),
+    stopOnAbortSignal: true,
+  });
+  signal.throwIfAborted();
+  return response.functionCalls?.length ? response : undefined;
 }
 
 /**

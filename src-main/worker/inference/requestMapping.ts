@@ -107,6 +107,9 @@ function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
 function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | undefined {
   const tools = request.tools ?? [];
   const choice = request.tool_choice;
+  // Not an answer without a call, as if no tool were asked for.
+  if (tools.length === 0 && (choice === "required" || (typeof choice === "object" && choice)))
+    throw unsupported("tool_choice", "it asks for a tool call, but the request gives no tools.");
   if (tools.length === 0 || choice === "none") return undefined;
   const offered =
     typeof choice === "object" && choice
@@ -147,9 +150,6 @@ export function chatJobFrom(
   const logprobs = chatLogprobsAsked(request);
   const choice = request.tool_choice;
   const forceToolCall = functions !== undefined && (choice === "required" || typeof choice === "object");
-  if (functions && format.type !== "text") {
-    throw unsupported("response_format", "a JSON response_format cannot be combined with tools.");
-  }
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   return {
     model,
