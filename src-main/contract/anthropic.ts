@@ -129,3 +129,32 @@ export const anthropicErrorBodySchema = z.object({
   }),
 });
 export type AnthropicErrorBody = z.infer<typeof anthropicErrorBodySchema>;
+
+/**
+ * `GET /v1/models` (and `/v1/models/<id>`) asked by an Anthropic client (an `anthropic-version`
+ * header): the registered models in Anthropic's shape, all on one page.
+ */
+export const anthropicModelSchema = z.object({
+  type: z.literal("model"),
+  id: z.string(),
+  display_name: z.string(),
+  /** When it was registered (RFC 3339). */
+  created_at: z.string(),
+  /** Always `active`: what Anthropic lists of its own models' lifecycle, unknown (null) here. */
+  lifecycle: z.literal("active"),
+  capabilities: z.null(),
+  line: z.null(),
+  deprecated_at: z.null(),
+  retires_at: z.null(),
+  max_input_tokens: z.null(),
+  max_tokens: z.null(),
+});
+export type AnthropicModel = z.infer<typeof anthropicModelSchema>;
+
+export const anthropicModelListSchema = z.object({
+  data: z.array(anthropicModelSchema),
+  has_more: z.boolean(),
+  first_id: z.string().nullable(),
+  last_id: z.string().nullable(),
+});
+export type AnthropicModelList = z.infer<typeof anthropicModelListSchema>;

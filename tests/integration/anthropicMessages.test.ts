@@ -1,6 +1,10 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { anthropicErrorBodySchema, anthropicMessageSchema } from "../../src-main/contract";
+import {
+  anthropicErrorBodySchema,
+  anthropicMessageSchema,
+  anthropicModelSchema,
+} from "../../src-main/contract";
 import { serveTinyModel, tinyModel, toolModel, type TinyModelServe } from "../helpers/tinyModelServe";
 
 // Anthropic's Messages API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by
@@ -31,10 +35,12 @@ const conversation: Anthropic.MessageParam[] = [
 
 describe("POST /v1/messages", () => {
   it("answers a system prompt and a multi-turn conversation in Anthropic's shape, to max_tokens", async () => {
-    const message = await client.messages.create(
-      greedy({ model: tinyModel, system: "You are brief.", messages: conversation, max_tokens: 8 }),
-    );
+    const { data: message, request_id } = await client.messages
+      .create(greedy({ model: tinyModel, system: "You are brief.", messages: conversation, max_tokens: 8 }))
+      .withResponse();
     anthropicMessageSchema.parse(message);
+    // The id llmlb logs the request under, as the SDK reads it (Anthropic's header, not x-request-id).
+    expect(request_id).toMatch(/^req_/);
     expect(message).toMatchObject({
       type: "message",
       role: "assistant",
@@ -205,6 +211,21 @@ describe("POST /v1/messages", () => {
     expect(seen.slice(1).every((turn) => turn === "whole 200")).toBe(true);
   });
 
+  it("lists the models in Anthropic's shape to Anthropic's SDK, and retrieves one", async () => {
+    const listed: Anthropic.ModelInfo[] = [];
+    for await (const model of client.models.list()) listed.push(anthropicModelSchema.parse(model));
+    expect(listed.map((model) => model.id).sort()).toEqual([toolModel, tinyModel].sort());
+    const tiny = listed.find((model) => model.id === tinyModel)!;
+    expect(tiny).toMatchObject({ type: "model", display_name: tinyModel });
+    expect(Date.parse(tiny.created_at)).toBeGreaterThan(Date.parse("2026-01-01"));
+    expect(await client.models.retrieve(tinyModel)).toEqual(tiny);
+    // An OpenAI client (no anthropic-version header) still gets OpenAI's list.
+    const openAi = await fetch(`${server.serve.url}/v1/models`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(((await openAi.json()) as { object: string }).object).toBe("list");
+  });
+
   it("counts a request's input tokens as the answer's usage does", async () => {
     const ask = { model: tinyModel, system: "You are brief.", messages: conversation };
     const counted = await client.messages.countTokens(ask);
@@ -299,6 +320,7 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
       .create({ model: "acme/nothing-GGUF", messages: conversation, max_tokens: 4 })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((error as InstanceType<typeof Anthropic.NotFoundError>).requestID).toMatch(/^req_/);
     expect((error as { error: unknown }).error).toMatchObject({
       type: "error",
       error: { type: "not_found_error" },

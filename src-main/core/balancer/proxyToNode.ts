@@ -72,6 +72,7 @@ const notPassed = new Set([
   "set-cookie",
   "clear-site-data",
   "x-request-id",
+  "request-id",
   "access-control-allow-origin",
   "access-control-allow-credentials",
   "access-control-allow-headers",

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { AppError } from "../../shared/errors";
+import { AppError, isAnthropicPath } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
@@ -128,6 +128,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   app.addHook("onRequest", async (request, reply) => {
     // Nothing of llmlb is to be framed by another page (clickjacking the dashboard's buttons).
     void reply.header("x-request-id", request.id).header("x-frame-options", "DENY");
+    // Anthropic's SDKs read the id from their own header (`request_id`, `requestID` on errors).
+    if (isAnthropicPath(request.url)) void reply.header("request-id", request.id);
     checkHost(request, allowedHosts, options.acceptAddresses);
     const expired = expiredFormerCookie(request);
     if (expired) void reply.header("set-cookie", expired);

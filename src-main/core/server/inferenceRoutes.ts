@@ -148,6 +148,7 @@ export function replySink(request: FastifyRequest, reply: FastifyReply): AnswerS
       }
       reply.hijack();
       client.setHeader("x-request-id", request.id);
+      if (isAnthropicPath(request.url)) client.setHeader("request-id", request.id);
       client.writeHead(status, headers);
     },
     write: (chunk) => client.write(chunk),

@@ -10,10 +10,13 @@ import {
   modelSettingsPatchSchema,
   nodeProtocol,
   registerRequestSchema,
+  type AnthropicModel,
+  type AnthropicModelList,
   type Health,
   type ModelLoadResponse,
   type ModelRetryResponse,
   type ModelUnloadResponse,
+  type OpenAiModel,
   type OpenAiModelList,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
@@ -119,6 +122,26 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
   app.delete("/v0/aliases/*", async (request) => models.removeAlias(modelIdParam(request)));
 }
 
+/** A model as Anthropic's SDKs list it. */
+function anthropicModelOf(model: OpenAiModel): AnthropicModel {
+  return {
+    type: "model",
+    id: model.id,
+    display_name: model.id,
+    created_at: new Date(model.created * 1000).toISOString(),
+    lifecycle: "active",
+    capabilities: null,
+    line: null,
+    deprecated_at: null,
+    retires_at: null,
+    max_input_tokens: null,
+    max_tokens: null,
+  };
+}
+
+/** Anthropic's SDKs send their API's version with every request, `models.list()` too. */
+const asksAnthropic = (request: FastifyRequest) => request.headers["anthropic-version"] !== undefined;
+
 export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions): void {
   // The list is rebuilt only when the registry changes; so is its JSON (a megabyte with 10,000 models).
   const serialized = new WeakMap<OpenAiModelList, Buffer>();
@@ -127,6 +150,16 @@ export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions
     void reply.header(instanceHeader, options.instanceId);
     const via = request.headers[viaHeader];
     const list = options.models.openAiList(typeof via === "string" ? via.split(/\s*,\s*/) : undefined);
+    if (asksAnthropic(request)) {
+      const data = list.data.map(anthropicModelOf);
+      const answer: AnthropicModelList = {
+        data,
+        has_more: false,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+      };
+      return answer;
+    }
     let body = serialized.get(list);
     if (body === undefined) serialized.set(list, (body = Buffer.from(JSON.stringify(list))));
     return reply.type("application/json; charset=utf-8").send(body);
@@ -140,6 +173,6 @@ export function registerOpenAiRoutes(app: FastifyInstance, options: RouteOptions
         param: "model",
       });
     }
-    return model;
+    return asksAnthropic(request) ? anthropicModelOf(model) : model;
   });
 }
