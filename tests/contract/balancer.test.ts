@@ -580,7 +580,7 @@ describe("admission", () => {
     await waitFor("the two slots to be taken", () => held.length === 2);
     const refused = await Promise.race(requests);
     expect(refused.status).toBe(503);
-    expect(refused.headers["retry-after"]).toBe("1");
+    expect(refused.headers["retry-after"]).toMatch(/^[123]$/);
     // Each answer frees a slot for the next queued request.
     for (let answered = 0; answered < 5; answered++) {
       await waitFor("a request at the node", () => held.length > 0);

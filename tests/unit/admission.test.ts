@@ -13,7 +13,17 @@ describe("admission", () => {
     const third = admission.enter("m", 1, never).then((release) => (order.push(3), release));
     const refused = await admission.enter("m", 1, never).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AppError);
-    expect((refused as AppError).retryAfter).toBe(1);
+    expect((refused as AppError).retryAfter).toBeGreaterThanOrEqual(1);
+    // Those turned away together are told to come back at different times, not all in one second.
+    const waits = new Set<number | undefined>();
+    for (let turned = 0; turned < 40; turned++)
+      waits.add(
+        ((await admission.enter("m", 1, never).catch((error: unknown) => error)) as AppError).retryAfter,
+      );
+    expect(
+      [...waits].every((wait) => wait !== undefined && Number.isInteger(wait) && wait >= 1 && wait <= 3),
+    ).toBe(true);
+    expect(waits.size).toBeGreaterThan(1);
     expect(admission.depth("m")).toEqual({ running: 1, waiting: 2 });
     first();
     (await second)();

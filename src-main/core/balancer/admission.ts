@@ -54,8 +54,14 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
     };
   }
 
+  /**
+   * Retry-After from 1 to 3 s, drawn for each: clients turned away together (the SDKs wait just what
+   * it says, with no jitter of their own) come back spread out, not all into the same full queue.
+   */
   const overloaded = (model: string, why: string) =>
-    new AppError("balancer.overloaded", `Model ${model} is busy: ${why}. Retry shortly.`, { retryAfter: 1 });
+    new AppError("balancer.overloaded", `Model ${model} is busy: ${why}. Retry shortly.`, {
+      retryAfter: 1 + Math.floor(Math.random() * 3),
+    });
 
   function gateOf(model: string, capacity: number): Gate {
     let gate = gates.get(model);
