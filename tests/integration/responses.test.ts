@@ -108,6 +108,20 @@ describe("POST /v1/responses", () => {
     expect((await client.responses.retrieve(final.id)).output_text).toBe(plain.output_text);
   });
 
+  it("asked by an alias, names the model's id in every event, the first ones too", async () => {
+    expect(
+      (await server.admin("POST", "/v0/aliases", { alias: "tiny-alias", model: tinyModel })).status,
+    ).toBe(201);
+    const stream = client.responses.stream({ model: "tiny-alias", input: "Hello", max_output_tokens: 3 });
+    const models: string[] = [];
+    stream.on("event", (event) => {
+      if ("response" in event) models.push(event.response.model);
+    });
+    await stream.finalResponse();
+    expect(models.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(models)).toEqual(new Set([tinyModel]));
+  });
+
   it("includes the output text's log probabilities when asked, the same streamed or not and as chat gives them", async () => {
     const ask = {
       model: tinyModel,

@@ -38,7 +38,7 @@ export interface HttpServerOptions {
   endpoints?: EndpointService;
   balancer: Balancer;
   /** Where the Responses API keeps responses. */
-  responses: Omit<ResponsesRouteOptions, "balancer">;
+  responses: Omit<ResponsesRouteOptions, "balancer" | "resolveName">;
   metrics: Metrics;
   /** The latest inference requests (`GET /v0/requests`). Default: none kept, the route absent. */
   requests?: RequestLog;
@@ -175,7 +175,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   registerEventsRoute(app, { events: options.events });
   if (options.requests) registerRequestsRoute(app, options.requests);
   registerBalancedRoutes(app, options.balancer, (scope) =>
-    registerResponsesRoutes(scope, { balancer: options.balancer, ...options.responses }),
+    registerResponsesRoutes(scope, {
+      balancer: options.balancer,
+      resolveName: (name) => options.models.resolveName(name),
+      ...options.responses,
+    }),
   );
   // Prometheus scrapes without credentials; like /v1/models it is loopback-only by default.
   app.get("/metrics", async (_request, reply) =>

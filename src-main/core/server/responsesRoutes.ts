@@ -18,6 +18,8 @@ import { responsesSink } from "../responses/responsesSink";
 
 export interface ResponsesRouteOptions {
   balancer: Balancer;
+  /** A model's id for the name a client sent (an alias): what a response names from its first event. */
+  resolveName: (name: string) => string;
   responses: ResponseRepository;
   clock: Clock;
 }
@@ -79,7 +81,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     checkCallOutputs(conversation.input, conversation.input.length - body.input.length);
     const chat = chatRequestOf(body, conversation.input);
     const now = clock.now();
-    const base = responseBase(body, Math.floor(now / 1000));
+    const base = responseBase({ ...body, model: options.resolveName(body.model) }, Math.floor(now / 1000));
     const keep = (response: ResponseObject) => {
       if (!response.store) return;
       try {
