@@ -6,6 +6,7 @@ import {
   responseStreamEventSchema,
 } from "../../src-main/contract";
 import { serveTinyModel, tinyModel, toolModel, type TinyModelServe } from "../helpers/tinyModelServe";
+import { waitFor } from "../helpers/waitFor";
 
 // OpenAI's Responses API through `llmlb serve` (balancer, one CPU worker, the tiny model), driven by the
 // official OpenAI Node SDK as the Agents SDK and Codex-style tools call it, with an API key.
@@ -212,6 +213,28 @@ describe("POST /v1/responses", () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as APIError).param).toBe("previous_response_id");
     expect((error as APIError).message).toContain(unstored.id);
+  });
+
+  it("a previous_response_id of a stream its client cut off says it did not complete", async () => {
+    const stream = client.responses.stream({ model: tinyModel, input: "Hello", max_output_tokens: 200 });
+    let id: string | undefined;
+    stream.on("event", (event) => {
+      if (event.type === "response.created") id = event.response.id;
+      if (event.type === "response.output_text.delta") stream.abort();
+    });
+    await stream.finalResponse().catch(() => undefined);
+    expect(id).toMatch(/^resp_/);
+    // The server learns of the cut as its connection closes: asked until it has.
+    let message = "";
+    await waitFor("the cut-off response known as unfinished", async () => {
+      const error = await client.responses
+        .create({ model: tinyModel, input: "Again", previous_response_id: id! })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      message = (error as APIError).message;
+      return /did not complete/.test(message);
+    });
+    expect(message).toContain(`'${id}' did not complete (its stream was cut off, by its client or its node)`);
   });
 
   it("says a stored response is not streamed again nor cancelled, rather than a stream with no events", async () => {

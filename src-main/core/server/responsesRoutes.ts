@@ -42,6 +42,17 @@ const inputItemsQuery = z.object({
 export function registerResponsesRoutes(scope: FastifyInstance, options: ResponsesRouteOptions): void {
   const { balancer, responses, clock } = options;
 
+  /**
+   * The latest responses that were to be stored but did not complete (their stream cut off by their
+   * client or their node), the newest last: a later previous_response_id to one is told so.
+   */
+  const unfinished = new Set<string>();
+  const unfinishedKept = 1000;
+  const rememberUnfinished = (id: string) => {
+    unfinished.add(id);
+    if (unfinished.size > unfinishedKept) unfinished.delete(unfinished.values().next().value!);
+  };
+
   /** Unix seconds before which a response is no longer kept. */
   const oldest = () => Math.floor(clock.now() / 1000) - responseRetentionDays * 86_400;
 
@@ -56,6 +67,13 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     const own = inputItemsOf(request.input);
     if (!request.previous_response_id) return { input: own };
     const previous = responses.get(request.previous_response_id, oldest());
+    if (!previous && unfinished.has(request.previous_response_id)) {
+      throw new AppError(
+        "request.invalid",
+        `Previous response with id '${request.previous_response_id}' did not complete (its stream was cut off, by its client or its node), so it was not stored: send that turn again, or continue from the response before it.`,
+        { param: "previous_response_id" },
+      );
+    }
     if (!previous) {
       throw new AppError(
         "request.invalid",
@@ -82,7 +100,9 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
     const chat = chatRequestOf(body, conversation.input);
     const now = clock.now();
     const base = responseBase({ ...body, model: options.resolveName(body.model) }, Math.floor(now / 1000));
+    let kept = false;
     const keep = (response: ResponseObject) => {
+      kept = true;
       if (!response.store) return;
       try {
         responses.insert({ response, ...conversation }, oldest());
@@ -105,6 +125,7 @@ export function registerResponsesRoutes(scope: FastifyInstance, options: Respons
       },
       responsesSink(replySink(request, reply), base, keep),
     );
+    if (!kept && base.store) rememberUnfinished(base.id);
   });
 
   scope.get("/v1/responses/:id", async (request) => {
