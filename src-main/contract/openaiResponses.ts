@@ -82,7 +82,7 @@ export const responseInputItemSchema = z.preprocess(
     [responseMessageInputSchema, functionCallItemSchema, functionCallOutputItemSchema],
     {
       error:
-        "each input item must be a message (role and content), a function_call or a function_call_output (reasoning, item references and built-in tool calls are not supported)",
+        "each input item must be a message (role and content), a function_call or a function_call_output (item references and built-in tool calls are not supported)",
     },
   ),
 );
@@ -123,7 +123,13 @@ export const responsesRequestSchema = z.object({
   model: z.string().min(1),
   /** Text alone is one user message. */
   input: z.preprocess(
-    (input) => (typeof input === "string" ? [{ type: "message", role: "user", content: input }] : input),
+    (input) =>
+      typeof input === "string"
+        ? [{ type: "message", role: "user", content: input }]
+        : // A reasoning item a stateless client sends back (another model's) carries nothing used here.
+          Array.isArray(input)
+          ? input.filter((item) => !(isRecord(item) && item.type === "reasoning"))
+          : input,
     z
       .array(responseInputItemSchema, { error: "must be a string or an array of input items" })
       .max(maxMessages),
@@ -145,11 +151,14 @@ export const responsesRequestSchema = z.object({
   /** Accepted and ignored: a local model has no reasoning settings to take. */
   reasoning: z.unknown().optional(),
   truncation: z.enum(["auto", "disabled"]).nullish(),
-  /** Only the output text's log probabilities can be: there is no reasoning content nor tool result here. */
+  /**
+   * The output text's log probabilities can be. A reasoning item's encrypted content is accepted and
+   * there is none to include (no reasoning items are made here), as stateless clients ask it every turn.
+   */
   include: z
     .array(
-      z.literal(logprobsInclude, {
-        error: `only "${logprobsInclude}" can be included here (no reasoning content, no tool results)`,
+      z.enum([logprobsInclude, "reasoning.encrypted_content"], {
+        error: `only "${logprobsInclude}" can be included here (no built-in tool results, no images)`,
       }),
     )
     .nullish(),

@@ -435,7 +435,7 @@ describe("tools and a text.format together, as the Agents SDK sends an agent wit
 describe("errors on /v1/responses", () => {
   it("includes nothing but the output text's log probabilities, naming what it cannot", async () => {
     const error = await client.responses
-      .create({ model: tinyModel, input: "Hi", include: ["reasoning.encrypted_content"] })
+      .create({ model: tinyModel, input: "Hi", include: ["file_search_call.results"] })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as APIError).param).toBe("include[0]");
@@ -449,6 +449,22 @@ describe("errors on /v1/responses", () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as APIError).param).toBe("tools[0].type");
     expect((error as APIError).message).toMatch(/only function tools/);
+  });
+
+  it("takes a stateless client's reasoning include and the reasoning items it sends back, which add nothing here", async () => {
+    const response = await client.responses.create({
+      model: tinyModel,
+      store: false,
+      include: ["reasoning.encrypted_content"],
+      input: [
+        { role: "user", content: "Hello" },
+        { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "opaque" },
+        { role: "assistant", content: "Hi." },
+        { role: "user", content: "Lighthouses?" },
+      ],
+      max_output_tokens: 3,
+    });
+    expect(response.output.map((item) => item.type)).toEqual(["message"]);
   });
 
   it("a function_call_output that answers no function_call is refused, naming its call_id", async () => {
