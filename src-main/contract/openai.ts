@@ -173,6 +173,9 @@ export type ChatLogprobs = z.infer<typeof chatLogprobsSchema>;
  */
 export const maxMessages = 100_000;
 
+const olderFunctions =
+  'the older functions form is not served: send the functions as tools (each {"type": "function", "function": {…}}) and function_call as tool_choice';
+
 export const chatCompletionRequestSchema = z.object({
   ...samplingFields,
   messages: z.array(chatMessageSchema).min(1).max(maxMessages),
@@ -181,6 +184,9 @@ export const chatCompletionRequestSchema = z.object({
   response_format: responseFormatSchema.nullish(),
   tools: z.array(toolSchema).nullish(),
   tool_choice: toolChoiceSchema.nullish(),
+  /** OpenAI's older form of tools: refused, naming the newer one, rather than answered as if not sent. */
+  functions: z.array(z.unknown()).max(0, { error: olderFunctions }).nullish(),
+  function_call: z.null({ error: olderFunctions }).optional(),
   /** Each answer token's log probability, with the `top_logprobs` likeliest tokens at its place (0 to 20). */
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(maxTopLogprobs).nullish(),

@@ -538,6 +538,22 @@ describe("chat completions", () => {
     });
   });
 
+  it("refuses OpenAI's older functions and function_call, naming the tools and tool_choice to send", async () => {
+    const older = [
+      { functions: [{ name: "get_time", parameters: { type: "object", properties: {} } }] },
+      { function_call: { name: "get_time" } },
+    ];
+    for (const fields of older) {
+      const error = await client.chat.completions
+        .create({ model: "tiny", messages: hello, max_tokens: 4, ...fields } as never)
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((error as Error).message).toMatch(
+        /older functions form is not served: send the functions as tools/,
+      );
+    }
+  });
+
   it("asked for a call with no tools to call, is a 400 naming tool_choice, not an answer without one", async () => {
     for (const tool_choice of ["required", { type: "function", function: { name: "get_time" } }] as const) {
       const error = await client.chat.completions
