@@ -50,6 +50,21 @@ describe("a JSON schema for the grammar", () => {
     expect(refusal({ $ref: "https://example.com/x.json" })).toMatch(
       /^schema: "\$ref" must point into "#\/\$defs\/"/,
     );
+    // A reference to nothing would leave its value unconstrained, which strict promises it is not.
+    expect(
+      refusal({
+        type: "object",
+        properties: { tag: { $ref: "#/$defs/Missing" } },
+        $defs: { Tag: { type: "string" } },
+      }),
+    ).toBe('schema.properties.tag: "$ref" points to "#/$defs/Missing", which the schema does not define.');
+    expect(
+      refusal({
+        type: "object",
+        properties: { tag: { $ref: "#/definitions/Tag" } },
+        definitions: { Tag: {} },
+      }),
+    ).toBe("accepted");
     // Malformed, strict or not: said, never a failure of the server's own.
     expect(refusal({ type: "object", properties: null })).toBe("schema.properties: must be an object.");
     expect(refusal({ oneOf: { type: "string" } })).toBe("schema.oneOf: must be an array.");

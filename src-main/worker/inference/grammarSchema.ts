@@ -96,14 +96,18 @@ export function grammarSchemaOf(
         }
         case "$defs":
         case "definitions":
-          for (const [name, child] of Object.entries(objectAt(value, at(key))))
+          for (const [name, child] of Object.entries(objectAt(value, at(key)))) {
             defs[name] = walk(child, at(`${key}.${name}`), depth + 1);
+            defined.add(name);
+          }
           break;
         case "$ref": {
           const ref = String(value);
           const local = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
-          if (local) out.$ref = `#/$defs/${local[2]}`;
-          else if (strict)
+          if (local) {
+            out.$ref = `#/$defs/${local[2]}`;
+            refs.push({ name: local[2]!, path });
+          } else if (strict)
             refuse(path, `"$ref" must point into "#/$defs/" (or "#/definitions/"), not "${ref}".`);
           break;
         }
@@ -201,7 +205,19 @@ export function grammarSchemaOf(
     return value;
   }
 
-  return walk(schema, root);
+  /**
+   * Every `#/$defs/…` reference, and where, and every definition's name: a reference names one
+   * (node-llama-cpp looks a name up in the definitions of the schema and of those around it).
+   */
+  const refs: { name: string; path: string }[] = [];
+  const defined = new Set<string>();
+  const walked = walk(schema, root) as Record<string, unknown>;
+  if (strict) {
+    const dangling = refs.find((ref) => !defined.has(ref.name));
+    if (dangling)
+      refuse(dangling.path, `"$ref" points to "#/$defs/${dangling.name}", which the schema does not define.`);
+  }
+  return walked;
 }
 
 const jsonTypes = ["string", "number", "integer", "boolean", "null", "object", "array"];
