@@ -102,10 +102,9 @@ describe("request → generation options", () => {
       model,
     );
     expect(named.functions).toEqual({ b: { description: "B" } });
-    expect(
-      errorOf(() => chatJobFrom(chatRequest({ tools, response_format: { type: "json_object" } }), model))
-        .param,
-    ).toBe("response_format");
+    // Tools and a format together: a call, or text held to the format.
+    const both = chatJobFrom(chatRequest({ tools, response_format: { type: "json_object" } }), model);
+    expect([Object.keys(both.functions!), both.format]).toEqual([["a", "b"], { type: "json" }]);
   });
 
   it("refuses what it cannot do, naming the field", () => {
