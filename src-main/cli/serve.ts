@@ -9,7 +9,7 @@ import { createLogger, workerLinesOut } from "../shared/logger";
 import { createNodeWorkerLauncher } from "../core/supervisor/workerLauncher";
 import { CliError } from "./apiClient";
 import { packageVersion, rendererDir, workerEntry } from "./packageInfo";
-import { whyFolderUnusable } from "./usableFolder";
+import { whyFolderUnusable } from "../shared/usableFolder";
 
 /** The addresses other machines reach this one at when listening on `host` (every interface for 0.0.0.0 or ::). */
 function networkAddresses(host: string): string[] {

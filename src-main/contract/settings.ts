@@ -39,7 +39,17 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 /** `PUT /v0/settings`: only the fields given change. `hf_token: null` forgets the token. */
 export const settingsUpdateSchema = z.strictObject({
-  hf_token: z.string().trim().min(1).max(4096).nullable().optional(),
+  hf_token: z
+    .string()
+    .trim()
+    .min(1)
+    .max(4096)
+    .regex(
+      /^[\x21-\x7e]+$/,
+      "a Hugging Face token is one word of printable characters (hf_…), with no spaces",
+    )
+    .nullable()
+    .optional(),
   hub_cache_dir: z.string().trim().min(1).max(4096).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   start_at_login: z.boolean().optional(),

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -399,6 +400,44 @@ describe("settings", () => {
       await own.close();
       await dir.remove();
     }
+  });
+
+  it("refuses, where they are chosen, a cache folder and a port the next start could not use, saying why", async () => {
+    const before = (await server.request("GET", "/v0/settings")).body;
+    const file = path.join(server.dataDir, "a-file");
+    fs.writeFileSync(file, "");
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const takenPort = (taken.address() as net.AddressInfo).port;
+    try {
+      const refusals = [
+        [
+          { hub_cache_dir: file },
+          `The model cache folder ${file} cannot be used: it is a file, not a folder.`,
+        ],
+        [{ hub_cache_dir: path.join(file, "hub") }, `cannot be used: ${file} is a file, not a folder.`],
+        [
+          { port: takenPort },
+          `Port ${takenPort} cannot be used: another program (or another llmlb) listens on it now.`,
+        ],
+        [{ hf_token: "hf_ abc def" }, "with no spaces"],
+      ] as const;
+      for (const [body, words] of refusals) {
+        const refused = await server.request("PUT", "/v0/settings", { body });
+        expect(refused.status, JSON.stringify(body)).toBe(400);
+        expect(refused.body.error.message).toContain(words);
+        expect(refused.body.error.param).toBe(Object.keys(body)[0]);
+      }
+    } finally {
+      taken.close();
+    }
+    // A folder not there yet, which this user could make, is taken (and not made until used).
+    const later = path.join(server.dataDir, "not-yet", "hub");
+    expect((await server.request("PUT", "/v0/settings", { body: { hub_cache_dir: later } })).status).toBe(
+      200,
+    );
+    expect(fs.existsSync(later)).toBe(false);
+    await server.request("PUT", "/v0/settings", { body: { hub_cache_dir: before.hub_cache_dir } });
   });
 
   it("refuses bad values with 400 and changes nothing", async () => {

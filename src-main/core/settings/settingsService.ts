@@ -1,4 +1,5 @@
 import { writePrivateFile } from "../../shared/privateFile";
+import net from "node:net";
 import path from "node:path";
 import type { Settings, SettingsUpdate } from "../../contract";
 import type { Config } from "../config";
@@ -6,6 +7,26 @@ import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { SecretStore } from "./secretStore";
 import { configFilePath, readConfigFile } from "../configFile";
+import { whyFolderCannotBeUsed } from "../../shared/usableFolder";
+
+/** Why llmlb could not listen on `port` now (another program has it; this user may not), or undefined. */
+async function whyPortUnusable(host: string, port: number): Promise<string | undefined> {
+  const probe = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once("error", reject);
+      probe.listen({ host, port, exclusive: true }, resolve);
+    });
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") return "another program (or another llmlb) listens on it now";
+    if (code === "EACCES") return "this user may not listen on it (ports below 1024 need privileges)";
+    return undefined;
+  } finally {
+    probe.close();
+  }
+}
 
 /** Starting the desktop app at login: only the Electron shell can do it. */
 export interface LoginItem {
@@ -118,6 +139,29 @@ export async function createSettingsService(options: SettingsServiceOptions): Pr
         throw new AppError("input.invalid", "The cache folder must be an absolute path.", {
           param: "hub_cache_dir",
         });
+      }
+      // Found now, where it was chosen, not at the next start, which it would stop.
+      const cacheProblem =
+        change.hub_cache_dir !== undefined ? whyFolderCannotBeUsed(change.hub_cache_dir) : undefined;
+      if (cacheProblem) {
+        throw new AppError(
+          "input.invalid",
+          `The model cache folder ${change.hub_cache_dir} cannot be used: ${cacheProblem}. Choose a folder this user can write.`,
+          { param: "hub_cache_dir" },
+        );
+      }
+      const portProblem =
+        change.port !== undefined &&
+        change.port !== 0 &&
+        change.port !== (options.listeningPort?.() ?? config.port)
+          ? await whyPortUnusable(config.host, change.port)
+          : undefined;
+      if (portProblem) {
+        throw new AppError(
+          "input.invalid",
+          `Port ${change.port} cannot be used: ${portProblem}. Choose another (0 takes any free port at each start).`,
+          { param: "port" },
+        );
       }
       if (change.start_at_login !== undefined && !loginItem) {
         throw new AppError("settings.read_only", "Start at login applies to the desktop app only.", {
