@@ -29,23 +29,24 @@ export class RangeIgnoredError extends Error {
 
 const TRANSIENT_STATUSES = new Set([408, 425, 429]);
 
-const TRANSIENT_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENETUNREACH",
-  "ENETDOWN",
-  "EHOSTUNREACH",
-  "EAI_AGAIN",
-  "ERR_STREAM_PREMATURE_CLOSE",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+/** Network errors worth another try, each in the words a user reads it in (its code follows them). */
+const TRANSIENT_CODES = new Map([
+  ["ECONNRESET", "the server closed the connection"],
+  ["ECONNREFUSED", "the server refused the connection"],
+  ["ECONNABORTED", "the connection was cut"],
+  ["EPIPE", "the server closed the connection"],
+  ["ETIMEDOUT", "the connection timed out"],
+  ["ENETUNREACH", "the network is unreachable"],
+  ["ENETDOWN", "the network is down"],
+  ["EHOSTUNREACH", "the server is unreachable"],
+  ["EAI_AGAIN", "the server's name could not be looked up"],
+  ["ERR_STREAM_PREMATURE_CLOSE", "the connection closed early"],
+  ["UND_ERR_SOCKET", "the server closed the connection"],
+  ["UND_ERR_CLOSED", "the connection closed"],
+  ["UND_ERR_CONNECT_TIMEOUT", "connecting timed out"],
+  ["UND_ERR_HEADERS_TIMEOUT", "the server did not answer in time"],
+  ["UND_ERR_BODY_TIMEOUT", "the server stopped sending"],
+  ["UND_ERR_RES_CONTENT_LENGTH_MISMATCH", "the answer ended early"],
 ]);
 
 /** The retry reason when `error` is transient, else undefined. Looks through `cause` chains. */
@@ -53,9 +54,8 @@ export function transientReason(error: unknown): { reason: string; retryAfterMs?
   if (error instanceof TransientError) return { reason: error.message, retryAfterMs: error.retryAfterMs };
   for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && TRANSIENT_CODES.has(code)) {
-      return { reason: `${code}: ${(current as Error).message}` };
-    }
+    const words = typeof code === "string" ? TRANSIENT_CODES.get(code) : undefined;
+    if (words) return { reason: `${words} (${code})` };
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
