@@ -527,6 +527,19 @@ describe("errors on /v1/responses", () => {
     });
     expect(answered).toMatchObject({ status: "incomplete", truncation: "auto" });
     expect(answered.output_text.length).toBeGreaterThan(0);
+
+    // The model's own setting truncates too, and the response says it did.
+    const setting = (context_overflow: string | null) =>
+      server.admin("PATCH", `/v0/models/${tinyModel}`, { settings: { context_overflow } });
+    expect((await setting("truncate_oldest")).status).toBe(200);
+    try {
+      const bySetting = await waitFor("the worker to take the setting", () =>
+        client.responses.create({ model: tinyModel, input, max_output_tokens: 4 }).catch(() => undefined),
+      );
+      expect(bySetting.truncation).toBe("auto");
+    } finally {
+      await setting(null);
+    }
   });
 
   it("an unknown model is a 404, and an unknown response id too", async () => {

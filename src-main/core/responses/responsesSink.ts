@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ResponseObject,
-  ResponseStreamEvent,
+import {
+  truncatedMessagesHeader,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ResponseObject,
+  type ResponseStreamEvent,
 } from "../../contract";
 import { AppError, toHttpError } from "../../shared/errors";
 import type { AnswerSink } from "../balancer/answerSink";
@@ -99,6 +100,9 @@ export function responsesSink(
         return client.head(status, headers);
       }
       node = passedHeaders(headers);
+      // The oldest input was left out to fit (the model's setting did it): the response says so, as
+      // `truncation: "auto"` does.
+      if (Number(headers[truncatedMessagesHeader] ?? 0) > 0) base.truncation = "auto";
       if (!String(headers["content-type"] ?? "").startsWith("text/event-stream")) {
         mode = "json";
         return;
