@@ -55,6 +55,7 @@ export type ErrorCode =
   | "gpu_build.running"
   | "gpu_build.not_running"
   | "gpu_build.missing_tools"
+  | "storage.full"
   | "internal";
 
 export interface AppErrorOptions {
@@ -127,6 +128,8 @@ const statusByCode: Record<ErrorCode, number> = {
   "endpoint.is_self": 422,
   // Loop Detected (RFC 5842): endpoints that list each other sent the request back here.
   "balancer.loop": 508,
+  /** The disk holding llmlb's data is full: what was asked would write there (Insufficient Storage). */
+  "storage.full": 507,
   "model.not_found": 404,
   "model.not_ready": 503,
   /** No node can serve it, and waiting will not change that: not worth a client's retry. */
@@ -229,6 +232,19 @@ export function anthropicErrorOf(http: HttpError, details?: Record<string, unkno
       ...(details ? { details } : {}),
     },
   };
+}
+
+/**
+ * Whether `error` says the disk is full: SQLite's (the registry) or the file system's, anywhere in
+ * its causes.
+ */
+export function isDiskFull(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === "SQLITE_FULL" || code === "ENOSPC") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Whether a path is one of Anthropic's Messages routes, whose errors take Anthropic's shape. */

@@ -5,6 +5,7 @@ import {
   anthropicErrorOf,
   AppError,
   isAnthropicPath,
+  isDiskFull,
   toHttpError,
   type ErrorCode,
   type HttpError,
@@ -73,6 +74,13 @@ function fromFastify(error: FastifyError, context: ErrorContext): AppError | und
 
 export function toAppError(error: unknown, context: ErrorContext = {}): AppError {
   if (error instanceof AppError) return error;
+  if (isDiskFull(error)) {
+    return new AppError(
+      "storage.full",
+      "The disk holding llmlb's data directory is full, so this could not be saved: free some space, then try again.",
+      { cause: error },
+    );
+  }
   if (error instanceof ZodError) {
     const { message, param } = describeZodError(error);
     return new AppError("request.invalid", message, { cause: error, ...(param ? { param } : {}) });

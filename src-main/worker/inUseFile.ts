@@ -18,15 +18,23 @@ export interface InUseFile {
  * llama.cpp abort the process in the middle of a decode, its supervisor reads here which model it died
  * with (see `inUseFileOf`). Written to a temporary file and renamed, so it is never read half-written.
  */
-export function createInUseFile(file: string): InUseFile {
+export function createInUseFile(
+  file: string,
+  /** A write failed (a full disk): requests go on, and a crash meanwhile may be blamed on no model. */
+  onWriteFailed: (error: Error) => void = () => {},
+): InUseFile {
   const uses = new Map<string, number>();
   const served = new Set<string>();
   const temporary = `${file}.tmp`;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const write = () => {
     const state: InUse = { in_use: [...uses.keys()], served: [...served] };
-    fs.writeFileSync(temporary, JSON.stringify(state));
-    fs.renameSync(temporary, file);
+    try {
+      fs.writeFileSync(temporary, JSON.stringify(state));
+      fs.renameSync(temporary, file);
+    } catch (error) {
+      onWriteFailed(error as Error);
+    }
   };
   write();
   return {

@@ -144,7 +144,13 @@ async function runNode(): Promise<void> {
     // Shared by this llmlb's workers: a file one of them downloaded and checked, the others trust.
     path.join(config.stateDir, "checked"),
   );
-  const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name));
+  let inUseUnwritten = false;
+  const inUse = createInUseFile(inUseFileOf(config.stateDir, config.name), (error) => {
+    // Once: every request would say it again while the disk stays full.
+    if (!inUseUnwritten)
+      log.warn({ err: error.message }, "could not note which models run (a full disk?); requests go on");
+    inUseUnwritten = true;
+  });
   const engine = createInferenceEngine({
     log,
     backend: config.backend,

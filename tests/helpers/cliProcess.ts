@@ -49,10 +49,23 @@ export interface ServeProcess {
 export async function startServeProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { built?: boolean; ownGroup?: boolean; node?: string } = {},
+  options: {
+    built?: boolean;
+    ownGroup?: boolean;
+    node?: string;
+    /** A command it runs under (`unshare …`), which ends by running the rest of its arguments. */
+    wrapper?: string[];
+  } = {},
 ): Promise<ServeProcess> {
   const command = options.built ? [path.join(root, "bin/llmlb.js")] : cliArgs;
-  const child = spawn(options.node ?? process.execPath, [...command, "serve", ...args], {
+  const [program, ...programArgs] = [
+    ...(options.wrapper ?? []),
+    options.node ?? process.execPath,
+    ...command,
+    "serve",
+    ...args,
+  ];
+  const child = spawn(program!, programArgs, {
     env: { ...process.env, ...env },
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],

@@ -24,7 +24,7 @@ import {
 } from "../../contract";
 import type { z } from "zod";
 import type { Clock } from "../../shared/clock";
-import { AppError } from "../../shared/errors";
+import { AppError, isDiskFull } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { NodeRepository } from "../registry/nodeRepository";
 import type { RegistryVersion } from "../registry/registryVersion";
@@ -228,7 +228,15 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     if (sweptAt - lastSweep > 2 * heartbeatIntervalMs) awakeSince = sweptAt;
     lastSweep = sweptAt;
     if (sweptAt - awakeSince < offlineAfterMs) return;
-    const gone = nodes.markOffline(new Date(sweptAt - offlineAfterMs).toISOString());
+    let gone: ReturnType<typeof nodes.markOffline>;
+    try {
+      gone = nodes.markOffline(new Date(sweptAt - offlineAfterMs).toISOString());
+    } catch (error) {
+      // The registry cannot be written (a full disk): the nodes stay as they were, and this is tried
+      // again at the next sweep. A timer's throw would end the whole control plane.
+      registryUnwritable(error);
+      return;
+    }
     if (gone.length === 0) return;
     log.warn({ nodes: gone.map((node) => node.name) }, "nodes missed their heartbeats; marked offline");
     for (const node of gone) {
@@ -244,6 +252,41 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     }
   }, heartbeatIntervalMs);
   sweeper.unref();
+
+  /**
+   * Says once (until a write succeeds again) that the registry cannot be written: with a full disk,
+   * llmlb goes on serving with what it knows, as it can.
+   */
+  let unwritable = false;
+  function registryUnwritable(error: unknown): void {
+    if (!isDiskFull(error)) {
+      log.error({ err: error }, "the registry could not be written");
+      return;
+    }
+    if (!unwritable)
+      log.error(
+        { err: (error as Error).message },
+        "the disk holding llmlb's data directory is full: nodes' reports are not recorded until there is room; models already ready keep serving",
+      );
+    unwritable = true;
+  }
+
+  /**
+   * A heartbeat recorded, or, where the registry cannot be written (a full disk), taken as changing
+   * nothing recorded: the node is heard (its loaded models, its draining), and what it reports of its
+   * models waits for a write that succeeds. Undefined for a node not registered.
+   */
+  function recordHeartbeat(id: string, beat: HeartbeatRequest) {
+    try {
+      const result = nodes.heartbeat(id, beat, now());
+      unwritable = false;
+      return result;
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      registryUnwritable(error);
+      return { cameOnline: false, changed: [] as string[], recorded: [] as string[] };
+    }
+  }
 
   /** Online nodes this control plane can call (it holds their token). */
   /**
@@ -494,7 +537,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       };
     },
     heartbeat(id, token, beat) {
-      const result = nodes.heartbeat(id, beat, now());
+      const result = recordHeartbeat(id, beat);
       if (!result) {
         throw new AppError("node.not_found", `Node ${id} is not registered; register again.`, {
           param: "id",
@@ -586,7 +629,14 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       });
     },
     workerGone(name) {
-      const node = nodes.markNamedOffline(name);
+      let node: ReturnType<typeof nodes.markNamedOffline>;
+      try {
+        node = nodes.markNamedOffline(name);
+      } catch (error) {
+        // Called as the process exits, where a throw would end the control plane: said, not thrown.
+        registryUnwritable(error);
+        return;
+      }
       if (!node) return;
       live.delete(node.id);
       log.warn({ node: name, node_id: node.id }, "worker process gone; marked offline");
