@@ -149,6 +149,15 @@ export const modelListQuerySchema = z.object({
 });
 export type ModelListQuery = z.infer<typeof modelListQuerySchema>;
 
+/**
+ * `GET /v0/removed-files` (nodes): the files removed models left unused, by sha256, oldest first. A
+ * node deletes what it downloaded of these, never a file the registry merely does not list.
+ */
+export const removedFilesSchema = z.object({
+  sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(100_000),
+});
+export type RemovedFiles = z.infer<typeof removedFilesSchema>;
+
 export const modelListSchema = z.object({
   total: z.number().int(),
   limit: z.number().int(),

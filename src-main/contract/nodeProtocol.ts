@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { manifestSchema, modelListSchema } from "./models";
+import { manifestSchema, modelListSchema, removedFilesSchema } from "./models";
 import {
   heartbeatRequestSchema,
   heartbeatResponseSchema,
@@ -90,6 +90,13 @@ export const nodeProtocol = {
     path: "/v0/models/registry/:id/manifest.json",
     access: "admin-or-node",
     response: manifestSchema,
+  },
+  /** What a node may delete of its downloads (absent from older control planes: then it deletes none). */
+  removedFiles: {
+    method: "GET",
+    path: "/v0/removed-files",
+    access: "admin-or-node",
+    response: removedFilesSchema,
   },
   // The control plane → a node (and the control plane's own health, which nodes answer alike).
   health: {

@@ -31,6 +31,11 @@ export interface ControlPlaneClient {
   /** Every registered model (all pages). */
   listModels(): Promise<Model[]>;
   manifest(modelId: string): Promise<Manifest>;
+  /**
+   * The files removed models left unused (sha256): what this node may delete of its downloads.
+   * Undefined from a control plane older than this route: then it deletes none.
+   */
+  removedFiles(): Promise<ReadonlySet<string> | undefined>;
 }
 
 interface CallOptions<R extends NodeRoute> {
@@ -113,5 +118,16 @@ export function createControlPlaneClient(
       }
     },
     manifest: (modelId) => call(nodeProtocol.manifest, asNode(), { params: { id: modelId } }),
+    async removedFiles() {
+      try {
+        return new Set((await call(nodeProtocol.removedFiles, asNode())).sha256);
+      } catch (error) {
+        // An older control plane: no such route (404, or 401 where it asks the admin token of a
+        // route it does not know).
+        if (error instanceof ControlPlaneError && (error.status === 404 || error.status === 401))
+          return undefined;
+        throw error;
+      }
+    },
   };
 }

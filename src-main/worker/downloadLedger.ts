@@ -20,10 +20,10 @@ export interface DownloadLedger {
   /** Records a file this node is about to fetch; whether it was not recorded before. */
   record(entry: LedgerEntry): Promise<boolean>;
   /**
-   * Deletes the snapshot links and blobs (or partial blobs) of entries whose sha256 no registered model
-   * uses any more. Stop any download of them first.
+   * Deletes the snapshot links and blobs (or partial blobs) of entries whose sha256 the registry says
+   * a removed model left (`removed`) and no registered model uses. Stop any download of them first.
    */
-  prune(inUse: ReadonlySet<string>): Promise<LedgerEntry[]>;
+  prune(inUse: ReadonlySet<string>, removed: ReadonlySet<string>): Promise<LedgerEntry[]>;
   /**
    * Takes back a record: the file was recorded before its download, and another process (another
    * llmlb on this cache, another worker) fetched it while this one waited, or the cache held it
@@ -148,10 +148,11 @@ export async function openDownloadLedger(
       const record: z.infer<typeof checkedSchema> = { blob, size: stat.size, mtime_ms: stat.mtimeMs };
       await save(path.join(checkedDir, `${sha256}.json`), record);
     },
-    async prune(inUse) {
-      const unused = entries.filter((entry) => !inUse.has(entry.sha256));
+    async prune(inUse, removed) {
+      const goes = (entry: LedgerEntry) => removed.has(entry.sha256) && !inUse.has(entry.sha256);
+      const unused = entries.filter(goes);
       if (unused.length === 0) return [];
-      entries = entries.filter((entry) => inUse.has(entry.sha256));
+      entries = entries.filter((entry) => !goes(entry));
       for (const entry of unused) {
         const repoDir = repoCacheDir(cacheDir, entry.repo);
         const snapshots = path.join(repoDir, "snapshots");

@@ -170,8 +170,11 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     const inUse = new Set(
       models.flatMap((model) => model.artifacts.map((a) => a.sha256)).filter((sha) => sha !== null),
     );
-    await ledger.prune(inUse);
     queue.prepareNext();
+    // Only what the registry says was removed: a file it does not list may be one a new or reset
+    // registry (or another control plane) never knew, and is not this node's to delete for that.
+    const removed = await client.removedFiles();
+    if (removed) await ledger.prune(inUse, removed);
   }
 
   const agent: NodeAgent = {

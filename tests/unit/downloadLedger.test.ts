@@ -36,13 +36,29 @@ describe("the download ledger's prune", () => {
     return repoDir;
   }
 
+  it("deletes only what the registry says a removed model left, not what it merely does not list (a new or reset registry)", async () => {
+    const ledger = await openLedger();
+    const kept = await cached(ledger, "org/unknown-here", sha("7"));
+    const gone = await cached(ledger, "org/removed", sha("8"));
+
+    expect(await ledger.prune(new Set(), new Set())).toEqual([]);
+    expect(fs.existsSync(path.join(kept, "blobs", sha("7")))).toBe(true);
+    // Removed, but registered again since (another id for the file): still in use, so kept.
+    expect(await ledger.prune(new Set([sha("8")]), new Set([sha("8")]))).toEqual([]);
+    expect((await ledger.prune(new Set(), new Set([sha("8")]))).map((entry) => entry.repo)).toEqual([
+      "org/removed",
+    ]);
+    expect(fs.existsSync(gone)).toBe(false);
+    expect(fs.existsSync(path.join(kept, "blobs", sha("7")))).toBe(true);
+  });
+
   it("leaves no folder, ref or dead download's lock of a repo it emptied", async () => {
     const ledger = await openLedger();
     const repoDir = await cached(ledger, "org/gone", sha("a"));
     // A worker killed mid-download left its lock: no process has that pid (above Linux's pid_max).
     lockBy(repoDir, sha("a"), 2 ** 22 + 17);
 
-    await ledger.prune(new Set());
+    await ledger.prune(new Set(), new Set([sha("a")]));
     expect(fs.existsSync(repoDir)).toBe(false);
   });
 
@@ -54,7 +70,7 @@ describe("the download ledger's prune", () => {
     // pid 1 is alive: someone still downloads it (another llmlb on this cache), into these files.
     const lock = lockBy(repoDir, sha("b"), 1);
 
-    await ledger.prune(new Set());
+    await ledger.prune(new Set(), new Set([sha("b")]));
     expect(fs.readdirSync(path.join(repoDir, "blobs")).sort()).toEqual(
       [sha("b"), `${sha("b")}.incomplete`, `${sha("b")}.lock`, sha("f")].sort(),
     );
@@ -69,10 +85,10 @@ describe("the download ledger's prune", () => {
     const repoDir = await cached(ledger, "org/theirs", sha("d"));
     await ledger.forget({ repo: "org/theirs", commit, filename: "m.gguf", sha256: sha("d") });
 
-    expect(await ledger.prune(new Set())).toEqual([]);
+    expect(await ledger.prune(new Set(), new Set([sha("d")]))).toEqual([]);
     expect(fs.existsSync(path.join(repoDir, "blobs", sha("d")))).toBe(true);
     // Forgotten for good: a ledger opened again does not claim it either.
-    expect(await (await openLedger()).prune(new Set())).toEqual([]);
+    expect(await (await openLedger()).prune(new Set(), new Set([sha("d")]))).toEqual([]);
   });
 
   it("keeps a blob another tool's snapshot links to (the same file at an older commit), removing only its own link", async () => {
@@ -83,7 +99,7 @@ describe("the download ledger's prune", () => {
     fs.mkdirSync(older, { recursive: true });
     fs.symlinkSync(`../../blobs/${sha("e")}`, path.join(older, "m.gguf"));
 
-    await ledger.prune(new Set());
+    await ledger.prune(new Set(), new Set([sha("e")]));
     expect(fs.readFileSync(path.join(older, "m.gguf"), "utf8")).toBe("bytes");
     expect(fs.existsSync(path.join(repoDir, "snapshots", commit))).toBe(false);
   });

@@ -37,6 +37,7 @@ async function agentOnHeldControlPlane(loaded: () => LoadedModel[]) {
     manifest: async () => {
       throw new Error("no manifests here");
     },
+    removedFiles: async () => new Set<string>(),
   };
   agent = createNodeAgent({
     config: workerConfigFromEnv({

@@ -321,7 +321,7 @@ describe("the prepare queue", () => {
       await node.stop();
       expect(served).toEqual([]);
       // The model removed: nothing of it is this node's to delete.
-      expect(await ledger.prune(new Set())).toEqual([]);
+      expect(await ledger.prune(new Set(), new Set([sha256]))).toEqual([]);
       expect(fs.existsSync(blob)).toBe(true);
     });
 

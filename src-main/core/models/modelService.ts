@@ -65,6 +65,8 @@ export interface ModelService {
   /** " Did you mean `org/Repo`? …" when a registered id differs from `id` only in case; else "". */
   didYouMean(id: string): string;
   remove(id: string): void;
+  /** The files removed models left unused, by sha256: what nodes may delete of their downloads. */
+  removedFiles(): string[];
   /** Changes a model's settings (named by id or alias); nodes pick them up on their next sync. */
   updateSettings(id: string, patch: ModelSettingsPatch): Model;
   /** `existed`: the alias named that model already (asked twice), and nothing changed. */
@@ -348,6 +350,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       throw notRegistered(id);
     },
     didYouMean,
+    removedFiles: () => models.removedFiles(),
     remove(id) {
       const servers = options.external?.servers().get(id);
       if (!models.exists(id) && servers) {

@@ -144,4 +144,13 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;
   `,
+  // The files of removed models that no model registered since uses, by sha256: what nodes may delete
+  // of what they downloaded. A node deletes on such a notice only, never a file this registry merely
+  // does not know (a new or reset database, another control plane).
+  `
+  CREATE TABLE removed_files (
+    sha256      TEXT PRIMARY KEY,
+    removed_at  TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

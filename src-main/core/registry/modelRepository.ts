@@ -49,6 +49,11 @@ export interface ModelRepository {
    */
   version(): number;
   remove(id: string): boolean;
+  /**
+   * The sha256 of each file a removed model left unused (and no model registered since uses), oldest
+   * first: nodes delete what they downloaded of these, and nothing else.
+   */
+  removedFiles(): string[];
   /** Saves a model's settings; false if it is not registered. */
   saveSettings(id: string, settings: ModelSettings): boolean;
   /** Names `modelId` by `alias` too; `registry.duplicate` if a model or alias already has that name. */
@@ -152,6 +157,9 @@ function toArtifact(row: ArtifactRow): Artifact {
   };
 }
 
+/** How many removed files are kept noted: a node away for longer leaves the oldest in its cache. */
+const removedFilesKept = 10_000;
+
 export function createModelRepository(db: Db, registryVersion: RegistryVersion): ModelRepository {
   const statements = {
     insertModel: db.prepare(`
@@ -190,6 +198,20 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       `SELECT m.*, ${readyColumn} FROM models m ${matching} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
+    // A file no model uses once its model is gone (artifacts go with their model).
+    noteRemovedFiles: db.prepare<[string, string]>(
+      `INSERT OR REPLACE INTO removed_files (sha256, removed_at)
+       SELECT DISTINCT a.sha256, ? FROM artifacts a
+       WHERE a.model_id = ? AND a.sha256 IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM artifacts b WHERE b.sha256 = a.sha256 AND b.model_id <> a.model_id)`,
+    ),
+    keepNewestRemoved: db.prepare<[number]>(
+      `DELETE FROM removed_files WHERE sha256 NOT IN
+       (SELECT sha256 FROM removed_files ORDER BY removed_at DESC LIMIT ?)`,
+    ),
+    // Registered again: no longer a removed file.
+    unremove: db.prepare<[string]>(`DELETE FROM removed_files WHERE sha256 = ?`),
+    removedFiles: db.prepare<[], string>(`SELECT sha256 FROM removed_files ORDER BY removed_at`).pluck(),
     saveSettings: db.prepare<[string, string]>(`UPDATE models SET settings = ? WHERE id = ?`),
     aliasesOf: db
       .prepare<[string], string>(`SELECT alias FROM model_aliases WHERE model_id = ? ORDER BY alias`)
@@ -260,6 +282,7 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     if (aliasOf !== undefined) throw nameTakenByAlias(model.id, aliasOf);
     statements.insertModel.run({ ...model });
     for (const artifact of model.artifacts) {
+      if (artifact.sha256 !== null) statements.unremove.run(artifact.sha256);
       statements.insertArtifact.run({
         modelId: model.id,
         filename: artifact.filename,
@@ -271,6 +294,14 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       });
     }
     for (const alias of model.aliases ?? []) addAlias(alias, model.id, model.createdAt);
+  });
+
+  /** Removes a model, noting the files it leaves unused for nodes to delete (the newest 10,000 kept). */
+  const removeWithNotice = db.transaction((id: string): boolean => {
+    statements.noteRemovedFiles.run(new Date().toISOString(), id);
+    const removed = statements.remove.run(id).changes > 0;
+    statements.keepNewestRemoved.run(removedFilesKept);
+    return removed;
   });
 
   return {
@@ -310,10 +341,11 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
         .map((row) => ({ id: row.id, createdAt: row.created_at, repo: row.repo, ready: ready.has(row.id) }));
     },
     remove(id) {
-      const removed = statements.remove.run(id).changes > 0;
+      const removed = removeWithNotice(id);
       if (removed) registryVersion.bump();
       return removed;
     },
+    removedFiles: () => statements.removedFiles.all(),
     saveSettings(id, settings) {
       const saved = statements.saveSettings.run(storedSettings(settings), id).changes > 0;
       if (saved) registryVersion.bump();

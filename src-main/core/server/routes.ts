@@ -17,6 +17,7 @@ import {
   type ModelRetryResponse,
   type ModelUnloadResponse,
   type OpenAiModel,
+  type RemovedFiles,
   type OpenAiModelList,
 } from "../../contract";
 import { AppError } from "../../shared/errors";
@@ -96,6 +97,11 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
   const nodeReadable = { config: { access: nodeProtocol.listModels.access } };
   app.get(nodeProtocol.listModels.path, nodeReadable, async (request) =>
     models.list(modelListQuerySchema.parse(request.query)),
+  );
+  app.get(
+    nodeProtocol.removedFiles.path,
+    { config: { access: nodeProtocol.removedFiles.access } },
+    async (): Promise<RemovedFiles> => ({ sha256: models.removedFiles() }),
   );
   app.get("/v0/models/registry/*", nodeReadable, async (request) => {
     const rest = modelIdParam(request);
