@@ -9,7 +9,11 @@ export function FormError({ id, message }: { id?: string; message: string | null
   if (!message) return null;
   return (
     <p id={id} className="form-error" role="alert">
-      <IconAlert size={14} /> <ServerWords text={message} />
+      <IconAlert size={14} />
+      {/* One box for the words: the row's flex would set each code span and the text between apart. */}
+      <span>
+        <ServerWords text={message} />
+      </span>
     </p>
   );
 }

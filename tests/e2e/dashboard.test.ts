@@ -164,6 +164,25 @@ describe("the dashboard in a browser", () => {
       expect(await page.getByRole("alert").allTextContents()).toEqual([
         expect.stringContaining(`acme/missing-five-${width}`),
       ]);
+      // The command in it reads in line with the words before it: just after them, or at the start of
+      // the next line; not set apart in a column of its own.
+      const command = await page
+        .locator("form.register")
+        .getByRole("alert")
+        .locator("code")
+        .first()
+        .evaluate((code) => {
+          const before = document.createRange();
+          before.selectNodeContents(code.previousSibling!);
+          const words = [...before.getClientRects()].at(-1)!;
+          const start = code.getClientRects()[0]!;
+          const message = code.parentElement!.getBoundingClientRect();
+          return {
+            sameLine: Math.abs(start.top - words.top) < 4 && Math.abs(start.left - words.right) < 4,
+            nextLine: start.top > words.top && Math.abs(start.left - message.left) < 4,
+          };
+        });
+      expect(command.sameLine || command.nextLine, JSON.stringify(command)).toBe(true);
       // Nothing covers the field: a click would reach it.
       await input.click({ trial: true, timeout: 2000 });
       await screenshot(page, `register-error-${width}`);
