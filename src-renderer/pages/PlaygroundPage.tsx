@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, type FormEvent, type KeyboardEvent } from "re
 import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
+import { ServerWords } from "../components/ServerWords";
 import { useActions, useAppStore } from "../useAppStore";
 import { PageHead } from "../components/PageHead";
 import { TokenProbabilities } from "../components/TokenProbabilities";
@@ -157,7 +158,10 @@ export function PlaygroundPage() {
           )}
           {error && (
             <p className="chat-error" role="alert">
-              <IconAlert size={16} /> {error}
+              <IconAlert size={16} />
+              <span>
+                <ServerWords text={error} />
+              </span>
             </p>
           )}
           <form className="chat-form" onSubmit={send}>

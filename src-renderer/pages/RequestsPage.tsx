@@ -9,6 +9,7 @@ import {
 } from "../../src-main/contract/requestRecords";
 import { formatMilliseconds } from "../../src-main/contract/units";
 import { PageHead } from "../components/PageHead";
+import { ServerWords } from "../components/ServerWords";
 import { mergedRequests } from "../store/requestsSlice";
 import { useActions, useAppStore } from "../useAppStore";
 
@@ -206,7 +207,7 @@ export function RequestsPage() {
                           <td colSpan={9}>
                             {note.code && <code>{note.code}</code>}
                             {note.code && ": "}
-                            {note.text}
+                            <ServerWords text={note.text} />
                             <span className="muted">
                               {" "}
                               · Request <code>{request.id}</code>

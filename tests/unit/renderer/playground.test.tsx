@@ -283,13 +283,17 @@ describe("the playground", () => {
 
   it("says why a message failed and puts the question back in the box, to send once more", async () => {
     const api = fakeApi({ models: [ready] });
-    api.chat.mockRejectedValueOnce(new ApiError("Model acme/chat-GGUF is busy.", 503, "balancer.overloaded"));
+    api.chat.mockRejectedValueOnce(
+      new ApiError("Serving is paused: resume it with `llmlb resume`.", 503, "serving.paused"),
+    );
     renderApp(api, { route: "playground" });
     const field = (await type("Hello")) as HTMLTextAreaElement;
     await act(async () => {
       fireEvent.click(screen.getByRole("button", { name: "Send" }));
     });
-    expect(screen.getByRole("alert").textContent).toContain("Model acme/chat-GGUF is busy.");
+    const alert = screen.getByRole("alert");
+    expect(alert.textContent).toContain("Serving is paused: resume it with llmlb resume.");
+    expect(within(alert).getByText("llmlb resume").tagName).toBe("CODE");
     expect(screen.queryByRole("list", { name: "Messages" })).toBeNull();
     expect(field.value).toBe("Hello");
 

@@ -107,7 +107,10 @@ describe("the requests page", () => {
       node: undefined,
       first_byte_ms: undefined,
       completion_tokens: undefined,
-      error: { code: "model_not_found", message: "The model gpt-4o-typo is not registered." },
+      error: {
+        code: "model_not_found",
+        message: "The model gpt-4o-typo is not registered (`llmlb model list` names those that are).",
+      },
     };
     const left: RequestRecord = {
       ...answered,
@@ -136,10 +139,12 @@ describe("the requests page", () => {
     expect(leftRow![6]).toBe("120 ms (95 ms queued)");
     const notes = screen.getAllByRole("row").filter((row) => row.classList.contains("request-note"));
     expect(notes.map((row) => row.textContent)).toEqual([
-      "model_not_found: The model gpt-4o-typo is not registered. · Request req_typo",
+      "model_not_found: The model gpt-4o-typo is not registered (llmlb model list names those that are). · Request req_typo",
       "The client left before its answer. · Request req_left",
       "Tried first: gpu-1: failed to connect (ECONNREFUSED). · Request req_retried",
     ]);
+    // What the server put between backticks reads as code.
+    expect(within(notes[0]!).getByText("llmlb model list").tagName).toBe("CODE");
     expect(screen.getByText(/~: a stream that carried no usage/)).toBeTruthy();
   });
 
