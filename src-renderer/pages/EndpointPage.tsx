@@ -50,6 +50,21 @@ print(response.choices[0].message.content)`;
 
 const PLACEHOLDER = "<model id>";
 
+/** What /v1 answers, as the README lists it; the API each belongs to shows on hover. */
+const routes = [
+  { route: "POST /v1/chat/completions", api: "OpenAI Chat Completions" },
+  { route: "POST /v1/completions", api: "OpenAI Completions" },
+  { route: "POST /v1/embeddings", api: "OpenAI Embeddings" },
+  { route: "POST /v1/responses", api: "OpenAI Responses (the Agents SDK, Codex)" },
+  { route: "POST /v1/messages", api: "Anthropic Messages (Claude Code, the Anthropic SDKs)" },
+  { route: "POST /v1/messages/count_tokens", api: "Anthropic token counting" },
+  { route: "POST /v1/rerank", api: "Reranking, as llama-server answers it" },
+  {
+    route: "GET /v1/models",
+    api: "The models served, in OpenAI's shape (Anthropic's with anthropic-version)",
+  },
+];
+
 export function EndpointPage() {
   const models = useAppStore((s) => s.models);
   const paused = useAppStore((s) => s.paused);
@@ -84,20 +99,18 @@ export function EndpointPage() {
             snippets read it from <code>{KEY_VARIABLE}</code>).
           </p>
         )}
-        <ul className="routes">
-          <li>
-            <code>POST /v1/chat/completions</code>
-          </li>
-          <li>
-            <code>POST /v1/completions</code>
-          </li>
-          <li>
-            <code>POST /v1/embeddings</code>
-          </li>
-          <li>
-            <code>GET /v1/models</code>
-          </li>
+        <ul className="routes" aria-label="Routes">
+          {routes.map(({ route, api }) => (
+            <li key={route} title={api}>
+              <code>{route}</code>
+            </li>
+          ))}
         </ul>
+        <p className="state-text">
+          Claude Code and the Anthropic SDKs call <code>/v1/messages</code>: give them{" "}
+          <code>ANTHROPIC_BASE_URL={location.origin}</code>, without <code>/v1</code>. The OpenAI Agents SDK
+          and Codex call <code>/v1/responses</code> at the base URL above.
+        </p>
       </section>
 
       <section className="section" aria-labelledby="snippets-heading">

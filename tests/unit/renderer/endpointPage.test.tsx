@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { fireEvent, screen } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fakeApi, model, onNode, renderApp, status } from "./fakes";
 
@@ -26,6 +26,26 @@ describe("the endpoint page", () => {
 
     expect(writeText).toHaveBeenCalledWith(baseUrl);
     expect(await screen.findByRole("button", { name: "Copied" })).toBeTruthy();
+  });
+
+  it("lists every API /v1 answers, and where Claude Code's base URL points", async () => {
+    renderApp(fakeApi(), { route: "endpoint" });
+    const routes = await screen.findByRole("list", { name: "Routes" });
+    expect(
+      within(routes)
+        .getAllByRole("listitem")
+        .map((item) => item.textContent),
+    ).toEqual([
+      "POST /v1/chat/completions",
+      "POST /v1/completions",
+      "POST /v1/embeddings",
+      "POST /v1/responses",
+      "POST /v1/messages",
+      "POST /v1/messages/count_tokens",
+      "POST /v1/rerank",
+      "GET /v1/models",
+    ]);
+    expect(screen.getByText(`ANTHROPIC_BASE_URL=${location.origin}`)).toBeTruthy();
   });
 
   it("gives curl and Python snippets for the chosen ready model", async () => {
