@@ -92,7 +92,11 @@ function TokenCard({ settings }: { settings: Settings }) {
       <h2 id={`${id}-title`} className="card-title">
         Hugging Face token
       </h2>
-      <p className="muted">Needed for gated and private repositories. It is sent only to Hugging Face.</p>
+      {/* Settings does not say which hub this llmlb uses: named by the rule that picks it. */}
+      <p className="muted">
+        Needed for gated and private repositories. It is sent only to the hub llmlb downloads from:
+        huggingface.co, or the mirror HF_ENDPOINT names where llmlb starts.
+      </p>
       <p className="token-status">
         <IconShield size={16} />
         <span>

@@ -15,6 +15,13 @@ describe("the settings page", () => {
     expect(screen.getByRole("button", { name: "Forget token" })).toBeTruthy();
   });
 
+  it("says the token goes to the hub llmlb downloads from, a mirror HF_ENDPOINT names included", async () => {
+    renderApp(fakeApi({ settings: settings() }), { route: "settings" });
+    const card = await screen.findByRole("region", { name: "Hugging Face token" });
+    expect(card.textContent).toContain("sent only to the hub llmlb downloads from");
+    expect(card.textContent).toContain("the mirror HF_ENDPOINT names");
+  });
+
   it("shows a token from the environment as read-only", async () => {
     renderApp(fakeApi({ settings: settings({ hf_token: { set: true, storage: "env" } }) }), {
       route: "settings",
