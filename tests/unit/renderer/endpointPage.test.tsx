@@ -69,6 +69,27 @@ describe("the endpoint page", () => {
     expect(snippet("Python (openai)")).toContain('model="org/second/second-Q8_0.gguf"');
   });
 
+  it("names each model in the select by what tells it apart first, its whole id on hover", async () => {
+    const org = "a-really-long-organization-name-for-qa-testing";
+    const models = [
+      model(`${org}/Meta-Llama-3.1-70B-Instruct-GGUF`, { ready: true, nodes: readyNodes }),
+      model(`${org}/Qwen2.5-7B-Instruct-GGUF/qwen2.5-7b-instruct-q4_k_m.gguf`, {
+        ready: true,
+        nodes: readyNodes,
+      }),
+    ];
+    renderApp(fakeApi({ models }), { route: "endpoint" });
+    const select = (await screen.findByLabelText("Model")) as HTMLSelectElement;
+    expect([...select.options].map((o) => [o.textContent, o.title])).toEqual([
+      [`Meta-Llama-3.1-70B-Instruct-GGUF · ${org}`, `${org}/Meta-Llama-3.1-70B-Instruct-GGUF`],
+      [
+        `Qwen2.5-7B-Instruct-GGUF/qwen2.5-7b-instruct-q4_k_m.gguf · ${org}`,
+        `${org}/Qwen2.5-7B-Instruct-GGUF/qwen2.5-7b-instruct-q4_k_m.gguf`,
+      ],
+    ]);
+    expect(select.title).toBe(`${org}/Meta-Llama-3.1-70B-Instruct-GGUF`);
+  });
+
   it("copies each snippet with its own button", async () => {
     const writeText = vi.fn(async () => {});
     vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
