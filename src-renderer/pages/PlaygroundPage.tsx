@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type FormEvent, type KeyboardEvent } from "react";
+import { useId, useLayoutEffect, useRef, type FormEvent, type KeyboardEvent } from "react";
 import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
@@ -10,6 +10,11 @@ import { TokenProbabilities } from "../components/TokenProbabilities";
 /** `850 tokens/s`, `120 ms`, `1.2 s`. */
 function millis(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Scrolled to the end, or within a line of it (a wheel's last step may stop short). */
+function atEnd(element: HTMLElement): boolean {
+  return element.scrollHeight - element.scrollTop - element.clientHeight < 24;
 }
 
 /**
@@ -42,15 +47,24 @@ export function PlaygroundPage() {
     ready.find((m) => m.name === model)?.source === "endpoint" ||
     nodes.some((node) => node.loaded.some((entry) => entry.model === model && !entry.loading_since));
 
-  // The newest words stay in view as they stream in.
-  useEffect(() => {
-    const last = log.current?.lastElementChild;
-    if (last && "scrollIntoView" in last) last.scrollIntoView({ block: "nearest" });
+  // The newest words stay in view as they stream in, while the user reads at the bottom: scrolled up to
+  // read back, the log stays where they are until they scroll down to its end again. The log's own
+  // end, not its last message's: an answer taller than the log would be lined up by its top.
+  const following = useRef(true);
+  useLayoutEffect(() => {
+    const element = log.current;
+    if (element && following.current) element.scrollTop = element.scrollHeight;
   }, [conversation]);
+  const onLogScroll = () => {
+    const element = log.current;
+    if (element) following.current = atEnd(element);
+  };
 
   const send = (event?: FormEvent) => {
     event?.preventDefault();
     if (!model || !text.trim() || chatting) return;
+    // A message sent is read where it goes: at the end.
+    following.current = true;
     void sendChat(model);
     box.current?.focus();
   };
@@ -107,7 +121,7 @@ export function PlaygroundPage() {
           ) : (
             // Not a live region: words stream in many times a second and the wait counts seconds. The
             // store announces once that the model is answering, and once that its answer is complete.
-            <ol ref={log} className="chat-log" aria-label="Messages">
+            <ol ref={log} className="chat-log" aria-label="Messages" onScroll={onLogScroll}>
               {conversation.map((message, index) => (
                 <li key={index} className={`chat-message chat-${message.role}`}>
                   <span className="chat-role">{message.role === "user" ? "You" : "Model"}</span>

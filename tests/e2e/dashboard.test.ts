@@ -281,6 +281,36 @@ describe("the dashboard in a browser", () => {
     await page.getByRole("button", { name: "New chat" }).click();
   }, 90_000);
 
+  it("keeps the end of an answer taller than the chat box in view", async () => {
+    // An answer of 80 lines, which the tiny model cannot be relied on to write: what the server would stream.
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: "e2e", object: "chat.completion.chunk", created: 0, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const lines = Array.from({ length: 80 }, (_, index) => chunk({ content: `Line ${index + 1}\n` }));
+    await page.route("**/v1/chat/completions", (route) =>
+      route.fulfill({
+        contentType: "text/event-stream",
+        body: [...lines, chunk({}, "stop"), "data: [DONE]\n\n"].join(""),
+      }),
+    );
+    try {
+      await page.getByRole("link", { name: "Playground" }).click();
+      const message = page.getByLabel("Message");
+      await message.fill("Count to 80, a line each");
+      await message.press("Enter");
+      await page.getByLabel("Speed of the last answer").waitFor();
+      const log = page.getByRole("list", { name: "Messages" });
+      const left = await log.evaluate(
+        (element) => element.scrollHeight - element.scrollTop - element.clientHeight,
+      );
+      expect(left, "pixels of the answer below the chat box's view").toBeLessThanOrEqual(1);
+      await log.getByText("Line 80").waitFor();
+      await screenshot(page, "playground-long-answer");
+      await page.getByRole("button", { name: "New chat" }).click();
+    } finally {
+      await page.unroute("**/v1/chat/completions");
+    }
+  });
+
   it("lists the playground's requests on the Requests page: the node that answered, the status, the time", async () => {
     await page.getByRole("link", { name: "Requests" }).click();
     await page.getByRole("heading", { name: "Requests", level: 1 }).waitFor();

@@ -102,6 +102,47 @@ describe("the playground", () => {
     ]);
   });
 
+  it("keeps the newest words in view while the user reads at the end, and stays put once they scroll up", async () => {
+    const api = fakeApi({ models: [ready] });
+    const answered = deferred<void>();
+    let said!: (text: string) => void;
+    api.chat.mockImplementation(async (_request, onText) => {
+      said = onText;
+      await answered.promise;
+      return { finishReason: "stop", completionTokens: 3 };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("A long story, please");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    // jsdom lays nothing out: a 100 px log whose text grows 20 px a line.
+    const log = screen.getByRole("list", { name: "Messages" });
+    let top = 0;
+    Object.defineProperties(log, {
+      clientHeight: { get: () => 100 },
+      scrollHeight: { get: () => 100 + (log.textContent!.match(/Line/g)?.length ?? 0) * 20 },
+      scrollTop: { get: () => top, set: (value: number) => (top = value) },
+    });
+    const bottom = () => log.scrollHeight - log.clientHeight;
+    act(() => said("Line 1\n"));
+    act(() => said("Line 2\n"));
+    expect(top).toBeGreaterThanOrEqual(bottom());
+
+    // Scrolled up to read back: the lines go on coming, the view stays.
+    top = 10;
+    fireEvent.scroll(log);
+    act(() => said("Line 3\n"));
+    expect(top).toBe(10);
+
+    // Down at the end again: it follows again.
+    top = bottom();
+    fireEvent.scroll(log);
+    act(() => said("Line 4\n"));
+    expect(top).toBeGreaterThanOrEqual(bottom());
+    await act(async () => answered.resolve());
+  });
+
   it("asked to, tints the answer by each token's probability and tells them in a table", async () => {
     const api = fakeApi({ models: [ready] });
     const token = (text: string, logprob: number, others: [string, number][]) => ({
