@@ -4,6 +4,8 @@ interface ReadyModelSelectProps {
   id: string;
   models: Model[];
   value: string | undefined;
+  /** The value, when it is no longer among `models`: listed, not to be picked again. */
+  unavailable?: string;
   disabled?: boolean;
   onChange(model: string): void;
 }
@@ -21,7 +23,8 @@ export function pickerLabel(id: string): string {
  * "Model [select]": the ready models to pick from (the Endpoint page's snippets, the Playground), each
  * by its name first, the whole id on hover.
  */
-export function ReadyModelSelect({ id, models, value, disabled, onChange }: ReadyModelSelectProps) {
+export function ReadyModelSelect(props: ReadyModelSelectProps) {
+  const { id, models, value, unavailable, disabled, onChange } = props;
   return (
     <div className="field field-inline">
       <label htmlFor={id}>Model</label>
@@ -33,6 +36,11 @@ export function ReadyModelSelect({ id, models, value, disabled, onChange }: Read
         disabled={disabled}
         onChange={(event) => onChange(event.target.value)}
       >
+        {unavailable !== undefined && (
+          <option value={unavailable} title={unavailable} disabled>
+            {pickerLabel(unavailable)} (not ready)
+          </option>
+        )}
         {models.map((m) => (
           <option key={m.name} value={m.name} title={m.name}>
             {pickerLabel(m.name)}

@@ -3,6 +3,7 @@ import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
 import { ServerWords } from "../components/ServerWords";
+import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
 import { PageHead } from "../components/PageHead";
 import { TokenProbabilities } from "../components/TokenProbabilities";
@@ -40,7 +41,13 @@ export function PlaygroundPage() {
   const box = useRef<HTMLTextAreaElement>(null);
 
   const ready = models.filter((m) => m.ready);
-  const model = ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
+  // A conversation goes on with the model it was had with (the store keeps it as the pick once sent):
+  // another model becoming ready, or this one going, never moves it elsewhere; only the user's pick does.
+  // Before the first message, the pick if it is ready, else the newest ready model.
+  const pinned = conversation.length > 0 ? picked : undefined;
+  const model = pinned ?? ready.find((m) => m.name === picked)?.name ?? ready[0]?.name;
+  const gone = pinned !== undefined && !ready.some((m) => m.name === pinned);
+  const deleted = gone && !models.some((m) => m.name === pinned);
   // Ready means downloaded; a node loads the model at its first request, which the wait then includes.
   // An endpoint's models are its own business: loaded as far as llmlb can tell.
   const loaded =
@@ -62,7 +69,7 @@ export function PlaygroundPage() {
 
   const send = (event?: FormEvent) => {
     event?.preventDefault();
-    if (!model || !text.trim() || chatting) return;
+    if (!model || gone || !text.trim() || chatting) return;
     // A message sent is read where it goes: at the end.
     following.current = true;
     void sendChat(model);
@@ -90,6 +97,7 @@ export function PlaygroundPage() {
               id={`${id}-model`}
               models={ready}
               value={model}
+              unavailable={gone ? model : undefined}
               disabled={chatting}
               onChange={setPlaygroundModel}
             />
@@ -170,6 +178,15 @@ export function PlaygroundPage() {
               {stats.truncatedMessages === 1 ? " was" : "s were"} left out of this answer's prompt.
             </p>
           )}
+          {gone && (
+            <p className="chat-error" role="alert">
+              <IconAlert size={16} />
+              <span>
+                This conversation was with {model}, which {deleted ? "was deleted" : "is not ready now"}. Pick
+                another model to go on with it, or start a New chat.
+              </span>
+            </p>
+          )}
           {error && (
             <p className="chat-error" role="alert">
               <IconAlert size={16} />
@@ -204,7 +221,12 @@ export function PlaygroundPage() {
                 Stop
               </button>
             ) : (
-              <button type="submit" className="button button-primary" disabled={!text.trim()}>
+              <button
+                type="submit"
+                className="button button-primary"
+                disabled={!text.trim()}
+                {...softDisabled(gone)}
+              >
                 Send
               </button>
             )}

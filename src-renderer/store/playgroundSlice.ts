@@ -40,7 +40,10 @@ function shownTokens(logprobs: NonNullable<ChatLogprobs["content"]>): ShownToken
 }
 
 export interface PlaygroundSlice {
-  /** The model chatted with; undefined: the first ready one. */
+  /**
+   * The model picked, or once a message is sent, the one the conversation is with (the page keeps it
+   * while there is a conversation, ready or not); undefined: the newest ready one.
+   */
   playgroundModel: string | undefined;
   /**
    * The conversation, the answer being streamed included (last, from the assistant), with the
@@ -96,6 +99,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       const before = get().conversation;
       const history = [...before, { role: "user" as const, content: text }];
       set({
+        playgroundModel: model,
         chatDraft: "",
         conversation: [...history, { role: "assistant", content: "" }],
         chatting: true,

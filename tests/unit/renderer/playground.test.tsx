@@ -143,6 +143,52 @@ describe("the playground", () => {
     await act(async () => answered.resolve());
   });
 
+  it("keeps a conversation with its model when another becomes ready, and says so when its model goes", async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 1 });
+    const { events } = renderApp(api, { route: "playground" });
+    await act(async () => {
+      fireEvent.keyDown(await type("Hi"), { key: "Enter" });
+    });
+    events.latest.open();
+    const newer = model("acme/newer-GGUF", { ready: true, nodes: ready.nodes });
+    events.latest.send({ type: "model.updated", model: newer });
+    const picker = screen.getByLabelText("Model") as HTMLSelectElement;
+    expect(picker.value).toBe("acme/chat-GGUF");
+    await act(async () => {
+      fireEvent.keyDown(await type("And?"), { key: "Enter" });
+    });
+    expect((api.chat.mock.calls[1]![0] as ChatRequest).model).toBe("acme/chat-GGUF");
+
+    // Its model deleted elsewhere: said, and nothing sent to another behind the user's back.
+    events.latest.send({ type: "model.removed", name: "acme/chat-GGUF" });
+    expect(screen.getByRole("alert").textContent).toContain(
+      "This conversation was with acme/chat-GGUF, which was deleted. Pick another model",
+    );
+    expect(picker.value).toBe("acme/chat-GGUF");
+    await act(async () => {
+      fireEvent.keyDown(await type("Still there?"), { key: "Enter" });
+    });
+    expect(api.chat).toHaveBeenCalledTimes(2);
+
+    // The user's pick moves it.
+    fireEvent.change(picker, { target: { value: "acme/newer-GGUF" } });
+    expect(screen.queryByRole("alert")).toBeNull();
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    expect(api.chat.mock.calls[2]![0]).toMatchObject({
+      model: "acme/newer-GGUF",
+      messages: [
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "" },
+        { role: "user", content: "And?" },
+        { role: "assistant", content: "" },
+        { role: "user", content: "Still there?" },
+      ],
+    });
+  });
+
   it("asked to, tints the answer by each token's probability and tells them in a table", async () => {
     const api = fakeApi({ models: [ready] });
     const token = (text: string, logprob: number, others: [string, number][]) => ({
