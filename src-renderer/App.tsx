@@ -122,6 +122,7 @@ function SnapshotState({ title }: { title: string }) {
   const snapshot = useAppStore((s) => s.snapshot);
   const error = useAppStore((s) => s.loadError);
   const signedOut = useAppStore((s) => s.signedOut);
+  const tokenRefused = useAppStore((s) => s.tokenRefused);
   const { loadSnapshot } = useActions();
   return (
     <div className="page">
@@ -131,13 +132,27 @@ function SnapshotState({ title }: { title: string }) {
         <div className="card empty">
           <div role="alert">
             <IconAlert size={24} className="danger" />
-            <p className="empty-title">Open the dashboard with its link</p>
-            <p>
-              This page needs the admin token, which the link <code>llmlb serve</code> printed when it started
-              carries (it ends in <code>#token=…</code>; <code>llmlb dashboard</code> prints it again); the
-              desktop app's window and tray menu open it for you. Or paste the token: the data directory's{" "}
-              <code>admin-token</code> file holds it, unless LLMLB_ADMIN_TOKEN set it.
-            </p>
+            {tokenRefused ? (
+              <>
+                <p className="empty-title">llmlb no longer accepts the saved token</p>
+                <p>
+                  It was likely started again with another admin token. Open the dashboard link it printed (
+                  <code>llmlb dashboard</code> prints it again) or its tray menu's Open dashboard; or paste
+                  the new token: the data directory's <code>admin-token</code> file holds it, unless
+                  LLMLB_ADMIN_TOKEN set it.
+                </p>
+              </>
+            ) : (
+              <>
+                <p className="empty-title">Open the dashboard with its link</p>
+                <p>
+                  This page needs the admin token, which the link <code>llmlb serve</code> printed when it
+                  started carries (it ends in <code>#token=…</code>; <code>llmlb dashboard</code> prints it
+                  again); the desktop app's window and tray menu open it for you. Or paste the token: the data
+                  directory's <code>admin-token</code> file holds it, unless LLMLB_ADMIN_TOKEN set it.
+                </p>
+              </>
+            )}
           </div>
           <SignInForm />
         </div>

@@ -103,7 +103,13 @@ export interface ChatOutcome extends Omit<ChatStreamOutcome, "complete"> {
   truncatedMessages?: number;
 }
 
-async function request<T>(token: AdminToken, method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(
+  token: AdminToken,
+  onTokenRefused: (() => void) | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -119,6 +125,7 @@ async function request<T>(token: AdminToken, method: string, path: string, body?
   }
   if (response.status === 204) return undefined as T;
   const json = (await response.json().catch(() => undefined)) as unknown;
+  if (response.status === 401) onTokenRefused?.();
   if (!response.ok) {
     const error = (json as Partial<ErrorBody> | undefined)?.error;
     throw new ApiError(
@@ -131,9 +138,13 @@ async function request<T>(token: AdminToken, method: string, path: string, body?
   return json as T;
 }
 
-/** The one module that calls `fetch` (but for the event stream's reader). */
-export function createHttpApi(token: AdminToken): Api {
-  const call = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
+/**
+ * The one module that calls `fetch` (but for the event stream's reader). `onTokenRefused`: a /v0 call
+ * was answered 401, the admin token sent is not (or no longer) the one llmlb takes.
+ */
+export function createHttpApi(token: AdminToken, onTokenRefused?: () => void): Api {
+  const call = <T>(method: string, path: string, body?: unknown) =>
+    request<T>(token, onTokenRefused, method, path, body);
   return {
     // The dashboard keeps the whole list live and filters it locally: every page of it (1000 is the
     // server's page limit), or a registry past it would read short and its search miss models.

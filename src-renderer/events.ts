@@ -5,6 +5,8 @@ import { authorization, type AdminToken } from "./adminToken";
 /** The part of `EventSource` the dashboard uses; tests pass a fake. */
 export interface EventSourceLike {
   readonly readyState: number;
+  /** The HTTP status the server refused the stream with, where it answered one (`EventSource` has none). */
+  readonly refusedWith?: number;
   onopen: ((event: Event) => void) | null;
   onmessage: ((event: MessageEvent) => void) | null;
   onerror: ((event: Event) => void) | null;
@@ -26,6 +28,7 @@ const CLOSED = 2;
  */
 class FetchEventSource implements EventSourceLike {
   readyState = CONNECTING;
+  refusedWith: number | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
@@ -48,6 +51,7 @@ class FetchEventSource implements EventSourceLike {
         signal: this.stopped.signal,
       });
       if (!response.ok || !response.body) {
+        if (!response.ok) this.refusedWith = response.status;
         await response.body?.cancel();
         return;
       }
@@ -88,6 +92,11 @@ export interface EventStreamOptions {
   onOpen(reconnected: boolean): void;
   /** The stream dropped; it reconnects by itself. */
   onDown(): void;
+  /**
+   * The server refused the admin token sent (401): trying again with it would only be refused again, so
+   * the stream stays closed until the caller stops it and opens a new one (with another token).
+   */
+  onTokenRefused?(): void;
   /** Default: "/v0/events". */
   url?: string;
   /** Delays before starting a new stream when the browser gave up on one. Default: 2 s doubling to 30 s. */
@@ -95,8 +104,9 @@ export interface EventStreamOptions {
 }
 
 /**
- * Subscribes to `/v0/events`. A stream that closes (the server restarted, refused it, or the network
- * dropped) is started anew after a delay. Returns the function that stops listening.
+ * Subscribes to `/v0/events`. A stream that closes (the server restarted, or the network dropped) is
+ * started anew after a delay; one refused for its token is not (see `onTokenRefused`). Returns the
+ * function that stops listening.
  */
 export function openEventStream(options: EventStreamOptions): () => void {
   const url = options.url ?? "/v0/events";
@@ -125,7 +135,10 @@ export function openEventStream(options: EventStreamOptions): () => void {
         down = true;
         options.onDown();
       }
-      if (current.readyState === CLOSED && !stopped) {
+      if (current.readyState === CLOSED && current.refusedWith === 401 && options.onTokenRefused) {
+        current.close();
+        options.onTokenRefused();
+      } else if (current.readyState === CLOSED && !stopped) {
         current.close();
         timer = setTimeout(connect, delay);
         delay = Math.min(delay * 2, retry.max);

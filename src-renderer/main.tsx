@@ -4,13 +4,14 @@ import { createHttpApi } from "./api";
 import { App } from "./App";
 import { adminTokenIn, originStorage, takeTokenFromLink } from "./adminToken";
 import { fetchEventSource } from "./events";
-import { createAppStore } from "./store/createAppStore";
+import { createAppStore, type AppStore } from "./store/createAppStore";
 import "./styles.css";
 
 const adminToken = adminTokenIn(originStorage());
 takeTokenFromLink(adminToken, window.location, window.history);
-const store = createAppStore({
-  api: createHttpApi(adminToken),
+const store: AppStore = createAppStore({
+  // A /v0 call refused for its token (llmlb started again with another): the page asks for the new one.
+  api: createHttpApi(adminToken, () => store.getState().signOut()),
   events: fetchEventSource(adminToken),
   adminToken,
 });

@@ -13,6 +13,7 @@ export function StatusBar() {
   const pausing = useAppStore((s) => s.pausing);
   const connection = useAppStore((s) => s.connection);
   const snapshot = useAppStore((s) => s.snapshot);
+  const tokenRefused = useAppStore((s) => s.signedOut && s.tokenRefused);
   const { setPaused } = useActions();
   const [confirming, setConfirming] = useState(false);
   const blocked = pausing || snapshot !== "ready" || (snapshot === "ready" && connection === "down");
@@ -45,8 +46,9 @@ export function StatusBar() {
         : ready > 0
           ? "serving"
           : "idle";
-  const label =
-    snapshot === "failed"
+  const label = tokenRefused
+    ? "Signed out"
+    : snapshot === "failed"
       ? "Not connected"
       : !known
         ? "Connecting…"
@@ -144,7 +146,8 @@ function useSettled(value: string | undefined, ms: number): string | undefined {
 
 /** Under the header while the connection is lost: what is shown is stale, and how to get it back. */
 export function ConnectionNotice() {
-  const down = useAppStore((s) => s.snapshot === "ready" && s.connection === "down");
+  // Signed out, the page itself says why and what to do.
+  const down = useAppStore((s) => s.snapshot === "ready" && s.connection === "down" && !s.signedOut);
   if (!down) return null;
   return (
     <div className="connection-lost" role="alert">

@@ -9,8 +9,15 @@ export interface LiveSlice {
   /** `loading` until the first snapshot; `failed` when it could not be read (see `loadError`). */
   snapshot: "loading" | "ready" | "failed";
   loadError: string | undefined;
-  /** The first snapshot was refused for want of the admin token (the page was opened without its link). */
+  /**
+   * The server refused the page for want of the admin token: opened without its link, or (with
+   * `tokenRefused`) the token it sent is no longer the one llmlb takes, as after a restart with another.
+   */
   signedOut: boolean;
+  /** The token sent was refused, rather than none sent. */
+  tokenRefused: boolean;
+  /** A request or the event stream was refused for its token: the page asks for one. */
+  signOut(): void;
   /** The event stream: `down` while it reconnects (what is shown may be stale). */
   connection: "connecting" | "live" | "down";
   /** Subscribes to events, then reads the snapshot. Returns the function that stops. */
@@ -49,6 +56,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
     snapshot: "loading",
     loadError: undefined,
     signedOut: false,
+    tokenRefused: false,
     connection: "connecting",
     start() {
       const listen = () =>
@@ -60,6 +68,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
             if (reconnected) get().readAgain();
           },
           onDown: () => set({ connection: "down" }),
+          onTokenRefused: () => get().signOut(),
         });
       stopEvents = listen();
       restartEvents = () => {
@@ -73,12 +82,21 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
         restartEvents = undefined;
       };
     },
+    signOut() {
+      // A token given by a link or pasted, refused: the one kept before, if any, is tried instead.
+      if (adminToken.fallBack()) {
+        restartEvents?.();
+        void get().loadSnapshot();
+        return;
+      }
+      set({ signedOut: true, tokenRefused: adminToken.read() !== undefined, connection: "down" });
+    },
     async signIn(token) {
       adminToken.use(token);
       // The stream refused without the token waits to try again: try now, with it.
       restartEvents?.();
       await get().loadSnapshot();
-      return get().snapshot === "ready";
+      return get().snapshot === "ready" && !get().signedOut;
     },
     async loadSnapshot() {
       const mine = ++generation;
@@ -105,6 +123,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           snapshot: "ready",
           loadError: undefined,
           signedOut: false,
+          tokenRefused: false,
         });
       } catch (error) {
         if (mine !== generation) return;
@@ -113,13 +132,12 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           restartEvents?.();
           return get().loadSnapshot();
         }
-        if (get().snapshot === "ready") get().pushBanner("error", messageOf(error));
-        else
-          set({
-            snapshot: "failed",
-            loadError: messageOf(error),
-            signedOut: error instanceof ApiError && error.status === 401,
-          });
+        if (error instanceof ApiError && error.status === 401) {
+          // What was read before stays (greyed out as when disconnected) behind the sign-in form.
+          set({ loadError: messageOf(error), ...(get().snapshot === "ready" ? {} : { snapshot: "failed" }) });
+          get().signOut();
+        } else if (get().snapshot === "ready") get().pushBanner("error", messageOf(error));
+        else set({ snapshot: "failed", loadError: messageOf(error), signedOut: false });
       } finally {
         if (mine === generation) {
           const replay = pending ?? [];

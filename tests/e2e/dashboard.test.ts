@@ -450,4 +450,22 @@ describe("the dashboard in a browser", () => {
     await page.getByText("Serving", { exact: true }).waitFor({ timeout: 30_000 });
     await notice.waitFor({ state: "detached" });
   }, 90_000);
+
+  it("started again with another admin token, asks for it, and goes on with it", async () => {
+    const port = new URL(serve.url).port;
+    expect(await serve.stop()).toBe(0);
+    const newToken = "llmlb_e2e_another_admin_token_0001";
+    serve = await startServeProcess(
+      ["--port", port, "--workers", "1"],
+      { ...served.env, LLMLB_ADMIN_TOKEN: newToken },
+      { built: true },
+    );
+    // The event stream's next try is refused: said so, with what to do, rather than "lost".
+    await page.getByText("llmlb no longer accepts the saved token").waitFor({ timeout: 30_000 });
+    expect(await page.getByText(/Lost the connection/).count()).toBe(0);
+    await screenshot(page, "token-refused");
+    await page.getByLabel("Admin token").fill(newToken);
+    await page.getByRole("button", { name: "Open dashboard" }).click();
+    await page.getByText("Serving", { exact: true }).waitFor({ timeout: 30_000 });
+  }, 60_000);
 });

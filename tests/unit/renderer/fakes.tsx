@@ -178,6 +178,7 @@ export function fakeApi(
 /** Stands in for EventSource: the test opens, drops and feeds it. */
 export class FakeEventSource implements EventSourceLike {
   readyState = 0;
+  refusedWith: number | undefined;
   onopen: ((event: Event) => void) | null = null;
   onmessage: ((event: MessageEvent) => void) | null = null;
   onerror: ((event: Event) => void) | null = null;
@@ -195,6 +196,14 @@ export class FakeEventSource implements EventSourceLike {
   drop() {
     act(() => {
       this.readyState = 0;
+      this.onerror?.(new Event("error"));
+    });
+  }
+  /** The server answered the stream with an HTTP error (401: the admin token is not taken). */
+  refuse(status: number) {
+    act(() => {
+      this.refusedWith = status;
+      this.readyState = 2;
       this.onerror?.(new Event("error"));
     });
   }

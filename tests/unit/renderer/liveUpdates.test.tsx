@@ -1,7 +1,9 @@
 // @vitest-environment jsdom
-import { act, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ModelList } from "../../../src-main/contract";
+import { adminTokenIn } from "../../../src-renderer/adminToken";
+import { ApiError } from "../../../src-renderer/api";
 import { deferred, fakeApi, model, node, onNode, renderApp, unavailable } from "./fakes";
 
 const downloading = model("org/repo", {
@@ -110,6 +112,50 @@ describe("live updates from /v0/events", () => {
     expect(screen.getByText("Serving")).toBeTruthy();
     expect(screen.queryByRole("alert")).toBeNull();
     expect(card.closest("[data-stale]")?.getAttribute("data-stale")).toBe("false");
+  });
+
+  it("started again with another admin token, asks for the new one instead of retrying forever", async () => {
+    const kept = new Map([["llmlb.admin-token", "llmlb_old"]]);
+    const adminToken = adminTokenIn({
+      getItem: (key) => kept.get(key) ?? null,
+      setItem: (key, value) => void kept.set(key, value),
+    });
+    const api = fakeApi({ models: [ready], nodes: [node("gpu-0")] });
+    const { events } = renderApp(api, { adminToken });
+    await screen.findByRole("listitem", { name: "repo" });
+    vi.useFakeTimers();
+    events.latest.open();
+    events.latest.refuse(401);
+
+    const card = screen.getByRole("alert");
+    expect(card.textContent).toContain("llmlb no longer accepts the saved token");
+    expect(card.textContent).toContain("llmlb dashboard");
+    expect(screen.queryByText(/Lost the connection/)).toBeNull();
+    expect(within(screen.getByRole("banner")).getByText("Signed out")).toBeTruthy();
+    act(() => vi.advanceTimersByTime(60_000));
+    expect(events.sources.length).toBe(1);
+
+    // The new token pasted: read with it, and live again.
+    fireEvent.change(screen.getByLabelText("Admin token"), { target: { value: "llmlb_new" } });
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Open dashboard" }));
+    });
+    expect(events.sources.length).toBe(2);
+    events.latest.open();
+    expect(screen.getByRole("listitem", { name: "repo" })).toBeTruthy();
+    expect(kept.get("llmlb.admin-token")).toBe("llmlb_new");
+    expect(within(screen.getByRole("banner")).getByText("Serving")).toBeTruthy();
+  });
+
+  it("asks for the new token when a request is refused for it, without a banner beside the form", async () => {
+    const api = fakeApi({ models: [ready] });
+    const { events, store } = renderApp(api, { adminToken: adminTokenIn(undefined) });
+    await screen.findByRole("listitem", { name: "repo" });
+    events.latest.open();
+    api.listModels.mockRejectedValue(new ApiError("The token is not valid for this endpoint.", 401));
+    await act(async () => store.getState().loadSnapshot());
+    expect(screen.getByRole("alert").textContent).toContain("Open the dashboard with its link");
+    expect(screen.queryByRole("region", { name: "Notifications" })).toBeNull();
   });
 
   it("applies events that arrive while the snapshot loads after it, not under it", async () => {
