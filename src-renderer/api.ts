@@ -27,6 +27,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The code of a chat whose stream broke after it began (llmlb stopped, the network dropped). */
+export const STREAM_CUT_OFF = "stream.cut_off";
+
 /** True when the server does not know the route: an older server without that feature. */
 export function isNotFound(error: unknown): boolean {
   return error instanceof ApiError && error.status === 404;
@@ -232,7 +235,12 @@ export function createHttpApi(token: AdminToken, onTokenRefused?: () => void): A
       } catch (error) {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
         if (error instanceof StreamedError) throw new ApiError(error.message, 0, error.code);
-        throw error;
+        // The browser says only "network error": what the user needs is that the answer is incomplete.
+        throw new ApiError(
+          "The answer was cut off: llmlb or the connection stopped before it was complete.",
+          0,
+          STREAM_CUT_OFF,
+        );
       }
     },
   };

@@ -169,7 +169,7 @@ export function PlaygroundPage() {
                 : "too short to time"}{" "}
               · {stats.tokens} tokens
               {stats.finishReason === "length" && " · stopped at the length limit"}
-              {stats.finishReason === null && " · stopped"}
+              {stats.finishReason === null && (stats.cutOff ? " · cut off" : " · stopped")}
             </p>
           )}
           {stats && stats.truncatedMessages > 0 && (

@@ -1,4 +1,5 @@
 import type { ChatLogprobs, ChatMessage } from "../../src-main/contract";
+import { ApiError, STREAM_CUT_OFF } from "../api";
 import { messageOf, type Slice, type SliceDeps } from "./types";
 
 /** How the last answer went: time to its first text, and its speed once it ran. */
@@ -9,6 +10,8 @@ export interface PlaygroundStats {
   finishReason: string | null;
   /** The oldest messages the server left out to fit the model's context. */
   truncatedMessages: number;
+  /** The stream broke before the answer was complete (llmlb or the connection stopped). */
+  cutOff?: boolean;
 }
 
 /** An answer's token as the playground shows it: its text, its probability and the likeliest others. */
@@ -123,6 +126,21 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
         conversation[conversation.length - 1] = { ...last, [part]: (last[part] ?? "") + piece };
         set({ conversation });
       };
+      const statsOf = (
+        ended: number,
+        tokens: number,
+        finishReason: string | null,
+        truncatedMessages: number,
+      ): PlaygroundStats => ({
+        timeToFirstTokenMs: (firstText ?? ended) - started,
+        tokens,
+        tokensPerSecond:
+          firstText !== undefined && ended > firstText && tokens > 1
+            ? (tokens - 1) / ((ended - firstText) / 1000)
+            : undefined,
+        finishReason,
+        truncatedMessages,
+      });
       try {
         const messages: ChatMessage[] = history.map((m) => ({ role: m.role, content: m.content }));
         const probabilities = get().showProbabilities
@@ -145,18 +163,7 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
           set({ conversation });
         }
         const tokens = outcome.completionTokens ?? pieces;
-        set({
-          chatStats: {
-            timeToFirstTokenMs: (firstText ?? ended) - started,
-            tokens,
-            tokensPerSecond:
-              firstText !== undefined && ended > firstText && tokens > 1
-                ? (tokens - 1) / ((ended - firstText) / 1000)
-                : undefined,
-            finishReason: outcome.finishReason,
-            truncatedMessages: outcome.truncatedMessages ?? 0,
-          },
-        });
+        set({ chatStats: statsOf(ended, tokens, outcome.finishReason, outcome.truncatedMessages ?? 0) });
         const ending =
           outcome.finishReason === null
             ? "Answer stopped"
@@ -167,6 +174,9 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
       } catch (error) {
         if (mine !== chatNumber) return;
         set({ chatError: messageOf(error) });
+        // Cut off midway: how the part that came went, as after Stop.
+        if (error instanceof ApiError && error.code === STREAM_CUT_OFF && firstText !== undefined)
+          set({ chatStats: { ...statsOf(now(), pieces, null, 0), cutOff: true } });
         // Nothing came: the question goes back to the box (before whatever was typed meanwhile), to
         // be sent again as it is or mended. Part of an answer stays, as after Stop.
         const last = get().conversation.at(-1);

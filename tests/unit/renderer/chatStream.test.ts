@@ -54,6 +54,30 @@ describe("the dashboard's chat stream reader", () => {
     });
   });
 
+  it("says an answer was cut off when its stream breaks midway, not the browser's bare network error", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => {
+        let pulls = 0;
+        const body = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (pulls++ === 0)
+              controller.enqueue(new TextEncoder().encode(`data: ${chunk("Once upon")}\n\n`));
+            else controller.error(new TypeError("network error"));
+          },
+        });
+        return new Response(body, { status: 200, headers: { "content-type": "text/event-stream" } });
+      }),
+    );
+    const pieces: string[] = [];
+    await expect(
+      createHttpApi(adminTokenIn(undefined)).chat({ model: "m", messages: [] }, (piece) =>
+        pieces.push(piece),
+      ),
+    ).rejects.toThrow("The answer was cut off: llmlb or the connection stopped before it was complete.");
+    expect(pieces).toEqual(["Once upon"]);
+  });
+
   it("says what the server said when it refuses", async () => {
     vi.stubGlobal(
       "fetch",

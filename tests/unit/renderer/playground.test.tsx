@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { ApiError, type ChatRequest } from "../../../src-renderer/api";
+import { ApiError, STREAM_CUT_OFF, type ChatRequest } from "../../../src-renderer/api";
 import { percent } from "../../../src-renderer/components/TokenProbabilities";
 import { announced, deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
 
@@ -395,6 +395,24 @@ describe("the playground", () => {
         .getAllByRole("listitem")
         .map((i) => i.textContent),
     ).toEqual(["YouHello", "Model(no answer)"]);
+  });
+
+  it("says an answer cut off midway was cut off, and keeps what came with its stats", async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockImplementation(async (_request, onText) => {
+      onText("Once");
+      onText(" upon");
+      throw new ApiError("The answer was cut off: llmlb or the connection stopped.", 0, STREAM_CUT_OFF);
+    });
+    renderApp(api, { route: "playground" });
+    await type("Tell me a story");
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    expect(screen.getByRole("alert").textContent).toContain("The answer was cut off");
+    expect(screen.getByLabelText("Speed of the last answer").textContent).toMatch(/· 2 tokens · cut off$/);
+    const answer = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[1]!;
+    expect(answer.textContent).toBe("ModelOnce upon");
   });
 
   it("keeps the keyboard in the message box after Stop and New chat", async () => {
