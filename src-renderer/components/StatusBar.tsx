@@ -14,6 +14,7 @@ export function StatusBar() {
   const connection = useAppStore((s) => s.connection);
   const snapshot = useAppStore((s) => s.snapshot);
   const tokenRefused = useAppStore((s) => s.signedOut && s.tokenRefused);
+  const quit = useAppStore((s) => s.quitState === "quit");
   const { setPaused } = useActions();
   const [confirming, setConfirming] = useState(false);
   const blocked = pausing || snapshot !== "ready" || (snapshot === "ready" && connection === "down");
@@ -37,28 +38,31 @@ export function StatusBar() {
   // known is only that: the last known state, not the present one.
   const known = snapshot === "ready";
   const down = known && connection === "down";
-  const state = !known
-    ? "idle"
-    : down
-      ? "down"
-      : paused || noneTaking
-        ? "paused"
-        : ready > 0
-          ? "serving"
-          : "idle";
+  const state =
+    !known || quit
+      ? "idle"
+      : down
+        ? "down"
+        : paused || noneTaking
+          ? "paused"
+          : ready > 0
+            ? "serving"
+            : "idle";
   const label = tokenRefused
     ? "Signed out"
-    : snapshot === "failed"
-      ? "Not connected"
-      : !known
-        ? "Connecting…"
-        : down
-          ? "Disconnected"
-          : paused
-            ? "Paused"
-            : noneTaking
-              ? "No node takes requests"
-              : "Serving";
+    : quit
+      ? "Quit"
+      : snapshot === "failed"
+        ? "Not connected"
+        : !known
+          ? "Connecting…"
+          : down
+            ? "Disconnected"
+            : paused
+              ? "Paused"
+              : noneTaking
+                ? "No node takes requests"
+                : "Serving";
 
   // Said aloud only once it has held for a moment: on a reconnect the counts climb one by one as the
   // workers report ("1 of 5", "2 of 5", …). While the connection is lost the alert says so; this
@@ -148,6 +152,14 @@ function useSettled(value: string | undefined, ms: number): string | undefined {
 export function ConnectionNotice() {
   // Signed out, the page itself says why and what to do.
   const down = useAppStore((s) => s.snapshot === "ready" && s.connection === "down" && !s.signedOut);
+  const quit = useAppStore((s) => s.quitState === "quit");
+  if (quit)
+    return (
+      <div className="quit-notice" role="status">
+        <strong>llmlb has quit, as asked.</strong> This page shows how things were. To use it again, start it
+        (<code>llmlb serve</code>, or the desktop app), then open the dashboard link it prints.
+      </div>
+    );
   if (!down) return null;
   return (
     <div className="connection-lost" role="alert">

@@ -310,7 +310,9 @@ function QuitCard() {
       <h2 id={`${id}-title`} className="card-title">
         Quit
       </h2>
-      {quitState === "quitting" ? (
+      {quitState === "quit" ? (
+        <p>llmlb has quit.</p>
+      ) : quitState === "quitting" ? (
         <p role="status">
           llmlb is quitting: running requests finish, then the workers stop. This page stops updating once it
           has.
@@ -323,7 +325,7 @@ function QuitCard() {
           </button>
         </div>
       )}
-      {confirming && quitState !== "quitting" && (
+      {confirming && quitState !== "quitting" && quitState !== "quit" && (
         <ConfirmDialog
           title="Quit llmlb?"
           confirmLabel="Quit"

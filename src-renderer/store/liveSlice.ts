@@ -67,7 +67,14 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
             set({ connection: "live" });
             if (reconnected) get().readAgain();
           },
-          onDown: () => set({ connection: "down" }),
+          onDown: () => {
+            set({ connection: "down" });
+            // Gone because the user quit it: nothing to reconnect to until they start it again.
+            if (get().quitState === "quitting" || get().quitState === "asking") {
+              stopEvents?.();
+              set({ quitState: "quit" });
+            }
+          },
           onTokenRefused: () => get().signOut(),
         });
       stopEvents = listen();

@@ -8,8 +8,11 @@ export interface StatusSlice {
   paused: boolean;
   pausing: boolean;
   setPaused(paused: boolean): Promise<void>;
-  /** `asking`: the quit request is on its way; `quitting`: llmlb said it is quitting. */
-  quitState: "running" | "asking" | "quitting";
+  /**
+   * `asking`: the quit request is on its way; `quitting`: llmlb said it is quitting; `quit`: then its
+   * event stream ended, llmlb is gone as asked (the page stops trying to reach it).
+   */
+  quitState: "running" | "asking" | "quitting" | "quit";
   quit(): Promise<void>;
 }
 
@@ -24,8 +27,10 @@ export const createStatusSlice =
       set({ quitState: "asking" });
       try {
         await api.quit();
-        set({ quitState: "quitting" });
+        // Its event stream may have ended first: then it has quit already.
+        if (get().quitState === "asking") set({ quitState: "quitting" });
       } catch (error) {
+        if (get().quitState === "quit") return;
         set({ quitState: "running" });
         get().pushBanner("error", messageOf(error));
       }

@@ -234,6 +234,30 @@ describe("the settings page", () => {
     expect(screen.queryByRole("button", { name: "Quit llmlb" })).toBeNull();
   });
 
+  it("once quit, says calmly that llmlb has quit and how to start it, and stops trying to reach it", async () => {
+    const api = fakeApi({ settings: settings(), status: status({ can_quit: true }) });
+    const { events } = renderApp(api, { route: "settings" });
+    events.latest.open();
+    fireEvent.click(await screen.findByRole("button", { name: "Quit llmlb" }));
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Quit" }));
+    });
+    vi.useFakeTimers();
+    try {
+      // llmlb exits: its event stream ends.
+      events.latest.refuse(503);
+      act(() => vi.advanceTimersByTime(60_000));
+      expect(events.sources.length).toBe(1);
+      expect(screen.queryByRole("alert")).toBeNull();
+      const notice = screen.getAllByRole("status").find((element) => /has quit/.test(element.textContent!))!;
+      expect(notice.textContent).toContain("llmlb has quit, as asked.");
+      expect(notice.textContent).toContain("llmlb serve");
+      expect(within(screen.getByRole("banner")).getByText("Quit")).toBeTruthy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("offers no Quit where the server cannot be quit from here", async () => {
     renderApp(fakeApi({ settings: settings(), status: status({ can_quit: false }) }), { route: "settings" });
     await screen.findByText(/No token set/);
