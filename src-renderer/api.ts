@@ -30,6 +30,14 @@ export class ApiError extends Error {
 /** The code of a chat whose stream broke after it began (llmlb stopped, the network dropped). */
 export const STREAM_CUT_OFF = "stream.cut_off";
 
+/**
+ * A 401 about the admin token (`auth.*`), not one the hub gave about the Hugging Face token
+ * (`hub.unauthorized`, for a gated repo).
+ */
+export function isTokenRefusal(status: number, code: string | null | undefined): boolean {
+  return status === 401 && (!code || code.startsWith("auth."));
+}
+
 /** True when the server does not know the route: an older server without that feature. */
 export function isNotFound(error: unknown): boolean {
   return error instanceof ApiError && error.status === 404;
@@ -128,9 +136,9 @@ async function request<T>(
   }
   if (response.status === 204) return undefined as T;
   const json = (await response.json().catch(() => undefined)) as unknown;
-  if (response.status === 401) onTokenRefused?.();
   if (!response.ok) {
     const error = (json as Partial<ErrorBody> | undefined)?.error;
+    if (isTokenRefusal(response.status, error?.code)) onTokenRefused?.();
     throw new ApiError(
       error?.message ?? `The server answered ${response.status} ${response.statusText}.`.replace(" .", "."),
       response.status,

@@ -1,5 +1,5 @@
 import type { ServerEvent } from "../../src-main/contract";
-import { ApiError, isNotFound } from "../api";
+import { ApiError, isNotFound, isTokenRefusal } from "../api";
 import type { AdminToken } from "../adminToken";
 import { openEventStream, type EventSourceFactory } from "../events";
 import type { LoadState } from "./settingsSlice";
@@ -139,7 +139,7 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
           restartEvents?.();
           return get().loadSnapshot();
         }
-        if (error instanceof ApiError && error.status === 401) {
+        if (error instanceof ApiError && isTokenRefusal(error.status, error.code)) {
           // What was read before stays (greyed out as when disconnected) behind the sign-in form.
           set({ loadError: messageOf(error), ...(get().snapshot === "ready" ? {} : { snapshot: "failed" }) });
           get().signOut();

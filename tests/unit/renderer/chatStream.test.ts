@@ -78,6 +78,19 @@ describe("the dashboard's chat stream reader", () => {
     expect(pieces).toEqual(["Once upon"]);
   });
 
+  it("asks for the admin token again only when a call is refused for it, not for a gated repo's hub token", async () => {
+    const refusal = (code: string) =>
+      vi.fn(async () => Response.json({ error: { message: "No.", type: "x", code } }, { status: 401 }));
+    const onTokenRefused = vi.fn();
+    const api = createHttpApi(adminTokenIn(undefined), onTokenRefused);
+    vi.stubGlobal("fetch", refusal("hub.unauthorized"));
+    await expect(api.register("meta-llama/Llama-3.2-1B")).rejects.toThrow("No.");
+    expect(onTokenRefused).not.toHaveBeenCalled();
+    vi.stubGlobal("fetch", refusal("auth.invalid_token"));
+    await expect(api.listModels()).rejects.toThrow("No.");
+    expect(onTokenRefused).toHaveBeenCalledTimes(1);
+  });
+
   it("says what the server said when it refuses", async () => {
     vi.stubGlobal(
       "fetch",
