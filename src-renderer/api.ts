@@ -27,6 +27,9 @@ export class ApiError extends Error {
   }
 }
 
+/** A call that reached no server: llmlb is not running (or not at this address). */
+export const SERVER_UNREACHABLE = "Can't reach the llmlb server. Is it still running?";
+
 /** The code of a chat whose stream broke after it began (llmlb stopped, the network dropped). */
 export const STREAM_CUT_OFF = "stream.cut_off";
 
@@ -132,7 +135,7 @@ async function request<T>(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError("Can't reach the llmlb server. Is it still running?", 0);
+    throw new ApiError(SERVER_UNREACHABLE, 0);
   }
   if (response.status === 204) return undefined as T;
   const json = (await response.json().catch(() => undefined)) as unknown;
@@ -224,7 +227,7 @@ export function createHttpApi(token: AdminToken, onTokenRefused?: () => void): A
         });
       } catch {
         if (signal?.aborted) return { finishReason: null, completionTokens: undefined };
-        throw new ApiError("Can't reach the llmlb server. Is it still running?", 0);
+        throw new ApiError(SERVER_UNREACHABLE, 0);
       }
       if (!response.ok || !response.body) {
         const error = ((await response.json().catch(() => undefined)) as Partial<ErrorBody> | undefined)

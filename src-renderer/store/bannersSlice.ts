@@ -22,6 +22,8 @@ export interface BannersSlice {
    */
   pushBanner(kind: BannerKind, text: string, topic?: string): number;
   dismissBanner(id: number): void;
+  /** Closes the banners whose topic starts with `prefix`: what they report on is over. */
+  dismissBannersAbout(prefix: string): void;
   dismissAllBanners(): void;
 }
 
@@ -43,6 +45,9 @@ export const createBannersSlice = (): Slice<BannersSlice> => {
     },
     dismissBanner(id) {
       set({ banners: get().banners.filter((banner) => banner.id !== id) });
+    },
+    dismissBannersAbout(prefix) {
+      set({ banners: get().banners.filter((banner) => !banner.topic?.startsWith(prefix)) });
     },
     dismissAllBanners() {
       set({ banners: [] });

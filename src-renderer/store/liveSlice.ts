@@ -1,5 +1,5 @@
 import type { ServerEvent } from "../../src-main/contract";
-import { ApiError, isNotFound, isTokenRefusal } from "../api";
+import { ApiError, isNotFound, isTokenRefusal, SERVER_UNREACHABLE } from "../api";
 import type { AdminToken } from "../adminToken";
 import { openEventStream, type EventSourceFactory } from "../events";
 import type { LoadState } from "./settingsSlice";
@@ -156,6 +156,9 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
     readAgain() {
       const state = get();
       void state.loadSnapshot();
+      // llmlb is back: "can't reach it" is no longer true.
+      if (state.chatError === SERVER_UNREACHABLE) set({ chatError: undefined });
+      if (state.registerError === SERVER_UNREACHABLE) set({ registerError: null });
       const wasRead = (load: LoadState) => load === "ready" || load === "failed";
       if (wasRead(state.settingsState)) void state.loadSettings();
       if (wasRead(state.endpointsState)) void state.loadEndpoints();

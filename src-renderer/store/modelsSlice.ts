@@ -73,6 +73,8 @@ export const createModelsSlice =
         const text = input.trim();
         if (!text || get().registering) return false;
         set({ registering: true, registerError: null });
+        // A new registration: what was said about earlier ones would read as about this one.
+        get().dismissBannersAbout("register:");
         try {
           const response = await api.register(text);
           get().upsertModel(modelOf(response));

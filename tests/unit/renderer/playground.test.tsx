@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { ApiError, STREAM_CUT_OFF, type ChatRequest } from "../../../src-renderer/api";
+import { ApiError, SERVER_UNREACHABLE, STREAM_CUT_OFF, type ChatRequest } from "../../../src-renderer/api";
 import { percent } from "../../../src-renderer/components/TokenProbabilities";
 import { announced, deferred, fakeApi, model, node, onNode, renderApp } from "./fakes";
 
@@ -413,6 +413,21 @@ describe("the playground", () => {
     expect(screen.getByLabelText("Speed of the last answer").textContent).toMatch(/· 2 tokens · cut off$/);
     const answer = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem")[1]!;
     expect(answer.textContent).toBe("ModelOnce upon");
+  });
+
+  it('drops its "can\'t reach the server" once llmlb is back', async () => {
+    const api = fakeApi({ models: [ready] });
+    api.chat.mockRejectedValueOnce(new ApiError(SERVER_UNREACHABLE, 0));
+    const { events } = renderApp(api, { route: "playground" });
+    await type("Hello");
+    events.latest.open();
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    });
+    expect(screen.getByRole("alert").textContent).toContain(SERVER_UNREACHABLE);
+    events.latest.drop();
+    await act(async () => events.latest.open());
+    expect(screen.queryByText(SERVER_UNREACHABLE)).toBeNull();
   });
 
   it("keeps the keyboard in the message box after Stop and New chat", async () => {

@@ -79,6 +79,29 @@ describe("the register form", () => {
     expect(box.readOnly).toBe(false);
   });
 
+  it("closes what it said about an earlier registration once another is tried", async () => {
+    const api = fakeApi();
+    api.register.mockResolvedValueOnce({
+      ...model("org/safetensors-only"),
+      status: "registered",
+      warnings: ["No GGUF file in org/safetensors-only: no node can run it."],
+    });
+    api.register.mockRejectedValueOnce(new ApiError("org/gated is gated.", 401, "hub.unauthorized"));
+    renderApp(api);
+    const box = await input();
+    fireEvent.change(box, { target: { value: "org/safetensors-only" } });
+    await act(async () => {
+      fireEvent.keyDown(box, { key: "Enter" });
+    });
+    expect(screen.getByText(/No GGUF file/)).toBeTruthy();
+    fireEvent.change(box, { target: { value: "org/gated" } });
+    await act(async () => {
+      fireEvent.keyDown(box, { key: "Enter" });
+    });
+    expect(screen.getByRole("alert").textContent).toContain("org/gated is gated.");
+    expect(screen.queryByText(/No GGUF file|Registered org\/safetensors-only/)).toBeNull();
+  });
+
   it("tells how to set a token when the repo is gated", async () => {
     const message =
       "meta-llama/Llama-3.2-1B is gated: accept its terms on Hugging Face, then set a token in Settings.";
