@@ -411,15 +411,27 @@ describe("the dashboard in a browser", () => {
     60_000,
   );
 
-  it("at 420 px wide, shows the whole navigation and no page scrolls sideways", async () => {
-    await page.setViewportSize({ width: 420, height: 860 });
+  it("at 390 px wide (a phone), shows the whole navigation, names apart, and no page scrolls sideways", async () => {
+    await page.setViewportSize({ width: 390, height: 860 });
     try {
-      for (const name of ["Models", "Nodes", "Endpoint", "Playground", "Settings"]) {
+      // Each name inside its own link, with room between it and the next: not "RequestsEndpointPlayground".
+      const names = await page
+        .getByRole("navigation", { name: "Main" })
+        .locator("a span")
+        .evaluateAll((spans) =>
+          spans.map((span) => span.getBoundingClientRect()).map((r) => [r.left, r.right]),
+        );
+      for (let index = 1; index < names.length; index++)
+        expect(
+          names[index]![0]! - names[index - 1]![1]!,
+          `room before name ${index + 1}`,
+        ).toBeGreaterThanOrEqual(4);
+      for (const name of ["Models", "Nodes", "Requests", "Endpoint", "Playground", "Settings"]) {
         const link = page.getByRole("link", { name });
         const box = await link.boundingBox();
         expect(box, name).not.toBeNull();
         expect(box!.x, name).toBeGreaterThanOrEqual(0);
-        expect(box!.x + box!.width, name).toBeLessThanOrEqual(420);
+        expect(box!.x + box!.width, name).toBeLessThanOrEqual(390);
         await link.click();
         await page.getByRole("heading", { name, level: 1 }).waitFor();
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
