@@ -9,8 +9,14 @@ const entrySchema = z.object({
   commit: z.string(),
   filename: z.string(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /**
+   * The cache folder it was downloaded into (absent from ledgers older than this field: the cache in
+   * use). After the cache folder changes, an entry claims nothing in the new one.
+   */
+  cache: z.string().optional(),
 });
-export type LedgerEntry = z.infer<typeof entrySchema>;
+export type LedgerEntry = Omit<z.infer<typeof entrySchema>, "cache">;
+type StoredEntry = z.infer<typeof entrySchema>;
 
 /**
  * What this node put into the shared Hugging Face cache itself. Only these files are ever deleted:
@@ -55,7 +61,11 @@ export async function openDownloadLedger(
   log: Logger,
   checkedDir = path.join(path.dirname(file), "checked"),
 ): Promise<DownloadLedger> {
-  let entries: LedgerEntry[] = [];
+  let entries: StoredEntry[] = [];
+  /** Of the cache in use now (the only one whose files it claims), or of another it used before. */
+  const inThisCache = (entry: StoredEntry) => (entry.cache ?? cacheDir) === cacheDir;
+  const sameFile = (a: LedgerEntry, b: LedgerEntry) =>
+    a.repo === b.repo && a.commit === b.commit && a.filename === b.filename;
   try {
     entries = z.array(entrySchema).parse(JSON.parse(await fs.readFile(file, "utf8")));
   } catch (error) {
@@ -115,24 +125,17 @@ export async function openDownloadLedger(
 
   return {
     async record(entry) {
-      if (
-        entries.some(
-          (e) => e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename,
-        )
-      )
-        return false;
-      entries.push(entry);
+      if (entries.some((e) => inThisCache(e) && sameFile(e, entry))) return false;
+      entries.push({ ...entry, cache: cacheDir });
       await save();
       return true;
     },
     async forget(entry) {
       const before = entries.length;
-      entries = entries.filter(
-        (e) => !(e.repo === entry.repo && e.commit === entry.commit && e.filename === entry.filename),
-      );
+      entries = entries.filter((e) => !(inThisCache(e) && sameFile(e, entry)));
       if (entries.length !== before) await save();
     },
-    owns: (sha256) => entries.some((entry) => entry.sha256 === sha256),
+    owns: (sha256) => entries.some((entry) => inThisCache(entry) && entry.sha256 === sha256),
     async checked(blob, sha256) {
       // None, or unreadable: the file is hashed again, which only costs time.
       const known = await fs
@@ -153,14 +156,16 @@ export async function openDownloadLedger(
       const unused = entries.filter(goes);
       if (unused.length === 0) return [];
       entries = entries.filter((entry) => !goes(entry));
+      // Each in the cache it was downloaded into: one used before still has this node's files.
       for (const entry of unused) {
-        const repoDir = repoCacheDir(cacheDir, entry.repo);
+        const root = entry.cache ?? cacheDir;
+        const repoDir = repoCacheDir(root, entry.repo);
         const snapshots = path.join(repoDir, "snapshots");
         const link = path.join(snapshots, entry.commit, ...entry.filename.split("/"));
         await fs.rm(link, { force: true });
         await removeEmptyParents(path.dirname(link), snapshots);
         const blob = path.join(repoDir, "blobs", entry.sha256);
-        if (entries.some((kept) => kept.sha256 === entry.sha256)) {
+        if (entries.some((kept) => kept.sha256 === entry.sha256 && (kept.cache ?? cacheDir) === root)) {
           // Another model of this node still uses the bytes.
         } else if (await linkedFrom(snapshots, blob)) {
           // Another tool's snapshot uses the same bytes (the file at another commit, say).
@@ -178,10 +183,9 @@ export async function openDownloadLedger(
         }
         log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");
       }
-      for (const repo of new Set(unused.map((entry) => entry.repo)))
-        await tidyRepo(repoCacheDir(cacheDir, repo));
+      for (const entry of unused) await tidyRepo(repoCacheDir(entry.cache ?? cacheDir, entry.repo));
       await save();
-      return unused;
+      return unused.map(({ cache: _cache, ...entry }) => entry);
     },
   };
 }

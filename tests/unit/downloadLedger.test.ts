@@ -13,8 +13,8 @@ const sha = (char: string) => char.repeat(64);
 describe("the download ledger's prune", () => {
   const temp = tempDirForEachTest();
 
-  const openLedger = () =>
-    openDownloadLedger(path.join(temp.path, "ledger.json"), path.join(temp.path, "hub"), log);
+  const openLedger = (cache = "hub") =>
+    openDownloadLedger(path.join(temp.path, "ledger.json"), path.join(temp.path, cache), log);
 
   /** A download's lock on a blob, held by the process `pid` of this host. */
   function lockBy(repoDir: string, hash: string, pid: number): string {
@@ -24,17 +24,41 @@ describe("the download ledger's prune", () => {
   }
 
   /** A file of `repo` as huggingface_hub lays it out, recorded as this node's. */
-  async function cached(ledger: Awaited<ReturnType<typeof openLedger>>, repo: string, hash: string) {
-    const repoDir = path.join(temp.path, "hub", `models--${repo.replace("/", "--")}`);
+  async function cached(
+    ledger: Awaited<ReturnType<typeof openLedger>> | undefined,
+    repo: string,
+    hash: string,
+    cache = "hub",
+  ) {
+    const repoDir = path.join(temp.path, cache, `models--${repo.replace("/", "--")}`);
     fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
     fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
     fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
     fs.writeFileSync(path.join(repoDir, "blobs", hash), "bytes");
     fs.symlinkSync(`../../blobs/${hash}`, path.join(repoDir, "snapshots", commit, "m.gguf"));
     fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
-    await ledger.record({ repo, commit, filename: "m.gguf", sha256: hash });
+    await ledger?.record({ repo, commit, filename: "m.gguf", sha256: hash });
     return repoDir;
   }
+
+  it("after the cache folder changes, claims nothing in the new one, and cleans its own in the old one", async () => {
+    const before = await openLedger("old-hub");
+    const mine = await cached(before, "org/moved", sha("9"), "old-hub");
+    // The same file another tool (huggingface-cli) put in the cache used now.
+    const theirs = await cached(undefined, "org/moved", sha("9"), "new-hub");
+
+    const now = await openLedger("new-hub");
+    expect(now.owns(sha("9"))).toBe(false);
+    // Found there, recorded for this cache: then forgotten as the other tool's, as a download would.
+    expect(await now.record({ repo: "org/moved", commit, filename: "m.gguf", sha256: sha("9") })).toBe(true);
+    await now.forget({ repo: "org/moved", commit, filename: "m.gguf", sha256: sha("9") });
+
+    expect((await now.prune(new Set(), new Set([sha("9")]))).map((entry) => entry.repo)).toEqual([
+      "org/moved",
+    ]);
+    expect(fs.readFileSync(path.join(theirs, "blobs", sha("9")), "utf8")).toBe("bytes");
+    expect(fs.existsSync(mine)).toBe(false);
+  });
 
   it("deletes only what the registry says a removed model left, not what it merely does not list (a new or reset registry)", async () => {
     const ledger = await openLedger();
