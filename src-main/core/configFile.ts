@@ -2,16 +2,22 @@ import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig, type Config, type ResolveConfigOptions } from "./config";
 import { unknownConfigKeys, unknownConfigKeyWarning } from "./configMessages";
+import { AppError } from "../shared/errors";
 import { fileOnTheWay } from "../shared/fileOnTheWay";
 
 /** `<data dir>/config.json`: settings saved by hand or from the dashboard, in the config schema's keys. */
 export const configFilePath = (dataDir: string) => path.join(dataDir, "config.json");
 
-/** The saved settings, or undefined when there is no file; a file that is not JSON is an error. */
+/**
+ * The saved settings, or undefined when there is no file; a file that is not JSON, or holds no
+ * object, is an error.
+ */
 export function readConfigFile(dataDir: string): Record<string, unknown> | undefined {
   const file = configFilePath(dataDir);
+  let parsed: unknown;
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    // Windows PowerShell 5 writes UTF-8 with a byte order mark, which JSON.parse refuses unseen.
+    parsed = JSON.parse(fs.readFileSync(file, "utf8").replace(/^\uFEFF/, ""));
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
     if (code === "ENOENT") return undefined;
@@ -24,6 +30,11 @@ export function readConfigFile(dataDir: string): Record<string, unknown> | undef
     }
     throw new Error(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    const held = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`;
+    throw new Error(`${file} holds ${held}; it must hold one JSON object of settings, like {"port": 8080}.`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 export interface ResolveConfigWithFileOptions extends Omit<ResolveConfigOptions, "file" | "filePath"> {
@@ -42,5 +53,19 @@ export function resolveConfigWithFile(options: ResolveConfigWithFileOptions): Co
   if (!file) return first;
   const filePath = configFilePath(first.dataDir);
   for (const unknown of unknownConfigKeys(file)) onWarning?.(unknownConfigKeyWarning(filePath, unknown));
-  return resolveConfig({ ...resolveOptions, file, filePath });
+  const { dataDir, ...settings } = file;
+  if (dataDir !== undefined)
+    onWarning?.(
+      `${filePath}: "dataDir" is not read from the file inside the data directory, so it is ignored; choose the data directory with --data-dir or LLMLB_DATA_DIR.`,
+    );
+  // Relative to where llmlb happens to start (a terminal, a launcher, a service), models would be
+  // downloaded again into another folder at each.
+  const cache = settings.hubCacheDir;
+  if (typeof cache === "string" && cache !== "" && !path.isAbsolute(cache))
+    throw new AppError(
+      "config.invalid",
+      `"hubCacheDir" in ${filePath} is ${JSON.stringify(cache)}, which is not a full path: give the cache folder's absolute path (a relative one would depend on the folder llmlb starts in).`,
+      { param: "hubCacheDir" },
+    );
+  return resolveConfig({ ...resolveOptions, file: settings, filePath });
 }

@@ -1,7 +1,11 @@
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultDataDir, resolveConfig, type ResolveConfigOptions } from "../../src-main/core/config";
+import { resolveConfigWithFile } from "../../src-main/core/configFile";
 import { unknownConfigKeys } from "../../src-main/core/configMessages";
 import { defaultHubCacheDir } from "../../src-main/shared/hubCacheDir";
+import { tempDirForEachTest } from "../helpers/tempDir";
 
 describe("resolveConfig", () => {
   const home = "/home/ada";
@@ -188,5 +192,55 @@ describe("config.json keys llmlb does not read", () => {
       { key: "zzz" },
     ]);
     expect(unknownConfigKeys({ port: 1, hubCacheDir: "/m" })).toEqual([]);
+  });
+});
+
+describe("config.json as a user may have written it", () => {
+  const temp = tempDirForEachTest();
+  const resolveWith = (contents: string) => {
+    fs.writeFileSync(path.join(temp.path, "config.json"), contents);
+    const warnings: string[] = [];
+    const config = resolveConfigWithFile({
+      env: { LLMLB_DATA_DIR: temp.path },
+      platform: "linux",
+      homedir: "/home/ada",
+      onWarning: (warning) => warnings.push(warning),
+    });
+    return { config, warnings };
+  };
+  const refusal = (contents: string) => {
+    try {
+      resolveWith(contents);
+      return "accepted";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it("reads a file Windows PowerShell wrote, with a byte order mark", () => {
+    expect(resolveWith('\uFEFF{"port": 9001}').config.port).toBe(9001);
+  });
+
+  it("refuses a file that holds no object, saying what it must hold", () => {
+    const file = path.join(temp.path, "config.json");
+    expect(refusal('"hello"')).toBe(
+      `${file} holds a string; it must hold one JSON object of settings, like {"port": 8080}.`,
+    );
+    expect(refusal("[]")).toMatch(/holds an array; it must hold one JSON object/);
+    expect(refusal("null")).toMatch(/holds null; it must hold one JSON object/);
+  });
+
+  it("refuses a relative cache folder, which would move with the folder llmlb starts in", () => {
+    expect(refusal('{"hubCacheDir": "relcache"}')).toMatch(
+      /^"hubCacheDir" in \S+config\.json is "relcache", which is not a full path: give the cache folder's absolute path/,
+    );
+  });
+
+  it("says a dataDir in it is not read", () => {
+    const { config, warnings } = resolveWith('{"dataDir": "/elsewhere", "port": 9002}');
+    expect(config).toMatchObject({ dataDir: temp.path, port: 9002 });
+    expect(warnings).toEqual([
+      expect.stringMatching(/"dataDir" is not read from the file inside the data directory/),
+    ]);
   });
 });
