@@ -82,3 +82,31 @@ it("keeps the database as it was before a migration, and points a downgraded llm
     await temp.remove();
   }
 });
+
+it("names a damaged database and the ways on, whether it is no database at all or its schema is garbled", async () => {
+  const temp = await makeTempDir();
+  try {
+    const file = path.join(temp.path, "llmlb.db");
+    fs.writeFileSync(file, Buffer.alloc(8192, 0x5a));
+    expect(() => openDatabase({ file, log })).toThrow(
+      new RegExp(
+        `^The registry ${file} is damaged \\(.+\\), so llmlb cannot read it\\. Stop llmlb, then move it aside .* the model files stay in the cache`,
+      ),
+    );
+
+    fs.rmSync(file);
+    openDatabase({ file, log }).close();
+    // Bytes of the schema's text flipped, as a failing disk or a stray write leaves them.
+    const bytes = fs.readFileSync(file);
+    for (let at = bytes.indexOf("REFERENCES"); at >= 0; at = bytes.indexOf("REFERENCES", at + 1)) {
+      bytes[at + 1] = 0xde;
+      bytes[at + 2] = 0xad;
+    }
+    fs.writeFileSync(file, bytes);
+    expect(() => openDatabase({ file, log })).toThrow(
+      /^The registry \S+ is damaged \(malformed database schema/,
+    );
+  } finally {
+    await temp.remove();
+  }
+});

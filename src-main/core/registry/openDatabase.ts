@@ -24,19 +24,47 @@ export interface DatabaseUpgrade {
 /** Opens the registry: WAL, foreign keys on, migrated to the latest schema. */
 export function openDatabase(options: OpenDatabaseOptions): Db {
   if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
-  const db = new Database(options.file);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
+  let db: Db | undefined;
   try {
+    db = new Database(options.file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    // SQLite reads the schema at the first statement: a garbled one is found here, not in some query.
+    db.prepare("SELECT name FROM sqlite_master LIMIT 1").get();
     const upgrade = migrate(db, options.file, options.log);
     if (upgrade) options.onUpgraded?.(upgrade);
   } catch (error) {
-    db.close();
-    throw error;
+    db?.close();
+    throw damaged(error, options.file) ?? error;
   }
   return db;
+}
+
+/** SQLite's codes for a file that is not (or no longer) a database it can read. */
+const damagedCodes = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB"]);
+
+/**
+ * A database SQLite cannot read, as an error that names the file and the ways on; undefined for any
+ * other failure. Moving it aside loses the registry, not the model files: a new registry deletes none.
+ */
+function damaged(error: unknown, file: string): Error | undefined {
+  const code = (error as { code?: unknown }).code;
+  const message = (error as Error).message ?? "";
+  if (!damagedCodes.has(String(code)) && !/malformed database schema/.test(message)) return undefined;
+  const dir = path.dirname(file);
+  const backups = fs.existsSync(dir)
+    ? fs.readdirSync(dir).filter((name) => name.startsWith(`${path.basename(file)}.schema-`))
+    : [];
+  const restore =
+    backups.length > 0
+      ? ` put one kept before a migration (${backups.map((name) => path.join(dir, name)).join(", ")}) in its place, or`
+      : "";
+  return new Error(
+    `The registry ${file} is damaged (${message}), so llmlb cannot read it. Stop llmlb, then${restore} move it aside (with its -wal and -shm files) to start with an empty registry: the model files stay in the cache, and a model registered again is ready without downloading it.`,
+    { cause: error },
+  );
 }
 
 /** Where the database as it was before a migration from schema `version` is kept. */
