@@ -101,7 +101,9 @@ describe("stopping llmlb past its drain timeout", () => {
       await expect.poll(() => endless.received.length).toBe(2);
       await short.core.dispose();
       const body = await streaming.text();
-      expect(body).toMatch(/"error":\{.*llmlb stopped before this answer ended \(its drain timeout/);
+      // Said as llmlb stopping, which a client retries later, not as a node that crashed.
+      expect(body).toMatch(/"error":\{.*llmlb stopped before this answer ended: its drain timeout/);
+      expect(body).toMatch(/"code":"serving\.stopping"/);
       const refused = await waiting;
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("serving.stopping");

@@ -483,6 +483,20 @@ export function createBalancer(options: BalancerOptions): Balancer {
         );
         return undefined;
       case "cut": {
+        // llmlb itself cut it, its drain timeout over: nothing the node did, and no crash to report.
+        if (calledOff) {
+          const stopped = new AppError(
+            "serving.stopping",
+            `llmlb stopped before this answer ended: its drain timeout (--drain-timeout) ran out. Retry the request once llmlb is back, or against another llmlb.`,
+          );
+          sink.cut(stopped, streaming);
+          trace.brokeOff = true;
+          const told = toHttpError(stopped).body.error;
+          trace.error = recordedError(told.code, told.message);
+          trace.tokens = tokens?.count();
+          trace.reported = tokens?.reported();
+          return 503;
+        }
         health.failed(
           route,
           `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
