@@ -44,6 +44,11 @@ export interface DownloadLedger {
    * and modification time).
    */
   checked(blob: string, sha256: string): Promise<boolean>;
+  /**
+   * Whether the blob at `blob` was hashed as `sha256` and has changed since (its size or modification
+   * time): its bytes may no longer be those. False where it was never hashed here, or is gone.
+   */
+  changedSinceChecked(blob: string, sha256: string): Promise<boolean>;
   /** Remembers, for every worker of this llmlb, that the blob at `blob` is `sha256`, as it is now. */
   rememberChecked(blob: string, sha256: string): Promise<void>;
 }
@@ -86,6 +91,13 @@ export async function openDownloadLedger(
     saving = next.catch(() => {});
     return next;
   }
+
+  /** What was noted when a blob of `sha256` was last hashed; undefined when none (or unreadable). */
+  const checkedRecord = (sha256: string) =>
+    fs
+      .readFile(path.join(checkedDir, `${sha256}.json`), "utf8")
+      .then((text) => checkedSchema.parse(JSON.parse(text)))
+      .catch(() => undefined);
 
   /** Removes empty folders from `dir` up to (not including) `stop`. */
   async function removeEmptyParents(dir: string, stop: string): Promise<void> {
@@ -138,13 +150,16 @@ export async function openDownloadLedger(
     owns: (sha256) => entries.some((entry) => inThisCache(entry) && entry.sha256 === sha256),
     async checked(blob, sha256) {
       // None, or unreadable: the file is hashed again, which only costs time.
-      const known = await fs
-        .readFile(path.join(checkedDir, `${sha256}.json`), "utf8")
-        .then((text) => checkedSchema.parse(JSON.parse(text)))
-        .catch(() => undefined);
+      const known = await checkedRecord(sha256);
       if (!known || known.blob !== blob) return false;
       const stat = await fs.stat(blob).catch(() => undefined);
       return stat !== undefined && stat.size === known.size && stat.mtimeMs === known.mtime_ms;
+    },
+    async changedSinceChecked(blob, sha256) {
+      const known = await checkedRecord(sha256);
+      if (!known || known.blob !== blob) return false;
+      const stat = await fs.stat(blob).catch(() => undefined);
+      return stat !== undefined && (stat.size !== known.size || stat.mtimeMs !== known.mtime_ms);
     },
     async rememberChecked(blob, sha256) {
       const stat = await fs.stat(blob);

@@ -186,6 +186,7 @@ describe("the prepare queue", () => {
         record: async () => true,
         owns: () => true,
         rememberChecked: async () => {},
+        changedSinceChecked: async () => false,
       } as unknown as DownloadLedger,
     ) => {
       const stopped = new AbortController();
@@ -261,6 +262,35 @@ describe("the prepare queue", () => {
       await waitFor("the first downloads", () => ids.every((id) => first.stateOf(id)?.state === "ready"));
       await first.stop();
     };
+
+    it("hashes again a file of its own that changed on disk since, and downloads it again when its bytes are not the hub's", async () => {
+      const ledger = await openLedger();
+      await downloadFirst(ledger, ["org/mine"]);
+      const blob = path.join(repoCacheDir(temp.path, "org/mine"), "blobs", sha256);
+      // Bytes in the middle changed (a bad write, a tool's edit): same size, a new modification time.
+      const bytes = fs.readFileSync(blob);
+      const middle = Math.floor(bytes.length / 2);
+      bytes[middle] = bytes[middle]! ^ 0xff;
+      fs.writeFileSync(blob, bytes);
+      served.length = 0;
+
+      const again = start(ledger);
+      await again.queue.reconcile([model("org/mine")]);
+      again.queue.prepareNext();
+      await waitFor("the model ready", () => again.stateOf("org/mine")?.state === "ready");
+      await again.stop();
+      expect(served).toEqual(["/org/mine/mine.gguf"]);
+      expect(fs.readFileSync(blob).equals(gguf)).toBe(true);
+
+      // Unchanged since, it is trusted as it is: no hashing, no download.
+      served.length = 0;
+      const third = start(ledger);
+      await third.queue.reconcile([model("org/mine")]);
+      third.queue.prepareNext();
+      await waitFor("the model ready", () => third.stateOf("org/mine")?.state === "ready");
+      await third.stop();
+      expect(served).toEqual([]);
+    });
 
     it("downloads a new model while it hashes a large file another tool put in the cache, first in line", async () => {
       const ledger = await openLedger();

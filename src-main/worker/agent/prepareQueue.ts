@@ -208,9 +208,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       const artifact = choice.files[0]!.filename;
       /** Files another tool put in the cache, found there: their bytes are checked before use. */
       const adopted: AdoptedFile[] = [];
+      /** Files this node downloaded before, found in the cache: hashed again where they changed since. */
+      const ownFound: { filename: string; sha256: string; blob: string }[] = [];
       /** Each file of the choice into the cache (or found there): their snapshot paths. */
       const fetchAll = async (): Promise<string[]> => {
         adopted.length = 0;
+        ownFound.length = 0;
         let doneBefore = 0;
         const paths: string[] = [];
         for (const file of choice.files) {
@@ -264,6 +267,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached))
             await ledger.forget(record);
           if (!result.alreadyCached) await ledger.rememberChecked(result.blobPath, file.sha256);
+          else if (!result.fetchedByAnother && ledger.owns(file.sha256))
+            ownFound.push({ filename: file.filename, sha256: file.sha256, blob: result.blobPath });
           else if (!result.fetchedByAnother && !ledger.owns(file.sha256))
             adopted.push({
               file: { filename: file.filename, sha256: file.sha256 },
@@ -277,6 +282,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       };
       let paths = await fetchAll();
       entry.state = { model: modelId, artifact, state: "verifying" };
+      // A file of its own changed on disk since it was hashed (its size or modification time): its
+      // bytes may not be those downloaded (an edit, a tool's write, a restore gone wrong).
+      if (await changedOwnFiles(ownFound, controller.signal)) {
+        paths = await fetchAll();
+        entry.state = { model: modelId, artifact, state: "verifying" };
+      }
       await checkAdopted(adopted, controller.signal);
       try {
         await checkGgufHeader(paths[0]!);
@@ -339,6 +350,32 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       if (!(await ledger.checked(blob, sha256))) return true;
     }
     return false;
+  }
+
+  /**
+   * Hashes again each file of this node's whose size or modification time changed since it was
+   * hashed; one whose bytes are no longer its sha256 is removed, to be downloaded again. Whether any was.
+   */
+  async function changedOwnFiles(
+    files: readonly { filename: string; sha256: string; blob: string }[],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    let removed = false;
+    for (const { filename, sha256, blob } of files) {
+      if (!(await ledger.changedSinceChecked(blob, sha256))) continue;
+      log.info(
+        { file: filename, blob },
+        "a downloaded file changed on disk since it was checked; checking it again",
+      );
+      if ((await sha256OfFile(blob, signal)) === sha256) {
+        await ledger.rememberChecked(blob, sha256);
+        continue;
+      }
+      log.warn({ file: filename, blob }, "a cached file no longer matches its sha256; downloading it again");
+      await fs.promises.rm(blob, { force: true });
+      removed = true;
+    }
+    return removed;
   }
 
   async function checkAdopted(adopted: AdoptedFile[], signal: AbortSignal): Promise<void> {
