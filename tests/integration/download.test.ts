@@ -719,7 +719,7 @@ describe("downloadToHfCache across processes", () => {
       const refused = outcomes.get("other-Q4_K_M.gguf");
       expect(refused?.error?.code).toBe("disk_full");
       expect(refused?.error?.message).toMatch(
-        /^other-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has \S+ MB free, \S+ MB of it for the download of test-org\/dl-GGUF under way into the same cache\. Free some space/,
+        /^other-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has \S+ MB free, \S+ [KM]B of it for the download of test-org\/dl-GGUF under way into the same cache\. Free some space/,
       );
       expect(refused?.partialBytes).toBeLessThanOrEqual(0);
     },

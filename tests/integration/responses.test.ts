@@ -216,11 +216,15 @@ describe("POST /v1/responses", () => {
   });
 
   it("a previous_response_id of a stream its client cut off says it did not complete", async () => {
-    const stream = client.responses.stream({ model: tinyModel, input: "Hello", max_output_tokens: 200 });
+    // An answer that runs to its limit (greedy: the same each time), long enough to be cut midway.
+    const ask = { model: toolModel, input: "Hello", max_output_tokens: 3000, temperature: 0, store: false };
+    expect((await client.responses.create(ask)).status).toBe("incomplete");
+    const stream = client.responses.stream({ ...ask, store: true });
     let id: string | undefined;
     stream.on("event", (event) => {
-      if (event.type === "response.created") id = event.response.id;
-      if (event.type === "response.output_text.delta") stream.abort();
+      if (event.type !== "response.created") return;
+      id = event.response.id;
+      stream.abort();
     });
     await stream.finalResponse().catch(() => undefined);
     expect(id).toMatch(/^resp_/);
