@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeNode, type FakeNode } from "../helpers/fakeNode";
 import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
@@ -110,6 +112,27 @@ describe("stopping llmlb past its drain timeout", () => {
     } finally {
       await endless.close();
       await short.close();
+    }
+  });
+});
+
+describe("stopping llmlb with connections that run nothing", () => {
+  it("does not wait for a connection opened and never used, nor a keep-alive one gone idle", async () => {
+    const own = await startCoreWithHub({ config: { drainTimeoutSeconds: 20 } });
+    const { port } = new URL(own.url);
+    // A client that connected and has sent nothing yet (as one may at the moment llmlb stops).
+    const silent = net.connect(Number(port), "127.0.0.1");
+    await once(silent, "connect");
+    // And one whose request was answered, kept alive for the next.
+    expect((await own.request("GET", "/v0/health")).status).toBe(200);
+    try {
+      const started = Date.now();
+      await own.core.dispose();
+      // Well inside the 20 s drain: nothing was running.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      silent.destroy();
+      await own.close();
     }
   });
 });
