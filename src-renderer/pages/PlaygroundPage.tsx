@@ -1,4 +1,4 @@
-import { useId, useLayoutEffect, useRef, type FormEvent, type KeyboardEvent } from "react";
+import { lazy, Suspense, useId, useLayoutEffect, useRef, type FormEvent, type KeyboardEvent } from "react";
 import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
@@ -7,6 +7,9 @@ import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
 import { PageHead } from "../components/PageHead";
 import { TokenProbabilities } from "../components/TokenProbabilities";
+
+/** Markdown's parser comes with the first answer, not with every page of the dashboard. */
+const MarkdownAnswer = lazy(() => import("../components/MarkdownAnswer"));
 
 /** `850 tokens/s`, `120 ms`, `1.2 s`. */
 function millis(ms: number): string {
@@ -142,6 +145,11 @@ export function PlaygroundPage() {
                   )}
                   {message.tokens && message.content ? (
                     <TokenProbabilities text={message.content} tokens={message.tokens} />
+                  ) : message.role === "assistant" && message.content ? (
+                    // A model answers in Markdown (code, lists, emphasis); what a user typed shows as typed.
+                    <Suspense fallback={<p className="chat-text">{message.content}</p>}>
+                      <MarkdownAnswer text={message.content} />
+                    </Suspense>
                   ) : (
                     <p className="chat-text">
                       {message.content ||

@@ -245,6 +245,43 @@ describe("the playground", () => {
     expect(api.chat.mock.calls[1]![0]).not.toHaveProperty("logprobs");
   });
 
+  it("shows a model's Markdown as it reads (code to copy, emphasis), never fetching an image, and a user's text as typed", async () => {
+    const api = fakeApi({ models: [ready] });
+    const answer = [
+      "## Steps",
+      "",
+      "Run **this**:",
+      "",
+      "```py",
+      "print(1)",
+      "```",
+      "",
+      "![tracker](http://tracker.example/pixel.png) <img src=x onerror=alert(1)>",
+    ].join("\n");
+    api.chat.mockImplementation(async (_request, onText) => {
+      onText(answer);
+      return { finishReason: "stop", completionTokens: 12 };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Show me `code` and **bold**");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    const [asked, answered] = within(screen.getByRole("list", { name: "Messages" })).getAllByRole("listitem");
+    expect(asked!.querySelector("p.chat-text")!.textContent).toBe("Show me `code` and **bold**");
+    // Markdown's renderer comes with the first answer (its own chunk of the bundle).
+    const code = await within(answered!).findByText("print(1)", { selector: "pre code" });
+    expect(code.closest("pre")).not.toBeNull();
+    expect(within(answered!).getByRole("heading", { name: "Steps" })).toBeTruthy();
+    expect(within(answered!).getByText("this", { selector: "strong" })).toBeTruthy();
+    expect(within(answered!).getByRole("button", { name: "Copy code" })).toBeTruthy();
+    // No image is fetched: it is a link to click, and raw HTML stays text.
+    expect(answered!.querySelector("img")).toBeNull();
+    expect(within(answered!).getByRole("link", { name: "tracker" }).getAttribute("href")).toBe(
+      "http://tracker.example/pixel.png",
+    );
+  });
+
   it("writes probabilities as a reader would, never a near certainty rounded to 100%", () => {
     expect([1, 0.9995, 0.996, 0.42, 0.035, 0.0004].map(percent)).toEqual([
       "100%",

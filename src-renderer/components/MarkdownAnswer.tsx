@@ -1,0 +1,53 @@
+import { Children, isValidElement, type ReactNode } from "react";
+import Markdown, { type Components } from "react-markdown";
+import { CopyButton } from "./CopyButton";
+
+/** The text of a code block's children, as it is copied. */
+function textOf(node: ReactNode): string {
+  if (typeof node === "string" || typeof node === "number") return String(node);
+  if (Array.isArray(node)) return node.map(textOf).join("");
+  if (isValidElement<{ children?: ReactNode }>(node)) return textOf(node.props.children);
+  return "";
+}
+
+/**
+ * How a model's Markdown is shown: code blocks with a Copy button, links that open apart from the
+ * dashboard, and images as links (an answer never makes the page fetch from elsewhere by itself).
+ * Raw HTML in an answer stays text: react-markdown renders none.
+ */
+const components: Components = {
+  pre({ children }) {
+    const code = textOf(Children.toArray(children)).replace(/\n$/, "");
+    return (
+      <div className="chat-code">
+        <CopyButton text={code} label="Copy code" showText={false} />
+        <pre>{children}</pre>
+      </div>
+    );
+  },
+  a({ href, children }) {
+    return (
+      <a href={href} target="_blank" rel="noopener noreferrer">
+        {children}
+      </a>
+    );
+  },
+  img({ src, alt }) {
+    return typeof src === "string" && src !== "" ? (
+      <a href={src} target="_blank" rel="noopener noreferrer">
+        {alt || src}
+      </a>
+    ) : (
+      <>{alt}</>
+    );
+  },
+};
+
+/** A model's answer as Markdown renders it: headings, lists, emphasis and code. */
+export default function MarkdownAnswer({ text }: { text: string }) {
+  return (
+    <div className="chat-text chat-markdown">
+      <Markdown components={components}>{text}</Markdown>
+    </div>
+  );
+}
