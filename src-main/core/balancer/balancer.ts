@@ -483,42 +483,39 @@ export function createBalancer(options: BalancerOptions): Balancer {
         );
         return undefined;
       case "cut": {
-        // llmlb itself cut it, its drain timeout over: nothing the node did, and no crash to report.
-        if (calledOff) {
-          const stopped = new AppError(
-            "serving.stopping",
-            `llmlb stopped before this answer ended: its drain timeout (--drain-timeout) ran out. Retry the request once llmlb is back, or against another llmlb.`,
-          );
-          sink.cut(stopped, streaming);
-          trace.brokeOff = true;
-          const told = toHttpError(stopped).body.error;
-          trace.error = recordedError(told.code, told.message);
-          trace.tokens = tokens?.count();
-          trace.reported = tokens?.reported();
-          return 503;
-        }
-        health.failed(
-          route,
-          `An answer for ${model} broke off (${outcome.cause.message.replace(/\.$/, "")}).`,
-        );
-        (request.log ?? log).warn(
-          { node: route.name, node_id: route.id, model, err: outcome.cause.message },
-          "node failed mid-answer",
-        );
-        // Which node, and what became of it (it crashed, went silent, stalled past the idle timeout).
-        const cut = new AppError(
-          "node.crashed",
-          `The node serving this request (${route.name}) stopped midway: ${outcome.cause.message.replace(/^It /, "it ").replace(/\.$/, "")}. Retry the request.`,
-        );
+        const cut = calledOff ? cutByDrain() : cutByNode(route, model, outcome.cause, request.log ?? log);
         sink.cut(cut, streaming);
         trace.brokeOff = true;
-        const told = toHttpError(cut).body.error;
-        trace.error = recordedError(told.code, told.message);
+        const told = toHttpError(cut);
+        trace.error = recordedError(told.body.error.code, told.body.error.message);
         trace.tokens = tokens?.count();
         trace.reported = tokens?.reported();
-        return 502;
+        return told.status;
       }
     }
+  }
+
+  /** An answer llmlb itself cut, its drain timeout over: nothing its node did, and no crash. */
+  const cutByDrain = () =>
+    new AppError(
+      "serving.stopping",
+      "llmlb stopped before this answer ended: its drain timeout (--drain-timeout) ran out. Retry the request once llmlb is back, or against another llmlb.",
+    );
+
+  /**
+   * An answer its node broke off: which node, and what became of it (it crashed, went silent, stalled
+   * past the idle timeout), counted against the node's health.
+   */
+  function cutByNode(route: NodeRoute, model: string, cause: Error, requestLog: Logger): AppError {
+    health.failed(route, `An answer for ${model} broke off (${cause.message.replace(/\.$/, "")}).`);
+    requestLog.warn(
+      { node: route.name, node_id: route.id, model, err: cause.message },
+      "node failed mid-answer",
+    );
+    return new AppError(
+      "node.crashed",
+      `The node serving this request (${route.name}) stopped midway: ${cause.message.replace(/^It /, "it ").replace(/\.$/, "")}. Retry the request.`,
+    );
   }
 
   function recordSpeed(nodeId: string, model: string, tokens: number, elapsedMs: number): void {
