@@ -696,28 +696,33 @@ describe("downloadToHfCache across processes", () => {
     },
   );
 
+  /**
+   * Two downloads into a 5 MB cache, each file 3 MB: the model's first, then, once `between` (shell) has
+   * run, the other's, while the hub sends slowly. The first completes; says how the second ended.
+   */
+  async function twoDownloads(between: string): Promise<ChildLine | undefined> {
+    hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
+    const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
+    const { lines, exited } = inTinyTmpfs("5m", `(${between}; DL_INPUT="$DL_INPUT_2" exec "$@") &`, second);
+    const outcomes = new Map<string, ChildLine>();
+    while (outcomes.size < 2) {
+      const line = await nextLine(lines, (next) => next.result !== undefined || next.error !== undefined);
+      outcomes.set(line.file, line);
+    }
+    await exited;
+    expect(outcomes.get("model-Q4_K_M.gguf")?.result?.fetchedBytes).toBe(MODEL.length);
+    const refused = outcomes.get("other-Q4_K_M.gguf");
+    expect(refused?.error?.code).toBe("disk_full");
+    return refused;
+  }
+
   it.skipIf(!canMountTmpfs)(
     "of two downloads into a cache with room for one, the later refuses at once, naming the other, and the first completes",
     async () => {
       // Both files fit the free space alone, not together. The second starts once the first holds its
       // lock; the hub sends slowly, so the first is still under way.
-      hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
       const firstLock = path.join(blobsDir(), `${sha256Hex(MODEL)}.lock`);
-      const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
-      const { lines, exited } = inTinyTmpfs(
-        "5m",
-        `(until [ -e '${firstLock}' ]; do sleep 0.02; done; DL_INPUT="$DL_INPUT_2" exec "$@") &`,
-        second,
-      );
-      const outcomes = new Map<string, ChildLine>();
-      while (outcomes.size < 2) {
-        const line = await nextLine(lines, (next) => next.result !== undefined || next.error !== undefined);
-        outcomes.set(line.file, line);
-      }
-      await exited;
-      expect(outcomes.get("model-Q4_K_M.gguf")?.result?.fetchedBytes).toBe(MODEL.length);
-      const refused = outcomes.get("other-Q4_K_M.gguf");
-      expect(refused?.error?.code).toBe("disk_full");
+      const refused = await twoDownloads(`until [ -e '${firstLock}' ]; do sleep 0.02; done`);
       expect(refused?.error?.message).toMatch(
         /^other-Q4_K_M\.gguf needs 3\.1 MB more on the disk holding \S+, which has \S+ MB free, \S+ [KM]B of it for the download of test-org\/dl-GGUF under way into the same cache\. Free some space/,
       );
@@ -730,26 +735,12 @@ describe("downloadToHfCache across processes", () => {
     async () => {
       // The first passes its room check and writes; then its lock says it started an hour from now, as a
       // host whose clock is ahead would write it. The second, started after, must still count it.
-      hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
       const firstLock = path.join(blobsDir(), `${sha256Hex(MODEL)}.lock`);
-      const firstPartial = partialOf(MODEL);
-      const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
       const later = Date.now() + 3_600_000;
-      const { lines, exited } = inTinyTmpfs(
-        "5m",
-        `(until [ "$(du -k '${firstPartial}' 2>/dev/null | cut -f1)" -gt 0 ] 2>/dev/null; do sleep 0.02; done; ` +
-          `sed -i 's/"since":[0-9]*/"since":${later}/' '${firstLock}'; DL_INPUT="$DL_INPUT_2" exec "$@") &`,
-        second,
+      const refused = await twoDownloads(
+        `until [ "$(du -k '${partialOf(MODEL)}' 2>/dev/null | cut -f1)" -gt 0 ] 2>/dev/null; do sleep 0.02; done; ` +
+          `sed -i 's/"since":[0-9]*/"since":${later}/' '${firstLock}'`,
       );
-      const outcomes = new Map<string, ChildLine>();
-      while (outcomes.size < 2) {
-        const line = await nextLine(lines, (next) => next.result !== undefined || next.error !== undefined);
-        outcomes.set(line.file, line);
-      }
-      await exited;
-      expect(outcomes.get("model-Q4_K_M.gguf")?.result?.fetchedBytes).toBe(MODEL.length);
-      const refused = outcomes.get("other-Q4_K_M.gguf");
-      expect(refused?.error?.code).toBe("disk_full");
       expect(refused?.error?.message).toMatch(
         /for the download of test-org\/dl-GGUF under way into the same cache/,
       );
