@@ -36,6 +36,19 @@ const weatherTool: OpenAI.Responses.FunctionTool = {
   strict: true,
 };
 
+/** A city and its population, as JSON: strings bounded, for the random model would not close one. */
+const cityFormat = {
+  type: "json_schema" as const,
+  name: "city",
+  strict: true,
+  schema: {
+    type: "object",
+    properties: { name: { type: "string", maxLength: 8 }, population: { type: "integer" } },
+    required: ["name", "population"],
+    additionalProperties: false,
+  },
+};
+
 describe("POST /v1/responses", () => {
   it("answers instructions and an input in the Responses shape, stored and read back with GET", async () => {
     const response = await client.responses.create({
@@ -363,19 +376,7 @@ describe("POST /v1/responses", () => {
     const response = await client.responses.create({
       model: toolModel,
       input: "A city and its population.",
-      text: {
-        format: {
-          type: "json_schema",
-          name: "city",
-          strict: true,
-          schema: {
-            type: "object",
-            properties: { name: { type: "string", maxLength: 8 }, population: { type: "integer" } },
-            required: ["name", "population"],
-            additionalProperties: false,
-          },
-        },
-      },
+      text: { format: cityFormat },
       max_output_tokens: 200,
       temperature: 0,
     });
@@ -386,18 +387,6 @@ describe("POST /v1/responses", () => {
 });
 
 describe("tools and a text.format together, as the Agents SDK sends an agent with tools and an output type", () => {
-  const cityFormat = {
-    type: "json_schema" as const,
-    name: "city",
-    strict: true,
-    schema: {
-      type: "object",
-      properties: { name: { type: "string", maxLength: 8 }, population: { type: "integer" } },
-      required: ["name", "population"],
-      additionalProperties: false,
-    },
-  };
-
   it("with tool_choice required, the answer is the call", async () => {
     const response = await client.responses.create({
       model: toolModel,
