@@ -2,7 +2,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig, type Config, type ResolveConfigOptions } from "./config";
 import { unknownConfigKeys, unknownConfigKeyWarning } from "./configMessages";
-import { AppError } from "../shared/errors";
 import { fileOnTheWay } from "../shared/fileOnTheWay";
 
 /** `<data dir>/config.json`: settings saved by hand or from the dashboard, in the config schema's keys. */
@@ -59,13 +58,15 @@ export function resolveConfigWithFile(options: ResolveConfigWithFileOptions): Co
       `${filePath}: "dataDir" is not read from the file inside the data directory, so it is ignored; choose the data directory with --data-dir or LLMLB_DATA_DIR.`,
     );
   // Relative to where llmlb happens to start (a terminal, a launcher, a service), models would be
-  // downloaded again into another folder at each.
+  // downloaded again into another folder at each. Taken as before (from the folder it starts in), and
+  // said, so a setup that relied on it still starts.
   const cache = settings.hubCacheDir;
-  if (typeof cache === "string" && cache !== "" && !path.isAbsolute(cache))
-    throw new AppError(
-      "config.invalid",
-      `"hubCacheDir" in ${filePath} is ${JSON.stringify(cache)}, which is not a full path: give the cache folder's absolute path (a relative one would depend on the folder llmlb starts in).`,
-      { param: "hubCacheDir" },
+  if (typeof cache === "string" && cache !== "" && !path.isAbsolute(cache)) {
+    const resolved = path.resolve(cache);
+    onWarning?.(
+      `${filePath}: "hubCacheDir" is ${JSON.stringify(cache)}, a relative path, taken from the folder llmlb started in as ${resolved}; started elsewhere, it would be another folder. Give the cache folder's absolute path.`,
     );
+    settings.hubCacheDir = resolved;
+  }
   return resolveConfig({ ...resolveOptions, file: settings, filePath });
 }

@@ -68,7 +68,8 @@ export async function openDownloadLedger(
 ): Promise<DownloadLedger> {
   let entries: StoredEntry[] = [];
   /** Of the cache in use now (the only one whose files it claims), or of another it used before. */
-  const inThisCache = (entry: StoredEntry) => (entry.cache ?? cacheDir) === cacheDir;
+  const here = path.resolve(cacheDir);
+  const inThisCache = (entry: StoredEntry) => path.resolve(entry.cache ?? cacheDir) === here;
   const sameFile = (a: LedgerEntry, b: LedgerEntry) =>
     a.repo === b.repo && a.commit === b.commit && a.filename === b.filename;
   try {
@@ -138,7 +139,7 @@ export async function openDownloadLedger(
   return {
     async record(entry) {
       if (entries.some((e) => inThisCache(e) && sameFile(e, entry))) return false;
-      entries.push({ ...entry, cache: cacheDir });
+      entries.push({ ...entry, cache: here });
       await save();
       return true;
     },
@@ -180,7 +181,12 @@ export async function openDownloadLedger(
         await fs.rm(link, { force: true });
         await removeEmptyParents(path.dirname(link), snapshots);
         const blob = path.join(repoDir, "blobs", entry.sha256);
-        if (entries.some((kept) => kept.sha256 === entry.sha256 && (kept.cache ?? cacheDir) === root)) {
+        if (
+          entries.some(
+            (kept) =>
+              kept.sha256 === entry.sha256 && path.resolve(kept.cache ?? cacheDir) === path.resolve(root),
+          )
+        ) {
           // Another model of this node still uses the bytes.
         } else if (await linkedFrom(snapshots, blob)) {
           // Another tool's snapshot uses the same bytes (the file at another commit, say).

@@ -33,6 +33,15 @@ export function createInUseFile(
       fs.writeFileSync(temporary, JSON.stringify(state));
       fs.renameSync(temporary, file);
     } catch (error) {
+      // What it said before is no longer so: gone (removing needs no room), a crash meanwhile is
+      // blamed on no model rather than on one that no longer ran.
+      for (const stale of [temporary, file]) {
+        try {
+          fs.rmSync(stale, { force: true });
+        } catch {
+          // Not a file to remove (or not ours): left as it is.
+        }
+      }
       onWriteFailed(error as Error);
     }
   };

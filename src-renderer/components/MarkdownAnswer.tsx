@@ -1,4 +1,4 @@
-import { Children, isValidElement, type ReactNode } from "react";
+import { Children, isValidElement, memo, type ReactNode } from "react";
 import Markdown, { type Components } from "react-markdown";
 import { CopyButton } from "./CopyButton";
 
@@ -43,11 +43,14 @@ const components: Components = {
   },
 };
 
-/** A model's answer as Markdown renders it: headings, lists, emphasis and code. */
-export default function MarkdownAnswer({ text }: { text: string }) {
+/**
+ * A model's answer as Markdown renders it: headings, lists, emphasis and code. Parsed again only when
+ * its own text changes: earlier answers stay as they are while a new one streams.
+ */
+export default memo(function MarkdownAnswer({ text }: { text: string }) {
   return (
     <div className="chat-text chat-markdown">
       <Markdown components={components}>{text}</Markdown>
     </div>
   );
-}
+});

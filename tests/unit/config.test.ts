@@ -230,10 +230,14 @@ describe("config.json as a user may have written it", () => {
     expect(refusal("null")).toMatch(/holds null; it must hold one JSON object/);
   });
 
-  it("refuses a relative cache folder, which would move with the folder llmlb starts in", () => {
-    expect(refusal('{"hubCacheDir": "relcache"}')).toMatch(
-      /^"hubCacheDir" in \S+config\.json is "relcache", which is not a full path: give the cache folder's absolute path/,
-    );
+  it("takes a relative cache folder from the folder llmlb starts in, as before, and says it would move with it", () => {
+    const { config, warnings } = resolveWith('{"hubCacheDir": "relcache"}');
+    expect(config.hubCacheDir).toBe(path.resolve("relcache"));
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /"hubCacheDir" is "relcache", a relative path, taken from the folder llmlb started in as \S+relcache; started elsewhere, it would be another folder\. Give the cache folder's absolute path\./,
+      ),
+    ]);
   });
 
   it("says a dataDir in it is not read", () => {

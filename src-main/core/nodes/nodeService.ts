@@ -284,6 +284,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       registryUnwritable(error);
+      // Read, which a full disk allows: a node not registered is told so, to register again.
+      if (!nodes.list().some((node) => node.id === id)) return undefined;
       return { cameOnline: false, changed: [] as string[], recorded: [] as string[] };
     }
   }

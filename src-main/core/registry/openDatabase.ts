@@ -59,7 +59,7 @@ function damaged(error: unknown, file: string): Error | undefined {
     : [];
   const restore =
     backups.length > 0
-      ? ` put one kept before a migration (${backups.map((name) => path.join(dir, name)).join(", ")}) in its place, or`
+      ? ` put one kept before a migration (${backups.map((name) => path.join(dir, name)).join(", ")}) in its place (what was registered or removed since is lost), or`
       : "";
   return new Error(
     `The registry ${file} is damaged (${message}), so llmlb cannot read it. Stop llmlb, then${restore} move it aside (with its -wal and -shm files) to start with an empty registry: the model files stay in the cache, and a model registered again is ready without downloading it.`,

@@ -298,9 +298,13 @@ export async function runChat(
   });
 }
 
+/** Words a model may write before a call ("Let me look that up.") before its text is taken for the answer. */
+const preambleChars = 1000;
+
 /**
- * The model's answer with `functions` offered, if it calls one; undefined once it begins to write text
- * instead (cut there, unsent), or ends with none.
+ * The model's answer with `functions` offered, if it calls one (the words it wrote before the call
+ * then go out as they would have); undefined once it begins an answer instead (JSON, as the format
+ * asks, or more words than a call's preamble), cut there unsent, or ends with none.
  */
 async function callUnlessText(
   chat: LlamaChat,
@@ -309,20 +313,25 @@ async function callUnlessText(
   functions: ChatModelFunctions,
   signal: AbortSignal,
 ) {
-  const textBegan = new AbortController();
+  const answerBegan = new AbortController();
+  let held = "";
   const response = await chat.generateResponse(history, {
     ...options,
     grammar: undefined,
     functions,
     onTextChunk: (text) => {
-      if (text.trim() !== "") textBegan.abort();
+      held += text;
+      const begun = held.trimStart();
+      if (begun.startsWith("{") || begun.startsWith("[") || held.length > preambleChars) answerBegan.abort();
     },
     onResponseChunk: undefined,
-    signal: AbortSignal.any([signal, textBegan.signal]),
+    signal: AbortSignal.any([signal, answerBegan.signal]),
     stopOnAbortSignal: true,
   });
   signal.throwIfAborted();
-  return response.functionCalls?.length ? response : undefined;
+  if (!response.functionCalls?.length) return undefined;
+  if (held !== "") options.onTextChunk?.(held);
+  return response;
 }
 
 /**
