@@ -100,6 +100,19 @@ afterAll(async () => {
 
 const hello = [{ role: "user" as const, content: "Hello" }];
 
+/** A tool of one bounded string (the random model would never close an unbounded one). */
+const getTimeTool = {
+  type: "function" as const,
+  function: {
+    name: "get_time",
+    parameters: {
+      type: "object",
+      properties: { zone: { type: "string", maxLength: 12 } },
+      required: ["zone"],
+    },
+  },
+};
+
 describe("chat completions", () => {
   it("answers with the model's chat template, to max_tokens, with usage", async () => {
     const completion = await client.chat.completions.create({
@@ -408,17 +421,7 @@ describe("chat completions", () => {
           },
         },
       },
-      {
-        type: "function" as const,
-        function: {
-          name: "get_time",
-          parameters: {
-            type: "object",
-            properties: { zone: { type: "string", maxLength: 12 } },
-            required: ["zone"],
-          },
-        },
-      },
+      getTimeTool,
     ];
     const fitsItsSchema = (call: { function: { name: string; arguments: string } }) => {
       const args = JSON.parse(call.function.arguments) as Record<string, unknown>;
@@ -566,19 +569,7 @@ describe("chat completions", () => {
   });
 
   it("with tools and a JSON response_format, answers a call or JSON that fits", async () => {
-    const tools = [
-      {
-        type: "function" as const,
-        function: {
-          name: "get_time",
-          parameters: {
-            type: "object",
-            properties: { zone: { type: "string", maxLength: 12 } },
-            required: ["zone"],
-          },
-        },
-      },
-    ];
+    const tools = [getTimeTool];
     const response_format = {
       type: "json_schema" as const,
       json_schema: {
