@@ -228,6 +228,9 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     if (sweptAt - lastSweep > 2 * heartbeatIntervalMs) awakeSince = sweptAt;
     lastSweep = sweptAt;
     if (sweptAt - awakeSince < offlineAfterMs) return;
+    // Heartbeats heard but not recorded lately (a full disk): their nodes' silence in the registry is
+    // not theirs. Some writes may still get through meanwhile, this sweep's among them.
+    if (unrecordedBeatAt !== undefined && sweptAt - unrecordedBeatAt < offlineAfterMs) return;
     let gone: ReturnType<typeof nodes.markOffline>;
     try {
       gone = nodes.markOffline(new Date(sweptAt - offlineAfterMs).toISOString());
@@ -258,6 +261,8 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
    * llmlb goes on serving with what it knows, as it can.
    */
   let unwritable = false;
+  /** When a heartbeat was last heard and not recorded (the registry could not be written). */
+  let unrecordedBeatAt: number | undefined;
   function registryUnwritable(error: unknown): void {
     if (!isDiskFull(error)) {
       log.error({ err: error }, "the registry could not be written");
@@ -284,6 +289,7 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
     } catch (error) {
       if (!isDiskFull(error)) throw error;
       registryUnwritable(error);
+      unrecordedBeatAt = clock.now();
       // Read, which a full disk allows: a node not registered is told so, to register again.
       if (!nodes.list().some((node) => node.id === id)) return undefined;
       return { cameOnline: false, changed: [] as string[], recorded: [] as string[] };
