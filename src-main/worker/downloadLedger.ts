@@ -69,7 +69,9 @@ export async function openDownloadLedger(
   let entries: StoredEntry[] = [];
   /** Of the cache in use now (the only one whose files it claims), or of another it used before. */
   const here = path.resolve(cacheDir);
-  const inThisCache = (entry: StoredEntry) => path.resolve(entry.cache ?? cacheDir) === here;
+  /** The cache folder an entry's file was downloaded into. */
+  const cacheOf = (entry: StoredEntry) => path.resolve(entry.cache ?? cacheDir);
+  const inThisCache = (entry: StoredEntry) => cacheOf(entry) === here;
   const sameFile = (a: LedgerEntry, b: LedgerEntry) =>
     a.repo === b.repo && a.commit === b.commit && a.filename === b.filename;
   try {
@@ -174,19 +176,14 @@ export async function openDownloadLedger(
       entries = entries.filter((entry) => !goes(entry));
       // Each in the cache it was downloaded into: one used before still has this node's files.
       for (const entry of unused) {
-        const root = entry.cache ?? cacheDir;
+        const root = cacheOf(entry);
         const repoDir = repoCacheDir(root, entry.repo);
         const snapshots = path.join(repoDir, "snapshots");
         const link = path.join(snapshots, entry.commit, ...entry.filename.split("/"));
         await fs.rm(link, { force: true });
         await removeEmptyParents(path.dirname(link), snapshots);
         const blob = path.join(repoDir, "blobs", entry.sha256);
-        if (
-          entries.some(
-            (kept) =>
-              kept.sha256 === entry.sha256 && path.resolve(kept.cache ?? cacheDir) === path.resolve(root),
-          )
-        ) {
+        if (entries.some((kept) => kept.sha256 === entry.sha256 && cacheOf(kept) === root)) {
           // Another model of this node still uses the bytes.
         } else if (await linkedFrom(snapshots, blob)) {
           // Another tool's snapshot uses the same bytes (the file at another commit, say).
@@ -204,7 +201,7 @@ export async function openDownloadLedger(
         }
         log.info({ repo: entry.repo, file: entry.filename }, "removed a model file no registered model uses");
       }
-      for (const entry of unused) await tidyRepo(repoCacheDir(entry.cache ?? cacheDir, entry.repo));
+      for (const entry of unused) await tidyRepo(repoCacheDir(cacheOf(entry), entry.repo));
       await save();
       return unused.map(({ cache: _cache, ...entry }) => entry);
     },
