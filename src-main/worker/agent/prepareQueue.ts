@@ -209,7 +209,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       /** Files another tool put in the cache, found there: their bytes are checked before use. */
       const adopted: AdoptedFile[] = [];
       /** Files this node downloaded before, found in the cache: hashed again where they changed since. */
-      const ownFound: { filename: string; sha256: string; blob: string }[] = [];
+      const ownFound: OwnFile[] = [];
       /** Each file of the choice into the cache (or found there): their snapshot paths. */
       const fetchAll = async (): Promise<string[]> => {
         adopted.length = 0;
@@ -268,7 +268,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
             await ledger.forget(record);
           if (!result.alreadyCached) await ledger.rememberChecked(result.blobPath, file.sha256);
           else if (!result.fetchedByAnother && ledger.owns(file.sha256))
-            ownFound.push({ filename: file.filename, sha256: file.sha256, blob: result.blobPath });
+            ownFound.push({
+              filename: file.filename,
+              sha256: file.sha256,
+              blob: result.blobPath,
+              snapshot: result.snapshotPath,
+            });
           else if (!result.fetchedByAnother && !ledger.owns(file.sha256))
             adopted.push({
               file: { filename: file.filename, sha256: file.sha256 },
@@ -294,7 +299,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       } catch (error) {
         // A file of the right size that does not read may have been damaged on disk since it was
         // downloaded (a crash mid-write, a bad sector): its sha256 says. A damaged one is fetched again.
-        if (!(await removeDamaged(choice.files, paths, log))) throw error;
+        if (!(await removeDamaged(choice.files, paths, log, controller.signal))) throw error;
         paths = await fetchAll();
         entry.state = { model: modelId, artifact, state: "verifying" };
         await checkGgufHeader(paths[0]!);
@@ -356,25 +361,26 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
    * Hashes again each file of this node's whose size or modification time changed since it was
    * hashed; one whose bytes are no longer its sha256 is removed, to be downloaded again. Whether any was.
    */
-  async function changedOwnFiles(
-    files: readonly { filename: string; sha256: string; blob: string }[],
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    let removed = false;
-    for (const { filename, sha256, blob } of files) {
-      if (!(await ledger.changedSinceChecked(blob, sha256))) continue;
-      log.info(
-        { file: filename, blob },
-        "a downloaded file changed on disk since it was checked; checking it again",
-      );
-      if ((await sha256OfFile(blob, signal)) === sha256) {
-        await ledger.rememberChecked(blob, sha256);
-        continue;
+  async function changedOwnFiles(files: readonly OwnFile[], signal: AbortSignal): Promise<boolean> {
+    const changed: OwnFile[] = [];
+    for (const file of files)
+      if (await ledger.changedSinceChecked(file.blob, file.sha256)) {
+        log.info(
+          { file: file.filename, blob: file.blob },
+          "a downloaded file changed on disk since it was checked; checking it again",
+        );
+        changed.push(file);
       }
-      log.warn({ file: filename, blob }, "a cached file no longer matches its sha256; downloading it again");
-      await fs.promises.rm(blob, { force: true });
-      removed = true;
-    }
+    if (changed.length === 0) return false;
+    const removed = await removeDamaged(
+      changed,
+      changed.map((file) => file.snapshot),
+      log,
+      signal,
+    );
+    // Those whose bytes are still theirs: as they are now, hashed.
+    for (const file of changed)
+      if (fs.existsSync(file.blob)) await ledger.rememberChecked(file.blob, file.sha256);
     return removed;
   }
 
@@ -539,11 +545,12 @@ async function removeDamaged(
   files: readonly { filename: string; sha256: string | null }[],
   paths: readonly string[],
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<boolean> {
   let removed = false;
   for (const [index, file] of files.entries()) {
     const snapshot = paths[index];
-    if (!snapshot || !file.sha256 || (await sha256OfFile(snapshot)) === file.sha256) continue;
+    if (!snapshot || !file.sha256 || (await sha256OfFile(snapshot, signal)) === file.sha256) continue;
     const blob = await fs.promises.realpath(snapshot);
     log.warn(
       { file: file.filename, blob },
@@ -554,6 +561,14 @@ async function removeDamaged(
     removed = true;
   }
   return removed;
+}
+
+/** A file this node downloaded before, found in the cache: its blob, and the snapshot link to it. */
+interface OwnFile {
+  filename: string;
+  sha256: string;
+  blob: string;
+  snapshot: string;
 }
 
 /** A file another tool put in the cache, found there by this node. */
