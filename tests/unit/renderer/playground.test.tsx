@@ -16,6 +16,18 @@ async function type(text: string) {
   return field;
 }
 
+/** A chat the test answers: `said` streams its words, `answered.resolve()` ends it, of `completionTokens`. */
+function heldChat(api: ReturnType<typeof fakeApi>, completionTokens: number) {
+  const answered = deferred<void>();
+  let onText!: (text: string) => void;
+  api.chat.mockImplementation(async (_request, streamed) => {
+    onText = streamed;
+    await answered.promise;
+    return { finishReason: "stop", completionTokens };
+  });
+  return { said: (text: string) => onText(text), answered };
+}
+
 describe("the playground", () => {
   it("shows the reasoning a server streams apart, open while the model thinks, and never sends it back", async () => {
     const api = fakeApi({ models: [ready] });
@@ -55,13 +67,7 @@ describe("the playground", () => {
 
   it("streams a reply from the chosen model into the conversation and says how fast it came", async () => {
     const api = fakeApi({ models: [ready, model("acme/other-GGUF")] });
-    const answered = deferred<void>();
-    let said!: (text: string) => void;
-    api.chat.mockImplementation(async (_request, onText) => {
-      said = onText;
-      await answered.promise;
-      return { finishReason: "stop", completionTokens: 3 };
-    });
+    const { said, answered } = heldChat(api, 3);
     renderApp(api, { route: "playground" });
     // Only ready models can be picked.
     const picker = (await screen.findByLabelText("Model")) as HTMLSelectElement;
@@ -104,13 +110,7 @@ describe("the playground", () => {
 
   it("keeps the newest words in view while the user reads at the end, and stays put once they scroll up", async () => {
     const api = fakeApi({ models: [ready] });
-    const answered = deferred<void>();
-    let said!: (text: string) => void;
-    api.chat.mockImplementation(async (_request, onText) => {
-      said = onText;
-      await answered.promise;
-      return { finishReason: "stop", completionTokens: 3 };
-    });
+    const { said, answered } = heldChat(api, 3);
     renderApp(api, { route: "playground" });
     const field = await type("A long story, please");
     await act(async () => {
@@ -370,13 +370,7 @@ describe("the playground", () => {
     ],
   ])("until the first word comes, says what it waits for, loading or not (%#)", async (nodes, waiting) => {
     const api = fakeApi({ models: [ready], nodes });
-    const answered = deferred<void>();
-    let said!: (text: string) => void;
-    api.chat.mockImplementation(async (_request, onText) => {
-      said = onText;
-      await answered.promise;
-      return { finishReason: "stop", completionTokens: 1 };
-    });
+    const { said, answered } = heldChat(api, 1);
     renderApp(api, { route: "playground" });
     const field = await type("Hi");
     await act(async () => {
