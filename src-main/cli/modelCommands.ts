@@ -143,19 +143,31 @@ export async function listModels(
 
 export async function removeModel(client: ApiClient, input: string, io: Output): Promise<void> {
   const id = idOfLink(input);
+  // `org/repo:Q4_K_M` removes the file it names, which is said.
+  const tagged = id.includes(":") ? await taggedModelName(client, id) : undefined;
   await client.request(noAnswer, "DELETE", `/v0/models/${encodeModelId(id)}`);
-  io.out(`Removed ${id}`);
+  io.out(tagged && tagged !== id ? `Removed ${tagged} (${id})` : `Removed ${id}`);
+}
+
+/** The id of the model a name resolves to, or undefined where none does (the removal then says why). */
+async function taggedModelName(client: ApiClient, name: string): Promise<string | undefined> {
+  try {
+    return (await client.request(modelSchema, "GET", `/v0/models/${encodeModelId(name)}`)).name;
+  } catch (error) {
+    if (error instanceof CliError) return undefined;
+    throw error;
+  }
 }
 
 /**
  * The id a link registered as (what `model add` took: `https://huggingface.co/org/repo/blob/main/f.gguf`
- * is `org/repo/f.gguf`); anything else as it is.
+ * is `org/repo/f.gguf`, `hf.co/org/repo:q4_k_m` the name `org/repo:Q4_K_M`); anything else as it is.
  */
 export function idOfLink(input: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\/|^(www\.)?(huggingface\.co|hf\.co)\//i.test(input.trim())) return input;
   try {
     const reference = parseModelInput(input);
-    if (reference.quantization) return input;
+    if (reference.quantization) return `${reference.repo}:${reference.quantization}`;
     return reference.filename ? `${reference.repo}/${reference.filename}` : reference.repo;
   } catch {
     return input;

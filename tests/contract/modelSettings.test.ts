@@ -287,8 +287,38 @@ describe("aliases", () => {
     expect((await server.request("GET", "/v0/models/acme/split-GGUF:Q8_0")).body.name).toBe(
       "acme/split-GGUF/big-Q8_0.gguf",
     );
-    // Removing the model takes its aliases with it.
-    expect((await server.request("DELETE", "/v0/models/acme/split-GGUF/big-Q8_0.gguf")).status).toBe(204);
+    // Removed by the name it was added by, as `ollama rm` takes it; its aliases go with it.
+    expect((await server.request("DELETE", "/v0/models/acme/split-GGUF:Q8_0")).status).toBe(204);
+    expect((await server.request("GET", "/v0/models/acme/split-GGUF/big-Q8_0.gguf")).status).toBe(404);
     expect((await server.request("GET", "/v0/aliases")).body.data).toEqual([]);
+  });
+
+  it("removes a model registered by its file's path by org/repo:QUANT too, the name it answers to", async () => {
+    const other = "acme/tiny-GGUF/tiny-Q4_K_M.gguf";
+    expect((await server.request("POST", "/v0/models/register", { body: { url: other } })).status).toBe(201);
+    expect((await server.request("DELETE", "/v0/models/acme/tiny-GGUF:q4_k_m")).status).toBe(204);
+    expect((await server.request("GET", `/v0/models/${encodeURIComponent(other)}`)).status).toBe(404);
+    // The other quantization of the repo stays.
+    expect((await server.request("GET", path)).status).toBe(200);
+  });
+
+  it("removes by a tag only the model the tag names: an alias made by hand of that form is refused", async () => {
+    const other = "acme/tiny-GGUF/tiny-Q4_K_M.gguf";
+    expect((await server.request("POST", "/v0/models/register", { body: { url: other } })).status).toBe(201);
+    // The Q4_K_M tag, pointed by hand at the Q8_0 model.
+    expect(
+      (await server.request("POST", "/v0/aliases", { body: { alias: "acme/tiny-GGUF:Q4_K_M", model } }))
+        .status,
+    ).toBe(201);
+    try {
+      const refused = await server.request("DELETE", "/v0/models/acme/tiny-GGUF:Q4_K_M");
+      expect(refused.status).toBe(404);
+      expect(refused.body.error.message).toContain("llmlb model unalias acme/tiny-GGUF:Q4_K_M");
+      expect((await server.request("GET", path)).status).toBe(200);
+      expect((await server.request("GET", `/v0/models/${encodeURIComponent(other)}`)).status).toBe(200);
+    } finally {
+      await server.request("DELETE", "/v0/aliases/acme/tiny-GGUF:Q4_K_M");
+      await server.request("DELETE", `/v0/models/${encodeURIComponent(other)}`);
+    }
   });
 });

@@ -243,6 +243,11 @@ describe("llmlb model", () => {
     const rmAgain = await runCli(["model", "rm", "acme/tiny-GGUF/tiny-Q8_0.gguf"], env);
     expect(rmAgain.code).toBe(1);
     expect(rmAgain.stderr).toContain("is not registered");
+    // By the name Ollama and the hub's "Use this model" give it, as a link too.
+    expect((await runCli(["model", "add", "acme/tiny-GGUF:Q8_0"], env)).code).toBe(0);
+    const rmTag = await runCli(["model", "rm", "hf.co/acme/tiny-GGUF:q8_0"], env);
+    expect(rmTag.stderr).toBe("");
+    expect(rmTag.stdout).toBe("Removed acme/tiny-GGUF/tiny-Q8_0.gguf (acme/tiny-GGUF:Q8_0)\n");
 
     const status = await runCli(["status"], env);
     expect(status.code).toBe(0);

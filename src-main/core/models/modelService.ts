@@ -105,6 +105,9 @@ function patched(settings: ModelSettings, patch: ModelSettingsPatch): ModelSetti
   return next;
 }
 
+/** `org/repo:Q8_0`: a repo and a quantization. */
+const tagForm = /^([^/:\s]+\/[^/:\s]+):([\w.-]+)$/;
+
 export function createModelService(options: ModelServiceOptions): ModelService {
   const { models, metadata, clock, log } = options;
   let openAiCache: { version: number; list: OpenAiModelList } | undefined;
@@ -132,13 +135,21 @@ export function createModelService(options: ModelServiceOptions): ModelService {
    * and unknown at once. Looked up once per registry version (misses too).
    */
   function taggedModel(byTag: Map<string, string | undefined>, name: string): string | undefined {
-    const tag = /^([^/:\s]+\/[^/:\s]+):([\w.-]+)$/.exec(name);
+    const tag = tagForm.exec(name);
     if (!tag) return undefined;
     if (!byTag.has(name)) {
       if (byTag.size >= 1000) byTag.clear();
       byTag.set(name, models.taggedModel(tag[1]!, tag[2]!));
     }
     return byTag.get(name);
+  }
+
+  /** The model `name` is the `org/repo:QUANT` tag of, resolved as requests resolve it; else undefined. */
+  function tagOf(name: string): string | undefined {
+    const tag = tagForm.exec(name);
+    if (!tag) return undefined;
+    const tagged = models.taggedModel(tag[1]!, tag[2]!);
+    return tagged !== undefined && resolveName(name) === tagged ? tagged : undefined;
   }
 
   const notRegistered = (id: string) =>
@@ -351,7 +362,9 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     },
     didYouMean,
     removedFiles: () => models.removedFiles(),
-    remove(id) {
+    remove(name) {
+      // `org/repo:Q4_K_M`, the name a model was added by (or answers to), removes it, as `ollama rm` does.
+      const id = tagOf(name) ?? name;
       const servers = options.external?.servers().get(id);
       if (!models.exists(id) && servers) {
         const names = servers.map((server) => server.name);
