@@ -3,9 +3,10 @@ import { maxMessages } from "./openai";
 
 /**
  * Anthropic's Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`), as Claude Code and
- * the Anthropic SDKs send it. What is not listed here (images, documents, thinking, cache control's
- * effect) is refused with a 400 that names it, or, for hints a local model has no use for
- * (`cache_control`, `metadata`, `service_tier`), accepted and ignored.
+ * the Anthropic SDKs send it. Content not listed here (images, documents, thinking blocks) is refused
+ * with a 400 that names it; hints a local model has no use for (`cache_control`, `metadata`,
+ * `service_tier`, `thinking`, `output_config.effort`) are accepted and ignored, as are top-level fields
+ * not listed.
  */
 const cacheControl = { cache_control: z.unknown().optional() };
 
@@ -68,6 +69,12 @@ const messagesBase = {
     .optional(),
 };
 
+/** Structured outputs: the answer's text is JSON that fits `schema`. */
+const anthropicOutputFormatSchema = z.object({
+  type: z.literal("json_schema", { error: 'must be "json_schema" (the only output format there is)' }),
+  schema: z.record(z.string(), z.unknown()),
+});
+
 export const anthropicMessagesRequestSchema = z.object({
   ...messagesBase,
   max_tokens: z.number().int().min(1),
@@ -83,6 +90,12 @@ export const anthropicMessagesRequestSchema = z.object({
    * blocks), so a client that asks for it still gets its answer. Thinking blocks in messages are refused.
    */
   thinking: z.unknown().optional(),
+  /** `format` holds the answer to a schema; `effort` is accepted and ignored, as `thinking` is. */
+  output_config: z
+    .object({ format: anthropicOutputFormatSchema.nullish(), effort: z.unknown().optional() })
+    .optional(),
+  /** The structured-outputs beta's name for `output_config.format`. */
+  output_format: anthropicOutputFormatSchema.nullish(),
 });
 export type AnthropicMessagesRequest = z.infer<typeof anthropicMessagesRequestSchema>;
 

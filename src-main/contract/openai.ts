@@ -241,7 +241,8 @@ export const chatCompletionChunkSchema = z.object({
       index: z.number().int(),
       delta: z.object({
         role: z.literal("assistant").optional(),
-        content: z.string().optional(),
+        /** null on the first chunk of an answer that may be a call, as OpenAI's. */
+        content: z.string().nullable().optional(),
         tool_calls: z.array(toolCallDeltaSchema).optional(),
       }),
       /** On the choice's last chunk, for all its tokens at once. */

@@ -1,4 +1,5 @@
 import Anthropic from "@anthropic-ai/sdk";
+import { jsonSchemaOutputFormat } from "@anthropic-ai/sdk/helpers/json-schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   anthropicErrorBodySchema,
@@ -168,6 +169,45 @@ describe("POST /v1/messages", () => {
     expect(() => JSON.parse(deltas.join(""))).toThrow();
   });
 
+  it("holds the answer to output_config.format's schema, which the SDK's parse reads, streamed the same", async () => {
+    // Enums and booleans: the tiny model, its weights random, would never close an unbounded string.
+    const format = jsonSchemaOutputFormat(
+      {
+        type: "object",
+        properties: { sea: { enum: ["calm", "stormy"] }, lit: { type: "boolean" } },
+        required: ["sea", "lit"],
+        additionalProperties: false,
+      },
+      { transform: false },
+    );
+    const ask = greedy({
+      model: toolModel,
+      max_tokens: 60,
+      messages: [{ role: "user" as const, content: "How is the sea at the lighthouse?" }],
+      output_config: { format },
+    });
+    const parsed = await client.messages.parse(ask);
+    expect(parsed.stop_reason).toBe("end_turn");
+    expect(parsed.parsed_output).toEqual({
+      sea: expect.stringMatching(/^(calm|stormy)$/),
+      lit: expect.any(Boolean),
+    });
+    const streamed = await client.messages.stream(ask).finalMessage();
+    expect(streamed.parsed_output).toEqual(parsed.parsed_output);
+
+    // The beta's name for it, as older clients send it.
+    const beta = await client.messages.create(
+      greedy({
+        model: toolModel,
+        max_tokens: 60,
+        messages: [{ role: "user" as const, content: "How is the sea at the lighthouse?" }],
+        output_format: { type: "json_schema", schema: format.schema },
+      }) as never,
+    );
+    const text = (beta as Anthropic.Message).content[0] as Anthropic.TextBlock;
+    expect(JSON.parse(text.text)).toEqual(parsed.parsed_output);
+  });
+
   it("runs the SDK's tool runner, which asks for a message thread, as it runs without one", async () => {
     const calls: unknown[] = [];
     const seen: string[] = [];
@@ -287,7 +327,7 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
     expect(message).not.toMatch(/context_overflow/);
   });
 
-  it("a tool_result that answers no tool_use, a server tool, and tool_choice any with no tools are refused, each named", async () => {
+  it("a tool_result that answers no tool_use, a server tool, tool_choice any with no tools and an output format not JSON are refused, each named", async () => {
     const refused = async (params: object) => {
       const error = await client.messages
         .create({ model: tinyModel, max_tokens: 4, messages: conversation, ...params } as never)
@@ -312,6 +352,9 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
     );
     expect((await refused({ tool_choice: { type: "any" } })).message).toMatch(
       /^tool_choice: it asks for a tool call, but the request gives no tools/,
+    );
+    expect((await refused({ output_config: { format: { type: "xml", schema: {} } } })).message).toMatch(
+      /^output_config\.format\.type: /,
     );
   });
 

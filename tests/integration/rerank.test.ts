@@ -126,7 +126,7 @@ describe("POST /v1/rerank", () => {
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ code: "context_length_exceeded", param: "documents[1]" });
     expect(body.error.message).toBe(
-      `documents[1] with the query is ${templated} tokens; this model ranks at most 511.`,
+      `This model's maximum context length is 511 tokens per document with the query; documents[1] with the query is ${templated} tokens.`,
     );
   });
 
@@ -149,7 +149,9 @@ describe("POST /v1/rerank", () => {
     });
     expect(status).toBe(400);
     expect(body.error).toMatchObject({ code: "context_length_exceeded", param: "documents[1]" });
-    expect(body.error.message).toMatch(/^documents\[1\] with the query is at least \d+ tokens/);
+    expect(body.error.message).toMatch(
+      /^This model's maximum context length is 511 tokens per document with the query; documents\[1\] with the query is at least \d+ tokens\./,
+    );
     expect(workerPids(server.serve.child.pid!)).toEqual(before);
   }, 60_000);
 });

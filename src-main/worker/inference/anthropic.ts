@@ -128,6 +128,7 @@ export function chatRequestOfMessages(
     ...("max_tokens" in request
       ? {
           max_tokens: request.max_tokens,
+          ...responseFormatOf(request),
           ...(request.stop_sequences ? { stop: request.stop_sequences } : {}),
           ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
           ...(request.top_p !== undefined ? { top_p: request.top_p } : {}),
@@ -135,6 +136,13 @@ export function chatRequestOfMessages(
         }
       : {}),
   };
+}
+
+/** `output_config.format` (or the beta's `output_format`) as chat's `response_format`. */
+function responseFormatOf(request: AnthropicMessagesRequest): Pick<ChatCompletionRequest, "response_format"> {
+  const format = request.output_config?.format ?? request.output_format;
+  if (!format) return {};
+  return { response_format: { type: "json_schema", json_schema: { name: "output", schema: format.schema } } };
 }
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;

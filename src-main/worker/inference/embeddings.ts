@@ -37,7 +37,7 @@ export async function runEmbeddings(
     if (tokens >= loaded.contextSize) {
       throw new AppError(
         "inference.context_length_exceeded",
-        `input[${index}] is ${byLength ? "at least " : ""}${tokens} tokens; this model embeds at most ${loaded.contextSize - 1}.`,
+        `This model's maximum context length is ${loaded.contextSize - 1} tokens per input; input[${index}] is ${byLength ? "at least " : ""}${tokens} tokens.`,
         { param: `input[${index}]` },
       );
     }

@@ -65,7 +65,8 @@ function contextExceeded(promptTokens: number, contextSize: number, overflow: Ov
       ? ' To go on with a long conversation, send "truncation": "auto": its oldest input items are then left out.'
       : ' To go on with a long conversation, send "context_overflow": "truncate_oldest": its oldest messages are then left out.';
   const size = `${atLeast ? "at least " : ""}${promptTokens}`;
-  const message = `The prompt is ${size} tokens; this model's context holds ${contextSize} per request${kept}.${hint}`;
+  // OpenAI's opening words, by which clients (LangChain, LiteLLM) tell this 400 from others.
+  const message = `This model's maximum context length is ${contextSize} tokens per request${kept}; the prompt is ${size} tokens.${hint}`;
   return new AppError("inference.context_length_exceeded", message, {
     param: responses ? "input" : overflow.param,
   });

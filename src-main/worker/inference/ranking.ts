@@ -29,7 +29,7 @@ export async function runRerank(
     if (tokens >= context.contextSize) {
       throw new AppError(
         "inference.context_length_exceeded",
-        `documents[${index}] with the query is ${byLength ? "at least " : ""}${tokens} tokens; this model ranks at most ${context.contextSize - 1}.`,
+        `This model's maximum context length is ${context.contextSize - 1} tokens per document with the query; documents[${index}] with the query is ${byLength ? "at least " : ""}${tokens} tokens.`,
         { param: `documents[${index}]` },
       );
     }

@@ -226,6 +226,7 @@ export function chatChunker(
   meta: ResponseMeta,
   includeUsage: boolean,
   choice: StreamChoice = { index: 0, of: 1 },
+  mayCall = false,
 ): StreamChunker<ChatCompletionChunk> {
   let held: string | undefined;
   const chunk = (
@@ -244,7 +245,9 @@ export function chatChunker(
   const usage = (total: Usage): ChatCompletionChunk[] =>
     includeUsage ? [{ ...chunk({}), choices: [], usage: total }] : [];
   return {
-    start: () => [chunk({ role: "assistant", content: "" })],
+    // An answer that may be a call opens with no text, as OpenAI's does: clients (the AI SDK) open a
+    // text part for "", which a call would leave empty.
+    start: () => [chunk({ role: "assistant", content: mayCall ? null : "" })],
     text(piece) {
       if (!piece) return [];
       const released = held;

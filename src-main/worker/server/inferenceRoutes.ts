@@ -277,7 +277,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       if (body.stream) {
         const includeUsage = body.stream_options?.include_usage === true;
         const chunkers = Array.from({ length: count }, (_, index) =>
-          chatChunker(meta, includeUsage, { index, of: count }),
+          chatChunker(meta, includeUsage, { index, of: count }, job.functions !== undefined),
         );
         return streamGeneration(request, reply, chunkers, (choice, hooks) =>
           engine.chat(nthChoice(job, choice), hooks),
