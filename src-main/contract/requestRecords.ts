@@ -39,8 +39,11 @@ export function requestMatches(request: RequestRecord, asked: RequestFilter): bo
  */
 export function requestNote(request: RequestRecord): { code?: string; text: string } | undefined {
   const triedFirst = request.failed_tries?.length ? `Tried first: ${request.failed_tries.join("; ")}.` : "";
-  const reason =
-    request.error?.message ?? (request.status === 499 ? "The client left before its answer." : "");
+  const left =
+    request.first_byte_ms !== undefined
+      ? "The client left before its answer ended."
+      : "The client left before its answer.";
+  const reason = request.error?.message ?? (request.status === 499 ? left : "");
   const text = [reason, triedFirst].filter(Boolean).join(" ");
   if (!text) return undefined;
   return { ...(request.error?.code ? { code: request.error.code } : {}), text };

@@ -326,6 +326,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     health: nodeHealth,
     unavailable: (model) => endpoints.unavailable(model),
     workersExpected: () => options.workerLauncher !== undefined && config.workers !== "none",
+    localWorkers: () =>
+      supervisor?.status().flatMap((worker) => (worker.state.type === "stopped" ? [] : [worker.name])) ?? [],
     instanceId,
     ...options.balancer,
   });

@@ -507,7 +507,9 @@ describe("routing", () => {
       for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? "");
     })().catch((error: unknown) => error);
     expect(seen).toEqual(["partial"]);
-    expect(String(failure)).toMatch(/node serving this request \(dying\) stopped midway: other side closed/);
+    expect(String(failure)).toMatch(
+      /node serving this request \(dying\) stopped midway: its connection closed \(its process ended, or its machine went away\)/,
+    );
     // The Requests page says it broke off, after its beginning went out.
     const logged = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
     expect(logged.data[0]).toMatchObject({ node: "dying", status: 502, broke_off: true });

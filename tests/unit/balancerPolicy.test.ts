@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Model, NodeList } from "../../src-main/contract";
 import type { AnswerSink, InferenceRequest } from "../../src-main/core/balancer/answerSink";
 import { createBalancer, type Balancer, type BalancerOptions } from "../../src-main/core/balancer/balancer";
-import { modelsHeld } from "../../src-main/core/balancer/routingPolicy";
+import { modelsHeld, pickNode } from "../../src-main/core/balancer/routingPolicy";
 import type { AnswerObserver, NodeRequest, ProxyOutcome } from "../../src-main/core/balancer/proxyToNode";
 import { createNodeHealth, type NodeHealth } from "../../src-main/core/nodes/nodeHealth";
 import type { NodeRoute } from "../../src-main/core/nodes/nodeService";
@@ -307,6 +307,31 @@ function measuredSetup(nodes: Parameters<typeof setup>[0]) {
   for (const { id } of nodes) ready.answer[id] = ready.takes(10);
   return ready;
 }
+
+describe("a free slot, for the model asked", () => {
+  it("is a worker's sequence for that model: its requests for others do not fill it", () => {
+    // busy: all 8 of its sequences for this model taken; mixed: 4 of 8, with 8 more for another model.
+    const picked = pickNode(
+      [
+        { id: "busy", outstanding: 8, outstandingForModel: 8, slots: 8, tokensPerSecond: undefined },
+        { id: "mixed", outstanding: 12, outstandingForModel: 4, slots: 8, tokensPerSecond: undefined },
+      ],
+      0,
+    );
+    expect(picked?.id).toBe("mixed");
+  });
+
+  it("is an endpoint's parallel, shared by every model it serves", () => {
+    const picked = pickNode(
+      [
+        { id: "endpoint", outstanding: 4, slots: 4, tokensPerSecond: undefined },
+        { id: "worker", outstanding: 6, outstandingForModel: 2, slots: 4, tokensPerSecond: undefined },
+      ],
+      0,
+    );
+    expect(picked?.id).toBe("worker");
+  });
+});
 
 describe("what a worker holds, between its reports", () => {
   it("counts models that share one load once toward its limit, and puts what was sent since first", () => {

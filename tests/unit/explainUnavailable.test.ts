@@ -52,6 +52,20 @@ describe("why a registered model cannot be served now", () => {
     );
   });
 
+  it("says a model pinned to this llmlb's own worker, its process ended, is coming: the request waits", () => {
+    const pinned = { ...modelWith(), settings: { nodes: ["box-cpu0"] } } as unknown as Model;
+    const offline = { ...context, onlineNodeNames: [] };
+    const restarting = unavailableError(pinned, { ...offline, localWorkerNames: ["box-cpu0"] });
+    expect(restarting.code).toBe("model.not_ready");
+    expect(restarting.message).toBe(
+      "Model org/m is pinned to box-cpu0, and box-cpu0 is starting again (its worker process ended). Retry shortly.",
+    );
+    // Another machine's worker comes back only when someone starts it.
+    const elsewhere = unavailableError(pinned, { ...offline, localWorkerNames: ["other-cpu0"] });
+    expect(elsewhere.code).toBe("model.unavailable");
+    expect(elsewhere.message).toMatch(/and it is not online\. Start it again/);
+  });
+
   it("says what to do when every node is offline and this llmlb runs no workers of its own", () => {
     const error = unavailableError(
       modelWith({ ...on, node_status: "offline", artifact: "m.gguf", state: "ready" }),

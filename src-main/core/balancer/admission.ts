@@ -17,6 +17,8 @@ export interface Admission {
   tryEnter(model: string, capacity: number): (() => void) | undefined;
   /** Resolves with a release function once the request may run. */
   enter(model: string, capacity: number, signal: AbortSignal): Promise<() => void>;
+  /** The capacity of a model with requests waiting changed (nodes came, or left): they go in as it allows. */
+  setCapacity(model: string, capacity: number): void;
   depth(model: string): { running: number; waiting: number };
   /** Every model with requests running or waiting. */
   depths(): { model: string; running: number; waiting: number }[];
@@ -109,6 +111,12 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
         signal.addEventListener("abort", onAbort, { once: true });
         open.waiting.push(entry);
       });
+    },
+    setCapacity(model, capacity) {
+      const gate = gates.get(model);
+      if (!gate) return;
+      gate.capacity = capacity;
+      pump(gate);
     },
     depths: () =>
       [...gates].map(([model, gate]) => ({ model, running: gate.running, waiting: gate.waiting.length })),

@@ -32,6 +32,8 @@ interface RequestTrace {
   queuedMs?: number;
   /** Why each node tried before the last failed (`name: reason`). */
   failures?: string[];
+  /** Tries at workers that could not be reached at all (one whose process died, which restarts). */
+  unreachable?: number;
   streamed?: boolean;
   /** A whole answer's `usage.completion_tokens`; a stream's events after its first. */
   tokens?: number;
@@ -45,7 +47,8 @@ interface RequestTrace {
 
 export interface BalancerOptions {
   nodes: Pick<NodeService, "routesFor" | "list">;
-  models: Pick<ModelService, "resolveName" | "get" | "didYouMean">;
+  models: Pick<ModelService, "resolveName" | "get" | "didYouMean"> &
+    Partial<Pick<ModelService, "parallelOf">>;
   log: Logger;
   clock: Clock;
   admission?: AdmissionOptions;
@@ -60,6 +63,11 @@ export interface BalancerOptions {
   unavailable?: (model: string) => AppError | undefined;
   /** Local workers are starting or running, so a node will come. Default: none will. */
   workersExpected?: () => boolean;
+  /**
+   * The names of the workers this llmlb runs, running or started again after they ended: one not
+   * online comes back by itself. Default: none.
+   */
+  localWorkers?: () => string[];
   /** Where each request answered is kept for the dashboard (see `createRequestLog`). Default: nowhere. */
   requests?: Pick<RequestLog, "record">;
   /** This llmlb's instance id, added to `viaHeader` of what it forwards. Default: a random one. */
@@ -127,7 +135,10 @@ export interface Balancer {
   callOffRunning(): Promise<void>;
   /** Nodes registered, reported or went away: requests waiting for a node look again. */
   nodesChanged(): void;
-  /** While paused, new inference requests get 503; requests already running finish. */
+  /**
+   * While paused, new inference requests get 503, and so do those waiting for a slot; requests already
+   * running finish.
+   */
   setPaused(paused: boolean): void;
   paused(): boolean;
   dispose(): Promise<void>;
@@ -167,6 +178,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
     new AppError(
       "serving.stopping",
       "llmlb is stopping: it finishes the requests it runs, and starts no new ones. Retry once it is back, or against another llmlb.",
+      { retryAfter: 5 },
+    );
+  /** Aborted when serving is paused (and made anew when it resumes): the queue's waiters are let go of. */
+  let pausing = new AbortController();
+  const pausedError = () =>
+    new AppError(
+      "serving.paused",
+      "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
       { retryAfter: 5 },
     );
   const load = createNodeLoad();
@@ -233,6 +252,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
     };
   }
 
+  /** What a worker that has not loaded `model` yet will run of it at once: its setting, else the default. */
+  const unreportedSlots = (model: string) => models.parallelOf?.(model) ?? slotsPerNode;
+
+  /** What the nodes that are up run of `model` at once: their reported sequences, else what they will. */
+  function capacityOf(model: string, routes: NodeRoute[]): number {
+    const now = clock.now();
+    const unreported = unreportedSlots(model);
+    let capacity = 0;
+    for (const route of routes) if (!health.isFailing(route, now)) capacity += route.slots ?? unreported;
+    return capacity || unreported;
+  }
+
   /** The node to try next among those not tried yet: one that is up, else any (it may be back). */
   function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
     const now = clock.now();
@@ -241,11 +272,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const reachable = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
     if (reachable.length <= 1) return reachable[0];
+    const unreported = unreportedSlots(model);
     const candidates = reachable.map((route) => ({
       id: route.id,
       route,
       outstanding: load.outstanding(route.id),
-      slots: route.slots ?? slotsPerNode,
+      // A worker's sequences are the model's own; an endpoint's parallel is shared by all it serves.
+      ...(route.kind !== "endpoint" && { outstandingForModel: load.outstanding(route.id, model) }),
+      slots: route.slots ?? unreported,
       tokensPerSecond: load.tokensPerSecond(route.id, model, now),
       ...holding(route, model, now),
     }));
@@ -302,6 +336,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         .filter((node) => node.status === "online" && node.draining === true)
         .map((node) => node.name),
       workersExpected: options.workersExpected?.() ?? false,
+      localWorkerNames: options.localWorkers?.() ?? [],
     });
     // A node is on its way (starting, restarting, verifying the file): worth a short wait. A download
     // is not, nor a wait for another model's: it may take hours, and its progress is the useful answer.
@@ -476,6 +511,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
           return undefined;
         }
         failures.push(`${route.name}: ${outcome.reason}`);
+        if (outcome.unreachable && route.kind !== "endpoint")
+          trace.unreachable = (trace.unreachable ?? 0) + 1;
         health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
         (request.log ?? log).warn(
           { node: route.name, node_id: route.id, model, err: `node ${route.name} ${outcome.reason}` },
@@ -532,7 +569,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     trace: RequestTrace,
   ): Promise<number> {
     const { path } = request;
-    const routes = await routesOrExplain(model, sink);
+    let routes = await routesOrExplain(model, sink);
     // After the model is known to be served here: the metrics label only such models.
     if (request.via?.includes(instanceId)) {
       throw new AppError(
@@ -540,16 +577,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
         `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
       );
     }
-    // What the nodes that are up run at once: their reported sequences, or the default until loaded.
-    const now = clock.now();
-    let capacity = 0;
-    for (const route of routes) if (!health.isFailing(route, now)) capacity += route.slots ?? slotsPerNode;
-    capacity ||= slotsPerNode;
+    const capacity = capacityOf(model, routes);
     let release = admission.tryEnter(model, capacity);
     if (!release) {
       const queued = clock.now();
-      release = await waitForSlot(sink, model, capacity);
-      trace.queuedMs = clock.now() - queued;
+      try {
+        release = await waitForSlot(sink, model, capacity);
+      } finally {
+        trace.queuedMs = clock.now() - queued;
+      }
+      // Nodes change while it waits (drained, restarted at a new address, joined): it goes by them now.
+      routes = nodes.routesFor(model);
     }
     // The client left while queued: there is nobody to answer.
     if (!release) return 499;
@@ -565,12 +603,17 @@ export function createBalancer(options: BalancerOptions): Balancer {
         // The routes looked up for admission serve the first try; a retry looks again.
         const current = tried.size === 0 ? routes : nodes.routesFor(model);
         let chosen = choose(current, tried, model);
-        if (!chosen && current.length === 0 && !waitedForNode) {
+        // Every worker tried could not be reached, and is still listed: its process died a moment ago.
+        const deadOnly = tried.size > 0 && trace.unreachable === tried.size;
+        if (!chosen && (current.length === 0 || deadOnly) && !waitedForNode) {
           // Every node that had the model is gone (its worker died under this request, and restarts;
           // its file was deleted, and it downloads it again): the request, unanswered, waits once for
           // one to come back; should none, it gets why (restarting, downloading 40%), not a 502.
           waitedForNode = true;
-          const back = await routesOrExplain(model, sink, true);
+          const back =
+            current.length === 0
+              ? await routesOrExplain(model, sink, true)
+              : await nodeBack(model, tried, sink);
           // What came back is worth one more try, a node tried before included (its file downloaded
           // again); a restarted worker has a new URL and counts as new anyway.
           tried.clear();
@@ -609,6 +652,26 @@ export function createBalancer(options: BalancerOptions): Balancer {
     }
   }
 
+  /**
+   * The workers tried are still listed, though none could be reached (a process that died a moment
+   * ago): waits, up to nodeWaitMs, for one listed anew (restarted, at a new address) or another node
+   * to take the model up; with none listed any more, for why, as a request with no node waits.
+   * Resolves with the nodes not tried, or none when the wait ran out or the client left.
+   */
+  async function nodeBack(model: string, tried: Set<string>, sink: AnswerSink): Promise<NodeRoute[]> {
+    const deadline = clock.now() + nodeWaitMs;
+    for (;;) {
+      const left = deadline - clock.now();
+      if (left <= 0 || sink.gone) return [];
+      await nodesChangeOrTimeout(left, sink);
+      if (stopping.signal.aborted) throw stoppingError();
+      const routes = nodes.routesFor(model);
+      if (routes.length === 0) return routesOrExplain(model, sink, true);
+      const fresh = routes.filter((route) => !tried.has(triedKey(route)));
+      if (fresh.length > 0) return fresh;
+    }
+  }
+
   /** Waits in the queue for a slot: its release, or undefined when the client left meanwhile. */
   async function waitForSlot(
     sink: AnswerSink,
@@ -619,10 +682,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
     // Only queued requests need a signal: AbortControllers cost, and most requests never wait.
     const abort = new AbortController();
     const unsubscribe = sink.onGone(() => abort.abort(new Error("client disconnected")));
+    const pause = pausing.signal;
     try {
-      return await admission.enter(model, capacity, AbortSignal.any([abort.signal, stopping.signal]));
+      return await admission.enter(model, capacity, AbortSignal.any([abort.signal, stopping.signal, pause]));
     } catch (error) {
       if (stopping.signal.aborted && !abort.signal.aborted) throw stoppingError();
+      if (pause.aborted && !abort.signal.aborted) throw pausedError();
       if (abort.signal.aborted && !isAppError(error)) return undefined;
       throw error;
     } finally {
@@ -653,13 +718,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const trace: RequestTrace = { tries: 0 };
     try {
       if (stopping.signal.aborted) throw stoppingError();
-      if (paused) {
-        throw new AppError(
-          "serving.paused",
-          "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
-          { retryAfter: 5 },
-        );
-      }
+      if (paused) throw pausedError();
       const named = modelOf(body.json);
       const model = models.resolveName(named);
       // An alias: nodes and endpoints know the model by its id, which the answer then names (as
@@ -752,6 +811,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
     },
     nodesChanged() {
       for (const wake of [...nodeWaiters]) wake();
+      // What waits in the queue may run on what came (a node undrained, back, loaded with more sequences).
+      for (const { model, waiting } of admission.depths())
+        if (waiting > 0) admission.setCapacity(model, capacityOf(model, nodes.routesFor(model)));
     },
     queueDepth: (model) => depthOf(model, admission.depth(model)),
     stop() {
@@ -767,6 +829,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     speeds: () => load.speeds(clock.now()),
     inFlight: (nodeId) => load.outstanding(nodeId),
     setPaused(value) {
+      if (value && !paused) pausing.abort();
+      if (!value && paused) pausing = new AbortController();
       paused = value;
       log.info({ paused }, paused ? "serving paused" : "serving resumed");
     },

@@ -14,6 +14,8 @@ export interface UnavailableContext {
   onlineEndpointNames?: string[];
   /** Names of the online nodes that take no new requests (stopping, or drained). Default: none. */
   drainingNodeNames?: string[];
+  /** Names of the workers this llmlb runs (restarted when they end): one offline comes back. Default: none. */
+  localWorkerNames?: string[];
 }
 
 /**
@@ -115,6 +117,15 @@ export function unavailableError(model: Model, context: UnavailableContext): App
   }
   const pinned = model.settings.nodes;
   if (pinned.length > 0 && !pinned.some((name) => context.onlineNodeNames.includes(name))) {
+    // This llmlb's own worker, its process started again after it ended: it is on its way.
+    const restarting = pinned.find((name) => context.localWorkerNames?.includes(name));
+    if (restarting !== undefined) {
+      return new AppError(
+        "model.not_ready",
+        `Model ${id} is pinned to ${pinned.join(", ")}, and ${restarting} is starting again (its worker process ended). Retry shortly.`,
+        { param: "model", retryAfter: shortWait },
+      );
+    }
     return new AppError(
       "model.unavailable",
       `Model ${id} is pinned to ${pinned.join(", ")}, and ${pinned.length === 1 ? "it is not" : "none of them is"} online. ` +

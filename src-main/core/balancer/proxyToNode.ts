@@ -36,7 +36,14 @@ export type ProxyOutcome =
    * `status`: what the node answered, when it answered; `missingRoute`: its 404 said it has no such
    * route (an older llmlb's worker, an OpenAI-compatible server without it), not that a model is gone.
    */
-  | { type: "unavailable"; reason: string; status?: number; missingRoute?: true }
+  | {
+      type: "unavailable";
+      reason: string;
+      status?: number;
+      missingRoute?: true;
+      /** Not reached at all (refused, reset): a worker's process may have died, and restart elsewhere. */
+      unreachable?: true;
+    }
   | { type: "cut"; cause: Error }
   | { type: "left" };
 
@@ -252,7 +259,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     else if (this.phase === "refusing")
       this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
     else if (error !== failure) this.finish({ type: "unavailable", reason: error.message });
-    else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}` });
+    else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}`, unreachable: true });
   }
 
   /** Undici's timeouts in words: "Headers Timeout Error" says nothing of how long was waited. */
@@ -261,6 +268,9 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     const seconds = this.idleTimeoutMs / 1000;
     if (code === "UND_ERR_HEADERS_TIMEOUT") return new Error(`no answer within ${seconds} s`);
     if (code === "UND_ERR_BODY_TIMEOUT") return new Error(`nothing more for ${seconds} s`);
+    // Undici's "other side closed": the node's process ended, or its machine dropped the connection.
+    if (code === "UND_ERR_SOCKET" && this.phase === "passing")
+      return new Error("its connection closed (its process ended, or its machine went away)");
     return error;
   }
 }

@@ -5,6 +5,11 @@ export interface Candidate {
   id: string;
   /** Requests sent to it and not finished yet. */
   outstanding: number;
+  /**
+   * Those of them for this model, where its slots are the model's own (a worker's sequences for it);
+   * default: `outstanding` (an endpoint's parallel, shared by every model it serves).
+   */
+  outstandingForModel?: number;
   /** Requests it runs at once for this model. */
   slots: number;
   /** Its measured generation speed for this model; undefined until measured. */
@@ -51,8 +56,8 @@ export function modelsHeld(
  * Which node takes the request, in this order:
  * 1. Not a node that would unload a model still answering there: the load would wait for those
  *    requests, and the request waits better at a node that holds its model, full or not.
- * 2. A node with a free slot (admission counts every node's slots, so while one is full another has
- *    room, and an endpoint gets no more than its `parallel` beside a node that takes more).
+ * 2. A node with a free slot for this model (admission counts every node's slots, so while one is full
+ *    another has room, and an endpoint gets no more than its `parallel` beside a node that takes more).
  * 3. Not a node that would unload another model in use lately for this one, while another can take it:
  *    a swap costs a load here, and another at the next request for the model it unloaded.
  * 4. Least outstanding requests; among equals, the faster node for this model (an unmeasured node ties
@@ -66,7 +71,7 @@ export function pickNode<T extends Candidate>(candidates: T[], turn: number): T 
     candidates,
   );
   const roomy = otherwiseAll(
-    unhindered.filter((c) => c.outstanding < c.slots),
+    unhindered.filter((c) => (c.outstandingForModel ?? c.outstanding) < c.slots),
     unhindered,
   );
   const willing = otherwiseAll(

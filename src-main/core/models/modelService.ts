@@ -77,6 +77,8 @@ export interface ModelService {
   resolveName(name: string): string;
   /** The names of the nodes (workers or endpoints) a model's settings pin it to; empty: any node. */
   pinnedNodes(id: string): readonly string[];
+  /** The requests a model's settings have a worker run at once; undefined: the worker decides. */
+  parallelOf(id: string): number | undefined;
   /** The models whose pin names this node (or endpoint). */
   pinnedTo(nodeName: string): string[];
   manifest(id: string): Manifest;
@@ -114,8 +116,11 @@ export function createModelService(options: ModelServiceOptions): ModelService {
   // The balancer resolves names on every request: aliases are read once per registry version.
   let aliasCache:
     { version: number; byAlias: Map<string, string>; byTag: Map<string, string | undefined> } | undefined;
-  // So do they pins, on every request: read once per model and registry version.
-  let pinCache = { version: -1, byModel: new Map<string, readonly string[]>() };
+  // So do they pins and parallel settings, on every request: read once per model and registry version.
+  let settingsCache = {
+    version: -1,
+    byModel: new Map<string, { nodes: readonly string[]; parallel: number | undefined }>(),
+  };
 
   function resolveName(name: string): string {
     if (aliasCache?.version !== models.version()) {
@@ -207,18 +212,20 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     settings: defaultModelSettings,
   });
 
-  /** A registered model as listings show it, with the endpoints that also serve it. */
-  function pinnedNodes(id: string): readonly string[] {
-    if (pinCache.version !== models.version()) pinCache = { version: models.version(), byModel: new Map() };
-    const cached = pinCache.byModel.get(id);
+  /** The settings the balancer reads on every request. */
+  function routingSettings(id: string): { nodes: readonly string[]; parallel: number | undefined } {
+    if (settingsCache.version !== models.version())
+      settingsCache = { version: models.version(), byModel: new Map() };
+    const cached = settingsCache.byModel.get(id);
     if (cached) return cached;
     const model = models.get(id);
-    const pinned = model?.settings.nodes ?? [];
+    const settings = { nodes: model?.settings.nodes ?? [], parallel: model?.settings.parallel ?? undefined };
     // Only models registered or served by an endpoint are kept: clients can name any model, and must
     // not grow this map; an endpoint's model is asked for on each of its requests.
-    if (model || options.external?.servers().has(id)) pinCache.byModel.set(id, pinned);
-    return pinned;
+    if (model || options.external?.servers().has(id)) settingsCache.byModel.set(id, settings);
+    return settings;
   }
+  const pinnedNodes = (id: string) => routingSettings(id).nodes;
 
   /** Whether an endpoint serves model `id` now: online, and not pinned away by the model's settings. */
   function servesNow(id: string, server: ExternalServer): boolean {
@@ -425,6 +432,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     aliases: () => models.aliases(),
     resolveName,
     pinnedNodes,
+    parallelOf: (id) => routingSettings(id).parallel,
     pinnedTo: (nodeName) =>
       models
         .listSummaries()

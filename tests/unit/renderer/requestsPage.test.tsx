@@ -140,7 +140,7 @@ describe("the requests page", () => {
     const notes = screen.getAllByRole("row").filter((row) => row.classList.contains("request-note"));
     expect(notes.map((row) => row.textContent)).toEqual([
       "model_not_found: The model gpt-4o-typo is not registered (llmlb model list names those that are). · Request req_typo",
-      "The client left before its answer. · Request req_left",
+      "The client left before its answer ended. · Request req_left",
       "Tried first: gpu-1: failed to connect (ECONNREFUSED). · Request req_retried",
     ]);
     // What the server put between backticks reads as code.

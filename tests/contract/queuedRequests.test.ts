@@ -1,0 +1,169 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type http from "node:http";
+import { chatAnswer, startFakeNode, type FakeNode } from "../helpers/fakeNode";
+import { startCoreWithHub, type TestServerWithHub } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
+
+// Requests that wait in llmlb's queue are routed on the nodes as they are when a slot frees, not as
+// they were when they came: a node drained, paused, restarted or added meanwhile is seen.
+let server: TestServerWithHub;
+let nodes: FakeNode[] = [];
+const model = "acme/tiny-GGUF";
+
+/** A node that holds every answer until the test lets it go. */
+async function heldNode(name: string) {
+  const held: (() => void)[] = [];
+  const node = await startFakeNode(server, {
+    name,
+    ready: [model],
+    handler: (_request, response: http.ServerResponse, body: { stream?: boolean }) => {
+      if (body.stream) {
+        // Begun at once (its head and a first chunk), ended when let go.
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "a" } }] })}\n\n`);
+        return held.push(() => response.end("data: [DONE]\n\n"));
+      }
+      held.push(() =>
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(chatAnswer(name))),
+      );
+    },
+  });
+  nodes.push(node);
+  return { node, held, answerAll: () => held.splice(0).forEach((answer) => answer()) };
+}
+
+const chat = (extra: { stream?: boolean } = {}) =>
+  server.request("POST", "/v1/chat/completions", {
+    body: { model, messages: [{ role: "user", content: "x" }], ...extra },
+  });
+
+const drain = (name: string, draining: boolean) =>
+  server.request("PUT", `/v0/nodes/${name}/draining`, { body: { draining } });
+
+const metrics = async () => (await server.request("GET", "/metrics")).body as string;
+/** How many of the model's requests wait in llmlb's queue, as /metrics says. */
+const waiting = async () =>
+  /llmlb_queue_depth\{model="acme\/tiny-GGUF",state="waiting"\} (\d+)/.exec(await metrics())?.[1];
+/** What follows at once, or not at all. */
+const quick = { timeoutMs: 5_000 };
+
+beforeAll(async () => {
+  server = await startCoreWithHub({
+    core: {
+      // One request at a time per node, unless a model's `parallel` says otherwise.
+      balancer: { slotsPerNode: 1, admission: { queueSize: 8, queueTimeoutMs: 10_000 }, nodeWaitMs: 5_000 },
+      nodeTimings: { heartbeatIntervalMs: 100, offlineAfterMs: 1_000 },
+    },
+  });
+  expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(201);
+});
+afterEach(async () => {
+  await server.request("PUT", "/v0/serving", { body: { paused: false } });
+  await Promise.all(nodes.map((node) => node.close()));
+  nodes = [];
+  await waitFor(
+    "no node online",
+    async () =>
+      ((await server.request("GET", "/v0/nodes")).body as { data: { status: string }[] }).data.every(
+        (node) => node.status === "offline",
+      ),
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe("a request that waited in the queue", () => {
+  it("is not sent to a node drained while it waited", async () => {
+    const a = await heldNode("queue-a");
+    const b = await heldNode("queue-b");
+    const answers = [chat(), chat(), chat()];
+    await waitFor("one running on each node", () => a.held.length === 1 && b.held.length === 1);
+    await waitFor("the third queued", async () => (await waiting()) === "1");
+    expect((await drain("queue-a", true)).status).toBe(200);
+    // queue-a's request ends: its slot is gone with the drain, so the queued one waits for queue-b's.
+    a.answerAll();
+    await waitFor("queue-a's answer out", async () => /state="running"\} 1\b/.test(await metrics()), quick);
+    expect(await waiting()).toBe("1");
+    b.answerAll();
+    await waitFor("the queued one at queue-b", () => b.held.length === 1, quick);
+    b.answerAll();
+    expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(a.node.received).toHaveLength(1);
+    expect(b.node.received).toHaveLength(2);
+  });
+
+  it("takes a slot that opens while it waits (a node back in rotation) without another request coming", async () => {
+    const a = await heldNode("queue-a");
+    const b = await heldNode("queue-b");
+    expect((await drain("queue-a", true)).status).toBe(200);
+    const answers = [chat(), chat()];
+    await waitFor("one running at queue-b", () => b.held.length === 1);
+    await waitFor("the other queued", async () => (await waiting()) === "1");
+    expect((await drain("queue-a", false)).status).toBe(200);
+    // queue-b still holds its answer: the queued request goes to queue-a, now free.
+    await waitFor("the queued one at queue-a", () => a.held.length === 1, quick);
+    a.answerAll();
+    b.answerAll();
+    expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual([200, 200]);
+  });
+
+  it("is answered 503 serving.paused when serving is paused, while the running one finishes", async () => {
+    const a = await heldNode("queue-a");
+    const answers = [chat(), chat()];
+    await waitFor("one running", () => a.held.length === 1);
+    await waitFor("the other queued", async () => (await waiting()) === "1");
+    expect((await server.request("PUT", "/v0/serving", { body: { paused: true } })).status).toBe(200);
+    const queued = await answers[1]!;
+    expect(queued.status).toBe(503);
+    expect(queued.body.error.code).toBe("serving.paused");
+    expect(queued.headers["retry-after"]).toBe("5");
+    a.answerAll();
+    expect((await answers[0]!).status).toBe(200);
+    expect(a.node.received).toHaveLength(1);
+  });
+
+  it("waits for its only worker, dead under it, to come back at a new address, rather than failing", async () => {
+    const first = await heldNode("queue-w");
+    const answers = [chat({ stream: true }), chat()];
+    await waitFor("the stream begun", () => first.held.length === 1);
+    await waitFor("the other queued", async () => (await waiting()) === "1");
+    // Its process dies: the stream breaks off, and the queued request is let in while the control
+    // plane still lists the node (its heartbeats have not been missed yet), at its old address.
+    await first.node.close();
+    const cut = await answers[0]!;
+    expect(cut.status).toBe(200);
+    expect(String(cut.body)).toContain("node.crashed");
+    await waitFor("queue-w offline", async () =>
+      ((await server.request("GET", "/v0/nodes")).body as { data: { status: string }[] }).data.every(
+        (node) => node.status === "offline",
+      ),
+    );
+    const again = await heldNode("queue-w");
+    await waitFor("the queued one at the worker back", () => again.held.length === 1, quick);
+    again.answerAll();
+    expect((await answers[1]!).status).toBe(200);
+  });
+});
+
+describe("admission's capacity", () => {
+  it("counts a model's parallel setting for nodes that have not loaded it yet", async () => {
+    expect(
+      (await server.request("PATCH", `/v0/models/${model}`, { body: { settings: { parallel: 3 } } })).status,
+    ).toBe(200);
+    try {
+      const a = await heldNode("queue-a");
+      const answers = Array.from({ length: 4 }, () => chat());
+      // 3 run at once there, not slotsPerNode's 1; the fourth waits in llmlb's queue.
+      await waitFor("three running", () => a.held.length === 3, quick);
+      await waitFor("the fourth queued", async () => (await waiting()) === "1");
+      a.answerAll();
+      await waitFor("the fourth running", () => a.held.length === 1);
+      a.answerAll();
+      expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    } finally {
+      await server.request("PATCH", `/v0/models/${model}`, { body: { settings: { parallel: null } } });
+    }
+  });
+});
