@@ -92,7 +92,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const url = options.url !== undefined ? baseOf(options.url) : listed && baseOf(listed.url);
   if (!url) {
     throw new CliError(
-      `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`, or pass --url.`,
+      `No running llmlb server found for data directory ${options.dataDir}: start one with \`llmlb serve\`; or, for one started with another data directory, give the same --data-dir (or LLMLB_DATA_DIR), or pass --url.`,
     );
   }
   const listedUrl = listed && baseOf(listed.url);

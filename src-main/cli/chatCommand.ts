@@ -75,15 +75,19 @@ export async function chat(
     streams.output.isTTY === true
       ? replyWriter(streams.output, io)
       : { text: (text: string) => void streams.output.write(text), reasoning: undefined, end: () => {} };
+  let wrote = false;
+  const text = (piece: string) => ((wrote = true), writer.text(piece));
+  const reasoning = writer.reasoning && ((piece: string) => ((wrote = true), writer.reasoning!(piece)));
   let outcome: Outcome;
   try {
-    outcome = await conversation.send(prompt, writer.text, readerGone.signal, writer.reasoning);
+    outcome = await conversation.send(prompt, text, readerGone.signal, reasoning);
   } finally {
     writer.end();
-    // What came ends its line, whatever followed.
-    streams.output.write("\n");
+    // What came ends its line, whatever followed; where nothing came, the output stays empty.
+    if (wrote) streams.output.write("\n");
   }
-  for (const note of outcome.notes) io.err(note);
+  // A reader that went away is told nothing more: it stopped reading on purpose.
+  if (!readerGone.signal.aborted) for (const note of outcome.notes) io.err(note);
 }
 
 /**
@@ -142,15 +146,20 @@ async function readyModel(client: ApiClient, input: string, io: Output): Promise
     }
   }
   if (model.ready) return model.name;
-  // Ctrl+C ends the command, and the wait with it; what it registered stays, and is said so.
+  // Ctrl+C ends the command, and the wait with it; what it registered stays, and is said so. A second
+  // one (a terminal's reaches both `node bin/llmlb.js` on an older Node and the llmlb it started, which
+  // passes it on) changes nothing.
+  let stopping = false;
   const stays = () => {
+    if (stopping) return;
+    stopping = true;
     io.live?.("");
     io.err(
       `\n${model.name} stays registered, and its download goes on: \`llmlb model rm ${model.name}\` removes it.`,
     );
     process.exit(130);
   };
-  if (registeredHere) process.once("SIGINT", stays);
+  if (registeredHere) process.on("SIGINT", stays);
   try {
     return (await waitTelling(client, model.name, io, new AbortController().signal)).name;
   } finally {
@@ -250,12 +259,23 @@ class Conversation {
             : "(cut short: the model's context is full)",
         );
     } catch (error) {
-      if (!signal.aborted) throw asCliError(error, begun, this.client.url);
+      if (!signal.aborted) throw this.withWayOut(asCliError(error, begun, this.client.url));
       if (reply === "") return { notes: ["(stopped)"] };
       notes.push("(stopped)");
     }
     this.messages = [...asked, { role: "assistant", content: reply }];
     return { notes };
+  }
+
+  /** A message too long for the context, with what to do about it. */
+  private withWayOut(error: unknown): unknown {
+    if (!(error instanceof CliError) || error.code !== "context_length_exceeded") return error;
+    const fewer = this.options.maxTokens !== undefined ? ", or ask for fewer with a lower --max-tokens" : "";
+    return new CliError(
+      `${error.message} Send less at once${fewer}; or give the model a larger context, where it and memory allow: \`llmlb model set ${this.model} --context <tokens>\`.`,
+      error.exitCode,
+      error.code,
+    );
   }
 
   private start(): ChatMessage[] {

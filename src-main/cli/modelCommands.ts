@@ -58,9 +58,18 @@ export async function addModel(
     for (const warning of registered.warnings) io.err(`warning: ${warning}`);
     model = registered;
   } catch (error) {
+    const duplicate = error instanceof CliError && error.code === "registry.duplicate";
+    // Run again (a README's step, a script): where it stands is the next thing to see.
+    if (duplicate && !wait && !options.revision) {
+      const id = options.file ? `${input}/${options.file}` : idOfLink(input);
+      throw new CliError(
+        `${error.message} \`llmlb model show ${id}\` says where it stands; \`llmlb model add ${id} --wait\` waits until it is ready.`,
+        error.exitCode,
+        error.code,
+      );
+    }
     // Registered before: with --wait, what is awaited is there already (at the same revision).
-    if (!wait || options.revision || !(error instanceof CliError) || error.code !== "registry.duplicate")
-      throw error;
+    if (!wait || options.revision || !duplicate) throw error;
     model = await client.request(
       modelSchema,
       "GET",

@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { createApiClient, CliError } from "./apiClient";
 import { loadConfig } from "./loadConfig";
-import { addModel, listModels, removeModel, type AddOptions, type Output } from "./modelCommands";
+import { addModel, idOfLink, listModels, removeModel, type AddOptions, type Output } from "./modelCommands";
 import {
   aliasModel,
   loadModel,
@@ -123,6 +123,16 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** Ollama's commands llmlb has under other names: what to type here. */
+const ollamaWords: Record<string, string> = {
+  list: "llmlb model list",
+  ps: "llmlb status (what is loaded where), or llmlb model show <id>",
+  pull: "llmlb model add <url|org/repo> --wait",
+  stop: "llmlb model unload <id>",
+  version: "llmlb --version",
+  "-v": "llmlb --version",
+};
+
 /** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
 export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
   const program = new Command("llmlb")
@@ -138,6 +148,8 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     )
     // The one line that says what is wrong, and where the usage is: not the whole usage after it.
     .showHelpAfterError("(add --help for usage)")
+    // Each command's help shows --data-dir, --url and the rest too: `serve --help` is where one looks.
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text.trimEnd()),
@@ -173,7 +185,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option("--port <port>", "port; 0 picks a free one (default 8080, or LLMLB_PORT)", portNumber)
     .option(
       "--workers <mode>",
-      "local workers: auto (one per GPU), cuda, vulkan or metal (that backend only), cpu, none, or a number of CPU workers",
+      "local workers: auto (one per GPU), cuda, vulkan or metal (that backend only), cpu, none, or a number of CPU workers (default auto, or LLMLB_WORKERS)",
       workersMode,
     )
     .option(
@@ -255,13 +267,15 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
   model
     .command("rm <id>")
     .alias("remove")
-    .description("remove a registered model")
+    .description("remove a registered model, by its id, its link, or org/repo:QUANT where it was added so")
     .action((id: string) => removeModel(client(), id, io));
   model
     .command("show <id>")
     .description("where a model comes from, its files, its state on each node, its settings")
     .option("--json", "print the model as JSON")
-    .action(async (id: string, options: { json?: boolean }) => showModel(client(), id, options, io));
+    .action(async (id: string, options: { json?: boolean }) =>
+      showModel(client(), idOfLink(id), options, io),
+    );
 
   model
     .command("set <id>")
@@ -287,15 +301,15 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       numberOr("default", modelSettingBounds.idle_ttl_seconds),
     )
     .option("--nodes <names>", "only these nodes serve it (comma-separated), or any", nodeNames)
-    .action((id: string, options) => setModel(client(), id, options, io));
+    .action((id: string, options) => setModel(client(), idOfLink(id), options, io));
   model
     .command("alias <id> <alias>")
     .description("give a model another name, e.g. qwen or org/repo:Q4_K_M")
-    .action((id: string, alias: string) => aliasModel(client(), id, alias, io));
+    .action((id: string, alias: string) => aliasModel(client(), idOfLink(id), alias, io));
   model
     .command("retry <id>")
     .description("try a model again where it failed or crashed a node's worker")
-    .action((id: string) => retryModel(client(), id, io));
+    .action((id: string) => retryModel(client(), idOfLink(id), io));
   model
     .command("load <id>")
     .description("load a model now on every worker that has it ready, so its first request does not wait")
@@ -305,12 +319,14 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
       "keep it loaded this long idle (until its next request), whatever its setting",
       wholeNumberIn(modelSettingBounds.idle_ttl_seconds, "seconds"),
     )
-    .action((id: string, options: { node?: string; ttl?: number }) => loadModel(client(), id, options, io));
+    .action((id: string, options: { node?: string; ttl?: number }) =>
+      loadModel(client(), idOfLink(id), options, io),
+    );
   model
     .command("unload <id>")
     .description("free the memory a model holds on every worker (it loads again at its next request)")
     .option("--node <name>", "on this worker only", notEmpty("node"))
-    .action((id: string, options: { node?: string }) => unloadModel(client(), id, options, io));
+    .action((id: string, options: { node?: string }) => unloadModel(client(), idOfLink(id), options, io));
   model
     .command("unalias <alias>")
     .description("remove an alias (the model stays)")
@@ -530,7 +546,15 @@ export async function run(argv: string[], io: Output, env: NodeJS.ProcessEnv): P
     await buildProgram(io, env).parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof CommanderError) {
+      const ollamaHint = ollamaWords[argv[0] ?? ""];
+      if (
+        ollamaHint &&
+        (error.code === "commander.unknownCommand" || error.code === "commander.unknownOption")
+      )
+        io.err(`(ollama's ${argv[0]} is ${ollamaHint} here)`);
+      return error.exitCode;
+    }
     if (error instanceof CliError) {
       io.err(`error: ${error.message}`);
       return error.exitCode;

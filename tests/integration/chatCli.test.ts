@@ -174,6 +174,16 @@ describe("llmlb chat with a prompt", () => {
     expect(after.body.data.map((model) => model.name)).toEqual(before.body.data.map((model) => model.name));
   });
 
+  it("refuses a prompt longer than the context with what to do, and writes nothing to standard output", async () => {
+    const result = await runCli(["chat", tinyModel, "word ".repeat(3000), "--max-tokens", "40"], served.env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/^error: This model's maximum context length is 512 tokens/);
+    expect(result.stderr).toContain(
+      `Send less at once, or ask for fewer with a lower --max-tokens; or give the model a larger context, where it and memory allow: \`llmlb model set ${tinyModel} --context <tokens>\`.`,
+    );
+  });
+
   it("with nothing to send, says so", async () => {
     const result = await runCli(["chat", tinyModel], served.env, "");
     expect(result.code).toBe(1);

@@ -173,7 +173,9 @@ describe("llmlb model", () => {
 
     const duplicate = await runCli(["model", "add", "acme/tiny-GGUF"], env);
     expect(duplicate.code).toBe(1);
-    expect(duplicate.stderr).toContain("error: Model acme/tiny-GGUF is already registered.");
+    expect(duplicate.stderr).toContain(
+      "error: Model acme/tiny-GGUF is already registered. `llmlb model show acme/tiny-GGUF` says where it stands",
+    );
 
     const missing = await runCli(["model", "add", "acme/nope"], env);
     expect(missing.code).toBe(1);
@@ -211,6 +213,12 @@ describe("llmlb model", () => {
     expect(shownLines).toContain("  ready            no");
     expect(shownLines).toContain("  nodes            none has taken it up yet");
     expect(shownLines).toContain("  context size     auto (what the model and memory allow)");
+    // By the link it was added with, as `model add`, `rm` and `chat` take it.
+    const byLink = await runCli(
+      ["model", "show", "https://huggingface.co/acme/tiny-GGUF/blob/main/tiny-Q8_0.gguf"],
+      env,
+    );
+    expect(byLink.stdout).toBe(shown.stdout);
     const shownJson = await runCli(["model", "show", "acme/tiny-GGUF/tiny-Q8_0.gguf", "--json"], env);
     expect(JSON.parse(shownJson.stdout)).toMatchObject({
       name: "acme/tiny-GGUF/tiny-Q8_0.gguf",
@@ -328,6 +336,12 @@ describe("llmlb model", () => {
       expect(notUrl.code).toBe(1);
       expect(notUrl.stderr).toContain(`--url ${JSON.stringify(wrong)} is not an http(s) address`);
     }
+    // Ollama's words, which llmlb has under other names, say which.
+    const ollama = await runCli(["list"], env);
+    expect(ollama.code).toBe(1);
+    expect(ollama.stderr).toBe(
+      "error: unknown command 'list'\n(add --help for usage)\n(ollama's list is llmlb model list here)\n",
+    );
   });
 
   it("stops quietly when whatever reads its output goes away (`llmlb model list | true`)", async () => {
@@ -350,6 +364,8 @@ describe("llmlb model", () => {
       const result = await runCli(["model", "list"], { ...env, LLMLB_DATA_DIR: empty.path });
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/No running llmlb server .*`llmlb serve`/);
+      // A server may run on another data directory: how to reach it.
+      expect(result.stderr).toContain("give the same --data-dir (or LLMLB_DATA_DIR), or pass --url");
     } finally {
       await empty.remove();
     }
