@@ -299,7 +299,7 @@ type Asked = { line: string } | { interrupted: true; typed: boolean } | undefine
 /**
  * One line at the prompt, with readline's editing and the conversation's history of lines; Ctrl+C
  * drops what is typed. Lines pasted at once (the terminal marks a paste, once asked to: see
- * `converse`) are one message, sent with the next Enter.
+ * `converse`) are one message, sent with the next Enter; so are lines that come in one burst.
  */
 function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<Asked> {
   return new Promise((resolve) => {
@@ -312,6 +312,8 @@ function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<A
       historySize: 1000,
     });
     let answered: Asked;
+    /** The message a line ended, and the lines that came with it. */
+    let message: { line: string } | undefined;
     let pasting = false;
     const pasted: string[] = [];
     const onKey = (_text: string, key: { name?: string } | undefined) => {
@@ -320,6 +322,12 @@ function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<A
     };
     streams.input.on("keypress", onKey);
     lines.on("line", (line) => {
+      // A line in the same burst as the one that ended the message (a paste the terminal does not mark
+      // as one: nobody types two Enters at once) belongs to it.
+      if (message) {
+        message.line += `\n${line}`;
+        return;
+      }
       if (pasting) {
         pasted.push(line);
         lines.setPrompt("... ");
@@ -327,10 +335,15 @@ function ask(streams: ChatStreams, prompt: string, history: string[]): Promise<A
         return;
       }
       // A paste that ended with its own newline leaves nothing more on the line.
-      answered = {
+      message = {
         line: pasted.length > 0 && line === "" ? pasted.join("\n") : [...pasted, line].join("\n"),
       };
-      lines.close();
+      answered = message;
+      // Once the rest of the burst is read: closed at once, the interface would drop it.
+      setImmediate(() => {
+        if (lines.line !== "") message!.line += `\n${lines.line}`;
+        lines.close();
+      });
     });
     lines.once("SIGINT", () => {
       answered = { interrupted: true, typed: lines.line.length > 0 || pasted.length > 0 };

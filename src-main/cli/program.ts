@@ -206,7 +206,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .option(
       "--drain-timeout <seconds>",
       "how long stopping waits for running requests to finish (default 30, or LLMLB_DRAIN_TIMEOUT)",
-      wholeNumber,
+      wholeNumberIn({ min: 0, max: 3600 }, "seconds"),
     )
     .action(
       async (options: {

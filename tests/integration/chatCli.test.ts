@@ -340,6 +340,17 @@ describe("llmlb chat at a terminal", () => {
     expect(await terminal.exited()).toBe(0);
   });
 
+  it("takes lines that come in one burst (a paste the terminal does not mark) as one message, none lost", async () => {
+    const terminal = runCliInTerminal(["chat", tinyModel, ...sampling], served.env);
+    const seen = await terminal.waitForScreen(/>>> $/);
+    terminal.type("Once upon\ra time\r");
+    const reply = await answerOf([{ role: "user", content: "Once upon\na time" }]);
+    await terminal.waitForScreen(/\n>>> $/, seen);
+    expect(terminal.screen()).toContain(`${printable(reply.choices[0]!.message.content!)}\n`);
+    terminal.type("/bye\r");
+    expect(await terminal.exited()).toBe(0);
+  });
+
   it("Ctrl+C stops the reply being written, at the server too, and the conversation goes on with what was written", async () => {
     const terminal = runCliInTerminal(["chat", "slow-model"], served.env);
     let seen = await terminal.waitForScreen(/>>> $/);
