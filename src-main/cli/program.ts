@@ -123,6 +123,21 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/**
+ * `npm run serve --port=8081` (no `--`): npm takes the flag as a setting of its own (npm_config_port)
+ * and llmlb never sees it. Said, rather than serving on another port without a word.
+ */
+function warnOfNpmKeptFlags(env: NodeJS.ProcessEnv, given: Record<string, unknown>, io: Output): void {
+  if (env.npm_lifecycle_event === undefined) return;
+  for (const flag of ["port", "host", "workers"]) {
+    const kept = env[`npm_config_${flag}`];
+    if (kept === undefined || given[flag] !== undefined) continue;
+    io.err(
+      `warning: npm kept --${flag}=${kept} for itself, and llmlb did not get it: flags go after \`--\` (npm run serve -- --${flag} ${kept}).`,
+    );
+  }
+}
+
 /** Ollama's commands llmlb has under other names: what to type here. */
 const ollamaWords: Record<string, string> = {
   list: "llmlb model list",
@@ -219,6 +234,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
         drainTimeout?: string;
       }) => {
         const globals = program.opts<{ dataDir?: string }>();
+        warnOfNpmKeptFlags(env, options, io);
         const config = configFrom({
           host: options.host,
           port: options.port,
@@ -553,6 +569,9 @@ export async function run(argv: string[], io: Output, env: NodeJS.ProcessEnv): P
         (error.code === "commander.unknownCommand" || error.code === "commander.unknownOption")
       )
         io.err(`(ollama's ${argv[0]} is ${ollamaHint} here)`);
+      // `npm run serve --port 8081`: npm kept the flag and passed its value on alone.
+      if (error.code === "commander.excessArguments" && env.npm_lifecycle_event !== undefined)
+        io.err("(with npm, llmlb's flags go after `--`: npm run serve -- --port 8081)");
       return error.exitCode;
     }
     if (error instanceof CliError) {

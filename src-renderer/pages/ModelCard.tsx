@@ -364,9 +364,11 @@ function fileOf(model: Model): { name: string; quantization: string | null; size
   const gguf = model.artifacts.filter((a) => a.format === "gguf").length;
   return {
     name:
-      gguf > 0
-        ? `${plural(gguf, "GGUF file")}, each node picks one`
-        : `${plural(model.artifacts.length, "file")}, none in GGUF`,
+      gguf === 1
+        ? "1 GGUF file"
+        : gguf > 1
+          ? `${plural(gguf, "GGUF file")}, each node picks one`
+          : `${plural(model.artifacts.length, "file")}, none in GGUF`,
     quantization: quantizations.length > 0 ? quantizations.join(", ") : null,
     size: `${formatBytes(model.size_bytes)} in all`,
   };

@@ -336,6 +336,10 @@ describe("llmlb model", () => {
       expect(notUrl.code).toBe(1);
       expect(notUrl.stderr).toContain(`--url ${JSON.stringify(wrong)} is not an http(s) address`);
     }
+    // `npm run serve --port 8081`, the `--` forgotten: npm passes the value on alone.
+    const npmRun = await runCli(["serve", "8081"], { ...env, npm_lifecycle_event: "serve" });
+    expect(npmRun.code).toBe(1);
+    expect(npmRun.stderr).toContain("(with npm, llmlb's flags go after `--`: npm run serve -- --port 8081)");
     // Ollama's words, which llmlb has under other names, say which.
     const ollama = await runCli(["list"], env);
     expect(ollama.code).toBe(1);

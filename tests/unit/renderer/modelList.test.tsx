@@ -120,6 +120,20 @@ describe("the model list", () => {
     expect(row.textContent).toContain("Waiting for a node");
   });
 
+  it("says a repo registered whole holds one GGUF file, or that each node picks one of several", async () => {
+    const one = model("org/single");
+    const several = model("org/several", {
+      artifacts: [
+        { ...one.artifacts[0]!, filename: "m-Q4_K_M.gguf" },
+        { ...one.artifacts[0]!, filename: "m-Q8_0.gguf", quantization: "Q8_0" },
+      ],
+    });
+    renderApp(fakeApi({ models: [one, several] }));
+    expect((await screen.findByRole("listitem", { name: "single" })).textContent).toContain("1 GGUF file");
+    expect(card("single").textContent).not.toContain("picks");
+    expect(card("several").textContent).toContain("2 GGUF files, each node picks one");
+  });
+
   it("shows a model only an endpoint serves as served there, with nothing to delete", async () => {
     const outside = model("qwen-7b", {
       repo: "",
