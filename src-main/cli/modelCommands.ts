@@ -61,7 +61,7 @@ export async function addModel(
     const duplicate = error instanceof CliError && error.code === "registry.duplicate";
     // Run again (a README's step, a script): where it stands is the next thing to see.
     if (duplicate && !wait && !options.revision) {
-      const id = options.file ? `${input}/${options.file}` : idOfLink(input);
+      const id = options.file ? `${idOfLink(input)}/${options.file}` : idOfLink(input);
       throw new CliError(
         `${error.message} \`llmlb model show ${id}\` says where it stands; \`llmlb model add ${id} --wait\` waits until it is ready.`,
         error.exitCode,

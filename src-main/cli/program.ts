@@ -146,6 +146,8 @@ const ollamaWords: Record<string, string> = {
   stop: "llmlb model unload <id>",
   version: "llmlb --version",
   "-v": "llmlb --version",
+  rm: "llmlb model rm <id>",
+  show: "llmlb model show <id>",
 };
 
 /** Builds the `llmlb` program; `run` parses argv and resolves with the exit code. */
@@ -563,7 +565,7 @@ export async function run(argv: string[], io: Output, env: NodeJS.ProcessEnv): P
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      const ollamaHint = ollamaWords[argv[0] ?? ""];
+      const ollamaHint = Object.hasOwn(ollamaWords, argv[0] ?? "") ? ollamaWords[argv[0]!] : undefined;
       if (
         ollamaHint &&
         (error.code === "commander.unknownCommand" || error.code === "commander.unknownOption")

@@ -10,12 +10,15 @@ let server: TestServerWithHub;
 let nodes: FakeNode[] = [];
 const model = "acme/tiny-GGUF";
 
-/** A node that holds every answer until the test lets it go. */
-async function heldNode(name: string) {
+/** A node that holds every answer until the test lets it go; `sequences`: what it reports it runs. */
+async function heldNode(name: string, sequences?: number) {
   const held: (() => void)[] = [];
   const node = await startFakeNode(server, {
     name,
     ready: [model],
+    ...(sequences !== undefined && {
+      holding: { loaded: [{ model, sequences, busy: 0 }], max_loaded_models: 1 },
+    }),
     handler: (_request, response: http.ServerResponse, body: { stream?: boolean }) => {
       if (body.stream) {
         // Begun at once (its head and a first chunk), ended when let go.
@@ -59,6 +62,8 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await server.request("PUT", "/v0/serving", { body: { paused: false } });
+  // A drain is kept for the node's name, as across restarts: the next test starts undrained.
+  for (const name of ["queue-a", "queue-b"]) await drain(name, false);
   await Promise.all(nodes.map((node) => node.close()));
   nodes = [];
   await waitFor(
@@ -124,6 +129,19 @@ describe("a request that waited in the queue", () => {
     expect(a.node.received).toHaveLength(1);
   });
 
+  it("waiting for a node, is answered 503 serving.paused when serving is paused, and never sent", async () => {
+    const preparing = await startFakeNode(server, { name: "queue-a", ready: [] });
+    nodes.push(preparing);
+    await preparing.report([{ model, artifact: "m.gguf", state: "verifying" }]);
+    const answer = chat();
+    await waitFor("it waits for the node", async () => (await waiting()) === "1", quick);
+    expect((await server.request("PUT", "/v0/serving", { body: { paused: true } })).status).toBe(200);
+    const paused = await answer;
+    expect(paused.status).toBe(503);
+    expect(paused.body.error.code).toBe("serving.paused");
+    expect(preparing.received).toHaveLength(0);
+  });
+
   it("waits for its only worker, dead under it, to come back at a new address, rather than failing", async () => {
     const first = await heldNode("queue-w");
     const answers = [chat({ stream: true }), chat()];
@@ -147,7 +165,90 @@ describe("a request that waited in the queue", () => {
   });
 });
 
+describe("a request whose worker could not take it", () => {
+  it("is not sent again to a worker that dropped it after it arrived (it may be what ended the worker)", async () => {
+    const received: string[] = [];
+    const dies = await startFakeNode(server, {
+      name: "queue-w",
+      ready: [model],
+      handler: (request) => {
+        received.push("first");
+        request.socket.destroy();
+      },
+    });
+    nodes.push(dies);
+    const started = Date.now();
+    const answer = await chat();
+    // At once, as it was: a worker that died of a request is not handed it again when it is back.
+    expect(answer.status).toBe(502);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(received).toEqual(["first"]);
+  });
+
+  it("that no connection reaches while it heartbeats (a firewall) fails at once, not after a wait for a restart", async () => {
+    const registered = await server.request("POST", "/v0/nodes/register", {
+      body: {
+        name: "walled",
+        url: "http://127.0.0.1:1",
+        backend: "cpu",
+        devices: [],
+        memory: { total_bytes: 16e9, free_bytes: 8e9 },
+      },
+      headers: { authorization: `Bearer ${server.nodeToken}` },
+    });
+    const { node_id: id, node_token: token } = registered.body as { node_id: string; node_token: string };
+    const beat = () =>
+      server.request("POST", `/v0/nodes/${id}/heartbeat`, {
+        body: {
+          memory: { total_bytes: 16e9, free_bytes: 8e9 },
+          models: [{ model, artifact: "m.gguf", state: "ready" }],
+          loaded: [],
+        },
+        headers: { authorization: `Bearer ${token}` },
+      });
+    await beat();
+    const beating = setInterval(() => void beat().catch(() => {}), 100);
+    try {
+      const started = Date.now();
+      const answer = await chat();
+      expect(answer.status).toBe(502);
+      expect(answer.body.error.message).toMatch(/walled: unreachable: .*ECONNREFUSED/);
+      // It heartbeats while refusing connections: no restart is coming, and the 5 s wait is not waited.
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      clearInterval(beating);
+    }
+  });
+});
+
 describe("admission's capacity", () => {
+  it("stays as it was while no node is up for the model, rather than letting the whole queue out", async () => {
+    expect(
+      (await server.request("PATCH", `/v0/models/${model}`, { body: { settings: { parallel: 3 } } })).status,
+    ).toBe(200);
+    try {
+      // queue-a runs one at a time, as it reports; until it reported, 3 would be taken of it.
+      const a = await heldNode("queue-a", 1);
+      const answers = [chat(), chat(), chat()];
+      await waitFor("one running", () => a.held.length === 1, quick);
+      await waitFor("two queued", async () => (await waiting()) === "2", quick);
+      expect((await drain("queue-a", true)).status).toBe(200);
+      const b = await heldNode("queue-b", 1);
+      // The queue kept its one slot (queue-a's, still running): nothing went to queue-b at once.
+      expect(b.held).toHaveLength(0);
+      expect(await waiting()).toBe("2");
+      a.answerAll();
+      await waitFor("the next at queue-b", () => b.held.length === 1, quick);
+      expect(await waiting()).toBe("1");
+      b.answerAll();
+      await waitFor("the last at queue-b", () => b.held.length === 1, quick);
+      b.answerAll();
+      expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual([200, 200, 200]);
+    } finally {
+      await server.request("PATCH", `/v0/models/${model}`, { body: { settings: { parallel: null } } });
+    }
+  });
+
   it("counts a model's parallel setting for nodes that have not loaded it yet", async () => {
     expect(
       (await server.request("PATCH", `/v0/models/${model}`, { body: { settings: { parallel: 3 } } })).status,

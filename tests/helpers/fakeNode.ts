@@ -81,6 +81,8 @@ export async function startFakeNode(
     handler?: FakeNodeHandler;
     /** Whether its health check (`/v0/health`) passes now. Default: always. */
     healthy?: () => boolean;
+    /** What it holds in memory from its first heartbeat on (see `hold`). Default: nothing. */
+    holding?: Pick<HeartbeatRequest, "loaded" | "max_loaded_models">;
   },
 ): Promise<FakeNode> {
   const received: FakeNode["received"] = [];
@@ -123,7 +125,7 @@ export async function startFakeNode(
     artifact: "m.gguf",
     state: "ready",
   }));
-  let holding: Pick<HeartbeatRequest, "loaded" | "max_loaded_models"> = { loaded: [] };
+  let holding: Pick<HeartbeatRequest, "loaded" | "max_loaded_models"> = options.holding ?? { loaded: [] };
   const beat = async () => {
     const answer = await server.request("POST", `/v0/nodes/${id}/heartbeat`, {
       body: { memory: { total_bytes: 16e9, free_bytes: 8e9 }, models: states, ...holding },

@@ -356,6 +356,11 @@ describe("errors on /v1/messages, in Anthropic's shape", () => {
     expect((await refused({ output_config: { format: { type: "xml", schema: {} } } })).message).toMatch(
       /^output_config\.format\.type: /,
     );
+    // A schema it cannot hold is named where the client put it.
+    const badSchema = { type: "object", properties: { a: { type: "strnig" } } };
+    expect(
+      (await refused({ output_config: { format: { type: "json_schema", schema: badSchema } } })).message,
+    ).toMatch(/^output_config\.format\.schema\.properties\.a: /);
   });
 
   it("an unknown model is a not_found_error", async () => {

@@ -52,13 +52,13 @@ describe("why a registered model cannot be served now", () => {
     );
   });
 
-  it("says a model pinned to this llmlb's own worker, its process ended, is coming: the request waits", () => {
+  it("says a model pinned to this llmlb's own worker, starting or started again, is coming: the request waits", () => {
     const pinned = { ...modelWith(), settings: { nodes: ["box-cpu0"] } } as unknown as Model;
     const offline = { ...context, onlineNodeNames: [] };
     const restarting = unavailableError(pinned, { ...offline, localWorkerNames: ["box-cpu0"] });
     expect(restarting.code).toBe("model.not_ready");
     expect(restarting.message).toBe(
-      "Model org/m is pinned to box-cpu0, and box-cpu0 is starting again (its worker process ended). Retry shortly.",
+      "Model org/m is pinned to box-cpu0, and box-cpu0, a worker of this llmlb, is starting. Retry shortly.",
     );
     // Another machine's worker comes back only when someone starts it.
     const elsewhere = unavailableError(pinned, { ...offline, localWorkerNames: ["other-cpu0"] });

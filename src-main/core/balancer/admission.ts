@@ -85,6 +85,8 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
     enter(model, capacity, signal) {
       const admitted = tryEnter(model, capacity);
       if (admitted) return Promise.resolve(admitted);
+      // Called off before it could wait (llmlb stopping, serving paused): it does not queue.
+      if (signal.aborted) return Promise.reject(signal.reason);
       const open = gateOf(model, capacity);
       if (open.waiting.length >= queueSize) return Promise.reject(overloaded(model, "the queue is full"));
       return new Promise((resolve, reject) => {

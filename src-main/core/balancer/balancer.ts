@@ -255,13 +255,30 @@ export function createBalancer(options: BalancerOptions): Balancer {
   /** What a worker that has not loaded `model` yet will run of it at once: its setting, else the default. */
   const unreportedSlots = (model: string) => models.parallelOf?.(model) ?? slotsPerNode;
 
-  /** What the nodes that are up run of `model` at once: their reported sequences, else what they will. */
+  /**
+   * What the nodes that are up run of `model` at once: their reported sequences, else what they will;
+   * 0 with none up.
+   */
   function capacityOf(model: string, routes: NodeRoute[]): number {
     const now = clock.now();
     const unreported = unreportedSlots(model);
     let capacity = 0;
     for (const route of routes) if (!health.isFailing(route, now)) capacity += route.slots ?? unreported;
-    return capacity || unreported;
+    return capacity;
+  }
+
+  /**
+   * A worker's requests for `model` and for the models sharing its load there (one file registered
+   * twice): those take the same sequences.
+   */
+  function outstandingOfLoad(route: NodeRoute, model: string): number {
+    const holds = route.holds ?? [];
+    const shared = holds.find((held) => held.model === model)?.sharesLoadWith ?? model;
+    let count = load.outstanding(route.id, model);
+    for (const held of holds)
+      if (held.model !== model && (held.sharesLoadWith ?? held.model) === shared)
+        count += load.outstanding(route.id, held.model);
+    return count;
   }
 
   /** The node to try next among those not tried yet: one that is up, else any (it may be back). */
@@ -278,7 +295,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       route,
       outstanding: load.outstanding(route.id),
       // A worker's sequences are the model's own; an endpoint's parallel is shared by all it serves.
-      ...(route.kind !== "endpoint" && { outstandingForModel: load.outstanding(route.id, model) }),
+      ...(route.kind !== "endpoint" && { outstandingForModel: outstandingOfLoad(route, model) }),
       slots: route.slots ?? unreported,
       tokensPerSecond: load.tokensPerSecond(route.id, model, now),
       ...holding(route, model, now),
@@ -359,17 +376,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
    * The nodes that can take a request for `model`. With none, a request whose node is on its way
    * waits for it (up to nodeWaitMs, while its client stays); any other gets why, at once.
    */
-  async function routesOrExplain(model: string, sink: AnswerSink, admitted = false): Promise<NodeRoute[]> {
+  async function routesOrExplain(
+    model: string,
+    sink: AnswerSink,
+    admitted = false,
+    deadline = clock.now() + nodeWaitMs,
+  ): Promise<NodeRoute[]> {
     let routes = nodes.routesFor(model);
     if (routes.length > 0) return routes;
-    const deadline = clock.now() + nodeWaitMs;
-    const waits = nodeWaits.get(model) ?? { admitted: 0, all: 0 };
-    nodeWaits.set(model, waits);
-    waits.all++;
-    if (admitted) waits.admitted++;
+    const done = waitingForNode(model, admitted);
     try {
       for (;;) {
-        if (stopping.signal.aborted) throw stoppingError();
+        throwIfStoppingOrPaused();
         const { error, nodeComing } = explainNoRoute(model);
         const left = deadline - clock.now();
         if (!nodeComing || left <= 0 || sink.gone) throw error;
@@ -378,10 +396,27 @@ export function createBalancer(options: BalancerOptions): Balancer {
         if (routes.length > 0) return routes;
       }
     } finally {
+      done();
+    }
+  }
+
+  /** Counts a request waiting for a node (a waiting one in the queue's depth); answers its uncount. */
+  function waitingForNode(model: string, admitted: boolean): () => void {
+    const waits = nodeWaits.get(model) ?? { admitted: 0, all: 0 };
+    nodeWaits.set(model, waits);
+    waits.all++;
+    if (admitted) waits.admitted++;
+    return () => {
       waits.all--;
       if (admitted) waits.admitted--;
       if (waits.all === 0) nodeWaits.delete(model);
-    }
+    };
+  }
+
+  /** What waits for a node is let go of when llmlb stops, or serving is paused. */
+  function throwIfStoppingOrPaused(): void {
+    if (stopping.signal.aborted) throw stoppingError();
+    if (paused) throw pausedError();
   }
 
   /** Resolves when nodes change, `ms` pass, or the client leaves, whichever is first. */
@@ -570,6 +605,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
   ): Promise<number> {
     const { path } = request;
     let routes = await routesOrExplain(model, sink);
+    // Paused while it waited for a node: it is not sent now.
+    if (paused) throw pausedError();
     // After the model is known to be served here: the metrics label only such models.
     if (request.via?.includes(instanceId)) {
       throw new AppError(
@@ -577,7 +614,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
         `This request for ${model} already went through this llmlb: endpoints that list each other's models sent it back. Remove one of them.`,
       );
     }
-    const capacity = capacityOf(model, routes);
+    // None up (all failing): as many as one node would take, so requests still go out and find out.
+    const capacity = capacityOf(model, routes) || unreportedSlots(model);
     let release = admission.tryEnter(model, capacity);
     if (!release) {
       const queued = clock.now();
@@ -659,17 +697,29 @@ export function createBalancer(options: BalancerOptions): Balancer {
    * Resolves with the nodes not tried, or none when the wait ran out or the client left.
    */
   async function nodeBack(model: string, tried: Set<string>, sink: AnswerSink): Promise<NodeRoute[]> {
-    const deadline = clock.now() + nodeWaitMs;
-    for (;;) {
-      const left = deadline - clock.now();
-      if (left <= 0 || sink.gone) return [];
-      await nodesChangeOrTimeout(left, sink);
-      if (stopping.signal.aborted) throw stoppingError();
-      const routes = nodes.routesFor(model);
-      if (routes.length === 0) return routesOrExplain(model, sink, true);
-      const fresh = routes.filter((route) => !tried.has(triedKey(route)));
-      if (fresh.length > 0) return fresh;
+    const failedAt = clock.now();
+    const deadline = failedAt + nodeWaitMs;
+    const done = waitingForNode(model, true);
+    try {
+      for (;;) {
+        throwIfStoppingOrPaused();
+        const left = deadline - clock.now();
+        if (left <= 0 || sink.gone) return [];
+        await nodesChangeOrTimeout(left, sink);
+        throwIfStoppingOrPaused();
+        const routes = nodes.routesFor(model);
+        if (routes.length === 0) break;
+        const fresh = routes.filter((route) => !tried.has(triedKey(route)));
+        if (fresh.length > 0) return fresh;
+        // A node tried that heartbeats since, at the same address, is alive, and unreachable from here
+        // (a firewall, a wrong advertised address): no restart is coming.
+        if (routes.some((route) => (route.reportedAt ?? -Infinity) > failedAt)) return [];
+      }
+    } finally {
+      done();
     }
+    // Gone from the list (offline now): waits for it as a request with no node does, in what is left.
+    return routesOrExplain(model, sink, true, deadline);
   }
 
   /** Waits in the queue for a slot: its release, or undefined when the client left meanwhile. */
@@ -812,8 +862,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
     nodesChanged() {
       for (const wake of [...nodeWaiters]) wake();
       // What waits in the queue may run on what came (a node undrained, back, loaded with more sequences).
-      for (const { model, waiting } of admission.depths())
-        if (waiting > 0) admission.setCapacity(model, capacityOf(model, nodes.routesFor(model)));
+      // With no node up for it now, the queue stays as it was: what would it be let in to?
+      for (const { model, waiting } of admission.depths()) {
+        if (waiting === 0) continue;
+        const capacity = capacityOf(model, nodes.routesFor(model));
+        if (capacity > 0) admission.setCapacity(model, capacity);
+      }
     },
     queueDepth: (model) => depthOf(model, admission.depth(model)),
     stop() {
@@ -832,6 +886,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
       if (value && !paused) pausing.abort();
       if (!value && paused) pausing = new AbortController();
       paused = value;
+      // Those waiting for a node are let go of too.
+      if (paused) for (const wake of [...nodeWaiters]) wake();
       log.info({ paused }, paused ? "serving paused" : "serving resumed");
     },
     paused: () => paused,

@@ -117,12 +117,12 @@ export function unavailableError(model: Model, context: UnavailableContext): App
   }
   const pinned = model.settings.nodes;
   if (pinned.length > 0 && !pinned.some((name) => context.onlineNodeNames.includes(name))) {
-    // This llmlb's own worker, its process started again after it ended: it is on its way.
+    // This llmlb's own worker, starting (or started again after its process ended): it is on its way.
     const restarting = pinned.find((name) => context.localWorkerNames?.includes(name));
     if (restarting !== undefined) {
       return new AppError(
         "model.not_ready",
-        `Model ${id} is pinned to ${pinned.join(", ")}, and ${restarting} is starting again (its worker process ended). Retry shortly.`,
+        `Model ${id} is pinned to ${pinned.join(", ")}, and ${restarting}, a worker of this llmlb, is starting. Retry shortly.`,
         { param: "model", retryAfter: shortWait },
       );
     }

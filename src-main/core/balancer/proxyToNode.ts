@@ -3,6 +3,9 @@ import type { Dispatcher } from "undici";
 import type { AnswerSink } from "./answerSink";
 import { isMissingRoute } from "./answerError";
 
+/** Errors of a connection never made: what was sent never reached the node. */
+const neverReached = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
 /** One try at a node: where it goes and what it carries. */
 export interface NodeRequest {
   origin: string;
@@ -41,7 +44,10 @@ export type ProxyOutcome =
       reason: string;
       status?: number;
       missingRoute?: true;
-      /** Not reached at all (refused, reset): a worker's process may have died, and restart elsewhere. */
+      /**
+       * Not reached at all (no connection): the request never got there, and a worker's process that
+       * died may come back at another address.
+       */
       unreachable?: true;
     }
   | { type: "cut"; cause: Error }
@@ -259,7 +265,12 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     else if (this.phase === "refusing")
       this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
     else if (error !== failure) this.finish({ type: "unavailable", reason: error.message });
-    else this.finish({ type: "unavailable", reason: `unreachable: ${error.message}`, unreachable: true });
+    else
+      this.finish({
+        type: "unavailable",
+        reason: `unreachable: ${error.message}`,
+        ...(neverReached.has((error as { code?: string }).code ?? "") && { unreachable: true as const }),
+      });
   }
 
   /** Undici's timeouts in words: "Headers Timeout Error" says nothing of how long was waited. */

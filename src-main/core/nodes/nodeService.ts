@@ -598,13 +598,13 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
         const state = live.get(node.id);
         const slots = state?.loaded.find((entry) => entry.model === modelId)?.sequences;
         if (slots) route.slots = slots;
+        if (state) route.reportedAt = state.reportedAt;
         if (state?.max_loaded_models !== undefined) {
           route.holds = state.loaded.map((entry) => ({
             model: entry.model,
             ...(entry.shares_load_with !== undefined ? { sharesLoadWith: entry.shares_load_with } : {}),
           }));
           route.maxLoaded = state.max_loaded_models;
-          route.reportedAt = state.reportedAt;
         }
         routes.push(route);
       }

@@ -12,6 +12,7 @@ import {
 import { cutText } from "../../shared/cutText";
 import { AppError } from "../../shared/errors";
 import type { GenerationResult } from "./jobs";
+import type { SchemaFields } from "./requestMapping";
 import type { StreamChunker } from "./responses";
 
 const textOf = (content: string | { text: string }[] | undefined): string =>
@@ -135,6 +136,17 @@ export function chatRequestOfMessages(
           ...(request.top_k !== undefined ? { top_k: request.top_k } : {}),
         }
       : {}),
+  };
+}
+
+/** Where an Anthropic request's schemas are, for the errors that name them. */
+export function anthropicSchemaFields(
+  request: AnthropicMessagesRequest | AnthropicCountTokensRequest,
+): SchemaFields {
+  const beta = "output_format" in request && request.output_format && !request.output_config?.format;
+  return {
+    format: beta ? "output_format.schema" : "output_config.format.schema",
+    toolParameters: (index) => `tools[${index}].input_schema`,
   };
 }
 

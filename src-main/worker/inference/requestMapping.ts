@@ -91,20 +91,36 @@ export function nthChoice<Job extends { sampling: SamplingOptions }>(job: Job, i
   return index === 0 ? job : { ...job, sampling: { ...job.sampling, seed: job.sampling.seed + index } };
 }
 
-function outputFormatFrom(request: ChatCompletionRequest): OutputFormat {
+/**
+ * Where a request's schemas are, in the words of the API its client called (a chat completion, a
+ * Responses request, an Anthropic message), for the errors that name them.
+ */
+export interface SchemaFields {
+  format: string;
+  toolParameters: (index: number) => string;
+}
+
+export const chatSchemaFields: SchemaFields = {
+  format: "response_format.json_schema.schema",
+  toolParameters: (index) => `tools[${index}].function.parameters`,
+};
+
+function outputFormatFrom(request: ChatCompletionRequest, fields: SchemaFields): OutputFormat {
   const format = request.response_format;
   if (!format || format.type === "text") return { type: "text" };
   if (format.type === "json_object") return { type: "json" };
   const { schema, strict } = format.json_schema;
-  const root = "response_format.json_schema.schema";
-  return { type: "json_schema", schema: grammarSchemaOf(schema, { strict: strict === true, root }) };
+  return {
+    type: "json_schema",
+    schema: grammarSchemaOf(schema, { strict: strict === true, root: fields.format }),
+  };
 }
 
 /**
  * OpenAI tools as node-llama-cpp functions: all of them, the one a named tool_choice names, or none
  * for "none". "required" and a named choice also make the answer a call (`forceToolCall`).
  */
-function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | undefined {
+function functionsFrom(request: ChatCompletionRequest, fields: SchemaFields): ChatModelFunctions | undefined {
   const tools = request.tools ?? [];
   const choice = request.tool_choice;
   // Not an answer without a call, as if no tool were asked for.
@@ -123,7 +139,7 @@ function functionsFrom(request: ChatCompletionRequest): ChatModelFunctions | und
     const fn = tool.function;
     // node-llama-cpp reads the JSON-schema subset it can turn into a grammar; what it cannot hold is
     // left out, as a tool's schema is not a promise (OpenAI's strict tools are not taken here).
-    const root = `tools[${tools.indexOf(tool)}].function.parameters`;
+    const root = fields.toolParameters(tools.indexOf(tool));
     const params = fn.parameters ? grammarSchemaOf(fn.parameters, { strict: false, root }) : undefined;
     functions[fn.name] = {
       ...(fn.description ? { description: fn.description } : {}),
@@ -143,10 +159,11 @@ export function chatJobFrom(
   request: ChatCompletionRequest,
   model: ModelTarget,
   randomSeed?: () => number,
+  fields: SchemaFields = chatSchemaFields,
 ): ChatJob {
   choicesOf(request.n);
-  const format = outputFormatFrom(request);
-  const functions = functionsFrom(request);
+  const format = outputFormatFrom(request, fields);
+  const functions = functionsFrom(request, fields);
   const logprobs = chatLogprobsAsked(request);
   const choice = request.tool_choice;
   const forceToolCall = functions !== undefined && (choice === "required" || typeof choice === "object");

@@ -16,6 +16,7 @@ import type { GenerationHooks, GenerationResult, ModelTarget } from "../inferenc
 import {
   anthropicChunker,
   anthropicMessageBody,
+  anthropicSchemaFields,
   chatRequestOfMessages,
   refuseThread,
 } from "../inference/anthropic";
@@ -27,7 +28,14 @@ import {
   embeddingJobFrom,
   nthChoice,
   rerankJobFrom,
+  type SchemaFields,
 } from "../inference/requestMapping";
+
+/** A Responses request's schemas, named as its client sent them (run here as a chat completion). */
+const responsesSchemaFields: SchemaFields = {
+  format: "text.format.schema",
+  toolParameters: (index) => `tools[${index}].parameters`,
+};
 import {
   chatChunker,
   chatCompletionBody,
@@ -268,7 +276,12 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     // A Responses request the control plane runs as a chat completion: its errors name its fields.
     const responses = request.headers[clientPathHeader] === "/v1/responses";
     const job = {
-      ...chatJobFrom(body, await targetOf(body.model)),
+      ...chatJobFrom(
+        body,
+        await targetOf(body.model),
+        undefined,
+        responses ? responsesSchemaFields : undefined,
+      ),
       ...(responses && { api: "responses" as const }),
     };
     const meta = responseMeta("chatcmpl", body.model);
@@ -319,7 +332,12 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
     refuseThread(request.body);
     const body = parseBody(anthropicMessagesRequestSchema, request.body);
     const job = {
-      ...chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model)),
+      ...chatJobFrom(
+        chatRequestOfMessages(body),
+        await targetOf(body.model),
+        undefined,
+        anthropicSchemaFields(body),
+      ),
       api: "anthropic" as const,
     };
     return inUse(body.model, async () => {
@@ -341,7 +359,12 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
   app.post("/v1/messages/count_tokens", { bodyLimit: BODY_LIMIT }, async (request, reply) => {
     refuseThread(request.body);
     const body = parseBody(anthropicCountTokensRequestSchema, request.body);
-    const job = chatJobFrom(chatRequestOfMessages(body), await targetOf(body.model));
+    const job = chatJobFrom(
+      chatRequestOfMessages(body),
+      await targetOf(body.model),
+      undefined,
+      anthropicSchemaFields(body),
+    );
     return inUse(body.model, async () => {
       const tokens = await answerOnce(reply, (signal) => engine.countChatTokens(job, signal));
       return tokens === undefined ? undefined : { input_tokens: tokens };
