@@ -20,6 +20,8 @@ function networkAddresses(host: string): string[] {
     .map((entry) => entry!.address);
 }
 
+/** API keys shorter than this are guessed by someone with time and a script. */
+const goodKeyLength = 16;
 export interface ServeIo {
   out: (line: string) => void;
 }
@@ -110,6 +112,11 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
         `  Network:     http://${address}:${port}/v1${config.apiKeys.length > 0 ? " (with an API key)" : ""}`,
       );
     io.out("  Join:        `llmlb node token` prints the command that joins another machine");
+    const short = config.apiKeys.filter((key) => key.length < goodKeyLength).length;
+    if (short > 0)
+      io.out(
+        `  Warning:     ${short === 1 ? "an API key is" : `${short} API keys are`} shorter than ${goodKeyLength} characters: anyone who can reach this port may guess ${short === 1 ? "it" : "them"} (an address is held back after 20 wrong keys a minute). \`openssl rand -hex 16\` makes a good one.`,
+      );
   }
   await core.workersStarted();
   const workers = core.workers();

@@ -20,6 +20,8 @@ export const configSchema = z.object({
   /** Hugging Face hub base URL, read as huggingface_hub reads HF_ENDPOINT. Default: https://huggingface.co. */
   hubEndpoint: z
     .url({ protocol: /^https?$/ })
+    // fetch refuses a URL with credentials: a mirror's token goes in HF_TOKEN.
+    .refine((url) => !URL.parse(url)?.username && !URL.parse(url)?.password)
     .transform((url) => url.replace(/\/+$/, ""))
     .default("https://huggingface.co"),
   /** Hugging Face token for gated and private repos. Default: none (anonymous). */

@@ -31,7 +31,7 @@ const rules: Record<Key, ValueRule> = {
   dataDir: { noun: "a folder", good: "the path of the folder llmlb keeps its data in" },
   hubEndpoint: {
     noun: "a hub URL",
-    good: "an http(s) address, https://huggingface.co or a mirror's (https://hf-mirror.example)",
+    good: "an http(s) address without a user name or password, https://huggingface.co or a mirror's (https://hf-mirror.example; its token goes in HF_TOKEN)",
   },
   hfToken: {
     noun: "a usable Hugging Face token",
@@ -80,7 +80,8 @@ const rules: Record<Key, ValueRule> = {
 };
 
 function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // A URL's password is not repeated: it may sit in a terminal's scrollback or a log.
+  const text = (JSON.stringify(value) ?? String(value)).replace(/\/\/([^/@\s:"]*):[^/@\s"]*@/g, "//$1:…@");
   return text.length > 80 ? `${text.slice(0, 77)}…` : text;
 }
 

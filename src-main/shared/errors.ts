@@ -12,6 +12,7 @@ export type ErrorCode =
   | "auth.forbidden_host"
   | "auth.invalid_api_key"
   | "auth.invalid_token"
+  | "auth.too_many_failures"
   | "balancer.loop"
   | "endpoint.is_self"
   | "input.invalid"
@@ -103,6 +104,7 @@ const statusByCode: Record<ErrorCode, number> = {
   "auth.forbidden_host": 403,
   "auth.invalid_api_key": 401,
   "auth.invalid_token": 401,
+  "auth.too_many_failures": 429,
   "input.invalid": 400,
   "registry.duplicate": 409,
   "registry.not_found": 404,

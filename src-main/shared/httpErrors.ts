@@ -72,8 +72,23 @@ function fromFastify(error: FastifyError, context: ErrorContext): AppError | und
   );
 }
 
+/**
+ * JSON nested thousands of levels deep (a tool call's arguments, a tool's input, a schema's `const`)
+ * overflows the stack of whatever walks it: the request's doing, said as a 400, not the model's failure.
+ */
+export function nestedTooDeep(error: unknown): AppError | undefined {
+  if (!(error instanceof RangeError) || !/call stack size/i.test(error.message)) return undefined;
+  return new AppError(
+    "request.invalid",
+    "The request nests JSON too deeply to be read (objects or arrays within each other thousands of levels deep, in a tool call's arguments, a tool's input or a schema's values).",
+    { cause: error },
+  );
+}
+
 export function toAppError(error: unknown, context: ErrorContext = {}): AppError {
   if (error instanceof AppError) return error;
+  const deep = nestedTooDeep(error);
+  if (deep) return deep;
   if (isDiskFull(error)) {
     return new AppError(
       "storage.full",

@@ -21,3 +21,15 @@ export function writePrivateFile(file: string, text: string): void {
     throw error;
   }
 }
+
+/**
+ * Makes `file` (created empty where it is not there) readable by this user alone: a database that
+ * holds API keys and conversations, whose journal files SQLite creates with its mode. One another user
+ * owns is left as it is.
+ */
+export function keepPrivate(file: string): void {
+  fs.closeSync(fs.openSync(file, "a", 0o600));
+  if (process.platform === "win32") return;
+  const { uid, mode } = fs.statSync(file);
+  if (uid === process.getuid?.() && (mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+}

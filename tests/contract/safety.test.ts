@@ -320,6 +320,28 @@ describe("/v1 with API keys", () => {
   });
 });
 
+describe("guessing a key", () => {
+  it("is held back after 20 wrong keys in a minute: 429 with Retry-After, even for the right one", async () => {
+    const guessed = await startCore({ hubEndpoint: hub.url, config: { apiKeys: ["7391"] } });
+    try {
+      const ask = (key: string, url = "/v1/models") =>
+        guessed.request("GET", url, { anonymous: true, headers: { authorization: `Bearer ${key}` } });
+      for (let guess = 0; guess < 20; guess++)
+        expect((await ask(String(guess).padStart(4, "0"))).status).toBe(401);
+      const held = await ask("7391");
+      expect(held.status).toBe(429);
+      expect(held.body.error.code).toBe("auth.too_many_failures");
+      expect(Number(held.headers["retry-after"])).toBeGreaterThan(50);
+      // The admin token, which cannot be guessed, still reaches the management API from there.
+      expect((await ask(guessed.token, "/v0/status")).status).toBe(200);
+      // What needs no key is not held back.
+      expect((await guessed.request("GET", "/v0/health", { anonymous: true })).status).toBe(200);
+    } finally {
+      await guessed.close();
+    }
+  });
+});
+
 describe("errors", () => {
   it("use OpenAI's shape for a malformed URL too", async () => {
     const response = await server.request("GET", "/v0/models/%");

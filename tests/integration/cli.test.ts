@@ -870,6 +870,10 @@ describe("API keys", () => {
       expect(proc.output).toContain(
         "  Join:        `llmlb node token` prints the command that joins another machine",
       );
+      // sk-network-1 is 12 characters: a guess away, beyond this machine.
+      expect(proc.output).toContainEqual(
+        expect.stringMatching(/^ {2}Warning: {5}an API key is shorter than 16 characters/),
+      );
       // The command for each of this machine's addresses, with the node token.
       const token = fs.readFileSync(path.join(dir.path, "node-token"), "utf8").trim();
       const join = await runCli(["node", "token"], { LLMLB_DATA_DIR: dir.path });

@@ -572,6 +572,30 @@ describe("chat completions", () => {
     }
   });
 
+  it("refuses a tool call's arguments nested thousands of levels deep with a 400, not as the model's failure", async () => {
+    const deep = `${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`;
+    const error = await client.chat.completions
+      .create({
+        model: "tiny",
+        max_tokens: 2,
+        messages: [
+          { role: "user", content: "hi" },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "1", type: "function", function: { name: "f", arguments: deep } }],
+          },
+          { role: "tool", tool_call_id: "1", content: "ok" },
+        ],
+      })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as Error).message).toMatch(/nests JSON too deeply/);
+    // The model is fine, and answers the next request.
+    const next = await client.chat.completions.create({ model: "tiny", messages: hello, max_tokens: 2 });
+    expect(next.choices[0]!.finish_reason).toBe("length");
+  });
+
   it("with tools and a JSON response_format, answers a call or JSON that fits", async () => {
     const tools = [getTimeTool];
     const response_format = {

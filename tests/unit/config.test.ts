@@ -147,6 +147,12 @@ describe("a configuration value that does not fit", () => {
     expect(messageOf({ env: { HF_ENDPOINT: "notaurl" } })).toMatch(
       /^HF_ENDPOINT is "notaurl", which is not a hub URL: give .*https:\/\/huggingface\.co/,
     );
+    // A mirror's password in the URL: fetch cannot send it, and it is not repeated.
+    const withPassword = messageOf({ env: { HF_ENDPOINT: "http://hfuser:MIRRORPASS@127.0.0.1:5000" } });
+    expect(withPassword).toMatch(
+      /^HF_ENDPOINT is "http:\/\/hfuser:…@127\.0\.0\.1:5000", which is not a hub URL: give .*without a user name or password/,
+    );
+    expect(withPassword).not.toContain("MIRRORPASS");
     // One item of a comma-separated list: the one at fault.
     expect(messageOf({ env: { LLMLB_CORS_ORIGINS: "http://localhost:3000,notaurl" } })).toMatch(
       /^LLMLB_CORS_ORIGINS includes "notaurl", which is not a web origin: give scheme:\/\/host\[:port\]/,

@@ -27,6 +27,27 @@ it("opens in WAL mode with foreign keys, migrated to the latest version, and reo
   }
 });
 
+it.skipIf(process.platform === "win32")(
+  "keeps the database and its journal files to this user (they hold API keys), one made open before included",
+  async () => {
+    const temp = await makeTempDir();
+    try {
+      const file = path.join(temp.path, "llmlb.db");
+      const db = openDatabase({ file, log });
+      db.prepare("CREATE TABLE IF NOT EXISTS probe (x)").run();
+      for (const name of [file, `${file}-wal`, `${file}-shm`])
+        expect(fs.statSync(name).mode & 0o777, name).toBe(0o600);
+      db.close();
+      // Made by an older llmlb, readable by all.
+      fs.chmodSync(file, 0o644);
+      openDatabase({ file, log }).close();
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    } finally {
+      await temp.remove();
+    }
+  },
+);
+
 it("refuses a database from a newer version of the app instead of damaging it", async () => {
   const temp = await makeTempDir();
   try {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { keepPrivate } from "../../shared/privateFile";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../../shared/logger";
@@ -26,6 +27,11 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
   let db: Db | undefined;
   try {
+    if (options.file !== ":memory:") {
+      // Endpoints' API keys and stored conversations: this user's alone, journal files included.
+      for (const file of [options.file, `${options.file}-wal`, `${options.file}-shm`])
+        if (file === options.file || fs.existsSync(file)) keepPrivate(file);
+    }
     db = new Database(options.file);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");

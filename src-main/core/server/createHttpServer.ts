@@ -2,8 +2,14 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import fastifyCors, { type FastifyCorsOptions } from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { AppError, isAnthropicPath } from "../../shared/errors";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from "fastify";
+import { AppError, isAnthropicPath, isAppError } from "../../shared/errors";
+import { createAuthThrottle } from "./authThrottle";
 import type { Logger } from "../../shared/logger";
 import type { ModelService } from "../models/modelService";
 import type { NodeService } from "../nodes/nodeService";
@@ -16,6 +22,7 @@ import { closeConnectionsAsTheyGoIdle } from "../../shared/httpClose";
 import { dashboardLink } from "../../contract/dashboardLink";
 import {
   checkAccess,
+  credentialOf,
   expiredFormerCookie,
   checkHost,
   type Access,
@@ -125,6 +132,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   if (corsOrigins.length > 0) await app.register(fastifyCors, openAiCors(corsOrigins));
 
   const allowedHosts = (options.allowedHosts ?? []).map((host) => host.toLowerCase());
+  const throttle = createAuthThrottle();
   app.addHook("onRequest", async (request, reply) => {
     // Nothing of llmlb is to be framed by another page (clickjacking the dashboard's buttons).
     void reply.header("x-request-id", request.id).header("x-frame-options", "DENY");
@@ -146,8 +154,25 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // need the admin token too, so they do not reveal which routes exist.
     const route = request.routeOptions.url ?? request.url.split("?")[0]!.toLowerCase();
     const access = (request.routeOptions.config as { access?: Access } | undefined)?.access;
-    checkAccess(request, access ?? defaultAccess(route), options.credentials);
+    checkGuessing(request, access ?? defaultAccess(route));
   });
+  /**
+   * The access check; on /v1 and /metrics, with wrong API keys counted per address (see
+   * createAuthThrottle). Keys are chosen by people, and may be short; the tokens llmlb makes are not
+   * guessed, and workers whose token was replaced keep trying theirs until they register again.
+   */
+  function checkGuessing(request: FastifyRequest, access: Access): void {
+    if (access !== "api") return checkAccess(request, access, options.credentials);
+    throttle.check(request.ip);
+    try {
+      checkAccess(request, access, options.credentials);
+    } catch (error) {
+      if (isAppError(error) && error.code === "auth.invalid_api_key" && credentialOf(request) !== undefined)
+        throttle.failed(request.ip);
+      throw error;
+    }
+  }
+
   app.addHook("onResponse", async (request, reply) =>
     countRefusedInference(request, reply, options.metrics, options.requests),
   );

@@ -23,6 +23,7 @@ import type {
 import { loadLlamaModel, type LoadedModel } from "./loadedModel";
 import type { DecodeStats } from "./decodeStats";
 import { createModelPool, ModelPoolDisposedError } from "./modelPool";
+import { nestedTooDeep } from "../../shared/httpErrors";
 
 export interface InferenceEngineOptions {
   log: Logger;
@@ -112,6 +113,8 @@ function asAppError(error: unknown, signal: AbortSignal, model: ModelTarget): un
       cause: error,
     });
   }
+  const deep = nestedTooDeep(error);
+  if (deep) return deep;
   const detail = error instanceof Error ? error.message : String(error);
   return new AppError("inference.failed", `The model "${model.id}" failed: ${detail}`, { cause: error });
 }
