@@ -207,7 +207,7 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     )
     .option(
       "--api-key <key>",
-      "a key /v1 clients must send as a bearer token; repeat for several (default: LLMLB_API_KEY, comma-separated; required beyond loopback)",
+      "a key /v1 clients must send as a bearer token; repeat for several (default: LLMLB_API_KEY, comma-separated, which other users cannot read in the process list as they can this flag; required beyond loopback)",
       collect,
     )
     .option(

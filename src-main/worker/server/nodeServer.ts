@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../../shared/logger";
-import { checkHost, credentialOf } from "../../shared/httpGuards";
+import { checkHost, credentialOf, sameSecret } from "../../shared/httpGuards";
 import { closeConnectionsAsTheyGoIdle } from "../../shared/httpClose";
 import { handleError } from "../../shared/httpErrors";
 import { AppError } from "../../shared/errors";
@@ -43,7 +43,9 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     checkHost(request, allowedHosts);
     if (request.url === health.path) return;
     const token = options.nodeToken();
-    if (!token || credentialOf(request) !== token)
+    const given = credentialOf(request);
+    // Compared in constant time, as the control plane compares its tokens.
+    if (!token || given === undefined || !sameSecret(given, token))
       throw new AppError("auth.missing_token", "This node answers its control plane only.");
   });
   app.setErrorHandler(handleError);
