@@ -219,6 +219,7 @@ async function runNode(): Promise<void> {
     llamaCpp: () => engine.llamaCpp(),
     maxLoadedModels: engine.maxLoadedModels,
     onModelDropped: (modelPath) => engine.unload(modelPath),
+    onModelReleased: (id) => engine.release(id),
     onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
     onRegistration: (refused) =>
       void tellParent({ type: "registration", ...(refused !== undefined ? { refused } : {}) }),

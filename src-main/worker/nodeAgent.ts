@@ -25,11 +25,13 @@ export interface NodeAgentOptions {
   maxLoadedModels?: number;
   /** The llama.cpp it runs, once known, reported by heartbeat. Default: not said. */
   llamaCpp?: () => LlamaCppBuild | undefined;
-  /**
-   * A ready model was deleted from the registry, pinned to other nodes, or its settings changed:
-   * unload it (before its files go). Default: nothing.
-   */
+  /** A ready model's files are gone from the cache: unload whatever holds them. Default: nothing. */
   onModelDropped?: (path: string) => Promise<unknown>;
+  /**
+   * A ready model was deleted from the registry, pinned to other nodes, or its load settings changed:
+   * unload the loads it alone was requested in (before its files go). Default: nothing.
+   */
+  onModelReleased?: (id: string) => Promise<unknown>;
   /**
    * A model that had crashed this node's worker was retried or deleted: its supervisor starts its
    * count over. Default: nothing.

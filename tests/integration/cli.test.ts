@@ -939,7 +939,7 @@ describe("configuration errors", () => {
       'error: LLMLB_WORKERS is "banana", which is not a workers mode: give auto, cuda, vulkan, metal, cpu, none, or a number of CPU workers from 1 to 64.\n',
     );
     expect((await serveWith(["--port", "0"], { HF_ENDPOINT: "notaurl" })).stderr).toMatch(
-      /^error: HF_ENDPOINT is "notaurl", which is not a hub URL: give an http\(s\) address, https:\/\/huggingface\.co/,
+      /^error: HF_ENDPOINT is "notaurl", which is not a hub URL: give an http\(s\) address without a user name or password, https:\/\/huggingface\.co/,
     );
     expect((await serveWith(["--port", "0", "--cors-origin", "notaurl"], {})).stderr).toMatch(
       /^error: --cors-origin is "notaurl", which is not a web origin: give scheme:\/\/host\[:port\] with no path, like http:\/\/localhost:3000, or \* for any\.\n$/,

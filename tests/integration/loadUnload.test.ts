@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeList } from "../../src-main/contract";
+import type { Model, NodeList } from "../../src-main/contract";
 import { runCli } from "../helpers/cliProcess";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { fakeBytes } from "../helpers/hubRepos";
@@ -73,6 +73,26 @@ describe("llmlb model load and unload", () => {
     expect(result.code).toBe(0);
     for (const worker of workers) expect(result.stdout).toContain(`${tinyModel} on ${worker}: loaded`);
     // Listed so as soon as the command has said so, not at the workers' next heartbeat.
+    expect(await holding(tinyModel)).toEqual([...workers].sort());
+  });
+
+  it("keeps it loaded when another id of its file is set anew or removed: that load is not the other's", async () => {
+    const model = (await served.admin<Model>("GET", `/v0/models/${tinyModel}`)).body;
+    const fileId = `${tinyModel}/${model.artifacts.find((artifact) => artifact.format === "gguf")!.filename}`;
+    expect((await served.admin("POST", "/v0/models/register", { url: fileId })).status).toBe(201);
+    const statesOf = async (id: string) =>
+      (await nodes()).data.filter((node) =>
+        node.models.some((state) => state.model === id && state.state === "ready"),
+      );
+    await waitFor("the file's id ready on both workers", async () => (await statesOf(fileId)).length === 2);
+    expect(
+      (await served.admin("PATCH", `/v0/models/${encodeURIComponent(fileId)}`, { settings: { parallel: 2 } }))
+        .status,
+    ).toBe(200);
+    expect((await served.admin("DELETE", `/v0/models/${encodeURIComponent(fileId)}`)).status).toBe(204);
+    await waitFor("the workers to let the file's id go", async () =>
+      (await nodes()).data.every((node) => node.models.every((state) => state.model !== fileId)),
+    );
     expect(await holding(tinyModel)).toEqual([...workers].sort());
   });
 

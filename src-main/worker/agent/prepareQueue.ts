@@ -21,8 +21,13 @@ export interface PrepareQueueOptions {
   log: Logger;
   clock: Clock;
   stopped: AbortSignal;
-  /** A ready model's files are to go, or its load changed: unload it. */
+  /** A ready model's files are gone from the cache: unload whatever holds them. */
   onModelDropped?: (path: string) => Promise<unknown>;
+  /**
+   * A ready model was deleted here, or its load setting changed: the loads it alone was requested in
+   * go (one another model of the same file shares stays, for that one).
+   */
+  onModelReleased?: (id: string) => Promise<unknown>;
   /** A model that had crashed this node's worker was retried or deleted. */
   onCrashCleared?: (model: string) => void;
   /** Tell the control plane now how the models stand (a ready one is not any more). */
@@ -121,7 +126,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       under.controller.abort();
       await under.done;
     }
-    if (entry.files) await options.onModelDropped?.(entry.files[0]!);
+    if (entry.files) await options.onModelReleased?.(id);
     // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
     log.info(
       { model: id },
@@ -488,8 +493,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           continue;
         }
         if (entry.files && loadChanged(entry.model.settings, model.settings)) {
-          // Loaded in the old setting: unloaded once idle, and loaded in the new one at the next request.
-          await options.onModelDropped?.(entry.files[0]!);
+          // Loaded in the old setting: unloaded once idle (unless another model of the file shares that
+          // load), and loaded in the new one at the next request.
+          await options.onModelReleased?.(entry.model.name);
         }
         entry.model = model;
         if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);

@@ -96,6 +96,12 @@ export interface InferenceEngine {
    * in memory): now where idle, else once their running requests end, unless another comes first.
    */
   unloadModel(id: string): Promise<"now" | "when_idle" | "not_loaded">;
+  /**
+   * Model `id` is gone here (deleted, pinned elsewhere) or its load setting changed: the loads only it
+   * was requested in are unloaded (now where idle, else once their requests end); one another id
+   * shares stays, as that one's.
+   */
+  release(id: string): Promise<void>;
   /** Aborts every job and unloads every model. */
   dispose(): Promise<void>;
 }
@@ -306,6 +312,19 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       if (keys.length === 0) return "not_loaded";
       const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
       return unloaded.every(Boolean) ? "now" : "when_idle";
+    },
+    async release(id) {
+      const keys = pool
+        .entries()
+        .map((entry) => entry.key)
+        .filter((key) => idsByKey.get(key)?.includes(id));
+      await Promise.all(
+        keys.map(async (key) => {
+          const others = idsByKey.get(key)!.filter((other) => other !== id);
+          if (others.length > 0) idsByKey.set(key, others);
+          else await pool.unload(key);
+        }),
+      );
     },
     async dispose() {
       shutdown.abort(new AppError("inference.unavailable", "The node is shutting down."));
