@@ -355,6 +355,18 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     onChange: (build) => events.publish({ type: "gpu.build", build }),
   });
   teardown.defer(() => gpuBuild.dispose());
+  /** A worker this llmlb runs that no online node is yet: starting, or started again. */
+  function workersStarting(): boolean {
+    const local = supervisor?.status().filter((worker) => worker.state.type !== "stopped") ?? [];
+    if (local.length === 0) return false;
+    const online = new Set(
+      nodes
+        .list()
+        .data.filter((node) => node.status === "online")
+        .map((node) => node.name),
+    );
+    return local.some((worker) => !online.has(worker.name));
+  }
   function setPaused(paused: boolean): void {
     if (balancer.paused() === paused) return;
     balancer.setPaused(paused);
@@ -371,7 +383,7 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     responses: { responses: createResponseRepository(db), clock },
     metrics,
     requests: requestLog,
-    app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit },
+    app: { status, setPaused, settings, gpuBuild, requestQuit: options.requestQuit, workersStarting },
     events,
     joining: {
       info: () => joinInfo(joinToken, config.host, listeningPort()),

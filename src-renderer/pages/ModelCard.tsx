@@ -183,7 +183,7 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
           <StateText model={model.name} node={node} nodeCount={model.nodes.length} />
         )}
         {node.state === "ready" && !loadingSince && node.node_status === "online" && (
-          <InMemory model={model.name} node={node} loaded={loaded} />
+          <InMemory model={model.name} node={node} loaded={loaded} unloading={inMemory?.unloading === true} />
         )}
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}
       </div>
@@ -195,9 +195,22 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
  * Whether a model ready on a worker is in its memory: "In memory", or Load, which loads it now (as
  * LM Studio's load), so that its first request does not wait for it.
  */
-function InMemory({ model, node, loaded }: { model: string; node: ModelOnNode; loaded: boolean }) {
+function InMemory({
+  model,
+  node,
+  loaded,
+  unloading,
+}: {
+  model: string;
+  node: ModelOnNode;
+  loaded: boolean;
+  /** Asked to go, it stays until its running requests end (as the Nodes page says). */
+  unloading: boolean;
+}) {
   const { loadModel } = useActions();
   const [loading, setLoading] = useState(false);
+  if (loaded && unloading && !loading)
+    return <span className="pill pill-muted">Unloading once its requests end</span>;
   if (loaded && !loading) return <span className="pill pill-accent">In memory</span>;
   return (
     <button

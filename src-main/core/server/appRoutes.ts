@@ -18,13 +18,15 @@ export interface AppRouteOptions {
   gpuBuild: GpuBuildService;
   /** Quits the app (see CoreOptions.requestQuit). Default: none; `POST /v0/quit` refuses. */
   requestQuit?: () => void;
+  /** This llmlb's own workers, some not online yet (starting, or started again). Default: none. */
+  workersStarting?: () => boolean;
 }
 
 /** What the dashboard, the tray and `llmlb status` read and change about the app itself. */
 export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions): void {
   app.get("/v0/status", async () => options.status());
   app.get("/v0/ready", { config: { access: "public" } }, async (_request, reply): Promise<Readiness> => {
-    const readiness = readinessOf(options.status());
+    const readiness = readinessOf(options.status(), options.workersStarting?.() ?? false);
     if (!readiness.ready) reply.code(503);
     return readiness;
   });
@@ -61,13 +63,15 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
 }
 
 /** Whether `/v1` serves now, from the app's status, and if not why. */
-function readinessOf({ paused, models }: Status): Readiness {
+function readinessOf({ paused, models }: Status, workersStarting: boolean): Readiness {
   const reason = paused
     ? "Serving is paused: `llmlb resume` (or Resume in the dashboard or the tray) serves again."
     : models.ready > 0
       ? null
       : models.total === 0
         ? "No model is ready: none is registered (`llmlb model add <Hugging Face URL>`)."
-        : `No model is ready yet: ${models.total} registered, none downloaded and loadable on an online node (\`llmlb status\` says where each stands).`;
+        : workersStarting
+          ? `No model is ready yet: ${models.total} registered, and this llmlb's workers are starting (those whose files are in the cache are ready within seconds).`
+          : `No model is ready yet: ${models.total} registered, none downloaded and loadable on an online node (\`llmlb status\` says where each stands).`;
   return { ready: reason === null, reason, models };
 }

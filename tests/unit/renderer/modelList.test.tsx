@@ -32,6 +32,22 @@ describe("the model list", () => {
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Loaded org/repo on gpu-1");
   });
 
+  it("says a model asked to unload while it answers goes once its requests end, not that it is in memory", async () => {
+    const ready = model("org/repo", {
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: "a.gguf" }, "gpu-0")],
+    });
+    renderApp(
+      fakeApi({
+        models: [ready],
+        nodes: [node("gpu-0", { loaded: [{ model: "org/repo", sequences: 4, busy: 1, unloading: true }] })],
+      }),
+    );
+    const states = await screen.findByRole("list", { name: "repo on each node" });
+    expect(states.textContent).toContain("Unloading once its requests end");
+    expect(states.textContent).not.toContain("In memory");
+  });
+
   it("shows download progress per node, with a progress bar", async () => {
     const downloading = model("Qwen/Qwen2.5-0.5B-Instruct-GGUF", {
       nodes: [
