@@ -136,8 +136,8 @@ export interface Balancer {
   /** Nodes registered, reported or went away: requests waiting for a node look again. */
   nodesChanged(): void;
   /**
-   * While paused, new inference requests get 503, and so do those waiting for a slot; requests already
-   * running finish.
+   * While paused, new inference requests get 503, and so do those waiting for a slot or a node;
+   * requests already running finish.
    */
   setPaused(paused: boolean): void;
   paused(): boolean;
