@@ -220,6 +220,7 @@ async function runNode(): Promise<void> {
     maxLoadedModels: engine.maxLoadedModels,
     onModelDropped: (modelPath) => engine.unload(modelPath),
     onModelReleased: (id) => engine.release(id),
+    onIdleTtlChanged: (id, idleTtlMs) => engine.keepIdleFor(id, idleTtlMs),
     onCrashCleared: (model) => void tellParent({ type: "crash-cleared", model }),
     onRegistration: (refused) =>
       void tellParent({ type: "registration", ...(refused !== undefined ? { refused } : {}) }),

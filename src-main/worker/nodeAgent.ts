@@ -32,6 +32,8 @@ export interface NodeAgentOptions {
    * unload the loads it alone was requested in (before its files go). Default: nothing.
    */
   onModelReleased?: (id: string) => Promise<unknown>;
+  /** A model's idle time setting changed (undefined: the default): its loads keep to it now. Default: nothing. */
+  onIdleTtlChanged?: (id: string, idleTtlMs: number | undefined) => void;
   /**
    * A model that had crashed this node's worker was retried or deleted: its supervisor starts its
    * count over. Default: nothing.

@@ -134,6 +134,22 @@ describe("llmlb model load and unload", () => {
     });
   });
 
+  it("lets a loaded model go by its idle time set since, not the one it was loaded with", async () => {
+    const [first] = workers as [string, string];
+    const load = await served.admin("POST", "/v0/models/load", { model: tinyModel, node: first });
+    expect(load.body.nodes).toEqual([{ node_name: first, outcome: "loaded" }]);
+    // Loaded to be kept the default 10 minutes idle; then set to 2 s.
+    const path = `/v0/models/${encodeURIComponent(tinyModel)}`;
+    expect((await served.admin("PATCH", path, { settings: { idle_ttl_seconds: 2 } })).status).toBe(200);
+    try {
+      await waitFor("the idle model to be let go of", async () => (await holding(tinyModel)).length === 0, {
+        timeoutMs: 20_000,
+      });
+    } finally {
+      await served.admin("PATCH", path, { settings: { idle_ttl_seconds: null } });
+    }
+  });
+
   it("fails, saying so for each worker, for a model no worker has ready", async () => {
     await served.admin("POST", "/v0/models/register", { url: brokenModel });
     const result = await runCli(["model", "load", brokenModel], served.env);

@@ -28,6 +28,8 @@ export interface PrepareQueueOptions {
    * go (one another model of the same file shares stays, for that one).
    */
   onModelReleased?: (id: string) => Promise<unknown>;
+  /** A model's idle time setting changed (undefined: the default): what holds it keeps to it now. */
+  onIdleTtlChanged?: (id: string, idleTtlMs: number | undefined) => void;
   /** A model that had crashed this node's worker was retried or deleted. */
   onCrashCleared?: (model: string) => void;
   /** Tell the control plane now how the models stand (a ready one is not any more). */
@@ -496,6 +498,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           // Loaded in the old setting: unloaded once idle (unless another model of the file shares that
           // load), and loaded in the new one at the next request.
           await options.onModelReleased?.(entry.model.name);
+        } else if (entry.model.settings.idle_ttl_seconds !== model.settings.idle_ttl_seconds) {
+          const seconds = model.settings.idle_ttl_seconds;
+          options.onIdleTtlChanged?.(model.name, seconds === null ? undefined : seconds * 1000);
         }
         entry.model = model;
         if (entry.state.state === "ready" && !(await filesPresent(entry))) await filesGone(entry);

@@ -102,6 +102,8 @@ export interface InferenceEngine {
    * shares stays, as that one's.
    */
   release(id: string): Promise<void>;
+  /** Model `id`'s idle time changed (undefined: the default): its loads keep to it from now on. */
+  keepIdleFor(id: string, idleTtlMs: number | undefined): void;
   /** Aborts every job and unloads every model. */
   dispose(): Promise<void>;
 }
@@ -312,6 +314,10 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       if (keys.length === 0) return "not_loaded";
       const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
       return unloaded.every(Boolean) ? "now" : "when_idle";
+    },
+    keepIdleFor(id, idleTtlMs) {
+      for (const entry of pool.entries())
+        if (idsByKey.get(entry.key)?.includes(id)) pool.keepIdleFor(entry.key, idleTtlMs);
     },
     async release(id) {
       const keys = pool

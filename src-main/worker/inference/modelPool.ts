@@ -53,6 +53,11 @@ export interface ModelPool<T> {
    * first); says whether it unloaded now.
    */
   unload(key: string): Promise<boolean>;
+  /**
+   * Keeps `key` this long idle from now on (its setting changed; default: the pool's): an idle one
+   * goes once that long has passed since its last use, at once where it has.
+   */
+  keepIdleFor(key: string, idleTtlMs: number | undefined): void;
   /** Unloads everything, in use or not (abort the uses first); later uses fail. */
   dispose(): Promise<void>;
 }
@@ -285,6 +290,21 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       }
       await evict(entry, "requested");
       return true;
+    },
+    keepIdleFor(key, idleTtlMs) {
+      const entry = entries.get(key);
+      if (!entry) return;
+      entry.idleTtlMs = idleTtlMs ?? options.idleTtlMs;
+      if (!entry.ready || entry.activeUses > 0) return;
+      // Counted from its last use, as its timer was.
+      clearTimeout(entry.idleTimer);
+      entry.idleTimer = setTimeout(
+        () => {
+          if (entries.get(entry.key) === entry && entry.activeUses === 0) void evict(entry, "idle");
+        },
+        Math.min(Math.max(0, entry.lastUsedAt + entry.idleTtlMs - now()), MAX_TIMER_MS),
+      );
+      entry.idleTimer.unref();
     },
     async dispose() {
       disposed = true;
