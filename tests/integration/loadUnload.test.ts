@@ -150,6 +150,37 @@ describe("llmlb model load and unload", () => {
     }
   });
 
+  it("says on a whole answer how long it waited for its model to load, which is not the node's speed", async () => {
+    await served.admin("POST", "/v0/models/unload", { model: tinyModel });
+    await waitFor("no worker to report it loaded", async () => (await holding(tinyModel)).length === 0);
+    const ask = () =>
+      fetch(`${served.serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: tinyModel,
+          messages: [{ role: "user", content: "Hi" }],
+          max_tokens: 2,
+        }),
+      });
+    const cold = await ask();
+    await cold.text();
+    expect(Number(cold.headers.get("x-llmlb-model-wait-ms"))).toBeGreaterThan(0);
+    const loaded = await holding(tinyModel);
+    // Again on the worker that loaded it: no wait, no header.
+    await served.admin("PUT", `/v0/nodes/${workers.find((name) => !loaded.includes(name))}/draining`, {
+      draining: true,
+    });
+    try {
+      const warm = await ask();
+      await warm.text();
+      expect(warm.headers.get("x-llmlb-model-wait-ms")).toBeNull();
+    } finally {
+      for (const name of workers)
+        await served.admin("PUT", `/v0/nodes/${name}/draining`, { draining: false });
+    }
+  });
+
   it("fails, saying so for each worker, for a model no worker has ready", async () => {
     await served.admin("POST", "/v0/models/register", { url: brokenModel });
     const result = await runCli(["model", "load", brokenModel], served.env);

@@ -20,9 +20,9 @@ type NodeAnswer = (request: NodeRequest, sink: AnswerSink, observer: AnswerObser
 
 /** A whole JSON answer, as a node sends one. */
 const answers =
-  (status = 200): NodeAnswer =>
+  (status = 200, extra: IncomingHttpHeaders = {}): NodeAnswer =>
   async (_request, sink, observer) => {
-    const headers: IncomingHttpHeaders = { "content-type": "application/json" };
+    const headers: IncomingHttpHeaders = { "content-type": "application/json", ...extra };
     const body = Buffer.from('{"usage":{"completion_tokens":3}}');
     observer.onHead(status, headers);
     sink.head(status, headers);
@@ -386,6 +386,22 @@ describe("routing by speed", () => {
     for (let i = 0; i < 10; i++) await send();
     // Equally fast once measured: they take turns.
     expect(tries.slice(2).filter((id) => id === "cold")).toHaveLength(5);
+  });
+
+  it("takes out of a whole answer's time the wait for its model the worker says, a load not being its speed", async () => {
+    const { send, tries, answer, takes, elapse } = timedSetup([{ id: "a" }, { id: "b" }]);
+    // a loaded the model first: 2 s, 1,990 ms of them the load, as it says; b had it loaded.
+    answer.a = async (request, sink, observer) => {
+      elapse(2_000);
+      return answers(200, { "x-llmlb-model-wait-ms": "1990" })(request, sink, observer);
+    };
+    answer.b = takes(10);
+    await send();
+    await send();
+    answer.a = takes(10);
+    for (let i = 0; i < 6; i++) await send();
+    // As fast as each other: they take turns, a not passed over as slow.
+    expect(tries.slice(2).filter((id) => id === "a")).toHaveLength(3);
   });
 
   it("measures again a node it measured slow once, when that is no longer recent", async () => {

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { Agent } from "undici";
-import { clientPathHeader, viaHeader } from "../../contract";
+import { clientPathHeader, modelWaitHeader, viaHeader } from "../../contract";
 import type { Clock } from "../../shared/clock";
 import { cutText } from "../../shared/cutText";
 import { AppError, isAppError, toHttpError } from "../../shared/errors";
@@ -467,6 +467,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     let tokens: TokenCounter | undefined;
     /** When the first chunk of a stream came: its speed is its chunks' pace after that. */
     let firstChunk: number | undefined;
+    /** What a whole answer says it waited for its model (a load): no part of the node's speed. */
+    let modelWaitMs = 0;
     /** A refusal's body, read for its error. */
     let refusal: Buffer[] | undefined;
     let refusalBytes = 0;
@@ -484,6 +486,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
       {
         onHead(status, answerHeaders) {
           streaming = String(answerHeaders["content-type"] ?? "").startsWith("text/event-stream");
+          modelWaitMs = Math.max(0, Number(answerHeaders[modelWaitHeader] ?? 0) || 0);
           tokens = createTokenCounter(streaming, status);
           if (status >= 400 && !streaming) refusal = [];
           const firstByte = clock.now();
@@ -524,9 +527,14 @@ export function createBalancer(options: BalancerOptions): Balancer {
             route.kind === "endpoint"
               ? endpointErrorOfAnswer(Buffer.concat(refusal), route.name, outcome.status)
               : errorOfAnswer(Buffer.concat(refusal));
-        // A stream by its pace once it flows; a whole answer by its time, a cold start's included
-        // (a node so measured slow is measured again when its speed is no longer recent).
-        recordSpeed(route.id, model, trace.tokens, clock.now() - (firstChunk ?? started));
+        // A stream by its pace once it flows; a whole answer by its time, less the wait for its model that
+        // the worker says (a load: a node that loaded the model is not passed over as slow for it).
+        recordSpeed(
+          route.id,
+          model,
+          trace.tokens,
+          firstChunk !== undefined ? clock.now() - firstChunk : clock.now() - started - modelWaitMs,
+        );
         return outcome.status;
       case "left":
         // What it had sent before its client left.

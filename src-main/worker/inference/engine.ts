@@ -220,8 +220,9 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
   async function withModel<R>(
     job: { model: ModelTarget; idleTtlMs?: number },
     requestSignal: AbortSignal,
-    work: (loaded: LoadedModel, signal: AbortSignal) => Promise<R>,
+    work: (loaded: LoadedModel, signal: AbortSignal, modelWaitMs: number) => Promise<R>,
   ): Promise<R> {
+    const asked = performance.now();
     const signal = AbortSignal.any([requestSignal, shutdown.signal]);
     const spec: LoadSpec = { path: job.model.path };
     if (job.model.contextSize !== undefined) spec.contextSize = job.model.contextSize;
@@ -233,7 +234,7 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       return await pool.use(
         key,
         { signal, ...(job.idleTtlMs !== undefined ? { idleTtlMs: job.idleTtlMs } : {}) },
-        (loaded) => work(loaded, signal),
+        (loaded) => work(loaded, signal, Math.round(performance.now() - asked)),
       );
     } catch (error) {
       throw asAppError(error, signal, job.model);
@@ -242,13 +243,13 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
 
   return {
     chat(job, hooks) {
-      return withModel(job, hooks.signal, async (loaded, signal) => {
+      return withModel(job, hooks.signal, async (loaded, signal, modelWaitMs) => {
         const { grammars } = await getRuntime();
         const forced = job.forceToolCall && job.functions ? forcedToolCall(job.functions) : undefined;
         const grammar = await grammars.grammarFor(
           forced ? { type: "json_schema", schema: forced.schema } : job.format,
         );
-        return runChat(loaded, job, grammar, { ...hooks, signal }, forced);
+        return { ...(await runChat(loaded, job, grammar, { ...hooks, signal }, forced)), modelWaitMs };
       });
     },
     countChatTokens(job, signal) {
@@ -257,9 +258,10 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       );
     },
     complete(job, hooks) {
-      return withModel(job, hooks.signal, (loaded, signal) =>
-        runCompletion(loaded, job, { ...hooks, signal }),
-      );
+      return withModel(job, hooks.signal, async (loaded, signal, modelWaitMs) => ({
+        ...(await runCompletion(loaded, job, { ...hooks, signal })),
+        modelWaitMs,
+      }));
     },
     embed(job, signal) {
       return withModel(job, signal, (loaded, combined) => runEmbeddings(loaded, job, combined));

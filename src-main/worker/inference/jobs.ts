@@ -119,6 +119,8 @@ export interface GenerationResult {
   echoed?: string;
   /** Each token's log probability, when asked for: the echoed prompt's, then the answer's. */
   logprobs?: TokenLogprob[];
+  /** How long it waited for its model: a load, or room for one. */
+  modelWaitMs?: number;
 }
 
 /** A token as log probabilities describe it: its bytes (a UTF-8 character may span tokens). */

@@ -8,6 +8,7 @@ import {
   embeddingRequestSchema,
   rerankRequestSchema,
   truncatedMessagesHeader,
+  modelWaitHeader,
 } from "../../contract";
 import { anthropicErrorOf, AppError, toHttpError } from "../../shared/errors";
 import { toAppError } from "../../shared/httpErrors";
@@ -52,6 +53,11 @@ import {
 import { openSse, type SseStyle, type SseWriter } from "../inference/sse";
 import { nodeProtocol } from "../../contract";
 
+/** How long a whole answer waited for its model, for the control plane's measure of this node's speed. */
+function sayModelWait(reply: FastifyReply, results: GenerationResult[]): void {
+  const waited = Math.max(...results.map((result) => result.modelWaitMs ?? 0));
+  if (waited > 0) void reply.header(modelWaitHeader, String(waited));
+}
 export interface InferenceRoutesOptions {
   engine: InferenceEngine;
   /**
@@ -300,6 +306,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       if (!results) return undefined;
       if (results[0]!.truncatedMessages > 0)
         reply.header(truncatedMessagesHeader, String(results[0]!.truncatedMessages));
+      sayModelWait(reply, results);
       return severalChoices(results.map((result) => chatCompletionBody(meta, result)));
     });
   });
@@ -322,6 +329,7 @@ export function registerInferenceRoutes(app: FastifyInstance, options: Inference
       const results = await answerChoices(reply, count, job, (each, signal) =>
         engine.complete(each, { signal }),
       );
+      if (results) sayModelWait(reply, results);
       return results && severalChoices(results.map((result) => completionBody(meta, result)));
     });
   });
