@@ -81,7 +81,10 @@ const rules: Record<Key, ValueRule> = {
 
 function shown(value: unknown): string {
   // A URL's password is not repeated: it may sit in a terminal's scrollback or a log.
-  const text = (JSON.stringify(value) ?? String(value)).replace(/\/\/([^/@\s:"]*):[^/@\s"]*@/g, "//$1:…@");
+  const text = (JSON.stringify(value) ?? String(value)).replace(
+    /\/\/([^/\s"]*)@/g,
+    (_, userinfo: string) => `//${userinfo.includes(":") ? `${userinfo.split(":")[0]}:…` : "…"}@`,
+  );
   return text.length > 80 ? `${text.slice(0, 77)}…` : text;
 }
 

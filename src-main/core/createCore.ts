@@ -355,9 +355,19 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     onChange: (build) => events.publish({ type: "gpu.build", build }),
   });
   teardown.defer(() => gpuBuild.dispose());
-  /** A worker this llmlb runs that no online node is yet: starting, or started again. */
+  /**
+   * A worker this llmlb runs that no online node is yet, started within the last minute and not
+   * crashing over and over (one that keeps crashing is not "starting").
+   */
   function workersStarting(): boolean {
-    const local = supervisor?.status().filter((worker) => worker.state.type !== "stopped") ?? [];
+    const now = clock.now();
+    const local =
+      supervisor
+        ?.status()
+        .filter(
+          (worker) =>
+            worker.state.type === "running" && now - worker.state.since < 60_000 && worker.restarts < 3,
+        ) ?? [];
     if (local.length === 0) return false;
     const online = new Set(
       nodes

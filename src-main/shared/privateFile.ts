@@ -28,8 +28,19 @@ export function writePrivateFile(file: string, text: string): void {
  * owns is left as it is.
  */
 export function keepPrivate(file: string): void {
-  fs.closeSync(fs.openSync(file, "a", 0o600));
+  try {
+    fs.closeSync(fs.openSync(file, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
   if (process.platform === "win32") return;
   const { uid, mode } = fs.statSync(file);
-  if (uid === process.getuid?.() && (mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+  if (uid !== process.getuid?.() || (mode & 0o077) === 0) return;
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch (error) {
+    // A file system without Unix modes (vfat, exFAT, a share) keeps its own: the folder's are what hold.
+    if (!["EPERM", "ENOTSUP", "EOPNOTSUPP"].includes((error as NodeJS.ErrnoException).code ?? ""))
+      throw error;
+  }
 }

@@ -160,11 +160,14 @@ export function ModelCard({ model }: { model: Model }) {
 function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
   const artifact = findArtifact(model, node.artifact);
   // Ready on disk and being loaded into memory now: requests for it wait meanwhile.
-  const inMemory = useAppStore((s) =>
-    s.nodes
-      .find((candidate) => candidate.id === node.node_id)
-      ?.loaded.find((entry) => entry.model === model.name),
-  );
+  // A load in its new setting beside the old one going (its setting changed while it answered) is the one.
+  const inMemory = useAppStore((s) => {
+    const loaded = s.nodes.find((candidate) => candidate.id === node.node_id)?.loaded ?? [];
+    return (
+      loaded.find((entry) => entry.model === model.name && entry.unloading !== true) ??
+      loaded.find((entry) => entry.model === model.name)
+    );
+  });
   const loadingSince = inMemory?.loading_since;
   const loaded = inMemory !== undefined;
   const chosen = artifact?.quantization ?? (node.artifact ? baseName(node.artifact) : null);

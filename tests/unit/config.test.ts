@@ -153,6 +153,13 @@ describe("a configuration value that does not fit", () => {
       /^HF_ENDPOINT is "http:\/\/hfuser:…@127\.0\.0\.1:5000", which is not a hub URL: give .*without a user name or password/,
     );
     expect(withPassword).not.toContain("MIRRORPASS");
+    // A token as the user name, and a password with an @ in it, are not repeated either.
+    expect(messageOf({ env: { HF_ENDPOINT: "https://hf_SECRETTOKEN@mirror.example" } })).toMatch(
+      /^HF_ENDPOINT is "https:\/\/…@mirror\.example",/,
+    );
+    expect(messageOf({ env: { HF_ENDPOINT: "https://u:pa@ss@mirror.example" } })).toMatch(
+      /^HF_ENDPOINT is "https:\/\/u:…@mirror\.example",/,
+    );
     // One item of a comma-separated list: the one at fault.
     expect(messageOf({ env: { LLMLB_CORS_ORIGINS: "http://localhost:3000,notaurl" } })).toMatch(
       /^LLMLB_CORS_ORIGINS includes "notaurl", which is not a web origin: give scheme:\/\/host\[:port\]/,

@@ -86,6 +86,9 @@ it("keeps the database as it was before a migration, and points a downgraded llm
     older.close();
 
     openDatabase({ file, log }).close();
+    // It holds what the database holds (endpoints' API keys): this user's alone.
+    if (process.platform !== "win32")
+      expect(fs.statSync(backupBeforeMigration(file, before)).mode & 0o777).toBe(0o600);
     const kept = new Database(backupBeforeMigration(file, before), { readonly: true });
     expect(kept.pragma("user_version", { simple: true })).toBe(before);
     expect(kept.prepare("SELECT id FROM models").pluck().all()).toEqual(["org/old"]);

@@ -28,9 +28,16 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
   let db: Db | undefined;
   try {
     if (options.file !== ":memory:") {
-      // Endpoints' API keys and stored conversations: this user's alone, journal files included.
-      for (const file of [options.file, `${options.file}-wal`, `${options.file}-shm`])
-        if (file === options.file || fs.existsSync(file)) keepPrivate(file);
+      // Endpoints' API keys and stored conversations: this user's alone, journal files and the copies
+      // kept before migrations included.
+      const dir = path.dirname(options.file);
+      const kept = fs
+        .readdirSync(dir)
+        .filter((name) => name.startsWith(`${path.basename(options.file)}.schema-`))
+        .map((name) => path.join(dir, name));
+      keepPrivate(options.file);
+      for (const file of [`${options.file}-wal`, `${options.file}-shm`, ...kept])
+        if (fs.existsSync(file)) keepPrivate(file);
     }
     db = new Database(options.file);
     db.pragma("journal_mode = WAL");
@@ -94,6 +101,8 @@ function migrate(db: Db, file: string, log: Logger): DatabaseUpgrade | undefined
     // The database as it was, for going back to the llmlb that wrote it: a migration is one way.
     const kept = backupBeforeMigration(file, current);
     fs.rmSync(kept, { force: true });
+    // Made empty and private first: SQLite writes into an empty file, and would make it readable by all.
+    keepPrivate(kept);
     db.prepare("VACUUM INTO ?").run(kept);
     log.info({ kept }, "database kept as it was before its migration");
     upgrade = { from: current, to: latest, kept };

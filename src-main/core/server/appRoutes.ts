@@ -71,7 +71,7 @@ function readinessOf({ paused, models }: Status, workersStarting: boolean): Read
       : models.total === 0
         ? "No model is ready: none is registered (`llmlb model add <Hugging Face URL>`)."
         : workersStarting
-          ? `No model is ready yet: ${models.total} registered, and this llmlb's workers are starting (those whose files are in the cache are ready within seconds).`
+          ? `No model is ready yet: ${models.total} registered, and this llmlb's workers are starting (those whose files are in the cache are ready within seconds; \`llmlb status\` says where each stands).`
           : `No model is ready yet: ${models.total} registered, none downloaded and loadable on an online node (\`llmlb status\` says where each stands).`;
   return { ready: reason === null, reason, models };
 }

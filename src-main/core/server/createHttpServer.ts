@@ -167,8 +167,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     try {
       checkAccess(request, access, options.credentials);
     } catch (error) {
-      if (isAppError(error) && error.code === "auth.invalid_api_key" && credentialOf(request) !== undefined)
-        throttle.failed(request.ip);
+      const given = credentialOf(request);
+      if (isAppError(error) && error.code === "auth.invalid_api_key" && given !== undefined)
+        throttle.failed(request.ip, given);
       throw error;
     }
   }
