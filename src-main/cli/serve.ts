@@ -115,7 +115,7 @@ export async function serve(config: Config, io: ServeIo): Promise<void> {
     const short = config.apiKeys.filter((key) => key.length < goodKeyLength).length;
     if (short > 0)
       io.out(
-        `  Warning:     ${short === 1 ? "an API key is" : `${short} API keys are`} shorter than ${goodKeyLength} characters: anyone who can reach this port may guess ${short === 1 ? "it" : "them"} (an address is held back after 20 wrong keys a minute). \`openssl rand -hex 16\` makes a good one.`,
+        `  Warning:     ${short === 1 ? "an API key is" : `${short} API keys are`} shorter than ${goodKeyLength} characters: anyone who can reach this port may guess ${short === 1 ? "it" : "them"} (an address is held back after 20 different wrong keys a minute). \`openssl rand -hex 16\` makes a good one.`,
       );
   }
   await core.workersStarted();
