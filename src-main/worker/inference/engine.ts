@@ -209,6 +209,13 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
     },
   });
 
+  /** The loads held (or loading) that `id` was requested in. */
+  const keysOf = (id: string) =>
+    pool
+      .entries()
+      .map((entry) => entry.key)
+      .filter((key) => idsByKey.get(key)?.includes(id));
+
   /** Notes that `id` asked for the load at `key`. */
   function requestedBy(key: string, id: string): void {
     const ids = (idsByKey.get(key) ?? []).filter((other) => other !== id);
@@ -309,25 +316,17 @@ export function createInferenceEngine(options: InferenceEngineOptions): Inferenc
       return unloaded.every(Boolean);
     },
     async unloadModel(id) {
-      const keys = pool
-        .entries()
-        .map((entry) => entry.key)
-        .filter((key) => idsByKey.get(key)?.includes(id));
+      const keys = keysOf(id);
       if (keys.length === 0) return "not_loaded";
       const unloaded = await Promise.all(keys.map((key) => pool.unload(key)));
       return unloaded.every(Boolean) ? "now" : "when_idle";
     },
     keepIdleFor(id, idleTtlMs) {
-      for (const entry of pool.entries())
-        if (idsByKey.get(entry.key)?.includes(id)) pool.keepIdleFor(entry.key, idleTtlMs);
+      for (const key of keysOf(id)) pool.keepIdleFor(key, idleTtlMs);
     },
     async release(id) {
-      const keys = pool
-        .entries()
-        .map((entry) => entry.key)
-        .filter((key) => idsByKey.get(key)?.includes(id));
       await Promise.all(
-        keys.map(async (key) => {
+        keysOf(id).map(async (key) => {
           const others = idsByKey.get(key)!.filter((other) => other !== id);
           if (others.length > 0) idsByKey.set(key, others);
           else await pool.unload(key);

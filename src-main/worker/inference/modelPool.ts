@@ -164,13 +164,14 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
     return done;
   };
 
-  const scheduleIdle = (entry: Entry<T>) => {
+  /** Unloads `entry` once idle for `ms` (default: its idle time) from now, unless a use comes first. */
+  const scheduleIdle = (entry: Entry<T>, ms = entry.idleTtlMs) => {
     clearTimeout(entry.idleTimer);
     entry.idleTimer = setTimeout(
       () => {
         if (entries.get(entry.key) === entry && entry.activeUses === 0) void evict(entry, "idle");
       },
-      Math.min(entry.idleTtlMs, MAX_TIMER_MS),
+      Math.min(ms, MAX_TIMER_MS),
     );
     // An idle model must not keep the process alive.
     entry.idleTimer.unref();
@@ -297,14 +298,7 @@ export function createModelPool<T>(options: ModelPoolOptions<T>): ModelPool<T> {
       entry.idleTtlMs = idleTtlMs ?? options.idleTtlMs;
       if (!entry.ready || entry.activeUses > 0) return;
       // Counted from its last use, as its timer was.
-      clearTimeout(entry.idleTimer);
-      entry.idleTimer = setTimeout(
-        () => {
-          if (entries.get(entry.key) === entry && entry.activeUses === 0) void evict(entry, "idle");
-        },
-        Math.min(Math.max(0, entry.lastUsedAt + entry.idleTtlMs - now()), MAX_TIMER_MS),
-      );
-      entry.idleTimer.unref();
+      scheduleIdle(entry, Math.max(0, entry.lastUsedAt + entry.idleTtlMs - now()));
     },
     async dispose() {
       disposed = true;
