@@ -1,6 +1,6 @@
 import fs from "node:fs";
-import { keepPrivate } from "../../shared/privateFile";
 import path from "node:path";
+import { keepPrivate } from "../../shared/privateFile";
 import Database from "better-sqlite3";
 import type { Logger } from "../../shared/logger";
 import { migrations } from "./migrations";
@@ -30,13 +30,8 @@ export function openDatabase(options: OpenDatabaseOptions): Db {
     if (options.file !== ":memory:") {
       // Endpoints' API keys and stored conversations: this user's alone, journal files and the copies
       // kept before migrations included.
-      const dir = path.dirname(options.file);
-      const kept = fs
-        .readdirSync(dir)
-        .filter((name) => name.startsWith(`${path.basename(options.file)}.schema-`))
-        .map((name) => path.join(dir, name));
       keepPrivate(options.file);
-      for (const file of [`${options.file}-wal`, `${options.file}-shm`, ...kept])
+      for (const file of [`${options.file}-wal`, `${options.file}-shm`, ...keptCopies(options.file)])
         if (fs.existsSync(file)) keepPrivate(file);
     }
     db = new Database(options.file);
@@ -66,18 +61,25 @@ function damaged(error: unknown, file: string): Error | undefined {
   const code = (error as { code?: unknown }).code;
   const message = (error as Error).message ?? "";
   if (!damagedCodes.has(String(code)) && !/malformed database schema/.test(message)) return undefined;
-  const dir = path.dirname(file);
-  const backups = fs.existsSync(dir)
-    ? fs.readdirSync(dir).filter((name) => name.startsWith(`${path.basename(file)}.schema-`))
-    : [];
+  const backups = keptCopies(file);
   const restore =
     backups.length > 0
-      ? ` put one kept before a migration (${backups.map((name) => path.join(dir, name)).join(", ")}) in its place (what was registered or removed since is lost), or`
+      ? ` put one kept before a migration (${backups.join(", ")}) in its place (what was registered or removed since is lost), or`
       : "";
   return new Error(
     `The registry ${file} is damaged (${message}), so llmlb cannot read it. Stop llmlb, then${restore} move it aside (with its -wal and -shm files) to start with an empty registry: the model files stay in the cache, and a model registered again is ready without downloading it.`,
     { cause: error },
   );
+}
+
+/** The copies of `file` kept before migrations (see backupBeforeMigration), by path. */
+function keptCopies(file: string): string[] {
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => name.startsWith(`${path.basename(file)}.schema-`))
+    .map((name) => path.join(dir, name));
 }
 
 /** Where the database as it was before a migration from schema `version` is kept. */
