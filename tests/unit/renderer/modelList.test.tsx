@@ -48,6 +48,21 @@ describe("the model list", () => {
     expect(states.textContent).not.toContain("In memory");
   });
 
+  it("says a model is in memory when its load in a new setting stands beside the old one going", async () => {
+    const ready = model("org/repo", {
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: "a.gguf" }, "gpu-0")],
+    });
+    const loaded = [
+      { model: "org/repo", sequences: 4, busy: 1, unloading: true as const },
+      { model: "org/repo", sequences: 2, busy: 0 },
+    ];
+    renderApp(fakeApi({ models: [ready], nodes: [node("gpu-0", { loaded })] }));
+    const states = await screen.findByRole("list", { name: "repo on each node" });
+    expect(states.textContent).toContain("In memory");
+    expect(states.textContent).not.toContain("Unloading");
+  });
+
   it("shows download progress per node, with a progress bar", async () => {
     const downloading = model("Qwen/Qwen2.5-0.5B-Instruct-GGUF", {
       nodes: [
