@@ -193,6 +193,56 @@ describe("the Responses API over an endpoint that serves only chat completions",
     );
   });
 
+  it("an empty answer is an empty message, streamed or not, and the conversation keeps its turn", async () => {
+    answer = (response, body) => {
+      if (!body.stream)
+        return void response.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            id: "chatcmpl-1",
+            object: "chat.completion",
+            created: 0,
+            model,
+            choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 9, completion_tokens: 1, total_tokens: 10 },
+          }),
+        );
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      response.write(chunk({ role: "assistant", content: "" }));
+      response.write(chunk({}, "stop"));
+      response.write(usage(1));
+      response.end("data: [DONE]\n\n");
+    };
+    const whole = await client.responses.create({ model, input: "Say nothing." });
+    expect(whole.output).toEqual([
+      expect.objectContaining({
+        type: "message",
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: "", annotations: [] }],
+      }),
+    ]);
+
+    const stream = client.responses.stream({ model, input: "Say nothing.", previous_response_id: whole.id });
+    const types: string[] = [];
+    stream.on("event", (event) => types.push(event.type));
+    const final = await stream.finalResponse();
+    expect(types.filter((type) => /output_item|done$|added$/.test(type))).toEqual([
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+    ]);
+    expect(final.output).toEqual([expect.objectContaining({ type: "message", status: "completed" })]);
+    expect(final.output_text).toBe("");
+    // The empty turn stays in the conversation: user and assistant still take turns.
+    expect(endpoint.received.at(-1)!.body.messages).toEqual([
+      { role: "user", content: "Say nothing." },
+      { role: "assistant", content: "" },
+      { role: "user", content: "Say nothing." },
+    ]);
+  });
+
   it("ends a stream whose node fails mid-answer with error and response.failed, and keeps nothing", async () => {
     answer = (response) => {
       response.writeHead(200, { "content-type": "text/event-stream" });

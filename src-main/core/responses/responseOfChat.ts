@@ -91,9 +91,13 @@ function messageItem(
 export function responseOfChat(base: ResponseObject, chat: ChatCompletion): ResponseObject {
   const choice = chat.choices[0];
   const output: ResponseOutputItem[] = [];
-  if (choice?.message.content)
-    output.push(messageItem(choice.message.content, "completed", choice.logprobs?.content ?? undefined));
-  for (const call of choice?.message.tool_calls ?? []) {
+  const calls = choice?.message.tool_calls ?? [];
+  // An empty answer is still the assistant's turn: an empty message, which a conversation keeps.
+  if (choice?.message.content || calls.length === 0)
+    output.push(
+      messageItem(choice?.message.content ?? "", "completed", choice?.logprobs?.content ?? undefined),
+    );
+  for (const call of calls) {
     output.push({
       type: "function_call",
       id: newItemId("fc"),
@@ -111,6 +115,12 @@ export function responseOfChat(base: ResponseObject, chat: ChatCompletion): Resp
 }
 
 type Event = { type: string } & Record<string, unknown>;
+type OpenMessage = {
+  kind: "message";
+  item: ResponseOutputMessage;
+  text: string;
+  logprobs?: TokenLogprobWithTop[];
+};
 
 /**
  * A node's streamed chat completion as the Responses API streams: `response.created`,
@@ -125,10 +135,7 @@ export class ResponseEvents {
    * The item being written: the message, its text so far (and its tokens' log probabilities, when
    * they come), or a call (by its chat stream index).
    */
-  private open:
-    | { kind: "message"; item: ResponseOutputMessage; text: string; logprobs?: TokenLogprobWithTop[] }
-    | { kind: "call"; item: ResponseFunctionCall; chatIndex: number }
-    | undefined;
+  private open: OpenMessage | { kind: "call"; item: ResponseFunctionCall; chatIndex: number } | undefined;
   /** Calls done, by their index in the chat stream: a late piece still joins its arguments. */
   private readonly calls = new Map<number, ResponseFunctionCall>();
   private finishReason: FinishReason | null = null;
@@ -181,20 +188,8 @@ export class ResponseEvents {
 
   /** `logprobs`: the chunk's tokens', which the delta event carries. */
   private text(delta: string, logprobs: TokenLogprobWithTop[]): Event[] {
-    const events: Event[] = [];
-    if (this.open?.kind !== "message") {
-      const item: ResponseOutputMessage = { ...messageItem("", "in_progress"), content: [] };
-      events.push(...this.add(item));
-      this.open = { kind: "message", item, text: "" };
-      events.push({
-        type: "response.content_part.added",
-        item_id: item.id,
-        output_index: this.output.length - 1,
-        content_index: 0,
-        part: { type: "output_text", text: "", annotations: [] },
-      });
-    }
-    const open = this.open!;
+    const events = this.open?.kind === "message" ? [] : this.openMessage();
+    const open = this.open as OpenMessage;
     open.text += delta;
     events.push({
       type: "response.output_text.delta",
@@ -203,6 +198,21 @@ export class ResponseEvents {
       content_index: 0,
       delta,
       logprobs,
+    });
+    return events;
+  }
+
+  /** Adds a message, with its text part, empty so far. */
+  private openMessage(): Event[] {
+    const item: ResponseOutputMessage = { ...messageItem("", "in_progress"), content: [] };
+    const events = this.add(item);
+    this.open = { kind: "message", item, text: "" };
+    events.push({
+      type: "response.content_part.added",
+      item_id: item.id,
+      output_index: this.output.length - 1,
+      content_index: 0,
+      part: { type: "output_text", text: "", annotations: [] },
     });
     return events;
   }
@@ -290,7 +300,9 @@ export class ResponseEvents {
   /** The chat stream ended: the last item done, then the response. */
   finish(): { events: ResponseStreamEvent[]; response: ResponseObject } {
     const incomplete = this.finishReason === "length";
-    const events = this.closeOpen(incomplete ? "incomplete" : "completed");
+    // Nothing came: the assistant's turn is an empty message, as a whole response has.
+    const events = this.output.length === 0 ? this.openMessage() : [];
+    events.push(...this.closeOpen(incomplete ? "incomplete" : "completed"));
     const response = finished(this.base, this.model, this.output, this.finishReason, this.usage);
     events.push({ type: incomplete ? "response.incomplete" : "response.completed", response });
     return { events: this.stamp(events), response };
