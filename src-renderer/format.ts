@@ -13,6 +13,22 @@ export function formatAgo(iso: string, now: number, recent = "just now"): string
   return `${formatDuration(seconds)} ago`;
 }
 
+/**
+ * `12:04:31` (`12:04` without seconds) in the browser's time, with the day before it when that is not
+ * today.
+ */
+export function clockTime(iso: string, now = new Date(), seconds = true): string {
+  const at = new Date(iso);
+  const time = at.toLocaleTimeString(undefined, {
+    hourCycle: "h23",
+    hour: "2-digit",
+    minute: "2-digit",
+    ...(seconds && { second: "2-digit" }),
+  });
+  if (at.toDateString() === now.toDateString()) return time;
+  return `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}`;
+}
+
 export function percentOf(done: number, total: number): number {
   return total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
 }

@@ -1,4 +1,4 @@
-import { nodeListSchema, statusSchema } from "../contract";
+import { nodeListSchema, statusSchema, type LoadedModel } from "../contract";
 import { dashboardLink } from "../contract/dashboardLink";
 import { formatDuration } from "../contract/units";
 import { modelStateText } from "../core/models/describeState";
@@ -59,7 +59,7 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
     node.loaded.map((entry) =>
       entry.loading_since
         ? `${node.name}: ${entry.model} (loading for ${formatDuration((Date.now() - Date.parse(entry.loading_since)) / 1000)}; requests wait)`
-        : `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy${entry.unloading ? "; unloads once they end" : ""})`,
+        : `${node.name}: ${entry.model} (${entry.busy}/${entry.sequences} sequences busy${untilText(entry)})`,
     ),
   );
   io.out(`  Loaded:     ${loaded.length === 0 ? "none" : loaded[0]}`);
@@ -70,6 +70,14 @@ export async function showStatus(client: ApiClient, options: { json?: boolean },
   );
   io.out(`  Requests:   ${queueLines.length === 0 ? "none running" : queueLines[0]}`);
   for (const line of queueLines.slice(1)) io.out(`              ${line}`);
+}
+
+/** When a loaded model leaves memory: once its requests end (asked to), or after its idle time. */
+function untilText(entry: LoadedModel): string {
+  if (entry.unloading) return "; unloads once they end";
+  if (entry.idle_until === undefined) return "";
+  const seconds = (Date.parse(entry.idle_until) - Date.now()) / 1000;
+  return `; unloads in ${formatDuration(Math.max(0, seconds))} unless a request comes`;
 }
 
 /** `llmlb pause` / `llmlb resume`: inference answers 503 while paused; management keeps working. */

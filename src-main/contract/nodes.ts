@@ -177,6 +177,12 @@ export const loadedModelSchema = z.object({
    */
   unloading: z.literal(true).optional(),
   /**
+   * When it unloads if no request comes first, by the node's clock: its last request's end plus its
+   * idle time (Ollama's "until"). Absent while it loads, while requests run on it, and once asked to
+   * unload. It may go sooner, for another model's room.
+   */
+  idle_until: z.iso.datetime().optional(),
+  /**
    * Decode batches since it was loaded, and the sequences (requests) they held in all: parallel
    * requests add throughput only when they share batches (`batched_sequences / decode_batches`).
    */

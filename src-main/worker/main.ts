@@ -211,6 +211,9 @@ async function runNode(): Promise<void> {
             ? { loading_since: new Date(entry.loadStartedAt).toISOString() }
             : {}),
           ...(entry.unloadPending ? { unloading: true as const } : {}),
+          ...(entry.state === "ready" && entry.activeRequests === 0 && !entry.unloadPending
+            ? { idle_until: new Date(entry.lastUsedAt + entry.idleTtlMs).toISOString() }
+            : {}),
           ...(entry.decode && entry.decode.batches > 0
             ? { decode_batches: entry.decode.batches, batched_sequences: entry.decode.sequences }
             : {}),

@@ -3,7 +3,7 @@ import type { NodeInfo } from "../../src-main/contract";
 import { IconChip, IconGlobe, IconNodes } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ProgressBar } from "../components/ProgressBar";
-import { backendLabel, formatAgo, formatBytes, percentOf, plural } from "../format";
+import { backendLabel, clockTime, formatAgo, formatBytes, percentOf, plural } from "../format";
 import { useAppStore } from "../useAppStore";
 import { useNow } from "../useNow";
 import { EndpointsSection } from "./EndpointsSection";
@@ -232,10 +232,18 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
                   {loaded.loading_since ? (
                     <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
                   ) : (
-                    <span className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}>
+                    <span
+                      className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}
+                      title={
+                        loaded.idle_until
+                          ? "It leaves memory then unless a request comes first (its idle time: llmlb model set <id> --ttl)"
+                          : undefined
+                      }
+                    >
                       {loaded.busy > 0
                         ? `${loaded.busy} of ${loaded.sequences} busy`
                         : `idle · ${plural(loaded.sequences, "sequence")}`}
+                      {loaded.idle_until && ` · until ${clockTime(loaded.idle_until, new Date(), false)}`}
                     </span>
                   )}
                   {loaded.unloading && (

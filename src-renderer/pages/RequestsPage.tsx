@@ -8,18 +8,11 @@ import {
   type RequestFilter,
 } from "../../src-main/contract/requestRecords";
 import { formatMilliseconds } from "../../src-main/contract/units";
+import { clockTime } from "../format";
 import { PageHead } from "../components/PageHead";
 import { ServerWords } from "../components/ServerWords";
 import { mergedRequests } from "../store/requestsSlice";
 import { useActions, useAppStore } from "../useAppStore";
-
-/** `12:04:31` in the browser's time, with the day before it when that is not today. */
-function clockTime(iso: string, now = new Date()): string {
-  const at = new Date(iso);
-  const time = at.toLocaleTimeString(undefined, { hour12: false });
-  if (at.toDateString() === now.toDateString()) return time;
-  return `${at.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${time}`;
-}
 
 /**
  * How it ended, as a load balancer's log would say it: 499 is a client that left; an answer that

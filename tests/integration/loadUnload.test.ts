@@ -138,10 +138,27 @@ describe("llmlb model load and unload", () => {
     const [first] = workers as [string, string];
     const load = await served.admin("POST", "/v0/models/load", { model: tinyModel, node: first });
     expect(load.body.nodes).toEqual([{ node_name: first, outcome: "loaded" }]);
-    // Loaded to be kept the default 10 minutes idle; then set to 2 s.
+    // Loaded to be kept the default 10 minutes idle, which its node says and `llmlb status` shows (as
+    // Ollama's ps says UNTIL).
+    const idleUntil = async () => {
+      const entry = (await nodes()).data
+        .find((node) => node.name === first)!
+        .loaded.find((loaded) => loaded.model === tinyModel);
+      return entry?.idle_until === undefined ? undefined : Date.parse(entry.idle_until) - Date.now();
+    };
+    await waitFor("its node to say when it unloads", async () => (await idleUntil()) !== undefined);
+    expect(await idleUntil()).toBeGreaterThan(590_000);
+    expect(await idleUntil()).toBeLessThanOrEqual(600_000);
+    expect((await runCli(["status"], served.env)).stdout).toMatch(
+      new RegExp(
+        `${first}: ${tinyModel} \\(0/\\d+ sequences busy; unloads in 10 min unless a request comes\\)`,
+      ),
+    );
+    // Then set to 2 s.
     const path = `/v0/models/${encodeURIComponent(tinyModel)}`;
     expect((await served.admin("PATCH", path, { settings: { idle_ttl_seconds: 2 } })).status).toBe(200);
     try {
+      await waitFor("its node to say it unloads sooner", async () => ((await idleUntil()) ?? 0) < 2_000);
       await waitFor("the idle model to be let go of", async () => (await holding(tinyModel)).length === 0, {
         timeoutMs: 20_000,
       });

@@ -186,6 +186,24 @@ describe("the nodes page", () => {
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Unloaded org/repo from gpu-0");
   });
 
+  it("says until when an idle model stays in memory, as Ollama's ps does", async () => {
+    const until = new Date(Date.now() + 5 * 60_000);
+    const idle = node("gpu-0", {
+      loaded: [
+        { model: "org/repo", sequences: 4, busy: 0, idle_until: until.toISOString() },
+        { model: "org/busy", sequences: 4, busy: 1 },
+      ],
+    });
+    renderApp(fakeApi({ nodes: [idle] }), { route: "nodes" });
+    const card = await screen.findByRole("listitem", { name: "gpu-0" });
+    const hhmm = `${String(until.getHours()).padStart(2, "0")}:${String(until.getMinutes()).padStart(2, "0")}`;
+    const [idlePill, busyPill] = within(card)
+      .getAllByText(/ of 4 busy|idle · /)
+      .map((pill) => pill.textContent);
+    expect(idlePill).toBe(`idle · 4 sequences · until ${hhmm}`);
+    expect(busyPill).toBe("1 of 4 busy");
+  });
+
   it("says a model asked to unload goes when its running requests end, and asks no second time", async () => {
     const going = node("gpu-0", { loaded: [{ model: "org/repo", sequences: 4, busy: 2, unloading: true }] });
     const api = fakeApi({ nodes: [going] });
