@@ -14,6 +14,7 @@ import {
 import { CliError, encodeModelId, type ApiClient, serverJson } from "./apiClient";
 import { modelStateText } from "../core/models/describeState";
 import { formatBytes } from "./format";
+import { formatDuration } from "../contract/units";
 import type { Output } from "./modelCommands";
 
 /** `llmlb model set`'s options, as typed (already checked by their parsers). */
@@ -186,6 +187,23 @@ export async function retryModel(client: ApiClient, id: string, io: Output): Pro
 /** How long `model load` waits: a first load on a GPU compiles kernels for a minute or more. */
 const loadWaitMs = 15 * 60_000;
 
+/**
+ * `work`, and meanwhile, at a terminal (`io.live`), `what` with the time it has taken so far, from
+ * its first second on: a load may wait for kernels to compile, or for room on a full worker.
+ */
+async function tellingHowLong<T>(what: string, io: Output, work: Promise<T>): Promise<T> {
+  const live = io.live;
+  if (!live) return work;
+  const started = Date.now();
+  const ticker = setInterval(() => live(`${what}… ${formatDuration((Date.now() - started) / 1000)}`), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(ticker);
+    live("");
+  }
+}
+
 /** `llmlb model load`: loads a model now on every online worker that has it ready; fails where none did. */
 export async function loadModel(
   client: ApiClient,
@@ -193,16 +211,20 @@ export async function loadModel(
   options: { node?: string; ttl?: number },
   io: Output,
 ): Promise<void> {
-  const answer = await client.request(
-    modelLoadResponseSchema,
-    "POST",
-    "/v0/models/load",
-    {
-      model: id,
-      ...(options.node !== undefined ? { node: options.node } : {}),
-      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-    },
-    { timeoutMs: Math.max(client.timeoutMs, loadWaitMs) },
+  const answer = await tellingHowLong(
+    `Loading ${id}`,
+    io,
+    client.request(
+      modelLoadResponseSchema,
+      "POST",
+      "/v0/models/load",
+      {
+        model: id,
+        ...(options.node !== undefined ? { node: options.node } : {}),
+        ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+      },
+      { timeoutMs: Math.max(client.timeoutMs, loadWaitMs) },
+    ),
   );
   for (const node of answer.nodes) {
     const what =
