@@ -11,11 +11,12 @@ let nodes: FakeNode[] = [];
 const model = "acme/tiny-GGUF";
 
 /** A node that holds every answer until the test lets it go; `sequences`: what it reports it runs. */
-async function heldNode(name: string, sequences?: number) {
+async function heldNode(name: string, sequences?: number, port?: number) {
   const held: (() => void)[] = [];
   const node = await startFakeNode(server, {
     name,
     ready: [model],
+    ...(port !== undefined && { port }),
     ...(sequences !== undefined && {
       holding: { loaded: [{ model, sequences, busy: 0 }], max_loaded_models: 1 },
     }),
@@ -166,6 +167,21 @@ describe("a request that waited in the queue", () => {
 });
 
 describe("a request whose worker could not take it", () => {
+  it("waits for its only worker, dead before it came, to start again at the same address (a fixed port)", async () => {
+    const first = await heldNode("queue-w");
+    const port = Number(new URL(first.node.url).port);
+    // Its process dies; the control plane lists it until its heartbeats are missed.
+    await first.node.close();
+    const answer = chat();
+    await waitFor("the request waiting for its worker back", async () => (await waiting()) === "1", quick);
+    // Started again on its fixed port, it registers anew before it was ever listed offline: the same
+    // node at the same address, which has said nothing of its models yet, then says it has it.
+    const again = await heldNode("queue-w", undefined, port);
+    await waitFor("the request at the worker back", () => again.held.length === 1, quick);
+    again.answerAll();
+    expect((await answer).status).toBe(200);
+  });
+
   it("is not sent again to a worker that dropped it after it arrived (it may be what ended the worker)", async () => {
     const received: string[] = [];
     const dies = await startFakeNode(server, {

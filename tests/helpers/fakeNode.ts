@@ -83,6 +83,8 @@ export async function startFakeNode(
     healthy?: () => boolean;
     /** What it holds in memory from its first heartbeat on (see `hold`). Default: nothing. */
     holding?: Pick<HeartbeatRequest, "loaded" | "max_loaded_models">;
+    /** The port it listens on (a worker given a fixed one). Default: any free one. */
+    port?: number;
   },
 ): Promise<FakeNode> {
   const received: FakeNode["received"] = [];
@@ -106,7 +108,7 @@ export async function startFakeNode(
       handler(request, response, body);
     });
   });
-  http1.listen(0, "127.0.0.1");
+  http1.listen(options.port ?? 0, "127.0.0.1");
   await once(http1, "listening");
   const url = `http://127.0.0.1:${(http1.address() as AddressInfo).port}`;
   const registered = await server.request("POST", "/v0/nodes/register", {
