@@ -185,7 +185,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const pausedError = () =>
     new AppError(
       "serving.paused",
-      "Serving is paused: resume it from the dashboard, the tray menu or `llmlb resume`.",
+      "Serving is paused: resume it with `llmlb resume`, from the dashboard, or from the desktop app's tray menu.",
       { retryAfter: 5 },
     );
   const load = createNodeLoad();

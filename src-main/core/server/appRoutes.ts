@@ -65,7 +65,7 @@ export function registerAppRoutes(app: FastifyInstance, options: AppRouteOptions
 /** Whether `/v1` serves now, from the app's status, and if not why. */
 function readinessOf({ paused, models }: Status, workersStarting: boolean): Readiness {
   const reason = paused
-    ? "Serving is paused: `llmlb resume` (or Resume in the dashboard or the tray) serves again."
+    ? "Serving is paused: `llmlb resume` (or Resume in the dashboard, or in the desktop app's tray menu) serves again."
     : models.ready > 0
       ? null
       : models.total === 0
