@@ -67,6 +67,8 @@ const messagesBase = {
     .object({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional() })
     .passthrough()
     .optional(),
+  /** LM Studio's, as on chat completions: seconds the model may stay loaded while idle after this request. */
+  ttl: z.number().positive().nullish(),
 };
 
 /** Structured outputs: the answer's text is JSON that fits `schema`. */

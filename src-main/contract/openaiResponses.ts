@@ -148,6 +148,8 @@ export const responsesRequestSchema = z.object({
   text: z.object({ format: responseTextFormatSchema.nullish() }).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
   user: z.string().nullish(),
+  /** LM Studio's, as on chat completions: seconds the model may stay loaded while idle after this request. */
+  ttl: z.number().positive().nullish(),
   /** Accepted and ignored: a local model has no reasoning settings to take. */
   reasoning: z.unknown().optional(),
   truncation: z.enum(["auto", "disabled"]).nullish(),

@@ -91,7 +91,14 @@ describe("the Responses API over an endpoint that serves only chat completions",
       },
     });
 
-    await client.responses.create({ model, previous_response_id: first.id, input: "Where to?" });
+    // LM Studio's ttl goes on with it, as a chat completion's does.
+    await client.responses.create({
+      model,
+      previous_response_id: first.id,
+      input: "Where to?",
+      ttl: 60,
+    } as never);
+    expect(endpoint.received.at(-1)!.body.ttl).toBe(60);
     // Instructions are not carried over, as OpenAI's are not; the conversation is.
     expect(endpoint.received.at(-1)!.body.messages).toEqual([
       { role: "user", content: "Hello" },

@@ -1098,4 +1098,22 @@ describe("model lifecycle", () => {
     // The model without a ttl stays.
     expect(main.engine.loaded().some((model) => model.model === "tiny")).toBe(true);
   });
+
+  it("reads a ttl on Anthropic's Messages and count_tokens too", async () => {
+    for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+      const response = await fetch(`${main.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tiny-ttl", messages: hello, max_tokens: 2, ttl: 0.3 }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      expect(main.engine.loaded().find((model) => model.model === "tiny-ttl")?.idleTtlMs).toBe(300);
+      await waitFor(
+        `tiny-ttl unloaded after ${path}`,
+        () => !main.engine.loaded().some((model) => model.model === "tiny-ttl"),
+        { timeoutMs: 5000, intervalMs: 25 },
+      );
+    }
+  });
 });

@@ -115,6 +115,7 @@ export function chatRequestOf(
     ...(request.max_output_tokens != null ? { max_tokens: request.max_output_tokens } : {}),
     ...(request.temperature != null ? { temperature: request.temperature } : {}),
     ...(request.top_p != null ? { top_p: request.top_p } : {}),
+    ...(request.ttl != null ? { ttl: request.ttl } : {}),
     ...(request.include?.includes(logprobsInclude)
       ? { logprobs: true, top_logprobs: request.top_logprobs ?? 0 }
       : {}),

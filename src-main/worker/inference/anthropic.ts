@@ -115,6 +115,7 @@ export function chatRequestOfMessages(
   return {
     model: request.model,
     messages: [...system, ...request.messages.flatMap(chatMessagesOf)],
+    ...(request.ttl != null ? { ttl: request.ttl } : {}),
     ...chatFunctionTools(request.tools?.map((tool) => ({ ...tool, parameters: tool.input_schema }))),
     ...(choice
       ? {
