@@ -168,6 +168,10 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
       loaded.find((entry) => entry.model === model.name)
     );
   });
+  // An endpoint loads and unloads its models itself: there is nothing to load there.
+  const endpoint = useAppStore(
+    (s) => s.nodes.find((candidate) => candidate.id === node.node_id)?.kind === "endpoint",
+  );
   const loadingSince = inMemory?.loading_since;
   const loaded = inMemory !== undefined;
   const chosen = artifact?.quantization ?? (node.artifact ? baseName(node.artifact) : null);
@@ -185,7 +189,7 @@ function NodeStateRow({ model, node }: { model: Model; node: ModelOnNode }) {
         ) : (
           <StateText model={model.name} node={node} nodeCount={model.nodes.length} />
         )}
-        {node.state === "ready" && !loadingSince && node.node_status === "online" && (
+        {node.state === "ready" && !loadingSince && node.node_status === "online" && !endpoint && (
           <InMemory model={model.name} node={node} loaded={loaded} unloading={inMemory?.unloading === true} />
         )}
         {chosen && node.state !== "unsupported" && <span className="node-state-file">{chosen}</span>}

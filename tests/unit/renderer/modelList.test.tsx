@@ -175,10 +175,14 @@ describe("the model list", () => {
       ready: true,
       nodes: [onNode({ state: "ready", artifact: null }, "vllm")],
     });
-    renderApp(fakeApi({ models: [outside] }));
+    renderApp(
+      fakeApi({ models: [outside], nodes: [node("vllm", { kind: "endpoint", backend: "external" })] }),
+    );
     const row = await screen.findByRole("listitem", { name: "qwen-7b" });
     expect(row.textContent).toContain("Served by 1 endpoint (vllm)");
     expect(within(row).queryByRole("button", { name: /Delete/ })).toBeNull();
+    // An endpoint loads its models itself: no Load button that could only fail.
+    expect(within(row).queryByRole("button", { name: /^Load / })).toBeNull();
     expect(row.textContent).not.toContain("File");
   });
 
