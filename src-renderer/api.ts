@@ -109,6 +109,8 @@ export interface ChatRequest {
   /** Each answer token's log probability, with this many likeliest alternatives. */
   logprobs?: boolean;
   top_logprobs?: number;
+  /** llmlb's own: what a conversation that outgrows the context does (an endpoint's server may refuse it). */
+  context_overflow?: "truncate_oldest";
 }
 
 /** `finishReason` is null when the stream ended without one (stopped). */
@@ -216,13 +218,7 @@ export function createHttpApi(token: AdminToken, onTokenRefused?: () => void): A
         response = await fetch("/v1/chat/completions", {
           method: "POST",
           headers: { ...authorization(token), "content-type": "application/json" },
-          // A long conversation goes on with its oldest messages left out, and the answer says so.
-          body: JSON.stringify({
-            ...request,
-            stream: true,
-            stream_options: { include_usage: true },
-            context_overflow: "truncate_oldest",
-          }),
+          body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
           signal,
         });
       } catch {

@@ -146,8 +146,13 @@ export const createPlaygroundSlice = ({ api }: SliceDeps): Slice<PlaygroundSlice
         const probabilities = get().showProbabilities
           ? { logprobs: true, top_logprobs: shownAlternatives }
           : {};
+        // A long conversation goes on with its oldest messages left out, and the answer says so: asked
+        // of llmlb's models, not of an endpoint's (a strict server refuses a field it does not know).
+        const served = get().models.find((entry) => entry.name === model || entry.aliases.includes(model));
+        const overflow =
+          served?.source === "endpoint" ? {} : { context_overflow: "truncate_oldest" as const };
         const outcome = await api.chat(
-          { model, messages, ...probabilities },
+          { model, messages, ...probabilities, ...overflow },
           appendTo("content"),
           controller.signal,
           appendTo("reasoning"),

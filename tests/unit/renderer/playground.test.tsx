@@ -29,6 +29,27 @@ function heldChat(api: ReturnType<typeof fakeApi>, completionTokens: number) {
 }
 
 describe("the playground", () => {
+  it("sends an endpoint's model only OpenAI's fields (a strict server refuses llmlb's own)", async () => {
+    const outside = model("gpt-4o-mini", {
+      repo: "",
+      filename: null,
+      source: "endpoint",
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: null }, "openai")],
+    });
+    const api = fakeApi({ models: [outside] });
+    api.chat.mockResolvedValue({ finishReason: "stop", completionTokens: 1 });
+    renderApp(api, { route: "playground" });
+    const field = await type("Hi");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    expect(api.chat.mock.calls[0]![0]).toEqual({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "Hi" }],
+    });
+  });
+
   it("shows the reasoning a server streams apart, open while the model thinks, and never sends it back", async () => {
     const api = fakeApi({ models: [ready] });
     const answered = deferred<void>();
@@ -78,7 +99,12 @@ describe("the playground", () => {
       fireEvent.keyDown(field, { key: "Enter" });
     });
     const request = api.chat.mock.calls[0]![0] as ChatRequest;
-    expect(request).toEqual({ model: "acme/chat-GGUF", messages: [{ role: "user", content: "Hi there" }] });
+    // A long conversation goes on with its oldest messages left out (llmlb's own field).
+    expect(request).toEqual({
+      model: "acme/chat-GGUF",
+      messages: [{ role: "user", content: "Hi there" }],
+      context_overflow: "truncate_oldest",
+    });
     expect((field as HTMLTextAreaElement).value).toBe("");
     expect(screen.getByRole("button", { name: "Stop" })).toBeTruthy();
 
