@@ -168,7 +168,7 @@ const statusByCode: Record<ErrorCode, number> = {
 };
 
 /** OpenAI's `type` values, so OpenAI SDKs classify our errors as they do theirs. */
-function openAiType(status: number): string {
+export function openAiType(status: number): string {
   if (status === 401) return "authentication_error";
   if (status === 403) return "permission_error";
   if (status === 404) return "not_found_error";

@@ -362,6 +362,56 @@ describe("another llmlb as an endpoint", () => {
     }
   });
 
+  it("words an endpoint's refusal that is not JSON (a proxy's HTML page) as an error clients read, naming it", async () => {
+    const html = await startFakeOpenAiServer({
+      name: "html",
+      models: ["org/behind-proxy"],
+      handler: (request, response) => {
+        if (request.url === "/v1/messages")
+          return void response
+            .writeHead(429, { "content-type": "text/plain", "retry-after": "7" })
+            .end("Too many requests, slow down");
+        response
+          .writeHead(500, { "content-type": "text/html" })
+          .end(
+            "<html><head><style>body{color:red}</style></head><body><h1>Internal Server Error</h1>\n<p>upstream crashed</p></body></html>",
+          );
+      },
+    });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "html", url: html.url } })).status,
+      ).toBe(201);
+      const asked = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/behind-proxy", messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(asked.status).toBe(500);
+      expect(asked.headers["content-type"]).toMatch(/^application\/json/);
+      expect(asked.body).toEqual({
+        error: {
+          message:
+            "The endpoint html answered 500 (text/html, not an API error): Internal Server Error upstream crashed",
+          type: "server_error",
+          code: null,
+          param: null,
+        },
+      });
+      // On Anthropic's route, in Anthropic's shape; a rate limit's Retry-After goes with it.
+      const messages = await server.request("POST", "/v1/messages", {
+        body: { model: "org/behind-proxy", max_tokens: 5, messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(messages.status).toBe(429);
+      expect(messages.headers["retry-after"]).toBe("7");
+      expect(anthropicErrorBodySchema.parse(messages.body).error).toEqual({
+        type: "rate_limit_error",
+        message:
+          "The endpoint html answered 429 (text/plain, not an API error): Too many requests, slow down",
+      });
+    } finally {
+      await html.close();
+    }
+  });
+
   it("cannot be faked by a client to put names of its own in the metrics", async () => {
     const models = await server.request("GET", "/v1/models", { anonymous: true });
     const instance = String(models.headers["llmlb-instance"]);

@@ -1,5 +1,6 @@
 import type { RequestRecord } from "../../contract";
 import { cutText } from "../../shared/cutText";
+import { anthropicErrorOf, isAnthropicPath, openAiType, type HttpError } from "../../shared/errors";
 
 /** Bytes of a refused answer read for its error: errors are short, a page of HTML is not one. */
 export const errorBytesRead = 16 * 1024;
@@ -59,4 +60,21 @@ export function endpointErrorOfAnswer(body: Buffer, endpoint: string, status: nu
     errorOfAnswer(body)?.code,
     `${endpoint} answered ${status}; its message went to the client, and is not kept here as it may quote the request.`,
   );
+}
+
+/**
+ * How an endpoint's refusal that is no API's error (a proxy's HTML page, plain text) reaches its
+ * client: in the shape of the API called at `path`, naming the endpoint, with what the refusal said.
+ */
+export function endpointRefusal(endpoint: string, path: string) {
+  return (status: number, said: string, contentType: string): unknown => {
+    const what = `${contentType || "no content type"}, not an API error`;
+    const message = `The endpoint ${endpoint} answered ${status} (${what})${said ? `: ${said}` : "."}`;
+    const http: HttpError = {
+      status,
+      headers: {},
+      body: { error: { message, type: openAiType(status), code: null, param: null } },
+    };
+    return isAnthropicPath(path) ? anthropicErrorOf(http) : http.body;
+  };
 }

@@ -19,7 +19,13 @@ import { createNodeLoad } from "./nodeLoad";
 import { inUseForMs, modelsHeld, pickNode, unreportedForMs } from "./routingPolicy";
 import { proxyToNode, type PendingTry } from "./proxyToNode";
 import { createTokenCounter, type TokenCounter } from "./tokenCounter";
-import { endpointErrorOfAnswer, errorBytesRead, errorOfAnswer, recordedError } from "./answerError";
+import {
+  endpointErrorOfAnswer,
+  endpointRefusal,
+  errorBytesRead,
+  errorOfAnswer,
+  recordedError,
+} from "./answerError";
 
 /** What became of one request, for its line in the log. */
 interface RequestTrace {
@@ -481,6 +487,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
         body: request.body.raw,
         idleTimeoutMs: route.kind === "endpoint" ? endpointIdleTimeoutMs : undefined,
         clientStallMs,
+        // An endpoint's refusal in another shape than an API's (a proxy's page): in the client's API's.
+        ...(route.kind === "endpoint" && { reword: endpointRefusal(route.name, path) }),
       },
       sink,
       {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AnswerSink } from "./answerSink";
+import { cutText } from "../../shared/cutText";
 import { isMissingRoute } from "./answerError";
 
 /** Errors of a connection never made: what was sent never reached the node. */
@@ -23,6 +24,12 @@ export interface NodeRequest {
    * stopped `less`, a hung UI): it would hold its slot for ever. Default: no limit.
    */
   clientStallMs?: number;
+  /**
+   * A refusal (400 or more) that is not JSON (a proxy's HTML page, plain text), as the client gets it
+   * instead: its status stays, and its body is `reword(status, what it said, its content type)`.
+   * Absent: passed on as it came.
+   */
+  reword?: (status: number, said: string, contentType: string) => unknown;
 }
 
 /**
@@ -126,7 +133,7 @@ export function proxyToNode(
     const idle = request.idleTimeoutMs ?? 0;
     dispatcher.dispatch(
       { origin, path, method: "POST", headers, body, headersTimeout: idle, bodyTimeout: idle },
-      new AnswerRelay(sink, observer, pending, resolve, idle, request.clientStallMs),
+      new AnswerRelay(sink, observer, pending, resolve, idle, request.clientStallMs, request.reword),
     );
   });
 }
@@ -136,8 +143,13 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private controller: Dispatcher.DispatchController | undefined;
   private left = false;
   private cancelled: Error | undefined;
-  /** Waiting for the head; dropping an answer another node may do better; passing it on. */
-  private phase: "waiting" | "refusing" | "passing" = "waiting";
+  /**
+   * Waiting for the head; dropping an answer another node may do better; reading a refusal to word
+   * it anew (`reword`); passing it on.
+   */
+  private phase: "waiting" | "refusing" | "rewording" | "passing" = "waiting";
+  /** A refusal being worded anew: its content type, and the headers that go on with it. */
+  private rewording: { contentType: string; headers: IncomingHttpHeaders } | undefined;
   private status = 0;
   /** Bytes of a refused answer read so far. */
   private dropped = 0;
@@ -156,6 +168,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     private readonly resolve: (outcome: ProxyOutcome) => void,
     private readonly idleTimeoutMs: number,
     private readonly clientStallMs: number | undefined,
+    private readonly reword: NodeRequest["reword"],
   ) {
     this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
@@ -199,6 +212,16 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.status = status;
     this.phase = nodesTrouble(status) ? "refusing" : "passing";
     if (this.phase === "refusing") return;
+    const contentType = String(headers["content-type"] ?? "");
+    if (status >= 400 && this.reword && !/json|event-stream/i.test(contentType)) {
+      this.phase = "rewording";
+      const retryAfter = headers["retry-after"];
+      this.rewording = {
+        contentType,
+        headers: retryAfter === undefined ? {} : { "retry-after": retryAfter },
+      };
+      return;
+    }
     this.observer.onHead(status, headers);
     const passed: IncomingHttpHeaders = {};
     for (const name in headers) {
@@ -210,7 +233,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.heardAt = performance.now();
-    if (this.phase === "refusing") {
+    if (this.phase === "refusing" || this.phase === "rewording") {
       // As undici's dump(): a short refusal is read to its end, so the connection stays in the pool.
       if (this.dropped < refusalKept) this.refusal.push(chunk);
       this.dropped += chunk.length;
@@ -245,6 +268,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   }
 
   onResponseEnd(): void {
+    if (this.phase === "rewording") return this.passReworded();
     if (this.phase !== "passing") {
       const missingRoute = this.status === 404 && isMissingRoute(Buffer.concat(this.refusal));
       return this.finish({
@@ -258,11 +282,27 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.finish({ type: "answered", status: this.status });
   }
 
+  /** The refusal read whole, passed on in the words `reword` gives it. */
+  private passReworded(): void {
+    const { contentType, headers } = this.rewording!;
+    const said = plainText(Buffer.concat(this.refusal).toString("utf8"));
+    const body = Buffer.from(
+      JSON.stringify(this.reword!(this.status, said, contentType.split(";")[0]!.trim())),
+    );
+    const head = { ...headers, "content-type": "application/json" };
+    this.observer.onHead(this.status, head);
+    this.sink.head(this.status, head);
+    this.observer.onChunk(body);
+    this.sink.write(body);
+    this.sink.end();
+    this.finish({ type: "answered", status: this.status });
+  }
+
   onResponseError(_controller: Dispatcher.DispatchController, failure: Error): void {
     const error = this.explained(failure);
     if (this.left) this.finish({ type: "left" });
     else if (this.phase === "passing") this.finish({ type: "cut", cause: error });
-    else if (this.phase === "refusing")
+    else if (this.phase === "refusing" || this.phase === "rewording")
       this.finish({ type: "unavailable", reason: `answered ${this.status}`, status: this.status });
     else if (error !== failure) this.finish({ type: "unavailable", reason: error.message });
     else
@@ -284,4 +324,15 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
       return new Error("its connection closed (its process ended, or its machine went away)");
     return error;
   }
+}
+
+/** What a page or a text says, on one line: its tags, scripts and styles left out, at most 300 characters. */
+function plainText(said: string): string {
+  const text = said
+    .replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]*>/g, " ")
+    .replace(/&nbsp;/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  return cutText(text, 300);
 }

@@ -46,11 +46,13 @@ describe("the dashboard's chat stream reader", () => {
     );
     expect(pieces.join("")).toBe("Hello");
     expect(outcome).toEqual({ finishReason: "stop", completionTokens: 2, truncatedMessages: 0 });
-    // A long conversation goes on with its oldest messages left out rather than failing.
+    // Streamed, with its usage at the end; nothing the playground did not ask is added.
     const [, init] = fetched.mock.calls[0] as unknown as [string, RequestInit];
-    expect(JSON.parse(init.body as string)).toMatchObject({
+    expect(JSON.parse(init.body as string)).toEqual({
+      model: "m",
+      messages: [],
       stream: true,
-      context_overflow: "truncate_oldest",
+      stream_options: { include_usage: true },
     });
   });
 
