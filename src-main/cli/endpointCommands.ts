@@ -5,7 +5,7 @@ import {
   endpointSchema,
   modelListSchema,
 } from "../contract";
-import { noAnswer, type ApiClient, serverJson } from "./apiClient";
+import { CliError, noAnswer, type ApiClient, serverJson } from "./apiClient";
 import { formatTable, summarizeNames } from "./format";
 import type { Output } from "./modelCommands";
 
@@ -44,22 +44,37 @@ export async function addEndpoint(
   }
 }
 
-/** `llmlb endpoint set`: changes what an endpoint takes; the requests it runs now finish as they are. */
+/**
+ * `llmlb endpoint set`: changes what an endpoint takes, where it is, or its key (`false`: none); the
+ * requests it runs now finish as they are.
+ */
 export async function setEndpoint(
   client: ApiClient,
   ref: string,
-  patch: EndpointUpdateRequest,
+  options: { parallel?: number; baseUrl?: string; apiKey?: string | false },
   io: Output,
 ): Promise<void> {
+  const patch: EndpointUpdateRequest = {
+    ...(options.parallel !== undefined && { parallel: options.parallel }),
+    ...(options.baseUrl !== undefined && { url: options.baseUrl }),
+    ...(options.apiKey !== undefined && { api_key: options.apiKey === false ? null : options.apiKey }),
+  };
+  if (Object.keys(patch).length === 0)
+    throw new CliError("Nothing to change: give --parallel, --base-url, --api-key or --no-api-key.");
   const endpoint = await client.request(
     endpointSchema,
     "PATCH",
     `/v0/endpoints/${encodeURIComponent(ref)}`,
     patch,
   );
-  io.out(
-    `Endpoint ${endpoint.name} now gets ${atOnce(endpoint.parallel)} (running requests finish as they are).`,
-  );
+  if (patch.url !== undefined || patch.api_key !== undefined)
+    io.out(
+      `Endpoint ${endpoint.name} answered at ${endpoint.url} (${endpoint.has_api_key ? "with" : "without"} an API key), ${endpoint.models.length} model(s): ${modelSummary(endpoint.models)}.`,
+    );
+  if (patch.parallel !== undefined)
+    io.out(
+      `Endpoint ${endpoint.name} now gets ${atOnce(endpoint.parallel)} (running requests finish as they are).`,
+    );
 }
 
 export async function listEndpoints(

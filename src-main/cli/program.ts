@@ -460,13 +460,20 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     );
   endpoint
     .command("set <name-or-id>")
-    .description("change an endpoint: how many requests it gets at once (running ones finish as they are)")
-    .requiredOption(
+    .description(
+      "change an endpoint: how many requests it gets at once (running ones finish as they are), its URL or its API key (the server is asked with them first)",
+    )
+    .option(
       "--parallel <n>",
       `requests llmlb sends it at once (${endpointParallelBounds.min}-${endpointParallelBounds.max})`,
       wholeNumberIn(endpointParallelBounds),
     )
-    .action((ref: string, options: { parallel: number }) => setEndpoint(client(), ref, options, io));
+    .option("--base-url <url>", "the server's new base URL (it moved)")
+    .option("--api-key <key>", "a new key (rotated)")
+    .option("--no-api-key", "send no key from now on")
+    .action((ref: string, options: { parallel?: number; baseUrl?: string; apiKey?: string | false }) =>
+      setEndpoint(client(), ref, options, io),
+    );
   endpoint
     .command("list")
     .alias("ls")

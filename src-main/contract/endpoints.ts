@@ -50,9 +50,18 @@ export type Endpoint = z.infer<typeof endpointSchema>;
 
 /**
  * `PATCH /v0/endpoints/<id or name>`: what to change. A new `parallel` applies to the requests admitted
- * from then on; those running finish as they are.
+ * from then on; those running finish as they are. A new `url` or `api_key` (a server moved, a key
+ * rotated; null: no key) is asked of the server first, as at `add`, and kept only once it answered.
  */
-export const endpointUpdateRequestSchema = z.strictObject({ parallel: endpointParallelSchema });
+export const endpointUpdateRequestSchema = z
+  .strictObject({
+    parallel: endpointParallelSchema.optional(),
+    url: endpointCreateRequestSchema.shape.url.optional(),
+    api_key: endpointCreateRequestSchema.shape.api_key.unwrap().nullable().optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, {
+    error: "names nothing to change: give parallel, url or api_key",
+  });
 export type EndpointUpdateRequest = z.infer<typeof endpointUpdateRequestSchema>;
 
 export const endpointListSchema = z.object({ data: z.array(endpointSchema) });

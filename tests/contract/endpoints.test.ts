@@ -663,7 +663,7 @@ describe("parallel: how many requests llmlb sends an endpoint at once", () => {
   );
 
   it.each([
-    [{}, "parallel"],
+    [{}, null],
     [{ parallel: 8, name: "renamed" }, "name"],
   ])("refuses a change that names nothing it can change: %j", async (body, param) => {
     expect((await add({})).status).toBe(201);
@@ -681,6 +681,84 @@ describe("parallel: how many requests llmlb sends an endpoint at once", () => {
       code: "endpoint.not_found",
       message: "There is no endpoint named or with id nope.",
     });
+  });
+});
+
+describe("a new API key or URL for an endpoint (a key rotated, a server moved)", () => {
+  let moved: FakeOpenAiServer;
+  beforeAll(async () => {
+    moved = await startFakeOpenAiServer({ name: "moved", models: ["org/old-model"] });
+  });
+  afterAll(async () => {
+    await moved.close();
+  });
+  const endpoint = async () =>
+    endpointSchema.parse((await server.request("GET", "/v0/endpoints")).body.data[0]);
+
+  it("is asked of the server first, kept once it answers, and routed to from the next request", async () => {
+    expect(
+      (await server.request("POST", "/v0/endpoints", { body: { name: "ext", url: moved.url } })).status,
+    ).toBe(201);
+    const changed = await server.request("PATCH", "/v0/endpoints/ext", {
+      body: { url: `${vllm.url}/v1/`, api_key: key },
+    });
+    expect(changed.status).toBe(200);
+    expect(endpointSchema.parse(changed.body)).toMatchObject({
+      name: "ext",
+      url: `${vllm.url}/v1`,
+      has_api_key: true,
+      status: "online",
+      models: ["meta/llama-3-8b", "qwen-7b"],
+    });
+    expect(changed.text).not.toContain(key);
+    expect(logs).not.toContain(key);
+    const listed = modelListSchema.parse((await server.request("GET", "/v0/models")).body);
+    expect(listed.data.map((model) => model.name).sort()).toEqual(["meta/llama-3-8b", "qwen-7b"]);
+    const asked = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "qwen-7b", messages: [{ role: "user", content: "Hi" }] },
+    });
+    expect(asked.status).toBe(200);
+    expect(vllm.received.at(-1)).toMatchObject({ authorization: `Bearer ${key}` });
+  });
+
+  it("is refused as the server refuses it, naming the field, and the endpoint stays as it was", async () => {
+    expect(
+      (await server.request("POST", "/v0/endpoints", { body: { name: "ext", url: vllm.url, api_key: key } }))
+        .status,
+    ).toBe(201);
+    const before = await endpoint();
+    const wrong = await server.request("PATCH", "/v0/endpoints/ext", { body: { api_key: "sk-wrong" } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.error).toMatchObject({ code: "endpoint.unauthorized", param: "api_key" });
+    expect(wrong.text).not.toContain("sk-wrong");
+    // None at all (null): the server needs one.
+    const none = await server.request("PATCH", "/v0/endpoints/ext", { body: { api_key: null } });
+    expect(none.status).toBe(422);
+    expect(none.body.error.message).toContain("needs an API key");
+    const down = await server.request("PATCH", "/v0/endpoints/ext", {
+      body: { url: `http://127.0.0.1:${await closedPort()}` },
+    });
+    expect(down.status).toBe(422);
+    expect(down.body.error.code).toBe("endpoint.unreachable");
+    expect(await endpoint()).toEqual(before);
+    const asked = await server.request("POST", "/v1/chat/completions", {
+      body: { model: "qwen-7b", messages: [{ role: "user", content: "Hi" }] },
+    });
+    expect(asked.status).toBe(200);
+  });
+
+  it("refuses the URL another endpoint has: the same server twice", async () => {
+    for (const [name, url] of [
+      ["ext", moved.url],
+      ["other", vllm.url],
+    ])
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name, url, api_key: key } })).status,
+      ).toBe(201);
+    const twice = await server.request("PATCH", "/v0/endpoints/ext", { body: { url: vllm.url } });
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.code).toBe("endpoint.duplicate");
+    expect((await endpoint()).url).toBe(`${moved.url}/v1`);
   });
 });
 

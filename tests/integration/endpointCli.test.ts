@@ -129,9 +129,6 @@ describe("llmlb endpoint", () => {
       expect(refused.code, args.join(" ")).not.toBe(0);
       expect(refused.stderr, args.join(" ")).toContain("Must be a whole number from 1 to 1,024");
     }
-    const nothing = await runCli(["endpoint", "set", "big"], env);
-    expect(nothing.code).not.toBe(0);
-    expect(nothing.stderr).toContain("--parallel");
     const missing = await runCli(["endpoint", "set", "nope", "--parallel", "8"], env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe("error: There is no endpoint named or with id nope.\n");
@@ -139,6 +136,29 @@ describe("llmlb endpoint", () => {
       expect.objectContaining({ name: "big", parallel: 8 }),
     ]);
     expect((await runCli(["endpoint", "rm", "big"], env)).code).toBe(0);
+  }, 90_000);
+
+  it("gives an endpoint a new URL or API key once its server answers with it, or says why not", async () => {
+    expect((await runCli(["endpoint", "add", "moving", vllm.url, "--api-key", key], env)).code).toBe(0);
+    const wrong = await runCli(["endpoint", "set", "moving", "--api-key", "sk-rotated-wrong"], env);
+    expect(wrong).toMatchObject({
+      code: 1,
+      stderr: `error: ${vllm.url}/v1 refused the API key (HTTP 401).\n`,
+    });
+    const none = await runCli(["endpoint", "set", "moving", "--no-api-key"], env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("needs an API key");
+    const moved = await runCli(["endpoint", "set", "moving", "--base-url", other.url, "--api-key", key], env);
+    expect(moved.stderr).toBe("");
+    expect(moved.stdout).toBe(
+      `Endpoint moving answered at ${other.url}/v1 (with an API key), 2 model(s): meta/llama-3-8b, phi-3.\n`,
+    );
+    const nothing = await runCli(["endpoint", "set", "moving"], env);
+    expect(nothing).toMatchObject({
+      code: 1,
+      stderr: "error: Nothing to change: give --parallel, --base-url, --api-key or --no-api-key.\n",
+    });
+    expect((await runCli(["endpoint", "rm", "moving"], env)).code).toBe(0);
   }, 90_000);
 
   it("prints a hostile model id's control characters as escapes, never to the terminal as they are", async () => {

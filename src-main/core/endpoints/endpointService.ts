@@ -68,9 +68,10 @@ export interface EndpointService extends ExternalModels {
   list(): EndpointList;
   /**
    * Changes an endpoint, found by id or name (`endpoint.not_found` if there is none): a new `parallel`
-   * applies to the requests admitted from now on; those running finish as they are.
+   * applies to the requests admitted from now on; those running finish as they are. A new URL or API
+   * key is probed first, as at `add`, and nothing changes unless the server answered with it.
    */
-  update(idOrName: string, patch: EndpointUpdateRequest): Endpoint;
+  update(idOrName: string, patch: EndpointUpdateRequest): Promise<Endpoint>;
   /** Removes an endpoint by id or name; `endpoint.not_found` if there is none. */
   remove(idOrName: string): void;
   /** Endpoints in `GET /v0/nodes`'s shape. */
@@ -155,10 +156,10 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     const before = entry.health;
     let health: EndpointHealth;
     let instance = entry.instance;
+    const asked = { url: entry.url, apiKey: entry.apiKey };
     try {
       const answer = await probe({
-        url: entry.url,
-        apiKey: entry.apiKey,
+        ...asked,
         timeoutMs: probeTimeoutMs,
         signal,
         selfInstance: options.selfInstance,
@@ -172,8 +173,8 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       // The models it listed last are kept: they are what it serves once it is back.
       health = { ...before, status: "offline", lastError: message, lastCheckedAt: now() };
     }
-    // Removed while the check ran: nothing to record.
-    if (entries.get(id) !== entry) return;
+    // Removed, or given a new URL or key, while the check ran: nothing to record.
+    if (entries.get(id) !== entry || entry.url !== asked.url || entry.apiKey !== asked.apiKey) return;
     if (instance !== entry.instance) {
       // Another llmlb restarted there: what it serves only through this one is told apart by the new id.
       entry.instance = instance;
@@ -222,14 +223,52 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
   }
   reindex();
 
+  const notFound = (idOrName: string) =>
+    new AppError("endpoint.not_found", `There is no endpoint named or with id ${idOrName}.`, {
+      param: "id",
+    });
+
   function find(idOrName: string): Entry {
     const entry = entries.get(idOrName) ?? [...entries.values()].find((each) => each.name === idOrName);
-    if (!entry) {
-      throw new AppError("endpoint.not_found", `There is no endpoint named or with id ${idOrName}.`, {
-        param: "id",
-      });
-    }
+    if (!entry) throw notFound(idOrName);
     return entry;
+  }
+
+  /**
+   * The endpoint at a new URL or with a new key, once the server answered with them: its models as it
+   * lists them now. Requests under way finish where they went.
+   */
+  async function reconnect(entry: Entry, url: string, apiKey: string | null): Promise<void> {
+    const sameServer = [...entries.values()].find((other) => other !== entry && other.url === url);
+    if (sameServer) throw duplicateUrl(sameServer.name, url);
+    const { models, instance } = await probe({
+      url,
+      apiKey,
+      timeoutMs: probeTimeoutMs,
+      selfInstance: options.selfInstance,
+    });
+    // Removed while the server was asked: there is nothing left to change.
+    if (entries.get(entry.id) !== entry) throw notFound(entry.name);
+    endpoints.saveConnection(entry.id, url, apiKey);
+    const before = entry.health;
+    const checkedAt = now();
+    Object.assign(entry, { url, apiKey, routeBase: routeBaseOf(url), instance });
+    entry.health = {
+      status: "online",
+      models,
+      lastError: null,
+      lastCheckedAt: checkedAt,
+      lastSeenAt: checkedAt,
+    };
+    endpoints.saveHealth(entry.id, entry.health);
+    if (before.status !== "online") nodeHealth.cameOnline(entry.id);
+    nodeHealth.answered(entry.id);
+    changed({ endpointId: entry.id, removed: false, models: [...new Set([...before.models, ...models])] });
+    // Never the key: only whether there is one.
+    log.info(
+      { endpoint: entry.id, name: entry.name, url, models: models.length, apiKey: apiKey !== null },
+      "endpoint changed",
+    );
   }
 
   return {
@@ -286,9 +325,12 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     list: () => ({
       data: [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(toEndpoint),
     }),
-    update(idOrName, patch) {
+    async update(idOrName, patch) {
       const entry = find(idOrName);
-      if (patch.parallel !== entry.parallel) {
+      const url = patch.url !== undefined ? normalizeEndpointUrl(patch.url) : entry.url;
+      const apiKey = patch.api_key !== undefined ? patch.api_key : entry.apiKey;
+      if (url !== entry.url || apiKey !== entry.apiKey) await reconnect(entry, url, apiKey);
+      if (patch.parallel !== undefined && patch.parallel !== entry.parallel) {
         const before = entry.parallel;
         endpoints.saveParallel(entry.id, patch.parallel);
         // The balancer reads it from the route at each request: the next one sees it.

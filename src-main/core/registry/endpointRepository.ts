@@ -37,6 +37,8 @@ export interface EndpointRepository {
   saveHealth(id: string, health: EndpointHealth): void;
   /** False when there is no such endpoint. */
   saveParallel(id: string, parallel: number): boolean;
+  /** A new URL and API key; `endpoint.duplicate` when another endpoint has the URL. */
+  saveConnection(id: string, url: string, apiKey: string | null): void;
   remove(id: string): boolean;
 }
 
@@ -102,11 +104,15 @@ export function createEndpointRepository(db: Db): EndpointRepository {
     ),
     all: db.prepare<[], EndpointRow>(`SELECT * FROM endpoints ORDER BY name`),
     withUrl: db.prepare<[string], { name: string }>(`SELECT name FROM endpoints WHERE url = ?`),
+    nameOf: db.prepare<[string], { name: string }>(`SELECT name FROM endpoints WHERE id = ?`),
     saveHealth: db.prepare(`
       UPDATE endpoints SET status = @status, models = @models, last_error = @lastError,
         last_checked_at = @lastCheckedAt, last_seen_at = @lastSeenAt
       WHERE id = @id`),
     saveParallel: db.prepare<[number, string]>(`UPDATE endpoints SET parallel = ? WHERE id = ?`),
+    saveConnection: db.prepare<[string, string | null, string]>(
+      `UPDATE endpoints SET url = ?, api_key = ? WHERE id = ?`,
+    ),
     remove: db.prepare<[string]>(`DELETE FROM endpoints WHERE id = ?`),
   };
 
@@ -135,6 +141,11 @@ export function createEndpointRepository(db: Db): EndpointRepository {
       statements.saveHealth.run({ id, ...healthParams(health) });
     },
     saveParallel: (id, parallel) => statements.saveParallel.run(parallel, id).changes > 0,
+    saveConnection: db.transaction((id: string, url: string, apiKey: string | null) => {
+      const sameUrl = statements.withUrl.get(url);
+      if (sameUrl && sameUrl.name !== statements.nameOf.get(id)?.name) throw duplicateUrl(sameUrl.name, url);
+      statements.saveConnection.run(url, apiKey, id);
+    }),
     remove: (id) => statements.remove.run(id).changes > 0,
   };
 }

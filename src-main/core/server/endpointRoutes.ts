@@ -11,9 +11,9 @@ export function registerEndpointRoutes(
   nodes: Pick<NodeService, "list">,
 ): void {
   /** An endpoint named by a worker node's name is a slip worth naming: the two share one list. */
-  function onEndpoint<T>(ref: string, change: () => T): T {
+  async function onEndpoint<T>(ref: string, change: () => T | Promise<T>): Promise<T> {
     try {
-      return change();
+      return await change();
     } catch (error) {
       const worker =
         isAppError(error) && error.code === "endpoint.not_found"
@@ -40,7 +40,7 @@ export function registerEndpointRoutes(
     return onEndpoint(request.params.ref, () => endpoints.update(request.params.ref, patch));
   });
   app.delete<{ Params: { ref: string } }>("/v0/endpoints/:ref", async (request, reply) => {
-    onEndpoint(request.params.ref, () => endpoints.remove(request.params.ref));
+    await onEndpoint(request.params.ref, () => endpoints.remove(request.params.ref));
     return reply.status(204).send();
   });
 }
