@@ -518,6 +518,54 @@ describe("two llmlbs that are each other's endpoints", () => {
   });
 });
 
+describe("an endpoint that answers 429 (its rate limit, or its full queue)", () => {
+  it("has its requests tried on another endpoint serving the model, and is passed over meanwhile", async () => {
+    const limited = await startFakeOpenAiServer({
+      name: "limited",
+      models: ["org/shared"],
+      handler: (_request, response) =>
+        void response
+          .writeHead(429, { "content-type": "application/json", "retry-after": "7" })
+          .end(
+            JSON.stringify({
+              error: { message: "Rate limit reached", type: "rate_limit", code: "rate_limit" },
+            }),
+          ),
+    });
+    const spare = await startFakeOpenAiServer({ name: "spare", models: ["org/shared"] });
+    try {
+      for (const [name, url] of [
+        ["limited", limited.url],
+        ["spare", spare.url],
+      ])
+        expect((await server.request("POST", "/v0/endpoints", { body: { name, url } })).status).toBe(201);
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const asked = await server.request("POST", "/v1/chat/completions", {
+          body: { model: "org/shared", messages: [{ role: "user", content: "Hi" }] },
+        });
+        statuses.push(asked.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      // Tried once, then passed over while the other answers.
+      expect(limited.received).toHaveLength(1);
+      expect(spare.received).toHaveLength(6);
+
+      // The model's only endpoint: its 429 is the answer, Retry-After and all.
+      await server.request("DELETE", "/v0/endpoints/spare");
+      const alone = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/shared", messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(alone.status).toBe(429);
+      expect(alone.headers["retry-after"]).toBe("7");
+      expect(alone.body.error.message).toBe("Rate limit reached");
+    } finally {
+      await limited.close();
+      await spare.close();
+    }
+  });
+});
+
 describe("a route an endpoint does not serve", () => {
   it("is a 404 that names the route and the endpoint, and the endpoint stays up for the routes it has", async () => {
     // An OpenAI-only server: chat completions, but no Anthropic Messages.

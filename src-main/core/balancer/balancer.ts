@@ -447,10 +447,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
     model: string,
     request: InferenceRequest,
     sink: AnswerSink,
-    lacking: NodeRoute[],
-    failures: string[],
+    tries: { lacking: NodeRoute[]; failures: string[]; othersToTry: boolean },
     trace: RequestTrace,
   ): Promise<number | undefined> {
+    const { lacking, failures } = tries;
     const started = clock.now();
     trace.node = route.name;
     trace.tries++;
@@ -489,6 +489,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         clientStallMs,
         // An endpoint's refusal in another shape than an API's (a proxy's page): in the client's API's.
         ...(route.kind === "endpoint" && { reword: endpointRefusal(route.name, path) }),
+        othersToTry: tries.othersToTry,
       },
       sink,
       {
@@ -692,7 +693,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
         const sentAt = clock.now();
         load.begin(chosen.id, model, sentAt);
         try {
-          const status = await attempt(started, chosen, model, request, sink, lacking, failures, trace);
+          // Another node left to try: a 429 here sends the request there.
+          const othersToTry = current.some(
+            (route) => route !== chosen && !tried.has(triedKey(route)) && !lacking.includes(route),
+          );
+          const status = await attempt(
+            started,
+            chosen,
+            model,
+            request,
+            sink,
+            { lacking, failures, othersToTry },
+            trace,
+          );
           if (status !== undefined) return status;
           // Failed before any answer: the node may not have taken the model up.
           load.unsend(chosen.id, model, sentAt);

@@ -30,6 +30,11 @@ export interface NodeRequest {
    * Absent: passed on as it came.
    */
   reword?: (status: number, said: string, contentType: string) => unknown;
+  /**
+   * Another node may take the request: a 429 (the node's rate limit, or its full queue) is then the
+   * node's trouble, as a 503 is. Absent: a 429 is the client's answer, its Retry-After with it.
+   */
+  othersToTry?: boolean;
 }
 
 /**
@@ -133,7 +138,7 @@ export function proxyToNode(
     const idle = request.idleTimeoutMs ?? 0;
     dispatcher.dispatch(
       { origin, path, method: "POST", headers, body, headersTimeout: idle, bodyTimeout: idle },
-      new AnswerRelay(sink, observer, pending, resolve, idle, request.clientStallMs, request.reword),
+      new AnswerRelay(sink, observer, pending, resolve, idle, request),
     );
   });
 }
@@ -167,8 +172,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
     private readonly idleTimeoutMs: number,
-    private readonly clientStallMs: number | undefined,
-    private readonly reword: NodeRequest["reword"],
+    private readonly request: Pick<NodeRequest, "clientStallMs" | "reword" | "othersToTry">,
   ) {
     this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
@@ -210,10 +214,11 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.heardAt = performance.now();
     if (status < 200) return; // informational: the real head follows
     this.status = status;
-    this.phase = nodesTrouble(status) ? "refusing" : "passing";
+    const limited = status === 429 && this.request.othersToTry === true;
+    this.phase = nodesTrouble(status) || limited ? "refusing" : "passing";
     if (this.phase === "refusing") return;
     const contentType = String(headers["content-type"] ?? "");
-    if (status >= 400 && this.reword && !/json|event-stream/i.test(contentType)) {
+    if (status >= 400 && this.request.reword && !/json|event-stream/i.test(contentType)) {
       this.phase = "rewording";
       const retryAfter = headers["retry-after"];
       this.rewording = {
@@ -257,13 +262,14 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
    * reader empties the socket's buffers (megabytes on loopback) a little at a time, and goes on.
    */
   private watchStall(taken = this.sink.taken()): void {
-    if (this.clientStallMs === undefined) return;
+    const { clientStallMs } = this.request;
+    if (clientStallMs === undefined) return;
     clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {
       const now = this.sink.taken();
       if (now > taken) this.watchStall(now);
       else this.sink.abandon();
-    }, this.clientStallMs);
+    }, clientStallMs);
     this.stallTimer.unref();
   }
 
@@ -286,9 +292,8 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   private passReworded(): void {
     const { contentType, headers } = this.rewording!;
     const said = plainText(Buffer.concat(this.refusal).toString("utf8"));
-    const body = Buffer.from(
-      JSON.stringify(this.reword!(this.status, said, contentType.split(";")[0]!.trim())),
-    );
+    const type = contentType.split(";")[0]!.trim();
+    const body = Buffer.from(JSON.stringify(this.request.reword!(this.status, said, type)));
     const head = { ...headers, "content-type": "application/json" };
     this.observer.onHead(this.status, head);
     this.sink.head(this.status, head);
