@@ -15,6 +15,7 @@ import { createLogger } from "../../src-main/shared/logger";
 import { chatAnswer } from "../helpers/fakeNode";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "../helpers/fakeOpenAiServer";
 import { startCore, type TestServer } from "../helpers/startCore";
+import { waitFor } from "../helpers/waitFor";
 
 let server: TestServer;
 let vllm: FakeOpenAiServer;
@@ -524,13 +525,11 @@ describe("an endpoint that answers 429 (its rate limit, or its full queue)", () 
       name: "limited",
       models: ["org/shared"],
       handler: (_request, response) =>
-        void response
-          .writeHead(429, { "content-type": "application/json", "retry-after": "7" })
-          .end(
-            JSON.stringify({
-              error: { message: "Rate limit reached", type: "rate_limit", code: "rate_limit" },
-            }),
-          ),
+        void response.writeHead(429, { "content-type": "application/json", "retry-after": "7" }).end(
+          JSON.stringify({
+            error: { message: "Rate limit reached", type: "rate_limit", code: "rate_limit" },
+          }),
+        ),
     });
     const spare = await startFakeOpenAiServer({ name: "spare", models: ["org/shared"] });
     try {
@@ -562,6 +561,55 @@ describe("an endpoint that answers 429 (its rate limit, or its full queue)", () 
     } finally {
       await limited.close();
       await spare.close();
+    }
+  });
+});
+
+describe("an endpoint removed while requests for its model wait in llmlb's queue", () => {
+  it("answers them at once that the model is gone, while the one it runs finishes", async () => {
+    const held: (() => void)[] = [];
+    const slow = await startFakeOpenAiServer({
+      name: "slow",
+      models: ["org/slow-model"],
+      handler: (_request, response) =>
+        void held.push(() =>
+          response
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify(chatAnswer("slow"))),
+        ),
+    });
+    try {
+      expect(
+        (
+          await server.request("POST", "/v0/endpoints", {
+            body: { name: "slow", url: slow.url, parallel: 1 },
+          })
+        ).status,
+      ).toBe(201);
+      const ask = () =>
+        server.request("POST", "/v1/chat/completions", {
+          body: { model: "org/slow-model", messages: [{ role: "user", content: "Hi" }] },
+        });
+      const running = ask();
+      await waitFor("the first at the endpoint", () => held.length === 1);
+      const queued = [ask(), ask()];
+      await waitFor("two waiting in llmlb's queue", async () =>
+        ((await server.request("GET", "/metrics")).text as string).includes(
+          'llmlb_queue_depth{model="org/slow-model",state="waiting"} 2',
+        ),
+      );
+      expect((await server.request("DELETE", "/v0/endpoints/slow")).status).toBe(204);
+      for (const answer of await Promise.all(queued)) {
+        expect(answer.status).toBe(404);
+        expect(answer.body.error.message).toBe(
+          "The model `org/slow-model` was removed while this request waited (from the registry, or with the endpoint that served it).",
+        );
+      }
+      expect(held).toHaveLength(1);
+      held[0]!();
+      expect((await running).status).toBe(200);
+    } finally {
+      await slow.close();
     }
   });
 });

@@ -19,6 +19,8 @@ export interface Admission {
   enter(model: string, capacity: number, signal: AbortSignal): Promise<() => void>;
   /** The capacity of a model with requests waiting changed (nodes came, or left): they go in as it allows. */
   setCapacity(model: string, capacity: number): void;
+  /** Every request waiting for the model is answered `error` now (it is served here no more). */
+  dismiss(model: string, error: unknown): void;
   depth(model: string): { running: number; waiting: number };
   /** Every model with requests running or waiting. */
   depths(): { model: string; running: number; waiting: number }[];
@@ -28,7 +30,7 @@ interface Gate {
   running: number;
   /** The latest capacity seen: nodes come and go, and the queue follows. */
   capacity: number;
-  waiting: { admit: () => void }[];
+  waiting: { admit: () => void; refuse: (error: unknown) => void }[];
 }
 
 export function createAdmission(options: AdmissionOptions = {}): Admission {
@@ -90,7 +92,8 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
       const open = gateOf(model, capacity);
       if (open.waiting.length >= queueSize) return Promise.reject(overloaded(model, "the queue is full"));
       return new Promise((resolve, reject) => {
-        const entry = {
+        const entry: Gate["waiting"][number] = {
+          refuse: () => {},
           admit: () => {
             clearTimeout(timer);
             signal.removeEventListener("abort", onAbort);
@@ -106,6 +109,7 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
           reject(error);
         };
         const onAbort = () => (clearTimeout(timer), leave(signal.reason));
+        entry.refuse = (error) => (clearTimeout(timer), leave(error));
         const timer = setTimeout(
           () => leave(overloaded(model, `no slot freed within ${timeoutMs} ms`)),
           timeoutMs,
@@ -119,6 +123,10 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
       if (!gate) return;
       gate.capacity = capacity;
       pump(gate);
+    },
+    dismiss(model, error) {
+      const gate = gates.get(model);
+      for (const entry of [...(gate?.waiting ?? [])]) entry.refuse(error);
     },
     depths: () =>
       [...gates].map(([model, gate]) => ({ model, running: gate.running, waiting: gate.waiting.length })),

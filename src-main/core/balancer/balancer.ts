@@ -396,7 +396,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         throwIfStoppingOrPaused();
         const { error, nodeComing } = explainNoRoute(model);
         const left = deadline - clock.now();
-        if (!nodeComing || left <= 0 || sink.gone) throw error;
+        if (!nodeComing || left <= 0 || sink.gone) throw admitted ? goneWhileWaiting(model, error) : error;
         await nodesChangeOrTimeout(left, sink);
         routes = nodes.routesFor(model);
         if (routes.length > 0) return routes;
@@ -404,6 +404,20 @@ export function createBalancer(options: BalancerOptions): Balancer {
     } finally {
       done();
     }
+  }
+
+  /**
+   * Why a request admitted, or waiting to be, finds no node: a model that no longer exists existed when
+   * it came (an endpoint's that was removed, or one removed from the registry), and is not to be
+   * registered.
+   */
+  function goneWhileWaiting(model: string, error: AppError): AppError {
+    if (error.code !== "model.not_found") return error;
+    return new AppError(
+      "model.not_found",
+      `The model \`${cutText(model, 200)}\` was removed while this request waited (from the registry, or with the endpoint that served it).`,
+      { param: "model" },
+    );
   }
 
   /** Counts a request waiting for a node (a waiting one in the queue's depth); answers its uncount. */
@@ -892,10 +906,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
       for (const wake of [...nodeWaiters]) wake();
       // What waits in the queue may run on what came (a node undrained, back, loaded with more sequences).
       // With no node up for it now, the queue stays as it was: what would it be let in to?
+      // With none because the model is gone (removed, or its endpoint was), the waiting are told so
+      // now, not once a running request ends. With none up for now (drained, restarting), they wait.
       for (const { model, waiting } of admission.depths()) {
         if (waiting === 0) continue;
         const capacity = capacityOf(model, nodes.routesFor(model));
         if (capacity > 0) admission.setCapacity(model, capacity);
+        else {
+          const { error } = explainNoRoute(model);
+          if (error.code === "model.not_found") admission.dismiss(model, goneWhileWaiting(model, error));
+        }
       }
     },
     queueDepth: (model) => depthOf(model, admission.depth(model)),
