@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { Logger } from "../shared/logger";
+import { cacheUsers } from "./cacheUsers";
 import { lockHeld, partialFiles, removeStaleLock, repoCacheDir } from "./download";
 
 const entrySchema = z.object({
@@ -51,6 +52,11 @@ export interface DownloadLedger {
   changedSinceChecked(blob: string, sha256: string): Promise<boolean>;
   /** Remembers, for every worker of this llmlb, that the blob at `blob` is `sha256`, as it is now. */
   rememberChecked(blob: string, sha256: string): Promise<void>;
+  /**
+   * Marks these files of the cache in use by this llmlb, ready on this node: another llmlb on the
+   * cache that downloaded one leaves it while this one uses it.
+   */
+  use(sha256s: readonly string[]): Promise<void>;
 }
 
 /** A blob hashed, as it was then: one file each, so that workers writing at once lose nothing. */
@@ -58,14 +64,20 @@ const checkedSchema = z.object({ blob: z.string(), size: z.number(), mtime_ms: z
 
 /**
  * `file`: this worker's ledger. `checkedDir`: the blobs the workers of this llmlb hashed, one file each
- * (`<sha256>.json`).
+ * (`<sha256>.json`). `dataDir`: this llmlb's, by which other llmlbs on the cache know its uses.
  */
 export async function openDownloadLedger(
   file: string,
   cacheDir: string,
   log: Logger,
   checkedDir = path.join(path.dirname(file), "checked"),
+  dataDir = path.dirname(checkedDir),
 ): Promise<DownloadLedger> {
+  const users = cacheUsers(dataDir);
+  /** Files of the cache this llmlb marks in use, as it left them last time, and since. */
+  const marked = await users.marked(cacheDir).catch(() => new Set<string>());
+  /** Files kept for another llmlb that uses them, each said once. */
+  const keptForOthers = new Set<string>();
   let entries: StoredEntry[] = [];
   /** Of the cache in use now (the only one whose files it claims), or of another it used before. */
   const here = path.resolve(cacheDir);
@@ -169,8 +181,35 @@ export async function openDownloadLedger(
       const record: z.infer<typeof checkedSchema> = { blob, size: stat.size, mtime_ms: stat.mtimeMs };
       await save(path.join(checkedDir, `${sha256}.json`), record);
     },
+    async use(sha256s) {
+      for (const sha256 of sha256s) {
+        if (marked.has(sha256)) continue;
+        await users.mark(here, sha256);
+        marked.add(sha256);
+      }
+    },
     async prune(inUse, removed) {
-      const goes = (entry: LedgerEntry) => removed.has(entry.sha256) && !inUse.has(entry.sha256);
+      const unusedHere = (sha256: string) => removed.has(sha256) && !inUse.has(sha256);
+      for (const sha256 of [...marked].filter(unusedHere)) {
+        await users.unmark(here, sha256);
+        marked.delete(sha256);
+      }
+      const candidates = entries.filter((entry) => unusedHere(entry.sha256));
+      // Another llmlb on the cache uses it: this one, which downloaded it, keeps it in its ledger and
+      // removes it at a later sync, once none does.
+      const used = new Set<StoredEntry>();
+      for (const entry of candidates) {
+        const others = await users.others(cacheOf(entry), entry.sha256);
+        if (others.length === 0) continue;
+        used.add(entry);
+        if (keptForOthers.has(entry.sha256)) continue;
+        keptForOthers.add(entry.sha256);
+        log.info(
+          { repo: entry.repo, file: entry.filename, users: others },
+          "left a file another llmlb on this cache uses; it goes once none does",
+        );
+      }
+      const goes = (entry: StoredEntry) => unusedHere(entry.sha256) && !used.has(entry);
       const unused = entries.filter(goes);
       if (unused.length === 0) return [];
       entries = entries.filter((entry) => !goes(entry));

@@ -128,6 +128,31 @@ describe("the download ledger's prune", () => {
     expect(fs.existsSync(path.join(repoDir, "snapshots", commit))).toBe(false);
   });
 
+  it("keeps a file another llmlb on the cache uses, and removes it once that llmlb's data directory is gone", async () => {
+    const ledger = await openLedger();
+    const repoDir = await cached(ledger, "org/shared", sha("f"));
+    const otherData = path.join(temp.path, "other-llmlb");
+    fs.mkdirSync(otherData);
+    const other = await openDownloadLedger(
+      path.join(otherData, "ledger.json"),
+      path.join(temp.path, "hub"),
+      log,
+      path.join(otherData, "checked"),
+      otherData,
+    );
+    await other.use([sha("f")]);
+
+    expect(await ledger.prune(new Set(), new Set([sha("f")]))).toEqual([]);
+    expect(fs.existsSync(path.join(repoDir, "blobs", sha("f")))).toBe(true);
+    // Still this one's: gone at a later prune, once no llmlb uses it (that one's data was deleted).
+    expect(ledger.owns(sha("f"))).toBe(true);
+    fs.rmSync(otherData, { recursive: true });
+    expect((await ledger.prune(new Set(), new Set([sha("f")]))).map((entry) => entry.repo)).toEqual([
+      "org/shared",
+    ]);
+    expect(fs.existsSync(path.join(repoDir, "blobs", sha("f")))).toBe(false);
+  });
+
   it("remembers a blob hashed for every worker of this llmlb, until the file changes", async () => {
     const checkedDir = path.join(temp.path, "checked");
     const mine = await openDownloadLedger(

@@ -187,6 +187,7 @@ describe("the prepare queue", () => {
         owns: () => true,
         rememberChecked: async () => {},
         changedSinceChecked: async () => false,
+        use: async () => {},
       } as unknown as DownloadLedger,
     ) => {
       const stopped = new AbortController();

@@ -313,6 +313,12 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
       }
       entry.failures = 0;
       entry.files = paths;
+      // Another llmlb on this cache that downloaded them leaves them while this one serves them.
+      await ledger
+        .use(choice.files.flatMap((file) => (file.sha256 ? [file.sha256] : [])))
+        .catch((error: unknown) =>
+          log.warn({ err: error, model: modelId }, "cannot mark this model's files in use in the cache"),
+        );
       entry.state = { model: modelId, artifact, state: "ready" };
       log.info({ model: modelId, artifact }, "model ready");
       return "done";
