@@ -36,6 +36,24 @@ describe("the hub client's token", () => {
     ]);
   });
 
+  it("is sent as it is, whatever its form: a mirror's token, or a wrong one the hub then refuses", async () => {
+    const sent: (string | null)[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
+        sent.push(new Headers(init?.headers).get("authorization"));
+        const url = new URL(input instanceof Request ? input.url : input.toString());
+        if (url.pathname.includes("/revision/"))
+          return Response.json({ id: "org/repo", _id: "x", sha: commit });
+        return Response.json([]);
+      }),
+    );
+    const client = createHubClient({ endpoint: hub, token: "mirror-token-1234" });
+    await expect(client.fetchRepoMetadata("org/repo", "main")).resolves.toMatchObject({ commit });
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((authorization) => authorization === "Bearer mirror-token-1234")).toBe(true);
+  });
+
   it("reads no hub answer past 64 MB, whatever the hub says its length is", async () => {
     let sentBytes = 0;
     vi.stubGlobal(

@@ -215,9 +215,13 @@ export function createHubClient(options: HubClientOptions): HubClient {
       const hubOrigin = new URL(options.endpoint).origin;
       const checkedFetch: typeof fetch = async (input, init) => {
         // The token is the hub's: a page link (`Link: rel="next"`) elsewhere is followed without it.
+        // Sent as it is: a mirror's token need not look like huggingface.co's (hf_…), and a wrong one
+        // is the hub's to refuse, in words the user can act on.
         const target = new URL(input instanceof Request ? input.url : input.toString());
         const headers = new Headers(init?.headers);
-        if (target.origin !== hubOrigin) headers.delete("authorization");
+        if (target.origin === hubOrigin && token !== undefined)
+          headers.set("authorization", `Bearer ${token}`);
+        else headers.delete("authorization");
         let response: Response;
         try {
           response = await fetch(input, { ...init, headers, signal: requestSignal, redirect: "follow" });
@@ -243,11 +247,8 @@ export function createHubClient(options: HubClientOptions): HubClient {
         }
         return response;
       };
-      const common = {
-        hubUrl: options.endpoint,
-        fetch: checkedFetch,
-        ...(token !== undefined ? { accessToken: token } : {}),
-      };
+      // No accessToken: the library refuses one that does not start with hf_; checkedFetch sends it.
+      const common = { hubUrl: options.endpoint, fetch: checkedFetch };
       try {
         const info = await modelInfo({ ...common, name: repo, revision, additionalFields: ["sha"] });
         if (typeof info.sha !== "string" || !isCommitSha(info.sha)) {
