@@ -193,6 +193,26 @@ describe("downloadToHfCache", () => {
     expect(bodies[2]?.range).toMatch(/^bytes=\d+-$/);
   });
 
+  it("sends a token set mid-download with its next request, as Settings says (used from now on)", async () => {
+    hub.setFaults({ cutAfterBytes: 1_000_000, cutTimes: 1 });
+    let token: string | undefined;
+    const result = await downloadToHfCache(
+      requestFor(),
+      options({
+        token: () => token,
+        // Set once the first bytes came, before the cut makes it ask again.
+        onProgress: (progress) => {
+          if (progress.bytesDone > 0) token = hub.token;
+        },
+      }),
+    );
+    expect((await fs.readFile(result.snapshotPath)).equals(MODEL)).toBe(true);
+    const bodies = hub.requests.filter((request) => request.status === 200 || request.status === 206);
+    expect(bodies.length).toBeGreaterThanOrEqual(2);
+    expect(bodies[0]?.authorization).toBeUndefined();
+    expect(bodies.at(-1)?.authorization).toBe(`Bearer ${hub.token}`);
+  });
+
   it("keeps the partial on abort and resumes it with Range and If-Range", async () => {
     hub.setFaults({ throttleBytesPerSecond: 4 * MiB });
     const controller = new AbortController();
@@ -321,6 +341,14 @@ describe("downloadToHfCache", () => {
     expect(error.message).toContain("Settings");
     expect(error.message).toMatch(/accept/i);
     expect(error.message).toContain(`https://huggingface.co/${GATED}`);
+
+    // A token the hub refuses: it says so, rather than to set one.
+    const refused = await expectDownloadError(
+      downloadToHfCache(request, options({ token: "hf_revoked" })),
+      "unauthorized",
+    );
+    expect(refused.message).toMatch(/^The Hugging Face Hub refused the token set for llmlb access to /);
+    expect(refused.message).toContain("accept its terms");
 
     const result = await downloadToHfCache(request, options({ token: hub.token }));
     expect((await fs.readFile(result.snapshotPath)).equals(GATED_FILE)).toBe(true);

@@ -252,7 +252,8 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
               cacheDir: config.hubCacheDir,
               by: `llmlb worker ${config.name}`,
               log,
-              token: hfToken,
+              // Read at each request: a token set meanwhile goes with the download's next one.
+              token: () => hfToken,
               signal: AbortSignal.any([controller.signal, stopped]),
               onWaiting: (why) =>
                 (entry.state = { model: modelId, artifact, state: "pending", waiting_for: why }),

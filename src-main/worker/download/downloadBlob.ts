@@ -27,13 +27,13 @@ import {
 import type { WrittenListener } from "./pieceWriter";
 import { runPool } from "./piecePool";
 import { ProgressReporter } from "./progressReporter";
-import type { DownloadProgress, DownloadRequest } from "./types";
+import type { DownloadOptions, DownloadProgress, DownloadRequest } from "./types";
 
 export interface BlobDownloadOptions {
   dispatcher: Dispatcher;
   /** The blob's lock, held: the downloads into the cache that took theirs first have room first. */
   lock: BlobLock;
-  token?: string;
+  token?: DownloadOptions["token"];
   log: Logger;
   signal: AbortSignal;
   onProgress?: (progress: DownloadProgress) => void;
@@ -90,7 +90,7 @@ export async function downloadBlob(
     const context: TransferContext = {
       request,
       dispatcher: options.dispatcher,
-      token: options.token,
+      token: readToken(options.token),
       file,
       state,
       singleStream: state.pieces.length === 1,
@@ -265,4 +265,9 @@ async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle?.close();
   }
+}
+
+/** The token as its next request reads it. */
+function readToken(token: DownloadOptions["token"]): () => string | undefined {
+  return typeof token === "function" ? token : () => token;
 }

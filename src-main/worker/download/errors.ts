@@ -21,7 +21,15 @@ export class DownloadError extends Error {
   }
 }
 
-export function unauthorizedMessage(repo: string, status: number): string {
+/** `withToken`: a token was sent, and it was refused for this repo. */
+export function unauthorizedMessage(repo: string, status: number, withToken = false): string {
+  if (withToken)
+    return (
+      `The Hugging Face Hub refused the token set for llmlb access to ${repo} (HTTP ${status}): ` +
+      `its account may not read ${repo} (if the repo is gated, accept its terms on https://huggingface.co/${repo} ` +
+      "with that account; a fine-grained token also needs read access to gated repos), or the token was revoked. " +
+      "Set another in Settings or with `llmlb settings set --hf-token <token>`."
+    );
   return (
     `The Hugging Face Hub refused access to ${repo} (HTTP ${status}). ` +
     // HF_TOKEN counts where the workers' parent starts: `llmlb serve`, or `llmlb node --join` on a joined machine.

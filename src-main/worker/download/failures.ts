@@ -62,7 +62,12 @@ export function transientReason(error: unknown): { reason: string; retryAfterMs?
 }
 
 /** What an answer other than 200/206 means, as an error to throw. Consumes the (small) body. */
-export async function statusFailure(response: OpenedResponse, request: DownloadRequest): Promise<Error> {
+export async function statusFailure(
+  response: OpenedResponse,
+  request: DownloadRequest,
+  /** Whether a token went with the request: a refusal then says the token was refused. */
+  withToken = false,
+): Promise<Error> {
   await response.body.dump().catch(() => {});
   const status = response.statusCode;
   const hubMessage = header(response.headers, "x-error-message");
@@ -77,7 +82,7 @@ export async function statusFailure(response: OpenedResponse, request: DownloadR
   if (status === 401 || status === 403) {
     // A CDN's signed URL can expire mid-download; the next attempt starts at the hub and gets a new one.
     if (!fromHub) return new TransientError(`HTTP ${status} from the download server`);
-    return new DownloadError("unauthorized", unauthorizedMessage(request.repo, status));
+    return new DownloadError("unauthorized", unauthorizedMessage(request.repo, status, withToken));
   }
   if (status === 404 || status === 410) {
     return new DownloadError(

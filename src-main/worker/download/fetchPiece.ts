@@ -17,7 +17,8 @@ import type { DownloadRequest } from "./types";
 export interface TransferContext {
   request: DownloadRequest;
   dispatcher: Dispatcher;
-  token?: string;
+  /** The token for the next request (one changed mid-download goes with the next). */
+  token: () => string | undefined;
   file: FileHandle;
   state: PartialState;
   /** One stream over the whole file: a 200 to a resume restarts it from zero instead of failing. */
@@ -83,9 +84,10 @@ async function fetchPieceOnce(
     headers.range = `bytes=${offset}-${ctx.singleStream ? "" : piece.end - 1}`;
     if (ctx.state.validator !== undefined) headers["if-range"] = ctx.state.validator;
   }
+  const token = ctx.token();
   const response = await openDownload(ctx.request.url, {
     dispatcher: ctx.dispatcher,
-    token: ctx.token,
+    token,
     headers,
     signal,
   });
@@ -108,7 +110,7 @@ async function fetchPieceOnce(
       const length = Number(header(response.headers, "content-length") ?? ctx.request.size);
       if (length !== ctx.request.size) throw sizeMismatch(ctx.request, length);
     } else {
-      throw await statusFailure(response, ctx.request);
+      throw await statusFailure(response, ctx.request, token !== undefined);
     }
     ctx.state.validator ??= validatorOf(response);
     await streamIntoPiece(response.body, ctx.file, piece, onWritten);

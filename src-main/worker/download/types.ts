@@ -32,8 +32,11 @@ export interface DownloadOptions {
   /** HF_HUB_CACHE root. */
   cacheDir: string;
   log: Logger;
-  /** HF token, sent as Bearer to the hub (not to a different-origin CDN redirect target). */
-  token?: string;
+  /**
+   * HF token, sent as Bearer to the hub (not to a different-origin CDN redirect target). A function is
+   * read at each request: a token changed mid-download goes with its next request.
+   */
+  token?: string | (() => string | undefined);
   signal?: AbortSignal;
   /** Throttled: at most every 250 ms, plus once at the end. */
   onProgress?: (progress: DownloadProgress) => void;
