@@ -1,5 +1,6 @@
 import { Children, isValidElement, memo, type ReactNode } from "react";
 import Markdown, { type Components } from "react-markdown";
+import remarkGfm from "remark-gfm";
 import { CopyButton } from "./CopyButton";
 
 /** The text of a code block's children, as it is copied. */
@@ -43,14 +44,19 @@ const components: Components = {
   },
 };
 
+/** GitHub's Markdown, as models write it: tables, task lists, strikethrough, bare links. */
+const remarkPlugins = [remarkGfm];
+
 /**
- * A model's answer as Markdown renders it: headings, lists, emphasis and code. Parsed again only when
+ * A model's answer as Markdown renders it: headings, lists, tables, emphasis and code. Parsed again only when
  * its own text changes: earlier answers stay as they are while a new one streams.
  */
 export default memo(function MarkdownAnswer({ text }: { text: string }) {
   return (
     <div className="chat-text chat-markdown">
-      <Markdown components={components}>{text}</Markdown>
+      <Markdown components={components} remarkPlugins={remarkPlugins}>
+        {text}
+      </Markdown>
     </div>
   );
 });

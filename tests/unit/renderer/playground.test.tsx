@@ -283,6 +283,13 @@ describe("the playground", () => {
       "```",
       "",
       "![tracker](http://tracker.example/pixel.png) <img src=x onerror=alert(1)>",
+      "",
+      "| Model | Size |",
+      "| --- | --- |",
+      "| tiny | 1 MB |",
+      "",
+      "- one",
+      "  - nested",
     ].join("\n");
     api.chat.mockImplementation(async (_request, onText) => {
       onText(answer);
@@ -306,6 +313,19 @@ describe("the playground", () => {
     expect(within(answered!).getByRole("link", { name: "tracker" }).getAttribute("href")).toBe(
       "http://tracker.example/pixel.png",
     );
+    // Tables as tables (models write them often), lists as lists, nested ones within.
+    const table = within(answered!).getByRole("table");
+    expect(
+      within(table)
+        .getAllByRole("columnheader")
+        .map((cell) => cell.textContent),
+    ).toEqual(["Model", "Size"]);
+    expect(
+      within(table)
+        .getAllByRole("cell")
+        .map((cell) => cell.textContent),
+    ).toEqual(["tiny", "1 MB"]);
+    expect(answered!.querySelector(".chat-markdown ul > li > ul > li")?.textContent).toBe("nested");
   });
 
   it("writes probabilities as a reader would, never a near certainty rounded to 100%", () => {
