@@ -31,11 +31,18 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
     .flatMap((node) => node.loaded.map((entry) => ({ node: node.name, ...entry })))
     .filter((entry) => entry.model === model.name && entry.context_size !== undefined);
   const [draft, setDraft] = useState(() => draftOf(model.settings));
+  // The settings the draft was made from. Changed elsewhere while open (another window, the CLI): the
+  // fields not edited here follow, and a save sends only what was edited here, never undoing theirs.
+  const [base, setBase] = useState(model.settings);
+  if (!sameSettings(base, model.settings)) {
+    setDraft(followed(draft, draftOf(base), draftOf(model.settings)));
+    setBase(model.settings);
+  }
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [checked, setChecked] = useState(false);
   const id = useId();
-  const patch = patchOf(model.settings, draft);
+  const patch = patchOf(base, draft);
   // Told once Save was tried, then as the value is mended.
   const problems = checked ? problemsOf(draft) : {};
 
@@ -347,6 +354,19 @@ function draftOf(settings: ModelSettings): Draft {
     ttl: text(settings.idle_ttl_seconds),
     nodes: [...settings.nodes].sort(),
   };
+}
+
+function sameSettings(a: ModelSettings, b: ModelSettings): boolean {
+  return JSON.stringify(draftOf(a)) === JSON.stringify(draftOf(b));
+}
+
+/** `draft`, its fields not edited since `before` taking their values in `after`. */
+function followed(draft: Draft, before: Draft, after: Draft): Draft {
+  const next = { ...draft };
+  for (const key of Object.keys(draft) as (keyof Draft)[])
+    if (JSON.stringify(draft[key]) === JSON.stringify(before[key]))
+      Object.assign(next, { [key]: after[key] });
+  return next;
 }
 
 /**

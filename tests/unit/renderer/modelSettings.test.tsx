@@ -22,6 +22,28 @@ async function openSettings() {
 }
 
 describe("a model's settings panel", () => {
+  it("follows what another window changed while it was open, and sends only what was changed here", async () => {
+    const saved = { ...defaultModelSettings, parallel: 4 };
+    const api = fakeApi({ models: [model("org/repo", { settings: saved })], nodes });
+    const { events } = renderApp(api);
+    const panel = await openSettings();
+    fireEvent.change(within(panel).getByLabelText("Unload after idle (seconds)"), {
+      target: { value: "60" },
+    });
+    // Meanwhile, another window (or the CLI) sets parallel and the context.
+    const elsewhere = { ...saved, parallel: 8, context_size: 2048 };
+    events.latest.send({ type: "model.updated", model: model("org/repo", { settings: elsewhere }) });
+    expect((within(panel).getByLabelText("Parallel requests per worker") as HTMLInputElement).value).toBe(
+      "8",
+    );
+    expect((within(panel).getByLabelText("Context size (tokens)") as HTMLInputElement).value).toBe("2048");
+    expect((within(panel).getByLabelText("Unload after idle (seconds)") as HTMLInputElement).value).toBe(
+      "60",
+    );
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Save settings" })));
+    expect(api.updateModelSettings).toHaveBeenCalledWith("org/repo", { idle_ttl_seconds: 60 });
+  });
+
   it("sends only what changed, with an emptied field meaning automatic, and shows the result on the card", async () => {
     const saved = { ...defaultModelSettings, parallel: 4 };
     const api = fakeApi({ models: [model("org/repo", { settings: saved })], nodes });
