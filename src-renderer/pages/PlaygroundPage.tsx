@@ -79,8 +79,12 @@ export function PlaygroundPage() {
     box.current?.focus();
   };
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    // Enter sends; Shift+Enter is a new line.
+    // Enter sends; Shift+Enter is a new line; Escape stops an answer coming.
     if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) send(event);
+    if (event.key === "Escape" && chatting && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      stopChat();
+    }
   };
 
   return (
@@ -221,6 +225,7 @@ export function PlaygroundPage() {
               <button
                 type="button"
                 className="button"
+                title="Stop the answer (Esc)"
                 onClick={() => {
                   stopChat();
                   box.current?.focus();

@@ -507,6 +507,28 @@ describe("the playground", () => {
     expect(screen.queryByText(SERVER_UNREACHABLE)).toBeNull();
   });
 
+  it("stops an answer with Escape in the message box, as the Stop button does", async () => {
+    const api = fakeApi({ models: [ready] });
+    let stopped = false;
+    api.chat.mockImplementation(async (_request, onText, signal) => {
+      onText("Once upon");
+      await new Promise((resolve) => signal?.addEventListener("abort", resolve));
+      stopped = true;
+      return { finishReason: null, completionTokens: undefined };
+    });
+    renderApp(api, { route: "playground" });
+    const field = await type("Tell me a story");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Enter" });
+    });
+    expect(screen.getByRole("button", { name: "Stop" }).getAttribute("title")).toBe("Stop the answer (Esc)");
+    await act(async () => {
+      fireEvent.keyDown(field, { key: "Escape" });
+    });
+    expect(stopped).toBe(true);
+    expect(screen.getByRole("button", { name: "Send" })).toBeTruthy();
+  });
+
   it("keeps the keyboard in the message box after Stop and New chat", async () => {
     const api = fakeApi({ models: [ready] });
     api.chat.mockImplementation(async (_request, onText, signal) => {
