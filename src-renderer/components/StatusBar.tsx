@@ -65,8 +65,9 @@ export function StatusBar() {
                 : "Serving";
 
   // Said aloud only once it has held for a moment: on a reconnect the counts climb one by one as the
-  // workers report ("1 of 5", "2 of 5", …). While the connection is lost the alert says so; this
-  // keeps what it last said. Its own words, so the line on screen stays the one place with those.
+  // workers report ("1 of 5", "2 of 5", …). While the connection is lost the alert says so, and this
+  // says nothing (what it last said is no longer so). Its own words, so the line on screen stays the
+  // one place with those.
   const spoken = useSettled(
     down || !known
       ? undefined
@@ -77,7 +78,7 @@ export function StatusBar() {
   return (
     <header className="statusbar">
       <p className="visually-hidden" aria-live="polite">
-        {spoken}
+        {down ? "" : spoken}
       </p>
       <p className="status-line">
         <span className={`status-dot status-${state}`} aria-hidden="true" />

@@ -159,6 +159,8 @@ export const createLiveSlice = ({ api, events, adminToken }: LiveDeps): Slice<Li
       // llmlb is back: "can't reach it" is no longer true.
       if (state.chatError === SERVER_UNREACHABLE) set({ chatError: undefined });
       if (state.registerError === SERVER_UNREACHABLE) set({ registerError: null });
+      for (const banner of state.banners)
+        if (banner.kind === "error" && banner.text === SERVER_UNREACHABLE) state.dismissBanner(banner.id);
       const wasRead = (load: LoadState) => load === "ready" || load === "failed";
       if (wasRead(state.settingsState)) void state.loadSettings();
       if (wasRead(state.endpointsState)) void state.loadEndpoints();

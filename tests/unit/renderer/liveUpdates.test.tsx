@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, fireEvent, screen, within } from "@testing-library/react";
+import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ModelList } from "../../../src-main/contract";
 import { adminTokenIn } from "../../../src-renderer/adminToken";
@@ -95,10 +95,15 @@ describe("live updates from /v0/events", () => {
     const card = await screen.findByRole("listitem", { name: "repo" });
     events.latest.open();
     expect(screen.getByText("Serving")).toBeTruthy();
+    // What screen readers were told, once it held for a moment.
+    const spoken = () => screen.getByRole("banner").querySelector("[aria-live]")!.textContent;
+    await waitFor(() => expect(spoken()).toMatch(/^Serving\./), { timeout: 4000 });
 
     events.latest.drop();
     const header = screen.getByRole("banner");
     expect(within(header).queryByText("Serving")).toBeNull();
+    // Nor does the line screen readers find say so (the alert says the connection is lost).
+    expect(spoken()).toBe("");
     expect(within(header).getByText("Disconnected")).toBeTruthy();
     // What was last known is said as such, not as the present.
     expect(header.textContent).toContain("last known: 1 of 1 model ready");

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
+import { ApiError, SERVER_UNREACHABLE } from "../../../src-renderer/api";
 import { fakeApi, model, node, onNode, renderApp } from "./fakes";
 
 function card(name: string): HTMLElement {
@@ -30,6 +31,24 @@ describe("the model list", () => {
     });
     expect(api.loadModel).toHaveBeenCalledWith("org/repo", "gpu-1");
     expect(screen.getAllByRole("status").at(-1)!.textContent).toContain("Loaded org/repo on gpu-1");
+  });
+
+  it("closes an action's \"can't reach the server\" banner once llmlb is back", async () => {
+    const ready = model("org/repo", {
+      ready: true,
+      nodes: [onNode({ state: "ready", artifact: "a.gguf" }, "gpu-0")],
+    });
+    const api = fakeApi({ models: [ready], nodes: [node("gpu-0")] });
+    api.loadModel.mockRejectedValueOnce(new ApiError(SERVER_UNREACHABLE, 0));
+    const { events } = renderApp(api);
+    events.latest.open();
+    await act(async () => {
+      fireEvent.click(await screen.findByRole("button", { name: "Load org/repo on gpu-0" }));
+    });
+    expect(screen.getByRole("alert").textContent).toContain(SERVER_UNREACHABLE);
+    events.latest.drop();
+    await act(async () => events.latest.open());
+    expect(screen.queryByText(SERVER_UNREACHABLE)).toBeNull();
   });
 
   it("says a model asked to unload while it answers goes once its requests end, not that it is in memory", async () => {
