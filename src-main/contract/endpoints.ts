@@ -73,9 +73,18 @@ export type EndpointList = z.infer<typeof endpointListSchema>;
  * Servers add fields of their own (`owned_by`, `meta`, …); those are ignored.
  */
 export const upstreamModelListSchema = z.object({
-  // Any `ready` but `false` is ready: other servers may put anything there.
-  data: z.array(z.object({ id: z.string().min(1).max(1300), ready: z.unknown().optional() })).max(10_000),
+  // Read one by one (`upstreamModelSchema`): an entry that is no model id leaves the others served.
+  data: z.array(z.unknown()),
 });
+
+/** One model of an upstream list; any `ready` but `false` is ready (other servers may put anything there). */
+export const upstreamModelSchema = z.object({
+  id: z.string().min(1).max(1300),
+  ready: z.unknown().optional(),
+});
+
+/** The most models one endpoint lists that are read. */
+export const upstreamModelsKept = 10_000;
 
 /** On llmlb's `GET /v1/models` answers: which running llmlb answered (random at each start). */
 export const instanceHeader = "llmlb-instance";

@@ -288,6 +288,40 @@ describe("POST /v0/endpoints", () => {
   });
 });
 
+describe("an endpoint whose model list holds entries that are no model ids", () => {
+  it("keeps the others: the endpoint is added and serves them, and the log names what was left out", async () => {
+    const odd = await startFakeOpenAiServer({
+      name: "odd",
+      models: [],
+      modelsHandler: (response) =>
+        response.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            object: "list",
+            data: [
+              { id: "good-1" },
+              { id: "" },
+              { name: "no id" },
+              "text",
+              { id: "x".repeat(1301) },
+              { id: "good-2" },
+            ],
+          }),
+        ),
+    });
+    try {
+      const added = await server.request("POST", "/v0/endpoints", { body: { name: "odd", url: odd.url } });
+      expect(added.status).toBe(201);
+      expect(endpointSchema.parse(added.body)).toMatchObject({
+        status: "online",
+        models: ["good-1", "good-2"],
+      });
+      expect(logs).toContain("left out entries of an endpoint's model list that are no model ids");
+    } finally {
+      await odd.close();
+    }
+  });
+});
+
 describe("another llmlb as an endpoint", () => {
   it("is refused when it is this very llmlb, which would send requests to itself", async () => {
     const self = await server.request("POST", "/v0/endpoints", { body: { name: "me", url: server.url } });

@@ -231,11 +231,16 @@ describe("endpoint service", () => {
     expect(service.asNodes()[0]).toMatchObject({ name: "vllm", parallel: 32 });
 
     const before = changes.length;
-    expect(service.update("vllm", { parallel: 2 })).toMatchObject({ id: added.id, parallel: 2 });
+    await expect(service.update("vllm", { parallel: 2 })).resolves.toMatchObject({
+      id: added.id,
+      parallel: 2,
+    });
     expect(service.routesFor("a")).toEqual([expect.objectContaining({ slots: 2 })]);
     // Listings (and the dashboard, through them) hear of it; the models it serves did not change.
     expect(changes.slice(before)).toEqual([{ endpointId: added.id, removed: false, models: [] }]);
-    expect(() => service.update("nope", { parallel: 2 })).toThrow(/no endpoint named or with id nope/);
+    await expect(service.update("nope", { parallel: 2 })).rejects.toThrow(
+      /no endpoint named or with id nope/,
+    );
     service.dispose();
 
     const again = reopened(db, ["a"]);

@@ -88,6 +88,8 @@ interface Entry extends StoredEndpoint {
   routeBase: string;
   /** Its instance id when it is another llmlb (as its last answer said); not stored: it changes each start. */
   instance: string | null;
+  /** How many entries of its model list were no model ids at its last answer: said when it changes. */
+  leftOut?: number;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -129,6 +131,24 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     );
   }
 
+  /** Entries of its model list left out (no model ids): logged when their number changes. */
+  function noteLeftOut(entry: Entry, answer: ProbeAnswer): void {
+    const count = answer.leftOut?.count ?? 0;
+    if (count === (entry.leftOut ?? 0)) return;
+    entry.leftOut = count;
+    if (answer.leftOut)
+      log.warn(
+        {
+          endpoint: entry.id,
+          name: entry.name,
+          count,
+          first: answer.leftOut.first,
+          served: answer.models.length,
+        },
+        "left out entries of an endpoint's model list that are no model ids; its other models are served",
+      );
+  }
+
   function changed(change: EndpointChange): void {
     reindex();
     options.registryVersion.bump();
@@ -165,6 +185,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         selfInstance: options.selfInstance,
       });
       instance = answer.instance;
+      noteLeftOut(entry, answer);
       const { models } = answer;
       health = { status: "online", models, lastError: null, lastCheckedAt: now(), lastSeenAt: now() };
     } catch (error) {
@@ -241,14 +262,16 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
   async function reconnect(entry: Entry, url: string, apiKey: string | null): Promise<void> {
     const sameServer = [...entries.values()].find((other) => other !== entry && other.url === url);
     if (sameServer) throw duplicateUrl(sameServer.name, url);
-    const { models, instance } = await probe({
+    const answer = await probe({
       url,
       apiKey,
       timeoutMs: probeTimeoutMs,
       selfInstance: options.selfInstance,
     });
+    const { models, instance } = answer;
     // Removed while the server was asked: there is nothing left to change.
     if (entries.get(entry.id) !== entry) throw notFound(entry.name);
+    noteLeftOut(entry, answer);
     endpoints.saveConnection(entry.id, url, apiKey);
     const before = entry.health;
     const checkedAt = now();
@@ -280,12 +303,13 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       const sameServer = [...entries.values()].find((entry) => entry.url === url);
       if (sameServer) throw duplicateUrl(sameServer.name, url);
       const apiKey = request.api_key ?? null;
-      const { models, instance } = await probe({
+      const answer = await probe({
         url,
         apiKey,
         timeoutMs: probeTimeoutMs,
         selfInstance: options.selfInstance,
       });
+      const { models, instance } = answer;
       const checkedAt = now();
       const entry: Entry = {
         id: `ep_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
@@ -306,6 +330,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       };
       endpoints.insert(entry);
       entries.set(entry.id, entry);
+      noteLeftOut(entry, answer);
       checker.watch(entry.id);
       changed({ endpointId: entry.id, removed: false, models });
       // Never the key: only whether there is one.

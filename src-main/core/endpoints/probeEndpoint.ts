@@ -1,5 +1,12 @@
 import { request } from "undici";
-import { instanceHeader, upstreamModelListSchema, viaHeader } from "../../contract";
+import {
+  instanceHeader,
+  upstreamModelListSchema,
+  upstreamModelSchema,
+  upstreamModelsKept,
+  viaHeader,
+} from "../../contract";
+import { cutText } from "../../shared/cutText";
 import { AppError } from "../../shared/errors";
 
 export interface ProbeOptions {
@@ -22,6 +29,11 @@ export interface ProbeOptions {
 export interface ProbeAnswer {
   models: string[];
   instance: string | null;
+  /**
+   * Entries of the list that are no model id (an empty or overlong id, no id at all) or past the
+   * most read: how many, and the first, in short. Absent when none.
+   */
+  leftOut?: { count: number; first: string };
 }
 
 /** Larger model lists than this are not a model list. */
@@ -118,9 +130,21 @@ export async function probeEndpoint(options: ProbeOptions): Promise<ProbeAnswer>
       );
     }
     const instance = answer.headers[instanceHeader];
+    const models = new Set<string>();
+    let leftOut: ProbeAnswer["leftOut"];
+    for (const entry of list.data.data) {
+      const model = upstreamModelSchema.safeParse(entry);
+      if (model.success && models.size < upstreamModelsKept) {
+        if (model.data.ready !== false) models.add(model.data.id);
+        continue;
+      }
+      leftOut ??= { count: 0, first: cutText(JSON.stringify(entry) ?? String(entry), 120) };
+      leftOut.count++;
+    }
     return {
-      models: [...new Set(list.data.data.filter((model) => model.ready !== false).map((model) => model.id))],
+      models: [...models],
       instance: typeof instance === "string" ? instance : null,
+      ...(leftOut && { leftOut }),
     };
   } catch (error) {
     if (error instanceof AppError) throw error;
