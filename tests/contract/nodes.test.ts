@@ -149,6 +149,19 @@ describe("POST /v0/nodes/register", () => {
     expect((await registerNode("twin-cpu0", undefined, "http://127.0.0.1:9102")).node_id).toBe(first.node_id);
   });
 
+  it("tells a node started again with its own token, while its last run is still listed, that it will join", async () => {
+    const first = await registerNode("again-cpu0", undefined, "http://127.0.0.1:9111");
+    // Killed, and started at once on another port: its last run has not missed its heartbeats yet.
+    const restarted = await server.request("POST", "/v0/nodes/register", {
+      body: { ...nodeRequest("again-cpu0"), url: "http://127.0.0.1:9112" },
+      headers: { authorization: `Bearer ${first.node_token}` },
+    });
+    expect(restarted.status).toBe(409);
+    expect(restarted.body.error.message).toBe(
+      "This node's last run (at http://127.0.0.1:9111) is still listed online: this one joins once that one's heartbeats stop (within seconds). If it still runs (a second process on the same data directory), stop one of them.",
+    );
+  });
+
   it("refuses a node under an endpoint's name, which lists and pinned settings would confuse", async () => {
     const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["org/elsewhere"] });
     try {

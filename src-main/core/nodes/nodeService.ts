@@ -516,7 +516,10 @@ export function createNodeService(options: NodeServiceOptions): NodeService {
       ) {
         throw new AppError(
           "node.name_taken",
-          `A node named ${request.name} is online at ${known.url} already. Give this one another name (llmlb node --join … --name <name>), or stop the other one.`,
+          holder === known.id
+            ? // Its own token: most often a worker killed and started again at once (on a new port).
+              `This node's last run (at ${known.url}) is still listed online: this one joins once that one's heartbeats stop (within seconds). If it still runs (a second process on the same data directory), stop one of them.`
+            : `A node named ${request.name} is online at ${known.url} already. Give this one another name (llmlb node --join … --name <name>), or stop the other one.`,
           { param: "name" },
         );
       }
