@@ -545,6 +545,21 @@ describe("two llmlbs that are each other's endpoints", () => {
       expect((await add(b, "d", d.url)).status).toBe(201);
       expect(endpointSchema.parse((await add(b, "a", server.url)).body).models).toEqual(["m"]);
       expect(endpointSchema.parse((await add(server, "b", b.url)).body).models).toEqual(["m"]);
+
+      // A request one of them sends the other is never sent back to it: answered where it went, with
+      // no 508 on the way.
+      for (let i = 0; i < 8; i++) {
+        const asked = await b.request("POST", "/v1/chat/completions", {
+          anonymous: true,
+          body: { model: "m", messages: [{ role: "user", content: "hi" }] },
+        });
+        expect(asked.status).toBe(200);
+      }
+      expect(c.received.length + d.received.length).toBe(8);
+      for (const on of [server, b]) {
+        const kept = (await on.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+        expect(kept.data.filter((record) => record.status === 508)).toEqual([]);
+      }
     } finally {
       await d.close();
       await c.close();

@@ -420,6 +420,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
     );
   }
 
+  /**
+   * The routes but the llmlbs the request came through (`via`): two llmlbs that are each other's
+   * endpoints do not send a request back where it came from. Where those are all there is, all of them:
+   * the far end then says it is a loop.
+   */
+  function notBack(routes: NodeRoute[], via: string | undefined): NodeRoute[] {
+    if (via === undefined) return routes;
+    const senders = new Set(via.split(",").map((id) => id.trim()));
+    const others = routes.filter((route) => route.instance === undefined || !senders.has(route.instance));
+    return others.length > 0 ? others : routes;
+  }
+
   /** Counts a request waiting for a node (a waiting one in the queue's depth); answers its uncount. */
   function waitingForNode(model: string, admitted: boolean): () => void {
     const waits = nodeWaits.get(model) ?? { admitted: 0, all: 0 };
@@ -670,7 +682,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     try {
       for (;;) {
         // The routes looked up for admission serve the first try; a retry looks again.
-        const current = tried.size === 0 ? routes : nodes.routesFor(model);
+        const current = notBack(tried.size === 0 ? routes : nodes.routesFor(model), request.via);
         let chosen = choose(current, tried, model);
         // Every worker tried could not be reached, and is still listed: its process died a moment ago.
         const deadOnly = tried.size > 0 && trace.unreachable === tried.size;

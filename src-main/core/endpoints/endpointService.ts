@@ -409,6 +409,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
           kind: "endpoint" as const,
           url: entry.routeBase,
           ...(entry.apiKey !== null ? { token: entry.apiKey } : {}),
+          ...(entry.instance !== null ? { instance: entry.instance } : {}),
           slots: entry.parallel,
         }));
     },

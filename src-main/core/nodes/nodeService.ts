@@ -101,6 +101,8 @@ export interface NodeRoute {
   maxLoaded?: number;
   /** When that report came, by this llmlb's clock: what was sent to it before, it counted. */
   reportedAt?: number;
+  /** An endpoint that is another llmlb: its instance id, by which a request it sent here is known. */
+  instance?: string;
 }
 
 export interface NodeService {
