@@ -708,6 +708,34 @@ describe("a route an endpoint does not serve", () => {
       await openAiOnly.close();
     }
   });
+
+  it("passes on what the endpoint said of a model it no longer has (Ollama's, vLLM's words)", async () => {
+    const gone = await startFakeOpenAiServer({
+      name: "forgetful",
+      models: ["org/unloaded"],
+      handler: (_request, response) =>
+        void response.writeHead(404, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            error: { message: 'model "org/unloaded" not found, try pulling it first', type: "api_error" },
+          }),
+        ),
+    });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "forgetful", url: gone.url } }))
+          .status,
+      ).toBe(201);
+      const chat = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/unloaded", messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(chat.status).toBe(404);
+      expect(chat.body.error.message).toBe(
+        'POST /v1/chat/completions is not served for model org/unloaded here: forgetful ("model "org/unloaded" not found, try pulling it first") answered 404 for it (a server that no longer has the model, or lacks this route; its other routes are unaffected).',
+      );
+    } finally {
+      await gone.close();
+    }
+  });
 });
 
 describe("DELETE /v0/endpoints/<id or name>", () => {

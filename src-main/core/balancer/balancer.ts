@@ -473,7 +473,12 @@ export function createBalancer(options: BalancerOptions): Balancer {
     model: string,
     request: InferenceRequest,
     sink: AnswerSink,
-    tries: { lacking: NodeRoute[]; failures: string[]; othersToTry: boolean },
+    tries: {
+      lacking: NodeRoute[];
+      lackingSaid: Map<NodeRoute, string>;
+      failures: string[];
+      othersToTry: boolean;
+    },
     trace: RequestTrace,
   ): Promise<number | undefined> {
     const { lacking, failures } = tries;
@@ -582,6 +587,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         // down for the other routes.
         if (outcome.status === 404 && (route.kind === "endpoint" || outcome.missingRoute)) {
           lacking.push(route);
+          if (outcome.said) tries.lackingSaid.set(route, cutText(outcome.said, 200));
           (request.log ?? log).info(
             { node: route.name, node_id: route.id, model, path },
             `${route.kind === "endpoint" ? "endpoint" : "node"} answered 404 for this route; trying another`,
@@ -675,6 +681,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const tried = new Set<string>();
     /** Endpoints that answered 404 to this route: they lack it (an OpenAI-only server asked for /v1/messages). */
     const lacking: NodeRoute[] = [];
+    /** What those said of it, where they said more than "Not Found" (a model they no longer have). */
+    const lackingSaid = new Map<NodeRoute, string>();
     /** Why each node tried failed, in the order tried: what a client told "every node failed" is told. */
     const failures: string[] = [];
     trace.failures = failures;
@@ -701,10 +709,16 @@ export function createBalancer(options: BalancerOptions): Balancer {
           chosen = choose(back, tried, model);
         }
         if (!chosen && lacking.length > 0 && lacking.length === tried.size) {
-          const names = lacking.map((route) => route.name).join(", ");
+          const names = lacking
+            .map((route) =>
+              lackingSaid.has(route) ? `${route.name} ("${lackingSaid.get(route)}")` : route.name,
+            )
+            .join(", ");
           throw new AppError(
             "request.not_found",
-            `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).`,
+            lackingSaid.size > 0
+              ? `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (a server that no longer has the model, or lacks this route; its other routes are unaffected).`
+              : `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).`,
           );
         }
         if (!chosen) {
@@ -729,7 +743,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
             model,
             request,
             sink,
-            { lacking, failures, othersToTry },
+            { lacking, lackingSaid, failures, othersToTry },
             trace,
           );
           if (status !== undefined) return status;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AnswerSink } from "./answerSink";
 import { cutText } from "../../shared/cutText";
-import { isMissingRoute } from "./answerError";
+import { errorOfAnswer, isMissingRoute } from "./answerError";
 
 /** Errors of a connection never made: what was sent never reached the node. */
 const neverReached = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -56,6 +56,8 @@ export type ProxyOutcome =
       reason: string;
       status?: number;
       missingRoute?: true;
+      /** What a 404 that is not a missing route said (a model the server no longer has), if it said. */
+      said?: string;
       /**
        * Not reached at all (no connection): the request never got there, and a worker's process that
        * died may come back at another address.
@@ -276,12 +278,17 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
   onResponseEnd(): void {
     if (this.phase === "rewording") return this.passReworded();
     if (this.phase !== "passing") {
-      const missingRoute = this.status === 404 && isMissingRoute(Buffer.concat(this.refusal));
+      const body = Buffer.concat(this.refusal);
+      const missingRoute = this.status === 404 && isMissingRoute(body);
+      // "Not Found" alone says nothing more than the status (a route missing, as most servers word it).
+      const message = this.status === 404 && !missingRoute ? errorOfAnswer(body)?.message : undefined;
+      const said = message !== undefined && !/^\s*not found\.?\s*$/i.test(message) ? message : undefined;
       return this.finish({
         type: "unavailable",
         reason: `answered ${this.status}`,
         status: this.status,
         ...(missingRoute && { missingRoute: true as const }),
+        ...(said !== undefined && { said }),
       });
     }
     this.sink.end();
