@@ -215,6 +215,30 @@ describe("PATCH /v0/models/<id>: per-model settings", () => {
 });
 
 describe("aliases", () => {
+  it("an endpoint's model named like an alias later is not listed as the endpoint's: the alias takes its requests", async () => {
+    expect((await server.request("POST", "/v0/aliases", { body: { alias: "small", model } })).status).toBe(
+      201,
+    );
+    // An endpoint added (or whose list grew) since, listing a model named like the alias.
+    const vllm = await startFakeOpenAiServer({ name: "vllm", models: ["org/other", "small"] });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "vllm", url: vllm.url } })).status,
+      ).toBe(201);
+      const ids = (await server.request("GET", "/v1/models")).body.data.map(
+        (entry: { id: string }) => entry.id,
+      );
+      expect(ids).toContain("org/other");
+      expect(ids).not.toContain("small");
+      const listed = modelListSchema.parse((await server.request("GET", "/v0/models")).body);
+      expect(listed.data.map((entry) => entry.name)).not.toContain("small");
+    } finally {
+      await server.request("DELETE", "/v0/endpoints/vllm");
+      await server.request("DELETE", "/v0/aliases/small");
+      await vllm.close();
+    }
+  });
+
   it("names a model by an alias in the management API, listings, search and /v1", async () => {
     const added = await server.request("POST", "/v0/aliases", { body: { alias: "tiny", model } });
     expect(added.status).toBe(201);

@@ -184,13 +184,22 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       state: "ready" as const,
     }));
 
-  /** Models only endpoints serve (none registered under their id), by id, with the endpoints listing each. */
+  /** Names that are aliases here: an endpoint's model of that name is never reached (the alias is). */
+  const aliasNames = () => new Set(models.aliases().map((entry) => entry.alias));
+
+  /**
+   * Models only endpoints serve (none registered under their id, none an alias's name), by id, with the
+   * endpoints listing each.
+   */
   function endpointOnly(search?: string): [string, readonly ExternalServer[]][] {
     const servers = options.external?.servers();
     if (!servers || servers.size === 0) return [];
     const needle = search?.toLowerCase();
+    const aliases = aliasNames();
     return [...servers]
-      .filter(([id]) => (!needle || id.toLowerCase().includes(needle)) && !models.exists(id))
+      .filter(
+        ([id]) => (!needle || id.toLowerCase().includes(needle)) && !models.exists(id) && !aliases.has(id),
+      )
       .sort(([a], [b]) => (a < b ? -1 : 1));
   }
 
@@ -490,6 +499,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     const online = (id: string) => servers.get(id)?.some((server) => serving(id, server)) ?? false;
     const registered = models.listSummaries();
     const registeredIds = new Set(registered.map((m) => m.id));
+    const aliases = aliasNames();
     const list: OpenAiModelList = {
       object: "list",
       data: [
@@ -500,9 +510,10 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           owned_by: m.repo.split("/")[0]!,
           ready: m.ready || online(m.id),
         })),
-        // Models only endpoints serve, after the registered ones, owned by the endpoint serving them.
+        // Models only endpoints serve, after the registered ones, owned by the endpoint serving them;
+        // not one named like an alias, whose requests the alias takes.
         ...[...servers]
-          .filter(([id]) => !registeredIds.has(id))
+          .filter(([id]) => !registeredIds.has(id) && !aliases.has(id))
           .sort(([a], [b]) => (a < b ? -1 : 1))
           .map(([id, listing]) => {
             const owner = listing.find((server) => serving(id, server)) ?? listing[0]!;
