@@ -10,14 +10,15 @@ export function formatOf(filename: string): ArtifactFormat {
 // Quantization names as llama.cpp and the usual GGUF publishers spell them: Q4_K_M, Q8_0, IQ2_XXS,
 // Q4_0_4_4, TQ1_0, MXFP4, F16, BF16, with '-', '_' or '.' around them in a file name.
 const quantizationPattern =
-  /(?:^|[-_.])((?:[IT]?Q[1-8](?:_[0-9]|_K|_[A-Z]{1,3}|_[0-9]_[0-9])*(?:_[A-Z]{1,3})?)|MXFP4|BF16|FP16|F16|FP32|F32)(?=[-_.]|$)/i;
+  /(?:^|[-_.])((?:[IT]?Q[1-8](?:_[0-9]|_K|_[A-Z]{1,3}|_[0-9]_[0-9])*(?:_[A-Z]{1,3})?)|MXFP4|BF16|FP16|F16|FP32|F32)(?=[-_.]|$)/gi;
 
 export function quantizationOf(filename: string): string | null {
   const base = filename
     .split("/")
     .pop()!
     .replace(/\.(gguf|safetensors|bin)$/i, "");
-  const match = quantizationPattern.exec(base);
+  // The last: the one nearest the extension is the file's (`q1-Q4_K_M.gguf` is a Q4_K_M).
+  const match = [...base.matchAll(quantizationPattern)].at(-1);
   if (!match) return null;
   // Qwen and others write fp16; llama.cpp and most publishers write F16.
   return match[1]!.toUpperCase().replace(/^FP(16|32)$/, "F$1");

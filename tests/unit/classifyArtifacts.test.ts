@@ -26,6 +26,9 @@ describe("quantizationOf", () => {
     ["model-FP32.gguf", "F32"],
     ["DeepSeek-R1-UD-TQ1_0.gguf", "TQ1_0"],
     ["gpt-oss-20b-MXFP4.gguf", "MXFP4"],
+    // The one nearest the extension is the file's: the others are part of its name.
+    ["q1-Q4_K_M.gguf", "Q4_K_M"],
+    ["Q8_0-distilled-model.Q5_K_M.gguf", "Q5_K_M"],
     ["model.gguf", null],
     ["Qwen2-7B.gguf", null],
     ["model-00001-of-00002.safetensors", null],
