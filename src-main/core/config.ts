@@ -28,6 +28,11 @@ export const configSchema = z.object({
   hfToken: z.string().min(1).optional(),
   /** The Hugging Face cache root (models--org--repo/…). Default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub. */
   hubCacheDir: z.string().min(1),
+  /**
+   * HF_HUB_OFFLINE, as huggingface_hub reads it (1, true, yes or on): registration never asks the hub,
+   * and uses what llmlb fetched before or what the Hugging Face cache holds. Default: off.
+   */
+  hubOffline: z.boolean().default(false),
   /** Use this admin token instead of generating one. Default: generated at first start. */
   adminToken: z.string().min(16).optional(),
   /** Use this node token (what nodes show to join) instead of generating one. Default: generated at first start. */
@@ -157,6 +162,7 @@ export function resolveConfig(options: ResolveConfigOptions): Config {
   const merged: Record<string, unknown> = {
     dataDir: defaultDataDir(env, platform, home),
     hubCacheDir: defaultHubCacheDir(env, home),
+    hubOffline: /^(1|true|yes|on)$/i.test(env.HF_HUB_OFFLINE?.trim() ?? ""),
     ...file,
     ...fromEnv,
     ...flags,

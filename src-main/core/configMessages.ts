@@ -39,6 +39,7 @@ const rules: Record<Key, ValueRule> = {
     secret: true,
   },
   hubCacheDir: { noun: "a folder", good: "the path of the Hugging Face cache folder" },
+  hubOffline: { noun: "on or off", good: "1 (offline) or unset" },
   adminToken: {
     noun: "a usable admin token",
     good: "a token of at least 16 characters, or none to have one generated",

@@ -13,6 +13,7 @@ import {
 } from "./dataDir";
 import { lockDataDir } from "./dataDirLock";
 import { createHubClient, type HubClient } from "./hub/hubClient";
+import { readCachedRepo } from "./hub/cachedRepo";
 import { createMetadataService } from "./hub/metadataService";
 import type { Logger } from "../shared/logger";
 import { createModelService, type ModelService } from "./models/modelService";
@@ -215,6 +216,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     cache: createHubCacheRepository(db),
     clock,
     log: log.child({ module: "hub" }),
+    readCache: (repo, revision) => readCachedRepo(config.hubCacheDir, repo, revision),
+    offline: config.hubOffline,
   });
   // One health per node, workers and endpoints alike: what their services and the balancer learn.
   const nodeHealth = createNodeHealth({

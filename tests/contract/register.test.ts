@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { errorBodySchema, registerResponseSchema } from "../../src-main/contract";
 import { sha256Hex, type FakeHub } from "../fixtures/fakeHub";
@@ -222,6 +224,59 @@ describe("POST /v0/models/register", () => {
     expect(response.body.stale.age_seconds).toBeGreaterThanOrEqual(0);
     expect(response.body.warnings[0]).toMatch(/^The hub answered 503: used the metadata cached \d+ s ago\.$/);
     expect(response.body.artifacts.length).toBe(5);
+  });
+
+  it("registers a repo the Hugging Face cache holds while offline (or HF_HUB_OFFLINE), from its files there", async () => {
+    for (const offline of [false, true]) {
+      const local = await startCore({
+        hubEndpoint: offline ? hub.url : "http://127.0.0.1:9",
+        ...(offline && { config: { hubOffline: true } }),
+      });
+      try {
+        // What huggingface-cli (or another llmlb) left there: one quantization of the repo, at main.
+        const gguf = fakeBytes("cached gguf");
+        const repoDir = path.join(local.dataDir, "hub", "models--someone--cached-GGUF");
+        const commit = "d".repeat(40);
+        fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+        fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
+        fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
+        fs.writeFileSync(path.join(repoDir, "blobs", sha256Hex(gguf)), gguf);
+        fs.symlinkSync(
+          `../../blobs/${sha256Hex(gguf)}`,
+          path.join(repoDir, "snapshots", commit, "c-Q4_K_M.gguf"),
+        );
+        fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+        const asked = hub.requests.length;
+
+        const response = await local.request("POST", "/v0/models/register", {
+          body: { url: "someone/cached-GGUF" },
+        });
+        expect(response.status).toBe(201);
+        const registered = registerResponseSchema.parse(response.body);
+        expect(registered).toMatchObject({ commit, name: "someone/cached-GGUF" });
+        expect(registered.artifacts).toEqual([
+          expect.objectContaining({
+            filename: "c-Q4_K_M.gguf",
+            size_bytes: gguf.length,
+            sha256: sha256Hex(gguf),
+          }),
+        ]);
+        expect(registered.warnings[0]).toMatch(
+          /: used what the Hugging Face cache holds of someone\/cached-GGUF \(commit ddddddd, written \d+ s ago\); only its files there can be served\.$/,
+        );
+        if (offline) {
+          expect(registered.warnings[0]).toMatch(/^HF_HUB_OFFLINE is set, so the hub is not asked/);
+          expect(hub.requests.length).toBe(asked);
+        }
+        // Nothing there at all: what it always said.
+        const missing = await local.request("POST", "/v0/models/register", {
+          body: { url: "someone/absent-GGUF" },
+        });
+        expect(expectError(missing, 424, "hub.unreachable")).toMatch(/has never been fetched before/);
+      } finally {
+        await local.close();
+      }
+    }
   });
 
   it("refuses to register a gated repo from cached metadata, since access cannot be checked", async () => {

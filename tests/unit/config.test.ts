@@ -39,6 +39,25 @@ describe("resolveConfig", () => {
     ).toBe(5);
   });
 
+  it("reads HF_HUB_OFFLINE as huggingface_hub does, and it claims no setting", () => {
+    for (const [value, offline] of [
+      ["1", true],
+      ["TRUE", true],
+      ["yes", true],
+      ["on", true],
+      ["0", false],
+      ["", false],
+      [undefined, false],
+    ] as const) {
+      const config = resolveConfig({
+        env: value === undefined ? {} : { HF_HUB_OFFLINE: value },
+        homedir: home,
+      });
+      expect(config.hubOffline, String(value)).toBe(offline);
+      expect(config.overridden).toEqual([]);
+    }
+  });
+
   it("layers defaults < file < environment < flags", () => {
     const config = resolveConfig({
       env: { LLMLB_PORT: "9000", HF_ENDPOINT: "http://127.0.0.1:5000/", HF_TOKEN: "hf_x" },

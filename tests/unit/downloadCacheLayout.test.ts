@@ -4,7 +4,7 @@ import path from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireBlobLock } from "../../src-main/worker/download/blobLock";
-import { cachePaths, isInside, snapshotLinkTarget } from "../../src-main/worker/download/cachePaths";
+import { cachePaths, isInside, snapshotLinkTarget } from "../../src-main/shared/hfCachePaths";
 import { contiguousBytes, planPieces } from "../../src-main/worker/download/partialState";
 import { publishSnapshot } from "../../src-main/worker/download/snapshotLink";
 

@@ -3,13 +3,17 @@ import type { Clock } from "../../shared/clock";
 import { AppError } from "../../shared/errors";
 import type { Logger } from "../../shared/logger";
 import type { HubCacheRepository } from "../registry/hubCacheRepository";
+import type { CachedRepo } from "./cachedRepo";
 import type { HubClient, RepoMetadata } from "./hubClient";
 
 export interface MetadataResult {
   metadata: RepoMetadata;
-  /** Set when the hub could not answer and this is the last good copy. */
-  /** The hub did not answer: the copy's age, and why (the hub's trouble, in a sentence). */
-  stale?: { ageSeconds: number; why: string };
+  /**
+   * The hub did not answer (or was not asked: offline): the copy's age, and why (the hub's trouble, in
+   * a sentence). `fromCacheFolder`: read from the files of the Hugging Face cache, not a copy of the
+   * hub's answer; its age is the snapshot's.
+   */
+  stale?: { ageSeconds: number; why: string; fromCacheFolder?: true };
 }
 
 export interface MetadataService {
@@ -21,6 +25,13 @@ export interface MetadataServiceOptions {
   cache: HubCacheRepository;
   clock: Clock;
   log: Logger;
+  /**
+   * What the Hugging Face cache holds of a repo, for one this llmlb never fetched while the hub does
+   * not answer. Default: nothing.
+   */
+  readCache?: (repo: string, revision: string) => Promise<CachedRepo | undefined>;
+  /** HF_HUB_OFFLINE: the hub is never asked; what llmlb fetched before, or the cache holds, serves. */
+  offline?: boolean;
 }
 
 // The hub failing this way says nothing about the repo, so the last good copy still holds.
@@ -49,8 +60,17 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
     return pending;
   }
 
-  function fromCache(repo: string, revision: string, error: AppError): MetadataResult {
+  async function fromCache(repo: string, revision: string, error: AppError): Promise<MetadataResult> {
     const cached = cache.get<RepoMetadata>(repo, revision);
+    const folder = cached ? undefined : await options.readCache?.(repo, revision).catch(() => undefined);
+    if (folder) {
+      const ageSeconds = Math.max(0, Math.round((clock.now() - folder.writtenAt) / 1000));
+      log.warn(
+        { repo, revision, commit: folder.metadata.commit, code: error.code },
+        "hub unavailable; using the files in the Hugging Face cache",
+      );
+      return { metadata: folder.metadata, stale: { ageSeconds, why: error.message, fromCacheFolder: true } };
+    }
     if (!cached) {
       const wait = Math.ceil(
         Math.min(error.retryAfter ?? (quietUntil - clock.now()) / 1000, maxQuietSeconds),
@@ -68,6 +88,12 @@ export function createMetadataService(options: MetadataServiceOptions): Metadata
 
   return {
     async get(repo, revision, signal) {
+      if (options.offline)
+        return fromCache(
+          repo,
+          revision,
+          new AppError("hub.unreachable", "HF_HUB_OFFLINE is set, so the hub is not asked."),
+        );
       if (clock.now() < quietUntil) {
         return fromCache(
           repo,

@@ -343,7 +343,9 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       if (stale) {
         // Why the hub did not answer (down, or asking to wait), and how old what was used instead is.
         warnings.unshift(
-          `${stale.why.replace(/\.$/, "")}: used the metadata cached ${formatDuration(Math.max(1, stale.ageSeconds))} ago.`,
+          stale.fromCacheFolder
+            ? `${stale.why.replace(/\.$/, "")}: used what the Hugging Face cache holds of ${reference.repo} (commit ${repo.commit.slice(0, 7)}, written ${formatDuration(Math.max(1, stale.ageSeconds))} ago); only its files there can be served.`
+            : `${stale.why.replace(/\.$/, "")}: used the metadata cached ${formatDuration(Math.max(1, stale.ageSeconds))} ago.`,
         );
       }
       return {

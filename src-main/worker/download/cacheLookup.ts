@@ -1,6 +1,6 @@
 /** Whether a file is already complete in the cache, whoever put it there (us, huggingface-cli, …). */
 import fs from "node:fs/promises";
-import type { CachePaths } from "./cachePaths";
+import type { CachePaths } from "../../shared/hfCachePaths";
 import { snapshotMatches } from "./snapshotLink";
 import type { DownloadRequest } from "./types";
 import { validateCacheEntry } from "./validateRequest";

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { formatBytes } from "../../contract/units";
 import { downloadsAhead, type BlobLock } from "./blobLock";
-import { partialFiles, repoOfFolder } from "./cachePaths";
+import { partialFiles, repoOfFolder } from "../../shared/hfCachePaths";
 import { DownloadError, makeRoom } from "./errors";
 
 /** A download into the same cache that started first, and what it has still to write. */

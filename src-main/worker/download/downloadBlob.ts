@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Dispatcher } from "undici";
 import type { Logger } from "../../shared/logger";
-import type { CachePaths } from "./cachePaths";
+import type { CachePaths } from "../../shared/hfCachePaths";
 import type { BlobLock } from "./blobLock";
 import { downloadsAheadOf, ensureRoom } from "./diskRoom";
 import { DownloadError } from "./errors";

@@ -9,7 +9,7 @@ import { Agent } from "undici";
 import type { Logger } from "../../shared/logger";
 import { acquireBlobLock, lockHeld, removeStaleLock } from "./blobLock";
 import { completeCopy } from "./cacheLookup";
-import type { CachePaths } from "./cachePaths";
+import type { CachePaths } from "../../shared/hfCachePaths";
 import { downloadBlob } from "./downloadBlob";
 import { abortedError, DownloadError, fromLocalError } from "./errors";
 import { publishSnapshot } from "./snapshotLink";

@@ -10,7 +10,7 @@
  */
 export { downloadToHfCache } from "./downloadToHfCache";
 export { cachedSnapshotPath } from "./cacheLookup";
-export { cachePaths, partialFiles } from "./cachePaths";
+export { cachePaths, partialFiles } from "../../shared/hfCachePaths";
 export { validatedRepoCacheDir as repoCacheDir } from "./validateRequest";
 export { DownloadError, type DownloadErrorCode } from "./errors";
 export { lockHeld, removeStaleLock } from "./blobLock";

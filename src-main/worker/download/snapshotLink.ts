@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../../shared/logger";
-import { snapshotLinkTarget, type CachePaths } from "./cachePaths";
+import { snapshotLinkTarget, type CachePaths } from "../../shared/hfCachePaths";
 
 /** What a file system says when it will not make a symlink. */
 const SYMLINK_REFUSED = new Set(["EPERM", "EACCES", "ENOTSUP", "EOPNOTSUPP", "EINVAL", "ENOSYS"]);

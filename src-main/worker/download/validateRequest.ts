@@ -9,7 +9,7 @@ import {
   unsafePathReason,
   unsafeRevisionReason,
 } from "../../shared/hfNames";
-import { cachePaths, isInside, repoCacheDir, type CachePaths } from "./cachePaths";
+import { cachePaths, isInside, repoCacheDir, type CachePaths } from "../../shared/hfCachePaths";
 import { DownloadError } from "./errors";
 import type { DownloadRequest } from "./types";
 
