@@ -42,6 +42,7 @@ export function PlaygroundPage() {
   const log = useRef<HTMLOListElement>(null);
   // Send, Stop and New chat swap or disable themselves: the keyboard stays in the box, ready to type.
   const box = useRef<HTMLTextAreaElement>(null);
+  const card = useRef<HTMLElement>(null);
 
   const ready = models.filter((m) => m.ready);
   // A conversation goes on with the model it was had with (the store keeps it as the pick once sent):
@@ -73,10 +74,12 @@ export function PlaygroundPage() {
   const send = (event?: FormEvent) => {
     event?.preventDefault();
     if (!model || gone || !text.trim() || chatting) return;
-    // A message sent is read where it goes: at the end.
+    // A message sent is read where it goes: at the end. In a window too short for the whole card, the
+    // page goes to the card's end too: the message box (kept in the window) would cover the log's.
     following.current = true;
     void sendChat(model);
     box.current?.focus();
+    requestAnimationFrame(() => card.current?.scrollIntoView?.({ block: "end" }));
   };
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends; Shift+Enter is a new line; Escape stops an answer coming.
@@ -98,7 +101,7 @@ export function PlaygroundPage() {
           you can chat with it here.
         </p>
       ) : (
-        <section className="card playground-card" aria-label="Conversation">
+        <section ref={card} className="card playground-card" aria-label="Conversation">
           <div className="playground-bar">
             <ReadyModelSelect
               id={`${id}-model`}
