@@ -9,6 +9,7 @@ import {
   modelRetryResponseSchema,
   modelSchema,
   modelUnloadResponseSchema,
+  modelUpdateResponseSchema,
   nodeListSchema,
 } from "../contract";
 import { CliError, encodeModelId, type ApiClient, serverJson } from "./apiClient";
@@ -171,6 +172,16 @@ export async function aliasModel(client: ApiClient, id: string, alias: string, i
 export async function unaliasModel(client: ApiClient, alias: string, io: Output): Promise<void> {
   const removed = await client.request(aliasSchema, "DELETE", `/v0/aliases/${encodeModelId(alias)}`);
   io.out(`Removed the alias ${removed.alias} (of ${removed.model})`);
+}
+
+/**
+ * `llmlb model update`: the model at its revision's newest commit; what moved, or why nothing did.
+ * Its download shows in `llmlb model list` and `llmlb status`, as a new model's does.
+ */
+export async function updateModel(client: ApiClient, id: string, io: Output): Promise<void> {
+  const answer = await client.request(modelUpdateResponseSchema, "POST", "/v0/models/update", { model: id });
+  io.out(answer.message);
+  if (answer.updated) io.out(`\`llmlb model show ${answer.model.name}\` says where each node stands.`);
 }
 
 /** Tries a failed model again on every node: one that crashed a node's worker, one whose download failed. */

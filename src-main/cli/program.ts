@@ -5,6 +5,7 @@ import { addModel, idOfLink, listModels, removeModel, type AddOptions, type Outp
 import {
   aliasModel,
   loadModel,
+  updateModel,
   retryModel,
   setModel,
   showModel,
@@ -142,7 +143,7 @@ function warnOfNpmKeptFlags(env: NodeJS.ProcessEnv, given: Record<string, unknow
 const ollamaWords: Record<string, string> = {
   list: "llmlb model list",
   ps: "llmlb status (what is loaded where), or llmlb model show <id>",
-  pull: "llmlb model add <url|org/repo> --wait",
+  pull: "llmlb model add <url|org/repo> --wait (a new model), or llmlb model update <id> (one registered)",
   stop: "llmlb model unload <id>",
   version: "llmlb --version",
   "-v": "llmlb --version",
@@ -324,6 +325,12 @@ export function buildProgram(io: Output, env: NodeJS.ProcessEnv): Command {
     .command("alias <id> <alias>")
     .description("give a model another name, e.g. qwen or org/repo:Q4_K_M")
     .action((id: string, alias: string) => aliasModel(client(), idOfLink(id), alias, io));
+  model
+    .command("update <id>")
+    .description(
+      "move a model to its revision's newest commit on the hub (as ollama pull does), keeping its id, aliases and settings",
+    )
+    .action((id: string) => updateModel(client(), idOfLink(id), io));
   model
     .command("retry <id>")
     .description("try a model again where it failed or crashed a node's worker")

@@ -134,6 +134,24 @@ export const modelSchema = z.object({
 });
 export type Model = z.infer<typeof modelSchema>;
 
+/** `POST /v0/models/update`: the model asked for, by its id, alias or link. */
+export const modelUpdateRequestSchema = z.strictObject({ model: z.string().min(1).max(1300) });
+export type ModelUpdateRequest = z.infer<typeof modelUpdateRequestSchema>;
+
+/**
+ * The model at its revision's newest commit (as `ollama pull` updates a model): `updated` when it moved;
+ * nodes then fetch its files there, and it is served again once one has them.
+ */
+export const modelUpdateResponseSchema = z.object({
+  model: modelSchema,
+  updated: z.boolean(),
+  from_commit: z.string(),
+  to_commit: z.string(),
+  /** In words: what changed, or why nothing did (up to date, registered at a commit). */
+  message: z.string(),
+});
+export type ModelUpdateResponse = z.infer<typeof modelUpdateResponseSchema>;
+
 export const registerResponseSchema = modelSchema.extend({
   status: z.literal("registered"),
   warnings: z.array(z.string()),

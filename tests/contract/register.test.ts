@@ -349,3 +349,77 @@ describe("hub rate limits", () => {
     }
   });
 });
+
+describe("POST /v0/models/update", () => {
+  const update = (model: string) => server.request("POST", "/v0/models/update", { body: { model } });
+  const removedFiles = async () =>
+    ((await server.request("GET", "/v0/removed-files")).body as { sha256: string[] }).sha256;
+
+  it("moves a model to its revision's newest commit, keeping its id, aliases and settings", async () => {
+    const first = fakeBytes("first weights");
+    hub.addRepo({ id: "acme/moving-GGUF", files: [{ path: "m-Q4_K_M.gguf", content: first }] });
+    const registered = registerResponseSchema.parse(
+      (await register({ url: "acme/moving-GGUF:Q4_K_M" })).body,
+    );
+    const name = registered.name;
+    await server.request("PATCH", `/v0/models/${encodeURIComponent(name)}`, {
+      body: { settings: { parallel: 2 } },
+    });
+
+    const upToDate = await update("acme/moving-GGUF:Q4_K_M");
+    expect(upToDate.status).toBe(200);
+    expect(upToDate.body).toMatchObject({
+      updated: false,
+      from_commit: registered.commit,
+      to_commit: registered.commit,
+      message: `${name} is up to date: main is still at ${registered.commit.slice(0, 7)}.`,
+    });
+
+    // The publisher pushes new weights: main moves.
+    const second = fakeBytes("second, better weights");
+    hub.addRepo({ id: "acme/moving-GGUF", files: [{ path: "m-Q4_K_M.gguf", content: second }] });
+    const moved = await update(name);
+    expect(moved.status).toBe(200);
+    const body = moved.body as { model: { commit: string; artifacts: { sha256: string }[] } } & Record<
+      string,
+      unknown
+    >;
+    expect(body).toMatchObject({ updated: true, from_commit: registered.commit });
+    expect(body.to_commit).not.toBe(registered.commit);
+    expect(body.model).toMatchObject({
+      name,
+      commit: body.to_commit,
+      aliases: ["acme/moving-GGUF:Q4_K_M"],
+      settings: expect.objectContaining({ parallel: 2 }),
+    });
+    expect(body.model.artifacts.map((artifact) => artifact.sha256)).toEqual([sha256Hex(second)]);
+    expect(body.message).toMatch(/: nodes fetch its files there, and serve it again once they have them\.$/);
+    // Its old file is for nodes to delete; its new one is not.
+    expect(await removedFiles()).toContain(sha256Hex(first));
+    expect(await removedFiles()).not.toContain(sha256Hex(second));
+
+    // The file is gone at the newest commit: it stays as it was, and says what to do.
+    hub.addRepo({ id: "acme/moving-GGUF", files: [{ path: "m-Q8_0.gguf", content: fakeBytes("other") }] });
+    const gone = await update(name);
+    expect(expectError(gone, 404, "hub.file_not_found")).toMatch(
+      /^main of acme\/moving-GGUF moved to \w{7}, where .* cannot be what it was: .* It stays at \w{7}; register what the repo holds now as another model\.$/,
+    );
+    expect((await server.request("GET", `/v0/models/${encodeURIComponent(name)}`)).body.commit).toBe(
+      body.to_commit,
+    );
+  });
+
+  it("says a model registered at a commit has nothing to update, and refuses an endpoint's or an unknown one", async () => {
+    const commit = registerResponseSchema.parse((await register({ url: "acme/tiny-GGUF" })).body).commit;
+    await server.request("DELETE", `/v0/models/${encodeURIComponent("acme/tiny-GGUF")}`);
+    const pinned = registerResponseSchema.parse(
+      (await register({ url: `https://huggingface.co/acme/tiny-GGUF/tree/${commit}` })).body,
+    );
+    const answer = await update(pinned.name);
+    expect(answer.body).toMatchObject({
+      updated: false,
+      message: expect.stringContaining("which never changes"),
+    });
+    expectError(await update("acme/nowhere-GGUF"), 404, "registry.not_found");
+  });
+});

@@ -1,6 +1,7 @@
 import {
   defaultModelSettings,
   type Alias,
+  type Artifact,
   type AliasRequest,
   type Manifest,
   type Model,
@@ -9,14 +10,16 @@ import {
   type ModelList,
   type ModelListQuery,
   type OpenAiModelList,
+  type ModelUpdateResponse,
   type RegisterRequest,
   type RegisterResponse,
 } from "../../contract";
+import { isCommitSha } from "../../shared/hfNames";
 import type { Clock } from "../../shared/clock";
 import { formatDuration } from "../../contract/units";
 import { AppError } from "../../shared/errors";
 import { toArtifact } from "../../shared/classifyArtifacts";
-import type { HubClient } from "../hub/hubClient";
+import type { HubClient, RepoMetadata } from "../hub/hubClient";
 import type { MetadataService } from "../hub/metadataService";
 import { resolveUrl } from "../hub/hubUrls";
 import { parseModelInput, parseModelParts } from "../hub/parseModelInput";
@@ -60,6 +63,11 @@ export interface ExternalModels {
 
 export interface ModelService {
   register(request: RegisterRequest): Promise<RegisterResponse>;
+  /**
+   * Moves a registered model to its revision's newest commit on the hub, keeping its id, aliases and
+   * settings (as `ollama pull` updates a model); nodes fetch its files there.
+   */
+  update(name: string): Promise<ModelUpdateResponse>;
   list(query: ModelListQuery): ModelList;
   get(id: string): Model;
   /** " Did you mean `org/Repo`? …" when a registered id differs from `id` only in case; else "". */
@@ -267,7 +275,80 @@ export function createModelService(options: ModelServiceOptions): ModelService {
     }
   }
 
+  /** A gated repo's listing is public; whether its files are is found out now, not at download time. */
+  async function checkGatedAccess(repo: RepoMetadata, artifacts: Artifact[], stale: boolean): Promise<void> {
+    if (stale) {
+      throw new AppError(
+        "hub.unreachable",
+        `${repo.repo} is gated, and whether its files can be downloaded cannot be checked while the hub is unreachable.`,
+      );
+    }
+    const probe = artifacts.find((a) => a.format === "gguf") ?? artifacts.find((a) => a.format !== "other");
+    if (probe) await options.hub.checkDownloadAccess(repo.repo, repo.commit, probe.filename);
+  }
+
   return {
+    async update(name) {
+      const model = requireModel(name);
+      const short = (commit: string) => commit.slice(0, 7);
+      const unchanged = (message: string): ModelUpdateResponse => ({
+        model: withExternal(model),
+        updated: false,
+        from_commit: model.commit,
+        to_commit: model.commit,
+        message,
+      });
+      if (isCommitSha(model.revision))
+        return unchanged(
+          `${model.name} is registered at a commit (${short(model.commit)}), which never changes: there is nothing to update. Register it at a branch (main) to follow it.`,
+        );
+      const { metadata: repo, stale } = await metadata.get(model.repo, model.revision);
+      if (stale) {
+        throw new AppError(
+          "hub.unreachable",
+          `${stale.why.replace(/\.$/, "")}: whether ${model.name} has a newer commit cannot be checked now; it stays as it is.`,
+          { retryAfter: 30 },
+        );
+      }
+      if (repo.commit === model.commit)
+        return unchanged(
+          `${model.name} is up to date: ${model.revision} is still at ${short(model.commit)}.`,
+        );
+      // The same file (and its split set) at the new commit, or the whole repo's files there.
+      const reference = {
+        repo: model.repo,
+        revision: model.revision,
+        ...(model.filename && { filename: model.filename }),
+      };
+      let artifacts: Artifact[];
+      try {
+        ({ artifacts } = selectArtifacts(reference, repo.files.map(toArtifact), repo.rejected));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        throw new AppError(
+          error.code,
+          `${model.revision} of ${model.repo} moved to ${short(repo.commit)}, where ${model.name} cannot be what it was: ${error.message} It stays at ${short(model.commit)}; register what the repo holds now as another model.`,
+          { param: "model" },
+        );
+      }
+      if (repo.gated) await checkGatedAccess(repo, artifacts, false);
+      models.moveToCommit(model.name, repo.commit, artifacts);
+      log.info({ model: model.name, from: model.commit, to: repo.commit }, "model updated to a new commit");
+      options.onRegistryChange?.({ id: model.name, removed: false });
+      const moved = models.get(model.name)!;
+      const same = artifacts.every((artifact) =>
+        model.artifacts.some((before) => before.sha256 !== null && before.sha256 === artifact.sha256),
+      );
+      return {
+        model: withExternal(moved),
+        updated: true,
+        from_commit: model.commit,
+        to_commit: repo.commit,
+        message: same
+          ? `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}; its files are the same there, so nodes serve it on as they were.`
+          : `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}: nodes fetch its files there, and serve it again once they have them.`,
+      };
+    },
     async register(request) {
       // Before the hub is asked anything: a registration refused changes nothing.
       if (request.settings) checkNodesKnown(request.settings);
@@ -290,18 +371,7 @@ export function createModelService(options: ModelServiceOptions): ModelService {
       const { metadata: repo, stale } = await metadata.get(reference.repo, reference.revision);
       const selection = selectArtifacts(reference, repo.files.map(toArtifact), repo.rejected);
       const { artifacts, filename } = selection;
-      if (repo.gated) {
-        if (stale) {
-          throw new AppError(
-            "hub.unreachable",
-            `${reference.repo} is gated, and whether its files can be downloaded cannot be checked while the hub is unreachable.`,
-          );
-        }
-        // A gated repo's listing is public; find out now, not at download time, whether its files are.
-        const probe =
-          artifacts.find((a) => a.format === "gguf") ?? artifacts.find((a) => a.format !== "other");
-        if (probe) await options.hub.checkDownloadAccess(reference.repo, repo.commit, probe.filename);
-      }
+      if (repo.gated) await checkGatedAccess(repo, artifacts, stale !== undefined);
       const id = modelIdOf({ repo: reference.repo, filename });
       const displayName = filename
         ? filename

@@ -50,6 +50,12 @@ export interface ModelRepository {
   version(): number;
   remove(id: string): boolean;
   /**
+   * Moves a model to a new commit of its revision, with the files it has there (`llmlb model update`):
+   * the files of the old one no other model uses are noted removed, for nodes to delete. False if it
+   * is not registered.
+   */
+  moveToCommit(id: string, commit: string, artifacts: Artifact[]): boolean;
+  /**
    * The sha256 of each file a removed model left unused (and no model registered since uses), oldest
    * first: nodes delete what they downloaded of these, and nothing else.
    */
@@ -198,6 +204,10 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       `SELECT m.*, ${readyColumn} FROM models m ${matching} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
+    moveModel: db.prepare<[string, number, string]>(
+      `UPDATE models SET commit_sha = ?, size_bytes = ? WHERE id = ?`,
+    ),
+    removeArtifacts: db.prepare<[string]>(`DELETE FROM artifacts WHERE model_id = ?`),
     // A file no model uses once its model is gone (artifacts go with their model).
     noteRemovedFiles: db.prepare<[string, string]>(
       `INSERT OR REPLACE INTO removed_files (sha256, removed_at)
@@ -281,10 +291,16 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     const aliasOf = statements.aliasTarget.get(model.id);
     if (aliasOf !== undefined) throw nameTakenByAlias(model.id, aliasOf);
     statements.insertModel.run({ ...model });
-    for (const artifact of model.artifacts) {
+    insertArtifacts(model.id, model.artifacts);
+    for (const alias of model.aliases ?? []) addAlias(alias, model.id, model.createdAt);
+  });
+
+  /** The model's files as `artifacts` say, in place of the ones it had (each noted unremoved). */
+  function insertArtifacts(modelId: string, artifacts: Artifact[]): void {
+    for (const artifact of artifacts) {
       if (artifact.sha256 !== null) statements.unremove.run(artifact.sha256);
       statements.insertArtifact.run({
-        modelId: model.id,
+        modelId,
         filename: artifact.filename,
         format: artifact.format,
         quantization: artifact.quantization,
@@ -293,7 +309,18 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
         splitGroup: artifact.split_group,
       });
     }
-    for (const alias of model.aliases ?? []) addAlias(alias, model.id, model.createdAt);
+  }
+
+  const moveWithNotice = db.transaction((id: string, commit: string, artifacts: Artifact[]): boolean => {
+    const size = artifacts.reduce((sum, artifact) => sum + artifact.size_bytes, 0);
+    if (statements.moveModel.run(commit, size, id).changes === 0) return false;
+    // Its old files as a removed model's would be: noted for nodes to delete unless another model (or
+    // it, at the new commit: the same bytes) uses them.
+    statements.noteRemovedFiles.run(new Date().toISOString(), id);
+    statements.removeArtifacts.run(id);
+    insertArtifacts(id, artifacts);
+    statements.keepNewestRemoved.run(removedFilesKept);
+    return true;
   });
 
   /** Removes a model, noting the files it leaves unused for nodes to delete (the newest 10,000 kept). */
@@ -344,6 +371,11 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       const removed = removeWithNotice(id);
       if (removed) registryVersion.bump();
       return removed;
+    },
+    moveToCommit(id, commit, artifacts) {
+      const moved = moveWithNotice(id, commit, artifacts);
+      if (moved) registryVersion.bump();
+      return moved;
     },
     removedFiles: () => statements.removedFiles.all(),
     saveSettings(id, settings) {

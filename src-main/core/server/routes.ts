@@ -5,6 +5,7 @@ import {
   viaHeader,
   modelListQuerySchema,
   modelLoadRequestSchema,
+  modelUpdateRequestSchema,
   modelUnloadRequestSchema,
   modelRetryRequestSchema,
   modelSettingsPatchSchema,
@@ -14,6 +15,7 @@ import {
   type AnthropicModelList,
   type Health,
   type ModelLoadResponse,
+  type ModelUpdateResponse,
   type ModelRetryResponse,
   type ModelUnloadResponse,
   type OpenAiModel,
@@ -81,6 +83,10 @@ export function registerManagementRoutes(app: FastifyInstance, options: RouteOpt
     const { model } = modelRetryRequestSchema.parse(request.body ?? {});
     const id = models.get(model).name;
     return { model: id, nodes: await nodes.retry(id) };
+  });
+  app.post("/v0/models/update", async (request): Promise<ModelUpdateResponse> => {
+    const { model } = modelUpdateRequestSchema.parse(request.body ?? {});
+    return models.update(registeredHere(model));
   });
   app.post("/v0/models/load", async (request): Promise<ModelLoadResponse> => {
     const { model, node, ttl } = modelLoadRequestSchema.parse(request.body ?? {});

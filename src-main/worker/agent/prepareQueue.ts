@@ -117,7 +117,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     model.source !== "endpoint" &&
     (model.settings.nodes.length === 0 || model.settings.nodes.includes(config.name));
 
-  async function drop(id: string, entry: Tracked, stillRegistered: boolean): Promise<void> {
+  async function drop(id: string, entry: Tracked, why: string): Promise<void> {
     tracked.delete(id);
     // Registered again later, it is a new model: its crashes here are forgotten.
     if (crashed.delete(id)) options.onCrashCleared?.(id);
@@ -130,10 +130,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     }
     if (entry.files) await options.onModelReleased?.(id);
     // A model pinned elsewhere keeps its files here (they are pruned only once it is deleted).
-    log.info(
-      { model: id },
-      stillRegistered ? "model pinned to other nodes" : "model deleted from the registry",
-    );
+    log.info({ model: id }, why);
   }
 
   function track(model: Model): void {
@@ -492,11 +489,19 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           await drop(
             id,
             entry,
-            models.some((model) => model.name === id),
+            models.some((model) => model.name === id)
+              ? "model pinned to other nodes"
+              : "model deleted from the registry",
           );
       }
       for (const model of registered.values()) {
-        const entry = tracked.get(model.name);
+        let entry = tracked.get(model.name);
+        // Moved to a new commit (`llmlb model update`): prepared anew, its files there fetched where
+        // they differ; its old ones go once the registry says no model uses them.
+        if (entry && entry.model.commit !== model.commit) {
+          await drop(model.name, entry, "model moved to a new commit; preparing it there");
+          entry = undefined;
+        }
         if (!entry) {
           track(model);
           continue;
