@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { maxMessages } from "./openai";
+import { maxMessages, requestTtlSchema } from "./openai";
 
 /**
  * Anthropic's Messages API (`POST /v1/messages`, `POST /v1/messages/count_tokens`), as Claude Code and
@@ -67,8 +67,8 @@ const messagesBase = {
     .object({ type: z.enum(["auto", "any", "tool", "none"]), name: z.string().optional() })
     .passthrough()
     .optional(),
-  /** LM Studio's, as on chat completions: seconds the model may stay loaded while idle after this request. */
-  ttl: z.number().positive().nullish(),
+  /** LM Studio's, as on chat completions. */
+  ttl: requestTtlSchema.nullish(),
 };
 
 /** Structured outputs: the answer's text is JSON that fits `schema`. */

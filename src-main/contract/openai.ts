@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { modelSettingBounds } from "./modelSettingLimits";
 
 /*
  * The OpenAI-compatible inference API a node serves (and the control plane forwards): chat completions,
@@ -9,6 +10,15 @@ import { z } from "zod";
 // ---------------------------------------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * LM Studio's `ttl`: seconds the model may stay loaded while idle after this request. More than a model's
+ * idle setting may be (7 days) is taken as that: "keep it loaded", as such a value means.
+ */
+export const requestTtlSchema = z
+  .number()
+  .positive()
+  .transform((seconds) => Math.min(seconds, modelSettingBounds.idle_ttl_seconds.max));
 
 export const usageSchema = z.object({
   prompt_tokens: z.number().int().nonnegative(),
@@ -44,8 +54,7 @@ const samplingFields = {
   n: z.number().int().positive().nullish(),
   stream: z.boolean().nullish(),
   stream_options: streamOptionsSchema.nullish(),
-  /** LM Studio's: seconds the model may stay loaded while idle after this request. */
-  ttl: z.number().positive().nullish(),
+  ttl: requestTtlSchema.nullish(),
   user: z.string().nullish(),
 };
 
@@ -329,7 +338,7 @@ export const embeddingRequestSchema = z.object({
   /** "base64": little-endian float32 bytes; the openai SDK asks for it unless told otherwise. */
   encoding_format: z.enum(["float", "base64"]).nullish(),
   dimensions: z.number().int().positive().nullish(),
-  ttl: z.number().positive().nullish(),
+  ttl: requestTtlSchema.nullish(),
   user: z.string().nullish(),
 });
 export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>;

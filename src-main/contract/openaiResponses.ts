@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { jsonSchemaFormatFields, maxMessages, maxTopLogprobs, tokenLogprobWithTopSchema } from "./openai";
+import {
+  jsonSchemaFormatFields,
+  maxMessages,
+  maxTopLogprobs,
+  requestTtlSchema,
+  tokenLogprobWithTopSchema,
+} from "./openai";
 
 /*
  * OpenAI's Responses API (`POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
@@ -148,8 +154,8 @@ export const responsesRequestSchema = z.object({
   text: z.object({ format: responseTextFormatSchema.nullish() }).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
   user: z.string().nullish(),
-  /** LM Studio's, as on chat completions: seconds the model may stay loaded while idle after this request. */
-  ttl: z.number().positive().nullish(),
+  /** LM Studio's, as on chat completions. */
+  ttl: requestTtlSchema.nullish(),
   /** Accepted and ignored: a local model has no reasoning settings to take. */
   reasoning: z.unknown().optional(),
   truncation: z.enum(["auto", "disabled"]).nullish(),

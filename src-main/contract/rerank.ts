@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requestTtlSchema } from "./openai";
 
 /*
  * `POST /v1/rerank` (also `/v1/reranking`): documents ordered by their relevance to a query, by a
@@ -22,7 +23,7 @@ export const rerankRequestSchema = z.object({
   top_n: z.number().int().positive().nullish(),
   /** Each result carries its document's text. Default: false. */
   return_documents: z.boolean().nullish(),
-  ttl: z.number().positive().nullish(),
+  ttl: requestTtlSchema.nullish(),
 });
 export type RerankRequest = z.infer<typeof rerankRequestSchema>;
 

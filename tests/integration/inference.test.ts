@@ -1099,6 +1099,20 @@ describe("model lifecycle", () => {
     expect(main.engine.loaded().some((model) => model.model === "tiny")).toBe(true);
   });
 
+  it("takes a ttl past what a model's idle setting may be (7 days) as that: kept loaded", async () => {
+    const body: ChatCompletionCreateParamsNonStreaming & { ttl: number } = {
+      model: "tiny-ttl",
+      messages: hello,
+      max_tokens: 2,
+      ttl: 1e13,
+    };
+    await client.chat.completions.create(body);
+    expect(main.engine.loaded().find((model) => model.model === "tiny-ttl")?.idleTtlMs).toBe(
+      7 * 24 * 3600 * 1000,
+    );
+    await main.engine.unloadModel("tiny-ttl");
+  });
+
   it("reads a ttl on Anthropic's Messages and count_tokens too", async () => {
     for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
       const response = await fetch(`${main.url}${path}`, {
