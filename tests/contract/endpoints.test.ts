@@ -447,6 +447,61 @@ describe("another llmlb as an endpoint", () => {
     }
   });
 
+  it("words a page of any size at once, from its beginning, and passes on an API's error sent as text as it is", async () => {
+    const odd = await startFakeOpenAiServer({
+      name: "odd",
+      models: ["org/odd"],
+      handler: (_request, response, body) => {
+        if (body.max_tokens === 1)
+          // A page of 600 KB that never closes its styles: read from its beginning, never whole.
+          return void response
+            .writeHead(400, { "content-type": "text/html" })
+            .end(`<html><body><h1>Bad &amp; wrong</h1>${"<style ".repeat(100_000)}`);
+        response
+          .writeHead(400, { "content-type": "text/plain" })
+          .end(
+            JSON.stringify({
+              error: {
+                message: "max_tokens is too large",
+                type: "invalid_request_error",
+                code: "too_large",
+                param: "max_tokens",
+              },
+            }),
+          );
+      },
+    });
+    try {
+      expect(
+        (await server.request("POST", "/v0/endpoints", { body: { name: "odd", url: odd.url } })).status,
+      ).toBe(201);
+      const started = Date.now();
+      const page = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/odd", max_tokens: 1, messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(page.status).toBe(400);
+      expect(page.body.error.message).toBe(
+        "The endpoint odd answered 400 (text/html, not an API error): Bad & wrong",
+      );
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const json = await server.request("POST", "/v1/chat/completions", {
+        body: { model: "org/odd", max_tokens: 2, messages: [{ role: "user", content: "Hi" }] },
+      });
+      expect(json.status).toBe(400);
+      expect(json.headers["content-type"]).toMatch(/^application\/json/);
+      expect(json.body.error).toMatchObject({
+        message: "max_tokens is too large",
+        code: "too_large",
+        param: "max_tokens",
+      });
+      // Still a node that answers: its refusals are its clients', not its failures.
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+      expect(nodes.find((node) => node.name === "odd")?.health.state).toBe("ok");
+    } finally {
+      await odd.close();
+    }
+  });
+
   it("cannot be faked by a client to put names of its own in the metrics", async () => {
     const models = await server.request("GET", "/v1/models", { anonymous: true });
     const instance = String(models.headers["llmlb-instance"]);

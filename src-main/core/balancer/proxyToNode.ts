@@ -195,7 +195,12 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.controller?.abort(new Error("client disconnected"));
   }
 
+  private finished = false;
+
   private finish(outcome: ProxyOutcome): void {
+    // Once: a refusal worded anew from its beginning ends the try before its connection is let go.
+    if (this.finished) return;
+    this.finished = true;
     clearTimeout(this.stallTimer);
     this.unsubscribe();
     this.pending.delete(this);
@@ -244,7 +249,10 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
       // As undici's dump(): a short refusal is read to its end, so the connection stays in the pool.
       if (this.dropped < refusalKept) this.refusal.push(chunk);
       this.dropped += chunk.length;
-      if (this.dropped > maxDropped) controller.abort(new Error(`answered ${this.status}`));
+      if (this.dropped <= maxDropped) return;
+      // A refusal worded anew needs no more than its beginning: its client gets it, the rest is dropped.
+      if (this.phase === "rewording") this.passReworded();
+      controller.abort(new Error(`answered ${this.status}`));
       return;
     }
     this.observer.onChunk(chunk);
@@ -297,10 +305,17 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
   /** The refusal read whole, passed on in the words `reword` gives it. */
   private passReworded(): void {
+    if (this.finished) return;
     const { contentType, headers } = this.rewording!;
-    const said = plainText(Buffer.concat(this.refusal).toString("utf8"));
+    const kept = Buffer.concat(this.refusal).subarray(0, refusalKept);
     const type = contentType.split(";")[0]!.trim();
-    const body = Buffer.from(JSON.stringify(this.request.reword!(this.status, said, type)));
+    // An API's error under another content type (text/plain) is one: passed on as it is, its code kept.
+    const body =
+      errorOfAnswer(kept) !== undefined
+        ? kept
+        : Buffer.from(
+            JSON.stringify(this.request.reword!(this.status, plainText(kept.toString("utf8")), type)),
+          );
     const head = { ...headers, "content-type": "application/json" };
     this.observer.onHead(this.status, head);
     this.sink.head(this.status, head);
@@ -340,10 +355,16 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
 /** What a page or a text says, on one line: its tags, scripts and styles left out, at most 300 characters. */
 function plainText(said: string): string {
+  // A page cut short may end inside a script or a style: to its end, then (linear, whatever the page).
   const text = said
-    .replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<(script|style)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, " ")
     .replace(/<[^>]*>/g, " ")
     .replace(/&nbsp;/g, " ")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&")
     .replace(/\s+/g, " ")
     .trim();
   return cutText(text, 300);
