@@ -457,18 +457,16 @@ describe("another llmlb as an endpoint", () => {
           return void response
             .writeHead(400, { "content-type": "text/html" })
             .end(`<html><body><h1>Bad &amp; wrong</h1>${"<style ".repeat(100_000)}`);
-        response
-          .writeHead(400, { "content-type": "text/plain" })
-          .end(
-            JSON.stringify({
-              error: {
-                message: "max_tokens is too large",
-                type: "invalid_request_error",
-                code: "too_large",
-                param: "max_tokens",
-              },
-            }),
-          );
+        response.writeHead(400, { "content-type": "text/plain" }).end(
+          JSON.stringify({
+            error: {
+              message: "max_tokens is too large",
+              type: "invalid_request_error",
+              code: "too_large",
+              param: "max_tokens",
+            },
+          }),
+        );
       },
     });
     try {
@@ -964,7 +962,7 @@ describe("a new API key or URL for an endpoint (a key rotated, a server moved)",
     expect(none.status).toBe(422);
     expect(none.body.error.message).toContain("needs an API key");
     const down = await server.request("PATCH", "/v0/endpoints/ext", {
-      body: { url: `http://127.0.0.1:${await closedPort()}` },
+      body: { url: `http://127.0.0.1:${await closedPort()}`, api_key: key },
     });
     expect(down.status).toBe(422);
     expect(down.body.error.code).toBe("endpoint.unreachable");
@@ -975,6 +973,27 @@ describe("a new API key or URL for an endpoint (a key rotated, a server moved)",
     expect(asked.status).toBe(200);
   });
 
+  it("never sends the stored key to another server: a new origin comes with its own key, or none", async () => {
+    expect(
+      (await server.request("POST", "/v0/endpoints", { body: { name: "ext", url: vllm.url, api_key: key } }))
+        .status,
+    ).toBe(201);
+    const before = moved.received.length;
+    const keyless = await server.request("PATCH", "/v0/endpoints/ext", { body: { url: moved.url } });
+    expect(keyless.status).toBe(400);
+    expect(keyless.body.error).toMatchObject({ code: "input.invalid", param: "api_key" });
+    expect(keyless.body.error.message).toContain("is another server than");
+    expect(keyless.text).not.toContain(key);
+    expect(moved.received.length).toBe(before);
+    expect((await endpoint()).url).toBe(`${vllm.url}/v1`);
+    // Said so: none.
+    const none = await server.request("PATCH", "/v0/endpoints/ext", {
+      body: { url: moved.url, api_key: null },
+    });
+    expect(none.status).toBe(200);
+    expect(none.body).toMatchObject({ url: `${moved.url}/v1`, has_api_key: false });
+  });
+
   it("refuses the URL another endpoint has: the same server twice", async () => {
     for (const [name, url] of [
       ["ext", moved.url],
@@ -983,7 +1002,9 @@ describe("a new API key or URL for an endpoint (a key rotated, a server moved)",
       expect(
         (await server.request("POST", "/v0/endpoints", { body: { name, url, api_key: key } })).status,
       ).toBe(201);
-    const twice = await server.request("PATCH", "/v0/endpoints/ext", { body: { url: vllm.url } });
+    const twice = await server.request("PATCH", "/v0/endpoints/ext", {
+      body: { url: vllm.url, api_key: key },
+    });
     expect(twice.status).toBe(409);
     expect(twice.body.error.code).toBe("endpoint.duplicate");
     expect((await endpoint()).url).toBe(`${moved.url}/v1`);

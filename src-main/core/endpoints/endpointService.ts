@@ -353,6 +353,17 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     async update(idOrName, patch) {
       const entry = find(idOrName);
       const url = patch.url !== undefined ? normalizeEndpointUrl(patch.url) : entry.url;
+      // The key stored for one server is never sent to another: a new origin comes with its own (or none).
+      if (
+        new URL(url).origin !== new URL(entry.url).origin &&
+        patch.api_key === undefined &&
+        entry.apiKey !== null
+      )
+        throw new AppError(
+          "input.invalid",
+          `${url} is another server than ${entry.url}: give its API key in the same change (api_key, or null for none; \`--api-key\` or \`--no-api-key\`), as the key stored for ${entry.name} is not sent to another server.`,
+          { param: "api_key" },
+        );
       const apiKey = patch.api_key !== undefined ? patch.api_key : entry.apiKey;
       if (url !== entry.url || apiKey !== entry.apiKey) await reconnect(entry, url, apiKey);
       if (patch.parallel !== undefined && patch.parallel !== entry.parallel) {
