@@ -6,3 +6,20 @@
 export function backoffMs(failures: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, Math.max(0, baseMs) * 2 ** Math.max(0, failures - 1));
 }
+
+/** The longest Retry-After heeded: a broken server's hours would stall what waits on it. */
+const maxRetryAfterMs = 5 * 60_000;
+
+/**
+ * Retry-After as delta-seconds or an HTTP date, in ms from `now` (at most 5 minutes); undefined when
+ * absent or unreadable.
+ */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, maxRetryAfterMs);
+  // An HTTP date names its day and month; this keeps "-5" and the like from parsing as a year.
+  const date = /[a-z]/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(date)) return undefined;
+  return Math.min(Math.max(0, date - now), maxRetryAfterMs);
+}

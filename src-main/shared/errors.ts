@@ -40,6 +40,7 @@ export type ErrorCode =
   | "settings.read_only"
   | "config.invalid"
   | "balancer.no_node"
+  | "balancer.rate_limited"
   | "node.crashed"
   | "inference.context_length_exceeded"
   | "inference.unavailable"
@@ -146,6 +147,8 @@ const statusByCode: Record<ErrorCode, number> = {
   /** A model only an endpoint serves: it goes with the endpoint. */
   "registry.external": 409,
   "balancer.no_node": 502,
+  /** Every node that has the model answered 429 (its rate limit, or its full queue). */
+  "balancer.rate_limited": 429,
   /** The node failed mid-answer: the client has part of it (its stream's last event says so). */
   "node.crashed": 502,
   "inference.context_length_exceeded": 400,

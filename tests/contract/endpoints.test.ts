@@ -648,9 +648,11 @@ describe("an endpoint that answers 429 (its rate limit, or its full queue)", () 
         statuses.push(asked.status);
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
-      // Tried once, then passed over while the other answers.
+      // Tried once, then passed over for its Retry-After while the other answers; busy, not broken.
       expect(limited.received).toHaveLength(1);
       expect(spare.received).toHaveLength(6);
+      const nodes = nodeListSchema.parse((await server.request("GET", "/v0/nodes")).body).data;
+      expect(nodes.find((node) => node.name === "limited")?.health.state).toBe("ok");
 
       // The model's only endpoint: its 429 is the answer, Retry-After and all.
       await server.request("DELETE", "/v0/endpoints/spare");

@@ -169,6 +169,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
   const nodeWaiters = new Set<() => void>();
   /** Requests waiting for a node to take their model up, by model: those admitted, and all. */
   const nodeWaits = new Map<string, { admitted: number; all: number }>();
+  /** Nodes that answered 429, by id: passed over until then (this llmlb's clock) while others can take requests. */
+  const limitedUntil = new Map<string, number>();
   /** Admission's depth, with what waits for a node counted as waiting, not running. */
   const depthOf = (model: string, depth: { running: number; waiting: number }) => {
     const waits = nodeWaits.get(model);
@@ -229,6 +231,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
 
   /** A node as tried: a worker restarted after a crash listens at a new address, and counts as new. */
   const triedKey = (route: NodeRoute) => `${route.id} ${route.url}`;
+  /** How long a node that answered 429 with no Retry-After is passed over, and the most for one that said. */
+  const limitedDefaultMs = 5_000;
+  const limitedMaxMs = 60_000;
 
   /**
    * Whether a node holds the model, and whether taking it unloads another (busy, or in use lately). An
@@ -291,7 +296,9 @@ export function createBalancer(options: BalancerOptions): Balancer {
   function choose(routes: NodeRoute[], tried: Set<string>, model: string): NodeRoute | undefined {
     const now = clock.now();
     const fresh = routes.filter((candidate) => !tried.has(triedKey(candidate)));
-    const up = fresh.filter((candidate) => !health.isFailing(candidate, now));
+    const up = fresh.filter(
+      (candidate) => !health.isFailing(candidate, now) && (limitedUntil.get(candidate.id) ?? 0) <= now,
+    );
     const reachable = up.length > 0 ? up : fresh;
     // The policy has nothing to weigh with one node (the usual case of one machine).
     if (reachable.length <= 1) return reachable[0];
@@ -478,6 +485,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
       lackingSaid: Map<NodeRoute, string>;
       failures: string[];
       othersToTry: boolean;
+      /** The Retry-After (ms, or undefined) of each 429 dropped for another node to take the request. */
+      limited: (number | undefined)[];
     },
     trace: RequestTrace,
   ): Promise<number | undefined> {
@@ -594,6 +603,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
           return undefined;
         }
+        if (outcome.status === 429) {
+          // Its rate limit, or its full queue: not a failure of its health. Passed over for its
+          // Retry-After (a few seconds where it said none) while other nodes can take requests.
+          const waitMs = Math.min(outcome.retryAfterMs ?? limitedDefaultMs, limitedMaxMs);
+          limitedUntil.set(route.id, clock.now() + waitMs);
+          failures.push(`${route.name}: answered 429 (rate-limited or full)`);
+          tries.limited.push(outcome.retryAfterMs);
+          (request.log ?? log).info(
+            { node: route.name, node_id: route.id, model, retry_after_ms: outcome.retryAfterMs },
+            "node answered 429; trying another",
+          );
+          return undefined;
+        }
         failures.push(`${route.name}: ${outcome.reason}`);
         if (outcome.unreachable && route.kind !== "endpoint")
           trace.unreachable = (trace.unreachable ?? 0) + 1;
@@ -683,6 +705,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const lacking: NodeRoute[] = [];
     /** What those said of it, where they said more than "Not Found" (a model they no longer have). */
     const lackingSaid = new Map<NodeRoute, string>();
+    const limited: (number | undefined)[] = [];
     /** Why each node tried failed, in the order tried: what a client told "every node failed" is told. */
     const failures: string[] = [];
     trace.failures = failures;
@@ -721,6 +744,19 @@ export function createBalancer(options: BalancerOptions): Balancer {
               : `POST ${path} is not served for model ${model} here: ${names} answered 404 for it (an OpenAI-compatible server, or a worker of an older llmlb, may lack this route; its other routes are unaffected).`,
           );
         }
+        if (!chosen && limited.length > 0 && limited.length === failures.length) {
+          // Every node tried answered 429, the last one's dropped as others were left then: a 429 still.
+          const waits = limited.filter((ms): ms is number => ms !== undefined);
+          const seconds = Math.max(
+            1,
+            Math.ceil((waits.length > 0 ? Math.min(...waits) : limitedDefaultMs) / 1000),
+          );
+          throw new AppError(
+            "balancer.rate_limited",
+            `Every node that has model ${model} is rate-limited or full (${failures.join("; ")}); retry in ${seconds} s.`,
+            { retryAfter: seconds },
+          );
+        }
         if (!chosen) {
           const why = failures.length > 0 ? ` (${failures.join("; ")})` : "";
           throw new AppError(
@@ -743,7 +779,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
             model,
             request,
             sink,
-            { lacking, lackingSaid, failures, othersToTry },
+            { lacking, lackingSaid, failures, othersToTry, limited },
             trace,
           );
           if (status !== undefined) return status;

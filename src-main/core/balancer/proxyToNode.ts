@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 import type { AnswerSink } from "./answerSink";
+import { parseRetryAfter } from "../../shared/backoff";
 import { cutText } from "../../shared/cutText";
 import { errorOfAnswer, isMissingRoute } from "./answerError";
 
@@ -58,6 +59,8 @@ export type ProxyOutcome =
       missingRoute?: true;
       /** What a 404 that is not a missing route said (a model the server no longer has), if it said. */
       said?: string;
+      /** A 429 dropped for another node to take the request: its Retry-After, in ms, where it said one. */
+      retryAfterMs?: number;
       /**
        * Not reached at all (no connection): the request never got there, and a worker's process that
        * died may come back at another address.
@@ -155,6 +158,8 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
    * it anew (`reword`); passing it on.
    */
   private phase: "waiting" | "refusing" | "rewording" | "passing" = "waiting";
+  /** A 429 dropped: its Retry-After, in ms. */
+  private retryAfterMs: number | undefined;
   /** A refusal being worded anew: its content type, and the headers that go on with it. */
   private rewording: { contentType: string; headers: IncomingHttpHeaders } | undefined;
   private status = 0;
@@ -223,6 +228,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     this.status = status;
     const limited = status === 429 && this.request.othersToTry === true;
     this.phase = nodesTrouble(status) || limited ? "refusing" : "passing";
+    if (limited) this.retryAfterMs = parseRetryAfter(String(headers["retry-after"] ?? ""));
     if (this.phase === "refusing") return;
     const contentType = String(headers["content-type"] ?? "");
     if (status >= 400 && this.request.reword && !/json|event-stream/i.test(contentType)) {
@@ -297,6 +303,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
         status: this.status,
         ...(missingRoute && { missingRoute: true as const }),
         ...(said !== undefined && { said }),
+        ...(this.retryAfterMs !== undefined && { retryAfterMs: this.retryAfterMs }),
       });
     }
     this.sink.end();

@@ -19,13 +19,4 @@ export function backoffDelayMs(
   return Math.round(exponential / 2 + (exponential / 2) * random());
 }
 
-/** Retry-After as delta-seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
-  // An HTTP date names its day and month; this keeps "-5" and the like from parsing as a year.
-  const date = /[a-z]/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(Math.max(0, date - now), MAX_RETRY_AFTER_MS);
-}
+export { parseRetryAfter } from "../../shared/backoff";
