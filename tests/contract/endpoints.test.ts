@@ -706,7 +706,7 @@ describe("an endpoint removed while requests for its model wait in llmlb's queue
       for (const answer of await Promise.all(queued)) {
         expect(answer.status).toBe(404);
         expect(answer.body.error.message).toBe(
-          "The model `org/slow-model` was removed while this request waited (from the registry, or with the endpoint that served it).",
+          "The model `org/slow-model` is not served here any more: it was removed while this request waited, or the endpoint that served it no longer lists it.",
         );
       }
       expect(held).toHaveLength(1);
@@ -787,6 +787,11 @@ describe("a route an endpoint does not serve", () => {
       expect(chat.body.error.message).toBe(
         'POST /v1/chat/completions is not served for model org/unloaded here: forgetful ("model "org/unloaded" not found, try pulling it first") answered 404 for it (a server that no longer has the model, or lacks this route; its other routes are unaffected).',
       );
+      // The client's only: what an endpoint says may quote the request, and the log keeps none of it.
+      const kept = (await server.request("GET", "/v0/requests")).body as { data: RequestRecord[] };
+      const record = kept.data.find((entry) => entry.id === chat.headers["x-request-id"])!;
+      expect(record.error?.message).toContain("forgetful answered 404 for it");
+      expect(record.error?.message).not.toContain("try pulling it");
     } finally {
       await gone.close();
     }

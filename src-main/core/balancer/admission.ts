@@ -102,7 +102,10 @@ export function createAdmission(options: AdmissionOptions = {}): Admission {
           },
         };
         const leave = (error: unknown) => {
-          open.waiting.splice(open.waiting.indexOf(entry), 1);
+          const at = open.waiting.indexOf(entry);
+          // Let in meanwhile: it is not waiting any more (its release is the caller's).
+          if (at < 0) return;
+          open.waiting.splice(at, 1);
           signal.removeEventListener("abort", onAbort);
           pump(open);
           forgetIfIdle(model, open);

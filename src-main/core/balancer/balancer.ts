@@ -47,6 +47,11 @@ interface RequestTrace {
   reported?: number;
   /** Why it failed, as the client was told. */
   error?: RequestRecord["error"];
+  /**
+   * What the log keeps of the error thrown, where it is less than the client was told: an endpoint's
+   * own words may quote the request, and the log keeps no prompt text.
+   */
+  errorKept?: RequestRecord["error"];
   /** The answer broke off after its head went to the client. */
   brokeOff?: boolean;
 }
@@ -422,7 +427,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     if (error.code !== "model.not_found") return error;
     return new AppError(
       "model.not_found",
-      `The model \`${cutText(model, 200)}\` was removed while this request waited (from the registry, or with the endpoint that served it).`,
+      `The model \`${cutText(model, 200)}\` is not served here any more: it was removed while this request waited, or the endpoint that served it no longer lists it.`,
       { param: "model" },
     );
   }
@@ -729,7 +734,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
           // What came back is worth one more try, a node tried before included (its file downloaded
           // again); a restarted worker has a new URL and counts as new anyway.
           tried.clear();
-          chosen = choose(back, tried, model);
+          chosen = choose(notBack(back, request.via), tried, model);
         }
         if (!chosen && lacking.length > 0 && lacking.length === tried.size) {
           const names = lacking
@@ -737,6 +742,11 @@ export function createBalancer(options: BalancerOptions): Balancer {
               lackingSaid.has(route) ? `${route.name} ("${lackingSaid.get(route)}")` : route.name,
             )
             .join(", ");
+          if (lackingSaid.size > 0)
+            trace.errorKept = recordedError(
+              "request.not_found",
+              `POST ${path} is not served for model ${model} here: ${lacking.map((route) => route.name).join(", ")} answered 404 for it; what it said went to the client, and is not kept here as it may quote the request.`,
+            );
           throw new AppError(
             "request.not_found",
             lackingSaid.size > 0
@@ -886,7 +896,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     } catch (error) {
       const told = toHttpError(toAppError(error));
       status = told.status;
-      trace.error = recordedError(told.body.error.code, told.body.error.message);
+      trace.error = trace.errorKept ?? recordedError(told.body.error.code, told.body.error.message);
       // Only a registered model's id is a label (refused before any lookup, while paused or
       // stopping, the name is checked here); a 404 or 400 names none.
       if (status !== 404 && status !== 400) label = registeredId(body.json) ?? label;

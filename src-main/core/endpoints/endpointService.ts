@@ -177,6 +177,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     let health: EndpointHealth;
     let instance = entry.instance;
     const asked = { url: entry.url, apiKey: entry.apiKey };
+    let answered: ProbeAnswer | undefined;
     try {
       const answer = await probe({
         ...asked,
@@ -184,8 +185,8 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         signal,
         selfInstance: options.selfInstance,
       });
+      answered = answer;
       instance = answer.instance;
-      noteLeftOut(entry, answer);
       const { models } = answer;
       health = { status: "online", models, lastError: null, lastCheckedAt: now(), lastSeenAt: now() };
     } catch (error) {
@@ -196,6 +197,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     }
     // Removed, or given a new URL or key, while the check ran: nothing to record.
     if (entries.get(id) !== entry || entry.url !== asked.url || entry.apiKey !== asked.apiKey) return;
+    if (answered) noteLeftOut(entry, answered);
     if (instance !== entry.instance) {
       // Another llmlb restarted there: what it serves only through this one is told apart by the new id.
       entry.instance = instance;
