@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -7,7 +8,7 @@ import { z } from "zod";
  * Which llmlbs (each by its data directory) use a file of a shared Hugging Face cache, marked in the
  * cache's `.locks` folder, which huggingface_hub's own scan of the cache passes over: one per blob
  * (`.locks/llmlb-users/<sha256>/`), a file per llmlb. The llmlb that downloaded a file removes it only
- * once no other one marks it. A mark whose data directory is gone is stale, and goes.
+ * once no other one marks it. A mark of this machine whose data directory is gone is stale, and goes.
  */
 export interface CacheUsers {
   /** Marks the blob `sha256` of `cacheDir` as used by this llmlb. */
@@ -20,7 +21,8 @@ export interface CacheUsers {
   others(cacheDir: string, sha256: string): Promise<string[]>;
 }
 
-const markSchema = z.object({ data_dir: z.string() });
+/** `host`: where `data_dir` is; a mark of another machine (a cache on a share) is never judged stale here. */
+const markSchema = z.object({ data_dir: z.string(), host: z.string().optional() });
 
 export function cacheUsers(dataDir: string): CacheUsers {
   const self = path.resolve(dataDir);
@@ -34,7 +36,7 @@ export function cacheUsers(dataDir: string): CacheUsers {
       await fs.mkdir(folder, { recursive: true });
       // Whole or not at all: another llmlb reading it half written would take it as stale.
       const temp = path.join(folder, `${ownName}.${process.pid}.tmp`);
-      await fs.writeFile(temp, JSON.stringify({ data_dir: self }));
+      await fs.writeFile(temp, JSON.stringify({ data_dir: self, host: os.hostname() }));
       await fs.rename(temp, path.join(folder, ownName));
     },
     async unmark(cacheDir, sha256) {
@@ -67,12 +69,15 @@ export function cacheUsers(dataDir: string): CacheUsers {
           .readFile(file, "utf8")
           .then((text) => markSchema.parse(JSON.parse(text)))
           .catch(() => undefined);
+        // Another machine's (a cache on a network share) cannot be checked from here: it holds.
+        const elsewhere = mark?.host !== undefined && mark.host !== os.hostname();
         const alive =
           mark !== undefined &&
-          (await fs.stat(mark.data_dir).then(
-            (stat) => stat.isDirectory(),
-            () => false,
-          ));
+          (elsewhere ||
+            (await fs.stat(mark.data_dir).then(
+              (stat) => stat.isDirectory(),
+              () => false,
+            )));
         if (alive) users.push(mark.data_dir);
         else await fs.rm(file, { force: true });
       }

@@ -182,8 +182,8 @@ export async function openDownloadLedger(
       await save(path.join(checkedDir, `${sha256}.json`), record);
     },
     async use(sha256s) {
+      // Written each time (once per model ready): another worker of this llmlb may have taken it back.
       for (const sha256 of sha256s) {
-        if (marked.has(sha256)) continue;
         await users.mark(here, sha256);
         marked.add(sha256);
       }

@@ -153,6 +153,20 @@ describe("the download ledger's prune", () => {
     expect(fs.existsSync(path.join(repoDir, "blobs", sha("f")))).toBe(false);
   });
 
+  it("keeps a file another machine's llmlb marks (a cache on a share), whose data directory it cannot see", async () => {
+    const ledger = await openLedger();
+    const repoDir = await cached(ledger, "org/shared-far", sha("d"));
+    const marks = path.join(temp.path, "hub", ".locks", "llmlb-users", sha("d"));
+    fs.mkdirSync(marks, { recursive: true });
+    fs.writeFileSync(
+      path.join(marks, "elsewhere.json"),
+      JSON.stringify({ data_dir: "/srv/llmlb-on-another-box", host: "another-box" }),
+    );
+    expect(await ledger.prune(new Set(), new Set([sha("d")]))).toEqual([]);
+    expect(fs.existsSync(path.join(repoDir, "blobs", sha("d")))).toBe(true);
+    expect(fs.existsSync(path.join(marks, "elsewhere.json"))).toBe(true);
+  });
+
   it("remembers a blob hashed for every worker of this llmlb, until the file changes", async () => {
     const checkedDir = path.join(temp.path, "checked");
     const mine = await openDownloadLedger(
