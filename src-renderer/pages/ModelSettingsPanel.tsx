@@ -360,12 +360,21 @@ function sameSettings(a: ModelSettings, b: ModelSettings): boolean {
   return JSON.stringify(draftOf(a)) === JSON.stringify(draftOf(b));
 }
 
-/** `draft`, its fields not edited since `before` taking their values in `after`. */
+/** A number field's value: null when empty (automatic); otherwise as typed, for the server to judge. */
+const numberOf = (text: string) => (text.trim() === "" ? null : Number(text));
+
+/**
+ * `draft`, its fields not edited since `before` taking their values in `after` (numbers compared as
+ * numbers: `08` is 8); the nodes ticked or unticked here applied to `after`'s, the others' kept.
+ */
 function followed(draft: Draft, before: Draft, after: Draft): Draft {
   const next = { ...draft };
-  for (const key of Object.keys(draft) as (keyof Draft)[])
-    if (JSON.stringify(draft[key]) === JSON.stringify(before[key]))
-      Object.assign(next, { [key]: after[key] });
+  for (const key of ["context", "parallel", "ttl"] as const)
+    if (numberOf(draft[key]) === numberOf(before[key])) next[key] = after[key];
+  if (draft.overflow === before.overflow) next.overflow = after.overflow;
+  const added = draft.nodes.filter((node) => !before.nodes.includes(node));
+  const removed = before.nodes.filter((node) => !draft.nodes.includes(node));
+  next.nodes = [...new Set([...after.nodes, ...added])].filter((node) => !removed.includes(node)).sort();
   return next;
 }
 
@@ -375,7 +384,7 @@ function followed(draft: Draft, before: Draft, after: Draft): Draft {
  * so a wrong value gets the server's own words.
  */
 function patchOf(saved: ModelSettings, draft: Draft): ModelSettingsPatch | null {
-  const number = (text: string) => (text.trim() === "" ? null : Number(text));
+  const number = numberOf;
   const patch: ModelSettingsPatch = {};
   const context = number(draft.context);
   if (context !== saved.context_size) patch.context_size = context;

@@ -30,8 +30,10 @@ describe("a model's settings panel", () => {
     fireEvent.change(within(panel).getByLabelText("Unload after idle (seconds)"), {
       target: { value: "60" },
     });
-    // Meanwhile, another window (or the CLI) sets parallel and the context.
-    const elsewhere = { ...saved, parallel: 8, context_size: 2048 };
+    // A node ticked here.
+    fireEvent.click(within(panel).getByLabelText("gpu-1"));
+    // Meanwhile, another window (or the CLI) sets parallel and the context, and pins another node.
+    const elsewhere = { ...saved, parallel: 8, context_size: 2048, nodes: ["gpu-0"] };
     events.latest.send({ type: "model.updated", model: model("org/repo", { settings: elsewhere }) });
     expect((within(panel).getByLabelText("Parallel requests per worker") as HTMLInputElement).value).toBe(
       "8",
@@ -41,7 +43,11 @@ describe("a model's settings panel", () => {
       "60",
     );
     await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Save settings" })));
-    expect(api.updateModelSettings).toHaveBeenCalledWith("org/repo", { idle_ttl_seconds: 60 });
+    // Both pins: the one made there, and the one ticked here.
+    expect(api.updateModelSettings).toHaveBeenCalledWith("org/repo", {
+      idle_ttl_seconds: 60,
+      nodes: ["gpu-0", "gpu-1"],
+    });
   });
 
   it("sends only what changed, with an emptied field meaning automatic, and shows the result on the card", async () => {
