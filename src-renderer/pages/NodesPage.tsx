@@ -208,59 +208,62 @@ function NodeCard({ node, now }: { node: NodeInfo; now: number }) {
         </div>
       )}
 
-      <div className="node-section">
-        <h4
-          className="node-section-title"
-          title={
-            node.max_loaded_models !== undefined
-              ? "The most models it holds at once (LLMLB_MAX_LOADED_MODELS): loading one more unloads the least recently used"
-              : undefined
-          }
-        >
-          {node.max_loaded_models !== undefined
-            ? `Loaded · ${loadsOf(node.loaded)} of at most ${node.max_loaded_models}`
-            : "Loaded"}
-        </h4>
-        {node.loaded.length === 0 ? (
-          <p className="muted">Nothing in memory</p>
-        ) : (
-          <ul className="loaded">
-            {node.loaded.map((loaded) => (
-              <li key={loaded.model}>
-                <code>{loaded.model}</code>
-                <span className="loaded-state">
-                  {loaded.loading_since ? (
-                    <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
-                  ) : (
-                    <span
-                      className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}
-                      title={
-                        loaded.idle_until
-                          ? "It leaves memory then unless a request comes first (its idle time: llmlb model set <id> --ttl)"
-                          : undefined
-                      }
-                    >
-                      {loaded.busy > 0
-                        ? `${loaded.busy} of ${loaded.sequences} busy`
-                        : `idle · ${plural(loaded.sequences, "sequence")}`}
-                      {loaded.idle_until && ` · until ${clockTime(loaded.idle_until, new Date(), false)}`}
-                    </span>
-                  )}
-                  {loaded.unloading && (
-                    <span
-                      className="pill pill-warn"
-                      title="Asked to unload: it leaves memory when its running requests end, unless another request comes first"
-                    >
-                      unloads when they end
-                    </span>
-                  )}
-                  <UnloadModel node={node} loaded={loaded} />
-                </span>
-              </li>
-            ))}
-          </ul>
-        )}
-      </div>
+      {/* An endpoint loads its models itself: what it holds is not llmlb's to know. */}
+      {node.kind !== "endpoint" && (
+        <div className="node-section">
+          <h4
+            className="node-section-title"
+            title={
+              node.max_loaded_models !== undefined
+                ? "The most models it holds at once (LLMLB_MAX_LOADED_MODELS): loading one more unloads the least recently used"
+                : undefined
+            }
+          >
+            {node.max_loaded_models !== undefined
+              ? `Loaded · ${loadsOf(node.loaded)} of at most ${node.max_loaded_models}`
+              : "Loaded"}
+          </h4>
+          {node.loaded.length === 0 ? (
+            <p className="muted">Nothing in memory</p>
+          ) : (
+            <ul className="loaded">
+              {node.loaded.map((loaded) => (
+                <li key={loaded.model}>
+                  <code>{loaded.model}</code>
+                  <span className="loaded-state">
+                    {loaded.loading_since ? (
+                      <LoadingFor since={loaded.loading_since} className="pill pill-warn" />
+                    ) : (
+                      <span
+                        className={loaded.busy > 0 ? "pill pill-accent" : "pill pill-muted"}
+                        title={
+                          loaded.idle_until
+                            ? "It leaves memory then unless a request comes first (its idle time: llmlb model set <id> --ttl)"
+                            : undefined
+                        }
+                      >
+                        {loaded.busy > 0
+                          ? `${loaded.busy} of ${loaded.sequences} busy`
+                          : `idle · ${plural(loaded.sequences, "sequence")}`}
+                        {loaded.idle_until && ` · until ${clockTime(loaded.idle_until, new Date(), false)}`}
+                      </span>
+                    )}
+                    {loaded.unloading && (
+                      <span
+                        className="pill pill-warn"
+                        title="Asked to unload: it leaves memory when its running requests end, unless another request comes first"
+                      >
+                        unloads when they end
+                      </span>
+                    )}
+                    <UnloadModel node={node} loaded={loaded} />
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
       {node.kind === "worker" && (
         <div className="node-foot">
           <p className="node-models muted">

@@ -1,4 +1,13 @@
-import { lazy, Suspense, useId, useLayoutEffect, useRef, type FormEvent, type KeyboardEvent } from "react";
+import {
+  lazy,
+  Suspense,
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import { IconAlert } from "../components/icons";
 import { LoadingFor } from "../components/LoadingFor";
 import { ReadyModelSelect } from "../components/ReadyModelSelect";
@@ -66,6 +75,10 @@ export function PlaygroundPage() {
     const element = log.current;
     if (element && following.current) element.scrollTop = element.scrollHeight;
   }, [conversation]);
+  // Why an answer failed is read where the user looks, at the card's end, whatever the window's size.
+  useEffect(() => {
+    if (error) showEnd(card.current);
+  }, [error]);
   const onLogScroll = () => {
     const element = log.current;
     if (element) following.current = atEnd(element);
@@ -74,12 +87,12 @@ export function PlaygroundPage() {
   const send = (event?: FormEvent) => {
     event?.preventDefault();
     if (!model || gone || !text.trim() || chatting) return;
-    // A message sent is read where it goes: at the end. In a window too short for the whole card, the
-    // page goes to the card's end too: the message box (kept in the window) would cover the log's.
+    // A message sent is read where it goes: at the end, the log's and, in a window too short for the
+    // whole card, the page's too (the log's end, and Stop, in view while the answer comes).
     following.current = true;
     void sendChat(model);
     box.current?.focus();
-    requestAnimationFrame(() => card.current?.scrollIntoView?.({ block: "end" }));
+    requestAnimationFrame(() => showEnd(card.current));
   };
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     // Enter sends; Shift+Enter is a new line; Escape stops an answer coming.
@@ -251,4 +264,10 @@ export function PlaygroundPage() {
       )}
     </div>
   );
+}
+
+/** Scrolls the page so that `element`'s end is in the window, where it is below it; else leaves it. */
+function showEnd(element: HTMLElement | null): void {
+  if (element && element.getBoundingClientRect().bottom > window.innerHeight)
+    element.scrollIntoView?.({ block: "end" });
 }

@@ -227,7 +227,10 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     if (status < 200) return; // informational: the real head follows
     this.status = status;
     const limited = status === 429 && this.request.othersToTry === true;
-    this.phase = nodesTrouble(status) || limited ? "refusing" : "passing";
+    // An endpoint that is the model's last node to try: its 502, 503 or 504 is the client's answer,
+    // its words and Retry-After with it (another llmlb's, vLLM's "overloaded, try again in 30 s").
+    const lastWord = this.request.reword !== undefined && this.request.othersToTry !== true && status > 500;
+    this.phase = (nodesTrouble(status) && !lastWord) || limited ? "refusing" : "passing";
     if (limited) this.retryAfterMs = parseRetryAfter(String(headers["retry-after"] ?? ""));
     if (this.phase === "refusing") return;
     const contentType = String(headers["content-type"] ?? "");
