@@ -8,6 +8,7 @@ import { softDisabled } from "../components/softDisabled";
 import { plural } from "../format";
 import type { EndpointRefusal } from "../store/endpointsSlice";
 import { useActions, useAppStore } from "../useAppStore";
+import { useFormError } from "../useFormError";
 
 const parallelRange = `${endpointParallelBounds.min.toLocaleString("en-US")} to ${endpointParallelBounds.max.toLocaleString("en-US")}`;
 /** As `endpointParallelSchema` bounds it; the add form's field may be left empty for the default. */
@@ -122,7 +123,7 @@ function ParallelSetting({ endpoint }: { endpoint: Endpoint }) {
   const { updateEndpoint } = useActions();
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState("");
-  const [refusal, setRefusal] = useState<string | null>(null);
+  const [refusal, setRefusal] = useFormError();
   const [saving, setSaving] = useState(false);
   const id = useId();
   const field = useRef<HTMLInputElement>(null);

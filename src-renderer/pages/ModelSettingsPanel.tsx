@@ -5,6 +5,7 @@ import { describedBy, FormError } from "../components/FormError";
 import { IconClose, IconPlus } from "../components/icons";
 import { softDisabled } from "../components/softDisabled";
 import { useActions, useAppStore } from "../useAppStore";
+import { useFormError } from "../useFormError";
 
 /**
  * One model's settings, as `llmlb model set` changes them: context size, what happens when a
@@ -39,7 +40,7 @@ export function ModelSettingsPanel({ model, onClose }: { model: Model; onClose: 
     setBase(model.settings);
   }
   const [saving, setSaving] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useFormError();
   const [checked, setChecked] = useState(false);
   const id = useId();
   const patch = patchOf(base, draft);
@@ -262,7 +263,7 @@ function AliasEditor({ model }: { model: Model }) {
   const { addAlias, removeAlias } = useActions();
   const [alias, setAlias] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useFormError();
   const id = useId();
   const field = useRef<HTMLInputElement>(null);
 

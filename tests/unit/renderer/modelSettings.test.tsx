@@ -2,7 +2,7 @@
 import { act, fireEvent, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { defaultModelSettings } from "../../../src-main/contract";
-import { ApiError } from "../../../src-renderer/api";
+import { ApiError, SERVER_UNREACHABLE } from "../../../src-renderer/api";
 import { fakeApi, lastBanner, model, node, onNode, renderApp, unavailable } from "./fakes";
 
 const nodes = [
@@ -22,6 +22,22 @@ async function openSettings() {
 }
 
 describe("a model's settings panel", () => {
+  it('drops its "can\'t reach the server" once llmlb is back, as banners do', async () => {
+    const api = fakeApi({ models: [model("org/repo")], nodes });
+    api.updateModelSettings.mockRejectedValueOnce(new ApiError(SERVER_UNREACHABLE, 0));
+    const { events } = renderApp(api);
+    events.latest.open();
+    const panel = await openSettings();
+    fireEvent.change(within(panel).getByLabelText("Parallel requests per worker"), {
+      target: { value: "2" },
+    });
+    await act(async () => fireEvent.click(within(panel).getByRole("button", { name: "Save settings" })));
+    expect(panel.textContent).toContain(SERVER_UNREACHABLE);
+    events.latest.drop();
+    await act(async () => events.latest.open());
+    expect(panel.textContent).not.toContain(SERVER_UNREACHABLE);
+  });
+
   it("follows what another window changed while it was open, and sends only what was changed here", async () => {
     const saved = { ...defaultModelSettings, parallel: 4 };
     const api = fakeApi({ models: [model("org/repo", { settings: saved })], nodes });
