@@ -366,8 +366,9 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 /** What a page or a text says, on one line: its tags, scripts and styles left out, at most 300 characters. */
 function plainText(said: string): string {
   // A page cut short may end inside a script or a style: to its end, then (linear, whatever the page).
+  // Its title goes too: pages repeat it as their heading.
   const text = said
-    .replace(/<(script|style)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, " ")
+    .replace(/<(script|style|title)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, " ")
     .replace(/<[^>]*>/g, " ")
     .replace(/&nbsp;/g, " ")
     .replace(/&lt;/g, "<")
