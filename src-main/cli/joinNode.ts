@@ -37,6 +37,16 @@ function controlBase(given: string): string {
       2,
     );
   }
+  const url = URL.parse(given);
+  if (url && (url.hash || url.search)) {
+    const base = `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+    const what = url.hash ? "#fragment" : "?query";
+    // The dashboard link (`…/#token=…`) carries the admin token: it is named, never said back.
+    const dashboard = /token=/.test(url.hash + url.search)
+      ? ": that is the dashboard's link, whose token is the admin token. A machine joins with the node token (`llmlb node token` on the control plane's machine)"
+      : "";
+    throw new CliError(`--join takes the control plane's address, ${base}, with no ${what}${dashboard}.`, 2);
+  }
   return given.replace(/\/+$/, "").replace(/\/v1$/, "");
 }
 

@@ -126,6 +126,16 @@ describe("llmlb node --join", () => {
       LLMLB_DATA_DIR: path.join(second.path, "data"),
     });
     expect(v1.stderr).toMatch(/refused the node token/);
+    // The dashboard link serve prints, pasted: its token is the admin token, never said back.
+    const admin = "llmlb_admintokenpastedbymistake00";
+    const link = await runCli(["node", "--join", `${control.url}/#token=${admin}`, "--token", nodeToken], {
+      LLMLB_DATA_DIR: path.join(second.path, "data"),
+    });
+    expect(link.code).toBe(2);
+    expect(link.stderr).toBe(
+      `error: --join takes the control plane's address, ${control.url}, with no #fragment: that is the dashboard's link, whose token is the admin token. A machine joins with the node token (\`llmlb node token\` on the control plane's machine).\n`,
+    );
+    expect(link.stderr).not.toContain(admin);
   });
 
   /** A port free on 127.0.0.1 whose next one is free too: both workers' ports. */
