@@ -53,7 +53,7 @@ export async function addModel(
   try {
     const registered = await client.request(registerResponseSchema, "POST", "/v0/models/register", body);
     io.out(
-      `Registered ${registered.name} (${registered.repo}@${registered.commit.slice(0, 12)}, ${registered.artifacts.length} file(s), ${formatBytes(registered.size_bytes)})`,
+      `Registered ${registered.name} (${registered.repo}@${registered.commit.slice(0, 12)}, ${filesOf(registered)})`,
     );
     for (const warning of registered.warnings) io.err(`warning: ${warning}`);
     model = registered;
@@ -82,6 +82,22 @@ export async function addModel(
   const ready = await waitTelling(client, model.name, io, new AbortController().signal, options.waitTimeout);
   const where = ready.nodes.filter((node) => node.state === "ready").map((node) => node.node_name);
   io.out(`${ready.name} is ready${where.length > 0 ? ` on ${where.join(", ")}` : ""}.`);
+}
+
+/**
+ * What was registered, as the dashboard's card says it: its file and size, or a repo's GGUF files and
+ * their size in all (each node downloads only the one it picks).
+ */
+function filesOf(model: Model): string {
+  if (model.filename) return `${model.filename.split("/").pop()}, ${formatBytes(model.size_bytes)}`;
+  const gguf = model.artifacts.filter((artifact) => artifact.format === "gguf").length;
+  const what =
+    gguf === 1
+      ? "1 GGUF file"
+      : gguf > 1
+        ? `${gguf} GGUF files, each node picks one`
+        : `${model.artifacts.length} file(s), none in GGUF`;
+  return `${what}; ${formatBytes(model.size_bytes)} in all`;
 }
 
 /** What the dashboard says too: the served file's size, or every file's ("… all") before nodes chose one. */

@@ -161,11 +161,15 @@ describe("llmlb model", () => {
     const add = await runCli(["model", "add", "https://huggingface.co/acme/tiny-GGUF"], env);
     expect(add.stderr).toBe("");
     expect(add.code).toBe(0);
-    expect(add.stdout).toMatch(/^Registered acme\/tiny-GGUF \(acme\/tiny-GGUF@[0-9a-f]{12}, 5 file\(s\)/);
+    expect(add.stdout).toMatch(
+      /^Registered acme\/tiny-GGUF \(acme\/tiny-GGUF@[0-9a-f]{12}, 3 GGUF files, each node picks one; [\d.]+ KB in all\)\n/,
+    );
 
     const file = await runCli(["model", "add", "acme/tiny-GGUF", "--file", "tiny-Q8_0.gguf"], env);
     expect(file.code).toBe(0);
-    expect(file.stdout).toContain("Registered acme/tiny-GGUF/tiny-Q8_0.gguf");
+    expect(file.stdout).toMatch(
+      /^Registered acme\/tiny-GGUF\/tiny-Q8_0\.gguf \(.*, tiny-Q8_0\.gguf, [\d.]+ KB\)\n/,
+    );
 
     const warned = await runCli(["model", "add", "acme/weights-only"], env);
     expect(warned.code).toBe(0);
