@@ -66,6 +66,32 @@ describe("why a registered model cannot be served now", () => {
     expect(elsewhere.message).toMatch(/and it is not online\. Start it again/);
   });
 
+  it("says a model pinned only to nodes since removed is to be pinned anew, not started again", () => {
+    const pinned = { ...modelWith(), settings: { nodes: ["ext1"] } } as unknown as Model;
+    const error = unavailableError(pinned, { ...context, knownNodeNames: ["box-cpu0"] });
+    expect(error.code).toBe("model.unavailable");
+    expect(error.message).toBe(
+      "Model org/m is pinned to ext1, and that node was removed. Pin it anew (llmlb model set org/m --nodes <names>), or let any node serve it (--nodes any).",
+    );
+    expect(error.retryable).toBe(false);
+  });
+
+  it("says a model is ready only on drained nodes of its pin, whatever a node the pin leaves out lists", () => {
+    const pinned = {
+      ...modelWith(
+        { ...on, artifact: "m.gguf", state: "ready" },
+        { ...on, node_id: "e1", node_name: "vllm", artifact: null, state: "ready" },
+      ),
+      settings: { nodes: ["box-cpu0"] },
+    } as unknown as Model;
+    const error = unavailableError(pinned, {
+      ...context,
+      onlineNodeNames: ["box-cpu0", "vllm"],
+      drainingNodeNames: ["box-cpu0"],
+    });
+    expect(error.message).toMatch(/^Model org\/m is ready only on box-cpu0, which takes no new requests/);
+  });
+
   it("says what to do when every node is offline and this llmlb runs no workers of its own", () => {
     const error = unavailableError(
       modelWith({ ...on, node_status: "offline", artifact: "m.gguf", state: "ready" }),

@@ -363,6 +363,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
     const known = nodes.list().data;
     const error = unavailableError(registered, {
       nodesKnown: known.length,
+      knownNodeNames: known.map((node) => node.name),
       onlineNodeNames: known.filter((node) => node.status === "online").map((node) => node.name),
       onlineEndpointNames: known
         .filter((node) => node.status === "online" && node.kind === "endpoint")

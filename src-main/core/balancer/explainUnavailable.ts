@@ -6,6 +6,8 @@ import { formatBytes, formatDuration } from "../../contract/units";
 export interface UnavailableContext {
   /** Nodes registered here, online or not. */
   nodesKnown: number;
+  /** Their names, endpoints' included: a pin naming none of them names a node removed. Default: unknown. */
+  knownNodeNames?: string[];
   /** Local workers are starting or running, so a node will come. */
   workersExpected: boolean;
   /** Names of the nodes online now. */
@@ -82,7 +84,11 @@ export function unavailableError(model: Model, context: UnavailableContext): App
     );
   }
   const draining = context.drainingNodeNames ?? [];
-  const readyOn = online.filter((node) => node.state === "ready");
+  // Where its pin lets it be served: a node it excludes (an endpoint listing the same id) is no answer.
+  const pin = model.settings.nodes;
+  const readyOn = online.filter(
+    (node) => node.state === "ready" && (pin.length === 0 || pin.includes(node.node_name)),
+  );
   if (readyOn.length > 0 && readyOn.every((node) => draining.includes(node.node_name))) {
     const names = readyOn.map((node) => node.node_name).join(", ");
     return new AppError(
@@ -124,6 +130,16 @@ export function unavailableError(model: Model, context: UnavailableContext): App
         "model.not_ready",
         `Model ${id} is pinned to ${pinned.join(", ")}, and ${restarting}, a worker of this llmlb, is starting. Retry shortly.`,
         { param: "model", retryAfter: shortWait },
+      );
+    }
+    // Pinned only to names no node has any more (removed: `llmlb node rm`, `llmlb endpoint rm`).
+    const known = context.knownNodeNames;
+    if (known !== undefined && pinned.every((name) => !known.includes(name))) {
+      return new AppError(
+        "model.unavailable",
+        `Model ${id} is pinned to ${pinned.join(", ")}, and ${pinned.length === 1 ? "that node was" : "those nodes were"} removed. ` +
+          `Pin it anew (llmlb model set ${id} --nodes <names>), or let any node serve it (--nodes any).`,
+        { param: "model", retryable: false },
       );
     }
     return new AppError(
