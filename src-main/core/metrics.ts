@@ -182,6 +182,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
   new Gauge({
+    name: "llmlb_node_up",
+    help: "Each node, worker or endpoint: 1 while online, 0 while offline (an alert can name the node).",
+    labelNames: ["node", "kind"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of options.nodes.list().data)
+        this.set({ node: node.name, kind: node.kind }, node.status === "online" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "llmlb_node_taking_requests",
+    help: "Each node: 1 while new requests may go to it (online, not drained or stopping, not failing), else 0.",
+    labelNames: ["node", "kind"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const node of options.nodes.list().data) {
+        const taking = node.status === "online" && !node.draining && node.health.state === "ok";
+        this.set({ node: node.name, kind: node.kind }, taking ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
     name: "llmlb_node_models",
     help: "Models on online nodes, by state.",
     labelNames: ["node", "state"],

@@ -116,6 +116,17 @@ describe("what an operator's dashboard reads besides", () => {
       worker("box-c", { status: "offline", draining: true, drained: true }),
     ];
     expect(await plain("llmlb_nodes_drained")).toBe("llmlb_nodes_drained 1");
+    // Each node's own: whether it is up, and whether it takes new requests (an alert names which).
+    expect(await scrape("llmlb_node_up")).toEqual([
+      '{node="box-a",kind="worker"} 1',
+      '{node="box-b",kind="worker"} 1',
+      '{node="box-c",kind="worker"} 0',
+    ]);
+    expect(await scrape("llmlb_node_taking_requests")).toEqual([
+      '{node="box-a",kind="worker"} 0',
+      '{node="box-b",kind="worker"} 1',
+      '{node="box-c",kind="worker"} 0',
+    ]);
 
     metrics.requestDone("org/m", "/v1/chat/completions", 200, 1, 42);
     metrics.requestDone("org/m", "/v1/chat/completions", 200, 1, 8);
