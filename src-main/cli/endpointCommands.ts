@@ -38,6 +38,9 @@ export async function addEndpoint(
   const registered = await client.request(modelListSchema, "GET", "/v0/models?limit=1000");
   for (const model of registered.data) {
     if (model.source === "endpoint" || !served.has(model.name)) continue;
+    // Pinned to other nodes: none of its requests go to this endpoint.
+    const pin = model.settings.nodes;
+    if (pin.length > 0 && !pin.includes(endpoint.name)) continue;
     io.err(
       `note: ${model.name} is registered here too: its requests are now shared between its workers and ${endpoint.name} (\`llmlb model set ${model.name} --nodes <names>\` keeps them on some).`,
     );

@@ -622,7 +622,8 @@ export function createBalancer(options: BalancerOptions): Balancer {
           );
           return undefined;
         }
-        failures.push(`${route.name}: ${outcome.reason}`);
+        // A reason may be a sentence of its own (a health check's): its full stop is the list's to add.
+        failures.push(`${route.name}: ${outcome.reason.replace(/\.+$/, "")}`);
         if (outcome.unreachable && route.kind !== "endpoint")
           trace.unreachable = (trace.unreachable ?? 0) + 1;
         health.failed(route, `A request for ${model} failed before any answer (${outcome.reason}).`);
