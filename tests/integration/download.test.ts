@@ -729,7 +729,8 @@ describe("downloadToHfCache across processes", () => {
    * run, the other's, while the hub sends slowly. The first completes; says how the second ended.
    */
   async function twoDownloads(between: string): Promise<ChildLine | undefined> {
-    hub.setFaults({ throttleBytesPerSecond: 2 * MiB });
+    // Slow enough that the first is still under way while the second process starts, on a busy machine too.
+    hub.setFaults({ throttleBytesPerSecond: 1 * MiB });
     const second = requestFor("other-Q4_K_M.gguf", OTHER, { repo: OTHER_REPO });
     const { lines, exited } = inTinyTmpfs("5m", `(${between}; DL_INPUT="$DL_INPUT_2" exec "$@") &`, second);
     const outcomes = new Map<string, ChildLine>();
