@@ -2,6 +2,7 @@ import {
   type Model,
   type ModelList,
   modelListSchema,
+  modelRetryResponseSchema,
   modelSchema,
   registerResponseSchema,
 } from "../contract";
@@ -76,6 +77,16 @@ export async function addModel(
       `/v0/models/${encodeModelId(options.file ? `${input}/${options.file}` : idOfLink(input))}`,
     );
     io.out(`${model.name} is registered already.`);
+    // Asked for again, as `ollama pull` is: where it failed (a disk full since freed, a hub down), it
+    // is tried again now rather than waited on until its node's next try.
+    const failed = model.nodes.filter((node) => node.state === "error" && node.node_status === "online");
+    if (failed.length > 0) {
+      const answer = await client.request(modelRetryResponseSchema, "POST", "/v0/models/retry", {
+        model: model.name,
+      });
+      const retried = answer.nodes.filter((node) => node.retried).map((node) => node.node_name);
+      if (retried.length > 0) io.out(`It had failed on ${retried.join(", ")}: trying it again there.`);
+    }
   }
   if (!wait) return;
   // Ctrl+C ends the command, and the wait with it.

@@ -165,7 +165,7 @@ async function runNode(): Promise<void> {
     allowedHosts: [advertised],
     nodeToken: () => started.agent?.nodeToken(),
     onSync: () => started.agent?.syncNow(),
-    onRetry: (model) => started.agent?.retry(model) ?? false,
+    onRetry: async (model) => (await started.agent?.retry(model)) ?? false,
     registerRoutes: (app) =>
       registerInferenceRoutes(app, {
         engine,

@@ -74,7 +74,11 @@ export interface NodeAgent {
    * Tries a failed model again now: one that crashed this worker is loaded again, one whose download
    * failed is fetched again without waiting out its backoff. False when the model is not failed here.
    */
-  retry(modelId: string): boolean;
+  /**
+   * Tries a failed model again; resolves once the control plane heard it is on its way (a client
+   * waiting for it does not read the failure it had).
+   */
+  retry(modelId: string): Promise<boolean>;
   /**
    * The node is stopping: tells the control plane now, and at every heartbeat after, so it sends no
    * new requests while those running finish.
@@ -219,10 +223,12 @@ export function createNodeAgent(options: NodeAgentOptions): NodeAgent {
     setHfToken: queue.setHfToken,
     states: queue.states,
     readyModel: queue.readyModel,
-    retry(modelId) {
+    async retry(modelId) {
       const retried = queue.retry(modelId);
-      if (retried) log.info({ model: modelId }, "model retried");
-      return retried;
+      if (!retried) return false;
+      log.info({ model: modelId }, "model retried");
+      await heartbeat().catch((error: unknown) => log.warn({ err: error }, "report not delivered"));
+      return true;
     },
     async drain() {
       draining = true;

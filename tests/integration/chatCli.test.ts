@@ -239,6 +239,16 @@ describe("llmlb model add --wait", () => {
       throw new Error(`${brokenModel} is ${node.state}, not failed`);
     expect(result.stderr).toContain(node.state === "error" ? node.message : node.reason);
     expect(result.stderr).toContain(`llmlb model retry ${brokenModel}\` tries again now.`);
+
+    // Asked for again, as `ollama pull` is: tried again where it failed, then waited for.
+    const again = await runCli(["model", "add", brokenModel, "--wait"], served.env);
+    expect(again.stdout).toMatch(
+      new RegExp(
+        `^${brokenModel} is registered already\\.\\nIt had failed on \\S+: trying it again there\\.\\n`,
+      ),
+    );
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`error: ${brokenModel} cannot be served:`);
   });
 
   it("for a model whose file the cache holds already, says where it is ready", async () => {

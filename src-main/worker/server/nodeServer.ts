@@ -14,7 +14,8 @@ export interface NodeServerOptions {
   nodeToken: () => string | undefined;
   onSync: () => void;
   /** The control plane asks to try a failed model again; answers whether it was failed here. */
-  onRetry?: (model: string) => boolean;
+  /** Retries a model failed here; resolves once the control plane was told it is on its way again. */
+  onRetry?: (model: string) => Promise<boolean>;
   /** Host names accepted besides loopback ones (the name a remote control plane calls it by). Default: none. */
   allowedHosts?: string[];
 }
@@ -65,7 +66,7 @@ export async function createNodeServer(options: NodeServerOptions): Promise<Fast
     url: retry.path,
     handler: async (request) => {
       const { model } = retry.request.parse(request.body ?? {});
-      return retry.response.parse({ retried: options.onRetry?.(model) ?? false });
+      return retry.response.parse({ retried: (await options.onRetry?.(model)) ?? false });
     },
   });
   options.registerRoutes?.(app);
