@@ -381,6 +381,9 @@ describe("downloadToHfCache", () => {
     const request = requestFor("missing-Q4_K_M.gguf", NESTED);
     const error = await expectDownloadError(downloadToHfCache(request, options()), "not_found");
     expect(error.message).toContain("missing-Q4_K_M.gguf");
+    // Nothing fetched, nothing left to resume: no empty partial or its notes in the cache.
+    const left = await fs.readdir(blobsDir()).catch(() => []);
+    expect(left.filter((name) => name.startsWith(sha256Hex(NESTED)))).toEqual([]);
   });
 
   it("restarts cleanly from zero when the server ignores Range on resume", async () => {

@@ -144,12 +144,15 @@ export async function downloadBlob(
   } finally {
     await hasher.stop();
     await saving;
-    if (keepPartial) {
+    // Nothing fetched (a refusal at its first request): no partial is left in the cache to resume.
+    const nothing = keepPartial && doneBytes(state.pieces) === 0;
+    if (keepPartial && !nothing) {
       await savePartialState(paths.partialState, state).catch((error: unknown) =>
         log.warn({ err: error }, "could not save the download's progress"),
       );
     }
     await file.close();
+    if (nothing) await discardPartial(paths).catch(() => {});
   }
   if (mismatch !== undefined) {
     await discardPartial(paths);
