@@ -73,8 +73,12 @@ export function PlaygroundPage() {
   const following = useRef(true);
   useLayoutEffect(() => {
     const element = log.current;
-    if (element && following.current) element.scrollTop = element.scrollHeight;
-  }, [conversation]);
+    if (!element || !following.current) return;
+    element.scrollTop = element.scrollHeight;
+    // In a window too short for the whole card, the log grows past its end as the answer comes: the
+    // page follows, so the newest words and Stop stay in view.
+    if (chatting) showEnd(card.current);
+  }, [conversation, chatting]);
   // Why an answer failed is read where the user looks, at the card's end, whatever the window's size.
   useEffect(() => {
     if (error) showEnd(card.current);
