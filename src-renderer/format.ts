@@ -3,7 +3,7 @@ import { formatDuration } from "../src-main/contract/units";
 
 // The dashboard states sizes and times as the CLI and the API do.
 export { formatBytes, formatDuration } from "../src-main/contract/units";
-export { artifactSize, findArtifact, servedArtifact } from "../src-main/contract/modelFiles";
+export { artifactSize, findArtifact, repoFilesText, servedArtifact } from "../src-main/contract/modelFiles";
 
 /** "just now" (or `recent`: what under 45 s reads as), "5 min ago", "3 h ago", "2 days ago". */
 export function formatAgo(iso: string, now: number, recent = "just now"): string {

@@ -10,7 +10,7 @@ import { CliError, encodeModelId, type ApiClient, noAnswer, serverJson } from ".
 import { formatBytes, formatTable } from "./format";
 import { modelStateText } from "../core/models/describeState";
 import { parseModelInput } from "../core/hub/parseModelInput";
-import { artifactSize, servedArtifact } from "../contract/modelFiles";
+import { artifactSize, repoFilesText, servedArtifact } from "../contract/modelFiles";
 import { waitTelling } from "./waitForModel";
 
 export interface Output {
@@ -101,14 +101,7 @@ export async function addModel(
  */
 function filesOf(model: Model): string {
   if (model.filename) return `${model.filename.split("/").pop()}, ${formatBytes(model.size_bytes)}`;
-  const gguf = model.artifacts.filter((artifact) => artifact.format === "gguf").length;
-  const what =
-    gguf === 1
-      ? "1 GGUF file"
-      : gguf > 1
-        ? `${gguf} GGUF files, each node picks one`
-        : `${model.artifacts.length} file(s), none in GGUF`;
-  return `${what}; ${formatBytes(model.size_bytes)} in all`;
+  return `${repoFilesText(model)}; ${formatBytes(model.size_bytes)} in all`;
 }
 
 /** What the dashboard says too: the served file's size, or every file's ("… all") before nodes chose one. */

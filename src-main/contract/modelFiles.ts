@@ -28,3 +28,15 @@ export function servedArtifact(model: Model): Artifact | undefined {
     findArtifact(model, model.filename) ?? (chosen.length === 1 ? findArtifact(model, chosen[0]) : undefined)
   );
 }
+
+/**
+ * A repo registration's files, in words, as the dashboard's card and the CLI say them: "1 GGUF file",
+ * "3 GGUF files, each node picks one", or "2 files, none in GGUF".
+ */
+export function repoFilesText(model: Model): string {
+  const gguf = model.artifacts.filter((artifact) => artifact.format === "gguf").length;
+  if (gguf === 1) return "1 GGUF file";
+  if (gguf > 1) return `${gguf} GGUF files, each node picks one`;
+  const count = model.artifacts.length;
+  return `${count} ${count === 1 ? "file" : "files"}, none in GGUF`;
+}

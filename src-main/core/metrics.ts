@@ -13,7 +13,8 @@ export interface BalancerMetrics {
   nodeTry(node: string, outcome: NodeTryOutcome): void;
 }
 
-export type NodeTryOutcome = "answered" | "failed" | "cut" | "left";
+/** `limited`: it answered 429 (its rate limit, or its full queue), and another node was tried. */
+export type NodeTryOutcome = "answered" | "failed" | "limited" | "cut" | "left";
 
 export interface MetricsOptions {
   nodes: NodeService;
@@ -100,7 +101,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   const nodeTries = new Counter({
     name: "llmlb_node_requests_total",
-    help: "Requests the balancer sent to each node, by how they ended (answered, failed before any answer, cut midway, left by the client).",
+    help: "Requests the balancer sent to each node, by how they ended (answered, failed before any answer, limited: a 429 tried elsewhere, cut midway, left by the client).",
     labelNames: ["node", "outcome"],
     registers: [registry],
   });

@@ -8,7 +8,7 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 }
 
 /** The longest Retry-After heeded: a broken server's hours would stall what waits on it. */
-const maxRetryAfterMs = 5 * 60_000;
+export const maxRetryAfterMs = 5 * 60_000;
 
 /**
  * Retry-After as delta-seconds or an HTTP date, in ms from `now` (at most 5 minutes); undefined when

@@ -7,6 +7,7 @@ import { IconPlus, IconSpinner } from "../components/icons";
 import { softDisabled } from "../components/softDisabled";
 import { plural } from "../format";
 import type { EndpointRefusal } from "../store/endpointsSlice";
+import { SERVER_UNREACHABLE } from "../api";
 import { useActions, useAppStore } from "../useAppStore";
 import { useFormError } from "../useFormError";
 
@@ -233,7 +234,7 @@ function AddEndpointForm() {
   const [apiKey, setApiKey] = useState("");
   const [parallel, setParallel] = useState("");
   // The server's refusal, said under the form and at its field until a field is edited.
-  const [refusal, setRefusal] = useState<EndpointRefusal | null>(null);
+  const [refusal, setRefusal] = useFormError<EndpointRefusal>(unreachableRefusal);
   const id = useId();
   // Empty is the default; anything else must fit, and is told at the field as typed.
   const parallelValue = parallel.trim() === "" ? null : parallelOf(parallel);
@@ -352,3 +353,6 @@ function AddEndpointForm() {
     </form>
   );
 }
+
+/** A refusal that says llmlb could not be reached: no longer so once it is back. */
+const unreachableRefusal = (refusal: EndpointRefusal) => refusal.message === SERVER_UNREACHABLE;

@@ -12,6 +12,7 @@ import {
   formatDuration,
   percentOf,
   plural,
+  repoFilesText,
   servedArtifact,
 } from "../format";
 import { LoadingFor } from "../components/LoadingFor";
@@ -381,14 +382,8 @@ function fileOf(model: Model): { name: string; quantization: string | null; size
   const quantizations = [
     ...new Set(model.artifacts.map((a) => a.quantization).filter((q): q is string => !!q)),
   ];
-  const gguf = model.artifacts.filter((a) => a.format === "gguf").length;
   return {
-    name:
-      gguf === 1
-        ? "1 GGUF file"
-        : gguf > 1
-          ? `${plural(gguf, "GGUF file")}, each node picks one`
-          : `${plural(model.artifacts.length, "file")}, none in GGUF`,
+    name: repoFilesText(model),
     quantization: quantizations.length > 0 ? quantizations.join(", ") : null,
     size: `${formatBytes(model.size_bytes)} in all`,
   };

@@ -409,7 +409,58 @@ describe("POST /v0/models/update", () => {
     );
   });
 
-  it("says a model registered at a commit has nothing to update, and refuses an endpoint's or an unknown one", async () => {
+  it("lists all the files of a model registered offline from what the cache held, once the hub answers", async () => {
+    const held = fakeBytes("held gguf");
+    const commit = "e".repeat(40);
+    hub.addRepo({
+      id: "someone/partly-GGUF",
+      sha: commit,
+      files: [
+        { path: "p-Q4_K_M.gguf", content: held },
+        { path: "p-Q8_0.gguf", content: fakeBytes("not held", 8192) },
+      ],
+    });
+    const local = await startCore({ hubEndpoint: hub.url });
+    try {
+      const repoDir = path.join(local.dataDir, "hub", "models--someone--partly-GGUF");
+      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+      fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
+      fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
+      fs.writeFileSync(path.join(repoDir, "blobs", sha256Hex(held)), held);
+      fs.symlinkSync(
+        `../../blobs/${sha256Hex(held)}`,
+        path.join(repoDir, "snapshots", commit, "p-Q4_K_M.gguf"),
+      );
+      fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+      hub.setFaults({ unreachable: true });
+      const registered = await local.request("POST", "/v0/models/register", {
+        body: { url: "someone/partly-GGUF" },
+      });
+      expect(registered.body.artifacts.map((a: { filename: string }) => a.filename)).toEqual([
+        "p-Q4_K_M.gguf",
+      ]);
+      hub.clearFaults();
+      const updated = await local.request("POST", "/v0/models/update", {
+        body: { model: "someone/partly-GGUF" },
+      });
+      expect(updated.status).toBe(200);
+      expect(updated.body).toMatchObject({
+        updated: true,
+        from_commit: commit,
+        to_commit: commit,
+        message:
+          "someone/partly-GGUF lists all its files at eeeeeee now (it was registered from what the cache held).",
+      });
+      expect(updated.body.model.artifacts.map((a: { filename: string }) => a.filename).sort()).toEqual([
+        "p-Q4_K_M.gguf",
+        "p-Q8_0.gguf",
+      ]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("says a model registered at a commit has nothing to update, and refuses one not registered", async () => {
     const commit = registerResponseSchema.parse((await register({ url: "acme/tiny-GGUF" })).body).commit;
     await server.request("DELETE", `/v0/models/${encodeURIComponent("acme/tiny-GGUF")}`);
     const pinned = registerResponseSchema.parse(

@@ -19,8 +19,10 @@ afterAll(async () => {
   await served?.close();
 });
 
-const blobs = () =>
-  fs.readdirSync(path.join(served.env.HF_HUB_CACHE!, `models--${tinyModel.replace("/", "--")}`, "blobs"));
+const blobs = () => {
+  const folder = path.join(served.env.HF_HUB_CACHE!, `models--${tinyModel.replace("/", "--")}`, "blobs");
+  return fs.existsSync(folder) ? fs.readdirSync(folder) : [];
+};
 
 describe("llmlb model update", () => {
   it("fetches the new commit's file on its worker, serves it, and lets the old one go", async () => {
@@ -62,5 +64,50 @@ describe("llmlb model update", () => {
     });
     expect(chat.status).toBe(200);
     await chat.text();
+  }, 90_000);
+
+  it("moves to a commit whose file is the same without fetching it, and the file still goes with the model", async () => {
+    const before = modelSchema.parse(
+      (await served.admin("GET", `/v0/models/${encodeURIComponent(tinyModel)}`)).body,
+    );
+    // A README added: main moves, its GGUF does not.
+    const gguf = fs.readFileSync(
+      path.join(
+        served.env.HF_HUB_CACHE!,
+        `models--${tinyModel.replace("/", "--")}`,
+        "blobs",
+        before.artifacts[0]!.sha256!,
+      ),
+    );
+    served.hub.addRepo({
+      id: tinyModel,
+      files: [
+        { path: "tiny-llama-Q4_K_M.gguf", content: gguf },
+        { path: "README.md", content: Buffer.from("# tiny\n") },
+      ],
+    });
+    const result = await runCli(["model", "update", tinyModel], served.env);
+    expect(result.stdout).toMatch(/its files are the same there, so nodes serve it on as they were\./);
+    served.hub.resetStats();
+    await waitFor(
+      "the model ready at the new commit",
+      async () =>
+        modelSchema
+          .parse((await served.admin("GET", `/v0/models/${encodeURIComponent(tinyModel)}`)).body)
+          .nodes.some((node) => node.state === "ready"),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    // Nothing fetched again.
+    expect(served.hub.bytesServed()).toBe(0);
+    // Removed, it takes its file with it, linked at both commits as it was.
+    expect((await served.admin("DELETE", `/v0/models/${encodeURIComponent(tinyModel)}`)).status).toBe(204);
+    await waitFor(
+      "its file gone from the cache",
+      async () => !blobs().includes(before.artifacts[0]!.sha256!),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
   }, 90_000);
 });

@@ -572,7 +572,10 @@ export function createBalancer(options: BalancerOptions): Balancer {
       },
       pendingAt(route.id),
     );
-    options.metrics?.nodeTry(route.name, outcome.type === "unavailable" ? "failed" : outcome.type);
+    options.metrics?.nodeTry(
+      route.name,
+      outcome.type !== "unavailable" ? outcome.type : outcome.status === 429 ? "limited" : "failed",
+    );
     switch (outcome.type) {
       case "answered":
         trace.tokens = tokens!.count();

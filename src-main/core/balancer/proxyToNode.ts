@@ -365,10 +365,21 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
 
 /** What a page or a text says, on one line: its tags, scripts and styles left out, at most 300 characters. */
 function plainText(said: string): string {
+  const text = wordsOf(said, true);
+  // A page whose only words are its title: its title, then.
+  return text === "" ? wordsOf(said, false) : text;
+}
+
+function wordsOf(said: string, withoutTitle: boolean): string {
   // A page cut short may end inside a script or a style: to its end, then (linear, whatever the page).
   // Its title goes too: pages repeat it as their heading.
   const text = said
-    .replace(/<(script|style|title)\b[\s\S]*?(?:<\/\1\s*>|$)/gi, " ")
+    .replace(
+      withoutTitle
+        ? /<(script|style|title)\b[\s\S]*?(?:<\/\1\s*>|$)/gi
+        : /<(script|style)\b[\s\S]*?(?:<\/\1\s*>|$)/gi,
+      " ",
+    )
     .replace(/<[^>]*>/g, " ")
     .replace(/&nbsp;/g, " ")
     .replace(/&lt;/g, "<")

@@ -307,13 +307,8 @@ export function createModelService(options: ModelServiceOptions): ModelService {
         throw new AppError(
           "hub.unreachable",
           `${stale.why.replace(/\.$/, "")}: whether ${model.name} has a newer commit cannot be checked now; it stays as it is.`,
-          { retryAfter: 30 },
         );
       }
-      if (repo.commit === model.commit)
-        return unchanged(
-          `${model.name} is up to date: ${model.revision} is still at ${short(model.commit)}.`,
-        );
       // The same file (and its split set) at the new commit, or the whole repo's files there.
       const reference = {
         repo: model.repo,
@@ -331,22 +326,45 @@ export function createModelService(options: ModelServiceOptions): ModelService {
           { param: "model" },
         );
       }
+      // At the same commit with the same files: up to date. With files it did not list (registered
+      // offline, from what the cache held), it lists them all now.
+      const listed = (list: Artifact[]) =>
+        list
+          .map((artifact) => `${artifact.filename} ${artifact.sha256}`)
+          .sort()
+          .join("\n");
+      if (repo.commit === model.commit && listed(artifacts) === listed(model.artifacts))
+        return unchanged(
+          `${model.name} is up to date: ${model.revision} is still at ${short(model.commit)}.`,
+        );
       if (repo.gated) await checkGatedAccess(repo, artifacts, false);
-      models.moveToCommit(model.name, repo.commit, artifacts);
+      // Changed while the hub was asked (removed, registered anew): not this update's to overwrite.
+      if (!models.moveToCommit(model.name, model.commit, repo.commit, artifacts))
+        throw new AppError(
+          "registry.duplicate",
+          `${model.name} changed while it was being updated (removed, or registered anew); nothing was updated. Ask again.`,
+          { param: "model" },
+        );
       log.info({ model: model.name, from: model.commit, to: repo.commit }, "model updated to a new commit");
       options.onRegistryChange?.({ id: model.name, removed: false });
       const moved = models.get(model.name)!;
-      const same = artifacts.every((artifact) =>
-        model.artifacts.some((before) => before.sha256 !== null && before.sha256 === artifact.sha256),
-      );
+      // Its model files (a README or a config changing moves the commit too).
+      const same = artifacts
+        .filter((artifact) => artifact.format !== "other")
+        .every((artifact) =>
+          model.artifacts.some((before) => before.sha256 !== null && before.sha256 === artifact.sha256),
+        );
       return {
         model: withExternal(moved),
         updated: true,
         from_commit: model.commit,
         to_commit: repo.commit,
-        message: same
-          ? `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}; its files are the same there, so nodes serve it on as they were.`
-          : `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}: nodes fetch its files there, and serve it again once they have them.`,
+        message:
+          repo.commit === model.commit
+            ? `${model.name} lists all its files at ${short(model.commit)} now (it was registered from what the cache held).`
+            : same
+              ? `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}; its files are the same there, so nodes serve it on as they were.`
+              : `${model.name} moved from ${short(model.commit)} to ${short(repo.commit)}: nodes fetch its files there, and serve it again once they have them.`,
       };
     },
     async register(request) {

@@ -52,9 +52,9 @@ export interface ModelRepository {
   /**
    * Moves a model to a new commit of its revision, with the files it has there (`llmlb model update`):
    * the files of the old one no other model uses are noted removed, for nodes to delete. False if it
-   * is not registered.
+   * is not registered, or no longer at `from` (changed meanwhile).
    */
-  moveToCommit(id: string, commit: string, artifacts: Artifact[]): boolean;
+  moveToCommit(id: string, from: string, commit: string, artifacts: Artifact[]): boolean;
   /**
    * The sha256 of each file a removed model left unused (and no model registered since uses), oldest
    * first: nodes delete what they downloaded of these, and nothing else.
@@ -204,8 +204,8 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       `SELECT m.*, ${readyColumn} FROM models m ${matching} ORDER BY m.rowid DESC LIMIT @limit OFFSET @offset`,
     ),
     remove: db.prepare<[string]>(`DELETE FROM models WHERE id = ?`),
-    moveModel: db.prepare<[string, number, string]>(
-      `UPDATE models SET commit_sha = ?, size_bytes = ? WHERE id = ?`,
+    moveModel: db.prepare<[string, number, string, string]>(
+      `UPDATE models SET commit_sha = ?, size_bytes = ? WHERE id = ? AND commit_sha = ?`,
     ),
     removeArtifacts: db.prepare<[string]>(`DELETE FROM artifacts WHERE model_id = ?`),
     // A file no model uses once its model is gone (artifacts go with their model).
@@ -311,17 +311,19 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
     }
   }
 
-  const moveWithNotice = db.transaction((id: string, commit: string, artifacts: Artifact[]): boolean => {
-    const size = artifacts.reduce((sum, artifact) => sum + artifact.size_bytes, 0);
-    if (statements.moveModel.run(commit, size, id).changes === 0) return false;
-    // Its old files as a removed model's would be: noted for nodes to delete unless another model (or
-    // it, at the new commit: the same bytes) uses them.
-    statements.noteRemovedFiles.run(new Date().toISOString(), id);
-    statements.removeArtifacts.run(id);
-    insertArtifacts(id, artifacts);
-    statements.keepNewestRemoved.run(removedFilesKept);
-    return true;
-  });
+  const moveWithNotice = db.transaction(
+    (id: string, from: string, commit: string, artifacts: Artifact[]): boolean => {
+      const size = artifacts.reduce((sum, artifact) => sum + artifact.size_bytes, 0);
+      if (statements.moveModel.run(commit, size, id, from).changes === 0) return false;
+      // Its old files as a removed model's would be: noted for nodes to delete unless another model (or
+      // it, at the new commit: the same bytes) uses them.
+      statements.noteRemovedFiles.run(new Date().toISOString(), id);
+      statements.removeArtifacts.run(id);
+      insertArtifacts(id, artifacts);
+      statements.keepNewestRemoved.run(removedFilesKept);
+      return true;
+    },
+  );
 
   /** Removes a model, noting the files it leaves unused for nodes to delete (the newest 10,000 kept). */
   const removeWithNotice = db.transaction((id: string): boolean => {
@@ -372,8 +374,8 @@ export function createModelRepository(db: Db, registryVersion: RegistryVersion):
       if (removed) registryVersion.bump();
       return removed;
     },
-    moveToCommit(id, commit, artifacts) {
-      const moved = moveWithNotice(id, commit, artifacts);
+    moveToCommit(id, from, commit, artifacts) {
+      const moved = moveWithNotice(id, from, commit, artifacts);
       if (moved) registryVersion.bump();
       return moved;
     },

@@ -133,6 +133,24 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
     log.info({ model: id }, why);
   }
 
+  /**
+   * Whether a model ready here is served by the same bytes at `moved`'s commit: the file it chose (its
+   * split set's parts) there under the same names and sha256.
+   */
+  function sameFilesAt(entry: Tracked, moved: Model): boolean {
+    const chosen = entry.state.state === "ready" ? entry.state.artifact : null;
+    const artifact = entry.model.artifacts.find((candidate) => candidate.filename === chosen);
+    if (!artifact) return false;
+    const parts = entry.model.artifacts.filter((candidate) =>
+      artifact.split_group ? candidate.split_group === artifact.split_group : candidate === artifact,
+    );
+    return parts.every(
+      (part) =>
+        part.sha256 !== null &&
+        moved.artifacts.some((there) => there.filename === part.filename && there.sha256 === part.sha256),
+    );
+  }
+
   function track(model: Model): void {
     const crash = crashed.get(model.name);
     tracked.set(model.name, {
@@ -233,6 +251,9 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
             sha256: file.sha256,
           };
           const recorded = !(await inCache(file));
+          // Its bytes this node's own download already (the model moved to a commit with the same file):
+          // its link at this commit is this node's too, removed with it.
+          const ownedBefore = ledger.owns(file.sha256);
           // Recorded by this call: a record from before is a download of this node's, interrupted.
           const recordedNow = recorded && (await ledger.record(record));
           const result = await downloadToHfCache(
@@ -269,7 +290,7 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
           );
           // Another process downloaded it while this one waited for its lock, or the cache held it
           // (another tool's, at another commit): removing it is not this node's call.
-          if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached))
+          if ((recorded && result.fetchedByAnother) || (recordedNow && result.alreadyCached && !ownedBefore))
             await ledger.forget(record);
           if (!result.alreadyCached) await ledger.rememberChecked(result.blobPath, file.sha256);
           else if (!result.fetchedByAnother && ledger.owns(file.sha256))
@@ -499,8 +520,13 @@ export function createPrepareQueue(options: PrepareQueueOptions): PrepareQueue {
         // Moved to a new commit (`llmlb model update`): prepared anew, its files there fetched where
         // they differ; its old ones go once the registry says no model uses them.
         if (entry && entry.model.commit !== model.commit) {
-          await drop(model.name, entry, "model moved to a new commit; preparing it there");
-          entry = undefined;
+          // Its files the same there (a README changed): served on as they are, nothing fetched.
+          if (sameFilesAt(entry, model))
+            log.info({ model: model.name }, "model moved to a new commit; its files are the same");
+          else {
+            await drop(model.name, entry, "model moved to a new commit; preparing it there");
+            entry = undefined;
+          }
         }
         if (!entry) {
           track(model);

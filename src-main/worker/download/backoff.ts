@@ -1,8 +1,9 @@
-import { backoffMs } from "../../shared/backoff";
 /** How long to wait before the next attempt: exponential backoff, unless the server said (Retry-After). */
+import { backoffMs, maxRetryAfterMs } from "../../shared/backoff";
 
 export const MAX_BACKOFF_MS = 30_000;
-export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** The longest Retry-After heeded (llmlb's one cap for it). */
+export const MAX_RETRY_AFTER_MS = maxRetryAfterMs;
 
 /**
  * Delay before retry number `failures` (1 = after the first failure): base * 2^(failures-1), capped,
