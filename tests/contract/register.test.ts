@@ -25,6 +25,17 @@ afterEach(async () => {
 
 const register = (body: unknown) => server.request("POST", "/v0/models/register", { body });
 
+/** A file of `repo` at `commit` (main) in the data directory's Hugging Face cache, as huggingface_hub lays it out. */
+function layInCache(dataDir: string, repo: string, commit: string, filename: string, bytes: Buffer): void {
+  const repoDir = path.join(dataDir, "hub", `models--${repo.replace("/", "--")}`);
+  fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
+  fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
+  fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
+  fs.writeFileSync(path.join(repoDir, "blobs", sha256Hex(bytes)), bytes);
+  fs.symlinkSync(`../../blobs/${sha256Hex(bytes)}`, path.join(repoDir, "snapshots", commit, filename));
+  fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+}
+
 function expectError(response: { status: number; body: unknown }, status: number, code: string) {
   expect(response.status).toBe(status);
   const body = errorBodySchema.parse(response.body);
@@ -235,17 +246,8 @@ describe("POST /v0/models/register", () => {
       try {
         // What huggingface-cli (or another llmlb) left there: one quantization of the repo, at main.
         const gguf = fakeBytes("cached gguf");
-        const repoDir = path.join(local.dataDir, "hub", "models--someone--cached-GGUF");
         const commit = "d".repeat(40);
-        fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
-        fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
-        fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
-        fs.writeFileSync(path.join(repoDir, "blobs", sha256Hex(gguf)), gguf);
-        fs.symlinkSync(
-          `../../blobs/${sha256Hex(gguf)}`,
-          path.join(repoDir, "snapshots", commit, "c-Q4_K_M.gguf"),
-        );
-        fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+        layInCache(local.dataDir, "someone/cached-GGUF", commit, "c-Q4_K_M.gguf", gguf);
         const asked = hub.requests.length;
 
         const response = await local.request("POST", "/v0/models/register", {
@@ -422,16 +424,7 @@ describe("POST /v0/models/update", () => {
     });
     const local = await startCore({ hubEndpoint: hub.url });
     try {
-      const repoDir = path.join(local.dataDir, "hub", "models--someone--partly-GGUF");
-      fs.mkdirSync(path.join(repoDir, "blobs"), { recursive: true });
-      fs.mkdirSync(path.join(repoDir, "snapshots", commit), { recursive: true });
-      fs.mkdirSync(path.join(repoDir, "refs"), { recursive: true });
-      fs.writeFileSync(path.join(repoDir, "blobs", sha256Hex(held)), held);
-      fs.symlinkSync(
-        `../../blobs/${sha256Hex(held)}`,
-        path.join(repoDir, "snapshots", commit, "p-Q4_K_M.gguf"),
-      );
-      fs.writeFileSync(path.join(repoDir, "refs", "main"), commit);
+      layInCache(local.dataDir, "someone/partly-GGUF", commit, "p-Q4_K_M.gguf", held);
       hub.setFaults({ unreachable: true });
       const registered = await local.request("POST", "/v0/models/register", {
         body: { url: "someone/partly-GGUF" },

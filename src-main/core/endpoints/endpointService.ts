@@ -188,7 +188,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       answered = answer;
       instance = answer.instance;
       const { models } = answer;
-      health = { status: "online", models, lastError: null, lastCheckedAt: now(), lastSeenAt: now() };
+      health = answeredHealth(models, now());
     } catch (error) {
       if (signal.aborted) return;
       const message = error instanceof AppError ? error.message : "The health check failed.";
@@ -257,6 +257,16 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     return entry;
   }
 
+  /** The server asked for its models, as at `add` and at a new URL or key. */
+  function probeAt(url: string, apiKey: string | null): Promise<ProbeAnswer> {
+    return probe({ url, apiKey, timeoutMs: probeTimeoutMs, selfInstance: options.selfInstance });
+  }
+
+  /** Its health once it answered with `models` at `checkedAt`. */
+  function answeredHealth(models: string[], checkedAt: string): EndpointHealth {
+    return { status: "online", models, lastError: null, lastCheckedAt: checkedAt, lastSeenAt: checkedAt };
+  }
+
   /**
    * The endpoint at a new URL or with a new key, once the server answered with them: its models as it
    * lists them now. Requests under way finish where they went.
@@ -264,12 +274,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
   async function reconnect(entry: Entry, url: string, apiKey: string | null): Promise<void> {
     const sameServer = [...entries.values()].find((other) => other !== entry && other.url === url);
     if (sameServer) throw duplicateUrl(sameServer.name, url);
-    const answer = await probe({
-      url,
-      apiKey,
-      timeoutMs: probeTimeoutMs,
-      selfInstance: options.selfInstance,
-    });
+    const answer = await probeAt(url, apiKey);
     const { models, instance } = answer;
     // Removed while the server was asked: there is nothing left to change.
     if (entries.get(entry.id) !== entry) throw notFound(entry.name);
@@ -278,13 +283,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
     const before = entry.health;
     const checkedAt = now();
     Object.assign(entry, { url, apiKey, routeBase: routeBaseOf(url), instance });
-    entry.health = {
-      status: "online",
-      models,
-      lastError: null,
-      lastCheckedAt: checkedAt,
-      lastSeenAt: checkedAt,
-    };
+    entry.health = answeredHealth(models, checkedAt);
     endpoints.saveHealth(entry.id, entry.health);
     if (before.status !== "online") nodeHealth.cameOnline(entry.id);
     nodeHealth.answered(entry.id);
@@ -305,12 +304,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
       const sameServer = [...entries.values()].find((entry) => entry.url === url);
       if (sameServer) throw duplicateUrl(sameServer.name, url);
       const apiKey = request.api_key ?? null;
-      const answer = await probe({
-        url,
-        apiKey,
-        timeoutMs: probeTimeoutMs,
-        selfInstance: options.selfInstance,
-      });
+      const answer = await probeAt(url, apiKey);
       const { models, instance } = answer;
       const checkedAt = now();
       const entry: Entry = {
@@ -320,13 +314,7 @@ export function createEndpointService(options: EndpointServiceOptions): Endpoint
         apiKey,
         parallel: request.parallel ?? defaultEndpointParallel,
         createdAt: checkedAt,
-        health: {
-          status: "online",
-          models,
-          lastError: null,
-          lastCheckedAt: checkedAt,
-          lastSeenAt: checkedAt,
-        },
+        health: answeredHealth(models, checkedAt),
         routeBase: routeBaseOf(url),
         instance,
       };
