@@ -280,7 +280,8 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     nodeHealth,
     ...options.endpointTimings,
     onChange: (change) => {
-      balancer.nodesChanged();
+      // Its models go with an endpoint removed; at a look, one it no longer lists may come back.
+      balancer.nodesChanged(change.removed ? change.models : []);
       publishNodeChange(change.endpointId, change.models, change.removed);
     },
     // An answer it is still streaming goes on; what it holds without a word is called off.
@@ -301,8 +302,10 @@ async function buildCore(options: CoreOptions, teardown: DisposeStack): Promise<
     largestNodeMemory: () => nodes.largestMemory(),
     onRegistryChange: (change) => {
       nodes.notifySync();
-      if (change.removed) events.publish({ type: "model.removed", name: change.id });
-      else publishModel(change.id);
+      if (change.removed) {
+        balancer.nodesChanged([change.id]);
+        events.publish({ type: "model.removed", name: change.id });
+      } else publishModel(change.id);
     },
   });
   const metrics = createMetrics({

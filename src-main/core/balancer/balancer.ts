@@ -144,8 +144,11 @@ export interface Balancer {
    * once each has been answered so, or after a few seconds.
    */
   callOffRunning(): Promise<void>;
-  /** Nodes registered, reported or went away: requests waiting for a node look again. */
-  nodesChanged(): void;
+  /**
+   * Nodes registered, reported or went away: requests waiting for a node look again. `removed`: models
+   * removed now (from the registry, or with their endpoint), whose waiting requests are answered so.
+   */
+  nodesChanged(removed?: readonly string[]): void;
   /**
    * While paused, new inference requests get 503, and so do those waiting for a slot or a node;
    * requests already running finish.
@@ -979,17 +982,18 @@ export function createBalancer(options: BalancerOptions): Balancer {
       );
       for (const attempt of lost) attempt.cancel(new Error(reason));
     },
-    nodesChanged() {
+    nodesChanged(removed = []) {
       for (const wake of [...nodeWaiters]) wake();
       // What waits in the queue may run on what came (a node undrained, back, loaded with more sequences).
       // With no node up for it now, the queue stays as it was: what would it be let in to?
-      // With none because the model is gone (removed, or its endpoint was), the waiting are told so
-      // now, not once a running request ends. With none up for now (drained, restarting), they wait.
+      // With none because the model was removed (or its endpoint was), the waiting are told so now, not
+      // once a running request ends. With none up for now (drained, restarting, an endpoint's list that
+      // left it out at one look), they wait.
       for (const { model, waiting } of admission.depths()) {
         if (waiting === 0) continue;
         const capacity = capacityOf(model, nodes.routesFor(model));
         if (capacity > 0) admission.setCapacity(model, capacity);
-        else {
+        else if (removed.includes(model)) {
           const { error } = explainNoRoute(model);
           if (error.code === "model.not_found") admission.dismiss(model, goneWhileWaiting(model, error));
         }
