@@ -166,6 +166,30 @@ describe("a request that waited in the queue", () => {
   });
 });
 
+describe("a request waiting for a model removed meanwhile", () => {
+  it("is answered at once that it is not served any more, while the running one finishes", async () => {
+    const a = await heldNode("queue-a");
+    const answers = [chat(), chat()];
+    await waitFor("one running", () => a.held.length === 1, quick);
+    await waitFor("one queued", async () => (await waiting()) === "1", quick);
+    try {
+      expect((await server.request("DELETE", `/v0/models/${encodeURIComponent(model)}`)).status).toBe(204);
+      const queued = await answers[1]!;
+      expect(queued.status).toBe(404);
+      expect(queued.body.error.message).toMatch(
+        /is not served here any more: it was removed while this request waited/,
+      );
+      a.answerAll();
+      expect((await answers[0]!).status).toBe(200);
+    } finally {
+      a.answerAll();
+      expect((await server.request("POST", "/v0/models/register", { body: { url: model } })).status).toBe(
+        201,
+      );
+    }
+  });
+});
+
 describe("a request whose worker could not take it", () => {
   it("waits for its only worker, dead before it came, to start again at the same address (a fixed port)", async () => {
     const first = await heldNode("queue-w");
