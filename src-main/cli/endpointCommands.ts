@@ -122,4 +122,14 @@ export async function removeEndpoint(client: ApiClient, ref: string, io: Output)
     list.data.find((entry) => entry.id === ref) ?? list.data.find((entry) => entry.name === ref);
   await client.request(noAnswer, "DELETE", `/v0/endpoints/${encodeURIComponent(ref)}`);
   io.out(endpoint ? `Removed endpoint ${endpoint.name} (${endpoint.url})` : `Removed endpoint ${ref}`);
+  if (!endpoint) return;
+  // A model pinned to it is served nowhere now: said, as `llmlb node rm` says it.
+  const registered = await client.request(modelListSchema, "GET", "/v0/models?limit=1000");
+  const pinned = registered.data
+    .filter((model) => model.source !== "endpoint" && model.settings.nodes.includes(endpoint.name))
+    .map((model) => model.name);
+  if (pinned.length > 0)
+    io.err(
+      `warning: the pin of ${summarizeNames(pinned)} still names ${endpoint.name}: pin ${pinned.length === 1 ? "it" : "them"} anew (llmlb model set <id> --nodes <names>, or --nodes any).`,
+    );
 }

@@ -288,6 +288,13 @@ describe("llmlb model", () => {
       expect(added.stderr).toBe(
         `note: ${id} is registered here too: its requests are now shared between its workers and vllm-shared (\`llmlb model set ${id} --nodes <names>\` keeps them on some).\n`,
       );
+      // Pinned to it, then it is removed: said, as `node rm` says it.
+      expect((await runCli(["model", "set", id, "--nodes", "vllm-shared"], env)).code).toBe(0);
+      const removed = await runCli(["endpoint", "rm", "vllm-shared"], env);
+      expect(removed.code).toBe(0);
+      expect(removed.stderr).toBe(
+        `warning: the pin of ${id} still names vllm-shared: pin it anew (llmlb model set <id> --nodes <names>, or --nodes any).\n`,
+      );
     } finally {
       await runCli(["endpoint", "rm", "vllm-shared"], env);
       await runCli(["model", "rm", id], env);
