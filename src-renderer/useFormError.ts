@@ -9,7 +9,7 @@ import { useAppStore } from "./useAppStore";
  * while the connection held is not taken back.
  */
 export function useFormError<T = string>(
-  unreachable: (error: T) => boolean = (error) => error === SERVER_UNREACHABLE,
+  unreachable: (error: T) => boolean = saysUnreachable,
 ): [T | null, (error: T | null) => void] {
   const [error, setError] = useState<T | null>(null);
   const connection = useAppStore((s) => s.connection);
@@ -21,3 +21,6 @@ export function useFormError<T = string>(
   }, [connection, error, unreachable]);
   return [error, setError];
 }
+
+/** The default: the error is those words. One function, so the effect above runs only as things change. */
+const saysUnreachable = (error: unknown) => error === SERVER_UNREACHABLE;

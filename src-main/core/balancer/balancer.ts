@@ -537,7 +537,7 @@ export function createBalancer(options: BalancerOptions): Balancer {
         idleTimeoutMs: route.kind === "endpoint" ? endpointIdleTimeoutMs : undefined,
         clientStallMs,
         // An endpoint's refusal in another shape than an API's (a proxy's page): in the client's API's.
-        ...(route.kind === "endpoint" && { reword: endpointRefusal(route.name, path) }),
+        ...(route.kind === "endpoint" && { endpoint: true, reword: endpointRefusal(route.name, path) }),
         othersToTry: tries.othersToTry,
       },
       sink,

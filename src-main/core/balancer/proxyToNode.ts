@@ -36,6 +36,11 @@ export interface NodeRequest {
    * node's trouble, as a 503 is. Absent: a 429 is the client's answer, its Retry-After with it.
    */
   othersToTry?: boolean;
+  /**
+   * An endpoint (another server), not an llmlb worker: where no other node is left to try, its 502,
+   * 503 or 504 is the client's answer. Default: a worker, whose are always the balancer's to handle.
+   */
+  endpoint?: boolean;
 }
 
 /**
@@ -179,7 +184,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     private readonly pending: Set<PendingTry>,
     private readonly resolve: (outcome: ProxyOutcome) => void,
     private readonly idleTimeoutMs: number,
-    private readonly request: Pick<NodeRequest, "clientStallMs" | "reword" | "othersToTry">,
+    private readonly request: Pick<NodeRequest, "clientStallMs" | "reword" | "othersToTry" | "endpoint">,
   ) {
     this.unsubscribe = sink.onGone(() => this.clientGone());
     pending.add(this);
@@ -229,7 +234,7 @@ class AnswerRelay implements Dispatcher.DispatchHandler, PendingTry {
     const limited = status === 429 && this.request.othersToTry === true;
     // An endpoint that is the model's last node to try: its 502, 503 or 504 is the client's answer,
     // its words and Retry-After with it (another llmlb's, vLLM's "overloaded, try again in 30 s").
-    const lastWord = this.request.reword !== undefined && this.request.othersToTry !== true && status > 500;
+    const lastWord = this.request.endpoint === true && this.request.othersToTry !== true && status > 500;
     this.phase = (nodesTrouble(status) && !lastWord) || limited ? "refusing" : "passing";
     if (limited) this.retryAfterMs = parseRetryAfter(String(headers["retry-after"] ?? ""));
     if (this.phase === "refusing") return;
